@@ -1,0 +1,56 @@
+# Xiadan — every target says what it does. See README.md.
+GO      ?= go
+BIN     := bin/xiadan
+PKGS    := ./...
+
+.PHONY: build run test test-short vet generate check-generate migration bench bench-micro clean
+
+## build: compile the server into bin/xiadan
+build:
+	$(GO) build -o $(BIN) .
+
+## run: build, migrate, seed the demo into an empty embedded SQLite database, serve
+run: build
+	./$(BIN) seed --if-empty
+	./$(BIN) serve
+
+## test: the whole suite, race detector on, on SQLite and MySQL (MYSQL_TEST_DSN)
+test:
+	$(GO) test -race -count=1 -timeout 30m $(PKGS)
+
+## test-short: the suite without the race detector, for a quick local loop
+test-short:
+	$(GO) test -count=1 $(PKGS)
+
+## vet: static checks
+vet:
+	$(GO) vet $(PKGS)
+
+## generate: regenerate Ent (entc) and then the GraphQL executor (gqlgen)
+generate:
+	$(GO) run -mod=mod ./ent/entc.go
+	$(GO) tool gqlgen generate
+
+## check-generate: fail when `make generate` changes the tree
+check-generate: generate
+	@git diff --exit-code -- . ':(exclude)go.sum' || { echo "generated code is stale: run make generate and commit" >&2; exit 1; }
+	@test -z "$$(git status --porcelain --untracked-files=all -- ent graph schema)" || { git status --porcelain -- ent graph schema; echo "make generate left untracked files" >&2; exit 1; }
+
+## migration: write a new versioned MySQL migration from the Ent schema: make migration NAME=add_x
+migration:
+	$(GO) build -o bin/migrate-gen ./ent/migrate/main.go
+	./bin/migrate-gen $(NAME)
+
+## bench: the storefront load benchmark, SQLite and MySQL, 100k products (docs/BENCHMARKS.md)
+BENCH_PRODUCTS ?= 100000
+BENCH_DURATION ?= 10s
+bench:
+	BENCH_PRODUCTS=$(BENCH_PRODUCTS) BENCH_DURATION=$(BENCH_DURATION) \
+		$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 90m ./internal/bench/...
+
+## bench-micro: the Go benchmarks of every other package
+bench-micro:
+	$(GO) test -run '^$$' -bench . -benchmem $$($(GO) list $(PKGS) | grep -v '/internal/bench$$')
+
+clean:
+	rm -rf bin xiadan.db xiadan.db-shm xiadan.db-wal

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what the browser end-to-end test (internal/app/playground_e2e_test.go) needs on
+# a fresh Debian machine: Debian's Chromium, a CJK font, and this folder's pinned npm
+# packages. Safe to run again: the Debian packages are installed only when missing, and npm
+# ci puts back exactly the pinned packages. Needs root (apt) only when something is missing.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+command -v chromium >/dev/null 2>&1 || {
+  echo "e2e: installing chromium"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+}
+# The demo's titles are Chinese; without a CJK font the screenshot shows empty boxes
+# (the page's own fonts have no CJK glyphs and a minimal Debian has none either).
+fc-list :lang=zh 2>/dev/null | grep -q . || {
+  echo "e2e: installing a CJK font (fonts-wqy-microhei)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei >/dev/null
+}
+command -v node >/dev/null 2>&1 || { echo "e2e: node is missing (Node 20 or later is needed)" >&2; exit 1; }
+
+# npm ci installs exactly what package-lock.json pins (about a second: one package, and
+# playwright-core downloads no browser).
+echo "e2e: npm ci"
+npm ci --no-audit --no-fund --loglevel=error
+
+echo "e2e: $(chromium --version 2>/dev/null | head -n1); node $(node --version); playwright-core $(node -p "require('./node_modules/playwright-core/package.json').version")"

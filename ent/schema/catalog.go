@@ -1,0 +1,260 @@
+package schema
+
+import (
+	"regexp"
+
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+
+	"github.com/xiadan/xiadan/ent/schema/schematype"
+	"github.com/xiadan/xiadan/internal/catalog/hooks"
+)
+
+var slugPattern = regexp.MustCompile(`^[a-z0-9]+(?:-[a-z0-9]+)*$`)
+
+// Category is a node in the platform-wide category tree.
+type Category struct{ ent.Schema }
+
+// Mixin of the Category.
+func (Category) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
+
+// Fields of the Category.
+func (Category) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("name").MaxLen(64).NotEmpty().Annotations(entgql.OrderField("NAME")),
+		field.String("name_en").MaxLen(64).Default("").Comment("English name shown to en locales."),
+		field.String("slug").MaxLen(64).NotEmpty().Unique().Match(slugPattern),
+		field.Int("position").Default(0).Annotations(entgql.OrderField("POSITION")),
+		field.Int("parent_id").Optional().Nillable().Annotations(entgql.Skip()),
+	}
+}
+
+// Edges of the Category.
+func (Category) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.To("children", Category.Type).
+			From("parent").
+			Field("parent_id").
+			Unique(),
+		edge.To("products", Product.Type).
+			Annotations(entgql.RelayConnection()),
+	}
+}
+
+// Annotations of the Category.
+func (Category) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.RelayConnection()}
+}
+
+// Product is something a merchant sells; what is bought is one of its variants.
+type Product struct{ ent.Schema }
+
+// Mixin of the Product.
+func (Product) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
+
+// Fields of the Product.
+func (Product) Fields() []ent.Field {
+	return []ent.Field{
+		field.Int("merchant_id").Immutable().Annotations(entgql.Skip()),
+		field.Int("category_id").Optional().Nillable().Annotations(entgql.Skip()),
+		field.String("title").MaxLen(200).NotEmpty().Annotations(entgql.OrderField("TITLE")),
+		field.Text("description").Default(""),
+		field.Enum("kind").Values("PHYSICAL", "VIRTUAL", "SERVICE").Default("PHYSICAL"),
+		field.Enum("status").Values("DRAFT", "ACTIVE", "DELISTED").Default("DRAFT"),
+		field.JSON("images", []schematype.Image{}).
+			Default([]schematype.Image{}).
+			Annotations(entgql.Type("[ProductImage!]")),
+		field.JSON("attributes", []schematype.Attribute{}).
+			Default([]schematype.Attribute{}).
+			Annotations(entgql.Type("[ProductAttribute!]")),
+		field.Int("sales_count").NonNegative().Default(0).Annotations(entgql.OrderField("SALES_COUNT")),
+		field.Time("published_at").SchemaType(datetime6).Optional().Nillable(),
+		// Aggregates of the variants, kept by ProductVariantAggregateHook in the same
+		// transaction as every variant change, so listing, filtering and sorting by price
+		// or stock never needs a join or a per-product query.
+		field.Int64("min_price").NonNegative().Default(0).
+			Annotations(entgql.OrderField("PRICE"), entgql.Skip(entgql.SkipType, entgql.SkipWhereInput)),
+		field.Int64("max_price").NonNegative().Default(0).
+			Annotations(entgql.Skip()),
+		field.String("currency").MinLen(3).MaxLen(3).Default("CNY").
+			Annotations(entgql.Skip(entgql.SkipWhereInput)),
+		field.Int("total_stock").NonNegative().Default(0).
+			Annotations(entgql.Skip(entgql.SkipWhereInput)),
+		field.Int("variant_count").NonNegative().Default(0).
+			Annotations(entgql.Skip()),
+		field.Float("rating_average").Min(0).Max(5).Default(0).
+			Annotations(entgql.OrderField("RATING"), entgql.Skip(entgql.SkipWhereInput)),
+		field.Int("rating_count").NonNegative().Default(0).
+			Annotations(entgql.Skip(entgql.SkipWhereInput)),
+	}
+}
+
+// Edges of the Product.
+func (Product) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("merchant", Merchant.Type).Ref("products").Field("merchant_id").Unique().Required().Immutable(),
+		edge.From("category", Category.Type).Ref("products").Field("category_id").Unique(),
+		edge.To("variants", ProductVariant.Type),
+		edge.To("reviews", Review.Type).Annotations(entgql.RelayConnection()),
+		edge.To("search_tokens", SearchToken.Type).Annotations(entgql.Skip()),
+	}
+}
+
+// Indexes of the Product.
+func (Product) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("merchant_id", "status", "created_at"),
+		index.Fields("status", "created_at"),
+		index.Fields("category_id", "status"),
+		index.Fields("status", "sales_count"),
+		index.Fields("status", "min_price"),
+		index.Fields("merchant_id", "status", "min_price"),
+	}
+}
+
+// Annotations of the Product.
+func (Product) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.RelayConnection()}
+}
+
+// Hooks of the Product.
+func (Product) Hooks() []ent.Hook {
+	return []ent.Hook{
+		hooks.ProductSearchIndexHook(),
+	}
+}
+
+// ProductVariant is one buyable version of a product, with its own SKU, price and stock.
+type ProductVariant struct{ ent.Schema }
+
+// Mixin of the ProductVariant.
+func (ProductVariant) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
+
+// Fields of the ProductVariant.
+func (ProductVariant) Fields() []ent.Field {
+	return []ent.Field{
+		field.Int("product_id").Immutable().Annotations(entgql.Skip()),
+		// Denormalised from the product so SKU codes can be unique per merchant.
+		field.Int("merchant_id").Immutable().Annotations(entgql.Skip()),
+		field.String("sku").MaxLen(64).NotEmpty(),
+		field.JSON("options", []schematype.OptionValue{}).
+			Default([]schematype.OptionValue{}).
+			Annotations(entgql.Type("[VariantOption!]")),
+		field.Int64("price").Positive().Annotations(entgql.Skip()).Comment("Unit price in minor units (fen)."),
+		field.String("currency").MinLen(3).MaxLen(3).Default("CNY"),
+		field.Int("stock").NonNegative().Default(0),
+		field.Int("low_stock_threshold").NonNegative().Default(0),
+		field.Int("position").Default(0),
+	}
+}
+
+// Edges of the ProductVariant.
+func (ProductVariant) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("product", Product.Type).Ref("variants").Field("product_id").Unique().Required().Immutable(),
+		edge.To("stock_movements", StockMovement.Type).Annotations(entgql.Skip()),
+	}
+}
+
+// Indexes of the ProductVariant.
+func (ProductVariant) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("merchant_id", "sku").Unique(),
+		index.Fields("product_id", "position"),
+		index.Fields("merchant_id", "stock"),
+	}
+}
+
+// Annotations of the ProductVariant.
+func (ProductVariant) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.RelayConnection()}
+}
+
+// Hooks of the ProductVariant.
+func (ProductVariant) Hooks() []ent.Hook {
+	return []ent.Hook{
+		hooks.ProductVariantAggregateHook(),
+	}
+}
+
+// SearchToken is one entry of the keyword index: a token (a Latin word or a CJK bigram)
+// that occurs in a product's title, attributes or description, with a weight that favours
+// titles. ProductSearchIndexHook keeps it in step with the product.
+type SearchToken struct{ ent.Schema }
+
+// Fields of the SearchToken.
+func (SearchToken) Fields() []ent.Field {
+	return []ent.Field{
+		field.Int("product_id").Immutable(),
+		field.String("token").MaxLen(32).NotEmpty().Immutable(),
+		field.Int("weight").Positive().Immutable(),
+	}
+}
+
+// Edges of the SearchToken.
+func (SearchToken) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("product", Product.Type).Ref("search_tokens").Field("product_id").Unique().Required().Immutable(),
+	}
+}
+
+// Indexes of the SearchToken.
+func (SearchToken) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("token", "product_id").Unique(),
+		index.Fields("product_id"),
+	}
+}
+
+// Annotations of the SearchToken.
+func (SearchToken) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.Skip()}
+}
+
+// StockMovement is one line of the stock ledger: who changed a variant's stock, when, why,
+// and the stock before and after.
+type StockMovement struct{ ent.Schema }
+
+// Fields of the StockMovement.
+func (StockMovement) Fields() []ent.Field {
+	return []ent.Field{
+		field.Int("variant_id").Immutable().Annotations(entgql.Skip()),
+		field.Int("merchant_id").Immutable().Annotations(entgql.Skip()),
+		field.Int("actor_id").Optional().Nillable().Immutable().Annotations(entgql.Skip()),
+		field.Enum("kind").
+			Values("INITIAL", "ADJUSTMENT", "BULK_UPDATE", "ORDER_RESERVED", "ORDER_RELEASED").
+			Immutable(),
+		field.Int("delta").Immutable(),
+		field.Int("stock_before").Immutable(),
+		field.Int("stock_after").Immutable(),
+		field.String("reason").MaxLen(500).Default("").Immutable(),
+		field.Int("order_id").Optional().Nillable().Immutable().Annotations(entgql.Skip()),
+		field.Time("created_at").SchemaType(datetime6).Immutable().Default(nowUTC).
+			Annotations(entgql.OrderField("CREATED_AT")),
+	}
+}
+
+// Edges of the StockMovement.
+func (StockMovement) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("variant", ProductVariant.Type).Ref("stock_movements").Field("variant_id").Unique().Required().Immutable(),
+		edge.To("actor", User.Type).Field("actor_id").Unique().Immutable().Annotations(entgql.Skip()),
+	}
+}
+
+// Indexes of the StockMovement.
+func (StockMovement) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("variant_id", "created_at"),
+		index.Fields("merchant_id", "created_at"),
+	}
+}
+
+// Annotations of the StockMovement.
+func (StockMovement) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.RelayConnection()}
+}

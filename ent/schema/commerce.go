@@ -1,0 +1,255 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+)
+
+// CartLine is one variant in a signed-in customer's persistent cart.
+type CartLine struct{ ent.Schema }
+
+// Mixin of the CartLine.
+func (CartLine) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
+
+// Fields of the CartLine.
+func (CartLine) Fields() []ent.Field {
+	return []ent.Field{
+		field.Int("user_id").Immutable().Annotations(entgql.Skip()),
+		field.Int("variant_id").Immutable().Annotations(entgql.Skip()),
+		field.Int("quantity").Positive(),
+	}
+}
+
+// Edges of the CartLine.
+func (CartLine) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.To("user", User.Type).Field("user_id").Unique().Required().Immutable().Annotations(entgql.Skip()),
+		edge.To("variant", ProductVariant.Type).Field("variant_id").Unique().Required().Immutable(),
+	}
+}
+
+// Indexes of the CartLine.
+func (CartLine) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("user_id", "variant_id").Unique()}
+}
+
+// Address is a saved shipping address of a customer.
+type Address struct{ ent.Schema }
+
+// Mixin of the Address.
+func (Address) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
+
+// Fields of the Address.
+func (Address) Fields() []ent.Field {
+	return []ent.Field{
+		field.Int("user_id").Immutable().Annotations(entgql.Skip()),
+		field.String("recipient_name").MaxLen(64).NotEmpty(),
+		field.String("phone").MaxLen(32).NotEmpty(),
+		field.String("country").MaxLen(2).Default("CN"),
+		field.String("province").MaxLen(64).NotEmpty(),
+		field.String("city").MaxLen(64).NotEmpty(),
+		field.String("district").MaxLen(64).Default(""),
+		field.String("street").MaxLen(200).NotEmpty(),
+		field.String("postal_code").MaxLen(16).Default(""),
+		field.Bool("is_default").Default(false),
+	}
+}
+
+// Edges of the Address.
+func (Address) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.To("user", User.Type).Field("user_id").Unique().Required().Immutable().Annotations(entgql.Skip()),
+	}
+}
+
+// Indexes of the Address.
+func (Address) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("user_id", "is_default")}
+}
+
+// Checkout groups the per-merchant orders placed together, and makes placeOrder safe to
+// retry: the same idempotency key returns the same checkout.
+type Checkout struct{ ent.Schema }
+
+// Fields of the Checkout.
+func (Checkout) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("token").MaxLen(40).NotEmpty().Unique().Immutable().
+			Comment("Public id of the checkout, kept on its orders as checkout_id."),
+		field.Int("customer_id").Immutable().Annotations(entgql.Skip()),
+		field.String("idempotency_key").MaxLen(128).NotEmpty().Immutable().Annotations(entgql.Skip()),
+		field.String("request_hash").MaxLen(64).NotEmpty().Immutable().Annotations(entgql.Skip()),
+		field.String("currency").MinLen(3).MaxLen(3).Default("CNY").Immutable(),
+		field.Int64("total").NonNegative().Immutable().Annotations(entgql.Skip()),
+		field.Time("created_at").SchemaType(datetime6).Immutable().Default(nowUTC),
+	}
+}
+
+// Indexes of the Checkout.
+func (Checkout) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("customer_id", "idempotency_key").Unique()}
+}
+
+// Annotations of the Checkout.
+func (Checkout) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.Skip()}
+}
+
+// OrderEvent records one change of an order — a status transition, a tracking update, a
+// refund — with who did it and why. It is the order's timeline and, written in the same
+// transaction as the change, the outbox from which real-time events are published.
+type OrderEvent struct{ ent.Schema }
+
+// Fields of the OrderEvent.
+func (OrderEvent) Fields() []ent.Field {
+	return []ent.Field{
+		field.Int("order_id").Immutable().Annotations(entgql.Skip()),
+		field.Int("merchant_id").Immutable().Annotations(entgql.Skip()),
+		field.Int("customer_id").Immutable().Annotations(entgql.Skip()),
+		field.Enum("type").
+			Values("CREATED", "PAID", "ACCEPTED", "SHIPPED", "TRACKING_UPDATED", "DELIVERED", "FULFILLED",
+				"COMPLETED", "CANCELLED", "REFUNDED", "PAYMENT_FAILED").
+			Immutable(),
+		field.String("from_status").MaxLen(32).Default("").Immutable(),
+		field.String("to_status").MaxLen(32).Default("").Immutable(),
+		field.Int("actor_id").Optional().Nillable().Immutable().Annotations(entgql.Skip()),
+		field.Enum("actor_role").Values("CUSTOMER", "MERCHANT", "ADMIN", "PARTNER", "SYSTEM").Immutable(),
+		field.String("reason").MaxLen(500).Default("").Immutable(),
+		field.Time("created_at").SchemaType(datetime6).Immutable().Default(nowUTC),
+	}
+}
+
+// Edges of the OrderEvent.
+func (OrderEvent) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("order", Order.Type).Ref("events").Field("order_id").Unique().Required().Immutable().Annotations(entgql.Skip()),
+	}
+}
+
+// Indexes of the OrderEvent.
+func (OrderEvent) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("order_id", "id"),
+		index.Fields("merchant_id", "id"),
+		index.Fields("customer_id", "id"),
+	}
+}
+
+// Shipment is a parcel of a physical order handed to a carrier.
+type Shipment struct{ ent.Schema }
+
+// Mixin of the Shipment.
+func (Shipment) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
+
+// Fields of the Shipment.
+func (Shipment) Fields() []ent.Field {
+	return []ent.Field{
+		field.Int("order_id").Immutable().Annotations(entgql.Skip()),
+		field.Int("merchant_id").Immutable().Annotations(entgql.Skip()),
+		field.String("carrier").MaxLen(64).NotEmpty(),
+		field.String("tracking_number").MaxLen(64).NotEmpty(),
+		field.Enum("status").Values("SHIPPED", "PICKED_UP", "IN_TRANSIT", "OUT_FOR_DELIVERY", "DELIVERED", "EXCEPTION").
+			Default("SHIPPED"),
+	}
+}
+
+// Edges of the Shipment.
+func (Shipment) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("order", Order.Type).Ref("shipments").Field("order_id").Unique().Required().Immutable(),
+		edge.To("tracking_events", TrackingEvent.Type),
+	}
+}
+
+// Indexes of the Shipment.
+func (Shipment) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("carrier", "tracking_number")}
+}
+
+// TrackingEvent is one carrier scan of a shipment. Duplicates (same status and time) are
+// ignored by a unique index.
+type TrackingEvent struct{ ent.Schema }
+
+// Fields of the TrackingEvent.
+func (TrackingEvent) Fields() []ent.Field {
+	return []ent.Field{
+		field.Int("shipment_id").Immutable().Annotations(entgql.Skip()),
+		field.Enum("status").Values("PICKED_UP", "IN_TRANSIT", "OUT_FOR_DELIVERY", "DELIVERED", "EXCEPTION").Immutable(),
+		field.String("location").MaxLen(200).Default("").Immutable(),
+		field.String("description").MaxLen(500).Default("").Immutable(),
+		field.Time("occurred_at").SchemaType(datetime6).Immutable(),
+		field.Time("created_at").SchemaType(datetime6).Immutable().Default(nowUTC),
+	}
+}
+
+// Edges of the TrackingEvent.
+func (TrackingEvent) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("shipment", Shipment.Type).Ref("tracking_events").Field("shipment_id").Unique().Required().Immutable(),
+	}
+}
+
+// Indexes of the TrackingEvent.
+func (TrackingEvent) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("shipment_id", "status", "occurred_at").Unique()}
+}
+
+// PaymentNotification logs every asynchronous notification a provider sent, verified or
+// not, so duplicates are recognised and forgeries can be investigated.
+type PaymentNotification struct{ ent.Schema }
+
+// Fields of the PaymentNotification.
+func (PaymentNotification) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("provider").MaxLen(32).Immutable(),
+		field.String("payment_ref").MaxLen(64).Default("").Immutable(),
+		field.String("provider_ref").MaxLen(128).Default("").Immutable(),
+		field.String("outcome").MaxLen(16).Default("").Immutable(),
+		field.Int64("amount").Default(0).Immutable(),
+		field.Bool("verified").Immutable(),
+		field.String("error").MaxLen(500).Default("").Immutable(),
+		field.String("body_hash").MaxLen(64).Immutable(),
+		field.Time("received_at").SchemaType(datetime6).Immutable().Default(nowUTC),
+	}
+}
+
+// Indexes of the PaymentNotification.
+func (PaymentNotification) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("payment_ref", "received_at")}
+}
+
+// Annotations of the PaymentNotification.
+func (PaymentNotification) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.Skip()}
+}
+
+// Refund returns money of a payment, fully or in part, through its provider.
+type Refund struct{ ent.Schema }
+
+// Mixin of the Refund.
+func (Refund) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
+
+// Fields of the Refund.
+func (Refund) Fields() []ent.Field {
+	return []ent.Field{
+		field.Int("payment_id").Immutable().Annotations(entgql.Skip()),
+		field.Int("order_id").Optional().Nillable().Immutable().Annotations(entgql.Skip()),
+		field.String("refund_ref").MaxLen(64).NotEmpty().Unique().Immutable(),
+		field.Int64("amount").Positive().Immutable().Annotations(entgql.Skip()),
+		field.String("currency").MinLen(3).MaxLen(3).Immutable(),
+		field.Enum("status").Values("PENDING", "SUCCEEDED", "FAILED").Default("PENDING"),
+		field.String("reason").MaxLen(500).Default(""),
+		field.String("provider_ref").MaxLen(128).Default(""),
+	}
+}
+
+// Edges of the Refund.
+func (Refund) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("payment", Payment.Type).Ref("refunds").Field("payment_id").Unique().Required().Immutable(),
+	}
+}

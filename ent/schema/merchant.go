@@ -1,0 +1,111 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+)
+
+// Merchant is a shop on the platform, run by its owner and staff.
+type Merchant struct{ ent.Schema }
+
+// Mixin of the Merchant.
+func (Merchant) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
+
+// Fields of the Merchant.
+func (Merchant) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("name").
+			MaxLen(100).
+			NotEmpty().
+			Annotations(entgql.OrderField("NAME")),
+		field.String("slug").
+			MaxLen(64).
+			NotEmpty().
+			Unique().
+			Match(slugPattern),
+		field.Text("description").
+			Default(""),
+		field.String("logo_url").
+			MaxLen(512).
+			Optional(),
+		field.String("contact_name").
+			Annotations(entgql.Skip(entgql.SkipType, entgql.SkipWhereInput)).
+			MaxLen(64).
+			NotEmpty(),
+		field.String("contact_phone").
+			Annotations(entgql.Skip(entgql.SkipType, entgql.SkipWhereInput)).
+			MaxLen(32).
+			NotEmpty(),
+		field.String("contact_email").
+			Annotations(entgql.Skip(entgql.SkipType, entgql.SkipWhereInput)).
+			MaxLen(254).
+			NotEmpty(),
+		field.String("licence_number").
+			MaxLen(64).
+			NotEmpty().
+			Comment("Business licence number (统一社会信用代码)."),
+		field.String("legal_name").
+			MaxLen(200).
+			NotEmpty(),
+		field.Enum("status").
+			Values("PENDING_REVIEW", "ACTIVE", "REJECTED", "RESTRICTED", "SUSPENDED").
+			Default("PENDING_REVIEW"),
+		field.String("status_reason").
+			MaxLen(500).
+			Optional(),
+		field.Int("owner_id").
+			Annotations(entgql.Skip()),
+		field.Int64("shipping_flat_fee").
+			NonNegative().
+			Default(0).
+			Annotations(entgql.Skip()).
+			Comment("Flat shipping fee per order, in minor units of the merchant currency."),
+		field.Int64("free_shipping_threshold").
+			NonNegative().
+			Default(0).
+			Annotations(entgql.Skip()).
+			Comment("Orders whose subtotal reaches this amount ship free; 0 means never."),
+		field.String("currency").
+			MaxLen(3).
+			MinLen(3).
+			Default("CNY"),
+	}
+}
+
+// Edges of the Merchant.
+func (Merchant) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.To("owner", User.Type).
+			Field("owner_id").
+			Unique().
+			Required().
+			Annotations(entgql.Skip()),
+		edge.To("members", User.Type).
+			Annotations(entgql.Skip()),
+		edge.To("products", Product.Type).
+			Annotations(entgql.RelayConnection()),
+		edge.To("orders", Order.Type).
+			Annotations(entgql.Skip()),
+		edge.To("invitations", MerchantInvitation.Type).
+			Annotations(entgql.Skip()),
+	}
+}
+
+// Indexes of the Merchant.
+func (Merchant) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("status", "created_at"),
+		index.Fields("owner_id"),
+	}
+}
+
+// Annotations of the Merchant.
+func (Merchant) Annotations() []schema.Annotation {
+	return []schema.Annotation{
+		entgql.RelayConnection(),
+	}
+}

@@ -1,0 +1,206 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+
+	"github.com/xiadan/xiadan/ent/schema/schematype"
+)
+
+// Order is what one customer bought from one merchant in one checkout.
+type Order struct{ ent.Schema }
+
+// Mixin of the Order.
+func (Order) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
+
+// Fields of the Order.
+func (Order) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("number").MaxLen(32).NotEmpty().Unique().Immutable().
+			Comment("Human-readable order number; random, so it reveals no sales volume."),
+		field.String("checkout_id").MaxLen(40).NotEmpty().Immutable().
+			Comment("Groups the per-merchant orders of one checkout."),
+		field.Int("customer_id").Immutable().Annotations(entgql.Skip()),
+		field.Int("merchant_id").Immutable().Annotations(entgql.Skip()),
+		field.Enum("status").
+			Values("PENDING_PAYMENT", "PAID", "ACCEPTED", "SHIPPED", "DELIVERED", "FULFILLED", "COMPLETED", "CANCELLED").
+			Default("PENDING_PAYMENT"),
+		field.String("currency").MinLen(3).MaxLen(3).Default("CNY"),
+		field.Int64("subtotal").NonNegative().Annotations(entgql.Skip()),
+		field.Int64("shipping_fee").NonNegative().Default(0).Annotations(entgql.Skip()),
+		field.Int64("discount").NonNegative().Default(0).Annotations(entgql.Skip()),
+		field.Int64("total").NonNegative().Annotations(entgql.Skip()),
+		field.JSON("shipping_address", &schematype.Address{}).Optional().Annotations(entgql.Type("PostalAddress")),
+		field.String("contact_name").MaxLen(64).Default(""),
+		field.String("contact_phone").MaxLen(32).Default(""),
+		field.String("note").MaxLen(500).Default(""),
+		field.Time("paid_at").SchemaType(datetime6).Optional().Nillable(),
+		field.Time("cancelled_at").SchemaType(datetime6).Optional().Nillable(),
+		field.String("cancel_reason").MaxLen(500).Optional(),
+		field.Time("completed_at").SchemaType(datetime6).Optional().Nillable(),
+		field.Enum("fulfilment").Values("PHYSICAL", "VIRTUAL", "SERVICE").Default("PHYSICAL").Immutable().
+			Comment("PHYSICAL when any item ships; VIRTUAL or SERVICE otherwise. Decides the state machine."),
+		field.Time("payment_deadline").SchemaType(datetime6).Optional().Nillable().
+			Comment("Unpaid orders are cancelled automatically after this."),
+		field.Time("accepted_at").SchemaType(datetime6).Optional().Nillable(),
+		field.Time("shipped_at").SchemaType(datetime6).Optional().Nillable(),
+		field.Time("delivered_at").SchemaType(datetime6).Optional().Nillable(),
+		field.Time("fulfilled_at").SchemaType(datetime6).Optional().Nillable(),
+		field.JSON("virtual_content", &schematype.VirtualContent{}).Optional().
+			Annotations(entgql.Skip()).
+			Comment("Codes, links and a message delivered for virtual goods; buyer and merchant only."),
+		field.Int64("refunded_amount").NonNegative().Default(0).Annotations(entgql.Skip()),
+	}
+}
+
+// Edges of the Order.
+func (Order) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("customer", User.Type).Ref("orders").Field("customer_id").Unique().Required().Immutable().
+			Annotations(entgql.Skip()),
+		edge.From("merchant", Merchant.Type).Ref("orders").Field("merchant_id").Unique().Required().Immutable(),
+		edge.To("items", OrderItem.Type),
+		edge.From("payments", Payment.Type).Ref("orders"),
+		edge.To("events", OrderEvent.Type).Annotations(entgql.Skip()),
+		edge.To("shipments", Shipment.Type),
+	}
+}
+
+// Indexes of the Order.
+func (Order) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("customer_id", "created_at"),
+		index.Fields("merchant_id", "status", "created_at"),
+		index.Fields("merchant_id", "created_at"),
+		index.Fields("status", "created_at"),
+		index.Fields("checkout_id"),
+		index.Fields("status", "payment_deadline"),
+		index.Fields("status", "delivered_at"),
+		index.Fields("status", "fulfilled_at"),
+	}
+}
+
+// Annotations of the Order.
+func (Order) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.RelayConnection()}
+}
+
+// OrderItem is one line of an order, with the title, SKU and price as they were when bought.
+type OrderItem struct{ ent.Schema }
+
+// Fields of the OrderItem.
+func (OrderItem) Fields() []ent.Field {
+	return []ent.Field{
+		field.Int("order_id").Immutable().Annotations(entgql.Skip()),
+		field.Int("product_id").Optional().Nillable().Annotations(entgql.Skip()),
+		field.Int("variant_id").Optional().Nillable().Annotations(entgql.Skip()),
+		field.String("title").MaxLen(200).NotEmpty(),
+		field.String("sku").MaxLen(64).NotEmpty(),
+		field.JSON("options", []schematype.OptionValue{}).Default([]schematype.OptionValue{}).Annotations(entgql.Type("[VariantOption!]")),
+		field.Enum("kind").Values("PHYSICAL", "VIRTUAL", "SERVICE").Default("PHYSICAL"),
+		field.Int64("unit_price").Positive().Annotations(entgql.Skip()),
+		field.Int("quantity").Positive(),
+		field.Int64("line_total").Positive().Annotations(entgql.Skip()),
+	}
+}
+
+// Edges of the OrderItem.
+func (OrderItem) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("order", Order.Type).Ref("items").Field("order_id").Unique().Required().Immutable(),
+		edge.To("product", Product.Type).Field("product_id").Unique(),
+		edge.To("variant", ProductVariant.Type).Field("variant_id").Unique(),
+		edge.To("review", Review.Type).Unique().Annotations(entgql.Skip()),
+	}
+}
+
+// Payment is money collected through one provider for one or more orders of a checkout.
+type Payment struct{ ent.Schema }
+
+// Mixin of the Payment.
+func (Payment) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
+
+// Fields of the Payment.
+func (Payment) Fields() []ent.Field {
+	return []ent.Field{
+		field.Int("customer_id").Immutable().Annotations(entgql.Skip()),
+		field.Enum("method").Values("WECHAT_PAY", "ALIPAY", "QQ_WALLET", "BANK_CARD"),
+		field.String("provider").MaxLen(32).NotEmpty().Comment("SANDBOX, ALIPAY, WECHAT, QQ …"),
+		field.Int64("amount").Positive().Annotations(entgql.Skip()),
+		field.Int64("refunded_amount").NonNegative().Default(0).Annotations(entgql.Skip()),
+		field.String("currency").MinLen(3).MaxLen(3).Default("CNY"),
+		field.Enum("status").
+			Values("PENDING", "SUCCEEDED", "FAILED", "PARTIALLY_REFUNDED", "REFUNDED", "CLOSED").
+			Default("PENDING"),
+		field.String("provider_ref").MaxLen(128).Optional(),
+		field.String("idempotency_key").MaxLen(128).Optional().Annotations(entgql.Skip()),
+		field.Time("succeeded_at").SchemaType(datetime6).Optional().Nillable(),
+		field.String("payment_ref").MaxLen(64).NotEmpty().Unique().Immutable().
+			Comment("Our reference sent to the provider (out_trade_no)."),
+		field.String("request_hash").MaxLen(64).Default("").Immutable().Annotations(entgql.Skip()),
+		field.JSON("instructions", map[string]any{}).Optional().Annotations(entgql.Type("Map")).
+			Comment("What the client needs to pay: QR-code URL, mini-program parameters or a redirect."),
+		field.String("failure_reason").MaxLen(500).Default(""),
+		field.Time("expires_at").SchemaType(datetime6).Optional().Nillable(),
+	}
+}
+
+// Edges of the Payment.
+func (Payment) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.To("orders", Order.Type),
+		edge.To("refunds", Refund.Type),
+	}
+}
+
+// Indexes of the Payment.
+func (Payment) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("customer_id", "idempotency_key").Unique(),
+		index.Fields("provider", "provider_ref"),
+	}
+}
+
+// Review is a customer's rating and words about a product they bought.
+type Review struct{ ent.Schema }
+
+// Mixin of the Review.
+func (Review) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
+
+// Fields of the Review.
+func (Review) Fields() []ent.Field {
+	return []ent.Field{
+		field.Int("product_id").Immutable().Annotations(entgql.Skip()),
+		field.Int("author_id").Immutable().Annotations(entgql.Skip()),
+		field.Int("order_item_id").Optional().Nillable().Immutable().Annotations(entgql.Skip()),
+		field.Int("rating").Range(1, 5).Annotations(entgql.OrderField("RATING")),
+		field.Text("body").Default(""),
+		field.JSON("images", []schematype.Image{}).Default([]schematype.Image{}).Annotations(entgql.Type("[ProductImage!]")),
+	}
+}
+
+// Edges of the Review.
+func (Review) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("product", Product.Type).Ref("reviews").Field("product_id").Unique().Required().Immutable(),
+		edge.From("author", User.Type).Ref("reviews").Field("author_id").Unique().Required().Immutable().
+			Annotations(entgql.Skip()),
+		edge.From("order_item", OrderItem.Type).Ref("review").Field("order_item_id").Unique().Immutable(),
+	}
+}
+
+// Indexes of the Review.
+func (Review) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("product_id", "created_at"),
+	}
+}
+
+// Annotations of the Review.
+func (Review) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.RelayConnection()}
+}

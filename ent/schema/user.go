@@ -1,0 +1,86 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+)
+
+// User is a person who signs in: a customer, merchant staff or a platform admin.
+type User struct{ ent.Schema }
+
+// Mixin of the User.
+func (User) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
+
+// Fields of the User.
+func (User) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("email").
+			MaxLen(254).
+			NotEmpty().
+			Unique().
+			Annotations(entgql.OrderField("EMAIL")),
+		field.String("phone").
+			Optional().
+			Nillable().
+			MaxLen(32),
+		field.String("password_hash").
+			Sensitive().
+			NotEmpty().
+			Annotations(entgql.Skip()),
+		field.String("display_name").
+			MaxLen(64).
+			NotEmpty(),
+		field.String("locale").
+			MaxLen(16).
+			Default("zh-CN"),
+		field.Enum("status").
+			Values("ACTIVE", "DISABLED", "DELETED").
+			Default("ACTIVE"),
+		// Platform roles granted to the user (CUSTOMER, ADMIN). Merchant roles come from
+		// membership of a merchant and are not stored here.
+		field.Strings("roles").
+			Annotations(entgql.Skip()),
+		field.Int("merchant_id").
+			Optional().
+			Nillable().
+			Annotations(entgql.Skip()),
+		field.Enum("merchant_role").
+			Values("OWNER", "STAFF").
+			Optional().
+			Nillable(),
+	}
+}
+
+// Edges of the User.
+func (User) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("merchant", Merchant.Type).
+			Ref("members").
+			Field("merchant_id").
+			Unique(),
+		edge.To("orders", Order.Type).
+			Annotations(entgql.Skip()),
+		edge.To("refresh_tokens", RefreshToken.Type).
+			Annotations(entgql.Skip()),
+		edge.To("reviews", Review.Type).
+			Annotations(entgql.Skip()),
+	}
+}
+
+// Indexes of the User.
+func (User) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("merchant_id", "merchant_role"),
+	}
+}
+
+// Annotations of the User.
+func (User) Annotations() []schema.Annotation {
+	return []schema.Annotation{
+		entgql.RelayConnection(),
+	}
+}

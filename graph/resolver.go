@@ -1,0 +1,95 @@
+// Package graph is the GraphQL layer: gqlgen's generated executor plus thin resolvers that
+// read arguments, call one domain function or one Ent builder, and return.
+package graph
+
+import (
+	"context"
+	"errors"
+
+	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/xiadan/xiadan/ent"
+	"github.com/xiadan/xiadan/ent/privacy"
+	"github.com/xiadan/xiadan/internal/apperror"
+	"github.com/xiadan/xiadan/internal/auth"
+	"github.com/xiadan/xiadan/internal/viewer"
+)
+
+// Resolver holds the dependencies every resolver may use.
+type Resolver struct {
+	Client *ent.Client
+	Auth   *auth.Service
+}
+
+// NewSchema returns the executable schema with its resolvers and directives.
+func NewSchema(r *Resolver) graphql.ExecutableSchema {
+	return NewExecutableSchema(Config{
+		Resolvers: r,
+		Directives: DirectiveRoot{
+			Auth:    authDirective,
+			HasRole: hasRoleDirective,
+		},
+	})
+}
+
+// db returns the request's transactional client inside mutations, the base client otherwise.
+func (r *Resolver) db(ctx context.Context) *ent.Client {
+	if c := ent.FromContext(ctx); c != nil {
+		return c
+	}
+	return r.Client
+}
+
+// authDirective implements @auth: the caller must be signed in.
+func authDirective(ctx context.Context, _ any, next graphql.Resolver) (any, error) {
+	if !viewer.FromContext(ctx).Authenticated() {
+		return nil, apperror.New(apperror.Unauthenticated, "sign in to do this")
+	}
+	return next(ctx)
+}
+
+// hasRoleDirective implements @hasRole: the caller must hold one of the roles.
+func hasRoleDirective(ctx context.Context, _ any, next graphql.Resolver, roles []viewer.Role) (any, error) {
+	v := viewer.FromContext(ctx)
+	if !v.Authenticated() {
+		return nil, apperror.New(apperror.Unauthenticated, "sign in to do this")
+	}
+	for _, role := range roles {
+		if v.Has(role) {
+			return next(ctx)
+		}
+	}
+	return nil, apperror.New(apperror.Forbidden, "this needs one of the roles %v", roles)
+}
+
+// notFoundAsNil turns a missing (or invisible) record into a null result.
+func notFoundAsNil[T any](v *T, err error) (*T, error) {
+	if ent.IsNotFound(err) || errors.Is(err, privacy.Deny) {
+		return nil, nil
+	}
+	return v, err
+}
+
+// notFoundAsNilNode is notFoundAsNil for node lookups.
+func notFoundAsNilNode(n ent.Noder, err error) (ent.Noder, error) {
+	if ent.IsNotFound(err) || errors.Is(err, privacy.Deny) {
+		return nil, nil
+	}
+	return n, err
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+func int64Ptr(p *int) *int64 {
+	if p == nil {
+		return nil
+	}
+	v := int64(*p)
+	return &v
+}

@@ -1,0 +1,214 @@
+// Package apitest runs the real HTTP handler against a real database for integration
+// tests, and speaks GraphQL to it the way a client would.
+package apitest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/xiadan/xiadan/ent"
+	_ "github.com/xiadan/xiadan/ent/runtime" // privacy policies and hooks
+	"github.com/xiadan/xiadan/internal/app"
+	"github.com/xiadan/xiadan/internal/config"
+	"github.com/xiadan/xiadan/internal/database"
+	"github.com/xiadan/xiadan/internal/testdb"
+	"github.com/xiadan/xiadan/internal/viewer"
+)
+
+// Server is a running Xiadan server on a fresh database.
+type Server struct {
+	t      testing.TB
+	App    *app.App
+	DB     *database.DB
+	HTTP   *httptest.Server
+	Config config.Config
+}
+
+// New starts a server on the database at url, with configuration tweaked by opts.
+func New(t testing.TB, url string, opts ...func(*config.Config)) *Server {
+	t.Helper()
+	cfg, err := config.FromEnv(func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DatabaseURL = url
+	cfg.DataDir = t.TempDir()
+	cfg.LogLevel = "error"
+	for _, o := range opts {
+		o(&cfg)
+	}
+	db := testdb.Open(t, url, database.Options{})
+	level := slog.LevelError
+	if os.Getenv("XIADAN_TEST_LOG") != "" {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	a, err := app.New(cfg, db, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(a.Handler())
+	t.Cleanup(hs.Close)
+	return &Server{t: t, App: a, DB: db, HTTP: hs, Config: cfg}
+}
+
+// Client returns the server's Ent client with privacy bypassed, for arranging and checking
+// test data directly.
+func (s *Server) Client() (*ent.Client, context.Context) {
+	return s.DB.Client, viewer.SystemContext(context.Background())
+}
+
+// Error is one GraphQL error.
+type Error struct {
+	Message    string         `json:"message"`
+	Path       []any          `json:"path"`
+	Extensions map[string]any `json:"extensions"`
+}
+
+// Response is a GraphQL response.
+type Response struct {
+	Status     int
+	Data       json.RawMessage `json:"data"`
+	Errors     []Error         `json:"errors"`
+	Extensions map[string]any  `json:"extensions"`
+	Header     http.Header     `json:"-"`
+	Raw        []byte          `json:"-"`
+}
+
+// Code is the extensions.code of the first error, or "" when there is none.
+func (r *Response) Code() string {
+	if len(r.Errors) == 0 {
+		return ""
+	}
+	c, _ := r.Errors[0].Extensions["code"].(string)
+	return c
+}
+
+// Field is the extensions.field of the first error.
+func (r *Response) Field() string {
+	if len(r.Errors) == 0 {
+		return ""
+	}
+	f, _ := r.Errors[0].Extensions["field"].(string)
+	return f
+}
+
+// Decode unmarshals data into v.
+func (r *Response) Decode(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Data, v); err != nil {
+		t.Fatalf("decoding data %s: %v", r.Data, err)
+	}
+}
+
+// Request is one GraphQL call.
+type Request struct {
+	Query     string
+	Variables map[string]any
+	Token     string
+	Header    map[string]string
+}
+
+// Do sends a GraphQL request over HTTP POST.
+func (s *Server) Do(req Request) *Response {
+	s.t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": req.Query, "variables": req.Variables})
+	hr, _ := http.NewRequest(http.MethodPost, s.HTTP.URL+"/graphql", bytes.NewReader(body))
+	hr.Header.Set("Content-Type", "application/json")
+	if req.Token != "" {
+		hr.Header.Set("Authorization", "Bearer "+req.Token)
+	}
+	for k, v := range req.Header {
+		hr.Header.Set(k, v)
+	}
+	res, err := http.DefaultClient.Do(hr)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	out := &Response{Status: res.StatusCode, Header: res.Header, Raw: raw}
+	if err := json.Unmarshal(raw, out); err != nil {
+		s.t.Fatalf("response is not JSON (%d): %s", res.StatusCode, raw)
+	}
+	return out
+}
+
+// Query sends query with variables as the holder of token ("" for anonymous).
+func (s *Server) Query(token, query string, vars map[string]any) *Response {
+	s.t.Helper()
+	return s.Do(Request{Query: query, Variables: vars, Token: token})
+}
+
+// MustQuery is Query that fails the test on any error.
+func (s *Server) MustQuery(token, query string, vars map[string]any) *Response {
+	s.t.Helper()
+	r := s.Query(token, query, vars)
+	if len(r.Errors) > 0 {
+		s.t.Fatalf("unexpected errors: %s", r.Raw)
+	}
+	return r
+}
+
+// Session is a signed-in user as seen by a test.
+type Session struct {
+	UserID       string
+	Email        string
+	AccessToken  string
+	RefreshToken string
+}
+
+// Register signs up a customer with a strong test password and returns its session.
+func (s *Server) Register(email, name string) Session {
+	s.t.Helper()
+	r := s.MustQuery("", `mutation($i: RegisterInput!) { register(input: $i) { accessToken refreshToken user { id email } } }`,
+		map[string]any{"i": map[string]any{"email": email, "password": Password, "displayName": name}})
+	var out struct {
+		Register struct {
+			AccessToken, RefreshToken string
+			User                      struct{ ID, Email string }
+		}
+	}
+	r.Decode(s.t, &out)
+	return Session{UserID: out.Register.User.ID, Email: out.Register.User.Email,
+		AccessToken: out.Register.AccessToken, RefreshToken: out.Register.RefreshToken}
+}
+
+// Login signs in with the test password.
+func (s *Server) Login(email string) Session {
+	s.t.Helper()
+	r := s.MustQuery("", `mutation($i: LoginInput!) { login(input: $i) { accessToken refreshToken user { id email } } }`,
+		map[string]any{"i": map[string]any{"email": email, "password": Password}})
+	var out struct {
+		Login struct {
+			AccessToken, RefreshToken string
+			User                      struct{ ID, Email string }
+		}
+	}
+	r.Decode(s.t, &out)
+	return Session{UserID: out.Login.User.ID, Email: out.Login.User.Email,
+		AccessToken: out.Login.AccessToken, RefreshToken: out.Login.RefreshToken}
+}
+
+// Password is the password of every account the tests create.
+const Password = "correct horse battery staple"
+
+// ForEachDialect runs fn once per database (SQLite and MySQL) on a fresh server.
+func ForEachDialect(t *testing.T, fn func(t *testing.T, s *Server)) {
+	for _, d := range testdb.Dialects() {
+		t.Run(d.Name, func(t *testing.T) {
+			fn(t, New(t, d.URL(t)))
+		})
+	}
+}
+
+// Contains reports whether the raw response contains s, for quick leak checks.
+func (r *Response) Contains(s string) bool { return strings.Contains(string(r.Raw), s) }

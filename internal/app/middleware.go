@@ -1,0 +1,134 @@
+package app
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/xiadan/xiadan/internal/apperror"
+	"github.com/xiadan/xiadan/internal/audit"
+	"github.com/xiadan/xiadan/internal/auth"
+	"github.com/xiadan/xiadan/internal/viewer"
+)
+
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// requestContext gives every request an id (kept from X-Request-ID when well-formed),
+// records the client's address and agent, and logs the request when it ends.
+func (a *App) requestContext(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-ID")
+		if !requestIDPattern.MatchString(id) {
+			b := make([]byte, 8)
+			_, _ = rand.Read(b)
+			id = hex.EncodeToString(b)
+		}
+		w.Header().Set("X-Request-ID", id)
+		ctx := audit.WithRequestID(r.Context(), id)
+		ctx = auth.WithClient(ctx, auth.ClientInfo{IP: a.clientIP(r), UserAgent: r.UserAgent()})
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r.WithContext(ctx))
+		a.Logger.DebugContext(ctx, "request", "request_id", id, "method", r.Method, "path", r.URL.Path,
+			"status", rec.status, "duration_ms", time.Since(start).Milliseconds())
+	})
+}
+
+// clientIP is the caller's address: the first X-Forwarded-For hop behind a trusted proxy,
+// the TCP peer otherwise.
+func (a *App) clientIP(r *http.Request) string {
+	if a.Config.TrustProxyHeaders {
+		if fwd := r.Header.Get("X-Forwarded-For"); fwd != "" {
+			first, _, _ := strings.Cut(fwd, ",")
+			if ip := net.ParseIP(strings.TrimSpace(first)); ip != nil {
+				return ip.String()
+			}
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// authenticate puts the viewer of the bearer token in the context. No header means an
+// anonymous viewer; a bad token is refused with 401 and code UNAUTHENTICATED, so a client
+// learns at once that it must refresh rather than silently browsing as anonymous.
+func (a *App) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := r.Header.Get("Authorization")
+		if h == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		token := bearer(h)
+		if token == "" {
+			writeError(w, http.StatusUnauthorized, apperror.New(apperror.Unauthenticated, "the Authorization header must be 'Bearer <access token>'"))
+			return
+		}
+		v, err := a.Auth.Authenticate(r.Context(), token)
+		if err != nil {
+			var e *apperror.Error
+			if errors.As(err, &e) {
+				writeError(w, http.StatusUnauthorized, e)
+				return
+			}
+			id := audit.RequestID(r.Context())
+			a.Logger.ErrorContext(r.Context(), "authenticating request", "request_id", id, "err", err)
+			writeError(w, http.StatusInternalServerError, &apperror.Error{Code: apperror.Internal,
+				Message: "internal error; quote request id " + id, Extensions: map[string]any{"requestId": id}})
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(viewer.NewContext(r.Context(), v)))
+	})
+}
+
+// bearer extracts the token of an "Authorization: Bearer <token>" value.
+func bearer(h string) string {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(token)
+}
+
+// limitBody caps request bodies so an oversized query is refused before it is read.
+func limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > MaxBodyBytes {
+			writeError(w, http.StatusRequestEntityTooLarge, apperror.New(apperror.BadUserInput,
+				"request body larger than %d bytes", MaxBodyBytes))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// writeError writes a GraphQL-shaped error response outside the GraphQL executor.
+func writeError(w http.ResponseWriter, status int, e *apperror.Error) {
+	ext := map[string]any{"code": string(e.Code)}
+	for k, v := range e.Extensions {
+		ext[k] = v
+	}
+	writeJSON(w, status, map[string]any{"errors": []map[string]any{{"message": e.Message, "extensions": ext}}})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer (websocket hijacking).
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }

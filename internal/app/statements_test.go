@@ -1,0 +1,224 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	stdsql "database/sql"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"entgo.io/ent/dialect"
+
+	"github.com/xiadan/xiadan/ent/category"
+	"github.com/xiadan/xiadan/ent/product"
+	"github.com/xiadan/xiadan/internal/app"
+	"github.com/xiadan/xiadan/internal/config"
+	"github.com/xiadan/xiadan/internal/database"
+	"github.com/xiadan/xiadan/internal/seed"
+	"github.com/xiadan/xiadan/internal/testdb"
+	"github.com/xiadan/xiadan/internal/viewer"
+)
+
+// maxStatements is the most SQL statements one storefront request may send, whatever the
+// page size: the count, the page, and one per eager-loaded edge or loader batch.
+const maxStatements = 5
+
+// countingDriver counts every statement sent through an Ent driver, in or out of a
+// transaction.
+type countingDriver struct {
+	dialect.Driver
+	n *atomic.Int64
+}
+
+func (d countingDriver) Exec(ctx context.Context, query string, args, v any) error {
+	d.n.Add(1)
+	return d.Driver.Exec(ctx, query, args, v)
+}
+
+func (d countingDriver) Query(ctx context.Context, query string, args, v any) error {
+	d.n.Add(1)
+	return d.Driver.Query(ctx, query, args, v)
+}
+
+// ExecContext passes raw statements (the search index hook writes with them) through.
+func (d countingDriver) ExecContext(ctx context.Context, query string, args ...any) (stdsql.Result, error) {
+	d.n.Add(1)
+	return d.Driver.(interface {
+		ExecContext(context.Context, string, ...any) (stdsql.Result, error)
+	}).ExecContext(ctx, query, args...)
+}
+
+func (d countingDriver) Tx(ctx context.Context) (dialect.Tx, error) {
+	tx, err := d.Driver.Tx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return countingTx{Tx: tx, n: d.n}, nil
+}
+
+type countingTx struct {
+	dialect.Tx
+	n *atomic.Int64
+}
+
+func (t countingTx) Exec(ctx context.Context, query string, args, v any) error {
+	t.n.Add(1)
+	return t.Tx.Exec(ctx, query, args, v)
+}
+
+func (t countingTx) Query(ctx context.Context, query string, args, v any) error {
+	t.n.Add(1)
+	return t.Tx.Query(ctx, query, args, v)
+}
+
+func (t countingTx) ExecContext(ctx context.Context, query string, args ...any) (stdsql.Result, error) {
+	t.n.Add(1)
+	return t.Tx.(interface {
+		ExecContext(context.Context, string, ...any) (stdsql.Result, error)
+	}).ExecContext(ctx, query, args...)
+}
+
+// countedServer is the real handler on a database whose statements are counted.
+type countedServer struct {
+	url   string
+	count atomic.Int64
+	db    *database.DB
+}
+
+func newCountedServer(t *testing.T, dbURL string) *countedServer {
+	t.Helper()
+	cs := &countedServer{}
+	cfg, err := config.FromEnv(func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DatabaseURL, cfg.DataDir, cfg.LogLevel = dbURL, t.TempDir(), "error"
+	// The count checks that keys are batched, not that a -race build on a busy CI machine
+	// resolves a page of 100 within the default 16ms window (it sometimes does not, and
+	// the batch splits in two).
+	cfg.LoaderBatchWait = 250 * time.Millisecond
+	cs.db = testdb.Open(t, dbURL, database.Options{WrapDriver: func(d dialect.Driver) dialect.Driver {
+		return countingDriver{Driver: d, n: &cs.count}
+	}})
+	a, err := app.New(cfg, cs.db, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(a.Handler())
+	t.Cleanup(hs.Close)
+	cs.url = hs.URL + "/graphql"
+	return cs
+}
+
+// statements runs query anonymously and returns how many statements it sent and the data.
+func (cs *countedServer) statements(t *testing.T, query string, vars map[string]any) (int64, json.RawMessage) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	before := cs.count.Load()
+	res, err := http.Post(cs.url, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	n := cs.count.Load() - before
+	var out struct {
+		Data   json.RawMessage
+		Errors []any
+	}
+	if err := json.Unmarshal(raw, &out); err != nil || len(out.Errors) > 0 {
+		t.Fatalf("%s: %s", query, raw)
+	}
+	return n, out.Data
+}
+
+// productPageFields is what a storefront list page shows of each product. Variant prices
+// are left out: they cost no statement (the variant row has them), but ten Money objects
+// per product would take a page of 100 over the query guard's cost limit.
+const productPageFields = `id title featuredImage { url alt } priceRange { min { formatted } }
+  merchant { name } category { name }
+  variants { sku stock available }`
+
+func TestStorefrontStatementCount(t *testing.T) {
+	for _, d := range testdb.Dialects() {
+		t.Run(d.Name, func(t *testing.T) {
+			cs := newCountedServer(t, d.URL(t))
+			client, ctx := cs.db.Client, viewer.SystemContext(context.Background())
+			if _, err := seed.Demo(ctx, client, seed.Options{Password: "statement-count-password"}); err != nil {
+				t.Fatal(err)
+			}
+			onSale := product.StatusEQ(product.StatusACTIVE)
+			detail := client.Product.Query().Where(onSale).FirstIDX(ctx)
+			top := client.Category.Query().Where(category.Slug("food-drinks")).OnlyIDX(ctx)
+			// The leaf category with the most products on sale, for the nested query.
+			var leaf string
+			most := 0
+			for _, c := range client.Category.Query().Where(category.HasProducts()).AllX(ctx) {
+				if n := c.QueryProducts().Where(onSale).CountX(ctx); n > most {
+					leaf, most = c.Slug, n
+				}
+			}
+
+			if most <= 10 {
+				t.Fatalf("the demo's biggest category has %d products: too few to compare pages", most)
+			}
+
+			for _, tc := range []struct {
+				name, query string
+				vars        map[string]any
+				paged       bool // run with pages of 10 and 100, which must cost the same
+			}{
+				{"list page", `query($n: Int) { products(first: $n) {
+				  totalCount edges { cursor node { ` + productPageFields + ` } } } }`, nil, true},
+				{"list page by price with merchants' product counts", `query($n: Int) {
+				  products(first: $n, orderBy: {field: PRICE, direction: ASC}) {
+				  totalCount pageInfo { hasNextPage endCursor }
+				  edges { node { id title featuredImage { url } merchant { name productCount } variants { sku available } } } } }`, nil, true},
+				{"category subtree filter", `query($n: Int, $c: ID!) { products(first: $n, where: {categoryID: $c, inStock: true}) {
+				  totalCount edges { node { ` + productPageFields + ` } } } }`, map[string]any{"c": top}, true},
+				{"keyword search by relevance", `query($n: Int) { products(first: $n, where: {keyword: "发货"}) {
+				  totalCount pageInfo { hasNextPage endCursor } edges { cursor node { ` + productPageFields + ` } } } }`, nil, true},
+				{"keyword search by sales", `query($n: Int) {
+				  products(first: $n, where: {keyword: "发货"}, orderBy: {field: SALES_COUNT, direction: DESC}) {
+				  totalCount edges { node { ` + productPageFields + ` } } } }`, nil, true},
+				{"product detail", `query($id: ID!) { product(id: $id) { ` + productPageFields + `
+				  description attributes { name value } images { url } variants { price { formatted } } } }`,
+					map[string]any{"id": detail}, false},
+				{"category, its products and their merchants", `query($n: Int, $s: String!) { categoryBySlug(slug: $s) {
+				  name products(first: $n) { totalCount edges { node { id title merchant { name productCount } } } } } }`,
+					map[string]any{"s": leaf}, true},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					sizes := []int{10}
+					if tc.paged {
+						sizes = []int{10, 100}
+					}
+					var counts []int64
+					for _, n := range sizes {
+						vars := map[string]any{"n": n}
+						for k, v := range tc.vars {
+							vars[k] = v
+						}
+						got, data := cs.statements(t, tc.query, vars)
+						if tc.paged && n == 100 && bytes.Count(data, []byte(`"title"`)) <= 10 {
+							t.Fatalf("the page of 100 has too few products to tell: %.200s", data)
+						}
+						counts = append(counts, got)
+					}
+					t.Logf("statements: %v (pages of %v)", counts, sizes)
+					for _, c := range counts {
+						if c > maxStatements || c != counts[0] {
+							t.Fatalf("statements %v for pages of %v: want the same count, at most %d", counts, sizes, maxStatements)
+						}
+					}
+				})
+			}
+		})
+	}
+}

@@ -1,0 +1,107 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"sync"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/xiadan/xiadan/ent"
+	"github.com/xiadan/xiadan/internal/audit"
+)
+
+// selfTransactional are mutation fields that manage their own transactions: a detected
+// refresh-token reuse must revoke the session even though the request fails.
+var selfTransactional = []string{"login", "refreshToken", "logout"}
+
+// Transactioner runs each mutation operation in one database transaction: it commits when
+// every field succeeded and rolls back otherwise, so nothing is ever half-written. Unlike
+// entgql's, it never shows database error text to the caller.
+type Transactioner struct {
+	Client *ent.Client
+	Logger *slog.Logger
+}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+	graphql.ResponseInterceptor
+} = Transactioner{}
+
+// ExtensionName names the extension.
+func (Transactioner) ExtensionName() string { return "XiadanTransactioner" }
+
+// Validate checks the extension's configuration.
+func (Transactioner) Validate(graphql.ExecutableSchema) error { return nil }
+
+// MutateOperationContext serialises resolvers of a transactional operation: a transaction
+// is one connection and must not be used from several goroutines.
+func (t Transactioner) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if skipTx(oc.Operation) {
+		return nil
+	}
+	previous := oc.ResolverMiddleware
+	var mu sync.Mutex
+	oc.ResolverMiddleware = func(ctx context.Context, next graphql.Resolver) (any, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return previous(ctx, next)
+	}
+	return nil
+}
+
+// InterceptResponse wraps the operation in a transaction.
+func (t Transactioner) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	if skipTx(graphql.GetOperationContext(ctx).Operation) {
+		return next(ctx)
+	}
+	txCtx, tx, err := t.Client.OpenTx(ctx)
+	if err != nil {
+		t.Logger.ErrorContext(ctx, "opening transaction", "request_id", audit.RequestID(ctx), "err", err)
+		return internalResponse(ctx)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			_ = tx.Rollback()
+			panic(r)
+		}
+	}()
+	rsp := next(txCtx)
+	if len(rsp.Errors) > 0 {
+		_ = tx.Rollback()
+		return &graphql.Response{Errors: rsp.Errors, Extensions: rsp.Extensions}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Logger.ErrorContext(ctx, "committing transaction", "request_id", audit.RequestID(ctx), "err", err)
+		return internalResponse(ctx)
+	}
+	return rsp
+}
+
+// skipTx reports whether op needs no request transaction: queries, subscriptions, and
+// mutations made only of self-transactional fields.
+func skipTx(op *ast.OperationDefinition) bool {
+	if op == nil || op.Operation != ast.Mutation {
+		return true
+	}
+	for _, sel := range op.SelectionSet {
+		f, ok := sel.(*ast.Field)
+		if !ok || !slices.Contains(selfTransactional, f.Name) {
+			return false
+		}
+	}
+	return true
+}
+
+// internalResponse is the masked answer when the transaction itself fails.
+func internalResponse(ctx context.Context) *graphql.Response {
+	id := audit.RequestID(ctx)
+	return &graphql.Response{Errors: gqlerror.List{{
+		Message:    "internal error; quote request id " + id,
+		Extensions: map[string]any{"code": "INTERNAL", "requestId": id},
+	}}}
+}

@@ -1,0 +1,96 @@
+// Package apperror defines the closed set of error codes the API returns in
+// `extensions.code`, and turns every error — ours, Ent's, gqlgen's, unknown ones — into a
+// GraphQL error carrying one of them.
+package apperror
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Code is a machine-readable error class, returned in `extensions.code`.
+type Code string
+
+// The closed set of error codes.
+const (
+	Unauthenticated Code = "UNAUTHENTICATED"
+	Forbidden       Code = "FORBIDDEN"
+	NotFound        Code = "NOT_FOUND"
+	BadUserInput    Code = "BAD_USER_INPUT"
+	Conflict        Code = "CONFLICT"
+	InvalidState    Code = "INVALID_STATE"
+	RateLimited     Code = "RATE_LIMITED"
+	Internal        Code = "INTERNAL"
+)
+
+// Error is an error meant for the API caller.
+type Error struct {
+	Code    Code
+	Message string
+	// Field names the offending input field (BAD_USER_INPUT), as the caller spelled it.
+	Field string
+	// Extensions are extra machine-readable details, such as retryAfter or currentState.
+	Extensions map[string]any
+	// Err is an underlying cause, logged but never shown.
+	Err error
+}
+
+func (e *Error) Error() string {
+	if e.Field != "" {
+		return fmt.Sprintf("%s: %s: %s", e.Code, e.Field, e.Message)
+	}
+	return fmt.Sprintf("%s: %s", e.Code, e.Message)
+}
+
+// Unwrap returns the underlying cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// New returns an error with code and message.
+func New(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// BadInput returns a BAD_USER_INPUT error naming field.
+func BadInput(field, format string, args ...any) *Error {
+	return &Error{Code: BadUserInput, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// NotFoundf returns a NOT_FOUND error.
+func NotFoundf(format string, args ...any) *Error { return New(NotFound, format, args...) }
+
+// ConflictOn returns a CONFLICT error naming field.
+func ConflictOn(field, format string, args ...any) *Error {
+	return &Error{Code: Conflict, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// WrongState returns an INVALID_STATE error naming the current state.
+func WrongState(current string, format string, args ...any) *Error {
+	return &Error{
+		Code:       InvalidState,
+		Message:    fmt.Sprintf(format, args...) + fmt.Sprintf(" (current state: %s)", current),
+		Extensions: map[string]any{"currentState": current},
+	}
+}
+
+// Limited returns a RATE_LIMITED error telling the caller when to try again.
+func Limited(retryAfter time.Duration) *Error {
+	secs := int(retryAfter.Round(time.Second) / time.Second)
+	if secs < 1 {
+		secs = 1
+	}
+	return &Error{
+		Code:       RateLimited,
+		Message:    fmt.Sprintf("too many attempts; try again in %d seconds", secs),
+		Extensions: map[string]any{"retryAfter": secs},
+	}
+}
+
+// CodeOf returns the code of err if it is (or wraps) an *Error, and "" otherwise.
+func CodeOf(err error) Code {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}

@@ -1,0 +1,109 @@
+package apperror
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/xiadan/xiadan/ent"
+	"github.com/xiadan/xiadan/ent/privacy"
+)
+
+// RequestIDFunc returns the id of the request in ctx, so masked errors can be traced.
+type RequestIDFunc func(context.Context) string
+
+// Presenter returns gqlgen's error presenter: it is the one place where errors become what
+// callers see. Known errors keep their code; Ent errors are mapped; anything else is logged
+// with the request id and shown as INTERNAL carrying only that id.
+func Presenter(logger *slog.Logger, requestID RequestIDFunc) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
+		cause := gqlErr.Err
+		if cause == nil {
+			var direct *gqlerror.Error
+			if errors.As(err, &direct) && direct.Err != nil {
+				cause = direct.Err
+			}
+		}
+		if cause == nil {
+			// Parse, validation and argument-coercion errors from gqlgen itself.
+			return graphQLError(gqlErr)
+		}
+		e := Classify(cause)
+		if e == nil {
+			id := requestID(ctx)
+			logger.ErrorContext(ctx, "internal error", "request_id", id, "path", gqlErr.Path.String(), "err", cause)
+			e = &Error{Code: Internal, Message: "internal error; quote request id " + id, Extensions: map[string]any{"requestId": id}}
+		}
+		gqlErr.Message = e.Message
+		gqlErr.Err = cause
+		gqlErr.Extensions = map[string]any{"code": string(e.Code)}
+		if e.Field != "" {
+			gqlErr.Extensions["field"] = e.Field
+		}
+		for k, v := range e.Extensions {
+			gqlErr.Extensions[k] = v
+		}
+		return gqlErr
+	}
+}
+
+// graphQLError gives gqlgen's own errors a code from our closed set, keeping gqlgen's code.
+func graphQLError(e *gqlerror.Error) *gqlerror.Error {
+	if e.Extensions == nil {
+		e.Extensions = map[string]any{}
+	}
+	if c, ok := e.Extensions["code"].(string); ok {
+		switch Code(c) {
+		case Unauthenticated, Forbidden, NotFound, BadUserInput, Conflict, InvalidState, RateLimited, Internal:
+			return e
+		}
+		e.Extensions["graphqlCode"] = c
+	}
+	e.Extensions["code"] = string(BadUserInput)
+	return e
+}
+
+// Classify maps an error to what the caller may see, or nil when it is unexpected.
+func Classify(err error) *Error {
+	var e *Error
+	switch {
+	case errors.As(err, &e):
+		return e
+	case errors.Is(err, privacy.Deny):
+		// A forbidden record looks exactly like a missing one.
+		return &Error{Code: NotFound, Message: "not found"}
+	case ent.IsNotFound(err):
+		return &Error{Code: NotFound, Message: "not found"}
+	case ent.IsValidationError(err):
+		var ve *ent.ValidationError
+		errors.As(err, &ve)
+		field := lowerCamel(ve.Name)
+		return &Error{Code: BadUserInput, Field: field, Message: field + " is invalid"}
+	case ent.IsConstraintError(err):
+		return &Error{Code: Conflict, Message: "conflicts with an existing record"}
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return &Error{Code: Internal, Message: "the request was cancelled or timed out"}
+	}
+	return nil
+}
+
+// lowerCamel turns an Ent field name such as contact_email into contactEmail.
+func lowerCamel(s string) string {
+	parts := strings.Split(s, "_")
+	for i := 1; i < len(parts); i++ {
+		if parts[i] == "" {
+			continue
+		}
+		if parts[i] == "id" || parts[i] == "url" {
+			parts[i] = strings.ToUpper(parts[i])
+			continue
+		}
+		parts[i] = strings.ToUpper(parts[i][:1]) + parts[i][1:]
+	}
+	return strings.Join(parts, "")
+}

@@ -1,0 +1,114 @@
+package auth
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestPasswordHashing(t *testing.T) {
+	h, err := HashPassword("correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(h, "$argon2id$v=19$m=19456,t=2,p=1$") {
+		t.Fatalf("hash format: %s", h)
+	}
+	h2, _ := HashPassword("correct horse")
+	if h == h2 {
+		t.Fatal("two hashes of one password are equal: salt missing")
+	}
+	for _, tc := range []struct {
+		pw   string
+		want bool
+	}{{"correct horse", true}, {"correct horsE", false}, {"", false}} {
+		ok, err := VerifyPassword(h, tc.pw)
+		if err != nil || ok != tc.want {
+			t.Fatalf("VerifyPassword(%q) = %v, %v", tc.pw, ok, err)
+		}
+	}
+	if _, err := VerifyPassword("$2a$10$bcrypt", "x"); err == nil {
+		t.Fatal("malformed hash accepted")
+	}
+}
+
+func TestPasswordPolicyCountsCharacters(t *testing.T) {
+	if CheckPasswordPolicy("密码密码密码密码") != nil { // 8 characters, 24 bytes
+		t.Fatal("8 Chinese characters refused")
+	}
+	if CheckPasswordPolicy("密码密码密码密") == nil {
+		t.Fatal("7 characters accepted")
+	}
+	if CheckPasswordPolicy(strings.Repeat("a", 129)) == nil {
+		t.Fatal("129 characters accepted")
+	}
+}
+
+func TestThrottleBacksOffAndForgets(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	th := NewThrottle(15 * time.Minute)
+	th.now = func() time.Time { return now }
+	for i := 0; i < 4; i++ {
+		th.Fail("k", 5)
+		if th.Blocked("k") != 0 {
+			t.Fatalf("blocked after %d failures", i+1)
+		}
+	}
+	th.Fail("k", 5)
+	if got := th.Blocked("k"); got != time.Second {
+		t.Fatalf("after 5 failures blocked %v, want 1s", got)
+	}
+	now = now.Add(time.Second)
+	th.Fail("k", 5)
+	if got := th.Blocked("k"); got != 2*time.Second {
+		t.Fatalf("after 6 failures blocked %v, want 2s", got)
+	}
+	for i := 0; i < 30; i++ {
+		th.Fail("k", 5)
+	}
+	if got := th.Blocked("k"); got != 15*time.Minute {
+		t.Fatalf("block not capped: %v", got)
+	}
+	if th.Blocked("other") != 0 {
+		t.Fatal("unrelated key blocked")
+	}
+	th.Reset("k")
+	if th.Blocked("k") != 0 {
+		t.Fatal("reset did not unblock")
+	}
+}
+
+func TestKeyRotation(t *testing.T) {
+	dir := t.TempDir()
+	old, err := LoadKeySet("", nil, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := LoadKeySet("", nil, dir)
+	if err != nil || again.SigningKeyID() != old.SigningKeyID() {
+		t.Fatal("development key not persisted across starts")
+	}
+	issuerOld := &TokenIssuer{Keys: old, Issuer: "x", Audience: "y", TTL: time.Minute}
+	token, _, err := issuerOld.Issue("42", "user")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A new signing key with the old one kept for verification accepts the old token.
+	newDir := t.TempDir()
+	newer, err := LoadKeySet("", []string{dir + "/jwt-signing-key.pem"}, newDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuerNew := &TokenIssuer{Keys: newer, Issuer: "x", Audience: "y", TTL: time.Minute}
+	if c, err := issuerNew.Verify(token); err != nil || c.Subject != "42" {
+		t.Fatalf("old token after rotation: %v", err)
+	}
+	// Without the old key it is refused.
+	alone, _ := LoadKeySet("", nil, newDir)
+	if _, err := (&TokenIssuer{Keys: alone, Issuer: "x", Audience: "y", TTL: time.Minute}).Verify(token); err == nil {
+		t.Fatal("token of an unknown key accepted")
+	}
+	if _, err := LoadKeySet("", nil, ""); err == nil {
+		t.Fatal("no key and no dev directory accepted")
+	}
+}

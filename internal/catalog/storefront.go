@@ -1,0 +1,176 @@
+package catalog
+
+import (
+	"context"
+	"strings"
+	"unicode/utf8"
+
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent/dialect/sql"
+
+	"github.com/xiadan/xiadan/ent"
+	"github.com/xiadan/xiadan/ent/category"
+	"github.com/xiadan/xiadan/ent/merchant"
+	"github.com/xiadan/xiadan/ent/predicate"
+	"github.com/xiadan/xiadan/ent/product"
+	"github.com/xiadan/xiadan/internal/apperror"
+	"github.com/xiadan/xiadan/internal/loader"
+	"github.com/xiadan/xiadan/internal/money"
+	"github.com/xiadan/xiadan/internal/search"
+)
+
+// Page asks for one page of a Relay connection: first after a cursor, or last before one.
+type Page struct {
+	After  *ent.Cursor
+	First  *int
+	Before *ent.Cursor
+	Last   *int
+}
+
+// NewestFirst is the storefront's order without orderBy or keyword.
+var NewestFirst = &ent.ProductOrder{Field: ent.ProductOrderFieldCreatedAt, Direction: entgql.OrderDirectionDesc}
+
+// PriceCurrency is the currency of the minPrice and maxPrice filters: every product is
+// priced in CNY today. A multi-currency storefront would need the currency in the filter.
+const PriceCurrency = "CNY"
+
+// MaxKeywordLength bounds a search keyword, in characters.
+const MaxKeywordLength = 100
+
+// ListProducts returns one page of the storefront product list.
+//
+// Without where.status it lists what is on sale: ACTIVE products of ACTIVE merchants.
+// where.status lists products in that status instead, which the privacy rules narrow to
+// the viewer's own merchant for staff (and leave whole for admins); the public sees only
+// ACTIVE products whatever it asks. A keyword without orderBy orders by relevance (see
+// docs/SEARCH.md); with orderBy it only filters. Otherwise the newest come first.
+//
+// The page's nodes eager-load the edges the GraphQL selection asks for (Ent field
+// collection), and their statuses prime the request's loaders, so a page costs the same
+// few statements whatever its size.
+func ListProducts(ctx context.Context, client *ent.Client, page Page, filter *ProductFilter, order *ent.ProductOrder) (*ent.ProductConnection, error) {
+	preds, keyword, err := filter.predicates()
+	if err != nil {
+		return nil, err
+	}
+	query := client.Product.Query().Where(preds...)
+	var conn *ent.ProductConnection
+	switch {
+	case keyword != nil && keyword.Empty():
+		// Only punctuation or stop words: nothing can match.
+		conn = &ent.ProductConnection{Edges: []*ent.ProductEdge{}}
+	case keyword != nil && order == nil:
+		conn, err = relevancePage(ctx, query, *keyword, page)
+	default:
+		if keyword != nil {
+			query.Where(matchesKeyword(*keyword))
+		}
+		if order == nil {
+			order = NewestFirst
+		}
+		conn, err = query.Paginate(ctx, page.After, page.First, page.Before, page.Last, ent.WithProductOrder(order))
+	}
+	if err != nil {
+		return nil, err
+	}
+	nodes := make([]*ent.Product, len(conn.Edges))
+	for i, e := range conn.Edges {
+		nodes[i] = e.Node
+	}
+	loader.For(ctx).PrimeProductStatuses(ctx, nodes...)
+	return conn, nil
+}
+
+// predicates turns the filter into query predicates, and its keyword into a search query
+// (nil without a keyword).
+func (f *ProductFilter) predicates() ([]predicate.Product, *search.Query, error) {
+	if f == nil {
+		return []predicate.Product{onSale()}, nil, nil
+	}
+	var ps []predicate.Product
+	if f.Status == nil {
+		ps = append(ps, onSale())
+	} else {
+		ps = append(ps, product.StatusEQ(*f.Status))
+	}
+	if f.MerchantID != nil {
+		ps = append(ps, product.MerchantID(*f.MerchantID))
+	}
+	if f.CategoryID != nil {
+		ps = append(ps, inCategoryTree(*f.CategoryID))
+	}
+	if f.Kind != nil {
+		ps = append(ps, product.KindEQ(*f.Kind))
+	}
+	if f.MinPrice != nil {
+		v, err := parsePrice("where.minPrice", *f.MinPrice)
+		if err != nil {
+			return nil, nil, err
+		}
+		ps = append(ps, product.MinPriceGTE(v))
+	}
+	if f.MaxPrice != nil {
+		v, err := parsePrice("where.maxPrice", *f.MaxPrice)
+		if err != nil {
+			return nil, nil, err
+		}
+		ps = append(ps, product.MinPriceLTE(v))
+	}
+	if f.InStock != nil && *f.InStock {
+		ps = append(ps, product.TotalStockGT(0))
+	}
+	var keyword *search.Query
+	if f.Keyword != nil {
+		kw := strings.TrimSpace(*f.Keyword)
+		if utf8.RuneCountInString(kw) > MaxKeywordLength {
+			return nil, nil, apperror.BadInput("where.keyword", "must be at most %d characters", MaxKeywordLength)
+		}
+		if kw != "" {
+			q := search.ParseQuery(kw)
+			keyword = &q
+		}
+	}
+	return ps, keyword, nil
+}
+
+// onSale is what the public list shows: ACTIVE products of ACTIVE merchants.
+func onSale() predicate.Product {
+	return product.And(
+		product.StatusEQ(product.StatusACTIVE),
+		product.HasMerchantWith(merchant.StatusEQ(merchant.StatusACTIVE)),
+	)
+}
+
+// parsePrice reads a price filter in PriceCurrency minor units.
+func parsePrice(field, s string) (int64, error) {
+	v, err := money.ParseAmount(s, PriceCurrency)
+	if err != nil {
+		return 0, apperror.BadInput(field, "must be an amount such as \"10.00\" with at most %d decimal places", money.Exponent(PriceCurrency))
+	}
+	if v < 0 {
+		return 0, apperror.BadInput(field, "must not be negative")
+	}
+	return v, nil
+}
+
+// inCategoryTree keeps products of category id or any category below it. The tree is
+// walked by a recursive common table expression inside the statement (SQLite, MySQL 8
+// and MariaDB all have them), so the filter costs no statement of its own and works at
+// any depth; UNION rather than UNION ALL ends the walk even on a cycle.
+func inCategoryTree(id int) predicate.Product {
+	return func(s *sql.Selector) {
+		column := s.C(product.FieldCategoryID)
+		s.Where(sql.P(func(b *sql.Builder) {
+			b.WriteString(column).WriteString(" IN (WITH RECURSIVE ").
+				Ident("category_tree").WriteString(" (").Ident("id").WriteString(") AS (SELECT ").
+				Ident(category.FieldID).WriteString(" FROM ").Ident(category.Table).
+				WriteString(" WHERE ").Ident(category.FieldID).WriteString(" = ").Arg(id).
+				WriteString(" UNION SELECT ").Ident("c").WriteByte('.').Ident(category.FieldID).
+				WriteString(" FROM ").Ident(category.Table).WriteString(" AS ").Ident("c").
+				WriteString(" JOIN ").Ident("category_tree").WriteString(" AS ").Ident("t").
+				WriteString(" ON ").Ident("c").WriteByte('.').Ident(category.FieldParentID).
+				WriteString(" = ").Ident("t").WriteByte('.').Ident("id").
+				WriteString(") SELECT ").Ident("id").WriteString(" FROM ").Ident("category_tree").WriteString(")")
+		}))
+	}
+}

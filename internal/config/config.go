@@ -1,0 +1,194 @@
+// Package config reads the server's whole configuration from the environment once, at
+// start, and validates it; everything else receives the parsed Config.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is every setting of the server. See the README's configuration table.
+type Config struct {
+	// Env is "development" (default) or "production".
+	Env string
+	// DatabaseURL chooses the store: mysql://user:pass@host:3306/db or sqlite://path.db.
+	DatabaseURL string
+	// ListenAddr is the HTTP listen address.
+	ListenAddr string
+	// DataDir holds files the server makes for itself, such as the development signing key.
+	DataDir string
+	// Playground serves the GraphQL IDE at / ; Introspection answers schema queries.
+	Playground    bool
+	Introspection bool
+
+	// JWT settings.
+	JWTIssuer         string
+	JWTAudience       string
+	AccessTokenTTL    time.Duration
+	RefreshTokenTTL   time.Duration
+	JWTSigningKeyFile string
+	JWTVerifyKeyFiles []string
+	TrustProxyHeaders bool
+	// AllowedOrigins are host patterns (such as shop.example.com or *.example.com) whose
+	// pages may open websocket connections; same-origin upgrades are always allowed.
+	AllowedOrigins     []string
+	LoginMaxFailures   int
+	LoginFailureWindow time.Duration
+
+	// BootstrapAdminEmail and BootstrapAdminPassword create the first admin on a first start.
+	BootstrapAdminEmail    string
+	BootstrapAdminPassword string
+
+	// LogLevel is debug, info, warn or error; LogFormat is text or json.
+	LogLevel  string
+	LogFormat string
+	// ShutdownTimeout bounds the graceful drain on SIGTERM.
+	ShutdownTimeout time.Duration
+	// LoaderBatchWait is how long a dataloader collects keys before it sends its batch:
+	// longer waits batch more reliably on a busy machine and add that much latency.
+	LoaderBatchWait time.Duration
+}
+
+// Production reports whether the server runs in production mode.
+func (c Config) Production() bool { return c.Env == "production" }
+
+// FromEnv reads the configuration from getenv (os.Getenv in production) and validates it.
+func FromEnv(getenv func(string) string) (Config, error) {
+	r := reader{getenv: getenv}
+	c := Config{
+		Env:                    r.str("XIADAN_ENV", "development"),
+		DatabaseURL:            r.str("DATABASE_URL", "sqlite://xiadan.db"),
+		ListenAddr:             r.str("LISTEN_ADDR", ":8080"),
+		DataDir:                r.str("XIADAN_DATA_DIR", ".xiadan"),
+		JWTIssuer:              r.str("JWT_ISSUER", "xiadan"),
+		JWTAudience:            r.str("JWT_AUDIENCE", "xiadan-api"),
+		AccessTokenTTL:         r.duration("ACCESS_TOKEN_TTL", 15*time.Minute),
+		RefreshTokenTTL:        r.duration("REFRESH_TOKEN_TTL", 30*24*time.Hour),
+		JWTSigningKeyFile:      r.str("JWT_SIGNING_KEY_FILE", ""),
+		JWTVerifyKeyFiles:      r.list("JWT_VERIFY_KEY_FILES"),
+		TrustProxyHeaders:      r.boolean("TRUST_PROXY_HEADERS", false),
+		AllowedOrigins:         r.list("ALLOWED_ORIGINS"),
+		LoginMaxFailures:       r.integer("LOGIN_MAX_FAILURES", 5),
+		LoginFailureWindow:     r.duration("LOGIN_FAILURE_WINDOW", 15*time.Minute),
+		BootstrapAdminEmail:    r.str("XIADAN_BOOTSTRAP_ADMIN_EMAIL", ""),
+		BootstrapAdminPassword: r.str("XIADAN_BOOTSTRAP_ADMIN_PASSWORD", ""),
+		LogLevel:               r.str("LOG_LEVEL", "info"),
+		LogFormat:              r.str("LOG_FORMAT", "text"),
+		ShutdownTimeout:        r.duration("SHUTDOWN_TIMEOUT", 20*time.Second),
+		LoaderBatchWait:        r.duration("LOADER_BATCH_WAIT", 16*time.Millisecond),
+	}
+	dev := c.Env != "production"
+	c.Playground = r.boolean("PLAYGROUND", dev)
+	c.Introspection = r.boolean("INTROSPECTION", dev)
+	if len(r.errs) > 0 {
+		return Config{}, errors.Join(r.errs...)
+	}
+	return c, c.Validate()
+}
+
+// Validate reports every invalid setting at once.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
+	}
+	if c.Env != "development" && c.Env != "production" {
+		bad("XIADAN_ENV", "must be development or production, not %q", c.Env)
+	}
+	if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "mysql" && u.Scheme != "sqlite") {
+		bad("DATABASE_URL", "must look like mysql://user:pass@host:3306/db or sqlite://path.db")
+	}
+	if c.AccessTokenTTL < time.Minute || c.AccessTokenTTL > 24*time.Hour {
+		bad("ACCESS_TOKEN_TTL", "must be between 1m and 24h")
+	}
+	if c.RefreshTokenTTL < c.AccessTokenTTL {
+		bad("REFRESH_TOKEN_TTL", "must not be shorter than ACCESS_TOKEN_TTL")
+	}
+	if c.LoginMaxFailures < 1 {
+		bad("LOGIN_MAX_FAILURES", "must be at least 1")
+	}
+	if c.Production() && c.JWTSigningKeyFile == "" {
+		bad("JWT_SIGNING_KEY_FILE", "is required in production (a development key is generated only outside production)")
+	}
+	if (c.BootstrapAdminEmail == "") != (c.BootstrapAdminPassword == "") {
+		bad("XIADAN_BOOTSTRAP_ADMIN_EMAIL", "and XIADAN_BOOTSTRAP_ADMIN_PASSWORD must be set together")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("LOG_LEVEL", "must be debug, info, warn or error")
+	}
+	if c.LoaderBatchWait < time.Millisecond || c.LoaderBatchWait > time.Second {
+		bad("LOADER_BATCH_WAIT", "must be between 1ms and 1s")
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		bad("LOG_FORMAT", "must be text or json")
+	}
+	return errors.Join(errs...)
+}
+
+// FromOS reads the configuration from the process environment.
+func FromOS() (Config, error) { return FromEnv(os.Getenv) }
+
+type reader struct {
+	getenv func(string) string
+	errs   []error
+}
+
+func (r *reader) str(name, def string) string {
+	if v := strings.TrimSpace(r.getenv(name)); v != "" {
+		return v
+	}
+	return def
+}
+
+func (r *reader) list(name string) []string {
+	var out []string
+	for _, s := range strings.Split(r.getenv(name), ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (r *reader) duration(name string, def time.Duration) time.Duration {
+	v := r.str(name, "")
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		r.errs = append(r.errs, fmt.Errorf("%s: %q is not a duration such as 15m", name, v))
+	}
+	return d
+}
+
+func (r *reader) integer(name string, def int) int {
+	v := r.str(name, "")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		r.errs = append(r.errs, fmt.Errorf("%s: %q is not an integer", name, v))
+	}
+	return n
+}
+
+func (r *reader) boolean(name string, def bool) bool {
+	v := r.str(name, "")
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		r.errs = append(r.errs, fmt.Errorf("%s: %q is not true or false", name, v))
+	}
+	return b
+}

@@ -1,0 +1,54 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestDefaults(t *testing.T) {
+	c, err := FromEnv(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DatabaseURL != "sqlite://xiadan.db" || c.ListenAddr != ":8080" || c.AccessTokenTTL != 15*time.Minute ||
+		!c.Playground || !c.Introspection || c.Production() {
+		t.Fatalf("defaults: %+v", c)
+	}
+}
+
+func TestProductionNeedsAKeyAndTurnsOffDeveloperTools(t *testing.T) {
+	_, err := FromEnv(env(map[string]string{"XIADAN_ENV": "production"}))
+	if err == nil || !strings.Contains(err.Error(), "JWT_SIGNING_KEY_FILE") {
+		t.Fatalf("production without a key: %v", err)
+	}
+	c, err := FromEnv(env(map[string]string{"XIADAN_ENV": "production", "JWT_SIGNING_KEY_FILE": "/k.pem"}))
+	if err != nil || c.Playground || c.Introspection {
+		t.Fatalf("production: %+v %v", c, err)
+	}
+}
+
+func TestInvalidSettingsAreAllReported(t *testing.T) {
+	_, err := FromEnv(env(map[string]string{
+		"DATABASE_URL":                 "postgres://x",
+		"ACCESS_TOKEN_TTL":             "soon",
+		"PLAYGROUND":                   "maybe",
+		"XIADAN_BOOTSTRAP_ADMIN_EMAIL": "a@b.c",
+	}))
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, name := range []string{"ACCESS_TOKEN_TTL", "PLAYGROUND"} {
+		if !strings.Contains(err.Error(), name) {
+			t.Errorf("error does not name %s: %v", name, err)
+		}
+	}
+	_, err = FromEnv(env(map[string]string{"DATABASE_URL": "postgres://x", "XIADAN_BOOTSTRAP_ADMIN_EMAIL": "a@b.c"}))
+	for _, name := range []string{"DATABASE_URL", "XIADAN_BOOTSTRAP_ADMIN_EMAIL"} {
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("error does not name %s: %v", name, err)
+		}
+	}
+}

@@ -1,0 +1,80 @@
+// Package loader holds the per-request dataloaders (graph-gophers/dataloader v7) that batch
+// lookups Ent field collection cannot express, such as aggregates and cross-entity reads.
+package loader
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/graph-gophers/dataloader/v7"
+
+	"github.com/xiadan/xiadan/ent"
+	"github.com/xiadan/xiadan/ent/product"
+)
+
+// Loaders are the dataloaders of one request. They read as the request's viewer, so
+// privacy rules apply to every batch, and inside a mutation they read through its
+// transaction. A nil *Loaders (no middleware, as in direct calls) still answers, with
+// one query per call.
+type Loaders struct {
+	client        *ent.Client
+	productStatus *dataloader.Loader[int, product.Status]
+	productCount  *dataloader.Loader[int, int]
+}
+
+type ctxKey struct{}
+
+// Middleware builds fresh loaders for every request.
+//
+// A websocket request lives as long as its connection, so its loaders keep no cache:
+// a subscription event must not see values read for an earlier one. They still batch.
+//
+// wait is how long each loader collects keys before sending a batch (0: the default,
+// 16ms).
+func Middleware(client *ent.Client, wait time.Duration, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		l := newLoaders(client, true, wait)
+		if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+			l = newLoaders(client, false, wait)
+		}
+		ctx := context.WithValue(r.Context(), ctxKey{}, l)
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// New returns loaders reading through client, caching what they read.
+func New(client *ent.Client) *Loaders { return newLoaders(client, true, 0) }
+
+func newLoaders(client *ent.Client, cached bool, wait time.Duration) *Loaders {
+	l := &Loaders{client: client}
+	l.productStatus = dataloader.NewBatchedLoader(l.loadProductStatuses, options[int, product.Status](cached, wait)...)
+	l.productCount = dataloader.NewBatchedLoader(l.loadProductCounts, options[int, int](cached, wait)...)
+	return l
+}
+
+func options[K comparable, V any](cached bool, wait time.Duration) []dataloader.Option[K, V] {
+	var opts []dataloader.Option[K, V]
+	if wait > 0 {
+		opts = append(opts, dataloader.WithWait[K, V](wait))
+	}
+	if !cached {
+		opts = append(opts, dataloader.WithCache[K, V](&dataloader.NoCache[K, V]{}))
+	}
+	return opts
+}
+
+// For returns the request's loaders, or nil outside a request.
+func For(ctx context.Context) *Loaders {
+	l, _ := ctx.Value(ctxKey{}).(*Loaders)
+	return l
+}
+
+// db is the client a batch reads through: the request's transaction inside a mutation.
+func (l *Loaders) db(ctx context.Context) *ent.Client {
+	if c := ent.FromContext(ctx); c != nil {
+		return c
+	}
+	return l.client
+}

@@ -1,0 +1,412 @@
+// Package seed fills an empty database with a believable bilingual demo — an admin,
+// merchants with their owners and staff, customers, a category tree and a few hundred
+// products — and, for benchmarks, with as many more products as asked.
+package seed
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/xiadan/xiadan/ent"
+	"github.com/xiadan/xiadan/ent/merchant"
+	"github.com/xiadan/xiadan/ent/product"
+	"github.com/xiadan/xiadan/ent/user"
+	"github.com/xiadan/xiadan/internal/auth"
+	"github.com/xiadan/xiadan/internal/viewer"
+)
+
+// Options tune a seeding run.
+type Options struct {
+	// Scale is the number of extra ACTIVE products to add for benchmarks; 0 seeds just the demo.
+	Scale int
+	// Password is given to every demo account.
+	Password string
+	// Logger receives progress; nil discards it.
+	Logger *slog.Logger
+}
+
+// Account is one demo sign-in.
+type Account struct {
+	Email string
+	// Role is a label for printing: admin, owner, staff, applicant (owner of a merchant
+	// awaiting review) or customer.
+	Role string
+	// Merchant is the name of the account's merchant, if any.
+	Merchant string
+}
+
+// Summary counts what a run created.
+type Summary struct {
+	Users, Merchants, Categories, Products, Variants int
+	Accounts                                         []Account
+}
+
+// ErrNotEmpty is returned by Demo when the database already holds data.
+var ErrNotEmpty = errors.New("seed: the database is not empty")
+
+// The fixed seeds of the random sources: the demo and the scale products draw from separate
+// streams, so the demo is the same whatever the scale, and a larger scale run starts with
+// the products of a smaller one.
+const (
+	demoSeed  = 20250601
+	scaleSeed = 20250602
+)
+
+// Batch sizes. A batch of products and their variants is one transaction; statements stay
+// well below SQLite's 32,766 and MySQL's 65,535 placeholders.
+const (
+	productsPerBatch  = 1000
+	variantsPerInsert = 2000
+)
+
+// IsEmpty reports whether the database has no users at all.
+func IsEmpty(ctx context.Context, client *ent.Client) (bool, error) {
+	exists, err := client.User.Query().Exist(viewer.SystemContext(ctx))
+	return !exists, err
+}
+
+// Demo seeds an empty database: the demo in one transaction, then opts.Scale extra products
+// in batches. It refuses, with ErrNotEmpty, to touch a database that holds any user,
+// merchant, category or product.
+func Demo(ctx context.Context, client *ent.Client, opts Options) (Summary, error) {
+	if opts.Scale < 0 {
+		return Summary{}, fmt.Errorf("seed: scale must not be negative, got %d", opts.Scale)
+	}
+	if err := auth.CheckPasswordPolicy(opts.Password); err != nil {
+		return Summary{}, fmt.Errorf("seed: demo password %w", err)
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	ctx = viewer.SystemContext(ctx)
+	if err := checkEmpty(ctx, client); err != nil {
+		return Summary{}, err
+	}
+	// One hash for everyone: argon2 is slow on purpose.
+	hash, err := auth.HashPassword(opts.Password)
+	if err != nil {
+		return Summary{}, err
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	s := &seeder{
+		logger: logger,
+		hash:   hash,
+		gen:    &generator{rng: rand.New(rand.NewPCG(demoSeed, demoSeed)), now: now, categories: map[string]int{}},
+	}
+	start := time.Now()
+	if err := inTx(ctx, client, s.demo); err != nil {
+		return Summary{}, fmt.Errorf("seed: demo: %w", err)
+	}
+	logger.Info("seeded the demo", "users", s.sum.Users, "merchants", s.sum.Merchants,
+		"categories", s.sum.Categories, "products", s.sum.Products, "variants", s.sum.Variants,
+		"took", time.Since(start).Round(time.Millisecond))
+	if opts.Scale > 0 {
+		if err := s.scale(ctx, client, opts.Scale); err != nil {
+			return s.sum, fmt.Errorf("seed: scale: %w", err)
+		}
+	}
+	return s.sum, nil
+}
+
+func checkEmpty(ctx context.Context, c *ent.Client) error {
+	for _, exist := range []func(context.Context) (bool, error){
+		c.User.Query().Exist, c.Merchant.Query().Exist, c.Category.Query().Exist, c.Product.Query().Exist,
+	} {
+		found, err := exist(ctx)
+		if err != nil {
+			return err
+		}
+		if found {
+			return ErrNotEmpty
+		}
+	}
+	return nil
+}
+
+// inTx runs fn in a new transaction.
+func inTx(ctx context.Context, client *ent.Client, fn func(context.Context, *ent.Client) error) error {
+	tx, err := client.Tx(ctx)
+	if err != nil {
+		return err
+	}
+	if err := fn(ctx, tx.Client()); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+type seeder struct {
+	logger *slog.Logger
+	hash   string
+	gen    *generator
+	shops  []*shop // in the order of merchants
+	sum    Summary
+}
+
+// demo creates everything but the scale products.
+func (s *seeder) demo(ctx context.Context, c *ent.Client) error {
+	// Checked again inside the transaction, in case another seed raced this one.
+	if err := checkEmpty(ctx, c); err != nil {
+		return err
+	}
+	if err := s.categories(ctx, c); err != nil {
+		return err
+	}
+	if err := s.people(ctx, c); err != nil {
+		return err
+	}
+	g := s.gen
+	var drafts []productDraft
+	for _, sh := range s.shops {
+		for k := range sh.spec.products {
+			l := sh.listings[k%len(sh.listings)]
+			title := plainTitle(l)
+			if k >= len(sh.listings) {
+				title = g.decoratedTitle(l)
+			}
+			status := product.StatusDRAFT
+			if sh.spec.status == merchant.StatusACTIVE {
+				switch r := g.rng.IntN(100); {
+				case k == 0 || r < 84:
+					status = product.StatusACTIVE
+				case r < 92:
+					status = product.StatusDRAFT
+				default:
+					status = product.StatusDELISTED
+				}
+			}
+			created := g.between(sh.joined.Add(24*time.Hour), g.now.Add(-time.Hour))
+			drafts = append(drafts, g.product(sh, l, title, status, created))
+		}
+	}
+	return s.insert(ctx, c, drafts)
+}
+
+// categories creates the two-level category tree.
+func (s *seeder) categories(ctx context.Context, c *ent.Client) error {
+	created := s.gen.now.AddDate(-2, 0, 0)
+	tops := make([]*ent.CategoryCreate, len(categoryTree))
+	for i, t := range categoryTree {
+		tops[i] = c.Category.Create().SetName(t.name.zh).SetNameEn(t.name.en).SetSlug(t.slug).
+			SetPosition(i).SetCreatedAt(created).SetUpdatedAt(created)
+	}
+	parents, err := c.Category.CreateBulk(tops...).Save(ctx)
+	if err != nil {
+		return err
+	}
+	var children []*ent.CategoryCreate
+	for i, t := range categoryTree {
+		for j, ch := range t.children {
+			children = append(children, c.Category.Create().SetName(ch.name.zh).SetNameEn(ch.name.en).
+				SetSlug(ch.slug).SetPosition(j).SetParentID(parents[i].ID).
+				SetCreatedAt(created).SetUpdatedAt(created))
+		}
+	}
+	leaves, err := c.Category.CreateBulk(children...).Save(ctx)
+	if err != nil {
+		return err
+	}
+	for _, l := range leaves {
+		s.gen.categories[l.Slug] = l.ID
+	}
+	s.sum.Categories = len(parents) + len(leaves)
+	return nil
+}
+
+// people creates the admin, the merchants with their owners and staff, and the customers.
+func (s *seeder) people(ctx context.Context, c *ent.Client) error {
+	g := s.gen
+	newUser := func(p person, created time.Time, roles ...string) *ent.UserCreate {
+		return c.User.Create().SetEmail(p.email).SetDisplayName(p.name).SetLocale(p.locale).
+			SetPasswordHash(s.hash).SetRoles(append([]string{string(viewer.RoleCustomer)}, roles...)).
+			SetCreatedAt(created).SetUpdatedAt(created)
+	}
+	// Owners first: a merchant needs its owner, and the owner then points back at it.
+	owners := make([]*ent.UserCreate, len(merchants))
+	joined := make([]time.Time, len(merchants))
+	for i := range merchants {
+		m := &merchants[i]
+		joined[i] = g.now.AddDate(0, 0, -m.daysOld)
+		owners[i] = newUser(m.owner, joined[i].Add(-time.Hour))
+	}
+	ownerUsers, err := c.User.CreateBulk(owners...).Save(ctx)
+	if err != nil {
+		return err
+	}
+	shops := make([]*ent.MerchantCreate, len(merchants))
+	for i := range merchants {
+		m := &merchants[i]
+		mc := c.Merchant.Create().
+			SetName(m.name.String()).
+			SetSlug(m.slug).
+			SetDescription(m.description.zh + "\n\n" + m.description.en).
+			SetLogoURL("https://img.demo.xiadan.dev/m/" + m.slug + ".png").
+			SetContactName(m.owner.name).
+			SetContactPhone(m.phone).
+			SetContactEmail(m.owner.email).
+			SetLicenceNumber(licenceNumber(g.rng, m.region)).
+			SetLegalName(m.legalName).
+			SetStatus(m.status).
+			SetOwnerID(ownerUsers[i].ID).
+			SetShippingFlatFee(m.shippingFee).
+			SetFreeShippingThreshold(m.freeFrom).
+			SetCreatedAt(joined[i]).
+			SetUpdatedAt(joined[i])
+		if m.status == merchant.StatusACTIVE {
+			mc.SetStatusReason("资料齐全，审核通过 Documents complete, approved")
+		}
+		shops[i] = mc
+	}
+	ms, err := c.Merchant.CreateBulk(shops...).Save(ctx)
+	if err != nil {
+		return err
+	}
+	for i, m := range ms {
+		err := c.User.UpdateOneID(ownerUsers[i].ID).SetMerchantID(m.ID).SetMerchantRole(user.MerchantRoleOWNER).Exec(ctx)
+		if err != nil {
+			return err
+		}
+		s.shops = append(s.shops, newShop(&merchants[i], m.ID, joined[i]))
+	}
+
+	admin := person{"平台管理员", AdminEmail, "zh-CN"}
+	rest := []*ent.UserCreate{newUser(admin, g.now.AddDate(-2, 0, 0), string(viewer.RoleAdmin))}
+	s.sum.Accounts = append(s.sum.Accounts, Account{Email: AdminEmail, Role: "admin"})
+	for i := range merchants {
+		m := &merchants[i]
+		role := "owner"
+		if m.status != merchant.StatusACTIVE {
+			role = "applicant"
+		}
+		s.sum.Accounts = append(s.sum.Accounts, Account{Email: m.owner.email, Role: role, Merchant: m.name.String()})
+		for _, p := range m.staff {
+			rest = append(rest, newUser(p, g.between(joined[i], g.now)).
+				SetMerchantID(ms[i].ID).SetMerchantRole(user.MerchantRoleSTAFF))
+			s.sum.Accounts = append(s.sum.Accounts, Account{Email: p.email, Role: "staff", Merchant: m.name.String()})
+		}
+	}
+	for _, p := range customers {
+		rest = append(rest, newUser(p, g.between(g.now.AddDate(-1, 0, 0), g.now)))
+		s.sum.Accounts = append(s.sum.Accounts, Account{Email: p.email, Role: "customer"})
+	}
+	if err := c.User.CreateBulk(rest...).Exec(ctx); err != nil {
+		return err
+	}
+	s.sum.Users = len(ownerUsers) + len(rest)
+	s.sum.Merchants = len(ms)
+	return nil
+}
+
+// scale adds n ACTIVE products spread over the active merchants, a batch per transaction.
+func (s *seeder) scale(ctx context.Context, client *ent.Client, n int) error {
+	var active []*shop
+	for _, sh := range s.shops {
+		if sh.spec.status == merchant.StatusACTIVE {
+			active = append(active, sh)
+		}
+	}
+	g := s.gen
+	g.rng = rand.New(rand.NewPCG(scaleSeed, scaleSeed))
+	start, lastLog := time.Now(), time.Now()
+	s.logger.Info("adding scale products", "products", n, "batch", productsPerBatch)
+	drafts := make([]productDraft, 0, productsPerBatch)
+	for done := 0; done < n; {
+		drafts = drafts[:0]
+		for i := done; i < n && len(drafts) < productsPerBatch; i++ {
+			sh := active[i%len(active)]
+			l := pick(g.rng, sh.listings)
+			from := g.now.AddDate(-1, 0, 0)
+			if sh.joined.After(from) {
+				from = sh.joined
+			}
+			created := g.between(from, g.now.Add(-time.Minute))
+			drafts = append(drafts, g.product(sh, l, g.decoratedTitle(l), product.StatusACTIVE, created))
+		}
+		if err := inTx(ctx, client, func(ctx context.Context, c *ent.Client) error { return s.insert(ctx, c, drafts) }); err != nil {
+			return err
+		}
+		done += len(drafts)
+		if time.Since(lastLog) >= 5*time.Second || done == n {
+			lastLog = time.Now()
+			elapsed := time.Since(start)
+			s.logger.Info("scale progress", "products", done, "of", n, "variants", s.sum.Variants,
+				"elapsed", elapsed.Round(time.Millisecond),
+				"per_second", int(float64(done)/max(elapsed.Seconds(), 1e-3)))
+		}
+	}
+	return nil
+}
+
+// insert writes drafts and their variants with bulk inserts.
+func (s *seeder) insert(ctx context.Context, c *ent.Client, drafts []productDraft) error {
+	for lo := 0; lo < len(drafts); lo += productsPerBatch {
+		batch := drafts[lo:min(lo+productsPerBatch, len(drafts))]
+		creates := make([]*ent.ProductCreate, len(batch))
+		for i := range batch {
+			d := &batch[i]
+			pc := c.Product.Create().
+				SetMerchantID(d.merchantID).
+				SetCategoryID(d.categoryID).
+				SetTitle(d.title).
+				SetDescription(d.description).
+				SetKind(d.kind).
+				SetStatus(d.status).
+				SetImages(d.images).
+				SetAttributes(d.attributes).
+				SetSalesCount(d.salesCount).
+				SetCreatedAt(d.createdAt).
+				SetUpdatedAt(d.createdAt)
+			if d.publishedAt != nil {
+				pc.SetPublishedAt(*d.publishedAt).SetUpdatedAt(*d.publishedAt)
+			}
+			creates[i] = pc
+		}
+		products, err := c.Product.CreateBulk(creates...).Save(ctx)
+		if err != nil {
+			return err
+		}
+		variants := make([]*ent.ProductVariantCreate, 0, len(batch)*4)
+		flush := func() error {
+			if len(variants) == 0 {
+				return nil
+			}
+			err := c.ProductVariant.CreateBulk(variants...).Exec(ctx)
+			s.sum.Variants += len(variants)
+			variants = variants[:0]
+			return err
+		}
+		for i, p := range products {
+			d := &batch[i]
+			for pos, v := range d.variants {
+				variants = append(variants, c.ProductVariant.Create().
+					SetProductID(p.ID).
+					SetMerchantID(d.merchantID).
+					SetSku(v.sku).
+					SetOptions(v.options).
+					SetPrice(v.price).
+					SetCurrency("CNY").
+					SetStock(v.stock).
+					SetLowStockThreshold(v.lowStockThreshold).
+					SetPosition(pos).
+					SetCreatedAt(d.createdAt).
+					SetUpdatedAt(d.createdAt))
+			}
+			if len(variants) >= variantsPerInsert-6 {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+		if err := flush(); err != nil {
+			return err
+		}
+		s.sum.Products += len(products)
+	}
+	return nil
+}

@@ -1,0 +1,222 @@
+// Package testdb gives every database-facing test a fresh, private database, so tests can
+// run in parallel and never see each other's rows, on each dialect Xiadan supports:
+//
+//	for _, d := range testdb.Dialects() {
+//		t.Run(d.Name, func(t *testing.T) {
+//			db := testdb.Open(t, d.URL(t), database.Options{})
+//			...
+//		})
+//	}
+//
+// MySQL tests use the server named by MYSQL_TEST_DSN (a go-sql-driver DSN without a
+// database, by default root@tcp(127.0.0.1:3306)/). When it cannot be reached they are
+// skipped locally, and fail when CI=true, so CI never passes on SQLite alone.
+package testdb
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/xiadan/xiadan/internal/database"
+)
+
+// DefaultMySQLDSN is the server used when MYSQL_TEST_DSN is unset.
+const DefaultMySQLDSN = "root@tcp(127.0.0.1:3306)/"
+
+// dbPrefix starts the name of every database MySQLURL creates, followed by the creation
+// time in Unix seconds, so leftovers of killed test runs can be recognized and dropped.
+const dbPrefix = "xiadan_t_"
+
+// staleAfter is the age after which a leftover test database is dropped.
+const staleAfter = 6 * time.Hour
+
+// Dialect is one database flavour the tests run against.
+type Dialect struct {
+	// Name is the subtest name: "sqlite" or "mysql".
+	Name string
+	// URL returns the URL of a fresh, empty database of this dialect, removed when the test ends.
+	URL func(testing.TB) string
+}
+
+// Dialects returns every supported dialect, SQLite first as it needs no server.
+func Dialects() []Dialect {
+	return []Dialect{
+		{Name: "sqlite", URL: SQLiteURL},
+		{Name: "mysql", URL: MySQLURL},
+	}
+}
+
+// SQLiteURL returns the URL of a new SQLite database file in the test's temporary
+// directory, deleted with it.
+func SQLiteURL(t testing.TB) string {
+	t.Helper()
+	return "sqlite://" + filepath.Join(t.TempDir(), "xiadan.db")
+}
+
+// MySQLURL creates an empty database with a unique name on the MYSQL_TEST_DSN server and
+// returns its mysql:// URL. The database is dropped when the test ends.
+func MySQLURL(t testing.TB) string {
+	t.Helper()
+	cfg, err := serverConfig()
+	if err != nil {
+		t.Fatalf("testdb: %v", err)
+	}
+	server, err := connect(cfg)
+	if err != nil {
+		unreachable(t, cfg, err)
+	}
+	defer server.Close()
+	name := dbPrefix + strconv.FormatInt(time.Now().Unix(), 10) + "_" + strings.ToLower(rand.Text()[:12])
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := server.ExecContext(ctx, "CREATE DATABASE `"+name+"` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"); err != nil {
+		t.Fatalf("testdb: creating database %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		server, err := connect(cfg)
+		if err != nil {
+			t.Errorf("testdb: dropping database %s: %v", name, err)
+			return
+		}
+		defer server.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := server.ExecContext(ctx, "DROP DATABASE IF EXISTS `"+name+"`"); err != nil {
+			t.Errorf("testdb: dropping database %s: %v", name, err)
+		}
+	})
+	u := url.URL{Scheme: "mysql", Host: cfg.Addr, Path: "/" + name}
+	if cfg.Passwd != "" {
+		u.User = url.UserPassword(cfg.User, cfg.Passwd)
+	} else if cfg.User != "" {
+		u.User = url.User(cfg.User)
+	}
+	return u.String()
+}
+
+// Open opens the database at url, migrates it, and closes it when the test ends. Migration
+// progress is not logged unless it warns; set opts.Logger to see it.
+func Open(t testing.TB, url string, opts database.Options) *database.DB {
+	t.Helper()
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	db, err := database.Open(ctx, url, opts)
+	if err != nil {
+		t.Fatalf("testdb: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			t.Errorf("testdb: %v", err)
+		}
+	})
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatalf("testdb: %v", err)
+	}
+	return db
+}
+
+// serverConfig parses MYSQL_TEST_DSN.
+func serverConfig() (*mysql.Config, error) {
+	dsn := os.Getenv("MYSQL_TEST_DSN")
+	if dsn == "" {
+		dsn = DefaultMySQLDSN
+	}
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("MYSQL_TEST_DSN is not a valid go-sql-driver DSN (like %s): %w", DefaultMySQLDSN, err)
+	}
+	if cfg.Net != "tcp" {
+		return nil, fmt.Errorf("MYSQL_TEST_DSN must use tcp(host:port), not %q", cfg.Net)
+	}
+	cfg.DBName = ""
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 3 * time.Second
+	}
+	return cfg, nil
+}
+
+// probe remembers, for the whole test binary, whether the MySQL server answered, so an
+// absent server costs one dial timeout and one banner, not one per test.
+var probe struct {
+	once sync.Once
+	err  error
+}
+
+// connect opens a connection to the test server, with no database selected. The first
+// call also drops databases left behind by killed test runs.
+func connect(cfg *mysql.Config) (*sql.DB, error) {
+	connector, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return nil, err
+	}
+	db := sql.OpenDB(connector)
+	probe.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout+time.Second)
+		defer cancel()
+		if probe.err = db.PingContext(ctx); probe.err == nil {
+			dropStale(ctx, db)
+		}
+	})
+	if probe.err != nil {
+		_ = db.Close()
+		return nil, probe.err
+	}
+	return db, nil
+}
+
+// dropStale drops test databases older than staleAfter, best effort.
+func dropStale(ctx context.Context, db *sql.DB) {
+	rows, err := db.QueryContext(ctx, "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE ?", dbPrefix+"%")
+	if err != nil {
+		return
+	}
+	var stale []string
+	for rows.Next() {
+		var name string
+		if rows.Scan(&name) != nil {
+			continue
+		}
+		ts, _, _ := strings.Cut(strings.TrimPrefix(name, dbPrefix), "_")
+		if sec, err := strconv.ParseInt(ts, 10, 64); err == nil && time.Since(time.Unix(sec, 0)) > staleAfter {
+			stale = append(stale, name)
+		}
+	}
+	_ = rows.Close()
+	for _, name := range stale {
+		_, _ = db.ExecContext(ctx, "DROP DATABASE IF EXISTS `"+name+"`")
+	}
+}
+
+// banner is printed once per test binary when MySQL tests are skipped.
+var banner sync.Once
+
+// unreachable skips the test, or fails it on CI, when the MySQL server does not answer.
+func unreachable(t testing.TB, cfg *mysql.Config, err error) {
+	t.Helper()
+	msg := fmt.Sprintf("MySQL test server %s is unreachable (%v); start MySQL 8 or MariaDB there, or point MYSQL_TEST_DSN at one",
+		cfg.Addr, err)
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("testdb: %s", msg)
+	}
+	banner.Do(func() {
+		line := strings.Repeat("!", 78)
+		fmt.Fprintf(os.Stderr, "\n%s\n!! SKIPPING EVERY MYSQL TEST: %s\n%s\n\n", line, msg, line)
+	})
+	t.Skipf("testdb: SKIPPED ON MYSQL: %s", msg)
+}
