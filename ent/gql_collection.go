@@ -309,21 +309,6 @@ func (_q *CartLineQuery) collectField(ctx context.Context, oneNode bool, opCtx *
 	)
 	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
 		switch field.Name {
-
-		case "variant":
-			var (
-				alias = field.Alias
-				path  = append(path, alias)
-				query = (&ProductVariantClient{config: _q.config}).Query()
-			)
-			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, productvariantImplementors)...); err != nil {
-				return err
-			}
-			_q.withVariant = query
-			if _, ok := fieldSeen[cartline.FieldVariantID]; !ok {
-				selectedFields = append(selectedFields, cartline.FieldVariantID)
-				fieldSeen[cartline.FieldVariantID] = struct{}{}
-			}
 		case "createdAt":
 			if _, ok := fieldSeen[cartline.FieldCreatedAt]; !ok {
 				selectedFields = append(selectedFields, cartline.FieldCreatedAt)

@@ -8,14 +8,6 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 )
 
-func (_m *CartLine) Variant(ctx context.Context) (*ProductVariant, error) {
-	result, err := _m.Edges.VariantOrErr()
-	if IsNotLoaded(err) {
-		result, err = _m.QueryVariant().Only(ctx)
-	}
-	return result, err
-}
-
 func (_m *Category) Parent(ctx context.Context) (*Category, error) {
 	result, err := _m.Edges.ParentOrErr()
 	if IsNotLoaded(err) {

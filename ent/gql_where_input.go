@@ -1116,10 +1116,6 @@ type CartLineWhereInput struct {
 	QuantityGTE   *int  `json:"quantityGTE,omitempty"`
 	QuantityLT    *int  `json:"quantityLT,omitempty"`
 	QuantityLTE   *int  `json:"quantityLTE,omitempty"`
-
-	// "variant" edge predicates.
-	HasVariant     *bool                       `json:"hasVariant,omitempty"`
-	HasVariantWith []*ProductVariantWhereInput `json:"hasVariantWith,omitempty"`
 }
 
 // AddPredicates adds custom predicates to the where input to be used during the filtering phase.
@@ -1290,24 +1286,6 @@ func (i *CartLineWhereInput) P() (predicate.CartLine, error) {
 		predicates = append(predicates, cartline.QuantityLTE(*i.QuantityLTE))
 	}
 
-	if i.HasVariant != nil {
-		p := cartline.HasVariant()
-		if !*i.HasVariant {
-			p = cartline.Not(p)
-		}
-		predicates = append(predicates, p)
-	}
-	if len(i.HasVariantWith) > 0 {
-		with := make([]predicate.ProductVariant, 0, len(i.HasVariantWith))
-		for _, w := range i.HasVariantWith {
-			p, err := w.P()
-			if err != nil {
-				return nil, fmt.Errorf("%w: field 'HasVariantWith'", err)
-			}
-			with = append(with, p)
-		}
-		predicates = append(predicates, cartline.HasVariantWith(with...))
-	}
 	switch len(predicates) {
 	case 0:
 		return nil, ErrEmptyCartLineWhereInput

@@ -32,6 +32,9 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []int) ([]ent.Noder, erro
 // AuditLog returns AuditLogResolver implementation.
 func (r *Resolver) AuditLog() AuditLogResolver { return &auditLogResolver{r} }
 
+// CartLine returns CartLineResolver implementation.
+func (r *Resolver) CartLine() CartLineResolver { return &cartLineResolver{r} }
+
 // Merchant returns MerchantResolver implementation.
 func (r *Resolver) Merchant() MerchantResolver { return &merchantResolver{r} }
 
@@ -53,11 +56,15 @@ func (r *Resolver) ProductVariant() ProductVariantResolver { return &productVari
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
+// Refund returns RefundResolver implementation.
+func (r *Resolver) Refund() RefundResolver { return &refundResolver{r} }
+
 // User returns UserResolver implementation.
 func (r *Resolver) User() UserResolver { return &userResolver{r} }
 
 type (
 	auditLogResolver       struct{ *Resolver }
+	cartLineResolver       struct{ *Resolver }
 	merchantResolver       struct{ *Resolver }
 	orderResolver          struct{ *Resolver }
 	orderItemResolver      struct{ *Resolver }
@@ -65,5 +72,6 @@ type (
 	productResolver        struct{ *Resolver }
 	productVariantResolver struct{ *Resolver }
 	queryResolver          struct{ *Resolver }
+	refundResolver         struct{ *Resolver }
 	userResolver           struct{ *Resolver }
 )

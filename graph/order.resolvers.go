@@ -7,10 +7,28 @@ package graph
 
 import (
 	"context"
+	"fmt"
 
+	"entgo.io/contrib/entgql"
 	"github.com/xiadan/xiadan/ent"
 	"github.com/xiadan/xiadan/internal/money"
+	"github.com/xiadan/xiadan/internal/orders"
 )
+
+// PlaceOrder is the resolver for the placeOrder field.
+func (r *mutationResolver) PlaceOrder(ctx context.Context, input orders.PlaceInput) (*orders.Placed, error) {
+	panic(fmt.Errorf("not implemented: PlaceOrder - placeOrder"))
+}
+
+// CancelOrder is the resolver for the cancelOrder field.
+func (r *mutationResolver) CancelOrder(ctx context.Context, id int, reason *string) (*ent.Order, error) {
+	panic(fmt.Errorf("not implemented: CancelOrder - cancelOrder"))
+}
+
+// AcceptOrder is the resolver for the acceptOrder field.
+func (r *mutationResolver) AcceptOrder(ctx context.Context, id int) (*ent.Order, error) {
+	panic(fmt.Errorf("not implemented: AcceptOrder - acceptOrder"))
+}
 
 // Subtotal is the resolver for the subtotal field.
 func (r *orderResolver) Subtotal(ctx context.Context, obj *ent.Order) (*money.Money, error) {
@@ -32,6 +50,16 @@ func (r *orderResolver) Total(ctx context.Context, obj *ent.Order) (*money.Money
 	return money.New(obj.Total, obj.Currency), nil
 }
 
+// RefundedAmount is the resolver for the refundedAmount field.
+func (r *orderResolver) RefundedAmount(ctx context.Context, obj *ent.Order) (*money.Money, error) {
+	panic(fmt.Errorf("not implemented: RefundedAmount - refundedAmount"))
+}
+
+// Timeline is the resolver for the timeline field.
+func (r *orderResolver) Timeline(ctx context.Context, obj *ent.Order) ([]*ent.OrderEvent, error) {
+	panic(fmt.Errorf("not implemented: Timeline - timeline"))
+}
+
 // UnitPrice is the resolver for the unitPrice field.
 func (r *orderItemResolver) UnitPrice(ctx context.Context, obj *ent.OrderItem) (*money.Money, error) {
 	o, err := obj.Order(ctx)
@@ -50,12 +78,32 @@ func (r *orderItemResolver) LineTotal(ctx context.Context, obj *ent.OrderItem) (
 	return money.New(obj.LineTotal, o.Currency), nil
 }
 
-// Amount is the resolver for the amount field.
-func (r *paymentResolver) Amount(ctx context.Context, obj *ent.Payment) (*money.Money, error) {
-	return money.New(obj.Amount, obj.Currency), nil
+// MyOrders is the resolver for the myOrders field.
+func (r *queryResolver) MyOrders(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *orders.ListFilter) (*ent.OrderConnection, error) {
+	panic(fmt.Errorf("not implemented: MyOrders - myOrders"))
 }
 
-// RefundedAmount is the resolver for the refundedAmount field.
-func (r *paymentResolver) RefundedAmount(ctx context.Context, obj *ent.Payment) (*money.Money, error) {
-	return money.New(obj.RefundedAmount, obj.Currency), nil
+// Order is the resolver for the order field.
+func (r *queryResolver) Order(ctx context.Context, id int) (*ent.Order, error) {
+	panic(fmt.Errorf("not implemented: Order - order"))
+}
+
+// OrderByNumber is the resolver for the orderByNumber field.
+func (r *queryResolver) OrderByNumber(ctx context.Context, number string) (*ent.Order, error) {
+	panic(fmt.Errorf("not implemented: OrderByNumber - orderByNumber"))
+}
+
+// MerchantOrders is the resolver for the merchantOrders field.
+func (r *queryResolver) MerchantOrders(ctx context.Context, merchantID *int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *orders.ListFilter) (*ent.OrderConnection, error) {
+	panic(fmt.Errorf("not implemented: MerchantOrders - merchantOrders"))
+}
+
+// MerchantOrderCounts is the resolver for the merchantOrderCounts field.
+func (r *queryResolver) MerchantOrderCounts(ctx context.Context, merchantID *int) ([]*orders.StatusCount, error) {
+	panic(fmt.Errorf("not implemented: MerchantOrderCounts - merchantOrderCounts"))
+}
+
+// AdminOrders is the resolver for the adminOrders field.
+func (r *queryResolver) AdminOrders(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *orders.ListFilter) (*ent.OrderConnection, error) {
+	panic(fmt.Errorf("not implemented: AdminOrders - adminOrders"))
 }

@@ -28,7 +28,8 @@ func (CartLine) Fields() []ent.Field {
 func (CartLine) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.To("user", User.Type).Field("user_id").Unique().Required().Immutable().Annotations(entgql.Skip()),
-		edge.To("variant", ProductVariant.Type).Field("variant_id").Unique().Required().Immutable(),
+		edge.To("variant", ProductVariant.Type).Field("variant_id").Unique().Required().Immutable().
+			Annotations(entgql.Skip()), // exposed by the cart resolver, which also shows delisted variants
 	}
 }
 

@@ -3,8 +3,16 @@
 package model
 
 import (
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
 	"github.com/xiadan/xiadan/ent"
+	"github.com/xiadan/xiadan/ent/payment"
 	"github.com/xiadan/xiadan/ent/product"
+	"github.com/xiadan/xiadan/ent/trackingevent"
 	"github.com/xiadan/xiadan/internal/money"
 )
 
@@ -86,6 +94,20 @@ type MerchantContact struct {
 	Email string `json:"email"`
 }
 
+type PayOrderInput struct {
+	// Orders of one checkout; give orderIDs or checkoutID.
+	OrderIDs   []int          `json:"orderIDs,omitempty"`
+	CheckoutID *string        `json:"checkoutID,omitempty"`
+	Method     payment.Method `json:"method"`
+	// Where the customer pays; decides the instructions. Default NATIVE_QR.
+	Channel *PaymentChannel `json:"channel,omitempty"`
+	// The payer's id at the provider (mini-program payments).
+	OpenID *string `json:"openID,omitempty"`
+	// Where the browser returns after a redirect payment.
+	ReturnURL      *string `json:"returnURL,omitempty"`
+	IdempotencyKey string  `json:"idempotencyKey"`
+}
+
 // The lowest and highest variant price of a product.
 type PriceRange struct {
 	Min *money.Money `json:"min"`
@@ -123,6 +145,13 @@ type RegisterInput struct {
 	DisplayName string `json:"displayName"`
 	// BCP 47 language tag such as zh-CN or en; defaults to zh-CN.
 	Locale *string `json:"locale,omitempty"`
+}
+
+type TrackingEventInput struct {
+	Status      trackingevent.Status `json:"status"`
+	Location    *string              `json:"location,omitempty"`
+	Description *string              `json:"description,omitempty"`
+	OccurredAt  time.Time            `json:"occurredAt"`
 }
 
 type UpdateMerchantInput struct {
@@ -165,4 +194,187 @@ type UpdateProfileInput struct {
 type VariantOptionInput struct {
 	Name  string `json:"name"`
 	Value string `json:"value"`
+}
+
+type VirtualContentInput struct {
+	Codes   []string `json:"codes,omitempty"`
+	Links   []string `json:"links,omitempty"`
+	Message *string  `json:"message,omitempty"`
+}
+
+// Why a cart line cannot be bought as it is.
+type CartLineProblem string
+
+const (
+	// The product is delisted or deleted, or the merchant is not trading.
+	CartLineProblemUnavailable CartLineProblem = "UNAVAILABLE"
+	// No stock left.
+	CartLineProblemOutOfStock CartLineProblem = "OUT_OF_STOCK"
+	// Less stock than the line's quantity (see available).
+	CartLineProblemInsufficientStock CartLineProblem = "INSUFFICIENT_STOCK"
+)
+
+var AllCartLineProblem = []CartLineProblem{
+	CartLineProblemUnavailable,
+	CartLineProblemOutOfStock,
+	CartLineProblemInsufficientStock,
+}
+
+func (e CartLineProblem) IsValid() bool {
+	switch e {
+	case CartLineProblemUnavailable, CartLineProblemOutOfStock, CartLineProblemInsufficientStock:
+		return true
+	}
+	return false
+}
+
+func (e CartLineProblem) String() string {
+	return string(e)
+}
+
+func (e *CartLineProblem) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = CartLineProblem(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid CartLineProblem", str)
+	}
+	return nil
+}
+
+func (e CartLineProblem) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *CartLineProblem) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e CartLineProblem) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type PaymentChannel string
+
+const (
+	PaymentChannelNativeQR     PaymentChannel = "NATIVE_QR"
+	PaymentChannelMiniProgram  PaymentChannel = "MINI_PROGRAM"
+	PaymentChannelH5Redirect   PaymentChannel = "H5_REDIRECT"
+	PaymentChannelPageRedirect PaymentChannel = "PAGE_REDIRECT"
+	PaymentChannelApp          PaymentChannel = "APP"
+)
+
+var AllPaymentChannel = []PaymentChannel{
+	PaymentChannelNativeQR,
+	PaymentChannelMiniProgram,
+	PaymentChannelH5Redirect,
+	PaymentChannelPageRedirect,
+	PaymentChannelApp,
+}
+
+func (e PaymentChannel) IsValid() bool {
+	switch e {
+	case PaymentChannelNativeQR, PaymentChannelMiniProgram, PaymentChannelH5Redirect, PaymentChannelPageRedirect, PaymentChannelApp:
+		return true
+	}
+	return false
+}
+
+func (e PaymentChannel) String() string {
+	return string(e)
+}
+
+func (e *PaymentChannel) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = PaymentChannel(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid PaymentChannel", str)
+	}
+	return nil
+}
+
+func (e PaymentChannel) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *PaymentChannel) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e PaymentChannel) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type PaymentOutcome string
+
+const (
+	PaymentOutcomeSucceeded PaymentOutcome = "SUCCEEDED"
+	PaymentOutcomeFailed    PaymentOutcome = "FAILED"
+)
+
+var AllPaymentOutcome = []PaymentOutcome{
+	PaymentOutcomeSucceeded,
+	PaymentOutcomeFailed,
+}
+
+func (e PaymentOutcome) IsValid() bool {
+	switch e {
+	case PaymentOutcomeSucceeded, PaymentOutcomeFailed:
+		return true
+	}
+	return false
+}
+
+func (e PaymentOutcome) String() string {
+	return string(e)
+}
+
+func (e *PaymentOutcome) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = PaymentOutcome(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid PaymentOutcome", str)
+	}
+	return nil
+}
+
+func (e PaymentOutcome) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *PaymentOutcome) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e PaymentOutcome) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
