@@ -12,13 +12,19 @@ import (
 	"github.com/xiadan/xiadan/ent/privacy"
 	"github.com/xiadan/xiadan/internal/apperror"
 	"github.com/xiadan/xiadan/internal/auth"
+	"github.com/xiadan/xiadan/internal/fulfilment"
+	"github.com/xiadan/xiadan/internal/orders"
+	"github.com/xiadan/xiadan/internal/payments"
 	"github.com/xiadan/xiadan/internal/viewer"
 )
 
 // Resolver holds the dependencies every resolver may use.
 type Resolver struct {
-	Client *ent.Client
-	Auth   *auth.Service
+	Client     *ent.Client
+	Auth       *auth.Service
+	Orders     *orders.Service
+	Payments   *payments.Service
+	Fulfilment *fulfilment.Service
 }
 
 // NewSchema returns the executable schema with its resolvers and directives.

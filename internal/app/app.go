@@ -26,6 +26,10 @@ import (
 	"github.com/xiadan/xiadan/internal/auth"
 	"github.com/xiadan/xiadan/internal/config"
 	"github.com/xiadan/xiadan/internal/database"
+	"github.com/xiadan/xiadan/internal/fulfilment"
+	"github.com/xiadan/xiadan/internal/orders"
+	"github.com/xiadan/xiadan/internal/payment/providers"
+	"github.com/xiadan/xiadan/internal/payments"
 	"github.com/xiadan/xiadan/internal/guard"
 	"github.com/xiadan/xiadan/internal/loader"
 	"github.com/xiadan/xiadan/internal/viewer"
@@ -40,6 +44,10 @@ type App struct {
 	Logger *slog.Logger
 	DB     *database.DB
 	Auth   *auth.Service
+	// Orders, Payments and Fulfilment run the order life cycle.
+	Orders     *orders.Service
+	Payments   *payments.Service
+	Fulfilment *fulfilment.Service
 }
 
 // New builds the services of the server from its configuration and database.
@@ -55,7 +63,20 @@ func New(cfg config.Config, db *database.DB, logger *slog.Logger) (*App, error) 
 		Throttle:    auth.NewThrottle(cfg.LoginFailureWindow),
 		MaxFailures: cfg.LoginMaxFailures,
 	}
-	return &App{Config: cfg, Logger: logger, DB: db, Auth: svc}, nil
+	reg, sb, err := providers.New(cfg.Payment, nil)
+	if err != nil {
+		return nil, err
+	}
+	ord := orders.New(cfg.OrderPaymentTimeout, cfg.OrderAutoCompleteAfter)
+	pay := payments.New(db.Client, reg, sb, cfg.Payment, ord, logger)
+	return &App{Config: cfg, Logger: logger, DB: db, Auth: svc,
+		Orders: ord, Payments: pay, Fulfilment: &fulfilment.Service{Orders: ord}}, nil
+}
+
+// RunJobs runs the background jobs until ctx ends. Every replica may run them: each job
+// claims its work in the database.
+func (a *App) RunJobs(ctx context.Context) {
+	a.Orders.RunJobs(ctx, a.DB.Client, a.Config.JobInterval, a.Logger)
 }
 
 // devKeyDir is where a development signing key may be generated; never in production.
@@ -68,7 +89,8 @@ func devKeyDir(cfg config.Config) string {
 
 // GraphQL returns the GraphQL handler without HTTP middleware.
 func (a *App) GraphQL() *handler.Server {
-	srv := handler.New(graph.NewSchema(&graph.Resolver{Client: a.DB.Client, Auth: a.Auth}))
+	srv := handler.New(graph.NewSchema(&graph.Resolver{Client: a.DB.Client, Auth: a.Auth,
+		Orders: a.Orders, Payments: a.Payments, Fulfilment: a.Fulfilment}))
 	srv.AddTransport(transport.Websocket{
 		KeepAlivePingInterval: 15 * time.Second,
 		InitTimeout:           10 * time.Second,
@@ -114,6 +136,7 @@ func (a *App) Handler() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
+	a.Payments.Routes(mux)
 	if a.Config.Playground {
 		mux.Handle("/", playgroundHandler())
 	}

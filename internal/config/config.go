@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/xiadan/xiadan/internal/payment"
 )
 
 // Config is every setting of the server. See the README's configuration table.
@@ -52,6 +54,17 @@ type Config struct {
 	// LoaderBatchWait is how long a dataloader collects keys before it sends its batch:
 	// longer waits batch more reliably on a busy machine and add that much latency.
 	LoaderBatchWait time.Duration
+
+	// OrderPaymentTimeout is how long a new order waits for payment before it is
+	// cancelled and its stock released.
+	OrderPaymentTimeout time.Duration
+	// OrderAutoCompleteAfter completes delivered (or fulfilled) orders the customer has
+	// not confirmed after this long.
+	OrderAutoCompleteAfter time.Duration
+	// JobInterval is how often the background jobs look for work.
+	JobInterval time.Duration
+	// Payment is every payment provider setting (see internal/payment and docs/PAYMENTS.md).
+	Payment payment.Config
 }
 
 // Production reports whether the server runs in production mode.
@@ -81,6 +94,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		LogFormat:              r.str("LOG_FORMAT", "text"),
 		ShutdownTimeout:        r.duration("SHUTDOWN_TIMEOUT", 20*time.Second),
 		LoaderBatchWait:        r.duration("LOADER_BATCH_WAIT", 16*time.Millisecond),
+		OrderPaymentTimeout:    r.duration("ORDER_PAYMENT_TIMEOUT", 30*time.Minute),
+		OrderAutoCompleteAfter: r.duration("ORDER_AUTO_COMPLETE_AFTER", 7*24*time.Hour),
+		JobInterval:            r.duration("JOB_INTERVAL", 30*time.Second),
 	}
 	dev := c.Env != "production"
 	c.Playground = r.boolean("PLAYGROUND", dev)
@@ -88,7 +104,15 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if len(r.errs) > 0 {
 		return Config{}, errors.Join(r.errs...)
 	}
-	return c, c.Validate()
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	pay, err := payment.ConfigFromEnv(getenv, c.Production())
+	if err != nil {
+		return Config{}, err
+	}
+	c.Payment = pay
+	return c, nil
 }
 
 // Validate reports every invalid setting at once.
@@ -122,6 +146,15 @@ func (c Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		bad("LOG_LEVEL", "must be debug, info, warn or error")
+	}
+	if c.OrderPaymentTimeout < time.Minute || c.OrderPaymentTimeout > 7*24*time.Hour {
+		bad("ORDER_PAYMENT_TIMEOUT", "must be between 1m and 168h")
+	}
+	if c.OrderAutoCompleteAfter < time.Minute {
+		bad("ORDER_AUTO_COMPLETE_AFTER", "must be at least 1m")
+	}
+	if c.JobInterval < 100*time.Millisecond || c.JobInterval > time.Hour {
+		bad("JOB_INTERVAL", "must be between 100ms and 1h")
 	}
 	if c.LoaderBatchWait < time.Millisecond || c.LoaderBatchWait > time.Second {
 		bad("LOADER_BATCH_WAIT", "must be between 1ms and 1s")

@@ -14,9 +14,9 @@ type Fulfilment string
 
 // The fulfilment kinds.
 const (
-	Physical Fulfilment = "PHYSICAL"
-	Virtual  Fulfilment = "VIRTUAL"
-	Service  Fulfilment = "SERVICE"
+	PhysicalGoods Fulfilment = "PHYSICAL"
+	VirtualGoods  Fulfilment = "VIRTUAL"
+	ServiceGoods  Fulfilment = "SERVICE"
 )
 
 // transitions lists, per fulfilment, the statuses each status may move to.
@@ -24,14 +24,14 @@ const (
 // VIRTUAL and SERVICE: PENDING_PAYMENT → PAID → ACCEPTED → FULFILLED → COMPLETED.
 // Any status before SHIPPED/FULFILLED may be CANCELLED (after payment, with a full refund).
 var transitions = map[Fulfilment]map[order.Status][]order.Status{
-	Physical: {
+	PhysicalGoods: {
 		order.StatusPENDING_PAYMENT: {order.StatusPAID, order.StatusCANCELLED},
 		order.StatusPAID:            {order.StatusACCEPTED, order.StatusCANCELLED},
 		order.StatusACCEPTED:        {order.StatusSHIPPED, order.StatusCANCELLED},
 		order.StatusSHIPPED:         {order.StatusDELIVERED},
 		order.StatusDELIVERED:       {order.StatusCOMPLETED},
 	},
-	Virtual: {
+	VirtualGoods: {
 		order.StatusPENDING_PAYMENT: {order.StatusPAID, order.StatusCANCELLED},
 		order.StatusPAID:            {order.StatusACCEPTED, order.StatusCANCELLED},
 		order.StatusACCEPTED:        {order.StatusFULFILLED, order.StatusCANCELLED},
@@ -39,7 +39,7 @@ var transitions = map[Fulfilment]map[order.Status][]order.Status{
 	},
 }
 
-func init() { transitions[Service] = transitions[Virtual] }
+func init() { transitions[ServiceGoods] = transitions[VirtualGoods] }
 
 // CanMove reports whether an order of fulfilment f may go from one status to another.
 func CanMove(f Fulfilment, from, to order.Status) bool {

@@ -11,20 +11,20 @@ func TestStateMachine(t *testing.T) {
 	statuses := []order.Status{order.StatusPENDING_PAYMENT, order.StatusPAID, order.StatusACCEPTED, order.StatusSHIPPED,
 		order.StatusDELIVERED, order.StatusFULFILLED, order.StatusCOMPLETED, order.StatusCANCELLED}
 	legal := map[Fulfilment]map[[2]order.Status]bool{
-		Physical: {
+		PhysicalGoods: {
 			{"PENDING_PAYMENT", "PAID"}: true, {"PENDING_PAYMENT", "CANCELLED"}: true,
 			{"PAID", "ACCEPTED"}: true, {"PAID", "CANCELLED"}: true,
 			{"ACCEPTED", "SHIPPED"}: true, {"ACCEPTED", "CANCELLED"}: true,
 			{"SHIPPED", "DELIVERED"}: true, {"DELIVERED", "COMPLETED"}: true,
 		},
-		Virtual: {
+		VirtualGoods: {
 			{"PENDING_PAYMENT", "PAID"}: true, {"PENDING_PAYMENT", "CANCELLED"}: true,
 			{"PAID", "ACCEPTED"}: true, {"PAID", "CANCELLED"}: true,
 			{"ACCEPTED", "FULFILLED"}: true, {"ACCEPTED", "CANCELLED"}: true,
 			{"FULFILLED", "COMPLETED"}: true,
 		},
 	}
-	legal[Service] = legal[Virtual]
+	legal[ServiceGoods] = legal[VirtualGoods]
 	for f, ok := range legal {
 		for _, from := range statuses {
 			for _, to := range statuses {
