@@ -727,6 +727,7 @@ type OrderResolver interface {
 	Total(ctx context.Context, obj *ent.Order) (*money.Money, error)
 	RefundedAmount(ctx context.Context, obj *ent.Order) (*money.Money, error)
 	Timeline(ctx context.Context, obj *ent.Order) ([]*ent.OrderEvent, error)
+	VirtualContent(ctx context.Context, obj *ent.Order) (*schematype.VirtualContent, error)
 }
 type OrderItemResolver interface {
 	UnitPrice(ctx context.Context, obj *ent.OrderItem) (*money.Money, error)
@@ -17363,7 +17364,7 @@ func (ec *executionContext) _Order_virtualContent(ctx context.Context, field gra
 			return ec.fieldContext_Order_virtualContent(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.VirtualContent, nil
+			return ec.Resolvers.Order().VirtualContent(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *schematype.VirtualContent) graphql.Marshaler {
@@ -17377,8 +17378,8 @@ func (ec *executionContext) fieldContext_Order_virtualContent(_ context.Context,
 	fc = &graphql.FieldContext{
 		Object:     "Order",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_VirtualContent(ctx, field)
 		},
@@ -40742,10 +40743,43 @@ func (ec *executionContext) _Order(ctx context.Context, sel ast.SelectionSet, ob
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "virtualContent":
-			out.Values[i] = ec._Order_virtualContent(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Order_virtualContent(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
 			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}

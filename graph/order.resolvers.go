@@ -7,27 +7,27 @@ package graph
 
 import (
 	"context"
-	"fmt"
 
 	"entgo.io/contrib/entgql"
 	"github.com/xiadan/xiadan/ent"
+	"github.com/xiadan/xiadan/ent/schema/schematype"
 	"github.com/xiadan/xiadan/internal/money"
 	"github.com/xiadan/xiadan/internal/orders"
 )
 
 // PlaceOrder is the resolver for the placeOrder field.
 func (r *mutationResolver) PlaceOrder(ctx context.Context, input orders.PlaceInput) (*orders.Placed, error) {
-	panic(fmt.Errorf("not implemented: PlaceOrder - placeOrder"))
+	return r.Orders.Place(ctx, r.db(ctx), input)
 }
 
 // CancelOrder is the resolver for the cancelOrder field.
 func (r *mutationResolver) CancelOrder(ctx context.Context, id int, reason *string) (*ent.Order, error) {
-	panic(fmt.Errorf("not implemented: CancelOrder - cancelOrder"))
+	return r.Orders.Cancel(ctx, r.db(ctx), id, deref(reason))
 }
 
 // AcceptOrder is the resolver for the acceptOrder field.
 func (r *mutationResolver) AcceptOrder(ctx context.Context, id int) (*ent.Order, error) {
-	panic(fmt.Errorf("not implemented: AcceptOrder - acceptOrder"))
+	return r.Orders.Accept(ctx, r.db(ctx), id)
 }
 
 // Subtotal is the resolver for the subtotal field.
@@ -52,12 +52,20 @@ func (r *orderResolver) Total(ctx context.Context, obj *ent.Order) (*money.Money
 
 // RefundedAmount is the resolver for the refundedAmount field.
 func (r *orderResolver) RefundedAmount(ctx context.Context, obj *ent.Order) (*money.Money, error) {
-	panic(fmt.Errorf("not implemented: RefundedAmount - refundedAmount"))
+	return money.New(obj.RefundedAmount, obj.Currency), nil
 }
 
 // Timeline is the resolver for the timeline field.
 func (r *orderResolver) Timeline(ctx context.Context, obj *ent.Order) ([]*ent.OrderEvent, error) {
-	panic(fmt.Errorf("not implemented: Timeline - timeline"))
+	return orders.Timeline(ctx, r.db(ctx), obj)
+}
+
+// VirtualContent is the resolver for the virtualContent field.
+func (r *orderResolver) VirtualContent(ctx context.Context, obj *ent.Order) (*schematype.VirtualContent, error) {
+	if !orders.CanReadContent(ctx, obj) {
+		return nil, nil
+	}
+	return obj.VirtualContent, nil
 }
 
 // UnitPrice is the resolver for the unitPrice field.
@@ -80,30 +88,30 @@ func (r *orderItemResolver) LineTotal(ctx context.Context, obj *ent.OrderItem) (
 
 // MyOrders is the resolver for the myOrders field.
 func (r *queryResolver) MyOrders(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *orders.ListFilter) (*ent.OrderConnection, error) {
-	panic(fmt.Errorf("not implemented: MyOrders - myOrders"))
+	return orders.Mine(ctx, r.db(ctx), orders.Page{After: after, First: first, Before: before, Last: last}, where)
 }
 
 // Order is the resolver for the order field.
 func (r *queryResolver) Order(ctx context.Context, id int) (*ent.Order, error) {
-	panic(fmt.Errorf("not implemented: Order - order"))
+	return notFoundAsNil(r.db(ctx).Order.Get(ctx, id))
 }
 
 // OrderByNumber is the resolver for the orderByNumber field.
 func (r *queryResolver) OrderByNumber(ctx context.Context, number string) (*ent.Order, error) {
-	panic(fmt.Errorf("not implemented: OrderByNumber - orderByNumber"))
+	return notFoundAsNil(orders.ByNumber(ctx, r.db(ctx), number))
 }
 
 // MerchantOrders is the resolver for the merchantOrders field.
 func (r *queryResolver) MerchantOrders(ctx context.Context, merchantID *int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *orders.ListFilter) (*ent.OrderConnection, error) {
-	panic(fmt.Errorf("not implemented: MerchantOrders - merchantOrders"))
+	return orders.OfMerchant(ctx, r.db(ctx), merchantID, orders.Page{After: after, First: first, Before: before, Last: last}, where)
 }
 
 // MerchantOrderCounts is the resolver for the merchantOrderCounts field.
 func (r *queryResolver) MerchantOrderCounts(ctx context.Context, merchantID *int) ([]*orders.StatusCount, error) {
-	panic(fmt.Errorf("not implemented: MerchantOrderCounts - merchantOrderCounts"))
+	return orders.Counts(ctx, r.db(ctx), merchantID)
 }
 
 // AdminOrders is the resolver for the adminOrders field.
 func (r *queryResolver) AdminOrders(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *orders.ListFilter) (*ent.OrderConnection, error) {
-	panic(fmt.Errorf("not implemented: AdminOrders - adminOrders"))
+	return orders.All(ctx, r.db(ctx), orders.Page{After: after, First: first, Before: before, Last: last}, where)
 }
