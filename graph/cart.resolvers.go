@@ -7,111 +7,141 @@ package graph
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/xiadan/xiadan/ent"
 	"github.com/xiadan/xiadan/ent/schema/schematype"
 	"github.com/xiadan/xiadan/graph/model"
 	"github.com/xiadan/xiadan/internal/cart"
 	"github.com/xiadan/xiadan/internal/money"
+	"github.com/xiadan/xiadan/internal/viewer"
 )
 
 // Variant is the resolver for the variant field.
 func (r *cartLineResolver) Variant(ctx context.Context, obj *ent.CartLine) (*ent.ProductVariant, error) {
-	panic(fmt.Errorf("not implemented: Variant - variant"))
+	s, err := cart.State(ctx, r.db(ctx), obj)
+	return s.Variant, err
 }
 
 // Product is the resolver for the product field.
 func (r *cartLineResolver) Product(ctx context.Context, obj *ent.CartLine) (*ent.Product, error) {
-	panic(fmt.Errorf("not implemented: Product - product"))
+	s, err := cart.State(ctx, r.db(ctx), obj)
+	return s.Product, err
 }
 
 // Title is the resolver for the title field.
 func (r *cartLineResolver) Title(ctx context.Context, obj *ent.CartLine) (string, error) {
-	panic(fmt.Errorf("not implemented: Title - title"))
+	s, err := cart.State(ctx, r.db(ctx), obj)
+	if s.Product == nil {
+		return "", err
+	}
+	return s.Product.Title, err
 }
 
 // Sku is the resolver for the sku field.
 func (r *cartLineResolver) Sku(ctx context.Context, obj *ent.CartLine) (string, error) {
-	panic(fmt.Errorf("not implemented: Sku - sku"))
+	s, err := cart.State(ctx, r.db(ctx), obj)
+	if s.Variant == nil {
+		return "", err
+	}
+	return s.Variant.Sku, err
 }
 
 // Options is the resolver for the options field.
 func (r *cartLineResolver) Options(ctx context.Context, obj *ent.CartLine) ([]*schematype.OptionValue, error) {
-	panic(fmt.Errorf("not implemented: Options - options"))
+	s, err := cart.State(ctx, r.db(ctx), obj)
+	if s.Variant == nil {
+		return []*schematype.OptionValue{}, err
+	}
+	out := make([]*schematype.OptionValue, len(s.Variant.Options))
+	for i := range s.Variant.Options {
+		out[i] = &s.Variant.Options[i]
+	}
+	return out, err
 }
 
 // UnitPrice is the resolver for the unitPrice field.
 func (r *cartLineResolver) UnitPrice(ctx context.Context, obj *ent.CartLine) (*money.Money, error) {
-	panic(fmt.Errorf("not implemented: UnitPrice - unitPrice"))
+	s, err := cart.State(ctx, r.db(ctx), obj)
+	return &s.UnitPrice, err
 }
 
 // LineTotal is the resolver for the lineTotal field.
 func (r *cartLineResolver) LineTotal(ctx context.Context, obj *ent.CartLine) (*money.Money, error) {
-	panic(fmt.Errorf("not implemented: LineTotal - lineTotal"))
+	s, err := cart.State(ctx, r.db(ctx), obj)
+	return &s.LineTotal, err
 }
 
 // Available is the resolver for the available field.
 func (r *cartLineResolver) Available(ctx context.Context, obj *ent.CartLine) (int, error) {
-	panic(fmt.Errorf("not implemented: Available - available"))
+	s, err := cart.State(ctx, r.db(ctx), obj)
+	return s.Available, err
 }
 
 // Problem is the resolver for the problem field.
 func (r *cartLineResolver) Problem(ctx context.Context, obj *ent.CartLine) (*model.CartLineProblem, error) {
-	panic(fmt.Errorf("not implemented: Problem - problem"))
+	s, err := cart.State(ctx, r.db(ctx), obj)
+	if err != nil || s.Problem == "" {
+		return nil, err
+	}
+	p := model.CartLineProblem(s.Problem)
+	return &p, nil
 }
 
 // ProblemMessage is the resolver for the problemMessage field.
 func (r *cartLineResolver) ProblemMessage(ctx context.Context, obj *ent.CartLine) (*string, error) {
-	panic(fmt.Errorf("not implemented: ProblemMessage - problemMessage"))
+	s, err := cart.State(ctx, r.db(ctx), obj)
+	if err != nil || s.Problem == "" {
+		return nil, err
+	}
+	return &s.Message, nil
 }
 
 // AddToCart is the resolver for the addToCart field.
 func (r *mutationResolver) AddToCart(ctx context.Context, variantID int, quantity int) (*cart.Cart, error) {
-	panic(fmt.Errorf("not implemented: AddToCart - addToCart"))
+	return cart.AddToCart(ctx, r.db(ctx), viewer.FromContext(ctx).UserID, variantID, quantity)
 }
 
 // UpdateCartLine is the resolver for the updateCartLine field.
 func (r *mutationResolver) UpdateCartLine(ctx context.Context, lineID int, quantity int) (*cart.Cart, error) {
-	panic(fmt.Errorf("not implemented: UpdateCartLine - updateCartLine"))
+	return cart.UpdateCartLine(ctx, r.db(ctx), viewer.FromContext(ctx).UserID, lineID, quantity)
 }
 
 // RemoveCartLine is the resolver for the removeCartLine field.
 func (r *mutationResolver) RemoveCartLine(ctx context.Context, lineID int) (*cart.Cart, error) {
-	panic(fmt.Errorf("not implemented: RemoveCartLine - removeCartLine"))
+	return cart.RemoveCartLine(ctx, r.db(ctx), viewer.FromContext(ctx).UserID, lineID)
 }
 
 // ClearCart is the resolver for the clearCart field.
 func (r *mutationResolver) ClearCart(ctx context.Context) (*cart.Cart, error) {
-	panic(fmt.Errorf("not implemented: ClearCart - clearCart"))
+	return cart.Clear(ctx, r.db(ctx), viewer.FromContext(ctx).UserID)
 }
 
 // AddAddress is the resolver for the addAddress field.
 func (r *mutationResolver) AddAddress(ctx context.Context, input cart.AddressInput) (*ent.Address, error) {
-	panic(fmt.Errorf("not implemented: AddAddress - addAddress"))
+	return cart.AddAddress(ctx, r.db(ctx), viewer.FromContext(ctx).UserID, input)
 }
 
 // UpdateAddress is the resolver for the updateAddress field.
 func (r *mutationResolver) UpdateAddress(ctx context.Context, id int, input cart.AddressUpdate) (*ent.Address, error) {
-	panic(fmt.Errorf("not implemented: UpdateAddress - updateAddress"))
+	return cart.UpdateAddress(ctx, r.db(ctx), viewer.FromContext(ctx).UserID, id, input)
 }
 
 // DeleteAddress is the resolver for the deleteAddress field.
 func (r *mutationResolver) DeleteAddress(ctx context.Context, id int) (int, error) {
-	panic(fmt.Errorf("not implemented: DeleteAddress - deleteAddress"))
+	return cart.DeleteAddress(ctx, r.db(ctx), viewer.FromContext(ctx).UserID, id)
 }
 
 // SetDefaultAddress is the resolver for the setDefaultAddress field.
 func (r *mutationResolver) SetDefaultAddress(ctx context.Context, id int) (*ent.Address, error) {
-	panic(fmt.Errorf("not implemented: SetDefaultAddress - setDefaultAddress"))
+	return cart.SetDefaultAddress(ctx, r.db(ctx), viewer.FromContext(ctx).UserID, id)
 }
 
 // Cart is the resolver for the cart field.
 func (r *queryResolver) Cart(ctx context.Context) (*cart.Cart, error) {
-	panic(fmt.Errorf("not implemented: Cart - cart"))
+	return cart.Load(ctx, r.db(ctx), viewer.FromContext(ctx).UserID)
 }
 
 // Addresses is the resolver for the addresses field.
 func (r *queryResolver) Addresses(ctx context.Context) ([]*ent.Address, error) {
-	panic(fmt.Errorf("not implemented: Addresses - addresses"))
+	return cart.Addresses(ctx, r.db(ctx), viewer.FromContext(ctx).UserID)
 }
