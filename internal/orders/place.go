@@ -152,6 +152,37 @@ func (s *Service) Place(ctx context.Context, db *ent.Client, in PlaceInput) (*Pl
 		return nil, err
 	}
 
+	// Stock first: lock the products (in id order), then reserve with conditional
+	// decrements. This comes before inserting any row that references a product or
+	// variant: on MySQL those inserts take shared locks on the referenced rows for their
+	// foreign-key checks, and concurrent checkouts upgrading those to exclusive locks
+	// would deadlock.
+	var (
+		changes []stockChange
+		pids    []int
+	)
+	for gi, g := range groups {
+		merged := map[int]int{} // variant → index in changes
+		for _, l := range g.lines {
+			pv := l.variant
+			if j, ok := merged[pv.ID]; ok {
+				changes[j].delta -= l.quantity
+				continue
+			}
+			merged[pv.ID] = len(changes)
+			changes = append(changes, stockChange{variantID: pv.ID, productID: pv.ProductID, merchantID: g.merchant.ID,
+				delta: -l.quantity, field: l.field, group: gi})
+			pids = append(pids, pv.ProductID)
+		}
+	}
+	if err := hooks.LockProducts(ctx, db, pids...); err != nil {
+		return nil, err
+	}
+	after, err := changeStock(ctx, db, changes, now)
+	if err != nil {
+		return nil, err
+	}
+
 	creates := make([]*ent.OrderCreate, len(groups))
 	for i, g := range groups {
 		number, err := orderNumber(now)
@@ -187,15 +218,12 @@ func (s *Service) Place(ctx context.Context, db *ent.Client, in PlaceInput) (*Pl
 	}
 
 	var (
-		items   []*ent.OrderItemCreate
-		changes []stockChange
-		events  []*ent.OrderEventCreate
-		pids    []int
+		items  []*ent.OrderItemCreate
+		events []*ent.OrderEventCreate
 	)
 	actor := Actor{UserID: v.UserID, Role: orderevent.ActorRoleCUSTOMER}
 	for i, g := range groups {
 		o := placed[i]
-		merged := map[int]int{} // variant → index in changes
 		for _, l := range g.lines {
 			pv := l.variant
 			p := pv.Edges.Product
@@ -210,24 +238,16 @@ func (s *Service) Place(ctx context.Context, db *ent.Client, in PlaceInput) (*Pl
 				SetUnitPrice(pv.Price).
 				SetQuantity(l.quantity).
 				SetLineTotal(pv.Price*int64(l.quantity)))
-			if j, ok := merged[pv.ID]; ok {
-				changes[j].delta -= l.quantity
-				continue
-			}
-			merged[pv.ID] = len(changes)
-			changes = append(changes, stockChange{variantID: pv.ID, productID: p.ID, merchantID: g.merchant.ID,
-				orderID: o.ID, delta: -l.quantity, field: l.field})
-			pids = append(pids, p.ID)
 		}
 		events = append(events, recordEvent(db, o, orderevent.TypeCREATED, "", order.StatusPENDING_PAYMENT, actor, "", now))
 	}
 	if err := db.OrderItem.CreateBulk(items...).Exec(sctx); err != nil {
 		return nil, err
 	}
-	if err := hooks.LockProducts(ctx, db, pids...); err != nil {
-		return nil, err
+	for i := range changes {
+		changes[i].orderID = placed[changes[i].group].ID
 	}
-	if err := applyStock(ctx, db, changes, stockmovement.KindORDER_RESERVED, v.UserID, "checkout "+co.Token, now); err != nil {
+	if err := writeLedger(ctx, db, changes, after, stockmovement.KindORDER_RESERVED, v.UserID, "checkout "+co.Token, now); err != nil {
 		return nil, err
 	}
 	if err := db.OrderEvent.CreateBulk(events...).Exec(sctx); err != nil {

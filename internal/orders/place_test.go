@@ -399,7 +399,10 @@ func TestNoOversell(t *testing.T) {
 			close(start)
 			wg.Wait()
 			if placedN != 50 || outOfN != 150 || len(other) > 0 {
-				t.Fatalf("placed %d, out of stock %d, other %d: %v", placedN, outOfN, len(other), other)
+				if len(other) > 2 {
+					other = other[:2]
+				}
+				t.Fatalf("placed %d, out of stock %d, other: %v", placedN, outOfN, other)
 			}
 			client, ctx := s.Client()
 			if st := w.stock(t, hot); st != 0 {

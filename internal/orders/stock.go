@@ -38,14 +38,26 @@ type stockChange struct {
 	delta int
 	// field names the input line, for errors.
 	field string
+	// group is the index of the checkout group (the order to be) the change is for.
+	group int
 }
 
 // applyStock applies changes (reservations when delta < 0) with conditional writes and
 // records them in the ledger. Changes must already be merged per variant and order.
 func applyStock(ctx context.Context, db *ent.Client, changes []stockChange, kind stockmovement.Kind,
 	actorID int, reason string, now time.Time) error {
+	after, err := changeStock(ctx, db, changes, now)
+	if err != nil {
+		return err
+	}
+	return writeLedger(ctx, db, changes, after, kind, actorID, reason, now)
+}
+
+// changeStock applies changes with conditional writes and returns each variant's stock
+// after them. The products must already be locked (LockProducts).
+func changeStock(ctx context.Context, db *ent.Client, changes []stockChange, now time.Time) (map[int]int, error) {
 	if len(changes) == 0 {
-		return nil
+		return nil, nil
 	}
 	sctx := system(ctx)
 	// A fixed order for the variant rows too: concurrent multi-line checkouts never hold
@@ -57,10 +69,10 @@ func applyStock(ctx context.Context, db *ent.Client, changes []stockChange, kind
 			"UPDATE `product_variants` SET `stock` = `stock` + ?, `updated_at` = ? WHERE `id` = ? AND `stock` + ? >= 0",
 			c.delta, ts, c.variantID, c.delta)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if n, err := res.RowsAffected(); err != nil {
-			return err
+			return nil, err
 		} else if n == 0 {
 			left := 0
 			if pv, err := db.ProductVariant.Get(sctx, c.variantID); err == nil {
@@ -68,7 +80,7 @@ func applyStock(ctx context.Context, db *ent.Client, changes []stockChange, kind
 			}
 			e := apperror.ConflictOn(c.field, "only %d left in stock, %d asked for", left, -c.delta)
 			e.Extensions = map[string]any{"reason": ReasonOutOfStock, "available": left}
-			return e
+			return nil, e
 		}
 	}
 	// Product totals: one statement for all of them.
@@ -89,7 +101,7 @@ func applyStock(ctx context.Context, db *ent.Client, changes []stockChange, kind
 	}
 	sb.WriteString(" ELSE 0 END WHERE `id` IN (" + strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",") + ")")
 	if _, err := db.ExecContext(sctx, sb.String(), append(args, ids...)...); err != nil {
-		return fmt.Errorf("update product stock totals: %w", err)
+		return nil, fmt.Errorf("update product stock totals: %w", err)
 	}
 	// The ledger needs each variant's stock after the change: one read of rows this
 	// transaction has just written (and still holds).
@@ -101,11 +113,21 @@ func applyStock(ctx context.Context, db *ent.Client, changes []stockChange, kind
 	pvs, err := db.ProductVariant.Query().Where(productvariant.IDIn(vids...)).
 		Select(productvariant.FieldID, productvariant.FieldStock).All(sctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, pv := range pvs {
 		after[pv.ID] = pv.Stock
 	}
+	return after, nil
+}
+
+// writeLedger records changes, given each variant's stock after all of them.
+func writeLedger(ctx context.Context, db *ent.Client, changes []stockChange, after map[int]int, kind stockmovement.Kind,
+	actorID int, reason string, now time.Time) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	sctx, ts := system(ctx), stamp(now)
 	// Several orders may change the same variant (a release of a whole checkout): walk
 	// back from the final stock so each row starts where the previous one ended.
 	creates := make([]*ent.StockMovementCreate, len(changes))
