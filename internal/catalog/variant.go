@@ -5,6 +5,8 @@ import (
 
 	"github.com/xiadan/xiadan/ent"
 	"github.com/xiadan/xiadan/ent/privacy"
+	"github.com/xiadan/xiadan/ent/cartline"
+	"github.com/xiadan/xiadan/ent/orderitem"
 	"github.com/xiadan/xiadan/ent/product"
 	"github.com/xiadan/xiadan/ent/productvariant"
 	"github.com/xiadan/xiadan/ent/schema/schematype"
@@ -152,6 +154,15 @@ func RemoveProductVariant(ctx context.Context, db *ent.Client, id int) (*ent.Pro
 		}
 	}
 	allow := privacy.DecisionContext(ctx, privacy.Allow)
+	if ordered, err := db.OrderItem.Query().Where(orderitem.VariantID(id)).Exist(allow); err != nil {
+		return nil, err
+	} else if ordered {
+		return nil, apperror.ConflictOn("id", "this variant has been ordered and is kept for its orders; set its stock to 0 instead")
+	}
+	// Customers' carts let go of it.
+	if _, err := db.CartLine.Delete().Where(cartline.VariantID(id)).Exec(allow); err != nil {
+		return nil, err
+	}
 	if _, err := db.StockMovement.Delete().Where(stockmovement.VariantID(id)).Exec(allow); err != nil {
 		return nil, err
 	}
