@@ -5,6 +5,7 @@ import (
 	"context"
 	stdsql "database/sql"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"entgo.io/ent/dialect"
 
 	"github.com/xiadan/xiadan/ent/category"
+	"github.com/xiadan/xiadan/ent/merchant"
 	"github.com/xiadan/xiadan/ent/product"
 	"github.com/xiadan/xiadan/internal/app"
 	"github.com/xiadan/xiadan/internal/config"
@@ -119,9 +121,20 @@ func newCountedServer(t *testing.T, dbURL string) *countedServer {
 // statements runs query anonymously and returns how many statements it sent and the data.
 func (cs *countedServer) statements(t *testing.T, query string, vars map[string]any) (int64, json.RawMessage) {
 	t.Helper()
+	return cs.statementsAs(t, "", query, vars)
+}
+
+// statementsAs is statements for the holder of token.
+func (cs *countedServer) statementsAs(t *testing.T, token, query string, vars map[string]any) (int64, json.RawMessage) {
+	t.Helper()
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, _ := http.NewRequest(http.MethodPost, cs.url, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	before := cs.count.Load()
-	res, err := http.Post(cs.url, "application/json", bytes.NewReader(body))
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,6 +231,72 @@ func TestStorefrontStatementCount(t *testing.T) {
 						}
 					}
 				})
+			}
+		})
+	}
+}
+
+// maxPlaceOrderStatements is the most statements placeOrder may send for a 5-line cart
+// across 2 merchants, authentication and the cart's removal included (the issue's target).
+const maxPlaceOrderStatements = 25
+
+func TestPlaceOrderStatementCount(t *testing.T) {
+	for _, d := range testdb.Dialects() {
+		t.Run(d.Name, func(t *testing.T) {
+			cs := newCountedServer(t, d.URL(t))
+			ctx := viewer.SystemContext(context.Background())
+			client := cs.db.Client
+			_, data := cs.statements(t, `mutation { register(input: {email: "buyer@example.com", password: "correct horse battery staple", displayName: "B"}) { accessToken } }`, nil)
+			var reg struct{ Register struct{ AccessToken string } }
+			if err := json.Unmarshal(data, &reg); err != nil {
+				t.Fatal(err)
+			}
+			owner := client.User.Query().OnlyX(ctx)
+			var variants []int
+			for mi, n := range []int{3, 2} {
+				m := client.Merchant.Create().SetName(fmt.Sprintf("m%d", mi)).SetSlug(fmt.Sprintf("m%d", mi)).
+					SetContactName("O").SetContactPhone("13800000000").SetContactEmail(fmt.Sprintf("m%d@example.com", mi)).
+					SetLicenceNumber("91310000MA1FL8XQ37").SetLegalName("L").SetOwnerID(owner.ID).
+					SetStatus(merchant.StatusACTIVE).SetShippingFlatFee(800).SaveX(ctx)
+				for i := range n {
+					p := client.Product.Create().SetMerchantID(m.ID).SetTitle(fmt.Sprintf("P%d-%d", mi, i)).
+						SetStatus(product.StatusACTIVE).SaveX(ctx)
+					v := client.ProductVariant.Create().SetProductID(p.ID).SetMerchantID(m.ID).
+						SetSku(fmt.Sprintf("S%d-%d", mi, i)).SetPrice(1000).SetStock(100).SaveX(ctx)
+					variants = append(variants, v.ID)
+				}
+			}
+			address := map[string]any{"recipientName": "王小明", "phone": "13800138000", "province": "上海市",
+				"city": "上海市", "street": "世纪大道 100 号"}
+			const place = `mutation($i: PlaceOrderInput!) { placeOrder(input: $i) { checkoutID orders { id number } } }`
+			var lines []any
+			for _, v := range variants {
+				lines = append(lines, map[string]any{"variantID": v, "quantity": 2})
+			}
+			var counts []int64
+			for i := range 2 {
+				n, _ := cs.statementsAs(t, reg.Register.AccessToken, place, map[string]any{"i": map[string]any{
+					"lines": lines, "shippingAddress": address, "idempotencyKey": fmt.Sprintf("lines-%04d", i)}})
+				counts = append(counts, n)
+			}
+			for _, v := range variants {
+				cs.statementsAs(t, reg.Register.AccessToken, `mutation($v: ID!) { addToCart(variantID: $v, quantity: 1) { quantity } }`,
+					map[string]any{"v": v})
+			}
+			n, data := cs.statementsAs(t, reg.Register.AccessToken, place, map[string]any{"i": map[string]any{
+				"fromCart": true, "shippingAddress": address, "idempotencyKey": "from-cart-1"}})
+			counts = append(counts, n)
+			if c := bytes.Count(data, []byte(`"number"`)); c != 2 {
+				t.Fatalf("want 2 orders, got %s", data)
+			}
+			t.Logf("statements per placeOrder (lines, lines, cart): %v", counts)
+			if counts[0] != counts[1] {
+				t.Errorf("the count varies: %v", counts)
+			}
+			for _, c := range counts {
+				if c > maxPlaceOrderStatements {
+					t.Errorf("placeOrder sent %d statements, want at most %d", c, maxPlaceOrderStatements)
+				}
 			}
 		})
 	}
