@@ -7,33 +7,38 @@ package graph
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/xiadan/xiadan/ent"
+	"github.com/xiadan/xiadan/ent/schema/schematype"
 	"github.com/xiadan/xiadan/graph/model"
+	"github.com/xiadan/xiadan/internal/fulfilment"
 )
 
 // ShipOrder is the resolver for the shipOrder field.
 func (r *mutationResolver) ShipOrder(ctx context.Context, orderID int, carrier string, trackingNumber string) (*ent.Shipment, error) {
-	panic(fmt.Errorf("not implemented: ShipOrder - shipOrder"))
+	return r.Fulfilment.Ship(ctx, r.db(ctx), orderID, carrier, trackingNumber)
 }
 
 // AddTrackingEvent is the resolver for the addTrackingEvent field.
 func (r *mutationResolver) AddTrackingEvent(ctx context.Context, shipmentID int, input model.TrackingEventInput) (*ent.Shipment, error) {
-	panic(fmt.Errorf("not implemented: AddTrackingEvent - addTrackingEvent"))
+	return r.Fulfilment.AddTrackingEvent(ctx, r.db(ctx), shipmentID, fulfilment.Scan{
+		Status: input.Status, Location: deref(input.Location), Description: deref(input.Description), OccurredAt: input.OccurredAt,
+	})
 }
 
 // ConfirmReceipt is the resolver for the confirmReceipt field.
 func (r *mutationResolver) ConfirmReceipt(ctx context.Context, orderID int) (*ent.Order, error) {
-	panic(fmt.Errorf("not implemented: ConfirmReceipt - confirmReceipt"))
+	return r.Fulfilment.ConfirmReceipt(ctx, r.db(ctx), orderID)
 }
 
 // DeliverVirtualGoods is the resolver for the deliverVirtualGoods field.
 func (r *mutationResolver) DeliverVirtualGoods(ctx context.Context, orderID int, content model.VirtualContentInput) (*ent.Order, error) {
-	panic(fmt.Errorf("not implemented: DeliverVirtualGoods - deliverVirtualGoods"))
+	return r.Fulfilment.DeliverVirtualGoods(ctx, r.db(ctx), orderID, schematype.VirtualContent{
+		Codes: content.Codes, Links: content.Links, Message: deref(content.Message),
+	})
 }
 
 // MarkServiceRendered is the resolver for the markServiceRendered field.
 func (r *mutationResolver) MarkServiceRendered(ctx context.Context, orderID int, note *string) (*ent.Order, error) {
-	panic(fmt.Errorf("not implemented: MarkServiceRendered - markServiceRendered"))
+	return r.Fulfilment.MarkServiceRendered(ctx, r.db(ctx), orderID, deref(note))
 }

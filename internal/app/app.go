@@ -63,6 +63,8 @@ func New(cfg config.Config, db *database.DB, logger *slog.Logger) (*App, error) 
 		Throttle:    auth.NewThrottle(cfg.LoginFailureWindow),
 		MaxFailures: cfg.LoginMaxFailures,
 	}
+	// Carrier scans always come in the order they happened, however they are loaded.
+	db.Client.TrackingEvent.Intercept(fulfilment.ScansInOrder())
 	reg, sb, err := providers.New(cfg.Payment, nil)
 	if err != nil {
 		return nil, err

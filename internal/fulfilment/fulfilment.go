@@ -1,11 +1,66 @@
 // Package fulfilment gets orders to customers: shipments and carrier tracking for physical
 // goods, delivered content for virtual goods, rendered services, and the customer's
 // confirmation.
+//
+// Every operation reads the order (or shipment) as the caller may see it, checks the
+// caller's part in it, and then writes as the system — the privacy policies let only the
+// system write orders, shipments and tracking — in the caller's transaction. Status moves
+// go through the order state machine (orders.Service.Transition), whose conditional update
+// makes concurrent moves safe.
+//
+// A merchant may ship (or fulfil) a PAID order without accepting it first, as Taobao lets
+// sellers do: the order is accepted implicitly in the same transaction and the timeline
+// shows both steps.
 package fulfilment
 
-import "github.com/xiadan/xiadan/internal/orders"
+import (
+	"context"
+
+	"github.com/xiadan/xiadan/ent"
+	"github.com/xiadan/xiadan/ent/order"
+	"github.com/xiadan/xiadan/ent/privacy"
+	"github.com/xiadan/xiadan/internal/apperror"
+	"github.com/xiadan/xiadan/internal/orders"
+)
 
 // Service runs fulfilment on top of the order state machine.
 type Service struct {
 	Orders *orders.Service
+}
+
+// system returns ctx with privacy bypassed, for writes after the service's own checks.
+func system(ctx context.Context) context.Context {
+	return privacy.DecisionContext(ctx, privacy.Allow)
+}
+
+// startFulfilment checks that o may be shipped or fulfilled now and accepts it when it is
+// only PAID. what names the step for the error message ("ship", "deliver", …).
+func (s *Service) startFulfilment(ctx context.Context, db *ent.Client, o *ent.Order, actor orders.Actor, what string) (*ent.Order, error) {
+	switch o.Status {
+	case order.StatusACCEPTED:
+		return o, nil
+	case order.StatusPAID:
+		return s.Orders.Transition(ctx, db, o, order.StatusACCEPTED, actor, "accepted to "+what, nil)
+	}
+	return nil, apperror.WrongState(string(o.Status), "cannot %s order %s: only a PAID or ACCEPTED order can", what, o.Number)
+}
+
+// requireFulfilment returns BAD_USER_INPUT on orderID when o is of another kind: the kind
+// of an order never changes, so no state could make the call right.
+func requireFulfilment(o *ent.Order, want order.Fulfilment, instead string) error {
+	if o.Fulfilment == want {
+		return nil
+	}
+	return apperror.BadInput("orderID", "order %s is %s, not %s: %s", o.Number, o.Fulfilment, want, instead)
+}
+
+// insteadOf says which mutation fulfils orders of kind f.
+func insteadOf(f order.Fulfilment) string {
+	switch f {
+	case order.FulfilmentPHYSICAL:
+		return "ship it with shipOrder"
+	case order.FulfilmentVIRTUAL:
+		return "deliver it with deliverVirtualGoods"
+	}
+	return "mark it with markServiceRendered"
 }

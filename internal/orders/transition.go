@@ -8,6 +8,7 @@ import (
 	"github.com/xiadan/xiadan/ent/order"
 	"github.com/xiadan/xiadan/ent/orderevent"
 	"github.com/xiadan/xiadan/internal/apperror"
+	"github.com/xiadan/xiadan/internal/catalog/hooks"
 )
 
 // eventType is the timeline event recorded when an order enters a status.
@@ -57,7 +58,8 @@ func (s *Service) Transition(ctx context.Context, db *ent.Client, o *ent.Order, 
 	updated, err := up.Save(sctx)
 	if ent.IsNotFound(err) {
 		// The conditional update matched nothing: someone moved the order first.
-		cur, gerr := db.Order.Get(sctx, o.ID)
+		// A locking read: on MySQL a plain one could show the transaction's older snapshot.
+		cur, gerr := db.Order.Query().Where(order.ID(o.ID), hooks.LockRows).Only(sctx)
 		if gerr != nil {
 			return nil, gerr
 		}

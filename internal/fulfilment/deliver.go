@@ -1,0 +1,134 @@
+package fulfilment
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/xiadan/xiadan/ent"
+	"github.com/xiadan/xiadan/ent/order"
+	"github.com/xiadan/xiadan/ent/schema/schematype"
+	"github.com/xiadan/xiadan/internal/apperror"
+	"github.com/xiadan/xiadan/internal/orders"
+)
+
+// Limits of delivered virtual content and service notes.
+const (
+	MaxCodes   = 100
+	MaxCodeLen = 256
+	MaxLinks   = 20
+	MaxLinkLen = 2048
+	MaxMessage = 2000
+	MaxNote    = orders.MaxReason
+)
+
+// ConfirmReceipt is the customer confirming an order: a SHIPPED order becomes DELIVERED, a
+// DELIVERED or FULFILLED order COMPLETED. Only the order's customer may confirm; its
+// merchant's staff and admins get FORBIDDEN, anyone else NOT_FOUND.
+func (s *Service) ConfirmReceipt(ctx context.Context, db *ent.Client, orderID int) (*ent.Order, error) {
+	o, err := orders.ForCustomer(ctx, db, orderID)
+	if err != nil {
+		return nil, err
+	}
+	actor := orders.ActorOf(ctx, o)
+	switch o.Status {
+	case order.StatusSHIPPED:
+		return s.Orders.Transition(ctx, db, o, order.StatusDELIVERED, actor, "receipt confirmed by the customer", nil)
+	case order.StatusDELIVERED, order.StatusFULFILLED:
+		return s.Orders.Transition(ctx, db, o, order.StatusCOMPLETED, actor, "confirmed by the customer", nil)
+	}
+	return nil, apperror.WrongState(string(o.Status),
+		"order %s cannot be confirmed: only a SHIPPED, DELIVERED or FULFILLED order can", o.Number)
+}
+
+// DeliverVirtualGoods delivers the codes, links and message of a VIRTUAL order, which
+// becomes FULFILLED (accepted first when it is only PAID). The content is kept on the order
+// for its customer and merchant. The order's merchant staff and admins may deliver.
+func (s *Service) DeliverVirtualGoods(ctx context.Context, db *ent.Client, orderID int, content schematype.VirtualContent) (*ent.Order, error) {
+	content, err := cleanContent(content)
+	if err != nil {
+		return nil, err
+	}
+	o, err := orders.ForMerchant(ctx, db, orderID)
+	if err != nil {
+		return nil, err
+	}
+	if err := requireFulfilment(o, order.FulfilmentVIRTUAL, insteadOf(o.Fulfilment)); err != nil {
+		return nil, err
+	}
+	actor := orders.ActorOf(ctx, o)
+	if o, err = s.startFulfilment(ctx, db, o, actor, "deliver"); err != nil {
+		return nil, err
+	}
+	// The timeline is no place for the codes themselves: it says what was delivered.
+	reason := fmt.Sprintf("virtual goods delivered: %d codes, %d links", len(content.Codes), len(content.Links))
+	if content.Message != "" {
+		reason += ", a message"
+	}
+	return s.Orders.Transition(ctx, db, o, order.StatusFULFILLED, actor, reason, func(u *ent.OrderUpdateOne) {
+		u.SetVirtualContent(&content)
+	})
+}
+
+// MarkServiceRendered records that a SERVICE order was rendered; the order becomes
+// FULFILLED (accepted first when it is only PAID), with note as the reason on its timeline.
+// The order's merchant staff and admins may mark it.
+func (s *Service) MarkServiceRendered(ctx context.Context, db *ent.Client, orderID int, note string) (*ent.Order, error) {
+	note = strings.TrimSpace(note)
+	if utf8.RuneCountInString(note) > MaxNote {
+		return nil, apperror.BadInput("note", "must be at most %d characters", MaxNote)
+	}
+	o, err := orders.ForMerchant(ctx, db, orderID)
+	if err != nil {
+		return nil, err
+	}
+	if err := requireFulfilment(o, order.FulfilmentSERVICE, insteadOf(o.Fulfilment)); err != nil {
+		return nil, err
+	}
+	actor := orders.ActorOf(ctx, o)
+	if o, err = s.startFulfilment(ctx, db, o, actor, "mark rendered"); err != nil {
+		return nil, err
+	}
+	if note == "" {
+		note = "service rendered"
+	}
+	return s.Orders.Transition(ctx, db, o, order.StatusFULFILLED, actor, note, nil)
+}
+
+// cleanContent trims and checks delivered content: at least one of codes, links and
+// message; at most MaxCodes codes of MaxCodeLen characters; at most MaxLinks https links;
+// a message of at most MaxMessage characters.
+func cleanContent(in schematype.VirtualContent) (schematype.VirtualContent, error) {
+	out := schematype.VirtualContent{Codes: []string{}, Links: []string{}, Message: strings.TrimSpace(in.Message)}
+	if len(in.Codes) > MaxCodes {
+		return out, apperror.BadInput("content.codes", "at most %d codes", MaxCodes)
+	}
+	for i, c := range in.Codes {
+		c = strings.TrimSpace(c)
+		if c == "" || utf8.RuneCountInString(c) > MaxCodeLen {
+			return out, apperror.BadInput(fmt.Sprintf("content.codes[%d]", i), "must be 1 to %d characters", MaxCodeLen)
+		}
+		out.Codes = append(out.Codes, c)
+	}
+	if len(in.Links) > MaxLinks {
+		return out, apperror.BadInput("content.links", "at most %d links", MaxLinks)
+	}
+	for i, l := range in.Links {
+		l = strings.TrimSpace(l)
+		u, err := url.Parse(l)
+		if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || len(l) > MaxLinkLen {
+			return out, apperror.BadInput(fmt.Sprintf("content.links[%d]", i),
+				"must be an https:// address of at most %d characters", MaxLinkLen)
+		}
+		out.Links = append(out.Links, l)
+	}
+	if utf8.RuneCountInString(out.Message) > MaxMessage {
+		return out, apperror.BadInput("content.message", "must be at most %d characters", MaxMessage)
+	}
+	if len(out.Codes) == 0 && len(out.Links) == 0 && out.Message == "" {
+		return out, apperror.BadInput("content", "give at least one of codes, links and message")
+	}
+	return out, nil
+}
