@@ -7,26 +7,38 @@ package graph
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/xiadan/xiadan/ent"
 	"github.com/xiadan/xiadan/graph/model"
 	"github.com/xiadan/xiadan/internal/money"
+	"github.com/xiadan/xiadan/internal/payment"
+	"github.com/xiadan/xiadan/internal/payments"
 )
 
 // PayOrder is the resolver for the payOrder field.
 func (r *mutationResolver) PayOrder(ctx context.Context, input model.PayOrderInput) (*ent.Payment, error) {
-	panic(fmt.Errorf("not implemented: PayOrder - payOrder"))
+	in := payments.PayInput{
+		OrderIDs:       input.OrderIDs,
+		CheckoutID:     deref(input.CheckoutID),
+		Method:         payment.Method(input.Method),
+		OpenID:         deref(input.OpenID),
+		ReturnURL:      deref(input.ReturnURL),
+		IdempotencyKey: input.IdempotencyKey,
+	}
+	if input.Channel != nil {
+		in.Channel = payment.Channel(*input.Channel)
+	}
+	return r.Payments.Pay(ctx, r.db(ctx), in)
 }
 
 // SandboxCompletePayment is the resolver for the sandboxCompletePayment field.
 func (r *mutationResolver) SandboxCompletePayment(ctx context.Context, paymentID int, outcome model.PaymentOutcome) (*ent.Payment, error) {
-	panic(fmt.Errorf("not implemented: SandboxCompletePayment - sandboxCompletePayment"))
+	return r.Payments.CompleteSandbox(ctx, paymentID, payment.Outcome(outcome))
 }
 
 // RefundOrder is the resolver for the refundOrder field.
 func (r *mutationResolver) RefundOrder(ctx context.Context, orderID int, amount *string, reason string) (*ent.Refund, error) {
-	panic(fmt.Errorf("not implemented: RefundOrder - refundOrder"))
+	return r.Payments.Refund(ctx, r.db(ctx), orderID, amount, reason)
 }
 
 // Amount is the resolver for the amount field.
@@ -41,5 +53,5 @@ func (r *paymentResolver) RefundedAmount(ctx context.Context, obj *ent.Payment) 
 
 // Amount is the resolver for the amount field.
 func (r *refundResolver) Amount(ctx context.Context, obj *ent.Refund) (*money.Money, error) {
-	panic(fmt.Errorf("not implemented: Amount - amount"))
+	return money.New(obj.Amount, obj.Currency), nil
 }

@@ -141,8 +141,8 @@ func (s *Service) Place(ctx context.Context, db *ent.Client, in PlaceInput) (*Pl
 		Save(sctx)
 	if ent.IsConstraintError(err) {
 		first, rerr := db.Checkout.Query().
-			Where(checkout.CustomerID(v.UserID), checkout.IdempotencyKey(in.IdempotencyKey)).
-			ForShare().Only(sctx)
+			Where(checkout.CustomerID(v.UserID), checkout.IdempotencyKey(in.IdempotencyKey), hooks.ShareRows).
+			Only(sctx)
 		if rerr != nil {
 			return nil, rerr
 		}
@@ -270,7 +270,7 @@ func (s *Service) replay(ctx context.Context, db *ent.Client, co *ent.Checkout, 
 	}
 	q := db.Order.Query().Where(order.CheckoutID(co.Token)).Order(order.ByID())
 	if locking {
-		q.ForShare()
+		q.Where(hooks.ShareRows)
 	}
 	placed, err := q.All(ctx)
 	if err != nil {

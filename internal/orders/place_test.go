@@ -426,3 +426,45 @@ func TestNoOversell(t *testing.T) {
 		})
 	}
 }
+
+// TestConcurrentDuplicatesPlaceOnce sends the same placeOrder (same key, same input) eight
+// times at once: every call answers with the same checkout, and one set of orders exists.
+func TestConcurrentDuplicatesPlaceOnce(t *testing.T) {
+	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
+		w := newShop(t, s)
+		tea := w.variant(t, w.a, product.KindPHYSICAL, "TEA-1", 3800, 10)
+		code := w.variant(t, w.b, product.KindVIRTUAL, "CODE-1", 6000, 3)
+		in := map[string]any{"lines": []any{line(tea, 1), line(code, 1)}, "shippingAddress": address, "idempotencyKey": "double-click-1"}
+		var (
+			wg  sync.WaitGroup
+			mu  sync.Mutex
+			ids = map[string]int{}
+		)
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := s.Query(w.buyer.AccessToken, `mutation($i: PlaceOrderInput!) { placeOrder(input: $i) { checkoutID orders { id } } }`,
+					map[string]any{"i": in})
+				mu.Lock()
+				defer mu.Unlock()
+				if len(r.Errors) > 0 {
+					t.Errorf("duplicate failed: %s", r.Raw)
+					return
+				}
+				ids[string(r.Data)]++
+			}()
+		}
+		wg.Wait()
+		if len(ids) != 1 {
+			t.Errorf("duplicates answered differently: %v", ids)
+		}
+		client, ctx := s.Client()
+		if n := client.Order.Query().CountX(ctx); n != 2 {
+			t.Errorf("%d orders, want 2", n)
+		}
+		if w.stock(t, tea) != 9 || w.stock(t, code) != 2 {
+			t.Errorf("stock reserved more than once: %d %d", w.stock(t, tea), w.stock(t, code))
+		}
+	})
+}

@@ -3,10 +3,17 @@
 package payments
 
 import (
+	"context"
+	"crypto/rand"
+	"fmt"
 	"log/slog"
 	"net/http"
 
+	"entgo.io/ent/dialect"
+	"entgo.io/ent/dialect/sql"
+
 	"github.com/xiadan/xiadan/ent"
+	"github.com/xiadan/xiadan/ent/privacy"
 	"github.com/xiadan/xiadan/internal/orders"
 	"github.com/xiadan/xiadan/internal/payment"
 	"github.com/xiadan/xiadan/internal/payment/sandbox"
@@ -34,5 +41,60 @@ func New(db *ent.Client, reg *payment.Registry, sb *sandbox.Sandbox, cfg payment
 // Routes mounts the notification endpoint (POST /payments/notify/{provider}) and, when the
 // sandbox is enabled, its pay page.
 func (s *Service) Routes(mux *http.ServeMux) {
-	// TODO(payments): implement.
+	mux.HandleFunc("POST /payments/notify/{provider}", s.handleNotify)
+	if s.Sandbox != nil {
+		mux.Handle(sandbox.PayPath, s.Sandbox.PayPage())
+	}
+}
+
+// system returns ctx with privacy bypassed: the service checks access itself (reading
+// orders and payments as the caller) and then writes as the system.
+func system(ctx context.Context) context.Context {
+	return privacy.DecisionContext(ctx, privacy.Allow)
+}
+
+// inTx runs fn in a new transaction of the base client, committing when it returns nil.
+func (s *Service) inTx(ctx context.Context, fn func(tx *ent.Client) error) error {
+	tx, err := s.DB.Tx(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			_ = tx.Rollback()
+			panic(r)
+		}
+	}()
+	if err := fn(tx.Client()); err != nil {
+		if rerr := tx.Rollback(); rerr != nil {
+			return fmt.Errorf("%w (rollback: %v)", err, rerr)
+		}
+		return err
+	}
+	return tx.Commit()
+}
+
+// lockRows makes a query a locking read (SELECT … FOR UPDATE) on MySQL, which sees the
+// latest committed rows rather than the transaction's snapshot and holds them until the
+// transaction ends. SQLite needs none: its write transactions take the database lock when
+// they begin (_txlock=immediate), so they never interleave.
+func lockRows(s *sql.Selector) {
+	if s.Dialect() == dialect.MySQL {
+		s.ForUpdate()
+	}
+}
+
+// lockShared makes a query a shared locking read on MySQL (LOCK IN SHARE MODE, which
+// MariaDB understands, unlike FOR SHARE). Transactions that lost a race on a unique key
+// all hold shared locks on it: exclusive reads there would deadlock each other.
+func lockShared(s *sql.Selector) {
+	if s.Dialect() == dialect.MySQL {
+		s.ForShare(sql.WithLockClause("LOCK IN SHARE MODE"))
+	}
+}
+
+// newRef returns a random reference for a provider: prefix and 26 characters of
+// [A-Z2-7] (130 random bits), within every provider's 6–32 [A-Za-z0-9] limit.
+func newRef(prefix string) string {
+	return prefix + rand.Text()
 }
