@@ -25,9 +25,9 @@ func (Category) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
 // Fields of the Category.
 func (Category) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("name").MaxLen(64).NotEmpty().Annotations(entgql.OrderField("NAME")),
-		field.String("name_en").MaxLen(64).Default("").Comment("English name shown to en locales."),
-		field.String("slug").MaxLen(64).NotEmpty().Unique().Match(slugPattern),
+		field.String("name").MaxRuneLen(64).NotEmpty().Annotations(entgql.OrderField("NAME")),
+		field.String("name_en").MaxRuneLen(64).Default("").Comment("English name shown to en locales."),
+		field.String("slug").MaxRuneLen(64).NotEmpty().Unique().Match(slugPattern),
 		field.Int("position").Default(0).Annotations(entgql.OrderField("POSITION")),
 		field.Int("parent_id").Optional().Nillable().Annotations(entgql.Skip()),
 	}
@@ -61,7 +61,7 @@ func (Product) Fields() []ent.Field {
 	return []ent.Field{
 		field.Int("merchant_id").Immutable().Annotations(entgql.Skip()),
 		field.Int("category_id").Optional().Nillable().Annotations(entgql.Skip()),
-		field.String("title").MaxLen(200).NotEmpty().Annotations(entgql.OrderField("TITLE")),
+		field.String("title").MaxRuneLen(200).NotEmpty().Annotations(entgql.OrderField("TITLE")),
 		field.Text("description").Default(""),
 		field.Enum("kind").Values("PHYSICAL", "VIRTUAL", "SERVICE").Default("PHYSICAL"),
 		field.Enum("status").Values("DRAFT", "ACTIVE", "DELISTED").Default("DRAFT"),
@@ -80,7 +80,7 @@ func (Product) Fields() []ent.Field {
 			Annotations(entgql.OrderField("PRICE"), entgql.Skip(entgql.SkipType, entgql.SkipWhereInput)),
 		field.Int64("max_price").NonNegative().Default(0).
 			Annotations(entgql.Skip()),
-		field.String("currency").MinLen(3).MaxLen(3).Default("CNY").
+		field.String("currency").MinLen(3).MaxRuneLen(3).Default("CNY").
 			Annotations(entgql.Skip(entgql.SkipWhereInput)),
 		field.Int("total_stock").NonNegative().Default(0).
 			Annotations(entgql.Skip(entgql.SkipWhereInput)),
@@ -140,12 +140,12 @@ func (ProductVariant) Fields() []ent.Field {
 		field.Int("product_id").Immutable().Annotations(entgql.Skip()),
 		// Denormalised from the product so SKU codes can be unique per merchant.
 		field.Int("merchant_id").Immutable().Annotations(entgql.Skip()),
-		field.String("sku").MaxLen(64).NotEmpty(),
+		field.String("sku").MaxRuneLen(64).NotEmpty(),
 		field.JSON("options", []schematype.OptionValue{}).
 			Default([]schematype.OptionValue{}).
 			Annotations(entgql.Type("[VariantOption!]")),
 		field.Int64("price").Positive().Annotations(entgql.Skip()).Comment("Unit price in minor units (fen)."),
-		field.String("currency").MinLen(3).MaxLen(3).Default("CNY"),
+		field.String("currency").MinLen(3).MaxRuneLen(3).Default("CNY"),
 		field.Int("stock").NonNegative().Default(0),
 		field.Int("low_stock_threshold").NonNegative().Default(0),
 		field.Int("position").Default(0),
@@ -190,7 +190,7 @@ type SearchToken struct{ ent.Schema }
 func (SearchToken) Fields() []ent.Field {
 	return []ent.Field{
 		field.Int("product_id").Immutable(),
-		field.String("token").MaxLen(32).NotEmpty().Immutable(),
+		field.String("token").MaxRuneLen(32).NotEmpty().Immutable(),
 		field.Int("weight").Positive().Immutable(),
 	}
 }
@@ -231,7 +231,7 @@ func (StockMovement) Fields() []ent.Field {
 		field.Int("delta").Immutable(),
 		field.Int("stock_before").Immutable(),
 		field.Int("stock_after").Immutable(),
-		field.String("reason").MaxLen(500).Default("").Immutable(),
+		field.String("reason").MaxRuneLen(500).Default("").Immutable(),
 		field.Int("order_id").Optional().Nillable().Immutable().Annotations(entgql.Skip()),
 		field.Time("created_at").SchemaType(datetime6).Immutable().Default(nowUTC).
 			Annotations(entgql.OrderField("CREATED_AT")),

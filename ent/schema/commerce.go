@@ -48,14 +48,14 @@ func (Address) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
 func (Address) Fields() []ent.Field {
 	return []ent.Field{
 		field.Int("user_id").Immutable().Annotations(entgql.Skip()),
-		field.String("recipient_name").MaxLen(64).NotEmpty(),
-		field.String("phone").MaxLen(32).NotEmpty(),
-		field.String("country").MaxLen(2).Default("CN"),
-		field.String("province").MaxLen(64).NotEmpty(),
-		field.String("city").MaxLen(64).NotEmpty(),
-		field.String("district").MaxLen(64).Default(""),
-		field.String("street").MaxLen(200).NotEmpty(),
-		field.String("postal_code").MaxLen(16).Default(""),
+		field.String("recipient_name").MaxRuneLen(64).NotEmpty(),
+		field.String("phone").MaxRuneLen(32).NotEmpty(),
+		field.String("country").MaxRuneLen(2).Default("CN"),
+		field.String("province").MaxRuneLen(64).NotEmpty(),
+		field.String("city").MaxRuneLen(64).NotEmpty(),
+		field.String("district").MaxRuneLen(64).Default(""),
+		field.String("street").MaxRuneLen(200).NotEmpty(),
+		field.String("postal_code").MaxRuneLen(16).Default(""),
 		field.Bool("is_default").Default(false),
 	}
 }
@@ -79,12 +79,12 @@ type Checkout struct{ ent.Schema }
 // Fields of the Checkout.
 func (Checkout) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("token").MaxLen(40).NotEmpty().Unique().Immutable().
+		field.String("token").MaxRuneLen(40).NotEmpty().Unique().Immutable().
 			Comment("Public id of the checkout, kept on its orders as checkout_id."),
 		field.Int("customer_id").Immutable().Annotations(entgql.Skip()),
-		field.String("idempotency_key").MaxLen(128).NotEmpty().Immutable().Annotations(entgql.Skip()),
-		field.String("request_hash").MaxLen(64).NotEmpty().Immutable().Annotations(entgql.Skip()),
-		field.String("currency").MinLen(3).MaxLen(3).Default("CNY").Immutable(),
+		field.String("idempotency_key").MaxRuneLen(128).NotEmpty().Immutable().Annotations(entgql.Skip()),
+		field.String("request_hash").MaxRuneLen(64).NotEmpty().Immutable().Annotations(entgql.Skip()),
+		field.String("currency").MinLen(3).MaxRuneLen(3).Default("CNY").Immutable(),
 		field.Int64("total").NonNegative().Immutable().Annotations(entgql.Skip()),
 		field.Time("created_at").SchemaType(datetime6).Immutable().Default(nowUTC),
 	}
@@ -115,11 +115,11 @@ func (OrderEvent) Fields() []ent.Field {
 			Values("CREATED", "PAID", "ACCEPTED", "SHIPPED", "TRACKING_UPDATED", "DELIVERED", "FULFILLED",
 				"COMPLETED", "CANCELLED", "REFUNDED", "PAYMENT_FAILED").
 			Immutable(),
-		field.String("from_status").MaxLen(32).Default("").Immutable(),
-		field.String("to_status").MaxLen(32).Default("").Immutable(),
+		field.String("from_status").MaxRuneLen(32).Default("").Immutable(),
+		field.String("to_status").MaxRuneLen(32).Default("").Immutable(),
 		field.Int("actor_id").Optional().Nillable().Immutable().Annotations(entgql.Skip()),
 		field.Enum("actor_role").Values("CUSTOMER", "MERCHANT", "ADMIN", "PARTNER", "SYSTEM").Immutable(),
-		field.String("reason").MaxLen(500).Default("").Immutable(),
+		field.String("reason").MaxRuneLen(500).Default("").Immutable(),
 		field.Time("created_at").SchemaType(datetime6).Immutable().Default(nowUTC),
 	}
 }
@@ -151,8 +151,8 @@ func (Shipment) Fields() []ent.Field {
 	return []ent.Field{
 		field.Int("order_id").Immutable().Annotations(entgql.Skip()),
 		field.Int("merchant_id").Immutable().Annotations(entgql.Skip()),
-		field.String("carrier").MaxLen(64).NotEmpty(),
-		field.String("tracking_number").MaxLen(64).NotEmpty(),
+		field.String("carrier").MaxRuneLen(64).NotEmpty(),
+		field.String("tracking_number").MaxRuneLen(64).NotEmpty(),
 		field.Enum("status").Values("SHIPPED", "PICKED_UP", "IN_TRANSIT", "OUT_FOR_DELIVERY", "DELIVERED", "EXCEPTION").
 			Default("SHIPPED"),
 	}
@@ -180,8 +180,8 @@ func (TrackingEvent) Fields() []ent.Field {
 	return []ent.Field{
 		field.Int("shipment_id").Immutable().Annotations(entgql.Skip()),
 		field.Enum("status").Values("PICKED_UP", "IN_TRANSIT", "OUT_FOR_DELIVERY", "DELIVERED", "EXCEPTION").Immutable(),
-		field.String("location").MaxLen(200).Default("").Immutable(),
-		field.String("description").MaxLen(500).Default("").Immutable(),
+		field.String("location").MaxRuneLen(200).Default("").Immutable(),
+		field.String("description").MaxRuneLen(500).Default("").Immutable(),
 		field.Time("occurred_at").SchemaType(datetime6).Immutable(),
 		field.Time("created_at").SchemaType(datetime6).Immutable().Default(nowUTC),
 	}
@@ -206,14 +206,14 @@ type PaymentNotification struct{ ent.Schema }
 // Fields of the PaymentNotification.
 func (PaymentNotification) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("provider").MaxLen(32).Immutable(),
-		field.String("payment_ref").MaxLen(64).Default("").Immutable(),
-		field.String("provider_ref").MaxLen(128).Default("").Immutable(),
-		field.String("outcome").MaxLen(16).Default("").Immutable(),
+		field.String("provider").MaxRuneLen(32).Immutable(),
+		field.String("payment_ref").MaxRuneLen(64).Default("").Immutable(),
+		field.String("provider_ref").MaxRuneLen(128).Default("").Immutable(),
+		field.String("outcome").MaxRuneLen(16).Default("").Immutable(),
 		field.Int64("amount").Default(0).Immutable(),
 		field.Bool("verified").Immutable(),
-		field.String("error").MaxLen(500).Default("").Immutable(),
-		field.String("body_hash").MaxLen(64).Immutable(),
+		field.String("error").MaxRuneLen(500).Default("").Immutable(),
+		field.String("body_hash").MaxRuneLen(64).Immutable(),
 		field.Time("received_at").SchemaType(datetime6).Immutable().Default(nowUTC),
 	}
 }
@@ -239,12 +239,12 @@ func (Refund) Fields() []ent.Field {
 	return []ent.Field{
 		field.Int("payment_id").Immutable().Annotations(entgql.Skip()),
 		field.Int("order_id").Optional().Nillable().Immutable().Annotations(entgql.Skip()),
-		field.String("refund_ref").MaxLen(64).NotEmpty().Unique().Immutable(),
+		field.String("refund_ref").MaxRuneLen(64).NotEmpty().Unique().Immutable(),
 		field.Int64("amount").Positive().Immutable().Annotations(entgql.Skip()),
-		field.String("currency").MinLen(3).MaxLen(3).Immutable(),
+		field.String("currency").MinLen(3).MaxRuneLen(3).Immutable(),
 		field.Enum("status").Values("PENDING", "SUCCEEDED", "FAILED").Default("PENDING"),
-		field.String("reason").MaxLen(500).Default(""),
-		field.String("provider_ref").MaxLen(128).Default(""),
+		field.String("reason").MaxRuneLen(500).Default(""),
+		field.String("provider_ref").MaxRuneLen(128).Default(""),
 	}
 }
 

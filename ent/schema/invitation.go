@@ -18,7 +18,7 @@ func (MerchantInvitation) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} 
 // Fields of the MerchantInvitation.
 func (MerchantInvitation) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("email").MaxLen(254).NotEmpty(),
+		field.String("email").MaxRuneLen(254).NotEmpty(),
 		field.Enum("status").Values("PENDING", "ACCEPTED", "REVOKED").Default("PENDING"),
 		field.Int("merchant_id").Annotations(entgql.Skip()),
 		field.Int("invited_by_id").Annotations(entgql.Skip()),

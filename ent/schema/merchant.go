@@ -19,43 +19,43 @@ func (Merchant) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
 func (Merchant) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("name").
-			MaxLen(100).
+			MaxRuneLen(100).
 			NotEmpty().
 			Annotations(entgql.OrderField("NAME")),
 		field.String("slug").
-			MaxLen(64).
+			MaxRuneLen(64).
 			NotEmpty().
 			Unique().
 			Match(slugPattern),
 		field.Text("description").
 			Default(""),
 		field.String("logo_url").
-			MaxLen(512).
+			MaxRuneLen(512).
 			Optional(),
 		field.String("contact_name").
 			Annotations(entgql.Skip(entgql.SkipType, entgql.SkipWhereInput)).
-			MaxLen(64).
+			MaxRuneLen(64).
 			NotEmpty(),
 		field.String("contact_phone").
 			Annotations(entgql.Skip(entgql.SkipType, entgql.SkipWhereInput)).
-			MaxLen(32).
+			MaxRuneLen(32).
 			NotEmpty(),
 		field.String("contact_email").
 			Annotations(entgql.Skip(entgql.SkipType, entgql.SkipWhereInput)).
-			MaxLen(254).
+			MaxRuneLen(254).
 			NotEmpty(),
 		field.String("licence_number").
-			MaxLen(64).
+			MaxRuneLen(64).
 			NotEmpty().
 			Comment("Business licence number (统一社会信用代码)."),
 		field.String("legal_name").
-			MaxLen(200).
+			MaxRuneLen(200).
 			NotEmpty(),
 		field.Enum("status").
 			Values("PENDING_REVIEW", "ACTIVE", "REJECTED", "RESTRICTED", "SUSPENDED").
 			Default("PENDING_REVIEW"),
 		field.String("status_reason").
-			MaxLen(500).
+			MaxRuneLen(500).
 			Optional(),
 		field.Int("owner_id").
 			Annotations(entgql.Skip()),
@@ -70,7 +70,7 @@ func (Merchant) Fields() []ent.Field {
 			Annotations(entgql.Skip()).
 			Comment("Orders whose subtotal reaches this amount ship free; 0 means never."),
 		field.String("currency").
-			MaxLen(3).
+			MaxRuneLen(3).
 			MinLen(3).
 			Default("CNY"),
 	}

@@ -20,27 +20,27 @@ func (Order) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
 // Fields of the Order.
 func (Order) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("number").MaxLen(32).NotEmpty().Unique().Immutable().
+		field.String("number").MaxRuneLen(32).NotEmpty().Unique().Immutable().
 			Comment("Human-readable order number; random, so it reveals no sales volume."),
-		field.String("checkout_id").MaxLen(40).NotEmpty().Immutable().
+		field.String("checkout_id").MaxRuneLen(40).NotEmpty().Immutable().
 			Comment("Groups the per-merchant orders of one checkout."),
 		field.Int("customer_id").Immutable().Annotations(entgql.Skip()),
 		field.Int("merchant_id").Immutable().Annotations(entgql.Skip()),
 		field.Enum("status").
 			Values("PENDING_PAYMENT", "PAID", "ACCEPTED", "SHIPPED", "DELIVERED", "FULFILLED", "COMPLETED", "CANCELLED").
 			Default("PENDING_PAYMENT"),
-		field.String("currency").MinLen(3).MaxLen(3).Default("CNY"),
+		field.String("currency").MinLen(3).MaxRuneLen(3).Default("CNY"),
 		field.Int64("subtotal").NonNegative().Annotations(entgql.Skip()),
 		field.Int64("shipping_fee").NonNegative().Default(0).Annotations(entgql.Skip()),
 		field.Int64("discount").NonNegative().Default(0).Annotations(entgql.Skip()),
 		field.Int64("total").NonNegative().Annotations(entgql.Skip()),
 		field.JSON("shipping_address", &schematype.Address{}).Optional().Annotations(entgql.Type("PostalAddress")),
-		field.String("contact_name").MaxLen(64).Default(""),
-		field.String("contact_phone").MaxLen(32).Default(""),
-		field.String("note").MaxLen(500).Default(""),
+		field.String("contact_name").MaxRuneLen(64).Default(""),
+		field.String("contact_phone").MaxRuneLen(32).Default(""),
+		field.String("note").MaxRuneLen(500).Default(""),
 		field.Time("paid_at").SchemaType(datetime6).Optional().Nillable(),
 		field.Time("cancelled_at").SchemaType(datetime6).Optional().Nillable(),
-		field.String("cancel_reason").MaxLen(500).Optional(),
+		field.String("cancel_reason").MaxRuneLen(500).Optional(),
 		field.Time("completed_at").SchemaType(datetime6).Optional().Nillable(),
 		field.Enum("fulfilment").Values("PHYSICAL", "VIRTUAL", "SERVICE").Default("PHYSICAL").Immutable().
 			Comment("PHYSICAL when any item ships; VIRTUAL or SERVICE otherwise. Decides the state machine."),
@@ -98,8 +98,8 @@ func (OrderItem) Fields() []ent.Field {
 		field.Int("order_id").Immutable().Annotations(entgql.Skip()),
 		field.Int("product_id").Optional().Nillable().Annotations(entgql.Skip()),
 		field.Int("variant_id").Optional().Nillable().Annotations(entgql.Skip()),
-		field.String("title").MaxLen(200).NotEmpty(),
-		field.String("sku").MaxLen(64).NotEmpty(),
+		field.String("title").MaxRuneLen(200).NotEmpty(),
+		field.String("sku").MaxRuneLen(64).NotEmpty(),
 		field.JSON("options", []schematype.OptionValue{}).Default([]schematype.OptionValue{}).Annotations(entgql.Type("[VariantOption!]")),
 		field.Enum("kind").Values("PHYSICAL", "VIRTUAL", "SERVICE").Default("PHYSICAL"),
 		field.Int64("unit_price").Positive().Annotations(entgql.Skip()),
@@ -129,22 +129,22 @@ func (Payment) Fields() []ent.Field {
 	return []ent.Field{
 		field.Int("customer_id").Immutable().Annotations(entgql.Skip()),
 		field.Enum("method").Values("WECHAT_PAY", "ALIPAY", "QQ_WALLET", "BANK_CARD"),
-		field.String("provider").MaxLen(32).NotEmpty().Comment("SANDBOX, ALIPAY, WECHAT, QQ …"),
+		field.String("provider").MaxRuneLen(32).NotEmpty().Comment("SANDBOX, ALIPAY, WECHAT, QQ …"),
 		field.Int64("amount").Positive().Annotations(entgql.Skip()),
 		field.Int64("refunded_amount").NonNegative().Default(0).Annotations(entgql.Skip()),
-		field.String("currency").MinLen(3).MaxLen(3).Default("CNY"),
+		field.String("currency").MinLen(3).MaxRuneLen(3).Default("CNY"),
 		field.Enum("status").
 			Values("PENDING", "SUCCEEDED", "FAILED", "PARTIALLY_REFUNDED", "REFUNDED", "CLOSED").
 			Default("PENDING"),
-		field.String("provider_ref").MaxLen(128).Optional(),
-		field.String("idempotency_key").MaxLen(128).Optional().Annotations(entgql.Skip()),
+		field.String("provider_ref").MaxRuneLen(128).Optional(),
+		field.String("idempotency_key").MaxRuneLen(128).Optional().Annotations(entgql.Skip()),
 		field.Time("succeeded_at").SchemaType(datetime6).Optional().Nillable(),
-		field.String("payment_ref").MaxLen(64).NotEmpty().Unique().Immutable().
+		field.String("payment_ref").MaxRuneLen(64).NotEmpty().Unique().Immutable().
 			Comment("Our reference sent to the provider (out_trade_no)."),
-		field.String("request_hash").MaxLen(64).Default("").Immutable().Annotations(entgql.Skip()),
+		field.String("request_hash").MaxRuneLen(64).Default("").Immutable().Annotations(entgql.Skip()),
 		field.JSON("instructions", map[string]any{}).Optional().Annotations(entgql.Type("Map")).
 			Comment("What the client needs to pay: QR-code URL, mini-program parameters or a redirect."),
-		field.String("failure_reason").MaxLen(500).Default(""),
+		field.String("failure_reason").MaxRuneLen(500).Default(""),
 		field.Time("expires_at").SchemaType(datetime6).Optional().Nillable(),
 	}
 }

@@ -17,14 +17,14 @@ type RefreshToken struct{ ent.Schema }
 func (RefreshToken) Fields() []ent.Field {
 	return []ent.Field{
 		field.Int("user_id").Immutable(),
-		field.String("token_hash").MaxLen(64).NotEmpty().Unique().Immutable().Sensitive(),
-		field.String("family_id").MaxLen(40).NotEmpty().Immutable(),
+		field.String("token_hash").MaxRuneLen(64).NotEmpty().Unique().Immutable().Sensitive(),
+		field.String("family_id").MaxRuneLen(40).NotEmpty().Immutable(),
 		field.Time("created_at").SchemaType(datetime6).Immutable().Default(nowUTC),
 		field.Time("expires_at").SchemaType(datetime6).Immutable(),
 		field.Time("used_at").SchemaType(datetime6).Optional().Nillable(),
 		field.Time("revoked_at").SchemaType(datetime6).Optional().Nillable(),
-		field.String("client_ip").MaxLen(64).Default(""),
-		field.String("user_agent").MaxLen(256).Default(""),
+		field.String("client_ip").MaxRuneLen(64).Default(""),
+		field.String("user_agent").MaxRuneLen(256).Default(""),
 	}
 }
 
@@ -55,12 +55,12 @@ type AuditLog struct{ ent.Schema }
 func (AuditLog) Fields() []ent.Field {
 	return []ent.Field{
 		field.Int("actor_id").Optional().Nillable().Immutable().Annotations(entgql.Skip()),
-		field.String("action").MaxLen(64).NotEmpty().Immutable(),
-		field.String("target_type").MaxLen(32).NotEmpty().Immutable(),
+		field.String("action").MaxRuneLen(64).NotEmpty().Immutable(),
+		field.String("target_type").MaxRuneLen(32).NotEmpty().Immutable(),
 		field.Int("target_id").Immutable(),
-		field.String("reason").MaxLen(500).Default("").Immutable(),
+		field.String("reason").MaxRuneLen(500).Default("").Immutable(),
 		field.JSON("details", map[string]any{}).Optional().Immutable().Annotations(entgql.Type("Map")),
-		field.String("request_id").MaxLen(64).Default("").Immutable(),
+		field.String("request_id").MaxRuneLen(64).Default("").Immutable(),
 		field.Time("created_at").SchemaType(datetime6).Immutable().Default(nowUTC).Annotations(entgql.OrderField("CREATED_AT")),
 	}
 }

@@ -19,23 +19,23 @@ func (User) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
 func (User) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("email").
-			MaxLen(254).
+			MaxRuneLen(254).
 			NotEmpty().
 			Unique().
 			Annotations(entgql.OrderField("EMAIL")),
 		field.String("phone").
 			Optional().
 			Nillable().
-			MaxLen(32),
+			MaxRuneLen(32),
 		field.String("password_hash").
 			Sensitive().
 			NotEmpty().
 			Annotations(entgql.Skip()),
 		field.String("display_name").
-			MaxLen(64).
+			MaxRuneLen(64).
 			NotEmpty(),
 		field.String("locale").
-			MaxLen(16).
+			MaxRuneLen(16).
 			Default("zh-CN"),
 		field.Enum("status").
 			Values("ACTIVE", "DISABLED", "DELETED").

@@ -256,8 +256,8 @@ func clearDefault(ctx context.Context, db *ent.Client, userID int) error {
 		Exec(ctx)
 }
 
-// checkText trims v and checks its length. The limit is in characters, and also in bytes
-// because the Ent validators of the address columns count bytes (MaxLen).
+// checkText trims v and checks its length in characters (as the columns and the Ent
+// validators, MaxRuneLen, count them).
 func checkText(field, v string, required bool, max int) (string, error) {
 	v = strings.TrimSpace(v)
 	switch {
@@ -265,8 +265,6 @@ func checkText(field, v string, required bool, max int) (string, error) {
 		return "", apperror.BadInput(field, "is required")
 	case utf8.RuneCountInString(v) > max:
 		return "", apperror.BadInput(field, "must be at most %d characters", max)
-	case len(v) > max:
-		return "", apperror.BadInput(field, "must be at most %d bytes in UTF-8 (a Chinese character takes 3)", max)
 	case !utf8.ValidString(v) || strings.ContainsFunc(v, unicode.IsControl):
 		return "", apperror.BadInput(field, "must be one line of text")
 	}

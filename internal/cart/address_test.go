@@ -144,7 +144,7 @@ func TestAddressValidation(t *testing.T) {
 		}{
 			{"blank recipient", addressIn("   "), "recipientName"},
 			{"long recipient", addressIn(strings.Repeat("x", 65)), "recipientName"},
-			{"recipient over the column's bytes", addressIn(strings.Repeat("张", 30)), "recipientName"},
+			{"recipient over 64 characters", addressIn(strings.Repeat("张", 65)), "recipientName"},
 			{"recipient with a newline", addressIn("a\nb"), "recipientName"},
 			{"blank phone", addressIn("A", "phone", ""), "phone"},
 			{"short mobile", addressIn("A", "phone", "1380013800"), "phone"},
@@ -170,6 +170,12 @@ func TestAddressValidation(t *testing.T) {
 			map[string]any{"id": a.ID}), "BAD_USER_INPUT", "phone")
 		if got := listAddresses(t, s, tok); len(got) != 1 || got[0].Phone != "+44 20 7946 0958" {
 			t.Fatalf("addresses: %+v", got)
+		}
+		// Limits count characters: 64 Chinese characters (192 bytes) fit and come back whole.
+		long := strings.Repeat("张", 64)
+		addAddress(t, s, tok, addressIn(long))
+		if got := listAddresses(t, s, tok); len(got) != 2 || (got[0].RecipientName != long && got[1].RecipientName != long) {
+			t.Fatalf("a 64-character name: %+v", got)
 		}
 	})
 }
