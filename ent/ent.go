@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/xiadan/xiadan/ent/address"
+	"github.com/xiadan/xiadan/ent/apiclient"
 	"github.com/xiadan/xiadan/ent/auditlog"
 	"github.com/xiadan/xiadan/ent/cartline"
 	"github.com/xiadan/xiadan/ent/category"
@@ -28,12 +29,16 @@ import (
 	"github.com/xiadan/xiadan/ent/productvariant"
 	"github.com/xiadan/xiadan/ent/refreshtoken"
 	"github.com/xiadan/xiadan/ent/refund"
+	"github.com/xiadan/xiadan/ent/relaystate"
 	"github.com/xiadan/xiadan/ent/review"
 	"github.com/xiadan/xiadan/ent/searchtoken"
 	"github.com/xiadan/xiadan/ent/shipment"
 	"github.com/xiadan/xiadan/ent/stockmovement"
 	"github.com/xiadan/xiadan/ent/trackingevent"
 	"github.com/xiadan/xiadan/ent/user"
+	"github.com/xiadan/xiadan/ent/webhook"
+	"github.com/xiadan/xiadan/ent/webhookattempt"
+	"github.com/xiadan/xiadan/ent/webhookdelivery"
 )
 
 // ent aliases to avoid import conflicts in user's code.
@@ -95,6 +100,7 @@ func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
 			address.Table:             address.ValidColumn,
+			apiclient.Table:           apiclient.ValidColumn,
 			auditlog.Table:            auditlog.ValidColumn,
 			cartline.Table:            cartline.ValidColumn,
 			category.Table:            category.ValidColumn,
@@ -110,12 +116,16 @@ func checkColumn(t, c string) error {
 			productvariant.Table:      productvariant.ValidColumn,
 			refreshtoken.Table:        refreshtoken.ValidColumn,
 			refund.Table:              refund.ValidColumn,
+			relaystate.Table:          relaystate.ValidColumn,
 			review.Table:              review.ValidColumn,
 			searchtoken.Table:         searchtoken.ValidColumn,
 			shipment.Table:            shipment.ValidColumn,
 			stockmovement.Table:       stockmovement.ValidColumn,
 			trackingevent.Table:       trackingevent.ValidColumn,
 			user.Table:                user.ValidColumn,
+			webhook.Table:             webhook.ValidColumn,
+			webhookattempt.Table:      webhookattempt.ValidColumn,
+			webhookdelivery.Table:     webhookdelivery.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

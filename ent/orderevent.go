@@ -38,6 +38,10 @@ type OrderEvent struct {
 	Reason string `json:"reason,omitempty"`
 	// CreatedAt holds the value of the "created_at" field.
 	CreatedAt time.Time `json:"created_at,omitempty"`
+	// Order of publication, given by the relay after commit: the resume cursor.
+	Position *int64 `json:"position,omitempty"`
+	// Per-merchant number, increasing, given by the relay with the position.
+	Sequence *int64 `json:"sequence,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the OrderEventQuery when eager-loading is set.
 	Edges        OrderEventEdges `json:"edges"`
@@ -69,7 +73,7 @@ func (*OrderEvent) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case orderevent.FieldID, orderevent.FieldOrderID, orderevent.FieldMerchantID, orderevent.FieldCustomerID, orderevent.FieldActorID:
+		case orderevent.FieldID, orderevent.FieldOrderID, orderevent.FieldMerchantID, orderevent.FieldCustomerID, orderevent.FieldActorID, orderevent.FieldPosition, orderevent.FieldSequence:
 			values[i] = new(sql.NullInt64)
 		case orderevent.FieldType, orderevent.FieldFromStatus, orderevent.FieldToStatus, orderevent.FieldActorRole, orderevent.FieldReason:
 			values[i] = new(sql.NullString)
@@ -157,6 +161,20 @@ func (_m *OrderEvent) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.CreatedAt = value.Time
 			}
+		case orderevent.FieldPosition:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field position", values[i])
+			} else if value.Valid {
+				_m.Position = new(int64)
+				*_m.Position = value.Int64
+			}
+		case orderevent.FieldSequence:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field sequence", values[i])
+			} else if value.Valid {
+				_m.Sequence = new(int64)
+				*_m.Sequence = value.Int64
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -229,6 +247,16 @@ func (_m *OrderEvent) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("created_at=")
 	builder.WriteString(_m.CreatedAt.Format(time.ANSIC))
+	builder.WriteString(", ")
+	if v := _m.Position; v != nil {
+		builder.WriteString("position=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.Sequence; v != nil {
+		builder.WriteString("sequence=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -123,6 +123,34 @@ func (_c *OrderEventCreate) SetNillableCreatedAt(v *time.Time) *OrderEventCreate
 	return _c
 }
 
+// SetPosition sets the "position" field.
+func (_c *OrderEventCreate) SetPosition(v int64) *OrderEventCreate {
+	_c.mutation.SetPosition(v)
+	return _c
+}
+
+// SetNillablePosition sets the "position" field if the given value is not nil.
+func (_c *OrderEventCreate) SetNillablePosition(v *int64) *OrderEventCreate {
+	if v != nil {
+		_c.SetPosition(*v)
+	}
+	return _c
+}
+
+// SetSequence sets the "sequence" field.
+func (_c *OrderEventCreate) SetSequence(v int64) *OrderEventCreate {
+	_c.mutation.SetSequence(v)
+	return _c
+}
+
+// SetNillableSequence sets the "sequence" field if the given value is not nil.
+func (_c *OrderEventCreate) SetNillableSequence(v *int64) *OrderEventCreate {
+	if v != nil {
+		_c.SetSequence(*v)
+	}
+	return _c
+}
+
 // SetOrder sets the "order" edge to the Order entity.
 func (_c *OrderEventCreate) SetOrder(v *Order) *OrderEventCreate {
 	return _c.SetOrderID(v.ID)
@@ -307,6 +335,14 @@ func (_c *OrderEventCreate) createSpec() (*OrderEvent, *sqlgraph.CreateSpec) {
 		_spec.SetField(orderevent.FieldCreatedAt, field.TypeTime, value)
 		_node.CreatedAt = value
 	}
+	if value, ok := _c.mutation.Position(); ok {
+		_spec.SetField(orderevent.FieldPosition, field.TypeInt64, value)
+		_node.Position = &value
+	}
+	if value, ok := _c.mutation.Sequence(); ok {
+		_spec.SetField(orderevent.FieldSequence, field.TypeInt64, value)
+		_node.Sequence = &value
+	}
 	if nodes := _c.mutation.OrderIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -375,6 +411,54 @@ type (
 		*sql.UpdateSet
 	}
 )
+
+// SetPosition sets the "position" field.
+func (u *OrderEventUpsert) SetPosition(v int64) *OrderEventUpsert {
+	u.Set(orderevent.FieldPosition, v)
+	return u
+}
+
+// UpdatePosition sets the "position" field to the value that was provided on create.
+func (u *OrderEventUpsert) UpdatePosition() *OrderEventUpsert {
+	u.SetExcluded(orderevent.FieldPosition)
+	return u
+}
+
+// AddPosition adds v to the "position" field.
+func (u *OrderEventUpsert) AddPosition(v int64) *OrderEventUpsert {
+	u.Add(orderevent.FieldPosition, v)
+	return u
+}
+
+// ClearPosition clears the value of the "position" field.
+func (u *OrderEventUpsert) ClearPosition() *OrderEventUpsert {
+	u.SetNull(orderevent.FieldPosition)
+	return u
+}
+
+// SetSequence sets the "sequence" field.
+func (u *OrderEventUpsert) SetSequence(v int64) *OrderEventUpsert {
+	u.Set(orderevent.FieldSequence, v)
+	return u
+}
+
+// UpdateSequence sets the "sequence" field to the value that was provided on create.
+func (u *OrderEventUpsert) UpdateSequence() *OrderEventUpsert {
+	u.SetExcluded(orderevent.FieldSequence)
+	return u
+}
+
+// AddSequence adds v to the "sequence" field.
+func (u *OrderEventUpsert) AddSequence(v int64) *OrderEventUpsert {
+	u.Add(orderevent.FieldSequence, v)
+	return u
+}
+
+// ClearSequence clears the value of the "sequence" field.
+func (u *OrderEventUpsert) ClearSequence() *OrderEventUpsert {
+	u.SetNull(orderevent.FieldSequence)
+	return u
+}
 
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
@@ -446,6 +530,62 @@ func (u *OrderEventUpsertOne) Update(set func(*OrderEventUpsert)) *OrderEventUps
 		set(&OrderEventUpsert{UpdateSet: update})
 	}))
 	return u
+}
+
+// SetPosition sets the "position" field.
+func (u *OrderEventUpsertOne) SetPosition(v int64) *OrderEventUpsertOne {
+	return u.Update(func(s *OrderEventUpsert) {
+		s.SetPosition(v)
+	})
+}
+
+// AddPosition adds v to the "position" field.
+func (u *OrderEventUpsertOne) AddPosition(v int64) *OrderEventUpsertOne {
+	return u.Update(func(s *OrderEventUpsert) {
+		s.AddPosition(v)
+	})
+}
+
+// UpdatePosition sets the "position" field to the value that was provided on create.
+func (u *OrderEventUpsertOne) UpdatePosition() *OrderEventUpsertOne {
+	return u.Update(func(s *OrderEventUpsert) {
+		s.UpdatePosition()
+	})
+}
+
+// ClearPosition clears the value of the "position" field.
+func (u *OrderEventUpsertOne) ClearPosition() *OrderEventUpsertOne {
+	return u.Update(func(s *OrderEventUpsert) {
+		s.ClearPosition()
+	})
+}
+
+// SetSequence sets the "sequence" field.
+func (u *OrderEventUpsertOne) SetSequence(v int64) *OrderEventUpsertOne {
+	return u.Update(func(s *OrderEventUpsert) {
+		s.SetSequence(v)
+	})
+}
+
+// AddSequence adds v to the "sequence" field.
+func (u *OrderEventUpsertOne) AddSequence(v int64) *OrderEventUpsertOne {
+	return u.Update(func(s *OrderEventUpsert) {
+		s.AddSequence(v)
+	})
+}
+
+// UpdateSequence sets the "sequence" field to the value that was provided on create.
+func (u *OrderEventUpsertOne) UpdateSequence() *OrderEventUpsertOne {
+	return u.Update(func(s *OrderEventUpsert) {
+		s.UpdateSequence()
+	})
+}
+
+// ClearSequence clears the value of the "sequence" field.
+func (u *OrderEventUpsertOne) ClearSequence() *OrderEventUpsertOne {
+	return u.Update(func(s *OrderEventUpsert) {
+		s.ClearSequence()
+	})
 }
 
 // Exec executes the query.
@@ -684,6 +824,62 @@ func (u *OrderEventUpsertBulk) Update(set func(*OrderEventUpsert)) *OrderEventUp
 		set(&OrderEventUpsert{UpdateSet: update})
 	}))
 	return u
+}
+
+// SetPosition sets the "position" field.
+func (u *OrderEventUpsertBulk) SetPosition(v int64) *OrderEventUpsertBulk {
+	return u.Update(func(s *OrderEventUpsert) {
+		s.SetPosition(v)
+	})
+}
+
+// AddPosition adds v to the "position" field.
+func (u *OrderEventUpsertBulk) AddPosition(v int64) *OrderEventUpsertBulk {
+	return u.Update(func(s *OrderEventUpsert) {
+		s.AddPosition(v)
+	})
+}
+
+// UpdatePosition sets the "position" field to the value that was provided on create.
+func (u *OrderEventUpsertBulk) UpdatePosition() *OrderEventUpsertBulk {
+	return u.Update(func(s *OrderEventUpsert) {
+		s.UpdatePosition()
+	})
+}
+
+// ClearPosition clears the value of the "position" field.
+func (u *OrderEventUpsertBulk) ClearPosition() *OrderEventUpsertBulk {
+	return u.Update(func(s *OrderEventUpsert) {
+		s.ClearPosition()
+	})
+}
+
+// SetSequence sets the "sequence" field.
+func (u *OrderEventUpsertBulk) SetSequence(v int64) *OrderEventUpsertBulk {
+	return u.Update(func(s *OrderEventUpsert) {
+		s.SetSequence(v)
+	})
+}
+
+// AddSequence adds v to the "sequence" field.
+func (u *OrderEventUpsertBulk) AddSequence(v int64) *OrderEventUpsertBulk {
+	return u.Update(func(s *OrderEventUpsert) {
+		s.AddSequence(v)
+	})
+}
+
+// UpdateSequence sets the "sequence" field to the value that was provided on create.
+func (u *OrderEventUpsertBulk) UpdateSequence() *OrderEventUpsertBulk {
+	return u.Update(func(s *OrderEventUpsert) {
+		s.UpdateSequence()
+	})
+}
+
+// ClearSequence clears the value of the "sequence" field.
+func (u *OrderEventUpsertBulk) ClearSequence() *OrderEventUpsertBulk {
+	return u.Update(func(s *OrderEventUpsert) {
+		s.ClearSequence()
+	})
 }
 
 // Exec executes the query.

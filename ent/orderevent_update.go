@@ -28,6 +28,60 @@ func (_u *OrderEventUpdate) Where(ps ...predicate.OrderEvent) *OrderEventUpdate 
 	return _u
 }
 
+// SetPosition sets the "position" field.
+func (_u *OrderEventUpdate) SetPosition(v int64) *OrderEventUpdate {
+	_u.mutation.ResetPosition()
+	_u.mutation.SetPosition(v)
+	return _u
+}
+
+// SetNillablePosition sets the "position" field if the given value is not nil.
+func (_u *OrderEventUpdate) SetNillablePosition(v *int64) *OrderEventUpdate {
+	if v != nil {
+		_u.SetPosition(*v)
+	}
+	return _u
+}
+
+// AddPosition adds value to the "position" field.
+func (_u *OrderEventUpdate) AddPosition(v int64) *OrderEventUpdate {
+	_u.mutation.AddPosition(v)
+	return _u
+}
+
+// ClearPosition clears the value of the "position" field.
+func (_u *OrderEventUpdate) ClearPosition() *OrderEventUpdate {
+	_u.mutation.ClearPosition()
+	return _u
+}
+
+// SetSequence sets the "sequence" field.
+func (_u *OrderEventUpdate) SetSequence(v int64) *OrderEventUpdate {
+	_u.mutation.ResetSequence()
+	_u.mutation.SetSequence(v)
+	return _u
+}
+
+// SetNillableSequence sets the "sequence" field if the given value is not nil.
+func (_u *OrderEventUpdate) SetNillableSequence(v *int64) *OrderEventUpdate {
+	if v != nil {
+		_u.SetSequence(*v)
+	}
+	return _u
+}
+
+// AddSequence adds value to the "sequence" field.
+func (_u *OrderEventUpdate) AddSequence(v int64) *OrderEventUpdate {
+	_u.mutation.AddSequence(v)
+	return _u
+}
+
+// ClearSequence clears the value of the "sequence" field.
+func (_u *OrderEventUpdate) ClearSequence() *OrderEventUpdate {
+	_u.mutation.ClearSequence()
+	return _u
+}
+
 // Mutation returns the OrderEventMutation object of the builder.
 func (_u *OrderEventUpdate) Mutation() *OrderEventMutation {
 	return _u.mutation
@@ -89,6 +143,24 @@ func (_u *OrderEventUpdate) sqlSave(ctx context.Context) (_node int, err error) 
 	if _u.mutation.ActorIDCleared() {
 		_spec.ClearField(orderevent.FieldActorID, field.TypeInt)
 	}
+	if value, ok := _u.mutation.Position(); ok {
+		_spec.SetField(orderevent.FieldPosition, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedPosition(); ok {
+		_spec.AddField(orderevent.FieldPosition, field.TypeInt64, value)
+	}
+	if _u.mutation.PositionCleared() {
+		_spec.ClearField(orderevent.FieldPosition, field.TypeInt64)
+	}
+	if value, ok := _u.mutation.Sequence(); ok {
+		_spec.SetField(orderevent.FieldSequence, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedSequence(); ok {
+		_spec.AddField(orderevent.FieldSequence, field.TypeInt64, value)
+	}
+	if _u.mutation.SequenceCleared() {
+		_spec.ClearField(orderevent.FieldSequence, field.TypeInt64)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -109,6 +181,60 @@ type OrderEventUpdateOne struct {
 	hooks     []Hook
 	mutation  *OrderEventMutation
 	modifiers []func(*sql.UpdateBuilder)
+}
+
+// SetPosition sets the "position" field.
+func (_u *OrderEventUpdateOne) SetPosition(v int64) *OrderEventUpdateOne {
+	_u.mutation.ResetPosition()
+	_u.mutation.SetPosition(v)
+	return _u
+}
+
+// SetNillablePosition sets the "position" field if the given value is not nil.
+func (_u *OrderEventUpdateOne) SetNillablePosition(v *int64) *OrderEventUpdateOne {
+	if v != nil {
+		_u.SetPosition(*v)
+	}
+	return _u
+}
+
+// AddPosition adds value to the "position" field.
+func (_u *OrderEventUpdateOne) AddPosition(v int64) *OrderEventUpdateOne {
+	_u.mutation.AddPosition(v)
+	return _u
+}
+
+// ClearPosition clears the value of the "position" field.
+func (_u *OrderEventUpdateOne) ClearPosition() *OrderEventUpdateOne {
+	_u.mutation.ClearPosition()
+	return _u
+}
+
+// SetSequence sets the "sequence" field.
+func (_u *OrderEventUpdateOne) SetSequence(v int64) *OrderEventUpdateOne {
+	_u.mutation.ResetSequence()
+	_u.mutation.SetSequence(v)
+	return _u
+}
+
+// SetNillableSequence sets the "sequence" field if the given value is not nil.
+func (_u *OrderEventUpdateOne) SetNillableSequence(v *int64) *OrderEventUpdateOne {
+	if v != nil {
+		_u.SetSequence(*v)
+	}
+	return _u
+}
+
+// AddSequence adds value to the "sequence" field.
+func (_u *OrderEventUpdateOne) AddSequence(v int64) *OrderEventUpdateOne {
+	_u.mutation.AddSequence(v)
+	return _u
+}
+
+// ClearSequence clears the value of the "sequence" field.
+func (_u *OrderEventUpdateOne) ClearSequence() *OrderEventUpdateOne {
+	_u.mutation.ClearSequence()
+	return _u
 }
 
 // Mutation returns the OrderEventMutation object of the builder.
@@ -201,6 +327,24 @@ func (_u *OrderEventUpdateOne) sqlSave(ctx context.Context) (_node *OrderEvent, 
 	}
 	if _u.mutation.ActorIDCleared() {
 		_spec.ClearField(orderevent.FieldActorID, field.TypeInt)
+	}
+	if value, ok := _u.mutation.Position(); ok {
+		_spec.SetField(orderevent.FieldPosition, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedPosition(); ok {
+		_spec.AddField(orderevent.FieldPosition, field.TypeInt64, value)
+	}
+	if _u.mutation.PositionCleared() {
+		_spec.ClearField(orderevent.FieldPosition, field.TypeInt64)
+	}
+	if value, ok := _u.mutation.Sequence(); ok {
+		_spec.SetField(orderevent.FieldSequence, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedSequence(); ok {
+		_spec.AddField(orderevent.FieldSequence, field.TypeInt64, value)
+	}
+	if _u.mutation.SequenceCleared() {
+		_spec.ClearField(orderevent.FieldSequence, field.TypeInt64)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &OrderEvent{config: _u.config}

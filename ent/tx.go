@@ -16,6 +16,8 @@ type Tx struct {
 	config
 	// Address is the client for interacting with the Address builders.
 	Address *AddressClient
+	// ApiClient is the client for interacting with the ApiClient builders.
+	ApiClient *ApiClientClient
 	// AuditLog is the client for interacting with the AuditLog builders.
 	AuditLog *AuditLogClient
 	// CartLine is the client for interacting with the CartLine builders.
@@ -46,6 +48,8 @@ type Tx struct {
 	RefreshToken *RefreshTokenClient
 	// Refund is the client for interacting with the Refund builders.
 	Refund *RefundClient
+	// RelayState is the client for interacting with the RelayState builders.
+	RelayState *RelayStateClient
 	// Review is the client for interacting with the Review builders.
 	Review *ReviewClient
 	// SearchToken is the client for interacting with the SearchToken builders.
@@ -58,6 +62,12 @@ type Tx struct {
 	TrackingEvent *TrackingEventClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
+	// Webhook is the client for interacting with the Webhook builders.
+	Webhook *WebhookClient
+	// WebhookAttempt is the client for interacting with the WebhookAttempt builders.
+	WebhookAttempt *WebhookAttemptClient
+	// WebhookDelivery is the client for interacting with the WebhookDelivery builders.
+	WebhookDelivery *WebhookDeliveryClient
 
 	// lazily loaded.
 	client     *Client
@@ -190,6 +200,7 @@ func (tx *Tx) Client() *Client {
 
 func (tx *Tx) init() {
 	tx.Address = NewAddressClient(tx.config)
+	tx.ApiClient = NewApiClientClient(tx.config)
 	tx.AuditLog = NewAuditLogClient(tx.config)
 	tx.CartLine = NewCartLineClient(tx.config)
 	tx.Category = NewCategoryClient(tx.config)
@@ -205,12 +216,16 @@ func (tx *Tx) init() {
 	tx.ProductVariant = NewProductVariantClient(tx.config)
 	tx.RefreshToken = NewRefreshTokenClient(tx.config)
 	tx.Refund = NewRefundClient(tx.config)
+	tx.RelayState = NewRelayStateClient(tx.config)
 	tx.Review = NewReviewClient(tx.config)
 	tx.SearchToken = NewSearchTokenClient(tx.config)
 	tx.Shipment = NewShipmentClient(tx.config)
 	tx.StockMovement = NewStockMovementClient(tx.config)
 	tx.TrackingEvent = NewTrackingEventClient(tx.config)
 	tx.User = NewUserClient(tx.config)
+	tx.Webhook = NewWebhookClient(tx.config)
+	tx.WebhookAttempt = NewWebhookAttemptClient(tx.config)
+	tx.WebhookDelivery = NewWebhookDeliveryClient(tx.config)
 }
 
 // txDriver wraps the given dialect.Tx with a nop dialect.Driver implementation.

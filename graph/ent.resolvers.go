@@ -41,6 +41,9 @@ func (r *Resolver) Merchant() MerchantResolver { return &merchantResolver{r} }
 // Order returns OrderResolver implementation.
 func (r *Resolver) Order() OrderResolver { return &orderResolver{r} }
 
+// OrderEvent returns OrderEventResolver implementation.
+func (r *Resolver) OrderEvent() OrderEventResolver { return &orderEventResolver{r} }
+
 // OrderItem returns OrderItemResolver implementation.
 func (r *Resolver) OrderItem() OrderItemResolver { return &orderItemResolver{r} }
 
@@ -67,6 +70,7 @@ type (
 	cartLineResolver       struct{ *Resolver }
 	merchantResolver       struct{ *Resolver }
 	orderResolver          struct{ *Resolver }
+	orderEventResolver     struct{ *Resolver }
 	orderItemResolver      struct{ *Resolver }
 	paymentResolver        struct{ *Resolver }
 	productResolver        struct{ *Resolver }

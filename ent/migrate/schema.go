@@ -46,6 +46,27 @@ var (
 			},
 		},
 	}
+	// APIClientsColumns holds the columns for the "api_clients" table.
+	APIClientsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "client_id", Type: field.TypeString, Unique: true, Size: 64},
+		{Name: "name", Type: field.TypeString, Size: 100},
+		{Name: "secret_hash", Type: field.TypeString, Size: 255},
+		{Name: "merchant_ids", Type: field.TypeJSON},
+		{Name: "scopes", Type: field.TypeJSON},
+		{Name: "created_by_id", Type: field.TypeInt, Nullable: true},
+		{Name: "revoked_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "last_used_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "secret_rotated_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+	}
+	// APIClientsTable holds the schema information for the "api_clients" table.
+	APIClientsTable = &schema.Table{
+		Name:       "api_clients",
+		Columns:    APIClientsColumns,
+		PrimaryKey: []*schema.Column{APIClientsColumns[0]},
+	}
 	// AuditLogsColumns holds the columns for the "audit_logs" table.
 	AuditLogsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -370,6 +391,8 @@ var (
 		{Name: "actor_role", Type: field.TypeEnum, Enums: []string{"CUSTOMER", "MERCHANT", "ADMIN", "PARTNER", "SYSTEM"}},
 		{Name: "reason", Type: field.TypeString, Size: 500, Default: ""},
 		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "position", Type: field.TypeInt64, Unique: true, Nullable: true},
+		{Name: "sequence", Type: field.TypeInt64, Nullable: true},
 		{Name: "order_id", Type: field.TypeInt},
 	}
 	// OrderEventsTable holds the schema information for the "order_events" table.
@@ -380,7 +403,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "order_events_orders_events",
-				Columns:    []*schema.Column{OrderEventsColumns[10]},
+				Columns:    []*schema.Column{OrderEventsColumns[12]},
 				RefColumns: []*schema.Column{OrdersColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -389,7 +412,7 @@ var (
 			{
 				Name:    "orderevent_order_id_id",
 				Unique:  false,
-				Columns: []*schema.Column{OrderEventsColumns[10], OrderEventsColumns[0]},
+				Columns: []*schema.Column{OrderEventsColumns[12], OrderEventsColumns[0]},
 			},
 			{
 				Name:    "orderevent_merchant_id_id",
@@ -400,6 +423,21 @@ var (
 				Name:    "orderevent_customer_id_id",
 				Unique:  false,
 				Columns: []*schema.Column{OrderEventsColumns[2], OrderEventsColumns[0]},
+			},
+			{
+				Name:    "orderevent_merchant_id_sequence",
+				Unique:  false,
+				Columns: []*schema.Column{OrderEventsColumns[1], OrderEventsColumns[11]},
+			},
+			{
+				Name:    "orderevent_customer_id_position",
+				Unique:  false,
+				Columns: []*schema.Column{OrderEventsColumns[2], OrderEventsColumns[10]},
+			},
+			{
+				Name:    "orderevent_order_id_position",
+				Unique:  false,
+				Columns: []*schema.Column{OrderEventsColumns[12], OrderEventsColumns[10]},
 			},
 		},
 	}
@@ -696,6 +734,20 @@ var (
 			},
 		},
 	}
+	// RelayStatesColumns holds the columns for the "relay_states" table.
+	RelayStatesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "name", Type: field.TypeString, Unique: true, Size: 32},
+		{Name: "assigned_position", Type: field.TypeInt64, Default: 0},
+		{Name: "published_position", Type: field.TypeInt64, Default: 0},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+	}
+	// RelayStatesTable holds the schema information for the "relay_states" table.
+	RelayStatesTable = &schema.Table{
+		Name:       "relay_states",
+		Columns:    RelayStatesColumns,
+		PrimaryKey: []*schema.Column{RelayStatesColumns[0]},
+	}
 	// ReviewsColumns holds the columns for the "reviews" table.
 	ReviewsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -919,6 +971,109 @@ var (
 			},
 		},
 	}
+	// WebhooksColumns holds the columns for the "webhooks" table.
+	WebhooksColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "merchant_id", Type: field.TypeInt},
+		{Name: "api_client_id", Type: field.TypeInt, Nullable: true},
+		{Name: "url", Type: field.TypeString, Size: 2048},
+		{Name: "event_types", Type: field.TypeJSON},
+		{Name: "secret", Type: field.TypeString, Size: 128},
+		{Name: "previous_secret", Type: field.TypeString, Nullable: true, Size: 128},
+		{Name: "previous_secret_expires_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"ACTIVE", "DISABLED"}, Default: "ACTIVE"},
+		{Name: "disabled_reason", Type: field.TypeString, Size: 500, Default: ""},
+		{Name: "consecutive_failures", Type: field.TypeInt, Default: 0},
+		{Name: "failing_since", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+	}
+	// WebhooksTable holds the schema information for the "webhooks" table.
+	WebhooksTable = &schema.Table{
+		Name:       "webhooks",
+		Columns:    WebhooksColumns,
+		PrimaryKey: []*schema.Column{WebhooksColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "webhook_merchant_id_status",
+				Unique:  false,
+				Columns: []*schema.Column{WebhooksColumns[3], WebhooksColumns[10]},
+			},
+		},
+	}
+	// WebhookAttemptsColumns holds the columns for the "webhook_attempts" table.
+	WebhookAttemptsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "number", Type: field.TypeInt},
+		{Name: "response_code", Type: field.TypeInt, Nullable: true},
+		{Name: "latency_ms", Type: field.TypeInt},
+		{Name: "error", Type: field.TypeString, Size: 500, Default: ""},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "delivery_id", Type: field.TypeInt},
+	}
+	// WebhookAttemptsTable holds the schema information for the "webhook_attempts" table.
+	WebhookAttemptsTable = &schema.Table{
+		Name:       "webhook_attempts",
+		Columns:    WebhookAttemptsColumns,
+		PrimaryKey: []*schema.Column{WebhookAttemptsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "webhook_attempts_webhook_deliveries_attempt_log",
+				Columns:    []*schema.Column{WebhookAttemptsColumns[6]},
+				RefColumns: []*schema.Column{WebhookDeliveriesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+	}
+	// WebhookDeliveriesColumns holds the columns for the "webhook_deliveries" table.
+	WebhookDeliveriesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "event_id", Type: field.TypeInt},
+		{Name: "event_position", Type: field.TypeInt64},
+		{Name: "event_type", Type: field.TypeString, Size: 32},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "SUCCEEDED", "FAILED", "GAVE_UP"}, Default: "PENDING"},
+		{Name: "attempts", Type: field.TypeInt, Default: 0},
+		{Name: "next_attempt_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "claimed_until", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "last_response_code", Type: field.TypeInt, Nullable: true},
+		{Name: "last_latency_ms", Type: field.TypeInt, Nullable: true},
+		{Name: "last_error", Type: field.TypeString, Size: 500, Default: ""},
+		{Name: "delivered_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "webhook_id", Type: field.TypeInt},
+	}
+	// WebhookDeliveriesTable holds the schema information for the "webhook_deliveries" table.
+	WebhookDeliveriesTable = &schema.Table{
+		Name:       "webhook_deliveries",
+		Columns:    WebhookDeliveriesColumns,
+		PrimaryKey: []*schema.Column{WebhookDeliveriesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "webhook_deliveries_webhooks_deliveries",
+				Columns:    []*schema.Column{WebhookDeliveriesColumns[14]},
+				RefColumns: []*schema.Column{WebhooksColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "webhookdelivery_webhook_id_event_id",
+				Unique:  true,
+				Columns: []*schema.Column{WebhookDeliveriesColumns[14], WebhookDeliveriesColumns[3]},
+			},
+			{
+				Name:    "webhookdelivery_status_next_attempt_at",
+				Unique:  false,
+				Columns: []*schema.Column{WebhookDeliveriesColumns[6], WebhookDeliveriesColumns[8]},
+			},
+			{
+				Name:    "webhookdelivery_webhook_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{WebhookDeliveriesColumns[14], WebhookDeliveriesColumns[1]},
+			},
+		},
+	}
 	// PaymentOrdersColumns holds the columns for the "payment_orders" table.
 	PaymentOrdersColumns = []*schema.Column{
 		{Name: "payment_id", Type: field.TypeInt},
@@ -947,6 +1102,7 @@ var (
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		AddressesTable,
+		APIClientsTable,
 		AuditLogsTable,
 		CartLinesTable,
 		CategoriesTable,
@@ -962,12 +1118,16 @@ var (
 		ProductVariantsTable,
 		RefreshTokensTable,
 		RefundsTable,
+		RelayStatesTable,
 		ReviewsTable,
 		SearchTokensTable,
 		ShipmentsTable,
 		StockMovementsTable,
 		TrackingEventsTable,
 		UsersTable,
+		WebhooksTable,
+		WebhookAttemptsTable,
+		WebhookDeliveriesTable,
 		PaymentOrdersTable,
 	}
 )
@@ -976,6 +1136,9 @@ func init() {
 	AddressesTable.ForeignKeys[0].RefTable = UsersTable
 	AddressesTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(60129542144),
+	}
+	APIClientsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(94489280512),
 	}
 	AuditLogsTable.ForeignKeys[0].RefTable = UsersTable
 	AuditLogsTable.Annotation = &entsql.Annotation{
@@ -1040,6 +1203,9 @@ func init() {
 	RefundsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(81604378624),
 	}
+	RelayStatesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(98784247808),
+	}
 	ReviewsTable.ForeignKeys[0].RefTable = OrderItemsTable
 	ReviewsTable.ForeignKeys[1].RefTable = ProductsTable
 	ReviewsTable.ForeignKeys[2].RefTable = UsersTable
@@ -1066,6 +1232,17 @@ func init() {
 	UsersTable.ForeignKeys[0].RefTable = MerchantsTable
 	UsersTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(47244640256),
+	}
+	WebhooksTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(103079215104),
+	}
+	WebhookAttemptsTable.ForeignKeys[0].RefTable = WebhookDeliveriesTable
+	WebhookAttemptsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(107374182400),
+	}
+	WebhookDeliveriesTable.ForeignKeys[0].RefTable = WebhooksTable
+	WebhookDeliveriesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(111669149696),
 	}
 	PaymentOrdersTable.ForeignKeys[0].RefTable = PaymentsTable
 	PaymentOrdersTable.ForeignKeys[1].RefTable = OrdersTable

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/xiadan/xiadan/ent/address"
+	"github.com/xiadan/xiadan/ent/apiclient"
 	"github.com/xiadan/xiadan/ent/auditlog"
 	"github.com/xiadan/xiadan/ent/cartline"
 	"github.com/xiadan/xiadan/ent/category"
@@ -22,6 +23,7 @@ import (
 	"github.com/xiadan/xiadan/ent/productvariant"
 	"github.com/xiadan/xiadan/ent/refreshtoken"
 	"github.com/xiadan/xiadan/ent/refund"
+	"github.com/xiadan/xiadan/ent/relaystate"
 	"github.com/xiadan/xiadan/ent/review"
 	"github.com/xiadan/xiadan/ent/schema"
 	"github.com/xiadan/xiadan/ent/schema/schematype"
@@ -30,6 +32,9 @@ import (
 	"github.com/xiadan/xiadan/ent/stockmovement"
 	"github.com/xiadan/xiadan/ent/trackingevent"
 	"github.com/xiadan/xiadan/ent/user"
+	"github.com/xiadan/xiadan/ent/webhook"
+	"github.com/xiadan/xiadan/ent/webhookattempt"
+	"github.com/xiadan/xiadan/ent/webhookdelivery"
 
 	"entgo.io/ent"
 	"entgo.io/ent/privacy"
@@ -175,6 +180,70 @@ func init() {
 	addressDescIsDefault := addressFields[9].Descriptor()
 	// address.DefaultIsDefault holds the default value on creation for the is_default field.
 	address.DefaultIsDefault = addressDescIsDefault.Default.(bool)
+	apiclientMixin := schema.ApiClient{}.Mixin()
+	apiclient.Policy = privacy.NewPolicies(schema.ApiClient{})
+	apiclient.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := apiclient.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	apiclientMixinFields0 := apiclientMixin[0].Fields()
+	_ = apiclientMixinFields0
+	apiclientFields := schema.ApiClient{}.Fields()
+	_ = apiclientFields
+	// apiclientDescCreatedAt is the schema descriptor for created_at field.
+	apiclientDescCreatedAt := apiclientMixinFields0[0].Descriptor()
+	// apiclient.DefaultCreatedAt holds the default value on creation for the created_at field.
+	apiclient.DefaultCreatedAt = apiclientDescCreatedAt.Default.(func() time.Time)
+	// apiclientDescUpdatedAt is the schema descriptor for updated_at field.
+	apiclientDescUpdatedAt := apiclientMixinFields0[1].Descriptor()
+	// apiclient.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	apiclient.DefaultUpdatedAt = apiclientDescUpdatedAt.Default.(func() time.Time)
+	// apiclient.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	apiclient.UpdateDefaultUpdatedAt = apiclientDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// apiclientDescClientID is the schema descriptor for client_id field.
+	apiclientDescClientID := apiclientFields[0].Descriptor()
+	// apiclient.ClientIDValidator is a validator for the "client_id" field. It is called by the builders before save.
+	apiclient.ClientIDValidator = func() func(string) error {
+		validators := apiclientDescClientID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(client_id string) error {
+			for _, fn := range fns {
+				if err := fn(client_id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// apiclientDescName is the schema descriptor for name field.
+	apiclientDescName := apiclientFields[1].Descriptor()
+	// apiclient.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	apiclient.NameValidator = func() func(string) error {
+		validators := apiclientDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// apiclientDescSecretHash is the schema descriptor for secret_hash field.
+	apiclientDescSecretHash := apiclientFields[2].Descriptor()
+	// apiclient.SecretHashValidator is a validator for the "secret_hash" field. It is called by the builders before save.
+	apiclient.SecretHashValidator = apiclientDescSecretHash.Validators[0].(func(string) error)
 	auditlog.Policy = privacy.NewPolicies(schema.AuditLog{})
 	auditlog.Hooks[0] = func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
@@ -1413,6 +1482,53 @@ func init() {
 	refund.DefaultProviderRef = refundDescProviderRef.Default.(string)
 	// refund.ProviderRefValidator is a validator for the "provider_ref" field. It is called by the builders before save.
 	refund.ProviderRefValidator = refundDescProviderRef.Validators[0].(func(string) error)
+	relaystate.Policy = privacy.NewPolicies(schema.RelayState{})
+	relaystate.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := relaystate.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	relaystateFields := schema.RelayState{}.Fields()
+	_ = relaystateFields
+	// relaystateDescName is the schema descriptor for name field.
+	relaystateDescName := relaystateFields[0].Descriptor()
+	// relaystate.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	relaystate.NameValidator = func() func(string) error {
+		validators := relaystateDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// relaystateDescAssignedPosition is the schema descriptor for assigned_position field.
+	relaystateDescAssignedPosition := relaystateFields[1].Descriptor()
+	// relaystate.DefaultAssignedPosition holds the default value on creation for the assigned_position field.
+	relaystate.DefaultAssignedPosition = relaystateDescAssignedPosition.Default.(int64)
+	// relaystate.AssignedPositionValidator is a validator for the "assigned_position" field. It is called by the builders before save.
+	relaystate.AssignedPositionValidator = relaystateDescAssignedPosition.Validators[0].(func(int64) error)
+	// relaystateDescPublishedPosition is the schema descriptor for published_position field.
+	relaystateDescPublishedPosition := relaystateFields[2].Descriptor()
+	// relaystate.DefaultPublishedPosition holds the default value on creation for the published_position field.
+	relaystate.DefaultPublishedPosition = relaystateDescPublishedPosition.Default.(int64)
+	// relaystate.PublishedPositionValidator is a validator for the "published_position" field. It is called by the builders before save.
+	relaystate.PublishedPositionValidator = relaystateDescPublishedPosition.Validators[0].(func(int64) error)
+	// relaystateDescUpdatedAt is the schema descriptor for updated_at field.
+	relaystateDescUpdatedAt := relaystateFields[3].Descriptor()
+	// relaystate.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	relaystate.DefaultUpdatedAt = relaystateDescUpdatedAt.Default.(func() time.Time)
+	// relaystate.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	relaystate.UpdateDefaultUpdatedAt = relaystateDescUpdatedAt.UpdateDefault.(func() time.Time)
 	reviewMixin := schema.Review{}.Mixin()
 	review.Policy = privacy.NewPolicies(schema.Review{})
 	review.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -1664,6 +1780,137 @@ func init() {
 	user.DefaultLocale = userDescLocale.Default.(string)
 	// user.LocaleValidator is a validator for the "locale" field. It is called by the builders before save.
 	user.LocaleValidator = userDescLocale.Validators[0].(func(string) error)
+	webhookMixin := schema.Webhook{}.Mixin()
+	webhook.Policy = privacy.NewPolicies(schema.Webhook{})
+	webhook.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := webhook.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	webhookMixinFields0 := webhookMixin[0].Fields()
+	_ = webhookMixinFields0
+	webhookFields := schema.Webhook{}.Fields()
+	_ = webhookFields
+	// webhookDescCreatedAt is the schema descriptor for created_at field.
+	webhookDescCreatedAt := webhookMixinFields0[0].Descriptor()
+	// webhook.DefaultCreatedAt holds the default value on creation for the created_at field.
+	webhook.DefaultCreatedAt = webhookDescCreatedAt.Default.(func() time.Time)
+	// webhookDescUpdatedAt is the schema descriptor for updated_at field.
+	webhookDescUpdatedAt := webhookMixinFields0[1].Descriptor()
+	// webhook.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	webhook.DefaultUpdatedAt = webhookDescUpdatedAt.Default.(func() time.Time)
+	// webhook.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	webhook.UpdateDefaultUpdatedAt = webhookDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// webhookDescURL is the schema descriptor for url field.
+	webhookDescURL := webhookFields[2].Descriptor()
+	// webhook.URLValidator is a validator for the "url" field. It is called by the builders before save.
+	webhook.URLValidator = func() func(string) error {
+		validators := webhookDescURL.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(url string) error {
+			for _, fn := range fns {
+				if err := fn(url); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// webhookDescSecret is the schema descriptor for secret field.
+	webhookDescSecret := webhookFields[4].Descriptor()
+	// webhook.SecretValidator is a validator for the "secret" field. It is called by the builders before save.
+	webhook.SecretValidator = webhookDescSecret.Validators[0].(func(string) error)
+	// webhookDescPreviousSecret is the schema descriptor for previous_secret field.
+	webhookDescPreviousSecret := webhookFields[5].Descriptor()
+	// webhook.PreviousSecretValidator is a validator for the "previous_secret" field. It is called by the builders before save.
+	webhook.PreviousSecretValidator = webhookDescPreviousSecret.Validators[0].(func(string) error)
+	// webhookDescDisabledReason is the schema descriptor for disabled_reason field.
+	webhookDescDisabledReason := webhookFields[8].Descriptor()
+	// webhook.DefaultDisabledReason holds the default value on creation for the disabled_reason field.
+	webhook.DefaultDisabledReason = webhookDescDisabledReason.Default.(string)
+	// webhook.DisabledReasonValidator is a validator for the "disabled_reason" field. It is called by the builders before save.
+	webhook.DisabledReasonValidator = webhookDescDisabledReason.Validators[0].(func(string) error)
+	// webhookDescConsecutiveFailures is the schema descriptor for consecutive_failures field.
+	webhookDescConsecutiveFailures := webhookFields[9].Descriptor()
+	// webhook.DefaultConsecutiveFailures holds the default value on creation for the consecutive_failures field.
+	webhook.DefaultConsecutiveFailures = webhookDescConsecutiveFailures.Default.(int)
+	// webhook.ConsecutiveFailuresValidator is a validator for the "consecutive_failures" field. It is called by the builders before save.
+	webhook.ConsecutiveFailuresValidator = webhookDescConsecutiveFailures.Validators[0].(func(int) error)
+	webhookattempt.Policy = privacy.NewPolicies(schema.WebhookAttempt{})
+	webhookattempt.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := webhookattempt.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	webhookattemptFields := schema.WebhookAttempt{}.Fields()
+	_ = webhookattemptFields
+	// webhookattemptDescNumber is the schema descriptor for number field.
+	webhookattemptDescNumber := webhookattemptFields[1].Descriptor()
+	// webhookattempt.NumberValidator is a validator for the "number" field. It is called by the builders before save.
+	webhookattempt.NumberValidator = webhookattemptDescNumber.Validators[0].(func(int) error)
+	// webhookattemptDescLatencyMs is the schema descriptor for latency_ms field.
+	webhookattemptDescLatencyMs := webhookattemptFields[3].Descriptor()
+	// webhookattempt.LatencyMsValidator is a validator for the "latency_ms" field. It is called by the builders before save.
+	webhookattempt.LatencyMsValidator = webhookattemptDescLatencyMs.Validators[0].(func(int) error)
+	// webhookattemptDescError is the schema descriptor for error field.
+	webhookattemptDescError := webhookattemptFields[4].Descriptor()
+	// webhookattempt.DefaultError holds the default value on creation for the error field.
+	webhookattempt.DefaultError = webhookattemptDescError.Default.(string)
+	// webhookattempt.ErrorValidator is a validator for the "error" field. It is called by the builders before save.
+	webhookattempt.ErrorValidator = webhookattemptDescError.Validators[0].(func(string) error)
+	// webhookattemptDescCreatedAt is the schema descriptor for created_at field.
+	webhookattemptDescCreatedAt := webhookattemptFields[5].Descriptor()
+	// webhookattempt.DefaultCreatedAt holds the default value on creation for the created_at field.
+	webhookattempt.DefaultCreatedAt = webhookattemptDescCreatedAt.Default.(func() time.Time)
+	webhookdeliveryMixin := schema.WebhookDelivery{}.Mixin()
+	webhookdelivery.Policy = privacy.NewPolicies(schema.WebhookDelivery{})
+	webhookdelivery.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := webhookdelivery.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	webhookdeliveryMixinFields0 := webhookdeliveryMixin[0].Fields()
+	_ = webhookdeliveryMixinFields0
+	webhookdeliveryFields := schema.WebhookDelivery{}.Fields()
+	_ = webhookdeliveryFields
+	// webhookdeliveryDescCreatedAt is the schema descriptor for created_at field.
+	webhookdeliveryDescCreatedAt := webhookdeliveryMixinFields0[0].Descriptor()
+	// webhookdelivery.DefaultCreatedAt holds the default value on creation for the created_at field.
+	webhookdelivery.DefaultCreatedAt = webhookdeliveryDescCreatedAt.Default.(func() time.Time)
+	// webhookdeliveryDescUpdatedAt is the schema descriptor for updated_at field.
+	webhookdeliveryDescUpdatedAt := webhookdeliveryMixinFields0[1].Descriptor()
+	// webhookdelivery.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	webhookdelivery.DefaultUpdatedAt = webhookdeliveryDescUpdatedAt.Default.(func() time.Time)
+	// webhookdelivery.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	webhookdelivery.UpdateDefaultUpdatedAt = webhookdeliveryDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// webhookdeliveryDescEventType is the schema descriptor for event_type field.
+	webhookdeliveryDescEventType := webhookdeliveryFields[3].Descriptor()
+	// webhookdelivery.EventTypeValidator is a validator for the "event_type" field. It is called by the builders before save.
+	webhookdelivery.EventTypeValidator = webhookdeliveryDescEventType.Validators[0].(func(string) error)
+	// webhookdeliveryDescAttempts is the schema descriptor for attempts field.
+	webhookdeliveryDescAttempts := webhookdeliveryFields[5].Descriptor()
+	// webhookdelivery.DefaultAttempts holds the default value on creation for the attempts field.
+	webhookdelivery.DefaultAttempts = webhookdeliveryDescAttempts.Default.(int)
+	// webhookdelivery.AttemptsValidator is a validator for the "attempts" field. It is called by the builders before save.
+	webhookdelivery.AttemptsValidator = webhookdeliveryDescAttempts.Validators[0].(func(int) error)
+	// webhookdeliveryDescLastError is the schema descriptor for last_error field.
+	webhookdeliveryDescLastError := webhookdeliveryFields[10].Descriptor()
+	// webhookdelivery.DefaultLastError holds the default value on creation for the last_error field.
+	webhookdelivery.DefaultLastError = webhookdeliveryDescLastError.Default.(string)
+	// webhookdelivery.LastErrorValidator is a validator for the "last_error" field. It is called by the builders before save.
+	webhookdelivery.LastErrorValidator = webhookdeliveryDescLastError.Validators[0].(func(string) error)
 }
 
 const (

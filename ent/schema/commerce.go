@@ -121,6 +121,10 @@ func (OrderEvent) Fields() []ent.Field {
 		field.Enum("actor_role").Values("CUSTOMER", "MERCHANT", "ADMIN", "PARTNER", "SYSTEM").Immutable(),
 		field.String("reason").MaxRuneLen(500).Default("").Immutable(),
 		field.Time("created_at").SchemaType(datetime6).Immutable().Default(nowUTC),
+		field.Int64("position").Optional().Nillable().Unique().Annotations(entgql.Skip()).
+			Comment("Order of publication, given by the relay after commit: the resume cursor."),
+		field.Int64("sequence").Optional().Nillable().
+			Comment("Per-merchant number, increasing, given by the relay with the position."),
 	}
 }
 
@@ -137,6 +141,9 @@ func (OrderEvent) Indexes() []ent.Index {
 		index.Fields("order_id", "id"),
 		index.Fields("merchant_id", "id"),
 		index.Fields("customer_id", "id"),
+		index.Fields("merchant_id", "sequence"),
+		index.Fields("customer_id", "position"),
+		index.Fields("order_id", "position"),
 	}
 }
 

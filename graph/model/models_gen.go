@@ -10,11 +10,18 @@ import (
 	"time"
 
 	"github.com/xiadan/xiadan/ent"
+	"github.com/xiadan/xiadan/ent/orderevent"
 	"github.com/xiadan/xiadan/ent/payment"
 	"github.com/xiadan/xiadan/ent/product"
 	"github.com/xiadan/xiadan/ent/trackingevent"
 	"github.com/xiadan/xiadan/internal/money"
 )
+
+type APIClientCredentials struct {
+	Client *ent.ApiClient `json:"client"`
+	// Shown only now; store it safely.
+	ClientSecret string `json:"clientSecret"`
+}
 
 type ApplyForMerchantInput struct {
 	Name string `json:"name"`
@@ -69,6 +76,13 @@ type ChangePasswordInput struct {
 	NewPassword     string `json:"newPassword"`
 }
 
+type CreateAPIClientInput struct {
+	Name        string `json:"name"`
+	MerchantIDs []int  `json:"merchantIDs"`
+	// Any of orders:read, orders:write, tracking:write, webhooks:manage.
+	Scopes []string `json:"scopes"`
+}
+
 type CreateProductInput struct {
 	// Required for admins; merchant staff always create for their own merchant.
 	MerchantID  *int                     `json:"merchantID,omitempty"`
@@ -80,6 +94,20 @@ type CreateProductInput struct {
 	Attributes  []*ProductAttributeInput `json:"attributes,omitempty"`
 	// At least one; option names must be the same across variants.
 	Variants []*ProductVariantInput `json:"variants"`
+}
+
+type CreateWebhookInput struct {
+	MerchantID int `json:"merchantID"`
+	// https URL (http://localhost and private addresses only with WEBHOOK_ALLOW_PRIVATE).
+	URL string `json:"url"`
+	// Event types to deliver; empty or null means all.
+	Types []orderevent.Type `json:"types,omitempty"`
+}
+
+type EventActor struct {
+	Role orderevent.ActorRole `json:"role"`
+	// The person, when one acted (null for the system and partner clients).
+	UserID *int `json:"userID,omitempty"`
 }
 
 type LoginInput struct {
@@ -147,6 +175,12 @@ type RegisterInput struct {
 	Locale *string `json:"locale,omitempty"`
 }
 
+// Real-time order events. Every committed order change is an OrderEvent, numbered by the
+// relay after commit; subscribers receive them in order, once per connection, and resume
+// after a dropped connection with `after: <cursor of the last event received>`.
+type Subscription struct {
+}
+
 type TrackingEventInput struct {
 	Status      trackingevent.Status `json:"status"`
 	Location    *string              `json:"location,omitempty"`
@@ -191,6 +225,12 @@ type UpdateProfileInput struct {
 	Locale      *string `json:"locale,omitempty"`
 }
 
+type UpdateWebhookInput struct {
+	URL     *string           `json:"url,omitempty"`
+	Types   []orderevent.Type `json:"types,omitempty"`
+	Enabled *bool             `json:"enabled,omitempty"`
+}
+
 type VariantOptionInput struct {
 	Name  string `json:"name"`
 	Value string `json:"value"`
@@ -200,6 +240,12 @@ type VirtualContentInput struct {
 	Codes   []string `json:"codes,omitempty"`
 	Links   []string `json:"links,omitempty"`
 	Message *string  `json:"message,omitempty"`
+}
+
+type WebhookWithSecret struct {
+	Webhook *ent.Webhook `json:"webhook"`
+	// Shown only now: the HMAC key of X-Xiadan-Signature.
+	Secret string `json:"secret"`
 }
 
 // Why a cart line cannot be bought as it is.
