@@ -848,14 +848,14 @@ type MutationResolver interface {
 	CreateAPIClient(ctx context.Context, input model.CreateAPIClientInput) (*model.APIClientCredentials, error)
 	RevokeAPIClient(ctx context.Context, id int) (*ent.ApiClient, error)
 	RotateAPIClientSecret(ctx context.Context, id int) (*model.APIClientCredentials, error)
+	PayOrder(ctx context.Context, input model.PayOrderInput) (*ent.Payment, error)
+	SandboxCompletePayment(ctx context.Context, paymentID int, outcome model.PaymentOutcome) (*ent.Payment, error)
+	RefundOrder(ctx context.Context, orderID int, amount *string, reason string) (*ent.Refund, error)
 	CreateWebhook(ctx context.Context, input model.CreateWebhookInput) (*model.WebhookWithSecret, error)
 	UpdateWebhook(ctx context.Context, id int, input model.UpdateWebhookInput) (*ent.Webhook, error)
 	DeleteWebhook(ctx context.Context, id int) (int, error)
 	RotateWebhookSecret(ctx context.Context, id int) (*model.WebhookWithSecret, error)
 	RedeliverWebhook(ctx context.Context, deliveryID int) (*ent.WebhookDelivery, error)
-	PayOrder(ctx context.Context, input model.PayOrderInput) (*ent.Payment, error)
-	SandboxCompletePayment(ctx context.Context, paymentID int, outcome model.PaymentOutcome) (*ent.Payment, error)
-	RefundOrder(ctx context.Context, orderID int, amount *string, reason string) (*ent.Refund, error)
 }
 type OrderResolver interface {
 	Subtotal(ctx context.Context, obj *ent.Order) (*money.Money, error)
@@ -9389,11 +9389,6 @@ type VirtualContent {
 	{Name: "../schema/partners.graphqls", Input: `extend type Query {
   "API clients of a merchant (its owner or an admin)."
   apiClients(merchantID: ID!): [ApiClient!]! @hasRole(roles: [MERCHANT, ADMIN])
-  "Webhooks of a merchant (its staff, partners with webhooks:manage, admins)."
-  webhooks(merchantID: ID!): [Webhook!]! @hasRole(roles: [MERCHANT, PARTNER, ADMIN])
-  "Every delivery of a webhook with its attempts, newest first."
-  webhookDeliveries(webhookID: ID!, after: Cursor, first: Int, before: Cursor, last: Int): WebhookDeliveryConnection!
-    @hasRole(roles: [MERCHANT, PARTNER, ADMIN])
 }
 
 extend type Mutation {
@@ -9407,15 +9402,6 @@ extend type Mutation {
   "Issues a new secret; the old one stops working."
   rotateApiClientSecret(id: ID!): ApiClientCredentials! @hasRole(roles: [MERCHANT, ADMIN])
 
-  "Registers an HTTPS endpoint for order events of a merchant. The signing secret is shown once."
-  createWebhook(input: CreateWebhookInput!): WebhookWithSecret! @hasRole(roles: [MERCHANT, PARTNER, ADMIN])
-  "Changes a webhook; enabling a disabled one resets its failure count."
-  updateWebhook(id: ID!, input: UpdateWebhookInput!): Webhook! @hasRole(roles: [MERCHANT, PARTNER, ADMIN])
-  deleteWebhook(id: ID!): ID! @hasRole(roles: [MERCHANT, PARTNER, ADMIN])
-  "A new signing secret; the old one keeps signing too (a second v1) for 24 hours."
-  rotateWebhookSecret(id: ID!): WebhookWithSecret! @hasRole(roles: [MERCHANT, PARTNER, ADMIN])
-  "Sends a delivery again now, whatever its status."
-  redeliverWebhook(deliveryID: ID!): WebhookDelivery! @hasRole(roles: [MERCHANT, PARTNER, ADMIN])
 }
 
 input CreateApiClientInput {
@@ -9433,30 +9419,6 @@ type ApiClientCredentials {
 
 extend type ApiClient {
   merchantIDs: [ID!]!
-}
-
-input CreateWebhookInput {
-  merchantID: ID!
-  "https URL (http://localhost and private addresses only with WEBHOOK_ALLOW_PRIVATE)."
-  url: String!
-  "Event types to deliver; empty or null means all."
-  types: [OrderEventType!]
-}
-
-input UpdateWebhookInput {
-  url: String
-  types: [OrderEventType!]
-  enabled: Boolean
-}
-
-type WebhookWithSecret {
-  webhook: Webhook!
-  "Shown only now: the HMAC key of X-Xiadan-Signature."
-  secret: String!
-}
-
-extend type Webhook {
-  merchantID: ID!
 }
 `, BuiltIn: false},
 	{Name: "../schema/payment.graphqls", Input: `extend type Mutation {
@@ -9512,6 +9474,50 @@ extend type Payment {
 
 extend type Refund {
   amount: Money!
+}
+`, BuiltIn: false},
+	{Name: "../schema/webhooks.graphqls", Input: `extend type Query {
+  "Webhooks of a merchant (its staff, partners with webhooks:manage, admins)."
+  webhooks(merchantID: ID!): [Webhook!]! @hasRole(roles: [MERCHANT, PARTNER, ADMIN])
+  "Every delivery of a webhook with its attempts, newest first."
+  webhookDeliveries(webhookID: ID!, after: Cursor, first: Int, before: Cursor, last: Int): WebhookDeliveryConnection!
+    @hasRole(roles: [MERCHANT, PARTNER, ADMIN])
+}
+
+extend type Mutation {
+  "Registers an HTTPS endpoint for order events of a merchant. The signing secret is shown once."
+  createWebhook(input: CreateWebhookInput!): WebhookWithSecret! @hasRole(roles: [MERCHANT, PARTNER, ADMIN])
+  "Changes a webhook; enabling a disabled one resets its failure count."
+  updateWebhook(id: ID!, input: UpdateWebhookInput!): Webhook! @hasRole(roles: [MERCHANT, PARTNER, ADMIN])
+  deleteWebhook(id: ID!): ID! @hasRole(roles: [MERCHANT, PARTNER, ADMIN])
+  "A new signing secret; the old one keeps signing too (a second v1) for 24 hours."
+  rotateWebhookSecret(id: ID!): WebhookWithSecret! @hasRole(roles: [MERCHANT, PARTNER, ADMIN])
+  "Sends a delivery again now, whatever its status."
+  redeliverWebhook(deliveryID: ID!): WebhookDelivery! @hasRole(roles: [MERCHANT, PARTNER, ADMIN])
+}
+
+input CreateWebhookInput {
+  merchantID: ID!
+  "https URL (http://localhost and private addresses only with WEBHOOK_ALLOW_PRIVATE)."
+  url: String!
+  "Event types to deliver; empty or null means all."
+  types: [OrderEventType!]
+}
+
+input UpdateWebhookInput {
+  url: String
+  types: [OrderEventType!]
+  enabled: Boolean
+}
+
+type WebhookWithSecret {
+  webhook: Webhook!
+  "Shown only now: the HMAC key of X-Xiadan-Signature."
+  secret: String!
+}
+
+extend type Webhook {
+  merchantID: ID!
 }
 `, BuiltIn: false},
 }
@@ -19100,6 +19106,182 @@ func (ec *executionContext) fieldContext_Mutation_rotateApiClientSecret(ctx cont
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_payOrder(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_payOrder(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PayOrder(ctx, fc.Args["input"].(model.PayOrderInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.Payment
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Payment) graphql.Marshaler {
+			return ec.marshalNPayment2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐPayment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_payOrder(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Payment(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_payOrder_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_sandboxCompletePayment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_sandboxCompletePayment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SandboxCompletePayment(ctx, fc.Args["paymentID"].(int), fc.Args["outcome"].(model.PaymentOutcome))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.Payment
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Payment) graphql.Marshaler {
+			return ec.marshalNPayment2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐPayment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_sandboxCompletePayment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Payment(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_sandboxCompletePayment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_refundOrder(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_refundOrder(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RefundOrder(ctx, fc.Args["orderID"].(int), fc.Args["amount"].(*string), fc.Args["reason"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNRole2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋviewerᚐRoleᚄ(ctx, []any{"MERCHANT", "ADMIN"})
+				if err != nil {
+					var zeroVal *ent.Refund
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *ent.Refund
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Refund) graphql.Marshaler {
+			return ec.marshalNRefund2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐRefund(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_refundOrder(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Refund(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_refundOrder_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createWebhook(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -19404,182 +19586,6 @@ func (ec *executionContext) fieldContext_Mutation_redeliverWebhook(ctx context.C
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_redeliverWebhook_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
-		ec.Error(ctx, err)
-		return fc, err
-	}
-	return fc, nil
-}
-
-func (ec *executionContext) _Mutation_payOrder(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Mutation_payOrder(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().PayOrder(ctx, fc.Args["input"].(model.PayOrderInput))
-		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				if ec.Directives.Auth == nil {
-					var zeroVal *ent.Payment
-					return zeroVal, errors.New("directive auth is not implemented")
-				}
-				return ec.Directives.Auth(ctx, nil, directive0)
-			}
-
-			next = directive1
-			return next
-		},
-		func(ctx context.Context, selections ast.SelectionSet, v *ent.Payment) graphql.Marshaler {
-			return ec.marshalNPayment2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐPayment(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_Mutation_payOrder(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "Mutation",
-		Field:      field,
-		IsMethod:   true,
-		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Payment(ctx, field)
-		},
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_payOrder_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
-		ec.Error(ctx, err)
-		return fc, err
-	}
-	return fc, nil
-}
-
-func (ec *executionContext) _Mutation_sandboxCompletePayment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Mutation_sandboxCompletePayment(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().SandboxCompletePayment(ctx, fc.Args["paymentID"].(int), fc.Args["outcome"].(model.PaymentOutcome))
-		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				if ec.Directives.Auth == nil {
-					var zeroVal *ent.Payment
-					return zeroVal, errors.New("directive auth is not implemented")
-				}
-				return ec.Directives.Auth(ctx, nil, directive0)
-			}
-
-			next = directive1
-			return next
-		},
-		func(ctx context.Context, selections ast.SelectionSet, v *ent.Payment) graphql.Marshaler {
-			return ec.marshalNPayment2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐPayment(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_Mutation_sandboxCompletePayment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "Mutation",
-		Field:      field,
-		IsMethod:   true,
-		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Payment(ctx, field)
-		},
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_sandboxCompletePayment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
-		ec.Error(ctx, err)
-		return fc, err
-	}
-	return fc, nil
-}
-
-func (ec *executionContext) _Mutation_refundOrder(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Mutation_refundOrder(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().RefundOrder(ctx, fc.Args["orderID"].(int), fc.Args["amount"].(*string), fc.Args["reason"].(string))
-		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				roles, err := ec.unmarshalNRole2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋviewerᚐRoleᚄ(ctx, []any{"MERCHANT", "ADMIN"})
-				if err != nil {
-					var zeroVal *ent.Refund
-					return zeroVal, err
-				}
-				if ec.Directives.HasRole == nil {
-					var zeroVal *ent.Refund
-					return zeroVal, errors.New("directive hasRole is not implemented")
-				}
-				return ec.Directives.HasRole(ctx, nil, directive0, roles)
-			}
-
-			next = directive1
-			return next
-		},
-		func(ctx context.Context, selections ast.SelectionSet, v *ent.Refund) graphql.Marshaler {
-			return ec.marshalNRefund2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐRefund(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_Mutation_refundOrder(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "Mutation",
-		Field:      field,
-		IsMethod:   true,
-		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Refund(ctx, field)
-		},
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_refundOrder_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -48028,6 +48034,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "payOrder":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_payOrder(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sandboxCompletePayment":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_sandboxCompletePayment(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "refundOrder":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_refundOrder(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "createWebhook":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createWebhook(ctx, field)
@@ -48059,27 +48086,6 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "redeliverWebhook":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_redeliverWebhook(ctx, field)
-			})
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		case "payOrder":
-			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
-				return ec._Mutation_payOrder(ctx, field)
-			})
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		case "sandboxCompletePayment":
-			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
-				return ec._Mutation_sandboxCompletePayment(ctx, field)
-			})
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		case "refundOrder":
-			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
-				return ec._Mutation_refundOrder(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++

@@ -9,7 +9,6 @@ import (
 	"context"
 	"fmt"
 
-	"entgo.io/contrib/entgql"
 	"github.com/xiadan/xiadan/ent"
 	"github.com/xiadan/xiadan/graph/model"
 )
@@ -29,42 +28,7 @@ func (r *mutationResolver) RotateAPIClientSecret(ctx context.Context, id int) (*
 	panic(fmt.Errorf("not implemented: RotateAPIClientSecret - rotateApiClientSecret"))
 }
 
-// CreateWebhook is the resolver for the createWebhook field.
-func (r *mutationResolver) CreateWebhook(ctx context.Context, input model.CreateWebhookInput) (*model.WebhookWithSecret, error) {
-	panic(fmt.Errorf("not implemented: CreateWebhook - createWebhook"))
-}
-
-// UpdateWebhook is the resolver for the updateWebhook field.
-func (r *mutationResolver) UpdateWebhook(ctx context.Context, id int, input model.UpdateWebhookInput) (*ent.Webhook, error) {
-	panic(fmt.Errorf("not implemented: UpdateWebhook - updateWebhook"))
-}
-
-// DeleteWebhook is the resolver for the deleteWebhook field.
-func (r *mutationResolver) DeleteWebhook(ctx context.Context, id int) (int, error) {
-	panic(fmt.Errorf("not implemented: DeleteWebhook - deleteWebhook"))
-}
-
-// RotateWebhookSecret is the resolver for the rotateWebhookSecret field.
-func (r *mutationResolver) RotateWebhookSecret(ctx context.Context, id int) (*model.WebhookWithSecret, error) {
-	panic(fmt.Errorf("not implemented: RotateWebhookSecret - rotateWebhookSecret"))
-}
-
-// RedeliverWebhook is the resolver for the redeliverWebhook field.
-func (r *mutationResolver) RedeliverWebhook(ctx context.Context, deliveryID int) (*ent.WebhookDelivery, error) {
-	panic(fmt.Errorf("not implemented: RedeliverWebhook - redeliverWebhook"))
-}
-
 // APIClients is the resolver for the apiClients field.
 func (r *queryResolver) APIClients(ctx context.Context, merchantID int) ([]*ent.ApiClient, error) {
 	panic(fmt.Errorf("not implemented: APIClients - apiClients"))
-}
-
-// Webhooks is the resolver for the webhooks field.
-func (r *queryResolver) Webhooks(ctx context.Context, merchantID int) ([]*ent.Webhook, error) {
-	panic(fmt.Errorf("not implemented: Webhooks - webhooks"))
-}
-
-// WebhookDeliveries is the resolver for the webhookDeliveries field.
-func (r *queryResolver) WebhookDeliveries(ctx context.Context, webhookID int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) (*ent.WebhookDeliveryConnection, error) {
-	panic(fmt.Errorf("not implemented: WebhookDeliveries - webhookDeliveries"))
 }

@@ -69,6 +69,10 @@ type Viewer struct {
 	MerchantRole MerchantRole
 	// PartnerMerchantIDs scopes a PARTNER client to the merchants it was granted.
 	PartnerMerchantIDs []int
+	// APIClientID is the partner client (ApiClient id) behind the request; 0 otherwise.
+	APIClientID int
+	// Scopes are a partner client's permissions, such as orders:read; empty for people.
+	Scopes []string
 	// System marks internal work (migrations, jobs, sign-in look-ups) that bypasses privacy.
 	System bool
 }
@@ -78,6 +82,15 @@ func (v *Viewer) Has(r Role) bool { return v != nil && slices.Contains(v.Roles, 
 
 // Authenticated reports whether anyone signed in.
 func (v *Viewer) Authenticated() bool { return v != nil && (v.UserID != 0 || v.Has(RolePartner)) }
+
+// HasScope reports whether a partner client holds scope s. People (no client) hold none.
+func (v *Viewer) HasScope(s string) bool { return v != nil && slices.Contains(v.Scopes, s) }
+
+// ActsForMerchant reports whether the viewer works for merchant id: its staff, or a partner
+// client granted that merchant.
+func (v *Viewer) ActsForMerchant(id int) bool {
+	return v.IsMerchantMember(id) || (v.Has(RolePartner) && slices.Contains(v.PartnerMerchantIDs, id))
+}
 
 // IsAdmin reports whether the viewer is a platform operator.
 func (v *Viewer) IsAdmin() bool { return v.Has(RoleAdmin) }
