@@ -121,6 +121,9 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	if cfg.Playground {
 		fmt.Fprintf(os.Stderr, "\n  GraphQL playground: %s\n  GraphQL endpoint:   %s\n\n", publicURL(ln, "/"), publicURL(ln, "/graphql"))
 	}
+	if err := a.RunEvents(ctx); err != nil {
+		return err
+	}
 	go a.RunJobs(ctx)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -12,6 +12,7 @@ import (
 	"github.com/xiadan/xiadan/ent/privacy"
 	"github.com/xiadan/xiadan/internal/apperror"
 	"github.com/xiadan/xiadan/internal/auth"
+	"github.com/xiadan/xiadan/internal/events"
 	"github.com/xiadan/xiadan/internal/fulfilment"
 	"github.com/xiadan/xiadan/internal/orders"
 	"github.com/xiadan/xiadan/internal/payments"
@@ -25,6 +26,7 @@ type Resolver struct {
 	Orders     *orders.Service
 	Payments   *payments.Service
 	Fulfilment *fulfilment.Service
+	Events     *events.Streamer
 }
 
 // NewSchema returns the executable schema with its resolvers and directives.

@@ -35,6 +35,18 @@ type Server struct {
 // New starts a server on the database at url, with configuration tweaked by opts.
 func New(t testing.TB, url string, opts ...func(*config.Config)) *Server {
 	t.Helper()
+	return newServer(t, url, true, opts...)
+}
+
+// NewWithoutEvents is New without the event relay and bus running, for tests that drive
+// them by hand (crash recovery, say).
+func NewWithoutEvents(t testing.TB, url string, opts ...func(*config.Config)) *Server {
+	t.Helper()
+	return newServer(t, url, false, opts...)
+}
+
+func newServer(t testing.TB, url string, events bool, opts ...func(*config.Config)) *Server {
+	t.Helper()
 	cfg, err := config.FromEnv(func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
@@ -57,6 +69,13 @@ func New(t testing.TB, url string, opts ...func(*config.Config)) *Server {
 	}
 	hs := httptest.NewServer(a.Handler())
 	t.Cleanup(hs.Close)
+	if events {
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel)
+		if err := a.RunEvents(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return &Server{t: t, App: a, DB: db, HTTP: hs, Config: cfg}
 }
 

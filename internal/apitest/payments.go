@@ -1,6 +1,7 @@
 package apitest
 
 import (
+	"context"
 	"log/slog"
 	"net"
 	"net/http/httptest"
@@ -49,6 +50,11 @@ func NewReachable(t testing.TB, url string, opts ...func(*config.Config)) *Serve
 	hs.Listener = l
 	hs.Start()
 	t.Cleanup(hs.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	if err := a.RunEvents(ctx); err != nil {
+		t.Fatal(err)
+	}
 	return &Server{t: t, App: a, DB: db, HTTP: hs, Config: cfg}
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/xiadan/xiadan/internal/auth"
 	"github.com/xiadan/xiadan/internal/config"
 	"github.com/xiadan/xiadan/internal/database"
+	"github.com/xiadan/xiadan/internal/events"
 	"github.com/xiadan/xiadan/internal/fulfilment"
 	"github.com/xiadan/xiadan/internal/orders"
 	"github.com/xiadan/xiadan/internal/payment/providers"
@@ -48,6 +49,11 @@ type App struct {
 	Orders     *orders.Service
 	Payments   *payments.Service
 	Fulfilment *fulfilment.Service
+	// Relay, Hub, Bus and Streamer carry order events to subscribers (internal/events).
+	Relay    *events.Relay
+	Hub      *events.Hub
+	Bus      events.Bus
+	Streamer *events.Streamer
 }
 
 // New builds the services of the server from its configuration and database.
@@ -71,8 +77,32 @@ func New(cfg config.Config, db *database.DB, logger *slog.Logger) (*App, error) 
 	}
 	ord := orders.New(cfg.OrderPaymentTimeout, cfg.OrderAutoCompleteAfter)
 	pay := payments.New(db.Client, reg, sb, cfg.Payment, ord, logger)
+	var bus events.Bus = &events.Local{}
+	hub := events.NewHub(db.Client, 0, logger)
+	relay := events.NewRelay(db.Client, bus, logger)
 	return &App{Config: cfg, Logger: logger, DB: db, Auth: svc,
-		Orders: ord, Payments: pay, Fulfilment: &fulfilment.Service{Orders: ord}}, nil
+		Orders: ord, Payments: pay, Fulfilment: &fulfilment.Service{Orders: ord},
+		Relay: relay, Hub: hub, Bus: bus,
+		Streamer: &events.Streamer{DB: db.Client, Hub: hub, Retention: cfg.EventRetention}}, nil
+}
+
+// RunEvents starts the event bus and relay and runs them until ctx ends. Tests start it
+// too (internal/apitest); the server starts it with the jobs.
+func (a *App) RunEvents(ctx context.Context) error {
+	start, err := a.Relay.PublishedPosition(ctx)
+	if err != nil {
+		return err
+	}
+	a.Hub.Start(start)
+	if err := a.Bus.Start(ctx, a.Hub.Deliver); err != nil {
+		return err
+	}
+	go func() {
+		<-ctx.Done()
+		_ = a.Bus.Close()
+	}()
+	go a.Relay.Run(ctx)
+	return nil
 }
 
 // RunJobs runs the background jobs until ctx ends. Every replica may run them: each job
@@ -92,7 +122,7 @@ func devKeyDir(cfg config.Config) string {
 // GraphQL returns the GraphQL handler without HTTP middleware.
 func (a *App) GraphQL() *handler.Server {
 	srv := handler.New(graph.NewSchema(&graph.Resolver{Client: a.DB.Client, Auth: a.Auth,
-		Orders: a.Orders, Payments: a.Payments, Fulfilment: a.Fulfilment}))
+		Orders: a.Orders, Payments: a.Payments, Fulfilment: a.Fulfilment, Events: a.Streamer}))
 	srv.AddTransport(transport.Websocket{
 		KeepAlivePingInterval: 15 * time.Second,
 		InitTimeout:           10 * time.Second,
@@ -109,7 +139,7 @@ func (a *App) GraphQL() *handler.Server {
 		srv.Use(extension.Introspection{})
 	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
-	srv.Use(Transactioner{Client: a.DB.Client, Logger: a.Logger})
+	srv.Use(Transactioner{Client: a.DB.Client, Logger: a.Logger, AfterCommit: a.Relay.Nudge})
 	guard.Install(srv, guard.Options{})
 	srv.AroundFields(requireConnectionPageSize)
 	srv.SetErrorPresenter(apperror.Presenter(a.Logger, audit.RequestID))

@@ -26,6 +26,9 @@ var selfTransactional = []string{"login", "refreshToken", "logout", "sandboxComp
 type Transactioner struct {
 	Client *ent.Client
 	Logger *slog.Logger
+	// AfterCommit, when set, runs after every committed transaction (it nudges the
+	// event relay, so subscribers hear of the change at once).
+	AfterCommit func()
 }
 
 var _ interface {
@@ -80,6 +83,9 @@ func (t Transactioner) InterceptResponse(ctx context.Context, next graphql.Respo
 	if err := tx.Commit(); err != nil {
 		t.Logger.ErrorContext(ctx, "committing transaction", "request_id", audit.RequestID(ctx), "err", err)
 		return internalResponse(ctx)
+	}
+	if t.AfterCommit != nil {
+		t.AfterCommit()
 	}
 	return rsp
 }

@@ -63,6 +63,12 @@ type Config struct {
 	OrderAutoCompleteAfter time.Duration
 	// JobInterval is how often the background jobs look for work.
 	JobInterval time.Duration
+	// EventRetention is how far back a subscription may resume with `after`.
+	EventRetention time.Duration
+	// NATSURL, when set, fans events out across replicas through NATS JetStream.
+	NATSURL string
+	// WebhookAllowPrivate lets webhooks target loopback and private addresses (development).
+	WebhookAllowPrivate bool
 	// Payment is every payment provider setting (see internal/payment and docs/PAYMENTS.md).
 	Payment payment.Config
 }
@@ -97,8 +103,11 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		OrderPaymentTimeout:    r.duration("ORDER_PAYMENT_TIMEOUT", 30*time.Minute),
 		OrderAutoCompleteAfter: r.duration("ORDER_AUTO_COMPLETE_AFTER", 7*24*time.Hour),
 		JobInterval:            r.duration("JOB_INTERVAL", 30*time.Second),
+		EventRetention:         r.duration("EVENT_RETENTION", 7*24*time.Hour),
+		NATSURL:                r.str("NATS_URL", ""),
 	}
 	dev := c.Env != "production"
+	c.WebhookAllowPrivate = r.boolean("WEBHOOK_ALLOW_PRIVATE", false)
 	c.Playground = r.boolean("PLAYGROUND", dev)
 	c.Introspection = r.boolean("INTROSPECTION", dev)
 	if len(r.errs) > 0 {

@@ -1,0 +1,153 @@
+package events
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"sync"
+
+	"github.com/xiadan/xiadan/ent"
+	"github.com/xiadan/xiadan/ent/orderevent"
+	"github.com/xiadan/xiadan/ent/privacy"
+)
+
+// Filter selects the events a subscriber receives; zero fields match everything.
+type Filter struct {
+	MerchantID, CustomerID, OrderID int
+	Types                           []orderevent.Type
+}
+
+// Match reports whether ev passes the filter.
+func (f Filter) Match(ev *ent.OrderEvent) bool {
+	return (f.MerchantID == 0 || ev.MerchantID == f.MerchantID) &&
+		(f.CustomerID == 0 || ev.CustomerID == f.CustomerID) &&
+		(f.OrderID == 0 || ev.OrderID == f.OrderID) &&
+		(len(f.Types) == 0 || slices.Contains(f.Types, ev.Type))
+}
+
+// ErrSlow is why a subscriber that could not keep up was disconnected.
+const ErrSlow = "the subscriber did not keep up with its events and was disconnected; resume with the last cursor"
+
+// Sub is one local subscriber: a bounded queue of matching events.
+type Sub struct {
+	filter Filter
+	ch     chan *ent.OrderEvent
+	// dropped is closed when the hub disconnected the subscriber for being slow.
+	dropped chan struct{}
+	once    sync.Once
+}
+
+// Events are the subscriber's live events, in position order.
+func (s *Sub) Events() <-chan *ent.OrderEvent { return s.ch }
+
+// Dropped is closed when the hub gave up on a slow subscriber.
+func (s *Sub) Dropped() <-chan struct{} { return s.dropped }
+
+// Hub fans the events of one replica out to its local subscribers. It delivers every
+// position exactly once and in order: duplicates from the bus are dropped, and a gap
+// (events published while this hub missed them) is read from the database first.
+type Hub struct {
+	db     *ent.Client
+	logger *slog.Logger
+	// Buffer is each subscriber's queue length; a subscriber whose queue is full is
+	// disconnected rather than slowing the hub (and everyone else) down.
+	Buffer int
+
+	mu   sync.Mutex
+	last int64
+	subs map[*Sub]struct{}
+}
+
+// NewHub returns a hub that has seen every event up to position start.
+func NewHub(db *ent.Client, start int64, logger *slog.Logger) *Hub {
+	return &Hub{db: db, logger: logger, Buffer: 1024, last: start, subs: map[*Sub]struct{}{}}
+}
+
+// Start sets the position the hub has seen up to, before the bus starts delivering.
+func (h *Hub) Start(position int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.last = position
+}
+
+// Subscribe registers a subscriber and returns the position the hub had reached: every
+// later event will be queued for it.
+func (h *Hub) Subscribe(f Filter) (*Sub, int64) {
+	s := &Sub{filter: f, ch: make(chan *ent.OrderEvent, h.Buffer), dropped: make(chan struct{})}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.subs[s] = struct{}{}
+	return s, h.last
+}
+
+// Unsubscribe removes a subscriber.
+func (h *Hub) Unsubscribe(s *Sub) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.subs, s)
+}
+
+// Subscribers is how many subscribers the hub has.
+func (h *Hub) Subscribers() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.subs)
+}
+
+// Position is the last position the hub delivered.
+func (h *Hub) Position() int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.last
+}
+
+// Deliver takes published events (as the bus hands them over) and fans them out.
+func (h *Hub) Deliver(evs []*ent.OrderEvent) {
+	evs = slices.Clone(evs)
+	slices.SortFunc(evs, func(a, b *ent.OrderEvent) int { return int(pos(a) - pos(b)) })
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, ev := range evs {
+		p := pos(ev)
+		if p <= h.last {
+			continue // seen already
+		}
+		if p > h.last+1 {
+			missed, err := h.db.OrderEvent.Query().
+				Where(orderevent.PositionGT(h.last), orderevent.PositionLT(p)).
+				Order(orderevent.ByPosition()).
+				All(privacy.DecisionContext(context.Background(), privacy.Allow))
+			if err != nil {
+				// The subscribers' cursors still let them resume without a gap.
+				h.logger.Error("events: reading missed events", "from", h.last+1, "to", p-1, "err", err)
+			}
+			for _, m := range missed {
+				h.fanOut(m)
+			}
+		}
+		h.fanOut(ev)
+	}
+}
+
+func (h *Hub) fanOut(ev *ent.OrderEvent) {
+	h.last = pos(ev)
+	for s := range h.subs {
+		if !s.filter.Match(ev) {
+			continue
+		}
+		select {
+		case s.ch <- ev:
+		default:
+			delete(h.subs, s)
+			s.once.Do(func() { close(s.dropped) })
+			h.logger.Warn("events: slow subscriber disconnected", "position", h.last)
+		}
+	}
+}
+
+func pos(ev *ent.OrderEvent) int64 {
+	if ev.Position == nil {
+		return 0
+	}
+	return *ev.Position
+}

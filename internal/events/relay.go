@@ -1,0 +1,205 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/xiadan/xiadan/ent"
+	"github.com/xiadan/xiadan/ent/orderevent"
+	"github.com/xiadan/xiadan/ent/privacy"
+	"github.com/xiadan/xiadan/ent/relaystate"
+	"github.com/xiadan/xiadan/internal/catalog/hooks"
+)
+
+// relayName names the relay's row in relay_states.
+const relayName = "order-events"
+
+// Relay numbers committed order events and publishes them. Several replicas may run it
+// at once: each step locks the relay's row first, so one relay at a time numbers and
+// publishes, in one order for everyone (and on NATS the event id is the message id, so
+// a repeated publish is dropped by the stream too).
+type Relay struct {
+	DB     *ent.Client
+	Bus    Bus
+	Logger *slog.Logger
+	// Interval is how often the relay looks for new events without being nudged.
+	Interval time.Duration
+	// Batch is the most events numbered or published per step.
+	Batch int
+	// OnNumbered runs in the numbering transaction, with the events just numbered: the
+	// webhook deliveries are created there, so a committed event always gets them.
+	OnNumbered func(ctx context.Context, tx *ent.Client, evs []*ent.OrderEvent) error
+
+	nudge chan struct{}
+}
+
+// NewRelay returns a relay publishing on bus.
+func NewRelay(db *ent.Client, bus Bus, logger *slog.Logger) *Relay {
+	return &Relay{DB: db, Bus: bus, Logger: logger, Interval: 250 * time.Millisecond, Batch: 500,
+		nudge: make(chan struct{}, 1)}
+}
+
+// Nudge tells the relay new events were committed, so it runs now rather than at its
+// next tick. It never blocks.
+func (r *Relay) Nudge() {
+	select {
+	case r.nudge <- struct{}{}:
+	default:
+	}
+}
+
+// Run numbers and publishes until ctx ends.
+func (r *Relay) Run(ctx context.Context) {
+	t := time.NewTicker(r.Interval)
+	defer t.Stop()
+	for {
+		for {
+			n, p, err := r.RunOnce(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					r.Logger.Error("events: relay", "err", err)
+				}
+				break
+			}
+			if n < r.Batch && p < r.Batch {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-r.nudge:
+		}
+	}
+}
+
+// RunOnce numbers one batch of committed events and publishes one batch of numbered ones.
+func (r *Relay) RunOnce(ctx context.Context) (numbered, published int, err error) {
+	ctx = privacy.DecisionContext(ctx, privacy.Allow)
+	if numbered, err = r.number(ctx); err != nil {
+		return 0, 0, fmt.Errorf("numbering events: %w", err)
+	}
+	if published, err = r.publish(ctx); err != nil {
+		return numbered, 0, fmt.Errorf("publishing events: %w", err)
+	}
+	return numbered, published, nil
+}
+
+// PublishedPosition is the position up to which events were published.
+func (r *Relay) PublishedPosition(ctx context.Context) (int64, error) {
+	st, err := r.DB.RelayState.Query().Where(relaystate.Name(relayName)).Only(privacy.DecisionContext(ctx, privacy.Allow))
+	if ent.IsNotFound(err) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return st.PublishedPosition, nil
+}
+
+// state locks the relay's row in tx, creating it on first use.
+func state(ctx context.Context, tx *ent.Client) (*ent.RelayState, error) {
+	st, err := tx.RelayState.Query().Where(relaystate.Name(relayName), hooks.LockRows).Only(ctx)
+	if ent.IsNotFound(err) {
+		// Several replicas may race to create it: the unique name keeps one.
+		if err := tx.RelayState.Create().SetName(relayName).OnConflictColumns(relaystate.FieldName).Ignore().Exec(ctx); err != nil {
+			return nil, err
+		}
+		st, err = tx.RelayState.Query().Where(relaystate.Name(relayName), hooks.LockRows).Only(ctx)
+	}
+	return st, err
+}
+
+func (r *Relay) number(ctx context.Context) (int, error) {
+	n := 0
+	err := withTx(ctx, r.DB, func(tx *ent.Client) error {
+		st, err := state(ctx, tx)
+		if err != nil {
+			return err
+		}
+		evs, err := tx.OrderEvent.Query().Where(orderevent.PositionIsNil()).
+			Order(orderevent.ByID()).Limit(r.Batch).All(ctx)
+		if err != nil || len(evs) == 0 {
+			return err
+		}
+		merchants := map[int]bool{}
+		var mids []int
+		for _, ev := range evs {
+			if !merchants[ev.MerchantID] {
+				merchants[ev.MerchantID] = true
+				mids = append(mids, ev.MerchantID)
+			}
+		}
+		var rows []struct {
+			MerchantID int   `json:"merchant_id"`
+			Max        int64 `json:"max"`
+		}
+		if err := tx.OrderEvent.Query().Where(orderevent.MerchantIDIn(mids...), orderevent.SequenceNotNil()).
+			GroupBy(orderevent.FieldMerchantID).Aggregate(ent.As(ent.Max(orderevent.FieldSequence), "max")).
+			Scan(ctx, &rows); err != nil {
+			return err
+		}
+		seq := map[int]int64{}
+		for _, row := range rows {
+			seq[row.MerchantID] = row.Max
+		}
+		position := st.AssignedPosition
+		for _, ev := range evs {
+			position++
+			seq[ev.MerchantID]++
+			p, s := position, seq[ev.MerchantID]
+			ev.Position, ev.Sequence = &p, &s
+			if err := tx.OrderEvent.UpdateOneID(ev.ID).SetPosition(p).SetSequence(s).Exec(ctx); err != nil {
+				return err
+			}
+		}
+		if r.OnNumbered != nil {
+			if err := r.OnNumbered(ctx, tx, evs); err != nil {
+				return err
+			}
+		}
+		n = len(evs)
+		return tx.RelayState.UpdateOne(st).SetAssignedPosition(position).Exec(ctx)
+	})
+	return n, err
+}
+
+func (r *Relay) publish(ctx context.Context) (int, error) {
+	n := 0
+	err := withTx(ctx, r.DB, func(tx *ent.Client) error {
+		st, err := state(ctx, tx)
+		if err != nil || st.PublishedPosition >= st.AssignedPosition {
+			return err
+		}
+		evs, err := tx.OrderEvent.Query().
+			Where(orderevent.PositionGT(st.PublishedPosition), orderevent.PositionLTE(st.AssignedPosition)).
+			Order(orderevent.ByPosition()).Limit(r.Batch).All(ctx)
+		if err != nil || len(evs) == 0 {
+			return err
+		}
+		// Published while the row is locked: one publisher at a time, in position order.
+		// A crash after this and before the commit publishes them again on restart; hubs
+		// and the JetStream stream drop the duplicates.
+		if err := r.Bus.Publish(ctx, evs); err != nil {
+			return err
+		}
+		n = len(evs)
+		return tx.RelayState.UpdateOne(st).SetPublishedPosition(*evs[len(evs)-1].Position).Exec(ctx)
+	})
+	return n, err
+}
+
+func withTx(ctx context.Context, db *ent.Client, fn func(tx *ent.Client) error) error {
+	tx, err := db.Tx(ctx)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx.Client()); err != nil {
+		return errors.Join(err, tx.Rollback())
+	}
+	return tx.Commit()
+}
