@@ -78,6 +78,13 @@ func New(cfg config.Config, db *database.DB, logger *slog.Logger) (*App, error) 
 	ord := orders.New(cfg.OrderPaymentTimeout, cfg.OrderAutoCompleteAfter)
 	pay := payments.New(db.Client, reg, sb, cfg.Payment, ord, logger)
 	var bus events.Bus = &events.Local{}
+	if cfg.NATSURL != "" {
+		nb, err := events.NewNATS(cfg.NATSURL, logger)
+		if err != nil {
+			return nil, err
+		}
+		bus = nb
+	}
 	hub := events.NewHub(db.Client, 0, logger)
 	relay := events.NewRelay(db.Client, bus, logger)
 	return &App{Config: cfg, Logger: logger, DB: db, Auth: svc,
@@ -131,6 +138,7 @@ func (a *App) GraphQL() *handler.Server {
 		}},
 		InitFunc: a.websocketInit,
 	})
+	srv.AddTransport(transport.SSE{}) // GraphQL over Server-Sent Events, before POST
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
