@@ -17,6 +17,7 @@ import (
 	"github.com/xiadan/xiadan/internal/orders"
 	"github.com/xiadan/xiadan/internal/payments"
 	"github.com/xiadan/xiadan/internal/viewer"
+	"github.com/xiadan/xiadan/internal/webhooks"
 )
 
 // Resolver holds the dependencies every resolver may use.
@@ -27,6 +28,7 @@ type Resolver struct {
 	Payments   *payments.Service
 	Fulfilment *fulfilment.Service
 	Events     *events.Streamer
+	Webhooks   *webhooks.Service
 }
 
 // NewSchema returns the executable schema with its resolvers and directives.

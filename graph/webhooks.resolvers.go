@@ -7,44 +7,52 @@ package graph
 
 import (
 	"context"
-	"fmt"
 
 	"entgo.io/contrib/entgql"
 	"github.com/xiadan/xiadan/ent"
 	"github.com/xiadan/xiadan/graph/model"
+	"github.com/xiadan/xiadan/internal/webhooks"
 )
 
 // CreateWebhook is the resolver for the createWebhook field.
 func (r *mutationResolver) CreateWebhook(ctx context.Context, input model.CreateWebhookInput) (*model.WebhookWithSecret, error) {
-	panic(fmt.Errorf("not implemented: CreateWebhook - createWebhook"))
+	w, secret, err := r.Webhooks.Create(ctx, webhooks.CreateInput{MerchantID: input.MerchantID, URL: input.URL, Types: input.Types})
+	if err != nil {
+		return nil, err
+	}
+	return &model.WebhookWithSecret{Webhook: w, Secret: secret}, nil
 }
 
 // UpdateWebhook is the resolver for the updateWebhook field.
 func (r *mutationResolver) UpdateWebhook(ctx context.Context, id int, input model.UpdateWebhookInput) (*ent.Webhook, error) {
-	panic(fmt.Errorf("not implemented: UpdateWebhook - updateWebhook"))
+	return r.Webhooks.Update(ctx, id, webhooks.UpdateInput{URL: input.URL, Types: input.Types, Enabled: input.Enabled})
 }
 
 // DeleteWebhook is the resolver for the deleteWebhook field.
 func (r *mutationResolver) DeleteWebhook(ctx context.Context, id int) (int, error) {
-	panic(fmt.Errorf("not implemented: DeleteWebhook - deleteWebhook"))
+	return id, r.Webhooks.Delete(ctx, id)
 }
 
 // RotateWebhookSecret is the resolver for the rotateWebhookSecret field.
 func (r *mutationResolver) RotateWebhookSecret(ctx context.Context, id int) (*model.WebhookWithSecret, error) {
-	panic(fmt.Errorf("not implemented: RotateWebhookSecret - rotateWebhookSecret"))
+	w, secret, err := r.Webhooks.RotateSecret(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &model.WebhookWithSecret{Webhook: w, Secret: secret}, nil
 }
 
 // RedeliverWebhook is the resolver for the redeliverWebhook field.
 func (r *mutationResolver) RedeliverWebhook(ctx context.Context, deliveryID int) (*ent.WebhookDelivery, error) {
-	panic(fmt.Errorf("not implemented: RedeliverWebhook - redeliverWebhook"))
+	return r.Webhooks.Redeliver(ctx, deliveryID)
 }
 
 // Webhooks is the resolver for the webhooks field.
 func (r *queryResolver) Webhooks(ctx context.Context, merchantID int) ([]*ent.Webhook, error) {
-	panic(fmt.Errorf("not implemented: Webhooks - webhooks"))
+	return r.Resolver.Webhooks.List(ctx, merchantID)
 }
 
 // WebhookDeliveries is the resolver for the webhookDeliveries field.
 func (r *queryResolver) WebhookDeliveries(ctx context.Context, webhookID int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) (*ent.WebhookDeliveryConnection, error) {
-	panic(fmt.Errorf("not implemented: WebhookDeliveries - webhookDeliveries"))
+	return r.Resolver.Webhooks.Deliveries(ctx, webhookID, after, first, before, last)
 }

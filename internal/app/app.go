@@ -34,6 +34,7 @@ import (
 	"github.com/xiadan/xiadan/internal/guard"
 	"github.com/xiadan/xiadan/internal/loader"
 	"github.com/xiadan/xiadan/internal/viewer"
+	"github.com/xiadan/xiadan/internal/webhooks"
 )
 
 // MaxBodyBytes caps a GraphQL request body, before anything parses it.
@@ -54,6 +55,8 @@ type App struct {
 	Hub      *events.Hub
 	Bus      events.Bus
 	Streamer *events.Streamer
+	// Webhooks delivers order events to merchants' and partners' endpoints.
+	Webhooks *webhooks.Service
 }
 
 // New builds the services of the server from its configuration and database.
@@ -87,9 +90,11 @@ func New(cfg config.Config, db *database.DB, logger *slog.Logger) (*App, error) 
 	}
 	hub := events.NewHub(db.Client, 0, logger)
 	relay := events.NewRelay(db.Client, bus, logger)
+	wh := webhooks.New(db.Client, logger, cfg.WebhookAllowPrivate)
+	relay.OnNumbered = wh.EnqueueDeliveries
 	return &App{Config: cfg, Logger: logger, DB: db, Auth: svc,
 		Orders: ord, Payments: pay, Fulfilment: &fulfilment.Service{Orders: ord},
-		Relay: relay, Hub: hub, Bus: bus,
+		Relay: relay, Hub: hub, Bus: bus, Webhooks: wh,
 		Streamer: &events.Streamer{DB: db.Client, Hub: hub, Retention: cfg.EventRetention}}, nil
 }
 
@@ -109,6 +114,7 @@ func (a *App) RunEvents(ctx context.Context) error {
 		_ = a.Bus.Close()
 	}()
 	go a.Relay.Run(ctx)
+	go a.Webhooks.Run(ctx) // every replica: deliveries are claimed in the database
 	return nil
 }
 
@@ -129,10 +135,18 @@ func devKeyDir(cfg config.Config) string {
 // GraphQL returns the GraphQL handler without HTTP middleware.
 func (a *App) GraphQL() *handler.Server {
 	srv := handler.New(graph.NewSchema(&graph.Resolver{Client: a.DB.Client, Auth: a.Auth,
-		Orders: a.Orders, Payments: a.Payments, Fulfilment: a.Fulfilment, Events: a.Streamer}))
+		Orders: a.Orders, Payments: a.Payments, Fulfilment: a.Fulfilment, Events: a.Streamer,
+		Webhooks: a.Webhooks}))
 	srv.AddTransport(transport.Websocket{
+		// Legacy graphql-ws: a "ka" message every 15 s.
 		KeepAlivePingInterval: 15 * time.Second,
-		InitTimeout:           10 * time.Second,
+		// graphql-transport-ws: a ping every 15 s; a client that has not answered with a pong
+		// within 30 s (a dead peer, or one that stopped reading) is cut off, which also frees
+		// a writer stuck on its full socket.
+		PingPongInterval: 15 * time.Second,
+		InitTimeout:      10 * time.Second,
+		// Cross-site upgrades are refused unless the Origin matches ALLOWED_ORIGINS (a
+		// same-host Origin, and clients that send none, are accepted).
 		Implementation: transport.CoderWebsocketImplementation{AcceptOptions: coderws.AcceptOptions{
 			OriginPatterns: a.Config.AllowedOrigins,
 		}},
@@ -183,7 +197,18 @@ func (a *App) Handler() http.Handler {
 	return a.requestContext(mux)
 }
 
-// websocketInit authenticates a websocket connection from its connection_init payload.
+// websocketInit authenticates a websocket connection from its connection_init payload
+// ({"Authorization": "Bearer <token>"}, or {"token": "<token>"}).
+//
+// A refused token closes the socket with 4403 Forbidden, as graphql-transport-ws asks (the
+// graphql-ws client does not retry it). An accepted token bounds the connection: its
+// context ends when the token expires, and gqlgen then ends every subscription of the
+// connection and closes the socket with its generic 1000 "terminated" — gqlgen lets no one
+// choose the code or reason for a connection whose context ended (a reason set with
+// transport.AppendCloseReason would be sent on every other close too). gqlgen refuses a
+// second connection_init on an open connection, so a client re-authenticates by
+// reconnecting with a fresh token and resuming each subscription with `after`
+// (docs/EVENTS.md).
 func (a *App) websocketInit(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 	token := bearer(payload.Authorization())
 	if token == "" {
@@ -192,11 +217,28 @@ func (a *App) websocketInit(ctx context.Context, payload transport.InitPayload) 
 	if token == "" {
 		return ctx, nil, nil
 	}
-	v, err := a.Auth.Authenticate(ctx, token)
-	if err != nil {
-		return ctx, nil, err
+	// graphql-transport-ws's close codes: a refused connection_init, a server failure.
+	const closeForbidden, closeInternal = 4403, 4500
+	refuse := func(code int, reason string) (context.Context, *transport.InitPayload, error) {
+		ctx = transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, code), reason)
+		return ctx, nil, fmt.Errorf("%s", reason)
 	}
-	return viewer.NewContext(ctx, v), nil, nil
+	v, err := a.Auth.Authenticate(ctx, token)
+	if err != nil && apperror.CodeOf(err) != apperror.Unauthenticated {
+		a.Logger.ErrorContext(ctx, "websocket: authenticating", "err", err)
+		return refuse(closeInternal, "Internal server error")
+	}
+	var claims *auth.Claims
+	if err == nil {
+		claims, err = a.Auth.Tokens.Verify(token)
+	}
+	// Verify allows some clock skew past the expiry; a connection gets none of it.
+	if err != nil || claims.ExpiresAt == nil || !claims.ExpiresAt.After(time.Now()) {
+		return refuse(closeForbidden, "Forbidden: invalid or expired access token")
+	}
+	ctx, cancel := context.WithDeadline(viewer.NewContext(ctx, v), claims.ExpiresAt.Time)
+	context.AfterFunc(ctx, cancel) // the timer goes when the connection or the token ends
+	return ctx, nil, nil
 }
 
 // requireConnectionPageSize makes every connection field take first or last between 1
