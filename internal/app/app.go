@@ -82,7 +82,7 @@ func New(cfg config.Config, db *database.DB, logger *slog.Logger) (*App, error) 
 	pay := payments.New(db.Client, reg, sb, cfg.Payment, ord, logger)
 	var bus events.Bus = &events.Local{}
 	if cfg.NATSURL != "" {
-		nb, err := events.NewNATS(cfg.NATSURL, logger)
+		nb, err := events.NewNATS(cfg.NATSURL, logger, events.NATSRetention(cfg.EventRetention))
 		if err != nil {
 			return nil, err
 		}

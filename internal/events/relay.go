@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/xiadan/xiadan/ent"
@@ -148,14 +149,28 @@ func (r *Relay) number(ctx context.Context) (int, error) {
 			seq[row.MerchantID] = row.Max
 		}
 		position := st.AssignedPosition
+		var (
+			posCase, seqCase strings.Builder
+			posArgs, seqArgs []any
+			ids              []any
+		)
 		for _, ev := range evs {
 			position++
 			seq[ev.MerchantID]++
 			p, s := position, seq[ev.MerchantID]
 			ev.Position, ev.Sequence = &p, &s
-			if err := tx.OrderEvent.UpdateOneID(ev.ID).SetPosition(p).SetSequence(s).Exec(ctx); err != nil {
-				return err
-			}
+			posCase.WriteString(" WHEN ? THEN ?")
+			seqCase.WriteString(" WHEN ? THEN ?")
+			posArgs = append(posArgs, ev.ID, p)
+			seqArgs = append(seqArgs, ev.ID, s)
+			ids = append(ids, ev.ID)
+		}
+		// One statement for the whole batch.
+		query := "UPDATE `order_events` SET `position` = CASE `id`" + posCase.String() + " END, `sequence` = CASE `id`" +
+			seqCase.String() + " END WHERE `id` IN (" + strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",") + ")"
+		args := append(append(posArgs, seqArgs...), ids...)
+		if _, err := tx.ExecContext(ctx, query, args...); err != nil {
+			return err
 		}
 		if r.OnNumbered != nil {
 			if err := r.OnNumbered(ctx, tx, evs); err != nil {
