@@ -7,52 +7,93 @@ package graph
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/xiadan/xiadan/ent"
 	"github.com/xiadan/xiadan/ent/orderevent"
 	"github.com/xiadan/xiadan/graph/model"
+	"github.com/xiadan/xiadan/internal/apperror"
+	"github.com/xiadan/xiadan/internal/events"
+	"github.com/xiadan/xiadan/internal/orders"
 )
 
 // Cursor is the resolver for the cursor field.
 func (r *orderEventResolver) Cursor(ctx context.Context, obj *ent.OrderEvent) (string, error) {
-	panic(fmt.Errorf("not implemented: Cursor - cursor"))
+	if obj.Position == nil {
+		return "", nil // committed, not yet numbered by the relay (a timeline read right away)
+	}
+	return events.Cursor(*obj.Position), nil
 }
 
 // Order is the resolver for the order field.
 func (r *orderEventResolver) Order(ctx context.Context, obj *ent.OrderEvent) (*ent.Order, error) {
-	panic(fmt.Errorf("not implemented: Order - order"))
+	return orders.Visible(ctx, r.db(ctx), obj.OrderID)
 }
 
 // Actor is the resolver for the actor field.
 func (r *orderEventResolver) Actor(ctx context.Context, obj *ent.OrderEvent) (*model.EventActor, error) {
-	panic(fmt.Errorf("not implemented: Actor - actor"))
+	return &model.EventActor{Role: obj.ActorRole, UserID: obj.ActorID}, nil
 }
 
 // OccurredAt is the resolver for the occurredAt field.
 func (r *orderEventResolver) OccurredAt(ctx context.Context, obj *ent.OrderEvent) (*time.Time, error) {
-	panic(fmt.Errorf("not implemented: OccurredAt - occurredAt"))
+	return &obj.CreatedAt, nil
 }
 
 // OrderEventsSince is the resolver for the orderEventsSince field.
 func (r *queryResolver) OrderEventsSince(ctx context.Context, merchantID *int, after *string, first *int) ([]*ent.OrderEvent, error) {
-	panic(fmt.Errorf("not implemented: OrderEventsSince - orderEventsSince"))
+	n := 100
+	if first != nil {
+		n = *first
+	}
+	if n < 1 || n > maxEventsSince {
+		return nil, apperror.BadInput("first", "must be between 1 and %d", maxEventsSince)
+	}
+	var f events.Filter
+	var err error
+	if merchantID != nil {
+		f, err = merchantFilter(ctx, *merchantID, nil)
+	} else {
+		f, err = customerFilter(ctx)
+	}
+	if err != nil {
+		return nil, err
+	}
+	pos, err := afterPosition(after)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.checkCursor(ctx, deref(pos)); err != nil {
+		return nil, err
+	}
+	return r.Events.Since(ctx, f, deref(pos), n)
 }
 
 // OrderStatusChanged is the resolver for the orderStatusChanged field.
 func (r *subscriptionResolver) OrderStatusChanged(ctx context.Context, orderID int) (<-chan *ent.OrderEvent, error) {
-	panic(fmt.Errorf("not implemented: OrderStatusChanged - orderStatusChanged"))
+	f, err := r.orderFilter(ctx, orderID)
+	if err != nil {
+		return nil, err
+	}
+	return r.stream(ctx, f, nil)
 }
 
 // OrderEvents is the resolver for the orderEvents field.
 func (r *subscriptionResolver) OrderEvents(ctx context.Context, merchantID int, types []orderevent.Type, after *string) (<-chan *ent.OrderEvent, error) {
-	panic(fmt.Errorf("not implemented: OrderEvents - orderEvents"))
+	f, err := merchantFilter(ctx, merchantID, types)
+	if err != nil {
+		return nil, err
+	}
+	return r.stream(ctx, f, after)
 }
 
 // MyOrderEvents is the resolver for the myOrderEvents field.
 func (r *subscriptionResolver) MyOrderEvents(ctx context.Context, after *string) (<-chan *ent.OrderEvent, error) {
-	panic(fmt.Errorf("not implemented: MyOrderEvents - myOrderEvents"))
+	f, err := customerFilter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.stream(ctx, f, after)
 }
 
 // Subscription returns SubscriptionResolver implementation.

@@ -9276,9 +9276,9 @@ extend type Query {
   orderByNumber(number: String!): Order @auth
   "Orders received by the caller's merchant (admins name the merchant), newest first."
   merchantOrders(merchantID: ID, after: Cursor, first: Int, before: Cursor, last: Int, where: OrderListFilter): OrderConnection!
-    @hasRole(roles: [MERCHANT, ADMIN])
+    @hasRole(roles: [MERCHANT, PARTNER, ADMIN])
   "How many orders the merchant has in each status, for dashboard badges (every status, zeros included)."
-  merchantOrderCounts(merchantID: ID): [OrderStatusCount!]! @hasRole(roles: [MERCHANT, ADMIN])
+  merchantOrderCounts(merchantID: ID): [OrderStatusCount!]! @hasRole(roles: [MERCHANT, PARTNER, ADMIN])
   "Every order on the platform, newest first."
   adminOrders(after: Cursor, first: Int, before: Cursor, last: Int, where: OrderListFilter): OrderConnection!
     @hasRole(roles: [ADMIN])
@@ -24482,7 +24482,7 @@ func (ec *executionContext) _Query_merchantOrders(ctx context.Context, field gra
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				roles, err := ec.unmarshalNRole2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋviewerᚐRoleᚄ(ctx, []any{"MERCHANT", "ADMIN"})
+				roles, err := ec.unmarshalNRole2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋviewerᚐRoleᚄ(ctx, []any{"MERCHANT", "PARTNER", "ADMIN"})
 				if err != nil {
 					var zeroVal *ent.OrderConnection
 					return zeroVal, err
@@ -24544,7 +24544,7 @@ func (ec *executionContext) _Query_merchantOrderCounts(ctx context.Context, fiel
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				roles, err := ec.unmarshalNRole2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋviewerᚐRoleᚄ(ctx, []any{"MERCHANT", "ADMIN"})
+				roles, err := ec.unmarshalNRole2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋviewerᚐRoleᚄ(ctx, []any{"MERCHANT", "PARTNER", "ADMIN"})
 				if err != nil {
 					var zeroVal []*orders.StatusCount
 					return zeroVal, err

@@ -7,28 +7,36 @@ package graph
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/xiadan/xiadan/ent"
 	"github.com/xiadan/xiadan/graph/model"
+	"github.com/xiadan/xiadan/internal/partners"
 )
 
 // CreateAPIClient is the resolver for the createApiClient field.
 func (r *mutationResolver) CreateAPIClient(ctx context.Context, input model.CreateAPIClientInput) (*model.APIClientCredentials, error) {
-	panic(fmt.Errorf("not implemented: CreateAPIClient - createApiClient"))
+	c, err := partners.Create(ctx, r.db(ctx), partners.CreateInput{Name: input.Name, MerchantIDs: input.MerchantIDs, Scopes: input.Scopes})
+	if err != nil {
+		return nil, err
+	}
+	return &model.APIClientCredentials{Client: c.Client, ClientSecret: c.Secret}, nil
 }
 
 // RevokeAPIClient is the resolver for the revokeApiClient field.
 func (r *mutationResolver) RevokeAPIClient(ctx context.Context, id int) (*ent.ApiClient, error) {
-	panic(fmt.Errorf("not implemented: RevokeAPIClient - revokeApiClient"))
+	return partners.Revoke(ctx, r.db(ctx), id)
 }
 
 // RotateAPIClientSecret is the resolver for the rotateApiClientSecret field.
 func (r *mutationResolver) RotateAPIClientSecret(ctx context.Context, id int) (*model.APIClientCredentials, error) {
-	panic(fmt.Errorf("not implemented: RotateAPIClientSecret - rotateApiClientSecret"))
+	c, err := partners.RotateSecret(ctx, r.db(ctx), id)
+	if err != nil {
+		return nil, err
+	}
+	return &model.APIClientCredentials{Client: c.Client, ClientSecret: c.Secret}, nil
 }
 
 // APIClients is the resolver for the apiClients field.
 func (r *queryResolver) APIClients(ctx context.Context, merchantID int) ([]*ent.ApiClient, error) {
-	panic(fmt.Errorf("not implemented: APIClients - apiClients"))
+	return partners.List(ctx, r.db(ctx), merchantID)
 }

@@ -191,6 +191,7 @@ func (a *App) Handler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
 	a.Payments.Routes(mux)
+	a.partnerRoutes(mux)
 	if a.Config.Playground {
 		mux.Handle("/", playgroundHandler())
 	}

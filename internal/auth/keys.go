@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -142,11 +143,21 @@ func readPublicKey(path string) (ed25519.PublicKey, error) {
 	return pub, nil
 }
 
+// The kinds of access token.
+const (
+	KindUser    = "user"
+	KindPartner = "partner"
+)
+
 // Claims are the claims of an access token.
 type Claims struct {
 	jwt.RegisteredClaims
 	// Kind is "user" for people and "partner" for API clients.
 	Kind string `json:"knd,omitempty"`
+	// Scope is a partner token's space-separated scopes (RFC 8693's "scope" claim).
+	Scope string `json:"scope,omitempty"`
+	// MerchantIDs are the merchants a partner token acts for.
+	MerchantIDs []int `json:"mid,omitempty"`
 }
 
 // TokenIssuer issues and verifies access tokens.
@@ -167,6 +178,16 @@ func (ti *TokenIssuer) now() time.Time {
 
 // Issue signs an access token for subject and returns it with its expiry.
 func (ti *TokenIssuer) Issue(subject, kind string) (string, time.Time, error) {
+	return ti.issue(subject, kind, "", nil)
+}
+
+// IssuePartner signs an access token for the API client clientID (its client_id), acting
+// for merchantIDs with scopes, and returns it with its expiry.
+func (ti *TokenIssuer) IssuePartner(clientID string, scopes []string, merchantIDs []int) (string, time.Time, error) {
+	return ti.issue(clientID, KindPartner, strings.Join(scopes, " "), merchantIDs)
+}
+
+func (ti *TokenIssuer) issue(subject, kind, scope string, merchantIDs []int) (string, time.Time, error) {
 	now := ti.now().UTC().Truncate(time.Second)
 	exp := now.Add(ti.TTL)
 	id := make([]byte, 12)
@@ -183,7 +204,9 @@ func (ti *TokenIssuer) Issue(subject, kind string) (string, time.Time, error) {
 			NotBefore: jwt.NewNumericDate(now),
 			ID:        base64.RawURLEncoding.EncodeToString(id),
 		},
-		Kind: kind,
+		Kind:        kind,
+		Scope:       scope,
+		MerchantIDs: merchantIDs,
 	}
 	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims)
 	tok.Header["kid"] = ti.Keys.signingKID

@@ -50,7 +50,8 @@ type Hub struct {
 	db     *ent.Client
 	logger *slog.Logger
 	// Buffer is each subscriber's queue length; a subscriber whose queue is full is
-	// disconnected rather than slowing the hub (and everyone else) down.
+	// disconnected rather than slowing the hub (and everyone else) down. Set it with
+	// SetBuffer once subscribers may be connecting.
 	Buffer int
 
 	mu   sync.Mutex
@@ -63,6 +64,13 @@ func NewHub(db *ent.Client, start int64, logger *slog.Logger) *Hub {
 	return &Hub{db: db, logger: logger, Buffer: 1024, last: start, subs: map[*Sub]struct{}{}}
 }
 
+// SetBuffer changes the queue length of subscribers that connect from now on.
+func (h *Hub) SetBuffer(n int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.Buffer = n
+}
+
 // Start sets the position the hub has seen up to, before the bus starts delivering.
 func (h *Hub) Start(position int64) {
 	h.mu.Lock()
@@ -73,9 +81,9 @@ func (h *Hub) Start(position int64) {
 // Subscribe registers a subscriber and returns the position the hub had reached: every
 // later event will be queued for it.
 func (h *Hub) Subscribe(f Filter) (*Sub, int64) {
-	s := &Sub{filter: f, ch: make(chan *ent.OrderEvent, h.Buffer), dropped: make(chan struct{})}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	s := &Sub{filter: f, ch: make(chan *ent.OrderEvent, h.Buffer), dropped: make(chan struct{})}
 	h.subs[s] = struct{}{}
 	return s, h.last
 }

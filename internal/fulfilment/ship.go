@@ -22,6 +22,7 @@ import (
 	"github.com/xiadan/xiadan/internal/apperror"
 	"github.com/xiadan/xiadan/internal/catalog/hooks"
 	"github.com/xiadan/xiadan/internal/orders"
+	"github.com/xiadan/xiadan/internal/partners"
 	"github.com/xiadan/xiadan/internal/viewer"
 )
 
@@ -110,6 +111,10 @@ func (s *Service) AddTrackingEvent(ctx context.Context, db *ent.Client, shipment
 	}
 	if err != nil {
 		return nil, err
+	}
+	if v := viewer.FromContext(ctx); !v.System && !v.IsAdmin() && !v.IsMerchantMember(sh.MerchantID) &&
+		!v.HasScope(partners.ScopeTrackingWrite) {
+		return nil, apperror.New(apperror.Forbidden, "this needs the %s scope", partners.ScopeTrackingWrite)
 	}
 	sctx := system(ctx)
 	// The lock: from here on, one scan of this shipment at a time.

@@ -61,7 +61,12 @@ func TestPartnerAddsTrackingEvents(t *testing.T) {
 		if err := add(other, trackingevent.StatusIN_TRANSIT); apperror.CodeOf(err) != apperror.NotFound {
 			t.Fatalf("partner of another merchant: %v", err)
 		}
-		granted := &viewer.Viewer{Roles: []viewer.Role{viewer.RolePartner}, PartnerMerchantIDs: []int{w.rival.IntID, w.shop.IntID}}
+		unscoped := &viewer.Viewer{Roles: []viewer.Role{viewer.RolePartner}, PartnerMerchantIDs: []int{w.shop.IntID}, Scopes: []string{"orders:read"}}
+		if err := add(unscoped, trackingevent.StatusIN_TRANSIT); apperror.CodeOf(err) != apperror.Forbidden {
+			t.Fatalf("partner without tracking:write: %v", err)
+		}
+		granted := &viewer.Viewer{Roles: []viewer.Role{viewer.RolePartner}, PartnerMerchantIDs: []int{w.rival.IntID, w.shop.IntID},
+			Scopes: []string{"tracking:write"}}
 		if err := add(granted, trackingevent.StatusDELIVERED); err != nil {
 			t.Fatal(err)
 		}

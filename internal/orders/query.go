@@ -11,6 +11,7 @@ import (
 	"github.com/xiadan/xiadan/ent/orderevent"
 	"github.com/xiadan/xiadan/ent/predicate"
 	"github.com/xiadan/xiadan/internal/apperror"
+	"github.com/xiadan/xiadan/internal/partners"
 	"github.com/xiadan/xiadan/internal/viewer"
 )
 
@@ -114,6 +115,19 @@ func scopeMerchant(ctx context.Context, requested *int) (int, error) {
 	case v.IsAdmin() || v.System:
 		if requested == nil {
 			return 0, apperror.BadInput("merchantID", "is required for admins")
+		}
+		return *requested, nil
+	case v.Has(viewer.RolePartner) && !v.Has(viewer.RoleMerchant):
+		// A partner client names the merchant; it reads only those it was granted, with
+		// orders:read.
+		if requested == nil {
+			return 0, apperror.BadInput("merchantID", "is required for partner clients")
+		}
+		if !v.ActsForMerchant(*requested) {
+			return 0, apperror.NotFoundf("merchant %d not found", *requested)
+		}
+		if !v.HasScope(partners.ScopeOrdersRead) {
+			return 0, apperror.New(apperror.Forbidden, "this needs the %s scope", partners.ScopeOrdersRead)
 		}
 		return *requested, nil
 	case v.MerchantID == 0 || !v.Has(viewer.RoleMerchant):
