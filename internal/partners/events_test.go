@@ -1,0 +1,69 @@
+package partners_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/xiadan/xiadan/internal/apitest"
+)
+
+// TestPartnerSubscribesWithinItsScope: a partner app connects with its access token,
+// subscribes to its merchant's order events and receives them; without orders:read, or
+// for another merchant, it is refused.
+func TestPartnerSubscribesWithinItsScope(t *testing.T) {
+	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
+		w := newWorld(t, s)
+		reader := w.create(t, w.shop.Owner.AccessToken, "ERP", []string{w.shop.ID}, []string{"orders:read"})
+		tracker := w.create(t, w.shop.Owner.AccessToken, "Courier", []string{w.shop.ID}, []string{"tracking:write"})
+		readerToken := w.token(t, reader, reader.Secret, "")
+		trackerToken := w.token(t, tracker, tracker.Secret, "")
+		const sub = `subscription($m: ID!) { orderEvents(merchantID: $m) { type sequence cursor order { id number } } }`
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+
+		// Another merchant, and a client without orders:read, are refused.
+		c := s.DialWS(t, readerToken)
+		other, err := c.Subscribe(ctx, sub, map[string]any{"m": w.rival.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev, err := other.Next(ctx); err != nil || ev.Code() != "FORBIDDEN" {
+			t.Errorf("another merchant's events: %+v %v", ev, err)
+		}
+		tc := s.DialWS(t, trackerToken)
+		unscoped, err := tc.Subscribe(ctx, sub, map[string]any{"m": w.shop.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev, err := unscoped.Next(ctx); err != nil || ev.Code() != "FORBIDDEN" {
+			t.Errorf("without orders:read: %+v %v", ev, err)
+		}
+		// A tracking-only client does not read orders either.
+		if r := s.Query(trackerToken, readOrder, map[string]any{"id": w.shopOrder}); string(r.Data) != `{"order":null}` {
+			t.Errorf("tracking-only client read an order: %s", r.Raw)
+		}
+
+		// The reader receives its merchant's next event, with the order resolvable.
+		mine := c.MustSubscribe(t, sub, map[string]any{"m": w.shop.ID})
+		time.Sleep(200 * time.Millisecond) // the subscription is registered before the change
+		s.MustQuery(w.shop.Owner.AccessToken, `mutation($id: ID!) { cancelOrder(id: $id, reason: "out of season") { status } }`,
+			map[string]any{"id": w.shopOrder})
+		// (The CREATED events of the world's orders may still be on their way.)
+		for {
+			ev, err := mine.Next(ctx)
+			if err != nil || ev.Type != "next" || len(ev.Response.Errors) > 0 {
+				t.Fatalf("partner event: %+v %v", ev, err)
+			}
+			if ev.Response.Contains(w.rivalOrder) {
+				t.Fatalf("the rival's event reached the partner: %s", ev.Response.Raw)
+			}
+			if ev.Response.Contains(`"type":"CANCELLED"`) {
+				if !ev.Response.Contains(w.shopOrder) {
+					t.Fatalf("event without its order: %s", ev.Response.Raw)
+				}
+				break
+			}
+		}
+	})
+}
