@@ -41,7 +41,8 @@ migration:
 	$(GO) build -o bin/migrate-gen ./ent/migrate/main.go
 	./bin/migrate-gen $(NAME)
 
-## bench: the storefront load benchmark, SQLite and MySQL, 100k products (docs/BENCHMARKS.md)
+## bench: the load benchmarks of internal/bench (docs/BENCHMARKS.md): storefront on SQLite and MySQL, 100k products;
+##        orders on MySQL with BENCH_ORDERS (default 1000000) orders in the table, e.g. make bench BENCH_ORDERS=20000
 BENCH_PRODUCTS ?= 100000
 BENCH_DURATION ?= 10s
 bench:

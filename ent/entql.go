@@ -304,6 +304,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			orderitem.FieldOptions:   {Type: field.TypeJSON, Column: orderitem.FieldOptions},
 			orderitem.FieldKind:      {Type: field.TypeEnum, Column: orderitem.FieldKind},
 			orderitem.FieldUnitPrice: {Type: field.TypeInt64, Column: orderitem.FieldUnitPrice},
+			orderitem.FieldCurrency:  {Type: field.TypeString, Column: orderitem.FieldCurrency},
 			orderitem.FieldQuantity:  {Type: field.TypeInt, Column: orderitem.FieldQuantity},
 			orderitem.FieldLineTotal: {Type: field.TypeInt64, Column: orderitem.FieldLineTotal},
 		},
@@ -2660,6 +2661,11 @@ func (f *OrderItemFilter) WhereKind(p entql.StringP) {
 // WhereUnitPrice applies the entql int64 predicate on the unit_price field.
 func (f *OrderItemFilter) WhereUnitPrice(p entql.Int64P) {
 	f.Where(p.Field(orderitem.FieldUnitPrice))
+}
+
+// WhereCurrency applies the entql string predicate on the currency field.
+func (f *OrderItemFilter) WhereCurrency(p entql.StringP) {
+	f.Where(p.Field(orderitem.FieldCurrency))
 }
 
 // WhereQuantity applies the entql int predicate on the quantity field.

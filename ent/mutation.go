@@ -11490,6 +11490,7 @@ type OrderItemMutation struct {
 	kind           *orderitem.Kind
 	unit_price     *int64
 	addunit_price  *int64
+	currency       *string
 	quantity       *int
 	addquantity    *int
 	line_total     *int64
@@ -11955,6 +11956,42 @@ func (m *OrderItemMutation) ResetUnitPrice() {
 	m.addunit_price = nil
 }
 
+// SetCurrency sets the "currency" field.
+func (m *OrderItemMutation) SetCurrency(s string) {
+	m.currency = &s
+}
+
+// Currency returns the value of the "currency" field in the mutation.
+func (m *OrderItemMutation) Currency() (r string, exists bool) {
+	v := m.currency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCurrency returns the old "currency" field's value of the OrderItem entity.
+// If the OrderItem object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OrderItemMutation) OldCurrency(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCurrency is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCurrency requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCurrency: %w", err)
+	}
+	return oldValue.Currency, nil
+}
+
+// ResetCurrency resets all changes to the "currency" field.
+func (m *OrderItemMutation) ResetCurrency() {
+	m.currency = nil
+}
+
 // SetQuantity sets the "quantity" field.
 func (m *OrderItemMutation) SetQuantity(i int) {
 	m.quantity = &i
@@ -12221,7 +12258,7 @@ func (m *OrderItemMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *OrderItemMutation) Fields() []string {
-	fields := make([]string, 0, 10)
+	fields := make([]string, 0, 11)
 	if m._order != nil {
 		fields = append(fields, orderitem.FieldOrderID)
 	}
@@ -12245,6 +12282,9 @@ func (m *OrderItemMutation) Fields() []string {
 	}
 	if m.unit_price != nil {
 		fields = append(fields, orderitem.FieldUnitPrice)
+	}
+	if m.currency != nil {
+		fields = append(fields, orderitem.FieldCurrency)
 	}
 	if m.quantity != nil {
 		fields = append(fields, orderitem.FieldQuantity)
@@ -12276,6 +12316,8 @@ func (m *OrderItemMutation) Field(name string) (ent.Value, bool) {
 		return m.Kind()
 	case orderitem.FieldUnitPrice:
 		return m.UnitPrice()
+	case orderitem.FieldCurrency:
+		return m.Currency()
 	case orderitem.FieldQuantity:
 		return m.Quantity()
 	case orderitem.FieldLineTotal:
@@ -12305,6 +12347,8 @@ func (m *OrderItemMutation) OldField(ctx context.Context, name string) (ent.Valu
 		return m.OldKind(ctx)
 	case orderitem.FieldUnitPrice:
 		return m.OldUnitPrice(ctx)
+	case orderitem.FieldCurrency:
+		return m.OldCurrency(ctx)
 	case orderitem.FieldQuantity:
 		return m.OldQuantity(ctx)
 	case orderitem.FieldLineTotal:
@@ -12373,6 +12417,13 @@ func (m *OrderItemMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetUnitPrice(v)
+		return nil
+	case orderitem.FieldCurrency:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCurrency(v)
 		return nil
 	case orderitem.FieldQuantity:
 		v, ok := value.(int)
@@ -12514,6 +12565,9 @@ func (m *OrderItemMutation) ResetField(name string) error {
 		return nil
 	case orderitem.FieldUnitPrice:
 		m.ResetUnitPrice()
+		return nil
+	case orderitem.FieldCurrency:
+		m.ResetCurrency()
 		return nil
 	case orderitem.FieldQuantity:
 		m.ResetQuantity()

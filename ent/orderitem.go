@@ -38,6 +38,8 @@ type OrderItem struct {
 	Kind orderitem.Kind `json:"kind,omitempty"`
 	// UnitPrice holds the value of the "unit_price" field.
 	UnitPrice int64 `json:"unit_price,omitempty"`
+	// The order's currency, kept on the item so prices need no order lookup.
+	Currency string `json:"currency,omitempty"`
 	// Quantity holds the value of the "quantity" field.
 	Quantity int `json:"quantity,omitempty"`
 	// LineTotal holds the value of the "line_total" field.
@@ -118,7 +120,7 @@ func (*OrderItem) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case orderitem.FieldID, orderitem.FieldOrderID, orderitem.FieldProductID, orderitem.FieldVariantID, orderitem.FieldUnitPrice, orderitem.FieldQuantity, orderitem.FieldLineTotal:
 			values[i] = new(sql.NullInt64)
-		case orderitem.FieldTitle, orderitem.FieldSku, orderitem.FieldKind:
+		case orderitem.FieldTitle, orderitem.FieldSku, orderitem.FieldKind, orderitem.FieldCurrency:
 			values[i] = new(sql.NullString)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -192,6 +194,12 @@ func (_m *OrderItem) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field unit_price", values[i])
 			} else if value.Valid {
 				_m.UnitPrice = value.Int64
+			}
+		case orderitem.FieldCurrency:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field currency", values[i])
+			} else if value.Valid {
+				_m.Currency = value.String
 			}
 		case orderitem.FieldQuantity:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
@@ -288,6 +296,9 @@ func (_m *OrderItem) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("unit_price=")
 	builder.WriteString(fmt.Sprintf("%v", _m.UnitPrice))
+	builder.WriteString(", ")
+	builder.WriteString("currency=")
+	builder.WriteString(_m.Currency)
 	builder.WriteString(", ")
 	builder.WriteString("quantity=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Quantity))

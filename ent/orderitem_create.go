@@ -98,6 +98,20 @@ func (_c *OrderItemCreate) SetUnitPrice(v int64) *OrderItemCreate {
 	return _c
 }
 
+// SetCurrency sets the "currency" field.
+func (_c *OrderItemCreate) SetCurrency(v string) *OrderItemCreate {
+	_c.mutation.SetCurrency(v)
+	return _c
+}
+
+// SetNillableCurrency sets the "currency" field if the given value is not nil.
+func (_c *OrderItemCreate) SetNillableCurrency(v *string) *OrderItemCreate {
+	if v != nil {
+		_c.SetCurrency(*v)
+	}
+	return _c
+}
+
 // SetQuantity sets the "quantity" field.
 func (_c *OrderItemCreate) SetQuantity(v int) *OrderItemCreate {
 	_c.mutation.SetQuantity(v)
@@ -189,6 +203,10 @@ func (_c *OrderItemCreate) defaults() error {
 		v := orderitem.DefaultKind
 		_c.mutation.SetKind(v)
 	}
+	if _, ok := _c.mutation.Currency(); !ok {
+		v := orderitem.DefaultCurrency
+		_c.mutation.SetCurrency(v)
+	}
 	return nil
 }
 
@@ -230,6 +248,14 @@ func (_c *OrderItemCreate) check() error {
 	if v, ok := _c.mutation.UnitPrice(); ok {
 		if err := orderitem.UnitPriceValidator(v); err != nil {
 			return &ValidationError{Name: "unit_price", err: fmt.Errorf(`ent: validator failed for field "OrderItem.unit_price": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.Currency(); !ok {
+		return &ValidationError{Name: "currency", err: errors.New(`ent: missing required field "OrderItem.currency"`)}
+	}
+	if v, ok := _c.mutation.Currency(); ok {
+		if err := orderitem.CurrencyValidator(v); err != nil {
+			return &ValidationError{Name: "currency", err: fmt.Errorf(`ent: validator failed for field "OrderItem.currency": %w`, err)}
 		}
 	}
 	if _, ok := _c.mutation.Quantity(); !ok {
@@ -297,6 +323,10 @@ func (_c *OrderItemCreate) createSpec() (*OrderItem, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.UnitPrice(); ok {
 		_spec.SetField(orderitem.FieldUnitPrice, field.TypeInt64, value)
 		_node.UnitPrice = value
+	}
+	if value, ok := _c.mutation.Currency(); ok {
+		_spec.SetField(orderitem.FieldCurrency, field.TypeString, value)
+		_node.Currency = value
 	}
 	if value, ok := _c.mutation.Quantity(); ok {
 		_spec.SetField(orderitem.FieldQuantity, field.TypeInt, value)
@@ -576,6 +606,9 @@ func (u *OrderItemUpsertOne) UpdateNewValues() *OrderItemUpsertOne {
 	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(s *sql.UpdateSet) {
 		if _, exists := u.create.mutation.OrderID(); exists {
 			s.SetIgnore(orderitem.FieldOrderID)
+		}
+		if _, exists := u.create.mutation.Currency(); exists {
+			s.SetIgnore(orderitem.FieldCurrency)
 		}
 	}))
 	return u
@@ -947,6 +980,9 @@ func (u *OrderItemUpsertBulk) UpdateNewValues() *OrderItemUpsertBulk {
 		for _, b := range u.create.builders {
 			if _, exists := b.mutation.OrderID(); exists {
 				s.SetIgnore(orderitem.FieldOrderID)
+			}
+			if _, exists := b.mutation.Currency(); exists {
+				s.SetIgnore(orderitem.FieldCurrency)
 			}
 		}
 	}))

@@ -70,20 +70,12 @@ func (r *orderResolver) VirtualContent(ctx context.Context, obj *ent.Order) (*sc
 
 // UnitPrice is the resolver for the unitPrice field.
 func (r *orderItemResolver) UnitPrice(ctx context.Context, obj *ent.OrderItem) (*money.Money, error) {
-	o, err := obj.Order(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return money.New(obj.UnitPrice, o.Currency), nil
+	return money.New(obj.UnitPrice, obj.Currency), nil
 }
 
 // LineTotal is the resolver for the lineTotal field.
 func (r *orderItemResolver) LineTotal(ctx context.Context, obj *ent.OrderItem) (*money.Money, error) {
-	o, err := obj.Order(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return money.New(obj.LineTotal, o.Currency), nil
+	return money.New(obj.LineTotal, obj.Currency), nil
 }
 
 // MyOrders is the resolver for the myOrders field.

@@ -343,14 +343,14 @@ var (
 				Columns: []*schema.Column{OrdersColumns[28], OrdersColumns[1]},
 			},
 			{
-				Name:    "order_merchant_id_status_created_at",
+				Name:    "order_merchant_id_status_created_at_customer_id",
 				Unique:  false,
-				Columns: []*schema.Column{OrdersColumns[27], OrdersColumns[5], OrdersColumns[1]},
+				Columns: []*schema.Column{OrdersColumns[27], OrdersColumns[5], OrdersColumns[1], OrdersColumns[28]},
 			},
 			{
-				Name:    "order_merchant_id_created_at",
+				Name:    "order_merchant_id_created_at_customer_id",
 				Unique:  false,
-				Columns: []*schema.Column{OrdersColumns[27], OrdersColumns[1]},
+				Columns: []*schema.Column{OrdersColumns[27], OrdersColumns[1], OrdersColumns[28]},
 			},
 			{
 				Name:    "order_status_created_at",
@@ -449,6 +449,7 @@ var (
 		{Name: "options", Type: field.TypeJSON},
 		{Name: "kind", Type: field.TypeEnum, Enums: []string{"PHYSICAL", "VIRTUAL", "SERVICE"}, Default: "PHYSICAL"},
 		{Name: "unit_price", Type: field.TypeInt64},
+		{Name: "currency", Type: field.TypeString, Size: 3, Default: "CNY"},
 		{Name: "quantity", Type: field.TypeInt},
 		{Name: "line_total", Type: field.TypeInt64},
 		{Name: "order_id", Type: field.TypeInt},
@@ -463,19 +464,19 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "order_items_orders_items",
-				Columns:    []*schema.Column{OrderItemsColumns[8]},
+				Columns:    []*schema.Column{OrderItemsColumns[9]},
 				RefColumns: []*schema.Column{OrdersColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "order_items_products_product",
-				Columns:    []*schema.Column{OrderItemsColumns[9]},
+				Columns:    []*schema.Column{OrderItemsColumns[10]},
 				RefColumns: []*schema.Column{ProductsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "order_items_product_variants_variant",
-				Columns:    []*schema.Column{OrderItemsColumns[10]},
+				Columns:    []*schema.Column{OrderItemsColumns[11]},
 				RefColumns: []*schema.Column{ProductVariantsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},

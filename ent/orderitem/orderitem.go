@@ -34,6 +34,8 @@ const (
 	FieldKind = "kind"
 	// FieldUnitPrice holds the string denoting the unit_price field in the database.
 	FieldUnitPrice = "unit_price"
+	// FieldCurrency holds the string denoting the currency field in the database.
+	FieldCurrency = "currency"
 	// FieldQuantity holds the string denoting the quantity field in the database.
 	FieldQuantity = "quantity"
 	// FieldLineTotal holds the string denoting the line_total field in the database.
@@ -89,6 +91,7 @@ var Columns = []string{
 	FieldOptions,
 	FieldKind,
 	FieldUnitPrice,
+	FieldCurrency,
 	FieldQuantity,
 	FieldLineTotal,
 }
@@ -119,6 +122,10 @@ var (
 	DefaultOptions []schematype.OptionValue
 	// UnitPriceValidator is a validator for the "unit_price" field. It is called by the builders before save.
 	UnitPriceValidator func(int64) error
+	// DefaultCurrency holds the default value on creation for the "currency" field.
+	DefaultCurrency string
+	// CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
+	CurrencyValidator func(string) error
 	// QuantityValidator is a validator for the "quantity" field. It is called by the builders before save.
 	QuantityValidator func(int) error
 	// LineTotalValidator is a validator for the "line_total" field. It is called by the builders before save.
@@ -193,6 +200,11 @@ func ByKind(opts ...sql.OrderTermOption) OrderOption {
 // ByUnitPrice orders the results by the unit_price field.
 func ByUnitPrice(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldUnitPrice, opts...).ToFunc()
+}
+
+// ByCurrency orders the results by the currency field.
+func ByCurrency(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldCurrency, opts...).ToFunc()
 }
 
 // ByQuantity orders the results by the quantity field.

@@ -952,12 +952,32 @@ func init() {
 	orderitemDescUnitPrice := orderitemFields[7].Descriptor()
 	// orderitem.UnitPriceValidator is a validator for the "unit_price" field. It is called by the builders before save.
 	orderitem.UnitPriceValidator = orderitemDescUnitPrice.Validators[0].(func(int64) error)
+	// orderitemDescCurrency is the schema descriptor for currency field.
+	orderitemDescCurrency := orderitemFields[8].Descriptor()
+	// orderitem.DefaultCurrency holds the default value on creation for the currency field.
+	orderitem.DefaultCurrency = orderitemDescCurrency.Default.(string)
+	// orderitem.CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
+	orderitem.CurrencyValidator = func() func(string) error {
+		validators := orderitemDescCurrency.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(currency string) error {
+			for _, fn := range fns {
+				if err := fn(currency); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	// orderitemDescQuantity is the schema descriptor for quantity field.
-	orderitemDescQuantity := orderitemFields[8].Descriptor()
+	orderitemDescQuantity := orderitemFields[9].Descriptor()
 	// orderitem.QuantityValidator is a validator for the "quantity" field. It is called by the builders before save.
 	orderitem.QuantityValidator = orderitemDescQuantity.Validators[0].(func(int) error)
 	// orderitemDescLineTotal is the schema descriptor for line_total field.
-	orderitemDescLineTotal := orderitemFields[9].Descriptor()
+	orderitemDescLineTotal := orderitemFields[10].Descriptor()
 	// orderitem.LineTotalValidator is a validator for the "line_total" field. It is called by the builders before save.
 	orderitem.LineTotalValidator = orderitemDescLineTotal.Validators[0].(func(int64) error)
 	paymentMixin := schema.Payment{}.Mixin()

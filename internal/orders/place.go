@@ -236,6 +236,7 @@ func (s *Service) Place(ctx context.Context, db *ent.Client, in PlaceInput) (*Pl
 				SetOptions(pv.Options).
 				SetKind(orderitem.Kind(p.Kind)).
 				SetUnitPrice(pv.Price).
+				SetCurrency(currency).
 				SetQuantity(l.quantity).
 				SetLineTotal(pv.Price*int64(l.quantity)))
 		}
