@@ -9139,7 +9139,7 @@ type EventActor {
 `, BuiltIn: false},
 	{Name: "../schema/fulfilment.graphqls", Input: `extend type Mutation {
   "Hands a PHYSICAL order in ACCEPTED to a carrier: creates the shipment, moves the order to SHIPPED."
-  shipOrder(orderID: ID!, carrier: String!, trackingNumber: String!): Shipment! @hasRole(roles: [MERCHANT, ADMIN])
+  shipOrder(orderID: ID!, carrier: String!, trackingNumber: String!): Shipment! @hasRole(roles: [MERCHANT, PARTNER, ADMIN])
   """
   Appends a carrier scan to a shipment (its merchant's staff, a partner of that merchant, or an
   admin). A repeated scan (same status and time) is ignored; DELIVERED moves the order to DELIVERED.
@@ -9151,9 +9151,9 @@ type EventActor {
   """
   confirmReceipt(orderID: ID!): Order! @auth
   "Delivers the content of an ACCEPTED VIRTUAL order; the order becomes FULFILLED."
-  deliverVirtualGoods(orderID: ID!, content: VirtualContentInput!): Order! @hasRole(roles: [MERCHANT, ADMIN])
+  deliverVirtualGoods(orderID: ID!, content: VirtualContentInput!): Order! @hasRole(roles: [MERCHANT, PARTNER, ADMIN])
   "Records that an ACCEPTED SERVICE order was rendered; the order becomes FULFILLED."
-  markServiceRendered(orderID: ID!, note: String): Order! @hasRole(roles: [MERCHANT, ADMIN])
+  markServiceRendered(orderID: ID!, note: String): Order! @hasRole(roles: [MERCHANT, PARTNER, ADMIN])
 }
 
 input TrackingEventInput {
@@ -9297,7 +9297,7 @@ extend type Mutation {
   """
   cancelOrder(id: ID!, reason: String): Order! @auth
   "The merchant accepts a PAID order."
-  acceptOrder(id: ID!): Order! @hasRole(roles: [MERCHANT, ADMIN])
+  acceptOrder(id: ID!): Order! @hasRole(roles: [MERCHANT, PARTNER, ADMIN])
 }
 
 input OrderListFilter {
@@ -17969,7 +17969,7 @@ func (ec *executionContext) _Mutation_shipOrder(ctx context.Context, field graph
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				roles, err := ec.unmarshalNRole2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋviewerᚐRoleᚄ(ctx, []any{"MERCHANT", "ADMIN"})
+				roles, err := ec.unmarshalNRole2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋviewerᚐRoleᚄ(ctx, []any{"MERCHANT", "PARTNER", "ADMIN"})
 				if err != nil {
 					var zeroVal *ent.Shipment
 					return zeroVal, err
@@ -18150,7 +18150,7 @@ func (ec *executionContext) _Mutation_deliverVirtualGoods(ctx context.Context, f
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				roles, err := ec.unmarshalNRole2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋviewerᚐRoleᚄ(ctx, []any{"MERCHANT", "ADMIN"})
+				roles, err := ec.unmarshalNRole2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋviewerᚐRoleᚄ(ctx, []any{"MERCHANT", "PARTNER", "ADMIN"})
 				if err != nil {
 					var zeroVal *ent.Order
 					return zeroVal, err
@@ -18212,7 +18212,7 @@ func (ec *executionContext) _Mutation_markServiceRendered(ctx context.Context, f
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				roles, err := ec.unmarshalNRole2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋviewerᚐRoleᚄ(ctx, []any{"MERCHANT", "ADMIN"})
+				roles, err := ec.unmarshalNRole2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋviewerᚐRoleᚄ(ctx, []any{"MERCHANT", "PARTNER", "ADMIN"})
 				if err != nil {
 					var zeroVal *ent.Order
 					return zeroVal, err
@@ -18874,7 +18874,7 @@ func (ec *executionContext) _Mutation_acceptOrder(ctx context.Context, field gra
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				roles, err := ec.unmarshalNRole2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋviewerᚐRoleᚄ(ctx, []any{"MERCHANT", "ADMIN"})
+				roles, err := ec.unmarshalNRole2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋviewerᚐRoleᚄ(ctx, []any{"MERCHANT", "PARTNER", "ADMIN"})
 				if err != nil {
 					var zeroVal *ent.Order
 					return zeroVal, err

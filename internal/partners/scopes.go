@@ -12,7 +12,7 @@ import (
 const (
 	// ScopeOrdersRead reads the merchants' orders, their shipments and order events.
 	ScopeOrdersRead = "orders:read"
-	// ScopeOrdersWrite changes the merchants' orders (accept, ship, cancel…).
+	// ScopeOrdersWrite manages the merchants' orders (accept, ship, deliver, mark rendered); it includes reading them.
 	ScopeOrdersWrite = "orders:write"
 	// ScopeTrackingWrite adds carrier scans to the merchants' shipments (addTrackingEvent).
 	ScopeTrackingWrite = "tracking:write"

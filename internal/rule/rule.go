@@ -64,19 +64,20 @@ func DenyIfAnonymous() privacy.QueryMutationRule {
 // this package cannot import).
 const (
 	scopeOrdersRead    = "orders:read"
+	scopeOrdersWrite   = "orders:write"
 	scopeTrackingWrite = "tracking:write"
 )
 
 // orderMerchantIDs returns the merchants whose orders the viewer may read: its own
 // merchant's as staff, and a partner client's merchants when it holds one of scopes
-// (orders:read when none are given).
+// (orders:read or orders:write when none are given).
 func orderMerchantIDs(v *viewer.Viewer, scopes ...string) []int {
 	var ids []int
 	if v.Has(viewer.RoleMerchant) && v.MerchantID != 0 {
 		ids = append(ids, v.MerchantID)
 	}
 	if len(scopes) == 0 {
-		scopes = []string{scopeOrdersRead}
+		scopes = []string{scopeOrdersRead, scopeOrdersWrite}
 	}
 	if v.Has(viewer.RolePartner) && slices.ContainsFunc(scopes, v.HasScope) {
 		ids = append(ids, v.PartnerMerchantIDs...)
@@ -470,7 +471,7 @@ func FilterOrderEventsToVisible() privacy.OrderEventQueryRuleFunc {
 // FilterShipmentsToVisible shows shipments of visible orders.
 func FilterShipmentsToVisible() privacy.ShipmentQueryRuleFunc {
 	return func(ctx context.Context, q *ent.ShipmentQuery) error {
-		p, ok := orderVisible(viewer.FromContext(ctx), scopeOrdersRead, scopeTrackingWrite)
+		p, ok := orderVisible(viewer.FromContext(ctx), scopeOrdersRead, scopeOrdersWrite, scopeTrackingWrite)
 		if !ok {
 			return privacy.Denyf("anonymous viewer")
 		}
@@ -482,7 +483,7 @@ func FilterShipmentsToVisible() privacy.ShipmentQueryRuleFunc {
 // FilterTrackingEventsToVisible shows tracking of visible shipments.
 func FilterTrackingEventsToVisible() privacy.TrackingEventQueryRuleFunc {
 	return func(ctx context.Context, q *ent.TrackingEventQuery) error {
-		p, ok := orderVisible(viewer.FromContext(ctx), scopeOrdersRead, scopeTrackingWrite)
+		p, ok := orderVisible(viewer.FromContext(ctx), scopeOrdersRead, scopeOrdersWrite, scopeTrackingWrite)
 		if !ok {
 			return privacy.Denyf("anonymous viewer")
 		}
