@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -82,7 +83,8 @@ func New(cfg config.Config, db *database.DB, logger *slog.Logger) (*App, error) 
 	pay := payments.New(db.Client, reg, sb, cfg.Payment, ord, logger)
 	var bus events.Bus = &events.Local{}
 	if cfg.NATSURL != "" {
-		nb, err := events.NewNATS(cfg.NATSURL, logger, events.NATSRetention(cfg.EventRetention))
+		nb, err := events.NewNATS(cfg.NATSURL, logger, events.NATSRetention(cfg.EventRetention),
+			events.NATSStream(cfg.NATSStream, strings.ToLower(cfg.NATSStream)))
 		if err != nil {
 			return nil, err
 		}

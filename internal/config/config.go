@@ -65,8 +65,11 @@ type Config struct {
 	JobInterval time.Duration
 	// EventRetention is how far back a subscription may resume with `after`.
 	EventRetention time.Duration
-	// NATSURL, when set, fans events out across replicas through NATS JetStream.
-	NATSURL string
+	// NATSURL, when set, fans events out across replicas through NATS JetStream;
+	// NATSStream names the stream (subjects NATSStream.<merchant>), so several
+	// deployments can share one NATS server.
+	NATSURL    string
+	NATSStream string
 	// WebhookAllowPrivate lets webhooks target loopback and private addresses (development).
 	WebhookAllowPrivate bool
 	// Payment is every payment provider setting (see internal/payment and docs/PAYMENTS.md).
@@ -105,6 +108,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		JobInterval:            r.duration("JOB_INTERVAL", 30*time.Second),
 		EventRetention:         r.duration("EVENT_RETENTION", 7*24*time.Hour),
 		NATSURL:                r.str("NATS_URL", ""),
+		NATSStream:             r.str("NATS_STREAM", "XIADAN_ORDER_EVENTS"),
 	}
 	dev := c.Env != "production"
 	c.WebhookAllowPrivate = r.boolean("WEBHOOK_ALLOW_PRIVATE", false)
