@@ -123,6 +123,7 @@ func (a *App) RunEvents(ctx context.Context) error {
 // RunJobs runs the background jobs until ctx ends. Every replica may run them: each job
 // claims its work in the database.
 func (a *App) RunJobs(ctx context.Context) {
+	go a.Payments.RunReconcile(ctx, a.Config.JobInterval)
 	a.Orders.RunJobs(ctx, a.DB.Client, a.Config.JobInterval, a.Logger)
 }
 

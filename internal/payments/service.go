@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
@@ -29,6 +30,8 @@ type Service struct {
 	Config  payment.Config
 	Orders  *orders.Service
 	Logger  *slog.Logger
+	// Now is the clock of reconciliation (time.Now when nil).
+	Now func() time.Time
 }
 
 // New returns the payment service; it also becomes the order service's Refunder.
