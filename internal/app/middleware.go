@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -85,7 +86,20 @@ func (a *App) authenticate(next http.Handler) http.Handler {
 				Message: "internal error; quote request id " + id, Extensions: map[string]any{"requestId": id}})
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(viewer.NewContext(r.Context(), v)))
+		ctx := viewer.NewContext(r.Context(), v)
+		// A streamed subscription (GraphQL over SSE) ends when its token expires, as a
+		// websocket connection does; the client resumes with a fresh token and `after`.
+		if strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
+			claims, err := a.Auth.Tokens.Verify(token)
+			if err != nil || claims.ExpiresAt == nil {
+				writeError(w, http.StatusUnauthorized, apperror.New(apperror.Unauthenticated, "invalid or expired access token"))
+				return
+			}
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(ctx, claims.ExpiresAt.Time)
+			defer cancel()
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 

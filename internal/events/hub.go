@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/xiadan/xiadan/ent"
 	"github.com/xiadan/xiadan/ent/orderevent"
@@ -121,19 +122,42 @@ func (h *Hub) Deliver(evs []*ent.OrderEvent) {
 			continue // seen already
 		}
 		if p > h.last+1 {
-			missed, err := h.db.OrderEvent.Query().
-				Where(orderevent.PositionGT(h.last), orderevent.PositionLT(p)).
-				Order(orderevent.ByPosition()).
-				All(privacy.DecisionContext(context.Background(), privacy.Allow))
-			if err != nil {
-				// The subscribers' cursors still let them resume without a gap.
-				h.logger.Error("events: reading missed events", "from", h.last+1, "to", p-1, "err", err)
-			}
-			for _, m := range missed {
-				h.fanOut(m)
-			}
+			h.fillGap(p)
 		}
 		h.fanOut(ev)
+	}
+}
+
+// maxGap is the most missed events the hub reads back; past it (a long bus outage) its
+// subscribers are disconnected and resume from their cursors instead.
+const maxGap = 5000
+
+// fillGap delivers the events before position p that the hub missed, from the database.
+// If it cannot read them all, it disconnects every subscriber rather than let one skip an
+// event: each resumes from its last cursor. Called with h.mu held.
+func (h *Hub) fillGap(p int64) {
+	gap := p - h.last - 1
+	var missed []*ent.OrderEvent
+	var err error
+	if gap <= maxGap {
+		ctx, cancel := context.WithTimeout(privacy.DecisionContext(context.Background(), privacy.Allow), 5*time.Second)
+		missed, err = h.db.OrderEvent.Query().
+			Where(orderevent.PositionGT(h.last), orderevent.PositionLT(p)).
+			Order(orderevent.ByPosition()).All(ctx)
+		cancel()
+	}
+	if gap > maxGap || err != nil || int64(len(missed)) != gap {
+		h.logger.Error("events: missed events not recovered; subscribers must resume", "from", h.last+1, "to", p-1,
+			"read", len(missed), "err", err)
+		for s := range h.subs {
+			delete(h.subs, s)
+			s.once.Do(func() { close(s.dropped) })
+		}
+		h.last = p - 1
+		return
+	}
+	for _, m := range missed {
+		h.fanOut(m)
 	}
 }
 

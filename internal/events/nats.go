@@ -105,7 +105,7 @@ func NewNATS(url string, logger *slog.Logger, opts ...NATSOption) (*NATS, error)
 		return nil, fmt.Errorf("events: connecting to NATS: %w", err)
 	}
 	n.nc = nc
-	if n.js, err = jetstream.New(nc); err != nil {
+	if n.js, err = jetstream.New(nc, jetstream.WithPublishAsyncTimeout(5*time.Second)); err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("events: JetStream: %w", err)
 	}

@@ -199,7 +199,11 @@ func (r *Relay) publish(ctx context.Context) (int, error) {
 		// Published while the row is locked: one publisher at a time, in position order.
 		// A crash after this and before the commit publishes them again on restart; hubs
 		// and the JetStream stream drop the duplicates.
-		if err := r.Bus.Publish(ctx, evs); err != nil {
+		// Bounded: a lost acknowledgement must not hold the relay's row lock (and stop
+		// numbering on every replica) forever; the batch is published again next time.
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := r.Bus.Publish(pctx, evs); err != nil {
 			return err
 		}
 		n = len(evs)

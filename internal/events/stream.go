@@ -61,7 +61,10 @@ func (s *Streamer) Stream(ctx context.Context, f Filter, after *int64) (<-chan *
 				page, err := s.DB.OrderEvent.Query().
 					Where(orderevent.PositionGT(last), orderevent.PositionLTE(hubPos), matches(f)).
 					Order(orderevent.ByPosition()).Limit(500).All(sctx)
-				if err != nil || len(page) == 0 {
+				if err != nil {
+					return // the client resumes from its last cursor; nothing is skipped
+				}
+				if len(page) == 0 {
 					break
 				}
 				for _, ev := range page {

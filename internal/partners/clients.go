@@ -19,6 +19,7 @@ import (
 
 	"github.com/xiadan/xiadan/ent"
 	"github.com/xiadan/xiadan/ent/apiclient"
+	"github.com/xiadan/xiadan/ent/webhook"
 	"github.com/xiadan/xiadan/ent/merchant"
 	"github.com/xiadan/xiadan/ent/privacy"
 	"github.com/xiadan/xiadan/internal/apperror"
@@ -131,6 +132,11 @@ func Revoke(ctx context.Context, db *ent.Client, id int) (*ent.ApiClient, error)
 	}
 	c, err = c.Update().SetRevokedAt(now()).Save(allow(ctx))
 	if err != nil {
+		return nil, err
+	}
+	// Its webhooks stop too (the relay also skips them; this shows owners why).
+	if err := db.Webhook.Update().Where(webhook.APIClientID(c.ID), webhook.StatusEQ(webhook.StatusACTIVE)).
+		SetStatus(webhook.StatusDISABLED).SetDisabledReason("its API client was revoked").Exec(allow(ctx)); err != nil {
 		return nil, err
 	}
 	return c, audit.Record(ctx, db, audit.Entry{Action: "api_client.revoke", TargetType: "ApiClient", TargetID: c.ID,

@@ -174,12 +174,14 @@ func credentials(r *http.Request, form url.Values) (id, secret string, oerr *oau
 	return id, secret, nil
 }
 
-// authenticate checks a client's credentials. Failures count against the client id and
-// the caller's address; past the limit every attempt, right or wrong, waits.
+// authenticate checks a client's credentials. Failures count against the client id from
+// that address, and against the address; past the limit every attempt from there, right
+// or wrong, waits. Client ids are not secret, so failures from elsewhere never lock the
+// real integration out (and a 238-bit secret needs no per-id brute-force limit).
 func (h *TokenHandler) authenticate(r *http.Request, id, secret string) (*ent.ApiClient, *oauthError) {
 	ctx := r.Context()
-	idKey := "oauth-client:" + id
 	ip := auth.ClientFromContext(ctx).IP
+	idKey := "oauth-client:" + id + "@" + ip
 	ipKey := "oauth-ip:" + ip
 	wait := h.Throttle.Blocked(idKey)
 	if ip != "" {

@@ -28,6 +28,10 @@ var nonPublic = []netip.Prefix{
 	netip.MustParsePrefix("240.0.0.0/4"),
 	netip.MustParsePrefix("64:ff9b::/96"),
 	netip.MustParsePrefix("64:ff9b:1::/48"),
+	netip.MustParsePrefix("fec0::/10"), // site-local (deprecated, still routed by some stacks)
+	netip.MustParsePrefix("2002::/16"), // 6to4: embeds any IPv4 address
+	netip.MustParsePrefix("2001::/32"), // Teredo: embeds any IPv4 address
+	netip.MustParsePrefix("::/96"),     // IPv4-compatible
 }
 
 // errNonPublic is returned by the dialer when a name resolves to a non-public address at

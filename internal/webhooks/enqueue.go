@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/xiadan/xiadan/ent"
+	"github.com/xiadan/xiadan/ent/apiclient"
 	"github.com/xiadan/xiadan/ent/webhook"
 	"github.com/xiadan/xiadan/ent/webhookdelivery"
 )
@@ -40,8 +41,11 @@ func enqueue(ctx context.Context, tx *ent.Client, events []*ent.OrderEvent, now 
 	}
 	hooks, err := tx.Webhook.Query().
 		Where(webhook.MerchantIDIn(merchants...), webhook.StatusEQ(webhook.StatusACTIVE)).
-		Select(webhook.FieldID, webhook.FieldMerchantID, webhook.FieldEventTypes).All(ctx)
+		Select(webhook.FieldID, webhook.FieldMerchantID, webhook.FieldEventTypes, webhook.FieldAPIClientID).All(ctx)
 	if err != nil || len(hooks) == 0 {
+		return err
+	}
+	if hooks, err = entitled(ctx, tx, hooks); err != nil || len(hooks) == 0 {
 		return err
 	}
 	var rows []*ent.WebhookDeliveryCreate
@@ -69,4 +73,40 @@ func enqueue(ctx context.Context, tx *ent.Client, events []*ent.OrderEvent, now 
 		rows = rows[n:]
 	}
 	return nil
+}
+
+// entitled drops the webhooks of partner clients that may no longer receive the
+// merchant's order events: revoked, no longer granted the merchant, or without the scopes
+// (webhooks:manage and orders:read or orders:write). One query for the batch.
+func entitled(ctx context.Context, tx *ent.Client, hooks []*ent.Webhook) ([]*ent.Webhook, error) {
+	var ids []int
+	for _, w := range hooks {
+		if w.APIClientID != nil && !slices.Contains(ids, *w.APIClientID) {
+			ids = append(ids, *w.APIClientID)
+		}
+	}
+	if len(ids) == 0 {
+		return hooks, nil
+	}
+	clients, err := tx.ApiClient.Query().Where(apiclient.IDIn(ids...)).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byID := map[int]*ent.ApiClient{}
+	for _, c := range clients {
+		byID[c.ID] = c
+	}
+	out := hooks[:0:0]
+	for _, w := range hooks {
+		if w.APIClientID == nil || clientMayReceive(byID[*w.APIClientID], w.MerchantID) {
+			out = append(out, w)
+		}
+	}
+	return out, nil
+}
+
+func clientMayReceive(c *ent.ApiClient, merchantID int) bool {
+	return c != nil && c.RevokedAt == nil && slices.Contains(c.MerchantIds, merchantID) &&
+		slices.Contains(c.Scopes, ManageScope) &&
+		(slices.Contains(c.Scopes, "orders:read") || slices.Contains(c.Scopes, "orders:write"))
 }

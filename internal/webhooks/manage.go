@@ -59,6 +59,10 @@ func authorize(ctx context.Context, merchantID int) (*viewer.Viewer, error) {
 		if !v.HasScope(ManageScope) {
 			return nil, apperror.New(apperror.Forbidden, "this needs the %s scope", ManageScope)
 		}
+		// Webhooks deliver order events: a partner must also be allowed to read orders.
+		if !v.HasScope("orders:read") && !v.HasScope("orders:write") {
+			return nil, apperror.New(apperror.Forbidden, "webhooks deliver order events: this also needs the orders:read scope")
+		}
 		if v.ActsForMerchant(merchantID) {
 			return v, nil
 		}

@@ -15,7 +15,7 @@ import (
 func TestAccessToWebhooks(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, e *env) {
 		const clientA, clientB = 71, 72
-		manage := []string{webhooks.ManageScope}
+		manage := []string{webhooks.ManageScope, "orders:read"}
 		own, _ := e.hook(t, e.shop, "https://staff.example.com/hook")
 		ofPartner, _, err := e.svc.Create(partner(clientA, manage, e.shop.IntID),
 			webhooks.CreateInput{MerchantID: e.shop.IntID, URL: "https://partner.example.com/hook"})
@@ -40,6 +40,7 @@ func TestAccessToWebhooks(t *testing.T) {
 			{"partner, the staff's webhook", partner(clientA, manage, e.shop.IntID), 1, own.ID, apperror.NotFound, ""},
 			{"another partner of the merchant", partner(clientB, manage, e.shop.IntID), 0, ofPartner.ID, apperror.NotFound, ""},
 			{"partner without the scope", partner(clientA, []string{"orders:read"}, e.shop.IntID), 0, ofPartner.ID, apperror.Forbidden, apperror.Forbidden},
+			{"partner that may not read orders", partner(clientA, []string{webhooks.ManageScope}, e.shop.IntID), 0, ofPartner.ID, apperror.Forbidden, apperror.Forbidden},
 			{"partner of another merchant", partner(clientA, manage, e.rival.IntID), 0, ofPartner.ID, apperror.NotFound, apperror.NotFound},
 			{"staff of another merchant", staffOf(e.rival), 0, own.ID, apperror.NotFound, apperror.NotFound},
 			{"customer", customer(), 0, own.ID, apperror.Forbidden, apperror.Forbidden},
