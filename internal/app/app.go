@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -58,6 +59,9 @@ type App struct {
 	Streamer *events.Streamer
 	// Webhooks delivers order events to merchants' and partners' endpoints.
 	Webhooks *webhooks.Service
+	// AccessRecheck is how often an open websocket re-checks its token's rights (1m
+	// when zero).
+	AccessRecheck time.Duration
 }
 
 // New builds the services of the server from its configuration and database.
@@ -242,7 +246,51 @@ func (a *App) websocketInit(ctx context.Context, payload transport.InitPayload) 
 	}
 	ctx, cancel := context.WithDeadline(viewer.NewContext(ctx, v), claims.ExpiresAt.Time)
 	context.AfterFunc(ctx, cancel) // the timer goes when the connection or the token ends
+	go a.watchAccess(ctx, cancel, token, v)
 	return ctx, nil, nil
+}
+
+// watchAccess ends a websocket connection whose access changed since it was opened: the
+// account disabled, the partner client revoked or rotated, a merchant or scope taken
+// away. Subscriptions are authorised when they start, so the connection must not outlive
+// the rights they were granted on; the client reconnects (and is authorised afresh).
+func (a *App) watchAccess(ctx context.Context, cancel context.CancelFunc, token string, v *viewer.Viewer) {
+	every := a.AccessRecheck
+	if every <= 0 {
+		every = time.Minute
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now, err := a.Auth.Authenticate(ctx, token)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil && apperror.CodeOf(err) != apperror.Unauthenticated {
+			a.Logger.WarnContext(ctx, "websocket: rechecking access", "err", err)
+			continue // a database hiccup is not a reason to drop subscribers
+		}
+		if err != nil || !sameAccess(v, now) {
+			a.Logger.InfoContext(ctx, "websocket: access changed; closing the connection", "user_id", v.UserID, "api_client_id", v.APIClientID)
+			cancel()
+			return
+		}
+	}
+}
+
+// sameAccess reports whether two viewers of one token have the same rights.
+func sameAccess(a, b *viewer.Viewer) bool {
+	sorted := func(xs []int) []int { xs = slices.Clone(xs); slices.Sort(xs); return xs }
+	strs := func(xs []string) []string { xs = slices.Clone(xs); slices.Sort(xs); return xs }
+	roles := func(xs []viewer.Role) []viewer.Role { xs = slices.Clone(xs); slices.Sort(xs); return xs }
+	return a.UserID == b.UserID && a.MerchantID == b.MerchantID && a.MerchantRole == b.MerchantRole &&
+		a.APIClientID == b.APIClientID && slices.Equal(roles(a.Roles), roles(b.Roles)) &&
+		slices.Equal(sorted(a.PartnerMerchantIDs), sorted(b.PartnerMerchantIDs)) && slices.Equal(strs(a.Scopes), strs(b.Scopes))
 }
 
 // requireConnectionPageSize makes every connection field take first or last between 1

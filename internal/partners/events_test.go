@@ -67,3 +67,26 @@ func TestPartnerSubscribesWithinItsScope(t *testing.T) {
 		}
 	})
 }
+
+// TestRevokedClientLosesItsOpenSubscriptions: revoking a client closes the websocket it
+// has open, within the access re-check interval, rather than at its token's expiry.
+func TestRevokedClientLosesItsOpenSubscriptions(t *testing.T) {
+	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
+		s.App.AccessRecheck = 100 * time.Millisecond
+		w := newWorld(t, s)
+		reader := w.create(t, w.shop.Owner.AccessToken, "ERP", []string{w.shop.ID}, []string{"orders:read"})
+		c := s.DialWS(t, w.token(t, reader, reader.Secret, ""))
+		c.MustSubscribe(t, `subscription($m: ID!) { orderEvents(merchantID: $m) { type } }`, map[string]any{"m": w.shop.ID})
+		select {
+		case <-c.Done():
+			t.Fatal("the connection closed before the revocation")
+		case <-time.After(300 * time.Millisecond):
+		}
+		s.MustQuery(w.shop.Owner.AccessToken, revokeClient, map[string]any{"id": reader.ID})
+		select {
+		case <-c.Done():
+		case <-time.After(10 * time.Second):
+			t.Fatal("the revoked client's connection stayed open")
+		}
+	})
+}
