@@ -44,7 +44,7 @@ const (
 
 // claimFor is how long a claimed delivery is reserved for its worker: far longer than one
 // attempt, short enough that a crashed worker's deliveries are soon picked up again.
-const claimFor = time.Minute
+const claimFor = 5 * time.Minute
 
 // userAgent identifies the requests.
 const userAgent = "Xiadan-Webhooks/1.0"
@@ -128,9 +128,11 @@ func (s *Service) RunOnce(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	var claimed []int
+	// Stored with microseconds: the exact value identifies this worker's claim.
+	claim := now.Add(claimFor).UTC().Truncate(time.Microsecond)
 	for _, id := range ids {
 		n, err := s.DB.WebhookDelivery.Update().Where(append(due, webhookdelivery.ID(id))...).
-			SetClaimedUntil(now.Add(claimFor)).Save(actx)
+			SetClaimedUntil(claim).Save(actx)
 		if err != nil {
 			return 0, err
 		}
@@ -144,6 +146,9 @@ func (s *Service) RunOnce(ctx context.Context) (int, error) {
 	jobs, err := s.prepare(actx, claimed)
 	if err != nil {
 		return 0, err
+	}
+	for i := range jobs {
+		jobs[i].claim = claim
 	}
 	limit := make(chan struct{}, max(1, s.Concurrency))
 	var wg sync.WaitGroup
@@ -168,6 +173,9 @@ type job struct {
 	body     []byte
 	// gone is set when the event no longer exists (pruned), so there is nothing to send.
 	gone bool
+	// claim is the claimed_until this worker wrote; the outcome is recorded only while the
+	// delivery still carries it.
+	claim time.Time
 }
 
 // prepare loads the claimed deliveries with their webhooks, events and order numbers, in
@@ -301,6 +309,9 @@ func (s *Service) send(ctx context.Context, j job) outcome {
 	return o
 }
 
+// errClaimLost rolls back the record of an attempt whose claim another worker took over.
+var errClaimLost = errors.New("webhooks: delivery claim lost")
+
 // record logs the attempt, schedules the next one or settles the delivery, releases the
 // claim and updates the webhook's health, in one transaction.
 func (s *Service) record(ctx context.Context, j job, o outcome, final bool) error {
@@ -332,7 +343,16 @@ func (s *Service) record(ctx context.Context, j job, o outcome, final bool) erro
 		if err := a.Exec(ctx); err != nil {
 			return err
 		}
+		if !j.claim.IsZero() {
+			// Record only while the claim is still ours: a worker whose claim ran out (and
+			// whose delivery another worker took over) must not overwrite that outcome.
+			u.Where(webhookdelivery.ClaimedUntil(j.claim))
+		}
 		if err := u.Exec(ctx); err != nil {
+			if ent.IsNotFound(err) {
+				s.Logger.Warn("webhooks: claim lost before the outcome was recorded", "delivery", d.ID)
+				return errClaimLost
+			}
 			return err
 		}
 		if j.gone {
