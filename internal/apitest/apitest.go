@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -35,17 +36,25 @@ type Server struct {
 // New starts a server on the database at url, with configuration tweaked by opts.
 func New(t testing.TB, url string, opts ...func(*config.Config)) *Server {
 	t.Helper()
-	return newServer(t, url, true, opts...)
+	return newServer(t, url, serverOptions{events: true}, opts...)
 }
 
 // NewWithoutEvents is New without the event relay and bus running, for tests that drive
 // them by hand (crash recovery, say).
 func NewWithoutEvents(t testing.TB, url string, opts ...func(*config.Config)) *Server {
 	t.Helper()
-	return newServer(t, url, false, opts...)
+	return newServer(t, url, serverOptions{}, opts...)
 }
 
-func newServer(t testing.TB, url string, events bool, opts ...func(*config.Config)) *Server {
+// serverOptions are the ways test servers differ.
+type serverOptions struct {
+	// events starts the event bus and relay.
+	events bool
+	// listener, when set, is where the server listens (chosen before it is built).
+	listener net.Listener
+}
+
+func newServer(t testing.TB, url string, so serverOptions, opts ...func(*config.Config)) *Server {
 	t.Helper()
 	cfg, err := config.FromEnv(func(string) string { return "" })
 	if err != nil {
@@ -54,6 +63,9 @@ func newServer(t testing.TB, url string, events bool, opts ...func(*config.Confi
 	cfg.DatabaseURL = url
 	cfg.DataDir = t.TempDir()
 	cfg.LogLevel = "error"
+	if so.listener != nil {
+		cfg.Payment.PublicURL = "http://" + so.listener.Addr().String()
+	}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -65,11 +77,19 @@ func newServer(t testing.TB, url string, events bool, opts ...func(*config.Confi
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	a, err := app.New(cfg, db, logger)
 	if err != nil {
+		if so.listener != nil {
+			_ = so.listener.Close()
+		}
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(a.Handler())
+	hs := httptest.NewUnstartedServer(a.Handler())
+	if so.listener != nil {
+		_ = hs.Listener.Close()
+		hs.Listener = so.listener
+	}
+	hs.Start()
 	t.Cleanup(hs.Close)
-	if events {
+	if so.events {
 		ctx, cancel := context.WithCancel(context.Background())
 		t.Cleanup(cancel)
 		if err := a.RunEvents(ctx); err != nil {

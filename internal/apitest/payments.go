@@ -1,16 +1,10 @@
 package apitest
 
 import (
-	"context"
-	"log/slog"
 	"net"
-	"net/http/httptest"
-	"os"
 	"testing"
 
-	"github.com/xiadan/xiadan/internal/app"
 	"github.com/xiadan/xiadan/internal/config"
-	"github.com/xiadan/xiadan/internal/database"
 	"github.com/xiadan/xiadan/internal/testdb"
 )
 
@@ -23,39 +17,7 @@ func NewReachable(t testing.TB, url string, opts ...func(*config.Config)) *Serve
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.FromEnv(func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.DatabaseURL = url
-	cfg.DataDir = t.TempDir()
-	cfg.LogLevel = "error"
-	cfg.Payment.PublicURL = "http://" + l.Addr().String()
-	for _, o := range opts {
-		o(&cfg)
-	}
-	db := testdb.Open(t, url, database.Options{})
-	level := slog.LevelError
-	if os.Getenv("XIADAN_TEST_LOG") != "" {
-		level = slog.LevelDebug
-	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	a, err := app.New(cfg, db, logger)
-	if err != nil {
-		_ = l.Close()
-		t.Fatal(err)
-	}
-	hs := httptest.NewUnstartedServer(a.Handler())
-	_ = hs.Listener.Close()
-	hs.Listener = l
-	hs.Start()
-	t.Cleanup(hs.Close)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	if err := a.RunEvents(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return &Server{t: t, App: a, DB: db, HTTP: hs, Config: cfg}
+	return newServer(t, url, serverOptions{events: true, listener: l}, opts...)
 }
 
 // ForEachDialectReachable is ForEachDialect with servers built by NewReachable.

@@ -66,11 +66,8 @@ func newEvShop(t *testing.T, s *apitest.Server) *evShop {
 
 func evVariant(t *testing.T, s *apitest.Server, m apitest.Merchant, kind product.Kind, sku, title string) int {
 	t.Helper()
-	client, ctx := s.Client()
-	p := client.Product.Create().SetMerchantID(m.IntID).SetTitle(title).SetKind(kind).
-		SetStatus(product.StatusACTIVE).SaveX(ctx)
-	return client.ProductVariant.Create().SetProductID(p.ID).SetMerchantID(m.IntID).SetSku(sku).
-		SetPrice(3800).SetStock(100_000).SaveX(ctx).ID
+	_, v := s.NewProduct(t, m, title, kind, sku, 3800, 100_000)
+	return v
 }
 
 var evAddress = map[string]any{"recipientName": "王小明", "phone": "13800138000", "province": "上海市",

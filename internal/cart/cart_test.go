@@ -44,18 +44,8 @@ func newWorld(t *testing.T, s *apitest.Server) *world {
 // variant creates an ACTIVE product of m with one variant and returns the variant's id.
 func (w *world) variant(t *testing.T, m apitest.Merchant, kind product.Kind, sku string, price int64, stock int) string {
 	t.Helper()
-	client, ctx := w.s.Client()
-	p, err := client.Product.Create().SetMerchantID(m.IntID).SetTitle("Product " + sku).SetKind(kind).
-		SetStatus(product.StatusACTIVE).Save(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := client.ProductVariant.Create().SetProductID(p.ID).SetMerchantID(m.IntID).SetSku(sku).
-		SetPrice(price).SetStock(stock).Save(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strconv.Itoa(v.ID)
+	_, v := w.s.NewProduct(t, m, "Product "+sku, kind, sku, price, stock)
+	return strconv.Itoa(v)
 }
 
 // productOf returns the product of variant vid, for changing it behind the cart's back.

@@ -3,7 +3,6 @@ package events_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"strconv"
 	"testing"
@@ -37,18 +36,8 @@ func newShop(t *testing.T, s *apitest.Server) *shop {
 	w.a = s.NewMerchant(t, "tea-house", merchant.StatusACTIVE)
 	w.b = s.NewMerchant(t, "game-codes", merchant.StatusACTIVE)
 	w.buyer = s.Register("buyer@example.com", "Buyer")
-	client, ctx := s.Client()
-	for i, m := range []apitest.Merchant{w.a, w.b} {
-		p := client.Product.Create().SetMerchantID(m.IntID).SetTitle("P").SetKind(product.KindVIRTUAL).
-			SetStatus(product.StatusACTIVE).SaveX(ctx)
-		v := client.ProductVariant.Create().SetProductID(p.ID).SetMerchantID(m.IntID).SetSku(fmt.Sprint("SKU-", i)).
-			SetPrice(1000).SetStock(1000).SaveX(ctx)
-		if i == 0 {
-			w.tea = v.ID
-		} else {
-			w.code = v.ID
-		}
-	}
+	_, w.tea = s.NewProduct(t, w.a, "P", product.KindVIRTUAL, "SKU-0", 1000, 1000)
+	_, w.code = s.NewProduct(t, w.b, "P", product.KindVIRTUAL, "SKU-1", 1000, 1000)
 	return w
 }
 

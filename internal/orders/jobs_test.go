@@ -40,20 +40,11 @@ func newJobsShop(t *testing.T, s *apitest.Server, stock int) *jobsShop {
 	client, ctx := s.Client()
 	j := &jobsShop{s: s, client: client, ctx: ctx, buyer: s.Register("jobs-buyer@example.com", "Buyer"), physicalStockStart: stock}
 	for _, kind := range []product.Kind{product.KindPHYSICAL, product.KindVIRTUAL} {
-		p, err := client.Product.Create().SetMerchantID(m.IntID).SetTitle("Jobs " + string(kind)).SetKind(kind).
-			SetStatus(product.StatusACTIVE).Save(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		v, err := client.ProductVariant.Create().SetProductID(p.ID).SetMerchantID(m.IntID).SetSku("JOBS-" + string(kind)).
-			SetPrice(1990).SetStock(stock).Save(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+		pid, vid := s.NewProduct(t, m, "Jobs "+string(kind), kind, "JOBS-"+string(kind), 1990, stock)
 		if kind == product.KindPHYSICAL {
-			j.physical, j.physicalProductID = v.ID, p.ID
+			j.physical, j.physicalProductID = vid, pid
 		} else {
-			j.virtual = v.ID
+			j.virtual = vid
 		}
 	}
 	return j

@@ -47,12 +47,8 @@ func newFixture(t *testing.T, s *apitest.Server) *fixture {
 func (f *fixture) newShop(t *testing.T, slug, title string, price int64) shop {
 	t.Helper()
 	m := f.s.NewMerchant(t, slug, merchant.StatusACTIVE)
-	client, ctx := f.s.Client()
-	p := client.Product.Create().SetMerchantID(m.IntID).SetTitle(title).
-		SetStatus(product.StatusACTIVE).SetKind(product.KindPHYSICAL).SaveX(ctx)
-	v := client.ProductVariant.Create().SetProductID(p.ID).SetMerchantID(m.IntID).
-		SetSku(slug + "-1").SetPrice(price).SetStock(100).SaveX(ctx)
-	return shop{Merchant: m, ProductID: p.ID, VariantID: strconv.Itoa(v.ID)}
+	p, v := f.s.NewProduct(t, m, title, product.KindPHYSICAL, slug+"-1", price, 100)
+	return shop{Merchant: m, ProductID: p, VariantID: strconv.Itoa(v)}
 }
 
 // admin returns an admin's token, created on first use.
