@@ -158,6 +158,10 @@ type Claims struct {
 	Scope string `json:"scope,omitempty"`
 	// MerchantIDs are the merchants a partner token acts for.
 	MerchantIDs []int `json:"mid,omitempty"`
+	// SecretVersion is the partner client's secret version when the token was issued (the
+	// time of its last rotation in microseconds, 0 before any): a rotation ends exactly
+	// the tokens issued with the old secret, whatever second they were issued in.
+	SecretVersion int64 `json:"sv,omitempty"`
 }
 
 // TokenIssuer issues and verifies access tokens.
@@ -178,16 +182,17 @@ func (ti *TokenIssuer) now() time.Time {
 
 // Issue signs an access token for subject and returns it with its expiry.
 func (ti *TokenIssuer) Issue(subject, kind string) (string, time.Time, error) {
-	return ti.issue(subject, kind, "", nil)
+	return ti.issue(subject, kind, "", nil, 0)
 }
 
 // IssuePartner signs an access token for the API client clientID (its client_id), acting
 // for merchantIDs with scopes, and returns it with its expiry.
-func (ti *TokenIssuer) IssuePartner(clientID string, scopes []string, merchantIDs []int) (string, time.Time, error) {
-	return ti.issue(clientID, KindPartner, strings.Join(scopes, " "), merchantIDs)
+// secretVersion is the client's secret version (see Claims.SecretVersion).
+func (ti *TokenIssuer) IssuePartner(clientID string, scopes []string, merchantIDs []int, secretVersion int64) (string, time.Time, error) {
+	return ti.issue(clientID, KindPartner, strings.Join(scopes, " "), merchantIDs, secretVersion)
 }
 
-func (ti *TokenIssuer) issue(subject, kind, scope string, merchantIDs []int) (string, time.Time, error) {
+func (ti *TokenIssuer) issue(subject, kind, scope string, merchantIDs []int, secretVersion int64) (string, time.Time, error) {
 	now := ti.now().UTC().Truncate(time.Second)
 	exp := now.Add(ti.TTL)
 	id := make([]byte, 12)
@@ -204,9 +209,10 @@ func (ti *TokenIssuer) issue(subject, kind, scope string, merchantIDs []int) (st
 			NotBefore: jwt.NewNumericDate(now),
 			ID:        base64.RawURLEncoding.EncodeToString(id),
 		},
-		Kind:        kind,
-		Scope:       scope,
-		MerchantIDs: merchantIDs,
+		Kind:          kind,
+		Scope:         scope,
+		MerchantIDs:   merchantIDs,
+		SecretVersion: secretVersion,
 	}
 	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims)
 	tok.Header["kid"] = ti.Keys.signingKID

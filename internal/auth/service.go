@@ -378,9 +378,9 @@ func (s *Service) authenticatePartner(ctx context.Context, claims *Claims) (*vie
 	if c.RevokedAt != nil {
 		return nil, apperror.New(apperror.Unauthenticated, "this API client was revoked")
 	}
-	// iat has whole seconds: a token from the second of the rotation still passes, which
-	// keeps a token fetched right after rotating from being refused.
-	if c.SecretRotatedAt != nil && (claims.IssuedAt == nil || claims.IssuedAt.Before(c.SecretRotatedAt.Truncate(time.Second))) {
+	// Tokens carry the secret version they were issued under: a rotation ends exactly the
+	// tokens of the old secret.
+	if claims.SecretVersion != SecretVersion(c.SecretRotatedAt) {
 		return nil, apperror.New(apperror.Unauthenticated, "the API client's secret was rotated; get a new access token")
 	}
 	now := s.now()
@@ -404,6 +404,15 @@ func (s *Service) authenticatePartner(ctx context.Context, claims *Claims) (*vie
 		}
 	}
 	return v, nil
+}
+
+// SecretVersion is the version of a partner client's secret: when it was last rotated, in
+// microseconds (the precision it is stored with), or 0 before any rotation.
+func SecretVersion(rotatedAt *time.Time) int64 {
+	if rotatedAt == nil {
+		return 0
+	}
+	return rotatedAt.UTC().Truncate(time.Microsecond).UnixMicro()
 }
 
 // ViewerOf builds the viewer of a signed-in user.

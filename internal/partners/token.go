@@ -136,7 +136,7 @@ func (h *TokenHandler) serve(w http.ResponseWriter, r *http.Request) (*tokenResp
 			}
 		}
 	}
-	token, _, err := h.Tokens.IssuePartner(c.ClientID, scopes, c.MerchantIds)
+	token, _, err := h.Tokens.IssuePartner(c.ClientID, scopes, c.MerchantIds, auth.SecretVersion(c.SecretRotatedAt))
 	if err != nil {
 		return nil, h.internal(r, err)
 	}
