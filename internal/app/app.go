@@ -30,11 +30,11 @@ import (
 	"github.com/xiadan/xiadan/internal/database"
 	"github.com/xiadan/xiadan/internal/events"
 	"github.com/xiadan/xiadan/internal/fulfilment"
+	"github.com/xiadan/xiadan/internal/guard"
+	"github.com/xiadan/xiadan/internal/loader"
 	"github.com/xiadan/xiadan/internal/orders"
 	"github.com/xiadan/xiadan/internal/payment/providers"
 	"github.com/xiadan/xiadan/internal/payments"
-	"github.com/xiadan/xiadan/internal/guard"
-	"github.com/xiadan/xiadan/internal/loader"
 	"github.com/xiadan/xiadan/internal/viewer"
 	"github.com/xiadan/xiadan/internal/webhooks"
 )

@@ -4,9 +4,9 @@ import (
 	"context"
 
 	"github.com/xiadan/xiadan/ent"
-	"github.com/xiadan/xiadan/ent/privacy"
 	"github.com/xiadan/xiadan/ent/cartline"
 	"github.com/xiadan/xiadan/ent/orderitem"
+	"github.com/xiadan/xiadan/ent/privacy"
 	"github.com/xiadan/xiadan/ent/product"
 	"github.com/xiadan/xiadan/ent/productvariant"
 	"github.com/xiadan/xiadan/ent/schema/schematype"

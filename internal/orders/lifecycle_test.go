@@ -104,7 +104,9 @@ func TestOrderLives(t *testing.T) {
 		for id, types := range want {
 			r := s.MustQuery(buyer, `query($id: ID!) { order(id: $id) { timeline { type actorRole } } }`, map[string]any{"id": id})
 			var tl struct {
-				Order struct{ Timeline []struct{ Type, ActorRole string } }
+				Order struct {
+					Timeline []struct{ Type, ActorRole string }
+				}
 			}
 			r.Decode(t, &tl)
 			var got []string
@@ -135,4 +137,3 @@ func status(t *testing.T, s *apitest.Server, token, id string) string {
 	}
 	return out.Order.Status
 }
-

@@ -19,9 +19,9 @@ import (
 
 	"github.com/xiadan/xiadan/ent"
 	"github.com/xiadan/xiadan/ent/apiclient"
-	"github.com/xiadan/xiadan/ent/webhook"
 	"github.com/xiadan/xiadan/ent/merchant"
 	"github.com/xiadan/xiadan/ent/privacy"
+	"github.com/xiadan/xiadan/ent/webhook"
 	"github.com/xiadan/xiadan/internal/apperror"
 	"github.com/xiadan/xiadan/internal/audit"
 	"github.com/xiadan/xiadan/internal/viewer"

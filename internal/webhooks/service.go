@@ -21,7 +21,7 @@ import (
 // Service manages webhooks and delivers their events.
 type Service struct {
 	// DB is the base client; inside a GraphQL mutation the request transaction is used.
-	DB     *ent.Client
+	DB *ent.Client
 	// Logger receives worker errors and disabled webhooks.
 	Logger *slog.Logger
 	// AllowPrivate lets webhooks use http:// and reach loopback, private and link-local
