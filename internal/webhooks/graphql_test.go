@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/xiadan/xiadan/internal/apitest"
 	"github.com/xiadan/xiadan/internal/webhooks"
 )
 
@@ -19,22 +18,12 @@ const (
 	  attemptLog { number responseCode latencyMs error createdAt } } } } }`
 )
 
-// wired skips the test while the GraphQL layer has no webhook service (the resolvers
-// fail as INTERNAL).
-func wired(t *testing.T, r *apitest.Response) {
-	t.Helper()
-	if r.Code() == "INTERNAL" {
-		t.Skipf("webhook resolvers are not wired to a service yet: %s", r.Raw)
-	}
-}
-
 func TestWebhooksThroughGraphQL(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, e *env) {
 		s, owner := e.s, e.shop.Owner.AccessToken
 		rec := newReceiver(t, 500, 200)
 		r := s.Query(owner, createWebhook, map[string]any{"i": map[string]any{
 			"merchantID": e.shop.ID, "url": rec.URL + "/orders", "types": []string{"CREATED", "PAID"}}})
-		wired(t, r)
 		if len(r.Errors) > 0 {
 			t.Fatalf("create: %s", r.Raw)
 		}
@@ -80,6 +69,9 @@ func TestWebhooksThroughGraphQL(t *testing.T) {
 			{"anonymous", "", listWebhooks, map[string]any{"m": e.shop.ID}, "UNAUTHENTICATED", ""},
 			{"a URL with a password", staff, createWebhook, map[string]any{"i": map[string]any{"merchantID": e.shop.ID, "url": "https://a:b@example.com"}}, "BAD_USER_INPUT", "url"},
 			{"not a URL", staff, updateWebhook, map[string]any{"id": hook.ID, "i": map[string]any{"url": "example"}}, "BAD_USER_INPUT", "url"},
+			{"another merchant rotates", foreign, `mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }`, map[string]any{"id": hook.ID}, "NOT_FOUND", ""},
+			{"a customer rotates", buyer, `mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }`, map[string]any{"id": hook.ID}, "FORBIDDEN", ""},
+			{"a missing delivery", staff, `mutation($id: ID!) { redeliverWebhook(deliveryID: $id) { status } }`, map[string]any{"id": "999999"}, "NOT_FOUND", ""},
 		}
 		for _, c := range refusals {
 			r := s.Query(c.token, c.query, c.vars)
