@@ -46,24 +46,21 @@ func (r *queryResolver) OrderEventsSince(ctx context.Context, merchantID *int, a
 	if first != nil {
 		n = *first
 	}
-	if n < 1 || n > maxEventsSince {
-		return nil, apperror.BadInput("first", "must be between 1 and %d", maxEventsSince)
+	if n < 1 || n > events.MaxSince {
+		return nil, apperror.BadInput("first", "must be between 1 and %d", events.MaxSince)
 	}
 	var f events.Filter
 	var err error
 	if merchantID != nil {
-		f, err = merchantFilter(ctx, *merchantID, nil)
+		f, err = events.ForMerchant(ctx, *merchantID, nil)
 	} else {
-		f, err = customerFilter(ctx)
+		f, err = events.ForCustomer(ctx)
 	}
 	if err != nil {
 		return nil, err
 	}
-	pos, err := afterPosition(after)
+	pos, err := events.ParseAfter(after)
 	if err != nil {
-		return nil, err
-	}
-	if err := r.checkCursor(ctx, deref(pos)); err != nil {
 		return nil, err
 	}
 	return r.Events.Since(ctx, f, deref(pos), n)
@@ -71,7 +68,7 @@ func (r *queryResolver) OrderEventsSince(ctx context.Context, merchantID *int, a
 
 // OrderStatusChanged is the resolver for the orderStatusChanged field.
 func (r *subscriptionResolver) OrderStatusChanged(ctx context.Context, orderID int) (<-chan *ent.OrderEvent, error) {
-	f, err := r.orderFilter(ctx, orderID)
+	f, err := events.ForOrder(ctx, r.Client, orderID)
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +77,7 @@ func (r *subscriptionResolver) OrderStatusChanged(ctx context.Context, orderID i
 
 // OrderEvents is the resolver for the orderEvents field.
 func (r *subscriptionResolver) OrderEvents(ctx context.Context, merchantID int, types []orderevent.Type, after *string) (<-chan *ent.OrderEvent, error) {
-	f, err := merchantFilter(ctx, merchantID, types)
+	f, err := events.ForMerchant(ctx, merchantID, types)
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +86,7 @@ func (r *subscriptionResolver) OrderEvents(ctx context.Context, merchantID int, 
 
 // MyOrderEvents is the resolver for the myOrderEvents field.
 func (r *subscriptionResolver) MyOrderEvents(ctx context.Context, after *string) (<-chan *ent.OrderEvent, error) {
-	f, err := customerFilter(ctx)
+	f, err := events.ForCustomer(ctx)
 	if err != nil {
 		return nil, err
 	}

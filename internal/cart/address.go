@@ -34,6 +34,20 @@ var (
 	chinaPostalCodeRE    = regexp.MustCompile(`^[0-9]{6}$`)
 )
 
+// ValidatePhone trims a phone number and checks it is a mainland mobile number or a
+// number with its country code; errors name field.
+func ValidatePhone(field, phone string) (string, error) {
+	phone = strings.TrimSpace(phone)
+	if phone == "" {
+		return "", apperror.BadInput(field, "is required")
+	}
+	if !mainlandMobileRE.MatchString(phone) && !internationalPhoneRE.MatchString(phone) {
+		return "", apperror.BadInput(field,
+			"must be a mainland mobile number (11 digits starting with 1) or a number with its country code, such as +852 2345 6789")
+	}
+	return phone, nil
+}
+
 // ValidateAddress checks and normalises an address (trimmed, country upper-case, CN when
 // left out). Errors name the field under prefix, such as shippingAddress.phone; an empty
 // prefix gives bare names (phone), as the address-book mutations report them.
@@ -45,13 +59,8 @@ func ValidateAddress(in AddressInput, prefix string) (schematype.Address, error)
 	if out.RecipientName, err = checkText(dotted(prefix, "recipientName"), in.RecipientName, true, 64); err != nil {
 		return out, err
 	}
-	out.Phone = strings.TrimSpace(in.Phone)
-	if out.Phone == "" {
-		return out, apperror.BadInput(dotted(prefix, "phone"), "is required")
-	}
-	if !mainlandMobileRE.MatchString(out.Phone) && !internationalPhoneRE.MatchString(out.Phone) {
-		return out, apperror.BadInput(dotted(prefix, "phone"),
-			"must be a mainland mobile number (11 digits starting with 1) or a number with its country code, such as +852 2345 6789")
+	if out.Phone, err = ValidatePhone(dotted(prefix, "phone"), in.Phone); err != nil {
+		return out, err
 	}
 	out.Country = DefaultCountry
 	if in.Country != nil && strings.TrimSpace(*in.Country) != "" {

@@ -32,20 +32,9 @@ type Streamer struct {
 // its last cursor). The caller has checked that the viewer may see what f selects.
 func (s *Streamer) Stream(ctx context.Context, f Filter, after *int64) (<-chan *ent.OrderEvent, error) {
 	sctx := privacy.DecisionContext(ctx, privacy.Allow)
-	if after != nil && *after > 0 {
-		ev, err := s.DB.OrderEvent.Query().Where(orderevent.Position(*after)).Only(sctx)
-		if ent.IsNotFound(err) {
-			return nil, cursorExpired("after names no event")
-		}
-		if err != nil {
+	if after != nil {
+		if err := s.CheckCursor(ctx, *after); err != nil {
 			return nil, err
-		}
-		now := time.Now()
-		if s.Now != nil {
-			now = s.Now()
-		}
-		if s.Retention > 0 && ev.CreatedAt.Before(now.Add(-s.Retention)) {
-			return nil, cursorExpired("after is older than the event retention (%s); refetch and subscribe again", s.Retention)
 		}
 	}
 	sub, hubPos := s.Hub.Subscribe(f)
@@ -100,8 +89,36 @@ func (s *Streamer) Stream(ctx context.Context, f Filter, after *int64) (<-chan *
 	return out, nil
 }
 
-// Since returns up to limit events matching f after position `after`, oldest first.
+// CheckCursor refuses a resume position that names no event, or one older than the
+// retention (CURSOR_EXPIRED): the client must refetch and start again rather than skip
+// what it can no longer be given. Position 0 (from the start) is always fine.
+func (s *Streamer) CheckCursor(ctx context.Context, after int64) error {
+	if after <= 0 {
+		return nil
+	}
+	ev, err := s.DB.OrderEvent.Query().Where(orderevent.Position(after)).Only(privacy.DecisionContext(ctx, privacy.Allow))
+	if ent.IsNotFound(err) {
+		return cursorExpired("after names no event")
+	}
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	if s.Now != nil {
+		now = s.Now()
+	}
+	if s.Retention > 0 && ev.CreatedAt.Before(now.Add(-s.Retention)) {
+		return cursorExpired("after is older than the event retention (%s); refetch and subscribe again", s.Retention)
+	}
+	return nil
+}
+
+// Since returns up to limit events matching f after position `after`, oldest first,
+// refusing an expired cursor as Stream does.
 func (s *Streamer) Since(ctx context.Context, f Filter, after int64, limit int) ([]*ent.OrderEvent, error) {
+	if err := s.CheckCursor(ctx, after); err != nil {
+		return nil, err
+	}
 	return s.DB.OrderEvent.Query().
 		Where(orderevent.PositionGT(after), matches(f)).
 		Order(orderevent.ByPosition()).Limit(limit).All(privacy.DecisionContext(ctx, privacy.Allow))

@@ -10,6 +10,7 @@ import (
 	"github.com/xiadan/xiadan/ent/orderevent"
 	"github.com/xiadan/xiadan/ent/privacy"
 	"github.com/xiadan/xiadan/internal/apperror"
+	"github.com/xiadan/xiadan/internal/partners"
 	"github.com/xiadan/xiadan/internal/viewer"
 )
 
@@ -91,10 +92,6 @@ func Visible(ctx context.Context, db *ent.Client, id int) (*ent.Order, error) {
 	return o, err
 }
 
-// ScopeOrdersWrite lets a partner client manage its merchants' orders (accept, ship,
-// deliver); the same name as partners.ScopeOrdersWrite, which this package cannot import.
-const ScopeOrdersWrite = "orders:write"
-
 // ForMerchant reads an order the caller may manage as its merchant: the merchant's staff,
 // a partner client of the merchant with orders:write, or an admin. The customer of the order gets FORBIDDEN; others NOT_FOUND.
 func ForMerchant(ctx context.Context, db *ent.Client, id int) (*ent.Order, error) {
@@ -107,10 +104,10 @@ func ForMerchant(ctx context.Context, db *ent.Client, id int) (*ent.Order, error
 		return o, nil
 	}
 	if v.Has(viewer.RolePartner) && v.ActsForMerchant(o.MerchantID) {
-		if v.HasScope(ScopeOrdersWrite) {
+		if v.HasScope(partners.ScopeOrdersWrite) {
 			return o, nil
 		}
-		return nil, apperror.New(apperror.Forbidden, "this needs the %s scope", ScopeOrdersWrite)
+		return nil, apperror.New(apperror.Forbidden, "this needs the %s scope", partners.ScopeOrdersWrite)
 	}
 	return nil, apperror.New(apperror.Forbidden, "only the merchant's staff may do this")
 }

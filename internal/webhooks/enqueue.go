@@ -107,6 +107,5 @@ func entitled(ctx context.Context, tx *ent.Client, hooks []*ent.Webhook) ([]*ent
 
 func clientMayReceive(c *ent.ApiClient, merchantID int) bool {
 	return c != nil && c.RevokedAt == nil && slices.Contains(c.MerchantIds, merchantID) &&
-		slices.Contains(c.Scopes, ManageScope) &&
-		(slices.Contains(c.Scopes, "orders:read") || slices.Contains(c.Scopes, "orders:write"))
+		slices.Contains(c.Scopes, ManageScope) && readsOrders(c.Scopes)
 }

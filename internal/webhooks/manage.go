@@ -2,6 +2,7 @@ package webhooks
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"entgo.io/contrib/entgql"
@@ -14,11 +15,17 @@ import (
 	"github.com/xiadan/xiadan/ent/webhookdelivery"
 	"github.com/xiadan/xiadan/internal/apperror"
 	"github.com/xiadan/xiadan/internal/catalog/hooks"
+	"github.com/xiadan/xiadan/internal/partners"
 	"github.com/xiadan/xiadan/internal/viewer"
 )
 
 // ManageScope is the partner scope needed to manage webhooks.
-const ManageScope = "webhooks:manage"
+const ManageScope = partners.ScopeWebhooksManage
+
+// readsOrders reports whether a partner client's scopes let it receive order events.
+func readsOrders(scopes []string) bool {
+	return slices.Contains(scopes, partners.ScopeOrdersRead) || slices.Contains(scopes, partners.ScopeOrdersWrite)
+}
 
 // MaxPerMerchant is the most webhooks a merchant may have.
 const MaxPerMerchant = 10
@@ -60,7 +67,7 @@ func authorize(ctx context.Context, merchantID int) (*viewer.Viewer, error) {
 			return nil, apperror.New(apperror.Forbidden, "this needs the %s scope", ManageScope)
 		}
 		// Webhooks deliver order events: a partner must also be allowed to read orders.
-		if !v.HasScope("orders:read") && !v.HasScope("orders:write") {
+		if !readsOrders(v.Scopes) {
 			return nil, apperror.New(apperror.Forbidden, "webhooks deliver order events: this also needs the orders:read scope")
 		}
 		if v.ActsForMerchant(merchantID) {
