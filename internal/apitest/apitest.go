@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -14,6 +15,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/xiadan/xiadan/ent"
 	_ "github.com/xiadan/xiadan/ent/runtime" // privacy policies and hooks
@@ -159,8 +161,21 @@ type Request struct {
 // Do sends a GraphQL request over HTTP POST.
 func (s *Server) Do(req Request) *Response {
 	s.t.Helper()
+	out, err := s.Try(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return out
+}
+
+// Try is Do that returns what went wrong instead of failing the test, so that it can be
+// called from goroutines other than the test's (testing.T.Fatal may not be).
+func (s *Server) Try(req Request) (*Response, error) {
 	body, _ := json.Marshal(map[string]any{"query": req.Query, "variables": req.Variables})
-	hr, _ := http.NewRequest(http.MethodPost, s.HTTP.URL+"/graphql", bytes.NewReader(body))
+	hr, err := http.NewRequest(http.MethodPost, s.HTTP.URL+"/graphql", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
 	hr.Header.Set("Content-Type", "application/json")
 	if req.Token != "" {
 		hr.Header.Set("Authorization", "Bearer "+req.Token)
@@ -168,18 +183,30 @@ func (s *Server) Do(req Request) *Response {
 	for k, v := range req.Header {
 		hr.Header.Set(k, v)
 	}
-	res, err := http.DefaultClient.Do(hr)
+	res, err := raceClient.Do(hr)
 	if err != nil {
-		s.t.Fatal(err)
+		return nil, err
 	}
 	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		return nil, fmt.Errorf("reading the response: %w", err)
+	}
 	out := &Response{Status: res.StatusCode, Header: res.Header, Raw: raw}
 	if err := json.Unmarshal(raw, out); err != nil {
-		s.t.Fatalf("response is not JSON (%d): %s", res.StatusCode, raw)
+		return nil, fmt.Errorf("response is not JSON (%d): %s", res.StatusCode, raw)
 	}
-	return out
+	return out, nil
 }
+
+// raceClient keeps enough idle connections for the concurrency tests' bursts: with the
+// default two per host, most requests of a burst would first dial, which spreads them out.
+var raceClient = &http.Client{Transport: &http.Transport{
+	Proxy:               nil,
+	MaxIdleConns:        256,
+	MaxIdleConnsPerHost: 64,
+	IdleConnTimeout:     30 * time.Second,
+}}
 
 // Query sends query with variables as the holder of token ("" for anonymous).
 func (s *Server) Query(token, query string, vars map[string]any) *Response {

@@ -50,7 +50,10 @@ func openMySQL(u *url.URL) (*sql.DB, error) {
 //     hold and return UTC whatever the server's zone is;
 //   - utf8mb4 with utf8mb4_bin, the collation of every table, which compares strings
 //     byte for byte exactly as SQLite does, so both dialects agree on equality and order;
-//   - no multi-statements, which would let one injected string run several statements.
+//   - no multi-statements, which would let one injected string run several statements;
+//   - clientFoundRows, so an UPDATE's rows affected counts the rows its WHERE matched, as on
+//     SQLite, not only those whose values changed: a conditional write (… WHERE status = ?)
+//     is won exactly when it reports a row.
 func mysqlConfig(u *url.URL) (*mysql.Config, error) {
 	if u.Opaque != "" || u.Host == "" {
 		return nil, errors.New("database: malformed mysql URL: want mysql://user:pass@host:3306/dbname")
@@ -76,6 +79,7 @@ func mysqlConfig(u *url.URL) (*mysql.Config, error) {
 	cfg.Loc = time.UTC
 	cfg.Collation = "utf8mb4_bin"
 	cfg.MultiStatements = false
+	cfg.ClientFoundRows = true
 	// With a safe charset the driver inlines arguments itself, saving the prepare and
 	// close round trips a server-side prepared statement costs for every query.
 	cfg.InterpolateParams = true

@@ -67,7 +67,7 @@ func (s *Service) DeliverVirtualGoods(ctx context.Context, db *ent.Client, order
 	if content.Message != "" {
 		reason += ", a message"
 	}
-	return s.Orders.Transition(ctx, db, o, order.StatusFULFILLED, actor, reason, func(u *ent.OrderUpdateOne) {
+	return s.Orders.Transition(ctx, db, o, order.StatusFULFILLED, actor, reason, func(u *ent.OrderUpdate) {
 		u.SetVirtualContent(&content)
 	})
 }

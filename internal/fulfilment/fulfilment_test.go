@@ -129,15 +129,22 @@ func TestPhysicalOrderLife(t *testing.T) {
 		}
 		wantError(t, s.Query(w.customer.AccessToken, confirmQ, map[string]any{"id": id}), "INVALID_STATE",
 			map[string]string{"currentState": "COMPLETED"})
-		// Scans still arrive after completion; they are recorded, the order stays COMPLETED.
-		track(t, w, w.staff.AccessToken, sh.ID, scan("EXCEPTION", t0.Add(160*time.Minute), "退回"))
+		// A delivered parcel does not go back on the road: a later scan saying otherwise is
+		// refused (a return travels as an after-sales shipment of its own), while an earlier
+		// scan that arrives late is recorded as history. The order stays COMPLETED.
+		wantError(t, s.Query(w.staff.AccessToken, trackQ, map[string]any{"id": sh.ID, "i": scan("EXCEPTION", t0.Add(160*time.Minute), "退回")}),
+			"INVALID_STATE", map[string]string{"currentState": "DELIVERED"})
+		late := track(t, w, w.staff.AccessToken, sh.ID, scan("IN_TRANSIT", t0.Add(90*time.Minute), "杭州转运中心"))
+		if late.Status != "DELIVERED" || len(late.TrackingEvents) != 6 {
+			t.Fatalf("a late earlier scan: %+v", late)
+		}
 		if st := w.status(t, id); st != "COMPLETED" {
 			t.Fatalf("a late scan moved a completed order to %s", st)
 		}
 
 		tl := w.timeline(t, id)
 		want := []string{"CREATED", "ACCEPTED", "SHIPPED", "TRACKING_UPDATED", "TRACKING_UPDATED", "TRACKING_UPDATED",
-			"TRACKING_UPDATED", "DELIVERED", "TRACKING_UPDATED", "COMPLETED", "TRACKING_UPDATED"}
+			"TRACKING_UPDATED", "DELIVERED", "TRACKING_UPDATED", "COMPLETED", "TRACKING_UPDATED"} // the last: the late earlier scan
 		if !slices.Equal(types(tl), want) {
 			t.Fatalf("timeline %v, want %v", types(tl), want)
 		}

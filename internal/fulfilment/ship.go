@@ -117,11 +117,27 @@ func (s *Service) AddTrackingEvent(ctx context.Context, db *ent.Client, shipment
 		return nil, apperror.New(apperror.Forbidden, "this needs the %s scope", partners.ScopeTrackingWrite)
 	}
 	sctx := system(ctx)
-	// The lock: from here on, one scan of this shipment at a time.
-	if _, err := db.Shipment.Query().Where(shipment.ID(sh.ID), predicate.Shipment(hooks.LockRows)).Only(sctx); err != nil {
+	// The lock: from here on, one scan of this shipment at a time, and sh is as the
+	// previous scan left it.
+	if sh, err = db.Shipment.Query().Where(shipment.ID(sh.ID), predicate.Shipment(hooks.LockRows)).Only(sctx); err != nil {
 		return nil, err
 	}
 	at := stamp(in.OccurredAt)
+	if sh.Status == shipment.StatusDELIVERED && in.Status != trackingevent.StatusDELIVERED {
+		// A delivered parcel does not go back on the road: a later scan saying otherwise
+		// is refused. An earlier one that arrives late is only history.
+		delivered, err := db.TrackingEvent.Query().
+			Where(trackingevent.ShipmentID(sh.ID), trackingevent.StatusEQ(trackingevent.StatusDELIVERED)).
+			Order(trackingevent.ByOccurredAt(), trackingevent.ByID()).
+			First(sctx)
+		if err != nil && !ent.IsNotFound(err) {
+			return nil, err
+		}
+		if delivered == nil || !at.Before(delivered.OccurredAt) {
+			return nil, apperror.WrongState(string(sh.Status),
+				"shipment %s %s was delivered; a %s scan after the delivery cannot move it back", sh.Carrier, sh.TrackingNumber, in.Status)
+		}
+	}
 	dup, err := db.TrackingEvent.Query().
 		Where(trackingevent.ShipmentID(sh.ID), trackingevent.StatusEQ(in.Status), trackingevent.OccurredAt(at),
 			predicate.TrackingEvent(hooks.LockRows)).
@@ -167,7 +183,13 @@ func (s *Service) AddTrackingEvent(ctx context.Context, db *ent.Client, shipment
 	if err != nil {
 		return nil, err
 	}
-	if status := shipment.Status(latest.Status); status != sh.Status {
+	// The status follows the latest scan by when it happened, except that DELIVERED is
+	// final, whenever its scan happened.
+	status := shipment.Status(latest.Status)
+	if in.Status == trackingevent.StatusDELIVERED {
+		status = shipment.StatusDELIVERED
+	}
+	if status != sh.Status && sh.Status != shipment.StatusDELIVERED {
 		if err := db.Shipment.UpdateOneID(sh.ID).SetStatus(status).Exec(sctx); err != nil {
 			return nil, err
 		}

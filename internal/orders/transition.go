@@ -23,18 +23,26 @@ var eventType = map[order.Status]orderevent.Type{
 }
 
 // Transition moves order o to status to, checked against the state machine, and records
-// the move on the order's timeline, in db's transaction. The write is conditional on the
-// status o was read with, so of two concurrent moves from the same status exactly one
-// wins — on several replicas too — and the other gets INVALID_STATE naming the status the
-// winner left. set, when not nil, adds fields to the same update. It returns the order as
-// updated.
+// the move on the order's timeline, in db's transaction. set, when not nil, adds fields to
+// the same update. It returns the order as updated.
+//
+// The database decides the winner of concurrent moves, on every replica: the write is
+//
+//	UPDATE orders SET status = <to>, … WHERE id = ? AND status = <the status o was read with>
+//
+// and only a statement that changed the row wins (its rows affected, which the MySQL
+// connection reports as rows matched). The loser gets INVALID_STATE naming the status the
+// winner left, read with a locking read. Nothing re-reads the row to decide: on MySQL at
+// REPEATABLE READ a plain read inside the transaction still shows the snapshot taken
+// before the winner committed (Ent's UpdateOne().Where() does exactly that, and so lets
+// every loser through).
 func (s *Service) Transition(ctx context.Context, db *ent.Client, o *ent.Order, to order.Status,
-	actor Actor, reason string, set func(*ent.OrderUpdateOne)) (*ent.Order, error) {
+	actor Actor, reason string, set func(*ent.OrderUpdate)) (*ent.Order, error) {
 	if err := CheckMove(Fulfilment(o.Fulfilment), o.Status, to); err != nil {
 		return nil, err
 	}
 	now := stamp(s.now())
-	up := db.Order.UpdateOneID(o.ID).Where(order.StatusEQ(o.Status)).SetStatus(to)
+	up := db.Order.Update().Where(order.ID(o.ID), order.StatusEQ(o.Status)).SetStatus(to).SetUpdatedAt(now)
 	switch to {
 	case order.StatusPAID:
 		up.SetPaidAt(now).ClearPaymentDeadline()
@@ -55,16 +63,21 @@ func (s *Service) Transition(ctx context.Context, db *ent.Client, o *ent.Order, 
 		set(up)
 	}
 	sctx := system(ctx)
-	updated, err := up.Save(sctx)
-	if ent.IsNotFound(err) {
-		// The conditional update matched nothing: someone moved the order first.
-		// A locking read: on MySQL a plain one could show the transaction's older snapshot.
-		cur, gerr := db.Order.Query().Where(order.ID(o.ID), hooks.LockRows).Only(sctx)
-		if gerr != nil {
-			return nil, gerr
+	n, err := up.Save(sctx)
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		// Someone moved the order first. A locking read sees what they left; a plain one
+		// could show this transaction's older snapshot.
+		cur, err := Lock(ctx, db, o.ID)
+		if err != nil {
+			return nil, err
 		}
 		return nil, apperror.WrongState(string(cur.Status), "order %s cannot move from %s to %s", cur.Number, cur.Status, to)
 	}
+	// The row is ours until the transaction ends, and a transaction reads its own writes.
+	updated, err := db.Order.Get(sctx, o.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -72,6 +85,14 @@ func (s *Service) Transition(ctx context.Context, db *ent.Client, o *ent.Order, 
 		return nil, err
 	}
 	return updated, nil
+}
+
+// Lock reads order id with a locking read (SELECT … FOR UPDATE on MySQL): the latest
+// committed row, held until the transaction ends, so decisions taken on it stay true.
+// SQLite needs no lock: its write transactions never interleave. Privacy is bypassed;
+// callers check access first.
+func Lock(ctx context.Context, db *ent.Client, id int) (*ent.Order, error) {
+	return db.Order.Query().Where(order.ID(id), hooks.LockRows).Only(system(ctx))
 }
 
 // Record appends an event to an order's timeline (and the outbox of real-time events).

@@ -51,8 +51,9 @@ func (s *Service) Refund(ctx context.Context, db *ent.Client, id int, amount *st
 	if err != nil {
 		return nil, err
 	}
-	remaining := min(o.Total-o.RefundedAmount, p.Amount-p.RefundedAmount)
-	minor := remaining
+	// The amount is checked against what remains once the order is locked (refund); nil
+	// means all that remains then.
+	var minor int64
 	if amount != nil {
 		minor, err = money.ParseAmount(*amount, o.Currency)
 		switch {
@@ -60,11 +61,7 @@ func (s *Service) Refund(ctx context.Context, db *ent.Client, id int, amount *st
 			return nil, apperror.BadInput("amount", "must be a decimal amount such as 12.50")
 		case minor <= 0:
 			return nil, apperror.BadInput("amount", "must be positive")
-		case minor > remaining:
-			return nil, apperror.BadInput("amount", "exceeds what can still be refunded (%s)", moneyOf(remaining, o.Currency).Formatted())
 		}
-	} else if remaining <= 0 {
-		return nil, apperror.WrongState(string(o.Status), "order %s has been refunded in full", o.Number)
 	}
 	return s.refund(ctx, db, refundSpec{payment: p, order: o, amount: minor, reason: reason, actor: orders.ActorOf(ctx, o), onOrder: true})
 }
@@ -128,7 +125,8 @@ next:
 type refundSpec struct {
 	payment *ent.Payment
 	order   *ent.Order
-	amount  int64
+	// amount is what to refund; 0 for all that remains of the order (onOrder) once locked.
+	amount int64
 	reason  string
 	actor   orders.Actor
 	// onOrder counts the refund in the order's refunded amount: the payment paid the order.
@@ -160,11 +158,16 @@ func (s *Service) refund(ctx context.Context, db *ent.Client, sp refundSpec) (*e
 	if sp.onOrder {
 		left = min(left, o.Total-o.RefundedAmount)
 	}
+	if sp.amount == 0 && sp.onOrder {
+		sp.amount = left
+	}
 	switch {
-	case sp.amount <= 0:
-		return nil, apperror.BadInput("amount", "must be positive")
+	case sp.onOrder && left <= 0:
+		return nil, apperror.WrongState(string(o.Status), "order %s has been refunded in full", o.Number)
 	case p.Status != entpayment.StatusSUCCEEDED && p.Status != entpayment.StatusPARTIALLY_REFUNDED:
 		return nil, apperror.WrongState(string(p.Status), "payment %s holds no money to refund", p.PaymentRef)
+	case sp.amount <= 0:
+		return nil, apperror.BadInput("amount", "must be positive")
 	case sp.amount > left:
 		return nil, apperror.BadInput("amount", "exceeds what can still be refunded (%s)", moneyOf(max(left, 0), p.Currency).Formatted())
 	}

@@ -220,3 +220,33 @@ func unreachable(t testing.TB, cfg *mysql.Config, err error) {
 	})
 	t.Skipf("testdb: SKIPPED ON MYSQL: %s", msg)
 }
+
+// Isolation levels a MySQL test database can be opened with (MySQLURLAt).
+const (
+	RepeatableRead = "REPEATABLE-READ"
+	ReadCommitted  = "READ-COMMITTED"
+)
+
+// MySQLURLAt is MySQLURL with every session of the database's pool at the given
+// transaction isolation level (RepeatableRead, InnoDB's default, or ReadCommitted), set by
+// a session variable in the URL: transaction_isolation on MySQL 8 and MariaDB 11.1+,
+// tx_isolation on older MariaDB.
+func MySQLURLAt(t testing.TB, level string) string {
+	t.Helper()
+	u := MySQLURL(t)
+	cfg, err := serverConfig()
+	if err != nil {
+		t.Fatalf("testdb: %v", err)
+	}
+	server, err := connect(cfg)
+	if err != nil {
+		unreachable(t, cfg, err)
+	}
+	defer server.Close()
+	name := "transaction_isolation"
+	var v string
+	if server.QueryRow("SELECT @@transaction_isolation").Scan(&v) != nil {
+		name = "tx_isolation"
+	}
+	return u + "?" + name + "=" + url.QueryEscape("'"+level+"'")
+}

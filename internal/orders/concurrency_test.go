@@ -1,0 +1,587 @@
+package orders_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/xiadan/xiadan/ent"
+	"github.com/xiadan/xiadan/ent/merchant"
+	"github.com/xiadan/xiadan/ent/order"
+	"github.com/xiadan/xiadan/ent/orderevent"
+	entpayment "github.com/xiadan/xiadan/ent/payment"
+	"github.com/xiadan/xiadan/ent/product"
+	"github.com/xiadan/xiadan/ent/productvariant"
+	"github.com/xiadan/xiadan/ent/refund"
+	"github.com/xiadan/xiadan/ent/shipment"
+	"github.com/xiadan/xiadan/ent/stockmovement"
+	"github.com/xiadan/xiadan/internal/apitest"
+	"github.com/xiadan/xiadan/internal/orders"
+	"github.com/xiadan/xiadan/internal/testdb"
+)
+
+// The concurrency suite races the state changes of an order over the real HTTP handler
+// — payments completing, cancellations, the expiry and auto-complete jobs, accepting,
+// shipping, refunding, carrier scans — for many rounds each, and after every round checks
+// the invariants that must hold whatever the interleaving:
+//
+//   - the charges kept are the order total for paid orders and nothing for cancelled ones
+//     (every other charge refunded), and each payment's refunded amount is its refunds';
+//   - each status appears at most once on the timeline, and only along the state machine;
+//   - stock is reserved once and released at most once (only for cancelled orders), and
+//     the variant's ledger adds up to its stock;
+//   - a product's sales count each paid order once;
+//   - one shipment per successful shipOrder, and only for shipped orders.
+//
+// It runs on SQLite and on MySQL at REPEATABLE READ (InnoDB's default) and READ COMMITTED:
+// SQLite serialises writers and hides the races that MySQL shows. RACE_ROUNDS sets the
+// rounds per scenario (default 12).
+func TestConcurrentOrderChanges(t *testing.T) {
+	rounds := 12
+	if n, err := strconv.Atoi(os.Getenv("RACE_ROUNDS")); err == nil && n > 0 {
+		rounds = n
+	}
+	configs := []struct {
+		name string
+		url  func(testing.TB) string
+	}{
+		{"sqlite", testdb.SQLiteURL},
+		{"mysql-repeatable-read", func(t testing.TB) string { return testdb.MySQLURLAt(t, testdb.RepeatableRead) }},
+		{"mysql-read-committed", func(t testing.TB) string { return testdb.MySQLURLAt(t, testdb.ReadCommitted) }},
+	}
+	for _, c := range configs {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			w := newRaceWorld(t, apitest.NewReachable(t, c.url(t)))
+			for _, sc := range raceScenarios {
+				t.Run(sc.name, func(t *testing.T) {
+					broken := 0
+					for round := range rounds {
+						if !t.Run(fmt.Sprintf("round %d", round+1), func(t *testing.T) { sc.run(w, t, round) }) {
+							broken++
+						}
+					}
+					if broken > 0 {
+						t.Errorf("%s: %d of %d rounds broke", sc.name, broken, rounds)
+					}
+				})
+			}
+			w.checkLedger(t)
+		})
+	}
+}
+
+// raceScenarios are the races of the suite, each run for many rounds on one server.
+var raceScenarios = []struct {
+	name string
+	run  func(w *raceWorld, t *testing.T, round int)
+}{
+	{"two payments of one checkout", func(w *raceWorld, t *testing.T, round int) { w.racePayments(t, round, 2) }},
+	{"five payments of one checkout", func(w *raceWorld, t *testing.T, round int) { w.racePayments(t, round, 5) }},
+	{"payment vs customer cancel", (*raceWorld).racePaymentCancel},
+	{"payment vs expiry job", (*raceWorld).racePaymentExpiry},
+	{"merchant cancel vs ship", (*raceWorld).raceCancelShip},
+	{"accept x10", (*raceWorld).raceAccept},
+	{"ship x10", (*raceWorld).raceShip},
+	{"partial refund x10", func(w *raceWorld, t *testing.T, round int) { w.raceRefund(t, round, true) }},
+	{"full refund x10", func(w *raceWorld, t *testing.T, round int) { w.raceRefund(t, round, false) }},
+	{"confirm receipt vs auto-complete job", (*raceWorld).raceConfirmComplete},
+	{"delivered scans x5", (*raceWorld).raceDeliveredScans},
+}
+
+// raceWorld is one server with a shop selling one physical product, and its buyer.
+type raceWorld struct {
+	s          *apitest.Server
+	shop       apitest.Merchant
+	buyer      apitest.Session
+	variant    int
+	product    int
+	startStock int
+	client     *ent.Client
+	ctx        context.Context
+}
+
+const (
+	racePrice = 3800 // 38.00, plus the shop's 10.00 shipping: 48.00 an order
+	raceTotal = 4800
+	raceStock = 100000
+)
+
+func newRaceWorld(t *testing.T, s *apitest.Server) *raceWorld {
+	t.Helper()
+	w := &raceWorld{s: s, startStock: raceStock}
+	w.shop = s.NewMerchant(t, "race-shop", merchant.StatusACTIVE)
+	w.buyer = s.Register("race-buyer@example.com", "Racer")
+	w.product, w.variant = s.NewProduct(t, w.shop, "Longjing tea", product.KindPHYSICAL, "LJ-RACE", racePrice, raceStock)
+	w.client, w.ctx = s.Client()
+	return w
+}
+
+// raceOrder is an order placed for a round.
+type raceOrder struct {
+	id, number, checkout string
+	intID                int
+}
+
+// place buys one unit now and returns the order.
+func (w *raceWorld) place(t *testing.T, key string) raceOrder {
+	t.Helper()
+	key = "race-" + key
+	var out placed
+	w.must(t, w.buyer.AccessToken, placeMutation, map[string]any{"i": map[string]any{
+		"lines": []any{line(w.variant, 1)}, "shippingAddress": address, "idempotencyKey": key}}).Decode(t, &out)
+	o := out.PlaceOrder.Orders[0]
+	if o.Total.Amount != "48.00" {
+		t.Fatalf("order total %s, want 48.00", o.Total.Amount)
+	}
+	id, _ := strconv.Atoi(o.ID)
+	return raceOrder{id: o.ID, number: o.Number, checkout: out.PlaceOrder.CheckoutID, intID: id}
+}
+
+// pay starts a payment of the order's checkout and returns its id.
+func (w *raceWorld) pay(t *testing.T, o raceOrder, key, method string) string {
+	t.Helper()
+	key = "race-" + key
+	r := w.must(t, w.buyer.AccessToken, `mutation($i: PayOrderInput!) { payOrder(input: $i) { id status } }`,
+		map[string]any{"i": map[string]any{"checkoutID": o.checkout, "method": method, "idempotencyKey": key}})
+	var out struct{ PayOrder struct{ ID, Status string } }
+	r.Decode(t, &out)
+	if out.PayOrder.Status != "PENDING" {
+		t.Fatalf("new payment: %s", r.Raw)
+	}
+	return out.PayOrder.ID
+}
+
+const completePayment = `mutation($id: ID!) { sandboxCompletePayment(paymentID: $id, outcome: SUCCEEDED) { status } }`
+
+// paid places an order and pays it, one step after the other.
+func (w *raceWorld) paid(t *testing.T, key string) raceOrder {
+	t.Helper()
+	o := w.place(t, key)
+	p := w.pay(t, o, "pay-"+key, "WECHAT_PAY")
+	w.must(t, w.buyer.AccessToken, completePayment, map[string]any{"id": p})
+	if st := w.status(t, o); st != order.StatusPAID {
+		t.Fatalf("order after payment: %s", st)
+	}
+	return o
+}
+
+func (w *raceWorld) status(t *testing.T, o raceOrder) order.Status {
+	t.Helper()
+	return w.client.Order.GetX(w.ctx, o.intID).Status
+}
+
+// outcome is what one racer got.
+type outcome struct {
+	r   *apitest.Response
+	err error
+}
+
+// code is the racer's error code, "" when it succeeded.
+func (o outcome) code() string {
+	if o.err != nil {
+		return "TRANSPORT: " + o.err.Error()
+	}
+	return o.r.Code()
+}
+
+func (o outcome) String() string {
+	if o.err != nil {
+		return o.err.Error()
+	}
+	return string(o.r.Raw)
+}
+
+// race runs the racers at the same moment: each waits at a start line and then makes its
+// request, and race returns what each got, in order.
+func race(racers ...func() (*apitest.Response, error)) []outcome {
+	out := make([]outcome, len(racers))
+	var ready, done sync.WaitGroup
+	start := make(chan struct{})
+	for i, fn := range racers {
+		ready.Add(1)
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			ready.Done()
+			<-start
+			r, err := fn()
+			out[i] = outcome{r, err}
+		}()
+	}
+	ready.Wait()
+	close(start)
+	done.Wait()
+	return out
+}
+
+// request returns a racer making one GraphQL request.
+func (w *raceWorld) request(token, query string, vars map[string]any) func() (*apitest.Response, error) {
+	return func() (*apitest.Response, error) {
+		return w.s.Try(apitest.Request{Query: query, Token: token, Variables: vars})
+	}
+}
+
+// job returns a racer running the background jobs once, as a replica's ticker does.
+func (w *raceWorld) job() func() (*apitest.Response, error) {
+	return func() (*apitest.Response, error) {
+		_, _, err := w.s.App.Orders.RunJobsOnce(context.Background(), w.s.DB.Client)
+		return &apitest.Response{Raw: []byte(`{"job":"done"}`)}, err
+	}
+}
+
+// successes counts the racers that succeeded and fails the test for any that failed
+// otherwise than with one of the allowed codes (and, for INVALID_STATE, a currentState).
+func successes(t *testing.T, what string, outs []outcome, allowed ...string) int {
+	t.Helper()
+	n := 0
+	for _, o := range outs {
+		code := o.code()
+		switch {
+		case code == "":
+			n++
+		case !slices.Contains(allowed, code):
+			t.Errorf("%s: unexpected outcome %s", what, o)
+		case code == "INVALID_STATE" && o.r.Errors[0].Extensions["currentState"] == nil:
+			t.Errorf("%s: INVALID_STATE without currentState: %s", what, o)
+		}
+	}
+	return n
+}
+
+func (w *raceWorld) racePayments(t *testing.T, round, n int) {
+	o := w.place(t, fmt.Sprintf("pay%d-%d", n, round))
+	methods := []string{"WECHAT_PAY", "ALIPAY", "QQ_WALLET", "BANK_CARD"}
+	var racers []func() (*apitest.Response, error)
+	for i := range n {
+		p := w.pay(t, o, fmt.Sprintf("pay%d-%d-%d", n, round, i), methods[i%len(methods)])
+		racers = append(racers, w.request(w.buyer.AccessToken, completePayment, map[string]any{"id": p}))
+	}
+	outs := race(racers...)
+	if got := successes(t, "completing payments", outs); got != n {
+		t.Errorf("every notification is accepted: %d of %d", got, n)
+	}
+	if st := w.status(t, o); st != order.StatusPAID {
+		t.Errorf("order after %d payments: %s", n, st)
+	}
+	w.check(t, o, 0)
+}
+
+func (w *raceWorld) racePaymentCancel(t *testing.T, round int) {
+	o := w.place(t, fmt.Sprintf("paycancel-%d", round))
+	p := w.pay(t, o, fmt.Sprintf("paycancel-p-%d", round), "ALIPAY")
+	outs := race(
+		w.request(w.buyer.AccessToken, completePayment, map[string]any{"id": p}),
+		w.request(w.buyer.AccessToken, `mutation($id: ID!) { cancelOrder(id: $id) { status } }`, map[string]any{"id": o.id}),
+	)
+	if outs[0].code() != "" {
+		t.Errorf("the notification is accepted either way: %s", outs[0])
+	}
+	cancelled := successes(t, "cancel", outs[1:], "INVALID_STATE") == 1
+	switch st := w.status(t, o); {
+	case cancelled && st != order.StatusCANCELLED:
+		t.Errorf("cancel succeeded but the order is %s", st)
+	case !cancelled && st != order.StatusPAID:
+		t.Errorf("cancel lost but the order is %s", st)
+	}
+	w.check(t, o, 0)
+}
+
+func (w *raceWorld) racePaymentExpiry(t *testing.T, round int) {
+	o := w.place(t, fmt.Sprintf("payexpiry-%d", round))
+	p := w.pay(t, o, fmt.Sprintf("payexpiry-p-%d", round), "WECHAT_PAY")
+	// The deadline passes while the customer pays.
+	w.client.Order.UpdateOneID(o.intID).SetPaymentDeadline(time.Now().Add(-time.Minute)).ExecX(w.ctx)
+	outs := race(w.request(w.buyer.AccessToken, completePayment, map[string]any{"id": p}), w.job())
+	for _, out := range outs {
+		if out.code() != "" {
+			t.Errorf("racer failed: %s", out)
+		}
+	}
+	if st := w.status(t, o); st != order.StatusPAID && st != order.StatusCANCELLED {
+		t.Errorf("order after payment vs expiry: %s", st)
+	}
+	w.check(t, o, 0)
+}
+
+func (w *raceWorld) raceCancelShip(t *testing.T, round int) {
+	o := w.paid(t, fmt.Sprintf("cancelship-%d", round))
+	outs := race(
+		w.request(w.shop.Owner.AccessToken, `mutation($id: ID!) { cancelOrder(id: $id, reason: "out of tea") { status } }`, map[string]any{"id": o.id}),
+		w.request(w.shop.Owner.AccessToken, shipMutation, map[string]any{"id": o.id, "n": fmt.Sprintf("SF%08d", round)}),
+	)
+	won := successes(t, "cancel vs ship", outs, "INVALID_STATE")
+	if won != 1 {
+		t.Errorf("exactly one of cancel and ship wins, %d did: %v", won, outs)
+	}
+	shipped := outs[1].code() == ""
+	switch st := w.status(t, o); {
+	case shipped && st != order.StatusSHIPPED:
+		t.Errorf("ship won but the order is %s", st)
+	case !shipped && st != order.StatusCANCELLED:
+		t.Errorf("cancel won but the order is %s", st)
+	}
+	w.check(t, o, b2i(shipped))
+}
+
+const shipMutation = `mutation($id: ID!, $n: String!) { shipOrder(orderID: $id, carrier: "SF Express", trackingNumber: $n) { id } }`
+
+func (w *raceWorld) raceAccept(t *testing.T, round int) {
+	o := w.paid(t, fmt.Sprintf("accept-%d", round))
+	var racers []func() (*apitest.Response, error)
+	for range 10 {
+		racers = append(racers, w.request(w.shop.Owner.AccessToken, `mutation($id: ID!) { acceptOrder(id: $id) { status } }`, map[string]any{"id": o.id}))
+	}
+	if won := successes(t, "accept", race(racers...), "INVALID_STATE"); won != 1 {
+		t.Errorf("exactly one acceptOrder succeeds, %d did", won)
+	}
+	w.check(t, o, 0)
+}
+
+func (w *raceWorld) raceShip(t *testing.T, round int) {
+	o := w.paid(t, fmt.Sprintf("ship-%d", round))
+	if round%2 == 1 {
+		// Every other round from ACCEPTED, the other from PAID (accepted on the way).
+		w.must(t, w.shop.Owner.AccessToken, `mutation($id: ID!) { acceptOrder(id: $id) { status } }`, map[string]any{"id": o.id})
+	}
+	var racers []func() (*apitest.Response, error)
+	for i := range 10 {
+		racers = append(racers, w.request(w.shop.Owner.AccessToken, shipMutation, map[string]any{"id": o.id, "n": fmt.Sprintf("YT%04d%04d", round, i)}))
+	}
+	won := successes(t, "ship", race(racers...), "INVALID_STATE")
+	if won != 1 {
+		t.Errorf("exactly one shipOrder succeeds, %d did", won)
+	}
+	w.check(t, o, won)
+}
+
+func (w *raceWorld) raceRefund(t *testing.T, round int, partial bool) {
+	o := w.paid(t, fmt.Sprintf("refund-%t-%d", partial, round))
+	vars := map[string]any{"id": o.id}
+	q := `mutation($id: ID!) { refundOrder(orderID: $id, reason: "damaged") { id status } }`
+	want := 1
+	if partial {
+		// A quarter of the total each: four fit.
+		q = `mutation($id: ID!) { refundOrder(orderID: $id, amount: "12.00", reason: "damaged") { id status } }`
+		want = 4
+	}
+	var racers []func() (*apitest.Response, error)
+	for range 10 {
+		racers = append(racers, w.request(w.shop.Owner.AccessToken, q, vars))
+	}
+	outs := race(racers...)
+	if won := successes(t, "refund", outs, "INVALID_STATE"); won != want {
+		t.Errorf("%d refunds succeed, want %d: %v", won, want, outs)
+	}
+	w.check(t, o, 0)
+	if got := w.client.Order.GetX(w.ctx, o.intID).RefundedAmount; got != raceTotal {
+		t.Errorf("refunded %d in all, want %d", got, raceTotal)
+	}
+}
+
+func (w *raceWorld) raceConfirmComplete(t *testing.T, round int) {
+	o := w.paid(t, fmt.Sprintf("confirm-%d", round))
+	w.must(t, w.shop.Owner.AccessToken, shipMutation, map[string]any{"id": o.id, "n": fmt.Sprintf("ZT%08d", round)})
+	w.must(t, w.buyer.AccessToken, `mutation($id: ID!) { confirmReceipt(orderID: $id) { status } }`, map[string]any{"id": o.id})
+	// Delivered long enough ago for the auto-complete job to take it.
+	w.client.Order.UpdateOneID(o.intID).SetDeliveredAt(time.Now().Add(-w.s.Config.OrderAutoCompleteAfter - time.Hour)).ExecX(w.ctx)
+	outs := race(
+		w.request(w.buyer.AccessToken, `mutation($id: ID!) { confirmReceipt(orderID: $id) { status } }`, map[string]any{"id": o.id}),
+		w.job(),
+	)
+	successes(t, "confirm vs job", outs, "INVALID_STATE")
+	if st := w.status(t, o); st != order.StatusCOMPLETED {
+		t.Errorf("order after confirm vs auto-complete: %s", st)
+	}
+	w.check(t, o, 1)
+}
+
+func (w *raceWorld) raceDeliveredScans(t *testing.T, round int) {
+	o := w.paid(t, fmt.Sprintf("scans-%d", round))
+	r := w.must(t, w.shop.Owner.AccessToken, shipMutation, map[string]any{"id": o.id, "n": fmt.Sprintf("JD%08d", round)})
+	var ship struct{ ShipOrder struct{ ID string } }
+	r.Decode(t, &ship)
+	at := time.Now().UTC().Add(-time.Minute)
+	scan := `mutation($id: ID!, $i: TrackingEventInput!) { addTrackingEvent(shipmentID: $id, input: $i) { status } }`
+	var racers []func() (*apitest.Response, error)
+	for i := range 5 {
+		racers = append(racers, w.request(w.shop.Owner.AccessToken, scan, map[string]any{"id": ship.ShipOrder.ID,
+			"i": map[string]any{"status": "DELIVERED", "occurredAt": at.Add(time.Duration(i) * time.Second).Format(time.RFC3339)}}))
+	}
+	successes(t, "delivered scans", race(racers...), "INVALID_STATE")
+	if st := w.status(t, o); st != order.StatusDELIVERED {
+		t.Errorf("order after DELIVERED scans: %s", st)
+	}
+	// Once delivered, a parcel does not go back on the road.
+	late, err := w.s.Try(apitest.Request{Token: w.shop.Owner.AccessToken, Query: scan, Variables:  map[string]any{"id": ship.ShipOrder.ID,
+		"i": map[string]any{"status": "IN_TRANSIT", "occurredAt": at.Add(10 * time.Second).Format(time.RFC3339)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if late.Code() != "INVALID_STATE" || late.Errors[0].Extensions["currentState"] != "DELIVERED" {
+		t.Errorf("IN_TRANSIT after DELIVERED: %s", late.Raw)
+	}
+	if st := w.client.Shipment.Query().Where(shipment.OrderID(o.intID)).OnlyX(w.ctx).Status; st != shipment.StatusDELIVERED {
+		t.Errorf("shipment after an IN_TRANSIT scan following DELIVERED: %s", st)
+	}
+	w.check(t, o, 1)
+}
+
+// must makes a request in the current (sub)test and fails it on any error.
+func (w *raceWorld) must(t *testing.T, token, query string, vars map[string]any) *apitest.Response {
+	t.Helper()
+	r, err := w.s.Try(apitest.Request{Query: query, Token: token, Variables: vars})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Errors) > 0 {
+		t.Fatalf("unexpected errors: %s", r.Raw)
+	}
+	return r
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// check verifies the invariants of order o's checkout after a round; shipments is how many
+// shipOrder calls succeeded for it.
+func (w *raceWorld) check(t *testing.T, ro raceOrder, shipments int) {
+	t.Helper()
+	o := w.client.Order.Query().Where(order.ID(ro.intID)).
+		WithEvents(func(q *ent.OrderEventQuery) { q.Order(orderevent.ByID()) }).
+		WithShipments().WithItems().
+		OnlyX(w.ctx)
+
+	// Money: what is kept is what the order is owed.
+	payments := w.client.Payment.Query().Where(entpayment.HasOrdersWith(order.ID(o.ID))).WithRefunds().AllX(w.ctx)
+	var kept int64
+	for _, p := range payments {
+		var refunded int64
+		for _, r := range p.Edges.Refunds {
+			if r.Status != refund.StatusSUCCEEDED {
+				t.Errorf("payment %s has a %s refund", p.PaymentRef, r.Status)
+			}
+			refunded += r.Amount
+		}
+		if refunded != p.RefundedAmount {
+			t.Errorf("payment %s: refunded_amount %d, its refunds add up to %d", p.PaymentRef, p.RefundedAmount, refunded)
+		}
+		switch p.Status {
+		case entpayment.StatusSUCCEEDED, entpayment.StatusPARTIALLY_REFUNDED, entpayment.StatusREFUNDED:
+			kept += p.Amount - p.RefundedAmount
+		default:
+			if p.RefundedAmount != 0 {
+				t.Errorf("payment %s is %s with %d refunded", p.PaymentRef, p.Status, p.RefundedAmount)
+			}
+		}
+	}
+	var owed int64
+	if o.PaidAt != nil && o.Status != order.StatusCANCELLED {
+		owed = o.Total - o.RefundedAmount
+	}
+	if o.Status == order.StatusCANCELLED && o.PaidAt != nil && o.RefundedAmount != o.Total {
+		t.Errorf("order %s cancelled after payment, refunded %d of %d", o.Number, o.RefundedAmount, o.Total)
+	}
+	if kept != owed {
+		t.Errorf("order %s (%s): charges kept %d, owed %d", o.Number, o.Status, kept, owed)
+	}
+
+	// Timeline: each status once, along the state machine.
+	seen := map[string]bool{}
+	prev := ""
+	for _, e := range o.Edges.Events {
+		if e.ToStatus == "" {
+			continue
+		}
+		if seen[e.ToStatus] {
+			t.Errorf("order %s: %s twice on the timeline", o.Number, e.ToStatus)
+		}
+		seen[e.ToStatus] = true
+		if e.FromStatus != prev {
+			t.Errorf("order %s: %s→%s follows %s", o.Number, e.FromStatus, e.ToStatus, prev)
+		}
+		if prev != "" && !orders.CanMove(orders.Fulfilment(o.Fulfilment), order.Status(e.FromStatus), order.Status(e.ToStatus)) {
+			t.Errorf("order %s: %s→%s is not a move of the state machine", o.Number, e.FromStatus, e.ToStatus)
+		}
+		prev = e.ToStatus
+	}
+	if prev != string(o.Status) {
+		t.Errorf("order %s is %s but its timeline ends at %s", o.Number, o.Status, prev)
+	}
+	if paidEvents := countEvents(o, orderevent.TypePAID); paidEvents != b2i(o.PaidAt != nil) {
+		t.Errorf("order %s: %d PAID events, paid_at %v", o.Number, paidEvents, o.PaidAt)
+	}
+
+	// Stock: reserved once, released once only when cancelled.
+	moves := w.client.StockMovement.Query().Where(stockmovement.OrderID(o.ID)).AllX(w.ctx)
+	var reserved, released int
+	for _, m := range moves {
+		switch m.Kind {
+		case stockmovement.KindORDER_RESERVED:
+			reserved++
+		case stockmovement.KindORDER_RELEASED:
+			released++
+		}
+	}
+	if reserved != 1 || released != b2i(o.Status == order.StatusCANCELLED) {
+		t.Errorf("order %s (%s): stock reserved %d times, released %d times", o.Number, o.Status, reserved, released)
+	}
+
+	// Shipments: one per successful shipOrder, only for shipped orders.
+	if got := len(o.Edges.Shipments); got != shipments {
+		t.Errorf("order %s: %d shipments, %d shipOrder succeeded", o.Number, got, shipments)
+	}
+	wantShipped := slices.Contains([]order.Status{order.StatusSHIPPED, order.StatusDELIVERED, order.StatusCOMPLETED}, o.Status)
+	if wantShipped != (len(o.Edges.Shipments) == 1) {
+		t.Errorf("order %s is %s with %d shipments", o.Number, o.Status, len(o.Edges.Shipments))
+	}
+	if t.Failed() {
+		var tl []string
+		for _, e := range o.Edges.Events {
+			tl = append(tl, string(e.Type))
+		}
+		t.Logf("order %s timeline: %s", o.Number, strings.Join(tl, ", "))
+	}
+}
+
+func countEvents(o *ent.Order, typ orderevent.Type) int {
+	n := 0
+	for _, e := range o.Edges.Events {
+		if e.Type == typ {
+			n++
+		}
+	}
+	return n
+}
+
+// checkLedger verifies, after all rounds, that the variant's ledger is one unbroken chain
+// from its first stock to its stock now, and that sales count each paid order once.
+func (w *raceWorld) checkLedger(t *testing.T) {
+	t.Helper()
+	moves := w.client.StockMovement.Query().Where(stockmovement.VariantID(w.variant)).
+		Order(stockmovement.ByID()).AllX(w.ctx)
+	level := w.startStock
+	for _, m := range moves {
+		if m.StockBefore != level || m.StockAfter != m.StockBefore+m.Delta {
+			t.Errorf("ledger row %d: %d%+d=%d after %d", m.ID, m.StockBefore, m.Delta, m.StockAfter, level)
+		}
+		level = m.StockAfter
+	}
+	if now := w.client.ProductVariant.Query().Where(productvariant.ID(w.variant)).OnlyX(w.ctx).Stock; now != level {
+		t.Errorf("variant stock %d, ledger ends at %d", now, level)
+	}
+	paid := w.client.Order.Query().Where(order.PaidAtNotNil()).CountX(w.ctx)
+	if sales := w.client.Product.GetX(w.ctx, w.product).SalesCount; sales != paid {
+		t.Errorf("sales count %d, paid orders %d", sales, paid)
+	}
+}
