@@ -419,7 +419,7 @@ func (w *raceWorld) raceDeliveredScans(t *testing.T, round int) {
 		t.Errorf("order after DELIVERED scans: %s", st)
 	}
 	// Once delivered, a parcel does not go back on the road.
-	late, err := w.s.Try(apitest.Request{Token: w.shop.Owner.AccessToken, Query: scan, Variables:  map[string]any{"id": ship.ShipOrder.ID,
+	late, err := w.s.Try(apitest.Request{Token: w.shop.Owner.AccessToken, Query: scan, Variables: map[string]any{"id": ship.ShipOrder.ID,
 		"i": map[string]any{"status": "IN_TRANSIT", "occurredAt": at.Add(10 * time.Second).Format(time.RFC3339)}}})
 	if err != nil {
 		t.Fatal(err)

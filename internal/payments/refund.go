@@ -127,8 +127,8 @@ type refundSpec struct {
 	order   *ent.Order
 	// amount is what to refund; 0 for all that remains of the order (onOrder) once locked.
 	amount int64
-	reason  string
-	actor   orders.Actor
+	reason string
+	actor  orders.Actor
 	// onOrder counts the refund in the order's refunded amount: the payment paid the order.
 	onOrder bool
 }
