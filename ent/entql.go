@@ -296,17 +296,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "OrderItem",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			orderitem.FieldOrderID:   {Type: field.TypeInt, Column: orderitem.FieldOrderID},
-			orderitem.FieldProductID: {Type: field.TypeInt, Column: orderitem.FieldProductID},
-			orderitem.FieldVariantID: {Type: field.TypeInt, Column: orderitem.FieldVariantID},
-			orderitem.FieldTitle:     {Type: field.TypeString, Column: orderitem.FieldTitle},
-			orderitem.FieldSku:       {Type: field.TypeString, Column: orderitem.FieldSku},
-			orderitem.FieldOptions:   {Type: field.TypeJSON, Column: orderitem.FieldOptions},
-			orderitem.FieldKind:      {Type: field.TypeEnum, Column: orderitem.FieldKind},
-			orderitem.FieldUnitPrice: {Type: field.TypeInt64, Column: orderitem.FieldUnitPrice},
-			orderitem.FieldCurrency:  {Type: field.TypeString, Column: orderitem.FieldCurrency},
-			orderitem.FieldQuantity:  {Type: field.TypeInt, Column: orderitem.FieldQuantity},
-			orderitem.FieldLineTotal: {Type: field.TypeInt64, Column: orderitem.FieldLineTotal},
+			orderitem.FieldOrderID:     {Type: field.TypeInt, Column: orderitem.FieldOrderID},
+			orderitem.FieldProductID:   {Type: field.TypeInt, Column: orderitem.FieldProductID},
+			orderitem.FieldVariantID:   {Type: field.TypeInt, Column: orderitem.FieldVariantID},
+			orderitem.FieldTitle:       {Type: field.TypeString, Column: orderitem.FieldTitle},
+			orderitem.FieldSku:         {Type: field.TypeString, Column: orderitem.FieldSku},
+			orderitem.FieldOptions:     {Type: field.TypeJSON, Column: orderitem.FieldOptions},
+			orderitem.FieldKind:        {Type: field.TypeEnum, Column: orderitem.FieldKind},
+			orderitem.FieldUnitPrice:   {Type: field.TypeInt64, Column: orderitem.FieldUnitPrice},
+			orderitem.FieldCurrency:    {Type: field.TypeString, Column: orderitem.FieldCurrency},
+			orderitem.FieldQuantity:    {Type: field.TypeInt, Column: orderitem.FieldQuantity},
+			orderitem.FieldLineTotal:   {Type: field.TypeInt64, Column: orderitem.FieldLineTotal},
+			orderitem.FieldFulfilledAt: {Type: field.TypeTime, Column: orderitem.FieldFulfilledAt},
 		},
 	}
 	graph.Nodes[11] = &sqlgraph.Node{
@@ -2676,6 +2677,11 @@ func (f *OrderItemFilter) WhereQuantity(p entql.IntP) {
 // WhereLineTotal applies the entql int64 predicate on the line_total field.
 func (f *OrderItemFilter) WhereLineTotal(p entql.Int64P) {
 	f.Where(p.Field(orderitem.FieldLineTotal))
+}
+
+// WhereFulfilledAt applies the entql time.Time predicate on the fulfilled_at field.
+func (f *OrderItemFilter) WhereFulfilledAt(p entql.TimeP) {
+	f.Where(p.Field(orderitem.FieldFulfilledAt))
 }
 
 // WhereHasOrder applies a predicate to check if query has an edge order.

@@ -1524,6 +1524,11 @@ func (_q *OrderItemQuery) collectField(ctx context.Context, oneNode bool, opCtx 
 				selectedFields = append(selectedFields, orderitem.FieldQuantity)
 				fieldSeen[orderitem.FieldQuantity] = struct{}{}
 			}
+		case "fulfilledAt":
+			if _, ok := fieldSeen[orderitem.FieldFulfilledAt]; !ok {
+				selectedFields = append(selectedFields, orderitem.FieldFulfilledAt)
+				fieldSeen[orderitem.FieldFulfilledAt] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:

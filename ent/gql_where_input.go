@@ -4679,6 +4679,18 @@ type OrderItemWhereInput struct {
 	QuantityLT    *int  `json:"quantityLT,omitempty"`
 	QuantityLTE   *int  `json:"quantityLTE,omitempty"`
 
+	// "fulfilled_at" field predicates.
+	FulfilledAt       *time.Time  `json:"fulfilledAt,omitempty"`
+	FulfilledAtNEQ    *time.Time  `json:"fulfilledAtNEQ,omitempty"`
+	FulfilledAtIn     []time.Time `json:"fulfilledAtIn,omitempty"`
+	FulfilledAtNotIn  []time.Time `json:"fulfilledAtNotIn,omitempty"`
+	FulfilledAtGT     *time.Time  `json:"fulfilledAtGT,omitempty"`
+	FulfilledAtGTE    *time.Time  `json:"fulfilledAtGTE,omitempty"`
+	FulfilledAtLT     *time.Time  `json:"fulfilledAtLT,omitempty"`
+	FulfilledAtLTE    *time.Time  `json:"fulfilledAtLTE,omitempty"`
+	FulfilledAtIsNil  bool        `json:"fulfilledAtIsNil,omitempty"`
+	FulfilledAtNotNil bool        `json:"fulfilledAtNotNil,omitempty"`
+
 	// "order" edge predicates.
 	HasOrder     *bool              `json:"hasOrder,omitempty"`
 	HasOrderWith []*OrderWhereInput `json:"hasOrderWith,omitempty"`
@@ -4900,6 +4912,36 @@ func (i *OrderItemWhereInput) P() (predicate.OrderItem, error) {
 	}
 	if i.QuantityLTE != nil {
 		predicates = append(predicates, orderitem.QuantityLTE(*i.QuantityLTE))
+	}
+	if i.FulfilledAt != nil {
+		predicates = append(predicates, orderitem.FulfilledAtEQ(*i.FulfilledAt))
+	}
+	if i.FulfilledAtNEQ != nil {
+		predicates = append(predicates, orderitem.FulfilledAtNEQ(*i.FulfilledAtNEQ))
+	}
+	if len(i.FulfilledAtIn) > 0 {
+		predicates = append(predicates, orderitem.FulfilledAtIn(i.FulfilledAtIn...))
+	}
+	if len(i.FulfilledAtNotIn) > 0 {
+		predicates = append(predicates, orderitem.FulfilledAtNotIn(i.FulfilledAtNotIn...))
+	}
+	if i.FulfilledAtGT != nil {
+		predicates = append(predicates, orderitem.FulfilledAtGT(*i.FulfilledAtGT))
+	}
+	if i.FulfilledAtGTE != nil {
+		predicates = append(predicates, orderitem.FulfilledAtGTE(*i.FulfilledAtGTE))
+	}
+	if i.FulfilledAtLT != nil {
+		predicates = append(predicates, orderitem.FulfilledAtLT(*i.FulfilledAtLT))
+	}
+	if i.FulfilledAtLTE != nil {
+		predicates = append(predicates, orderitem.FulfilledAtLTE(*i.FulfilledAtLTE))
+	}
+	if i.FulfilledAtIsNil {
+		predicates = append(predicates, orderitem.FulfilledAtIsNil())
+	}
+	if i.FulfilledAtNotNil {
+		predicates = append(predicates, orderitem.FulfilledAtNotNil())
 	}
 
 	if i.HasOrder != nil {

@@ -11495,6 +11495,7 @@ type OrderItemMutation struct {
 	addquantity    *int
 	line_total     *int64
 	addline_total  *int64
+	fulfilled_at   *time.Time
 	clearedFields  map[string]struct{}
 	_order         *int
 	cleared_order  bool
@@ -12104,6 +12105,55 @@ func (m *OrderItemMutation) ResetLineTotal() {
 	m.addline_total = nil
 }
 
+// SetFulfilledAt sets the "fulfilled_at" field.
+func (m *OrderItemMutation) SetFulfilledAt(t time.Time) {
+	m.fulfilled_at = &t
+}
+
+// FulfilledAt returns the value of the "fulfilled_at" field in the mutation.
+func (m *OrderItemMutation) FulfilledAt() (r time.Time, exists bool) {
+	v := m.fulfilled_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFulfilledAt returns the old "fulfilled_at" field's value of the OrderItem entity.
+// If the OrderItem object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OrderItemMutation) OldFulfilledAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFulfilledAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFulfilledAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFulfilledAt: %w", err)
+	}
+	return oldValue.FulfilledAt, nil
+}
+
+// ClearFulfilledAt clears the value of the "fulfilled_at" field.
+func (m *OrderItemMutation) ClearFulfilledAt() {
+	m.fulfilled_at = nil
+	m.clearedFields[orderitem.FieldFulfilledAt] = struct{}{}
+}
+
+// FulfilledAtCleared returns if the "fulfilled_at" field was cleared in this mutation.
+func (m *OrderItemMutation) FulfilledAtCleared() bool {
+	_, ok := m.clearedFields[orderitem.FieldFulfilledAt]
+	return ok
+}
+
+// ResetFulfilledAt resets all changes to the "fulfilled_at" field.
+func (m *OrderItemMutation) ResetFulfilledAt() {
+	m.fulfilled_at = nil
+	delete(m.clearedFields, orderitem.FieldFulfilledAt)
+}
+
 // ClearOrder clears the "order" edge to the Order entity.
 func (m *OrderItemMutation) ClearOrder() {
 	m.cleared_order = true
@@ -12258,7 +12308,7 @@ func (m *OrderItemMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *OrderItemMutation) Fields() []string {
-	fields := make([]string, 0, 11)
+	fields := make([]string, 0, 12)
 	if m._order != nil {
 		fields = append(fields, orderitem.FieldOrderID)
 	}
@@ -12292,6 +12342,9 @@ func (m *OrderItemMutation) Fields() []string {
 	if m.line_total != nil {
 		fields = append(fields, orderitem.FieldLineTotal)
 	}
+	if m.fulfilled_at != nil {
+		fields = append(fields, orderitem.FieldFulfilledAt)
+	}
 	return fields
 }
 
@@ -12322,6 +12375,8 @@ func (m *OrderItemMutation) Field(name string) (ent.Value, bool) {
 		return m.Quantity()
 	case orderitem.FieldLineTotal:
 		return m.LineTotal()
+	case orderitem.FieldFulfilledAt:
+		return m.FulfilledAt()
 	}
 	return nil, false
 }
@@ -12353,6 +12408,8 @@ func (m *OrderItemMutation) OldField(ctx context.Context, name string) (ent.Valu
 		return m.OldQuantity(ctx)
 	case orderitem.FieldLineTotal:
 		return m.OldLineTotal(ctx)
+	case orderitem.FieldFulfilledAt:
+		return m.OldFulfilledAt(ctx)
 	}
 	return nil, fmt.Errorf("unknown OrderItem field %s", name)
 }
@@ -12439,6 +12496,13 @@ func (m *OrderItemMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetLineTotal(v)
 		return nil
+	case orderitem.FieldFulfilledAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFulfilledAt(v)
+		return nil
 	}
 	return fmt.Errorf("unknown OrderItem field %s", name)
 }
@@ -12514,6 +12578,9 @@ func (m *OrderItemMutation) ClearedFields() []string {
 	if m.FieldCleared(orderitem.FieldVariantID) {
 		fields = append(fields, orderitem.FieldVariantID)
 	}
+	if m.FieldCleared(orderitem.FieldFulfilledAt) {
+		fields = append(fields, orderitem.FieldFulfilledAt)
+	}
 	return fields
 }
 
@@ -12533,6 +12600,9 @@ func (m *OrderItemMutation) ClearField(name string) error {
 		return nil
 	case orderitem.FieldVariantID:
 		m.ClearVariantID()
+		return nil
+	case orderitem.FieldFulfilledAt:
+		m.ClearFulfilledAt()
 		return nil
 	}
 	return fmt.Errorf("unknown OrderItem nullable field %s", name)
@@ -12574,6 +12644,9 @@ func (m *OrderItemMutation) ResetField(name string) error {
 		return nil
 	case orderitem.FieldLineTotal:
 		m.ResetLineTotal()
+		return nil
+	case orderitem.FieldFulfilledAt:
+		m.ResetFulfilledAt()
 		return nil
 	}
 	return fmt.Errorf("unknown OrderItem field %s", name)

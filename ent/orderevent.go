@@ -24,7 +24,7 @@ type OrderEvent struct {
 	MerchantID int `json:"merchant_id,omitempty"`
 	// CustomerID holds the value of the "customer_id" field.
 	CustomerID int `json:"customer_id,omitempty"`
-	// Type holds the value of the "type" field.
+	// LINES_FULFILLED: some lines were delivered (virtual content, a rendered service) and the order's status did not change.
 	Type orderevent.Type `json:"type,omitempty"`
 	// FromStatus holds the value of the "from_status" field.
 	FromStatus string `json:"from_status,omitempty"`

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
@@ -44,6 +45,8 @@ type OrderItem struct {
 	Quantity int `json:"quantity,omitempty"`
 	// LineTotal holds the value of the "line_total" field.
 	LineTotal int64 `json:"line_total,omitempty"`
+	// When a VIRTUAL line's content was delivered or a SERVICE line rendered; physical lines travel in shipments.
+	FulfilledAt *time.Time `json:"fulfilled_at,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the OrderItemQuery when eager-loading is set.
 	Edges        OrderItemEdges `json:"edges"`
@@ -122,6 +125,8 @@ func (*OrderItem) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullInt64)
 		case orderitem.FieldTitle, orderitem.FieldSku, orderitem.FieldKind, orderitem.FieldCurrency:
 			values[i] = new(sql.NullString)
+		case orderitem.FieldFulfilledAt:
+			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
 		}
@@ -212,6 +217,13 @@ func (_m *OrderItem) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field line_total", values[i])
 			} else if value.Valid {
 				_m.LineTotal = value.Int64
+			}
+		case orderitem.FieldFulfilledAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field fulfilled_at", values[i])
+			} else if value.Valid {
+				_m.FulfilledAt = new(time.Time)
+				*_m.FulfilledAt = value.Time
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -305,6 +317,11 @@ func (_m *OrderItem) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("line_total=")
 	builder.WriteString(fmt.Sprintf("%v", _m.LineTotal))
+	builder.WriteString(", ")
+	if v := _m.FulfilledAt; v != nil {
+		builder.WriteString("fulfilled_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
@@ -121,6 +122,20 @@ func (_c *OrderItemCreate) SetQuantity(v int) *OrderItemCreate {
 // SetLineTotal sets the "line_total" field.
 func (_c *OrderItemCreate) SetLineTotal(v int64) *OrderItemCreate {
 	_c.mutation.SetLineTotal(v)
+	return _c
+}
+
+// SetFulfilledAt sets the "fulfilled_at" field.
+func (_c *OrderItemCreate) SetFulfilledAt(v time.Time) *OrderItemCreate {
+	_c.mutation.SetFulfilledAt(v)
+	return _c
+}
+
+// SetNillableFulfilledAt sets the "fulfilled_at" field if the given value is not nil.
+func (_c *OrderItemCreate) SetNillableFulfilledAt(v *time.Time) *OrderItemCreate {
+	if v != nil {
+		_c.SetFulfilledAt(*v)
+	}
 	return _c
 }
 
@@ -335,6 +350,10 @@ func (_c *OrderItemCreate) createSpec() (*OrderItem, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.LineTotal(); ok {
 		_spec.SetField(orderitem.FieldLineTotal, field.TypeInt64, value)
 		_node.LineTotal = value
+	}
+	if value, ok := _c.mutation.FulfilledAt(); ok {
+		_spec.SetField(orderitem.FieldFulfilledAt, field.TypeTime, value)
+		_node.FulfilledAt = &value
 	}
 	if nodes := _c.mutation.OrderIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -593,6 +612,24 @@ func (u *OrderItemUpsert) AddLineTotal(v int64) *OrderItemUpsert {
 	return u
 }
 
+// SetFulfilledAt sets the "fulfilled_at" field.
+func (u *OrderItemUpsert) SetFulfilledAt(v time.Time) *OrderItemUpsert {
+	u.Set(orderitem.FieldFulfilledAt, v)
+	return u
+}
+
+// UpdateFulfilledAt sets the "fulfilled_at" field to the value that was provided on create.
+func (u *OrderItemUpsert) UpdateFulfilledAt() *OrderItemUpsert {
+	u.SetExcluded(orderitem.FieldFulfilledAt)
+	return u
+}
+
+// ClearFulfilledAt clears the value of the "fulfilled_at" field.
+func (u *OrderItemUpsert) ClearFulfilledAt() *OrderItemUpsert {
+	u.SetNull(orderitem.FieldFulfilledAt)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -799,6 +836,27 @@ func (u *OrderItemUpsertOne) AddLineTotal(v int64) *OrderItemUpsertOne {
 func (u *OrderItemUpsertOne) UpdateLineTotal() *OrderItemUpsertOne {
 	return u.Update(func(s *OrderItemUpsert) {
 		s.UpdateLineTotal()
+	})
+}
+
+// SetFulfilledAt sets the "fulfilled_at" field.
+func (u *OrderItemUpsertOne) SetFulfilledAt(v time.Time) *OrderItemUpsertOne {
+	return u.Update(func(s *OrderItemUpsert) {
+		s.SetFulfilledAt(v)
+	})
+}
+
+// UpdateFulfilledAt sets the "fulfilled_at" field to the value that was provided on create.
+func (u *OrderItemUpsertOne) UpdateFulfilledAt() *OrderItemUpsertOne {
+	return u.Update(func(s *OrderItemUpsert) {
+		s.UpdateFulfilledAt()
+	})
+}
+
+// ClearFulfilledAt clears the value of the "fulfilled_at" field.
+func (u *OrderItemUpsertOne) ClearFulfilledAt() *OrderItemUpsertOne {
+	return u.Update(func(s *OrderItemUpsert) {
+		s.ClearFulfilledAt()
 	})
 }
 
@@ -1174,6 +1232,27 @@ func (u *OrderItemUpsertBulk) AddLineTotal(v int64) *OrderItemUpsertBulk {
 func (u *OrderItemUpsertBulk) UpdateLineTotal() *OrderItemUpsertBulk {
 	return u.Update(func(s *OrderItemUpsert) {
 		s.UpdateLineTotal()
+	})
+}
+
+// SetFulfilledAt sets the "fulfilled_at" field.
+func (u *OrderItemUpsertBulk) SetFulfilledAt(v time.Time) *OrderItemUpsertBulk {
+	return u.Update(func(s *OrderItemUpsert) {
+		s.SetFulfilledAt(v)
+	})
+}
+
+// UpdateFulfilledAt sets the "fulfilled_at" field to the value that was provided on create.
+func (u *OrderItemUpsertBulk) UpdateFulfilledAt() *OrderItemUpsertBulk {
+	return u.Update(func(s *OrderItemUpsert) {
+		s.UpdateFulfilledAt()
+	})
+}
+
+// ClearFulfilledAt clears the value of the "fulfilled_at" field.
+func (u *OrderItemUpsertBulk) ClearFulfilledAt() *OrderItemUpsertBulk {
+	return u.Update(func(s *OrderItemUpsert) {
+		s.ClearFulfilledAt()
 	})
 }
 

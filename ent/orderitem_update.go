@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
@@ -190,6 +191,26 @@ func (_u *OrderItemUpdate) AddLineTotal(v int64) *OrderItemUpdate {
 	return _u
 }
 
+// SetFulfilledAt sets the "fulfilled_at" field.
+func (_u *OrderItemUpdate) SetFulfilledAt(v time.Time) *OrderItemUpdate {
+	_u.mutation.SetFulfilledAt(v)
+	return _u
+}
+
+// SetNillableFulfilledAt sets the "fulfilled_at" field if the given value is not nil.
+func (_u *OrderItemUpdate) SetNillableFulfilledAt(v *time.Time) *OrderItemUpdate {
+	if v != nil {
+		_u.SetFulfilledAt(*v)
+	}
+	return _u
+}
+
+// ClearFulfilledAt clears the value of the "fulfilled_at" field.
+func (_u *OrderItemUpdate) ClearFulfilledAt() *OrderItemUpdate {
+	_u.mutation.ClearFulfilledAt()
+	return _u
+}
+
 // SetProduct sets the "product" edge to the Product entity.
 func (_u *OrderItemUpdate) SetProduct(v *Product) *OrderItemUpdate {
 	return _u.SetProductID(v.ID)
@@ -359,6 +380,12 @@ func (_u *OrderItemUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.AddedLineTotal(); ok {
 		_spec.AddField(orderitem.FieldLineTotal, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.FulfilledAt(); ok {
+		_spec.SetField(orderitem.FieldFulfilledAt, field.TypeTime, value)
+	}
+	if _u.mutation.FulfilledAtCleared() {
+		_spec.ClearField(orderitem.FieldFulfilledAt, field.TypeTime)
 	}
 	if _u.mutation.ProductCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -626,6 +653,26 @@ func (_u *OrderItemUpdateOne) AddLineTotal(v int64) *OrderItemUpdateOne {
 	return _u
 }
 
+// SetFulfilledAt sets the "fulfilled_at" field.
+func (_u *OrderItemUpdateOne) SetFulfilledAt(v time.Time) *OrderItemUpdateOne {
+	_u.mutation.SetFulfilledAt(v)
+	return _u
+}
+
+// SetNillableFulfilledAt sets the "fulfilled_at" field if the given value is not nil.
+func (_u *OrderItemUpdateOne) SetNillableFulfilledAt(v *time.Time) *OrderItemUpdateOne {
+	if v != nil {
+		_u.SetFulfilledAt(*v)
+	}
+	return _u
+}
+
+// ClearFulfilledAt clears the value of the "fulfilled_at" field.
+func (_u *OrderItemUpdateOne) ClearFulfilledAt() *OrderItemUpdateOne {
+	_u.mutation.ClearFulfilledAt()
+	return _u
+}
+
 // SetProduct sets the "product" edge to the Product entity.
 func (_u *OrderItemUpdateOne) SetProduct(v *Product) *OrderItemUpdateOne {
 	return _u.SetProductID(v.ID)
@@ -825,6 +872,12 @@ func (_u *OrderItemUpdateOne) sqlSave(ctx context.Context) (_node *OrderItem, er
 	}
 	if value, ok := _u.mutation.AddedLineTotal(); ok {
 		_spec.AddField(orderitem.FieldLineTotal, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.FulfilledAt(); ok {
+		_spec.SetField(orderitem.FieldFulfilledAt, field.TypeTime, value)
+	}
+	if _u.mutation.FulfilledAtCleared() {
+		_spec.ClearField(orderitem.FieldFulfilledAt, field.TypeTime)
 	}
 	if _u.mutation.ProductCleared() {
 		edge := &sqlgraph.EdgeSpec{

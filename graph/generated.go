@@ -415,17 +415,18 @@ type ComplexityRoot struct {
 	}
 
 	OrderItem struct {
-		ID        func(childComplexity int) int
-		Kind      func(childComplexity int) int
-		LineTotal func(childComplexity int) int
-		Options   func(childComplexity int) int
-		Order     func(childComplexity int) int
-		Product   func(childComplexity int) int
-		Quantity  func(childComplexity int) int
-		Sku       func(childComplexity int) int
-		Title     func(childComplexity int) int
-		UnitPrice func(childComplexity int) int
-		Variant   func(childComplexity int) int
+		FulfilledAt func(childComplexity int) int
+		ID          func(childComplexity int) int
+		Kind        func(childComplexity int) int
+		LineTotal   func(childComplexity int) int
+		Options     func(childComplexity int) int
+		Order       func(childComplexity int) int
+		Product     func(childComplexity int) int
+		Quantity    func(childComplexity int) int
+		Sku         func(childComplexity int) int
+		Title       func(childComplexity int) int
+		UnitPrice   func(childComplexity int) int
+		Variant     func(childComplexity int) int
 	}
 
 	OrderStatusCount struct {
@@ -2716,6 +2717,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.OrderEvent.Type(childComplexity), true
 
+	case "OrderItem.fulfilledAt":
+		if e.ComplexityRoot.OrderItem.FulfilledAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderItem.FulfilledAt(childComplexity), true
 	case "OrderItem.id":
 		if e.ComplexityRoot.OrderItem.ID == nil {
 			break
@@ -6370,6 +6377,9 @@ type OrderEdge {
 }
 type OrderEvent implements Node {
   id: ID!
+  """
+  LINES_FULFILLED: some lines were delivered (virtual content, a rendered service) and the order's status did not change.
+  """
   type: OrderEventType!
   fromStatus: String!
   toStatus: String!
@@ -6406,6 +6416,7 @@ enum OrderEventType @goModel(model: "github.com/xiadan/xiadan/ent/orderevent.Typ
   CANCELLED
   REFUNDED
   PAYMENT_FAILED
+  LINES_FULFILLED
 }
 """
 OrderEventWhereInput is used for filtering OrderEvent objects.
@@ -6528,6 +6539,10 @@ type OrderItem implements Node {
   options: [VariantOption!]!
   kind: OrderItemKind!
   quantity: Int!
+  """
+  When a VIRTUAL line's content was delivered or a SERVICE line rendered; physical lines travel in shipments.
+  """
+  fulfilledAt: Time
   order: Order!
   product: Product
   variant: ProductVariant
@@ -6609,6 +6624,19 @@ input OrderItemWhereInput {
   quantityGTE: Int
   quantityLT: Int
   quantityLTE: Int
+  """
+  fulfilled_at field predicates
+  """
+  fulfilledAt: Time
+  fulfilledAtNEQ: Time
+  fulfilledAtIn: [Time!]
+  fulfilledAtNotIn: [Time!]
+  fulfilledAtGT: Time
+  fulfilledAtGTE: Time
+  fulfilledAtLT: Time
+  fulfilledAtLTE: Time
+  fulfilledAtIsNil: Boolean
+  fulfilledAtNotNil: Boolean
   """
   order edge predicates
   """
@@ -9150,9 +9178,17 @@ type EventActor {
   COMPLETED.
   """
   confirmReceipt(orderID: ID!): Order! @auth
-  "Delivers the content of an ACCEPTED VIRTUAL order; the order becomes FULFILLED."
+  """
+  Delivers the content of an order's VIRTUAL lines, once, after payment (a PAID order is
+  accepted first). An order of virtual lines only becomes FULFILLED; a mixed order keeps its
+  status (a PHYSICAL one still ships; one with SERVICE lines is FULFILLED when they are
+  rendered too) and its timeline records LINES_FULFILLED.
+  """
   deliverVirtualGoods(orderID: ID!, content: VirtualContentInput!): Order! @hasRole(roles: [MERCHANT, PARTNER, ADMIN])
-  "Records that an ACCEPTED SERVICE order was rendered; the order becomes FULFILLED."
+  """
+  Records that an order's SERVICE lines were rendered, once, after payment; like
+  deliverVirtualGoods, a mixed order delivers each line by its kind.
+  """
   markServiceRendered(orderID: ID!, note: String): Order! @hasRole(roles: [MERCHANT, PARTNER, ADMIN])
 }
 
@@ -10073,6 +10109,8 @@ func (ec *executionContext) childFields_OrderItem(ctx context.Context, field gra
 		return ec.fieldContext_OrderItem_kind(ctx, field)
 	case "quantity":
 		return ec.fieldContext_OrderItem_quantity(ctx, field)
+	case "fulfilledAt":
+		return ec.fieldContext_OrderItem_fulfilledAt(ctx, field)
 	case "order":
 		return ec.fieldContext_OrderItem_order(ctx, field)
 	case "product":
@@ -21017,6 +21055,29 @@ func (ec *executionContext) _OrderItem_quantity(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_OrderItem_quantity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("OrderItem", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _OrderItem_fulfilledAt(ctx context.Context, field graphql.CollectedField, obj *ent.OrderItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderItem_fulfilledAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FulfilledAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OrderItem_fulfilledAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrderItem", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
 func (ec *executionContext) _OrderItem_order(ctx context.Context, field graphql.CollectedField, obj *ent.OrderItem) (ret graphql.Marshaler) {
@@ -34816,7 +34877,7 @@ func (ec *executionContext) unmarshalInputOrderItemWhereInput(ctx context.Contex
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "title", "titleNEQ", "titleIn", "titleNotIn", "titleGT", "titleGTE", "titleLT", "titleLTE", "titleContains", "titleHasPrefix", "titleHasSuffix", "titleEqualFold", "titleContainsFold", "sku", "skuNEQ", "skuIn", "skuNotIn", "skuGT", "skuGTE", "skuLT", "skuLTE", "skuContains", "skuHasPrefix", "skuHasSuffix", "skuEqualFold", "skuContainsFold", "kind", "kindNEQ", "kindIn", "kindNotIn", "quantity", "quantityNEQ", "quantityIn", "quantityNotIn", "quantityGT", "quantityGTE", "quantityLT", "quantityLTE", "hasOrder", "hasOrderWith", "hasProduct", "hasProductWith", "hasVariant", "hasVariantWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "title", "titleNEQ", "titleIn", "titleNotIn", "titleGT", "titleGTE", "titleLT", "titleLTE", "titleContains", "titleHasPrefix", "titleHasSuffix", "titleEqualFold", "titleContainsFold", "sku", "skuNEQ", "skuIn", "skuNotIn", "skuGT", "skuGTE", "skuLT", "skuLTE", "skuContains", "skuHasPrefix", "skuHasSuffix", "skuEqualFold", "skuContainsFold", "kind", "kindNEQ", "kindIn", "kindNotIn", "quantity", "quantityNEQ", "quantityIn", "quantityNotIn", "quantityGT", "quantityGTE", "quantityLT", "quantityLTE", "fulfilledAt", "fulfilledAtNEQ", "fulfilledAtIn", "fulfilledAtNotIn", "fulfilledAtGT", "fulfilledAtGTE", "fulfilledAtLT", "fulfilledAtLTE", "fulfilledAtIsNil", "fulfilledAtNotNil", "hasOrder", "hasOrderWith", "hasProduct", "hasProductWith", "hasVariant", "hasVariantWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -35166,6 +35227,76 @@ func (ec *executionContext) unmarshalInputOrderItemWhereInput(ctx context.Contex
 				return it, err
 			}
 			it.QuantityLTE = data
+		case "fulfilledAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fulfilledAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FulfilledAt = data
+		case "fulfilledAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fulfilledAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FulfilledAtNEQ = data
+		case "fulfilledAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fulfilledAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FulfilledAtIn = data
+		case "fulfilledAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fulfilledAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FulfilledAtNotIn = data
+		case "fulfilledAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fulfilledAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FulfilledAtGT = data
+		case "fulfilledAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fulfilledAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FulfilledAtGTE = data
+		case "fulfilledAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fulfilledAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FulfilledAtLT = data
+		case "fulfilledAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fulfilledAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FulfilledAtLTE = data
+		case "fulfilledAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fulfilledAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FulfilledAtIsNil = data
+		case "fulfilledAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fulfilledAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FulfilledAtNotNil = data
 		case "hasOrder":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasOrder"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -49023,6 +49154,11 @@ func (ec *executionContext) _OrderItem(ctx context.Context, sel ast.SelectionSet
 		case "quantity":
 			out.Values[i] = ec._OrderItem_quantity(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "fulfilledAt":
+			out.Values[i] = ec._OrderItem_fulfilledAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "order":

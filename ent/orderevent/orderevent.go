@@ -122,6 +122,7 @@ const (
 	TypeCANCELLED        Type = "CANCELLED"
 	TypeREFUNDED         Type = "REFUNDED"
 	TypePAYMENT_FAILED   Type = "PAYMENT_FAILED"
+	TypeLINES_FULFILLED  Type = "LINES_FULFILLED"
 )
 
 func (_type Type) String() string {
@@ -131,7 +132,7 @@ func (_type Type) String() string {
 // TypeValidator is a validator for the "type" field enum values. It is called by the builders before save.
 func TypeValidator(_type Type) error {
 	switch _type {
-	case TypeCREATED, TypePAID, TypeACCEPTED, TypeSHIPPED, TypeTRACKING_UPDATED, TypeDELIVERED, TypeFULFILLED, TypeCOMPLETED, TypeCANCELLED, TypeREFUNDED, TypePAYMENT_FAILED:
+	case TypeCREATED, TypePAID, TypeACCEPTED, TypeSHIPPED, TypeTRACKING_UPDATED, TypeDELIVERED, TypeFULFILLED, TypeCOMPLETED, TypeCANCELLED, TypeREFUNDED, TypePAYMENT_FAILED, TypeLINES_FULFILLED:
 		return nil
 	default:
 		return fmt.Errorf("orderevent: invalid enum value for type field: %q", _type)

@@ -40,6 +40,8 @@ const (
 	FieldQuantity = "quantity"
 	// FieldLineTotal holds the string denoting the line_total field in the database.
 	FieldLineTotal = "line_total"
+	// FieldFulfilledAt holds the string denoting the fulfilled_at field in the database.
+	FieldFulfilledAt = "fulfilled_at"
 	// EdgeOrder holds the string denoting the order edge name in mutations.
 	EdgeOrder = "order"
 	// EdgeProduct holds the string denoting the product edge name in mutations.
@@ -94,6 +96,7 @@ var Columns = []string{
 	FieldCurrency,
 	FieldQuantity,
 	FieldLineTotal,
+	FieldFulfilledAt,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -215,6 +218,11 @@ func ByQuantity(opts ...sql.OrderTermOption) OrderOption {
 // ByLineTotal orders the results by the line_total field.
 func ByLineTotal(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldLineTotal, opts...).ToFunc()
+}
+
+// ByFulfilledAt orders the results by the fulfilled_at field.
+func ByFulfilledAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldFulfilledAt, opts...).ToFunc()
 }
 
 // ByOrderField orders the results by order field.

@@ -3,6 +3,8 @@
 package orderitem
 
 import (
+	"time"
+
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/xiadan/xiadan/ent/predicate"
@@ -96,6 +98,11 @@ func Quantity(v int) predicate.OrderItem {
 // LineTotal applies equality check predicate on the "line_total" field. It's identical to LineTotalEQ.
 func LineTotal(v int64) predicate.OrderItem {
 	return predicate.OrderItem(sql.FieldEQ(FieldLineTotal, v))
+}
+
+// FulfilledAt applies equality check predicate on the "fulfilled_at" field. It's identical to FulfilledAtEQ.
+func FulfilledAt(v time.Time) predicate.OrderItem {
+	return predicate.OrderItem(sql.FieldEQ(FieldFulfilledAt, v))
 }
 
 // OrderIDEQ applies the EQ predicate on the "order_id" field.
@@ -511,6 +518,56 @@ func LineTotalLT(v int64) predicate.OrderItem {
 // LineTotalLTE applies the LTE predicate on the "line_total" field.
 func LineTotalLTE(v int64) predicate.OrderItem {
 	return predicate.OrderItem(sql.FieldLTE(FieldLineTotal, v))
+}
+
+// FulfilledAtEQ applies the EQ predicate on the "fulfilled_at" field.
+func FulfilledAtEQ(v time.Time) predicate.OrderItem {
+	return predicate.OrderItem(sql.FieldEQ(FieldFulfilledAt, v))
+}
+
+// FulfilledAtNEQ applies the NEQ predicate on the "fulfilled_at" field.
+func FulfilledAtNEQ(v time.Time) predicate.OrderItem {
+	return predicate.OrderItem(sql.FieldNEQ(FieldFulfilledAt, v))
+}
+
+// FulfilledAtIn applies the In predicate on the "fulfilled_at" field.
+func FulfilledAtIn(vs ...time.Time) predicate.OrderItem {
+	return predicate.OrderItem(sql.FieldIn(FieldFulfilledAt, vs...))
+}
+
+// FulfilledAtNotIn applies the NotIn predicate on the "fulfilled_at" field.
+func FulfilledAtNotIn(vs ...time.Time) predicate.OrderItem {
+	return predicate.OrderItem(sql.FieldNotIn(FieldFulfilledAt, vs...))
+}
+
+// FulfilledAtGT applies the GT predicate on the "fulfilled_at" field.
+func FulfilledAtGT(v time.Time) predicate.OrderItem {
+	return predicate.OrderItem(sql.FieldGT(FieldFulfilledAt, v))
+}
+
+// FulfilledAtGTE applies the GTE predicate on the "fulfilled_at" field.
+func FulfilledAtGTE(v time.Time) predicate.OrderItem {
+	return predicate.OrderItem(sql.FieldGTE(FieldFulfilledAt, v))
+}
+
+// FulfilledAtLT applies the LT predicate on the "fulfilled_at" field.
+func FulfilledAtLT(v time.Time) predicate.OrderItem {
+	return predicate.OrderItem(sql.FieldLT(FieldFulfilledAt, v))
+}
+
+// FulfilledAtLTE applies the LTE predicate on the "fulfilled_at" field.
+func FulfilledAtLTE(v time.Time) predicate.OrderItem {
+	return predicate.OrderItem(sql.FieldLTE(FieldFulfilledAt, v))
+}
+
+// FulfilledAtIsNil applies the IsNil predicate on the "fulfilled_at" field.
+func FulfilledAtIsNil() predicate.OrderItem {
+	return predicate.OrderItem(sql.FieldIsNull(FieldFulfilledAt))
+}
+
+// FulfilledAtNotNil applies the NotNil predicate on the "fulfilled_at" field.
+func FulfilledAtNotNil() predicate.OrderItem {
+	return predicate.OrderItem(sql.FieldNotNull(FieldFulfilledAt))
 }
 
 // HasOrder applies the HasEdge predicate on the "order" edge.

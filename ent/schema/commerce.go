@@ -113,7 +113,8 @@ func (OrderEvent) Fields() []ent.Field {
 		field.Int("customer_id").Immutable().Annotations(entgql.Skip()),
 		field.Enum("type").
 			Values("CREATED", "PAID", "ACCEPTED", "SHIPPED", "TRACKING_UPDATED", "DELIVERED", "FULFILLED",
-				"COMPLETED", "CANCELLED", "REFUNDED", "PAYMENT_FAILED").
+				"COMPLETED", "CANCELLED", "REFUNDED", "PAYMENT_FAILED", "LINES_FULFILLED").
+			Comment("LINES_FULFILLED: some lines were delivered (virtual content, a rendered service) and the order's status did not change.").
 			Immutable(),
 		field.String("from_status").MaxRuneLen(32).Default("").Immutable(),
 		field.String("to_status").MaxRuneLen(32).Default("").Immutable(),

@@ -109,6 +109,8 @@ func (OrderItem) Fields() []ent.Field {
 			Comment("The order's currency, kept on the item so prices need no order lookup."),
 		field.Int("quantity").Positive(),
 		field.Int64("line_total").Positive().Annotations(entgql.Skip()),
+		field.Time("fulfilled_at").SchemaType(datetime6).Optional().Nillable().
+			Comment("When a VIRTUAL line's content was delivered or a SERVICE line rendered; physical lines travel in shipments."),
 	}
 }
 

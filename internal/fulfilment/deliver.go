@@ -9,8 +9,12 @@ import (
 
 	"github.com/xiadan/xiadan/ent"
 	"github.com/xiadan/xiadan/ent/order"
+	"github.com/xiadan/xiadan/ent/orderevent"
+	"github.com/xiadan/xiadan/ent/orderitem"
+	"github.com/xiadan/xiadan/ent/predicate"
 	"github.com/xiadan/xiadan/ent/schema/schematype"
 	"github.com/xiadan/xiadan/internal/apperror"
+	"github.com/xiadan/xiadan/internal/catalog/hooks"
 	"github.com/xiadan/xiadan/internal/orders"
 )
 
@@ -43,23 +47,16 @@ func (s *Service) ConfirmReceipt(ctx context.Context, db *ent.Client, orderID in
 		"order %s cannot be confirmed: only a SHIPPED, DELIVERED or FULFILLED order can", o.Number)
 }
 
-// DeliverVirtualGoods delivers the codes, links and message of a VIRTUAL order, which
-// becomes FULFILLED (accepted first when it is only PAID). The content is kept on the order
-// for its customer and merchant. The order's merchant staff and admins may deliver.
+// DeliverVirtualGoods delivers the codes, links and message of an order's VIRTUAL lines,
+// kept on the order for its customer and merchant. The order's merchant staff and admins
+// may deliver, once per order, after payment (a PAID order is accepted first).
+//
+// Each line is delivered by its kind (fulfilLines): an order of virtual lines only becomes
+// FULFILLED; a mixed order keeps its status — a PHYSICAL one still ships, and one with
+// SERVICE lines becomes FULFILLED when they are rendered too.
 func (s *Service) DeliverVirtualGoods(ctx context.Context, db *ent.Client, orderID int, content schematype.VirtualContent) (*ent.Order, error) {
 	content, err := cleanContent(content)
 	if err != nil {
-		return nil, err
-	}
-	o, err := orders.ForMerchant(ctx, db, orderID)
-	if err != nil {
-		return nil, err
-	}
-	if err := requireFulfilment(o, order.FulfilmentVIRTUAL, insteadOf(o.Fulfilment)); err != nil {
-		return nil, err
-	}
-	actor := orders.ActorOf(ctx, o)
-	if o, err = s.startFulfilment(ctx, db, o, actor, "deliver"); err != nil {
 		return nil, err
 	}
 	// The timeline is no place for the codes themselves: it says what was delivered.
@@ -67,34 +64,86 @@ func (s *Service) DeliverVirtualGoods(ctx context.Context, db *ent.Client, order
 	if content.Message != "" {
 		reason += ", a message"
 	}
-	return s.Orders.Transition(ctx, db, o, order.StatusFULFILLED, actor, reason, func(u *ent.OrderUpdate) {
+	return s.fulfilLines(ctx, db, orderID, orderitem.KindVIRTUAL, "deliver", reason, func(u *ent.OrderUpdate) {
 		u.SetVirtualContent(&content)
 	})
 }
 
-// MarkServiceRendered records that a SERVICE order was rendered; the order becomes
-// FULFILLED (accepted first when it is only PAID), with note as the reason on its timeline.
-// The order's merchant staff and admins may mark it.
+// MarkServiceRendered records that the SERVICE lines of an order were rendered, with note
+// as the reason on its timeline. The order's merchant staff and admins may mark them, once
+// per order, after payment; lines of other kinds are delivered by theirs (fulfilLines).
 func (s *Service) MarkServiceRendered(ctx context.Context, db *ent.Client, orderID int, note string) (*ent.Order, error) {
 	note = strings.TrimSpace(note)
 	if utf8.RuneCountInString(note) > MaxNote {
 		return nil, apperror.BadInput("note", "must be at most %d characters", MaxNote)
 	}
+	if note == "" {
+		note = "service rendered"
+	}
+	return s.fulfilLines(ctx, db, orderID, orderitem.KindSERVICE, "mark rendered", note, nil)
+}
+
+// fulfilLines delivers the lines of one kind (VIRTUAL or SERVICE) of an order, in db's
+// transaction: a mixed order delivers each line by its kind. The lines are stamped
+// fulfilled; an order without physical lines becomes FULFILLED once every line is, and
+// otherwise the order keeps its status and its timeline records LINES_FULFILLED. set adds
+// fields to the order's update.
+//
+// The order row is locked first, so fulfilments, shipping and cancellation of one order
+// take turns and each decides on the status the previous one left; the lines are claimed
+// with a conditional write (fulfilled_at IS NULL), so a repeated call gets INVALID_STATE.
+func (s *Service) fulfilLines(ctx context.Context, db *ent.Client, orderID int, kind orderitem.Kind, what, reason string,
+	set func(*ent.OrderUpdate)) (*ent.Order, error) {
 	o, err := orders.ForMerchant(ctx, db, orderID)
 	if err != nil {
 		return nil, err
 	}
-	if err := requireFulfilment(o, order.FulfilmentSERVICE, insteadOf(o.Fulfilment)); err != nil {
+	sctx := system(ctx)
+	has, err := db.OrderItem.Query().Where(orderitem.OrderID(o.ID), orderitem.KindEQ(kind)).Exist(sctx)
+	if err != nil {
 		return nil, err
+	}
+	if !has {
+		return nil, apperror.BadInput("orderID", "order %s has no %s lines: %s", o.Number, kind, insteadOf(o.Fulfilment))
 	}
 	actor := orders.ActorOf(ctx, o)
-	if o, err = s.startFulfilment(ctx, db, o, actor, "mark rendered"); err != nil {
+	if o, err = s.startFulfilment(ctx, db, o, actor, what); err != nil {
 		return nil, err
 	}
-	if note == "" {
-		note = "service rendered"
+	now := s.now()
+	n, err := db.OrderItem.Update().
+		Where(orderitem.OrderID(o.ID), orderitem.KindEQ(kind), orderitem.FulfilledAtIsNil()).
+		SetFulfilledAt(stamp(now)).
+		Save(sctx)
+	if err != nil {
+		return nil, err
 	}
-	return s.Orders.Transition(ctx, db, o, order.StatusFULFILLED, actor, note, nil)
+	if n == 0 {
+		return nil, apperror.WrongState(string(o.Status), "the %s lines of order %s were already fulfilled", kind, o.Number)
+	}
+	if o.Fulfilment != order.FulfilmentPHYSICAL {
+		// Read with a lock: a plain read could show this transaction's older snapshot.
+		waiting, err := db.OrderItem.Query().
+			Where(orderitem.OrderID(o.ID), orderitem.FulfilledAtIsNil(), predicate.OrderItem(hooks.LockRows)).
+			Exist(sctx)
+		if err != nil {
+			return nil, err
+		}
+		if !waiting {
+			return s.Orders.Transition(ctx, db, o, order.StatusFULFILLED, actor, reason, set)
+		}
+	}
+	if set != nil {
+		up := db.Order.Update().Where(order.ID(o.ID))
+		set(up)
+		if err := up.Exec(sctx); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.Orders.Record(ctx, db, o, orderevent.TypeLINES_FULFILLED, "", "", actor, reason); err != nil {
+		return nil, err
+	}
+	return db.Order.Get(sctx, o.ID)
 }
 
 // cleanContent trims and checks delivered content: at least one of codes, links and

@@ -33,14 +33,29 @@ func system(ctx context.Context) context.Context {
 	return privacy.DecisionContext(ctx, privacy.Allow)
 }
 
-// startFulfilment checks that o may be shipped or fulfilled now and accepts it when it is
-// only PAID. what names the step for the error message ("ship", "deliver", …).
+// startFulfilment locks order o and checks that it may be shipped or fulfilled now,
+// accepting it when it is only PAID, and returns it as locked. what names the step for the
+// error message ("ship", "deliver", …). Lines delivered apart from the order's own path
+// (the virtual or service lines of a PHYSICAL order) may be delivered until it completes.
+//
+// The lock comes first so that concurrent steps on one order — shipping the parcel while
+// the codes of a mixed order are delivered, say — take turns and each decides on the
+// status the previous one left, instead of losing a conditional write to a move that did
+// not concern it.
 func (s *Service) startFulfilment(ctx context.Context, db *ent.Client, o *ent.Order, actor orders.Actor, what string) (*ent.Order, error) {
+	o, err := orders.Lock(ctx, db, o.ID)
+	if err != nil {
+		return nil, err
+	}
 	switch o.Status {
 	case order.StatusACCEPTED:
 		return o, nil
 	case order.StatusPAID:
 		return s.Orders.Transition(ctx, db, o, order.StatusACCEPTED, actor, "accepted to "+what, nil)
+	case order.StatusSHIPPED, order.StatusDELIVERED:
+		if what != "ship" && o.Fulfilment == order.FulfilmentPHYSICAL {
+			return o, nil
+		}
 	}
 	return nil, apperror.WrongState(string(o.Status), "cannot %s order %s: only a PAID or ACCEPTED order can", what, o.Number)
 }

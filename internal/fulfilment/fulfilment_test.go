@@ -389,3 +389,93 @@ func TestFulfilmentValidation(t *testing.T) {
 			"NOT_FOUND", nil)
 	})
 }
+
+// A mixed order delivers each line by its kind: the virtual lines of a PHYSICAL order get
+// their codes (the order keeps its physical path), its service lines are rendered, and an
+// order of virtual and service lines becomes FULFILLED only when both are.
+func TestMixedOrderDeliversEachLineByItsKind(t *testing.T) {
+	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
+		w := newWorld(t, s)
+		physical, virtual, service := w.product(t, "PHYSICAL", 5), w.product(t, "VIRTUAL", 5), w.product(t, "SERVICE", 5)
+		const itemsQ = `query($id: ID!) { order(id: $id) { status fulfilment virtualContent { codes } items { kind fulfilledAt } } }`
+		type items struct {
+			Order struct {
+				Status, Fulfilment string
+				VirtualContent     *struct{ Codes []string }
+				Items              []struct {
+					Kind        string
+					FulfilledAt *string
+				}
+			}
+		}
+		read := func(id string) items {
+			var out items
+			s.MustQuery(w.customer.AccessToken, itemsQ, map[string]any{"id": id}).Decode(t, &out)
+			return out
+		}
+
+		// Tea, a gift card and an installation, from one shop: one PHYSICAL order.
+		id := w.placeLines(t, true, physical, virtual, service)
+		w.pay(t, id)
+		if got := read(id).Order.Fulfilment; got != "PHYSICAL" {
+			t.Fatalf("mixed order fulfilment %s", got)
+		}
+		r := s.MustQuery(w.staff.AccessToken, deliverQ, map[string]any{"id": id, "c": map[string]any{"codes": []string{"CARD-1234"}}})
+		if !r.Contains(`"status":"ACCEPTED"`) {
+			t.Fatalf("codes of a PAID mixed order: %s", r.Raw)
+		}
+		wantError(t, s.Query(w.staff.AccessToken, deliverQ, map[string]any{"id": id, "c": map[string]any{"codes": []string{"AGAIN"}}}),
+			"INVALID_STATE", map[string]string{"currentState": "ACCEPTED"})
+		s.MustQuery(w.staff.AccessToken, shipQ, map[string]any{"id": id, "c": "SF", "n": "SF0042"})
+		// The service is rendered after the parcel left: the order stays SHIPPED.
+		r = s.MustQuery(w.staff.AccessToken, renderQ, map[string]any{"id": id, "n": "installed"})
+		if !r.Contains(`"status":"SHIPPED"`) {
+			t.Fatalf("render a shipped mixed order: %s", r.Raw)
+		}
+		got := read(id)
+		if got.Order.VirtualContent == nil || len(got.Order.VirtualContent.Codes) != 1 || got.Order.VirtualContent.Codes[0] != "CARD-1234" {
+			t.Fatalf("the buyer reads the codes: %+v", got)
+		}
+		for _, it := range got.Order.Items {
+			if (it.FulfilledAt != nil) != (it.Kind != "PHYSICAL") {
+				t.Fatalf("items %+v", got.Order.Items)
+			}
+		}
+		s.MustQuery(w.customer.AccessToken, confirmQ, map[string]any{"id": id})
+		s.MustQuery(w.customer.AccessToken, confirmQ, map[string]any{"id": id})
+		wantTL := []string{"CREATED", "ACCEPTED", "LINES_FULFILLED", "SHIPPED", "LINES_FULFILLED", "DELIVERED", "COMPLETED"}
+		if tl := types(w.timeline(t, id)); !slices.Equal(tl, wantTL) {
+			t.Fatalf("timeline %v, want %v", tl, wantTL)
+		}
+		// A completed order delivers nothing more; a kind the order lacks is the wrong call.
+		wantError(t, s.Query(w.staff.AccessToken, renderQ, map[string]any{"id": id}), "INVALID_STATE",
+			map[string]string{"currentState": "COMPLETED"})
+		plain := w.paidOrder(t, "PHYSICAL")
+		wantError(t, s.Query(w.staff.AccessToken, deliverQ, map[string]any{"id": plain, "c": map[string]any{"message": "x"}}),
+			"BAD_USER_INPUT", map[string]string{"field": "orderID"})
+
+		// Virtual and service lines: FULFILLED when both are delivered, in either order.
+		for _, first := range []string{"deliver", "render"} {
+			id := w.placeLines(t, false, w.product(t, "VIRTUAL", 5), w.product(t, "SERVICE", 5))
+			w.pay(t, id)
+			steps := []func() *apitest.Response{
+				func() *apitest.Response {
+					return s.MustQuery(w.staff.AccessToken, deliverQ, map[string]any{"id": id, "c": map[string]any{"message": "enjoy"}})
+				},
+				func() *apitest.Response { return s.MustQuery(w.staff.AccessToken, renderQ, map[string]any{"id": id}) },
+			}
+			if first == "render" {
+				steps[0], steps[1] = steps[1], steps[0]
+			}
+			if r := steps[0](); !r.Contains(`"status":"ACCEPTED"`) {
+				t.Fatalf("%s first: %s", first, r.Raw)
+			}
+			if r := steps[1](); !r.Contains(`"status":"FULFILLED"`) {
+				t.Fatalf("%s second: %s", first, r.Raw)
+			}
+			if tl := types(w.timeline(t, id)); !slices.Equal(tl, []string{"CREATED", "ACCEPTED", "LINES_FULFILLED", "FULFILLED"}) {
+				t.Fatalf("timeline %v", tl)
+			}
+		}
+	})
+}

@@ -162,3 +162,32 @@ func types(events []event) []string {
 	}
 	return out
 }
+
+// placeLines has the customer buy one of each variant in one checkout (one order, as they
+// are all the shop's) and returns the order's id.
+func (w *world) placeLines(t *testing.T, physical bool, variantIDs ...string) string {
+	t.Helper()
+	var lines []any
+	for _, v := range variantIDs {
+		lines = append(lines, map[string]any{"variantID": v, "quantity": 1})
+	}
+	in := map[string]any{
+		"lines":          lines,
+		"contact":        map[string]any{"name": "Buyer", "phone": "13800000000"},
+		"idempotencyKey": "key-" + rand.Text(),
+	}
+	if physical {
+		in["shippingAddress"] = map[string]any{"recipientName": "Buyer", "phone": "13800000000",
+			"province": "浙江", "city": "杭州", "street": "西湖路 1 号"}
+	}
+	r := w.s.MustQuery(w.customer.AccessToken,
+		`mutation($i: PlaceOrderInput!) { placeOrder(input: $i) { orders { id } } }`, map[string]any{"i": in})
+	var out struct {
+		PlaceOrder struct{ Orders []struct{ ID string } }
+	}
+	r.Decode(t, &out)
+	if len(out.PlaceOrder.Orders) != 1 {
+		t.Fatalf("placeOrder: %s", r.Raw)
+	}
+	return out.PlaceOrder.Orders[0].ID
+}

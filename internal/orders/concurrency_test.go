@@ -15,6 +15,7 @@ import (
 	"github.com/xiadan/xiadan/ent/merchant"
 	"github.com/xiadan/xiadan/ent/order"
 	"github.com/xiadan/xiadan/ent/orderevent"
+	"github.com/xiadan/xiadan/ent/orderitem"
 	entpayment "github.com/xiadan/xiadan/ent/payment"
 	"github.com/xiadan/xiadan/ent/product"
 	"github.com/xiadan/xiadan/ent/productvariant"
@@ -43,6 +44,7 @@ import (
 // SQLite serialises writers and hides the races that MySQL shows. RACE_ROUNDS sets the
 // rounds per scenario (default 12).
 func TestConcurrentOrderChanges(t *testing.T) {
+	t.Parallel()
 	rounds := 12
 	if n, err := strconv.Atoi(os.Getenv("RACE_ROUNDS")); err == nil && n > 0 {
 		rounds = n
@@ -93,18 +95,21 @@ var raceScenarios = []struct {
 	{"full refund x10", func(w *raceWorld, t *testing.T, round int) { w.raceRefund(t, round, false) }},
 	{"confirm receipt vs auto-complete job", (*raceWorld).raceConfirmComplete},
 	{"delivered scans x5", (*raceWorld).raceDeliveredScans},
+	{"mixed order: ship vs deliver codes", (*raceWorld).raceShipDeliver},
+	{"mixed order: deliver codes x5", (*raceWorld).raceDeliverCodes},
 }
 
 // raceWorld is one server with a shop selling one physical product, and its buyer.
 type raceWorld struct {
-	s          *apitest.Server
-	shop       apitest.Merchant
-	buyer      apitest.Session
-	variant    int
-	product    int
-	startStock int
-	client     *ent.Client
-	ctx        context.Context
+	s       *apitest.Server
+	shop    apitest.Merchant
+	buyer   apitest.Session
+	variant int
+	product int
+	// codes is a virtual product's variant (a gift card), for mixed orders.
+	codes, codesProduct int
+	client              *ent.Client
+	ctx                 context.Context
 }
 
 const (
@@ -115,10 +120,11 @@ const (
 
 func newRaceWorld(t *testing.T, s *apitest.Server) *raceWorld {
 	t.Helper()
-	w := &raceWorld{s: s, startStock: raceStock}
+	w := &raceWorld{s: s}
 	w.shop = s.NewMerchant(t, "race-shop", merchant.StatusACTIVE)
 	w.buyer = s.Register("race-buyer@example.com", "Racer")
 	w.product, w.variant = s.NewProduct(t, w.shop, "Longjing tea", product.KindPHYSICAL, "LJ-RACE", racePrice, raceStock)
+	w.codesProduct, w.codes = s.NewProduct(t, w.shop, "Tea club card", product.KindVIRTUAL, "CARD-RACE", 10000, raceStock)
 	w.client, w.ctx = s.Client()
 	return w
 }
@@ -129,16 +135,22 @@ type raceOrder struct {
 	intID                int
 }
 
-// place buys one unit now and returns the order.
+// place buys one unit of tea now and returns the order.
 func (w *raceWorld) place(t *testing.T, key string) raceOrder {
+	t.Helper()
+	return w.placeLines(t, key, "48.00", line(w.variant, 1))
+}
+
+// placeLines buys lines and returns the order, whose total must be total.
+func (w *raceWorld) placeLines(t *testing.T, key, total string, lines ...any) raceOrder {
 	t.Helper()
 	key = "race-" + key
 	var out placed
 	w.must(t, w.buyer.AccessToken, placeMutation, map[string]any{"i": map[string]any{
-		"lines": []any{line(w.variant, 1)}, "shippingAddress": address, "idempotencyKey": key}}).Decode(t, &out)
+		"lines": lines, "shippingAddress": address, "idempotencyKey": key}}).Decode(t, &out)
 	o := out.PlaceOrder.Orders[0]
-	if o.Total.Amount != "48.00" {
-		t.Fatalf("order total %s, want 48.00", o.Total.Amount)
+	if o.Total.Amount != total {
+		t.Fatalf("order total %s, want %s", o.Total.Amount, total)
 	}
 	id, _ := strconv.Atoi(o.ID)
 	return raceOrder{id: o.ID, number: o.Number, checkout: out.PlaceOrder.CheckoutID, intID: id}
@@ -160,10 +172,21 @@ func (w *raceWorld) pay(t *testing.T, o raceOrder, key, method string) string {
 
 const completePayment = `mutation($id: ID!) { sandboxCompletePayment(paymentID: $id, outcome: SUCCEEDED) { status } }`
 
-// paid places an order and pays it, one step after the other.
+// paid places an order of tea and pays it, one step after the other.
 func (w *raceWorld) paid(t *testing.T, key string) raceOrder {
 	t.Helper()
-	o := w.place(t, key)
+	return w.payNow(t, key, w.place(t, key))
+}
+
+// paidMixed places an order of tea and a club card (one PHYSICAL order) and pays it.
+func (w *raceWorld) paidMixed(t *testing.T, key string) raceOrder {
+	t.Helper()
+	// 38.00 + 100.00, free shipping from 99.00.
+	return w.payNow(t, key, w.placeLines(t, key, "138.00", line(w.variant, 1), line(w.codes, 1)))
+}
+
+func (w *raceWorld) payNow(t *testing.T, key string, o raceOrder) raceOrder {
+	t.Helper()
 	p := w.pay(t, o, "pay-"+key, "WECHAT_PAY")
 	w.must(t, w.buyer.AccessToken, completePayment, map[string]any{"id": p})
 	if st := w.status(t, o); st != order.StatusPAID {
@@ -433,6 +456,40 @@ func (w *raceWorld) raceDeliveredScans(t *testing.T, round int) {
 	w.check(t, o, 1)
 }
 
+func (w *raceWorld) raceShipDeliver(t *testing.T, round int) {
+	o := w.paidMixed(t, fmt.Sprintf("shipdeliver-%d", round))
+	outs := race(
+		w.request(w.shop.Owner.AccessToken, shipMutation, map[string]any{"id": o.id, "n": fmt.Sprintf("EMS%08d", round)}),
+		w.request(w.shop.Owner.AccessToken, deliverCodes, map[string]any{"id": o.id}),
+	)
+	// Both concern the order, neither undoes the other: both succeed, in either order.
+	if won := successes(t, "ship vs deliver", outs); won != 2 {
+		t.Errorf("ship and deliver both succeed, %d did", won)
+	}
+	if st := w.status(t, o); st != order.StatusSHIPPED {
+		t.Errorf("mixed order after ship and deliver: %s", st)
+	}
+	w.check(t, o, 1)
+}
+
+const deliverCodes = `mutation($id: ID!) { deliverVirtualGoods(orderID: $id, content: {codes: ["CLUB-0001"]}) { status } }`
+
+func (w *raceWorld) raceDeliverCodes(t *testing.T, round int) {
+	o := w.paidMixed(t, fmt.Sprintf("deliver-%d", round))
+	var racers []func() (*apitest.Response, error)
+	for range 5 {
+		racers = append(racers, w.request(w.shop.Owner.AccessToken, deliverCodes, map[string]any{"id": o.id}))
+	}
+	if won := successes(t, "deliver", race(racers...), "INVALID_STATE"); won != 1 {
+		t.Errorf("exactly one deliverVirtualGoods succeeds, %d did", won)
+	}
+	ro := w.client.Order.Query().Where(order.ID(o.intID)).WithEvents().OnlyX(w.ctx)
+	if n := countEvents(ro, orderevent.TypeLINES_FULFILLED); n != 1 || ro.Status != order.StatusACCEPTED {
+		t.Errorf("order %s: %s with %d LINES_FULFILLED events", ro.Number, ro.Status, n)
+	}
+	w.check(t, o, 0)
+}
+
 // must makes a request in the current (sub)test and fails it on any error.
 func (w *raceWorld) must(t *testing.T, token, query string, vars map[string]any) *apitest.Response {
 	t.Helper()
@@ -522,19 +579,22 @@ func (w *raceWorld) check(t *testing.T, ro raceOrder, shipments int) {
 		t.Errorf("order %s: %d PAID events, paid_at %v", o.Number, paidEvents, o.PaidAt)
 	}
 
-	// Stock: reserved once, released once only when cancelled.
+	// Stock: each line reserved once, released once only when cancelled.
 	moves := w.client.StockMovement.Query().Where(stockmovement.OrderID(o.ID)).AllX(w.ctx)
-	var reserved, released int
+	reserved, released := map[int]int{}, map[int]int{}
 	for _, m := range moves {
 		switch m.Kind {
 		case stockmovement.KindORDER_RESERVED:
-			reserved++
+			reserved[m.VariantID]++
 		case stockmovement.KindORDER_RELEASED:
-			released++
+			released[m.VariantID]++
 		}
 	}
-	if reserved != 1 || released != b2i(o.Status == order.StatusCANCELLED) {
-		t.Errorf("order %s (%s): stock reserved %d times, released %d times", o.Number, o.Status, reserved, released)
+	for _, it := range o.Edges.Items {
+		if reserved[*it.VariantID] != 1 || released[*it.VariantID] != b2i(o.Status == order.StatusCANCELLED) {
+			t.Errorf("order %s (%s): %s reserved %d times, released %d times", o.Number, o.Status, it.Sku,
+				reserved[*it.VariantID], released[*it.VariantID])
+		}
 	}
 
 	// Shipments: one per successful shipOrder, only for shipped orders.
@@ -564,24 +624,34 @@ func countEvents(o *ent.Order, typ orderevent.Type) int {
 	return n
 }
 
-// checkLedger verifies, after all rounds, that the variant's ledger is one unbroken chain
-// from its first stock to its stock now, and that sales count each paid order once.
+// checkLedger verifies, after all rounds, that each variant's ledger is one unbroken
+// chain from its first stock to its stock now, and that sales count each paid order once.
 func (w *raceWorld) checkLedger(t *testing.T) {
 	t.Helper()
-	moves := w.client.StockMovement.Query().Where(stockmovement.VariantID(w.variant)).
-		Order(stockmovement.ByID()).AllX(w.ctx)
-	level := w.startStock
-	for _, m := range moves {
-		if m.StockBefore != level || m.StockAfter != m.StockBefore+m.Delta {
-			t.Errorf("ledger row %d: %d%+d=%d after %d", m.ID, m.StockBefore, m.Delta, m.StockAfter, level)
+	for _, v := range []int{w.variant, w.codes} {
+		moves := w.client.StockMovement.Query().Where(stockmovement.VariantID(v)).
+			Order(stockmovement.ByID()).AllX(w.ctx)
+		level := raceStock
+		for _, m := range moves {
+			if m.StockBefore != level || m.StockAfter != m.StockBefore+m.Delta {
+				t.Errorf("ledger row %d: %d%+d=%d after %d", m.ID, m.StockBefore, m.Delta, m.StockAfter, level)
+			}
+			level = m.StockAfter
 		}
-		level = m.StockAfter
+		if now := w.client.ProductVariant.Query().Where(productvariant.ID(v)).OnlyX(w.ctx).Stock; now != level {
+			t.Errorf("variant %d: stock %d, ledger ends at %d", v, now, level)
+		}
 	}
-	if now := w.client.ProductVariant.Query().Where(productvariant.ID(w.variant)).OnlyX(w.ctx).Stock; now != level {
-		t.Errorf("variant stock %d, ledger ends at %d", now, level)
-	}
-	paid := w.client.Order.Query().Where(order.PaidAtNotNil()).CountX(w.ctx)
-	if sales := w.client.Product.GetX(w.ctx, w.product).SalesCount; sales != paid {
-		t.Errorf("sales count %d, paid orders %d", sales, paid)
+	for _, p := range []int{w.product, w.codesProduct} {
+		paid := w.client.OrderItem.Query().
+			Where(orderitem.ProductID(p), orderitem.HasOrderWith(order.PaidAtNotNil())).
+			AllX(w.ctx)
+		sold := 0
+		for _, it := range paid {
+			sold += it.Quantity
+		}
+		if sales := w.client.Product.GetX(w.ctx, p).SalesCount; sales != sold {
+			t.Errorf("product %d: sales count %d, sold in paid orders %d", p, sales, sold)
+		}
 	}
 }
