@@ -97,6 +97,7 @@ var raceScenarios = []struct {
 	{"delivered scans x5", (*raceWorld).raceDeliveredScans},
 	{"mixed order: ship vs deliver codes", (*raceWorld).raceShipDeliver},
 	{"mixed order: deliver codes x5", (*raceWorld).raceDeliverCodes},
+	{"two-shop checkout: payment vs one shop cancelling", (*raceWorld).racePaymentShopCancel},
 }
 
 // raceWorld is one server with a shop selling one physical product, and its buyer.
@@ -108,8 +109,11 @@ type raceWorld struct {
 	product int
 	// codes is a virtual product's variant (a gift card), for mixed orders.
 	codes, codesProduct int
-	client              *ent.Client
-	ctx                 context.Context
+	// other is a second shop selling puer, for checkouts split between two shops.
+	other             apitest.Merchant
+	puer, puerProduct int
+	client            *ent.Client
+	ctx               context.Context
 }
 
 const (
@@ -125,6 +129,8 @@ func newRaceWorld(t *testing.T, s *apitest.Server) *raceWorld {
 	w.buyer = s.Register("race-buyer@example.com", "Racer")
 	w.product, w.variant = s.NewProduct(t, w.shop, "Longjing tea", product.KindPHYSICAL, "LJ-RACE", racePrice, raceStock)
 	w.codesProduct, w.codes = s.NewProduct(t, w.shop, "Tea club card", product.KindVIRTUAL, "CARD-RACE", 10000, raceStock)
+	w.other = s.NewMerchant(t, "race-other-shop", merchant.StatusACTIVE)
+	w.puerProduct, w.puer = s.NewProduct(t, w.other, "Puer cake", product.KindPHYSICAL, "PUER-RACE", 5000, raceStock)
 	w.client, w.ctx = s.Client()
 	return w
 }
@@ -472,6 +478,30 @@ func (w *raceWorld) raceShipDeliver(t *testing.T, round int) {
 	w.check(t, o, 1)
 }
 
+func (w *raceWorld) racePaymentShopCancel(t *testing.T, round int) {
+	key := fmt.Sprintf("twoshops-%d", round)
+	// Tea from the first shop (48.00), puer from the other (50.00 + 10.00 shipping).
+	o := w.placeLines(t, key, "48.00", line(w.variant, 1), line(w.puer, 1))
+	puer := w.client.Order.Query().Where(order.CheckoutID(o.checkout), order.MerchantID(w.other.IntID)).OnlyX(w.ctx)
+	p := w.pay(t, o, "pay-"+key, "ALIPAY")
+	outs := race(
+		w.request(w.buyer.AccessToken, completePayment, map[string]any{"id": p}),
+		w.request(w.other.Owner.AccessToken, `mutation($id: ID!) { cancelOrder(id: $id, reason: "sold out") { status } }`,
+			map[string]any{"id": strconv.Itoa(puer.ID)}),
+	)
+	// The shop may cancel before or after the payment: both succeed either way.
+	if won := successes(t, "payment vs shop cancel", outs); won != 2 {
+		t.Errorf("payment and cancel both succeed, %d did", won)
+	}
+	if st := w.status(t, o); st != order.StatusPAID {
+		t.Errorf("the first shop's order: %s", st)
+	}
+	if st := w.client.Order.GetX(w.ctx, puer.ID).Status; st != order.StatusCANCELLED {
+		t.Errorf("the cancelled shop's order: %s", st)
+	}
+	w.check(t, o, 0)
+}
+
 const deliverCodes = `mutation($id: ID!) { deliverVirtualGoods(orderID: $id, content: {codes: ["CLUB-0001"]}) { status } }`
 
 func (w *raceWorld) raceDeliverCodes(t *testing.T, round int) {
@@ -510,17 +540,29 @@ func b2i(b bool) int {
 	return 0
 }
 
-// check verifies the invariants of order o's checkout after a round; shipments is how many
-// shipOrder calls succeeded for it.
+// check verifies the invariants of order o and its checkout after a round; shipments is
+// how many shipOrder calls succeeded for o.
 func (w *raceWorld) check(t *testing.T, ro raceOrder, shipments int) {
 	t.Helper()
-	o := w.client.Order.Query().Where(order.ID(ro.intID)).
+	all := w.client.Order.Query().Where(order.CheckoutID(ro.checkout)).
 		WithEvents(func(q *ent.OrderEventQuery) { q.Order(orderevent.ByID()) }).
 		WithShipments().WithItems().
-		OnlyX(w.ctx)
+		AllX(w.ctx)
+	w.checkMoney(t, ro.checkout, all)
+	for _, o := range all {
+		w.checkOrder(t, o)
+		if o.ID == ro.intID && len(o.Edges.Shipments) != shipments {
+			t.Errorf("order %s: %d shipments, %d shipOrder succeeded", o.Number, len(o.Edges.Shipments), shipments)
+		}
+	}
+}
 
-	// Money: what is kept is what the order is owed.
-	payments := w.client.Payment.Query().Where(entpayment.HasOrdersWith(order.ID(o.ID))).WithRefunds().AllX(w.ctx)
+// checkMoney verifies that the charges kept for a checkout are what its orders are owed:
+// the total of each paid order less what was refunded on purpose, nothing for cancelled
+// ones; every other charge refunded.
+func (w *raceWorld) checkMoney(t *testing.T, checkout string, all []*ent.Order) {
+	t.Helper()
+	payments := w.client.Payment.Query().Where(entpayment.HasOrdersWith(order.CheckoutID(checkout))).WithRefunds().AllX(w.ctx)
 	var kept int64
 	for _, p := range payments {
 		var refunded int64
@@ -543,16 +585,31 @@ func (w *raceWorld) check(t *testing.T, ro raceOrder, shipments int) {
 		}
 	}
 	var owed int64
-	if o.PaidAt != nil && o.Status != order.StatusCANCELLED {
-		owed = o.Total - o.RefundedAmount
-	}
-	if o.Status == order.StatusCANCELLED && o.PaidAt != nil && o.RefundedAmount != o.Total {
-		t.Errorf("order %s cancelled after payment, refunded %d of %d", o.Number, o.RefundedAmount, o.Total)
+	for _, o := range all {
+		if o.PaidAt != nil && o.Status != order.StatusCANCELLED {
+			owed += o.Total - o.RefundedAmount
+		}
+		if o.Status == order.StatusCANCELLED && o.PaidAt != nil && o.RefundedAmount != o.Total {
+			t.Errorf("order %s cancelled after payment, refunded %d of %d", o.Number, o.RefundedAmount, o.Total)
+		}
 	}
 	if kept != owed {
-		t.Errorf("order %s (%s): charges kept %d, owed %d", o.Number, o.Status, kept, owed)
+		t.Errorf("checkout %s: charges kept %d, owed %d", checkout, kept, owed)
 	}
+}
 
+// checkOrder verifies one order's timeline, stock and shipments.
+func (w *raceWorld) checkOrder(t *testing.T, o *ent.Order) {
+	t.Helper()
+	defer func() {
+		if t.Failed() {
+			var tl []string
+			for _, e := range o.Edges.Events {
+				tl = append(tl, string(e.Type))
+			}
+			t.Logf("order %s timeline: %s", o.Number, strings.Join(tl, ", "))
+		}
+	}()
 	// Timeline: each status once, along the state machine.
 	seen := map[string]bool{}
 	prev := ""
@@ -597,20 +654,11 @@ func (w *raceWorld) check(t *testing.T, ro raceOrder, shipments int) {
 		}
 	}
 
-	// Shipments: one per successful shipOrder, only for shipped orders.
-	if got := len(o.Edges.Shipments); got != shipments {
-		t.Errorf("order %s: %d shipments, %d shipOrder succeeded", o.Number, got, shipments)
-	}
-	wantShipped := slices.Contains([]order.Status{order.StatusSHIPPED, order.StatusDELIVERED, order.StatusCOMPLETED}, o.Status)
-	if wantShipped != (len(o.Edges.Shipments) == 1) {
-		t.Errorf("order %s is %s with %d shipments", o.Number, o.Status, len(o.Edges.Shipments))
-	}
-	if t.Failed() {
-		var tl []string
-		for _, e := range o.Edges.Events {
-			tl = append(tl, string(e.Type))
-		}
-		t.Logf("order %s timeline: %s", o.Number, strings.Join(tl, ", "))
+	// Shipments: only for shipped orders, one each.
+	wantShipped := slices.Contains([]order.Status{order.StatusSHIPPED, order.StatusDELIVERED, order.StatusCOMPLETED}, o.Status) &&
+		o.Fulfilment == order.FulfilmentPHYSICAL
+	if got := len(o.Edges.Shipments); got != b2i(wantShipped) {
+		t.Errorf("order %s is %s with %d shipments", o.Number, o.Status, got)
 	}
 }
 
@@ -628,7 +676,7 @@ func countEvents(o *ent.Order, typ orderevent.Type) int {
 // chain from its first stock to its stock now, and that sales count each paid order once.
 func (w *raceWorld) checkLedger(t *testing.T) {
 	t.Helper()
-	for _, v := range []int{w.variant, w.codes} {
+	for _, v := range []int{w.variant, w.codes, w.puer} {
 		moves := w.client.StockMovement.Query().Where(stockmovement.VariantID(v)).
 			Order(stockmovement.ByID()).AllX(w.ctx)
 		level := raceStock
@@ -642,7 +690,7 @@ func (w *raceWorld) checkLedger(t *testing.T) {
 			t.Errorf("variant %d: stock %d, ledger ends at %d", v, now, level)
 		}
 	}
-	for _, p := range []int{w.product, w.codesProduct} {
+	for _, p := range []int{w.product, w.codesProduct, w.puerProduct} {
 		paid := w.client.OrderItem.Query().
 			Where(orderitem.ProductID(p), orderitem.HasOrderWith(order.PaidAtNotNil())).
 			AllX(w.ctx)
