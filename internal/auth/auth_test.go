@@ -89,7 +89,7 @@ func TestKeyRotation(t *testing.T) {
 		t.Fatal("development key not persisted across starts")
 	}
 	issuerOld := &TokenIssuer{Keys: old, Issuer: "x", Audience: "y", TTL: time.Minute}
-	token, _, err := issuerOld.Issue("42", "user")
+	token, _, err := issuerOld.IssueUser("42", "session")
 	if err != nil {
 		t.Fatal(err)
 	}
