@@ -592,6 +592,7 @@ func TestLoginLockoutCannotBeTurnedAgainstOthers(t *testing.T) {
 		})
 		t.Run("guessing one account from many addresses", func(t *testing.T) {
 			register("10.0.0.3", "target@example.com")
+			ok("the owner signs in from their phone too", login("2001:db8:9:9::1", "target@example.com", apitest.Password))
 			for i := range 10 * max {
 				if r := login(fmt.Sprintf("192.0.2.%d", i+1), "target@example.com", "wrong password"); r.Code() != "UNAUTHENTICATED" {
 					t.Fatalf("guess %d: %s", i, r.Raw)
@@ -602,6 +603,7 @@ func TestLoginLockoutCannotBeTurnedAgainstOthers(t *testing.T) {
 			limited("a new address", login("198.51.100.3", "target@example.com", apitest.Password))
 			limited("wrong passwords from new addresses are not even checked", login("198.51.100.3", "target@example.com", "wrong password"))
 			ok("the account's own address", login("10.0.0.3", "target@example.com", apitest.Password))
+			ok("another address of the phone's /64", login("2001:db8:9:9:a:b:c:d", "target@example.com", apitest.Password))
 			ok("other accounts from new addresses", login("198.51.100.4", "victim@example.com", apitest.Password))
 		})
 		t.Run("a stolen access token cannot guess the password", func(t *testing.T) {

@@ -216,11 +216,7 @@ func (s *Service) Login(ctx context.Context, db *ent.Client, email, password str
 	if wait := s.Throttle.Blocked(k.account); wait > 0 {
 		known := false
 		if u != nil && ip != "" {
-			known, err = db.RefreshToken.Query().
-				Where(refreshtoken.UserID(u.ID), refreshtoken.ClientIP(truncate(ip, 64)),
-					refreshtoken.CreatedAtGT(s.now().Add(-s.RefreshTTL))).
-				Exist(sys)
-			if err != nil {
+			if known, err = s.knownAddress(sys, db, u.ID, addr); err != nil {
 				return nil, err
 			}
 		}
@@ -242,6 +238,22 @@ func (s *Service) Login(ctx context.Context, db *ent.Client, email, password str
 	}
 	s.Throttle.Reset(k.pair)
 	return s.startSession(ctx, db, u, newFamilyID())
+}
+
+// knownAddress reports whether userID started a session from addr (an AddressKey, so any
+// address of an IPv6 /64, whose last half changes by itself) within RefreshTTL. It is
+// asked only of accounts past their account-wide failure limit.
+func (s *Service) knownAddress(ctx context.Context, db *ent.Client, userID int, addr string) (bool, error) {
+	ips, err := db.RefreshToken.Query().
+		Where(refreshtoken.UserID(userID), refreshtoken.CreatedAtGT(s.now().Add(-s.RefreshTTL))).
+		Unique(true).
+		Limit(1000).
+		Select(refreshtoken.FieldClientIP).
+		Strings(ctx)
+	if err != nil {
+		return false, err
+	}
+	return slices.ContainsFunc(ips, func(ip string) bool { return ip != "" && AddressKey(ip) == addr }), nil
 }
 
 // throttleKeys are the throttle keys of one account at one client address.
