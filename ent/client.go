@@ -21,6 +21,7 @@ import (
 	"github.com/xiadan/xiadan/ent/cartline"
 	"github.com/xiadan/xiadan/ent/category"
 	"github.com/xiadan/xiadan/ent/checkout"
+	"github.com/xiadan/xiadan/ent/emailverification"
 	"github.com/xiadan/xiadan/ent/merchant"
 	"github.com/xiadan/xiadan/ent/merchantinvitation"
 	"github.com/xiadan/xiadan/ent/order"
@@ -63,6 +64,8 @@ type Client struct {
 	Category *CategoryClient
 	// Checkout is the client for interacting with the Checkout builders.
 	Checkout *CheckoutClient
+	// EmailVerification is the client for interacting with the EmailVerification builders.
+	EmailVerification *EmailVerificationClient
 	// Merchant is the client for interacting with the Merchant builders.
 	Merchant *MerchantClient
 	// MerchantInvitation is the client for interacting with the MerchantInvitation builders.
@@ -122,6 +125,7 @@ func (c *Client) init() {
 	c.CartLine = NewCartLineClient(c.config)
 	c.Category = NewCategoryClient(c.config)
 	c.Checkout = NewCheckoutClient(c.config)
+	c.EmailVerification = NewEmailVerificationClient(c.config)
 	c.Merchant = NewMerchantClient(c.config)
 	c.MerchantInvitation = NewMerchantInvitationClient(c.config)
 	c.Order = NewOrderClient(c.config)
@@ -241,6 +245,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		CartLine:            NewCartLineClient(cfg),
 		Category:            NewCategoryClient(cfg),
 		Checkout:            NewCheckoutClient(cfg),
+		EmailVerification:   NewEmailVerificationClient(cfg),
 		Merchant:            NewMerchantClient(cfg),
 		MerchantInvitation:  NewMerchantInvitationClient(cfg),
 		Order:               NewOrderClient(cfg),
@@ -287,6 +292,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		CartLine:            NewCartLineClient(cfg),
 		Category:            NewCategoryClient(cfg),
 		Checkout:            NewCheckoutClient(cfg),
+		EmailVerification:   NewEmailVerificationClient(cfg),
 		Merchant:            NewMerchantClient(cfg),
 		MerchantInvitation:  NewMerchantInvitationClient(cfg),
 		Order:               NewOrderClient(cfg),
@@ -338,10 +344,11 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.Address, c.ApiClient, c.AuditLog, c.CartLine, c.Category, c.Checkout,
-		c.Merchant, c.MerchantInvitation, c.Order, c.OrderEvent, c.OrderItem,
-		c.Payment, c.PaymentNotification, c.Product, c.ProductVariant, c.RefreshToken,
-		c.Refund, c.RelayState, c.Review, c.SearchToken, c.Shipment, c.StockMovement,
-		c.TrackingEvent, c.User, c.Webhook, c.WebhookAttempt, c.WebhookDelivery,
+		c.EmailVerification, c.Merchant, c.MerchantInvitation, c.Order, c.OrderEvent,
+		c.OrderItem, c.Payment, c.PaymentNotification, c.Product, c.ProductVariant,
+		c.RefreshToken, c.Refund, c.RelayState, c.Review, c.SearchToken, c.Shipment,
+		c.StockMovement, c.TrackingEvent, c.User, c.Webhook, c.WebhookAttempt,
+		c.WebhookDelivery,
 	} {
 		n.Use(hooks...)
 	}
@@ -352,10 +359,11 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.Address, c.ApiClient, c.AuditLog, c.CartLine, c.Category, c.Checkout,
-		c.Merchant, c.MerchantInvitation, c.Order, c.OrderEvent, c.OrderItem,
-		c.Payment, c.PaymentNotification, c.Product, c.ProductVariant, c.RefreshToken,
-		c.Refund, c.RelayState, c.Review, c.SearchToken, c.Shipment, c.StockMovement,
-		c.TrackingEvent, c.User, c.Webhook, c.WebhookAttempt, c.WebhookDelivery,
+		c.EmailVerification, c.Merchant, c.MerchantInvitation, c.Order, c.OrderEvent,
+		c.OrderItem, c.Payment, c.PaymentNotification, c.Product, c.ProductVariant,
+		c.RefreshToken, c.Refund, c.RelayState, c.Review, c.SearchToken, c.Shipment,
+		c.StockMovement, c.TrackingEvent, c.User, c.Webhook, c.WebhookAttempt,
+		c.WebhookDelivery,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -376,6 +384,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Category.mutate(ctx, m)
 	case *CheckoutMutation:
 		return c.Checkout.mutate(ctx, m)
+	case *EmailVerificationMutation:
+		return c.EmailVerification.mutate(ctx, m)
 	case *MerchantMutation:
 		return c.Merchant.mutate(ctx, m)
 	case *MerchantInvitationMutation:
@@ -1336,6 +1346,156 @@ func (c *CheckoutClient) mutate(ctx context.Context, m *CheckoutMutation) (Value
 		return (&CheckoutDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Checkout mutation op: %q", m.Op())
+	}
+}
+
+// EmailVerificationClient is a client for the EmailVerification schema.
+type EmailVerificationClient struct {
+	config
+}
+
+// NewEmailVerificationClient returns a client for the EmailVerification from the given config.
+func NewEmailVerificationClient(c config) *EmailVerificationClient {
+	return &EmailVerificationClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `emailverification.Hooks(f(g(h())))`.
+func (c *EmailVerificationClient) Use(hooks ...Hook) {
+	c.hooks.EmailVerification = append(c.hooks.EmailVerification, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `emailverification.Intercept(f(g(h())))`.
+func (c *EmailVerificationClient) Intercept(interceptors ...Interceptor) {
+	c.inters.EmailVerification = append(c.inters.EmailVerification, interceptors...)
+}
+
+// Create returns a builder for creating a EmailVerification entity.
+func (c *EmailVerificationClient) Create() *EmailVerificationCreate {
+	mutation := newEmailVerificationMutation(c.config, OpCreate)
+	return &EmailVerificationCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of EmailVerification entities.
+func (c *EmailVerificationClient) CreateBulk(builders ...*EmailVerificationCreate) *EmailVerificationCreateBulk {
+	return &EmailVerificationCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *EmailVerificationClient) MapCreateBulk(slice any, setFunc func(*EmailVerificationCreate, int)) *EmailVerificationCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &EmailVerificationCreateBulk{err: fmt.Errorf("calling to EmailVerificationClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*EmailVerificationCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &EmailVerificationCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for EmailVerification.
+func (c *EmailVerificationClient) Update() *EmailVerificationUpdate {
+	mutation := newEmailVerificationMutation(c.config, OpUpdate)
+	return &EmailVerificationUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *EmailVerificationClient) UpdateOne(_m *EmailVerification) *EmailVerificationUpdateOne {
+	mutation := newEmailVerificationMutation(c.config, OpUpdateOne, withEmailVerification(_m))
+	return &EmailVerificationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *EmailVerificationClient) UpdateOneID(id int) *EmailVerificationUpdateOne {
+	mutation := newEmailVerificationMutation(c.config, OpUpdateOne, withEmailVerificationID(id))
+	return &EmailVerificationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for EmailVerification.
+func (c *EmailVerificationClient) Delete() *EmailVerificationDelete {
+	mutation := newEmailVerificationMutation(c.config, OpDelete)
+	return &EmailVerificationDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *EmailVerificationClient) DeleteOne(_m *EmailVerification) *EmailVerificationDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *EmailVerificationClient) DeleteOneID(id int) *EmailVerificationDeleteOne {
+	builder := c.Delete().Where(emailverification.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &EmailVerificationDeleteOne{builder}
+}
+
+// Query returns a query builder for EmailVerification.
+func (c *EmailVerificationClient) Query() *EmailVerificationQuery {
+	return &EmailVerificationQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeEmailVerification},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a EmailVerification entity by its id.
+func (c *EmailVerificationClient) Get(ctx context.Context, id int) (*EmailVerification, error) {
+	return c.Query().Where(emailverification.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *EmailVerificationClient) GetX(ctx context.Context, id int) *EmailVerification {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryUser queries the user edge of a EmailVerification.
+func (c *EmailVerificationClient) QueryUser(_m *EmailVerification) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(emailverification.Table, emailverification.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, emailverification.UserTable, emailverification.UserColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *EmailVerificationClient) Hooks() []Hook {
+	hooks := c.hooks.EmailVerification
+	return append(hooks[:len(hooks):len(hooks)], emailverification.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *EmailVerificationClient) Interceptors() []Interceptor {
+	return c.inters.EmailVerification
+}
+
+func (c *EmailVerificationClient) mutate(ctx context.Context, m *EmailVerificationMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&EmailVerificationCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&EmailVerificationUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&EmailVerificationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&EmailVerificationDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown EmailVerification mutation op: %q", m.Op())
 	}
 }
 
@@ -4381,6 +4541,22 @@ func (c *UserClient) QueryRefreshTokens(_m *User) *RefreshTokenQuery {
 	return query
 }
 
+// QueryEmailVerifications queries the email_verifications edge of a User.
+func (c *UserClient) QueryEmailVerifications(_m *User) *EmailVerificationQuery {
+	query := (&EmailVerificationClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, id),
+			sqlgraph.To(emailverification.Table, emailverification.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, user.EmailVerificationsTable, user.EmailVerificationsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // QueryReviews queries the reviews edge of a User.
 func (c *UserClient) QueryReviews(_m *User) *ReviewQuery {
 	query := (&ReviewClient{config: c.config}).Query()
@@ -4892,18 +5068,18 @@ func (c *WebhookDeliveryClient) mutate(ctx context.Context, m *WebhookDeliveryMu
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		Address, ApiClient, AuditLog, CartLine, Category, Checkout, Merchant,
-		MerchantInvitation, Order, OrderEvent, OrderItem, Payment, PaymentNotification,
-		Product, ProductVariant, RefreshToken, Refund, RelayState, Review, SearchToken,
-		Shipment, StockMovement, TrackingEvent, User, Webhook, WebhookAttempt,
-		WebhookDelivery []ent.Hook
+		Address, ApiClient, AuditLog, CartLine, Category, Checkout, EmailVerification,
+		Merchant, MerchantInvitation, Order, OrderEvent, OrderItem, Payment,
+		PaymentNotification, Product, ProductVariant, RefreshToken, Refund, RelayState,
+		Review, SearchToken, Shipment, StockMovement, TrackingEvent, User, Webhook,
+		WebhookAttempt, WebhookDelivery []ent.Hook
 	}
 	inters struct {
-		Address, ApiClient, AuditLog, CartLine, Category, Checkout, Merchant,
-		MerchantInvitation, Order, OrderEvent, OrderItem, Payment, PaymentNotification,
-		Product, ProductVariant, RefreshToken, Refund, RelayState, Review, SearchToken,
-		Shipment, StockMovement, TrackingEvent, User, Webhook, WebhookAttempt,
-		WebhookDelivery []ent.Interceptor
+		Address, ApiClient, AuditLog, CartLine, Category, Checkout, EmailVerification,
+		Merchant, MerchantInvitation, Order, OrderEvent, OrderItem, Payment,
+		PaymentNotification, Product, ProductVariant, RefreshToken, Refund, RelayState,
+		Review, SearchToken, Shipment, StockMovement, TrackingEvent, User, Webhook,
+		WebhookAttempt, WebhookDelivery []ent.Interceptor
 	}
 )
 

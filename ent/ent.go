@@ -18,6 +18,7 @@ import (
 	"github.com/xiadan/xiadan/ent/cartline"
 	"github.com/xiadan/xiadan/ent/category"
 	"github.com/xiadan/xiadan/ent/checkout"
+	"github.com/xiadan/xiadan/ent/emailverification"
 	"github.com/xiadan/xiadan/ent/merchant"
 	"github.com/xiadan/xiadan/ent/merchantinvitation"
 	"github.com/xiadan/xiadan/ent/order"
@@ -105,6 +106,7 @@ func checkColumn(t, c string) error {
 			cartline.Table:            cartline.ValidColumn,
 			category.Table:            category.ValidColumn,
 			checkout.Table:            checkout.ValidColumn,
+			emailverification.Table:   emailverification.ValidColumn,
 			merchant.Table:            merchant.ValidColumn,
 			merchantinvitation.Table:  merchantinvitation.ValidColumn,
 			order.Table:               order.ValidColumn,

@@ -9,6 +9,7 @@ import (
 	"github.com/xiadan/xiadan/ent/cartline"
 	"github.com/xiadan/xiadan/ent/category"
 	"github.com/xiadan/xiadan/ent/checkout"
+	"github.com/xiadan/xiadan/ent/emailverification"
 	"github.com/xiadan/xiadan/ent/merchant"
 	"github.com/xiadan/xiadan/ent/merchantinvitation"
 	"github.com/xiadan/xiadan/ent/order"
@@ -40,7 +41,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 27)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 28)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   address.Table,
@@ -171,6 +172,27 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[6] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   emailverification.Table,
+			Columns: emailverification.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: emailverification.FieldID,
+			},
+		},
+		Type: "EmailVerification",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			emailverification.FieldUserID:    {Type: field.TypeInt, Column: emailverification.FieldUserID},
+			emailverification.FieldEmail:     {Type: field.TypeString, Column: emailverification.FieldEmail},
+			emailverification.FieldCodeHash:  {Type: field.TypeString, Column: emailverification.FieldCodeHash},
+			emailverification.FieldTokenHash: {Type: field.TypeString, Column: emailverification.FieldTokenHash},
+			emailverification.FieldAttempts:  {Type: field.TypeInt, Column: emailverification.FieldAttempts},
+			emailverification.FieldCreatedAt: {Type: field.TypeTime, Column: emailverification.FieldCreatedAt},
+			emailverification.FieldExpiresAt: {Type: field.TypeTime, Column: emailverification.FieldExpiresAt},
+			emailverification.FieldUsedAt:    {Type: field.TypeTime, Column: emailverification.FieldUsedAt},
+		},
+	}
+	graph.Nodes[7] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   merchant.Table,
 			Columns: merchant.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -199,7 +221,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			merchant.FieldCurrency:              {Type: field.TypeString, Column: merchant.FieldCurrency},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   merchantinvitation.Table,
 			Columns: merchantinvitation.Columns,
@@ -219,7 +241,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			merchantinvitation.FieldExpiresAt:   {Type: field.TypeTime, Column: merchantinvitation.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   order.Table,
 			Columns: order.Columns,
@@ -260,7 +282,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			order.FieldRefundedAmount:  {Type: field.TypeInt64, Column: order.FieldRefundedAmount},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   orderevent.Table,
 			Columns: orderevent.Columns,
@@ -285,7 +307,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			orderevent.FieldSequence:   {Type: field.TypeInt64, Column: orderevent.FieldSequence},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   orderitem.Table,
 			Columns: orderitem.Columns,
@@ -310,7 +332,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			orderitem.FieldFulfilledAt: {Type: field.TypeTime, Column: orderitem.FieldFulfilledAt},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   payment.Table,
 			Columns: payment.Columns,
@@ -340,7 +362,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			payment.FieldExpiresAt:      {Type: field.TypeTime, Column: payment.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   paymentnotification.Table,
 			Columns: paymentnotification.Columns,
@@ -362,7 +384,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			paymentnotification.FieldReceivedAt:  {Type: field.TypeTime, Column: paymentnotification.FieldReceivedAt},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   product.Table,
 			Columns: product.Columns,
@@ -394,7 +416,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			product.FieldRatingCount:   {Type: field.TypeInt, Column: product.FieldRatingCount},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   productvariant.Table,
 			Columns: productvariant.Columns,
@@ -418,7 +440,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			productvariant.FieldPosition:          {Type: field.TypeInt, Column: productvariant.FieldPosition},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refreshtoken.Table,
 			Columns: refreshtoken.Columns,
@@ -440,7 +462,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refreshtoken.FieldUserAgent: {Type: field.TypeString, Column: refreshtoken.FieldUserAgent},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refund.Table,
 			Columns: refund.Columns,
@@ -463,7 +485,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refund.FieldProviderRef: {Type: field.TypeString, Column: refund.FieldProviderRef},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   relaystate.Table,
 			Columns: relaystate.Columns,
@@ -480,7 +502,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			relaystate.FieldUpdatedAt:         {Type: field.TypeTime, Column: relaystate.FieldUpdatedAt},
 		},
 	}
-	graph.Nodes[18] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   review.Table,
 			Columns: review.Columns,
@@ -501,7 +523,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			review.FieldImages:      {Type: field.TypeJSON, Column: review.FieldImages},
 		},
 	}
-	graph.Nodes[19] = &sqlgraph.Node{
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   searchtoken.Table,
 			Columns: searchtoken.Columns,
@@ -517,7 +539,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			searchtoken.FieldWeight:    {Type: field.TypeInt, Column: searchtoken.FieldWeight},
 		},
 	}
-	graph.Nodes[20] = &sqlgraph.Node{
+	graph.Nodes[21] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   shipment.Table,
 			Columns: shipment.Columns,
@@ -537,7 +559,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			shipment.FieldStatus:         {Type: field.TypeEnum, Column: shipment.FieldStatus},
 		},
 	}
-	graph.Nodes[21] = &sqlgraph.Node{
+	graph.Nodes[22] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   stockmovement.Table,
 			Columns: stockmovement.Columns,
@@ -560,7 +582,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			stockmovement.FieldCreatedAt:   {Type: field.TypeTime, Column: stockmovement.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[22] = &sqlgraph.Node{
+	graph.Nodes[23] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   trackingevent.Table,
 			Columns: trackingevent.Columns,
@@ -579,7 +601,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			trackingevent.FieldCreatedAt:   {Type: field.TypeTime, Column: trackingevent.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[23] = &sqlgraph.Node{
+	graph.Nodes[24] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -590,20 +612,22 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "User",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			user.FieldCreatedAt:    {Type: field.TypeTime, Column: user.FieldCreatedAt},
-			user.FieldUpdatedAt:    {Type: field.TypeTime, Column: user.FieldUpdatedAt},
-			user.FieldEmail:        {Type: field.TypeString, Column: user.FieldEmail},
-			user.FieldPhone:        {Type: field.TypeString, Column: user.FieldPhone},
-			user.FieldPasswordHash: {Type: field.TypeString, Column: user.FieldPasswordHash},
-			user.FieldDisplayName:  {Type: field.TypeString, Column: user.FieldDisplayName},
-			user.FieldLocale:       {Type: field.TypeString, Column: user.FieldLocale},
-			user.FieldStatus:       {Type: field.TypeEnum, Column: user.FieldStatus},
-			user.FieldRoles:        {Type: field.TypeJSON, Column: user.FieldRoles},
-			user.FieldMerchantID:   {Type: field.TypeInt, Column: user.FieldMerchantID},
-			user.FieldMerchantRole: {Type: field.TypeEnum, Column: user.FieldMerchantRole},
+			user.FieldCreatedAt:               {Type: field.TypeTime, Column: user.FieldCreatedAt},
+			user.FieldUpdatedAt:               {Type: field.TypeTime, Column: user.FieldUpdatedAt},
+			user.FieldEmail:                   {Type: field.TypeString, Column: user.FieldEmail},
+			user.FieldPhone:                   {Type: field.TypeString, Column: user.FieldPhone},
+			user.FieldPasswordHash:            {Type: field.TypeString, Column: user.FieldPasswordHash},
+			user.FieldDisplayName:             {Type: field.TypeString, Column: user.FieldDisplayName},
+			user.FieldLocale:                  {Type: field.TypeString, Column: user.FieldLocale},
+			user.FieldStatus:                  {Type: field.TypeEnum, Column: user.FieldStatus},
+			user.FieldRoles:                   {Type: field.TypeJSON, Column: user.FieldRoles},
+			user.FieldMerchantID:              {Type: field.TypeInt, Column: user.FieldMerchantID},
+			user.FieldMerchantRole:            {Type: field.TypeEnum, Column: user.FieldMerchantRole},
+			user.FieldEmailVerifiedAt:         {Type: field.TypeTime, Column: user.FieldEmailVerifiedAt},
+			user.FieldEmailVerificationSentAt: {Type: field.TypeTime, Column: user.FieldEmailVerificationSentAt},
 		},
 	}
-	graph.Nodes[24] = &sqlgraph.Node{
+	graph.Nodes[25] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhook.Table,
 			Columns: webhook.Columns,
@@ -629,7 +653,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhook.FieldFailingSince:            {Type: field.TypeTime, Column: webhook.FieldFailingSince},
 		},
 	}
-	graph.Nodes[25] = &sqlgraph.Node{
+	graph.Nodes[26] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookattempt.Table,
 			Columns: webhookattempt.Columns,
@@ -648,7 +672,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhookattempt.FieldCreatedAt:    {Type: field.TypeTime, Column: webhookattempt.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[26] = &sqlgraph.Node{
+	graph.Nodes[27] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookdelivery.Table,
 			Columns: webhookdelivery.Columns,
@@ -758,6 +782,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Category",
 		"Product",
+	)
+	graph.MustAddE(
+		"user",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   emailverification.UserTable,
+			Columns: []string{emailverification.UserColumn},
+			Bidi:    false,
+		},
+		"EmailVerification",
+		"User",
 	)
 	graph.MustAddE(
 		"owner",
@@ -1250,6 +1286,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"User",
 		"RefreshToken",
+	)
+	graph.MustAddE(
+		"email_verifications",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.EmailVerificationsTable,
+			Columns: []string{user.EmailVerificationsColumn},
+			Bidi:    false,
+		},
+		"User",
+		"EmailVerification",
 	)
 	graph.MustAddE(
 		"reviews",
@@ -1909,6 +1957,100 @@ func (f *CheckoutFilter) WhereCreatedAt(p entql.TimeP) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *EmailVerificationQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the EmailVerificationQuery builder.
+func (_q *EmailVerificationQuery) Filter() *EmailVerificationFilter {
+	return &EmailVerificationFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *EmailVerificationMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the EmailVerificationMutation builder.
+func (m *EmailVerificationMutation) Filter() *EmailVerificationFilter {
+	return &EmailVerificationFilter{config: m.config, predicateAdder: m}
+}
+
+// EmailVerificationFilter provides a generic filtering capability at runtime for EmailVerificationQuery.
+type EmailVerificationFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *EmailVerificationFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *EmailVerificationFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(emailverification.FieldID))
+}
+
+// WhereUserID applies the entql int predicate on the user_id field.
+func (f *EmailVerificationFilter) WhereUserID(p entql.IntP) {
+	f.Where(p.Field(emailverification.FieldUserID))
+}
+
+// WhereEmail applies the entql string predicate on the email field.
+func (f *EmailVerificationFilter) WhereEmail(p entql.StringP) {
+	f.Where(p.Field(emailverification.FieldEmail))
+}
+
+// WhereCodeHash applies the entql string predicate on the code_hash field.
+func (f *EmailVerificationFilter) WhereCodeHash(p entql.StringP) {
+	f.Where(p.Field(emailverification.FieldCodeHash))
+}
+
+// WhereTokenHash applies the entql string predicate on the token_hash field.
+func (f *EmailVerificationFilter) WhereTokenHash(p entql.StringP) {
+	f.Where(p.Field(emailverification.FieldTokenHash))
+}
+
+// WhereAttempts applies the entql int predicate on the attempts field.
+func (f *EmailVerificationFilter) WhereAttempts(p entql.IntP) {
+	f.Where(p.Field(emailverification.FieldAttempts))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *EmailVerificationFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(emailverification.FieldCreatedAt))
+}
+
+// WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
+func (f *EmailVerificationFilter) WhereExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(emailverification.FieldExpiresAt))
+}
+
+// WhereUsedAt applies the entql time.Time predicate on the used_at field.
+func (f *EmailVerificationFilter) WhereUsedAt(p entql.TimeP) {
+	f.Where(p.Field(emailverification.FieldUsedAt))
+}
+
+// WhereHasUser applies a predicate to check if query has an edge user.
+func (f *EmailVerificationFilter) WhereHasUser() {
+	f.Where(entql.HasEdge("user"))
+}
+
+// WhereHasUserWith applies a predicate to check if query has an edge user with a given conditions (other predicates).
+func (f *EmailVerificationFilter) WhereHasUserWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("user", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *MerchantQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1937,7 +2079,7 @@ type MerchantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MerchantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2132,7 +2274,7 @@ type MerchantInvitationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MerchantInvitationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2235,7 +2377,7 @@ type OrderFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OrderFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2499,7 +2641,7 @@ type OrderEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OrderEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2613,7 +2755,7 @@ type OrderItemFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OrderItemFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2769,7 +2911,7 @@ type PaymentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PaymentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2922,7 +3064,7 @@ type PaymentNotificationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PaymentNotificationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3007,7 +3149,7 @@ type ProductFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProductFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3212,7 +3354,7 @@ type ProductVariantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProductVariantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3335,7 +3477,7 @@ type RefreshTokenFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefreshTokenFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3434,7 +3576,7 @@ type RefundFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefundFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3538,7 +3680,7 @@ type RelayStateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RelayStateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3598,7 +3740,7 @@ type ReviewFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ReviewFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3720,7 +3862,7 @@ type SearchTokenFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SearchTokenFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3789,7 +3931,7 @@ type ShipmentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ShipmentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3892,7 +4034,7 @@ type StockMovementFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StockMovementFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4010,7 +4152,7 @@ type TrackingEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TrackingEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4094,7 +4236,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4160,6 +4302,16 @@ func (f *UserFilter) WhereMerchantRole(p entql.StringP) {
 	f.Where(p.Field(user.FieldMerchantRole))
 }
 
+// WhereEmailVerifiedAt applies the entql time.Time predicate on the email_verified_at field.
+func (f *UserFilter) WhereEmailVerifiedAt(p entql.TimeP) {
+	f.Where(p.Field(user.FieldEmailVerifiedAt))
+}
+
+// WhereEmailVerificationSentAt applies the entql time.Time predicate on the email_verification_sent_at field.
+func (f *UserFilter) WhereEmailVerificationSentAt(p entql.TimeP) {
+	f.Where(p.Field(user.FieldEmailVerificationSentAt))
+}
+
 // WhereHasMerchant applies a predicate to check if query has an edge merchant.
 func (f *UserFilter) WhereHasMerchant() {
 	f.Where(entql.HasEdge("merchant"))
@@ -4196,6 +4348,20 @@ func (f *UserFilter) WhereHasRefreshTokens() {
 // WhereHasRefreshTokensWith applies a predicate to check if query has an edge refresh_tokens with a given conditions (other predicates).
 func (f *UserFilter) WhereHasRefreshTokensWith(preds ...predicate.RefreshToken) {
 	f.Where(entql.HasEdgeWith("refresh_tokens", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasEmailVerifications applies a predicate to check if query has an edge email_verifications.
+func (f *UserFilter) WhereHasEmailVerifications() {
+	f.Where(entql.HasEdge("email_verifications"))
+}
+
+// WhereHasEmailVerificationsWith applies a predicate to check if query has an edge email_verifications with a given conditions (other predicates).
+func (f *UserFilter) WhereHasEmailVerificationsWith(preds ...predicate.EmailVerification) {
+	f.Where(entql.HasEdgeWith("email_verifications", sqlgraph.WrapFunc(func(s *sql.Selector) {
 		for _, p := range preds {
 			p(s)
 		}
@@ -4245,7 +4411,7 @@ type WebhookFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4364,7 +4530,7 @@ type WebhookAttemptFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookAttemptFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4448,7 +4614,7 @@ type WebhookDeliveryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookDeliveryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

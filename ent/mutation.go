@@ -17,6 +17,7 @@ import (
 	"github.com/xiadan/xiadan/ent/cartline"
 	"github.com/xiadan/xiadan/ent/category"
 	"github.com/xiadan/xiadan/ent/checkout"
+	"github.com/xiadan/xiadan/ent/emailverification"
 	"github.com/xiadan/xiadan/ent/merchant"
 	"github.com/xiadan/xiadan/ent/merchantinvitation"
 	"github.com/xiadan/xiadan/ent/order"
@@ -57,6 +58,7 @@ const (
 	TypeCartLine            = "CartLine"
 	TypeCategory            = "Category"
 	TypeCheckout            = "Checkout"
+	TypeEmailVerification   = "EmailVerification"
 	TypeMerchant            = "Merchant"
 	TypeMerchantInvitation  = "MerchantInvitation"
 	TypeOrder               = "Order"
@@ -5231,6 +5233,822 @@ func (m *CheckoutMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *CheckoutMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Checkout edge %s", name)
+}
+
+// EmailVerificationMutation represents an operation that mutates the EmailVerification nodes in the graph.
+type EmailVerificationMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	email         *string
+	code_hash     *string
+	token_hash    *string
+	attempts      *int
+	addattempts   *int
+	created_at    *time.Time
+	expires_at    *time.Time
+	used_at       *time.Time
+	clearedFields map[string]struct{}
+	user          *int
+	cleareduser   bool
+	done          bool
+	oldValue      func(context.Context) (*EmailVerification, error)
+	predicates    []predicate.EmailVerification
+}
+
+var _ ent.Mutation = (*EmailVerificationMutation)(nil)
+
+// emailverificationOption allows management of the mutation configuration using functional options.
+type emailverificationOption func(*EmailVerificationMutation)
+
+// newEmailVerificationMutation creates new mutation for the EmailVerification entity.
+func newEmailVerificationMutation(c config, op Op, opts ...emailverificationOption) *EmailVerificationMutation {
+	m := &EmailVerificationMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeEmailVerification,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withEmailVerificationID sets the ID field of the mutation.
+func withEmailVerificationID(id int) emailverificationOption {
+	return func(m *EmailVerificationMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *EmailVerification
+		)
+		m.oldValue = func(ctx context.Context) (*EmailVerification, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().EmailVerification.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withEmailVerification sets the old EmailVerification of the mutation.
+func withEmailVerification(node *EmailVerification) emailverificationOption {
+	return func(m *EmailVerificationMutation) {
+		m.oldValue = func(context.Context) (*EmailVerification, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m EmailVerificationMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m EmailVerificationMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *EmailVerificationMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *EmailVerificationMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().EmailVerification.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetUserID sets the "user_id" field.
+func (m *EmailVerificationMutation) SetUserID(i int) {
+	m.user = &i
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *EmailVerificationMutation) UserID() (r int, exists bool) {
+	v := m.user
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the EmailVerification entity.
+// If the EmailVerification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EmailVerificationMutation) OldUserID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *EmailVerificationMutation) ResetUserID() {
+	m.user = nil
+}
+
+// SetEmail sets the "email" field.
+func (m *EmailVerificationMutation) SetEmail(s string) {
+	m.email = &s
+}
+
+// Email returns the value of the "email" field in the mutation.
+func (m *EmailVerificationMutation) Email() (r string, exists bool) {
+	v := m.email
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEmail returns the old "email" field's value of the EmailVerification entity.
+// If the EmailVerification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EmailVerificationMutation) OldEmail(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEmail is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEmail requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEmail: %w", err)
+	}
+	return oldValue.Email, nil
+}
+
+// ResetEmail resets all changes to the "email" field.
+func (m *EmailVerificationMutation) ResetEmail() {
+	m.email = nil
+}
+
+// SetCodeHash sets the "code_hash" field.
+func (m *EmailVerificationMutation) SetCodeHash(s string) {
+	m.code_hash = &s
+}
+
+// CodeHash returns the value of the "code_hash" field in the mutation.
+func (m *EmailVerificationMutation) CodeHash() (r string, exists bool) {
+	v := m.code_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCodeHash returns the old "code_hash" field's value of the EmailVerification entity.
+// If the EmailVerification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EmailVerificationMutation) OldCodeHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCodeHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCodeHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCodeHash: %w", err)
+	}
+	return oldValue.CodeHash, nil
+}
+
+// ResetCodeHash resets all changes to the "code_hash" field.
+func (m *EmailVerificationMutation) ResetCodeHash() {
+	m.code_hash = nil
+}
+
+// SetTokenHash sets the "token_hash" field.
+func (m *EmailVerificationMutation) SetTokenHash(s string) {
+	m.token_hash = &s
+}
+
+// TokenHash returns the value of the "token_hash" field in the mutation.
+func (m *EmailVerificationMutation) TokenHash() (r string, exists bool) {
+	v := m.token_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTokenHash returns the old "token_hash" field's value of the EmailVerification entity.
+// If the EmailVerification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EmailVerificationMutation) OldTokenHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTokenHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTokenHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTokenHash: %w", err)
+	}
+	return oldValue.TokenHash, nil
+}
+
+// ResetTokenHash resets all changes to the "token_hash" field.
+func (m *EmailVerificationMutation) ResetTokenHash() {
+	m.token_hash = nil
+}
+
+// SetAttempts sets the "attempts" field.
+func (m *EmailVerificationMutation) SetAttempts(i int) {
+	m.attempts = &i
+	m.addattempts = nil
+}
+
+// Attempts returns the value of the "attempts" field in the mutation.
+func (m *EmailVerificationMutation) Attempts() (r int, exists bool) {
+	v := m.attempts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAttempts returns the old "attempts" field's value of the EmailVerification entity.
+// If the EmailVerification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EmailVerificationMutation) OldAttempts(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAttempts is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAttempts requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAttempts: %w", err)
+	}
+	return oldValue.Attempts, nil
+}
+
+// AddAttempts adds i to the "attempts" field.
+func (m *EmailVerificationMutation) AddAttempts(i int) {
+	if m.addattempts != nil {
+		*m.addattempts += i
+	} else {
+		m.addattempts = &i
+	}
+}
+
+// AddedAttempts returns the value that was added to the "attempts" field in this mutation.
+func (m *EmailVerificationMutation) AddedAttempts() (r int, exists bool) {
+	v := m.addattempts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAttempts resets all changes to the "attempts" field.
+func (m *EmailVerificationMutation) ResetAttempts() {
+	m.attempts = nil
+	m.addattempts = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *EmailVerificationMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *EmailVerificationMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the EmailVerification entity.
+// If the EmailVerification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EmailVerificationMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *EmailVerificationMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (m *EmailVerificationMutation) SetExpiresAt(t time.Time) {
+	m.expires_at = &t
+}
+
+// ExpiresAt returns the value of the "expires_at" field in the mutation.
+func (m *EmailVerificationMutation) ExpiresAt() (r time.Time, exists bool) {
+	v := m.expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpiresAt returns the old "expires_at" field's value of the EmailVerification entity.
+// If the EmailVerification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EmailVerificationMutation) OldExpiresAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpiresAt: %w", err)
+	}
+	return oldValue.ExpiresAt, nil
+}
+
+// ResetExpiresAt resets all changes to the "expires_at" field.
+func (m *EmailVerificationMutation) ResetExpiresAt() {
+	m.expires_at = nil
+}
+
+// SetUsedAt sets the "used_at" field.
+func (m *EmailVerificationMutation) SetUsedAt(t time.Time) {
+	m.used_at = &t
+}
+
+// UsedAt returns the value of the "used_at" field in the mutation.
+func (m *EmailVerificationMutation) UsedAt() (r time.Time, exists bool) {
+	v := m.used_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUsedAt returns the old "used_at" field's value of the EmailVerification entity.
+// If the EmailVerification object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EmailVerificationMutation) OldUsedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUsedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUsedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUsedAt: %w", err)
+	}
+	return oldValue.UsedAt, nil
+}
+
+// ClearUsedAt clears the value of the "used_at" field.
+func (m *EmailVerificationMutation) ClearUsedAt() {
+	m.used_at = nil
+	m.clearedFields[emailverification.FieldUsedAt] = struct{}{}
+}
+
+// UsedAtCleared returns if the "used_at" field was cleared in this mutation.
+func (m *EmailVerificationMutation) UsedAtCleared() bool {
+	_, ok := m.clearedFields[emailverification.FieldUsedAt]
+	return ok
+}
+
+// ResetUsedAt resets all changes to the "used_at" field.
+func (m *EmailVerificationMutation) ResetUsedAt() {
+	m.used_at = nil
+	delete(m.clearedFields, emailverification.FieldUsedAt)
+}
+
+// ClearUser clears the "user" edge to the User entity.
+func (m *EmailVerificationMutation) ClearUser() {
+	m.cleareduser = true
+	m.clearedFields[emailverification.FieldUserID] = struct{}{}
+}
+
+// UserCleared reports if the "user" edge to the User entity was cleared.
+func (m *EmailVerificationMutation) UserCleared() bool {
+	return m.cleareduser
+}
+
+// UserIDs returns the "user" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// UserID instead. It exists only for internal usage by the builders.
+func (m *EmailVerificationMutation) UserIDs() (ids []int) {
+	if id := m.user; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetUser resets all changes to the "user" edge.
+func (m *EmailVerificationMutation) ResetUser() {
+	m.user = nil
+	m.cleareduser = false
+}
+
+// Where appends a list predicates to the EmailVerificationMutation builder.
+func (m *EmailVerificationMutation) Where(ps ...predicate.EmailVerification) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the EmailVerificationMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *EmailVerificationMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.EmailVerification, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *EmailVerificationMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *EmailVerificationMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (EmailVerification).
+func (m *EmailVerificationMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *EmailVerificationMutation) Fields() []string {
+	fields := make([]string, 0, 8)
+	if m.user != nil {
+		fields = append(fields, emailverification.FieldUserID)
+	}
+	if m.email != nil {
+		fields = append(fields, emailverification.FieldEmail)
+	}
+	if m.code_hash != nil {
+		fields = append(fields, emailverification.FieldCodeHash)
+	}
+	if m.token_hash != nil {
+		fields = append(fields, emailverification.FieldTokenHash)
+	}
+	if m.attempts != nil {
+		fields = append(fields, emailverification.FieldAttempts)
+	}
+	if m.created_at != nil {
+		fields = append(fields, emailverification.FieldCreatedAt)
+	}
+	if m.expires_at != nil {
+		fields = append(fields, emailverification.FieldExpiresAt)
+	}
+	if m.used_at != nil {
+		fields = append(fields, emailverification.FieldUsedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *EmailVerificationMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case emailverification.FieldUserID:
+		return m.UserID()
+	case emailverification.FieldEmail:
+		return m.Email()
+	case emailverification.FieldCodeHash:
+		return m.CodeHash()
+	case emailverification.FieldTokenHash:
+		return m.TokenHash()
+	case emailverification.FieldAttempts:
+		return m.Attempts()
+	case emailverification.FieldCreatedAt:
+		return m.CreatedAt()
+	case emailverification.FieldExpiresAt:
+		return m.ExpiresAt()
+	case emailverification.FieldUsedAt:
+		return m.UsedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *EmailVerificationMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case emailverification.FieldUserID:
+		return m.OldUserID(ctx)
+	case emailverification.FieldEmail:
+		return m.OldEmail(ctx)
+	case emailverification.FieldCodeHash:
+		return m.OldCodeHash(ctx)
+	case emailverification.FieldTokenHash:
+		return m.OldTokenHash(ctx)
+	case emailverification.FieldAttempts:
+		return m.OldAttempts(ctx)
+	case emailverification.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case emailverification.FieldExpiresAt:
+		return m.OldExpiresAt(ctx)
+	case emailverification.FieldUsedAt:
+		return m.OldUsedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown EmailVerification field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *EmailVerificationMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case emailverification.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case emailverification.FieldEmail:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEmail(v)
+		return nil
+	case emailverification.FieldCodeHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCodeHash(v)
+		return nil
+	case emailverification.FieldTokenHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTokenHash(v)
+		return nil
+	case emailverification.FieldAttempts:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAttempts(v)
+		return nil
+	case emailverification.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case emailverification.FieldExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpiresAt(v)
+		return nil
+	case emailverification.FieldUsedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUsedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown EmailVerification field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *EmailVerificationMutation) AddedFields() []string {
+	var fields []string
+	if m.addattempts != nil {
+		fields = append(fields, emailverification.FieldAttempts)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *EmailVerificationMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case emailverification.FieldAttempts:
+		return m.AddedAttempts()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *EmailVerificationMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case emailverification.FieldAttempts:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAttempts(v)
+		return nil
+	}
+	return fmt.Errorf("unknown EmailVerification numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *EmailVerificationMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(emailverification.FieldUsedAt) {
+		fields = append(fields, emailverification.FieldUsedAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *EmailVerificationMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *EmailVerificationMutation) ClearField(name string) error {
+	switch name {
+	case emailverification.FieldUsedAt:
+		m.ClearUsedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown EmailVerification nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *EmailVerificationMutation) ResetField(name string) error {
+	switch name {
+	case emailverification.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case emailverification.FieldEmail:
+		m.ResetEmail()
+		return nil
+	case emailverification.FieldCodeHash:
+		m.ResetCodeHash()
+		return nil
+	case emailverification.FieldTokenHash:
+		m.ResetTokenHash()
+		return nil
+	case emailverification.FieldAttempts:
+		m.ResetAttempts()
+		return nil
+	case emailverification.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case emailverification.FieldExpiresAt:
+		m.ResetExpiresAt()
+		return nil
+	case emailverification.FieldUsedAt:
+		m.ResetUsedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown EmailVerification field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *EmailVerificationMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.user != nil {
+		edges = append(edges, emailverification.EdgeUser)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *EmailVerificationMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case emailverification.EdgeUser:
+		if id := m.user; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *EmailVerificationMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *EmailVerificationMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *EmailVerificationMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.cleareduser {
+		edges = append(edges, emailverification.EdgeUser)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *EmailVerificationMutation) EdgeCleared(name string) bool {
+	switch name {
+	case emailverification.EdgeUser:
+		return m.cleareduser
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *EmailVerificationMutation) ClearEdge(name string) error {
+	switch name {
+	case emailverification.EdgeUser:
+		m.ClearUser()
+		return nil
+	}
+	return fmt.Errorf("unknown EmailVerification unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *EmailVerificationMutation) ResetEdge(name string) error {
+	switch name {
+	case emailverification.EdgeUser:
+		m.ResetUser()
+		return nil
+	}
+	return fmt.Errorf("unknown EmailVerification edge %s", name)
 }
 
 // MerchantMutation represents an operation that mutates the Merchant nodes in the graph.
@@ -24707,35 +25525,40 @@ func (m *TrackingEventMutation) ResetEdge(name string) error {
 // UserMutation represents an operation that mutates the User nodes in the graph.
 type UserMutation struct {
 	config
-	op                    Op
-	typ                   string
-	id                    *int
-	created_at            *time.Time
-	updated_at            *time.Time
-	email                 *string
-	phone                 *string
-	password_hash         *string
-	display_name          *string
-	locale                *string
-	status                *user.Status
-	roles                 *[]string
-	appendroles           []string
-	merchant_role         *user.MerchantRole
-	clearedFields         map[string]struct{}
-	merchant              *int
-	clearedmerchant       bool
-	orders                map[int]struct{}
-	removedorders         map[int]struct{}
-	clearedorders         bool
-	refresh_tokens        map[int]struct{}
-	removedrefresh_tokens map[int]struct{}
-	clearedrefresh_tokens bool
-	reviews               map[int]struct{}
-	removedreviews        map[int]struct{}
-	clearedreviews        bool
-	done                  bool
-	oldValue              func(context.Context) (*User, error)
-	predicates            []predicate.User
+	op                         Op
+	typ                        string
+	id                         *int
+	created_at                 *time.Time
+	updated_at                 *time.Time
+	email                      *string
+	phone                      *string
+	password_hash              *string
+	display_name               *string
+	locale                     *string
+	status                     *user.Status
+	roles                      *[]string
+	appendroles                []string
+	merchant_role              *user.MerchantRole
+	email_verified_at          *time.Time
+	email_verification_sent_at *time.Time
+	clearedFields              map[string]struct{}
+	merchant                   *int
+	clearedmerchant            bool
+	orders                     map[int]struct{}
+	removedorders              map[int]struct{}
+	clearedorders              bool
+	refresh_tokens             map[int]struct{}
+	removedrefresh_tokens      map[int]struct{}
+	clearedrefresh_tokens      bool
+	email_verifications        map[int]struct{}
+	removedemail_verifications map[int]struct{}
+	clearedemail_verifications bool
+	reviews                    map[int]struct{}
+	removedreviews             map[int]struct{}
+	clearedreviews             bool
+	done                       bool
+	oldValue                   func(context.Context) (*User, error)
+	predicates                 []predicate.User
 }
 
 var _ ent.Mutation = (*UserMutation)(nil)
@@ -25286,6 +26109,104 @@ func (m *UserMutation) ResetMerchantRole() {
 	delete(m.clearedFields, user.FieldMerchantRole)
 }
 
+// SetEmailVerifiedAt sets the "email_verified_at" field.
+func (m *UserMutation) SetEmailVerifiedAt(t time.Time) {
+	m.email_verified_at = &t
+}
+
+// EmailVerifiedAt returns the value of the "email_verified_at" field in the mutation.
+func (m *UserMutation) EmailVerifiedAt() (r time.Time, exists bool) {
+	v := m.email_verified_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEmailVerifiedAt returns the old "email_verified_at" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldEmailVerifiedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEmailVerifiedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEmailVerifiedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEmailVerifiedAt: %w", err)
+	}
+	return oldValue.EmailVerifiedAt, nil
+}
+
+// ClearEmailVerifiedAt clears the value of the "email_verified_at" field.
+func (m *UserMutation) ClearEmailVerifiedAt() {
+	m.email_verified_at = nil
+	m.clearedFields[user.FieldEmailVerifiedAt] = struct{}{}
+}
+
+// EmailVerifiedAtCleared returns if the "email_verified_at" field was cleared in this mutation.
+func (m *UserMutation) EmailVerifiedAtCleared() bool {
+	_, ok := m.clearedFields[user.FieldEmailVerifiedAt]
+	return ok
+}
+
+// ResetEmailVerifiedAt resets all changes to the "email_verified_at" field.
+func (m *UserMutation) ResetEmailVerifiedAt() {
+	m.email_verified_at = nil
+	delete(m.clearedFields, user.FieldEmailVerifiedAt)
+}
+
+// SetEmailVerificationSentAt sets the "email_verification_sent_at" field.
+func (m *UserMutation) SetEmailVerificationSentAt(t time.Time) {
+	m.email_verification_sent_at = &t
+}
+
+// EmailVerificationSentAt returns the value of the "email_verification_sent_at" field in the mutation.
+func (m *UserMutation) EmailVerificationSentAt() (r time.Time, exists bool) {
+	v := m.email_verification_sent_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEmailVerificationSentAt returns the old "email_verification_sent_at" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldEmailVerificationSentAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEmailVerificationSentAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEmailVerificationSentAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEmailVerificationSentAt: %w", err)
+	}
+	return oldValue.EmailVerificationSentAt, nil
+}
+
+// ClearEmailVerificationSentAt clears the value of the "email_verification_sent_at" field.
+func (m *UserMutation) ClearEmailVerificationSentAt() {
+	m.email_verification_sent_at = nil
+	m.clearedFields[user.FieldEmailVerificationSentAt] = struct{}{}
+}
+
+// EmailVerificationSentAtCleared returns if the "email_verification_sent_at" field was cleared in this mutation.
+func (m *UserMutation) EmailVerificationSentAtCleared() bool {
+	_, ok := m.clearedFields[user.FieldEmailVerificationSentAt]
+	return ok
+}
+
+// ResetEmailVerificationSentAt resets all changes to the "email_verification_sent_at" field.
+func (m *UserMutation) ResetEmailVerificationSentAt() {
+	m.email_verification_sent_at = nil
+	delete(m.clearedFields, user.FieldEmailVerificationSentAt)
+}
+
 // ClearMerchant clears the "merchant" edge to the Merchant entity.
 func (m *UserMutation) ClearMerchant() {
 	m.clearedmerchant = true
@@ -25421,6 +26342,60 @@ func (m *UserMutation) ResetRefreshTokens() {
 	m.removedrefresh_tokens = nil
 }
 
+// AddEmailVerificationIDs adds the "email_verifications" edge to the EmailVerification entity by ids.
+func (m *UserMutation) AddEmailVerificationIDs(ids ...int) {
+	if m.email_verifications == nil {
+		m.email_verifications = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.email_verifications[ids[i]] = struct{}{}
+	}
+}
+
+// ClearEmailVerifications clears the "email_verifications" edge to the EmailVerification entity.
+func (m *UserMutation) ClearEmailVerifications() {
+	m.clearedemail_verifications = true
+}
+
+// EmailVerificationsCleared reports if the "email_verifications" edge to the EmailVerification entity was cleared.
+func (m *UserMutation) EmailVerificationsCleared() bool {
+	return m.clearedemail_verifications
+}
+
+// RemoveEmailVerificationIDs removes the "email_verifications" edge to the EmailVerification entity by IDs.
+func (m *UserMutation) RemoveEmailVerificationIDs(ids ...int) {
+	if m.removedemail_verifications == nil {
+		m.removedemail_verifications = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.email_verifications, ids[i])
+		m.removedemail_verifications[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedEmailVerifications returns the removed IDs of the "email_verifications" edge to the EmailVerification entity.
+func (m *UserMutation) RemovedEmailVerificationsIDs() (ids []int) {
+	for id := range m.removedemail_verifications {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// EmailVerificationsIDs returns the "email_verifications" edge IDs in the mutation.
+func (m *UserMutation) EmailVerificationsIDs() (ids []int) {
+	for id := range m.email_verifications {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetEmailVerifications resets all changes to the "email_verifications" edge.
+func (m *UserMutation) ResetEmailVerifications() {
+	m.email_verifications = nil
+	m.clearedemail_verifications = false
+	m.removedemail_verifications = nil
+}
+
 // AddReviewIDs adds the "reviews" edge to the Review entity by ids.
 func (m *UserMutation) AddReviewIDs(ids ...int) {
 	if m.reviews == nil {
@@ -25509,7 +26484,7 @@ func (m *UserMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *UserMutation) Fields() []string {
-	fields := make([]string, 0, 11)
+	fields := make([]string, 0, 13)
 	if m.created_at != nil {
 		fields = append(fields, user.FieldCreatedAt)
 	}
@@ -25543,6 +26518,12 @@ func (m *UserMutation) Fields() []string {
 	if m.merchant_role != nil {
 		fields = append(fields, user.FieldMerchantRole)
 	}
+	if m.email_verified_at != nil {
+		fields = append(fields, user.FieldEmailVerifiedAt)
+	}
+	if m.email_verification_sent_at != nil {
+		fields = append(fields, user.FieldEmailVerificationSentAt)
+	}
 	return fields
 }
 
@@ -25573,6 +26554,10 @@ func (m *UserMutation) Field(name string) (ent.Value, bool) {
 		return m.MerchantID()
 	case user.FieldMerchantRole:
 		return m.MerchantRole()
+	case user.FieldEmailVerifiedAt:
+		return m.EmailVerifiedAt()
+	case user.FieldEmailVerificationSentAt:
+		return m.EmailVerificationSentAt()
 	}
 	return nil, false
 }
@@ -25604,6 +26589,10 @@ func (m *UserMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldMerchantID(ctx)
 	case user.FieldMerchantRole:
 		return m.OldMerchantRole(ctx)
+	case user.FieldEmailVerifiedAt:
+		return m.OldEmailVerifiedAt(ctx)
+	case user.FieldEmailVerificationSentAt:
+		return m.OldEmailVerificationSentAt(ctx)
 	}
 	return nil, fmt.Errorf("unknown User field %s", name)
 }
@@ -25690,6 +26679,20 @@ func (m *UserMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetMerchantRole(v)
 		return nil
+	case user.FieldEmailVerifiedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEmailVerifiedAt(v)
+		return nil
+	case user.FieldEmailVerificationSentAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEmailVerificationSentAt(v)
+		return nil
 	}
 	return fmt.Errorf("unknown User field %s", name)
 }
@@ -25732,6 +26735,12 @@ func (m *UserMutation) ClearedFields() []string {
 	if m.FieldCleared(user.FieldMerchantRole) {
 		fields = append(fields, user.FieldMerchantRole)
 	}
+	if m.FieldCleared(user.FieldEmailVerifiedAt) {
+		fields = append(fields, user.FieldEmailVerifiedAt)
+	}
+	if m.FieldCleared(user.FieldEmailVerificationSentAt) {
+		fields = append(fields, user.FieldEmailVerificationSentAt)
+	}
 	return fields
 }
 
@@ -25754,6 +26763,12 @@ func (m *UserMutation) ClearField(name string) error {
 		return nil
 	case user.FieldMerchantRole:
 		m.ClearMerchantRole()
+		return nil
+	case user.FieldEmailVerifiedAt:
+		m.ClearEmailVerifiedAt()
+		return nil
+	case user.FieldEmailVerificationSentAt:
+		m.ClearEmailVerificationSentAt()
 		return nil
 	}
 	return fmt.Errorf("unknown User nullable field %s", name)
@@ -25796,13 +26811,19 @@ func (m *UserMutation) ResetField(name string) error {
 	case user.FieldMerchantRole:
 		m.ResetMerchantRole()
 		return nil
+	case user.FieldEmailVerifiedAt:
+		m.ResetEmailVerifiedAt()
+		return nil
+	case user.FieldEmailVerificationSentAt:
+		m.ResetEmailVerificationSentAt()
+		return nil
 	}
 	return fmt.Errorf("unknown User field %s", name)
 }
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *UserMutation) AddedEdges() []string {
-	edges := make([]string, 0, 4)
+	edges := make([]string, 0, 5)
 	if m.merchant != nil {
 		edges = append(edges, user.EdgeMerchant)
 	}
@@ -25811,6 +26832,9 @@ func (m *UserMutation) AddedEdges() []string {
 	}
 	if m.refresh_tokens != nil {
 		edges = append(edges, user.EdgeRefreshTokens)
+	}
+	if m.email_verifications != nil {
+		edges = append(edges, user.EdgeEmailVerifications)
 	}
 	if m.reviews != nil {
 		edges = append(edges, user.EdgeReviews)
@@ -25838,6 +26862,12 @@ func (m *UserMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case user.EdgeEmailVerifications:
+		ids := make([]ent.Value, 0, len(m.email_verifications))
+		for id := range m.email_verifications {
+			ids = append(ids, id)
+		}
+		return ids
 	case user.EdgeReviews:
 		ids := make([]ent.Value, 0, len(m.reviews))
 		for id := range m.reviews {
@@ -25850,12 +26880,15 @@ func (m *UserMutation) AddedIDs(name string) []ent.Value {
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *UserMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 4)
+	edges := make([]string, 0, 5)
 	if m.removedorders != nil {
 		edges = append(edges, user.EdgeOrders)
 	}
 	if m.removedrefresh_tokens != nil {
 		edges = append(edges, user.EdgeRefreshTokens)
+	}
+	if m.removedemail_verifications != nil {
+		edges = append(edges, user.EdgeEmailVerifications)
 	}
 	if m.removedreviews != nil {
 		edges = append(edges, user.EdgeReviews)
@@ -25879,6 +26912,12 @@ func (m *UserMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case user.EdgeEmailVerifications:
+		ids := make([]ent.Value, 0, len(m.removedemail_verifications))
+		for id := range m.removedemail_verifications {
+			ids = append(ids, id)
+		}
+		return ids
 	case user.EdgeReviews:
 		ids := make([]ent.Value, 0, len(m.removedreviews))
 		for id := range m.removedreviews {
@@ -25891,7 +26930,7 @@ func (m *UserMutation) RemovedIDs(name string) []ent.Value {
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *UserMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 4)
+	edges := make([]string, 0, 5)
 	if m.clearedmerchant {
 		edges = append(edges, user.EdgeMerchant)
 	}
@@ -25900,6 +26939,9 @@ func (m *UserMutation) ClearedEdges() []string {
 	}
 	if m.clearedrefresh_tokens {
 		edges = append(edges, user.EdgeRefreshTokens)
+	}
+	if m.clearedemail_verifications {
+		edges = append(edges, user.EdgeEmailVerifications)
 	}
 	if m.clearedreviews {
 		edges = append(edges, user.EdgeReviews)
@@ -25917,6 +26959,8 @@ func (m *UserMutation) EdgeCleared(name string) bool {
 		return m.clearedorders
 	case user.EdgeRefreshTokens:
 		return m.clearedrefresh_tokens
+	case user.EdgeEmailVerifications:
+		return m.clearedemail_verifications
 	case user.EdgeReviews:
 		return m.clearedreviews
 	}
@@ -25946,6 +26990,9 @@ func (m *UserMutation) ResetEdge(name string) error {
 		return nil
 	case user.EdgeRefreshTokens:
 		m.ResetRefreshTokens()
+		return nil
+	case user.EdgeEmailVerifications:
+		m.ResetEmailVerifications()
 		return nil
 	case user.EdgeReviews:
 		m.ResetReviews()

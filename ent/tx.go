@@ -26,6 +26,8 @@ type Tx struct {
 	Category *CategoryClient
 	// Checkout is the client for interacting with the Checkout builders.
 	Checkout *CheckoutClient
+	// EmailVerification is the client for interacting with the EmailVerification builders.
+	EmailVerification *EmailVerificationClient
 	// Merchant is the client for interacting with the Merchant builders.
 	Merchant *MerchantClient
 	// MerchantInvitation is the client for interacting with the MerchantInvitation builders.
@@ -205,6 +207,7 @@ func (tx *Tx) init() {
 	tx.CartLine = NewCartLineClient(tx.config)
 	tx.Category = NewCategoryClient(tx.config)
 	tx.Checkout = NewCheckoutClient(tx.config)
+	tx.EmailVerification = NewEmailVerificationClient(tx.config)
 	tx.Merchant = NewMerchantClient(tx.config)
 	tx.MerchantInvitation = NewMerchantInvitationClient(tx.config)
 	tx.Order = NewOrderClient(tx.config)

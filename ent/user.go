@@ -41,6 +41,10 @@ type User struct {
 	MerchantID *int `json:"merchant_id,omitempty"`
 	// MerchantRole holds the value of the "merchant_role" field.
 	MerchantRole *user.MerchantRole `json:"merchant_role,omitempty"`
+	// EmailVerifiedAt holds the value of the "email_verified_at" field.
+	EmailVerifiedAt *time.Time `json:"email_verified_at,omitempty"`
+	// EmailVerificationSentAt holds the value of the "email_verification_sent_at" field.
+	EmailVerificationSentAt *time.Time `json:"email_verification_sent_at,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the UserQuery when eager-loading is set.
 	Edges        UserEdges `json:"edges"`
@@ -55,17 +59,20 @@ type UserEdges struct {
 	Orders []*Order `json:"orders,omitempty"`
 	// RefreshTokens holds the value of the refresh_tokens edge.
 	RefreshTokens []*RefreshToken `json:"refresh_tokens,omitempty"`
+	// EmailVerifications holds the value of the email_verifications edge.
+	EmailVerifications []*EmailVerification `json:"email_verifications,omitempty"`
 	// Reviews holds the value of the reviews edge.
 	Reviews []*Review `json:"reviews,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [4]bool
+	loadedTypes [5]bool
 	// totalCount holds the count of the edges above.
 	totalCount [1]map[string]int
 
-	namedOrders        map[string][]*Order
-	namedRefreshTokens map[string][]*RefreshToken
-	namedReviews       map[string][]*Review
+	namedOrders             map[string][]*Order
+	namedRefreshTokens      map[string][]*RefreshToken
+	namedEmailVerifications map[string][]*EmailVerification
+	namedReviews            map[string][]*Review
 }
 
 // MerchantOrErr returns the Merchant value or an error if the edge
@@ -97,10 +104,19 @@ func (e UserEdges) RefreshTokensOrErr() ([]*RefreshToken, error) {
 	return nil, &NotLoadedError{edge: "refresh_tokens"}
 }
 
+// EmailVerificationsOrErr returns the EmailVerifications value or an error if the edge
+// was not loaded in eager-loading.
+func (e UserEdges) EmailVerificationsOrErr() ([]*EmailVerification, error) {
+	if e.loadedTypes[3] {
+		return e.EmailVerifications, nil
+	}
+	return nil, &NotLoadedError{edge: "email_verifications"}
+}
+
 // ReviewsOrErr returns the Reviews value or an error if the edge
 // was not loaded in eager-loading.
 func (e UserEdges) ReviewsOrErr() ([]*Review, error) {
-	if e.loadedTypes[3] {
+	if e.loadedTypes[4] {
 		return e.Reviews, nil
 	}
 	return nil, &NotLoadedError{edge: "reviews"}
@@ -117,7 +133,7 @@ func (*User) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullInt64)
 		case user.FieldEmail, user.FieldPhone, user.FieldPasswordHash, user.FieldDisplayName, user.FieldLocale, user.FieldStatus, user.FieldMerchantRole:
 			values[i] = new(sql.NullString)
-		case user.FieldCreatedAt, user.FieldUpdatedAt:
+		case user.FieldCreatedAt, user.FieldUpdatedAt, user.FieldEmailVerifiedAt, user.FieldEmailVerificationSentAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -211,6 +227,20 @@ func (_m *User) assignValues(columns []string, values []any) error {
 				_m.MerchantRole = new(user.MerchantRole)
 				*_m.MerchantRole = user.MerchantRole(value.String)
 			}
+		case user.FieldEmailVerifiedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field email_verified_at", values[i])
+			} else if value.Valid {
+				_m.EmailVerifiedAt = new(time.Time)
+				*_m.EmailVerifiedAt = value.Time
+			}
+		case user.FieldEmailVerificationSentAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field email_verification_sent_at", values[i])
+			} else if value.Valid {
+				_m.EmailVerificationSentAt = new(time.Time)
+				*_m.EmailVerificationSentAt = value.Time
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -237,6 +267,11 @@ func (_m *User) QueryOrders() *OrderQuery {
 // QueryRefreshTokens queries the "refresh_tokens" edge of the User entity.
 func (_m *User) QueryRefreshTokens() *RefreshTokenQuery {
 	return NewUserClient(_m.config).QueryRefreshTokens(_m)
+}
+
+// QueryEmailVerifications queries the "email_verifications" edge of the User entity.
+func (_m *User) QueryEmailVerifications() *EmailVerificationQuery {
+	return NewUserClient(_m.config).QueryEmailVerifications(_m)
 }
 
 // QueryReviews queries the "reviews" edge of the User entity.
@@ -304,6 +339,16 @@ func (_m *User) String() string {
 		builder.WriteString("merchant_role=")
 		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
+	builder.WriteString(", ")
+	if v := _m.EmailVerifiedAt; v != nil {
+		builder.WriteString("email_verified_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.EmailVerificationSentAt; v != nil {
+		builder.WriteString("email_verification_sent_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }
@@ -353,6 +398,30 @@ func (_m *User) appendNamedRefreshTokens(name string, edges ...*RefreshToken) {
 		_m.Edges.namedRefreshTokens[name] = []*RefreshToken{}
 	} else {
 		_m.Edges.namedRefreshTokens[name] = append(_m.Edges.namedRefreshTokens[name], edges...)
+	}
+}
+
+// NamedEmailVerifications returns the EmailVerifications named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *User) NamedEmailVerifications(name string) ([]*EmailVerification, error) {
+	if _m.Edges.namedEmailVerifications == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedEmailVerifications[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *User) appendNamedEmailVerifications(name string, edges ...*EmailVerification) {
+	if _m.Edges.namedEmailVerifications == nil {
+		_m.Edges.namedEmailVerifications = make(map[string][]*EmailVerification)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedEmailVerifications[name] = []*EmailVerification{}
+	} else {
+		_m.Edges.namedEmailVerifications[name] = append(_m.Edges.namedEmailVerifications[name], edges...)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
+	"github.com/xiadan/xiadan/ent/emailverification"
 	"github.com/xiadan/xiadan/ent/merchant"
 	"github.com/xiadan/xiadan/ent/order"
 	"github.com/xiadan/xiadan/ent/refreshtoken"
@@ -148,6 +149,34 @@ func (_c *UserCreate) SetNillableMerchantRole(v *user.MerchantRole) *UserCreate 
 	return _c
 }
 
+// SetEmailVerifiedAt sets the "email_verified_at" field.
+func (_c *UserCreate) SetEmailVerifiedAt(v time.Time) *UserCreate {
+	_c.mutation.SetEmailVerifiedAt(v)
+	return _c
+}
+
+// SetNillableEmailVerifiedAt sets the "email_verified_at" field if the given value is not nil.
+func (_c *UserCreate) SetNillableEmailVerifiedAt(v *time.Time) *UserCreate {
+	if v != nil {
+		_c.SetEmailVerifiedAt(*v)
+	}
+	return _c
+}
+
+// SetEmailVerificationSentAt sets the "email_verification_sent_at" field.
+func (_c *UserCreate) SetEmailVerificationSentAt(v time.Time) *UserCreate {
+	_c.mutation.SetEmailVerificationSentAt(v)
+	return _c
+}
+
+// SetNillableEmailVerificationSentAt sets the "email_verification_sent_at" field if the given value is not nil.
+func (_c *UserCreate) SetNillableEmailVerificationSentAt(v *time.Time) *UserCreate {
+	if v != nil {
+		_c.SetEmailVerificationSentAt(*v)
+	}
+	return _c
+}
+
 // SetMerchant sets the "merchant" edge to the Merchant entity.
 func (_c *UserCreate) SetMerchant(v *Merchant) *UserCreate {
 	return _c.SetMerchantID(v.ID)
@@ -181,6 +210,21 @@ func (_c *UserCreate) AddRefreshTokens(v ...*RefreshToken) *UserCreate {
 		ids[i] = v[i].ID
 	}
 	return _c.AddRefreshTokenIDs(ids...)
+}
+
+// AddEmailVerificationIDs adds the "email_verifications" edge to the EmailVerification entity by IDs.
+func (_c *UserCreate) AddEmailVerificationIDs(ids ...int) *UserCreate {
+	_c.mutation.AddEmailVerificationIDs(ids...)
+	return _c
+}
+
+// AddEmailVerifications adds the "email_verifications" edges to the EmailVerification entity.
+func (_c *UserCreate) AddEmailVerifications(v ...*EmailVerification) *UserCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddEmailVerificationIDs(ids...)
 }
 
 // AddReviewIDs adds the "reviews" edge to the Review entity by IDs.
@@ -388,6 +432,14 @@ func (_c *UserCreate) createSpec() (*User, *sqlgraph.CreateSpec) {
 		_spec.SetField(user.FieldMerchantRole, field.TypeEnum, value)
 		_node.MerchantRole = &value
 	}
+	if value, ok := _c.mutation.EmailVerifiedAt(); ok {
+		_spec.SetField(user.FieldEmailVerifiedAt, field.TypeTime, value)
+		_node.EmailVerifiedAt = &value
+	}
+	if value, ok := _c.mutation.EmailVerificationSentAt(); ok {
+		_spec.SetField(user.FieldEmailVerificationSentAt, field.TypeTime, value)
+		_node.EmailVerificationSentAt = &value
+	}
 	if nodes := _c.mutation.MerchantIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -430,6 +482,22 @@ func (_c *UserCreate) createSpec() (*User, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(refreshtoken.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.EmailVerificationsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.EmailVerificationsTable,
+			Columns: []string{user.EmailVerificationsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(emailverification.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {
@@ -643,6 +711,42 @@ func (u *UserUpsert) ClearMerchantRole() *UserUpsert {
 	return u
 }
 
+// SetEmailVerifiedAt sets the "email_verified_at" field.
+func (u *UserUpsert) SetEmailVerifiedAt(v time.Time) *UserUpsert {
+	u.Set(user.FieldEmailVerifiedAt, v)
+	return u
+}
+
+// UpdateEmailVerifiedAt sets the "email_verified_at" field to the value that was provided on create.
+func (u *UserUpsert) UpdateEmailVerifiedAt() *UserUpsert {
+	u.SetExcluded(user.FieldEmailVerifiedAt)
+	return u
+}
+
+// ClearEmailVerifiedAt clears the value of the "email_verified_at" field.
+func (u *UserUpsert) ClearEmailVerifiedAt() *UserUpsert {
+	u.SetNull(user.FieldEmailVerifiedAt)
+	return u
+}
+
+// SetEmailVerificationSentAt sets the "email_verification_sent_at" field.
+func (u *UserUpsert) SetEmailVerificationSentAt(v time.Time) *UserUpsert {
+	u.Set(user.FieldEmailVerificationSentAt, v)
+	return u
+}
+
+// UpdateEmailVerificationSentAt sets the "email_verification_sent_at" field to the value that was provided on create.
+func (u *UserUpsert) UpdateEmailVerificationSentAt() *UserUpsert {
+	u.SetExcluded(user.FieldEmailVerificationSentAt)
+	return u
+}
+
+// ClearEmailVerificationSentAt clears the value of the "email_verification_sent_at" field.
+func (u *UserUpsert) ClearEmailVerificationSentAt() *UserUpsert {
+	u.SetNull(user.FieldEmailVerificationSentAt)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -846,6 +950,48 @@ func (u *UserUpsertOne) UpdateMerchantRole() *UserUpsertOne {
 func (u *UserUpsertOne) ClearMerchantRole() *UserUpsertOne {
 	return u.Update(func(s *UserUpsert) {
 		s.ClearMerchantRole()
+	})
+}
+
+// SetEmailVerifiedAt sets the "email_verified_at" field.
+func (u *UserUpsertOne) SetEmailVerifiedAt(v time.Time) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.SetEmailVerifiedAt(v)
+	})
+}
+
+// UpdateEmailVerifiedAt sets the "email_verified_at" field to the value that was provided on create.
+func (u *UserUpsertOne) UpdateEmailVerifiedAt() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateEmailVerifiedAt()
+	})
+}
+
+// ClearEmailVerifiedAt clears the value of the "email_verified_at" field.
+func (u *UserUpsertOne) ClearEmailVerifiedAt() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearEmailVerifiedAt()
+	})
+}
+
+// SetEmailVerificationSentAt sets the "email_verification_sent_at" field.
+func (u *UserUpsertOne) SetEmailVerificationSentAt(v time.Time) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.SetEmailVerificationSentAt(v)
+	})
+}
+
+// UpdateEmailVerificationSentAt sets the "email_verification_sent_at" field to the value that was provided on create.
+func (u *UserUpsertOne) UpdateEmailVerificationSentAt() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateEmailVerificationSentAt()
+	})
+}
+
+// ClearEmailVerificationSentAt clears the value of the "email_verification_sent_at" field.
+func (u *UserUpsertOne) ClearEmailVerificationSentAt() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearEmailVerificationSentAt()
 	})
 }
 
@@ -1218,6 +1364,48 @@ func (u *UserUpsertBulk) UpdateMerchantRole() *UserUpsertBulk {
 func (u *UserUpsertBulk) ClearMerchantRole() *UserUpsertBulk {
 	return u.Update(func(s *UserUpsert) {
 		s.ClearMerchantRole()
+	})
+}
+
+// SetEmailVerifiedAt sets the "email_verified_at" field.
+func (u *UserUpsertBulk) SetEmailVerifiedAt(v time.Time) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.SetEmailVerifiedAt(v)
+	})
+}
+
+// UpdateEmailVerifiedAt sets the "email_verified_at" field to the value that was provided on create.
+func (u *UserUpsertBulk) UpdateEmailVerifiedAt() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateEmailVerifiedAt()
+	})
+}
+
+// ClearEmailVerifiedAt clears the value of the "email_verified_at" field.
+func (u *UserUpsertBulk) ClearEmailVerifiedAt() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearEmailVerifiedAt()
+	})
+}
+
+// SetEmailVerificationSentAt sets the "email_verification_sent_at" field.
+func (u *UserUpsertBulk) SetEmailVerificationSentAt(v time.Time) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.SetEmailVerificationSentAt(v)
+	})
+}
+
+// UpdateEmailVerificationSentAt sets the "email_verification_sent_at" field to the value that was provided on create.
+func (u *UserUpsertBulk) UpdateEmailVerificationSentAt() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateEmailVerificationSentAt()
+	})
+}
+
+// ClearEmailVerificationSentAt clears the value of the "email_verification_sent_at" field.
+func (u *UserUpsertBulk) ClearEmailVerificationSentAt() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearEmailVerificationSentAt()
 	})
 }
 

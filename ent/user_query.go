@@ -14,6 +14,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
+	"github.com/xiadan/xiadan/ent/emailverification"
 	"github.com/xiadan/xiadan/ent/merchant"
 	"github.com/xiadan/xiadan/ent/order"
 	"github.com/xiadan/xiadan/ent/predicate"
@@ -25,19 +26,21 @@ import (
 // UserQuery is the builder for querying User entities.
 type UserQuery struct {
 	config
-	ctx                    *QueryContext
-	order                  []user.OrderOption
-	inters                 []Interceptor
-	predicates             []predicate.User
-	withMerchant           *MerchantQuery
-	withOrders             *OrderQuery
-	withRefreshTokens      *RefreshTokenQuery
-	withReviews            *ReviewQuery
-	loadTotal              []func(context.Context, []*User) error
-	modifiers              []func(*sql.Selector)
-	withNamedOrders        map[string]*OrderQuery
-	withNamedRefreshTokens map[string]*RefreshTokenQuery
-	withNamedReviews       map[string]*ReviewQuery
+	ctx                         *QueryContext
+	order                       []user.OrderOption
+	inters                      []Interceptor
+	predicates                  []predicate.User
+	withMerchant                *MerchantQuery
+	withOrders                  *OrderQuery
+	withRefreshTokens           *RefreshTokenQuery
+	withEmailVerifications      *EmailVerificationQuery
+	withReviews                 *ReviewQuery
+	loadTotal                   []func(context.Context, []*User) error
+	modifiers                   []func(*sql.Selector)
+	withNamedOrders             map[string]*OrderQuery
+	withNamedRefreshTokens      map[string]*RefreshTokenQuery
+	withNamedEmailVerifications map[string]*EmailVerificationQuery
+	withNamedReviews            map[string]*ReviewQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -133,6 +136,28 @@ func (_q *UserQuery) QueryRefreshTokens() *RefreshTokenQuery {
 			sqlgraph.From(user.Table, user.FieldID, selector),
 			sqlgraph.To(refreshtoken.Table, refreshtoken.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, user.RefreshTokensTable, user.RefreshTokensColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryEmailVerifications chains the current query on the "email_verifications" edge.
+func (_q *UserQuery) QueryEmailVerifications() *EmailVerificationQuery {
+	query := (&EmailVerificationClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, selector),
+			sqlgraph.To(emailverification.Table, emailverification.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, user.EmailVerificationsTable, user.EmailVerificationsColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -349,15 +374,16 @@ func (_q *UserQuery) Clone() *UserQuery {
 		return nil
 	}
 	return &UserQuery{
-		config:            _q.config,
-		ctx:               _q.ctx.Clone(),
-		order:             append([]user.OrderOption{}, _q.order...),
-		inters:            append([]Interceptor{}, _q.inters...),
-		predicates:        append([]predicate.User{}, _q.predicates...),
-		withMerchant:      _q.withMerchant.Clone(),
-		withOrders:        _q.withOrders.Clone(),
-		withRefreshTokens: _q.withRefreshTokens.Clone(),
-		withReviews:       _q.withReviews.Clone(),
+		config:                 _q.config,
+		ctx:                    _q.ctx.Clone(),
+		order:                  append([]user.OrderOption{}, _q.order...),
+		inters:                 append([]Interceptor{}, _q.inters...),
+		predicates:             append([]predicate.User{}, _q.predicates...),
+		withMerchant:           _q.withMerchant.Clone(),
+		withOrders:             _q.withOrders.Clone(),
+		withRefreshTokens:      _q.withRefreshTokens.Clone(),
+		withEmailVerifications: _q.withEmailVerifications.Clone(),
+		withReviews:            _q.withReviews.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -395,6 +421,17 @@ func (_q *UserQuery) WithRefreshTokens(opts ...func(*RefreshTokenQuery)) *UserQu
 		opt(query)
 	}
 	_q.withRefreshTokens = query
+	return _q
+}
+
+// WithEmailVerifications tells the query-builder to eager-load the nodes that are connected to
+// the "email_verifications" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithEmailVerifications(opts ...func(*EmailVerificationQuery)) *UserQuery {
+	query := (&EmailVerificationClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withEmailVerifications = query
 	return _q
 }
 
@@ -493,10 +530,11 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 	var (
 		nodes       = []*User{}
 		_spec       = _q.querySpec()
-		loadedTypes = [4]bool{
+		loadedTypes = [5]bool{
 			_q.withMerchant != nil,
 			_q.withOrders != nil,
 			_q.withRefreshTokens != nil,
+			_q.withEmailVerifications != nil,
 			_q.withReviews != nil,
 		}
 	)
@@ -541,6 +579,15 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 			return nil, err
 		}
 	}
+	if query := _q.withEmailVerifications; query != nil {
+		if err := _q.loadEmailVerifications(ctx, query, nodes,
+			func(n *User) { n.Edges.EmailVerifications = []*EmailVerification{} },
+			func(n *User, e *EmailVerification) {
+				n.Edges.EmailVerifications = append(n.Edges.EmailVerifications, e)
+			}); err != nil {
+			return nil, err
+		}
+	}
 	if query := _q.withReviews; query != nil {
 		if err := _q.loadReviews(ctx, query, nodes,
 			func(n *User) { n.Edges.Reviews = []*Review{} },
@@ -559,6 +606,13 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 		if err := _q.loadRefreshTokens(ctx, query, nodes,
 			func(n *User) { n.appendNamedRefreshTokens(name) },
 			func(n *User, e *RefreshToken) { n.appendNamedRefreshTokens(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedEmailVerifications {
+		if err := _q.loadEmailVerifications(ctx, query, nodes,
+			func(n *User) { n.appendNamedEmailVerifications(name) },
+			func(n *User, e *EmailVerification) { n.appendNamedEmailVerifications(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -654,6 +708,36 @@ func (_q *UserQuery) loadRefreshTokens(ctx context.Context, query *RefreshTokenQ
 	}
 	query.Where(predicate.RefreshToken(func(s *sql.Selector) {
 		s.Where(sql.InValues(s.C(user.RefreshTokensColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.UserID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "user_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *UserQuery) loadEmailVerifications(ctx context.Context, query *EmailVerificationQuery, nodes []*User, init func(*User), assign func(*User, *EmailVerification)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*User)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(emailverification.FieldUserID)
+	}
+	query.Where(predicate.EmailVerification(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(user.EmailVerificationsColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {
@@ -847,6 +931,20 @@ func (_q *UserQuery) WithNamedRefreshTokens(name string, opts ...func(*RefreshTo
 		_q.withNamedRefreshTokens = make(map[string]*RefreshTokenQuery)
 	}
 	_q.withNamedRefreshTokens[name] = query
+	return _q
+}
+
+// WithNamedEmailVerifications tells the query-builder to eager-load the nodes that are connected to the "email_verifications"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithNamedEmailVerifications(name string, opts ...func(*EmailVerificationQuery)) *UserQuery {
+	query := (&EmailVerificationClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedEmailVerifications == nil {
+		_q.withNamedEmailVerifications = make(map[string]*EmailVerificationQuery)
+	}
+	_q.withNamedEmailVerifications[name] = query
 	return _q
 }
 

@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/dialect/sql/sqljson"
 	"entgo.io/ent/schema/field"
+	"github.com/xiadan/xiadan/ent/emailverification"
 	"github.com/xiadan/xiadan/ent/merchant"
 	"github.com/xiadan/xiadan/ent/order"
 	"github.com/xiadan/xiadan/ent/predicate"
@@ -182,6 +183,46 @@ func (_u *UserUpdate) ClearMerchantRole() *UserUpdate {
 	return _u
 }
 
+// SetEmailVerifiedAt sets the "email_verified_at" field.
+func (_u *UserUpdate) SetEmailVerifiedAt(v time.Time) *UserUpdate {
+	_u.mutation.SetEmailVerifiedAt(v)
+	return _u
+}
+
+// SetNillableEmailVerifiedAt sets the "email_verified_at" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableEmailVerifiedAt(v *time.Time) *UserUpdate {
+	if v != nil {
+		_u.SetEmailVerifiedAt(*v)
+	}
+	return _u
+}
+
+// ClearEmailVerifiedAt clears the value of the "email_verified_at" field.
+func (_u *UserUpdate) ClearEmailVerifiedAt() *UserUpdate {
+	_u.mutation.ClearEmailVerifiedAt()
+	return _u
+}
+
+// SetEmailVerificationSentAt sets the "email_verification_sent_at" field.
+func (_u *UserUpdate) SetEmailVerificationSentAt(v time.Time) *UserUpdate {
+	_u.mutation.SetEmailVerificationSentAt(v)
+	return _u
+}
+
+// SetNillableEmailVerificationSentAt sets the "email_verification_sent_at" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableEmailVerificationSentAt(v *time.Time) *UserUpdate {
+	if v != nil {
+		_u.SetEmailVerificationSentAt(*v)
+	}
+	return _u
+}
+
+// ClearEmailVerificationSentAt clears the value of the "email_verification_sent_at" field.
+func (_u *UserUpdate) ClearEmailVerificationSentAt() *UserUpdate {
+	_u.mutation.ClearEmailVerificationSentAt()
+	return _u
+}
+
 // SetMerchant sets the "merchant" edge to the Merchant entity.
 func (_u *UserUpdate) SetMerchant(v *Merchant) *UserUpdate {
 	return _u.SetMerchantID(v.ID)
@@ -215,6 +256,21 @@ func (_u *UserUpdate) AddRefreshTokens(v ...*RefreshToken) *UserUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.AddRefreshTokenIDs(ids...)
+}
+
+// AddEmailVerificationIDs adds the "email_verifications" edge to the EmailVerification entity by IDs.
+func (_u *UserUpdate) AddEmailVerificationIDs(ids ...int) *UserUpdate {
+	_u.mutation.AddEmailVerificationIDs(ids...)
+	return _u
+}
+
+// AddEmailVerifications adds the "email_verifications" edges to the EmailVerification entity.
+func (_u *UserUpdate) AddEmailVerifications(v ...*EmailVerification) *UserUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddEmailVerificationIDs(ids...)
 }
 
 // AddReviewIDs adds the "reviews" edge to the Review entity by IDs.
@@ -283,6 +339,27 @@ func (_u *UserUpdate) RemoveRefreshTokens(v ...*RefreshToken) *UserUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveRefreshTokenIDs(ids...)
+}
+
+// ClearEmailVerifications clears all "email_verifications" edges to the EmailVerification entity.
+func (_u *UserUpdate) ClearEmailVerifications() *UserUpdate {
+	_u.mutation.ClearEmailVerifications()
+	return _u
+}
+
+// RemoveEmailVerificationIDs removes the "email_verifications" edge to EmailVerification entities by IDs.
+func (_u *UserUpdate) RemoveEmailVerificationIDs(ids ...int) *UserUpdate {
+	_u.mutation.RemoveEmailVerificationIDs(ids...)
+	return _u
+}
+
+// RemoveEmailVerifications removes "email_verifications" edges to EmailVerification entities.
+func (_u *UserUpdate) RemoveEmailVerifications(v ...*EmailVerification) *UserUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveEmailVerificationIDs(ids...)
 }
 
 // ClearReviews clears all "reviews" edges to the Review entity.
@@ -444,6 +521,18 @@ func (_u *UserUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.MerchantRoleCleared() {
 		_spec.ClearField(user.FieldMerchantRole, field.TypeEnum)
 	}
+	if value, ok := _u.mutation.EmailVerifiedAt(); ok {
+		_spec.SetField(user.FieldEmailVerifiedAt, field.TypeTime, value)
+	}
+	if _u.mutation.EmailVerifiedAtCleared() {
+		_spec.ClearField(user.FieldEmailVerifiedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.EmailVerificationSentAt(); ok {
+		_spec.SetField(user.FieldEmailVerificationSentAt, field.TypeTime, value)
+	}
+	if _u.mutation.EmailVerificationSentAtCleared() {
+		_spec.ClearField(user.FieldEmailVerificationSentAt, field.TypeTime)
+	}
 	if _u.mutation.MerchantCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -556,6 +645,51 @@ func (_u *UserUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(refreshtoken.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.EmailVerificationsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.EmailVerificationsTable,
+			Columns: []string{user.EmailVerificationsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(emailverification.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedEmailVerificationsIDs(); len(nodes) > 0 && !_u.mutation.EmailVerificationsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.EmailVerificationsTable,
+			Columns: []string{user.EmailVerificationsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(emailverification.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.EmailVerificationsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.EmailVerificationsTable,
+			Columns: []string{user.EmailVerificationsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(emailverification.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {
@@ -778,6 +912,46 @@ func (_u *UserUpdateOne) ClearMerchantRole() *UserUpdateOne {
 	return _u
 }
 
+// SetEmailVerifiedAt sets the "email_verified_at" field.
+func (_u *UserUpdateOne) SetEmailVerifiedAt(v time.Time) *UserUpdateOne {
+	_u.mutation.SetEmailVerifiedAt(v)
+	return _u
+}
+
+// SetNillableEmailVerifiedAt sets the "email_verified_at" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableEmailVerifiedAt(v *time.Time) *UserUpdateOne {
+	if v != nil {
+		_u.SetEmailVerifiedAt(*v)
+	}
+	return _u
+}
+
+// ClearEmailVerifiedAt clears the value of the "email_verified_at" field.
+func (_u *UserUpdateOne) ClearEmailVerifiedAt() *UserUpdateOne {
+	_u.mutation.ClearEmailVerifiedAt()
+	return _u
+}
+
+// SetEmailVerificationSentAt sets the "email_verification_sent_at" field.
+func (_u *UserUpdateOne) SetEmailVerificationSentAt(v time.Time) *UserUpdateOne {
+	_u.mutation.SetEmailVerificationSentAt(v)
+	return _u
+}
+
+// SetNillableEmailVerificationSentAt sets the "email_verification_sent_at" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableEmailVerificationSentAt(v *time.Time) *UserUpdateOne {
+	if v != nil {
+		_u.SetEmailVerificationSentAt(*v)
+	}
+	return _u
+}
+
+// ClearEmailVerificationSentAt clears the value of the "email_verification_sent_at" field.
+func (_u *UserUpdateOne) ClearEmailVerificationSentAt() *UserUpdateOne {
+	_u.mutation.ClearEmailVerificationSentAt()
+	return _u
+}
+
 // SetMerchant sets the "merchant" edge to the Merchant entity.
 func (_u *UserUpdateOne) SetMerchant(v *Merchant) *UserUpdateOne {
 	return _u.SetMerchantID(v.ID)
@@ -811,6 +985,21 @@ func (_u *UserUpdateOne) AddRefreshTokens(v ...*RefreshToken) *UserUpdateOne {
 		ids[i] = v[i].ID
 	}
 	return _u.AddRefreshTokenIDs(ids...)
+}
+
+// AddEmailVerificationIDs adds the "email_verifications" edge to the EmailVerification entity by IDs.
+func (_u *UserUpdateOne) AddEmailVerificationIDs(ids ...int) *UserUpdateOne {
+	_u.mutation.AddEmailVerificationIDs(ids...)
+	return _u
+}
+
+// AddEmailVerifications adds the "email_verifications" edges to the EmailVerification entity.
+func (_u *UserUpdateOne) AddEmailVerifications(v ...*EmailVerification) *UserUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddEmailVerificationIDs(ids...)
 }
 
 // AddReviewIDs adds the "reviews" edge to the Review entity by IDs.
@@ -879,6 +1068,27 @@ func (_u *UserUpdateOne) RemoveRefreshTokens(v ...*RefreshToken) *UserUpdateOne 
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveRefreshTokenIDs(ids...)
+}
+
+// ClearEmailVerifications clears all "email_verifications" edges to the EmailVerification entity.
+func (_u *UserUpdateOne) ClearEmailVerifications() *UserUpdateOne {
+	_u.mutation.ClearEmailVerifications()
+	return _u
+}
+
+// RemoveEmailVerificationIDs removes the "email_verifications" edge to EmailVerification entities by IDs.
+func (_u *UserUpdateOne) RemoveEmailVerificationIDs(ids ...int) *UserUpdateOne {
+	_u.mutation.RemoveEmailVerificationIDs(ids...)
+	return _u
+}
+
+// RemoveEmailVerifications removes "email_verifications" edges to EmailVerification entities.
+func (_u *UserUpdateOne) RemoveEmailVerifications(v ...*EmailVerification) *UserUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveEmailVerificationIDs(ids...)
 }
 
 // ClearReviews clears all "reviews" edges to the Review entity.
@@ -1070,6 +1280,18 @@ func (_u *UserUpdateOne) sqlSave(ctx context.Context) (_node *User, err error) {
 	if _u.mutation.MerchantRoleCleared() {
 		_spec.ClearField(user.FieldMerchantRole, field.TypeEnum)
 	}
+	if value, ok := _u.mutation.EmailVerifiedAt(); ok {
+		_spec.SetField(user.FieldEmailVerifiedAt, field.TypeTime, value)
+	}
+	if _u.mutation.EmailVerifiedAtCleared() {
+		_spec.ClearField(user.FieldEmailVerifiedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.EmailVerificationSentAt(); ok {
+		_spec.SetField(user.FieldEmailVerificationSentAt, field.TypeTime, value)
+	}
+	if _u.mutation.EmailVerificationSentAtCleared() {
+		_spec.ClearField(user.FieldEmailVerificationSentAt, field.TypeTime)
+	}
 	if _u.mutation.MerchantCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -1182,6 +1404,51 @@ func (_u *UserUpdateOne) sqlSave(ctx context.Context) (_node *User, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(refreshtoken.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.EmailVerificationsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.EmailVerificationsTable,
+			Columns: []string{user.EmailVerificationsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(emailverification.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedEmailVerificationsIDs(); len(nodes) > 0 && !_u.mutation.EmailVerificationsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.EmailVerificationsTable,
+			Columns: []string{user.EmailVerificationsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(emailverification.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.EmailVerificationsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.EmailVerificationsTable,
+			Columns: []string{user.EmailVerificationsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(emailverification.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

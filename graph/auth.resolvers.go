@@ -12,6 +12,7 @@ import (
 	"github.com/xiadan/xiadan/graph/model"
 	"github.com/xiadan/xiadan/internal/apperror"
 	"github.com/xiadan/xiadan/internal/auth"
+	"github.com/xiadan/xiadan/internal/usertext"
 	"github.com/xiadan/xiadan/internal/viewer"
 )
 
@@ -59,12 +60,14 @@ func (r *mutationResolver) UpdateProfile(ctx context.Context, input model.Update
 		up.SetLocale(locale)
 	}
 	if input.Phone != nil {
-		if *input.Phone == "" {
+		phone, err := usertext.Line("phone", *input.Phone, 0, 32)
+		if err != nil {
+			return nil, err
+		}
+		if phone == "" {
 			up.ClearPhone()
-		} else if len(*input.Phone) > 32 {
-			return nil, apperror.BadInput("phone", "must be at most 32 characters")
 		} else {
-			up.SetPhone(*input.Phone)
+			up.SetPhone(phone)
 		}
 	}
 	return up.Save(ctx)
@@ -76,7 +79,21 @@ func (r *mutationResolver) ChangePassword(ctx context.Context, input model.Chang
 	if v.UserID == 0 {
 		return false, apperror.New(apperror.Forbidden, "only people have a password")
 	}
-	return true, r.Auth.ChangePassword(ctx, r.db(ctx), v.UserID, input.CurrentPassword, input.NewPassword)
+	return true, r.Auth.ChangePassword(ctx, r.db(ctx), v.UserID, v.SessionID, input.CurrentPassword, input.NewPassword)
+}
+
+// RequestEmailVerification is the resolver for the requestEmailVerification field.
+func (r *mutationResolver) RequestEmailVerification(ctx context.Context) (*auth.VerificationSent, error) {
+	v := viewer.FromContext(ctx)
+	if v.UserID == 0 {
+		return nil, apperror.New(apperror.Forbidden, "only people have an email address")
+	}
+	return r.Auth.RequestEmailVerification(ctx, r.db(ctx), v.UserID)
+}
+
+// VerifyEmail is the resolver for the verifyEmail field.
+func (r *mutationResolver) VerifyEmail(ctx context.Context, code *string, token *string) (*auth.EmailVerified, error) {
+	return r.Auth.VerifyEmail(ctx, deref(code), deref(token))
 }
 
 // Me is the resolver for the me field.
@@ -91,4 +108,9 @@ func (r *queryResolver) Me(ctx context.Context) (*ent.User, error) {
 // Roles is the resolver for the roles field.
 func (r *userResolver) Roles(ctx context.Context, obj *ent.User) ([]viewer.Role, error) {
 	return auth.ViewerOf(obj).Roles, nil
+}
+
+// EmailVerified is the resolver for the emailVerified field.
+func (r *userResolver) EmailVerified(ctx context.Context, obj *ent.User) (bool, error) {
+	return obj.EmailVerifiedAt != nil, nil
 }

@@ -226,6 +226,12 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	EmailVerificationSent struct {
+		Email       func(childComplexity int) int
+		ExpiresAt   func(childComplexity int) int
+		ResendAfter func(childComplexity int) int
+	}
+
 	EventActor struct {
 		Role   func(childComplexity int) int
 		UserID func(childComplexity int) int
@@ -334,6 +340,7 @@ type ComplexityRoot struct {
 		RemoveCartLine           func(childComplexity int, lineID int) int
 		RemoveMerchantStaff      func(childComplexity int, merchantID int, userID int) int
 		RemoveProductVariant     func(childComplexity int, id int) int
+		RequestEmailVerification func(childComplexity int) int
 		ReviewMerchant           func(childComplexity int, id int, approve bool, reason *string) int
 		RevokeAPIClient          func(childComplexity int, id int) int
 		RevokeMerchantInvitation func(childComplexity int, id int) int
@@ -351,6 +358,7 @@ type ComplexityRoot struct {
 		UpdateProductVariant     func(childComplexity int, id int, input model.UpdateProductVariantInput) int
 		UpdateProfile            func(childComplexity int, input model.UpdateProfileInput) int
 		UpdateWebhook            func(childComplexity int, id int, input model.UpdateWebhookInput) int
+		VerifyEmail              func(childComplexity int, code *string, token *string) int
 	}
 
 	Order struct {
@@ -673,17 +681,18 @@ type ComplexityRoot struct {
 	}
 
 	User struct {
-		CreatedAt    func(childComplexity int) int
-		DisplayName  func(childComplexity int) int
-		Email        func(childComplexity int) int
-		ID           func(childComplexity int) int
-		Locale       func(childComplexity int) int
-		Merchant     func(childComplexity int) int
-		MerchantRole func(childComplexity int) int
-		Phone        func(childComplexity int) int
-		Roles        func(childComplexity int) int
-		Status       func(childComplexity int) int
-		UpdatedAt    func(childComplexity int) int
+		CreatedAt     func(childComplexity int) int
+		DisplayName   func(childComplexity int) int
+		Email         func(childComplexity int) int
+		EmailVerified func(childComplexity int) int
+		ID            func(childComplexity int) int
+		Locale        func(childComplexity int) int
+		Merchant      func(childComplexity int) int
+		MerchantRole  func(childComplexity int) int
+		Phone         func(childComplexity int) int
+		Roles         func(childComplexity int) int
+		Status        func(childComplexity int) int
+		UpdatedAt     func(childComplexity int) int
 	}
 
 	UserConnection struct {
@@ -700,6 +709,11 @@ type ComplexityRoot struct {
 	VariantOption struct {
 		Name  func(childComplexity int) int
 		Value func(childComplexity int) int
+	}
+
+	VerifyEmailPayload struct {
+		Email func(childComplexity int) int
+		User  func(childComplexity int) int
 	}
 
 	VirtualContent struct {
@@ -811,6 +825,8 @@ type MutationResolver interface {
 	Logout(ctx context.Context, refreshToken string) (bool, error)
 	UpdateProfile(ctx context.Context, input model.UpdateProfileInput) (*ent.User, error)
 	ChangePassword(ctx context.Context, input model.ChangePasswordInput) (bool, error)
+	RequestEmailVerification(ctx context.Context) (*auth.VerificationSent, error)
+	VerifyEmail(ctx context.Context, code *string, token *string) (*auth.EmailVerified, error)
 	AddToCart(ctx context.Context, variantID int, quantity int) (*cart.Cart, error)
 	UpdateCartLine(ctx context.Context, lineID int, quantity int) (*cart.Cart, error)
 	RemoveCartLine(ctx context.Context, lineID int) (*cart.Cart, error)
@@ -931,6 +947,7 @@ type SubscriptionResolver interface {
 }
 type UserResolver interface {
 	Roles(ctx context.Context, obj *ent.User) ([]viewer.Role, error)
+	EmailVerified(ctx context.Context, obj *ent.User) (bool, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -1561,6 +1578,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CategoryEdge.Node(childComplexity), true
+
+	case "EmailVerificationSent.email":
+		if e.ComplexityRoot.EmailVerificationSent.Email == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmailVerificationSent.Email(childComplexity), true
+	case "EmailVerificationSent.expiresAt":
+		if e.ComplexityRoot.EmailVerificationSent.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmailVerificationSent.ExpiresAt(childComplexity), true
+	case "EmailVerificationSent.resendAfter":
+		if e.ComplexityRoot.EmailVerificationSent.ResendAfter == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmailVerificationSent.ResendAfter(childComplexity), true
 
 	case "EventActor.role":
 		if e.ComplexityRoot.EventActor.Role == nil {
@@ -2231,6 +2267,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RemoveProductVariant(childComplexity, args["id"].(int)), true
+	case "Mutation.requestEmailVerification":
+		if e.ComplexityRoot.Mutation.RequestEmailVerification == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mutation.RequestEmailVerification(childComplexity), true
 	case "Mutation.reviewMerchant":
 		if e.ComplexityRoot.Mutation.ReviewMerchant == nil {
 			break
@@ -2418,6 +2460,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateWebhook(childComplexity, args["id"].(int), args["input"].(model.UpdateWebhookInput)), true
+	case "Mutation.verifyEmail":
+		if e.ComplexityRoot.Mutation.VerifyEmail == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_verifyEmail_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.VerifyEmail(childComplexity, args["code"].(*string), args["token"].(*string)), true
 
 	case "Order.acceptedAt":
 		if e.ComplexityRoot.Order.AcceptedAt == nil {
@@ -3972,6 +4025,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.Email(childComplexity), true
+	case "User.emailVerified":
+		if e.ComplexityRoot.User.EmailVerified == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.EmailVerified(childComplexity), true
 	case "User.id":
 		if e.ComplexityRoot.User.ID == nil {
 			break
@@ -4065,6 +4124,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.VariantOption.Value(childComplexity), true
+
+	case "VerifyEmailPayload.email":
+		if e.ComplexityRoot.VerifyEmailPayload.Email == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VerifyEmailPayload.Email(childComplexity), true
+	case "VerifyEmailPayload.user":
+		if e.ComplexityRoot.VerifyEmailPayload.User == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VerifyEmailPayload.User(childComplexity), true
 
 	case "VirtualContent.codes":
 		if e.ComplexityRoot.VirtualContent.Codes == nil {
@@ -4561,23 +4633,60 @@ extend type AuditLog {
 }
 
 extend type Mutation {
-  "Creates a customer account and signs it in."
+  """
+  Creates a customer account and signs it in, and sends a verification code to its email
+  (see verifyEmail). RATE_LIMITED (with retryAfter) after REGISTRATION_MAX_PER_ADDRESS
+  attempts from one client address within REGISTRATION_WINDOW.
+  """
   register(input: RegisterInput!): AuthPayload!
   "Signs in with email and password. Wrong email and wrong password give the same error."
   login(input: LoginInput!): AuthPayload!
   "Exchanges a refresh token for new tokens. Each refresh token works once; using one twice signs out its whole session."
   refreshToken(token: String!): AuthPayload!
-  "Signs out the session of this refresh token. Returns true even when the token was already invalid."
+  "Signs out the session of this refresh token: its refresh token and its access tokens stop working at once. Returns true even when the token was already invalid."
   logout(refreshToken: String!): Boolean!
   "Edits the signed-in user's own profile."
   updateProfile(input: UpdateProfileInput!): User! @auth
-  "Changes the signed-in user's password and signs out every other session."
+  "Changes the signed-in user's password and signs out every other session at once; the caller's own session goes on."
   changePassword(input: ChangePasswordInput!): Boolean! @auth
+  """
+  Sends a new verification code (and a link, when the server has EMAIL_VERIFY_URL) to the
+  signed-in user's email, replacing earlier ones. RATE_LIMITED (with retryAfter) within the
+  resend cool-down or past the daily limit; INVALID_STATE when the address is verified.
+  """
+  requestEmailVerification: EmailVerificationSent! @auth
+  """
+  Proves the caller reads mail at the address: give either the code from the message
+  (signed in as its user) or the token from its link (signed in or not). A code allows a
+  few wrong tries, then a new one must be requested. Send it in a mutation of its own, so
+  that wrong tries are counted even though the mutation fails.
+  """
+  verifyEmail(code: String, token: String): VerifyEmailPayload!
 }
 
 extend type User {
   "Roles the user holds now, including MERCHANT when they own or work for a merchant."
   roles: [Role!]!
+  "Whether the user proved they read mail at ` + "`" + `email` + "`" + `. Only a verified address can see and accept staff invitations; changing the address clears it."
+  emailVerified: Boolean!
+}
+
+"A verification message that was sent."
+type EmailVerificationSent {
+  "Where it was sent."
+  email: String!
+  "When its code and link stop working."
+  expiresAt: Time!
+  "When another may be requested."
+  resendAfter: Time!
+}
+
+"The outcome of verifyEmail."
+type VerifyEmailPayload {
+  "The address that is now verified."
+  email: String!
+  "The verified user when the caller is signed in as them; null otherwise."
+  user: User
 }
 
 input RegisterInput {
@@ -9843,6 +9952,18 @@ func (ec *executionContext) childFields_CategoryEdge(ctx context.Context, field 
 	return nil, fmt.Errorf("no field named %q was found under type CategoryEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_EmailVerificationSent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "email":
+		return ec.fieldContext_EmailVerificationSent_email(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_EmailVerificationSent_expiresAt(ctx, field)
+	case "resendAfter":
+		return ec.fieldContext_EmailVerificationSent_resendAfter(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EmailVerificationSent", field.Name)
+}
+
 func (ec *executionContext) childFields_EventActor(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "role":
@@ -10561,6 +10682,8 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_merchant(ctx, field)
 	case "roles":
 		return ec.fieldContext_User_roles(ctx, field)
+	case "emailVerified":
+		return ec.fieldContext_User_emailVerified(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type User", field.Name)
 }
@@ -10595,6 +10718,16 @@ func (ec *executionContext) childFields_VariantOption(ctx context.Context, field
 		return ec.fieldContext_VariantOption_value(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type VariantOption", field.Name)
+}
+
+func (ec *executionContext) childFields_VerifyEmailPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "email":
+		return ec.fieldContext_VerifyEmailPayload_email(ctx, field)
+	case "user":
+		return ec.fieldContext_VerifyEmailPayload_user(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type VerifyEmailPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_VirtualContent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -11936,6 +12069,28 @@ func (ec *executionContext) field_Mutation_updateWebhook_args(ctx context.Contex
 		return nil, err
 	}
 	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_verifyEmail_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "code",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["code"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "token",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["token"] = arg1
 	return args, nil
 }
 
@@ -15381,6 +15536,75 @@ func (ec *executionContext) fieldContext_CategoryEdge_cursor(_ context.Context, 
 	return graphql.NewScalarFieldContext("CategoryEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
 }
 
+func (ec *executionContext) _EmailVerificationSent_email(ctx context.Context, field graphql.CollectedField, obj *auth.VerificationSent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmailVerificationSent_email(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Email, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EmailVerificationSent_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EmailVerificationSent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _EmailVerificationSent_expiresAt(ctx context.Context, field graphql.CollectedField, obj *auth.VerificationSent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmailVerificationSent_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EmailVerificationSent_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EmailVerificationSent", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _EmailVerificationSent_resendAfter(ctx context.Context, field graphql.CollectedField, obj *auth.VerificationSent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmailVerificationSent_resendAfter(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResendAfter, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EmailVerificationSent_resendAfter(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EmailVerificationSent", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
 func (ec *executionContext) _EventActor_role(ctx context.Context, field graphql.CollectedField, obj *model.EventActor) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -16859,6 +17083,95 @@ func (ec *executionContext) fieldContext_Mutation_changePassword(ctx context.Con
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_changePassword_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_requestEmailVerification(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_requestEmailVerification(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Mutation().RequestEmailVerification(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Auth == nil {
+					var zeroVal *auth.VerificationSent
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *auth.VerificationSent) graphql.Marshaler {
+			return ec.marshalNEmailVerificationSent2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋauthᚐVerificationSent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_requestEmailVerification(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EmailVerificationSent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_verifyEmail(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_verifyEmail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().VerifyEmail(ctx, fc.Args["code"].(*string), fc.Args["token"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *auth.EmailVerified) graphql.Marshaler {
+			return ec.marshalNVerifyEmailPayload2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋauthᚐEmailVerified(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_verifyEmail(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VerifyEmailPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_verifyEmail_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -26716,6 +27029,29 @@ func (ec *executionContext) fieldContext_User_roles(_ context.Context, field gra
 	return graphql.NewScalarFieldContext("User", field, true, true, errors.New("field of type Role does not have child fields"))
 }
 
+func (ec *executionContext) _User_emailVerified(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_emailVerified(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.User().EmailVerified(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_User_emailVerified(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("User", field, true, true, errors.New("field of type Boolean does not have child fields"))
+}
+
 func (ec *executionContext) _UserConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.UserConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -26902,6 +27238,61 @@ func (ec *executionContext) _VariantOption_value(ctx context.Context, field grap
 }
 func (ec *executionContext) fieldContext_VariantOption_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("VariantOption", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _VerifyEmailPayload_email(ctx context.Context, field graphql.CollectedField, obj *auth.EmailVerified) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VerifyEmailPayload_email(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Email, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VerifyEmailPayload_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VerifyEmailPayload", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _VerifyEmailPayload_user(ctx context.Context, field graphql.CollectedField, obj *auth.EmailVerified) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VerifyEmailPayload_user(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.User, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_VerifyEmailPayload_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "VerifyEmailPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _VirtualContent_codes(ctx context.Context, field graphql.CollectedField, obj *schematype.VirtualContent) (ret graphql.Marshaler) {
@@ -47082,6 +47473,54 @@ func (ec *executionContext) _CategoryEdge(ctx context.Context, sel ast.Selection
 	return out
 }
 
+var emailVerificationSentImplementors = []string{"EmailVerificationSent"}
+
+func (ec *executionContext) _EmailVerificationSent(ctx context.Context, sel ast.SelectionSet, obj *auth.VerificationSent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, emailVerificationSentImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EmailVerificationSent")
+		case "email":
+			out.Values[i] = ec._EmailVerificationSent_email(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._EmailVerificationSent_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resendAfter":
+			out.Values[i] = ec._EmailVerificationSent_resendAfter(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var eventActorImplementors = []string{"EventActor"}
 
 func (ec *executionContext) _EventActor(ctx context.Context, sel ast.SelectionSet, obj *model.EventActor) graphql.Marshaler {
@@ -47895,6 +48334,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "changePassword":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_changePassword(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "requestEmailVerification":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_requestEmailVerification(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "verifyEmail":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_verifyEmail(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -52403,6 +52856,44 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "emailVerified":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._User_emailVerified(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -52535,6 +53026,49 @@ func (ec *executionContext) _VariantOption(ctx context.Context, sel ast.Selectio
 		case "value":
 			out.Values[i] = ec._VariantOption_value(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var verifyEmailPayloadImplementors = []string{"VerifyEmailPayload"}
+
+func (ec *executionContext) _VerifyEmailPayload(ctx context.Context, sel ast.SelectionSet, obj *auth.EmailVerified) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, verifyEmailPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("VerifyEmailPayload")
+		case "email":
+			out.Values[i] = ec._VerifyEmailPayload_email(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "user":
+			out.Values[i] = ec._VerifyEmailPayload_user(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -53977,6 +54511,16 @@ func (ec *executionContext) marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCurso
 	return v
 }
 
+func (ec *executionContext) marshalNEmailVerificationSent2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋauthᚐVerificationSent(ctx context.Context, sel ast.SelectionSet, v *auth.VerificationSent) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._EmailVerificationSent(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNEventActor2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋgraphᚋmodelᚐEventActor(ctx context.Context, sel ast.SelectionSet, v *model.EventActor) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -55182,6 +55726,16 @@ func (ec *executionContext) marshalNVariantOption2ᚖgithubᚗcomᚋxiadanᚋxia
 func (ec *executionContext) unmarshalNVariantOptionInput2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋgraphᚋmodelᚐVariantOptionInput(ctx context.Context, v any) (*model.VariantOptionInput, error) {
 	res, err := ec.unmarshalInputVariantOptionInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNVerifyEmailPayload2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋauthᚐEmailVerified(ctx context.Context, sel ast.SelectionSet, v *auth.EmailVerified) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._VerifyEmailPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNVirtualContentInput2githubᚗcomᚋxiadanᚋxiadanᚋgraphᚋmodelᚐVirtualContentInput(ctx context.Context, v any) (model.VirtualContentInput, error) {

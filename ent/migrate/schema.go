@@ -195,6 +195,39 @@ var (
 			},
 		},
 	}
+	// EmailVerificationsColumns holds the columns for the "email_verifications" table.
+	EmailVerificationsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "email", Type: field.TypeString, Size: 254},
+		{Name: "code_hash", Type: field.TypeString, Size: 64},
+		{Name: "token_hash", Type: field.TypeString, Unique: true, Size: 64},
+		{Name: "attempts", Type: field.TypeInt, Default: 0},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "expires_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "used_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "user_id", Type: field.TypeInt},
+	}
+	// EmailVerificationsTable holds the schema information for the "email_verifications" table.
+	EmailVerificationsTable = &schema.Table{
+		Name:       "email_verifications",
+		Columns:    EmailVerificationsColumns,
+		PrimaryKey: []*schema.Column{EmailVerificationsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "email_verifications_users_email_verifications",
+				Columns:    []*schema.Column{EmailVerificationsColumns[8]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "emailverification_user_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{EmailVerificationsColumns[8], EmailVerificationsColumns[5]},
+			},
+		},
+	}
 	// MerchantsColumns holds the columns for the "merchants" table.
 	MerchantsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -697,9 +730,9 @@ var (
 		},
 		Indexes: []*schema.Index{
 			{
-				Name:    "refreshtoken_family_id",
+				Name:    "refreshtoken_family_id_revoked_at",
 				Unique:  false,
-				Columns: []*schema.Column{RefreshTokensColumns[2]},
+				Columns: []*schema.Column{RefreshTokensColumns[2], RefreshTokensColumns[6]},
 			},
 			{
 				Name:    "refreshtoken_user_id_expires_at",
@@ -950,6 +983,8 @@ var (
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"ACTIVE", "DISABLED", "DELETED"}, Default: "ACTIVE"},
 		{Name: "roles", Type: field.TypeJSON},
 		{Name: "merchant_role", Type: field.TypeEnum, Nullable: true, Enums: []string{"OWNER", "STAFF"}},
+		{Name: "email_verified_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "email_verification_sent_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "merchant_id", Type: field.TypeInt, Nullable: true},
 	}
 	// UsersTable holds the schema information for the "users" table.
@@ -960,7 +995,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "users_merchants_members",
-				Columns:    []*schema.Column{UsersColumns[11]},
+				Columns:    []*schema.Column{UsersColumns[13]},
 				RefColumns: []*schema.Column{MerchantsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -969,7 +1004,7 @@ var (
 			{
 				Name:    "user_merchant_id_merchant_role",
 				Unique:  false,
-				Columns: []*schema.Column{UsersColumns[11], UsersColumns[10]},
+				Columns: []*schema.Column{UsersColumns[13], UsersColumns[10]},
 			},
 		},
 	}
@@ -1109,6 +1144,7 @@ var (
 		CartLinesTable,
 		CategoriesTable,
 		CheckoutsTable,
+		EmailVerificationsTable,
 		MerchantsTable,
 		MerchantInvitationsTable,
 		OrdersTable,
@@ -1157,6 +1193,10 @@ func init() {
 	}
 	CheckoutsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(68719476736),
+	}
+	EmailVerificationsTable.ForeignKeys[0].RefTable = UsersTable
+	EmailVerificationsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(115964116992),
 	}
 	MerchantsTable.ForeignKeys[0].RefTable = UsersTable
 	MerchantsTable.Annotation = &entsql.Annotation{

@@ -24,6 +24,9 @@ type Category func(*sql.Selector)
 // Checkout is the predicate function for checkout builders.
 type Checkout func(*sql.Selector)
 
+// EmailVerification is the predicate function for emailverification builders.
+type EmailVerification func(*sql.Selector)
+
 // Merchant is the predicate function for merchant builders.
 type Merchant func(*sql.Selector)
 

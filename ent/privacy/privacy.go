@@ -255,6 +255,30 @@ func (f CheckoutMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutati
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.CheckoutMutation", m)
 }
 
+// The EmailVerificationQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type EmailVerificationQueryRuleFunc func(context.Context, *ent.EmailVerificationQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f EmailVerificationQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.EmailVerificationQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.EmailVerificationQuery", q)
+}
+
+// The EmailVerificationMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type EmailVerificationMutationRuleFunc func(context.Context, *ent.EmailVerificationMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f EmailVerificationMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.EmailVerificationMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.EmailVerificationMutation", m)
+}
+
 // The MerchantQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type MerchantQueryRuleFunc func(context.Context, *ent.MerchantQuery) error
@@ -806,6 +830,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.CheckoutQuery:
 		return q.Filter(), nil
+	case *ent.EmailVerificationQuery:
+		return q.Filter(), nil
 	case *ent.MerchantQuery:
 		return q.Filter(), nil
 	case *ent.MerchantInvitationQuery:
@@ -866,6 +892,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.CategoryMutation:
 		return m.Filter(), nil
 	case *ent.CheckoutMutation:
+		return m.Filter(), nil
+	case *ent.EmailVerificationMutation:
 		return m.Filter(), nil
 	case *ent.MerchantMutation:
 		return m.Filter(), nil

@@ -12,6 +12,7 @@ import (
 	"github.com/xiadan/xiadan/ent/cartline"
 	"github.com/xiadan/xiadan/ent/category"
 	"github.com/xiadan/xiadan/ent/checkout"
+	"github.com/xiadan/xiadan/ent/emailverification"
 	"github.com/xiadan/xiadan/ent/merchant"
 	"github.com/xiadan/xiadan/ent/merchantinvitation"
 	"github.com/xiadan/xiadan/ent/order"
@@ -499,6 +500,81 @@ func init() {
 	checkoutDescCreatedAt := checkoutFields[6].Descriptor()
 	// checkout.DefaultCreatedAt holds the default value on creation for the created_at field.
 	checkout.DefaultCreatedAt = checkoutDescCreatedAt.Default.(func() time.Time)
+	emailverification.Policy = privacy.NewPolicies(schema.EmailVerification{})
+	emailverification.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := emailverification.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	emailverificationFields := schema.EmailVerification{}.Fields()
+	_ = emailverificationFields
+	// emailverificationDescEmail is the schema descriptor for email field.
+	emailverificationDescEmail := emailverificationFields[1].Descriptor()
+	// emailverification.EmailValidator is a validator for the "email" field. It is called by the builders before save.
+	emailverification.EmailValidator = func() func(string) error {
+		validators := emailverificationDescEmail.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(email string) error {
+			for _, fn := range fns {
+				if err := fn(email); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// emailverificationDescCodeHash is the schema descriptor for code_hash field.
+	emailverificationDescCodeHash := emailverificationFields[2].Descriptor()
+	// emailverification.CodeHashValidator is a validator for the "code_hash" field. It is called by the builders before save.
+	emailverification.CodeHashValidator = func() func(string) error {
+		validators := emailverificationDescCodeHash.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(code_hash string) error {
+			for _, fn := range fns {
+				if err := fn(code_hash); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// emailverificationDescTokenHash is the schema descriptor for token_hash field.
+	emailverificationDescTokenHash := emailverificationFields[3].Descriptor()
+	// emailverification.TokenHashValidator is a validator for the "token_hash" field. It is called by the builders before save.
+	emailverification.TokenHashValidator = func() func(string) error {
+		validators := emailverificationDescTokenHash.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(token_hash string) error {
+			for _, fn := range fns {
+				if err := fn(token_hash); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// emailverificationDescAttempts is the schema descriptor for attempts field.
+	emailverificationDescAttempts := emailverificationFields[4].Descriptor()
+	// emailverification.DefaultAttempts holds the default value on creation for the attempts field.
+	emailverification.DefaultAttempts = emailverificationDescAttempts.Default.(int)
+	// emailverification.AttemptsValidator is a validator for the "attempts" field. It is called by the builders before save.
+	emailverification.AttemptsValidator = emailverificationDescAttempts.Validators[0].(func(int) error)
+	// emailverificationDescCreatedAt is the schema descriptor for created_at field.
+	emailverificationDescCreatedAt := emailverificationFields[5].Descriptor()
+	// emailverification.DefaultCreatedAt holds the default value on creation for the created_at field.
+	emailverification.DefaultCreatedAt = emailverificationDescCreatedAt.Default.(func() time.Time)
 	merchantMixin := schema.Merchant{}.Mixin()
 	merchant.Policy = privacy.NewPolicies(schema.Merchant{})
 	merchant.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -1736,6 +1812,9 @@ func init() {
 			return next.Mutate(ctx, m)
 		})
 	}
+	userHooks := schema.User{}.Hooks()
+
+	user.Hooks[1] = userHooks[0]
 	userMixinFields0 := userMixin[0].Fields()
 	_ = userMixinFields0
 	userFields := schema.User{}.Fields()

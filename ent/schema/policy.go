@@ -175,6 +175,14 @@ func (RefreshToken) Policy() ent.Policy {
 	}
 }
 
+// Policy of the EmailVerification: only the auth service, as the system, touches codes.
+func (EmailVerification) Policy() ent.Policy {
+	return privacy.Policy{
+		Query:    privacy.QueryPolicy{rule.AllowIfSystem(), privacy.AlwaysDenyRule()},
+		Mutation: privacy.MutationPolicy{rule.AllowIfSystem(), privacy.AlwaysDenyRule()},
+	}
+}
+
 // Policy of the AuditLog: admins read it; entries are written once and never changed.
 func (AuditLog) Policy() ent.Policy {
 	return privacy.Policy{

@@ -7,6 +7,8 @@ import (
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
+
+	"github.com/xiadan/xiadan/internal/auth/hooks"
 )
 
 // User is a person who signs in: a customer, merchant staff or a platform admin.
@@ -52,6 +54,21 @@ func (User) Fields() []ent.Field {
 			Values("OWNER", "STAFF").
 			Optional().
 			Nillable(),
+		// When the user proved they read mail at email (a code or link from
+		// EmailVerification); cleared whenever email changes. Only a verified address may
+		// take a staff seat.
+		field.Time("email_verified_at").
+			SchemaType(datetime6).
+			Optional().
+			Nillable().
+			Annotations(entgql.Skip()),
+		// When the last verification message was sent: the resend cool-down is a write
+		// conditional on it, so the database decides between concurrent requests.
+		field.Time("email_verification_sent_at").
+			SchemaType(datetime6).
+			Optional().
+			Nillable().
+			Annotations(entgql.Skip()),
 	}
 }
 
@@ -65,6 +82,8 @@ func (User) Edges() []ent.Edge {
 		edge.To("orders", Order.Type).
 			Annotations(entgql.Skip()),
 		edge.To("refresh_tokens", RefreshToken.Type).
+			Annotations(entgql.Skip()),
+		edge.To("email_verifications", EmailVerification.Type).
 			Annotations(entgql.Skip()),
 		edge.To("reviews", Review.Type).
 			Annotations(entgql.Skip()),
@@ -82,5 +101,12 @@ func (User) Indexes() []ent.Index {
 func (User) Annotations() []schema.Annotation {
 	return []schema.Annotation{
 		entgql.RelayConnection(),
+	}
+}
+
+// Hooks of the User.
+func (User) Hooks() []ent.Hook {
+	return []ent.Hook{
+		hooks.UserEmailVerificationHook(),
 	}
 }

@@ -40,12 +40,18 @@ const (
 	FieldMerchantID = "merchant_id"
 	// FieldMerchantRole holds the string denoting the merchant_role field in the database.
 	FieldMerchantRole = "merchant_role"
+	// FieldEmailVerifiedAt holds the string denoting the email_verified_at field in the database.
+	FieldEmailVerifiedAt = "email_verified_at"
+	// FieldEmailVerificationSentAt holds the string denoting the email_verification_sent_at field in the database.
+	FieldEmailVerificationSentAt = "email_verification_sent_at"
 	// EdgeMerchant holds the string denoting the merchant edge name in mutations.
 	EdgeMerchant = "merchant"
 	// EdgeOrders holds the string denoting the orders edge name in mutations.
 	EdgeOrders = "orders"
 	// EdgeRefreshTokens holds the string denoting the refresh_tokens edge name in mutations.
 	EdgeRefreshTokens = "refresh_tokens"
+	// EdgeEmailVerifications holds the string denoting the email_verifications edge name in mutations.
+	EdgeEmailVerifications = "email_verifications"
 	// EdgeReviews holds the string denoting the reviews edge name in mutations.
 	EdgeReviews = "reviews"
 	// Table holds the table name of the user in the database.
@@ -71,6 +77,13 @@ const (
 	RefreshTokensInverseTable = "refresh_tokens"
 	// RefreshTokensColumn is the table column denoting the refresh_tokens relation/edge.
 	RefreshTokensColumn = "user_id"
+	// EmailVerificationsTable is the table that holds the email_verifications relation/edge.
+	EmailVerificationsTable = "email_verifications"
+	// EmailVerificationsInverseTable is the table name for the EmailVerification entity.
+	// It exists in this package in order to avoid circular dependency with the "emailverification" package.
+	EmailVerificationsInverseTable = "email_verifications"
+	// EmailVerificationsColumn is the table column denoting the email_verifications relation/edge.
+	EmailVerificationsColumn = "user_id"
 	// ReviewsTable is the table that holds the reviews relation/edge.
 	ReviewsTable = "reviews"
 	// ReviewsInverseTable is the table name for the Review entity.
@@ -94,6 +107,8 @@ var Columns = []string{
 	FieldRoles,
 	FieldMerchantID,
 	FieldMerchantRole,
+	FieldEmailVerifiedAt,
+	FieldEmailVerificationSentAt,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -112,7 +127,7 @@ func ValidColumn(column string) bool {
 //
 //	import _ "github.com/xiadan/xiadan/ent/runtime"
 var (
-	Hooks  [1]ent.Hook
+	Hooks  [2]ent.Hook
 	Policy ent.Policy
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
@@ -242,6 +257,16 @@ func ByMerchantRole(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldMerchantRole, opts...).ToFunc()
 }
 
+// ByEmailVerifiedAt orders the results by the email_verified_at field.
+func ByEmailVerifiedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldEmailVerifiedAt, opts...).ToFunc()
+}
+
+// ByEmailVerificationSentAt orders the results by the email_verification_sent_at field.
+func ByEmailVerificationSentAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldEmailVerificationSentAt, opts...).ToFunc()
+}
+
 // ByMerchantField orders the results by merchant field.
 func ByMerchantField(field string, opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -277,6 +302,20 @@ func ByRefreshTokens(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 	}
 }
 
+// ByEmailVerificationsCount orders the results by email_verifications count.
+func ByEmailVerificationsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newEmailVerificationsStep(), opts...)
+	}
+}
+
+// ByEmailVerifications orders the results by email_verifications terms.
+func ByEmailVerifications(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newEmailVerificationsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+
 // ByReviewsCount orders the results by reviews count.
 func ByReviewsCount(opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -309,6 +348,13 @@ func newRefreshTokensStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(RefreshTokensInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, RefreshTokensTable, RefreshTokensColumn),
+	)
+}
+func newEmailVerificationsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(EmailVerificationsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, EmailVerificationsTable, EmailVerificationsColumn),
 	)
 }
 func newReviewsStep() *sqlgraph.Step {

@@ -95,6 +95,16 @@ func MerchantID(v int) predicate.User {
 	return predicate.User(sql.FieldEQ(FieldMerchantID, v))
 }
 
+// EmailVerifiedAt applies equality check predicate on the "email_verified_at" field. It's identical to EmailVerifiedAtEQ.
+func EmailVerifiedAt(v time.Time) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldEmailVerifiedAt, v))
+}
+
+// EmailVerificationSentAt applies equality check predicate on the "email_verification_sent_at" field. It's identical to EmailVerificationSentAtEQ.
+func EmailVerificationSentAt(v time.Time) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldEmailVerificationSentAt, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.User {
 	return predicate.User(sql.FieldEQ(FieldCreatedAt, v))
@@ -590,6 +600,106 @@ func MerchantRoleNotNil() predicate.User {
 	return predicate.User(sql.FieldNotNull(FieldMerchantRole))
 }
 
+// EmailVerifiedAtEQ applies the EQ predicate on the "email_verified_at" field.
+func EmailVerifiedAtEQ(v time.Time) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldEmailVerifiedAt, v))
+}
+
+// EmailVerifiedAtNEQ applies the NEQ predicate on the "email_verified_at" field.
+func EmailVerifiedAtNEQ(v time.Time) predicate.User {
+	return predicate.User(sql.FieldNEQ(FieldEmailVerifiedAt, v))
+}
+
+// EmailVerifiedAtIn applies the In predicate on the "email_verified_at" field.
+func EmailVerifiedAtIn(vs ...time.Time) predicate.User {
+	return predicate.User(sql.FieldIn(FieldEmailVerifiedAt, vs...))
+}
+
+// EmailVerifiedAtNotIn applies the NotIn predicate on the "email_verified_at" field.
+func EmailVerifiedAtNotIn(vs ...time.Time) predicate.User {
+	return predicate.User(sql.FieldNotIn(FieldEmailVerifiedAt, vs...))
+}
+
+// EmailVerifiedAtGT applies the GT predicate on the "email_verified_at" field.
+func EmailVerifiedAtGT(v time.Time) predicate.User {
+	return predicate.User(sql.FieldGT(FieldEmailVerifiedAt, v))
+}
+
+// EmailVerifiedAtGTE applies the GTE predicate on the "email_verified_at" field.
+func EmailVerifiedAtGTE(v time.Time) predicate.User {
+	return predicate.User(sql.FieldGTE(FieldEmailVerifiedAt, v))
+}
+
+// EmailVerifiedAtLT applies the LT predicate on the "email_verified_at" field.
+func EmailVerifiedAtLT(v time.Time) predicate.User {
+	return predicate.User(sql.FieldLT(FieldEmailVerifiedAt, v))
+}
+
+// EmailVerifiedAtLTE applies the LTE predicate on the "email_verified_at" field.
+func EmailVerifiedAtLTE(v time.Time) predicate.User {
+	return predicate.User(sql.FieldLTE(FieldEmailVerifiedAt, v))
+}
+
+// EmailVerifiedAtIsNil applies the IsNil predicate on the "email_verified_at" field.
+func EmailVerifiedAtIsNil() predicate.User {
+	return predicate.User(sql.FieldIsNull(FieldEmailVerifiedAt))
+}
+
+// EmailVerifiedAtNotNil applies the NotNil predicate on the "email_verified_at" field.
+func EmailVerifiedAtNotNil() predicate.User {
+	return predicate.User(sql.FieldNotNull(FieldEmailVerifiedAt))
+}
+
+// EmailVerificationSentAtEQ applies the EQ predicate on the "email_verification_sent_at" field.
+func EmailVerificationSentAtEQ(v time.Time) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldEmailVerificationSentAt, v))
+}
+
+// EmailVerificationSentAtNEQ applies the NEQ predicate on the "email_verification_sent_at" field.
+func EmailVerificationSentAtNEQ(v time.Time) predicate.User {
+	return predicate.User(sql.FieldNEQ(FieldEmailVerificationSentAt, v))
+}
+
+// EmailVerificationSentAtIn applies the In predicate on the "email_verification_sent_at" field.
+func EmailVerificationSentAtIn(vs ...time.Time) predicate.User {
+	return predicate.User(sql.FieldIn(FieldEmailVerificationSentAt, vs...))
+}
+
+// EmailVerificationSentAtNotIn applies the NotIn predicate on the "email_verification_sent_at" field.
+func EmailVerificationSentAtNotIn(vs ...time.Time) predicate.User {
+	return predicate.User(sql.FieldNotIn(FieldEmailVerificationSentAt, vs...))
+}
+
+// EmailVerificationSentAtGT applies the GT predicate on the "email_verification_sent_at" field.
+func EmailVerificationSentAtGT(v time.Time) predicate.User {
+	return predicate.User(sql.FieldGT(FieldEmailVerificationSentAt, v))
+}
+
+// EmailVerificationSentAtGTE applies the GTE predicate on the "email_verification_sent_at" field.
+func EmailVerificationSentAtGTE(v time.Time) predicate.User {
+	return predicate.User(sql.FieldGTE(FieldEmailVerificationSentAt, v))
+}
+
+// EmailVerificationSentAtLT applies the LT predicate on the "email_verification_sent_at" field.
+func EmailVerificationSentAtLT(v time.Time) predicate.User {
+	return predicate.User(sql.FieldLT(FieldEmailVerificationSentAt, v))
+}
+
+// EmailVerificationSentAtLTE applies the LTE predicate on the "email_verification_sent_at" field.
+func EmailVerificationSentAtLTE(v time.Time) predicate.User {
+	return predicate.User(sql.FieldLTE(FieldEmailVerificationSentAt, v))
+}
+
+// EmailVerificationSentAtIsNil applies the IsNil predicate on the "email_verification_sent_at" field.
+func EmailVerificationSentAtIsNil() predicate.User {
+	return predicate.User(sql.FieldIsNull(FieldEmailVerificationSentAt))
+}
+
+// EmailVerificationSentAtNotNil applies the NotNil predicate on the "email_verification_sent_at" field.
+func EmailVerificationSentAtNotNil() predicate.User {
+	return predicate.User(sql.FieldNotNull(FieldEmailVerificationSentAt))
+}
+
 // HasMerchant applies the HasEdge predicate on the "merchant" edge.
 func HasMerchant() predicate.User {
 	return predicate.User(func(s *sql.Selector) {
@@ -651,6 +761,29 @@ func HasRefreshTokens() predicate.User {
 func HasRefreshTokensWith(preds ...predicate.RefreshToken) predicate.User {
 	return predicate.User(func(s *sql.Selector) {
 		step := newRefreshTokensStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasEmailVerifications applies the HasEdge predicate on the "email_verifications" edge.
+func HasEmailVerifications() predicate.User {
+	return predicate.User(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, EmailVerificationsTable, EmailVerificationsColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasEmailVerificationsWith applies the HasEdge predicate on the "email_verifications" edge with a given conditions (other predicates).
+func HasEmailVerificationsWith(preds ...predicate.EmailVerification) predicate.User {
+	return predicate.User(func(s *sql.Selector) {
+		step := newEmailVerificationsStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

@@ -65,6 +65,10 @@ func newServer(t testing.TB, url string, so serverOptions, opts ...func(*config.
 	cfg.DatabaseURL = url
 	cfg.DataDir = t.TempDir()
 	cfg.LogLevel = "error"
+	// Every test client registers from 127.0.0.1; tests of the registration limit set
+	// their own.
+	cfg.RegistrationMaxPerAddress = 1 << 20
+	cfg.EmailVerifyURL = VerifyURL
 	if so.listener != nil {
 		cfg.Payment.PublicURL = "http://" + so.listener.Addr().String()
 	}
@@ -267,11 +271,12 @@ func (s *Server) Login(email string) Session {
 // Password is the password of every account the tests create.
 const Password = "correct horse battery staple"
 
-// ForEachDialect runs fn once per database (SQLite and MySQL) on a fresh server.
-func ForEachDialect(t *testing.T, fn func(t *testing.T, s *Server)) {
+// ForEachDialect runs fn once per database (SQLite and MySQL) on a fresh server, its
+// configuration tweaked by opts.
+func ForEachDialect(t *testing.T, fn func(t *testing.T, s *Server), opts ...func(*config.Config)) {
 	for _, d := range testdb.Dialects() {
 		t.Run(d.Name, func(t *testing.T) {
-			fn(t, New(t, d.URL(t)))
+			fn(t, New(t, d.URL(t), opts...))
 		})
 	}
 }

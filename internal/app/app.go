@@ -32,6 +32,7 @@ import (
 	"github.com/xiadan/xiadan/internal/fulfilment"
 	"github.com/xiadan/xiadan/internal/guard"
 	"github.com/xiadan/xiadan/internal/loader"
+	"github.com/xiadan/xiadan/internal/mail"
 	"github.com/xiadan/xiadan/internal/orders"
 	"github.com/xiadan/xiadan/internal/payment/providers"
 	"github.com/xiadan/xiadan/internal/payments"
@@ -70,12 +71,22 @@ func New(cfg config.Config, db *database.DB, logger *slog.Logger) (*App, error) 
 	if err != nil {
 		return nil, err
 	}
+	mailer, err := mail.New(cfg.Mail, mail.OutboxDir(cfg.DataDir), logger)
+	if err != nil {
+		return nil, err
+	}
 	svc := &auth.Service{
-		Client:      db.Client,
-		Tokens:      &auth.TokenIssuer{Keys: keys, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, TTL: cfg.AccessTokenTTL},
-		RefreshTTL:  cfg.RefreshTokenTTL,
-		Throttle:    auth.NewThrottle(cfg.LoginFailureWindow),
-		MaxFailures: cfg.LoginMaxFailures,
+		Client:            db.Client,
+		Tokens:            &auth.TokenIssuer{Keys: keys, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, TTL: cfg.AccessTokenTTL},
+		RefreshTTL:        cfg.RefreshTokenTTL,
+		Throttle:          auth.NewThrottle(cfg.LoginFailureWindow),
+		MaxFailures:       cfg.LoginMaxFailures,
+		Registrations:     auth.NewQuota(cfg.RegistrationWindow),
+		RegistrationLimit: cfg.RegistrationMaxPerAddress,
+		Mailer:            mailer,
+		Logger:            logger,
+		VerifyURL:         cfg.EmailVerifyURL,
+		VerificationTTL:   cfg.EmailVerificationTTL,
 	}
 	// Carrier scans always come in the order they happened, however they are loaded.
 	db.Client.TrackingEvent.Intercept(fulfilment.ScansInOrder())

@@ -92,6 +92,7 @@ func TestLoginAndMe(t *testing.T) {
 
 func TestLoginThrottle(t *testing.T) {
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
+		freezeThrottle(s)
 		s.Register("bea@example.com", "Bea")
 		login := `mutation($i: LoginInput!) { login(input: $i) { accessToken } }`
 		attempt := func(pw string) *apitest.Response {
@@ -135,7 +136,7 @@ func TestAccessTokenValidation(t *testing.T) {
 	}
 	past := &auth.TokenIssuer{Keys: real.Keys, Issuer: real.Issuer, Audience: real.Audience, TTL: 15 * time.Minute,
 		Now: func() time.Time { return time.Now().Add(-time.Hour) }}
-	expired, _, _ := past.Issue(sess.UserID, "user")
+	expired, _, _ := past.IssueUser(sess.UserID, "session")
 	none, _ := jwt.NewWithClaims(jwt.SigningMethodNone, claims(real.Audience, real.Issuer, time.Now().Add(time.Hour))).
 		SignedString(jwt.UnsafeAllowNoneSignatureType)
 	hs := jwt.NewWithClaims(jwt.SigningMethodHS256, claims(real.Audience, real.Issuer, time.Now().Add(time.Hour)))
@@ -238,6 +239,7 @@ func TestLogoutRevokesSession(t *testing.T) {
 func TestChangePasswordSignsOutOtherSessions(t *testing.T) {
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		sess := s.Register("gus@example.com", "Gus")
+		other := s.Login("gus@example.com")
 		change := `mutation($i: ChangePasswordInput!) { changePassword(input: $i) }`
 		r := s.Query(sess.AccessToken, change, map[string]any{"i": map[string]any{"currentPassword": "nope nope", "newPassword": "another good one"}})
 		if r.Code() != "BAD_USER_INPUT" || r.Field() != "currentPassword" {
@@ -251,9 +253,17 @@ func TestChangePasswordSignsOutOtherSessions(t *testing.T) {
 			t.Fatalf("anonymous: %s", r.Raw)
 		}
 		s.MustQuery(sess.AccessToken, change, map[string]any{"i": map[string]any{"currentPassword": apitest.Password, "newPassword": "another good one"}})
-		if r := s.Query("", `mutation($t: String!) { refreshToken(token: $t) { accessToken } }`, map[string]any{"t": sess.RefreshToken}); r.Code() != "UNAUTHENTICATED" {
-			t.Fatalf("old session still refreshes: %s", r.Raw)
+		refresh := `mutation($t: String!) { refreshToken(token: $t) { accessToken } }`
+		// The other session ends at once: its access token and its refresh token.
+		if r := s.Query(other.AccessToken, `{ me { id } }`, nil); r.Status != http.StatusUnauthorized || r.Code() != "UNAUTHENTICATED" {
+			t.Fatalf("other session's access token still works: %d %s", r.Status, r.Raw)
 		}
+		if r := s.Query("", refresh, map[string]any{"t": other.RefreshToken}); r.Code() != "UNAUTHENTICATED" {
+			t.Fatalf("other session still refreshes: %s", r.Raw)
+		}
+		// The caller's own session goes on.
+		s.MustQuery(sess.AccessToken, `{ me { id } }`, nil)
+		s.MustQuery("", refresh, map[string]any{"t": sess.RefreshToken})
 		s.MustQuery("", `mutation { login(input: {email: "gus@example.com", password: "another good one"}) { accessToken } }`, nil)
 	})
 }

@@ -205,11 +205,22 @@ func TestMerchantStaffInvitations(t *testing.T) {
 		}
 
 		staff := s.Register("staff@example.com", "Staff")
+		accept := `mutation($id: ID!) { acceptMerchantInvitation(id: $id) { slug } }`
+		// Until the address is verified, the invitation neither shows nor works.
+		r = s.MustQuery(staff.AccessToken, `{ myMerchantInvitations { id merchant { slug } } }`, nil)
+		if string(r.Data) != `{"myMerchantInvitations":[]}` {
+			t.Fatalf("unverified invitee sees the invitation: %s", r.Raw)
+		}
+		if r := s.Query(staff.AccessToken, accept, map[string]any{"id": inv.InviteMerchantStaff.ID}); r.Code() != "FORBIDDEN" ||
+			r.Errors[0].Extensions["reason"] != "EMAIL_NOT_VERIFIED" {
+			t.Fatalf("unverified invitee accepts: %s", r.Raw)
+		}
+		s.VerifyEmail(t, staff)
 		r = s.MustQuery(staff.AccessToken, `{ myMerchantInvitations { id merchant { slug } } }`, nil)
 		if !r.Contains(`"slug":"tea-house"`) {
 			t.Fatalf("invitee does not see the invitation: %s", r.Raw)
 		}
-		accept := `mutation($id: ID!) { acceptMerchantInvitation(id: $id) { slug } }`
+		s.VerifyEmail(t, rival)
 		if r := s.Query(rival.AccessToken, accept, map[string]any{"id": inv.InviteMerchantStaff.ID}); r.Code() != "NOT_FOUND" {
 			t.Fatalf("someone else accepts: %s", r.Raw)
 		}

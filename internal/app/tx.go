@@ -15,10 +15,11 @@ import (
 )
 
 // selfTransactional are mutation fields that manage their own transactions: a detected
-// refresh-token reuse must revoke the session even though the request fails, and the
+// refresh-token reuse must revoke the session even though the request fails, a wrong
+// email verification code must be counted even though verifyEmail fails, and the
 // sandbox's notification is processed by the notify endpoint in its own transaction
 // (on SQLite a request transaction would hold the only write lock meanwhile).
-var selfTransactional = []string{"login", "refreshToken", "logout", "sandboxCompletePayment"}
+var selfTransactional = []string{"login", "refreshToken", "logout", "verifyEmail", "sandboxCompletePayment"}
 
 // Transactioner runs each mutation operation in one database transaction: it commits when
 // every field succeeded and rolls back otherwise, so nothing is ever half-written. Unlike

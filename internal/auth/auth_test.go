@@ -89,7 +89,7 @@ func TestKeyRotation(t *testing.T) {
 		t.Fatal("development key not persisted across starts")
 	}
 	issuerOld := &TokenIssuer{Keys: old, Issuer: "x", Audience: "y", TTL: time.Minute}
-	token, _, err := issuerOld.Issue("42", "user")
+	token, _, err := issuerOld.IssueUser("42", "session")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,5 +110,43 @@ func TestKeyRotation(t *testing.T) {
 	}
 	if _, err := LoadKeySet("", nil, ""); err == nil {
 		t.Fatal("no key and no dev directory accepted")
+	}
+}
+
+func TestQuota(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	q := NewQuota(time.Hour)
+	q.now = func() time.Time { return now }
+	for i := range 3 {
+		if wait := q.Take("a", 3); wait != 0 {
+			t.Fatalf("event %d refused: %v", i, wait)
+		}
+	}
+	now = now.Add(10 * time.Minute)
+	if wait := q.Take("a", 3); wait != 50*time.Minute {
+		t.Fatalf("fourth event: wait %v, want the rest of the window", wait)
+	}
+	if q.Take("b", 3) != 0 {
+		t.Fatal("another key refused")
+	}
+	now = now.Add(50 * time.Minute)
+	if q.Take("a", 3) != 0 {
+		t.Fatal("refused in a new window")
+	}
+}
+
+func TestAddressKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"203.0.113.7":             "203.0.113.7",
+		"::ffff:203.0.113.7":      "203.0.113.7",
+		"2001:db8:1:2::1":         "2001:db8:1:2::/64",
+		"2001:db8:1:2:ffff:0:0:9": "2001:db8:1:2::/64",
+		"fe80::1%eth0":            "fe80::/64",
+		"":                        "",
+		"not an address":          "not an address",
+	} {
+		if got := AddressKey(in); got != want {
+			t.Errorf("AddressKey(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

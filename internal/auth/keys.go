@@ -162,6 +162,11 @@ type Claims struct {
 	// time of its last rotation in microseconds, 0 before any): a rotation ends exactly
 	// the tokens issued with the old secret, whatever second they were issued in.
 	SecretVersion int64 `json:"sv,omitempty"`
+	// SessionID is a user token's session: the refresh-token family it was issued with.
+	// Each request checks that the session still has an unrevoked refresh token, so
+	// logging out, changing the password or a detected refresh-token reuse ends the
+	// session's access tokens at once rather than at expiry.
+	SessionID string `json:"sid,omitempty"`
 }
 
 // TokenIssuer issues and verifies access tokens.
@@ -180,19 +185,20 @@ func (ti *TokenIssuer) now() time.Time {
 	return time.Now()
 }
 
-// Issue signs an access token for subject and returns it with its expiry.
-func (ti *TokenIssuer) Issue(subject, kind string) (string, time.Time, error) {
-	return ti.issue(subject, kind, "", nil, 0)
+// IssueUser signs an access token for the user with id userID in session sessionID (a
+// refresh-token family) and returns it with its expiry.
+func (ti *TokenIssuer) IssueUser(userID, sessionID string) (string, time.Time, error) {
+	return ti.issue(userID, KindUser, "", nil, 0, sessionID)
 }
 
 // IssuePartner signs an access token for the API client clientID (its client_id), acting
 // for merchantIDs with scopes, and returns it with its expiry.
 // secretVersion is the client's secret version (see Claims.SecretVersion).
 func (ti *TokenIssuer) IssuePartner(clientID string, scopes []string, merchantIDs []int, secretVersion int64) (string, time.Time, error) {
-	return ti.issue(clientID, KindPartner, strings.Join(scopes, " "), merchantIDs, secretVersion)
+	return ti.issue(clientID, KindPartner, strings.Join(scopes, " "), merchantIDs, secretVersion, "")
 }
 
-func (ti *TokenIssuer) issue(subject, kind, scope string, merchantIDs []int, secretVersion int64) (string, time.Time, error) {
+func (ti *TokenIssuer) issue(subject, kind, scope string, merchantIDs []int, secretVersion int64, sessionID string) (string, time.Time, error) {
 	now := ti.now().UTC().Truncate(time.Second)
 	exp := now.Add(ti.TTL)
 	id := make([]byte, 12)
@@ -213,6 +219,7 @@ func (ti *TokenIssuer) issue(subject, kind, scope string, merchantIDs []int, sec
 		Scope:         scope,
 		MerchantIDs:   merchantIDs,
 		SecretVersion: secretVersion,
+		SessionID:     sessionID,
 	}
 	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims)
 	tok.Header["kid"] = ti.Keys.signingKID

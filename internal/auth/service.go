@@ -1,6 +1,7 @@
-// Package auth signs people in: password hashing, access tokens (EdDSA JWTs), rotating
-// refresh tokens with reuse detection, sign-in throttling, and turning a bearer token into
-// the request's viewer.
+// Package auth signs people in and proves who they are: password hashing, access tokens
+// (EdDSA JWTs) bound to a session, rotating refresh tokens with reuse detection, sign-in
+// and registration throttling, email verification, and turning a bearer token into the
+// request's viewer.
 package auth
 
 import (
@@ -10,7 +11,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
-	"net/mail"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,6 +24,8 @@ import (
 	"github.com/xiadan/xiadan/ent/refreshtoken"
 	"github.com/xiadan/xiadan/ent/user"
 	"github.com/xiadan/xiadan/internal/apperror"
+	"github.com/xiadan/xiadan/internal/mail"
+	"github.com/xiadan/xiadan/internal/usertext"
 	"github.com/xiadan/xiadan/internal/viewer"
 )
 
@@ -35,10 +38,30 @@ type Service struct {
 	Tokens     *TokenIssuer
 	RefreshTTL time.Duration
 	Throttle   *Throttle
-	// MaxFailures is the number of failed sign-ins per account before slowing down; a
-	// client address may fail four times as often (many people share one address).
+	// MaxFailures is the number of failed sign-ins per account and client address before
+	// that pair slows down. A client address may fail AddressFailureFactor times as often
+	// over all accounts, and an account AccountFailureFactor times as often over all
+	// addresses (see Login).
 	MaxFailures int
-	Now         func() time.Time
+	// Registrations, when set, allows RegistrationLimit registrations per client address
+	// in its window.
+	Registrations     *Quota
+	RegistrationLimit int
+	// Mailer sends verification messages, after the transaction that created them
+	// commits; Logger records what could not be sent.
+	Mailer mail.Mailer
+	Logger *slog.Logger
+	// VerifyURL is the front-end page a verification message links to, with the token in
+	// the `token` query parameter; empty means messages carry only the code.
+	VerifyURL string
+	// VerificationTTL is how long a verification code and link work (30m when zero).
+	VerificationTTL time.Duration
+	// OnSessionsEnded, when set, is called with a user's id after sessions of that user
+	// ended (logout, refresh-token reuse, password change, account disabled), once the
+	// change is committed. Their access tokens are already refused by then; open streams
+	// (websockets, SSE) can use it to re-check their access at once.
+	OnSessionsEnded func(userID int)
+	Now             func() time.Time
 
 	dummyOnce sync.Once
 	dummyHash string
@@ -71,24 +94,21 @@ var errBadCredentials = apperror.New(apperror.Unauthenticated, "invalid email or
 
 var errBadRefresh = apperror.New(apperror.Unauthenticated, "invalid or expired refresh token")
 
-// NormalizeEmail trims and lower-cases an address and checks that it is a bare address.
-func NormalizeEmail(field, email string) (string, error) {
-	e := strings.ToLower(strings.TrimSpace(email))
-	addr, err := mail.ParseAddress(e)
-	if err != nil || addr.Address != e || len(e) > 254 || !strings.Contains(e[strings.LastIndex(e, "@"):], ".") {
-		return "", apperror.BadInput(field, "%q is not a valid email address", email)
-	}
-	return e, nil
-}
+// The throttling factors of Login: how many more failures than MaxFailures a client
+// address may have over all accounts, and an account over all addresses.
+const (
+	AddressFailureFactor = 4
+	AccountFailureFactor = 10
+)
 
-// CheckDisplayName validates a display name.
-func CheckDisplayName(field, name string) (string, error) {
-	name = strings.TrimSpace(name)
-	if n := utf8.RuneCountInString(name); n < 1 || n > 64 {
-		return "", apperror.BadInput(field, "must be 1 to 64 characters")
-	}
-	return name, nil
-}
+var errSessionEnded = apperror.New(apperror.Unauthenticated, "this session has ended; sign in again")
+
+// NormalizeEmail normalises an address (see usertext.Email) and checks that it is a bare
+// address.
+func NormalizeEmail(field, email string) (string, error) { return usertext.Email(field, email) }
+
+// CheckDisplayName validates a display name: one line of 1 to 64 visible characters.
+func CheckDisplayName(field, name string) (string, error) { return usertext.Line(field, name, 1, 64) }
 
 // CheckLocale validates a BCP 47-ish language tag such as zh-CN or en.
 func CheckLocale(field, locale string) (string, error) {
@@ -118,6 +138,14 @@ func (s *Service) Register(ctx context.Context, db *ent.Client, in RegisterInput
 	if err != nil {
 		return nil, err
 	}
+	// Counted once the input is valid, whatever happens next: a taken address (CONFLICT)
+	// counts too, so the limit also bounds probing which addresses have accounts.
+	if s.Registrations != nil {
+		key := "register:" + AddressKey(ClientFromContext(ctx).IP)
+		if wait := s.Registrations.Take(key, s.RegistrationLimit); wait > 0 {
+			return nil, apperror.Limited(wait)
+		}
+	}
 	sys := viewer.SystemContext(ctx)
 	if taken, err := db.User.Query().Where(user.Email(email)).Exist(sys); err != nil {
 		return nil, err
@@ -141,37 +169,65 @@ func (s *Service) Register(ctx context.Context, db *ent.Client, in RegisterInput
 	if err != nil {
 		return nil, err
 	}
+	if _, err := s.sendVerification(ctx, db, u); err != nil {
+		return nil, err
+	}
 	return s.startSession(ctx, db, u, newFamilyID())
 }
 
-// Login checks email and password and starts a session. Repeated failures for one account
-// or one client address are slowed down with RATE_LIMITED.
+// Login checks email and password and starts a session. Failures are throttled so that
+// nobody can use the throttle to lock someone else out:
+//
+//   - per account and client address: MaxFailures, then back-off for that pair only, so
+//     guessing one account's password from one address slows down that address alone;
+//   - per client address over all accounts: AddressFailureFactor × MaxFailures (a password
+//     spray from one address stops that address, not the accounts it sprayed);
+//   - per account over all addresses: AccountFailureFactor × MaxFailures (guessing from
+//     many addresses); past it, only addresses the account has recently signed in from (a
+//     session started there within RefreshTTL) may still try, everyone else waits.
+//
+// Blocked attempts are RATE_LIMITED without checking the password. A client address is
+// an IPv6 /64 (AddressKey). The throttle is per process.
 func (s *Service) Login(ctx context.Context, db *ent.Client, email, password string) (*Session, error) {
 	ip := ClientFromContext(ctx).IP
-	emailKey := "email:" + strings.ToLower(strings.TrimSpace(email))
-	ipKey := "ip:" + ip
-	if wait := max(s.Throttle.Blocked(emailKey), s.Throttle.Blocked(ipKey)); wait > 0 {
+	addr := AddressKey(ip)
+	norm, normErr := NormalizeEmail("email", email)
+	account := norm
+	if normErr != nil {
+		account = strings.ToLower(strings.TrimSpace(email))
+	}
+	k := loginKeys(account, addr)
+	if wait := max(s.Throttle.Blocked(k.pair), s.Throttle.Blocked(k.address)); wait > 0 {
 		return nil, apperror.Limited(wait)
 	}
 	fail := func() error {
-		s.Throttle.Fail(emailKey, s.MaxFailures)
-		if ip != "" {
-			s.Throttle.Fail(ipKey, 4*s.MaxFailures)
-		}
+		s.failLogin(k)
+		s.Throttle.Fail(k.account, AccountFailureFactor*s.MaxFailures)
 		return errBadCredentials
 	}
-	norm, err := NormalizeEmail("email", email)
-	if err != nil {
+	if normErr != nil {
 		return nil, fail()
 	}
-	u, err := db.User.Query().Where(user.Email(norm)).Only(viewer.SystemContext(ctx))
-	if ent.IsNotFound(err) {
+	sys := viewer.SystemContext(ctx)
+	u, err := db.User.Query().Where(user.Email(norm)).Only(sys)
+	if err != nil && !ent.IsNotFound(err) {
+		return nil, err
+	}
+	if wait := s.Throttle.Blocked(k.account); wait > 0 {
+		known := false
+		if u != nil && ip != "" {
+			if known, err = s.knownAddress(sys, db, u.ID, addr); err != nil {
+				return nil, err
+			}
+		}
+		if !known {
+			return nil, apperror.Limited(wait)
+		}
+	}
+	if u == nil {
 		// Spend the same time as a real check, so timing does not reveal accounts.
 		_, _ = VerifyPassword(s.dummy(), password)
 		return nil, fail()
-	}
-	if err != nil {
-		return nil, err
 	}
 	ok, err := VerifyPassword(u.PasswordHash, password)
 	if err != nil {
@@ -180,8 +236,40 @@ func (s *Service) Login(ctx context.Context, db *ent.Client, email, password str
 	if !ok || u.Status != user.StatusACTIVE {
 		return nil, fail()
 	}
-	s.Throttle.Reset(emailKey)
+	s.Throttle.Reset(k.pair)
 	return s.startSession(ctx, db, u, newFamilyID())
+}
+
+// knownAddress reports whether userID started a session from addr (an AddressKey, so any
+// address of an IPv6 /64, whose last half changes by itself) within RefreshTTL. It is
+// asked only of accounts past their account-wide failure limit.
+func (s *Service) knownAddress(ctx context.Context, db *ent.Client, userID int, addr string) (bool, error) {
+	ips, err := db.RefreshToken.Query().
+		Where(refreshtoken.UserID(userID), refreshtoken.CreatedAtGT(s.now().Add(-s.RefreshTTL))).
+		Unique(true).
+		Limit(1000).
+		Select(refreshtoken.FieldClientIP).
+		Strings(ctx)
+	if err != nil {
+		return false, err
+	}
+	return slices.ContainsFunc(ips, func(ip string) bool { return ip != "" && AddressKey(ip) == addr }), nil
+}
+
+// throttleKeys are the throttle keys of one account at one client address.
+type throttleKeys struct{ pair, address, account string }
+
+func loginKeys(account, addr string) throttleKeys {
+	return throttleKeys{pair: "login:" + account + "|" + addr, address: "login-addr:" + addr, account: "login-account:" + account}
+}
+
+// failLogin counts a wrong password against the account at this address and against the
+// address (not when it is unknown: all such attempts would share one key).
+func (s *Service) failLogin(k throttleKeys) {
+	s.Throttle.Fail(k.pair, s.MaxFailures)
+	if k.address != "login-addr:" {
+		s.Throttle.Fail(k.address, AddressFailureFactor*s.MaxFailures)
+	}
 }
 
 func (s *Service) dummy() string {
@@ -208,6 +296,7 @@ func (s *Service) Refresh(ctx context.Context, token string) (*Session, error) {
 		if err := s.revokeFamily(sys, s.Client, rt.FamilyID); err != nil {
 			return nil, err
 		}
+		s.sessionsEnded(rt.UserID)
 		return nil, apperror.New(apperror.Unauthenticated, "refresh token already used; the session was signed out for safety")
 	case !now.Before(rt.ExpiresAt):
 		return nil, errBadRefresh
@@ -239,6 +328,7 @@ func (s *Service) Refresh(ctx context.Context, token string) (*Session, error) {
 		if err := s.revokeFamily(sys, s.Client, rt.FamilyID); err != nil {
 			return nil, err
 		}
+		s.sessionsEnded(rt.UserID)
 		return nil, apperror.New(apperror.Unauthenticated, "refresh token already used; the session was signed out for safety")
 	}
 	return sess, err
@@ -246,8 +336,9 @@ func (s *Service) Refresh(ctx context.Context, token string) (*Session, error) {
 
 var errReused = errors.New("refresh token reused")
 
-// Logout revokes the session (token family) of a refresh token. Unknown tokens are ignored,
-// so logging out twice is harmless.
+// Logout revokes the session (token family) of a refresh token: the refresh token and the
+// session's access tokens stop working at once. Unknown tokens are ignored, so logging out
+// twice is harmless.
 func (s *Service) Logout(ctx context.Context, token string) error {
 	sys := viewer.SystemContext(ctx)
 	rt, err := s.Client.RefreshToken.Query().Where(refreshtoken.TokenHash(hashToken(token))).Only(sys)
@@ -257,31 +348,59 @@ func (s *Service) Logout(ctx context.Context, token string) error {
 	if err != nil {
 		return err
 	}
-	return s.revokeFamily(sys, s.Client, rt.FamilyID)
+	if err := s.revokeFamily(sys, s.Client, rt.FamilyID); err != nil {
+		return err
+	}
+	s.sessionsEnded(rt.UserID)
+	return nil
 }
 
 // RevokeAllSessions signs a user out everywhere, on db (the caller's transaction).
 func (s *Service) RevokeAllSessions(ctx context.Context, db *ent.Client, userID int) error {
-	_, err := db.RefreshToken.Update().
-		Where(refreshtoken.UserID(userID), refreshtoken.RevokedAtIsNil()).
-		SetRevokedAt(s.now()).
-		Save(viewer.SystemContext(ctx))
-	return err
+	return s.revokeSessions(ctx, db, userID, "")
 }
 
-// ChangePassword replaces the password after checking the current one, and signs out every
-// session of the user; the caller signs in again with the new password.
-func (s *Service) ChangePassword(ctx context.Context, db *ent.Client, userID int, current, next string) error {
+// revokeSessions revokes every session of userID but keep (none when empty), on db, and
+// announces it once db's transaction commits.
+func (s *Service) revokeSessions(ctx context.Context, db *ent.Client, userID int, keep string) error {
+	q := db.RefreshToken.Update().Where(refreshtoken.UserID(userID), refreshtoken.RevokedAtIsNil())
+	if keep != "" {
+		q.Where(refreshtoken.FamilyIDNEQ(keep))
+	}
+	if _, err := q.SetRevokedAt(s.now()).Save(viewer.SystemContext(ctx)); err != nil {
+		return err
+	}
+	afterCommit(ctx, func(context.Context) { s.sessionsEnded(userID) })
+	return nil
+}
+
+// sessionsEnded calls OnSessionsEnded, if set.
+func (s *Service) sessionsEnded(userID int) {
+	if s.OnSessionsEnded != nil {
+		s.OnSessionsEnded(userID)
+	}
+}
+
+// ChangePassword replaces the password after checking the current one, and signs out
+// every other session of the user at once; session (the caller's, from its access token)
+// goes on. Wrong current passwords count against the sign-in throttle of the account at
+// the caller's address, so a stolen access token cannot be used to guess the password.
+func (s *Service) ChangePassword(ctx context.Context, db *ent.Client, userID int, session, current, next string) error {
 	sys := viewer.SystemContext(ctx)
 	u, err := db.User.Get(sys, userID)
 	if err != nil {
 		return err
+	}
+	k := loginKeys(u.Email, AddressKey(ClientFromContext(ctx).IP))
+	if wait := max(s.Throttle.Blocked(k.pair), s.Throttle.Blocked(k.address)); wait > 0 {
+		return apperror.Limited(wait)
 	}
 	ok, err := VerifyPassword(u.PasswordHash, current)
 	if err != nil {
 		return err
 	}
 	if !ok {
+		s.failLogin(k)
 		return apperror.BadInput("currentPassword", "the current password is wrong")
 	}
 	if err := CheckPasswordPolicy(next); err != nil {
@@ -294,7 +413,11 @@ func (s *Service) ChangePassword(ctx context.Context, db *ent.Client, userID int
 	if err := db.User.UpdateOneID(userID).SetPasswordHash(hash).Exec(ctx); err != nil {
 		return err
 	}
-	return s.RevokeAllSessions(ctx, db, userID)
+	if session == "" {
+		// Without a session to keep (never for a signed-in user), keep none.
+		return s.RevokeAllSessions(ctx, db, userID)
+	}
+	return s.revokeSessions(ctx, db, userID, session)
 }
 
 func (s *Service) revokeFamily(ctx context.Context, db *ent.Client, family string) error {
@@ -306,7 +429,7 @@ func (s *Service) revokeFamily(ctx context.Context, db *ent.Client, family strin
 }
 
 func (s *Service) startSession(ctx context.Context, db *ent.Client, u *ent.User, family string) (*Session, error) {
-	access, exp, err := s.Tokens.Issue(strconv.Itoa(u.ID), KindUser)
+	access, exp, err := s.Tokens.IssueUser(strconv.Itoa(u.ID), family)
 	if err != nil {
 		return nil, err
 	}
@@ -331,8 +454,11 @@ func (s *Service) startSession(ctx context.Context, db *ent.Client, u *ent.User,
 	return &Session{AccessToken: access, RefreshToken: refresh, ExpiresAt: exp, RefreshExpiresAt: refreshExp, User: u}, nil
 }
 
-// Authenticate turns a bearer access token into the request's viewer, reading the user so
-// a disabled account or a changed role takes effect at once rather than at token expiry.
+// Authenticate turns a bearer access token into the request's viewer. It reads the user
+// together with the token's session — one query: the user, if their session (refresh-token
+// family) still has an unrevoked token — so a disabled account, a changed role, a logout,
+// a password change elsewhere or a detected refresh-token reuse takes effect at once
+// rather than at token expiry. User tokens without a session are refused.
 func (s *Service) Authenticate(ctx context.Context, token string) (*viewer.Viewer, error) {
 	claims, err := s.Tokens.Verify(token)
 	if err != nil {
@@ -346,12 +472,14 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*viewer.Viewe
 		return nil, apperror.New(apperror.Unauthenticated, "invalid or expired access token")
 	}
 	id, err := strconv.Atoi(claims.Subject)
-	if err != nil {
+	if err != nil || claims.SessionID == "" {
 		return nil, apperror.New(apperror.Unauthenticated, "invalid or expired access token")
 	}
-	u, err := s.Client.User.Get(viewer.SystemContext(ctx), id)
+	u, err := s.Client.User.Query().
+		Where(user.ID(id), user.HasRefreshTokensWith(refreshtoken.FamilyID(claims.SessionID), refreshtoken.RevokedAtIsNil())).
+		Only(viewer.SystemContext(ctx))
 	if ent.IsNotFound(err) {
-		return nil, apperror.New(apperror.Unauthenticated, "invalid or expired access token")
+		return nil, errSessionEnded
 	}
 	if err != nil {
 		return nil, err
@@ -359,7 +487,9 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*viewer.Viewe
 	if u.Status != user.StatusACTIVE {
 		return nil, apperror.New(apperror.Unauthenticated, "this account is disabled")
 	}
-	return ViewerOf(u), nil
+	v := ViewerOf(u)
+	v.SessionID = claims.SessionID
+	return v, nil
 }
 
 // authenticatePartner builds the viewer of a partner client's token. It reads the client
@@ -417,7 +547,7 @@ func SecretVersion(rotatedAt *time.Time) int64 {
 
 // ViewerOf builds the viewer of a signed-in user.
 func ViewerOf(u *ent.User) *viewer.Viewer {
-	v := &viewer.Viewer{UserID: u.ID, Email: u.Email}
+	v := &viewer.Viewer{UserID: u.ID, Email: u.Email, EmailVerified: u.EmailVerifiedAt != nil}
 	for _, r := range u.Roles {
 		if role := viewer.Role(r); role.Valid() && role != viewer.RoleMerchant && role != viewer.RolePartner {
 			v.Roles = append(v.Roles, role)
@@ -450,6 +580,27 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n]
+}
+
+// afterCommit runs fn once the request transaction in ctx commits — never when it rolls
+// back — or at once when ctx has none (the work was committed already). fn gets a context
+// that the request's end does not cancel.
+func afterCommit(ctx context.Context, fn func(context.Context)) {
+	detached := context.WithoutCancel(ctx)
+	tx := ent.TxFromContext(ctx)
+	if tx == nil {
+		fn(detached)
+		return
+	}
+	tx.OnCommit(func(next ent.Committer) ent.Committer {
+		return ent.CommitFunc(func(ctx context.Context, tx *ent.Tx) error {
+			if err := next.Commit(ctx, tx); err != nil {
+				return err
+			}
+			fn(detached)
+			return nil
+		})
+	})
 }
 
 // withTx runs fn in the caller's transaction if ctx has one, else in a new one.

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"regexp"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"entgo.io/ent/dialect/sql"
 
@@ -15,6 +13,7 @@ import (
 	"github.com/xiadan/xiadan/ent/privacy"
 	"github.com/xiadan/xiadan/ent/schema/schematype"
 	"github.com/xiadan/xiadan/internal/apperror"
+	"github.com/xiadan/xiadan/internal/usertext"
 )
 
 // MaxAddresses is the most addresses one customer keeps.
@@ -265,19 +264,15 @@ func clearDefault(ctx context.Context, db *ent.Client, userID int) error {
 		Exec(ctx)
 }
 
-// checkText trims v and checks its length in characters (as the columns and the Ent
-// validators, MaxRuneLen, count them).
+// checkText checks one line of an address (usertext.Line: trimmed, at most max characters
+// as the columns and the Ent validators, MaxRuneLen, count them, and no control, invisible
+// or text-direction characters: merchants print these on parcels).
 func checkText(field, v string, required bool, max int) (string, error) {
-	v = strings.TrimSpace(v)
-	switch {
-	case v == "" && required:
-		return "", apperror.BadInput(field, "is required")
-	case utf8.RuneCountInString(v) > max:
-		return "", apperror.BadInput(field, "must be at most %d characters", max)
-	case !utf8.ValidString(v) || strings.ContainsFunc(v, unicode.IsControl):
-		return "", apperror.BadInput(field, "must be one line of text")
+	min := 0
+	if required {
+		min = 1
 	}
-	return v, nil
+	return usertext.Line(field, v, min, max)
 }
 
 // dotted joins a field path prefix and a field name; an empty prefix gives the bare name.

@@ -28,7 +28,7 @@ func CreateProduct(ctx context.Context, db *ent.Client, in ProductInput) (*ent.P
 	if err != nil {
 		return nil, err
 	}
-	description, err := checkText("description", in.Description, 0, MaxDescription)
+	description, err := checkLongText("description", in.Description, 0, MaxDescription)
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +169,7 @@ func UpdateProduct(ctx context.Context, db *ent.Client, id int, in ProductUpdate
 		up.SetTitle(title)
 	}
 	if in.Description != nil {
-		description, err := checkText("description", *in.Description, 0, MaxDescription)
+		description, err := checkLongText("description", *in.Description, 0, MaxDescription)
 		if err != nil {
 			return nil, err
 		}

@@ -5,12 +5,12 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/xiadan/xiadan/ent/schema/schematype"
 	"github.com/xiadan/xiadan/internal/apperror"
 	"github.com/xiadan/xiadan/internal/money"
 	"github.com/xiadan/xiadan/internal/onboarding"
+	"github.com/xiadan/xiadan/internal/usertext"
 )
 
 // Field paths in errors are relative to the mutation's `input` argument, written as a
@@ -36,17 +36,17 @@ func dotted(prefix, name string) string {
 	return prefix + "." + name
 }
 
-// checkText trims v and checks it has min to max characters.
+// checkText checks one line of text a shopper will read — a title, a name, an option
+// value, an image's alt text — of min to max characters (usertext.Line: no control,
+// invisible or text-direction characters).
 func checkText(field, v string, min, max int) (string, error) {
-	v = strings.TrimSpace(v)
-	n := utf8.RuneCountInString(v)
-	switch {
-	case n == 0 && min > 0:
-		return "", apperror.BadInput(field, "is required")
-	case n < min || n > max:
-		return "", apperror.BadInput(field, "must be %d to %d characters", min, max)
-	}
-	return v, nil
+	return usertext.Line(field, v, min, max)
+}
+
+// checkLongText checks a description: several lines of min to max characters
+// (usertext.Text: no control or text-direction characters).
+func checkLongText(field, v string, min, max int) (string, error) {
+	return usertext.Text(field, v, min, max)
 }
 
 // checkImages validates product images: at most MaxImages, https URLs, short alt text.

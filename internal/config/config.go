@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xiadan/xiadan/internal/mail"
 	"github.com/xiadan/xiadan/internal/payment"
 )
 
@@ -41,6 +42,20 @@ type Config struct {
 	AllowedOrigins     []string
 	LoginMaxFailures   int
 	LoginFailureWindow time.Duration
+	// RegistrationMaxPerAddress accounts may be registered from one client address (an
+	// IPv6 /64) per RegistrationWindow.
+	RegistrationMaxPerAddress int
+	RegistrationWindow        time.Duration
+
+	// Mail is how the server sends email (SMTP_*, MAIL_FROM). Without SMTP_HOST, messages
+	// go to the development outbox under DataDir; production requires SMTP.
+	Mail mail.Config
+	// EmailVerifyURL is the front-end page that finishes an email verification: messages
+	// link to it with the one-time token appended as the `token` query parameter, and the
+	// page calls verifyEmail(token:). Without it, messages carry only the code.
+	EmailVerifyURL string
+	// EmailVerificationTTL is how long a verification code and link stay valid.
+	EmailVerificationTTL time.Duration
 
 	// BootstrapAdminEmail and BootstrapAdminPassword create the first admin on a first start.
 	BootstrapAdminEmail    string
@@ -83,20 +98,32 @@ func (c Config) Production() bool { return c.Env == "production" }
 func FromEnv(getenv func(string) string) (Config, error) {
 	r := reader{getenv: getenv}
 	c := Config{
-		Env:                    r.str("XIADAN_ENV", "development"),
-		DatabaseURL:            r.str("DATABASE_URL", "sqlite://xiadan.db"),
-		ListenAddr:             r.str("LISTEN_ADDR", ":8080"),
-		DataDir:                r.str("XIADAN_DATA_DIR", ".xiadan"),
-		JWTIssuer:              r.str("JWT_ISSUER", "xiadan"),
-		JWTAudience:            r.str("JWT_AUDIENCE", "xiadan-api"),
-		AccessTokenTTL:         r.duration("ACCESS_TOKEN_TTL", 15*time.Minute),
-		RefreshTokenTTL:        r.duration("REFRESH_TOKEN_TTL", 30*24*time.Hour),
-		JWTSigningKeyFile:      r.str("JWT_SIGNING_KEY_FILE", ""),
-		JWTVerifyKeyFiles:      r.list("JWT_VERIFY_KEY_FILES"),
-		TrustProxyHeaders:      r.boolean("TRUST_PROXY_HEADERS", false),
-		AllowedOrigins:         r.list("ALLOWED_ORIGINS"),
-		LoginMaxFailures:       r.integer("LOGIN_MAX_FAILURES", 5),
-		LoginFailureWindow:     r.duration("LOGIN_FAILURE_WINDOW", 15*time.Minute),
+		Env:                       r.str("XIADAN_ENV", "development"),
+		DatabaseURL:               r.str("DATABASE_URL", "sqlite://xiadan.db"),
+		ListenAddr:                r.str("LISTEN_ADDR", ":8080"),
+		DataDir:                   r.str("XIADAN_DATA_DIR", ".xiadan"),
+		JWTIssuer:                 r.str("JWT_ISSUER", "xiadan"),
+		JWTAudience:               r.str("JWT_AUDIENCE", "xiadan-api"),
+		AccessTokenTTL:            r.duration("ACCESS_TOKEN_TTL", 15*time.Minute),
+		RefreshTokenTTL:           r.duration("REFRESH_TOKEN_TTL", 30*24*time.Hour),
+		JWTSigningKeyFile:         r.str("JWT_SIGNING_KEY_FILE", ""),
+		JWTVerifyKeyFiles:         r.list("JWT_VERIFY_KEY_FILES"),
+		TrustProxyHeaders:         r.boolean("TRUST_PROXY_HEADERS", false),
+		AllowedOrigins:            r.list("ALLOWED_ORIGINS"),
+		LoginMaxFailures:          r.integer("LOGIN_MAX_FAILURES", 5),
+		LoginFailureWindow:        r.duration("LOGIN_FAILURE_WINDOW", 15*time.Minute),
+		RegistrationMaxPerAddress: r.integer("REGISTRATION_MAX_PER_ADDRESS", 20),
+		RegistrationWindow:        r.duration("REGISTRATION_WINDOW", time.Hour),
+		Mail: mail.Config{
+			Host:     r.str("SMTP_HOST", ""),
+			Port:     r.integer("SMTP_PORT", 587),
+			Username: r.str("SMTP_USERNAME", ""),
+			Password: r.getenv("SMTP_PASSWORD"),
+			TLS:      r.str("SMTP_TLS", mail.TLSStartTLS),
+			From:     r.str("MAIL_FROM", ""),
+		},
+		EmailVerifyURL:         r.str("EMAIL_VERIFY_URL", ""),
+		EmailVerificationTTL:   r.duration("EMAIL_VERIFICATION_TTL", 30*time.Minute),
 		BootstrapAdminEmail:    r.str("XIADAN_BOOTSTRAP_ADMIN_EMAIL", ""),
 		BootstrapAdminPassword: r.str("XIADAN_BOOTSTRAP_ADMIN_PASSWORD", ""),
 		LogLevel:               r.str("LOG_LEVEL", "info"),
@@ -148,6 +175,28 @@ func (c Config) Validate() error {
 	}
 	if c.LoginMaxFailures < 1 {
 		bad("LOGIN_MAX_FAILURES", "must be at least 1")
+	}
+	if c.RegistrationMaxPerAddress < 1 {
+		bad("REGISTRATION_MAX_PER_ADDRESS", "must be at least 1")
+	}
+	if c.RegistrationWindow < time.Minute || c.RegistrationWindow > 7*24*time.Hour {
+		bad("REGISTRATION_WINDOW", "must be between 1m and 168h")
+	}
+	errs = append(errs, c.Mail.Validate()...)
+	if c.Production() && c.Mail.Host == "" {
+		bad("SMTP_HOST", "is required in production (email verification sends codes; the development outbox only writes files)")
+	}
+	if c.EmailVerifyURL != "" {
+		u, err := url.Parse(c.EmailVerifyURL)
+		switch {
+		case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.Fragment != "":
+			bad("EMAIL_VERIFY_URL", "must be an absolute URL such as https://shop.example.com/verify-email")
+		case c.Production() && u.Scheme != "https":
+			bad("EMAIL_VERIFY_URL", "must be https in production (the link carries a one-time token)")
+		}
+	}
+	if c.EmailVerificationTTL < 5*time.Minute || c.EmailVerificationTTL > 24*time.Hour {
+		bad("EMAIL_VERIFICATION_TTL", "must be between 5m and 24h")
 	}
 	if c.Production() && c.JWTSigningKeyFile == "" {
 		bad("JWT_SIGNING_KEY_FILE", "is required in production (a development key is generated only outside production)")

@@ -24,9 +24,59 @@ func TestProductionNeedsAKeyAndTurnsOffDeveloperTools(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "JWT_SIGNING_KEY_FILE") {
 		t.Fatalf("production without a key: %v", err)
 	}
-	c, err := FromEnv(env(map[string]string{"XIADAN_ENV": "production", "JWT_SIGNING_KEY_FILE": "/k.pem"}))
+	_, err = FromEnv(env(map[string]string{"XIADAN_ENV": "production", "JWT_SIGNING_KEY_FILE": "/k.pem"}))
+	if err == nil || !strings.Contains(err.Error(), "SMTP_HOST") {
+		t.Fatalf("production without SMTP: %v", err)
+	}
+	c, err := FromEnv(env(map[string]string{"XIADAN_ENV": "production", "JWT_SIGNING_KEY_FILE": "/k.pem",
+		"SMTP_HOST": "smtp.example.com", "SMTP_USERNAME": "xiadan", "SMTP_PASSWORD": " secret with spaces ",
+		"MAIL_FROM": "Xiadan <no-reply@example.com>"}))
 	if err != nil || c.Playground || c.Introspection {
 		t.Fatalf("production: %+v %v", c, err)
+	}
+	if c.Mail.Port != 587 || c.Mail.TLS != "starttls" || c.Mail.Password != " secret with spaces " {
+		t.Fatalf("SMTP defaults: %+v", c.Mail)
+	}
+}
+
+func TestMailSettings(t *testing.T) {
+	prod := map[string]string{"XIADAN_ENV": "production", "JWT_SIGNING_KEY_FILE": "/k.pem",
+		"SMTP_HOST": "smtp.example.com", "MAIL_FROM": "no-reply@example.com"}
+	with := func(kv ...string) map[string]string {
+		m := map[string]string{}
+		for k, v := range prod {
+			m[k] = v
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"no sender", with("MAIL_FROM", ""), "MAIL_FROM"},
+		{"port is not a number", with("SMTP_PORT", "smtp"), "SMTP_PORT"},
+		{"unknown TLS mode", with("SMTP_TLS", "ssl"), "SMTP_TLS"},
+		{"credentials in clear", with("SMTP_TLS", "none", "SMTP_USERNAME", "u", "SMTP_PASSWORD", "p"), "SMTP_TLS"},
+		{"password without user", with("SMTP_PASSWORD", "p"), "SMTP_USERNAME"},
+		{"plain http link in production", with("EMAIL_VERIFY_URL", "http://shop.example.com/verify"), "EMAIL_VERIFY_URL"},
+		{"relative link", with("EMAIL_VERIFY_URL", "/verify"), "EMAIL_VERIFY_URL"},
+		{"code lifetime", with("EMAIL_VERIFICATION_TTL", "1m"), "EMAIL_VERIFICATION_TTL"},
+		{"registration limit", with("REGISTRATION_MAX_PER_ADDRESS", "0"), "REGISTRATION_MAX_PER_ADDRESS"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := FromEnv(env(tc.env)); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one naming %s", err, tc.want)
+			}
+		})
+	}
+	// Development needs no mail settings, and may link to a local page.
+	c, err := FromEnv(env(map[string]string{"EMAIL_VERIFY_URL": "http://localhost:3000/verify"}))
+	if err != nil || c.Mail.Host != "" || c.EmailVerificationTTL != 30*time.Minute || c.RegistrationMaxPerAddress != 20 {
+		t.Fatalf("development: %+v %v", c, err)
 	}
 }
 

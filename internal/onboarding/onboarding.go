@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/xiadan/xiadan/ent"
 	"github.com/xiadan/xiadan/ent/merchant"
@@ -19,6 +18,7 @@ import (
 	"github.com/xiadan/xiadan/internal/apperror"
 	"github.com/xiadan/xiadan/internal/audit"
 	"github.com/xiadan/xiadan/internal/auth"
+	"github.com/xiadan/xiadan/internal/usertext"
 	"github.com/xiadan/xiadan/internal/viewer"
 )
 
@@ -45,15 +45,13 @@ var (
 	licenceRE = regexp.MustCompile(`^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$`)
 )
 
+// text checks a one-line name (min > 0) or, for descriptions and other long texts, a
+// multi-line text (see usertext).
 func text(field, v string, min, max int) (string, error) {
-	v = strings.TrimSpace(v)
-	if n := utf8.RuneCountInString(v); n < min || n > max {
-		if min > 0 && n == 0 {
-			return "", apperror.BadInput(field, "is required")
-		}
-		return "", apperror.BadInput(field, "must be %d to %d characters", min, max)
+	if min > 0 {
+		return usertext.Line(field, v, min, max)
 	}
-	return v, nil
+	return usertext.Text(field, v, min, max)
 }
 
 // CheckHTTPSURL validates an https URL such as a logo or image address.
@@ -395,11 +393,18 @@ func RevokeInvitation(ctx context.Context, db *ent.Client, id int) (*ent.Merchan
 		Details: map[string]any{"invitationId": id}})
 }
 
-// AcceptInvitation joins the signed-in user to the inviting merchant's staff.
+// AcceptInvitation joins the signed-in user to the inviting merchant's staff. The
+// invitation is bound to the address it was sent to: only a user who has verified that
+// very address may accept it. Anyone can register any address, so an unverified one is
+// refused before the invitation is even looked up, and says nothing about it.
 func AcceptInvitation(ctx context.Context, db *ent.Client, id int) (*ent.Merchant, error) {
 	v := viewer.FromContext(ctx)
+	if !v.EmailVerified {
+		return nil, &apperror.Error{Code: apperror.Forbidden, Extensions: map[string]any{"reason": "EMAIL_NOT_VERIFIED"},
+			Message: "verify your email address first (requestEmailVerification, then verifyEmail)"}
+	}
 	inv, err := db.MerchantInvitation.Get(ctx, id)
-	if ent.IsNotFound(err) || (err == nil && !strings.EqualFold(inv.Email, v.Email)) {
+	if ent.IsNotFound(err) || (err == nil && !usertext.SameEmail(inv.Email, v.Email)) {
 		return nil, apperror.NotFoundf("invitation not found")
 	}
 	if err != nil {
@@ -415,6 +420,10 @@ func AcceptInvitation(ctx context.Context, db *ent.Client, id int) (*ent.Merchan
 	u, err := db.User.Get(sys, v.UserID)
 	if err != nil {
 		return nil, err
+	}
+	// The viewer was read at the start of the request; the user row is what counts.
+	if u.EmailVerifiedAt == nil || !usertext.SameEmail(u.Email, inv.Email) {
+		return nil, apperror.NotFoundf("invitation not found")
 	}
 	if u.MerchantID != nil {
 		return nil, apperror.New(apperror.Conflict, "you already own or work for a merchant")

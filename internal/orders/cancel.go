@@ -27,6 +27,11 @@ func (s *Service) Cancel(ctx context.Context, db *ent.Client, id int, reason str
 	if err != nil {
 		return nil, err
 	}
+	// Decide on the order as it is now: a payment that committed since it was read has
+	// made it PAID, which a merchant may still cancel (refunding it) and a customer not.
+	if o, err = Lock(ctx, db, id); err != nil {
+		return nil, err
+	}
 	actor := ActorOf(ctx, o)
 	switch actor.Role {
 	case orderevent.ActorRoleCUSTOMER:

@@ -93,35 +93,37 @@ func Visible(ctx context.Context, db *ent.Client, id int) (*ent.Order, error) {
 }
 
 // ForMerchant reads an order the caller may manage as its merchant: the merchant's staff,
-// a partner client of the merchant with orders:write, or an admin. The customer of the order gets FORBIDDEN; others NOT_FOUND.
+// a partner client of the merchant with orders:write, or an admin. The customer of the
+// order gets FORBIDDEN; others NOT_FOUND. The order is returned locked (Lock), so the
+// caller decides on its current status, which stays so until the transaction ends.
 func ForMerchant(ctx context.Context, db *ent.Client, id int) (*ent.Order, error) {
 	o, err := Visible(ctx, db, id)
 	if err != nil {
 		return nil, err
 	}
 	v := viewer.FromContext(ctx)
-	if v.System || v.IsAdmin() || v.IsMerchantMember(o.MerchantID) {
-		return o, nil
-	}
-	if v.Has(viewer.RolePartner) && v.ActsForMerchant(o.MerchantID) {
-		if v.HasScope(partners.ScopeOrdersWrite) {
-			return o, nil
+	switch {
+	case v.System || v.IsAdmin() || v.IsMerchantMember(o.MerchantID):
+	case v.Has(viewer.RolePartner) && v.ActsForMerchant(o.MerchantID):
+		if !v.HasScope(partners.ScopeOrdersWrite) {
+			return nil, apperror.New(apperror.Forbidden, "this needs the %s scope", partners.ScopeOrdersWrite)
 		}
-		return nil, apperror.New(apperror.Forbidden, "this needs the %s scope", partners.ScopeOrdersWrite)
+	default:
+		return nil, apperror.New(apperror.Forbidden, "only the merchant's staff may do this")
 	}
-	return nil, apperror.New(apperror.Forbidden, "only the merchant's staff may do this")
+	return Lock(ctx, db, id)
 }
 
-// ForCustomer reads an order the caller bought.
+// ForCustomer reads an order the caller bought, locked as ForMerchant does.
 func ForCustomer(ctx context.Context, db *ent.Client, id int) (*ent.Order, error) {
 	o, err := Visible(ctx, db, id)
 	if err != nil {
 		return nil, err
 	}
-	if v := viewer.FromContext(ctx); v.System || v.UserID == o.CustomerID {
-		return o, nil
+	if v := viewer.FromContext(ctx); !v.System && v.UserID != o.CustomerID {
+		return nil, apperror.New(apperror.Forbidden, "only the customer may do this")
 	}
-	return nil, apperror.New(apperror.Forbidden, "only the customer may do this")
+	return Lock(ctx, db, id)
 }
 
 func privacyDenied(err error) bool { return errors.Is(err, privacy.Deny) }

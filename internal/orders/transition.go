@@ -2,6 +2,7 @@ package orders
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/xiadan/xiadan/ent"
@@ -26,20 +27,31 @@ var eventType = map[order.Status]orderevent.Type{
 // the move on the order's timeline, in db's transaction. set, when not nil, adds fields to
 // the same update. It returns the order as updated.
 //
-// The database decides the winner of concurrent moves, on every replica: the write is
+// The database decides the winner of concurrent moves, on every replica. The order's row
+// is first locked by its primary key (Lock: SELECT … FOR UPDATE, which reads the latest
+// committed row), and the move is refused with INVALID_STATE, naming the status found,
+// unless the order is still in the status o was read with: the caller decided on that
+// status. The write itself is conditional too,
 //
-//	UPDATE orders SET status = <to>, … WHERE id = ? AND status = <the status o was read with>
+//	UPDATE orders SET status = <to>, … WHERE id = ? AND status = <from>
 //
-// and only a statement that changed the row wins (its rows affected, which the MySQL
-// connection reports as rows matched). The loser gets INVALID_STATE naming the status the
-// winner left, read with a locking read. Nothing re-reads the row to decide: on MySQL at
-// REPEATABLE READ a plain read inside the transaction still shows the snapshot taken
-// before the winner committed (Ent's UpdateOne().Where() does exactly that, and so lets
-// every loser through).
+// and must report its row (rows affected, which the MySQL connection counts as rows
+// matched). Nothing re-reads the row without a lock to decide: on MySQL at REPEATABLE READ
+// a plain read inside the transaction still shows the snapshot taken before the winner
+// committed (Ent's UpdateOne().Where() does exactly that, and so let every loser through).
+// Taking the primary-key lock before the UPDATE also fixes the order in which InnoDB locks
+// the row and its (status, …) index entry, so two movers never deadlock on them.
 func (s *Service) Transition(ctx context.Context, db *ent.Client, o *ent.Order, to order.Status,
 	actor Actor, reason string, set func(*ent.OrderUpdate)) (*ent.Order, error) {
 	if err := CheckMove(Fulfilment(o.Fulfilment), o.Status, to); err != nil {
 		return nil, err
+	}
+	cur, err := Lock(ctx, db, o.ID)
+	if err != nil {
+		return nil, err
+	}
+	if cur.Status != o.Status {
+		return nil, apperror.WrongState(string(cur.Status), "order %s cannot move from %s to %s", cur.Number, cur.Status, to)
 	}
 	now := stamp(s.now())
 	up := db.Order.Update().Where(order.ID(o.ID), order.StatusEQ(o.Status)).SetStatus(to).SetUpdatedAt(now)
@@ -67,14 +79,9 @@ func (s *Service) Transition(ctx context.Context, db *ent.Client, o *ent.Order, 
 	if err != nil {
 		return nil, err
 	}
-	if n == 0 {
-		// Someone moved the order first. A locking read sees what they left; a plain one
-		// could show this transaction's older snapshot.
-		cur, err := Lock(ctx, db, o.ID)
-		if err != nil {
-			return nil, err
-		}
-		return nil, apperror.WrongState(string(cur.Status), "order %s cannot move from %s to %s", cur.Number, cur.Status, to)
+	if n != 1 {
+		// Impossible while the lock holds; never let a write that changed nothing pass.
+		return nil, fmt.Errorf("order %s: the move from %s to %s changed %d rows", o.Number, o.Status, to, n)
 	}
 	// The row is ours until the transaction ends, and a transaction reads its own writes.
 	updated, err := db.Order.Get(sctx, o.ID)

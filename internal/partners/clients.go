@@ -10,9 +10,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"slices"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqljson"
@@ -24,6 +22,7 @@ import (
 	"github.com/xiadan/xiadan/ent/webhook"
 	"github.com/xiadan/xiadan/internal/apperror"
 	"github.com/xiadan/xiadan/internal/audit"
+	"github.com/xiadan/xiadan/internal/usertext"
 	"github.com/xiadan/xiadan/internal/viewer"
 )
 
@@ -64,9 +63,9 @@ func Create(ctx context.Context, db *ent.Client, in CreateInput) (*Credentials, 
 	if !v.Authenticated() && !v.System {
 		return nil, apperror.New(apperror.Unauthenticated, "sign in to do this")
 	}
-	name := strings.TrimSpace(in.Name)
-	if n := utf8.RuneCountInString(name); n < 1 || n > MaxNameLen {
-		return nil, apperror.BadInput("name", "must be 1 to %d characters", MaxNameLen)
+	name, err := usertext.Line("name", in.Name, 1, MaxNameLen)
+	if err != nil {
+		return nil, err
 	}
 	mids := slices.Clone(in.MerchantIDs)
 	slices.Sort(mids)

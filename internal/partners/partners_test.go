@@ -1,6 +1,7 @@
 package partners_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -12,6 +13,7 @@ import (
 	"github.com/xiadan/xiadan/ent/apiclient"
 	"github.com/xiadan/xiadan/ent/auditlog"
 	"github.com/xiadan/xiadan/internal/apitest"
+	"github.com/xiadan/xiadan/internal/config"
 )
 
 var (
@@ -177,6 +179,8 @@ func TestTokenEndpoint(t *testing.T) {
 		})
 
 		t.Run("failures are throttled per client", func(t *testing.T) {
+			now := time.Now() // frozen: the one-second back-off cannot run out mid-test
+			s.App.Auth.Throttle.SetClock(func() time.Time { return now })
 			victim := w.create(t, w.shop.Owner.AccessToken, "Victim", []string{w.shop.ID}, []string{"orders:read"})
 			for range s.Config.LoginMaxFailures {
 				if r := w.exchange(t, grant, victim.ClientID, "xds_guess"); r.Status != 401 {
@@ -316,4 +320,48 @@ func TestRevokeAndRotate(t *testing.T) {
 			s.MustQuery(w.admin.AccessToken, revokeClient, map[string]any{"id": c.ID})
 		})
 	})
+}
+
+func TestTokenEndpointLockoutStaysWithTheAddress(t *testing.T) {
+	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
+		now := time.Now() // a frozen clock: no back-off runs out while a slow machine tests it
+		s.App.Auth.Throttle.SetClock(func() time.Time { return now })
+		w := newWorld(t, s)
+		c := w.create(t, w.shop.Owner.AccessToken, "ERP", []string{w.shop.ID}, []string{"orders:read"})
+		exchange := func(ip, id, secret string) tokenReply {
+			t.Helper()
+			req, _ := http.NewRequest(http.MethodPost, w.tokenURL, strings.NewReader("grant_type=client_credentials"))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("X-Forwarded-For", ip)
+			req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
+			return do(t, req)
+		}
+		want := func(what string, r tokenReply, status int, code string) {
+			t.Helper()
+			if r.Status != status || r.Body.Error != code {
+				t.Fatalf("%s: %d %s, want %d %q", what, r.Status, r.Raw, status, code)
+			}
+		}
+		max := s.Config.LoginMaxFailures
+
+		// Anyone may know a client id; wrong secrets from one address stop that address only.
+		for range max {
+			want("guess", exchange("203.0.113.9", c.ClientID, "xds_guess"), 401, "invalid_client")
+		}
+		want("the guessing address, even with the secret", exchange("203.0.113.9", c.ClientID, c.Secret), 429, "slow_down")
+		want("the partner from its own address", exchange("198.51.100.20", c.ClientID, c.Secret), 200, "")
+		// Stepping through the addresses of one IPv6 /64 is one address.
+		for i := range max {
+			want("IPv6 guess", exchange(fmt.Sprintf("2001:db8:5:6::%x", i+1), c.ClientID, "xds_guess"), 401, "invalid_client")
+		}
+		want("another address of the /64", exchange("2001:db8:5:6:ffff::1", c.ClientID, c.Secret), 429, "slow_down")
+		want("another /64", exchange("2001:db8:5:7::1", c.ClientID, c.Secret), 200, "")
+
+		// Spraying many client ids from one address stops the address, not the clients.
+		for i := range 4 * max {
+			want("spray", exchange("203.0.113.10", fmt.Sprintf("xdc_sprayed%02d", i), "xds_guess"), 401, "invalid_client")
+		}
+		want("the spraying address", exchange("203.0.113.10", c.ClientID, c.Secret), 429, "slow_down")
+		want("the partner elsewhere", exchange("198.51.100.21", c.ClientID, c.Secret), 200, "")
+	}, func(c *config.Config) { c.TrustProxyHeaders = true })
 }

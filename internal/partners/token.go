@@ -177,10 +177,12 @@ func credentials(r *http.Request, form url.Values) (id, secret string, oerr *oau
 // authenticate checks a client's credentials. Failures count against the client id from
 // that address, and against the address; past the limit every attempt from there, right
 // or wrong, waits. Client ids are not secret, so failures from elsewhere never lock the
-// real integration out (and a 238-bit secret needs no per-id brute-force limit).
+// real integration out (and a 238-bit secret needs no per-id brute-force limit). An
+// address is an IPv6 /64 (auth.AddressKey), so one host cannot dodge the limit by
+// stepping through its addresses.
 func (h *TokenHandler) authenticate(r *http.Request, id, secret string) (*ent.ApiClient, *oauthError) {
 	ctx := r.Context()
-	ip := auth.ClientFromContext(ctx).IP
+	ip := auth.AddressKey(auth.ClientFromContext(ctx).IP)
 	idKey := "oauth-client:" + id + "@" + ip
 	ipKey := "oauth-ip:" + ip
 	wait := h.Throttle.Blocked(idKey)

@@ -99,12 +99,15 @@ func paidStatus(o *ent.Order) bool {
 	return false
 }
 
-// payingPayment returns the payment that paid order o.
+// payingPayment returns the payment that paid order o. It reads with locks (MySQL), so it
+// sees a payment that succeeded after this transaction's snapshot was taken; callers hold
+// the order's lock first (the order before its payments, always).
 func payingPayment(ctx context.Context, db *ent.Client, o *ent.Order) (*ent.Payment, error) {
 	ps, err := db.Payment.Query().
 		Where(entpayment.HasOrdersWith(order.ID(o.ID)),
-			entpayment.StatusIn(entpayment.StatusSUCCEEDED, entpayment.StatusPARTIALLY_REFUNDED, entpayment.StatusREFUNDED)).
-		WithRefunds(func(q *ent.RefundQuery) { q.Where(refund.OrderID(o.ID)) }).
+			entpayment.StatusIn(entpayment.StatusSUCCEEDED, entpayment.StatusPARTIALLY_REFUNDED, entpayment.StatusREFUNDED),
+			lockRows).
+		WithRefunds(func(q *ent.RefundQuery) { q.Where(refund.OrderID(o.ID), lockRows) }).
 		Order(entpayment.ByID()).
 		All(ctx)
 	if err != nil {

@@ -79,11 +79,32 @@ func DefaultExamples() []Tab {
 `,
 		},
 		{
+			Name: "Verify email",
+			Query: `# The code is in the message sent on sign-up: in development, in the
+# outbox directory under XIADAN_DATA_DIR (the server logs each file).
+mutation VerifyEmail($code: String) {
+  verifyEmail(code: $code) {
+    email
+    user { id emailVerified }
+  }
+}
+`,
+			Variables: `{
+  "code": "123456"
+}
+`,
+			Headers: `{
+  "Authorization": "Bearer PASTE_ACCESS_TOKEN"
+}
+`,
+		},
+		{
 			Name: "Who am I",
 			Query: `query WhoAmI {
   me {
     id
     email
+    emailVerified
     displayName
     roles
     merchant { id name status }

@@ -194,16 +194,25 @@ func AllowMerchantOwnerUpdate() privacy.MerchantMutationRuleFunc {
 	}
 }
 
-// FilterInvitationsToVisible shows invitations to the inviting merchant's owner and the invitee.
+// FilterInvitationsToVisible shows invitations to the inviting merchant's owner and to the
+// invitee — once the invitee has verified that address. Anyone may register any address,
+// so an unverified one shows nothing (not even that an invitation exists).
 func FilterInvitationsToVisible() privacy.MerchantInvitationQueryRuleFunc {
 	return func(ctx context.Context, q *ent.MerchantInvitationQuery) error {
 		v := viewer.FromContext(ctx)
 		if v.UserID == 0 {
 			return privacy.Denyf("anonymous viewer")
 		}
-		ps := []predicate.MerchantInvitation{merchantinvitation.EmailEqualFold(v.Email)}
+		var ps []predicate.MerchantInvitation
+		if v.EmailVerified && v.Email != "" {
+			ps = append(ps, merchantinvitation.Email(v.Email))
+		}
 		if v.IsMerchantOwner(v.MerchantID) {
 			ps = append(ps, merchantinvitation.MerchantID(v.MerchantID))
+		}
+		if len(ps) == 0 {
+			q.Where(merchantinvitation.IDIn()) // matches nothing
+			return privacy.Allow
 		}
 		q.Where(merchantinvitation.Or(ps...))
 		return privacy.Allow

@@ -61,6 +61,12 @@ type Viewer struct {
 	UserID int
 	// Email of the signed-in user, used to match invitations.
 	Email string
+	// EmailVerified reports whether the user proved they read mail at Email; only then do
+	// invitations sent to it show and work.
+	EmailVerified bool
+	// SessionID is the signed-in user's session (refresh-token family), from the access
+	// token; changing the password keeps this one session.
+	SessionID string
 	// Roles granted to the caller for this request.
 	Roles []Role
 	// MerchantID scopes a MERCHANT user to their merchant; 0 when none.
