@@ -210,7 +210,7 @@ type ComplexityRoot struct {
 		NameEn    func(childComplexity int) int
 		Parent    func(childComplexity int) int
 		Position  func(childComplexity int) int
-		Products  func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ProductOrder, where *ent.ProductWhereInput) int
+		Products  func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ProductOrder) int
 		Slug      func(childComplexity int) int
 		UpdatedAt func(childComplexity int) int
 	}
@@ -243,7 +243,7 @@ type ComplexityRoot struct {
 		LogoURL               func(childComplexity int) int
 		Name                  func(childComplexity int) int
 		ProductCount          func(childComplexity int) int
-		Products              func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ProductOrder, where *ent.ProductWhereInput) int
+		Products              func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ProductOrder) int
 		ShippingFlatFee       func(childComplexity int) int
 		Slug                  func(childComplexity int) int
 		Staff                 func(childComplexity int) int
@@ -1515,7 +1515,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Category.Products(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.ProductOrder), args["where"].(*ent.ProductWhereInput)), true
+		return e.ComplexityRoot.Category.Products(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.ProductOrder)), true
 	case "Category.slug":
 		if e.ComplexityRoot.Category.Slug == nil {
 			break
@@ -1650,7 +1650,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Merchant.Products(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.ProductOrder), args["where"].(*ent.ProductWhereInput)), true
+		return e.ComplexityRoot.Merchant.Products(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.ProductOrder)), true
 	case "Merchant.shippingFlatFee":
 		if e.ComplexityRoot.Merchant.ShippingFlatFee == nil {
 			break
@@ -5649,11 +5649,6 @@ type Category implements Node {
     Ordering options for Products returned from the connection.
     """
     orderBy: ProductOrder
-
-    """
-    Filtering options for Products returned from the connection.
-    """
-    where: ProductWhereInput
   ): ProductConnection!
 }
 """
@@ -5818,11 +5813,6 @@ input CategoryWhereInput {
   """
   hasChildren: Boolean
   hasChildrenWith: [CategoryWhereInput!]
-  """
-  products edge predicates
-  """
-  hasProducts: Boolean
-  hasProductsWith: [ProductWhereInput!]
 }
 """
 Define a Relay Cursor type:
@@ -5874,11 +5864,6 @@ type Merchant implements Node {
     Ordering options for Products returned from the connection.
     """
     orderBy: ProductOrder
-
-    """
-    Filtering options for Products returned from the connection.
-    """
-    where: ProductWhereInput
   ): ProductConnection!
 }
 """
@@ -6270,11 +6255,6 @@ input MerchantWhereInput {
   currencyHasSuffix: String
   currencyEqualFold: String
   currencyContainsFold: String
-  """
-  products edge predicates
-  """
-  hasProducts: Boolean
-  hasProductsWith: [ProductWhereInput!]
 }
 """
 An object with an ID.
@@ -7947,16 +7927,6 @@ input ReviewWhereInput {
   bodyHasSuffix: String
   bodyEqualFold: String
   bodyContainsFold: String
-  """
-  product edge predicates
-  """
-  hasProduct: Boolean
-  hasProductWith: [ProductWhereInput!]
-  """
-  order_item edge predicates
-  """
-  hasOrderItem: Boolean
-  hasOrderItemWith: [OrderItemWhereInput!]
 }
 type Shipment implements Node {
   id: ID!
@@ -10868,14 +10838,6 @@ func (ec *executionContext) field_Category_products_args(ctx context.Context, ra
 		return nil, err
 	}
 	args["orderBy"] = arg4
-	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "where",
-		func(ctx context.Context, v any) (*ent.ProductWhereInput, error) {
-			return ec.unmarshalOProductWhereInput2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐProductWhereInput(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["where"] = arg5
 	return args, nil
 }
 
@@ -10922,14 +10884,6 @@ func (ec *executionContext) field_Merchant_products_args(ctx context.Context, ra
 		return nil, err
 	}
 	args["orderBy"] = arg4
-	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "where",
-		func(ctx context.Context, v any) (*ent.ProductWhereInput, error) {
-			return ec.unmarshalOProductWhereInput2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐProductWhereInput(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["where"] = arg5
 	return args, nil
 }
 
@@ -15167,7 +15121,7 @@ func (ec *executionContext) _Category_products(ctx context.Context, field graphq
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return obj.Products(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.ProductOrder), fc.Args["where"].(*ent.ProductWhereInput))
+			return obj.Products(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.ProductOrder))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.ProductConnection) graphql.Marshaler {
@@ -15675,7 +15629,7 @@ func (ec *executionContext) _Merchant_products(ctx context.Context, field graphq
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return obj.Products(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.ProductOrder), fc.Args["where"].(*ent.ProductWhereInput))
+			return obj.Products(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.ProductOrder))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.ProductConnection) graphql.Marshaler {
@@ -31907,7 +31861,7 @@ func (ec *executionContext) unmarshalInputCategoryWhereInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "nameEn", "nameEnNEQ", "nameEnIn", "nameEnNotIn", "nameEnGT", "nameEnGTE", "nameEnLT", "nameEnLTE", "nameEnContains", "nameEnHasPrefix", "nameEnHasSuffix", "nameEnEqualFold", "nameEnContainsFold", "slug", "slugNEQ", "slugIn", "slugNotIn", "slugGT", "slugGTE", "slugLT", "slugLTE", "slugContains", "slugHasPrefix", "slugHasSuffix", "slugEqualFold", "slugContainsFold", "position", "positionNEQ", "positionIn", "positionNotIn", "positionGT", "positionGTE", "positionLT", "positionLTE", "hasParent", "hasParentWith", "hasChildren", "hasChildrenWith", "hasProducts", "hasProductsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "nameEn", "nameEnNEQ", "nameEnIn", "nameEnNotIn", "nameEnGT", "nameEnGTE", "nameEnLT", "nameEnLTE", "nameEnContains", "nameEnHasPrefix", "nameEnHasSuffix", "nameEnEqualFold", "nameEnContainsFold", "slug", "slugNEQ", "slugIn", "slugNotIn", "slugGT", "slugGTE", "slugLT", "slugLTE", "slugContains", "slugHasPrefix", "slugHasSuffix", "slugEqualFold", "slugContainsFold", "position", "positionNEQ", "positionIn", "positionNotIn", "positionGT", "positionGTE", "positionLT", "positionLTE", "hasParent", "hasParentWith", "hasChildren", "hasChildrenWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -32460,20 +32414,6 @@ func (ec *executionContext) unmarshalInputCategoryWhereInput(ctx context.Context
 				return it, err
 			}
 			it.HasChildrenWith = data
-		case "hasProducts":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasProducts"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.HasProducts = data
-		case "hasProductsWith":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasProductsWith"))
-			data, err := ec.unmarshalOProductWhereInput2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐProductWhereInputᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.HasProductsWith = data
 		}
 	}
 	return it, nil
@@ -33251,7 +33191,7 @@ func (ec *executionContext) unmarshalInputMerchantWhereInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "slug", "slugNEQ", "slugIn", "slugNotIn", "slugGT", "slugGTE", "slugLT", "slugLTE", "slugContains", "slugHasPrefix", "slugHasSuffix", "slugEqualFold", "slugContainsFold", "description", "descriptionNEQ", "descriptionIn", "descriptionNotIn", "descriptionGT", "descriptionGTE", "descriptionLT", "descriptionLTE", "descriptionContains", "descriptionHasPrefix", "descriptionHasSuffix", "descriptionEqualFold", "descriptionContainsFold", "logoURL", "logoURLNEQ", "logoURLIn", "logoURLNotIn", "logoURLGT", "logoURLGTE", "logoURLLT", "logoURLLTE", "logoURLContains", "logoURLHasPrefix", "logoURLHasSuffix", "logoURLIsNil", "logoURLNotNil", "logoURLEqualFold", "logoURLContainsFold", "licenceNumber", "licenceNumberNEQ", "licenceNumberIn", "licenceNumberNotIn", "licenceNumberGT", "licenceNumberGTE", "licenceNumberLT", "licenceNumberLTE", "licenceNumberContains", "licenceNumberHasPrefix", "licenceNumberHasSuffix", "licenceNumberEqualFold", "licenceNumberContainsFold", "legalName", "legalNameNEQ", "legalNameIn", "legalNameNotIn", "legalNameGT", "legalNameGTE", "legalNameLT", "legalNameLTE", "legalNameContains", "legalNameHasPrefix", "legalNameHasSuffix", "legalNameEqualFold", "legalNameContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "statusReason", "statusReasonNEQ", "statusReasonIn", "statusReasonNotIn", "statusReasonGT", "statusReasonGTE", "statusReasonLT", "statusReasonLTE", "statusReasonContains", "statusReasonHasPrefix", "statusReasonHasSuffix", "statusReasonIsNil", "statusReasonNotNil", "statusReasonEqualFold", "statusReasonContainsFold", "currency", "currencyNEQ", "currencyIn", "currencyNotIn", "currencyGT", "currencyGTE", "currencyLT", "currencyLTE", "currencyContains", "currencyHasPrefix", "currencyHasSuffix", "currencyEqualFold", "currencyContainsFold", "hasProducts", "hasProductsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "slug", "slugNEQ", "slugIn", "slugNotIn", "slugGT", "slugGTE", "slugLT", "slugLTE", "slugContains", "slugHasPrefix", "slugHasSuffix", "slugEqualFold", "slugContainsFold", "description", "descriptionNEQ", "descriptionIn", "descriptionNotIn", "descriptionGT", "descriptionGTE", "descriptionLT", "descriptionLTE", "descriptionContains", "descriptionHasPrefix", "descriptionHasSuffix", "descriptionEqualFold", "descriptionContainsFold", "logoURL", "logoURLNEQ", "logoURLIn", "logoURLNotIn", "logoURLGT", "logoURLGTE", "logoURLLT", "logoURLLTE", "logoURLContains", "logoURLHasPrefix", "logoURLHasSuffix", "logoURLIsNil", "logoURLNotNil", "logoURLEqualFold", "logoURLContainsFold", "licenceNumber", "licenceNumberNEQ", "licenceNumberIn", "licenceNumberNotIn", "licenceNumberGT", "licenceNumberGTE", "licenceNumberLT", "licenceNumberLTE", "licenceNumberContains", "licenceNumberHasPrefix", "licenceNumberHasSuffix", "licenceNumberEqualFold", "licenceNumberContainsFold", "legalName", "legalNameNEQ", "legalNameIn", "legalNameNotIn", "legalNameGT", "legalNameGTE", "legalNameLT", "legalNameLTE", "legalNameContains", "legalNameHasPrefix", "legalNameHasSuffix", "legalNameEqualFold", "legalNameContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "statusReason", "statusReasonNEQ", "statusReasonIn", "statusReasonNotIn", "statusReasonGT", "statusReasonGTE", "statusReasonLT", "statusReasonLTE", "statusReasonContains", "statusReasonHasPrefix", "statusReasonHasSuffix", "statusReasonIsNil", "statusReasonNotNil", "statusReasonEqualFold", "statusReasonContainsFold", "currency", "currencyNEQ", "currencyIn", "currencyNotIn", "currencyGT", "currencyGTE", "currencyLT", "currencyLTE", "currencyContains", "currencyHasPrefix", "currencyHasSuffix", "currencyEqualFold", "currencyContainsFold"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -34231,20 +34171,6 @@ func (ec *executionContext) unmarshalInputMerchantWhereInput(ctx context.Context
 				return it, err
 			}
 			it.CurrencyContainsFold = data
-		case "hasProducts":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasProducts"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.HasProducts = data
-		case "hasProductsWith":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasProductsWith"))
-			data, err := ec.unmarshalOProductWhereInput2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐProductWhereInputᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.HasProductsWith = data
 		}
 	}
 	return it, nil
@@ -40265,7 +40191,7 @@ func (ec *executionContext) unmarshalInputReviewWhereInput(ctx context.Context, 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "rating", "ratingNEQ", "ratingIn", "ratingNotIn", "ratingGT", "ratingGTE", "ratingLT", "ratingLTE", "body", "bodyNEQ", "bodyIn", "bodyNotIn", "bodyGT", "bodyGTE", "bodyLT", "bodyLTE", "bodyContains", "bodyHasPrefix", "bodyHasSuffix", "bodyEqualFold", "bodyContainsFold", "hasProduct", "hasProductWith", "hasOrderItem", "hasOrderItemWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "rating", "ratingNEQ", "ratingIn", "ratingNotIn", "ratingGT", "ratingGTE", "ratingLT", "ratingLTE", "body", "bodyNEQ", "bodyIn", "bodyNotIn", "bodyGT", "bodyGTE", "bodyLT", "bodyLTE", "bodyContains", "bodyHasPrefix", "bodyHasSuffix", "bodyEqualFold", "bodyContainsFold"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -40608,34 +40534,6 @@ func (ec *executionContext) unmarshalInputReviewWhereInput(ctx context.Context, 
 				return it, err
 			}
 			it.BodyContainsFold = data
-		case "hasProduct":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasProduct"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.HasProduct = data
-		case "hasProductWith":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasProductWith"))
-			data, err := ec.unmarshalOProductWhereInput2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐProductWhereInputᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.HasProductWith = data
-		case "hasOrderItem":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasOrderItem"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.HasOrderItem = data
-		case "hasOrderItemWith":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasOrderItemWith"))
-			data, err := ec.unmarshalOOrderItemWhereInput2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐOrderItemWhereInputᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.HasOrderItemWith = data
 		}
 	}
 	return it, nil
