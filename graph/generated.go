@@ -4895,7 +4895,7 @@ input ProductVariantInput {
   options: [VariantOptionInput!]
   "Decimal amount such as \"19.90\"; more than zero."
   price: String!
-  "ISO 4217 code; CNY when omitted."
+  "ISO 4217 code; it must be the merchant's currency (Merchant.currency), which it is when omitted."
   currency: String
   "Opening stock, recorded in the ledger; 0 when omitted."
   stock: Int

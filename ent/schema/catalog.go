@@ -178,6 +178,7 @@ func (ProductVariant) Annotations() []schema.Annotation {
 // Hooks of the ProductVariant.
 func (ProductVariant) Hooks() []ent.Hook {
 	return []ent.Hook{
+		hooks.ProductVariantCurrencyHook(),
 		hooks.ProductVariantAggregateHook(),
 	}
 }
