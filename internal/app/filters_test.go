@@ -38,8 +38,9 @@ var visibilityClosedEdges = map[string]string{
 func TestWhereInputsSeeOnlyVisibleRows(t *testing.T) {
 	s := graph.NewExecutableSchema(graph.Config{}).Schema()
 	seen := map[string]bool{}
-	var walk func(input, from string)
-	walk = func(input, from string) {
+	// walk audits a where input reached by path (the field and predicates leading to it).
+	var walk func(input, path string)
+	walk = func(input, path string) {
 		if seen[input] {
 			return
 		}
@@ -47,24 +48,24 @@ func TestWhereInputsSeeOnlyVisibleRows(t *testing.T) {
 		def := s.Types[input]
 		object := s.Types[strings.TrimSuffix(input, "WhereInput")]
 		if object == nil {
-			t.Errorf("%s (from %s) filters no object type", input, from)
+			t.Errorf("%s (%s) filters no object type", input, path)
 			return
 		}
 		for _, f := range def.Fields {
 			switch name := f.Name; {
 			case name == "not" || name == "and" || name == "or":
-				walk(f.Type.Name(), from)
+				walk(f.Type.Name(), path+"."+name)
 			case strings.HasPrefix(name, "has") && object.Fields.ForName(name) == nil:
 				edge := input + "." + strings.TrimSuffix(name, "With")
 				if _, ok := visibilityClosedEdges[edge]; !ok {
-					t.Errorf("%s.%s (reached from %s) filters through an edge not known to be closed under visibility", input, name, from)
+					t.Errorf("%s.%s (reached by %s) filters through an edge not known to be closed under visibility", input, name, path)
 				}
 				if strings.HasSuffix(name, "With") {
-					walk(f.Type.Name(), from)
+					walk(f.Type.Name(), path+"."+name)
 				}
 			default:
 				if predicateField(object, name) == nil {
-					t.Errorf("%s.%s (reached from %s) filters on a field %s does not show", input, name, from, object.Name)
+					t.Errorf("%s.%s (reached by %s) filters on a field %s does not show", input, name, path, object.Name)
 				}
 			}
 		}
@@ -79,7 +80,7 @@ func TestWhereInputsSeeOnlyVisibleRows(t *testing.T) {
 			}
 			for _, a := range f.Arguments {
 				if strings.HasSuffix(a.Type.Name(), "WhereInput") {
-					walk(a.Type.Name(), typ.Name+"."+f.Name)
+					walk(a.Type.Name(), typ.Name+"."+f.Name+"("+a.Name+":)")
 				}
 			}
 		}
