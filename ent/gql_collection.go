@@ -571,7 +571,7 @@ func (_q *CategoryQuery) collectField(ctx context.Context, oneNode bool, opCtx *
 				path  = append(path, alias)
 				query = (&ProductClient{config: _q.config}).Query()
 			)
-			args := newProductPaginateArgs(fieldArgs(ctx, new(ProductWhereInput), path...))
+			args := newProductPaginateArgs(fieldArgs(ctx, nil, path...))
 			if err := validateFirstLast(args.first, args.last); err != nil {
 				return fmt.Errorf("validate first and last in path %q: %w", path, err)
 			}
@@ -774,7 +774,7 @@ func (_q *MerchantQuery) collectField(ctx context.Context, oneNode bool, opCtx *
 				path  = append(path, alias)
 				query = (&ProductClient{config: _q.config}).Query()
 			)
-			args := newProductPaginateArgs(fieldArgs(ctx, new(ProductWhereInput), path...))
+			args := newProductPaginateArgs(fieldArgs(ctx, nil, path...))
 			if err := validateFirstLast(args.first, args.last); err != nil {
 				return fmt.Errorf("validate first and last in path %q: %w", path, err)
 			}

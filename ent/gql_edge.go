@@ -29,11 +29,10 @@ func (_m *Category) Children(ctx context.Context) (result []*Category, err error
 }
 
 func (_m *Category) Products(
-	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int, orderBy *ProductOrder, where *ProductWhereInput,
+	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int, orderBy *ProductOrder,
 ) (*ProductConnection, error) {
 	opts := []ProductPaginateOption{
 		WithProductOrder(orderBy),
-		WithProductFilter(where.Filter),
 	}
 	alias := graphql.GetFieldContext(ctx).Field.Alias
 	totalCount, hasTotalCount := _m.Edges.totalCount[2][alias]
@@ -50,11 +49,10 @@ func (_m *Category) Products(
 }
 
 func (_m *Merchant) Products(
-	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int, orderBy *ProductOrder, where *ProductWhereInput,
+	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int, orderBy *ProductOrder,
 ) (*ProductConnection, error) {
 	opts := []ProductPaginateOption{
 		WithProductOrder(orderBy),
-		WithProductFilter(where.Filter),
 	}
 	alias := graphql.GetFieldContext(ctx).Field.Alias
 	totalCount, hasTotalCount := _m.Edges.totalCount[0][alias]

@@ -1825,10 +1825,6 @@ type CategoryWhereInput struct {
 	// "children" edge predicates.
 	HasChildren     *bool                 `json:"hasChildren,omitempty"`
 	HasChildrenWith []*CategoryWhereInput `json:"hasChildrenWith,omitempty"`
-
-	// "products" edge predicates.
-	HasProducts     *bool                `json:"hasProducts,omitempty"`
-	HasProductsWith []*ProductWhereInput `json:"hasProductsWith,omitempty"`
 }
 
 // AddPredicates adds custom predicates to the where input to be used during the filtering phase.
@@ -2152,24 +2148,6 @@ func (i *CategoryWhereInput) P() (predicate.Category, error) {
 		}
 		predicates = append(predicates, category.HasChildrenWith(with...))
 	}
-	if i.HasProducts != nil {
-		p := category.HasProducts()
-		if !*i.HasProducts {
-			p = category.Not(p)
-		}
-		predicates = append(predicates, p)
-	}
-	if len(i.HasProductsWith) > 0 {
-		with := make([]predicate.Product, 0, len(i.HasProductsWith))
-		for _, w := range i.HasProductsWith {
-			p, err := w.P()
-			if err != nil {
-				return nil, fmt.Errorf("%w: field 'HasProductsWith'", err)
-			}
-			with = append(with, p)
-		}
-		predicates = append(predicates, category.HasProductsWith(with...))
-	}
 	switch len(predicates) {
 	case 0:
 		return nil, ErrEmptyCategoryWhereInput
@@ -2346,10 +2324,6 @@ type MerchantWhereInput struct {
 	CurrencyHasSuffix    *string  `json:"currencyHasSuffix,omitempty"`
 	CurrencyEqualFold    *string  `json:"currencyEqualFold,omitempty"`
 	CurrencyContainsFold *string  `json:"currencyContainsFold,omitempty"`
-
-	// "products" edge predicates.
-	HasProducts     *bool                `json:"hasProducts,omitempty"`
-	HasProductsWith []*ProductWhereInput `json:"hasProductsWith,omitempty"`
 }
 
 // AddPredicates adds custom predicates to the where input to be used during the filtering phase.
@@ -2832,24 +2806,6 @@ func (i *MerchantWhereInput) P() (predicate.Merchant, error) {
 		predicates = append(predicates, merchant.CurrencyContainsFold(*i.CurrencyContainsFold))
 	}
 
-	if i.HasProducts != nil {
-		p := merchant.HasProducts()
-		if !*i.HasProducts {
-			p = merchant.Not(p)
-		}
-		predicates = append(predicates, p)
-	}
-	if len(i.HasProductsWith) > 0 {
-		with := make([]predicate.Product, 0, len(i.HasProductsWith))
-		for _, w := range i.HasProductsWith {
-			p, err := w.P()
-			if err != nil {
-				return nil, fmt.Errorf("%w: field 'HasProductsWith'", err)
-			}
-			with = append(with, p)
-		}
-		predicates = append(predicates, merchant.HasProductsWith(with...))
-	}
 	switch len(predicates) {
 	case 0:
 		return nil, ErrEmptyMerchantWhereInput
@@ -7075,14 +7031,6 @@ type ReviewWhereInput struct {
 	BodyHasSuffix    *string  `json:"bodyHasSuffix,omitempty"`
 	BodyEqualFold    *string  `json:"bodyEqualFold,omitempty"`
 	BodyContainsFold *string  `json:"bodyContainsFold,omitempty"`
-
-	// "product" edge predicates.
-	HasProduct     *bool                `json:"hasProduct,omitempty"`
-	HasProductWith []*ProductWhereInput `json:"hasProductWith,omitempty"`
-
-	// "order_item" edge predicates.
-	HasOrderItem     *bool                  `json:"hasOrderItem,omitempty"`
-	HasOrderItemWith []*OrderItemWhereInput `json:"hasOrderItemWith,omitempty"`
 }
 
 // AddPredicates adds custom predicates to the where input to be used during the filtering phase.
@@ -7292,42 +7240,6 @@ func (i *ReviewWhereInput) P() (predicate.Review, error) {
 		predicates = append(predicates, review.BodyContainsFold(*i.BodyContainsFold))
 	}
 
-	if i.HasProduct != nil {
-		p := review.HasProduct()
-		if !*i.HasProduct {
-			p = review.Not(p)
-		}
-		predicates = append(predicates, p)
-	}
-	if len(i.HasProductWith) > 0 {
-		with := make([]predicate.Product, 0, len(i.HasProductWith))
-		for _, w := range i.HasProductWith {
-			p, err := w.P()
-			if err != nil {
-				return nil, fmt.Errorf("%w: field 'HasProductWith'", err)
-			}
-			with = append(with, p)
-		}
-		predicates = append(predicates, review.HasProductWith(with...))
-	}
-	if i.HasOrderItem != nil {
-		p := review.HasOrderItem()
-		if !*i.HasOrderItem {
-			p = review.Not(p)
-		}
-		predicates = append(predicates, p)
-	}
-	if len(i.HasOrderItemWith) > 0 {
-		with := make([]predicate.OrderItem, 0, len(i.HasOrderItemWith))
-		for _, w := range i.HasOrderItemWith {
-			p, err := w.P()
-			if err != nil {
-				return nil, fmt.Errorf("%w: field 'HasOrderItemWith'", err)
-			}
-			with = append(with, p)
-		}
-		predicates = append(predicates, review.HasOrderItemWith(with...))
-	}
 	switch len(predicates) {
 	case 0:
 		return nil, ErrEmptyReviewWhereInput

@@ -9,7 +9,21 @@ import (
 	"context"
 
 	"github.com/xiadan/xiadan/ent"
+	"github.com/xiadan/xiadan/ent/payment"
+	"github.com/xiadan/xiadan/internal/payments"
 )
+
+// Status is the resolver for the status field.
+func (r *paymentResolver) Status(ctx context.Context, obj *ent.Payment) (payment.Status, error) {
+	s, err := payments.Show(ctx, obj)
+	return s.Status, err
+}
+
+// Instructions is the resolver for the instructions field.
+func (r *paymentResolver) Instructions(ctx context.Context, obj *ent.Payment) (map[string]any, error) {
+	s, err := payments.Show(ctx, obj)
+	return s.Instructions, err
+}
 
 // Node is the resolver for the node field.
 func (r *queryResolver) Node(ctx context.Context, id int) (ent.Noder, error) {

@@ -210,7 +210,7 @@ type ComplexityRoot struct {
 		NameEn    func(childComplexity int) int
 		Parent    func(childComplexity int) int
 		Position  func(childComplexity int) int
-		Products  func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ProductOrder, where *ent.ProductWhereInput) int
+		Products  func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ProductOrder) int
 		Slug      func(childComplexity int) int
 		UpdatedAt func(childComplexity int) int
 	}
@@ -249,7 +249,7 @@ type ComplexityRoot struct {
 		LogoURL               func(childComplexity int) int
 		Name                  func(childComplexity int) int
 		ProductCount          func(childComplexity int) int
-		Products              func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ProductOrder, where *ent.ProductWhereInput) int
+		Products              func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ProductOrder) int
 		ShippingFlatFee       func(childComplexity int) int
 		Slug                  func(childComplexity int) int
 		Staff                 func(childComplexity int) int
@@ -894,6 +894,10 @@ type OrderItemResolver interface {
 	LineTotal(ctx context.Context, obj *ent.OrderItem) (*money.Money, error)
 }
 type PaymentResolver interface {
+	Status(ctx context.Context, obj *ent.Payment) (payment.Status, error)
+
+	Instructions(ctx context.Context, obj *ent.Payment) (map[string]any, error)
+
 	Amount(ctx context.Context, obj *ent.Payment) (*money.Money, error)
 	RefundedAmount(ctx context.Context, obj *ent.Payment) (*money.Money, error)
 }
@@ -1533,7 +1537,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Category.Products(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.ProductOrder), args["where"].(*ent.ProductWhereInput)), true
+		return e.ComplexityRoot.Category.Products(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.ProductOrder)), true
 	case "Category.slug":
 		if e.ComplexityRoot.Category.Slug == nil {
 			break
@@ -1687,7 +1691,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Merchant.Products(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.ProductOrder), args["where"].(*ent.ProductWhereInput)), true
+		return e.ComplexityRoot.Merchant.Products(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.ProductOrder)), true
 	case "Merchant.shippingFlatFee":
 		if e.ComplexityRoot.Merchant.ShippingFlatFee == nil {
 			break
@@ -5007,7 +5011,7 @@ input ProductVariantInput {
   options: [VariantOptionInput!]
   "Decimal amount such as \"19.90\"; more than zero."
   price: String!
-  "ISO 4217 code; CNY when omitted."
+  "ISO 4217 code; it must be the merchant's currency (Merchant.currency), which it is when omitted."
   currency: String
   "Opening stock, recorded in the ledger; 0 when omitted."
   stock: Int
@@ -5765,11 +5769,6 @@ type Category implements Node {
     Ordering options for Products returned from the connection.
     """
     orderBy: ProductOrder
-
-    """
-    Filtering options for Products returned from the connection.
-    """
-    where: ProductWhereInput
   ): ProductConnection!
 }
 """
@@ -5934,11 +5933,6 @@ input CategoryWhereInput {
   """
   hasChildren: Boolean
   hasChildrenWith: [CategoryWhereInput!]
-  """
-  products edge predicates
-  """
-  hasProducts: Boolean
-  hasProductsWith: [ProductWhereInput!]
 }
 """
 Define a Relay Cursor type:
@@ -5990,11 +5984,6 @@ type Merchant implements Node {
     Ordering options for Products returned from the connection.
     """
     orderBy: ProductOrder
-
-    """
-    Filtering options for Products returned from the connection.
-    """
-    where: ProductWhereInput
   ): ProductConnection!
 }
 """
@@ -6386,11 +6375,6 @@ input MerchantWhereInput {
   currencyHasSuffix: String
   currencyEqualFold: String
   currencyContainsFold: String
-  """
-  products edge predicates
-  """
-  hasProducts: Boolean
-  hasProductsWith: [ProductWhereInput!]
 }
 """
 An object with an ID.
@@ -8084,16 +8068,6 @@ input ReviewWhereInput {
   bodyHasSuffix: String
   bodyEqualFold: String
   bodyContainsFold: String
-  """
-  product edge predicates
-  """
-  hasProduct: Boolean
-  hasProductWith: [ProductWhereInput!]
-  """
-  order_item edge predicates
-  """
-  hasOrderItem: Boolean
-  hasOrderItemWith: [OrderItemWhereInput!]
 }
 type Shipment implements Node {
   id: ID!
@@ -11039,14 +11013,6 @@ func (ec *executionContext) field_Category_products_args(ctx context.Context, ra
 		return nil, err
 	}
 	args["orderBy"] = arg4
-	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "where",
-		func(ctx context.Context, v any) (*ent.ProductWhereInput, error) {
-			return ec.unmarshalOProductWhereInput2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐProductWhereInput(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["where"] = arg5
 	return args, nil
 }
 
@@ -11093,14 +11059,6 @@ func (ec *executionContext) field_Merchant_products_args(ctx context.Context, ra
 		return nil, err
 	}
 	args["orderBy"] = arg4
-	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "where",
-		func(ctx context.Context, v any) (*ent.ProductWhereInput, error) {
-			return ec.unmarshalOProductWhereInput2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐProductWhereInput(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["where"] = arg5
 	return args, nil
 }
 
@@ -15360,7 +15318,7 @@ func (ec *executionContext) _Category_products(ctx context.Context, field graphq
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return obj.Products(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.ProductOrder), fc.Args["where"].(*ent.ProductWhereInput))
+			return obj.Products(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.ProductOrder))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.ProductConnection) graphql.Marshaler {
@@ -15937,7 +15895,7 @@ func (ec *executionContext) _Merchant_products(ctx context.Context, field graphq
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return obj.Products(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.ProductOrder), fc.Args["where"].(*ent.ProductWhereInput))
+			return obj.Products(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.ProductOrder))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.ProductConnection) graphql.Marshaler {
@@ -21838,7 +21796,7 @@ func (ec *executionContext) _Payment_status(ctx context.Context, field graphql.C
 			return ec.fieldContext_Payment_status(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Status, nil
+			return ec.Resolvers.Payment().Status(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v payment.Status) graphql.Marshaler {
@@ -21849,7 +21807,7 @@ func (ec *executionContext) _Payment_status(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Payment_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Payment", field, false, false, errors.New("field of type PaymentStatus does not have child fields"))
+	return graphql.NewScalarFieldContext("Payment", field, true, true, errors.New("field of type PaymentStatus does not have child fields"))
 }
 
 func (ec *executionContext) _Payment_providerRef(ctx context.Context, field graphql.CollectedField, obj *ent.Payment) (ret graphql.Marshaler) {
@@ -21930,7 +21888,7 @@ func (ec *executionContext) _Payment_instructions(ctx context.Context, field gra
 			return ec.fieldContext_Payment_instructions(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Instructions, nil
+			return ec.Resolvers.Payment().Instructions(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
@@ -21941,7 +21899,7 @@ func (ec *executionContext) _Payment_instructions(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Payment_instructions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Payment", field, false, false, errors.New("field of type Map does not have child fields"))
+	return graphql.NewScalarFieldContext("Payment", field, true, true, errors.New("field of type Map does not have child fields"))
 }
 
 func (ec *executionContext) _Payment_failureReason(ctx context.Context, field graphql.CollectedField, obj *ent.Payment) (ret graphql.Marshaler) {
@@ -32359,7 +32317,7 @@ func (ec *executionContext) unmarshalInputCategoryWhereInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "nameEn", "nameEnNEQ", "nameEnIn", "nameEnNotIn", "nameEnGT", "nameEnGTE", "nameEnLT", "nameEnLTE", "nameEnContains", "nameEnHasPrefix", "nameEnHasSuffix", "nameEnEqualFold", "nameEnContainsFold", "slug", "slugNEQ", "slugIn", "slugNotIn", "slugGT", "slugGTE", "slugLT", "slugLTE", "slugContains", "slugHasPrefix", "slugHasSuffix", "slugEqualFold", "slugContainsFold", "position", "positionNEQ", "positionIn", "positionNotIn", "positionGT", "positionGTE", "positionLT", "positionLTE", "hasParent", "hasParentWith", "hasChildren", "hasChildrenWith", "hasProducts", "hasProductsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "nameEn", "nameEnNEQ", "nameEnIn", "nameEnNotIn", "nameEnGT", "nameEnGTE", "nameEnLT", "nameEnLTE", "nameEnContains", "nameEnHasPrefix", "nameEnHasSuffix", "nameEnEqualFold", "nameEnContainsFold", "slug", "slugNEQ", "slugIn", "slugNotIn", "slugGT", "slugGTE", "slugLT", "slugLTE", "slugContains", "slugHasPrefix", "slugHasSuffix", "slugEqualFold", "slugContainsFold", "position", "positionNEQ", "positionIn", "positionNotIn", "positionGT", "positionGTE", "positionLT", "positionLTE", "hasParent", "hasParentWith", "hasChildren", "hasChildrenWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -32912,20 +32870,6 @@ func (ec *executionContext) unmarshalInputCategoryWhereInput(ctx context.Context
 				return it, err
 			}
 			it.HasChildrenWith = data
-		case "hasProducts":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasProducts"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.HasProducts = data
-		case "hasProductsWith":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasProductsWith"))
-			data, err := ec.unmarshalOProductWhereInput2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐProductWhereInputᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.HasProductsWith = data
 		}
 	}
 	return it, nil
@@ -33703,7 +33647,7 @@ func (ec *executionContext) unmarshalInputMerchantWhereInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "slug", "slugNEQ", "slugIn", "slugNotIn", "slugGT", "slugGTE", "slugLT", "slugLTE", "slugContains", "slugHasPrefix", "slugHasSuffix", "slugEqualFold", "slugContainsFold", "description", "descriptionNEQ", "descriptionIn", "descriptionNotIn", "descriptionGT", "descriptionGTE", "descriptionLT", "descriptionLTE", "descriptionContains", "descriptionHasPrefix", "descriptionHasSuffix", "descriptionEqualFold", "descriptionContainsFold", "logoURL", "logoURLNEQ", "logoURLIn", "logoURLNotIn", "logoURLGT", "logoURLGTE", "logoURLLT", "logoURLLTE", "logoURLContains", "logoURLHasPrefix", "logoURLHasSuffix", "logoURLIsNil", "logoURLNotNil", "logoURLEqualFold", "logoURLContainsFold", "licenceNumber", "licenceNumberNEQ", "licenceNumberIn", "licenceNumberNotIn", "licenceNumberGT", "licenceNumberGTE", "licenceNumberLT", "licenceNumberLTE", "licenceNumberContains", "licenceNumberHasPrefix", "licenceNumberHasSuffix", "licenceNumberEqualFold", "licenceNumberContainsFold", "legalName", "legalNameNEQ", "legalNameIn", "legalNameNotIn", "legalNameGT", "legalNameGTE", "legalNameLT", "legalNameLTE", "legalNameContains", "legalNameHasPrefix", "legalNameHasSuffix", "legalNameEqualFold", "legalNameContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "statusReason", "statusReasonNEQ", "statusReasonIn", "statusReasonNotIn", "statusReasonGT", "statusReasonGTE", "statusReasonLT", "statusReasonLTE", "statusReasonContains", "statusReasonHasPrefix", "statusReasonHasSuffix", "statusReasonIsNil", "statusReasonNotNil", "statusReasonEqualFold", "statusReasonContainsFold", "currency", "currencyNEQ", "currencyIn", "currencyNotIn", "currencyGT", "currencyGTE", "currencyLT", "currencyLTE", "currencyContains", "currencyHasPrefix", "currencyHasSuffix", "currencyEqualFold", "currencyContainsFold", "hasProducts", "hasProductsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "slug", "slugNEQ", "slugIn", "slugNotIn", "slugGT", "slugGTE", "slugLT", "slugLTE", "slugContains", "slugHasPrefix", "slugHasSuffix", "slugEqualFold", "slugContainsFold", "description", "descriptionNEQ", "descriptionIn", "descriptionNotIn", "descriptionGT", "descriptionGTE", "descriptionLT", "descriptionLTE", "descriptionContains", "descriptionHasPrefix", "descriptionHasSuffix", "descriptionEqualFold", "descriptionContainsFold", "logoURL", "logoURLNEQ", "logoURLIn", "logoURLNotIn", "logoURLGT", "logoURLGTE", "logoURLLT", "logoURLLTE", "logoURLContains", "logoURLHasPrefix", "logoURLHasSuffix", "logoURLIsNil", "logoURLNotNil", "logoURLEqualFold", "logoURLContainsFold", "licenceNumber", "licenceNumberNEQ", "licenceNumberIn", "licenceNumberNotIn", "licenceNumberGT", "licenceNumberGTE", "licenceNumberLT", "licenceNumberLTE", "licenceNumberContains", "licenceNumberHasPrefix", "licenceNumberHasSuffix", "licenceNumberEqualFold", "licenceNumberContainsFold", "legalName", "legalNameNEQ", "legalNameIn", "legalNameNotIn", "legalNameGT", "legalNameGTE", "legalNameLT", "legalNameLTE", "legalNameContains", "legalNameHasPrefix", "legalNameHasSuffix", "legalNameEqualFold", "legalNameContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "statusReason", "statusReasonNEQ", "statusReasonIn", "statusReasonNotIn", "statusReasonGT", "statusReasonGTE", "statusReasonLT", "statusReasonLTE", "statusReasonContains", "statusReasonHasPrefix", "statusReasonHasSuffix", "statusReasonIsNil", "statusReasonNotNil", "statusReasonEqualFold", "statusReasonContainsFold", "currency", "currencyNEQ", "currencyIn", "currencyNotIn", "currencyGT", "currencyGTE", "currencyLT", "currencyLTE", "currencyContains", "currencyHasPrefix", "currencyHasSuffix", "currencyEqualFold", "currencyContainsFold"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -34683,20 +34627,6 @@ func (ec *executionContext) unmarshalInputMerchantWhereInput(ctx context.Context
 				return it, err
 			}
 			it.CurrencyContainsFold = data
-		case "hasProducts":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasProducts"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.HasProducts = data
-		case "hasProductsWith":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasProductsWith"))
-			data, err := ec.unmarshalOProductWhereInput2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐProductWhereInputᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.HasProductsWith = data
 		}
 	}
 	return it, nil
@@ -40787,7 +40717,7 @@ func (ec *executionContext) unmarshalInputReviewWhereInput(ctx context.Context, 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "rating", "ratingNEQ", "ratingIn", "ratingNotIn", "ratingGT", "ratingGTE", "ratingLT", "ratingLTE", "body", "bodyNEQ", "bodyIn", "bodyNotIn", "bodyGT", "bodyGTE", "bodyLT", "bodyLTE", "bodyContains", "bodyHasPrefix", "bodyHasSuffix", "bodyEqualFold", "bodyContainsFold", "hasProduct", "hasProductWith", "hasOrderItem", "hasOrderItemWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "rating", "ratingNEQ", "ratingIn", "ratingNotIn", "ratingGT", "ratingGTE", "ratingLT", "ratingLTE", "body", "bodyNEQ", "bodyIn", "bodyNotIn", "bodyGT", "bodyGTE", "bodyLT", "bodyLTE", "bodyContains", "bodyHasPrefix", "bodyHasSuffix", "bodyEqualFold", "bodyContainsFold"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -41130,34 +41060,6 @@ func (ec *executionContext) unmarshalInputReviewWhereInput(ctx context.Context, 
 				return it, err
 			}
 			it.BodyContainsFold = data
-		case "hasProduct":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasProduct"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.HasProduct = data
-		case "hasProductWith":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasProductWith"))
-			data, err := ec.unmarshalOProductWhereInput2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐProductWhereInputᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.HasProductWith = data
-		case "hasOrderItem":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasOrderItem"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.HasOrderItem = data
-		case "hasOrderItemWith":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasOrderItemWith"))
-			data, err := ec.unmarshalOOrderItemWhereInput2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐOrderItemWhereInputᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.HasOrderItemWith = data
 		}
 	}
 	return it, nil
@@ -49964,10 +49866,43 @@ func (ec *executionContext) _Payment(ctx context.Context, sel ast.SelectionSet, 
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "status":
-			out.Values[i] = ec._Payment_status(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Payment_status(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
 			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "providerRef":
 			out.Values[i] = ec._Payment_providerRef(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -49984,10 +49919,43 @@ func (ec *executionContext) _Payment(ctx context.Context, sel ast.SelectionSet, 
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "instructions":
-			out.Values[i] = ec._Payment_instructions(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Payment_instructions(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
 			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "failureReason":
 			out.Values[i] = ec._Payment_failureReason(ctx, field, obj)
 			if out.Values[i] == graphql.Null {

@@ -43,12 +43,14 @@ func (r *mutationResolver) RefundOrder(ctx context.Context, orderID int, amount 
 
 // Amount is the resolver for the amount field.
 func (r *paymentResolver) Amount(ctx context.Context, obj *ent.Payment) (*money.Money, error) {
-	return money.New(obj.Amount, obj.Currency), nil
+	s, err := payments.Show(ctx, obj)
+	return &s.Amount, err
 }
 
 // RefundedAmount is the resolver for the refundedAmount field.
 func (r *paymentResolver) RefundedAmount(ctx context.Context, obj *ent.Payment) (*money.Money, error) {
-	return money.New(obj.RefundedAmount, obj.Currency), nil
+	s, err := payments.Show(ctx, obj)
+	return &s.Refunded, err
 }
 
 // Amount is the resolver for the amount field.

@@ -1363,6 +1363,8 @@ func init() {
 	productvariantHooks := schema.ProductVariant{}.Hooks()
 
 	productvariant.Hooks[1] = productvariantHooks[0]
+
+	productvariant.Hooks[2] = productvariantHooks[1]
 	productvariantMixinFields0 := productvariantMixin[0].Fields()
 	_ = productvariantMixinFields0
 	productvariantFields := schema.ProductVariant{}.Fields()

@@ -40,8 +40,9 @@ func (Category) Edges() []ent.Edge {
 			From("parent").
 			Field("parent_id").
 			Unique(),
+		// Not a where-input predicate: a category's products include hidden ones.
 		edge.To("products", Product.Type).
-			Annotations(entgql.RelayConnection()),
+			Annotations(entgql.RelayConnection(), entgql.Skip(entgql.SkipWhereInput)),
 	}
 }
 
@@ -177,6 +178,7 @@ func (ProductVariant) Annotations() []schema.Annotation {
 // Hooks of the ProductVariant.
 func (ProductVariant) Hooks() []ent.Hook {
 	return []ent.Hook{
+		hooks.ProductVariantCurrencyHook(),
 		hooks.ProductVariantAggregateHook(),
 	}
 }

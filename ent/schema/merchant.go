@@ -86,8 +86,10 @@ func (Merchant) Edges() []ent.Edge {
 			Annotations(entgql.Skip()),
 		edge.To("members", User.Type).
 			Annotations(entgql.Skip()),
+		// Not a where-input predicate: a merchant's products include drafts and delisted
+		// ones, and a filter must not see what the viewer may not (docs/SEARCH.md).
 		edge.To("products", Product.Type).
-			Annotations(entgql.RelayConnection()),
+			Annotations(entgql.RelayConnection(), entgql.Skip(entgql.SkipWhereInput)),
 		edge.To("orders", Order.Type).
 			Annotations(entgql.Skip()),
 		edge.To("invitations", MerchantInvitation.Type).

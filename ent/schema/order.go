@@ -192,10 +192,14 @@ func (Review) Fields() []ent.Field {
 // Edges of the Review.
 func (Review) Edges() []ent.Edge {
 	return []ent.Edge{
-		edge.From("product", Product.Type).Ref("reviews").Field("product_id").Unique().Required().Immutable(),
+		// Neither edge is a where-input predicate: reviews are public, but the product of
+		// one may be delisted and its order item is the buyer's and the merchant's only.
+		edge.From("product", Product.Type).Ref("reviews").Field("product_id").Unique().Required().Immutable().
+			Annotations(entgql.Skip(entgql.SkipWhereInput)),
 		edge.From("author", User.Type).Ref("reviews").Field("author_id").Unique().Required().Immutable().
 			Annotations(entgql.Skip()),
-		edge.From("order_item", OrderItem.Type).Ref("review").Field("order_item_id").Unique().Immutable(),
+		edge.From("order_item", OrderItem.Type).Ref("review").Field("order_item_id").Unique().Immutable().
+			Annotations(entgql.Skip(entgql.SkipWhereInput)),
 	}
 }
 

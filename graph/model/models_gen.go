@@ -159,7 +159,7 @@ type ProductVariantInput struct {
 	Options []*VariantOptionInput `json:"options,omitempty"`
 	// Decimal amount such as "19.90"; more than zero.
 	Price string `json:"price"`
-	// ISO 4217 code; CNY when omitted.
+	// ISO 4217 code; it must be the merchant's currency (Merchant.currency), which it is when omitted.
 	Currency *string `json:"currency,omitempty"`
 	// Opening stock, recorded in the ledger; 0 when omitted.
 	Stock             *int `json:"stock,omitempty"`

@@ -60,18 +60,22 @@ func (s *Server) NewAdmin(t testing.TB, email string) Session {
 	return s.Login(email)
 }
 
-// NewProduct gives m an ACTIVE product with one variant (price in minor units), written
-// directly, and returns the product's and the variant's ids.
+// NewProduct gives m an ACTIVE product with one variant (price in minor units of m's
+// currency), written directly, and returns the product's and the variant's ids.
 func (s *Server) NewProduct(t testing.TB, m Merchant, title string, kind product.Kind, sku string, price int64, stock int) (productID, variantID int) {
 	t.Helper()
 	client, ctx := s.Client()
+	owner, err := client.Merchant.Get(ctx, m.IntID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	p, err := client.Product.Create().SetMerchantID(m.IntID).SetTitle(title).SetKind(kind).
 		SetStatus(product.StatusACTIVE).Save(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	v, err := client.ProductVariant.Create().SetProductID(p.ID).SetMerchantID(m.IntID).SetSku(sku).
-		SetPrice(price).SetStock(stock).Save(ctx)
+		SetPrice(price).SetCurrency(owner.Currency).SetStock(stock).Save(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

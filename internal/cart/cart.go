@@ -240,11 +240,11 @@ func AddToCart(ctx context.Context, db *ent.Client, userID, variantID, quantity 
 	if err != nil {
 		return nil, err
 	}
-	p := v.Edges.Product
-	if p.Status != product.StatusACTIVE || p.Edges.Merchant.Status != merchant.StatusACTIVE {
+	if !onSale(v) {
 		// What the public cannot see does not exist for it.
 		return nil, variantNotFound()
 	}
+	p := v.Edges.Product
 	if v.Currency != p.Edges.Merchant.Currency {
 		return nil, apperror.BadInput("variantID", "is priced in %s, which the shop does not take", v.Currency)
 	}
@@ -303,15 +303,21 @@ func UpdateCartLine(ctx context.Context, db *ent.Client, userID, lineID, quantit
 		return nil, err
 	}
 	if quantity > l.Quantity {
-		v, err := db.ProductVariant.Get(viewer.SystemContext(ctx), l.VariantID)
+		v, err := db.ProductVariant.Query().
+			Where(productvariant.ID(l.VariantID)).
+			WithProduct(func(q *ent.ProductQuery) { q.WithMerchant() }).
+			Only(viewer.SystemContext(ctx))
 		if err != nil && !ent.IsNotFound(err) {
 			return nil, err
 		}
-		stock := 0
-		if v != nil {
-			stock = v.Stock
+		if v == nil || !onSale(v) {
+			// No more of what is not on sale, and nothing about its stock either: the
+			// product is hidden now (the cart shows the line as UNAVAILABLE).
+			e := apperror.ConflictOn("lineID", "this item is not on sale; remove it from the cart")
+			e.Extensions = map[string]any{"reason": string(Unavailable)}
+			return nil, e
 		}
-		if err := checkStock(quantity, stock); err != nil {
+		if err := checkStock(quantity, v.Stock); err != nil {
 			return nil, err
 		}
 	}
@@ -419,6 +425,14 @@ func lockUser(ctx context.Context, db *ent.Client, userID int) error {
 		}).
 		IDs(privacy.DecisionContext(ctx, privacy.Allow))
 	return err
+}
+
+// onSale reports whether variant v, read with its product and merchant, is one the public
+// sees: its product ACTIVE, of an ACTIVE merchant.
+func onSale(v *ent.ProductVariant) bool {
+	p := v.Edges.Product
+	return p != nil && p.Status == product.StatusACTIVE && p.Edges.Merchant != nil &&
+		p.Edges.Merchant.Status == merchant.StatusACTIVE
 }
 
 func variantNotFound() error {

@@ -78,6 +78,8 @@ func TestVariantAggregateHook(t *testing.T) {
 			client := countingDB(t, d, &productUpdates)
 			ctx := viewer.SystemContext(context.Background())
 			mid := newMerchantRow(t, client, "shop")
+			// Variants are priced in their merchant's currency.
+			client.Merchant.UpdateOneID(mid).SetCurrency("USD").ExecX(ctx)
 			p := client.Product.Create().SetMerchantID(mid).SetTitle("p").SaveX(ctx)
 			q := client.Product.Create().SetMerchantID(mid).SetTitle("q").SaveX(ctx)
 			variant := func(c *ent.Client, pr *ent.Product, sku string, price int64, stock int) *ent.ProductVariantCreate {

@@ -60,7 +60,7 @@ type VariantInput struct {
 	Options []schematype.OptionValue
 	// Price is a decimal amount such as "19.90".
 	Price string
-	// Currency is an ISO 4217 code; CNY when empty.
+	// Currency is an ISO 4217 code, which must be the merchant's; the merchant's when empty.
 	Currency string
 	// Stock is the opening stock, recorded in the ledger.
 	Stock             int

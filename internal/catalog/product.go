@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"entgo.io/ent/dialect/sql"
+
 	"github.com/xiadan/xiadan/ent"
 	"github.com/xiadan/xiadan/ent/category"
 	"github.com/xiadan/xiadan/ent/merchant"
@@ -51,7 +53,11 @@ func CreateProduct(ctx context.Context, db *ent.Client, in ProductInput) (*ent.P
 			return nil, err
 		}
 	}
-	variants, err := checkVariants(in.Variants)
+	currency, err := merchantCurrency(ctx, db, merchantID)
+	if err != nil {
+		return nil, err
+	}
+	variants, err := checkVariants(in.Variants, currency)
 	if err != nil {
 		return nil, err
 	}
@@ -81,6 +87,15 @@ func CreateProduct(ctx context.Context, db *ent.Client, in ProductInput) (*ent.P
 	}
 	// Read again for the aggregates the variant hook has just written.
 	return db.Product.Get(ctx, p.ID)
+}
+
+// merchantCurrency is the currency merchant id sells in, which its variants are priced in.
+func merchantCurrency(ctx context.Context, db *ent.Client, id int) (string, error) {
+	m, err := db.Merchant.Query().Where(merchant.ID(id)).Select(merchant.FieldCurrency).Only(viewer.SystemContext(ctx))
+	if err != nil {
+		return "", err
+	}
+	return m.Currency, nil
 }
 
 // checkCategory checks that a category exists.
@@ -234,14 +249,19 @@ func setStatus(ctx context.Context, db *ent.Client, id int, to product.Status) (
 type publishFacts struct {
 	merchantStatus map[int]merchant.Status // by merchant id
 	priced         map[int]bool            // by product id
+	// foreign marks, by product id, products with a variant priced in a currency other
+	// than their merchant's (written around the catalog's checks): such a product is
+	// never put on sale.
+	foreign map[int]bool
 }
 
-// loadPublishFacts reads the merchants' statuses and which products have a priced variant,
-// in two queries whatever the number of products. Nothing is needed for other transitions.
+// loadPublishFacts reads the merchants' statuses, which products have a priced variant and
+// which a variant in a foreign currency, in three queries whatever the number of products.
+// Nothing is needed for other transitions.
 // The products are locked by the caller; their variants are read with a locking read, so
 // a variant removed since the transaction's snapshot does not count.
 func loadPublishFacts(ctx context.Context, db *ent.Client, ps []*ent.Product, to product.Status) (publishFacts, error) {
-	facts := publishFacts{merchantStatus: map[int]merchant.Status{}, priced: map[int]bool{}}
+	facts := publishFacts{merchantStatus: map[int]merchant.Status{}, priced: map[int]bool{}, foreign: map[int]bool{}}
 	if to != product.StatusACTIVE || len(ps) == 0 {
 		return facts, nil
 	}
@@ -267,7 +287,25 @@ func loadPublishFacts(ctx context.Context, db *ent.Client, ps []*ent.Product, to
 	for _, id := range priced {
 		facts.priced[id] = true
 	}
+	foreign, err := db.ProductVariant.Query().
+		Where(productvariant.ProductIDIn(productIDs...), notInMerchantCurrency).
+		Unique(true).Select(productvariant.FieldProductID).Ints(sys)
+	if err != nil {
+		return facts, err
+	}
+	for _, id := range foreign {
+		facts.foreign[id] = true
+	}
 	return facts, nil
+}
+
+// notInMerchantCurrency keeps the variants priced in another currency than their merchant's.
+func notInMerchantCurrency(s *sql.Selector) {
+	t := sql.Table(merchant.Table)
+	s.Where(sql.Exists(sql.Dialect(s.Dialect()).Select(t.C(merchant.FieldID)).From(t).Where(sql.And(
+		sql.ColumnsEQ(t.C(merchant.FieldID), s.C(productvariant.FieldMerchantID)),
+		sql.ColumnsNEQ(t.C(merchant.FieldCurrency), s.C(productvariant.FieldCurrency)),
+	))))
 }
 
 // checkTransition checks that p may move to status to.
@@ -282,6 +320,10 @@ func checkTransition(p *ent.Product, to product.Status, facts publishFacts) erro
 		}
 		if !facts.priced[p.ID] {
 			return apperror.WrongState(string(p.Status), "the product needs a variant with a price to go on sale")
+		}
+		if facts.foreign[p.ID] {
+			return apperror.WrongState(string(p.Status),
+				"a variant is priced in another currency than the merchant's; remove it and add it again in the merchant's currency")
 		}
 	case product.StatusDELISTED:
 		if p.Status != product.StatusACTIVE {

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/xiadan/xiadan/ent/merchant"
 	"github.com/xiadan/xiadan/ent/product"
 	"github.com/xiadan/xiadan/ent/productvariant"
 	"github.com/xiadan/xiadan/ent/searchtoken"
@@ -127,13 +128,15 @@ func TestCreateProduct(t *testing.T) {
 				t.Fatalf("stored aggregates: %+v", pr)
 			}
 
-			// Admins create for the merchant they name.
-			a := mustCreate(t, s, w.admin.AccessToken, with(productIn("Admin's", with(variantIn("USD-1", "2.5", 1), "currency", "USD")), "merchantID", w.m.ID))
+			// Admins create for the merchant they name, in its currency.
+			usd := s.NewMerchant(t, "usd-shop", merchant.StatusACTIVE)
+			client.Merchant.UpdateOneID(usd.IntID).SetCurrency("USD").ExecX(ctx)
+			a := mustCreate(t, s, w.admin.AccessToken, with(productIn("Admin's", with(variantIn("USD-1", "2.5", 1), "currency", "USD")), "merchantID", usd.ID))
 			if a.Currency != "USD" || a.PriceRange.Min.Amount != "2.50" || a.PriceRange.Min.Currency != "USD" {
 				t.Fatalf("admin-created product: %+v", a)
 			}
-			if pr := client.Product.GetX(ctx, atoi(t, a.ID)); pr.MerchantID != w.m.IntID {
-				t.Fatalf("admin created for merchant %d, want %d", pr.MerchantID, w.m.IntID)
+			if pr := client.Product.GetX(ctx, atoi(t, a.ID)); pr.MerchantID != usd.IntID {
+				t.Fatalf("admin created for merchant %d, want %d", pr.MerchantID, usd.IntID)
 			}
 		})
 	})

@@ -22,9 +22,6 @@ var (
 	currencyRE = regexp.MustCompile(`^[A-Z]{3}$`)
 )
 
-// DefaultCurrency is a variant's currency when none is given.
-const DefaultCurrency = "CNY"
-
 // indexed joins a list field and an index into a path, such as variants[2].
 func indexed(list string, i int) string { return fmt.Sprintf("%s[%d]", list, i) }
 
@@ -98,14 +95,18 @@ func checkSKU(field, sku string) (string, error) {
 	return sku, nil
 }
 
-// checkCurrency normalises an ISO 4217 code, CNY when empty.
-func checkCurrency(field, c string) (string, error) {
+// checkCurrency normalises the ISO 4217 code of a variant of a merchant that sells in
+// merchantCurrency, which it defaults to and must be: an order adds the variants' prices
+// to the merchant's shipping fee, amounts of one currency.
+func checkCurrency(field, c, merchantCurrency string) (string, error) {
 	c = strings.TrimSpace(c)
-	if c == "" {
-		return DefaultCurrency, nil
-	}
-	if !currencyRE.MatchString(c) {
+	switch {
+	case c == "":
+		return merchantCurrency, nil
+	case !currencyRE.MatchString(c):
 		return "", apperror.BadInput(field, "must be a 3-letter upper-case ISO 4217 code such as CNY")
+	case c != merchantCurrency:
+		return "", apperror.BadInput(field, "must be %s, the currency the merchant sells in", merchantCurrency)
 	}
 	return c, nil
 }
@@ -186,9 +187,9 @@ type variant struct {
 	lowStockThreshold int
 }
 
-// checkVariant validates one new variant; prefix is its path ("variants[2]", or "" for
-// addProductVariant's input).
-func checkVariant(prefix string, in VariantInput) (variant, error) {
+// checkVariant validates one new variant of a merchant selling in currency; prefix is its
+// path ("variants[2]", or "" for addProductVariant's input).
+func checkVariant(prefix string, in VariantInput, currency string) (variant, error) {
 	var (
 		out variant
 		err error
@@ -199,7 +200,7 @@ func checkVariant(prefix string, in VariantInput) (variant, error) {
 	if out.options, err = checkOptions(dotted(prefix, "options"), in.Options); err != nil {
 		return out, err
 	}
-	if out.currency, err = checkCurrency(dotted(prefix, "currency"), in.Currency); err != nil {
+	if out.currency, err = checkCurrency(dotted(prefix, "currency"), in.Currency, currency); err != nil {
 		return out, err
 	}
 	if out.price, err = checkPrice(dotted(prefix, "price"), in.Price, out.currency); err != nil {
@@ -215,8 +216,9 @@ func checkVariant(prefix string, in VariantInput) (variant, error) {
 	return out, nil
 }
 
-// checkVariants validates the variants of a new product, each alone and against each other.
-func checkVariants(in []VariantInput) ([]variant, error) {
+// checkVariants validates the variants of a new product of a merchant selling in
+// currency, each alone and against each other.
+func checkVariants(in []VariantInput, currency string) ([]variant, error) {
 	if len(in) == 0 || len(in) > MaxVariants {
 		return nil, apperror.BadInput("variants", "give 1 to %d variants", MaxVariants)
 	}
@@ -225,7 +227,7 @@ func checkVariants(in []VariantInput) ([]variant, error) {
 	names := make([]string, 0, len(in))
 	for i, vi := range in {
 		prefix := indexed("variants", i)
-		v, err := checkVariant(prefix, vi)
+		v, err := checkVariant(prefix, vi, currency)
 		if err != nil {
 			return nil, err
 		}

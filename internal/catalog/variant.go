@@ -42,7 +42,11 @@ func AddProductVariant(ctx context.Context, db *ent.Client, productID int, in Va
 	if err != nil {
 		return nil, err
 	}
-	v, err := checkVariant("", in)
+	currency, err := merchantCurrency(ctx, db, p.MerchantID)
+	if err != nil {
+		return nil, err
+	}
+	v, err := checkVariant("", in, currency)
 	if err != nil {
 		return nil, err
 	}

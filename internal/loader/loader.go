@@ -22,6 +22,7 @@ type Loaders struct {
 	client        *ent.Client
 	productStatus *dataloader.Loader[int, product.Status]
 	productCount  *dataloader.Loader[int, int]
+	paymentShare  *dataloader.Loader[int, PaymentShare]
 }
 
 type ctxKey struct{}
@@ -51,6 +52,7 @@ func newLoaders(client *ent.Client, cached bool, wait time.Duration) *Loaders {
 	l := &Loaders{client: client}
 	l.productStatus = dataloader.NewBatchedLoader(l.loadProductStatuses, options[int, product.Status](cached, wait)...)
 	l.productCount = dataloader.NewBatchedLoader(l.loadProductCounts, options[int, int](cached, wait)...)
+	l.paymentShare = dataloader.NewBatchedLoader(l.loadPaymentShares, options[int, PaymentShare](cached, wait)...)
 	return l
 }
 

@@ -335,22 +335,32 @@ func (s *Service) readLines(ctx context.Context, db *ent.Client, userID int, in 
 
 // priceLines loads the lines' variants with their products and merchants as they are now,
 // checks that each can be bought, and groups them by merchant in the order of the lines.
+//
+// The variants are read as the caller: one it may not see (a draft or delisted product,
+// a merchant not trading, an id that never existed) is NOT_FOUND with the same message
+// whatever the reason, so ids tried in turn tell nothing about hidden products. What the
+// caller sees but cannot buy (merchant staff trying their own draft) is CONFLICT, named.
+// Every line is priced in its merchant's currency and one checkout in one currency, so no
+// amount is ever relabelled as another currency.
 func priceLines(ctx context.Context, db *ent.Client, lines []*line) ([]*group, string, error) {
 	ids := make([]int, len(lines))
 	for i, l := range lines {
 		ids[i] = l.variant.ID
 	}
-	// Read as the system: a delisted product must be reported as such, not as missing.
 	pvs, err := db.ProductVariant.Query().
 		Where(productvariant.IDIn(uniqueInts(ids)...)).
 		WithProduct(func(q *ent.ProductQuery) { q.WithMerchant() }).
-		All(system(ctx))
+		All(ctx)
 	if err != nil {
 		return nil, "", err
 	}
 	byID := make(map[int]*ent.ProductVariant, len(pvs))
 	for _, pv := range pvs {
-		byID[pv.ID] = pv
+		// Privacy filters the eager-loaded edges too; a variant seen without its product
+		// or merchant is not one the caller may buy.
+		if pv.Edges.Product != nil && pv.Edges.Product.Edges.Merchant != nil {
+			byID[pv.ID] = pv
+		}
 	}
 	var (
 		groups   []*group
@@ -361,19 +371,25 @@ func priceLines(ctx context.Context, db *ent.Client, lines []*line) ([]*group, s
 	for _, l := range lines {
 		pv, ok := byID[l.variant.ID]
 		if !ok {
-			return nil, "", apperror.BadInput(l.field, "this product variant does not exist (any more)")
+			return nil, "", variantNotFound(l.field)
 		}
 		l.variant = pv
 		p := pv.Edges.Product
 		m := p.Edges.Merchant
 		switch {
 		case p.Status != product.StatusACTIVE:
-			e := apperror.ConflictOn(l.field, "%q is no longer on sale", p.Title)
+			e := apperror.ConflictOn(l.field, "%q is not on sale", p.Title)
 			e.Extensions = map[string]any{"reason": "UNAVAILABLE"}
 			return nil, "", e
 		case m.Status != merchant.StatusACTIVE:
 			e := apperror.ConflictOn(l.field, "%s is not taking orders at the moment", m.Name)
 			e.Extensions = map[string]any{"reason": "MERCHANT_UNAVAILABLE"}
+			return nil, "", e
+		case pv.Currency != m.Currency:
+			// The catalog refuses such variants; one written around it is not sold, as
+			// its price and the merchant's shipping fee could not be added up.
+			e := apperror.ConflictOn(l.field, "%q is priced in %s, which %s does not take", p.Title, pv.Currency, m.Name)
+			e.Extensions = map[string]any{"reason": "UNAVAILABLE"}
 			return nil, "", e
 		}
 		if currency == "" {
@@ -420,6 +436,12 @@ func priceLines(ctx context.Context, db *ent.Client, lines []*line) ([]*group, s
 		g.shipping = cart.ShippingFee(g.merchant, g.subtotal, g.fulfilment == order.FulfilmentPHYSICAL)
 	}
 	return groups, currency, nil
+}
+
+// variantNotFound is what a line naming a variant the caller may not buy or see gets,
+// the same for a hidden one as for an id that never existed.
+func variantNotFound(field string) error {
+	return &apperror.Error{Code: apperror.NotFound, Field: field, Message: "no such product variant on sale"}
 }
 
 // readAddress resolves where physical goods go and whom the merchant may call.

@@ -221,8 +221,9 @@ func TestPlaceOrderRefusesWithoutWriting(t *testing.T) {
 			code, field string
 			reason      string
 		}{
+			// What the customer may not see is not found, exactly like a missing id.
 			{"delisted product", map[string]any{"lines": []any{line(tea, 1), line(gone, 1)}, "shippingAddress": address},
-				"CONFLICT", "lines[1]", "UNAVAILABLE"},
+				"NOT_FOUND", "lines[1]", ""},
 			{"more than in stock", map[string]any{"lines": []any{line(tea, 1), line(code, 4)}, "shippingAddress": address},
 				"CONFLICT", "lines[1]", "OUT_OF_STOCK"},
 			{"same variant on two lines above stock", map[string]any{"lines": []any{line(code, 2), line(code, 2)},
@@ -237,7 +238,7 @@ func TestPlaceOrderRefusesWithoutWriting(t *testing.T) {
 			{"no contact when nothing ships", map[string]any{"lines": []any{line(code, 1)}}, "BAD_USER_INPUT", "contact", ""},
 			{"zero quantity", map[string]any{"lines": []any{line(tea, 0)}, "shippingAddress": address}, "BAD_USER_INPUT", "lines[0].quantity", ""},
 			{"no lines", map[string]any{"shippingAddress": address}, "BAD_USER_INPUT", "lines", ""},
-			{"missing variant", map[string]any{"lines": []any{line(999999, 1)}, "shippingAddress": address}, "BAD_USER_INPUT", "lines[0]", ""},
+			{"missing variant", map[string]any{"lines": []any{line(999999, 1)}, "shippingAddress": address}, "NOT_FOUND", "lines[0]", ""},
 		} {
 			r := try(tc.in)
 			if r.Code() != tc.code || r.Field() != tc.field {
@@ -247,11 +248,17 @@ func TestPlaceOrderRefusesWithoutWriting(t *testing.T) {
 				t.Errorf("%s: want reason %s, got %s", tc.name, tc.reason, r.Raw)
 			}
 		}
-		// A suspended merchant takes no orders.
+		// A suspended merchant takes no orders; its products are hidden, so not found.
 		client.Merchant.UpdateOneID(w.b.IntID).SetStatus(merchant.StatusSUSPENDED).ExecX(ctx)
 		r := try(map[string]any{"lines": []any{line(code, 1)}, "contact": map[string]any{"name": "Li", "phone": "13800138000"}})
-		if r.Code() != "CONFLICT" || r.Errors[0].Extensions["reason"] != "MERCHANT_UNAVAILABLE" {
+		if r.Code() != "NOT_FOUND" || r.Field() != "lines[0]" {
 			t.Errorf("suspended merchant: %s", r.Raw)
+		}
+		// Its staff still see their products, so they are told why they cannot buy them.
+		r = s.Query(w.b.Owner.AccessToken, placeMutation, map[string]any{"i": map[string]any{"lines": []any{line(code, 1)},
+			"contact": map[string]any{"name": "Li", "phone": "13800138000"}, "idempotencyKey": "staff-00001"}})
+		if r.Code() != "CONFLICT" || r.Errors[0].Extensions["reason"] != "MERCHANT_UNAVAILABLE" {
+			t.Errorf("suspended merchant's own staff: %s", r.Raw)
 		}
 		// Anonymous callers are asked to sign in.
 		r = s.Query("", placeMutation, map[string]any{"i": map[string]any{"lines": []any{line(tea, 1)}, "idempotencyKey": "anon-00001"}})

@@ -501,15 +501,34 @@ func FilterTrackingEventsToVisible() privacy.TrackingEventQueryRuleFunc {
 	}
 }
 
-// FilterRefundsToVisible shows refunds of visible payments.
+// FilterRefundsToVisible shows payers the refunds of their payments, and merchants (staff
+// and partner clients) the refunds of their own orders only: one payment may cover the
+// orders of several merchants, and what another merchant refunded is not theirs to see.
 func FilterRefundsToVisible() privacy.RefundQueryRuleFunc {
 	return func(ctx context.Context, q *ent.RefundQuery) error {
 		v := viewer.FromContext(ctx)
-		p, ok := orderVisible(v)
-		if !ok {
+		var ps []predicate.Refund
+		if v.UserID != 0 {
+			ps = append(ps, refund.HasPaymentWith(payment.CustomerID(v.UserID)))
+		}
+		if ids := orderMerchantIDs(v); len(ids) > 0 {
+			ps = append(ps, refundOfOrders(order.MerchantIDIn(ids...)))
+		}
+		if len(ps) == 0 {
 			return privacy.Denyf("anonymous viewer")
 		}
-		q.Where(refund.HasPaymentWith(payment.Or(payment.CustomerID(v.UserID), payment.HasOrdersWith(p))))
+		q.Where(refund.Or(ps...))
 		return privacy.Allow
+	}
+}
+
+// refundOfOrders keeps the refunds of orders matching p. A refund names its order by
+// order_id without an Ent edge, so the orders are selected here.
+func refundOfOrders(p predicate.Order) predicate.Refund {
+	return func(s *sql.Selector) {
+		t := sql.Table(order.Table)
+		orders := sql.Dialect(s.Dialect()).Select(t.C(order.FieldID)).From(t)
+		p(orders)
+		s.Where(sql.In(s.C(refund.FieldOrderID), orders))
 	}
 }
