@@ -13,11 +13,11 @@ import (
 	"github.com/xiadan/xiadan/ent"
 	"github.com/xiadan/xiadan/ent/merchant"
 	"github.com/xiadan/xiadan/ent/merchantinvitation"
-	"github.com/xiadan/xiadan/ent/privacy"
 	"github.com/xiadan/xiadan/ent/user"
 	"github.com/xiadan/xiadan/internal/apperror"
 	"github.com/xiadan/xiadan/internal/audit"
 	"github.com/xiadan/xiadan/internal/auth"
+	"github.com/xiadan/xiadan/internal/catalog/hooks"
 	"github.com/xiadan/xiadan/internal/usertext"
 	"github.com/xiadan/xiadan/internal/viewer"
 )
@@ -119,7 +119,10 @@ func Apply(ctx context.Context, db *ent.Client, in ApplyInput) (*ent.Merchant, e
 		return nil, err
 	}
 	sys := viewer.SystemContext(ctx)
-	u, err := db.User.Get(sys, v.UserID)
+	// The user's row is locked first: the merchant row inserted below takes a shared lock
+	// on it for its foreign key, and two applications upgrading those to the exclusive lock
+	// of joinMerchant would deadlock. Locked, the second waits and then sees the first.
+	u, err := lockUser(sys, db, v.UserID)
 	if err != nil {
 		return nil, err
 	}
@@ -146,12 +149,10 @@ func Apply(ctx context.Context, db *ent.Client, in ApplyInput) (*ent.Merchant, e
 	if err != nil {
 		return nil, err
 	}
-	// Membership is not something users may set on themselves; the application grants it.
-	err = db.User.UpdateOneID(v.UserID).
-		SetMerchantID(m.ID).
-		SetMerchantRole(user.MerchantRoleOWNER).
-		Exec(privacy.DecisionContext(ctx, privacy.Allow))
-	if err != nil {
+	// Membership is not something users may set on themselves; the application grants it,
+	// with a conditional write: of two applications racing, one gets the user and the
+	// other is refused (its merchant rolls back with it).
+	if err := joinMerchant(ctx, db, v.UserID, m.ID, user.MerchantRoleOWNER); err != nil {
 		return nil, err
 	}
 	return m, audit.Record(ctx, db, audit.Entry{Action: "merchant.apply", TargetType: "Merchant", TargetID: m.ID})
@@ -278,8 +279,7 @@ func Review(ctx context.Context, db *ent.Client, id int, approve bool, reason st
 	if !approve {
 		status, action = merchant.StatusREJECTED, "merchant.reject"
 	}
-	m, err = db.Merchant.UpdateOneID(id).SetStatus(status).SetStatusReason(reason).Save(ctx)
-	if err != nil {
+	if m, err = moveMerchant(ctx, db, m, status, reason); err != nil {
 		return nil, err
 	}
 	return m, audit.Record(ctx, db, audit.Entry{Action: action, TargetType: "Merchant", TargetID: id, Reason: reason})
@@ -309,8 +309,7 @@ func SetStatus(ctx context.Context, db *ent.Client, id int, status merchant.Stat
 		return m, nil
 	}
 	from := m.Status
-	m, err = db.Merchant.UpdateOneID(id).SetStatus(status).SetStatusReason(reason).Save(ctx)
-	if err != nil {
+	if m, err = moveMerchant(ctx, db, m, status, reason); err != nil {
 		return nil, err
 	}
 	return m, audit.Record(ctx, db, audit.Entry{
@@ -385,8 +384,10 @@ func RevokeInvitation(ctx context.Context, db *ent.Client, id int) (*ent.Merchan
 	if inv.Status != merchantinvitation.StatusPENDING {
 		return nil, apperror.WrongState(string(inv.Status), "only pending invitations can be revoked")
 	}
-	inv, err = db.MerchantInvitation.UpdateOneID(id).SetStatus(merchantinvitation.StatusREVOKED).Save(ctx)
-	if err != nil {
+	if err := closeInvitation(ctx, db, id, merchantinvitation.StatusREVOKED, "revoked"); err != nil {
+		return nil, err
+	}
+	if inv, err = db.MerchantInvitation.Get(ctx, id); err != nil {
 		return nil, err
 	}
 	return inv, audit.Record(ctx, db, audit.Entry{Action: "merchant.revoke_invitation", TargetType: "Merchant", TargetID: m.ID,
@@ -417,7 +418,7 @@ func AcceptInvitation(ctx context.Context, db *ent.Client, id int) (*ent.Merchan
 		return nil, apperror.WrongState("EXPIRED", "this invitation has expired; ask for a new one")
 	}
 	sys := viewer.SystemContext(ctx)
-	u, err := db.User.Get(sys, v.UserID)
+	u, err := lockUser(sys, db, v.UserID)
 	if err != nil {
 		return nil, err
 	}
@@ -428,11 +429,12 @@ func AcceptInvitation(ctx context.Context, db *ent.Client, id int) (*ent.Merchan
 	if u.MerchantID != nil {
 		return nil, apperror.New(apperror.Conflict, "you already own or work for a merchant")
 	}
-	allow := privacy.DecisionContext(ctx, privacy.Allow)
-	if err := db.MerchantInvitation.UpdateOneID(id).SetStatus(merchantinvitation.StatusACCEPTED).Exec(allow); err != nil {
+	// Both writes are conditional: an invitation revoked or accepted meanwhile, or a seat
+	// taken elsewhere meanwhile, refuses the acceptance.
+	if err := closeInvitation(ctx, db, id, merchantinvitation.StatusACCEPTED, "accepted"); err != nil {
 		return nil, err
 	}
-	if err := db.User.UpdateOneID(u.ID).SetMerchantID(inv.MerchantID).SetMerchantRole(user.MerchantRoleSTAFF).Exec(allow); err != nil {
+	if err := joinMerchant(ctx, db, u.ID, inv.MerchantID, user.MerchantRoleSTAFF); err != nil {
 		return nil, err
 	}
 	if err := audit.Record(ctx, db, audit.Entry{Action: "merchant.join_staff", TargetType: "Merchant", TargetID: inv.MerchantID,
@@ -462,11 +464,85 @@ func RemoveStaff(ctx context.Context, db *ent.Client, merchantID, userID int) (*
 	if u.ID == m.OwnerID {
 		return nil, apperror.BadInput("userID", "the owner cannot be removed")
 	}
-	if err := db.User.UpdateOneID(userID).ClearMerchantID().ClearMerchantRole().Exec(sys); err != nil {
+	// Conditional: removed twice at once, the staff member is removed once.
+	n, err := db.User.Update().
+		Where(user.ID(userID), user.MerchantID(merchantID), user.MerchantRoleEQ(user.MerchantRoleSTAFF)).
+		ClearMerchantID().ClearMerchantRole().
+		Save(sys)
+	if err != nil {
 		return nil, err
+	}
+	if n == 0 {
+		return nil, apperror.BadInput("userID", "is not a member of this merchant")
 	}
 	return m, audit.Record(ctx, db, audit.Entry{Action: "merchant.remove_staff", TargetType: "Merchant", TargetID: merchantID,
 		Details: map[string]any{"userId": userID}})
+}
+
+// moveMerchant sets merchant m's status, conditional on the status m was read with: of two
+// admins deciding at once (approve and reject, restrict and reinstate), one wins and the
+// other gets INVALID_STATE naming what the winner left. Returns the merchant as updated.
+func moveMerchant(ctx context.Context, db *ent.Client, m *ent.Merchant, to merchant.Status, reason string) (*ent.Merchant, error) {
+	sys := viewer.SystemContext(ctx)
+	n, err := db.Merchant.Update().
+		Where(merchant.ID(m.ID), merchant.StatusEQ(m.Status)).
+		SetStatus(to).SetStatusReason(reason).
+		Save(sys)
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		cur, err := db.Merchant.Query().Where(merchant.ID(m.ID), hooks.LockRows).Only(sys)
+		if err != nil {
+			return nil, err
+		}
+		return nil, apperror.WrongState(string(cur.Status), "merchant %s changed meanwhile: it is %s now", m.Name, cur.Status)
+	}
+	return db.Merchant.Get(sys, m.ID)
+}
+
+// closeInvitation moves a PENDING invitation to status, conditionally: an invitation that
+// was accepted or revoked meanwhile is INVALID_STATE.
+func closeInvitation(ctx context.Context, db *ent.Client, id int, status merchantinvitation.Status, what string) error {
+	sys := viewer.SystemContext(ctx)
+	n, err := db.MerchantInvitation.Update().
+		Where(merchantinvitation.ID(id), merchantinvitation.StatusEQ(merchantinvitation.StatusPENDING)).
+		SetStatus(status).
+		Save(sys)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		cur, err := db.MerchantInvitation.Query().Where(merchantinvitation.ID(id), hooks.LockRows).Only(sys)
+		if err != nil {
+			return err
+		}
+		return apperror.WrongState(string(cur.Status), "this invitation can no longer be %s", what)
+	}
+	return nil
+}
+
+// lockUser reads a user with a locking read (MySQL): the latest row, held until the
+// transaction ends.
+func lockUser(ctx context.Context, db *ent.Client, id int) (*ent.User, error) {
+	return db.User.Query().Where(user.ID(id), hooks.LockRows).Only(ctx)
+}
+
+// joinMerchant makes userID a member of merchant id, conditional on the user belonging to
+// no merchant: of two joins racing (two applications, two invitations accepted at once),
+// one wins and the other is CONFLICT.
+func joinMerchant(ctx context.Context, db *ent.Client, userID, id int, role user.MerchantRole) error {
+	n, err := db.User.Update().
+		Where(user.ID(userID), user.MerchantIDIsNil()).
+		SetMerchantID(id).SetMerchantRole(role).
+		Save(viewer.SystemContext(ctx))
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return apperror.New(apperror.Conflict, "you already own or work for a merchant")
+	}
+	return nil
 }
 
 const licenceChars = "0123456789ABCDEFGHJKLMNPQRTUWXY"

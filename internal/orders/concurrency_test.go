@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,7 +23,6 @@ import (
 	"github.com/xiadan/xiadan/ent/stockmovement"
 	"github.com/xiadan/xiadan/internal/apitest"
 	"github.com/xiadan/xiadan/internal/orders"
-	"github.com/xiadan/xiadan/internal/testdb"
 )
 
 // The concurrency suite races the state changes of an order over the real HTTP handler
@@ -49,18 +47,10 @@ func TestConcurrentOrderChanges(t *testing.T) {
 	if n, err := strconv.Atoi(os.Getenv("RACE_ROUNDS")); err == nil && n > 0 {
 		rounds = n
 	}
-	configs := []struct {
-		name string
-		url  func(testing.TB) string
-	}{
-		{"sqlite", testdb.SQLiteURL},
-		{"mysql-repeatable-read", func(t testing.TB) string { return testdb.MySQLURLAt(t, testdb.RepeatableRead) }},
-		{"mysql-read-committed", func(t testing.TB) string { return testdb.MySQLURLAt(t, testdb.ReadCommitted) }},
-	}
-	for _, c := range configs {
-		t.Run(c.name, func(t *testing.T) {
+	for _, d := range apitest.RaceDialects() {
+		t.Run(d.Name, func(t *testing.T) {
 			t.Parallel()
-			w := newRaceWorld(t, apitest.NewReachable(t, c.url(t)))
+			w := newRaceWorld(t, apitest.NewReachable(t, d.URL(t)))
 			for _, sc := range raceScenarios {
 				t.Run(sc.name, func(t *testing.T) {
 					broken := 0
@@ -206,94 +196,29 @@ func (w *raceWorld) status(t *testing.T, o raceOrder) order.Status {
 	return w.client.Order.GetX(w.ctx, o.intID).Status
 }
 
-// outcome is what one racer got.
-type outcome struct {
-	r   *apitest.Response
-	err error
-}
-
-// code is the racer's error code, "" when it succeeded.
-func (o outcome) code() string {
-	if o.err != nil {
-		return "TRANSPORT: " + o.err.Error()
-	}
-	return o.r.Code()
-}
-
-func (o outcome) String() string {
-	if o.err != nil {
-		return o.err.Error()
-	}
-	return string(o.r.Raw)
-}
-
-// race runs the racers at the same moment: each waits at a start line and then makes its
-// request, and race returns what each got, in order.
-func race(racers ...func() (*apitest.Response, error)) []outcome {
-	out := make([]outcome, len(racers))
-	var ready, done sync.WaitGroup
-	start := make(chan struct{})
-	for i, fn := range racers {
-		ready.Add(1)
-		done.Add(1)
-		go func() {
-			defer done.Done()
-			ready.Done()
-			<-start
-			r, err := fn()
-			out[i] = outcome{r, err}
-		}()
-	}
-	ready.Wait()
-	close(start)
-	done.Wait()
-	return out
-}
-
 // request returns a racer making one GraphQL request.
-func (w *raceWorld) request(token, query string, vars map[string]any) func() (*apitest.Response, error) {
-	return func() (*apitest.Response, error) {
-		return w.s.Try(apitest.Request{Query: query, Token: token, Variables: vars})
-	}
+func (w *raceWorld) request(token, query string, vars map[string]any) apitest.Racer {
+	return w.s.Request(token, query, vars)
 }
 
 // job returns a racer running the background jobs once, as a replica's ticker does.
-func (w *raceWorld) job() func() (*apitest.Response, error) {
+func (w *raceWorld) job() apitest.Racer {
 	return func() (*apitest.Response, error) {
 		_, _, err := w.s.App.Orders.RunJobsOnce(context.Background(), w.s.DB.Client)
 		return &apitest.Response{Raw: []byte(`{"job":"done"}`)}, err
 	}
 }
 
-// successes counts the racers that succeeded and fails the test for any that failed
-// otherwise than with one of the allowed codes (and, for INVALID_STATE, a currentState).
-func successes(t *testing.T, what string, outs []outcome, allowed ...string) int {
-	t.Helper()
-	n := 0
-	for _, o := range outs {
-		code := o.code()
-		switch {
-		case code == "":
-			n++
-		case !slices.Contains(allowed, code):
-			t.Errorf("%s: unexpected outcome %s", what, o)
-		case code == "INVALID_STATE" && o.r.Errors[0].Extensions["currentState"] == nil:
-			t.Errorf("%s: INVALID_STATE without currentState: %s", what, o)
-		}
-	}
-	return n
-}
-
 func (w *raceWorld) racePayments(t *testing.T, round, n int) {
 	o := w.place(t, fmt.Sprintf("pay%d-%d", n, round))
 	methods := []string{"WECHAT_PAY", "ALIPAY", "QQ_WALLET", "BANK_CARD"}
-	var racers []func() (*apitest.Response, error)
+	var racers []apitest.Racer
 	for i := range n {
 		p := w.pay(t, o, fmt.Sprintf("pay%d-%d-%d", n, round, i), methods[i%len(methods)])
 		racers = append(racers, w.request(w.buyer.AccessToken, completePayment, map[string]any{"id": p}))
 	}
-	outs := race(racers...)
-	if got := successes(t, "completing payments", outs); got != n {
+	outs := apitest.Race(racers...)
+	if got := apitest.Successes(t, "completing payments", outs); got != n {
 		t.Errorf("every notification is accepted: %d of %d", got, n)
 	}
 	if st := w.status(t, o); st != order.StatusPAID {
@@ -305,14 +230,14 @@ func (w *raceWorld) racePayments(t *testing.T, round, n int) {
 func (w *raceWorld) racePaymentCancel(t *testing.T, round int) {
 	o := w.place(t, fmt.Sprintf("paycancel-%d", round))
 	p := w.pay(t, o, fmt.Sprintf("paycancel-p-%d", round), "ALIPAY")
-	outs := race(
+	outs := apitest.Race(
 		w.request(w.buyer.AccessToken, completePayment, map[string]any{"id": p}),
 		w.request(w.buyer.AccessToken, `mutation($id: ID!) { cancelOrder(id: $id) { status } }`, map[string]any{"id": o.id}),
 	)
-	if outs[0].code() != "" {
+	if outs[0].Code() != "" {
 		t.Errorf("the notification is accepted either way: %s", outs[0])
 	}
-	cancelled := successes(t, "cancel", outs[1:], "INVALID_STATE") == 1
+	cancelled := apitest.Successes(t, "cancel", outs[1:], "INVALID_STATE") == 1
 	switch st := w.status(t, o); {
 	case cancelled && st != order.StatusCANCELLED:
 		t.Errorf("cancel succeeded but the order is %s", st)
@@ -327,9 +252,9 @@ func (w *raceWorld) racePaymentExpiry(t *testing.T, round int) {
 	p := w.pay(t, o, fmt.Sprintf("payexpiry-p-%d", round), "WECHAT_PAY")
 	// The deadline passes while the customer pays.
 	w.client.Order.UpdateOneID(o.intID).SetPaymentDeadline(time.Now().Add(-time.Minute)).ExecX(w.ctx)
-	outs := race(w.request(w.buyer.AccessToken, completePayment, map[string]any{"id": p}), w.job())
+	outs := apitest.Race(w.request(w.buyer.AccessToken, completePayment, map[string]any{"id": p}), w.job())
 	for _, out := range outs {
-		if out.code() != "" {
+		if out.Code() != "" {
 			t.Errorf("racer failed: %s", out)
 		}
 	}
@@ -341,15 +266,15 @@ func (w *raceWorld) racePaymentExpiry(t *testing.T, round int) {
 
 func (w *raceWorld) raceCancelShip(t *testing.T, round int) {
 	o := w.paid(t, fmt.Sprintf("cancelship-%d", round))
-	outs := race(
+	outs := apitest.Race(
 		w.request(w.shop.Owner.AccessToken, `mutation($id: ID!) { cancelOrder(id: $id, reason: "out of tea") { status } }`, map[string]any{"id": o.id}),
 		w.request(w.shop.Owner.AccessToken, shipMutation, map[string]any{"id": o.id, "n": fmt.Sprintf("SF%08d", round)}),
 	)
-	won := successes(t, "cancel vs ship", outs, "INVALID_STATE")
+	won := apitest.Successes(t, "cancel vs ship", outs, "INVALID_STATE")
 	if won != 1 {
 		t.Errorf("exactly one of cancel and ship wins, %d did: %v", won, outs)
 	}
-	shipped := outs[1].code() == ""
+	shipped := outs[1].Code() == ""
 	switch st := w.status(t, o); {
 	case shipped && st != order.StatusSHIPPED:
 		t.Errorf("ship won but the order is %s", st)
@@ -363,11 +288,11 @@ const shipMutation = `mutation($id: ID!, $n: String!) { shipOrder(orderID: $id, 
 
 func (w *raceWorld) raceAccept(t *testing.T, round int) {
 	o := w.paid(t, fmt.Sprintf("accept-%d", round))
-	var racers []func() (*apitest.Response, error)
+	var racers []apitest.Racer
 	for range 10 {
 		racers = append(racers, w.request(w.shop.Owner.AccessToken, `mutation($id: ID!) { acceptOrder(id: $id) { status } }`, map[string]any{"id": o.id}))
 	}
-	if won := successes(t, "accept", race(racers...), "INVALID_STATE"); won != 1 {
+	if won := apitest.Successes(t, "accept", apitest.Race(racers...), "INVALID_STATE"); won != 1 {
 		t.Errorf("exactly one acceptOrder succeeds, %d did", won)
 	}
 	w.check(t, o, 0)
@@ -379,11 +304,11 @@ func (w *raceWorld) raceShip(t *testing.T, round int) {
 		// Every other round from ACCEPTED, the other from PAID (accepted on the way).
 		w.must(t, w.shop.Owner.AccessToken, `mutation($id: ID!) { acceptOrder(id: $id) { status } }`, map[string]any{"id": o.id})
 	}
-	var racers []func() (*apitest.Response, error)
+	var racers []apitest.Racer
 	for i := range 10 {
 		racers = append(racers, w.request(w.shop.Owner.AccessToken, shipMutation, map[string]any{"id": o.id, "n": fmt.Sprintf("YT%04d%04d", round, i)}))
 	}
-	won := successes(t, "ship", race(racers...), "INVALID_STATE")
+	won := apitest.Successes(t, "ship", apitest.Race(racers...), "INVALID_STATE")
 	if won != 1 {
 		t.Errorf("exactly one shipOrder succeeds, %d did", won)
 	}
@@ -400,12 +325,12 @@ func (w *raceWorld) raceRefund(t *testing.T, round int, partial bool) {
 		q = `mutation($id: ID!) { refundOrder(orderID: $id, amount: "12.00", reason: "damaged") { id status } }`
 		want = 4
 	}
-	var racers []func() (*apitest.Response, error)
+	var racers []apitest.Racer
 	for range 10 {
 		racers = append(racers, w.request(w.shop.Owner.AccessToken, q, vars))
 	}
-	outs := race(racers...)
-	if won := successes(t, "refund", outs, "INVALID_STATE"); won != want {
+	outs := apitest.Race(racers...)
+	if won := apitest.Successes(t, "refund", outs, "INVALID_STATE"); won != want {
 		t.Errorf("%d refunds succeed, want %d: %v", won, want, outs)
 	}
 	w.check(t, o, 0)
@@ -420,11 +345,11 @@ func (w *raceWorld) raceConfirmComplete(t *testing.T, round int) {
 	w.must(t, w.buyer.AccessToken, `mutation($id: ID!) { confirmReceipt(orderID: $id) { status } }`, map[string]any{"id": o.id})
 	// Delivered long enough ago for the auto-complete job to take it.
 	w.client.Order.UpdateOneID(o.intID).SetDeliveredAt(time.Now().Add(-w.s.Config.OrderAutoCompleteAfter - time.Hour)).ExecX(w.ctx)
-	outs := race(
+	outs := apitest.Race(
 		w.request(w.buyer.AccessToken, `mutation($id: ID!) { confirmReceipt(orderID: $id) { status } }`, map[string]any{"id": o.id}),
 		w.job(),
 	)
-	successes(t, "confirm vs job", outs, "INVALID_STATE")
+	apitest.Successes(t, "confirm vs job", outs, "INVALID_STATE")
 	if st := w.status(t, o); st != order.StatusCOMPLETED {
 		t.Errorf("order after confirm vs auto-complete: %s", st)
 	}
@@ -438,12 +363,12 @@ func (w *raceWorld) raceDeliveredScans(t *testing.T, round int) {
 	r.Decode(t, &ship)
 	at := time.Now().UTC().Add(-time.Minute)
 	scan := `mutation($id: ID!, $i: TrackingEventInput!) { addTrackingEvent(shipmentID: $id, input: $i) { status } }`
-	var racers []func() (*apitest.Response, error)
+	var racers []apitest.Racer
 	for i := range 5 {
 		racers = append(racers, w.request(w.shop.Owner.AccessToken, scan, map[string]any{"id": ship.ShipOrder.ID,
 			"i": map[string]any{"status": "DELIVERED", "occurredAt": at.Add(time.Duration(i) * time.Second).Format(time.RFC3339)}}))
 	}
-	successes(t, "delivered scans", race(racers...), "INVALID_STATE")
+	apitest.Successes(t, "delivered scans", apitest.Race(racers...), "INVALID_STATE")
 	if st := w.status(t, o); st != order.StatusDELIVERED {
 		t.Errorf("order after DELIVERED scans: %s", st)
 	}
@@ -464,12 +389,12 @@ func (w *raceWorld) raceDeliveredScans(t *testing.T, round int) {
 
 func (w *raceWorld) raceShipDeliver(t *testing.T, round int) {
 	o := w.paidMixed(t, fmt.Sprintf("shipdeliver-%d", round))
-	outs := race(
+	outs := apitest.Race(
 		w.request(w.shop.Owner.AccessToken, shipMutation, map[string]any{"id": o.id, "n": fmt.Sprintf("EMS%08d", round)}),
 		w.request(w.shop.Owner.AccessToken, deliverCodes, map[string]any{"id": o.id}),
 	)
 	// Both concern the order, neither undoes the other: both succeed, in either order.
-	if won := successes(t, "ship vs deliver", outs); won != 2 {
+	if won := apitest.Successes(t, "ship vs deliver", outs); won != 2 {
 		t.Errorf("ship and deliver both succeed, %d did", won)
 	}
 	if st := w.status(t, o); st != order.StatusSHIPPED {
@@ -484,13 +409,13 @@ func (w *raceWorld) racePaymentShopCancel(t *testing.T, round int) {
 	o := w.placeLines(t, key, "48.00", line(w.variant, 1), line(w.puer, 1))
 	puer := w.client.Order.Query().Where(order.CheckoutID(o.checkout), order.MerchantID(w.other.IntID)).OnlyX(w.ctx)
 	p := w.pay(t, o, "pay-"+key, "ALIPAY")
-	outs := race(
+	outs := apitest.Race(
 		w.request(w.buyer.AccessToken, completePayment, map[string]any{"id": p}),
 		w.request(w.other.Owner.AccessToken, `mutation($id: ID!) { cancelOrder(id: $id, reason: "sold out") { status } }`,
 			map[string]any{"id": strconv.Itoa(puer.ID)}),
 	)
 	// The shop may cancel before or after the payment: both succeed either way.
-	if won := successes(t, "payment vs shop cancel", outs); won != 2 {
+	if won := apitest.Successes(t, "payment vs shop cancel", outs); won != 2 {
 		t.Errorf("payment and cancel both succeed, %d did", won)
 	}
 	if st := w.status(t, o); st != order.StatusPAID {
@@ -506,11 +431,11 @@ const deliverCodes = `mutation($id: ID!) { deliverVirtualGoods(orderID: $id, con
 
 func (w *raceWorld) raceDeliverCodes(t *testing.T, round int) {
 	o := w.paidMixed(t, fmt.Sprintf("deliver-%d", round))
-	var racers []func() (*apitest.Response, error)
+	var racers []apitest.Racer
 	for range 5 {
 		racers = append(racers, w.request(w.shop.Owner.AccessToken, deliverCodes, map[string]any{"id": o.id}))
 	}
-	if won := successes(t, "deliver", race(racers...), "INVALID_STATE"); won != 1 {
+	if won := apitest.Successes(t, "deliver", apitest.Race(racers...), "INVALID_STATE"); won != 1 {
 		t.Errorf("exactly one deliverVirtualGoods succeeds, %d did", won)
 	}
 	ro := w.client.Order.Query().Where(order.ID(o.intID)).WithEvents().OnlyX(w.ctx)
