@@ -9,6 +9,7 @@ import (
 	"context"
 
 	"github.com/xiadan/xiadan/ent"
+	"github.com/xiadan/xiadan/internal/scalar"
 )
 
 // Node is the resolver for the node field.
@@ -20,6 +21,10 @@ func (r *queryResolver) Node(ctx context.Context, id int) (ent.Noder, error) {
 func (r *queryResolver) Nodes(ctx context.Context, ids []int) ([]ent.Noder, error) {
 	nodes := make([]ent.Noder, len(ids))
 	for i, id := range ids {
+		if id == scalar.InvalidID { // malformed (@idsPerItem): null, with an error at i
+			scalar.BadItem(ctx, "ids", i)
+			continue
+		}
 		n, err := notFoundAsNilNode(r.db(ctx).Noder(ctx, id))
 		if err != nil {
 			return nil, err

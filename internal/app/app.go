@@ -159,10 +159,13 @@ func (a *App) GraphQL() *handler.Server {
 		}},
 		InitFunc: a.websocketInit,
 	})
-	srv.AddTransport(transport.SSE{}) // GraphQL over Server-Sent Events, before POST
+	// GraphQL over Server-Sent Events before POST; requests are read strictly
+	// (transport.go), and whatever no transport claims is refused with 405 or 415.
+	srv.AddTransport(sseTransport{logger: a.Logger})
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(getTransport{logger: a.Logger})
+	srv.AddTransport(postTransport{logger: a.Logger})
+	srv.AddTransport(unsupportedTransport{logger: a.Logger})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	if a.Config.Introspection {
 		srv.Use(extension.Introspection{})
@@ -183,7 +186,7 @@ func (a *App) GraphQL() *handler.Server {
 func (a *App) Handler() http.Handler {
 	mux := http.NewServeMux()
 	gql := a.GraphQL()
-	mux.Handle("/graphql", a.authenticate(limitBody(loader.Middleware(a.DB.Client, a.Config.LoaderBatchWait, gql))))
+	mux.Handle("/graphql", a.authenticate(a.limitBody(loader.Middleware(a.DB.Client, a.Config.LoaderBatchWait, gql))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
