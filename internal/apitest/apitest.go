@@ -46,8 +46,17 @@ func NewWithoutEvents(t testing.TB, url string, opts ...func(*config.Config)) *S
 	return newServer(t, url, serverOptions{}, opts...)
 }
 
+// NewWithClock is New on a server whose tokens go by clock (app.App.SetClock), so a test
+// expires them with clock.Advance rather than by waiting.
+func NewWithClock(t testing.TB, url string, clock *Clock, opts ...func(*config.Config)) *Server {
+	t.Helper()
+	return newServer(t, url, serverOptions{events: true, clock: clock}, opts...)
+}
+
 // serverOptions are the ways test servers differ.
 type serverOptions struct {
+	// clock, when set, is the server's clock for tokens.
+	clock *Clock
 	// events starts the event bus and relay.
 	events bool
 	// listener, when set, is where the server listens (chosen before it is built).
@@ -81,6 +90,9 @@ func newServer(t testing.TB, url string, so serverOptions, opts ...func(*config.
 			_ = so.listener.Close()
 		}
 		t.Fatal(err)
+	}
+	if so.clock != nil {
+		a.SetClock(so.clock)
 	}
 	hs := httptest.NewUnstartedServer(a.Handler())
 	if so.listener != nil {
@@ -159,8 +171,14 @@ type Request struct {
 // Do sends a GraphQL request over HTTP POST.
 func (s *Server) Do(req Request) *Response {
 	s.t.Helper()
-	body, _ := json.Marshal(map[string]any{"query": req.Query, "variables": req.Variables})
-	hr, _ := http.NewRequest(http.MethodPost, s.HTTP.URL+"/graphql", bytes.NewReader(body))
+	body, err := json.Marshal(map[string]any{"query": req.Query, "variables": req.Variables})
+	if err != nil {
+		s.t.Fatalf("encoding the request: %v", err)
+	}
+	hr, err := http.NewRequest(http.MethodPost, s.HTTP.URL+"/graphql", bytes.NewReader(body))
+	if err != nil {
+		s.t.Fatalf("building the request: %v", err)
+	}
 	hr.Header.Set("Content-Type", "application/json")
 	if req.Token != "" {
 		hr.Header.Set("Authorization", "Bearer "+req.Token)
