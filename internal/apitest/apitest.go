@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/xiadan/xiadan/ent"
@@ -31,6 +32,8 @@ type Server struct {
 	DB     *database.DB
 	HTTP   *httptest.Server
 	Config config.Config
+
+	logs *logRecords
 }
 
 // New starts a server on the database at url, with configuration tweaked by opts.
@@ -83,7 +86,11 @@ func newServer(t testing.TB, url string, so serverOptions, opts ...func(*config.
 	if os.Getenv("XIADAN_TEST_LOG") != "" {
 		level = slog.LevelDebug
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	logs := &logRecords{}
+	logger := slog.New(slog.NewMultiHandler(
+		slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}),
+		slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}),
+	))
 	a, err := app.New(cfg, db, logger)
 	if err != nil {
 		if so.listener != nil {
@@ -108,7 +115,37 @@ func newServer(t testing.TB, url string, so serverOptions, opts ...func(*config.
 			t.Fatal(err)
 		}
 	}
-	return &Server{t: t, App: a, DB: db, HTTP: hs, Config: cfg}
+	return &Server{t: t, App: a, DB: db, HTTP: hs, Config: cfg, logs: logs}
+}
+
+// logRecords keeps the server's log records (JSON lines) for Server.Logs.
+type logRecords struct {
+	mu    sync.Mutex
+	lines [][]byte
+}
+
+func (l *logRecords) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, bytes.Clone(p))
+	return len(p), nil
+}
+
+// Logs returns what the server logged at info level and above while handling the request
+// with id requestID (its X-Request-ID), one map per record, so a test can check that a
+// refused request was logged once, briefly, and not as an error.
+func (s *Server) Logs(requestID string) []map[string]any {
+	s.logs.mu.Lock()
+	defer s.logs.mu.Unlock()
+	var out []map[string]any
+	for _, line := range s.logs.lines {
+		var rec map[string]any
+		if json.Unmarshal(line, &rec) == nil && rec["request_id"] == requestID {
+			rec["_bytes"] = len(line)
+			out = append(out, rec)
+		}
+	}
+	return out
 }
 
 // Client returns the server's Ent client with privacy bypassed, for arranging and checking
