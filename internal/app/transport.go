@@ -111,7 +111,7 @@ func readBody(r *http.Request) ([]byte, *requestError) {
 // operationName are strings and whose variables and extensions are objects, each of them
 // optional or null. Unknown members are ignored, as the GraphQL-over-HTTP spec asks.
 func parsePOST(body []byte) (*graphql.RawParams, *requestError) {
-	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	trimmed := trimJSONSpace(body)
 	switch {
 	case len(trimmed) == 0:
 		return nil, malformed("", `the request body is empty; send {"query": "…", "variables": {…}}`)
@@ -132,7 +132,7 @@ func parsePOST(body []byte) (*graphql.RawParams, *requestError) {
 	if err := dec.Decode(&raw); err != nil {
 		return nil, notJSON(err)
 	}
-	if rest := bytes.TrimSpace(body[dec.InputOffset():]); len(rest) > 0 {
+	if rest := trimJSONSpace(body[dec.InputOffset():]); len(rest) > 0 {
 		return nil, malformed("", "the request body must be one JSON object; it goes on after it at byte %d", dec.InputOffset())
 	}
 	p := &graphql.RawParams{}
@@ -201,7 +201,7 @@ func jsonString(field string, raw json.RawMessage) (string, *requestError) {
 // jsonObject decodes an object member, numbers kept as json.Number as gqlgen's input
 // coercion expects; absent and null are nil.
 func jsonObject(field string, raw json.RawMessage) (map[string]any, *requestError) {
-	raw = bytes.TrimSpace(raw)
+	raw = trimJSONSpace(raw)
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, nil
 	}
@@ -214,15 +214,21 @@ func jsonObject(field string, raw json.RawMessage) (map[string]any, *requestErro
 	if err := dec.Decode(&m); err != nil {
 		return nil, malformed(field, "%s is not a valid JSON object", field)
 	}
-	if rest := bytes.TrimSpace(raw[dec.InputOffset():]); len(rest) > 0 {
+	if rest := trimJSONSpace(raw[dec.InputOffset():]); len(rest) > 0 {
 		return nil, malformed(field, "%s must be one JSON object", field)
 	}
 	return m, nil
 }
 
+// trimJSONSpace trims what JSON counts as white space (bytes.TrimSpace would also take
+// vertical tabs, form feeds and Unicode spaces, which JSON does not allow).
+func trimJSONSpace(b []byte) []byte {
+	return bytes.Trim(b, " \t\r\n")
+}
+
 // jsonKind names the JSON type of a value, for error messages.
 func jsonKind(raw json.RawMessage) string {
-	raw = bytes.TrimSpace(raw)
+	raw = trimJSONSpace(raw)
 	if len(raw) == 0 {
 		return "empty"
 	}

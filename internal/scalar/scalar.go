@@ -6,19 +6,24 @@
 package scalar
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/xiadan/xiadan/internal/apperror"
 )
@@ -106,32 +111,108 @@ func BadItem(ctx context.Context, field string, i int) {
 	graphql.AddError(ctx, &gqlerror.Error{Path: path, Message: err.Message, Err: err})
 }
 
-// MarshalCursor writes a page cursor as entgql does (base64 of msgpack).
+// MarshalCursor writes a page cursor as entgql does (base64 of msgpack of {i, v}), except
+// that the ordering value is always written: entgql leaves it out when it is zero
+// (msgpack's omitempty), and a cursor without its value is read back as one on the id
+// alone, so the next page of, say, products by SALES_COUNT after one that never sold
+// repeated products (TestCursorsKeepAZeroOrderingValue).
 func MarshalCursor(c entgql.Cursor[int]) graphql.ContextMarshaler {
-	return contextMarshaler(c)
+	return contextMarshaler(graphql.WriterFunc(func(w io.Writer) {
+		_, _ = io.WriteString(w, `"`)
+		enc := base64.NewEncoder(base64.RawStdEncoding, w)
+		_ = msgpack.NewEncoder(enc).Encode(wireCursor{ID: c.ID, Value: c.Value})
+		_ = enc.Close()
+		_, _ = io.WriteString(w, `"`)
+	}))
+}
+
+// wireCursor is entgql.Cursor[int] without omitempty; entgql reads it alike.
+type wireCursor struct {
+	ID    int `msgpack:"i"`
+	Value any `msgpack:"v"`
 }
 
 // UnmarshalCursor reads a page cursor. A cursor is opaque: anything but one this API
 // handed out — not a string, too long, not base64, not msgpack of {id, value}, or a value
 // that is not a single scalar — is refused.
 func UnmarshalCursor(ctx context.Context, v any) (entgql.Cursor[int], error) {
-	var c entgql.Cursor[int]
-	s, ok := v.(string)
-	if ok && len(s) <= MaxCursorLength && c.UnmarshalGQL(s) == nil && scalarValue(c.Value) {
-		return c, nil
+	if s, ok := v.(string); ok && len(s) <= MaxCursorLength {
+		if c, ok := decodeCursor(s); ok {
+			return c, nil
+		}
 	}
 	return entgql.Cursor[int]{}, apperror.BadInput(inputPath(ctx),
 		"%s is not a cursor of this list; pass a cursor from pageInfo or an edge of it", describe(v))
 }
 
+// decodeCursor reads what MarshalCursor writes: base64 (unpadded) of a msgpack map with the
+// integer "i" and, optionally, the scalar "v", and nothing after it. It decodes into a
+// plain map rather than entgql's Cursor, as entgql does: msgpack's struct decoder panics on
+// a map naming "v" twice (found by FuzzUnmarshalCursor), which any client could send.
+func decodeCursor(s string) (entgql.Cursor[int], bool) {
+	b, err := base64.RawStdEncoding.DecodeString(s)
+	if err != nil {
+		return entgql.Cursor[int]{}, false
+	}
+	r := bytes.NewReader(b)
+	var m map[string]any
+	if err := msgpack.NewDecoder(r).Decode(&m); err != nil || r.Len() > 0 {
+		return entgql.Cursor[int]{}, false
+	}
+	id, ok := intOf(m["i"])
+	if !ok || len(m) > 2 || (len(m) == 2 && !hasKey(m, "v")) || !scalarValue(m["v"]) {
+		return entgql.Cursor[int]{}, false
+	}
+	return entgql.Cursor[int]{ID: id, Value: m["v"]}, true
+}
+
+func hasKey(m map[string]any, k string) bool {
+	_, ok := m[k]
+	return ok
+}
+
+// intOf reads an id that msgpack decoded into one of its sized integer types.
+func intOf(v any) (int, bool) {
+	var n int64
+	switch v := v.(type) {
+	case int8:
+		n = int64(v)
+	case int16:
+		n = int64(v)
+	case int32:
+		n = int64(v)
+	case int64:
+		n = v
+	case uint8:
+		n = int64(v)
+	case uint16:
+		n = int64(v)
+	case uint32:
+		n = int64(v)
+	case uint64:
+		if v > math.MaxInt64 {
+			return 0, false
+		}
+		n = int64(v)
+	default:
+		return 0, false
+	}
+	return int(n), int64(int(n)) == n
+}
+
 // scalarValue reports whether a cursor's ordering value is one the database can compare:
-// nothing, a boolean, a number, a string or a time (msgpack decodes numbers into the
-// sized Go types).
+// nothing, a boolean, an integer, a finite number, text or a time (msgpack decodes
+// numbers into the sized Go types).
 func scalarValue(v any) bool {
-	switch v.(type) {
-	case nil, bool, string, time.Time,
-		int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, float32, float64:
+	switch v := v.(type) {
+	case nil, bool, time.Time, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
 		return true
+	case float32:
+		return !math.IsNaN(float64(v)) && !math.IsInf(float64(v), 0)
+	case float64:
+		return !math.IsNaN(v) && !math.IsInf(v, 0)
+	case string:
+		return utf8.ValidString(v)
 	}
 	return false
 }
