@@ -468,3 +468,16 @@ func TestCursorsKeepAZeroOrderingValue(t *testing.T) {
 		}
 	})
 }
+
+// TestAmountsAreRefusedWithASign: a decimal amount is digits with an optional minus and
+// decimals; "+1.00" and "--1" were read as 1.00 (found by FuzzParseAmount).
+func TestAmountsAreRefusedWithASign(t *testing.T) {
+	s := apitest.New(t, testdbSQLite(t))
+	for _, bad := range []string{"+1.00", "--1", "-+1", "1e2", "0x10"} {
+		r := s.Query("", `query($p: String) { products(first: 1, where: {minPrice: $p}) { totalCount } }`, map[string]any{"p": bad})
+		if r.Code() != "BAD_USER_INPUT" || r.Field() != "where.minPrice" {
+			t.Errorf("minPrice %q: %s", bad, r.Raw)
+		}
+	}
+	s.MustQuery("", `{ products(first: 1, where: {minPrice: " 1.5"}) { totalCount } }`, nil)
+}
