@@ -11,6 +11,7 @@ import (
 	"github.com/xiadan/xiadan/ent"
 	"github.com/xiadan/xiadan/ent/payment"
 	"github.com/xiadan/xiadan/internal/payments"
+	"github.com/xiadan/xiadan/internal/scalar"
 )
 
 // Status is the resolver for the status field.
@@ -34,6 +35,10 @@ func (r *queryResolver) Node(ctx context.Context, id int) (ent.Noder, error) {
 func (r *queryResolver) Nodes(ctx context.Context, ids []int) ([]ent.Noder, error) {
 	nodes := make([]ent.Noder, len(ids))
 	for i, id := range ids {
+		if id == scalar.InvalidID { // malformed (@idsPerItem): null, with an error at i
+			scalar.BadItem(ctx, "ids", i)
+			continue
+		}
 		n, err := notFoundAsNilNode(r.db(ctx).Noder(ctx, id))
 		if err != nil {
 			return nil, err

@@ -16,6 +16,7 @@ import (
 	"github.com/xiadan/xiadan/internal/fulfilment"
 	"github.com/xiadan/xiadan/internal/orders"
 	"github.com/xiadan/xiadan/internal/payments"
+	"github.com/xiadan/xiadan/internal/scalar"
 	"github.com/xiadan/xiadan/internal/viewer"
 	"github.com/xiadan/xiadan/internal/webhooks"
 )
@@ -36,8 +37,9 @@ func NewSchema(r *Resolver) graphql.ExecutableSchema {
 	return NewExecutableSchema(Config{
 		Resolvers: r,
 		Directives: DirectiveRoot{
-			Auth:    authDirective,
-			HasRole: hasRoleDirective,
+			Auth:       authDirective,
+			HasRole:    hasRoleDirective,
+			IdsPerItem: idsPerItemDirective,
 		},
 	})
 }
@@ -70,6 +72,12 @@ func hasRoleDirective(ctx context.Context, _ any, next graphql.Resolver, roles [
 		}
 	}
 	return nil, apperror.New(apperror.Forbidden, "this needs one of the roles %v", roles)
+}
+
+// idsPerItemDirective implements @idsPerItem: the list argument is read with malformed
+// ids as scalar.InvalidID, which the resolver reports item by item (scalar.BadItem).
+func idsPerItemDirective(ctx context.Context, _ any, next graphql.Resolver) (any, error) {
+	return next(scalar.WithIDsPerItem(ctx))
 }
 
 // notFoundAsNil turns a missing (or invisible) record into a null result.

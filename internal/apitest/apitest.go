@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,6 +34,8 @@ type Server struct {
 	DB     *database.DB
 	HTTP   *httptest.Server
 	Config config.Config
+
+	logs *logRecords
 }
 
 // New starts a server on the database at url, with configuration tweaked by opts.
@@ -48,8 +51,17 @@ func NewWithoutEvents(t testing.TB, url string, opts ...func(*config.Config)) *S
 	return newServer(t, url, serverOptions{}, opts...)
 }
 
+// NewWithClock is New on a server whose tokens go by clock (app.App.SetClock), so a test
+// expires them with clock.Advance rather than by waiting.
+func NewWithClock(t testing.TB, url string, clock *Clock, opts ...func(*config.Config)) *Server {
+	t.Helper()
+	return newServer(t, url, serverOptions{events: true, clock: clock}, opts...)
+}
+
 // serverOptions are the ways test servers differ.
 type serverOptions struct {
+	// clock, when set, is the server's clock for tokens.
+	clock *Clock
 	// events starts the event bus and relay.
 	events bool
 	// listener, when set, is where the server listens (chosen before it is built).
@@ -80,13 +92,20 @@ func newServer(t testing.TB, url string, so serverOptions, opts ...func(*config.
 	if os.Getenv("XIADAN_TEST_LOG") != "" {
 		level = slog.LevelDebug
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	logs := &logRecords{}
+	logger := slog.New(slog.NewMultiHandler(
+		slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}),
+		slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}),
+	))
 	a, err := app.New(cfg, db, logger)
 	if err != nil {
 		if so.listener != nil {
 			_ = so.listener.Close()
 		}
 		t.Fatal(err)
+	}
+	if so.clock != nil {
+		a.SetClock(so.clock)
 	}
 	hs := httptest.NewUnstartedServer(a.Handler())
 	if so.listener != nil {
@@ -102,7 +121,37 @@ func newServer(t testing.TB, url string, so serverOptions, opts ...func(*config.
 			t.Fatal(err)
 		}
 	}
-	return &Server{t: t, App: a, DB: db, HTTP: hs, Config: cfg}
+	return &Server{t: t, App: a, DB: db, HTTP: hs, Config: cfg, logs: logs}
+}
+
+// logRecords keeps the server's log records (JSON lines) for Server.Logs.
+type logRecords struct {
+	mu    sync.Mutex
+	lines [][]byte
+}
+
+func (l *logRecords) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, bytes.Clone(p))
+	return len(p), nil
+}
+
+// Logs returns what the server logged at info level and above while handling the request
+// with id requestID (its X-Request-ID), one map per record, so a test can check that a
+// refused request was logged once, briefly, and not as an error.
+func (s *Server) Logs(requestID string) []map[string]any {
+	s.logs.mu.Lock()
+	defer s.logs.mu.Unlock()
+	var out []map[string]any
+	for _, line := range s.logs.lines {
+		var rec map[string]any
+		if json.Unmarshal(line, &rec) == nil && rec["request_id"] == requestID {
+			rec["_bytes"] = len(line)
+			out = append(out, rec)
+		}
+	}
+	return out
 }
 
 // Client returns the server's Ent client with privacy bypassed, for arranging and checking
@@ -175,7 +224,10 @@ func (s *Server) Do(req Request) *Response {
 // Try is Do that returns what went wrong instead of failing the test, so that it can be
 // called from goroutines other than the test's (testing.T.Fatal may not be).
 func (s *Server) Try(req Request) (*Response, error) {
-	body, _ := json.Marshal(map[string]any{"query": req.Query, "variables": req.Variables})
+	body, err := json.Marshal(map[string]any{"query": req.Query, "variables": req.Variables})
+	if err != nil {
+		return nil, fmt.Errorf("encoding the request: %w", err)
+	}
 	hr, err := http.NewRequest(http.MethodPost, s.HTTP.URL+"/graphql", bytes.NewReader(body))
 	if err != nil {
 		return nil, err

@@ -50,7 +50,8 @@ type WSEvent struct {
 	// Type is "next" (a result; the legacy "data" too), "error" (the operation failed and
 	// ended) or "complete" (the server ended it).
 	Type string
-	// Response is the result of a next, or carries the errors of an error.
+	// Response is the result of a next, or carries the errors of an error; for a complete
+	// it is empty, never nil, so a test that expected a result fails rather than panics.
 	Response *Response
 }
 
@@ -198,16 +199,14 @@ func (c *WSClient) readLoop() {
 			}
 			continue
 		}
-		ev := WSEvent{Type: m.Type}
+		ev := WSEvent{Type: m.Type, Response: &Response{Raw: m.Payload}}
 		switch m.Type {
 		case "next", "data":
 			ev.Type = "next"
-			ev.Response = &Response{Raw: m.Payload}
 			if e := json.Unmarshal(m.Payload, ev.Response); e != nil {
 				ev.Response.Errors = []Error{{Message: "payload is not a GraphQL response: " + string(m.Payload)}}
 			}
 		case "error":
-			ev.Response = &Response{Raw: m.Payload}
 			// graphql-transport-ws sends a list of errors, the legacy protocol one error.
 			if e := json.Unmarshal(m.Payload, &ev.Response.Errors); e != nil {
 				var one Error

@@ -63,6 +63,8 @@ type App struct {
 	// AccessRecheck is how often an open websocket re-checks its token's rights (1m
 	// when zero).
 	AccessRecheck time.Duration
+
+	clock Clock // nil: the wall clock (SetClock)
 }
 
 // New builds the services of the server from its configuration and database.
@@ -170,19 +172,26 @@ func (a *App) GraphQL() *handler.Server {
 		}},
 		InitFunc: a.websocketInit,
 	})
-	srv.AddTransport(transport.SSE{}) // GraphQL over Server-Sent Events, before POST
+	// GraphQL over Server-Sent Events before POST; requests are read strictly
+	// (transport.go), and whatever no transport claims is refused with 405 or 415.
+	srv.AddTransport(sseTransport{logger: a.Logger})
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(getTransport{logger: a.Logger})
+	srv.AddTransport(postTransport{logger: a.Logger})
+	srv.AddTransport(unsupportedTransport{logger: a.Logger})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	presenter := apperror.Presenter(a.Logger, audit.RequestID)
 	if a.Config.Introspection {
 		srv.Use(extension.Introspection{})
+	} else {
+		disableIntrospection(srv)
+		presenter = apperror.WithoutSuggestions(presenter)
 	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
 	srv.Use(Transactioner{Client: a.DB.Client, Logger: a.Logger, AfterCommit: a.Relay.Nudge})
 	guard.Install(srv, guard.Options{})
 	srv.AroundFields(requireConnectionPageSize)
-	srv.SetErrorPresenter(apperror.Presenter(a.Logger, audit.RequestID))
+	srv.SetErrorPresenter(presenter)
 	srv.SetRecoverFunc(func(ctx context.Context, err any) error {
 		a.Logger.ErrorContext(ctx, "panic in resolver", "request_id", audit.RequestID(ctx), "panic", err, "stack", string(debug.Stack()))
 		return fmt.Errorf("panic: %v", err)
@@ -194,20 +203,11 @@ func (a *App) GraphQL() *handler.Server {
 func (a *App) Handler() http.Handler {
 	mux := http.NewServeMux()
 	gql := a.GraphQL()
-	mux.Handle("/graphql", a.authenticate(limitBody(loader.Middleware(a.DB.Client, a.Config.LoaderBatchWait, gql))))
+	mux.Handle("/graphql", a.authenticate(a.limitBody(loader.Middleware(a.DB.Client, a.Config.LoaderBatchWait, gql))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if err := a.DB.Ping(ctx); err != nil {
-			a.Logger.WarnContext(ctx, "readiness check failed", "err", err)
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unreachable"})
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-	})
+	mux.HandleFunc("GET /readyz", a.readyz())
 	a.Payments.Routes(mux)
 	a.partnerRoutes(mux)
 	if a.Config.Playground {
@@ -252,10 +252,10 @@ func (a *App) websocketInit(ctx context.Context, payload transport.InitPayload) 
 		claims, err = a.Auth.Tokens.Verify(token)
 	}
 	// Verify allows some clock skew past the expiry; a connection gets none of it.
-	if err != nil || claims.ExpiresAt == nil || !claims.ExpiresAt.After(time.Now()) {
+	if err != nil || claims.ExpiresAt == nil || !claims.ExpiresAt.After(a.now()) {
 		return refuse(closeForbidden, "Forbidden: invalid or expired access token")
 	}
-	ctx, cancel := context.WithDeadline(viewer.NewContext(ctx, v), claims.ExpiresAt.Time)
+	ctx, cancel := a.untilExpiry(viewer.NewContext(ctx, v), claims.ExpiresAt.Time)
 	context.AfterFunc(ctx, cancel) // the timer goes when the connection or the token ends
 	go a.watchAccess(ctx, cancel, token, v)
 	return ctx, nil, nil

@@ -112,12 +112,12 @@ func bearer(h string) string {
 	return strings.TrimSpace(token)
 }
 
-// limitBody caps request bodies so an oversized query is refused before it is read.
-func limitBody(next http.Handler) http.Handler {
+// limitBody caps request bodies so an oversized query is refused before it is read; a
+// body without a declared length is cut at the cap while it is read (transport.go).
+func (a *App) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > MaxBodyBytes {
-			writeError(w, http.StatusRequestEntityTooLarge, apperror.New(apperror.BadUserInput,
-				"request body larger than %d bytes", MaxBodyBytes))
+			refuse(w, r, a.Logger, bodyTooLarge())
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)

@@ -60,9 +60,11 @@ func (t Transactioner) MutateOperationContext(_ context.Context, oc *graphql.Ope
 	return nil
 }
 
-// InterceptResponse wraps the operation in a transaction.
+// InterceptResponse wraps the operation in a transaction. A response without an operation
+// (a request refused before one was made, which gqlgen answers through DispatchError) has
+// nothing to run in one.
 func (t Transactioner) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
-	if skipTx(graphql.GetOperationContext(ctx).Operation) {
+	if !graphql.HasOperationContext(ctx) || skipTx(graphql.GetOperationContext(ctx).Operation) {
 		return next(ctx)
 	}
 	txCtx, tx, err := t.Client.OpenTx(ctx)

@@ -52,6 +52,21 @@ func Presenter(logger *slog.Logger, requestID RequestIDFunc) graphql.ErrorPresen
 	}
 }
 
+// WithoutSuggestions wraps an error presenter so that gqlgen's validation errors no longer
+// end in "Did you mean …?": with introspection off, suggestions would spell out the
+// schema's fields, arguments, types and enum values one typo at a time.
+func WithoutSuggestions(p graphql.ErrorPresenterFunc) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		e := p(ctx, err)
+		if e != nil {
+			if i := strings.Index(e.Message, " Did you mean "); i >= 0 {
+				e.Message = e.Message[:i]
+			}
+		}
+		return e
+	}
+}
+
 // graphQLError gives gqlgen's own errors a code from our closed set, keeping gqlgen's code.
 func graphQLError(e *gqlerror.Error) *gqlerror.Error {
 	if e.Extensions == nil {

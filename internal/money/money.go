@@ -34,11 +34,11 @@ func Exponent(currency string) int {
 func (m Money) Amount() string {
 	exp := Exponent(m.Currency)
 	neg := m.Minor < 0
-	v := m.Minor
+	v := uint64(m.Minor)
 	if neg {
-		v = -v
+		v = -v // in uint64, so that even math.MinInt64 has an absolute value
 	}
-	s := strconv.FormatInt(v, 10)
+	s := strconv.FormatUint(v, 10)
 	if exp > 0 {
 		if len(s) <= exp {
 			s = strings.Repeat("0", exp-len(s)+1) + s
@@ -68,15 +68,17 @@ func (m Money) Formatted() string {
 	return fmt.Sprintf("%s %s", m.Amount(), m.Currency)
 }
 
-// ParseAmount reads a decimal amount such as "12.5" in currency into minor units. It
-// refuses more decimal places than the currency has, so no amount is ever rounded.
+// ParseAmount reads a decimal amount such as "12.5" in currency into minor units: an
+// optional minus, digits, and at most as many decimals as the currency has after a dot,
+// around spaces — no plus sign, exponent or second sign. It refuses more decimal places
+// than the currency has, so no amount is ever rounded.
 func ParseAmount(s, currency string) (int64, error) {
 	exp := Exponent(currency)
 	s = strings.TrimSpace(s)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	whole, frac, hasDot := strings.Cut(s, ".")
-	if whole == "" || (hasDot && frac == "") || len(frac) > exp {
+	unsigned := strings.TrimPrefix(s, "-")
+	neg := len(unsigned) < len(s)
+	whole, frac, hasDot := strings.Cut(unsigned, ".")
+	if !digits(whole) || (hasDot && !digits(frac)) || len(frac) > exp {
 		return 0, fmt.Errorf("%q is not an amount with at most %d decimal places", s, exp)
 	}
 	frac += strings.Repeat("0", exp-len(frac))
@@ -88,4 +90,14 @@ func ParseAmount(s, currency string) (int64, error) {
 		v = -v
 	}
 	return v, nil
+}
+
+// digits reports whether s is one or more ASCII digits (strconv would also take a sign).
+func digits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }

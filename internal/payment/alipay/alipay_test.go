@@ -32,7 +32,7 @@ var (
 	appKey, aliKey *rsa.PrivateKey // ours, and the one "Alipay" signs with
 )
 
-func keys(t *testing.T) {
+func keys(t testing.TB) {
 	t.Helper()
 	keysOnce.Do(func() {
 		var err error

@@ -312,7 +312,7 @@ func (s *Sandbox) ParseNotification(_ context.Context, r *http.Request) (*paymen
 	switch {
 	case !payment.ValidRef(w.PaymentRef) || w.ProviderRef == "":
 		return nil, fmt.Errorf("%w: sandbox: missing or invalid refs", payment.ErrMalformed)
-	case w.Amount <= 0 || len(w.Currency) != 3:
+	case w.Amount <= 0 || !currencyPattern.MatchString(w.Currency):
 		return nil, fmt.Errorf("%w: sandbox: invalid amount", payment.ErrMalformed)
 	case out.Outcome != payment.OutcomeSucceeded && out.Outcome != payment.OutcomeFailed:
 		return nil, fmt.Errorf("%w: sandbox: unknown outcome %q", payment.ErrMalformed, w.Outcome)
@@ -324,6 +324,9 @@ func (s *Sandbox) ParseNotification(_ context.Context, r *http.Request) (*paymen
 	}
 	return out, nil
 }
+
+// currencyPattern is an ISO 4217 code as the API spells them: three upper-case letters.
+var currencyPattern = regexp.MustCompile(`^[A-Z]{3}$`)
 
 // noncePattern keeps the nonce free of the newline that separates the signed parts.
 var noncePattern = regexp.MustCompile(`^[0-9A-Za-z_-]{8,64}$`)

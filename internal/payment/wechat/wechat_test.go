@@ -141,7 +141,7 @@ func (a *api) body(path string) map[string]any {
 	return a.bodies[path]
 }
 
-func newProvider(t *testing.T, baseURL string) *Provider {
+func newProvider(t testing.TB, baseURL string) *Provider {
 	t.Helper()
 	keys()
 	p, err := New(Options{

@@ -1,0 +1,420 @@
+package app
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/xiadan/xiadan/internal/apperror"
+	"github.com/xiadan/xiadan/internal/audit"
+)
+
+// The HTTP transports of /graphql. gqlgen's own POST and GET transports answer a body they
+// cannot decode with the whole body echoed back in the message, a code-less error, or
+// (for a body over the cap) status 200; these read every request strictly and refuse a
+// malformed one before it reaches the executor, with status 400, 405, 413 or 415, code
+// BAD_USER_INPUT and one of the reasons below, and one short log line. README "Errors" and
+// docs/QUERY_LIMITS.md describe them for clients.
+
+// Reasons (extensions.reason) of a request refused by the HTTP layer.
+const (
+	// ReasonBodyTooLarge: the body is over MaxBodyBytes (413).
+	ReasonBodyTooLarge = "BODY_TOO_LARGE"
+	// ReasonMalformedRequest: the body or query string is not a GraphQL request: not JSON,
+	// not an object, or a member of the wrong type (400).
+	ReasonMalformedRequest = "MALFORMED_REQUEST"
+	// ReasonBatchNotSupported: the body is a JSON array of operations (400).
+	ReasonBatchNotSupported = "BATCH_NOT_SUPPORTED"
+	// ReasonUnsupportedMediaType: a POST that is not application/json (415).
+	ReasonUnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE"
+	// ReasonMethodNotAllowed: a method other than GET and POST, or a mutation sent with
+	// GET (405).
+	ReasonMethodNotAllowed = "METHOD_NOT_ALLOWED"
+)
+
+// requestError is a request refused before it reached the executor.
+type requestError struct {
+	status  int
+	reason  string
+	field   string // the member of the request at fault, when there is one
+	message string
+	detail  error // for the log only
+}
+
+func (e *requestError) apperror() *apperror.Error {
+	ext := map[string]any{"reason": e.reason}
+	if e.status == http.StatusRequestEntityTooLarge {
+		ext["limit"] = MaxBodyBytes
+	}
+	return &apperror.Error{Code: apperror.BadUserInput, Field: e.field, Message: e.message, Extensions: ext}
+}
+
+func bodyTooLarge() *requestError {
+	return &requestError{status: http.StatusRequestEntityTooLarge, reason: ReasonBodyTooLarge,
+		message: fmt.Sprintf("request body larger than %d bytes", MaxBodyBytes)}
+}
+
+func malformed(field, format string, args ...any) *requestError {
+	return &requestError{status: http.StatusBadRequest, reason: ReasonMalformedRequest, field: field,
+		message: fmt.Sprintf(format, args...)}
+}
+
+// refuse answers a request refused by the HTTP layer and logs it in one line: it is the
+// client's mistake, not ours, so no stack and no error level.
+func refuse(w http.ResponseWriter, r *http.Request, logger *slog.Logger, e *requestError) {
+	attrs := []any{"request_id", audit.RequestID(r.Context()), "method", r.Method, "status", e.status, "reason", e.reason}
+	if e.detail != nil {
+		attrs = append(attrs, "err", e.detail)
+	}
+	logger.InfoContext(r.Context(), "refused GraphQL request", attrs...)
+	ae := e.apperror()
+	if ae.Field != "" {
+		ae.Extensions["field"] = ae.Field
+	}
+	if e.status == http.StatusMethodNotAllowed {
+		w.Header().Set("Allow", "GET, POST, OPTIONS")
+	}
+	writeError(w, e.status, ae)
+}
+
+// readBody reads a request body, which limitBody has capped at MaxBodyBytes.
+func readBody(r *http.Request) ([]byte, *requestError) {
+	if r.Body == nil {
+		return nil, nil
+	}
+	body, err := io.ReadAll(r.Body)
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return nil, bodyTooLarge()
+	case err != nil:
+		return nil, &requestError{status: http.StatusBadRequest, reason: ReasonMalformedRequest,
+			message: "could not read the request body", detail: err}
+	}
+	return body, nil
+}
+
+// parsePOST decodes a GraphQL-over-HTTP POST body: one JSON object whose query and
+// operationName are strings and whose variables and extensions are objects, each of them
+// optional or null. Unknown members are ignored, as the GraphQL-over-HTTP spec asks.
+func parsePOST(body []byte) (*graphql.RawParams, *requestError) {
+	trimmed := trimJSONSpace(body)
+	switch {
+	case len(trimmed) == 0:
+		return nil, malformed("", `the request body is empty; send {"query": "…", "variables": {…}}`)
+	case trimmed[0] == '[':
+		return nil, &requestError{status: http.StatusBadRequest, reason: ReasonBatchNotSupported,
+			message: "batched requests (a JSON array of operations) are not supported; send one operation per request " +
+				"(with Apollo Client, use HttpLink rather than BatchHttpLink)"}
+	case trimmed[0] != '{':
+		return nil, malformed("", "the request body must be a JSON object")
+	}
+	var raw struct {
+		Query         json.RawMessage `json:"query"`
+		OperationName json.RawMessage `json:"operationName"`
+		Variables     json.RawMessage `json:"variables"`
+		Extensions    json.RawMessage `json:"extensions"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(&raw); err != nil {
+		return nil, notJSON(err)
+	}
+	if rest := trimJSONSpace(body[dec.InputOffset():]); len(rest) > 0 {
+		return nil, malformed("", "the request body must be one JSON object; it goes on after it at byte %d", dec.InputOffset())
+	}
+	p := &graphql.RawParams{}
+	var bad *requestError
+	if p.Query, bad = jsonString("query", raw.Query); bad != nil {
+		return nil, bad
+	}
+	if p.OperationName, bad = jsonString("operationName", raw.OperationName); bad != nil {
+		return nil, bad
+	}
+	if p.Variables, bad = jsonObject("variables", raw.Variables); bad != nil {
+		return nil, bad
+	}
+	if p.Extensions, bad = jsonObject("extensions", raw.Extensions); bad != nil {
+		return nil, bad
+	}
+	return p, nil
+}
+
+// parseGET reads a GraphQL-over-HTTP GET query string: query and operationName as they
+// are, variables and extensions as JSON objects.
+func parseGET(rawQuery string) (*graphql.RawParams, *requestError) {
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return nil, &requestError{status: http.StatusBadRequest, reason: ReasonMalformedRequest,
+			message: "the query string is malformed", detail: err}
+	}
+	p := &graphql.RawParams{Query: q.Get("query"), OperationName: q.Get("operationName")}
+	var bad *requestError
+	if v := q.Get("variables"); v != "" {
+		if p.Variables, bad = jsonObject("variables", json.RawMessage(v)); bad != nil {
+			return nil, bad
+		}
+	}
+	if v := q.Get("extensions"); v != "" {
+		if p.Extensions, bad = jsonObject("extensions", json.RawMessage(v)); bad != nil {
+			return nil, bad
+		}
+	}
+	return p, nil
+}
+
+func notJSON(err error) *requestError {
+	var syntax *json.SyntaxError
+	if errors.As(err, &syntax) {
+		return malformed("", "the request body is not valid JSON (at byte %d): %v", syntax.Offset, err)
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return malformed("", "the request body is not valid JSON: it ends too early")
+	}
+	return malformed("", "the request body is not valid JSON: %v", err)
+}
+
+// jsonString decodes a string member; absent and null are "".
+func jsonString(field string, raw json.RawMessage) (string, *requestError) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", malformed(field, "%s must be a string, not %s", field, jsonKind(raw))
+	}
+	return s, nil
+}
+
+// jsonObject decodes an object member, numbers kept as json.Number as gqlgen's input
+// coercion expects; absent and null are nil.
+func jsonObject(field string, raw json.RawMessage) (map[string]any, *requestError) {
+	raw = trimJSONSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	if raw[0] != '{' {
+		return nil, malformed(field, "%s must be a JSON object, not %s", field, jsonKind(raw))
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, malformed(field, "%s is not a valid JSON object", field)
+	}
+	if rest := trimJSONSpace(raw[dec.InputOffset():]); len(rest) > 0 {
+		return nil, malformed(field, "%s must be one JSON object", field)
+	}
+	return m, nil
+}
+
+// trimJSONSpace trims what JSON counts as white space (bytes.TrimSpace would also take
+// vertical tabs, form feeds and Unicode spaces, which JSON does not allow).
+func trimJSONSpace(b []byte) []byte {
+	return bytes.Trim(b, " \t\r\n")
+}
+
+// jsonKind names the JSON type of a value, for error messages.
+func jsonKind(raw json.RawMessage) string {
+	raw = trimJSONSpace(raw)
+	if len(raw) == 0 {
+		return "empty"
+	}
+	if !json.Valid(raw) {
+		return "malformed JSON"
+	}
+	switch raw[0] {
+	case '"':
+		return "a string"
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	}
+	return "a number"
+}
+
+// postTransport is GraphQL over HTTP POST with an application/json body.
+type postTransport struct{ logger *slog.Logger }
+
+// Supports claims POSTs of JSON that are not upgrades or event streams.
+func (postTransport) Supports(r *http.Request) bool {
+	return r.Method == http.MethodPost && r.Header.Get("Upgrade") == "" && isJSON(r.Header.Get("Content-Type"))
+}
+
+// Do reads the request strictly and runs it.
+func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	start := graphql.Now()
+	body, bad := readBody(r)
+	if bad == nil {
+		var p *graphql.RawParams
+		if p, bad = parsePOST(body); bad == nil {
+			p.Headers = r.Header
+			p.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
+			execute(w, r, exec, p, false)
+			return
+		}
+	}
+	refuse(w, r, t.logger, bad)
+}
+
+// getTransport is GraphQL over HTTP GET, for queries only.
+type getTransport struct{ logger *slog.Logger }
+
+// Supports claims GETs that are not upgrades.
+func (getTransport) Supports(r *http.Request) bool {
+	return r.Method == http.MethodGet && r.Header.Get("Upgrade") == ""
+}
+
+// Do reads the query string strictly and runs it.
+func (t getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	start := graphql.Now()
+	p, bad := parseGET(r.URL.RawQuery)
+	if bad != nil {
+		refuse(w, r, t.logger, bad)
+		return
+	}
+	p.Headers = r.Header
+	p.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
+	if notQuery := execute(w, r, exec, p, true); notQuery {
+		refuse(w, r, t.logger, &requestError{status: http.StatusMethodNotAllowed, reason: ReasonMethodNotAllowed,
+			message: "GET runs queries only; send mutations with POST"})
+	}
+}
+
+// sseTransport is gqlgen's GraphQL over Server-Sent Events, with the body checked first the
+// way postTransport checks it (gqlgen's would log a malformed body in full).
+type sseTransport struct {
+	transport.SSE
+	logger *slog.Logger
+}
+
+// Do checks the body and hands the request to gqlgen's SSE transport.
+func (t sseTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	body, bad := readBody(r)
+	if bad == nil {
+		if _, bad = parsePOST(body); bad == nil {
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			t.SSE.Do(w, r, exec)
+			return
+		}
+	}
+	refuse(w, r, t.logger, bad)
+}
+
+// unsupportedTransport answers every request no other transport claimed: another method,
+// or a POST of another media type.
+type unsupportedTransport struct{ logger *slog.Logger }
+
+// Supports claims whatever is left.
+func (unsupportedTransport) Supports(*http.Request) bool { return true }
+
+// Do refuses the request.
+func (t unsupportedTransport) Do(w http.ResponseWriter, r *http.Request, _ graphql.GraphExecutor) {
+	if r.Method == http.MethodPost {
+		ct := r.Header.Get("Content-Type")
+		if ct == "" {
+			ct = "none"
+		}
+		refuse(w, r, t.logger, &requestError{status: http.StatusUnsupportedMediaType, reason: ReasonUnsupportedMediaType,
+			message: fmt.Sprintf("unsupported Content-Type %q: send the request as application/json", abbreviate(ct, 100))})
+		return
+	}
+	refuse(w, r, t.logger, &requestError{status: http.StatusMethodNotAllowed, reason: ReasonMethodNotAllowed,
+		message: fmt.Sprintf("method %s is not allowed here: use POST (or GET for queries)", abbreviate(r.Method, 20))})
+}
+
+func abbreviate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+func isJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && mt == "application/json"
+}
+
+// execute runs a decoded request as gqlgen's POST and GET transports do. With queriesOnly
+// it runs nothing but a query, and reports notQuery (having written nothing) otherwise.
+func execute(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, p *graphql.RawParams, queriesOnly bool) (notQuery bool) {
+	ctx := r.Context()
+	contentType := responseContentType(r)
+	rc, opErr := exec.CreateOperationContext(ctx, p)
+	if opErr != nil {
+		w.Header().Set("Content-Type", contentType)
+		w.WriteHeader(errorStatus(contentType, opErr))
+		writeResponse(w, exec.DispatchError(graphql.WithOperationContext(ctx, rc), opErr))
+		return false
+	}
+	if queriesOnly && rc.Operation.Operation != ast.Query {
+		return true
+	}
+	w.Header().Set("Content-Type", contentType)
+	responses, ctx := exec.DispatchOperation(ctx, rc)
+	writeResponse(w, responses(ctx))
+	return false
+}
+
+// responseContentType negotiates the response's media type as gqlgen does: application/json
+// unless the client accepts only application/graphql-response+json.
+func responseContentType(r *http.Request) string {
+	const plain, graphQLResponse = "application/json", "application/graphql-response+json"
+	accept := r.Header.Get("Accept")
+	if accept == "" {
+		return plain
+	}
+	for part := range strings.SplitSeq(accept, ",") {
+		mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		switch mt {
+		case "*/*", "application/*", plain:
+			return plain
+		case graphQLResponse:
+			return graphQLResponse
+		}
+	}
+	return graphQLResponse
+}
+
+// errorStatus is the status of a request that failed before execution: 422 (or 400 for
+// application/graphql-response+json, as the GraphQL-over-HTTP spec asks) when the document
+// does not parse or validate, 200 otherwise, as with gqlgen.
+func errorStatus(contentType string, errs gqlerror.List) int {
+	if errcode.GetErrorKind(errs) != errcode.KindProtocol {
+		return http.StatusOK
+	}
+	if contentType == "application/graphql-response+json" {
+		return http.StatusBadRequest
+	}
+	return http.StatusUnprocessableEntity
+}
+
+// writeResponse writes a GraphQL response; it cannot fail to encode, as its data is JSON
+// the executor wrote.
+func writeResponse(w io.Writer, resp *graphql.Response) {
+	b, err := json.Marshal(resp)
+	if err != nil {
+		b = []byte(`{"errors":[{"message":"internal error: the response could not be encoded","extensions":{"code":"INTERNAL"}}]}`)
+	}
+	_, _ = w.Write(b)
+}
