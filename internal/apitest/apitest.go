@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 
+	"entgo.io/ent/dialect"
+
 	"github.com/xiadan/xiadan/ent"
 	_ "github.com/xiadan/xiadan/ent/runtime" // privacy policies and hooks
 	"github.com/xiadan/xiadan/internal/app"
@@ -46,8 +48,17 @@ func NewWithoutEvents(t testing.TB, url string, opts ...func(*config.Config)) *S
 	return newServer(t, url, serverOptions{}, opts...)
 }
 
+// NewWithDriver is New on a database whose Ent driver is wrapped by wrap, so a test can
+// watch (or count) the statements the server sends.
+func NewWithDriver(t testing.TB, url string, wrap func(dialect.Driver) dialect.Driver, opts ...func(*config.Config)) *Server {
+	t.Helper()
+	return newServer(t, url, serverOptions{events: true, wrapDriver: wrap}, opts...)
+}
+
 // serverOptions are the ways test servers differ.
 type serverOptions struct {
+	// wrapDriver, when set, wraps the Ent driver (database.Options.WrapDriver).
+	wrapDriver func(dialect.Driver) dialect.Driver
 	// events starts the event bus and relay.
 	events bool
 	// listener, when set, is where the server listens (chosen before it is built).
@@ -69,7 +80,7 @@ func newServer(t testing.TB, url string, so serverOptions, opts ...func(*config.
 	for _, o := range opts {
 		o(&cfg)
 	}
-	db := testdb.Open(t, url, database.Options{})
+	db := testdb.Open(t, url, database.Options{WrapDriver: so.wrapDriver})
 	level := slog.LevelError
 	if os.Getenv("XIADAN_TEST_LOG") != "" {
 		level = slog.LevelDebug

@@ -168,6 +168,7 @@ func (a *App) GraphQL() *handler.Server {
 		srv.Use(extension.Introspection{})
 	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	srv.Use(RequestDeadline{Timeout: a.Config.RequestTimeout}) // outside the transaction
 	srv.Use(Transactioner{Client: a.DB.Client, Logger: a.Logger, AfterCommit: a.Relay.Nudge})
 	guard.Install(srv, guard.Options{})
 	srv.AroundFields(requireConnectionPageSize)
@@ -202,7 +203,7 @@ func (a *App) Handler() http.Handler {
 	if a.Config.Playground {
 		mux.Handle("/", playgroundHandler())
 	}
-	return a.requestContext(mux)
+	return a.requestContext(a.withDeadline(mux))
 }
 
 // websocketInit authenticates a websocket connection from its connection_init payload
