@@ -74,11 +74,19 @@ func (r *queryResolver) Product(ctx context.Context, id int) (*ent.Product, erro
 
 // Categories is the resolver for the categories field.
 func (r *queryResolver) Categories(ctx context.Context) ([]*ent.Category, error) {
-	return r.db(ctx).Category.Query().Where(category.ParentIDIsNil()).
-		Order(ent.Asc(category.FieldPosition), ent.Asc(category.FieldID)).All(ctx)
+	q, err := r.db(ctx).Category.Query().Where(category.ParentIDIsNil()).
+		Order(ent.Asc(category.FieldPosition), ent.Asc(category.FieldID)).CollectFields(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return q.All(ctx)
 }
 
 // CategoryBySlug is the resolver for the categoryBySlug field.
 func (r *queryResolver) CategoryBySlug(ctx context.Context, slug string) (*ent.Category, error) {
-	return notFoundAsNil(r.db(ctx).Category.Query().Where(category.Slug(slug)).Only(ctx))
+	q, err := r.db(ctx).Category.Query().Where(category.Slug(slug)).CollectFields(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return notFoundAsNil(q.Only(ctx))
 }

@@ -8,8 +8,25 @@ package graph
 import (
 	"context"
 
+	"entgo.io/contrib/entgql"
 	"github.com/xiadan/xiadan/ent"
+	"github.com/xiadan/xiadan/internal/loader"
 )
+
+// Products is the resolver for the products field.
+func (r *categoryResolver) Products(ctx context.Context, obj *ent.Category, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ProductOrder, where *ent.ProductWhereInput) (*ent.ProductConnection, error) {
+	return loader.For(ctx).CategoryProducts(ctx, obj, loader.PageArgs{After: after, First: first, Before: before, Last: last}, orderBy, where)
+}
+
+// Products is the resolver for the products field.
+func (r *merchantResolver) Products(ctx context.Context, obj *ent.Merchant, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ProductOrder, where *ent.ProductWhereInput) (*ent.ProductConnection, error) {
+	return loader.For(ctx).MerchantProducts(ctx, obj, loader.PageArgs{After: after, First: first, Before: before, Last: last}, orderBy, where)
+}
+
+// Reviews is the resolver for the reviews field.
+func (r *productResolver) Reviews(ctx context.Context, obj *ent.Product, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ReviewOrder, where *ent.ReviewWhereInput) (*ent.ReviewConnection, error) {
+	return loader.For(ctx).ProductReviews(ctx, obj, loader.PageArgs{After: after, First: first, Before: before, Last: last}, orderBy, where)
+}
 
 // Node is the resolver for the node field.
 func (r *queryResolver) Node(ctx context.Context, id int) (ent.Noder, error) {
@@ -34,6 +51,9 @@ func (r *Resolver) AuditLog() AuditLogResolver { return &auditLogResolver{r} }
 
 // CartLine returns CartLineResolver implementation.
 func (r *Resolver) CartLine() CartLineResolver { return &cartLineResolver{r} }
+
+// Category returns CategoryResolver implementation.
+func (r *Resolver) Category() CategoryResolver { return &categoryResolver{r} }
 
 // Merchant returns MerchantResolver implementation.
 func (r *Resolver) Merchant() MerchantResolver { return &merchantResolver{r} }
@@ -68,6 +88,7 @@ func (r *Resolver) User() UserResolver { return &userResolver{r} }
 type (
 	auditLogResolver       struct{ *Resolver }
 	cartLineResolver       struct{ *Resolver }
+	categoryResolver       struct{ *Resolver }
 	merchantResolver       struct{ *Resolver }
 	orderResolver          struct{ *Resolver }
 	orderEventResolver     struct{ *Resolver }

@@ -54,6 +54,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	AuditLog() AuditLogResolver
 	CartLine() CartLineResolver
+	Category() CategoryResolver
 	Merchant() MerchantResolver
 	Mutation() MutationResolver
 	Order() OrderResolver
@@ -795,7 +796,11 @@ type CartLineResolver interface {
 	Problem(ctx context.Context, obj *ent.CartLine) (*model.CartLineProblem, error)
 	ProblemMessage(ctx context.Context, obj *ent.CartLine) (*string, error)
 }
+type CategoryResolver interface {
+	Products(ctx context.Context, obj *ent.Category, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ProductOrder, where *ent.ProductWhereInput) (*ent.ProductConnection, error)
+}
 type MerchantResolver interface {
+	Products(ctx context.Context, obj *ent.Merchant, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ProductOrder, where *ent.ProductWhereInput) (*ent.ProductConnection, error)
 	ProductCount(ctx context.Context, obj *ent.Merchant) (int, error)
 	Contact(ctx context.Context, obj *ent.Merchant) (*model.MerchantContact, error)
 	Staff(ctx context.Context, obj *ent.Merchant) ([]*ent.User, error)
@@ -881,6 +886,7 @@ type PaymentResolver interface {
 	RefundedAmount(ctx context.Context, obj *ent.Payment) (*money.Money, error)
 }
 type ProductResolver interface {
+	Reviews(ctx context.Context, obj *ent.Product, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ReviewOrder, where *ent.ReviewWhereInput) (*ent.ReviewConnection, error)
 	PriceRange(ctx context.Context, obj *ent.Product) (*model.PriceRange, error)
 	FeaturedImage(ctx context.Context, obj *ent.Product) (*schematype.Image, error)
 	Available(ctx context.Context, obj *ent.Product) (bool, error)
@@ -15167,7 +15173,7 @@ func (ec *executionContext) _Category_products(ctx context.Context, field graphq
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return obj.Products(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.ProductOrder), fc.Args["where"].(*ent.ProductWhereInput))
+			return ec.Resolvers.Category().Products(ctx, obj, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.ProductOrder), fc.Args["where"].(*ent.ProductWhereInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.ProductConnection) graphql.Marshaler {
@@ -15182,7 +15188,7 @@ func (ec *executionContext) fieldContext_Category_products(ctx context.Context, 
 		Object:     "Category",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: false,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_ProductConnection(ctx, field)
 		},
@@ -15675,7 +15681,7 @@ func (ec *executionContext) _Merchant_products(ctx context.Context, field graphq
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return obj.Products(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.ProductOrder), fc.Args["where"].(*ent.ProductWhereInput))
+			return ec.Resolvers.Merchant().Products(ctx, obj, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.ProductOrder), fc.Args["where"].(*ent.ProductWhereInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.ProductConnection) graphql.Marshaler {
@@ -15690,7 +15696,7 @@ func (ec *executionContext) fieldContext_Merchant_products(ctx context.Context, 
 		Object:     "Merchant",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: false,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_ProductConnection(ctx, field)
 		},
@@ -22571,7 +22577,7 @@ func (ec *executionContext) _Product_reviews(ctx context.Context, field graphql.
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return obj.Reviews(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.ReviewOrder), fc.Args["where"].(*ent.ReviewWhereInput))
+			return ec.Resolvers.Product().Reviews(ctx, obj, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.ReviewOrder), fc.Args["where"].(*ent.ReviewWhereInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.ReviewConnection) graphql.Marshaler {
@@ -22586,7 +22592,7 @@ func (ec *executionContext) fieldContext_Product_reviews(ctx context.Context, fi
 		Object:     "Product",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: false,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_ReviewConnection(ctx, field)
 		},

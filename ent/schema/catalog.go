@@ -40,8 +40,10 @@ func (Category) Edges() []ent.Edge {
 			From("parent").
 			Field("parent_id").
 			Unique(),
+		// Unbind: paginated edges are loaded page by page by internal/loader, not by
+		// field collection's window over every related row.
 		edge.To("products", Product.Type).
-			Annotations(entgql.RelayConnection()),
+			Annotations(entgql.RelayConnection(), entgql.Unbind()),
 	}
 }
 
@@ -99,7 +101,7 @@ func (Product) Edges() []ent.Edge {
 		edge.From("merchant", Merchant.Type).Ref("products").Field("merchant_id").Unique().Required().Immutable(),
 		edge.From("category", Category.Type).Ref("products").Field("category_id").Unique(),
 		edge.To("variants", ProductVariant.Type),
-		edge.To("reviews", Review.Type).Annotations(entgql.RelayConnection()),
+		edge.To("reviews", Review.Type).Annotations(entgql.RelayConnection(), entgql.Unbind()),
 		edge.To("search_tokens", SearchToken.Type).Annotations(entgql.Skip()),
 	}
 }
@@ -113,6 +115,8 @@ func (Product) Indexes() []ent.Index {
 		index.Fields("status", "sales_count"),
 		index.Fields("status", "min_price"),
 		index.Fields("merchant_id", "status", "min_price"),
+		// A merchant's page of products in the default order (id) stops after the page.
+		index.Fields("merchant_id", "status", "id"),
 	}
 }
 

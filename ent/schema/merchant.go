@@ -86,8 +86,10 @@ func (Merchant) Edges() []ent.Edge {
 			Annotations(entgql.Skip()),
 		edge.To("members", User.Type).
 			Annotations(entgql.Skip()),
+		// Unbind: field collection would eager-load every merchant's page with a window
+		// over all of its products; internal/loader loads only the pages instead.
 		edge.To("products", Product.Type).
-			Annotations(entgql.RelayConnection()),
+			Annotations(entgql.RelayConnection(), entgql.Unbind()),
 		edge.To("orders", Order.Type).
 			Annotations(entgql.Skip()),
 		edge.To("invitations", MerchantInvitation.Type).
