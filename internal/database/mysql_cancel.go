@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 )
 
 // A cancelled context does not stop MySQL. go-sql-driver/mysql answers a context that ends
@@ -28,6 +30,9 @@ import (
 
 // killTimeout bounds one KILL QUERY.
 const killTimeout = 5 * time.Second
+
+// errUnknownThread is MySQL's ER_NO_SUCH_THREAD.
+const errUnknownThread = 1094
 
 // killingConnector opens connections that stop their statement on the server when its
 // context ends.
@@ -80,7 +85,12 @@ func connectionID(ctx context.Context, c driver.Conn) (uint64, error) {
 func (k *killingConnector) kill(id uint64) {
 	ctx, cancel := context.WithTimeout(context.Background(), killTimeout)
 	defer cancel()
-	if _, err := k.killer.ExecContext(ctx, "KILL QUERY "+strconv.FormatUint(id, 10)); err != nil {
+	_, err := k.killer.ExecContext(ctx, "KILL QUERY "+strconv.FormatUint(id, 10))
+	var my *mysql.MySQLError
+	if errors.As(err, &my) && my.Number == errUnknownThread {
+		return // the server had already ended the connection the driver closed
+	}
+	if err != nil {
 		k.logger.Warn("database: stopping a cancelled MySQL statement", "thread", id, "err", err)
 	}
 }

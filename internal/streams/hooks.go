@@ -32,9 +32,13 @@ func Register(client *ent.Client, changed func(context.Context, events.AccessCha
 		func(_ *ent.UserMutation, ids []int) events.AccessChange { return events.AccessChange{UserIDs: ids} }))
 	client.ApiClient.Use(accessHook(changed,
 		func(m *ent.ApiClientMutation) bool { return touches(m, clientAccess) },
-		func(_ *ent.ApiClientMutation, ids []int) events.AccessChange { return events.AccessChange{APIClientIDs: ids} }))
+		func(_ *ent.ApiClientMutation, ids []int) events.AccessChange {
+			return events.AccessChange{APIClientIDs: ids}
+		}))
 	client.Merchant.Use(accessHook(changed,
-		func(m *ent.MerchantMutation) bool { return touches(m, []string{merchant.FieldStatus}, merchant.EdgeMembers) },
+		func(m *ent.MerchantMutation) bool {
+			return touches(m, []string{merchant.FieldStatus}, merchant.EdgeMembers)
+		},
 		func(m *ent.MerchantMutation, ids []int) events.AccessChange {
 			return events.AccessChange{MerchantIDs: ids, UserIDs: m.RemovedMembersIDs()}
 		}))
