@@ -324,9 +324,9 @@ var productOrderColumns = map[string]string{
 }
 
 // MerchantProducts returns one page of merchant m's products, batched with the other
-// merchants of the same field.
+// merchants of the same field (outside a GraphQL field, or without loaders, one query).
 func (l *Loaders) MerchantProducts(ctx context.Context, m *ent.Merchant, a PageArgs, order *ent.ProductOrder, where *ent.ProductWhereInput) (*ent.ProductConnection, error) {
-	if l == nil {
+	if l == nil || graphql.GetFieldContext(ctx) == nil {
 		return m.QueryProducts().Paginate(ctx, a.After, a.First, a.Before, a.Last,
 			ent.WithProductOrder(order), ent.WithProductFilter(where.Filter))
 	}
@@ -336,7 +336,7 @@ func (l *Loaders) MerchantProducts(ctx context.Context, m *ent.Merchant, a PageA
 // CategoryProducts returns one page of category c's products (the category itself, not
 // its sub-categories), batched with the other categories of the same field.
 func (l *Loaders) CategoryProducts(ctx context.Context, c *ent.Category, a PageArgs, order *ent.ProductOrder, where *ent.ProductWhereInput) (*ent.ProductConnection, error) {
-	if l == nil {
+	if l == nil || graphql.GetFieldContext(ctx) == nil {
 		return c.QueryProducts().Paginate(ctx, a.After, a.First, a.Before, a.Last,
 			ent.WithProductOrder(order), ent.WithProductFilter(where.Filter))
 	}
@@ -437,7 +437,7 @@ var reviewOrderColumns = map[string]string{
 // ProductReviews returns one page of product p's reviews, batched with the other products
 // of the same field.
 func (l *Loaders) ProductReviews(ctx context.Context, p *ent.Product, a PageArgs, order *ent.ReviewOrder, where *ent.ReviewWhereInput) (*ent.ReviewConnection, error) {
-	if l == nil {
+	if l == nil || graphql.GetFieldContext(ctx) == nil {
 		return p.QueryReviews().Paginate(ctx, a.After, a.First, a.Before, a.Last,
 			ent.WithReviewOrder(order), ent.WithReviewFilter(where.Filter))
 	}
