@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"entgo.io/contrib/entgql"
+	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/graph-gophers/dataloader/v7"
@@ -211,17 +212,14 @@ func unionPages(fk string, columns []string, parents []int, orderColumn string, 
 		base := s.Clone()
 		base.Select(base.Columns(columns...)...)
 		base.ClearOrder()
-		cursors := entgql.CursorsPredicate(after, before, "id", orderColumn, dir)
-		terms := func(b *sql.Selector, qualified bool) []sql.Querier {
-			col := func(c string) string {
-				if qualified {
-					return b.C(c)
-				}
-				return c
-			}
-			out := []sql.Querier{sql.ExprFunc(func(x *sql.Builder) { x.Ident(col(orderColumn)).Pad().WriteString(string(dir)) })}
+		// Every column is named now, qualified by the table: the branches' FROM may be
+		// rewritten below, and the statement is built later.
+		parentCol, orderCol, idCol := base.C(fk), base.C(orderColumn), base.C("id")
+		cursors := cursorPredicates(orderCol, idCol, dir, after, before)
+		order := func(col, id string) []sql.Querier {
+			out := []sql.Querier{sql.ExprFunc(func(x *sql.Builder) { x.Ident(col).Pad().WriteString(string(dir)) })}
 			if orderColumn != "id" {
-				out = append(out, sql.ExprFunc(func(x *sql.Builder) { x.Ident(col("id")).Pad().WriteString(string(dir)) }))
+				out = append(out, sql.ExprFunc(func(x *sql.Builder) { x.Ident(id).Pad().WriteString(string(dir)) }))
 			}
 			return out
 		}
@@ -234,13 +232,23 @@ func unionPages(fk string, columns []string, parents []int, orderColumn string, 
 			if cond != nil {
 				b.SetP(sql.P(func(x *sql.Builder) { x.Wrap(func(x *sql.Builder) { x.Join(cond) }) }))
 			}
-			b.Where(sql.EQ(b.C(fk), id))
+			b.Where(sql.EQ(parentCol, id))
 			for _, p := range cursors {
-				p(b)
+				b.Where(p)
 			}
-			b.OrderExpr(terms(b, true)...).Limit(limit)
-			// Wrapped by hand rather than with b.As: the cursor predicate names its columns
-			// when the statement is built, and b's alias would then qualify them.
+			b.OrderExpr(order(orderCol, idCol)...).Limit(limit)
+			if s.Dialect() == dialect.MySQL {
+				// MariaDB and MySQL may walk the primary key in id order, filtering, and
+				// stop at the LIMIT — fast when the parent has rows early in the table,
+				// a scan of the whole table when it has few (seen: 8,252 rows read for a
+				// page of 4). Not using the primary key for the order leaves them the
+				// parent's index, which reads the page and stops. SQLite picks that
+				// index by itself.
+				table := b.TableName()
+				b.FromExpr(sql.ExprFunc(func(x *sql.Builder) {
+					x.Ident(table).WriteString(" IGNORE INDEX FOR ORDER BY (PRIMARY)")
+				}))
+			}
 			name := fmt.Sprintf("page_%d", i)
 			member := d.Select("*").FromExpr(sql.ExprFunc(func(x *sql.Builder) {
 				x.Wrap(func(x *sql.Builder) { x.Join(b) }).WriteString(" AS ").Ident(name)
@@ -251,9 +259,30 @@ func unionPages(fk string, columns []string, parents []int, orderColumn string, 
 				union.UnionAll(member)
 			}
 		}
-		union.OrderExpr(terms(union, false)...)
+		union.OrderExpr(order(orderColumn, "id")...)
 		*s = *union
 	}
+}
+
+// cursorPredicates are entgql.CursorsPredicate with the columns named up front: rows after
+// (or before) a cursor in the order, the id breaking ties. As in Ent's pager, both cursors
+// compare the same way; dir is already reversed for last.
+func cursorPredicates(orderCol, idCol string, dir entgql.OrderDirection, after, before *ent.Cursor) []*sql.Predicate {
+	var out []*sql.Predicate
+	for _, c := range []*ent.Cursor{after, before} {
+		switch {
+		case c == nil:
+		case c.Value != nil && dir == entgql.OrderDirectionAsc:
+			out = append(out, sql.CompositeGT([]string{orderCol, idCol}, c.Value, c.ID))
+		case c.Value != nil:
+			out = append(out, sql.CompositeLT([]string{orderCol, idCol}, c.Value, c.ID))
+		case dir == entgql.OrderDirectionAsc:
+			out = append(out, sql.GT(idCol, c.ID))
+		default:
+			out = append(out, sql.LT(idCol, c.ID))
+		}
+	}
+	return out
 }
 
 // trimPage turns the rows read for one parent into its page, as Ent's Paginate does: the
