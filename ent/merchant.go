@@ -73,8 +73,6 @@ type MerchantEdges struct {
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
 	loadedTypes [5]bool
-	// totalCount holds the count of the edges above.
-	totalCount [1]map[string]int
 
 	namedMembers     map[string][]*User
 	namedProducts    map[string][]*Product

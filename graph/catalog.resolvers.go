@@ -19,6 +19,11 @@ import (
 	"github.com/xiadan/xiadan/internal/money"
 )
 
+// Products is the resolver for the products field.
+func (r *categoryResolver) Products(ctx context.Context, obj *ent.Category, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ProductOrder, where *ent.ProductWhereInput) (*ent.ProductConnection, error) {
+	return loader.For(ctx).CategoryProducts(ctx, obj, loader.PageArgs{After: after, First: first, Before: before, Last: last}, orderBy, where)
+}
+
 // ProductCount is the resolver for the productCount field.
 func (r *merchantResolver) ProductCount(ctx context.Context, obj *ent.Merchant) (int, error) {
 	return loader.For(ctx).MerchantProductCount(ctx, obj)
@@ -74,11 +79,19 @@ func (r *queryResolver) Product(ctx context.Context, id int) (*ent.Product, erro
 
 // Categories is the resolver for the categories field.
 func (r *queryResolver) Categories(ctx context.Context) ([]*ent.Category, error) {
-	return r.db(ctx).Category.Query().Where(category.ParentIDIsNil()).
-		Order(ent.Asc(category.FieldPosition), ent.Asc(category.FieldID)).All(ctx)
+	q, err := r.db(ctx).Category.Query().Where(category.ParentIDIsNil()).
+		Order(ent.Asc(category.FieldPosition), ent.Asc(category.FieldID)).CollectFields(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return q.All(ctx)
 }
 
 // CategoryBySlug is the resolver for the categoryBySlug field.
 func (r *queryResolver) CategoryBySlug(ctx context.Context, slug string) (*ent.Category, error) {
-	return notFoundAsNil(r.db(ctx).Category.Query().Where(category.Slug(slug)).Only(ctx))
+	q, err := r.db(ctx).Category.Query().Where(category.Slug(slug)).CollectFields(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return notFoundAsNil(q.Only(ctx))
 }

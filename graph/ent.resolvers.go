@@ -8,8 +8,10 @@ package graph
 import (
 	"context"
 
+	"entgo.io/contrib/entgql"
 	"github.com/xiadan/xiadan/ent"
 	"github.com/xiadan/xiadan/ent/payment"
+	"github.com/xiadan/xiadan/internal/loader"
 	"github.com/xiadan/xiadan/internal/payments"
 	"github.com/xiadan/xiadan/internal/scalar"
 )
@@ -24,6 +26,11 @@ func (r *paymentResolver) Status(ctx context.Context, obj *ent.Payment) (payment
 func (r *paymentResolver) Instructions(ctx context.Context, obj *ent.Payment) (map[string]any, error) {
 	s, err := payments.Show(ctx, obj)
 	return s.Instructions, err
+}
+
+// Reviews is the resolver for the reviews field.
+func (r *productResolver) Reviews(ctx context.Context, obj *ent.Product, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ReviewOrder, where *ent.ReviewWhereInput) (*ent.ReviewConnection, error) {
+	return loader.For(ctx).ProductReviews(ctx, obj, loader.PageArgs{After: after, First: first, Before: before, Last: last}, orderBy, where)
 }
 
 // Node is the resolver for the node field.
@@ -53,6 +60,9 @@ func (r *Resolver) AuditLog() AuditLogResolver { return &auditLogResolver{r} }
 
 // CartLine returns CartLineResolver implementation.
 func (r *Resolver) CartLine() CartLineResolver { return &cartLineResolver{r} }
+
+// Category returns CategoryResolver implementation.
+func (r *Resolver) Category() CategoryResolver { return &categoryResolver{r} }
 
 // Merchant returns MerchantResolver implementation.
 func (r *Resolver) Merchant() MerchantResolver { return &merchantResolver{r} }
@@ -87,6 +97,7 @@ func (r *Resolver) User() UserResolver { return &userResolver{r} }
 type (
 	auditLogResolver       struct{ *Resolver }
 	cartLineResolver       struct{ *Resolver }
+	categoryResolver       struct{ *Resolver }
 	merchantResolver       struct{ *Resolver }
 	orderResolver          struct{ *Resolver }
 	orderEventResolver     struct{ *Resolver }

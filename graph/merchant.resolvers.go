@@ -15,6 +15,7 @@ import (
 	"github.com/xiadan/xiadan/ent/merchantinvitation"
 	"github.com/xiadan/xiadan/ent/user"
 	"github.com/xiadan/xiadan/graph/model"
+	"github.com/xiadan/xiadan/internal/loader"
 	"github.com/xiadan/xiadan/internal/money"
 	"github.com/xiadan/xiadan/internal/onboarding"
 	"github.com/xiadan/xiadan/internal/viewer"
@@ -49,6 +50,11 @@ func (r *merchantResolver) FreeShippingThreshold(ctx context.Context, obj *ent.M
 		return nil, nil
 	}
 	return money.New(obj.FreeShippingThreshold, obj.Currency), nil
+}
+
+// Products is the resolver for the products field.
+func (r *merchantResolver) Products(ctx context.Context, obj *ent.Merchant, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ProductOrder, where *ent.ProductWhereInput) (*ent.ProductConnection, error) {
+	return loader.For(ctx).MerchantProducts(ctx, obj, loader.PageArgs{After: after, First: first, Before: before, Last: last}, orderBy, where)
 }
 
 // ApplyForMerchant is the resolver for the applyForMerchant field.

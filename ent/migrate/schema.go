@@ -654,6 +654,11 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{ProductsColumns[19], ProductsColumns[6], ProductsColumns[11]},
 			},
+			{
+				Name:    "product_merchant_id_status_id",
+				Unique:  false,
+				Columns: []*schema.Column{ProductsColumns[19], ProductsColumns[6], ProductsColumns[0]},
+			},
 		},
 	}
 	// ProductVariantsColumns holds the columns for the "product_variants" table.

@@ -40,9 +40,11 @@ func (Category) Edges() []ent.Edge {
 			From("parent").
 			Field("parent_id").
 			Unique(),
-		// Not a where-input predicate: a category's products include hidden ones.
+		// Not a where-input predicate: a category's products include hidden ones. The
+		// Category.products connection is declared in schema/catalog.graphqls with its own
+		// where argument and loaded page by page by internal/loader (as Merchant.products).
 		edge.To("products", Product.Type).
-			Annotations(entgql.RelayConnection(), entgql.Skip(entgql.SkipWhereInput)),
+			Annotations(entgql.Skip(entgql.SkipType, entgql.SkipWhereInput), entgql.Unbind()),
 	}
 }
 
@@ -100,7 +102,7 @@ func (Product) Edges() []ent.Edge {
 		edge.From("merchant", Merchant.Type).Ref("products").Field("merchant_id").Unique().Required().Immutable(),
 		edge.From("category", Category.Type).Ref("products").Field("category_id").Unique(),
 		edge.To("variants", ProductVariant.Type),
-		edge.To("reviews", Review.Type).Annotations(entgql.RelayConnection()),
+		edge.To("reviews", Review.Type).Annotations(entgql.RelayConnection(), entgql.Unbind()),
 		edge.To("search_tokens", SearchToken.Type).Annotations(entgql.Skip()),
 	}
 }
@@ -114,6 +116,8 @@ func (Product) Indexes() []ent.Index {
 		index.Fields("status", "sales_count"),
 		index.Fields("status", "min_price"),
 		index.Fields("merchant_id", "status", "min_price"),
+		// A merchant's page of products in the default order (id) stops after the page.
+		index.Fields("merchant_id", "status", "id"),
 	}
 }
 

@@ -87,9 +87,13 @@ func (Merchant) Edges() []ent.Edge {
 		edge.To("members", User.Type).
 			Annotations(entgql.Skip()),
 		// Not a where-input predicate: a merchant's products include drafts and delisted
-		// ones, and a filter must not see what the viewer may not (docs/SEARCH.md).
+		// ones, and a filter must not see what the viewer may not (docs/SEARCH.md). The
+		// Merchant.products connection is declared in schema/merchant.graphqls instead, with
+		// its own where argument (privacy applies to the rows it filters), and resolved by
+		// internal/loader, which reads only the pages (field collection would window over
+		// every product of every merchant).
 		edge.To("products", Product.Type).
-			Annotations(entgql.RelayConnection(), entgql.Skip(entgql.SkipWhereInput)),
+			Annotations(entgql.Skip(entgql.SkipType, entgql.SkipWhereInput), entgql.Unbind()),
 		edge.To("orders", Order.Type).
 			Annotations(entgql.Skip()),
 		edge.To("invitations", MerchantInvitation.Type).

@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"entgo.io/ent/dialect"
+
 	"github.com/xiadan/xiadan/ent"
 	_ "github.com/xiadan/xiadan/ent/runtime" // privacy policies and hooks
 	"github.com/xiadan/xiadan/internal/app"
@@ -58,10 +60,19 @@ func NewWithClock(t testing.TB, url string, clock *Clock, opts ...func(*config.C
 	return newServer(t, url, serverOptions{events: true, clock: clock}, opts...)
 }
 
+// NewWithDriver is New on a database whose Ent driver is wrapped by wrap, so a test can
+// watch (or count) the statements the server sends.
+func NewWithDriver(t testing.TB, url string, wrap func(dialect.Driver) dialect.Driver, opts ...func(*config.Config)) *Server {
+	t.Helper()
+	return newServer(t, url, serverOptions{events: true, wrapDriver: wrap}, opts...)
+}
+
 // serverOptions are the ways test servers differ.
 type serverOptions struct {
 	// clock, when set, is the server's clock for tokens.
 	clock *Clock
+	// wrapDriver, when set, wraps the Ent driver (database.Options.WrapDriver).
+	wrapDriver func(dialect.Driver) dialect.Driver
 	// events starts the event bus and relay.
 	events bool
 	// listener, when set, is where the server listens (chosen before it is built).
@@ -81,13 +92,17 @@ func newServer(t testing.TB, url string, so serverOptions, opts ...func(*config.
 	// their own.
 	cfg.RegistrationMaxPerAddress = 1 << 20
 	cfg.EmailVerifyURL = VerifyURL
+	// A test about something else must not fail because a loaded machine (the race
+	// detector, parallel packages) made one request slower than production's deadline;
+	// tests of the deadline set their own.
+	cfg.RequestTimeout = 5 * time.Minute
 	if so.listener != nil {
 		cfg.Payment.PublicURL = "http://" + so.listener.Addr().String()
 	}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	db := testdb.Open(t, url, database.Options{})
+	db := testdb.Open(t, url, database.Options{WrapDriver: so.wrapDriver})
 	level := slog.LevelError
 	if os.Getenv("XIADAN_TEST_LOG") != "" {
 		level = slog.LevelDebug

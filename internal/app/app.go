@@ -36,6 +36,7 @@ import (
 	"github.com/xiadan/xiadan/internal/orders"
 	"github.com/xiadan/xiadan/internal/payment/providers"
 	"github.com/xiadan/xiadan/internal/payments"
+	"github.com/xiadan/xiadan/internal/streams"
 	"github.com/xiadan/xiadan/internal/viewer"
 	"github.com/xiadan/xiadan/internal/webhooks"
 )
@@ -61,10 +62,13 @@ type App struct {
 	// Webhooks delivers order events to merchants' and partners' endpoints.
 	Webhooks *webhooks.Service
 	// AccessRecheck is how often an open websocket re-checks its token's rights (1m
-	// when zero).
+	// when zero): the fallback for an access change this replica did not hear of.
 	AccessRecheck time.Duration
 
 	clock Clock // nil: the wall clock (SetClock)
+	// Streams counts the open websockets and event streams, and closes them when their
+	// account's access changes (streams.go).
+	Streams *streams.Registry
 }
 
 // New builds the services of the server from its configuration and database.
@@ -111,10 +115,13 @@ func New(cfg config.Config, db *database.DB, logger *slog.Logger) (*App, error) 
 	relay := events.NewRelay(db.Client, bus, logger)
 	wh := webhooks.New(db.Client, logger, cfg.WebhookAllowPrivate)
 	relay.OnNumbered = wh.EnqueueDeliveries
-	return &App{Config: cfg, Logger: logger, DB: db, Auth: svc,
+	a := &App{Config: cfg, Logger: logger, DB: db, Auth: svc,
 		Orders: ord, Payments: pay, Fulfilment: &fulfilment.Service{Orders: ord},
 		Relay: relay, Hub: hub, Bus: bus, Webhooks: wh,
-		Streamer: &events.Streamer{DB: db.Client, Hub: hub, Retention: cfg.EventRetention}}, nil
+		Streamer: &events.Streamer{DB: db.Client, Hub: hub, Retention: cfg.EventRetention},
+		Streams:  streams.New(cfg.WSMaxPerUser)}
+	streams.Register(db.Client, a.accessChanged)
+	return a, nil
 }
 
 // RunEvents starts the event bus and relay and runs them until ctx ends. Tests start it
@@ -126,6 +133,9 @@ func (a *App) RunEvents(ctx context.Context) error {
 	}
 	a.Hub.Start(start)
 	if err := a.Bus.Start(ctx, a.Hub.Deliver); err != nil {
+		return err
+	}
+	if err := a.listenAccessChanges(ctx); err != nil {
 		return err
 	}
 	go func() {
@@ -188,6 +198,7 @@ func (a *App) GraphQL() *handler.Server {
 		presenter = apperror.WithoutSuggestions(presenter)
 	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	srv.Use(RequestDeadline{Timeout: a.Config.RequestTimeout}) // outside the transaction
 	srv.Use(Transactioner{Client: a.DB.Client, Logger: a.Logger, AfterCommit: a.Relay.Nudge})
 	guard.Install(srv, guard.Options{})
 	srv.AroundFields(requireConnectionPageSize)
@@ -203,7 +214,7 @@ func (a *App) GraphQL() *handler.Server {
 func (a *App) Handler() http.Handler {
 	mux := http.NewServeMux()
 	gql := a.GraphQL()
-	mux.Handle("/graphql", a.authenticate(a.limitBody(loader.Middleware(a.DB.Client, a.Config.LoaderBatchWait, gql))))
+	mux.Handle("/graphql", a.authenticate(a.trackEventStreams(a.limitBody(loader.Middleware(a.DB.Client, a.Config.LoaderBatchWait, gql)))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -213,7 +224,7 @@ func (a *App) Handler() http.Handler {
 	if a.Config.Playground {
 		mux.Handle("/", playgroundHandler())
 	}
-	return a.requestContext(mux)
+	return a.requestContext(a.withDeadline(mux))
 }
 
 // websocketInit authenticates a websocket connection from its connection_init payload
@@ -233,14 +244,19 @@ func (a *App) websocketInit(ctx context.Context, payload transport.InitPayload) 
 	if token == "" {
 		token = payload.GetString("token")
 	}
-	if token == "" {
-		return ctx, nil, nil
-	}
 	// graphql-transport-ws's close codes: a refused connection_init, a server failure.
 	const closeForbidden, closeInternal = 4403, 4500
 	refuse := func(code int, reason string) (context.Context, *transport.InitPayload, error) {
 		ctx = transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, code), reason)
 		return ctx, nil, fmt.Errorf("%s", reason)
+	}
+	if token == "" {
+		ctx, cancel := context.WithCancel(ctx)
+		if err := a.trackStream(ctx, nil, cancel); err != nil {
+			cancel()
+			return refuse(closeTooManyConnections, err.Error())
+		}
+		return ctx, nil, nil
 	}
 	v, err := a.Auth.Authenticate(ctx, token)
 	if err != nil && apperror.CodeOf(err) != apperror.Unauthenticated {
@@ -257,6 +273,10 @@ func (a *App) websocketInit(ctx context.Context, payload transport.InitPayload) 
 	}
 	ctx, cancel := a.untilExpiry(viewer.NewContext(ctx, v), claims.ExpiresAt.Time)
 	context.AfterFunc(ctx, cancel) // the timer goes when the connection or the token ends
+	if err := a.trackStream(ctx, v, cancel); err != nil {
+		cancel()
+		return refuse(closeTooManyConnections, err.Error())
+	}
 	go a.watchAccess(ctx, cancel, token, v)
 	return ctx, nil, nil
 }

@@ -185,32 +185,49 @@ func TestStorefrontStatementCount(t *testing.T) {
 			for _, tc := range []struct {
 				name, query string
 				vars        map[string]any
-				paged       bool // run with pages of 10 and 100, which must cost the same
+				paged       bool  // run with pages of 10 and 100, which must cost the same
+				sizes       []int // other page sizes, for queries whose pages of 100 cost too much
+				most        int64 // the bound, when not maxStatements
 			}{
 				{"list page", `query($n: Int) { products(first: $n) {
-				  totalCount edges { cursor node { ` + productPageFields + ` } } } }`, nil, true},
+				  totalCount edges { cursor node { ` + productPageFields + ` } } } }`, nil, true, nil, 0},
 				{"list page by price with merchants' product counts", `query($n: Int) {
 				  products(first: $n, orderBy: {field: PRICE, direction: ASC}) {
 				  totalCount pageInfo { hasNextPage endCursor }
-				  edges { node { id title featuredImage { url } merchant { name productCount } variants { sku available } } } } }`, nil, true},
+				  edges { node { id title featuredImage { url } merchant { name productCount } variants { sku available } } } } }`, nil, true, nil, 0},
 				{"category subtree filter", `query($n: Int, $c: ID!) { products(first: $n, where: {categoryID: $c, inStock: true}) {
-				  totalCount edges { node { ` + productPageFields + ` } } } }`, map[string]any{"c": top}, true},
+				  totalCount edges { node { ` + productPageFields + ` } } } }`, map[string]any{"c": top}, true, nil, 0},
 				{"keyword search by relevance", `query($n: Int) { products(first: $n, where: {keyword: "发货"}) {
-				  totalCount pageInfo { hasNextPage endCursor } edges { cursor node { ` + productPageFields + ` } } } }`, nil, true},
+				  totalCount pageInfo { hasNextPage endCursor } edges { cursor node { ` + productPageFields + ` } } } }`, nil, true, nil, 0},
 				{"keyword search by sales", `query($n: Int) {
 				  products(first: $n, where: {keyword: "发货"}, orderBy: {field: SALES_COUNT, direction: DESC}) {
-				  totalCount edges { node { ` + productPageFields + ` } } } }`, nil, true},
+				  totalCount edges { node { ` + productPageFields + ` } } } }`, nil, true, nil, 0},
 				{"product detail", `query($id: ID!) { product(id: $id) { ` + productPageFields + `
 				  description attributes { name value } images { url } variants { price { formatted } } } }`,
-					map[string]any{"id": detail}, false},
+					map[string]any{"id": detail}, false, nil, 0},
 				{"category, its products and their merchants", `query($n: Int, $s: String!) { categoryBySlug(slug: $s) {
 				  name products(first: $n) { totalCount edges { node { id title merchant { name productCount } } } } } }`,
-					map[string]any{"s": leaf}, true},
+					map[string]any{"s": leaf}, true, nil, 0},
+				// The review's nested storefront query: every level is one batch, and each
+				// nested page (with its count) one or two statements, whatever the size —
+				// categoryBySlug, children, their pages and counts, the merchants, their
+				// pages and counts.
+				{"nested storefront: category, children, products, merchants, their products", `query($n: Int, $s: String!) {
+				  categoryBySlug(slug: $s) { name children { name products(first: $n) { totalCount edges { node { id title
+				    merchant { name products(first: $n) { totalCount edges { node { id title } } } } } } } } } }`,
+					map[string]any{"s": "food-drinks"}, false, []int{2, 5}, 7},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
 					sizes := []int{10}
 					if tc.paged {
 						sizes = []int{10, 100}
+					}
+					if tc.sizes != nil {
+						sizes = tc.sizes
+					}
+					most := tc.most
+					if most == 0 {
+						most = maxStatements
 					}
 					var counts []int64
 					for _, n := range sizes {
@@ -222,12 +239,15 @@ func TestStorefrontStatementCount(t *testing.T) {
 						if tc.paged && n == 100 && bytes.Count(data, []byte(`"title"`)) <= 10 {
 							t.Fatalf("the page of 100 has too few products to tell: %.200s", data)
 						}
+						if tc.sizes != nil && n == tc.sizes[len(tc.sizes)-1] && bytes.Count(data, []byte(`"title"`)) <= 2*n {
+							t.Fatalf("the largest pages have too few products to tell: %.300s", data)
+						}
 						counts = append(counts, got)
 					}
 					t.Logf("statements: %v (pages of %v)", counts, sizes)
 					for _, c := range counts {
-						if c > maxStatements || c != counts[0] {
-							t.Fatalf("statements %v for pages of %v: want the same count, at most %d", counts, sizes, maxStatements)
+						if c > most || c != counts[0] {
+							t.Fatalf("statements %v for pages of %v: want the same count, at most %d", counts, sizes, most)
 						}
 					}
 				})

@@ -69,7 +69,9 @@ func (t Transactioner) InterceptResponse(ctx context.Context, next graphql.Respo
 	}
 	txCtx, tx, err := t.Client.OpenTx(ctx)
 	if err != nil {
-		t.Logger.ErrorContext(ctx, "opening transaction", "request_id", audit.RequestID(ctx), "err", err)
+		if ctx.Err() == nil { // a request past its deadline, or abandoned, is no server fault
+			t.Logger.ErrorContext(ctx, "opening transaction", "request_id", audit.RequestID(ctx), "err", err)
+		}
 		return internalResponse(ctx)
 	}
 	defer func() {
@@ -84,7 +86,9 @@ func (t Transactioner) InterceptResponse(ctx context.Context, next graphql.Respo
 		return &graphql.Response{Errors: rsp.Errors, Extensions: rsp.Extensions}
 	}
 	if err := tx.Commit(); err != nil {
-		t.Logger.ErrorContext(ctx, "committing transaction", "request_id", audit.RequestID(ctx), "err", err)
+		if ctx.Err() == nil {
+			t.Logger.ErrorContext(ctx, "committing transaction", "request_id", audit.RequestID(ctx), "err", err)
+		}
 		return internalResponse(ctx)
 	}
 	if t.AfterCommit != nil {

@@ -21,8 +21,24 @@ const (
 	Conflict        Code = "CONFLICT"
 	InvalidState    Code = "INVALID_STATE"
 	RateLimited     Code = "RATE_LIMITED"
-	Internal        Code = "INTERNAL"
+	// Timeout: the request ran past the server's deadline (REQUEST_TIMEOUT) and was
+	// stopped; whatever it changed was rolled back.
+	Timeout  Code = "TIMEOUT"
+	Internal Code = "INTERNAL"
 )
+
+// ErrRequestTimeout is the cause of a request context that ran past the request timeout.
+var ErrRequestTimeout = errors.New("the request ran past the request timeout")
+
+// TimedOut returns the TIMEOUT error of a request stopped after d.
+func TimedOut(d time.Duration) *Error {
+	return &Error{
+		Code: Timeout,
+		Message: fmt.Sprintf("the request did not finish within %s and was stopped; nothing it changed was saved "+
+			"(ask for less, or try again later)", d),
+		Extensions: map[string]any{"timeoutSeconds": d.Seconds()},
+	}
+}
 
 // Error is an error meant for the API caller.
 type Error struct {

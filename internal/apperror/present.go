@@ -34,6 +34,11 @@ func Presenter(logger *slog.Logger, requestID RequestIDFunc) graphql.ErrorPresen
 			return graphQLError(gqlErr)
 		}
 		e := Classify(cause)
+		if e == nil && ctx.Err() != nil {
+			// The request ended under the resolver (its deadline passed, or its client
+			// left), and the driver said so in its own words: not our bug.
+			e = Classify(context.Cause(ctx))
+		}
 		if e == nil {
 			id := requestID(ctx)
 			logger.ErrorContext(ctx, "internal error", "request_id", id, "path", gqlErr.Path.String(), "err", cause)
@@ -74,7 +79,7 @@ func graphQLError(e *gqlerror.Error) *gqlerror.Error {
 	}
 	if c, ok := e.Extensions["code"].(string); ok {
 		switch Code(c) {
-		case Unauthenticated, Forbidden, NotFound, BadUserInput, Conflict, InvalidState, RateLimited, Internal:
+		case Unauthenticated, Forbidden, NotFound, BadUserInput, Conflict, InvalidState, RateLimited, Timeout, Internal:
 			return e
 		}
 		e.Extensions["graphqlCode"] = c
@@ -101,8 +106,10 @@ func Classify(err error) *Error {
 		return &Error{Code: BadUserInput, Field: field, Message: field + " is invalid"}
 	case ent.IsConstraintError(err):
 		return &Error{Code: Conflict, Message: "conflicts with an existing record"}
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return &Error{Code: Internal, Message: "the request was cancelled or timed out"}
+	case errors.Is(err, ErrRequestTimeout), errors.Is(err, context.DeadlineExceeded):
+		return &Error{Code: Timeout, Message: "the request took too long and was stopped"}
+	case errors.Is(err, context.Canceled):
+		return &Error{Code: Internal, Message: "the request was cancelled"}
 	}
 	return nil
 }

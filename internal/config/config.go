@@ -66,6 +66,12 @@ type Config struct {
 	LogFormat string
 	// ShutdownTimeout bounds the graceful drain on SIGTERM.
 	ShutdownTimeout time.Duration
+	// RequestTimeout bounds every request but subscriptions: past it the request's
+	// database work is cancelled, a mutation rolled back, and the caller told TIMEOUT.
+	RequestTimeout time.Duration
+	// WSMaxPerUser caps the websockets and event streams one account or API client (or,
+	// without a token, one client address) may hold open at once, on each replica.
+	WSMaxPerUser int
 	// LoaderBatchWait is how long a dataloader collects keys before it sends its batch:
 	// longer waits batch more reliably on a busy machine and add that much latency.
 	LoaderBatchWait time.Duration
@@ -129,6 +135,8 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		LogLevel:               r.str("LOG_LEVEL", "info"),
 		LogFormat:              r.str("LOG_FORMAT", "text"),
 		ShutdownTimeout:        r.duration("SHUTDOWN_TIMEOUT", 20*time.Second),
+		RequestTimeout:         r.duration("REQUEST_TIMEOUT", 10*time.Second),
+		WSMaxPerUser:           r.integer("WS_MAX_PER_USER", 10),
 		LoaderBatchWait:        r.duration("LOADER_BATCH_WAIT", 16*time.Millisecond),
 		OrderPaymentTimeout:    r.duration("ORDER_PAYMENT_TIMEOUT", 30*time.Minute),
 		OrderAutoCompleteAfter: r.duration("ORDER_AUTO_COMPLETE_AFTER", 7*24*time.Hour),
@@ -220,6 +228,12 @@ func (c Config) Validate() error {
 	}
 	if c.LoaderBatchWait < time.Millisecond || c.LoaderBatchWait > time.Second {
 		bad("LOADER_BATCH_WAIT", "must be between 1ms and 1s")
+	}
+	if c.RequestTimeout < time.Second || c.RequestTimeout > 10*time.Minute {
+		bad("REQUEST_TIMEOUT", "must be between 1s and 10m")
+	}
+	if c.WSMaxPerUser < 1 || c.WSMaxPerUser > 10_000 {
+		bad("WS_MAX_PER_USER", "must be between 1 and 10000")
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		bad("LOG_FORMAT", "must be text or json")

@@ -102,3 +102,27 @@ func TestInvalidSettingsAreAllReported(t *testing.T) {
 		}
 	}
 }
+
+// TestRequestLimits: the request deadline and the per-account stream cap have defaults
+// and are checked at start.
+func TestRequestLimits(t *testing.T) {
+	c, err := FromEnv(env(nil))
+	if err != nil || c.RequestTimeout != 10*time.Second || c.WSMaxPerUser != 10 {
+		t.Fatalf("defaults: %v %v %v", c.RequestTimeout, c.WSMaxPerUser, err)
+	}
+	c, err = FromEnv(env(map[string]string{"REQUEST_TIMEOUT": "30s", "WS_MAX_PER_USER": "3"}))
+	if err != nil || c.RequestTimeout != 30*time.Second || c.WSMaxPerUser != 3 {
+		t.Fatalf("set: %v %v %v", c.RequestTimeout, c.WSMaxPerUser, err)
+	}
+	for _, tc := range []map[string]string{
+		{"REQUEST_TIMEOUT": "0s"}, {"REQUEST_TIMEOUT": "500ms"}, {"REQUEST_TIMEOUT": "1h"}, {"REQUEST_TIMEOUT": "ten"},
+		{"WS_MAX_PER_USER": "0"}, {"WS_MAX_PER_USER": "-1"}, {"WS_MAX_PER_USER": "many"},
+	} {
+		_, err := FromEnv(env(tc))
+		for name := range tc {
+			if err == nil || !strings.Contains(err.Error(), name) {
+				t.Errorf("%v: %v", tc, err)
+			}
+		}
+	}
+}

@@ -55,6 +55,8 @@ type DB struct {
 	// keep pins an in-memory SQLite database: it lives only while a connection to it is
 	// open, and the pool is free to close idle connections.
 	keep *sql.Conn
+	// killer stops the MySQL statements of cancelled contexts (mysql_cancel.go).
+	killer *sql.DB
 }
 
 // Open connects to the store named by rawURL and returns it ready to use, except that the
@@ -75,7 +77,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 	switch u.Scheme {
 	case "mysql":
 		db.Dialect = dialect.MySQL
-		db.SQL, err = openMySQL(u)
+		db.SQL, db.killer, err = openMySQL(u, logger)
 	case "sqlite":
 		db.Dialect = dialect.SQLite
 		db.SQL, db.keep, err = openSQLite(ctx, u)
@@ -113,6 +115,9 @@ func (db *DB) Close() error {
 	// The client closes the pool; closing it again, as tests that break the pool on
 	// purpose do, is harmless.
 	errs = append(errs, db.Client.Close())
+	if db.killer != nil {
+		errs = append(errs, db.killer.Close())
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("database: closing: %w", err)
 	}
@@ -122,6 +127,9 @@ func (db *DB) Close() error {
 func (db *DB) closePool() {
 	if db.keep != nil {
 		_ = db.keep.Close()
+	}
+	if db.killer != nil {
+		_ = db.killer.Close()
 	}
 	_ = db.SQL.Close()
 }

@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"strings"
@@ -21,24 +22,32 @@ const (
 	mysqlConnMaxLifetime = 5 * time.Minute
 	mysqlConnMaxIdleTime = time.Minute
 	mysqlDialTimeout     = 10 * time.Second
+	// mysqlKillerConns is the pool that sends KILL QUERY for cancelled statements.
+	mysqlKillerConns = 2
 )
 
-// openMySQL opens a pool for a mysql:// URL.
-func openMySQL(u *url.URL) (*sql.DB, error) {
+// openMySQL opens a pool for a mysql:// URL, and the small pool that stops the statements
+// of cancelled contexts on the server (see mysql_cancel.go).
+func openMySQL(u *url.URL, logger *slog.Logger) (db, killer *sql.DB, err error) {
 	cfg, err := mysqlConfig(u)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	connector, err := mysql.NewConnector(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("database: configuring MySQL for %s: %w", u.Redacted(), err)
+		return nil, nil, fmt.Errorf("database: configuring MySQL for %s: %w", u.Redacted(), err)
 	}
-	db := sql.OpenDB(connector)
+	killer = sql.OpenDB(connector)
+	killer.SetMaxOpenConns(mysqlKillerConns)
+	killer.SetMaxIdleConns(1)
+	killer.SetConnMaxLifetime(mysqlConnMaxLifetime)
+	killer.SetConnMaxIdleTime(mysqlConnMaxIdleTime)
+	db = sql.OpenDB(&killingConnector{Connector: connector, killer: killer, logger: logger})
 	db.SetMaxOpenConns(mysqlMaxOpenConns)
 	db.SetMaxIdleConns(mysqlMaxIdleConns)
 	db.SetConnMaxLifetime(mysqlConnMaxLifetime)
 	db.SetConnMaxIdleTime(mysqlConnMaxIdleTime)
-	return db, nil
+	return db, killer, nil
 }
 
 // mysqlConfig turns mysql://user:pass@host:3306/dbname?param=value into a driver config.

@@ -34,6 +34,7 @@ type Bus interface {
 // Local is the in-process bus of a single server: Publish delivers directly.
 type Local struct {
 	deliver func([]*ent.OrderEvent)
+	access  localAccess
 }
 
 // Publish delivers evs to the hub of this process.

@@ -3,12 +3,14 @@ package guard
 import (
 	"encoding/json"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
 // The cost of an operation, after Shopify's: what it would cost to resolve, in objects.
@@ -18,8 +20,12 @@ import (
 //   - a connection (a type named …Connection) costs 2 plus, for each of the first or last
 //     items it asks for, one item's selection: an edge costs 0 and its node 1 plus the
 //     node's selection, and pageInfo is part of the 2;
-//   - any other list of objects costs 1 plus ListSize times one item's selection, or as
-//     many times as its ids argument has ids.
+//   - any other list of objects costs 1 plus ListSize times one item's selection; a list
+//     bounded by an ids argument (nodes) costs 1 plus, for each id, 1 and the item's
+//     selection, since every id is looked up;
+//   - a where argument adds its predicates: 1 for each field it sets, and 1 plus ListSize
+//     times the inner predicates for each has…With, which is a subquery over the related
+//     rows (and, or and not add what they hold).
 //
 // Fragments on different object types of an interface or union cost the most expensive of
 // them rather than their sum, since one item is only ever of one type.
@@ -61,12 +67,16 @@ func (c *counter) load() int64 { return c.n.Load() }
 type coster struct {
 	g    *Guard
 	vars map[string]any
+	// refused is the first argument found over a limit that no cost may buy (a where
+	// filter nested too deep, too many ids).
+	refused *gqlerror.Error
 }
 
-// requestedCost estimates the cost of op with the request's variables.
-func (g *Guard) requestedCost(op *ast.OperationDefinition, vars map[string]any) int64 {
+// requestedCost estimates the cost of op with the request's variables, or refuses an
+// argument over its limit.
+func (g *Guard) requestedCost(op *ast.OperationDefinition, vars map[string]any) (int64, *gqlerror.Error) {
 	if op == nil {
-		return 0
+		return 0, nil
 	}
 	root := ""
 	if g.schema != nil {
@@ -84,7 +94,8 @@ func (g *Guard) requestedCost(op *ast.OperationDefinition, vars map[string]any) 
 		}
 	}
 	c := coster{g: g, vars: vars}
-	return c.set(op.SelectionSet, root, 0)
+	cost := c.set(op.SelectionSet, root, 0)
+	return cost, c.refused
 }
 
 // set is the cost of a selection set on parent. page is the number of items when set
@@ -139,6 +150,7 @@ func (c *coster) field(f *ast.Field, page int64) int64 {
 	if !c.g.composite[named] || valueObjects[named] {
 		return 0
 	}
+	filter := c.filter(f)
 	switch {
 	case t.Elem != nil && page > 0:
 		// The items of a page: edges are free, nodes listed directly cost 1 each.
@@ -148,17 +160,121 @@ func (c *coster) field(f *ast.Field, page int64) int64 {
 		}
 		return mulSat(page, addSat(each, c.set(f.SelectionSet, named, 0)))
 	case t.Elem != nil:
-		n := int64(c.g.opts.ListSize)
 		if ids, ok := c.listLen(f.Arguments.ForName("ids")); ok {
-			n = ids
+			if ids > int64(c.g.opts.MaxIDs) {
+				c.refuse(refuseField(ReasonTooManyIDs, c.g.opts.MaxIDs, "ids",
+					"%s asks for %d ids; the limit is %d", f.Name, ids, c.g.opts.MaxIDs))
+			}
+			// Each id is a lookup, found or not, as each item of a page is.
+			return addSat(1, mulSat(ids, addSat(1, c.set(f.SelectionSet, named, 0))))
 		}
-		return addSat(1, mulSat(n, c.set(f.SelectionSet, named, 0)))
+		return addSat(addSat(1, filter), mulSat(int64(c.g.opts.ListSize), c.set(f.SelectionSet, named, 0)))
 	case isConnection(named):
-		return addSat(2, c.set(f.SelectionSet, named, c.pageSize(f)))
+		return addSat(addSat(2, filter), c.set(f.SelectionSet, named, c.pageSize(f)))
 	case named == "PageInfo":
 		return 0 // part of its connection's cost
 	}
-	return addSat(1, c.set(f.SelectionSet, named, 0))
+	return addSat(addSat(1, filter), c.set(f.SelectionSet, named, 0))
+}
+
+// refuse records the first argument found over a hard limit.
+func (c *coster) refuse(err *gqlerror.Error) {
+	if c.refused == nil {
+		c.refused = err
+	}
+}
+
+// filter is the cost of f's where argument: its predicates, counted as they are given in
+// the query or in variables. A where filter nesting deeper than the limits is refused.
+//
+// The depth limits are what keep a filter's work bounded: Ent turns each has…With into a
+// correlated EXISTS subquery, evaluated for every row of the level above, so n nested
+// has…With levels cost the product of n fan-outs — a few hundred bytes of filter
+// (merchant → products → merchant → products …) ran for minutes on a demo catalogue.
+func (c *coster) filter(f *ast.Field) int64 {
+	arg := f.Arguments.ForName("where")
+	if arg == nil || f.Definition == nil {
+		return 0
+	}
+	def := f.Definition.Arguments.ForName("where")
+	if def == nil || def.Type == nil || c.g.schema == nil {
+		return 0
+	}
+	in := c.g.schema.Types[def.Type.Name()]
+	if in == nil || in.Kind != ast.InputObject {
+		return 0
+	}
+	w := filterWalk{c: c, field: f.Name}
+	return w.object(c.value(arg), in, 1, 0, "where")
+}
+
+// filterWalk measures one where argument.
+type filterWalk struct {
+	c     *coster
+	field string
+}
+
+// object is the cost of one input object value v of type def, found at depth (the where
+// object is 1) under edges has…With predicates.
+func (w *filterWalk) object(v any, def *ast.Definition, depth, edges int, path string) int64 {
+	m, ok := v.(map[string]any)
+	if !ok || len(m) == 0 {
+		return 0
+	}
+	o := w.c.g.opts
+	if depth > o.MaxFilterDepth {
+		w.c.refuse(refuseField(ReasonFilterTooDeep, o.MaxFilterDepth, "where",
+			"the where filter of %s nests more than %d levels deep (at %s); combine conditions in fewer levels of and, or, not and has…With",
+			w.field, o.MaxFilterDepth, path))
+		return 0
+	}
+	var sum int64
+	names := make([]string, 0, len(m))
+	for name := range m {
+		names = append(names, name)
+	}
+	slices.Sort(names) // the first refusal found is the same every time
+	for _, name := range names {
+		value := m[name]
+		if value == nil {
+			continue
+		}
+		fd := def.Fields.ForName(name)
+		if fd == nil || fd.Type == nil {
+			continue
+		}
+		inner := w.c.g.schema.Types[fd.Type.Name()]
+		if inner == nil || inner.Kind != ast.InputObject {
+			sum = addSat(sum, 1) // one predicate, however many values an …In list holds
+			continue
+		}
+		edge := strings.HasPrefix(name, "has") && strings.HasSuffix(name, "With")
+		at := path + "." + name
+		if edge && edges+1 > o.MaxFilterEdgeDepth {
+			w.c.refuse(refuseField(ReasonFilterTooDeep, o.MaxFilterEdgeDepth, "where",
+				"the where filter of %s nests has…With predicates %d deep (at %s); the limit is %d",
+				w.field, edges+1, at, o.MaxFilterEdgeDepth))
+			continue
+		}
+		nextEdges := edges
+		if edge {
+			nextEdges++
+		}
+		var held int64
+		if items, ok := value.([]any); ok {
+			for _, item := range items {
+				held = addSat(held, w.object(item, inner, depth+1, nextEdges, at))
+			}
+		} else {
+			held = w.object(value, inner, depth+1, nextEdges, at)
+		}
+		if edge {
+			// A subquery over the related rows, checked for each row it filters.
+			held = addSat(1, mulSat(int64(o.ListSize), held))
+		}
+		sum = addSat(sum, held)
+	}
+	return sum
 }
 
 // pageSize is the first or last argument of a connection field.
@@ -248,6 +364,12 @@ func (g *Guard) actualCost(fc *graphql.FieldContext, res any) int64 {
 			return int64(rv.Len())
 		}
 		return 0
+	case t.Elem != nil && fc.Field.Arguments.ForName("ids") != nil:
+		// Every id was looked up, found or not.
+		if rv := reflect.ValueOf(res); rv.Kind() == reflect.Slice {
+			return 1 + int64(rv.Len())
+		}
+		return 1
 	case isConnection(named):
 		return 2
 	case named == "PageInfo":

@@ -18,7 +18,7 @@ import (
 var guardReasons = map[string]bool{
 	ReasonQueryTooLarge: true, ReasonTokenLimit: true, ReasonTooManyOperations: true, ReasonTooManyFragments: true,
 	ReasonTooManyDirectives: true, ReasonDuplicateDirective: true, ReasonFragmentCycle: true, ReasonQueryTooDeep: true,
-	ReasonTooManyAliases: true, ReasonTooManySelections: true, ReasonRepeatedField: true,
+	ReasonTooManyAliases: true, ReasonTooManySelections: true, ReasonRepeatedField: true, ReasonFilterTooDeep: true, ReasonTooManyIDs: true,
 }
 
 // FuzzGuard sends arbitrary documents and variables through both of the guard's checks as
@@ -89,7 +89,10 @@ func FuzzGuard(f *testing.F) {
 			if err != nil {
 				continue // refused by gqlgen before the cost is estimated
 			}
-			if cost := g.requestedCost(op, vars); cost < 0 {
+			cost, refusal := g.requestedCost(op, vars)
+			if refusal != nil {
+				checkRefusal(t, query, refusal)
+			} else if cost < 0 {
 				t.Fatalf("%q with %s costs %d", query, varsJSON, cost)
 			}
 			oc := &graphql.OperationContext{Doc: doc, Operation: op, Variables: vars,

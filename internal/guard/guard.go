@@ -61,6 +61,14 @@ type Options struct {
 	// PageSize is the page assumed for a connection given neither first nor last (the API
 	// refuses such a request, but the estimate must not be zero).
 	PageSize int
+	// MaxIDs caps the ids argument of a list field (nodes), as first and last cap pages.
+	MaxIDs int
+	// MaxFilterDepth caps how deeply a where argument's input objects nest, through and,
+	// or, not and has…With; the where object itself is level 1.
+	MaxFilterDepth int
+	// MaxFilterEdgeDepth caps how many has…With predicates may sit one inside another:
+	// each level is a correlated subquery run for every row of the level above.
+	MaxFilterEdgeDepth int
 }
 
 // Defaults of Options; docs/QUERY_LIMITS.md says why each is what it is.
@@ -78,6 +86,9 @@ const (
 	DefaultMaxCost               = 1000
 	DefaultListSize              = 10
 	DefaultPageSize              = 100
+	DefaultMaxIDs                = 100
+	DefaultMaxFilterDepth        = 4
+	DefaultMaxFilterEdgeDepth    = 1
 )
 
 // Reasons are the machine-readable extensions.reason of a rejected operation; its
@@ -95,6 +106,8 @@ const (
 	ReasonTooManySelections  = "TOO_MANY_SELECTIONS"
 	ReasonRepeatedField      = "REPEATED_FIELD"
 	ReasonQueryTooComplex    = "QUERY_TOO_COMPLEX"
+	ReasonFilterTooDeep      = "FILTER_TOO_DEEP"
+	ReasonTooManyIDs         = "TOO_MANY_IDS"
 )
 
 // badUserInput is apperror.BadUserInput; the presenter keeps a gqlgen error whose code is
@@ -120,6 +133,9 @@ func (o Options) withDefaults() Options {
 	def(&o.MaxCost, DefaultMaxCost)
 	def(&o.ListSize, DefaultListSize)
 	def(&o.PageSize, DefaultPageSize)
+	def(&o.MaxIDs, DefaultMaxIDs)
+	def(&o.MaxFilterDepth, DefaultMaxFilterDepth)
+	def(&o.MaxFilterEdgeDepth, DefaultMaxFilterEdgeDepth)
 	return o
 }
 
@@ -235,7 +251,11 @@ func (g *Guard) MutateOperationContext(_ context.Context, oc *graphql.OperationC
 		}
 		op.shapeChecked = true
 	}
-	op.requested, op.costed = g.requestedCost(oc.Operation, oc.Variables), true
+	requested, err := g.requestedCost(oc.Operation, oc.Variables)
+	if err != nil {
+		return err // a filter nested too deep, or too many ids: refused whatever the cost
+	}
+	op.requested, op.costed = requested, true
 	if op.requested > int64(g.opts.MaxCost) {
 		err := reject(ReasonQueryTooComplex, 0,
 			"the query's estimated cost is %d; the limit is %d (ask for fewer items with first/last, or split the query)",
@@ -284,6 +304,13 @@ type Cost struct {
 	ActualQueryCost int64 `json:"actualQueryCost"`
 	// MaxCost is the most an operation may request.
 	MaxCost int `json:"maxCost"`
+}
+
+// refuseField is reject for one argument, which extensions.field names.
+func refuseField(reason string, limit int, field, format string, args ...any) *gqlerror.Error {
+	err := reject(reason, limit, format, args...)
+	err.Extensions["field"] = field
+	return err
 }
 
 // reject returns the error of a refused operation, with the limit it broke when there is

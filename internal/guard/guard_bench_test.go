@@ -35,7 +35,7 @@ func benchmarkTypicalQuery(b *testing.B, fresh bool) {
 		if err := g.MutateOperationParameters(ctx, &graphql.RawParams{Query: query}); err != nil {
 			b.Fatal(err)
 		}
-		if cost := g.requestedCost(op, nil); cost != 11+22+2 {
+		if cost, err := g.requestedCost(op, nil); err != nil || cost != 11+22+2 {
 			b.Fatal(cost)
 		}
 	}

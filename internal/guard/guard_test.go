@@ -173,7 +173,7 @@ func TestGuardIntrospectionQuery(t *testing.T) {
 			t.Fatalf("%s: %+v", name, s)
 		}
 		op := validated(t, g, query)
-		if cost := g.requestedCost(op, nil); cost != 0 {
+		if cost, err := g.requestedCost(op, nil); err != nil || cost != 0 {
 			t.Fatalf("%s: introspection costs %d", name, cost)
 		}
 	}
@@ -212,8 +212,15 @@ func TestCostEstimate(t *testing.T) {
 		{"a connection without nodes", `{ merchants(first: 100) { totalCount } }`, nil, 2},
 		{"lists of objects count ten items", `{ categories { name children { name } } }`, nil, 11},
 		{"a three-level category menu", `{ categories { name children { name children { name } } } }`, nil, 111},
-		{"ids bound a list", `{ nodes(ids: ["1", "2", "3"]) { id ... on Merchant { name } } }`, nil, 1},
-		{"ids from a variable", `query($ids: [ID!]!) { nodes(ids: $ids) { ... on Product { merchant { name } } } }`, map[string]any{"ids": []any{"1", "2", "3"}}, 4},
+		{"every id is a lookup", `{ nodes(ids: ["1", "2", "3"]) { id ... on Merchant { name } } }`, nil, 1 + 3},
+		{"ids from a variable", `query($ids: [ID!]!) { nodes(ids: $ids) { ... on Product { merchant { name } } } }`, map[string]any{"ids": []any{"1", "2", "3"}}, 1 + 3*2},
+		{"the most ids", `query($ids: [ID!]!) { nodes(ids: $ids) { id } }`, map[string]any{"ids": manyIDs(100)}, 1 + 100},
+		{"a where filter counts its predicates", `{ merchants(first: 10, where: {status: ACTIVE, nameContains: "茶"}) { edges { node { id } } } }`, nil, 2 + 2 + 10},
+		{"and, or and not add what they hold", `{ merchants(first: 1, where: {or: [{nameContains: "a"}, {and: [{slug: "b"}, {not: {nameContains: "c"}}]}]}) { totalCount } }`, nil, 2 + 3},
+		{"has…With is a subquery over the related rows", `{ merchantBySlug(slug: "a") { products(first: 10, where: {hasVariantsWith: [{skuContains: "茶", stockGT: 0}]}) { edges { node { id } } } } }`, nil, 1 + 2 + (1 + 10*2) + 10},
+		{"a where filter from a variable", `query($w: ProductWhereInput) { merchantBySlug(slug: "a") { products(first: 10, where: $w) { edges { node { id } } } } }`,
+			map[string]any{"w": map[string]any{"hasVariantsWith": []any{map[string]any{"skuContains": "茶"}}, "status": "ACTIVE"}}, 1 + 2 + 1 + 11 + 10},
+		{"a nested connection's filter runs for each parent", `{ merchants(first: 10) { edges { node { products(first: 2, where: {titleContains: "茶"}) { totalCount } } } } }`, nil, 2 + 10*(1+2+1)},
 		{"fragments on different types cost the dearest",
 			`{ node(id: "1") { ... on Product { merchant { name } category { name } } ... on User { m: merchant { name } } } }`, nil, 3},
 		{"fragments on an interface always apply",
@@ -235,8 +242,81 @@ func TestCostEstimate(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			op := validated(t, g, tc.query)
-			if got := g.requestedCost(op, tc.vars); got != tc.want {
-				t.Fatalf("cost %d, want %d", got, tc.want)
+			if got, err := g.requestedCost(op, tc.vars); err != nil || got != tc.want {
+				t.Fatalf("cost %d, want %d (%v)", got, tc.want, err)
+			}
+		})
+	}
+}
+
+func manyIDs(n int) []any {
+	ids := make([]any, n)
+	for i := range ids {
+		ids[i] = fmt.Sprint(i + 1)
+	}
+	return ids
+}
+
+// nestedHas is a products filter of n has…With levels, alternating product → variants and
+// variant → product: the shape of the review's runaway filter (merchant → products →
+// merchant …, which ran for minutes before the depth limits).
+func nestedHas(n int) map[string]any {
+	inner := map[string]any{"skuContains": "zz"}
+	if n%2 == 0 { // the innermost filter is on a product
+		inner = map[string]any{"titleContains": "zz"}
+	}
+	for i := n - 1; i >= 0; i-- {
+		if i%2 == 0 {
+			inner = map[string]any{"hasVariantsWith": []any{inner}}
+		} else {
+			inner = map[string]any{"hasProductWith": []any{inner}}
+		}
+	}
+	return inner
+}
+
+// TestFilterLimits pins what the cost estimate refuses outright, whatever the cost: a
+// where filter nesting too deep, with has…With inside has…With, or too many ids.
+func TestFilterLimits(t *testing.T) {
+	g := schemaGuard(t)
+	deepOr := map[string]any{"titleContains": "x"}
+	for range DefaultMaxFilterDepth {
+		deepOr = map[string]any{"or": []any{deepOr}}
+	}
+	atDepth := map[string]any{"titleContains": "x"}
+	for range DefaultMaxFilterDepth - 1 {
+		atDepth = map[string]any{"not": atDepth}
+	}
+	const merchants = `query($w: ProductWhereInput) { merchantBySlug(slug: "a") { products(first: 1, where: $w) { totalCount } } }`
+	for _, tc := range []struct {
+		name, query string
+		vars        map[string]any
+		reason      string
+	}{
+		{"one has…With level", merchants, map[string]any{"w": nestedHas(1)}, ""},
+		{"has…With inside has…With", merchants, map[string]any{"w": nestedHas(2)}, ReasonFilterTooDeep},
+		{"four has…With levels", merchants, map[string]any{"w": nestedHas(4)}, ReasonFilterTooDeep},
+		{"has…With inside has…With, written inline",
+			`{ merchantBySlug(slug: "a") { products(first: 1, where: {hasVariantsWith: [{hasProductWith: [{titleContains: "x"}]}]}) { totalCount } } }`, nil, ReasonFilterTooDeep},
+		{"has…With inside a nested connection's filter",
+			`{ categoryBySlug(slug: "tea") { children { products(first: 5, where: {hasVariantsWith: [{hasProductWith: [{titleContains: "x"}]}]}) { totalCount } } } }`, nil, ReasonFilterTooDeep},
+		{"and, or, not at the depth limit", merchants, map[string]any{"w": atDepth}, ""},
+		{"or nested past the depth limit", merchants, map[string]any{"w": deepOr}, ReasonFilterTooDeep},
+		{"has…With under or, within the depth", merchants, map[string]any{"w": map[string]any{"or": []any{nestedHas(1), map[string]any{"titleContains": "a"}}}}, ""},
+		{"ids at the limit", `query($ids: [ID!]!) { nodes(ids: $ids) { id } }`, map[string]any{"ids": manyIDs(DefaultMaxIDs)}, ""},
+		{"too many ids", `query($ids: [ID!]!) { nodes(ids: $ids) { id } }`, map[string]any{"ids": manyIDs(5000)}, ReasonTooManyIDs},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := g.requestedCost(validated(t, g, tc.query), tc.vars)
+			got := ""
+			if err != nil {
+				got, _ = err.Extensions["reason"].(string)
+				if err.Extensions["code"] != "BAD_USER_INPUT" || err.Extensions["field"] == nil || err.Extensions["limit"] == nil {
+					t.Fatalf("extensions: %v", err.Extensions)
+				}
+			}
+			if got != tc.reason {
+				t.Fatalf("reason %q, want %q (%v)", got, tc.reason, err)
 			}
 		})
 	}

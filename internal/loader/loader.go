@@ -1,5 +1,6 @@
 // Package loader holds the per-request dataloaders (graph-gophers/dataloader v7) that batch
-// lookups Ent field collection cannot express, such as aggregates and cross-entity reads.
+// lookups Ent field collection cannot express, such as aggregates, cross-entity reads and
+// the pages of nested connections.
 package loader
 
 import (
@@ -23,6 +24,10 @@ type Loaders struct {
 	productStatus *dataloader.Loader[int, product.Status]
 	productCount  *dataloader.Loader[int, int]
 	paymentShare  *dataloader.Loader[int, PaymentShare]
+	// The pages of nested connections (pages.go).
+	merchantProducts *pageLoader[*ent.ProductConnection]
+	categoryProducts *pageLoader[*ent.ProductConnection]
+	productReviews   *pageLoader[*ent.ReviewConnection]
 }
 
 type ctxKey struct{}
@@ -53,6 +58,14 @@ func newLoaders(client *ent.Client, cached bool, wait time.Duration) *Loaders {
 	l.productStatus = dataloader.NewBatchedLoader(l.loadProductStatuses, options[int, product.Status](cached, wait)...)
 	l.productCount = dataloader.NewBatchedLoader(l.loadProductCounts, options[int, int](cached, wait)...)
 	l.paymentShare = dataloader.NewBatchedLoader(l.loadPaymentShares, options[int, PaymentShare](cached, wait)...)
+	l.merchantProducts = newPageLoader(l.productPages(product.FieldMerchantID, func(p *ent.Product) int { return p.MerchantID }), cached, wait)
+	l.categoryProducts = newPageLoader(l.productPages(product.FieldCategoryID, func(p *ent.Product) int {
+		if p.CategoryID == nil {
+			return 0
+		}
+		return *p.CategoryID
+	}), cached, wait)
+	l.productReviews = newPageLoader(l.reviewPages, cached, wait)
 	return l
 }
 

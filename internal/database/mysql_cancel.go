@@ -1,0 +1,221 @@
+package database
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// A cancelled context does not stop MySQL. go-sql-driver/mysql answers a context that ends
+// mid-statement by closing its socket, but the server goes on running the statement — a
+// long join, or a wait for a row lock (innodb_lock_wait_timeout, 50 s by default) — until
+// it next reads from or writes to that socket. A request that timed out, or whose client
+// went away, would leave its statement computing and its locks held.
+//
+// So every connection learns its server thread id when it opens, and a statement whose
+// context ends before the statement returns is stopped on the server with KILL QUERY, sent
+// on a small pool of its own (the main pool may be exhausted by the very statements that
+// need stopping). The connection is then discarded: the driver closed it already, and a
+// kill racing with a statement that had just finished must not reach the connection's next
+// user. SQLite needs none of this: modernc.org/sqlite interrupts the statement (and a wait
+// for the write lock) itself when its context ends.
+
+// killTimeout bounds one KILL QUERY.
+const killTimeout = 5 * time.Second
+
+// errUnknownThread is MySQL's ER_NO_SUCH_THREAD.
+const errUnknownThread = 1094
+
+// killingConnector opens connections that stop their statement on the server when its
+// context ends.
+type killingConnector struct {
+	driver.Connector
+	killer *sql.DB
+	logger *slog.Logger
+}
+
+// Connect opens a connection and reads its server thread id.
+func (k *killingConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	c, err := k.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, err := connectionID(ctx, c)
+	if err != nil {
+		_ = c.Close()
+		return nil, fmt.Errorf("database: reading the MySQL connection id: %w", err)
+	}
+	return &killableConn{conn: c, id: id, k: k}, nil
+}
+
+func connectionID(ctx context.Context, c driver.Conn) (uint64, error) {
+	q, ok := c.(driver.QueryerContext)
+	if !ok {
+		return 0, errors.New("the driver's connection cannot run queries")
+	}
+	rows, err := q.QueryContext(ctx, "SELECT CONNECTION_ID()", nil)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	dest := make([]driver.Value, 1)
+	if err := rows.Next(dest); err != nil {
+		return 0, err
+	}
+	switch v := dest[0].(type) {
+	case int64:
+		return uint64(v), nil
+	case uint64:
+		return v, nil
+	case []byte:
+		return strconv.ParseUint(string(v), 10, 64)
+	}
+	return 0, fmt.Errorf("unexpected connection id %T", dest[0])
+}
+
+// kill stops the statement running on server thread id.
+func (k *killingConnector) kill(id uint64) {
+	ctx, cancel := context.WithTimeout(context.Background(), killTimeout)
+	defer cancel()
+	_, err := k.killer.ExecContext(ctx, "KILL QUERY "+strconv.FormatUint(id, 10))
+	var my *mysql.MySQLError
+	if errors.As(err, &my) && my.Number == errUnknownThread {
+		return // the server had already ended the connection the driver closed
+	}
+	if err != nil {
+		k.logger.Warn("database: stopping a cancelled MySQL statement", "thread", id, "err", err)
+	}
+}
+
+// killableConn is a driver connection whose statements are killed on the server when
+// their context ends. It offers what go-sql-driver's connection offers database/sql.
+type killableConn struct {
+	conn driver.Conn
+	id   uint64
+	k    *killingConnector
+	// killed marks a connection a kill was sent for: it is never used again.
+	killed atomic.Bool
+}
+
+var _ interface {
+	driver.Conn
+	driver.ConnBeginTx
+	driver.ConnPrepareContext
+	driver.ExecerContext
+	driver.QueryerContext
+	driver.Pinger
+	driver.SessionResetter
+	driver.Validator
+	driver.NamedValueChecker
+} = (*killableConn)(nil)
+
+// watch kills the connection's statement if ctx ends before the returned func is called;
+// the func waits for a kill already under way, so the connection is marked first.
+func (c *killableConn) watch(ctx context.Context) func() {
+	if ctx.Done() == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(done)
+		c.killed.Store(true)
+		c.k.kill(c.id)
+	})
+	return func() {
+		if !stop() {
+			<-done
+		}
+	}
+}
+
+func (c *killableConn) Prepare(query string) (driver.Stmt, error) {
+	return c.PrepareContext(context.Background(), query)
+}
+
+func (c *killableConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	var st driver.Stmt
+	var err error
+	if p, ok := c.conn.(driver.ConnPrepareContext); ok {
+		st, err = p.PrepareContext(ctx, query)
+	} else {
+		st, err = c.conn.Prepare(query)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &killableStmt{Stmt: st, c: c}, nil
+}
+
+func (c *killableConn) Close() error { return c.conn.Close() }
+
+func (c *killableConn) Begin() (driver.Tx, error) {
+	return c.BeginTx(context.Background(), driver.TxOptions{})
+}
+
+func (c *killableConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	return c.conn.(driver.ConnBeginTx).BeginTx(ctx, opts)
+}
+
+func (c *killableConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	defer c.watch(ctx)()
+	return c.conn.(driver.ExecerContext).ExecContext(ctx, query, args)
+}
+
+func (c *killableConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	defer c.watch(ctx)()
+	return c.conn.(driver.QueryerContext).QueryContext(ctx, query, args)
+}
+
+func (c *killableConn) Ping(ctx context.Context) error {
+	if c.killed.Load() {
+		return driver.ErrBadConn
+	}
+	return c.conn.(driver.Pinger).Ping(ctx)
+}
+
+func (c *killableConn) ResetSession(ctx context.Context) error {
+	if c.killed.Load() {
+		return driver.ErrBadConn
+	}
+	return c.conn.(driver.SessionResetter).ResetSession(ctx)
+}
+
+func (c *killableConn) IsValid() bool {
+	return !c.killed.Load() && c.conn.(driver.Validator).IsValid()
+}
+
+func (c *killableConn) CheckNamedValue(nv *driver.NamedValue) error {
+	return c.conn.(driver.NamedValueChecker).CheckNamedValue(nv)
+}
+
+// killableStmt is a prepared statement of a killableConn (go-sql-driver prepares only when
+// it cannot inline the arguments itself).
+type killableStmt struct {
+	driver.Stmt
+	c *killableConn
+}
+
+func (s *killableStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	defer s.c.watch(ctx)()
+	return s.Stmt.(driver.StmtExecContext).ExecContext(ctx, args)
+}
+
+func (s *killableStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	defer s.c.watch(ctx)()
+	return s.Stmt.(driver.StmtQueryContext).QueryContext(ctx, args)
+}
+
+func (s *killableStmt) CheckNamedValue(nv *driver.NamedValue) error {
+	if c, ok := s.Stmt.(driver.NamedValueChecker); ok {
+		return c.CheckNamedValue(nv)
+	}
+	return driver.ErrSkip
+}
