@@ -254,6 +254,6 @@ func adminCmd(ctx context.Context, cfg config.Config, logger *slog.Logger, args 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "created admin %s (id %d)\n", u.Email, u.ID)
+	fmt.Fprintf(os.Stderr, "created admin %s (id %d)\n", *u.Email, u.ID)
 	return nil
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/xiadan/xiadan/ent/orderitem"
 	"github.com/xiadan/xiadan/ent/payment"
 	"github.com/xiadan/xiadan/ent/paymentnotification"
+	"github.com/xiadan/xiadan/ent/phonecode"
 	"github.com/xiadan/xiadan/ent/product"
 	"github.com/xiadan/xiadan/ent/productvariant"
 	"github.com/xiadan/xiadan/ent/refreshtoken"
@@ -40,9 +41,11 @@ import (
 	"github.com/xiadan/xiadan/ent/stockmovement"
 	"github.com/xiadan/xiadan/ent/trackingevent"
 	"github.com/xiadan/xiadan/ent/user"
+	"github.com/xiadan/xiadan/ent/useridentity"
 	"github.com/xiadan/xiadan/ent/webhook"
 	"github.com/xiadan/xiadan/ent/webhookattempt"
 	"github.com/xiadan/xiadan/ent/webhookdelivery"
+	"github.com/xiadan/xiadan/ent/websigninstate"
 
 	stdsql "database/sql"
 )
@@ -80,6 +83,8 @@ type Client struct {
 	Payment *PaymentClient
 	// PaymentNotification is the client for interacting with the PaymentNotification builders.
 	PaymentNotification *PaymentNotificationClient
+	// PhoneCode is the client for interacting with the PhoneCode builders.
+	PhoneCode *PhoneCodeClient
 	// Product is the client for interacting with the Product builders.
 	Product *ProductClient
 	// ProductVariant is the client for interacting with the ProductVariant builders.
@@ -102,6 +107,10 @@ type Client struct {
 	TrackingEvent *TrackingEventClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
+	// UserIdentity is the client for interacting with the UserIdentity builders.
+	UserIdentity *UserIdentityClient
+	// WebSignInState is the client for interacting with the WebSignInState builders.
+	WebSignInState *WebSignInStateClient
 	// Webhook is the client for interacting with the Webhook builders.
 	Webhook *WebhookClient
 	// WebhookAttempt is the client for interacting with the WebhookAttempt builders.
@@ -133,6 +142,7 @@ func (c *Client) init() {
 	c.OrderItem = NewOrderItemClient(c.config)
 	c.Payment = NewPaymentClient(c.config)
 	c.PaymentNotification = NewPaymentNotificationClient(c.config)
+	c.PhoneCode = NewPhoneCodeClient(c.config)
 	c.Product = NewProductClient(c.config)
 	c.ProductVariant = NewProductVariantClient(c.config)
 	c.RefreshToken = NewRefreshTokenClient(c.config)
@@ -144,6 +154,8 @@ func (c *Client) init() {
 	c.StockMovement = NewStockMovementClient(c.config)
 	c.TrackingEvent = NewTrackingEventClient(c.config)
 	c.User = NewUserClient(c.config)
+	c.UserIdentity = NewUserIdentityClient(c.config)
+	c.WebSignInState = NewWebSignInStateClient(c.config)
 	c.Webhook = NewWebhookClient(c.config)
 	c.WebhookAttempt = NewWebhookAttemptClient(c.config)
 	c.WebhookDelivery = NewWebhookDeliveryClient(c.config)
@@ -253,6 +265,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		OrderItem:           NewOrderItemClient(cfg),
 		Payment:             NewPaymentClient(cfg),
 		PaymentNotification: NewPaymentNotificationClient(cfg),
+		PhoneCode:           NewPhoneCodeClient(cfg),
 		Product:             NewProductClient(cfg),
 		ProductVariant:      NewProductVariantClient(cfg),
 		RefreshToken:        NewRefreshTokenClient(cfg),
@@ -264,6 +277,8 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		StockMovement:       NewStockMovementClient(cfg),
 		TrackingEvent:       NewTrackingEventClient(cfg),
 		User:                NewUserClient(cfg),
+		UserIdentity:        NewUserIdentityClient(cfg),
+		WebSignInState:      NewWebSignInStateClient(cfg),
 		Webhook:             NewWebhookClient(cfg),
 		WebhookAttempt:      NewWebhookAttemptClient(cfg),
 		WebhookDelivery:     NewWebhookDeliveryClient(cfg),
@@ -300,6 +315,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		OrderItem:           NewOrderItemClient(cfg),
 		Payment:             NewPaymentClient(cfg),
 		PaymentNotification: NewPaymentNotificationClient(cfg),
+		PhoneCode:           NewPhoneCodeClient(cfg),
 		Product:             NewProductClient(cfg),
 		ProductVariant:      NewProductVariantClient(cfg),
 		RefreshToken:        NewRefreshTokenClient(cfg),
@@ -311,6 +327,8 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		StockMovement:       NewStockMovementClient(cfg),
 		TrackingEvent:       NewTrackingEventClient(cfg),
 		User:                NewUserClient(cfg),
+		UserIdentity:        NewUserIdentityClient(cfg),
+		WebSignInState:      NewWebSignInStateClient(cfg),
 		Webhook:             NewWebhookClient(cfg),
 		WebhookAttempt:      NewWebhookAttemptClient(cfg),
 		WebhookDelivery:     NewWebhookDeliveryClient(cfg),
@@ -345,9 +363,10 @@ func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.Address, c.ApiClient, c.AuditLog, c.CartLine, c.Category, c.Checkout,
 		c.EmailVerification, c.Merchant, c.MerchantInvitation, c.Order, c.OrderEvent,
-		c.OrderItem, c.Payment, c.PaymentNotification, c.Product, c.ProductVariant,
-		c.RefreshToken, c.Refund, c.RelayState, c.Review, c.SearchToken, c.Shipment,
-		c.StockMovement, c.TrackingEvent, c.User, c.Webhook, c.WebhookAttempt,
+		c.OrderItem, c.Payment, c.PaymentNotification, c.PhoneCode, c.Product,
+		c.ProductVariant, c.RefreshToken, c.Refund, c.RelayState, c.Review,
+		c.SearchToken, c.Shipment, c.StockMovement, c.TrackingEvent, c.User,
+		c.UserIdentity, c.WebSignInState, c.Webhook, c.WebhookAttempt,
 		c.WebhookDelivery,
 	} {
 		n.Use(hooks...)
@@ -360,9 +379,10 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.Address, c.ApiClient, c.AuditLog, c.CartLine, c.Category, c.Checkout,
 		c.EmailVerification, c.Merchant, c.MerchantInvitation, c.Order, c.OrderEvent,
-		c.OrderItem, c.Payment, c.PaymentNotification, c.Product, c.ProductVariant,
-		c.RefreshToken, c.Refund, c.RelayState, c.Review, c.SearchToken, c.Shipment,
-		c.StockMovement, c.TrackingEvent, c.User, c.Webhook, c.WebhookAttempt,
+		c.OrderItem, c.Payment, c.PaymentNotification, c.PhoneCode, c.Product,
+		c.ProductVariant, c.RefreshToken, c.Refund, c.RelayState, c.Review,
+		c.SearchToken, c.Shipment, c.StockMovement, c.TrackingEvent, c.User,
+		c.UserIdentity, c.WebSignInState, c.Webhook, c.WebhookAttempt,
 		c.WebhookDelivery,
 	} {
 		n.Intercept(interceptors...)
@@ -400,6 +420,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Payment.mutate(ctx, m)
 	case *PaymentNotificationMutation:
 		return c.PaymentNotification.mutate(ctx, m)
+	case *PhoneCodeMutation:
+		return c.PhoneCode.mutate(ctx, m)
 	case *ProductMutation:
 		return c.Product.mutate(ctx, m)
 	case *ProductVariantMutation:
@@ -422,6 +444,10 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.TrackingEvent.mutate(ctx, m)
 	case *UserMutation:
 		return c.User.mutate(ctx, m)
+	case *UserIdentityMutation:
+		return c.UserIdentity.mutate(ctx, m)
+	case *WebSignInStateMutation:
+		return c.WebSignInState.mutate(ctx, m)
 	case *WebhookMutation:
 		return c.Webhook.mutate(ctx, m)
 	case *WebhookAttemptMutation:
@@ -2757,6 +2783,140 @@ func (c *PaymentNotificationClient) mutate(ctx context.Context, m *PaymentNotifi
 	}
 }
 
+// PhoneCodeClient is a client for the PhoneCode schema.
+type PhoneCodeClient struct {
+	config
+}
+
+// NewPhoneCodeClient returns a client for the PhoneCode from the given config.
+func NewPhoneCodeClient(c config) *PhoneCodeClient {
+	return &PhoneCodeClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `phonecode.Hooks(f(g(h())))`.
+func (c *PhoneCodeClient) Use(hooks ...Hook) {
+	c.hooks.PhoneCode = append(c.hooks.PhoneCode, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `phonecode.Intercept(f(g(h())))`.
+func (c *PhoneCodeClient) Intercept(interceptors ...Interceptor) {
+	c.inters.PhoneCode = append(c.inters.PhoneCode, interceptors...)
+}
+
+// Create returns a builder for creating a PhoneCode entity.
+func (c *PhoneCodeClient) Create() *PhoneCodeCreate {
+	mutation := newPhoneCodeMutation(c.config, OpCreate)
+	return &PhoneCodeCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of PhoneCode entities.
+func (c *PhoneCodeClient) CreateBulk(builders ...*PhoneCodeCreate) *PhoneCodeCreateBulk {
+	return &PhoneCodeCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PhoneCodeClient) MapCreateBulk(slice any, setFunc func(*PhoneCodeCreate, int)) *PhoneCodeCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PhoneCodeCreateBulk{err: fmt.Errorf("calling to PhoneCodeClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PhoneCodeCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PhoneCodeCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for PhoneCode.
+func (c *PhoneCodeClient) Update() *PhoneCodeUpdate {
+	mutation := newPhoneCodeMutation(c.config, OpUpdate)
+	return &PhoneCodeUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PhoneCodeClient) UpdateOne(_m *PhoneCode) *PhoneCodeUpdateOne {
+	mutation := newPhoneCodeMutation(c.config, OpUpdateOne, withPhoneCode(_m))
+	return &PhoneCodeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PhoneCodeClient) UpdateOneID(id int) *PhoneCodeUpdateOne {
+	mutation := newPhoneCodeMutation(c.config, OpUpdateOne, withPhoneCodeID(id))
+	return &PhoneCodeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for PhoneCode.
+func (c *PhoneCodeClient) Delete() *PhoneCodeDelete {
+	mutation := newPhoneCodeMutation(c.config, OpDelete)
+	return &PhoneCodeDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PhoneCodeClient) DeleteOne(_m *PhoneCode) *PhoneCodeDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PhoneCodeClient) DeleteOneID(id int) *PhoneCodeDeleteOne {
+	builder := c.Delete().Where(phonecode.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PhoneCodeDeleteOne{builder}
+}
+
+// Query returns a query builder for PhoneCode.
+func (c *PhoneCodeClient) Query() *PhoneCodeQuery {
+	return &PhoneCodeQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePhoneCode},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a PhoneCode entity by its id.
+func (c *PhoneCodeClient) Get(ctx context.Context, id int) (*PhoneCode, error) {
+	return c.Query().Where(phonecode.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PhoneCodeClient) GetX(ctx context.Context, id int) *PhoneCode {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *PhoneCodeClient) Hooks() []Hook {
+	hooks := c.hooks.PhoneCode
+	return append(hooks[:len(hooks):len(hooks)], phonecode.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *PhoneCodeClient) Interceptors() []Interceptor {
+	return c.inters.PhoneCode
+}
+
+func (c *PhoneCodeClient) mutate(ctx context.Context, m *PhoneCodeMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PhoneCodeCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PhoneCodeUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PhoneCodeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PhoneCodeDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown PhoneCode mutation op: %q", m.Op())
+	}
+}
+
 // ProductClient is a client for the Product schema.
 type ProductClient struct {
 	config
@@ -4573,6 +4733,22 @@ func (c *UserClient) QueryReviews(_m *User) *ReviewQuery {
 	return query
 }
 
+// QueryIdentities queries the identities edge of a User.
+func (c *UserClient) QueryIdentities(_m *User) *UserIdentityQuery {
+	query := (&UserIdentityClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, id),
+			sqlgraph.To(useridentity.Table, useridentity.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, user.IdentitiesTable, user.IdentitiesColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *UserClient) Hooks() []Hook {
 	hooks := c.hooks.User
@@ -4596,6 +4772,290 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 		return (&UserDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown User mutation op: %q", m.Op())
+	}
+}
+
+// UserIdentityClient is a client for the UserIdentity schema.
+type UserIdentityClient struct {
+	config
+}
+
+// NewUserIdentityClient returns a client for the UserIdentity from the given config.
+func NewUserIdentityClient(c config) *UserIdentityClient {
+	return &UserIdentityClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `useridentity.Hooks(f(g(h())))`.
+func (c *UserIdentityClient) Use(hooks ...Hook) {
+	c.hooks.UserIdentity = append(c.hooks.UserIdentity, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `useridentity.Intercept(f(g(h())))`.
+func (c *UserIdentityClient) Intercept(interceptors ...Interceptor) {
+	c.inters.UserIdentity = append(c.inters.UserIdentity, interceptors...)
+}
+
+// Create returns a builder for creating a UserIdentity entity.
+func (c *UserIdentityClient) Create() *UserIdentityCreate {
+	mutation := newUserIdentityMutation(c.config, OpCreate)
+	return &UserIdentityCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of UserIdentity entities.
+func (c *UserIdentityClient) CreateBulk(builders ...*UserIdentityCreate) *UserIdentityCreateBulk {
+	return &UserIdentityCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *UserIdentityClient) MapCreateBulk(slice any, setFunc func(*UserIdentityCreate, int)) *UserIdentityCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &UserIdentityCreateBulk{err: fmt.Errorf("calling to UserIdentityClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*UserIdentityCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &UserIdentityCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for UserIdentity.
+func (c *UserIdentityClient) Update() *UserIdentityUpdate {
+	mutation := newUserIdentityMutation(c.config, OpUpdate)
+	return &UserIdentityUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *UserIdentityClient) UpdateOne(_m *UserIdentity) *UserIdentityUpdateOne {
+	mutation := newUserIdentityMutation(c.config, OpUpdateOne, withUserIdentity(_m))
+	return &UserIdentityUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *UserIdentityClient) UpdateOneID(id int) *UserIdentityUpdateOne {
+	mutation := newUserIdentityMutation(c.config, OpUpdateOne, withUserIdentityID(id))
+	return &UserIdentityUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for UserIdentity.
+func (c *UserIdentityClient) Delete() *UserIdentityDelete {
+	mutation := newUserIdentityMutation(c.config, OpDelete)
+	return &UserIdentityDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *UserIdentityClient) DeleteOne(_m *UserIdentity) *UserIdentityDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *UserIdentityClient) DeleteOneID(id int) *UserIdentityDeleteOne {
+	builder := c.Delete().Where(useridentity.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &UserIdentityDeleteOne{builder}
+}
+
+// Query returns a query builder for UserIdentity.
+func (c *UserIdentityClient) Query() *UserIdentityQuery {
+	return &UserIdentityQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeUserIdentity},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a UserIdentity entity by its id.
+func (c *UserIdentityClient) Get(ctx context.Context, id int) (*UserIdentity, error) {
+	return c.Query().Where(useridentity.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *UserIdentityClient) GetX(ctx context.Context, id int) *UserIdentity {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryUser queries the user edge of a UserIdentity.
+func (c *UserIdentityClient) QueryUser(_m *UserIdentity) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(useridentity.Table, useridentity.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, useridentity.UserTable, useridentity.UserColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *UserIdentityClient) Hooks() []Hook {
+	hooks := c.hooks.UserIdentity
+	return append(hooks[:len(hooks):len(hooks)], useridentity.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *UserIdentityClient) Interceptors() []Interceptor {
+	return c.inters.UserIdentity
+}
+
+func (c *UserIdentityClient) mutate(ctx context.Context, m *UserIdentityMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&UserIdentityCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&UserIdentityUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&UserIdentityUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&UserIdentityDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown UserIdentity mutation op: %q", m.Op())
+	}
+}
+
+// WebSignInStateClient is a client for the WebSignInState schema.
+type WebSignInStateClient struct {
+	config
+}
+
+// NewWebSignInStateClient returns a client for the WebSignInState from the given config.
+func NewWebSignInStateClient(c config) *WebSignInStateClient {
+	return &WebSignInStateClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `websigninstate.Hooks(f(g(h())))`.
+func (c *WebSignInStateClient) Use(hooks ...Hook) {
+	c.hooks.WebSignInState = append(c.hooks.WebSignInState, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `websigninstate.Intercept(f(g(h())))`.
+func (c *WebSignInStateClient) Intercept(interceptors ...Interceptor) {
+	c.inters.WebSignInState = append(c.inters.WebSignInState, interceptors...)
+}
+
+// Create returns a builder for creating a WebSignInState entity.
+func (c *WebSignInStateClient) Create() *WebSignInStateCreate {
+	mutation := newWebSignInStateMutation(c.config, OpCreate)
+	return &WebSignInStateCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of WebSignInState entities.
+func (c *WebSignInStateClient) CreateBulk(builders ...*WebSignInStateCreate) *WebSignInStateCreateBulk {
+	return &WebSignInStateCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *WebSignInStateClient) MapCreateBulk(slice any, setFunc func(*WebSignInStateCreate, int)) *WebSignInStateCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &WebSignInStateCreateBulk{err: fmt.Errorf("calling to WebSignInStateClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*WebSignInStateCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &WebSignInStateCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for WebSignInState.
+func (c *WebSignInStateClient) Update() *WebSignInStateUpdate {
+	mutation := newWebSignInStateMutation(c.config, OpUpdate)
+	return &WebSignInStateUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *WebSignInStateClient) UpdateOne(_m *WebSignInState) *WebSignInStateUpdateOne {
+	mutation := newWebSignInStateMutation(c.config, OpUpdateOne, withWebSignInState(_m))
+	return &WebSignInStateUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *WebSignInStateClient) UpdateOneID(id int) *WebSignInStateUpdateOne {
+	mutation := newWebSignInStateMutation(c.config, OpUpdateOne, withWebSignInStateID(id))
+	return &WebSignInStateUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for WebSignInState.
+func (c *WebSignInStateClient) Delete() *WebSignInStateDelete {
+	mutation := newWebSignInStateMutation(c.config, OpDelete)
+	return &WebSignInStateDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *WebSignInStateClient) DeleteOne(_m *WebSignInState) *WebSignInStateDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *WebSignInStateClient) DeleteOneID(id int) *WebSignInStateDeleteOne {
+	builder := c.Delete().Where(websigninstate.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &WebSignInStateDeleteOne{builder}
+}
+
+// Query returns a query builder for WebSignInState.
+func (c *WebSignInStateClient) Query() *WebSignInStateQuery {
+	return &WebSignInStateQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeWebSignInState},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a WebSignInState entity by its id.
+func (c *WebSignInStateClient) Get(ctx context.Context, id int) (*WebSignInState, error) {
+	return c.Query().Where(websigninstate.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *WebSignInStateClient) GetX(ctx context.Context, id int) *WebSignInState {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *WebSignInStateClient) Hooks() []Hook {
+	hooks := c.hooks.WebSignInState
+	return append(hooks[:len(hooks):len(hooks)], websigninstate.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *WebSignInStateClient) Interceptors() []Interceptor {
+	return c.inters.WebSignInState
+}
+
+func (c *WebSignInStateClient) mutate(ctx context.Context, m *WebSignInStateMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&WebSignInStateCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&WebSignInStateUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&WebSignInStateUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&WebSignInStateDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown WebSignInState mutation op: %q", m.Op())
 	}
 }
 
@@ -5070,16 +5530,18 @@ type (
 	hooks struct {
 		Address, ApiClient, AuditLog, CartLine, Category, Checkout, EmailVerification,
 		Merchant, MerchantInvitation, Order, OrderEvent, OrderItem, Payment,
-		PaymentNotification, Product, ProductVariant, RefreshToken, Refund, RelayState,
-		Review, SearchToken, Shipment, StockMovement, TrackingEvent, User, Webhook,
-		WebhookAttempt, WebhookDelivery []ent.Hook
+		PaymentNotification, PhoneCode, Product, ProductVariant, RefreshToken, Refund,
+		RelayState, Review, SearchToken, Shipment, StockMovement, TrackingEvent, User,
+		UserIdentity, WebSignInState, Webhook, WebhookAttempt,
+		WebhookDelivery []ent.Hook
 	}
 	inters struct {
 		Address, ApiClient, AuditLog, CartLine, Category, Checkout, EmailVerification,
 		Merchant, MerchantInvitation, Order, OrderEvent, OrderItem, Payment,
-		PaymentNotification, Product, ProductVariant, RefreshToken, Refund, RelayState,
-		Review, SearchToken, Shipment, StockMovement, TrackingEvent, User, Webhook,
-		WebhookAttempt, WebhookDelivery []ent.Interceptor
+		PaymentNotification, PhoneCode, Product, ProductVariant, RefreshToken, Refund,
+		RelayState, Review, SearchToken, Shipment, StockMovement, TrackingEvent, User,
+		UserIdentity, WebSignInState, Webhook, WebhookAttempt,
+		WebhookDelivery []ent.Interceptor
 	}
 )
 

@@ -26,6 +26,7 @@ import (
 	"github.com/xiadan/xiadan/ent/orderitem"
 	"github.com/xiadan/xiadan/ent/payment"
 	"github.com/xiadan/xiadan/ent/paymentnotification"
+	"github.com/xiadan/xiadan/ent/phonecode"
 	"github.com/xiadan/xiadan/ent/product"
 	"github.com/xiadan/xiadan/ent/productvariant"
 	"github.com/xiadan/xiadan/ent/refreshtoken"
@@ -37,9 +38,11 @@ import (
 	"github.com/xiadan/xiadan/ent/stockmovement"
 	"github.com/xiadan/xiadan/ent/trackingevent"
 	"github.com/xiadan/xiadan/ent/user"
+	"github.com/xiadan/xiadan/ent/useridentity"
 	"github.com/xiadan/xiadan/ent/webhook"
 	"github.com/xiadan/xiadan/ent/webhookattempt"
 	"github.com/xiadan/xiadan/ent/webhookdelivery"
+	"github.com/xiadan/xiadan/ent/websigninstate"
 )
 
 // ent aliases to avoid import conflicts in user's code.
@@ -114,6 +117,7 @@ func checkColumn(t, c string) error {
 			orderitem.Table:           orderitem.ValidColumn,
 			payment.Table:             payment.ValidColumn,
 			paymentnotification.Table: paymentnotification.ValidColumn,
+			phonecode.Table:           phonecode.ValidColumn,
 			product.Table:             product.ValidColumn,
 			productvariant.Table:      productvariant.ValidColumn,
 			refreshtoken.Table:        refreshtoken.ValidColumn,
@@ -125,6 +129,8 @@ func checkColumn(t, c string) error {
 			stockmovement.Table:       stockmovement.ValidColumn,
 			trackingevent.Table:       trackingevent.ValidColumn,
 			user.Table:                user.ValidColumn,
+			useridentity.Table:        useridentity.ValidColumn,
+			websigninstate.Table:      websigninstate.ValidColumn,
 			webhook.Table:             webhook.ValidColumn,
 			webhookattempt.Table:      webhookattempt.ValidColumn,
 			webhookdelivery.Table:     webhookdelivery.ValidColumn,

@@ -17,6 +17,7 @@ import (
 	"github.com/xiadan/xiadan/ent/orderitem"
 	"github.com/xiadan/xiadan/ent/payment"
 	"github.com/xiadan/xiadan/ent/paymentnotification"
+	"github.com/xiadan/xiadan/ent/phonecode"
 	"github.com/xiadan/xiadan/ent/predicate"
 	"github.com/xiadan/xiadan/ent/product"
 	"github.com/xiadan/xiadan/ent/productvariant"
@@ -29,9 +30,11 @@ import (
 	"github.com/xiadan/xiadan/ent/stockmovement"
 	"github.com/xiadan/xiadan/ent/trackingevent"
 	"github.com/xiadan/xiadan/ent/user"
+	"github.com/xiadan/xiadan/ent/useridentity"
 	"github.com/xiadan/xiadan/ent/webhook"
 	"github.com/xiadan/xiadan/ent/webhookattempt"
 	"github.com/xiadan/xiadan/ent/webhookdelivery"
+	"github.com/xiadan/xiadan/ent/websigninstate"
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
@@ -41,7 +44,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 28)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 31)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   address.Table,
@@ -386,6 +389,28 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   phonecode.Table,
+			Columns: phonecode.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: phonecode.FieldID,
+			},
+		},
+		Type: "PhoneCode",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			phonecode.FieldPhone:         {Type: field.TypeString, Column: phonecode.FieldPhone},
+			phonecode.FieldPrevID:        {Type: field.TypeInt, Column: phonecode.FieldPrevID},
+			phonecode.FieldChallengeHash: {Type: field.TypeString, Column: phonecode.FieldChallengeHash},
+			phonecode.FieldCodeHash:      {Type: field.TypeString, Column: phonecode.FieldCodeHash},
+			phonecode.FieldAttempts:      {Type: field.TypeInt, Column: phonecode.FieldAttempts},
+			phonecode.FieldClientIP:      {Type: field.TypeString, Column: phonecode.FieldClientIP},
+			phonecode.FieldCreatedAt:     {Type: field.TypeTime, Column: phonecode.FieldCreatedAt},
+			phonecode.FieldExpiresAt:     {Type: field.TypeTime, Column: phonecode.FieldExpiresAt},
+			phonecode.FieldUsedAt:        {Type: field.TypeTime, Column: phonecode.FieldUsedAt},
+		},
+	}
+	graph.Nodes[15] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   product.Table,
 			Columns: product.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -416,7 +441,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			product.FieldRatingCount:   {Type: field.TypeInt, Column: product.FieldRatingCount},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   productvariant.Table,
 			Columns: productvariant.Columns,
@@ -440,7 +465,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			productvariant.FieldPosition:          {Type: field.TypeInt, Column: productvariant.FieldPosition},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refreshtoken.Table,
 			Columns: refreshtoken.Columns,
@@ -462,7 +487,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refreshtoken.FieldUserAgent: {Type: field.TypeString, Column: refreshtoken.FieldUserAgent},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refund.Table,
 			Columns: refund.Columns,
@@ -485,7 +510,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refund.FieldProviderRef: {Type: field.TypeString, Column: refund.FieldProviderRef},
 		},
 	}
-	graph.Nodes[18] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   relaystate.Table,
 			Columns: relaystate.Columns,
@@ -502,7 +527,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			relaystate.FieldUpdatedAt:         {Type: field.TypeTime, Column: relaystate.FieldUpdatedAt},
 		},
 	}
-	graph.Nodes[19] = &sqlgraph.Node{
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   review.Table,
 			Columns: review.Columns,
@@ -523,7 +548,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			review.FieldImages:      {Type: field.TypeJSON, Column: review.FieldImages},
 		},
 	}
-	graph.Nodes[20] = &sqlgraph.Node{
+	graph.Nodes[21] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   searchtoken.Table,
 			Columns: searchtoken.Columns,
@@ -539,7 +564,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			searchtoken.FieldWeight:    {Type: field.TypeInt, Column: searchtoken.FieldWeight},
 		},
 	}
-	graph.Nodes[21] = &sqlgraph.Node{
+	graph.Nodes[22] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   shipment.Table,
 			Columns: shipment.Columns,
@@ -559,7 +584,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			shipment.FieldStatus:         {Type: field.TypeEnum, Column: shipment.FieldStatus},
 		},
 	}
-	graph.Nodes[22] = &sqlgraph.Node{
+	graph.Nodes[23] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   stockmovement.Table,
 			Columns: stockmovement.Columns,
@@ -582,7 +607,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			stockmovement.FieldCreatedAt:   {Type: field.TypeTime, Column: stockmovement.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[23] = &sqlgraph.Node{
+	graph.Nodes[24] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   trackingevent.Table,
 			Columns: trackingevent.Columns,
@@ -601,7 +626,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			trackingevent.FieldCreatedAt:   {Type: field.TypeTime, Column: trackingevent.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[24] = &sqlgraph.Node{
+	graph.Nodes[25] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -627,7 +652,50 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldEmailVerificationSentAt: {Type: field.TypeTime, Column: user.FieldEmailVerificationSentAt},
 		},
 	}
-	graph.Nodes[25] = &sqlgraph.Node{
+	graph.Nodes[26] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   useridentity.Table,
+			Columns: useridentity.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: useridentity.FieldID,
+			},
+		},
+		Type: "UserIdentity",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			useridentity.FieldUserID:     {Type: field.TypeInt, Column: useridentity.FieldUserID},
+			useridentity.FieldProvider:   {Type: field.TypeEnum, Column: useridentity.FieldProvider},
+			useridentity.FieldAppID:      {Type: field.TypeString, Column: useridentity.FieldAppID},
+			useridentity.FieldOpenID:     {Type: field.TypeString, Column: useridentity.FieldOpenID},
+			useridentity.FieldUnionID:    {Type: field.TypeString, Column: useridentity.FieldUnionID},
+			useridentity.FieldCreatedAt:  {Type: field.TypeTime, Column: useridentity.FieldCreatedAt},
+			useridentity.FieldLastUsedAt: {Type: field.TypeTime, Column: useridentity.FieldLastUsedAt},
+		},
+	}
+	graph.Nodes[27] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   websigninstate.Table,
+			Columns: websigninstate.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: websigninstate.FieldID,
+			},
+		},
+		Type: "WebSignInState",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			websigninstate.FieldStateHash:   {Type: field.TypeString, Column: websigninstate.FieldStateHash},
+			websigninstate.FieldBrowserHash: {Type: field.TypeString, Column: websigninstate.FieldBrowserHash},
+			websigninstate.FieldProvider:    {Type: field.TypeEnum, Column: websigninstate.FieldProvider},
+			websigninstate.FieldAppID:       {Type: field.TypeString, Column: websigninstate.FieldAppID},
+			websigninstate.FieldRedirectURI: {Type: field.TypeString, Column: websigninstate.FieldRedirectURI},
+			websigninstate.FieldPkce:        {Type: field.TypeBool, Column: websigninstate.FieldPkce},
+			websigninstate.FieldLinkUserID:  {Type: field.TypeInt, Column: websigninstate.FieldLinkUserID},
+			websigninstate.FieldCreatedAt:   {Type: field.TypeTime, Column: websigninstate.FieldCreatedAt},
+			websigninstate.FieldExpiresAt:   {Type: field.TypeTime, Column: websigninstate.FieldExpiresAt},
+			websigninstate.FieldUsedAt:      {Type: field.TypeTime, Column: websigninstate.FieldUsedAt},
+		},
+	}
+	graph.Nodes[28] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhook.Table,
 			Columns: webhook.Columns,
@@ -653,7 +721,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhook.FieldFailingSince:            {Type: field.TypeTime, Column: webhook.FieldFailingSince},
 		},
 	}
-	graph.Nodes[26] = &sqlgraph.Node{
+	graph.Nodes[29] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookattempt.Table,
 			Columns: webhookattempt.Columns,
@@ -672,7 +740,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhookattempt.FieldCreatedAt:    {Type: field.TypeTime, Column: webhookattempt.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[27] = &sqlgraph.Node{
+	graph.Nodes[30] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookdelivery.Table,
 			Columns: webhookdelivery.Columns,
@@ -1310,6 +1378,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"User",
 		"Review",
+	)
+	graph.MustAddE(
+		"identities",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.IdentitiesTable,
+			Columns: []string{user.IdentitiesColumn},
+			Bidi:    false,
+		},
+		"User",
+		"UserIdentity",
+	)
+	graph.MustAddE(
+		"user",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   useridentity.UserTable,
+			Columns: []string{useridentity.UserColumn},
+			Bidi:    false,
+		},
+		"UserIdentity",
+		"User",
 	)
 	graph.MustAddE(
 		"deliveries",
@@ -3121,6 +3213,91 @@ func (f *PaymentNotificationFilter) WhereReceivedAt(p entql.TimeP) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *PhoneCodeQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the PhoneCodeQuery builder.
+func (_q *PhoneCodeQuery) Filter() *PhoneCodeFilter {
+	return &PhoneCodeFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *PhoneCodeMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the PhoneCodeMutation builder.
+func (m *PhoneCodeMutation) Filter() *PhoneCodeFilter {
+	return &PhoneCodeFilter{config: m.config, predicateAdder: m}
+}
+
+// PhoneCodeFilter provides a generic filtering capability at runtime for PhoneCodeQuery.
+type PhoneCodeFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *PhoneCodeFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *PhoneCodeFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(phonecode.FieldID))
+}
+
+// WherePhone applies the entql string predicate on the phone field.
+func (f *PhoneCodeFilter) WherePhone(p entql.StringP) {
+	f.Where(p.Field(phonecode.FieldPhone))
+}
+
+// WherePrevID applies the entql int predicate on the prev_id field.
+func (f *PhoneCodeFilter) WherePrevID(p entql.IntP) {
+	f.Where(p.Field(phonecode.FieldPrevID))
+}
+
+// WhereChallengeHash applies the entql string predicate on the challenge_hash field.
+func (f *PhoneCodeFilter) WhereChallengeHash(p entql.StringP) {
+	f.Where(p.Field(phonecode.FieldChallengeHash))
+}
+
+// WhereCodeHash applies the entql string predicate on the code_hash field.
+func (f *PhoneCodeFilter) WhereCodeHash(p entql.StringP) {
+	f.Where(p.Field(phonecode.FieldCodeHash))
+}
+
+// WhereAttempts applies the entql int predicate on the attempts field.
+func (f *PhoneCodeFilter) WhereAttempts(p entql.IntP) {
+	f.Where(p.Field(phonecode.FieldAttempts))
+}
+
+// WhereClientIP applies the entql string predicate on the client_ip field.
+func (f *PhoneCodeFilter) WhereClientIP(p entql.StringP) {
+	f.Where(p.Field(phonecode.FieldClientIP))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *PhoneCodeFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(phonecode.FieldCreatedAt))
+}
+
+// WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
+func (f *PhoneCodeFilter) WhereExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(phonecode.FieldExpiresAt))
+}
+
+// WhereUsedAt applies the entql time.Time predicate on the used_at field.
+func (f *PhoneCodeFilter) WhereUsedAt(p entql.TimeP) {
+	f.Where(p.Field(phonecode.FieldUsedAt))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *ProductQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -3149,7 +3326,7 @@ type ProductFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProductFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3354,7 +3531,7 @@ type ProductVariantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProductVariantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3477,7 +3654,7 @@ type RefreshTokenFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefreshTokenFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3576,7 +3753,7 @@ type RefundFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefundFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3680,7 +3857,7 @@ type RelayStateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RelayStateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3740,7 +3917,7 @@ type ReviewFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ReviewFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3862,7 +4039,7 @@ type SearchTokenFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SearchTokenFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3931,7 +4108,7 @@ type ShipmentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ShipmentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4034,7 +4211,7 @@ type StockMovementFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StockMovementFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4152,7 +4329,7 @@ type TrackingEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TrackingEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4236,7 +4413,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4382,6 +4559,199 @@ func (f *UserFilter) WhereHasReviewsWith(preds ...predicate.Review) {
 	})))
 }
 
+// WhereHasIdentities applies a predicate to check if query has an edge identities.
+func (f *UserFilter) WhereHasIdentities() {
+	f.Where(entql.HasEdge("identities"))
+}
+
+// WhereHasIdentitiesWith applies a predicate to check if query has an edge identities with a given conditions (other predicates).
+func (f *UserFilter) WhereHasIdentitiesWith(preds ...predicate.UserIdentity) {
+	f.Where(entql.HasEdgeWith("identities", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *UserIdentityQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the UserIdentityQuery builder.
+func (_q *UserIdentityQuery) Filter() *UserIdentityFilter {
+	return &UserIdentityFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *UserIdentityMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the UserIdentityMutation builder.
+func (m *UserIdentityMutation) Filter() *UserIdentityFilter {
+	return &UserIdentityFilter{config: m.config, predicateAdder: m}
+}
+
+// UserIdentityFilter provides a generic filtering capability at runtime for UserIdentityQuery.
+type UserIdentityFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *UserIdentityFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *UserIdentityFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(useridentity.FieldID))
+}
+
+// WhereUserID applies the entql int predicate on the user_id field.
+func (f *UserIdentityFilter) WhereUserID(p entql.IntP) {
+	f.Where(p.Field(useridentity.FieldUserID))
+}
+
+// WhereProvider applies the entql string predicate on the provider field.
+func (f *UserIdentityFilter) WhereProvider(p entql.StringP) {
+	f.Where(p.Field(useridentity.FieldProvider))
+}
+
+// WhereAppID applies the entql string predicate on the app_id field.
+func (f *UserIdentityFilter) WhereAppID(p entql.StringP) {
+	f.Where(p.Field(useridentity.FieldAppID))
+}
+
+// WhereOpenID applies the entql string predicate on the open_id field.
+func (f *UserIdentityFilter) WhereOpenID(p entql.StringP) {
+	f.Where(p.Field(useridentity.FieldOpenID))
+}
+
+// WhereUnionID applies the entql string predicate on the union_id field.
+func (f *UserIdentityFilter) WhereUnionID(p entql.StringP) {
+	f.Where(p.Field(useridentity.FieldUnionID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *UserIdentityFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(useridentity.FieldCreatedAt))
+}
+
+// WhereLastUsedAt applies the entql time.Time predicate on the last_used_at field.
+func (f *UserIdentityFilter) WhereLastUsedAt(p entql.TimeP) {
+	f.Where(p.Field(useridentity.FieldLastUsedAt))
+}
+
+// WhereHasUser applies a predicate to check if query has an edge user.
+func (f *UserIdentityFilter) WhereHasUser() {
+	f.Where(entql.HasEdge("user"))
+}
+
+// WhereHasUserWith applies a predicate to check if query has an edge user with a given conditions (other predicates).
+func (f *UserIdentityFilter) WhereHasUserWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("user", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *WebSignInStateQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the WebSignInStateQuery builder.
+func (_q *WebSignInStateQuery) Filter() *WebSignInStateFilter {
+	return &WebSignInStateFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *WebSignInStateMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the WebSignInStateMutation builder.
+func (m *WebSignInStateMutation) Filter() *WebSignInStateFilter {
+	return &WebSignInStateFilter{config: m.config, predicateAdder: m}
+}
+
+// WebSignInStateFilter provides a generic filtering capability at runtime for WebSignInStateQuery.
+type WebSignInStateFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *WebSignInStateFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *WebSignInStateFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(websigninstate.FieldID))
+}
+
+// WhereStateHash applies the entql string predicate on the state_hash field.
+func (f *WebSignInStateFilter) WhereStateHash(p entql.StringP) {
+	f.Where(p.Field(websigninstate.FieldStateHash))
+}
+
+// WhereBrowserHash applies the entql string predicate on the browser_hash field.
+func (f *WebSignInStateFilter) WhereBrowserHash(p entql.StringP) {
+	f.Where(p.Field(websigninstate.FieldBrowserHash))
+}
+
+// WhereProvider applies the entql string predicate on the provider field.
+func (f *WebSignInStateFilter) WhereProvider(p entql.StringP) {
+	f.Where(p.Field(websigninstate.FieldProvider))
+}
+
+// WhereAppID applies the entql string predicate on the app_id field.
+func (f *WebSignInStateFilter) WhereAppID(p entql.StringP) {
+	f.Where(p.Field(websigninstate.FieldAppID))
+}
+
+// WhereRedirectURI applies the entql string predicate on the redirect_uri field.
+func (f *WebSignInStateFilter) WhereRedirectURI(p entql.StringP) {
+	f.Where(p.Field(websigninstate.FieldRedirectURI))
+}
+
+// WherePkce applies the entql bool predicate on the pkce field.
+func (f *WebSignInStateFilter) WherePkce(p entql.BoolP) {
+	f.Where(p.Field(websigninstate.FieldPkce))
+}
+
+// WhereLinkUserID applies the entql int predicate on the link_user_id field.
+func (f *WebSignInStateFilter) WhereLinkUserID(p entql.IntP) {
+	f.Where(p.Field(websigninstate.FieldLinkUserID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *WebSignInStateFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(websigninstate.FieldCreatedAt))
+}
+
+// WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
+func (f *WebSignInStateFilter) WhereExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(websigninstate.FieldExpiresAt))
+}
+
+// WhereUsedAt applies the entql time.Time predicate on the used_at field.
+func (f *WebSignInStateFilter) WhereUsedAt(p entql.TimeP) {
+	f.Where(p.Field(websigninstate.FieldUsedAt))
+}
+
 // addPredicate implements the predicateAdder interface.
 func (_q *WebhookQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
@@ -4411,7 +4781,7 @@ type WebhookFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4530,7 +4900,7 @@ type WebhookAttemptFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookAttemptFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4614,7 +4984,7 @@ type WebhookDeliveryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookDeliveryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

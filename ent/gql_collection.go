@@ -26,6 +26,7 @@ import (
 	"github.com/xiadan/xiadan/ent/stockmovement"
 	"github.com/xiadan/xiadan/ent/trackingevent"
 	"github.com/xiadan/xiadan/ent/user"
+	"github.com/xiadan/xiadan/ent/useridentity"
 	"github.com/xiadan/xiadan/ent/webhook"
 	"github.com/xiadan/xiadan/ent/webhookattempt"
 	"github.com/xiadan/xiadan/ent/webhookdelivery"
@@ -2572,6 +2573,19 @@ func (_q *UserQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 				selectedFields = append(selectedFields, user.FieldMerchantID)
 				fieldSeen[user.FieldMerchantID] = struct{}{}
 			}
+
+		case "identities":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&UserIdentityClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, useridentityImplementors)...); err != nil {
+				return err
+			}
+			_q.WithNamedIdentities(alias, func(wq *UserIdentityQuery) {
+				*wq = *query
+			})
 		case "createdAt":
 			if _, ok := fieldSeen[user.FieldCreatedAt]; !ok {
 				selectedFields = append(selectedFields, user.FieldCreatedAt)
@@ -2671,6 +2685,95 @@ func newUserPaginateArgs(rv map[string]any) *userPaginateArgs {
 	}
 	if v, ok := rv[whereField].(*UserWhereInput); ok {
 		args.opts = append(args.opts, WithUserFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *UserIdentityQuery) CollectFields(ctx context.Context, satisfies ...string) (*UserIdentityQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *UserIdentityQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(useridentity.Columns))
+		selectedFields = []string{useridentity.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "provider":
+			if _, ok := fieldSeen[useridentity.FieldProvider]; !ok {
+				selectedFields = append(selectedFields, useridentity.FieldProvider)
+				fieldSeen[useridentity.FieldProvider] = struct{}{}
+			}
+		case "appID":
+			if _, ok := fieldSeen[useridentity.FieldAppID]; !ok {
+				selectedFields = append(selectedFields, useridentity.FieldAppID)
+				fieldSeen[useridentity.FieldAppID] = struct{}{}
+			}
+		case "openID":
+			if _, ok := fieldSeen[useridentity.FieldOpenID]; !ok {
+				selectedFields = append(selectedFields, useridentity.FieldOpenID)
+				fieldSeen[useridentity.FieldOpenID] = struct{}{}
+			}
+		case "unionID":
+			if _, ok := fieldSeen[useridentity.FieldUnionID]; !ok {
+				selectedFields = append(selectedFields, useridentity.FieldUnionID)
+				fieldSeen[useridentity.FieldUnionID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[useridentity.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, useridentity.FieldCreatedAt)
+				fieldSeen[useridentity.FieldCreatedAt] = struct{}{}
+			}
+		case "lastUsedAt":
+			if _, ok := fieldSeen[useridentity.FieldLastUsedAt]; !ok {
+				selectedFields = append(selectedFields, useridentity.FieldLastUsedAt)
+				fieldSeen[useridentity.FieldLastUsedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type useridentityPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []UserIdentityPaginateOption
+}
+
+func newUserIdentityPaginateArgs(rv map[string]any) *useridentityPaginateArgs {
+	args := &useridentityPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
 	}
 	return args
 }

@@ -253,6 +253,18 @@ func (_m *User) Merchant(ctx context.Context) (*Merchant, error) {
 	return result, MaskNotFound(err)
 }
 
+func (_m *User) Identities(ctx context.Context) (result []*UserIdentity, err error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
+		result, err = _m.NamedIdentities(graphql.GetFieldContext(ctx).Field.Alias)
+	} else {
+		result, err = _m.Edges.IdentitiesOrErr()
+	}
+	if IsNotLoaded(err) {
+		result, err = _m.QueryIdentities().All(ctx)
+	}
+	return result, err
+}
+
 func (_m *WebhookAttempt) Delivery(ctx context.Context) (*WebhookDelivery, error) {
 	result, err := _m.Edges.DeliveryOrErr()
 	if IsNotLoaded(err) {

@@ -30,6 +30,7 @@ import (
 	"github.com/xiadan/xiadan/ent/stockmovement"
 	"github.com/xiadan/xiadan/ent/trackingevent"
 	"github.com/xiadan/xiadan/ent/user"
+	"github.com/xiadan/xiadan/ent/useridentity"
 	"github.com/xiadan/xiadan/ent/webhook"
 	"github.com/xiadan/xiadan/ent/webhookattempt"
 	"github.com/xiadan/xiadan/ent/webhookdelivery"
@@ -134,6 +135,11 @@ var userImplementors = []string{"User", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*User) IsNode() {}
+
+var useridentityImplementors = []string{"UserIdentity", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*UserIdentity) IsNode() {}
 
 var webhookImplementors = []string{"Webhook", "Node"}
 
@@ -394,6 +400,15 @@ func (c *Client) noder(ctx context.Context, table string, id int) (Noder, error)
 			Where(user.ID(id))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, userImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case useridentity.Table:
+		query := c.UserIdentity.Query().
+			Where(useridentity.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, useridentityImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -790,6 +805,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []int) ([]Noder, 
 		query := c.User.Query().
 			Where(user.IDIn(ids...))
 		query, err := query.CollectFields(ctx, userImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case useridentity.Table:
+		query := c.UserIdentity.Query().
+			Where(useridentity.IDIn(ids...))
+		query, err := query.CollectFields(ctx, useridentityImplementors...)
 		if err != nil {
 			return nil, err
 		}

@@ -42,6 +42,8 @@ type Tx struct {
 	Payment *PaymentClient
 	// PaymentNotification is the client for interacting with the PaymentNotification builders.
 	PaymentNotification *PaymentNotificationClient
+	// PhoneCode is the client for interacting with the PhoneCode builders.
+	PhoneCode *PhoneCodeClient
 	// Product is the client for interacting with the Product builders.
 	Product *ProductClient
 	// ProductVariant is the client for interacting with the ProductVariant builders.
@@ -64,6 +66,10 @@ type Tx struct {
 	TrackingEvent *TrackingEventClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
+	// UserIdentity is the client for interacting with the UserIdentity builders.
+	UserIdentity *UserIdentityClient
+	// WebSignInState is the client for interacting with the WebSignInState builders.
+	WebSignInState *WebSignInStateClient
 	// Webhook is the client for interacting with the Webhook builders.
 	Webhook *WebhookClient
 	// WebhookAttempt is the client for interacting with the WebhookAttempt builders.
@@ -215,6 +221,7 @@ func (tx *Tx) init() {
 	tx.OrderItem = NewOrderItemClient(tx.config)
 	tx.Payment = NewPaymentClient(tx.config)
 	tx.PaymentNotification = NewPaymentNotificationClient(tx.config)
+	tx.PhoneCode = NewPhoneCodeClient(tx.config)
 	tx.Product = NewProductClient(tx.config)
 	tx.ProductVariant = NewProductVariantClient(tx.config)
 	tx.RefreshToken = NewRefreshTokenClient(tx.config)
@@ -226,6 +233,8 @@ func (tx *Tx) init() {
 	tx.StockMovement = NewStockMovementClient(tx.config)
 	tx.TrackingEvent = NewTrackingEventClient(tx.config)
 	tx.User = NewUserClient(tx.config)
+	tx.UserIdentity = NewUserIdentityClient(tx.config)
+	tx.WebSignInState = NewWebSignInStateClient(tx.config)
 	tx.Webhook = NewWebhookClient(tx.config)
 	tx.WebhookAttempt = NewWebhookAttemptClient(tx.config)
 	tx.WebhookDelivery = NewWebhookDeliveryClient(tx.config)

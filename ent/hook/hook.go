@@ -177,6 +177,18 @@ func (f PaymentNotificationFunc) Mutate(ctx context.Context, m ent.Mutation) (en
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PaymentNotificationMutation", m)
 }
 
+// The PhoneCodeFunc type is an adapter to allow the use of ordinary
+// function as PhoneCode mutator.
+type PhoneCodeFunc func(context.Context, *ent.PhoneCodeMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f PhoneCodeFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.PhoneCodeMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PhoneCodeMutation", m)
+}
+
 // The ProductFunc type is an adapter to allow the use of ordinary
 // function as Product mutator.
 type ProductFunc func(context.Context, *ent.ProductMutation) (ent.Value, error)
@@ -307,6 +319,30 @@ func (f UserFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error)
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.UserMutation", m)
+}
+
+// The UserIdentityFunc type is an adapter to allow the use of ordinary
+// function as UserIdentity mutator.
+type UserIdentityFunc func(context.Context, *ent.UserIdentityMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f UserIdentityFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.UserIdentityMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.UserIdentityMutation", m)
+}
+
+// The WebSignInStateFunc type is an adapter to allow the use of ordinary
+// function as WebSignInState mutator.
+type WebSignInStateFunc func(context.Context, *ent.WebSignInStateMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f WebSignInStateFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.WebSignInStateMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.WebSignInStateMutation", m)
 }
 
 // The WebhookFunc type is an adapter to allow the use of ordinary

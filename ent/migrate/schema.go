@@ -581,6 +581,37 @@ var (
 			},
 		},
 	}
+	// PhoneCodesColumns holds the columns for the "phone_codes" table.
+	PhoneCodesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "phone", Type: field.TypeString, Size: 20},
+		{Name: "prev_id", Type: field.TypeInt, Default: 0},
+		{Name: "challenge_hash", Type: field.TypeString, Unique: true, Size: 64},
+		{Name: "code_hash", Type: field.TypeString, Size: 64},
+		{Name: "attempts", Type: field.TypeInt, Default: 0},
+		{Name: "client_ip", Type: field.TypeString, Size: 64, Default: ""},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "expires_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "used_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+	}
+	// PhoneCodesTable holds the schema information for the "phone_codes" table.
+	PhoneCodesTable = &schema.Table{
+		Name:       "phone_codes",
+		Columns:    PhoneCodesColumns,
+		PrimaryKey: []*schema.Column{PhoneCodesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "phonecode_phone_prev_id",
+				Unique:  true,
+				Columns: []*schema.Column{PhoneCodesColumns[1], PhoneCodesColumns[2]},
+			},
+			{
+				Name:    "phonecode_phone_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{PhoneCodesColumns[1], PhoneCodesColumns[7]},
+			},
+		},
+	}
 	// ProductsColumns holds the columns for the "products" table.
 	ProductsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -980,9 +1011,9 @@ var (
 		{Name: "id", Type: field.TypeInt, Increment: true},
 		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
-		{Name: "email", Type: field.TypeString, Unique: true, Size: 254},
+		{Name: "email", Type: field.TypeString, Unique: true, Nullable: true, Size: 254},
 		{Name: "phone", Type: field.TypeString, Nullable: true, Size: 32},
-		{Name: "password_hash", Type: field.TypeString},
+		{Name: "password_hash", Type: field.TypeString, Default: ""},
 		{Name: "display_name", Type: field.TypeString, Size: 64},
 		{Name: "locale", Type: field.TypeString, Size: 16, Default: "zh-CN"},
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"ACTIVE", "DISABLED", "DELETED"}, Default: "ACTIVE"},
@@ -1010,6 +1041,75 @@ var (
 				Name:    "user_merchant_id_merchant_role",
 				Unique:  false,
 				Columns: []*schema.Column{UsersColumns[13], UsersColumns[10]},
+			},
+		},
+	}
+	// UserIdentitiesColumns holds the columns for the "user_identities" table.
+	UserIdentitiesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "provider", Type: field.TypeEnum, Enums: []string{"WECHAT", "QQ", "KUAISHOU", "ALIPAY", "PHONE"}},
+		{Name: "app_id", Type: field.TypeString, Size: 64, Default: ""},
+		{Name: "open_id", Type: field.TypeString, Size: 128},
+		{Name: "union_id", Type: field.TypeString, Nullable: true, Size: 128},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "last_used_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "user_id", Type: field.TypeInt},
+	}
+	// UserIdentitiesTable holds the schema information for the "user_identities" table.
+	UserIdentitiesTable = &schema.Table{
+		Name:       "user_identities",
+		Columns:    UserIdentitiesColumns,
+		PrimaryKey: []*schema.Column{UserIdentitiesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "user_identities_users_identities",
+				Columns:    []*schema.Column{UserIdentitiesColumns[7]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "useridentity_provider_app_id_open_id",
+				Unique:  true,
+				Columns: []*schema.Column{UserIdentitiesColumns[1], UserIdentitiesColumns[2], UserIdentitiesColumns[3]},
+			},
+			{
+				Name:    "useridentity_user_id_provider_app_id",
+				Unique:  true,
+				Columns: []*schema.Column{UserIdentitiesColumns[7], UserIdentitiesColumns[1], UserIdentitiesColumns[2]},
+			},
+			{
+				Name:    "useridentity_provider_union_id",
+				Unique:  false,
+				Columns: []*schema.Column{UserIdentitiesColumns[1], UserIdentitiesColumns[4]},
+			},
+		},
+	}
+	// WebSignInStatesColumns holds the columns for the "web_sign_in_states" table.
+	WebSignInStatesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "state_hash", Type: field.TypeString, Unique: true, Size: 64},
+		{Name: "browser_hash", Type: field.TypeString, Size: 64},
+		{Name: "provider", Type: field.TypeEnum, Enums: []string{"WECHAT", "QQ", "SANDBOX"}},
+		{Name: "app_id", Type: field.TypeString, Size: 64},
+		{Name: "redirect_uri", Type: field.TypeString, Size: 1024},
+		{Name: "pkce", Type: field.TypeBool, Default: false},
+		{Name: "link_user_id", Type: field.TypeInt, Nullable: true},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "expires_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "used_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+	}
+	// WebSignInStatesTable holds the schema information for the "web_sign_in_states" table.
+	WebSignInStatesTable = &schema.Table{
+		Name:       "web_sign_in_states",
+		Columns:    WebSignInStatesColumns,
+		PrimaryKey: []*schema.Column{WebSignInStatesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "websigninstate_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{WebSignInStatesColumns[9]},
 			},
 		},
 	}
@@ -1157,6 +1257,7 @@ var (
 		OrderItemsTable,
 		PaymentsTable,
 		PaymentNotificationsTable,
+		PhoneCodesTable,
 		ProductsTable,
 		ProductVariantsTable,
 		RefreshTokensTable,
@@ -1168,6 +1269,8 @@ var (
 		StockMovementsTable,
 		TrackingEventsTable,
 		UsersTable,
+		UserIdentitiesTable,
+		WebSignInStatesTable,
 		WebhooksTable,
 		WebhookAttemptsTable,
 		WebhookDeliveriesTable,
@@ -1233,6 +1336,9 @@ func init() {
 	PaymentNotificationsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(77309411328),
 	}
+	PhoneCodesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(120259084288),
+	}
 	ProductsTable.ForeignKeys[0].RefTable = CategoriesTable
 	ProductsTable.ForeignKeys[1].RefTable = MerchantsTable
 	ProductsTable.Annotation = &entsql.Annotation{
@@ -1279,6 +1385,13 @@ func init() {
 	UsersTable.ForeignKeys[0].RefTable = MerchantsTable
 	UsersTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(47244640256),
+	}
+	UserIdentitiesTable.ForeignKeys[0].RefTable = UsersTable
+	UserIdentitiesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(124554051584),
+	}
+	WebSignInStatesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(128849018880),
 	}
 	WebhooksTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(103079215104),

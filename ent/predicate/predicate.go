@@ -48,6 +48,9 @@ type Payment func(*sql.Selector)
 // PaymentNotification is the predicate function for paymentnotification builders.
 type PaymentNotification func(*sql.Selector)
 
+// PhoneCode is the predicate function for phonecode builders.
+type PhoneCode func(*sql.Selector)
+
 // Product is the predicate function for product builders.
 type Product func(*sql.Selector)
 
@@ -80,6 +83,12 @@ type TrackingEvent func(*sql.Selector)
 
 // User is the predicate function for user builders.
 type User func(*sql.Selector)
+
+// UserIdentity is the predicate function for useridentity builders.
+type UserIdentity func(*sql.Selector)
+
+// WebSignInState is the predicate function for websigninstate builders.
+type WebSignInState func(*sql.Selector)
 
 // Webhook is the predicate function for webhook builders.
 type Webhook func(*sql.Selector)

@@ -447,6 +447,30 @@ func (f PaymentNotificationMutationRuleFunc) EvalMutation(ctx context.Context, m
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.PaymentNotificationMutation", m)
 }
 
+// The PhoneCodeQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type PhoneCodeQueryRuleFunc func(context.Context, *ent.PhoneCodeQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f PhoneCodeQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PhoneCodeQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.PhoneCodeQuery", q)
+}
+
+// The PhoneCodeMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type PhoneCodeMutationRuleFunc func(context.Context, *ent.PhoneCodeMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f PhoneCodeMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.PhoneCodeMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.PhoneCodeMutation", m)
+}
+
 // The ProductQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type ProductQueryRuleFunc func(context.Context, *ent.ProductQuery) error
@@ -711,6 +735,54 @@ func (f UserMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) 
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.UserMutation", m)
 }
 
+// The UserIdentityQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type UserIdentityQueryRuleFunc func(context.Context, *ent.UserIdentityQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f UserIdentityQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.UserIdentityQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.UserIdentityQuery", q)
+}
+
+// The UserIdentityMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type UserIdentityMutationRuleFunc func(context.Context, *ent.UserIdentityMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f UserIdentityMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.UserIdentityMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.UserIdentityMutation", m)
+}
+
+// The WebSignInStateQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type WebSignInStateQueryRuleFunc func(context.Context, *ent.WebSignInStateQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f WebSignInStateQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.WebSignInStateQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.WebSignInStateQuery", q)
+}
+
+// The WebSignInStateMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type WebSignInStateMutationRuleFunc func(context.Context, *ent.WebSignInStateMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f WebSignInStateMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.WebSignInStateMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.WebSignInStateMutation", m)
+}
+
 // The WebhookQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type WebhookQueryRuleFunc func(context.Context, *ent.WebhookQuery) error
@@ -846,6 +918,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.PaymentNotificationQuery:
 		return q.Filter(), nil
+	case *ent.PhoneCodeQuery:
+		return q.Filter(), nil
 	case *ent.ProductQuery:
 		return q.Filter(), nil
 	case *ent.ProductVariantQuery:
@@ -867,6 +941,10 @@ func queryFilter(q ent.Query) (Filter, error) {
 	case *ent.TrackingEventQuery:
 		return q.Filter(), nil
 	case *ent.UserQuery:
+		return q.Filter(), nil
+	case *ent.UserIdentityQuery:
+		return q.Filter(), nil
+	case *ent.WebSignInStateQuery:
 		return q.Filter(), nil
 	case *ent.WebhookQuery:
 		return q.Filter(), nil
@@ -909,6 +987,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 		return m.Filter(), nil
 	case *ent.PaymentNotificationMutation:
 		return m.Filter(), nil
+	case *ent.PhoneCodeMutation:
+		return m.Filter(), nil
 	case *ent.ProductMutation:
 		return m.Filter(), nil
 	case *ent.ProductVariantMutation:
@@ -930,6 +1010,10 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.TrackingEventMutation:
 		return m.Filter(), nil
 	case *ent.UserMutation:
+		return m.Filter(), nil
+	case *ent.UserIdentityMutation:
+		return m.Filter(), nil
+	case *ent.WebSignInStateMutation:
 		return m.Filter(), nil
 	case *ent.WebhookMutation:
 		return m.Filter(), nil

@@ -20,6 +20,7 @@ import (
 	"github.com/xiadan/xiadan/ent/orderitem"
 	"github.com/xiadan/xiadan/ent/payment"
 	"github.com/xiadan/xiadan/ent/paymentnotification"
+	"github.com/xiadan/xiadan/ent/phonecode"
 	"github.com/xiadan/xiadan/ent/product"
 	"github.com/xiadan/xiadan/ent/productvariant"
 	"github.com/xiadan/xiadan/ent/refreshtoken"
@@ -33,9 +34,11 @@ import (
 	"github.com/xiadan/xiadan/ent/stockmovement"
 	"github.com/xiadan/xiadan/ent/trackingevent"
 	"github.com/xiadan/xiadan/ent/user"
+	"github.com/xiadan/xiadan/ent/useridentity"
 	"github.com/xiadan/xiadan/ent/webhook"
 	"github.com/xiadan/xiadan/ent/webhookattempt"
 	"github.com/xiadan/xiadan/ent/webhookdelivery"
+	"github.com/xiadan/xiadan/ent/websigninstate"
 
 	"entgo.io/ent"
 	"entgo.io/ent/privacy"
@@ -1217,6 +1220,93 @@ func init() {
 	paymentnotificationDescReceivedAt := paymentnotificationFields[8].Descriptor()
 	// paymentnotification.DefaultReceivedAt holds the default value on creation for the received_at field.
 	paymentnotification.DefaultReceivedAt = paymentnotificationDescReceivedAt.Default.(func() time.Time)
+	phonecode.Policy = privacy.NewPolicies(schema.PhoneCode{})
+	phonecode.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := phonecode.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	phonecodeFields := schema.PhoneCode{}.Fields()
+	_ = phonecodeFields
+	// phonecodeDescPhone is the schema descriptor for phone field.
+	phonecodeDescPhone := phonecodeFields[0].Descriptor()
+	// phonecode.PhoneValidator is a validator for the "phone" field. It is called by the builders before save.
+	phonecode.PhoneValidator = func() func(string) error {
+		validators := phonecodeDescPhone.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(phone string) error {
+			for _, fn := range fns {
+				if err := fn(phone); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// phonecodeDescPrevID is the schema descriptor for prev_id field.
+	phonecodeDescPrevID := phonecodeFields[1].Descriptor()
+	// phonecode.DefaultPrevID holds the default value on creation for the prev_id field.
+	phonecode.DefaultPrevID = phonecodeDescPrevID.Default.(int)
+	// phonecode.PrevIDValidator is a validator for the "prev_id" field. It is called by the builders before save.
+	phonecode.PrevIDValidator = phonecodeDescPrevID.Validators[0].(func(int) error)
+	// phonecodeDescChallengeHash is the schema descriptor for challenge_hash field.
+	phonecodeDescChallengeHash := phonecodeFields[2].Descriptor()
+	// phonecode.ChallengeHashValidator is a validator for the "challenge_hash" field. It is called by the builders before save.
+	phonecode.ChallengeHashValidator = func() func(string) error {
+		validators := phonecodeDescChallengeHash.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(challenge_hash string) error {
+			for _, fn := range fns {
+				if err := fn(challenge_hash); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// phonecodeDescCodeHash is the schema descriptor for code_hash field.
+	phonecodeDescCodeHash := phonecodeFields[3].Descriptor()
+	// phonecode.CodeHashValidator is a validator for the "code_hash" field. It is called by the builders before save.
+	phonecode.CodeHashValidator = func() func(string) error {
+		validators := phonecodeDescCodeHash.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(code_hash string) error {
+			for _, fn := range fns {
+				if err := fn(code_hash); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// phonecodeDescAttempts is the schema descriptor for attempts field.
+	phonecodeDescAttempts := phonecodeFields[4].Descriptor()
+	// phonecode.DefaultAttempts holds the default value on creation for the attempts field.
+	phonecode.DefaultAttempts = phonecodeDescAttempts.Default.(int)
+	// phonecode.AttemptsValidator is a validator for the "attempts" field. It is called by the builders before save.
+	phonecode.AttemptsValidator = phonecodeDescAttempts.Validators[0].(func(int) error)
+	// phonecodeDescClientIP is the schema descriptor for client_ip field.
+	phonecodeDescClientIP := phonecodeFields[5].Descriptor()
+	// phonecode.DefaultClientIP holds the default value on creation for the client_ip field.
+	phonecode.DefaultClientIP = phonecodeDescClientIP.Default.(string)
+	// phonecode.ClientIPValidator is a validator for the "client_ip" field. It is called by the builders before save.
+	phonecode.ClientIPValidator = phonecodeDescClientIP.Validators[0].(func(string) error)
+	// phonecodeDescCreatedAt is the schema descriptor for created_at field.
+	phonecodeDescCreatedAt := phonecodeFields[6].Descriptor()
+	// phonecode.DefaultCreatedAt holds the default value on creation for the created_at field.
+	phonecode.DefaultCreatedAt = phonecodeDescCreatedAt.Default.(func() time.Time)
 	productMixin := schema.Product{}.Mixin()
 	product.Policy = privacy.NewPolicies(schema.Product{})
 	product.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -1855,8 +1945,8 @@ func init() {
 	user.PhoneValidator = userDescPhone.Validators[0].(func(string) error)
 	// userDescPasswordHash is the schema descriptor for password_hash field.
 	userDescPasswordHash := userFields[2].Descriptor()
-	// user.PasswordHashValidator is a validator for the "password_hash" field. It is called by the builders before save.
-	user.PasswordHashValidator = userDescPasswordHash.Validators[0].(func(string) error)
+	// user.DefaultPasswordHash holds the default value on creation for the password_hash field.
+	user.DefaultPasswordHash = userDescPasswordHash.Default.(string)
 	// userDescDisplayName is the schema descriptor for display_name field.
 	userDescDisplayName := userFields[3].Descriptor()
 	// user.DisplayNameValidator is a validator for the "display_name" field. It is called by the builders before save.
@@ -1881,6 +1971,112 @@ func init() {
 	user.DefaultLocale = userDescLocale.Default.(string)
 	// user.LocaleValidator is a validator for the "locale" field. It is called by the builders before save.
 	user.LocaleValidator = userDescLocale.Validators[0].(func(string) error)
+	useridentity.Policy = privacy.NewPolicies(schema.UserIdentity{})
+	useridentity.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := useridentity.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	useridentityFields := schema.UserIdentity{}.Fields()
+	_ = useridentityFields
+	// useridentityDescAppID is the schema descriptor for app_id field.
+	useridentityDescAppID := useridentityFields[2].Descriptor()
+	// useridentity.DefaultAppID holds the default value on creation for the app_id field.
+	useridentity.DefaultAppID = useridentityDescAppID.Default.(string)
+	// useridentity.AppIDValidator is a validator for the "app_id" field. It is called by the builders before save.
+	useridentity.AppIDValidator = useridentityDescAppID.Validators[0].(func(string) error)
+	// useridentityDescOpenID is the schema descriptor for open_id field.
+	useridentityDescOpenID := useridentityFields[3].Descriptor()
+	// useridentity.OpenIDValidator is a validator for the "open_id" field. It is called by the builders before save.
+	useridentity.OpenIDValidator = func() func(string) error {
+		validators := useridentityDescOpenID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(open_id string) error {
+			for _, fn := range fns {
+				if err := fn(open_id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// useridentityDescUnionID is the schema descriptor for union_id field.
+	useridentityDescUnionID := useridentityFields[4].Descriptor()
+	// useridentity.UnionIDValidator is a validator for the "union_id" field. It is called by the builders before save.
+	useridentity.UnionIDValidator = useridentityDescUnionID.Validators[0].(func(string) error)
+	// useridentityDescCreatedAt is the schema descriptor for created_at field.
+	useridentityDescCreatedAt := useridentityFields[5].Descriptor()
+	// useridentity.DefaultCreatedAt holds the default value on creation for the created_at field.
+	useridentity.DefaultCreatedAt = useridentityDescCreatedAt.Default.(func() time.Time)
+	websigninstate.Policy = privacy.NewPolicies(schema.WebSignInState{})
+	websigninstate.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := websigninstate.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	websigninstateFields := schema.WebSignInState{}.Fields()
+	_ = websigninstateFields
+	// websigninstateDescStateHash is the schema descriptor for state_hash field.
+	websigninstateDescStateHash := websigninstateFields[0].Descriptor()
+	// websigninstate.StateHashValidator is a validator for the "state_hash" field. It is called by the builders before save.
+	websigninstate.StateHashValidator = func() func(string) error {
+		validators := websigninstateDescStateHash.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(state_hash string) error {
+			for _, fn := range fns {
+				if err := fn(state_hash); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// websigninstateDescBrowserHash is the schema descriptor for browser_hash field.
+	websigninstateDescBrowserHash := websigninstateFields[1].Descriptor()
+	// websigninstate.BrowserHashValidator is a validator for the "browser_hash" field. It is called by the builders before save.
+	websigninstate.BrowserHashValidator = func() func(string) error {
+		validators := websigninstateDescBrowserHash.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(browser_hash string) error {
+			for _, fn := range fns {
+				if err := fn(browser_hash); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// websigninstateDescAppID is the schema descriptor for app_id field.
+	websigninstateDescAppID := websigninstateFields[3].Descriptor()
+	// websigninstate.AppIDValidator is a validator for the "app_id" field. It is called by the builders before save.
+	websigninstate.AppIDValidator = websigninstateDescAppID.Validators[0].(func(string) error)
+	// websigninstateDescRedirectURI is the schema descriptor for redirect_uri field.
+	websigninstateDescRedirectURI := websigninstateFields[4].Descriptor()
+	// websigninstate.RedirectURIValidator is a validator for the "redirect_uri" field. It is called by the builders before save.
+	websigninstate.RedirectURIValidator = websigninstateDescRedirectURI.Validators[0].(func(string) error)
+	// websigninstateDescPkce is the schema descriptor for pkce field.
+	websigninstateDescPkce := websigninstateFields[5].Descriptor()
+	// websigninstate.DefaultPkce holds the default value on creation for the pkce field.
+	websigninstate.DefaultPkce = websigninstateDescPkce.Default.(bool)
+	// websigninstateDescCreatedAt is the schema descriptor for created_at field.
+	websigninstateDescCreatedAt := websigninstateFields[7].Descriptor()
+	// websigninstate.DefaultCreatedAt holds the default value on creation for the created_at field.
+	websigninstate.DefaultCreatedAt = websigninstateDescCreatedAt.Default.(func() time.Time)
 	webhookMixin := schema.Webhook{}.Mixin()
 	webhook.Policy = privacy.NewPolicies(schema.Webhook{})
 	webhook.Hooks[0] = func(next ent.Mutator) ent.Mutator {

@@ -183,6 +183,32 @@ func (EmailVerification) Policy() ent.Policy {
 	}
 }
 
+// Policy of the UserIdentity: a person reads their own identities and nobody else does
+// (admins included: an openid or a phone number is personal data nobody else needs);
+// only the auth service, as the system, writes them.
+func (UserIdentity) Policy() ent.Policy {
+	return privacy.Policy{
+		Query:    privacy.QueryPolicy{rule.AllowIfSystem(), rule.FilterToOwnUser()},
+		Mutation: privacy.MutationPolicy{rule.AllowIfSystem(), privacy.AlwaysDenyRule()},
+	}
+}
+
+// Policy of the PhoneCode: only the auth service, as the system, touches codes.
+func (PhoneCode) Policy() ent.Policy {
+	return privacy.Policy{
+		Query:    privacy.QueryPolicy{rule.AllowIfSystem(), privacy.AlwaysDenyRule()},
+		Mutation: privacy.MutationPolicy{rule.AllowIfSystem(), privacy.AlwaysDenyRule()},
+	}
+}
+
+// Policy of the WebSignInState: only the auth service, as the system, touches it.
+func (WebSignInState) Policy() ent.Policy {
+	return privacy.Policy{
+		Query:    privacy.QueryPolicy{rule.AllowIfSystem(), privacy.AlwaysDenyRule()},
+		Mutation: privacy.MutationPolicy{rule.AllowIfSystem(), privacy.AlwaysDenyRule()},
+	}
+}
+
 // Policy of the AuditLog: admins read it; entries are written once and never changed.
 func (AuditLog) Policy() ent.Policy {
 	return privacy.Policy{

@@ -20,18 +20,23 @@ func (User) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
 // Fields of the User.
 func (User) Fields() []ent.Field {
 	return []ent.Field{
+		// The sign-in address; null for accounts made by a mini program, a web provider or
+		// a phone number until they link one (linkEmailPassword).
 		field.String("email").
 			MaxRuneLen(254).
 			NotEmpty().
+			Optional().
+			Nillable().
 			Unique().
 			Annotations(entgql.OrderField("EMAIL")),
 		field.String("phone").
 			Optional().
 			Nillable().
 			MaxRuneLen(32),
+		// "" when the account has no password (it signs in another way).
 		field.String("password_hash").
 			Sensitive().
-			NotEmpty().
+			Default("").
 			Annotations(entgql.Skip()),
 		field.String("display_name").
 			MaxRuneLen(64).
@@ -87,6 +92,9 @@ func (User) Edges() []ent.Edge {
 			Annotations(entgql.Skip()),
 		edge.To("reviews", Review.Type).
 			Annotations(entgql.Skip()),
+		// The other ways into the account; only its own user sees them.
+		edge.To("identities", UserIdentity.Type).
+			Annotations(entgql.Skip(entgql.SkipWhereInput)),
 	}
 }
 

@@ -229,6 +229,11 @@ func (s *Service) Login(ctx context.Context, db *ent.Client, email, password str
 		_, _ = VerifyPassword(s.dummy(), password)
 		return nil, fail()
 	}
+	if u.PasswordHash == "" {
+		// An account that signs in another way has no password to guess.
+		_, _ = VerifyPassword(s.dummy(), password)
+		return nil, fail()
+	}
 	ok, err := VerifyPassword(u.PasswordHash, password)
 	if err != nil {
 		return nil, err
@@ -391,7 +396,10 @@ func (s *Service) ChangePassword(ctx context.Context, db *ent.Client, userID int
 	if err != nil {
 		return err
 	}
-	k := loginKeys(u.Email, AddressKey(ClientFromContext(ctx).IP))
+	if u.PasswordHash == "" {
+		return apperror.WrongState("NO_PASSWORD", "the account has no password; set one with linkEmailPassword")
+	}
+	k := loginKeys(accountKey(u), AddressKey(ClientFromContext(ctx).IP))
 	if wait := max(s.Throttle.Blocked(k.pair), s.Throttle.Blocked(k.address)); wait > 0 {
 		return apperror.Limited(wait)
 	}
@@ -547,7 +555,7 @@ func SecretVersion(rotatedAt *time.Time) int64 {
 
 // ViewerOf builds the viewer of a signed-in user.
 func ViewerOf(u *ent.User) *viewer.Viewer {
-	v := &viewer.Viewer{UserID: u.ID, Email: u.Email, EmailVerified: u.EmailVerifiedAt != nil}
+	v := &viewer.Viewer{UserID: u.ID, Email: deref(u.Email), EmailVerified: u.EmailVerifiedAt != nil && u.Email != nil}
 	for _, r := range u.Roles {
 		if role := viewer.Role(r); role.Valid() && role != viewer.RoleMerchant && role != viewer.RolePartner {
 			v.Roles = append(v.Roles, role)
@@ -559,6 +567,23 @@ func ViewerOf(u *ent.User) *viewer.Viewer {
 		v.MerchantRole = viewer.MerchantRole(*u.MerchantRole)
 	}
 	return v
+}
+
+// accountKey is the sign-in throttle's name of an account: its address, as Login knows
+// it, or its id when it has none.
+func accountKey(u *ent.User) string {
+	if u.Email != nil {
+		return *u.Email
+	}
+	return "user:" + strconv.Itoa(u.ID)
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
 }
 
 func hashToken(token string) string {

@@ -57,15 +57,20 @@ func (s *Service) RequestEmailVerification(ctx context.Context, db *ent.Client, 
 	if err != nil {
 		return nil, err
 	}
+	if u.Email == nil {
+		return nil, apperror.WrongState("NO_EMAIL", "the account has no email address; link one with linkEmailPassword")
+	}
 	if u.EmailVerifiedAt != nil {
-		return nil, apperror.WrongState("VERIFIED", "%s is already verified", u.Email)
+		return nil, apperror.WrongState("VERIFIED", "%s is already verified", *u.Email)
 	}
 	return s.sendVerification(ctx, db, u)
 }
 
-// sendVerification creates a code and a link for u's address and sends them after commit.
+// sendVerification creates a code and a link for u's address (u has one) and sends them
+// after commit.
 func (s *Service) sendVerification(ctx context.Context, db *ent.Client, u *ent.User) (*VerificationSent, error) {
 	sys := viewer.SystemContext(ctx)
+	email := deref(u.Email)
 	now := s.now()
 	// The cool-down is a write conditional on the last send, so of two concurrent requests
 	// the database lets one through (the other waits for the row, then matches nothing).
@@ -117,7 +122,7 @@ func (s *Service) sendVerification(ctx context.Context, db *ent.Client, u *ent.U
 	expires := now.Add(ttl)
 	err = db.EmailVerification.Create().
 		SetUserID(u.ID).
-		SetEmail(u.Email).
+		SetEmail(email).
 		SetCodeHash(codeHash(u.ID, code)).
 		SetTokenHash(hashToken(token)).
 		SetExpiresAt(expires).
@@ -126,9 +131,9 @@ func (s *Service) sendVerification(ctx context.Context, db *ent.Client, u *ent.U
 	if err != nil {
 		return nil, err
 	}
-	msg := verificationMessage(u.Email, u.Locale, code, s.verifyLink(token), ttl)
+	msg := verificationMessage(email, u.Locale, code, s.verifyLink(token), ttl)
 	afterCommit(ctx, func(ctx context.Context) { s.send(ctx, u.ID, msg) })
-	return &VerificationSent{Email: u.Email, ExpiresAt: expires, ResendAfter: now.Add(VerificationCooldown)}, nil
+	return &VerificationSent{Email: email, ExpiresAt: expires, ResendAfter: now.Add(VerificationCooldown)}, nil
 }
 
 // VerifyEmail proves that the caller reads mail at an address, with either the code of
@@ -179,11 +184,14 @@ func (s *Service) verifyCode(ctx context.Context, code string) (*EmailVerified, 
 	if err != nil {
 		return nil, err
 	}
+	if u.Email == nil {
+		return nil, errNoCode("code")
+	}
 	if u.EmailVerifiedAt != nil {
-		return nil, apperror.WrongState("VERIFIED", "%s is already verified", u.Email)
+		return nil, apperror.WrongState("VERIFIED", "%s is already verified", *u.Email)
 	}
 	ev, err := s.Client.EmailVerification.Query().
-		Where(emailverification.UserID(u.ID), emailverification.Email(u.Email),
+		Where(emailverification.UserID(u.ID), emailverification.Email(*u.Email),
 			emailverification.UsedAtIsNil(), emailverification.ExpiresAtGT(now)).
 		Order(ent.Desc(emailverification.FieldCreatedAt), ent.Desc(emailverification.FieldID)).
 		First(sys)

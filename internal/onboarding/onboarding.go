@@ -423,7 +423,7 @@ func AcceptInvitation(ctx context.Context, db *ent.Client, id int) (*ent.Merchan
 		return nil, err
 	}
 	// The viewer was read at the start of the request; the user row is what counts.
-	if u.EmailVerifiedAt == nil || !usertext.SameEmail(u.Email, inv.Email) {
+	if u.EmailVerifiedAt == nil || u.Email == nil || !usertext.SameEmail(*u.Email, inv.Email) {
 		return nil, apperror.NotFoundf("invitation not found")
 	}
 	if u.MerchantID != nil {

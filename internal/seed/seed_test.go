@@ -120,9 +120,9 @@ func TestDemoAccounts(t *testing.T) {
 	byEmail := map[string]*ent.User{}
 	staff := 0
 	for _, u := range users {
-		byEmail[u.Email] = u
+		byEmail[*u.Email] = u
 		if !slices.Contains(u.Roles, string(viewer.RoleCustomer)) {
-			t.Errorf("%s has roles %v, want CUSTOMER among them", u.Email, u.Roles)
+			t.Errorf("%s has roles %v, want CUSTOMER among them", *u.Email, u.Roles)
 		}
 		if u.MerchantRole != nil && *u.MerchantRole == user.MerchantRoleSTAFF {
 			staff++
@@ -146,7 +146,7 @@ func TestDemoAccounts(t *testing.T) {
 	}
 	for _, u := range users {
 		if u.PasswordHash != admin.PasswordHash {
-			t.Errorf("%s has its own hash; the demo hashes once", u.Email)
+			t.Errorf("%s has its own hash; the demo hashes once", *u.Email)
 		}
 	}
 }
@@ -175,7 +175,7 @@ func TestDemoMerchants(t *testing.T) {
 		}
 		o := m.Edges.Owner
 		if o.MerchantID == nil || *o.MerchantID != m.ID || o.MerchantRole == nil || *o.MerchantRole != user.MerchantRoleOWNER {
-			t.Errorf("%s: owner %s is not its OWNER member", m.Slug, o.Email)
+			t.Errorf("%s: owner %s is not its OWNER member", m.Slug, *o.Email)
 		}
 		if m.Status != merchant.StatusACTIVE {
 			continue

@@ -22,7 +22,7 @@ func UserEmailVerificationHook() ent.Hook {
 				return next.Mutate(ctx, m)
 			}
 			if m.Op().Is(ent.OpUpdateOne) {
-				if old, err := m.OldEmail(ctx); err == nil && old == email {
+				if old, err := m.OldEmail(ctx); err == nil && old != nil && *old == email {
 					return next.Mutate(ctx, m)
 				}
 			}
