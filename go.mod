@@ -20,6 +20,8 @@ require (
 	modernc.org/sqlite v1.61.1
 )
 
+require github.com/nyaruka/phonenumbers v1.8.1 // indirect
+
 require (
 	filippo.io/edwards25519 v1.2.0 // indirect
 	github.com/agext/levenshtein v1.2.3 // indirect
