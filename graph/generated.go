@@ -31,12 +31,14 @@ import (
 	"github.com/xiadan/xiadan/ent/stockmovement"
 	"github.com/xiadan/xiadan/ent/trackingevent"
 	"github.com/xiadan/xiadan/ent/user"
+	"github.com/xiadan/xiadan/ent/useridentity"
 	"github.com/xiadan/xiadan/ent/webhook"
 	"github.com/xiadan/xiadan/ent/webhookdelivery"
 	"github.com/xiadan/xiadan/graph/model"
 	"github.com/xiadan/xiadan/internal/auth"
 	"github.com/xiadan/xiadan/internal/cart"
 	"github.com/xiadan/xiadan/internal/catalog"
+	"github.com/xiadan/xiadan/internal/identity"
 	"github.com/xiadan/xiadan/internal/money"
 	"github.com/xiadan/xiadan/internal/orders"
 	"github.com/xiadan/xiadan/internal/scalar"
@@ -329,7 +331,12 @@ type ComplexityRoot struct {
 		DeleteWebhook            func(childComplexity int, id int) int
 		DelistProduct            func(childComplexity int, id int) int
 		DeliverVirtualGoods      func(childComplexity int, orderID int, content model.VirtualContentInput) int
+		FinishWebSignIn          func(childComplexity int, input model.FinishWebSignInInput) int
 		InviteMerchantStaff      func(childComplexity int, merchantID int, email string) int
+		LinkEmailPassword        func(childComplexity int, input model.LinkEmailPasswordInput) int
+		LinkMiniProgram          func(childComplexity int, input model.MiniProgramSignInInput) int
+		LinkPhone                func(childComplexity int, input model.PhoneSignInInput) int
+		LinkWebIdentity          func(childComplexity int, input model.FinishWebSignInInput) int
 		Login                    func(childComplexity int, input model.LoginInput) int
 		Logout                   func(childComplexity int, refreshToken string) int
 		MarkServiceRendered      func(childComplexity int, orderID int, note *string) int
@@ -344,6 +351,7 @@ type ComplexityRoot struct {
 		RemoveMerchantStaff      func(childComplexity int, merchantID int, userID int) int
 		RemoveProductVariant     func(childComplexity int, id int) int
 		RequestEmailVerification func(childComplexity int) int
+		RequestPhoneCode         func(childComplexity int, phone string) int
 		ReviewMerchant           func(childComplexity int, id int, approve bool, reason *string) int
 		RevokeAPIClient          func(childComplexity int, id int) int
 		RevokeMerchantInvitation func(childComplexity int, id int) int
@@ -354,6 +362,11 @@ type ComplexityRoot struct {
 		SetMerchantStatus        func(childComplexity int, id int, status merchant.Status, reason string) int
 		SetUserStatus            func(childComplexity int, id int, status user.Status, reason string) int
 		ShipOrder                func(childComplexity int, orderID int, carrier string, trackingNumber string) int
+		SignInWithMiniProgram    func(childComplexity int, input model.MiniProgramSignInInput) int
+		SignInWithPhone          func(childComplexity int, input model.PhoneSignInInput) int
+		StartWebSignIn           func(childComplexity int, input model.StartWebSignInInput) int
+		UnlinkEmailPassword      func(childComplexity int) int
+		UnlinkIdentity           func(childComplexity int, id int) int
 		UpdateAddress            func(childComplexity int, id int, input cart.AddressUpdate) int
 		UpdateCartLine           func(childComplexity int, lineID int, quantity int) int
 		UpdateMerchant           func(childComplexity int, id int, input model.UpdateMerchantInput) int
@@ -470,6 +483,13 @@ type ComplexityRoot struct {
 		Status         func(childComplexity int) int
 		SucceededAt    func(childComplexity int) int
 		UpdatedAt      func(childComplexity int) int
+	}
+
+	PhoneCodeSent struct {
+		ExpiresAt      func(childComplexity int) int
+		Phone          func(childComplexity int) int
+		ResendAfter    func(childComplexity int) int
+		VerificationID func(childComplexity int) int
 	}
 
 	PlaceOrderPayload struct {
@@ -688,7 +708,9 @@ type ComplexityRoot struct {
 		DisplayName   func(childComplexity int) int
 		Email         func(childComplexity int) int
 		EmailVerified func(childComplexity int) int
+		HasPassword   func(childComplexity int) int
 		ID            func(childComplexity int) int
+		Identities    func(childComplexity int) int
 		Locale        func(childComplexity int) int
 		Merchant      func(childComplexity int) int
 		MerchantRole  func(childComplexity int) int
@@ -709,6 +731,16 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	UserIdentity struct {
+		AppID      func(childComplexity int) int
+		CreatedAt  func(childComplexity int) int
+		ID         func(childComplexity int) int
+		LastUsedAt func(childComplexity int) int
+		OpenID     func(childComplexity int) int
+		Provider   func(childComplexity int) int
+		UnionID    func(childComplexity int) int
+	}
+
 	VariantOption struct {
 		Name  func(childComplexity int) int
 		Value func(childComplexity int) int
@@ -723,6 +755,13 @@ type ComplexityRoot struct {
 		Codes   func(childComplexity int) int
 		Links   func(childComplexity int) int
 		Message func(childComplexity int) int
+	}
+
+	WebSignInStart struct {
+		AuthorizeURL  func(childComplexity int) int
+		BrowserSecret func(childComplexity int) int
+		ExpiresAt     func(childComplexity int) int
+		State         func(childComplexity int) int
 	}
 
 	Webhook struct {
@@ -875,6 +914,17 @@ type MutationResolver interface {
 	PayOrder(ctx context.Context, input model.PayOrderInput) (*ent.Payment, error)
 	SandboxCompletePayment(ctx context.Context, paymentID int, outcome model.PaymentOutcome) (*ent.Payment, error)
 	RefundOrder(ctx context.Context, orderID int, amount *string, reason string) (*ent.Refund, error)
+	SignInWithMiniProgram(ctx context.Context, input model.MiniProgramSignInInput) (*auth.Session, error)
+	LinkMiniProgram(ctx context.Context, input model.MiniProgramSignInInput) (*ent.UserIdentity, error)
+	StartWebSignIn(ctx context.Context, input model.StartWebSignInInput) (*auth.WebSignInStarted, error)
+	FinishWebSignIn(ctx context.Context, input model.FinishWebSignInInput) (*auth.Session, error)
+	LinkWebIdentity(ctx context.Context, input model.FinishWebSignInInput) (*ent.UserIdentity, error)
+	RequestPhoneCode(ctx context.Context, phone string) (*auth.PhoneCodeSent, error)
+	SignInWithPhone(ctx context.Context, input model.PhoneSignInInput) (*auth.Session, error)
+	LinkPhone(ctx context.Context, input model.PhoneSignInInput) (*ent.UserIdentity, error)
+	LinkEmailPassword(ctx context.Context, input model.LinkEmailPasswordInput) (*ent.User, error)
+	UnlinkIdentity(ctx context.Context, id int) (*ent.User, error)
+	UnlinkEmailPassword(ctx context.Context) (*ent.User, error)
 	CreateWebhook(ctx context.Context, input model.CreateWebhookInput) (*model.WebhookWithSecret, error)
 	UpdateWebhook(ctx context.Context, id int, input model.UpdateWebhookInput) (*ent.Webhook, error)
 	DeleteWebhook(ctx context.Context, id int) (int, error)
@@ -960,6 +1010,7 @@ type SubscriptionResolver interface {
 type UserResolver interface {
 	Roles(ctx context.Context, obj *ent.User) ([]viewer.Role, error)
 	EmailVerified(ctx context.Context, obj *ent.User) (bool, error)
+	HasPassword(ctx context.Context, obj *ent.User) (bool, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -2125,6 +2176,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeliverVirtualGoods(childComplexity, args["orderID"].(int), args["content"].(model.VirtualContentInput)), true
+	case "Mutation.finishWebSignIn":
+		if e.ComplexityRoot.Mutation.FinishWebSignIn == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_finishWebSignIn_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.FinishWebSignIn(childComplexity, args["input"].(model.FinishWebSignInInput)), true
 	case "Mutation.inviteMerchantStaff":
 		if e.ComplexityRoot.Mutation.InviteMerchantStaff == nil {
 			break
@@ -2136,6 +2198,50 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.InviteMerchantStaff(childComplexity, args["merchantID"].(int), args["email"].(string)), true
+	case "Mutation.linkEmailPassword":
+		if e.ComplexityRoot.Mutation.LinkEmailPassword == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_linkEmailPassword_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.LinkEmailPassword(childComplexity, args["input"].(model.LinkEmailPasswordInput)), true
+	case "Mutation.linkMiniProgram":
+		if e.ComplexityRoot.Mutation.LinkMiniProgram == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_linkMiniProgram_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.LinkMiniProgram(childComplexity, args["input"].(model.MiniProgramSignInInput)), true
+	case "Mutation.linkPhone":
+		if e.ComplexityRoot.Mutation.LinkPhone == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_linkPhone_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.LinkPhone(childComplexity, args["input"].(model.PhoneSignInInput)), true
+	case "Mutation.linkWebIdentity":
+		if e.ComplexityRoot.Mutation.LinkWebIdentity == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_linkWebIdentity_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.LinkWebIdentity(childComplexity, args["input"].(model.FinishWebSignInInput)), true
 	case "Mutation.login":
 		if e.ComplexityRoot.Mutation.Login == nil {
 			break
@@ -2285,6 +2391,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RequestEmailVerification(childComplexity), true
+	case "Mutation.requestPhoneCode":
+		if e.ComplexityRoot.Mutation.RequestPhoneCode == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_requestPhoneCode_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RequestPhoneCode(childComplexity, args["phone"].(string)), true
 	case "Mutation.reviewMerchant":
 		if e.ComplexityRoot.Mutation.ReviewMerchant == nil {
 			break
@@ -2395,6 +2512,56 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ShipOrder(childComplexity, args["orderID"].(int), args["carrier"].(string), args["trackingNumber"].(string)), true
+	case "Mutation.signInWithMiniProgram":
+		if e.ComplexityRoot.Mutation.SignInWithMiniProgram == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_signInWithMiniProgram_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SignInWithMiniProgram(childComplexity, args["input"].(model.MiniProgramSignInInput)), true
+	case "Mutation.signInWithPhone":
+		if e.ComplexityRoot.Mutation.SignInWithPhone == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_signInWithPhone_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SignInWithPhone(childComplexity, args["input"].(model.PhoneSignInInput)), true
+	case "Mutation.startWebSignIn":
+		if e.ComplexityRoot.Mutation.StartWebSignIn == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_startWebSignIn_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.StartWebSignIn(childComplexity, args["input"].(model.StartWebSignInInput)), true
+	case "Mutation.unlinkEmailPassword":
+		if e.ComplexityRoot.Mutation.UnlinkEmailPassword == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mutation.UnlinkEmailPassword(childComplexity), true
+	case "Mutation.unlinkIdentity":
+		if e.ComplexityRoot.Mutation.UnlinkIdentity == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_unlinkIdentity_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UnlinkIdentity(childComplexity, args["id"].(int)), true
 	case "Mutation.updateAddress":
 		if e.ComplexityRoot.Mutation.UpdateAddress == nil {
 			break
@@ -2995,6 +3162,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Payment.UpdatedAt(childComplexity), true
+
+	case "PhoneCodeSent.expiresAt":
+		if e.ComplexityRoot.PhoneCodeSent.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PhoneCodeSent.ExpiresAt(childComplexity), true
+	case "PhoneCodeSent.phone":
+		if e.ComplexityRoot.PhoneCodeSent.Phone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PhoneCodeSent.Phone(childComplexity), true
+	case "PhoneCodeSent.resendAfter":
+		if e.ComplexityRoot.PhoneCodeSent.ResendAfter == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PhoneCodeSent.ResendAfter(childComplexity), true
+	case "PhoneCodeSent.verificationID":
+		if e.ComplexityRoot.PhoneCodeSent.VerificationID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PhoneCodeSent.VerificationID(childComplexity), true
 
 	case "PlaceOrderPayload.checkoutID":
 		if e.ComplexityRoot.PlaceOrderPayload.CheckoutID == nil {
@@ -4043,12 +4235,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.EmailVerified(childComplexity), true
+	case "User.hasPassword":
+		if e.ComplexityRoot.User.HasPassword == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.HasPassword(childComplexity), true
 	case "User.id":
 		if e.ComplexityRoot.User.ID == nil {
 			break
 		}
 
 		return e.ComplexityRoot.User.ID(childComplexity), true
+	case "User.identities":
+		if e.ComplexityRoot.User.Identities == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.Identities(childComplexity), true
 	case "User.locale":
 		if e.ComplexityRoot.User.Locale == nil {
 			break
@@ -4124,6 +4328,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.UserEdge.Node(childComplexity), true
 
+	case "UserIdentity.appID":
+		if e.ComplexityRoot.UserIdentity.AppID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UserIdentity.AppID(childComplexity), true
+	case "UserIdentity.createdAt":
+		if e.ComplexityRoot.UserIdentity.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UserIdentity.CreatedAt(childComplexity), true
+	case "UserIdentity.id":
+		if e.ComplexityRoot.UserIdentity.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UserIdentity.ID(childComplexity), true
+	case "UserIdentity.lastUsedAt":
+		if e.ComplexityRoot.UserIdentity.LastUsedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UserIdentity.LastUsedAt(childComplexity), true
+	case "UserIdentity.openID":
+		if e.ComplexityRoot.UserIdentity.OpenID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UserIdentity.OpenID(childComplexity), true
+	case "UserIdentity.provider":
+		if e.ComplexityRoot.UserIdentity.Provider == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UserIdentity.Provider(childComplexity), true
+	case "UserIdentity.unionID":
+		if e.ComplexityRoot.UserIdentity.UnionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UserIdentity.UnionID(childComplexity), true
+
 	case "VariantOption.name":
 		if e.ComplexityRoot.VariantOption.Name == nil {
 			break
@@ -4168,6 +4415,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.VirtualContent.Message(childComplexity), true
+
+	case "WebSignInStart.authorizeURL":
+		if e.ComplexityRoot.WebSignInStart.AuthorizeURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebSignInStart.AuthorizeURL(childComplexity), true
+	case "WebSignInStart.browserSecret":
+		if e.ComplexityRoot.WebSignInStart.BrowserSecret == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebSignInStart.BrowserSecret(childComplexity), true
+	case "WebSignInStart.expiresAt":
+		if e.ComplexityRoot.WebSignInStart.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebSignInStart.ExpiresAt(childComplexity), true
+	case "WebSignInStart.state":
+		if e.ComplexityRoot.WebSignInStart.State == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebSignInStart.State(childComplexity), true
 
 	case "Webhook.consecutiveFailures":
 		if e.ComplexityRoot.Webhook.ConsecutiveFailures == nil {
@@ -4467,11 +4739,14 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputCreateApiClientInput,
 		ec.unmarshalInputCreateProductInput,
 		ec.unmarshalInputCreateWebhookInput,
+		ec.unmarshalInputFinishWebSignInInput,
+		ec.unmarshalInputLinkEmailPasswordInput,
 		ec.unmarshalInputLoginInput,
 		ec.unmarshalInputMerchantInvitationOrder,
 		ec.unmarshalInputMerchantInvitationWhereInput,
 		ec.unmarshalInputMerchantOrder,
 		ec.unmarshalInputMerchantWhereInput,
+		ec.unmarshalInputMiniProgramSignInInput,
 		ec.unmarshalInputOrderEventWhereInput,
 		ec.unmarshalInputOrderItemWhereInput,
 		ec.unmarshalInputOrderListFilter,
@@ -4480,6 +4755,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputPayOrderInput,
 		ec.unmarshalInputPaymentOrder,
 		ec.unmarshalInputPaymentWhereInput,
+		ec.unmarshalInputPhoneSignInInput,
 		ec.unmarshalInputPlaceOrderInput,
 		ec.unmarshalInputPlaceOrderLineInput,
 		ec.unmarshalInputProductAttributeInput,
@@ -4497,6 +4773,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputReviewWhereInput,
 		ec.unmarshalInputShipmentOrder,
 		ec.unmarshalInputShipmentWhereInput,
+		ec.unmarshalInputStartWebSignInInput,
 		ec.unmarshalInputStockMovementOrder,
 		ec.unmarshalInputStockMovementWhereInput,
 		ec.unmarshalInputTrackingEventInput,
@@ -8452,13 +8729,14 @@ type User implements Node {
   id: ID!
   createdAt: Time!
   updatedAt: Time!
-  email: String!
+  email: String
   phone: String
   displayName: String!
   locale: String!
   status: UserStatus!
   merchantRole: UserMerchantRole
   merchant: Merchant
+  identities: [UserIdentity!]
 }
 """
 A connection to a list of items.
@@ -8489,6 +8767,25 @@ type UserEdge {
   A cursor for use in pagination.
   """
   cursor: Cursor!
+}
+type UserIdentity implements Node {
+  id: ID!
+  provider: UserIdentityProvider!
+  appID: String!
+  openID: String!
+  unionID: String
+  createdAt: Time!
+  lastUsedAt: Time
+}
+"""
+UserIdentityProvider is enum for the field provider
+"""
+enum UserIdentityProvider @goModel(model: "github.com/xiadan/xiadan/ent/useridentity.Provider") {
+  WECHAT
+  QQ
+  KUAISHOU
+  ALIPAY
+  PHONE
 }
 """
 UserMerchantRole is enum for the field merchant_role
@@ -8581,6 +8878,8 @@ input UserWhereInput {
   emailContains: String
   emailHasPrefix: String
   emailHasSuffix: String
+  emailIsNil: Boolean
+  emailNotNil: Boolean
   emailEqualFold: String
   emailContainsFold: String
   """
@@ -9559,7 +9858,7 @@ input PayOrderInput {
   method: PaymentMethod!
   "Where the customer pays; decides the instructions. Default NATIVE_QR."
   channel: PaymentChannel
-  "The payer's id at the provider (mini-program payments)."
+  "Optional, for mini-program payments: the payer is always the caller's own identity (from signInWithMiniProgram or linkMiniProgram) in the app the method's provider pays in; an openID given here must be that identity."
   openID: String
   "Where the browser returns after a redirect payment."
   returnURL: String
@@ -9586,6 +9885,121 @@ extend type Payment {
 
 extend type Refund {
   amount: Money!
+}
+`, BuiltIn: false},
+	{Name: "../schema/signin.graphqls", Input: `"""
+A sign-in platform: where mini programs run (wx.login, qq.login, ks.login,
+my.getAuthCode) and, for WECHAT and QQ, website login (WeChat website login, QQ Connect).
+"""
+enum SignInPlatform {
+  WECHAT
+  QQ
+  KUAISHOU
+  ALIPAY
+}
+
+extend type Mutation {
+  """
+  Signs in with a mini program's login code. The first sign-in of a platform account
+  creates a Xiadan account (or joins the account of the same person's union id). Send it
+  in a mutation of its own. BAD_USER_INPUT (reason INVALID_CODE) for a wrong, used or
+  expired code; RATE_LIMITED when the platform or our per-address limit says so.
+  """
+  signInWithMiniProgram(input: MiniProgramSignInInput!): AuthPayload!
+  "Adds the platform account of a mini program's login code to the signed-in account. CONFLICT (with a reason) when it belongs to another account."
+  linkMiniProgram(input: MiniProgramSignInInput!): UserIdentity! @auth
+  """
+  Starts a web sign-in (QQ Connect, WeChat website login): send the browser to
+  authorizeURL, keep browserSecret in the browser (sessionStorage), and finish on the
+  redirect URI with the code and state the platform sends there. With link: true (signed
+  in), finishing it with linkWebIdentity adds the identity to the account.
+  """
+  startWebSignIn(input: StartWebSignInInput!): WebSignInStart!
+  "Finishes a web sign-in started by this browser. Works once, within 10 minutes. Send it in a mutation of its own."
+  finishWebSignIn(input: FinishWebSignInInput!): AuthPayload!
+  "Finishes a web sign-in started with link: true by the signed-in user, adding the identity to their account."
+  linkWebIdentity(input: FinishWebSignInInput!): UserIdentity! @auth
+  """
+  Sends a 6-digit code to a mobile number (China by default; other countries as
+  +<country code>), valid 5 minutes, together with the verificationID it works with.
+  RATE_LIMITED within the resend cool-down (1 minute) and past the daily and per-address
+  limits. Send it in a mutation of its own.
+  """
+  requestPhoneCode(phone: String!): PhoneCodeSent!
+  """
+  Signs in with a code sent to a phone number; the number's first sign-in creates an
+  account. A code allows 5 wrong tries. Send it in a mutation of its own, so that wrong
+  tries are counted.
+  """
+  signInWithPhone(input: PhoneSignInInput!): AuthPayload!
+  "Adds (or replaces) the signed-in account's phone number with a code sent to it. CONFLICT when the number signs in to another account."
+  linkPhone(input: PhoneSignInInput!): UserIdentity! @auth
+  "Gives an account without a password an email address and a password (it can then sign in with login); sends a verification code to the address."
+  linkEmailPassword(input: LinkEmailPasswordInput!): User! @auth
+  "Removes one of the signed-in user's identities. INVALID_STATE (currentState LAST_WAY_IN) when it is their only way to sign in."
+  unlinkIdentity(id: ID!): User! @auth
+  "Removes the signed-in user's email address and password. INVALID_STATE (LAST_WAY_IN) when the account has no identity to sign in with."
+  unlinkEmailPassword: User! @auth
+}
+
+extend type User {
+  "Whether the account has a password (and so can sign in with login)."
+  hasPassword: Boolean!
+}
+
+input MiniProgramSignInInput {
+  platform: SignInPlatform!
+  "The code of wx.login, qq.login, ks.login or my.getAuthCode (scopes: auth_base)."
+  code: String!
+}
+
+input StartWebSignInInput {
+  "WECHAT or QQ."
+  platform: SignInPlatform!
+  "The front-end page the platform returns to; one of the server's WEB_SIGNIN_REDIRECT_URIS."
+  redirectURI: String!
+  "Link the identity to the signed-in account instead of signing in."
+  link: Boolean
+}
+
+"A started web sign-in."
+type WebSignInStart {
+  "Where to send the browser."
+  authorizeURL: String!
+  "Comes back on the redirect URI; pass it to finishWebSignIn."
+  state: String!
+  "Keep it in this browser only (sessionStorage) and pass it to finishWebSignIn: a sign-in finishes only in the browser that started it."
+  browserSecret: String!
+  expiresAt: Time!
+}
+
+input FinishWebSignInInput {
+  state: String!
+  code: String!
+  browserSecret: String!
+}
+
+"A code that was sent by SMS."
+type PhoneCodeSent {
+  "The number, normalised to E.164 (+8613800138000)."
+  phone: String!
+  "Pass it with the code: the code works only with it."
+  verificationID: String!
+  expiresAt: Time!
+  "When another code may be requested."
+  resendAfter: Time!
+}
+
+input PhoneSignInInput {
+  phone: String!
+  verificationID: String!
+  code: String!
+}
+
+input LinkEmailPasswordInput {
+  email: String!
+  "8 to 128 characters."
+  password: String!
 }
 `, BuiltIn: false},
 	{Name: "../schema/webhooks.graphqls", Input: `extend type Query {
@@ -10277,6 +10691,20 @@ func (ec *executionContext) childFields_Payment(ctx context.Context, field graph
 	return nil, fmt.Errorf("no field named %q was found under type Payment", field.Name)
 }
 
+func (ec *executionContext) childFields_PhoneCodeSent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "phone":
+		return ec.fieldContext_PhoneCodeSent_phone(ctx, field)
+	case "verificationID":
+		return ec.fieldContext_PhoneCodeSent_verificationID(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_PhoneCodeSent_expiresAt(ctx, field)
+	case "resendAfter":
+		return ec.fieldContext_PhoneCodeSent_resendAfter(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PhoneCodeSent", field.Name)
+}
+
 func (ec *executionContext) childFields_PlaceOrderPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "checkoutID":
@@ -10647,10 +11075,14 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_merchantRole(ctx, field)
 	case "merchant":
 		return ec.fieldContext_User_merchant(ctx, field)
+	case "identities":
+		return ec.fieldContext_User_identities(ctx, field)
 	case "roles":
 		return ec.fieldContext_User_roles(ctx, field)
 	case "emailVerified":
 		return ec.fieldContext_User_emailVerified(ctx, field)
+	case "hasPassword":
+		return ec.fieldContext_User_hasPassword(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type User", field.Name)
 }
@@ -10675,6 +11107,26 @@ func (ec *executionContext) childFields_UserEdge(ctx context.Context, field grap
 		return ec.fieldContext_UserEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type UserEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_UserIdentity(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_UserIdentity_id(ctx, field)
+	case "provider":
+		return ec.fieldContext_UserIdentity_provider(ctx, field)
+	case "appID":
+		return ec.fieldContext_UserIdentity_appID(ctx, field)
+	case "openID":
+		return ec.fieldContext_UserIdentity_openID(ctx, field)
+	case "unionID":
+		return ec.fieldContext_UserIdentity_unionID(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_UserIdentity_createdAt(ctx, field)
+	case "lastUsedAt":
+		return ec.fieldContext_UserIdentity_lastUsedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UserIdentity", field.Name)
 }
 
 func (ec *executionContext) childFields_VariantOption(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -10707,6 +11159,20 @@ func (ec *executionContext) childFields_VirtualContent(ctx context.Context, fiel
 		return ec.fieldContext_VirtualContent_message(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type VirtualContent", field.Name)
+}
+
+func (ec *executionContext) childFields_WebSignInStart(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "authorizeURL":
+		return ec.fieldContext_WebSignInStart_authorizeURL(ctx, field)
+	case "state":
+		return ec.fieldContext_WebSignInStart_state(ctx, field)
+	case "browserSecret":
+		return ec.fieldContext_WebSignInStart_browserSecret(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_WebSignInStart_expiresAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WebSignInStart", field.Name)
 }
 
 func (ec *executionContext) childFields_Webhook(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -11445,6 +11911,20 @@ func (ec *executionContext) field_Mutation_deliverVirtualGoods_args(ctx context.
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_finishWebSignIn_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.FinishWebSignInInput, error) {
+			return ec.unmarshalNFinishWebSignInInput2githubᚗcomᚋxiadanᚋxiadanᚋgraphᚋmodelᚐFinishWebSignInInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_inviteMerchantStaff_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -11464,6 +11944,62 @@ func (ec *executionContext) field_Mutation_inviteMerchantStaff_args(ctx context.
 		return nil, err
 	}
 	args["email"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_linkEmailPassword_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.LinkEmailPasswordInput, error) {
+			return ec.unmarshalNLinkEmailPasswordInput2githubᚗcomᚋxiadanᚋxiadanᚋgraphᚋmodelᚐLinkEmailPasswordInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_linkMiniProgram_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.MiniProgramSignInInput, error) {
+			return ec.unmarshalNMiniProgramSignInInput2githubᚗcomᚋxiadanᚋxiadanᚋgraphᚋmodelᚐMiniProgramSignInInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_linkPhone_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.PhoneSignInInput, error) {
+			return ec.unmarshalNPhoneSignInInput2githubᚗcomᚋxiadanᚋxiadanᚋgraphᚋmodelᚐPhoneSignInInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_linkWebIdentity_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.FinishWebSignInInput, error) {
+			return ec.unmarshalNFinishWebSignInInput2githubᚗcomᚋxiadanᚋxiadanᚋgraphᚋmodelᚐFinishWebSignInInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -11681,6 +12217,20 @@ func (ec *executionContext) field_Mutation_removeProductVariant_args(ctx context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_requestPhoneCode_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "phone",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["phone"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_reviewMerchant_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -11890,6 +12440,62 @@ func (ec *executionContext) field_Mutation_shipOrder_args(ctx context.Context, r
 		return nil, err
 	}
 	args["trackingNumber"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_signInWithMiniProgram_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.MiniProgramSignInInput, error) {
+			return ec.unmarshalNMiniProgramSignInInput2githubᚗcomᚋxiadanᚋxiadanᚋgraphᚋmodelᚐMiniProgramSignInInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_signInWithPhone_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.PhoneSignInInput, error) {
+			return ec.unmarshalNPhoneSignInInput2githubᚗcomᚋxiadanᚋxiadanᚋgraphᚋmodelᚐPhoneSignInInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_startWebSignIn_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.StartWebSignInInput, error) {
+			return ec.unmarshalNStartWebSignInInput2githubᚗcomᚋxiadanᚋxiadanᚋgraphᚋmodelᚐStartWebSignInInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_unlinkIdentity_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -19636,6 +20242,556 @@ func (ec *executionContext) fieldContext_Mutation_refundOrder(ctx context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_signInWithMiniProgram(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_signInWithMiniProgram(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SignInWithMiniProgram(ctx, fc.Args["input"].(model.MiniProgramSignInInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *auth.Session) graphql.Marshaler {
+			return ec.marshalNAuthPayload2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋauthᚐSession(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_signInWithMiniProgram(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuthPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_signInWithMiniProgram_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_linkMiniProgram(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_linkMiniProgram(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().LinkMiniProgram(ctx, fc.Args["input"].(model.MiniProgramSignInInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.UserIdentity
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.UserIdentity) graphql.Marshaler {
+			return ec.marshalNUserIdentity2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐUserIdentity(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_linkMiniProgram(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserIdentity(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_linkMiniProgram_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_startWebSignIn(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_startWebSignIn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().StartWebSignIn(ctx, fc.Args["input"].(model.StartWebSignInInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *auth.WebSignInStarted) graphql.Marshaler {
+			return ec.marshalNWebSignInStart2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋauthᚐWebSignInStarted(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_startWebSignIn(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WebSignInStart(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_startWebSignIn_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_finishWebSignIn(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_finishWebSignIn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().FinishWebSignIn(ctx, fc.Args["input"].(model.FinishWebSignInInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *auth.Session) graphql.Marshaler {
+			return ec.marshalNAuthPayload2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋauthᚐSession(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_finishWebSignIn(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuthPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_finishWebSignIn_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_linkWebIdentity(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_linkWebIdentity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().LinkWebIdentity(ctx, fc.Args["input"].(model.FinishWebSignInInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.UserIdentity
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.UserIdentity) graphql.Marshaler {
+			return ec.marshalNUserIdentity2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐUserIdentity(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_linkWebIdentity(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserIdentity(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_linkWebIdentity_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_requestPhoneCode(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_requestPhoneCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RequestPhoneCode(ctx, fc.Args["phone"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *auth.PhoneCodeSent) graphql.Marshaler {
+			return ec.marshalNPhoneCodeSent2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋauthᚐPhoneCodeSent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_requestPhoneCode(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PhoneCodeSent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_requestPhoneCode_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_signInWithPhone(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_signInWithPhone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SignInWithPhone(ctx, fc.Args["input"].(model.PhoneSignInInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *auth.Session) graphql.Marshaler {
+			return ec.marshalNAuthPayload2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋauthᚐSession(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_signInWithPhone(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuthPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_signInWithPhone_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_linkPhone(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_linkPhone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().LinkPhone(ctx, fc.Args["input"].(model.PhoneSignInInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.UserIdentity
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.UserIdentity) graphql.Marshaler {
+			return ec.marshalNUserIdentity2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐUserIdentity(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_linkPhone(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserIdentity(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_linkPhone_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_linkEmailPassword(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_linkEmailPassword(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().LinkEmailPassword(ctx, fc.Args["input"].(model.LinkEmailPasswordInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.User
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_linkEmailPassword(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_linkEmailPassword_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_unlinkIdentity(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_unlinkIdentity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UnlinkIdentity(ctx, fc.Args["id"].(int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.User
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_unlinkIdentity(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_unlinkIdentity_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_unlinkEmailPassword(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_unlinkEmailPassword(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Mutation().UnlinkEmailPassword(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.User
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_unlinkEmailPassword(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createWebhook(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -22119,6 +23275,98 @@ func (ec *executionContext) fieldContext_Payment_refundedAmount(_ context.Contex
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _PhoneCodeSent_phone(ctx context.Context, field graphql.CollectedField, obj *auth.PhoneCodeSent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PhoneCodeSent_phone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Phone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PhoneCodeSent_phone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PhoneCodeSent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _PhoneCodeSent_verificationID(ctx context.Context, field graphql.CollectedField, obj *auth.PhoneCodeSent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PhoneCodeSent_verificationID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.VerificationID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PhoneCodeSent_verificationID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PhoneCodeSent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _PhoneCodeSent_expiresAt(ctx context.Context, field graphql.CollectedField, obj *auth.PhoneCodeSent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PhoneCodeSent_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PhoneCodeSent_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PhoneCodeSent", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _PhoneCodeSent_resendAfter(ctx context.Context, field graphql.CollectedField, obj *auth.PhoneCodeSent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PhoneCodeSent_resendAfter(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResendAfter, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PhoneCodeSent_resendAfter(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PhoneCodeSent", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
 func (ec *executionContext) _PlaceOrderPayload_checkoutID(ctx context.Context, field graphql.CollectedField, obj *orders.Placed) (ret graphql.Marshaler) {
@@ -26851,11 +28099,11 @@ func (ec *executionContext) _User_email(ctx context.Context, field graphql.Colle
 			return obj.Email, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_User_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -27009,6 +28257,38 @@ func (ec *executionContext) fieldContext_User_merchant(_ context.Context, field 
 	return fc, nil
 }
 
+func (ec *executionContext) _User_identities(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_identities(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Identities(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.UserIdentity) graphql.Marshaler {
+			return ec.marshalOUserIdentity2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐUserIdentityᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_User_identities(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "User",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserIdentity(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _User_roles(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -27052,6 +28332,29 @@ func (ec *executionContext) _User_emailVerified(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_User_emailVerified(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("User", field, true, true, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _User_hasPassword(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_hasPassword(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.User().HasPassword(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_User_hasPassword(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, true, true, errors.New("field of type Boolean does not have child fields"))
 }
 
@@ -27195,6 +28498,167 @@ func (ec *executionContext) _UserEdge_cursor(ctx context.Context, field graphql.
 }
 func (ec *executionContext) fieldContext_UserEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("UserEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+}
+
+func (ec *executionContext) _UserIdentity_id(ctx context.Context, field graphql.CollectedField, obj *ent.UserIdentity) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UserIdentity_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UserIdentity_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UserIdentity", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _UserIdentity_provider(ctx context.Context, field graphql.CollectedField, obj *ent.UserIdentity) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UserIdentity_provider(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Provider, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v useridentity.Provider) graphql.Marshaler {
+			return ec.marshalNUserIdentityProvider2githubᚗcomᚋxiadanᚋxiadanᚋentᚋuseridentityᚐProvider(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UserIdentity_provider(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UserIdentity", field, false, false, errors.New("field of type UserIdentityProvider does not have child fields"))
+}
+
+func (ec *executionContext) _UserIdentity_appID(ctx context.Context, field graphql.CollectedField, obj *ent.UserIdentity) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UserIdentity_appID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AppID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UserIdentity_appID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UserIdentity", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _UserIdentity_openID(ctx context.Context, field graphql.CollectedField, obj *ent.UserIdentity) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UserIdentity_openID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OpenID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UserIdentity_openID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UserIdentity", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _UserIdentity_unionID(ctx context.Context, field graphql.CollectedField, obj *ent.UserIdentity) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UserIdentity_unionID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UnionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UserIdentity_unionID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UserIdentity", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _UserIdentity_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserIdentity) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UserIdentity_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UserIdentity_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UserIdentity", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _UserIdentity_lastUsedAt(ctx context.Context, field graphql.CollectedField, obj *ent.UserIdentity) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UserIdentity_lastUsedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastUsedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UserIdentity_lastUsedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UserIdentity", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
 func (ec *executionContext) _VariantOption_name(ctx context.Context, field graphql.CollectedField, obj *schematype.OptionValue) (ret graphql.Marshaler) {
@@ -27365,6 +28829,98 @@ func (ec *executionContext) _VirtualContent_message(ctx context.Context, field g
 }
 func (ec *executionContext) fieldContext_VirtualContent_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("VirtualContent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _WebSignInStart_authorizeURL(ctx context.Context, field graphql.CollectedField, obj *auth.WebSignInStarted) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebSignInStart_authorizeURL(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AuthorizeURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WebSignInStart_authorizeURL(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WebSignInStart", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _WebSignInStart_state(ctx context.Context, field graphql.CollectedField, obj *auth.WebSignInStarted) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebSignInStart_state(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.State, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WebSignInStart_state(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WebSignInStart", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _WebSignInStart_browserSecret(ctx context.Context, field graphql.CollectedField, obj *auth.WebSignInStarted) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebSignInStart_browserSecret(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BrowserSecret, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WebSignInStart_browserSecret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WebSignInStart", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _WebSignInStart_expiresAt(ctx context.Context, field graphql.CollectedField, obj *auth.WebSignInStarted) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebSignInStart_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WebSignInStart_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WebSignInStart", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
 func (ec *executionContext) _Webhook_id(ctx context.Context, field graphql.CollectedField, obj *ent.Webhook) (ret graphql.Marshaler) {
@@ -33161,6 +34717,87 @@ func (ec *executionContext) unmarshalInputCreateWebhookInput(ctx context.Context
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputFinishWebSignInInput(ctx context.Context, obj any) (model.FinishWebSignInInput, error) {
+	var it model.FinishWebSignInInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"state", "code", "browserSecret"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "state":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("state"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.State = data
+		case "code":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("code"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Code = data
+		case "browserSecret":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("browserSecret"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BrowserSecret = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputLinkEmailPasswordInput(ctx context.Context, obj any) (model.LinkEmailPasswordInput, error) {
+	var it model.LinkEmailPasswordInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"email", "password"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "email":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("email"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Email = data
+		case "password":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("password"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Password = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputLoginInput(ctx context.Context, obj any) (model.LoginInput, error) {
 	var it model.LoginInput
 	if obj == nil {
@@ -34672,6 +36309,43 @@ func (ec *executionContext) unmarshalInputMerchantWhereInput(ctx context.Context
 				return it, err
 			}
 			it.CurrencyContainsFold = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputMiniProgramSignInInput(ctx context.Context, obj any) (model.MiniProgramSignInInput, error) {
+	var it model.MiniProgramSignInInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"platform", "code"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "platform":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("platform"))
+			data, err := ec.unmarshalNSignInPlatform2githubᚗcomᚋxiadanᚋxiadanᚋinternalᚋidentityᚐPlatform(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Platform = data
+		case "code":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("code"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Code = data
 		}
 	}
 	return it, nil
@@ -38362,6 +40036,50 @@ func (ec *executionContext) unmarshalInputPaymentWhereInput(ctx context.Context,
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputPhoneSignInInput(ctx context.Context, obj any) (model.PhoneSignInInput, error) {
+	var it model.PhoneSignInInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"phone", "verificationID", "code"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "phone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phone"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Phone = data
+		case "verificationID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("verificationID"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.VerificationID = data
+		case "code":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("code"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Code = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputPlaceOrderInput(ctx context.Context, obj any) (orders.PlaceInput, error) {
 	var it orders.PlaceInput
 	if obj == nil {
@@ -41601,6 +43319,50 @@ func (ec *executionContext) unmarshalInputShipmentWhereInput(ctx context.Context
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputStartWebSignInInput(ctx context.Context, obj any) (model.StartWebSignInInput, error) {
+	var it model.StartWebSignInInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"platform", "redirectURI", "link"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "platform":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("platform"))
+			data, err := ec.unmarshalNSignInPlatform2githubᚗcomᚋxiadanᚋxiadanᚋinternalᚋidentityᚐPlatform(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Platform = data
+		case "redirectURI":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redirectURI"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedirectURI = data
+		case "link":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("link"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Link = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputStockMovementOrder(ctx context.Context, obj any) (ent.StockMovementOrder, error) {
 	var it ent.StockMovementOrder
 	if obj == nil {
@@ -43014,7 +44776,7 @@ func (ec *executionContext) unmarshalInputUserWhereInput(ctx context.Context, ob
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "email", "emailNEQ", "emailIn", "emailNotIn", "emailGT", "emailGTE", "emailLT", "emailLTE", "emailContains", "emailHasPrefix", "emailHasSuffix", "emailEqualFold", "emailContainsFold", "phone", "phoneNEQ", "phoneIn", "phoneNotIn", "phoneGT", "phoneGTE", "phoneLT", "phoneLTE", "phoneContains", "phoneHasPrefix", "phoneHasSuffix", "phoneIsNil", "phoneNotNil", "phoneEqualFold", "phoneContainsFold", "displayName", "displayNameNEQ", "displayNameIn", "displayNameNotIn", "displayNameGT", "displayNameGTE", "displayNameLT", "displayNameLTE", "displayNameContains", "displayNameHasPrefix", "displayNameHasSuffix", "displayNameEqualFold", "displayNameContainsFold", "locale", "localeNEQ", "localeIn", "localeNotIn", "localeGT", "localeGTE", "localeLT", "localeLTE", "localeContains", "localeHasPrefix", "localeHasSuffix", "localeEqualFold", "localeContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "merchantRole", "merchantRoleNEQ", "merchantRoleIn", "merchantRoleNotIn", "merchantRoleIsNil", "merchantRoleNotNil", "hasMerchant", "hasMerchantWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "email", "emailNEQ", "emailIn", "emailNotIn", "emailGT", "emailGTE", "emailLT", "emailLTE", "emailContains", "emailHasPrefix", "emailHasSuffix", "emailIsNil", "emailNotNil", "emailEqualFold", "emailContainsFold", "phone", "phoneNEQ", "phoneIn", "phoneNotIn", "phoneGT", "phoneGTE", "phoneLT", "phoneLTE", "phoneContains", "phoneHasPrefix", "phoneHasSuffix", "phoneIsNil", "phoneNotNil", "phoneEqualFold", "phoneContainsFold", "displayName", "displayNameNEQ", "displayNameIn", "displayNameNotIn", "displayNameGT", "displayNameGTE", "displayNameLT", "displayNameLTE", "displayNameContains", "displayNameHasPrefix", "displayNameHasSuffix", "displayNameEqualFold", "displayNameContainsFold", "locale", "localeNEQ", "localeIn", "localeNotIn", "localeGT", "localeGTE", "localeLT", "localeLTE", "localeContains", "localeHasPrefix", "localeHasSuffix", "localeEqualFold", "localeContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "merchantRole", "merchantRoleNEQ", "merchantRoleIn", "merchantRoleNotIn", "merchantRoleIsNil", "merchantRoleNotNil", "hasMerchant", "hasMerchantWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -43287,6 +45049,20 @@ func (ec *executionContext) unmarshalInputUserWhereInput(ctx context.Context, ob
 				return it, err
 			}
 			it.EmailHasSuffix = data
+		case "emailIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("emailIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EmailIsNil = data
+		case "emailNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("emailNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EmailNotNil = data
 		case "emailEqualFold":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("emailEqualFold"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -45766,6 +47542,11 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Webhook(ctx, sel, obj)
+	case *ent.UserIdentity:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._UserIdentity(ctx, sel, obj)
 	case *ent.User:
 		if obj == nil {
 			return graphql.Null
@@ -48586,6 +50367,83 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "signInWithMiniProgram":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_signInWithMiniProgram(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "linkMiniProgram":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_linkMiniProgram(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "startWebSignIn":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_startWebSignIn(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "finishWebSignIn":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_finishWebSignIn(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "linkWebIdentity":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_linkWebIdentity(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "requestPhoneCode":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_requestPhoneCode(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "signInWithPhone":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_signInWithPhone(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "linkPhone":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_linkPhone(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "linkEmailPassword":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_linkEmailPassword(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "unlinkIdentity":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_unlinkIdentity(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "unlinkEmailPassword":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_unlinkEmailPassword(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "createWebhook":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createWebhook(ctx, field)
@@ -50163,6 +52021,59 @@ func (ec *executionContext) _Payment(ctx context.Context, sel ast.SelectionSet, 
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var phoneCodeSentImplementors = []string{"PhoneCodeSent"}
+
+func (ec *executionContext) _PhoneCodeSent(ctx context.Context, sel ast.SelectionSet, obj *auth.PhoneCodeSent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, phoneCodeSentImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PhoneCodeSent")
+		case "phone":
+			out.Values[i] = ec._PhoneCodeSent_phone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "verificationID":
+			out.Values[i] = ec._PhoneCodeSent_verificationID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._PhoneCodeSent_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resendAfter":
+			out.Values[i] = ec._PhoneCodeSent_resendAfter(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -52765,7 +54676,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 			}
 		case "email":
 			out.Values[i] = ec._User_email(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "phone":
@@ -52803,6 +54714,44 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 					}
 				}()
 				res = ec._User_merchant(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "identities":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._User_identities(ctx, field, obj)
 				if res == graphql.RequiredNull {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -52879,6 +54828,44 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 					}
 				}()
 				res = ec._User_emailVerified(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "hasPassword":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._User_hasPassword(ctx, field, obj)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -53019,6 +55006,74 @@ func (ec *executionContext) _UserEdge(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var userIdentityImplementors = []string{"UserIdentity", "Node"}
+
+func (ec *executionContext) _UserIdentity(ctx context.Context, sel ast.SelectionSet, obj *ent.UserIdentity) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, userIdentityImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UserIdentity")
+		case "id":
+			out.Values[i] = ec._UserIdentity_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "provider":
+			out.Values[i] = ec._UserIdentity_provider(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "appID":
+			out.Values[i] = ec._UserIdentity_appID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "openID":
+			out.Values[i] = ec._UserIdentity_openID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "unionID":
+			out.Values[i] = ec._UserIdentity_unionID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._UserIdentity_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lastUsedAt":
+			out.Values[i] = ec._UserIdentity_lastUsedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var variantOptionImplementors = []string{"VariantOption"}
 
 func (ec *executionContext) _VariantOption(ctx context.Context, sel ast.SelectionSet, obj *schematype.OptionValue) graphql.Marshaler {
@@ -53129,6 +55184,59 @@ func (ec *executionContext) _VirtualContent(ctx context.Context, sel ast.Selecti
 			}
 		case "message":
 			out.Values[i] = ec._VirtualContent_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var webSignInStartImplementors = []string{"WebSignInStart"}
+
+func (ec *executionContext) _WebSignInStart(ctx context.Context, sel ast.SelectionSet, obj *auth.WebSignInStarted) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, webSignInStartImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WebSignInStart")
+		case "authorizeURL":
+			out.Values[i] = ec._WebSignInStart_authorizeURL(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "state":
+			out.Values[i] = ec._WebSignInStart_state(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "browserSecret":
+			out.Values[i] = ec._WebSignInStart_browserSecret(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._WebSignInStart_expiresAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -54550,6 +56658,11 @@ func (ec *executionContext) marshalNEventActor2ᚖgithubᚗcomᚋxiadanᚋxiadan
 	return ec._EventActor(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNFinishWebSignInInput2githubᚗcomᚋxiadanᚋxiadanᚋgraphᚋmodelᚐFinishWebSignInInput(ctx context.Context, v any) (model.FinishWebSignInInput, error) {
+	res, err := ec.unmarshalInputFinishWebSignInInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNFloat2float64(ctx context.Context, v any) (float64, error) {
 	res, err := graphql.UnmarshalFloatContext(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -54641,6 +56754,11 @@ func (ec *executionContext) marshalNInt2int64(ctx context.Context, sel ast.Selec
 		}
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNLinkEmailPasswordInput2githubᚗcomᚋxiadanᚋxiadanᚋgraphᚋmodelᚐLinkEmailPasswordInput(ctx context.Context, v any) (model.LinkEmailPasswordInput, error) {
+	res, err := ec.unmarshalInputLinkEmailPasswordInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNLoginInput2githubᚗcomᚋxiadanᚋxiadanᚋgraphᚋmodelᚐLoginInput(ctx context.Context, v any) (model.LoginInput, error) {
@@ -54754,6 +56872,11 @@ func (ec *executionContext) marshalNMerchantStatus2githubᚗcomᚋxiadanᚋxiada
 func (ec *executionContext) unmarshalNMerchantWhereInput2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantWhereInput(ctx context.Context, v any) (*ent.MerchantWhereInput, error) {
 	res, err := ec.unmarshalInputMerchantWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNMiniProgramSignInInput2githubᚗcomᚋxiadanᚋxiadanᚋgraphᚋmodelᚐMiniProgramSignInInput(ctx context.Context, v any) (model.MiniProgramSignInInput, error) {
+	res, err := ec.unmarshalInputMiniProgramSignInInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNMoney2githubᚗcomᚋxiadanᚋxiadanᚋinternalᚋmoneyᚐMoney(ctx context.Context, sel ast.SelectionSet, v money.Money) graphql.Marshaler {
@@ -55037,6 +57160,21 @@ func (ec *executionContext) marshalNPaymentStatus2githubᚗcomᚋxiadanᚋxiadan
 func (ec *executionContext) unmarshalNPaymentWhereInput2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐPaymentWhereInput(ctx context.Context, v any) (*ent.PaymentWhereInput, error) {
 	res, err := ec.unmarshalInputPaymentWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPhoneCodeSent2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋauthᚐPhoneCodeSent(ctx context.Context, sel ast.SelectionSet, v *auth.PhoneCodeSent) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._PhoneCodeSent(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNPhoneSignInInput2githubᚗcomᚋxiadanᚋxiadanᚋgraphᚋmodelᚐPhoneSignInInput(ctx context.Context, v any) (model.PhoneSignInInput, error) {
+	res, err := ec.unmarshalInputPhoneSignInInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNPlaceOrderInput2githubᚗcomᚋxiadanᚋxiadanᚋinternalᚋordersᚐPlaceInput(ctx context.Context, v any) (orders.PlaceInput, error) {
@@ -55435,6 +57573,28 @@ func (ec *executionContext) unmarshalNShipmentWhereInput2ᚖgithubᚗcomᚋxiada
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNSignInPlatform2githubᚗcomᚋxiadanᚋxiadanᚋinternalᚋidentityᚐPlatform(ctx context.Context, v any) (identity.Platform, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := identity.Platform(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSignInPlatform2githubᚗcomᚋxiadanᚋxiadanᚋinternalᚋidentityᚐPlatform(ctx context.Context, sel ast.SelectionSet, v identity.Platform) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNStartWebSignInInput2githubᚗcomᚋxiadanᚋxiadanᚋgraphᚋmodelᚐStartWebSignInInput(ctx context.Context, v any) (model.StartWebSignInInput, error) {
+	res, err := ec.unmarshalInputStartWebSignInInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNStockMovementConnection2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐStockMovementConnection(ctx context.Context, sel ast.SelectionSet, v *ent.StockMovementConnection) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -55655,6 +57815,26 @@ func (ec *executionContext) marshalNUserConnection2ᚖgithubᚗcomᚋxiadanᚋxi
 	return ec._UserConnection(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNUserIdentity2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐUserIdentity(ctx context.Context, sel ast.SelectionSet, v *ent.UserIdentity) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._UserIdentity(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNUserIdentityProvider2githubᚗcomᚋxiadanᚋxiadanᚋentᚋuseridentityᚐProvider(ctx context.Context, v any) (useridentity.Provider, error) {
+	var res useridentity.Provider
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUserIdentityProvider2githubᚗcomᚋxiadanᚋxiadanᚋentᚋuseridentityᚐProvider(ctx context.Context, sel ast.SelectionSet, v useridentity.Provider) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) unmarshalNUserMerchantRole2githubᚗcomᚋxiadanᚋxiadanᚋentᚋuserᚐMerchantRole(ctx context.Context, v any) (user.MerchantRole, error) {
 	var res user.MerchantRole
 	err := res.UnmarshalGQL(v)
@@ -55760,6 +57940,16 @@ func (ec *executionContext) marshalNVerifyEmailPayload2ᚖgithubᚗcomᚋxiadan�
 func (ec *executionContext) unmarshalNVirtualContentInput2githubᚗcomᚋxiadanᚋxiadanᚋgraphᚋmodelᚐVirtualContentInput(ctx context.Context, v any) (model.VirtualContentInput, error) {
 	res, err := ec.unmarshalInputVirtualContentInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNWebSignInStart2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋauthᚐWebSignInStarted(ctx context.Context, sel ast.SelectionSet, v *auth.WebSignInStarted) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._WebSignInStart(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNWebhook2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐWebhookᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Webhook) graphql.Marshaler {
@@ -58241,6 +60431,25 @@ func (ec *executionContext) marshalOUserEdge2ᚖgithubᚗcomᚋxiadanᚋxiadan�
 		return graphql.Null
 	}
 	return ec._UserEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOUserIdentity2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐUserIdentityᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.UserIdentity) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNUserIdentity2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐUserIdentity(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalOUserMerchantRole2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋentᚋuserᚐMerchantRoleᚄ(ctx context.Context, v any) ([]user.MerchantRole, error) {

@@ -1091,7 +1091,7 @@ var (
 		{Name: "id", Type: field.TypeInt, Increment: true},
 		{Name: "state_hash", Type: field.TypeString, Unique: true, Size: 64},
 		{Name: "browser_hash", Type: field.TypeString, Size: 64},
-		{Name: "provider", Type: field.TypeEnum, Enums: []string{"WECHAT", "QQ", "SANDBOX"}},
+		{Name: "provider", Type: field.TypeEnum, Enums: []string{"WECHAT", "QQ"}},
 		{Name: "app_id", Type: field.TypeString, Size: 64},
 		{Name: "redirect_uri", Type: field.TypeString, Size: 1024},
 		{Name: "pkce", Type: field.TypeBool, Default: false},

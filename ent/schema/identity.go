@@ -106,7 +106,7 @@ func (WebSignInState) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("state_hash").MaxRuneLen(64).NotEmpty().Unique().Immutable().Sensitive(),
 		field.String("browser_hash").MaxRuneLen(64).NotEmpty().Immutable().Sensitive(),
-		field.Enum("provider").Values("WECHAT", "QQ", "SANDBOX").Immutable(),
+		field.Enum("provider").Values("WECHAT", "QQ").Immutable(),
 		field.String("app_id").MaxRuneLen(64).Immutable(),
 		field.String("redirect_uri").MaxRuneLen(1024).Immutable(),
 		// Whether a PKCE code_challenge was sent; the verifier is derived from the

@@ -93,9 +93,8 @@ type Provider string
 
 // Provider values.
 const (
-	ProviderWECHAT  Provider = "WECHAT"
-	ProviderQQ      Provider = "QQ"
-	ProviderSANDBOX Provider = "SANDBOX"
+	ProviderWECHAT Provider = "WECHAT"
+	ProviderQQ     Provider = "QQ"
 )
 
 func (pr Provider) String() string {
@@ -105,7 +104,7 @@ func (pr Provider) String() string {
 // ProviderValidator is a validator for the "provider" field enum values. It is called by the builders before save.
 func ProviderValidator(pr Provider) error {
 	switch pr {
-	case ProviderWECHAT, ProviderQQ, ProviderSANDBOX:
+	case ProviderWECHAT, ProviderQQ:
 		return nil
 	default:
 		return fmt.Errorf("websigninstate: invalid enum value for provider field: %q", pr)

@@ -14,6 +14,7 @@ import (
 	"github.com/xiadan/xiadan/ent/payment"
 	"github.com/xiadan/xiadan/ent/product"
 	"github.com/xiadan/xiadan/ent/trackingevent"
+	"github.com/xiadan/xiadan/internal/identity"
 	"github.com/xiadan/xiadan/internal/money"
 )
 
@@ -110,6 +111,18 @@ type EventActor struct {
 	UserID *int `json:"userID,omitempty"`
 }
 
+type FinishWebSignInInput struct {
+	State         string `json:"state"`
+	Code          string `json:"code"`
+	BrowserSecret string `json:"browserSecret"`
+}
+
+type LinkEmailPasswordInput struct {
+	Email string `json:"email"`
+	// 8 to 128 characters.
+	Password string `json:"password"`
+}
+
 type LoginInput struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
@@ -122,6 +135,12 @@ type MerchantContact struct {
 	Email string `json:"email"`
 }
 
+type MiniProgramSignInInput struct {
+	Platform identity.Platform `json:"platform"`
+	// The code of wx.login, qq.login, ks.login or my.getAuthCode (scopes: auth_base).
+	Code string `json:"code"`
+}
+
 type PayOrderInput struct {
 	// Orders of one checkout; give orderIDs or checkoutID.
 	OrderIDs   []int          `json:"orderIDs,omitempty"`
@@ -129,11 +148,17 @@ type PayOrderInput struct {
 	Method     payment.Method `json:"method"`
 	// Where the customer pays; decides the instructions. Default NATIVE_QR.
 	Channel *PaymentChannel `json:"channel,omitempty"`
-	// The payer's id at the provider (mini-program payments).
+	// Optional, for mini-program payments: the payer is always the caller's own identity (from signInWithMiniProgram or linkMiniProgram) in the app the method's provider pays in; an openID given here must be that identity.
 	OpenID *string `json:"openID,omitempty"`
 	// Where the browser returns after a redirect payment.
 	ReturnURL      *string `json:"returnURL,omitempty"`
 	IdempotencyKey string  `json:"idempotencyKey"`
+}
+
+type PhoneSignInInput struct {
+	Phone          string `json:"phone"`
+	VerificationID string `json:"verificationID"`
+	Code           string `json:"code"`
 }
 
 // The lowest and highest variant price of a product.
@@ -173,6 +198,15 @@ type RegisterInput struct {
 	DisplayName string `json:"displayName"`
 	// BCP 47 language tag such as zh-CN or en; defaults to zh-CN.
 	Locale *string `json:"locale,omitempty"`
+}
+
+type StartWebSignInInput struct {
+	// WECHAT or QQ.
+	Platform identity.Platform `json:"platform"`
+	// The front-end page the platform returns to; one of the server's WEB_SIGNIN_REDIRECT_URIS.
+	RedirectURI string `json:"redirectURI"`
+	// Link the identity to the signed-in account instead of signing in.
+	Link *bool `json:"link,omitempty"`
 }
 
 // Real-time order events. Every committed order change is an OrderEvent, numbered by the

@@ -31,6 +31,7 @@ import (
 	"github.com/xiadan/xiadan/internal/events"
 	"github.com/xiadan/xiadan/internal/fulfilment"
 	"github.com/xiadan/xiadan/internal/guard"
+	"github.com/xiadan/xiadan/internal/identity/sandbox"
 	"github.com/xiadan/xiadan/internal/loader"
 	"github.com/xiadan/xiadan/internal/mail"
 	"github.com/xiadan/xiadan/internal/orders"
@@ -69,6 +70,8 @@ type App struct {
 	// Streams counts the open websockets and event streams, and closes them when their
 	// account's access changes (streams.go).
 	Streams *streams.Registry
+	// signInSandbox is the offline sign-in platform, when on (its page is mounted).
+	signInSandbox *sandbox.Sandbox
 }
 
 // New builds the services of the server from its configuration and database.
@@ -78,6 +81,10 @@ func New(cfg config.Config, db *database.DB, logger *slog.Logger) (*App, error) 
 		return nil, err
 	}
 	mailer, err := mail.New(cfg.Mail, mail.OutboxDir(cfg.DataDir), logger)
+	if err != nil {
+		return nil, err
+	}
+	signIn, err := newSignIn(cfg, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -93,6 +100,12 @@ func New(cfg config.Config, db *database.DB, logger *slog.Logger) (*App, error) 
 		Logger:            logger,
 		VerifyURL:         cfg.EmailVerifyURL,
 		VerificationTTL:   cfg.EmailVerificationTTL,
+		Identities:        signIn.registry,
+		SignIn:            cfg.SignIn,
+		PlatformCalls:     auth.NewQuota(time.Minute),
+		SMS:               signIn.sms,
+		SMSCountries:      cfg.SMS.Countries,
+		PhoneSends:        auth.NewQuota(time.Hour),
 	}
 	// Carrier scans always come in the order they happened, however they are loaded.
 	db.Client.TrackingEvent.Intercept(fulfilment.ScansInOrder())
@@ -102,6 +115,7 @@ func New(cfg config.Config, db *database.DB, logger *slog.Logger) (*App, error) 
 	}
 	ord := orders.New(cfg.OrderPaymentTimeout, cfg.OrderAutoCompleteAfter)
 	pay := payments.New(db.Client, reg, sb, cfg.Payment, ord, logger)
+	pay.PayerOpenID = payerOpenID(cfg, signIn.registry, svc)
 	var bus events.Bus = &events.Local{}
 	if cfg.NATSURL != "" {
 		nb, err := events.NewNATS(cfg.NATSURL, logger, events.NATSRetention(cfg.EventRetention),
@@ -119,7 +133,7 @@ func New(cfg config.Config, db *database.DB, logger *slog.Logger) (*App, error) 
 		Orders: ord, Payments: pay, Fulfilment: &fulfilment.Service{Orders: ord},
 		Relay: relay, Hub: hub, Bus: bus, Webhooks: wh,
 		Streamer: &events.Streamer{DB: db.Client, Hub: hub, Retention: cfg.EventRetention},
-		Streams:  streams.New(cfg.WSMaxPerUser)}
+		Streams:  streams.New(cfg.WSMaxPerUser), signInSandbox: signIn.sandbox}
 	streams.Register(db.Client, a.accessChanged)
 	return a, nil
 }
@@ -220,6 +234,9 @@ func (a *App) Handler() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", a.readyz())
 	a.Payments.Routes(mux)
+	if a.signInSandbox != nil {
+		mux.Handle(sandbox.AuthorizePath, a.signInSandbox.Page())
+	}
 	a.partnerRoutes(mux)
 	if a.Config.Playground {
 		mux.Handle("/", playgroundHandler())

@@ -18,8 +18,12 @@ import (
 // refresh-token reuse must revoke the session even though the request fails, a wrong
 // email verification code must be counted even though verifyEmail fails, and the
 // sandbox's notification is processed by the notify endpoint in its own transaction
-// (on SQLite a request transaction would hold the only write lock meanwhile).
-var selfTransactional = []string{"login", "refreshToken", "logout", "verifyEmail", "sandboxCompletePayment"}
+// (on SQLite a request transaction would hold the only write lock meanwhile). The
+// platform and phone sign-ins call a platform or an SMS provider, which no transaction
+// should wait for, and count wrong phone codes in writes that must survive the failure.
+var selfTransactional = []string{"login", "refreshToken", "logout", "verifyEmail", "sandboxCompletePayment",
+	"signInWithMiniProgram", "linkMiniProgram", "finishWebSignIn", "linkWebIdentity",
+	"requestPhoneCode", "signInWithPhone", "linkPhone"}
 
 // Transactioner runs each mutation operation in one database transaction: it commits when
 // every field succeeded and rolls back otherwise, so nothing is ever half-written. Unlike

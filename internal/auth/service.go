@@ -24,7 +24,9 @@ import (
 	"github.com/xiadan/xiadan/ent/refreshtoken"
 	"github.com/xiadan/xiadan/ent/user"
 	"github.com/xiadan/xiadan/internal/apperror"
+	"github.com/xiadan/xiadan/internal/identity"
 	"github.com/xiadan/xiadan/internal/mail"
+	"github.com/xiadan/xiadan/internal/sms"
 	"github.com/xiadan/xiadan/internal/usertext"
 	"github.com/xiadan/xiadan/internal/viewer"
 )
@@ -62,6 +64,18 @@ type Service struct {
 	// (websockets, SSE) can use it to re-check their access at once.
 	OnSessionsEnded func(userID int)
 	Now             func() time.Time
+
+	// Identities are the sign-in platforms (mini programs, web sign-ins); SignIn their
+	// configuration (redirect URIs). PlatformCalls, when set, limits platform calls per
+	// client address (PlatformCallsPerMinute).
+	Identities    *identity.Registry
+	SignIn        identity.Config
+	PlatformCalls *Quota
+	// SMS sends phone sign-in codes to SMSCountries; PhoneSends, when set, limits the
+	// codes requested per client address (PhoneSendsPerAddress an hour).
+	SMS          sms.Sender
+	SMSCountries []int
+	PhoneSends   *Quota
 
 	dummyOnce sync.Once
 	dummyHash string
@@ -275,6 +289,13 @@ func (s *Service) failLogin(k throttleKeys) {
 	if k.address != "login-addr:" {
 		s.Throttle.Fail(k.address, AddressFailureFactor*s.MaxFailures)
 	}
+}
+
+func (s *Service) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
 }
 
 func (s *Service) dummy() string {

@@ -11,8 +11,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xiadan/xiadan/internal/identity"
 	"github.com/xiadan/xiadan/internal/mail"
 	"github.com/xiadan/xiadan/internal/payment"
+	"github.com/xiadan/xiadan/internal/sms"
 )
 
 // Config is every setting of the server. See the README's configuration table.
@@ -95,6 +97,10 @@ type Config struct {
 	WebhookAllowPrivate bool
 	// Payment is every payment provider setting (see internal/payment and docs/PAYMENTS.md).
 	Payment payment.Config
+	// SignIn is every sign-in platform setting and SMS every SMS setting (see
+	// internal/identity, internal/sms and docs/IDENTITY.md).
+	SignIn identity.Config
+	SMS    sms.Config
 }
 
 // Production reports whether the server runs in production mode.
@@ -160,6 +166,12 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	c.Payment = pay
+	signIn, signInErr := identity.ConfigFromEnv(getenv, c.Production(), pay.PublicURL)
+	smsCfg, smsErr := sms.ConfigFromEnv(getenv, c.Production())
+	if err := errors.Join(signInErr, smsErr); err != nil {
+		return Config{}, err
+	}
+	c.SignIn, c.SMS = signIn, smsCfg
 	return c, nil
 }
 

@@ -42,11 +42,11 @@ type Config struct {
 	QQWeb        AppConfig // QQ_CONNECT_APP_ID / _APP_KEY
 
 	// Base URLs of the platforms' APIs, overridable for egress proxies and tests.
-	WeChatAPIURL    string // WECHAT_API_BASE_URL, default https://api.weixin.qq.com
-	QQMiniAPIURL    string // QQ_MINI_API_BASE_URL, default https://api.q.qq.com
-	QQConnectURL    string // QQ_CONNECT_BASE_URL, default https://graph.qq.com
-	KuaishouAPIURL  string // KUAISHOU_API_BASE_URL, default https://open.kuaishou.com
-	WeChatOpenURL   string // WECHAT_OPEN_BASE_URL (the website-login QR page), default https://open.weixin.qq.com
+	WeChatAPIURL     string // WECHAT_API_BASE_URL, default https://api.weixin.qq.com
+	QQMiniAPIURL     string // QQ_MINI_API_BASE_URL, default https://api.q.qq.com
+	QQConnectURL     string // QQ_CONNECT_BASE_URL, default https://graph.qq.com
+	KuaishouAPIURL   string // KUAISHOU_API_BASE_URL, default https://open.kuaishou.com
+	WeChatOpenURL    string // WECHAT_OPEN_BASE_URL (the website-login QR page), default https://open.weixin.qq.com
 	AlipayGatewayURL string // ALIPAY_MINI_GATEWAY_URL, default Alipay's gateway (sandbox gateway outside production)
 }
 

@@ -102,6 +102,12 @@ func (s *Service) Pay(ctx context.Context, db *ent.Client, in PayInput) (*ent.Pa
 	if err != nil {
 		return nil, apperror.BadInput("method", "no payment provider accepts %s at the moment; choose another method", in.Method)
 	}
+	openID := in.OpenID
+	if in.Channel == payment.ChannelMiniProgram {
+		if openID, err = s.payer(ctx, db, v.UserID, in); err != nil {
+			return nil, err
+		}
+	}
 
 	ref := newRef("P")
 	instr, err := p.Create(ctx, payment.CreateRequest{
@@ -111,7 +117,7 @@ func (s *Service) Pay(ctx context.Context, db *ent.Client, in PayInput) (*ent.Pa
 		Subject:    subject(numbers),
 		Channel:    in.Channel,
 		ClientIP:   auth.ClientFromContext(ctx).IP,
-		OpenID:     in.OpenID,
+		OpenID:     openID,
 		NotifyURL:  s.Config.NotifyURL(p.Name()),
 		ReturnURL:  in.ReturnURL,
 		ExpiresAt:  deadline,
@@ -150,6 +156,33 @@ func (s *Service) Pay(ctx context.Context, db *ent.Client, in PayInput) (*ent.Pa
 		return replay(first, hash)
 	}
 	return created, err
+}
+
+// payer is the openid a mini-program payment is made with: the caller's identity in the
+// app the method's provider pays in, never an openid the client names. A client's openID
+// is accepted only when it is that identity (so a client cannot start payments in
+// another person's name, at the provider's side, by naming their openid).
+func (s *Service) payer(ctx context.Context, db *ent.Client, userID int, in PayInput) (string, error) {
+	if s.PayerOpenID == nil {
+		if in.OpenID == "" {
+			return "", apperror.BadInput("openID", "is required for mini-program payments")
+		}
+		return in.OpenID, nil
+	}
+	own, hasPlatform, err := s.PayerOpenID(ctx, db, userID, in.Method)
+	switch {
+	case err != nil:
+		return "", err
+	case !hasPlatform:
+		return "", apperror.BadInput("channel", "%s is not paid inside a mini program", in.Method)
+	case own == "":
+		return "", &apperror.Error{Code: apperror.BadUserInput, Field: "channel", Extensions: map[string]any{"reason": "NO_IDENTITY"},
+			Message: "sign in with (or link) the mini program of the paying app first: the payer is your identity there"}
+	case in.OpenID != "" && in.OpenID != own:
+		return "", &apperror.Error{Code: apperror.BadUserInput, Field: "openID", Extensions: map[string]any{"reason": "NOT_YOUR_IDENTITY"},
+			Message: "is not your identity in the paying app; leave it out"}
+	}
+	return own, nil
 }
 
 // replay returns the payment first made with an idempotency key, when the input is the same.
@@ -233,8 +266,6 @@ func validatePayInput(in *PayInput) error {
 		return apperror.BadInput("channel", "unknown payment channel")
 	case len(in.OpenID) > maxOpenIDLen:
 		return apperror.BadInput("openID", "must be at most %d characters", maxOpenIDLen)
-	case in.Channel == payment.ChannelMiniProgram && in.OpenID == "":
-		return apperror.BadInput("openID", "is required for mini-program payments")
 	case in.ReturnURL != "" && (len(in.ReturnURL) > maxURLLen || !absoluteHTTPURL(in.ReturnURL)):
 		return apperror.BadInput("returnURL", "must be an absolute http(s) URL")
 	}

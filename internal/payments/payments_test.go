@@ -275,7 +275,7 @@ func TestPayOrderIdempotencyAndInput(t *testing.T) {
 			{"unknown checkout", "NOT_FOUND", "", f.payInput("co_nosuchcheckout")},
 			{"short key", "BAD_USER_INPUT", "idempotencyKey", map[string]any{"checkoutID": co.CheckoutID, "method": "BANK_CARD", "idempotencyKey": "short"}},
 			{"bad return URL", "BAD_USER_INPUT", "returnURL", map[string]any{"checkoutID": co.CheckoutID, "method": "BANK_CARD", "returnURL": "javascript:alert(1)", "idempotencyKey": f.key("pay")}},
-			{"mini program without payer", "BAD_USER_INPUT", "openID", map[string]any{"checkoutID": co.CheckoutID, "method": "BANK_CARD", "channel": "MINI_PROGRAM", "idempotencyKey": f.key("pay")}},
+			{"bank card in a mini program", "BAD_USER_INPUT", "channel", map[string]any{"checkoutID": co.CheckoutID, "method": "BANK_CARD", "channel": "MINI_PROGRAM", "idempotencyKey": f.key("pay")}},
 		}
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {

@@ -32,6 +32,11 @@ type Service struct {
 	Logger  *slog.Logger
 	// Now is the clock of reconciliation (time.Now when nil).
 	Now func() time.Time
+	// PayerOpenID finds the openid a customer pays with in a mini program with method:
+	// their identity in the app the method's provider pays in. hasPlatform is false for
+	// methods no mini program pays with (BANK_CARD); openID is "" when the customer has
+	// no identity there. When nil, the client's openID is taken as it is.
+	PayerOpenID func(ctx context.Context, db *ent.Client, userID int, m payment.Method) (openID string, hasPlatform bool, err error)
 }
 
 // New returns the payment service; it also becomes the order service's Refunder.
