@@ -25,7 +25,10 @@ type signIn struct {
 
 // newSignIn builds the sign-in platforms and the SMS sender from the configuration.
 func newSignIn(cfg config.Config, logger *slog.Logger) (signIn, error) {
-	reg, sb, err := providers.New(cfg.SignIn, nil)
+	// The sandbox's page lives at the server's one public URL.
+	sc := cfg.SignIn
+	sc.PublicURL = cfg.Payment.PublicURL
+	reg, sb, err := providers.New(sc, nil)
 	if err != nil {
 		return signIn{}, err
 	}

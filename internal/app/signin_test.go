@@ -3,6 +3,7 @@ package app_test
 import (
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/xiadan/xiadan/ent/merchant"
 	"github.com/xiadan/xiadan/ent/order"
@@ -198,5 +199,110 @@ func TestPhoneSignInPlacesAndPaysAnOrder(t *testing.T) {
 		if again := s.SignInMini(t, "WECHAT", "dora"); again.UserID != sess.UserID {
 			t.Fatalf("the linked mini program signs in to %s, not %s", again.UserID, sess.UserID)
 		}
+	})
+}
+
+// startWeb starts a web sign-in of platform as token (link when token is set) and returns
+// the state, the browser secret and the code the sandbox page gives name.
+func startWeb(t *testing.T, s *apitest.Server, token, platform, name string) (state, browser, code string) {
+	t.Helper()
+	var out struct {
+		StartWebSignIn struct{ AuthorizeURL, State, BrowserSecret string }
+	}
+	s.MustQuery(token, `mutation($i: StartWebSignInInput!) { startWebSignIn(input: $i) { authorizeURL state browserSecret expiresAt } }`,
+		map[string]any{"i": map[string]any{"platform": platform, "redirectURI": "http://localhost:3000/callback", "link": token != ""}}).Decode(t, &out)
+	back := apitest.FollowSandboxPage(t, out.StartWebSignIn.AuthorizeURL, name)
+	if back.Get("state") != out.StartWebSignIn.State {
+		t.Fatalf("the page returned state %q", back.Get("state"))
+	}
+	return out.StartWebSignIn.State, out.StartWebSignIn.BrowserSecret, back.Get("code")
+}
+
+const finishWeb = `mutation($i: FinishWebSignInInput!) { finishWebSignIn(input: $i) { accessToken refreshToken user { id email } } }`
+
+// TestIdentityMergeRules: a union id joins the same person's web sign-in to their
+// mini-program account; identities and phones of another account are refused, never
+// merged; the last way in cannot be unlinked; identities are visible to their owner only.
+func TestIdentityMergeRules(t *testing.T) {
+	apitest.ForEachDialectReachable(t, func(t *testing.T, s *apitest.Server) {
+		carol := s.SignInMini(t, "WECHAT", "carol")
+		state, browser, code := startWeb(t, s, "", "WECHAT", "carol")
+		t.Run("the state is bound to the browser and works once", func(t *testing.T) {
+			r := s.Query("", finishWeb, map[string]any{"i": map[string]any{"state": state, "code": code, "browserSecret": "another-browser"}})
+			if reason(r) != "STATE_INVALID" {
+				t.Fatalf("another browser: %s", r.Raw)
+			}
+		})
+		web := apitest.SessionOf(t, s.MustQuery("", finishWeb, map[string]any{"i": map[string]any{"state": state, "code": code, "browserSecret": browser}}), "finishWebSignIn")
+		if web.UserID != carol.UserID {
+			t.Fatalf("the same union id made account %s besides %s", web.UserID, carol.UserID)
+		}
+		if r := s.Query("", finishWeb, map[string]any{"i": map[string]any{"state": state, "code": code, "browserSecret": browser}}); reason(r) != "STATE_INVALID" {
+			t.Fatalf("a state used twice: %s", r.Raw)
+		}
+		if r := s.Query("", `mutation { startWebSignIn(input: {platform: QQ, redirectURI: "https://evil.example.com/cb"}) { state } }`, nil); r.Field() != "redirectURI" {
+			t.Fatalf("a redirect URI not configured: %s", r.Raw)
+		}
+		_, _, ids := identitiesOf(t, s, carol.AccessToken)
+		if len(ids) != 2 || ids[0].UnionID == nil || ids[1].UnionID == nil || *ids[0].UnionID != *ids[1].UnionID {
+			t.Fatalf("carol's identities: %+v", ids)
+		}
+
+		dave := s.SignInMini(t, "QQ", "dave")
+		t.Run("another account's identity is a conflict", func(t *testing.T) {
+			r := s.Query(dave.AccessToken, linkMini, map[string]any{"i": map[string]any{"platform": "WECHAT", "code": "carol"}})
+			if r.Code() != "CONFLICT" || reason(r) != "IDENTITY_TAKEN" {
+				t.Fatalf("linking carol's WeChat to dave: %s", r.Raw)
+			}
+			s.SignInMini(t, "WECHAT", "erin") // erin's WeChat account, through the mini program
+			st, br, c := startWeb(t, s, dave.AccessToken, "WECHAT", "erin")
+			r = s.Query(dave.AccessToken, `mutation($i: FinishWebSignInInput!) { linkWebIdentity(input: $i) { id } }`,
+				map[string]any{"i": map[string]any{"state": st, "code": c, "browserSecret": br}})
+			if r.Code() != "CONFLICT" || reason(r) != "UNION_ID_TAKEN" {
+				t.Fatalf("linking erin's WeChat website identity to dave: %s", r.Raw)
+			}
+			phone, verification, code := requestPhone(t, s, "13900139000")
+			s.MustQuery(carol.AccessToken, linkPhone, map[string]any{"i": map[string]any{"phone": phone, "verificationID": verification, "code": code}})
+			// dave cannot take carol's number, even with a code sent to it.
+			s.App.Auth.Now = func() time.Time { return time.Now().Add(2 * time.Minute) }
+			defer func() { s.App.Auth.Now = nil }()
+			_, verification, code = requestPhone(t, s, phone)
+			r = s.Query(dave.AccessToken, linkPhone, map[string]any{"i": map[string]any{"phone": phone, "verificationID": verification, "code": code}})
+			if r.Code() != "CONFLICT" || reason(r) != "IDENTITY_TAKEN" {
+				t.Fatalf("linking carol's phone to dave: %s", r.Raw)
+			}
+		})
+		t.Run("the last way in stays", func(t *testing.T) {
+			_, _, ids := identitiesOf(t, s, dave.AccessToken)
+			r := s.Query(dave.AccessToken, `mutation($id: ID!) { unlinkIdentity(id: $id) { id } }`, map[string]any{"id": ids[0].ID})
+			if r.Code() != "INVALID_STATE" || r.Errors[0].Extensions["currentState"] != "LAST_WAY_IN" {
+				t.Fatalf("unlinking the only identity: %s", r.Raw)
+			}
+			if r := s.Query(dave.AccessToken, `mutation { unlinkEmailPassword { id } }`, nil); r.Code() != "INVALID_STATE" {
+				t.Fatalf("unlinking a password that does not exist: %s", r.Raw)
+			}
+			s.MustQuery(dave.AccessToken, `mutation { linkEmailPassword(input: {email: "dave@example.com", password: "correct horse battery staple"}) { id } }`, nil)
+			s.Login("dave@example.com")
+			s.MustQuery(dave.AccessToken, `mutation($id: ID!) { unlinkIdentity(id: $id) { id } }`, map[string]any{"id": ids[0].ID})
+			if r := s.Query(dave.AccessToken, `mutation { unlinkEmailPassword { id } }`, nil); r.Code() != "INVALID_STATE" {
+				t.Fatalf("unlinking the password, the last way in: %s", r.Raw)
+			}
+			if r := s.Query(carol.AccessToken, `mutation { linkEmailPassword(input: {email: "dave@example.com", password: "correct horse battery staple"}) { id } }`, nil); r.Code() != "CONFLICT" || r.Field() != "email" {
+				t.Fatalf("linking dave's address to carol: %s", r.Raw)
+			}
+		})
+		t.Run("identities are their owner's only", func(t *testing.T) {
+			admin := s.NewAdmin(t, "admin@example.com")
+			for _, token := range []string{dave.AccessToken, admin.AccessToken, ""} {
+				r := s.MustQuery(token, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": ids[0].ID})
+				if !r.Contains(`"node":null`) {
+					t.Fatalf("another viewer reads carol's identity: %s", r.Raw)
+				}
+			}
+			r := s.MustQuery(admin.AccessToken, `query($id: ID!) { node(id: $id) { ... on User { identities { id } } } }`, map[string]any{"id": carol.UserID})
+			if r.Contains(ids[0].ID) {
+				t.Fatalf("an admin reads carol's identities: %s", r.Raw)
+			}
+		})
 	})
 }
