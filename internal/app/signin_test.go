@@ -122,7 +122,7 @@ func TestMiniProgramSignInPlacesAndPaysAnOrder(t *testing.T) {
 			s.MustQuery(ann.AccessToken, `mutation($i: PlaceOrderInput!) { placeOrder(input: $i) { checkoutID } }`,
 				map[string]any{"i": map[string]any{"lines": []map[string]any{{"variantID": variant, "quantity": 1}},
 					"shippingAddress": map[string]any{"recipientName": "李雷", "phone": "13800138000", "province": "浙江省", "city": "杭州市", "street": "西湖路 1 号"},
-					"idempotencyKey": "ann-2-place"}}).Decode(t, &placed)
+					"idempotencyKey":  "ann-2-place"}}).Decode(t, &placed)
 			r := s.Query(ann.AccessToken, payMini, map[string]any{"i": map[string]any{"checkoutID": placed.PlaceOrder.CheckoutID,
 				"method": "WECHAT_PAY", "channel": "MINI_PROGRAM", "openID": bobIDs[0].OpenID, "idempotencyKey": "ann-2-pay"}})
 			if r.Code() != "BAD_USER_INPUT" || r.Field() != "openID" || reason(r) != "NOT_YOUR_IDENTITY" {
@@ -186,7 +186,7 @@ func TestPhoneSignInPlacesAndPaysAnOrder(t *testing.T) {
 		s.MustQuery(sess.AccessToken, `mutation($i: PlaceOrderInput!) { placeOrder(input: $i) { checkoutID } }`,
 			map[string]any{"i": map[string]any{"lines": []map[string]any{{"variantID": variant, "quantity": 1}},
 				"shippingAddress": map[string]any{"recipientName": "李雷", "phone": "13800138000", "province": "浙江省", "city": "杭州市", "street": "西湖路 1 号"},
-				"idempotencyKey": "phone-0-place"}}).Decode(t, &placed)
+				"idempotencyKey":  "phone-0-place"}}).Decode(t, &placed)
 		r = s.Query(sess.AccessToken, payMini, map[string]any{"i": map[string]any{"checkoutID": placed.PlaceOrder.CheckoutID,
 			"method": "WECHAT_PAY", "channel": "MINI_PROGRAM", "idempotencyKey": "phone-0-pay"}})
 		if reason(r) != "NO_IDENTITY" {
