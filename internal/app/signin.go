@@ -39,7 +39,9 @@ func newSignIn(cfg config.Config, logger *slog.Logger) (signIn, error) {
 	case sms.ProviderTencent:
 		sender = tencent.FromConfig(cfg.SMS, nil)
 	default:
-		sender = &sms.Outbox{Dir: sms.OutboxDir(cfg.DataDir), Logger: logger}
+		if !cfg.Production() {
+			sender = &sms.Outbox{Dir: sms.OutboxDir(cfg.DataDir), Logger: logger}
+		}
 	}
 	return signIn{registry: reg, sandbox: sb, sms: sender}, nil
 }
