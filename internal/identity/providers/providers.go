@@ -55,16 +55,12 @@ func New(cfg identity.Config, hc *http.Client) (*identity.Registry, *sandbox.San
 	var sb *sandbox.Sandbox
 	if cfg.Sandbox {
 		sb = sandbox.New([]byte(cfg.SandboxSecret.Reveal()), cfg.PublicURL)
-		has := func(p identity.Platform, web bool) bool {
-			for _, m := range mini {
-				if !web && m.Platform() == p {
-					return true
-				}
-			}
-			return false
-		}
 		for _, p := range identity.Platforms() {
-			if !has(p, false) {
+			found := false
+			for _, m := range mini {
+				found = found || m.Platform() == p
+			}
+			if !found {
 				mini = append(mini, sb.Mini(p))
 			}
 		}
