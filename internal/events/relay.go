@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/xiadan/xiadan/ent"
@@ -34,7 +35,8 @@ type Relay struct {
 	// webhook deliveries are created there, so a committed event always gets them.
 	OnNumbered func(ctx context.Context, tx *ent.Client, evs []*ent.OrderEvent) error
 
-	nudge chan struct{}
+	nudge      chan struct{}
+	stateReady atomic.Bool
 }
 
 // NewRelay returns a relay publishing on bus.
@@ -81,6 +83,9 @@ func (r *Relay) Run(ctx context.Context) {
 // RunOnce numbers one batch of committed events and publishes one batch of numbered ones.
 func (r *Relay) RunOnce(ctx context.Context) (numbered, published int, err error) {
 	ctx = privacy.DecisionContext(ctx, privacy.Allow)
+	if err = r.ensureState(ctx); err != nil {
+		return 0, 0, fmt.Errorf("creating the relay state: %w", err)
+	}
 	if numbered, err = r.number(ctx); err != nil {
 		return 0, 0, fmt.Errorf("numbering events: %w", err)
 	}
@@ -102,17 +107,26 @@ func (r *Relay) PublishedPosition(ctx context.Context) (int64, error) {
 	return st.PublishedPosition, nil
 }
 
-// state locks the relay's row in tx, creating it on first use.
+// state locks the relay's row in tx. The row is created beforehand (ensureState), outside
+// any locking transaction: two replicas that both found it missing inside their
+// transactions would each hold a gap lock the other's insert waits for, and deadlock.
 func state(ctx context.Context, tx *ent.Client) (*ent.RelayState, error) {
-	st, err := tx.RelayState.Query().Where(relaystate.Name(relayName), hooks.LockRows).Only(ctx)
-	if ent.IsNotFound(err) {
-		// Several replicas may race to create it: the unique name keeps one.
-		if err := tx.RelayState.Create().SetName(relayName).OnConflictColumns(relaystate.FieldName).Ignore().Exec(ctx); err != nil {
-			return nil, err
-		}
-		st, err = tx.RelayState.Query().Where(relaystate.Name(relayName), hooks.LockRows).Only(ctx)
+	return tx.RelayState.Query().Where(relaystate.Name(relayName), hooks.LockRows).Only(ctx)
+}
+
+// ensureState creates the relay's row once per relay, as a statement of its own; several
+// replicas may race to create it and the unique name keeps one.
+func (r *Relay) ensureState(ctx context.Context) error {
+	if r.stateReady.Load() {
+		return nil
 	}
-	return st, err
+	err := r.DB.RelayState.Create().SetName(relayName).
+		OnConflictColumns(relaystate.FieldName).Ignore().Exec(ctx)
+	if err != nil {
+		return err
+	}
+	r.stateReady.Store(true)
+	return nil
 }
 
 func (r *Relay) number(ctx context.Context) (int, error) {

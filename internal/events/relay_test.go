@@ -11,6 +11,7 @@ import (
 	"github.com/xiadan/xiadan/ent"
 	"github.com/xiadan/xiadan/ent/merchant"
 	"github.com/xiadan/xiadan/ent/orderevent"
+	"github.com/xiadan/xiadan/ent/privacy"
 	"github.com/xiadan/xiadan/ent/product"
 	"github.com/xiadan/xiadan/internal/apitest"
 	"github.com/xiadan/xiadan/internal/events"
@@ -132,6 +133,43 @@ func TestCrashBetweenCommitAndPublishLosesNothing(t *testing.T) {
 			st.Retention = time.Nanosecond
 			if _, err := st.Stream(sctx, events.Filter{}, &two); err == nil {
 				t.Error("an expired cursor was accepted")
+			}
+		})
+	}
+}
+
+// TestReplicasStartingTogetherCreateOneRelayState: relays of several replicas running their
+// first step at once on an empty relay_states table all succeed. (Creating the row inside
+// the locking transaction deadlocked on MySQL: each transaction's locking read of the
+// missing row took a gap lock that the other's insert waited for.)
+func TestReplicasStartingTogetherCreateOneRelayState(t *testing.T) {
+	for _, d := range testdb.Dialects() {
+		t.Run(d.Name, func(t *testing.T) {
+			s := apitest.NewWithoutEvents(t, d.URL(t))
+			logger := slog.New(slog.DiscardHandler)
+			allow := privacy.DecisionContext(context.Background(), privacy.Allow)
+			for round := range 30 {
+				s.DB.Client.RelayState.Delete().ExecX(allow) // a fresh start for new replicas
+				const replicas = 8
+				start := make(chan struct{})
+				errs := make(chan error, replicas)
+				for range replicas {
+					r := events.NewRelay(s.DB.Client, &events.Local{}, logger)
+					go func() {
+						<-start
+						_, _, err := r.RunOnce(context.Background())
+						errs <- err
+					}()
+				}
+				close(start)
+				for range replicas {
+					if err := <-errs; err != nil {
+						t.Fatalf("round %d: a replica's first relay step failed: %v", round, err)
+					}
+				}
+				if n := s.DB.Client.RelayState.Query().CountX(allow); n != 1 {
+					t.Fatalf("round %d: %d relay states, want 1", round, n)
+				}
 			}
 		})
 	}
