@@ -88,6 +88,8 @@ var raceScenarios = []struct {
 	{"mixed order: ship vs deliver codes", (*raceWorld).raceShipDeliver},
 	{"mixed order: deliver codes x5", (*raceWorld).raceDeliverCodes},
 	{"two-shop checkout: payment vs one shop cancelling", (*raceWorld).racePaymentShopCancel},
+	{"second payment vs refund", func(w *raceWorld, t *testing.T, round int) { w.raceSecondPayment(t, round, false) }},
+	{"second payment vs merchant cancel", func(w *raceWorld, t *testing.T, round int) { w.raceSecondPayment(t, round, true) }},
 }
 
 // raceWorld is one server with a shop selling one physical product, and its buyer.
@@ -313,6 +315,36 @@ func (w *raceWorld) raceShip(t *testing.T, round int) {
 		t.Errorf("exactly one shipOrder succeeds, %d did", won)
 	}
 	w.check(t, o, won)
+}
+
+// raceSecondPayment: the customer paid twice; the first payment paid the order, and the
+// second one's notification (to be refunded as unapplied) arrives while the merchant
+// refunds or cancels the order (which refunds it). Both succeed, whichever goes first: the
+// notification once locked the payment before its orders, the refund the order before
+// every payment of it, and MySQL answered one of them with a deadlock.
+func (w *raceWorld) raceSecondPayment(t *testing.T, round int, cancel bool) {
+	key := fmt.Sprintf("second-%t-%d", cancel, round)
+	o := w.place(t, key)
+	first := w.pay(t, o, key+"-1", "WECHAT_PAY")
+	second := w.pay(t, o, key+"-2", "ALIPAY")
+	w.must(t, w.buyer.AccessToken, completePayment, map[string]any{"id": first})
+	q := `mutation($id: ID!) { refundOrder(orderID: $id, reason: "damaged") { id } }`
+	if cancel {
+		q = `mutation($id: ID!) { cancelOrder(id: $id, reason: "out of tea") { status } }`
+	}
+	outs := apitest.Race(
+		w.request(w.buyer.AccessToken, completePayment, map[string]any{"id": second}),
+		w.request(w.shop.Owner.AccessToken, q, map[string]any{"id": o.id}),
+	)
+	for _, out := range outs {
+		if out.Code() != "" {
+			t.Errorf("racer failed: %s", out)
+		}
+	}
+	w.check(t, o, 0)
+	if got := w.client.Order.GetX(w.ctx, o.intID).RefundedAmount; got != raceTotal {
+		t.Errorf("the order's refunded amount is %d, want %d", got, raceTotal)
+	}
 }
 
 func (w *raceWorld) raceRefund(t *testing.T, round int, partial bool) {

@@ -108,11 +108,27 @@ func (s *Service) logNotification(ctx context.Context, provider string, n *payme
 func (s *Service) Apply(ctx context.Context, provider string, n *payment.Notification) error {
 	sctx := system(context.WithoutCancel(ctx))
 	return s.inTx(sctx, func(db *ent.Client) error {
-		p, err := db.Payment.Query().Where(entpayment.PaymentRef(n.PaymentRef), lockRows).Only(sctx)
+		p, err := db.Payment.Query().Where(entpayment.PaymentRef(n.PaymentRef)).Only(sctx)
 		if ent.IsNotFound(err) {
 			return errUnknownPayment
 		}
 		if err != nil {
+			return err
+		}
+		// The orders before their payment, always (refunds and cancellations lock in that
+		// order too, and read every payment of an order with locks): locking the payment
+		// first deadlocked a second payment's notification with a refund of its order.
+		// A payment's orders are fixed when it is created.
+		ids, err := p.QueryOrders().Order(order.ByID()).IDs(sctx)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if _, err := orders.Lock(sctx, db, id); err != nil {
+				return err
+			}
+		}
+		if p, err = db.Payment.Query().Where(entpayment.ID(p.ID), lockRows).Only(sctx); err != nil {
 			return err
 		}
 		switch {
@@ -160,7 +176,7 @@ func (s *Service) succeed(ctx context.Context, db *ent.Client, p *ent.Payment, n
 	if err != nil {
 		return err
 	}
-	covered, err := p.QueryOrders().Order(order.ByID()).All(ctx)
+	covered, err := p.QueryOrders().Where(lockRows).Order(order.ByID()).All(ctx) // locked above: current rows
 	if err != nil {
 		return err
 	}
