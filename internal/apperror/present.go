@@ -104,6 +104,9 @@ func Classify(err error) *Error {
 		errors.As(err, &ve)
 		field := lowerCamel(ve.Name)
 		return &Error{Code: BadUserInput, Field: field, Message: field + " is invalid"}
+	case emptyFilter(err):
+		return &Error{Code: BadUserInput, Message: "a condition in where is empty ({}); give it a field or leave it out",
+			Extensions: map[string]any{"reason": ReasonEmptyFilter}}
 	case ent.IsConstraintError(err):
 		return &Error{Code: Conflict, Message: "conflicts with an existing record"}
 	case errors.Is(err, ErrRequestTimeout), errors.Is(err, context.DeadlineExceeded):
@@ -112,6 +115,21 @@ func Classify(err error) *Error {
 		return &Error{Code: Internal, Message: "the request was cancelled"}
 	}
 	return nil
+}
+
+// ReasonEmptyFilter is the reason of a where input holding an empty condition, such as
+// {not: {}} or {and: [{}]}: it selects nothing and everything at once, so Ent refuses it.
+const ReasonEmptyFilter = "EMPTY_FILTER"
+
+// emptyFilter reports whether err is entgql's refusal of an empty where condition
+// (ent.ErrEmpty<Type>WhereInput, one variable per type, all with this text).
+func emptyFilter(err error) bool {
+	for ; err != nil; err = errors.Unwrap(err) {
+		if strings.HasPrefix(err.Error(), "ent: empty predicate ") {
+			return true
+		}
+	}
+	return false
 }
 
 // lowerCamel turns an Ent field name such as contact_email into contactEmail.

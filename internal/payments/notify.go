@@ -161,7 +161,9 @@ func (s *Service) succeed(ctx context.Context, db *ent.Client, p *ent.Payment, n
 		return nil // a redelivery
 	}
 	paidAt := n.PaidAt
-	if paidAt.IsZero() {
+	if y := paidAt.UTC().Year(); y < 1000 || y > 9999 {
+		// Absent, or a time no database column holds (a provider's bug): the payment did
+		// succeed, and refusing the notification would only have it redelivered forever.
 		paidAt = time.Now()
 	}
 	up := db.Payment.UpdateOne(p).

@@ -472,3 +472,33 @@ func TestPayOrderAfterTheDeadline(t *testing.T) {
 		wantCode(t, f.pay(f.buyer.AccessToken, in), "INVALID_STATE", "")
 	})
 }
+
+// TestANotificationPaidAtAnImpossibleTimeStillPays: a genuine success notification whose
+// paid time no database column holds (year 0000 or 0999 — a provider's bug) pays the
+// order, stamped with the time it arrived; it was answered 500 and redelivered forever.
+func TestANotificationPaidAtAnImpossibleTimeStillPays(t *testing.T) {
+	apitest.ForEachDialectReachable(t, func(t *testing.T, s *apitest.Server) {
+		f := newFixture(t, s)
+		sb := s.App.Payments.Sandbox
+		for _, paid := range []time.Time{time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(999, 12, 31, 0, 0, 0, 0, time.UTC)} {
+			co := f.place(t, 1, 0)
+			p := f.mustPay(t, f.payInput(co.CheckoutID))
+			n, err := sb.BuildNotification(sandbox.Event{PaymentRef: p.PaymentRef, Amount: money.Money{Minor: 3550, Currency: "CNY"},
+				Outcome: payment.OutcomeSucceeded, PaidAt: paid})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if status, body := f.post(t, n); status != 200 {
+				t.Fatalf("paid at %v: answered %d %s", paid, status, body)
+			}
+			if got := f.payment(t, p.ID); got.Status != "SUCCEEDED" {
+				t.Fatalf("paid at %v: payment %+v", paid, got)
+			}
+			for _, id := range co.orderIDs() {
+				if o := f.order(t, id); o.Status != "PAID" {
+					t.Fatalf("paid at %v: order %s", paid, o.Status)
+				}
+			}
+		}
+	})
+}

@@ -205,7 +205,9 @@ func intOf(v any) (int, bool) {
 // numbers into the sized Go types).
 func scalarValue(v any) bool {
 	switch v := v.(type) {
-	case nil, bool, time.Time, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
+	case time.Time:
+		return storableTime(v)
+	case nil, bool, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
 		return true
 	case float32:
 		return !math.IsNaN(float64(v)) && !math.IsInf(float64(v), 0)
@@ -230,7 +232,19 @@ func UnmarshalTime(ctx context.Context, v any) (time.Time, error) {
 		return time.Time{}, apperror.BadInput(inputPath(ctx),
 			"%s is not a date-time; write it in RFC 3339, such as \"2026-01-02T15:04:05+08:00\"", describe(v))
 	}
+	if !t.IsZero() && !storableTime(t) {
+		return time.Time{}, apperror.BadInput(inputPath(ctx),
+			"%s is outside the dates this API keeps (years 1000 to 9999, in UTC)", describe(v))
+	}
 	return t, nil
+}
+
+// storableTime reports whether t falls in the range of MySQL's DATETIME (1000-01-01 to
+// 9999-12-31 in UTC): MySQL refuses a comparison with a time outside it, which a client
+// could otherwise turn into an INTERNAL error with a filter or a cursor.
+func storableTime(t time.Time) bool {
+	y := t.UTC().Year()
+	return y >= 1000 && y <= 9999
 }
 
 // inputPath names the argument or input field being read, as the caller spelled it
