@@ -463,8 +463,10 @@ func (c *conn) subscribe(start time.Time, m message) {
 		defer cancel()
 		rc, err := c.exec.CreateOperationContext(ctx, params)
 		if err != nil {
+			// The kind first: the error presenter may rewrite the codes it is read from.
+			kind := errcode.GetErrorKind(err)
 			resp := c.exec.DispatchError(graphql.WithOperationContext(ctx, rc), err)
-			if errcode.GetErrorKind(err) == errcode.KindProtocol {
+			if kind == errcode.KindProtocol {
 				// A request that cannot run (parse, validation, variables): error, as
 				// the specification says, and nothing after it.
 				c.finish(op, resp.Errors)
