@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -430,4 +431,33 @@ func wsNext(t *testing.T, sub *apitest.WSSubscription) apitest.WSEvent {
 		t.Fatal(err)
 	}
 	return ev
+}
+
+// TestMutationOverWebsocket: a mutation sent over either websocket protocol runs in its
+// transaction and answers one result, then complete (the transports ask for a second
+// response, which the transaction must not answer with a panic).
+func TestMutationOverWebsocket(t *testing.T) {
+	s := apitest.New(t, testdb.SQLiteURL(t))
+	w := newEvShop(t, s)
+	for _, p := range []struct{ protocol, start, result string }{
+		{apitest.ProtocolTransportWS, "subscribe", "next"},
+		{apitest.ProtocolLegacyWS, "start", "data"},
+	} {
+		ws := dialRaw(t, s, p.protocol)
+		ws.init(w.buyer.AccessToken)
+		ws.send(`{"id":"m","type":"` + p.start + `","payload":{"query":"mutation($v: ID!) { addToCart(variantID: $v, quantity: 1) { quantity } }","variables":{"v":"` + strconv.Itoa(w.tea) + `"}}}`)
+		var got []apitest.WSMessage
+		for len(got) < 2 {
+			if m := ws.read(); m.Type != "ka" {
+				got = append(got, m)
+			}
+		}
+		if got[0].Type != p.result || !strings.Contains(string(got[0].Payload), `"addToCart":{"quantity":`) || got[1].Type != "complete" {
+			t.Errorf("%s: %s %s, then %s", p.protocol, got[0].Type, got[0].Payload, got[1].Type)
+		}
+	}
+	r := s.MustQuery(w.buyer.AccessToken, `{ cart { quantity } }`, nil)
+	if !strings.Contains(string(r.Raw), `"quantity":2`) {
+		t.Errorf("both mutations committed: %s", r.Raw)
+	}
 }
