@@ -9,6 +9,7 @@ import (
 	"github.com/xiadan/xiadan/ent"
 	"github.com/xiadan/xiadan/internal/apperror"
 	"github.com/xiadan/xiadan/internal/events"
+	"github.com/xiadan/xiadan/internal/transportws"
 )
 
 // Subscription plumbing (who may follow what is decided in internal/events, access.go).
@@ -56,11 +57,16 @@ func (r *Resolver) stream(ctx context.Context, f events.Filter, after *string) (
 // instead of complete. Only when the subscription is still wanted: once its context has
 // ended (the client stopped it, the socket or the token is gone) gqlgen may already be
 // reading that record. Only websocket operations have the record (a websocket caller
-// always has an init payload); over SSE the stream simply ends.
+// always has an init payload, and graphql-transport-ws operations their own record); over
+// SSE the stream simply ends.
 func endWithReason(ctx context.Context) {
-	if ctx.Err() != nil || transport.GetInitPayload(ctx) == nil {
+	if ctx.Err() != nil {
 		return
 	}
-	transport.AddSubscriptionError(ctx, &gqlerror.Error{Message: events.ErrSlow,
-		Extensions: map[string]any{"code": string(apperror.RateLimited), "reason": reasonSlowSubscriber}})
+	err := &gqlerror.Error{Message: events.ErrSlow,
+		Extensions: map[string]any{"code": string(apperror.RateLimited), "reason": reasonSlowSubscriber}}
+	// graphql-transport-ws (our transport), else gqlgen's legacy websocket transport.
+	if !transportws.AddError(ctx, err) && transport.GetInitPayload(ctx) != nil {
+		transport.AddSubscriptionError(ctx, err)
+	}
 }

@@ -186,7 +186,17 @@ func (c *WSClient) readLoop() {
 		case "ping":
 			go func() { _ = c.Send(context.Background(), WSMessage{Type: "pong", Payload: m.Payload}) }()
 			continue
-		case "pong", "ka":
+		case "ka":
+			continue
+		case "pong":
+			if len(m.Payload) == 0 {
+				continue // an answer to nobody's question
+			}
+			// A pong with a payload answers the test's own ping (a refresh, say).
+			select {
+			case c.other <- m:
+			default:
+			}
 			continue
 		}
 		c.mu.Lock()
@@ -312,7 +322,8 @@ func (c *WSClient) Err() error {
 	}
 }
 
-// ConnectionMessages are messages for no subscription, such as the legacy connection_error.
+// ConnectionMessages are messages for no subscription, such as the legacy
+// connection_error, and pongs with a payload (the answers to the test's own pings).
 func (c *WSClient) ConnectionMessages() <-chan WSMessage { return c.other }
 
 // Close ends the connection with a normal close.

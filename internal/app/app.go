@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
-	"slices"
 	"strings"
 	"time"
 
@@ -38,7 +37,6 @@ import (
 	"github.com/xiadan/xiadan/internal/payment/providers"
 	"github.com/xiadan/xiadan/internal/payments"
 	"github.com/xiadan/xiadan/internal/streams"
-	"github.com/xiadan/xiadan/internal/viewer"
 	"github.com/xiadan/xiadan/internal/webhooks"
 )
 
@@ -181,20 +179,20 @@ func (a *App) GraphQL() *handler.Server {
 	srv := handler.New(graph.NewSchema(&graph.Resolver{Client: a.DB.Client, Auth: a.Auth,
 		Orders: a.Orders, Payments: a.Payments, Fulfilment: a.Fulfilment, Events: a.Streamer,
 		Webhooks: a.Webhooks}))
+	// graphql-transport-ws (the graphql-ws library, Apollo's GraphQLWsLink, urql) by our own
+	// transport, which keeps to the protocol's letter (websocket.go); gqlgen's serves the
+	// legacy subscriptions-transport-ws (subprotocol graphql-ws) and upgrades naming none.
+	srv.AddTransport(a.transportWS())
 	srv.AddTransport(transport.Websocket{
 		// Legacy graphql-ws: a "ka" message every 15 s.
 		KeepAlivePingInterval: 15 * time.Second,
-		// graphql-transport-ws: a ping every 15 s; a client that has not answered with a pong
-		// within 30 s (a dead peer, or one that stopped reading) is cut off, which also frees
-		// a writer stuck on its full socket.
-		PingPongInterval: 15 * time.Second,
-		InitTimeout:      10 * time.Second,
+		InitTimeout:           a.Config.WSInitTimeout,
 		// Cross-site upgrades are refused unless the Origin matches ALLOWED_ORIGINS (a
 		// same-host Origin, and clients that send none, are accepted).
 		Implementation: transport.CoderWebsocketImplementation{AcceptOptions: coderws.AcceptOptions{
 			OriginPatterns: a.Config.AllowedOrigins,
 		}},
-		InitFunc: a.websocketInit,
+		InitFunc: a.legacyWebsocketInit,
 	})
 	// GraphQL over Server-Sent Events before POST; requests are read strictly
 	// (transport.go), and whatever no transport claims is refused with 405 or 415.
@@ -242,103 +240,6 @@ func (a *App) Handler() http.Handler {
 		mux.Handle("/", playgroundHandler())
 	}
 	return a.requestContext(a.withDeadline(mux))
-}
-
-// websocketInit authenticates a websocket connection from its connection_init payload
-// ({"Authorization": "Bearer <token>"}, or {"token": "<token>"}).
-//
-// A refused token closes the socket with 4403 Forbidden, as graphql-transport-ws asks (the
-// graphql-ws client does not retry it). An accepted token bounds the connection: its
-// context ends when the token expires, and gqlgen then ends every subscription of the
-// connection and closes the socket with its generic 1000 "terminated" — gqlgen lets no one
-// choose the code or reason for a connection whose context ended (a reason set with
-// transport.AppendCloseReason would be sent on every other close too). gqlgen refuses a
-// second connection_init on an open connection, so a client re-authenticates by
-// reconnecting with a fresh token and resuming each subscription with `after`
-// (docs/EVENTS.md).
-func (a *App) websocketInit(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
-	token := bearer(payload.Authorization())
-	if token == "" {
-		token = payload.GetString("token")
-	}
-	// graphql-transport-ws's close codes: a refused connection_init, a server failure.
-	const closeForbidden, closeInternal = 4403, 4500
-	refuse := func(code int, reason string) (context.Context, *transport.InitPayload, error) {
-		ctx = transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, code), reason)
-		return ctx, nil, fmt.Errorf("%s", reason)
-	}
-	if token == "" {
-		ctx, cancel := context.WithCancel(ctx)
-		if err := a.trackStream(ctx, nil, cancel); err != nil {
-			cancel()
-			return refuse(closeTooManyConnections, err.Error())
-		}
-		return ctx, nil, nil
-	}
-	v, err := a.Auth.Authenticate(ctx, token)
-	if err != nil && apperror.CodeOf(err) != apperror.Unauthenticated {
-		a.Logger.ErrorContext(ctx, "websocket: authenticating", "err", err)
-		return refuse(closeInternal, "Internal server error")
-	}
-	var claims *auth.Claims
-	if err == nil {
-		claims, err = a.Auth.Tokens.Verify(token)
-	}
-	// Verify allows some clock skew past the expiry; a connection gets none of it.
-	if err != nil || claims.ExpiresAt == nil || !claims.ExpiresAt.After(a.now()) {
-		return refuse(closeForbidden, "Forbidden: invalid or expired access token")
-	}
-	ctx, cancel := a.untilExpiry(viewer.NewContext(ctx, v), claims.ExpiresAt.Time)
-	context.AfterFunc(ctx, cancel) // the timer goes when the connection or the token ends
-	if err := a.trackStream(ctx, v, cancel); err != nil {
-		cancel()
-		return refuse(closeTooManyConnections, err.Error())
-	}
-	go a.watchAccess(ctx, cancel, token, v)
-	return ctx, nil, nil
-}
-
-// watchAccess ends a websocket connection whose access changed since it was opened: the
-// account disabled, the partner client revoked or rotated, a merchant or scope taken
-// away. Subscriptions are authorised when they start, so the connection must not outlive
-// the rights they were granted on; the client reconnects (and is authorised afresh).
-func (a *App) watchAccess(ctx context.Context, cancel context.CancelFunc, token string, v *viewer.Viewer) {
-	every := a.AccessRecheck
-	if every <= 0 {
-		every = time.Minute
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		now, err := a.Auth.Authenticate(ctx, token)
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil && apperror.CodeOf(err) != apperror.Unauthenticated {
-			a.Logger.WarnContext(ctx, "websocket: rechecking access", "err", err)
-			continue // a database hiccup is not a reason to drop subscribers
-		}
-		if err != nil || !sameAccess(v, now) {
-			a.Logger.InfoContext(ctx, "websocket: access changed; closing the connection", "user_id", v.UserID, "api_client_id", v.APIClientID)
-			cancel()
-			return
-		}
-	}
-}
-
-// sameAccess reports whether two viewers of one token have the same rights.
-func sameAccess(a, b *viewer.Viewer) bool {
-	sorted := func(xs []int) []int { xs = slices.Clone(xs); slices.Sort(xs); return xs }
-	strs := func(xs []string) []string { xs = slices.Clone(xs); slices.Sort(xs); return xs }
-	roles := func(xs []viewer.Role) []viewer.Role { xs = slices.Clone(xs); slices.Sort(xs); return xs }
-	return a.UserID == b.UserID && a.MerchantID == b.MerchantID && a.MerchantRole == b.MerchantRole &&
-		a.APIClientID == b.APIClientID && slices.Equal(roles(a.Roles), roles(b.Roles)) &&
-		slices.Equal(sorted(a.PartnerMerchantIDs), sorted(b.PartnerMerchantIDs)) && slices.Equal(strs(a.Scopes), strs(b.Scopes))
 }
 
 // requireConnectionPageSize makes every connection field take first or last between 1

@@ -39,3 +39,11 @@ func (a *App) untilExpiry(ctx context.Context, exp time.Time) (context.Context, 
 	context.AfterFunc(ctx, func() { stop() })
 	return ctx, cancel
 }
+
+// afterFunc calls f once d has passed by the server's clock.
+func (a *App) afterFunc(d time.Duration, f func()) (stop func() bool) {
+	if a.clock != nil {
+		return a.clock.AfterFunc(d, f)
+	}
+	return time.AfterFunc(d, f).Stop
+}

@@ -564,8 +564,9 @@ func TestSubscriptionOverSSE(t *testing.T) {
 }
 
 // TestTokenExpiryClosesTheSocket: a connection lives as long as its access token. At
-// expiry the server closes it (gqlgen's generic 1000 "terminated"); the same token then
-// cannot reconnect (4403), a fresh one can, and resuming with after loses nothing.
+// expiry each running subscription receives an error with reason TOKEN_EXPIRED and the
+// socket closes with 4403; the same token then cannot reconnect (4403), a fresh one can,
+// and resuming with after loses nothing.
 //
 // The server's tokens go by a manual clock, so the token expires when the test advances
 // it, after the event has arrived, however slow the machine (a 2-second TTL used to run
@@ -586,13 +587,17 @@ func TestTokenExpiryClosesTheSocket(t *testing.T) {
 	}
 
 	clock.Advance(s.Config.AccessTokenTTL + time.Second)
+	if ev := wsNext(t, sub); ev.Type != "error" || ev.Code() != "UNAUTHENTICATED" ||
+		ev.Response.Errors[0].Extensions["reason"] != "TOKEN_EXPIRED" {
+		t.Errorf("the subscription at expiry: %s %s", ev.Type, ev.Response.Raw)
+	}
 	select {
 	case <-ws.Done():
 	case <-time.After(10 * time.Second):
 		t.Fatal("the socket outlived its token")
 	}
-	if code := websocket.CloseStatus(ws.Err()); code != websocket.StatusNormalClosure {
-		t.Errorf("close at expiry: %v (status %d)", ws.Err(), code)
+	if code := websocket.CloseStatus(ws.Err()); code != 4403 {
+		t.Errorf("close at expiry: %v (status %d), want 4403", ws.Err(), code)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

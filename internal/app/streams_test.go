@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -152,6 +153,10 @@ func closed(t *testing.T, what string, c *apitest.WSClient) {
 	case <-c.Done():
 	case <-time.After(signalGuard):
 		t.Fatalf("%s: the connection is still open (the periodic re-check is an hour away)", what)
+	}
+	var ce websocket.CloseError
+	if !errors.As(c.Err(), &ce) || ce.Code != 4403 || ce.Reason != "Forbidden: access changed" {
+		t.Errorf("%s: closed with %v, want 4403 Forbidden: access changed", what, c.Err())
 	}
 }
 

@@ -85,6 +85,12 @@ func (t Transactioner) InterceptResponse(ctx context.Context, next graphql.Respo
 		}
 	}()
 	rsp := next(txCtx)
+	if rsp == nil {
+		// No more responses: a websocket transport asks again after a mutation's one
+		// result.
+		_ = tx.Rollback()
+		return nil
+	}
 	if len(rsp.Errors) > 0 {
 		_ = tx.Rollback()
 		return &graphql.Response{Errors: rsp.Errors, Extensions: rsp.Extensions}

@@ -107,7 +107,7 @@ func TestInvalidSettingsAreAllReported(t *testing.T) {
 // and are checked at start.
 func TestRequestLimits(t *testing.T) {
 	c, err := FromEnv(env(nil))
-	if err != nil || c.RequestTimeout != 10*time.Second || c.WSMaxPerUser != 10 {
+	if err != nil || c.RequestTimeout != 10*time.Second || c.WSMaxPerUser != 10 || c.WSInitTimeout != 10*time.Second {
 		t.Fatalf("defaults: %v %v %v", c.RequestTimeout, c.WSMaxPerUser, err)
 	}
 	c, err = FromEnv(env(map[string]string{"REQUEST_TIMEOUT": "30s", "WS_MAX_PER_USER": "3"}))
@@ -117,6 +117,7 @@ func TestRequestLimits(t *testing.T) {
 	for _, tc := range []map[string]string{
 		{"REQUEST_TIMEOUT": "0s"}, {"REQUEST_TIMEOUT": "500ms"}, {"REQUEST_TIMEOUT": "1h"}, {"REQUEST_TIMEOUT": "ten"},
 		{"WS_MAX_PER_USER": "0"}, {"WS_MAX_PER_USER": "-1"}, {"WS_MAX_PER_USER": "many"},
+		{"WS_INIT_TIMEOUT": "0s"}, {"WS_INIT_TIMEOUT": "2m"},
 	} {
 		_, err := FromEnv(env(tc))
 		for name := range tc {
