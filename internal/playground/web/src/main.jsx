@@ -157,16 +157,27 @@ function makeFetcher(cfg) {
     const own = opts && opts.headers && typeof opts.headers === 'object' ? opts.headers : {};
     const headers = withSession(own, session.token);
     const res = forHeaders(headers)(params, { ...opts, headers });
-    // Queries and mutations answer with a promise; subscriptions and incremental delivery
-    // with a stream, passed on untouched.
+    // The toolkit's fetcher answers with a promise of either a result or (multipart
+    // responses, which it asks for by default, and subscriptions) an async iterable of them;
+    // every result is looked at on its way to the IDE.
     if (res && typeof res.then === 'function') {
       return res.then((r) => {
+        if (r && typeof r[Symbol.asyncIterator] === 'function') return observed(r, cfg.captures);
         afterResult(r, cfg.captures);
         return r;
       });
     }
     return res;
   };
+}
+
+// observed passes on the results of an async iterable, looking at each (a multipart part
+// may be a list of results). Closing it closes the source (for await … of calls return).
+async function* observed(source, captures) {
+  for await (const part of source) {
+    for (const r of Array.isArray(part) ? part : [part]) afterResult(r, captures);
+    yield part;
+  }
 }
 
 // SessionButton shows whether a token is applied to every tab, and forgets it when
