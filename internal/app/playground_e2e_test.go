@@ -66,22 +66,22 @@ type e2eReport struct {
 	ConsoleWarnings []struct {
 		Text string `json:"text"`
 	} `json:"consoleWarnings"`
-	PageErrors      []string `json:"pageErrors"`
-	ForeignRequests []string `json:"foreignRequests"`
-	FailedRequests  []string `json:"failedRequests"`
-	HTTPErrors      []string `json:"httpErrors"`
-	Requests        []string `json:"requests"`
-	Websockets      []string `json:"websockets"`
-	SignInResult        string `json:"signInResult"`
-	SignedInIndicator   string `json:"signedInIndicator"`
-	WhoAmIResult        string `json:"whoAmIResult"`
-	WhoAmIAuthorization string `json:"whoAmIAuthorization"`
-	WhoAmIHeadersEditor string `json:"whoAmIHeadersEditor"`
-	CaptureVariables    string `json:"captureVariables"`
-	AddToCartResult     string `json:"addToCartResult"`
-	Screenshot          string `json:"screenshot"`
-	ElapsedMs       int64    `json:"elapsedMs"`
-	Error           string   `json:"error"`
+	PageErrors          []string `json:"pageErrors"`
+	ForeignRequests     []string `json:"foreignRequests"`
+	FailedRequests      []string `json:"failedRequests"`
+	HTTPErrors          []string `json:"httpErrors"`
+	Requests            []string `json:"requests"`
+	Websockets          []string `json:"websockets"`
+	SignInResult        string   `json:"signInResult"`
+	SignedInIndicator   string   `json:"signedInIndicator"`
+	WhoAmIResult        string   `json:"whoAmIResult"`
+	WhoAmIAuthorization string   `json:"whoAmIAuthorization"`
+	WhoAmIHeadersEditor string   `json:"whoAmIHeadersEditor"`
+	CaptureVariables    string   `json:"captureVariables"`
+	AddToCartResult     string   `json:"addToCartResult"`
+	Screenshot          string   `json:"screenshot"`
+	ElapsedMs           int64    `json:"elapsedMs"`
+	Error               string   `json:"error"`
 }
 
 type e2eProductsResult struct {
