@@ -90,7 +90,7 @@ func Names() []string {
 func (p *picture) bytes() ([]byte, string) {
 	p.once.Do(func() {
 		var b bytes.Buffer
-		enc := png.Encoder{CompressionLevel: png.BestCompression}
+		enc := png.Encoder{CompressionLevel: png.DefaultCompression}
 		if err := enc.Encode(&b, p.draw()); err != nil {
 			panic(fmt.Sprintf("demoimage: encoding a picture: %v", err)) // an in-memory RGBA always encodes
 		}
@@ -159,7 +159,8 @@ func draw(i, n int, logo bool) image.Image {
 					px = mix(bottom, color.NRGBA{0, 0, 0, 255}, 0.12)
 				}
 			}
-			img.SetNRGBA(x, y, px)
+			o := img.PixOffset(x, y)
+			img.Pix[o], img.Pix[o+1], img.Pix[o+2], img.Pix[o+3] = px.R, px.G, px.B, px.A
 		}
 	}
 	return img
