@@ -189,7 +189,8 @@ func seedCmd(ctx context.Context, cfg config.Config, logger *slog.Logger, args [
 		return errors.New("the database is not empty; seed only fills an empty one")
 	}
 	password := randomPassword()
-	sum, err := seed.Demo(ctx, db.Client, seed.Options{Scale: *scale, Password: password, Logger: logger})
+	sum, err := seed.Demo(ctx, db.Client, seed.Options{Scale: *scale, Password: password, Logger: logger,
+		PublicURL: cfg.Payment.PublicURL})
 	if err != nil {
 		return err
 	}
@@ -200,8 +201,8 @@ func seedCmd(ctx context.Context, cfg config.Config, logger *slog.Logger, args [
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "\n  Seeded %d merchants, %d categories, %d products, %d variants, %d users.\n",
-		sum.Merchants, sum.Categories, sum.Products, sum.Variants, sum.Users)
+	fmt.Fprintf(os.Stderr, "\n  Seeded %d merchants, %d categories, %d products, %d variants, %d users, %d orders.\n",
+		sum.Merchants, sum.Categories, sum.Products, sum.Variants, sum.Users, sum.Orders)
 	fmt.Fprintf(os.Stderr, "  Demo accounts (password %q) are listed in %s\n\n", password, path)
 	return nil
 }

@@ -5,7 +5,11 @@
 // pane. It prints ONE line of JSON on stdout, which internal/app/playground_e2e_test.go
 // checks; progress goes to stderr. It asserts nothing itself beyond "the steps completed".
 //
-//   node e2e/playground.mjs <server-url> [--screenshot <file.png>]
+//   node e2e/playground.mjs <server-url> [--screenshot <file.png>] [--email E --password P]
+//
+// With --password it then signs in with the "Sign in" tab as E, runs "Who am I" (which must
+// send the token without the tab's headers naming it), and runs the first two steps of
+// "Cart and checkout" (the second with the variant id the first answer filled in).
 //
 // Environment: CHROMIUM (default /usr/bin/chromium) is the browser to start; nothing is
 // downloaded. Every request to a host other than <server-url>'s is blocked and reported.
@@ -28,13 +32,15 @@ query Browse {
 }
 `;
 
-const OVERALL_MS = 45_000; // the Go test gives the whole script 50 s
+const OVERALL_MS = 90_000; // the Go test gives the whole script 100 s
 const STEP_MS = 15_000;
 
 function parseArgs(argv) {
-  const out = { url: '', screenshot: '' };
+  const out = { url: '', screenshot: '', email: '', password: '' };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--screenshot') out.screenshot = argv[++i] || '';
+    else if (argv[i] === '--email') out.email = argv[++i] || '';
+    else if (argv[i] === '--password') out.password = argv[++i] || '';
     else if (!out.url) out.url = argv[i];
     else throw new Error(`unexpected argument ${JSON.stringify(argv[i])}`);
   }
@@ -43,6 +49,62 @@ function parseArgs(argv) {
 }
 
 const log = (...a) => console.error('[e2e]', ...a);
+
+// The editors' texts, read from their CodeMirror instances.
+const queryText = (page) =>
+  page.evaluate(() => document.querySelector('.graphiql-query-editor .CodeMirror')?.CodeMirror?.getValue() ?? '');
+const resultText = (page) =>
+  page.evaluate(() => document.querySelector('.graphiql-response .CodeMirror')?.CodeMirror?.getValue() ?? '');
+// The variables or headers editor (the one of the editor tools shown now).
+const toolText = (page) =>
+  page.evaluate(
+    () => document.querySelector('.graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror')?.CodeMirror?.getValue() ?? '',
+  );
+
+// selectTab clicks the tab titled title and waits for its editor to start with firstLine.
+async function selectTab(page, title, firstLine) {
+  await page.locator('.graphiql-tab-button', { hasText: new RegExp(`^\\s*${title}\\s*$`) }).first().click();
+  await page.waitForFunction(
+    (first) => (document.querySelector('.graphiql-query-editor .CodeMirror')?.CodeMirror?.getValue() ?? '').startsWith(first),
+    firstLine,
+    { timeout: STEP_MS },
+  );
+}
+
+// run executes the tab (choosing operation op from the run button's menu when the tab has
+// several) and returns the response of the POST that carried op, after the result pane shows it.
+async function run(page, op, { menu = false } = {}) {
+  const isOp = (r) => {
+    if (r.request().method() !== 'POST' || new URL(r.url()).pathname !== '/graphql') return false;
+    let body = {};
+    try {
+      body = JSON.parse(r.request().postData() || '{}');
+    } catch {}
+    if (body.operationName) return body.operationName === op;
+    return new RegExp(`(query|mutation)\\s+${op}\\b`).test(body.query || '');
+  };
+  const before = await resultText(page);
+  const click = async () => {
+    await page.locator('.graphiql-execute-button').click();
+    if (menu) await page.getByRole('menuitem', { name: op, exact: true }).click();
+  };
+  const [response] = await Promise.all([page.waitForResponse(isOp, { timeout: STEP_MS }), click()]);
+  await page.waitForFunction(
+    (prev) => {
+      const v = document.querySelector('.graphiql-response .CodeMirror')?.CodeMirror?.getValue() ?? '';
+      if (v === prev) return false;
+      try {
+        const j = JSON.parse(v);
+        return !!j && ('data' in j || 'errors' in j);
+      } catch {
+        return false;
+      }
+    },
+    before,
+    { timeout: STEP_MS },
+  );
+  return response;
+}
 
 async function main() {
   const args = parseArgs(process.argv.slice(2));
@@ -66,6 +128,13 @@ async function main() {
     httpErrors: [],
     requests: [],
     websockets: [],
+    signInResult: '',
+    signedInIndicator: '',
+    whoAmIResult: '',
+    whoAmIAuthorization: '',
+    whoAmIHeadersEditor: '',
+    captureVariables: '',
+    addToCartResult: '',
     screenshot: '',
     elapsedMs: 0,
     error: '',
@@ -214,6 +283,48 @@ async function main() {
     );
     // What the pane actually renders (the lines CodeMirror has drawn), not just its model.
     report.visibleResultText = await page.locator('.graphiql-response .CodeMirror-code').innerText();
+
+    if (args.password) {
+      step('sign in with the "Sign in" tab');
+      await selectTab(page, 'Login', '# A demo customer');
+      await page.locator('button[data-name="variables"]').click();
+      await page.evaluate(
+        (vars) => document.querySelector('.graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror').CodeMirror.setValue(vars),
+        JSON.stringify({ input: { email: args.email, password: args.password } }, null, 2),
+      );
+      await run(page, 'Login');
+      report.signInResult = await resultText(page);
+      await page.locator('[data-signed-in="true"]').waitFor({ state: 'attached', timeout: STEP_MS });
+      report.signedInIndicator = 'true';
+
+      step('run "Who am I" with the token applied');
+      await selectTab(page, 'WhoAmI', '# Who am I');
+      await page.locator('button[data-name="headers"]').click();
+      report.whoAmIHeadersEditor = await toolText(page);
+      const who = await run(page, 'WhoAmI');
+      report.whoAmIAuthorization = (await who.request().allHeaders())['authorization'] || '';
+      report.whoAmIResult = await resultText(page);
+
+      step('Cart and checkout: find a variant, then add it with the captured id');
+      await selectTab(page, 'FindSomethingToBuy', '# Signed in as a customer');
+      await run(page, 'FindSomethingToBuy', { menu: true });
+      await page.locator('button[data-name="variables"]').click();
+      await page.waitForFunction(
+        () => {
+          const v = document.querySelector('.graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror')?.CodeMirror?.getValue();
+          try {
+            return JSON.parse(v).variantID != null;
+          } catch {
+            return false;
+          }
+        },
+        null,
+        { timeout: STEP_MS },
+      );
+      report.captureVariables = await toolText(page);
+      await run(page, 'AddToCart', { menu: true });
+      report.addToCartResult = await resultText(page);
+    }
 
     // Let any late console error or request (schema fetch, fonts) surface before judging.
     await page.waitForLoadState('networkidle', { timeout: 5_000 }).catch(() => {});

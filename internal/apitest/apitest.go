@@ -222,8 +222,10 @@ func (r *Response) Decode(t testing.TB, v any) {
 type Request struct {
 	Query     string
 	Variables map[string]any
-	Token     string
-	Header    map[string]string
+	// OperationName picks the operation of a document that holds several.
+	OperationName string
+	Token         string
+	Header        map[string]string
 }
 
 // Do sends a GraphQL request over HTTP POST.
@@ -239,7 +241,11 @@ func (s *Server) Do(req Request) *Response {
 // Try is Do that returns what went wrong instead of failing the test, so that it can be
 // called from goroutines other than the test's (testing.T.Fatal may not be).
 func (s *Server) Try(req Request) (*Response, error) {
-	body, err := json.Marshal(map[string]any{"query": req.Query, "variables": req.Variables})
+	params := map[string]any{"query": req.Query, "variables": req.Variables}
+	if req.OperationName != "" {
+		params["operationName"] = req.OperationName
+	}
+	body, err := json.Marshal(params)
 	if err != nil {
 		return nil, fmt.Errorf("encoding the request: %w", err)
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/xiadan/xiadan/internal/auth"
 	"github.com/xiadan/xiadan/internal/config"
 	"github.com/xiadan/xiadan/internal/database"
+	"github.com/xiadan/xiadan/internal/demoimage"
 	"github.com/xiadan/xiadan/internal/events"
 	"github.com/xiadan/xiadan/internal/fulfilment"
 	"github.com/xiadan/xiadan/internal/guard"
@@ -236,6 +237,7 @@ func (a *App) Handler() http.Handler {
 		mux.Handle(sandbox.AuthorizePath, a.signInSandbox.Page())
 	}
 	a.partnerRoutes(mux)
+	mux.Handle(demoimage.Path, demoimage.Handler()) // the seeded demo's pictures
 	if a.Config.Playground {
 		mux.Handle("/", playgroundHandler())
 	}

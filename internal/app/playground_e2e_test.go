@@ -22,7 +22,9 @@ import (
 // The browser end-to-end test of the playground. It starts the real server on SQLite with
 // the demo seeded and runs e2e/playground.mjs, which drives Debian's Chromium with
 // playwright-core: open /, wait for GraphiQL, select the "Browse products" tab, type a
-// products query, click the execute button and read the result pane. The script prints a
+// products query, click the execute button and read the result pane; then sign in with the
+// "Sign in" tab, run "Who am I" with the token applied, and the first two steps of "Cart and
+// checkout", the second with the id the first answer filled in. The script prints a
 // JSON report that this test checks: the titles shown are the demo's, nothing was logged as
 // a console error, and no request went to any host but the test server.
 //
@@ -64,15 +66,22 @@ type e2eReport struct {
 	ConsoleWarnings []struct {
 		Text string `json:"text"`
 	} `json:"consoleWarnings"`
-	PageErrors      []string `json:"pageErrors"`
-	ForeignRequests []string `json:"foreignRequests"`
-	FailedRequests  []string `json:"failedRequests"`
-	HTTPErrors      []string `json:"httpErrors"`
-	Requests        []string `json:"requests"`
-	Websockets      []string `json:"websockets"`
-	Screenshot      string   `json:"screenshot"`
-	ElapsedMs       int64    `json:"elapsedMs"`
-	Error           string   `json:"error"`
+	PageErrors          []string `json:"pageErrors"`
+	ForeignRequests     []string `json:"foreignRequests"`
+	FailedRequests      []string `json:"failedRequests"`
+	HTTPErrors          []string `json:"httpErrors"`
+	Requests            []string `json:"requests"`
+	Websockets          []string `json:"websockets"`
+	SignInResult        string   `json:"signInResult"`
+	SignedInIndicator   string   `json:"signedInIndicator"`
+	WhoAmIResult        string   `json:"whoAmIResult"`
+	WhoAmIAuthorization string   `json:"whoAmIAuthorization"`
+	WhoAmIHeadersEditor string   `json:"whoAmIHeadersEditor"`
+	CaptureVariables    string   `json:"captureVariables"`
+	AddToCartResult     string   `json:"addToCartResult"`
+	Screenshot          string   `json:"screenshot"`
+	ElapsedMs           int64    `json:"elapsedMs"`
+	Error               string   `json:"error"`
 }
 
 type e2eProductsResult struct {
@@ -133,9 +142,10 @@ func TestPlaygroundE2E(t *testing.T) {
 
 	// The browser.
 	shot := filepath.Join(t.TempDir(), "playground-e2e.png")
-	runCtx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+	runCtx, cancel := context.WithTimeout(context.Background(), 100*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(runCtx, node, filepath.Join(root, "e2e", "playground.mjs"), s.HTTP.URL+"/", "--screenshot", shot)
+	cmd := exec.CommandContext(runCtx, node, filepath.Join(root, "e2e", "playground.mjs"), s.HTTP.URL+"/", "--screenshot", shot,
+		"--email", demoCustomer, "--password", apitest.Password)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
 	// SIGTERM first: playwright-core then closes the Chromium it started.
@@ -164,8 +174,8 @@ func TestPlaygroundE2E(t *testing.T) {
 		t.Logf("  %6d ms  %s", st.AtMs, st.Name)
 	}
 	if !rep.OK || runErr != nil {
-		t.Fatalf("the browser run failed (%v): %s\nconsole errors: %v\npage errors: %v\nresult pane: %s\nstderr:\n%s",
-			runErr, rep.Error, rep.ConsoleErrors, rep.PageErrors, rep.ResultText, e2eTail(stderr.String(), 4000))
+		t.Fatalf("the browser run failed (%v): %s\nconsole errors: %v\npage errors: %v\nresult pane: %s\nsign-in answer: %s\nstderr:\n%s",
+			runErr, rep.Error, rep.ConsoleErrors, rep.PageErrors, rep.ResultText, rep.SignInResult, e2eTail(stderr.String(), 4000))
 	}
 
 	// The page loaded and the example tabs are there.
@@ -214,6 +224,9 @@ func TestPlaygroundE2E(t *testing.T) {
 		}
 	}
 
+	// Signing in with the "Sign in" tab applies the token to the other tabs.
+	e2eCheckSession(t, rep)
+
 	// A clean run: nothing logged as an error, nothing failed, nothing left this server.
 	for _, e := range rep.ConsoleErrors {
 		t.Errorf("console error: %s (%s)", e.Text, e.Location)
@@ -235,6 +248,62 @@ func TestPlaygroundE2E(t *testing.T) {
 	}
 	t.Logf("%d requests, all to %s; result pane: totalCount %d, titles %q", len(rep.Requests), s.HTTP.URL, p.TotalCount, titles)
 	t.Logf("whole test took %s", time.Since(began).Round(time.Millisecond))
+}
+
+// e2eCheckSession checks the sign-in part of the run: the Sign in tab answered a token, the
+// toolbar showed it in use, "Who am I" — whose own headers name no Authorization — sent it
+// and was answered as the demo customer, and "Cart and checkout" filled the variant id of
+// its first answer into the second step, which then succeeded.
+func e2eCheckSession(t *testing.T, rep e2eReport) {
+	t.Helper()
+	var signIn struct {
+		Data struct {
+			Login struct {
+				AccessToken string `json:"accessToken"`
+			} `json:"login"`
+		} `json:"data"`
+		Errors []any `json:"errors"`
+	}
+	if err := json.Unmarshal([]byte(rep.SignInResult), &signIn); err != nil || len(signIn.Errors) > 0 || signIn.Data.Login.AccessToken == "" {
+		t.Fatalf("the Sign in tab did not sign in (%v): %s", err, rep.SignInResult)
+	}
+	if rep.SignedInIndicator != "true" {
+		t.Errorf("the toolbar does not show the session after signing in")
+	}
+	if strings.Contains(strings.ToLower(rep.WhoAmIHeadersEditor), "authorization") {
+		t.Errorf("the Who am I tab's own headers name Authorization (%q); the test wants the session's token", rep.WhoAmIHeadersEditor)
+	}
+	if rep.WhoAmIAuthorization != "Bearer "+signIn.Data.Login.AccessToken {
+		t.Errorf("Who am I sent Authorization %q, want the Sign in tab's token", rep.WhoAmIAuthorization)
+	}
+	var who struct {
+		Data struct {
+			Me *struct {
+				Email string `json:"email"`
+			} `json:"me"`
+		} `json:"data"`
+		Errors []any `json:"errors"`
+	}
+	if err := json.Unmarshal([]byte(rep.WhoAmIResult), &who); err != nil || len(who.Errors) > 0 || who.Data.Me == nil || who.Data.Me.Email != demoCustomer {
+		t.Errorf("Who am I answered %s (%v), want the signed-in %s", rep.WhoAmIResult, err, demoCustomer)
+	}
+	var vars struct {
+		VariantID any `json:"variantID"`
+	}
+	if err := json.Unmarshal([]byte(rep.CaptureVariables), &vars); err != nil || vars.VariantID == nil {
+		t.Errorf("Cart and checkout: variantID not filled from the first answer: %s (%v)", rep.CaptureVariables, err)
+	}
+	var cart struct {
+		Data struct {
+			AddToCart *struct {
+				Quantity int `json:"quantity"`
+			} `json:"addToCart"`
+		} `json:"data"`
+		Errors []any `json:"errors"`
+	}
+	if err := json.Unmarshal([]byte(rep.AddToCartResult), &cart); err != nil || len(cart.Errors) > 0 || cart.Data.AddToCart == nil || cart.Data.AddToCart.Quantity != 1 {
+		t.Errorf("Cart and checkout: AddToCart answered %s (%v), want a cart of 1", rep.AddToCartResult, err)
+	}
 }
 
 // e2eRepoRoot is the module root (where go.mod is), found upwards from the package folder.

@@ -58,12 +58,16 @@ type Options struct {
 }
 
 // Tab is an example operation that the IDE opens as a tab. Variables and Headers are JSON
-// texts for the variables and headers editors.
+// texts for the variables and headers editors. Captures fill variables from answers: once
+// an answer has a value at the path (names and list indexes joined by dots; "?field" is
+// the first element whose field is true), the active tab's variable of that name, when it
+// has one, takes the value.
 type Tab struct {
-	Name      string `json:"name,omitempty"`
-	Query     string `json:"query"`
-	Variables string `json:"variables,omitempty"`
-	Headers   string `json:"headers,omitempty"`
+	Name      string            `json:"name,omitempty"`
+	Query     string            `json:"query"`
+	Variables string            `json:"variables,omitempty"`
+	Headers   string            `json:"headers,omitempty"`
+	Captures  map[string]string `json:"captures,omitempty"`
 }
 
 // AssetPrefix is the sub-path, relative to the page, under which the assets are served.

@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"sort"
 	"strings"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/parser"
 	"github.com/vektah/gqlparser/v2/validator"
 )
 
@@ -344,7 +346,7 @@ func TestDefaultTabsEmbedded(t *testing.T) {
 		t.Fatalf("%d tabs, want %d", len(cfg.Tabs), len(opts.DefaultTabs))
 	}
 	for i, tab := range opts.DefaultTabs {
-		if cfg.Tabs[i] != tab {
+		if !reflect.DeepEqual(cfg.Tabs[i], tab) {
 			t.Errorf("tab %d round-trips as %+v, want %+v", i, cfg.Tabs[i], tab)
 		}
 	}
@@ -390,8 +392,8 @@ func TestExamplesValidate(t *testing.T) {
 			if len(errs) > 0 {
 				t.Fatalf("invalid against the schema: %v", errs)
 			}
-			if len(doc.Operations) != 1 || doc.Operations[0].Name == "" {
-				t.Fatalf("want one named operation, got %d", len(doc.Operations))
+			if len(doc.Operations) == 0 {
+				t.Fatal("no operation")
 			}
 			vars := map[string]any{}
 			if tab.Variables != "" {
@@ -399,8 +401,33 @@ func TestExamplesValidate(t *testing.T) {
 					t.Fatalf("variables are not JSON: %v", err)
 				}
 			}
-			if _, err := validator.VariableValues(schema, doc.Operations[0], vars); err != nil {
-				t.Fatalf("variables: %v", err)
+			used := map[string]bool{}
+			for _, op := range doc.Operations {
+				if op.Name == "" {
+					t.Errorf("an operation has no name; the run button offers them by name")
+				}
+				// Every variable an operation needs is in the editor, so running it asks
+				// nothing of the reader but the steps before (captures fill the nulls).
+				for _, v := range op.VariableDefinitions {
+					used[v.Variable] = true
+					if _, ok := vars[v.Variable]; !ok && v.Type.NonNull && v.DefaultValue == nil {
+						t.Errorf("%s needs $%s, which the variables do not have", op.Name, v.Variable)
+					}
+				}
+				given := map[string]any{}
+				for _, v := range op.VariableDefinitions {
+					if x, ok := vars[v.Variable]; ok && x != nil {
+						given[v.Variable] = x
+					}
+				}
+				if _, err := validator.VariableValues(schema, op, given); err != nil && len(given) == len(op.VariableDefinitions) {
+					t.Errorf("%s: variables: %v", op.Name, err)
+				}
+			}
+			for name, path := range tab.Captures {
+				if _, ok := vars[name]; !ok || !used[name] {
+					t.Errorf("capture %s (from %s) fills no variable of the tab", name, path)
+				}
 			}
 			if tab.Headers != "" {
 				var h map[string]string
@@ -409,6 +436,36 @@ func TestExamplesValidate(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestREADMENamesTheExampleTabs keeps the README's table of tabs (its "Try it in the
+// playground" section) in step with DefaultExamples: the same names, in the same order,
+// each with the title GraphiQL shows (its first operation's name).
+func TestREADMENamesTheExampleTabs(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Skipf("README.md not found: %v", err)
+	}
+	row := regexp.MustCompile("^\\| \\*\\*(.+?)\\*\\* \\| `(\\w+)` \\|")
+	var names, titles []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if m := row.FindStringSubmatch(line); m != nil {
+			names, titles = append(names, m[1]), append(titles, m[2])
+		}
+	}
+	var wantNames, wantTitles []string
+	for _, tab := range DefaultExamples() {
+		wantNames = append(wantNames, tab.Name)
+		doc, err := parser.ParseQuery(&ast.Source{Input: tab.Query})
+		if err != nil || len(doc.Operations) == 0 {
+			t.Fatalf("tab %s: %v", tab.Name, err)
+		}
+		wantTitles = append(wantTitles, doc.Operations[0].Name)
+	}
+	if !reflect.DeepEqual(names, wantNames) || !reflect.DeepEqual(titles, wantTitles) {
+		t.Errorf("README's tabs table:\n  names  %q\n  titles %q\nDefaultExamples:\n  names  %q\n  titles %q",
+			names, titles, wantNames, wantTitles)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/xiadan/xiadan/ent/product"
 	"github.com/xiadan/xiadan/ent/schema/schematype"
+	"github.com/xiadan/xiadan/internal/demoimage"
 )
 
 // productDraft is a product and its variants, ready to be inserted.
@@ -74,7 +75,7 @@ type generator struct {
 	rng        *rand.Rand
 	now        time.Time
 	categories map[string]int // leaf slug → id
-	images     int            // image URLs handed out so far
+	publicURL  string         // where the demo pictures are served (Options.PublicURL)
 }
 
 // plainTitle is a listing's own name; decoratedTitle dresses it up so that repeat listings
@@ -108,7 +109,7 @@ func (g *generator) product(s *shop, l listing, title bi, status product.Status,
 		createdAt:  created,
 	}
 	d.description = g.description(fam, title)
-	d.images = g.pictures(title)
+	d.images = g.pictures(fam.category, title)
 	d.attributes = g.attributes(l)
 	if status != product.StatusDRAFT {
 		p := created.Add(time.Duration(1+g.rng.IntN(72)) * time.Hour)
@@ -149,16 +150,17 @@ func (g *generator) description(fam *family, title bi) string {
 	return sb.String()
 }
 
-func (g *generator) pictures(title bi) []schematype.Image {
+// pictures are the product's photos: placeholders served by the binary itself
+// (internal/demoimage), alike within a category.
+func (g *generator) pictures(category string, title bi) []schematype.Image {
 	n := 1 + g.rng.IntN(4)
 	imgs := make([]schematype.Image, n)
 	for k := range imgs {
-		g.images++
 		alt := title.zh + "主图 " + title.en + ", main photo"
 		if k > 0 {
 			alt = fmt.Sprintf("%s细节图%d %s, detail %d", title.zh, k, title.en, k)
 		}
-		imgs[k] = schematype.Image{URL: fmt.Sprintf("https://img.demo.xiadan.dev/p/%d.jpg", g.images), Alt: alt}
+		imgs[k] = schematype.Image{URL: demoimage.URL(g.publicURL, demoimage.ProductImage(category, k)), Alt: alt}
 	}
 	return imgs
 }

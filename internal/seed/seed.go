@@ -16,6 +16,7 @@ import (
 	"github.com/xiadan/xiadan/ent/product"
 	"github.com/xiadan/xiadan/ent/user"
 	"github.com/xiadan/xiadan/internal/auth"
+	"github.com/xiadan/xiadan/internal/demoimage"
 	"github.com/xiadan/xiadan/internal/viewer"
 )
 
@@ -27,7 +28,14 @@ type Options struct {
 	Password string
 	// Logger receives progress; nil discards it.
 	Logger *slog.Logger
+	// PublicURL is the server's base URL as browsers reach it (PAYMENT_PUBLIC_URL): the
+	// demo's pictures are served there (/assets/demo/…, internal/demoimage), and the demo
+	// orders' sandbox payments name it. Default http://localhost:8080.
+	PublicURL string
 }
+
+// DefaultPublicURL is Options.PublicURL when unset.
+const DefaultPublicURL = "http://localhost:8080"
 
 // Account is one demo sign-in.
 type Account struct {
@@ -42,7 +50,9 @@ type Account struct {
 // Summary counts what a run created.
 type Summary struct {
 	Users, Merchants, Categories, Products, Variants int
-	Accounts                                         []Account
+	// Orders is how many demo orders were placed (and taken through their life).
+	Orders   int
+	Accounts []Account
 }
 
 // ErrNotEmpty is returned by Demo when the database already holds data.
@@ -92,11 +102,15 @@ func Demo(ctx context.Context, client *ent.Client, opts Options) (Summary, error
 	if err != nil {
 		return Summary{}, err
 	}
+	if opts.PublicURL == "" {
+		opts.PublicURL = DefaultPublicURL
+	}
 	now := time.Now().UTC().Truncate(time.Second)
 	s := &seeder{
 		logger: logger,
 		hash:   hash,
-		gen:    &generator{rng: rand.New(rand.NewPCG(demoSeed, demoSeed)), now: now, categories: map[string]int{}},
+		gen: &generator{rng: rand.New(rand.NewPCG(demoSeed, demoSeed)), now: now, categories: map[string]int{},
+			publicURL: opts.PublicURL},
 	}
 	start := time.Now()
 	if err := inTx(ctx, client, s.demo); err != nil {
@@ -105,6 +119,13 @@ func Demo(ctx context.Context, client *ent.Client, opts Options) (Summary, error
 	logger.Info("seeded the demo", "users", s.sum.Users, "merchants", s.sum.Merchants,
 		"categories", s.sum.Categories, "products", s.sum.Products, "variants", s.sum.Variants,
 		"took", time.Since(start).Round(time.Millisecond))
+	// The orders go through the order, payment and fulfilment services, each step in its
+	// own transaction, so they need the catalogue committed.
+	start = time.Now()
+	if err := s.placeOrders(ctx, client, opts.PublicURL); err != nil {
+		return s.sum, fmt.Errorf("seed: orders: %w", err)
+	}
+	logger.Info("seeded the demo orders", "orders", s.sum.Orders, "took", time.Since(start).Round(time.Millisecond))
 	if opts.Scale > 0 {
 		if err := s.scale(ctx, client, opts.Scale); err != nil {
 			return s.sum, fmt.Errorf("seed: scale: %w", err)
@@ -248,7 +269,7 @@ func (s *seeder) people(ctx context.Context, c *ent.Client) error {
 			SetName(m.name.String()).
 			SetSlug(m.slug).
 			SetDescription(m.description.zh + "\n\n" + m.description.en).
-			SetLogoURL("https://img.demo.xiadan.dev/m/" + m.slug + ".png").
+			SetLogoURL(demoimage.URL(g.publicURL, demoimage.Logo(m.slug))).
 			SetContactName(m.owner.name).
 			SetContactPhone(m.phone).
 			SetContactEmail(m.owner.email).

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -55,7 +57,57 @@ func open(t *testing.T) *ent.Client {
 	return client
 }
 
-// seeded returns a database seeded with the demo and scale extra products.
+// The demo that the read-only tests share: seeding is the slow part of this package, so it
+// runs once (when a test first asks), in a folder TestMain removes.
+var shared struct {
+	once   sync.Once
+	dir    string
+	client *ent.Client
+	sum    seed.Summary
+	err    error
+}
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "xiadan-seed-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	shared.dir = dir
+	code := m.Run()
+	if shared.client != nil {
+		_ = shared.client.Close()
+	}
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// demo returns the shared demo database. Tests must only read it.
+func demo(t *testing.T) (*ent.Client, seed.Summary) {
+	t.Helper()
+	shared.once.Do(func() {
+		db, err := sql.Open("sqlite", "file:"+filepath.Join(shared.dir, "demo.db")+"?_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)")
+		if err != nil {
+			shared.err = err
+			return
+		}
+		shared.client = ent.NewClient(ent.Driver(entsql.OpenDB(dialect.SQLite, db)))
+		schemaMu.Lock()
+		err = shared.client.Schema.Create(context.Background())
+		schemaMu.Unlock()
+		if err != nil {
+			shared.err = err
+			return
+		}
+		shared.sum, shared.err = seed.Demo(context.Background(), shared.client, seed.Options{Password: password})
+	})
+	if shared.err != nil {
+		t.Fatalf("seeding the shared demo: %v", shared.err)
+	}
+	return shared.client, shared.sum
+}
+
+// seeded returns a database of its own seeded with the demo and scale extra products.
 func seeded(t *testing.T, scale int) (*ent.Client, seed.Summary) {
 	t.Helper()
 	client := open(t)
@@ -80,7 +132,7 @@ func catalogue(t *testing.T, client *ent.Client) []*ent.Product {
 
 func TestDemoMatchesItsSummary(t *testing.T) {
 	t.Parallel()
-	client, sum := seeded(t, 0)
+	client, sum := demo(t)
 	ctx := viewer.SystemContext(context.Background())
 	count := func(n int, err error) int {
 		t.Helper()
@@ -111,7 +163,7 @@ func TestDemoMatchesItsSummary(t *testing.T) {
 
 func TestDemoAccounts(t *testing.T) {
 	t.Parallel()
-	client, sum := seeded(t, 0)
+	client, sum := demo(t)
 	ctx := viewer.SystemContext(context.Background())
 	users, err := client.User.Query().All(ctx)
 	if err != nil {
@@ -153,7 +205,7 @@ func TestDemoAccounts(t *testing.T) {
 
 func TestDemoMerchants(t *testing.T) {
 	t.Parallel()
-	client, _ := seeded(t, 0)
+	client, _ := demo(t)
 	ctx := viewer.SystemContext(context.Background())
 	ms, err := client.Merchant.Query().WithOwner().All(ctx)
 	if err != nil {
@@ -198,7 +250,7 @@ func TestDemoMerchants(t *testing.T) {
 
 func TestDemoCategoryTree(t *testing.T) {
 	t.Parallel()
-	client, _ := seeded(t, 0)
+	client, _ := demo(t)
 	ctx := viewer.SystemContext(context.Background())
 	tops, err := client.Category.Query().Where(category.ParentIDIsNil()).WithChildren().All(ctx)
 	if err != nil {
@@ -231,7 +283,7 @@ func hasLatin(s string) bool {
 
 func TestDemoProducts(t *testing.T) {
 	t.Parallel()
-	client, _ := seeded(t, 0)
+	client, _ := demo(t)
 	ps := catalogue(t, client)
 	kinds := map[product.Kind]int{}
 	statuses := map[product.Status]int{}
@@ -249,7 +301,7 @@ func TestDemoProducts(t *testing.T) {
 			t.Errorf("product %d has %d images", p.ID, len(p.Images))
 		}
 		for _, img := range p.Images {
-			if !strings.HasPrefix(img.URL, "https://") || img.Alt == "" {
+			if !servedDemoPicture(img.URL) || img.Alt == "" {
 				t.Errorf("product %d image %+v", p.ID, img)
 			}
 		}
@@ -344,15 +396,11 @@ func checkVariants(t *testing.T, ps []*ent.Product) {
 
 func TestDemoRefusesANonEmptyDatabase(t *testing.T) {
 	t.Parallel()
-	client := open(t)
 	ctx := context.Background()
-	if empty, err := seed.IsEmpty(ctx, client); err != nil || !empty {
+	if empty, err := seed.IsEmpty(ctx, open(t)); err != nil || !empty {
 		t.Fatalf("fresh database: IsEmpty = %v, %v", empty, err)
 	}
-	first, err := seed.Demo(ctx, client, seed.Options{Password: password})
-	if err != nil {
-		t.Fatal(err)
-	}
+	client, first := demo(t)
 	if empty, err := seed.IsEmpty(ctx, client); err != nil || empty {
 		t.Fatalf("seeded database: IsEmpty = %v, %v", empty, err)
 	}
@@ -380,7 +428,7 @@ func TestDemoRejectsBadOptions(t *testing.T) {
 
 func TestDemoIsRepeatable(t *testing.T) {
 	t.Parallel()
-	a, _ := seeded(t, 0)
+	a, _ := demo(t)
 	b, _ := seeded(t, 0)
 	pa, pb := catalogue(t, a), catalogue(t, b)
 	if len(pa) != len(pb) {
@@ -404,10 +452,7 @@ func TestScaleAddsActiveProducts(t *testing.T) {
 	if len(ps) != sum.Products {
 		t.Fatalf("database has %d products, summary says %d", len(ps), sum.Products)
 	}
-	demo, err := seed.Demo(context.Background(), open(t), seed.Options{Password: password})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, demo := demo(t)
 	if got := sum.Products - demo.Products; got != scale {
 		t.Errorf("scale run has %d more products than the demo, want %d", got, scale)
 	}
