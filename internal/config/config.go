@@ -74,6 +74,10 @@ type Config struct {
 	// WSMaxPerUser caps the websockets and event streams one account or API client (or,
 	// without a token, one client address) may hold open at once, on each replica.
 	WSMaxPerUser int
+	// StreamKeepAlive is how often a quiet HTTP stream — a GraphQL-over-SSE event stream
+	// (a ":" comment) or an Apollo multipart subscription (a "{}" heartbeat) — sends
+	// something, so proxies with an idle timeout (often 60 s) do not cut it.
+	StreamKeepAlive time.Duration
 	// LoaderBatchWait is how long a dataloader collects keys before it sends its batch:
 	// longer waits batch more reliably on a busy machine and add that much latency.
 	LoaderBatchWait time.Duration
@@ -143,6 +147,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		ShutdownTimeout:        r.duration("SHUTDOWN_TIMEOUT", 20*time.Second),
 		RequestTimeout:         r.duration("REQUEST_TIMEOUT", 10*time.Second),
 		WSMaxPerUser:           r.integer("WS_MAX_PER_USER", 10),
+		StreamKeepAlive:        r.duration("STREAM_KEEPALIVE_INTERVAL", 15*time.Second),
 		LoaderBatchWait:        r.duration("LOADER_BATCH_WAIT", 16*time.Millisecond),
 		OrderPaymentTimeout:    r.duration("ORDER_PAYMENT_TIMEOUT", 30*time.Minute),
 		OrderAutoCompleteAfter: r.duration("ORDER_AUTO_COMPLETE_AFTER", 7*24*time.Hour),
@@ -246,6 +251,9 @@ func (c Config) Validate() error {
 	}
 	if c.WSMaxPerUser < 1 || c.WSMaxPerUser > 10_000 {
 		bad("WS_MAX_PER_USER", "must be between 1 and 10000")
+	}
+	if c.StreamKeepAlive < time.Second || c.StreamKeepAlive > 5*time.Minute {
+		bad("STREAM_KEEPALIVE_INTERVAL", "must be between 1s and 5m")
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		bad("LOG_FORMAT", "must be text or json")
