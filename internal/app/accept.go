@@ -27,11 +27,12 @@ type acceptRange struct {
 }
 
 // parseAccept reads an Accept header into its ranges, most preferred first (a higher
-// q-value first; the order listed among equals). Malformed entries are skipped; an empty
-// header accepts everything. Ranges with q=0 are dropped: they are refusals.
+// q-value first; the order listed among equals). Malformed entries are skipped; no header
+// is application/json, as the GraphQL-over-HTTP spec has it. Ranges with q=0 are dropped:
+// they are refusals.
 func parseAccept(header string) []acceptRange {
 	if strings.TrimSpace(header) == "" {
-		return []acceptRange{{mediaType: "*/*", q: 1}}
+		return []acceptRange{{mediaType: mediaJSON, q: 1}}
 	}
 	var out []acceptRange
 	for part := range strings.SplitSeq(header, ",") {

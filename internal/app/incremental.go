@@ -71,13 +71,13 @@ func mergeAt(data json.RawMessage, path ast.Path, fields json.RawMessage) (json.
 		for _, m := range add {
 			for i := range into {
 				if into[i].key == m.key {
-					// A field selected both inside and outside the fragment: merge deeper.
+					// gqlgen writes a deferred field as null in the initial result; a field
+					// selected both inside and outside the fragment merges deeper.
 					merged, err := mergeAt(into[i].value, nil, m.value)
-					if err != nil {
-						into[i].value = m.value
-					} else {
-						into[i].value = merged
+					if err != nil || bytes.Equal(bytes.TrimSpace(into[i].value), []byte("null")) {
+						merged = m.value
 					}
+					into[i].value = merged
 					continue next
 				}
 			}

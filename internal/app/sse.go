@@ -309,7 +309,7 @@ func (t sseSingleTransport) Do(w http.ResponseWriter, r *http.Request, exec grap
 
 // reserve makes a reservation for the caller and answers 201 with its token.
 func (p *protocols) reserve(w http.ResponseWriter, r *http.Request) {
-	if negotiate(parseAccept(r.Header.Get("Accept")), "text/plain") == "" {
+	if r.Header.Get("Accept") != "" && negotiate(parseAccept(r.Header.Get("Accept")), "text/plain") == "" {
 		refuse(w, r, p.logger, &requestError{status: http.StatusNotAcceptable, reason: ReasonMalformedRequest,
 			message: "a reservation is answered with its token as text/plain"})
 		return
