@@ -602,3 +602,78 @@ func TestDefer(t *testing.T) {
 		}
 	})
 }
+
+// TestNodeHTTPClients: the npm clients front ends use over HTTP — graphql-sse in both its
+// modes, urql (fetchExchange, subscriptions over fetch) and Apollo Client (HttpLink,
+// multipart subscriptions) — each run the storefront flow (search, add to cart, place,
+// pay in the sandbox) while an order subscription receives the PAID event; urql and
+// Apollo also run a query with @defer (e2e/http-clients.mjs). Skipped without node and
+// e2e/node_modules, except under CI=true.
+func TestNodeHTTPClients(t *testing.T) {
+	if testing.Short() {
+		t.Skip("node end-to-end test: skipped with -short")
+	}
+	root := e2eRepoRoot(t)
+	node := nodeWithModules(t, root, "graphql-sse", "@urql/core", "@apollo/client", "rxjs", "graphql")
+	// Reachable: the payment sandbox posts its signed notification to the server itself.
+	apitest.ForEachDialectReachable(t, func(t *testing.T, s *apitest.Server) {
+		m := s.NewMerchant(t, "tea-house", merchant.StatusACTIVE)
+		s.NewProduct(t, m, "Longjing tea", product.KindPHYSICAL, "TEA-1", 3800, 100)
+		for _, client := range []string{"sse-distinct", "sse-single", "urql", "apollo"} {
+			t.Run(client, func(t *testing.T) {
+				buyer := s.Register(client+"@example.com", client)
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				r := &nodeRun{script: "http-clients.mjs"}
+				r.cmd = exec.CommandContext(ctx, node, filepath.Join(root, "e2e", "http-clients.mjs"), client, s.HTTP.URL+"/graphql", buyer.AccessToken, "Longjing")
+				r.cmd.Dir = root
+				r.cmd.Stdout, r.cmd.Stderr = &r.stdout, &r.stderr
+				r.cmd.WaitDelay = 5 * time.Second
+				stdin, err := r.cmd.StdinPipe()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := r.cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				waitSubscribers(t, s, 1)
+				_, _ = io.WriteString(stdin, "go\n")
+				var rep struct {
+					OK       bool
+					Steps    []string
+					Error    string
+					Order    struct{ ID, Status string }
+					Deferred *struct {
+						Parts int
+						Data  struct {
+							Product struct {
+								Variants []struct{ SKU string }
+							}
+						}
+					}
+					Events []struct {
+						Type  string
+						Order struct{ ID, Status string }
+					}
+				}
+				runErr, stderr := r.wait(t, &rep)
+				if !rep.OK || runErr != nil {
+					t.Fatalf("%s failed (%v) after %v: %s\nstderr: %s", client, runErr, rep.Steps, rep.Error, stderr)
+				}
+				var paid bool
+				for _, e := range rep.Events {
+					paid = paid || e.Type == "PAID" && e.Order.ID == rep.Order.ID
+				}
+				if !paid || rep.Order.Status != "PENDING_PAYMENT" {
+					t.Errorf("%s: order %+v, events %+v", client, rep.Order, rep.Events)
+				}
+				if client == "urql" || client == "apollo" {
+					if rep.Deferred == nil || len(rep.Deferred.Data.Product.Variants) != 1 || rep.Deferred.Data.Product.Variants[0].SKU != "TEA-1" {
+						t.Errorf("%s: the deferred query gave %+v", client, rep.Deferred)
+					}
+				}
+				waitSubscribers(t, s, 0)
+			})
+		}
+	})
+}

@@ -85,6 +85,12 @@ func (t Transactioner) InterceptResponse(ctx context.Context, next graphql.Respo
 		}
 	}()
 	rsp := next(txCtx)
+	if rsp == nil {
+		// A streaming transport (SSE, multipart) asks for the next result until there is
+		// none; a mutation has one, so the second call ends the stream.
+		_ = tx.Rollback()
+		return nil
+	}
 	if len(rsp.Errors) > 0 {
 		_ = tx.Rollback()
 		return &graphql.Response{Errors: rsp.Errors, Extensions: rsp.Extensions}
