@@ -76,8 +76,14 @@ func (m *multipartWriter) part(v any) error {
 	return m.write(out)
 }
 
-// end writes the closing boundary.
-func (m *multipartWriter) end() { _ = m.write([]byte("--\r\n")) }
+// end writes the closing boundary; every later write fails (the heartbeat's goroutine
+// must not write once the handler has returned).
+func (m *multipartWriter) end() {
+	_ = m.write([]byte("--\r\n"))
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.err = errStreamClosed
+}
 
 // serveMultipart answers an operation as multipart/mixed.
 func (p *protocols) serveMultipart(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, rc *graphql.OperationContext) {
@@ -116,7 +122,7 @@ func (p *protocols) serveMultipart(w http.ResponseWriter, r *http.Request, exec 
 	}
 	m := startMultipart(w, `subscriptionSpec="1.0"`)
 	defer m.end()
-	go func() {
+	go func(ctx context.Context) { // ctx is passed: the one below is reassigned
 		t := time.NewTicker(p.keepAlive)
 		defer t.Stop()
 		for {
@@ -129,7 +135,7 @@ func (p *protocols) serveMultipart(w http.ResponseWriter, r *http.Request, exec 
 				}
 			}
 		}
-	}()
+	}(ctx)
 	responses, ctx := exec.DispatchOperation(ctx, rc)
 	for resp := responses(ctx); resp != nil; resp = responses(ctx) {
 		if m.part(map[string]any{"payload": resp}) != nil {

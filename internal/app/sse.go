@@ -125,6 +125,17 @@ func (s *sseWriter) write(b []byte) error {
 	return s.err
 }
 
+// errStreamClosed fails writes after the handler that owns the response has returned.
+var errStreamClosed = errors.New("the stream has closed")
+
+// close makes every later write fail: net/http forbids using a ResponseWriter after its
+// handler returned, and keep-alives and operations write from their own goroutines.
+func (s *sseWriter) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.err = errStreamClosed
+}
+
 // event writes one event whose data is v as JSON (or an empty data line for nil).
 func (s *sseWriter) event(name string, v any) error {
 	data := []byte{}
@@ -169,6 +180,7 @@ func (p *protocols) serveSSE(w http.ResponseWriter, r *http.Request, exec graphq
 		return
 	}
 	s := startSSE(w)
+	defer s.close()
 	go s.keepAlive(ctx, p.keepAlive)
 	if opErr != nil {
 		_ = s.event("next", requestErrorBody(exec.DispatchError(ctx, opErr)))
@@ -374,6 +386,7 @@ func (p *protocols) openReserved(w http.ResponseWriter, r *http.Request, res *re
 	defer stop()
 
 	out := startSSE(w)
+	defer out.close()
 	res.mu.Lock()
 	for _, msg := range res.pending {
 		_ = out.write(msg)
