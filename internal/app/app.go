@@ -71,6 +71,9 @@ type App struct {
 	Streams *streams.Registry
 	// signInSandbox is the offline sign-in platform, when on (its page is mounted).
 	signInSandbox *sandbox.Sandbox
+	// protocols is the HTTP transports' shared state: keep-alive, graphql-sse's
+	// reservations (sse.go).
+	protocols *protocols
 }
 
 // New builds the services of the server from its configuration and database.
@@ -133,6 +136,7 @@ func New(cfg config.Config, db *database.DB, logger *slog.Logger) (*App, error) 
 		Relay: relay, Hub: hub, Bus: bus, Webhooks: wh,
 		Streamer: &events.Streamer{DB: db.Client, Hub: hub, Retention: cfg.EventRetention},
 		Streams:  streams.New(cfg.WSMaxPerUser), signInSandbox: signIn.sandbox}
+	a.protocols = newProtocols(logger, cfg.StreamKeepAlive, a.Streams)
 	streams.Register(db.Client, a.accessChanged)
 	return a, nil
 }
@@ -195,12 +199,13 @@ func (a *App) GraphQL() *handler.Server {
 		}},
 		InitFunc: a.legacyWebsocketInit,
 	})
-	// GraphQL over Server-Sent Events before POST; requests are read strictly
-	// (transport.go), and whatever no transport claims is refused with 405 or 415.
-	srv.AddTransport(sseTransport{logger: a.Logger})
+	// GraphQL over HTTP, answered as JSON, Server-Sent Events or multipart/mixed as Accept
+	// asks (transport.go, sse.go, multipart.go), and graphql-sse's single connection mode;
+	// requests are read strictly, and whatever no transport claims is refused with 405 or
+	// 415.
+	srv.AddTransport(sseSingleTransport{p: a.protocols})
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(getTransport{logger: a.Logger})
-	srv.AddTransport(postTransport{logger: a.Logger})
+	srv.AddTransport(httpTransport{p: a.protocols})
 	srv.AddTransport(unsupportedTransport{logger: a.Logger})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	presenter := apperror.Presenter(a.Logger, audit.RequestID)
@@ -227,7 +232,7 @@ func (a *App) GraphQL() *handler.Server {
 func (a *App) Handler() http.Handler {
 	mux := http.NewServeMux()
 	gql := a.GraphQL()
-	mux.Handle("/graphql", a.authenticate(a.trackEventStreams(a.limitBody(loader.Middleware(a.DB.Client, a.Config.LoaderBatchWait, gql)))))
+	mux.Handle("/graphql", a.authenticate(a.limitBody(loader.Middleware(a.DB.Client, a.Config.LoaderBatchWait, gql))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

@@ -99,8 +99,9 @@ func TestMalformedRequestsAreRefused(t *testing.T) {
 		{"application/graphql", rawCall{method: post, contentType: "application/graphql", body: `{ __typename }`}, 415, app.ReasonUnsupportedMediaType, ""},
 		{"a form", rawCall{method: post, contentType: "application/x-www-form-urlencoded", body: `query=%7B__typename%7D`}, 415, app.ReasonUnsupportedMediaType, ""},
 		{"multipart", rawCall{method: post, contentType: "multipart/form-data; boundary=x", body: "--x--"}, 415, app.ReasonUnsupportedMediaType, ""},
-		{"PUT", rawCall{method: http.MethodPut, contentType: jsonCT, body: `{"query":"{ __typename }"}`}, 405, app.ReasonMethodNotAllowed, ""},
-		{"DELETE", rawCall{method: http.MethodDelete}, 405, app.ReasonMethodNotAllowed, ""},
+		{"PATCH", rawCall{method: http.MethodPatch, contentType: jsonCT, body: `{"query":"{ __typename }"}`}, 405, app.ReasonMethodNotAllowed, ""},
+		// PUT and DELETE are graphql-sse's single connection mode (protocols_test.go).
+		{"DELETE without a reservation", rawCall{method: http.MethodDelete}, 404, app.ReasonStreamNotFound, ""},
 		{"GET, a bad escape", rawCall{method: http.MethodGet, query: "query=%zz"}, 400, app.ReasonMalformedRequest, ""},
 		{"GET, variables not JSON", rawCall{method: http.MethodGet, query: "query=%7B__typename%7D&variables=nope"}, 400, app.ReasonMalformedRequest, "variables"},
 		{"GET, variables as a list", rawCall{method: http.MethodGet, query: "query=%7B__typename%7D&variables=%5B1%5D"}, 400, app.ReasonMalformedRequest, "variables"},

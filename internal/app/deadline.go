@@ -36,10 +36,12 @@ func (a *App) withDeadline(next http.Handler) http.Handler {
 	})
 }
 
-// longLived reports whether r opens a websocket or a GraphQL-over-SSE stream.
+// longLived reports whether r opens a websocket, a GraphQL-over-SSE stream or an Apollo
+// multipart subscription.
 func longLived(r *http.Request) bool {
 	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket") ||
-		strings.Contains(r.Header.Get("Accept"), "text/event-stream")
+		strings.Contains(r.Header.Get("Accept"), "text/event-stream") ||
+		acceptsSubscriptionMultipart(r.Header.Get("Accept"))
 }
 
 // RequestDeadline is the gqlgen extension that bounds each operation but subscriptions by
@@ -75,8 +77,15 @@ func (d RequestDeadline) InterceptResponse(ctx context.Context, next graphql.Res
 	if op := graphql.GetOperationContext(ctx).Operation; op != nil && op.Operation == ast.Subscription {
 		return next(ctx)
 	}
+	parent := ctx
 	ctx, cancel := context.WithTimeoutCause(ctx, d.Timeout, apperror.ErrRequestTimeout)
-	defer cancel()
+	if oc := graphql.GetOperationContext(ctx); oc.Operation != nil && usesDefer(oc.Doc, oc.Operation.SelectionSet) {
+		// The deferred fragments run after the first result is returned, under this
+		// context: it must last until the deadline or the end of the operation.
+		context.AfterFunc(parent, cancel)
+	} else {
+		defer cancel()
+	}
 	rsp := next(ctx)
 	if rsp == nil || len(rsp.Errors) == 0 || !errors.Is(context.Cause(ctx), apperror.ErrRequestTimeout) {
 		// Finished in time — or finished cleanly just as the deadline passed, and then a
@@ -89,4 +98,30 @@ func (d RequestDeadline) InterceptResponse(ctx context.Context, next graphql.Res
 		ext[k] = v
 	}
 	return &graphql.Response{Errors: gqlerror.List{{Message: e.Message, Extensions: ext}}, Extensions: rsp.Extensions}
+}
+
+// usesDefer reports whether a selection set has a @defer fragment, at any depth.
+func usesDefer(doc *ast.QueryDocument, set ast.SelectionSet) bool {
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			if usesDefer(doc, s.SelectionSet) {
+				return true
+			}
+		case *ast.InlineFragment:
+			if s.Directives.ForName("defer") != nil || usesDefer(doc, s.SelectionSet) {
+				return true
+			}
+		case *ast.FragmentSpread:
+			if s.Directives.ForName("defer") != nil {
+				return true
+			}
+			if doc != nil {
+				if f := doc.Fragments.ForName(s.Name); f != nil && usesDefer(doc, f.SelectionSet) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }

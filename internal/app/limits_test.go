@@ -62,7 +62,7 @@ func TestNestedFiltersAreBounded(t *testing.T) {
 					continue
 				}
 				assertRejected(t, r, guard.ReasonFilterTooDeep)
-				if r.Field() != "where" || string(r.Data) != "null" {
+				if r.Field() != "where" || len(r.Data) != 0 {
 					t.Fatalf("%d levels: %s", levels, r.Raw)
 				}
 			}
@@ -106,7 +106,7 @@ func TestNodesAreCostedAndCapped(t *testing.T) {
 	for _, n := range []int{guard.DefaultMaxIDs + 1, 5000} {
 		r := s.Query("", query, map[string]any{"ids": ids(n)})
 		assertRejected(t, r, guard.ReasonTooManyIDs)
-		if r.Field() != "ids" || string(r.Data) != "null" {
+		if r.Field() != "ids" || len(r.Data) != 0 {
 			t.Fatalf("%d ids: %.300s", n, r.Raw)
 		}
 	}

@@ -87,20 +87,35 @@ func (a *App) authenticate(next http.Handler) http.Handler {
 			return
 		}
 		ctx := viewer.NewContext(r.Context(), v)
-		// A streamed subscription (GraphQL over SSE) ends when its token expires, as a
-		// websocket connection does; the client resumes with a fresh token and `after`.
-		if strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
+		// A stream (GraphQL over SSE, an Apollo multipart subscription) ends when its
+		// token expires, as a websocket connection does; the client resumes with a fresh
+		// token and `after`. An operation on a reserved event stream outlives its request
+		// and takes the expiry along (sse.go).
+		if longLived(r) || r.Header.Get(streamTokenHeader) != "" || r.URL.Query().Has("token") {
 			claims, err := a.Auth.Tokens.Verify(token)
 			if err != nil || claims.ExpiresAt == nil {
 				writeError(w, http.StatusUnauthorized, apperror.New(apperror.Unauthenticated, "invalid or expired access token"))
 				return
 			}
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithDeadline(ctx, claims.ExpiresAt.Time)
-			defer cancel()
+			ctx = context.WithValue(ctx, tokenExpiryKey{}, claims.ExpiresAt.Time)
+			if longLived(r) {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithDeadline(ctx, claims.ExpiresAt.Time)
+				defer cancel()
+			}
 		}
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// tokenExpiryKey keys the expiry of the request's access token, when recorded.
+type tokenExpiryKey struct{}
+
+// tokenExpiry is when the request's access token expires, if the request is one that
+// records it (see authenticate).
+func tokenExpiry(ctx context.Context) (time.Time, bool) {
+	t, ok := ctx.Value(tokenExpiryKey{}).(time.Time)
+	return t, ok
 }
 
 // bearer extracts the token of an "Authorization: Bearer <token>" value.

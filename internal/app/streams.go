@@ -2,15 +2,10 @@ package app
 
 import (
 	"context"
-	"errors"
-	"net/http"
-	"strings"
 	"time"
 
-	"github.com/xiadan/xiadan/internal/apperror"
 	"github.com/xiadan/xiadan/internal/auth"
 	"github.com/xiadan/xiadan/internal/events"
-	"github.com/xiadan/xiadan/internal/streams"
 	"github.com/xiadan/xiadan/internal/viewer"
 )
 
@@ -33,28 +28,6 @@ func (a *App) trackStream(ctx context.Context, v *viewer.Viewer, cancel context.
 	}
 	context.AfterFunc(ctx, release)
 	return nil
-}
-
-// trackEventStreams counts and registers GraphQL-over-SSE requests as trackStream does
-// websockets; one over the cap is refused with 429.
-func (a *App) trackEventStreams(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
-			next.ServeHTTP(w, r)
-			return
-		}
-		ctx, cancel := context.WithCancel(r.Context())
-		defer cancel()
-		if err := a.trackStream(ctx, viewer.FromContext(ctx), cancel); err != nil {
-			e := &apperror.Error{Code: apperror.RateLimited, Message: err.Error()}
-			if tooMany := (*streams.TooManyError)(nil); errors.As(err, &tooMany) {
-				e.Extensions = map[string]any{"limit": tooMany.Max}
-			}
-			writeError(w, http.StatusTooManyRequests, e)
-			return
-		}
-		next.ServeHTTP(w, r.WithContext(ctx))
-	})
 }
 
 // accessChanged closes this replica's connections that c concerns, at once, and has the

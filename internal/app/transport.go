@@ -10,11 +10,8 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/errcode"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -43,6 +40,15 @@ const (
 	// ReasonMethodNotAllowed: a method other than GET and POST, or a mutation sent with
 	// GET (405).
 	ReasonMethodNotAllowed = "METHOD_NOT_ALLOWED"
+	// ReasonSubscriptionNeedsStream: a subscription whose Accept header allows no
+	// streaming media type (406): it would otherwise hang until its first event.
+	ReasonSubscriptionNeedsStream = "SUBSCRIPTION_NEEDS_STREAM"
+	// ReasonStreamNotFound: graphql-sse's single connection mode names a reservation that
+	// does not exist, has ended or belongs to someone else (404).
+	ReasonStreamNotFound = "STREAM_NOT_FOUND"
+	// ReasonStreamConflict: a second event stream for one reservation, or an operation id
+	// already running on it (409).
+	ReasonStreamConflict = "STREAM_CONFLICT"
 )
 
 // requestError is a request refused before it reached the executor.
@@ -85,7 +91,7 @@ func refuse(w http.ResponseWriter, r *http.Request, logger *slog.Logger, e *requ
 		ae.Extensions["field"] = ae.Field
 	}
 	if e.status == http.StatusMethodNotAllowed {
-		w.Header().Set("Allow", "GET, POST, OPTIONS")
+		w.Header().Set("Allow", "GET, POST, PUT, DELETE, OPTIONS")
 	}
 	writeError(w, e.status, ae)
 }
@@ -250,72 +256,108 @@ func jsonKind(raw json.RawMessage) string {
 	return "a number"
 }
 
-// postTransport is GraphQL over HTTP POST with an application/json body.
-type postTransport struct{ logger *slog.Logger }
+// httpTransport is GraphQL over HTTP: GET (queries, or any operation answered as a
+// stream) and POST of application/json, answered in the media type the Accept header
+// prefers that can carry the operation (accept.go): application/graphql-response+json or
+// application/json for one result, text/event-stream (GraphQL over SSE, sse.go) or
+// multipart/mixed (incremental delivery of @defer and Apollo's multipart subscriptions,
+// multipart.go) for a stream.
+type httpTransport struct{ p *protocols }
 
-// Supports claims POSTs of JSON that are not upgrades or event streams.
-func (postTransport) Supports(r *http.Request) bool {
-	return r.Method == http.MethodPost && r.Header.Get("Upgrade") == "" && isJSON(r.Header.Get("Content-Type"))
+// Supports claims GETs and JSON POSTs that are not upgrades nor graphql-sse's
+// single-connection requests.
+func (httpTransport) Supports(r *http.Request) bool {
+	if r.Header.Get("Upgrade") != "" || streamToken(r) != "" {
+		return false
+	}
+	return r.Method == http.MethodGet || r.Method == http.MethodPost && isJSON(r.Header.Get("Content-Type"))
 }
 
-// Do reads the request strictly and runs it.
-func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+// Do reads the request strictly, negotiates the response and runs the operation.
+func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	p, bad := readParams(r)
+	if bad != nil {
+		refuse(w, r, t.p.logger, bad)
+		return
+	}
+	ranges := parseAccept(r.Header.Get("Accept"))
+	ctx := r.Context()
+	rc, opErr := exec.CreateOperationContext(ctx, p)
+	if opErr != nil {
+		// A request error is answered in the client's first choice of all: graphql-sse
+		// wants validation errors as a "next" event of an accepted stream.
+		switch media := negotiate(ranges, mediaJSON, mediaGraphQLResponse, mediaEventStream, mediaMultipart); media {
+		case mediaEventStream:
+			t.p.serveSSE(w, r, exec, nil, opErr)
+		default:
+			writeRequestError(w, jsonMedia(media), exec.DispatchError(graphql.WithOperationContext(ctx, rc), opErr))
+		}
+		return
+	}
+	op := rc.Operation.Operation
+	if op == ast.Subscription {
+		switch negotiate(ranges, mediaEventStream, mediaMultipart) {
+		case mediaEventStream:
+			t.p.serveSSE(w, r, exec, rc, nil)
+		case mediaMultipart:
+			t.p.serveMultipart(w, r, exec, rc)
+		default:
+			refuse(w, r, t.p.logger, &requestError{status: http.StatusNotAcceptable, reason: ReasonSubscriptionNeedsStream,
+				message: "a subscription is a stream of results: send it with Accept: text/event-stream (GraphQL over SSE) or " +
+					`multipart/mixed;subscriptionSpec="1.0" (Apollo's multipart subscriptions), or over a websocket (graphql-transport-ws)`})
+		}
+		return
+	}
+	if r.Method == http.MethodGet && op != ast.Query {
+		refuse(w, r, t.p.logger, &requestError{status: http.StatusMethodNotAllowed, reason: ReasonMethodNotAllowed,
+			message: "GET runs queries only; send mutations with POST"})
+		return
+	}
+	switch media := negotiate(ranges, mediaJSON, mediaGraphQLResponse, mediaEventStream, mediaMultipart); media {
+	case mediaEventStream:
+		t.p.serveSSE(w, r, exec, rc, nil)
+	case mediaMultipart:
+		t.p.serveMultipart(w, r, exec, rc)
+	default:
+		responses, ctx := exec.DispatchOperation(ctx, rc)
+		w.Header().Set("Content-Type", jsonMedia(media))
+		writeResponse(w, collectIncremental(ctx, responses))
+	}
+}
+
+// jsonMedia is the JSON media type of a response: application/json when negotiated, and
+// application/graphql-response+json when the client accepts none of ours (the
+// GraphQL-over-HTTP spec's choice for such clients).
+func jsonMedia(negotiated string) string {
+	if negotiated == mediaJSON {
+		return mediaJSON
+	}
+	return mediaGraphQLResponse
+}
+
+// readParams reads the GraphQL request of a GET or a POST, refusing one without a query
+// (unless it names a persisted query).
+func readParams(r *http.Request) (*graphql.RawParams, *requestError) {
 	start := graphql.Now()
-	body, bad := readBody(r)
-	if bad == nil {
-		var p *graphql.RawParams
-		if p, bad = parsePOST(body); bad == nil {
-			p.Headers = r.Header
-			p.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
-			execute(w, r, exec, p, false)
-			return
+	var p *graphql.RawParams
+	var bad *requestError
+	if r.Method == http.MethodGet {
+		p, bad = parseGET(r.URL.RawQuery)
+	} else {
+		var body []byte
+		if body, bad = readBody(r); bad == nil {
+			p, bad = parsePOST(body)
 		}
 	}
-	refuse(w, r, t.logger, bad)
-}
-
-// getTransport is GraphQL over HTTP GET, for queries only.
-type getTransport struct{ logger *slog.Logger }
-
-// Supports claims GETs that are not upgrades.
-func (getTransport) Supports(r *http.Request) bool {
-	return r.Method == http.MethodGet && r.Header.Get("Upgrade") == ""
-}
-
-// Do reads the query string strictly and runs it.
-func (t getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	start := graphql.Now()
-	p, bad := parseGET(r.URL.RawQuery)
 	if bad != nil {
-		refuse(w, r, t.logger, bad)
-		return
+		return nil, bad
+	}
+	if p.Query == "" && p.Extensions["persistedQuery"] == nil {
+		return nil, malformed("query", `the request has no query; send {"query": "…"} (or a persisted query's extensions.persistedQuery)`)
 	}
 	p.Headers = r.Header
 	p.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
-	if notQuery := execute(w, r, exec, p, true); notQuery {
-		refuse(w, r, t.logger, &requestError{status: http.StatusMethodNotAllowed, reason: ReasonMethodNotAllowed,
-			message: "GET runs queries only; send mutations with POST"})
-	}
-}
-
-// sseTransport is gqlgen's GraphQL over Server-Sent Events, with the body checked first the
-// way postTransport checks it (gqlgen's would log a malformed body in full).
-type sseTransport struct {
-	transport.SSE
-	logger *slog.Logger
-}
-
-// Do checks the body and hands the request to gqlgen's SSE transport.
-func (t sseTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	body, bad := readBody(r)
-	if bad == nil {
-		if _, bad = parsePOST(body); bad == nil {
-			r.Body = io.NopCloser(bytes.NewReader(body))
-			t.SSE.Do(w, r, exec)
-			return
-		}
-	}
-	refuse(w, r, t.logger, bad)
+	return p, nil
 }
 
 // unsupportedTransport answers every request no other transport claimed: another method,
@@ -337,7 +379,8 @@ func (t unsupportedTransport) Do(w http.ResponseWriter, r *http.Request, _ graph
 		return
 	}
 	refuse(w, r, t.logger, &requestError{status: http.StatusMethodNotAllowed, reason: ReasonMethodNotAllowed,
-		message: fmt.Sprintf("method %s is not allowed here: use POST (or GET for queries)", abbreviate(r.Method, 20))})
+		message: fmt.Sprintf("method %s is not allowed here: use POST (or GET for queries; PUT and DELETE with graphql-sse's single connection)",
+			abbreviate(r.Method, 20))})
 }
 
 func abbreviate(s string, n int) string {
@@ -352,61 +395,31 @@ func isJSON(contentType string) bool {
 	return err == nil && mt == "application/json"
 }
 
-// execute runs a decoded request as gqlgen's POST and GET transports do. With queriesOnly
-// it runs nothing but a query, and reports notQuery (having written nothing) otherwise.
-func execute(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, p *graphql.RawParams, queriesOnly bool) (notQuery bool) {
-	ctx := r.Context()
-	contentType := responseContentType(r)
-	rc, opErr := exec.CreateOperationContext(ctx, p)
-	if opErr != nil {
-		w.Header().Set("Content-Type", contentType)
-		w.WriteHeader(errorStatus(contentType, opErr))
-		writeResponse(w, exec.DispatchError(graphql.WithOperationContext(ctx, rc), opErr))
-		return false
-	}
-	if queriesOnly && rc.Operation.Operation != ast.Query {
-		return true
+// writeRequestError answers a request that failed before execution (it does not parse or
+// validate, its variables do not coerce, it is over a limit): never with a "data" entry,
+// as nothing was executed, and, as the GraphQL-over-HTTP spec asks, with 200 for
+// application/json and 400 for application/graphql-response+json (whose clients read the
+// status: a response without data is never a 2xx).
+func writeRequestError(w http.ResponseWriter, contentType string, resp *graphql.Response) {
+	status := http.StatusOK
+	if contentType == mediaGraphQLResponse {
+		status = http.StatusBadRequest
 	}
 	w.Header().Set("Content-Type", contentType)
-	responses, ctx := exec.DispatchOperation(ctx, rc)
-	writeResponse(w, responses(ctx))
-	return false
+	w.WriteHeader(status)
+	b, err := json.Marshal(requestErrorBody(resp))
+	if err != nil {
+		b = []byte(`{"errors":[{"message":"internal error: the response could not be encoded","extensions":{"code":"INTERNAL"}}]}`)
+	}
+	_, _ = w.Write(b)
 }
 
-// responseContentType negotiates the response's media type as gqlgen does: application/json
-// unless the client accepts only application/graphql-response+json.
-func responseContentType(r *http.Request) string {
-	const plain, graphQLResponse = "application/json", "application/graphql-response+json"
-	accept := r.Header.Get("Accept")
-	if accept == "" {
-		return plain
-	}
-	for part := range strings.SplitSeq(accept, ",") {
-		mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
-		if err != nil {
-			continue
-		}
-		switch mt {
-		case "*/*", "application/*", plain:
-			return plain
-		case graphQLResponse:
-			return graphQLResponse
-		}
-	}
-	return graphQLResponse
-}
-
-// errorStatus is the status of a request that failed before execution: 422 (or 400 for
-// application/graphql-response+json, as the GraphQL-over-HTTP spec asks) when the document
-// does not parse or validate, 200 otherwise, as with gqlgen.
-func errorStatus(contentType string, errs gqlerror.List) int {
-	if errcode.GetErrorKind(errs) != errcode.KindProtocol {
-		return http.StatusOK
-	}
-	if contentType == "application/graphql-response+json" {
-		return http.StatusBadRequest
-	}
-	return http.StatusUnprocessableEntity
+// requestErrorBody is a request error's response: errors (and extensions), no data.
+func requestErrorBody(resp *graphql.Response) any {
+	return struct {
+		Errors     gqlerror.List  `json:"errors"`
+		Extensions map[string]any `json:"extensions,omitempty"`
+	}{resp.Errors, resp.Extensions}
 }
 
 // writeResponse writes a GraphQL response; it cannot fail to encode, as its data is JSON

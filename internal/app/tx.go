@@ -86,8 +86,9 @@ func (t Transactioner) InterceptResponse(ctx context.Context, next graphql.Respo
 	}()
 	rsp := next(txCtx)
 	if rsp == nil {
-		// No more responses: a websocket transport asks again after a mutation's one
-		// result.
+		// No more responses: a websocket transport asks again after a mutation's one result,
+		// and a streaming transport (SSE, multipart) asks for the next result until there is
+		// none; a mutation has one, so the second call ends the stream.
 		_ = tx.Rollback()
 		return nil
 	}

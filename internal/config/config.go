@@ -77,6 +77,10 @@ type Config struct {
 	// WSInitTimeout is how long a websocket client has to send connection_init before the
 	// socket closes (graphql-transport-ws: 4408).
 	WSInitTimeout time.Duration
+	// StreamKeepAlive is how often a quiet HTTP stream — a GraphQL-over-SSE event stream
+	// (a ":" comment) or an Apollo multipart subscription (a "{}" heartbeat) — sends
+	// something, so proxies with an idle timeout (often 60 s) do not cut it.
+	StreamKeepAlive time.Duration
 	// LoaderBatchWait is how long a dataloader collects keys before it sends its batch:
 	// longer waits batch more reliably on a busy machine and add that much latency.
 	LoaderBatchWait time.Duration
@@ -147,6 +151,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		RequestTimeout:         r.duration("REQUEST_TIMEOUT", 10*time.Second),
 		WSMaxPerUser:           r.integer("WS_MAX_PER_USER", 10),
 		WSInitTimeout:          r.duration("WS_INIT_TIMEOUT", 10*time.Second),
+		StreamKeepAlive:        r.duration("STREAM_KEEPALIVE_INTERVAL", 15*time.Second),
 		LoaderBatchWait:        r.duration("LOADER_BATCH_WAIT", 16*time.Millisecond),
 		OrderPaymentTimeout:    r.duration("ORDER_PAYMENT_TIMEOUT", 30*time.Minute),
 		OrderAutoCompleteAfter: r.duration("ORDER_AUTO_COMPLETE_AFTER", 7*24*time.Hour),
@@ -253,6 +258,9 @@ func (c Config) Validate() error {
 	}
 	if c.WSInitTimeout < time.Second || c.WSInitTimeout > time.Minute {
 		bad("WS_INIT_TIMEOUT", "must be between 1s and 1m")
+	}
+	if c.StreamKeepAlive < time.Second || c.StreamKeepAlive > 5*time.Minute {
+		bad("STREAM_KEEPALIVE_INTERVAL", "must be between 1s and 5m")
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		bad("LOG_FORMAT", "must be text or json")
