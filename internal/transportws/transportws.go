@@ -529,6 +529,11 @@ func (c *conn) finish(op *operation, errs gqlerror.List) {
 	if c.ops[op.id] != op {
 		return
 	}
+	if c.ctx.Err() != nil {
+		// The connection is ending (its operations end with it): endWith tells each
+		// operation why, rather than a complete that would read as a normal end.
+		return
+	}
 	delete(c.ops, op.id)
 	if len(errs) > 0 {
 		b, _ := json.Marshal(errs)
