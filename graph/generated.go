@@ -533,6 +533,7 @@ type ComplexityRoot struct {
 		RatingCount   func(childComplexity int) int
 		Reviews       func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ReviewOrder, where *ent.ReviewWhereInput) int
 		SalesCount    func(childComplexity int) int
+		Slug          func(childComplexity int) int
 		Status        func(childComplexity int) int
 		Title         func(childComplexity int) int
 		TotalStock    func(childComplexity int) int
@@ -3382,6 +3383,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Product.SalesCount(childComplexity), true
+	case "Product.slug":
+		if e.ComplexityRoot.Product.Slug == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Product.Slug(childComplexity), true
 	case "Product.status":
 		if e.ComplexityRoot.Product.Status == nil {
 			break
@@ -7594,6 +7601,7 @@ type Product implements Node {
   createdAt: Time!
   updatedAt: Time!
   title: String!
+  slug: String!
   description: String!
   kind: ProductKind!
   status: ProductStatus!
@@ -10761,6 +10769,8 @@ func (ec *executionContext) childFields_Product(ctx context.Context, field graph
 		return ec.fieldContext_Product_updatedAt(ctx, field)
 	case "title":
 		return ec.fieldContext_Product_title(ctx, field)
+	case "slug":
+		return ec.fieldContext_Product_slug(ctx, field)
 	case "description":
 		return ec.fieldContext_Product_description(ctx, field)
 	case "kind":
@@ -23816,6 +23826,29 @@ func (ec *executionContext) _Product_title(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_Product_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Product", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Product_slug(ctx context.Context, field graphql.CollectedField, obj *ent.Product) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Product_slug(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Slug, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Product_slug(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Product", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
@@ -52293,6 +52326,11 @@ func (ec *executionContext) _Product(ctx context.Context, sel ast.SelectionSet, 
 			}
 		case "title":
 			out.Values[i] = ec._Product_title(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "slug":
+			out.Values[i] = ec._Product_slug(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
