@@ -83,7 +83,7 @@ func TestProductSlugs(t *testing.T) {
 		if r := s.MustQuery(other.Owner.AccessToken, bySlug, vars); !r.Contains(`"productBySlug":null`) {
 			t.Errorf("another merchant, draft: %s", r.Raw)
 		}
-		if r := s.MustQuery(owner, bySlug, vars); !r.Contains(`"id":"`+id1+`"`) {
+		if r := s.MustQuery(owner, bySlug, vars); !r.Contains(`"id":"` + id1 + `"`) {
 			t.Errorf("owner, draft: %s", r.Raw)
 		}
 		s.MustQuery(owner, `mutation($id: ID!) { publishProduct(id: $id) { status } }`, map[string]any{"id": id1})
@@ -98,6 +98,20 @@ func TestProductSlugs(t *testing.T) {
 		client, ctx := s.Client()
 		if p := client.Product.GetX(ctx, pid); p.Slug != "oolong-wu-long" {
 			t.Errorf("fixture product slug %q", p.Slug)
+		}
+		// One bulk of same-titled products: each gets its own.
+		bulk := client.Product.CreateBulk(
+			client.Product.Create().SetMerchantID(m.IntID).SetTitle("Oolong 乌龙"),
+			client.Product.Create().SetMerchantID(m.IntID).SetTitle("Oolong 乌龙"),
+			client.Product.Create().SetMerchantID(m.IntID).SetTitle("Oolong 乌龙").SetSlug("oolong-wu-long-4"),
+			client.Product.Create().SetMerchantID(m.IntID).SetTitle("Oolong 乌龙"),
+		).SaveX(ctx)
+		var got []string
+		for _, p := range bulk {
+			got = append(got, p.Slug)
+		}
+		if strings.Join(got, " ") != "oolong-wu-long-2 oolong-wu-long-3 oolong-wu-long-4 oolong-wu-long-5" {
+			t.Errorf("bulk slugs %v", got)
 		}
 	})
 }

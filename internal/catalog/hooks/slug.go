@@ -2,6 +2,8 @@ package hooks
 
 import (
 	"context"
+	"reflect"
+	"sync"
 
 	"github.com/xiadan/xiadan/ent"
 	"github.com/xiadan/xiadan/ent/hook"
@@ -17,17 +19,14 @@ import (
 // transactions that pick the same free slug at once meet on the unique index, and the
 // second is refused as a CONFLICT rather than given a duplicate.
 //
-// The products of one bulk create run this hook nested inside each other (see
-// ProductSearchIndexHook), so slugs picked earlier in the bulk are passed down in the
-// context and not picked twice.
+// The products of one bulk create run this hook nested inside each other with the same
+// context (see ProductSearchIndexHook), and none is inserted before the innermost, so the
+// slugs picked so far in the bulk are kept by context and not picked twice.
 func ProductSlugHook() ent.Hook {
 	return hook.On(func(next ent.Mutator) ent.Mutator {
 		return hook.ProductFunc(func(ctx context.Context, m *ent.ProductMutation) (ent.Value, error) {
-			picked, _ := ctx.Value(pickedSlugsKey{}).(map[string]bool)
-			if picked == nil {
-				picked = map[string]bool{}
-				ctx = context.WithValue(ctx, pickedSlugsKey{}, picked)
-			}
+			picked, release := pickedSlugs(ctx)
+			defer release()
 			if s, ok := m.Slug(); ok {
 				picked[s] = true
 				return next.Mutate(ctx, m)
@@ -44,7 +43,41 @@ func ProductSlugHook() ent.Hook {
 	}, ent.OpCreate)
 }
 
-type pickedSlugsKey struct{}
+// slugBatch is the slugs picked by the creates of one bulk so far.
+type slugBatch struct {
+	depth  int
+	picked map[string]bool
+}
+
+// slugBatches maps the context of a create in progress to its batch; the hooks of one
+// bulk run nested on one goroutine, so only the map needs the lock.
+var slugBatches = struct {
+	sync.Mutex
+	m map[context.Context]*slugBatch
+}{m: map[context.Context]*slugBatch{}}
+
+// pickedSlugs returns the slugs picked in ctx's bulk, and the function to call when this
+// create is done.
+func pickedSlugs(ctx context.Context) (map[string]bool, func()) {
+	if !reflect.TypeOf(ctx).Comparable() {
+		return map[string]bool{}, func() {}
+	}
+	slugBatches.Lock()
+	defer slugBatches.Unlock()
+	b := slugBatches.m[ctx]
+	if b == nil {
+		b = &slugBatch{picked: map[string]bool{}}
+		slugBatches.m[ctx] = b
+	}
+	b.depth++
+	return b.picked, func() {
+		slugBatches.Lock()
+		defer slugBatches.Unlock()
+		if b.depth--; b.depth == 0 {
+			delete(slugBatches.m, ctx)
+		}
+	}
+}
 
 // freeSlug returns base or its first suffixed alternative that no product holds and the
 // current bulk has not picked.
