@@ -13,6 +13,8 @@ require (
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/graph-gophers/dataloader/v7 v7.2.0
 	github.com/hashicorp/go-multierror v1.1.1
+	github.com/mozillazg/go-pinyin v0.21.0
+	github.com/redis/go-redis/v9 v9.23.0
 	github.com/tsenart/vegeta/v12 v12.12.0
 	github.com/vektah/gqlparser/v2 v2.5.64
 	golang.org/x/crypto v0.58.0
@@ -20,7 +22,10 @@ require (
 	modernc.org/sqlite v1.61.1
 )
 
-require github.com/nyaruka/phonenumbers v1.8.1 // indirect
+require (
+	github.com/nyaruka/phonenumbers v1.8.1 // indirect
+	go.uber.org/atomic v1.12.0 // indirect
+)
 
 require (
 	filippo.io/edwards25519 v1.2.0 // indirect

@@ -425,6 +425,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			product.FieldMerchantID:    {Type: field.TypeInt, Column: product.FieldMerchantID},
 			product.FieldCategoryID:    {Type: field.TypeInt, Column: product.FieldCategoryID},
 			product.FieldTitle:         {Type: field.TypeString, Column: product.FieldTitle},
+			product.FieldSlug:          {Type: field.TypeString, Column: product.FieldSlug},
 			product.FieldDescription:   {Type: field.TypeString, Column: product.FieldDescription},
 			product.FieldKind:          {Type: field.TypeEnum, Column: product.FieldKind},
 			product.FieldStatus:        {Type: field.TypeEnum, Column: product.FieldStatus},
@@ -3360,6 +3361,11 @@ func (f *ProductFilter) WhereCategoryID(p entql.IntP) {
 // WhereTitle applies the entql string predicate on the title field.
 func (f *ProductFilter) WhereTitle(p entql.StringP) {
 	f.Where(p.Field(product.FieldTitle))
+}
+
+// WhereSlug applies the entql string predicate on the slug field.
+func (f *ProductFilter) WhereSlug(p entql.StringP) {
+	f.Where(p.Field(product.FieldSlug))
 }
 
 // WhereDescription applies the entql string predicate on the description field.

@@ -1639,6 +1639,11 @@ func (_q *ProductQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 				selectedFields = append(selectedFields, product.FieldTitle)
 				fieldSeen[product.FieldTitle] = struct{}{}
 			}
+		case "slug":
+			if _, ok := fieldSeen[product.FieldSlug]; !ok {
+				selectedFields = append(selectedFields, product.FieldSlug)
+				fieldSeen[product.FieldSlug] = struct{}{}
+			}
 		case "description":
 			if _, ok := fieldSeen[product.FieldDescription]; !ok {
 				selectedFields = append(selectedFields, product.FieldDescription)

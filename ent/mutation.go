@@ -16822,6 +16822,7 @@ type ProductMutation struct {
 	created_at           *time.Time
 	updated_at           *time.Time
 	title                *string
+	slug                 *string
 	description          *string
 	kind                 *product.Kind
 	status               *product.Status
@@ -17153,6 +17154,42 @@ func (m *ProductMutation) OldTitle(ctx context.Context) (v string, err error) {
 // ResetTitle resets all changes to the "title" field.
 func (m *ProductMutation) ResetTitle() {
 	m.title = nil
+}
+
+// SetSlug sets the "slug" field.
+func (m *ProductMutation) SetSlug(s string) {
+	m.slug = &s
+}
+
+// Slug returns the value of the "slug" field in the mutation.
+func (m *ProductMutation) Slug() (r string, exists bool) {
+	v := m.slug
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSlug returns the old "slug" field's value of the Product entity.
+// If the Product object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProductMutation) OldSlug(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSlug is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSlug requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSlug: %w", err)
+	}
+	return oldValue.Slug, nil
+}
+
+// ResetSlug resets all changes to the "slug" field.
+func (m *ProductMutation) ResetSlug() {
+	m.slug = nil
 }
 
 // SetDescription sets the "description" field.
@@ -18092,7 +18129,7 @@ func (m *ProductMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ProductMutation) Fields() []string {
-	fields := make([]string, 0, 19)
+	fields := make([]string, 0, 20)
 	if m.created_at != nil {
 		fields = append(fields, product.FieldCreatedAt)
 	}
@@ -18107,6 +18144,9 @@ func (m *ProductMutation) Fields() []string {
 	}
 	if m.title != nil {
 		fields = append(fields, product.FieldTitle)
+	}
+	if m.slug != nil {
+		fields = append(fields, product.FieldSlug)
 	}
 	if m.description != nil {
 		fields = append(fields, product.FieldDescription)
@@ -18168,6 +18208,8 @@ func (m *ProductMutation) Field(name string) (ent.Value, bool) {
 		return m.CategoryID()
 	case product.FieldTitle:
 		return m.Title()
+	case product.FieldSlug:
+		return m.Slug()
 	case product.FieldDescription:
 		return m.Description()
 	case product.FieldKind:
@@ -18215,6 +18257,8 @@ func (m *ProductMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldCategoryID(ctx)
 	case product.FieldTitle:
 		return m.OldTitle(ctx)
+	case product.FieldSlug:
+		return m.OldSlug(ctx)
 	case product.FieldDescription:
 		return m.OldDescription(ctx)
 	case product.FieldKind:
@@ -18286,6 +18330,13 @@ func (m *ProductMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetTitle(v)
+		return nil
+	case product.FieldSlug:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSlug(v)
 		return nil
 	case product.FieldDescription:
 		v, ok := value.(string)
@@ -18550,6 +18601,9 @@ func (m *ProductMutation) ResetField(name string) error {
 		return nil
 	case product.FieldTitle:
 		m.ResetTitle()
+		return nil
+	case product.FieldSlug:
+		m.ResetSlug()
 		return nil
 	case product.FieldDescription:
 		m.ResetDescription()

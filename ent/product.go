@@ -31,6 +31,8 @@ type Product struct {
 	CategoryID *int `json:"category_id,omitempty"`
 	// Title holds the value of the "title" field.
 	Title string `json:"title,omitempty"`
+	// Slug holds the value of the "slug" field.
+	Slug string `json:"slug,omitempty"`
 	// Description holds the value of the "description" field.
 	Description string `json:"description,omitempty"`
 	// Kind holds the value of the "kind" field.
@@ -148,7 +150,7 @@ func (*Product) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullFloat64)
 		case product.FieldID, product.FieldMerchantID, product.FieldCategoryID, product.FieldSalesCount, product.FieldMinPrice, product.FieldMaxPrice, product.FieldTotalStock, product.FieldVariantCount, product.FieldRatingCount:
 			values[i] = new(sql.NullInt64)
-		case product.FieldTitle, product.FieldDescription, product.FieldKind, product.FieldStatus, product.FieldCurrency:
+		case product.FieldTitle, product.FieldSlug, product.FieldDescription, product.FieldKind, product.FieldStatus, product.FieldCurrency:
 			values[i] = new(sql.NullString)
 		case product.FieldCreatedAt, product.FieldUpdatedAt, product.FieldPublishedAt:
 			values[i] = new(sql.NullTime)
@@ -203,6 +205,12 @@ func (_m *Product) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field title", values[i])
 			} else if value.Valid {
 				_m.Title = value.String
+			}
+		case product.FieldSlug:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field slug", values[i])
+			} else if value.Valid {
+				_m.Slug = value.String
 			}
 		case product.FieldDescription:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -370,6 +378,9 @@ func (_m *Product) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("title=")
 	builder.WriteString(_m.Title)
+	builder.WriteString(", ")
+	builder.WriteString("slug=")
+	builder.WriteString(_m.Slug)
 	builder.WriteString(", ")
 	builder.WriteString("description=")
 	builder.WriteString(_m.Description)

@@ -82,6 +82,12 @@ func (_c *ProductCreate) SetTitle(v string) *ProductCreate {
 	return _c
 }
 
+// SetSlug sets the "slug" field.
+func (_c *ProductCreate) SetSlug(v string) *ProductCreate {
+	_c.mutation.SetSlug(v)
+	return _c
+}
+
 // SetDescription sets the "description" field.
 func (_c *ProductCreate) SetDescription(v string) *ProductCreate {
 	_c.mutation.SetDescription(v)
@@ -442,6 +448,14 @@ func (_c *ProductCreate) check() error {
 			return &ValidationError{Name: "title", err: fmt.Errorf(`ent: validator failed for field "Product.title": %w`, err)}
 		}
 	}
+	if _, ok := _c.mutation.Slug(); !ok {
+		return &ValidationError{Name: "slug", err: errors.New(`ent: missing required field "Product.slug"`)}
+	}
+	if v, ok := _c.mutation.Slug(); ok {
+		if err := product.SlugValidator(v); err != nil {
+			return &ValidationError{Name: "slug", err: fmt.Errorf(`ent: validator failed for field "Product.slug": %w`, err)}
+		}
+	}
 	if _, ok := _c.mutation.Description(); !ok {
 		return &ValidationError{Name: "description", err: errors.New(`ent: missing required field "Product.description"`)}
 	}
@@ -572,6 +586,10 @@ func (_c *ProductCreate) createSpec() (*Product, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Title(); ok {
 		_spec.SetField(product.FieldTitle, field.TypeString, value)
 		_node.Title = value
+	}
+	if value, ok := _c.mutation.Slug(); ok {
+		_spec.SetField(product.FieldSlug, field.TypeString, value)
+		_node.Slug = value
 	}
 	if value, ok := _c.mutation.Description(); ok {
 		_spec.SetField(product.FieldDescription, field.TypeString, value)
@@ -802,6 +820,18 @@ func (u *ProductUpsert) SetTitle(v string) *ProductUpsert {
 // UpdateTitle sets the "title" field to the value that was provided on create.
 func (u *ProductUpsert) UpdateTitle() *ProductUpsert {
 	u.SetExcluded(product.FieldTitle)
+	return u
+}
+
+// SetSlug sets the "slug" field.
+func (u *ProductUpsert) SetSlug(v string) *ProductUpsert {
+	u.Set(product.FieldSlug, v)
+	return u
+}
+
+// UpdateSlug sets the "slug" field to the value that was provided on create.
+func (u *ProductUpsert) UpdateSlug() *ProductUpsert {
+	u.SetExcluded(product.FieldSlug)
 	return u
 }
 
@@ -1115,6 +1145,20 @@ func (u *ProductUpsertOne) SetTitle(v string) *ProductUpsertOne {
 func (u *ProductUpsertOne) UpdateTitle() *ProductUpsertOne {
 	return u.Update(func(s *ProductUpsert) {
 		s.UpdateTitle()
+	})
+}
+
+// SetSlug sets the "slug" field.
+func (u *ProductUpsertOne) SetSlug(v string) *ProductUpsertOne {
+	return u.Update(func(s *ProductUpsert) {
+		s.SetSlug(v)
+	})
+}
+
+// UpdateSlug sets the "slug" field to the value that was provided on create.
+func (u *ProductUpsertOne) UpdateSlug() *ProductUpsertOne {
+	return u.Update(func(s *ProductUpsert) {
+		s.UpdateSlug()
 	})
 }
 
@@ -1630,6 +1674,20 @@ func (u *ProductUpsertBulk) SetTitle(v string) *ProductUpsertBulk {
 func (u *ProductUpsertBulk) UpdateTitle() *ProductUpsertBulk {
 	return u.Update(func(s *ProductUpsert) {
 		s.UpdateTitle()
+	})
+}
+
+// SetSlug sets the "slug" field.
+func (u *ProductUpsertBulk) SetSlug(v string) *ProductUpsertBulk {
+	return u.Update(func(s *ProductUpsert) {
+		s.SetSlug(v)
+	})
+}
+
+// UpdateSlug sets the "slug" field to the value that was provided on create.
+func (u *ProductUpsertBulk) UpdateSlug() *ProductUpsertBulk {
+	return u.Update(func(s *ProductUpsert) {
+		s.UpdateSlug()
 	})
 }
 

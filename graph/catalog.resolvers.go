@@ -77,6 +77,11 @@ func (r *queryResolver) Product(ctx context.Context, id int) (*ent.Product, erro
 	return notFoundAsNil(r.db(ctx).Product.Get(ctx, id))
 }
 
+// ProductBySlug is the resolver for the productBySlug field.
+func (r *queryResolver) ProductBySlug(ctx context.Context, slug string) (*ent.Product, error) {
+	return notFoundAsNil(r.db(ctx).Product.Query().Where(product.Slug(slug)).Only(ctx))
+}
+
 // Categories is the resolver for the categories field.
 func (r *queryResolver) Categories(ctx context.Context) ([]*ent.Category, error) {
 	q, err := r.db(ctx).Category.Query().Where(category.ParentIDIsNil()).

@@ -19,7 +19,7 @@ import (
 // CreateProduct is the resolver for the createProduct field.
 func (r *mutationResolver) CreateProduct(ctx context.Context, input model.CreateProductInput) (*ent.Product, error) {
 	in := catalog.ProductInput{
-		MerchantID: input.MerchantID, CategoryID: input.CategoryID, Title: input.Title,
+		MerchantID: input.MerchantID, CategoryID: input.CategoryID, Title: input.Title, Slug: input.Slug,
 		Description: deref(input.Description), Kind: deref(input.Kind),
 		Images: make([]schematype.Image, len(input.Images)), Attributes: make([]schematype.Attribute, len(input.Attributes)),
 		Variants: make([]catalog.VariantInput, len(input.Variants)),
@@ -46,7 +46,7 @@ func (r *mutationResolver) CreateProduct(ctx context.Context, input model.Create
 func (r *mutationResolver) UpdateProduct(ctx context.Context, id int, input model.UpdateProductInput) (*ent.Product, error) {
 	in := catalog.ProductUpdate{
 		CategoryID: input.CategoryID, ClearCategory: deref(input.ClearCategory),
-		Title: input.Title, Description: input.Description, Kind: input.Kind,
+		Title: input.Title, Slug: input.Slug, Description: input.Description, Kind: input.Kind,
 	}
 	if input.Images != nil { // given, even empty, replaces the list
 		in.Images = make([]schematype.Image, len(input.Images))

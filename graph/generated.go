@@ -533,6 +533,7 @@ type ComplexityRoot struct {
 		RatingCount   func(childComplexity int) int
 		Reviews       func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ReviewOrder, where *ent.ReviewWhereInput) int
 		SalesCount    func(childComplexity int) int
+		Slug          func(childComplexity int) int
 		Status        func(childComplexity int) int
 		Title         func(childComplexity int) int
 		TotalStock    func(childComplexity int) int
@@ -612,6 +613,7 @@ type ComplexityRoot struct {
 		OrderByNumber         func(childComplexity int, number string) int
 		OrderEventsSince      func(childComplexity int, merchantID *int, after *string, first *int) int
 		Product               func(childComplexity int, id int) int
+		ProductBySlug         func(childComplexity int, slug string) int
 		Products              func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *catalog.ProductFilter, orderBy *ent.ProductOrder) int
 		StockMovements        func(childComplexity int, variantID int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) int
 		Users                 func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *ent.UserWhereInput, orderBy *ent.UserOrder) int
@@ -979,6 +981,7 @@ type QueryResolver interface {
 	Addresses(ctx context.Context) ([]*ent.Address, error)
 	Products(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *catalog.ProductFilter, orderBy *ent.ProductOrder) (*ent.ProductConnection, error)
 	Product(ctx context.Context, id int) (*ent.Product, error)
+	ProductBySlug(ctx context.Context, slug string) (*ent.Product, error)
 	Categories(ctx context.Context) ([]*ent.Category, error)
 	CategoryBySlug(ctx context.Context, slug string) (*ent.Category, error)
 	LowStockVariants(ctx context.Context, merchantID *int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) (*ent.ProductVariantConnection, error)
@@ -3382,6 +3385,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Product.SalesCount(childComplexity), true
+	case "Product.slug":
+		if e.ComplexityRoot.Product.Slug == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Product.Slug(childComplexity), true
 	case "Product.status":
 		if e.ComplexityRoot.Product.Status == nil {
 			break
@@ -3806,6 +3815,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Product(childComplexity, args["id"].(int)), true
+	case "Query.productBySlug":
+		if e.ComplexityRoot.Query.ProductBySlug == nil {
+			break
+		}
+
+		args, err := ec.field_Query_productBySlug_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ProductBySlug(childComplexity, args["slug"].(string)), true
 	case "Query.products":
 		if e.ComplexityRoot.Query.Products == nil {
 			break
@@ -5141,6 +5161,11 @@ input UpdateAddressInput {
   ): ProductConnection!
   "A product by id."
   product(id: ID!): Product
+  """
+  A product by its URL slug (` + "`" + `Product.slug` + "`" + `), seen exactly as ` + "`" + `product(id:)` + "`" + ` sees it: a
+  product the caller may not see is ` + "`" + `null` + "`" + `, like one that does not exist.
+  """
+  productBySlug(slug: String!): Product
   "The top level of the category tree; walk down with ` + "`" + `children` + "`" + `."
   categories: [Category!]!
   "A category by its URL slug."
@@ -5286,6 +5311,12 @@ input CreateProductInput {
   merchantID: ID
   categoryID: ID
   title: String!
+  """
+  The product's URL name, unique on the platform: lower-case letters, digits and single
+  hyphens, at most 80 characters. Made from the title when omitted (Chinese in pinyin,
+  with -2, -3, … when taken).
+  """
+  slug: String
   description: String
   kind: ProductKind
   images: [ProductImageInput!]
@@ -5299,6 +5330,8 @@ input UpdateProductInput {
   "Removes the product from its category."
   clearCategory: Boolean
   title: String
+  "A new slug (old links stop working); a slug another product has is a CONFLICT."
+  slug: String
   description: String
   kind: ProductKind
   images: [ProductImageInput!]
@@ -7594,6 +7627,7 @@ type Product implements Node {
   createdAt: Time!
   updatedAt: Time!
   title: String!
+  slug: String!
   description: String!
   kind: ProductKind!
   status: ProductStatus!
@@ -10761,6 +10795,8 @@ func (ec *executionContext) childFields_Product(ctx context.Context, field graph
 		return ec.fieldContext_Product_updatedAt(ctx, field)
 	case "title":
 		return ec.fieldContext_Product_title(ctx, field)
+	case "slug":
+		return ec.fieldContext_Product_slug(ctx, field)
 	case "description":
 		return ec.fieldContext_Product_description(ctx, field)
 	case "kind":
@@ -13224,6 +13260,20 @@ func (ec *executionContext) field_Query_order_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_productBySlug_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "slug",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["slug"] = arg0
 	return args, nil
 }
 
@@ -23819,6 +23869,29 @@ func (ec *executionContext) fieldContext_Product_title(_ context.Context, field 
 	return graphql.NewScalarFieldContext("Product", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _Product_slug(ctx context.Context, field graphql.CollectedField, obj *ent.Product) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Product_slug(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Slug, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Product_slug(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Product", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _Product_description(ctx context.Context, field graphql.CollectedField, obj *ent.Product) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -25435,6 +25508,50 @@ func (ec *executionContext) fieldContext_Query_product(ctx context.Context, fiel
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_product_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_productBySlug(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_productBySlug(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ProductBySlug(ctx, fc.Args["slug"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Product) graphql.Marshaler {
+			return ec.marshalOProduct2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐProduct(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_productBySlug(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Product(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_productBySlug_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -34605,7 +34722,7 @@ func (ec *executionContext) unmarshalInputCreateProductInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"merchantID", "categoryID", "title", "description", "kind", "images", "attributes", "variants"}
+	fieldsInOrder := [...]string{"merchantID", "categoryID", "title", "slug", "description", "kind", "images", "attributes", "variants"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -34633,6 +34750,13 @@ func (ec *executionContext) unmarshalInputCreateProductInput(ctx context.Context
 				return it, err
 			}
 			it.Title = data
+		case "slug":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("slug"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Slug = data
 		case "description":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -44524,7 +44648,7 @@ func (ec *executionContext) unmarshalInputUpdateProductInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"categoryID", "clearCategory", "title", "description", "kind", "images", "attributes"}
+	fieldsInOrder := [...]string{"categoryID", "clearCategory", "title", "slug", "description", "kind", "images", "attributes"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -44552,6 +44676,13 @@ func (ec *executionContext) unmarshalInputUpdateProductInput(ctx context.Context
 				return it, err
 			}
 			it.Title = data
+		case "slug":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("slug"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Slug = data
 		case "description":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -52296,6 +52427,11 @@ func (ec *executionContext) _Product(ctx context.Context, sel ast.SelectionSet, 
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "slug":
+			out.Values[i] = ec._Product_slug(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "description":
 			out.Values[i] = ec._Product_description(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -53342,6 +53478,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 					}
 				}()
 				res = ec._Query_product(ctx, field)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "productBySlug":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_productBySlug(ctx, field)
 				if res == graphql.RequiredNull {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}

@@ -618,6 +618,7 @@ var (
 		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "title", Type: field.TypeString, Size: 200},
+		{Name: "slug", Type: field.TypeString, Unique: true, Size: 80},
 		{Name: "description", Type: field.TypeString, Size: 2147483647, Default: ""},
 		{Name: "kind", Type: field.TypeEnum, Enums: []string{"PHYSICAL", "VIRTUAL", "SERVICE"}, Default: "PHYSICAL"},
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"DRAFT", "ACTIVE", "DELISTED"}, Default: "DRAFT"},
@@ -643,13 +644,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "products_categories_products",
-				Columns:    []*schema.Column{ProductsColumns[18]},
+				Columns:    []*schema.Column{ProductsColumns[19]},
 				RefColumns: []*schema.Column{CategoriesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "products_merchants_products",
-				Columns:    []*schema.Column{ProductsColumns[19]},
+				Columns:    []*schema.Column{ProductsColumns[20]},
 				RefColumns: []*schema.Column{MerchantsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -658,37 +659,37 @@ var (
 			{
 				Name:    "product_merchant_id_status_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{ProductsColumns[19], ProductsColumns[6], ProductsColumns[1]},
+				Columns: []*schema.Column{ProductsColumns[20], ProductsColumns[7], ProductsColumns[1]},
 			},
 			{
 				Name:    "product_status_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{ProductsColumns[6], ProductsColumns[1]},
+				Columns: []*schema.Column{ProductsColumns[7], ProductsColumns[1]},
 			},
 			{
 				Name:    "product_category_id_status",
 				Unique:  false,
-				Columns: []*schema.Column{ProductsColumns[18], ProductsColumns[6]},
+				Columns: []*schema.Column{ProductsColumns[19], ProductsColumns[7]},
 			},
 			{
 				Name:    "product_status_sales_count",
 				Unique:  false,
-				Columns: []*schema.Column{ProductsColumns[6], ProductsColumns[9]},
+				Columns: []*schema.Column{ProductsColumns[7], ProductsColumns[10]},
 			},
 			{
 				Name:    "product_status_min_price",
 				Unique:  false,
-				Columns: []*schema.Column{ProductsColumns[6], ProductsColumns[11]},
+				Columns: []*schema.Column{ProductsColumns[7], ProductsColumns[12]},
 			},
 			{
 				Name:    "product_merchant_id_status_min_price",
 				Unique:  false,
-				Columns: []*schema.Column{ProductsColumns[19], ProductsColumns[6], ProductsColumns[11]},
+				Columns: []*schema.Column{ProductsColumns[20], ProductsColumns[7], ProductsColumns[12]},
 			},
 			{
 				Name:    "product_merchant_id_status_id",
 				Unique:  false,
-				Columns: []*schema.Column{ProductsColumns[19], ProductsColumns[6], ProductsColumns[0]},
+				Columns: []*schema.Column{ProductsColumns[20], ProductsColumns[7], ProductsColumns[0]},
 			},
 		},
 	}

@@ -29,6 +29,8 @@ const (
 	FieldCategoryID = "category_id"
 	// FieldTitle holds the string denoting the title field in the database.
 	FieldTitle = "title"
+	// FieldSlug holds the string denoting the slug field in the database.
+	FieldSlug = "slug"
 	// FieldDescription holds the string denoting the description field in the database.
 	FieldDescription = "description"
 	// FieldKind holds the string denoting the kind field in the database.
@@ -114,6 +116,7 @@ var Columns = []string{
 	FieldMerchantID,
 	FieldCategoryID,
 	FieldTitle,
+	FieldSlug,
 	FieldDescription,
 	FieldKind,
 	FieldStatus,
@@ -146,7 +149,7 @@ func ValidColumn(column string) bool {
 //
 //	import _ "github.com/xiadan/xiadan/ent/runtime"
 var (
-	Hooks  [2]ent.Hook
+	Hooks  [3]ent.Hook
 	Policy ent.Policy
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
@@ -156,6 +159,8 @@ var (
 	UpdateDefaultUpdatedAt func() time.Time
 	// TitleValidator is a validator for the "title" field. It is called by the builders before save.
 	TitleValidator func(string) error
+	// SlugValidator is a validator for the "slug" field. It is called by the builders before save.
+	SlugValidator func(string) error
 	// DefaultDescription holds the default value on creation for the "description" field.
 	DefaultDescription string
 	// DefaultImages holds the default value on creation for the "images" field.
@@ -281,6 +286,11 @@ func ByCategoryID(opts ...sql.OrderTermOption) OrderOption {
 // ByTitle orders the results by the title field.
 func ByTitle(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldTitle, opts...).ToFunc()
+}
+
+// BySlug orders the results by the slug field.
+func BySlug(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSlug, opts...).ToFunc()
 }
 
 // ByDescription orders the results by the description field.

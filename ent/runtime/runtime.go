@@ -1320,6 +1320,8 @@ func init() {
 	productHooks := schema.Product{}.Hooks()
 
 	product.Hooks[1] = productHooks[0]
+
+	product.Hooks[2] = productHooks[1]
 	productMixinFields0 := productMixin[0].Fields()
 	_ = productMixinFields0
 	productFields := schema.Product{}.Fields()
@@ -1352,38 +1354,57 @@ func init() {
 			return nil
 		}
 	}()
+	// productDescSlug is the schema descriptor for slug field.
+	productDescSlug := productFields[3].Descriptor()
+	// product.SlugValidator is a validator for the "slug" field. It is called by the builders before save.
+	product.SlugValidator = func() func(string) error {
+		validators := productDescSlug.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+			validators[2].(func(string) error),
+		}
+		return func(slug string) error {
+			for _, fn := range fns {
+				if err := fn(slug); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	// productDescDescription is the schema descriptor for description field.
-	productDescDescription := productFields[3].Descriptor()
+	productDescDescription := productFields[4].Descriptor()
 	// product.DefaultDescription holds the default value on creation for the description field.
 	product.DefaultDescription = productDescDescription.Default.(string)
 	// productDescImages is the schema descriptor for images field.
-	productDescImages := productFields[6].Descriptor()
+	productDescImages := productFields[7].Descriptor()
 	// product.DefaultImages holds the default value on creation for the images field.
 	product.DefaultImages = productDescImages.Default.([]schematype.Image)
 	// productDescAttributes is the schema descriptor for attributes field.
-	productDescAttributes := productFields[7].Descriptor()
+	productDescAttributes := productFields[8].Descriptor()
 	// product.DefaultAttributes holds the default value on creation for the attributes field.
 	product.DefaultAttributes = productDescAttributes.Default.([]schematype.Attribute)
 	// productDescSalesCount is the schema descriptor for sales_count field.
-	productDescSalesCount := productFields[8].Descriptor()
+	productDescSalesCount := productFields[9].Descriptor()
 	// product.DefaultSalesCount holds the default value on creation for the sales_count field.
 	product.DefaultSalesCount = productDescSalesCount.Default.(int)
 	// product.SalesCountValidator is a validator for the "sales_count" field. It is called by the builders before save.
 	product.SalesCountValidator = productDescSalesCount.Validators[0].(func(int) error)
 	// productDescMinPrice is the schema descriptor for min_price field.
-	productDescMinPrice := productFields[10].Descriptor()
+	productDescMinPrice := productFields[11].Descriptor()
 	// product.DefaultMinPrice holds the default value on creation for the min_price field.
 	product.DefaultMinPrice = productDescMinPrice.Default.(int64)
 	// product.MinPriceValidator is a validator for the "min_price" field. It is called by the builders before save.
 	product.MinPriceValidator = productDescMinPrice.Validators[0].(func(int64) error)
 	// productDescMaxPrice is the schema descriptor for max_price field.
-	productDescMaxPrice := productFields[11].Descriptor()
+	productDescMaxPrice := productFields[12].Descriptor()
 	// product.DefaultMaxPrice holds the default value on creation for the max_price field.
 	product.DefaultMaxPrice = productDescMaxPrice.Default.(int64)
 	// product.MaxPriceValidator is a validator for the "max_price" field. It is called by the builders before save.
 	product.MaxPriceValidator = productDescMaxPrice.Validators[0].(func(int64) error)
 	// productDescCurrency is the schema descriptor for currency field.
-	productDescCurrency := productFields[12].Descriptor()
+	productDescCurrency := productFields[13].Descriptor()
 	// product.DefaultCurrency holds the default value on creation for the currency field.
 	product.DefaultCurrency = productDescCurrency.Default.(string)
 	// product.CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
@@ -1403,19 +1424,19 @@ func init() {
 		}
 	}()
 	// productDescTotalStock is the schema descriptor for total_stock field.
-	productDescTotalStock := productFields[13].Descriptor()
+	productDescTotalStock := productFields[14].Descriptor()
 	// product.DefaultTotalStock holds the default value on creation for the total_stock field.
 	product.DefaultTotalStock = productDescTotalStock.Default.(int)
 	// product.TotalStockValidator is a validator for the "total_stock" field. It is called by the builders before save.
 	product.TotalStockValidator = productDescTotalStock.Validators[0].(func(int) error)
 	// productDescVariantCount is the schema descriptor for variant_count field.
-	productDescVariantCount := productFields[14].Descriptor()
+	productDescVariantCount := productFields[15].Descriptor()
 	// product.DefaultVariantCount holds the default value on creation for the variant_count field.
 	product.DefaultVariantCount = productDescVariantCount.Default.(int)
 	// product.VariantCountValidator is a validator for the "variant_count" field. It is called by the builders before save.
 	product.VariantCountValidator = productDescVariantCount.Validators[0].(func(int) error)
 	// productDescRatingAverage is the schema descriptor for rating_average field.
-	productDescRatingAverage := productFields[15].Descriptor()
+	productDescRatingAverage := productFields[16].Descriptor()
 	// product.DefaultRatingAverage holds the default value on creation for the rating_average field.
 	product.DefaultRatingAverage = productDescRatingAverage.Default.(float64)
 	// product.RatingAverageValidator is a validator for the "rating_average" field. It is called by the builders before save.
@@ -1435,7 +1456,7 @@ func init() {
 		}
 	}()
 	// productDescRatingCount is the schema descriptor for rating_count field.
-	productDescRatingCount := productFields[16].Descriptor()
+	productDescRatingCount := productFields[17].Descriptor()
 	// product.DefaultRatingCount holds the default value on creation for the rating_count field.
 	product.DefaultRatingCount = productDescRatingCount.Default.(int)
 	// product.RatingCountValidator is a validator for the "rating_count" field. It is called by the builders before save.

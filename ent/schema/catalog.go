@@ -12,6 +12,7 @@ import (
 
 	"github.com/xiadan/xiadan/ent/schema/schematype"
 	"github.com/xiadan/xiadan/internal/catalog/hooks"
+	"github.com/xiadan/xiadan/internal/slug"
 )
 
 var slugPattern = regexp.MustCompile(`^[a-z0-9]+(?:-[a-z0-9]+)*$`)
@@ -65,6 +66,11 @@ func (Product) Fields() []ent.Field {
 		field.Int("merchant_id").Immutable().Annotations(entgql.Skip()),
 		field.Int("category_id").Optional().Nillable().Annotations(entgql.Skip()),
 		field.String("title").MaxRuneLen(200).NotEmpty().Annotations(entgql.OrderField("TITLE")),
+		// Unique across the platform, like merchant and category slugs, so a storefront
+		// URL names a product on its own; made from the title when not given
+		// (ProductSlugHook).
+		field.String("slug").MaxLen(slug.MaxLen).NotEmpty().Unique().Match(slugPattern).
+			Annotations(entgql.Skip(entgql.SkipWhereInput)),
 		field.Text("description").Default(""),
 		field.Enum("kind").Values("PHYSICAL", "VIRTUAL", "SERVICE").Default("PHYSICAL"),
 		field.Enum("status").Values("DRAFT", "ACTIVE", "DELISTED").Default("DRAFT"),
@@ -129,6 +135,7 @@ func (Product) Annotations() []schema.Annotation {
 // Hooks of the Product.
 func (Product) Hooks() []ent.Hook {
 	return []ent.Hook{
+		hooks.ProductSlugHook(),
 		hooks.ProductSearchIndexHook(),
 	}
 }

@@ -86,9 +86,13 @@ type CreateAPIClientInput struct {
 
 type CreateProductInput struct {
 	// Required for admins; merchant staff always create for their own merchant.
-	MerchantID  *int                     `json:"merchantID,omitempty"`
-	CategoryID  *int                     `json:"categoryID,omitempty"`
-	Title       string                   `json:"title"`
+	MerchantID *int   `json:"merchantID,omitempty"`
+	CategoryID *int   `json:"categoryID,omitempty"`
+	Title      string `json:"title"`
+	// The product's URL name, unique on the platform: lower-case letters, digits and single
+	// hyphens, at most 80 characters. Made from the title when omitted (Chinese in pinyin,
+	// with -2, -3, … when taken).
+	Slug        *string                  `json:"slug,omitempty"`
 	Description *string                  `json:"description,omitempty"`
 	Kind        *product.Kind            `json:"kind,omitempty"`
 	Images      []*ProductImageInput     `json:"images,omitempty"`
@@ -238,12 +242,14 @@ type UpdateMerchantInput struct {
 type UpdateProductInput struct {
 	CategoryID *int `json:"categoryID,omitempty"`
 	// Removes the product from its category.
-	ClearCategory *bool                    `json:"clearCategory,omitempty"`
-	Title         *string                  `json:"title,omitempty"`
-	Description   *string                  `json:"description,omitempty"`
-	Kind          *product.Kind            `json:"kind,omitempty"`
-	Images        []*ProductImageInput     `json:"images,omitempty"`
-	Attributes    []*ProductAttributeInput `json:"attributes,omitempty"`
+	ClearCategory *bool   `json:"clearCategory,omitempty"`
+	Title         *string `json:"title,omitempty"`
+	// A new slug (old links stop working); a slug another product has is a CONFLICT.
+	Slug        *string                  `json:"slug,omitempty"`
+	Description *string                  `json:"description,omitempty"`
+	Kind        *product.Kind            `json:"kind,omitempty"`
+	Images      []*ProductImageInput     `json:"images,omitempty"`
+	Attributes  []*ProductAttributeInput `json:"attributes,omitempty"`
 }
 
 type UpdateProductVariantInput struct {

@@ -31,12 +31,14 @@ import (
 	"github.com/xiadan/xiadan/internal/events"
 	"github.com/xiadan/xiadan/internal/fulfilment"
 	"github.com/xiadan/xiadan/internal/guard"
+	"github.com/xiadan/xiadan/internal/httpcache"
 	"github.com/xiadan/xiadan/internal/identity/sandbox"
 	"github.com/xiadan/xiadan/internal/loader"
 	"github.com/xiadan/xiadan/internal/mail"
 	"github.com/xiadan/xiadan/internal/orders"
 	"github.com/xiadan/xiadan/internal/payment/providers"
 	"github.com/xiadan/xiadan/internal/payments"
+	"github.com/xiadan/xiadan/internal/persisted"
 	"github.com/xiadan/xiadan/internal/streams"
 	"github.com/xiadan/xiadan/internal/webhooks"
 )
@@ -74,6 +76,8 @@ type App struct {
 	// protocols is the HTTP transports' shared state: keep-alive, graphql-sse's
 	// reservations (sse.go).
 	protocols *protocols
+	// web is the CORS policy and the persisted-query store (web.go).
+	web web
 }
 
 // New builds the services of the server from its configuration and database.
@@ -87,6 +91,10 @@ func New(cfg config.Config, db *database.DB, logger *slog.Logger) (*App, error) 
 		return nil, err
 	}
 	signIn, err := newSignIn(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	webLayer, err := newWeb(cfg, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +143,7 @@ func New(cfg config.Config, db *database.DB, logger *slog.Logger) (*App, error) 
 		Orders: ord, Payments: pay, Fulfilment: &fulfilment.Service{Orders: ord},
 		Relay: relay, Hub: hub, Bus: bus, Webhooks: wh,
 		Streamer: &events.Streamer{DB: db.Client, Hub: hub, Retention: cfg.EventRetention},
-		Streams:  streams.New(cfg.WSMaxPerUser), signInSandbox: signIn.sandbox}
+		Streams:  streams.New(cfg.WSMaxPerUser), signInSandbox: signIn.sandbox, web: webLayer}
 	a.protocols = newProtocols(logger, cfg.StreamKeepAlive, a.Streams)
 	streams.Register(db.Client, a.accessChanged)
 	return a, nil
@@ -192,10 +200,10 @@ func (a *App) GraphQL() *handler.Server {
 		// Legacy graphql-ws: a "ka" message every 15 s.
 		KeepAlivePingInterval: 15 * time.Second,
 		InitTimeout:           a.Config.WSInitTimeout,
-		// Cross-site upgrades are refused unless the Origin matches ALLOWED_ORIGINS (a
+		// Cross-site upgrades are refused unless the Origin is one CORS_ALLOWED_ORIGINS allows (a
 		// same-host Origin, and clients that send none, are accepted).
 		Implementation: transport.CoderWebsocketImplementation{AcceptOptions: coderws.AcceptOptions{
-			OriginPatterns: a.Config.AllowedOrigins,
+			OriginPatterns: a.Config.CORS.WebsocketPatterns(),
 		}},
 		InitFunc: a.legacyWebsocketInit,
 	})
@@ -215,7 +223,7 @@ func (a *App) GraphQL() *handler.Server {
 		disableIntrospection(srv)
 		presenter = apperror.WithoutSuggestions(presenter)
 	}
-	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	srv.Use(persisted.Extension{Cache: a.web.queries})
 	srv.Use(RequestDeadline{Timeout: a.Config.RequestTimeout}) // outside the transaction
 	srv.Use(Transactioner{Client: a.DB.Client, Logger: a.Logger, AfterCommit: a.Relay.Nudge})
 	guard.Install(srv, guard.Options{})
@@ -232,7 +240,8 @@ func (a *App) GraphQL() *handler.Server {
 func (a *App) Handler() http.Handler {
 	mux := http.NewServeMux()
 	gql := a.GraphQL()
-	mux.Handle("/graphql", a.authenticate(a.limitBody(loader.Middleware(a.DB.Client, a.Config.LoaderBatchWait, gql))))
+	mux.Handle("/graphql", a.web.cors.Handler(httpcache.Middleware(a.Config.HTTPCacheMaxAge,
+		a.authenticate(a.limitBody(loader.Middleware(a.DB.Client, a.Config.LoaderBatchWait, gql))))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

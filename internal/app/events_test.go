@@ -461,7 +461,7 @@ func TestForeignSubscribersGetNothing(t *testing.T) {
 
 // TestAllowedOriginMayUpgrade: an origin listed in ALLOWED_ORIGINS may open a socket.
 func TestAllowedOriginMayUpgrade(t *testing.T) {
-	s := apitest.New(t, testdb.SQLiteURL(t), func(c *config.Config) { c.AllowedOrigins = []string{"shop.example.com"} })
+	s := apitest.New(t, testdb.SQLiteURL(t), func(c *config.Config) { c.CORS.AllowedOrigins = []string{"shop.example.com"} })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c, err := apitest.DialWS(ctx, s.WSURL(), apitest.WSOptions{Origin: "https://shop.example.com"})

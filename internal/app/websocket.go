@@ -47,9 +47,9 @@ var (
 // transportWS is the graphql-transport-ws transport of the GraphQL handler.
 func (a *App) transportWS() *transportws.Server {
 	return &transportws.Server{
-		// Cross-site upgrades are refused unless the Origin matches ALLOWED_ORIGINS (a
-		// same-host Origin, and clients that send none, are accepted).
-		Accept:      coderws.AcceptOptions{OriginPatterns: a.Config.AllowedOrigins},
+		// Cross-site upgrades are refused unless the Origin is one CORS_ALLOWED_ORIGINS
+		// allows (a same-host Origin, and clients that send none, are accepted).
+		Accept:      coderws.AcceptOptions{OriginPatterns: a.Config.CORS.WebsocketPatterns()},
 		InitTimeout: a.Config.WSInitTimeout,
 		// A ping every 15 s; a client that answers none for ~35 s (a dead peer, or one that
 		// stopped reading) is cut off, which also frees a writer stuck on its full socket.

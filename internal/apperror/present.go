@@ -72,6 +72,9 @@ func WithoutSuggestions(p graphql.ErrorPresenterFunc) graphql.ErrorPresenterFunc
 	}
 }
 
+// persistedQueryNotFound is the standard answer to an unknown persisted-query hash.
+const persistedQueryNotFound Code = "PERSISTED_QUERY_NOT_FOUND"
+
 // graphQLError gives gqlgen's own errors a code from our closed set, keeping gqlgen's code.
 func graphQLError(e *gqlerror.Error) *gqlerror.Error {
 	if e.Extensions == nil {
@@ -80,6 +83,10 @@ func graphQLError(e *gqlerror.Error) *gqlerror.Error {
 	if c, ok := e.Extensions["code"].(string); ok {
 		switch Code(c) {
 		case Unauthenticated, Forbidden, NotFound, BadUserInput, Conflict, InvalidState, RateLimited, Timeout, Internal:
+			return e
+		case persistedQueryNotFound:
+			// Kept as it is: Apollo Client, urql and other APQ clients look for this code to
+			// resend the query in full.
 			return e
 		}
 		e.Extensions["graphqlCode"] = c

@@ -43,9 +43,11 @@ const (
 type ProductInput struct {
 	// MerchantID is the merchant to create for: required for admins, optional (and only
 	// their own) for merchant staff.
-	MerchantID  *int
-	CategoryID  *int
-	Title       string
+	MerchantID *int
+	CategoryID *int
+	Title      string
+	// Slug is the product's URL name; made from the title when nil.
+	Slug        *string
 	Description string
 	// Kind is PHYSICAL when empty.
 	Kind       product.Kind
@@ -73,6 +75,7 @@ type ProductUpdate struct {
 	CategoryID    *int
 	ClearCategory bool
 	Title         *string
+	Slug          *string
 	Description   *string
 	Kind          *product.Kind
 	Images        []schematype.Image

@@ -70,7 +70,15 @@ func CreateProduct(ctx context.Context, db *ent.Client, in ProductInput) (*ent.P
 	} else if taken {
 		return nil, apperror.ConflictOn(indexed("variants", i)+".sku", "the SKU %q is already used by another variant of this merchant", skus[i])
 	}
-	p, err := db.Product.Create().
+	create := db.Product.Create()
+	if in.Slug != nil { // otherwise ProductSlugHook makes one from the title
+		s, err := checkSlug(ctx, db, *in.Slug, 0)
+		if err != nil {
+			return nil, err
+		}
+		create.SetSlug(s)
+	}
+	p, err := create.
 		SetMerchantID(merchantID).
 		SetNillableCategoryID(in.CategoryID).
 		SetTitle(title).
@@ -189,6 +197,13 @@ func UpdateProduct(ctx context.Context, db *ent.Client, id int, in ProductUpdate
 			return nil, err
 		}
 		up.SetDescription(description)
+	}
+	if in.Slug != nil && *in.Slug != p.Slug {
+		s, err := checkSlug(ctx, db, *in.Slug, id)
+		if err != nil {
+			return nil, err
+		}
+		up.SetSlug(s)
 	}
 	if in.Kind != nil && *in.Kind != p.Kind {
 		if product.KindValidator(*in.Kind) != nil {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xiadan/xiadan/internal/cors"
 	"github.com/xiadan/xiadan/internal/identity"
 	"github.com/xiadan/xiadan/internal/mail"
 	"github.com/xiadan/xiadan/internal/payment"
@@ -39,9 +40,14 @@ type Config struct {
 	JWTSigningKeyFile string
 	JWTVerifyKeyFiles []string
 	TrustProxyHeaders bool
-	// AllowedOrigins are host patterns (such as shop.example.com or *.example.com) whose
-	// pages may open websocket connections; same-origin upgrades are always allowed.
-	AllowedOrigins     []string
+	// CORS is which other origins' pages may call the API (CORS_ALLOWED_ORIGINS, with
+	// the deprecated ALLOWED_ORIGINS as an alias); websockets check Origin against the
+	// same list, and always allow the same origin.
+	CORS cors.Config
+	// HTTPCacheMaxAge is the max-age of answers to anonymous GET queries (0: revalidate
+	// every time); RedisURL, when set, shares persisted queries across replicas.
+	HTTPCacheMaxAge    time.Duration
+	RedisURL           string
 	LoginMaxFailures   int
 	LoginFailureWindow time.Duration
 	// RegistrationMaxPerAddress accounts may be registered from one client address (an
@@ -128,7 +134,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		JWTSigningKeyFile:         r.str("JWT_SIGNING_KEY_FILE", ""),
 		JWTVerifyKeyFiles:         r.list("JWT_VERIFY_KEY_FILES"),
 		TrustProxyHeaders:         r.boolean("TRUST_PROXY_HEADERS", false),
-		AllowedOrigins:            r.list("ALLOWED_ORIGINS"),
+		CORS:                      corsFromEnv(&r),
+		HTTPCacheMaxAge:           r.duration("HTTP_CACHE_MAX_AGE", time.Minute),
+		RedisURL:                  r.str("REDIS_URL", ""),
 		LoginMaxFailures:          r.integer("LOGIN_MAX_FAILURES", 5),
 		LoginFailureWindow:        r.duration("LOGIN_FAILURE_WINDOW", 15*time.Minute),
 		RegistrationMaxPerAddress: r.integer("REGISTRATION_MAX_PER_ADDRESS", 20),
@@ -212,6 +220,7 @@ func (c Config) Validate() error {
 		bad("REGISTRATION_WINDOW", "must be between 1m and 168h")
 	}
 	errs = append(errs, c.Mail.Validate()...)
+	errs = append(errs, c.validateWeb()...)
 	if c.Production() && c.Mail.Host == "" {
 		bad("SMTP_HOST", "is required in production (email verification sends codes; the development outbox only writes files)")
 	}

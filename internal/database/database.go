@@ -154,6 +154,9 @@ func (db *DB) Migrate(ctx context.Context) error {
 	case dialect.SQLite:
 		entSchemaMu.Lock()
 		defer entSchemaMu.Unlock()
+		if err := db.sqliteBackfill(ctx); err != nil {
+			return err
+		}
 		if err := db.Client.Schema.Create(ctx); err != nil {
 			return fmt.Errorf("database: creating the SQLite schema: %w", err)
 		}

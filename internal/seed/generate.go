@@ -1,6 +1,7 @@
 package seed
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -10,13 +11,16 @@ import (
 	"github.com/xiadan/xiadan/ent/product"
 	"github.com/xiadan/xiadan/ent/schema/schematype"
 	"github.com/xiadan/xiadan/internal/demoimage"
+	"github.com/xiadan/xiadan/internal/slug"
 )
 
 // productDraft is a product and its variants, ready to be inserted.
 type productDraft struct {
-	merchantID  int
-	categoryID  int
-	title       string
+	merchantID int
+	categoryID int
+	title      string
+	// slugBase is the English title as a slug; the seeder makes it unique.
+	slugBase    string
 	description string
 	kind        product.Kind
 	status      product.Status
@@ -104,6 +108,7 @@ func (g *generator) product(s *shop, l listing, title bi, status product.Status,
 		merchantID: s.id,
 		categoryID: g.categories[fam.category],
 		title:      title.String(),
+		slugBase:   slug.FromTitle(cmp.Or(title.en, title.zh)),
 		kind:       fam.kind,
 		status:     status,
 		createdAt:  created,

@@ -17,6 +17,7 @@ import (
 	"github.com/xiadan/xiadan/ent/user"
 	"github.com/xiadan/xiadan/internal/auth"
 	"github.com/xiadan/xiadan/internal/demoimage"
+	"github.com/xiadan/xiadan/internal/slug"
 	"github.com/xiadan/xiadan/internal/viewer"
 )
 
@@ -168,6 +169,26 @@ type seeder struct {
 	gen    *generator
 	shops  []*shop // in the order of merchants
 	sum    Summary
+	// slugs holds the slugs given so far: a seed runs on an empty database only, so no
+	// other product holds one.
+	slugs map[string]bool
+	// nextSlug is the next number to try for a base, so repeats cost no rescan.
+	nextSlug map[string]int
+}
+
+// slugFor returns base, or its first numbered alternative ("-2", …) not given yet.
+func (s *seeder) slugFor(base string) string {
+	if s.slugs == nil {
+		s.slugs, s.nextSlug = map[string]bool{}, map[string]int{}
+	}
+	out := base
+	for s.slugs[out] {
+		n := max(s.nextSlug[base], 2)
+		s.nextSlug[base] = n + 1
+		out = slug.WithSuffix(base, n)
+	}
+	s.slugs[out] = true
+	return out
 }
 
 // demo creates everything but the scale products.
@@ -377,6 +398,7 @@ func (s *seeder) insert(ctx context.Context, c *ent.Client, drafts []productDraf
 				SetMerchantID(d.merchantID).
 				SetCategoryID(d.categoryID).
 				SetTitle(d.title).
+				SetSlug(s.slugFor(d.slugBase)).
 				SetDescription(d.description).
 				SetKind(d.kind).
 				SetStatus(d.status).

@@ -1,0 +1,39 @@
+package database
+
+import (
+	"context"
+	"fmt"
+)
+
+// sqliteBackfill prepares an existing SQLite database for what Ent's automatic migration
+// cannot do alone: a new required, unique column on a table that already has rows. Each
+// step mirrors the backfill of a versioned MySQL migration and does nothing on a new
+// database or one that already has the column.
+func (db *DB) sqliteBackfill(ctx context.Context) error {
+	steps := []struct{ table, column, add, fill string }{
+		// 20261206051945_product_slugs.sql: products get slug "p-<id>".
+		{"products", "slug", "ALTER TABLE `products` ADD COLUMN `slug` text NULL",
+			"UPDATE `products` SET `slug` = 'p-' || `id` WHERE `slug` IS NULL"},
+	}
+	for _, s := range steps {
+		var tables, columns int
+		if err := db.SQL.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", s.table).Scan(&tables); err != nil {
+			return fmt.Errorf("database: backfilling %s.%s: %w", s.table, s.column, err)
+		}
+		if tables == 0 {
+			continue
+		}
+		if err := db.SQL.QueryRowContext(ctx, "SELECT count(*) FROM pragma_table_info(?) WHERE name = ?", s.table, s.column).Scan(&columns); err != nil {
+			return fmt.Errorf("database: backfilling %s.%s: %w", s.table, s.column, err)
+		}
+		if columns > 0 {
+			continue
+		}
+		for _, stmt := range []string{s.add, s.fill} {
+			if _, err := db.SQL.ExecContext(ctx, stmt); err != nil {
+				return fmt.Errorf("database: backfilling %s.%s: %w", s.table, s.column, err)
+			}
+		}
+	}
+	return nil
+}
