@@ -25,7 +25,9 @@ func countingDB(t *testing.T, d testdb.Dialect, productUpdates *atomic.Int64) *e
 	wrap := func(drv dialect.Driver) dialect.Driver {
 		return dialect.DebugWithContext(drv, func(_ context.Context, v ...any) {
 			q := fmt.Sprint(v...)
-			if strings.Contains(q, "UPDATE `products`") || strings.Contains(q, `UPDATE "products"`) {
+			// The variant aggregates' recomputation (it sets min_price); the demo orders'
+			// stock reservations and sales counts are statements of their own.
+			if (strings.Contains(q, "UPDATE `products`") || strings.Contains(q, `UPDATE "products"`)) && strings.Contains(q, "min_price") {
 				productUpdates.Add(1)
 			}
 		})
