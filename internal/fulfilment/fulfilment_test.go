@@ -185,7 +185,9 @@ func TestConfirmReceiptCompletesAShippedOrderInOneCall(t *testing.T) {
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		w := newWorld(t, s)
 		id := w.paidOrder(t, "PHYSICAL")
-		s.MustQuery(w.shop.Owner.AccessToken, shipQ, map[string]any{"id": id, "c": "顺丰速运", "n": "SF-0002"})
+		var shipped struct{ ShipOrder shipment }
+		s.MustQuery(w.shop.Owner.AccessToken, shipQ, map[string]any{"id": id, "c": "顺丰速运", "n": "SF-0002"}).Decode(t, &shipped)
+		track(t, w, w.staff.AccessToken, shipped.ShipOrder.ID, scan("IN_TRANSIT", time.Now().UTC().Add(-time.Hour), "杭州"))
 		r := s.MustQuery(w.customer.AccessToken, `mutation($id: ID!) {
 			confirmReceipt(orderID: $id) { status deliveredAt completedAt } }`, map[string]any{"id": id})
 		var got struct {
@@ -199,9 +201,15 @@ func TestConfirmReceiptCompletesAShippedOrderInOneCall(t *testing.T) {
 			t.Fatalf("confirmReceipt of a SHIPPED order: %s", r.Raw)
 		}
 		tl := w.timeline(t, id)
-		if got := types(tl); !slices.Equal(got, []string{"CREATED", "ACCEPTED", "SHIPPED", "DELIVERED", "COMPLETED"}) {
+		if got := types(tl); !slices.Equal(got, []string{"CREATED", "ACCEPTED", "SHIPPED", "TRACKING_UPDATED", "DELIVERED", "COMPLETED"}) {
 			t.Fatalf("timeline %v", got)
 		}
+		// An event that changes no status has null statuses, not "".
+		raw := s.MustQuery(w.customer.AccessToken, `query($id: ID!) { order(id: $id) { timeline { type fromStatus toStatus } } }`, map[string]any{"id": id})
+		if !raw.Contains(`{"type":"TRACKING_UPDATED","fromStatus":null,"toStatus":null}`) || !raw.Contains(`{"type":"SHIPPED","fromStatus":"ACCEPTED","toStatus":"SHIPPED"}`) {
+			t.Fatalf("timeline statuses: %s", raw.Raw)
+		}
+		tl = slices.DeleteFunc(tl, func(e event) bool { return e.Type == "TRACKING_UPDATED" })
 		for _, e := range tl[3:] {
 			if e.ActorRole != "CUSTOMER" {
 				t.Fatalf("timeline %+v", tl)
