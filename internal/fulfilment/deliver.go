@@ -34,10 +34,10 @@ const (
 // staff and admins get FORBIDDEN, anyone else NOT_FOUND.
 //
 // Everything happens in db's transaction, on the order's row locked first
-// (orders.ForCustomer) and the decision is taken on the status the lock reads: a carrier's DELIVERED scan or
-// the auto-complete job racing the confirmation waits for it and then finds the order
-// COMPLETED (or has completed it, and the confirmation gets INVALID_STATE naming
-// COMPLETED). Each step is the usual conditional transition.
+// (orders.ForCustomer), and the decision is taken on the status the lock reads: a
+// carrier's DELIVERED scan or the auto-complete job racing the confirmation waits for it
+// and then finds the order COMPLETED (or has completed it, and the confirmation gets
+// INVALID_STATE naming COMPLETED). Each step is the usual conditional transition.
 func (s *Service) ConfirmReceipt(ctx context.Context, db *ent.Client, orderID int) (*ent.Order, error) {
 	o, err := orders.ForCustomer(ctx, db, orderID) // read with the row lock
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -441,34 +440,44 @@ func (l *Loaders) CategoryProducts(ctx context.Context, c *ent.Category, a PageA
 // with one recursive query (SQLite, MySQL 8 and MariaDB all have them). Categories are
 // public, so no privacy applies; the products read with them are filtered as the viewer.
 func categoryTrees(ctx context.Context, db *ent.Client, roots []int) (map[int][]int, error) {
-	var b strings.Builder
-	args := make([]any, len(roots))
-	for i, id := range roots {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString("?")
-		args[i] = id
+	var rows []struct {
+		Root int `sql:"root"`
+		ID   int `sql:"id"`
 	}
-	// UNION, not UNION ALL: a (corrupt) cycle of parents ends the walk instead of looping.
-	query := "WITH RECURSIVE category_tree (root, id) AS (" +
-		"SELECT id, id FROM " + category.Table + " WHERE id IN (" + b.String() + ") " +
-		"UNION SELECT t.root, c.id FROM " + category.Table + " AS c JOIN category_tree AS t ON c." + category.FieldParentID + " = t.id" +
-		") SELECT root, id FROM category_tree"
-	rows, err := db.QueryContext(ctx, query, args...)
+	// Through Ent's builder (not a raw query), so it runs on the request's transaction and
+	// driver like every other statement. UNION, not UNION ALL: a (corrupt) cycle of parents
+	// ends the walk instead of looping.
+	err := db.Category.Query().Modify(func(s *sql.Selector) {
+		d := sql.Dialect(s.Dialect())
+		tree := d.Select("root", "id").From(sql.Table("category_tree"))
+		tree.Prefix(d.Expr(func(x *sql.Builder) {
+			x.WriteString("WITH RECURSIVE ").Ident("category_tree").WriteString(" (").Ident("root").WriteString(", ").Ident("id").
+				WriteString(") AS (SELECT ").Ident(category.FieldID).WriteString(", ").Ident(category.FieldID).
+				WriteString(" FROM ").Ident(category.Table).WriteString(" WHERE ").Ident(category.FieldID).WriteString(" IN (")
+			// The ids are integers, written as literals: a prefix's arguments are not
+			// carried into the statement by Ent's selector.
+			for i, id := range roots {
+				if i > 0 {
+					x.WriteString(", ")
+				}
+				x.WriteString(strconv.Itoa(id))
+			}
+			x.WriteString(") UNION SELECT ").Ident("t").WriteString(".").Ident("root").WriteString(", ").
+				Ident("c").WriteString(".").Ident(category.FieldID).WriteString(" FROM ").Ident(category.Table).
+				WriteString(" AS ").Ident("c").WriteString(" JOIN ").Ident("category_tree").WriteString(" AS ").Ident("t").
+				WriteString(" ON ").Ident("c").WriteString(".").Ident(category.FieldParentID).WriteString(" = ").
+				Ident("t").WriteString(".").Ident("id").WriteString(")")
+		}))
+		*s = *tree
+	}).Scan(ctx, &rows)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
 	out := make(map[int][]int, len(roots))
-	for rows.Next() {
-		var root, id int
-		if err := rows.Scan(&root, &id); err != nil {
-			return nil, err
-		}
-		out[root] = append(out[root], id)
+	for _, r := range rows {
+		out[r.Root] = append(out[r.Root], r.ID)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // productPages reads the product pages of parents through the column fk.
