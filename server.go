@@ -14,6 +14,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -31,17 +32,165 @@ import (
 	"github.com/xiadan/xiadan/internal/seed"
 )
 
-func main() {
-	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "xiadan:", err)
-		os.Exit(1)
+// usage is what `xiadan help` prints.
+const usage = `Usage: xiadan [command] [flags]
+
+Commands:
+  serve            migrate, then serve until SIGTERM (the default)
+  migrate          apply pending schema migrations and exit
+  seed             fill an empty database with the demo data
+  admin create     create a platform admin
+  help [command]   print this help, or a command's
+
+Every setting comes from the environment (DATABASE_URL, LISTEN_ADDR, …): see the
+Configuration table of README.md. Run 'xiadan help <command>' for a command's flags.
+`
+
+// commandUsage is each command's own help.
+var commandUsage = map[string]string{
+	"serve": `Usage: xiadan serve
+
+Applies pending migrations, then serves the GraphQL API on LISTEN_ADDR (default :8080)
+until SIGINT or SIGTERM, draining requests for SHUTDOWN_TIMEOUT. It takes no flags;
+settings come from the environment (see README.md, Configuration).
+`,
+	"migrate": `Usage: xiadan migrate
+
+Applies the pending schema migrations to DATABASE_URL and exits. It takes no flags.
+`,
+	"seed": `Usage: xiadan seed [--scale N] [--if-empty]
+
+Fills an empty database with the demo shop and prints where the demo accounts are listed.
+
+  --scale N    add N more products (for benchmarks)
+  --if-empty   do nothing, successfully, when the database already has data
+`,
+	"admin": `Usage: xiadan admin create --email E [--name N] --password-stdin
+
+Creates a platform admin; the password is read from standard input (there is no default).
+
+  --email E          the admin's email address
+  --name N           display name (default Administrator)
+  --password-stdin   read the password from standard input (required)
+`,
+}
+
+// errHelp asks for the usage on standard output and exit status 0.
+type errHelp struct{ text string }
+
+func (e errHelp) Error() string { return "help requested" }
+
+// errUsage is a command line that cannot be run: the message and the usage go to
+// standard error, with exit status 2.
+type errUsage struct {
+	msg, text string
+}
+
+func (e errUsage) Error() string { return e.msg }
+
+func main() { os.Exit(cli(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// cli runs the command line args and returns the process's exit status: 0 on success and
+// for help, 2 for a command line it does not understand, 1 when the command fails.
+func cli(args []string, stdout, stderr io.Writer) int {
+	err := run(args)
+	var help errHelp
+	var bad errUsage
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &help):
+		fmt.Fprint(stdout, help.text)
+		return 0
+	case errors.As(err, &bad):
+		fmt.Fprintf(stderr, "xiadan: %s\n\n%s", bad.msg, bad.text)
+		return 2
+	default:
+		fmt.Fprintln(stderr, "xiadan:", err)
+		return 1
 	}
 }
 
+// isHelp reports whether arg asks for help.
+func isHelp(arg string) bool {
+	switch arg {
+	case "-h", "-help", "--help", "help":
+		return true
+	}
+	return false
+}
+
+// parseCommand splits args into the command and its arguments, answering help and
+// refusing what no command takes before any setting is read or the database is touched.
+func parseCommand(args []string) (string, []string, error) {
+	if len(args) == 0 {
+		return "serve", nil, nil
+	}
+	cmd, rest := args[0], args[1:]
+	if isHelp(cmd) {
+		if len(rest) > 0 {
+			if text, ok := commandUsage[rest[0]]; ok {
+				return "", nil, errHelp{text}
+			}
+			return "", nil, errUsage{fmt.Sprintf("no help for unknown command %q", rest[0]), usage}
+		}
+		return "", nil, errHelp{usage}
+	}
+	if strings.HasPrefix(cmd, "-") {
+		return "", nil, errUsage{fmt.Sprintf("unknown flag %q (commands take their flags after the command)", cmd), usage}
+	}
+	text, ok := commandUsage[cmd]
+	if !ok {
+		return "", nil, errUsage{fmt.Sprintf("unknown command %q", cmd), usage}
+	}
+	for _, a := range rest {
+		if isHelp(a) && a != "help" {
+			return "", nil, errHelp{text}
+		}
+	}
+	switch cmd {
+	case "serve", "migrate":
+		if len(rest) > 0 {
+			return "", nil, errUsage{fmt.Sprintf("%s takes no arguments, not %q", cmd, rest[0]), text}
+		}
+	case "admin":
+		if len(rest) == 0 || rest[0] != "create" {
+			return "", nil, errUsage{"admin needs a subcommand: admin create", text}
+		}
+	}
+	return cmd, rest, nil
+}
+
+// parseFlags parses a command's flags, turning flag errors into usage errors.
+func parseFlags(fs *flag.FlagSet, args []string, text string) error {
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return errHelp{text}
+		}
+		return errUsage{err.Error(), text}
+	}
+	if fs.NArg() > 0 {
+		return errUsage{fmt.Sprintf("unexpected argument %q", fs.Arg(0)), text}
+	}
+	return nil
+}
+
 func run(args []string) error {
-	cmd := "serve"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		cmd, args = args[0], args[1:]
+	cmd, args, err := parseCommand(args)
+	if err != nil {
+		return err
+	}
+	if cmd == "seed" {
+		// Check the flags before reading the settings and opening the database.
+		if _, _, err := seedFlags(args); err != nil {
+			return err
+		}
+	}
+	if cmd == "admin" {
+		if _, err := adminFlags(args); err != nil {
+			return err
+		}
 	}
 	cfg, err := config.FromOS()
 	if err != nil {
@@ -63,10 +212,8 @@ func run(args []string) error {
 		return nil
 	case "seed":
 		return seedCmd(ctx, cfg, logger, args)
-	case "admin":
-		return adminCmd(ctx, cfg, logger, args)
 	default:
-		return fmt.Errorf("unknown command %q (serve, migrate, seed, admin create)", cmd)
+		return adminCmd(ctx, cfg, logger, args)
 	}
 }
 
@@ -94,6 +241,12 @@ func openDB(ctx context.Context, cfg config.Config, logger *slog.Logger) (*datab
 }
 
 func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
+	// Listen first: an address in use is reported before a long migration, not after.
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return fmt.Errorf("LISTEN_ADDR: %w", err)
+	}
+	defer ln.Close()
 	db, err := openDB(ctx, cfg, logger)
 	if err != nil {
 		return err
@@ -112,10 +265,6 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
-	}
-	ln, err := net.Listen("tcp", cfg.ListenAddr)
-	if err != nil {
-		return err
 	}
 	logger.Info("xiadan is serving", "addr", ln.Addr().String(), "dialect", db.Dialect, "env", cfg.Env)
 	if cfg.Playground {
@@ -165,11 +314,23 @@ func bootstrapAdmin(ctx context.Context, cfg config.Config, db *database.DB, log
 	return nil
 }
 
-func seedCmd(ctx context.Context, cfg config.Config, logger *slog.Logger, args []string) error {
+// seedFlags parses seed's flags.
+func seedFlags(args []string) (scale *int, ifEmpty *bool, err error) {
 	fs := flag.NewFlagSet("seed", flag.ContinueOnError)
-	scale := fs.Int("scale", 0, "add this many extra products (for benchmarks)")
-	ifEmpty := fs.Bool("if-empty", false, "do nothing when the database already has data")
-	if err := fs.Parse(args); err != nil {
+	scale = fs.Int("scale", 0, "add this many extra products (for benchmarks)")
+	ifEmpty = fs.Bool("if-empty", false, "do nothing when the database already has data")
+	if err := parseFlags(fs, args, commandUsage["seed"]); err != nil {
+		return nil, nil, err
+	}
+	if *scale < 0 {
+		return nil, nil, errUsage{"--scale must not be negative", commandUsage["seed"]}
+	}
+	return scale, ifEmpty, nil
+}
+
+func seedCmd(ctx context.Context, cfg config.Config, logger *slog.Logger, args []string) error {
+	scale, ifEmpty, err := seedFlags(args)
+	if err != nil {
 		return err
 	}
 	db, err := openDB(ctx, cfg, logger)
@@ -227,19 +388,31 @@ func randomPassword() string {
 	return "demo-" + base64.RawURLEncoding.EncodeToString(b)
 }
 
-func adminCmd(ctx context.Context, cfg config.Config, logger *slog.Logger, args []string) error {
-	if len(args) == 0 || args[0] != "create" {
-		return errors.New("usage: xiadan admin create --email E --password-stdin")
-	}
+// adminArgs are the flags of admin create.
+type adminArgs struct {
+	email, name string
+}
+
+// adminFlags parses `admin create`'s flags (args starts with "create").
+func adminFlags(args []string) (adminArgs, error) {
+	text := commandUsage["admin"]
 	fs := flag.NewFlagSet("admin create", flag.ContinueOnError)
 	email := fs.String("email", "", "the admin's email")
 	name := fs.String("name", "Administrator", "display name")
 	fromStdin := fs.Bool("password-stdin", false, "read the password from standard input")
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
+	if err := parseFlags(fs, args[1:], text); err != nil {
+		return adminArgs{}, err
 	}
 	if *email == "" || !*fromStdin {
-		return errors.New("usage: xiadan admin create --email E --password-stdin (there is no default password)")
+		return adminArgs{}, errUsage{"admin create needs --email and --password-stdin (there is no default password)", text}
+	}
+	return adminArgs{email: *email, name: *name}, nil
+}
+
+func adminCmd(ctx context.Context, cfg config.Config, logger *slog.Logger, args []string) error {
+	a, err := adminFlags(args)
+	if err != nil {
+		return err
 	}
 	line, err := bufio.NewReader(os.Stdin).ReadString('\n')
 	if err != nil && line == "" {
@@ -251,7 +424,7 @@ func adminCmd(ctx context.Context, cfg config.Config, logger *slog.Logger, args 
 		return err
 	}
 	defer db.Close()
-	u, err := auth.CreateAdmin(ctx, db.Client, *email, password, *name)
+	u, err := auth.CreateAdmin(ctx, db.Client, a.email, password, a.name)
 	if err != nil {
 		return err
 	}

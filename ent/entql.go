@@ -218,6 +218,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			merchant.FieldLegalName:             {Type: field.TypeString, Column: merchant.FieldLegalName},
 			merchant.FieldStatus:                {Type: field.TypeEnum, Column: merchant.FieldStatus},
 			merchant.FieldStatusReason:          {Type: field.TypeString, Column: merchant.FieldStatusReason},
+			merchant.FieldShowExactStock:        {Type: field.TypeBool, Column: merchant.FieldShowExactStock},
 			merchant.FieldOwnerID:               {Type: field.TypeInt, Column: merchant.FieldOwnerID},
 			merchant.FieldShippingFlatFee:       {Type: field.TypeInt64, Column: merchant.FieldShippingFlatFee},
 			merchant.FieldFreeShippingThreshold: {Type: field.TypeInt64, Column: merchant.FieldFreeShippingThreshold},
@@ -2246,6 +2247,11 @@ func (f *MerchantFilter) WhereStatus(p entql.StringP) {
 // WhereStatusReason applies the entql string predicate on the status_reason field.
 func (f *MerchantFilter) WhereStatusReason(p entql.StringP) {
 	f.Where(p.Field(merchant.FieldStatusReason))
+}
+
+// WhereShowExactStock applies the entql bool predicate on the show_exact_stock field.
+func (f *MerchantFilter) WhereShowExactStock(p entql.BoolP) {
+	f.Where(p.Field(merchant.FieldShowExactStock))
 }
 
 // WhereOwnerID applies the entql int predicate on the owner_id field.

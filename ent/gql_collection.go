@@ -721,11 +721,6 @@ func (_q *MerchantQuery) collectField(ctx context.Context, oneNode bool, opCtx *
 				selectedFields = append(selectedFields, merchant.FieldStatus)
 				fieldSeen[merchant.FieldStatus] = struct{}{}
 			}
-		case "statusReason":
-			if _, ok := fieldSeen[merchant.FieldStatusReason]; !ok {
-				selectedFields = append(selectedFields, merchant.FieldStatusReason)
-				fieldSeen[merchant.FieldStatusReason] = struct{}{}
-			}
 		case "currency":
 			if _, ok := fieldSeen[merchant.FieldCurrency]; !ok {
 				selectedFields = append(selectedFields, merchant.FieldCurrency)
@@ -1181,16 +1176,6 @@ func (_q *OrderEventQuery) collectField(ctx context.Context, oneNode bool, opCtx
 			if _, ok := fieldSeen[orderevent.FieldType]; !ok {
 				selectedFields = append(selectedFields, orderevent.FieldType)
 				fieldSeen[orderevent.FieldType] = struct{}{}
-			}
-		case "fromStatus":
-			if _, ok := fieldSeen[orderevent.FieldFromStatus]; !ok {
-				selectedFields = append(selectedFields, orderevent.FieldFromStatus)
-				fieldSeen[orderevent.FieldFromStatus] = struct{}{}
-			}
-		case "toStatus":
-			if _, ok := fieldSeen[orderevent.FieldToStatus]; !ok {
-				selectedFields = append(selectedFields, orderevent.FieldToStatus)
-				fieldSeen[orderevent.FieldToStatus] = struct{}{}
 			}
 		case "actorRole":
 			if _, ok := fieldSeen[orderevent.FieldActorRole]; !ok {
@@ -1684,11 +1669,6 @@ func (_q *ProductQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 				selectedFields = append(selectedFields, product.FieldCurrency)
 				fieldSeen[product.FieldCurrency] = struct{}{}
 			}
-		case "totalStock":
-			if _, ok := fieldSeen[product.FieldTotalStock]; !ok {
-				selectedFields = append(selectedFields, product.FieldTotalStock)
-				fieldSeen[product.FieldTotalStock] = struct{}{}
-			}
 		case "ratingAverage":
 			if _, ok := fieldSeen[product.FieldRatingAverage]; !ok {
 				selectedFields = append(selectedFields, product.FieldRatingAverage)
@@ -1822,16 +1802,6 @@ func (_q *ProductVariantQuery) collectField(ctx context.Context, oneNode bool, o
 			if _, ok := fieldSeen[productvariant.FieldCurrency]; !ok {
 				selectedFields = append(selectedFields, productvariant.FieldCurrency)
 				fieldSeen[productvariant.FieldCurrency] = struct{}{}
-			}
-		case "stock":
-			if _, ok := fieldSeen[productvariant.FieldStock]; !ok {
-				selectedFields = append(selectedFields, productvariant.FieldStock)
-				fieldSeen[productvariant.FieldStock] = struct{}{}
-			}
-		case "lowStockThreshold":
-			if _, ok := fieldSeen[productvariant.FieldLowStockThreshold]; !ok {
-				selectedFields = append(selectedFields, productvariant.FieldLowStockThreshold)
-				fieldSeen[productvariant.FieldLowStockThreshold] = struct{}{}
 			}
 		case "position":
 			if _, ok := fieldSeen[productvariant.FieldPosition]; !ok {

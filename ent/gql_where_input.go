@@ -2293,23 +2293,6 @@ type MerchantWhereInput struct {
 	StatusIn    []merchant.Status `json:"statusIn,omitempty"`
 	StatusNotIn []merchant.Status `json:"statusNotIn,omitempty"`
 
-	// "status_reason" field predicates.
-	StatusReason             *string  `json:"statusReason,omitempty"`
-	StatusReasonNEQ          *string  `json:"statusReasonNEQ,omitempty"`
-	StatusReasonIn           []string `json:"statusReasonIn,omitempty"`
-	StatusReasonNotIn        []string `json:"statusReasonNotIn,omitempty"`
-	StatusReasonGT           *string  `json:"statusReasonGT,omitempty"`
-	StatusReasonGTE          *string  `json:"statusReasonGTE,omitempty"`
-	StatusReasonLT           *string  `json:"statusReasonLT,omitempty"`
-	StatusReasonLTE          *string  `json:"statusReasonLTE,omitempty"`
-	StatusReasonContains     *string  `json:"statusReasonContains,omitempty"`
-	StatusReasonHasPrefix    *string  `json:"statusReasonHasPrefix,omitempty"`
-	StatusReasonHasSuffix    *string  `json:"statusReasonHasSuffix,omitempty"`
-	StatusReasonIsNil        bool     `json:"statusReasonIsNil,omitempty"`
-	StatusReasonNotNil       bool     `json:"statusReasonNotNil,omitempty"`
-	StatusReasonEqualFold    *string  `json:"statusReasonEqualFold,omitempty"`
-	StatusReasonContainsFold *string  `json:"statusReasonContainsFold,omitempty"`
-
 	// "currency" field predicates.
 	Currency             *string  `json:"currency,omitempty"`
 	CurrencyNEQ          *string  `json:"currencyNEQ,omitempty"`
@@ -2720,51 +2703,6 @@ func (i *MerchantWhereInput) P() (predicate.Merchant, error) {
 	}
 	if len(i.StatusNotIn) > 0 {
 		predicates = append(predicates, merchant.StatusNotIn(i.StatusNotIn...))
-	}
-	if i.StatusReason != nil {
-		predicates = append(predicates, merchant.StatusReasonEQ(*i.StatusReason))
-	}
-	if i.StatusReasonNEQ != nil {
-		predicates = append(predicates, merchant.StatusReasonNEQ(*i.StatusReasonNEQ))
-	}
-	if len(i.StatusReasonIn) > 0 {
-		predicates = append(predicates, merchant.StatusReasonIn(i.StatusReasonIn...))
-	}
-	if len(i.StatusReasonNotIn) > 0 {
-		predicates = append(predicates, merchant.StatusReasonNotIn(i.StatusReasonNotIn...))
-	}
-	if i.StatusReasonGT != nil {
-		predicates = append(predicates, merchant.StatusReasonGT(*i.StatusReasonGT))
-	}
-	if i.StatusReasonGTE != nil {
-		predicates = append(predicates, merchant.StatusReasonGTE(*i.StatusReasonGTE))
-	}
-	if i.StatusReasonLT != nil {
-		predicates = append(predicates, merchant.StatusReasonLT(*i.StatusReasonLT))
-	}
-	if i.StatusReasonLTE != nil {
-		predicates = append(predicates, merchant.StatusReasonLTE(*i.StatusReasonLTE))
-	}
-	if i.StatusReasonContains != nil {
-		predicates = append(predicates, merchant.StatusReasonContains(*i.StatusReasonContains))
-	}
-	if i.StatusReasonHasPrefix != nil {
-		predicates = append(predicates, merchant.StatusReasonHasPrefix(*i.StatusReasonHasPrefix))
-	}
-	if i.StatusReasonHasSuffix != nil {
-		predicates = append(predicates, merchant.StatusReasonHasSuffix(*i.StatusReasonHasSuffix))
-	}
-	if i.StatusReasonIsNil {
-		predicates = append(predicates, merchant.StatusReasonIsNil())
-	}
-	if i.StatusReasonNotNil {
-		predicates = append(predicates, merchant.StatusReasonNotNil())
-	}
-	if i.StatusReasonEqualFold != nil {
-		predicates = append(predicates, merchant.StatusReasonEqualFold(*i.StatusReasonEqualFold))
-	}
-	if i.StatusReasonContainsFold != nil {
-		predicates = append(predicates, merchant.StatusReasonContainsFold(*i.StatusReasonContainsFold))
 	}
 	if i.Currency != nil {
 		predicates = append(predicates, merchant.CurrencyEQ(*i.Currency))
@@ -4197,36 +4135,6 @@ type OrderEventWhereInput struct {
 	TypeIn    []orderevent.Type `json:"typeIn,omitempty"`
 	TypeNotIn []orderevent.Type `json:"typeNotIn,omitempty"`
 
-	// "from_status" field predicates.
-	FromStatus             *string  `json:"fromStatus,omitempty"`
-	FromStatusNEQ          *string  `json:"fromStatusNEQ,omitempty"`
-	FromStatusIn           []string `json:"fromStatusIn,omitempty"`
-	FromStatusNotIn        []string `json:"fromStatusNotIn,omitempty"`
-	FromStatusGT           *string  `json:"fromStatusGT,omitempty"`
-	FromStatusGTE          *string  `json:"fromStatusGTE,omitempty"`
-	FromStatusLT           *string  `json:"fromStatusLT,omitempty"`
-	FromStatusLTE          *string  `json:"fromStatusLTE,omitempty"`
-	FromStatusContains     *string  `json:"fromStatusContains,omitempty"`
-	FromStatusHasPrefix    *string  `json:"fromStatusHasPrefix,omitempty"`
-	FromStatusHasSuffix    *string  `json:"fromStatusHasSuffix,omitempty"`
-	FromStatusEqualFold    *string  `json:"fromStatusEqualFold,omitempty"`
-	FromStatusContainsFold *string  `json:"fromStatusContainsFold,omitempty"`
-
-	// "to_status" field predicates.
-	ToStatus             *string  `json:"toStatus,omitempty"`
-	ToStatusNEQ          *string  `json:"toStatusNEQ,omitempty"`
-	ToStatusIn           []string `json:"toStatusIn,omitempty"`
-	ToStatusNotIn        []string `json:"toStatusNotIn,omitempty"`
-	ToStatusGT           *string  `json:"toStatusGT,omitempty"`
-	ToStatusGTE          *string  `json:"toStatusGTE,omitempty"`
-	ToStatusLT           *string  `json:"toStatusLT,omitempty"`
-	ToStatusLTE          *string  `json:"toStatusLTE,omitempty"`
-	ToStatusContains     *string  `json:"toStatusContains,omitempty"`
-	ToStatusHasPrefix    *string  `json:"toStatusHasPrefix,omitempty"`
-	ToStatusHasSuffix    *string  `json:"toStatusHasSuffix,omitempty"`
-	ToStatusEqualFold    *string  `json:"toStatusEqualFold,omitempty"`
-	ToStatusContainsFold *string  `json:"toStatusContainsFold,omitempty"`
-
 	// "actor_role" field predicates.
 	ActorRole      *orderevent.ActorRole  `json:"actorRole,omitempty"`
 	ActorRoleNEQ   *orderevent.ActorRole  `json:"actorRoleNEQ,omitempty"`
@@ -4377,84 +4285,6 @@ func (i *OrderEventWhereInput) P() (predicate.OrderEvent, error) {
 	}
 	if len(i.TypeNotIn) > 0 {
 		predicates = append(predicates, orderevent.TypeNotIn(i.TypeNotIn...))
-	}
-	if i.FromStatus != nil {
-		predicates = append(predicates, orderevent.FromStatusEQ(*i.FromStatus))
-	}
-	if i.FromStatusNEQ != nil {
-		predicates = append(predicates, orderevent.FromStatusNEQ(*i.FromStatusNEQ))
-	}
-	if len(i.FromStatusIn) > 0 {
-		predicates = append(predicates, orderevent.FromStatusIn(i.FromStatusIn...))
-	}
-	if len(i.FromStatusNotIn) > 0 {
-		predicates = append(predicates, orderevent.FromStatusNotIn(i.FromStatusNotIn...))
-	}
-	if i.FromStatusGT != nil {
-		predicates = append(predicates, orderevent.FromStatusGT(*i.FromStatusGT))
-	}
-	if i.FromStatusGTE != nil {
-		predicates = append(predicates, orderevent.FromStatusGTE(*i.FromStatusGTE))
-	}
-	if i.FromStatusLT != nil {
-		predicates = append(predicates, orderevent.FromStatusLT(*i.FromStatusLT))
-	}
-	if i.FromStatusLTE != nil {
-		predicates = append(predicates, orderevent.FromStatusLTE(*i.FromStatusLTE))
-	}
-	if i.FromStatusContains != nil {
-		predicates = append(predicates, orderevent.FromStatusContains(*i.FromStatusContains))
-	}
-	if i.FromStatusHasPrefix != nil {
-		predicates = append(predicates, orderevent.FromStatusHasPrefix(*i.FromStatusHasPrefix))
-	}
-	if i.FromStatusHasSuffix != nil {
-		predicates = append(predicates, orderevent.FromStatusHasSuffix(*i.FromStatusHasSuffix))
-	}
-	if i.FromStatusEqualFold != nil {
-		predicates = append(predicates, orderevent.FromStatusEqualFold(*i.FromStatusEqualFold))
-	}
-	if i.FromStatusContainsFold != nil {
-		predicates = append(predicates, orderevent.FromStatusContainsFold(*i.FromStatusContainsFold))
-	}
-	if i.ToStatus != nil {
-		predicates = append(predicates, orderevent.ToStatusEQ(*i.ToStatus))
-	}
-	if i.ToStatusNEQ != nil {
-		predicates = append(predicates, orderevent.ToStatusNEQ(*i.ToStatusNEQ))
-	}
-	if len(i.ToStatusIn) > 0 {
-		predicates = append(predicates, orderevent.ToStatusIn(i.ToStatusIn...))
-	}
-	if len(i.ToStatusNotIn) > 0 {
-		predicates = append(predicates, orderevent.ToStatusNotIn(i.ToStatusNotIn...))
-	}
-	if i.ToStatusGT != nil {
-		predicates = append(predicates, orderevent.ToStatusGT(*i.ToStatusGT))
-	}
-	if i.ToStatusGTE != nil {
-		predicates = append(predicates, orderevent.ToStatusGTE(*i.ToStatusGTE))
-	}
-	if i.ToStatusLT != nil {
-		predicates = append(predicates, orderevent.ToStatusLT(*i.ToStatusLT))
-	}
-	if i.ToStatusLTE != nil {
-		predicates = append(predicates, orderevent.ToStatusLTE(*i.ToStatusLTE))
-	}
-	if i.ToStatusContains != nil {
-		predicates = append(predicates, orderevent.ToStatusContains(*i.ToStatusContains))
-	}
-	if i.ToStatusHasPrefix != nil {
-		predicates = append(predicates, orderevent.ToStatusHasPrefix(*i.ToStatusHasPrefix))
-	}
-	if i.ToStatusHasSuffix != nil {
-		predicates = append(predicates, orderevent.ToStatusHasSuffix(*i.ToStatusHasSuffix))
-	}
-	if i.ToStatusEqualFold != nil {
-		predicates = append(predicates, orderevent.ToStatusEqualFold(*i.ToStatusEqualFold))
-	}
-	if i.ToStatusContainsFold != nil {
-		predicates = append(predicates, orderevent.ToStatusContainsFold(*i.ToStatusContainsFold))
 	}
 	if i.ActorRole != nil {
 		predicates = append(predicates, orderevent.ActorRoleEQ(*i.ActorRole))
@@ -6165,26 +5995,6 @@ type ProductVariantWhereInput struct {
 	CurrencyEqualFold    *string  `json:"currencyEqualFold,omitempty"`
 	CurrencyContainsFold *string  `json:"currencyContainsFold,omitempty"`
 
-	// "stock" field predicates.
-	Stock      *int  `json:"stock,omitempty"`
-	StockNEQ   *int  `json:"stockNEQ,omitempty"`
-	StockIn    []int `json:"stockIn,omitempty"`
-	StockNotIn []int `json:"stockNotIn,omitempty"`
-	StockGT    *int  `json:"stockGT,omitempty"`
-	StockGTE   *int  `json:"stockGTE,omitempty"`
-	StockLT    *int  `json:"stockLT,omitempty"`
-	StockLTE   *int  `json:"stockLTE,omitempty"`
-
-	// "low_stock_threshold" field predicates.
-	LowStockThreshold      *int  `json:"lowStockThreshold,omitempty"`
-	LowStockThresholdNEQ   *int  `json:"lowStockThresholdNEQ,omitempty"`
-	LowStockThresholdIn    []int `json:"lowStockThresholdIn,omitempty"`
-	LowStockThresholdNotIn []int `json:"lowStockThresholdNotIn,omitempty"`
-	LowStockThresholdGT    *int  `json:"lowStockThresholdGT,omitempty"`
-	LowStockThresholdGTE   *int  `json:"lowStockThresholdGTE,omitempty"`
-	LowStockThresholdLT    *int  `json:"lowStockThresholdLT,omitempty"`
-	LowStockThresholdLTE   *int  `json:"lowStockThresholdLTE,omitempty"`
-
 	// "position" field predicates.
 	Position      *int  `json:"position,omitempty"`
 	PositionNEQ   *int  `json:"positionNEQ,omitempty"`
@@ -6420,54 +6230,6 @@ func (i *ProductVariantWhereInput) P() (predicate.ProductVariant, error) {
 	}
 	if i.CurrencyContainsFold != nil {
 		predicates = append(predicates, productvariant.CurrencyContainsFold(*i.CurrencyContainsFold))
-	}
-	if i.Stock != nil {
-		predicates = append(predicates, productvariant.StockEQ(*i.Stock))
-	}
-	if i.StockNEQ != nil {
-		predicates = append(predicates, productvariant.StockNEQ(*i.StockNEQ))
-	}
-	if len(i.StockIn) > 0 {
-		predicates = append(predicates, productvariant.StockIn(i.StockIn...))
-	}
-	if len(i.StockNotIn) > 0 {
-		predicates = append(predicates, productvariant.StockNotIn(i.StockNotIn...))
-	}
-	if i.StockGT != nil {
-		predicates = append(predicates, productvariant.StockGT(*i.StockGT))
-	}
-	if i.StockGTE != nil {
-		predicates = append(predicates, productvariant.StockGTE(*i.StockGTE))
-	}
-	if i.StockLT != nil {
-		predicates = append(predicates, productvariant.StockLT(*i.StockLT))
-	}
-	if i.StockLTE != nil {
-		predicates = append(predicates, productvariant.StockLTE(*i.StockLTE))
-	}
-	if i.LowStockThreshold != nil {
-		predicates = append(predicates, productvariant.LowStockThresholdEQ(*i.LowStockThreshold))
-	}
-	if i.LowStockThresholdNEQ != nil {
-		predicates = append(predicates, productvariant.LowStockThresholdNEQ(*i.LowStockThresholdNEQ))
-	}
-	if len(i.LowStockThresholdIn) > 0 {
-		predicates = append(predicates, productvariant.LowStockThresholdIn(i.LowStockThresholdIn...))
-	}
-	if len(i.LowStockThresholdNotIn) > 0 {
-		predicates = append(predicates, productvariant.LowStockThresholdNotIn(i.LowStockThresholdNotIn...))
-	}
-	if i.LowStockThresholdGT != nil {
-		predicates = append(predicates, productvariant.LowStockThresholdGT(*i.LowStockThresholdGT))
-	}
-	if i.LowStockThresholdGTE != nil {
-		predicates = append(predicates, productvariant.LowStockThresholdGTE(*i.LowStockThresholdGTE))
-	}
-	if i.LowStockThresholdLT != nil {
-		predicates = append(predicates, productvariant.LowStockThresholdLT(*i.LowStockThresholdLT))
-	}
-	if i.LowStockThresholdLTE != nil {
-		predicates = append(predicates, productvariant.LowStockThresholdLTE(*i.LowStockThresholdLTE))
 	}
 	if i.Position != nil {
 		predicates = append(predicates, productvariant.PositionEQ(*i.Position))

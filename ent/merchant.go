@@ -44,6 +44,8 @@ type Merchant struct {
 	Status merchant.Status `json:"status,omitempty"`
 	// StatusReason holds the value of the "status_reason" field.
 	StatusReason string `json:"status_reason,omitempty"`
+	// Shoppers see the exact stock of the merchant's variants, not only their availability.
+	ShowExactStock bool `json:"show_exact_stock,omitempty"`
 	// OwnerID holds the value of the "owner_id" field.
 	OwnerID int `json:"owner_id,omitempty"`
 	// Flat shipping fee per order, in minor units of the merchant currency.
@@ -132,6 +134,8 @@ func (*Merchant) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
+		case merchant.FieldShowExactStock:
+			values[i] = new(sql.NullBool)
 		case merchant.FieldID, merchant.FieldOwnerID, merchant.FieldShippingFlatFee, merchant.FieldFreeShippingThreshold:
 			values[i] = new(sql.NullInt64)
 		case merchant.FieldName, merchant.FieldSlug, merchant.FieldDescription, merchant.FieldLogoURL, merchant.FieldContactName, merchant.FieldContactPhone, merchant.FieldContactEmail, merchant.FieldLicenceNumber, merchant.FieldLegalName, merchant.FieldStatus, merchant.FieldStatusReason, merchant.FieldCurrency:
@@ -236,6 +240,12 @@ func (_m *Merchant) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field status_reason", values[i])
 			} else if value.Valid {
 				_m.StatusReason = value.String
+			}
+		case merchant.FieldShowExactStock:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field show_exact_stock", values[i])
+			} else if value.Valid {
+				_m.ShowExactStock = value.Bool
 			}
 		case merchant.FieldOwnerID:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
@@ -360,6 +370,9 @@ func (_m *Merchant) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("status_reason=")
 	builder.WriteString(_m.StatusReason)
+	builder.WriteString(", ")
+	builder.WriteString("show_exact_stock=")
+	builder.WriteString(fmt.Sprintf("%v", _m.ShowExactStock))
 	builder.WriteString(", ")
 	builder.WriteString("owner_id=")
 	builder.WriteString(fmt.Sprintf("%v", _m.OwnerID))

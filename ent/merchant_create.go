@@ -152,6 +152,20 @@ func (_c *MerchantCreate) SetNillableStatusReason(v *string) *MerchantCreate {
 	return _c
 }
 
+// SetShowExactStock sets the "show_exact_stock" field.
+func (_c *MerchantCreate) SetShowExactStock(v bool) *MerchantCreate {
+	_c.mutation.SetShowExactStock(v)
+	return _c
+}
+
+// SetNillableShowExactStock sets the "show_exact_stock" field if the given value is not nil.
+func (_c *MerchantCreate) SetNillableShowExactStock(v *bool) *MerchantCreate {
+	if v != nil {
+		_c.SetShowExactStock(*v)
+	}
+	return _c
+}
+
 // SetOwnerID sets the "owner_id" field.
 func (_c *MerchantCreate) SetOwnerID(v int) *MerchantCreate {
 	_c.mutation.SetOwnerID(v)
@@ -324,6 +338,10 @@ func (_c *MerchantCreate) defaults() error {
 		v := merchant.DefaultStatus
 		_c.mutation.SetStatus(v)
 	}
+	if _, ok := _c.mutation.ShowExactStock(); !ok {
+		v := merchant.DefaultShowExactStock
+		_c.mutation.SetShowExactStock(v)
+	}
 	if _, ok := _c.mutation.ShippingFlatFee(); !ok {
 		v := merchant.DefaultShippingFlatFee
 		_c.mutation.SetShippingFlatFee(v)
@@ -423,6 +441,9 @@ func (_c *MerchantCreate) check() error {
 		if err := merchant.StatusReasonValidator(v); err != nil {
 			return &ValidationError{Name: "status_reason", err: fmt.Errorf(`ent: validator failed for field "Merchant.status_reason": %w`, err)}
 		}
+	}
+	if _, ok := _c.mutation.ShowExactStock(); !ok {
+		return &ValidationError{Name: "show_exact_stock", err: errors.New(`ent: missing required field "Merchant.show_exact_stock"`)}
 	}
 	if _, ok := _c.mutation.OwnerID(); !ok {
 		return &ValidationError{Name: "owner_id", err: errors.New(`ent: missing required field "Merchant.owner_id"`)}
@@ -532,6 +553,10 @@ func (_c *MerchantCreate) createSpec() (*Merchant, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.StatusReason(); ok {
 		_spec.SetField(merchant.FieldStatusReason, field.TypeString, value)
 		_node.StatusReason = value
+	}
+	if value, ok := _c.mutation.ShowExactStock(); ok {
+		_spec.SetField(merchant.FieldShowExactStock, field.TypeBool, value)
+		_node.ShowExactStock = value
 	}
 	if value, ok := _c.mutation.ShippingFlatFee(); ok {
 		_spec.SetField(merchant.FieldShippingFlatFee, field.TypeInt64, value)
@@ -834,6 +859,18 @@ func (u *MerchantUpsert) ClearStatusReason() *MerchantUpsert {
 	return u
 }
 
+// SetShowExactStock sets the "show_exact_stock" field.
+func (u *MerchantUpsert) SetShowExactStock(v bool) *MerchantUpsert {
+	u.Set(merchant.FieldShowExactStock, v)
+	return u
+}
+
+// UpdateShowExactStock sets the "show_exact_stock" field to the value that was provided on create.
+func (u *MerchantUpsert) UpdateShowExactStock() *MerchantUpsert {
+	u.SetExcluded(merchant.FieldShowExactStock)
+	return u
+}
+
 // SetOwnerID sets the "owner_id" field.
 func (u *MerchantUpsert) SetOwnerID(v int) *MerchantUpsert {
 	u.Set(merchant.FieldOwnerID, v)
@@ -1118,6 +1155,20 @@ func (u *MerchantUpsertOne) UpdateStatusReason() *MerchantUpsertOne {
 func (u *MerchantUpsertOne) ClearStatusReason() *MerchantUpsertOne {
 	return u.Update(func(s *MerchantUpsert) {
 		s.ClearStatusReason()
+	})
+}
+
+// SetShowExactStock sets the "show_exact_stock" field.
+func (u *MerchantUpsertOne) SetShowExactStock(v bool) *MerchantUpsertOne {
+	return u.Update(func(s *MerchantUpsert) {
+		s.SetShowExactStock(v)
+	})
+}
+
+// UpdateShowExactStock sets the "show_exact_stock" field to the value that was provided on create.
+func (u *MerchantUpsertOne) UpdateShowExactStock() *MerchantUpsertOne {
+	return u.Update(func(s *MerchantUpsert) {
+		s.UpdateShowExactStock()
 	})
 }
 
@@ -1581,6 +1632,20 @@ func (u *MerchantUpsertBulk) UpdateStatusReason() *MerchantUpsertBulk {
 func (u *MerchantUpsertBulk) ClearStatusReason() *MerchantUpsertBulk {
 	return u.Update(func(s *MerchantUpsert) {
 		s.ClearStatusReason()
+	})
+}
+
+// SetShowExactStock sets the "show_exact_stock" field.
+func (u *MerchantUpsertBulk) SetShowExactStock(v bool) *MerchantUpsertBulk {
+	return u.Update(func(s *MerchantUpsert) {
+		s.SetShowExactStock(v)
+	})
+}
+
+// UpdateShowExactStock sets the "show_exact_stock" field to the value that was provided on create.
+func (u *MerchantUpsertBulk) UpdateShowExactStock() *MerchantUpsertBulk {
+	return u.Update(func(s *MerchantUpsert) {
+		s.UpdateShowExactStock()
 	})
 }
 

@@ -205,6 +205,20 @@ func (_u *MerchantUpdate) ClearStatusReason() *MerchantUpdate {
 	return _u
 }
 
+// SetShowExactStock sets the "show_exact_stock" field.
+func (_u *MerchantUpdate) SetShowExactStock(v bool) *MerchantUpdate {
+	_u.mutation.SetShowExactStock(v)
+	return _u
+}
+
+// SetNillableShowExactStock sets the "show_exact_stock" field if the given value is not nil.
+func (_u *MerchantUpdate) SetNillableShowExactStock(v *bool) *MerchantUpdate {
+	if v != nil {
+		_u.SetShowExactStock(*v)
+	}
+	return _u
+}
+
 // SetOwnerID sets the "owner_id" field.
 func (_u *MerchantUpdate) SetOwnerID(v int) *MerchantUpdate {
 	_u.mutation.SetOwnerID(v)
@@ -609,6 +623,9 @@ func (_u *MerchantUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.StatusReasonCleared() {
 		_spec.ClearField(merchant.FieldStatusReason, field.TypeString)
+	}
+	if value, ok := _u.mutation.ShowExactStock(); ok {
+		_spec.SetField(merchant.FieldShowExactStock, field.TypeBool, value)
 	}
 	if value, ok := _u.mutation.ShippingFlatFee(); ok {
 		_spec.SetField(merchant.FieldShippingFlatFee, field.TypeInt64, value)
@@ -1025,6 +1042,20 @@ func (_u *MerchantUpdateOne) SetNillableStatusReason(v *string) *MerchantUpdateO
 // ClearStatusReason clears the value of the "status_reason" field.
 func (_u *MerchantUpdateOne) ClearStatusReason() *MerchantUpdateOne {
 	_u.mutation.ClearStatusReason()
+	return _u
+}
+
+// SetShowExactStock sets the "show_exact_stock" field.
+func (_u *MerchantUpdateOne) SetShowExactStock(v bool) *MerchantUpdateOne {
+	_u.mutation.SetShowExactStock(v)
+	return _u
+}
+
+// SetNillableShowExactStock sets the "show_exact_stock" field if the given value is not nil.
+func (_u *MerchantUpdateOne) SetNillableShowExactStock(v *bool) *MerchantUpdateOne {
+	if v != nil {
+		_u.SetShowExactStock(*v)
+	}
 	return _u
 }
 
@@ -1462,6 +1493,9 @@ func (_u *MerchantUpdateOne) sqlSave(ctx context.Context) (_node *Merchant, err 
 	}
 	if _u.mutation.StatusReasonCleared() {
 		_spec.ClearField(merchant.FieldStatusReason, field.TypeString)
+	}
+	if value, ok := _u.mutation.ShowExactStock(); ok {
+		_spec.SetField(merchant.FieldShowExactStock, field.TypeBool, value)
 	}
 	if value, ok := _u.mutation.ShippingFlatFee(); ok {
 		_spec.SetField(merchant.FieldShippingFlatFee, field.TypeInt64, value)

@@ -6076,6 +6076,7 @@ type MerchantMutation struct {
 	legal_name                 *string
 	status                     *merchant.Status
 	status_reason              *string
+	show_exact_stock           *bool
 	shipping_flat_fee          *int64
 	addshipping_flat_fee       *int64
 	free_shipping_threshold    *int64
@@ -6693,6 +6694,42 @@ func (m *MerchantMutation) ResetStatusReason() {
 	delete(m.clearedFields, merchant.FieldStatusReason)
 }
 
+// SetShowExactStock sets the "show_exact_stock" field.
+func (m *MerchantMutation) SetShowExactStock(b bool) {
+	m.show_exact_stock = &b
+}
+
+// ShowExactStock returns the value of the "show_exact_stock" field in the mutation.
+func (m *MerchantMutation) ShowExactStock() (r bool, exists bool) {
+	v := m.show_exact_stock
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldShowExactStock returns the old "show_exact_stock" field's value of the Merchant entity.
+// If the Merchant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MerchantMutation) OldShowExactStock(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldShowExactStock is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldShowExactStock requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldShowExactStock: %w", err)
+	}
+	return oldValue.ShowExactStock, nil
+}
+
+// ResetShowExactStock resets all changes to the "show_exact_stock" field.
+func (m *MerchantMutation) ResetShowExactStock() {
+	m.show_exact_stock = nil
+}
+
 // SetOwnerID sets the "owner_id" field.
 func (m *MerchantMutation) SetOwnerID(i int) {
 	m.owner = &i
@@ -7154,7 +7191,7 @@ func (m *MerchantMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *MerchantMutation) Fields() []string {
-	fields := make([]string, 0, 17)
+	fields := make([]string, 0, 18)
 	if m.created_at != nil {
 		fields = append(fields, merchant.FieldCreatedAt)
 	}
@@ -7193,6 +7230,9 @@ func (m *MerchantMutation) Fields() []string {
 	}
 	if m.status_reason != nil {
 		fields = append(fields, merchant.FieldStatusReason)
+	}
+	if m.show_exact_stock != nil {
+		fields = append(fields, merchant.FieldShowExactStock)
 	}
 	if m.owner != nil {
 		fields = append(fields, merchant.FieldOwnerID)
@@ -7240,6 +7280,8 @@ func (m *MerchantMutation) Field(name string) (ent.Value, bool) {
 		return m.Status()
 	case merchant.FieldStatusReason:
 		return m.StatusReason()
+	case merchant.FieldShowExactStock:
+		return m.ShowExactStock()
 	case merchant.FieldOwnerID:
 		return m.OwnerID()
 	case merchant.FieldShippingFlatFee:
@@ -7283,6 +7325,8 @@ func (m *MerchantMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldStatus(ctx)
 	case merchant.FieldStatusReason:
 		return m.OldStatusReason(ctx)
+	case merchant.FieldShowExactStock:
+		return m.OldShowExactStock(ctx)
 	case merchant.FieldOwnerID:
 		return m.OldOwnerID(ctx)
 	case merchant.FieldShippingFlatFee:
@@ -7390,6 +7434,13 @@ func (m *MerchantMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetStatusReason(v)
+		return nil
+	case merchant.FieldShowExactStock:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetShowExactStock(v)
 		return nil
 	case merchant.FieldOwnerID:
 		v, ok := value.(int)
@@ -7548,6 +7599,9 @@ func (m *MerchantMutation) ResetField(name string) error {
 		return nil
 	case merchant.FieldStatusReason:
 		m.ResetStatusReason()
+		return nil
+	case merchant.FieldShowExactStock:
+		m.ResetShowExactStock()
 		return nil
 	case merchant.FieldOwnerID:
 		m.ResetOwnerID()

@@ -20,13 +20,19 @@ import (
 )
 
 // Products is the resolver for the products field.
-func (r *categoryResolver) Products(ctx context.Context, obj *ent.Category, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ProductOrder, where *ent.ProductWhereInput) (*ent.ProductConnection, error) {
-	return loader.For(ctx).CategoryProducts(ctx, obj, loader.PageArgs{After: after, First: first, Before: before, Last: last}, orderBy, where)
+func (r *categoryResolver) Products(ctx context.Context, obj *ent.Category, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ProductOrder, where *ent.ProductWhereInput, includeSubcategories *bool) (*ent.ProductConnection, error) {
+	return loader.For(ctx).CategoryProducts(ctx, obj, loader.PageArgs{After: after, First: first, Before: before, Last: last},
+		includeSubcategories == nil || *includeSubcategories, orderBy, where)
 }
 
 // ProductCount is the resolver for the productCount field.
 func (r *merchantResolver) ProductCount(ctx context.Context, obj *ent.Merchant) (int, error) {
 	return loader.For(ctx).MerchantProductCount(ctx, obj)
+}
+
+// TotalStock is the resolver for the totalStock field.
+func (r *productResolver) TotalStock(ctx context.Context, obj *ent.Product) (*int, error) {
+	return catalog.ProductStock(ctx, r.db(ctx), obj)
 }
 
 // PriceRange is the resolver for the priceRange field.
@@ -61,9 +67,24 @@ func (r *productVariantResolver) Available(ctx context.Context, obj *ent.Product
 	return status == product.StatusACTIVE, err
 }
 
+// Availability is the resolver for the availability field.
+func (r *productVariantResolver) Availability(ctx context.Context, obj *ent.ProductVariant) (model.StockAvailability, error) {
+	return model.StockAvailability(catalog.Availability(obj)), nil
+}
+
+// Stock is the resolver for the stock field.
+func (r *productVariantResolver) Stock(ctx context.Context, obj *ent.ProductVariant) (*int, error) {
+	return catalog.VariantStock(ctx, r.db(ctx), obj)
+}
+
+// LowStockThreshold is the resolver for the lowStockThreshold field.
+func (r *productVariantResolver) LowStockThreshold(ctx context.Context, obj *ent.ProductVariant) (*int, error) {
+	return catalog.LowStockThreshold(ctx, obj), nil
+}
+
 // LowStock is the resolver for the lowStock field.
-func (r *productVariantResolver) LowStock(ctx context.Context, obj *ent.ProductVariant) (bool, error) {
-	return obj.Stock <= obj.LowStockThreshold, nil
+func (r *productVariantResolver) LowStock(ctx context.Context, obj *ent.ProductVariant) (*bool, error) {
+	return catalog.IsLowStock(ctx, obj), nil
 }
 
 // Products is the resolver for the products field.

@@ -10,12 +10,23 @@ import (
 	"time"
 
 	"github.com/xiadan/xiadan/ent"
+	"github.com/xiadan/xiadan/ent/order"
 	"github.com/xiadan/xiadan/ent/orderevent"
 	"github.com/xiadan/xiadan/graph/model"
 	"github.com/xiadan/xiadan/internal/apperror"
 	"github.com/xiadan/xiadan/internal/events"
 	"github.com/xiadan/xiadan/internal/orders"
 )
+
+// FromStatus is the resolver for the fromStatus field.
+func (r *orderEventResolver) FromStatus(ctx context.Context, obj *ent.OrderEvent) (*order.Status, error) {
+	return orders.StatusOrNil(obj.FromStatus), nil
+}
+
+// ToStatus is the resolver for the toStatus field.
+func (r *orderEventResolver) ToStatus(ctx context.Context, obj *ent.OrderEvent) (*order.Status, error) {
+	return orders.StatusOrNil(obj.ToStatus), nil
+}
 
 // Cursor is the resolver for the cursor field.
 func (r *orderEventResolver) Cursor(ctx context.Context, obj *ent.OrderEvent) (string, error) {

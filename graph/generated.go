@@ -109,6 +109,7 @@ type ComplexityRoot struct {
 
 	ApiClientConnection struct {
 		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
 		PageInfo   func(childComplexity int) int
 		TotalCount func(childComplexity int) int
 	}
@@ -137,6 +138,7 @@ type ComplexityRoot struct {
 
 	AuditLogConnection struct {
 		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
 		PageInfo   func(childComplexity int) int
 		TotalCount func(childComplexity int) int
 	}
@@ -215,13 +217,14 @@ type ComplexityRoot struct {
 		NameEn    func(childComplexity int) int
 		Parent    func(childComplexity int) int
 		Position  func(childComplexity int) int
-		Products  func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ProductOrder, where *ent.ProductWhereInput) int
+		Products  func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ProductOrder, where *ent.ProductWhereInput, includeSubcategories *bool) int
 		Slug      func(childComplexity int) int
 		UpdatedAt func(childComplexity int) int
 	}
 
 	CategoryConnection struct {
 		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
 		PageInfo   func(childComplexity int) int
 		TotalCount func(childComplexity int) int
 	}
@@ -256,6 +259,7 @@ type ComplexityRoot struct {
 		ProductCount          func(childComplexity int) int
 		Products              func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ProductOrder, where *ent.ProductWhereInput) int
 		ShippingFlatFee       func(childComplexity int) int
+		ShowExactStock        func(childComplexity int) int
 		Slug                  func(childComplexity int) int
 		Staff                 func(childComplexity int) int
 		Status                func(childComplexity int) int
@@ -265,6 +269,7 @@ type ComplexityRoot struct {
 
 	MerchantConnection struct {
 		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
 		PageInfo   func(childComplexity int) int
 		TotalCount func(childComplexity int) int
 	}
@@ -292,6 +297,7 @@ type ComplexityRoot struct {
 
 	MerchantInvitationConnection struct {
 		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
 		PageInfo   func(childComplexity int) int
 		TotalCount func(childComplexity int) int
 	}
@@ -414,6 +420,7 @@ type ComplexityRoot struct {
 
 	OrderConnection struct {
 		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
 		PageInfo   func(childComplexity int) int
 		TotalCount func(childComplexity int) int
 	}
@@ -548,6 +555,7 @@ type ComplexityRoot struct {
 
 	ProductConnection struct {
 		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
 		PageInfo   func(childComplexity int) int
 		TotalCount func(childComplexity int) int
 	}
@@ -563,6 +571,7 @@ type ComplexityRoot struct {
 	}
 
 	ProductVariant struct {
+		Availability      func(childComplexity int) int
 		Available         func(childComplexity int) int
 		CreatedAt         func(childComplexity int) int
 		Currency          func(childComplexity int) int
@@ -580,6 +589,7 @@ type ComplexityRoot struct {
 
 	ProductVariantConnection struct {
 		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
 		PageInfo   func(childComplexity int) int
 		TotalCount func(childComplexity int) int
 	}
@@ -647,6 +657,7 @@ type ComplexityRoot struct {
 
 	ReviewConnection struct {
 		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
 		PageInfo   func(childComplexity int) int
 		TotalCount func(childComplexity int) int
 	}
@@ -680,6 +691,7 @@ type ComplexityRoot struct {
 
 	StockMovementConnection struct {
 		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
 		PageInfo   func(childComplexity int) int
 		TotalCount func(childComplexity int) int
 	}
@@ -724,6 +736,7 @@ type ComplexityRoot struct {
 
 	UserConnection struct {
 		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
 		PageInfo   func(childComplexity int) int
 		TotalCount func(childComplexity int) int
 	}
@@ -792,6 +805,7 @@ type ComplexityRoot struct {
 
 	WebhookConnection struct {
 		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
 		PageInfo   func(childComplexity int) int
 		TotalCount func(childComplexity int) int
 	}
@@ -815,6 +829,7 @@ type ComplexityRoot struct {
 
 	WebhookDeliveryConnection struct {
 		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
 		PageInfo   func(childComplexity int) int
 		TotalCount func(childComplexity int) int
 	}
@@ -855,10 +870,12 @@ type CartLineResolver interface {
 	ProblemMessage(ctx context.Context, obj *ent.CartLine) (*string, error)
 }
 type CategoryResolver interface {
-	Products(ctx context.Context, obj *ent.Category, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ProductOrder, where *ent.ProductWhereInput) (*ent.ProductConnection, error)
+	Products(ctx context.Context, obj *ent.Category, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ProductOrder, where *ent.ProductWhereInput, includeSubcategories *bool) (*ent.ProductConnection, error)
 }
 type MerchantResolver interface {
 	ProductCount(ctx context.Context, obj *ent.Merchant) (int, error)
+	StatusReason(ctx context.Context, obj *ent.Merchant) (*string, error)
+
 	Contact(ctx context.Context, obj *ent.Merchant) (*model.MerchantContact, error)
 	Staff(ctx context.Context, obj *ent.Merchant) ([]*ent.User, error)
 	ShippingFlatFee(ctx context.Context, obj *ent.Merchant) (*money.Money, error)
@@ -943,6 +960,8 @@ type OrderResolver interface {
 	VirtualContent(ctx context.Context, obj *ent.Order) (*schematype.VirtualContent, error)
 }
 type OrderEventResolver interface {
+	FromStatus(ctx context.Context, obj *ent.OrderEvent) (*order.Status, error)
+	ToStatus(ctx context.Context, obj *ent.OrderEvent) (*order.Status, error)
 	Cursor(ctx context.Context, obj *ent.OrderEvent) (string, error)
 	Order(ctx context.Context, obj *ent.OrderEvent) (*ent.Order, error)
 	Actor(ctx context.Context, obj *ent.OrderEvent) (*model.EventActor, error)
@@ -962,6 +981,7 @@ type PaymentResolver interface {
 }
 type ProductResolver interface {
 	Reviews(ctx context.Context, obj *ent.Product, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ReviewOrder, where *ent.ReviewWhereInput) (*ent.ReviewConnection, error)
+	TotalStock(ctx context.Context, obj *ent.Product) (*int, error)
 	PriceRange(ctx context.Context, obj *ent.Product) (*model.PriceRange, error)
 	FeaturedImage(ctx context.Context, obj *ent.Product) (*schematype.Image, error)
 	Available(ctx context.Context, obj *ent.Product) (bool, error)
@@ -969,7 +989,10 @@ type ProductResolver interface {
 type ProductVariantResolver interface {
 	Price(ctx context.Context, obj *ent.ProductVariant) (*money.Money, error)
 	Available(ctx context.Context, obj *ent.ProductVariant) (bool, error)
-	LowStock(ctx context.Context, obj *ent.ProductVariant) (bool, error)
+	Availability(ctx context.Context, obj *ent.ProductVariant) (model.StockAvailability, error)
+	Stock(ctx context.Context, obj *ent.ProductVariant) (*int, error)
+	LowStockThreshold(ctx context.Context, obj *ent.ProductVariant) (*int, error)
+	LowStock(ctx context.Context, obj *ent.ProductVariant) (*bool, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id int) (ent.Noder, error)
@@ -1174,6 +1197,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ApiClientConnection.Edges(childComplexity), true
+	case "ApiClientConnection.nodes":
+		if e.ComplexityRoot.ApiClientConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiClientConnection.Nodes(childComplexity), true
 	case "ApiClientConnection.pageInfo":
 		if e.ComplexityRoot.ApiClientConnection.PageInfo == nil {
 			break
@@ -1274,6 +1303,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuditLogConnection.Edges(childComplexity), true
+	case "AuditLogConnection.nodes":
+		if e.ComplexityRoot.AuditLogConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditLogConnection.Nodes(childComplexity), true
 	case "AuditLogConnection.pageInfo":
 		if e.ComplexityRoot.AuditLogConnection.PageInfo == nil {
 			break
@@ -1599,7 +1634,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Category.Products(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.ProductOrder), args["where"].(*ent.ProductWhereInput)), true
+		return e.ComplexityRoot.Category.Products(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.ProductOrder), args["where"].(*ent.ProductWhereInput), args["includeSubcategories"].(*bool)), true
 	case "Category.slug":
 		if e.ComplexityRoot.Category.Slug == nil {
 			break
@@ -1619,6 +1654,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CategoryConnection.Edges(childComplexity), true
+	case "CategoryConnection.nodes":
+		if e.ComplexityRoot.CategoryConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CategoryConnection.Nodes(childComplexity), true
 	case "CategoryConnection.pageInfo":
 		if e.ComplexityRoot.CategoryConnection.PageInfo == nil {
 			break
@@ -1760,6 +1801,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Merchant.ShippingFlatFee(childComplexity), true
+	case "Merchant.showExactStock":
+		if e.ComplexityRoot.Merchant.ShowExactStock == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Merchant.ShowExactStock(childComplexity), true
 	case "Merchant.slug":
 		if e.ComplexityRoot.Merchant.Slug == nil {
 			break
@@ -1797,6 +1844,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.MerchantConnection.Edges(childComplexity), true
+	case "MerchantConnection.nodes":
+		if e.ComplexityRoot.MerchantConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantConnection.Nodes(childComplexity), true
 	case "MerchantConnection.pageInfo":
 		if e.ComplexityRoot.MerchantConnection.PageInfo == nil {
 			break
@@ -1891,6 +1944,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.MerchantInvitationConnection.Edges(childComplexity), true
+	case "MerchantInvitationConnection.nodes":
+		if e.ComplexityRoot.MerchantInvitationConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantInvitationConnection.Nodes(childComplexity), true
 	case "MerchantInvitationConnection.pageInfo":
 		if e.ComplexityRoot.MerchantInvitationConnection.PageInfo == nil {
 			break
@@ -2853,6 +2912,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OrderConnection.Edges(childComplexity), true
+	case "OrderConnection.nodes":
+		if e.ComplexityRoot.OrderConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderConnection.Nodes(childComplexity), true
 	case "OrderConnection.pageInfo":
 		if e.ComplexityRoot.OrderConnection.PageInfo == nil {
 			break
@@ -3441,6 +3506,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ProductConnection.Edges(childComplexity), true
+	case "ProductConnection.nodes":
+		if e.ComplexityRoot.ProductConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductConnection.Nodes(childComplexity), true
 	case "ProductConnection.pageInfo":
 		if e.ComplexityRoot.ProductConnection.PageInfo == nil {
 			break
@@ -3480,6 +3551,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ProductImage.URL(childComplexity), true
 
+	case "ProductVariant.availability":
+		if e.ComplexityRoot.ProductVariant.Availability == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductVariant.Availability(childComplexity), true
 	case "ProductVariant.available":
 		if e.ComplexityRoot.ProductVariant.Available == nil {
 			break
@@ -3565,6 +3642,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ProductVariantConnection.Edges(childComplexity), true
+	case "ProductVariantConnection.nodes":
+		if e.ComplexityRoot.ProductVariantConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductVariantConnection.Nodes(childComplexity), true
 	case "ProductVariantConnection.pageInfo":
 		if e.ComplexityRoot.ProductVariantConnection.PageInfo == nil {
 			break
@@ -3998,6 +4081,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ReviewConnection.Edges(childComplexity), true
+	case "ReviewConnection.nodes":
+		if e.ComplexityRoot.ReviewConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReviewConnection.Nodes(childComplexity), true
 	case "ReviewConnection.pageInfo":
 		if e.ComplexityRoot.ReviewConnection.PageInfo == nil {
 			break
@@ -4128,6 +4217,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.StockMovementConnection.Edges(childComplexity), true
+	case "StockMovementConnection.nodes":
+		if e.ComplexityRoot.StockMovementConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StockMovementConnection.Nodes(childComplexity), true
 	case "StockMovementConnection.pageInfo":
 		if e.ComplexityRoot.StockMovementConnection.PageInfo == nil {
 			break
@@ -4322,6 +4417,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.UserConnection.Edges(childComplexity), true
+	case "UserConnection.nodes":
+		if e.ComplexityRoot.UserConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UserConnection.Nodes(childComplexity), true
 	case "UserConnection.pageInfo":
 		if e.ComplexityRoot.UserConnection.PageInfo == nil {
 			break
@@ -4577,6 +4678,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.WebhookConnection.Edges(childComplexity), true
+	case "WebhookConnection.nodes":
+		if e.ComplexityRoot.WebhookConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookConnection.Nodes(childComplexity), true
 	case "WebhookConnection.pageInfo":
 		if e.ComplexityRoot.WebhookConnection.PageInfo == nil {
 			break
@@ -4681,6 +4788,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.WebhookDeliveryConnection.Edges(childComplexity), true
+	case "WebhookDeliveryConnection.nodes":
+		if e.ComplexityRoot.WebhookDeliveryConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDeliveryConnection.Nodes(childComplexity), true
 	case "WebhookDeliveryConnection.pageInfo":
 		if e.ComplexityRoot.WebhookDeliveryConnection.PageInfo == nil {
 			break
@@ -5217,6 +5330,8 @@ type PriceRange {
 }
 
 extend type Product {
+  "Stock of all variants together: visible as ProductVariant.stock is, null otherwise."
+  totalStock: Int
   "Lowest and highest variant price."
   priceRange: PriceRange!
   "The first image, for list pages."
@@ -5225,13 +5340,32 @@ extend type Product {
   available: Boolean!
 }
 
+"How much of a variant is left, as shoppers see it."
+enum StockAvailability {
+  "More than the merchant's low-stock threshold."
+  IN_STOCK
+  "Some left, at or under the merchant's low-stock threshold."
+  LOW_STOCK
+  "None left."
+  OUT_OF_STOCK
+}
+
 extend type ProductVariant {
   "Unit price."
   price: Money!
   "Whether the variant can be bought now: its product is on sale and it has stock."
   available: Boolean!
-  "Whether stock is at or under the low-stock threshold (merchant dashboards)."
-  lowStock: Boolean!
+  "How much is left, for everyone: the level, not the number."
+  availability: StockAvailability!
+  """
+  Exact stock: for the merchant's staff, its partner clients and admins, or for everyone
+  when the merchant shows exact stock (Merchant.showExactStock); null otherwise.
+  """
+  stock: Int
+  "The low-stock threshold: merchant-internal, null for anyone but its staff, partners and admins."
+  lowStockThreshold: Int
+  "Whether stock is at or under the low-stock threshold (merchant dashboards); null like lowStockThreshold."
+  lowStock: Boolean
 }
 
 extend type Merchant {
@@ -5241,7 +5375,8 @@ extend type Merchant {
 
 extend type Category {
   """
-  The category's own products (not its sub-categories') the viewer may see. Filter with
+  The products the viewer may see of this category and all its sub-categories, at any
+  depth (includeSubcategories: false for the category's own products only). Filter with
   where (it sees only those products).
   """
   products(
@@ -5251,6 +5386,7 @@ extend type Category {
     last: Int
     orderBy: ProductOrder
     where: ProductWhereInput
+    includeSubcategories: Boolean = true
   ): ProductConnection!
 }
 `, BuiltIn: false},
@@ -5670,7 +5806,7 @@ type ApiClientConnection {
   """
   A list of edges.
   """
-  edges: [ApiClientEdge]
+  edges: [ApiClientEdge!]!
   """
   Information to aid in pagination.
   """
@@ -5679,6 +5815,10 @@ type ApiClientConnection {
   Identifies the total count of items in the connection.
   """
   totalCount: Int!
+  """
+  The items of the page, without their cursors (the nodes of edges).
+  """
+  nodes: [ApiClient!]!
 }
 """
 An edge in a connection.
@@ -5843,7 +5983,7 @@ type AuditLogConnection {
   """
   A list of edges.
   """
-  edges: [AuditLogEdge]
+  edges: [AuditLogEdge!]!
   """
   Information to aid in pagination.
   """
@@ -5852,6 +5992,10 @@ type AuditLogConnection {
   Identifies the total count of items in the connection.
   """
   totalCount: Int!
+  """
+  The items of the page, without their cursors (the nodes of edges).
+  """
+  nodes: [AuditLog!]!
 }
 """
 An edge in a connection.
@@ -6091,7 +6235,7 @@ type CategoryConnection {
   """
   A list of edges.
   """
-  edges: [CategoryEdge]
+  edges: [CategoryEdge!]!
   """
   Information to aid in pagination.
   """
@@ -6100,6 +6244,10 @@ type CategoryConnection {
   Identifies the total count of items in the connection.
   """
   totalCount: Int!
+  """
+  The items of the page, without their cursors (the nodes of edges).
+  """
+  nodes: [Category!]!
 }
 """
 An edge in a connection.
@@ -6270,7 +6418,6 @@ type Merchant implements Node {
   licenceNumber: String!
   legalName: String!
   status: MerchantStatus!
-  statusReason: String
   currency: String!
 }
 """
@@ -6280,7 +6427,7 @@ type MerchantConnection {
   """
   A list of edges.
   """
-  edges: [MerchantEdge]
+  edges: [MerchantEdge!]!
   """
   Information to aid in pagination.
   """
@@ -6289,6 +6436,10 @@ type MerchantConnection {
   Identifies the total count of items in the connection.
   """
   totalCount: Int!
+  """
+  The items of the page, without their cursors (the nodes of edges).
+  """
+  nodes: [Merchant!]!
 }
 """
 An edge in a connection.
@@ -6319,7 +6470,7 @@ type MerchantInvitationConnection {
   """
   A list of edges.
   """
-  edges: [MerchantInvitationEdge]
+  edges: [MerchantInvitationEdge!]!
   """
   Information to aid in pagination.
   """
@@ -6328,6 +6479,10 @@ type MerchantInvitationConnection {
   Identifies the total count of items in the connection.
   """
   totalCount: Int!
+  """
+  The items of the page, without their cursors (the nodes of edges).
+  """
+  nodes: [MerchantInvitation!]!
 }
 """
 An edge in a connection.
@@ -6629,24 +6784,6 @@ input MerchantWhereInput {
   statusIn: [MerchantStatus!]
   statusNotIn: [MerchantStatus!]
   """
-  status_reason field predicates
-  """
-  statusReason: String
-  statusReasonNEQ: String
-  statusReasonIn: [String!]
-  statusReasonNotIn: [String!]
-  statusReasonGT: String
-  statusReasonGTE: String
-  statusReasonLT: String
-  statusReasonLTE: String
-  statusReasonContains: String
-  statusReasonHasPrefix: String
-  statusReasonHasSuffix: String
-  statusReasonIsNil: Boolean
-  statusReasonNotNil: Boolean
-  statusReasonEqualFold: String
-  statusReasonContainsFold: String
-  """
   currency field predicates
   """
   currency: String
@@ -6719,7 +6856,7 @@ type OrderConnection {
   """
   A list of edges.
   """
-  edges: [OrderEdge]
+  edges: [OrderEdge!]!
   """
   Information to aid in pagination.
   """
@@ -6728,6 +6865,10 @@ type OrderConnection {
   Identifies the total count of items in the connection.
   """
   totalCount: Int!
+  """
+  The items of the page, without their cursors (the nodes of edges).
+  """
+  nodes: [Order!]!
 }
 """
 Possible directions in which to order a list of items when provided an ` + "`" + `orderBy` + "`" + ` argument.
@@ -6761,8 +6902,6 @@ type OrderEvent implements Node {
   LINES_FULFILLED: some lines were delivered (virtual content, a rendered service) and the order's status did not change.
   """
   type: OrderEventType!
-  fromStatus: String!
-  toStatus: String!
   actorRole: OrderEventActorRole!
   reason: String!
   createdAt: Time!
@@ -6824,38 +6963,6 @@ input OrderEventWhereInput {
   typeNEQ: OrderEventType
   typeIn: [OrderEventType!]
   typeNotIn: [OrderEventType!]
-  """
-  from_status field predicates
-  """
-  fromStatus: String
-  fromStatusNEQ: String
-  fromStatusIn: [String!]
-  fromStatusNotIn: [String!]
-  fromStatusGT: String
-  fromStatusGTE: String
-  fromStatusLT: String
-  fromStatusLTE: String
-  fromStatusContains: String
-  fromStatusHasPrefix: String
-  fromStatusHasSuffix: String
-  fromStatusEqualFold: String
-  fromStatusContainsFold: String
-  """
-  to_status field predicates
-  """
-  toStatus: String
-  toStatusNEQ: String
-  toStatusIn: [String!]
-  toStatusNotIn: [String!]
-  toStatusGT: String
-  toStatusGTE: String
-  toStatusLT: String
-  toStatusLTE: String
-  toStatusContains: String
-  toStatusHasPrefix: String
-  toStatusHasSuffix: String
-  toStatusEqualFold: String
-  toStatusContainsFold: String
   """
   actor_role field predicates
   """
@@ -7636,7 +7743,6 @@ type Product implements Node {
   salesCount: Int!
   publishedAt: Time
   currency: String!
-  totalStock: Int!
   ratingAverage: Float!
   ratingCount: Int!
   merchant: Merchant!
@@ -7681,7 +7787,7 @@ type ProductConnection {
   """
   A list of edges.
   """
-  edges: [ProductEdge]
+  edges: [ProductEdge!]!
   """
   Information to aid in pagination.
   """
@@ -7690,6 +7796,10 @@ type ProductConnection {
   Identifies the total count of items in the connection.
   """
   totalCount: Int!
+  """
+  The items of the page, without their cursors (the nodes of edges).
+  """
+  nodes: [Product!]!
 }
 """
 An edge in a connection.
@@ -7751,8 +7861,6 @@ type ProductVariant implements Node {
   sku: String!
   options: [VariantOption!]!
   currency: String!
-  stock: Int!
-  lowStockThreshold: Int!
   position: Int!
   product: Product!
 }
@@ -7763,7 +7871,7 @@ type ProductVariantConnection {
   """
   A list of edges.
   """
-  edges: [ProductVariantEdge]
+  edges: [ProductVariantEdge!]!
   """
   Information to aid in pagination.
   """
@@ -7772,6 +7880,10 @@ type ProductVariantConnection {
   Identifies the total count of items in the connection.
   """
   totalCount: Int!
+  """
+  The items of the page, without their cursors (the nodes of edges).
+  """
+  nodes: [ProductVariant!]!
 }
 """
 An edge in a connection.
@@ -7879,28 +7991,6 @@ input ProductVariantWhereInput {
   currencyHasSuffix: String
   currencyEqualFold: String
   currencyContainsFold: String
-  """
-  stock field predicates
-  """
-  stock: Int
-  stockNEQ: Int
-  stockIn: [Int!]
-  stockNotIn: [Int!]
-  stockGT: Int
-  stockGTE: Int
-  stockLT: Int
-  stockLTE: Int
-  """
-  low_stock_threshold field predicates
-  """
-  lowStockThreshold: Int
-  lowStockThresholdNEQ: Int
-  lowStockThresholdIn: [Int!]
-  lowStockThresholdNotIn: [Int!]
-  lowStockThresholdGT: Int
-  lowStockThresholdGTE: Int
-  lowStockThresholdLT: Int
-  lowStockThresholdLTE: Int
   """
   position field predicates
   """
@@ -8244,7 +8334,7 @@ type ReviewConnection {
   """
   A list of edges.
   """
-  edges: [ReviewEdge]
+  edges: [ReviewEdge!]!
   """
   Information to aid in pagination.
   """
@@ -8253,6 +8343,10 @@ type ReviewConnection {
   Identifies the total count of items in the connection.
   """
   totalCount: Int!
+  """
+  The items of the page, without their cursors (the nodes of edges).
+  """
+  nodes: [Review!]!
 }
 """
 An edge in a connection.
@@ -8506,7 +8600,7 @@ type StockMovementConnection {
   """
   A list of edges.
   """
-  edges: [StockMovementEdge]
+  edges: [StockMovementEdge!]!
   """
   Information to aid in pagination.
   """
@@ -8515,6 +8609,10 @@ type StockMovementConnection {
   Identifies the total count of items in the connection.
   """
   totalCount: Int!
+  """
+  The items of the page, without their cursors (the nodes of edges).
+  """
+  nodes: [StockMovement!]!
 }
 """
 An edge in a connection.
@@ -8779,7 +8877,7 @@ type UserConnection {
   """
   A list of edges.
   """
-  edges: [UserEdge]
+  edges: [UserEdge!]!
   """
   Information to aid in pagination.
   """
@@ -8788,6 +8886,10 @@ type UserConnection {
   Identifies the total count of items in the connection.
   """
   totalCount: Int!
+  """
+  The items of the page, without their cursors (the nodes of edges).
+  """
+  nodes: [User!]!
 }
 """
 An edge in a connection.
@@ -9106,7 +9208,7 @@ type WebhookConnection {
   """
   A list of edges.
   """
-  edges: [WebhookEdge]
+  edges: [WebhookEdge!]!
   """
   Information to aid in pagination.
   """
@@ -9115,6 +9217,10 @@ type WebhookConnection {
   Identifies the total count of items in the connection.
   """
   totalCount: Int!
+  """
+  The items of the page, without their cursors (the nodes of edges).
+  """
+  nodes: [Webhook!]!
 }
 type WebhookDelivery implements Node {
   id: ID!
@@ -9142,7 +9248,7 @@ type WebhookDeliveryConnection {
   """
   A list of edges.
   """
-  edges: [WebhookDeliveryEdge]
+  edges: [WebhookDeliveryEdge!]!
   """
   Information to aid in pagination.
   """
@@ -9151,6 +9257,10 @@ type WebhookDeliveryConnection {
   Identifies the total count of items in the connection.
   """
   totalCount: Int!
+  """
+  The items of the page, without their cursors (the nodes of edges).
+  """
+  nodes: [WebhookDelivery!]!
 }
 """
 An edge in a connection.
@@ -9544,6 +9654,10 @@ extend type Query {
 }
 
 extend type OrderEvent {
+  "The order's status before the event; null for events that change no status (TRACKING_UPDATED, REFUNDED, …)."
+  fromStatus: OrderStatus
+  "The status the event moved the order to; null for events that change no status."
+  toStatus: OrderStatus
   "Opaque resume cursor: pass it as ` + "`" + `after` + "`" + ` to continue after this event."
   cursor: String!
   order: Order!
@@ -9638,6 +9752,10 @@ extend type Mutation {
 }
 
 extend type Merchant {
+  "Why the platform restricted, suspended or rejected the merchant: for its members and admins, null for anyone else."
+  statusReason: String
+  "Whether shoppers see the exact stock of the merchant's variants (ProductVariant.stock) rather than only their availability."
+  showExactStock: Boolean!
   "Who to contact at the merchant. Visible to the merchant's members and admins only; null for everyone else."
   contact: MerchantContact
   "Owner and staff. Visible to the merchant's members and admins; empty for everyone else."
@@ -9671,10 +9789,12 @@ input UpdateMerchantInput {
   contactName: String
   contactPhone: String
   contactEmail: String
-  "Flat shipping fee in minor units (fen)."
-  shippingFlatFee: Int
-  "Free shipping from this subtotal, in minor units; 0 turns free shipping off."
-  freeShippingThreshold: Int
+  "Flat shipping fee per order: a decimal amount in the merchant's currency, such as \"8.00\" (0 to 100000)."
+  shippingFlatFee: String
+  "Orders whose subtotal reaches this decimal amount, such as \"99.00\", ship free; \"0\" turns free shipping off."
+  freeShippingThreshold: String
+  "Show shoppers the exact stock of the merchant's variants, not only their availability."
+  showExactStock: Boolean
 }
 
 "A merchant's contact person, kept private to its members and the platform."
@@ -10195,6 +10315,8 @@ func (ec *executionContext) childFields_AuditLogConnection(ctx context.Context, 
 		return ec.fieldContext_AuditLogConnection_pageInfo(ctx, field)
 	case "totalCount":
 		return ec.fieldContext_AuditLogConnection_totalCount(ctx, field)
+	case "nodes":
+		return ec.fieldContext_AuditLogConnection_nodes(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AuditLogConnection", field.Name)
 }
@@ -10411,12 +10533,14 @@ func (ec *executionContext) childFields_Merchant(ctx context.Context, field grap
 		return ec.fieldContext_Merchant_legalName(ctx, field)
 	case "status":
 		return ec.fieldContext_Merchant_status(ctx, field)
-	case "statusReason":
-		return ec.fieldContext_Merchant_statusReason(ctx, field)
 	case "currency":
 		return ec.fieldContext_Merchant_currency(ctx, field)
 	case "productCount":
 		return ec.fieldContext_Merchant_productCount(ctx, field)
+	case "statusReason":
+		return ec.fieldContext_Merchant_statusReason(ctx, field)
+	case "showExactStock":
+		return ec.fieldContext_Merchant_showExactStock(ctx, field)
 	case "contact":
 		return ec.fieldContext_Merchant_contact(ctx, field)
 	case "staff":
@@ -10439,6 +10563,8 @@ func (ec *executionContext) childFields_MerchantConnection(ctx context.Context, 
 		return ec.fieldContext_MerchantConnection_pageInfo(ctx, field)
 	case "totalCount":
 		return ec.fieldContext_MerchantConnection_totalCount(ctx, field)
+	case "nodes":
+		return ec.fieldContext_MerchantConnection_nodes(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type MerchantConnection", field.Name)
 }
@@ -10587,6 +10713,8 @@ func (ec *executionContext) childFields_OrderConnection(ctx context.Context, fie
 		return ec.fieldContext_OrderConnection_pageInfo(ctx, field)
 	case "totalCount":
 		return ec.fieldContext_OrderConnection_totalCount(ctx, field)
+	case "nodes":
+		return ec.fieldContext_OrderConnection_nodes(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type OrderConnection", field.Name)
 }
@@ -10607,10 +10735,6 @@ func (ec *executionContext) childFields_OrderEvent(ctx context.Context, field gr
 		return ec.fieldContext_OrderEvent_id(ctx, field)
 	case "type":
 		return ec.fieldContext_OrderEvent_type(ctx, field)
-	case "fromStatus":
-		return ec.fieldContext_OrderEvent_fromStatus(ctx, field)
-	case "toStatus":
-		return ec.fieldContext_OrderEvent_toStatus(ctx, field)
 	case "actorRole":
 		return ec.fieldContext_OrderEvent_actorRole(ctx, field)
 	case "reason":
@@ -10619,6 +10743,10 @@ func (ec *executionContext) childFields_OrderEvent(ctx context.Context, field gr
 		return ec.fieldContext_OrderEvent_createdAt(ctx, field)
 	case "sequence":
 		return ec.fieldContext_OrderEvent_sequence(ctx, field)
+	case "fromStatus":
+		return ec.fieldContext_OrderEvent_fromStatus(ctx, field)
+	case "toStatus":
+		return ec.fieldContext_OrderEvent_toStatus(ctx, field)
 	case "cursor":
 		return ec.fieldContext_OrderEvent_cursor(ctx, field)
 	case "order":
@@ -10813,8 +10941,6 @@ func (ec *executionContext) childFields_Product(ctx context.Context, field graph
 		return ec.fieldContext_Product_publishedAt(ctx, field)
 	case "currency":
 		return ec.fieldContext_Product_currency(ctx, field)
-	case "totalStock":
-		return ec.fieldContext_Product_totalStock(ctx, field)
 	case "ratingAverage":
 		return ec.fieldContext_Product_ratingAverage(ctx, field)
 	case "ratingCount":
@@ -10827,6 +10953,8 @@ func (ec *executionContext) childFields_Product(ctx context.Context, field graph
 		return ec.fieldContext_Product_variants(ctx, field)
 	case "reviews":
 		return ec.fieldContext_Product_reviews(ctx, field)
+	case "totalStock":
+		return ec.fieldContext_Product_totalStock(ctx, field)
 	case "priceRange":
 		return ec.fieldContext_Product_priceRange(ctx, field)
 	case "featuredImage":
@@ -10855,6 +10983,8 @@ func (ec *executionContext) childFields_ProductConnection(ctx context.Context, f
 		return ec.fieldContext_ProductConnection_pageInfo(ctx, field)
 	case "totalCount":
 		return ec.fieldContext_ProductConnection_totalCount(ctx, field)
+	case "nodes":
+		return ec.fieldContext_ProductConnection_nodes(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ProductConnection", field.Name)
 }
@@ -10893,10 +11023,6 @@ func (ec *executionContext) childFields_ProductVariant(ctx context.Context, fiel
 		return ec.fieldContext_ProductVariant_options(ctx, field)
 	case "currency":
 		return ec.fieldContext_ProductVariant_currency(ctx, field)
-	case "stock":
-		return ec.fieldContext_ProductVariant_stock(ctx, field)
-	case "lowStockThreshold":
-		return ec.fieldContext_ProductVariant_lowStockThreshold(ctx, field)
 	case "position":
 		return ec.fieldContext_ProductVariant_position(ctx, field)
 	case "product":
@@ -10905,6 +11031,12 @@ func (ec *executionContext) childFields_ProductVariant(ctx context.Context, fiel
 		return ec.fieldContext_ProductVariant_price(ctx, field)
 	case "available":
 		return ec.fieldContext_ProductVariant_available(ctx, field)
+	case "availability":
+		return ec.fieldContext_ProductVariant_availability(ctx, field)
+	case "stock":
+		return ec.fieldContext_ProductVariant_stock(ctx, field)
+	case "lowStockThreshold":
+		return ec.fieldContext_ProductVariant_lowStockThreshold(ctx, field)
 	case "lowStock":
 		return ec.fieldContext_ProductVariant_lowStock(ctx, field)
 	}
@@ -10919,6 +11051,8 @@ func (ec *executionContext) childFields_ProductVariantConnection(ctx context.Con
 		return ec.fieldContext_ProductVariantConnection_pageInfo(ctx, field)
 	case "totalCount":
 		return ec.fieldContext_ProductVariantConnection_totalCount(ctx, field)
+	case "nodes":
+		return ec.fieldContext_ProductVariantConnection_nodes(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ProductVariantConnection", field.Name)
 }
@@ -10989,6 +11123,8 @@ func (ec *executionContext) childFields_ReviewConnection(ctx context.Context, fi
 		return ec.fieldContext_ReviewConnection_pageInfo(ctx, field)
 	case "totalCount":
 		return ec.fieldContext_ReviewConnection_totalCount(ctx, field)
+	case "nodes":
+		return ec.fieldContext_ReviewConnection_nodes(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ReviewConnection", field.Name)
 }
@@ -11055,6 +11191,8 @@ func (ec *executionContext) childFields_StockMovementConnection(ctx context.Cont
 		return ec.fieldContext_StockMovementConnection_pageInfo(ctx, field)
 	case "totalCount":
 		return ec.fieldContext_StockMovementConnection_totalCount(ctx, field)
+	case "nodes":
+		return ec.fieldContext_StockMovementConnection_nodes(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type StockMovementConnection", field.Name)
 }
@@ -11131,6 +11269,8 @@ func (ec *executionContext) childFields_UserConnection(ctx context.Context, fiel
 		return ec.fieldContext_UserConnection_pageInfo(ctx, field)
 	case "totalCount":
 		return ec.fieldContext_UserConnection_totalCount(ctx, field)
+	case "nodes":
+		return ec.fieldContext_UserConnection_nodes(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type UserConnection", field.Name)
 }
@@ -11301,6 +11441,8 @@ func (ec *executionContext) childFields_WebhookDeliveryConnection(ctx context.Co
 		return ec.fieldContext_WebhookDeliveryConnection_pageInfo(ctx, field)
 	case "totalCount":
 		return ec.fieldContext_WebhookDeliveryConnection_totalCount(ctx, field)
+	case "nodes":
+		return ec.fieldContext_WebhookDeliveryConnection_nodes(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type WebhookDeliveryConnection", field.Name)
 }
@@ -11516,6 +11658,14 @@ func (ec *executionContext) field_Category_products_args(ctx context.Context, ra
 		return nil, err
 	}
 	args["where"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "includeSubcategories",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeSubcategories"] = arg6
 	return args, nil
 }
 
@@ -14142,10 +14292,10 @@ func (ec *executionContext) _ApiClientConnection_edges(ctx context.Context, fiel
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.ApiClientEdge) graphql.Marshaler {
-			return ec.marshalOApiClientEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐApiClientEdge(ctx, selections, v)
+			return ec.marshalNApiClientEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐApiClientEdgeᚄ(ctx, selections, v)
 		},
 		true,
-		false,
+		true,
 	)
 }
 func (ec *executionContext) fieldContext_ApiClientConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -14214,6 +14364,38 @@ func (ec *executionContext) _ApiClientConnection_totalCount(ctx context.Context,
 }
 func (ec *executionContext) fieldContext_ApiClientConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ApiClientConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ApiClientConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *ent.ApiClientConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApiClientConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.ApiClient) graphql.Marshaler {
+			return ec.marshalNApiClient2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐApiClientᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApiClientConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ApiClientConnection",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ApiClient(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _ApiClientCredentials_client(ctx context.Context, field graphql.CollectedField, obj *model.APIClientCredentials) (ret graphql.Marshaler) {
@@ -14555,10 +14737,10 @@ func (ec *executionContext) _AuditLogConnection_edges(ctx context.Context, field
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.AuditLogEdge) graphql.Marshaler {
-			return ec.marshalOAuditLogEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAuditLogEdge(ctx, selections, v)
+			return ec.marshalNAuditLogEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAuditLogEdgeᚄ(ctx, selections, v)
 		},
 		true,
-		false,
+		true,
 	)
 }
 func (ec *executionContext) fieldContext_AuditLogConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -14627,6 +14809,38 @@ func (ec *executionContext) _AuditLogConnection_totalCount(ctx context.Context, 
 }
 func (ec *executionContext) fieldContext_AuditLogConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AuditLogConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _AuditLogConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *ent.AuditLogConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditLogConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.AuditLog) graphql.Marshaler {
+			return ec.marshalNAuditLog2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAuditLogᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditLogConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AuditLogConnection",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuditLog(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _AuditLogEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.AuditLogEdge) (ret graphql.Marshaler) {
@@ -16019,7 +16233,7 @@ func (ec *executionContext) _Category_products(ctx context.Context, field graphq
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Category().Products(ctx, obj, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.ProductOrder), fc.Args["where"].(*ent.ProductWhereInput))
+			return ec.Resolvers.Category().Products(ctx, obj, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.ProductOrder), fc.Args["where"].(*ent.ProductWhereInput), fc.Args["includeSubcategories"].(*bool))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.ProductConnection) graphql.Marshaler {
@@ -16066,10 +16280,10 @@ func (ec *executionContext) _CategoryConnection_edges(ctx context.Context, field
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.CategoryEdge) graphql.Marshaler {
-			return ec.marshalOCategoryEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐCategoryEdge(ctx, selections, v)
+			return ec.marshalNCategoryEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐCategoryEdgeᚄ(ctx, selections, v)
 		},
 		true,
-		false,
+		true,
 	)
 }
 func (ec *executionContext) fieldContext_CategoryConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -16138,6 +16352,38 @@ func (ec *executionContext) _CategoryConnection_totalCount(ctx context.Context, 
 }
 func (ec *executionContext) fieldContext_CategoryConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CategoryConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _CategoryConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *ent.CategoryConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CategoryConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Category) graphql.Marshaler {
+			return ec.marshalNCategory2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐCategoryᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CategoryConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CategoryConnection",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Category(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _CategoryEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.CategoryEdge) (ret graphql.Marshaler) {
@@ -16540,29 +16786,6 @@ func (ec *executionContext) fieldContext_Merchant_status(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("Merchant", field, false, false, errors.New("field of type MerchantStatus does not have child fields"))
 }
 
-func (ec *executionContext) _Merchant_statusReason(ctx context.Context, field graphql.CollectedField, obj *ent.Merchant) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Merchant_statusReason(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.StatusReason, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOString2string(ctx, selections, v)
-		},
-		true,
-		false,
-	)
-}
-func (ec *executionContext) fieldContext_Merchant_statusReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Merchant", field, false, false, errors.New("field of type String does not have child fields"))
-}
-
 func (ec *executionContext) _Merchant_currency(ctx context.Context, field graphql.CollectedField, obj *ent.Merchant) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -16607,6 +16830,52 @@ func (ec *executionContext) _Merchant_productCount(ctx context.Context, field gr
 }
 func (ec *executionContext) fieldContext_Merchant_productCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Merchant", field, true, true, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _Merchant_statusReason(ctx context.Context, field graphql.CollectedField, obj *ent.Merchant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Merchant_statusReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Merchant().StatusReason(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Merchant_statusReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Merchant", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Merchant_showExactStock(ctx context.Context, field graphql.CollectedField, obj *ent.Merchant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Merchant_showExactStock(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ShowExactStock, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Merchant_showExactStock(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Merchant", field, false, false, errors.New("field of type Boolean does not have child fields"))
 }
 
 func (ec *executionContext) _Merchant_contact(ctx context.Context, field graphql.CollectedField, obj *ent.Merchant) (ret graphql.Marshaler) {
@@ -16794,10 +17063,10 @@ func (ec *executionContext) _MerchantConnection_edges(ctx context.Context, field
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.MerchantEdge) graphql.Marshaler {
-			return ec.marshalOMerchantEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantEdge(ctx, selections, v)
+			return ec.marshalNMerchantEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantEdgeᚄ(ctx, selections, v)
 		},
 		true,
-		false,
+		true,
 	)
 }
 func (ec *executionContext) fieldContext_MerchantConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -16866,6 +17135,38 @@ func (ec *executionContext) _MerchantConnection_totalCount(ctx context.Context, 
 }
 func (ec *executionContext) fieldContext_MerchantConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("MerchantConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *ent.MerchantConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Merchant) graphql.Marshaler {
+			return ec.marshalNMerchant2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MerchantConnection",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Merchant(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _MerchantContact_name(ctx context.Context, field graphql.CollectedField, obj *model.MerchantContact) (ret graphql.Marshaler) {
@@ -17175,10 +17476,10 @@ func (ec *executionContext) _MerchantInvitationConnection_edges(ctx context.Cont
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.MerchantInvitationEdge) graphql.Marshaler {
-			return ec.marshalOMerchantInvitationEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantInvitationEdge(ctx, selections, v)
+			return ec.marshalNMerchantInvitationEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantInvitationEdgeᚄ(ctx, selections, v)
 		},
 		true,
-		false,
+		true,
 	)
 }
 func (ec *executionContext) fieldContext_MerchantInvitationConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -17247,6 +17548,38 @@ func (ec *executionContext) _MerchantInvitationConnection_totalCount(ctx context
 }
 func (ec *executionContext) fieldContext_MerchantInvitationConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("MerchantInvitationConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantInvitationConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *ent.MerchantInvitationConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantInvitationConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.MerchantInvitation) graphql.Marshaler {
+			return ec.marshalNMerchantInvitation2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantInvitationᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantInvitationConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MerchantInvitationConnection",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MerchantInvitation(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _MerchantInvitationEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.MerchantInvitationEdge) (ret graphql.Marshaler) {
@@ -22009,10 +22342,10 @@ func (ec *executionContext) _OrderConnection_edges(ctx context.Context, field gr
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.OrderEdge) graphql.Marshaler {
-			return ec.marshalOOrderEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐOrderEdge(ctx, selections, v)
+			return ec.marshalNOrderEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐOrderEdgeᚄ(ctx, selections, v)
 		},
 		true,
-		false,
+		true,
 	)
 }
 func (ec *executionContext) fieldContext_OrderConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -22081,6 +22414,38 @@ func (ec *executionContext) _OrderConnection_totalCount(ctx context.Context, fie
 }
 func (ec *executionContext) fieldContext_OrderConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("OrderConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _OrderConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *ent.OrderConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Order) graphql.Marshaler {
+			return ec.marshalNOrder2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐOrderᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OrderConnection",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Order(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _OrderEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.OrderEdge) (ret graphql.Marshaler) {
@@ -22184,52 +22549,6 @@ func (ec *executionContext) fieldContext_OrderEvent_type(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("OrderEvent", field, false, false, errors.New("field of type OrderEventType does not have child fields"))
 }
 
-func (ec *executionContext) _OrderEvent_fromStatus(ctx context.Context, field graphql.CollectedField, obj *ent.OrderEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_OrderEvent_fromStatus(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.FromStatus, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_OrderEvent_fromStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("OrderEvent", field, false, false, errors.New("field of type String does not have child fields"))
-}
-
-func (ec *executionContext) _OrderEvent_toStatus(ctx context.Context, field graphql.CollectedField, obj *ent.OrderEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_OrderEvent_toStatus(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.ToStatus, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_OrderEvent_toStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("OrderEvent", field, false, false, errors.New("field of type String does not have child fields"))
-}
-
 func (ec *executionContext) _OrderEvent_actorRole(ctx context.Context, field graphql.CollectedField, obj *ent.OrderEvent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -22320,6 +22639,52 @@ func (ec *executionContext) _OrderEvent_sequence(ctx context.Context, field grap
 }
 func (ec *executionContext) fieldContext_OrderEvent_sequence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("OrderEvent", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _OrderEvent_fromStatus(ctx context.Context, field graphql.CollectedField, obj *ent.OrderEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderEvent_fromStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OrderEvent().FromStatus(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *order.Status) graphql.Marshaler {
+			return ec.marshalOOrderStatus2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚋorderᚐStatus(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OrderEvent_fromStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrderEvent", field, true, true, errors.New("field of type OrderStatus does not have child fields"))
+}
+
+func (ec *executionContext) _OrderEvent_toStatus(ctx context.Context, field graphql.CollectedField, obj *ent.OrderEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderEvent_toStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OrderEvent().ToStatus(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *order.Status) graphql.Marshaler {
+			return ec.marshalOOrderStatus2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚋorderᚐStatus(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OrderEvent_toStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrderEvent", field, true, true, errors.New("field of type OrderStatus does not have child fields"))
 }
 
 func (ec *executionContext) _OrderEvent_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.OrderEvent) (ret graphql.Marshaler) {
@@ -24094,29 +24459,6 @@ func (ec *executionContext) fieldContext_Product_currency(_ context.Context, fie
 	return graphql.NewScalarFieldContext("Product", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _Product_totalStock(ctx context.Context, field graphql.CollectedField, obj *ent.Product) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Product_totalStock(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.TotalStock, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_Product_totalStock(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Product", field, false, false, errors.New("field of type Int does not have child fields"))
-}
-
 func (ec *executionContext) _Product_ratingAverage(ctx context.Context, field graphql.CollectedField, obj *ent.Product) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -24303,6 +24645,29 @@ func (ec *executionContext) fieldContext_Product_reviews(ctx context.Context, fi
 	return fc, nil
 }
 
+func (ec *executionContext) _Product_totalStock(ctx context.Context, field graphql.CollectedField, obj *ent.Product) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Product_totalStock(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Product().TotalStock(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Product_totalStock(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Product", field, true, true, errors.New("field of type Int does not have child fields"))
+}
+
 func (ec *executionContext) _Product_priceRange(ctx context.Context, field graphql.CollectedField, obj *ent.Product) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -24449,10 +24814,10 @@ func (ec *executionContext) _ProductConnection_edges(ctx context.Context, field 
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.ProductEdge) graphql.Marshaler {
-			return ec.marshalOProductEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐProductEdge(ctx, selections, v)
+			return ec.marshalNProductEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐProductEdgeᚄ(ctx, selections, v)
 		},
 		true,
-		false,
+		true,
 	)
 }
 func (ec *executionContext) fieldContext_ProductConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -24521,6 +24886,38 @@ func (ec *executionContext) _ProductConnection_totalCount(ctx context.Context, f
 }
 func (ec *executionContext) fieldContext_ProductConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ProductConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ProductConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *ent.ProductConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Product) graphql.Marshaler {
+			return ec.marshalNProduct2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐProductᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProductConnection",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Product(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _ProductEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.ProductEdge) (ret graphql.Marshaler) {
@@ -24771,52 +25168,6 @@ func (ec *executionContext) fieldContext_ProductVariant_currency(_ context.Conte
 	return graphql.NewScalarFieldContext("ProductVariant", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
-func (ec *executionContext) _ProductVariant_stock(ctx context.Context, field graphql.CollectedField, obj *ent.ProductVariant) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ProductVariant_stock(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Stock, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_ProductVariant_stock(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ProductVariant", field, false, false, errors.New("field of type Int does not have child fields"))
-}
-
-func (ec *executionContext) _ProductVariant_lowStockThreshold(ctx context.Context, field graphql.CollectedField, obj *ent.ProductVariant) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ProductVariant_lowStockThreshold(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.LowStockThreshold, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_ProductVariant_lowStockThreshold(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ProductVariant", field, false, false, errors.New("field of type Int does not have child fields"))
-}
-
 func (ec *executionContext) _ProductVariant_position(ctx context.Context, field graphql.CollectedField, obj *ent.ProductVariant) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -24927,6 +25278,75 @@ func (ec *executionContext) fieldContext_ProductVariant_available(_ context.Cont
 	return graphql.NewScalarFieldContext("ProductVariant", field, true, true, errors.New("field of type Boolean does not have child fields"))
 }
 
+func (ec *executionContext) _ProductVariant_availability(ctx context.Context, field graphql.CollectedField, obj *ent.ProductVariant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductVariant_availability(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ProductVariant().Availability(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.StockAvailability) graphql.Marshaler {
+			return ec.marshalNStockAvailability2githubᚗcomᚋxiadanᚋxiadanᚋgraphᚋmodelᚐStockAvailability(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductVariant_availability(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductVariant", field, true, true, errors.New("field of type StockAvailability does not have child fields"))
+}
+
+func (ec *executionContext) _ProductVariant_stock(ctx context.Context, field graphql.CollectedField, obj *ent.ProductVariant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductVariant_stock(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ProductVariant().Stock(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProductVariant_stock(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductVariant", field, true, true, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ProductVariant_lowStockThreshold(ctx context.Context, field graphql.CollectedField, obj *ent.ProductVariant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductVariant_lowStockThreshold(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ProductVariant().LowStockThreshold(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProductVariant_lowStockThreshold(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductVariant", field, true, true, errors.New("field of type Int does not have child fields"))
+}
+
 func (ec *executionContext) _ProductVariant_lowStock(ctx context.Context, field graphql.CollectedField, obj *ent.ProductVariant) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -24939,11 +25359,11 @@ func (ec *executionContext) _ProductVariant_lowStock(ctx context.Context, field 
 			return ec.Resolvers.ProductVariant().LowStock(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
-			return ec.marshalNBoolean2bool(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *bool) graphql.Marshaler {
+			return ec.marshalOBoolean2ᚖbool(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_ProductVariant_lowStock(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -24963,10 +25383,10 @@ func (ec *executionContext) _ProductVariantConnection_edges(ctx context.Context,
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.ProductVariantEdge) graphql.Marshaler {
-			return ec.marshalOProductVariantEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐProductVariantEdge(ctx, selections, v)
+			return ec.marshalNProductVariantEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐProductVariantEdgeᚄ(ctx, selections, v)
 		},
 		true,
-		false,
+		true,
 	)
 }
 func (ec *executionContext) fieldContext_ProductVariantConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -25035,6 +25455,38 @@ func (ec *executionContext) _ProductVariantConnection_totalCount(ctx context.Con
 }
 func (ec *executionContext) fieldContext_ProductVariantConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ProductVariantConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ProductVariantConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *ent.ProductVariantConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductVariantConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.ProductVariant) graphql.Marshaler {
+			return ec.marshalNProductVariant2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐProductVariantᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductVariantConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProductVariantConnection",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProductVariant(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _ProductVariantEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.ProductVariantEdge) (ret graphql.Marshaler) {
@@ -27128,10 +27580,10 @@ func (ec *executionContext) _ReviewConnection_edges(ctx context.Context, field g
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.ReviewEdge) graphql.Marshaler {
-			return ec.marshalOReviewEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐReviewEdge(ctx, selections, v)
+			return ec.marshalNReviewEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐReviewEdgeᚄ(ctx, selections, v)
 		},
 		true,
-		false,
+		true,
 	)
 }
 func (ec *executionContext) fieldContext_ReviewConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -27200,6 +27652,38 @@ func (ec *executionContext) _ReviewConnection_totalCount(ctx context.Context, fi
 }
 func (ec *executionContext) fieldContext_ReviewConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ReviewConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ReviewConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *ent.ReviewConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReviewConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Review) graphql.Marshaler {
+			return ec.marshalNReview2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐReviewᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReviewConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReviewConnection",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Review(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _ReviewEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.ReviewEdge) (ret graphql.Marshaler) {
@@ -27665,10 +28149,10 @@ func (ec *executionContext) _StockMovementConnection_edges(ctx context.Context, 
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.StockMovementEdge) graphql.Marshaler {
-			return ec.marshalOStockMovementEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐStockMovementEdge(ctx, selections, v)
+			return ec.marshalNStockMovementEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐStockMovementEdgeᚄ(ctx, selections, v)
 		},
 		true,
-		false,
+		true,
 	)
 }
 func (ec *executionContext) fieldContext_StockMovementConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -27737,6 +28221,38 @@ func (ec *executionContext) _StockMovementConnection_totalCount(ctx context.Cont
 }
 func (ec *executionContext) fieldContext_StockMovementConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("StockMovementConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _StockMovementConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *ent.StockMovementConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StockMovementConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.StockMovement) graphql.Marshaler {
+			return ec.marshalNStockMovement2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐStockMovementᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StockMovementConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StockMovementConnection",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StockMovement(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _StockMovementEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.StockMovementEdge) (ret graphql.Marshaler) {
@@ -28488,10 +29004,10 @@ func (ec *executionContext) _UserConnection_edges(ctx context.Context, field gra
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.UserEdge) graphql.Marshaler {
-			return ec.marshalOUserEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐUserEdge(ctx, selections, v)
+			return ec.marshalNUserEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐUserEdgeᚄ(ctx, selections, v)
 		},
 		true,
-		false,
+		true,
 	)
 }
 func (ec *executionContext) fieldContext_UserConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -28560,6 +29076,38 @@ func (ec *executionContext) _UserConnection_totalCount(ctx context.Context, fiel
 }
 func (ec *executionContext) fieldContext_UserConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("UserConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _UserConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *ent.UserConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UserConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐUserᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UserConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UserConnection",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _UserEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.UserEdge) (ret graphql.Marshaler) {
@@ -29476,10 +30024,10 @@ func (ec *executionContext) _WebhookConnection_edges(ctx context.Context, field 
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.WebhookEdge) graphql.Marshaler {
-			return ec.marshalOWebhookEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐWebhookEdge(ctx, selections, v)
+			return ec.marshalNWebhookEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐWebhookEdgeᚄ(ctx, selections, v)
 		},
 		true,
-		false,
+		true,
 	)
 }
 func (ec *executionContext) fieldContext_WebhookConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -29548,6 +30096,38 @@ func (ec *executionContext) _WebhookConnection_totalCount(ctx context.Context, f
 }
 func (ec *executionContext) fieldContext_WebhookConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("WebhookConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _WebhookConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebhookConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Webhook) graphql.Marshaler {
+			return ec.marshalNWebhook2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐWebhookᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WebhookConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WebhookConnection",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Webhook(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _WebhookDelivery_id(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookDelivery) (ret graphql.Marshaler) {
@@ -29903,10 +30483,10 @@ func (ec *executionContext) _WebhookDeliveryConnection_edges(ctx context.Context
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.WebhookDeliveryEdge) graphql.Marshaler {
-			return ec.marshalOWebhookDeliveryEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐWebhookDeliveryEdge(ctx, selections, v)
+			return ec.marshalNWebhookDeliveryEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐWebhookDeliveryEdgeᚄ(ctx, selections, v)
 		},
 		true,
-		false,
+		true,
 	)
 }
 func (ec *executionContext) fieldContext_WebhookDeliveryConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -29975,6 +30555,38 @@ func (ec *executionContext) _WebhookDeliveryConnection_totalCount(ctx context.Co
 }
 func (ec *executionContext) fieldContext_WebhookDeliveryConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("WebhookDeliveryConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _WebhookDeliveryConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookDeliveryConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebhookDeliveryConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.WebhookDelivery) graphql.Marshaler {
+			return ec.marshalNWebhookDelivery2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐWebhookDeliveryᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WebhookDeliveryConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WebhookDeliveryConnection",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WebhookDelivery(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _WebhookDeliveryEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookDeliveryEdge) (ret graphql.Marshaler) {
@@ -35453,7 +36065,7 @@ func (ec *executionContext) unmarshalInputMerchantWhereInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "slug", "slugNEQ", "slugIn", "slugNotIn", "slugGT", "slugGTE", "slugLT", "slugLTE", "slugContains", "slugHasPrefix", "slugHasSuffix", "slugEqualFold", "slugContainsFold", "description", "descriptionNEQ", "descriptionIn", "descriptionNotIn", "descriptionGT", "descriptionGTE", "descriptionLT", "descriptionLTE", "descriptionContains", "descriptionHasPrefix", "descriptionHasSuffix", "descriptionEqualFold", "descriptionContainsFold", "logoURL", "logoURLNEQ", "logoURLIn", "logoURLNotIn", "logoURLGT", "logoURLGTE", "logoURLLT", "logoURLLTE", "logoURLContains", "logoURLHasPrefix", "logoURLHasSuffix", "logoURLIsNil", "logoURLNotNil", "logoURLEqualFold", "logoURLContainsFold", "licenceNumber", "licenceNumberNEQ", "licenceNumberIn", "licenceNumberNotIn", "licenceNumberGT", "licenceNumberGTE", "licenceNumberLT", "licenceNumberLTE", "licenceNumberContains", "licenceNumberHasPrefix", "licenceNumberHasSuffix", "licenceNumberEqualFold", "licenceNumberContainsFold", "legalName", "legalNameNEQ", "legalNameIn", "legalNameNotIn", "legalNameGT", "legalNameGTE", "legalNameLT", "legalNameLTE", "legalNameContains", "legalNameHasPrefix", "legalNameHasSuffix", "legalNameEqualFold", "legalNameContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "statusReason", "statusReasonNEQ", "statusReasonIn", "statusReasonNotIn", "statusReasonGT", "statusReasonGTE", "statusReasonLT", "statusReasonLTE", "statusReasonContains", "statusReasonHasPrefix", "statusReasonHasSuffix", "statusReasonIsNil", "statusReasonNotNil", "statusReasonEqualFold", "statusReasonContainsFold", "currency", "currencyNEQ", "currencyIn", "currencyNotIn", "currencyGT", "currencyGTE", "currencyLT", "currencyLTE", "currencyContains", "currencyHasPrefix", "currencyHasSuffix", "currencyEqualFold", "currencyContainsFold"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "slug", "slugNEQ", "slugIn", "slugNotIn", "slugGT", "slugGTE", "slugLT", "slugLTE", "slugContains", "slugHasPrefix", "slugHasSuffix", "slugEqualFold", "slugContainsFold", "description", "descriptionNEQ", "descriptionIn", "descriptionNotIn", "descriptionGT", "descriptionGTE", "descriptionLT", "descriptionLTE", "descriptionContains", "descriptionHasPrefix", "descriptionHasSuffix", "descriptionEqualFold", "descriptionContainsFold", "logoURL", "logoURLNEQ", "logoURLIn", "logoURLNotIn", "logoURLGT", "logoURLGTE", "logoURLLT", "logoURLLTE", "logoURLContains", "logoURLHasPrefix", "logoURLHasSuffix", "logoURLIsNil", "logoURLNotNil", "logoURLEqualFold", "logoURLContainsFold", "licenceNumber", "licenceNumberNEQ", "licenceNumberIn", "licenceNumberNotIn", "licenceNumberGT", "licenceNumberGTE", "licenceNumberLT", "licenceNumberLTE", "licenceNumberContains", "licenceNumberHasPrefix", "licenceNumberHasSuffix", "licenceNumberEqualFold", "licenceNumberContainsFold", "legalName", "legalNameNEQ", "legalNameIn", "legalNameNotIn", "legalNameGT", "legalNameGTE", "legalNameLT", "legalNameLTE", "legalNameContains", "legalNameHasPrefix", "legalNameHasSuffix", "legalNameEqualFold", "legalNameContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "currency", "currencyNEQ", "currencyIn", "currencyNotIn", "currencyGT", "currencyGTE", "currencyLT", "currencyLTE", "currencyContains", "currencyHasPrefix", "currencyHasSuffix", "currencyEqualFold", "currencyContainsFold"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -36237,111 +36849,6 @@ func (ec *executionContext) unmarshalInputMerchantWhereInput(ctx context.Context
 				return it, err
 			}
 			it.StatusNotIn = data
-		case "statusReason":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusReason"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.StatusReason = data
-		case "statusReasonNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusReasonNEQ"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.StatusReasonNEQ = data
-		case "statusReasonIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusReasonIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.StatusReasonIn = data
-		case "statusReasonNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusReasonNotIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.StatusReasonNotIn = data
-		case "statusReasonGT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusReasonGT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.StatusReasonGT = data
-		case "statusReasonGTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusReasonGTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.StatusReasonGTE = data
-		case "statusReasonLT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusReasonLT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.StatusReasonLT = data
-		case "statusReasonLTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusReasonLTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.StatusReasonLTE = data
-		case "statusReasonContains":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusReasonContains"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.StatusReasonContains = data
-		case "statusReasonHasPrefix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusReasonHasPrefix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.StatusReasonHasPrefix = data
-		case "statusReasonHasSuffix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusReasonHasSuffix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.StatusReasonHasSuffix = data
-		case "statusReasonIsNil":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusReasonIsNil"))
-			data, err := ec.unmarshalOBoolean2bool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.StatusReasonIsNil = data
-		case "statusReasonNotNil":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusReasonNotNil"))
-			data, err := ec.unmarshalOBoolean2bool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.StatusReasonNotNil = data
-		case "statusReasonEqualFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusReasonEqualFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.StatusReasonEqualFold = data
-		case "statusReasonContainsFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusReasonContainsFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.StatusReasonContainsFold = data
 		case "currency":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("currency"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -36486,7 +36993,7 @@ func (ec *executionContext) unmarshalInputOrderEventWhereInput(ctx context.Conte
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "type", "typeNEQ", "typeIn", "typeNotIn", "fromStatus", "fromStatusNEQ", "fromStatusIn", "fromStatusNotIn", "fromStatusGT", "fromStatusGTE", "fromStatusLT", "fromStatusLTE", "fromStatusContains", "fromStatusHasPrefix", "fromStatusHasSuffix", "fromStatusEqualFold", "fromStatusContainsFold", "toStatus", "toStatusNEQ", "toStatusIn", "toStatusNotIn", "toStatusGT", "toStatusGTE", "toStatusLT", "toStatusLTE", "toStatusContains", "toStatusHasPrefix", "toStatusHasSuffix", "toStatusEqualFold", "toStatusContainsFold", "actorRole", "actorRoleNEQ", "actorRoleIn", "actorRoleNotIn", "reason", "reasonNEQ", "reasonIn", "reasonNotIn", "reasonGT", "reasonGTE", "reasonLT", "reasonLTE", "reasonContains", "reasonHasPrefix", "reasonHasSuffix", "reasonEqualFold", "reasonContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "sequence", "sequenceNEQ", "sequenceIn", "sequenceNotIn", "sequenceGT", "sequenceGTE", "sequenceLT", "sequenceLTE", "sequenceIsNil", "sequenceNotNil"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "type", "typeNEQ", "typeIn", "typeNotIn", "actorRole", "actorRoleNEQ", "actorRoleIn", "actorRoleNotIn", "reason", "reasonNEQ", "reasonIn", "reasonNotIn", "reasonGT", "reasonGTE", "reasonLT", "reasonLTE", "reasonContains", "reasonHasPrefix", "reasonHasSuffix", "reasonEqualFold", "reasonContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "sequence", "sequenceNEQ", "sequenceIn", "sequenceNotIn", "sequenceGT", "sequenceGTE", "sequenceLT", "sequenceLTE", "sequenceIsNil", "sequenceNotNil"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -36598,188 +37105,6 @@ func (ec *executionContext) unmarshalInputOrderEventWhereInput(ctx context.Conte
 				return it, err
 			}
 			it.TypeNotIn = data
-		case "fromStatus":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fromStatus"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.FromStatus = data
-		case "fromStatusNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fromStatusNEQ"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.FromStatusNEQ = data
-		case "fromStatusIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fromStatusIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.FromStatusIn = data
-		case "fromStatusNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fromStatusNotIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.FromStatusNotIn = data
-		case "fromStatusGT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fromStatusGT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.FromStatusGT = data
-		case "fromStatusGTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fromStatusGTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.FromStatusGTE = data
-		case "fromStatusLT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fromStatusLT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.FromStatusLT = data
-		case "fromStatusLTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fromStatusLTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.FromStatusLTE = data
-		case "fromStatusContains":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fromStatusContains"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.FromStatusContains = data
-		case "fromStatusHasPrefix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fromStatusHasPrefix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.FromStatusHasPrefix = data
-		case "fromStatusHasSuffix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fromStatusHasSuffix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.FromStatusHasSuffix = data
-		case "fromStatusEqualFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fromStatusEqualFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.FromStatusEqualFold = data
-		case "fromStatusContainsFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fromStatusContainsFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.FromStatusContainsFold = data
-		case "toStatus":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("toStatus"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ToStatus = data
-		case "toStatusNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("toStatusNEQ"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ToStatusNEQ = data
-		case "toStatusIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("toStatusIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ToStatusIn = data
-		case "toStatusNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("toStatusNotIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ToStatusNotIn = data
-		case "toStatusGT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("toStatusGT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ToStatusGT = data
-		case "toStatusGTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("toStatusGTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ToStatusGTE = data
-		case "toStatusLT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("toStatusLT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ToStatusLT = data
-		case "toStatusLTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("toStatusLTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ToStatusLTE = data
-		case "toStatusContains":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("toStatusContains"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ToStatusContains = data
-		case "toStatusHasPrefix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("toStatusHasPrefix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ToStatusHasPrefix = data
-		case "toStatusHasSuffix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("toStatusHasSuffix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ToStatusHasSuffix = data
-		case "toStatusEqualFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("toStatusEqualFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ToStatusEqualFold = data
-		case "toStatusContainsFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("toStatusContainsFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.ToStatusContainsFold = data
 		case "actorRole":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("actorRole"))
 			data, err := ec.unmarshalOOrderEventActorRole2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚋordereventᚐActorRole(ctx, v)
@@ -40645,7 +40970,7 @@ func (ec *executionContext) unmarshalInputProductVariantWhereInput(ctx context.C
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "sku", "skuNEQ", "skuIn", "skuNotIn", "skuGT", "skuGTE", "skuLT", "skuLTE", "skuContains", "skuHasPrefix", "skuHasSuffix", "skuEqualFold", "skuContainsFold", "currency", "currencyNEQ", "currencyIn", "currencyNotIn", "currencyGT", "currencyGTE", "currencyLT", "currencyLTE", "currencyContains", "currencyHasPrefix", "currencyHasSuffix", "currencyEqualFold", "currencyContainsFold", "stock", "stockNEQ", "stockIn", "stockNotIn", "stockGT", "stockGTE", "stockLT", "stockLTE", "lowStockThreshold", "lowStockThresholdNEQ", "lowStockThresholdIn", "lowStockThresholdNotIn", "lowStockThresholdGT", "lowStockThresholdGTE", "lowStockThresholdLT", "lowStockThresholdLTE", "position", "positionNEQ", "positionIn", "positionNotIn", "positionGT", "positionGTE", "positionLT", "positionLTE", "hasProduct", "hasProductWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "sku", "skuNEQ", "skuIn", "skuNotIn", "skuGT", "skuGTE", "skuLT", "skuLTE", "skuContains", "skuHasPrefix", "skuHasSuffix", "skuEqualFold", "skuContainsFold", "currency", "currencyNEQ", "currencyIn", "currencyNotIn", "currencyGT", "currencyGTE", "currencyLT", "currencyLTE", "currencyContains", "currencyHasPrefix", "currencyHasSuffix", "currencyEqualFold", "currencyContainsFold", "position", "positionNEQ", "positionIn", "positionNotIn", "positionGT", "positionGTE", "positionLT", "positionLTE", "hasProduct", "hasProductWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -41023,118 +41348,6 @@ func (ec *executionContext) unmarshalInputProductVariantWhereInput(ctx context.C
 				return it, err
 			}
 			it.CurrencyContainsFold = data
-		case "stock":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stock"))
-			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Stock = data
-		case "stockNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stockNEQ"))
-			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.StockNEQ = data
-		case "stockIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stockIn"))
-			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.StockIn = data
-		case "stockNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stockNotIn"))
-			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.StockNotIn = data
-		case "stockGT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stockGT"))
-			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.StockGT = data
-		case "stockGTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stockGTE"))
-			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.StockGTE = data
-		case "stockLT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stockLT"))
-			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.StockLT = data
-		case "stockLTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stockLTE"))
-			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.StockLTE = data
-		case "lowStockThreshold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lowStockThreshold"))
-			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.LowStockThreshold = data
-		case "lowStockThresholdNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lowStockThresholdNEQ"))
-			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.LowStockThresholdNEQ = data
-		case "lowStockThresholdIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lowStockThresholdIn"))
-			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.LowStockThresholdIn = data
-		case "lowStockThresholdNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lowStockThresholdNotIn"))
-			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.LowStockThresholdNotIn = data
-		case "lowStockThresholdGT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lowStockThresholdGT"))
-			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.LowStockThresholdGT = data
-		case "lowStockThresholdGTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lowStockThresholdGTE"))
-			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.LowStockThresholdGTE = data
-		case "lowStockThresholdLT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lowStockThresholdLT"))
-			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.LowStockThresholdLT = data
-		case "lowStockThresholdLTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lowStockThresholdLTE"))
-			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.LowStockThresholdLTE = data
 		case "position":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("position"))
 			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
@@ -44569,7 +44782,7 @@ func (ec *executionContext) unmarshalInputUpdateMerchantInput(ctx context.Contex
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "description", "logoURL", "contactName", "contactPhone", "contactEmail", "shippingFlatFee", "freeShippingThreshold"}
+	fieldsInOrder := [...]string{"name", "description", "logoURL", "contactName", "contactPhone", "contactEmail", "shippingFlatFee", "freeShippingThreshold", "showExactStock"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -44620,18 +44833,25 @@ func (ec *executionContext) unmarshalInputUpdateMerchantInput(ctx context.Contex
 			it.ContactEmail = data
 		case "shippingFlatFee":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("shippingFlatFee"))
-			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.ShippingFlatFee = data
 		case "freeShippingThreshold":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("freeShippingThreshold"))
-			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.FreeShippingThreshold = data
+		case "showExactStock":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("showExactStock"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ShowExactStock = data
 		}
 	}
 	return it, nil
@@ -47976,7 +48196,7 @@ func (ec *executionContext) _ApiClientConnection(ctx context.Context, sel ast.Se
 			out.Values[i] = graphql.MarshalString("ApiClientConnection")
 		case "edges":
 			out.Values[i] = ec._ApiClientConnection_edges(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "pageInfo":
@@ -47986,6 +48206,11 @@ func (ec *executionContext) _ApiClientConnection(ctx context.Context, sel ast.Se
 			}
 		case "totalCount":
 			out.Values[i] = ec._ApiClientConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._ApiClientConnection_nodes(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -48221,7 +48446,7 @@ func (ec *executionContext) _AuditLogConnection(ctx context.Context, sel ast.Sel
 			out.Values[i] = graphql.MarshalString("AuditLogConnection")
 		case "edges":
 			out.Values[i] = ec._AuditLogConnection_edges(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "pageInfo":
@@ -48231,6 +48456,11 @@ func (ec *executionContext) _AuditLogConnection(ctx context.Context, sel ast.Sel
 			}
 		case "totalCount":
 			out.Values[i] = ec._AuditLogConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._AuditLogConnection_nodes(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -49255,7 +49485,7 @@ func (ec *executionContext) _CategoryConnection(ctx context.Context, sel ast.Sel
 			out.Values[i] = graphql.MarshalString("CategoryConnection")
 		case "edges":
 			out.Values[i] = ec._CategoryConnection_edges(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "pageInfo":
@@ -49265,6 +49495,11 @@ func (ec *executionContext) _CategoryConnection(ctx context.Context, sel ast.Sel
 			}
 		case "totalCount":
 			out.Values[i] = ec._CategoryConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._CategoryConnection_nodes(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -49485,11 +49720,6 @@ func (ec *executionContext) _Merchant(ctx context.Context, sel ast.SelectionSet,
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
-		case "statusReason":
-			out.Values[i] = ec._Merchant_statusReason(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
 		case "currency":
 			out.Values[i] = ec._Merchant_currency(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -49533,6 +49763,49 @@ func (ec *executionContext) _Merchant(ctx context.Context, sel ast.SelectionSet,
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "statusReason":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Merchant_statusReason(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "showExactStock":
+			out.Values[i] = ec._Merchant_showExactStock(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "contact":
 			field := field
 
@@ -49758,7 +50031,7 @@ func (ec *executionContext) _MerchantConnection(ctx context.Context, sel ast.Sel
 			out.Values[i] = graphql.MarshalString("MerchantConnection")
 		case "edges":
 			out.Values[i] = ec._MerchantConnection_edges(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "pageInfo":
@@ -49768,6 +50041,11 @@ func (ec *executionContext) _MerchantConnection(ctx context.Context, sel ast.Sel
 			}
 		case "totalCount":
 			out.Values[i] = ec._MerchantConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._MerchantConnection_nodes(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -49998,7 +50276,7 @@ func (ec *executionContext) _MerchantInvitationConnection(ctx context.Context, s
 			out.Values[i] = graphql.MarshalString("MerchantInvitationConnection")
 		case "edges":
 			out.Values[i] = ec._MerchantInvitationConnection_edges(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "pageInfo":
@@ -50008,6 +50286,11 @@ func (ec *executionContext) _MerchantInvitationConnection(ctx context.Context, s
 			}
 		case "totalCount":
 			out.Values[i] = ec._MerchantInvitationConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._MerchantInvitationConnection_nodes(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -51201,7 +51484,7 @@ func (ec *executionContext) _OrderConnection(ctx context.Context, sel ast.Select
 			out.Values[i] = graphql.MarshalString("OrderConnection")
 		case "edges":
 			out.Values[i] = ec._OrderConnection_edges(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "pageInfo":
@@ -51211,6 +51494,11 @@ func (ec *executionContext) _OrderConnection(ctx context.Context, sel ast.Select
 			}
 		case "totalCount":
 			out.Values[i] = ec._OrderConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._OrderConnection_nodes(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -51300,16 +51588,6 @@ func (ec *executionContext) _OrderEvent(ctx context.Context, sel ast.SelectionSe
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
-		case "fromStatus":
-			out.Values[i] = ec._OrderEvent_fromStatus(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
-		case "toStatus":
-			out.Values[i] = ec._OrderEvent_toStatus(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
 		case "actorRole":
 			out.Values[i] = ec._OrderEvent_actorRole(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -51330,6 +51608,82 @@ func (ec *executionContext) _OrderEvent(ctx context.Context, sel ast.SelectionSe
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "fromStatus":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._OrderEvent_fromStatus(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "toStatus":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._OrderEvent_toStatus(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "cursor":
 			field := field
 
@@ -52472,11 +52826,6 @@ func (ec *executionContext) _Product(ctx context.Context, sel ast.SelectionSet, 
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
-		case "totalStock":
-			out.Values[i] = ec._Product_totalStock(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
 		case "ratingAverage":
 			out.Values[i] = ec._Product_ratingAverage(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -52612,6 +52961,44 @@ func (ec *executionContext) _Product(ctx context.Context, sel ast.SelectionSet, 
 				}()
 				res = ec._Product_reviews(ctx, field, obj)
 				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "totalStock":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Product_totalStock(ctx, field, obj)
+				if res == graphql.RequiredNull {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
 				return res
@@ -52831,7 +53218,7 @@ func (ec *executionContext) _ProductConnection(ctx context.Context, sel ast.Sele
 			out.Values[i] = graphql.MarshalString("ProductConnection")
 		case "edges":
 			out.Values[i] = ec._ProductConnection_edges(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "pageInfo":
@@ -52841,6 +53228,11 @@ func (ec *executionContext) _ProductConnection(ctx context.Context, sel ast.Sele
 			}
 		case "totalCount":
 			out.Values[i] = ec._ProductConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._ProductConnection_nodes(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -52993,16 +53385,6 @@ func (ec *executionContext) _ProductVariant(ctx context.Context, sel ast.Selecti
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
-		case "stock":
-			out.Values[i] = ec._ProductVariant_stock(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
-		case "lowStockThreshold":
-			out.Values[i] = ec._ProductVariant_lowStockThreshold(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
 		case "position":
 			out.Values[i] = ec._ProductVariant_position(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -53122,6 +53504,120 @@ func (ec *executionContext) _ProductVariant(ctx context.Context, sel ast.Selecti
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "availability":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ProductVariant_availability(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "stock":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ProductVariant_stock(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "lowStockThreshold":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ProductVariant_lowStockThreshold(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "lowStock":
 			field := field
 
@@ -53132,7 +53628,7 @@ func (ec *executionContext) _ProductVariant(ctx context.Context, sel ast.Selecti
 					}
 				}()
 				res = ec._ProductVariant_lowStock(ctx, field, obj)
-				if res == graphql.Null {
+				if res == graphql.RequiredNull {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
 				return res
@@ -53195,7 +53691,7 @@ func (ec *executionContext) _ProductVariantConnection(ctx context.Context, sel a
 			out.Values[i] = graphql.MarshalString("ProductVariantConnection")
 		case "edges":
 			out.Values[i] = ec._ProductVariantConnection_edges(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "pageInfo":
@@ -53205,6 +53701,11 @@ func (ec *executionContext) _ProductVariantConnection(ctx context.Context, sel a
 			}
 		case "totalCount":
 			out.Values[i] = ec._ProductVariantConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._ProductVariantConnection_nodes(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -54267,7 +54768,7 @@ func (ec *executionContext) _ReviewConnection(ctx context.Context, sel ast.Selec
 			out.Values[i] = graphql.MarshalString("ReviewConnection")
 		case "edges":
 			out.Values[i] = ec._ReviewConnection_edges(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "pageInfo":
@@ -54277,6 +54778,11 @@ func (ec *executionContext) _ReviewConnection(ctx context.Context, sel ast.Selec
 			}
 		case "totalCount":
 			out.Values[i] = ec._ReviewConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._ReviewConnection_nodes(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -54603,7 +55109,7 @@ func (ec *executionContext) _StockMovementConnection(ctx context.Context, sel as
 			out.Values[i] = graphql.MarshalString("StockMovementConnection")
 		case "edges":
 			out.Values[i] = ec._StockMovementConnection_edges(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "pageInfo":
@@ -54613,6 +55119,11 @@ func (ec *executionContext) _StockMovementConnection(ctx context.Context, sel as
 			}
 		case "totalCount":
 			out.Values[i] = ec._StockMovementConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._StockMovementConnection_nodes(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -55087,7 +55598,7 @@ func (ec *executionContext) _UserConnection(ctx context.Context, sel ast.Selecti
 			out.Values[i] = graphql.MarshalString("UserConnection")
 		case "edges":
 			out.Values[i] = ec._UserConnection_edges(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "pageInfo":
@@ -55097,6 +55608,11 @@ func (ec *executionContext) _UserConnection(ctx context.Context, sel ast.Selecti
 			}
 		case "totalCount":
 			out.Values[i] = ec._UserConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._UserConnection_nodes(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -55622,7 +56138,7 @@ func (ec *executionContext) _WebhookConnection(ctx context.Context, sel ast.Sele
 			out.Values[i] = graphql.MarshalString("WebhookConnection")
 		case "edges":
 			out.Values[i] = ec._WebhookConnection_edges(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "pageInfo":
@@ -55632,6 +56148,11 @@ func (ec *executionContext) _WebhookConnection(ctx context.Context, sel ast.Sele
 			}
 		case "totalCount":
 			out.Values[i] = ec._WebhookConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._WebhookConnection_nodes(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -55839,7 +56360,7 @@ func (ec *executionContext) _WebhookDeliveryConnection(ctx context.Context, sel 
 			out.Values[i] = graphql.MarshalString("WebhookDeliveryConnection")
 		case "edges":
 			out.Values[i] = ec._WebhookDeliveryConnection_edges(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "pageInfo":
@@ -55849,6 +56370,11 @@ func (ec *executionContext) _WebhookDeliveryConnection(ctx context.Context, sel 
 			}
 		case "totalCount":
 			out.Values[i] = ec._WebhookDeliveryConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._WebhookDeliveryConnection_nodes(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -56482,6 +57008,32 @@ func (ec *executionContext) marshalNApiClientCredentials2ᚖgithubᚗcomᚋxiada
 	return ec._ApiClientCredentials(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNApiClientEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐApiClientEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.ApiClientEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNApiClientEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐApiClientEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNApiClientEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐApiClientEdge(ctx context.Context, sel ast.SelectionSet, v *ent.ApiClientEdge) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ApiClientEdge(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNApiClientOrderField2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐApiClientOrderField(ctx context.Context, v any) (*ent.ApiClientOrderField, error) {
 	var res = new(ent.ApiClientOrderField)
 	err := res.UnmarshalGQL(v)
@@ -56508,6 +57060,32 @@ func (ec *executionContext) unmarshalNApplyForMerchantInput2githubᚗcomᚋxiada
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNAuditLog2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAuditLogᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.AuditLog) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAuditLog2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAuditLog(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNAuditLog2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAuditLog(ctx context.Context, sel ast.SelectionSet, v *ent.AuditLog) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._AuditLog(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNAuditLogConnection2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAuditLogConnection(ctx context.Context, sel ast.SelectionSet, v *ent.AuditLogConnection) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -56516,6 +57094,32 @@ func (ec *executionContext) marshalNAuditLogConnection2ᚖgithubᚗcomᚋxiadan�
 		return graphql.Null
 	}
 	return ec._AuditLogConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNAuditLogEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAuditLogEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.AuditLogEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAuditLogEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAuditLogEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNAuditLogEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAuditLogEdge(ctx context.Context, sel ast.SelectionSet, v *ent.AuditLogEdge) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._AuditLogEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNAuditLogOrderField2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAuditLogOrderField(ctx context.Context, v any) (*ent.AuditLogOrderField, error) {
@@ -56739,6 +57343,32 @@ func (ec *executionContext) marshalNCategory2ᚖgithubᚗcomᚋxiadanᚋxiadan�
 	return ec._Category(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNCategoryEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐCategoryEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.CategoryEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCategoryEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐCategoryEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNCategoryEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐCategoryEdge(ctx context.Context, sel ast.SelectionSet, v *ent.CategoryEdge) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._CategoryEdge(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNCategoryOrderField2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐCategoryOrderField(ctx context.Context, v any) (*ent.CategoryOrderField, error) {
 	var res = new(ent.CategoryOrderField)
 	err := res.UnmarshalGQL(v)
@@ -56924,6 +57554,22 @@ func (ec *executionContext) unmarshalNLoginInput2githubᚗcomᚋxiadanᚋxiadan�
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNMerchant2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Merchant) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNMerchant2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchant(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNMerchant2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchant(ctx context.Context, sel ast.SelectionSet, v *ent.Merchant) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -56942,6 +57588,32 @@ func (ec *executionContext) marshalNMerchantConnection2ᚖgithubᚗcomᚋxiadan�
 		return graphql.Null
 	}
 	return ec._MerchantConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNMerchantEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.MerchantEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNMerchantEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNMerchantEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantEdge(ctx context.Context, sel ast.SelectionSet, v *ent.MerchantEdge) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._MerchantEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNMerchantInvitation2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantInvitationᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.MerchantInvitation) graphql.Marshaler {
@@ -56968,6 +57640,32 @@ func (ec *executionContext) marshalNMerchantInvitation2ᚖgithubᚗcomᚋxiadan�
 		return graphql.Null
 	}
 	return ec._MerchantInvitation(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNMerchantInvitationEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantInvitationEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.MerchantInvitationEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNMerchantInvitationEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantInvitationEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNMerchantInvitationEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantInvitationEdge(ctx context.Context, sel ast.SelectionSet, v *ent.MerchantInvitationEdge) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._MerchantInvitationEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNMerchantInvitationOrderField2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantInvitationOrderField(ctx context.Context, v any) (*ent.MerchantInvitationOrderField, error) {
@@ -57105,6 +57803,32 @@ func (ec *executionContext) unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentg
 
 func (ec *executionContext) marshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx context.Context, sel ast.SelectionSet, v entgql.OrderDirection) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNOrderEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐOrderEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.OrderEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNOrderEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐOrderEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNOrderEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐOrderEdge(ctx context.Context, sel ast.SelectionSet, v *ent.OrderEdge) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._OrderEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNOrderEvent2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐOrderEventᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.OrderEvent) graphql.Marshaler {
@@ -57426,6 +58150,32 @@ func (ec *executionContext) marshalNProductConnection2ᚖgithubᚗcomᚋxiadan�
 	return ec._ProductConnection(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNProductEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐProductEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.ProductEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNProductEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐProductEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNProductEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐProductEdge(ctx context.Context, sel ast.SelectionSet, v *ent.ProductEdge) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ProductEdge(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNProductImage2githubᚗcomᚋxiadanᚋxiadanᚋentᚋschemaᚋschematypeᚐImage(ctx context.Context, sel ast.SelectionSet, v schematype.Image) graphql.Marshaler {
 	return ec._ProductImage(ctx, sel, &v)
 }
@@ -57521,6 +58271,32 @@ func (ec *executionContext) marshalNProductVariantConnection2ᚖgithubᚗcomᚋx
 		return graphql.Null
 	}
 	return ec._ProductVariantConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNProductVariantEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐProductVariantEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.ProductVariantEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNProductVariantEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐProductVariantEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNProductVariantEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐProductVariantEdge(ctx context.Context, sel ast.SelectionSet, v *ent.ProductVariantEdge) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ProductVariantEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNProductVariantInput2githubᚗcomᚋxiadanᚋxiadanᚋgraphᚋmodelᚐProductVariantInput(ctx context.Context, v any) (model.ProductVariantInput, error) {
@@ -57619,6 +58395,32 @@ func (ec *executionContext) unmarshalNRegisterInput2githubᚗcomᚋxiadanᚋxiad
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNReview2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐReviewᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Review) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNReview2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐReview(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNReview2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐReview(ctx context.Context, sel ast.SelectionSet, v *ent.Review) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._Review(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNReviewConnection2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐReviewConnection(ctx context.Context, sel ast.SelectionSet, v *ent.ReviewConnection) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -57627,6 +58429,32 @@ func (ec *executionContext) marshalNReviewConnection2ᚖgithubᚗcomᚋxiadanᚋ
 		return graphql.Null
 	}
 	return ec._ReviewConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNReviewEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐReviewEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.ReviewEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNReviewEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐReviewEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNReviewEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐReviewEdge(ctx context.Context, sel ast.SelectionSet, v *ent.ReviewEdge) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ReviewEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNReviewOrderField2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐReviewOrderField(ctx context.Context, v any) (*ent.ReviewOrderField, error) {
@@ -57753,6 +58581,42 @@ func (ec *executionContext) unmarshalNStartWebSignInInput2githubᚗcomᚋxiadan�
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNStockAvailability2githubᚗcomᚋxiadanᚋxiadanᚋgraphᚋmodelᚐStockAvailability(ctx context.Context, v any) (model.StockAvailability, error) {
+	var res model.StockAvailability
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNStockAvailability2githubᚗcomᚋxiadanᚋxiadanᚋgraphᚋmodelᚐStockAvailability(ctx context.Context, sel ast.SelectionSet, v model.StockAvailability) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNStockMovement2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐStockMovementᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.StockMovement) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNStockMovement2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐStockMovement(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNStockMovement2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐStockMovement(ctx context.Context, sel ast.SelectionSet, v *ent.StockMovement) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._StockMovement(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNStockMovementConnection2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐStockMovementConnection(ctx context.Context, sel ast.SelectionSet, v *ent.StockMovementConnection) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -57761,6 +58625,32 @@ func (ec *executionContext) marshalNStockMovementConnection2ᚖgithubᚗcomᚋxi
 		return graphql.Null
 	}
 	return ec._StockMovementConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNStockMovementEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐStockMovementEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.StockMovementEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNStockMovementEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐStockMovementEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNStockMovementEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐStockMovementEdge(ctx context.Context, sel ast.SelectionSet, v *ent.StockMovementEdge) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._StockMovementEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNStockMovementKind2githubᚗcomᚋxiadanᚋxiadanᚋentᚋstockmovementᚐKind(ctx context.Context, v any) (stockmovement.Kind, error) {
@@ -57973,6 +58863,32 @@ func (ec *executionContext) marshalNUserConnection2ᚖgithubᚗcomᚋxiadanᚋxi
 	return ec._UserConnection(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNUserEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐUserEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.UserEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNUserEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐUserEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNUserEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐUserEdge(ctx context.Context, sel ast.SelectionSet, v *ent.UserEdge) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._UserEdge(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNUserIdentity2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐUserIdentity(ctx context.Context, sel ast.SelectionSet, v *ent.UserIdentity) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -58151,6 +59067,22 @@ func (ec *executionContext) unmarshalNWebhookAttemptWhereInput2ᚖgithubᚗcom�
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNWebhookDelivery2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐWebhookDeliveryᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.WebhookDelivery) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWebhookDelivery2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐWebhookDelivery(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNWebhookDelivery2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐWebhookDelivery(ctx context.Context, sel ast.SelectionSet, v *ent.WebhookDelivery) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -58169,6 +59101,32 @@ func (ec *executionContext) marshalNWebhookDeliveryConnection2ᚖgithubᚗcomᚋ
 		return graphql.Null
 	}
 	return ec._WebhookDeliveryConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNWebhookDeliveryEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐWebhookDeliveryEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.WebhookDeliveryEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWebhookDeliveryEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐWebhookDeliveryEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNWebhookDeliveryEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐWebhookDeliveryEdge(ctx context.Context, sel ast.SelectionSet, v *ent.WebhookDeliveryEdge) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._WebhookDeliveryEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNWebhookDeliveryOrderField2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐWebhookDeliveryOrderField(ctx context.Context, v any) (*ent.WebhookDeliveryOrderField, error) {
@@ -58200,6 +59158,32 @@ func (ec *executionContext) marshalNWebhookDeliveryStatus2githubᚗcomᚋxiadan�
 func (ec *executionContext) unmarshalNWebhookDeliveryWhereInput2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐWebhookDeliveryWhereInput(ctx context.Context, v any) (*ent.WebhookDeliveryWhereInput, error) {
 	res, err := ec.unmarshalInputWebhookDeliveryWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNWebhookEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐWebhookEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.WebhookEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWebhookEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐWebhookEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNWebhookEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐWebhookEdge(ctx context.Context, sel ast.SelectionSet, v *ent.WebhookEdge) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._WebhookEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNWebhookOrderField2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐWebhookOrderField(ctx context.Context, v any) (*ent.WebhookOrderField, error) {
@@ -58423,26 +59407,6 @@ func (ec *executionContext) marshalOApiClient2ᚖgithubᚗcomᚋxiadanᚋxiadan�
 	return ec._ApiClient(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalOApiClientEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐApiClientEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.ApiClientEdge) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalOApiClientEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐApiClientEdge(ctx, sel, v[i])
-	})
-
-	return ret
-}
-
-func (ec *executionContext) marshalOApiClientEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐApiClientEdge(ctx context.Context, sel ast.SelectionSet, v *ent.ApiClientEdge) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	return ec._ApiClientEdge(ctx, sel, v)
-}
-
 func (ec *executionContext) unmarshalOApiClientWhereInput2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐApiClientWhereInputᚄ(ctx context.Context, v any) ([]*ent.ApiClientWhereInput, error) {
 	if v == nil {
 		return nil, nil
@@ -58473,26 +59437,6 @@ func (ec *executionContext) marshalOAuditLog2ᚖgithubᚗcomᚋxiadanᚋxiadan�
 		return graphql.Null
 	}
 	return ec._AuditLog(ctx, sel, v)
-}
-
-func (ec *executionContext) marshalOAuditLogEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAuditLogEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.AuditLogEdge) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalOAuditLogEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAuditLogEdge(ctx, sel, v[i])
-	})
-
-	return ret
-}
-
-func (ec *executionContext) marshalOAuditLogEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAuditLogEdge(ctx context.Context, sel ast.SelectionSet, v *ent.AuditLogEdge) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	return ec._AuditLogEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOAuditLogOrder2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAuditLogOrder(ctx context.Context, v any) (*ent.AuditLogOrder, error) {
@@ -58623,26 +59567,6 @@ func (ec *executionContext) marshalOCategory2ᚖgithubᚗcomᚋxiadanᚋxiadan�
 		return graphql.Null
 	}
 	return ec._Category(ctx, sel, v)
-}
-
-func (ec *executionContext) marshalOCategoryEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐCategoryEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.CategoryEdge) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalOCategoryEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐCategoryEdge(ctx, sel, v[i])
-	})
-
-	return ret
-}
-
-func (ec *executionContext) marshalOCategoryEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐCategoryEdge(ctx context.Context, sel ast.SelectionSet, v *ent.CategoryEdge) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	return ec._CategoryEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOCategoryWhereInput2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐCategoryWhereInputᚄ(ctx context.Context, v any) ([]*ent.CategoryWhereInput, error) {
@@ -58885,51 +59809,11 @@ func (ec *executionContext) marshalOMerchantContact2ᚖgithubᚗcomᚋxiadanᚋx
 	return ec._MerchantContact(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalOMerchantEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.MerchantEdge) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalOMerchantEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantEdge(ctx, sel, v[i])
-	})
-
-	return ret
-}
-
-func (ec *executionContext) marshalOMerchantEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantEdge(ctx context.Context, sel ast.SelectionSet, v *ent.MerchantEdge) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	return ec._MerchantEdge(ctx, sel, v)
-}
-
 func (ec *executionContext) marshalOMerchantInvitation2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantInvitation(ctx context.Context, sel ast.SelectionSet, v *ent.MerchantInvitation) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._MerchantInvitation(ctx, sel, v)
-}
-
-func (ec *executionContext) marshalOMerchantInvitationEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantInvitationEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.MerchantInvitationEdge) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalOMerchantInvitationEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantInvitationEdge(ctx, sel, v[i])
-	})
-
-	return ret
-}
-
-func (ec *executionContext) marshalOMerchantInvitationEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantInvitationEdge(ctx context.Context, sel ast.SelectionSet, v *ent.MerchantInvitationEdge) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	return ec._MerchantInvitationEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOMerchantInvitationStatus2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋentᚋmerchantinvitationᚐStatusᚄ(ctx context.Context, v any) ([]merchantinvitation.Status, error) {
@@ -59132,26 +60016,6 @@ func (ec *executionContext) marshalOOrder2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋen
 		return graphql.Null
 	}
 	return ec._Order(ctx, sel, v)
-}
-
-func (ec *executionContext) marshalOOrderEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐOrderEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.OrderEdge) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalOOrderEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐOrderEdge(ctx, sel, v[i])
-	})
-
-	return ret
-}
-
-func (ec *executionContext) marshalOOrderEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐOrderEdge(ctx context.Context, sel ast.SelectionSet, v *ent.OrderEdge) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	return ec._OrderEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOOrderEventActorRole2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋentᚋordereventᚐActorRoleᚄ(ctx context.Context, v any) ([]orderevent.ActorRole, error) {
@@ -59735,26 +60599,6 @@ func (ec *executionContext) unmarshalOProductAttributeInput2ᚕᚖgithubᚗcom�
 	return res, nil
 }
 
-func (ec *executionContext) marshalOProductEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐProductEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.ProductEdge) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalOProductEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐProductEdge(ctx, sel, v[i])
-	})
-
-	return ret
-}
-
-func (ec *executionContext) marshalOProductEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐProductEdge(ctx context.Context, sel ast.SelectionSet, v *ent.ProductEdge) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	return ec._ProductEdge(ctx, sel, v)
-}
-
 func (ec *executionContext) unmarshalOProductFilter2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋcatalogᚐProductFilter(ctx context.Context, v any) (*catalog.ProductFilter, error) {
 	if v == nil {
 		return nil, nil
@@ -59925,26 +60769,6 @@ func (ec *executionContext) marshalOProductVariant2ᚖgithubᚗcomᚋxiadanᚋxi
 	return ec._ProductVariant(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalOProductVariantEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐProductVariantEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.ProductVariantEdge) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalOProductVariantEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐProductVariantEdge(ctx, sel, v[i])
-	})
-
-	return ret
-}
-
-func (ec *executionContext) marshalOProductVariantEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐProductVariantEdge(ctx context.Context, sel ast.SelectionSet, v *ent.ProductVariantEdge) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	return ec._ProductVariantEdge(ctx, sel, v)
-}
-
 func (ec *executionContext) unmarshalOProductVariantWhereInput2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐProductVariantWhereInputᚄ(ctx context.Context, v any) ([]*ent.ProductVariantWhereInput, error) {
 	if v == nil {
 		return nil, nil
@@ -60098,26 +60922,6 @@ func (ec *executionContext) marshalOReview2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋe
 	return ec._Review(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalOReviewEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐReviewEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.ReviewEdge) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalOReviewEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐReviewEdge(ctx, sel, v[i])
-	})
-
-	return ret
-}
-
-func (ec *executionContext) marshalOReviewEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐReviewEdge(ctx context.Context, sel ast.SelectionSet, v *ent.ReviewEdge) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	return ec._ReviewEdge(ctx, sel, v)
-}
-
 func (ec *executionContext) unmarshalOReviewOrder2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐReviewOrder(ctx context.Context, v any) (*ent.ReviewOrder, error) {
 	if v == nil {
 		return nil, nil
@@ -60252,26 +61056,6 @@ func (ec *executionContext) marshalOStockMovement2ᚖgithubᚗcomᚋxiadanᚋxia
 		return graphql.Null
 	}
 	return ec._StockMovement(ctx, sel, v)
-}
-
-func (ec *executionContext) marshalOStockMovementEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐStockMovementEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.StockMovementEdge) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalOStockMovementEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐStockMovementEdge(ctx, sel, v[i])
-	})
-
-	return ret
-}
-
-func (ec *executionContext) marshalOStockMovementEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐStockMovementEdge(ctx context.Context, sel ast.SelectionSet, v *ent.StockMovementEdge) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	return ec._StockMovementEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOStockMovementKind2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋentᚋstockmovementᚐKindᚄ(ctx context.Context, v any) ([]stockmovement.Kind, error) {
@@ -60571,26 +61355,6 @@ func (ec *executionContext) marshalOUser2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋent
 	return ec._User(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalOUserEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐUserEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.UserEdge) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalOUserEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐUserEdge(ctx, sel, v[i])
-	})
-
-	return ret
-}
-
-func (ec *executionContext) marshalOUserEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐUserEdge(ctx context.Context, sel ast.SelectionSet, v *ent.UserEdge) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	return ec._UserEdge(ctx, sel, v)
-}
-
 func (ec *executionContext) marshalOUserIdentity2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐUserIdentityᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.UserIdentity) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -60829,26 +61593,6 @@ func (ec *executionContext) marshalOWebhookDelivery2ᚖgithubᚗcomᚋxiadanᚋx
 	return ec._WebhookDelivery(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalOWebhookDeliveryEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐWebhookDeliveryEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.WebhookDeliveryEdge) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalOWebhookDeliveryEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐWebhookDeliveryEdge(ctx, sel, v[i])
-	})
-
-	return ret
-}
-
-func (ec *executionContext) marshalOWebhookDeliveryEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐWebhookDeliveryEdge(ctx context.Context, sel ast.SelectionSet, v *ent.WebhookDeliveryEdge) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	return ec._WebhookDeliveryEdge(ctx, sel, v)
-}
-
 func (ec *executionContext) unmarshalOWebhookDeliveryStatus2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋentᚋwebhookdeliveryᚐStatusᚄ(ctx context.Context, v any) ([]webhookdelivery.Status, error) {
 	if v == nil {
 		return nil, nil
@@ -60924,26 +61668,6 @@ func (ec *executionContext) unmarshalOWebhookDeliveryWhereInput2ᚖgithubᚗcom�
 	}
 	res, err := ec.unmarshalInputWebhookDeliveryWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalOWebhookEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐWebhookEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.WebhookEdge) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalOWebhookEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐWebhookEdge(ctx, sel, v[i])
-	})
-
-	return ret
-}
-
-func (ec *executionContext) marshalOWebhookEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐWebhookEdge(ctx context.Context, sel ast.SelectionSet, v *ent.WebhookEdge) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	return ec._WebhookEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOWebhookStatus2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋentᚋwebhookᚐStatusᚄ(ctx context.Context, v any) ([]webhook.Status, error) {

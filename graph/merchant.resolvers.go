@@ -15,11 +15,17 @@ import (
 	"github.com/xiadan/xiadan/ent/merchantinvitation"
 	"github.com/xiadan/xiadan/ent/user"
 	"github.com/xiadan/xiadan/graph/model"
+	"github.com/xiadan/xiadan/internal/catalog"
 	"github.com/xiadan/xiadan/internal/loader"
 	"github.com/xiadan/xiadan/internal/money"
 	"github.com/xiadan/xiadan/internal/onboarding"
 	"github.com/xiadan/xiadan/internal/viewer"
 )
+
+// StatusReason is the resolver for the statusReason field.
+func (r *merchantResolver) StatusReason(ctx context.Context, obj *ent.Merchant) (*string, error) {
+	return catalog.StatusReason(ctx, obj), nil
+}
 
 // Contact is the resolver for the contact field.
 func (r *merchantResolver) Contact(ctx context.Context, obj *ent.Merchant) (*model.MerchantContact, error) {
@@ -71,7 +77,8 @@ func (r *mutationResolver) UpdateMerchant(ctx context.Context, id int, input mod
 	return onboarding.Update(ctx, r.db(ctx), id, onboarding.UpdateInput{
 		Name: input.Name, Description: input.Description, LogoURL: input.LogoURL,
 		ContactName: input.ContactName, ContactPhone: input.ContactPhone, ContactEmail: input.ContactEmail,
-		ShippingFlatFee: int64Ptr(input.ShippingFlatFee), FreeShippingThreshold: int64Ptr(input.FreeShippingThreshold),
+		ShippingFlatFee: input.ShippingFlatFee, FreeShippingThreshold: input.FreeShippingThreshold,
+		ShowExactStock: input.ShowExactStock,
 	})
 }
 

@@ -103,11 +103,3 @@ func deref[T any](p *T) T {
 	}
 	return *p
 }
-
-func int64Ptr(p *int) *int64 {
-	if p == nil {
-		return nil
-	}
-	v := int64(*p)
-	return &v
-}

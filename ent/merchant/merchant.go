@@ -44,6 +44,8 @@ const (
 	FieldStatus = "status"
 	// FieldStatusReason holds the string denoting the status_reason field in the database.
 	FieldStatusReason = "status_reason"
+	// FieldShowExactStock holds the string denoting the show_exact_stock field in the database.
+	FieldShowExactStock = "show_exact_stock"
 	// FieldOwnerID holds the string denoting the owner_id field in the database.
 	FieldOwnerID = "owner_id"
 	// FieldShippingFlatFee holds the string denoting the shipping_flat_fee field in the database.
@@ -117,6 +119,7 @@ var Columns = []string{
 	FieldLegalName,
 	FieldStatus,
 	FieldStatusReason,
+	FieldShowExactStock,
 	FieldOwnerID,
 	FieldShippingFlatFee,
 	FieldFreeShippingThreshold,
@@ -167,6 +170,8 @@ var (
 	LegalNameValidator func(string) error
 	// StatusReasonValidator is a validator for the "status_reason" field. It is called by the builders before save.
 	StatusReasonValidator func(string) error
+	// DefaultShowExactStock holds the default value on creation for the "show_exact_stock" field.
+	DefaultShowExactStock bool
 	// DefaultShippingFlatFee holds the default value on creation for the "shipping_flat_fee" field.
 	DefaultShippingFlatFee int64
 	// ShippingFlatFeeValidator is a validator for the "shipping_flat_fee" field. It is called by the builders before save.
@@ -281,6 +286,11 @@ func ByStatus(opts ...sql.OrderTermOption) OrderOption {
 // ByStatusReason orders the results by the status_reason field.
 func ByStatusReason(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldStatusReason, opts...).ToFunc()
+}
+
+// ByShowExactStock orders the results by the show_exact_stock field.
+func ByShowExactStock(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldShowExactStock, opts...).ToFunc()
 }
 
 // ByOwnerID orders the results by the owner_id field.

@@ -115,6 +115,11 @@ func StatusReason(v string) predicate.Merchant {
 	return predicate.Merchant(sql.FieldEQ(FieldStatusReason, v))
 }
 
+// ShowExactStock applies equality check predicate on the "show_exact_stock" field. It's identical to ShowExactStockEQ.
+func ShowExactStock(v bool) predicate.Merchant {
+	return predicate.Merchant(sql.FieldEQ(FieldShowExactStock, v))
+}
+
 // OwnerID applies equality check predicate on the "owner_id" field. It's identical to OwnerIDEQ.
 func OwnerID(v int) predicate.Merchant {
 	return predicate.Merchant(sql.FieldEQ(FieldOwnerID, v))
@@ -903,6 +908,16 @@ func StatusReasonEqualFold(v string) predicate.Merchant {
 // StatusReasonContainsFold applies the ContainsFold predicate on the "status_reason" field.
 func StatusReasonContainsFold(v string) predicate.Merchant {
 	return predicate.Merchant(sql.FieldContainsFold(FieldStatusReason, v))
+}
+
+// ShowExactStockEQ applies the EQ predicate on the "show_exact_stock" field.
+func ShowExactStockEQ(v bool) predicate.Merchant {
+	return predicate.Merchant(sql.FieldEQ(FieldShowExactStock, v))
+}
+
+// ShowExactStockNEQ applies the NEQ predicate on the "show_exact_stock" field.
+func ShowExactStockNEQ(v bool) predicate.Merchant {
+	return predicate.Merchant(sql.FieldNEQ(FieldShowExactStock, v))
 }
 
 // OwnerIDEQ applies the EQ predicate on the "owner_id" field.

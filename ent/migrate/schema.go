@@ -244,6 +244,7 @@ var (
 		{Name: "legal_name", Type: field.TypeString, Size: 200},
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING_REVIEW", "ACTIVE", "REJECTED", "RESTRICTED", "SUSPENDED"}, Default: "PENDING_REVIEW"},
 		{Name: "status_reason", Type: field.TypeString, Nullable: true, Size: 500},
+		{Name: "show_exact_stock", Type: field.TypeBool, Default: false},
 		{Name: "shipping_flat_fee", Type: field.TypeInt64, Default: 0},
 		{Name: "free_shipping_threshold", Type: field.TypeInt64, Default: 0},
 		{Name: "currency", Type: field.TypeString, Size: 3, Default: "CNY"},
@@ -257,7 +258,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "merchants_users_owner",
-				Columns:    []*schema.Column{MerchantsColumns[17]},
+				Columns:    []*schema.Column{MerchantsColumns[18]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -271,7 +272,7 @@ var (
 			{
 				Name:    "merchant_owner_id",
 				Unique:  false,
-				Columns: []*schema.Column{MerchantsColumns[17]},
+				Columns: []*schema.Column{MerchantsColumns[18]},
 			},
 		},
 	}

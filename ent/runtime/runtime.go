@@ -741,20 +741,24 @@ func init() {
 	merchantDescStatusReason := merchantFields[10].Descriptor()
 	// merchant.StatusReasonValidator is a validator for the "status_reason" field. It is called by the builders before save.
 	merchant.StatusReasonValidator = merchantDescStatusReason.Validators[0].(func(string) error)
+	// merchantDescShowExactStock is the schema descriptor for show_exact_stock field.
+	merchantDescShowExactStock := merchantFields[11].Descriptor()
+	// merchant.DefaultShowExactStock holds the default value on creation for the show_exact_stock field.
+	merchant.DefaultShowExactStock = merchantDescShowExactStock.Default.(bool)
 	// merchantDescShippingFlatFee is the schema descriptor for shipping_flat_fee field.
-	merchantDescShippingFlatFee := merchantFields[12].Descriptor()
+	merchantDescShippingFlatFee := merchantFields[13].Descriptor()
 	// merchant.DefaultShippingFlatFee holds the default value on creation for the shipping_flat_fee field.
 	merchant.DefaultShippingFlatFee = merchantDescShippingFlatFee.Default.(int64)
 	// merchant.ShippingFlatFeeValidator is a validator for the "shipping_flat_fee" field. It is called by the builders before save.
 	merchant.ShippingFlatFeeValidator = merchantDescShippingFlatFee.Validators[0].(func(int64) error)
 	// merchantDescFreeShippingThreshold is the schema descriptor for free_shipping_threshold field.
-	merchantDescFreeShippingThreshold := merchantFields[13].Descriptor()
+	merchantDescFreeShippingThreshold := merchantFields[14].Descriptor()
 	// merchant.DefaultFreeShippingThreshold holds the default value on creation for the free_shipping_threshold field.
 	merchant.DefaultFreeShippingThreshold = merchantDescFreeShippingThreshold.Default.(int64)
 	// merchant.FreeShippingThresholdValidator is a validator for the "free_shipping_threshold" field. It is called by the builders before save.
 	merchant.FreeShippingThresholdValidator = merchantDescFreeShippingThreshold.Validators[0].(func(int64) error)
 	// merchantDescCurrency is the schema descriptor for currency field.
-	merchantDescCurrency := merchantFields[14].Descriptor()
+	merchantDescCurrency := merchantFields[15].Descriptor()
 	// merchant.DefaultCurrency holds the default value on creation for the currency field.
 	merchant.DefaultCurrency = merchantDescCurrency.Default.(string)
 	// merchant.CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.

@@ -92,7 +92,7 @@ func (Product) Fields() []ent.Field {
 		field.String("currency").MinLen(3).MaxRuneLen(3).Default("CNY").
 			Annotations(entgql.Skip(entgql.SkipWhereInput)),
 		field.Int("total_stock").NonNegative().Default(0).
-			Annotations(entgql.Skip(entgql.SkipWhereInput)),
+			Annotations(entgql.Skip()), // shown as ProductVariant.stock is
 		field.Int("variant_count").NonNegative().Default(0).
 			Annotations(entgql.Skip()),
 		field.Float("rating_average").Min(0).Max(5).Default(0).
@@ -158,8 +158,10 @@ func (ProductVariant) Fields() []ent.Field {
 			Annotations(entgql.Type("[VariantOption!]")),
 		field.Int64("price").Positive().Annotations(entgql.Skip()).Comment("Unit price in minor units (fen)."),
 		field.String("currency").MinLen(3).MaxRuneLen(3).Default("CNY"),
-		field.Int("stock").NonNegative().Default(0),
-		field.Int("low_stock_threshold").NonNegative().Default(0),
+		// Merchant-internal: declared in schema/catalog.graphqls, shown by who asks
+		// (internal/catalog.StockVisible), and in no where input, so filters cannot reveal them.
+		field.Int("stock").NonNegative().Default(0).Annotations(entgql.Skip()),
+		field.Int("low_stock_threshold").NonNegative().Default(0).Annotations(entgql.Skip()),
 		field.Int("position").Default(0),
 	}
 }

@@ -116,8 +116,10 @@ func (OrderEvent) Fields() []ent.Field {
 				"COMPLETED", "CANCELLED", "REFUNDED", "PAYMENT_FAILED", "LINES_FULFILLED").
 			Comment("LINES_FULFILLED: some lines were delivered (virtual content, a rendered service) and the order's status did not change.").
 			Immutable(),
-		field.String("from_status").MaxRuneLen(32).Default("").Immutable(),
-		field.String("to_status").MaxRuneLen(32).Default("").Immutable(),
+		// Empty for events that change no status (TRACKING_UPDATED, REFUNDED, …); the API
+		// shows them as OrderStatus values or null (schema/events.graphqls).
+		field.String("from_status").MaxRuneLen(32).Default("").Immutable().Annotations(entgql.Skip()),
+		field.String("to_status").MaxRuneLen(32).Default("").Immutable().Annotations(entgql.Skip()),
 		field.Int("actor_id").Optional().Nillable().Immutable().Annotations(entgql.Skip()),
 		field.Enum("actor_role").Values("CUSTOMER", "MERCHANT", "ADMIN", "PARTNER", "SYSTEM").Immutable(),
 		field.String("reason").MaxRuneLen(500).Default("").Immutable(),

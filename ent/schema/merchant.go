@@ -54,9 +54,15 @@ func (Merchant) Fields() []ent.Field {
 		field.Enum("status").
 			Values("PENDING_REVIEW", "ACTIVE", "REJECTED", "RESTRICTED", "SUSPENDED").
 			Default("PENDING_REVIEW"),
+		// Members and admins only: declared in schema/merchant.graphqls, in no where input.
 		field.String("status_reason").
 			MaxRuneLen(500).
-			Optional(),
+			Optional().
+			Annotations(entgql.Skip()),
+		field.Bool("show_exact_stock").
+			Default(false).
+			Annotations(entgql.Skip()).
+			Comment("Shoppers see the exact stock of the merchant's variants, not only their availability."),
 		field.Int("owner_id").
 			Annotations(entgql.Skip()),
 		field.Int64("shipping_flat_fee").

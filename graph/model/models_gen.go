@@ -233,10 +233,12 @@ type UpdateMerchantInput struct {
 	ContactName  *string `json:"contactName,omitempty"`
 	ContactPhone *string `json:"contactPhone,omitempty"`
 	ContactEmail *string `json:"contactEmail,omitempty"`
-	// Flat shipping fee in minor units (fen).
-	ShippingFlatFee *int `json:"shippingFlatFee,omitempty"`
-	// Free shipping from this subtotal, in minor units; 0 turns free shipping off.
-	FreeShippingThreshold *int `json:"freeShippingThreshold,omitempty"`
+	// Flat shipping fee per order: a decimal amount in the merchant's currency, such as "8.00" (0 to 100000).
+	ShippingFlatFee *string `json:"shippingFlatFee,omitempty"`
+	// Orders whose subtotal reaches this decimal amount, such as "99.00", ship free; "0" turns free shipping off.
+	FreeShippingThreshold *string `json:"freeShippingThreshold,omitempty"`
+	// Show shoppers the exact stock of the merchant's variants, not only their availability.
+	ShowExactStock *bool `json:"showExactStock,omitempty"`
 }
 
 type UpdateProductInput struct {
@@ -460,6 +462,67 @@ func (e *PaymentOutcome) UnmarshalJSON(b []byte) error {
 }
 
 func (e PaymentOutcome) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// How much of a variant is left, as shoppers see it.
+type StockAvailability string
+
+const (
+	// More than the merchant's low-stock threshold.
+	StockAvailabilityInStock StockAvailability = "IN_STOCK"
+	// Some left, at or under the merchant's low-stock threshold.
+	StockAvailabilityLowStock StockAvailability = "LOW_STOCK"
+	// None left.
+	StockAvailabilityOutOfStock StockAvailability = "OUT_OF_STOCK"
+)
+
+var AllStockAvailability = []StockAvailability{
+	StockAvailabilityInStock,
+	StockAvailabilityLowStock,
+	StockAvailabilityOutOfStock,
+}
+
+func (e StockAvailability) IsValid() bool {
+	switch e {
+	case StockAvailabilityInStock, StockAvailabilityLowStock, StockAvailabilityOutOfStock:
+		return true
+	}
+	return false
+}
+
+func (e StockAvailability) String() string {
+	return string(e)
+}
+
+func (e *StockAvailability) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = StockAvailability(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid StockAvailability", str)
+	}
+	return nil
+}
+
+func (e StockAvailability) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *StockAvailability) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e StockAvailability) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -61,6 +61,37 @@ func TestRegistrationRules(t *testing.T) {
 	})
 }
 
+// A sign-up form learns every invalid field from one answer: one BAD_USER_INPUT error
+// per field, each naming it in extensions.field, and no account or session is made.
+func TestRegisterReportsEveryInvalidFieldAtOnce(t *testing.T) {
+	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
+		r := s.Query("", registerMutation, map[string]any{"i": map[string]any{
+			"email": "not-an-email", "password": "short", "displayName": "  ", "locale": "zh_CN!"}})
+		if r.Data != nil && string(r.Data) != "null" {
+			t.Fatalf("data with invalid input: %s", r.Raw)
+		}
+		var fields []string
+		for _, e := range r.Errors {
+			if e.Extensions["code"] != "BAD_USER_INPUT" || e.Message == "" {
+				t.Fatalf("error %+v: %s", e, r.Raw)
+			}
+			f, _ := e.Extensions["field"].(string)
+			fields = append(fields, f)
+		}
+		if strings.Join(fields, ",") != "email,password,displayName,locale" {
+			t.Fatalf("fields %v: %s", fields, r.Raw)
+		}
+		// Two bad fields, two errors; the valid ones are not mentioned.
+		r = s.Query("", registerMutation, map[string]any{"i": map[string]any{
+			"email": "ok@example.com", "password": "short", "displayName": "  "}})
+		if len(r.Errors) != 2 || r.Errors[0].Extensions["field"] != "password" || r.Errors[1].Extensions["field"] != "displayName" {
+			t.Fatalf("two bad fields: %s", r.Raw)
+		}
+		// Nothing was created: the address is still free.
+		s.Register("ok@example.com", "Ok")
+	})
+}
+
 func TestLoginAndMe(t *testing.T) {
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		s.Register("ann@example.com", "Ann")

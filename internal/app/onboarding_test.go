@@ -244,12 +244,34 @@ func TestMerchantStaffInvitations(t *testing.T) {
 		if r := s.Query(owner.AccessToken, update, map[string]any{"id": rivalID, "i": map[string]any{"name": "x"}}); r.Code() != "NOT_FOUND" {
 			t.Fatalf("owner updates a pending merchant it cannot see: %s", r.Raw)
 		}
-		if r := s.Query(owner.AccessToken, update, map[string]any{"id": id, "i": map[string]any{"shippingFlatFee": -1}}); r.Code() != "BAD_USER_INPUT" || r.Field() != "shippingFlatFee" {
-			t.Fatalf("negative fee: %s", r.Raw)
+		// Money inputs are decimal strings, as everywhere in the API.
+		for _, bad := range []struct {
+			field string
+			value any
+			code  string
+		}{
+			{"shippingFlatFee", "-1", "BAD_USER_INPUT"},
+			{"shippingFlatFee", "8.001", "BAD_USER_INPUT"},
+			{"shippingFlatFee", "eight", "BAD_USER_INPUT"},
+			{"shippingFlatFee", "100000.01", "BAD_USER_INPUT"},
+			{"freeShippingThreshold", "-0.01", "BAD_USER_INPUT"},
+			{"freeShippingThreshold", "1e3", "BAD_USER_INPUT"},
+		} {
+			r := s.Query(owner.AccessToken, update, map[string]any{"id": id, "i": map[string]any{bad.field: bad.value}})
+			if r.Code() != bad.code || r.Field() != bad.field {
+				t.Fatalf("%s = %v: %s", bad.field, bad.value, r.Raw)
+			}
 		}
-		r = s.MustQuery(owner.AccessToken, update, map[string]any{"id": id, "i": map[string]any{"name": "茶语轩", "shippingFlatFee": 800}})
-		if !r.Contains(`"amount":"8.00"`) {
+		r = s.MustQuery(owner.AccessToken, `mutation($id: ID!, $i: UpdateMerchantInput!) {
+			updateMerchant(id: $id, input: $i) { name shippingFlatFee { amount currency } freeShippingThreshold { amount } } }`,
+			map[string]any{"id": id, "i": map[string]any{"name": "茶语轩", "shippingFlatFee": "8", "freeShippingThreshold": " 99.5 "}})
+		if !r.Contains(`"shippingFlatFee":{"amount":"8.00","currency":"CNY"}`) || !r.Contains(`"freeShippingThreshold":{"amount":"99.50"}`) {
 			t.Fatalf("update: %s", r.Raw)
+		}
+		r = s.MustQuery(owner.AccessToken, `mutation($id: ID!) { updateMerchant(id: $id, input: {freeShippingThreshold: "0"}) { freeShippingThreshold { amount } } }`,
+			map[string]any{"id": id})
+		if !r.Contains(`"freeShippingThreshold":null`) {
+			t.Fatalf("free shipping off: %s", r.Raw)
 		}
 		if r := s.MustQuery("", `query($id: ID!) { merchant(id: $id) { staff { email } } }`, map[string]any{"id": id}); !r.Contains(`"staff":[]`) {
 			t.Fatalf("public sees staff: %s", r.Raw)

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
 // Code is a machine-readable error class, returned in `extensions.code`.
@@ -100,6 +102,26 @@ func Limited(retryAfter time.Duration) *Error {
 		Message:    fmt.Sprintf("too many attempts; try again in %d seconds", secs),
 		Extensions: map[string]any{"retryAfter": secs},
 	}
+}
+
+// Join reports every problem found in one input at once: each error (nil ones are
+// skipped) becomes a GraphQL error of its own, with its code and extensions.field, in
+// the order given. It returns nil without errors and the error itself when there is one.
+// errors.As and CodeOf see the first.
+func Join(errs ...error) error {
+	var list gqlerror.List
+	for _, err := range errs {
+		if err != nil {
+			list = append(list, &gqlerror.Error{Message: err.Error(), Err: err})
+		}
+	}
+	switch len(list) {
+	case 0:
+		return nil
+	case 1:
+		return list[0].Err
+	}
+	return list
 }
 
 // CodeOf returns the code of err if it is (or wraps) an *Error, and "" otherwise.

@@ -137,19 +137,16 @@ func CheckLocale(field, locale string) (string, error) {
 
 // Register creates a customer account on db (the request's transaction) and signs it in.
 func (s *Service) Register(ctx context.Context, db *ent.Client, in RegisterInput) (*Session, error) {
-	email, err := NormalizeEmail("email", in.Email)
-	if err != nil {
-		return nil, err
-	}
+	// Every invalid field is reported at once, one error each, so a sign-up form can mark
+	// them all after one round trip.
+	email, emailErr := NormalizeEmail("email", in.Email)
+	var passwordErr error
 	if err := CheckPasswordPolicy(in.Password); err != nil {
-		return nil, apperror.BadInput("password", "%s", err.Error())
+		passwordErr = apperror.BadInput("password", "%s", err.Error())
 	}
-	name, err := CheckDisplayName("displayName", in.DisplayName)
-	if err != nil {
-		return nil, err
-	}
-	locale, err := CheckLocale("locale", in.Locale)
-	if err != nil {
+	name, nameErr := CheckDisplayName("displayName", in.DisplayName)
+	locale, localeErr := CheckLocale("locale", in.Locale)
+	if err := apperror.Join(emailErr, passwordErr, nameErr, localeErr); err != nil {
 		return nil, err
 	}
 	// Counted once the input is valid, whatever happens next: a taken address (CONFLICT)

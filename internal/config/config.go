@@ -5,6 +5,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"strconv"
@@ -172,24 +173,61 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	c.WebhookAllowPrivate = r.boolean("WEBHOOK_ALLOW_PRIVATE", false)
 	c.Playground = r.boolean("PLAYGROUND", dev)
 	c.Introspection = r.boolean("INTROSPECTION", dev)
-	if len(r.errs) > 0 {
-		return Config{}, errors.Join(r.errs...)
+	// Every problem is reported at once: the settings read here, their validation, and
+	// the payment, sign-in and SMS settings, so one failed start lists all of them.
+	errs := append([]error(nil), r.errs...)
+	errs = append(errs, c.Validate())
+	paymentEnv := getenv
+	if _, port, err := net.SplitHostPort(c.ListenAddr); err == nil && port == "0" && dev &&
+		strings.TrimSpace(getenv("PAYMENT_PUBLIC_URL")) == "" {
+		errs = append(errs, errors.New("PAYMENT_PUBLIC_URL: is required when LISTEN_ADDR's port is 0 (chosen at start, so the sandbox cannot know it)"))
 	}
-	if err := c.Validate(); err != nil {
-		return Config{}, err
+	if url := ListenURL(c.ListenAddr); dev && url != "" {
+		// The sandbox's pay page and notifications reach this server where it listens,
+		// unless PAYMENT_PUBLIC_URL says otherwise.
+		paymentEnv = func(name string) string {
+			if v := getenv(name); name != "PAYMENT_PUBLIC_URL" || strings.TrimSpace(v) != "" {
+				return v
+			}
+			return url
+		}
 	}
-	pay, err := payment.ConfigFromEnv(getenv, c.Production())
-	if err != nil {
-		return Config{}, err
+	pay, payErr := payment.ConfigFromEnv(paymentEnv, c.Production())
+	publicURL := pay.PublicURL
+	if payErr != nil && publicURL == "" {
+		publicURL = strings.TrimSpace(paymentEnv("PAYMENT_PUBLIC_URL"))
 	}
-	c.Payment = pay
-	signIn, signInErr := identity.ConfigFromEnv(getenv, c.Production(), pay.PublicURL)
+	signIn, signInErr := identity.ConfigFromEnv(getenv, c.Production(), publicURL)
 	smsCfg, smsErr := sms.ConfigFromEnv(getenv, c.Production())
-	if err := errors.Join(signInErr, smsErr); err != nil {
+	if err := errors.Join(append(errs, payErr, signInErr, smsErr)...); err != nil {
 		return Config{}, err
 	}
-	c.SignIn, c.SMS = signIn, smsCfg
+	c.Payment, c.SignIn, c.SMS = pay, signIn, smsCfg
 	return c, nil
+}
+
+// ListenURL is the http URL at which this machine reaches a server listening on addr
+// (LISTEN_ADDR): ":9090" and "0.0.0.0:9090" are http://localhost:9090. It is "" when
+// addr is invalid or its port is chosen at start (port 0).
+func ListenURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || validPort(port) != nil || port == "0" {
+		return ""
+	}
+	switch host {
+	case "", "0.0.0.0", "::":
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// validPort reports whether port is a port number (0 lets the system choose).
+func validPort(port string) error {
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("%q is not a port number (0-65535)", port)
+	}
+	return nil
 }
 
 // Validate reports every invalid setting at once.
@@ -203,6 +241,11 @@ func (c Config) Validate() error {
 	}
 	if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "mysql" && u.Scheme != "sqlite") {
 		bad("DATABASE_URL", "must look like mysql://user:pass@host:3306/db or sqlite://path.db")
+	}
+	if _, port, err := net.SplitHostPort(c.ListenAddr); err != nil {
+		bad("LISTEN_ADDR", "must be host:port or :port, such as :8080 or 127.0.0.1:8080, not %q", c.ListenAddr)
+	} else if err := validPort(port); err != nil {
+		bad("LISTEN_ADDR", "%v", err)
 	}
 	if c.AccessTokenTTL < time.Minute || c.AccessTokenTTL > 24*time.Hour {
 		bad("ACCESS_TOKEN_TTL", "must be between 1m and 24h")

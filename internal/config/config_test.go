@@ -127,3 +127,64 @@ func TestRequestLimits(t *testing.T) {
 		}
 	}
 }
+
+// The sandbox's pay page and notifications reach the server where it listens: without
+// PAYMENT_PUBLIC_URL the public URL follows LISTEN_ADDR (outside production).
+func TestPaymentPublicURLFollowsTheListenAddress(t *testing.T) {
+	for _, tc := range []struct{ listen, public, want string }{
+		{"", "", "http://localhost:8080"},
+		{":9090", "", "http://localhost:9090"},
+		{"0.0.0.0:9090", "", "http://localhost:9090"},
+		{"[::]:9090", "", "http://localhost:9090"},
+		{"127.0.0.1:7000", "", "http://127.0.0.1:7000"},
+		{"[::1]:7000", "", "http://[::1]:7000"},
+		{":9090", "https://shop.example.com", "https://shop.example.com"},
+	} {
+		c, err := FromEnv(env(map[string]string{"LISTEN_ADDR": tc.listen, "PAYMENT_PUBLIC_URL": tc.public}))
+		if err != nil {
+			t.Fatalf("%q: %v", tc.listen, err)
+		}
+		if c.Payment.PublicURL != tc.want || c.SignIn.PublicURL != tc.want {
+			t.Errorf("LISTEN_ADDR=%q PAYMENT_PUBLIC_URL=%q: payment %q, sign-in %q, want %q",
+				tc.listen, tc.public, c.Payment.PublicURL, c.SignIn.PublicURL, tc.want)
+		}
+		if got := c.Payment.NotifyURL("sandbox"); got != tc.want+"/payments/notify/sandbox" {
+			t.Errorf("notify URL %q", got)
+		}
+	}
+}
+
+// One failed start lists every bad setting: the server's own, LISTEN_ADDR among them, and
+// those of payments, sign-in and SMS, whether unreadable or invalid.
+func TestEveryBadSettingIsReportedTogether(t *testing.T) {
+	_, err := FromEnv(env(map[string]string{
+		"LISTEN_ADDR":               "8080",
+		"DATABASE_URL":              "postgres://db",
+		"ACCESS_TOKEN_TTL":          "soon",
+		"LOGIN_MAX_FAILURES":        "0",
+		"LOG_LEVEL":                 "loud",
+		"PAYMENT_SANDBOX_TOLERANCE": "1s",
+		"WECHAT_MCH_ID":             "1900000001",
+		"SMS_ALLOWED_COUNTRIES":     "eighty-six",
+	}))
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, name := range []string{"LISTEN_ADDR", "DATABASE_URL", "ACCESS_TOKEN_TTL", "LOGIN_MAX_FAILURES", "LOG_LEVEL",
+		"PAYMENT_SANDBOX_TOLERANCE", "WECHAT_APP_ID", "SMS_ALLOWED_COUNTRIES"} {
+		if !strings.Contains(err.Error(), name) {
+			t.Errorf("the error does not name %s:\n%v", name, err)
+		}
+	}
+	for _, bad := range []string{"8080", ":http", ":99999", "localhost", "[::1:80"} {
+		_, err := FromEnv(env(map[string]string{"LISTEN_ADDR": bad}))
+		if err == nil || !strings.Contains(err.Error(), "LISTEN_ADDR") {
+			t.Errorf("LISTEN_ADDR=%q: %v", bad, err)
+		}
+	}
+	// Port 0 lets the system choose; the public URL cannot follow it.
+	if _, err := FromEnv(env(map[string]string{"LISTEN_ADDR": "127.0.0.1:0"})); err == nil ||
+		!strings.Contains(err.Error(), "PAYMENT_PUBLIC_URL") {
+		t.Errorf("LISTEN_ADDR with port 0 and no PAYMENT_PUBLIC_URL: %v", err)
+	}
+}

@@ -28,18 +28,29 @@ const (
 	MaxNote    = orders.MaxReason
 )
 
-// ConfirmReceipt is the customer confirming an order: a SHIPPED order becomes DELIVERED, a
-// DELIVERED or FULFILLED order COMPLETED. Only the order's customer may confirm; its
-// merchant's staff and admins get FORBIDDEN, anyone else NOT_FOUND.
+// ConfirmReceipt is the customer confirming an order (确认收货, one tap): a SHIPPED order
+// becomes DELIVERED and then COMPLETED, both steps on its timeline; a DELIVERED or
+// FULFILLED order becomes COMPLETED. Only the order's customer may confirm; its merchant's
+// staff and admins get FORBIDDEN, anyone else NOT_FOUND.
+//
+// Everything happens in db's transaction, on the order's row locked first
+// (orders.ForCustomer), and the decision is taken on the status the lock reads: a
+// carrier's DELIVERED scan or the auto-complete job racing the confirmation waits for it
+// and then finds the order COMPLETED (or has completed it, and the confirmation gets
+// INVALID_STATE naming COMPLETED). Each step is the usual conditional transition.
 func (s *Service) ConfirmReceipt(ctx context.Context, db *ent.Client, orderID int) (*ent.Order, error) {
-	o, err := orders.ForCustomer(ctx, db, orderID)
+	o, err := orders.ForCustomer(ctx, db, orderID) // read with the row lock
 	if err != nil {
 		return nil, err
 	}
 	actor := orders.ActorOf(ctx, o)
 	switch o.Status {
 	case order.StatusSHIPPED:
-		return s.Orders.Transition(ctx, db, o, order.StatusDELIVERED, actor, "receipt confirmed by the customer", nil)
+		delivered, err := s.Orders.Transition(ctx, db, o, order.StatusDELIVERED, actor, "receipt confirmed by the customer", nil)
+		if err != nil {
+			return nil, err
+		}
+		return s.Orders.Transition(ctx, db, delivered, order.StatusCOMPLETED, actor, "confirmed by the customer", nil)
 	case order.StatusDELIVERED, order.StatusFULFILLED:
 		return s.Orders.Transition(ctx, db, o, order.StatusCOMPLETED, actor, "confirmed by the customer", nil)
 	}

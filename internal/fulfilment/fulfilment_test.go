@@ -179,6 +179,50 @@ func TestShipPaidOrderAcceptsItImplicitly(t *testing.T) {
 	})
 }
 
+// 确认收货 is one tap: confirming a SHIPPED order completes it, and the timeline shows
+// both steps by the customer, DELIVERED then COMPLETED, stamped on the order.
+func TestConfirmReceiptCompletesAShippedOrderInOneCall(t *testing.T) {
+	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
+		w := newWorld(t, s)
+		id := w.paidOrder(t, "PHYSICAL")
+		var shipped struct{ ShipOrder shipment }
+		s.MustQuery(w.shop.Owner.AccessToken, shipQ, map[string]any{"id": id, "c": "顺丰速运", "n": "SF-0002"}).Decode(t, &shipped)
+		track(t, w, w.staff.AccessToken, shipped.ShipOrder.ID, scan("IN_TRANSIT", time.Now().UTC().Add(-time.Hour), "杭州"))
+		r := s.MustQuery(w.customer.AccessToken, `mutation($id: ID!) {
+			confirmReceipt(orderID: $id) { status deliveredAt completedAt } }`, map[string]any{"id": id})
+		var got struct {
+			ConfirmReceipt struct {
+				Status                   string
+				DeliveredAt, CompletedAt *string
+			}
+		}
+		r.Decode(t, &got)
+		if c := got.ConfirmReceipt; c.Status != "COMPLETED" || c.DeliveredAt == nil || c.CompletedAt == nil {
+			t.Fatalf("confirmReceipt of a SHIPPED order: %s", r.Raw)
+		}
+		tl := w.timeline(t, id)
+		if got := types(tl); !slices.Equal(got, []string{"CREATED", "ACCEPTED", "SHIPPED", "TRACKING_UPDATED", "DELIVERED", "COMPLETED"}) {
+			t.Fatalf("timeline %v", got)
+		}
+		// An event that changes no status has null statuses, not "".
+		raw := s.MustQuery(w.customer.AccessToken, `query($id: ID!) { order(id: $id) { timeline { type fromStatus toStatus } } }`, map[string]any{"id": id})
+		if !raw.Contains(`{"type":"TRACKING_UPDATED","fromStatus":null,"toStatus":null}`) || !raw.Contains(`{"type":"SHIPPED","fromStatus":"ACCEPTED","toStatus":"SHIPPED"}`) {
+			t.Fatalf("timeline statuses: %s", raw.Raw)
+		}
+		tl = slices.DeleteFunc(tl, func(e event) bool { return e.Type == "TRACKING_UPDATED" })
+		for _, e := range tl[3:] {
+			if e.ActorRole != "CUSTOMER" {
+				t.Fatalf("timeline %+v", tl)
+			}
+		}
+		if tl[3].FromStatus != "SHIPPED" || tl[3].ToStatus != "DELIVERED" || tl[4].FromStatus != "DELIVERED" || tl[4].ToStatus != "COMPLETED" {
+			t.Fatalf("timeline %+v", tl)
+		}
+		wantError(t, s.Query(w.customer.AccessToken, confirmQ, map[string]any{"id": id}), "INVALID_STATE",
+			map[string]string{"currentState": "COMPLETED"})
+	})
+}
+
 // A VIRTUAL order: the merchant delivers its codes (accepting the paid order on the way),
 // only the buyer and the merchant read them, the buyer confirms. Shipping or marking it
 // rendered is the wrong call for its kind.
@@ -442,7 +486,8 @@ func TestMixedOrderDeliversEachLineByItsKind(t *testing.T) {
 			}
 		}
 		s.MustQuery(w.customer.AccessToken, confirmQ, map[string]any{"id": id})
-		s.MustQuery(w.customer.AccessToken, confirmQ, map[string]any{"id": id})
+		wantError(t, s.Query(w.customer.AccessToken, confirmQ, map[string]any{"id": id}), "INVALID_STATE",
+			map[string]string{"currentState": "COMPLETED"})
 		wantTL := []string{"CREATED", "ACCEPTED", "LINES_FULFILLED", "SHIPPED", "LINES_FULFILLED", "DELIVERED", "COMPLETED"}
 		if tl := types(w.timeline(t, id)); !slices.Equal(tl, wantTL) {
 			t.Fatalf("timeline %v, want %v", tl, wantTL)

@@ -2,10 +2,12 @@ package loader
 
 import (
 	"context"
+	"slices"
 
 	"github.com/graph-gophers/dataloader/v7"
 
 	"github.com/xiadan/xiadan/ent"
+	"github.com/xiadan/xiadan/ent/merchant"
 	"github.com/xiadan/xiadan/ent/product"
 )
 
@@ -85,6 +87,27 @@ func (l *Loaders) loadProductCounts(ctx context.Context, ids []int) []*dataloade
 	out := make([]*dataloader.Result[int], len(ids))
 	for i, id := range ids {
 		out[i] = &dataloader.Result[int]{Data: count[id], Error: err}
+	}
+	return out
+}
+
+// ShowsExactStock reports whether merchant id shows the exact stock of its variants to
+// everyone (Merchant.showExactStock); the merchants of one request are read together. A
+// merchant the viewer may not see shows nothing.
+func (l *Loaders) ShowsExactStock(ctx context.Context, client *ent.Client, id int) (bool, error) {
+	if l == nil {
+		return client.Merchant.Query().Where(merchant.ID(id), merchant.ShowExactStock(true)).Exist(ctx)
+	}
+	return l.exactStock.Load(ctx, id)()
+}
+
+func (l *Loaders) loadExactStock(ctx context.Context, ids []int) []*dataloader.Result[bool] {
+	shown, err := l.db(ctx).Merchant.Query().
+		Where(merchant.IDIn(ids...), merchant.ShowExactStock(true)).
+		IDs(ctx)
+	out := make([]*dataloader.Result[bool], len(ids))
+	for i, id := range ids {
+		out[i] = &dataloader.Result[bool]{Data: slices.Contains(shown, id), Error: err}
 	}
 	return out
 }

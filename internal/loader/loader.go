@@ -27,7 +27,11 @@ type Loaders struct {
 	// The pages of nested connections (pages.go).
 	merchantProducts *pageLoader[*ent.ProductConnection]
 	categoryProducts *pageLoader[*ent.ProductConnection]
-	productReviews   *pageLoader[*ent.ReviewConnection]
+	// categoryTreeProducts pages a category's products with its descendants'.
+	categoryTreeProducts *pageLoader[*ent.ProductConnection]
+	// exactStock says which merchants show their exact stock to everyone.
+	exactStock     *dataloader.Loader[int, bool]
+	productReviews *pageLoader[*ent.ReviewConnection]
 }
 
 type ctxKey struct{}
@@ -58,13 +62,16 @@ func newLoaders(client *ent.Client, cached bool, wait time.Duration) *Loaders {
 	l.productStatus = dataloader.NewBatchedLoader(l.loadProductStatuses, options[int, product.Status](cached, wait)...)
 	l.productCount = dataloader.NewBatchedLoader(l.loadProductCounts, options[int, int](cached, wait)...)
 	l.paymentShare = dataloader.NewBatchedLoader(l.loadPaymentShares, options[int, PaymentShare](cached, wait)...)
-	l.merchantProducts = newPageLoader(l.productPages(product.FieldMerchantID, func(p *ent.Product) int { return p.MerchantID }), cached, wait)
-	l.categoryProducts = newPageLoader(l.productPages(product.FieldCategoryID, func(p *ent.Product) int {
+	l.merchantProducts = newPageLoader(l.productPages(product.FieldMerchantID, func(p *ent.Product) int { return p.MerchantID }, false), cached, wait)
+	categoryOf := func(p *ent.Product) int {
 		if p.CategoryID == nil {
 			return 0
 		}
 		return *p.CategoryID
-	}), cached, wait)
+	}
+	l.categoryProducts = newPageLoader(l.productPages(product.FieldCategoryID, categoryOf, false), cached, wait)
+	l.categoryTreeProducts = newPageLoader(l.productPages(product.FieldCategoryID, categoryOf, true), cached, wait)
+	l.exactStock = dataloader.NewBatchedLoader(l.loadExactStock, options[int, bool](cached, wait)...)
 	l.productReviews = newPageLoader(l.reviewPages, cached, wait)
 	return l
 }

@@ -2,8 +2,10 @@ package loader
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/xiadan/xiadan/ent"
+	"github.com/xiadan/xiadan/ent/category"
 	"github.com/xiadan/xiadan/ent/product"
 	"github.com/xiadan/xiadan/ent/review"
 )
@@ -70,15 +73,16 @@ type pageRequest struct {
 	args  PageArgs
 	order any // *ent.ProductOrder or *ent.ReviewOrder
 	where any // *ent.ProductWhereInput or *ent.ReviewWhereInput
-	// node is the selection of edges.node, for field collection; nil without edges.
+	// node is the selection of edges.node (or of nodes), for field collection; nil
+	// without them.
 	node *graphql.CollectedField
-	// edges, total and pageInfo say which fields of the connection are selected.
-	edges, total, pageInfo bool
+	// edges says the page is read: edges, nodes or pageInfo (whose cursors come from the
+	// page) is selected; total that totalCount is.
+	edges, total bool
 }
 
-// count reports whether the batch must count: for totalCount, or for pageInfo when no
-// page is read (as Ent's Paginate does).
-func (r *pageRequest) count() bool { return r.total || (r.pageInfo && !r.edges) }
+// count reports whether the batch must count: for totalCount.
+func (r *pageRequest) count() bool { return r.total }
 
 // pageKey is one parent's page of one connection field.
 type pageKey struct {
@@ -178,7 +182,12 @@ func newPageRequest(ctx context.Context, fc *graphql.FieldContext, args PageArgs
 		case "totalCount":
 			req.total = true
 		case "pageInfo":
-			req.pageInfo = true
+			req.edges = true
+		case "nodes":
+			req.edges = true
+			if req.node == nil {
+				req.node = &f
+			}
 		case "edges":
 			req.edges = true
 			if req.node != nil {
@@ -205,7 +214,11 @@ func (r *pageRequest) collectionContext(ctx context.Context) context.Context {
 // applied) into one page per parent, as described at the top of this file. fk is the
 // parent column, columns every column of the table (each branch reads whole rows, so the
 // order column and the parent are there for the cursor and the grouping).
-func unionPages(fk string, columns []string, parents []int, orderColumn string, dir entgql.OrderDirection,
+//
+// With members, parent i's branch reads the rows whose fk is any of members[i] (a
+// category and its descendants) and names its parent in the column pageParentColumn, as
+// a row may belong to the pages of several parents of the batch.
+func unionPages(fk string, columns []string, parents []int, members map[int][]int, orderColumn string, dir entgql.OrderDirection,
 	after, before *ent.Cursor, limit int) func(*sql.Selector) {
 	return func(s *sql.Selector) {
 		d := sql.Dialect(s.Dialect())
@@ -232,7 +245,16 @@ func unionPages(fk string, columns []string, parents []int, orderColumn string, 
 			if cond != nil {
 				b.SetP(sql.P(func(x *sql.Builder) { x.Wrap(func(x *sql.Builder) { x.Join(cond) }) }))
 			}
-			b.Where(sql.EQ(parentCol, id))
+			if members == nil {
+				b.Where(sql.EQ(parentCol, id))
+			} else {
+				in := make([]any, len(members[id]))
+				for j, m := range members[id] {
+					in[j] = m
+				}
+				b.Where(sql.In(parentCol, in...))
+				b.AppendSelectExprAs(sql.Expr(strconv.Itoa(id)), pageParentColumn)
+			}
 			for _, p := range cursors {
 				b.Where(p)
 			}
@@ -262,6 +284,28 @@ func unionPages(fk string, columns []string, parents []int, orderColumn string, 
 		union.OrderExpr(order(orderColumn, "id")...)
 		*s = *union
 	}
+}
+
+// pageParentColumn names the parent of a row in a page read by members (unionPages).
+const pageParentColumn = "page_parent"
+
+// pageParent is the parent a row read by members belongs to.
+func pageParent(n interface {
+	Value(string) (ent.Value, error)
+}) (int, error) {
+	v, err := n.Value(pageParentColumn)
+	if err != nil {
+		return 0, err
+	}
+	switch v := v.(type) {
+	case int64:
+		return int(v), nil
+	case []byte:
+		return strconv.Atoi(string(v))
+	case string:
+		return strconv.Atoi(v)
+	}
+	return 0, fmt.Errorf("loader: %s is a %T", pageParentColumn, v)
 }
 
 // cursorPredicates are entgql.CursorsPredicate with the columns named up front: rows after
@@ -362,18 +406,85 @@ func (l *Loaders) MerchantProducts(ctx context.Context, m *ent.Merchant, a PageA
 	return l.merchantProducts.load(ctx, m.ID, a, order, where)
 }
 
-// CategoryProducts returns one page of category c's products (the category itself, not
-// its sub-categories), batched with the other categories of the same field.
-func (l *Loaders) CategoryProducts(ctx context.Context, c *ent.Category, a PageArgs, order *ent.ProductOrder, where *ent.ProductWhereInput) (*ent.ProductConnection, error) {
+// CategoryProducts returns one page of category c's products — with subcategories, of c
+// and every category below it, at any depth — batched with the other categories of the
+// same field. The descendants of a batch's categories are resolved once, by one recursive
+// query (categoryTrees), and each category's page is then one branch of the batch's
+// statement, as for merchants.
+func (l *Loaders) CategoryProducts(ctx context.Context, c *ent.Category, a PageArgs, subcategories bool, order *ent.ProductOrder, where *ent.ProductWhereInput) (*ent.ProductConnection, error) {
 	if l == nil || graphql.GetFieldContext(ctx) == nil {
-		return c.QueryProducts().Paginate(ctx, a.After, a.First, a.Before, a.Last,
-			ent.WithProductOrder(order), ent.WithProductFilter(where.Filter))
+		q := c.QueryProducts()
+		if subcategories {
+			db := ent.FromContext(ctx)
+			if db == nil && l != nil {
+				db = l.client
+			}
+			if db == nil {
+				return nil, errors.New("loader: a category's products with subcategories need loaders or a transaction in ctx")
+			}
+			trees, err := categoryTrees(ctx, db, []int{c.ID})
+			if err != nil {
+				return nil, err
+			}
+			q = db.Product.Query().Where(product.CategoryIDIn(trees[c.ID]...))
+		}
+		return q.Paginate(ctx, a.After, a.First, a.Before, a.Last, ent.WithProductOrder(order), ent.WithProductFilter(where.Filter))
+	}
+	if subcategories {
+		return l.categoryTreeProducts.load(ctx, c.ID, a, order, where)
 	}
 	return l.categoryProducts.load(ctx, c.ID, a, order, where)
 }
 
+// categoryTrees maps each of roots to itself and every category below it, at any depth,
+// with one recursive query (SQLite, MySQL 8 and MariaDB all have them). Categories are
+// public, so no privacy applies; the products read with them are filtered as the viewer.
+func categoryTrees(ctx context.Context, db *ent.Client, roots []int) (map[int][]int, error) {
+	var rows []struct {
+		Root int `sql:"root"`
+		ID   int `sql:"id"`
+	}
+	// Through Ent's builder (not a raw query), so it runs on the request's transaction and
+	// driver like every other statement. UNION, not UNION ALL: a (corrupt) cycle of parents
+	// ends the walk instead of looping.
+	err := db.Category.Query().Modify(func(s *sql.Selector) {
+		d := sql.Dialect(s.Dialect())
+		tree := d.Select("root", "id").From(sql.Table("category_tree"))
+		tree.Prefix(d.Expr(func(x *sql.Builder) {
+			x.WriteString("WITH RECURSIVE ").Ident("category_tree").WriteString(" (").Ident("root").WriteString(", ").Ident("id").
+				WriteString(") AS (SELECT ").Ident(category.FieldID).WriteString(", ").Ident(category.FieldID).
+				WriteString(" FROM ").Ident(category.Table).WriteString(" WHERE ").Ident(category.FieldID).WriteString(" IN (")
+			// The ids are integers, written as literals: a prefix's arguments are not
+			// carried into the statement by Ent's selector.
+			for i, id := range roots {
+				if i > 0 {
+					x.WriteString(", ")
+				}
+				x.WriteString(strconv.Itoa(id))
+			}
+			x.WriteString(") UNION SELECT ").Ident("t").WriteString(".").Ident("root").WriteString(", ").
+				Ident("c").WriteString(".").Ident(category.FieldID).WriteString(" FROM ").Ident(category.Table).
+				WriteString(" AS ").Ident("c").WriteString(" JOIN ").Ident("category_tree").WriteString(" AS ").Ident("t").
+				WriteString(" ON ").Ident("c").WriteString(".").Ident(category.FieldParentID).WriteString(" = ").
+				Ident("t").WriteString(".").Ident("id").WriteString(")")
+		}))
+		*s = *tree
+	}).Scan(ctx, &rows)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int][]int, len(roots))
+	for _, r := range rows {
+		out[r.Root] = append(out[r.Root], r.ID)
+	}
+	return out, nil
+}
+
 // productPages reads the product pages of parents through the column fk.
-func (l *Loaders) productPages(fk string, parentOf func(*ent.Product) int) func(context.Context, *pageRequest, []int) (map[int]*ent.ProductConnection, error) {
+//
+// With trees, each parent's page draws from the parent and its descendants (categoryTrees),
+// and parentOf is not used: the rows name their parent.
+func (l *Loaders) productPages(fk string, parentOf func(*ent.Product) int, trees bool) func(context.Context, *pageRequest, []int) (map[int]*ent.ProductConnection, error) {
 	return func(ctx context.Context, req *pageRequest, parents []int) (map[int]*ent.ProductConnection, error) {
 		order, _ := req.order.(*ent.ProductOrder)
 		if order == nil {
@@ -391,9 +502,23 @@ func (l *Loaders) productPages(fk string, parentOf func(*ent.Product) int) func(
 		}
 		where, _ := req.where.(*ent.ProductWhereInput)
 		client := l.db(ctx)
+		var members map[int][]int // parent → the fk values of its page, with trees
+		inScope := parents
+		if trees {
+			var err error
+			if members, err = categoryTrees(ctx, client, parents); err != nil {
+				return nil, err
+			}
+			inScope = nil
+			for _, ids := range members {
+				inScope = append(inScope, ids...)
+			}
+			slices.Sort(inScope)
+			inScope = slices.Compact(inScope)
+		}
 		totals := map[int]int{}
 		if req.count() {
-			q, err := where.Filter(client.Product.Query().Where(inParents(fk, parents)))
+			q, err := where.Filter(client.Product.Query().Where(inParents(fk, inScope)))
 			if err != nil {
 				return nil, err
 			}
@@ -401,8 +526,18 @@ func (l *Loaders) productPages(fk string, parentOf func(*ent.Product) int) func(
 			if err := q.GroupBy(fk).Aggregate(ent.Count()).Scan(ctx, &rows); err != nil {
 				return nil, err
 			}
+			counts := map[int]int{}
 			for _, r := range rows {
-				totals[r.parent(fk)] = r.Count
+				counts[r.parent(fk)] = r.Count
+			}
+			for _, id := range parents {
+				if !trees {
+					totals[id] = counts[id]
+					continue
+				}
+				for _, m := range members[id] {
+					totals[id] += counts[m]
+				}
 			}
 		}
 		pages := map[int][]*ent.Product{}
@@ -420,14 +555,22 @@ func (l *Loaders) productPages(fk string, parentOf func(*ent.Product) int) func(
 			if req.args.Last != nil {
 				dir = dir.Reverse()
 			}
-			q.Modify(unionPages(fk, product.Columns, parents, column, dir, req.args.After, req.args.Before, limit))
+			q.Modify(unionPages(fk, product.Columns, parents, members, column, dir, req.args.After, req.args.Before, limit))
 			nodes, err := q.All(ctx)
 			if err != nil {
 				return nil, err
 			}
 			l.PrimeProductStatuses(ctx, nodes...)
 			for _, n := range nodes {
-				pages[parentOf(n)] = append(pages[parentOf(n)], n)
+				parent := 0
+				if trees {
+					if parent, err = pageParent(n); err != nil {
+						return nil, err
+					}
+				} else {
+					parent = parentOf(n)
+				}
+				pages[parent] = append(pages[parent], n)
 			}
 		}
 		out := make(map[int]*ent.ProductConnection, len(parents))
@@ -520,7 +663,7 @@ func (l *Loaders) reviewPages(ctx context.Context, req *pageRequest, parents []i
 		if req.args.Last != nil {
 			dir = dir.Reverse()
 		}
-		q.Modify(unionPages(fk, review.Columns, parents, column, dir, req.args.After, req.args.Before, limit))
+		q.Modify(unionPages(fk, review.Columns, parents, nil, column, dir, req.args.After, req.args.Before, limit))
 		nodes, err := q.All(ctx)
 		if err != nil {
 			return nil, err

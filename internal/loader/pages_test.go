@@ -18,7 +18,7 @@ func TestUnionPagesStatement(t *testing.T) {
 	for _, d := range []string{dialect.SQLite, dialect.MySQL} {
 		s := sql.Dialect(d).Select("*").From(sql.Table("products"))
 		s.Where(sql.Or(sql.EQ(s.C("status"), "ACTIVE"), sql.In(s.C("merchant_id"), 7)))
-		unionPages("merchant_id", []string{"id", "merchant_id", "min_price"}, []int{7, 8}, "min_price",
+		unionPages("merchant_id", []string{"id", "merchant_id", "min_price"}, []int{7, 8}, nil, "min_price",
 			entgql.OrderDirectionDesc, &entgql.Cursor[int]{ID: 5, Value: 300}, nil, 4)(s)
 		query, args := s.Query()
 		from := "`products`"

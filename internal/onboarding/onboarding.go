@@ -18,6 +18,7 @@ import (
 	"github.com/xiadan/xiadan/internal/audit"
 	"github.com/xiadan/xiadan/internal/auth"
 	"github.com/xiadan/xiadan/internal/catalog/hooks"
+	"github.com/xiadan/xiadan/internal/money"
 	"github.com/xiadan/xiadan/internal/usertext"
 	"github.com/xiadan/xiadan/internal/viewer"
 )
@@ -32,11 +33,34 @@ type ApplyInput struct {
 	LicenceNumber, LegalName                string
 }
 
+// Bounds of the shipping settings, in minor units.
+const (
+	maxShippingFee = 100_000_00
+	maxAmount      = 1_000_000_000_00
+)
+
+// amount reads a decimal money input (such as "8.00") in currency into minor units,
+// refusing negative amounts, amounts over max and more decimals than the currency has.
+func amount(field, s, currency string, max int64) (int64, error) {
+	v, err := money.ParseAmount(s, currency)
+	if err != nil {
+		return 0, apperror.BadInput(field, "must be an amount such as \"8.00\" with at most %d decimal places", money.Exponent(currency))
+	}
+	if v < 0 || v > max {
+		return 0, apperror.BadInput(field, "must be between 0 and %s", money.New(max, currency).Amount())
+	}
+	return v, nil
+}
+
 // UpdateInput edits a merchant's profile; nil fields stay as they are.
 type UpdateInput struct {
 	Name, Description, LogoURL              *string
 	ContactName, ContactPhone, ContactEmail *string
-	ShippingFlatFee, FreeShippingThreshold  *int64
+	// ShippingFlatFee and FreeShippingThreshold are decimal amounts in the merchant's
+	// currency, such as "8.00", as every money input of the API.
+	ShippingFlatFee, FreeShippingThreshold *string
+	// ShowExactStock shows shoppers the exact stock of the merchant's variants.
+	ShowExactStock *bool
 }
 
 var (
@@ -236,18 +260,24 @@ func Update(ctx context.Context, db *ent.Client, id int, in UpdateInput) (*ent.M
 		changed["contactEmail"] = e
 	}
 	if in.ShippingFlatFee != nil {
-		if *in.ShippingFlatFee < 0 || *in.ShippingFlatFee > 100_000_00 {
-			return nil, apperror.BadInput("shippingFlatFee", "must be between 0 and 10000000 minor units")
+		fee, err := amount("shippingFlatFee", *in.ShippingFlatFee, m.Currency, maxShippingFee)
+		if err != nil {
+			return nil, err
 		}
-		up.SetShippingFlatFee(*in.ShippingFlatFee)
-		changed["shippingFlatFee"] = *in.ShippingFlatFee
+		up.SetShippingFlatFee(fee)
+		changed["shippingFlatFee"] = money.New(fee, m.Currency).Amount()
 	}
 	if in.FreeShippingThreshold != nil {
-		if *in.FreeShippingThreshold < 0 {
-			return nil, apperror.BadInput("freeShippingThreshold", "must not be negative")
+		from, err := amount("freeShippingThreshold", *in.FreeShippingThreshold, m.Currency, maxAmount)
+		if err != nil {
+			return nil, err
 		}
-		up.SetFreeShippingThreshold(*in.FreeShippingThreshold)
-		changed["freeShippingThreshold"] = *in.FreeShippingThreshold
+		up.SetFreeShippingThreshold(from)
+		changed["freeShippingThreshold"] = money.New(from, m.Currency).Amount()
+	}
+	if in.ShowExactStock != nil {
+		up.SetShowExactStock(*in.ShowExactStock)
+		changed["showExactStock"] = *in.ShowExactStock
 	}
 	m, err = up.Save(ctx)
 	if err != nil {

@@ -83,7 +83,7 @@ var raceScenarios = []struct {
 	{"ship x10", (*raceWorld).raceShip},
 	{"partial refund x10", func(w *raceWorld, t *testing.T, round int) { w.raceRefund(t, round, true) }},
 	{"full refund x10", func(w *raceWorld, t *testing.T, round int) { w.raceRefund(t, round, false) }},
-	{"confirm receipt vs auto-complete job", (*raceWorld).raceConfirmComplete},
+	{"confirm receipt vs confirm, delivered scan, auto-complete job", (*raceWorld).raceConfirmComplete},
 	{"delivered scans x5", (*raceWorld).raceDeliveredScans},
 	{"mixed order: ship vs deliver codes", (*raceWorld).raceShipDeliver},
 	{"mixed order: deliver codes x5", (*raceWorld).raceDeliverCodes},
@@ -371,19 +371,37 @@ func (w *raceWorld) raceRefund(t *testing.T, round int, partial bool) {
 	}
 }
 
+// raceConfirmComplete races the customer's one-tap confirmation of a SHIPPED order
+// (DELIVERED and COMPLETED in one transaction) against a second tap, the carrier's
+// DELIVERED scan, and — on a delivered order — the auto-complete job. The order ends
+// COMPLETED, each status once on the timeline.
 func (w *raceWorld) raceConfirmComplete(t *testing.T, round int) {
 	o := w.paid(t, fmt.Sprintf("confirm-%d", round))
-	w.must(t, w.shop.Owner.AccessToken, shipMutation, map[string]any{"id": o.id, "n": fmt.Sprintf("ZT%08d", round)})
-	w.must(t, w.buyer.AccessToken, `mutation($id: ID!) { confirmReceipt(orderID: $id) { status } }`, map[string]any{"id": o.id})
-	// Delivered long enough ago for the auto-complete job to take it.
-	w.client.Order.UpdateOneID(o.intID).SetDeliveredAt(time.Now().Add(-w.s.Config.OrderAutoCompleteAfter - time.Hour)).ExecX(w.ctx)
-	outs := apitest.Race(
-		w.request(w.buyer.AccessToken, `mutation($id: ID!) { confirmReceipt(orderID: $id) { status } }`, map[string]any{"id": o.id}),
-		w.job(),
-	)
-	apitest.Successes(t, "confirm vs job", outs, "INVALID_STATE")
+	r := w.must(t, w.shop.Owner.AccessToken, shipMutation, map[string]any{"id": o.id, "n": fmt.Sprintf("ZT%08d", round)})
+	var ship struct{ ShipOrder struct{ ID string } }
+	r.Decode(t, &ship)
+	confirm := w.request(w.buyer.AccessToken, `mutation($id: ID!) { confirmReceipt(orderID: $id) { status } }`, map[string]any{"id": o.id})
+	scanQ := `mutation($id: ID!, $i: TrackingEventInput!) { addTrackingEvent(shipmentID: $id, input: $i) { status } }`
+	scanVars := map[string]any{"id": ship.ShipOrder.ID, "i": map[string]any{"status": "DELIVERED",
+		"occurredAt": time.Now().UTC().Add(-time.Minute).Format(time.RFC3339)}}
+	switch round % 3 {
+	case 0: // two taps from SHIPPED: one completes, the other finds it COMPLETED
+		if won := apitest.Successes(t, "confirm vs confirm", apitest.Race(confirm, confirm), "INVALID_STATE"); won != 1 {
+			t.Errorf("exactly one confirmation succeeds, %d did", won)
+		}
+	case 1: // the tap vs the carrier's DELIVERED scan: the confirmation always succeeds
+		outs := apitest.Race(confirm, w.request(w.shop.Owner.AccessToken, scanQ, scanVars))
+		apitest.Successes(t, "confirm vs delivered scan", outs, "INVALID_STATE")
+		if c := outs[0].Code(); c != "" {
+			t.Errorf("confirmReceipt racing a DELIVERED scan: %s", outs[0])
+		}
+	default: // delivered long enough ago for the auto-complete job to take it
+		w.must(t, w.shop.Owner.AccessToken, scanQ, scanVars)
+		w.client.Order.UpdateOneID(o.intID).SetDeliveredAt(time.Now().Add(-w.s.Config.OrderAutoCompleteAfter - time.Hour)).ExecX(w.ctx)
+		apitest.Successes(t, "confirm vs job", apitest.Race(confirm, w.job()), "INVALID_STATE")
+	}
 	if st := w.status(t, o); st != order.StatusCOMPLETED {
-		t.Errorf("order after confirm vs auto-complete: %s", st)
+		t.Errorf("order after the race: %s", st)
 	}
 	w.check(t, o, 1)
 }

@@ -63,3 +63,13 @@ func CheckMove(f Fulfilment, from, to order.Status) error {
 func Terminal(s order.Status) bool {
 	return s == order.StatusCOMPLETED || s == order.StatusCANCELLED
 }
+
+// StatusOrNil reads a status stored on the timeline, where "" means the event changed no
+// status (TRACKING_UPDATED, REFUNDED, …): nil then, so the API says null, not "".
+func StatusOrNil(s string) *order.Status {
+	if s == "" {
+		return nil
+	}
+	st := order.Status(s)
+	return &st
+}

@@ -61,6 +61,10 @@ func (s *Service) CompleteSandbox(ctx context.Context, id int, outcome payment.O
 	}
 	if err := notify(ctx); err != nil {
 		if errors.Is(err, payment.ErrProvider) {
+			// The caller is told INTERNAL; the log says where the notification went (a
+			// PAYMENT_PUBLIC_URL that is not this server is the usual cause).
+			s.Logger.ErrorContext(ctx, "sandbox notification failed", "payment_ref", p.PaymentRef,
+				"notify_url", s.Config.NotifyURL(sandbox.Name), "err", err)
 			return nil, &apperror.Error{Code: apperror.Internal, Err: err,
 				Message: "the notification endpoint did not accept the sandbox notification; see the payment notification log"}
 		}

@@ -187,7 +187,7 @@ func AllowMerchantOwnerUpdate() privacy.MerchantMutationRuleFunc {
 		}
 		if !onlyFields(m, merchant.FieldName, merchant.FieldDescription, merchant.FieldLogoURL,
 			merchant.FieldContactName, merchant.FieldContactPhone, merchant.FieldContactEmail,
-			merchant.FieldShippingFlatFee, merchant.FieldFreeShippingThreshold, merchant.FieldUpdatedAt) {
+			merchant.FieldShippingFlatFee, merchant.FieldFreeShippingThreshold, merchant.FieldShowExactStock, merchant.FieldUpdatedAt) {
 			return privacy.Denyf("field not editable by the merchant")
 		}
 		return privacy.Allow

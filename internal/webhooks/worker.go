@@ -71,18 +71,19 @@ type Payload struct {
 	// it to drop duplicates.
 	ID string `json:"id"`
 	// Cursor resumes the orderEvents subscription after this event.
-	Cursor      string    `json:"cursor"`
-	Position    int64     `json:"position"`
-	Sequence    int64     `json:"sequence"`
-	Type        string    `json:"type"`
-	OrderID     string    `json:"orderId"`
-	OrderNumber string    `json:"orderNumber"`
-	MerchantID  string    `json:"merchantId"`
-	FromStatus  string    `json:"fromStatus"`
-	ToStatus    string    `json:"toStatus"`
-	ActorRole   string    `json:"actorRole"`
-	OccurredAt  time.Time `json:"occurredAt"`
-	Reason      string    `json:"reason"`
+	Cursor      string `json:"cursor"`
+	Position    int64  `json:"position"`
+	Sequence    int64  `json:"sequence"`
+	Type        string `json:"type"`
+	OrderID     string `json:"orderId"`
+	OrderNumber string `json:"orderNumber"`
+	MerchantID  string `json:"merchantId"`
+	// FromStatus and ToStatus are null for events that change no status.
+	FromStatus *string   `json:"fromStatus"`
+	ToStatus   *string   `json:"toStatus"`
+	ActorRole  string    `json:"actorRole"`
+	OccurredAt time.Time `json:"occurredAt"`
+	Reason     string    `json:"reason"`
 }
 
 // Run delivers due deliveries until ctx ends.
@@ -222,10 +223,18 @@ func (s *Service) prepare(ctx context.Context, ids []int) ([]job, error) {
 	return jobs, nil
 }
 
+// nonEmpty is s, or nil for "" (a status the event did not have).
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
 func payload(ev *ent.OrderEvent, number string) Payload {
 	p := Payload{ID: strconv.Itoa(ev.ID), Type: string(ev.Type), OrderID: strconv.Itoa(ev.OrderID),
-		OrderNumber: number, MerchantID: strconv.Itoa(ev.MerchantID), FromStatus: ev.FromStatus,
-		ToStatus: ev.ToStatus, ActorRole: string(ev.ActorRole), OccurredAt: ev.CreatedAt.UTC(), Reason: ev.Reason}
+		OrderNumber: number, MerchantID: strconv.Itoa(ev.MerchantID), FromStatus: nonEmpty(ev.FromStatus),
+		ToStatus: nonEmpty(ev.ToStatus), ActorRole: string(ev.ActorRole), OccurredAt: ev.CreatedAt.UTC(), Reason: ev.Reason}
 	if ev.Position != nil {
 		p.Position = *ev.Position
 		p.Cursor = events.Cursor(*ev.Position)
