@@ -1021,7 +1021,7 @@ var (
 		{Name: "width", Type: field.TypeInt, Nullable: true},
 		{Name: "height", Type: field.TypeInt, Nullable: true},
 		{Name: "sha256", Type: field.TypeString, Size: 64, Default: ""},
-		{Name: "incoming_key", Type: field.TypeString, Size: 255},
+		{Name: "incoming_key", Type: field.TypeString, Unique: true, Size: 255},
 		{Name: "storage_key", Type: field.TypeString, Unique: true, Size: 255},
 		{Name: "thumbnails", Type: field.TypeJSON},
 		{Name: "bound_entity", Type: field.TypeString, Nullable: true, Size: 32},

@@ -45,7 +45,7 @@ func (Upload) Fields() []ent.Field {
 		// Where the client puts the bytes (presigned flow), and where the processed file
 		// lives; they differ so that a presigned PUT replayed after processing cannot
 		// replace the checked file.
-		field.String("incoming_key").MaxRuneLen(255).NotEmpty().Immutable().Annotations(entgql.Skip()),
+		field.String("incoming_key").MaxRuneLen(255).NotEmpty().Unique().Immutable().Annotations(entgql.Skip()),
 		field.String("storage_key").MaxRuneLen(255).NotEmpty().Unique().Immutable().Annotations(entgql.Skip()),
 		field.JSON("thumbnails", []schematype.Thumbnail{}).Default([]schematype.Thumbnail{}).Annotations(entgql.Skip()),
 		// The use it is bound to, such as PRODUCT 12 or MERCHANT 3.

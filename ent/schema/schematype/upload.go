@@ -7,6 +7,8 @@ type Thumbnail struct {
 	Width  int    `json:"width"`
 	Height int    `json:"height"`
 	Key    string `json:"key"`
+	// ContentType is image/jpeg, or image/png for an image with transparency.
+	ContentType string `json:"contentType"`
 }
 
 // ImageThumbnail is a thumbnail of a product image, with the URL it is served at.
