@@ -38,6 +38,7 @@ import (
 	"github.com/xiadan/xiadan/internal/payment/providers"
 	"github.com/xiadan/xiadan/internal/payments"
 	"github.com/xiadan/xiadan/internal/streams"
+	"github.com/xiadan/xiadan/internal/upload"
 	"github.com/xiadan/xiadan/internal/viewer"
 	"github.com/xiadan/xiadan/internal/webhooks"
 )
@@ -62,6 +63,8 @@ type App struct {
 	Streamer *events.Streamer
 	// Webhooks delivers order events to merchants' and partners' endpoints.
 	Webhooks *webhooks.Service
+	// Uploads takes, checks, serves and binds files (internal/upload).
+	Uploads *upload.Service
 	// AccessRecheck is how often an open websocket re-checks its token's rights (1m
 	// when zero): the fallback for an access change this replica did not hear of.
 	AccessRecheck time.Duration
@@ -129,9 +132,13 @@ func New(cfg config.Config, db *database.DB, logger *slog.Logger) (*App, error) 
 	relay := events.NewRelay(db.Client, bus, logger)
 	wh := webhooks.New(db.Client, logger, cfg.WebhookAllowPrivate)
 	relay.OnNumbered = wh.EnqueueDeliveries
+	uploads, err := upload.New(cfg.Upload, db.Client, cfg.DataDir, logger)
+	if err != nil {
+		return nil, err
+	}
 	a := &App{Config: cfg, Logger: logger, DB: db, Auth: svc,
 		Orders: ord, Payments: pay, Fulfilment: &fulfilment.Service{Orders: ord},
-		Relay: relay, Hub: hub, Bus: bus, Webhooks: wh,
+		Relay: relay, Hub: hub, Bus: bus, Webhooks: wh, Uploads: uploads,
 		Streamer: &events.Streamer{DB: db.Client, Hub: hub, Retention: cfg.EventRetention},
 		Streams:  streams.New(cfg.WSMaxPerUser), signInSandbox: signIn.sandbox}
 	streams.Register(db.Client, a.accessChanged)
@@ -165,6 +172,7 @@ func (a *App) RunEvents(ctx context.Context) error {
 // claims its work in the database.
 func (a *App) RunJobs(ctx context.Context) {
 	go a.Payments.RunReconcile(ctx, a.Config.JobInterval)
+	go a.Uploads.RunCleanup(ctx, a.Config.JobInterval)
 	a.Orders.RunJobs(ctx, a.DB.Client, a.Config.JobInterval, a.Logger)
 }
 
@@ -180,7 +188,7 @@ func devKeyDir(cfg config.Config) string {
 func (a *App) GraphQL() *handler.Server {
 	srv := handler.New(graph.NewSchema(&graph.Resolver{Client: a.DB.Client, Auth: a.Auth,
 		Orders: a.Orders, Payments: a.Payments, Fulfilment: a.Fulfilment, Events: a.Streamer,
-		Webhooks: a.Webhooks}))
+		Webhooks: a.Webhooks, Uploads: a.Uploads}))
 	srv.AddTransport(transport.Websocket{
 		// Legacy graphql-ws: a "ka" message every 15 s.
 		KeepAlivePingInterval: 15 * time.Second,
@@ -202,6 +210,10 @@ func (a *App) GraphQL() *handler.Server {
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(getTransport{logger: a.Logger})
 	srv.AddTransport(postTransport{logger: a.Logger})
+	if a.Config.Upload.Enabled {
+		// The GraphQL multipart request spec, for uploadFile (multipart.go).
+		srv.AddTransport(multipartTransport{logger: a.Logger, maxBytes: a.Config.Upload.MultipartMaxBytes})
+	}
 	srv.AddTransport(unsupportedTransport{logger: a.Logger})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	presenter := apperror.Presenter(a.Logger, audit.RequestID)
@@ -234,6 +246,7 @@ func (a *App) Handler() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", a.readyz())
 	a.Payments.Routes(mux)
+	a.Uploads.Routes(mux) // the disk store's files at /uploads/
 	if a.signInSandbox != nil {
 		mux.Handle(sandbox.AuthorizePath, a.signInSandbox.Page())
 	}

@@ -52,12 +52,16 @@ type requestError struct {
 	field   string // the member of the request at fault, when there is one
 	message string
 	detail  error // for the log only
+	limit   int64 // the body cap of a 413, when not MaxBodyBytes
 }
 
 func (e *requestError) apperror() *apperror.Error {
 	ext := map[string]any{"reason": e.reason}
 	if e.status == http.StatusRequestEntityTooLarge {
-		ext["limit"] = MaxBodyBytes
+		ext["limit"] = int64(MaxBodyBytes)
+		if e.limit != 0 {
+			ext["limit"] = e.limit
+		}
 	}
 	return &apperror.Error{Code: apperror.BadUserInput, Field: e.field, Message: e.message, Extensions: ext}
 }
