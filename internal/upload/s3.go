@@ -31,8 +31,8 @@ type S3Store struct {
 // NewS3Store returns the store of cfg.S3, with public files under publicURL.
 func NewS3Store(cfg S3Config, publicURL string, now func() time.Time) *S3Store {
 	client := s3.New(s3.Options{
-		Region:      cfg.Region,
-		Credentials: credentials.NewStaticCredentialsProvider(cfg.AccessKeyID, cfg.SecretAccessKey.Reveal(), ""),
+		Region:       cfg.Region,
+		Credentials:  credentials.NewStaticCredentialsProvider(cfg.AccessKeyID, cfg.SecretAccessKey.Reveal(), ""),
 		UsePathStyle: cfg.ForcePathStyle,
 		// The SDK's default CRC32 checksums are not understood by every S3-compatible
 		// service (OSS, COS and older MinIO refuse or ignore them): send them only where

@@ -27,8 +27,8 @@ import (
 
 	"github.com/xiadan/xiadan/ent"
 	"github.com/xiadan/xiadan/ent/merchant"
-	entupload "github.com/xiadan/xiadan/ent/upload"
 	"github.com/xiadan/xiadan/ent/schema/schematype"
+	entupload "github.com/xiadan/xiadan/ent/upload"
 	"github.com/xiadan/xiadan/internal/apperror"
 	"github.com/xiadan/xiadan/internal/viewer"
 )
