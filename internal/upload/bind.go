@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/xiadan/xiadan/ent"
 	entupload "github.com/xiadan/xiadan/ent/upload"
@@ -132,7 +133,7 @@ func (s *Service) Release(ctx context.Context, db *ent.Client, entity string, en
 	return db.Upload.Update().
 		Where(entupload.BoundEntity(entity), entupload.BoundID(entityID), entupload.IDNotIn(keep...),
 			entupload.StateEQ(entupload.StateBOUND)).
-		SetState(entupload.StateEXPIRED).SetExpiresAt(s.now().UTC()).
+		SetState(entupload.StateEXPIRED).SetExpiresAt(s.now().UTC().Truncate(time.Microsecond)).
 		Exec(viewer.SystemContext(ctx))
 }
 

@@ -25,7 +25,7 @@ func (s *Service) Cleanup(ctx context.Context) (int, error) {
 	db := s.client
 	removed := 0
 	for {
-		now := s.now().UTC().Truncate(time.Microsecond)
+		now := s.now().UTC()
 		due, err := db.Upload.Query().
 			Where(entupload.StateIn(entupload.StatePENDING, entupload.StateREADY, entupload.StateEXPIRED),
 				entupload.ExpiresAtLTE(now)).
@@ -34,7 +34,7 @@ func (s *Service) Cleanup(ctx context.Context) (int, error) {
 			return removed, err
 		}
 		for _, u := range due {
-			lease := now.Add(cleanupLease)
+			lease := now.Add(cleanupLease).Truncate(time.Microsecond) // as MySQL keeps it
 			n, err := db.Upload.Update().
 				Where(entupload.ID(u.ID), entupload.StateEQ(u.State), entupload.ExpiresAt(u.ExpiresAt)).
 				SetState(entupload.StateEXPIRED).SetExpiresAt(lease).
