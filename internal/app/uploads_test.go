@@ -480,3 +480,100 @@ func TestUploadCleanupRemovesExpiredUploads(t *testing.T) {
 		}
 	})
 }
+
+// The presigned flow against S3-compatible storage: createUpload presigns a PUT with the
+// AWS SDK, the client puts the file straight into the bucket (whose server checks the
+// signature), completeUpload reads it back, processes it and stores the result and its
+// thumbnails in the bucket; a bound product image is linked at UPLOAD_PUBLIC_URL.
+func TestUploadPresignedFlowOnS3(t *testing.T) {
+	s3 := apitest.StartS3(t)
+	forEachUploadServer(t, func(t *testing.T, s *apitest.Server, _ *apitest.Clock) {
+		m := s.NewMerchant(t, "s3-shop", merchant.StatusACTIVE)
+		photo := testJPEG(t, 1000, 500, 1)
+		p := createUpload(t, s, m.Owner.AccessToken, "PRODUCT_IMAGE", "image/jpeg", len(photo))
+		if !strings.HasPrefix(p.URL, s3.Config.Endpoint+"/xiadan-test/incoming/") || !strings.Contains(p.URL, "X-Amz-Signature=") {
+			t.Fatalf("presigned: %+v", p)
+		}
+		if status, body := putFile(t, p, "image/png", photo); status != http.StatusForbidden {
+			t.Fatalf("PUT with another type than signed: %d %s", status, body)
+		}
+		if status, body := putFile(t, p, "", photo); status != http.StatusOK {
+			t.Fatalf("PUT: %d %s", status, body)
+		}
+		r := s.MustQuery(m.Owner.AccessToken, `mutation($id: ID!) { completeUpload(id: $id) { `+uploadedFileFields+` } }`,
+			map[string]any{"id": p.Upload.ID})
+		var done struct{ CompleteUpload uploadedFile }
+		r.Decode(t, &done)
+		u := done.CompleteUpload
+		if u.State != "READY" || *u.Width != 1000 || *u.Height != 500 || u.Thumbnails[0].Height != 100 || u.Thumbnails[1].Width != 800 {
+			t.Fatalf("completed: %s", r.Raw)
+		}
+		if bytes.Contains(storedBytes(t, s, u.ID), []byte("Exif")) {
+			t.Fatal("EXIF kept")
+		}
+		// A private file is read through a presigned GET the bucket checks.
+		if status, _, b := fetchFile(t, *u.URL); status != http.StatusOK || !bytes.Equal(b, storedBytes(t, s, u.ID)) {
+			t.Fatalf("presigned GET: %d", status)
+		}
+		r = s.MustQuery(m.Owner.AccessToken, `mutation($i: CreateProductInput!) { createProduct(input: $i) { images { url thumbnails { url } } } }`,
+			map[string]any{"i": map[string]any{"title": "S3", "images": []any{map[string]any{"uploadID": u.ID}},
+				"variants": []any{map[string]any{"sku": "S3-1", "price": "1.00"}}}})
+		if !r.Contains(`"url":"` + s3.PublicURL + "/product-image/") {
+			t.Fatalf("public URL: %s", r.Raw)
+		}
+	}, func(c *config.Config) {
+		c.Upload.Store = upload.StoreS3
+		c.Upload.S3 = s3.Config
+		c.Upload.PublicURL = s3.PublicURL
+	})
+	if s3.Requests.Load() == 0 {
+		t.Fatal("the S3 server was never reached")
+	}
+}
+
+// A merchant application carries its licence scan; the owner, staff and admins see it on
+// the merchant, nobody else does.
+func TestUploadMerchantLicenceOnApplication(t *testing.T) {
+	forEachUploadServer(t, func(t *testing.T, s *apitest.Server, _ *apitest.Clock) {
+		applicant := s.Register("applicant@example.com", "Applicant")
+		const q = `mutation($file: Upload!) { uploadFile(file: $file, purpose: MERCHANT_LICENCE) { id } }`
+		r := multipartUpload(t, s, applicant.AccessToken, q, map[string]any{}, "licence.pdf", "application/pdf",
+			[]byte("%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"))
+		var out struct{ UploadFile struct{ ID string } }
+		if len(r.Errors) > 0 {
+			t.Fatalf("licence upload: %s", r.Raw)
+		}
+		r.Decode(t, &out)
+		apply := func(ids []string) *apitest.Response {
+			return s.Query(applicant.AccessToken, `mutation($i: ApplyForMerchantInput!) { applyForMerchant(input: $i) { id licenceFiles { id contentType } } }`,
+				map[string]any{"i": map[string]any{"name": "执照茶行", "slug": "licence-tea", "contactName": "王芳", "contactPhone": "13800000000",
+					"contactEmail": "licence@example.com", "licenceNumber": "91310000MA1FL8XQ37", "legalName": "执照茶行有限公司", "licenceUploadIDs": ids}})
+		}
+		if r := apply([]string{"123456789"}); r.Code() != "NOT_FOUND" || r.Field() != "licenceUploadIDs[0]" {
+			t.Fatalf("someone else's licence: %s", r.Raw)
+		}
+		r = apply([]string{out.UploadFile.ID})
+		if len(r.Errors) > 0 || !r.Contains(`"contentType":"application/pdf"`) {
+			t.Fatalf("apply: %s", r.Raw)
+		}
+		var applied struct{ ApplyForMerchant struct{ ID string } }
+		r.Decode(t, &applied)
+		admin := s.NewAdmin(t, "licence-admin@example.com")
+		const read = `query($id: ID!) { node(id: $id) { ... on Merchant { licenceFiles { id url } } } }`
+		if r := s.MustQuery(admin.AccessToken, read, map[string]any{"id": applied.ApplyForMerchant.ID}); !r.Contains(out.UploadFile.ID) {
+			t.Fatalf("admin: %s", r.Raw)
+		}
+		stranger := s.Register("stranger@example.com", "Stranger")
+		client, ctx := s.Client()
+		mid, _ := strconv.Atoi(applied.ApplyForMerchant.ID)
+		if err := client.Merchant.UpdateOneID(mid).SetStatus(merchant.StatusACTIVE).Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if r := s.MustQuery(stranger.AccessToken, read, map[string]any{"id": applied.ApplyForMerchant.ID}); !r.Contains(`"licenceFiles":[]`) {
+			t.Fatalf("a stranger sees the licence: %s", r.Raw)
+		}
+		if r := s.MustQuery("", read, map[string]any{"id": applied.ApplyForMerchant.ID}); !r.Contains(`"licenceFiles":[]`) {
+			t.Fatalf("anonymous sees the licence: %s", r.Raw)
+		}
+	})
+}
