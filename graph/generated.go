@@ -393,7 +393,7 @@ type ComplexityRoot struct {
 		UpdateProductVariant     func(childComplexity int, id int, input model.UpdateProductVariantInput) int
 		UpdateProfile            func(childComplexity int, input model.UpdateProfileInput) int
 		UpdateWebhook            func(childComplexity int, id int, input model.UpdateWebhookInput) int
-		UploadFile               func(childComplexity int, file graphql.Upload, purpose upload.Purpose, merchantID *int) int
+		UploadFile               func(childComplexity int, purpose upload.Purpose, merchantID *int, file graphql.Upload) int
 		VerifyEmail              func(childComplexity int, code *string, token *string) int
 	}
 
@@ -977,7 +977,7 @@ type MutationResolver interface {
 	UnlinkEmailPassword(ctx context.Context) (*ent.User, error)
 	CreateUpload(ctx context.Context, input model.CreateUploadInput) (*upload1.Created, error)
 	CompleteUpload(ctx context.Context, id int) (*ent.Upload, error)
-	UploadFile(ctx context.Context, file graphql.Upload, purpose upload.Purpose, merchantID *int) (*ent.Upload, error)
+	UploadFile(ctx context.Context, purpose upload.Purpose, merchantID *int, file graphql.Upload) (*ent.Upload, error)
 	CreateWebhook(ctx context.Context, input model.CreateWebhookInput) (*model.WebhookWithSecret, error)
 	UpdateWebhook(ctx context.Context, id int, input model.UpdateWebhookInput) (*ent.Webhook, error)
 	DeleteWebhook(ctx context.Context, id int) (int, error)
@@ -2778,7 +2778,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.UploadFile(childComplexity, args["file"].(graphql.Upload), args["purpose"].(upload.Purpose), args["merchantID"].(*int)), true
+		return e.ComplexityRoot.Mutation.UploadFile(childComplexity, args["purpose"].(upload.Purpose), args["merchantID"].(*int), args["file"].(graphql.Upload)), true
 	case "Mutation.verifyEmail":
 		if e.ComplexityRoot.Mutation.VerifyEmail == nil {
 			break
@@ -10345,7 +10345,7 @@ extend type Mutation {
   """
   completeUpload(id: ID!): UploadedFile! @auth
   "Uploads a small file inline (multipart request, UPLOAD_MULTIPART_MAX_BYTES); it is READY at once."
-  uploadFile(file: Upload!, purpose: UploadPurpose!, merchantID: ID): UploadedFile! @auth
+  uploadFile(purpose: UploadPurpose!, merchantID: ID, file: Upload!): UploadedFile! @auth
 }
 
 input CreateUploadInput {
@@ -13172,30 +13172,30 @@ func (ec *executionContext) field_Mutation_updateWebhook_args(ctx context.Contex
 func (ec *executionContext) field_Mutation_uploadFile_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "file",
-		func(ctx context.Context, v any) (graphql.Upload, error) {
-			return ec.unmarshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["file"] = arg0
-	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "purpose",
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "purpose",
 		func(ctx context.Context, v any) (upload.Purpose, error) {
 			return ec.unmarshalNUploadPurpose2githubᚗcomᚋxiadanᚋxiadanᚋentᚋuploadᚐPurpose(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["purpose"] = arg1
-	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "merchantID",
+	args["purpose"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "merchantID",
 		func(ctx context.Context, v any) (*int, error) {
 			return ec.unmarshalOID2ᚖint(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["merchantID"] = arg2
+	args["merchantID"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "file",
+		func(ctx context.Context, v any) (graphql.Upload, error) {
+			return ec.unmarshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["file"] = arg2
 	return args, nil
 }
 
@@ -21654,7 +21654,7 @@ func (ec *executionContext) _Mutation_uploadFile(ctx context.Context, field grap
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().UploadFile(ctx, fc.Args["file"].(graphql.Upload), fc.Args["purpose"].(upload.Purpose), fc.Args["merchantID"].(*int))
+			return ec.Resolvers.Mutation().UploadFile(ctx, fc.Args["purpose"].(upload.Purpose), fc.Args["merchantID"].(*int), fc.Args["file"].(graphql.Upload))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -59970,19 +59970,19 @@ func (ec *executionContext) unmarshalNUpdateWebhookInput2githubᚗcomᚋxiadan�
 }
 
 func (ec *executionContext) unmarshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx context.Context, v any) (graphql.Upload, error) {
-	res, err := graphql.UnmarshalUpload(v)
+	res, err := scalar.UnmarshalUpload(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx context.Context, sel ast.SelectionSet, v graphql.Upload) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalUpload(v)
+	res := scalar.MarshalUpload(v)
 	if res == graphql.Null {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
 		}
 	}
-	return res
+	return graphql.WrapContextMarshaler(ctx, res)
 }
 
 func (ec *executionContext) unmarshalNUploadPurpose2githubᚗcomᚋxiadanᚋxiadanᚋentᚋuploadᚐPurpose(ctx context.Context, v any) (upload.Purpose, error) {

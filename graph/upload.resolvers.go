@@ -33,7 +33,7 @@ func (r *mutationResolver) CompleteUpload(ctx context.Context, id int) (*ent.Upl
 }
 
 // UploadFile is the resolver for the uploadFile field.
-func (r *mutationResolver) UploadFile(ctx context.Context, file graphql.Upload, purpose upload1.Purpose, merchantID *int) (*ent.Upload, error) {
+func (r *mutationResolver) UploadFile(ctx context.Context, purpose upload1.Purpose, merchantID *int, file graphql.Upload) (*ent.Upload, error) {
 	return r.Uploads.Direct(ctx, r.db(ctx), purpose, merchantID, file.Filename, file.Size, file.File)
 }
 

@@ -190,6 +190,11 @@ func TestUploadFileMultipartRequest(t *testing.T) {
 		if r.Status != http.StatusUnauthorized || r.Code() != "UNAUTHENTICATED" {
 			t.Fatalf("without a token: %d %s", r.Status, r.Raw)
 		}
+		// A "file" sent as JSON is not a file.
+		r = s.Query(buyer.AccessToken, q, map[string]any{"purpose": "REVIEW_PHOTO", "file": "data:image/png;base64,AAAA"})
+		if r.Code() != "BAD_USER_INPUT" || r.Field() != "file" {
+			t.Fatalf("a string as the file: %s", r.Raw)
+		}
 		// Parts out of the spec's order.
 		var body bytes.Buffer
 		body.WriteString("--XX\r\nContent-Disposition: form-data; name=\"map\"\r\n\r\n{}\r\n--XX--\r\n")
