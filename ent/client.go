@@ -40,6 +40,7 @@ import (
 	"github.com/xiadan/xiadan/ent/shipment"
 	"github.com/xiadan/xiadan/ent/stockmovement"
 	"github.com/xiadan/xiadan/ent/trackingevent"
+	"github.com/xiadan/xiadan/ent/upload"
 	"github.com/xiadan/xiadan/ent/user"
 	"github.com/xiadan/xiadan/ent/useridentity"
 	"github.com/xiadan/xiadan/ent/webhook"
@@ -105,6 +106,8 @@ type Client struct {
 	StockMovement *StockMovementClient
 	// TrackingEvent is the client for interacting with the TrackingEvent builders.
 	TrackingEvent *TrackingEventClient
+	// Upload is the client for interacting with the Upload builders.
+	Upload *UploadClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
 	// UserIdentity is the client for interacting with the UserIdentity builders.
@@ -153,6 +156,7 @@ func (c *Client) init() {
 	c.Shipment = NewShipmentClient(c.config)
 	c.StockMovement = NewStockMovementClient(c.config)
 	c.TrackingEvent = NewTrackingEventClient(c.config)
+	c.Upload = NewUploadClient(c.config)
 	c.User = NewUserClient(c.config)
 	c.UserIdentity = NewUserIdentityClient(c.config)
 	c.WebSignInState = NewWebSignInStateClient(c.config)
@@ -276,6 +280,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Shipment:            NewShipmentClient(cfg),
 		StockMovement:       NewStockMovementClient(cfg),
 		TrackingEvent:       NewTrackingEventClient(cfg),
+		Upload:              NewUploadClient(cfg),
 		User:                NewUserClient(cfg),
 		UserIdentity:        NewUserIdentityClient(cfg),
 		WebSignInState:      NewWebSignInStateClient(cfg),
@@ -326,6 +331,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Shipment:            NewShipmentClient(cfg),
 		StockMovement:       NewStockMovementClient(cfg),
 		TrackingEvent:       NewTrackingEventClient(cfg),
+		Upload:              NewUploadClient(cfg),
 		User:                NewUserClient(cfg),
 		UserIdentity:        NewUserIdentityClient(cfg),
 		WebSignInState:      NewWebSignInStateClient(cfg),
@@ -365,7 +371,7 @@ func (c *Client) Use(hooks ...Hook) {
 		c.EmailVerification, c.Merchant, c.MerchantInvitation, c.Order, c.OrderEvent,
 		c.OrderItem, c.Payment, c.PaymentNotification, c.PhoneCode, c.Product,
 		c.ProductVariant, c.RefreshToken, c.Refund, c.RelayState, c.Review,
-		c.SearchToken, c.Shipment, c.StockMovement, c.TrackingEvent, c.User,
+		c.SearchToken, c.Shipment, c.StockMovement, c.TrackingEvent, c.Upload, c.User,
 		c.UserIdentity, c.WebSignInState, c.Webhook, c.WebhookAttempt,
 		c.WebhookDelivery,
 	} {
@@ -381,7 +387,7 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 		c.EmailVerification, c.Merchant, c.MerchantInvitation, c.Order, c.OrderEvent,
 		c.OrderItem, c.Payment, c.PaymentNotification, c.PhoneCode, c.Product,
 		c.ProductVariant, c.RefreshToken, c.Refund, c.RelayState, c.Review,
-		c.SearchToken, c.Shipment, c.StockMovement, c.TrackingEvent, c.User,
+		c.SearchToken, c.Shipment, c.StockMovement, c.TrackingEvent, c.Upload, c.User,
 		c.UserIdentity, c.WebSignInState, c.Webhook, c.WebhookAttempt,
 		c.WebhookDelivery,
 	} {
@@ -442,6 +448,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.StockMovement.mutate(ctx, m)
 	case *TrackingEventMutation:
 		return c.TrackingEvent.mutate(ctx, m)
+	case *UploadMutation:
+		return c.Upload.mutate(ctx, m)
 	case *UserMutation:
 		return c.User.mutate(ctx, m)
 	case *UserIdentityMutation:
@@ -4545,6 +4553,140 @@ func (c *TrackingEventClient) mutate(ctx context.Context, m *TrackingEventMutati
 	}
 }
 
+// UploadClient is a client for the Upload schema.
+type UploadClient struct {
+	config
+}
+
+// NewUploadClient returns a client for the Upload from the given config.
+func NewUploadClient(c config) *UploadClient {
+	return &UploadClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `upload.Hooks(f(g(h())))`.
+func (c *UploadClient) Use(hooks ...Hook) {
+	c.hooks.Upload = append(c.hooks.Upload, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `upload.Intercept(f(g(h())))`.
+func (c *UploadClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Upload = append(c.inters.Upload, interceptors...)
+}
+
+// Create returns a builder for creating a Upload entity.
+func (c *UploadClient) Create() *UploadCreate {
+	mutation := newUploadMutation(c.config, OpCreate)
+	return &UploadCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Upload entities.
+func (c *UploadClient) CreateBulk(builders ...*UploadCreate) *UploadCreateBulk {
+	return &UploadCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *UploadClient) MapCreateBulk(slice any, setFunc func(*UploadCreate, int)) *UploadCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &UploadCreateBulk{err: fmt.Errorf("calling to UploadClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*UploadCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &UploadCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Upload.
+func (c *UploadClient) Update() *UploadUpdate {
+	mutation := newUploadMutation(c.config, OpUpdate)
+	return &UploadUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *UploadClient) UpdateOne(_m *Upload) *UploadUpdateOne {
+	mutation := newUploadMutation(c.config, OpUpdateOne, withUpload(_m))
+	return &UploadUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *UploadClient) UpdateOneID(id int) *UploadUpdateOne {
+	mutation := newUploadMutation(c.config, OpUpdateOne, withUploadID(id))
+	return &UploadUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Upload.
+func (c *UploadClient) Delete() *UploadDelete {
+	mutation := newUploadMutation(c.config, OpDelete)
+	return &UploadDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *UploadClient) DeleteOne(_m *Upload) *UploadDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *UploadClient) DeleteOneID(id int) *UploadDeleteOne {
+	builder := c.Delete().Where(upload.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &UploadDeleteOne{builder}
+}
+
+// Query returns a query builder for Upload.
+func (c *UploadClient) Query() *UploadQuery {
+	return &UploadQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeUpload},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Upload entity by its id.
+func (c *UploadClient) Get(ctx context.Context, id int) (*Upload, error) {
+	return c.Query().Where(upload.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *UploadClient) GetX(ctx context.Context, id int) *Upload {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *UploadClient) Hooks() []Hook {
+	hooks := c.hooks.Upload
+	return append(hooks[:len(hooks):len(hooks)], upload.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *UploadClient) Interceptors() []Interceptor {
+	return c.inters.Upload
+}
+
+func (c *UploadClient) mutate(ctx context.Context, m *UploadMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&UploadCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&UploadUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&UploadUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&UploadDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Upload mutation op: %q", m.Op())
+	}
+}
+
 // UserClient is a client for the User schema.
 type UserClient struct {
 	config
@@ -5531,16 +5673,16 @@ type (
 		Address, ApiClient, AuditLog, CartLine, Category, Checkout, EmailVerification,
 		Merchant, MerchantInvitation, Order, OrderEvent, OrderItem, Payment,
 		PaymentNotification, PhoneCode, Product, ProductVariant, RefreshToken, Refund,
-		RelayState, Review, SearchToken, Shipment, StockMovement, TrackingEvent, User,
-		UserIdentity, WebSignInState, Webhook, WebhookAttempt,
+		RelayState, Review, SearchToken, Shipment, StockMovement, TrackingEvent,
+		Upload, User, UserIdentity, WebSignInState, Webhook, WebhookAttempt,
 		WebhookDelivery []ent.Hook
 	}
 	inters struct {
 		Address, ApiClient, AuditLog, CartLine, Category, Checkout, EmailVerification,
 		Merchant, MerchantInvitation, Order, OrderEvent, OrderItem, Payment,
 		PaymentNotification, PhoneCode, Product, ProductVariant, RefreshToken, Refund,
-		RelayState, Review, SearchToken, Shipment, StockMovement, TrackingEvent, User,
-		UserIdentity, WebSignInState, Webhook, WebhookAttempt,
+		RelayState, Review, SearchToken, Shipment, StockMovement, TrackingEvent,
+		Upload, User, UserIdentity, WebSignInState, Webhook, WebhookAttempt,
 		WebhookDelivery []ent.Interceptor
 	}
 )

@@ -37,6 +37,7 @@ import (
 	"github.com/xiadan/xiadan/ent/shipment"
 	"github.com/xiadan/xiadan/ent/stockmovement"
 	"github.com/xiadan/xiadan/ent/trackingevent"
+	"github.com/xiadan/xiadan/ent/upload"
 	"github.com/xiadan/xiadan/ent/user"
 	"github.com/xiadan/xiadan/ent/useridentity"
 	"github.com/xiadan/xiadan/ent/webhook"
@@ -128,6 +129,7 @@ func checkColumn(t, c string) error {
 			shipment.Table:            shipment.ValidColumn,
 			stockmovement.Table:       stockmovement.ValidColumn,
 			trackingevent.Table:       trackingevent.ValidColumn,
+			upload.Table:              upload.ValidColumn,
 			user.Table:                user.ValidColumn,
 			useridentity.Table:        useridentity.ValidColumn,
 			websigninstate.Table:      websigninstate.ValidColumn,

@@ -29,6 +29,7 @@ import (
 	"github.com/xiadan/xiadan/ent/shipment"
 	"github.com/xiadan/xiadan/ent/stockmovement"
 	"github.com/xiadan/xiadan/ent/trackingevent"
+	"github.com/xiadan/xiadan/ent/upload"
 	"github.com/xiadan/xiadan/ent/user"
 	"github.com/xiadan/xiadan/ent/useridentity"
 	"github.com/xiadan/xiadan/ent/webhook"
@@ -44,7 +45,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 31)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 32)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   address.Table,
@@ -630,6 +631,39 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[25] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   upload.Table,
+			Columns: upload.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: upload.FieldID,
+			},
+		},
+		Type: "Upload",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			upload.FieldOwnerID:             {Type: field.TypeInt, Column: upload.FieldOwnerID},
+			upload.FieldMerchantID:          {Type: field.TypeInt, Column: upload.FieldMerchantID},
+			upload.FieldPurpose:             {Type: field.TypeEnum, Column: upload.FieldPurpose},
+			upload.FieldState:               {Type: field.TypeEnum, Column: upload.FieldState},
+			upload.FieldFilename:            {Type: field.TypeString, Column: upload.FieldFilename},
+			upload.FieldDeclaredContentType: {Type: field.TypeString, Column: upload.FieldDeclaredContentType},
+			upload.FieldDeclaredSize:        {Type: field.TypeInt64, Column: upload.FieldDeclaredSize},
+			upload.FieldContentType:         {Type: field.TypeString, Column: upload.FieldContentType},
+			upload.FieldSize:                {Type: field.TypeInt64, Column: upload.FieldSize},
+			upload.FieldWidth:               {Type: field.TypeInt, Column: upload.FieldWidth},
+			upload.FieldHeight:              {Type: field.TypeInt, Column: upload.FieldHeight},
+			upload.FieldSha256:              {Type: field.TypeString, Column: upload.FieldSha256},
+			upload.FieldIncomingKey:         {Type: field.TypeString, Column: upload.FieldIncomingKey},
+			upload.FieldStorageKey:          {Type: field.TypeString, Column: upload.FieldStorageKey},
+			upload.FieldThumbnails:          {Type: field.TypeJSON, Column: upload.FieldThumbnails},
+			upload.FieldBoundEntity:         {Type: field.TypeString, Column: upload.FieldBoundEntity},
+			upload.FieldBoundID:             {Type: field.TypeInt, Column: upload.FieldBoundID},
+			upload.FieldCreatedAt:           {Type: field.TypeTime, Column: upload.FieldCreatedAt},
+			upload.FieldBoundAt:             {Type: field.TypeTime, Column: upload.FieldBoundAt},
+			upload.FieldExpiresAt:           {Type: field.TypeTime, Column: upload.FieldExpiresAt},
+		},
+	}
+	graph.Nodes[26] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -654,7 +688,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldEmailVerificationSentAt: {Type: field.TypeTime, Column: user.FieldEmailVerificationSentAt},
 		},
 	}
-	graph.Nodes[26] = &sqlgraph.Node{
+	graph.Nodes[27] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   useridentity.Table,
 			Columns: useridentity.Columns,
@@ -674,7 +708,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			useridentity.FieldLastUsedAt: {Type: field.TypeTime, Column: useridentity.FieldLastUsedAt},
 		},
 	}
-	graph.Nodes[27] = &sqlgraph.Node{
+	graph.Nodes[28] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   websigninstate.Table,
 			Columns: websigninstate.Columns,
@@ -697,7 +731,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			websigninstate.FieldUsedAt:      {Type: field.TypeTime, Column: websigninstate.FieldUsedAt},
 		},
 	}
-	graph.Nodes[28] = &sqlgraph.Node{
+	graph.Nodes[29] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhook.Table,
 			Columns: webhook.Columns,
@@ -723,7 +757,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhook.FieldFailingSince:            {Type: field.TypeTime, Column: webhook.FieldFailingSince},
 		},
 	}
-	graph.Nodes[29] = &sqlgraph.Node{
+	graph.Nodes[30] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookattempt.Table,
 			Columns: webhookattempt.Columns,
@@ -742,7 +776,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhookattempt.FieldCreatedAt:    {Type: field.TypeTime, Column: webhookattempt.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[30] = &sqlgraph.Node{
+	graph.Nodes[31] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookdelivery.Table,
 			Columns: webhookdelivery.Columns,
@@ -4397,6 +4431,146 @@ func (f *TrackingEventFilter) WhereHasShipmentWith(preds ...predicate.Shipment) 
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *UploadQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the UploadQuery builder.
+func (_q *UploadQuery) Filter() *UploadFilter {
+	return &UploadFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *UploadMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the UploadMutation builder.
+func (m *UploadMutation) Filter() *UploadFilter {
+	return &UploadFilter{config: m.config, predicateAdder: m}
+}
+
+// UploadFilter provides a generic filtering capability at runtime for UploadQuery.
+type UploadFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *UploadFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *UploadFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(upload.FieldID))
+}
+
+// WhereOwnerID applies the entql int predicate on the owner_id field.
+func (f *UploadFilter) WhereOwnerID(p entql.IntP) {
+	f.Where(p.Field(upload.FieldOwnerID))
+}
+
+// WhereMerchantID applies the entql int predicate on the merchant_id field.
+func (f *UploadFilter) WhereMerchantID(p entql.IntP) {
+	f.Where(p.Field(upload.FieldMerchantID))
+}
+
+// WherePurpose applies the entql string predicate on the purpose field.
+func (f *UploadFilter) WherePurpose(p entql.StringP) {
+	f.Where(p.Field(upload.FieldPurpose))
+}
+
+// WhereState applies the entql string predicate on the state field.
+func (f *UploadFilter) WhereState(p entql.StringP) {
+	f.Where(p.Field(upload.FieldState))
+}
+
+// WhereFilename applies the entql string predicate on the filename field.
+func (f *UploadFilter) WhereFilename(p entql.StringP) {
+	f.Where(p.Field(upload.FieldFilename))
+}
+
+// WhereDeclaredContentType applies the entql string predicate on the declared_content_type field.
+func (f *UploadFilter) WhereDeclaredContentType(p entql.StringP) {
+	f.Where(p.Field(upload.FieldDeclaredContentType))
+}
+
+// WhereDeclaredSize applies the entql int64 predicate on the declared_size field.
+func (f *UploadFilter) WhereDeclaredSize(p entql.Int64P) {
+	f.Where(p.Field(upload.FieldDeclaredSize))
+}
+
+// WhereContentType applies the entql string predicate on the content_type field.
+func (f *UploadFilter) WhereContentType(p entql.StringP) {
+	f.Where(p.Field(upload.FieldContentType))
+}
+
+// WhereSize applies the entql int64 predicate on the size field.
+func (f *UploadFilter) WhereSize(p entql.Int64P) {
+	f.Where(p.Field(upload.FieldSize))
+}
+
+// WhereWidth applies the entql int predicate on the width field.
+func (f *UploadFilter) WhereWidth(p entql.IntP) {
+	f.Where(p.Field(upload.FieldWidth))
+}
+
+// WhereHeight applies the entql int predicate on the height field.
+func (f *UploadFilter) WhereHeight(p entql.IntP) {
+	f.Where(p.Field(upload.FieldHeight))
+}
+
+// WhereSha256 applies the entql string predicate on the sha256 field.
+func (f *UploadFilter) WhereSha256(p entql.StringP) {
+	f.Where(p.Field(upload.FieldSha256))
+}
+
+// WhereIncomingKey applies the entql string predicate on the incoming_key field.
+func (f *UploadFilter) WhereIncomingKey(p entql.StringP) {
+	f.Where(p.Field(upload.FieldIncomingKey))
+}
+
+// WhereStorageKey applies the entql string predicate on the storage_key field.
+func (f *UploadFilter) WhereStorageKey(p entql.StringP) {
+	f.Where(p.Field(upload.FieldStorageKey))
+}
+
+// WhereThumbnails applies the entql json.RawMessage predicate on the thumbnails field.
+func (f *UploadFilter) WhereThumbnails(p entql.BytesP) {
+	f.Where(p.Field(upload.FieldThumbnails))
+}
+
+// WhereBoundEntity applies the entql string predicate on the bound_entity field.
+func (f *UploadFilter) WhereBoundEntity(p entql.StringP) {
+	f.Where(p.Field(upload.FieldBoundEntity))
+}
+
+// WhereBoundID applies the entql int predicate on the bound_id field.
+func (f *UploadFilter) WhereBoundID(p entql.IntP) {
+	f.Where(p.Field(upload.FieldBoundID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *UploadFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(upload.FieldCreatedAt))
+}
+
+// WhereBoundAt applies the entql time.Time predicate on the bound_at field.
+func (f *UploadFilter) WhereBoundAt(p entql.TimeP) {
+	f.Where(p.Field(upload.FieldBoundAt))
+}
+
+// WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
+func (f *UploadFilter) WhereExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(upload.FieldExpiresAt))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *UserQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -4425,7 +4599,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4614,7 +4788,7 @@ type UserIdentityFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserIdentityFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4703,7 +4877,7 @@ type WebSignInStateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebSignInStateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4793,7 +4967,7 @@ type WebhookFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4912,7 +5086,7 @@ type WebhookAttemptFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookAttemptFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4996,7 +5170,7 @@ type WebhookDeliveryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookDeliveryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

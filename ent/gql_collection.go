@@ -25,6 +25,7 @@ import (
 	"github.com/xiadan/xiadan/ent/shipment"
 	"github.com/xiadan/xiadan/ent/stockmovement"
 	"github.com/xiadan/xiadan/ent/trackingevent"
+	"github.com/xiadan/xiadan/ent/upload"
 	"github.com/xiadan/xiadan/ent/user"
 	"github.com/xiadan/xiadan/ent/useridentity"
 	"github.com/xiadan/xiadan/ent/webhook"
@@ -2508,6 +2509,115 @@ func newTrackingEventPaginateArgs(rv map[string]any) *trackingeventPaginateArgs 
 	}
 	if v, ok := rv[whereField].(*TrackingEventWhereInput); ok {
 		args.opts = append(args.opts, WithTrackingEventFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *UploadQuery) CollectFields(ctx context.Context, satisfies ...string) (*UploadQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *UploadQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(upload.Columns))
+		selectedFields = []string{upload.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "purpose":
+			if _, ok := fieldSeen[upload.FieldPurpose]; !ok {
+				selectedFields = append(selectedFields, upload.FieldPurpose)
+				fieldSeen[upload.FieldPurpose] = struct{}{}
+			}
+		case "state":
+			if _, ok := fieldSeen[upload.FieldState]; !ok {
+				selectedFields = append(selectedFields, upload.FieldState)
+				fieldSeen[upload.FieldState] = struct{}{}
+			}
+		case "filename":
+			if _, ok := fieldSeen[upload.FieldFilename]; !ok {
+				selectedFields = append(selectedFields, upload.FieldFilename)
+				fieldSeen[upload.FieldFilename] = struct{}{}
+			}
+		case "contentType":
+			if _, ok := fieldSeen[upload.FieldContentType]; !ok {
+				selectedFields = append(selectedFields, upload.FieldContentType)
+				fieldSeen[upload.FieldContentType] = struct{}{}
+			}
+		case "size":
+			if _, ok := fieldSeen[upload.FieldSize]; !ok {
+				selectedFields = append(selectedFields, upload.FieldSize)
+				fieldSeen[upload.FieldSize] = struct{}{}
+			}
+		case "width":
+			if _, ok := fieldSeen[upload.FieldWidth]; !ok {
+				selectedFields = append(selectedFields, upload.FieldWidth)
+				fieldSeen[upload.FieldWidth] = struct{}{}
+			}
+		case "height":
+			if _, ok := fieldSeen[upload.FieldHeight]; !ok {
+				selectedFields = append(selectedFields, upload.FieldHeight)
+				fieldSeen[upload.FieldHeight] = struct{}{}
+			}
+		case "sha256":
+			if _, ok := fieldSeen[upload.FieldSha256]; !ok {
+				selectedFields = append(selectedFields, upload.FieldSha256)
+				fieldSeen[upload.FieldSha256] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[upload.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, upload.FieldCreatedAt)
+				fieldSeen[upload.FieldCreatedAt] = struct{}{}
+			}
+		case "boundAt":
+			if _, ok := fieldSeen[upload.FieldBoundAt]; !ok {
+				selectedFields = append(selectedFields, upload.FieldBoundAt)
+				fieldSeen[upload.FieldBoundAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type uploadedfilePaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []UploadedFilePaginateOption
+}
+
+func newUploadedFilePaginateArgs(rv map[string]any) *uploadedfilePaginateArgs {
+	args := &uploadedfilePaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
 	}
 	return args
 }

@@ -168,6 +168,15 @@ func (c *TrackingEventConnection) Nodes() []*TrackingEvent {
 }
 
 // Nodes returns the nodes of the connection's edges, in order.
+func (c *UploadedFileConnection) Nodes() []*UploadedFile {
+	nodes := make([]*UploadedFile, len(c.Edges))
+	for i, e := range c.Edges {
+		nodes[i] = e.Node
+	}
+	return nodes
+}
+
+// Nodes returns the nodes of the connection's edges, in order.
 func (c *UserConnection) Nodes() []*User {
 	nodes := make([]*User, len(c.Edges))
 	for i, e := range c.Edges {

@@ -29,6 +29,7 @@ import (
 	"github.com/xiadan/xiadan/ent/shipment"
 	"github.com/xiadan/xiadan/ent/stockmovement"
 	"github.com/xiadan/xiadan/ent/trackingevent"
+	"github.com/xiadan/xiadan/ent/upload"
 	"github.com/xiadan/xiadan/ent/user"
 	"github.com/xiadan/xiadan/ent/useridentity"
 	"github.com/xiadan/xiadan/ent/webhook"
@@ -130,6 +131,11 @@ var trackingeventImplementors = []string{"TrackingEvent", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*TrackingEvent) IsNode() {}
+
+var uploadImplementors = []string{"UploadedFile", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Upload) IsNode() {}
 
 var userImplementors = []string{"User", "Node"}
 
@@ -391,6 +397,15 @@ func (c *Client) noder(ctx context.Context, table string, id int) (Noder, error)
 			Where(trackingevent.ID(id))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, trackingeventImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case upload.Table:
+		query := c.Upload.Query().
+			Where(upload.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, uploadImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -789,6 +804,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []int) ([]Noder, 
 		query := c.TrackingEvent.Query().
 			Where(trackingevent.IDIn(ids...))
 		query, err := query.CollectFields(ctx, trackingeventImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case upload.Table:
+		query := c.Upload.Query().
+			Where(upload.IDIn(ids...))
+		query, err := query.CollectFields(ctx, uploadImplementors...)
 		if err != nil {
 			return nil, err
 		}

@@ -33,6 +33,7 @@ import (
 	"github.com/xiadan/xiadan/ent/shipment"
 	"github.com/xiadan/xiadan/ent/stockmovement"
 	"github.com/xiadan/xiadan/ent/trackingevent"
+	"github.com/xiadan/xiadan/ent/upload"
 	"github.com/xiadan/xiadan/ent/user"
 	"github.com/xiadan/xiadan/ent/useridentity"
 	"github.com/xiadan/xiadan/ent/webhook"
@@ -5770,6 +5771,263 @@ func (_m *TrackingEvent) ToEdge(order *TrackingEventOrder) *TrackingEventEdge {
 		order = DefaultTrackingEventOrder
 	}
 	return &TrackingEventEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// UploadedFile is the type alias for Upload.
+type UploadedFile = Upload
+
+// UploadedFileEdge is the edge representation of UploadedFile.
+type UploadedFileEdge struct {
+	Node   *UploadedFile `json:"node"`
+	Cursor Cursor        `json:"cursor"`
+}
+
+// UploadedFileConnection is the connection containing edges to UploadedFile.
+type UploadedFileConnection struct {
+	Edges      []*UploadedFileEdge `json:"edges"`
+	PageInfo   PageInfo            `json:"pageInfo"`
+	TotalCount int                 `json:"totalCount"`
+}
+
+func (c *UploadedFileConnection) build(nodes []*UploadedFile, pager *uploadedfilePager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *UploadedFile
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *UploadedFile {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *UploadedFile {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*UploadedFileEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &UploadedFileEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// UploadedFilePaginateOption enables pagination customization.
+type UploadedFilePaginateOption func(*uploadedfilePager) error
+
+// WithUploadedFileOrder configures pagination ordering.
+func WithUploadedFileOrder(order *UploadedFileOrder) UploadedFilePaginateOption {
+	if order == nil {
+		order = DefaultUploadedFileOrder
+	}
+	o := *order
+	return func(pager *uploadedfilePager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultUploadedFileOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithUploadedFileFilter configures pagination filter.
+func WithUploadedFileFilter(filter func(*UploadQuery) (*UploadQuery, error)) UploadedFilePaginateOption {
+	return func(pager *uploadedfilePager) error {
+		if filter == nil {
+			return errors.New("UploadQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type uploadedfilePager struct {
+	reverse bool
+	order   *UploadedFileOrder
+	filter  func(*UploadQuery) (*UploadQuery, error)
+}
+
+func newUploadedFilePager(opts []UploadedFilePaginateOption, reverse bool) (*uploadedfilePager, error) {
+	pager := &uploadedfilePager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultUploadedFileOrder
+	}
+	return pager, nil
+}
+
+func (p *uploadedfilePager) applyFilter(query *UploadQuery) (*UploadQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *uploadedfilePager) toCursor(_m *UploadedFile) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *uploadedfilePager) applyCursors(query *UploadQuery, after, before *Cursor) (*UploadQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultUploadedFileOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *uploadedfilePager) applyOrder(query *UploadQuery) *UploadQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultUploadedFileOrder.Field {
+		query = query.Order(DefaultUploadedFileOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *uploadedfilePager) orderExpr(query *UploadQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultUploadedFileOrder.Field {
+			b.Comma().Ident(DefaultUploadedFileOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to UploadedFile.
+func (_m *UploadQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...UploadedFilePaginateOption,
+) (*UploadedFileConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newUploadedFilePager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &UploadedFileConnection{Edges: []*UploadedFileEdge{}}
+	// The page is read for edges, nodes and pageInfo (its cursors come from the page).
+	ignoredEdges := !hasCollectedField(ctx, edgesField) && !hasCollectedField(ctx, nodesField) && !hasCollectedField(ctx, pageInfoField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	} else if field := collectedField(ctx, nodesField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{nodesField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+// UploadedFileOrderField defines the ordering field of Upload.
+type UploadedFileOrderField struct {
+	// Value extracts the ordering value from the given Upload.
+	Value    func(*UploadedFile) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) upload.OrderOption
+	toCursor func(*UploadedFile) Cursor
+}
+
+// UploadedFileOrder defines the ordering of Upload.
+type UploadedFileOrder struct {
+	Direction OrderDirection          `json:"direction"`
+	Field     *UploadedFileOrderField `json:"field"`
+}
+
+// DefaultUploadedFileOrder is the default ordering of Upload.
+var DefaultUploadedFileOrder = &UploadedFileOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &UploadedFileOrderField{
+		Value: func(_m *UploadedFile) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: upload.FieldID,
+		toTerm: upload.ByID,
+		toCursor: func(_m *UploadedFile) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts UploadedFile into UploadedFileEdge.
+func (_m *UploadedFile) ToEdge(order *UploadedFileOrder) *UploadedFileEdge {
+	if order == nil {
+		order = DefaultUploadedFileOrder
+	}
+	return &UploadedFileEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

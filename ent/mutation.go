@@ -38,6 +38,7 @@ import (
 	"github.com/xiadan/xiadan/ent/shipment"
 	"github.com/xiadan/xiadan/ent/stockmovement"
 	"github.com/xiadan/xiadan/ent/trackingevent"
+	"github.com/xiadan/xiadan/ent/upload"
 	"github.com/xiadan/xiadan/ent/user"
 	"github.com/xiadan/xiadan/ent/useridentity"
 	"github.com/xiadan/xiadan/ent/webhook"
@@ -80,6 +81,7 @@ const (
 	TypeShipment            = "Shipment"
 	TypeStockMovement       = "StockMovement"
 	TypeTrackingEvent       = "TrackingEvent"
+	TypeUpload              = "Upload"
 	TypeUser                = "User"
 	TypeUserIdentity        = "UserIdentity"
 	TypeWebSignInState      = "WebSignInState"
@@ -26483,6 +26485,1729 @@ func (m *TrackingEventMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown TrackingEvent edge %s", name)
+}
+
+// UploadMutation represents an operation that mutates the Upload nodes in the graph.
+type UploadMutation struct {
+	config
+	op                    Op
+	typ                   string
+	id                    *int
+	owner_id              *int
+	addowner_id           *int
+	merchant_id           *int
+	addmerchant_id        *int
+	purpose               *upload.Purpose
+	state                 *upload.State
+	filename              *string
+	declared_content_type *string
+	declared_size         *int64
+	adddeclared_size      *int64
+	content_type          *string
+	size                  *int64
+	addsize               *int64
+	width                 *int
+	addwidth              *int
+	height                *int
+	addheight             *int
+	sha256                *string
+	incoming_key          *string
+	storage_key           *string
+	thumbnails            *[]schematype.Thumbnail
+	appendthumbnails      []schematype.Thumbnail
+	bound_entity          *string
+	bound_id              *int
+	addbound_id           *int
+	created_at            *time.Time
+	bound_at              *time.Time
+	expires_at            *time.Time
+	clearedFields         map[string]struct{}
+	done                  bool
+	oldValue              func(context.Context) (*Upload, error)
+	predicates            []predicate.Upload
+}
+
+var _ ent.Mutation = (*UploadMutation)(nil)
+
+// uploadOption allows management of the mutation configuration using functional options.
+type uploadOption func(*UploadMutation)
+
+// newUploadMutation creates new mutation for the Upload entity.
+func newUploadMutation(c config, op Op, opts ...uploadOption) *UploadMutation {
+	m := &UploadMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeUpload,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withUploadID sets the ID field of the mutation.
+func withUploadID(id int) uploadOption {
+	return func(m *UploadMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Upload
+		)
+		m.oldValue = func(ctx context.Context) (*Upload, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Upload.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withUpload sets the old Upload of the mutation.
+func withUpload(node *Upload) uploadOption {
+	return func(m *UploadMutation) {
+		m.oldValue = func(context.Context) (*Upload, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m UploadMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m UploadMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *UploadMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *UploadMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Upload.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetOwnerID sets the "owner_id" field.
+func (m *UploadMutation) SetOwnerID(i int) {
+	m.owner_id = &i
+	m.addowner_id = nil
+}
+
+// OwnerID returns the value of the "owner_id" field in the mutation.
+func (m *UploadMutation) OwnerID() (r int, exists bool) {
+	v := m.owner_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOwnerID returns the old "owner_id" field's value of the Upload entity.
+// If the Upload object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UploadMutation) OldOwnerID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOwnerID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOwnerID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOwnerID: %w", err)
+	}
+	return oldValue.OwnerID, nil
+}
+
+// AddOwnerID adds i to the "owner_id" field.
+func (m *UploadMutation) AddOwnerID(i int) {
+	if m.addowner_id != nil {
+		*m.addowner_id += i
+	} else {
+		m.addowner_id = &i
+	}
+}
+
+// AddedOwnerID returns the value that was added to the "owner_id" field in this mutation.
+func (m *UploadMutation) AddedOwnerID() (r int, exists bool) {
+	v := m.addowner_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetOwnerID resets all changes to the "owner_id" field.
+func (m *UploadMutation) ResetOwnerID() {
+	m.owner_id = nil
+	m.addowner_id = nil
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *UploadMutation) SetMerchantID(i int) {
+	m.merchant_id = &i
+	m.addmerchant_id = nil
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *UploadMutation) MerchantID() (r int, exists bool) {
+	v := m.merchant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the Upload entity.
+// If the Upload object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UploadMutation) OldMerchantID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// AddMerchantID adds i to the "merchant_id" field.
+func (m *UploadMutation) AddMerchantID(i int) {
+	if m.addmerchant_id != nil {
+		*m.addmerchant_id += i
+	} else {
+		m.addmerchant_id = &i
+	}
+}
+
+// AddedMerchantID returns the value that was added to the "merchant_id" field in this mutation.
+func (m *UploadMutation) AddedMerchantID() (r int, exists bool) {
+	v := m.addmerchant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearMerchantID clears the value of the "merchant_id" field.
+func (m *UploadMutation) ClearMerchantID() {
+	m.merchant_id = nil
+	m.addmerchant_id = nil
+	m.clearedFields[upload.FieldMerchantID] = struct{}{}
+}
+
+// MerchantIDCleared returns if the "merchant_id" field was cleared in this mutation.
+func (m *UploadMutation) MerchantIDCleared() bool {
+	_, ok := m.clearedFields[upload.FieldMerchantID]
+	return ok
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *UploadMutation) ResetMerchantID() {
+	m.merchant_id = nil
+	m.addmerchant_id = nil
+	delete(m.clearedFields, upload.FieldMerchantID)
+}
+
+// SetPurpose sets the "purpose" field.
+func (m *UploadMutation) SetPurpose(u upload.Purpose) {
+	m.purpose = &u
+}
+
+// Purpose returns the value of the "purpose" field in the mutation.
+func (m *UploadMutation) Purpose() (r upload.Purpose, exists bool) {
+	v := m.purpose
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPurpose returns the old "purpose" field's value of the Upload entity.
+// If the Upload object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UploadMutation) OldPurpose(ctx context.Context) (v upload.Purpose, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPurpose is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPurpose requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPurpose: %w", err)
+	}
+	return oldValue.Purpose, nil
+}
+
+// ResetPurpose resets all changes to the "purpose" field.
+func (m *UploadMutation) ResetPurpose() {
+	m.purpose = nil
+}
+
+// SetState sets the "state" field.
+func (m *UploadMutation) SetState(u upload.State) {
+	m.state = &u
+}
+
+// State returns the value of the "state" field in the mutation.
+func (m *UploadMutation) State() (r upload.State, exists bool) {
+	v := m.state
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldState returns the old "state" field's value of the Upload entity.
+// If the Upload object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UploadMutation) OldState(ctx context.Context) (v upload.State, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldState is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldState requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldState: %w", err)
+	}
+	return oldValue.State, nil
+}
+
+// ResetState resets all changes to the "state" field.
+func (m *UploadMutation) ResetState() {
+	m.state = nil
+}
+
+// SetFilename sets the "filename" field.
+func (m *UploadMutation) SetFilename(s string) {
+	m.filename = &s
+}
+
+// Filename returns the value of the "filename" field in the mutation.
+func (m *UploadMutation) Filename() (r string, exists bool) {
+	v := m.filename
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFilename returns the old "filename" field's value of the Upload entity.
+// If the Upload object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UploadMutation) OldFilename(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFilename is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFilename requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFilename: %w", err)
+	}
+	return oldValue.Filename, nil
+}
+
+// ResetFilename resets all changes to the "filename" field.
+func (m *UploadMutation) ResetFilename() {
+	m.filename = nil
+}
+
+// SetDeclaredContentType sets the "declared_content_type" field.
+func (m *UploadMutation) SetDeclaredContentType(s string) {
+	m.declared_content_type = &s
+}
+
+// DeclaredContentType returns the value of the "declared_content_type" field in the mutation.
+func (m *UploadMutation) DeclaredContentType() (r string, exists bool) {
+	v := m.declared_content_type
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDeclaredContentType returns the old "declared_content_type" field's value of the Upload entity.
+// If the Upload object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UploadMutation) OldDeclaredContentType(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDeclaredContentType is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDeclaredContentType requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDeclaredContentType: %w", err)
+	}
+	return oldValue.DeclaredContentType, nil
+}
+
+// ResetDeclaredContentType resets all changes to the "declared_content_type" field.
+func (m *UploadMutation) ResetDeclaredContentType() {
+	m.declared_content_type = nil
+}
+
+// SetDeclaredSize sets the "declared_size" field.
+func (m *UploadMutation) SetDeclaredSize(i int64) {
+	m.declared_size = &i
+	m.adddeclared_size = nil
+}
+
+// DeclaredSize returns the value of the "declared_size" field in the mutation.
+func (m *UploadMutation) DeclaredSize() (r int64, exists bool) {
+	v := m.declared_size
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDeclaredSize returns the old "declared_size" field's value of the Upload entity.
+// If the Upload object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UploadMutation) OldDeclaredSize(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDeclaredSize is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDeclaredSize requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDeclaredSize: %w", err)
+	}
+	return oldValue.DeclaredSize, nil
+}
+
+// AddDeclaredSize adds i to the "declared_size" field.
+func (m *UploadMutation) AddDeclaredSize(i int64) {
+	if m.adddeclared_size != nil {
+		*m.adddeclared_size += i
+	} else {
+		m.adddeclared_size = &i
+	}
+}
+
+// AddedDeclaredSize returns the value that was added to the "declared_size" field in this mutation.
+func (m *UploadMutation) AddedDeclaredSize() (r int64, exists bool) {
+	v := m.adddeclared_size
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetDeclaredSize resets all changes to the "declared_size" field.
+func (m *UploadMutation) ResetDeclaredSize() {
+	m.declared_size = nil
+	m.adddeclared_size = nil
+}
+
+// SetContentType sets the "content_type" field.
+func (m *UploadMutation) SetContentType(s string) {
+	m.content_type = &s
+}
+
+// ContentType returns the value of the "content_type" field in the mutation.
+func (m *UploadMutation) ContentType() (r string, exists bool) {
+	v := m.content_type
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldContentType returns the old "content_type" field's value of the Upload entity.
+// If the Upload object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UploadMutation) OldContentType(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldContentType is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldContentType requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldContentType: %w", err)
+	}
+	return oldValue.ContentType, nil
+}
+
+// ResetContentType resets all changes to the "content_type" field.
+func (m *UploadMutation) ResetContentType() {
+	m.content_type = nil
+}
+
+// SetSize sets the "size" field.
+func (m *UploadMutation) SetSize(i int64) {
+	m.size = &i
+	m.addsize = nil
+}
+
+// Size returns the value of the "size" field in the mutation.
+func (m *UploadMutation) Size() (r int64, exists bool) {
+	v := m.size
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSize returns the old "size" field's value of the Upload entity.
+// If the Upload object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UploadMutation) OldSize(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSize is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSize requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSize: %w", err)
+	}
+	return oldValue.Size, nil
+}
+
+// AddSize adds i to the "size" field.
+func (m *UploadMutation) AddSize(i int64) {
+	if m.addsize != nil {
+		*m.addsize += i
+	} else {
+		m.addsize = &i
+	}
+}
+
+// AddedSize returns the value that was added to the "size" field in this mutation.
+func (m *UploadMutation) AddedSize() (r int64, exists bool) {
+	v := m.addsize
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSize resets all changes to the "size" field.
+func (m *UploadMutation) ResetSize() {
+	m.size = nil
+	m.addsize = nil
+}
+
+// SetWidth sets the "width" field.
+func (m *UploadMutation) SetWidth(i int) {
+	m.width = &i
+	m.addwidth = nil
+}
+
+// Width returns the value of the "width" field in the mutation.
+func (m *UploadMutation) Width() (r int, exists bool) {
+	v := m.width
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWidth returns the old "width" field's value of the Upload entity.
+// If the Upload object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UploadMutation) OldWidth(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWidth is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWidth requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWidth: %w", err)
+	}
+	return oldValue.Width, nil
+}
+
+// AddWidth adds i to the "width" field.
+func (m *UploadMutation) AddWidth(i int) {
+	if m.addwidth != nil {
+		*m.addwidth += i
+	} else {
+		m.addwidth = &i
+	}
+}
+
+// AddedWidth returns the value that was added to the "width" field in this mutation.
+func (m *UploadMutation) AddedWidth() (r int, exists bool) {
+	v := m.addwidth
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearWidth clears the value of the "width" field.
+func (m *UploadMutation) ClearWidth() {
+	m.width = nil
+	m.addwidth = nil
+	m.clearedFields[upload.FieldWidth] = struct{}{}
+}
+
+// WidthCleared returns if the "width" field was cleared in this mutation.
+func (m *UploadMutation) WidthCleared() bool {
+	_, ok := m.clearedFields[upload.FieldWidth]
+	return ok
+}
+
+// ResetWidth resets all changes to the "width" field.
+func (m *UploadMutation) ResetWidth() {
+	m.width = nil
+	m.addwidth = nil
+	delete(m.clearedFields, upload.FieldWidth)
+}
+
+// SetHeight sets the "height" field.
+func (m *UploadMutation) SetHeight(i int) {
+	m.height = &i
+	m.addheight = nil
+}
+
+// Height returns the value of the "height" field in the mutation.
+func (m *UploadMutation) Height() (r int, exists bool) {
+	v := m.height
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHeight returns the old "height" field's value of the Upload entity.
+// If the Upload object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UploadMutation) OldHeight(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHeight is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHeight requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHeight: %w", err)
+	}
+	return oldValue.Height, nil
+}
+
+// AddHeight adds i to the "height" field.
+func (m *UploadMutation) AddHeight(i int) {
+	if m.addheight != nil {
+		*m.addheight += i
+	} else {
+		m.addheight = &i
+	}
+}
+
+// AddedHeight returns the value that was added to the "height" field in this mutation.
+func (m *UploadMutation) AddedHeight() (r int, exists bool) {
+	v := m.addheight
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearHeight clears the value of the "height" field.
+func (m *UploadMutation) ClearHeight() {
+	m.height = nil
+	m.addheight = nil
+	m.clearedFields[upload.FieldHeight] = struct{}{}
+}
+
+// HeightCleared returns if the "height" field was cleared in this mutation.
+func (m *UploadMutation) HeightCleared() bool {
+	_, ok := m.clearedFields[upload.FieldHeight]
+	return ok
+}
+
+// ResetHeight resets all changes to the "height" field.
+func (m *UploadMutation) ResetHeight() {
+	m.height = nil
+	m.addheight = nil
+	delete(m.clearedFields, upload.FieldHeight)
+}
+
+// SetSha256 sets the "sha256" field.
+func (m *UploadMutation) SetSha256(s string) {
+	m.sha256 = &s
+}
+
+// Sha256 returns the value of the "sha256" field in the mutation.
+func (m *UploadMutation) Sha256() (r string, exists bool) {
+	v := m.sha256
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSha256 returns the old "sha256" field's value of the Upload entity.
+// If the Upload object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UploadMutation) OldSha256(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSha256 is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSha256 requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSha256: %w", err)
+	}
+	return oldValue.Sha256, nil
+}
+
+// ResetSha256 resets all changes to the "sha256" field.
+func (m *UploadMutation) ResetSha256() {
+	m.sha256 = nil
+}
+
+// SetIncomingKey sets the "incoming_key" field.
+func (m *UploadMutation) SetIncomingKey(s string) {
+	m.incoming_key = &s
+}
+
+// IncomingKey returns the value of the "incoming_key" field in the mutation.
+func (m *UploadMutation) IncomingKey() (r string, exists bool) {
+	v := m.incoming_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIncomingKey returns the old "incoming_key" field's value of the Upload entity.
+// If the Upload object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UploadMutation) OldIncomingKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIncomingKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIncomingKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIncomingKey: %w", err)
+	}
+	return oldValue.IncomingKey, nil
+}
+
+// ResetIncomingKey resets all changes to the "incoming_key" field.
+func (m *UploadMutation) ResetIncomingKey() {
+	m.incoming_key = nil
+}
+
+// SetStorageKey sets the "storage_key" field.
+func (m *UploadMutation) SetStorageKey(s string) {
+	m.storage_key = &s
+}
+
+// StorageKey returns the value of the "storage_key" field in the mutation.
+func (m *UploadMutation) StorageKey() (r string, exists bool) {
+	v := m.storage_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStorageKey returns the old "storage_key" field's value of the Upload entity.
+// If the Upload object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UploadMutation) OldStorageKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStorageKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStorageKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStorageKey: %w", err)
+	}
+	return oldValue.StorageKey, nil
+}
+
+// ResetStorageKey resets all changes to the "storage_key" field.
+func (m *UploadMutation) ResetStorageKey() {
+	m.storage_key = nil
+}
+
+// SetThumbnails sets the "thumbnails" field.
+func (m *UploadMutation) SetThumbnails(s []schematype.Thumbnail) {
+	m.thumbnails = &s
+	m.appendthumbnails = nil
+}
+
+// Thumbnails returns the value of the "thumbnails" field in the mutation.
+func (m *UploadMutation) Thumbnails() (r []schematype.Thumbnail, exists bool) {
+	v := m.thumbnails
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldThumbnails returns the old "thumbnails" field's value of the Upload entity.
+// If the Upload object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UploadMutation) OldThumbnails(ctx context.Context) (v []schematype.Thumbnail, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldThumbnails is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldThumbnails requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldThumbnails: %w", err)
+	}
+	return oldValue.Thumbnails, nil
+}
+
+// AppendThumbnails adds s to the "thumbnails" field.
+func (m *UploadMutation) AppendThumbnails(s []schematype.Thumbnail) {
+	m.appendthumbnails = append(m.appendthumbnails, s...)
+}
+
+// AppendedThumbnails returns the list of values that were appended to the "thumbnails" field in this mutation.
+func (m *UploadMutation) AppendedThumbnails() ([]schematype.Thumbnail, bool) {
+	if len(m.appendthumbnails) == 0 {
+		return nil, false
+	}
+	return m.appendthumbnails, true
+}
+
+// ResetThumbnails resets all changes to the "thumbnails" field.
+func (m *UploadMutation) ResetThumbnails() {
+	m.thumbnails = nil
+	m.appendthumbnails = nil
+}
+
+// SetBoundEntity sets the "bound_entity" field.
+func (m *UploadMutation) SetBoundEntity(s string) {
+	m.bound_entity = &s
+}
+
+// BoundEntity returns the value of the "bound_entity" field in the mutation.
+func (m *UploadMutation) BoundEntity() (r string, exists bool) {
+	v := m.bound_entity
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBoundEntity returns the old "bound_entity" field's value of the Upload entity.
+// If the Upload object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UploadMutation) OldBoundEntity(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBoundEntity is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBoundEntity requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBoundEntity: %w", err)
+	}
+	return oldValue.BoundEntity, nil
+}
+
+// ClearBoundEntity clears the value of the "bound_entity" field.
+func (m *UploadMutation) ClearBoundEntity() {
+	m.bound_entity = nil
+	m.clearedFields[upload.FieldBoundEntity] = struct{}{}
+}
+
+// BoundEntityCleared returns if the "bound_entity" field was cleared in this mutation.
+func (m *UploadMutation) BoundEntityCleared() bool {
+	_, ok := m.clearedFields[upload.FieldBoundEntity]
+	return ok
+}
+
+// ResetBoundEntity resets all changes to the "bound_entity" field.
+func (m *UploadMutation) ResetBoundEntity() {
+	m.bound_entity = nil
+	delete(m.clearedFields, upload.FieldBoundEntity)
+}
+
+// SetBoundID sets the "bound_id" field.
+func (m *UploadMutation) SetBoundID(i int) {
+	m.bound_id = &i
+	m.addbound_id = nil
+}
+
+// BoundID returns the value of the "bound_id" field in the mutation.
+func (m *UploadMutation) BoundID() (r int, exists bool) {
+	v := m.bound_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBoundID returns the old "bound_id" field's value of the Upload entity.
+// If the Upload object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UploadMutation) OldBoundID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBoundID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBoundID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBoundID: %w", err)
+	}
+	return oldValue.BoundID, nil
+}
+
+// AddBoundID adds i to the "bound_id" field.
+func (m *UploadMutation) AddBoundID(i int) {
+	if m.addbound_id != nil {
+		*m.addbound_id += i
+	} else {
+		m.addbound_id = &i
+	}
+}
+
+// AddedBoundID returns the value that was added to the "bound_id" field in this mutation.
+func (m *UploadMutation) AddedBoundID() (r int, exists bool) {
+	v := m.addbound_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearBoundID clears the value of the "bound_id" field.
+func (m *UploadMutation) ClearBoundID() {
+	m.bound_id = nil
+	m.addbound_id = nil
+	m.clearedFields[upload.FieldBoundID] = struct{}{}
+}
+
+// BoundIDCleared returns if the "bound_id" field was cleared in this mutation.
+func (m *UploadMutation) BoundIDCleared() bool {
+	_, ok := m.clearedFields[upload.FieldBoundID]
+	return ok
+}
+
+// ResetBoundID resets all changes to the "bound_id" field.
+func (m *UploadMutation) ResetBoundID() {
+	m.bound_id = nil
+	m.addbound_id = nil
+	delete(m.clearedFields, upload.FieldBoundID)
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *UploadMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *UploadMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Upload entity.
+// If the Upload object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UploadMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *UploadMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetBoundAt sets the "bound_at" field.
+func (m *UploadMutation) SetBoundAt(t time.Time) {
+	m.bound_at = &t
+}
+
+// BoundAt returns the value of the "bound_at" field in the mutation.
+func (m *UploadMutation) BoundAt() (r time.Time, exists bool) {
+	v := m.bound_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBoundAt returns the old "bound_at" field's value of the Upload entity.
+// If the Upload object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UploadMutation) OldBoundAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBoundAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBoundAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBoundAt: %w", err)
+	}
+	return oldValue.BoundAt, nil
+}
+
+// ClearBoundAt clears the value of the "bound_at" field.
+func (m *UploadMutation) ClearBoundAt() {
+	m.bound_at = nil
+	m.clearedFields[upload.FieldBoundAt] = struct{}{}
+}
+
+// BoundAtCleared returns if the "bound_at" field was cleared in this mutation.
+func (m *UploadMutation) BoundAtCleared() bool {
+	_, ok := m.clearedFields[upload.FieldBoundAt]
+	return ok
+}
+
+// ResetBoundAt resets all changes to the "bound_at" field.
+func (m *UploadMutation) ResetBoundAt() {
+	m.bound_at = nil
+	delete(m.clearedFields, upload.FieldBoundAt)
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (m *UploadMutation) SetExpiresAt(t time.Time) {
+	m.expires_at = &t
+}
+
+// ExpiresAt returns the value of the "expires_at" field in the mutation.
+func (m *UploadMutation) ExpiresAt() (r time.Time, exists bool) {
+	v := m.expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpiresAt returns the old "expires_at" field's value of the Upload entity.
+// If the Upload object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UploadMutation) OldExpiresAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpiresAt: %w", err)
+	}
+	return oldValue.ExpiresAt, nil
+}
+
+// ResetExpiresAt resets all changes to the "expires_at" field.
+func (m *UploadMutation) ResetExpiresAt() {
+	m.expires_at = nil
+}
+
+// Where appends a list predicates to the UploadMutation builder.
+func (m *UploadMutation) Where(ps ...predicate.Upload) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the UploadMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *UploadMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Upload, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *UploadMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *UploadMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Upload).
+func (m *UploadMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *UploadMutation) Fields() []string {
+	fields := make([]string, 0, 20)
+	if m.owner_id != nil {
+		fields = append(fields, upload.FieldOwnerID)
+	}
+	if m.merchant_id != nil {
+		fields = append(fields, upload.FieldMerchantID)
+	}
+	if m.purpose != nil {
+		fields = append(fields, upload.FieldPurpose)
+	}
+	if m.state != nil {
+		fields = append(fields, upload.FieldState)
+	}
+	if m.filename != nil {
+		fields = append(fields, upload.FieldFilename)
+	}
+	if m.declared_content_type != nil {
+		fields = append(fields, upload.FieldDeclaredContentType)
+	}
+	if m.declared_size != nil {
+		fields = append(fields, upload.FieldDeclaredSize)
+	}
+	if m.content_type != nil {
+		fields = append(fields, upload.FieldContentType)
+	}
+	if m.size != nil {
+		fields = append(fields, upload.FieldSize)
+	}
+	if m.width != nil {
+		fields = append(fields, upload.FieldWidth)
+	}
+	if m.height != nil {
+		fields = append(fields, upload.FieldHeight)
+	}
+	if m.sha256 != nil {
+		fields = append(fields, upload.FieldSha256)
+	}
+	if m.incoming_key != nil {
+		fields = append(fields, upload.FieldIncomingKey)
+	}
+	if m.storage_key != nil {
+		fields = append(fields, upload.FieldStorageKey)
+	}
+	if m.thumbnails != nil {
+		fields = append(fields, upload.FieldThumbnails)
+	}
+	if m.bound_entity != nil {
+		fields = append(fields, upload.FieldBoundEntity)
+	}
+	if m.bound_id != nil {
+		fields = append(fields, upload.FieldBoundID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, upload.FieldCreatedAt)
+	}
+	if m.bound_at != nil {
+		fields = append(fields, upload.FieldBoundAt)
+	}
+	if m.expires_at != nil {
+		fields = append(fields, upload.FieldExpiresAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *UploadMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case upload.FieldOwnerID:
+		return m.OwnerID()
+	case upload.FieldMerchantID:
+		return m.MerchantID()
+	case upload.FieldPurpose:
+		return m.Purpose()
+	case upload.FieldState:
+		return m.State()
+	case upload.FieldFilename:
+		return m.Filename()
+	case upload.FieldDeclaredContentType:
+		return m.DeclaredContentType()
+	case upload.FieldDeclaredSize:
+		return m.DeclaredSize()
+	case upload.FieldContentType:
+		return m.ContentType()
+	case upload.FieldSize:
+		return m.Size()
+	case upload.FieldWidth:
+		return m.Width()
+	case upload.FieldHeight:
+		return m.Height()
+	case upload.FieldSha256:
+		return m.Sha256()
+	case upload.FieldIncomingKey:
+		return m.IncomingKey()
+	case upload.FieldStorageKey:
+		return m.StorageKey()
+	case upload.FieldThumbnails:
+		return m.Thumbnails()
+	case upload.FieldBoundEntity:
+		return m.BoundEntity()
+	case upload.FieldBoundID:
+		return m.BoundID()
+	case upload.FieldCreatedAt:
+		return m.CreatedAt()
+	case upload.FieldBoundAt:
+		return m.BoundAt()
+	case upload.FieldExpiresAt:
+		return m.ExpiresAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *UploadMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case upload.FieldOwnerID:
+		return m.OldOwnerID(ctx)
+	case upload.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case upload.FieldPurpose:
+		return m.OldPurpose(ctx)
+	case upload.FieldState:
+		return m.OldState(ctx)
+	case upload.FieldFilename:
+		return m.OldFilename(ctx)
+	case upload.FieldDeclaredContentType:
+		return m.OldDeclaredContentType(ctx)
+	case upload.FieldDeclaredSize:
+		return m.OldDeclaredSize(ctx)
+	case upload.FieldContentType:
+		return m.OldContentType(ctx)
+	case upload.FieldSize:
+		return m.OldSize(ctx)
+	case upload.FieldWidth:
+		return m.OldWidth(ctx)
+	case upload.FieldHeight:
+		return m.OldHeight(ctx)
+	case upload.FieldSha256:
+		return m.OldSha256(ctx)
+	case upload.FieldIncomingKey:
+		return m.OldIncomingKey(ctx)
+	case upload.FieldStorageKey:
+		return m.OldStorageKey(ctx)
+	case upload.FieldThumbnails:
+		return m.OldThumbnails(ctx)
+	case upload.FieldBoundEntity:
+		return m.OldBoundEntity(ctx)
+	case upload.FieldBoundID:
+		return m.OldBoundID(ctx)
+	case upload.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case upload.FieldBoundAt:
+		return m.OldBoundAt(ctx)
+	case upload.FieldExpiresAt:
+		return m.OldExpiresAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown Upload field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *UploadMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case upload.FieldOwnerID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOwnerID(v)
+		return nil
+	case upload.FieldMerchantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case upload.FieldPurpose:
+		v, ok := value.(upload.Purpose)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPurpose(v)
+		return nil
+	case upload.FieldState:
+		v, ok := value.(upload.State)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetState(v)
+		return nil
+	case upload.FieldFilename:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFilename(v)
+		return nil
+	case upload.FieldDeclaredContentType:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDeclaredContentType(v)
+		return nil
+	case upload.FieldDeclaredSize:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDeclaredSize(v)
+		return nil
+	case upload.FieldContentType:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetContentType(v)
+		return nil
+	case upload.FieldSize:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSize(v)
+		return nil
+	case upload.FieldWidth:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWidth(v)
+		return nil
+	case upload.FieldHeight:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHeight(v)
+		return nil
+	case upload.FieldSha256:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSha256(v)
+		return nil
+	case upload.FieldIncomingKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIncomingKey(v)
+		return nil
+	case upload.FieldStorageKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStorageKey(v)
+		return nil
+	case upload.FieldThumbnails:
+		v, ok := value.([]schematype.Thumbnail)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetThumbnails(v)
+		return nil
+	case upload.FieldBoundEntity:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBoundEntity(v)
+		return nil
+	case upload.FieldBoundID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBoundID(v)
+		return nil
+	case upload.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case upload.FieldBoundAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBoundAt(v)
+		return nil
+	case upload.FieldExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpiresAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Upload field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *UploadMutation) AddedFields() []string {
+	var fields []string
+	if m.addowner_id != nil {
+		fields = append(fields, upload.FieldOwnerID)
+	}
+	if m.addmerchant_id != nil {
+		fields = append(fields, upload.FieldMerchantID)
+	}
+	if m.adddeclared_size != nil {
+		fields = append(fields, upload.FieldDeclaredSize)
+	}
+	if m.addsize != nil {
+		fields = append(fields, upload.FieldSize)
+	}
+	if m.addwidth != nil {
+		fields = append(fields, upload.FieldWidth)
+	}
+	if m.addheight != nil {
+		fields = append(fields, upload.FieldHeight)
+	}
+	if m.addbound_id != nil {
+		fields = append(fields, upload.FieldBoundID)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *UploadMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case upload.FieldOwnerID:
+		return m.AddedOwnerID()
+	case upload.FieldMerchantID:
+		return m.AddedMerchantID()
+	case upload.FieldDeclaredSize:
+		return m.AddedDeclaredSize()
+	case upload.FieldSize:
+		return m.AddedSize()
+	case upload.FieldWidth:
+		return m.AddedWidth()
+	case upload.FieldHeight:
+		return m.AddedHeight()
+	case upload.FieldBoundID:
+		return m.AddedBoundID()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *UploadMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case upload.FieldOwnerID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddOwnerID(v)
+		return nil
+	case upload.FieldMerchantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMerchantID(v)
+		return nil
+	case upload.FieldDeclaredSize:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddDeclaredSize(v)
+		return nil
+	case upload.FieldSize:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSize(v)
+		return nil
+	case upload.FieldWidth:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddWidth(v)
+		return nil
+	case upload.FieldHeight:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddHeight(v)
+		return nil
+	case upload.FieldBoundID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddBoundID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Upload numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *UploadMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(upload.FieldMerchantID) {
+		fields = append(fields, upload.FieldMerchantID)
+	}
+	if m.FieldCleared(upload.FieldWidth) {
+		fields = append(fields, upload.FieldWidth)
+	}
+	if m.FieldCleared(upload.FieldHeight) {
+		fields = append(fields, upload.FieldHeight)
+	}
+	if m.FieldCleared(upload.FieldBoundEntity) {
+		fields = append(fields, upload.FieldBoundEntity)
+	}
+	if m.FieldCleared(upload.FieldBoundID) {
+		fields = append(fields, upload.FieldBoundID)
+	}
+	if m.FieldCleared(upload.FieldBoundAt) {
+		fields = append(fields, upload.FieldBoundAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *UploadMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *UploadMutation) ClearField(name string) error {
+	switch name {
+	case upload.FieldMerchantID:
+		m.ClearMerchantID()
+		return nil
+	case upload.FieldWidth:
+		m.ClearWidth()
+		return nil
+	case upload.FieldHeight:
+		m.ClearHeight()
+		return nil
+	case upload.FieldBoundEntity:
+		m.ClearBoundEntity()
+		return nil
+	case upload.FieldBoundID:
+		m.ClearBoundID()
+		return nil
+	case upload.FieldBoundAt:
+		m.ClearBoundAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Upload nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *UploadMutation) ResetField(name string) error {
+	switch name {
+	case upload.FieldOwnerID:
+		m.ResetOwnerID()
+		return nil
+	case upload.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case upload.FieldPurpose:
+		m.ResetPurpose()
+		return nil
+	case upload.FieldState:
+		m.ResetState()
+		return nil
+	case upload.FieldFilename:
+		m.ResetFilename()
+		return nil
+	case upload.FieldDeclaredContentType:
+		m.ResetDeclaredContentType()
+		return nil
+	case upload.FieldDeclaredSize:
+		m.ResetDeclaredSize()
+		return nil
+	case upload.FieldContentType:
+		m.ResetContentType()
+		return nil
+	case upload.FieldSize:
+		m.ResetSize()
+		return nil
+	case upload.FieldWidth:
+		m.ResetWidth()
+		return nil
+	case upload.FieldHeight:
+		m.ResetHeight()
+		return nil
+	case upload.FieldSha256:
+		m.ResetSha256()
+		return nil
+	case upload.FieldIncomingKey:
+		m.ResetIncomingKey()
+		return nil
+	case upload.FieldStorageKey:
+		m.ResetStorageKey()
+		return nil
+	case upload.FieldThumbnails:
+		m.ResetThumbnails()
+		return nil
+	case upload.FieldBoundEntity:
+		m.ResetBoundEntity()
+		return nil
+	case upload.FieldBoundID:
+		m.ResetBoundID()
+		return nil
+	case upload.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case upload.FieldBoundAt:
+		m.ResetBoundAt()
+		return nil
+	case upload.FieldExpiresAt:
+		m.ResetExpiresAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Upload field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *UploadMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *UploadMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *UploadMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *UploadMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *UploadMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *UploadMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *UploadMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown Upload unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *UploadMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown Upload edge %s", name)
 }
 
 // UserMutation represents an operation that mutates the User nodes in the graph.

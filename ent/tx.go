@@ -64,6 +64,8 @@ type Tx struct {
 	StockMovement *StockMovementClient
 	// TrackingEvent is the client for interacting with the TrackingEvent builders.
 	TrackingEvent *TrackingEventClient
+	// Upload is the client for interacting with the Upload builders.
+	Upload *UploadClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
 	// UserIdentity is the client for interacting with the UserIdentity builders.
@@ -232,6 +234,7 @@ func (tx *Tx) init() {
 	tx.Shipment = NewShipmentClient(tx.config)
 	tx.StockMovement = NewStockMovementClient(tx.config)
 	tx.TrackingEvent = NewTrackingEventClient(tx.config)
+	tx.Upload = NewUploadClient(tx.config)
 	tx.User = NewUserClient(tx.config)
 	tx.UserIdentity = NewUserIdentityClient(tx.config)
 	tx.WebSignInState = NewWebSignInStateClient(tx.config)

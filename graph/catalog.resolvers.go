@@ -121,3 +121,8 @@ func (r *queryResolver) CategoryBySlug(ctx context.Context, slug string) (*ent.C
 	}
 	return notFoundAsNil(q.Only(ctx))
 }
+
+// ProductImage returns ProductImageResolver implementation.
+func (r *Resolver) ProductImage() ProductImageResolver { return &productImageResolver{r} }
+
+type productImageResolver struct{ *Resolver }

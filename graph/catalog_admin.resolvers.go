@@ -22,10 +22,10 @@ func (r *mutationResolver) CreateProduct(ctx context.Context, input model.Create
 		MerchantID: input.MerchantID, CategoryID: input.CategoryID, Title: input.Title, Slug: input.Slug,
 		Description: deref(input.Description), Kind: deref(input.Kind),
 		Images: make([]schematype.Image, len(input.Images)), Attributes: make([]schematype.Attribute, len(input.Attributes)),
-		Variants: make([]catalog.VariantInput, len(input.Variants)),
+		Variants: make([]catalog.VariantInput, len(input.Variants)), Uploads: r.Uploads,
 	}
 	for i, im := range input.Images {
-		in.Images[i] = schematype.Image{URL: im.URL, Alt: deref(im.Alt)}
+		in.Images[i] = schematype.Image{URL: deref(im.URL), Alt: deref(im.Alt), UploadID: deref(im.UploadID)}
 	}
 	for i, a := range input.Attributes {
 		in.Attributes[i] = schematype.Attribute(*a)
@@ -46,12 +46,12 @@ func (r *mutationResolver) CreateProduct(ctx context.Context, input model.Create
 func (r *mutationResolver) UpdateProduct(ctx context.Context, id int, input model.UpdateProductInput) (*ent.Product, error) {
 	in := catalog.ProductUpdate{
 		CategoryID: input.CategoryID, ClearCategory: deref(input.ClearCategory),
-		Title: input.Title, Slug: input.Slug, Description: input.Description, Kind: input.Kind,
+		Title: input.Title, Slug: input.Slug, Description: input.Description, Kind: input.Kind, Uploads: r.Uploads,
 	}
 	if input.Images != nil { // given, even empty, replaces the list
 		in.Images = make([]schematype.Image, len(input.Images))
 		for i, im := range input.Images {
-			in.Images[i] = schematype.Image{URL: im.URL, Alt: deref(im.Alt)}
+			in.Images[i] = schematype.Image{URL: deref(im.URL), Alt: deref(im.Alt), UploadID: deref(im.UploadID)}
 		}
 	}
 	if input.Attributes != nil {

@@ -91,6 +91,9 @@ func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 // Refund returns RefundResolver implementation.
 func (r *Resolver) Refund() RefundResolver { return &refundResolver{r} }
 
+// UploadedFile returns UploadedFileResolver implementation.
+func (r *Resolver) UploadedFile() UploadedFileResolver { return &uploadedFileResolver{r} }
+
 // User returns UserResolver implementation.
 func (r *Resolver) User() UserResolver { return &userResolver{r} }
 
@@ -107,5 +110,6 @@ type (
 	productVariantResolver struct{ *Resolver }
 	queryResolver          struct{ *Resolver }
 	refundResolver         struct{ *Resolver }
+	uploadedFileResolver   struct{ *Resolver }
 	userResolver           struct{ *Resolver }
 )

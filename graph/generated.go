@@ -30,6 +30,7 @@ import (
 	"github.com/xiadan/xiadan/ent/shipment"
 	"github.com/xiadan/xiadan/ent/stockmovement"
 	"github.com/xiadan/xiadan/ent/trackingevent"
+	"github.com/xiadan/xiadan/ent/upload"
 	"github.com/xiadan/xiadan/ent/user"
 	"github.com/xiadan/xiadan/ent/useridentity"
 	"github.com/xiadan/xiadan/ent/webhook"
@@ -42,6 +43,7 @@ import (
 	"github.com/xiadan/xiadan/internal/money"
 	"github.com/xiadan/xiadan/internal/orders"
 	"github.com/xiadan/xiadan/internal/scalar"
+	upload1 "github.com/xiadan/xiadan/internal/upload"
 	"github.com/xiadan/xiadan/internal/viewer"
 )
 
@@ -65,10 +67,12 @@ type ResolverRoot interface {
 	OrderItem() OrderItemResolver
 	Payment() PaymentResolver
 	Product() ProductResolver
+	ProductImage() ProductImageResolver
 	ProductVariant() ProductVariantResolver
 	Query() QueryResolver
 	Refund() RefundResolver
 	Subscription() SubscriptionResolver
+	UploadedFile() UploadedFileResolver
 	User() UserResolver
 }
 
@@ -245,6 +249,18 @@ type ComplexityRoot struct {
 		UserID func(childComplexity int) int
 	}
 
+	HTTPHeader struct {
+		Name  func(childComplexity int) int
+		Value func(childComplexity int) int
+	}
+
+	ImageThumbnail struct {
+		Height func(childComplexity int) int
+		Size   func(childComplexity int) int
+		URL    func(childComplexity int) int
+		Width  func(childComplexity int) int
+	}
+
 	Merchant struct {
 		Contact               func(childComplexity int) int
 		CreatedAt             func(childComplexity int) int
@@ -253,6 +269,7 @@ type ComplexityRoot struct {
 		FreeShippingThreshold func(childComplexity int) int
 		ID                    func(childComplexity int) int
 		LegalName             func(childComplexity int) int
+		LicenceFiles          func(childComplexity int) int
 		LicenceNumber         func(childComplexity int) int
 		LogoURL               func(childComplexity int) int
 		Name                  func(childComplexity int) int
@@ -328,9 +345,11 @@ type ComplexityRoot struct {
 		CancelOrder              func(childComplexity int, id int, reason *string) int
 		ChangePassword           func(childComplexity int, input model.ChangePasswordInput) int
 		ClearCart                func(childComplexity int) int
+		CompleteUpload           func(childComplexity int, id int) int
 		ConfirmReceipt           func(childComplexity int, orderID int) int
 		CreateAPIClient          func(childComplexity int, input model.CreateAPIClientInput) int
 		CreateProduct            func(childComplexity int, input model.CreateProductInput) int
+		CreateUpload             func(childComplexity int, input model.CreateUploadInput) int
 		CreateWebhook            func(childComplexity int, input model.CreateWebhookInput) int
 		DeleteAddress            func(childComplexity int, id int) int
 		DeleteProduct            func(childComplexity int, id int) int
@@ -380,6 +399,7 @@ type ComplexityRoot struct {
 		UpdateProductVariant     func(childComplexity int, id int, input model.UpdateProductVariantInput) int
 		UpdateProfile            func(childComplexity int, input model.UpdateProfileInput) int
 		UpdateWebhook            func(childComplexity int, id int, input model.UpdateWebhookInput) int
+		UploadFile               func(childComplexity int, purpose upload.Purpose, merchantID *int, file graphql.Upload) int
 		VerifyEmail              func(childComplexity int, code *string, token *string) int
 	}
 
@@ -517,6 +537,14 @@ type ComplexityRoot struct {
 		Street        func(childComplexity int) int
 	}
 
+	PresignedUpload struct {
+		ExpiresAt func(childComplexity int) int
+		Headers   func(childComplexity int) int
+		Method    func(childComplexity int) int
+		URL       func(childComplexity int) int
+		Upload    func(childComplexity int) int
+	}
+
 	PriceRange struct {
 		Max func(childComplexity int) int
 		Min func(childComplexity int) int
@@ -566,8 +594,12 @@ type ComplexityRoot struct {
 	}
 
 	ProductImage struct {
-		Alt func(childComplexity int) int
-		URL func(childComplexity int) int
+		Alt        func(childComplexity int) int
+		Height     func(childComplexity int) int
+		Thumbnails func(childComplexity int) int
+		URL        func(childComplexity int) int
+		UploadID   func(childComplexity int) int
+		Width      func(childComplexity int) int
 	}
 
 	ProductVariant struct {
@@ -626,6 +658,7 @@ type ComplexityRoot struct {
 		ProductBySlug         func(childComplexity int, slug string) int
 		Products              func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *catalog.ProductFilter, orderBy *ent.ProductOrder) int
 		StockMovements        func(childComplexity int, variantID int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) int
+		Upload                func(childComplexity int, id int) int
 		Users                 func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *ent.UserWhereInput, orderBy *ent.UserOrder) int
 		WebhookDeliveries     func(childComplexity int, webhookID int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) int
 		Webhooks              func(childComplexity int, merchantID int) int
@@ -715,6 +748,22 @@ type ComplexityRoot struct {
 		OccurredAt  func(childComplexity int) int
 		Shipment    func(childComplexity int) int
 		Status      func(childComplexity int) int
+	}
+
+	UploadedFile struct {
+		BoundAt     func(childComplexity int) int
+		ContentType func(childComplexity int) int
+		CreatedAt   func(childComplexity int) int
+		Filename    func(childComplexity int) int
+		Height      func(childComplexity int) int
+		ID          func(childComplexity int) int
+		Purpose     func(childComplexity int) int
+		Sha256      func(childComplexity int) int
+		Size        func(childComplexity int) int
+		State       func(childComplexity int) int
+		Thumbnails  func(childComplexity int) int
+		URL         func(childComplexity int) int
+		Width       func(childComplexity int) int
 	}
 
 	User struct {
@@ -881,6 +930,7 @@ type MerchantResolver interface {
 	ShippingFlatFee(ctx context.Context, obj *ent.Merchant) (*money.Money, error)
 	FreeShippingThreshold(ctx context.Context, obj *ent.Merchant) (*money.Money, error)
 	Products(ctx context.Context, obj *ent.Merchant, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ProductOrder, where *ent.ProductWhereInput) (*ent.ProductConnection, error)
+	LicenceFiles(ctx context.Context, obj *ent.Merchant) ([]*ent.Upload, error)
 }
 type MutationResolver interface {
 	SetUserStatus(ctx context.Context, id int, status user.Status, reason string) (*ent.User, error)
@@ -944,6 +994,9 @@ type MutationResolver interface {
 	LinkEmailPassword(ctx context.Context, input model.LinkEmailPasswordInput) (*ent.User, error)
 	UnlinkIdentity(ctx context.Context, id int) (*ent.User, error)
 	UnlinkEmailPassword(ctx context.Context) (*ent.User, error)
+	CreateUpload(ctx context.Context, input model.CreateUploadInput) (*upload1.Created, error)
+	CompleteUpload(ctx context.Context, id int) (*ent.Upload, error)
+	UploadFile(ctx context.Context, purpose upload.Purpose, merchantID *int, file graphql.Upload) (*ent.Upload, error)
 	CreateWebhook(ctx context.Context, input model.CreateWebhookInput) (*model.WebhookWithSecret, error)
 	UpdateWebhook(ctx context.Context, id int, input model.UpdateWebhookInput) (*ent.Webhook, error)
 	DeleteWebhook(ctx context.Context, id int) (int, error)
@@ -986,6 +1039,11 @@ type ProductResolver interface {
 	FeaturedImage(ctx context.Context, obj *ent.Product) (*schematype.Image, error)
 	Available(ctx context.Context, obj *ent.Product) (bool, error)
 }
+type ProductImageResolver interface {
+	UploadID(ctx context.Context, obj *schematype.Image) (*int, error)
+	Width(ctx context.Context, obj *schematype.Image) (*int, error)
+	Height(ctx context.Context, obj *schematype.Image) (*int, error)
+}
 type ProductVariantResolver interface {
 	Price(ctx context.Context, obj *ent.ProductVariant) (*money.Money, error)
 	Available(ctx context.Context, obj *ent.ProductVariant) (bool, error)
@@ -1022,6 +1080,7 @@ type QueryResolver interface {
 	MerchantOrderCounts(ctx context.Context, merchantID *int) ([]*orders.StatusCount, error)
 	AdminOrders(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *orders.ListFilter) (*ent.OrderConnection, error)
 	APIClients(ctx context.Context, merchantID int) ([]*ent.ApiClient, error)
+	Upload(ctx context.Context, id int) (*ent.Upload, error)
 	Webhooks(ctx context.Context, merchantID int) ([]*ent.Webhook, error)
 	WebhookDeliveries(ctx context.Context, webhookID int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) (*ent.WebhookDeliveryConnection, error)
 }
@@ -1032,6 +1091,10 @@ type SubscriptionResolver interface {
 	OrderStatusChanged(ctx context.Context, orderID int) (<-chan *ent.OrderEvent, error)
 	OrderEvents(ctx context.Context, merchantID int, types []orderevent.Type, after *string) (<-chan *ent.OrderEvent, error)
 	MyOrderEvents(ctx context.Context, after *string) (<-chan *ent.OrderEvent, error)
+}
+type UploadedFileResolver interface {
+	URL(ctx context.Context, obj *ent.Upload) (*string, error)
+	Thumbnails(ctx context.Context, obj *ent.Upload) ([]*schematype.ImageThumbnail, error)
 }
 type UserResolver interface {
 	Roles(ctx context.Context, obj *ent.User) ([]viewer.Role, error)
@@ -1718,6 +1781,44 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.EventActor.UserID(childComplexity), true
 
+	case "HTTPHeader.name":
+		if e.ComplexityRoot.HTTPHeader.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HTTPHeader.Name(childComplexity), true
+	case "HTTPHeader.value":
+		if e.ComplexityRoot.HTTPHeader.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.HTTPHeader.Value(childComplexity), true
+
+	case "ImageThumbnail.height":
+		if e.ComplexityRoot.ImageThumbnail.Height == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImageThumbnail.Height(childComplexity), true
+	case "ImageThumbnail.size":
+		if e.ComplexityRoot.ImageThumbnail.Size == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImageThumbnail.Size(childComplexity), true
+	case "ImageThumbnail.url":
+		if e.ComplexityRoot.ImageThumbnail.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImageThumbnail.URL(childComplexity), true
+	case "ImageThumbnail.width":
+		if e.ComplexityRoot.ImageThumbnail.Width == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImageThumbnail.Width(childComplexity), true
+
 	case "Merchant.contact":
 		if e.ComplexityRoot.Merchant.Contact == nil {
 			break
@@ -1760,6 +1861,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Merchant.LegalName(childComplexity), true
+	case "Merchant.licenceFiles":
+		if e.ComplexityRoot.Merchant.LicenceFiles == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Merchant.LicenceFiles(childComplexity), true
 	case "Merchant.licenceNumber":
 		if e.ComplexityRoot.Merchant.LicenceNumber == nil {
 			break
@@ -2139,6 +2246,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ClearCart(childComplexity), true
+	case "Mutation.completeUpload":
+		if e.ComplexityRoot.Mutation.CompleteUpload == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_completeUpload_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CompleteUpload(childComplexity, args["id"].(int)), true
 	case "Mutation.confirmReceipt":
 		if e.ComplexityRoot.Mutation.ConfirmReceipt == nil {
 			break
@@ -2172,6 +2290,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateProduct(childComplexity, args["input"].(model.CreateProductInput)), true
+	case "Mutation.createUpload":
+		if e.ComplexityRoot.Mutation.CreateUpload == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createUpload_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateUpload(childComplexity, args["input"].(model.CreateUploadInput)), true
 	case "Mutation.createWebhook":
 		if e.ComplexityRoot.Mutation.CreateWebhook == nil {
 			break
@@ -2701,6 +2830,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateWebhook(childComplexity, args["id"].(int), args["input"].(model.UpdateWebhookInput)), true
+	case "Mutation.uploadFile":
+		if e.ComplexityRoot.Mutation.UploadFile == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_uploadFile_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UploadFile(childComplexity, args["purpose"].(upload.Purpose), args["merchantID"].(*int), args["file"].(graphql.Upload)), true
 	case "Mutation.verifyEmail":
 		if e.ComplexityRoot.Mutation.VerifyEmail == nil {
 			break
@@ -3330,6 +3470,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PostalAddress.Street(childComplexity), true
 
+	case "PresignedUpload.expiresAt":
+		if e.ComplexityRoot.PresignedUpload.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PresignedUpload.ExpiresAt(childComplexity), true
+	case "PresignedUpload.headers":
+		if e.ComplexityRoot.PresignedUpload.Headers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PresignedUpload.Headers(childComplexity), true
+	case "PresignedUpload.method":
+		if e.ComplexityRoot.PresignedUpload.Method == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PresignedUpload.Method(childComplexity), true
+	case "PresignedUpload.url":
+		if e.ComplexityRoot.PresignedUpload.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PresignedUpload.URL(childComplexity), true
+	case "PresignedUpload.upload":
+		if e.ComplexityRoot.PresignedUpload.Upload == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PresignedUpload.Upload(childComplexity), true
+
 	case "PriceRange.max":
 		if e.ComplexityRoot.PriceRange.Max == nil {
 			break
@@ -3544,12 +3715,36 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ProductImage.Alt(childComplexity), true
+	case "ProductImage.height":
+		if e.ComplexityRoot.ProductImage.Height == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductImage.Height(childComplexity), true
+	case "ProductImage.thumbnails":
+		if e.ComplexityRoot.ProductImage.Thumbnails == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductImage.Thumbnails(childComplexity), true
 	case "ProductImage.url":
 		if e.ComplexityRoot.ProductImage.URL == nil {
 			break
 		}
 
 		return e.ComplexityRoot.ProductImage.URL(childComplexity), true
+	case "ProductImage.uploadID":
+		if e.ComplexityRoot.ProductImage.UploadID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductImage.UploadID(childComplexity), true
+	case "ProductImage.width":
+		if e.ComplexityRoot.ProductImage.Width == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductImage.Width(childComplexity), true
 
 	case "ProductVariant.availability":
 		if e.ComplexityRoot.ProductVariant.Availability == nil {
@@ -3931,6 +4126,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.StockMovements(childComplexity, args["variantID"].(int), args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int)), true
+	case "Query.upload":
+		if e.ComplexityRoot.Query.Upload == nil {
+			break
+		}
+
+		args, err := ec.field_Query_upload_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Upload(childComplexity, args["id"].(int)), true
 	case "Query.users":
 		if e.ComplexityRoot.Query.Users == nil {
 			break
@@ -4325,6 +4531,85 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.TrackingEvent.Status(childComplexity), true
+
+	case "UploadedFile.boundAt":
+		if e.ComplexityRoot.UploadedFile.BoundAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UploadedFile.BoundAt(childComplexity), true
+	case "UploadedFile.contentType":
+		if e.ComplexityRoot.UploadedFile.ContentType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UploadedFile.ContentType(childComplexity), true
+	case "UploadedFile.createdAt":
+		if e.ComplexityRoot.UploadedFile.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UploadedFile.CreatedAt(childComplexity), true
+	case "UploadedFile.filename":
+		if e.ComplexityRoot.UploadedFile.Filename == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UploadedFile.Filename(childComplexity), true
+	case "UploadedFile.height":
+		if e.ComplexityRoot.UploadedFile.Height == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UploadedFile.Height(childComplexity), true
+	case "UploadedFile.id":
+		if e.ComplexityRoot.UploadedFile.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UploadedFile.ID(childComplexity), true
+	case "UploadedFile.purpose":
+		if e.ComplexityRoot.UploadedFile.Purpose == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UploadedFile.Purpose(childComplexity), true
+	case "UploadedFile.sha256":
+		if e.ComplexityRoot.UploadedFile.Sha256 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UploadedFile.Sha256(childComplexity), true
+	case "UploadedFile.size":
+		if e.ComplexityRoot.UploadedFile.Size == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UploadedFile.Size(childComplexity), true
+	case "UploadedFile.state":
+		if e.ComplexityRoot.UploadedFile.State == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UploadedFile.State(childComplexity), true
+	case "UploadedFile.thumbnails":
+		if e.ComplexityRoot.UploadedFile.Thumbnails == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UploadedFile.Thumbnails(childComplexity), true
+	case "UploadedFile.url":
+		if e.ComplexityRoot.UploadedFile.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UploadedFile.URL(childComplexity), true
+	case "UploadedFile.width":
+		if e.ComplexityRoot.UploadedFile.Width == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UploadedFile.Width(childComplexity), true
 
 	case "User.createdAt":
 		if e.ComplexityRoot.User.CreatedAt == nil {
@@ -4871,6 +5156,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputContactInput,
 		ec.unmarshalInputCreateApiClientInput,
 		ec.unmarshalInputCreateProductInput,
+		ec.unmarshalInputCreateUploadInput,
 		ec.unmarshalInputCreateWebhookInput,
 		ec.unmarshalInputFinishWebSignInInput,
 		ec.unmarshalInputLinkEmailPasswordInput,
@@ -5427,8 +5713,8 @@ extend type Mutation {
 }
 
 input ProductImageInput {
-  "https URL."
-  url: String!
+  "https URL; or give uploadID."
+  url: String
   alt: String
 }
 
@@ -8857,6 +9143,37 @@ input TrackingEventWhereInput {
   hasShipment: Boolean
   hasShipmentWith: [ShipmentWhereInput!]
 }
+"""
+UploadPurpose is enum for the field purpose
+"""
+enum UploadPurpose @goModel(model: "github.com/xiadan/xiadan/ent/upload.Purpose") {
+  PRODUCT_IMAGE
+  REVIEW_PHOTO
+  AFTER_SALES_EVIDENCE
+  MERCHANT_LICENCE
+}
+"""
+UploadState is enum for the field state
+"""
+enum UploadState @goModel(model: "github.com/xiadan/xiadan/ent/upload.State") {
+  PENDING
+  READY
+  BOUND
+  EXPIRED
+}
+type UploadedFile implements Node @goModel(model: "github.com/xiadan/xiadan/ent.Upload") {
+  id: ID!
+  purpose: UploadPurpose!
+  state: UploadState!
+  filename: String!
+  contentType: String!
+  size: Int!
+  width: Int
+  height: Int
+  sha256: String!
+  createdAt: Time!
+  boundAt: Time
+}
 type User implements Node {
   id: ID!
   createdAt: Time!
@@ -10156,6 +10473,103 @@ input LinkEmailPasswordInput {
   password: String!
 }
 `, BuiltIn: false},
+	{Name: "../schema/upload.graphqls", Input: `"""
+A file sent with the GraphQL multipart request spec
+(https://github.com/jaydenseric/graphql-multipart-request-spec), for uploadFile.
+"""
+scalar Upload
+
+extend type Query {
+  "One of the caller's uploads (merchant staff: also their merchant's; admins: any); null when not visible."
+  upload(id: ID!): UploadedFile @auth
+}
+
+extend type Mutation {
+  """
+  Starts a direct upload to storage: returns a presigned request (method, url, headers)
+  that puts exactly ` + "`" + `size` + "`" + ` bytes of ` + "`" + `contentType` + "`" + `, valid until expiresAt. Then call
+  completeUpload. Product images are made by merchant staff (admins name merchantID).
+  docs/UPLOADS.md.
+  """
+  createUpload(input: CreateUploadInput!): PresignedUpload! @auth
+  """
+  Checks and processes what was put at the presigned URL — content sniffed, size and
+  pixel limits, EXIF removed, thumbnails made — and makes the upload READY. Completing a
+  READY upload again returns it.
+  """
+  completeUpload(id: ID!): UploadedFile! @auth
+  "Uploads a small file inline (multipart request, UPLOAD_MULTIPART_MAX_BYTES); it is READY at once."
+  uploadFile(purpose: UploadPurpose!, merchantID: ID, file: Upload!): UploadedFile! @auth
+}
+
+input CreateUploadInput {
+  purpose: UploadPurpose!
+  "The type the file will be sent as: image/jpeg, image/png, image/webp (and application/pdf for licences, video/mp4 or video/webm for after-sales evidence). The server checks the bytes whatever this says."
+  contentType: String!
+  "Exact size of the file in bytes."
+  size: Int!
+  "The file's name, for display only."
+  filename: String
+  "The merchant a product image is for (admins; merchant staff always upload for their own)."
+  merchantID: ID
+}
+
+"A request that puts a file straight into storage."
+type PresignedUpload {
+  upload: UploadedFile!
+  "PUT."
+  method: String!
+  url: String!
+  "Headers the request must carry, as they are."
+  headers: [HTTPHeader!]!
+  expiresAt: Time!
+}
+
+type HTTPHeader {
+  name: String!
+  value: String!
+}
+
+"A scaled-down copy of an image, fitting within size × size pixels."
+type ImageThumbnail {
+  size: Int!
+  width: Int!
+  height: Int!
+  url: String!
+}
+
+extend type UploadedFile {
+  "Where the file is read: public for a bound product image, signed and expiring (UPLOAD_URL_TTL) otherwise; null until READY."
+  url: String
+  "Thumbnails of an image (200 and 800 pixels), smallest first."
+  thumbnails: [ImageThumbnail!]!
+}
+
+extend type ProductImage {
+  "The upload the image came from; null for an image given by URL."
+  uploadID: ID
+  "Pixel size of an uploaded image; null for an image given by URL."
+  width: Int
+  height: Int
+  "Thumbnails of an uploaded image (200 and 800 pixels), smallest first; empty for one given by URL."
+  thumbnails: [ImageThumbnail!]!
+}
+
+extend input ProductImageInput {
+  "An upload of purpose PRODUCT_IMAGE made by the caller for this merchant, instead of url."
+  uploadID: ID
+}
+
+extend input ApplyForMerchantInput {
+  "Uploads of purpose MERCHANT_LICENCE made by the caller: a scan of the business licence."
+  licenceUploadIDs: [ID!]
+}
+
+extend type Merchant {
+  "The licence files of the merchant's application (its owner, staff and admins; empty for anyone else)."
+  licenceFiles: [UploadedFile!]!
+}
+`, BuiltIn: false},
 	{Name: "../schema/webhooks.graphqls", Input: `extend type Query {
   "Webhooks of a merchant (its staff, partners with webhooks:manage, admins)."
   webhooks(merchantID: ID!): [Webhook!]! @hasRole(roles: [MERCHANT, PARTNER, ADMIN])
@@ -10511,6 +10925,30 @@ func (ec *executionContext) childFields_EventActor(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type EventActor", field.Name)
 }
 
+func (ec *executionContext) childFields_HTTPHeader(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_HTTPHeader_name(ctx, field)
+	case "value":
+		return ec.fieldContext_HTTPHeader_value(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type HTTPHeader", field.Name)
+}
+
+func (ec *executionContext) childFields_ImageThumbnail(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "size":
+		return ec.fieldContext_ImageThumbnail_size(ctx, field)
+	case "width":
+		return ec.fieldContext_ImageThumbnail_width(ctx, field)
+	case "height":
+		return ec.fieldContext_ImageThumbnail_height(ctx, field)
+	case "url":
+		return ec.fieldContext_ImageThumbnail_url(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImageThumbnail", field.Name)
+}
+
 func (ec *executionContext) childFields_Merchant(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -10551,6 +10989,8 @@ func (ec *executionContext) childFields_Merchant(ctx context.Context, field grap
 		return ec.fieldContext_Merchant_freeShippingThreshold(ctx, field)
 	case "products":
 		return ec.fieldContext_Merchant_products(ctx, field)
+	case "licenceFiles":
+		return ec.fieldContext_Merchant_licenceFiles(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Merchant", field.Name)
 }
@@ -10903,6 +11343,22 @@ func (ec *executionContext) childFields_PostalAddress(ctx context.Context, field
 	return nil, fmt.Errorf("no field named %q was found under type PostalAddress", field.Name)
 }
 
+func (ec *executionContext) childFields_PresignedUpload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "upload":
+		return ec.fieldContext_PresignedUpload_upload(ctx, field)
+	case "method":
+		return ec.fieldContext_PresignedUpload_method(ctx, field)
+	case "url":
+		return ec.fieldContext_PresignedUpload_url(ctx, field)
+	case "headers":
+		return ec.fieldContext_PresignedUpload_headers(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_PresignedUpload_expiresAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PresignedUpload", field.Name)
+}
+
 func (ec *executionContext) childFields_PriceRange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "min":
@@ -11005,6 +11461,14 @@ func (ec *executionContext) childFields_ProductImage(ctx context.Context, field 
 		return ec.fieldContext_ProductImage_url(ctx, field)
 	case "alt":
 		return ec.fieldContext_ProductImage_alt(ctx, field)
+	case "uploadID":
+		return ec.fieldContext_ProductImage_uploadID(ctx, field)
+	case "width":
+		return ec.fieldContext_ProductImage_width(ctx, field)
+	case "height":
+		return ec.fieldContext_ProductImage_height(ctx, field)
+	case "thumbnails":
+		return ec.fieldContext_ProductImage_thumbnails(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ProductImage", field.Name)
 }
@@ -11225,6 +11689,38 @@ func (ec *executionContext) childFields_TrackingEvent(ctx context.Context, field
 		return ec.fieldContext_TrackingEvent_shipment(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type TrackingEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_UploadedFile(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_UploadedFile_id(ctx, field)
+	case "purpose":
+		return ec.fieldContext_UploadedFile_purpose(ctx, field)
+	case "state":
+		return ec.fieldContext_UploadedFile_state(ctx, field)
+	case "filename":
+		return ec.fieldContext_UploadedFile_filename(ctx, field)
+	case "contentType":
+		return ec.fieldContext_UploadedFile_contentType(ctx, field)
+	case "size":
+		return ec.fieldContext_UploadedFile_size(ctx, field)
+	case "width":
+		return ec.fieldContext_UploadedFile_width(ctx, field)
+	case "height":
+		return ec.fieldContext_UploadedFile_height(ctx, field)
+	case "sha256":
+		return ec.fieldContext_UploadedFile_sha256(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_UploadedFile_createdAt(ctx, field)
+	case "boundAt":
+		return ec.fieldContext_UploadedFile_boundAt(ctx, field)
+	case "url":
+		return ec.fieldContext_UploadedFile_url(ctx, field)
+	case "thumbnails":
+		return ec.fieldContext_UploadedFile_thumbnails(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UploadedFile", field.Name)
 }
 
 func (ec *executionContext) childFields_User(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -11963,6 +12459,20 @@ func (ec *executionContext) field_Mutation_changePassword_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_completeUpload_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_confirmReceipt_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -11997,6 +12507,20 @@ func (ec *executionContext) field_Mutation_createProduct_args(ctx context.Contex
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.CreateProductInput, error) {
 			return ec.unmarshalNCreateProductInput2githubᚗcomᚋxiadanᚋxiadanᚋgraphᚋmodelᚐCreateProductInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createUpload_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreateUploadInput, error) {
+			return ec.unmarshalNCreateUploadInput2githubᚗcomᚋxiadanᚋxiadanᚋgraphᚋmodelᚐCreateUploadInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -12831,6 +13355,36 @@ func (ec *executionContext) field_Mutation_updateWebhook_args(ctx context.Contex
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_uploadFile_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "purpose",
+		func(ctx context.Context, v any) (upload.Purpose, error) {
+			return ec.unmarshalNUploadPurpose2githubᚗcomᚋxiadanᚋxiadanᚋentᚋuploadᚐPurpose(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["purpose"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "merchantID",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOID2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["merchantID"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "file",
+		func(ctx context.Context, v any) (graphql.Upload, error) {
+			return ec.unmarshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["file"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_verifyEmail_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -13538,6 +14092,20 @@ func (ec *executionContext) field_Query_stockMovements_args(ctx context.Context,
 		return nil, err
 	}
 	args["last"] = arg4
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_upload_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -16556,6 +17124,144 @@ func (ec *executionContext) fieldContext_EventActor_userID(_ context.Context, fi
 	return graphql.NewScalarFieldContext("EventActor", field, false, false, errors.New("field of type ID does not have child fields"))
 }
 
+func (ec *executionContext) _HTTPHeader_name(ctx context.Context, field graphql.CollectedField, obj *upload1.Header) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HTTPHeader_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_HTTPHeader_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("HTTPHeader", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _HTTPHeader_value(ctx context.Context, field graphql.CollectedField, obj *upload1.Header) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_HTTPHeader_value(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Value, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_HTTPHeader_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("HTTPHeader", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ImageThumbnail_size(ctx context.Context, field graphql.CollectedField, obj *schematype.ImageThumbnail) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImageThumbnail_size(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Size, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImageThumbnail_size(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImageThumbnail", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ImageThumbnail_width(ctx context.Context, field graphql.CollectedField, obj *schematype.ImageThumbnail) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImageThumbnail_width(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Width, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImageThumbnail_width(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImageThumbnail", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ImageThumbnail_height(ctx context.Context, field graphql.CollectedField, obj *schematype.ImageThumbnail) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImageThumbnail_height(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Height, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImageThumbnail_height(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImageThumbnail", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ImageThumbnail_url(ctx context.Context, field graphql.CollectedField, obj *schematype.ImageThumbnail) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImageThumbnail_url(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.URL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImageThumbnail_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImageThumbnail", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _Merchant_id(ctx context.Context, field graphql.CollectedField, obj *ent.Merchant) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -17046,6 +17752,38 @@ func (ec *executionContext) fieldContext_Merchant_products(ctx context.Context, 
 	if fc.Args, err = ec.field_Merchant_products_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Merchant_licenceFiles(ctx context.Context, field graphql.CollectedField, obj *ent.Merchant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Merchant_licenceFiles(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Merchant().LicenceFiles(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Upload) graphql.Marshaler {
+			return ec.marshalNUploadedFile2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐUploadᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Merchant_licenceFiles(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Merchant",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UploadedFile(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -21175,6 +21913,177 @@ func (ec *executionContext) fieldContext_Mutation_unlinkEmailPassword(_ context.
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_createUpload(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createUpload(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateUpload(ctx, fc.Args["input"].(model.CreateUploadInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Auth == nil {
+					var zeroVal *upload1.Created
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *upload1.Created) graphql.Marshaler {
+			return ec.marshalNPresignedUpload2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋuploadᚐCreated(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createUpload(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PresignedUpload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createUpload_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_completeUpload(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_completeUpload(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CompleteUpload(ctx, fc.Args["id"].(int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.Upload
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Upload) graphql.Marshaler {
+			return ec.marshalNUploadedFile2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐUpload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_completeUpload(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UploadedFile(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_completeUpload_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_uploadFile(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_uploadFile(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UploadFile(ctx, fc.Args["purpose"].(upload.Purpose), fc.Args["merchantID"].(*int), fc.Args["file"].(graphql.Upload))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.Upload
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Upload) graphql.Marshaler {
+			return ec.marshalNUploadedFile2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐUpload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_uploadFile(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UploadedFile(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_uploadFile_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createWebhook(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -24078,6 +24987,139 @@ func (ec *executionContext) fieldContext_PostalAddress_postalCode(_ context.Cont
 	return graphql.NewScalarFieldContext("PostalAddress", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _PresignedUpload_upload(ctx context.Context, field graphql.CollectedField, obj *upload1.Created) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PresignedUpload_upload(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Upload, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Upload) graphql.Marshaler {
+			return ec.marshalNUploadedFile2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐUpload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PresignedUpload_upload(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PresignedUpload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UploadedFile(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PresignedUpload_method(ctx context.Context, field graphql.CollectedField, obj *upload1.Created) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PresignedUpload_method(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Method, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PresignedUpload_method(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PresignedUpload", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _PresignedUpload_url(ctx context.Context, field graphql.CollectedField, obj *upload1.Created) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PresignedUpload_url(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.URL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PresignedUpload_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PresignedUpload", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _PresignedUpload_headers(ctx context.Context, field graphql.CollectedField, obj *upload1.Created) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PresignedUpload_headers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Headers, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*upload1.Header) graphql.Marshaler {
+			return ec.marshalNHTTPHeader2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋuploadᚐHeaderᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PresignedUpload_headers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PresignedUpload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_HTTPHeader(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PresignedUpload_expiresAt(ctx context.Context, field graphql.CollectedField, obj *upload1.Created) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PresignedUpload_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PresignedUpload_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PresignedUpload", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
 func (ec *executionContext) _PriceRange_min(ctx context.Context, field graphql.CollectedField, obj *model.PriceRange) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -25019,6 +26061,107 @@ func (ec *executionContext) _ProductImage_alt(ctx context.Context, field graphql
 }
 func (ec *executionContext) fieldContext_ProductImage_alt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ProductImage", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ProductImage_uploadID(ctx context.Context, field graphql.CollectedField, obj *schematype.Image) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductImage_uploadID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ProductImage().UploadID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOID2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProductImage_uploadID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductImage", field, true, true, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _ProductImage_width(ctx context.Context, field graphql.CollectedField, obj *schematype.Image) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductImage_width(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ProductImage().Width(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProductImage_width(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductImage", field, true, true, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ProductImage_height(ctx context.Context, field graphql.CollectedField, obj *schematype.Image) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductImage_height(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ProductImage().Height(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProductImage_height(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductImage", field, true, true, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ProductImage_thumbnails(ctx context.Context, field graphql.CollectedField, obj *schematype.Image) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductImage_thumbnails(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Thumbnails, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []schematype.ImageThumbnail) graphql.Marshaler {
+			return ec.marshalNImageThumbnail2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋentᚋschemaᚋschematypeᚐImageThumbnailᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductImage_thumbnails(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProductImage",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImageThumbnail(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _ProductVariant_id(ctx context.Context, field graphql.CollectedField, obj *ent.ProductVariant) (ret graphql.Marshaler) {
@@ -26908,6 +28051,63 @@ func (ec *executionContext) fieldContext_Query_apiClients(ctx context.Context, f
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_upload(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_upload(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Upload(ctx, fc.Args["id"].(int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.Upload
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Upload) graphql.Marshaler {
+			return ec.marshalOUploadedFile2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐUpload(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_upload(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UploadedFile(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_upload_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_webhooks(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -28646,6 +29846,314 @@ func (ec *executionContext) fieldContext_TrackingEvent_shipment(_ context.Contex
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Shipment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _UploadedFile_id(ctx context.Context, field graphql.CollectedField, obj *ent.Upload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UploadedFile_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UploadedFile_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UploadedFile", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _UploadedFile_purpose(ctx context.Context, field graphql.CollectedField, obj *ent.Upload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UploadedFile_purpose(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Purpose, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v upload.Purpose) graphql.Marshaler {
+			return ec.marshalNUploadPurpose2githubᚗcomᚋxiadanᚋxiadanᚋentᚋuploadᚐPurpose(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UploadedFile_purpose(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UploadedFile", field, false, false, errors.New("field of type UploadPurpose does not have child fields"))
+}
+
+func (ec *executionContext) _UploadedFile_state(ctx context.Context, field graphql.CollectedField, obj *ent.Upload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UploadedFile_state(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.State, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v upload.State) graphql.Marshaler {
+			return ec.marshalNUploadState2githubᚗcomᚋxiadanᚋxiadanᚋentᚋuploadᚐState(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UploadedFile_state(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UploadedFile", field, false, false, errors.New("field of type UploadState does not have child fields"))
+}
+
+func (ec *executionContext) _UploadedFile_filename(ctx context.Context, field graphql.CollectedField, obj *ent.Upload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UploadedFile_filename(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Filename, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UploadedFile_filename(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UploadedFile", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _UploadedFile_contentType(ctx context.Context, field graphql.CollectedField, obj *ent.Upload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UploadedFile_contentType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ContentType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UploadedFile_contentType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UploadedFile", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _UploadedFile_size(ctx context.Context, field graphql.CollectedField, obj *ent.Upload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UploadedFile_size(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Size, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UploadedFile_size(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UploadedFile", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _UploadedFile_width(ctx context.Context, field graphql.CollectedField, obj *ent.Upload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UploadedFile_width(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Width, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UploadedFile_width(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UploadedFile", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _UploadedFile_height(ctx context.Context, field graphql.CollectedField, obj *ent.Upload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UploadedFile_height(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Height, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UploadedFile_height(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UploadedFile", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _UploadedFile_sha256(ctx context.Context, field graphql.CollectedField, obj *ent.Upload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UploadedFile_sha256(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sha256, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UploadedFile_sha256(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UploadedFile", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _UploadedFile_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Upload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UploadedFile_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UploadedFile_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UploadedFile", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _UploadedFile_boundAt(ctx context.Context, field graphql.CollectedField, obj *ent.Upload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UploadedFile_boundAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BoundAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UploadedFile_boundAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UploadedFile", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _UploadedFile_url(ctx context.Context, field graphql.CollectedField, obj *ent.Upload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UploadedFile_url(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.UploadedFile().URL(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UploadedFile_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UploadedFile", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _UploadedFile_thumbnails(ctx context.Context, field graphql.CollectedField, obj *ent.Upload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UploadedFile_thumbnails(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.UploadedFile().Thumbnails(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*schematype.ImageThumbnail) graphql.Marshaler {
+			return ec.marshalNImageThumbnail2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚋschemaᚋschematypeᚐImageThumbnailᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UploadedFile_thumbnails(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UploadedFile",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImageThumbnail(ctx, field)
 		},
 	}
 	return fc, nil
@@ -33550,7 +35058,7 @@ func (ec *executionContext) unmarshalInputApplyForMerchantInput(ctx context.Cont
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "slug", "description", "logoURL", "contactName", "contactPhone", "contactEmail", "licenceNumber", "legalName"}
+	fieldsInOrder := [...]string{"name", "slug", "description", "logoURL", "contactName", "contactPhone", "contactEmail", "licenceNumber", "legalName", "licenceUploadIDs"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -33620,6 +35128,13 @@ func (ec *executionContext) unmarshalInputApplyForMerchantInput(ctx context.Cont
 				return it, err
 			}
 			it.LegalName = data
+		case "licenceUploadIDs":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("licenceUploadIDs"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LicenceUploadIDs = data
 		}
 	}
 	return it, nil
@@ -35404,6 +36919,64 @@ func (ec *executionContext) unmarshalInputCreateProductInput(ctx context.Context
 				return it, err
 			}
 			it.Variants = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputCreateUploadInput(ctx context.Context, obj any) (model.CreateUploadInput, error) {
+	var it model.CreateUploadInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"purpose", "contentType", "size", "filename", "merchantID"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "purpose":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("purpose"))
+			data, err := ec.unmarshalNUploadPurpose2githubᚗcomᚋxiadanᚋxiadanᚋentᚋuploadᚐPurpose(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Purpose = data
+		case "contentType":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("contentType"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ContentType = data
+		case "size":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("size"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Size = data
+		case "filename":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("filename"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Filename = data
+		case "merchantID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantID = data
 		}
 	}
 	return it, nil
@@ -40786,7 +42359,7 @@ func (ec *executionContext) unmarshalInputProductImageInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"url", "alt"}
+	fieldsInOrder := [...]string{"url", "alt", "uploadID"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -40795,7 +42368,7 @@ func (ec *executionContext) unmarshalInputProductImageInput(ctx context.Context,
 		switch k {
 		case "url":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("url"))
-			data, err := ec.unmarshalNString2string(ctx, v)
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -40807,6 +42380,13 @@ func (ec *executionContext) unmarshalInputProductImageInput(ctx context.Context,
 				return it, err
 			}
 			it.Alt = data
+		case "uploadID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("uploadID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UploadID = data
 		}
 	}
 	return it, nil
@@ -47903,6 +49483,11 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._User(ctx, sel, obj)
+	case *ent.Upload:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._UploadedFile(ctx, sel, obj)
 	case *ent.TrackingEvent:
 		if obj == nil {
 			return graphql.Null
@@ -49658,6 +51243,102 @@ func (ec *executionContext) _EventActor(ctx context.Context, sel ast.SelectionSe
 	return out
 }
 
+var hTTPHeaderImplementors = []string{"HTTPHeader"}
+
+func (ec *executionContext) _HTTPHeader(ctx context.Context, sel ast.SelectionSet, obj *upload1.Header) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, hTTPHeaderImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("HTTPHeader")
+		case "name":
+			out.Values[i] = ec._HTTPHeader_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "value":
+			out.Values[i] = ec._HTTPHeader_value(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var imageThumbnailImplementors = []string{"ImageThumbnail"}
+
+func (ec *executionContext) _ImageThumbnail(ctx context.Context, sel ast.SelectionSet, obj *schematype.ImageThumbnail) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, imageThumbnailImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImageThumbnail")
+		case "size":
+			out.Values[i] = ec._ImageThumbnail_size(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "width":
+			out.Values[i] = ec._ImageThumbnail_width(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "height":
+			out.Values[i] = ec._ImageThumbnail_height(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "url":
+			out.Values[i] = ec._ImageThumbnail_url(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var merchantImplementors = []string{"Merchant", "Node"}
 
 func (ec *executionContext) _Merchant(ctx context.Context, sel ast.SelectionSet, obj *ent.Merchant) graphql.Marshaler {
@@ -49968,6 +51649,44 @@ func (ec *executionContext) _Merchant(ctx context.Context, sel ast.SelectionSet,
 					}
 				}()
 				res = ec._Merchant_products(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "licenceFiles":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Merchant_licenceFiles(ctx, field, obj)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -50854,6 +52573,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "unlinkEmailPassword":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_unlinkEmailPassword(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createUpload":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createUpload(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "completeUpload":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_completeUpload(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "uploadFile":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_uploadFile(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -52706,6 +54446,64 @@ func (ec *executionContext) _PostalAddress(ctx context.Context, sel ast.Selectio
 	return out
 }
 
+var presignedUploadImplementors = []string{"PresignedUpload"}
+
+func (ec *executionContext) _PresignedUpload(ctx context.Context, sel ast.SelectionSet, obj *upload1.Created) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, presignedUploadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PresignedUpload")
+		case "upload":
+			out.Values[i] = ec._PresignedUpload_upload(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "method":
+			out.Values[i] = ec._PresignedUpload_method(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "url":
+			out.Values[i] = ec._PresignedUpload_url(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "headers":
+			out.Values[i] = ec._PresignedUpload_headers(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._PresignedUpload_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var priceRangeImplementors = []string{"PriceRange"}
 
 func (ec *executionContext) _PriceRange(ctx context.Context, sel ast.SelectionSet, obj *model.PriceRange) graphql.Marshaler {
@@ -53315,12 +55113,131 @@ func (ec *executionContext) _ProductImage(ctx context.Context, sel ast.Selection
 		case "url":
 			out.Values[i] = ec._ProductImage_url(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "alt":
 			out.Values[i] = ec._ProductImage_alt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "uploadID":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ProductImage_uploadID(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "width":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ProductImage_width(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "height":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ProductImage_height(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "thumbnails":
+			out.Values[i] = ec._ProductImage_thumbnails(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -54387,6 +56304,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "upload":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_upload(ctx, field)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "webhooks":
 			field := field
 
@@ -55267,6 +57206,170 @@ func (ec *executionContext) _TrackingEvent(ctx context.Context, sel ast.Selectio
 					}
 				}()
 				res = ec._TrackingEvent_shipment(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var uploadedFileImplementors = []string{"UploadedFile", "Node"}
+
+func (ec *executionContext) _UploadedFile(ctx context.Context, sel ast.SelectionSet, obj *ent.Upload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, uploadedFileImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UploadedFile")
+		case "id":
+			out.Values[i] = ec._UploadedFile_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "purpose":
+			out.Values[i] = ec._UploadedFile_purpose(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "state":
+			out.Values[i] = ec._UploadedFile_state(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "filename":
+			out.Values[i] = ec._UploadedFile_filename(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "contentType":
+			out.Values[i] = ec._UploadedFile_contentType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "size":
+			out.Values[i] = ec._UploadedFile_size(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "width":
+			out.Values[i] = ec._UploadedFile_width(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "height":
+			out.Values[i] = ec._UploadedFile_height(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "sha256":
+			out.Values[i] = ec._UploadedFile_sha256(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._UploadedFile_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "boundAt":
+			out.Values[i] = ec._UploadedFile_boundAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "url":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._UploadedFile_url(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "thumbnails":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._UploadedFile_thumbnails(ctx, field, obj)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -57405,6 +59508,11 @@ func (ec *executionContext) unmarshalNCreateProductInput2githubᚗcomᚋxiadan�
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNCreateUploadInput2githubᚗcomᚋxiadanᚋxiadanᚋgraphᚋmodelᚐCreateUploadInput(ctx context.Context, v any) (model.CreateUploadInput, error) {
+	res, err := ec.unmarshalInputCreateUploadInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNCreateWebhookInput2githubᚗcomᚋxiadanᚋxiadanᚋgraphᚋmodelᚐCreateWebhookInput(ctx context.Context, v any) (model.CreateWebhookInput, error) {
 	res, err := ec.unmarshalInputCreateWebhookInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -57467,6 +59575,32 @@ func (ec *executionContext) marshalNFloat2float64(ctx context.Context, sel ast.S
 	return graphql.WrapContextMarshaler(ctx, res)
 }
 
+func (ec *executionContext) marshalNHTTPHeader2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋuploadᚐHeaderᚄ(ctx context.Context, sel ast.SelectionSet, v []*upload1.Header) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNHTTPHeader2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋuploadᚐHeader(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNHTTPHeader2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋuploadᚐHeader(ctx context.Context, sel ast.SelectionSet, v *upload1.Header) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._HTTPHeader(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNID2int(ctx context.Context, v any) (int, error) {
 	res, err := scalar.UnmarshalID(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -57510,6 +59644,52 @@ func (ec *executionContext) marshalNID2ᚕintᚄ(ctx context.Context, sel ast.Se
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNImageThumbnail2githubᚗcomᚋxiadanᚋxiadanᚋentᚋschemaᚋschematypeᚐImageThumbnail(ctx context.Context, sel ast.SelectionSet, v schematype.ImageThumbnail) graphql.Marshaler {
+	return ec._ImageThumbnail(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNImageThumbnail2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋentᚋschemaᚋschematypeᚐImageThumbnailᚄ(ctx context.Context, sel ast.SelectionSet, v []schematype.ImageThumbnail) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNImageThumbnail2githubᚗcomᚋxiadanᚋxiadanᚋentᚋschemaᚋschematypeᚐImageThumbnail(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNImageThumbnail2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚋschemaᚋschematypeᚐImageThumbnailᚄ(ctx context.Context, sel ast.SelectionSet, v []*schematype.ImageThumbnail) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNImageThumbnail2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚋschemaᚋschematypeᚐImageThumbnail(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNImageThumbnail2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚋschemaᚋschematypeᚐImageThumbnail(ctx context.Context, sel ast.SelectionSet, v *schematype.ImageThumbnail) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ImageThumbnail(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
@@ -58077,6 +60257,16 @@ func (ec *executionContext) marshalNPlaceOrderPayload2ᚖgithubᚗcomᚋxiadan�
 		return graphql.Null
 	}
 	return ec._PlaceOrderPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPresignedUpload2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋuploadᚐCreated(ctx context.Context, sel ast.SelectionSet, v *upload1.Created) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._PresignedUpload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNPriceRange2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋgraphᚋmodelᚐPriceRange(ctx context.Context, sel ast.SelectionSet, v *model.PriceRange) graphql.Marshaler {
@@ -58825,6 +61015,68 @@ func (ec *executionContext) unmarshalNUpdateProfileInput2githubᚗcomᚋxiadan�
 func (ec *executionContext) unmarshalNUpdateWebhookInput2githubᚗcomᚋxiadanᚋxiadanᚋgraphᚋmodelᚐUpdateWebhookInput(ctx context.Context, v any) (model.UpdateWebhookInput, error) {
 	res, err := ec.unmarshalInputUpdateWebhookInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx context.Context, v any) (graphql.Upload, error) {
+	res, err := scalar.UnmarshalUpload(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx context.Context, sel ast.SelectionSet, v graphql.Upload) graphql.Marshaler {
+	_ = sel
+	res := scalar.MarshalUpload(v)
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return graphql.WrapContextMarshaler(ctx, res)
+}
+
+func (ec *executionContext) unmarshalNUploadPurpose2githubᚗcomᚋxiadanᚋxiadanᚋentᚋuploadᚐPurpose(ctx context.Context, v any) (upload.Purpose, error) {
+	var res upload.Purpose
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUploadPurpose2githubᚗcomᚋxiadanᚋxiadanᚋentᚋuploadᚐPurpose(ctx context.Context, sel ast.SelectionSet, v upload.Purpose) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNUploadState2githubᚗcomᚋxiadanᚋxiadanᚋentᚋuploadᚐState(ctx context.Context, v any) (upload.State, error) {
+	var res upload.State
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUploadState2githubᚗcomᚋxiadanᚋxiadanᚋentᚋuploadᚐState(ctx context.Context, sel ast.SelectionSet, v upload.State) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNUploadedFile2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐUploadᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Upload) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNUploadedFile2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐUpload(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNUploadedFile2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐUpload(ctx context.Context, sel ast.SelectionSet, v *ent.Upload) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._UploadedFile(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNUser2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.User) graphql.Marshaler {
@@ -61346,6 +63598,13 @@ func (ec *executionContext) unmarshalOTrackingEventWhereInput2ᚖgithubᚗcomᚋ
 	}
 	res, err := ec.unmarshalInputTrackingEventWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOUploadedFile2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐUpload(ctx context.Context, sel ast.SelectionSet, v *ent.Upload) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._UploadedFile(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOUser2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐUser(ctx context.Context, sel ast.SelectionSet, v *ent.User) graphql.Marshaler {

@@ -69,6 +69,7 @@ func (r *mutationResolver) ApplyForMerchant(ctx context.Context, input model.App
 		Name: input.Name, Slug: input.Slug, Description: deref(input.Description), LogoURL: deref(input.LogoURL),
 		ContactName: input.ContactName, ContactPhone: input.ContactPhone, ContactEmail: input.ContactEmail,
 		LicenceNumber: input.LicenceNumber, LegalName: input.LegalName,
+		LicenceUploadIDs: input.LicenceUploadIDs, Uploads: r.Uploads,
 	})
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/xiadan/xiadan/internal/orders"
 	"github.com/xiadan/xiadan/internal/payments"
 	"github.com/xiadan/xiadan/internal/scalar"
+	"github.com/xiadan/xiadan/internal/upload"
 	"github.com/xiadan/xiadan/internal/viewer"
 	"github.com/xiadan/xiadan/internal/webhooks"
 )
@@ -30,6 +31,7 @@ type Resolver struct {
 	Fulfilment *fulfilment.Service
 	Events     *events.Streamer
 	Webhooks   *webhooks.Service
+	Uploads    *upload.Service
 }
 
 // NewSchema returns the executable schema with its resolvers and directives.
@@ -102,4 +104,12 @@ func deref[T any](p *T) T {
 		return zero
 	}
 	return *p
+}
+
+// nonZero is nil for 0, a pointer to n otherwise: optional numbers kept as plain ints.
+func nonZero(n int) *int {
+	if n == 0 {
+		return nil
+	}
+	return &n
 }

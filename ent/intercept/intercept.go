@@ -34,6 +34,7 @@ import (
 	"github.com/xiadan/xiadan/ent/shipment"
 	"github.com/xiadan/xiadan/ent/stockmovement"
 	"github.com/xiadan/xiadan/ent/trackingevent"
+	"github.com/xiadan/xiadan/ent/upload"
 	"github.com/xiadan/xiadan/ent/user"
 	"github.com/xiadan/xiadan/ent/useridentity"
 	"github.com/xiadan/xiadan/ent/webhook"
@@ -773,6 +774,33 @@ func (f TraverseTrackingEvent) Traverse(ctx context.Context, q ent.Query) error 
 	return fmt.Errorf("unexpected query type %T. expect *ent.TrackingEventQuery", q)
 }
 
+// The UploadFunc type is an adapter to allow the use of ordinary function as a Querier.
+type UploadFunc func(context.Context, *ent.UploadQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f UploadFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.UploadQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.UploadQuery", q)
+}
+
+// The TraverseUpload type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseUpload func(context.Context, *ent.UploadQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseUpload) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseUpload) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.UploadQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.UploadQuery", q)
+}
+
 // The UserFunc type is an adapter to allow the use of ordinary function as a Querier.
 type UserFunc func(context.Context, *ent.UserQuery) (ent.Value, error)
 
@@ -988,6 +1016,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.StockMovementQuery, predicate.StockMovement, stockmovement.OrderOption]{typ: ent.TypeStockMovement, tq: q}, nil
 	case *ent.TrackingEventQuery:
 		return &query[*ent.TrackingEventQuery, predicate.TrackingEvent, trackingevent.OrderOption]{typ: ent.TypeTrackingEvent, tq: q}, nil
+	case *ent.UploadQuery:
+		return &query[*ent.UploadQuery, predicate.Upload, upload.OrderOption]{typ: ent.TypeUpload, tq: q}, nil
 	case *ent.UserQuery:
 		return &query[*ent.UserQuery, predicate.User, user.OrderOption]{typ: ent.TypeUser, tq: q}, nil
 	case *ent.UserIdentityQuery:

@@ -1008,6 +1008,53 @@ var (
 			},
 		},
 	}
+	// UploadsColumns holds the columns for the "uploads" table.
+	UploadsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "owner_id", Type: field.TypeInt},
+		{Name: "merchant_id", Type: field.TypeInt, Nullable: true},
+		{Name: "purpose", Type: field.TypeEnum, Enums: []string{"PRODUCT_IMAGE", "REVIEW_PHOTO", "AFTER_SALES_EVIDENCE", "MERCHANT_LICENCE"}},
+		{Name: "state", Type: field.TypeEnum, Enums: []string{"PENDING", "READY", "BOUND", "EXPIRED"}, Default: "PENDING"},
+		{Name: "filename", Type: field.TypeString, Size: 255, Default: ""},
+		{Name: "declared_content_type", Type: field.TypeString, Size: 127, Default: ""},
+		{Name: "declared_size", Type: field.TypeInt64, Default: 0},
+		{Name: "content_type", Type: field.TypeString, Size: 127, Default: ""},
+		{Name: "size", Type: field.TypeInt64, Default: 0},
+		{Name: "width", Type: field.TypeInt, Nullable: true},
+		{Name: "height", Type: field.TypeInt, Nullable: true},
+		{Name: "sha256", Type: field.TypeString, Size: 64, Default: ""},
+		{Name: "incoming_key", Type: field.TypeString, Unique: true, Size: 255},
+		{Name: "storage_key", Type: field.TypeString, Unique: true, Size: 255},
+		{Name: "thumbnails", Type: field.TypeJSON},
+		{Name: "bound_entity", Type: field.TypeString, Nullable: true, Size: 32},
+		{Name: "bound_id", Type: field.TypeInt, Nullable: true},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "bound_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "expires_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+	}
+	// UploadsTable holds the schema information for the "uploads" table.
+	UploadsTable = &schema.Table{
+		Name:       "uploads",
+		Columns:    UploadsColumns,
+		PrimaryKey: []*schema.Column{UploadsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "upload_state_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{UploadsColumns[4], UploadsColumns[20]},
+			},
+			{
+				Name:    "upload_bound_entity_bound_id",
+				Unique:  false,
+				Columns: []*schema.Column{UploadsColumns[16], UploadsColumns[17]},
+			},
+			{
+				Name:    "upload_owner_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{UploadsColumns[1], UploadsColumns[18]},
+			},
+		},
+	}
 	// UsersColumns holds the columns for the "users" table.
 	UsersColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -1270,6 +1317,7 @@ var (
 		ShipmentsTable,
 		StockMovementsTable,
 		TrackingEventsTable,
+		UploadsTable,
 		UsersTable,
 		UserIdentitiesTable,
 		WebSignInStatesTable,
@@ -1383,6 +1431,9 @@ func init() {
 	TrackingEventsTable.ForeignKeys[0].RefTable = ShipmentsTable
 	TrackingEventsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(90194313216),
+	}
+	UploadsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(133143986176),
 	}
 	UsersTable.ForeignKeys[0].RefTable = MerchantsTable
 	UsersTable.Annotation = &entsql.Annotation{

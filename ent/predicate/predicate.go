@@ -81,6 +81,9 @@ type StockMovement func(*sql.Selector)
 // TrackingEvent is the predicate function for trackingevent builders.
 type TrackingEvent func(*sql.Selector)
 
+// Upload is the predicate function for upload builders.
+type Upload func(*sql.Selector)
+
 // User is the predicate function for user builders.
 type User func(*sql.Selector)
 

@@ -33,6 +33,7 @@ import (
 	"github.com/xiadan/xiadan/ent/shipment"
 	"github.com/xiadan/xiadan/ent/stockmovement"
 	"github.com/xiadan/xiadan/ent/trackingevent"
+	"github.com/xiadan/xiadan/ent/upload"
 	"github.com/xiadan/xiadan/ent/user"
 	"github.com/xiadan/xiadan/ent/useridentity"
 	"github.com/xiadan/xiadan/ent/webhook"
@@ -1919,6 +1920,101 @@ func init() {
 	trackingeventDescCreatedAt := trackingeventFields[5].Descriptor()
 	// trackingevent.DefaultCreatedAt holds the default value on creation for the created_at field.
 	trackingevent.DefaultCreatedAt = trackingeventDescCreatedAt.Default.(func() time.Time)
+	upload.Policy = privacy.NewPolicies(schema.Upload{})
+	upload.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := upload.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	uploadFields := schema.Upload{}.Fields()
+	_ = uploadFields
+	// uploadDescFilename is the schema descriptor for filename field.
+	uploadDescFilename := uploadFields[4].Descriptor()
+	// upload.DefaultFilename holds the default value on creation for the filename field.
+	upload.DefaultFilename = uploadDescFilename.Default.(string)
+	// upload.FilenameValidator is a validator for the "filename" field. It is called by the builders before save.
+	upload.FilenameValidator = uploadDescFilename.Validators[0].(func(string) error)
+	// uploadDescDeclaredContentType is the schema descriptor for declared_content_type field.
+	uploadDescDeclaredContentType := uploadFields[5].Descriptor()
+	// upload.DefaultDeclaredContentType holds the default value on creation for the declared_content_type field.
+	upload.DefaultDeclaredContentType = uploadDescDeclaredContentType.Default.(string)
+	// upload.DeclaredContentTypeValidator is a validator for the "declared_content_type" field. It is called by the builders before save.
+	upload.DeclaredContentTypeValidator = uploadDescDeclaredContentType.Validators[0].(func(string) error)
+	// uploadDescDeclaredSize is the schema descriptor for declared_size field.
+	uploadDescDeclaredSize := uploadFields[6].Descriptor()
+	// upload.DefaultDeclaredSize holds the default value on creation for the declared_size field.
+	upload.DefaultDeclaredSize = uploadDescDeclaredSize.Default.(int64)
+	// upload.DeclaredSizeValidator is a validator for the "declared_size" field. It is called by the builders before save.
+	upload.DeclaredSizeValidator = uploadDescDeclaredSize.Validators[0].(func(int64) error)
+	// uploadDescContentType is the schema descriptor for content_type field.
+	uploadDescContentType := uploadFields[7].Descriptor()
+	// upload.DefaultContentType holds the default value on creation for the content_type field.
+	upload.DefaultContentType = uploadDescContentType.Default.(string)
+	// upload.ContentTypeValidator is a validator for the "content_type" field. It is called by the builders before save.
+	upload.ContentTypeValidator = uploadDescContentType.Validators[0].(func(string) error)
+	// uploadDescSize is the schema descriptor for size field.
+	uploadDescSize := uploadFields[8].Descriptor()
+	// upload.DefaultSize holds the default value on creation for the size field.
+	upload.DefaultSize = uploadDescSize.Default.(int64)
+	// upload.SizeValidator is a validator for the "size" field. It is called by the builders before save.
+	upload.SizeValidator = uploadDescSize.Validators[0].(func(int64) error)
+	// uploadDescSha256 is the schema descriptor for sha256 field.
+	uploadDescSha256 := uploadFields[11].Descriptor()
+	// upload.DefaultSha256 holds the default value on creation for the sha256 field.
+	upload.DefaultSha256 = uploadDescSha256.Default.(string)
+	// upload.Sha256Validator is a validator for the "sha256" field. It is called by the builders before save.
+	upload.Sha256Validator = uploadDescSha256.Validators[0].(func(string) error)
+	// uploadDescIncomingKey is the schema descriptor for incoming_key field.
+	uploadDescIncomingKey := uploadFields[12].Descriptor()
+	// upload.IncomingKeyValidator is a validator for the "incoming_key" field. It is called by the builders before save.
+	upload.IncomingKeyValidator = func() func(string) error {
+		validators := uploadDescIncomingKey.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(incoming_key string) error {
+			for _, fn := range fns {
+				if err := fn(incoming_key); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// uploadDescStorageKey is the schema descriptor for storage_key field.
+	uploadDescStorageKey := uploadFields[13].Descriptor()
+	// upload.StorageKeyValidator is a validator for the "storage_key" field. It is called by the builders before save.
+	upload.StorageKeyValidator = func() func(string) error {
+		validators := uploadDescStorageKey.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(storage_key string) error {
+			for _, fn := range fns {
+				if err := fn(storage_key); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// uploadDescThumbnails is the schema descriptor for thumbnails field.
+	uploadDescThumbnails := uploadFields[14].Descriptor()
+	// upload.DefaultThumbnails holds the default value on creation for the thumbnails field.
+	upload.DefaultThumbnails = uploadDescThumbnails.Default.([]schematype.Thumbnail)
+	// uploadDescBoundEntity is the schema descriptor for bound_entity field.
+	uploadDescBoundEntity := uploadFields[15].Descriptor()
+	// upload.BoundEntityValidator is a validator for the "bound_entity" field. It is called by the builders before save.
+	upload.BoundEntityValidator = uploadDescBoundEntity.Validators[0].(func(string) error)
+	// uploadDescCreatedAt is the schema descriptor for created_at field.
+	uploadDescCreatedAt := uploadFields[17].Descriptor()
+	// upload.DefaultCreatedAt holds the default value on creation for the created_at field.
+	upload.DefaultCreatedAt = uploadDescCreatedAt.Default.(func() time.Time)
 	userMixin := schema.User{}.Mixin()
 	user.Policy = privacy.NewPolicies(schema.User{})
 	user.Hooks[0] = func(next ent.Mutator) ent.Mutator {

@@ -355,3 +355,20 @@ func (WebhookAttempt) Policy() ent.Policy {
 		Mutation: privacy.MutationPolicy{rule.AllowIfSystem(), privacy.AlwaysDenyRule()},
 	}
 }
+
+// Policy of the Upload: its owner, the staff of its merchant and admins read it; rows are
+// created by their owner and changed only by the upload service (internal/upload), which
+// runs as the system after its own checks.
+func (Upload) Policy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{
+			rule.AllowIfSystem(),
+			rule.AllowIfAdmin(),
+			rule.FilterUploadsToVisible(),
+		},
+		Mutation: privacy.MutationPolicy{
+			rule.AllowIfSystem(),
+			privacy.AlwaysDenyRule(),
+		},
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/xiadan/xiadan/ent/payment"
 	"github.com/xiadan/xiadan/ent/product"
 	"github.com/xiadan/xiadan/ent/trackingevent"
+	"github.com/xiadan/xiadan/ent/upload"
 	"github.com/xiadan/xiadan/internal/identity"
 	"github.com/xiadan/xiadan/internal/money"
 )
@@ -38,6 +39,8 @@ type ApplyForMerchantInput struct {
 	LicenceNumber string `json:"licenceNumber"`
 	// Legal name on the business licence.
 	LegalName string `json:"legalName"`
+	// Uploads of purpose MERCHANT_LICENCE made by the caller: a scan of the business licence.
+	LicenceUploadIDs []int `json:"licenceUploadIDs,omitempty"`
 }
 
 // Why one item of a bulk operation could not be applied.
@@ -99,6 +102,18 @@ type CreateProductInput struct {
 	Attributes  []*ProductAttributeInput `json:"attributes,omitempty"`
 	// At least one; option names must be the same across variants.
 	Variants []*ProductVariantInput `json:"variants"`
+}
+
+type CreateUploadInput struct {
+	Purpose upload.Purpose `json:"purpose"`
+	// The type the file will be sent as: image/jpeg, image/png, image/webp (and application/pdf for licences, video/mp4 or video/webm for after-sales evidence). The server checks the bytes whatever this says.
+	ContentType string `json:"contentType"`
+	// Exact size of the file in bytes.
+	Size int `json:"size"`
+	// The file's name, for display only.
+	Filename *string `json:"filename,omitempty"`
+	// The merchant a product image is for (admins; merchant staff always upload for their own).
+	MerchantID *int `json:"merchantID,omitempty"`
 }
 
 type CreateWebhookInput struct {
@@ -177,9 +192,11 @@ type ProductAttributeInput struct {
 }
 
 type ProductImageInput struct {
-	// https URL.
-	URL string  `json:"url"`
+	// https URL; or give uploadID.
+	URL *string `json:"url,omitempty"`
 	Alt *string `json:"alt,omitempty"`
+	// An upload of purpose PRODUCT_IMAGE made by the caller for this merchant, instead of url.
+	UploadID *int `json:"uploadID,omitempty"`
 }
 
 type ProductVariantInput struct {

@@ -40,6 +40,7 @@ import (
 	"github.com/xiadan/xiadan/internal/payments"
 	"github.com/xiadan/xiadan/internal/persisted"
 	"github.com/xiadan/xiadan/internal/streams"
+	"github.com/xiadan/xiadan/internal/upload"
 	"github.com/xiadan/xiadan/internal/webhooks"
 )
 
@@ -63,6 +64,8 @@ type App struct {
 	Streamer *events.Streamer
 	// Webhooks delivers order events to merchants' and partners' endpoints.
 	Webhooks *webhooks.Service
+	// Uploads takes, checks, serves and binds files (internal/upload).
+	Uploads *upload.Service
 	// AccessRecheck is how often an open websocket re-checks its token's rights (1m
 	// when zero): the fallback for an access change this replica did not hear of.
 	AccessRecheck time.Duration
@@ -139,9 +142,13 @@ func New(cfg config.Config, db *database.DB, logger *slog.Logger) (*App, error) 
 	relay := events.NewRelay(db.Client, bus, logger)
 	wh := webhooks.New(db.Client, logger, cfg.WebhookAllowPrivate)
 	relay.OnNumbered = wh.EnqueueDeliveries
+	uploads, err := upload.New(cfg.Upload, db.Client, cfg.DataDir, logger)
+	if err != nil {
+		return nil, err
+	}
 	a := &App{Config: cfg, Logger: logger, DB: db, Auth: svc,
 		Orders: ord, Payments: pay, Fulfilment: &fulfilment.Service{Orders: ord},
-		Relay: relay, Hub: hub, Bus: bus, Webhooks: wh,
+		Relay: relay, Hub: hub, Bus: bus, Webhooks: wh, Uploads: uploads,
 		Streamer: &events.Streamer{DB: db.Client, Hub: hub, Retention: cfg.EventRetention},
 		Streams:  streams.New(cfg.WSMaxPerUser), signInSandbox: signIn.sandbox, web: webLayer}
 	a.protocols = newProtocols(logger, cfg.StreamKeepAlive, a.Streams)
@@ -176,6 +183,7 @@ func (a *App) RunEvents(ctx context.Context) error {
 // claims its work in the database.
 func (a *App) RunJobs(ctx context.Context) {
 	go a.Payments.RunReconcile(ctx, a.Config.JobInterval)
+	go a.Uploads.RunCleanup(ctx, a.Config.JobInterval)
 	a.Orders.RunJobs(ctx, a.DB.Client, a.Config.JobInterval, a.Logger)
 }
 
@@ -191,7 +199,7 @@ func devKeyDir(cfg config.Config) string {
 func (a *App) GraphQL() *handler.Server {
 	srv := handler.New(graph.NewSchema(&graph.Resolver{Client: a.DB.Client, Auth: a.Auth,
 		Orders: a.Orders, Payments: a.Payments, Fulfilment: a.Fulfilment, Events: a.Streamer,
-		Webhooks: a.Webhooks}))
+		Webhooks: a.Webhooks, Uploads: a.Uploads}))
 	// graphql-transport-ws (the graphql-ws library, Apollo's GraphQLWsLink, urql) by our own
 	// transport, which keeps to the protocol's letter (websocket.go); gqlgen's serves the
 	// legacy subscriptions-transport-ws (subprotocol graphql-ws) and upgrades naming none.
@@ -213,6 +221,10 @@ func (a *App) GraphQL() *handler.Server {
 	// 415.
 	srv.AddTransport(sseSingleTransport{p: a.protocols})
 	srv.AddTransport(transport.Options{})
+	if a.Config.Upload.Enabled {
+		// The GraphQL multipart request spec, for uploadFile (uploadform.go).
+		srv.AddTransport(multipartTransport{logger: a.Logger, maxBytes: a.Config.Upload.MultipartMaxBytes, p: a.protocols})
+	}
 	srv.AddTransport(httpTransport{p: a.protocols})
 	srv.AddTransport(unsupportedTransport{logger: a.Logger})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
@@ -247,6 +259,7 @@ func (a *App) Handler() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", a.readyz())
 	a.Payments.Routes(mux)
+	a.Uploads.Routes(mux) // the disk store's files at /uploads/
 	if a.signInSandbox != nil {
 		mux.Handle(sandbox.AuthorizePath, a.signInSandbox.Page())
 	}

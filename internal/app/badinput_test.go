@@ -98,7 +98,8 @@ func TestMalformedRequestsAreRefused(t *testing.T) {
 		{"malformed content type", rawCall{method: post, contentType: "application/json; =", body: `{"query":"{ __typename }"}`}, 415, app.ReasonUnsupportedMediaType, ""},
 		{"application/graphql", rawCall{method: post, contentType: "application/graphql", body: `{ __typename }`}, 415, app.ReasonUnsupportedMediaType, ""},
 		{"a form", rawCall{method: post, contentType: "application/x-www-form-urlencoded", body: `query=%7B__typename%7D`}, 415, app.ReasonUnsupportedMediaType, ""},
-		{"multipart", rawCall{method: post, contentType: "multipart/form-data; boundary=x", body: "--x--"}, 415, app.ReasonUnsupportedMediaType, ""},
+		// multipart/form-data is the GraphQL multipart request spec (uploads_test.go).
+		{"multipart, not form-data", rawCall{method: post, contentType: "multipart/mixed; boundary=x", body: "--x--"}, 415, app.ReasonUnsupportedMediaType, ""},
 		{"PATCH", rawCall{method: http.MethodPatch, contentType: jsonCT, body: `{"query":"{ __typename }"}`}, 405, app.ReasonMethodNotAllowed, ""},
 		// PUT and DELETE are graphql-sse's single connection mode (protocols_test.go).
 		{"DELETE without a reservation", rawCall{method: http.MethodDelete}, 404, app.ReasonStreamNotFound, ""},

@@ -20,6 +20,7 @@ func (a *App) SetClock(c Clock) {
 	a.clock = c
 	a.Auth.Now = c.Now
 	a.Auth.Tokens.Now = c.Now
+	a.Uploads.SetNow(c.Now)
 }
 
 func (a *App) now() time.Time {

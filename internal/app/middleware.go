@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"regexp"
@@ -131,11 +132,20 @@ func bearer(h string) string {
 // body without a declared length is cut at the cap while it is read (transport.go).
 func (a *App) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > MaxBodyBytes {
-			refuse(w, r, a.Logger, bodyTooLarge())
+		limit := int64(MaxBodyBytes)
+		if a.Config.Upload.Enabled && (multipartTransport{}).Supports(r) { // uploadFile (uploadform.go)
+			limit = a.Config.Upload.MultipartMaxBytes
+		}
+		if r.ContentLength > limit {
+			e := bodyTooLarge()
+			if limit != MaxBodyBytes {
+				e.limit = limit
+				e.message = fmt.Sprintf("request body larger than %d bytes (UPLOAD_MULTIPART_MAX_BYTES); send larger files with createUpload", limit)
+			}
+			refuse(w, r, a.Logger, e)
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		next.ServeHTTP(w, r)
 	})
 }

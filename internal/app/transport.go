@@ -58,12 +58,16 @@ type requestError struct {
 	field   string // the member of the request at fault, when there is one
 	message string
 	detail  error // for the log only
+	limit   int64 // the body cap of a 413, when not MaxBodyBytes
 }
 
 func (e *requestError) apperror() *apperror.Error {
 	ext := map[string]any{"reason": e.reason}
 	if e.status == http.StatusRequestEntityTooLarge {
-		ext["limit"] = MaxBodyBytes
+		ext["limit"] = int64(MaxBodyBytes)
+		if e.limit != 0 {
+			ext["limit"] = e.limit
+		}
 	}
 	return &apperror.Error{Code: apperror.BadUserInput, Field: e.field, Message: e.message, Extensions: ext}
 }
@@ -280,6 +284,12 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		refuse(w, r, t.p.logger, bad)
 		return
 	}
+	t.serve(w, r, exec, p)
+}
+
+// serve runs a request read by a transport (this one, or the multipart request spec's for
+// uploads) and answers in the media type the client prefers.
+func (t httpTransport) serve(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, p *graphql.RawParams) {
 	ranges := parseAccept(r.Header.Get("Accept"))
 	ctx := r.Context()
 	rc, opErr := exec.CreateOperationContext(ctx, p)

@@ -54,6 +54,8 @@ type ProductInput struct {
 	Images     []schematype.Image
 	Attributes []schematype.Attribute
 	Variants   []VariantInput
+	// Uploads resolves images given by upload id; without it only URLs are accepted.
+	Uploads ImageUploads
 }
 
 // VariantInput is a new variant.
@@ -80,6 +82,8 @@ type ProductUpdate struct {
 	Kind          *product.Kind
 	Images        []schematype.Image
 	Attributes    []schematype.Attribute
+	// Uploads resolves images given by upload id; without it only URLs are accepted.
+	Uploads ImageUploads
 }
 
 // VariantUpdate edits a variant; nil fields stay as they are. Stock is not here: it

@@ -40,7 +40,7 @@ func CreateProduct(ctx context.Context, db *ent.Client, in ProductInput) (*ent.P
 	} else if product.KindValidator(kind) != nil {
 		return nil, apperror.BadInput("kind", "is not a product kind")
 	}
-	images, err := checkImages(in.Images)
+	images, err := resolveImages(ctx, db, in.Uploads, merchantID, 0, in.Images)
 	if err != nil {
 		return nil, err
 	}
@@ -92,6 +92,11 @@ func CreateProduct(ctx context.Context, db *ent.Client, in ProductInput) (*ent.P
 	}
 	if _, err := createVariants(ctx, db, p, variants, 0); err != nil {
 		return nil, err
+	}
+	if in.Uploads != nil {
+		if err := in.Uploads.BindProductImages(ctx, db, p.ID, images); err != nil {
+			return nil, err
+		}
 	}
 	// Read again for the aggregates the variant hook has just written.
 	return db.Product.Get(ctx, p.ID)
@@ -215,11 +220,16 @@ func UpdateProduct(ctx context.Context, db *ent.Client, id int, in ProductUpdate
 		up.SetKind(*in.Kind)
 	}
 	if in.Images != nil {
-		images, err := checkImages(in.Images)
+		images, err := resolveImages(ctx, db, in.Uploads, p.MerchantID, p.ID, in.Images)
 		if err != nil {
 			return nil, err
 		}
 		up.SetImages(images)
+		if in.Uploads != nil {
+			if err := in.Uploads.BindProductImages(ctx, db, p.ID, images); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if in.Attributes != nil {
 		attributes, err := checkAttributes(in.Attributes)

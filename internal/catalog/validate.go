@@ -53,11 +53,16 @@ func checkImages(in []schematype.Image) ([]schematype.Image, error) {
 	}
 	out := make([]schematype.Image, len(in))
 	for i, im := range in {
-		url, err := onboarding.CheckHTTPSURL(indexed("images", i)+".url", im.URL)
+		alt, err := checkText(indexed("images", i)+".alt", im.Alt, 0, MaxAlt)
 		if err != nil {
 			return nil, err
 		}
-		alt, err := checkText(indexed("images", i)+".alt", im.Alt, 0, MaxAlt)
+		if im.UploadID != 0 { // resolved from an upload by ImageUploads: our own URL
+			im.Alt = alt
+			out[i] = im
+			continue
+		}
+		url, err := onboarding.CheckHTTPSURL(indexed("images", i)+".url", im.URL)
 		if err != nil {
 			return nil, err
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/xiadan/xiadan/internal/mail"
 	"github.com/xiadan/xiadan/internal/payment"
 	"github.com/xiadan/xiadan/internal/sms"
+	"github.com/xiadan/xiadan/internal/upload"
 )
 
 // Config is every setting of the server. See the README's configuration table.
@@ -115,6 +116,9 @@ type Config struct {
 	// internal/identity, internal/sms and docs/IDENTITY.md).
 	SignIn identity.Config
 	SMS    sms.Config
+	// Upload is where uploaded files are kept and what is accepted (UPLOAD_*, S3_*;
+	// internal/upload, docs/UPLOADS.md).
+	Upload upload.Config
 }
 
 // Production reports whether the server runs in production mode.
@@ -199,10 +203,11 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	signIn, signInErr := identity.ConfigFromEnv(getenv, c.Production(), publicURL)
 	smsCfg, smsErr := sms.ConfigFromEnv(getenv, c.Production())
-	if err := errors.Join(append(errs, payErr, signInErr, smsErr)...); err != nil {
+	uploadCfg, uploadErr := upload.ConfigFromEnv(getenv, c.Production(), c.ListenAddr, c.DataDir)
+	if err := errors.Join(append(errs, payErr, signInErr, smsErr, uploadErr)...); err != nil {
 		return Config{}, err
 	}
-	c.Payment, c.SignIn, c.SMS = pay, signIn, smsCfg
+	c.Payment, c.SignIn, c.SMS, c.Upload = pay, signIn, smsCfg, uploadCfg
 	return c, nil
 }
 

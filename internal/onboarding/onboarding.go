@@ -31,6 +31,15 @@ type ApplyInput struct {
 	Name, Slug, Description, LogoURL        string
 	ContactName, ContactPhone, ContactEmail string
 	LicenceNumber, LegalName                string
+	// LicenceUploadIDs are the applicant's MERCHANT_LICENCE uploads (scans of the
+	// licence), bound to the new merchant through Uploads.
+	LicenceUploadIDs []int
+	Uploads          LicenceUploads
+}
+
+// LicenceUploads binds licence uploads to a merchant (internal/upload implements it).
+type LicenceUploads interface {
+	BindLicence(ctx context.Context, db *ent.Client, merchantID int, ids []int) error
 }
 
 // Bounds of the shipping settings, in minor units.
@@ -178,6 +187,14 @@ func Apply(ctx context.Context, db *ent.Client, in ApplyInput) (*ent.Merchant, e
 	// other is refused (its merchant rolls back with it).
 	if err := joinMerchant(ctx, db, v.UserID, m.ID, user.MerchantRoleOWNER); err != nil {
 		return nil, err
+	}
+	if len(in.LicenceUploadIDs) > 0 {
+		if in.Uploads == nil {
+			return nil, apperror.BadInput("licenceUploadIDs", "uploads are not available here")
+		}
+		if err := in.Uploads.BindLicence(ctx, db, m.ID, in.LicenceUploadIDs); err != nil {
+			return nil, err
+		}
 	}
 	return m, audit.Record(ctx, db, audit.Entry{Action: "merchant.apply", TargetType: "Merchant", TargetID: m.ID})
 }

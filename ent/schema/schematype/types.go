@@ -6,6 +6,12 @@ package schematype
 type Image struct {
 	URL string `json:"url"`
 	Alt string `json:"alt"`
+	// UploadID is the upload the image came from (0 for an image given by URL), with
+	// its size and thumbnails.
+	UploadID   int              `json:"uploadId,omitempty"`
+	Width      int              `json:"width,omitempty"`
+	Height     int              `json:"height,omitempty"`
+	Thumbnails []ImageThumbnail `json:"thumbnails,omitempty"`
 }
 
 // Attribute is one key/value specification of a product, such as 材质=纯棉.
