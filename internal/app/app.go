@@ -259,7 +259,11 @@ func (a *App) Handler() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", a.readyz())
 	a.Payments.Routes(mux)
-	a.Uploads.Routes(mux) // the disk store's files at /uploads/
+	// The disk store's files and presigned PUTs at /uploads/, under the same CORS policy as
+	// the API: a storefront on another origin PUTs there directly.
+	uploads := http.NewServeMux()
+	a.Uploads.Routes(uploads)
+	mux.Handle(upload.HandlerPath, a.web.cors.Handler(uploads))
 	if a.signInSandbox != nil {
 		mux.Handle(sandbox.AuthorizePath, a.signInSandbox.Page())
 	}

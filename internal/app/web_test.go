@@ -90,6 +90,22 @@ func TestCORS(t *testing.T) {
 		}
 	})
 
+	t.Run("preflight of a presigned upload", func(t *testing.T) {
+		req, _ := http.NewRequest(http.MethodOptions, s.HTTP.URL+"/uploads/incoming/x?sig=y", nil)
+		req.Header.Set("Origin", "https://shop.example.com")
+		req.Header.Set("Access-Control-Request-Method", "PUT")
+		req.Header.Set("Access-Control-Request-Headers", "content-type")
+		res, _ := rawDo(t, req)
+		if res.StatusCode != http.StatusNoContent || res.Header.Get("Access-Control-Allow-Origin") != "https://shop.example.com" ||
+			!strings.Contains(res.Header.Get("Access-Control-Allow-Methods"), "PUT") {
+			t.Fatalf("%d %v", res.StatusCode, res.Header)
+		}
+		req.Header.Set("Origin", "https://evil.example.com")
+		if res, _ := rawDo(t, req); res.Header.Get("Access-Control-Allow-Origin") != "" {
+			t.Fatalf("another origin may PUT uploads: %v", res.Header)
+		}
+	})
+
 	t.Run("preflight of another origin", func(t *testing.T) {
 		for _, origin := range []string{"https://evil.example.com", "http://shop.example.com", "https://example.net", "null"} {
 			res, _ := preflight(origin, "content-type")
