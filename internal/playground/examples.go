@@ -24,7 +24,7 @@ func DefaultExamples() []Tab {
         variants {
           sku
           price { amount currency formatted }
-          stock
+          availability
           available
         }
       }
