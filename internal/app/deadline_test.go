@@ -196,7 +196,9 @@ func blockedVars(m apitest.Merchant) map[string]any {
 func TestRequestTimeoutStopsTheDatabaseWork(t *testing.T) {
 	for _, d := range testdb.Dialects() {
 		t.Run(d.Name, func(t *testing.T) {
-			const timeout = time.Second // the lock is held until the answer arrives: no race with the machine's speed
+			// The lock is held until the answer arrives: no race with the machine's speed. Long
+			// enough for the setup's requests (sign-ups hash passwords) on a loaded machine.
+			const timeout = 5 * time.Second
 			s := newWatchedServer(t, d, timeout)
 			m := s.NewMerchant(t, "tea-house", merchant.StatusACTIVE)
 			release := holdLock(t, s, m.IntID)
@@ -305,7 +307,7 @@ func stoppedByContext(err error) bool {
 // deadline — it still delivers after a request started later has timed out.
 func TestSubscriptionsOutliveTheRequestTimeout(t *testing.T) {
 	d := testdb.Dialects()[0] // SQLite: the deadline is the same code on both
-	s := newWatchedServer(t, d, time.Second)
+	s := newWatchedServer(t, d, 5*time.Second) // long enough for the setup on a loaded machine
 	w := newEvShop(t, s.Server)
 	ws := s.DialWS(t, w.a.Owner.AccessToken)
 	sub := ws.MustSubscribe(t, `subscription($m: ID!) { orderEvents(merchantID: $m) { type order { id } } }`,
