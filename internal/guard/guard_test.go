@@ -217,7 +217,7 @@ func TestCostEstimate(t *testing.T) {
 		{"the most ids", `query($ids: [ID!]!) { nodes(ids: $ids) { id } }`, map[string]any{"ids": manyIDs(100)}, 1 + 100},
 		{"a where filter counts its predicates", `{ merchants(first: 10, where: {status: ACTIVE, nameContains: "茶"}) { edges { node { id } } } }`, nil, 2 + 2 + 10},
 		{"and, or and not add what they hold", `{ merchants(first: 1, where: {or: [{nameContains: "a"}, {and: [{slug: "b"}, {not: {nameContains: "c"}}]}]}) { totalCount } }`, nil, 2 + 3},
-		{"has…With is a subquery over the related rows", `{ merchantBySlug(slug: "a") { products(first: 10, where: {hasVariantsWith: [{skuContains: "茶", stockGT: 0}]}) { edges { node { id } } } } }`, nil, 1 + 2 + (1 + 10*2) + 10},
+		{"has…With is a subquery over the related rows", `{ merchantBySlug(slug: "a") { products(first: 10, where: {hasVariantsWith: [{skuContains: "茶", positionGT: 0}]}) { edges { node { id } } } } }`, nil, 1 + 2 + (1 + 10*2) + 10},
 		{"a where filter from a variable", `query($w: ProductWhereInput) { merchantBySlug(slug: "a") { products(first: 10, where: $w) { edges { node { id } } } } }`,
 			map[string]any{"w": map[string]any{"hasVariantsWith": []any{map[string]any{"skuContains": "茶"}}, "status": "ACTIVE"}}, 1 + 2 + 1 + 11 + 10},
 		{"a nested connection's filter runs for each parent", `{ merchants(first: 10) { edges { node { products(first: 2, where: {titleContains: "茶"}) { totalCount } } } } }`, nil, 2 + 10*(1+2+1)},
