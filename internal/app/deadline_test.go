@@ -306,7 +306,7 @@ func stoppedByContext(err error) bool {
 // TestSubscriptionsOutliveTheRequestTimeout: a subscription is not a request with a
 // deadline — it still delivers after a request started later has timed out.
 func TestSubscriptionsOutliveTheRequestTimeout(t *testing.T) {
-	d := testdb.Dialects()[0] // SQLite: the deadline is the same code on both
+	d := testdb.Dialects()[0]                  // SQLite: the deadline is the same code on both
 	s := newWatchedServer(t, d, 5*time.Second) // long enough for the setup on a loaded machine
 	w := newEvShop(t, s.Server)
 	ws := s.DialWS(t, w.a.Owner.AccessToken)
