@@ -27,7 +27,9 @@ func TestPhoneCodeRaceSignsInOnce(t *testing.T) {
 				local := fmt.Sprintf("1390000%04d", round)
 				phone := "+86" + local
 				sent := s.MustQuery("", requestCode, map[string]any{"p": local})
-				var out struct{ RequestPhoneCode struct{ VerificationID string } }
+				var out struct {
+					RequestPhoneCode struct{ VerificationID string }
+				}
 				sent.Decode(t, &out)
 				code := s.PhoneCode(t, phone)
 				var racers []apitest.Racer
