@@ -16,8 +16,8 @@ import (
 	"github.com/xiadan/xiadan/internal/identity"
 	"github.com/xiadan/xiadan/internal/mail"
 	"github.com/xiadan/xiadan/internal/payment"
-	"github.com/xiadan/xiadan/internal/sms"
 	"github.com/xiadan/xiadan/internal/reviews"
+	"github.com/xiadan/xiadan/internal/sms"
 	"github.com/xiadan/xiadan/internal/upload"
 )
 
