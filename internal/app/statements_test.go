@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"entgo.io/ent/dialect"
+	"entgo.io/ent/dialect/sql"
 
 	"github.com/xiadan/xiadan/ent/category"
 	"github.com/xiadan/xiadan/ent/merchant"
@@ -178,6 +179,9 @@ func TestStorefrontStatementCount(t *testing.T) {
 				}
 			}
 
+			// The product with the most reviews (internal/seed/reviews.go), for its review pages.
+			reviewed := client.Product.Query().Where(onSale).Order(product.ByRatingCount(sql.OrderDesc())).FirstIDX(ctx)
+
 			if most <= 10 {
 				t.Fatalf("the demo's biggest category has %d products: too few to compare pages", most)
 			}
@@ -210,6 +214,18 @@ func TestStorefrontStatementCount(t *testing.T) {
 				{"category, its products and their merchants", `query($n: Int, $s: String!) { categoryBySlug(slug: $s) {
 				  name products(first: $n) { totalCount edges { node { id title merchant { name productCount } } } } } }`,
 					map[string]any{"s": leaf}, true, nil, maxStatements + 1},
+				// Reviews: a filtered, ordered page of one product's reviews, and a list page
+				// with every product's ratings and newest reviews (one batch for all).
+				{"product reviews: 4+ stars with photos, most helpful first", `query($n: Int, $id: ID!) { product(id: $id) {
+				  ratingSummary { average count withPhotosCount distribution { stars count } }
+				  reviews(first: $n, where: {ratingGTE: 4, withPhotos: true}, orderBy: {field: HELPFUL, direction: DESC}) {
+				  totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id rating body tags anonymous isDefault
+				    author { displayName anonymous } images { url } reply repliedAt followUp helpfulCount createdAt } } } } }`,
+					map[string]any{"id": reviewed}, true, nil, 0},
+				{"list page with ratings and each product's newest reviews", `query($n: Int) { products(first: $n) {
+				  totalCount edges { node { id title ratingSummary { average count }
+				    reviews(first: 3, orderBy: {field: CREATED_AT, direction: DESC}) { totalCount nodes { id rating author { displayName } } } } } } }`,
+					nil, false, []int{5, 20}, 0},
 				// The review's nested storefront query: every level is one batch, and each
 				// nested page (with its count) one or two statements, whatever the size —
 				// categoryBySlug, children, their descendants, their pages and counts, the

@@ -80,6 +80,12 @@ func (s *Service) Create(ctx context.Context, db *ent.Client, in CreateInput) (*
 func (s *Service) insert(ctx context.Context, db *ent.Client, o *ent.Order, item *ent.OrderItem, authorName string,
 	in CreateInput, isDefault bool) (*ent.Review, error) {
 	sctx := system(ctx)
+	// The ratings first: the UPDATE locks the product's row (then the merchant's) before
+	// the insert takes a shared lock on it for its foreign key, so concurrent reviews of
+	// one product queue there instead of deadlocking on each other's shared locks.
+	if err := rate(ctx, db, *item.ProductID, o.MerchantID, in.Rating, len(in.PhotoIDs) > 0, 1); err != nil {
+		return nil, err
+	}
 	r, err := db.Review.Create().
 		SetProductID(*item.ProductID).
 		SetMerchantID(o.MerchantID).
@@ -109,9 +115,6 @@ func (s *Service) insert(ctx context.Context, db *ent.Client, o *ent.Order, item
 		if r, err = r.Update().SetImages(images).SetWithPhotos(true).Save(sctx); err != nil {
 			return nil, err
 		}
-	}
-	if err := rate(ctx, db, r.ProductID, r.MerchantID, r.Rating, r.WithPhotos, 1); err != nil {
-		return nil, err
 	}
 	actor := viewer.FromContext(ctx).UserID
 	role := orderevent.ActorRoleCUSTOMER

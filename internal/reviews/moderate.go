@@ -8,11 +8,13 @@ import (
 	"github.com/xiadan/xiadan/ent"
 	"github.com/xiadan/xiadan/ent/order"
 	"github.com/xiadan/xiadan/ent/orderevent"
+	"github.com/xiadan/xiadan/ent/product"
 	"github.com/xiadan/xiadan/ent/review"
 	"github.com/xiadan/xiadan/ent/reviewreport"
 	"github.com/xiadan/xiadan/ent/reviewvote"
 	"github.com/xiadan/xiadan/internal/apperror"
 	"github.com/xiadan/xiadan/internal/audit"
+	"github.com/xiadan/xiadan/internal/catalog/hooks"
 	"github.com/xiadan/xiadan/internal/viewer"
 )
 
@@ -44,6 +46,9 @@ func (s *Service) FollowUp(ctx context.Context, db *ent.Client, reviewID int, bo
 		return nil, e
 	}
 	sctx := system(ctx)
+	if err := lockProduct(ctx, db, r.ProductID); err != nil {
+		return nil, err
+	}
 	n, err := db.Review.Update().Where(review.ID(r.ID), review.FollowedUpAtIsNil()).
 		SetFollowUp(body).SetFollowedUpAt(s.now()).Save(sctx)
 	if err != nil {
@@ -130,6 +135,9 @@ func (s *Service) Helpful(ctx context.Context, db *ent.Client, reviewID int, hel
 		return nil, err
 	}
 	sctx := system(ctx)
+	if err := lockReview(ctx, db, r.ID); err != nil {
+		return nil, err
+	}
 	delta := 0
 	if helpful {
 		exists, err := db.ReviewVote.Query().Where(reviewvote.ReviewID(r.ID), reviewvote.UserID(v.UserID)).Exist(sctx)
@@ -173,6 +181,9 @@ func (s *Service) Report(ctx context.Context, db *ent.Client, reviewID int, reas
 		return nil, err
 	}
 	sctx := system(ctx)
+	if err := lockReview(ctx, db, r.ID); err != nil {
+		return nil, err
+	}
 	reported := func() error {
 		e := apperror.ConflictOn("reviewID", "you have already reported this review")
 		e.Extensions = map[string]any{"reason": "ALREADY_REPORTED"}
@@ -218,6 +229,9 @@ func (s *Service) setHidden(ctx context.Context, db *ent.Client, reviewID int, r
 		return nil, err
 	}
 	sctx := system(ctx)
+	if err := lockProduct(ctx, db, r.ProductID); err != nil {
+		return nil, err
+	}
 	up := db.Review.Update().Where(review.ID(r.ID), review.Hidden(!hide)).SetHidden(hide).SetHiddenReason(reason)
 	if hide {
 		up.SetHiddenAt(s.now())
@@ -247,4 +261,20 @@ func (s *Service) setHidden(ctx context.Context, db *ent.Client, reviewID int, r
 		return nil, err
 	}
 	return reload(ctx, db, r.ID)
+}
+
+// lockProduct locks the product's row until the transaction ends (MySQL; SQLite
+// serialises writers): every review write that changes ratings takes it first, so they
+// queue in one order (product, then review, then merchant) and never deadlock.
+func lockProduct(ctx context.Context, db *ent.Client, id int) error {
+	_, err := db.Product.Query().Where(product.ID(id), hooks.LockRows).Only(system(ctx))
+	return err
+}
+
+// lockReview locks the review's row: votes and reports insert rows whose foreign key
+// takes a shared lock on it, and then update it; taking the exclusive lock first makes
+// two such requests queue instead of deadlocking.
+func lockReview(ctx context.Context, db *ent.Client, id int) error {
+	_, err := db.Review.Query().Where(review.ID(id), hooks.LockRows).Only(system(ctx))
+	return err
 }
