@@ -59,7 +59,9 @@ func summaryOf(t *testing.T, s *apitest.Server, kind, id string) ratingJSON {
 	t.Helper()
 	r := s.MustQuery("", fmt.Sprintf(`query($id: ID!) { node(id: $id) { ... on %s { %s } } }`, kind, ratingFields),
 		map[string]any{"id": id})
-	var out struct{ Node struct{ RatingSummary ratingJSON } }
+	var out struct {
+		Node struct{ RatingSummary ratingJSON }
+	}
 	r.Decode(t, &out)
 	return out.Node.RatingSummary
 }
@@ -210,7 +212,7 @@ func TestReviewAndReplyStory(t *testing.T) {
 		if r := s.Query(w.other.AccessToken, modQ, nil); r.Code() != "FORBIDDEN" {
 			t.Errorf("moderation queue as a customer: %s", r.Raw)
 		}
-		if r := s.MustQuery(admin.AccessToken, modQ, nil); !r.Contains(`"id":"`+mine.ID+`"`) {
+		if r := s.MustQuery(admin.AccessToken, modQ, nil); !r.Contains(`"id":"` + mine.ID + `"`) {
 			t.Errorf("moderation queue: %s", r.Raw)
 		}
 
@@ -431,8 +433,14 @@ func TestReviewWindowAndDefaultReviews(t *testing.T) {
 			}
 			// Two replicas run the job at once: each line gets one default review.
 			outs := apitest.Race(
-				func() (*apitest.Response, error) { _, err := s.App.Reviews.RunJobsOnce(context.Background(), s.DB.Client); return nil, err },
-				func() (*apitest.Response, error) { _, err := s.App.Reviews.RunJobsOnce(context.Background(), s.DB.Client); return nil, err },
+				func() (*apitest.Response, error) {
+					_, err := s.App.Reviews.RunJobsOnce(context.Background(), s.DB.Client)
+					return nil, err
+				},
+				func() (*apitest.Response, error) {
+					_, err := s.App.Reviews.RunJobsOnce(context.Background(), s.DB.Client)
+					return nil, err
+				},
 			)
 			for _, o := range outs {
 				if o.Err != nil {
@@ -533,4 +541,3 @@ func TestConcurrentReviewsOfOneProduct(t *testing.T) {
 		})
 	}
 }
-
