@@ -10724,7 +10724,7 @@ extend type Mutation {
 extend type Query {
   "The caller's own reviews, newest first, hidden ones included (with hidden: true)."
   myReviews(first: Int = 20, after: Cursor): ReviewConnection! @auth
-  "Reviews for moderation, most reported first (admins): reported ones, or hidden ones."
+  "Reviews for moderation (admins), newest first: the reported ones still shown, or (hidden: true) the hidden ones."
   reviewsForModeration(hidden: Boolean = false, first: Int = 20, after: Cursor): ReviewConnection! @hasRole(roles: [ADMIN])
 }
 
