@@ -253,7 +253,10 @@ func TestReviewAndReplyStory(t *testing.T) {
 		}
 
 		// Restored: counted again.
-		s.MustQuery(admin.AccessToken, `mutation($id: ID!) { restoreReview(reviewID: $id, reason: "申诉成功") { hidden } }`, map[string]any{"id": mine.ID})
+		if r := s.MustQuery(admin.AccessToken, `mutation($id: ID!) { restoreReview(reviewID: $id, reason: "申诉成功") { hidden hiddenReason } }`,
+			map[string]any{"id": mine.ID}); !r.Contains(`"hidden":false,"hiddenReason":""`) {
+			t.Errorf("restored: %s", r.Raw) // the reason is in the audit log, not on the review
+		}
 		if sum := summaryOf(t, s, "Product", productID); sum.Count != 1 || sum.Average != 4 || stars(sum) != want {
 			t.Errorf("rating after restoring: %+v", sum)
 		}

@@ -232,11 +232,13 @@ func (s *Service) setHidden(ctx context.Context, db *ent.Client, reviewID int, r
 	if err := lockProduct(ctx, db, r.ProductID); err != nil {
 		return nil, err
 	}
-	up := db.Review.Update().Where(review.ID(r.ID), review.Hidden(!hide)).SetHidden(hide).SetHiddenReason(reason)
+	// The reason shows to the author (and admins) while the review is hidden; a restored
+	// review shows none, its reason stays in the audit log.
+	up := db.Review.Update().Where(review.ID(r.ID), review.Hidden(!hide)).SetHidden(hide)
 	if hide {
-		up.SetHiddenAt(s.now())
+		up.SetHiddenReason(reason).SetHiddenAt(s.now())
 	} else {
-		up.ClearHiddenAt()
+		up.SetHiddenReason("").ClearHiddenAt()
 	}
 	n, err := up.Save(sctx)
 	if err != nil {
