@@ -3,6 +3,8 @@ package app_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -542,5 +544,21 @@ func TestConcurrentReviewsOfOneProduct(t *testing.T) {
 				checkRatings(t, s, w.productID, w.m.IntID)
 			}
 		})
+	}
+}
+
+// TestReviewsGuideIsValid: every GraphQL block of docs/REVIEWS.md is valid against the
+// schema, so the copy-paste operations work as written.
+func TestReviewsGuideIsValid(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "REVIEWS.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := guideBlock.FindAllStringSubmatch(string(b), -1)
+	if len(blocks) < 8 {
+		t.Fatalf("%d GraphQL blocks in docs/REVIEWS.md", len(blocks))
+	}
+	for _, m := range blocks {
+		demoOperations(t, m[1])
 	}
 }
