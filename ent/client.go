@@ -36,6 +36,8 @@ import (
 	"github.com/xiadan/xiadan/ent/refund"
 	"github.com/xiadan/xiadan/ent/relaystate"
 	"github.com/xiadan/xiadan/ent/review"
+	"github.com/xiadan/xiadan/ent/reviewreport"
+	"github.com/xiadan/xiadan/ent/reviewvote"
 	"github.com/xiadan/xiadan/ent/searchtoken"
 	"github.com/xiadan/xiadan/ent/shipment"
 	"github.com/xiadan/xiadan/ent/stockmovement"
@@ -98,6 +100,10 @@ type Client struct {
 	RelayState *RelayStateClient
 	// Review is the client for interacting with the Review builders.
 	Review *ReviewClient
+	// ReviewReport is the client for interacting with the ReviewReport builders.
+	ReviewReport *ReviewReportClient
+	// ReviewVote is the client for interacting with the ReviewVote builders.
+	ReviewVote *ReviewVoteClient
 	// SearchToken is the client for interacting with the SearchToken builders.
 	SearchToken *SearchTokenClient
 	// Shipment is the client for interacting with the Shipment builders.
@@ -152,6 +158,8 @@ func (c *Client) init() {
 	c.Refund = NewRefundClient(c.config)
 	c.RelayState = NewRelayStateClient(c.config)
 	c.Review = NewReviewClient(c.config)
+	c.ReviewReport = NewReviewReportClient(c.config)
+	c.ReviewVote = NewReviewVoteClient(c.config)
 	c.SearchToken = NewSearchTokenClient(c.config)
 	c.Shipment = NewShipmentClient(c.config)
 	c.StockMovement = NewStockMovementClient(c.config)
@@ -276,6 +284,8 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Refund:              NewRefundClient(cfg),
 		RelayState:          NewRelayStateClient(cfg),
 		Review:              NewReviewClient(cfg),
+		ReviewReport:        NewReviewReportClient(cfg),
+		ReviewVote:          NewReviewVoteClient(cfg),
 		SearchToken:         NewSearchTokenClient(cfg),
 		Shipment:            NewShipmentClient(cfg),
 		StockMovement:       NewStockMovementClient(cfg),
@@ -327,6 +337,8 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Refund:              NewRefundClient(cfg),
 		RelayState:          NewRelayStateClient(cfg),
 		Review:              NewReviewClient(cfg),
+		ReviewReport:        NewReviewReportClient(cfg),
+		ReviewVote:          NewReviewVoteClient(cfg),
 		SearchToken:         NewSearchTokenClient(cfg),
 		Shipment:            NewShipmentClient(cfg),
 		StockMovement:       NewStockMovementClient(cfg),
@@ -371,9 +383,9 @@ func (c *Client) Use(hooks ...Hook) {
 		c.EmailVerification, c.Merchant, c.MerchantInvitation, c.Order, c.OrderEvent,
 		c.OrderItem, c.Payment, c.PaymentNotification, c.PhoneCode, c.Product,
 		c.ProductVariant, c.RefreshToken, c.Refund, c.RelayState, c.Review,
-		c.SearchToken, c.Shipment, c.StockMovement, c.TrackingEvent, c.Upload, c.User,
-		c.UserIdentity, c.WebSignInState, c.Webhook, c.WebhookAttempt,
-		c.WebhookDelivery,
+		c.ReviewReport, c.ReviewVote, c.SearchToken, c.Shipment, c.StockMovement,
+		c.TrackingEvent, c.Upload, c.User, c.UserIdentity, c.WebSignInState, c.Webhook,
+		c.WebhookAttempt, c.WebhookDelivery,
 	} {
 		n.Use(hooks...)
 	}
@@ -387,9 +399,9 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 		c.EmailVerification, c.Merchant, c.MerchantInvitation, c.Order, c.OrderEvent,
 		c.OrderItem, c.Payment, c.PaymentNotification, c.PhoneCode, c.Product,
 		c.ProductVariant, c.RefreshToken, c.Refund, c.RelayState, c.Review,
-		c.SearchToken, c.Shipment, c.StockMovement, c.TrackingEvent, c.Upload, c.User,
-		c.UserIdentity, c.WebSignInState, c.Webhook, c.WebhookAttempt,
-		c.WebhookDelivery,
+		c.ReviewReport, c.ReviewVote, c.SearchToken, c.Shipment, c.StockMovement,
+		c.TrackingEvent, c.Upload, c.User, c.UserIdentity, c.WebSignInState, c.Webhook,
+		c.WebhookAttempt, c.WebhookDelivery,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -440,6 +452,10 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.RelayState.mutate(ctx, m)
 	case *ReviewMutation:
 		return c.Review.mutate(ctx, m)
+	case *ReviewReportMutation:
+		return c.ReviewReport.mutate(ctx, m)
+	case *ReviewVoteMutation:
+		return c.ReviewVote.mutate(ctx, m)
 	case *SearchTokenMutation:
 		return c.SearchToken.mutate(ctx, m)
 	case *ShipmentMutation:
@@ -3895,6 +3911,38 @@ func (c *ReviewClient) QueryOrderItem(_m *Review) *OrderItemQuery {
 	return query
 }
 
+// QueryVotes queries the votes edge of a Review.
+func (c *ReviewClient) QueryVotes(_m *Review) *ReviewVoteQuery {
+	query := (&ReviewVoteClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(review.Table, review.FieldID, id),
+			sqlgraph.To(reviewvote.Table, reviewvote.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, review.VotesTable, review.VotesColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryReports queries the reports edge of a Review.
+func (c *ReviewClient) QueryReports(_m *Review) *ReviewReportQuery {
+	query := (&ReviewReportClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(review.Table, review.FieldID, id),
+			sqlgraph.To(reviewreport.Table, reviewreport.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, review.ReportsTable, review.ReportsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *ReviewClient) Hooks() []Hook {
 	hooks := c.hooks.Review
@@ -3918,6 +3966,306 @@ func (c *ReviewClient) mutate(ctx context.Context, m *ReviewMutation) (Value, er
 		return (&ReviewDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Review mutation op: %q", m.Op())
+	}
+}
+
+// ReviewReportClient is a client for the ReviewReport schema.
+type ReviewReportClient struct {
+	config
+}
+
+// NewReviewReportClient returns a client for the ReviewReport from the given config.
+func NewReviewReportClient(c config) *ReviewReportClient {
+	return &ReviewReportClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `reviewreport.Hooks(f(g(h())))`.
+func (c *ReviewReportClient) Use(hooks ...Hook) {
+	c.hooks.ReviewReport = append(c.hooks.ReviewReport, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `reviewreport.Intercept(f(g(h())))`.
+func (c *ReviewReportClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ReviewReport = append(c.inters.ReviewReport, interceptors...)
+}
+
+// Create returns a builder for creating a ReviewReport entity.
+func (c *ReviewReportClient) Create() *ReviewReportCreate {
+	mutation := newReviewReportMutation(c.config, OpCreate)
+	return &ReviewReportCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ReviewReport entities.
+func (c *ReviewReportClient) CreateBulk(builders ...*ReviewReportCreate) *ReviewReportCreateBulk {
+	return &ReviewReportCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ReviewReportClient) MapCreateBulk(slice any, setFunc func(*ReviewReportCreate, int)) *ReviewReportCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ReviewReportCreateBulk{err: fmt.Errorf("calling to ReviewReportClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ReviewReportCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ReviewReportCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ReviewReport.
+func (c *ReviewReportClient) Update() *ReviewReportUpdate {
+	mutation := newReviewReportMutation(c.config, OpUpdate)
+	return &ReviewReportUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ReviewReportClient) UpdateOne(_m *ReviewReport) *ReviewReportUpdateOne {
+	mutation := newReviewReportMutation(c.config, OpUpdateOne, withReviewReport(_m))
+	return &ReviewReportUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ReviewReportClient) UpdateOneID(id int) *ReviewReportUpdateOne {
+	mutation := newReviewReportMutation(c.config, OpUpdateOne, withReviewReportID(id))
+	return &ReviewReportUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ReviewReport.
+func (c *ReviewReportClient) Delete() *ReviewReportDelete {
+	mutation := newReviewReportMutation(c.config, OpDelete)
+	return &ReviewReportDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ReviewReportClient) DeleteOne(_m *ReviewReport) *ReviewReportDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ReviewReportClient) DeleteOneID(id int) *ReviewReportDeleteOne {
+	builder := c.Delete().Where(reviewreport.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ReviewReportDeleteOne{builder}
+}
+
+// Query returns a query builder for ReviewReport.
+func (c *ReviewReportClient) Query() *ReviewReportQuery {
+	return &ReviewReportQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeReviewReport},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ReviewReport entity by its id.
+func (c *ReviewReportClient) Get(ctx context.Context, id int) (*ReviewReport, error) {
+	return c.Query().Where(reviewreport.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ReviewReportClient) GetX(ctx context.Context, id int) *ReviewReport {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryReview queries the review edge of a ReviewReport.
+func (c *ReviewReportClient) QueryReview(_m *ReviewReport) *ReviewQuery {
+	query := (&ReviewClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(reviewreport.Table, reviewreport.FieldID, id),
+			sqlgraph.To(review.Table, review.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, reviewreport.ReviewTable, reviewreport.ReviewColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *ReviewReportClient) Hooks() []Hook {
+	hooks := c.hooks.ReviewReport
+	return append(hooks[:len(hooks):len(hooks)], reviewreport.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ReviewReportClient) Interceptors() []Interceptor {
+	return c.inters.ReviewReport
+}
+
+func (c *ReviewReportClient) mutate(ctx context.Context, m *ReviewReportMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ReviewReportCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ReviewReportUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ReviewReportUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ReviewReportDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ReviewReport mutation op: %q", m.Op())
+	}
+}
+
+// ReviewVoteClient is a client for the ReviewVote schema.
+type ReviewVoteClient struct {
+	config
+}
+
+// NewReviewVoteClient returns a client for the ReviewVote from the given config.
+func NewReviewVoteClient(c config) *ReviewVoteClient {
+	return &ReviewVoteClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `reviewvote.Hooks(f(g(h())))`.
+func (c *ReviewVoteClient) Use(hooks ...Hook) {
+	c.hooks.ReviewVote = append(c.hooks.ReviewVote, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `reviewvote.Intercept(f(g(h())))`.
+func (c *ReviewVoteClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ReviewVote = append(c.inters.ReviewVote, interceptors...)
+}
+
+// Create returns a builder for creating a ReviewVote entity.
+func (c *ReviewVoteClient) Create() *ReviewVoteCreate {
+	mutation := newReviewVoteMutation(c.config, OpCreate)
+	return &ReviewVoteCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ReviewVote entities.
+func (c *ReviewVoteClient) CreateBulk(builders ...*ReviewVoteCreate) *ReviewVoteCreateBulk {
+	return &ReviewVoteCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ReviewVoteClient) MapCreateBulk(slice any, setFunc func(*ReviewVoteCreate, int)) *ReviewVoteCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ReviewVoteCreateBulk{err: fmt.Errorf("calling to ReviewVoteClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ReviewVoteCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ReviewVoteCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ReviewVote.
+func (c *ReviewVoteClient) Update() *ReviewVoteUpdate {
+	mutation := newReviewVoteMutation(c.config, OpUpdate)
+	return &ReviewVoteUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ReviewVoteClient) UpdateOne(_m *ReviewVote) *ReviewVoteUpdateOne {
+	mutation := newReviewVoteMutation(c.config, OpUpdateOne, withReviewVote(_m))
+	return &ReviewVoteUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ReviewVoteClient) UpdateOneID(id int) *ReviewVoteUpdateOne {
+	mutation := newReviewVoteMutation(c.config, OpUpdateOne, withReviewVoteID(id))
+	return &ReviewVoteUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ReviewVote.
+func (c *ReviewVoteClient) Delete() *ReviewVoteDelete {
+	mutation := newReviewVoteMutation(c.config, OpDelete)
+	return &ReviewVoteDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ReviewVoteClient) DeleteOne(_m *ReviewVote) *ReviewVoteDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ReviewVoteClient) DeleteOneID(id int) *ReviewVoteDeleteOne {
+	builder := c.Delete().Where(reviewvote.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ReviewVoteDeleteOne{builder}
+}
+
+// Query returns a query builder for ReviewVote.
+func (c *ReviewVoteClient) Query() *ReviewVoteQuery {
+	return &ReviewVoteQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeReviewVote},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ReviewVote entity by its id.
+func (c *ReviewVoteClient) Get(ctx context.Context, id int) (*ReviewVote, error) {
+	return c.Query().Where(reviewvote.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ReviewVoteClient) GetX(ctx context.Context, id int) *ReviewVote {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryReview queries the review edge of a ReviewVote.
+func (c *ReviewVoteClient) QueryReview(_m *ReviewVote) *ReviewQuery {
+	query := (&ReviewClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(reviewvote.Table, reviewvote.FieldID, id),
+			sqlgraph.To(review.Table, review.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, reviewvote.ReviewTable, reviewvote.ReviewColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *ReviewVoteClient) Hooks() []Hook {
+	hooks := c.hooks.ReviewVote
+	return append(hooks[:len(hooks):len(hooks)], reviewvote.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ReviewVoteClient) Interceptors() []Interceptor {
+	return c.inters.ReviewVote
+}
+
+func (c *ReviewVoteClient) mutate(ctx context.Context, m *ReviewVoteMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ReviewVoteCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ReviewVoteUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ReviewVoteUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ReviewVoteDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ReviewVote mutation op: %q", m.Op())
 	}
 }
 
@@ -5673,17 +6021,17 @@ type (
 		Address, ApiClient, AuditLog, CartLine, Category, Checkout, EmailVerification,
 		Merchant, MerchantInvitation, Order, OrderEvent, OrderItem, Payment,
 		PaymentNotification, PhoneCode, Product, ProductVariant, RefreshToken, Refund,
-		RelayState, Review, SearchToken, Shipment, StockMovement, TrackingEvent,
-		Upload, User, UserIdentity, WebSignInState, Webhook, WebhookAttempt,
-		WebhookDelivery []ent.Hook
+		RelayState, Review, ReviewReport, ReviewVote, SearchToken, Shipment,
+		StockMovement, TrackingEvent, Upload, User, UserIdentity, WebSignInState,
+		Webhook, WebhookAttempt, WebhookDelivery []ent.Hook
 	}
 	inters struct {
 		Address, ApiClient, AuditLog, CartLine, Category, Checkout, EmailVerification,
 		Merchant, MerchantInvitation, Order, OrderEvent, OrderItem, Payment,
 		PaymentNotification, PhoneCode, Product, ProductVariant, RefreshToken, Refund,
-		RelayState, Review, SearchToken, Shipment, StockMovement, TrackingEvent,
-		Upload, User, UserIdentity, WebSignInState, Webhook, WebhookAttempt,
-		WebhookDelivery []ent.Interceptor
+		RelayState, Review, ReviewReport, ReviewVote, SearchToken, Shipment,
+		StockMovement, TrackingEvent, Upload, User, UserIdentity, WebSignInState,
+		Webhook, WebhookAttempt, WebhookDelivery []ent.Interceptor
 	}
 )
 

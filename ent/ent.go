@@ -33,6 +33,8 @@ import (
 	"github.com/xiadan/xiadan/ent/refund"
 	"github.com/xiadan/xiadan/ent/relaystate"
 	"github.com/xiadan/xiadan/ent/review"
+	"github.com/xiadan/xiadan/ent/reviewreport"
+	"github.com/xiadan/xiadan/ent/reviewvote"
 	"github.com/xiadan/xiadan/ent/searchtoken"
 	"github.com/xiadan/xiadan/ent/shipment"
 	"github.com/xiadan/xiadan/ent/stockmovement"
@@ -125,6 +127,8 @@ func checkColumn(t, c string) error {
 			refund.Table:              refund.ValidColumn,
 			relaystate.Table:          relaystate.ValidColumn,
 			review.Table:              review.ValidColumn,
+			reviewreport.Table:        reviewreport.ValidColumn,
+			reviewvote.Table:          reviewvote.ValidColumn,
 			searchtoken.Table:         searchtoken.ValidColumn,
 			shipment.Table:            shipment.ValidColumn,
 			stockmovement.Table:       stockmovement.ValidColumn,

@@ -25,6 +25,8 @@ import (
 	"github.com/xiadan/xiadan/ent/refund"
 	"github.com/xiadan/xiadan/ent/relaystate"
 	"github.com/xiadan/xiadan/ent/review"
+	"github.com/xiadan/xiadan/ent/reviewreport"
+	"github.com/xiadan/xiadan/ent/reviewvote"
 	"github.com/xiadan/xiadan/ent/searchtoken"
 	"github.com/xiadan/xiadan/ent/shipment"
 	"github.com/xiadan/xiadan/ent/stockmovement"
@@ -45,7 +47,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 32)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 34)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   address.Table,
@@ -208,6 +210,15 @@ var schemaGraph = func() *sqlgraph.Schema {
 		Fields: map[string]*sqlgraph.FieldSpec{
 			merchant.FieldCreatedAt:             {Type: field.TypeTime, Column: merchant.FieldCreatedAt},
 			merchant.FieldUpdatedAt:             {Type: field.TypeTime, Column: merchant.FieldUpdatedAt},
+			merchant.FieldRatingAverage:         {Type: field.TypeFloat64, Column: merchant.FieldRatingAverage},
+			merchant.FieldRatingCount:           {Type: field.TypeInt, Column: merchant.FieldRatingCount},
+			merchant.FieldRatingSum:             {Type: field.TypeInt, Column: merchant.FieldRatingSum},
+			merchant.FieldRating1:               {Type: field.TypeInt, Column: merchant.FieldRating1},
+			merchant.FieldRating2:               {Type: field.TypeInt, Column: merchant.FieldRating2},
+			merchant.FieldRating3:               {Type: field.TypeInt, Column: merchant.FieldRating3},
+			merchant.FieldRating4:               {Type: field.TypeInt, Column: merchant.FieldRating4},
+			merchant.FieldRating5:               {Type: field.TypeInt, Column: merchant.FieldRating5},
+			merchant.FieldRatingWithPhotos:      {Type: field.TypeInt, Column: merchant.FieldRatingWithPhotos},
 			merchant.FieldName:                  {Type: field.TypeString, Column: merchant.FieldName},
 			merchant.FieldSlug:                  {Type: field.TypeString, Column: merchant.FieldSlug},
 			merchant.FieldDescription:           {Type: field.TypeString, Column: merchant.FieldDescription},
@@ -310,6 +321,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			orderevent.FieldCreatedAt:  {Type: field.TypeTime, Column: orderevent.FieldCreatedAt},
 			orderevent.FieldPosition:   {Type: field.TypeInt64, Column: orderevent.FieldPosition},
 			orderevent.FieldSequence:   {Type: field.TypeInt64, Column: orderevent.FieldSequence},
+			orderevent.FieldReviewID:   {Type: field.TypeInt, Column: orderevent.FieldReviewID},
 		},
 	}
 	graph.Nodes[11] = &sqlgraph.Node{
@@ -422,26 +434,33 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "Product",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			product.FieldCreatedAt:     {Type: field.TypeTime, Column: product.FieldCreatedAt},
-			product.FieldUpdatedAt:     {Type: field.TypeTime, Column: product.FieldUpdatedAt},
-			product.FieldMerchantID:    {Type: field.TypeInt, Column: product.FieldMerchantID},
-			product.FieldCategoryID:    {Type: field.TypeInt, Column: product.FieldCategoryID},
-			product.FieldTitle:         {Type: field.TypeString, Column: product.FieldTitle},
-			product.FieldSlug:          {Type: field.TypeString, Column: product.FieldSlug},
-			product.FieldDescription:   {Type: field.TypeString, Column: product.FieldDescription},
-			product.FieldKind:          {Type: field.TypeEnum, Column: product.FieldKind},
-			product.FieldStatus:        {Type: field.TypeEnum, Column: product.FieldStatus},
-			product.FieldImages:        {Type: field.TypeJSON, Column: product.FieldImages},
-			product.FieldAttributes:    {Type: field.TypeJSON, Column: product.FieldAttributes},
-			product.FieldSalesCount:    {Type: field.TypeInt, Column: product.FieldSalesCount},
-			product.FieldPublishedAt:   {Type: field.TypeTime, Column: product.FieldPublishedAt},
-			product.FieldMinPrice:      {Type: field.TypeInt64, Column: product.FieldMinPrice},
-			product.FieldMaxPrice:      {Type: field.TypeInt64, Column: product.FieldMaxPrice},
-			product.FieldCurrency:      {Type: field.TypeString, Column: product.FieldCurrency},
-			product.FieldTotalStock:    {Type: field.TypeInt, Column: product.FieldTotalStock},
-			product.FieldVariantCount:  {Type: field.TypeInt, Column: product.FieldVariantCount},
-			product.FieldRatingAverage: {Type: field.TypeFloat64, Column: product.FieldRatingAverage},
-			product.FieldRatingCount:   {Type: field.TypeInt, Column: product.FieldRatingCount},
+			product.FieldCreatedAt:        {Type: field.TypeTime, Column: product.FieldCreatedAt},
+			product.FieldUpdatedAt:        {Type: field.TypeTime, Column: product.FieldUpdatedAt},
+			product.FieldRatingAverage:    {Type: field.TypeFloat64, Column: product.FieldRatingAverage},
+			product.FieldRatingCount:      {Type: field.TypeInt, Column: product.FieldRatingCount},
+			product.FieldRatingSum:        {Type: field.TypeInt, Column: product.FieldRatingSum},
+			product.FieldRating1:          {Type: field.TypeInt, Column: product.FieldRating1},
+			product.FieldRating2:          {Type: field.TypeInt, Column: product.FieldRating2},
+			product.FieldRating3:          {Type: field.TypeInt, Column: product.FieldRating3},
+			product.FieldRating4:          {Type: field.TypeInt, Column: product.FieldRating4},
+			product.FieldRating5:          {Type: field.TypeInt, Column: product.FieldRating5},
+			product.FieldRatingWithPhotos: {Type: field.TypeInt, Column: product.FieldRatingWithPhotos},
+			product.FieldMerchantID:       {Type: field.TypeInt, Column: product.FieldMerchantID},
+			product.FieldCategoryID:       {Type: field.TypeInt, Column: product.FieldCategoryID},
+			product.FieldTitle:            {Type: field.TypeString, Column: product.FieldTitle},
+			product.FieldSlug:             {Type: field.TypeString, Column: product.FieldSlug},
+			product.FieldDescription:      {Type: field.TypeString, Column: product.FieldDescription},
+			product.FieldKind:             {Type: field.TypeEnum, Column: product.FieldKind},
+			product.FieldStatus:           {Type: field.TypeEnum, Column: product.FieldStatus},
+			product.FieldImages:           {Type: field.TypeJSON, Column: product.FieldImages},
+			product.FieldAttributes:       {Type: field.TypeJSON, Column: product.FieldAttributes},
+			product.FieldSalesCount:       {Type: field.TypeInt, Column: product.FieldSalesCount},
+			product.FieldPublishedAt:      {Type: field.TypeTime, Column: product.FieldPublishedAt},
+			product.FieldMinPrice:         {Type: field.TypeInt64, Column: product.FieldMinPrice},
+			product.FieldMaxPrice:         {Type: field.TypeInt64, Column: product.FieldMaxPrice},
+			product.FieldCurrency:         {Type: field.TypeString, Column: product.FieldCurrency},
+			product.FieldTotalStock:       {Type: field.TypeInt, Column: product.FieldTotalStock},
+			product.FieldVariantCount:     {Type: field.TypeInt, Column: product.FieldVariantCount},
 		},
 	}
 	graph.Nodes[16] = &sqlgraph.Node{
@@ -541,17 +560,67 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "Review",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			review.FieldCreatedAt:   {Type: field.TypeTime, Column: review.FieldCreatedAt},
-			review.FieldUpdatedAt:   {Type: field.TypeTime, Column: review.FieldUpdatedAt},
-			review.FieldProductID:   {Type: field.TypeInt, Column: review.FieldProductID},
-			review.FieldAuthorID:    {Type: field.TypeInt, Column: review.FieldAuthorID},
-			review.FieldOrderItemID: {Type: field.TypeInt, Column: review.FieldOrderItemID},
-			review.FieldRating:      {Type: field.TypeInt, Column: review.FieldRating},
-			review.FieldBody:        {Type: field.TypeString, Column: review.FieldBody},
-			review.FieldImages:      {Type: field.TypeJSON, Column: review.FieldImages},
+			review.FieldCreatedAt:      {Type: field.TypeTime, Column: review.FieldCreatedAt},
+			review.FieldUpdatedAt:      {Type: field.TypeTime, Column: review.FieldUpdatedAt},
+			review.FieldProductID:      {Type: field.TypeInt, Column: review.FieldProductID},
+			review.FieldMerchantID:     {Type: field.TypeInt, Column: review.FieldMerchantID},
+			review.FieldAuthorID:       {Type: field.TypeInt, Column: review.FieldAuthorID},
+			review.FieldOrderID:        {Type: field.TypeInt, Column: review.FieldOrderID},
+			review.FieldOrderItemID:    {Type: field.TypeInt, Column: review.FieldOrderItemID},
+			review.FieldAuthorName:     {Type: field.TypeString, Column: review.FieldAuthorName},
+			review.FieldRating:         {Type: field.TypeInt, Column: review.FieldRating},
+			review.FieldBody:           {Type: field.TypeString, Column: review.FieldBody},
+			review.FieldImages:         {Type: field.TypeJSON, Column: review.FieldImages},
+			review.FieldTags:           {Type: field.TypeJSON, Column: review.FieldTags},
+			review.FieldAnonymous:      {Type: field.TypeBool, Column: review.FieldAnonymous},
+			review.FieldIsDefault:      {Type: field.TypeBool, Column: review.FieldIsDefault},
+			review.FieldWithPhotos:     {Type: field.TypeBool, Column: review.FieldWithPhotos},
+			review.FieldHelpfulCount:   {Type: field.TypeInt, Column: review.FieldHelpfulCount},
+			review.FieldReportCount:    {Type: field.TypeInt, Column: review.FieldReportCount},
+			review.FieldHidden:         {Type: field.TypeBool, Column: review.FieldHidden},
+			review.FieldHiddenReason:   {Type: field.TypeString, Column: review.FieldHiddenReason},
+			review.FieldHiddenAt:       {Type: field.TypeTime, Column: review.FieldHiddenAt},
+			review.FieldReply:          {Type: field.TypeString, Column: review.FieldReply},
+			review.FieldRepliedAt:      {Type: field.TypeTime, Column: review.FieldRepliedAt},
+			review.FieldFollowUp:       {Type: field.TypeString, Column: review.FieldFollowUp},
+			review.FieldFollowUpImages: {Type: field.TypeJSON, Column: review.FieldFollowUpImages},
+			review.FieldFollowedUpAt:   {Type: field.TypeTime, Column: review.FieldFollowedUpAt},
 		},
 	}
 	graph.Nodes[21] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   reviewreport.Table,
+			Columns: reviewreport.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: reviewreport.FieldID,
+			},
+		},
+		Type: "ReviewReport",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			reviewreport.FieldReviewID:  {Type: field.TypeInt, Column: reviewreport.FieldReviewID},
+			reviewreport.FieldUserID:    {Type: field.TypeInt, Column: reviewreport.FieldUserID},
+			reviewreport.FieldReason:    {Type: field.TypeString, Column: reviewreport.FieldReason},
+			reviewreport.FieldCreatedAt: {Type: field.TypeTime, Column: reviewreport.FieldCreatedAt},
+		},
+	}
+	graph.Nodes[22] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   reviewvote.Table,
+			Columns: reviewvote.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: reviewvote.FieldID,
+			},
+		},
+		Type: "ReviewVote",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			reviewvote.FieldReviewID:  {Type: field.TypeInt, Column: reviewvote.FieldReviewID},
+			reviewvote.FieldUserID:    {Type: field.TypeInt, Column: reviewvote.FieldUserID},
+			reviewvote.FieldCreatedAt: {Type: field.TypeTime, Column: reviewvote.FieldCreatedAt},
+		},
+	}
+	graph.Nodes[23] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   searchtoken.Table,
 			Columns: searchtoken.Columns,
@@ -567,7 +636,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			searchtoken.FieldWeight:    {Type: field.TypeInt, Column: searchtoken.FieldWeight},
 		},
 	}
-	graph.Nodes[22] = &sqlgraph.Node{
+	graph.Nodes[24] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   shipment.Table,
 			Columns: shipment.Columns,
@@ -587,7 +656,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			shipment.FieldStatus:         {Type: field.TypeEnum, Column: shipment.FieldStatus},
 		},
 	}
-	graph.Nodes[23] = &sqlgraph.Node{
+	graph.Nodes[25] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   stockmovement.Table,
 			Columns: stockmovement.Columns,
@@ -610,7 +679,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			stockmovement.FieldCreatedAt:   {Type: field.TypeTime, Column: stockmovement.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[24] = &sqlgraph.Node{
+	graph.Nodes[26] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   trackingevent.Table,
 			Columns: trackingevent.Columns,
@@ -629,7 +698,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			trackingevent.FieldCreatedAt:   {Type: field.TypeTime, Column: trackingevent.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[25] = &sqlgraph.Node{
+	graph.Nodes[27] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   upload.Table,
 			Columns: upload.Columns,
@@ -662,7 +731,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			upload.FieldExpiresAt:           {Type: field.TypeTime, Column: upload.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[26] = &sqlgraph.Node{
+	graph.Nodes[28] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -688,7 +757,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldEmailVerificationSentAt: {Type: field.TypeTime, Column: user.FieldEmailVerificationSentAt},
 		},
 	}
-	graph.Nodes[27] = &sqlgraph.Node{
+	graph.Nodes[29] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   useridentity.Table,
 			Columns: useridentity.Columns,
@@ -708,7 +777,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			useridentity.FieldLastUsedAt: {Type: field.TypeTime, Column: useridentity.FieldLastUsedAt},
 		},
 	}
-	graph.Nodes[28] = &sqlgraph.Node{
+	graph.Nodes[30] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   websigninstate.Table,
 			Columns: websigninstate.Columns,
@@ -731,7 +800,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			websigninstate.FieldUsedAt:      {Type: field.TypeTime, Column: websigninstate.FieldUsedAt},
 		},
 	}
-	graph.Nodes[29] = &sqlgraph.Node{
+	graph.Nodes[31] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhook.Table,
 			Columns: webhook.Columns,
@@ -757,7 +826,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhook.FieldFailingSince:            {Type: field.TypeTime, Column: webhook.FieldFailingSince},
 		},
 	}
-	graph.Nodes[30] = &sqlgraph.Node{
+	graph.Nodes[32] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookattempt.Table,
 			Columns: webhookattempt.Columns,
@@ -776,7 +845,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhookattempt.FieldCreatedAt:    {Type: field.TypeTime, Column: webhookattempt.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[31] = &sqlgraph.Node{
+	graph.Nodes[33] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookdelivery.Table,
 			Columns: webhookdelivery.Columns,
@@ -1282,6 +1351,54 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Review",
 		"OrderItem",
+	)
+	graph.MustAddE(
+		"votes",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   review.VotesTable,
+			Columns: []string{review.VotesColumn},
+			Bidi:    false,
+		},
+		"Review",
+		"ReviewVote",
+	)
+	graph.MustAddE(
+		"reports",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   review.ReportsTable,
+			Columns: []string{review.ReportsColumn},
+			Bidi:    false,
+		},
+		"Review",
+		"ReviewReport",
+	)
+	graph.MustAddE(
+		"review",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   reviewreport.ReviewTable,
+			Columns: []string{reviewreport.ReviewColumn},
+			Bidi:    false,
+		},
+		"ReviewReport",
+		"Review",
+	)
+	graph.MustAddE(
+		"review",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   reviewvote.ReviewTable,
+			Columns: []string{reviewvote.ReviewColumn},
+			Bidi:    false,
+		},
+		"ReviewVote",
+		"Review",
 	)
 	graph.MustAddE(
 		"product",
@@ -2228,6 +2345,51 @@ func (f *MerchantFilter) WhereUpdatedAt(p entql.TimeP) {
 	f.Where(p.Field(merchant.FieldUpdatedAt))
 }
 
+// WhereRatingAverage applies the entql float64 predicate on the rating_average field.
+func (f *MerchantFilter) WhereRatingAverage(p entql.Float64P) {
+	f.Where(p.Field(merchant.FieldRatingAverage))
+}
+
+// WhereRatingCount applies the entql int predicate on the rating_count field.
+func (f *MerchantFilter) WhereRatingCount(p entql.IntP) {
+	f.Where(p.Field(merchant.FieldRatingCount))
+}
+
+// WhereRatingSum applies the entql int predicate on the rating_sum field.
+func (f *MerchantFilter) WhereRatingSum(p entql.IntP) {
+	f.Where(p.Field(merchant.FieldRatingSum))
+}
+
+// WhereRating1 applies the entql int predicate on the rating_1 field.
+func (f *MerchantFilter) WhereRating1(p entql.IntP) {
+	f.Where(p.Field(merchant.FieldRating1))
+}
+
+// WhereRating2 applies the entql int predicate on the rating_2 field.
+func (f *MerchantFilter) WhereRating2(p entql.IntP) {
+	f.Where(p.Field(merchant.FieldRating2))
+}
+
+// WhereRating3 applies the entql int predicate on the rating_3 field.
+func (f *MerchantFilter) WhereRating3(p entql.IntP) {
+	f.Where(p.Field(merchant.FieldRating3))
+}
+
+// WhereRating4 applies the entql int predicate on the rating_4 field.
+func (f *MerchantFilter) WhereRating4(p entql.IntP) {
+	f.Where(p.Field(merchant.FieldRating4))
+}
+
+// WhereRating5 applies the entql int predicate on the rating_5 field.
+func (f *MerchantFilter) WhereRating5(p entql.IntP) {
+	f.Where(p.Field(merchant.FieldRating5))
+}
+
+// WhereRatingWithPhotos applies the entql int predicate on the rating_with_photos field.
+func (f *MerchantFilter) WhereRatingWithPhotos(p entql.IntP) {
+	f.Where(p.Field(merchant.FieldRatingWithPhotos))
+}
+
 // WhereName applies the entql string predicate on the name field.
 func (f *MerchantFilter) WhereName(p entql.StringP) {
 	f.Where(p.Field(merchant.FieldName))
@@ -2845,6 +3007,11 @@ func (f *OrderEventFilter) WhereSequence(p entql.Int64P) {
 	f.Where(p.Field(orderevent.FieldSequence))
 }
 
+// WhereReviewID applies the entql int predicate on the review_id field.
+func (f *OrderEventFilter) WhereReviewID(p entql.IntP) {
+	f.Where(p.Field(orderevent.FieldReviewID))
+}
+
 // WhereHasOrder applies a predicate to check if query has an edge order.
 func (f *OrderEventFilter) WhereHasOrder() {
 	f.Where(entql.HasEdge("order"))
@@ -3388,6 +3555,51 @@ func (f *ProductFilter) WhereUpdatedAt(p entql.TimeP) {
 	f.Where(p.Field(product.FieldUpdatedAt))
 }
 
+// WhereRatingAverage applies the entql float64 predicate on the rating_average field.
+func (f *ProductFilter) WhereRatingAverage(p entql.Float64P) {
+	f.Where(p.Field(product.FieldRatingAverage))
+}
+
+// WhereRatingCount applies the entql int predicate on the rating_count field.
+func (f *ProductFilter) WhereRatingCount(p entql.IntP) {
+	f.Where(p.Field(product.FieldRatingCount))
+}
+
+// WhereRatingSum applies the entql int predicate on the rating_sum field.
+func (f *ProductFilter) WhereRatingSum(p entql.IntP) {
+	f.Where(p.Field(product.FieldRatingSum))
+}
+
+// WhereRating1 applies the entql int predicate on the rating_1 field.
+func (f *ProductFilter) WhereRating1(p entql.IntP) {
+	f.Where(p.Field(product.FieldRating1))
+}
+
+// WhereRating2 applies the entql int predicate on the rating_2 field.
+func (f *ProductFilter) WhereRating2(p entql.IntP) {
+	f.Where(p.Field(product.FieldRating2))
+}
+
+// WhereRating3 applies the entql int predicate on the rating_3 field.
+func (f *ProductFilter) WhereRating3(p entql.IntP) {
+	f.Where(p.Field(product.FieldRating3))
+}
+
+// WhereRating4 applies the entql int predicate on the rating_4 field.
+func (f *ProductFilter) WhereRating4(p entql.IntP) {
+	f.Where(p.Field(product.FieldRating4))
+}
+
+// WhereRating5 applies the entql int predicate on the rating_5 field.
+func (f *ProductFilter) WhereRating5(p entql.IntP) {
+	f.Where(p.Field(product.FieldRating5))
+}
+
+// WhereRatingWithPhotos applies the entql int predicate on the rating_with_photos field.
+func (f *ProductFilter) WhereRatingWithPhotos(p entql.IntP) {
+	f.Where(p.Field(product.FieldRatingWithPhotos))
+}
+
 // WhereMerchantID applies the entql int predicate on the merchant_id field.
 func (f *ProductFilter) WhereMerchantID(p entql.IntP) {
 	f.Where(p.Field(product.FieldMerchantID))
@@ -3466,16 +3678,6 @@ func (f *ProductFilter) WhereTotalStock(p entql.IntP) {
 // WhereVariantCount applies the entql int predicate on the variant_count field.
 func (f *ProductFilter) WhereVariantCount(p entql.IntP) {
 	f.Where(p.Field(product.FieldVariantCount))
-}
-
-// WhereRatingAverage applies the entql float64 predicate on the rating_average field.
-func (f *ProductFilter) WhereRatingAverage(p entql.Float64P) {
-	f.Where(p.Field(product.FieldRatingAverage))
-}
-
-// WhereRatingCount applies the entql int predicate on the rating_count field.
-func (f *ProductFilter) WhereRatingCount(p entql.IntP) {
-	f.Where(p.Field(product.FieldRatingCount))
 }
 
 // WhereHasMerchant applies a predicate to check if query has an edge merchant.
@@ -3989,14 +4191,29 @@ func (f *ReviewFilter) WhereProductID(p entql.IntP) {
 	f.Where(p.Field(review.FieldProductID))
 }
 
+// WhereMerchantID applies the entql int predicate on the merchant_id field.
+func (f *ReviewFilter) WhereMerchantID(p entql.IntP) {
+	f.Where(p.Field(review.FieldMerchantID))
+}
+
 // WhereAuthorID applies the entql int predicate on the author_id field.
 func (f *ReviewFilter) WhereAuthorID(p entql.IntP) {
 	f.Where(p.Field(review.FieldAuthorID))
 }
 
+// WhereOrderID applies the entql int predicate on the order_id field.
+func (f *ReviewFilter) WhereOrderID(p entql.IntP) {
+	f.Where(p.Field(review.FieldOrderID))
+}
+
 // WhereOrderItemID applies the entql int predicate on the order_item_id field.
 func (f *ReviewFilter) WhereOrderItemID(p entql.IntP) {
 	f.Where(p.Field(review.FieldOrderItemID))
+}
+
+// WhereAuthorName applies the entql string predicate on the author_name field.
+func (f *ReviewFilter) WhereAuthorName(p entql.StringP) {
+	f.Where(p.Field(review.FieldAuthorName))
 }
 
 // WhereRating applies the entql int predicate on the rating field.
@@ -4012,6 +4229,76 @@ func (f *ReviewFilter) WhereBody(p entql.StringP) {
 // WhereImages applies the entql json.RawMessage predicate on the images field.
 func (f *ReviewFilter) WhereImages(p entql.BytesP) {
 	f.Where(p.Field(review.FieldImages))
+}
+
+// WhereTags applies the entql json.RawMessage predicate on the tags field.
+func (f *ReviewFilter) WhereTags(p entql.BytesP) {
+	f.Where(p.Field(review.FieldTags))
+}
+
+// WhereAnonymous applies the entql bool predicate on the anonymous field.
+func (f *ReviewFilter) WhereAnonymous(p entql.BoolP) {
+	f.Where(p.Field(review.FieldAnonymous))
+}
+
+// WhereIsDefault applies the entql bool predicate on the is_default field.
+func (f *ReviewFilter) WhereIsDefault(p entql.BoolP) {
+	f.Where(p.Field(review.FieldIsDefault))
+}
+
+// WhereWithPhotos applies the entql bool predicate on the with_photos field.
+func (f *ReviewFilter) WhereWithPhotos(p entql.BoolP) {
+	f.Where(p.Field(review.FieldWithPhotos))
+}
+
+// WhereHelpfulCount applies the entql int predicate on the helpful_count field.
+func (f *ReviewFilter) WhereHelpfulCount(p entql.IntP) {
+	f.Where(p.Field(review.FieldHelpfulCount))
+}
+
+// WhereReportCount applies the entql int predicate on the report_count field.
+func (f *ReviewFilter) WhereReportCount(p entql.IntP) {
+	f.Where(p.Field(review.FieldReportCount))
+}
+
+// WhereHidden applies the entql bool predicate on the hidden field.
+func (f *ReviewFilter) WhereHidden(p entql.BoolP) {
+	f.Where(p.Field(review.FieldHidden))
+}
+
+// WhereHiddenReason applies the entql string predicate on the hidden_reason field.
+func (f *ReviewFilter) WhereHiddenReason(p entql.StringP) {
+	f.Where(p.Field(review.FieldHiddenReason))
+}
+
+// WhereHiddenAt applies the entql time.Time predicate on the hidden_at field.
+func (f *ReviewFilter) WhereHiddenAt(p entql.TimeP) {
+	f.Where(p.Field(review.FieldHiddenAt))
+}
+
+// WhereReply applies the entql string predicate on the reply field.
+func (f *ReviewFilter) WhereReply(p entql.StringP) {
+	f.Where(p.Field(review.FieldReply))
+}
+
+// WhereRepliedAt applies the entql time.Time predicate on the replied_at field.
+func (f *ReviewFilter) WhereRepliedAt(p entql.TimeP) {
+	f.Where(p.Field(review.FieldRepliedAt))
+}
+
+// WhereFollowUp applies the entql string predicate on the follow_up field.
+func (f *ReviewFilter) WhereFollowUp(p entql.StringP) {
+	f.Where(p.Field(review.FieldFollowUp))
+}
+
+// WhereFollowUpImages applies the entql json.RawMessage predicate on the follow_up_images field.
+func (f *ReviewFilter) WhereFollowUpImages(p entql.BytesP) {
+	f.Where(p.Field(review.FieldFollowUpImages))
+}
+
+// WhereFollowedUpAt applies the entql time.Time predicate on the followed_up_at field.
+func (f *ReviewFilter) WhereFollowedUpAt(p entql.TimeP) {
+	f.Where(p.Field(review.FieldFollowedUpAt))
 }
 
 // WhereHasProduct applies a predicate to check if query has an edge product.
@@ -4056,6 +4343,177 @@ func (f *ReviewFilter) WhereHasOrderItemWith(preds ...predicate.OrderItem) {
 	})))
 }
 
+// WhereHasVotes applies a predicate to check if query has an edge votes.
+func (f *ReviewFilter) WhereHasVotes() {
+	f.Where(entql.HasEdge("votes"))
+}
+
+// WhereHasVotesWith applies a predicate to check if query has an edge votes with a given conditions (other predicates).
+func (f *ReviewFilter) WhereHasVotesWith(preds ...predicate.ReviewVote) {
+	f.Where(entql.HasEdgeWith("votes", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasReports applies a predicate to check if query has an edge reports.
+func (f *ReviewFilter) WhereHasReports() {
+	f.Where(entql.HasEdge("reports"))
+}
+
+// WhereHasReportsWith applies a predicate to check if query has an edge reports with a given conditions (other predicates).
+func (f *ReviewFilter) WhereHasReportsWith(preds ...predicate.ReviewReport) {
+	f.Where(entql.HasEdgeWith("reports", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *ReviewReportQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ReviewReportQuery builder.
+func (_q *ReviewReportQuery) Filter() *ReviewReportFilter {
+	return &ReviewReportFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ReviewReportMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ReviewReportMutation builder.
+func (m *ReviewReportMutation) Filter() *ReviewReportFilter {
+	return &ReviewReportFilter{config: m.config, predicateAdder: m}
+}
+
+// ReviewReportFilter provides a generic filtering capability at runtime for ReviewReportQuery.
+type ReviewReportFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ReviewReportFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *ReviewReportFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(reviewreport.FieldID))
+}
+
+// WhereReviewID applies the entql int predicate on the review_id field.
+func (f *ReviewReportFilter) WhereReviewID(p entql.IntP) {
+	f.Where(p.Field(reviewreport.FieldReviewID))
+}
+
+// WhereUserID applies the entql int predicate on the user_id field.
+func (f *ReviewReportFilter) WhereUserID(p entql.IntP) {
+	f.Where(p.Field(reviewreport.FieldUserID))
+}
+
+// WhereReason applies the entql string predicate on the reason field.
+func (f *ReviewReportFilter) WhereReason(p entql.StringP) {
+	f.Where(p.Field(reviewreport.FieldReason))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *ReviewReportFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(reviewreport.FieldCreatedAt))
+}
+
+// WhereHasReview applies a predicate to check if query has an edge review.
+func (f *ReviewReportFilter) WhereHasReview() {
+	f.Where(entql.HasEdge("review"))
+}
+
+// WhereHasReviewWith applies a predicate to check if query has an edge review with a given conditions (other predicates).
+func (f *ReviewReportFilter) WhereHasReviewWith(preds ...predicate.Review) {
+	f.Where(entql.HasEdgeWith("review", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *ReviewVoteQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ReviewVoteQuery builder.
+func (_q *ReviewVoteQuery) Filter() *ReviewVoteFilter {
+	return &ReviewVoteFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ReviewVoteMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ReviewVoteMutation builder.
+func (m *ReviewVoteMutation) Filter() *ReviewVoteFilter {
+	return &ReviewVoteFilter{config: m.config, predicateAdder: m}
+}
+
+// ReviewVoteFilter provides a generic filtering capability at runtime for ReviewVoteQuery.
+type ReviewVoteFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ReviewVoteFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *ReviewVoteFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(reviewvote.FieldID))
+}
+
+// WhereReviewID applies the entql int predicate on the review_id field.
+func (f *ReviewVoteFilter) WhereReviewID(p entql.IntP) {
+	f.Where(p.Field(reviewvote.FieldReviewID))
+}
+
+// WhereUserID applies the entql int predicate on the user_id field.
+func (f *ReviewVoteFilter) WhereUserID(p entql.IntP) {
+	f.Where(p.Field(reviewvote.FieldUserID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *ReviewVoteFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(reviewvote.FieldCreatedAt))
+}
+
+// WhereHasReview applies a predicate to check if query has an edge review.
+func (f *ReviewVoteFilter) WhereHasReview() {
+	f.Where(entql.HasEdge("review"))
+}
+
+// WhereHasReviewWith applies a predicate to check if query has an edge review with a given conditions (other predicates).
+func (f *ReviewVoteFilter) WhereHasReviewWith(preds ...predicate.Review) {
+	f.Where(entql.HasEdgeWith("review", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
 // addPredicate implements the predicateAdder interface.
 func (_q *SearchTokenQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
@@ -4085,7 +4543,7 @@ type SearchTokenFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SearchTokenFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4154,7 +4612,7 @@ type ShipmentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ShipmentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4257,7 +4715,7 @@ type StockMovementFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StockMovementFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4375,7 +4833,7 @@ type TrackingEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TrackingEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4459,7 +4917,7 @@ type UploadFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UploadFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4599,7 +5057,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4788,7 +5246,7 @@ type UserIdentityFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserIdentityFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4877,7 +5335,7 @@ type WebSignInStateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebSignInStateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4967,7 +5425,7 @@ type WebhookFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5086,7 +5544,7 @@ type WebhookAttemptFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookAttemptFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5170,7 +5628,7 @@ type WebhookDeliveryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookDeliveryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

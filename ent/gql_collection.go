@@ -687,6 +687,16 @@ func (_q *MerchantQuery) collectField(ctx context.Context, oneNode bool, opCtx *
 				selectedFields = append(selectedFields, merchant.FieldUpdatedAt)
 				fieldSeen[merchant.FieldUpdatedAt] = struct{}{}
 			}
+		case "ratingAverage":
+			if _, ok := fieldSeen[merchant.FieldRatingAverage]; !ok {
+				selectedFields = append(selectedFields, merchant.FieldRatingAverage)
+				fieldSeen[merchant.FieldRatingAverage] = struct{}{}
+			}
+		case "ratingCount":
+			if _, ok := fieldSeen[merchant.FieldRatingCount]; !ok {
+				selectedFields = append(selectedFields, merchant.FieldRatingCount)
+				fieldSeen[merchant.FieldRatingCount] = struct{}{}
+			}
 		case "name":
 			if _, ok := fieldSeen[merchant.FieldName]; !ok {
 				selectedFields = append(selectedFields, merchant.FieldName)
@@ -1620,6 +1630,16 @@ func (_q *ProductQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 				selectedFields = append(selectedFields, product.FieldUpdatedAt)
 				fieldSeen[product.FieldUpdatedAt] = struct{}{}
 			}
+		case "ratingAverage":
+			if _, ok := fieldSeen[product.FieldRatingAverage]; !ok {
+				selectedFields = append(selectedFields, product.FieldRatingAverage)
+				fieldSeen[product.FieldRatingAverage] = struct{}{}
+			}
+		case "ratingCount":
+			if _, ok := fieldSeen[product.FieldRatingCount]; !ok {
+				selectedFields = append(selectedFields, product.FieldRatingCount)
+				fieldSeen[product.FieldRatingCount] = struct{}{}
+			}
 		case "title":
 			if _, ok := fieldSeen[product.FieldTitle]; !ok {
 				selectedFields = append(selectedFields, product.FieldTitle)
@@ -1669,16 +1689,6 @@ func (_q *ProductQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 			if _, ok := fieldSeen[product.FieldCurrency]; !ok {
 				selectedFields = append(selectedFields, product.FieldCurrency)
 				fieldSeen[product.FieldCurrency] = struct{}{}
-			}
-		case "ratingAverage":
-			if _, ok := fieldSeen[product.FieldRatingAverage]; !ok {
-				selectedFields = append(selectedFields, product.FieldRatingAverage)
-				fieldSeen[product.FieldRatingAverage] = struct{}{}
-			}
-		case "ratingCount":
-			if _, ok := fieldSeen[product.FieldRatingCount]; !ok {
-				selectedFields = append(selectedFields, product.FieldRatingCount)
-				fieldSeen[product.FieldRatingCount] = struct{}{}
 			}
 		case "id":
 		case "__typename":
@@ -2042,21 +2052,6 @@ func (_q *ReviewQuery) collectField(ctx context.Context, oneNode bool, opCtx *gr
 				selectedFields = append(selectedFields, review.FieldProductID)
 				fieldSeen[review.FieldProductID] = struct{}{}
 			}
-
-		case "orderItem":
-			var (
-				alias = field.Alias
-				path  = append(path, alias)
-				query = (&OrderItemClient{config: _q.config}).Query()
-			)
-			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, orderitemImplementors)...); err != nil {
-				return err
-			}
-			_q.withOrderItem = query
-			if _, ok := fieldSeen[review.FieldOrderItemID]; !ok {
-				selectedFields = append(selectedFields, review.FieldOrderItemID)
-				fieldSeen[review.FieldOrderItemID] = struct{}{}
-			}
 		case "createdAt":
 			if _, ok := fieldSeen[review.FieldCreatedAt]; !ok {
 				selectedFields = append(selectedFields, review.FieldCreatedAt)
@@ -2081,6 +2076,71 @@ func (_q *ReviewQuery) collectField(ctx context.Context, oneNode bool, opCtx *gr
 			if _, ok := fieldSeen[review.FieldImages]; !ok {
 				selectedFields = append(selectedFields, review.FieldImages)
 				fieldSeen[review.FieldImages] = struct{}{}
+			}
+		case "tags":
+			if _, ok := fieldSeen[review.FieldTags]; !ok {
+				selectedFields = append(selectedFields, review.FieldTags)
+				fieldSeen[review.FieldTags] = struct{}{}
+			}
+		case "anonymous":
+			if _, ok := fieldSeen[review.FieldAnonymous]; !ok {
+				selectedFields = append(selectedFields, review.FieldAnonymous)
+				fieldSeen[review.FieldAnonymous] = struct{}{}
+			}
+		case "isDefault":
+			if _, ok := fieldSeen[review.FieldIsDefault]; !ok {
+				selectedFields = append(selectedFields, review.FieldIsDefault)
+				fieldSeen[review.FieldIsDefault] = struct{}{}
+			}
+		case "withPhotos":
+			if _, ok := fieldSeen[review.FieldWithPhotos]; !ok {
+				selectedFields = append(selectedFields, review.FieldWithPhotos)
+				fieldSeen[review.FieldWithPhotos] = struct{}{}
+			}
+		case "helpfulCount":
+			if _, ok := fieldSeen[review.FieldHelpfulCount]; !ok {
+				selectedFields = append(selectedFields, review.FieldHelpfulCount)
+				fieldSeen[review.FieldHelpfulCount] = struct{}{}
+			}
+		case "hidden":
+			if _, ok := fieldSeen[review.FieldHidden]; !ok {
+				selectedFields = append(selectedFields, review.FieldHidden)
+				fieldSeen[review.FieldHidden] = struct{}{}
+			}
+		case "hiddenReason":
+			if _, ok := fieldSeen[review.FieldHiddenReason]; !ok {
+				selectedFields = append(selectedFields, review.FieldHiddenReason)
+				fieldSeen[review.FieldHiddenReason] = struct{}{}
+			}
+		case "hiddenAt":
+			if _, ok := fieldSeen[review.FieldHiddenAt]; !ok {
+				selectedFields = append(selectedFields, review.FieldHiddenAt)
+				fieldSeen[review.FieldHiddenAt] = struct{}{}
+			}
+		case "reply":
+			if _, ok := fieldSeen[review.FieldReply]; !ok {
+				selectedFields = append(selectedFields, review.FieldReply)
+				fieldSeen[review.FieldReply] = struct{}{}
+			}
+		case "repliedAt":
+			if _, ok := fieldSeen[review.FieldRepliedAt]; !ok {
+				selectedFields = append(selectedFields, review.FieldRepliedAt)
+				fieldSeen[review.FieldRepliedAt] = struct{}{}
+			}
+		case "followUp":
+			if _, ok := fieldSeen[review.FieldFollowUp]; !ok {
+				selectedFields = append(selectedFields, review.FieldFollowUp)
+				fieldSeen[review.FieldFollowUp] = struct{}{}
+			}
+		case "followUpImages":
+			if _, ok := fieldSeen[review.FieldFollowUpImages]; !ok {
+				selectedFields = append(selectedFields, review.FieldFollowUpImages)
+				fieldSeen[review.FieldFollowUpImages] = struct{}{}
+			}
+		case "followedUpAt":
+			if _, ok := fieldSeen[review.FieldFollowedUpAt]; !ok {
+				selectedFields = append(selectedFields, review.FieldFollowedUpAt)
+				fieldSeen[review.FieldFollowedUpAt] = struct{}{}
 			}
 		case "id":
 		case "__typename":

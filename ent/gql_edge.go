@@ -201,14 +201,6 @@ func (_m *Review) Product(ctx context.Context) (*Product, error) {
 	return result, err
 }
 
-func (_m *Review) OrderItem(ctx context.Context) (*OrderItem, error) {
-	result, err := _m.Edges.OrderItemOrErr()
-	if IsNotLoaded(err) {
-		result, err = _m.QueryOrderItem().Only(ctx)
-	}
-	return result, MaskNotFound(err)
-}
-
 func (_m *Shipment) Order(ctx context.Context) (*Order, error) {
 	result, err := _m.Edges.OrderOrErr()
 	if IsNotLoaded(err) {

@@ -1976,6 +1976,20 @@ var (
 			}
 		},
 	}
+	// MerchantOrderFieldRatingAverage orders Merchant by rating_average.
+	MerchantOrderFieldRatingAverage = &MerchantOrderField{
+		Value: func(_m *Merchant) (ent.Value, error) {
+			return _m.RatingAverage, nil
+		},
+		column: merchant.FieldRatingAverage,
+		toTerm: merchant.ByRatingAverage,
+		toCursor: func(_m *Merchant) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.RatingAverage,
+			}
+		},
+	}
 	// MerchantOrderFieldName orders Merchant by name.
 	MerchantOrderFieldName = &MerchantOrderField{
 		Value: func(_m *Merchant) (ent.Value, error) {
@@ -2000,6 +2014,8 @@ func (f MerchantOrderField) String() string {
 		str = "CREATED_AT"
 	case MerchantOrderFieldUpdatedAt.column:
 		str = "UPDATED_AT"
+	case MerchantOrderFieldRatingAverage.column:
+		str = "RATING"
 	case MerchantOrderFieldName.column:
 		str = "NAME"
 	}
@@ -2022,6 +2038,8 @@ func (f *MerchantOrderField) UnmarshalGQL(v interface{}) error {
 		*f = *MerchantOrderFieldCreatedAt
 	case "UPDATED_AT":
 		*f = *MerchantOrderFieldUpdatedAt
+	case "RATING":
+		*f = *MerchantOrderFieldRatingAverage
 	case "NAME":
 		*f = *MerchantOrderFieldName
 	default:
@@ -3778,6 +3796,20 @@ var (
 			}
 		},
 	}
+	// ProductOrderFieldRatingAverage orders Product by rating_average.
+	ProductOrderFieldRatingAverage = &ProductOrderField{
+		Value: func(_m *Product) (ent.Value, error) {
+			return _m.RatingAverage, nil
+		},
+		column: product.FieldRatingAverage,
+		toTerm: product.ByRatingAverage,
+		toCursor: func(_m *Product) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.RatingAverage,
+			}
+		},
+	}
 	// ProductOrderFieldTitle orders Product by title.
 	ProductOrderFieldTitle = &ProductOrderField{
 		Value: func(_m *Product) (ent.Value, error) {
@@ -3820,20 +3852,6 @@ var (
 			}
 		},
 	}
-	// ProductOrderFieldRatingAverage orders Product by rating_average.
-	ProductOrderFieldRatingAverage = &ProductOrderField{
-		Value: func(_m *Product) (ent.Value, error) {
-			return _m.RatingAverage, nil
-		},
-		column: product.FieldRatingAverage,
-		toTerm: product.ByRatingAverage,
-		toCursor: func(_m *Product) Cursor {
-			return Cursor{
-				ID:    _m.ID,
-				Value: _m.RatingAverage,
-			}
-		},
-	}
 )
 
 // String implement fmt.Stringer interface.
@@ -3844,14 +3862,14 @@ func (f ProductOrderField) String() string {
 		str = "CREATED_AT"
 	case ProductOrderFieldUpdatedAt.column:
 		str = "UPDATED_AT"
+	case ProductOrderFieldRatingAverage.column:
+		str = "RATING"
 	case ProductOrderFieldTitle.column:
 		str = "TITLE"
 	case ProductOrderFieldSalesCount.column:
 		str = "SALES_COUNT"
 	case ProductOrderFieldMinPrice.column:
 		str = "PRICE"
-	case ProductOrderFieldRatingAverage.column:
-		str = "RATING"
 	}
 	return str
 }
@@ -3872,14 +3890,14 @@ func (f *ProductOrderField) UnmarshalGQL(v interface{}) error {
 		*f = *ProductOrderFieldCreatedAt
 	case "UPDATED_AT":
 		*f = *ProductOrderFieldUpdatedAt
+	case "RATING":
+		*f = *ProductOrderFieldRatingAverage
 	case "TITLE":
 		*f = *ProductOrderFieldTitle
 	case "SALES_COUNT":
 		*f = *ProductOrderFieldSalesCount
 	case "PRICE":
 		*f = *ProductOrderFieldMinPrice
-	case "RATING":
-		*f = *ProductOrderFieldRatingAverage
 	default:
 		return fmt.Errorf("%s is not a valid ProductOrderField", str)
 	}
@@ -4821,6 +4839,20 @@ var (
 			}
 		},
 	}
+	// ReviewOrderFieldHelpfulCount orders Review by helpful_count.
+	ReviewOrderFieldHelpfulCount = &ReviewOrderField{
+		Value: func(_m *Review) (ent.Value, error) {
+			return _m.HelpfulCount, nil
+		},
+		column: review.FieldHelpfulCount,
+		toTerm: review.ByHelpfulCount,
+		toCursor: func(_m *Review) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.HelpfulCount,
+			}
+		},
+	}
 )
 
 // String implement fmt.Stringer interface.
@@ -4833,6 +4865,8 @@ func (f ReviewOrderField) String() string {
 		str = "UPDATED_AT"
 	case ReviewOrderFieldRating.column:
 		str = "RATING"
+	case ReviewOrderFieldHelpfulCount.column:
+		str = "HELPFUL"
 	}
 	return str
 }
@@ -4855,6 +4889,8 @@ func (f *ReviewOrderField) UnmarshalGQL(v interface{}) error {
 		*f = *ReviewOrderFieldUpdatedAt
 	case "RATING":
 		*f = *ReviewOrderFieldRating
+	case "HELPFUL":
+		*f = *ReviewOrderFieldHelpfulCount
 	default:
 		return fmt.Errorf("%s is not a valid ReviewOrderField", str)
 	}

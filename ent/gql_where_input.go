@@ -6779,20 +6779,9 @@ type ReviewWhereInput struct {
 	RatingLT    *int  `json:"ratingLT,omitempty"`
 	RatingLTE   *int  `json:"ratingLTE,omitempty"`
 
-	// "body" field predicates.
-	Body             *string  `json:"body,omitempty"`
-	BodyNEQ          *string  `json:"bodyNEQ,omitempty"`
-	BodyIn           []string `json:"bodyIn,omitempty"`
-	BodyNotIn        []string `json:"bodyNotIn,omitempty"`
-	BodyGT           *string  `json:"bodyGT,omitempty"`
-	BodyGTE          *string  `json:"bodyGTE,omitempty"`
-	BodyLT           *string  `json:"bodyLT,omitempty"`
-	BodyLTE          *string  `json:"bodyLTE,omitempty"`
-	BodyContains     *string  `json:"bodyContains,omitempty"`
-	BodyHasPrefix    *string  `json:"bodyHasPrefix,omitempty"`
-	BodyHasSuffix    *string  `json:"bodyHasSuffix,omitempty"`
-	BodyEqualFold    *string  `json:"bodyEqualFold,omitempty"`
-	BodyContainsFold *string  `json:"bodyContainsFold,omitempty"`
+	// "with_photos" field predicates.
+	WithPhotos    *bool `json:"withPhotos,omitempty"`
+	WithPhotosNEQ *bool `json:"withPhotosNEQ,omitempty"`
 }
 
 // AddPredicates adds custom predicates to the where input to be used during the filtering phase.
@@ -6962,44 +6951,11 @@ func (i *ReviewWhereInput) P() (predicate.Review, error) {
 	if i.RatingLTE != nil {
 		predicates = append(predicates, review.RatingLTE(*i.RatingLTE))
 	}
-	if i.Body != nil {
-		predicates = append(predicates, review.BodyEQ(*i.Body))
+	if i.WithPhotos != nil {
+		predicates = append(predicates, review.WithPhotosEQ(*i.WithPhotos))
 	}
-	if i.BodyNEQ != nil {
-		predicates = append(predicates, review.BodyNEQ(*i.BodyNEQ))
-	}
-	if len(i.BodyIn) > 0 {
-		predicates = append(predicates, review.BodyIn(i.BodyIn...))
-	}
-	if len(i.BodyNotIn) > 0 {
-		predicates = append(predicates, review.BodyNotIn(i.BodyNotIn...))
-	}
-	if i.BodyGT != nil {
-		predicates = append(predicates, review.BodyGT(*i.BodyGT))
-	}
-	if i.BodyGTE != nil {
-		predicates = append(predicates, review.BodyGTE(*i.BodyGTE))
-	}
-	if i.BodyLT != nil {
-		predicates = append(predicates, review.BodyLT(*i.BodyLT))
-	}
-	if i.BodyLTE != nil {
-		predicates = append(predicates, review.BodyLTE(*i.BodyLTE))
-	}
-	if i.BodyContains != nil {
-		predicates = append(predicates, review.BodyContains(*i.BodyContains))
-	}
-	if i.BodyHasPrefix != nil {
-		predicates = append(predicates, review.BodyHasPrefix(*i.BodyHasPrefix))
-	}
-	if i.BodyHasSuffix != nil {
-		predicates = append(predicates, review.BodyHasSuffix(*i.BodyHasSuffix))
-	}
-	if i.BodyEqualFold != nil {
-		predicates = append(predicates, review.BodyEqualFold(*i.BodyEqualFold))
-	}
-	if i.BodyContainsFold != nil {
-		predicates = append(predicates, review.BodyContainsFold(*i.BodyContainsFold))
+	if i.WithPhotosNEQ != nil {
+		predicates = append(predicates, review.WithPhotosNEQ(*i.WithPhotosNEQ))
 	}
 
 	switch len(predicates) {

@@ -22,6 +22,24 @@ type Merchant struct {
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// UpdatedAt holds the value of the "updated_at" field.
 	UpdatedAt time.Time `json:"updated_at,omitempty"`
+	// RatingAverage holds the value of the "rating_average" field.
+	RatingAverage float64 `json:"rating_average,omitempty"`
+	// RatingCount holds the value of the "rating_count" field.
+	RatingCount int `json:"rating_count,omitempty"`
+	// RatingSum holds the value of the "rating_sum" field.
+	RatingSum int `json:"rating_sum,omitempty"`
+	// Rating1 holds the value of the "rating_1" field.
+	Rating1 int `json:"rating_1,omitempty"`
+	// Rating2 holds the value of the "rating_2" field.
+	Rating2 int `json:"rating_2,omitempty"`
+	// Rating3 holds the value of the "rating_3" field.
+	Rating3 int `json:"rating_3,omitempty"`
+	// Rating4 holds the value of the "rating_4" field.
+	Rating4 int `json:"rating_4,omitempty"`
+	// Rating5 holds the value of the "rating_5" field.
+	Rating5 int `json:"rating_5,omitempty"`
+	// RatingWithPhotos holds the value of the "rating_with_photos" field.
+	RatingWithPhotos int `json:"rating_with_photos,omitempty"`
 	// Name holds the value of the "name" field.
 	Name string `json:"name,omitempty"`
 	// Slug holds the value of the "slug" field.
@@ -136,7 +154,9 @@ func (*Merchant) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case merchant.FieldShowExactStock:
 			values[i] = new(sql.NullBool)
-		case merchant.FieldID, merchant.FieldOwnerID, merchant.FieldShippingFlatFee, merchant.FieldFreeShippingThreshold:
+		case merchant.FieldRatingAverage:
+			values[i] = new(sql.NullFloat64)
+		case merchant.FieldID, merchant.FieldRatingCount, merchant.FieldRatingSum, merchant.FieldRating1, merchant.FieldRating2, merchant.FieldRating3, merchant.FieldRating4, merchant.FieldRating5, merchant.FieldRatingWithPhotos, merchant.FieldOwnerID, merchant.FieldShippingFlatFee, merchant.FieldFreeShippingThreshold:
 			values[i] = new(sql.NullInt64)
 		case merchant.FieldName, merchant.FieldSlug, merchant.FieldDescription, merchant.FieldLogoURL, merchant.FieldContactName, merchant.FieldContactPhone, merchant.FieldContactEmail, merchant.FieldLicenceNumber, merchant.FieldLegalName, merchant.FieldStatus, merchant.FieldStatusReason, merchant.FieldCurrency:
 			values[i] = new(sql.NullString)
@@ -174,6 +194,60 @@ func (_m *Merchant) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field updated_at", values[i])
 			} else if value.Valid {
 				_m.UpdatedAt = value.Time
+			}
+		case merchant.FieldRatingAverage:
+			if value, ok := values[i].(*sql.NullFloat64); !ok {
+				return fmt.Errorf("unexpected type %T for field rating_average", values[i])
+			} else if value.Valid {
+				_m.RatingAverage = value.Float64
+			}
+		case merchant.FieldRatingCount:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field rating_count", values[i])
+			} else if value.Valid {
+				_m.RatingCount = int(value.Int64)
+			}
+		case merchant.FieldRatingSum:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field rating_sum", values[i])
+			} else if value.Valid {
+				_m.RatingSum = int(value.Int64)
+			}
+		case merchant.FieldRating1:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field rating_1", values[i])
+			} else if value.Valid {
+				_m.Rating1 = int(value.Int64)
+			}
+		case merchant.FieldRating2:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field rating_2", values[i])
+			} else if value.Valid {
+				_m.Rating2 = int(value.Int64)
+			}
+		case merchant.FieldRating3:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field rating_3", values[i])
+			} else if value.Valid {
+				_m.Rating3 = int(value.Int64)
+			}
+		case merchant.FieldRating4:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field rating_4", values[i])
+			} else if value.Valid {
+				_m.Rating4 = int(value.Int64)
+			}
+		case merchant.FieldRating5:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field rating_5", values[i])
+			} else if value.Valid {
+				_m.Rating5 = int(value.Int64)
+			}
+		case merchant.FieldRatingWithPhotos:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field rating_with_photos", values[i])
+			} else if value.Valid {
+				_m.RatingWithPhotos = int(value.Int64)
 			}
 		case merchant.FieldName:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -337,6 +411,33 @@ func (_m *Merchant) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("updated_at=")
 	builder.WriteString(_m.UpdatedAt.Format(time.ANSIC))
+	builder.WriteString(", ")
+	builder.WriteString("rating_average=")
+	builder.WriteString(fmt.Sprintf("%v", _m.RatingAverage))
+	builder.WriteString(", ")
+	builder.WriteString("rating_count=")
+	builder.WriteString(fmt.Sprintf("%v", _m.RatingCount))
+	builder.WriteString(", ")
+	builder.WriteString("rating_sum=")
+	builder.WriteString(fmt.Sprintf("%v", _m.RatingSum))
+	builder.WriteString(", ")
+	builder.WriteString("rating_1=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Rating1))
+	builder.WriteString(", ")
+	builder.WriteString("rating_2=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Rating2))
+	builder.WriteString(", ")
+	builder.WriteString("rating_3=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Rating3))
+	builder.WriteString(", ")
+	builder.WriteString("rating_4=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Rating4))
+	builder.WriteString(", ")
+	builder.WriteString("rating_5=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Rating5))
+	builder.WriteString(", ")
+	builder.WriteString("rating_with_photos=")
+	builder.WriteString(fmt.Sprintf("%v", _m.RatingWithPhotos))
 	builder.WriteString(", ")
 	builder.WriteString("name=")
 	builder.WriteString(_m.Name)

@@ -54,6 +54,132 @@ func (_c *MerchantCreate) SetNillableUpdatedAt(v *time.Time) *MerchantCreate {
 	return _c
 }
 
+// SetRatingAverage sets the "rating_average" field.
+func (_c *MerchantCreate) SetRatingAverage(v float64) *MerchantCreate {
+	_c.mutation.SetRatingAverage(v)
+	return _c
+}
+
+// SetNillableRatingAverage sets the "rating_average" field if the given value is not nil.
+func (_c *MerchantCreate) SetNillableRatingAverage(v *float64) *MerchantCreate {
+	if v != nil {
+		_c.SetRatingAverage(*v)
+	}
+	return _c
+}
+
+// SetRatingCount sets the "rating_count" field.
+func (_c *MerchantCreate) SetRatingCount(v int) *MerchantCreate {
+	_c.mutation.SetRatingCount(v)
+	return _c
+}
+
+// SetNillableRatingCount sets the "rating_count" field if the given value is not nil.
+func (_c *MerchantCreate) SetNillableRatingCount(v *int) *MerchantCreate {
+	if v != nil {
+		_c.SetRatingCount(*v)
+	}
+	return _c
+}
+
+// SetRatingSum sets the "rating_sum" field.
+func (_c *MerchantCreate) SetRatingSum(v int) *MerchantCreate {
+	_c.mutation.SetRatingSum(v)
+	return _c
+}
+
+// SetNillableRatingSum sets the "rating_sum" field if the given value is not nil.
+func (_c *MerchantCreate) SetNillableRatingSum(v *int) *MerchantCreate {
+	if v != nil {
+		_c.SetRatingSum(*v)
+	}
+	return _c
+}
+
+// SetRating1 sets the "rating_1" field.
+func (_c *MerchantCreate) SetRating1(v int) *MerchantCreate {
+	_c.mutation.SetRating1(v)
+	return _c
+}
+
+// SetNillableRating1 sets the "rating_1" field if the given value is not nil.
+func (_c *MerchantCreate) SetNillableRating1(v *int) *MerchantCreate {
+	if v != nil {
+		_c.SetRating1(*v)
+	}
+	return _c
+}
+
+// SetRating2 sets the "rating_2" field.
+func (_c *MerchantCreate) SetRating2(v int) *MerchantCreate {
+	_c.mutation.SetRating2(v)
+	return _c
+}
+
+// SetNillableRating2 sets the "rating_2" field if the given value is not nil.
+func (_c *MerchantCreate) SetNillableRating2(v *int) *MerchantCreate {
+	if v != nil {
+		_c.SetRating2(*v)
+	}
+	return _c
+}
+
+// SetRating3 sets the "rating_3" field.
+func (_c *MerchantCreate) SetRating3(v int) *MerchantCreate {
+	_c.mutation.SetRating3(v)
+	return _c
+}
+
+// SetNillableRating3 sets the "rating_3" field if the given value is not nil.
+func (_c *MerchantCreate) SetNillableRating3(v *int) *MerchantCreate {
+	if v != nil {
+		_c.SetRating3(*v)
+	}
+	return _c
+}
+
+// SetRating4 sets the "rating_4" field.
+func (_c *MerchantCreate) SetRating4(v int) *MerchantCreate {
+	_c.mutation.SetRating4(v)
+	return _c
+}
+
+// SetNillableRating4 sets the "rating_4" field if the given value is not nil.
+func (_c *MerchantCreate) SetNillableRating4(v *int) *MerchantCreate {
+	if v != nil {
+		_c.SetRating4(*v)
+	}
+	return _c
+}
+
+// SetRating5 sets the "rating_5" field.
+func (_c *MerchantCreate) SetRating5(v int) *MerchantCreate {
+	_c.mutation.SetRating5(v)
+	return _c
+}
+
+// SetNillableRating5 sets the "rating_5" field if the given value is not nil.
+func (_c *MerchantCreate) SetNillableRating5(v *int) *MerchantCreate {
+	if v != nil {
+		_c.SetRating5(*v)
+	}
+	return _c
+}
+
+// SetRatingWithPhotos sets the "rating_with_photos" field.
+func (_c *MerchantCreate) SetRatingWithPhotos(v int) *MerchantCreate {
+	_c.mutation.SetRatingWithPhotos(v)
+	return _c
+}
+
+// SetNillableRatingWithPhotos sets the "rating_with_photos" field if the given value is not nil.
+func (_c *MerchantCreate) SetNillableRatingWithPhotos(v *int) *MerchantCreate {
+	if v != nil {
+		_c.SetRatingWithPhotos(*v)
+	}
+	return _c
+}
+
 // SetName sets the "name" field.
 func (_c *MerchantCreate) SetName(v string) *MerchantCreate {
 	_c.mutation.SetName(v)
@@ -330,6 +456,42 @@ func (_c *MerchantCreate) defaults() error {
 		v := merchant.DefaultUpdatedAt()
 		_c.mutation.SetUpdatedAt(v)
 	}
+	if _, ok := _c.mutation.RatingAverage(); !ok {
+		v := merchant.DefaultRatingAverage
+		_c.mutation.SetRatingAverage(v)
+	}
+	if _, ok := _c.mutation.RatingCount(); !ok {
+		v := merchant.DefaultRatingCount
+		_c.mutation.SetRatingCount(v)
+	}
+	if _, ok := _c.mutation.RatingSum(); !ok {
+		v := merchant.DefaultRatingSum
+		_c.mutation.SetRatingSum(v)
+	}
+	if _, ok := _c.mutation.Rating1(); !ok {
+		v := merchant.DefaultRating1
+		_c.mutation.SetRating1(v)
+	}
+	if _, ok := _c.mutation.Rating2(); !ok {
+		v := merchant.DefaultRating2
+		_c.mutation.SetRating2(v)
+	}
+	if _, ok := _c.mutation.Rating3(); !ok {
+		v := merchant.DefaultRating3
+		_c.mutation.SetRating3(v)
+	}
+	if _, ok := _c.mutation.Rating4(); !ok {
+		v := merchant.DefaultRating4
+		_c.mutation.SetRating4(v)
+	}
+	if _, ok := _c.mutation.Rating5(); !ok {
+		v := merchant.DefaultRating5
+		_c.mutation.SetRating5(v)
+	}
+	if _, ok := _c.mutation.RatingWithPhotos(); !ok {
+		v := merchant.DefaultRatingWithPhotos
+		_c.mutation.SetRatingWithPhotos(v)
+	}
 	if _, ok := _c.mutation.Description(); !ok {
 		v := merchant.DefaultDescription
 		_c.mutation.SetDescription(v)
@@ -364,6 +526,78 @@ func (_c *MerchantCreate) check() error {
 	}
 	if _, ok := _c.mutation.UpdatedAt(); !ok {
 		return &ValidationError{Name: "updated_at", err: errors.New(`ent: missing required field "Merchant.updated_at"`)}
+	}
+	if _, ok := _c.mutation.RatingAverage(); !ok {
+		return &ValidationError{Name: "rating_average", err: errors.New(`ent: missing required field "Merchant.rating_average"`)}
+	}
+	if v, ok := _c.mutation.RatingAverage(); ok {
+		if err := merchant.RatingAverageValidator(v); err != nil {
+			return &ValidationError{Name: "rating_average", err: fmt.Errorf(`ent: validator failed for field "Merchant.rating_average": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.RatingCount(); !ok {
+		return &ValidationError{Name: "rating_count", err: errors.New(`ent: missing required field "Merchant.rating_count"`)}
+	}
+	if v, ok := _c.mutation.RatingCount(); ok {
+		if err := merchant.RatingCountValidator(v); err != nil {
+			return &ValidationError{Name: "rating_count", err: fmt.Errorf(`ent: validator failed for field "Merchant.rating_count": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.RatingSum(); !ok {
+		return &ValidationError{Name: "rating_sum", err: errors.New(`ent: missing required field "Merchant.rating_sum"`)}
+	}
+	if v, ok := _c.mutation.RatingSum(); ok {
+		if err := merchant.RatingSumValidator(v); err != nil {
+			return &ValidationError{Name: "rating_sum", err: fmt.Errorf(`ent: validator failed for field "Merchant.rating_sum": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.Rating1(); !ok {
+		return &ValidationError{Name: "rating_1", err: errors.New(`ent: missing required field "Merchant.rating_1"`)}
+	}
+	if v, ok := _c.mutation.Rating1(); ok {
+		if err := merchant.Rating1Validator(v); err != nil {
+			return &ValidationError{Name: "rating_1", err: fmt.Errorf(`ent: validator failed for field "Merchant.rating_1": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.Rating2(); !ok {
+		return &ValidationError{Name: "rating_2", err: errors.New(`ent: missing required field "Merchant.rating_2"`)}
+	}
+	if v, ok := _c.mutation.Rating2(); ok {
+		if err := merchant.Rating2Validator(v); err != nil {
+			return &ValidationError{Name: "rating_2", err: fmt.Errorf(`ent: validator failed for field "Merchant.rating_2": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.Rating3(); !ok {
+		return &ValidationError{Name: "rating_3", err: errors.New(`ent: missing required field "Merchant.rating_3"`)}
+	}
+	if v, ok := _c.mutation.Rating3(); ok {
+		if err := merchant.Rating3Validator(v); err != nil {
+			return &ValidationError{Name: "rating_3", err: fmt.Errorf(`ent: validator failed for field "Merchant.rating_3": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.Rating4(); !ok {
+		return &ValidationError{Name: "rating_4", err: errors.New(`ent: missing required field "Merchant.rating_4"`)}
+	}
+	if v, ok := _c.mutation.Rating4(); ok {
+		if err := merchant.Rating4Validator(v); err != nil {
+			return &ValidationError{Name: "rating_4", err: fmt.Errorf(`ent: validator failed for field "Merchant.rating_4": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.Rating5(); !ok {
+		return &ValidationError{Name: "rating_5", err: errors.New(`ent: missing required field "Merchant.rating_5"`)}
+	}
+	if v, ok := _c.mutation.Rating5(); ok {
+		if err := merchant.Rating5Validator(v); err != nil {
+			return &ValidationError{Name: "rating_5", err: fmt.Errorf(`ent: validator failed for field "Merchant.rating_5": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.RatingWithPhotos(); !ok {
+		return &ValidationError{Name: "rating_with_photos", err: errors.New(`ent: missing required field "Merchant.rating_with_photos"`)}
+	}
+	if v, ok := _c.mutation.RatingWithPhotos(); ok {
+		if err := merchant.RatingWithPhotosValidator(v); err != nil {
+			return &ValidationError{Name: "rating_with_photos", err: fmt.Errorf(`ent: validator failed for field "Merchant.rating_with_photos": %w`, err)}
+		}
 	}
 	if _, ok := _c.mutation.Name(); !ok {
 		return &ValidationError{Name: "name", err: errors.New(`ent: missing required field "Merchant.name"`)}
@@ -509,6 +743,42 @@ func (_c *MerchantCreate) createSpec() (*Merchant, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.UpdatedAt(); ok {
 		_spec.SetField(merchant.FieldUpdatedAt, field.TypeTime, value)
 		_node.UpdatedAt = value
+	}
+	if value, ok := _c.mutation.RatingAverage(); ok {
+		_spec.SetField(merchant.FieldRatingAverage, field.TypeFloat64, value)
+		_node.RatingAverage = value
+	}
+	if value, ok := _c.mutation.RatingCount(); ok {
+		_spec.SetField(merchant.FieldRatingCount, field.TypeInt, value)
+		_node.RatingCount = value
+	}
+	if value, ok := _c.mutation.RatingSum(); ok {
+		_spec.SetField(merchant.FieldRatingSum, field.TypeInt, value)
+		_node.RatingSum = value
+	}
+	if value, ok := _c.mutation.Rating1(); ok {
+		_spec.SetField(merchant.FieldRating1, field.TypeInt, value)
+		_node.Rating1 = value
+	}
+	if value, ok := _c.mutation.Rating2(); ok {
+		_spec.SetField(merchant.FieldRating2, field.TypeInt, value)
+		_node.Rating2 = value
+	}
+	if value, ok := _c.mutation.Rating3(); ok {
+		_spec.SetField(merchant.FieldRating3, field.TypeInt, value)
+		_node.Rating3 = value
+	}
+	if value, ok := _c.mutation.Rating4(); ok {
+		_spec.SetField(merchant.FieldRating4, field.TypeInt, value)
+		_node.Rating4 = value
+	}
+	if value, ok := _c.mutation.Rating5(); ok {
+		_spec.SetField(merchant.FieldRating5, field.TypeInt, value)
+		_node.Rating5 = value
+	}
+	if value, ok := _c.mutation.RatingWithPhotos(); ok {
+		_spec.SetField(merchant.FieldRatingWithPhotos, field.TypeInt, value)
+		_node.RatingWithPhotos = value
 	}
 	if value, ok := _c.mutation.Name(); ok {
 		_spec.SetField(merchant.FieldName, field.TypeString, value)
@@ -712,6 +982,168 @@ func (u *MerchantUpsert) SetUpdatedAt(v time.Time) *MerchantUpsert {
 // UpdateUpdatedAt sets the "updated_at" field to the value that was provided on create.
 func (u *MerchantUpsert) UpdateUpdatedAt() *MerchantUpsert {
 	u.SetExcluded(merchant.FieldUpdatedAt)
+	return u
+}
+
+// SetRatingAverage sets the "rating_average" field.
+func (u *MerchantUpsert) SetRatingAverage(v float64) *MerchantUpsert {
+	u.Set(merchant.FieldRatingAverage, v)
+	return u
+}
+
+// UpdateRatingAverage sets the "rating_average" field to the value that was provided on create.
+func (u *MerchantUpsert) UpdateRatingAverage() *MerchantUpsert {
+	u.SetExcluded(merchant.FieldRatingAverage)
+	return u
+}
+
+// AddRatingAverage adds v to the "rating_average" field.
+func (u *MerchantUpsert) AddRatingAverage(v float64) *MerchantUpsert {
+	u.Add(merchant.FieldRatingAverage, v)
+	return u
+}
+
+// SetRatingCount sets the "rating_count" field.
+func (u *MerchantUpsert) SetRatingCount(v int) *MerchantUpsert {
+	u.Set(merchant.FieldRatingCount, v)
+	return u
+}
+
+// UpdateRatingCount sets the "rating_count" field to the value that was provided on create.
+func (u *MerchantUpsert) UpdateRatingCount() *MerchantUpsert {
+	u.SetExcluded(merchant.FieldRatingCount)
+	return u
+}
+
+// AddRatingCount adds v to the "rating_count" field.
+func (u *MerchantUpsert) AddRatingCount(v int) *MerchantUpsert {
+	u.Add(merchant.FieldRatingCount, v)
+	return u
+}
+
+// SetRatingSum sets the "rating_sum" field.
+func (u *MerchantUpsert) SetRatingSum(v int) *MerchantUpsert {
+	u.Set(merchant.FieldRatingSum, v)
+	return u
+}
+
+// UpdateRatingSum sets the "rating_sum" field to the value that was provided on create.
+func (u *MerchantUpsert) UpdateRatingSum() *MerchantUpsert {
+	u.SetExcluded(merchant.FieldRatingSum)
+	return u
+}
+
+// AddRatingSum adds v to the "rating_sum" field.
+func (u *MerchantUpsert) AddRatingSum(v int) *MerchantUpsert {
+	u.Add(merchant.FieldRatingSum, v)
+	return u
+}
+
+// SetRating1 sets the "rating_1" field.
+func (u *MerchantUpsert) SetRating1(v int) *MerchantUpsert {
+	u.Set(merchant.FieldRating1, v)
+	return u
+}
+
+// UpdateRating1 sets the "rating_1" field to the value that was provided on create.
+func (u *MerchantUpsert) UpdateRating1() *MerchantUpsert {
+	u.SetExcluded(merchant.FieldRating1)
+	return u
+}
+
+// AddRating1 adds v to the "rating_1" field.
+func (u *MerchantUpsert) AddRating1(v int) *MerchantUpsert {
+	u.Add(merchant.FieldRating1, v)
+	return u
+}
+
+// SetRating2 sets the "rating_2" field.
+func (u *MerchantUpsert) SetRating2(v int) *MerchantUpsert {
+	u.Set(merchant.FieldRating2, v)
+	return u
+}
+
+// UpdateRating2 sets the "rating_2" field to the value that was provided on create.
+func (u *MerchantUpsert) UpdateRating2() *MerchantUpsert {
+	u.SetExcluded(merchant.FieldRating2)
+	return u
+}
+
+// AddRating2 adds v to the "rating_2" field.
+func (u *MerchantUpsert) AddRating2(v int) *MerchantUpsert {
+	u.Add(merchant.FieldRating2, v)
+	return u
+}
+
+// SetRating3 sets the "rating_3" field.
+func (u *MerchantUpsert) SetRating3(v int) *MerchantUpsert {
+	u.Set(merchant.FieldRating3, v)
+	return u
+}
+
+// UpdateRating3 sets the "rating_3" field to the value that was provided on create.
+func (u *MerchantUpsert) UpdateRating3() *MerchantUpsert {
+	u.SetExcluded(merchant.FieldRating3)
+	return u
+}
+
+// AddRating3 adds v to the "rating_3" field.
+func (u *MerchantUpsert) AddRating3(v int) *MerchantUpsert {
+	u.Add(merchant.FieldRating3, v)
+	return u
+}
+
+// SetRating4 sets the "rating_4" field.
+func (u *MerchantUpsert) SetRating4(v int) *MerchantUpsert {
+	u.Set(merchant.FieldRating4, v)
+	return u
+}
+
+// UpdateRating4 sets the "rating_4" field to the value that was provided on create.
+func (u *MerchantUpsert) UpdateRating4() *MerchantUpsert {
+	u.SetExcluded(merchant.FieldRating4)
+	return u
+}
+
+// AddRating4 adds v to the "rating_4" field.
+func (u *MerchantUpsert) AddRating4(v int) *MerchantUpsert {
+	u.Add(merchant.FieldRating4, v)
+	return u
+}
+
+// SetRating5 sets the "rating_5" field.
+func (u *MerchantUpsert) SetRating5(v int) *MerchantUpsert {
+	u.Set(merchant.FieldRating5, v)
+	return u
+}
+
+// UpdateRating5 sets the "rating_5" field to the value that was provided on create.
+func (u *MerchantUpsert) UpdateRating5() *MerchantUpsert {
+	u.SetExcluded(merchant.FieldRating5)
+	return u
+}
+
+// AddRating5 adds v to the "rating_5" field.
+func (u *MerchantUpsert) AddRating5(v int) *MerchantUpsert {
+	u.Add(merchant.FieldRating5, v)
+	return u
+}
+
+// SetRatingWithPhotos sets the "rating_with_photos" field.
+func (u *MerchantUpsert) SetRatingWithPhotos(v int) *MerchantUpsert {
+	u.Set(merchant.FieldRatingWithPhotos, v)
+	return u
+}
+
+// UpdateRatingWithPhotos sets the "rating_with_photos" field to the value that was provided on create.
+func (u *MerchantUpsert) UpdateRatingWithPhotos() *MerchantUpsert {
+	u.SetExcluded(merchant.FieldRatingWithPhotos)
+	return u
+}
+
+// AddRatingWithPhotos adds v to the "rating_with_photos" field.
+func (u *MerchantUpsert) AddRatingWithPhotos(v int) *MerchantUpsert {
+	u.Add(merchant.FieldRatingWithPhotos, v)
 	return u
 }
 
@@ -987,6 +1419,195 @@ func (u *MerchantUpsertOne) SetUpdatedAt(v time.Time) *MerchantUpsertOne {
 func (u *MerchantUpsertOne) UpdateUpdatedAt() *MerchantUpsertOne {
 	return u.Update(func(s *MerchantUpsert) {
 		s.UpdateUpdatedAt()
+	})
+}
+
+// SetRatingAverage sets the "rating_average" field.
+func (u *MerchantUpsertOne) SetRatingAverage(v float64) *MerchantUpsertOne {
+	return u.Update(func(s *MerchantUpsert) {
+		s.SetRatingAverage(v)
+	})
+}
+
+// AddRatingAverage adds v to the "rating_average" field.
+func (u *MerchantUpsertOne) AddRatingAverage(v float64) *MerchantUpsertOne {
+	return u.Update(func(s *MerchantUpsert) {
+		s.AddRatingAverage(v)
+	})
+}
+
+// UpdateRatingAverage sets the "rating_average" field to the value that was provided on create.
+func (u *MerchantUpsertOne) UpdateRatingAverage() *MerchantUpsertOne {
+	return u.Update(func(s *MerchantUpsert) {
+		s.UpdateRatingAverage()
+	})
+}
+
+// SetRatingCount sets the "rating_count" field.
+func (u *MerchantUpsertOne) SetRatingCount(v int) *MerchantUpsertOne {
+	return u.Update(func(s *MerchantUpsert) {
+		s.SetRatingCount(v)
+	})
+}
+
+// AddRatingCount adds v to the "rating_count" field.
+func (u *MerchantUpsertOne) AddRatingCount(v int) *MerchantUpsertOne {
+	return u.Update(func(s *MerchantUpsert) {
+		s.AddRatingCount(v)
+	})
+}
+
+// UpdateRatingCount sets the "rating_count" field to the value that was provided on create.
+func (u *MerchantUpsertOne) UpdateRatingCount() *MerchantUpsertOne {
+	return u.Update(func(s *MerchantUpsert) {
+		s.UpdateRatingCount()
+	})
+}
+
+// SetRatingSum sets the "rating_sum" field.
+func (u *MerchantUpsertOne) SetRatingSum(v int) *MerchantUpsertOne {
+	return u.Update(func(s *MerchantUpsert) {
+		s.SetRatingSum(v)
+	})
+}
+
+// AddRatingSum adds v to the "rating_sum" field.
+func (u *MerchantUpsertOne) AddRatingSum(v int) *MerchantUpsertOne {
+	return u.Update(func(s *MerchantUpsert) {
+		s.AddRatingSum(v)
+	})
+}
+
+// UpdateRatingSum sets the "rating_sum" field to the value that was provided on create.
+func (u *MerchantUpsertOne) UpdateRatingSum() *MerchantUpsertOne {
+	return u.Update(func(s *MerchantUpsert) {
+		s.UpdateRatingSum()
+	})
+}
+
+// SetRating1 sets the "rating_1" field.
+func (u *MerchantUpsertOne) SetRating1(v int) *MerchantUpsertOne {
+	return u.Update(func(s *MerchantUpsert) {
+		s.SetRating1(v)
+	})
+}
+
+// AddRating1 adds v to the "rating_1" field.
+func (u *MerchantUpsertOne) AddRating1(v int) *MerchantUpsertOne {
+	return u.Update(func(s *MerchantUpsert) {
+		s.AddRating1(v)
+	})
+}
+
+// UpdateRating1 sets the "rating_1" field to the value that was provided on create.
+func (u *MerchantUpsertOne) UpdateRating1() *MerchantUpsertOne {
+	return u.Update(func(s *MerchantUpsert) {
+		s.UpdateRating1()
+	})
+}
+
+// SetRating2 sets the "rating_2" field.
+func (u *MerchantUpsertOne) SetRating2(v int) *MerchantUpsertOne {
+	return u.Update(func(s *MerchantUpsert) {
+		s.SetRating2(v)
+	})
+}
+
+// AddRating2 adds v to the "rating_2" field.
+func (u *MerchantUpsertOne) AddRating2(v int) *MerchantUpsertOne {
+	return u.Update(func(s *MerchantUpsert) {
+		s.AddRating2(v)
+	})
+}
+
+// UpdateRating2 sets the "rating_2" field to the value that was provided on create.
+func (u *MerchantUpsertOne) UpdateRating2() *MerchantUpsertOne {
+	return u.Update(func(s *MerchantUpsert) {
+		s.UpdateRating2()
+	})
+}
+
+// SetRating3 sets the "rating_3" field.
+func (u *MerchantUpsertOne) SetRating3(v int) *MerchantUpsertOne {
+	return u.Update(func(s *MerchantUpsert) {
+		s.SetRating3(v)
+	})
+}
+
+// AddRating3 adds v to the "rating_3" field.
+func (u *MerchantUpsertOne) AddRating3(v int) *MerchantUpsertOne {
+	return u.Update(func(s *MerchantUpsert) {
+		s.AddRating3(v)
+	})
+}
+
+// UpdateRating3 sets the "rating_3" field to the value that was provided on create.
+func (u *MerchantUpsertOne) UpdateRating3() *MerchantUpsertOne {
+	return u.Update(func(s *MerchantUpsert) {
+		s.UpdateRating3()
+	})
+}
+
+// SetRating4 sets the "rating_4" field.
+func (u *MerchantUpsertOne) SetRating4(v int) *MerchantUpsertOne {
+	return u.Update(func(s *MerchantUpsert) {
+		s.SetRating4(v)
+	})
+}
+
+// AddRating4 adds v to the "rating_4" field.
+func (u *MerchantUpsertOne) AddRating4(v int) *MerchantUpsertOne {
+	return u.Update(func(s *MerchantUpsert) {
+		s.AddRating4(v)
+	})
+}
+
+// UpdateRating4 sets the "rating_4" field to the value that was provided on create.
+func (u *MerchantUpsertOne) UpdateRating4() *MerchantUpsertOne {
+	return u.Update(func(s *MerchantUpsert) {
+		s.UpdateRating4()
+	})
+}
+
+// SetRating5 sets the "rating_5" field.
+func (u *MerchantUpsertOne) SetRating5(v int) *MerchantUpsertOne {
+	return u.Update(func(s *MerchantUpsert) {
+		s.SetRating5(v)
+	})
+}
+
+// AddRating5 adds v to the "rating_5" field.
+func (u *MerchantUpsertOne) AddRating5(v int) *MerchantUpsertOne {
+	return u.Update(func(s *MerchantUpsert) {
+		s.AddRating5(v)
+	})
+}
+
+// UpdateRating5 sets the "rating_5" field to the value that was provided on create.
+func (u *MerchantUpsertOne) UpdateRating5() *MerchantUpsertOne {
+	return u.Update(func(s *MerchantUpsert) {
+		s.UpdateRating5()
+	})
+}
+
+// SetRatingWithPhotos sets the "rating_with_photos" field.
+func (u *MerchantUpsertOne) SetRatingWithPhotos(v int) *MerchantUpsertOne {
+	return u.Update(func(s *MerchantUpsert) {
+		s.SetRatingWithPhotos(v)
+	})
+}
+
+// AddRatingWithPhotos adds v to the "rating_with_photos" field.
+func (u *MerchantUpsertOne) AddRatingWithPhotos(v int) *MerchantUpsertOne {
+	return u.Update(func(s *MerchantUpsert) {
+		s.AddRatingWithPhotos(v)
+	})
+}
+
+// UpdateRatingWithPhotos sets the "rating_with_photos" field to the value that was provided on create.
+func (u *MerchantUpsertOne) UpdateRatingWithPhotos() *MerchantUpsertOne {
+	return u.Update(func(s *MerchantUpsert) {
+		s.UpdateRatingWithPhotos()
 	})
 }
 
@@ -1464,6 +2085,195 @@ func (u *MerchantUpsertBulk) SetUpdatedAt(v time.Time) *MerchantUpsertBulk {
 func (u *MerchantUpsertBulk) UpdateUpdatedAt() *MerchantUpsertBulk {
 	return u.Update(func(s *MerchantUpsert) {
 		s.UpdateUpdatedAt()
+	})
+}
+
+// SetRatingAverage sets the "rating_average" field.
+func (u *MerchantUpsertBulk) SetRatingAverage(v float64) *MerchantUpsertBulk {
+	return u.Update(func(s *MerchantUpsert) {
+		s.SetRatingAverage(v)
+	})
+}
+
+// AddRatingAverage adds v to the "rating_average" field.
+func (u *MerchantUpsertBulk) AddRatingAverage(v float64) *MerchantUpsertBulk {
+	return u.Update(func(s *MerchantUpsert) {
+		s.AddRatingAverage(v)
+	})
+}
+
+// UpdateRatingAverage sets the "rating_average" field to the value that was provided on create.
+func (u *MerchantUpsertBulk) UpdateRatingAverage() *MerchantUpsertBulk {
+	return u.Update(func(s *MerchantUpsert) {
+		s.UpdateRatingAverage()
+	})
+}
+
+// SetRatingCount sets the "rating_count" field.
+func (u *MerchantUpsertBulk) SetRatingCount(v int) *MerchantUpsertBulk {
+	return u.Update(func(s *MerchantUpsert) {
+		s.SetRatingCount(v)
+	})
+}
+
+// AddRatingCount adds v to the "rating_count" field.
+func (u *MerchantUpsertBulk) AddRatingCount(v int) *MerchantUpsertBulk {
+	return u.Update(func(s *MerchantUpsert) {
+		s.AddRatingCount(v)
+	})
+}
+
+// UpdateRatingCount sets the "rating_count" field to the value that was provided on create.
+func (u *MerchantUpsertBulk) UpdateRatingCount() *MerchantUpsertBulk {
+	return u.Update(func(s *MerchantUpsert) {
+		s.UpdateRatingCount()
+	})
+}
+
+// SetRatingSum sets the "rating_sum" field.
+func (u *MerchantUpsertBulk) SetRatingSum(v int) *MerchantUpsertBulk {
+	return u.Update(func(s *MerchantUpsert) {
+		s.SetRatingSum(v)
+	})
+}
+
+// AddRatingSum adds v to the "rating_sum" field.
+func (u *MerchantUpsertBulk) AddRatingSum(v int) *MerchantUpsertBulk {
+	return u.Update(func(s *MerchantUpsert) {
+		s.AddRatingSum(v)
+	})
+}
+
+// UpdateRatingSum sets the "rating_sum" field to the value that was provided on create.
+func (u *MerchantUpsertBulk) UpdateRatingSum() *MerchantUpsertBulk {
+	return u.Update(func(s *MerchantUpsert) {
+		s.UpdateRatingSum()
+	})
+}
+
+// SetRating1 sets the "rating_1" field.
+func (u *MerchantUpsertBulk) SetRating1(v int) *MerchantUpsertBulk {
+	return u.Update(func(s *MerchantUpsert) {
+		s.SetRating1(v)
+	})
+}
+
+// AddRating1 adds v to the "rating_1" field.
+func (u *MerchantUpsertBulk) AddRating1(v int) *MerchantUpsertBulk {
+	return u.Update(func(s *MerchantUpsert) {
+		s.AddRating1(v)
+	})
+}
+
+// UpdateRating1 sets the "rating_1" field to the value that was provided on create.
+func (u *MerchantUpsertBulk) UpdateRating1() *MerchantUpsertBulk {
+	return u.Update(func(s *MerchantUpsert) {
+		s.UpdateRating1()
+	})
+}
+
+// SetRating2 sets the "rating_2" field.
+func (u *MerchantUpsertBulk) SetRating2(v int) *MerchantUpsertBulk {
+	return u.Update(func(s *MerchantUpsert) {
+		s.SetRating2(v)
+	})
+}
+
+// AddRating2 adds v to the "rating_2" field.
+func (u *MerchantUpsertBulk) AddRating2(v int) *MerchantUpsertBulk {
+	return u.Update(func(s *MerchantUpsert) {
+		s.AddRating2(v)
+	})
+}
+
+// UpdateRating2 sets the "rating_2" field to the value that was provided on create.
+func (u *MerchantUpsertBulk) UpdateRating2() *MerchantUpsertBulk {
+	return u.Update(func(s *MerchantUpsert) {
+		s.UpdateRating2()
+	})
+}
+
+// SetRating3 sets the "rating_3" field.
+func (u *MerchantUpsertBulk) SetRating3(v int) *MerchantUpsertBulk {
+	return u.Update(func(s *MerchantUpsert) {
+		s.SetRating3(v)
+	})
+}
+
+// AddRating3 adds v to the "rating_3" field.
+func (u *MerchantUpsertBulk) AddRating3(v int) *MerchantUpsertBulk {
+	return u.Update(func(s *MerchantUpsert) {
+		s.AddRating3(v)
+	})
+}
+
+// UpdateRating3 sets the "rating_3" field to the value that was provided on create.
+func (u *MerchantUpsertBulk) UpdateRating3() *MerchantUpsertBulk {
+	return u.Update(func(s *MerchantUpsert) {
+		s.UpdateRating3()
+	})
+}
+
+// SetRating4 sets the "rating_4" field.
+func (u *MerchantUpsertBulk) SetRating4(v int) *MerchantUpsertBulk {
+	return u.Update(func(s *MerchantUpsert) {
+		s.SetRating4(v)
+	})
+}
+
+// AddRating4 adds v to the "rating_4" field.
+func (u *MerchantUpsertBulk) AddRating4(v int) *MerchantUpsertBulk {
+	return u.Update(func(s *MerchantUpsert) {
+		s.AddRating4(v)
+	})
+}
+
+// UpdateRating4 sets the "rating_4" field to the value that was provided on create.
+func (u *MerchantUpsertBulk) UpdateRating4() *MerchantUpsertBulk {
+	return u.Update(func(s *MerchantUpsert) {
+		s.UpdateRating4()
+	})
+}
+
+// SetRating5 sets the "rating_5" field.
+func (u *MerchantUpsertBulk) SetRating5(v int) *MerchantUpsertBulk {
+	return u.Update(func(s *MerchantUpsert) {
+		s.SetRating5(v)
+	})
+}
+
+// AddRating5 adds v to the "rating_5" field.
+func (u *MerchantUpsertBulk) AddRating5(v int) *MerchantUpsertBulk {
+	return u.Update(func(s *MerchantUpsert) {
+		s.AddRating5(v)
+	})
+}
+
+// UpdateRating5 sets the "rating_5" field to the value that was provided on create.
+func (u *MerchantUpsertBulk) UpdateRating5() *MerchantUpsertBulk {
+	return u.Update(func(s *MerchantUpsert) {
+		s.UpdateRating5()
+	})
+}
+
+// SetRatingWithPhotos sets the "rating_with_photos" field.
+func (u *MerchantUpsertBulk) SetRatingWithPhotos(v int) *MerchantUpsertBulk {
+	return u.Update(func(s *MerchantUpsert) {
+		s.SetRatingWithPhotos(v)
+	})
+}
+
+// AddRatingWithPhotos adds v to the "rating_with_photos" field.
+func (u *MerchantUpsertBulk) AddRatingWithPhotos(v int) *MerchantUpsertBulk {
+	return u.Update(func(s *MerchantUpsert) {
+		s.AddRatingWithPhotos(v)
+	})
+}
+
+// UpdateRatingWithPhotos sets the "rating_with_photos" field to the value that was provided on create.
+func (u *MerchantUpsertBulk) UpdateRatingWithPhotos() *MerchantUpsertBulk {
+	return u.Update(func(s *MerchantUpsert) {
+		s.UpdateRatingWithPhotos()
 	})
 }
 

@@ -39,6 +39,195 @@ func (_u *MerchantUpdate) SetUpdatedAt(v time.Time) *MerchantUpdate {
 	return _u
 }
 
+// SetRatingAverage sets the "rating_average" field.
+func (_u *MerchantUpdate) SetRatingAverage(v float64) *MerchantUpdate {
+	_u.mutation.ResetRatingAverage()
+	_u.mutation.SetRatingAverage(v)
+	return _u
+}
+
+// SetNillableRatingAverage sets the "rating_average" field if the given value is not nil.
+func (_u *MerchantUpdate) SetNillableRatingAverage(v *float64) *MerchantUpdate {
+	if v != nil {
+		_u.SetRatingAverage(*v)
+	}
+	return _u
+}
+
+// AddRatingAverage adds value to the "rating_average" field.
+func (_u *MerchantUpdate) AddRatingAverage(v float64) *MerchantUpdate {
+	_u.mutation.AddRatingAverage(v)
+	return _u
+}
+
+// SetRatingCount sets the "rating_count" field.
+func (_u *MerchantUpdate) SetRatingCount(v int) *MerchantUpdate {
+	_u.mutation.ResetRatingCount()
+	_u.mutation.SetRatingCount(v)
+	return _u
+}
+
+// SetNillableRatingCount sets the "rating_count" field if the given value is not nil.
+func (_u *MerchantUpdate) SetNillableRatingCount(v *int) *MerchantUpdate {
+	if v != nil {
+		_u.SetRatingCount(*v)
+	}
+	return _u
+}
+
+// AddRatingCount adds value to the "rating_count" field.
+func (_u *MerchantUpdate) AddRatingCount(v int) *MerchantUpdate {
+	_u.mutation.AddRatingCount(v)
+	return _u
+}
+
+// SetRatingSum sets the "rating_sum" field.
+func (_u *MerchantUpdate) SetRatingSum(v int) *MerchantUpdate {
+	_u.mutation.ResetRatingSum()
+	_u.mutation.SetRatingSum(v)
+	return _u
+}
+
+// SetNillableRatingSum sets the "rating_sum" field if the given value is not nil.
+func (_u *MerchantUpdate) SetNillableRatingSum(v *int) *MerchantUpdate {
+	if v != nil {
+		_u.SetRatingSum(*v)
+	}
+	return _u
+}
+
+// AddRatingSum adds value to the "rating_sum" field.
+func (_u *MerchantUpdate) AddRatingSum(v int) *MerchantUpdate {
+	_u.mutation.AddRatingSum(v)
+	return _u
+}
+
+// SetRating1 sets the "rating_1" field.
+func (_u *MerchantUpdate) SetRating1(v int) *MerchantUpdate {
+	_u.mutation.ResetRating1()
+	_u.mutation.SetRating1(v)
+	return _u
+}
+
+// SetNillableRating1 sets the "rating_1" field if the given value is not nil.
+func (_u *MerchantUpdate) SetNillableRating1(v *int) *MerchantUpdate {
+	if v != nil {
+		_u.SetRating1(*v)
+	}
+	return _u
+}
+
+// AddRating1 adds value to the "rating_1" field.
+func (_u *MerchantUpdate) AddRating1(v int) *MerchantUpdate {
+	_u.mutation.AddRating1(v)
+	return _u
+}
+
+// SetRating2 sets the "rating_2" field.
+func (_u *MerchantUpdate) SetRating2(v int) *MerchantUpdate {
+	_u.mutation.ResetRating2()
+	_u.mutation.SetRating2(v)
+	return _u
+}
+
+// SetNillableRating2 sets the "rating_2" field if the given value is not nil.
+func (_u *MerchantUpdate) SetNillableRating2(v *int) *MerchantUpdate {
+	if v != nil {
+		_u.SetRating2(*v)
+	}
+	return _u
+}
+
+// AddRating2 adds value to the "rating_2" field.
+func (_u *MerchantUpdate) AddRating2(v int) *MerchantUpdate {
+	_u.mutation.AddRating2(v)
+	return _u
+}
+
+// SetRating3 sets the "rating_3" field.
+func (_u *MerchantUpdate) SetRating3(v int) *MerchantUpdate {
+	_u.mutation.ResetRating3()
+	_u.mutation.SetRating3(v)
+	return _u
+}
+
+// SetNillableRating3 sets the "rating_3" field if the given value is not nil.
+func (_u *MerchantUpdate) SetNillableRating3(v *int) *MerchantUpdate {
+	if v != nil {
+		_u.SetRating3(*v)
+	}
+	return _u
+}
+
+// AddRating3 adds value to the "rating_3" field.
+func (_u *MerchantUpdate) AddRating3(v int) *MerchantUpdate {
+	_u.mutation.AddRating3(v)
+	return _u
+}
+
+// SetRating4 sets the "rating_4" field.
+func (_u *MerchantUpdate) SetRating4(v int) *MerchantUpdate {
+	_u.mutation.ResetRating4()
+	_u.mutation.SetRating4(v)
+	return _u
+}
+
+// SetNillableRating4 sets the "rating_4" field if the given value is not nil.
+func (_u *MerchantUpdate) SetNillableRating4(v *int) *MerchantUpdate {
+	if v != nil {
+		_u.SetRating4(*v)
+	}
+	return _u
+}
+
+// AddRating4 adds value to the "rating_4" field.
+func (_u *MerchantUpdate) AddRating4(v int) *MerchantUpdate {
+	_u.mutation.AddRating4(v)
+	return _u
+}
+
+// SetRating5 sets the "rating_5" field.
+func (_u *MerchantUpdate) SetRating5(v int) *MerchantUpdate {
+	_u.mutation.ResetRating5()
+	_u.mutation.SetRating5(v)
+	return _u
+}
+
+// SetNillableRating5 sets the "rating_5" field if the given value is not nil.
+func (_u *MerchantUpdate) SetNillableRating5(v *int) *MerchantUpdate {
+	if v != nil {
+		_u.SetRating5(*v)
+	}
+	return _u
+}
+
+// AddRating5 adds value to the "rating_5" field.
+func (_u *MerchantUpdate) AddRating5(v int) *MerchantUpdate {
+	_u.mutation.AddRating5(v)
+	return _u
+}
+
+// SetRatingWithPhotos sets the "rating_with_photos" field.
+func (_u *MerchantUpdate) SetRatingWithPhotos(v int) *MerchantUpdate {
+	_u.mutation.ResetRatingWithPhotos()
+	_u.mutation.SetRatingWithPhotos(v)
+	return _u
+}
+
+// SetNillableRatingWithPhotos sets the "rating_with_photos" field if the given value is not nil.
+func (_u *MerchantUpdate) SetNillableRatingWithPhotos(v *int) *MerchantUpdate {
+	if v != nil {
+		_u.SetRatingWithPhotos(*v)
+	}
+	return _u
+}
+
+// AddRatingWithPhotos adds value to the "rating_with_photos" field.
+func (_u *MerchantUpdate) AddRatingWithPhotos(v int) *MerchantUpdate {
+	_u.mutation.AddRatingWithPhotos(v)
+	return _u
+}
+
 // SetName sets the "name" field.
 func (_u *MerchantUpdate) SetName(v string) *MerchantUpdate {
 	_u.mutation.SetName(v)
@@ -493,6 +682,51 @@ func (_u *MerchantUpdate) defaults() error {
 
 // check runs all checks and user-defined validators on the builder.
 func (_u *MerchantUpdate) check() error {
+	if v, ok := _u.mutation.RatingAverage(); ok {
+		if err := merchant.RatingAverageValidator(v); err != nil {
+			return &ValidationError{Name: "rating_average", err: fmt.Errorf(`ent: validator failed for field "Merchant.rating_average": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.RatingCount(); ok {
+		if err := merchant.RatingCountValidator(v); err != nil {
+			return &ValidationError{Name: "rating_count", err: fmt.Errorf(`ent: validator failed for field "Merchant.rating_count": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.RatingSum(); ok {
+		if err := merchant.RatingSumValidator(v); err != nil {
+			return &ValidationError{Name: "rating_sum", err: fmt.Errorf(`ent: validator failed for field "Merchant.rating_sum": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.Rating1(); ok {
+		if err := merchant.Rating1Validator(v); err != nil {
+			return &ValidationError{Name: "rating_1", err: fmt.Errorf(`ent: validator failed for field "Merchant.rating_1": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.Rating2(); ok {
+		if err := merchant.Rating2Validator(v); err != nil {
+			return &ValidationError{Name: "rating_2", err: fmt.Errorf(`ent: validator failed for field "Merchant.rating_2": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.Rating3(); ok {
+		if err := merchant.Rating3Validator(v); err != nil {
+			return &ValidationError{Name: "rating_3", err: fmt.Errorf(`ent: validator failed for field "Merchant.rating_3": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.Rating4(); ok {
+		if err := merchant.Rating4Validator(v); err != nil {
+			return &ValidationError{Name: "rating_4", err: fmt.Errorf(`ent: validator failed for field "Merchant.rating_4": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.Rating5(); ok {
+		if err := merchant.Rating5Validator(v); err != nil {
+			return &ValidationError{Name: "rating_5", err: fmt.Errorf(`ent: validator failed for field "Merchant.rating_5": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.RatingWithPhotos(); ok {
+		if err := merchant.RatingWithPhotosValidator(v); err != nil {
+			return &ValidationError{Name: "rating_with_photos", err: fmt.Errorf(`ent: validator failed for field "Merchant.rating_with_photos": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.Name(); ok {
 		if err := merchant.NameValidator(v); err != nil {
 			return &ValidationError{Name: "name", err: fmt.Errorf(`ent: validator failed for field "Merchant.name": %w`, err)}
@@ -584,6 +818,60 @@ func (_u *MerchantUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(merchant.FieldUpdatedAt, field.TypeTime, value)
+	}
+	if value, ok := _u.mutation.RatingAverage(); ok {
+		_spec.SetField(merchant.FieldRatingAverage, field.TypeFloat64, value)
+	}
+	if value, ok := _u.mutation.AddedRatingAverage(); ok {
+		_spec.AddField(merchant.FieldRatingAverage, field.TypeFloat64, value)
+	}
+	if value, ok := _u.mutation.RatingCount(); ok {
+		_spec.SetField(merchant.FieldRatingCount, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRatingCount(); ok {
+		_spec.AddField(merchant.FieldRatingCount, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.RatingSum(); ok {
+		_spec.SetField(merchant.FieldRatingSum, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRatingSum(); ok {
+		_spec.AddField(merchant.FieldRatingSum, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.Rating1(); ok {
+		_spec.SetField(merchant.FieldRating1, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRating1(); ok {
+		_spec.AddField(merchant.FieldRating1, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.Rating2(); ok {
+		_spec.SetField(merchant.FieldRating2, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRating2(); ok {
+		_spec.AddField(merchant.FieldRating2, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.Rating3(); ok {
+		_spec.SetField(merchant.FieldRating3, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRating3(); ok {
+		_spec.AddField(merchant.FieldRating3, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.Rating4(); ok {
+		_spec.SetField(merchant.FieldRating4, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRating4(); ok {
+		_spec.AddField(merchant.FieldRating4, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.Rating5(); ok {
+		_spec.SetField(merchant.FieldRating5, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRating5(); ok {
+		_spec.AddField(merchant.FieldRating5, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.RatingWithPhotos(); ok {
+		_spec.SetField(merchant.FieldRatingWithPhotos, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRatingWithPhotos(); ok {
+		_spec.AddField(merchant.FieldRatingWithPhotos, field.TypeInt, value)
 	}
 	if value, ok := _u.mutation.Name(); ok {
 		_spec.SetField(merchant.FieldName, field.TypeString, value)
@@ -876,6 +1164,195 @@ type MerchantUpdateOne struct {
 // SetUpdatedAt sets the "updated_at" field.
 func (_u *MerchantUpdateOne) SetUpdatedAt(v time.Time) *MerchantUpdateOne {
 	_u.mutation.SetUpdatedAt(v)
+	return _u
+}
+
+// SetRatingAverage sets the "rating_average" field.
+func (_u *MerchantUpdateOne) SetRatingAverage(v float64) *MerchantUpdateOne {
+	_u.mutation.ResetRatingAverage()
+	_u.mutation.SetRatingAverage(v)
+	return _u
+}
+
+// SetNillableRatingAverage sets the "rating_average" field if the given value is not nil.
+func (_u *MerchantUpdateOne) SetNillableRatingAverage(v *float64) *MerchantUpdateOne {
+	if v != nil {
+		_u.SetRatingAverage(*v)
+	}
+	return _u
+}
+
+// AddRatingAverage adds value to the "rating_average" field.
+func (_u *MerchantUpdateOne) AddRatingAverage(v float64) *MerchantUpdateOne {
+	_u.mutation.AddRatingAverage(v)
+	return _u
+}
+
+// SetRatingCount sets the "rating_count" field.
+func (_u *MerchantUpdateOne) SetRatingCount(v int) *MerchantUpdateOne {
+	_u.mutation.ResetRatingCount()
+	_u.mutation.SetRatingCount(v)
+	return _u
+}
+
+// SetNillableRatingCount sets the "rating_count" field if the given value is not nil.
+func (_u *MerchantUpdateOne) SetNillableRatingCount(v *int) *MerchantUpdateOne {
+	if v != nil {
+		_u.SetRatingCount(*v)
+	}
+	return _u
+}
+
+// AddRatingCount adds value to the "rating_count" field.
+func (_u *MerchantUpdateOne) AddRatingCount(v int) *MerchantUpdateOne {
+	_u.mutation.AddRatingCount(v)
+	return _u
+}
+
+// SetRatingSum sets the "rating_sum" field.
+func (_u *MerchantUpdateOne) SetRatingSum(v int) *MerchantUpdateOne {
+	_u.mutation.ResetRatingSum()
+	_u.mutation.SetRatingSum(v)
+	return _u
+}
+
+// SetNillableRatingSum sets the "rating_sum" field if the given value is not nil.
+func (_u *MerchantUpdateOne) SetNillableRatingSum(v *int) *MerchantUpdateOne {
+	if v != nil {
+		_u.SetRatingSum(*v)
+	}
+	return _u
+}
+
+// AddRatingSum adds value to the "rating_sum" field.
+func (_u *MerchantUpdateOne) AddRatingSum(v int) *MerchantUpdateOne {
+	_u.mutation.AddRatingSum(v)
+	return _u
+}
+
+// SetRating1 sets the "rating_1" field.
+func (_u *MerchantUpdateOne) SetRating1(v int) *MerchantUpdateOne {
+	_u.mutation.ResetRating1()
+	_u.mutation.SetRating1(v)
+	return _u
+}
+
+// SetNillableRating1 sets the "rating_1" field if the given value is not nil.
+func (_u *MerchantUpdateOne) SetNillableRating1(v *int) *MerchantUpdateOne {
+	if v != nil {
+		_u.SetRating1(*v)
+	}
+	return _u
+}
+
+// AddRating1 adds value to the "rating_1" field.
+func (_u *MerchantUpdateOne) AddRating1(v int) *MerchantUpdateOne {
+	_u.mutation.AddRating1(v)
+	return _u
+}
+
+// SetRating2 sets the "rating_2" field.
+func (_u *MerchantUpdateOne) SetRating2(v int) *MerchantUpdateOne {
+	_u.mutation.ResetRating2()
+	_u.mutation.SetRating2(v)
+	return _u
+}
+
+// SetNillableRating2 sets the "rating_2" field if the given value is not nil.
+func (_u *MerchantUpdateOne) SetNillableRating2(v *int) *MerchantUpdateOne {
+	if v != nil {
+		_u.SetRating2(*v)
+	}
+	return _u
+}
+
+// AddRating2 adds value to the "rating_2" field.
+func (_u *MerchantUpdateOne) AddRating2(v int) *MerchantUpdateOne {
+	_u.mutation.AddRating2(v)
+	return _u
+}
+
+// SetRating3 sets the "rating_3" field.
+func (_u *MerchantUpdateOne) SetRating3(v int) *MerchantUpdateOne {
+	_u.mutation.ResetRating3()
+	_u.mutation.SetRating3(v)
+	return _u
+}
+
+// SetNillableRating3 sets the "rating_3" field if the given value is not nil.
+func (_u *MerchantUpdateOne) SetNillableRating3(v *int) *MerchantUpdateOne {
+	if v != nil {
+		_u.SetRating3(*v)
+	}
+	return _u
+}
+
+// AddRating3 adds value to the "rating_3" field.
+func (_u *MerchantUpdateOne) AddRating3(v int) *MerchantUpdateOne {
+	_u.mutation.AddRating3(v)
+	return _u
+}
+
+// SetRating4 sets the "rating_4" field.
+func (_u *MerchantUpdateOne) SetRating4(v int) *MerchantUpdateOne {
+	_u.mutation.ResetRating4()
+	_u.mutation.SetRating4(v)
+	return _u
+}
+
+// SetNillableRating4 sets the "rating_4" field if the given value is not nil.
+func (_u *MerchantUpdateOne) SetNillableRating4(v *int) *MerchantUpdateOne {
+	if v != nil {
+		_u.SetRating4(*v)
+	}
+	return _u
+}
+
+// AddRating4 adds value to the "rating_4" field.
+func (_u *MerchantUpdateOne) AddRating4(v int) *MerchantUpdateOne {
+	_u.mutation.AddRating4(v)
+	return _u
+}
+
+// SetRating5 sets the "rating_5" field.
+func (_u *MerchantUpdateOne) SetRating5(v int) *MerchantUpdateOne {
+	_u.mutation.ResetRating5()
+	_u.mutation.SetRating5(v)
+	return _u
+}
+
+// SetNillableRating5 sets the "rating_5" field if the given value is not nil.
+func (_u *MerchantUpdateOne) SetNillableRating5(v *int) *MerchantUpdateOne {
+	if v != nil {
+		_u.SetRating5(*v)
+	}
+	return _u
+}
+
+// AddRating5 adds value to the "rating_5" field.
+func (_u *MerchantUpdateOne) AddRating5(v int) *MerchantUpdateOne {
+	_u.mutation.AddRating5(v)
+	return _u
+}
+
+// SetRatingWithPhotos sets the "rating_with_photos" field.
+func (_u *MerchantUpdateOne) SetRatingWithPhotos(v int) *MerchantUpdateOne {
+	_u.mutation.ResetRatingWithPhotos()
+	_u.mutation.SetRatingWithPhotos(v)
+	return _u
+}
+
+// SetNillableRatingWithPhotos sets the "rating_with_photos" field if the given value is not nil.
+func (_u *MerchantUpdateOne) SetNillableRatingWithPhotos(v *int) *MerchantUpdateOne {
+	if v != nil {
+		_u.SetRatingWithPhotos(*v)
+	}
+	return _u
+}
+
+// AddRatingWithPhotos adds value to the "rating_with_photos" field.
+func (_u *MerchantUpdateOne) AddRatingWithPhotos(v int) *MerchantUpdateOne {
+	_u.mutation.AddRatingWithPhotos(v)
 	return _u
 }
 
@@ -1346,6 +1823,51 @@ func (_u *MerchantUpdateOne) defaults() error {
 
 // check runs all checks and user-defined validators on the builder.
 func (_u *MerchantUpdateOne) check() error {
+	if v, ok := _u.mutation.RatingAverage(); ok {
+		if err := merchant.RatingAverageValidator(v); err != nil {
+			return &ValidationError{Name: "rating_average", err: fmt.Errorf(`ent: validator failed for field "Merchant.rating_average": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.RatingCount(); ok {
+		if err := merchant.RatingCountValidator(v); err != nil {
+			return &ValidationError{Name: "rating_count", err: fmt.Errorf(`ent: validator failed for field "Merchant.rating_count": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.RatingSum(); ok {
+		if err := merchant.RatingSumValidator(v); err != nil {
+			return &ValidationError{Name: "rating_sum", err: fmt.Errorf(`ent: validator failed for field "Merchant.rating_sum": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.Rating1(); ok {
+		if err := merchant.Rating1Validator(v); err != nil {
+			return &ValidationError{Name: "rating_1", err: fmt.Errorf(`ent: validator failed for field "Merchant.rating_1": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.Rating2(); ok {
+		if err := merchant.Rating2Validator(v); err != nil {
+			return &ValidationError{Name: "rating_2", err: fmt.Errorf(`ent: validator failed for field "Merchant.rating_2": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.Rating3(); ok {
+		if err := merchant.Rating3Validator(v); err != nil {
+			return &ValidationError{Name: "rating_3", err: fmt.Errorf(`ent: validator failed for field "Merchant.rating_3": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.Rating4(); ok {
+		if err := merchant.Rating4Validator(v); err != nil {
+			return &ValidationError{Name: "rating_4", err: fmt.Errorf(`ent: validator failed for field "Merchant.rating_4": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.Rating5(); ok {
+		if err := merchant.Rating5Validator(v); err != nil {
+			return &ValidationError{Name: "rating_5", err: fmt.Errorf(`ent: validator failed for field "Merchant.rating_5": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.RatingWithPhotos(); ok {
+		if err := merchant.RatingWithPhotosValidator(v); err != nil {
+			return &ValidationError{Name: "rating_with_photos", err: fmt.Errorf(`ent: validator failed for field "Merchant.rating_with_photos": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.Name(); ok {
 		if err := merchant.NameValidator(v); err != nil {
 			return &ValidationError{Name: "name", err: fmt.Errorf(`ent: validator failed for field "Merchant.name": %w`, err)}
@@ -1454,6 +1976,60 @@ func (_u *MerchantUpdateOne) sqlSave(ctx context.Context) (_node *Merchant, err 
 	}
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(merchant.FieldUpdatedAt, field.TypeTime, value)
+	}
+	if value, ok := _u.mutation.RatingAverage(); ok {
+		_spec.SetField(merchant.FieldRatingAverage, field.TypeFloat64, value)
+	}
+	if value, ok := _u.mutation.AddedRatingAverage(); ok {
+		_spec.AddField(merchant.FieldRatingAverage, field.TypeFloat64, value)
+	}
+	if value, ok := _u.mutation.RatingCount(); ok {
+		_spec.SetField(merchant.FieldRatingCount, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRatingCount(); ok {
+		_spec.AddField(merchant.FieldRatingCount, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.RatingSum(); ok {
+		_spec.SetField(merchant.FieldRatingSum, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRatingSum(); ok {
+		_spec.AddField(merchant.FieldRatingSum, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.Rating1(); ok {
+		_spec.SetField(merchant.FieldRating1, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRating1(); ok {
+		_spec.AddField(merchant.FieldRating1, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.Rating2(); ok {
+		_spec.SetField(merchant.FieldRating2, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRating2(); ok {
+		_spec.AddField(merchant.FieldRating2, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.Rating3(); ok {
+		_spec.SetField(merchant.FieldRating3, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRating3(); ok {
+		_spec.AddField(merchant.FieldRating3, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.Rating4(); ok {
+		_spec.SetField(merchant.FieldRating4, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRating4(); ok {
+		_spec.AddField(merchant.FieldRating4, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.Rating5(); ok {
+		_spec.SetField(merchant.FieldRating5, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRating5(); ok {
+		_spec.AddField(merchant.FieldRating5, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.RatingWithPhotos(); ok {
+		_spec.SetField(merchant.FieldRatingWithPhotos, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRatingWithPhotos(); ok {
+		_spec.AddField(merchant.FieldRatingWithPhotos, field.TypeInt, value)
 	}
 	if value, ok := _u.mutation.Name(); ok {
 		_spec.SetField(merchant.FieldName, field.TypeString, value)

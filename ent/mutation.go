@@ -33,6 +33,8 @@ import (
 	"github.com/xiadan/xiadan/ent/refund"
 	"github.com/xiadan/xiadan/ent/relaystate"
 	"github.com/xiadan/xiadan/ent/review"
+	"github.com/xiadan/xiadan/ent/reviewreport"
+	"github.com/xiadan/xiadan/ent/reviewvote"
 	"github.com/xiadan/xiadan/ent/schema/schematype"
 	"github.com/xiadan/xiadan/ent/searchtoken"
 	"github.com/xiadan/xiadan/ent/shipment"
@@ -77,6 +79,8 @@ const (
 	TypeRefund              = "Refund"
 	TypeRelayState          = "RelayState"
 	TypeReview              = "Review"
+	TypeReviewReport        = "ReviewReport"
+	TypeReviewVote          = "ReviewVote"
 	TypeSearchToken         = "SearchToken"
 	TypeShipment            = "Shipment"
 	TypeStockMovement       = "StockMovement"
@@ -6067,6 +6071,24 @@ type MerchantMutation struct {
 	id                         *int
 	created_at                 *time.Time
 	updated_at                 *time.Time
+	rating_average             *float64
+	addrating_average          *float64
+	rating_count               *int
+	addrating_count            *int
+	rating_sum                 *int
+	addrating_sum              *int
+	rating_1                   *int
+	addrating_1                *int
+	rating_2                   *int
+	addrating_2                *int
+	rating_3                   *int
+	addrating_3                *int
+	rating_4                   *int
+	addrating_4                *int
+	rating_5                   *int
+	addrating_5                *int
+	rating_with_photos         *int
+	addrating_with_photos      *int
 	name                       *string
 	slug                       *string
 	description                *string
@@ -6272,6 +6294,510 @@ func (m *MerchantMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err e
 // ResetUpdatedAt resets all changes to the "updated_at" field.
 func (m *MerchantMutation) ResetUpdatedAt() {
 	m.updated_at = nil
+}
+
+// SetRatingAverage sets the "rating_average" field.
+func (m *MerchantMutation) SetRatingAverage(f float64) {
+	m.rating_average = &f
+	m.addrating_average = nil
+}
+
+// RatingAverage returns the value of the "rating_average" field in the mutation.
+func (m *MerchantMutation) RatingAverage() (r float64, exists bool) {
+	v := m.rating_average
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRatingAverage returns the old "rating_average" field's value of the Merchant entity.
+// If the Merchant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MerchantMutation) OldRatingAverage(ctx context.Context) (v float64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRatingAverage is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRatingAverage requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRatingAverage: %w", err)
+	}
+	return oldValue.RatingAverage, nil
+}
+
+// AddRatingAverage adds f to the "rating_average" field.
+func (m *MerchantMutation) AddRatingAverage(f float64) {
+	if m.addrating_average != nil {
+		*m.addrating_average += f
+	} else {
+		m.addrating_average = &f
+	}
+}
+
+// AddedRatingAverage returns the value that was added to the "rating_average" field in this mutation.
+func (m *MerchantMutation) AddedRatingAverage() (r float64, exists bool) {
+	v := m.addrating_average
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRatingAverage resets all changes to the "rating_average" field.
+func (m *MerchantMutation) ResetRatingAverage() {
+	m.rating_average = nil
+	m.addrating_average = nil
+}
+
+// SetRatingCount sets the "rating_count" field.
+func (m *MerchantMutation) SetRatingCount(i int) {
+	m.rating_count = &i
+	m.addrating_count = nil
+}
+
+// RatingCount returns the value of the "rating_count" field in the mutation.
+func (m *MerchantMutation) RatingCount() (r int, exists bool) {
+	v := m.rating_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRatingCount returns the old "rating_count" field's value of the Merchant entity.
+// If the Merchant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MerchantMutation) OldRatingCount(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRatingCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRatingCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRatingCount: %w", err)
+	}
+	return oldValue.RatingCount, nil
+}
+
+// AddRatingCount adds i to the "rating_count" field.
+func (m *MerchantMutation) AddRatingCount(i int) {
+	if m.addrating_count != nil {
+		*m.addrating_count += i
+	} else {
+		m.addrating_count = &i
+	}
+}
+
+// AddedRatingCount returns the value that was added to the "rating_count" field in this mutation.
+func (m *MerchantMutation) AddedRatingCount() (r int, exists bool) {
+	v := m.addrating_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRatingCount resets all changes to the "rating_count" field.
+func (m *MerchantMutation) ResetRatingCount() {
+	m.rating_count = nil
+	m.addrating_count = nil
+}
+
+// SetRatingSum sets the "rating_sum" field.
+func (m *MerchantMutation) SetRatingSum(i int) {
+	m.rating_sum = &i
+	m.addrating_sum = nil
+}
+
+// RatingSum returns the value of the "rating_sum" field in the mutation.
+func (m *MerchantMutation) RatingSum() (r int, exists bool) {
+	v := m.rating_sum
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRatingSum returns the old "rating_sum" field's value of the Merchant entity.
+// If the Merchant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MerchantMutation) OldRatingSum(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRatingSum is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRatingSum requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRatingSum: %w", err)
+	}
+	return oldValue.RatingSum, nil
+}
+
+// AddRatingSum adds i to the "rating_sum" field.
+func (m *MerchantMutation) AddRatingSum(i int) {
+	if m.addrating_sum != nil {
+		*m.addrating_sum += i
+	} else {
+		m.addrating_sum = &i
+	}
+}
+
+// AddedRatingSum returns the value that was added to the "rating_sum" field in this mutation.
+func (m *MerchantMutation) AddedRatingSum() (r int, exists bool) {
+	v := m.addrating_sum
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRatingSum resets all changes to the "rating_sum" field.
+func (m *MerchantMutation) ResetRatingSum() {
+	m.rating_sum = nil
+	m.addrating_sum = nil
+}
+
+// SetRating1 sets the "rating_1" field.
+func (m *MerchantMutation) SetRating1(i int) {
+	m.rating_1 = &i
+	m.addrating_1 = nil
+}
+
+// Rating1 returns the value of the "rating_1" field in the mutation.
+func (m *MerchantMutation) Rating1() (r int, exists bool) {
+	v := m.rating_1
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRating1 returns the old "rating_1" field's value of the Merchant entity.
+// If the Merchant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MerchantMutation) OldRating1(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRating1 is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRating1 requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRating1: %w", err)
+	}
+	return oldValue.Rating1, nil
+}
+
+// AddRating1 adds i to the "rating_1" field.
+func (m *MerchantMutation) AddRating1(i int) {
+	if m.addrating_1 != nil {
+		*m.addrating_1 += i
+	} else {
+		m.addrating_1 = &i
+	}
+}
+
+// AddedRating1 returns the value that was added to the "rating_1" field in this mutation.
+func (m *MerchantMutation) AddedRating1() (r int, exists bool) {
+	v := m.addrating_1
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRating1 resets all changes to the "rating_1" field.
+func (m *MerchantMutation) ResetRating1() {
+	m.rating_1 = nil
+	m.addrating_1 = nil
+}
+
+// SetRating2 sets the "rating_2" field.
+func (m *MerchantMutation) SetRating2(i int) {
+	m.rating_2 = &i
+	m.addrating_2 = nil
+}
+
+// Rating2 returns the value of the "rating_2" field in the mutation.
+func (m *MerchantMutation) Rating2() (r int, exists bool) {
+	v := m.rating_2
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRating2 returns the old "rating_2" field's value of the Merchant entity.
+// If the Merchant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MerchantMutation) OldRating2(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRating2 is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRating2 requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRating2: %w", err)
+	}
+	return oldValue.Rating2, nil
+}
+
+// AddRating2 adds i to the "rating_2" field.
+func (m *MerchantMutation) AddRating2(i int) {
+	if m.addrating_2 != nil {
+		*m.addrating_2 += i
+	} else {
+		m.addrating_2 = &i
+	}
+}
+
+// AddedRating2 returns the value that was added to the "rating_2" field in this mutation.
+func (m *MerchantMutation) AddedRating2() (r int, exists bool) {
+	v := m.addrating_2
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRating2 resets all changes to the "rating_2" field.
+func (m *MerchantMutation) ResetRating2() {
+	m.rating_2 = nil
+	m.addrating_2 = nil
+}
+
+// SetRating3 sets the "rating_3" field.
+func (m *MerchantMutation) SetRating3(i int) {
+	m.rating_3 = &i
+	m.addrating_3 = nil
+}
+
+// Rating3 returns the value of the "rating_3" field in the mutation.
+func (m *MerchantMutation) Rating3() (r int, exists bool) {
+	v := m.rating_3
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRating3 returns the old "rating_3" field's value of the Merchant entity.
+// If the Merchant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MerchantMutation) OldRating3(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRating3 is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRating3 requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRating3: %w", err)
+	}
+	return oldValue.Rating3, nil
+}
+
+// AddRating3 adds i to the "rating_3" field.
+func (m *MerchantMutation) AddRating3(i int) {
+	if m.addrating_3 != nil {
+		*m.addrating_3 += i
+	} else {
+		m.addrating_3 = &i
+	}
+}
+
+// AddedRating3 returns the value that was added to the "rating_3" field in this mutation.
+func (m *MerchantMutation) AddedRating3() (r int, exists bool) {
+	v := m.addrating_3
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRating3 resets all changes to the "rating_3" field.
+func (m *MerchantMutation) ResetRating3() {
+	m.rating_3 = nil
+	m.addrating_3 = nil
+}
+
+// SetRating4 sets the "rating_4" field.
+func (m *MerchantMutation) SetRating4(i int) {
+	m.rating_4 = &i
+	m.addrating_4 = nil
+}
+
+// Rating4 returns the value of the "rating_4" field in the mutation.
+func (m *MerchantMutation) Rating4() (r int, exists bool) {
+	v := m.rating_4
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRating4 returns the old "rating_4" field's value of the Merchant entity.
+// If the Merchant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MerchantMutation) OldRating4(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRating4 is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRating4 requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRating4: %w", err)
+	}
+	return oldValue.Rating4, nil
+}
+
+// AddRating4 adds i to the "rating_4" field.
+func (m *MerchantMutation) AddRating4(i int) {
+	if m.addrating_4 != nil {
+		*m.addrating_4 += i
+	} else {
+		m.addrating_4 = &i
+	}
+}
+
+// AddedRating4 returns the value that was added to the "rating_4" field in this mutation.
+func (m *MerchantMutation) AddedRating4() (r int, exists bool) {
+	v := m.addrating_4
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRating4 resets all changes to the "rating_4" field.
+func (m *MerchantMutation) ResetRating4() {
+	m.rating_4 = nil
+	m.addrating_4 = nil
+}
+
+// SetRating5 sets the "rating_5" field.
+func (m *MerchantMutation) SetRating5(i int) {
+	m.rating_5 = &i
+	m.addrating_5 = nil
+}
+
+// Rating5 returns the value of the "rating_5" field in the mutation.
+func (m *MerchantMutation) Rating5() (r int, exists bool) {
+	v := m.rating_5
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRating5 returns the old "rating_5" field's value of the Merchant entity.
+// If the Merchant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MerchantMutation) OldRating5(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRating5 is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRating5 requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRating5: %w", err)
+	}
+	return oldValue.Rating5, nil
+}
+
+// AddRating5 adds i to the "rating_5" field.
+func (m *MerchantMutation) AddRating5(i int) {
+	if m.addrating_5 != nil {
+		*m.addrating_5 += i
+	} else {
+		m.addrating_5 = &i
+	}
+}
+
+// AddedRating5 returns the value that was added to the "rating_5" field in this mutation.
+func (m *MerchantMutation) AddedRating5() (r int, exists bool) {
+	v := m.addrating_5
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRating5 resets all changes to the "rating_5" field.
+func (m *MerchantMutation) ResetRating5() {
+	m.rating_5 = nil
+	m.addrating_5 = nil
+}
+
+// SetRatingWithPhotos sets the "rating_with_photos" field.
+func (m *MerchantMutation) SetRatingWithPhotos(i int) {
+	m.rating_with_photos = &i
+	m.addrating_with_photos = nil
+}
+
+// RatingWithPhotos returns the value of the "rating_with_photos" field in the mutation.
+func (m *MerchantMutation) RatingWithPhotos() (r int, exists bool) {
+	v := m.rating_with_photos
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRatingWithPhotos returns the old "rating_with_photos" field's value of the Merchant entity.
+// If the Merchant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MerchantMutation) OldRatingWithPhotos(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRatingWithPhotos is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRatingWithPhotos requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRatingWithPhotos: %w", err)
+	}
+	return oldValue.RatingWithPhotos, nil
+}
+
+// AddRatingWithPhotos adds i to the "rating_with_photos" field.
+func (m *MerchantMutation) AddRatingWithPhotos(i int) {
+	if m.addrating_with_photos != nil {
+		*m.addrating_with_photos += i
+	} else {
+		m.addrating_with_photos = &i
+	}
+}
+
+// AddedRatingWithPhotos returns the value that was added to the "rating_with_photos" field in this mutation.
+func (m *MerchantMutation) AddedRatingWithPhotos() (r int, exists bool) {
+	v := m.addrating_with_photos
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRatingWithPhotos resets all changes to the "rating_with_photos" field.
+func (m *MerchantMutation) ResetRatingWithPhotos() {
+	m.rating_with_photos = nil
+	m.addrating_with_photos = nil
 }
 
 // SetName sets the "name" field.
@@ -7193,12 +7719,39 @@ func (m *MerchantMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *MerchantMutation) Fields() []string {
-	fields := make([]string, 0, 18)
+	fields := make([]string, 0, 27)
 	if m.created_at != nil {
 		fields = append(fields, merchant.FieldCreatedAt)
 	}
 	if m.updated_at != nil {
 		fields = append(fields, merchant.FieldUpdatedAt)
+	}
+	if m.rating_average != nil {
+		fields = append(fields, merchant.FieldRatingAverage)
+	}
+	if m.rating_count != nil {
+		fields = append(fields, merchant.FieldRatingCount)
+	}
+	if m.rating_sum != nil {
+		fields = append(fields, merchant.FieldRatingSum)
+	}
+	if m.rating_1 != nil {
+		fields = append(fields, merchant.FieldRating1)
+	}
+	if m.rating_2 != nil {
+		fields = append(fields, merchant.FieldRating2)
+	}
+	if m.rating_3 != nil {
+		fields = append(fields, merchant.FieldRating3)
+	}
+	if m.rating_4 != nil {
+		fields = append(fields, merchant.FieldRating4)
+	}
+	if m.rating_5 != nil {
+		fields = append(fields, merchant.FieldRating5)
+	}
+	if m.rating_with_photos != nil {
+		fields = append(fields, merchant.FieldRatingWithPhotos)
 	}
 	if m.name != nil {
 		fields = append(fields, merchant.FieldName)
@@ -7260,6 +7813,24 @@ func (m *MerchantMutation) Field(name string) (ent.Value, bool) {
 		return m.CreatedAt()
 	case merchant.FieldUpdatedAt:
 		return m.UpdatedAt()
+	case merchant.FieldRatingAverage:
+		return m.RatingAverage()
+	case merchant.FieldRatingCount:
+		return m.RatingCount()
+	case merchant.FieldRatingSum:
+		return m.RatingSum()
+	case merchant.FieldRating1:
+		return m.Rating1()
+	case merchant.FieldRating2:
+		return m.Rating2()
+	case merchant.FieldRating3:
+		return m.Rating3()
+	case merchant.FieldRating4:
+		return m.Rating4()
+	case merchant.FieldRating5:
+		return m.Rating5()
+	case merchant.FieldRatingWithPhotos:
+		return m.RatingWithPhotos()
 	case merchant.FieldName:
 		return m.Name()
 	case merchant.FieldSlug:
@@ -7305,6 +7876,24 @@ func (m *MerchantMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldCreatedAt(ctx)
 	case merchant.FieldUpdatedAt:
 		return m.OldUpdatedAt(ctx)
+	case merchant.FieldRatingAverage:
+		return m.OldRatingAverage(ctx)
+	case merchant.FieldRatingCount:
+		return m.OldRatingCount(ctx)
+	case merchant.FieldRatingSum:
+		return m.OldRatingSum(ctx)
+	case merchant.FieldRating1:
+		return m.OldRating1(ctx)
+	case merchant.FieldRating2:
+		return m.OldRating2(ctx)
+	case merchant.FieldRating3:
+		return m.OldRating3(ctx)
+	case merchant.FieldRating4:
+		return m.OldRating4(ctx)
+	case merchant.FieldRating5:
+		return m.OldRating5(ctx)
+	case merchant.FieldRatingWithPhotos:
+		return m.OldRatingWithPhotos(ctx)
 	case merchant.FieldName:
 		return m.OldName(ctx)
 	case merchant.FieldSlug:
@@ -7359,6 +7948,69 @@ func (m *MerchantMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetUpdatedAt(v)
+		return nil
+	case merchant.FieldRatingAverage:
+		v, ok := value.(float64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRatingAverage(v)
+		return nil
+	case merchant.FieldRatingCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRatingCount(v)
+		return nil
+	case merchant.FieldRatingSum:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRatingSum(v)
+		return nil
+	case merchant.FieldRating1:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRating1(v)
+		return nil
+	case merchant.FieldRating2:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRating2(v)
+		return nil
+	case merchant.FieldRating3:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRating3(v)
+		return nil
+	case merchant.FieldRating4:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRating4(v)
+		return nil
+	case merchant.FieldRating5:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRating5(v)
+		return nil
+	case merchant.FieldRatingWithPhotos:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRatingWithPhotos(v)
 		return nil
 	case merchant.FieldName:
 		v, ok := value.(string)
@@ -7480,6 +8132,33 @@ func (m *MerchantMutation) SetField(name string, value ent.Value) error {
 // this mutation.
 func (m *MerchantMutation) AddedFields() []string {
 	var fields []string
+	if m.addrating_average != nil {
+		fields = append(fields, merchant.FieldRatingAverage)
+	}
+	if m.addrating_count != nil {
+		fields = append(fields, merchant.FieldRatingCount)
+	}
+	if m.addrating_sum != nil {
+		fields = append(fields, merchant.FieldRatingSum)
+	}
+	if m.addrating_1 != nil {
+		fields = append(fields, merchant.FieldRating1)
+	}
+	if m.addrating_2 != nil {
+		fields = append(fields, merchant.FieldRating2)
+	}
+	if m.addrating_3 != nil {
+		fields = append(fields, merchant.FieldRating3)
+	}
+	if m.addrating_4 != nil {
+		fields = append(fields, merchant.FieldRating4)
+	}
+	if m.addrating_5 != nil {
+		fields = append(fields, merchant.FieldRating5)
+	}
+	if m.addrating_with_photos != nil {
+		fields = append(fields, merchant.FieldRatingWithPhotos)
+	}
 	if m.addshipping_flat_fee != nil {
 		fields = append(fields, merchant.FieldShippingFlatFee)
 	}
@@ -7494,6 +8173,24 @@ func (m *MerchantMutation) AddedFields() []string {
 // was not set, or was not defined in the schema.
 func (m *MerchantMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
+	case merchant.FieldRatingAverage:
+		return m.AddedRatingAverage()
+	case merchant.FieldRatingCount:
+		return m.AddedRatingCount()
+	case merchant.FieldRatingSum:
+		return m.AddedRatingSum()
+	case merchant.FieldRating1:
+		return m.AddedRating1()
+	case merchant.FieldRating2:
+		return m.AddedRating2()
+	case merchant.FieldRating3:
+		return m.AddedRating3()
+	case merchant.FieldRating4:
+		return m.AddedRating4()
+	case merchant.FieldRating5:
+		return m.AddedRating5()
+	case merchant.FieldRatingWithPhotos:
+		return m.AddedRatingWithPhotos()
 	case merchant.FieldShippingFlatFee:
 		return m.AddedShippingFlatFee()
 	case merchant.FieldFreeShippingThreshold:
@@ -7507,6 +8204,69 @@ func (m *MerchantMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *MerchantMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case merchant.FieldRatingAverage:
+		v, ok := value.(float64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRatingAverage(v)
+		return nil
+	case merchant.FieldRatingCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRatingCount(v)
+		return nil
+	case merchant.FieldRatingSum:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRatingSum(v)
+		return nil
+	case merchant.FieldRating1:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRating1(v)
+		return nil
+	case merchant.FieldRating2:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRating2(v)
+		return nil
+	case merchant.FieldRating3:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRating3(v)
+		return nil
+	case merchant.FieldRating4:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRating4(v)
+		return nil
+	case merchant.FieldRating5:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRating5(v)
+		return nil
+	case merchant.FieldRatingWithPhotos:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRatingWithPhotos(v)
+		return nil
 	case merchant.FieldShippingFlatFee:
 		v, ok := value.(int64)
 		if !ok {
@@ -7568,6 +8328,33 @@ func (m *MerchantMutation) ResetField(name string) error {
 		return nil
 	case merchant.FieldUpdatedAt:
 		m.ResetUpdatedAt()
+		return nil
+	case merchant.FieldRatingAverage:
+		m.ResetRatingAverage()
+		return nil
+	case merchant.FieldRatingCount:
+		m.ResetRatingCount()
+		return nil
+	case merchant.FieldRatingSum:
+		m.ResetRatingSum()
+		return nil
+	case merchant.FieldRating1:
+		m.ResetRating1()
+		return nil
+	case merchant.FieldRating2:
+		m.ResetRating2()
+		return nil
+	case merchant.FieldRating3:
+		m.ResetRating3()
+		return nil
+	case merchant.FieldRating4:
+		m.ResetRating4()
+		return nil
+	case merchant.FieldRating5:
+		m.ResetRating5()
+		return nil
+	case merchant.FieldRatingWithPhotos:
+		m.ResetRatingWithPhotos()
 		return nil
 	case merchant.FieldName:
 		m.ResetName()
@@ -11174,6 +11961,8 @@ type OrderEventMutation struct {
 	addposition    *int64
 	sequence       *int64
 	addsequence    *int64
+	review_id      *int
+	addreview_id   *int
 	clearedFields  map[string]struct{}
 	_order         *int
 	cleared_order  bool
@@ -11854,6 +12643,76 @@ func (m *OrderEventMutation) ResetSequence() {
 	delete(m.clearedFields, orderevent.FieldSequence)
 }
 
+// SetReviewID sets the "review_id" field.
+func (m *OrderEventMutation) SetReviewID(i int) {
+	m.review_id = &i
+	m.addreview_id = nil
+}
+
+// ReviewID returns the value of the "review_id" field in the mutation.
+func (m *OrderEventMutation) ReviewID() (r int, exists bool) {
+	v := m.review_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReviewID returns the old "review_id" field's value of the OrderEvent entity.
+// If the OrderEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OrderEventMutation) OldReviewID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReviewID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReviewID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReviewID: %w", err)
+	}
+	return oldValue.ReviewID, nil
+}
+
+// AddReviewID adds i to the "review_id" field.
+func (m *OrderEventMutation) AddReviewID(i int) {
+	if m.addreview_id != nil {
+		*m.addreview_id += i
+	} else {
+		m.addreview_id = &i
+	}
+}
+
+// AddedReviewID returns the value that was added to the "review_id" field in this mutation.
+func (m *OrderEventMutation) AddedReviewID() (r int, exists bool) {
+	v := m.addreview_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearReviewID clears the value of the "review_id" field.
+func (m *OrderEventMutation) ClearReviewID() {
+	m.review_id = nil
+	m.addreview_id = nil
+	m.clearedFields[orderevent.FieldReviewID] = struct{}{}
+}
+
+// ReviewIDCleared returns if the "review_id" field was cleared in this mutation.
+func (m *OrderEventMutation) ReviewIDCleared() bool {
+	_, ok := m.clearedFields[orderevent.FieldReviewID]
+	return ok
+}
+
+// ResetReviewID resets all changes to the "review_id" field.
+func (m *OrderEventMutation) ResetReviewID() {
+	m.review_id = nil
+	m.addreview_id = nil
+	delete(m.clearedFields, orderevent.FieldReviewID)
+}
+
 // ClearOrder clears the "order" edge to the Order entity.
 func (m *OrderEventMutation) ClearOrder() {
 	m.cleared_order = true
@@ -11915,7 +12774,7 @@ func (m *OrderEventMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *OrderEventMutation) Fields() []string {
-	fields := make([]string, 0, 12)
+	fields := make([]string, 0, 13)
 	if m._order != nil {
 		fields = append(fields, orderevent.FieldOrderID)
 	}
@@ -11952,6 +12811,9 @@ func (m *OrderEventMutation) Fields() []string {
 	if m.sequence != nil {
 		fields = append(fields, orderevent.FieldSequence)
 	}
+	if m.review_id != nil {
+		fields = append(fields, orderevent.FieldReviewID)
+	}
 	return fields
 }
 
@@ -11984,6 +12846,8 @@ func (m *OrderEventMutation) Field(name string) (ent.Value, bool) {
 		return m.Position()
 	case orderevent.FieldSequence:
 		return m.Sequence()
+	case orderevent.FieldReviewID:
+		return m.ReviewID()
 	}
 	return nil, false
 }
@@ -12017,6 +12881,8 @@ func (m *OrderEventMutation) OldField(ctx context.Context, name string) (ent.Val
 		return m.OldPosition(ctx)
 	case orderevent.FieldSequence:
 		return m.OldSequence(ctx)
+	case orderevent.FieldReviewID:
+		return m.OldReviewID(ctx)
 	}
 	return nil, fmt.Errorf("unknown OrderEvent field %s", name)
 }
@@ -12110,6 +12976,13 @@ func (m *OrderEventMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetSequence(v)
 		return nil
+	case orderevent.FieldReviewID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReviewID(v)
+		return nil
 	}
 	return fmt.Errorf("unknown OrderEvent field %s", name)
 }
@@ -12133,6 +13006,9 @@ func (m *OrderEventMutation) AddedFields() []string {
 	if m.addsequence != nil {
 		fields = append(fields, orderevent.FieldSequence)
 	}
+	if m.addreview_id != nil {
+		fields = append(fields, orderevent.FieldReviewID)
+	}
 	return fields
 }
 
@@ -12151,6 +13027,8 @@ func (m *OrderEventMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedPosition()
 	case orderevent.FieldSequence:
 		return m.AddedSequence()
+	case orderevent.FieldReviewID:
+		return m.AddedReviewID()
 	}
 	return nil, false
 }
@@ -12195,6 +13073,13 @@ func (m *OrderEventMutation) AddField(name string, value ent.Value) error {
 		}
 		m.AddSequence(v)
 		return nil
+	case orderevent.FieldReviewID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddReviewID(v)
+		return nil
 	}
 	return fmt.Errorf("unknown OrderEvent numeric field %s", name)
 }
@@ -12211,6 +13096,9 @@ func (m *OrderEventMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(orderevent.FieldSequence) {
 		fields = append(fields, orderevent.FieldSequence)
+	}
+	if m.FieldCleared(orderevent.FieldReviewID) {
+		fields = append(fields, orderevent.FieldReviewID)
 	}
 	return fields
 }
@@ -12234,6 +13122,9 @@ func (m *OrderEventMutation) ClearField(name string) error {
 		return nil
 	case orderevent.FieldSequence:
 		m.ClearSequence()
+		return nil
+	case orderevent.FieldReviewID:
+		m.ClearReviewID()
 		return nil
 	}
 	return fmt.Errorf("unknown OrderEvent nullable field %s", name)
@@ -12278,6 +13169,9 @@ func (m *OrderEventMutation) ResetField(name string) error {
 		return nil
 	case orderevent.FieldSequence:
 		m.ResetSequence()
+		return nil
+	case orderevent.FieldReviewID:
+		m.ResetReviewID()
 		return nil
 	}
 	return fmt.Errorf("unknown OrderEvent field %s", name)
@@ -16872,53 +17766,67 @@ func (m *PhoneCodeMutation) ResetEdge(name string) error {
 // ProductMutation represents an operation that mutates the Product nodes in the graph.
 type ProductMutation struct {
 	config
-	op                   Op
-	typ                  string
-	id                   *int
-	created_at           *time.Time
-	updated_at           *time.Time
-	title                *string
-	slug                 *string
-	description          *string
-	kind                 *product.Kind
-	status               *product.Status
-	images               *[]schematype.Image
-	appendimages         []schematype.Image
-	attributes           *[]schematype.Attribute
-	appendattributes     []schematype.Attribute
-	sales_count          *int
-	addsales_count       *int
-	published_at         *time.Time
-	min_price            *int64
-	addmin_price         *int64
-	max_price            *int64
-	addmax_price         *int64
-	currency             *string
-	total_stock          *int
-	addtotal_stock       *int
-	variant_count        *int
-	addvariant_count     *int
-	rating_average       *float64
-	addrating_average    *float64
-	rating_count         *int
-	addrating_count      *int
-	clearedFields        map[string]struct{}
-	merchant             *int
-	clearedmerchant      bool
-	category             *int
-	clearedcategory      bool
-	variants             map[int]struct{}
-	removedvariants      map[int]struct{}
-	clearedvariants      bool
-	reviews              map[int]struct{}
-	removedreviews       map[int]struct{}
-	clearedreviews       bool
-	search_tokens        map[int]struct{}
-	removedsearch_tokens map[int]struct{}
-	clearedsearch_tokens bool
-	done                 bool
-	oldValue             func(context.Context) (*Product, error)
-	predicates           []predicate.Product
+	op                    Op
+	typ                   string
+	id                    *int
+	created_at            *time.Time
+	updated_at            *time.Time
+	rating_average        *float64
+	addrating_average     *float64
+	rating_count          *int
+	addrating_count       *int
+	rating_sum            *int
+	addrating_sum         *int
+	rating_1              *int
+	addrating_1           *int
+	rating_2              *int
+	addrating_2           *int
+	rating_3              *int
+	addrating_3           *int
+	rating_4              *int
+	addrating_4           *int
+	rating_5              *int
+	addrating_5           *int
+	rating_with_photos    *int
+	addrating_with_photos *int
+	title                 *string
+	slug                  *string
+	description           *string
+	kind                  *product.Kind
+	status                *product.Status
+	images                *[]schematype.Image
+	appendimages          []schematype.Image
+	attributes            *[]schematype.Attribute
+	appendattributes      []schematype.Attribute
+	sales_count           *int
+	addsales_count        *int
+	published_at          *time.Time
+	min_price             *int64
+	addmin_price          *int64
+	max_price             *int64
+	addmax_price          *int64
+	currency              *string
+	total_stock           *int
+	addtotal_stock        *int
+	variant_count         *int
+	addvariant_count      *int
+	clearedFields         map[string]struct{}
+	merchant              *int
+	clearedmerchant       bool
+	category              *int
+	clearedcategory       bool
+	variants              map[int]struct{}
+	removedvariants       map[int]struct{}
+	clearedvariants       bool
+	reviews               map[int]struct{}
+	removedreviews        map[int]struct{}
+	clearedreviews        bool
+	search_tokens         map[int]struct{}
+	removedsearch_tokens  map[int]struct{}
+	clearedsearch_tokens  bool
+	done                  bool
+	oldValue              func(context.Context) (*Product, error)
+	predicates            []predicate.Product
 }
 
 var _ ent.Mutation = (*ProductMutation)(nil)
@@ -17089,6 +17997,510 @@ func (m *ProductMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err er
 // ResetUpdatedAt resets all changes to the "updated_at" field.
 func (m *ProductMutation) ResetUpdatedAt() {
 	m.updated_at = nil
+}
+
+// SetRatingAverage sets the "rating_average" field.
+func (m *ProductMutation) SetRatingAverage(f float64) {
+	m.rating_average = &f
+	m.addrating_average = nil
+}
+
+// RatingAverage returns the value of the "rating_average" field in the mutation.
+func (m *ProductMutation) RatingAverage() (r float64, exists bool) {
+	v := m.rating_average
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRatingAverage returns the old "rating_average" field's value of the Product entity.
+// If the Product object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProductMutation) OldRatingAverage(ctx context.Context) (v float64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRatingAverage is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRatingAverage requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRatingAverage: %w", err)
+	}
+	return oldValue.RatingAverage, nil
+}
+
+// AddRatingAverage adds f to the "rating_average" field.
+func (m *ProductMutation) AddRatingAverage(f float64) {
+	if m.addrating_average != nil {
+		*m.addrating_average += f
+	} else {
+		m.addrating_average = &f
+	}
+}
+
+// AddedRatingAverage returns the value that was added to the "rating_average" field in this mutation.
+func (m *ProductMutation) AddedRatingAverage() (r float64, exists bool) {
+	v := m.addrating_average
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRatingAverage resets all changes to the "rating_average" field.
+func (m *ProductMutation) ResetRatingAverage() {
+	m.rating_average = nil
+	m.addrating_average = nil
+}
+
+// SetRatingCount sets the "rating_count" field.
+func (m *ProductMutation) SetRatingCount(i int) {
+	m.rating_count = &i
+	m.addrating_count = nil
+}
+
+// RatingCount returns the value of the "rating_count" field in the mutation.
+func (m *ProductMutation) RatingCount() (r int, exists bool) {
+	v := m.rating_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRatingCount returns the old "rating_count" field's value of the Product entity.
+// If the Product object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProductMutation) OldRatingCount(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRatingCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRatingCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRatingCount: %w", err)
+	}
+	return oldValue.RatingCount, nil
+}
+
+// AddRatingCount adds i to the "rating_count" field.
+func (m *ProductMutation) AddRatingCount(i int) {
+	if m.addrating_count != nil {
+		*m.addrating_count += i
+	} else {
+		m.addrating_count = &i
+	}
+}
+
+// AddedRatingCount returns the value that was added to the "rating_count" field in this mutation.
+func (m *ProductMutation) AddedRatingCount() (r int, exists bool) {
+	v := m.addrating_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRatingCount resets all changes to the "rating_count" field.
+func (m *ProductMutation) ResetRatingCount() {
+	m.rating_count = nil
+	m.addrating_count = nil
+}
+
+// SetRatingSum sets the "rating_sum" field.
+func (m *ProductMutation) SetRatingSum(i int) {
+	m.rating_sum = &i
+	m.addrating_sum = nil
+}
+
+// RatingSum returns the value of the "rating_sum" field in the mutation.
+func (m *ProductMutation) RatingSum() (r int, exists bool) {
+	v := m.rating_sum
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRatingSum returns the old "rating_sum" field's value of the Product entity.
+// If the Product object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProductMutation) OldRatingSum(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRatingSum is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRatingSum requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRatingSum: %w", err)
+	}
+	return oldValue.RatingSum, nil
+}
+
+// AddRatingSum adds i to the "rating_sum" field.
+func (m *ProductMutation) AddRatingSum(i int) {
+	if m.addrating_sum != nil {
+		*m.addrating_sum += i
+	} else {
+		m.addrating_sum = &i
+	}
+}
+
+// AddedRatingSum returns the value that was added to the "rating_sum" field in this mutation.
+func (m *ProductMutation) AddedRatingSum() (r int, exists bool) {
+	v := m.addrating_sum
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRatingSum resets all changes to the "rating_sum" field.
+func (m *ProductMutation) ResetRatingSum() {
+	m.rating_sum = nil
+	m.addrating_sum = nil
+}
+
+// SetRating1 sets the "rating_1" field.
+func (m *ProductMutation) SetRating1(i int) {
+	m.rating_1 = &i
+	m.addrating_1 = nil
+}
+
+// Rating1 returns the value of the "rating_1" field in the mutation.
+func (m *ProductMutation) Rating1() (r int, exists bool) {
+	v := m.rating_1
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRating1 returns the old "rating_1" field's value of the Product entity.
+// If the Product object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProductMutation) OldRating1(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRating1 is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRating1 requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRating1: %w", err)
+	}
+	return oldValue.Rating1, nil
+}
+
+// AddRating1 adds i to the "rating_1" field.
+func (m *ProductMutation) AddRating1(i int) {
+	if m.addrating_1 != nil {
+		*m.addrating_1 += i
+	} else {
+		m.addrating_1 = &i
+	}
+}
+
+// AddedRating1 returns the value that was added to the "rating_1" field in this mutation.
+func (m *ProductMutation) AddedRating1() (r int, exists bool) {
+	v := m.addrating_1
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRating1 resets all changes to the "rating_1" field.
+func (m *ProductMutation) ResetRating1() {
+	m.rating_1 = nil
+	m.addrating_1 = nil
+}
+
+// SetRating2 sets the "rating_2" field.
+func (m *ProductMutation) SetRating2(i int) {
+	m.rating_2 = &i
+	m.addrating_2 = nil
+}
+
+// Rating2 returns the value of the "rating_2" field in the mutation.
+func (m *ProductMutation) Rating2() (r int, exists bool) {
+	v := m.rating_2
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRating2 returns the old "rating_2" field's value of the Product entity.
+// If the Product object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProductMutation) OldRating2(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRating2 is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRating2 requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRating2: %w", err)
+	}
+	return oldValue.Rating2, nil
+}
+
+// AddRating2 adds i to the "rating_2" field.
+func (m *ProductMutation) AddRating2(i int) {
+	if m.addrating_2 != nil {
+		*m.addrating_2 += i
+	} else {
+		m.addrating_2 = &i
+	}
+}
+
+// AddedRating2 returns the value that was added to the "rating_2" field in this mutation.
+func (m *ProductMutation) AddedRating2() (r int, exists bool) {
+	v := m.addrating_2
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRating2 resets all changes to the "rating_2" field.
+func (m *ProductMutation) ResetRating2() {
+	m.rating_2 = nil
+	m.addrating_2 = nil
+}
+
+// SetRating3 sets the "rating_3" field.
+func (m *ProductMutation) SetRating3(i int) {
+	m.rating_3 = &i
+	m.addrating_3 = nil
+}
+
+// Rating3 returns the value of the "rating_3" field in the mutation.
+func (m *ProductMutation) Rating3() (r int, exists bool) {
+	v := m.rating_3
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRating3 returns the old "rating_3" field's value of the Product entity.
+// If the Product object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProductMutation) OldRating3(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRating3 is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRating3 requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRating3: %w", err)
+	}
+	return oldValue.Rating3, nil
+}
+
+// AddRating3 adds i to the "rating_3" field.
+func (m *ProductMutation) AddRating3(i int) {
+	if m.addrating_3 != nil {
+		*m.addrating_3 += i
+	} else {
+		m.addrating_3 = &i
+	}
+}
+
+// AddedRating3 returns the value that was added to the "rating_3" field in this mutation.
+func (m *ProductMutation) AddedRating3() (r int, exists bool) {
+	v := m.addrating_3
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRating3 resets all changes to the "rating_3" field.
+func (m *ProductMutation) ResetRating3() {
+	m.rating_3 = nil
+	m.addrating_3 = nil
+}
+
+// SetRating4 sets the "rating_4" field.
+func (m *ProductMutation) SetRating4(i int) {
+	m.rating_4 = &i
+	m.addrating_4 = nil
+}
+
+// Rating4 returns the value of the "rating_4" field in the mutation.
+func (m *ProductMutation) Rating4() (r int, exists bool) {
+	v := m.rating_4
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRating4 returns the old "rating_4" field's value of the Product entity.
+// If the Product object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProductMutation) OldRating4(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRating4 is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRating4 requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRating4: %w", err)
+	}
+	return oldValue.Rating4, nil
+}
+
+// AddRating4 adds i to the "rating_4" field.
+func (m *ProductMutation) AddRating4(i int) {
+	if m.addrating_4 != nil {
+		*m.addrating_4 += i
+	} else {
+		m.addrating_4 = &i
+	}
+}
+
+// AddedRating4 returns the value that was added to the "rating_4" field in this mutation.
+func (m *ProductMutation) AddedRating4() (r int, exists bool) {
+	v := m.addrating_4
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRating4 resets all changes to the "rating_4" field.
+func (m *ProductMutation) ResetRating4() {
+	m.rating_4 = nil
+	m.addrating_4 = nil
+}
+
+// SetRating5 sets the "rating_5" field.
+func (m *ProductMutation) SetRating5(i int) {
+	m.rating_5 = &i
+	m.addrating_5 = nil
+}
+
+// Rating5 returns the value of the "rating_5" field in the mutation.
+func (m *ProductMutation) Rating5() (r int, exists bool) {
+	v := m.rating_5
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRating5 returns the old "rating_5" field's value of the Product entity.
+// If the Product object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProductMutation) OldRating5(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRating5 is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRating5 requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRating5: %w", err)
+	}
+	return oldValue.Rating5, nil
+}
+
+// AddRating5 adds i to the "rating_5" field.
+func (m *ProductMutation) AddRating5(i int) {
+	if m.addrating_5 != nil {
+		*m.addrating_5 += i
+	} else {
+		m.addrating_5 = &i
+	}
+}
+
+// AddedRating5 returns the value that was added to the "rating_5" field in this mutation.
+func (m *ProductMutation) AddedRating5() (r int, exists bool) {
+	v := m.addrating_5
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRating5 resets all changes to the "rating_5" field.
+func (m *ProductMutation) ResetRating5() {
+	m.rating_5 = nil
+	m.addrating_5 = nil
+}
+
+// SetRatingWithPhotos sets the "rating_with_photos" field.
+func (m *ProductMutation) SetRatingWithPhotos(i int) {
+	m.rating_with_photos = &i
+	m.addrating_with_photos = nil
+}
+
+// RatingWithPhotos returns the value of the "rating_with_photos" field in the mutation.
+func (m *ProductMutation) RatingWithPhotos() (r int, exists bool) {
+	v := m.rating_with_photos
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRatingWithPhotos returns the old "rating_with_photos" field's value of the Product entity.
+// If the Product object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProductMutation) OldRatingWithPhotos(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRatingWithPhotos is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRatingWithPhotos requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRatingWithPhotos: %w", err)
+	}
+	return oldValue.RatingWithPhotos, nil
+}
+
+// AddRatingWithPhotos adds i to the "rating_with_photos" field.
+func (m *ProductMutation) AddRatingWithPhotos(i int) {
+	if m.addrating_with_photos != nil {
+		*m.addrating_with_photos += i
+	} else {
+		m.addrating_with_photos = &i
+	}
+}
+
+// AddedRatingWithPhotos returns the value that was added to the "rating_with_photos" field in this mutation.
+func (m *ProductMutation) AddedRatingWithPhotos() (r int, exists bool) {
+	v := m.addrating_with_photos
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRatingWithPhotos resets all changes to the "rating_with_photos" field.
+func (m *ProductMutation) ResetRatingWithPhotos() {
+	m.rating_with_photos = nil
+	m.addrating_with_photos = nil
 }
 
 // SetMerchantID sets the "merchant_id" field.
@@ -17823,118 +19235,6 @@ func (m *ProductMutation) ResetVariantCount() {
 	m.addvariant_count = nil
 }
 
-// SetRatingAverage sets the "rating_average" field.
-func (m *ProductMutation) SetRatingAverage(f float64) {
-	m.rating_average = &f
-	m.addrating_average = nil
-}
-
-// RatingAverage returns the value of the "rating_average" field in the mutation.
-func (m *ProductMutation) RatingAverage() (r float64, exists bool) {
-	v := m.rating_average
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// OldRatingAverage returns the old "rating_average" field's value of the Product entity.
-// If the Product object wasn't provided to the builder, the object is fetched from the database.
-// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *ProductMutation) OldRatingAverage(ctx context.Context) (v float64, err error) {
-	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldRatingAverage is only allowed on UpdateOne operations")
-	}
-	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldRatingAverage requires an ID field in the mutation")
-	}
-	oldValue, err := m.oldValue(ctx)
-	if err != nil {
-		return v, fmt.Errorf("querying old value for OldRatingAverage: %w", err)
-	}
-	return oldValue.RatingAverage, nil
-}
-
-// AddRatingAverage adds f to the "rating_average" field.
-func (m *ProductMutation) AddRatingAverage(f float64) {
-	if m.addrating_average != nil {
-		*m.addrating_average += f
-	} else {
-		m.addrating_average = &f
-	}
-}
-
-// AddedRatingAverage returns the value that was added to the "rating_average" field in this mutation.
-func (m *ProductMutation) AddedRatingAverage() (r float64, exists bool) {
-	v := m.addrating_average
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// ResetRatingAverage resets all changes to the "rating_average" field.
-func (m *ProductMutation) ResetRatingAverage() {
-	m.rating_average = nil
-	m.addrating_average = nil
-}
-
-// SetRatingCount sets the "rating_count" field.
-func (m *ProductMutation) SetRatingCount(i int) {
-	m.rating_count = &i
-	m.addrating_count = nil
-}
-
-// RatingCount returns the value of the "rating_count" field in the mutation.
-func (m *ProductMutation) RatingCount() (r int, exists bool) {
-	v := m.rating_count
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// OldRatingCount returns the old "rating_count" field's value of the Product entity.
-// If the Product object wasn't provided to the builder, the object is fetched from the database.
-// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *ProductMutation) OldRatingCount(ctx context.Context) (v int, err error) {
-	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldRatingCount is only allowed on UpdateOne operations")
-	}
-	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldRatingCount requires an ID field in the mutation")
-	}
-	oldValue, err := m.oldValue(ctx)
-	if err != nil {
-		return v, fmt.Errorf("querying old value for OldRatingCount: %w", err)
-	}
-	return oldValue.RatingCount, nil
-}
-
-// AddRatingCount adds i to the "rating_count" field.
-func (m *ProductMutation) AddRatingCount(i int) {
-	if m.addrating_count != nil {
-		*m.addrating_count += i
-	} else {
-		m.addrating_count = &i
-	}
-}
-
-// AddedRatingCount returns the value that was added to the "rating_count" field in this mutation.
-func (m *ProductMutation) AddedRatingCount() (r int, exists bool) {
-	v := m.addrating_count
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// ResetRatingCount resets all changes to the "rating_count" field.
-func (m *ProductMutation) ResetRatingCount() {
-	m.rating_count = nil
-	m.addrating_count = nil
-}
-
 // ClearMerchant clears the "merchant" edge to the Merchant entity.
 func (m *ProductMutation) ClearMerchant() {
 	m.clearedmerchant = true
@@ -18185,12 +19485,39 @@ func (m *ProductMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ProductMutation) Fields() []string {
-	fields := make([]string, 0, 20)
+	fields := make([]string, 0, 27)
 	if m.created_at != nil {
 		fields = append(fields, product.FieldCreatedAt)
 	}
 	if m.updated_at != nil {
 		fields = append(fields, product.FieldUpdatedAt)
+	}
+	if m.rating_average != nil {
+		fields = append(fields, product.FieldRatingAverage)
+	}
+	if m.rating_count != nil {
+		fields = append(fields, product.FieldRatingCount)
+	}
+	if m.rating_sum != nil {
+		fields = append(fields, product.FieldRatingSum)
+	}
+	if m.rating_1 != nil {
+		fields = append(fields, product.FieldRating1)
+	}
+	if m.rating_2 != nil {
+		fields = append(fields, product.FieldRating2)
+	}
+	if m.rating_3 != nil {
+		fields = append(fields, product.FieldRating3)
+	}
+	if m.rating_4 != nil {
+		fields = append(fields, product.FieldRating4)
+	}
+	if m.rating_5 != nil {
+		fields = append(fields, product.FieldRating5)
+	}
+	if m.rating_with_photos != nil {
+		fields = append(fields, product.FieldRatingWithPhotos)
 	}
 	if m.merchant != nil {
 		fields = append(fields, product.FieldMerchantID)
@@ -18240,12 +19567,6 @@ func (m *ProductMutation) Fields() []string {
 	if m.variant_count != nil {
 		fields = append(fields, product.FieldVariantCount)
 	}
-	if m.rating_average != nil {
-		fields = append(fields, product.FieldRatingAverage)
-	}
-	if m.rating_count != nil {
-		fields = append(fields, product.FieldRatingCount)
-	}
 	return fields
 }
 
@@ -18258,6 +19579,24 @@ func (m *ProductMutation) Field(name string) (ent.Value, bool) {
 		return m.CreatedAt()
 	case product.FieldUpdatedAt:
 		return m.UpdatedAt()
+	case product.FieldRatingAverage:
+		return m.RatingAverage()
+	case product.FieldRatingCount:
+		return m.RatingCount()
+	case product.FieldRatingSum:
+		return m.RatingSum()
+	case product.FieldRating1:
+		return m.Rating1()
+	case product.FieldRating2:
+		return m.Rating2()
+	case product.FieldRating3:
+		return m.Rating3()
+	case product.FieldRating4:
+		return m.Rating4()
+	case product.FieldRating5:
+		return m.Rating5()
+	case product.FieldRatingWithPhotos:
+		return m.RatingWithPhotos()
 	case product.FieldMerchantID:
 		return m.MerchantID()
 	case product.FieldCategoryID:
@@ -18290,10 +19629,6 @@ func (m *ProductMutation) Field(name string) (ent.Value, bool) {
 		return m.TotalStock()
 	case product.FieldVariantCount:
 		return m.VariantCount()
-	case product.FieldRatingAverage:
-		return m.RatingAverage()
-	case product.FieldRatingCount:
-		return m.RatingCount()
 	}
 	return nil, false
 }
@@ -18307,6 +19642,24 @@ func (m *ProductMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldCreatedAt(ctx)
 	case product.FieldUpdatedAt:
 		return m.OldUpdatedAt(ctx)
+	case product.FieldRatingAverage:
+		return m.OldRatingAverage(ctx)
+	case product.FieldRatingCount:
+		return m.OldRatingCount(ctx)
+	case product.FieldRatingSum:
+		return m.OldRatingSum(ctx)
+	case product.FieldRating1:
+		return m.OldRating1(ctx)
+	case product.FieldRating2:
+		return m.OldRating2(ctx)
+	case product.FieldRating3:
+		return m.OldRating3(ctx)
+	case product.FieldRating4:
+		return m.OldRating4(ctx)
+	case product.FieldRating5:
+		return m.OldRating5(ctx)
+	case product.FieldRatingWithPhotos:
+		return m.OldRatingWithPhotos(ctx)
 	case product.FieldMerchantID:
 		return m.OldMerchantID(ctx)
 	case product.FieldCategoryID:
@@ -18339,10 +19692,6 @@ func (m *ProductMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldTotalStock(ctx)
 	case product.FieldVariantCount:
 		return m.OldVariantCount(ctx)
-	case product.FieldRatingAverage:
-		return m.OldRatingAverage(ctx)
-	case product.FieldRatingCount:
-		return m.OldRatingCount(ctx)
 	}
 	return nil, fmt.Errorf("unknown Product field %s", name)
 }
@@ -18365,6 +19714,69 @@ func (m *ProductMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetUpdatedAt(v)
+		return nil
+	case product.FieldRatingAverage:
+		v, ok := value.(float64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRatingAverage(v)
+		return nil
+	case product.FieldRatingCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRatingCount(v)
+		return nil
+	case product.FieldRatingSum:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRatingSum(v)
+		return nil
+	case product.FieldRating1:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRating1(v)
+		return nil
+	case product.FieldRating2:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRating2(v)
+		return nil
+	case product.FieldRating3:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRating3(v)
+		return nil
+	case product.FieldRating4:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRating4(v)
+		return nil
+	case product.FieldRating5:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRating5(v)
+		return nil
+	case product.FieldRatingWithPhotos:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRatingWithPhotos(v)
 		return nil
 	case product.FieldMerchantID:
 		v, ok := value.(int)
@@ -18478,20 +19890,6 @@ func (m *ProductMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetVariantCount(v)
 		return nil
-	case product.FieldRatingAverage:
-		v, ok := value.(float64)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.SetRatingAverage(v)
-		return nil
-	case product.FieldRatingCount:
-		v, ok := value.(int)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.SetRatingCount(v)
-		return nil
 	}
 	return fmt.Errorf("unknown Product field %s", name)
 }
@@ -18500,6 +19898,33 @@ func (m *ProductMutation) SetField(name string, value ent.Value) error {
 // this mutation.
 func (m *ProductMutation) AddedFields() []string {
 	var fields []string
+	if m.addrating_average != nil {
+		fields = append(fields, product.FieldRatingAverage)
+	}
+	if m.addrating_count != nil {
+		fields = append(fields, product.FieldRatingCount)
+	}
+	if m.addrating_sum != nil {
+		fields = append(fields, product.FieldRatingSum)
+	}
+	if m.addrating_1 != nil {
+		fields = append(fields, product.FieldRating1)
+	}
+	if m.addrating_2 != nil {
+		fields = append(fields, product.FieldRating2)
+	}
+	if m.addrating_3 != nil {
+		fields = append(fields, product.FieldRating3)
+	}
+	if m.addrating_4 != nil {
+		fields = append(fields, product.FieldRating4)
+	}
+	if m.addrating_5 != nil {
+		fields = append(fields, product.FieldRating5)
+	}
+	if m.addrating_with_photos != nil {
+		fields = append(fields, product.FieldRatingWithPhotos)
+	}
 	if m.addsales_count != nil {
 		fields = append(fields, product.FieldSalesCount)
 	}
@@ -18515,12 +19940,6 @@ func (m *ProductMutation) AddedFields() []string {
 	if m.addvariant_count != nil {
 		fields = append(fields, product.FieldVariantCount)
 	}
-	if m.addrating_average != nil {
-		fields = append(fields, product.FieldRatingAverage)
-	}
-	if m.addrating_count != nil {
-		fields = append(fields, product.FieldRatingCount)
-	}
 	return fields
 }
 
@@ -18529,6 +19948,24 @@ func (m *ProductMutation) AddedFields() []string {
 // was not set, or was not defined in the schema.
 func (m *ProductMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
+	case product.FieldRatingAverage:
+		return m.AddedRatingAverage()
+	case product.FieldRatingCount:
+		return m.AddedRatingCount()
+	case product.FieldRatingSum:
+		return m.AddedRatingSum()
+	case product.FieldRating1:
+		return m.AddedRating1()
+	case product.FieldRating2:
+		return m.AddedRating2()
+	case product.FieldRating3:
+		return m.AddedRating3()
+	case product.FieldRating4:
+		return m.AddedRating4()
+	case product.FieldRating5:
+		return m.AddedRating5()
+	case product.FieldRatingWithPhotos:
+		return m.AddedRatingWithPhotos()
 	case product.FieldSalesCount:
 		return m.AddedSalesCount()
 	case product.FieldMinPrice:
@@ -18539,10 +19976,6 @@ func (m *ProductMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedTotalStock()
 	case product.FieldVariantCount:
 		return m.AddedVariantCount()
-	case product.FieldRatingAverage:
-		return m.AddedRatingAverage()
-	case product.FieldRatingCount:
-		return m.AddedRatingCount()
 	}
 	return nil, false
 }
@@ -18552,6 +19985,69 @@ func (m *ProductMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *ProductMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case product.FieldRatingAverage:
+		v, ok := value.(float64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRatingAverage(v)
+		return nil
+	case product.FieldRatingCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRatingCount(v)
+		return nil
+	case product.FieldRatingSum:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRatingSum(v)
+		return nil
+	case product.FieldRating1:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRating1(v)
+		return nil
+	case product.FieldRating2:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRating2(v)
+		return nil
+	case product.FieldRating3:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRating3(v)
+		return nil
+	case product.FieldRating4:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRating4(v)
+		return nil
+	case product.FieldRating5:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRating5(v)
+		return nil
+	case product.FieldRatingWithPhotos:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRatingWithPhotos(v)
+		return nil
 	case product.FieldSalesCount:
 		v, ok := value.(int)
 		if !ok {
@@ -18586,20 +20082,6 @@ func (m *ProductMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddVariantCount(v)
-		return nil
-	case product.FieldRatingAverage:
-		v, ok := value.(float64)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.AddRatingAverage(v)
-		return nil
-	case product.FieldRatingCount:
-		v, ok := value.(int)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.AddRatingCount(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Product numeric field %s", name)
@@ -18649,6 +20131,33 @@ func (m *ProductMutation) ResetField(name string) error {
 	case product.FieldUpdatedAt:
 		m.ResetUpdatedAt()
 		return nil
+	case product.FieldRatingAverage:
+		m.ResetRatingAverage()
+		return nil
+	case product.FieldRatingCount:
+		m.ResetRatingCount()
+		return nil
+	case product.FieldRatingSum:
+		m.ResetRatingSum()
+		return nil
+	case product.FieldRating1:
+		m.ResetRating1()
+		return nil
+	case product.FieldRating2:
+		m.ResetRating2()
+		return nil
+	case product.FieldRating3:
+		m.ResetRating3()
+		return nil
+	case product.FieldRating4:
+		m.ResetRating4()
+		return nil
+	case product.FieldRating5:
+		m.ResetRating5()
+		return nil
+	case product.FieldRatingWithPhotos:
+		m.ResetRatingWithPhotos()
+		return nil
 	case product.FieldMerchantID:
 		m.ResetMerchantID()
 		return nil
@@ -18696,12 +20205,6 @@ func (m *ProductMutation) ResetField(name string) error {
 		return nil
 	case product.FieldVariantCount:
 		m.ResetVariantCount()
-		return nil
-	case product.FieldRatingAverage:
-		m.ResetRatingAverage()
-		return nil
-	case product.FieldRatingCount:
-		m.ResetRatingCount()
 		return nil
 	}
 	return fmt.Errorf("unknown Product field %s", name)
@@ -22442,26 +23945,55 @@ func (m *RelayStateMutation) ResetEdge(name string) error {
 // ReviewMutation represents an operation that mutates the Review nodes in the graph.
 type ReviewMutation struct {
 	config
-	op                Op
-	typ               string
-	id                *int
-	created_at        *time.Time
-	updated_at        *time.Time
-	rating            *int
-	addrating         *int
-	body              *string
-	images            *[]schematype.Image
-	appendimages      []schematype.Image
-	clearedFields     map[string]struct{}
-	product           *int
-	clearedproduct    bool
-	author            *int
-	clearedauthor     bool
-	order_item        *int
-	clearedorder_item bool
-	done              bool
-	oldValue          func(context.Context) (*Review, error)
-	predicates        []predicate.Review
+	op                     Op
+	typ                    string
+	id                     *int
+	created_at             *time.Time
+	updated_at             *time.Time
+	merchant_id            *int
+	addmerchant_id         *int
+	order_id               *int
+	addorder_id            *int
+	author_name            *string
+	rating                 *int
+	addrating              *int
+	body                   *string
+	images                 *[]schematype.Image
+	appendimages           []schematype.Image
+	tags                   *[]string
+	appendtags             []string
+	anonymous              *bool
+	is_default             *bool
+	with_photos            *bool
+	helpful_count          *int
+	addhelpful_count       *int
+	report_count           *int
+	addreport_count        *int
+	hidden                 *bool
+	hidden_reason          *string
+	hidden_at              *time.Time
+	reply                  *string
+	replied_at             *time.Time
+	follow_up              *string
+	follow_up_images       *[]schematype.Image
+	appendfollow_up_images []schematype.Image
+	followed_up_at         *time.Time
+	clearedFields          map[string]struct{}
+	product                *int
+	clearedproduct         bool
+	author                 *int
+	clearedauthor          bool
+	order_item             *int
+	clearedorder_item      bool
+	votes                  map[int]struct{}
+	removedvotes           map[int]struct{}
+	clearedvotes           bool
+	reports                map[int]struct{}
+	removedreports         map[int]struct{}
+	clearedreports         bool
+	done                   bool
+	oldValue               func(context.Context) (*Review, error)
+	predicates             []predicate.Review
 }
 
 var _ ent.Mutation = (*ReviewMutation)(nil)
@@ -22670,6 +24202,62 @@ func (m *ReviewMutation) ResetProductID() {
 	m.product = nil
 }
 
+// SetMerchantID sets the "merchant_id" field.
+func (m *ReviewMutation) SetMerchantID(i int) {
+	m.merchant_id = &i
+	m.addmerchant_id = nil
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *ReviewMutation) MerchantID() (r int, exists bool) {
+	v := m.merchant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the Review entity.
+// If the Review object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReviewMutation) OldMerchantID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// AddMerchantID adds i to the "merchant_id" field.
+func (m *ReviewMutation) AddMerchantID(i int) {
+	if m.addmerchant_id != nil {
+		*m.addmerchant_id += i
+	} else {
+		m.addmerchant_id = &i
+	}
+}
+
+// AddedMerchantID returns the value that was added to the "merchant_id" field in this mutation.
+func (m *ReviewMutation) AddedMerchantID() (r int, exists bool) {
+	v := m.addmerchant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *ReviewMutation) ResetMerchantID() {
+	m.merchant_id = nil
+	m.addmerchant_id = nil
+}
+
 // SetAuthorID sets the "author_id" field.
 func (m *ReviewMutation) SetAuthorID(i int) {
 	m.author = &i
@@ -22704,6 +24292,76 @@ func (m *ReviewMutation) OldAuthorID(ctx context.Context) (v int, err error) {
 // ResetAuthorID resets all changes to the "author_id" field.
 func (m *ReviewMutation) ResetAuthorID() {
 	m.author = nil
+}
+
+// SetOrderID sets the "order_id" field.
+func (m *ReviewMutation) SetOrderID(i int) {
+	m.order_id = &i
+	m.addorder_id = nil
+}
+
+// OrderID returns the value of the "order_id" field in the mutation.
+func (m *ReviewMutation) OrderID() (r int, exists bool) {
+	v := m.order_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOrderID returns the old "order_id" field's value of the Review entity.
+// If the Review object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReviewMutation) OldOrderID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOrderID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOrderID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOrderID: %w", err)
+	}
+	return oldValue.OrderID, nil
+}
+
+// AddOrderID adds i to the "order_id" field.
+func (m *ReviewMutation) AddOrderID(i int) {
+	if m.addorder_id != nil {
+		*m.addorder_id += i
+	} else {
+		m.addorder_id = &i
+	}
+}
+
+// AddedOrderID returns the value that was added to the "order_id" field in this mutation.
+func (m *ReviewMutation) AddedOrderID() (r int, exists bool) {
+	v := m.addorder_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearOrderID clears the value of the "order_id" field.
+func (m *ReviewMutation) ClearOrderID() {
+	m.order_id = nil
+	m.addorder_id = nil
+	m.clearedFields[review.FieldOrderID] = struct{}{}
+}
+
+// OrderIDCleared returns if the "order_id" field was cleared in this mutation.
+func (m *ReviewMutation) OrderIDCleared() bool {
+	_, ok := m.clearedFields[review.FieldOrderID]
+	return ok
+}
+
+// ResetOrderID resets all changes to the "order_id" field.
+func (m *ReviewMutation) ResetOrderID() {
+	m.order_id = nil
+	m.addorder_id = nil
+	delete(m.clearedFields, review.FieldOrderID)
 }
 
 // SetOrderItemID sets the "order_item_id" field.
@@ -22753,6 +24411,42 @@ func (m *ReviewMutation) OrderItemIDCleared() bool {
 func (m *ReviewMutation) ResetOrderItemID() {
 	m.order_item = nil
 	delete(m.clearedFields, review.FieldOrderItemID)
+}
+
+// SetAuthorName sets the "author_name" field.
+func (m *ReviewMutation) SetAuthorName(s string) {
+	m.author_name = &s
+}
+
+// AuthorName returns the value of the "author_name" field in the mutation.
+func (m *ReviewMutation) AuthorName() (r string, exists bool) {
+	v := m.author_name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAuthorName returns the old "author_name" field's value of the Review entity.
+// If the Review object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReviewMutation) OldAuthorName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAuthorName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAuthorName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAuthorName: %w", err)
+	}
+	return oldValue.AuthorName, nil
+}
+
+// ResetAuthorName resets all changes to the "author_name" field.
+func (m *ReviewMutation) ResetAuthorName() {
+	m.author_name = nil
 }
 
 // SetRating sets the "rating" field.
@@ -22898,6 +24592,645 @@ func (m *ReviewMutation) ResetImages() {
 	m.appendimages = nil
 }
 
+// SetTags sets the "tags" field.
+func (m *ReviewMutation) SetTags(s []string) {
+	m.tags = &s
+	m.appendtags = nil
+}
+
+// Tags returns the value of the "tags" field in the mutation.
+func (m *ReviewMutation) Tags() (r []string, exists bool) {
+	v := m.tags
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTags returns the old "tags" field's value of the Review entity.
+// If the Review object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReviewMutation) OldTags(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTags is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTags requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTags: %w", err)
+	}
+	return oldValue.Tags, nil
+}
+
+// AppendTags adds s to the "tags" field.
+func (m *ReviewMutation) AppendTags(s []string) {
+	m.appendtags = append(m.appendtags, s...)
+}
+
+// AppendedTags returns the list of values that were appended to the "tags" field in this mutation.
+func (m *ReviewMutation) AppendedTags() ([]string, bool) {
+	if len(m.appendtags) == 0 {
+		return nil, false
+	}
+	return m.appendtags, true
+}
+
+// ResetTags resets all changes to the "tags" field.
+func (m *ReviewMutation) ResetTags() {
+	m.tags = nil
+	m.appendtags = nil
+}
+
+// SetAnonymous sets the "anonymous" field.
+func (m *ReviewMutation) SetAnonymous(b bool) {
+	m.anonymous = &b
+}
+
+// Anonymous returns the value of the "anonymous" field in the mutation.
+func (m *ReviewMutation) Anonymous() (r bool, exists bool) {
+	v := m.anonymous
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAnonymous returns the old "anonymous" field's value of the Review entity.
+// If the Review object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReviewMutation) OldAnonymous(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAnonymous is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAnonymous requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAnonymous: %w", err)
+	}
+	return oldValue.Anonymous, nil
+}
+
+// ResetAnonymous resets all changes to the "anonymous" field.
+func (m *ReviewMutation) ResetAnonymous() {
+	m.anonymous = nil
+}
+
+// SetIsDefault sets the "is_default" field.
+func (m *ReviewMutation) SetIsDefault(b bool) {
+	m.is_default = &b
+}
+
+// IsDefault returns the value of the "is_default" field in the mutation.
+func (m *ReviewMutation) IsDefault() (r bool, exists bool) {
+	v := m.is_default
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIsDefault returns the old "is_default" field's value of the Review entity.
+// If the Review object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReviewMutation) OldIsDefault(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIsDefault is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIsDefault requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIsDefault: %w", err)
+	}
+	return oldValue.IsDefault, nil
+}
+
+// ResetIsDefault resets all changes to the "is_default" field.
+func (m *ReviewMutation) ResetIsDefault() {
+	m.is_default = nil
+}
+
+// SetWithPhotos sets the "with_photos" field.
+func (m *ReviewMutation) SetWithPhotos(b bool) {
+	m.with_photos = &b
+}
+
+// WithPhotos returns the value of the "with_photos" field in the mutation.
+func (m *ReviewMutation) WithPhotos() (r bool, exists bool) {
+	v := m.with_photos
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWithPhotos returns the old "with_photos" field's value of the Review entity.
+// If the Review object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReviewMutation) OldWithPhotos(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWithPhotos is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWithPhotos requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWithPhotos: %w", err)
+	}
+	return oldValue.WithPhotos, nil
+}
+
+// ResetWithPhotos resets all changes to the "with_photos" field.
+func (m *ReviewMutation) ResetWithPhotos() {
+	m.with_photos = nil
+}
+
+// SetHelpfulCount sets the "helpful_count" field.
+func (m *ReviewMutation) SetHelpfulCount(i int) {
+	m.helpful_count = &i
+	m.addhelpful_count = nil
+}
+
+// HelpfulCount returns the value of the "helpful_count" field in the mutation.
+func (m *ReviewMutation) HelpfulCount() (r int, exists bool) {
+	v := m.helpful_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHelpfulCount returns the old "helpful_count" field's value of the Review entity.
+// If the Review object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReviewMutation) OldHelpfulCount(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHelpfulCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHelpfulCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHelpfulCount: %w", err)
+	}
+	return oldValue.HelpfulCount, nil
+}
+
+// AddHelpfulCount adds i to the "helpful_count" field.
+func (m *ReviewMutation) AddHelpfulCount(i int) {
+	if m.addhelpful_count != nil {
+		*m.addhelpful_count += i
+	} else {
+		m.addhelpful_count = &i
+	}
+}
+
+// AddedHelpfulCount returns the value that was added to the "helpful_count" field in this mutation.
+func (m *ReviewMutation) AddedHelpfulCount() (r int, exists bool) {
+	v := m.addhelpful_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetHelpfulCount resets all changes to the "helpful_count" field.
+func (m *ReviewMutation) ResetHelpfulCount() {
+	m.helpful_count = nil
+	m.addhelpful_count = nil
+}
+
+// SetReportCount sets the "report_count" field.
+func (m *ReviewMutation) SetReportCount(i int) {
+	m.report_count = &i
+	m.addreport_count = nil
+}
+
+// ReportCount returns the value of the "report_count" field in the mutation.
+func (m *ReviewMutation) ReportCount() (r int, exists bool) {
+	v := m.report_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReportCount returns the old "report_count" field's value of the Review entity.
+// If the Review object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReviewMutation) OldReportCount(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReportCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReportCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReportCount: %w", err)
+	}
+	return oldValue.ReportCount, nil
+}
+
+// AddReportCount adds i to the "report_count" field.
+func (m *ReviewMutation) AddReportCount(i int) {
+	if m.addreport_count != nil {
+		*m.addreport_count += i
+	} else {
+		m.addreport_count = &i
+	}
+}
+
+// AddedReportCount returns the value that was added to the "report_count" field in this mutation.
+func (m *ReviewMutation) AddedReportCount() (r int, exists bool) {
+	v := m.addreport_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetReportCount resets all changes to the "report_count" field.
+func (m *ReviewMutation) ResetReportCount() {
+	m.report_count = nil
+	m.addreport_count = nil
+}
+
+// SetHidden sets the "hidden" field.
+func (m *ReviewMutation) SetHidden(b bool) {
+	m.hidden = &b
+}
+
+// Hidden returns the value of the "hidden" field in the mutation.
+func (m *ReviewMutation) Hidden() (r bool, exists bool) {
+	v := m.hidden
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHidden returns the old "hidden" field's value of the Review entity.
+// If the Review object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReviewMutation) OldHidden(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHidden is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHidden requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHidden: %w", err)
+	}
+	return oldValue.Hidden, nil
+}
+
+// ResetHidden resets all changes to the "hidden" field.
+func (m *ReviewMutation) ResetHidden() {
+	m.hidden = nil
+}
+
+// SetHiddenReason sets the "hidden_reason" field.
+func (m *ReviewMutation) SetHiddenReason(s string) {
+	m.hidden_reason = &s
+}
+
+// HiddenReason returns the value of the "hidden_reason" field in the mutation.
+func (m *ReviewMutation) HiddenReason() (r string, exists bool) {
+	v := m.hidden_reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHiddenReason returns the old "hidden_reason" field's value of the Review entity.
+// If the Review object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReviewMutation) OldHiddenReason(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHiddenReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHiddenReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHiddenReason: %w", err)
+	}
+	return oldValue.HiddenReason, nil
+}
+
+// ResetHiddenReason resets all changes to the "hidden_reason" field.
+func (m *ReviewMutation) ResetHiddenReason() {
+	m.hidden_reason = nil
+}
+
+// SetHiddenAt sets the "hidden_at" field.
+func (m *ReviewMutation) SetHiddenAt(t time.Time) {
+	m.hidden_at = &t
+}
+
+// HiddenAt returns the value of the "hidden_at" field in the mutation.
+func (m *ReviewMutation) HiddenAt() (r time.Time, exists bool) {
+	v := m.hidden_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHiddenAt returns the old "hidden_at" field's value of the Review entity.
+// If the Review object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReviewMutation) OldHiddenAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHiddenAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHiddenAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHiddenAt: %w", err)
+	}
+	return oldValue.HiddenAt, nil
+}
+
+// ClearHiddenAt clears the value of the "hidden_at" field.
+func (m *ReviewMutation) ClearHiddenAt() {
+	m.hidden_at = nil
+	m.clearedFields[review.FieldHiddenAt] = struct{}{}
+}
+
+// HiddenAtCleared returns if the "hidden_at" field was cleared in this mutation.
+func (m *ReviewMutation) HiddenAtCleared() bool {
+	_, ok := m.clearedFields[review.FieldHiddenAt]
+	return ok
+}
+
+// ResetHiddenAt resets all changes to the "hidden_at" field.
+func (m *ReviewMutation) ResetHiddenAt() {
+	m.hidden_at = nil
+	delete(m.clearedFields, review.FieldHiddenAt)
+}
+
+// SetReply sets the "reply" field.
+func (m *ReviewMutation) SetReply(s string) {
+	m.reply = &s
+}
+
+// Reply returns the value of the "reply" field in the mutation.
+func (m *ReviewMutation) Reply() (r string, exists bool) {
+	v := m.reply
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReply returns the old "reply" field's value of the Review entity.
+// If the Review object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReviewMutation) OldReply(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReply is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReply requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReply: %w", err)
+	}
+	return oldValue.Reply, nil
+}
+
+// ClearReply clears the value of the "reply" field.
+func (m *ReviewMutation) ClearReply() {
+	m.reply = nil
+	m.clearedFields[review.FieldReply] = struct{}{}
+}
+
+// ReplyCleared returns if the "reply" field was cleared in this mutation.
+func (m *ReviewMutation) ReplyCleared() bool {
+	_, ok := m.clearedFields[review.FieldReply]
+	return ok
+}
+
+// ResetReply resets all changes to the "reply" field.
+func (m *ReviewMutation) ResetReply() {
+	m.reply = nil
+	delete(m.clearedFields, review.FieldReply)
+}
+
+// SetRepliedAt sets the "replied_at" field.
+func (m *ReviewMutation) SetRepliedAt(t time.Time) {
+	m.replied_at = &t
+}
+
+// RepliedAt returns the value of the "replied_at" field in the mutation.
+func (m *ReviewMutation) RepliedAt() (r time.Time, exists bool) {
+	v := m.replied_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRepliedAt returns the old "replied_at" field's value of the Review entity.
+// If the Review object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReviewMutation) OldRepliedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRepliedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRepliedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRepliedAt: %w", err)
+	}
+	return oldValue.RepliedAt, nil
+}
+
+// ClearRepliedAt clears the value of the "replied_at" field.
+func (m *ReviewMutation) ClearRepliedAt() {
+	m.replied_at = nil
+	m.clearedFields[review.FieldRepliedAt] = struct{}{}
+}
+
+// RepliedAtCleared returns if the "replied_at" field was cleared in this mutation.
+func (m *ReviewMutation) RepliedAtCleared() bool {
+	_, ok := m.clearedFields[review.FieldRepliedAt]
+	return ok
+}
+
+// ResetRepliedAt resets all changes to the "replied_at" field.
+func (m *ReviewMutation) ResetRepliedAt() {
+	m.replied_at = nil
+	delete(m.clearedFields, review.FieldRepliedAt)
+}
+
+// SetFollowUp sets the "follow_up" field.
+func (m *ReviewMutation) SetFollowUp(s string) {
+	m.follow_up = &s
+}
+
+// FollowUp returns the value of the "follow_up" field in the mutation.
+func (m *ReviewMutation) FollowUp() (r string, exists bool) {
+	v := m.follow_up
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFollowUp returns the old "follow_up" field's value of the Review entity.
+// If the Review object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReviewMutation) OldFollowUp(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFollowUp is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFollowUp requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFollowUp: %w", err)
+	}
+	return oldValue.FollowUp, nil
+}
+
+// ClearFollowUp clears the value of the "follow_up" field.
+func (m *ReviewMutation) ClearFollowUp() {
+	m.follow_up = nil
+	m.clearedFields[review.FieldFollowUp] = struct{}{}
+}
+
+// FollowUpCleared returns if the "follow_up" field was cleared in this mutation.
+func (m *ReviewMutation) FollowUpCleared() bool {
+	_, ok := m.clearedFields[review.FieldFollowUp]
+	return ok
+}
+
+// ResetFollowUp resets all changes to the "follow_up" field.
+func (m *ReviewMutation) ResetFollowUp() {
+	m.follow_up = nil
+	delete(m.clearedFields, review.FieldFollowUp)
+}
+
+// SetFollowUpImages sets the "follow_up_images" field.
+func (m *ReviewMutation) SetFollowUpImages(s []schematype.Image) {
+	m.follow_up_images = &s
+	m.appendfollow_up_images = nil
+}
+
+// FollowUpImages returns the value of the "follow_up_images" field in the mutation.
+func (m *ReviewMutation) FollowUpImages() (r []schematype.Image, exists bool) {
+	v := m.follow_up_images
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFollowUpImages returns the old "follow_up_images" field's value of the Review entity.
+// If the Review object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReviewMutation) OldFollowUpImages(ctx context.Context) (v []schematype.Image, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFollowUpImages is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFollowUpImages requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFollowUpImages: %w", err)
+	}
+	return oldValue.FollowUpImages, nil
+}
+
+// AppendFollowUpImages adds s to the "follow_up_images" field.
+func (m *ReviewMutation) AppendFollowUpImages(s []schematype.Image) {
+	m.appendfollow_up_images = append(m.appendfollow_up_images, s...)
+}
+
+// AppendedFollowUpImages returns the list of values that were appended to the "follow_up_images" field in this mutation.
+func (m *ReviewMutation) AppendedFollowUpImages() ([]schematype.Image, bool) {
+	if len(m.appendfollow_up_images) == 0 {
+		return nil, false
+	}
+	return m.appendfollow_up_images, true
+}
+
+// ResetFollowUpImages resets all changes to the "follow_up_images" field.
+func (m *ReviewMutation) ResetFollowUpImages() {
+	m.follow_up_images = nil
+	m.appendfollow_up_images = nil
+}
+
+// SetFollowedUpAt sets the "followed_up_at" field.
+func (m *ReviewMutation) SetFollowedUpAt(t time.Time) {
+	m.followed_up_at = &t
+}
+
+// FollowedUpAt returns the value of the "followed_up_at" field in the mutation.
+func (m *ReviewMutation) FollowedUpAt() (r time.Time, exists bool) {
+	v := m.followed_up_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFollowedUpAt returns the old "followed_up_at" field's value of the Review entity.
+// If the Review object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReviewMutation) OldFollowedUpAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFollowedUpAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFollowedUpAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFollowedUpAt: %w", err)
+	}
+	return oldValue.FollowedUpAt, nil
+}
+
+// ClearFollowedUpAt clears the value of the "followed_up_at" field.
+func (m *ReviewMutation) ClearFollowedUpAt() {
+	m.followed_up_at = nil
+	m.clearedFields[review.FieldFollowedUpAt] = struct{}{}
+}
+
+// FollowedUpAtCleared returns if the "followed_up_at" field was cleared in this mutation.
+func (m *ReviewMutation) FollowedUpAtCleared() bool {
+	_, ok := m.clearedFields[review.FieldFollowedUpAt]
+	return ok
+}
+
+// ResetFollowedUpAt resets all changes to the "followed_up_at" field.
+func (m *ReviewMutation) ResetFollowedUpAt() {
+	m.followed_up_at = nil
+	delete(m.clearedFields, review.FieldFollowedUpAt)
+}
+
 // ClearProduct clears the "product" edge to the Product entity.
 func (m *ReviewMutation) ClearProduct() {
 	m.clearedproduct = true
@@ -22979,6 +25312,114 @@ func (m *ReviewMutation) ResetOrderItem() {
 	m.clearedorder_item = false
 }
 
+// AddVoteIDs adds the "votes" edge to the ReviewVote entity by ids.
+func (m *ReviewMutation) AddVoteIDs(ids ...int) {
+	if m.votes == nil {
+		m.votes = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.votes[ids[i]] = struct{}{}
+	}
+}
+
+// ClearVotes clears the "votes" edge to the ReviewVote entity.
+func (m *ReviewMutation) ClearVotes() {
+	m.clearedvotes = true
+}
+
+// VotesCleared reports if the "votes" edge to the ReviewVote entity was cleared.
+func (m *ReviewMutation) VotesCleared() bool {
+	return m.clearedvotes
+}
+
+// RemoveVoteIDs removes the "votes" edge to the ReviewVote entity by IDs.
+func (m *ReviewMutation) RemoveVoteIDs(ids ...int) {
+	if m.removedvotes == nil {
+		m.removedvotes = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.votes, ids[i])
+		m.removedvotes[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedVotes returns the removed IDs of the "votes" edge to the ReviewVote entity.
+func (m *ReviewMutation) RemovedVotesIDs() (ids []int) {
+	for id := range m.removedvotes {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// VotesIDs returns the "votes" edge IDs in the mutation.
+func (m *ReviewMutation) VotesIDs() (ids []int) {
+	for id := range m.votes {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetVotes resets all changes to the "votes" edge.
+func (m *ReviewMutation) ResetVotes() {
+	m.votes = nil
+	m.clearedvotes = false
+	m.removedvotes = nil
+}
+
+// AddReportIDs adds the "reports" edge to the ReviewReport entity by ids.
+func (m *ReviewMutation) AddReportIDs(ids ...int) {
+	if m.reports == nil {
+		m.reports = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.reports[ids[i]] = struct{}{}
+	}
+}
+
+// ClearReports clears the "reports" edge to the ReviewReport entity.
+func (m *ReviewMutation) ClearReports() {
+	m.clearedreports = true
+}
+
+// ReportsCleared reports if the "reports" edge to the ReviewReport entity was cleared.
+func (m *ReviewMutation) ReportsCleared() bool {
+	return m.clearedreports
+}
+
+// RemoveReportIDs removes the "reports" edge to the ReviewReport entity by IDs.
+func (m *ReviewMutation) RemoveReportIDs(ids ...int) {
+	if m.removedreports == nil {
+		m.removedreports = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.reports, ids[i])
+		m.removedreports[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedReports returns the removed IDs of the "reports" edge to the ReviewReport entity.
+func (m *ReviewMutation) RemovedReportsIDs() (ids []int) {
+	for id := range m.removedreports {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ReportsIDs returns the "reports" edge IDs in the mutation.
+func (m *ReviewMutation) ReportsIDs() (ids []int) {
+	for id := range m.reports {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetReports resets all changes to the "reports" edge.
+func (m *ReviewMutation) ResetReports() {
+	m.reports = nil
+	m.clearedreports = false
+	m.removedreports = nil
+}
+
 // Where appends a list predicates to the ReviewMutation builder.
 func (m *ReviewMutation) Where(ps ...predicate.Review) {
 	m.predicates = append(m.predicates, ps...)
@@ -23013,7 +25454,7 @@ func (m *ReviewMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ReviewMutation) Fields() []string {
-	fields := make([]string, 0, 8)
+	fields := make([]string, 0, 25)
 	if m.created_at != nil {
 		fields = append(fields, review.FieldCreatedAt)
 	}
@@ -23023,11 +25464,20 @@ func (m *ReviewMutation) Fields() []string {
 	if m.product != nil {
 		fields = append(fields, review.FieldProductID)
 	}
+	if m.merchant_id != nil {
+		fields = append(fields, review.FieldMerchantID)
+	}
 	if m.author != nil {
 		fields = append(fields, review.FieldAuthorID)
 	}
+	if m.order_id != nil {
+		fields = append(fields, review.FieldOrderID)
+	}
 	if m.order_item != nil {
 		fields = append(fields, review.FieldOrderItemID)
+	}
+	if m.author_name != nil {
+		fields = append(fields, review.FieldAuthorName)
 	}
 	if m.rating != nil {
 		fields = append(fields, review.FieldRating)
@@ -23037,6 +25487,48 @@ func (m *ReviewMutation) Fields() []string {
 	}
 	if m.images != nil {
 		fields = append(fields, review.FieldImages)
+	}
+	if m.tags != nil {
+		fields = append(fields, review.FieldTags)
+	}
+	if m.anonymous != nil {
+		fields = append(fields, review.FieldAnonymous)
+	}
+	if m.is_default != nil {
+		fields = append(fields, review.FieldIsDefault)
+	}
+	if m.with_photos != nil {
+		fields = append(fields, review.FieldWithPhotos)
+	}
+	if m.helpful_count != nil {
+		fields = append(fields, review.FieldHelpfulCount)
+	}
+	if m.report_count != nil {
+		fields = append(fields, review.FieldReportCount)
+	}
+	if m.hidden != nil {
+		fields = append(fields, review.FieldHidden)
+	}
+	if m.hidden_reason != nil {
+		fields = append(fields, review.FieldHiddenReason)
+	}
+	if m.hidden_at != nil {
+		fields = append(fields, review.FieldHiddenAt)
+	}
+	if m.reply != nil {
+		fields = append(fields, review.FieldReply)
+	}
+	if m.replied_at != nil {
+		fields = append(fields, review.FieldRepliedAt)
+	}
+	if m.follow_up != nil {
+		fields = append(fields, review.FieldFollowUp)
+	}
+	if m.follow_up_images != nil {
+		fields = append(fields, review.FieldFollowUpImages)
+	}
+	if m.followed_up_at != nil {
+		fields = append(fields, review.FieldFollowedUpAt)
 	}
 	return fields
 }
@@ -23052,16 +25544,50 @@ func (m *ReviewMutation) Field(name string) (ent.Value, bool) {
 		return m.UpdatedAt()
 	case review.FieldProductID:
 		return m.ProductID()
+	case review.FieldMerchantID:
+		return m.MerchantID()
 	case review.FieldAuthorID:
 		return m.AuthorID()
+	case review.FieldOrderID:
+		return m.OrderID()
 	case review.FieldOrderItemID:
 		return m.OrderItemID()
+	case review.FieldAuthorName:
+		return m.AuthorName()
 	case review.FieldRating:
 		return m.Rating()
 	case review.FieldBody:
 		return m.Body()
 	case review.FieldImages:
 		return m.Images()
+	case review.FieldTags:
+		return m.Tags()
+	case review.FieldAnonymous:
+		return m.Anonymous()
+	case review.FieldIsDefault:
+		return m.IsDefault()
+	case review.FieldWithPhotos:
+		return m.WithPhotos()
+	case review.FieldHelpfulCount:
+		return m.HelpfulCount()
+	case review.FieldReportCount:
+		return m.ReportCount()
+	case review.FieldHidden:
+		return m.Hidden()
+	case review.FieldHiddenReason:
+		return m.HiddenReason()
+	case review.FieldHiddenAt:
+		return m.HiddenAt()
+	case review.FieldReply:
+		return m.Reply()
+	case review.FieldRepliedAt:
+		return m.RepliedAt()
+	case review.FieldFollowUp:
+		return m.FollowUp()
+	case review.FieldFollowUpImages:
+		return m.FollowUpImages()
+	case review.FieldFollowedUpAt:
+		return m.FollowedUpAt()
 	}
 	return nil, false
 }
@@ -23077,16 +25603,50 @@ func (m *ReviewMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldUpdatedAt(ctx)
 	case review.FieldProductID:
 		return m.OldProductID(ctx)
+	case review.FieldMerchantID:
+		return m.OldMerchantID(ctx)
 	case review.FieldAuthorID:
 		return m.OldAuthorID(ctx)
+	case review.FieldOrderID:
+		return m.OldOrderID(ctx)
 	case review.FieldOrderItemID:
 		return m.OldOrderItemID(ctx)
+	case review.FieldAuthorName:
+		return m.OldAuthorName(ctx)
 	case review.FieldRating:
 		return m.OldRating(ctx)
 	case review.FieldBody:
 		return m.OldBody(ctx)
 	case review.FieldImages:
 		return m.OldImages(ctx)
+	case review.FieldTags:
+		return m.OldTags(ctx)
+	case review.FieldAnonymous:
+		return m.OldAnonymous(ctx)
+	case review.FieldIsDefault:
+		return m.OldIsDefault(ctx)
+	case review.FieldWithPhotos:
+		return m.OldWithPhotos(ctx)
+	case review.FieldHelpfulCount:
+		return m.OldHelpfulCount(ctx)
+	case review.FieldReportCount:
+		return m.OldReportCount(ctx)
+	case review.FieldHidden:
+		return m.OldHidden(ctx)
+	case review.FieldHiddenReason:
+		return m.OldHiddenReason(ctx)
+	case review.FieldHiddenAt:
+		return m.OldHiddenAt(ctx)
+	case review.FieldReply:
+		return m.OldReply(ctx)
+	case review.FieldRepliedAt:
+		return m.OldRepliedAt(ctx)
+	case review.FieldFollowUp:
+		return m.OldFollowUp(ctx)
+	case review.FieldFollowUpImages:
+		return m.OldFollowUpImages(ctx)
+	case review.FieldFollowedUpAt:
+		return m.OldFollowedUpAt(ctx)
 	}
 	return nil, fmt.Errorf("unknown Review field %s", name)
 }
@@ -23117,6 +25677,13 @@ func (m *ReviewMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetProductID(v)
 		return nil
+	case review.FieldMerchantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
 	case review.FieldAuthorID:
 		v, ok := value.(int)
 		if !ok {
@@ -23124,12 +25691,26 @@ func (m *ReviewMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetAuthorID(v)
 		return nil
+	case review.FieldOrderID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOrderID(v)
+		return nil
 	case review.FieldOrderItemID:
 		v, ok := value.(int)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetOrderItemID(v)
+		return nil
+	case review.FieldAuthorName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAuthorName(v)
 		return nil
 	case review.FieldRating:
 		v, ok := value.(int)
@@ -23152,6 +25733,104 @@ func (m *ReviewMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetImages(v)
 		return nil
+	case review.FieldTags:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTags(v)
+		return nil
+	case review.FieldAnonymous:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAnonymous(v)
+		return nil
+	case review.FieldIsDefault:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIsDefault(v)
+		return nil
+	case review.FieldWithPhotos:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWithPhotos(v)
+		return nil
+	case review.FieldHelpfulCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHelpfulCount(v)
+		return nil
+	case review.FieldReportCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReportCount(v)
+		return nil
+	case review.FieldHidden:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHidden(v)
+		return nil
+	case review.FieldHiddenReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHiddenReason(v)
+		return nil
+	case review.FieldHiddenAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHiddenAt(v)
+		return nil
+	case review.FieldReply:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReply(v)
+		return nil
+	case review.FieldRepliedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRepliedAt(v)
+		return nil
+	case review.FieldFollowUp:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFollowUp(v)
+		return nil
+	case review.FieldFollowUpImages:
+		v, ok := value.([]schematype.Image)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFollowUpImages(v)
+		return nil
+	case review.FieldFollowedUpAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFollowedUpAt(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Review field %s", name)
 }
@@ -23160,8 +25839,20 @@ func (m *ReviewMutation) SetField(name string, value ent.Value) error {
 // this mutation.
 func (m *ReviewMutation) AddedFields() []string {
 	var fields []string
+	if m.addmerchant_id != nil {
+		fields = append(fields, review.FieldMerchantID)
+	}
+	if m.addorder_id != nil {
+		fields = append(fields, review.FieldOrderID)
+	}
 	if m.addrating != nil {
 		fields = append(fields, review.FieldRating)
+	}
+	if m.addhelpful_count != nil {
+		fields = append(fields, review.FieldHelpfulCount)
+	}
+	if m.addreport_count != nil {
+		fields = append(fields, review.FieldReportCount)
 	}
 	return fields
 }
@@ -23171,8 +25862,16 @@ func (m *ReviewMutation) AddedFields() []string {
 // was not set, or was not defined in the schema.
 func (m *ReviewMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
+	case review.FieldMerchantID:
+		return m.AddedMerchantID()
+	case review.FieldOrderID:
+		return m.AddedOrderID()
 	case review.FieldRating:
 		return m.AddedRating()
+	case review.FieldHelpfulCount:
+		return m.AddedHelpfulCount()
+	case review.FieldReportCount:
+		return m.AddedReportCount()
 	}
 	return nil, false
 }
@@ -23182,12 +25881,40 @@ func (m *ReviewMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *ReviewMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case review.FieldMerchantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMerchantID(v)
+		return nil
+	case review.FieldOrderID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddOrderID(v)
+		return nil
 	case review.FieldRating:
 		v, ok := value.(int)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddRating(v)
+		return nil
+	case review.FieldHelpfulCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddHelpfulCount(v)
+		return nil
+	case review.FieldReportCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddReportCount(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Review numeric field %s", name)
@@ -23197,8 +25924,26 @@ func (m *ReviewMutation) AddField(name string, value ent.Value) error {
 // mutation.
 func (m *ReviewMutation) ClearedFields() []string {
 	var fields []string
+	if m.FieldCleared(review.FieldOrderID) {
+		fields = append(fields, review.FieldOrderID)
+	}
 	if m.FieldCleared(review.FieldOrderItemID) {
 		fields = append(fields, review.FieldOrderItemID)
+	}
+	if m.FieldCleared(review.FieldHiddenAt) {
+		fields = append(fields, review.FieldHiddenAt)
+	}
+	if m.FieldCleared(review.FieldReply) {
+		fields = append(fields, review.FieldReply)
+	}
+	if m.FieldCleared(review.FieldRepliedAt) {
+		fields = append(fields, review.FieldRepliedAt)
+	}
+	if m.FieldCleared(review.FieldFollowUp) {
+		fields = append(fields, review.FieldFollowUp)
+	}
+	if m.FieldCleared(review.FieldFollowedUpAt) {
+		fields = append(fields, review.FieldFollowedUpAt)
 	}
 	return fields
 }
@@ -23214,8 +25959,26 @@ func (m *ReviewMutation) FieldCleared(name string) bool {
 // error if the field is not defined in the schema.
 func (m *ReviewMutation) ClearField(name string) error {
 	switch name {
+	case review.FieldOrderID:
+		m.ClearOrderID()
+		return nil
 	case review.FieldOrderItemID:
 		m.ClearOrderItemID()
+		return nil
+	case review.FieldHiddenAt:
+		m.ClearHiddenAt()
+		return nil
+	case review.FieldReply:
+		m.ClearReply()
+		return nil
+	case review.FieldRepliedAt:
+		m.ClearRepliedAt()
+		return nil
+	case review.FieldFollowUp:
+		m.ClearFollowUp()
+		return nil
+	case review.FieldFollowedUpAt:
+		m.ClearFollowedUpAt()
 		return nil
 	}
 	return fmt.Errorf("unknown Review nullable field %s", name)
@@ -23234,11 +25997,20 @@ func (m *ReviewMutation) ResetField(name string) error {
 	case review.FieldProductID:
 		m.ResetProductID()
 		return nil
+	case review.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
 	case review.FieldAuthorID:
 		m.ResetAuthorID()
 		return nil
+	case review.FieldOrderID:
+		m.ResetOrderID()
+		return nil
 	case review.FieldOrderItemID:
 		m.ResetOrderItemID()
+		return nil
+	case review.FieldAuthorName:
+		m.ResetAuthorName()
 		return nil
 	case review.FieldRating:
 		m.ResetRating()
@@ -23249,13 +26021,55 @@ func (m *ReviewMutation) ResetField(name string) error {
 	case review.FieldImages:
 		m.ResetImages()
 		return nil
+	case review.FieldTags:
+		m.ResetTags()
+		return nil
+	case review.FieldAnonymous:
+		m.ResetAnonymous()
+		return nil
+	case review.FieldIsDefault:
+		m.ResetIsDefault()
+		return nil
+	case review.FieldWithPhotos:
+		m.ResetWithPhotos()
+		return nil
+	case review.FieldHelpfulCount:
+		m.ResetHelpfulCount()
+		return nil
+	case review.FieldReportCount:
+		m.ResetReportCount()
+		return nil
+	case review.FieldHidden:
+		m.ResetHidden()
+		return nil
+	case review.FieldHiddenReason:
+		m.ResetHiddenReason()
+		return nil
+	case review.FieldHiddenAt:
+		m.ResetHiddenAt()
+		return nil
+	case review.FieldReply:
+		m.ResetReply()
+		return nil
+	case review.FieldRepliedAt:
+		m.ResetRepliedAt()
+		return nil
+	case review.FieldFollowUp:
+		m.ResetFollowUp()
+		return nil
+	case review.FieldFollowUpImages:
+		m.ResetFollowUpImages()
+		return nil
+	case review.FieldFollowedUpAt:
+		m.ResetFollowedUpAt()
+		return nil
 	}
 	return fmt.Errorf("unknown Review field %s", name)
 }
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *ReviewMutation) AddedEdges() []string {
-	edges := make([]string, 0, 3)
+	edges := make([]string, 0, 5)
 	if m.product != nil {
 		edges = append(edges, review.EdgeProduct)
 	}
@@ -23264,6 +26078,12 @@ func (m *ReviewMutation) AddedEdges() []string {
 	}
 	if m.order_item != nil {
 		edges = append(edges, review.EdgeOrderItem)
+	}
+	if m.votes != nil {
+		edges = append(edges, review.EdgeVotes)
+	}
+	if m.reports != nil {
+		edges = append(edges, review.EdgeReports)
 	}
 	return edges
 }
@@ -23284,25 +26104,57 @@ func (m *ReviewMutation) AddedIDs(name string) []ent.Value {
 		if id := m.order_item; id != nil {
 			return []ent.Value{*id}
 		}
+	case review.EdgeVotes:
+		ids := make([]ent.Value, 0, len(m.votes))
+		for id := range m.votes {
+			ids = append(ids, id)
+		}
+		return ids
+	case review.EdgeReports:
+		ids := make([]ent.Value, 0, len(m.reports))
+		for id := range m.reports {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *ReviewMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 3)
+	edges := make([]string, 0, 5)
+	if m.removedvotes != nil {
+		edges = append(edges, review.EdgeVotes)
+	}
+	if m.removedreports != nil {
+		edges = append(edges, review.EdgeReports)
+	}
 	return edges
 }
 
 // RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
 // the given name in this mutation.
 func (m *ReviewMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case review.EdgeVotes:
+		ids := make([]ent.Value, 0, len(m.removedvotes))
+		for id := range m.removedvotes {
+			ids = append(ids, id)
+		}
+		return ids
+	case review.EdgeReports:
+		ids := make([]ent.Value, 0, len(m.removedreports))
+		for id := range m.removedreports {
+			ids = append(ids, id)
+		}
+		return ids
+	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *ReviewMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 3)
+	edges := make([]string, 0, 5)
 	if m.clearedproduct {
 		edges = append(edges, review.EdgeProduct)
 	}
@@ -23311,6 +26163,12 @@ func (m *ReviewMutation) ClearedEdges() []string {
 	}
 	if m.clearedorder_item {
 		edges = append(edges, review.EdgeOrderItem)
+	}
+	if m.clearedvotes {
+		edges = append(edges, review.EdgeVotes)
+	}
+	if m.clearedreports {
+		edges = append(edges, review.EdgeReports)
 	}
 	return edges
 }
@@ -23325,6 +26183,10 @@ func (m *ReviewMutation) EdgeCleared(name string) bool {
 		return m.clearedauthor
 	case review.EdgeOrderItem:
 		return m.clearedorder_item
+	case review.EdgeVotes:
+		return m.clearedvotes
+	case review.EdgeReports:
+		return m.clearedreports
 	}
 	return false
 }
@@ -23359,8 +26221,1116 @@ func (m *ReviewMutation) ResetEdge(name string) error {
 	case review.EdgeOrderItem:
 		m.ResetOrderItem()
 		return nil
+	case review.EdgeVotes:
+		m.ResetVotes()
+		return nil
+	case review.EdgeReports:
+		m.ResetReports()
+		return nil
 	}
 	return fmt.Errorf("unknown Review edge %s", name)
+}
+
+// ReviewReportMutation represents an operation that mutates the ReviewReport nodes in the graph.
+type ReviewReportMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	user_id       *int
+	adduser_id    *int
+	reason        *string
+	created_at    *time.Time
+	clearedFields map[string]struct{}
+	review        *int
+	clearedreview bool
+	done          bool
+	oldValue      func(context.Context) (*ReviewReport, error)
+	predicates    []predicate.ReviewReport
+}
+
+var _ ent.Mutation = (*ReviewReportMutation)(nil)
+
+// reviewreportOption allows management of the mutation configuration using functional options.
+type reviewreportOption func(*ReviewReportMutation)
+
+// newReviewReportMutation creates new mutation for the ReviewReport entity.
+func newReviewReportMutation(c config, op Op, opts ...reviewreportOption) *ReviewReportMutation {
+	m := &ReviewReportMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeReviewReport,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withReviewReportID sets the ID field of the mutation.
+func withReviewReportID(id int) reviewreportOption {
+	return func(m *ReviewReportMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ReviewReport
+		)
+		m.oldValue = func(ctx context.Context) (*ReviewReport, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ReviewReport.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withReviewReport sets the old ReviewReport of the mutation.
+func withReviewReport(node *ReviewReport) reviewreportOption {
+	return func(m *ReviewReportMutation) {
+		m.oldValue = func(context.Context) (*ReviewReport, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ReviewReportMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ReviewReportMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ReviewReportMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ReviewReportMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ReviewReport.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetReviewID sets the "review_id" field.
+func (m *ReviewReportMutation) SetReviewID(i int) {
+	m.review = &i
+}
+
+// ReviewID returns the value of the "review_id" field in the mutation.
+func (m *ReviewReportMutation) ReviewID() (r int, exists bool) {
+	v := m.review
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReviewID returns the old "review_id" field's value of the ReviewReport entity.
+// If the ReviewReport object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReviewReportMutation) OldReviewID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReviewID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReviewID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReviewID: %w", err)
+	}
+	return oldValue.ReviewID, nil
+}
+
+// ResetReviewID resets all changes to the "review_id" field.
+func (m *ReviewReportMutation) ResetReviewID() {
+	m.review = nil
+}
+
+// SetUserID sets the "user_id" field.
+func (m *ReviewReportMutation) SetUserID(i int) {
+	m.user_id = &i
+	m.adduser_id = nil
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *ReviewReportMutation) UserID() (r int, exists bool) {
+	v := m.user_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the ReviewReport entity.
+// If the ReviewReport object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReviewReportMutation) OldUserID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// AddUserID adds i to the "user_id" field.
+func (m *ReviewReportMutation) AddUserID(i int) {
+	if m.adduser_id != nil {
+		*m.adduser_id += i
+	} else {
+		m.adduser_id = &i
+	}
+}
+
+// AddedUserID returns the value that was added to the "user_id" field in this mutation.
+func (m *ReviewReportMutation) AddedUserID() (r int, exists bool) {
+	v := m.adduser_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *ReviewReportMutation) ResetUserID() {
+	m.user_id = nil
+	m.adduser_id = nil
+}
+
+// SetReason sets the "reason" field.
+func (m *ReviewReportMutation) SetReason(s string) {
+	m.reason = &s
+}
+
+// Reason returns the value of the "reason" field in the mutation.
+func (m *ReviewReportMutation) Reason() (r string, exists bool) {
+	v := m.reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReason returns the old "reason" field's value of the ReviewReport entity.
+// If the ReviewReport object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReviewReportMutation) OldReason(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReason: %w", err)
+	}
+	return oldValue.Reason, nil
+}
+
+// ResetReason resets all changes to the "reason" field.
+func (m *ReviewReportMutation) ResetReason() {
+	m.reason = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *ReviewReportMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *ReviewReportMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the ReviewReport entity.
+// If the ReviewReport object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReviewReportMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *ReviewReportMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// ClearReview clears the "review" edge to the Review entity.
+func (m *ReviewReportMutation) ClearReview() {
+	m.clearedreview = true
+	m.clearedFields[reviewreport.FieldReviewID] = struct{}{}
+}
+
+// ReviewCleared reports if the "review" edge to the Review entity was cleared.
+func (m *ReviewReportMutation) ReviewCleared() bool {
+	return m.clearedreview
+}
+
+// ReviewIDs returns the "review" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ReviewID instead. It exists only for internal usage by the builders.
+func (m *ReviewReportMutation) ReviewIDs() (ids []int) {
+	if id := m.review; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetReview resets all changes to the "review" edge.
+func (m *ReviewReportMutation) ResetReview() {
+	m.review = nil
+	m.clearedreview = false
+}
+
+// Where appends a list predicates to the ReviewReportMutation builder.
+func (m *ReviewReportMutation) Where(ps ...predicate.ReviewReport) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ReviewReportMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ReviewReportMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ReviewReport, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ReviewReportMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ReviewReportMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ReviewReport).
+func (m *ReviewReportMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ReviewReportMutation) Fields() []string {
+	fields := make([]string, 0, 4)
+	if m.review != nil {
+		fields = append(fields, reviewreport.FieldReviewID)
+	}
+	if m.user_id != nil {
+		fields = append(fields, reviewreport.FieldUserID)
+	}
+	if m.reason != nil {
+		fields = append(fields, reviewreport.FieldReason)
+	}
+	if m.created_at != nil {
+		fields = append(fields, reviewreport.FieldCreatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ReviewReportMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case reviewreport.FieldReviewID:
+		return m.ReviewID()
+	case reviewreport.FieldUserID:
+		return m.UserID()
+	case reviewreport.FieldReason:
+		return m.Reason()
+	case reviewreport.FieldCreatedAt:
+		return m.CreatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ReviewReportMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case reviewreport.FieldReviewID:
+		return m.OldReviewID(ctx)
+	case reviewreport.FieldUserID:
+		return m.OldUserID(ctx)
+	case reviewreport.FieldReason:
+		return m.OldReason(ctx)
+	case reviewreport.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown ReviewReport field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ReviewReportMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case reviewreport.FieldReviewID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReviewID(v)
+		return nil
+	case reviewreport.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case reviewreport.FieldReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReason(v)
+		return nil
+	case reviewreport.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ReviewReport field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ReviewReportMutation) AddedFields() []string {
+	var fields []string
+	if m.adduser_id != nil {
+		fields = append(fields, reviewreport.FieldUserID)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ReviewReportMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case reviewreport.FieldUserID:
+		return m.AddedUserID()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ReviewReportMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case reviewreport.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddUserID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ReviewReport numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ReviewReportMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ReviewReportMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ReviewReportMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown ReviewReport nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ReviewReportMutation) ResetField(name string) error {
+	switch name {
+	case reviewreport.FieldReviewID:
+		m.ResetReviewID()
+		return nil
+	case reviewreport.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case reviewreport.FieldReason:
+		m.ResetReason()
+		return nil
+	case reviewreport.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown ReviewReport field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ReviewReportMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.review != nil {
+		edges = append(edges, reviewreport.EdgeReview)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ReviewReportMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case reviewreport.EdgeReview:
+		if id := m.review; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ReviewReportMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ReviewReportMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ReviewReportMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedreview {
+		edges = append(edges, reviewreport.EdgeReview)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ReviewReportMutation) EdgeCleared(name string) bool {
+	switch name {
+	case reviewreport.EdgeReview:
+		return m.clearedreview
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ReviewReportMutation) ClearEdge(name string) error {
+	switch name {
+	case reviewreport.EdgeReview:
+		m.ClearReview()
+		return nil
+	}
+	return fmt.Errorf("unknown ReviewReport unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ReviewReportMutation) ResetEdge(name string) error {
+	switch name {
+	case reviewreport.EdgeReview:
+		m.ResetReview()
+		return nil
+	}
+	return fmt.Errorf("unknown ReviewReport edge %s", name)
+}
+
+// ReviewVoteMutation represents an operation that mutates the ReviewVote nodes in the graph.
+type ReviewVoteMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	user_id       *int
+	adduser_id    *int
+	created_at    *time.Time
+	clearedFields map[string]struct{}
+	review        *int
+	clearedreview bool
+	done          bool
+	oldValue      func(context.Context) (*ReviewVote, error)
+	predicates    []predicate.ReviewVote
+}
+
+var _ ent.Mutation = (*ReviewVoteMutation)(nil)
+
+// reviewvoteOption allows management of the mutation configuration using functional options.
+type reviewvoteOption func(*ReviewVoteMutation)
+
+// newReviewVoteMutation creates new mutation for the ReviewVote entity.
+func newReviewVoteMutation(c config, op Op, opts ...reviewvoteOption) *ReviewVoteMutation {
+	m := &ReviewVoteMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeReviewVote,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withReviewVoteID sets the ID field of the mutation.
+func withReviewVoteID(id int) reviewvoteOption {
+	return func(m *ReviewVoteMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ReviewVote
+		)
+		m.oldValue = func(ctx context.Context) (*ReviewVote, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ReviewVote.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withReviewVote sets the old ReviewVote of the mutation.
+func withReviewVote(node *ReviewVote) reviewvoteOption {
+	return func(m *ReviewVoteMutation) {
+		m.oldValue = func(context.Context) (*ReviewVote, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ReviewVoteMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ReviewVoteMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ReviewVoteMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ReviewVoteMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ReviewVote.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetReviewID sets the "review_id" field.
+func (m *ReviewVoteMutation) SetReviewID(i int) {
+	m.review = &i
+}
+
+// ReviewID returns the value of the "review_id" field in the mutation.
+func (m *ReviewVoteMutation) ReviewID() (r int, exists bool) {
+	v := m.review
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReviewID returns the old "review_id" field's value of the ReviewVote entity.
+// If the ReviewVote object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReviewVoteMutation) OldReviewID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReviewID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReviewID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReviewID: %w", err)
+	}
+	return oldValue.ReviewID, nil
+}
+
+// ResetReviewID resets all changes to the "review_id" field.
+func (m *ReviewVoteMutation) ResetReviewID() {
+	m.review = nil
+}
+
+// SetUserID sets the "user_id" field.
+func (m *ReviewVoteMutation) SetUserID(i int) {
+	m.user_id = &i
+	m.adduser_id = nil
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *ReviewVoteMutation) UserID() (r int, exists bool) {
+	v := m.user_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the ReviewVote entity.
+// If the ReviewVote object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReviewVoteMutation) OldUserID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// AddUserID adds i to the "user_id" field.
+func (m *ReviewVoteMutation) AddUserID(i int) {
+	if m.adduser_id != nil {
+		*m.adduser_id += i
+	} else {
+		m.adduser_id = &i
+	}
+}
+
+// AddedUserID returns the value that was added to the "user_id" field in this mutation.
+func (m *ReviewVoteMutation) AddedUserID() (r int, exists bool) {
+	v := m.adduser_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *ReviewVoteMutation) ResetUserID() {
+	m.user_id = nil
+	m.adduser_id = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *ReviewVoteMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *ReviewVoteMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the ReviewVote entity.
+// If the ReviewVote object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReviewVoteMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *ReviewVoteMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// ClearReview clears the "review" edge to the Review entity.
+func (m *ReviewVoteMutation) ClearReview() {
+	m.clearedreview = true
+	m.clearedFields[reviewvote.FieldReviewID] = struct{}{}
+}
+
+// ReviewCleared reports if the "review" edge to the Review entity was cleared.
+func (m *ReviewVoteMutation) ReviewCleared() bool {
+	return m.clearedreview
+}
+
+// ReviewIDs returns the "review" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ReviewID instead. It exists only for internal usage by the builders.
+func (m *ReviewVoteMutation) ReviewIDs() (ids []int) {
+	if id := m.review; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetReview resets all changes to the "review" edge.
+func (m *ReviewVoteMutation) ResetReview() {
+	m.review = nil
+	m.clearedreview = false
+}
+
+// Where appends a list predicates to the ReviewVoteMutation builder.
+func (m *ReviewVoteMutation) Where(ps ...predicate.ReviewVote) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ReviewVoteMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ReviewVoteMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ReviewVote, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ReviewVoteMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ReviewVoteMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ReviewVote).
+func (m *ReviewVoteMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ReviewVoteMutation) Fields() []string {
+	fields := make([]string, 0, 3)
+	if m.review != nil {
+		fields = append(fields, reviewvote.FieldReviewID)
+	}
+	if m.user_id != nil {
+		fields = append(fields, reviewvote.FieldUserID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, reviewvote.FieldCreatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ReviewVoteMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case reviewvote.FieldReviewID:
+		return m.ReviewID()
+	case reviewvote.FieldUserID:
+		return m.UserID()
+	case reviewvote.FieldCreatedAt:
+		return m.CreatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ReviewVoteMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case reviewvote.FieldReviewID:
+		return m.OldReviewID(ctx)
+	case reviewvote.FieldUserID:
+		return m.OldUserID(ctx)
+	case reviewvote.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown ReviewVote field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ReviewVoteMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case reviewvote.FieldReviewID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReviewID(v)
+		return nil
+	case reviewvote.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case reviewvote.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ReviewVote field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ReviewVoteMutation) AddedFields() []string {
+	var fields []string
+	if m.adduser_id != nil {
+		fields = append(fields, reviewvote.FieldUserID)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ReviewVoteMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case reviewvote.FieldUserID:
+		return m.AddedUserID()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ReviewVoteMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case reviewvote.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddUserID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ReviewVote numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ReviewVoteMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ReviewVoteMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ReviewVoteMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown ReviewVote nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ReviewVoteMutation) ResetField(name string) error {
+	switch name {
+	case reviewvote.FieldReviewID:
+		m.ResetReviewID()
+		return nil
+	case reviewvote.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case reviewvote.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown ReviewVote field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ReviewVoteMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.review != nil {
+		edges = append(edges, reviewvote.EdgeReview)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ReviewVoteMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case reviewvote.EdgeReview:
+		if id := m.review; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ReviewVoteMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ReviewVoteMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ReviewVoteMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedreview {
+		edges = append(edges, reviewvote.EdgeReview)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ReviewVoteMutation) EdgeCleared(name string) bool {
+	switch name {
+	case reviewvote.EdgeReview:
+		return m.clearedreview
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ReviewVoteMutation) ClearEdge(name string) error {
+	switch name {
+	case reviewvote.EdgeReview:
+		m.ClearReview()
+		return nil
+	}
+	return fmt.Errorf("unknown ReviewVote unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ReviewVoteMutation) ResetEdge(name string) error {
+	switch name {
+	case reviewvote.EdgeReview:
+		m.ResetReview()
+		return nil
+	}
+	return fmt.Errorf("unknown ReviewVote edge %s", name)
 }
 
 // SearchTokenMutation represents an operation that mutates the SearchToken nodes in the graph.

@@ -24,7 +24,7 @@ type OrderEvent struct {
 	MerchantID int `json:"merchant_id,omitempty"`
 	// CustomerID holds the value of the "customer_id" field.
 	CustomerID int `json:"customer_id,omitempty"`
-	// LINES_FULFILLED: some lines were delivered (virtual content, a rendered service) and the order's status did not change.
+	// LINES_FULFILLED: some lines were delivered (virtual content, a rendered service) and the order's status did not change. REVIEW_*: a line was reviewed, a review replied to (review_id).
 	Type orderevent.Type `json:"type,omitempty"`
 	// FromStatus holds the value of the "from_status" field.
 	FromStatus string `json:"from_status,omitempty"`
@@ -42,6 +42,8 @@ type OrderEvent struct {
 	Position *int64 `json:"position,omitempty"`
 	// Per-merchant number, increasing, given by the relay with the position.
 	Sequence *int64 `json:"sequence,omitempty"`
+	// The review of REVIEW_CREATED and REVIEW_REPLIED events.
+	ReviewID *int `json:"review_id,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the OrderEventQuery when eager-loading is set.
 	Edges        OrderEventEdges `json:"edges"`
@@ -73,7 +75,7 @@ func (*OrderEvent) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case orderevent.FieldID, orderevent.FieldOrderID, orderevent.FieldMerchantID, orderevent.FieldCustomerID, orderevent.FieldActorID, orderevent.FieldPosition, orderevent.FieldSequence:
+		case orderevent.FieldID, orderevent.FieldOrderID, orderevent.FieldMerchantID, orderevent.FieldCustomerID, orderevent.FieldActorID, orderevent.FieldPosition, orderevent.FieldSequence, orderevent.FieldReviewID:
 			values[i] = new(sql.NullInt64)
 		case orderevent.FieldType, orderevent.FieldFromStatus, orderevent.FieldToStatus, orderevent.FieldActorRole, orderevent.FieldReason:
 			values[i] = new(sql.NullString)
@@ -175,6 +177,13 @@ func (_m *OrderEvent) assignValues(columns []string, values []any) error {
 				_m.Sequence = new(int64)
 				*_m.Sequence = value.Int64
 			}
+		case orderevent.FieldReviewID:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field review_id", values[i])
+			} else if value.Valid {
+				_m.ReviewID = new(int)
+				*_m.ReviewID = int(value.Int64)
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -255,6 +264,11 @@ func (_m *OrderEvent) String() string {
 	builder.WriteString(", ")
 	if v := _m.Sequence; v != nil {
 		builder.WriteString("sequence=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.ReviewID; v != nil {
+		builder.WriteString("review_id=")
 		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
 	builder.WriteByte(')')

@@ -151,6 +151,20 @@ func (_c *OrderEventCreate) SetNillableSequence(v *int64) *OrderEventCreate {
 	return _c
 }
 
+// SetReviewID sets the "review_id" field.
+func (_c *OrderEventCreate) SetReviewID(v int) *OrderEventCreate {
+	_c.mutation.SetReviewID(v)
+	return _c
+}
+
+// SetNillableReviewID sets the "review_id" field if the given value is not nil.
+func (_c *OrderEventCreate) SetNillableReviewID(v *int) *OrderEventCreate {
+	if v != nil {
+		_c.SetReviewID(*v)
+	}
+	return _c
+}
+
 // SetOrder sets the "order" edge to the Order entity.
 func (_c *OrderEventCreate) SetOrder(v *Order) *OrderEventCreate {
 	return _c.SetOrderID(v.ID)
@@ -343,6 +357,10 @@ func (_c *OrderEventCreate) createSpec() (*OrderEvent, *sqlgraph.CreateSpec) {
 		_spec.SetField(orderevent.FieldSequence, field.TypeInt64, value)
 		_node.Sequence = &value
 	}
+	if value, ok := _c.mutation.ReviewID(); ok {
+		_spec.SetField(orderevent.FieldReviewID, field.TypeInt, value)
+		_node.ReviewID = &value
+	}
 	if nodes := _c.mutation.OrderIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -500,6 +518,9 @@ func (u *OrderEventUpsertOne) UpdateNewValues() *OrderEventUpsertOne {
 		}
 		if _, exists := u.create.mutation.CreatedAt(); exists {
 			s.SetIgnore(orderevent.FieldCreatedAt)
+		}
+		if _, exists := u.create.mutation.ReviewID(); exists {
+			s.SetIgnore(orderevent.FieldReviewID)
 		}
 	}))
 	return u
@@ -793,6 +814,9 @@ func (u *OrderEventUpsertBulk) UpdateNewValues() *OrderEventUpsertBulk {
 			}
 			if _, exists := b.mutation.CreatedAt(); exists {
 				s.SetIgnore(orderevent.FieldCreatedAt)
+			}
+			if _, exists := b.mutation.ReviewID(); exists {
+				s.SetIgnore(orderevent.FieldReviewID)
 			}
 		}
 	}))

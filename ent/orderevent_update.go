@@ -161,6 +161,9 @@ func (_u *OrderEventUpdate) sqlSave(ctx context.Context) (_node int, err error) 
 	if _u.mutation.SequenceCleared() {
 		_spec.ClearField(orderevent.FieldSequence, field.TypeInt64)
 	}
+	if _u.mutation.ReviewIDCleared() {
+		_spec.ClearField(orderevent.FieldReviewID, field.TypeInt)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -345,6 +348,9 @@ func (_u *OrderEventUpdateOne) sqlSave(ctx context.Context) (_node *OrderEvent, 
 	}
 	if _u.mutation.SequenceCleared() {
 		_spec.ClearField(orderevent.FieldSequence, field.TypeInt64)
+	}
+	if _u.mutation.ReviewIDCleared() {
+		_spec.ClearField(orderevent.FieldReviewID, field.TypeInt)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &OrderEvent{config: _u.config}

@@ -25,6 +25,24 @@ type Product struct {
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// UpdatedAt holds the value of the "updated_at" field.
 	UpdatedAt time.Time `json:"updated_at,omitempty"`
+	// RatingAverage holds the value of the "rating_average" field.
+	RatingAverage float64 `json:"rating_average,omitempty"`
+	// RatingCount holds the value of the "rating_count" field.
+	RatingCount int `json:"rating_count,omitempty"`
+	// RatingSum holds the value of the "rating_sum" field.
+	RatingSum int `json:"rating_sum,omitempty"`
+	// Rating1 holds the value of the "rating_1" field.
+	Rating1 int `json:"rating_1,omitempty"`
+	// Rating2 holds the value of the "rating_2" field.
+	Rating2 int `json:"rating_2,omitempty"`
+	// Rating3 holds the value of the "rating_3" field.
+	Rating3 int `json:"rating_3,omitempty"`
+	// Rating4 holds the value of the "rating_4" field.
+	Rating4 int `json:"rating_4,omitempty"`
+	// Rating5 holds the value of the "rating_5" field.
+	Rating5 int `json:"rating_5,omitempty"`
+	// RatingWithPhotos holds the value of the "rating_with_photos" field.
+	RatingWithPhotos int `json:"rating_with_photos,omitempty"`
 	// MerchantID holds the value of the "merchant_id" field.
 	MerchantID int `json:"merchant_id,omitempty"`
 	// CategoryID holds the value of the "category_id" field.
@@ -57,10 +75,6 @@ type Product struct {
 	TotalStock int `json:"total_stock,omitempty"`
 	// VariantCount holds the value of the "variant_count" field.
 	VariantCount int `json:"variant_count,omitempty"`
-	// RatingAverage holds the value of the "rating_average" field.
-	RatingAverage float64 `json:"rating_average,omitempty"`
-	// RatingCount holds the value of the "rating_count" field.
-	RatingCount int `json:"rating_count,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the ProductQuery when eager-loading is set.
 	Edges        ProductEdges `json:"edges"`
@@ -148,7 +162,7 @@ func (*Product) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case product.FieldRatingAverage:
 			values[i] = new(sql.NullFloat64)
-		case product.FieldID, product.FieldMerchantID, product.FieldCategoryID, product.FieldSalesCount, product.FieldMinPrice, product.FieldMaxPrice, product.FieldTotalStock, product.FieldVariantCount, product.FieldRatingCount:
+		case product.FieldID, product.FieldRatingCount, product.FieldRatingSum, product.FieldRating1, product.FieldRating2, product.FieldRating3, product.FieldRating4, product.FieldRating5, product.FieldRatingWithPhotos, product.FieldMerchantID, product.FieldCategoryID, product.FieldSalesCount, product.FieldMinPrice, product.FieldMaxPrice, product.FieldTotalStock, product.FieldVariantCount:
 			values[i] = new(sql.NullInt64)
 		case product.FieldTitle, product.FieldSlug, product.FieldDescription, product.FieldKind, product.FieldStatus, product.FieldCurrency:
 			values[i] = new(sql.NullString)
@@ -186,6 +200,60 @@ func (_m *Product) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field updated_at", values[i])
 			} else if value.Valid {
 				_m.UpdatedAt = value.Time
+			}
+		case product.FieldRatingAverage:
+			if value, ok := values[i].(*sql.NullFloat64); !ok {
+				return fmt.Errorf("unexpected type %T for field rating_average", values[i])
+			} else if value.Valid {
+				_m.RatingAverage = value.Float64
+			}
+		case product.FieldRatingCount:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field rating_count", values[i])
+			} else if value.Valid {
+				_m.RatingCount = int(value.Int64)
+			}
+		case product.FieldRatingSum:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field rating_sum", values[i])
+			} else if value.Valid {
+				_m.RatingSum = int(value.Int64)
+			}
+		case product.FieldRating1:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field rating_1", values[i])
+			} else if value.Valid {
+				_m.Rating1 = int(value.Int64)
+			}
+		case product.FieldRating2:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field rating_2", values[i])
+			} else if value.Valid {
+				_m.Rating2 = int(value.Int64)
+			}
+		case product.FieldRating3:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field rating_3", values[i])
+			} else if value.Valid {
+				_m.Rating3 = int(value.Int64)
+			}
+		case product.FieldRating4:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field rating_4", values[i])
+			} else if value.Valid {
+				_m.Rating4 = int(value.Int64)
+			}
+		case product.FieldRating5:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field rating_5", values[i])
+			} else if value.Valid {
+				_m.Rating5 = int(value.Int64)
+			}
+		case product.FieldRatingWithPhotos:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field rating_with_photos", values[i])
+			} else if value.Valid {
+				_m.RatingWithPhotos = int(value.Int64)
 			}
 		case product.FieldMerchantID:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
@@ -289,18 +357,6 @@ func (_m *Product) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.VariantCount = int(value.Int64)
 			}
-		case product.FieldRatingAverage:
-			if value, ok := values[i].(*sql.NullFloat64); !ok {
-				return fmt.Errorf("unexpected type %T for field rating_average", values[i])
-			} else if value.Valid {
-				_m.RatingAverage = value.Float64
-			}
-		case product.FieldRatingCount:
-			if value, ok := values[i].(*sql.NullInt64); !ok {
-				return fmt.Errorf("unexpected type %T for field rating_count", values[i])
-			} else if value.Valid {
-				_m.RatingCount = int(value.Int64)
-			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -368,6 +424,33 @@ func (_m *Product) String() string {
 	builder.WriteString("updated_at=")
 	builder.WriteString(_m.UpdatedAt.Format(time.ANSIC))
 	builder.WriteString(", ")
+	builder.WriteString("rating_average=")
+	builder.WriteString(fmt.Sprintf("%v", _m.RatingAverage))
+	builder.WriteString(", ")
+	builder.WriteString("rating_count=")
+	builder.WriteString(fmt.Sprintf("%v", _m.RatingCount))
+	builder.WriteString(", ")
+	builder.WriteString("rating_sum=")
+	builder.WriteString(fmt.Sprintf("%v", _m.RatingSum))
+	builder.WriteString(", ")
+	builder.WriteString("rating_1=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Rating1))
+	builder.WriteString(", ")
+	builder.WriteString("rating_2=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Rating2))
+	builder.WriteString(", ")
+	builder.WriteString("rating_3=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Rating3))
+	builder.WriteString(", ")
+	builder.WriteString("rating_4=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Rating4))
+	builder.WriteString(", ")
+	builder.WriteString("rating_5=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Rating5))
+	builder.WriteString(", ")
+	builder.WriteString("rating_with_photos=")
+	builder.WriteString(fmt.Sprintf("%v", _m.RatingWithPhotos))
+	builder.WriteString(", ")
 	builder.WriteString("merchant_id=")
 	builder.WriteString(fmt.Sprintf("%v", _m.MerchantID))
 	builder.WriteString(", ")
@@ -419,12 +502,6 @@ func (_m *Product) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("variant_count=")
 	builder.WriteString(fmt.Sprintf("%v", _m.VariantCount))
-	builder.WriteString(", ")
-	builder.WriteString("rating_average=")
-	builder.WriteString(fmt.Sprintf("%v", _m.RatingAverage))
-	builder.WriteString(", ")
-	builder.WriteString("rating_count=")
-	builder.WriteString(fmt.Sprintf("%v", _m.RatingCount))
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -56,6 +56,132 @@ func (_c *ProductCreate) SetNillableUpdatedAt(v *time.Time) *ProductCreate {
 	return _c
 }
 
+// SetRatingAverage sets the "rating_average" field.
+func (_c *ProductCreate) SetRatingAverage(v float64) *ProductCreate {
+	_c.mutation.SetRatingAverage(v)
+	return _c
+}
+
+// SetNillableRatingAverage sets the "rating_average" field if the given value is not nil.
+func (_c *ProductCreate) SetNillableRatingAverage(v *float64) *ProductCreate {
+	if v != nil {
+		_c.SetRatingAverage(*v)
+	}
+	return _c
+}
+
+// SetRatingCount sets the "rating_count" field.
+func (_c *ProductCreate) SetRatingCount(v int) *ProductCreate {
+	_c.mutation.SetRatingCount(v)
+	return _c
+}
+
+// SetNillableRatingCount sets the "rating_count" field if the given value is not nil.
+func (_c *ProductCreate) SetNillableRatingCount(v *int) *ProductCreate {
+	if v != nil {
+		_c.SetRatingCount(*v)
+	}
+	return _c
+}
+
+// SetRatingSum sets the "rating_sum" field.
+func (_c *ProductCreate) SetRatingSum(v int) *ProductCreate {
+	_c.mutation.SetRatingSum(v)
+	return _c
+}
+
+// SetNillableRatingSum sets the "rating_sum" field if the given value is not nil.
+func (_c *ProductCreate) SetNillableRatingSum(v *int) *ProductCreate {
+	if v != nil {
+		_c.SetRatingSum(*v)
+	}
+	return _c
+}
+
+// SetRating1 sets the "rating_1" field.
+func (_c *ProductCreate) SetRating1(v int) *ProductCreate {
+	_c.mutation.SetRating1(v)
+	return _c
+}
+
+// SetNillableRating1 sets the "rating_1" field if the given value is not nil.
+func (_c *ProductCreate) SetNillableRating1(v *int) *ProductCreate {
+	if v != nil {
+		_c.SetRating1(*v)
+	}
+	return _c
+}
+
+// SetRating2 sets the "rating_2" field.
+func (_c *ProductCreate) SetRating2(v int) *ProductCreate {
+	_c.mutation.SetRating2(v)
+	return _c
+}
+
+// SetNillableRating2 sets the "rating_2" field if the given value is not nil.
+func (_c *ProductCreate) SetNillableRating2(v *int) *ProductCreate {
+	if v != nil {
+		_c.SetRating2(*v)
+	}
+	return _c
+}
+
+// SetRating3 sets the "rating_3" field.
+func (_c *ProductCreate) SetRating3(v int) *ProductCreate {
+	_c.mutation.SetRating3(v)
+	return _c
+}
+
+// SetNillableRating3 sets the "rating_3" field if the given value is not nil.
+func (_c *ProductCreate) SetNillableRating3(v *int) *ProductCreate {
+	if v != nil {
+		_c.SetRating3(*v)
+	}
+	return _c
+}
+
+// SetRating4 sets the "rating_4" field.
+func (_c *ProductCreate) SetRating4(v int) *ProductCreate {
+	_c.mutation.SetRating4(v)
+	return _c
+}
+
+// SetNillableRating4 sets the "rating_4" field if the given value is not nil.
+func (_c *ProductCreate) SetNillableRating4(v *int) *ProductCreate {
+	if v != nil {
+		_c.SetRating4(*v)
+	}
+	return _c
+}
+
+// SetRating5 sets the "rating_5" field.
+func (_c *ProductCreate) SetRating5(v int) *ProductCreate {
+	_c.mutation.SetRating5(v)
+	return _c
+}
+
+// SetNillableRating5 sets the "rating_5" field if the given value is not nil.
+func (_c *ProductCreate) SetNillableRating5(v *int) *ProductCreate {
+	if v != nil {
+		_c.SetRating5(*v)
+	}
+	return _c
+}
+
+// SetRatingWithPhotos sets the "rating_with_photos" field.
+func (_c *ProductCreate) SetRatingWithPhotos(v int) *ProductCreate {
+	_c.mutation.SetRatingWithPhotos(v)
+	return _c
+}
+
+// SetNillableRatingWithPhotos sets the "rating_with_photos" field if the given value is not nil.
+func (_c *ProductCreate) SetNillableRatingWithPhotos(v *int) *ProductCreate {
+	if v != nil {
+		_c.SetRatingWithPhotos(*v)
+	}
+	return _c
+}
+
 // SetMerchantID sets the "merchant_id" field.
 func (_c *ProductCreate) SetMerchantID(v int) *ProductCreate {
 	_c.mutation.SetMerchantID(v)
@@ -240,34 +366,6 @@ func (_c *ProductCreate) SetNillableVariantCount(v *int) *ProductCreate {
 	return _c
 }
 
-// SetRatingAverage sets the "rating_average" field.
-func (_c *ProductCreate) SetRatingAverage(v float64) *ProductCreate {
-	_c.mutation.SetRatingAverage(v)
-	return _c
-}
-
-// SetNillableRatingAverage sets the "rating_average" field if the given value is not nil.
-func (_c *ProductCreate) SetNillableRatingAverage(v *float64) *ProductCreate {
-	if v != nil {
-		_c.SetRatingAverage(*v)
-	}
-	return _c
-}
-
-// SetRatingCount sets the "rating_count" field.
-func (_c *ProductCreate) SetRatingCount(v int) *ProductCreate {
-	_c.mutation.SetRatingCount(v)
-	return _c
-}
-
-// SetNillableRatingCount sets the "rating_count" field if the given value is not nil.
-func (_c *ProductCreate) SetNillableRatingCount(v *int) *ProductCreate {
-	if v != nil {
-		_c.SetRatingCount(*v)
-	}
-	return _c
-}
-
 // SetMerchant sets the "merchant" edge to the Merchant entity.
 func (_c *ProductCreate) SetMerchant(v *Merchant) *ProductCreate {
 	return _c.SetMerchantID(v.ID)
@@ -374,6 +472,42 @@ func (_c *ProductCreate) defaults() error {
 		v := product.DefaultUpdatedAt()
 		_c.mutation.SetUpdatedAt(v)
 	}
+	if _, ok := _c.mutation.RatingAverage(); !ok {
+		v := product.DefaultRatingAverage
+		_c.mutation.SetRatingAverage(v)
+	}
+	if _, ok := _c.mutation.RatingCount(); !ok {
+		v := product.DefaultRatingCount
+		_c.mutation.SetRatingCount(v)
+	}
+	if _, ok := _c.mutation.RatingSum(); !ok {
+		v := product.DefaultRatingSum
+		_c.mutation.SetRatingSum(v)
+	}
+	if _, ok := _c.mutation.Rating1(); !ok {
+		v := product.DefaultRating1
+		_c.mutation.SetRating1(v)
+	}
+	if _, ok := _c.mutation.Rating2(); !ok {
+		v := product.DefaultRating2
+		_c.mutation.SetRating2(v)
+	}
+	if _, ok := _c.mutation.Rating3(); !ok {
+		v := product.DefaultRating3
+		_c.mutation.SetRating3(v)
+	}
+	if _, ok := _c.mutation.Rating4(); !ok {
+		v := product.DefaultRating4
+		_c.mutation.SetRating4(v)
+	}
+	if _, ok := _c.mutation.Rating5(); !ok {
+		v := product.DefaultRating5
+		_c.mutation.SetRating5(v)
+	}
+	if _, ok := _c.mutation.RatingWithPhotos(); !ok {
+		v := product.DefaultRatingWithPhotos
+		_c.mutation.SetRatingWithPhotos(v)
+	}
 	if _, ok := _c.mutation.Description(); !ok {
 		v := product.DefaultDescription
 		_c.mutation.SetDescription(v)
@@ -418,14 +552,6 @@ func (_c *ProductCreate) defaults() error {
 		v := product.DefaultVariantCount
 		_c.mutation.SetVariantCount(v)
 	}
-	if _, ok := _c.mutation.RatingAverage(); !ok {
-		v := product.DefaultRatingAverage
-		_c.mutation.SetRatingAverage(v)
-	}
-	if _, ok := _c.mutation.RatingCount(); !ok {
-		v := product.DefaultRatingCount
-		_c.mutation.SetRatingCount(v)
-	}
 	return nil
 }
 
@@ -436,6 +562,78 @@ func (_c *ProductCreate) check() error {
 	}
 	if _, ok := _c.mutation.UpdatedAt(); !ok {
 		return &ValidationError{Name: "updated_at", err: errors.New(`ent: missing required field "Product.updated_at"`)}
+	}
+	if _, ok := _c.mutation.RatingAverage(); !ok {
+		return &ValidationError{Name: "rating_average", err: errors.New(`ent: missing required field "Product.rating_average"`)}
+	}
+	if v, ok := _c.mutation.RatingAverage(); ok {
+		if err := product.RatingAverageValidator(v); err != nil {
+			return &ValidationError{Name: "rating_average", err: fmt.Errorf(`ent: validator failed for field "Product.rating_average": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.RatingCount(); !ok {
+		return &ValidationError{Name: "rating_count", err: errors.New(`ent: missing required field "Product.rating_count"`)}
+	}
+	if v, ok := _c.mutation.RatingCount(); ok {
+		if err := product.RatingCountValidator(v); err != nil {
+			return &ValidationError{Name: "rating_count", err: fmt.Errorf(`ent: validator failed for field "Product.rating_count": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.RatingSum(); !ok {
+		return &ValidationError{Name: "rating_sum", err: errors.New(`ent: missing required field "Product.rating_sum"`)}
+	}
+	if v, ok := _c.mutation.RatingSum(); ok {
+		if err := product.RatingSumValidator(v); err != nil {
+			return &ValidationError{Name: "rating_sum", err: fmt.Errorf(`ent: validator failed for field "Product.rating_sum": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.Rating1(); !ok {
+		return &ValidationError{Name: "rating_1", err: errors.New(`ent: missing required field "Product.rating_1"`)}
+	}
+	if v, ok := _c.mutation.Rating1(); ok {
+		if err := product.Rating1Validator(v); err != nil {
+			return &ValidationError{Name: "rating_1", err: fmt.Errorf(`ent: validator failed for field "Product.rating_1": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.Rating2(); !ok {
+		return &ValidationError{Name: "rating_2", err: errors.New(`ent: missing required field "Product.rating_2"`)}
+	}
+	if v, ok := _c.mutation.Rating2(); ok {
+		if err := product.Rating2Validator(v); err != nil {
+			return &ValidationError{Name: "rating_2", err: fmt.Errorf(`ent: validator failed for field "Product.rating_2": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.Rating3(); !ok {
+		return &ValidationError{Name: "rating_3", err: errors.New(`ent: missing required field "Product.rating_3"`)}
+	}
+	if v, ok := _c.mutation.Rating3(); ok {
+		if err := product.Rating3Validator(v); err != nil {
+			return &ValidationError{Name: "rating_3", err: fmt.Errorf(`ent: validator failed for field "Product.rating_3": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.Rating4(); !ok {
+		return &ValidationError{Name: "rating_4", err: errors.New(`ent: missing required field "Product.rating_4"`)}
+	}
+	if v, ok := _c.mutation.Rating4(); ok {
+		if err := product.Rating4Validator(v); err != nil {
+			return &ValidationError{Name: "rating_4", err: fmt.Errorf(`ent: validator failed for field "Product.rating_4": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.Rating5(); !ok {
+		return &ValidationError{Name: "rating_5", err: errors.New(`ent: missing required field "Product.rating_5"`)}
+	}
+	if v, ok := _c.mutation.Rating5(); ok {
+		if err := product.Rating5Validator(v); err != nil {
+			return &ValidationError{Name: "rating_5", err: fmt.Errorf(`ent: validator failed for field "Product.rating_5": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.RatingWithPhotos(); !ok {
+		return &ValidationError{Name: "rating_with_photos", err: errors.New(`ent: missing required field "Product.rating_with_photos"`)}
+	}
+	if v, ok := _c.mutation.RatingWithPhotos(); ok {
+		if err := product.RatingWithPhotosValidator(v); err != nil {
+			return &ValidationError{Name: "rating_with_photos", err: fmt.Errorf(`ent: validator failed for field "Product.rating_with_photos": %w`, err)}
+		}
 	}
 	if _, ok := _c.mutation.MerchantID(); !ok {
 		return &ValidationError{Name: "merchant_id", err: errors.New(`ent: missing required field "Product.merchant_id"`)}
@@ -529,22 +727,6 @@ func (_c *ProductCreate) check() error {
 			return &ValidationError{Name: "variant_count", err: fmt.Errorf(`ent: validator failed for field "Product.variant_count": %w`, err)}
 		}
 	}
-	if _, ok := _c.mutation.RatingAverage(); !ok {
-		return &ValidationError{Name: "rating_average", err: errors.New(`ent: missing required field "Product.rating_average"`)}
-	}
-	if v, ok := _c.mutation.RatingAverage(); ok {
-		if err := product.RatingAverageValidator(v); err != nil {
-			return &ValidationError{Name: "rating_average", err: fmt.Errorf(`ent: validator failed for field "Product.rating_average": %w`, err)}
-		}
-	}
-	if _, ok := _c.mutation.RatingCount(); !ok {
-		return &ValidationError{Name: "rating_count", err: errors.New(`ent: missing required field "Product.rating_count"`)}
-	}
-	if v, ok := _c.mutation.RatingCount(); ok {
-		if err := product.RatingCountValidator(v); err != nil {
-			return &ValidationError{Name: "rating_count", err: fmt.Errorf(`ent: validator failed for field "Product.rating_count": %w`, err)}
-		}
-	}
 	if len(_c.mutation.MerchantIDs()) == 0 {
 		return &ValidationError{Name: "merchant", err: errors.New(`ent: missing required edge "Product.merchant"`)}
 	}
@@ -582,6 +764,42 @@ func (_c *ProductCreate) createSpec() (*Product, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.UpdatedAt(); ok {
 		_spec.SetField(product.FieldUpdatedAt, field.TypeTime, value)
 		_node.UpdatedAt = value
+	}
+	if value, ok := _c.mutation.RatingAverage(); ok {
+		_spec.SetField(product.FieldRatingAverage, field.TypeFloat64, value)
+		_node.RatingAverage = value
+	}
+	if value, ok := _c.mutation.RatingCount(); ok {
+		_spec.SetField(product.FieldRatingCount, field.TypeInt, value)
+		_node.RatingCount = value
+	}
+	if value, ok := _c.mutation.RatingSum(); ok {
+		_spec.SetField(product.FieldRatingSum, field.TypeInt, value)
+		_node.RatingSum = value
+	}
+	if value, ok := _c.mutation.Rating1(); ok {
+		_spec.SetField(product.FieldRating1, field.TypeInt, value)
+		_node.Rating1 = value
+	}
+	if value, ok := _c.mutation.Rating2(); ok {
+		_spec.SetField(product.FieldRating2, field.TypeInt, value)
+		_node.Rating2 = value
+	}
+	if value, ok := _c.mutation.Rating3(); ok {
+		_spec.SetField(product.FieldRating3, field.TypeInt, value)
+		_node.Rating3 = value
+	}
+	if value, ok := _c.mutation.Rating4(); ok {
+		_spec.SetField(product.FieldRating4, field.TypeInt, value)
+		_node.Rating4 = value
+	}
+	if value, ok := _c.mutation.Rating5(); ok {
+		_spec.SetField(product.FieldRating5, field.TypeInt, value)
+		_node.Rating5 = value
+	}
+	if value, ok := _c.mutation.RatingWithPhotos(); ok {
+		_spec.SetField(product.FieldRatingWithPhotos, field.TypeInt, value)
+		_node.RatingWithPhotos = value
 	}
 	if value, ok := _c.mutation.Title(); ok {
 		_spec.SetField(product.FieldTitle, field.TypeString, value)
@@ -638,14 +856,6 @@ func (_c *ProductCreate) createSpec() (*Product, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.VariantCount(); ok {
 		_spec.SetField(product.FieldVariantCount, field.TypeInt, value)
 		_node.VariantCount = value
-	}
-	if value, ok := _c.mutation.RatingAverage(); ok {
-		_spec.SetField(product.FieldRatingAverage, field.TypeFloat64, value)
-		_node.RatingAverage = value
-	}
-	if value, ok := _c.mutation.RatingCount(); ok {
-		_spec.SetField(product.FieldRatingCount, field.TypeInt, value)
-		_node.RatingCount = value
 	}
 	if nodes := _c.mutation.MerchantIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -790,6 +1000,168 @@ func (u *ProductUpsert) SetUpdatedAt(v time.Time) *ProductUpsert {
 // UpdateUpdatedAt sets the "updated_at" field to the value that was provided on create.
 func (u *ProductUpsert) UpdateUpdatedAt() *ProductUpsert {
 	u.SetExcluded(product.FieldUpdatedAt)
+	return u
+}
+
+// SetRatingAverage sets the "rating_average" field.
+func (u *ProductUpsert) SetRatingAverage(v float64) *ProductUpsert {
+	u.Set(product.FieldRatingAverage, v)
+	return u
+}
+
+// UpdateRatingAverage sets the "rating_average" field to the value that was provided on create.
+func (u *ProductUpsert) UpdateRatingAverage() *ProductUpsert {
+	u.SetExcluded(product.FieldRatingAverage)
+	return u
+}
+
+// AddRatingAverage adds v to the "rating_average" field.
+func (u *ProductUpsert) AddRatingAverage(v float64) *ProductUpsert {
+	u.Add(product.FieldRatingAverage, v)
+	return u
+}
+
+// SetRatingCount sets the "rating_count" field.
+func (u *ProductUpsert) SetRatingCount(v int) *ProductUpsert {
+	u.Set(product.FieldRatingCount, v)
+	return u
+}
+
+// UpdateRatingCount sets the "rating_count" field to the value that was provided on create.
+func (u *ProductUpsert) UpdateRatingCount() *ProductUpsert {
+	u.SetExcluded(product.FieldRatingCount)
+	return u
+}
+
+// AddRatingCount adds v to the "rating_count" field.
+func (u *ProductUpsert) AddRatingCount(v int) *ProductUpsert {
+	u.Add(product.FieldRatingCount, v)
+	return u
+}
+
+// SetRatingSum sets the "rating_sum" field.
+func (u *ProductUpsert) SetRatingSum(v int) *ProductUpsert {
+	u.Set(product.FieldRatingSum, v)
+	return u
+}
+
+// UpdateRatingSum sets the "rating_sum" field to the value that was provided on create.
+func (u *ProductUpsert) UpdateRatingSum() *ProductUpsert {
+	u.SetExcluded(product.FieldRatingSum)
+	return u
+}
+
+// AddRatingSum adds v to the "rating_sum" field.
+func (u *ProductUpsert) AddRatingSum(v int) *ProductUpsert {
+	u.Add(product.FieldRatingSum, v)
+	return u
+}
+
+// SetRating1 sets the "rating_1" field.
+func (u *ProductUpsert) SetRating1(v int) *ProductUpsert {
+	u.Set(product.FieldRating1, v)
+	return u
+}
+
+// UpdateRating1 sets the "rating_1" field to the value that was provided on create.
+func (u *ProductUpsert) UpdateRating1() *ProductUpsert {
+	u.SetExcluded(product.FieldRating1)
+	return u
+}
+
+// AddRating1 adds v to the "rating_1" field.
+func (u *ProductUpsert) AddRating1(v int) *ProductUpsert {
+	u.Add(product.FieldRating1, v)
+	return u
+}
+
+// SetRating2 sets the "rating_2" field.
+func (u *ProductUpsert) SetRating2(v int) *ProductUpsert {
+	u.Set(product.FieldRating2, v)
+	return u
+}
+
+// UpdateRating2 sets the "rating_2" field to the value that was provided on create.
+func (u *ProductUpsert) UpdateRating2() *ProductUpsert {
+	u.SetExcluded(product.FieldRating2)
+	return u
+}
+
+// AddRating2 adds v to the "rating_2" field.
+func (u *ProductUpsert) AddRating2(v int) *ProductUpsert {
+	u.Add(product.FieldRating2, v)
+	return u
+}
+
+// SetRating3 sets the "rating_3" field.
+func (u *ProductUpsert) SetRating3(v int) *ProductUpsert {
+	u.Set(product.FieldRating3, v)
+	return u
+}
+
+// UpdateRating3 sets the "rating_3" field to the value that was provided on create.
+func (u *ProductUpsert) UpdateRating3() *ProductUpsert {
+	u.SetExcluded(product.FieldRating3)
+	return u
+}
+
+// AddRating3 adds v to the "rating_3" field.
+func (u *ProductUpsert) AddRating3(v int) *ProductUpsert {
+	u.Add(product.FieldRating3, v)
+	return u
+}
+
+// SetRating4 sets the "rating_4" field.
+func (u *ProductUpsert) SetRating4(v int) *ProductUpsert {
+	u.Set(product.FieldRating4, v)
+	return u
+}
+
+// UpdateRating4 sets the "rating_4" field to the value that was provided on create.
+func (u *ProductUpsert) UpdateRating4() *ProductUpsert {
+	u.SetExcluded(product.FieldRating4)
+	return u
+}
+
+// AddRating4 adds v to the "rating_4" field.
+func (u *ProductUpsert) AddRating4(v int) *ProductUpsert {
+	u.Add(product.FieldRating4, v)
+	return u
+}
+
+// SetRating5 sets the "rating_5" field.
+func (u *ProductUpsert) SetRating5(v int) *ProductUpsert {
+	u.Set(product.FieldRating5, v)
+	return u
+}
+
+// UpdateRating5 sets the "rating_5" field to the value that was provided on create.
+func (u *ProductUpsert) UpdateRating5() *ProductUpsert {
+	u.SetExcluded(product.FieldRating5)
+	return u
+}
+
+// AddRating5 adds v to the "rating_5" field.
+func (u *ProductUpsert) AddRating5(v int) *ProductUpsert {
+	u.Add(product.FieldRating5, v)
+	return u
+}
+
+// SetRatingWithPhotos sets the "rating_with_photos" field.
+func (u *ProductUpsert) SetRatingWithPhotos(v int) *ProductUpsert {
+	u.Set(product.FieldRatingWithPhotos, v)
+	return u
+}
+
+// UpdateRatingWithPhotos sets the "rating_with_photos" field to the value that was provided on create.
+func (u *ProductUpsert) UpdateRatingWithPhotos() *ProductUpsert {
+	u.SetExcluded(product.FieldRatingWithPhotos)
+	return u
+}
+
+// AddRatingWithPhotos adds v to the "rating_with_photos" field.
+func (u *ProductUpsert) AddRatingWithPhotos(v int) *ProductUpsert {
+	u.Add(product.FieldRatingWithPhotos, v)
 	return u
 }
 
@@ -1015,42 +1387,6 @@ func (u *ProductUpsert) AddVariantCount(v int) *ProductUpsert {
 	return u
 }
 
-// SetRatingAverage sets the "rating_average" field.
-func (u *ProductUpsert) SetRatingAverage(v float64) *ProductUpsert {
-	u.Set(product.FieldRatingAverage, v)
-	return u
-}
-
-// UpdateRatingAverage sets the "rating_average" field to the value that was provided on create.
-func (u *ProductUpsert) UpdateRatingAverage() *ProductUpsert {
-	u.SetExcluded(product.FieldRatingAverage)
-	return u
-}
-
-// AddRatingAverage adds v to the "rating_average" field.
-func (u *ProductUpsert) AddRatingAverage(v float64) *ProductUpsert {
-	u.Add(product.FieldRatingAverage, v)
-	return u
-}
-
-// SetRatingCount sets the "rating_count" field.
-func (u *ProductUpsert) SetRatingCount(v int) *ProductUpsert {
-	u.Set(product.FieldRatingCount, v)
-	return u
-}
-
-// UpdateRatingCount sets the "rating_count" field to the value that was provided on create.
-func (u *ProductUpsert) UpdateRatingCount() *ProductUpsert {
-	u.SetExcluded(product.FieldRatingCount)
-	return u
-}
-
-// AddRatingCount adds v to the "rating_count" field.
-func (u *ProductUpsert) AddRatingCount(v int) *ProductUpsert {
-	u.Add(product.FieldRatingCount, v)
-	return u
-}
-
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -1110,6 +1446,195 @@ func (u *ProductUpsertOne) SetUpdatedAt(v time.Time) *ProductUpsertOne {
 func (u *ProductUpsertOne) UpdateUpdatedAt() *ProductUpsertOne {
 	return u.Update(func(s *ProductUpsert) {
 		s.UpdateUpdatedAt()
+	})
+}
+
+// SetRatingAverage sets the "rating_average" field.
+func (u *ProductUpsertOne) SetRatingAverage(v float64) *ProductUpsertOne {
+	return u.Update(func(s *ProductUpsert) {
+		s.SetRatingAverage(v)
+	})
+}
+
+// AddRatingAverage adds v to the "rating_average" field.
+func (u *ProductUpsertOne) AddRatingAverage(v float64) *ProductUpsertOne {
+	return u.Update(func(s *ProductUpsert) {
+		s.AddRatingAverage(v)
+	})
+}
+
+// UpdateRatingAverage sets the "rating_average" field to the value that was provided on create.
+func (u *ProductUpsertOne) UpdateRatingAverage() *ProductUpsertOne {
+	return u.Update(func(s *ProductUpsert) {
+		s.UpdateRatingAverage()
+	})
+}
+
+// SetRatingCount sets the "rating_count" field.
+func (u *ProductUpsertOne) SetRatingCount(v int) *ProductUpsertOne {
+	return u.Update(func(s *ProductUpsert) {
+		s.SetRatingCount(v)
+	})
+}
+
+// AddRatingCount adds v to the "rating_count" field.
+func (u *ProductUpsertOne) AddRatingCount(v int) *ProductUpsertOne {
+	return u.Update(func(s *ProductUpsert) {
+		s.AddRatingCount(v)
+	})
+}
+
+// UpdateRatingCount sets the "rating_count" field to the value that was provided on create.
+func (u *ProductUpsertOne) UpdateRatingCount() *ProductUpsertOne {
+	return u.Update(func(s *ProductUpsert) {
+		s.UpdateRatingCount()
+	})
+}
+
+// SetRatingSum sets the "rating_sum" field.
+func (u *ProductUpsertOne) SetRatingSum(v int) *ProductUpsertOne {
+	return u.Update(func(s *ProductUpsert) {
+		s.SetRatingSum(v)
+	})
+}
+
+// AddRatingSum adds v to the "rating_sum" field.
+func (u *ProductUpsertOne) AddRatingSum(v int) *ProductUpsertOne {
+	return u.Update(func(s *ProductUpsert) {
+		s.AddRatingSum(v)
+	})
+}
+
+// UpdateRatingSum sets the "rating_sum" field to the value that was provided on create.
+func (u *ProductUpsertOne) UpdateRatingSum() *ProductUpsertOne {
+	return u.Update(func(s *ProductUpsert) {
+		s.UpdateRatingSum()
+	})
+}
+
+// SetRating1 sets the "rating_1" field.
+func (u *ProductUpsertOne) SetRating1(v int) *ProductUpsertOne {
+	return u.Update(func(s *ProductUpsert) {
+		s.SetRating1(v)
+	})
+}
+
+// AddRating1 adds v to the "rating_1" field.
+func (u *ProductUpsertOne) AddRating1(v int) *ProductUpsertOne {
+	return u.Update(func(s *ProductUpsert) {
+		s.AddRating1(v)
+	})
+}
+
+// UpdateRating1 sets the "rating_1" field to the value that was provided on create.
+func (u *ProductUpsertOne) UpdateRating1() *ProductUpsertOne {
+	return u.Update(func(s *ProductUpsert) {
+		s.UpdateRating1()
+	})
+}
+
+// SetRating2 sets the "rating_2" field.
+func (u *ProductUpsertOne) SetRating2(v int) *ProductUpsertOne {
+	return u.Update(func(s *ProductUpsert) {
+		s.SetRating2(v)
+	})
+}
+
+// AddRating2 adds v to the "rating_2" field.
+func (u *ProductUpsertOne) AddRating2(v int) *ProductUpsertOne {
+	return u.Update(func(s *ProductUpsert) {
+		s.AddRating2(v)
+	})
+}
+
+// UpdateRating2 sets the "rating_2" field to the value that was provided on create.
+func (u *ProductUpsertOne) UpdateRating2() *ProductUpsertOne {
+	return u.Update(func(s *ProductUpsert) {
+		s.UpdateRating2()
+	})
+}
+
+// SetRating3 sets the "rating_3" field.
+func (u *ProductUpsertOne) SetRating3(v int) *ProductUpsertOne {
+	return u.Update(func(s *ProductUpsert) {
+		s.SetRating3(v)
+	})
+}
+
+// AddRating3 adds v to the "rating_3" field.
+func (u *ProductUpsertOne) AddRating3(v int) *ProductUpsertOne {
+	return u.Update(func(s *ProductUpsert) {
+		s.AddRating3(v)
+	})
+}
+
+// UpdateRating3 sets the "rating_3" field to the value that was provided on create.
+func (u *ProductUpsertOne) UpdateRating3() *ProductUpsertOne {
+	return u.Update(func(s *ProductUpsert) {
+		s.UpdateRating3()
+	})
+}
+
+// SetRating4 sets the "rating_4" field.
+func (u *ProductUpsertOne) SetRating4(v int) *ProductUpsertOne {
+	return u.Update(func(s *ProductUpsert) {
+		s.SetRating4(v)
+	})
+}
+
+// AddRating4 adds v to the "rating_4" field.
+func (u *ProductUpsertOne) AddRating4(v int) *ProductUpsertOne {
+	return u.Update(func(s *ProductUpsert) {
+		s.AddRating4(v)
+	})
+}
+
+// UpdateRating4 sets the "rating_4" field to the value that was provided on create.
+func (u *ProductUpsertOne) UpdateRating4() *ProductUpsertOne {
+	return u.Update(func(s *ProductUpsert) {
+		s.UpdateRating4()
+	})
+}
+
+// SetRating5 sets the "rating_5" field.
+func (u *ProductUpsertOne) SetRating5(v int) *ProductUpsertOne {
+	return u.Update(func(s *ProductUpsert) {
+		s.SetRating5(v)
+	})
+}
+
+// AddRating5 adds v to the "rating_5" field.
+func (u *ProductUpsertOne) AddRating5(v int) *ProductUpsertOne {
+	return u.Update(func(s *ProductUpsert) {
+		s.AddRating5(v)
+	})
+}
+
+// UpdateRating5 sets the "rating_5" field to the value that was provided on create.
+func (u *ProductUpsertOne) UpdateRating5() *ProductUpsertOne {
+	return u.Update(func(s *ProductUpsert) {
+		s.UpdateRating5()
+	})
+}
+
+// SetRatingWithPhotos sets the "rating_with_photos" field.
+func (u *ProductUpsertOne) SetRatingWithPhotos(v int) *ProductUpsertOne {
+	return u.Update(func(s *ProductUpsert) {
+		s.SetRatingWithPhotos(v)
+	})
+}
+
+// AddRatingWithPhotos adds v to the "rating_with_photos" field.
+func (u *ProductUpsertOne) AddRatingWithPhotos(v int) *ProductUpsertOne {
+	return u.Update(func(s *ProductUpsert) {
+		s.AddRatingWithPhotos(v)
+	})
+}
+
+// UpdateRatingWithPhotos sets the "rating_with_photos" field to the value that was provided on create.
+func (u *ProductUpsertOne) UpdateRatingWithPhotos() *ProductUpsertOne {
+	return u.Update(func(s *ProductUpsert) {
+		s.UpdateRatingWithPhotos()
 	})
 }
 
@@ -1372,48 +1897,6 @@ func (u *ProductUpsertOne) UpdateVariantCount() *ProductUpsertOne {
 	})
 }
 
-// SetRatingAverage sets the "rating_average" field.
-func (u *ProductUpsertOne) SetRatingAverage(v float64) *ProductUpsertOne {
-	return u.Update(func(s *ProductUpsert) {
-		s.SetRatingAverage(v)
-	})
-}
-
-// AddRatingAverage adds v to the "rating_average" field.
-func (u *ProductUpsertOne) AddRatingAverage(v float64) *ProductUpsertOne {
-	return u.Update(func(s *ProductUpsert) {
-		s.AddRatingAverage(v)
-	})
-}
-
-// UpdateRatingAverage sets the "rating_average" field to the value that was provided on create.
-func (u *ProductUpsertOne) UpdateRatingAverage() *ProductUpsertOne {
-	return u.Update(func(s *ProductUpsert) {
-		s.UpdateRatingAverage()
-	})
-}
-
-// SetRatingCount sets the "rating_count" field.
-func (u *ProductUpsertOne) SetRatingCount(v int) *ProductUpsertOne {
-	return u.Update(func(s *ProductUpsert) {
-		s.SetRatingCount(v)
-	})
-}
-
-// AddRatingCount adds v to the "rating_count" field.
-func (u *ProductUpsertOne) AddRatingCount(v int) *ProductUpsertOne {
-	return u.Update(func(s *ProductUpsert) {
-		s.AddRatingCount(v)
-	})
-}
-
-// UpdateRatingCount sets the "rating_count" field to the value that was provided on create.
-func (u *ProductUpsertOne) UpdateRatingCount() *ProductUpsertOne {
-	return u.Update(func(s *ProductUpsert) {
-		s.UpdateRatingCount()
-	})
-}
-
 // Exec executes the query.
 func (u *ProductUpsertOne) Exec(ctx context.Context) error {
 	if len(u.create.conflict) == 0 {
@@ -1639,6 +2122,195 @@ func (u *ProductUpsertBulk) SetUpdatedAt(v time.Time) *ProductUpsertBulk {
 func (u *ProductUpsertBulk) UpdateUpdatedAt() *ProductUpsertBulk {
 	return u.Update(func(s *ProductUpsert) {
 		s.UpdateUpdatedAt()
+	})
+}
+
+// SetRatingAverage sets the "rating_average" field.
+func (u *ProductUpsertBulk) SetRatingAverage(v float64) *ProductUpsertBulk {
+	return u.Update(func(s *ProductUpsert) {
+		s.SetRatingAverage(v)
+	})
+}
+
+// AddRatingAverage adds v to the "rating_average" field.
+func (u *ProductUpsertBulk) AddRatingAverage(v float64) *ProductUpsertBulk {
+	return u.Update(func(s *ProductUpsert) {
+		s.AddRatingAverage(v)
+	})
+}
+
+// UpdateRatingAverage sets the "rating_average" field to the value that was provided on create.
+func (u *ProductUpsertBulk) UpdateRatingAverage() *ProductUpsertBulk {
+	return u.Update(func(s *ProductUpsert) {
+		s.UpdateRatingAverage()
+	})
+}
+
+// SetRatingCount sets the "rating_count" field.
+func (u *ProductUpsertBulk) SetRatingCount(v int) *ProductUpsertBulk {
+	return u.Update(func(s *ProductUpsert) {
+		s.SetRatingCount(v)
+	})
+}
+
+// AddRatingCount adds v to the "rating_count" field.
+func (u *ProductUpsertBulk) AddRatingCount(v int) *ProductUpsertBulk {
+	return u.Update(func(s *ProductUpsert) {
+		s.AddRatingCount(v)
+	})
+}
+
+// UpdateRatingCount sets the "rating_count" field to the value that was provided on create.
+func (u *ProductUpsertBulk) UpdateRatingCount() *ProductUpsertBulk {
+	return u.Update(func(s *ProductUpsert) {
+		s.UpdateRatingCount()
+	})
+}
+
+// SetRatingSum sets the "rating_sum" field.
+func (u *ProductUpsertBulk) SetRatingSum(v int) *ProductUpsertBulk {
+	return u.Update(func(s *ProductUpsert) {
+		s.SetRatingSum(v)
+	})
+}
+
+// AddRatingSum adds v to the "rating_sum" field.
+func (u *ProductUpsertBulk) AddRatingSum(v int) *ProductUpsertBulk {
+	return u.Update(func(s *ProductUpsert) {
+		s.AddRatingSum(v)
+	})
+}
+
+// UpdateRatingSum sets the "rating_sum" field to the value that was provided on create.
+func (u *ProductUpsertBulk) UpdateRatingSum() *ProductUpsertBulk {
+	return u.Update(func(s *ProductUpsert) {
+		s.UpdateRatingSum()
+	})
+}
+
+// SetRating1 sets the "rating_1" field.
+func (u *ProductUpsertBulk) SetRating1(v int) *ProductUpsertBulk {
+	return u.Update(func(s *ProductUpsert) {
+		s.SetRating1(v)
+	})
+}
+
+// AddRating1 adds v to the "rating_1" field.
+func (u *ProductUpsertBulk) AddRating1(v int) *ProductUpsertBulk {
+	return u.Update(func(s *ProductUpsert) {
+		s.AddRating1(v)
+	})
+}
+
+// UpdateRating1 sets the "rating_1" field to the value that was provided on create.
+func (u *ProductUpsertBulk) UpdateRating1() *ProductUpsertBulk {
+	return u.Update(func(s *ProductUpsert) {
+		s.UpdateRating1()
+	})
+}
+
+// SetRating2 sets the "rating_2" field.
+func (u *ProductUpsertBulk) SetRating2(v int) *ProductUpsertBulk {
+	return u.Update(func(s *ProductUpsert) {
+		s.SetRating2(v)
+	})
+}
+
+// AddRating2 adds v to the "rating_2" field.
+func (u *ProductUpsertBulk) AddRating2(v int) *ProductUpsertBulk {
+	return u.Update(func(s *ProductUpsert) {
+		s.AddRating2(v)
+	})
+}
+
+// UpdateRating2 sets the "rating_2" field to the value that was provided on create.
+func (u *ProductUpsertBulk) UpdateRating2() *ProductUpsertBulk {
+	return u.Update(func(s *ProductUpsert) {
+		s.UpdateRating2()
+	})
+}
+
+// SetRating3 sets the "rating_3" field.
+func (u *ProductUpsertBulk) SetRating3(v int) *ProductUpsertBulk {
+	return u.Update(func(s *ProductUpsert) {
+		s.SetRating3(v)
+	})
+}
+
+// AddRating3 adds v to the "rating_3" field.
+func (u *ProductUpsertBulk) AddRating3(v int) *ProductUpsertBulk {
+	return u.Update(func(s *ProductUpsert) {
+		s.AddRating3(v)
+	})
+}
+
+// UpdateRating3 sets the "rating_3" field to the value that was provided on create.
+func (u *ProductUpsertBulk) UpdateRating3() *ProductUpsertBulk {
+	return u.Update(func(s *ProductUpsert) {
+		s.UpdateRating3()
+	})
+}
+
+// SetRating4 sets the "rating_4" field.
+func (u *ProductUpsertBulk) SetRating4(v int) *ProductUpsertBulk {
+	return u.Update(func(s *ProductUpsert) {
+		s.SetRating4(v)
+	})
+}
+
+// AddRating4 adds v to the "rating_4" field.
+func (u *ProductUpsertBulk) AddRating4(v int) *ProductUpsertBulk {
+	return u.Update(func(s *ProductUpsert) {
+		s.AddRating4(v)
+	})
+}
+
+// UpdateRating4 sets the "rating_4" field to the value that was provided on create.
+func (u *ProductUpsertBulk) UpdateRating4() *ProductUpsertBulk {
+	return u.Update(func(s *ProductUpsert) {
+		s.UpdateRating4()
+	})
+}
+
+// SetRating5 sets the "rating_5" field.
+func (u *ProductUpsertBulk) SetRating5(v int) *ProductUpsertBulk {
+	return u.Update(func(s *ProductUpsert) {
+		s.SetRating5(v)
+	})
+}
+
+// AddRating5 adds v to the "rating_5" field.
+func (u *ProductUpsertBulk) AddRating5(v int) *ProductUpsertBulk {
+	return u.Update(func(s *ProductUpsert) {
+		s.AddRating5(v)
+	})
+}
+
+// UpdateRating5 sets the "rating_5" field to the value that was provided on create.
+func (u *ProductUpsertBulk) UpdateRating5() *ProductUpsertBulk {
+	return u.Update(func(s *ProductUpsert) {
+		s.UpdateRating5()
+	})
+}
+
+// SetRatingWithPhotos sets the "rating_with_photos" field.
+func (u *ProductUpsertBulk) SetRatingWithPhotos(v int) *ProductUpsertBulk {
+	return u.Update(func(s *ProductUpsert) {
+		s.SetRatingWithPhotos(v)
+	})
+}
+
+// AddRatingWithPhotos adds v to the "rating_with_photos" field.
+func (u *ProductUpsertBulk) AddRatingWithPhotos(v int) *ProductUpsertBulk {
+	return u.Update(func(s *ProductUpsert) {
+		s.AddRatingWithPhotos(v)
+	})
+}
+
+// UpdateRatingWithPhotos sets the "rating_with_photos" field to the value that was provided on create.
+func (u *ProductUpsertBulk) UpdateRatingWithPhotos() *ProductUpsertBulk {
+	return u.Update(func(s *ProductUpsert) {
+		s.UpdateRatingWithPhotos()
 	})
 }
 
@@ -1898,48 +2570,6 @@ func (u *ProductUpsertBulk) AddVariantCount(v int) *ProductUpsertBulk {
 func (u *ProductUpsertBulk) UpdateVariantCount() *ProductUpsertBulk {
 	return u.Update(func(s *ProductUpsert) {
 		s.UpdateVariantCount()
-	})
-}
-
-// SetRatingAverage sets the "rating_average" field.
-func (u *ProductUpsertBulk) SetRatingAverage(v float64) *ProductUpsertBulk {
-	return u.Update(func(s *ProductUpsert) {
-		s.SetRatingAverage(v)
-	})
-}
-
-// AddRatingAverage adds v to the "rating_average" field.
-func (u *ProductUpsertBulk) AddRatingAverage(v float64) *ProductUpsertBulk {
-	return u.Update(func(s *ProductUpsert) {
-		s.AddRatingAverage(v)
-	})
-}
-
-// UpdateRatingAverage sets the "rating_average" field to the value that was provided on create.
-func (u *ProductUpsertBulk) UpdateRatingAverage() *ProductUpsertBulk {
-	return u.Update(func(s *ProductUpsert) {
-		s.UpdateRatingAverage()
-	})
-}
-
-// SetRatingCount sets the "rating_count" field.
-func (u *ProductUpsertBulk) SetRatingCount(v int) *ProductUpsertBulk {
-	return u.Update(func(s *ProductUpsert) {
-		s.SetRatingCount(v)
-	})
-}
-
-// AddRatingCount adds v to the "rating_count" field.
-func (u *ProductUpsertBulk) AddRatingCount(v int) *ProductUpsertBulk {
-	return u.Update(func(s *ProductUpsert) {
-		s.AddRatingCount(v)
-	})
-}
-
-// UpdateRatingCount sets the "rating_count" field to the value that was provided on create.
-func (u *ProductUpsertBulk) UpdateRatingCount() *ProductUpsertBulk {
-	return u.Update(func(s *ProductUpsert) {
-		s.UpdateRatingCount()
 	})
 }
 

@@ -41,6 +41,195 @@ func (_u *ProductUpdate) SetUpdatedAt(v time.Time) *ProductUpdate {
 	return _u
 }
 
+// SetRatingAverage sets the "rating_average" field.
+func (_u *ProductUpdate) SetRatingAverage(v float64) *ProductUpdate {
+	_u.mutation.ResetRatingAverage()
+	_u.mutation.SetRatingAverage(v)
+	return _u
+}
+
+// SetNillableRatingAverage sets the "rating_average" field if the given value is not nil.
+func (_u *ProductUpdate) SetNillableRatingAverage(v *float64) *ProductUpdate {
+	if v != nil {
+		_u.SetRatingAverage(*v)
+	}
+	return _u
+}
+
+// AddRatingAverage adds value to the "rating_average" field.
+func (_u *ProductUpdate) AddRatingAverage(v float64) *ProductUpdate {
+	_u.mutation.AddRatingAverage(v)
+	return _u
+}
+
+// SetRatingCount sets the "rating_count" field.
+func (_u *ProductUpdate) SetRatingCount(v int) *ProductUpdate {
+	_u.mutation.ResetRatingCount()
+	_u.mutation.SetRatingCount(v)
+	return _u
+}
+
+// SetNillableRatingCount sets the "rating_count" field if the given value is not nil.
+func (_u *ProductUpdate) SetNillableRatingCount(v *int) *ProductUpdate {
+	if v != nil {
+		_u.SetRatingCount(*v)
+	}
+	return _u
+}
+
+// AddRatingCount adds value to the "rating_count" field.
+func (_u *ProductUpdate) AddRatingCount(v int) *ProductUpdate {
+	_u.mutation.AddRatingCount(v)
+	return _u
+}
+
+// SetRatingSum sets the "rating_sum" field.
+func (_u *ProductUpdate) SetRatingSum(v int) *ProductUpdate {
+	_u.mutation.ResetRatingSum()
+	_u.mutation.SetRatingSum(v)
+	return _u
+}
+
+// SetNillableRatingSum sets the "rating_sum" field if the given value is not nil.
+func (_u *ProductUpdate) SetNillableRatingSum(v *int) *ProductUpdate {
+	if v != nil {
+		_u.SetRatingSum(*v)
+	}
+	return _u
+}
+
+// AddRatingSum adds value to the "rating_sum" field.
+func (_u *ProductUpdate) AddRatingSum(v int) *ProductUpdate {
+	_u.mutation.AddRatingSum(v)
+	return _u
+}
+
+// SetRating1 sets the "rating_1" field.
+func (_u *ProductUpdate) SetRating1(v int) *ProductUpdate {
+	_u.mutation.ResetRating1()
+	_u.mutation.SetRating1(v)
+	return _u
+}
+
+// SetNillableRating1 sets the "rating_1" field if the given value is not nil.
+func (_u *ProductUpdate) SetNillableRating1(v *int) *ProductUpdate {
+	if v != nil {
+		_u.SetRating1(*v)
+	}
+	return _u
+}
+
+// AddRating1 adds value to the "rating_1" field.
+func (_u *ProductUpdate) AddRating1(v int) *ProductUpdate {
+	_u.mutation.AddRating1(v)
+	return _u
+}
+
+// SetRating2 sets the "rating_2" field.
+func (_u *ProductUpdate) SetRating2(v int) *ProductUpdate {
+	_u.mutation.ResetRating2()
+	_u.mutation.SetRating2(v)
+	return _u
+}
+
+// SetNillableRating2 sets the "rating_2" field if the given value is not nil.
+func (_u *ProductUpdate) SetNillableRating2(v *int) *ProductUpdate {
+	if v != nil {
+		_u.SetRating2(*v)
+	}
+	return _u
+}
+
+// AddRating2 adds value to the "rating_2" field.
+func (_u *ProductUpdate) AddRating2(v int) *ProductUpdate {
+	_u.mutation.AddRating2(v)
+	return _u
+}
+
+// SetRating3 sets the "rating_3" field.
+func (_u *ProductUpdate) SetRating3(v int) *ProductUpdate {
+	_u.mutation.ResetRating3()
+	_u.mutation.SetRating3(v)
+	return _u
+}
+
+// SetNillableRating3 sets the "rating_3" field if the given value is not nil.
+func (_u *ProductUpdate) SetNillableRating3(v *int) *ProductUpdate {
+	if v != nil {
+		_u.SetRating3(*v)
+	}
+	return _u
+}
+
+// AddRating3 adds value to the "rating_3" field.
+func (_u *ProductUpdate) AddRating3(v int) *ProductUpdate {
+	_u.mutation.AddRating3(v)
+	return _u
+}
+
+// SetRating4 sets the "rating_4" field.
+func (_u *ProductUpdate) SetRating4(v int) *ProductUpdate {
+	_u.mutation.ResetRating4()
+	_u.mutation.SetRating4(v)
+	return _u
+}
+
+// SetNillableRating4 sets the "rating_4" field if the given value is not nil.
+func (_u *ProductUpdate) SetNillableRating4(v *int) *ProductUpdate {
+	if v != nil {
+		_u.SetRating4(*v)
+	}
+	return _u
+}
+
+// AddRating4 adds value to the "rating_4" field.
+func (_u *ProductUpdate) AddRating4(v int) *ProductUpdate {
+	_u.mutation.AddRating4(v)
+	return _u
+}
+
+// SetRating5 sets the "rating_5" field.
+func (_u *ProductUpdate) SetRating5(v int) *ProductUpdate {
+	_u.mutation.ResetRating5()
+	_u.mutation.SetRating5(v)
+	return _u
+}
+
+// SetNillableRating5 sets the "rating_5" field if the given value is not nil.
+func (_u *ProductUpdate) SetNillableRating5(v *int) *ProductUpdate {
+	if v != nil {
+		_u.SetRating5(*v)
+	}
+	return _u
+}
+
+// AddRating5 adds value to the "rating_5" field.
+func (_u *ProductUpdate) AddRating5(v int) *ProductUpdate {
+	_u.mutation.AddRating5(v)
+	return _u
+}
+
+// SetRatingWithPhotos sets the "rating_with_photos" field.
+func (_u *ProductUpdate) SetRatingWithPhotos(v int) *ProductUpdate {
+	_u.mutation.ResetRatingWithPhotos()
+	_u.mutation.SetRatingWithPhotos(v)
+	return _u
+}
+
+// SetNillableRatingWithPhotos sets the "rating_with_photos" field if the given value is not nil.
+func (_u *ProductUpdate) SetNillableRatingWithPhotos(v *int) *ProductUpdate {
+	if v != nil {
+		_u.SetRatingWithPhotos(*v)
+	}
+	return _u
+}
+
+// AddRatingWithPhotos adds value to the "rating_with_photos" field.
+func (_u *ProductUpdate) AddRatingWithPhotos(v int) *ProductUpdate {
+	_u.mutation.AddRatingWithPhotos(v)
+	return _u
+}
+
 // SetCategoryID sets the "category_id" field.
 func (_u *ProductUpdate) SetCategoryID(v int) *ProductUpdate {
 	_u.mutation.SetCategoryID(v)
@@ -294,48 +483,6 @@ func (_u *ProductUpdate) AddVariantCount(v int) *ProductUpdate {
 	return _u
 }
 
-// SetRatingAverage sets the "rating_average" field.
-func (_u *ProductUpdate) SetRatingAverage(v float64) *ProductUpdate {
-	_u.mutation.ResetRatingAverage()
-	_u.mutation.SetRatingAverage(v)
-	return _u
-}
-
-// SetNillableRatingAverage sets the "rating_average" field if the given value is not nil.
-func (_u *ProductUpdate) SetNillableRatingAverage(v *float64) *ProductUpdate {
-	if v != nil {
-		_u.SetRatingAverage(*v)
-	}
-	return _u
-}
-
-// AddRatingAverage adds value to the "rating_average" field.
-func (_u *ProductUpdate) AddRatingAverage(v float64) *ProductUpdate {
-	_u.mutation.AddRatingAverage(v)
-	return _u
-}
-
-// SetRatingCount sets the "rating_count" field.
-func (_u *ProductUpdate) SetRatingCount(v int) *ProductUpdate {
-	_u.mutation.ResetRatingCount()
-	_u.mutation.SetRatingCount(v)
-	return _u
-}
-
-// SetNillableRatingCount sets the "rating_count" field if the given value is not nil.
-func (_u *ProductUpdate) SetNillableRatingCount(v *int) *ProductUpdate {
-	if v != nil {
-		_u.SetRatingCount(*v)
-	}
-	return _u
-}
-
-// AddRatingCount adds value to the "rating_count" field.
-func (_u *ProductUpdate) AddRatingCount(v int) *ProductUpdate {
-	_u.mutation.AddRatingCount(v)
-	return _u
-}
-
 // SetCategory sets the "category" edge to the Category entity.
 func (_u *ProductUpdate) SetCategory(v *Category) *ProductUpdate {
 	return _u.SetCategoryID(v.ID)
@@ -504,6 +651,51 @@ func (_u *ProductUpdate) defaults() error {
 
 // check runs all checks and user-defined validators on the builder.
 func (_u *ProductUpdate) check() error {
+	if v, ok := _u.mutation.RatingAverage(); ok {
+		if err := product.RatingAverageValidator(v); err != nil {
+			return &ValidationError{Name: "rating_average", err: fmt.Errorf(`ent: validator failed for field "Product.rating_average": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.RatingCount(); ok {
+		if err := product.RatingCountValidator(v); err != nil {
+			return &ValidationError{Name: "rating_count", err: fmt.Errorf(`ent: validator failed for field "Product.rating_count": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.RatingSum(); ok {
+		if err := product.RatingSumValidator(v); err != nil {
+			return &ValidationError{Name: "rating_sum", err: fmt.Errorf(`ent: validator failed for field "Product.rating_sum": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.Rating1(); ok {
+		if err := product.Rating1Validator(v); err != nil {
+			return &ValidationError{Name: "rating_1", err: fmt.Errorf(`ent: validator failed for field "Product.rating_1": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.Rating2(); ok {
+		if err := product.Rating2Validator(v); err != nil {
+			return &ValidationError{Name: "rating_2", err: fmt.Errorf(`ent: validator failed for field "Product.rating_2": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.Rating3(); ok {
+		if err := product.Rating3Validator(v); err != nil {
+			return &ValidationError{Name: "rating_3", err: fmt.Errorf(`ent: validator failed for field "Product.rating_3": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.Rating4(); ok {
+		if err := product.Rating4Validator(v); err != nil {
+			return &ValidationError{Name: "rating_4", err: fmt.Errorf(`ent: validator failed for field "Product.rating_4": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.Rating5(); ok {
+		if err := product.Rating5Validator(v); err != nil {
+			return &ValidationError{Name: "rating_5", err: fmt.Errorf(`ent: validator failed for field "Product.rating_5": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.RatingWithPhotos(); ok {
+		if err := product.RatingWithPhotosValidator(v); err != nil {
+			return &ValidationError{Name: "rating_with_photos", err: fmt.Errorf(`ent: validator failed for field "Product.rating_with_photos": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.Title(); ok {
 		if err := product.TitleValidator(v); err != nil {
 			return &ValidationError{Name: "title", err: fmt.Errorf(`ent: validator failed for field "Product.title": %w`, err)}
@@ -554,16 +746,6 @@ func (_u *ProductUpdate) check() error {
 			return &ValidationError{Name: "variant_count", err: fmt.Errorf(`ent: validator failed for field "Product.variant_count": %w`, err)}
 		}
 	}
-	if v, ok := _u.mutation.RatingAverage(); ok {
-		if err := product.RatingAverageValidator(v); err != nil {
-			return &ValidationError{Name: "rating_average", err: fmt.Errorf(`ent: validator failed for field "Product.rating_average": %w`, err)}
-		}
-	}
-	if v, ok := _u.mutation.RatingCount(); ok {
-		if err := product.RatingCountValidator(v); err != nil {
-			return &ValidationError{Name: "rating_count", err: fmt.Errorf(`ent: validator failed for field "Product.rating_count": %w`, err)}
-		}
-	}
 	if _u.mutation.MerchantCleared() && len(_u.mutation.MerchantIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Product.merchant"`)
 	}
@@ -590,6 +772,60 @@ func (_u *ProductUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(product.FieldUpdatedAt, field.TypeTime, value)
+	}
+	if value, ok := _u.mutation.RatingAverage(); ok {
+		_spec.SetField(product.FieldRatingAverage, field.TypeFloat64, value)
+	}
+	if value, ok := _u.mutation.AddedRatingAverage(); ok {
+		_spec.AddField(product.FieldRatingAverage, field.TypeFloat64, value)
+	}
+	if value, ok := _u.mutation.RatingCount(); ok {
+		_spec.SetField(product.FieldRatingCount, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRatingCount(); ok {
+		_spec.AddField(product.FieldRatingCount, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.RatingSum(); ok {
+		_spec.SetField(product.FieldRatingSum, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRatingSum(); ok {
+		_spec.AddField(product.FieldRatingSum, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.Rating1(); ok {
+		_spec.SetField(product.FieldRating1, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRating1(); ok {
+		_spec.AddField(product.FieldRating1, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.Rating2(); ok {
+		_spec.SetField(product.FieldRating2, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRating2(); ok {
+		_spec.AddField(product.FieldRating2, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.Rating3(); ok {
+		_spec.SetField(product.FieldRating3, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRating3(); ok {
+		_spec.AddField(product.FieldRating3, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.Rating4(); ok {
+		_spec.SetField(product.FieldRating4, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRating4(); ok {
+		_spec.AddField(product.FieldRating4, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.Rating5(); ok {
+		_spec.SetField(product.FieldRating5, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRating5(); ok {
+		_spec.AddField(product.FieldRating5, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.RatingWithPhotos(); ok {
+		_spec.SetField(product.FieldRatingWithPhotos, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRatingWithPhotos(); ok {
+		_spec.AddField(product.FieldRatingWithPhotos, field.TypeInt, value)
 	}
 	if value, ok := _u.mutation.Title(); ok {
 		_spec.SetField(product.FieldTitle, field.TypeString, value)
@@ -660,18 +896,6 @@ func (_u *ProductUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.AddedVariantCount(); ok {
 		_spec.AddField(product.FieldVariantCount, field.TypeInt, value)
-	}
-	if value, ok := _u.mutation.RatingAverage(); ok {
-		_spec.SetField(product.FieldRatingAverage, field.TypeFloat64, value)
-	}
-	if value, ok := _u.mutation.AddedRatingAverage(); ok {
-		_spec.AddField(product.FieldRatingAverage, field.TypeFloat64, value)
-	}
-	if value, ok := _u.mutation.RatingCount(); ok {
-		_spec.SetField(product.FieldRatingCount, field.TypeInt, value)
-	}
-	if value, ok := _u.mutation.AddedRatingCount(); ok {
-		_spec.AddField(product.FieldRatingCount, field.TypeInt, value)
 	}
 	if _u.mutation.CategoryCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -862,6 +1086,195 @@ type ProductUpdateOne struct {
 // SetUpdatedAt sets the "updated_at" field.
 func (_u *ProductUpdateOne) SetUpdatedAt(v time.Time) *ProductUpdateOne {
 	_u.mutation.SetUpdatedAt(v)
+	return _u
+}
+
+// SetRatingAverage sets the "rating_average" field.
+func (_u *ProductUpdateOne) SetRatingAverage(v float64) *ProductUpdateOne {
+	_u.mutation.ResetRatingAverage()
+	_u.mutation.SetRatingAverage(v)
+	return _u
+}
+
+// SetNillableRatingAverage sets the "rating_average" field if the given value is not nil.
+func (_u *ProductUpdateOne) SetNillableRatingAverage(v *float64) *ProductUpdateOne {
+	if v != nil {
+		_u.SetRatingAverage(*v)
+	}
+	return _u
+}
+
+// AddRatingAverage adds value to the "rating_average" field.
+func (_u *ProductUpdateOne) AddRatingAverage(v float64) *ProductUpdateOne {
+	_u.mutation.AddRatingAverage(v)
+	return _u
+}
+
+// SetRatingCount sets the "rating_count" field.
+func (_u *ProductUpdateOne) SetRatingCount(v int) *ProductUpdateOne {
+	_u.mutation.ResetRatingCount()
+	_u.mutation.SetRatingCount(v)
+	return _u
+}
+
+// SetNillableRatingCount sets the "rating_count" field if the given value is not nil.
+func (_u *ProductUpdateOne) SetNillableRatingCount(v *int) *ProductUpdateOne {
+	if v != nil {
+		_u.SetRatingCount(*v)
+	}
+	return _u
+}
+
+// AddRatingCount adds value to the "rating_count" field.
+func (_u *ProductUpdateOne) AddRatingCount(v int) *ProductUpdateOne {
+	_u.mutation.AddRatingCount(v)
+	return _u
+}
+
+// SetRatingSum sets the "rating_sum" field.
+func (_u *ProductUpdateOne) SetRatingSum(v int) *ProductUpdateOne {
+	_u.mutation.ResetRatingSum()
+	_u.mutation.SetRatingSum(v)
+	return _u
+}
+
+// SetNillableRatingSum sets the "rating_sum" field if the given value is not nil.
+func (_u *ProductUpdateOne) SetNillableRatingSum(v *int) *ProductUpdateOne {
+	if v != nil {
+		_u.SetRatingSum(*v)
+	}
+	return _u
+}
+
+// AddRatingSum adds value to the "rating_sum" field.
+func (_u *ProductUpdateOne) AddRatingSum(v int) *ProductUpdateOne {
+	_u.mutation.AddRatingSum(v)
+	return _u
+}
+
+// SetRating1 sets the "rating_1" field.
+func (_u *ProductUpdateOne) SetRating1(v int) *ProductUpdateOne {
+	_u.mutation.ResetRating1()
+	_u.mutation.SetRating1(v)
+	return _u
+}
+
+// SetNillableRating1 sets the "rating_1" field if the given value is not nil.
+func (_u *ProductUpdateOne) SetNillableRating1(v *int) *ProductUpdateOne {
+	if v != nil {
+		_u.SetRating1(*v)
+	}
+	return _u
+}
+
+// AddRating1 adds value to the "rating_1" field.
+func (_u *ProductUpdateOne) AddRating1(v int) *ProductUpdateOne {
+	_u.mutation.AddRating1(v)
+	return _u
+}
+
+// SetRating2 sets the "rating_2" field.
+func (_u *ProductUpdateOne) SetRating2(v int) *ProductUpdateOne {
+	_u.mutation.ResetRating2()
+	_u.mutation.SetRating2(v)
+	return _u
+}
+
+// SetNillableRating2 sets the "rating_2" field if the given value is not nil.
+func (_u *ProductUpdateOne) SetNillableRating2(v *int) *ProductUpdateOne {
+	if v != nil {
+		_u.SetRating2(*v)
+	}
+	return _u
+}
+
+// AddRating2 adds value to the "rating_2" field.
+func (_u *ProductUpdateOne) AddRating2(v int) *ProductUpdateOne {
+	_u.mutation.AddRating2(v)
+	return _u
+}
+
+// SetRating3 sets the "rating_3" field.
+func (_u *ProductUpdateOne) SetRating3(v int) *ProductUpdateOne {
+	_u.mutation.ResetRating3()
+	_u.mutation.SetRating3(v)
+	return _u
+}
+
+// SetNillableRating3 sets the "rating_3" field if the given value is not nil.
+func (_u *ProductUpdateOne) SetNillableRating3(v *int) *ProductUpdateOne {
+	if v != nil {
+		_u.SetRating3(*v)
+	}
+	return _u
+}
+
+// AddRating3 adds value to the "rating_3" field.
+func (_u *ProductUpdateOne) AddRating3(v int) *ProductUpdateOne {
+	_u.mutation.AddRating3(v)
+	return _u
+}
+
+// SetRating4 sets the "rating_4" field.
+func (_u *ProductUpdateOne) SetRating4(v int) *ProductUpdateOne {
+	_u.mutation.ResetRating4()
+	_u.mutation.SetRating4(v)
+	return _u
+}
+
+// SetNillableRating4 sets the "rating_4" field if the given value is not nil.
+func (_u *ProductUpdateOne) SetNillableRating4(v *int) *ProductUpdateOne {
+	if v != nil {
+		_u.SetRating4(*v)
+	}
+	return _u
+}
+
+// AddRating4 adds value to the "rating_4" field.
+func (_u *ProductUpdateOne) AddRating4(v int) *ProductUpdateOne {
+	_u.mutation.AddRating4(v)
+	return _u
+}
+
+// SetRating5 sets the "rating_5" field.
+func (_u *ProductUpdateOne) SetRating5(v int) *ProductUpdateOne {
+	_u.mutation.ResetRating5()
+	_u.mutation.SetRating5(v)
+	return _u
+}
+
+// SetNillableRating5 sets the "rating_5" field if the given value is not nil.
+func (_u *ProductUpdateOne) SetNillableRating5(v *int) *ProductUpdateOne {
+	if v != nil {
+		_u.SetRating5(*v)
+	}
+	return _u
+}
+
+// AddRating5 adds value to the "rating_5" field.
+func (_u *ProductUpdateOne) AddRating5(v int) *ProductUpdateOne {
+	_u.mutation.AddRating5(v)
+	return _u
+}
+
+// SetRatingWithPhotos sets the "rating_with_photos" field.
+func (_u *ProductUpdateOne) SetRatingWithPhotos(v int) *ProductUpdateOne {
+	_u.mutation.ResetRatingWithPhotos()
+	_u.mutation.SetRatingWithPhotos(v)
+	return _u
+}
+
+// SetNillableRatingWithPhotos sets the "rating_with_photos" field if the given value is not nil.
+func (_u *ProductUpdateOne) SetNillableRatingWithPhotos(v *int) *ProductUpdateOne {
+	if v != nil {
+		_u.SetRatingWithPhotos(*v)
+	}
+	return _u
+}
+
+// AddRatingWithPhotos adds value to the "rating_with_photos" field.
+func (_u *ProductUpdateOne) AddRatingWithPhotos(v int) *ProductUpdateOne {
+	_u.mutation.AddRatingWithPhotos(v)
 	return _u
 }
 
@@ -1118,48 +1531,6 @@ func (_u *ProductUpdateOne) AddVariantCount(v int) *ProductUpdateOne {
 	return _u
 }
 
-// SetRatingAverage sets the "rating_average" field.
-func (_u *ProductUpdateOne) SetRatingAverage(v float64) *ProductUpdateOne {
-	_u.mutation.ResetRatingAverage()
-	_u.mutation.SetRatingAverage(v)
-	return _u
-}
-
-// SetNillableRatingAverage sets the "rating_average" field if the given value is not nil.
-func (_u *ProductUpdateOne) SetNillableRatingAverage(v *float64) *ProductUpdateOne {
-	if v != nil {
-		_u.SetRatingAverage(*v)
-	}
-	return _u
-}
-
-// AddRatingAverage adds value to the "rating_average" field.
-func (_u *ProductUpdateOne) AddRatingAverage(v float64) *ProductUpdateOne {
-	_u.mutation.AddRatingAverage(v)
-	return _u
-}
-
-// SetRatingCount sets the "rating_count" field.
-func (_u *ProductUpdateOne) SetRatingCount(v int) *ProductUpdateOne {
-	_u.mutation.ResetRatingCount()
-	_u.mutation.SetRatingCount(v)
-	return _u
-}
-
-// SetNillableRatingCount sets the "rating_count" field if the given value is not nil.
-func (_u *ProductUpdateOne) SetNillableRatingCount(v *int) *ProductUpdateOne {
-	if v != nil {
-		_u.SetRatingCount(*v)
-	}
-	return _u
-}
-
-// AddRatingCount adds value to the "rating_count" field.
-func (_u *ProductUpdateOne) AddRatingCount(v int) *ProductUpdateOne {
-	_u.mutation.AddRatingCount(v)
-	return _u
-}
-
 // SetCategory sets the "category" edge to the Category entity.
 func (_u *ProductUpdateOne) SetCategory(v *Category) *ProductUpdateOne {
 	return _u.SetCategoryID(v.ID)
@@ -1341,6 +1712,51 @@ func (_u *ProductUpdateOne) defaults() error {
 
 // check runs all checks and user-defined validators on the builder.
 func (_u *ProductUpdateOne) check() error {
+	if v, ok := _u.mutation.RatingAverage(); ok {
+		if err := product.RatingAverageValidator(v); err != nil {
+			return &ValidationError{Name: "rating_average", err: fmt.Errorf(`ent: validator failed for field "Product.rating_average": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.RatingCount(); ok {
+		if err := product.RatingCountValidator(v); err != nil {
+			return &ValidationError{Name: "rating_count", err: fmt.Errorf(`ent: validator failed for field "Product.rating_count": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.RatingSum(); ok {
+		if err := product.RatingSumValidator(v); err != nil {
+			return &ValidationError{Name: "rating_sum", err: fmt.Errorf(`ent: validator failed for field "Product.rating_sum": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.Rating1(); ok {
+		if err := product.Rating1Validator(v); err != nil {
+			return &ValidationError{Name: "rating_1", err: fmt.Errorf(`ent: validator failed for field "Product.rating_1": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.Rating2(); ok {
+		if err := product.Rating2Validator(v); err != nil {
+			return &ValidationError{Name: "rating_2", err: fmt.Errorf(`ent: validator failed for field "Product.rating_2": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.Rating3(); ok {
+		if err := product.Rating3Validator(v); err != nil {
+			return &ValidationError{Name: "rating_3", err: fmt.Errorf(`ent: validator failed for field "Product.rating_3": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.Rating4(); ok {
+		if err := product.Rating4Validator(v); err != nil {
+			return &ValidationError{Name: "rating_4", err: fmt.Errorf(`ent: validator failed for field "Product.rating_4": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.Rating5(); ok {
+		if err := product.Rating5Validator(v); err != nil {
+			return &ValidationError{Name: "rating_5", err: fmt.Errorf(`ent: validator failed for field "Product.rating_5": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.RatingWithPhotos(); ok {
+		if err := product.RatingWithPhotosValidator(v); err != nil {
+			return &ValidationError{Name: "rating_with_photos", err: fmt.Errorf(`ent: validator failed for field "Product.rating_with_photos": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.Title(); ok {
 		if err := product.TitleValidator(v); err != nil {
 			return &ValidationError{Name: "title", err: fmt.Errorf(`ent: validator failed for field "Product.title": %w`, err)}
@@ -1391,16 +1807,6 @@ func (_u *ProductUpdateOne) check() error {
 			return &ValidationError{Name: "variant_count", err: fmt.Errorf(`ent: validator failed for field "Product.variant_count": %w`, err)}
 		}
 	}
-	if v, ok := _u.mutation.RatingAverage(); ok {
-		if err := product.RatingAverageValidator(v); err != nil {
-			return &ValidationError{Name: "rating_average", err: fmt.Errorf(`ent: validator failed for field "Product.rating_average": %w`, err)}
-		}
-	}
-	if v, ok := _u.mutation.RatingCount(); ok {
-		if err := product.RatingCountValidator(v); err != nil {
-			return &ValidationError{Name: "rating_count", err: fmt.Errorf(`ent: validator failed for field "Product.rating_count": %w`, err)}
-		}
-	}
 	if _u.mutation.MerchantCleared() && len(_u.mutation.MerchantIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Product.merchant"`)
 	}
@@ -1444,6 +1850,60 @@ func (_u *ProductUpdateOne) sqlSave(ctx context.Context) (_node *Product, err er
 	}
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(product.FieldUpdatedAt, field.TypeTime, value)
+	}
+	if value, ok := _u.mutation.RatingAverage(); ok {
+		_spec.SetField(product.FieldRatingAverage, field.TypeFloat64, value)
+	}
+	if value, ok := _u.mutation.AddedRatingAverage(); ok {
+		_spec.AddField(product.FieldRatingAverage, field.TypeFloat64, value)
+	}
+	if value, ok := _u.mutation.RatingCount(); ok {
+		_spec.SetField(product.FieldRatingCount, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRatingCount(); ok {
+		_spec.AddField(product.FieldRatingCount, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.RatingSum(); ok {
+		_spec.SetField(product.FieldRatingSum, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRatingSum(); ok {
+		_spec.AddField(product.FieldRatingSum, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.Rating1(); ok {
+		_spec.SetField(product.FieldRating1, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRating1(); ok {
+		_spec.AddField(product.FieldRating1, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.Rating2(); ok {
+		_spec.SetField(product.FieldRating2, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRating2(); ok {
+		_spec.AddField(product.FieldRating2, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.Rating3(); ok {
+		_spec.SetField(product.FieldRating3, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRating3(); ok {
+		_spec.AddField(product.FieldRating3, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.Rating4(); ok {
+		_spec.SetField(product.FieldRating4, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRating4(); ok {
+		_spec.AddField(product.FieldRating4, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.Rating5(); ok {
+		_spec.SetField(product.FieldRating5, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRating5(); ok {
+		_spec.AddField(product.FieldRating5, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.RatingWithPhotos(); ok {
+		_spec.SetField(product.FieldRatingWithPhotos, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRatingWithPhotos(); ok {
+		_spec.AddField(product.FieldRatingWithPhotos, field.TypeInt, value)
 	}
 	if value, ok := _u.mutation.Title(); ok {
 		_spec.SetField(product.FieldTitle, field.TypeString, value)
@@ -1514,18 +1974,6 @@ func (_u *ProductUpdateOne) sqlSave(ctx context.Context) (_node *Product, err er
 	}
 	if value, ok := _u.mutation.AddedVariantCount(); ok {
 		_spec.AddField(product.FieldVariantCount, field.TypeInt, value)
-	}
-	if value, ok := _u.mutation.RatingAverage(); ok {
-		_spec.SetField(product.FieldRatingAverage, field.TypeFloat64, value)
-	}
-	if value, ok := _u.mutation.AddedRatingAverage(); ok {
-		_spec.AddField(product.FieldRatingAverage, field.TypeFloat64, value)
-	}
-	if value, ok := _u.mutation.RatingCount(); ok {
-		_spec.SetField(product.FieldRatingCount, field.TypeInt, value)
-	}
-	if value, ok := _u.mutation.AddedRatingCount(); ok {
-		_spec.AddField(product.FieldRatingCount, field.TypeInt, value)
 	}
 	if _u.mutation.CategoryCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -28,16 +28,50 @@ type Review struct {
 	UpdatedAt time.Time `json:"updated_at,omitempty"`
 	// ProductID holds the value of the "product_id" field.
 	ProductID int `json:"product_id,omitempty"`
+	// MerchantID holds the value of the "merchant_id" field.
+	MerchantID int `json:"merchant_id,omitempty"`
 	// AuthorID holds the value of the "author_id" field.
 	AuthorID int `json:"author_id,omitempty"`
+	// OrderID holds the value of the "order_id" field.
+	OrderID *int `json:"order_id,omitempty"`
 	// OrderItemID holds the value of the "order_item_id" field.
 	OrderItemID *int `json:"order_item_id,omitempty"`
+	// The author's display name when they wrote it; shown masked when anonymous.
+	AuthorName string `json:"author_name,omitempty"`
 	// Rating holds the value of the "rating" field.
 	Rating int `json:"rating,omitempty"`
 	// Body holds the value of the "body" field.
 	Body string `json:"body,omitempty"`
 	// Images holds the value of the "images" field.
 	Images []schematype.Image `json:"images,omitempty"`
+	// Tags holds the value of the "tags" field.
+	Tags []string `json:"tags,omitempty"`
+	// Anonymous holds the value of the "anonymous" field.
+	Anonymous bool `json:"anonymous,omitempty"`
+	// Written by the system when the window closed without a review (5 stars).
+	IsDefault bool `json:"is_default,omitempty"`
+	// The review or its follow-up has photos: the with-photos filter.
+	WithPhotos bool `json:"with_photos,omitempty"`
+	// HelpfulCount holds the value of the "helpful_count" field.
+	HelpfulCount int `json:"helpful_count,omitempty"`
+	// ReportCount holds the value of the "report_count" field.
+	ReportCount int `json:"report_count,omitempty"`
+	// Hidden holds the value of the "hidden" field.
+	Hidden bool `json:"hidden,omitempty"`
+	// HiddenReason holds the value of the "hidden_reason" field.
+	HiddenReason string `json:"hidden_reason,omitempty"`
+	// HiddenAt holds the value of the "hidden_at" field.
+	HiddenAt *time.Time `json:"hidden_at,omitempty"`
+	// Reply holds the value of the "reply" field.
+	Reply *string `json:"reply,omitempty"`
+	// RepliedAt holds the value of the "replied_at" field.
+	RepliedAt *time.Time `json:"replied_at,omitempty"`
+	// FollowUp holds the value of the "follow_up" field.
+	FollowUp *string `json:"follow_up,omitempty"`
+	// FollowUpImages holds the value of the "follow_up_images" field.
+	FollowUpImages []schematype.Image `json:"follow_up_images,omitempty"`
+	// FollowedUpAt holds the value of the "followed_up_at" field.
+	FollowedUpAt *time.Time `json:"followed_up_at,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the ReviewQuery when eager-loading is set.
 	Edges        ReviewEdges `json:"edges"`
@@ -52,11 +86,18 @@ type ReviewEdges struct {
 	Author *User `json:"author,omitempty"`
 	// OrderItem holds the value of the order_item edge.
 	OrderItem *OrderItem `json:"order_item,omitempty"`
+	// Votes holds the value of the votes edge.
+	Votes []*ReviewVote `json:"votes,omitempty"`
+	// Reports holds the value of the reports edge.
+	Reports []*ReviewReport `json:"reports,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [3]bool
+	loadedTypes [5]bool
 	// totalCount holds the count of the edges above.
-	totalCount [2]map[string]int
+	totalCount [1]map[string]int
+
+	namedVotes   map[string][]*ReviewVote
+	namedReports map[string][]*ReviewReport
 }
 
 // ProductOrErr returns the Product value or an error if the edge
@@ -92,18 +133,38 @@ func (e ReviewEdges) OrderItemOrErr() (*OrderItem, error) {
 	return nil, &NotLoadedError{edge: "order_item"}
 }
 
+// VotesOrErr returns the Votes value or an error if the edge
+// was not loaded in eager-loading.
+func (e ReviewEdges) VotesOrErr() ([]*ReviewVote, error) {
+	if e.loadedTypes[3] {
+		return e.Votes, nil
+	}
+	return nil, &NotLoadedError{edge: "votes"}
+}
+
+// ReportsOrErr returns the Reports value or an error if the edge
+// was not loaded in eager-loading.
+func (e ReviewEdges) ReportsOrErr() ([]*ReviewReport, error) {
+	if e.loadedTypes[4] {
+		return e.Reports, nil
+	}
+	return nil, &NotLoadedError{edge: "reports"}
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*Review) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case review.FieldImages:
+		case review.FieldImages, review.FieldTags, review.FieldFollowUpImages:
 			values[i] = new([]byte)
-		case review.FieldID, review.FieldProductID, review.FieldAuthorID, review.FieldOrderItemID, review.FieldRating:
+		case review.FieldAnonymous, review.FieldIsDefault, review.FieldWithPhotos, review.FieldHidden:
+			values[i] = new(sql.NullBool)
+		case review.FieldID, review.FieldProductID, review.FieldMerchantID, review.FieldAuthorID, review.FieldOrderID, review.FieldOrderItemID, review.FieldRating, review.FieldHelpfulCount, review.FieldReportCount:
 			values[i] = new(sql.NullInt64)
-		case review.FieldBody:
+		case review.FieldAuthorName, review.FieldBody, review.FieldHiddenReason, review.FieldReply, review.FieldFollowUp:
 			values[i] = new(sql.NullString)
-		case review.FieldCreatedAt, review.FieldUpdatedAt:
+		case review.FieldCreatedAt, review.FieldUpdatedAt, review.FieldHiddenAt, review.FieldRepliedAt, review.FieldFollowedUpAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -144,11 +205,24 @@ func (_m *Review) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.ProductID = int(value.Int64)
 			}
+		case review.FieldMerchantID:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field merchant_id", values[i])
+			} else if value.Valid {
+				_m.MerchantID = int(value.Int64)
+			}
 		case review.FieldAuthorID:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
 				return fmt.Errorf("unexpected type %T for field author_id", values[i])
 			} else if value.Valid {
 				_m.AuthorID = int(value.Int64)
+			}
+		case review.FieldOrderID:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field order_id", values[i])
+			} else if value.Valid {
+				_m.OrderID = new(int)
+				*_m.OrderID = int(value.Int64)
 			}
 		case review.FieldOrderItemID:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
@@ -156,6 +230,12 @@ func (_m *Review) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.OrderItemID = new(int)
 				*_m.OrderItemID = int(value.Int64)
+			}
+		case review.FieldAuthorName:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field author_name", values[i])
+			} else if value.Valid {
+				_m.AuthorName = value.String
 			}
 		case review.FieldRating:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
@@ -176,6 +256,99 @@ func (_m *Review) assignValues(columns []string, values []any) error {
 				if err := json.Unmarshal(*value, &_m.Images); err != nil {
 					return fmt.Errorf("unmarshal field images: %w", err)
 				}
+			}
+		case review.FieldTags:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field tags", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.Tags); err != nil {
+					return fmt.Errorf("unmarshal field tags: %w", err)
+				}
+			}
+		case review.FieldAnonymous:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field anonymous", values[i])
+			} else if value.Valid {
+				_m.Anonymous = value.Bool
+			}
+		case review.FieldIsDefault:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field is_default", values[i])
+			} else if value.Valid {
+				_m.IsDefault = value.Bool
+			}
+		case review.FieldWithPhotos:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field with_photos", values[i])
+			} else if value.Valid {
+				_m.WithPhotos = value.Bool
+			}
+		case review.FieldHelpfulCount:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field helpful_count", values[i])
+			} else if value.Valid {
+				_m.HelpfulCount = int(value.Int64)
+			}
+		case review.FieldReportCount:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field report_count", values[i])
+			} else if value.Valid {
+				_m.ReportCount = int(value.Int64)
+			}
+		case review.FieldHidden:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field hidden", values[i])
+			} else if value.Valid {
+				_m.Hidden = value.Bool
+			}
+		case review.FieldHiddenReason:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field hidden_reason", values[i])
+			} else if value.Valid {
+				_m.HiddenReason = value.String
+			}
+		case review.FieldHiddenAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field hidden_at", values[i])
+			} else if value.Valid {
+				_m.HiddenAt = new(time.Time)
+				*_m.HiddenAt = value.Time
+			}
+		case review.FieldReply:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field reply", values[i])
+			} else if value.Valid {
+				_m.Reply = new(string)
+				*_m.Reply = value.String
+			}
+		case review.FieldRepliedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field replied_at", values[i])
+			} else if value.Valid {
+				_m.RepliedAt = new(time.Time)
+				*_m.RepliedAt = value.Time
+			}
+		case review.FieldFollowUp:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field follow_up", values[i])
+			} else if value.Valid {
+				_m.FollowUp = new(string)
+				*_m.FollowUp = value.String
+			}
+		case review.FieldFollowUpImages:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field follow_up_images", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.FollowUpImages); err != nil {
+					return fmt.Errorf("unmarshal field follow_up_images: %w", err)
+				}
+			}
+		case review.FieldFollowedUpAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field followed_up_at", values[i])
+			} else if value.Valid {
+				_m.FollowedUpAt = new(time.Time)
+				*_m.FollowedUpAt = value.Time
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -203,6 +376,16 @@ func (_m *Review) QueryAuthor() *UserQuery {
 // QueryOrderItem queries the "order_item" edge of the Review entity.
 func (_m *Review) QueryOrderItem() *OrderItemQuery {
 	return NewReviewClient(_m.config).QueryOrderItem(_m)
+}
+
+// QueryVotes queries the "votes" edge of the Review entity.
+func (_m *Review) QueryVotes() *ReviewVoteQuery {
+	return NewReviewClient(_m.config).QueryVotes(_m)
+}
+
+// QueryReports queries the "reports" edge of the Review entity.
+func (_m *Review) QueryReports() *ReviewReportQuery {
+	return NewReviewClient(_m.config).QueryReports(_m)
 }
 
 // Update returns a builder for updating this Review.
@@ -237,13 +420,24 @@ func (_m *Review) String() string {
 	builder.WriteString("product_id=")
 	builder.WriteString(fmt.Sprintf("%v", _m.ProductID))
 	builder.WriteString(", ")
+	builder.WriteString("merchant_id=")
+	builder.WriteString(fmt.Sprintf("%v", _m.MerchantID))
+	builder.WriteString(", ")
 	builder.WriteString("author_id=")
 	builder.WriteString(fmt.Sprintf("%v", _m.AuthorID))
+	builder.WriteString(", ")
+	if v := _m.OrderID; v != nil {
+		builder.WriteString("order_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
 	builder.WriteString(", ")
 	if v := _m.OrderItemID; v != nil {
 		builder.WriteString("order_item_id=")
 		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
+	builder.WriteString(", ")
+	builder.WriteString("author_name=")
+	builder.WriteString(_m.AuthorName)
 	builder.WriteString(", ")
 	builder.WriteString("rating=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Rating))
@@ -253,8 +447,108 @@ func (_m *Review) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("images=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Images))
+	builder.WriteString(", ")
+	builder.WriteString("tags=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Tags))
+	builder.WriteString(", ")
+	builder.WriteString("anonymous=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Anonymous))
+	builder.WriteString(", ")
+	builder.WriteString("is_default=")
+	builder.WriteString(fmt.Sprintf("%v", _m.IsDefault))
+	builder.WriteString(", ")
+	builder.WriteString("with_photos=")
+	builder.WriteString(fmt.Sprintf("%v", _m.WithPhotos))
+	builder.WriteString(", ")
+	builder.WriteString("helpful_count=")
+	builder.WriteString(fmt.Sprintf("%v", _m.HelpfulCount))
+	builder.WriteString(", ")
+	builder.WriteString("report_count=")
+	builder.WriteString(fmt.Sprintf("%v", _m.ReportCount))
+	builder.WriteString(", ")
+	builder.WriteString("hidden=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Hidden))
+	builder.WriteString(", ")
+	builder.WriteString("hidden_reason=")
+	builder.WriteString(_m.HiddenReason)
+	builder.WriteString(", ")
+	if v := _m.HiddenAt; v != nil {
+		builder.WriteString("hidden_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.Reply; v != nil {
+		builder.WriteString("reply=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	if v := _m.RepliedAt; v != nil {
+		builder.WriteString("replied_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.FollowUp; v != nil {
+		builder.WriteString("follow_up=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	builder.WriteString("follow_up_images=")
+	builder.WriteString(fmt.Sprintf("%v", _m.FollowUpImages))
+	builder.WriteString(", ")
+	if v := _m.FollowedUpAt; v != nil {
+		builder.WriteString("followed_up_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteByte(')')
 	return builder.String()
+}
+
+// NamedVotes returns the Votes named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Review) NamedVotes(name string) ([]*ReviewVote, error) {
+	if _m.Edges.namedVotes == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedVotes[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Review) appendNamedVotes(name string, edges ...*ReviewVote) {
+	if _m.Edges.namedVotes == nil {
+		_m.Edges.namedVotes = make(map[string][]*ReviewVote)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedVotes[name] = []*ReviewVote{}
+	} else {
+		_m.Edges.namedVotes[name] = append(_m.Edges.namedVotes[name], edges...)
+	}
+}
+
+// NamedReports returns the Reports named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Review) NamedReports(name string) ([]*ReviewReport, error) {
+	if _m.Edges.namedReports == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedReports[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Review) appendNamedReports(name string, edges ...*ReviewReport) {
+	if _m.Edges.namedReports == nil {
+		_m.Edges.namedReports = make(map[string][]*ReviewReport)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedReports[name] = []*ReviewReport{}
+	} else {
+		_m.Edges.namedReports[name] = append(_m.Edges.namedReports[name], edges...)
+	}
 }
 
 // Reviews is a parsable slice of Review.

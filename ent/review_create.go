@@ -14,6 +14,8 @@ import (
 	"github.com/xiadan/xiadan/ent/orderitem"
 	"github.com/xiadan/xiadan/ent/product"
 	"github.com/xiadan/xiadan/ent/review"
+	"github.com/xiadan/xiadan/ent/reviewreport"
+	"github.com/xiadan/xiadan/ent/reviewvote"
 	"github.com/xiadan/xiadan/ent/schema/schematype"
 	"github.com/xiadan/xiadan/ent/user"
 )
@@ -60,9 +62,29 @@ func (_c *ReviewCreate) SetProductID(v int) *ReviewCreate {
 	return _c
 }
 
+// SetMerchantID sets the "merchant_id" field.
+func (_c *ReviewCreate) SetMerchantID(v int) *ReviewCreate {
+	_c.mutation.SetMerchantID(v)
+	return _c
+}
+
 // SetAuthorID sets the "author_id" field.
 func (_c *ReviewCreate) SetAuthorID(v int) *ReviewCreate {
 	_c.mutation.SetAuthorID(v)
+	return _c
+}
+
+// SetOrderID sets the "order_id" field.
+func (_c *ReviewCreate) SetOrderID(v int) *ReviewCreate {
+	_c.mutation.SetOrderID(v)
+	return _c
+}
+
+// SetNillableOrderID sets the "order_id" field if the given value is not nil.
+func (_c *ReviewCreate) SetNillableOrderID(v *int) *ReviewCreate {
+	if v != nil {
+		_c.SetOrderID(*v)
+	}
 	return _c
 }
 
@@ -76,6 +98,20 @@ func (_c *ReviewCreate) SetOrderItemID(v int) *ReviewCreate {
 func (_c *ReviewCreate) SetNillableOrderItemID(v *int) *ReviewCreate {
 	if v != nil {
 		_c.SetOrderItemID(*v)
+	}
+	return _c
+}
+
+// SetAuthorName sets the "author_name" field.
+func (_c *ReviewCreate) SetAuthorName(v string) *ReviewCreate {
+	_c.mutation.SetAuthorName(v)
+	return _c
+}
+
+// SetNillableAuthorName sets the "author_name" field if the given value is not nil.
+func (_c *ReviewCreate) SetNillableAuthorName(v *string) *ReviewCreate {
+	if v != nil {
+		_c.SetAuthorName(*v)
 	}
 	return _c
 }
@@ -106,6 +142,186 @@ func (_c *ReviewCreate) SetImages(v []schematype.Image) *ReviewCreate {
 	return _c
 }
 
+// SetTags sets the "tags" field.
+func (_c *ReviewCreate) SetTags(v []string) *ReviewCreate {
+	_c.mutation.SetTags(v)
+	return _c
+}
+
+// SetAnonymous sets the "anonymous" field.
+func (_c *ReviewCreate) SetAnonymous(v bool) *ReviewCreate {
+	_c.mutation.SetAnonymous(v)
+	return _c
+}
+
+// SetNillableAnonymous sets the "anonymous" field if the given value is not nil.
+func (_c *ReviewCreate) SetNillableAnonymous(v *bool) *ReviewCreate {
+	if v != nil {
+		_c.SetAnonymous(*v)
+	}
+	return _c
+}
+
+// SetIsDefault sets the "is_default" field.
+func (_c *ReviewCreate) SetIsDefault(v bool) *ReviewCreate {
+	_c.mutation.SetIsDefault(v)
+	return _c
+}
+
+// SetNillableIsDefault sets the "is_default" field if the given value is not nil.
+func (_c *ReviewCreate) SetNillableIsDefault(v *bool) *ReviewCreate {
+	if v != nil {
+		_c.SetIsDefault(*v)
+	}
+	return _c
+}
+
+// SetWithPhotos sets the "with_photos" field.
+func (_c *ReviewCreate) SetWithPhotos(v bool) *ReviewCreate {
+	_c.mutation.SetWithPhotos(v)
+	return _c
+}
+
+// SetNillableWithPhotos sets the "with_photos" field if the given value is not nil.
+func (_c *ReviewCreate) SetNillableWithPhotos(v *bool) *ReviewCreate {
+	if v != nil {
+		_c.SetWithPhotos(*v)
+	}
+	return _c
+}
+
+// SetHelpfulCount sets the "helpful_count" field.
+func (_c *ReviewCreate) SetHelpfulCount(v int) *ReviewCreate {
+	_c.mutation.SetHelpfulCount(v)
+	return _c
+}
+
+// SetNillableHelpfulCount sets the "helpful_count" field if the given value is not nil.
+func (_c *ReviewCreate) SetNillableHelpfulCount(v *int) *ReviewCreate {
+	if v != nil {
+		_c.SetHelpfulCount(*v)
+	}
+	return _c
+}
+
+// SetReportCount sets the "report_count" field.
+func (_c *ReviewCreate) SetReportCount(v int) *ReviewCreate {
+	_c.mutation.SetReportCount(v)
+	return _c
+}
+
+// SetNillableReportCount sets the "report_count" field if the given value is not nil.
+func (_c *ReviewCreate) SetNillableReportCount(v *int) *ReviewCreate {
+	if v != nil {
+		_c.SetReportCount(*v)
+	}
+	return _c
+}
+
+// SetHidden sets the "hidden" field.
+func (_c *ReviewCreate) SetHidden(v bool) *ReviewCreate {
+	_c.mutation.SetHidden(v)
+	return _c
+}
+
+// SetNillableHidden sets the "hidden" field if the given value is not nil.
+func (_c *ReviewCreate) SetNillableHidden(v *bool) *ReviewCreate {
+	if v != nil {
+		_c.SetHidden(*v)
+	}
+	return _c
+}
+
+// SetHiddenReason sets the "hidden_reason" field.
+func (_c *ReviewCreate) SetHiddenReason(v string) *ReviewCreate {
+	_c.mutation.SetHiddenReason(v)
+	return _c
+}
+
+// SetNillableHiddenReason sets the "hidden_reason" field if the given value is not nil.
+func (_c *ReviewCreate) SetNillableHiddenReason(v *string) *ReviewCreate {
+	if v != nil {
+		_c.SetHiddenReason(*v)
+	}
+	return _c
+}
+
+// SetHiddenAt sets the "hidden_at" field.
+func (_c *ReviewCreate) SetHiddenAt(v time.Time) *ReviewCreate {
+	_c.mutation.SetHiddenAt(v)
+	return _c
+}
+
+// SetNillableHiddenAt sets the "hidden_at" field if the given value is not nil.
+func (_c *ReviewCreate) SetNillableHiddenAt(v *time.Time) *ReviewCreate {
+	if v != nil {
+		_c.SetHiddenAt(*v)
+	}
+	return _c
+}
+
+// SetReply sets the "reply" field.
+func (_c *ReviewCreate) SetReply(v string) *ReviewCreate {
+	_c.mutation.SetReply(v)
+	return _c
+}
+
+// SetNillableReply sets the "reply" field if the given value is not nil.
+func (_c *ReviewCreate) SetNillableReply(v *string) *ReviewCreate {
+	if v != nil {
+		_c.SetReply(*v)
+	}
+	return _c
+}
+
+// SetRepliedAt sets the "replied_at" field.
+func (_c *ReviewCreate) SetRepliedAt(v time.Time) *ReviewCreate {
+	_c.mutation.SetRepliedAt(v)
+	return _c
+}
+
+// SetNillableRepliedAt sets the "replied_at" field if the given value is not nil.
+func (_c *ReviewCreate) SetNillableRepliedAt(v *time.Time) *ReviewCreate {
+	if v != nil {
+		_c.SetRepliedAt(*v)
+	}
+	return _c
+}
+
+// SetFollowUp sets the "follow_up" field.
+func (_c *ReviewCreate) SetFollowUp(v string) *ReviewCreate {
+	_c.mutation.SetFollowUp(v)
+	return _c
+}
+
+// SetNillableFollowUp sets the "follow_up" field if the given value is not nil.
+func (_c *ReviewCreate) SetNillableFollowUp(v *string) *ReviewCreate {
+	if v != nil {
+		_c.SetFollowUp(*v)
+	}
+	return _c
+}
+
+// SetFollowUpImages sets the "follow_up_images" field.
+func (_c *ReviewCreate) SetFollowUpImages(v []schematype.Image) *ReviewCreate {
+	_c.mutation.SetFollowUpImages(v)
+	return _c
+}
+
+// SetFollowedUpAt sets the "followed_up_at" field.
+func (_c *ReviewCreate) SetFollowedUpAt(v time.Time) *ReviewCreate {
+	_c.mutation.SetFollowedUpAt(v)
+	return _c
+}
+
+// SetNillableFollowedUpAt sets the "followed_up_at" field if the given value is not nil.
+func (_c *ReviewCreate) SetNillableFollowedUpAt(v *time.Time) *ReviewCreate {
+	if v != nil {
+		_c.SetFollowedUpAt(*v)
+	}
+	return _c
+}
+
 // SetProduct sets the "product" edge to the Product entity.
 func (_c *ReviewCreate) SetProduct(v *Product) *ReviewCreate {
 	return _c.SetProductID(v.ID)
@@ -119,6 +335,36 @@ func (_c *ReviewCreate) SetAuthor(v *User) *ReviewCreate {
 // SetOrderItem sets the "order_item" edge to the OrderItem entity.
 func (_c *ReviewCreate) SetOrderItem(v *OrderItem) *ReviewCreate {
 	return _c.SetOrderItemID(v.ID)
+}
+
+// AddVoteIDs adds the "votes" edge to the ReviewVote entity by IDs.
+func (_c *ReviewCreate) AddVoteIDs(ids ...int) *ReviewCreate {
+	_c.mutation.AddVoteIDs(ids...)
+	return _c
+}
+
+// AddVotes adds the "votes" edges to the ReviewVote entity.
+func (_c *ReviewCreate) AddVotes(v ...*ReviewVote) *ReviewCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddVoteIDs(ids...)
+}
+
+// AddReportIDs adds the "reports" edge to the ReviewReport entity by IDs.
+func (_c *ReviewCreate) AddReportIDs(ids ...int) *ReviewCreate {
+	_c.mutation.AddReportIDs(ids...)
+	return _c
+}
+
+// AddReports adds the "reports" edges to the ReviewReport entity.
+func (_c *ReviewCreate) AddReports(v ...*ReviewReport) *ReviewCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddReportIDs(ids...)
 }
 
 // Mutation returns the ReviewMutation object of the builder.
@@ -172,6 +418,10 @@ func (_c *ReviewCreate) defaults() error {
 		v := review.DefaultUpdatedAt()
 		_c.mutation.SetUpdatedAt(v)
 	}
+	if _, ok := _c.mutation.AuthorName(); !ok {
+		v := review.DefaultAuthorName
+		_c.mutation.SetAuthorName(v)
+	}
 	if _, ok := _c.mutation.Body(); !ok {
 		v := review.DefaultBody
 		_c.mutation.SetBody(v)
@@ -179,6 +429,42 @@ func (_c *ReviewCreate) defaults() error {
 	if _, ok := _c.mutation.Images(); !ok {
 		v := review.DefaultImages
 		_c.mutation.SetImages(v)
+	}
+	if _, ok := _c.mutation.Tags(); !ok {
+		v := review.DefaultTags
+		_c.mutation.SetTags(v)
+	}
+	if _, ok := _c.mutation.Anonymous(); !ok {
+		v := review.DefaultAnonymous
+		_c.mutation.SetAnonymous(v)
+	}
+	if _, ok := _c.mutation.IsDefault(); !ok {
+		v := review.DefaultIsDefault
+		_c.mutation.SetIsDefault(v)
+	}
+	if _, ok := _c.mutation.WithPhotos(); !ok {
+		v := review.DefaultWithPhotos
+		_c.mutation.SetWithPhotos(v)
+	}
+	if _, ok := _c.mutation.HelpfulCount(); !ok {
+		v := review.DefaultHelpfulCount
+		_c.mutation.SetHelpfulCount(v)
+	}
+	if _, ok := _c.mutation.ReportCount(); !ok {
+		v := review.DefaultReportCount
+		_c.mutation.SetReportCount(v)
+	}
+	if _, ok := _c.mutation.Hidden(); !ok {
+		v := review.DefaultHidden
+		_c.mutation.SetHidden(v)
+	}
+	if _, ok := _c.mutation.HiddenReason(); !ok {
+		v := review.DefaultHiddenReason
+		_c.mutation.SetHiddenReason(v)
+	}
+	if _, ok := _c.mutation.FollowUpImages(); !ok {
+		v := review.DefaultFollowUpImages
+		_c.mutation.SetFollowUpImages(v)
 	}
 	return nil
 }
@@ -194,8 +480,19 @@ func (_c *ReviewCreate) check() error {
 	if _, ok := _c.mutation.ProductID(); !ok {
 		return &ValidationError{Name: "product_id", err: errors.New(`ent: missing required field "Review.product_id"`)}
 	}
+	if _, ok := _c.mutation.MerchantID(); !ok {
+		return &ValidationError{Name: "merchant_id", err: errors.New(`ent: missing required field "Review.merchant_id"`)}
+	}
 	if _, ok := _c.mutation.AuthorID(); !ok {
 		return &ValidationError{Name: "author_id", err: errors.New(`ent: missing required field "Review.author_id"`)}
+	}
+	if _, ok := _c.mutation.AuthorName(); !ok {
+		return &ValidationError{Name: "author_name", err: errors.New(`ent: missing required field "Review.author_name"`)}
+	}
+	if v, ok := _c.mutation.AuthorName(); ok {
+		if err := review.AuthorNameValidator(v); err != nil {
+			return &ValidationError{Name: "author_name", err: fmt.Errorf(`ent: validator failed for field "Review.author_name": %w`, err)}
+		}
 	}
 	if _, ok := _c.mutation.Rating(); !ok {
 		return &ValidationError{Name: "rating", err: errors.New(`ent: missing required field "Review.rating"`)}
@@ -210,6 +507,48 @@ func (_c *ReviewCreate) check() error {
 	}
 	if _, ok := _c.mutation.Images(); !ok {
 		return &ValidationError{Name: "images", err: errors.New(`ent: missing required field "Review.images"`)}
+	}
+	if _, ok := _c.mutation.Tags(); !ok {
+		return &ValidationError{Name: "tags", err: errors.New(`ent: missing required field "Review.tags"`)}
+	}
+	if _, ok := _c.mutation.Anonymous(); !ok {
+		return &ValidationError{Name: "anonymous", err: errors.New(`ent: missing required field "Review.anonymous"`)}
+	}
+	if _, ok := _c.mutation.IsDefault(); !ok {
+		return &ValidationError{Name: "is_default", err: errors.New(`ent: missing required field "Review.is_default"`)}
+	}
+	if _, ok := _c.mutation.WithPhotos(); !ok {
+		return &ValidationError{Name: "with_photos", err: errors.New(`ent: missing required field "Review.with_photos"`)}
+	}
+	if _, ok := _c.mutation.HelpfulCount(); !ok {
+		return &ValidationError{Name: "helpful_count", err: errors.New(`ent: missing required field "Review.helpful_count"`)}
+	}
+	if v, ok := _c.mutation.HelpfulCount(); ok {
+		if err := review.HelpfulCountValidator(v); err != nil {
+			return &ValidationError{Name: "helpful_count", err: fmt.Errorf(`ent: validator failed for field "Review.helpful_count": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.ReportCount(); !ok {
+		return &ValidationError{Name: "report_count", err: errors.New(`ent: missing required field "Review.report_count"`)}
+	}
+	if v, ok := _c.mutation.ReportCount(); ok {
+		if err := review.ReportCountValidator(v); err != nil {
+			return &ValidationError{Name: "report_count", err: fmt.Errorf(`ent: validator failed for field "Review.report_count": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.Hidden(); !ok {
+		return &ValidationError{Name: "hidden", err: errors.New(`ent: missing required field "Review.hidden"`)}
+	}
+	if _, ok := _c.mutation.HiddenReason(); !ok {
+		return &ValidationError{Name: "hidden_reason", err: errors.New(`ent: missing required field "Review.hidden_reason"`)}
+	}
+	if v, ok := _c.mutation.HiddenReason(); ok {
+		if err := review.HiddenReasonValidator(v); err != nil {
+			return &ValidationError{Name: "hidden_reason", err: fmt.Errorf(`ent: validator failed for field "Review.hidden_reason": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.FollowUpImages(); !ok {
+		return &ValidationError{Name: "follow_up_images", err: errors.New(`ent: missing required field "Review.follow_up_images"`)}
 	}
 	if len(_c.mutation.ProductIDs()) == 0 {
 		return &ValidationError{Name: "product", err: errors.New(`ent: missing required edge "Review.product"`)}
@@ -252,6 +591,18 @@ func (_c *ReviewCreate) createSpec() (*Review, *sqlgraph.CreateSpec) {
 		_spec.SetField(review.FieldUpdatedAt, field.TypeTime, value)
 		_node.UpdatedAt = value
 	}
+	if value, ok := _c.mutation.MerchantID(); ok {
+		_spec.SetField(review.FieldMerchantID, field.TypeInt, value)
+		_node.MerchantID = value
+	}
+	if value, ok := _c.mutation.OrderID(); ok {
+		_spec.SetField(review.FieldOrderID, field.TypeInt, value)
+		_node.OrderID = &value
+	}
+	if value, ok := _c.mutation.AuthorName(); ok {
+		_spec.SetField(review.FieldAuthorName, field.TypeString, value)
+		_node.AuthorName = value
+	}
 	if value, ok := _c.mutation.Rating(); ok {
 		_spec.SetField(review.FieldRating, field.TypeInt, value)
 		_node.Rating = value
@@ -263,6 +614,62 @@ func (_c *ReviewCreate) createSpec() (*Review, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Images(); ok {
 		_spec.SetField(review.FieldImages, field.TypeJSON, value)
 		_node.Images = value
+	}
+	if value, ok := _c.mutation.Tags(); ok {
+		_spec.SetField(review.FieldTags, field.TypeJSON, value)
+		_node.Tags = value
+	}
+	if value, ok := _c.mutation.Anonymous(); ok {
+		_spec.SetField(review.FieldAnonymous, field.TypeBool, value)
+		_node.Anonymous = value
+	}
+	if value, ok := _c.mutation.IsDefault(); ok {
+		_spec.SetField(review.FieldIsDefault, field.TypeBool, value)
+		_node.IsDefault = value
+	}
+	if value, ok := _c.mutation.WithPhotos(); ok {
+		_spec.SetField(review.FieldWithPhotos, field.TypeBool, value)
+		_node.WithPhotos = value
+	}
+	if value, ok := _c.mutation.HelpfulCount(); ok {
+		_spec.SetField(review.FieldHelpfulCount, field.TypeInt, value)
+		_node.HelpfulCount = value
+	}
+	if value, ok := _c.mutation.ReportCount(); ok {
+		_spec.SetField(review.FieldReportCount, field.TypeInt, value)
+		_node.ReportCount = value
+	}
+	if value, ok := _c.mutation.Hidden(); ok {
+		_spec.SetField(review.FieldHidden, field.TypeBool, value)
+		_node.Hidden = value
+	}
+	if value, ok := _c.mutation.HiddenReason(); ok {
+		_spec.SetField(review.FieldHiddenReason, field.TypeString, value)
+		_node.HiddenReason = value
+	}
+	if value, ok := _c.mutation.HiddenAt(); ok {
+		_spec.SetField(review.FieldHiddenAt, field.TypeTime, value)
+		_node.HiddenAt = &value
+	}
+	if value, ok := _c.mutation.Reply(); ok {
+		_spec.SetField(review.FieldReply, field.TypeString, value)
+		_node.Reply = &value
+	}
+	if value, ok := _c.mutation.RepliedAt(); ok {
+		_spec.SetField(review.FieldRepliedAt, field.TypeTime, value)
+		_node.RepliedAt = &value
+	}
+	if value, ok := _c.mutation.FollowUp(); ok {
+		_spec.SetField(review.FieldFollowUp, field.TypeString, value)
+		_node.FollowUp = &value
+	}
+	if value, ok := _c.mutation.FollowUpImages(); ok {
+		_spec.SetField(review.FieldFollowUpImages, field.TypeJSON, value)
+		_node.FollowUpImages = value
+	}
+	if value, ok := _c.mutation.FollowedUpAt(); ok {
+		_spec.SetField(review.FieldFollowedUpAt, field.TypeTime, value)
+		_node.FollowedUpAt = &value
 	}
 	if nodes := _c.mutation.ProductIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -313,6 +720,38 @@ func (_c *ReviewCreate) createSpec() (*Review, *sqlgraph.CreateSpec) {
 			edge.Target.Nodes = append(edge.Target.Nodes, k)
 		}
 		_node.OrderItemID = &nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.VotesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   review.VotesTable,
+			Columns: []string{review.VotesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(reviewvote.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.ReportsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   review.ReportsTable,
+			Columns: []string{review.ReportsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(reviewreport.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
 		_spec.Edges = append(_spec.Edges, edge)
 	}
 	return _node, _spec
@@ -379,21 +818,15 @@ func (u *ReviewUpsert) UpdateUpdatedAt() *ReviewUpsert {
 	return u
 }
 
-// SetRating sets the "rating" field.
-func (u *ReviewUpsert) SetRating(v int) *ReviewUpsert {
-	u.Set(review.FieldRating, v)
+// SetAuthorName sets the "author_name" field.
+func (u *ReviewUpsert) SetAuthorName(v string) *ReviewUpsert {
+	u.Set(review.FieldAuthorName, v)
 	return u
 }
 
-// UpdateRating sets the "rating" field to the value that was provided on create.
-func (u *ReviewUpsert) UpdateRating() *ReviewUpsert {
-	u.SetExcluded(review.FieldRating)
-	return u
-}
-
-// AddRating adds v to the "rating" field.
-func (u *ReviewUpsert) AddRating(v int) *ReviewUpsert {
-	u.Add(review.FieldRating, v)
+// UpdateAuthorName sets the "author_name" field to the value that was provided on create.
+func (u *ReviewUpsert) UpdateAuthorName() *ReviewUpsert {
+	u.SetExcluded(review.FieldAuthorName)
 	return u
 }
 
@@ -421,6 +854,192 @@ func (u *ReviewUpsert) UpdateImages() *ReviewUpsert {
 	return u
 }
 
+// SetTags sets the "tags" field.
+func (u *ReviewUpsert) SetTags(v []string) *ReviewUpsert {
+	u.Set(review.FieldTags, v)
+	return u
+}
+
+// UpdateTags sets the "tags" field to the value that was provided on create.
+func (u *ReviewUpsert) UpdateTags() *ReviewUpsert {
+	u.SetExcluded(review.FieldTags)
+	return u
+}
+
+// SetWithPhotos sets the "with_photos" field.
+func (u *ReviewUpsert) SetWithPhotos(v bool) *ReviewUpsert {
+	u.Set(review.FieldWithPhotos, v)
+	return u
+}
+
+// UpdateWithPhotos sets the "with_photos" field to the value that was provided on create.
+func (u *ReviewUpsert) UpdateWithPhotos() *ReviewUpsert {
+	u.SetExcluded(review.FieldWithPhotos)
+	return u
+}
+
+// SetHelpfulCount sets the "helpful_count" field.
+func (u *ReviewUpsert) SetHelpfulCount(v int) *ReviewUpsert {
+	u.Set(review.FieldHelpfulCount, v)
+	return u
+}
+
+// UpdateHelpfulCount sets the "helpful_count" field to the value that was provided on create.
+func (u *ReviewUpsert) UpdateHelpfulCount() *ReviewUpsert {
+	u.SetExcluded(review.FieldHelpfulCount)
+	return u
+}
+
+// AddHelpfulCount adds v to the "helpful_count" field.
+func (u *ReviewUpsert) AddHelpfulCount(v int) *ReviewUpsert {
+	u.Add(review.FieldHelpfulCount, v)
+	return u
+}
+
+// SetReportCount sets the "report_count" field.
+func (u *ReviewUpsert) SetReportCount(v int) *ReviewUpsert {
+	u.Set(review.FieldReportCount, v)
+	return u
+}
+
+// UpdateReportCount sets the "report_count" field to the value that was provided on create.
+func (u *ReviewUpsert) UpdateReportCount() *ReviewUpsert {
+	u.SetExcluded(review.FieldReportCount)
+	return u
+}
+
+// AddReportCount adds v to the "report_count" field.
+func (u *ReviewUpsert) AddReportCount(v int) *ReviewUpsert {
+	u.Add(review.FieldReportCount, v)
+	return u
+}
+
+// SetHidden sets the "hidden" field.
+func (u *ReviewUpsert) SetHidden(v bool) *ReviewUpsert {
+	u.Set(review.FieldHidden, v)
+	return u
+}
+
+// UpdateHidden sets the "hidden" field to the value that was provided on create.
+func (u *ReviewUpsert) UpdateHidden() *ReviewUpsert {
+	u.SetExcluded(review.FieldHidden)
+	return u
+}
+
+// SetHiddenReason sets the "hidden_reason" field.
+func (u *ReviewUpsert) SetHiddenReason(v string) *ReviewUpsert {
+	u.Set(review.FieldHiddenReason, v)
+	return u
+}
+
+// UpdateHiddenReason sets the "hidden_reason" field to the value that was provided on create.
+func (u *ReviewUpsert) UpdateHiddenReason() *ReviewUpsert {
+	u.SetExcluded(review.FieldHiddenReason)
+	return u
+}
+
+// SetHiddenAt sets the "hidden_at" field.
+func (u *ReviewUpsert) SetHiddenAt(v time.Time) *ReviewUpsert {
+	u.Set(review.FieldHiddenAt, v)
+	return u
+}
+
+// UpdateHiddenAt sets the "hidden_at" field to the value that was provided on create.
+func (u *ReviewUpsert) UpdateHiddenAt() *ReviewUpsert {
+	u.SetExcluded(review.FieldHiddenAt)
+	return u
+}
+
+// ClearHiddenAt clears the value of the "hidden_at" field.
+func (u *ReviewUpsert) ClearHiddenAt() *ReviewUpsert {
+	u.SetNull(review.FieldHiddenAt)
+	return u
+}
+
+// SetReply sets the "reply" field.
+func (u *ReviewUpsert) SetReply(v string) *ReviewUpsert {
+	u.Set(review.FieldReply, v)
+	return u
+}
+
+// UpdateReply sets the "reply" field to the value that was provided on create.
+func (u *ReviewUpsert) UpdateReply() *ReviewUpsert {
+	u.SetExcluded(review.FieldReply)
+	return u
+}
+
+// ClearReply clears the value of the "reply" field.
+func (u *ReviewUpsert) ClearReply() *ReviewUpsert {
+	u.SetNull(review.FieldReply)
+	return u
+}
+
+// SetRepliedAt sets the "replied_at" field.
+func (u *ReviewUpsert) SetRepliedAt(v time.Time) *ReviewUpsert {
+	u.Set(review.FieldRepliedAt, v)
+	return u
+}
+
+// UpdateRepliedAt sets the "replied_at" field to the value that was provided on create.
+func (u *ReviewUpsert) UpdateRepliedAt() *ReviewUpsert {
+	u.SetExcluded(review.FieldRepliedAt)
+	return u
+}
+
+// ClearRepliedAt clears the value of the "replied_at" field.
+func (u *ReviewUpsert) ClearRepliedAt() *ReviewUpsert {
+	u.SetNull(review.FieldRepliedAt)
+	return u
+}
+
+// SetFollowUp sets the "follow_up" field.
+func (u *ReviewUpsert) SetFollowUp(v string) *ReviewUpsert {
+	u.Set(review.FieldFollowUp, v)
+	return u
+}
+
+// UpdateFollowUp sets the "follow_up" field to the value that was provided on create.
+func (u *ReviewUpsert) UpdateFollowUp() *ReviewUpsert {
+	u.SetExcluded(review.FieldFollowUp)
+	return u
+}
+
+// ClearFollowUp clears the value of the "follow_up" field.
+func (u *ReviewUpsert) ClearFollowUp() *ReviewUpsert {
+	u.SetNull(review.FieldFollowUp)
+	return u
+}
+
+// SetFollowUpImages sets the "follow_up_images" field.
+func (u *ReviewUpsert) SetFollowUpImages(v []schematype.Image) *ReviewUpsert {
+	u.Set(review.FieldFollowUpImages, v)
+	return u
+}
+
+// UpdateFollowUpImages sets the "follow_up_images" field to the value that was provided on create.
+func (u *ReviewUpsert) UpdateFollowUpImages() *ReviewUpsert {
+	u.SetExcluded(review.FieldFollowUpImages)
+	return u
+}
+
+// SetFollowedUpAt sets the "followed_up_at" field.
+func (u *ReviewUpsert) SetFollowedUpAt(v time.Time) *ReviewUpsert {
+	u.Set(review.FieldFollowedUpAt, v)
+	return u
+}
+
+// UpdateFollowedUpAt sets the "followed_up_at" field to the value that was provided on create.
+func (u *ReviewUpsert) UpdateFollowedUpAt() *ReviewUpsert {
+	u.SetExcluded(review.FieldFollowedUpAt)
+	return u
+}
+
+// ClearFollowedUpAt clears the value of the "followed_up_at" field.
+func (u *ReviewUpsert) ClearFollowedUpAt() *ReviewUpsert {
+	u.SetNull(review.FieldFollowedUpAt)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -438,11 +1057,26 @@ func (u *ReviewUpsertOne) UpdateNewValues() *ReviewUpsertOne {
 		if _, exists := u.create.mutation.ProductID(); exists {
 			s.SetIgnore(review.FieldProductID)
 		}
+		if _, exists := u.create.mutation.MerchantID(); exists {
+			s.SetIgnore(review.FieldMerchantID)
+		}
 		if _, exists := u.create.mutation.AuthorID(); exists {
 			s.SetIgnore(review.FieldAuthorID)
 		}
+		if _, exists := u.create.mutation.OrderID(); exists {
+			s.SetIgnore(review.FieldOrderID)
+		}
 		if _, exists := u.create.mutation.OrderItemID(); exists {
 			s.SetIgnore(review.FieldOrderItemID)
+		}
+		if _, exists := u.create.mutation.Rating(); exists {
+			s.SetIgnore(review.FieldRating)
+		}
+		if _, exists := u.create.mutation.Anonymous(); exists {
+			s.SetIgnore(review.FieldAnonymous)
+		}
+		if _, exists := u.create.mutation.IsDefault(); exists {
+			s.SetIgnore(review.FieldIsDefault)
 		}
 	}))
 	return u
@@ -489,24 +1123,17 @@ func (u *ReviewUpsertOne) UpdateUpdatedAt() *ReviewUpsertOne {
 	})
 }
 
-// SetRating sets the "rating" field.
-func (u *ReviewUpsertOne) SetRating(v int) *ReviewUpsertOne {
+// SetAuthorName sets the "author_name" field.
+func (u *ReviewUpsertOne) SetAuthorName(v string) *ReviewUpsertOne {
 	return u.Update(func(s *ReviewUpsert) {
-		s.SetRating(v)
+		s.SetAuthorName(v)
 	})
 }
 
-// AddRating adds v to the "rating" field.
-func (u *ReviewUpsertOne) AddRating(v int) *ReviewUpsertOne {
+// UpdateAuthorName sets the "author_name" field to the value that was provided on create.
+func (u *ReviewUpsertOne) UpdateAuthorName() *ReviewUpsertOne {
 	return u.Update(func(s *ReviewUpsert) {
-		s.AddRating(v)
-	})
-}
-
-// UpdateRating sets the "rating" field to the value that was provided on create.
-func (u *ReviewUpsertOne) UpdateRating() *ReviewUpsertOne {
-	return u.Update(func(s *ReviewUpsert) {
-		s.UpdateRating()
+		s.UpdateAuthorName()
 	})
 }
 
@@ -535,6 +1162,223 @@ func (u *ReviewUpsertOne) SetImages(v []schematype.Image) *ReviewUpsertOne {
 func (u *ReviewUpsertOne) UpdateImages() *ReviewUpsertOne {
 	return u.Update(func(s *ReviewUpsert) {
 		s.UpdateImages()
+	})
+}
+
+// SetTags sets the "tags" field.
+func (u *ReviewUpsertOne) SetTags(v []string) *ReviewUpsertOne {
+	return u.Update(func(s *ReviewUpsert) {
+		s.SetTags(v)
+	})
+}
+
+// UpdateTags sets the "tags" field to the value that was provided on create.
+func (u *ReviewUpsertOne) UpdateTags() *ReviewUpsertOne {
+	return u.Update(func(s *ReviewUpsert) {
+		s.UpdateTags()
+	})
+}
+
+// SetWithPhotos sets the "with_photos" field.
+func (u *ReviewUpsertOne) SetWithPhotos(v bool) *ReviewUpsertOne {
+	return u.Update(func(s *ReviewUpsert) {
+		s.SetWithPhotos(v)
+	})
+}
+
+// UpdateWithPhotos sets the "with_photos" field to the value that was provided on create.
+func (u *ReviewUpsertOne) UpdateWithPhotos() *ReviewUpsertOne {
+	return u.Update(func(s *ReviewUpsert) {
+		s.UpdateWithPhotos()
+	})
+}
+
+// SetHelpfulCount sets the "helpful_count" field.
+func (u *ReviewUpsertOne) SetHelpfulCount(v int) *ReviewUpsertOne {
+	return u.Update(func(s *ReviewUpsert) {
+		s.SetHelpfulCount(v)
+	})
+}
+
+// AddHelpfulCount adds v to the "helpful_count" field.
+func (u *ReviewUpsertOne) AddHelpfulCount(v int) *ReviewUpsertOne {
+	return u.Update(func(s *ReviewUpsert) {
+		s.AddHelpfulCount(v)
+	})
+}
+
+// UpdateHelpfulCount sets the "helpful_count" field to the value that was provided on create.
+func (u *ReviewUpsertOne) UpdateHelpfulCount() *ReviewUpsertOne {
+	return u.Update(func(s *ReviewUpsert) {
+		s.UpdateHelpfulCount()
+	})
+}
+
+// SetReportCount sets the "report_count" field.
+func (u *ReviewUpsertOne) SetReportCount(v int) *ReviewUpsertOne {
+	return u.Update(func(s *ReviewUpsert) {
+		s.SetReportCount(v)
+	})
+}
+
+// AddReportCount adds v to the "report_count" field.
+func (u *ReviewUpsertOne) AddReportCount(v int) *ReviewUpsertOne {
+	return u.Update(func(s *ReviewUpsert) {
+		s.AddReportCount(v)
+	})
+}
+
+// UpdateReportCount sets the "report_count" field to the value that was provided on create.
+func (u *ReviewUpsertOne) UpdateReportCount() *ReviewUpsertOne {
+	return u.Update(func(s *ReviewUpsert) {
+		s.UpdateReportCount()
+	})
+}
+
+// SetHidden sets the "hidden" field.
+func (u *ReviewUpsertOne) SetHidden(v bool) *ReviewUpsertOne {
+	return u.Update(func(s *ReviewUpsert) {
+		s.SetHidden(v)
+	})
+}
+
+// UpdateHidden sets the "hidden" field to the value that was provided on create.
+func (u *ReviewUpsertOne) UpdateHidden() *ReviewUpsertOne {
+	return u.Update(func(s *ReviewUpsert) {
+		s.UpdateHidden()
+	})
+}
+
+// SetHiddenReason sets the "hidden_reason" field.
+func (u *ReviewUpsertOne) SetHiddenReason(v string) *ReviewUpsertOne {
+	return u.Update(func(s *ReviewUpsert) {
+		s.SetHiddenReason(v)
+	})
+}
+
+// UpdateHiddenReason sets the "hidden_reason" field to the value that was provided on create.
+func (u *ReviewUpsertOne) UpdateHiddenReason() *ReviewUpsertOne {
+	return u.Update(func(s *ReviewUpsert) {
+		s.UpdateHiddenReason()
+	})
+}
+
+// SetHiddenAt sets the "hidden_at" field.
+func (u *ReviewUpsertOne) SetHiddenAt(v time.Time) *ReviewUpsertOne {
+	return u.Update(func(s *ReviewUpsert) {
+		s.SetHiddenAt(v)
+	})
+}
+
+// UpdateHiddenAt sets the "hidden_at" field to the value that was provided on create.
+func (u *ReviewUpsertOne) UpdateHiddenAt() *ReviewUpsertOne {
+	return u.Update(func(s *ReviewUpsert) {
+		s.UpdateHiddenAt()
+	})
+}
+
+// ClearHiddenAt clears the value of the "hidden_at" field.
+func (u *ReviewUpsertOne) ClearHiddenAt() *ReviewUpsertOne {
+	return u.Update(func(s *ReviewUpsert) {
+		s.ClearHiddenAt()
+	})
+}
+
+// SetReply sets the "reply" field.
+func (u *ReviewUpsertOne) SetReply(v string) *ReviewUpsertOne {
+	return u.Update(func(s *ReviewUpsert) {
+		s.SetReply(v)
+	})
+}
+
+// UpdateReply sets the "reply" field to the value that was provided on create.
+func (u *ReviewUpsertOne) UpdateReply() *ReviewUpsertOne {
+	return u.Update(func(s *ReviewUpsert) {
+		s.UpdateReply()
+	})
+}
+
+// ClearReply clears the value of the "reply" field.
+func (u *ReviewUpsertOne) ClearReply() *ReviewUpsertOne {
+	return u.Update(func(s *ReviewUpsert) {
+		s.ClearReply()
+	})
+}
+
+// SetRepliedAt sets the "replied_at" field.
+func (u *ReviewUpsertOne) SetRepliedAt(v time.Time) *ReviewUpsertOne {
+	return u.Update(func(s *ReviewUpsert) {
+		s.SetRepliedAt(v)
+	})
+}
+
+// UpdateRepliedAt sets the "replied_at" field to the value that was provided on create.
+func (u *ReviewUpsertOne) UpdateRepliedAt() *ReviewUpsertOne {
+	return u.Update(func(s *ReviewUpsert) {
+		s.UpdateRepliedAt()
+	})
+}
+
+// ClearRepliedAt clears the value of the "replied_at" field.
+func (u *ReviewUpsertOne) ClearRepliedAt() *ReviewUpsertOne {
+	return u.Update(func(s *ReviewUpsert) {
+		s.ClearRepliedAt()
+	})
+}
+
+// SetFollowUp sets the "follow_up" field.
+func (u *ReviewUpsertOne) SetFollowUp(v string) *ReviewUpsertOne {
+	return u.Update(func(s *ReviewUpsert) {
+		s.SetFollowUp(v)
+	})
+}
+
+// UpdateFollowUp sets the "follow_up" field to the value that was provided on create.
+func (u *ReviewUpsertOne) UpdateFollowUp() *ReviewUpsertOne {
+	return u.Update(func(s *ReviewUpsert) {
+		s.UpdateFollowUp()
+	})
+}
+
+// ClearFollowUp clears the value of the "follow_up" field.
+func (u *ReviewUpsertOne) ClearFollowUp() *ReviewUpsertOne {
+	return u.Update(func(s *ReviewUpsert) {
+		s.ClearFollowUp()
+	})
+}
+
+// SetFollowUpImages sets the "follow_up_images" field.
+func (u *ReviewUpsertOne) SetFollowUpImages(v []schematype.Image) *ReviewUpsertOne {
+	return u.Update(func(s *ReviewUpsert) {
+		s.SetFollowUpImages(v)
+	})
+}
+
+// UpdateFollowUpImages sets the "follow_up_images" field to the value that was provided on create.
+func (u *ReviewUpsertOne) UpdateFollowUpImages() *ReviewUpsertOne {
+	return u.Update(func(s *ReviewUpsert) {
+		s.UpdateFollowUpImages()
+	})
+}
+
+// SetFollowedUpAt sets the "followed_up_at" field.
+func (u *ReviewUpsertOne) SetFollowedUpAt(v time.Time) *ReviewUpsertOne {
+	return u.Update(func(s *ReviewUpsert) {
+		s.SetFollowedUpAt(v)
+	})
+}
+
+// UpdateFollowedUpAt sets the "followed_up_at" field to the value that was provided on create.
+func (u *ReviewUpsertOne) UpdateFollowedUpAt() *ReviewUpsertOne {
+	return u.Update(func(s *ReviewUpsert) {
+		s.UpdateFollowedUpAt()
+	})
+}
+
+// ClearFollowedUpAt clears the value of the "followed_up_at" field.
+func (u *ReviewUpsertOne) ClearFollowedUpAt() *ReviewUpsertOne {
+	return u.Update(func(s *ReviewUpsert) {
+		s.ClearFollowedUpAt()
 	})
 }
 
@@ -720,11 +1564,26 @@ func (u *ReviewUpsertBulk) UpdateNewValues() *ReviewUpsertBulk {
 			if _, exists := b.mutation.ProductID(); exists {
 				s.SetIgnore(review.FieldProductID)
 			}
+			if _, exists := b.mutation.MerchantID(); exists {
+				s.SetIgnore(review.FieldMerchantID)
+			}
 			if _, exists := b.mutation.AuthorID(); exists {
 				s.SetIgnore(review.FieldAuthorID)
 			}
+			if _, exists := b.mutation.OrderID(); exists {
+				s.SetIgnore(review.FieldOrderID)
+			}
 			if _, exists := b.mutation.OrderItemID(); exists {
 				s.SetIgnore(review.FieldOrderItemID)
+			}
+			if _, exists := b.mutation.Rating(); exists {
+				s.SetIgnore(review.FieldRating)
+			}
+			if _, exists := b.mutation.Anonymous(); exists {
+				s.SetIgnore(review.FieldAnonymous)
+			}
+			if _, exists := b.mutation.IsDefault(); exists {
+				s.SetIgnore(review.FieldIsDefault)
 			}
 		}
 	}))
@@ -772,24 +1631,17 @@ func (u *ReviewUpsertBulk) UpdateUpdatedAt() *ReviewUpsertBulk {
 	})
 }
 
-// SetRating sets the "rating" field.
-func (u *ReviewUpsertBulk) SetRating(v int) *ReviewUpsertBulk {
+// SetAuthorName sets the "author_name" field.
+func (u *ReviewUpsertBulk) SetAuthorName(v string) *ReviewUpsertBulk {
 	return u.Update(func(s *ReviewUpsert) {
-		s.SetRating(v)
+		s.SetAuthorName(v)
 	})
 }
 
-// AddRating adds v to the "rating" field.
-func (u *ReviewUpsertBulk) AddRating(v int) *ReviewUpsertBulk {
+// UpdateAuthorName sets the "author_name" field to the value that was provided on create.
+func (u *ReviewUpsertBulk) UpdateAuthorName() *ReviewUpsertBulk {
 	return u.Update(func(s *ReviewUpsert) {
-		s.AddRating(v)
-	})
-}
-
-// UpdateRating sets the "rating" field to the value that was provided on create.
-func (u *ReviewUpsertBulk) UpdateRating() *ReviewUpsertBulk {
-	return u.Update(func(s *ReviewUpsert) {
-		s.UpdateRating()
+		s.UpdateAuthorName()
 	})
 }
 
@@ -818,6 +1670,223 @@ func (u *ReviewUpsertBulk) SetImages(v []schematype.Image) *ReviewUpsertBulk {
 func (u *ReviewUpsertBulk) UpdateImages() *ReviewUpsertBulk {
 	return u.Update(func(s *ReviewUpsert) {
 		s.UpdateImages()
+	})
+}
+
+// SetTags sets the "tags" field.
+func (u *ReviewUpsertBulk) SetTags(v []string) *ReviewUpsertBulk {
+	return u.Update(func(s *ReviewUpsert) {
+		s.SetTags(v)
+	})
+}
+
+// UpdateTags sets the "tags" field to the value that was provided on create.
+func (u *ReviewUpsertBulk) UpdateTags() *ReviewUpsertBulk {
+	return u.Update(func(s *ReviewUpsert) {
+		s.UpdateTags()
+	})
+}
+
+// SetWithPhotos sets the "with_photos" field.
+func (u *ReviewUpsertBulk) SetWithPhotos(v bool) *ReviewUpsertBulk {
+	return u.Update(func(s *ReviewUpsert) {
+		s.SetWithPhotos(v)
+	})
+}
+
+// UpdateWithPhotos sets the "with_photos" field to the value that was provided on create.
+func (u *ReviewUpsertBulk) UpdateWithPhotos() *ReviewUpsertBulk {
+	return u.Update(func(s *ReviewUpsert) {
+		s.UpdateWithPhotos()
+	})
+}
+
+// SetHelpfulCount sets the "helpful_count" field.
+func (u *ReviewUpsertBulk) SetHelpfulCount(v int) *ReviewUpsertBulk {
+	return u.Update(func(s *ReviewUpsert) {
+		s.SetHelpfulCount(v)
+	})
+}
+
+// AddHelpfulCount adds v to the "helpful_count" field.
+func (u *ReviewUpsertBulk) AddHelpfulCount(v int) *ReviewUpsertBulk {
+	return u.Update(func(s *ReviewUpsert) {
+		s.AddHelpfulCount(v)
+	})
+}
+
+// UpdateHelpfulCount sets the "helpful_count" field to the value that was provided on create.
+func (u *ReviewUpsertBulk) UpdateHelpfulCount() *ReviewUpsertBulk {
+	return u.Update(func(s *ReviewUpsert) {
+		s.UpdateHelpfulCount()
+	})
+}
+
+// SetReportCount sets the "report_count" field.
+func (u *ReviewUpsertBulk) SetReportCount(v int) *ReviewUpsertBulk {
+	return u.Update(func(s *ReviewUpsert) {
+		s.SetReportCount(v)
+	})
+}
+
+// AddReportCount adds v to the "report_count" field.
+func (u *ReviewUpsertBulk) AddReportCount(v int) *ReviewUpsertBulk {
+	return u.Update(func(s *ReviewUpsert) {
+		s.AddReportCount(v)
+	})
+}
+
+// UpdateReportCount sets the "report_count" field to the value that was provided on create.
+func (u *ReviewUpsertBulk) UpdateReportCount() *ReviewUpsertBulk {
+	return u.Update(func(s *ReviewUpsert) {
+		s.UpdateReportCount()
+	})
+}
+
+// SetHidden sets the "hidden" field.
+func (u *ReviewUpsertBulk) SetHidden(v bool) *ReviewUpsertBulk {
+	return u.Update(func(s *ReviewUpsert) {
+		s.SetHidden(v)
+	})
+}
+
+// UpdateHidden sets the "hidden" field to the value that was provided on create.
+func (u *ReviewUpsertBulk) UpdateHidden() *ReviewUpsertBulk {
+	return u.Update(func(s *ReviewUpsert) {
+		s.UpdateHidden()
+	})
+}
+
+// SetHiddenReason sets the "hidden_reason" field.
+func (u *ReviewUpsertBulk) SetHiddenReason(v string) *ReviewUpsertBulk {
+	return u.Update(func(s *ReviewUpsert) {
+		s.SetHiddenReason(v)
+	})
+}
+
+// UpdateHiddenReason sets the "hidden_reason" field to the value that was provided on create.
+func (u *ReviewUpsertBulk) UpdateHiddenReason() *ReviewUpsertBulk {
+	return u.Update(func(s *ReviewUpsert) {
+		s.UpdateHiddenReason()
+	})
+}
+
+// SetHiddenAt sets the "hidden_at" field.
+func (u *ReviewUpsertBulk) SetHiddenAt(v time.Time) *ReviewUpsertBulk {
+	return u.Update(func(s *ReviewUpsert) {
+		s.SetHiddenAt(v)
+	})
+}
+
+// UpdateHiddenAt sets the "hidden_at" field to the value that was provided on create.
+func (u *ReviewUpsertBulk) UpdateHiddenAt() *ReviewUpsertBulk {
+	return u.Update(func(s *ReviewUpsert) {
+		s.UpdateHiddenAt()
+	})
+}
+
+// ClearHiddenAt clears the value of the "hidden_at" field.
+func (u *ReviewUpsertBulk) ClearHiddenAt() *ReviewUpsertBulk {
+	return u.Update(func(s *ReviewUpsert) {
+		s.ClearHiddenAt()
+	})
+}
+
+// SetReply sets the "reply" field.
+func (u *ReviewUpsertBulk) SetReply(v string) *ReviewUpsertBulk {
+	return u.Update(func(s *ReviewUpsert) {
+		s.SetReply(v)
+	})
+}
+
+// UpdateReply sets the "reply" field to the value that was provided on create.
+func (u *ReviewUpsertBulk) UpdateReply() *ReviewUpsertBulk {
+	return u.Update(func(s *ReviewUpsert) {
+		s.UpdateReply()
+	})
+}
+
+// ClearReply clears the value of the "reply" field.
+func (u *ReviewUpsertBulk) ClearReply() *ReviewUpsertBulk {
+	return u.Update(func(s *ReviewUpsert) {
+		s.ClearReply()
+	})
+}
+
+// SetRepliedAt sets the "replied_at" field.
+func (u *ReviewUpsertBulk) SetRepliedAt(v time.Time) *ReviewUpsertBulk {
+	return u.Update(func(s *ReviewUpsert) {
+		s.SetRepliedAt(v)
+	})
+}
+
+// UpdateRepliedAt sets the "replied_at" field to the value that was provided on create.
+func (u *ReviewUpsertBulk) UpdateRepliedAt() *ReviewUpsertBulk {
+	return u.Update(func(s *ReviewUpsert) {
+		s.UpdateRepliedAt()
+	})
+}
+
+// ClearRepliedAt clears the value of the "replied_at" field.
+func (u *ReviewUpsertBulk) ClearRepliedAt() *ReviewUpsertBulk {
+	return u.Update(func(s *ReviewUpsert) {
+		s.ClearRepliedAt()
+	})
+}
+
+// SetFollowUp sets the "follow_up" field.
+func (u *ReviewUpsertBulk) SetFollowUp(v string) *ReviewUpsertBulk {
+	return u.Update(func(s *ReviewUpsert) {
+		s.SetFollowUp(v)
+	})
+}
+
+// UpdateFollowUp sets the "follow_up" field to the value that was provided on create.
+func (u *ReviewUpsertBulk) UpdateFollowUp() *ReviewUpsertBulk {
+	return u.Update(func(s *ReviewUpsert) {
+		s.UpdateFollowUp()
+	})
+}
+
+// ClearFollowUp clears the value of the "follow_up" field.
+func (u *ReviewUpsertBulk) ClearFollowUp() *ReviewUpsertBulk {
+	return u.Update(func(s *ReviewUpsert) {
+		s.ClearFollowUp()
+	})
+}
+
+// SetFollowUpImages sets the "follow_up_images" field.
+func (u *ReviewUpsertBulk) SetFollowUpImages(v []schematype.Image) *ReviewUpsertBulk {
+	return u.Update(func(s *ReviewUpsert) {
+		s.SetFollowUpImages(v)
+	})
+}
+
+// UpdateFollowUpImages sets the "follow_up_images" field to the value that was provided on create.
+func (u *ReviewUpsertBulk) UpdateFollowUpImages() *ReviewUpsertBulk {
+	return u.Update(func(s *ReviewUpsert) {
+		s.UpdateFollowUpImages()
+	})
+}
+
+// SetFollowedUpAt sets the "followed_up_at" field.
+func (u *ReviewUpsertBulk) SetFollowedUpAt(v time.Time) *ReviewUpsertBulk {
+	return u.Update(func(s *ReviewUpsert) {
+		s.SetFollowedUpAt(v)
+	})
+}
+
+// UpdateFollowedUpAt sets the "followed_up_at" field to the value that was provided on create.
+func (u *ReviewUpsertBulk) UpdateFollowedUpAt() *ReviewUpsertBulk {
+	return u.Update(func(s *ReviewUpsert) {
+		s.UpdateFollowedUpAt()
+	})
+}
+
+// ClearFollowedUpAt clears the value of the "followed_up_at" field.
+func (u *ReviewUpsertBulk) ClearFollowedUpAt() *ReviewUpsertBulk {
+	return u.Update(func(s *ReviewUpsert) {
+		s.ClearFollowedUpAt()
 	})
 }
 

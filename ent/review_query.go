@@ -4,6 +4,7 @@ package ent
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"math"
@@ -17,21 +18,27 @@ import (
 	"github.com/xiadan/xiadan/ent/predicate"
 	"github.com/xiadan/xiadan/ent/product"
 	"github.com/xiadan/xiadan/ent/review"
+	"github.com/xiadan/xiadan/ent/reviewreport"
+	"github.com/xiadan/xiadan/ent/reviewvote"
 	"github.com/xiadan/xiadan/ent/user"
 )
 
 // ReviewQuery is the builder for querying Review entities.
 type ReviewQuery struct {
 	config
-	ctx           *QueryContext
-	order         []review.OrderOption
-	inters        []Interceptor
-	predicates    []predicate.Review
-	withProduct   *ProductQuery
-	withAuthor    *UserQuery
-	withOrderItem *OrderItemQuery
-	loadTotal     []func(context.Context, []*Review) error
-	modifiers     []func(*sql.Selector)
+	ctx              *QueryContext
+	order            []review.OrderOption
+	inters           []Interceptor
+	predicates       []predicate.Review
+	withProduct      *ProductQuery
+	withAuthor       *UserQuery
+	withOrderItem    *OrderItemQuery
+	withVotes        *ReviewVoteQuery
+	withReports      *ReviewReportQuery
+	loadTotal        []func(context.Context, []*Review) error
+	modifiers        []func(*sql.Selector)
+	withNamedVotes   map[string]*ReviewVoteQuery
+	withNamedReports map[string]*ReviewReportQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -127,6 +134,50 @@ func (_q *ReviewQuery) QueryOrderItem() *OrderItemQuery {
 			sqlgraph.From(review.Table, review.FieldID, selector),
 			sqlgraph.To(orderitem.Table, orderitem.FieldID),
 			sqlgraph.Edge(sqlgraph.O2O, true, review.OrderItemTable, review.OrderItemColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryVotes chains the current query on the "votes" edge.
+func (_q *ReviewQuery) QueryVotes() *ReviewVoteQuery {
+	query := (&ReviewVoteClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(review.Table, review.FieldID, selector),
+			sqlgraph.To(reviewvote.Table, reviewvote.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, review.VotesTable, review.VotesColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryReports chains the current query on the "reports" edge.
+func (_q *ReviewQuery) QueryReports() *ReviewReportQuery {
+	query := (&ReviewReportClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(review.Table, review.FieldID, selector),
+			sqlgraph.To(reviewreport.Table, reviewreport.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, review.ReportsTable, review.ReportsColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -329,6 +380,8 @@ func (_q *ReviewQuery) Clone() *ReviewQuery {
 		withProduct:   _q.withProduct.Clone(),
 		withAuthor:    _q.withAuthor.Clone(),
 		withOrderItem: _q.withOrderItem.Clone(),
+		withVotes:     _q.withVotes.Clone(),
+		withReports:   _q.withReports.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -366,6 +419,28 @@ func (_q *ReviewQuery) WithOrderItem(opts ...func(*OrderItemQuery)) *ReviewQuery
 		opt(query)
 	}
 	_q.withOrderItem = query
+	return _q
+}
+
+// WithVotes tells the query-builder to eager-load the nodes that are connected to
+// the "votes" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *ReviewQuery) WithVotes(opts ...func(*ReviewVoteQuery)) *ReviewQuery {
+	query := (&ReviewVoteClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withVotes = query
+	return _q
+}
+
+// WithReports tells the query-builder to eager-load the nodes that are connected to
+// the "reports" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *ReviewQuery) WithReports(opts ...func(*ReviewReportQuery)) *ReviewQuery {
+	query := (&ReviewReportClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withReports = query
 	return _q
 }
 
@@ -453,10 +528,12 @@ func (_q *ReviewQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Revie
 	var (
 		nodes       = []*Review{}
 		_spec       = _q.querySpec()
-		loadedTypes = [3]bool{
+		loadedTypes = [5]bool{
 			_q.withProduct != nil,
 			_q.withAuthor != nil,
 			_q.withOrderItem != nil,
+			_q.withVotes != nil,
+			_q.withReports != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -495,6 +572,34 @@ func (_q *ReviewQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Revie
 	if query := _q.withOrderItem; query != nil {
 		if err := _q.loadOrderItem(ctx, query, nodes, nil,
 			func(n *Review, e *OrderItem) { n.Edges.OrderItem = e }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withVotes; query != nil {
+		if err := _q.loadVotes(ctx, query, nodes,
+			func(n *Review) { n.Edges.Votes = []*ReviewVote{} },
+			func(n *Review, e *ReviewVote) { n.Edges.Votes = append(n.Edges.Votes, e) }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withReports; query != nil {
+		if err := _q.loadReports(ctx, query, nodes,
+			func(n *Review) { n.Edges.Reports = []*ReviewReport{} },
+			func(n *Review, e *ReviewReport) { n.Edges.Reports = append(n.Edges.Reports, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedVotes {
+		if err := _q.loadVotes(ctx, query, nodes,
+			func(n *Review) { n.appendNamedVotes(name) },
+			func(n *Review, e *ReviewVote) { n.appendNamedVotes(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedReports {
+		if err := _q.loadReports(ctx, query, nodes,
+			func(n *Review) { n.appendNamedReports(name) },
+			func(n *Review, e *ReviewReport) { n.appendNamedReports(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -593,6 +698,66 @@ func (_q *ReviewQuery) loadOrderItem(ctx context.Context, query *OrderItemQuery,
 		for i := range nodes {
 			assign(nodes[i], n)
 		}
+	}
+	return nil
+}
+func (_q *ReviewQuery) loadVotes(ctx context.Context, query *ReviewVoteQuery, nodes []*Review, init func(*Review), assign func(*Review, *ReviewVote)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*Review)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(reviewvote.FieldReviewID)
+	}
+	query.Where(predicate.ReviewVote(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(review.VotesColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.ReviewID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "review_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *ReviewQuery) loadReports(ctx context.Context, query *ReviewReportQuery, nodes []*Review, init func(*Review), assign func(*Review, *ReviewReport)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*Review)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(reviewreport.FieldReviewID)
+	}
+	query.Where(predicate.ReviewReport(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(review.ReportsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.ReviewID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "review_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
 	}
 	return nil
 }
@@ -723,6 +888,34 @@ func (_q *ReviewQuery) ForShare(opts ...sql.LockOption) *ReviewQuery {
 func (_q *ReviewQuery) Modify(modifiers ...func(s *sql.Selector)) *ReviewSelect {
 	_q.modifiers = append(_q.modifiers, modifiers...)
 	return _q.Select()
+}
+
+// WithNamedVotes tells the query-builder to eager-load the nodes that are connected to the "votes"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *ReviewQuery) WithNamedVotes(name string, opts ...func(*ReviewVoteQuery)) *ReviewQuery {
+	query := (&ReviewVoteClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedVotes == nil {
+		_q.withNamedVotes = make(map[string]*ReviewVoteQuery)
+	}
+	_q.withNamedVotes[name] = query
+	return _q
+}
+
+// WithNamedReports tells the query-builder to eager-load the nodes that are connected to the "reports"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *ReviewQuery) WithNamedReports(name string, opts ...func(*ReviewReportQuery)) *ReviewQuery {
+	query := (&ReviewReportClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedReports == nil {
+		_q.withNamedReports = make(map[string]*ReviewReportQuery)
+	}
+	_q.withNamedReports[name] = query
+	return _q
 }
 
 // ReviewGroupBy is the group-by builder for Review entities.

@@ -14,6 +14,8 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/xiadan/xiadan/ent/predicate"
 	"github.com/xiadan/xiadan/ent/review"
+	"github.com/xiadan/xiadan/ent/reviewreport"
+	"github.com/xiadan/xiadan/ent/reviewvote"
 	"github.com/xiadan/xiadan/ent/schema/schematype"
 )
 
@@ -37,24 +39,17 @@ func (_u *ReviewUpdate) SetUpdatedAt(v time.Time) *ReviewUpdate {
 	return _u
 }
 
-// SetRating sets the "rating" field.
-func (_u *ReviewUpdate) SetRating(v int) *ReviewUpdate {
-	_u.mutation.ResetRating()
-	_u.mutation.SetRating(v)
+// SetAuthorName sets the "author_name" field.
+func (_u *ReviewUpdate) SetAuthorName(v string) *ReviewUpdate {
+	_u.mutation.SetAuthorName(v)
 	return _u
 }
 
-// SetNillableRating sets the "rating" field if the given value is not nil.
-func (_u *ReviewUpdate) SetNillableRating(v *int) *ReviewUpdate {
+// SetNillableAuthorName sets the "author_name" field if the given value is not nil.
+func (_u *ReviewUpdate) SetNillableAuthorName(v *string) *ReviewUpdate {
 	if v != nil {
-		_u.SetRating(*v)
+		_u.SetAuthorName(*v)
 	}
-	return _u
-}
-
-// AddRating adds value to the "rating" field.
-func (_u *ReviewUpdate) AddRating(v int) *ReviewUpdate {
-	_u.mutation.AddRating(v)
 	return _u
 }
 
@@ -84,9 +79,289 @@ func (_u *ReviewUpdate) AppendImages(v []schematype.Image) *ReviewUpdate {
 	return _u
 }
 
+// SetTags sets the "tags" field.
+func (_u *ReviewUpdate) SetTags(v []string) *ReviewUpdate {
+	_u.mutation.SetTags(v)
+	return _u
+}
+
+// AppendTags appends value to the "tags" field.
+func (_u *ReviewUpdate) AppendTags(v []string) *ReviewUpdate {
+	_u.mutation.AppendTags(v)
+	return _u
+}
+
+// SetWithPhotos sets the "with_photos" field.
+func (_u *ReviewUpdate) SetWithPhotos(v bool) *ReviewUpdate {
+	_u.mutation.SetWithPhotos(v)
+	return _u
+}
+
+// SetNillableWithPhotos sets the "with_photos" field if the given value is not nil.
+func (_u *ReviewUpdate) SetNillableWithPhotos(v *bool) *ReviewUpdate {
+	if v != nil {
+		_u.SetWithPhotos(*v)
+	}
+	return _u
+}
+
+// SetHelpfulCount sets the "helpful_count" field.
+func (_u *ReviewUpdate) SetHelpfulCount(v int) *ReviewUpdate {
+	_u.mutation.ResetHelpfulCount()
+	_u.mutation.SetHelpfulCount(v)
+	return _u
+}
+
+// SetNillableHelpfulCount sets the "helpful_count" field if the given value is not nil.
+func (_u *ReviewUpdate) SetNillableHelpfulCount(v *int) *ReviewUpdate {
+	if v != nil {
+		_u.SetHelpfulCount(*v)
+	}
+	return _u
+}
+
+// AddHelpfulCount adds value to the "helpful_count" field.
+func (_u *ReviewUpdate) AddHelpfulCount(v int) *ReviewUpdate {
+	_u.mutation.AddHelpfulCount(v)
+	return _u
+}
+
+// SetReportCount sets the "report_count" field.
+func (_u *ReviewUpdate) SetReportCount(v int) *ReviewUpdate {
+	_u.mutation.ResetReportCount()
+	_u.mutation.SetReportCount(v)
+	return _u
+}
+
+// SetNillableReportCount sets the "report_count" field if the given value is not nil.
+func (_u *ReviewUpdate) SetNillableReportCount(v *int) *ReviewUpdate {
+	if v != nil {
+		_u.SetReportCount(*v)
+	}
+	return _u
+}
+
+// AddReportCount adds value to the "report_count" field.
+func (_u *ReviewUpdate) AddReportCount(v int) *ReviewUpdate {
+	_u.mutation.AddReportCount(v)
+	return _u
+}
+
+// SetHidden sets the "hidden" field.
+func (_u *ReviewUpdate) SetHidden(v bool) *ReviewUpdate {
+	_u.mutation.SetHidden(v)
+	return _u
+}
+
+// SetNillableHidden sets the "hidden" field if the given value is not nil.
+func (_u *ReviewUpdate) SetNillableHidden(v *bool) *ReviewUpdate {
+	if v != nil {
+		_u.SetHidden(*v)
+	}
+	return _u
+}
+
+// SetHiddenReason sets the "hidden_reason" field.
+func (_u *ReviewUpdate) SetHiddenReason(v string) *ReviewUpdate {
+	_u.mutation.SetHiddenReason(v)
+	return _u
+}
+
+// SetNillableHiddenReason sets the "hidden_reason" field if the given value is not nil.
+func (_u *ReviewUpdate) SetNillableHiddenReason(v *string) *ReviewUpdate {
+	if v != nil {
+		_u.SetHiddenReason(*v)
+	}
+	return _u
+}
+
+// SetHiddenAt sets the "hidden_at" field.
+func (_u *ReviewUpdate) SetHiddenAt(v time.Time) *ReviewUpdate {
+	_u.mutation.SetHiddenAt(v)
+	return _u
+}
+
+// SetNillableHiddenAt sets the "hidden_at" field if the given value is not nil.
+func (_u *ReviewUpdate) SetNillableHiddenAt(v *time.Time) *ReviewUpdate {
+	if v != nil {
+		_u.SetHiddenAt(*v)
+	}
+	return _u
+}
+
+// ClearHiddenAt clears the value of the "hidden_at" field.
+func (_u *ReviewUpdate) ClearHiddenAt() *ReviewUpdate {
+	_u.mutation.ClearHiddenAt()
+	return _u
+}
+
+// SetReply sets the "reply" field.
+func (_u *ReviewUpdate) SetReply(v string) *ReviewUpdate {
+	_u.mutation.SetReply(v)
+	return _u
+}
+
+// SetNillableReply sets the "reply" field if the given value is not nil.
+func (_u *ReviewUpdate) SetNillableReply(v *string) *ReviewUpdate {
+	if v != nil {
+		_u.SetReply(*v)
+	}
+	return _u
+}
+
+// ClearReply clears the value of the "reply" field.
+func (_u *ReviewUpdate) ClearReply() *ReviewUpdate {
+	_u.mutation.ClearReply()
+	return _u
+}
+
+// SetRepliedAt sets the "replied_at" field.
+func (_u *ReviewUpdate) SetRepliedAt(v time.Time) *ReviewUpdate {
+	_u.mutation.SetRepliedAt(v)
+	return _u
+}
+
+// SetNillableRepliedAt sets the "replied_at" field if the given value is not nil.
+func (_u *ReviewUpdate) SetNillableRepliedAt(v *time.Time) *ReviewUpdate {
+	if v != nil {
+		_u.SetRepliedAt(*v)
+	}
+	return _u
+}
+
+// ClearRepliedAt clears the value of the "replied_at" field.
+func (_u *ReviewUpdate) ClearRepliedAt() *ReviewUpdate {
+	_u.mutation.ClearRepliedAt()
+	return _u
+}
+
+// SetFollowUp sets the "follow_up" field.
+func (_u *ReviewUpdate) SetFollowUp(v string) *ReviewUpdate {
+	_u.mutation.SetFollowUp(v)
+	return _u
+}
+
+// SetNillableFollowUp sets the "follow_up" field if the given value is not nil.
+func (_u *ReviewUpdate) SetNillableFollowUp(v *string) *ReviewUpdate {
+	if v != nil {
+		_u.SetFollowUp(*v)
+	}
+	return _u
+}
+
+// ClearFollowUp clears the value of the "follow_up" field.
+func (_u *ReviewUpdate) ClearFollowUp() *ReviewUpdate {
+	_u.mutation.ClearFollowUp()
+	return _u
+}
+
+// SetFollowUpImages sets the "follow_up_images" field.
+func (_u *ReviewUpdate) SetFollowUpImages(v []schematype.Image) *ReviewUpdate {
+	_u.mutation.SetFollowUpImages(v)
+	return _u
+}
+
+// AppendFollowUpImages appends value to the "follow_up_images" field.
+func (_u *ReviewUpdate) AppendFollowUpImages(v []schematype.Image) *ReviewUpdate {
+	_u.mutation.AppendFollowUpImages(v)
+	return _u
+}
+
+// SetFollowedUpAt sets the "followed_up_at" field.
+func (_u *ReviewUpdate) SetFollowedUpAt(v time.Time) *ReviewUpdate {
+	_u.mutation.SetFollowedUpAt(v)
+	return _u
+}
+
+// SetNillableFollowedUpAt sets the "followed_up_at" field if the given value is not nil.
+func (_u *ReviewUpdate) SetNillableFollowedUpAt(v *time.Time) *ReviewUpdate {
+	if v != nil {
+		_u.SetFollowedUpAt(*v)
+	}
+	return _u
+}
+
+// ClearFollowedUpAt clears the value of the "followed_up_at" field.
+func (_u *ReviewUpdate) ClearFollowedUpAt() *ReviewUpdate {
+	_u.mutation.ClearFollowedUpAt()
+	return _u
+}
+
+// AddVoteIDs adds the "votes" edge to the ReviewVote entity by IDs.
+func (_u *ReviewUpdate) AddVoteIDs(ids ...int) *ReviewUpdate {
+	_u.mutation.AddVoteIDs(ids...)
+	return _u
+}
+
+// AddVotes adds the "votes" edges to the ReviewVote entity.
+func (_u *ReviewUpdate) AddVotes(v ...*ReviewVote) *ReviewUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddVoteIDs(ids...)
+}
+
+// AddReportIDs adds the "reports" edge to the ReviewReport entity by IDs.
+func (_u *ReviewUpdate) AddReportIDs(ids ...int) *ReviewUpdate {
+	_u.mutation.AddReportIDs(ids...)
+	return _u
+}
+
+// AddReports adds the "reports" edges to the ReviewReport entity.
+func (_u *ReviewUpdate) AddReports(v ...*ReviewReport) *ReviewUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddReportIDs(ids...)
+}
+
 // Mutation returns the ReviewMutation object of the builder.
 func (_u *ReviewUpdate) Mutation() *ReviewMutation {
 	return _u.mutation
+}
+
+// ClearVotes clears all "votes" edges to the ReviewVote entity.
+func (_u *ReviewUpdate) ClearVotes() *ReviewUpdate {
+	_u.mutation.ClearVotes()
+	return _u
+}
+
+// RemoveVoteIDs removes the "votes" edge to ReviewVote entities by IDs.
+func (_u *ReviewUpdate) RemoveVoteIDs(ids ...int) *ReviewUpdate {
+	_u.mutation.RemoveVoteIDs(ids...)
+	return _u
+}
+
+// RemoveVotes removes "votes" edges to ReviewVote entities.
+func (_u *ReviewUpdate) RemoveVotes(v ...*ReviewVote) *ReviewUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveVoteIDs(ids...)
+}
+
+// ClearReports clears all "reports" edges to the ReviewReport entity.
+func (_u *ReviewUpdate) ClearReports() *ReviewUpdate {
+	_u.mutation.ClearReports()
+	return _u
+}
+
+// RemoveReportIDs removes the "reports" edge to ReviewReport entities by IDs.
+func (_u *ReviewUpdate) RemoveReportIDs(ids ...int) *ReviewUpdate {
+	_u.mutation.RemoveReportIDs(ids...)
+	return _u
+}
+
+// RemoveReports removes "reports" edges to ReviewReport entities.
+func (_u *ReviewUpdate) RemoveReports(v ...*ReviewReport) *ReviewUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveReportIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -133,9 +408,24 @@ func (_u *ReviewUpdate) defaults() error {
 
 // check runs all checks and user-defined validators on the builder.
 func (_u *ReviewUpdate) check() error {
-	if v, ok := _u.mutation.Rating(); ok {
-		if err := review.RatingValidator(v); err != nil {
-			return &ValidationError{Name: "rating", err: fmt.Errorf(`ent: validator failed for field "Review.rating": %w`, err)}
+	if v, ok := _u.mutation.AuthorName(); ok {
+		if err := review.AuthorNameValidator(v); err != nil {
+			return &ValidationError{Name: "author_name", err: fmt.Errorf(`ent: validator failed for field "Review.author_name": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.HelpfulCount(); ok {
+		if err := review.HelpfulCountValidator(v); err != nil {
+			return &ValidationError{Name: "helpful_count", err: fmt.Errorf(`ent: validator failed for field "Review.helpful_count": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.ReportCount(); ok {
+		if err := review.ReportCountValidator(v); err != nil {
+			return &ValidationError{Name: "report_count", err: fmt.Errorf(`ent: validator failed for field "Review.report_count": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.HiddenReason(); ok {
+		if err := review.HiddenReasonValidator(v); err != nil {
+			return &ValidationError{Name: "hidden_reason", err: fmt.Errorf(`ent: validator failed for field "Review.hidden_reason": %w`, err)}
 		}
 	}
 	if _u.mutation.ProductCleared() && len(_u.mutation.ProductIDs()) > 0 {
@@ -168,11 +458,11 @@ func (_u *ReviewUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(review.FieldUpdatedAt, field.TypeTime, value)
 	}
-	if value, ok := _u.mutation.Rating(); ok {
-		_spec.SetField(review.FieldRating, field.TypeInt, value)
+	if _u.mutation.OrderIDCleared() {
+		_spec.ClearField(review.FieldOrderID, field.TypeInt)
 	}
-	if value, ok := _u.mutation.AddedRating(); ok {
-		_spec.AddField(review.FieldRating, field.TypeInt, value)
+	if value, ok := _u.mutation.AuthorName(); ok {
+		_spec.SetField(review.FieldAuthorName, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.Body(); ok {
 		_spec.SetField(review.FieldBody, field.TypeString, value)
@@ -184,6 +474,163 @@ func (_u *ReviewUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 		_spec.AddModifier(func(u *sql.UpdateBuilder) {
 			sqljson.Append(u, review.FieldImages, value)
 		})
+	}
+	if value, ok := _u.mutation.Tags(); ok {
+		_spec.SetField(review.FieldTags, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedTags(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, review.FieldTags, value)
+		})
+	}
+	if value, ok := _u.mutation.WithPhotos(); ok {
+		_spec.SetField(review.FieldWithPhotos, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.HelpfulCount(); ok {
+		_spec.SetField(review.FieldHelpfulCount, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedHelpfulCount(); ok {
+		_spec.AddField(review.FieldHelpfulCount, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.ReportCount(); ok {
+		_spec.SetField(review.FieldReportCount, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedReportCount(); ok {
+		_spec.AddField(review.FieldReportCount, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.Hidden(); ok {
+		_spec.SetField(review.FieldHidden, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.HiddenReason(); ok {
+		_spec.SetField(review.FieldHiddenReason, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.HiddenAt(); ok {
+		_spec.SetField(review.FieldHiddenAt, field.TypeTime, value)
+	}
+	if _u.mutation.HiddenAtCleared() {
+		_spec.ClearField(review.FieldHiddenAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.Reply(); ok {
+		_spec.SetField(review.FieldReply, field.TypeString, value)
+	}
+	if _u.mutation.ReplyCleared() {
+		_spec.ClearField(review.FieldReply, field.TypeString)
+	}
+	if value, ok := _u.mutation.RepliedAt(); ok {
+		_spec.SetField(review.FieldRepliedAt, field.TypeTime, value)
+	}
+	if _u.mutation.RepliedAtCleared() {
+		_spec.ClearField(review.FieldRepliedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.FollowUp(); ok {
+		_spec.SetField(review.FieldFollowUp, field.TypeString, value)
+	}
+	if _u.mutation.FollowUpCleared() {
+		_spec.ClearField(review.FieldFollowUp, field.TypeString)
+	}
+	if value, ok := _u.mutation.FollowUpImages(); ok {
+		_spec.SetField(review.FieldFollowUpImages, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedFollowUpImages(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, review.FieldFollowUpImages, value)
+		})
+	}
+	if value, ok := _u.mutation.FollowedUpAt(); ok {
+		_spec.SetField(review.FieldFollowedUpAt, field.TypeTime, value)
+	}
+	if _u.mutation.FollowedUpAtCleared() {
+		_spec.ClearField(review.FieldFollowedUpAt, field.TypeTime)
+	}
+	if _u.mutation.VotesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   review.VotesTable,
+			Columns: []string{review.VotesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(reviewvote.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedVotesIDs(); len(nodes) > 0 && !_u.mutation.VotesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   review.VotesTable,
+			Columns: []string{review.VotesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(reviewvote.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.VotesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   review.VotesTable,
+			Columns: []string{review.VotesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(reviewvote.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.ReportsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   review.ReportsTable,
+			Columns: []string{review.ReportsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(reviewreport.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedReportsIDs(); len(nodes) > 0 && !_u.mutation.ReportsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   review.ReportsTable,
+			Columns: []string{review.ReportsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(reviewreport.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.ReportsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   review.ReportsTable,
+			Columns: []string{review.ReportsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(reviewreport.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -213,24 +660,17 @@ func (_u *ReviewUpdateOne) SetUpdatedAt(v time.Time) *ReviewUpdateOne {
 	return _u
 }
 
-// SetRating sets the "rating" field.
-func (_u *ReviewUpdateOne) SetRating(v int) *ReviewUpdateOne {
-	_u.mutation.ResetRating()
-	_u.mutation.SetRating(v)
+// SetAuthorName sets the "author_name" field.
+func (_u *ReviewUpdateOne) SetAuthorName(v string) *ReviewUpdateOne {
+	_u.mutation.SetAuthorName(v)
 	return _u
 }
 
-// SetNillableRating sets the "rating" field if the given value is not nil.
-func (_u *ReviewUpdateOne) SetNillableRating(v *int) *ReviewUpdateOne {
+// SetNillableAuthorName sets the "author_name" field if the given value is not nil.
+func (_u *ReviewUpdateOne) SetNillableAuthorName(v *string) *ReviewUpdateOne {
 	if v != nil {
-		_u.SetRating(*v)
+		_u.SetAuthorName(*v)
 	}
-	return _u
-}
-
-// AddRating adds value to the "rating" field.
-func (_u *ReviewUpdateOne) AddRating(v int) *ReviewUpdateOne {
-	_u.mutation.AddRating(v)
 	return _u
 }
 
@@ -260,9 +700,289 @@ func (_u *ReviewUpdateOne) AppendImages(v []schematype.Image) *ReviewUpdateOne {
 	return _u
 }
 
+// SetTags sets the "tags" field.
+func (_u *ReviewUpdateOne) SetTags(v []string) *ReviewUpdateOne {
+	_u.mutation.SetTags(v)
+	return _u
+}
+
+// AppendTags appends value to the "tags" field.
+func (_u *ReviewUpdateOne) AppendTags(v []string) *ReviewUpdateOne {
+	_u.mutation.AppendTags(v)
+	return _u
+}
+
+// SetWithPhotos sets the "with_photos" field.
+func (_u *ReviewUpdateOne) SetWithPhotos(v bool) *ReviewUpdateOne {
+	_u.mutation.SetWithPhotos(v)
+	return _u
+}
+
+// SetNillableWithPhotos sets the "with_photos" field if the given value is not nil.
+func (_u *ReviewUpdateOne) SetNillableWithPhotos(v *bool) *ReviewUpdateOne {
+	if v != nil {
+		_u.SetWithPhotos(*v)
+	}
+	return _u
+}
+
+// SetHelpfulCount sets the "helpful_count" field.
+func (_u *ReviewUpdateOne) SetHelpfulCount(v int) *ReviewUpdateOne {
+	_u.mutation.ResetHelpfulCount()
+	_u.mutation.SetHelpfulCount(v)
+	return _u
+}
+
+// SetNillableHelpfulCount sets the "helpful_count" field if the given value is not nil.
+func (_u *ReviewUpdateOne) SetNillableHelpfulCount(v *int) *ReviewUpdateOne {
+	if v != nil {
+		_u.SetHelpfulCount(*v)
+	}
+	return _u
+}
+
+// AddHelpfulCount adds value to the "helpful_count" field.
+func (_u *ReviewUpdateOne) AddHelpfulCount(v int) *ReviewUpdateOne {
+	_u.mutation.AddHelpfulCount(v)
+	return _u
+}
+
+// SetReportCount sets the "report_count" field.
+func (_u *ReviewUpdateOne) SetReportCount(v int) *ReviewUpdateOne {
+	_u.mutation.ResetReportCount()
+	_u.mutation.SetReportCount(v)
+	return _u
+}
+
+// SetNillableReportCount sets the "report_count" field if the given value is not nil.
+func (_u *ReviewUpdateOne) SetNillableReportCount(v *int) *ReviewUpdateOne {
+	if v != nil {
+		_u.SetReportCount(*v)
+	}
+	return _u
+}
+
+// AddReportCount adds value to the "report_count" field.
+func (_u *ReviewUpdateOne) AddReportCount(v int) *ReviewUpdateOne {
+	_u.mutation.AddReportCount(v)
+	return _u
+}
+
+// SetHidden sets the "hidden" field.
+func (_u *ReviewUpdateOne) SetHidden(v bool) *ReviewUpdateOne {
+	_u.mutation.SetHidden(v)
+	return _u
+}
+
+// SetNillableHidden sets the "hidden" field if the given value is not nil.
+func (_u *ReviewUpdateOne) SetNillableHidden(v *bool) *ReviewUpdateOne {
+	if v != nil {
+		_u.SetHidden(*v)
+	}
+	return _u
+}
+
+// SetHiddenReason sets the "hidden_reason" field.
+func (_u *ReviewUpdateOne) SetHiddenReason(v string) *ReviewUpdateOne {
+	_u.mutation.SetHiddenReason(v)
+	return _u
+}
+
+// SetNillableHiddenReason sets the "hidden_reason" field if the given value is not nil.
+func (_u *ReviewUpdateOne) SetNillableHiddenReason(v *string) *ReviewUpdateOne {
+	if v != nil {
+		_u.SetHiddenReason(*v)
+	}
+	return _u
+}
+
+// SetHiddenAt sets the "hidden_at" field.
+func (_u *ReviewUpdateOne) SetHiddenAt(v time.Time) *ReviewUpdateOne {
+	_u.mutation.SetHiddenAt(v)
+	return _u
+}
+
+// SetNillableHiddenAt sets the "hidden_at" field if the given value is not nil.
+func (_u *ReviewUpdateOne) SetNillableHiddenAt(v *time.Time) *ReviewUpdateOne {
+	if v != nil {
+		_u.SetHiddenAt(*v)
+	}
+	return _u
+}
+
+// ClearHiddenAt clears the value of the "hidden_at" field.
+func (_u *ReviewUpdateOne) ClearHiddenAt() *ReviewUpdateOne {
+	_u.mutation.ClearHiddenAt()
+	return _u
+}
+
+// SetReply sets the "reply" field.
+func (_u *ReviewUpdateOne) SetReply(v string) *ReviewUpdateOne {
+	_u.mutation.SetReply(v)
+	return _u
+}
+
+// SetNillableReply sets the "reply" field if the given value is not nil.
+func (_u *ReviewUpdateOne) SetNillableReply(v *string) *ReviewUpdateOne {
+	if v != nil {
+		_u.SetReply(*v)
+	}
+	return _u
+}
+
+// ClearReply clears the value of the "reply" field.
+func (_u *ReviewUpdateOne) ClearReply() *ReviewUpdateOne {
+	_u.mutation.ClearReply()
+	return _u
+}
+
+// SetRepliedAt sets the "replied_at" field.
+func (_u *ReviewUpdateOne) SetRepliedAt(v time.Time) *ReviewUpdateOne {
+	_u.mutation.SetRepliedAt(v)
+	return _u
+}
+
+// SetNillableRepliedAt sets the "replied_at" field if the given value is not nil.
+func (_u *ReviewUpdateOne) SetNillableRepliedAt(v *time.Time) *ReviewUpdateOne {
+	if v != nil {
+		_u.SetRepliedAt(*v)
+	}
+	return _u
+}
+
+// ClearRepliedAt clears the value of the "replied_at" field.
+func (_u *ReviewUpdateOne) ClearRepliedAt() *ReviewUpdateOne {
+	_u.mutation.ClearRepliedAt()
+	return _u
+}
+
+// SetFollowUp sets the "follow_up" field.
+func (_u *ReviewUpdateOne) SetFollowUp(v string) *ReviewUpdateOne {
+	_u.mutation.SetFollowUp(v)
+	return _u
+}
+
+// SetNillableFollowUp sets the "follow_up" field if the given value is not nil.
+func (_u *ReviewUpdateOne) SetNillableFollowUp(v *string) *ReviewUpdateOne {
+	if v != nil {
+		_u.SetFollowUp(*v)
+	}
+	return _u
+}
+
+// ClearFollowUp clears the value of the "follow_up" field.
+func (_u *ReviewUpdateOne) ClearFollowUp() *ReviewUpdateOne {
+	_u.mutation.ClearFollowUp()
+	return _u
+}
+
+// SetFollowUpImages sets the "follow_up_images" field.
+func (_u *ReviewUpdateOne) SetFollowUpImages(v []schematype.Image) *ReviewUpdateOne {
+	_u.mutation.SetFollowUpImages(v)
+	return _u
+}
+
+// AppendFollowUpImages appends value to the "follow_up_images" field.
+func (_u *ReviewUpdateOne) AppendFollowUpImages(v []schematype.Image) *ReviewUpdateOne {
+	_u.mutation.AppendFollowUpImages(v)
+	return _u
+}
+
+// SetFollowedUpAt sets the "followed_up_at" field.
+func (_u *ReviewUpdateOne) SetFollowedUpAt(v time.Time) *ReviewUpdateOne {
+	_u.mutation.SetFollowedUpAt(v)
+	return _u
+}
+
+// SetNillableFollowedUpAt sets the "followed_up_at" field if the given value is not nil.
+func (_u *ReviewUpdateOne) SetNillableFollowedUpAt(v *time.Time) *ReviewUpdateOne {
+	if v != nil {
+		_u.SetFollowedUpAt(*v)
+	}
+	return _u
+}
+
+// ClearFollowedUpAt clears the value of the "followed_up_at" field.
+func (_u *ReviewUpdateOne) ClearFollowedUpAt() *ReviewUpdateOne {
+	_u.mutation.ClearFollowedUpAt()
+	return _u
+}
+
+// AddVoteIDs adds the "votes" edge to the ReviewVote entity by IDs.
+func (_u *ReviewUpdateOne) AddVoteIDs(ids ...int) *ReviewUpdateOne {
+	_u.mutation.AddVoteIDs(ids...)
+	return _u
+}
+
+// AddVotes adds the "votes" edges to the ReviewVote entity.
+func (_u *ReviewUpdateOne) AddVotes(v ...*ReviewVote) *ReviewUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddVoteIDs(ids...)
+}
+
+// AddReportIDs adds the "reports" edge to the ReviewReport entity by IDs.
+func (_u *ReviewUpdateOne) AddReportIDs(ids ...int) *ReviewUpdateOne {
+	_u.mutation.AddReportIDs(ids...)
+	return _u
+}
+
+// AddReports adds the "reports" edges to the ReviewReport entity.
+func (_u *ReviewUpdateOne) AddReports(v ...*ReviewReport) *ReviewUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddReportIDs(ids...)
+}
+
 // Mutation returns the ReviewMutation object of the builder.
 func (_u *ReviewUpdateOne) Mutation() *ReviewMutation {
 	return _u.mutation
+}
+
+// ClearVotes clears all "votes" edges to the ReviewVote entity.
+func (_u *ReviewUpdateOne) ClearVotes() *ReviewUpdateOne {
+	_u.mutation.ClearVotes()
+	return _u
+}
+
+// RemoveVoteIDs removes the "votes" edge to ReviewVote entities by IDs.
+func (_u *ReviewUpdateOne) RemoveVoteIDs(ids ...int) *ReviewUpdateOne {
+	_u.mutation.RemoveVoteIDs(ids...)
+	return _u
+}
+
+// RemoveVotes removes "votes" edges to ReviewVote entities.
+func (_u *ReviewUpdateOne) RemoveVotes(v ...*ReviewVote) *ReviewUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveVoteIDs(ids...)
+}
+
+// ClearReports clears all "reports" edges to the ReviewReport entity.
+func (_u *ReviewUpdateOne) ClearReports() *ReviewUpdateOne {
+	_u.mutation.ClearReports()
+	return _u
+}
+
+// RemoveReportIDs removes the "reports" edge to ReviewReport entities by IDs.
+func (_u *ReviewUpdateOne) RemoveReportIDs(ids ...int) *ReviewUpdateOne {
+	_u.mutation.RemoveReportIDs(ids...)
+	return _u
+}
+
+// RemoveReports removes "reports" edges to ReviewReport entities.
+func (_u *ReviewUpdateOne) RemoveReports(v ...*ReviewReport) *ReviewUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveReportIDs(ids...)
 }
 
 // Where appends a list predicates to the ReviewUpdate builder.
@@ -322,9 +1042,24 @@ func (_u *ReviewUpdateOne) defaults() error {
 
 // check runs all checks and user-defined validators on the builder.
 func (_u *ReviewUpdateOne) check() error {
-	if v, ok := _u.mutation.Rating(); ok {
-		if err := review.RatingValidator(v); err != nil {
-			return &ValidationError{Name: "rating", err: fmt.Errorf(`ent: validator failed for field "Review.rating": %w`, err)}
+	if v, ok := _u.mutation.AuthorName(); ok {
+		if err := review.AuthorNameValidator(v); err != nil {
+			return &ValidationError{Name: "author_name", err: fmt.Errorf(`ent: validator failed for field "Review.author_name": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.HelpfulCount(); ok {
+		if err := review.HelpfulCountValidator(v); err != nil {
+			return &ValidationError{Name: "helpful_count", err: fmt.Errorf(`ent: validator failed for field "Review.helpful_count": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.ReportCount(); ok {
+		if err := review.ReportCountValidator(v); err != nil {
+			return &ValidationError{Name: "report_count", err: fmt.Errorf(`ent: validator failed for field "Review.report_count": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.HiddenReason(); ok {
+		if err := review.HiddenReasonValidator(v); err != nil {
+			return &ValidationError{Name: "hidden_reason", err: fmt.Errorf(`ent: validator failed for field "Review.hidden_reason": %w`, err)}
 		}
 	}
 	if _u.mutation.ProductCleared() && len(_u.mutation.ProductIDs()) > 0 {
@@ -374,11 +1109,11 @@ func (_u *ReviewUpdateOne) sqlSave(ctx context.Context) (_node *Review, err erro
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(review.FieldUpdatedAt, field.TypeTime, value)
 	}
-	if value, ok := _u.mutation.Rating(); ok {
-		_spec.SetField(review.FieldRating, field.TypeInt, value)
+	if _u.mutation.OrderIDCleared() {
+		_spec.ClearField(review.FieldOrderID, field.TypeInt)
 	}
-	if value, ok := _u.mutation.AddedRating(); ok {
-		_spec.AddField(review.FieldRating, field.TypeInt, value)
+	if value, ok := _u.mutation.AuthorName(); ok {
+		_spec.SetField(review.FieldAuthorName, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.Body(); ok {
 		_spec.SetField(review.FieldBody, field.TypeString, value)
@@ -390,6 +1125,163 @@ func (_u *ReviewUpdateOne) sqlSave(ctx context.Context) (_node *Review, err erro
 		_spec.AddModifier(func(u *sql.UpdateBuilder) {
 			sqljson.Append(u, review.FieldImages, value)
 		})
+	}
+	if value, ok := _u.mutation.Tags(); ok {
+		_spec.SetField(review.FieldTags, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedTags(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, review.FieldTags, value)
+		})
+	}
+	if value, ok := _u.mutation.WithPhotos(); ok {
+		_spec.SetField(review.FieldWithPhotos, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.HelpfulCount(); ok {
+		_spec.SetField(review.FieldHelpfulCount, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedHelpfulCount(); ok {
+		_spec.AddField(review.FieldHelpfulCount, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.ReportCount(); ok {
+		_spec.SetField(review.FieldReportCount, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedReportCount(); ok {
+		_spec.AddField(review.FieldReportCount, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.Hidden(); ok {
+		_spec.SetField(review.FieldHidden, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.HiddenReason(); ok {
+		_spec.SetField(review.FieldHiddenReason, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.HiddenAt(); ok {
+		_spec.SetField(review.FieldHiddenAt, field.TypeTime, value)
+	}
+	if _u.mutation.HiddenAtCleared() {
+		_spec.ClearField(review.FieldHiddenAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.Reply(); ok {
+		_spec.SetField(review.FieldReply, field.TypeString, value)
+	}
+	if _u.mutation.ReplyCleared() {
+		_spec.ClearField(review.FieldReply, field.TypeString)
+	}
+	if value, ok := _u.mutation.RepliedAt(); ok {
+		_spec.SetField(review.FieldRepliedAt, field.TypeTime, value)
+	}
+	if _u.mutation.RepliedAtCleared() {
+		_spec.ClearField(review.FieldRepliedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.FollowUp(); ok {
+		_spec.SetField(review.FieldFollowUp, field.TypeString, value)
+	}
+	if _u.mutation.FollowUpCleared() {
+		_spec.ClearField(review.FieldFollowUp, field.TypeString)
+	}
+	if value, ok := _u.mutation.FollowUpImages(); ok {
+		_spec.SetField(review.FieldFollowUpImages, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedFollowUpImages(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, review.FieldFollowUpImages, value)
+		})
+	}
+	if value, ok := _u.mutation.FollowedUpAt(); ok {
+		_spec.SetField(review.FieldFollowedUpAt, field.TypeTime, value)
+	}
+	if _u.mutation.FollowedUpAtCleared() {
+		_spec.ClearField(review.FieldFollowedUpAt, field.TypeTime)
+	}
+	if _u.mutation.VotesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   review.VotesTable,
+			Columns: []string{review.VotesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(reviewvote.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedVotesIDs(); len(nodes) > 0 && !_u.mutation.VotesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   review.VotesTable,
+			Columns: []string{review.VotesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(reviewvote.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.VotesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   review.VotesTable,
+			Columns: []string{review.VotesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(reviewvote.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.ReportsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   review.ReportsTable,
+			Columns: []string{review.ReportsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(reviewreport.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedReportsIDs(); len(nodes) > 0 && !_u.mutation.ReportsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   review.ReportsTable,
+			Columns: []string{review.ReportsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(reviewreport.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.ReportsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   review.ReportsTable,
+			Columns: []string{review.ReportsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(reviewreport.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &Review{config: _u.config}

@@ -56,6 +56,10 @@ type Tx struct {
 	RelayState *RelayStateClient
 	// Review is the client for interacting with the Review builders.
 	Review *ReviewClient
+	// ReviewReport is the client for interacting with the ReviewReport builders.
+	ReviewReport *ReviewReportClient
+	// ReviewVote is the client for interacting with the ReviewVote builders.
+	ReviewVote *ReviewVoteClient
 	// SearchToken is the client for interacting with the SearchToken builders.
 	SearchToken *SearchTokenClient
 	// Shipment is the client for interacting with the Shipment builders.
@@ -230,6 +234,8 @@ func (tx *Tx) init() {
 	tx.Refund = NewRefundClient(tx.config)
 	tx.RelayState = NewRelayStateClient(tx.config)
 	tx.Review = NewReviewClient(tx.config)
+	tx.ReviewReport = NewReviewReportClient(tx.config)
+	tx.ReviewVote = NewReviewVoteClient(tx.config)
 	tx.SearchToken = NewSearchTokenClient(tx.config)
 	tx.Shipment = NewShipmentClient(tx.config)
 	tx.StockMovement = NewStockMovementClient(tx.config)

@@ -91,6 +91,9 @@ func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 // Refund returns RefundResolver implementation.
 func (r *Resolver) Refund() RefundResolver { return &refundResolver{r} }
 
+// Review returns ReviewResolver implementation.
+func (r *Resolver) Review() ReviewResolver { return &reviewResolver{r} }
+
 // UploadedFile returns UploadedFileResolver implementation.
 func (r *Resolver) UploadedFile() UploadedFileResolver { return &uploadedFileResolver{r} }
 
@@ -110,6 +113,7 @@ type (
 	productVariantResolver struct{ *Resolver }
 	queryResolver          struct{ *Resolver }
 	refundResolver         struct{ *Resolver }
+	reviewResolver         struct{ *Resolver }
 	uploadedFileResolver   struct{ *Resolver }
 	userResolver           struct{ *Resolver }
 )

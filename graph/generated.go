@@ -71,6 +71,7 @@ type ResolverRoot interface {
 	ProductVariant() ProductVariantResolver
 	Query() QueryResolver
 	Refund() RefundResolver
+	Review() ReviewResolver
 	Subscription() SubscriptionResolver
 	UploadedFile() UploadedFileResolver
 	User() UserResolver
@@ -275,6 +276,9 @@ type ComplexityRoot struct {
 		Name                  func(childComplexity int) int
 		ProductCount          func(childComplexity int) int
 		Products              func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ProductOrder, where *ent.ProductWhereInput) int
+		RatingAverage         func(childComplexity int) int
+		RatingCount           func(childComplexity int) int
+		RatingSummary         func(childComplexity int) int
 		ShippingFlatFee       func(childComplexity int) int
 		ShowExactStock        func(childComplexity int) int
 		Slug                  func(childComplexity int) int
@@ -349,6 +353,7 @@ type ComplexityRoot struct {
 		ConfirmReceipt           func(childComplexity int, orderID int) int
 		CreateAPIClient          func(childComplexity int, input model.CreateAPIClientInput) int
 		CreateProduct            func(childComplexity int, input model.CreateProductInput) int
+		CreateReview             func(childComplexity int, input model.CreateReviewInput) int
 		CreateUpload             func(childComplexity int, input model.CreateUploadInput) int
 		CreateWebhook            func(childComplexity int, input model.CreateWebhookInput) int
 		DeleteAddress            func(childComplexity int, id int) int
@@ -357,6 +362,8 @@ type ComplexityRoot struct {
 		DelistProduct            func(childComplexity int, id int) int
 		DeliverVirtualGoods      func(childComplexity int, orderID int, content model.VirtualContentInput) int
 		FinishWebSignIn          func(childComplexity int, input model.FinishWebSignInInput) int
+		FollowUpReview           func(childComplexity int, input model.FollowUpReviewInput) int
+		HideReview               func(childComplexity int, reviewID int, reason string) int
 		InviteMerchantStaff      func(childComplexity int, merchantID int, email string) int
 		LinkEmailPassword        func(childComplexity int, input model.LinkEmailPasswordInput) int
 		LinkMiniProgram          func(childComplexity int, input model.MiniProgramSignInInput) int
@@ -364,6 +371,7 @@ type ComplexityRoot struct {
 		LinkWebIdentity          func(childComplexity int, input model.FinishWebSignInInput) int
 		Login                    func(childComplexity int, input model.LoginInput) int
 		Logout                   func(childComplexity int, refreshToken string) int
+		MarkReviewHelpful        func(childComplexity int, reviewID int, helpful bool) int
 		MarkServiceRendered      func(childComplexity int, orderID int, note *string) int
 		PayOrder                 func(childComplexity int, input model.PayOrderInput) int
 		PlaceOrder               func(childComplexity int, input orders.PlaceInput) int
@@ -375,8 +383,11 @@ type ComplexityRoot struct {
 		RemoveCartLine           func(childComplexity int, lineID int) int
 		RemoveMerchantStaff      func(childComplexity int, merchantID int, userID int) int
 		RemoveProductVariant     func(childComplexity int, id int) int
+		ReplyToReview            func(childComplexity int, reviewID int, body string) int
+		ReportReview             func(childComplexity int, reviewID int, reason string) int
 		RequestEmailVerification func(childComplexity int) int
 		RequestPhoneCode         func(childComplexity int, phone string) int
+		RestoreReview            func(childComplexity int, reviewID int, reason string) int
 		ReviewMerchant           func(childComplexity int, id int, approve bool, reason *string) int
 		RevokeAPIClient          func(childComplexity int, id int) int
 		RevokeMerchantInvitation func(childComplexity int, id int) int
@@ -460,6 +471,7 @@ type ComplexityRoot struct {
 		OccurredAt func(childComplexity int) int
 		Order      func(childComplexity int) int
 		Reason     func(childComplexity int) int
+		ReviewID   func(childComplexity int) int
 		Sequence   func(childComplexity int) int
 		ToStatus   func(childComplexity int) int
 		Type       func(childComplexity int) int
@@ -566,6 +578,7 @@ type ComplexityRoot struct {
 		PublishedAt   func(childComplexity int) int
 		RatingAverage func(childComplexity int) int
 		RatingCount   func(childComplexity int) int
+		RatingSummary func(childComplexity int) int
 		Reviews       func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ReviewOrder, where *ent.ReviewWhereInput) int
 		SalesCount    func(childComplexity int) int
 		Slug          func(childComplexity int) int
@@ -649,6 +662,7 @@ type ComplexityRoot struct {
 		MyMerchant            func(childComplexity int) int
 		MyMerchantInvitations func(childComplexity int) int
 		MyOrders              func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *orders.ListFilter) int
+		MyReviews             func(childComplexity int, first *int, after *entgql.Cursor[int]) int
 		Node                  func(childComplexity int, id int) int
 		Nodes                 func(childComplexity int, ids []int) int
 		Order                 func(childComplexity int, id int) int
@@ -657,11 +671,24 @@ type ComplexityRoot struct {
 		Product               func(childComplexity int, id int) int
 		ProductBySlug         func(childComplexity int, slug string) int
 		Products              func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *catalog.ProductFilter, orderBy *ent.ProductOrder) int
+		ReviewsForModeration  func(childComplexity int, hidden *bool, first *int, after *entgql.Cursor[int]) int
 		StockMovements        func(childComplexity int, variantID int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) int
 		Upload                func(childComplexity int, id int) int
 		Users                 func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *ent.UserWhereInput, orderBy *ent.UserOrder) int
 		WebhookDeliveries     func(childComplexity int, webhookID int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) int
 		Webhooks              func(childComplexity int, merchantID int) int
+	}
+
+	RatingBucket struct {
+		Count func(childComplexity int) int
+		Stars func(childComplexity int) int
+	}
+
+	RatingSummary struct {
+		Average         func(childComplexity int) int
+		Count           func(childComplexity int) int
+		Distribution    func(childComplexity int) int
+		WithPhotosCount func(childComplexity int) int
 	}
 
 	Refund struct {
@@ -678,14 +705,33 @@ type ComplexityRoot struct {
 	}
 
 	Review struct {
-		Body      func(childComplexity int) int
-		CreatedAt func(childComplexity int) int
-		ID        func(childComplexity int) int
-		Images    func(childComplexity int) int
-		OrderItem func(childComplexity int) int
-		Product   func(childComplexity int) int
-		Rating    func(childComplexity int) int
-		UpdatedAt func(childComplexity int) int
+		Anonymous      func(childComplexity int) int
+		Author         func(childComplexity int) int
+		Body           func(childComplexity int) int
+		CreatedAt      func(childComplexity int) int
+		FollowUp       func(childComplexity int) int
+		FollowUpImages func(childComplexity int) int
+		FollowedUpAt   func(childComplexity int) int
+		HelpfulCount   func(childComplexity int) int
+		Hidden         func(childComplexity int) int
+		HiddenAt       func(childComplexity int) int
+		HiddenReason   func(childComplexity int) int
+		ID             func(childComplexity int) int
+		Images         func(childComplexity int) int
+		IsDefault      func(childComplexity int) int
+		Product        func(childComplexity int) int
+		Rating         func(childComplexity int) int
+		RepliedAt      func(childComplexity int) int
+		Reply          func(childComplexity int) int
+		Tags           func(childComplexity int) int
+		UpdatedAt      func(childComplexity int) int
+		WithPhotos     func(childComplexity int) int
+	}
+
+	ReviewAuthor struct {
+		Anonymous   func(childComplexity int) int
+		DisplayName func(childComplexity int) int
+		IsViewer    func(childComplexity int) int
 	}
 
 	ReviewConnection struct {
@@ -930,6 +976,7 @@ type MerchantResolver interface {
 	ShippingFlatFee(ctx context.Context, obj *ent.Merchant) (*money.Money, error)
 	FreeShippingThreshold(ctx context.Context, obj *ent.Merchant) (*money.Money, error)
 	Products(ctx context.Context, obj *ent.Merchant, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ProductOrder, where *ent.ProductWhereInput) (*ent.ProductConnection, error)
+	RatingSummary(ctx context.Context, obj *ent.Merchant) (*model.RatingSummary, error)
 	LicenceFiles(ctx context.Context, obj *ent.Merchant) ([]*ent.Upload, error)
 }
 type MutationResolver interface {
@@ -983,6 +1030,13 @@ type MutationResolver interface {
 	PayOrder(ctx context.Context, input model.PayOrderInput) (*ent.Payment, error)
 	SandboxCompletePayment(ctx context.Context, paymentID int, outcome model.PaymentOutcome) (*ent.Payment, error)
 	RefundOrder(ctx context.Context, orderID int, amount *string, reason string) (*ent.Refund, error)
+	CreateReview(ctx context.Context, input model.CreateReviewInput) (*ent.Review, error)
+	FollowUpReview(ctx context.Context, input model.FollowUpReviewInput) (*ent.Review, error)
+	ReplyToReview(ctx context.Context, reviewID int, body string) (*ent.Review, error)
+	MarkReviewHelpful(ctx context.Context, reviewID int, helpful bool) (*ent.Review, error)
+	ReportReview(ctx context.Context, reviewID int, reason string) (*ent.Review, error)
+	HideReview(ctx context.Context, reviewID int, reason string) (*ent.Review, error)
+	RestoreReview(ctx context.Context, reviewID int, reason string) (*ent.Review, error)
 	SignInWithMiniProgram(ctx context.Context, input model.MiniProgramSignInInput) (*auth.Session, error)
 	LinkMiniProgram(ctx context.Context, input model.MiniProgramSignInInput) (*ent.UserIdentity, error)
 	StartWebSignIn(ctx context.Context, input model.StartWebSignInInput) (*auth.WebSignInStarted, error)
@@ -1038,6 +1092,7 @@ type ProductResolver interface {
 	PriceRange(ctx context.Context, obj *ent.Product) (*model.PriceRange, error)
 	FeaturedImage(ctx context.Context, obj *ent.Product) (*schematype.Image, error)
 	Available(ctx context.Context, obj *ent.Product) (bool, error)
+	RatingSummary(ctx context.Context, obj *ent.Product) (*model.RatingSummary, error)
 }
 type ProductImageResolver interface {
 	UploadID(ctx context.Context, obj *schematype.Image) (*int, error)
@@ -1080,12 +1135,17 @@ type QueryResolver interface {
 	MerchantOrderCounts(ctx context.Context, merchantID *int) ([]*orders.StatusCount, error)
 	AdminOrders(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *orders.ListFilter) (*ent.OrderConnection, error)
 	APIClients(ctx context.Context, merchantID int) ([]*ent.ApiClient, error)
+	MyReviews(ctx context.Context, first *int, after *entgql.Cursor[int]) (*ent.ReviewConnection, error)
+	ReviewsForModeration(ctx context.Context, hidden *bool, first *int, after *entgql.Cursor[int]) (*ent.ReviewConnection, error)
 	Upload(ctx context.Context, id int) (*ent.Upload, error)
 	Webhooks(ctx context.Context, merchantID int) ([]*ent.Webhook, error)
 	WebhookDeliveries(ctx context.Context, webhookID int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) (*ent.WebhookDeliveryConnection, error)
 }
 type RefundResolver interface {
 	Amount(ctx context.Context, obj *ent.Refund) (*money.Money, error)
+}
+type ReviewResolver interface {
+	Author(ctx context.Context, obj *ent.Review) (*model.ReviewAuthor, error)
 }
 type SubscriptionResolver interface {
 	OrderStatusChanged(ctx context.Context, orderID int) (<-chan *ent.OrderEvent, error)
@@ -1902,6 +1962,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Merchant.Products(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.ProductOrder), args["where"].(*ent.ProductWhereInput)), true
+	case "Merchant.ratingAverage":
+		if e.ComplexityRoot.Merchant.RatingAverage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Merchant.RatingAverage(childComplexity), true
+	case "Merchant.ratingCount":
+		if e.ComplexityRoot.Merchant.RatingCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Merchant.RatingCount(childComplexity), true
+	case "Merchant.ratingSummary":
+		if e.ComplexityRoot.Merchant.RatingSummary == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Merchant.RatingSummary(childComplexity), true
 	case "Merchant.shippingFlatFee":
 		if e.ComplexityRoot.Merchant.ShippingFlatFee == nil {
 			break
@@ -2290,6 +2368,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateProduct(childComplexity, args["input"].(model.CreateProductInput)), true
+	case "Mutation.createReview":
+		if e.ComplexityRoot.Mutation.CreateReview == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createReview_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateReview(childComplexity, args["input"].(model.CreateReviewInput)), true
 	case "Mutation.createUpload":
 		if e.ComplexityRoot.Mutation.CreateUpload == nil {
 			break
@@ -2378,6 +2467,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.FinishWebSignIn(childComplexity, args["input"].(model.FinishWebSignInInput)), true
+	case "Mutation.followUpReview":
+		if e.ComplexityRoot.Mutation.FollowUpReview == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_followUpReview_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.FollowUpReview(childComplexity, args["input"].(model.FollowUpReviewInput)), true
+	case "Mutation.hideReview":
+		if e.ComplexityRoot.Mutation.HideReview == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_hideReview_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.HideReview(childComplexity, args["reviewID"].(int), args["reason"].(string)), true
 	case "Mutation.inviteMerchantStaff":
 		if e.ComplexityRoot.Mutation.InviteMerchantStaff == nil {
 			break
@@ -2455,6 +2566,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.Logout(childComplexity, args["refreshToken"].(string)), true
+	case "Mutation.markReviewHelpful":
+		if e.ComplexityRoot.Mutation.MarkReviewHelpful == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_markReviewHelpful_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.MarkReviewHelpful(childComplexity, args["reviewID"].(int), args["helpful"].(bool)), true
 	case "Mutation.markServiceRendered":
 		if e.ComplexityRoot.Mutation.MarkServiceRendered == nil {
 			break
@@ -2576,6 +2698,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RemoveProductVariant(childComplexity, args["id"].(int)), true
+	case "Mutation.replyToReview":
+		if e.ComplexityRoot.Mutation.ReplyToReview == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_replyToReview_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ReplyToReview(childComplexity, args["reviewID"].(int), args["body"].(string)), true
+	case "Mutation.reportReview":
+		if e.ComplexityRoot.Mutation.ReportReview == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_reportReview_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ReportReview(childComplexity, args["reviewID"].(int), args["reason"].(string)), true
 	case "Mutation.requestEmailVerification":
 		if e.ComplexityRoot.Mutation.RequestEmailVerification == nil {
 			break
@@ -2593,6 +2737,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RequestPhoneCode(childComplexity, args["phone"].(string)), true
+	case "Mutation.restoreReview":
+		if e.ComplexityRoot.Mutation.RestoreReview == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_restoreReview_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RestoreReview(childComplexity, args["reviewID"].(int), args["reason"].(string)), true
 	case "Mutation.reviewMerchant":
 		if e.ComplexityRoot.Mutation.ReviewMerchant == nil {
 			break
@@ -3138,6 +3293,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OrderEvent.Reason(childComplexity), true
+	case "OrderEvent.reviewID":
+		if e.ComplexityRoot.OrderEvent.ReviewID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderEvent.ReviewID(childComplexity), true
 	case "OrderEvent.sequence":
 		if e.ComplexityRoot.OrderEvent.Sequence == nil {
 			break
@@ -3604,6 +3765,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Product.RatingCount(childComplexity), true
+	case "Product.ratingSummary":
+		if e.ComplexityRoot.Product.RatingSummary == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Product.RatingSummary(childComplexity), true
 	case "Product.reviews":
 		if e.ComplexityRoot.Product.Reviews == nil {
 			break
@@ -4027,6 +4194,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.MyOrders(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["where"].(*orders.ListFilter)), true
+	case "Query.myReviews":
+		if e.ComplexityRoot.Query.MyReviews == nil {
+			break
+		}
+
+		args, err := ec.field_Query_myReviews_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.MyReviews(childComplexity, args["first"].(*int), args["after"].(*entgql.Cursor[int])), true
 	case "Query.node":
 		if e.ComplexityRoot.Query.Node == nil {
 			break
@@ -4115,6 +4293,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Products(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["where"].(*catalog.ProductFilter), args["orderBy"].(*ent.ProductOrder)), true
+	case "Query.reviewsForModeration":
+		if e.ComplexityRoot.Query.ReviewsForModeration == nil {
+			break
+		}
+
+		args, err := ec.field_Query_reviewsForModeration_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ReviewsForModeration(childComplexity, args["hidden"].(*bool), args["first"].(*int), args["after"].(*entgql.Cursor[int])), true
 	case "Query.stockMovements":
 		if e.ComplexityRoot.Query.StockMovements == nil {
 			break
@@ -4170,6 +4359,44 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Webhooks(childComplexity, args["merchantID"].(int)), true
+
+	case "RatingBucket.count":
+		if e.ComplexityRoot.RatingBucket.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RatingBucket.Count(childComplexity), true
+	case "RatingBucket.stars":
+		if e.ComplexityRoot.RatingBucket.Stars == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RatingBucket.Stars(childComplexity), true
+
+	case "RatingSummary.average":
+		if e.ComplexityRoot.RatingSummary.Average == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RatingSummary.Average(childComplexity), true
+	case "RatingSummary.count":
+		if e.ComplexityRoot.RatingSummary.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RatingSummary.Count(childComplexity), true
+	case "RatingSummary.distribution":
+		if e.ComplexityRoot.RatingSummary.Distribution == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RatingSummary.Distribution(childComplexity), true
+	case "RatingSummary.withPhotosCount":
+		if e.ComplexityRoot.RatingSummary.WithPhotosCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RatingSummary.WithPhotosCount(childComplexity), true
 
 	case "Refund.amount":
 		if e.ComplexityRoot.Refund.Amount == nil {
@@ -4232,6 +4459,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Refund.UpdatedAt(childComplexity), true
 
+	case "Review.anonymous":
+		if e.ComplexityRoot.Review.Anonymous == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Review.Anonymous(childComplexity), true
+	case "Review.author":
+		if e.ComplexityRoot.Review.Author == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Review.Author(childComplexity), true
 	case "Review.body":
 		if e.ComplexityRoot.Review.Body == nil {
 			break
@@ -4244,6 +4483,48 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Review.CreatedAt(childComplexity), true
+	case "Review.followUp":
+		if e.ComplexityRoot.Review.FollowUp == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Review.FollowUp(childComplexity), true
+	case "Review.followUpImages":
+		if e.ComplexityRoot.Review.FollowUpImages == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Review.FollowUpImages(childComplexity), true
+	case "Review.followedUpAt":
+		if e.ComplexityRoot.Review.FollowedUpAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Review.FollowedUpAt(childComplexity), true
+	case "Review.helpfulCount":
+		if e.ComplexityRoot.Review.HelpfulCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Review.HelpfulCount(childComplexity), true
+	case "Review.hidden":
+		if e.ComplexityRoot.Review.Hidden == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Review.Hidden(childComplexity), true
+	case "Review.hiddenAt":
+		if e.ComplexityRoot.Review.HiddenAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Review.HiddenAt(childComplexity), true
+	case "Review.hiddenReason":
+		if e.ComplexityRoot.Review.HiddenReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Review.HiddenReason(childComplexity), true
 	case "Review.id":
 		if e.ComplexityRoot.Review.ID == nil {
 			break
@@ -4256,12 +4537,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Review.Images(childComplexity), true
-	case "Review.orderItem":
-		if e.ComplexityRoot.Review.OrderItem == nil {
+	case "Review.isDefault":
+		if e.ComplexityRoot.Review.IsDefault == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Review.OrderItem(childComplexity), true
+		return e.ComplexityRoot.Review.IsDefault(childComplexity), true
 	case "Review.product":
 		if e.ComplexityRoot.Review.Product == nil {
 			break
@@ -4274,12 +4555,55 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Review.Rating(childComplexity), true
+	case "Review.repliedAt":
+		if e.ComplexityRoot.Review.RepliedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Review.RepliedAt(childComplexity), true
+	case "Review.reply":
+		if e.ComplexityRoot.Review.Reply == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Review.Reply(childComplexity), true
+	case "Review.tags":
+		if e.ComplexityRoot.Review.Tags == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Review.Tags(childComplexity), true
 	case "Review.updatedAt":
 		if e.ComplexityRoot.Review.UpdatedAt == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Review.UpdatedAt(childComplexity), true
+	case "Review.withPhotos":
+		if e.ComplexityRoot.Review.WithPhotos == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Review.WithPhotos(childComplexity), true
+
+	case "ReviewAuthor.anonymous":
+		if e.ComplexityRoot.ReviewAuthor.Anonymous == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReviewAuthor.Anonymous(childComplexity), true
+	case "ReviewAuthor.displayName":
+		if e.ComplexityRoot.ReviewAuthor.DisplayName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReviewAuthor.DisplayName(childComplexity), true
+	case "ReviewAuthor.isViewer":
+		if e.ComplexityRoot.ReviewAuthor.IsViewer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReviewAuthor.IsViewer(childComplexity), true
 
 	case "ReviewConnection.edges":
 		if e.ComplexityRoot.ReviewConnection.Edges == nil {
@@ -5156,9 +5480,11 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputContactInput,
 		ec.unmarshalInputCreateApiClientInput,
 		ec.unmarshalInputCreateProductInput,
+		ec.unmarshalInputCreateReviewInput,
 		ec.unmarshalInputCreateUploadInput,
 		ec.unmarshalInputCreateWebhookInput,
 		ec.unmarshalInputFinishWebSignInInput,
+		ec.unmarshalInputFollowUpReviewInput,
 		ec.unmarshalInputLinkEmailPasswordInput,
 		ec.unmarshalInputLoginInput,
 		ec.unmarshalInputMerchantInvitationOrder,
@@ -6694,6 +7020,8 @@ type Merchant implements Node {
   id: ID!
   createdAt: Time!
   updatedAt: Time!
+  ratingAverage: Float!
+  ratingCount: Int!
   name: String!
   slug: String!
   description: String!
@@ -6911,6 +7239,7 @@ Properties by which Merchant connections can be ordered.
 enum MerchantOrderField {
   CREATED_AT
   UPDATED_AT
+  RATING
   NAME
 }
 """
@@ -7185,7 +7514,7 @@ type OrderEdge {
 type OrderEvent implements Node {
   id: ID!
   """
-  LINES_FULFILLED: some lines were delivered (virtual content, a rendered service) and the order's status did not change.
+  LINES_FULFILLED: some lines were delivered (virtual content, a rendered service) and the order's status did not change. REVIEW_*: a line was reviewed, a review replied to (review_id).
   """
   type: OrderEventType!
   actorRole: OrderEventActorRole!
@@ -7222,6 +7551,8 @@ enum OrderEventType @goModel(model: "github.com/xiadan/xiadan/ent/orderevent.Typ
   REFUNDED
   PAYMENT_FAILED
   LINES_FULFILLED
+  REVIEW_CREATED
+  REVIEW_REPLIED
 }
 """
 OrderEventWhereInput is used for filtering OrderEvent objects.
@@ -8019,6 +8350,8 @@ type Product implements Node {
   id: ID!
   createdAt: Time!
   updatedAt: Time!
+  ratingAverage: Float!
+  ratingCount: Int!
   title: String!
   slug: String!
   description: String!
@@ -8029,8 +8362,6 @@ type Product implements Node {
   salesCount: Int!
   publishedAt: Time
   currency: String!
-  ratingAverage: Float!
-  ratingCount: Int!
   merchant: Merchant!
   category: Category
   variants: [ProductVariant!]
@@ -8127,10 +8458,10 @@ Properties by which Product connections can be ordered.
 enum ProductOrderField {
   CREATED_AT
   UPDATED_AT
+  RATING
   TITLE
   SALES_COUNT
   PRICE
-  RATING
 }
 """
 ProductStatus is enum for the field status
@@ -8610,8 +8941,26 @@ type Review implements Node {
   rating: Int!
   body: String!
   images: [ProductImage!]!
+  tags: [String!]!
+  anonymous: Boolean!
+  """
+  Written by the system when the window closed without a review (5 stars).
+  """
+  isDefault: Boolean!
+  """
+  The review or its follow-up has photos: the with-photos filter.
+  """
+  withPhotos: Boolean!
+  helpfulCount: Int!
+  hidden: Boolean!
+  hiddenReason: String!
+  hiddenAt: Time
+  reply: String
+  repliedAt: Time
+  followUp: String
+  followUpImages: [ProductImage!]!
+  followedUpAt: Time
   product: Product!
-  orderItem: OrderItem
 }
 """
 A connection to a list of items.
@@ -8667,6 +9016,7 @@ enum ReviewOrderField {
   CREATED_AT
   UPDATED_AT
   RATING
+  HELPFUL
 }
 """
 ReviewWhereInput is used for filtering Review objects.
@@ -8721,21 +9071,10 @@ input ReviewWhereInput {
   ratingLT: Int
   ratingLTE: Int
   """
-  body field predicates
+  with_photos field predicates
   """
-  body: String
-  bodyNEQ: String
-  bodyIn: [String!]
-  bodyNotIn: [String!]
-  bodyGT: String
-  bodyGTE: String
-  bodyLT: String
-  bodyLTE: String
-  bodyContains: String
-  bodyHasPrefix: String
-  bodyHasSuffix: String
-  bodyEqualFold: String
-  bodyContainsFold: String
+  withPhotos: Boolean
+  withPhotosNEQ: Boolean
 }
 type Shipment implements Node {
   id: ID!
@@ -10358,6 +10697,101 @@ extend type Refund {
   amount: Money!
 }
 `, BuiltIn: false},
+	{Name: "../schema/review.graphqls", Input: `# Reviews (docs/REVIEWS.md): a customer reviews each line of an order they received, once,
+# within the review window; the merchant replies once; people mark reviews helpful or report
+# them; admins hide and restore them. Read them as Product.reviews (filter ` + "`" + `where: {rating,
+# withPhotos}` + "`" + `, order by CREATED_AT, RATING or HELPFUL) and node(id:).
+extend type Mutation {
+  """
+  Reviews one line of the caller's order (DELIVERED, FULFILLED or COMPLETED; a COMPLETED
+  order until REVIEW_WINDOW after its completion). A second review of the line: CONFLICT.
+  """
+  createReview(input: CreateReviewInput!): Review! @auth
+  "Adds the author's one follow-up (追评) to their review, within REVIEW_FOLLOW_UP_WINDOW."
+  followUpReview(input: FollowUpReviewInput!): Review! @auth
+  "The merchant's one reply to a review of its product (staff of the merchant)."
+  replyToReview(reviewID: ID!, body: String!): Review! @auth
+  "Marks a review helpful (helpful: true) or takes the mark back; repeating is harmless."
+  markReviewHelpful(reviewID: ID!, helpful: Boolean! = true): Review! @auth
+  "Reports a review to the admins, once per person."
+  reportReview(reviewID: ID!, reason: String!): Review! @auth
+  "Hides a review from everyone but its author and admins; it leaves the averages. Audited."
+  hideReview(reviewID: ID!, reason: String!): Review! @hasRole(roles: [ADMIN])
+  "Shows a hidden review again; it counts in the averages again. Audited."
+  restoreReview(reviewID: ID!, reason: String!): Review! @hasRole(roles: [ADMIN])
+}
+
+extend type Query {
+  "The caller's own reviews, newest first, hidden ones included (with hidden: true)."
+  myReviews(first: Int = 20, after: Cursor): ReviewConnection! @auth
+  "Reviews for moderation (admins), newest first: the reported ones still shown, or (hidden: true) the hidden ones."
+  reviewsForModeration(hidden: Boolean = false, first: Int = 20, after: Cursor): ReviewConnection! @hasRole(roles: [ADMIN])
+}
+
+input CreateReviewInput {
+  "The order line (OrderItem) reviewed."
+  orderItemID: ID!
+  "1 to 5 stars."
+  rating: Int!
+  "Up to 1000 characters."
+  body: String
+  "Up to 9 READY uploads of purpose REVIEW_PHOTO (the caller's own)."
+  photoUploadIDs: [ID!]
+  "Shown as a masked name (匿***) to everyone but the author and admins."
+  anonymous: Boolean = false
+  "Up to 5 tags of up to 16 characters, such as 物流快."
+  tags: [String!]
+}
+
+input FollowUpReviewInput {
+  reviewID: ID!
+  "1 to 1000 characters."
+  body: String!
+  "Up to 9 READY uploads of purpose REVIEW_PHOTO."
+  photoUploadIDs: [ID!]
+}
+
+"Who wrote a review, as the viewer may know it."
+type ReviewAuthor {
+  "The author's name, or a masked one (匿***) for an anonymous review unless the viewer is its author or an admin."
+  displayName: String!
+  anonymous: Boolean!
+  "The viewer wrote the review."
+  isViewer: Boolean!
+}
+
+extend type Review {
+  author: ReviewAuthor!
+}
+
+"The ratings of a product or merchant, hidden reviews left out."
+type RatingSummary {
+  "Mean of the ratings, 0 without any."
+  average: Float!
+  count: Int!
+  "How many reviews gave each number of stars, 1 to 5."
+  distribution: [RatingBucket!]!
+  withPhotosCount: Int!
+}
+
+type RatingBucket {
+  stars: Int!
+  count: Int!
+}
+
+extend type Product {
+  ratingSummary: RatingSummary!
+}
+
+extend type Merchant {
+  ratingSummary: RatingSummary!
+}
+
+extend type OrderEvent {
+  "The review of REVIEW_CREATED and REVIEW_REPLIED events."
+  reviewID: ID
+}
+`, BuiltIn: false},
 	{Name: "../schema/signin.graphqls", Input: `"""
 A sign-in platform: where mini programs run (wx.login, qq.login, ks.login,
 my.getAuthCode) and, for WECHAT and QQ, website login (WeChat website login, QQ Connect).
@@ -10957,6 +11391,10 @@ func (ec *executionContext) childFields_Merchant(ctx context.Context, field grap
 		return ec.fieldContext_Merchant_createdAt(ctx, field)
 	case "updatedAt":
 		return ec.fieldContext_Merchant_updatedAt(ctx, field)
+	case "ratingAverage":
+		return ec.fieldContext_Merchant_ratingAverage(ctx, field)
+	case "ratingCount":
+		return ec.fieldContext_Merchant_ratingCount(ctx, field)
 	case "name":
 		return ec.fieldContext_Merchant_name(ctx, field)
 	case "slug":
@@ -10989,6 +11427,8 @@ func (ec *executionContext) childFields_Merchant(ctx context.Context, field grap
 		return ec.fieldContext_Merchant_freeShippingThreshold(ctx, field)
 	case "products":
 		return ec.fieldContext_Merchant_products(ctx, field)
+	case "ratingSummary":
+		return ec.fieldContext_Merchant_ratingSummary(ctx, field)
 	case "licenceFiles":
 		return ec.fieldContext_Merchant_licenceFiles(ctx, field)
 	}
@@ -11195,6 +11635,8 @@ func (ec *executionContext) childFields_OrderEvent(ctx context.Context, field gr
 		return ec.fieldContext_OrderEvent_actor(ctx, field)
 	case "occurredAt":
 		return ec.fieldContext_OrderEvent_occurredAt(ctx, field)
+	case "reviewID":
+		return ec.fieldContext_OrderEvent_reviewID(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type OrderEvent", field.Name)
 }
@@ -11377,6 +11819,10 @@ func (ec *executionContext) childFields_Product(ctx context.Context, field graph
 		return ec.fieldContext_Product_createdAt(ctx, field)
 	case "updatedAt":
 		return ec.fieldContext_Product_updatedAt(ctx, field)
+	case "ratingAverage":
+		return ec.fieldContext_Product_ratingAverage(ctx, field)
+	case "ratingCount":
+		return ec.fieldContext_Product_ratingCount(ctx, field)
 	case "title":
 		return ec.fieldContext_Product_title(ctx, field)
 	case "slug":
@@ -11397,10 +11843,6 @@ func (ec *executionContext) childFields_Product(ctx context.Context, field graph
 		return ec.fieldContext_Product_publishedAt(ctx, field)
 	case "currency":
 		return ec.fieldContext_Product_currency(ctx, field)
-	case "ratingAverage":
-		return ec.fieldContext_Product_ratingAverage(ctx, field)
-	case "ratingCount":
-		return ec.fieldContext_Product_ratingCount(ctx, field)
 	case "merchant":
 		return ec.fieldContext_Product_merchant(ctx, field)
 	case "category":
@@ -11417,6 +11859,8 @@ func (ec *executionContext) childFields_Product(ctx context.Context, field graph
 		return ec.fieldContext_Product_featuredImage(ctx, field)
 	case "available":
 		return ec.fieldContext_Product_available(ctx, field)
+	case "ratingSummary":
+		return ec.fieldContext_Product_ratingSummary(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Product", field.Name)
 }
@@ -11531,6 +11975,30 @@ func (ec *executionContext) childFields_ProductVariantEdge(ctx context.Context, 
 	return nil, fmt.Errorf("no field named %q was found under type ProductVariantEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_RatingBucket(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "stars":
+		return ec.fieldContext_RatingBucket_stars(ctx, field)
+	case "count":
+		return ec.fieldContext_RatingBucket_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RatingBucket", field.Name)
+}
+
+func (ec *executionContext) childFields_RatingSummary(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "average":
+		return ec.fieldContext_RatingSummary_average(ctx, field)
+	case "count":
+		return ec.fieldContext_RatingSummary_count(ctx, field)
+	case "distribution":
+		return ec.fieldContext_RatingSummary_distribution(ctx, field)
+	case "withPhotosCount":
+		return ec.fieldContext_RatingSummary_withPhotosCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RatingSummary", field.Name)
+}
+
 func (ec *executionContext) childFields_Refund(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -11571,12 +12039,50 @@ func (ec *executionContext) childFields_Review(ctx context.Context, field graphq
 		return ec.fieldContext_Review_body(ctx, field)
 	case "images":
 		return ec.fieldContext_Review_images(ctx, field)
+	case "tags":
+		return ec.fieldContext_Review_tags(ctx, field)
+	case "anonymous":
+		return ec.fieldContext_Review_anonymous(ctx, field)
+	case "isDefault":
+		return ec.fieldContext_Review_isDefault(ctx, field)
+	case "withPhotos":
+		return ec.fieldContext_Review_withPhotos(ctx, field)
+	case "helpfulCount":
+		return ec.fieldContext_Review_helpfulCount(ctx, field)
+	case "hidden":
+		return ec.fieldContext_Review_hidden(ctx, field)
+	case "hiddenReason":
+		return ec.fieldContext_Review_hiddenReason(ctx, field)
+	case "hiddenAt":
+		return ec.fieldContext_Review_hiddenAt(ctx, field)
+	case "reply":
+		return ec.fieldContext_Review_reply(ctx, field)
+	case "repliedAt":
+		return ec.fieldContext_Review_repliedAt(ctx, field)
+	case "followUp":
+		return ec.fieldContext_Review_followUp(ctx, field)
+	case "followUpImages":
+		return ec.fieldContext_Review_followUpImages(ctx, field)
+	case "followedUpAt":
+		return ec.fieldContext_Review_followedUpAt(ctx, field)
 	case "product":
 		return ec.fieldContext_Review_product(ctx, field)
-	case "orderItem":
-		return ec.fieldContext_Review_orderItem(ctx, field)
+	case "author":
+		return ec.fieldContext_Review_author(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Review", field.Name)
+}
+
+func (ec *executionContext) childFields_ReviewAuthor(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "displayName":
+		return ec.fieldContext_ReviewAuthor_displayName(ctx, field)
+	case "anonymous":
+		return ec.fieldContext_ReviewAuthor_anonymous(ctx, field)
+	case "isViewer":
+		return ec.fieldContext_ReviewAuthor_isViewer(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReviewAuthor", field.Name)
 }
 
 func (ec *executionContext) childFields_ReviewConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -12515,6 +13021,20 @@ func (ec *executionContext) field_Mutation_createProduct_args(ctx context.Contex
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createReview_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreateReviewInput, error) {
+			return ec.unmarshalNCreateReviewInput2githubᚗcomᚋxiadanᚋxiadanᚋgraphᚋmodelᚐCreateReviewInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createUpload_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -12635,6 +13155,42 @@ func (ec *executionContext) field_Mutation_finishWebSignIn_args(ctx context.Cont
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_followUpReview_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.FollowUpReviewInput, error) {
+			return ec.unmarshalNFollowUpReviewInput2githubᚗcomᚋxiadanᚋxiadanᚋgraphᚋmodelᚐFollowUpReviewInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_hideReview_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "reviewID",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reviewID"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_inviteMerchantStaff_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -12738,6 +13294,28 @@ func (ec *executionContext) field_Mutation_logout_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["refreshToken"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_markReviewHelpful_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "reviewID",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reviewID"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "helpful",
+		func(ctx context.Context, v any) (bool, error) {
+			return ec.unmarshalNBoolean2bool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["helpful"] = arg1
 	return args, nil
 }
 
@@ -12927,6 +13505,50 @@ func (ec *executionContext) field_Mutation_removeProductVariant_args(ctx context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_replyToReview_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "reviewID",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reviewID"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "body",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["body"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_reportReview_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "reviewID",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reviewID"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_requestPhoneCode_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -12938,6 +13560,28 @@ func (ec *executionContext) field_Mutation_requestPhoneCode_args(ctx context.Con
 		return nil, err
 	}
 	args["phone"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_restoreReview_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "reviewID",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reviewID"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg1
 	return args, nil
 }
 
@@ -13845,6 +14489,28 @@ func (ec *executionContext) field_Query_myOrders_args(ctx context.Context, rawAr
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_myReviews_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_node_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -14046,6 +14712,36 @@ func (ec *executionContext) field_Query_products_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["orderBy"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_reviewsForModeration_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "hidden",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["hidden"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
 	return args, nil
 }
 
@@ -17331,6 +18027,52 @@ func (ec *executionContext) fieldContext_Merchant_updatedAt(_ context.Context, f
 	return graphql.NewScalarFieldContext("Merchant", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
+func (ec *executionContext) _Merchant_ratingAverage(ctx context.Context, field graphql.CollectedField, obj *ent.Merchant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Merchant_ratingAverage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RatingAverage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Merchant_ratingAverage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Merchant", field, false, false, errors.New("field of type Float does not have child fields"))
+}
+
+func (ec *executionContext) _Merchant_ratingCount(ctx context.Context, field graphql.CollectedField, obj *ent.Merchant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Merchant_ratingCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RatingCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Merchant_ratingCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Merchant", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
 func (ec *executionContext) _Merchant_name(ctx context.Context, field graphql.CollectedField, obj *ent.Merchant) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -17752,6 +18494,38 @@ func (ec *executionContext) fieldContext_Merchant_products(ctx context.Context, 
 	if fc.Args, err = ec.field_Merchant_products_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Merchant_ratingSummary(ctx context.Context, field graphql.CollectedField, obj *ent.Merchant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Merchant_ratingSummary(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Merchant().RatingSummary(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RatingSummary) graphql.Marshaler {
+			return ec.marshalNRatingSummary2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋgraphᚋmodelᚐRatingSummary(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Merchant_ratingSummary(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Merchant",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RatingSummary(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -21363,6 +22137,415 @@ func (ec *executionContext) fieldContext_Mutation_refundOrder(ctx context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_createReview(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createReview(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateReview(ctx, fc.Args["input"].(model.CreateReviewInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.Review
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Review) graphql.Marshaler {
+			return ec.marshalNReview2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐReview(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createReview(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Review(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createReview_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_followUpReview(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_followUpReview(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().FollowUpReview(ctx, fc.Args["input"].(model.FollowUpReviewInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.Review
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Review) graphql.Marshaler {
+			return ec.marshalNReview2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐReview(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_followUpReview(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Review(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_followUpReview_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_replyToReview(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_replyToReview(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ReplyToReview(ctx, fc.Args["reviewID"].(int), fc.Args["body"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.Review
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Review) graphql.Marshaler {
+			return ec.marshalNReview2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐReview(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_replyToReview(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Review(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_replyToReview_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_markReviewHelpful(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_markReviewHelpful(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().MarkReviewHelpful(ctx, fc.Args["reviewID"].(int), fc.Args["helpful"].(bool))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.Review
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Review) graphql.Marshaler {
+			return ec.marshalNReview2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐReview(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_markReviewHelpful(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Review(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_markReviewHelpful_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_reportReview(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_reportReview(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ReportReview(ctx, fc.Args["reviewID"].(int), fc.Args["reason"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.Review
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Review) graphql.Marshaler {
+			return ec.marshalNReview2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐReview(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_reportReview(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Review(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_reportReview_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_hideReview(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_hideReview(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().HideReview(ctx, fc.Args["reviewID"].(int), fc.Args["reason"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNRole2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋviewerᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *ent.Review
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *ent.Review
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Review) graphql.Marshaler {
+			return ec.marshalNReview2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐReview(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_hideReview(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Review(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_hideReview_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_restoreReview(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_restoreReview(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RestoreReview(ctx, fc.Args["reviewID"].(int), fc.Args["reason"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNRole2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋviewerᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *ent.Review
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *ent.Review
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Review) graphql.Marshaler {
+			return ec.marshalNReview2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐReview(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_restoreReview(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Review(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_restoreReview_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_signInWithMiniProgram(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -23706,6 +24889,29 @@ func (ec *executionContext) fieldContext_OrderEvent_occurredAt(_ context.Context
 	return graphql.NewScalarFieldContext("OrderEvent", field, true, true, errors.New("field of type Time does not have child fields"))
 }
 
+func (ec *executionContext) _OrderEvent_reviewID(ctx context.Context, field graphql.CollectedField, obj *ent.OrderEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderEvent_reviewID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReviewID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOID2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OrderEvent_reviewID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrderEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
 func (ec *executionContext) _OrderItem_id(ctx context.Context, field graphql.CollectedField, obj *ent.OrderItem) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -25253,6 +26459,52 @@ func (ec *executionContext) fieldContext_Product_updatedAt(_ context.Context, fi
 	return graphql.NewScalarFieldContext("Product", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
+func (ec *executionContext) _Product_ratingAverage(ctx context.Context, field graphql.CollectedField, obj *ent.Product) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Product_ratingAverage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RatingAverage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Product_ratingAverage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Product", field, false, false, errors.New("field of type Float does not have child fields"))
+}
+
+func (ec *executionContext) _Product_ratingCount(ctx context.Context, field graphql.CollectedField, obj *ent.Product) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Product_ratingCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RatingCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Product_ratingCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Product", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
 func (ec *executionContext) _Product_title(ctx context.Context, field graphql.CollectedField, obj *ent.Product) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -25499,52 +26751,6 @@ func (ec *executionContext) _Product_currency(ctx context.Context, field graphql
 }
 func (ec *executionContext) fieldContext_Product_currency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Product", field, false, false, errors.New("field of type String does not have child fields"))
-}
-
-func (ec *executionContext) _Product_ratingAverage(ctx context.Context, field graphql.CollectedField, obj *ent.Product) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Product_ratingAverage(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.RatingAverage, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
-			return ec.marshalNFloat2float64(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_Product_ratingAverage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Product", field, false, false, errors.New("field of type Float does not have child fields"))
-}
-
-func (ec *executionContext) _Product_ratingCount(ctx context.Context, field graphql.CollectedField, obj *ent.Product) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Product_ratingCount(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.RatingCount, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_Product_ratingCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Product", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
 func (ec *executionContext) _Product_merchant(ctx context.Context, field graphql.CollectedField, obj *ent.Product) (ret graphql.Marshaler) {
@@ -25795,6 +27001,38 @@ func (ec *executionContext) _Product_available(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_Product_available(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Product", field, true, true, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _Product_ratingSummary(ctx context.Context, field graphql.CollectedField, obj *ent.Product) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Product_ratingSummary(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Product().RatingSummary(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RatingSummary) graphql.Marshaler {
+			return ec.marshalNRatingSummary2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋgraphᚋmodelᚐRatingSummary(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Product_ratingSummary(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Product",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RatingSummary(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _ProductAttribute_name(ctx context.Context, field graphql.CollectedField, obj *schematype.Attribute) (ret graphql.Marshaler) {
@@ -28051,6 +29289,125 @@ func (ec *executionContext) fieldContext_Query_apiClients(ctx context.Context, f
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_myReviews(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_myReviews(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().MyReviews(ctx, fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.ReviewConnection
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ReviewConnection) graphql.Marshaler {
+			return ec.marshalNReviewConnection2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐReviewConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_myReviews(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReviewConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_myReviews_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_reviewsForModeration(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_reviewsForModeration(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ReviewsForModeration(ctx, fc.Args["hidden"].(*bool), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[int]))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNRole2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋviewerᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *ent.ReviewConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *ent.ReviewConnection
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ReviewConnection) graphql.Marshaler {
+			return ec.marshalNReviewConnection2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐReviewConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_reviewsForModeration(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReviewConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_reviewsForModeration_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_upload(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -28306,6 +29663,153 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _RatingBucket_stars(ctx context.Context, field graphql.CollectedField, obj *model.RatingBucket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RatingBucket_stars(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Stars, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RatingBucket_stars(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RatingBucket", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _RatingBucket_count(ctx context.Context, field graphql.CollectedField, obj *model.RatingBucket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RatingBucket_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RatingBucket_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RatingBucket", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _RatingSummary_average(ctx context.Context, field graphql.CollectedField, obj *model.RatingSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RatingSummary_average(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Average, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RatingSummary_average(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RatingSummary", field, false, false, errors.New("field of type Float does not have child fields"))
+}
+
+func (ec *executionContext) _RatingSummary_count(ctx context.Context, field graphql.CollectedField, obj *model.RatingSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RatingSummary_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RatingSummary_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RatingSummary", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _RatingSummary_distribution(ctx context.Context, field graphql.CollectedField, obj *model.RatingSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RatingSummary_distribution(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Distribution, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.RatingBucket) graphql.Marshaler {
+			return ec.marshalNRatingBucket2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋgraphᚋmodelᚐRatingBucketᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RatingSummary_distribution(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RatingSummary",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RatingBucket(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RatingSummary_withPhotosCount(ctx context.Context, field graphql.CollectedField, obj *model.RatingSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RatingSummary_withPhotosCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WithPhotosCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RatingSummary_withPhotosCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RatingSummary", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
 func (ec *executionContext) _Refund_id(ctx context.Context, field graphql.CollectedField, obj *ent.Refund) (ret graphql.Marshaler) {
@@ -28703,6 +30207,314 @@ func (ec *executionContext) fieldContext_Review_images(_ context.Context, field 
 	return fc, nil
 }
 
+func (ec *executionContext) _Review_tags(ctx context.Context, field graphql.CollectedField, obj *ent.Review) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Review_tags(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tags, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Review_tags(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Review", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Review_anonymous(ctx context.Context, field graphql.CollectedField, obj *ent.Review) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Review_anonymous(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Anonymous, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Review_anonymous(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Review", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _Review_isDefault(ctx context.Context, field graphql.CollectedField, obj *ent.Review) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Review_isDefault(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IsDefault, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Review_isDefault(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Review", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _Review_withPhotos(ctx context.Context, field graphql.CollectedField, obj *ent.Review) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Review_withPhotos(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WithPhotos, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Review_withPhotos(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Review", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _Review_helpfulCount(ctx context.Context, field graphql.CollectedField, obj *ent.Review) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Review_helpfulCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HelpfulCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Review_helpfulCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Review", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _Review_hidden(ctx context.Context, field graphql.CollectedField, obj *ent.Review) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Review_hidden(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Hidden, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Review_hidden(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Review", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _Review_hiddenReason(ctx context.Context, field graphql.CollectedField, obj *ent.Review) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Review_hiddenReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HiddenReason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Review_hiddenReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Review", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Review_hiddenAt(ctx context.Context, field graphql.CollectedField, obj *ent.Review) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Review_hiddenAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HiddenAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Review_hiddenAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Review", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _Review_reply(ctx context.Context, field graphql.CollectedField, obj *ent.Review) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Review_reply(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reply, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Review_reply(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Review", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Review_repliedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Review) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Review_repliedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RepliedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Review_repliedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Review", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _Review_followUp(ctx context.Context, field graphql.CollectedField, obj *ent.Review) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Review_followUp(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FollowUp, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Review_followUp(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Review", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Review_followUpImages(ctx context.Context, field graphql.CollectedField, obj *ent.Review) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Review_followUpImages(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FollowUpImages, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []schematype.Image) graphql.Marshaler {
+			return ec.marshalNProductImage2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋentᚋschemaᚋschematypeᚐImageᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Review_followUpImages(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Review",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProductImage(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Review_followedUpAt(ctx context.Context, field graphql.CollectedField, obj *ent.Review) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Review_followedUpAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FollowedUpAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Review_followedUpAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Review", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
 func (ec *executionContext) _Review_product(ctx context.Context, field graphql.CollectedField, obj *ent.Review) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -28735,36 +30547,105 @@ func (ec *executionContext) fieldContext_Review_product(_ context.Context, field
 	return fc, nil
 }
 
-func (ec *executionContext) _Review_orderItem(ctx context.Context, field graphql.CollectedField, obj *ent.Review) (ret graphql.Marshaler) {
+func (ec *executionContext) _Review_author(ctx context.Context, field graphql.CollectedField, obj *ent.Review) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Review_orderItem(ctx, field)
+			return ec.fieldContext_Review_author(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.OrderItem(ctx)
+			return ec.Resolvers.Review().Author(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *ent.OrderItem) graphql.Marshaler {
-			return ec.marshalOOrderItem2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐOrderItem(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ReviewAuthor) graphql.Marshaler {
+			return ec.marshalNReviewAuthor2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋgraphᚋmodelᚐReviewAuthor(ctx, selections, v)
 		},
 		true,
-		false,
+		true,
 	)
 }
-func (ec *executionContext) fieldContext_Review_orderItem(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Review_author(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Review",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: false,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_OrderItem(ctx, field)
+			return ec.childFields_ReviewAuthor(ctx, field)
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _ReviewAuthor_displayName(ctx context.Context, field graphql.CollectedField, obj *model.ReviewAuthor) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReviewAuthor_displayName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DisplayName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReviewAuthor_displayName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReviewAuthor", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ReviewAuthor_anonymous(ctx context.Context, field graphql.CollectedField, obj *model.ReviewAuthor) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReviewAuthor_anonymous(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Anonymous, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReviewAuthor_anonymous(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReviewAuthor", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _ReviewAuthor_isViewer(ctx context.Context, field graphql.CollectedField, obj *model.ReviewAuthor) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReviewAuthor_isViewer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IsViewer, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReviewAuthor_isViewer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReviewAuthor", field, false, false, errors.New("field of type Boolean does not have child fields"))
 }
 
 func (ec *executionContext) _ReviewConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ReviewConnection) (ret graphql.Marshaler) {
@@ -36924,6 +38805,75 @@ func (ec *executionContext) unmarshalInputCreateProductInput(ctx context.Context
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputCreateReviewInput(ctx context.Context, obj any) (model.CreateReviewInput, error) {
+	var it model.CreateReviewInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["anonymous"]; !present {
+		asMap["anonymous"] = false
+	}
+
+	fieldsInOrder := [...]string{"orderItemID", "rating", "body", "photoUploadIDs", "anonymous", "tags"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "orderItemID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("orderItemID"))
+			data, err := ec.unmarshalNID2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OrderItemID = data
+		case "rating":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rating"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Rating = data
+		case "body":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("body"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Body = data
+		case "photoUploadIDs":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("photoUploadIDs"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhotoUploadIDs = data
+		case "anonymous":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("anonymous"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Anonymous = data
+		case "tags":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tags"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Tags = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputCreateUploadInput(ctx context.Context, obj any) (model.CreateUploadInput, error) {
 	var it model.CreateUploadInput
 	if obj == nil {
@@ -37065,6 +39015,50 @@ func (ec *executionContext) unmarshalInputFinishWebSignInInput(ctx context.Conte
 				return it, err
 			}
 			it.BrowserSecret = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputFollowUpReviewInput(ctx context.Context, obj any) (model.FollowUpReviewInput, error) {
+	var it model.FollowUpReviewInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"reviewID", "body", "photoUploadIDs"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "reviewID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reviewID"))
+			data, err := ec.unmarshalNID2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReviewID = data
+		case "body":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("body"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Body = data
+		case "photoUploadIDs":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("photoUploadIDs"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhotoUploadIDs = data
 		}
 	}
 	return it, nil
@@ -44397,7 +46391,7 @@ func (ec *executionContext) unmarshalInputReviewWhereInput(ctx context.Context, 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "rating", "ratingNEQ", "ratingIn", "ratingNotIn", "ratingGT", "ratingGTE", "ratingLT", "ratingLTE", "body", "bodyNEQ", "bodyIn", "bodyNotIn", "bodyGT", "bodyGTE", "bodyLT", "bodyLTE", "bodyContains", "bodyHasPrefix", "bodyHasSuffix", "bodyEqualFold", "bodyContainsFold"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "rating", "ratingNEQ", "ratingIn", "ratingNotIn", "ratingGT", "ratingGTE", "ratingLT", "ratingLTE", "withPhotos", "withPhotosNEQ"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -44649,97 +46643,20 @@ func (ec *executionContext) unmarshalInputReviewWhereInput(ctx context.Context, 
 				return it, err
 			}
 			it.RatingLTE = data
-		case "body":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("body"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+		case "withPhotos":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("withPhotos"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.Body = data
-		case "bodyNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bodyNEQ"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			it.WithPhotos = data
+		case "withPhotosNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("withPhotosNEQ"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.BodyNEQ = data
-		case "bodyIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bodyIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.BodyIn = data
-		case "bodyNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bodyNotIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.BodyNotIn = data
-		case "bodyGT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bodyGT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.BodyGT = data
-		case "bodyGTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bodyGTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.BodyGTE = data
-		case "bodyLT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bodyLT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.BodyLT = data
-		case "bodyLTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bodyLTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.BodyLTE = data
-		case "bodyContains":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bodyContains"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.BodyContains = data
-		case "bodyHasPrefix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bodyHasPrefix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.BodyHasPrefix = data
-		case "bodyHasSuffix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bodyHasSuffix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.BodyHasSuffix = data
-		case "bodyEqualFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bodyEqualFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.BodyEqualFold = data
-		case "bodyContainsFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bodyContainsFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.BodyContainsFold = data
+			it.WithPhotosNEQ = data
 		}
 	}
 	return it, nil
@@ -51366,6 +53283,16 @@ func (ec *executionContext) _Merchant(ctx context.Context, sel ast.SelectionSet,
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "ratingAverage":
+			out.Values[i] = ec._Merchant_ratingAverage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "ratingCount":
+			out.Values[i] = ec._Merchant_ratingCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "name":
 			out.Values[i] = ec._Merchant_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -51649,6 +53576,44 @@ func (ec *executionContext) _Merchant(ctx context.Context, sel ast.SelectionSet,
 					}
 				}()
 				res = ec._Merchant_products(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "ratingSummary":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Merchant_ratingSummary(ctx, field, obj)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -52496,6 +54461,55 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "refundOrder":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_refundOrder(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createReview":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createReview(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "followUpReview":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_followUpReview(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "replyToReview":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_replyToReview(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "markReviewHelpful":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_markReviewHelpful(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reportReview":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_reportReview(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "hideReview":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_hideReview(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "restoreReview":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_restoreReview(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -53576,6 +55590,11 @@ func (ec *executionContext) _OrderEvent(ctx context.Context, sel ast.SelectionSe
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "reviewID":
+			out.Values[i] = ec._OrderEvent_reviewID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -54574,6 +56593,16 @@ func (ec *executionContext) _Product(ctx context.Context, sel ast.SelectionSet, 
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "ratingAverage":
+			out.Values[i] = ec._Product_ratingAverage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "ratingCount":
+			out.Values[i] = ec._Product_ratingCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "title":
 			out.Values[i] = ec._Product_title(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -54621,16 +56650,6 @@ func (ec *executionContext) _Product(ctx context.Context, sel ast.SelectionSet, 
 			}
 		case "currency":
 			out.Values[i] = ec._Product_currency(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
-		case "ratingAverage":
-			out.Values[i] = ec._Product_ratingAverage(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
-		case "ratingCount":
-			out.Values[i] = ec._Product_ratingCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -54910,6 +56929,44 @@ func (ec *executionContext) _Product(ctx context.Context, sel ast.SelectionSet, 
 					}
 				}()
 				res = ec._Product_available(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "ratingSummary":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Product_ratingSummary(ctx, field, obj)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -56304,6 +58361,50 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "myReviews":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_myReviews(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "reviewsForModeration":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_reviewsForModeration(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "upload":
 			field := field
 
@@ -56383,6 +58484,102 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			})
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var ratingBucketImplementors = []string{"RatingBucket"}
+
+func (ec *executionContext) _RatingBucket(ctx context.Context, sel ast.SelectionSet, obj *model.RatingBucket) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, ratingBucketImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RatingBucket")
+		case "stars":
+			out.Values[i] = ec._RatingBucket_stars(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._RatingBucket_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var ratingSummaryImplementors = []string{"RatingSummary"}
+
+func (ec *executionContext) _RatingSummary(ctx context.Context, sel ast.SelectionSet, obj *model.RatingSummary) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, ratingSummaryImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RatingSummary")
+		case "average":
+			out.Values[i] = ec._RatingSummary_average(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._RatingSummary_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "distribution":
+			out.Values[i] = ec._RatingSummary_distribution(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "withPhotosCount":
+			out.Values[i] = ec._RatingSummary_withPhotosCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -56596,6 +58793,71 @@ func (ec *executionContext) _Review(ctx context.Context, sel ast.SelectionSet, o
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "tags":
+			out.Values[i] = ec._Review_tags(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "anonymous":
+			out.Values[i] = ec._Review_anonymous(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "isDefault":
+			out.Values[i] = ec._Review_isDefault(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "withPhotos":
+			out.Values[i] = ec._Review_withPhotos(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "helpfulCount":
+			out.Values[i] = ec._Review_helpfulCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "hidden":
+			out.Values[i] = ec._Review_hidden(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "hiddenReason":
+			out.Values[i] = ec._Review_hiddenReason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "hiddenAt":
+			out.Values[i] = ec._Review_hiddenAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "reply":
+			out.Values[i] = ec._Review_reply(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "repliedAt":
+			out.Values[i] = ec._Review_repliedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "followUp":
+			out.Values[i] = ec._Review_followUp(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "followUpImages":
+			out.Values[i] = ec._Review_followUpImages(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "followedUpAt":
+			out.Values[i] = ec._Review_followedUpAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "product":
 			field := field
 
@@ -56634,7 +58896,7 @@ func (ec *executionContext) _Review(ctx context.Context, sel ast.SelectionSet, o
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
-		case "orderItem":
+		case "author":
 			field := field
 
 			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
@@ -56643,8 +58905,8 @@ func (ec *executionContext) _Review(ctx context.Context, sel ast.SelectionSet, o
 						ec.Error(ctx, ec.Recover(ctx, r))
 					}
 				}()
-				res = ec._Review_orderItem(ctx, field, obj)
-				if res == graphql.RequiredNull {
+				res = ec._Review_author(ctx, field, obj)
+				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
 				return res
@@ -56672,6 +58934,54 @@ func (ec *executionContext) _Review(ctx context.Context, sel ast.SelectionSet, o
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var reviewAuthorImplementors = []string{"ReviewAuthor"}
+
+func (ec *executionContext) _ReviewAuthor(ctx context.Context, sel ast.SelectionSet, obj *model.ReviewAuthor) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, reviewAuthorImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReviewAuthor")
+		case "displayName":
+			out.Values[i] = ec._ReviewAuthor_displayName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "anonymous":
+			out.Values[i] = ec._ReviewAuthor_anonymous(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "isViewer":
+			out.Values[i] = ec._ReviewAuthor_isViewer(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -59508,6 +61818,11 @@ func (ec *executionContext) unmarshalNCreateProductInput2githubᚗcomᚋxiadan�
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNCreateReviewInput2githubᚗcomᚋxiadanᚋxiadanᚋgraphᚋmodelᚐCreateReviewInput(ctx context.Context, v any) (model.CreateReviewInput, error) {
+	res, err := ec.unmarshalInputCreateReviewInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNCreateUploadInput2githubᚗcomᚋxiadanᚋxiadanᚋgraphᚋmodelᚐCreateUploadInput(ctx context.Context, v any) (model.CreateUploadInput, error) {
 	res, err := ec.unmarshalInputCreateUploadInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -59573,6 +61888,11 @@ func (ec *executionContext) marshalNFloat2float64(ctx context.Context, sel ast.S
 		}
 	}
 	return graphql.WrapContextMarshaler(ctx, res)
+}
+
+func (ec *executionContext) unmarshalNFollowUpReviewInput2githubᚗcomᚋxiadanᚋxiadanᚋgraphᚋmodelᚐFollowUpReviewInput(ctx context.Context, v any) (model.FollowUpReviewInput, error) {
+	res, err := ec.unmarshalInputFollowUpReviewInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNHTTPHeader2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋuploadᚐHeaderᚄ(ctx context.Context, sel ast.SelectionSet, v []*upload1.Header) graphql.Marshaler {
@@ -60539,6 +62859,42 @@ func (ec *executionContext) unmarshalNProductWhereInput2ᚖgithubᚗcomᚋxiadan
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNRatingBucket2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋgraphᚋmodelᚐRatingBucketᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.RatingBucket) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRatingBucket2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋgraphᚋmodelᚐRatingBucket(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNRatingBucket2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋgraphᚋmodelᚐRatingBucket(ctx context.Context, sel ast.SelectionSet, v *model.RatingBucket) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._RatingBucket(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRatingSummary2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋgraphᚋmodelᚐRatingSummary(ctx context.Context, sel ast.SelectionSet, v *model.RatingSummary) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._RatingSummary(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNRefund2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐRefund(ctx context.Context, sel ast.SelectionSet, v *ent.Refund) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -60609,6 +62965,16 @@ func (ec *executionContext) marshalNReview2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋe
 		return graphql.Null
 	}
 	return ec._Review(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNReviewAuthor2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋgraphᚋmodelᚐReviewAuthor(ctx context.Context, sel ast.SelectionSet, v *model.ReviewAuthor) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ReviewAuthor(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNReviewConnection2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐReviewConnection(ctx context.Context, sel ast.SelectionSet, v *ent.ReviewConnection) graphql.Marshaler {
@@ -62468,13 +64834,6 @@ func (ec *executionContext) marshalOOrderItem2ᚕᚖgithubᚗcomᚋxiadanᚋxiad
 	}
 
 	return ret
-}
-
-func (ec *executionContext) marshalOOrderItem2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐOrderItem(ctx context.Context, sel ast.SelectionSet, v *ent.OrderItem) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	return ec._OrderItem(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOOrderItemKind2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋentᚋorderitemᚐKindᚄ(ctx context.Context, v any) ([]orderitem.Kind, error) {

@@ -10,12 +10,14 @@ import (
 
 	"github.com/xiadan/xiadan/ent"
 	"github.com/xiadan/xiadan/ent/privacy"
+	"github.com/xiadan/xiadan/graph/model"
 	"github.com/xiadan/xiadan/internal/apperror"
 	"github.com/xiadan/xiadan/internal/auth"
 	"github.com/xiadan/xiadan/internal/events"
 	"github.com/xiadan/xiadan/internal/fulfilment"
 	"github.com/xiadan/xiadan/internal/orders"
 	"github.com/xiadan/xiadan/internal/payments"
+	"github.com/xiadan/xiadan/internal/reviews"
 	"github.com/xiadan/xiadan/internal/scalar"
 	"github.com/xiadan/xiadan/internal/upload"
 	"github.com/xiadan/xiadan/internal/viewer"
@@ -32,6 +34,7 @@ type Resolver struct {
 	Events     *events.Streamer
 	Webhooks   *webhooks.Service
 	Uploads    *upload.Service
+	Reviews    *reviews.Service
 }
 
 // NewSchema returns the executable schema with its resolvers and directives.
@@ -112,4 +115,13 @@ func nonZero(n int) *int {
 		return nil
 	}
 	return &n
+}
+
+// ratingSummary is the RatingSummary of a product's or merchant's rating aggregates.
+func ratingSummary(average float64, count, withPhotos int, stars ...int) *model.RatingSummary {
+	s := &model.RatingSummary{Average: average, Count: count, WithPhotosCount: withPhotos}
+	for i, n := range stars {
+		s.Distribution = append(s.Distribution, &model.RatingBucket{Stars: i + 1, Count: n})
+	}
+	return s
 }

@@ -261,6 +261,30 @@ func (f ReviewFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, erro
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ReviewMutation", m)
 }
 
+// The ReviewReportFunc type is an adapter to allow the use of ordinary
+// function as ReviewReport mutator.
+type ReviewReportFunc func(context.Context, *ent.ReviewReportMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ReviewReportFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ReviewReportMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ReviewReportMutation", m)
+}
+
+// The ReviewVoteFunc type is an adapter to allow the use of ordinary
+// function as ReviewVote mutator.
+type ReviewVoteFunc func(context.Context, *ent.ReviewVoteMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ReviewVoteFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ReviewVoteMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ReviewVoteMutation", m)
+}
+
 // The SearchTokenFunc type is an adapter to allow the use of ordinary
 // function as SearchToken mutator.
 type SearchTokenFunc func(context.Context, *ent.SearchTokenMutation) (ent.Value, error)

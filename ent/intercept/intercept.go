@@ -30,6 +30,8 @@ import (
 	"github.com/xiadan/xiadan/ent/refund"
 	"github.com/xiadan/xiadan/ent/relaystate"
 	"github.com/xiadan/xiadan/ent/review"
+	"github.com/xiadan/xiadan/ent/reviewreport"
+	"github.com/xiadan/xiadan/ent/reviewvote"
 	"github.com/xiadan/xiadan/ent/searchtoken"
 	"github.com/xiadan/xiadan/ent/shipment"
 	"github.com/xiadan/xiadan/ent/stockmovement"
@@ -666,6 +668,60 @@ func (f TraverseReview) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.ReviewQuery", q)
 }
 
+// The ReviewReportFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ReviewReportFunc func(context.Context, *ent.ReviewReportQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ReviewReportFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ReviewReportQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ReviewReportQuery", q)
+}
+
+// The TraverseReviewReport type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseReviewReport func(context.Context, *ent.ReviewReportQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseReviewReport) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseReviewReport) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ReviewReportQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ReviewReportQuery", q)
+}
+
+// The ReviewVoteFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ReviewVoteFunc func(context.Context, *ent.ReviewVoteQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ReviewVoteFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ReviewVoteQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ReviewVoteQuery", q)
+}
+
+// The TraverseReviewVote type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseReviewVote func(context.Context, *ent.ReviewVoteQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseReviewVote) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseReviewVote) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ReviewVoteQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ReviewVoteQuery", q)
+}
+
 // The SearchTokenFunc type is an adapter to allow the use of ordinary function as a Querier.
 type SearchTokenFunc func(context.Context, *ent.SearchTokenQuery) (ent.Value, error)
 
@@ -1008,6 +1064,10 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.RelayStateQuery, predicate.RelayState, relaystate.OrderOption]{typ: ent.TypeRelayState, tq: q}, nil
 	case *ent.ReviewQuery:
 		return &query[*ent.ReviewQuery, predicate.Review, review.OrderOption]{typ: ent.TypeReview, tq: q}, nil
+	case *ent.ReviewReportQuery:
+		return &query[*ent.ReviewReportQuery, predicate.ReviewReport, reviewreport.OrderOption]{typ: ent.TypeReviewReport, tq: q}, nil
+	case *ent.ReviewVoteQuery:
+		return &query[*ent.ReviewVoteQuery, predicate.ReviewVote, reviewvote.OrderOption]{typ: ent.TypeReviewVote, tq: q}, nil
 	case *ent.SearchTokenQuery:
 		return &query[*ent.SearchTokenQuery, predicate.SearchToken, searchtoken.OrderOption]{typ: ent.TypeSearchToken, tq: q}, nil
 	case *ent.ShipmentQuery:

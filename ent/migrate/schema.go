@@ -233,6 +233,15 @@ var (
 		{Name: "id", Type: field.TypeInt, Increment: true},
 		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "rating_average", Type: field.TypeFloat64, Default: 0},
+		{Name: "rating_count", Type: field.TypeInt, Default: 0},
+		{Name: "rating_sum", Type: field.TypeInt, Default: 0},
+		{Name: "rating_1", Type: field.TypeInt, Default: 0},
+		{Name: "rating_2", Type: field.TypeInt, Default: 0},
+		{Name: "rating_3", Type: field.TypeInt, Default: 0},
+		{Name: "rating_4", Type: field.TypeInt, Default: 0},
+		{Name: "rating_5", Type: field.TypeInt, Default: 0},
+		{Name: "rating_with_photos", Type: field.TypeInt, Default: 0},
 		{Name: "name", Type: field.TypeString, Size: 100},
 		{Name: "slug", Type: field.TypeString, Unique: true, Size: 64},
 		{Name: "description", Type: field.TypeString, Size: 2147483647, Default: ""},
@@ -258,7 +267,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "merchants_users_owner",
-				Columns:    []*schema.Column{MerchantsColumns[18]},
+				Columns:    []*schema.Column{MerchantsColumns[27]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -267,12 +276,12 @@ var (
 			{
 				Name:    "merchant_status_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{MerchantsColumns[12], MerchantsColumns[1]},
+				Columns: []*schema.Column{MerchantsColumns[21], MerchantsColumns[1]},
 			},
 			{
 				Name:    "merchant_owner_id",
 				Unique:  false,
-				Columns: []*schema.Column{MerchantsColumns[18]},
+				Columns: []*schema.Column{MerchantsColumns[27]},
 			},
 		},
 	}
@@ -418,7 +427,7 @@ var (
 		{Name: "id", Type: field.TypeInt, Increment: true},
 		{Name: "merchant_id", Type: field.TypeInt},
 		{Name: "customer_id", Type: field.TypeInt},
-		{Name: "type", Type: field.TypeEnum, Enums: []string{"CREATED", "PAID", "ACCEPTED", "SHIPPED", "TRACKING_UPDATED", "DELIVERED", "FULFILLED", "COMPLETED", "CANCELLED", "REFUNDED", "PAYMENT_FAILED", "LINES_FULFILLED"}},
+		{Name: "type", Type: field.TypeEnum, Enums: []string{"CREATED", "PAID", "ACCEPTED", "SHIPPED", "TRACKING_UPDATED", "DELIVERED", "FULFILLED", "COMPLETED", "CANCELLED", "REFUNDED", "PAYMENT_FAILED", "LINES_FULFILLED", "REVIEW_CREATED", "REVIEW_REPLIED"}},
 		{Name: "from_status", Type: field.TypeString, Size: 32, Default: ""},
 		{Name: "to_status", Type: field.TypeString, Size: 32, Default: ""},
 		{Name: "actor_id", Type: field.TypeInt, Nullable: true},
@@ -427,6 +436,7 @@ var (
 		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "position", Type: field.TypeInt64, Unique: true, Nullable: true},
 		{Name: "sequence", Type: field.TypeInt64, Nullable: true},
+		{Name: "review_id", Type: field.TypeInt, Nullable: true},
 		{Name: "order_id", Type: field.TypeInt},
 	}
 	// OrderEventsTable holds the schema information for the "order_events" table.
@@ -437,7 +447,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "order_events_orders_events",
-				Columns:    []*schema.Column{OrderEventsColumns[12]},
+				Columns:    []*schema.Column{OrderEventsColumns[13]},
 				RefColumns: []*schema.Column{OrdersColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -446,7 +456,7 @@ var (
 			{
 				Name:    "orderevent_order_id_id",
 				Unique:  false,
-				Columns: []*schema.Column{OrderEventsColumns[12], OrderEventsColumns[0]},
+				Columns: []*schema.Column{OrderEventsColumns[13], OrderEventsColumns[0]},
 			},
 			{
 				Name:    "orderevent_merchant_id_id",
@@ -471,7 +481,7 @@ var (
 			{
 				Name:    "orderevent_order_id_position",
 				Unique:  false,
-				Columns: []*schema.Column{OrderEventsColumns[12], OrderEventsColumns[10]},
+				Columns: []*schema.Column{OrderEventsColumns[13], OrderEventsColumns[10]},
 			},
 		},
 	}
@@ -618,6 +628,15 @@ var (
 		{Name: "id", Type: field.TypeInt, Increment: true},
 		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "rating_average", Type: field.TypeFloat64, Default: 0},
+		{Name: "rating_count", Type: field.TypeInt, Default: 0},
+		{Name: "rating_sum", Type: field.TypeInt, Default: 0},
+		{Name: "rating_1", Type: field.TypeInt, Default: 0},
+		{Name: "rating_2", Type: field.TypeInt, Default: 0},
+		{Name: "rating_3", Type: field.TypeInt, Default: 0},
+		{Name: "rating_4", Type: field.TypeInt, Default: 0},
+		{Name: "rating_5", Type: field.TypeInt, Default: 0},
+		{Name: "rating_with_photos", Type: field.TypeInt, Default: 0},
 		{Name: "title", Type: field.TypeString, Size: 200},
 		{Name: "slug", Type: field.TypeString, Unique: true, Size: 80},
 		{Name: "description", Type: field.TypeString, Size: 2147483647, Default: ""},
@@ -632,8 +651,6 @@ var (
 		{Name: "currency", Type: field.TypeString, Size: 3, Default: "CNY"},
 		{Name: "total_stock", Type: field.TypeInt, Default: 0},
 		{Name: "variant_count", Type: field.TypeInt, Default: 0},
-		{Name: "rating_average", Type: field.TypeFloat64, Default: 0},
-		{Name: "rating_count", Type: field.TypeInt, Default: 0},
 		{Name: "category_id", Type: field.TypeInt, Nullable: true},
 		{Name: "merchant_id", Type: field.TypeInt},
 	}
@@ -645,13 +662,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "products_categories_products",
-				Columns:    []*schema.Column{ProductsColumns[19]},
+				Columns:    []*schema.Column{ProductsColumns[26]},
 				RefColumns: []*schema.Column{CategoriesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "products_merchants_products",
-				Columns:    []*schema.Column{ProductsColumns[20]},
+				Columns:    []*schema.Column{ProductsColumns[27]},
 				RefColumns: []*schema.Column{MerchantsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -660,37 +677,37 @@ var (
 			{
 				Name:    "product_merchant_id_status_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{ProductsColumns[20], ProductsColumns[7], ProductsColumns[1]},
+				Columns: []*schema.Column{ProductsColumns[27], ProductsColumns[16], ProductsColumns[1]},
 			},
 			{
 				Name:    "product_status_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{ProductsColumns[7], ProductsColumns[1]},
+				Columns: []*schema.Column{ProductsColumns[16], ProductsColumns[1]},
 			},
 			{
 				Name:    "product_category_id_status",
 				Unique:  false,
-				Columns: []*schema.Column{ProductsColumns[19], ProductsColumns[7]},
+				Columns: []*schema.Column{ProductsColumns[26], ProductsColumns[16]},
 			},
 			{
 				Name:    "product_status_sales_count",
 				Unique:  false,
-				Columns: []*schema.Column{ProductsColumns[7], ProductsColumns[10]},
+				Columns: []*schema.Column{ProductsColumns[16], ProductsColumns[19]},
 			},
 			{
 				Name:    "product_status_min_price",
 				Unique:  false,
-				Columns: []*schema.Column{ProductsColumns[7], ProductsColumns[12]},
+				Columns: []*schema.Column{ProductsColumns[16], ProductsColumns[21]},
 			},
 			{
 				Name:    "product_merchant_id_status_min_price",
 				Unique:  false,
-				Columns: []*schema.Column{ProductsColumns[20], ProductsColumns[7], ProductsColumns[12]},
+				Columns: []*schema.Column{ProductsColumns[27], ProductsColumns[16], ProductsColumns[21]},
 			},
 			{
 				Name:    "product_merchant_id_status_id",
 				Unique:  false,
-				Columns: []*schema.Column{ProductsColumns[20], ProductsColumns[7], ProductsColumns[0]},
+				Columns: []*schema.Column{ProductsColumns[27], ProductsColumns[16], ProductsColumns[0]},
 			},
 		},
 	}
@@ -826,9 +843,26 @@ var (
 		{Name: "id", Type: field.TypeInt, Increment: true},
 		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "merchant_id", Type: field.TypeInt},
+		{Name: "order_id", Type: field.TypeInt, Nullable: true},
+		{Name: "author_name", Type: field.TypeString, Size: 64, Default: ""},
 		{Name: "rating", Type: field.TypeInt},
 		{Name: "body", Type: field.TypeString, Size: 2147483647, Default: ""},
 		{Name: "images", Type: field.TypeJSON},
+		{Name: "tags", Type: field.TypeJSON},
+		{Name: "anonymous", Type: field.TypeBool, Default: false},
+		{Name: "is_default", Type: field.TypeBool, Default: false},
+		{Name: "with_photos", Type: field.TypeBool, Default: false},
+		{Name: "helpful_count", Type: field.TypeInt, Default: 0},
+		{Name: "report_count", Type: field.TypeInt, Default: 0},
+		{Name: "hidden", Type: field.TypeBool, Default: false},
+		{Name: "hidden_reason", Type: field.TypeString, Size: 500, Default: ""},
+		{Name: "hidden_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "reply", Type: field.TypeString, Nullable: true, Size: 2147483647},
+		{Name: "replied_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "follow_up", Type: field.TypeString, Nullable: true, Size: 2147483647},
+		{Name: "follow_up_images", Type: field.TypeJSON},
+		{Name: "followed_up_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "order_item_id", Type: field.TypeInt, Unique: true, Nullable: true},
 		{Name: "product_id", Type: field.TypeInt},
 		{Name: "author_id", Type: field.TypeInt},
@@ -841,28 +875,110 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "reviews_order_items_review",
-				Columns:    []*schema.Column{ReviewsColumns[6]},
+				Columns:    []*schema.Column{ReviewsColumns[23]},
 				RefColumns: []*schema.Column{OrderItemsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "reviews_products_reviews",
-				Columns:    []*schema.Column{ReviewsColumns[7]},
+				Columns:    []*schema.Column{ReviewsColumns[24]},
 				RefColumns: []*schema.Column{ProductsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "reviews_users_reviews",
-				Columns:    []*schema.Column{ReviewsColumns[8]},
+				Columns:    []*schema.Column{ReviewsColumns[25]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 		},
 		Indexes: []*schema.Index{
 			{
-				Name:    "review_product_id_created_at",
+				Name:    "review_order_item_id",
+				Unique:  true,
+				Columns: []*schema.Column{ReviewsColumns[23]},
+			},
+			{
+				Name:    "review_product_id_hidden_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{ReviewsColumns[7], ReviewsColumns[1]},
+				Columns: []*schema.Column{ReviewsColumns[24], ReviewsColumns[15], ReviewsColumns[1]},
+			},
+			{
+				Name:    "review_product_id_hidden_helpful_count",
+				Unique:  false,
+				Columns: []*schema.Column{ReviewsColumns[24], ReviewsColumns[15], ReviewsColumns[13]},
+			},
+			{
+				Name:    "review_merchant_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{ReviewsColumns[3], ReviewsColumns[1]},
+			},
+			{
+				Name:    "review_author_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{ReviewsColumns[25], ReviewsColumns[1]},
+			},
+			{
+				Name:    "review_hidden_report_count",
+				Unique:  false,
+				Columns: []*schema.Column{ReviewsColumns[15], ReviewsColumns[14]},
+			},
+		},
+	}
+	// ReviewReportsColumns holds the columns for the "review_reports" table.
+	ReviewReportsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "user_id", Type: field.TypeInt},
+		{Name: "reason", Type: field.TypeString, Size: 500},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "review_id", Type: field.TypeInt},
+	}
+	// ReviewReportsTable holds the schema information for the "review_reports" table.
+	ReviewReportsTable = &schema.Table{
+		Name:       "review_reports",
+		Columns:    ReviewReportsColumns,
+		PrimaryKey: []*schema.Column{ReviewReportsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "review_reports_reviews_reports",
+				Columns:    []*schema.Column{ReviewReportsColumns[4]},
+				RefColumns: []*schema.Column{ReviewsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "reviewreport_review_id_user_id",
+				Unique:  true,
+				Columns: []*schema.Column{ReviewReportsColumns[4], ReviewReportsColumns[1]},
+			},
+		},
+	}
+	// ReviewVotesColumns holds the columns for the "review_votes" table.
+	ReviewVotesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "user_id", Type: field.TypeInt},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "review_id", Type: field.TypeInt},
+	}
+	// ReviewVotesTable holds the schema information for the "review_votes" table.
+	ReviewVotesTable = &schema.Table{
+		Name:       "review_votes",
+		Columns:    ReviewVotesColumns,
+		PrimaryKey: []*schema.Column{ReviewVotesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "review_votes_reviews_votes",
+				Columns:    []*schema.Column{ReviewVotesColumns[3]},
+				RefColumns: []*schema.Column{ReviewsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "reviewvote_review_id_user_id",
+				Unique:  true,
+				Columns: []*schema.Column{ReviewVotesColumns[3], ReviewVotesColumns[1]},
 			},
 		},
 	}
@@ -1313,6 +1429,8 @@ var (
 		RefundsTable,
 		RelayStatesTable,
 		ReviewsTable,
+		ReviewReportsTable,
+		ReviewVotesTable,
 		SearchTokensTable,
 		ShipmentsTable,
 		StockMovementsTable,
@@ -1414,6 +1532,14 @@ func init() {
 	ReviewsTable.ForeignKeys[2].RefTable = UsersTable
 	ReviewsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(42949672960),
+	}
+	ReviewReportsTable.ForeignKeys[0].RefTable = ReviewsTable
+	ReviewReportsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(137438953472),
+	}
+	ReviewVotesTable.ForeignKeys[0].RefTable = ReviewsTable
+	ReviewVotesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(141733920768),
 	}
 	SearchTokensTable.ForeignKeys[0].RefTable = ProductsTable
 	SearchTokensTable.Annotation = &entsql.Annotation{

@@ -42,6 +42,8 @@ const (
 	FieldPosition = "position"
 	// FieldSequence holds the string denoting the sequence field in the database.
 	FieldSequence = "sequence"
+	// FieldReviewID holds the string denoting the review_id field in the database.
+	FieldReviewID = "review_id"
 	// EdgeOrder holds the string denoting the order edge name in mutations.
 	EdgeOrder = "order"
 	// Table holds the table name of the orderevent in the database.
@@ -70,6 +72,7 @@ var Columns = []string{
 	FieldCreatedAt,
 	FieldPosition,
 	FieldSequence,
+	FieldReviewID,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -123,6 +126,8 @@ const (
 	TypeREFUNDED         Type = "REFUNDED"
 	TypePAYMENT_FAILED   Type = "PAYMENT_FAILED"
 	TypeLINES_FULFILLED  Type = "LINES_FULFILLED"
+	TypeREVIEW_CREATED   Type = "REVIEW_CREATED"
+	TypeREVIEW_REPLIED   Type = "REVIEW_REPLIED"
 )
 
 func (_type Type) String() string {
@@ -132,7 +137,7 @@ func (_type Type) String() string {
 // TypeValidator is a validator for the "type" field enum values. It is called by the builders before save.
 func TypeValidator(_type Type) error {
 	switch _type {
-	case TypeCREATED, TypePAID, TypeACCEPTED, TypeSHIPPED, TypeTRACKING_UPDATED, TypeDELIVERED, TypeFULFILLED, TypeCOMPLETED, TypeCANCELLED, TypeREFUNDED, TypePAYMENT_FAILED, TypeLINES_FULFILLED:
+	case TypeCREATED, TypePAID, TypeACCEPTED, TypeSHIPPED, TypeTRACKING_UPDATED, TypeDELIVERED, TypeFULFILLED, TypeCOMPLETED, TypeCANCELLED, TypeREFUNDED, TypePAYMENT_FAILED, TypeLINES_FULFILLED, TypeREVIEW_CREATED, TypeREVIEW_REPLIED:
 		return nil
 	default:
 		return fmt.Errorf("orderevent: invalid enum value for type field: %q", _type)
@@ -231,6 +236,11 @@ func ByPosition(opts ...sql.OrderTermOption) OrderOption {
 // BySequence orders the results by the sequence field.
 func BySequence(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldSequence, opts...).ToFunc()
+}
+
+// ByReviewID orders the results by the review_id field.
+func ByReviewID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldReviewID, opts...).ToFunc()
 }
 
 // ByOrderField orders the results by order field.

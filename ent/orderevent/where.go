@@ -105,6 +105,11 @@ func Sequence(v int64) predicate.OrderEvent {
 	return predicate.OrderEvent(sql.FieldEQ(FieldSequence, v))
 }
 
+// ReviewID applies equality check predicate on the "review_id" field. It's identical to ReviewIDEQ.
+func ReviewID(v int) predicate.OrderEvent {
+	return predicate.OrderEvent(sql.FieldEQ(FieldReviewID, v))
+}
+
 // OrderIDEQ applies the EQ predicate on the "order_id" field.
 func OrderIDEQ(v int) predicate.OrderEvent {
 	return predicate.OrderEvent(sql.FieldEQ(FieldOrderID, v))
@@ -628,6 +633,56 @@ func SequenceIsNil() predicate.OrderEvent {
 // SequenceNotNil applies the NotNil predicate on the "sequence" field.
 func SequenceNotNil() predicate.OrderEvent {
 	return predicate.OrderEvent(sql.FieldNotNull(FieldSequence))
+}
+
+// ReviewIDEQ applies the EQ predicate on the "review_id" field.
+func ReviewIDEQ(v int) predicate.OrderEvent {
+	return predicate.OrderEvent(sql.FieldEQ(FieldReviewID, v))
+}
+
+// ReviewIDNEQ applies the NEQ predicate on the "review_id" field.
+func ReviewIDNEQ(v int) predicate.OrderEvent {
+	return predicate.OrderEvent(sql.FieldNEQ(FieldReviewID, v))
+}
+
+// ReviewIDIn applies the In predicate on the "review_id" field.
+func ReviewIDIn(vs ...int) predicate.OrderEvent {
+	return predicate.OrderEvent(sql.FieldIn(FieldReviewID, vs...))
+}
+
+// ReviewIDNotIn applies the NotIn predicate on the "review_id" field.
+func ReviewIDNotIn(vs ...int) predicate.OrderEvent {
+	return predicate.OrderEvent(sql.FieldNotIn(FieldReviewID, vs...))
+}
+
+// ReviewIDGT applies the GT predicate on the "review_id" field.
+func ReviewIDGT(v int) predicate.OrderEvent {
+	return predicate.OrderEvent(sql.FieldGT(FieldReviewID, v))
+}
+
+// ReviewIDGTE applies the GTE predicate on the "review_id" field.
+func ReviewIDGTE(v int) predicate.OrderEvent {
+	return predicate.OrderEvent(sql.FieldGTE(FieldReviewID, v))
+}
+
+// ReviewIDLT applies the LT predicate on the "review_id" field.
+func ReviewIDLT(v int) predicate.OrderEvent {
+	return predicate.OrderEvent(sql.FieldLT(FieldReviewID, v))
+}
+
+// ReviewIDLTE applies the LTE predicate on the "review_id" field.
+func ReviewIDLTE(v int) predicate.OrderEvent {
+	return predicate.OrderEvent(sql.FieldLTE(FieldReviewID, v))
+}
+
+// ReviewIDIsNil applies the IsNil predicate on the "review_id" field.
+func ReviewIDIsNil() predicate.OrderEvent {
+	return predicate.OrderEvent(sql.FieldIsNull(FieldReviewID))
+}
+
+// ReviewIDNotNil applies the NotNil predicate on the "review_id" field.
+func ReviewIDNotNil() predicate.OrderEvent {
+	return predicate.OrderEvent(sql.FieldNotNull(FieldReviewID))
 }
 
 // HasOrder applies the HasEdge predicate on the "order" edge.

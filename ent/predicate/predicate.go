@@ -69,6 +69,12 @@ type RelayState func(*sql.Selector)
 // Review is the predicate function for review builders.
 type Review func(*sql.Selector)
 
+// ReviewReport is the predicate function for reviewreport builders.
+type ReviewReport func(*sql.Selector)
+
+// ReviewVote is the predicate function for reviewvote builders.
+type ReviewVote func(*sql.Selector)
+
 // SearchToken is the predicate function for searchtoken builders.
 type SearchToken func(*sql.Selector)
 

@@ -615,6 +615,54 @@ func (f ReviewMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ReviewMutation", m)
 }
 
+// The ReviewReportQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ReviewReportQueryRuleFunc func(context.Context, *ent.ReviewReportQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ReviewReportQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ReviewReportQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ReviewReportQuery", q)
+}
+
+// The ReviewReportMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ReviewReportMutationRuleFunc func(context.Context, *ent.ReviewReportMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ReviewReportMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ReviewReportMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ReviewReportMutation", m)
+}
+
+// The ReviewVoteQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ReviewVoteQueryRuleFunc func(context.Context, *ent.ReviewVoteQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ReviewVoteQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ReviewVoteQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ReviewVoteQuery", q)
+}
+
+// The ReviewVoteMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ReviewVoteMutationRuleFunc func(context.Context, *ent.ReviewVoteMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ReviewVoteMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ReviewVoteMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ReviewVoteMutation", m)
+}
+
 // The SearchTokenQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type SearchTokenQueryRuleFunc func(context.Context, *ent.SearchTokenQuery) error
@@ -956,6 +1004,10 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.ReviewQuery:
 		return q.Filter(), nil
+	case *ent.ReviewReportQuery:
+		return q.Filter(), nil
+	case *ent.ReviewVoteQuery:
+		return q.Filter(), nil
 	case *ent.SearchTokenQuery:
 		return q.Filter(), nil
 	case *ent.ShipmentQuery:
@@ -1026,6 +1078,10 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.RelayStateMutation:
 		return m.Filter(), nil
 	case *ent.ReviewMutation:
+		return m.Filter(), nil
+	case *ent.ReviewReportMutation:
+		return m.Filter(), nil
+	case *ent.ReviewVoteMutation:
 		return m.Filter(), nil
 	case *ent.SearchTokenMutation:
 		return m.Filter(), nil

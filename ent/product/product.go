@@ -23,6 +23,24 @@ const (
 	FieldCreatedAt = "created_at"
 	// FieldUpdatedAt holds the string denoting the updated_at field in the database.
 	FieldUpdatedAt = "updated_at"
+	// FieldRatingAverage holds the string denoting the rating_average field in the database.
+	FieldRatingAverage = "rating_average"
+	// FieldRatingCount holds the string denoting the rating_count field in the database.
+	FieldRatingCount = "rating_count"
+	// FieldRatingSum holds the string denoting the rating_sum field in the database.
+	FieldRatingSum = "rating_sum"
+	// FieldRating1 holds the string denoting the rating_1 field in the database.
+	FieldRating1 = "rating_1"
+	// FieldRating2 holds the string denoting the rating_2 field in the database.
+	FieldRating2 = "rating_2"
+	// FieldRating3 holds the string denoting the rating_3 field in the database.
+	FieldRating3 = "rating_3"
+	// FieldRating4 holds the string denoting the rating_4 field in the database.
+	FieldRating4 = "rating_4"
+	// FieldRating5 holds the string denoting the rating_5 field in the database.
+	FieldRating5 = "rating_5"
+	// FieldRatingWithPhotos holds the string denoting the rating_with_photos field in the database.
+	FieldRatingWithPhotos = "rating_with_photos"
 	// FieldMerchantID holds the string denoting the merchant_id field in the database.
 	FieldMerchantID = "merchant_id"
 	// FieldCategoryID holds the string denoting the category_id field in the database.
@@ -55,10 +73,6 @@ const (
 	FieldTotalStock = "total_stock"
 	// FieldVariantCount holds the string denoting the variant_count field in the database.
 	FieldVariantCount = "variant_count"
-	// FieldRatingAverage holds the string denoting the rating_average field in the database.
-	FieldRatingAverage = "rating_average"
-	// FieldRatingCount holds the string denoting the rating_count field in the database.
-	FieldRatingCount = "rating_count"
 	// EdgeMerchant holds the string denoting the merchant edge name in mutations.
 	EdgeMerchant = "merchant"
 	// EdgeCategory holds the string denoting the category edge name in mutations.
@@ -113,6 +127,15 @@ var Columns = []string{
 	FieldID,
 	FieldCreatedAt,
 	FieldUpdatedAt,
+	FieldRatingAverage,
+	FieldRatingCount,
+	FieldRatingSum,
+	FieldRating1,
+	FieldRating2,
+	FieldRating3,
+	FieldRating4,
+	FieldRating5,
+	FieldRatingWithPhotos,
 	FieldMerchantID,
 	FieldCategoryID,
 	FieldTitle,
@@ -129,8 +152,6 @@ var Columns = []string{
 	FieldCurrency,
 	FieldTotalStock,
 	FieldVariantCount,
-	FieldRatingAverage,
-	FieldRatingCount,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -157,6 +178,42 @@ var (
 	DefaultUpdatedAt func() time.Time
 	// UpdateDefaultUpdatedAt holds the default value on update for the "updated_at" field.
 	UpdateDefaultUpdatedAt func() time.Time
+	// DefaultRatingAverage holds the default value on creation for the "rating_average" field.
+	DefaultRatingAverage float64
+	// RatingAverageValidator is a validator for the "rating_average" field. It is called by the builders before save.
+	RatingAverageValidator func(float64) error
+	// DefaultRatingCount holds the default value on creation for the "rating_count" field.
+	DefaultRatingCount int
+	// RatingCountValidator is a validator for the "rating_count" field. It is called by the builders before save.
+	RatingCountValidator func(int) error
+	// DefaultRatingSum holds the default value on creation for the "rating_sum" field.
+	DefaultRatingSum int
+	// RatingSumValidator is a validator for the "rating_sum" field. It is called by the builders before save.
+	RatingSumValidator func(int) error
+	// DefaultRating1 holds the default value on creation for the "rating_1" field.
+	DefaultRating1 int
+	// Rating1Validator is a validator for the "rating_1" field. It is called by the builders before save.
+	Rating1Validator func(int) error
+	// DefaultRating2 holds the default value on creation for the "rating_2" field.
+	DefaultRating2 int
+	// Rating2Validator is a validator for the "rating_2" field. It is called by the builders before save.
+	Rating2Validator func(int) error
+	// DefaultRating3 holds the default value on creation for the "rating_3" field.
+	DefaultRating3 int
+	// Rating3Validator is a validator for the "rating_3" field. It is called by the builders before save.
+	Rating3Validator func(int) error
+	// DefaultRating4 holds the default value on creation for the "rating_4" field.
+	DefaultRating4 int
+	// Rating4Validator is a validator for the "rating_4" field. It is called by the builders before save.
+	Rating4Validator func(int) error
+	// DefaultRating5 holds the default value on creation for the "rating_5" field.
+	DefaultRating5 int
+	// Rating5Validator is a validator for the "rating_5" field. It is called by the builders before save.
+	Rating5Validator func(int) error
+	// DefaultRatingWithPhotos holds the default value on creation for the "rating_with_photos" field.
+	DefaultRatingWithPhotos int
+	// RatingWithPhotosValidator is a validator for the "rating_with_photos" field. It is called by the builders before save.
+	RatingWithPhotosValidator func(int) error
 	// TitleValidator is a validator for the "title" field. It is called by the builders before save.
 	TitleValidator func(string) error
 	// SlugValidator is a validator for the "slug" field. It is called by the builders before save.
@@ -191,14 +248,6 @@ var (
 	DefaultVariantCount int
 	// VariantCountValidator is a validator for the "variant_count" field. It is called by the builders before save.
 	VariantCountValidator func(int) error
-	// DefaultRatingAverage holds the default value on creation for the "rating_average" field.
-	DefaultRatingAverage float64
-	// RatingAverageValidator is a validator for the "rating_average" field. It is called by the builders before save.
-	RatingAverageValidator func(float64) error
-	// DefaultRatingCount holds the default value on creation for the "rating_count" field.
-	DefaultRatingCount int
-	// RatingCountValidator is a validator for the "rating_count" field. It is called by the builders before save.
-	RatingCountValidator func(int) error
 )
 
 // Kind defines the type for the "kind" enum field.
@@ -273,6 +322,51 @@ func ByUpdatedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldUpdatedAt, opts...).ToFunc()
 }
 
+// ByRatingAverage orders the results by the rating_average field.
+func ByRatingAverage(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRatingAverage, opts...).ToFunc()
+}
+
+// ByRatingCount orders the results by the rating_count field.
+func ByRatingCount(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRatingCount, opts...).ToFunc()
+}
+
+// ByRatingSum orders the results by the rating_sum field.
+func ByRatingSum(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRatingSum, opts...).ToFunc()
+}
+
+// ByRating1 orders the results by the rating_1 field.
+func ByRating1(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRating1, opts...).ToFunc()
+}
+
+// ByRating2 orders the results by the rating_2 field.
+func ByRating2(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRating2, opts...).ToFunc()
+}
+
+// ByRating3 orders the results by the rating_3 field.
+func ByRating3(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRating3, opts...).ToFunc()
+}
+
+// ByRating4 orders the results by the rating_4 field.
+func ByRating4(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRating4, opts...).ToFunc()
+}
+
+// ByRating5 orders the results by the rating_5 field.
+func ByRating5(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRating5, opts...).ToFunc()
+}
+
+// ByRatingWithPhotos orders the results by the rating_with_photos field.
+func ByRatingWithPhotos(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRatingWithPhotos, opts...).ToFunc()
+}
+
 // ByMerchantID orders the results by the merchant_id field.
 func ByMerchantID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldMerchantID, opts...).ToFunc()
@@ -341,16 +435,6 @@ func ByTotalStock(opts ...sql.OrderTermOption) OrderOption {
 // ByVariantCount orders the results by the variant_count field.
 func ByVariantCount(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldVariantCount, opts...).ToFunc()
-}
-
-// ByRatingAverage orders the results by the rating_average field.
-func ByRatingAverage(opts ...sql.OrderTermOption) OrderOption {
-	return sql.OrderByField(FieldRatingAverage, opts...).ToFunc()
-}
-
-// ByRatingCount orders the results by the rating_count field.
-func ByRatingCount(opts ...sql.OrderTermOption) OrderOption {
-	return sql.OrderByField(FieldRatingCount, opts...).ToFunc()
 }
 
 // ByMerchantField orders the results by merchant field.

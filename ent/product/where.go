@@ -65,6 +65,51 @@ func UpdatedAt(v time.Time) predicate.Product {
 	return predicate.Product(sql.FieldEQ(FieldUpdatedAt, v))
 }
 
+// RatingAverage applies equality check predicate on the "rating_average" field. It's identical to RatingAverageEQ.
+func RatingAverage(v float64) predicate.Product {
+	return predicate.Product(sql.FieldEQ(FieldRatingAverage, v))
+}
+
+// RatingCount applies equality check predicate on the "rating_count" field. It's identical to RatingCountEQ.
+func RatingCount(v int) predicate.Product {
+	return predicate.Product(sql.FieldEQ(FieldRatingCount, v))
+}
+
+// RatingSum applies equality check predicate on the "rating_sum" field. It's identical to RatingSumEQ.
+func RatingSum(v int) predicate.Product {
+	return predicate.Product(sql.FieldEQ(FieldRatingSum, v))
+}
+
+// Rating1 applies equality check predicate on the "rating_1" field. It's identical to Rating1EQ.
+func Rating1(v int) predicate.Product {
+	return predicate.Product(sql.FieldEQ(FieldRating1, v))
+}
+
+// Rating2 applies equality check predicate on the "rating_2" field. It's identical to Rating2EQ.
+func Rating2(v int) predicate.Product {
+	return predicate.Product(sql.FieldEQ(FieldRating2, v))
+}
+
+// Rating3 applies equality check predicate on the "rating_3" field. It's identical to Rating3EQ.
+func Rating3(v int) predicate.Product {
+	return predicate.Product(sql.FieldEQ(FieldRating3, v))
+}
+
+// Rating4 applies equality check predicate on the "rating_4" field. It's identical to Rating4EQ.
+func Rating4(v int) predicate.Product {
+	return predicate.Product(sql.FieldEQ(FieldRating4, v))
+}
+
+// Rating5 applies equality check predicate on the "rating_5" field. It's identical to Rating5EQ.
+func Rating5(v int) predicate.Product {
+	return predicate.Product(sql.FieldEQ(FieldRating5, v))
+}
+
+// RatingWithPhotos applies equality check predicate on the "rating_with_photos" field. It's identical to RatingWithPhotosEQ.
+func RatingWithPhotos(v int) predicate.Product {
+	return predicate.Product(sql.FieldEQ(FieldRatingWithPhotos, v))
+}
+
 // MerchantID applies equality check predicate on the "merchant_id" field. It's identical to MerchantIDEQ.
 func MerchantID(v int) predicate.Product {
 	return predicate.Product(sql.FieldEQ(FieldMerchantID, v))
@@ -123,16 +168,6 @@ func TotalStock(v int) predicate.Product {
 // VariantCount applies equality check predicate on the "variant_count" field. It's identical to VariantCountEQ.
 func VariantCount(v int) predicate.Product {
 	return predicate.Product(sql.FieldEQ(FieldVariantCount, v))
-}
-
-// RatingAverage applies equality check predicate on the "rating_average" field. It's identical to RatingAverageEQ.
-func RatingAverage(v float64) predicate.Product {
-	return predicate.Product(sql.FieldEQ(FieldRatingAverage, v))
-}
-
-// RatingCount applies equality check predicate on the "rating_count" field. It's identical to RatingCountEQ.
-func RatingCount(v int) predicate.Product {
-	return predicate.Product(sql.FieldEQ(FieldRatingCount, v))
 }
 
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
@@ -213,6 +248,366 @@ func UpdatedAtLT(v time.Time) predicate.Product {
 // UpdatedAtLTE applies the LTE predicate on the "updated_at" field.
 func UpdatedAtLTE(v time.Time) predicate.Product {
 	return predicate.Product(sql.FieldLTE(FieldUpdatedAt, v))
+}
+
+// RatingAverageEQ applies the EQ predicate on the "rating_average" field.
+func RatingAverageEQ(v float64) predicate.Product {
+	return predicate.Product(sql.FieldEQ(FieldRatingAverage, v))
+}
+
+// RatingAverageNEQ applies the NEQ predicate on the "rating_average" field.
+func RatingAverageNEQ(v float64) predicate.Product {
+	return predicate.Product(sql.FieldNEQ(FieldRatingAverage, v))
+}
+
+// RatingAverageIn applies the In predicate on the "rating_average" field.
+func RatingAverageIn(vs ...float64) predicate.Product {
+	return predicate.Product(sql.FieldIn(FieldRatingAverage, vs...))
+}
+
+// RatingAverageNotIn applies the NotIn predicate on the "rating_average" field.
+func RatingAverageNotIn(vs ...float64) predicate.Product {
+	return predicate.Product(sql.FieldNotIn(FieldRatingAverage, vs...))
+}
+
+// RatingAverageGT applies the GT predicate on the "rating_average" field.
+func RatingAverageGT(v float64) predicate.Product {
+	return predicate.Product(sql.FieldGT(FieldRatingAverage, v))
+}
+
+// RatingAverageGTE applies the GTE predicate on the "rating_average" field.
+func RatingAverageGTE(v float64) predicate.Product {
+	return predicate.Product(sql.FieldGTE(FieldRatingAverage, v))
+}
+
+// RatingAverageLT applies the LT predicate on the "rating_average" field.
+func RatingAverageLT(v float64) predicate.Product {
+	return predicate.Product(sql.FieldLT(FieldRatingAverage, v))
+}
+
+// RatingAverageLTE applies the LTE predicate on the "rating_average" field.
+func RatingAverageLTE(v float64) predicate.Product {
+	return predicate.Product(sql.FieldLTE(FieldRatingAverage, v))
+}
+
+// RatingCountEQ applies the EQ predicate on the "rating_count" field.
+func RatingCountEQ(v int) predicate.Product {
+	return predicate.Product(sql.FieldEQ(FieldRatingCount, v))
+}
+
+// RatingCountNEQ applies the NEQ predicate on the "rating_count" field.
+func RatingCountNEQ(v int) predicate.Product {
+	return predicate.Product(sql.FieldNEQ(FieldRatingCount, v))
+}
+
+// RatingCountIn applies the In predicate on the "rating_count" field.
+func RatingCountIn(vs ...int) predicate.Product {
+	return predicate.Product(sql.FieldIn(FieldRatingCount, vs...))
+}
+
+// RatingCountNotIn applies the NotIn predicate on the "rating_count" field.
+func RatingCountNotIn(vs ...int) predicate.Product {
+	return predicate.Product(sql.FieldNotIn(FieldRatingCount, vs...))
+}
+
+// RatingCountGT applies the GT predicate on the "rating_count" field.
+func RatingCountGT(v int) predicate.Product {
+	return predicate.Product(sql.FieldGT(FieldRatingCount, v))
+}
+
+// RatingCountGTE applies the GTE predicate on the "rating_count" field.
+func RatingCountGTE(v int) predicate.Product {
+	return predicate.Product(sql.FieldGTE(FieldRatingCount, v))
+}
+
+// RatingCountLT applies the LT predicate on the "rating_count" field.
+func RatingCountLT(v int) predicate.Product {
+	return predicate.Product(sql.FieldLT(FieldRatingCount, v))
+}
+
+// RatingCountLTE applies the LTE predicate on the "rating_count" field.
+func RatingCountLTE(v int) predicate.Product {
+	return predicate.Product(sql.FieldLTE(FieldRatingCount, v))
+}
+
+// RatingSumEQ applies the EQ predicate on the "rating_sum" field.
+func RatingSumEQ(v int) predicate.Product {
+	return predicate.Product(sql.FieldEQ(FieldRatingSum, v))
+}
+
+// RatingSumNEQ applies the NEQ predicate on the "rating_sum" field.
+func RatingSumNEQ(v int) predicate.Product {
+	return predicate.Product(sql.FieldNEQ(FieldRatingSum, v))
+}
+
+// RatingSumIn applies the In predicate on the "rating_sum" field.
+func RatingSumIn(vs ...int) predicate.Product {
+	return predicate.Product(sql.FieldIn(FieldRatingSum, vs...))
+}
+
+// RatingSumNotIn applies the NotIn predicate on the "rating_sum" field.
+func RatingSumNotIn(vs ...int) predicate.Product {
+	return predicate.Product(sql.FieldNotIn(FieldRatingSum, vs...))
+}
+
+// RatingSumGT applies the GT predicate on the "rating_sum" field.
+func RatingSumGT(v int) predicate.Product {
+	return predicate.Product(sql.FieldGT(FieldRatingSum, v))
+}
+
+// RatingSumGTE applies the GTE predicate on the "rating_sum" field.
+func RatingSumGTE(v int) predicate.Product {
+	return predicate.Product(sql.FieldGTE(FieldRatingSum, v))
+}
+
+// RatingSumLT applies the LT predicate on the "rating_sum" field.
+func RatingSumLT(v int) predicate.Product {
+	return predicate.Product(sql.FieldLT(FieldRatingSum, v))
+}
+
+// RatingSumLTE applies the LTE predicate on the "rating_sum" field.
+func RatingSumLTE(v int) predicate.Product {
+	return predicate.Product(sql.FieldLTE(FieldRatingSum, v))
+}
+
+// Rating1EQ applies the EQ predicate on the "rating_1" field.
+func Rating1EQ(v int) predicate.Product {
+	return predicate.Product(sql.FieldEQ(FieldRating1, v))
+}
+
+// Rating1NEQ applies the NEQ predicate on the "rating_1" field.
+func Rating1NEQ(v int) predicate.Product {
+	return predicate.Product(sql.FieldNEQ(FieldRating1, v))
+}
+
+// Rating1In applies the In predicate on the "rating_1" field.
+func Rating1In(vs ...int) predicate.Product {
+	return predicate.Product(sql.FieldIn(FieldRating1, vs...))
+}
+
+// Rating1NotIn applies the NotIn predicate on the "rating_1" field.
+func Rating1NotIn(vs ...int) predicate.Product {
+	return predicate.Product(sql.FieldNotIn(FieldRating1, vs...))
+}
+
+// Rating1GT applies the GT predicate on the "rating_1" field.
+func Rating1GT(v int) predicate.Product {
+	return predicate.Product(sql.FieldGT(FieldRating1, v))
+}
+
+// Rating1GTE applies the GTE predicate on the "rating_1" field.
+func Rating1GTE(v int) predicate.Product {
+	return predicate.Product(sql.FieldGTE(FieldRating1, v))
+}
+
+// Rating1LT applies the LT predicate on the "rating_1" field.
+func Rating1LT(v int) predicate.Product {
+	return predicate.Product(sql.FieldLT(FieldRating1, v))
+}
+
+// Rating1LTE applies the LTE predicate on the "rating_1" field.
+func Rating1LTE(v int) predicate.Product {
+	return predicate.Product(sql.FieldLTE(FieldRating1, v))
+}
+
+// Rating2EQ applies the EQ predicate on the "rating_2" field.
+func Rating2EQ(v int) predicate.Product {
+	return predicate.Product(sql.FieldEQ(FieldRating2, v))
+}
+
+// Rating2NEQ applies the NEQ predicate on the "rating_2" field.
+func Rating2NEQ(v int) predicate.Product {
+	return predicate.Product(sql.FieldNEQ(FieldRating2, v))
+}
+
+// Rating2In applies the In predicate on the "rating_2" field.
+func Rating2In(vs ...int) predicate.Product {
+	return predicate.Product(sql.FieldIn(FieldRating2, vs...))
+}
+
+// Rating2NotIn applies the NotIn predicate on the "rating_2" field.
+func Rating2NotIn(vs ...int) predicate.Product {
+	return predicate.Product(sql.FieldNotIn(FieldRating2, vs...))
+}
+
+// Rating2GT applies the GT predicate on the "rating_2" field.
+func Rating2GT(v int) predicate.Product {
+	return predicate.Product(sql.FieldGT(FieldRating2, v))
+}
+
+// Rating2GTE applies the GTE predicate on the "rating_2" field.
+func Rating2GTE(v int) predicate.Product {
+	return predicate.Product(sql.FieldGTE(FieldRating2, v))
+}
+
+// Rating2LT applies the LT predicate on the "rating_2" field.
+func Rating2LT(v int) predicate.Product {
+	return predicate.Product(sql.FieldLT(FieldRating2, v))
+}
+
+// Rating2LTE applies the LTE predicate on the "rating_2" field.
+func Rating2LTE(v int) predicate.Product {
+	return predicate.Product(sql.FieldLTE(FieldRating2, v))
+}
+
+// Rating3EQ applies the EQ predicate on the "rating_3" field.
+func Rating3EQ(v int) predicate.Product {
+	return predicate.Product(sql.FieldEQ(FieldRating3, v))
+}
+
+// Rating3NEQ applies the NEQ predicate on the "rating_3" field.
+func Rating3NEQ(v int) predicate.Product {
+	return predicate.Product(sql.FieldNEQ(FieldRating3, v))
+}
+
+// Rating3In applies the In predicate on the "rating_3" field.
+func Rating3In(vs ...int) predicate.Product {
+	return predicate.Product(sql.FieldIn(FieldRating3, vs...))
+}
+
+// Rating3NotIn applies the NotIn predicate on the "rating_3" field.
+func Rating3NotIn(vs ...int) predicate.Product {
+	return predicate.Product(sql.FieldNotIn(FieldRating3, vs...))
+}
+
+// Rating3GT applies the GT predicate on the "rating_3" field.
+func Rating3GT(v int) predicate.Product {
+	return predicate.Product(sql.FieldGT(FieldRating3, v))
+}
+
+// Rating3GTE applies the GTE predicate on the "rating_3" field.
+func Rating3GTE(v int) predicate.Product {
+	return predicate.Product(sql.FieldGTE(FieldRating3, v))
+}
+
+// Rating3LT applies the LT predicate on the "rating_3" field.
+func Rating3LT(v int) predicate.Product {
+	return predicate.Product(sql.FieldLT(FieldRating3, v))
+}
+
+// Rating3LTE applies the LTE predicate on the "rating_3" field.
+func Rating3LTE(v int) predicate.Product {
+	return predicate.Product(sql.FieldLTE(FieldRating3, v))
+}
+
+// Rating4EQ applies the EQ predicate on the "rating_4" field.
+func Rating4EQ(v int) predicate.Product {
+	return predicate.Product(sql.FieldEQ(FieldRating4, v))
+}
+
+// Rating4NEQ applies the NEQ predicate on the "rating_4" field.
+func Rating4NEQ(v int) predicate.Product {
+	return predicate.Product(sql.FieldNEQ(FieldRating4, v))
+}
+
+// Rating4In applies the In predicate on the "rating_4" field.
+func Rating4In(vs ...int) predicate.Product {
+	return predicate.Product(sql.FieldIn(FieldRating4, vs...))
+}
+
+// Rating4NotIn applies the NotIn predicate on the "rating_4" field.
+func Rating4NotIn(vs ...int) predicate.Product {
+	return predicate.Product(sql.FieldNotIn(FieldRating4, vs...))
+}
+
+// Rating4GT applies the GT predicate on the "rating_4" field.
+func Rating4GT(v int) predicate.Product {
+	return predicate.Product(sql.FieldGT(FieldRating4, v))
+}
+
+// Rating4GTE applies the GTE predicate on the "rating_4" field.
+func Rating4GTE(v int) predicate.Product {
+	return predicate.Product(sql.FieldGTE(FieldRating4, v))
+}
+
+// Rating4LT applies the LT predicate on the "rating_4" field.
+func Rating4LT(v int) predicate.Product {
+	return predicate.Product(sql.FieldLT(FieldRating4, v))
+}
+
+// Rating4LTE applies the LTE predicate on the "rating_4" field.
+func Rating4LTE(v int) predicate.Product {
+	return predicate.Product(sql.FieldLTE(FieldRating4, v))
+}
+
+// Rating5EQ applies the EQ predicate on the "rating_5" field.
+func Rating5EQ(v int) predicate.Product {
+	return predicate.Product(sql.FieldEQ(FieldRating5, v))
+}
+
+// Rating5NEQ applies the NEQ predicate on the "rating_5" field.
+func Rating5NEQ(v int) predicate.Product {
+	return predicate.Product(sql.FieldNEQ(FieldRating5, v))
+}
+
+// Rating5In applies the In predicate on the "rating_5" field.
+func Rating5In(vs ...int) predicate.Product {
+	return predicate.Product(sql.FieldIn(FieldRating5, vs...))
+}
+
+// Rating5NotIn applies the NotIn predicate on the "rating_5" field.
+func Rating5NotIn(vs ...int) predicate.Product {
+	return predicate.Product(sql.FieldNotIn(FieldRating5, vs...))
+}
+
+// Rating5GT applies the GT predicate on the "rating_5" field.
+func Rating5GT(v int) predicate.Product {
+	return predicate.Product(sql.FieldGT(FieldRating5, v))
+}
+
+// Rating5GTE applies the GTE predicate on the "rating_5" field.
+func Rating5GTE(v int) predicate.Product {
+	return predicate.Product(sql.FieldGTE(FieldRating5, v))
+}
+
+// Rating5LT applies the LT predicate on the "rating_5" field.
+func Rating5LT(v int) predicate.Product {
+	return predicate.Product(sql.FieldLT(FieldRating5, v))
+}
+
+// Rating5LTE applies the LTE predicate on the "rating_5" field.
+func Rating5LTE(v int) predicate.Product {
+	return predicate.Product(sql.FieldLTE(FieldRating5, v))
+}
+
+// RatingWithPhotosEQ applies the EQ predicate on the "rating_with_photos" field.
+func RatingWithPhotosEQ(v int) predicate.Product {
+	return predicate.Product(sql.FieldEQ(FieldRatingWithPhotos, v))
+}
+
+// RatingWithPhotosNEQ applies the NEQ predicate on the "rating_with_photos" field.
+func RatingWithPhotosNEQ(v int) predicate.Product {
+	return predicate.Product(sql.FieldNEQ(FieldRatingWithPhotos, v))
+}
+
+// RatingWithPhotosIn applies the In predicate on the "rating_with_photos" field.
+func RatingWithPhotosIn(vs ...int) predicate.Product {
+	return predicate.Product(sql.FieldIn(FieldRatingWithPhotos, vs...))
+}
+
+// RatingWithPhotosNotIn applies the NotIn predicate on the "rating_with_photos" field.
+func RatingWithPhotosNotIn(vs ...int) predicate.Product {
+	return predicate.Product(sql.FieldNotIn(FieldRatingWithPhotos, vs...))
+}
+
+// RatingWithPhotosGT applies the GT predicate on the "rating_with_photos" field.
+func RatingWithPhotosGT(v int) predicate.Product {
+	return predicate.Product(sql.FieldGT(FieldRatingWithPhotos, v))
+}
+
+// RatingWithPhotosGTE applies the GTE predicate on the "rating_with_photos" field.
+func RatingWithPhotosGTE(v int) predicate.Product {
+	return predicate.Product(sql.FieldGTE(FieldRatingWithPhotos, v))
+}
+
+// RatingWithPhotosLT applies the LT predicate on the "rating_with_photos" field.
+func RatingWithPhotosLT(v int) predicate.Product {
+	return predicate.Product(sql.FieldLT(FieldRatingWithPhotos, v))
+}
+
+// RatingWithPhotosLTE applies the LTE predicate on the "rating_with_photos" field.
+func RatingWithPhotosLTE(v int) predicate.Product {
+	return predicate.Product(sql.FieldLTE(FieldRatingWithPhotos, v))
 }
 
 // MerchantIDEQ applies the EQ predicate on the "merchant_id" field.
@@ -813,86 +1208,6 @@ func VariantCountLT(v int) predicate.Product {
 // VariantCountLTE applies the LTE predicate on the "variant_count" field.
 func VariantCountLTE(v int) predicate.Product {
 	return predicate.Product(sql.FieldLTE(FieldVariantCount, v))
-}
-
-// RatingAverageEQ applies the EQ predicate on the "rating_average" field.
-func RatingAverageEQ(v float64) predicate.Product {
-	return predicate.Product(sql.FieldEQ(FieldRatingAverage, v))
-}
-
-// RatingAverageNEQ applies the NEQ predicate on the "rating_average" field.
-func RatingAverageNEQ(v float64) predicate.Product {
-	return predicate.Product(sql.FieldNEQ(FieldRatingAverage, v))
-}
-
-// RatingAverageIn applies the In predicate on the "rating_average" field.
-func RatingAverageIn(vs ...float64) predicate.Product {
-	return predicate.Product(sql.FieldIn(FieldRatingAverage, vs...))
-}
-
-// RatingAverageNotIn applies the NotIn predicate on the "rating_average" field.
-func RatingAverageNotIn(vs ...float64) predicate.Product {
-	return predicate.Product(sql.FieldNotIn(FieldRatingAverage, vs...))
-}
-
-// RatingAverageGT applies the GT predicate on the "rating_average" field.
-func RatingAverageGT(v float64) predicate.Product {
-	return predicate.Product(sql.FieldGT(FieldRatingAverage, v))
-}
-
-// RatingAverageGTE applies the GTE predicate on the "rating_average" field.
-func RatingAverageGTE(v float64) predicate.Product {
-	return predicate.Product(sql.FieldGTE(FieldRatingAverage, v))
-}
-
-// RatingAverageLT applies the LT predicate on the "rating_average" field.
-func RatingAverageLT(v float64) predicate.Product {
-	return predicate.Product(sql.FieldLT(FieldRatingAverage, v))
-}
-
-// RatingAverageLTE applies the LTE predicate on the "rating_average" field.
-func RatingAverageLTE(v float64) predicate.Product {
-	return predicate.Product(sql.FieldLTE(FieldRatingAverage, v))
-}
-
-// RatingCountEQ applies the EQ predicate on the "rating_count" field.
-func RatingCountEQ(v int) predicate.Product {
-	return predicate.Product(sql.FieldEQ(FieldRatingCount, v))
-}
-
-// RatingCountNEQ applies the NEQ predicate on the "rating_count" field.
-func RatingCountNEQ(v int) predicate.Product {
-	return predicate.Product(sql.FieldNEQ(FieldRatingCount, v))
-}
-
-// RatingCountIn applies the In predicate on the "rating_count" field.
-func RatingCountIn(vs ...int) predicate.Product {
-	return predicate.Product(sql.FieldIn(FieldRatingCount, vs...))
-}
-
-// RatingCountNotIn applies the NotIn predicate on the "rating_count" field.
-func RatingCountNotIn(vs ...int) predicate.Product {
-	return predicate.Product(sql.FieldNotIn(FieldRatingCount, vs...))
-}
-
-// RatingCountGT applies the GT predicate on the "rating_count" field.
-func RatingCountGT(v int) predicate.Product {
-	return predicate.Product(sql.FieldGT(FieldRatingCount, v))
-}
-
-// RatingCountGTE applies the GTE predicate on the "rating_count" field.
-func RatingCountGTE(v int) predicate.Product {
-	return predicate.Product(sql.FieldGTE(FieldRatingCount, v))
-}
-
-// RatingCountLT applies the LT predicate on the "rating_count" field.
-func RatingCountLT(v int) predicate.Product {
-	return predicate.Product(sql.FieldLT(FieldRatingCount, v))
-}
-
-// RatingCountLTE applies the LTE predicate on the "rating_count" field.
-func RatingCountLTE(v int) predicate.Product {
-	return predicate.Product(sql.FieldLTE(FieldRatingCount, v))
 }
 
 // HasMerchant applies the HasEdge predicate on the "merchant" edge.

@@ -22,22 +22,60 @@ const (
 	FieldUpdatedAt = "updated_at"
 	// FieldProductID holds the string denoting the product_id field in the database.
 	FieldProductID = "product_id"
+	// FieldMerchantID holds the string denoting the merchant_id field in the database.
+	FieldMerchantID = "merchant_id"
 	// FieldAuthorID holds the string denoting the author_id field in the database.
 	FieldAuthorID = "author_id"
+	// FieldOrderID holds the string denoting the order_id field in the database.
+	FieldOrderID = "order_id"
 	// FieldOrderItemID holds the string denoting the order_item_id field in the database.
 	FieldOrderItemID = "order_item_id"
+	// FieldAuthorName holds the string denoting the author_name field in the database.
+	FieldAuthorName = "author_name"
 	// FieldRating holds the string denoting the rating field in the database.
 	FieldRating = "rating"
 	// FieldBody holds the string denoting the body field in the database.
 	FieldBody = "body"
 	// FieldImages holds the string denoting the images field in the database.
 	FieldImages = "images"
+	// FieldTags holds the string denoting the tags field in the database.
+	FieldTags = "tags"
+	// FieldAnonymous holds the string denoting the anonymous field in the database.
+	FieldAnonymous = "anonymous"
+	// FieldIsDefault holds the string denoting the is_default field in the database.
+	FieldIsDefault = "is_default"
+	// FieldWithPhotos holds the string denoting the with_photos field in the database.
+	FieldWithPhotos = "with_photos"
+	// FieldHelpfulCount holds the string denoting the helpful_count field in the database.
+	FieldHelpfulCount = "helpful_count"
+	// FieldReportCount holds the string denoting the report_count field in the database.
+	FieldReportCount = "report_count"
+	// FieldHidden holds the string denoting the hidden field in the database.
+	FieldHidden = "hidden"
+	// FieldHiddenReason holds the string denoting the hidden_reason field in the database.
+	FieldHiddenReason = "hidden_reason"
+	// FieldHiddenAt holds the string denoting the hidden_at field in the database.
+	FieldHiddenAt = "hidden_at"
+	// FieldReply holds the string denoting the reply field in the database.
+	FieldReply = "reply"
+	// FieldRepliedAt holds the string denoting the replied_at field in the database.
+	FieldRepliedAt = "replied_at"
+	// FieldFollowUp holds the string denoting the follow_up field in the database.
+	FieldFollowUp = "follow_up"
+	// FieldFollowUpImages holds the string denoting the follow_up_images field in the database.
+	FieldFollowUpImages = "follow_up_images"
+	// FieldFollowedUpAt holds the string denoting the followed_up_at field in the database.
+	FieldFollowedUpAt = "followed_up_at"
 	// EdgeProduct holds the string denoting the product edge name in mutations.
 	EdgeProduct = "product"
 	// EdgeAuthor holds the string denoting the author edge name in mutations.
 	EdgeAuthor = "author"
 	// EdgeOrderItem holds the string denoting the order_item edge name in mutations.
 	EdgeOrderItem = "order_item"
+	// EdgeVotes holds the string denoting the votes edge name in mutations.
+	EdgeVotes = "votes"
+	// EdgeReports holds the string denoting the reports edge name in mutations.
+	EdgeReports = "reports"
 	// Table holds the table name of the review in the database.
 	Table = "reviews"
 	// ProductTable is the table that holds the product relation/edge.
@@ -61,6 +99,20 @@ const (
 	OrderItemInverseTable = "order_items"
 	// OrderItemColumn is the table column denoting the order_item relation/edge.
 	OrderItemColumn = "order_item_id"
+	// VotesTable is the table that holds the votes relation/edge.
+	VotesTable = "review_votes"
+	// VotesInverseTable is the table name for the ReviewVote entity.
+	// It exists in this package in order to avoid circular dependency with the "reviewvote" package.
+	VotesInverseTable = "review_votes"
+	// VotesColumn is the table column denoting the votes relation/edge.
+	VotesColumn = "review_id"
+	// ReportsTable is the table that holds the reports relation/edge.
+	ReportsTable = "review_reports"
+	// ReportsInverseTable is the table name for the ReviewReport entity.
+	// It exists in this package in order to avoid circular dependency with the "reviewreport" package.
+	ReportsInverseTable = "review_reports"
+	// ReportsColumn is the table column denoting the reports relation/edge.
+	ReportsColumn = "review_id"
 )
 
 // Columns holds all SQL columns for review fields.
@@ -69,11 +121,28 @@ var Columns = []string{
 	FieldCreatedAt,
 	FieldUpdatedAt,
 	FieldProductID,
+	FieldMerchantID,
 	FieldAuthorID,
+	FieldOrderID,
 	FieldOrderItemID,
+	FieldAuthorName,
 	FieldRating,
 	FieldBody,
 	FieldImages,
+	FieldTags,
+	FieldAnonymous,
+	FieldIsDefault,
+	FieldWithPhotos,
+	FieldHelpfulCount,
+	FieldReportCount,
+	FieldHidden,
+	FieldHiddenReason,
+	FieldHiddenAt,
+	FieldReply,
+	FieldRepliedAt,
+	FieldFollowUp,
+	FieldFollowUpImages,
+	FieldFollowedUpAt,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -100,12 +169,40 @@ var (
 	DefaultUpdatedAt func() time.Time
 	// UpdateDefaultUpdatedAt holds the default value on update for the "updated_at" field.
 	UpdateDefaultUpdatedAt func() time.Time
+	// DefaultAuthorName holds the default value on creation for the "author_name" field.
+	DefaultAuthorName string
+	// AuthorNameValidator is a validator for the "author_name" field. It is called by the builders before save.
+	AuthorNameValidator func(string) error
 	// RatingValidator is a validator for the "rating" field. It is called by the builders before save.
 	RatingValidator func(int) error
 	// DefaultBody holds the default value on creation for the "body" field.
 	DefaultBody string
 	// DefaultImages holds the default value on creation for the "images" field.
 	DefaultImages []schematype.Image
+	// DefaultTags holds the default value on creation for the "tags" field.
+	DefaultTags []string
+	// DefaultAnonymous holds the default value on creation for the "anonymous" field.
+	DefaultAnonymous bool
+	// DefaultIsDefault holds the default value on creation for the "is_default" field.
+	DefaultIsDefault bool
+	// DefaultWithPhotos holds the default value on creation for the "with_photos" field.
+	DefaultWithPhotos bool
+	// DefaultHelpfulCount holds the default value on creation for the "helpful_count" field.
+	DefaultHelpfulCount int
+	// HelpfulCountValidator is a validator for the "helpful_count" field. It is called by the builders before save.
+	HelpfulCountValidator func(int) error
+	// DefaultReportCount holds the default value on creation for the "report_count" field.
+	DefaultReportCount int
+	// ReportCountValidator is a validator for the "report_count" field. It is called by the builders before save.
+	ReportCountValidator func(int) error
+	// DefaultHidden holds the default value on creation for the "hidden" field.
+	DefaultHidden bool
+	// DefaultHiddenReason holds the default value on creation for the "hidden_reason" field.
+	DefaultHiddenReason string
+	// HiddenReasonValidator is a validator for the "hidden_reason" field. It is called by the builders before save.
+	HiddenReasonValidator func(string) error
+	// DefaultFollowUpImages holds the default value on creation for the "follow_up_images" field.
+	DefaultFollowUpImages []schematype.Image
 )
 
 // OrderOption defines the ordering options for the Review queries.
@@ -131,14 +228,29 @@ func ByProductID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldProductID, opts...).ToFunc()
 }
 
+// ByMerchantID orders the results by the merchant_id field.
+func ByMerchantID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldMerchantID, opts...).ToFunc()
+}
+
 // ByAuthorID orders the results by the author_id field.
 func ByAuthorID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldAuthorID, opts...).ToFunc()
 }
 
+// ByOrderID orders the results by the order_id field.
+func ByOrderID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldOrderID, opts...).ToFunc()
+}
+
 // ByOrderItemID orders the results by the order_item_id field.
 func ByOrderItemID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldOrderItemID, opts...).ToFunc()
+}
+
+// ByAuthorName orders the results by the author_name field.
+func ByAuthorName(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldAuthorName, opts...).ToFunc()
 }
 
 // ByRating orders the results by the rating field.
@@ -149,6 +261,66 @@ func ByRating(opts ...sql.OrderTermOption) OrderOption {
 // ByBody orders the results by the body field.
 func ByBody(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldBody, opts...).ToFunc()
+}
+
+// ByAnonymous orders the results by the anonymous field.
+func ByAnonymous(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldAnonymous, opts...).ToFunc()
+}
+
+// ByIsDefault orders the results by the is_default field.
+func ByIsDefault(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldIsDefault, opts...).ToFunc()
+}
+
+// ByWithPhotos orders the results by the with_photos field.
+func ByWithPhotos(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldWithPhotos, opts...).ToFunc()
+}
+
+// ByHelpfulCount orders the results by the helpful_count field.
+func ByHelpfulCount(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldHelpfulCount, opts...).ToFunc()
+}
+
+// ByReportCount orders the results by the report_count field.
+func ByReportCount(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldReportCount, opts...).ToFunc()
+}
+
+// ByHidden orders the results by the hidden field.
+func ByHidden(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldHidden, opts...).ToFunc()
+}
+
+// ByHiddenReason orders the results by the hidden_reason field.
+func ByHiddenReason(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldHiddenReason, opts...).ToFunc()
+}
+
+// ByHiddenAt orders the results by the hidden_at field.
+func ByHiddenAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldHiddenAt, opts...).ToFunc()
+}
+
+// ByReply orders the results by the reply field.
+func ByReply(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldReply, opts...).ToFunc()
+}
+
+// ByRepliedAt orders the results by the replied_at field.
+func ByRepliedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRepliedAt, opts...).ToFunc()
+}
+
+// ByFollowUp orders the results by the follow_up field.
+func ByFollowUp(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldFollowUp, opts...).ToFunc()
+}
+
+// ByFollowedUpAt orders the results by the followed_up_at field.
+func ByFollowedUpAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldFollowedUpAt, opts...).ToFunc()
 }
 
 // ByProductField orders the results by product field.
@@ -171,6 +343,34 @@ func ByOrderItemField(field string, opts ...sql.OrderTermOption) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newOrderItemStep(), sql.OrderByField(field, opts...))
 	}
 }
+
+// ByVotesCount orders the results by votes count.
+func ByVotesCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newVotesStep(), opts...)
+	}
+}
+
+// ByVotes orders the results by votes terms.
+func ByVotes(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newVotesStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+
+// ByReportsCount orders the results by reports count.
+func ByReportsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newReportsStep(), opts...)
+	}
+}
+
+// ByReports orders the results by reports terms.
+func ByReports(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newReportsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newProductStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -190,5 +390,19 @@ func newOrderItemStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(OrderItemInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2O, true, OrderItemTable, OrderItemColumn),
+	)
+}
+func newVotesStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(VotesInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, VotesTable, VotesColumn),
+	)
+}
+func newReportsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(ReportsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, ReportsTable, ReportsColumn),
 	)
 }

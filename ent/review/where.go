@@ -70,14 +70,29 @@ func ProductID(v int) predicate.Review {
 	return predicate.Review(sql.FieldEQ(FieldProductID, v))
 }
 
+// MerchantID applies equality check predicate on the "merchant_id" field. It's identical to MerchantIDEQ.
+func MerchantID(v int) predicate.Review {
+	return predicate.Review(sql.FieldEQ(FieldMerchantID, v))
+}
+
 // AuthorID applies equality check predicate on the "author_id" field. It's identical to AuthorIDEQ.
 func AuthorID(v int) predicate.Review {
 	return predicate.Review(sql.FieldEQ(FieldAuthorID, v))
 }
 
+// OrderID applies equality check predicate on the "order_id" field. It's identical to OrderIDEQ.
+func OrderID(v int) predicate.Review {
+	return predicate.Review(sql.FieldEQ(FieldOrderID, v))
+}
+
 // OrderItemID applies equality check predicate on the "order_item_id" field. It's identical to OrderItemIDEQ.
 func OrderItemID(v int) predicate.Review {
 	return predicate.Review(sql.FieldEQ(FieldOrderItemID, v))
+}
+
+// AuthorName applies equality check predicate on the "author_name" field. It's identical to AuthorNameEQ.
+func AuthorName(v string) predicate.Review {
+	return predicate.Review(sql.FieldEQ(FieldAuthorName, v))
 }
 
 // Rating applies equality check predicate on the "rating" field. It's identical to RatingEQ.
@@ -88,6 +103,66 @@ func Rating(v int) predicate.Review {
 // Body applies equality check predicate on the "body" field. It's identical to BodyEQ.
 func Body(v string) predicate.Review {
 	return predicate.Review(sql.FieldEQ(FieldBody, v))
+}
+
+// Anonymous applies equality check predicate on the "anonymous" field. It's identical to AnonymousEQ.
+func Anonymous(v bool) predicate.Review {
+	return predicate.Review(sql.FieldEQ(FieldAnonymous, v))
+}
+
+// IsDefault applies equality check predicate on the "is_default" field. It's identical to IsDefaultEQ.
+func IsDefault(v bool) predicate.Review {
+	return predicate.Review(sql.FieldEQ(FieldIsDefault, v))
+}
+
+// WithPhotos applies equality check predicate on the "with_photos" field. It's identical to WithPhotosEQ.
+func WithPhotos(v bool) predicate.Review {
+	return predicate.Review(sql.FieldEQ(FieldWithPhotos, v))
+}
+
+// HelpfulCount applies equality check predicate on the "helpful_count" field. It's identical to HelpfulCountEQ.
+func HelpfulCount(v int) predicate.Review {
+	return predicate.Review(sql.FieldEQ(FieldHelpfulCount, v))
+}
+
+// ReportCount applies equality check predicate on the "report_count" field. It's identical to ReportCountEQ.
+func ReportCount(v int) predicate.Review {
+	return predicate.Review(sql.FieldEQ(FieldReportCount, v))
+}
+
+// Hidden applies equality check predicate on the "hidden" field. It's identical to HiddenEQ.
+func Hidden(v bool) predicate.Review {
+	return predicate.Review(sql.FieldEQ(FieldHidden, v))
+}
+
+// HiddenReason applies equality check predicate on the "hidden_reason" field. It's identical to HiddenReasonEQ.
+func HiddenReason(v string) predicate.Review {
+	return predicate.Review(sql.FieldEQ(FieldHiddenReason, v))
+}
+
+// HiddenAt applies equality check predicate on the "hidden_at" field. It's identical to HiddenAtEQ.
+func HiddenAt(v time.Time) predicate.Review {
+	return predicate.Review(sql.FieldEQ(FieldHiddenAt, v))
+}
+
+// Reply applies equality check predicate on the "reply" field. It's identical to ReplyEQ.
+func Reply(v string) predicate.Review {
+	return predicate.Review(sql.FieldEQ(FieldReply, v))
+}
+
+// RepliedAt applies equality check predicate on the "replied_at" field. It's identical to RepliedAtEQ.
+func RepliedAt(v time.Time) predicate.Review {
+	return predicate.Review(sql.FieldEQ(FieldRepliedAt, v))
+}
+
+// FollowUp applies equality check predicate on the "follow_up" field. It's identical to FollowUpEQ.
+func FollowUp(v string) predicate.Review {
+	return predicate.Review(sql.FieldEQ(FieldFollowUp, v))
+}
+
+// FollowedUpAt applies equality check predicate on the "followed_up_at" field. It's identical to FollowedUpAtEQ.
+func FollowedUpAt(v time.Time) predicate.Review {
+	return predicate.Review(sql.FieldEQ(FieldFollowedUpAt, v))
 }
 
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
@@ -190,6 +265,46 @@ func ProductIDNotIn(vs ...int) predicate.Review {
 	return predicate.Review(sql.FieldNotIn(FieldProductID, vs...))
 }
 
+// MerchantIDEQ applies the EQ predicate on the "merchant_id" field.
+func MerchantIDEQ(v int) predicate.Review {
+	return predicate.Review(sql.FieldEQ(FieldMerchantID, v))
+}
+
+// MerchantIDNEQ applies the NEQ predicate on the "merchant_id" field.
+func MerchantIDNEQ(v int) predicate.Review {
+	return predicate.Review(sql.FieldNEQ(FieldMerchantID, v))
+}
+
+// MerchantIDIn applies the In predicate on the "merchant_id" field.
+func MerchantIDIn(vs ...int) predicate.Review {
+	return predicate.Review(sql.FieldIn(FieldMerchantID, vs...))
+}
+
+// MerchantIDNotIn applies the NotIn predicate on the "merchant_id" field.
+func MerchantIDNotIn(vs ...int) predicate.Review {
+	return predicate.Review(sql.FieldNotIn(FieldMerchantID, vs...))
+}
+
+// MerchantIDGT applies the GT predicate on the "merchant_id" field.
+func MerchantIDGT(v int) predicate.Review {
+	return predicate.Review(sql.FieldGT(FieldMerchantID, v))
+}
+
+// MerchantIDGTE applies the GTE predicate on the "merchant_id" field.
+func MerchantIDGTE(v int) predicate.Review {
+	return predicate.Review(sql.FieldGTE(FieldMerchantID, v))
+}
+
+// MerchantIDLT applies the LT predicate on the "merchant_id" field.
+func MerchantIDLT(v int) predicate.Review {
+	return predicate.Review(sql.FieldLT(FieldMerchantID, v))
+}
+
+// MerchantIDLTE applies the LTE predicate on the "merchant_id" field.
+func MerchantIDLTE(v int) predicate.Review {
+	return predicate.Review(sql.FieldLTE(FieldMerchantID, v))
+}
+
 // AuthorIDEQ applies the EQ predicate on the "author_id" field.
 func AuthorIDEQ(v int) predicate.Review {
 	return predicate.Review(sql.FieldEQ(FieldAuthorID, v))
@@ -208,6 +323,56 @@ func AuthorIDIn(vs ...int) predicate.Review {
 // AuthorIDNotIn applies the NotIn predicate on the "author_id" field.
 func AuthorIDNotIn(vs ...int) predicate.Review {
 	return predicate.Review(sql.FieldNotIn(FieldAuthorID, vs...))
+}
+
+// OrderIDEQ applies the EQ predicate on the "order_id" field.
+func OrderIDEQ(v int) predicate.Review {
+	return predicate.Review(sql.FieldEQ(FieldOrderID, v))
+}
+
+// OrderIDNEQ applies the NEQ predicate on the "order_id" field.
+func OrderIDNEQ(v int) predicate.Review {
+	return predicate.Review(sql.FieldNEQ(FieldOrderID, v))
+}
+
+// OrderIDIn applies the In predicate on the "order_id" field.
+func OrderIDIn(vs ...int) predicate.Review {
+	return predicate.Review(sql.FieldIn(FieldOrderID, vs...))
+}
+
+// OrderIDNotIn applies the NotIn predicate on the "order_id" field.
+func OrderIDNotIn(vs ...int) predicate.Review {
+	return predicate.Review(sql.FieldNotIn(FieldOrderID, vs...))
+}
+
+// OrderIDGT applies the GT predicate on the "order_id" field.
+func OrderIDGT(v int) predicate.Review {
+	return predicate.Review(sql.FieldGT(FieldOrderID, v))
+}
+
+// OrderIDGTE applies the GTE predicate on the "order_id" field.
+func OrderIDGTE(v int) predicate.Review {
+	return predicate.Review(sql.FieldGTE(FieldOrderID, v))
+}
+
+// OrderIDLT applies the LT predicate on the "order_id" field.
+func OrderIDLT(v int) predicate.Review {
+	return predicate.Review(sql.FieldLT(FieldOrderID, v))
+}
+
+// OrderIDLTE applies the LTE predicate on the "order_id" field.
+func OrderIDLTE(v int) predicate.Review {
+	return predicate.Review(sql.FieldLTE(FieldOrderID, v))
+}
+
+// OrderIDIsNil applies the IsNil predicate on the "order_id" field.
+func OrderIDIsNil() predicate.Review {
+	return predicate.Review(sql.FieldIsNull(FieldOrderID))
+}
+
+// OrderIDNotNil applies the NotNil predicate on the "order_id" field.
+func OrderIDNotNil() predicate.Review {
+	return predicate.Review(sql.FieldNotNull(FieldOrderID))
 }
 
 // OrderItemIDEQ applies the EQ predicate on the "order_item_id" field.
@@ -238,6 +403,71 @@ func OrderItemIDIsNil() predicate.Review {
 // OrderItemIDNotNil applies the NotNil predicate on the "order_item_id" field.
 func OrderItemIDNotNil() predicate.Review {
 	return predicate.Review(sql.FieldNotNull(FieldOrderItemID))
+}
+
+// AuthorNameEQ applies the EQ predicate on the "author_name" field.
+func AuthorNameEQ(v string) predicate.Review {
+	return predicate.Review(sql.FieldEQ(FieldAuthorName, v))
+}
+
+// AuthorNameNEQ applies the NEQ predicate on the "author_name" field.
+func AuthorNameNEQ(v string) predicate.Review {
+	return predicate.Review(sql.FieldNEQ(FieldAuthorName, v))
+}
+
+// AuthorNameIn applies the In predicate on the "author_name" field.
+func AuthorNameIn(vs ...string) predicate.Review {
+	return predicate.Review(sql.FieldIn(FieldAuthorName, vs...))
+}
+
+// AuthorNameNotIn applies the NotIn predicate on the "author_name" field.
+func AuthorNameNotIn(vs ...string) predicate.Review {
+	return predicate.Review(sql.FieldNotIn(FieldAuthorName, vs...))
+}
+
+// AuthorNameGT applies the GT predicate on the "author_name" field.
+func AuthorNameGT(v string) predicate.Review {
+	return predicate.Review(sql.FieldGT(FieldAuthorName, v))
+}
+
+// AuthorNameGTE applies the GTE predicate on the "author_name" field.
+func AuthorNameGTE(v string) predicate.Review {
+	return predicate.Review(sql.FieldGTE(FieldAuthorName, v))
+}
+
+// AuthorNameLT applies the LT predicate on the "author_name" field.
+func AuthorNameLT(v string) predicate.Review {
+	return predicate.Review(sql.FieldLT(FieldAuthorName, v))
+}
+
+// AuthorNameLTE applies the LTE predicate on the "author_name" field.
+func AuthorNameLTE(v string) predicate.Review {
+	return predicate.Review(sql.FieldLTE(FieldAuthorName, v))
+}
+
+// AuthorNameContains applies the Contains predicate on the "author_name" field.
+func AuthorNameContains(v string) predicate.Review {
+	return predicate.Review(sql.FieldContains(FieldAuthorName, v))
+}
+
+// AuthorNameHasPrefix applies the HasPrefix predicate on the "author_name" field.
+func AuthorNameHasPrefix(v string) predicate.Review {
+	return predicate.Review(sql.FieldHasPrefix(FieldAuthorName, v))
+}
+
+// AuthorNameHasSuffix applies the HasSuffix predicate on the "author_name" field.
+func AuthorNameHasSuffix(v string) predicate.Review {
+	return predicate.Review(sql.FieldHasSuffix(FieldAuthorName, v))
+}
+
+// AuthorNameEqualFold applies the EqualFold predicate on the "author_name" field.
+func AuthorNameEqualFold(v string) predicate.Review {
+	return predicate.Review(sql.FieldEqualFold(FieldAuthorName, v))
+}
+
+// AuthorNameContainsFold applies the ContainsFold predicate on the "author_name" field.
+func AuthorNameContainsFold(v string) predicate.Review {
+	return predicate.Review(sql.FieldContainsFold(FieldAuthorName, v))
 }
 
 // RatingEQ applies the EQ predicate on the "rating" field.
@@ -345,6 +575,491 @@ func BodyContainsFold(v string) predicate.Review {
 	return predicate.Review(sql.FieldContainsFold(FieldBody, v))
 }
 
+// AnonymousEQ applies the EQ predicate on the "anonymous" field.
+func AnonymousEQ(v bool) predicate.Review {
+	return predicate.Review(sql.FieldEQ(FieldAnonymous, v))
+}
+
+// AnonymousNEQ applies the NEQ predicate on the "anonymous" field.
+func AnonymousNEQ(v bool) predicate.Review {
+	return predicate.Review(sql.FieldNEQ(FieldAnonymous, v))
+}
+
+// IsDefaultEQ applies the EQ predicate on the "is_default" field.
+func IsDefaultEQ(v bool) predicate.Review {
+	return predicate.Review(sql.FieldEQ(FieldIsDefault, v))
+}
+
+// IsDefaultNEQ applies the NEQ predicate on the "is_default" field.
+func IsDefaultNEQ(v bool) predicate.Review {
+	return predicate.Review(sql.FieldNEQ(FieldIsDefault, v))
+}
+
+// WithPhotosEQ applies the EQ predicate on the "with_photos" field.
+func WithPhotosEQ(v bool) predicate.Review {
+	return predicate.Review(sql.FieldEQ(FieldWithPhotos, v))
+}
+
+// WithPhotosNEQ applies the NEQ predicate on the "with_photos" field.
+func WithPhotosNEQ(v bool) predicate.Review {
+	return predicate.Review(sql.FieldNEQ(FieldWithPhotos, v))
+}
+
+// HelpfulCountEQ applies the EQ predicate on the "helpful_count" field.
+func HelpfulCountEQ(v int) predicate.Review {
+	return predicate.Review(sql.FieldEQ(FieldHelpfulCount, v))
+}
+
+// HelpfulCountNEQ applies the NEQ predicate on the "helpful_count" field.
+func HelpfulCountNEQ(v int) predicate.Review {
+	return predicate.Review(sql.FieldNEQ(FieldHelpfulCount, v))
+}
+
+// HelpfulCountIn applies the In predicate on the "helpful_count" field.
+func HelpfulCountIn(vs ...int) predicate.Review {
+	return predicate.Review(sql.FieldIn(FieldHelpfulCount, vs...))
+}
+
+// HelpfulCountNotIn applies the NotIn predicate on the "helpful_count" field.
+func HelpfulCountNotIn(vs ...int) predicate.Review {
+	return predicate.Review(sql.FieldNotIn(FieldHelpfulCount, vs...))
+}
+
+// HelpfulCountGT applies the GT predicate on the "helpful_count" field.
+func HelpfulCountGT(v int) predicate.Review {
+	return predicate.Review(sql.FieldGT(FieldHelpfulCount, v))
+}
+
+// HelpfulCountGTE applies the GTE predicate on the "helpful_count" field.
+func HelpfulCountGTE(v int) predicate.Review {
+	return predicate.Review(sql.FieldGTE(FieldHelpfulCount, v))
+}
+
+// HelpfulCountLT applies the LT predicate on the "helpful_count" field.
+func HelpfulCountLT(v int) predicate.Review {
+	return predicate.Review(sql.FieldLT(FieldHelpfulCount, v))
+}
+
+// HelpfulCountLTE applies the LTE predicate on the "helpful_count" field.
+func HelpfulCountLTE(v int) predicate.Review {
+	return predicate.Review(sql.FieldLTE(FieldHelpfulCount, v))
+}
+
+// ReportCountEQ applies the EQ predicate on the "report_count" field.
+func ReportCountEQ(v int) predicate.Review {
+	return predicate.Review(sql.FieldEQ(FieldReportCount, v))
+}
+
+// ReportCountNEQ applies the NEQ predicate on the "report_count" field.
+func ReportCountNEQ(v int) predicate.Review {
+	return predicate.Review(sql.FieldNEQ(FieldReportCount, v))
+}
+
+// ReportCountIn applies the In predicate on the "report_count" field.
+func ReportCountIn(vs ...int) predicate.Review {
+	return predicate.Review(sql.FieldIn(FieldReportCount, vs...))
+}
+
+// ReportCountNotIn applies the NotIn predicate on the "report_count" field.
+func ReportCountNotIn(vs ...int) predicate.Review {
+	return predicate.Review(sql.FieldNotIn(FieldReportCount, vs...))
+}
+
+// ReportCountGT applies the GT predicate on the "report_count" field.
+func ReportCountGT(v int) predicate.Review {
+	return predicate.Review(sql.FieldGT(FieldReportCount, v))
+}
+
+// ReportCountGTE applies the GTE predicate on the "report_count" field.
+func ReportCountGTE(v int) predicate.Review {
+	return predicate.Review(sql.FieldGTE(FieldReportCount, v))
+}
+
+// ReportCountLT applies the LT predicate on the "report_count" field.
+func ReportCountLT(v int) predicate.Review {
+	return predicate.Review(sql.FieldLT(FieldReportCount, v))
+}
+
+// ReportCountLTE applies the LTE predicate on the "report_count" field.
+func ReportCountLTE(v int) predicate.Review {
+	return predicate.Review(sql.FieldLTE(FieldReportCount, v))
+}
+
+// HiddenEQ applies the EQ predicate on the "hidden" field.
+func HiddenEQ(v bool) predicate.Review {
+	return predicate.Review(sql.FieldEQ(FieldHidden, v))
+}
+
+// HiddenNEQ applies the NEQ predicate on the "hidden" field.
+func HiddenNEQ(v bool) predicate.Review {
+	return predicate.Review(sql.FieldNEQ(FieldHidden, v))
+}
+
+// HiddenReasonEQ applies the EQ predicate on the "hidden_reason" field.
+func HiddenReasonEQ(v string) predicate.Review {
+	return predicate.Review(sql.FieldEQ(FieldHiddenReason, v))
+}
+
+// HiddenReasonNEQ applies the NEQ predicate on the "hidden_reason" field.
+func HiddenReasonNEQ(v string) predicate.Review {
+	return predicate.Review(sql.FieldNEQ(FieldHiddenReason, v))
+}
+
+// HiddenReasonIn applies the In predicate on the "hidden_reason" field.
+func HiddenReasonIn(vs ...string) predicate.Review {
+	return predicate.Review(sql.FieldIn(FieldHiddenReason, vs...))
+}
+
+// HiddenReasonNotIn applies the NotIn predicate on the "hidden_reason" field.
+func HiddenReasonNotIn(vs ...string) predicate.Review {
+	return predicate.Review(sql.FieldNotIn(FieldHiddenReason, vs...))
+}
+
+// HiddenReasonGT applies the GT predicate on the "hidden_reason" field.
+func HiddenReasonGT(v string) predicate.Review {
+	return predicate.Review(sql.FieldGT(FieldHiddenReason, v))
+}
+
+// HiddenReasonGTE applies the GTE predicate on the "hidden_reason" field.
+func HiddenReasonGTE(v string) predicate.Review {
+	return predicate.Review(sql.FieldGTE(FieldHiddenReason, v))
+}
+
+// HiddenReasonLT applies the LT predicate on the "hidden_reason" field.
+func HiddenReasonLT(v string) predicate.Review {
+	return predicate.Review(sql.FieldLT(FieldHiddenReason, v))
+}
+
+// HiddenReasonLTE applies the LTE predicate on the "hidden_reason" field.
+func HiddenReasonLTE(v string) predicate.Review {
+	return predicate.Review(sql.FieldLTE(FieldHiddenReason, v))
+}
+
+// HiddenReasonContains applies the Contains predicate on the "hidden_reason" field.
+func HiddenReasonContains(v string) predicate.Review {
+	return predicate.Review(sql.FieldContains(FieldHiddenReason, v))
+}
+
+// HiddenReasonHasPrefix applies the HasPrefix predicate on the "hidden_reason" field.
+func HiddenReasonHasPrefix(v string) predicate.Review {
+	return predicate.Review(sql.FieldHasPrefix(FieldHiddenReason, v))
+}
+
+// HiddenReasonHasSuffix applies the HasSuffix predicate on the "hidden_reason" field.
+func HiddenReasonHasSuffix(v string) predicate.Review {
+	return predicate.Review(sql.FieldHasSuffix(FieldHiddenReason, v))
+}
+
+// HiddenReasonEqualFold applies the EqualFold predicate on the "hidden_reason" field.
+func HiddenReasonEqualFold(v string) predicate.Review {
+	return predicate.Review(sql.FieldEqualFold(FieldHiddenReason, v))
+}
+
+// HiddenReasonContainsFold applies the ContainsFold predicate on the "hidden_reason" field.
+func HiddenReasonContainsFold(v string) predicate.Review {
+	return predicate.Review(sql.FieldContainsFold(FieldHiddenReason, v))
+}
+
+// HiddenAtEQ applies the EQ predicate on the "hidden_at" field.
+func HiddenAtEQ(v time.Time) predicate.Review {
+	return predicate.Review(sql.FieldEQ(FieldHiddenAt, v))
+}
+
+// HiddenAtNEQ applies the NEQ predicate on the "hidden_at" field.
+func HiddenAtNEQ(v time.Time) predicate.Review {
+	return predicate.Review(sql.FieldNEQ(FieldHiddenAt, v))
+}
+
+// HiddenAtIn applies the In predicate on the "hidden_at" field.
+func HiddenAtIn(vs ...time.Time) predicate.Review {
+	return predicate.Review(sql.FieldIn(FieldHiddenAt, vs...))
+}
+
+// HiddenAtNotIn applies the NotIn predicate on the "hidden_at" field.
+func HiddenAtNotIn(vs ...time.Time) predicate.Review {
+	return predicate.Review(sql.FieldNotIn(FieldHiddenAt, vs...))
+}
+
+// HiddenAtGT applies the GT predicate on the "hidden_at" field.
+func HiddenAtGT(v time.Time) predicate.Review {
+	return predicate.Review(sql.FieldGT(FieldHiddenAt, v))
+}
+
+// HiddenAtGTE applies the GTE predicate on the "hidden_at" field.
+func HiddenAtGTE(v time.Time) predicate.Review {
+	return predicate.Review(sql.FieldGTE(FieldHiddenAt, v))
+}
+
+// HiddenAtLT applies the LT predicate on the "hidden_at" field.
+func HiddenAtLT(v time.Time) predicate.Review {
+	return predicate.Review(sql.FieldLT(FieldHiddenAt, v))
+}
+
+// HiddenAtLTE applies the LTE predicate on the "hidden_at" field.
+func HiddenAtLTE(v time.Time) predicate.Review {
+	return predicate.Review(sql.FieldLTE(FieldHiddenAt, v))
+}
+
+// HiddenAtIsNil applies the IsNil predicate on the "hidden_at" field.
+func HiddenAtIsNil() predicate.Review {
+	return predicate.Review(sql.FieldIsNull(FieldHiddenAt))
+}
+
+// HiddenAtNotNil applies the NotNil predicate on the "hidden_at" field.
+func HiddenAtNotNil() predicate.Review {
+	return predicate.Review(sql.FieldNotNull(FieldHiddenAt))
+}
+
+// ReplyEQ applies the EQ predicate on the "reply" field.
+func ReplyEQ(v string) predicate.Review {
+	return predicate.Review(sql.FieldEQ(FieldReply, v))
+}
+
+// ReplyNEQ applies the NEQ predicate on the "reply" field.
+func ReplyNEQ(v string) predicate.Review {
+	return predicate.Review(sql.FieldNEQ(FieldReply, v))
+}
+
+// ReplyIn applies the In predicate on the "reply" field.
+func ReplyIn(vs ...string) predicate.Review {
+	return predicate.Review(sql.FieldIn(FieldReply, vs...))
+}
+
+// ReplyNotIn applies the NotIn predicate on the "reply" field.
+func ReplyNotIn(vs ...string) predicate.Review {
+	return predicate.Review(sql.FieldNotIn(FieldReply, vs...))
+}
+
+// ReplyGT applies the GT predicate on the "reply" field.
+func ReplyGT(v string) predicate.Review {
+	return predicate.Review(sql.FieldGT(FieldReply, v))
+}
+
+// ReplyGTE applies the GTE predicate on the "reply" field.
+func ReplyGTE(v string) predicate.Review {
+	return predicate.Review(sql.FieldGTE(FieldReply, v))
+}
+
+// ReplyLT applies the LT predicate on the "reply" field.
+func ReplyLT(v string) predicate.Review {
+	return predicate.Review(sql.FieldLT(FieldReply, v))
+}
+
+// ReplyLTE applies the LTE predicate on the "reply" field.
+func ReplyLTE(v string) predicate.Review {
+	return predicate.Review(sql.FieldLTE(FieldReply, v))
+}
+
+// ReplyContains applies the Contains predicate on the "reply" field.
+func ReplyContains(v string) predicate.Review {
+	return predicate.Review(sql.FieldContains(FieldReply, v))
+}
+
+// ReplyHasPrefix applies the HasPrefix predicate on the "reply" field.
+func ReplyHasPrefix(v string) predicate.Review {
+	return predicate.Review(sql.FieldHasPrefix(FieldReply, v))
+}
+
+// ReplyHasSuffix applies the HasSuffix predicate on the "reply" field.
+func ReplyHasSuffix(v string) predicate.Review {
+	return predicate.Review(sql.FieldHasSuffix(FieldReply, v))
+}
+
+// ReplyIsNil applies the IsNil predicate on the "reply" field.
+func ReplyIsNil() predicate.Review {
+	return predicate.Review(sql.FieldIsNull(FieldReply))
+}
+
+// ReplyNotNil applies the NotNil predicate on the "reply" field.
+func ReplyNotNil() predicate.Review {
+	return predicate.Review(sql.FieldNotNull(FieldReply))
+}
+
+// ReplyEqualFold applies the EqualFold predicate on the "reply" field.
+func ReplyEqualFold(v string) predicate.Review {
+	return predicate.Review(sql.FieldEqualFold(FieldReply, v))
+}
+
+// ReplyContainsFold applies the ContainsFold predicate on the "reply" field.
+func ReplyContainsFold(v string) predicate.Review {
+	return predicate.Review(sql.FieldContainsFold(FieldReply, v))
+}
+
+// RepliedAtEQ applies the EQ predicate on the "replied_at" field.
+func RepliedAtEQ(v time.Time) predicate.Review {
+	return predicate.Review(sql.FieldEQ(FieldRepliedAt, v))
+}
+
+// RepliedAtNEQ applies the NEQ predicate on the "replied_at" field.
+func RepliedAtNEQ(v time.Time) predicate.Review {
+	return predicate.Review(sql.FieldNEQ(FieldRepliedAt, v))
+}
+
+// RepliedAtIn applies the In predicate on the "replied_at" field.
+func RepliedAtIn(vs ...time.Time) predicate.Review {
+	return predicate.Review(sql.FieldIn(FieldRepliedAt, vs...))
+}
+
+// RepliedAtNotIn applies the NotIn predicate on the "replied_at" field.
+func RepliedAtNotIn(vs ...time.Time) predicate.Review {
+	return predicate.Review(sql.FieldNotIn(FieldRepliedAt, vs...))
+}
+
+// RepliedAtGT applies the GT predicate on the "replied_at" field.
+func RepliedAtGT(v time.Time) predicate.Review {
+	return predicate.Review(sql.FieldGT(FieldRepliedAt, v))
+}
+
+// RepliedAtGTE applies the GTE predicate on the "replied_at" field.
+func RepliedAtGTE(v time.Time) predicate.Review {
+	return predicate.Review(sql.FieldGTE(FieldRepliedAt, v))
+}
+
+// RepliedAtLT applies the LT predicate on the "replied_at" field.
+func RepliedAtLT(v time.Time) predicate.Review {
+	return predicate.Review(sql.FieldLT(FieldRepliedAt, v))
+}
+
+// RepliedAtLTE applies the LTE predicate on the "replied_at" field.
+func RepliedAtLTE(v time.Time) predicate.Review {
+	return predicate.Review(sql.FieldLTE(FieldRepliedAt, v))
+}
+
+// RepliedAtIsNil applies the IsNil predicate on the "replied_at" field.
+func RepliedAtIsNil() predicate.Review {
+	return predicate.Review(sql.FieldIsNull(FieldRepliedAt))
+}
+
+// RepliedAtNotNil applies the NotNil predicate on the "replied_at" field.
+func RepliedAtNotNil() predicate.Review {
+	return predicate.Review(sql.FieldNotNull(FieldRepliedAt))
+}
+
+// FollowUpEQ applies the EQ predicate on the "follow_up" field.
+func FollowUpEQ(v string) predicate.Review {
+	return predicate.Review(sql.FieldEQ(FieldFollowUp, v))
+}
+
+// FollowUpNEQ applies the NEQ predicate on the "follow_up" field.
+func FollowUpNEQ(v string) predicate.Review {
+	return predicate.Review(sql.FieldNEQ(FieldFollowUp, v))
+}
+
+// FollowUpIn applies the In predicate on the "follow_up" field.
+func FollowUpIn(vs ...string) predicate.Review {
+	return predicate.Review(sql.FieldIn(FieldFollowUp, vs...))
+}
+
+// FollowUpNotIn applies the NotIn predicate on the "follow_up" field.
+func FollowUpNotIn(vs ...string) predicate.Review {
+	return predicate.Review(sql.FieldNotIn(FieldFollowUp, vs...))
+}
+
+// FollowUpGT applies the GT predicate on the "follow_up" field.
+func FollowUpGT(v string) predicate.Review {
+	return predicate.Review(sql.FieldGT(FieldFollowUp, v))
+}
+
+// FollowUpGTE applies the GTE predicate on the "follow_up" field.
+func FollowUpGTE(v string) predicate.Review {
+	return predicate.Review(sql.FieldGTE(FieldFollowUp, v))
+}
+
+// FollowUpLT applies the LT predicate on the "follow_up" field.
+func FollowUpLT(v string) predicate.Review {
+	return predicate.Review(sql.FieldLT(FieldFollowUp, v))
+}
+
+// FollowUpLTE applies the LTE predicate on the "follow_up" field.
+func FollowUpLTE(v string) predicate.Review {
+	return predicate.Review(sql.FieldLTE(FieldFollowUp, v))
+}
+
+// FollowUpContains applies the Contains predicate on the "follow_up" field.
+func FollowUpContains(v string) predicate.Review {
+	return predicate.Review(sql.FieldContains(FieldFollowUp, v))
+}
+
+// FollowUpHasPrefix applies the HasPrefix predicate on the "follow_up" field.
+func FollowUpHasPrefix(v string) predicate.Review {
+	return predicate.Review(sql.FieldHasPrefix(FieldFollowUp, v))
+}
+
+// FollowUpHasSuffix applies the HasSuffix predicate on the "follow_up" field.
+func FollowUpHasSuffix(v string) predicate.Review {
+	return predicate.Review(sql.FieldHasSuffix(FieldFollowUp, v))
+}
+
+// FollowUpIsNil applies the IsNil predicate on the "follow_up" field.
+func FollowUpIsNil() predicate.Review {
+	return predicate.Review(sql.FieldIsNull(FieldFollowUp))
+}
+
+// FollowUpNotNil applies the NotNil predicate on the "follow_up" field.
+func FollowUpNotNil() predicate.Review {
+	return predicate.Review(sql.FieldNotNull(FieldFollowUp))
+}
+
+// FollowUpEqualFold applies the EqualFold predicate on the "follow_up" field.
+func FollowUpEqualFold(v string) predicate.Review {
+	return predicate.Review(sql.FieldEqualFold(FieldFollowUp, v))
+}
+
+// FollowUpContainsFold applies the ContainsFold predicate on the "follow_up" field.
+func FollowUpContainsFold(v string) predicate.Review {
+	return predicate.Review(sql.FieldContainsFold(FieldFollowUp, v))
+}
+
+// FollowedUpAtEQ applies the EQ predicate on the "followed_up_at" field.
+func FollowedUpAtEQ(v time.Time) predicate.Review {
+	return predicate.Review(sql.FieldEQ(FieldFollowedUpAt, v))
+}
+
+// FollowedUpAtNEQ applies the NEQ predicate on the "followed_up_at" field.
+func FollowedUpAtNEQ(v time.Time) predicate.Review {
+	return predicate.Review(sql.FieldNEQ(FieldFollowedUpAt, v))
+}
+
+// FollowedUpAtIn applies the In predicate on the "followed_up_at" field.
+func FollowedUpAtIn(vs ...time.Time) predicate.Review {
+	return predicate.Review(sql.FieldIn(FieldFollowedUpAt, vs...))
+}
+
+// FollowedUpAtNotIn applies the NotIn predicate on the "followed_up_at" field.
+func FollowedUpAtNotIn(vs ...time.Time) predicate.Review {
+	return predicate.Review(sql.FieldNotIn(FieldFollowedUpAt, vs...))
+}
+
+// FollowedUpAtGT applies the GT predicate on the "followed_up_at" field.
+func FollowedUpAtGT(v time.Time) predicate.Review {
+	return predicate.Review(sql.FieldGT(FieldFollowedUpAt, v))
+}
+
+// FollowedUpAtGTE applies the GTE predicate on the "followed_up_at" field.
+func FollowedUpAtGTE(v time.Time) predicate.Review {
+	return predicate.Review(sql.FieldGTE(FieldFollowedUpAt, v))
+}
+
+// FollowedUpAtLT applies the LT predicate on the "followed_up_at" field.
+func FollowedUpAtLT(v time.Time) predicate.Review {
+	return predicate.Review(sql.FieldLT(FieldFollowedUpAt, v))
+}
+
+// FollowedUpAtLTE applies the LTE predicate on the "followed_up_at" field.
+func FollowedUpAtLTE(v time.Time) predicate.Review {
+	return predicate.Review(sql.FieldLTE(FieldFollowedUpAt, v))
+}
+
+// FollowedUpAtIsNil applies the IsNil predicate on the "followed_up_at" field.
+func FollowedUpAtIsNil() predicate.Review {
+	return predicate.Review(sql.FieldIsNull(FieldFollowedUpAt))
+}
+
+// FollowedUpAtNotNil applies the NotNil predicate on the "followed_up_at" field.
+func FollowedUpAtNotNil() predicate.Review {
+	return predicate.Review(sql.FieldNotNull(FieldFollowedUpAt))
+}
+
 // HasProduct applies the HasEdge predicate on the "product" edge.
 func HasProduct() predicate.Review {
 	return predicate.Review(func(s *sql.Selector) {
@@ -406,6 +1121,52 @@ func HasOrderItem() predicate.Review {
 func HasOrderItemWith(preds ...predicate.OrderItem) predicate.Review {
 	return predicate.Review(func(s *sql.Selector) {
 		step := newOrderItemStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasVotes applies the HasEdge predicate on the "votes" edge.
+func HasVotes() predicate.Review {
+	return predicate.Review(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, VotesTable, VotesColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasVotesWith applies the HasEdge predicate on the "votes" edge with a given conditions (other predicates).
+func HasVotesWith(preds ...predicate.ReviewVote) predicate.Review {
+	return predicate.Review(func(s *sql.Selector) {
+		step := newVotesStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasReports applies the HasEdge predicate on the "reports" edge.
+func HasReports() predicate.Review {
+	return predicate.Review(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, ReportsTable, ReportsColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasReportsWith applies the HasEdge predicate on the "reports" edge with a given conditions (other predicates).
+func HasReportsWith(preds ...predicate.ReviewReport) predicate.Review {
+	return predicate.Review(func(s *sql.Selector) {
+		step := newReportsStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

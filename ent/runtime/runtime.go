@@ -27,6 +27,8 @@ import (
 	"github.com/xiadan/xiadan/ent/refund"
 	"github.com/xiadan/xiadan/ent/relaystate"
 	"github.com/xiadan/xiadan/ent/review"
+	"github.com/xiadan/xiadan/ent/reviewreport"
+	"github.com/xiadan/xiadan/ent/reviewvote"
 	"github.com/xiadan/xiadan/ent/schema"
 	"github.com/xiadan/xiadan/ent/schema/schematype"
 	"github.com/xiadan/xiadan/ent/searchtoken"
@@ -591,6 +593,8 @@ func init() {
 	}
 	merchantMixinFields0 := merchantMixin[0].Fields()
 	_ = merchantMixinFields0
+	merchantMixinFields1 := merchantMixin[1].Fields()
+	_ = merchantMixinFields1
 	merchantFields := schema.Merchant{}.Fields()
 	_ = merchantFields
 	// merchantDescCreatedAt is the schema descriptor for created_at field.
@@ -603,6 +607,74 @@ func init() {
 	merchant.DefaultUpdatedAt = merchantDescUpdatedAt.Default.(func() time.Time)
 	// merchant.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
 	merchant.UpdateDefaultUpdatedAt = merchantDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// merchantDescRatingAverage is the schema descriptor for rating_average field.
+	merchantDescRatingAverage := merchantMixinFields1[0].Descriptor()
+	// merchant.DefaultRatingAverage holds the default value on creation for the rating_average field.
+	merchant.DefaultRatingAverage = merchantDescRatingAverage.Default.(float64)
+	// merchant.RatingAverageValidator is a validator for the "rating_average" field. It is called by the builders before save.
+	merchant.RatingAverageValidator = func() func(float64) error {
+		validators := merchantDescRatingAverage.Validators
+		fns := [...]func(float64) error{
+			validators[0].(func(float64) error),
+			validators[1].(func(float64) error),
+		}
+		return func(rating_average float64) error {
+			for _, fn := range fns {
+				if err := fn(rating_average); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// merchantDescRatingCount is the schema descriptor for rating_count field.
+	merchantDescRatingCount := merchantMixinFields1[1].Descriptor()
+	// merchant.DefaultRatingCount holds the default value on creation for the rating_count field.
+	merchant.DefaultRatingCount = merchantDescRatingCount.Default.(int)
+	// merchant.RatingCountValidator is a validator for the "rating_count" field. It is called by the builders before save.
+	merchant.RatingCountValidator = merchantDescRatingCount.Validators[0].(func(int) error)
+	// merchantDescRatingSum is the schema descriptor for rating_sum field.
+	merchantDescRatingSum := merchantMixinFields1[2].Descriptor()
+	// merchant.DefaultRatingSum holds the default value on creation for the rating_sum field.
+	merchant.DefaultRatingSum = merchantDescRatingSum.Default.(int)
+	// merchant.RatingSumValidator is a validator for the "rating_sum" field. It is called by the builders before save.
+	merchant.RatingSumValidator = merchantDescRatingSum.Validators[0].(func(int) error)
+	// merchantDescRating1 is the schema descriptor for rating_1 field.
+	merchantDescRating1 := merchantMixinFields1[3].Descriptor()
+	// merchant.DefaultRating1 holds the default value on creation for the rating_1 field.
+	merchant.DefaultRating1 = merchantDescRating1.Default.(int)
+	// merchant.Rating1Validator is a validator for the "rating_1" field. It is called by the builders before save.
+	merchant.Rating1Validator = merchantDescRating1.Validators[0].(func(int) error)
+	// merchantDescRating2 is the schema descriptor for rating_2 field.
+	merchantDescRating2 := merchantMixinFields1[4].Descriptor()
+	// merchant.DefaultRating2 holds the default value on creation for the rating_2 field.
+	merchant.DefaultRating2 = merchantDescRating2.Default.(int)
+	// merchant.Rating2Validator is a validator for the "rating_2" field. It is called by the builders before save.
+	merchant.Rating2Validator = merchantDescRating2.Validators[0].(func(int) error)
+	// merchantDescRating3 is the schema descriptor for rating_3 field.
+	merchantDescRating3 := merchantMixinFields1[5].Descriptor()
+	// merchant.DefaultRating3 holds the default value on creation for the rating_3 field.
+	merchant.DefaultRating3 = merchantDescRating3.Default.(int)
+	// merchant.Rating3Validator is a validator for the "rating_3" field. It is called by the builders before save.
+	merchant.Rating3Validator = merchantDescRating3.Validators[0].(func(int) error)
+	// merchantDescRating4 is the schema descriptor for rating_4 field.
+	merchantDescRating4 := merchantMixinFields1[6].Descriptor()
+	// merchant.DefaultRating4 holds the default value on creation for the rating_4 field.
+	merchant.DefaultRating4 = merchantDescRating4.Default.(int)
+	// merchant.Rating4Validator is a validator for the "rating_4" field. It is called by the builders before save.
+	merchant.Rating4Validator = merchantDescRating4.Validators[0].(func(int) error)
+	// merchantDescRating5 is the schema descriptor for rating_5 field.
+	merchantDescRating5 := merchantMixinFields1[7].Descriptor()
+	// merchant.DefaultRating5 holds the default value on creation for the rating_5 field.
+	merchant.DefaultRating5 = merchantDescRating5.Default.(int)
+	// merchant.Rating5Validator is a validator for the "rating_5" field. It is called by the builders before save.
+	merchant.Rating5Validator = merchantDescRating5.Validators[0].(func(int) error)
+	// merchantDescRatingWithPhotos is the schema descriptor for rating_with_photos field.
+	merchantDescRatingWithPhotos := merchantMixinFields1[8].Descriptor()
+	// merchant.DefaultRatingWithPhotos holds the default value on creation for the rating_with_photos field.
+	merchant.DefaultRatingWithPhotos = merchantDescRatingWithPhotos.Default.(int)
+	// merchant.RatingWithPhotosValidator is a validator for the "rating_with_photos" field. It is called by the builders before save.
+	merchant.RatingWithPhotosValidator = merchantDescRatingWithPhotos.Validators[0].(func(int) error)
 	// merchantDescName is the schema descriptor for name field.
 	merchantDescName := merchantFields[0].Descriptor()
 	// merchant.NameValidator is a validator for the "name" field. It is called by the builders before save.
@@ -1329,6 +1401,8 @@ func init() {
 	product.Hooks[2] = productHooks[1]
 	productMixinFields0 := productMixin[0].Fields()
 	_ = productMixinFields0
+	productMixinFields1 := productMixin[1].Fields()
+	_ = productMixinFields1
 	productFields := schema.Product{}.Fields()
 	_ = productFields
 	// productDescCreatedAt is the schema descriptor for created_at field.
@@ -1341,6 +1415,74 @@ func init() {
 	product.DefaultUpdatedAt = productDescUpdatedAt.Default.(func() time.Time)
 	// product.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
 	product.UpdateDefaultUpdatedAt = productDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// productDescRatingAverage is the schema descriptor for rating_average field.
+	productDescRatingAverage := productMixinFields1[0].Descriptor()
+	// product.DefaultRatingAverage holds the default value on creation for the rating_average field.
+	product.DefaultRatingAverage = productDescRatingAverage.Default.(float64)
+	// product.RatingAverageValidator is a validator for the "rating_average" field. It is called by the builders before save.
+	product.RatingAverageValidator = func() func(float64) error {
+		validators := productDescRatingAverage.Validators
+		fns := [...]func(float64) error{
+			validators[0].(func(float64) error),
+			validators[1].(func(float64) error),
+		}
+		return func(rating_average float64) error {
+			for _, fn := range fns {
+				if err := fn(rating_average); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// productDescRatingCount is the schema descriptor for rating_count field.
+	productDescRatingCount := productMixinFields1[1].Descriptor()
+	// product.DefaultRatingCount holds the default value on creation for the rating_count field.
+	product.DefaultRatingCount = productDescRatingCount.Default.(int)
+	// product.RatingCountValidator is a validator for the "rating_count" field. It is called by the builders before save.
+	product.RatingCountValidator = productDescRatingCount.Validators[0].(func(int) error)
+	// productDescRatingSum is the schema descriptor for rating_sum field.
+	productDescRatingSum := productMixinFields1[2].Descriptor()
+	// product.DefaultRatingSum holds the default value on creation for the rating_sum field.
+	product.DefaultRatingSum = productDescRatingSum.Default.(int)
+	// product.RatingSumValidator is a validator for the "rating_sum" field. It is called by the builders before save.
+	product.RatingSumValidator = productDescRatingSum.Validators[0].(func(int) error)
+	// productDescRating1 is the schema descriptor for rating_1 field.
+	productDescRating1 := productMixinFields1[3].Descriptor()
+	// product.DefaultRating1 holds the default value on creation for the rating_1 field.
+	product.DefaultRating1 = productDescRating1.Default.(int)
+	// product.Rating1Validator is a validator for the "rating_1" field. It is called by the builders before save.
+	product.Rating1Validator = productDescRating1.Validators[0].(func(int) error)
+	// productDescRating2 is the schema descriptor for rating_2 field.
+	productDescRating2 := productMixinFields1[4].Descriptor()
+	// product.DefaultRating2 holds the default value on creation for the rating_2 field.
+	product.DefaultRating2 = productDescRating2.Default.(int)
+	// product.Rating2Validator is a validator for the "rating_2" field. It is called by the builders before save.
+	product.Rating2Validator = productDescRating2.Validators[0].(func(int) error)
+	// productDescRating3 is the schema descriptor for rating_3 field.
+	productDescRating3 := productMixinFields1[5].Descriptor()
+	// product.DefaultRating3 holds the default value on creation for the rating_3 field.
+	product.DefaultRating3 = productDescRating3.Default.(int)
+	// product.Rating3Validator is a validator for the "rating_3" field. It is called by the builders before save.
+	product.Rating3Validator = productDescRating3.Validators[0].(func(int) error)
+	// productDescRating4 is the schema descriptor for rating_4 field.
+	productDescRating4 := productMixinFields1[6].Descriptor()
+	// product.DefaultRating4 holds the default value on creation for the rating_4 field.
+	product.DefaultRating4 = productDescRating4.Default.(int)
+	// product.Rating4Validator is a validator for the "rating_4" field. It is called by the builders before save.
+	product.Rating4Validator = productDescRating4.Validators[0].(func(int) error)
+	// productDescRating5 is the schema descriptor for rating_5 field.
+	productDescRating5 := productMixinFields1[7].Descriptor()
+	// product.DefaultRating5 holds the default value on creation for the rating_5 field.
+	product.DefaultRating5 = productDescRating5.Default.(int)
+	// product.Rating5Validator is a validator for the "rating_5" field. It is called by the builders before save.
+	product.Rating5Validator = productDescRating5.Validators[0].(func(int) error)
+	// productDescRatingWithPhotos is the schema descriptor for rating_with_photos field.
+	productDescRatingWithPhotos := productMixinFields1[8].Descriptor()
+	// product.DefaultRatingWithPhotos holds the default value on creation for the rating_with_photos field.
+	product.DefaultRatingWithPhotos = productDescRatingWithPhotos.Default.(int)
+	// product.RatingWithPhotosValidator is a validator for the "rating_with_photos" field. It is called by the builders before save.
+	product.RatingWithPhotosValidator = productDescRatingWithPhotos.Validators[0].(func(int) error)
 	// productDescTitle is the schema descriptor for title field.
 	productDescTitle := productFields[2].Descriptor()
 	// product.TitleValidator is a validator for the "title" field. It is called by the builders before save.
@@ -1440,32 +1582,6 @@ func init() {
 	product.DefaultVariantCount = productDescVariantCount.Default.(int)
 	// product.VariantCountValidator is a validator for the "variant_count" field. It is called by the builders before save.
 	product.VariantCountValidator = productDescVariantCount.Validators[0].(func(int) error)
-	// productDescRatingAverage is the schema descriptor for rating_average field.
-	productDescRatingAverage := productFields[16].Descriptor()
-	// product.DefaultRatingAverage holds the default value on creation for the rating_average field.
-	product.DefaultRatingAverage = productDescRatingAverage.Default.(float64)
-	// product.RatingAverageValidator is a validator for the "rating_average" field. It is called by the builders before save.
-	product.RatingAverageValidator = func() func(float64) error {
-		validators := productDescRatingAverage.Validators
-		fns := [...]func(float64) error{
-			validators[0].(func(float64) error),
-			validators[1].(func(float64) error),
-		}
-		return func(rating_average float64) error {
-			for _, fn := range fns {
-				if err := fn(rating_average); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-	}()
-	// productDescRatingCount is the schema descriptor for rating_count field.
-	productDescRatingCount := productFields[17].Descriptor()
-	// product.DefaultRatingCount holds the default value on creation for the rating_count field.
-	product.DefaultRatingCount = productDescRatingCount.Default.(int)
-	// product.RatingCountValidator is a validator for the "rating_count" field. It is called by the builders before save.
-	product.RatingCountValidator = productDescRatingCount.Validators[0].(func(int) error)
 	productvariantMixin := schema.ProductVariant{}.Mixin()
 	productvariant.Policy = privacy.NewPolicies(schema.ProductVariant{})
 	productvariant.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -1767,18 +1883,100 @@ func init() {
 	review.DefaultUpdatedAt = reviewDescUpdatedAt.Default.(func() time.Time)
 	// review.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
 	review.UpdateDefaultUpdatedAt = reviewDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// reviewDescAuthorName is the schema descriptor for author_name field.
+	reviewDescAuthorName := reviewFields[5].Descriptor()
+	// review.DefaultAuthorName holds the default value on creation for the author_name field.
+	review.DefaultAuthorName = reviewDescAuthorName.Default.(string)
+	// review.AuthorNameValidator is a validator for the "author_name" field. It is called by the builders before save.
+	review.AuthorNameValidator = reviewDescAuthorName.Validators[0].(func(string) error)
 	// reviewDescRating is the schema descriptor for rating field.
-	reviewDescRating := reviewFields[3].Descriptor()
+	reviewDescRating := reviewFields[6].Descriptor()
 	// review.RatingValidator is a validator for the "rating" field. It is called by the builders before save.
 	review.RatingValidator = reviewDescRating.Validators[0].(func(int) error)
 	// reviewDescBody is the schema descriptor for body field.
-	reviewDescBody := reviewFields[4].Descriptor()
+	reviewDescBody := reviewFields[7].Descriptor()
 	// review.DefaultBody holds the default value on creation for the body field.
 	review.DefaultBody = reviewDescBody.Default.(string)
 	// reviewDescImages is the schema descriptor for images field.
-	reviewDescImages := reviewFields[5].Descriptor()
+	reviewDescImages := reviewFields[8].Descriptor()
 	// review.DefaultImages holds the default value on creation for the images field.
 	review.DefaultImages = reviewDescImages.Default.([]schematype.Image)
+	// reviewDescTags is the schema descriptor for tags field.
+	reviewDescTags := reviewFields[9].Descriptor()
+	// review.DefaultTags holds the default value on creation for the tags field.
+	review.DefaultTags = reviewDescTags.Default.([]string)
+	// reviewDescAnonymous is the schema descriptor for anonymous field.
+	reviewDescAnonymous := reviewFields[10].Descriptor()
+	// review.DefaultAnonymous holds the default value on creation for the anonymous field.
+	review.DefaultAnonymous = reviewDescAnonymous.Default.(bool)
+	// reviewDescIsDefault is the schema descriptor for is_default field.
+	reviewDescIsDefault := reviewFields[11].Descriptor()
+	// review.DefaultIsDefault holds the default value on creation for the is_default field.
+	review.DefaultIsDefault = reviewDescIsDefault.Default.(bool)
+	// reviewDescWithPhotos is the schema descriptor for with_photos field.
+	reviewDescWithPhotos := reviewFields[12].Descriptor()
+	// review.DefaultWithPhotos holds the default value on creation for the with_photos field.
+	review.DefaultWithPhotos = reviewDescWithPhotos.Default.(bool)
+	// reviewDescHelpfulCount is the schema descriptor for helpful_count field.
+	reviewDescHelpfulCount := reviewFields[13].Descriptor()
+	// review.DefaultHelpfulCount holds the default value on creation for the helpful_count field.
+	review.DefaultHelpfulCount = reviewDescHelpfulCount.Default.(int)
+	// review.HelpfulCountValidator is a validator for the "helpful_count" field. It is called by the builders before save.
+	review.HelpfulCountValidator = reviewDescHelpfulCount.Validators[0].(func(int) error)
+	// reviewDescReportCount is the schema descriptor for report_count field.
+	reviewDescReportCount := reviewFields[14].Descriptor()
+	// review.DefaultReportCount holds the default value on creation for the report_count field.
+	review.DefaultReportCount = reviewDescReportCount.Default.(int)
+	// review.ReportCountValidator is a validator for the "report_count" field. It is called by the builders before save.
+	review.ReportCountValidator = reviewDescReportCount.Validators[0].(func(int) error)
+	// reviewDescHidden is the schema descriptor for hidden field.
+	reviewDescHidden := reviewFields[15].Descriptor()
+	// review.DefaultHidden holds the default value on creation for the hidden field.
+	review.DefaultHidden = reviewDescHidden.Default.(bool)
+	// reviewDescHiddenReason is the schema descriptor for hidden_reason field.
+	reviewDescHiddenReason := reviewFields[16].Descriptor()
+	// review.DefaultHiddenReason holds the default value on creation for the hidden_reason field.
+	review.DefaultHiddenReason = reviewDescHiddenReason.Default.(string)
+	// review.HiddenReasonValidator is a validator for the "hidden_reason" field. It is called by the builders before save.
+	review.HiddenReasonValidator = reviewDescHiddenReason.Validators[0].(func(string) error)
+	// reviewDescFollowUpImages is the schema descriptor for follow_up_images field.
+	reviewDescFollowUpImages := reviewFields[21].Descriptor()
+	// review.DefaultFollowUpImages holds the default value on creation for the follow_up_images field.
+	review.DefaultFollowUpImages = reviewDescFollowUpImages.Default.([]schematype.Image)
+	reviewreport.Policy = privacy.NewPolicies(schema.ReviewReport{})
+	reviewreport.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := reviewreport.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	reviewreportFields := schema.ReviewReport{}.Fields()
+	_ = reviewreportFields
+	// reviewreportDescReason is the schema descriptor for reason field.
+	reviewreportDescReason := reviewreportFields[2].Descriptor()
+	// reviewreport.ReasonValidator is a validator for the "reason" field. It is called by the builders before save.
+	reviewreport.ReasonValidator = reviewreportDescReason.Validators[0].(func(string) error)
+	// reviewreportDescCreatedAt is the schema descriptor for created_at field.
+	reviewreportDescCreatedAt := reviewreportFields[3].Descriptor()
+	// reviewreport.DefaultCreatedAt holds the default value on creation for the created_at field.
+	reviewreport.DefaultCreatedAt = reviewreportDescCreatedAt.Default.(func() time.Time)
+	reviewvote.Policy = privacy.NewPolicies(schema.ReviewVote{})
+	reviewvote.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := reviewvote.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	reviewvoteFields := schema.ReviewVote{}.Fields()
+	_ = reviewvoteFields
+	// reviewvoteDescCreatedAt is the schema descriptor for created_at field.
+	reviewvoteDescCreatedAt := reviewvoteFields[2].Descriptor()
+	// reviewvote.DefaultCreatedAt holds the default value on creation for the created_at field.
+	reviewvote.DefaultCreatedAt = reviewvoteDescCreatedAt.Default.(func() time.Time)
 	searchtoken.Policy = privacy.NewPolicies(schema.SearchToken{})
 	searchtoken.Hooks[0] = func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {

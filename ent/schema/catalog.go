@@ -58,7 +58,7 @@ func (Category) Annotations() []schema.Annotation {
 type Product struct{ ent.Schema }
 
 // Mixin of the Product.
-func (Product) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
+func (Product) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}, RatingMixin{}} }
 
 // Fields of the Product.
 func (Product) Fields() []ent.Field {
@@ -95,10 +95,6 @@ func (Product) Fields() []ent.Field {
 			Annotations(entgql.Skip()), // shown as ProductVariant.stock is
 		field.Int("variant_count").NonNegative().Default(0).
 			Annotations(entgql.Skip()),
-		field.Float("rating_average").Min(0).Max(5).Default(0).
-			Annotations(entgql.OrderField("RATING"), entgql.Skip(entgql.SkipWhereInput)),
-		field.Int("rating_count").NonNegative().Default(0).
-			Annotations(entgql.Skip(entgql.SkipWhereInput)),
 	}
 }
 

@@ -113,8 +113,9 @@ func (OrderEvent) Fields() []ent.Field {
 		field.Int("customer_id").Immutable().Annotations(entgql.Skip()),
 		field.Enum("type").
 			Values("CREATED", "PAID", "ACCEPTED", "SHIPPED", "TRACKING_UPDATED", "DELIVERED", "FULFILLED",
-				"COMPLETED", "CANCELLED", "REFUNDED", "PAYMENT_FAILED", "LINES_FULFILLED").
-			Comment("LINES_FULFILLED: some lines were delivered (virtual content, a rendered service) and the order's status did not change.").
+				"COMPLETED", "CANCELLED", "REFUNDED", "PAYMENT_FAILED", "LINES_FULFILLED",
+				"REVIEW_CREATED", "REVIEW_REPLIED").
+			Comment("LINES_FULFILLED: some lines were delivered (virtual content, a rendered service) and the order's status did not change. REVIEW_*: a line was reviewed, a review replied to (review_id).").
 			Immutable(),
 		// Empty for events that change no status (TRACKING_UPDATED, REFUNDED, …); the API
 		// shows them as OrderStatus values or null (schema/events.graphqls).
@@ -128,6 +129,8 @@ func (OrderEvent) Fields() []ent.Field {
 			Comment("Order of publication, given by the relay after commit: the resume cursor."),
 		field.Int64("sequence").Optional().Nillable().
 			Comment("Per-merchant number, increasing, given by the relay with the position."),
+		field.Int("review_id").Optional().Nillable().Immutable().Annotations(entgql.Skip()).
+			Comment("The review of REVIEW_CREATED and REVIEW_REPLIED events."),
 	}
 }
 

@@ -13,7 +13,7 @@ import (
 type Merchant struct{ ent.Schema }
 
 // Mixin of the Merchant.
-func (Merchant) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
+func (Merchant) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}, RatingMixin{}} }
 
 // Fields of the Merchant.
 func (Merchant) Fields() []ent.Field {

@@ -154,19 +154,6 @@ func (Payment) Policy() ent.Policy {
 	}
 }
 
-// Policy of the Review: public to read; written by its author.
-func (Review) Policy() ent.Policy {
-	return privacy.Policy{
-		Query: privacy.QueryPolicy{privacy.AlwaysAllowRule()},
-		Mutation: privacy.MutationPolicy{
-			rule.AllowIfSystem(),
-			rule.AllowIfAdmin(),
-			rule.AllowReviewWriteByAuthor(),
-			privacy.AlwaysDenyRule(),
-		},
-	}
-}
-
 // Policy of the RefreshToken: only the auth service, as the system, touches tokens.
 func (RefreshToken) Policy() ent.Policy {
 	return privacy.Policy{

@@ -104,6 +104,21 @@ type CreateProductInput struct {
 	Variants []*ProductVariantInput `json:"variants"`
 }
 
+type CreateReviewInput struct {
+	// The order line (OrderItem) reviewed.
+	OrderItemID int `json:"orderItemID"`
+	// 1 to 5 stars.
+	Rating int `json:"rating"`
+	// Up to 1000 characters.
+	Body *string `json:"body,omitempty"`
+	// Up to 9 READY uploads of purpose REVIEW_PHOTO (the caller's own).
+	PhotoUploadIDs []int `json:"photoUploadIDs,omitempty"`
+	// Shown as a masked name (匿***) to everyone but the author and admins.
+	Anonymous *bool `json:"anonymous,omitempty"`
+	// Up to 5 tags of up to 16 characters, such as 物流快.
+	Tags []string `json:"tags,omitempty"`
+}
+
 type CreateUploadInput struct {
 	Purpose upload.Purpose `json:"purpose"`
 	// The type the file will be sent as: image/jpeg, image/png, image/webp (and application/pdf for licences, video/mp4 or video/webm for after-sales evidence). The server checks the bytes whatever this says.
@@ -134,6 +149,14 @@ type FinishWebSignInInput struct {
 	State         string `json:"state"`
 	Code          string `json:"code"`
 	BrowserSecret string `json:"browserSecret"`
+}
+
+type FollowUpReviewInput struct {
+	ReviewID int `json:"reviewID"`
+	// 1 to 1000 characters.
+	Body string `json:"body"`
+	// Up to 9 READY uploads of purpose REVIEW_PHOTO.
+	PhotoUploadIDs []int `json:"photoUploadIDs,omitempty"`
 }
 
 type LinkEmailPasswordInput struct {
@@ -212,6 +235,21 @@ type ProductVariantInput struct {
 	LowStockThreshold *int `json:"lowStockThreshold,omitempty"`
 }
 
+type RatingBucket struct {
+	Stars int `json:"stars"`
+	Count int `json:"count"`
+}
+
+// The ratings of a product or merchant, hidden reviews left out.
+type RatingSummary struct {
+	// Mean of the ratings, 0 without any.
+	Average float64 `json:"average"`
+	Count   int     `json:"count"`
+	// How many reviews gave each number of stars, 1 to 5.
+	Distribution    []*RatingBucket `json:"distribution"`
+	WithPhotosCount int             `json:"withPhotosCount"`
+}
+
 type RegisterInput struct {
 	Email string `json:"email"`
 	// 8 to 128 characters.
@@ -219,6 +257,15 @@ type RegisterInput struct {
 	DisplayName string `json:"displayName"`
 	// BCP 47 language tag such as zh-CN or en; defaults to zh-CN.
 	Locale *string `json:"locale,omitempty"`
+}
+
+// Who wrote a review, as the viewer may know it.
+type ReviewAuthor struct {
+	// The author's name, or a masked one (匿***) for an anonymous review unless the viewer is its author or an admin.
+	DisplayName string `json:"displayName"`
+	Anonymous   bool   `json:"anonymous"`
+	// The viewer wrote the review.
+	IsViewer bool `json:"isViewer"`
 }
 
 type StartWebSignInInput struct {

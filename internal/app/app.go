@@ -39,6 +39,7 @@ import (
 	"github.com/xiadan/xiadan/internal/payment/providers"
 	"github.com/xiadan/xiadan/internal/payments"
 	"github.com/xiadan/xiadan/internal/persisted"
+	"github.com/xiadan/xiadan/internal/reviews"
 	"github.com/xiadan/xiadan/internal/streams"
 	"github.com/xiadan/xiadan/internal/upload"
 	"github.com/xiadan/xiadan/internal/webhooks"
@@ -66,6 +67,8 @@ type App struct {
 	Webhooks *webhooks.Service
 	// Uploads takes, checks, serves and binds files (internal/upload).
 	Uploads *upload.Service
+	// Reviews runs reviews and ratings (internal/reviews).
+	Reviews *reviews.Service
 	// AccessRecheck is how often an open websocket re-checks its token's rights (1m
 	// when zero): the fallback for an access change this replica did not hear of.
 	AccessRecheck time.Duration
@@ -148,7 +151,7 @@ func New(cfg config.Config, db *database.DB, logger *slog.Logger) (*App, error) 
 	}
 	a := &App{Config: cfg, Logger: logger, DB: db, Auth: svc,
 		Orders: ord, Payments: pay, Fulfilment: &fulfilment.Service{Orders: ord},
-		Relay: relay, Hub: hub, Bus: bus, Webhooks: wh, Uploads: uploads,
+		Relay: relay, Hub: hub, Bus: bus, Webhooks: wh, Uploads: uploads, Reviews: reviews.New(cfg.Reviews, uploads),
 		Streamer: &events.Streamer{DB: db.Client, Hub: hub, Retention: cfg.EventRetention},
 		Streams:  streams.New(cfg.WSMaxPerUser), signInSandbox: signIn.sandbox, web: webLayer}
 	a.protocols = newProtocols(logger, cfg.StreamKeepAlive, a.Streams)
@@ -184,6 +187,7 @@ func (a *App) RunEvents(ctx context.Context) error {
 func (a *App) RunJobs(ctx context.Context) {
 	go a.Payments.RunReconcile(ctx, a.Config.JobInterval)
 	go a.Uploads.RunCleanup(ctx, a.Config.JobInterval)
+	go a.Reviews.RunJobs(ctx, a.DB.Client, a.Config.JobInterval, a.Logger)
 	a.Orders.RunJobs(ctx, a.DB.Client, a.Config.JobInterval, a.Logger)
 }
 
@@ -199,7 +203,7 @@ func devKeyDir(cfg config.Config) string {
 func (a *App) GraphQL() *handler.Server {
 	srv := handler.New(graph.NewSchema(&graph.Resolver{Client: a.DB.Client, Auth: a.Auth,
 		Orders: a.Orders, Payments: a.Payments, Fulfilment: a.Fulfilment, Events: a.Streamer,
-		Webhooks: a.Webhooks, Uploads: a.Uploads}))
+		Webhooks: a.Webhooks, Uploads: a.Uploads, Reviews: a.Reviews}))
 	// graphql-transport-ws (the graphql-ws library, Apollo's GraphQLWsLink, urql) by our own
 	// transport, which keeps to the protocol's letter (websocket.go); gqlgen's serves the
 	// legacy subscriptions-transport-ws (subprotocol graphql-ws) and upgrades naming none.

@@ -56,7 +56,7 @@ func newPagesWorld(t *testing.T, s *apitest.Server) *pagesWorld {
 				SetTitle(fmt.Sprintf("%c product %02d", 'z'-rune(n%7), n)).SetMinPrice(int64(100 + 100*(i%3))).
 				SetSalesCount(1 + (n*7)%5).SaveX(ctx) // no zero order values: entgql cursors omit them (see below)
 			for r := range i % 4 {
-				client.Review.Create().SetProductID(p.ID).SetAuthorID(authorID).SetRating(1 + (n+r)%5).SetBody("ok").SaveX(ctx)
+				client.Review.Create().SetProductID(p.ID).SetMerchantID(m.IntID).SetAuthorID(authorID).SetRating(1 + (n+r)%5).SetBody("ok").SaveX(ctx)
 			}
 		}
 	}

@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"entgo.io/ent/dialect"
+	"entgo.io/ent/dialect/sql"
 
+	"github.com/xiadan/xiadan/ent"
 	"github.com/xiadan/xiadan/ent/category"
 	"github.com/xiadan/xiadan/ent/merchant"
 	"github.com/xiadan/xiadan/ent/product"
@@ -178,6 +180,18 @@ func TestStorefrontStatementCount(t *testing.T) {
 				}
 			}
 
+			// The product with the most reviews (internal/seed/reviews.go), for its review pages.
+			reviewed := client.Product.Query().Where(onSale).Order(product.ByRatingCount(sql.OrderDesc())).FirstX(ctx)
+			// … with enough reviews with photos to fill a page of 100.
+			author := client.User.Query().FirstIDX(ctx)
+			var more []*ent.ReviewCreate
+			for i := range 120 {
+				more = append(more, client.Review.Create().SetProductID(reviewed.ID).SetMerchantID(reviewed.MerchantID).
+					SetAuthorID(author).SetAuthorName("甲").SetRating(4+i%2).SetBody(fmt.Sprintf("第 %d 条", i)).
+					SetWithPhotos(true).SetHelpfulCount(i%7).SetAnonymous(i%3 == 0))
+			}
+			client.Review.CreateBulk(more...).ExecX(ctx)
+
 			if most <= 10 {
 				t.Fatalf("the demo's biggest category has %d products: too few to compare pages", most)
 			}
@@ -210,6 +224,19 @@ func TestStorefrontStatementCount(t *testing.T) {
 				{"category, its products and their merchants", `query($n: Int, $s: String!) { categoryBySlug(slug: $s) {
 				  name products(first: $n) { totalCount edges { node { id title merchant { name productCount } } } } } }`,
 					map[string]any{"s": leaf}, true, nil, maxStatements + 1},
+				// Reviews: a filtered, ordered page of one product's reviews, and a list page
+				// with every product's ratings and newest reviews (one batch for all). Their
+				// bodies are aliased title, so the page-size checks count reviews too.
+				{"product reviews: 4+ stars with photos, most helpful first", `query($n: Int, $id: ID!) { product(id: $id) {
+				  ratingSummary { average count withPhotosCount distribution { stars count } }
+				  reviews(first: $n, where: {ratingGTE: 4, withPhotos: true}, orderBy: {field: HELPFUL, direction: DESC}) {
+				  totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id title: body rating tags anonymous isDefault
+				    author { displayName anonymous } images { url } reply repliedAt followUp helpfulCount createdAt } } } } }`,
+					map[string]any{"id": reviewed.ID}, true, nil, 0},
+				{"list page with ratings and each product's newest reviews", `query($n: Int) { products(first: $n) {
+				  totalCount edges { node { id title ratingSummary { average count }
+				    reviews(first: 3, orderBy: {field: CREATED_AT, direction: DESC}) { totalCount nodes { id title: body rating author { displayName } } } } } } }`,
+					nil, false, []int{5, 20}, 0},
 				// The review's nested storefront query: every level is one batch, and each
 				// nested page (with its count) one or two statements, whatever the size —
 				// categoryBySlug, children, their descendants, their pages and counts, the

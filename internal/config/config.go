@@ -16,6 +16,7 @@ import (
 	"github.com/xiadan/xiadan/internal/identity"
 	"github.com/xiadan/xiadan/internal/mail"
 	"github.com/xiadan/xiadan/internal/payment"
+	"github.com/xiadan/xiadan/internal/reviews"
 	"github.com/xiadan/xiadan/internal/sms"
 	"github.com/xiadan/xiadan/internal/upload"
 )
@@ -119,6 +120,9 @@ type Config struct {
 	// Upload is where uploaded files are kept and what is accepted (UPLOAD_*, S3_*;
 	// internal/upload, docs/UPLOADS.md).
 	Upload upload.Config
+	// Reviews is the review window, the follow-up window and default reviews (REVIEW_*;
+	// internal/reviews, docs/REVIEWS.md).
+	Reviews reviews.Config
 }
 
 // Production reports whether the server runs in production mode.
@@ -177,6 +181,11 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	c.WebhookAllowPrivate = r.boolean("WEBHOOK_ALLOW_PRIVATE", false)
 	c.Playground = r.boolean("PLAYGROUND", dev)
 	c.Introspection = r.boolean("INTROSPECTION", dev)
+	c.Reviews = reviews.Config{
+		Window:         r.duration("REVIEW_WINDOW", 15*24*time.Hour),
+		FollowUpWindow: r.duration("REVIEW_FOLLOW_UP_WINDOW", 180*24*time.Hour),
+		DefaultReviews: r.boolean("REVIEW_DEFAULT_ENABLED", true),
+	}
 	// Every problem is reported at once: the settings read here, their validation, and
 	// the payment, sign-in and SMS settings, so one failed start lists all of them.
 	errs := append([]error(nil), r.errs...)
@@ -268,6 +277,7 @@ func (c Config) Validate() error {
 		bad("REGISTRATION_WINDOW", "must be between 1m and 168h")
 	}
 	errs = append(errs, c.Mail.Validate()...)
+	errs = append(errs, c.Reviews.Validate())
 	errs = append(errs, c.validateWeb()...)
 	if c.Production() && c.Mail.Host == "" {
 		bad("SMTP_HOST", "is required in production (email verification sends codes; the development outbox only writes files)")

@@ -604,6 +604,7 @@ var reviewOrderColumns = map[string]string{
 	"CREATED_AT": review.FieldCreatedAt,
 	"UPDATED_AT": review.FieldUpdatedAt,
 	"RATING":     review.FieldRating,
+	"HELPFUL":    review.FieldHelpfulCount,
 }
 
 // ProductReviews returns one page of product p's reviews, batched with the other products

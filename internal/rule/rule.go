@@ -22,7 +22,6 @@ import (
 	"github.com/xiadan/xiadan/ent/product"
 	"github.com/xiadan/xiadan/ent/productvariant"
 	"github.com/xiadan/xiadan/ent/refund"
-	"github.com/xiadan/xiadan/ent/review"
 	"github.com/xiadan/xiadan/ent/shipment"
 	"github.com/xiadan/xiadan/ent/stockmovement"
 	"github.com/xiadan/xiadan/ent/trackingevent"
@@ -355,24 +354,6 @@ func FilterPaymentsToVisible() privacy.PaymentQueryRuleFunc {
 			return privacy.Denyf("anonymous viewer")
 		}
 		q.Where(payment.Or(payment.CustomerID(v.UserID), payment.HasOrdersWith(p)))
-		return privacy.Allow
-	}
-}
-
-// AllowReviewWriteByAuthor lets people write and edit only their own reviews.
-func AllowReviewWriteByAuthor() privacy.ReviewMutationRuleFunc {
-	return func(ctx context.Context, m *ent.ReviewMutation) error {
-		v := viewer.FromContext(ctx)
-		if v.UserID == 0 {
-			return privacy.Skip
-		}
-		if m.Op().Is(ent.OpCreate) {
-			if author, _ := m.AuthorID(); author == v.UserID {
-				return privacy.Allow
-			}
-			return privacy.Denyf("review by another author")
-		}
-		m.Where(review.AuthorID(v.UserID))
 		return privacy.Allow
 	}
 }

@@ -52,7 +52,9 @@ type Account struct {
 type Summary struct {
 	Users, Merchants, Categories, Products, Variants int
 	// Orders is how many demo orders were placed (and taken through their life).
-	Orders   int
+	Orders int
+	// Reviews is how many demo reviews were written (internal/seed/reviews.go).
+	Reviews  int
 	Accounts []Account
 }
 
@@ -127,6 +129,9 @@ func Demo(ctx context.Context, client *ent.Client, opts Options) (Summary, error
 		return s.sum, fmt.Errorf("seed: orders: %w", err)
 	}
 	logger.Info("seeded the demo orders", "orders", s.sum.Orders, "took", time.Since(start).Round(time.Millisecond))
+	if s.sum.Reviews, err = s.seedReviews(ctx, client); err != nil {
+		return s.sum, fmt.Errorf("seed: reviews: %w", err)
+	}
 	if opts.Scale > 0 {
 		if err := s.scale(ctx, client, opts.Scale); err != nil {
 			return s.sum, fmt.Errorf("seed: scale: %w", err)

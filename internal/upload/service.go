@@ -437,9 +437,11 @@ func (s *Service) owned(ctx context.Context, db *ent.Client, id int, field strin
 	return u, err
 }
 
-// Public reports whether an upload is served to anyone: a bound product image.
+// Public reports whether an upload is served to anyone: a bound product image or review
+// photo (reviews are public).
 func Public(u *ent.Upload) bool {
-	return u.State == entupload.StateBOUND && u.Purpose == entupload.PurposePRODUCT_IMAGE
+	return u.State == entupload.StateBOUND &&
+		(u.Purpose == entupload.PurposePRODUCT_IMAGE || u.Purpose == entupload.PurposeREVIEW_PHOTO)
 }
 
 // URL is where the caller reads a processed upload: its public address when Public, a

@@ -84,6 +84,8 @@ type Payload struct {
 	ActorRole  string    `json:"actorRole"`
 	OccurredAt time.Time `json:"occurredAt"`
 	Reason     string    `json:"reason"`
+	// ReviewID is the review of REVIEW_CREATED and REVIEW_REPLIED events (docs/REVIEWS.md).
+	ReviewID string `json:"reviewId,omitempty"`
 }
 
 // Run delivers due deliveries until ctx ends.
@@ -241,6 +243,9 @@ func payload(ev *ent.OrderEvent, number string) Payload {
 	}
 	if ev.Sequence != nil {
 		p.Sequence = *ev.Sequence
+	}
+	if ev.ReviewID != nil {
+		p.ReviewID = strconv.Itoa(*ev.ReviewID)
 	}
 	return p
 }
