@@ -4,7 +4,7 @@
 // domain does: a POST with JSON and Apollo's preflight header, then a GET query. Each
 // page stores what it saw in window.__result; this script prints ONE line of JSON with
 // every page's result and the browser's console errors, which
-// internal/app/cors_e2e_test.go checks. It asserts nothing itself.
+// internal/app/e2etest/cors_e2e_test.go checks. It asserts nothing itself.
 //
 //   node e2e/cors.mjs <page-url> [<page-url> …]
 //
