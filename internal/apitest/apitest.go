@@ -350,10 +350,13 @@ func (s *Server) Login(email string) Session {
 const Password = "correct horse battery staple"
 
 // ForEachDialect runs fn once per database (SQLite and MySQL) on a fresh server, its
-// configuration tweaked by opts.
+// configuration tweaked by opts. The dialects run in parallel (t.Parallel), after the
+// calling test function returns: call it last, and keep what fn shares between dialects
+// read-only.
 func ForEachDialect(t *testing.T, fn func(t *testing.T, s *Server), opts ...func(*config.Config)) {
 	for _, d := range testdb.Dialects() {
 		t.Run(d.Name, func(t *testing.T) {
+			t.Parallel()
 			fn(t, New(t, d.URL(t), opts...))
 		})
 	}

@@ -194,6 +194,7 @@ func blockedVars(m apitest.Merchant) map[string]any {
 // request timeout is answered TIMEOUT, its statement is stopped on the server (MySQL
 // kills it, SQLite stops waiting for the lock), and what it wrote before is rolled back.
 func TestRequestTimeoutStopsTheDatabaseWork(t *testing.T) {
+	t.Parallel()
 	for _, d := range testdb.Dialects() {
 		t.Run(d.Name, func(t *testing.T) {
 			// The lock is held until the answer arrives: no race with the machine's speed. Long
@@ -248,6 +249,7 @@ func TestRequestTimeoutStopsTheDatabaseWork(t *testing.T) {
 // server stops the statement it was blocked in instead of computing (or waiting) for
 // nobody.
 func TestDisconnectedClientStopsItsRequest(t *testing.T) {
+	t.Parallel()
 	for _, d := range testdb.Dialects() {
 		t.Run(d.Name, func(t *testing.T) {
 			s := newWatchedServer(t, d, 10*time.Minute) // only the client ends this request
@@ -306,6 +308,7 @@ func stoppedByContext(err error) bool {
 // TestSubscriptionsOutliveTheRequestTimeout: a subscription is not a request with a
 // deadline — it still delivers after a request started later has timed out.
 func TestSubscriptionsOutliveTheRequestTimeout(t *testing.T) {
+	t.Parallel()
 	d := testdb.Dialects()[0]                  // SQLite: the deadline is the same code on both
 	s := newWatchedServer(t, d, 5*time.Second) // long enough for the setup on a loaded machine
 	w := newEvShop(t, s.Server)

@@ -217,6 +217,7 @@ func evCheckOrder(t *testing.T, evs []evEvent) {
 // and the buyer (one order) each receive the events of a physical order's whole life, in
 // order, with increasing sequences, and the order resolvable on each.
 func TestOrderEventsFollowAWholeOrderLife(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialectReachable(t, func(t *testing.T, s *apitest.Server) {
 		w := newEvShop(t, s)
 		staff := s.AddStaff(t, w.a, "staff@example.com")
@@ -285,6 +286,7 @@ func TestOrderEventsFollowAWholeOrderLife(t *testing.T) {
 // then live events — no gap, no duplicate. The polling query agrees, and a cursor that
 // names no event (expired) is refused with reason CURSOR_EXPIRED.
 func TestResumeAfterADroppedConnection(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialectReachable(t, func(t *testing.T, s *apitest.Server) {
 		w := newEvShop(t, s)
 		owner := w.a.Owner.AccessToken
@@ -376,6 +378,7 @@ func waitPublished(t *testing.T, s *apitest.Server) {
 // stream never carries another customer's events. A bad token is refused at
 // connection_init with close code 4403; a foreign Origin cannot even upgrade.
 func TestForeignSubscribersGetNothing(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		w := newEvShop(t, s)
 		mine, _, _ := w.place(t, w.buyer.AccessToken, w.tea, "foreign-1")
@@ -458,6 +461,7 @@ func TestForeignSubscribersGetNothing(t *testing.T) {
 
 // TestAllowedOriginMayUpgrade: an origin listed in ALLOWED_ORIGINS may open a socket.
 func TestAllowedOriginMayUpgrade(t *testing.T) {
+	t.Parallel()
 	s := apitest.New(t, testdb.SQLiteURL(t), func(c *config.Config) { c.CORS.AllowedOrigins = []string{"shop.example.com"} })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -474,6 +478,7 @@ func TestAllowedOriginMayUpgrade(t *testing.T) {
 // TestLegacyGraphQLWSProtocol: subscriptions-transport-ws clients (subprotocol graphql-ws:
 // start/data/stop) receive the same events.
 func TestLegacyGraphQLWSProtocol(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		w := newEvShop(t, s)
 		ws := s.DialWS(t, w.buyer.AccessToken, apitest.WSOptions{Protocol: apitest.ProtocolLegacyWS})
@@ -505,6 +510,7 @@ func TestLegacyGraphQLWSProtocol(t *testing.T) {
 // TestSubscriptionOverSSE: POST /graphql with Accept: text/event-stream streams each
 // event as an SSE "next" event.
 func TestSubscriptionOverSSE(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		w := newEvShop(t, s)
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -569,6 +575,7 @@ func TestSubscriptionOverSSE(t *testing.T) {
 // it, after the event has arrived, however slow the machine (a 2-second TTL used to run
 // out first on a loaded one).
 func TestTokenExpiryClosesTheSocket(t *testing.T) {
+	t.Parallel()
 	clock := apitest.NewClock(time.Now())
 	s := apitest.NewWithClock(t, testdb.SQLiteURL(t), clock)
 	w := newEvShop(t, s)
@@ -614,6 +621,7 @@ func TestTokenExpiryClosesTheSocket(t *testing.T) {
 // reading is dropped by the hub — the others keep receiving every event, and the slow one,
 // when it reads again, finds its subscription ended with reason SLOW_SUBSCRIBER.
 func TestSlowSubscriberIsDropped(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		w := newEvShop(t, s)
 		// Big orders and a query that asks for them many times, so the socket of the one

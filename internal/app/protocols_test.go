@@ -261,6 +261,7 @@ func reserveStream(t *testing.T, ctx context.Context, s *apitest.Server, token s
 // (404 for anyone else), one stream per reservation and one operation per id (409), and
 // reservations count against the account's stream cap (429).
 func TestSSESingleConnection(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		w := newEvShop(t, s)
 		ctx, cancel := context.WithTimeout(context.Background(), signalGuard)
@@ -402,6 +403,7 @@ func TestSSEReservationsObeyStreamRules(t *testing.T) {
 // Accept: multipart/mixed;subscriptionSpec="1.0" gets {} heartbeats while quiet and each
 // event as {"payload": …}.
 func TestMultipartSubscription(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		w := newEvShop(t, s)
 		ctx, cancel := context.WithTimeout(context.Background(), signalGuard)
@@ -469,6 +471,7 @@ func TestMultipartSubscription(t *testing.T) {
 // (the initial result with hasNext, then the deferred fragment under "incremental" at its
 // path), and in one merged result to a JSON client.
 func TestDefer(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		m := s.NewMerchant(t, "tea-house", merchant.StatusACTIVE)
 		pid, _ := s.NewProduct(t, m, "Longjing tea", product.KindPHYSICAL, "TEA-1", 3800, 10)

@@ -86,6 +86,7 @@ func line(variantID, qty int) map[string]any {
 }
 
 func TestPlaceOrderSplitsPerMerchant(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		w := newShop(t, s)
 		tea := w.variant(t, w.a, product.KindPHYSICAL, "TEA-1", 3800, 10)
@@ -201,6 +202,7 @@ func TestPlaceOrderSplitsPerMerchant(t *testing.T) {
 }
 
 func TestPlaceOrderRefusesWithoutWriting(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		w := newShop(t, s)
 		tea := w.variant(t, w.a, product.KindPHYSICAL, "TEA-1", 3800, 10)
@@ -278,6 +280,7 @@ func TestPlaceOrderRefusesWithoutWriting(t *testing.T) {
 }
 
 func TestPlaceFromCartAndCancel(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		w := newShop(t, s)
 		tea := w.variant(t, w.a, product.KindPHYSICAL, "TEA-1", 3800, 10)
@@ -356,6 +359,7 @@ func TestPlaceFromCartAndCancel(t *testing.T) {
 // TestNoOversell races 200 buyers for a variant with 50 in stock: exactly 50 orders are
 // placed, the stock ends at 0 and the ledger adds up.
 func TestNoOversell(t *testing.T) {
+	t.Parallel()
 	for _, d := range testdb.Dialects() {
 		t.Run(d.Name, func(t *testing.T) {
 			s := apitest.New(t, d.URL(t))
@@ -427,6 +431,7 @@ func TestNoOversell(t *testing.T) {
 // TestConcurrentDuplicatesPlaceOnce sends the same placeOrder (same key, same input) eight
 // times at once: every call answers with the same checkout, and one set of orders exists.
 func TestConcurrentDuplicatesPlaceOnce(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		w := newShop(t, s)
 		tea := w.variant(t, w.a, product.KindPHYSICAL, "TEA-1", 3800, 10)
