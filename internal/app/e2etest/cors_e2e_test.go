@@ -69,6 +69,7 @@ type corsPageResult struct {
 // on an origin not listed is blocked by the browser. Needs what TestPlaygroundE2E needs
 // (bash e2e/setup.sh); skipped without it, except under CI=true.
 func TestCORSInBrowser(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("browser end-to-end test: skipped with -short")
 	}

@@ -115,6 +115,7 @@ func TestGraphQLHTTPAudit(t *testing.T) {
 // Apollo also run a query with @defer (e2e/http-clients.mjs). Skipped without node and
 // e2e/node_modules, except under CI=true.
 func TestNodeHTTPClients(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("node end-to-end test: skipped with -short")
 	}
@@ -189,6 +190,7 @@ func TestNodeHTTPClients(t *testing.T) {
 // what it received). It needs node and e2e/node_modules (bash e2e/setup.sh); without them
 // it is skipped, loudly, except under CI=true, where it fails.
 func TestNodeGraphQLWSClient(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("node end-to-end test: skipped with -short")
 	}

@@ -113,6 +113,7 @@ func (p e2eProductsResult) titles() []string {
 }
 
 func TestPlaygroundE2E(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("browser end-to-end test: skipped with -short")
 	}

@@ -134,6 +134,7 @@ func (r *replica) query(t *testing.T, token, query string, vars map[string]any) 
 // MySQL database and a real NATS server: a subscriber connected to replica B receives the
 // changes made through replica A, in order.
 func TestTwoServerProcessesShareEventsOverNATS(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and starts two server processes")
 	}
