@@ -365,7 +365,14 @@ func TestNoOversell(t *testing.T) {
 			s := apitest.New(t, d.URL(t))
 			w := newShop(t, s)
 			hot := w.variant(t, w.a, product.KindPHYSICAL, "HOT-1", 990, 50)
-			const buyers = 200
+			// SQLite runs one write transaction at a time and a waiting one gives up after
+			// its busy timeout (10 s): 200 queued checkouts under the race detector on a
+			// busy machine can wait longer than that, which tests the machine, not the
+			// code. 75 still outnumber the stock by half; MySQL gets the full 200.
+			buyers := 200
+			if d.Name == "sqlite" {
+				buyers = 75
+			}
 			tokens := make([]string, buyers)
 			for i := range tokens {
 				tokens[i] = s.Register(fmt.Sprintf("buyer%03d@example.com", i), "Buyer").AccessToken
@@ -399,7 +406,7 @@ func TestNoOversell(t *testing.T) {
 			}
 			close(start)
 			wg.Wait()
-			if placedN != 50 || outOfN != 150 || len(other) > 0 {
+			if placedN != 50 || outOfN != buyers-50 || len(other) > 0 {
 				if len(other) > 2 {
 					other = other[:2]
 				}
