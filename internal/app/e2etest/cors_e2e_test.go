@@ -91,6 +91,8 @@ func TestCORSInBrowser(t *testing.T) {
 	m := s.NewMerchant(t, "cors-shop", merchant.StatusACTIVE)
 	s.NewProduct(t, m, "西湖龙井", product.KindPHYSICAL, "CORS-1", 1000, 5)
 
+	browser.Lock()
+	defer browser.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, filepath.Join(root, "e2e", "cors.mjs"), shop.URL+"/", other.URL+"/")

@@ -2,6 +2,7 @@ package e2etest_test
 
 import (
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -64,3 +65,8 @@ func (w *evShop) place(t *testing.T, token string, variant int, key string) (id,
 
 // demoCustomer is the seeded demo's customer.
 const demoCustomer = "xiaoming@demo.xiadan.dev"
+
+// browser lets one Chromium run at a time: the browser tests run in parallel with the rest,
+// but two browsers starting together on a small, busy machine can miss their page-load
+// deadlines.
+var browser sync.Mutex

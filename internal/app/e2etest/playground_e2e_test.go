@@ -143,6 +143,8 @@ func TestPlaygroundE2E(t *testing.T) {
 
 	// The browser.
 	shot := filepath.Join(t.TempDir(), "playground-e2e.png")
+	browser.Lock()
+	defer browser.Unlock()
 	runCtx, cancel := context.WithTimeout(context.Background(), 100*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(runCtx, node, filepath.Join(root, "e2e", "playground.mjs"), s.HTTP.URL+"/", "--screenshot", shot,
