@@ -5,7 +5,7 @@
 //   node e2e/audit.mjs <http://host/graphql>
 //
 // Exits 1 unless every check passed (status "ok"; warnings and notices count as failures:
-// the goal is all of them). Driven by TestGraphQLHTTPAudit (internal/app/protocols_test.go).
+// the goal is all of them). Driven by TestGraphQLHTTPAudit (internal/app/e2etest/node_clients_test.go).
 import { serverAudits } from 'graphql-http';
 
 const [url] = process.argv.slice(2);

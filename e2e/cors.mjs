@@ -4,7 +4,7 @@
 // domain does: a POST with JSON and Apollo's preflight header, then a GET query. Each
 // page stores what it saw in window.__result; this script prints ONE line of JSON with
 // every page's result and the browser's console errors, which
-// internal/app/cors_e2e_test.go checks. It asserts nothing itself.
+// internal/app/e2etest/cors_e2e_test.go checks. It asserts nothing itself.
 //
 //   node e2e/cors.mjs <page-url> [<page-url> …]
 //
@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const STEP_MS = 15_000;
+const STEP_MS = 30_000; // generous: the suite runs beside other test binaries on 2 cores
 const log = (...a) => console.error('[cors-e2e]', ...a);
 
 async function main() {

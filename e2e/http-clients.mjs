@@ -13,7 +13,7 @@
 //   apollo        @apollo/client with HttpLink; subscriptions as Apollo's multipart
 //                 subscriptions
 //
-// Driven by TestNodeHTTPClients (internal/app/protocols_test.go), which writes a line on
+// Driven by TestNodeHTTPClients (internal/app/e2etest/node_clients_test.go), which writes a line on
 // stdin once the subscription is registered.
 import { createClient as createSSEClient } from 'graphql-sse';
 import { Client as UrqlClient, fetchExchange, gql as urqlGql } from '@urql/core';

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the end-to-end tests need on a fresh Debian machine: Debian's Chromium and a
-# CJK font for the browser test of the playground (internal/app/playground_e2e_test.go), and
+# CJK font for the browser test of the playground (internal/app/e2etest/playground_e2e_test.go), and
 # this folder's pinned npm packages — playwright-core for that test, graphql-ws + ws (+ its
 # peer graphql) for the subscription client test (TestNodeGraphQLWSClient in
-# internal/app/events_test.go, running subscriptions.mjs), subscriptions-transport-ws and
+# internal/app/e2etest/node_clients_test.go, running subscriptions.mjs), subscriptions-transport-ws and
 # @apollo/client (+ rxjs) for the storefront clients (TestNodeStorefrontClients, storefront.mjs),
 # graphql-http for the GraphQL-over-HTTP audit (audit.mjs) and graphql-sse, @urql/core for
-# the HTTP clients (http-clients.mjs; both in internal/app/protocols_test.go). Safe to run again: the Debian packages are installed only when missing, and npm
+# the HTTP clients (http-clients.mjs; both in internal/app/e2etest/node_clients_test.go). Safe to run again: the Debian packages are installed only when missing, and npm
 # ci puts back exactly the pinned packages. Needs root (apt) only when something is missing.
 set -euo pipefail
 cd "$(dirname "$0")"

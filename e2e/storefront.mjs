@@ -15,7 +15,7 @@
 // line on standard input (the Go test sends it once the server holds the subscription, as
 // orderStatusChanged follows an order from now on), then pays. The last line is the report
 // {"ok": …, "client": …, "protocol": …, "order": …, "events": […], "refresh": …, "error": …}.
-// Driven by TestNodeStorefrontClients (internal/app/websocket_e2e_test.go).
+// Driven by TestNodeStorefrontClients (internal/app/e2etest/websocket_e2e_test.go).
 import { createInterface } from 'node:readline';
 import WebSocket from 'ws';
 

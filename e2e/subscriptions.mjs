@@ -4,7 +4,7 @@
 //
 //   node e2e/subscriptions.mjs <ws://host/graphql> <access token> [events to wait for=1]
 //
-// Driven by TestNodeGraphQLWSClient (internal/app/events_test.go), which places the order once the
+// Driven by TestNodeGraphQLWSClient (internal/app/e2etest/node_clients_test.go), which places the order once the
 // subscription is registered and checks the report.
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';

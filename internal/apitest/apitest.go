@@ -23,6 +23,7 @@ import (
 	"github.com/xiadan/xiadan/ent"
 	_ "github.com/xiadan/xiadan/ent/runtime" // privacy policies and hooks
 	"github.com/xiadan/xiadan/internal/app"
+	"github.com/xiadan/xiadan/internal/auth"
 	"github.com/xiadan/xiadan/internal/config"
 	"github.com/xiadan/xiadan/internal/database"
 	"github.com/xiadan/xiadan/internal/testdb"
@@ -81,6 +82,10 @@ type serverOptions struct {
 
 func newServer(t testing.TB, url string, so serverOptions, opts ...func(*config.Config)) *Server {
 	t.Helper()
+	// Test accounts need no protection against offline guessing, and the real argon2id
+	// parameters cost a few hundred milliseconds per sign-up and sign-in under the race
+	// detector (internal/auth keeps them for every binary that is not a test).
+	auth.UseFastPasswordHashingInTests()
 	cfg, err := config.FromEnv(func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
@@ -345,10 +350,13 @@ func (s *Server) Login(email string) Session {
 const Password = "correct horse battery staple"
 
 // ForEachDialect runs fn once per database (SQLite and MySQL) on a fresh server, its
-// configuration tweaked by opts.
+// configuration tweaked by opts. The dialects run in parallel (t.Parallel), after the
+// calling test function returns: call it last, and keep what fn shares between dialects
+// read-only.
 func ForEachDialect(t *testing.T, fn func(t *testing.T, s *Server), opts ...func(*config.Config)) {
 	for _, d := range testdb.Dialects() {
 		t.Run(d.Name, func(t *testing.T) {
+			t.Parallel()
 			fn(t, New(t, d.URL(t), opts...))
 		})
 	}

@@ -20,10 +20,12 @@ func NewReachable(t testing.TB, url string, opts ...func(*config.Config)) *Serve
 	return newServer(t, url, serverOptions{events: true, listener: l}, opts...)
 }
 
-// ForEachDialectReachable is ForEachDialect with servers built by NewReachable.
+// ForEachDialectReachable is ForEachDialect with servers built by NewReachable (its
+// dialects run in parallel too).
 func ForEachDialectReachable(t *testing.T, fn func(t *testing.T, s *Server)) {
 	for _, d := range testdb.Dialects() {
 		t.Run(d.Name, func(t *testing.T) {
+			t.Parallel()
 			fn(t, NewReachable(t, d.URL(t)))
 		})
 	}

@@ -1,6 +1,9 @@
 package apitest
 
 import (
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -100,4 +103,20 @@ func RaceDialects() []testdb.Dialect {
 		{Name: "mysql-repeatable-read", URL: func(t testing.TB) string { return testdb.MySQLURLAt(t, testdb.RepeatableRead) }},
 		{Name: "mysql-read-committed", URL: func(t testing.TB) string { return testdb.MySQLURLAt(t, testdb.ReadCommitted) }},
 	}
+}
+
+// RaceRounds is how many rounds a concurrency test runs on dialect d (a RaceDialects
+// name): mysqlRounds on MySQL, where the races are real, and a third of that (at least
+// one) on SQLite, which serialises writers and so only checks that every scenario passes.
+// RACE_ROUNDS=n runs n rounds on every dialect, to hunt a rare interleaving:
+//
+//	RACE_ROUNDS=50 go test -race -count=1 -run Concurrent ./internal/orders
+func RaceRounds(d testdb.Dialect, mysqlRounds int) int {
+	if n, err := strconv.Atoi(os.Getenv("RACE_ROUNDS")); err == nil && n > 0 {
+		return n
+	}
+	if strings.HasPrefix(d.Name, "sqlite") {
+		return max(1, mysqlRounds/3)
+	}
+	return mysqlRounds
 }

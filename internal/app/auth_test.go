@@ -17,6 +17,7 @@ import (
 const registerMutation = `mutation($i: RegisterInput!) { register(input: $i) { accessToken refreshToken expiresAt user { id email displayName locale roles } } }`
 
 func TestRegistrationRules(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		s.Register("taken@example.com", "First")
 		cases := []struct {
@@ -64,6 +65,7 @@ func TestRegistrationRules(t *testing.T) {
 // A sign-up form learns every invalid field from one answer: one BAD_USER_INPUT error
 // per field, each naming it in extensions.field, and no account or session is made.
 func TestRegisterReportsEveryInvalidFieldAtOnce(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		r := s.Query("", registerMutation, map[string]any{"i": map[string]any{
 			"email": "not-an-email", "password": "short", "displayName": "  ", "locale": "zh_CN!"}})
@@ -93,6 +95,7 @@ func TestRegisterReportsEveryInvalidFieldAtOnce(t *testing.T) {
 }
 
 func TestLoginAndMe(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		s.Register("ann@example.com", "Ann")
 		login := `mutation($i: LoginInput!) { login(input: $i) { accessToken user { email } } }`
@@ -122,6 +125,7 @@ func TestLoginAndMe(t *testing.T) {
 }
 
 func TestLoginThrottle(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		freezeThrottle(s)
 		s.Register("bea@example.com", "Bea")
@@ -149,6 +153,7 @@ func TestLoginThrottle(t *testing.T) {
 }
 
 func TestAccessTokenValidation(t *testing.T) {
+	t.Parallel()
 	s := apitest.New(t, testdbSQLite(t))
 	sess := s.Register("dan@example.com", "Dan")
 	real := s.App.Auth.Tokens
@@ -219,6 +224,7 @@ func TestAccessTokenValidation(t *testing.T) {
 }
 
 func TestRefreshRotationAndReuse(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		first := s.Register("eve@example.com", "Eve")
 		refresh := `mutation($t: String!) { refreshToken(token: $t) { accessToken refreshToken user { email } } }`
@@ -252,6 +258,7 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 }
 
 func TestLogoutRevokesSession(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		sess := s.Register("fay@example.com", "Fay")
 		logout := `mutation($t: String!) { logout(refreshToken: $t) }`
@@ -268,6 +275,7 @@ func TestLogoutRevokesSession(t *testing.T) {
 }
 
 func TestChangePasswordSignsOutOtherSessions(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		sess := s.Register("gus@example.com", "Gus")
 		other := s.Login("gus@example.com")

@@ -62,6 +62,7 @@ func sendRaw(t *testing.T, s *apitest.Server, c rawCall) (int, *apitest.Response
 // is answered with its HTTP status and BAD_USER_INPUT with a reason, is logged in one short
 // info line, and never panics or reads as INTERNAL.
 func TestMalformedRequestsAreRefused(t *testing.T) {
+	t.Parallel()
 	s := apitest.New(t, testdbSQLite(t))
 	const post, jsonCT = http.MethodPost, "application/json"
 	big := `{"query":"{ __typename }","variables":{"pad":"` + strings.Repeat("x", app.MaxBodyBytes) + `"}}`

@@ -12,6 +12,7 @@ import (
 // customers (FORBIDDEN), and another merchant's staff find nothing to act on (NOT_FOUND,
 // or a NOT_FOUND item in bulk payloads) — the same answer as for a missing record.
 func TestCatalogAdminRoleBoundaries(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		shop := s.NewMerchant(t, "tea-house", merchant.StatusACTIVE)
 		rival := s.NewMerchant(t, "coffee-bar", merchant.StatusACTIVE)

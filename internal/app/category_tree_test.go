@@ -15,6 +15,7 @@ import (
 // includeSubcategories: false keeps the category's own. A top-level category page is no
 // longer empty.
 func TestCategoryProductsIncludeSubcategories(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		client, ctx := s.Client()
 		cat := func(slug string, parent *int) int {

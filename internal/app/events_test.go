@@ -8,9 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -220,6 +217,7 @@ func evCheckOrder(t *testing.T, evs []evEvent) {
 // and the buyer (one order) each receive the events of a physical order's whole life, in
 // order, with increasing sequences, and the order resolvable on each.
 func TestOrderEventsFollowAWholeOrderLife(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialectReachable(t, func(t *testing.T, s *apitest.Server) {
 		w := newEvShop(t, s)
 		staff := s.AddStaff(t, w.a, "staff@example.com")
@@ -288,6 +286,7 @@ func TestOrderEventsFollowAWholeOrderLife(t *testing.T) {
 // then live events — no gap, no duplicate. The polling query agrees, and a cursor that
 // names no event (expired) is refused with reason CURSOR_EXPIRED.
 func TestResumeAfterADroppedConnection(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialectReachable(t, func(t *testing.T, s *apitest.Server) {
 		w := newEvShop(t, s)
 		owner := w.a.Owner.AccessToken
@@ -379,6 +378,7 @@ func waitPublished(t *testing.T, s *apitest.Server) {
 // stream never carries another customer's events. A bad token is refused at
 // connection_init with close code 4403; a foreign Origin cannot even upgrade.
 func TestForeignSubscribersGetNothing(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		w := newEvShop(t, s)
 		mine, _, _ := w.place(t, w.buyer.AccessToken, w.tea, "foreign-1")
@@ -461,6 +461,7 @@ func TestForeignSubscribersGetNothing(t *testing.T) {
 
 // TestAllowedOriginMayUpgrade: an origin listed in ALLOWED_ORIGINS may open a socket.
 func TestAllowedOriginMayUpgrade(t *testing.T) {
+	t.Parallel()
 	s := apitest.New(t, testdb.SQLiteURL(t), func(c *config.Config) { c.CORS.AllowedOrigins = []string{"shop.example.com"} })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -477,6 +478,7 @@ func TestAllowedOriginMayUpgrade(t *testing.T) {
 // TestLegacyGraphQLWSProtocol: subscriptions-transport-ws clients (subprotocol graphql-ws:
 // start/data/stop) receive the same events.
 func TestLegacyGraphQLWSProtocol(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		w := newEvShop(t, s)
 		ws := s.DialWS(t, w.buyer.AccessToken, apitest.WSOptions{Protocol: apitest.ProtocolLegacyWS})
@@ -508,6 +510,7 @@ func TestLegacyGraphQLWSProtocol(t *testing.T) {
 // TestSubscriptionOverSSE: POST /graphql with Accept: text/event-stream streams each
 // event as an SSE "next" event.
 func TestSubscriptionOverSSE(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		w := newEvShop(t, s)
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -572,6 +575,7 @@ func TestSubscriptionOverSSE(t *testing.T) {
 // it, after the event has arrived, however slow the machine (a 2-second TTL used to run
 // out first on a loaded one).
 func TestTokenExpiryClosesTheSocket(t *testing.T) {
+	t.Parallel()
 	clock := apitest.NewClock(time.Now())
 	s := apitest.NewWithClock(t, testdb.SQLiteURL(t), clock)
 	w := newEvShop(t, s)
@@ -617,6 +621,7 @@ func TestTokenExpiryClosesTheSocket(t *testing.T) {
 // reading is dropped by the hub — the others keep receiving every event, and the slow one,
 // when it reads again, finds its subscription ended with reason SLOW_SUBSCRIBER.
 func TestSlowSubscriberIsDropped(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		w := newEvShop(t, s)
 		// Big orders and a query that asks for them many times, so the socket of the one
@@ -726,111 +731,4 @@ func bigOrderLines(t *testing.T, s *apitest.Server, m apitest.Merchant) []any {
 		lines = append(lines, map[string]any{"variantID": strconv.Itoa(v), "quantity": 1})
 	}
 	return lines
-}
-
-// TestNodeGraphQLWSClient: the npm graphql-ws client — what web and React Native front
-// ends use — connects with a token in connection_init, subscribes to myOrderEvents and
-// receives the CREATED event of the order this test places (e2e/subscriptions.mjs prints
-// what it received). It needs node and e2e/node_modules (bash e2e/setup.sh); without them
-// it is skipped, loudly, except under CI=true, where it fails.
-func TestNodeGraphQLWSClient(t *testing.T) {
-	if testing.Short() {
-		t.Skip("node end-to-end test: skipped with -short")
-	}
-	root := e2eRepoRoot(t)
-	node := nodeWithModules(t, root, "graphql-ws", "ws")
-	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
-		w := newEvShop(t, s)
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, node, filepath.Join(root, "e2e", "subscriptions.mjs"), s.WSURL(), w.buyer.AccessToken, "1")
-		cmd.Dir = root
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		waitSubscribers(t, s, 1)
-		order, number, _ := w.place(t, w.buyer.AccessToken, w.tea, "node-1")
-		runErr := cmd.Wait()
-
-		var rep struct {
-			OK       bool   `json:"ok"`
-			Protocol string `json:"protocol"`
-			Error    string `json:"error"`
-			Events   []struct {
-				Cursor   string `json:"cursor"`
-				Sequence int64  `json:"sequence"`
-				Type     string `json:"type"`
-				ToStatus string `json:"toStatus"`
-				Order    struct{ ID, Number, Status string }
-			} `json:"events"`
-		}
-		out := strings.TrimSpace(stdout.String())
-		if i := strings.LastIndexByte(out, '\n'); i >= 0 {
-			out = out[i+1:]
-		}
-		if err := json.Unmarshal([]byte(out), &rep); err != nil {
-			t.Fatalf("e2e/subscriptions.mjs (%v) printed no report: %v\nstdout: %s\nstderr: %s", runErr, err, stdout.String(), stderr.String())
-		}
-		if !rep.OK || runErr != nil {
-			t.Fatalf("the node client failed (%v): %s\nstderr: %s", runErr, rep.Error, stderr.String())
-		}
-		if rep.Protocol != apitest.ProtocolTransportWS {
-			t.Errorf("negotiated %q, want graphql-transport-ws", rep.Protocol)
-		}
-		e := rep.Events[0]
-		if _, err := events.ParseCursor("cursor", e.Cursor); err != nil || e.Type != "CREATED" || e.ToStatus != "PENDING_PAYMENT" ||
-			e.Sequence < 1 || e.Order.ID != order || e.Order.Number != number || e.Order.Status != "PENDING_PAYMENT" {
-			t.Errorf("the node client received %+v", e)
-		}
-		t.Logf("node graphql-ws received: %s", out)
-	})
-}
-
-// nodeWithModules finds node (20+) and the npm modules e2e/package.json pins, installed in
-// e2e/node_modules at the pinned versions. When something is missing the test is skipped
-// loudly, or fails under CI=true, where e2e/setup.sh should have run.
-func nodeWithModules(t *testing.T, root string, modules ...string) string {
-	t.Helper()
-	var missing []string
-	node, err := exec.LookPath("node")
-	if err != nil {
-		missing = append(missing, "node is not on PATH (Node 20 or later)")
-	} else if v, err := exec.Command(node, "--version").Output(); err != nil {
-		missing = append(missing, fmt.Sprintf("node --version: %v", err))
-	} else if major, _ := strconv.Atoi(strings.SplitN(strings.TrimPrefix(strings.TrimSpace(string(v)), "v"), ".", 2)[0]); major < 20 {
-		missing = append(missing, fmt.Sprintf("node is %s; graphql-ws needs 20 or later", strings.TrimSpace(string(v))))
-	}
-	var pkg struct {
-		Dependencies map[string]string `json:"dependencies"`
-		Version      string            `json:"version"`
-	}
-	if b, err := os.ReadFile(filepath.Join(root, "e2e", "package.json")); err != nil || json.Unmarshal(b, &pkg) != nil {
-		t.Fatalf("reading e2e/package.json: %v", err)
-	}
-	pins := pkg.Dependencies
-	for _, m := range modules {
-		pinned := pins[m]
-		if pinned == "" {
-			t.Fatalf("e2e/package.json does not pin %s", m)
-		}
-		pkg.Version = ""
-		b, err := os.ReadFile(filepath.Join(root, "e2e", "node_modules", m, "package.json"))
-		switch {
-		case err != nil || json.Unmarshal(b, &pkg) != nil:
-			missing = append(missing, fmt.Sprintf("e2e/node_modules has no %s (npm ci --prefix e2e)", m))
-		case pkg.Version != pinned:
-			missing = append(missing, fmt.Sprintf("e2e/node_modules has %s %s, package.json pins %s (npm ci --prefix e2e)", m, pkg.Version, pinned))
-		}
-	}
-	if len(missing) > 0 {
-		msg := "the node graphql-ws client test cannot run: " + strings.Join(missing, "; ") + ". Install with: bash e2e/setup.sh"
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI=true: " + msg)
-		}
-		fmt.Fprintln(os.Stderr, "!!! SKIPPING "+t.Name()+": "+msg)
-		t.Skip("!!! SKIPPED: " + msg)
-	}
-	return node
 }

@@ -36,6 +36,7 @@ var visibilityClosedEdges = map[string]string{
 // through visibility-closed edges. Admin-only fields are left out: admins see every row.
 // A new edge or connection that opens a way into hidden rows fails here until audited.
 func TestWhereInputsSeeOnlyVisibleRows(t *testing.T) {
+	t.Parallel()
 	s := graph.NewExecutableSchema(graph.Config{}).Schema()
 	seen := map[string]bool{}
 	// walk audits a where input reached by path (the field and predicates leading to it).
@@ -218,6 +219,7 @@ func answer(r *apitest.Response) string {
 // orders, stock and clients — as anonymous, as a customer and as another merchant's
 // owner, and proves each attempt answers exactly as if the record did not exist.
 func TestFiltersLearnNothingHidden(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		w := newLeakWorld(t, s)
 		id := strconv.Itoa

@@ -76,6 +76,7 @@ var (
 )
 
 func TestGuardRejectsAbusiveQueries(t *testing.T) {
+	t.Parallel()
 	s := apitest.New(t, testdbSQLite(t))
 	for _, tc := range []struct {
 		name, query, operation, reason string
@@ -108,6 +109,7 @@ func TestGuardRejectsAbusiveQueries(t *testing.T) {
 // TestGuardHugeFirst keeps the page-size rule of connections: a cheap query with first
 // over 100 passes the cost limit and is refused by the connection middleware.
 func TestGuardHugeFirst(t *testing.T) {
+	t.Parallel()
 	s := apitest.New(t, testdbSQLite(t))
 	r := s.Query("", `{ merchants(first: 100000) { totalCount } }`, nil)
 	if r.Code() != "BAD_USER_INPUT" || r.Field() != "first" {
@@ -117,6 +119,7 @@ func TestGuardHugeFirst(t *testing.T) {
 
 // TestCostLimitError checks what a caller is told about an operation over the cost limit.
 func TestCostLimitError(t *testing.T) {
+	t.Parallel()
 	s := apitest.New(t, testdbSQLite(t))
 	r := s.Query("", tooComplex, nil)
 	assertRejected(t, r, guard.ReasonQueryTooComplex)
@@ -135,6 +138,7 @@ func TestCostLimitError(t *testing.T) {
 // TestGuardOnEveryTransport checks that GET requests and persisted queries are guarded
 // like POSTed ones.
 func TestGuardOnEveryTransport(t *testing.T) {
+	t.Parallel()
 	s := apitest.New(t, testdbSQLite(t))
 
 	t.Run("GET", func(t *testing.T) {
@@ -174,6 +178,7 @@ func TestGuardOnEveryTransport(t *testing.T) {
 // TestGuardAcceptsLegitimateQueries runs storefront queries and GraphiQL's introspection
 // query through the guards and checks the cost they report.
 func TestGuardAcceptsLegitimateQueries(t *testing.T) {
+	t.Parallel()
 	s := apitest.New(t, testdbSQLite(t))
 	owner := s.NewMerchant(t, "tea-house", merchant.StatusACTIVE).Owner
 	s.NewMerchant(t, "noodle-bar", merchant.StatusACTIVE)
@@ -295,6 +300,7 @@ func send(t *testing.T, req *http.Request) *apitest.Response {
 // TestValueObjectsAreFreeInBothCosts checks that Money, price ranges and images, which are
 // computed from their parent row, cost nothing in the estimate and in the actual count alike.
 func TestValueObjectsAreFreeInBothCosts(t *testing.T) {
+	t.Parallel()
 	s := apitest.New(t, testdbSQLite(t))
 	client, ctx := s.Client()
 	if _, err := seed.Demo(ctx, client, seed.Options{Password: apitest.Password}); err != nil {

@@ -57,6 +57,7 @@ func expireCooldown(t *testing.T, s *apitest.Server, sess apitest.Session) {
 }
 
 func TestEmailVerification(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		ann := s.Register("ann@example.com", "Ann")
 		if r := s.MustQuery(ann.AccessToken, meVerified, nil); !r.Contains(`"emailVerified":false`) {
@@ -207,6 +208,7 @@ func mustAtoi(t *testing.T, s string) int {
 }
 
 func TestVerificationMailLeavesOnlyAfterCommit(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		dee := s.Register("dee@example.com", "Dee")
 		expireCooldown(t, s, dee)
@@ -239,6 +241,7 @@ func TestVerificationMailLeavesOnlyAfterCommit(t *testing.T) {
 }
 
 func TestEmailChangeClearsVerification(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		eve := s.Register("eve@example.com", "Eve")
 		s.VerifyEmail(t, eve)
@@ -269,6 +272,7 @@ func TestEmailChangeClearsVerification(t *testing.T) {
 }
 
 func TestInvitationsNeedTheVerifiedAddress(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		shop := s.NewMerchant(t, "tea-house", merchant.StatusACTIVE)
 		invite := `mutation($m: ID!, $e: String!) { inviteMerchantStaff(merchantID: $m, email: $e) { id email } }`
@@ -311,6 +315,7 @@ func TestInvitationsNeedTheVerifiedAddress(t *testing.T) {
 }
 
 func TestAccessTokensEndWithTheirSession(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		ended := make(chan int, 16)
 		s.App.Auth.OnSessionsEnded = func(id int) { ended <- id }
@@ -395,6 +400,7 @@ func TestAccessTokensEndWithTheirSession(t *testing.T) {
 }
 
 func TestRegistrationIsThrottledPerAddress(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		register := func(ip, email string) *apitest.Response {
 			return from(s, ip, "", registerMutation, map[string]any{"i": map[string]any{
@@ -436,6 +442,7 @@ func TestRegistrationIsThrottledPerAddress(t *testing.T) {
 }
 
 func TestEmailsAreNormalised(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		kim := s.Register("  Kim.Lee+Shop@Example.COM ", "Kim")
 		if kim.Email != "kim.lee+shop@example.com" {
@@ -482,6 +489,7 @@ func TestEmailsAreNormalised(t *testing.T) {
 }
 
 func TestDisplayTextRefusesInvisibleCharacters(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		shop := s.NewMerchant(t, "text-shop", merchant.StatusACTIVE)
 		owner := shop.Owner.AccessToken
@@ -543,6 +551,7 @@ func TestDisplayTextRefusesInvisibleCharacters(t *testing.T) {
 }
 
 func TestLoginLockoutCannotBeTurnedAgainstOthers(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		freezeThrottle(s)
 		const max = 2 // LOGIN_MAX_FAILURES: 8 per address, 20 per account

@@ -31,6 +31,7 @@ var typos = []string{
 // __typename still works. With introspection on, the same queries work and typos get
 // their suggestions.
 func TestIntrospectionOffIsAClearError(t *testing.T) {
+	t.Parallel()
 	graphiql, err := os.ReadFile("../guard/testdata/graphiql-introspection.graphql")
 	if err != nil {
 		t.Fatal(err)

@@ -38,6 +38,7 @@ func nestedHasFilter(levels int) (literal string, variable map[string]any) {
 // filters are refused before anything runs, whether written in the query or passed in
 // variables, and every predicate counts in the query cost.
 func TestNestedFiltersAreBounded(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		tea := s.NewMerchant(t, "tea-house", merchant.StatusACTIVE)
 		s.NewProduct(t, tea, "Longjing", product.KindPHYSICAL, "LJ-zz", 3800, 5)
@@ -86,6 +87,7 @@ func TestNestedFiltersAreBounded(t *testing.T) {
 // TestNodesAreCostedAndCapped: nodes(ids:) costs a lookup per id and takes at most 100
 // ids, as a page takes at most 100 items.
 func TestNodesAreCostedAndCapped(t *testing.T) {
+	t.Parallel()
 	s := apitest.New(t, testdbSQLite(t))
 	m := s.NewMerchant(t, "tea-house", merchant.StatusACTIVE)
 	const query = `query($ids: [ID!]!) { nodes(ids: $ids) { id ... on Merchant { name } } }`

@@ -51,6 +51,7 @@ func applyMerchant(t *testing.T, s *apitest.Server, owner apitest.Session, slug 
 }
 
 func TestMerchantApplicationValidation(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		owner := s.Register("owner@example.com", "Owner")
 		other := s.Register("other@example.com", "Other")
@@ -86,6 +87,7 @@ func TestMerchantApplicationValidation(t *testing.T) {
 }
 
 func TestMerchantReviewLifecycle(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		admin := newAdmin(t, s, "admin@example.com")
 		owner := s.Register("owner@example.com", "Owner")
@@ -177,6 +179,7 @@ func join(ss []string) string {
 }
 
 func TestMerchantStaffInvitations(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		admin := newAdmin(t, s, "admin@example.com")
 		owner := s.Register("owner@example.com", "Owner")

@@ -161,6 +161,7 @@ func checkPage(t *testing.T, what string, got connection, all []string, after, b
 // TestNestedProductPages walks every shop's products, in every order, a page at a time
 // from both ends, with every shop of a request in one batch.
 func TestNestedProductPages(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		w := newPagesWorld(t, s)
 		owner := w.shops[0].Owner.AccessToken
@@ -267,6 +268,7 @@ func TestNestedProductPages(t *testing.T) {
 // TestNestedCategoryAndReviewPages checks Category.products (the category's own products,
 // not its sub-categories') and Product.reviews the same way, and a page without edges.
 func TestNestedCategoryAndReviewPages(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		w := newPagesWorld(t, s)
 		onSale := map[int]bool{}

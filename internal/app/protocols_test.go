@@ -11,8 +11,6 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -25,93 +23,6 @@ import (
 	"github.com/xiadan/xiadan/internal/config"
 	"github.com/xiadan/xiadan/internal/testdb"
 )
-
-// The HTTP protocols end to end: the graphql-http audit and the npm clients front ends use
-// over HTTP (graphql-sse, urql, Apollo Client), each run by node on a script of e2e/ against
-// the real server. The websocket clients are tested in events_test.go.
-
-// runNodeScript runs node on e2e/<script> with args until it exits (at most two minutes) and
-// decodes the report line it prints last into report. It returns the error node exited
-// with, and what it wrote to stderr.
-func runNodeScript(t *testing.T, ctx context.Context, node, root, script string, report any, args ...string) (runErr error, stderr string) {
-	t.Helper()
-	cmd := startNodeScript(t, ctx, node, root, script, args...)
-	return cmd.wait(t, report)
-}
-
-// nodeRun is a running e2e script.
-type nodeRun struct {
-	cmd            *exec.Cmd
-	stdout, stderr bytes.Buffer
-	script         string
-}
-
-// startNodeScript starts node on e2e/<script> with args.
-func startNodeScript(t *testing.T, ctx context.Context, node, root, script string, args ...string) *nodeRun {
-	t.Helper()
-	r := &nodeRun{script: script}
-	r.cmd = exec.CommandContext(ctx, node, append([]string{filepath.Join(root, "e2e", script)}, args...)...)
-	r.cmd.Dir = root
-	r.cmd.Stdout, r.cmd.Stderr = &r.stdout, &r.stderr
-	r.cmd.WaitDelay = 5 * time.Second
-	if err := r.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
-
-// wait waits for the script to exit and decodes its last line into report.
-func (r *nodeRun) wait(t *testing.T, report any) (runErr error, stderr string) {
-	t.Helper()
-	runErr = r.cmd.Wait()
-	out := strings.TrimSpace(r.stdout.String())
-	if i := strings.LastIndexByte(out, '\n'); i >= 0 {
-		out = out[i+1:]
-	}
-	if err := json.Unmarshal([]byte(out), report); err != nil {
-		t.Fatalf("e2e/%s (%v) printed no report: %v\nstdout: %s\nstderr: %s", r.script, runErr, err, r.stdout.String(), r.stderr.String())
-	}
-	return runErr, r.stderr.String()
-}
-
-// TestGraphQLHTTPAudit runs the graphql-http audit (npm graphql-http's serverAudits: the
-// GraphQL-over-HTTP spec's MUSTs, SHOULDs and MAYs) against /graphql and requires every
-// check to pass, listing each one that does not with the response it got. It needs node and
-// e2e/node_modules (bash e2e/setup.sh): skipped without them, except under CI=true.
-func TestGraphQLHTTPAudit(t *testing.T) {
-	if testing.Short() {
-		t.Skip("node end-to-end test: skipped with -short")
-	}
-	t.Parallel()
-	root := e2eRepoRoot(t)
-	node := nodeWithModules(t, root, "graphql-http", "graphql")
-	// The audit speaks HTTP only; the database does not matter to it.
-	s := apitest.New(t, testdb.SQLiteURL(t))
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	var rep struct {
-		OK     bool `json:"ok"`
-		Total  int  `json:"total"`
-		Passed int  `json:"passed"`
-		Failed []struct {
-			ID, Name, Status, Reason string
-			Response                 struct {
-				Status      int
-				ContentType string
-				Body        string
-			}
-		} `json:"failed"`
-	}
-	runErr, stderr := runNodeScript(t, ctx, node, root, "audit.mjs", &rep, s.HTTP.URL+"/graphql")
-	for _, f := range rep.Failed {
-		t.Errorf("audit %s failed (%s): %s\n\treason: %s\n\tresponse: %d %s %s", f.ID, f.Status, f.Name, f.Reason,
-			f.Response.Status, f.Response.ContentType, f.Response.Body)
-	}
-	if !rep.OK || runErr != nil || rep.Total < 50 {
-		t.Fatalf("the audit passed %d of %d checks (node: %v)\nstderr: %s", rep.Passed, rep.Total, runErr, stderr)
-	}
-	t.Logf("graphql-http audit: %d of %d checks pass", rep.Passed, rep.Total)
-}
 
 // sseEvent is one Server-Sent Event as read off the wire; a comment line (":") is
 // reported as event ":".
@@ -350,6 +261,7 @@ func reserveStream(t *testing.T, ctx context.Context, s *apitest.Server, token s
 // (404 for anyone else), one stream per reservation and one operation per id (409), and
 // reservations count against the account's stream cap (429).
 func TestSSESingleConnection(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		w := newEvShop(t, s)
 		ctx, cancel := context.WithTimeout(context.Background(), signalGuard)
@@ -491,6 +403,7 @@ func TestSSEReservationsObeyStreamRules(t *testing.T) {
 // Accept: multipart/mixed;subscriptionSpec="1.0" gets {} heartbeats while quiet and each
 // event as {"payload": …}.
 func TestMultipartSubscription(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		w := newEvShop(t, s)
 		ctx, cancel := context.WithTimeout(context.Background(), signalGuard)
@@ -558,6 +471,7 @@ func TestMultipartSubscription(t *testing.T) {
 // (the initial result with hasNext, then the deferred fragment under "incremental" at its
 // path), and in one merged result to a JSON client.
 func TestDefer(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		m := s.NewMerchant(t, "tea-house", merchant.StatusACTIVE)
 		pid, _ := s.NewProduct(t, m, "Longjing tea", product.KindPHYSICAL, "TEA-1", 3800, 10)
@@ -599,81 +513,6 @@ func TestDefer(t *testing.T) {
 		r := s.Do(apitest.Request{Query: query, Variables: vars})
 		if len(r.Errors) > 0 || !strings.Contains(string(r.Raw), `"product":{"id":"`+id+`","variants":[{"sku":"TEA-1"}]}`) || r.Contains("hasNext") {
 			t.Fatalf("merged for a JSON client: %s", r.Raw)
-		}
-	})
-}
-
-// TestNodeHTTPClients: the npm clients front ends use over HTTP — graphql-sse in both its
-// modes, urql (fetchExchange, subscriptions over fetch) and Apollo Client (HttpLink,
-// multipart subscriptions) — each run the storefront flow (search, add to cart, place,
-// pay in the sandbox) while an order subscription receives the PAID event; urql and
-// Apollo also run a query with @defer (e2e/http-clients.mjs). Skipped without node and
-// e2e/node_modules, except under CI=true.
-func TestNodeHTTPClients(t *testing.T) {
-	if testing.Short() {
-		t.Skip("node end-to-end test: skipped with -short")
-	}
-	root := e2eRepoRoot(t)
-	node := nodeWithModules(t, root, "graphql-sse", "@urql/core", "@apollo/client", "rxjs", "graphql")
-	// Reachable: the payment sandbox posts its signed notification to the server itself.
-	apitest.ForEachDialectReachable(t, func(t *testing.T, s *apitest.Server) {
-		m := s.NewMerchant(t, "tea-house", merchant.StatusACTIVE)
-		s.NewProduct(t, m, "Longjing tea", product.KindPHYSICAL, "TEA-1", 3800, 100)
-		for _, client := range []string{"sse-distinct", "sse-single", "urql", "apollo"} {
-			t.Run(client, func(t *testing.T) {
-				buyer := s.Register(client+"@example.com", client)
-				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-				defer cancel()
-				r := &nodeRun{script: "http-clients.mjs"}
-				r.cmd = exec.CommandContext(ctx, node, filepath.Join(root, "e2e", "http-clients.mjs"), client, s.HTTP.URL+"/graphql", buyer.AccessToken, "Longjing")
-				r.cmd.Dir = root
-				r.cmd.Stdout, r.cmd.Stderr = &r.stdout, &r.stderr
-				r.cmd.WaitDelay = 5 * time.Second
-				stdin, err := r.cmd.StdinPipe()
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := r.cmd.Start(); err != nil {
-					t.Fatal(err)
-				}
-				waitSubscribers(t, s, 1)
-				_, _ = io.WriteString(stdin, "go\n")
-				var rep struct {
-					OK       bool
-					Steps    []string
-					Error    string
-					Order    struct{ ID, Status string }
-					Deferred *struct {
-						Parts int
-						Data  struct {
-							Product struct {
-								Variants []struct{ SKU string }
-							}
-						}
-					}
-					Events []struct {
-						Type  string
-						Order struct{ ID, Status string }
-					}
-				}
-				runErr, stderr := r.wait(t, &rep)
-				if !rep.OK || runErr != nil {
-					t.Fatalf("%s failed (%v) after %v: %s\nstderr: %s", client, runErr, rep.Steps, rep.Error, stderr)
-				}
-				var paid bool
-				for _, e := range rep.Events {
-					paid = paid || e.Type == "PAID" && e.Order.ID == rep.Order.ID
-				}
-				if !paid || rep.Order.Status != "PENDING_PAYMENT" {
-					t.Errorf("%s: order %+v, events %+v", client, rep.Order, rep.Events)
-				}
-				if client == "urql" || client == "apollo" {
-					if rep.Deferred == nil || len(rep.Deferred.Data.Product.Variants) != 1 || rep.Deferred.Data.Product.Variants[0].SKU != "TEA-1" {
-						t.Errorf("%s: the deferred query gave %+v", client, rep.Deferred)
-					}
-				}
-				waitSubscribers(t, s, 0)
-			})
 		}
 	})
 }

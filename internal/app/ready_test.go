@@ -34,6 +34,7 @@ func readyz(t *testing.T, s *apitest.Server) (int, string) {
 // migrations gone, or the whole database dropped — although the server still reaches the
 // database server.
 func TestReadyzNoticesAnUnusableSchema(t *testing.T) {
+	t.Parallel()
 	exec := func(t *testing.T, s *apitest.Server, stmt string) {
 		t.Helper()
 		if _, err := s.DB.SQL.ExecContext(context.Background(), stmt); err != nil {

@@ -9,6 +9,7 @@ import (
 )
 
 func TestRoleBoundaries(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		admin := newAdmin(t, s, "admin@example.com")
 		alice := s.Register("alice@example.com", "Alice")
@@ -67,6 +68,7 @@ func TestRoleBoundaries(t *testing.T) {
 }
 
 func TestDisabledUserIsSignedOutEverywhere(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		admin := newAdmin(t, s, "admin@example.com")
 		carl := s.Register("carl@example.com", "Carl")
@@ -101,6 +103,7 @@ func TestDisabledUserIsSignedOutEverywhere(t *testing.T) {
 }
 
 func TestConnectionsNeedAPageSize(t *testing.T) {
+	t.Parallel()
 	s := apitest.New(t, testdbSQLite(t))
 	for _, tc := range []struct{ query, code, field string }{
 		{`{ merchants { totalCount } }`, "BAD_USER_INPUT", "first"},
@@ -119,6 +122,7 @@ func TestConnectionsNeedAPageSize(t *testing.T) {
 }
 
 func TestErrorsAreMaskedAndCoded(t *testing.T) {
+	t.Parallel()
 	s := apitest.New(t, testdbSQLite(t))
 	// Syntax and validation errors carry a code from the closed set.
 	for _, q := range []string{`{ me { id `, `{ noSuchField }`, `{ merchant(id: "1") { noSuchField } }`} {
@@ -148,6 +152,7 @@ func TestErrorsAreMaskedAndCoded(t *testing.T) {
 }
 
 func TestHealthAndReadiness(t *testing.T) {
+	t.Parallel()
 	s := apitest.New(t, testdbSQLite(t))
 	for _, path := range []string{"/healthz", "/readyz"} {
 		res, err := http.Get(s.HTTP.URL + path)

@@ -126,6 +126,7 @@ func (s slot) name() string {
 // every form used anywhere in the schema (nested fields such as Merchant.products(where:)
 // included) was exercised through a root field, so a new argument cannot escape the walk.
 func TestEveryIDCursorAndTimeArgumentRefusesMalformedInput(t *testing.T) {
+	t.Parallel()
 	s := apitest.New(t, testdbSQLite(t))
 	var schema struct {
 		Schema struct {
@@ -361,6 +362,7 @@ func keys(m map[string]bool) []string {
 // without an error); node, product and a connection's after refuse malformed input the
 // same way.
 func TestNodesNullsOnlyTheBadItem(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		m := s.NewMerchant(t, "tea", merchant.StatusACTIVE)
 		pid, _ := s.NewProduct(t, m, "Longjing", product.KindPHYSICAL, "TEA-1", 3800, 10)
@@ -426,6 +428,7 @@ func TestNodesNullsOnlyTheBadItem(t *testing.T) {
 // cursor's value with msgpack's omitempty, so a zero value was left out and the next page
 // was cut by id alone, repeating products; internal/scalar writes the value always.
 func TestCursorsKeepAZeroOrderingValue(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		m := s.NewMerchant(t, "tea", merchant.StatusACTIVE)
 		client, ctx := s.Client()
@@ -472,6 +475,7 @@ func TestCursorsKeepAZeroOrderingValue(t *testing.T) {
 // TestAmountsAreRefusedWithASign: a decimal amount is digits with an optional minus and
 // decimals; "+1.00" and "--1" were read as 1.00 (found by FuzzParseAmount).
 func TestAmountsAreRefusedWithASign(t *testing.T) {
+	t.Parallel()
 	s := apitest.New(t, testdbSQLite(t))
 	for _, bad := range []string{"+1.00", "--1", "-+1", "1e2", "0x10"} {
 		r := s.Query("", `query($p: String) { products(first: 1, where: {minPrice: $p}) { totalCount } }`, map[string]any{"p": bad})

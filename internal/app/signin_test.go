@@ -96,6 +96,7 @@ func newTeaShop(t *testing.T, s *apitest.Server) string {
 // account on first use and the same one after, and pays with MINI_PROGRAM as its own
 // identity; a foreign openid is refused.
 func TestMiniProgramSignInPlacesAndPaysAnOrder(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialectReachable(t, func(t *testing.T, s *apitest.Server) {
 		variant := newTeaShop(t, s)
 		ann := s.SignInMini(t, "WECHAT", "ann")
@@ -153,6 +154,7 @@ func TestMiniProgramSignInPlacesAndPaysAnOrder(t *testing.T) {
 // TestPhoneSignInPlacesAndPaysAnOrder: an SMS code (from the development outbox) signs
 // in and creates the account; the account links a mini program and pays in it.
 func TestPhoneSignInPlacesAndPaysAnOrder(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialectReachable(t, func(t *testing.T, s *apitest.Server) {
 		variant := newTeaShop(t, s)
 		phone, verification, code := requestPhone(t, s, "138 0013 8000")
@@ -224,6 +226,7 @@ const finishWeb = `mutation($i: FinishWebSignInInput!) { finishWebSignIn(input: 
 // mini-program account; identities and phones of another account are refused, never
 // merged; the last way in cannot be unlinked; identities are visible to their owner only.
 func TestIdentityMergeRules(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialectReachable(t, func(t *testing.T, s *apitest.Server) {
 		carol := s.SignInMini(t, "WECHAT", "carol")
 		state, browser, code := startWeb(t, s, "", "WECHAT", "carol")

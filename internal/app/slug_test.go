@@ -14,6 +14,7 @@ import (
 // the title (pinyin for Chinese) with a suffix when taken, chosen and edited by the
 // merchant with clear errors, and productBySlug seeing exactly what product(id:) sees.
 func TestProductSlugs(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		m := s.NewMerchant(t, "slug-shop", merchant.StatusACTIVE)
 		other := s.NewMerchant(t, "slug-other", merchant.StatusACTIVE)

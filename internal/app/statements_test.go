@@ -161,6 +161,7 @@ const productPageFields = `id title featuredImage { url alt } priceRange { min {
   variants { sku availability available }`
 
 func TestStorefrontStatementCount(t *testing.T) {
+	t.Parallel()
 	for _, d := range testdb.Dialects() {
 		t.Run(d.Name, func(t *testing.T) {
 			cs := newCountedServer(t, d.URL(t))
@@ -290,6 +291,7 @@ func TestStorefrontStatementCount(t *testing.T) {
 const maxPlaceOrderStatements = 25
 
 func TestPlaceOrderStatementCount(t *testing.T) {
+	t.Parallel()
 	for _, d := range testdb.Dialects() {
 		t.Run(d.Name, func(t *testing.T) {
 			cs := newCountedServer(t, d.URL(t))

@@ -14,6 +14,7 @@ import (
 // read them, anyone else reads null — unless the merchant shows its exact stock. No
 // filter on them is accepted.
 func TestMerchantInternalsAreHiddenFromShoppers(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		client, ctx := s.Client()
 		shop := s.NewMerchant(t, "stock-shop", merchant.StatusACTIVE)

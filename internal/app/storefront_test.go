@@ -263,6 +263,7 @@ func sameSet(a, b []string) bool {
 }
 
 func TestStorefrontFilters(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		f := newStorefront(t, s)
 		id := func(n int) string { return strconv.Itoa(n) }
@@ -300,6 +301,7 @@ func TestStorefrontFilters(t *testing.T) {
 }
 
 func TestStorefrontOrders(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		f := newStorefront(t, s)
 		by := func(field func(it storefrontItem) float64) func(a, b string) int {
@@ -345,6 +347,7 @@ func TestStorefrontOrders(t *testing.T) {
 }
 
 func TestStorefrontPagination(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		f := newStorefront(t, s)
 		for _, tc := range []struct {
@@ -397,6 +400,7 @@ func TestStorefrontPagination(t *testing.T) {
 }
 
 func TestStorefrontKeywordSearch(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		f := newStorefront(t, s)
 		for _, tc := range []struct {
@@ -457,6 +461,7 @@ func TestStorefrontKeywordSearch(t *testing.T) {
 }
 
 func TestStorefrontVisibility(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		f := newStorefront(t, s)
 		admin := s.NewAdmin(t, "admin@example.com")
@@ -529,6 +534,7 @@ func TestStorefrontVisibility(t *testing.T) {
 }
 
 func TestStorefrontBadInput(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		for _, tc := range []struct {
 			name  string
@@ -552,6 +558,7 @@ func TestStorefrontBadInput(t *testing.T) {
 }
 
 func TestStorefrontAvailabilityAndCounts(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		f := newStorefront(t, s)
 		type variant struct {

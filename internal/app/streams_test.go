@@ -80,6 +80,7 @@ func eventually(t *testing.T, what string, try func() error) {
 // and event streams at once (without a token, an address does); one more is refused with
 // close code 4429 (HTTP 429 RATE_LIMITED for SSE), and a slot frees when a connection ends.
 func TestOpenStreamsAreCappedPerAccount(t *testing.T) {
+	t.Parallel()
 	s := apitest.New(t, testdb.SQLiteURL(t), func(c *config.Config) { c.WSMaxPerUser = 2 })
 	alice := s.Register("alice@example.com", "Alice")
 	bob := s.Register("bob@example.com", "Bob")
@@ -214,6 +215,7 @@ func checkAccessChangesCloseStreams(t *testing.T, s, ws *apitest.Server) {
 // restricting a merchant closes the websockets opened on the old rights at once — the
 // periodic re-check is set an hour away — and leaves everyone else's open.
 func TestAccessChangesCloseStreamsAtOnce(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		s.App.AccessRecheck = time.Hour
 		checkAccessChangesCloseStreams(t, s, s)
@@ -223,6 +225,7 @@ func TestAccessChangesCloseStreamsAtOnce(t *testing.T) {
 // TestAccessChangesReachOtherReplicas: a change made through replica A closes the
 // connections held by replica B, through the NATS bus.
 func TestAccessChangesReachOtherReplicas(t *testing.T) {
+	t.Parallel()
 	u := natsURL(t)
 	dbURL := testdb.MySQLURL(t)
 	id := strings.ToLower(rand.Text()[:10])

@@ -55,6 +55,7 @@ func dims(t *testing.T, b []byte) (int, int, string) {
 // applied, then every EXIF byte gone), thumbnails are made at 200 and 800 px, the file is
 // readable at its signed URL, and binding it to a product makes it public.
 func TestUploadPresignedFlowProcessesAndBindsAProductImage(t *testing.T) {
+	t.Parallel()
 	forEachUploadServer(t, func(t *testing.T, s *apitest.Server, _ *apitest.Clock) {
 		m := s.NewMerchant(t, "upload-shop", merchant.StatusACTIVE)
 		photo := testJPEG(t, 1200, 900, 6) // a phone photo taken upright: stored sideways
@@ -162,6 +163,7 @@ func TestUploadPresignedFlowProcessesAndBindsAProductImage(t *testing.T) {
 // Small files go inline with the GraphQL multipart request spec; the request is read
 // strictly (operations, map, files), capped, and only with an Authorization header.
 func TestUploadFileMultipartRequest(t *testing.T) {
+	t.Parallel()
 	forEachUploadServer(t, func(t *testing.T, s *apitest.Server, _ *apitest.Clock) {
 		buyer := s.Register("buyer-mp@example.com", "Buyer")
 		const q = `mutation($file: Upload!, $purpose: UploadPurpose!) { uploadFile(file: $file, purpose: $purpose) { ` + uploadedFileFields + ` } }`
@@ -225,6 +227,7 @@ func TestUploadFileMultipartRequest(t *testing.T) {
 // The server believes the bytes, not the name or the declared type: HTML, SVG and an
 // executable named .jpg are refused with UNSUPPORTED_CONTENT, through both ways in.
 func TestUploadContentIsSniffed(t *testing.T) {
+	t.Parallel()
 	forEachUploadServer(t, func(t *testing.T, s *apitest.Server, _ *apitest.Clock) {
 		buyer := s.Register("buyer-sniff@example.com", "Buyer")
 		const q = `mutation($file: Upload!) { uploadFile(file: $file, purpose: REVIEW_PHOTO) { id } }`
@@ -260,6 +263,7 @@ func TestUploadContentIsSniffed(t *testing.T) {
 // Size and pixel limits: a declared size over the purpose's limit is refused at once; a
 // PNG whose header claims 20000×20000 pixels is refused from its header, never decoded.
 func TestUploadSizeAndPixelLimits(t *testing.T) {
+	t.Parallel()
 	forEachUploadServer(t, func(t *testing.T, s *apitest.Server, _ *apitest.Clock) {
 		buyer := s.Register("buyer-limits@example.com", "Buyer")
 		limit := s.Config.Upload.Limits[entupload.PurposeREVIEW_PHOTO]
@@ -292,6 +296,7 @@ func TestUploadSizeAndPixelLimits(t *testing.T) {
 // An upload is bound only by its owner, only to a use of its purpose, only when READY;
 // a product's images it no longer shows are let go and cleaned up.
 func TestUploadBindingRules(t *testing.T) {
+	t.Parallel()
 	forEachUploadServer(t, func(t *testing.T, s *apitest.Server, _ *apitest.Clock) {
 		m := s.NewMerchant(t, "bind-shop", merchant.StatusACTIVE)
 		staff := s.AddStaff(t, m, "bind-staff@example.com")
@@ -379,6 +384,7 @@ func TestUploadBindingRules(t *testing.T) {
 // The disk store's URLs are signed: a changed signature, path, type or size is refused,
 // and so is a URL past its expiry (by the server's clock).
 func TestUploadSignedURLsRefuseTamperingAndExpiry(t *testing.T) {
+	t.Parallel()
 	forEachUploadServer(t, func(t *testing.T, s *apitest.Server, clock *apitest.Clock) {
 		buyer := s.Register("buyer-sig@example.com", "Buyer")
 		img := testPNG(t, 10, 10)
@@ -440,6 +446,7 @@ func TestUploadSignedURLsRefuseTamperingAndExpiry(t *testing.T) {
 // Uploads nobody bound are removed, file and row, after UPLOAD_PENDING_TTL; bound ones
 // stay. Two cleanups at once remove each upload once.
 func TestUploadCleanupRemovesExpiredUploads(t *testing.T) {
+	t.Parallel()
 	forEachUploadServer(t, func(t *testing.T, s *apitest.Server, clock *apitest.Clock) {
 		m := s.NewMerchant(t, "cleanup-shop", merchant.StatusACTIVE)
 		const q = `mutation($file: Upload!) { uploadFile(file: $file, purpose: PRODUCT_IMAGE) { id } }`
@@ -491,6 +498,7 @@ func TestUploadCleanupRemovesExpiredUploads(t *testing.T) {
 // signature), completeUpload reads it back, processes it and stores the result and its
 // thumbnails in the bucket; a bound product image is linked at UPLOAD_PUBLIC_URL.
 func TestUploadPresignedFlowOnS3(t *testing.T) {
+	t.Parallel()
 	s3 := apitest.StartS3(t)
 	forEachUploadServer(t, func(t *testing.T, s *apitest.Server, _ *apitest.Clock) {
 		m := s.NewMerchant(t, "s3-shop", merchant.StatusACTIVE)
@@ -539,6 +547,7 @@ func TestUploadPresignedFlowOnS3(t *testing.T) {
 // A merchant application carries its licence scan; the owner, staff and admins see it on
 // the merchant, nobody else does.
 func TestUploadMerchantLicenceOnApplication(t *testing.T) {
+	t.Parallel()
 	forEachUploadServer(t, func(t *testing.T, s *apitest.Server, _ *apitest.Clock) {
 		applicant := s.Register("applicant@example.com", "Applicant")
 		const q = `mutation($file: Upload!) { uploadFile(file: $file, purpose: MERCHANT_LICENCE) { id } }`

@@ -30,6 +30,7 @@ const (
 )
 
 func TestDemoWalkthroughs(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialectReachable(t, func(t *testing.T, s *apitest.Server) {
 		client, ctx := s.Client()
 		if _, err := seed.Demo(ctx, client, seed.Options{Password: apitest.Password}); err != nil {

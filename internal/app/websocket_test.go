@@ -118,6 +118,7 @@ func (r *rawWS) alive() {
 // TestTransportWSInvalidMessagesClose4400: a message the protocol does not describe closes
 // the socket with 4400, before connection_init and after it.
 func TestTransportWSInvalidMessagesClose4400(t *testing.T) {
+	t.Parallel()
 	s := apitest.New(t, testdb.SQLiteURL(t))
 	for _, tc := range []struct{ name, msg string }{
 		{"not JSON", `{"type":`},
@@ -165,6 +166,7 @@ func TestTransportWSInvalidMessagesClose4400(t *testing.T) {
 // TestTransportWSSubscribeBeforeAckCloses4401: subscribe before connection_ack is
 // Unauthorized.
 func TestTransportWSSubscribeBeforeAckCloses4401(t *testing.T) {
+	t.Parallel()
 	s := apitest.New(t, testdb.SQLiteURL(t))
 	ws := dialRaw(t, s, apitest.ProtocolTransportWS)
 	ws.send(`{"id":"1","type":"subscribe","payload":{"query":"{ __typename }"}}`)
@@ -175,6 +177,7 @@ func TestTransportWSSubscribeBeforeAckCloses4401(t *testing.T) {
 // WS_INIT_TIMEOUT is closed with 4408; one that did is not. The timeout goes by the
 // server's clock, which the test advances.
 func TestTransportWSInitTimeoutCloses4408(t *testing.T) {
+	t.Parallel()
 	clock := apitest.NewClock(time.Now())
 	s := apitest.NewWithClock(t, testdb.SQLiteURL(t), clock)
 	silent := dialRaw(t, s, apitest.ProtocolTransportWS)
@@ -187,6 +190,7 @@ func TestTransportWSInitTimeoutCloses4408(t *testing.T) {
 
 // TestTransportWSSecondInitCloses4429: a second connection_init is one too many.
 func TestTransportWSSecondInitCloses4429(t *testing.T) {
+	t.Parallel()
 	s := apitest.New(t, testdb.SQLiteURL(t))
 	ws := dialRaw(t, s, apitest.ProtocolTransportWS)
 	ws.init("")
@@ -198,6 +202,7 @@ func TestTransportWSSecondInitCloses4429(t *testing.T) {
 // the socket with 4409 (so no two operations share an id that one complete could not tell
 // apart); once an operation has completed, its id may be used again.
 func TestTransportWSDuplicateIDCloses4409(t *testing.T) {
+	t.Parallel()
 	s := apitest.New(t, testdb.SQLiteURL(t))
 	w := newEvShop(t, s)
 	ws := dialRaw(t, s, apitest.ProtocolTransportWS)
@@ -222,6 +227,7 @@ func TestTransportWSDuplicateIDCloses4409(t *testing.T) {
 // TestTransportWSCompleteStopsTheSubscription: complete from the client ends the operation
 // on the server, nothing more is sent for it, and its id is free.
 func TestTransportWSCompleteStopsTheSubscription(t *testing.T) {
+	t.Parallel()
 	s := apitest.New(t, testdb.SQLiteURL(t))
 	w := newEvShop(t, s)
 	ws := dialRaw(t, s, apitest.ProtocolTransportWS)
@@ -251,6 +257,7 @@ func TestTransportWSCompleteStopsTheSubscription(t *testing.T) {
 // complete; a resolver's refusal is a result (next with errors, then complete); the socket
 // stays open.
 func TestTransportWSValidationErrorsAreErrorMessages(t *testing.T) {
+	t.Parallel()
 	s := apitest.New(t, testdb.SQLiteURL(t))
 	w := newEvShop(t, s)
 	ws := dialRaw(t, s, apitest.ProtocolTransportWS)
@@ -289,6 +296,7 @@ func TestTransportWSValidationErrorsAreErrorMessages(t *testing.T) {
 // TestTransportWSPingPong: a ping is answered with a pong carrying its payload, before
 // connection_init too; a pong is taken silently.
 func TestTransportWSPingPong(t *testing.T) {
+	t.Parallel()
 	s := apitest.New(t, testdb.SQLiteURL(t))
 	ws := dialRaw(t, s, apitest.ProtocolTransportWS)
 	ws.send(`{"type":"ping"}`)
@@ -303,6 +311,7 @@ func TestTransportWSPingPong(t *testing.T) {
 // TestLegacyProtocolKeepAlive: subscriptions-transport-ws (subprotocol graphql-ws) answers
 // connection_init with connection_ack and keeps the connection alive with ka.
 func TestLegacyProtocolKeepAlive(t *testing.T) {
+	t.Parallel()
 	s := apitest.New(t, testdb.SQLiteURL(t))
 	ws := dialRaw(t, s, apitest.ProtocolLegacyWS)
 	ws.send(`{"type":"connection_init","payload":{}}`)
@@ -367,6 +376,7 @@ func refusedWith(t *testing.T, what string, pong map[string]any, code string) {
 // account, or an invalid one, is refused in the pong and changes nothing; without another
 // refresh, the new expiry ends the subscription with TOKEN_EXPIRED and closes 4403.
 func TestTokenRefreshKeepsTheStream(t *testing.T) {
+	t.Parallel()
 	clock := apitest.NewClock(time.Now())
 	s := apitest.NewWithClock(t, testdb.SQLiteURL(t), clock)
 	w := newEvShop(t, s)
@@ -411,6 +421,7 @@ func TestTokenRefreshKeepsTheStream(t *testing.T) {
 // TestRefreshAfterLogoutIsRefused: a token whose session has ended (signed out) cannot
 // renew a connection.
 func TestRefreshAfterLogoutIsRefused(t *testing.T) {
+	t.Parallel()
 	s := apitest.New(t, testdb.SQLiteURL(t))
 	w := newEvShop(t, s)
 	ws := s.DialWS(t, w.buyer.AccessToken)
@@ -437,6 +448,7 @@ func wsNext(t *testing.T, sub *apitest.WSSubscription) apitest.WSEvent {
 // transaction and answers one result, then complete (the transports ask for a second
 // response, which the transaction must not answer with a panic).
 func TestMutationOverWebsocket(t *testing.T) {
+	t.Parallel()
 	s := apitest.New(t, testdb.SQLiteURL(t))
 	w := newEvShop(t, s)
 	for _, p := range []struct{ protocol, start, result string }{

@@ -150,3 +150,29 @@ func TestAddressKey(t *testing.T) {
 		}
 	}
 }
+
+// The test-only parameters are recorded in the hash like the real ones, so hashes of both
+// kinds verify, and the real ones stay the default.
+func TestFastPasswordHashingInTests(t *testing.T) {
+	real, err := HashPassword("correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	UseFastPasswordHashingInTests()
+	t.Cleanup(func() { fastHashing.Store(false) })
+	fast, err := HashPassword("correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(real, "$argon2id$v=19$m=19456,t=2,p=1$") || !strings.HasPrefix(fast, "$argon2id$v=19$m=8,t=1,p=1$") {
+		t.Fatalf("hashes %q and %q", real, fast)
+	}
+	for _, h := range []string{real, fast} {
+		if ok, err := VerifyPassword(h, "correct horse"); err != nil || !ok {
+			t.Errorf("VerifyPassword(%q) = %v, %v", h, ok, err)
+		}
+		if ok, _ := VerifyPassword(h, "correct horsE"); ok {
+			t.Errorf("VerifyPassword(%q) accepted a wrong password", h)
+		}
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
+	"testing"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
@@ -21,6 +23,27 @@ const (
 	argonKeyLen  = 32
 	argonSaltLen = 16
 )
+
+// Test parameters (UseFastPasswordHashingInTests): the smallest argon2id allows, so a test
+// that signs up and signs in dozens of people does not spend seconds hashing under the race
+// detector. The parameters are part of every hash, so VerifyPassword needs no switch.
+const (
+	testArgonMemory = 8 // KiB: the minimum for one lane
+	testArgonTime   = 1
+)
+
+var fastHashing atomic.Bool
+
+// UseFastPasswordHashingInTests makes HashPassword use the cheapest argon2id parameters
+// for the rest of the process. Only test binaries may call it (it panics anywhere else),
+// so production always hashes with the parameters above; internal/apitest calls it for
+// every test server.
+func UseFastPasswordHashingInTests() {
+	if !testing.Testing() {
+		panic("auth: UseFastPasswordHashingInTests called outside a test binary")
+	}
+	fastHashing.Store(true)
+}
 
 // Password length limits, in characters.
 const (
@@ -46,10 +69,14 @@ func HashPassword(password string) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", err
 	}
-	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	memory, passes := uint32(argonMemory), uint32(argonTime)
+	if fastHashing.Load() {
+		memory, passes = testArgonMemory, testArgonTime
+	}
+	key := argon2.IDKey([]byte(password), salt, passes, memory, argonThreads, argonKeyLen)
 	b64 := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
-		argon2.Version, argonMemory, argonTime, argonThreads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+		argon2.Version, memory, passes, argonThreads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
 }
 
 var errMalformedHash = errors.New("auth: malformed password hash")

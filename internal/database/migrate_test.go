@@ -69,7 +69,7 @@ func TestMigrateTwiceIsNoOp(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	var logs syncBuffer
-	db := testdb.Open(t, testdb.MySQLURL(t), database.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	db := testdb.OpenFromScratch(t, testdb.MySQLURL(t), database.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if !strings.Contains(logs.String(), "applied migration") {
 		t.Fatalf("the first Migrate logged no migration:\n%s", logs.String())
 	}

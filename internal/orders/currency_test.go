@@ -14,6 +14,7 @@ import (
 // the catalog) is never sold, so no amount is relabelled as another currency; one checkout
 // pays in one currency.
 func TestOrdersNeverRelabelACurrency(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		w := newShop(t, s) // a: CNY, 10.00 shipping, free from 99.00
 		client, ctx := s.Client()

@@ -43,6 +43,7 @@ func hiddenCatalog(t *testing.T, s *apitest.Server, shop apitest.Merchant) []hid
 // code, field and message — and never names the product or its merchant. Merchant staff
 // of another shop are callers like any other.
 func TestHiddenVariantsAreNotFoundWhenBought(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		w := newShop(t, s)
 		onSale := w.variant(t, w.a, product.KindPHYSICAL, "TEA-1", 3800, 10)
@@ -117,6 +118,7 @@ func TestHiddenVariantsAreNotFoundWhenBought(t *testing.T) {
 // A line in the cart whose product was hidden afterwards is refused at checkout like any
 // hidden variant, and raising its quantity says nothing about its stock.
 func TestHiddenCartLinesAreNotFoundAtCheckout(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		w := newShop(t, s)
 		pid, vid := s.NewProduct(t, w.a, "Lamp", product.KindPHYSICAL, "LAMP-1", 5000, 3)

@@ -105,6 +105,7 @@ func clock(t time.Time) func() time.Time { return func() time.Time { return t } 
 // to the shelf with a ledger row per order. Orders still in time, and paid ones, are left
 // alone, and a second run finds nothing to do.
 func TestJobsExpireUnpaidOrders(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		j := newJobsShop(t, s, 10)
 		late1, late2 := j.place(t, j.physical, 3), j.place(t, j.physical, 2)
@@ -166,6 +167,7 @@ func TestJobsExpireUnpaidOrders(t *testing.T) {
 // complete by themselves, as the system; newer ones and orders still under way wait. A
 // zero AutoCompleteAfter turns the job off.
 func TestJobsAutoComplete(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		j := newJobsShop(t, s, 10)
 		now := time.Now().UTC()
@@ -214,6 +216,7 @@ func TestJobsAutoComplete(t *testing.T) {
 // exactly once — one event each, stock released once — and neither replica reports an
 // error for the orders the other took.
 func TestJobsOnSeveralReplicas(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		j := newJobsShop(t, s, 20)
 		var unpaid, delivered []*ent.Order
@@ -295,6 +298,7 @@ func (b *syncBuffer) String() string {
 // The loop runs the jobs every interval and logs what it did, keeps going when the
 // database fails, and stops as soon as its context ends.
 func TestRunJobsLoop(t *testing.T) {
+	t.Parallel()
 	t.Run("works and stops", func(t *testing.T) {
 		s := apitest.New(t, testdb.SQLiteURL(t))
 		j := newJobsShop(t, s, 5)

@@ -15,6 +15,7 @@ import (
 // lives over GraphQL, paid in one payment through the sandbox's signed notification:
 // place → pay → accept → ship/deliver/render → confirm → completed, with the timeline.
 func TestOrderLives(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialectReachable(t, func(t *testing.T, s *apitest.Server) {
 		w := newShop(t, s)
 		c := s.NewMerchant(t, "spa-services", merchant.StatusACTIVE)

@@ -8,6 +8,7 @@ import (
 )
 
 func TestStateMachine(t *testing.T) {
+	t.Parallel()
 	statuses := []order.Status{order.StatusPENDING_PAYMENT, order.StatusPAID, order.StatusACCEPTED, order.StatusSHIPPED,
 		order.StatusDELIVERED, order.StatusFULFILLED, order.StatusCOMPLETED, order.StatusCANCELLED}
 	legal := map[Fulfilment]map[[2]order.Status]bool{

@@ -13,6 +13,7 @@ import (
 
 	"github.com/xiadan/xiadan/internal/database"
 	"github.com/xiadan/xiadan/internal/testdb"
+	"github.com/xiadan/xiadan/internal/viewer"
 )
 
 func TestDialects(t *testing.T) {
@@ -81,4 +82,95 @@ func TestUnreachableServer(t *testing.T) {
 			t.Errorf("on CI: %v\n%s", err, out)
 		}
 	}
+}
+
+// A database Open copies from the template has exactly the schema (tables, columns,
+// indexes, foreign keys, ID ranges) and migration records of one migrated from scratch.
+func TestTemplateCopyMatchesMigration(t *testing.T) {
+	for _, d := range testdb.Dialects() {
+		t.Run(d.Name, func(t *testing.T) {
+			t.Parallel()
+			copied := testdb.Open(t, d.URL(t), database.Options{})
+			// A second copy, to be sure copies do not share anything.
+			testdb.Open(t, d.URL(t), database.Options{})
+			scratch := testdb.OpenFromScratch(t, d.URL(t), database.Options{})
+			got, want := schemaOf(t, copied), schemaOf(t, scratch)
+			if len(want) < 20 {
+				t.Fatalf("the migrated schema has only %d entries", len(want))
+			}
+			if strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Errorf("copied schema:\n%s\n\nmigrated schema:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+			ctx := viewer.SystemContext(context.Background())
+			c, err := copied.Client.Category.Create().SetName("Books").SetSlug("books").Save(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.ID>>32 != 1 {
+				t.Errorf("category id %d is outside the categories range [1<<32, 2<<32)", c.ID)
+			}
+		})
+	}
+}
+
+// schemaOf describes db's schema: each table's definition and, on MySQL, the migration
+// records.
+func schemaOf(t *testing.T, db *database.DB) []string {
+	t.Helper()
+	var out []string
+	query := "SELECT type || ' ' || name || ': ' || COALESCE(sql, '') FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name"
+	if db.Dialect == dialect.MySQL {
+		query = "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME"
+	}
+	rows, err := db.SQL.Query(query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if db.Dialect == dialect.SQLite {
+		rows, err := db.SQL.Query("SELECT name || ' ' || seq FROM sqlite_sequence ORDER BY name")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var s string
+			if err := rows.Scan(&s); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, "sequence "+s)
+		}
+		_ = rows.Close()
+		return out
+	}
+	tables := out
+	out = nil
+	for _, name := range tables {
+		var ignored, create string
+		if err := db.SQL.QueryRow("SHOW CREATE TABLE `"+name+"`").Scan(&ignored, &create); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, create)
+	}
+	rows, err = db.SQL.Query("SELECT CONCAT(version, ' ', description, ' ', hash, ' ', applied, '/', total, ' ', applied_at IS NOT NULL) FROM xiadan_schema_revisions ORDER BY version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, "revision "+s)
+	}
+	_ = rows.Close()
+	return out
 }

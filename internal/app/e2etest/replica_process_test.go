@@ -1,4 +1,4 @@
-package app_test
+package e2etest_test
 
 import (
 	"bufio"
@@ -134,17 +134,21 @@ func (r *replica) query(t *testing.T, token, query string, vars map[string]any) 
 // MySQL database and a real NATS server: a subscriber connected to replica B receives the
 // changes made through replica A, in order.
 func TestTwoServerProcessesShareEventsOverNATS(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and starts two server processes")
 	}
 	nats := natsURL(t)
 	dbURL := testdb.MySQLURL(t)
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := e2eRepoRoot(t)
 	bin := filepath.Join(t.TempDir(), "xiadan")
-	build := exec.Command("go", "build", "-o", bin, ".")
+	// Built the way this test binary was (with -race under make test), so go build finds
+	// every package already compiled in the build cache and only links.
+	args := []string{"build", "-o", bin}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, ".")...)
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)

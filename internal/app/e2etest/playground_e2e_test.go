@@ -1,4 +1,4 @@
-package app_test
+package e2etest_test
 
 import (
 	"bytes"
@@ -113,6 +113,7 @@ func (p e2eProductsResult) titles() []string {
 }
 
 func TestPlaygroundE2E(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("browser end-to-end test: skipped with -short")
 	}
@@ -142,6 +143,8 @@ func TestPlaygroundE2E(t *testing.T) {
 
 	// The browser.
 	shot := filepath.Join(t.TempDir(), "playground-e2e.png")
+	browser.Lock()
+	defer browser.Unlock()
 	runCtx, cancel := context.WithTimeout(context.Background(), 100*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(runCtx, node, filepath.Join(root, "e2e", "playground.mjs"), s.HTTP.URL+"/", "--screenshot", shot,

@@ -1,4 +1,4 @@
-package app_test
+package e2etest_test
 
 import (
 	"bytes"
@@ -69,6 +69,7 @@ type corsPageResult struct {
 // on an origin not listed is blocked by the browser. Needs what TestPlaygroundE2E needs
 // (bash e2e/setup.sh); skipped without it, except under CI=true.
 func TestCORSInBrowser(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("browser end-to-end test: skipped with -short")
 	}
@@ -90,6 +91,8 @@ func TestCORSInBrowser(t *testing.T) {
 	m := s.NewMerchant(t, "cors-shop", merchant.StatusACTIVE)
 	s.NewProduct(t, m, "西湖龙井", product.KindPHYSICAL, "CORS-1", 1000, 5)
 
+	browser.Lock()
+	defer browser.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, filepath.Join(root, "e2e", "cors.mjs"), shop.URL+"/", other.URL+"/")

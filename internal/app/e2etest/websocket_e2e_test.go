@@ -1,4 +1,4 @@
-package app_test
+package e2etest_test
 
 import (
 	"bufio"
@@ -23,6 +23,7 @@ import (
 // token in-band. Needs node and e2e/node_modules (bash e2e/setup.sh); skipped without
 // them, except under CI=true.
 func TestNodeStorefrontClients(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("node end-to-end test: skipped with -short")
 	}
