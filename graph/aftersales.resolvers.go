@@ -7,127 +7,134 @@ package graph
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"entgo.io/contrib/entgql"
 	"github.com/xiadan/xiadan/ent"
 	"github.com/xiadan/xiadan/ent/aftersalesrequest"
 	"github.com/xiadan/xiadan/graph/model"
+	"github.com/xiadan/xiadan/internal/aftersales"
 	"github.com/xiadan/xiadan/internal/money"
+	"github.com/xiadan/xiadan/internal/orders"
 )
 
 // Amount is the resolver for the amount field.
 func (r *afterSalesEventResolver) Amount(ctx context.Context, obj *ent.AfterSalesEvent) (*money.Money, error) {
-	panic(fmt.Errorf("not implemented: Amount - amount"))
+	if obj.Amount == nil {
+		return nil, nil
+	}
+	return money.New(*obj.Amount, r.currencyOfEvent(ctx, obj)), nil
 }
 
 // Evidence is the resolver for the evidence field.
 func (r *afterSalesEventResolver) Evidence(ctx context.Context, obj *ent.AfterSalesEvent) ([]*ent.Upload, error) {
-	panic(fmt.Errorf("not implemented: Evidence - evidence"))
+	return aftersales.Evidence(ctx, r.db(ctx), obj)
 }
 
 // Items is the resolver for the items field.
 func (r *afterSalesRequestResolver) Items(ctx context.Context, obj *ent.AfterSalesRequest) ([]*ent.OrderItem, error) {
-	panic(fmt.Errorf("not implemented: Items - items"))
+	return aftersales.Items(ctx, r.db(ctx), obj)
 }
 
 // Amount is the resolver for the amount field.
 func (r *afterSalesRequestResolver) Amount(ctx context.Context, obj *ent.AfterSalesRequest) (*money.Money, error) {
-	panic(fmt.Errorf("not implemented: Amount - amount"))
+	return money.New(obj.Amount, obj.Currency), nil
 }
 
 // ProposedAmount is the resolver for the proposedAmount field.
 func (r *afterSalesRequestResolver) ProposedAmount(ctx context.Context, obj *ent.AfterSalesRequest) (*money.Money, error) {
-	panic(fmt.Errorf("not implemented: ProposedAmount - proposedAmount"))
+	if obj.ProposedAmount == nil {
+		return nil, nil
+	}
+	return money.New(*obj.ProposedAmount, obj.Currency), nil
 }
 
 // RefundedAmount is the resolver for the refundedAmount field.
 func (r *afterSalesRequestResolver) RefundedAmount(ctx context.Context, obj *ent.AfterSalesRequest) (*money.Money, error) {
-	panic(fmt.Errorf("not implemented: RefundedAmount - refundedAmount"))
+	return money.New(obj.RefundedAmount, obj.Currency), nil
 }
 
 // Timeline is the resolver for the timeline field.
 func (r *afterSalesRequestResolver) Timeline(ctx context.Context, obj *ent.AfterSalesRequest) ([]*ent.AfterSalesEvent, error) {
-	panic(fmt.Errorf("not implemented: Timeline - timeline"))
+	return aftersales.Timeline(ctx, r.db(ctx), obj)
 }
 
 // RequestAfterSales is the resolver for the requestAfterSales field.
 func (r *mutationResolver) RequestAfterSales(ctx context.Context, input model.RequestAfterSalesInput) (*ent.AfterSalesRequest, error) {
-	panic(fmt.Errorf("not implemented: RequestAfterSales - requestAfterSales"))
+	return r.AfterSales.Request(ctx, r.db(ctx), aftersales.RequestInput(input))
 }
 
 // ApproveAfterSales is the resolver for the approveAfterSales field.
 func (r *mutationResolver) ApproveAfterSales(ctx context.Context, id int, message *string) (*ent.AfterSalesRequest, error) {
-	panic(fmt.Errorf("not implemented: ApproveAfterSales - approveAfterSales"))
+	return r.AfterSales.Approve(ctx, r.db(ctx), id, message)
 }
 
 // RejectAfterSales is the resolver for the rejectAfterSales field.
 func (r *mutationResolver) RejectAfterSales(ctx context.Context, id int, reason string, evidenceUploadIDs []int) (*ent.AfterSalesRequest, error) {
-	panic(fmt.Errorf("not implemented: RejectAfterSales - rejectAfterSales"))
+	return r.AfterSales.Reject(ctx, r.db(ctx), id, reason, evidenceUploadIDs)
 }
 
 // ProposeAfterSalesAmount is the resolver for the proposeAfterSalesAmount field.
 func (r *mutationResolver) ProposeAfterSalesAmount(ctx context.Context, id int, amount string, reason string) (*ent.AfterSalesRequest, error) {
-	panic(fmt.Errorf("not implemented: ProposeAfterSalesAmount - proposeAfterSalesAmount"))
+	return r.AfterSales.Propose(ctx, r.db(ctx), id, amount, reason)
 }
 
 // AcceptAfterSalesProposal is the resolver for the acceptAfterSalesProposal field.
 func (r *mutationResolver) AcceptAfterSalesProposal(ctx context.Context, id int) (*ent.AfterSalesRequest, error) {
-	panic(fmt.Errorf("not implemented: AcceptAfterSalesProposal - acceptAfterSalesProposal"))
+	return r.AfterSales.AcceptProposal(ctx, r.db(ctx), id)
 }
 
 // EscalateAfterSales is the resolver for the escalateAfterSales field.
 func (r *mutationResolver) EscalateAfterSales(ctx context.Context, id int, reason string, evidenceUploadIDs []int) (*ent.AfterSalesRequest, error) {
-	panic(fmt.Errorf("not implemented: EscalateAfterSales - escalateAfterSales"))
+	return r.AfterSales.Escalate(ctx, r.db(ctx), id, reason, evidenceUploadIDs)
 }
 
 // ShipAfterSalesReturn is the resolver for the shipAfterSalesReturn field.
 func (r *mutationResolver) ShipAfterSalesReturn(ctx context.Context, id int, carrier string, trackingNumber string) (*ent.AfterSalesRequest, error) {
-	panic(fmt.Errorf("not implemented: ShipAfterSalesReturn - shipAfterSalesReturn"))
+	return r.AfterSales.ShipReturn(ctx, r.db(ctx), id, carrier, trackingNumber)
 }
 
 // ConfirmAfterSalesReturn is the resolver for the confirmAfterSalesReturn field.
 func (r *mutationResolver) ConfirmAfterSalesReturn(ctx context.Context, id int) (*ent.AfterSalesRequest, error) {
-	panic(fmt.Errorf("not implemented: ConfirmAfterSalesReturn - confirmAfterSalesReturn"))
+	return r.AfterSales.ConfirmReturn(ctx, r.db(ctx), id)
 }
 
 // ShipAfterSalesReplacement is the resolver for the shipAfterSalesReplacement field.
 func (r *mutationResolver) ShipAfterSalesReplacement(ctx context.Context, id int, carrier string, trackingNumber string) (*ent.AfterSalesRequest, error) {
-	panic(fmt.Errorf("not implemented: ShipAfterSalesReplacement - shipAfterSalesReplacement"))
+	return r.AfterSales.ShipReplacement(ctx, r.db(ctx), id, carrier, trackingNumber)
 }
 
 // WithdrawAfterSales is the resolver for the withdrawAfterSales field.
 func (r *mutationResolver) WithdrawAfterSales(ctx context.Context, id int, reason *string) (*ent.AfterSalesRequest, error) {
-	panic(fmt.Errorf("not implemented: WithdrawAfterSales - withdrawAfterSales"))
+	return r.AfterSales.Withdraw(ctx, r.db(ctx), id, reason)
 }
 
 // AddAfterSalesMessage is the resolver for the addAfterSalesMessage field.
 func (r *mutationResolver) AddAfterSalesMessage(ctx context.Context, id int, message string, evidenceUploadIDs []int) (*ent.AfterSalesRequest, error) {
-	panic(fmt.Errorf("not implemented: AddAfterSalesMessage - addAfterSalesMessage"))
+	return r.AfterSales.AddMessage(ctx, r.db(ctx), id, message, evidenceUploadIDs)
 }
 
 // ArbitrateAfterSales is the resolver for the arbitrateAfterSales field.
 func (r *mutationResolver) ArbitrateAfterSales(ctx context.Context, id int, decision model.ArbitrationDecision, amount *string, reason string) (*ent.AfterSalesRequest, error) {
-	panic(fmt.Errorf("not implemented: ArbitrateAfterSales - arbitrateAfterSales"))
+	return r.AfterSales.Arbitrate(ctx, r.db(ctx), id, aftersales.Decision(decision), amount, reason)
 }
 
 // AfterSalesRequests is the resolver for the afterSalesRequests field.
 func (r *orderResolver) AfterSalesRequests(ctx context.Context, obj *ent.Order) ([]*ent.AfterSalesRequest, error) {
-	panic(fmt.Errorf("not implemented: AfterSalesRequests - afterSalesRequests"))
+	return aftersales.OfOrder(ctx, r.db(ctx), obj)
 }
 
 // MyAfterSalesRequests is the resolver for the myAfterSalesRequests field.
 func (r *queryResolver) MyAfterSalesRequests(ctx context.Context, status []aftersalesrequest.Status, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) (*ent.AfterSalesRequestConnection, error) {
-	panic(fmt.Errorf("not implemented: MyAfterSalesRequests - myAfterSalesRequests"))
+	return aftersales.Mine(ctx, r.db(ctx), status, orders.Page{After: after, First: first, Before: before, Last: last})
 }
 
 // MerchantAfterSalesRequests is the resolver for the merchantAfterSalesRequests field.
 func (r *queryResolver) MerchantAfterSalesRequests(ctx context.Context, merchantID *int, status []aftersalesrequest.Status, dueBefore *time.Time, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) (*ent.AfterSalesRequestConnection, error) {
-	panic(fmt.Errorf("not implemented: MerchantAfterSalesRequests - merchantAfterSalesRequests"))
+	return aftersales.Queue(ctx, r.db(ctx), merchantID, status, dueBefore, orders.Page{After: after, First: first, Before: before, Last: last})
 }
 
 // AdminAfterSalesRequests is the resolver for the adminAfterSalesRequests field.
 func (r *queryResolver) AdminAfterSalesRequests(ctx context.Context, status []aftersalesrequest.Status, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) (*ent.AfterSalesRequestConnection, error) {
-	panic(fmt.Errorf("not implemented: AdminAfterSalesRequests - adminAfterSalesRequests"))
+	return aftersales.Arbitration(ctx, r.db(ctx), status, orders.Page{After: after, First: first, Before: before, Last: last})
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/xiadan/xiadan/ent"
 	"github.com/xiadan/xiadan/ent/privacy"
+	"github.com/xiadan/xiadan/internal/aftersales"
 	"github.com/xiadan/xiadan/internal/apperror"
 	"github.com/xiadan/xiadan/internal/auth"
 	"github.com/xiadan/xiadan/internal/events"
@@ -32,6 +33,7 @@ type Resolver struct {
 	Events     *events.Streamer
 	Webhooks   *webhooks.Service
 	Uploads    *upload.Service
+	AfterSales *aftersales.Service
 }
 
 // NewSchema returns the executable schema with its resolvers and directives.
