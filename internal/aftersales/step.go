@@ -106,7 +106,7 @@ func (s *Service) execute(ctx context.Context, db *ent.Client, r *ent.AfterSales
 		return nil, err
 	}
 	if typ != "" && typ != aftersalesevent.TypeREFUNDED {
-		if err := s.record(ctx, db, r2, o, entry{typ: typ, message: note, amount: &amount}); err != nil {
+		if err := s.record(ctx, db, r2, o, entry{typ: typ, orderType: stepOrderEvent[typ], message: note, amount: &amount}); err != nil {
 			return nil, err
 		}
 	}
@@ -115,6 +115,14 @@ func (s *Service) execute(ctx context.Context, db *ent.Client, r *ent.AfterSales
 		return nil, err
 	}
 	return r2, s.sync(ctx, db, o.ID)
+}
+
+// stepOrderEvent is the order event of a step that ends in a refund (the refund itself
+// adds REFUNDED and AFTER_SALES_RESOLVED).
+var stepOrderEvent = map[aftersalesevent.Type]orderevent.Type{
+	aftersalesevent.TypeAPPROVED:          orderevent.TypeAFTER_SALES_APPROVED,
+	aftersalesevent.TypePROPOSAL_ACCEPTED: orderevent.TypeAFTER_SALES_APPROVED,
+	aftersalesevent.TypeRETURN_RECEIVED:   orderevent.TypeAFTER_SALES_RETURN_RECEIVED,
 }
 
 // finish ends request r in a final status other than REFUNDED.
