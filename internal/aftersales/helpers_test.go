@@ -104,12 +104,12 @@ func (w *world) paidOrder(t *testing.T, ship bool) order {
 
 // request is an AfterSalesRequest as the tests read it.
 type request struct {
-	ID, Number, Status, Type  string
+	ID, Number, Status, Type   string
 	MerchantReason, Resolution string
-	DueAt                     *string
-	Amount, RefundedAmount    struct{ Amount string }
-	ProposedAmount            *struct{ Amount string }
-	Timeline                  []struct {
+	DueAt                      *string
+	Amount, RefundedAmount     struct{ Amount string }
+	ProposedAmount             *struct{ Amount string }
+	Timeline                   []struct {
 		Type, ActorRole, Message string
 		Amount                   *struct{ Amount string }
 	}
