@@ -52,8 +52,10 @@ type Account struct {
 type Summary struct {
 	Users, Merchants, Categories, Products, Variants int
 	// Orders is how many demo orders were placed (and taken through their life).
-	Orders   int
-	Accounts []Account
+	Orders int
+	// AfterSales is how many demo after-sales requests were made (internal/seed/aftersales.go).
+	AfterSales int
+	Accounts   []Account
 }
 
 // ErrNotEmpty is returned by Demo when the database already holds data.
@@ -127,6 +129,9 @@ func Demo(ctx context.Context, client *ent.Client, opts Options) (Summary, error
 		return s.sum, fmt.Errorf("seed: orders: %w", err)
 	}
 	logger.Info("seeded the demo orders", "orders", s.sum.Orders, "took", time.Since(start).Round(time.Millisecond))
+	if err := s.placeAfterSales(ctx, client, opts.PublicURL); err != nil {
+		return s.sum, fmt.Errorf("seed: after-sales: %w", err)
+	}
 	if opts.Scale > 0 {
 		if err := s.scale(ctx, client, opts.Scale); err != nil {
 			return s.sum, fmt.Errorf("seed: scale: %w", err)
