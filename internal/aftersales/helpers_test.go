@@ -1,7 +1,10 @@
 package aftersales_test
 
 import (
+	"context"
+
 	"fmt"
+	"github.com/xiadan/xiadan/ent"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -191,4 +194,14 @@ func mustAtoi(t *testing.T, s string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// orderOf is the order id of request id.
+func orderOf(t *testing.T, client *ent.Client, ctx context.Context, id string) int {
+	t.Helper()
+	r, err := client.AfterSalesRequest.Get(ctx, mustAtoi(t, id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.OrderID
 }
