@@ -64,14 +64,17 @@ func DefaultConfig() Config {
 // Validate reports settings that cannot work.
 func (c Config) Validate() error {
 	var errs []error
-	for name, d := range map[string]time.Duration{
-		"AFTER_SALES_RESPONSE_WINDOW": c.ResponseWindow, "AFTER_SALES_PROPOSAL_WINDOW": c.ProposalWindow,
-		"AFTER_SALES_ESCALATION_WINDOW": c.EscalationWindow, "AFTER_SALES_RETURN_WINDOW": c.ReturnWindow,
-		"AFTER_SALES_RECEIPT_WINDOW": c.ReceiptWindow, "AFTER_SALES_REPLACEMENT_WINDOW": c.ReplacementWindow,
-		"AFTER_SALES_REQUEST_WINDOW": c.RequestWindow,
+	for _, d := range []struct {
+		name string
+		d    time.Duration
+	}{
+		{"AFTER_SALES_RESPONSE_WINDOW", c.ResponseWindow}, {"AFTER_SALES_PROPOSAL_WINDOW", c.ProposalWindow},
+		{"AFTER_SALES_ESCALATION_WINDOW", c.EscalationWindow}, {"AFTER_SALES_RETURN_WINDOW", c.ReturnWindow},
+		{"AFTER_SALES_RECEIPT_WINDOW", c.ReceiptWindow}, {"AFTER_SALES_REPLACEMENT_WINDOW", c.ReplacementWindow},
+		{"AFTER_SALES_REQUEST_WINDOW", c.RequestWindow},
 	} {
-		if d <= 0 {
-			errs = append(errs, fmt.Errorf("%s: must be positive", name))
+		if d.d <= 0 {
+			errs = append(errs, fmt.Errorf("%s: must be positive", d.name))
 		}
 	}
 	return errors.Join(errs...)
