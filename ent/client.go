@@ -16,6 +16,8 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/xiadan/xiadan/ent/address"
+	"github.com/xiadan/xiadan/ent/aftersalesevent"
+	"github.com/xiadan/xiadan/ent/aftersalesrequest"
 	"github.com/xiadan/xiadan/ent/apiclient"
 	"github.com/xiadan/xiadan/ent/auditlog"
 	"github.com/xiadan/xiadan/ent/cartline"
@@ -60,6 +62,10 @@ type Client struct {
 	Schema *migrate.Schema
 	// Address is the client for interacting with the Address builders.
 	Address *AddressClient
+	// AfterSalesEvent is the client for interacting with the AfterSalesEvent builders.
+	AfterSalesEvent *AfterSalesEventClient
+	// AfterSalesRequest is the client for interacting with the AfterSalesRequest builders.
+	AfterSalesRequest *AfterSalesRequestClient
 	// ApiClient is the client for interacting with the ApiClient builders.
 	ApiClient *ApiClientClient
 	// AuditLog is the client for interacting with the AuditLog builders.
@@ -138,6 +144,8 @@ func NewClient(opts ...Option) *Client {
 func (c *Client) init() {
 	c.Schema = migrate.NewSchema(c.driver)
 	c.Address = NewAddressClient(c.config)
+	c.AfterSalesEvent = NewAfterSalesEventClient(c.config)
+	c.AfterSalesRequest = NewAfterSalesRequestClient(c.config)
 	c.ApiClient = NewApiClientClient(c.config)
 	c.AuditLog = NewAuditLogClient(c.config)
 	c.CartLine = NewCartLineClient(c.config)
@@ -264,6 +272,8 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		ctx:                 ctx,
 		config:              cfg,
 		Address:             NewAddressClient(cfg),
+		AfterSalesEvent:     NewAfterSalesEventClient(cfg),
+		AfterSalesRequest:   NewAfterSalesRequestClient(cfg),
 		ApiClient:           NewApiClientClient(cfg),
 		AuditLog:            NewAuditLogClient(cfg),
 		CartLine:            NewCartLineClient(cfg),
@@ -317,6 +327,8 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		ctx:                 ctx,
 		config:              cfg,
 		Address:             NewAddressClient(cfg),
+		AfterSalesEvent:     NewAfterSalesEventClient(cfg),
+		AfterSalesRequest:   NewAfterSalesRequestClient(cfg),
 		ApiClient:           NewApiClientClient(cfg),
 		AuditLog:            NewAuditLogClient(cfg),
 		CartLine:            NewCartLineClient(cfg),
@@ -379,13 +391,14 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.Address, c.ApiClient, c.AuditLog, c.CartLine, c.Category, c.Checkout,
-		c.EmailVerification, c.Merchant, c.MerchantInvitation, c.Order, c.OrderEvent,
-		c.OrderItem, c.Payment, c.PaymentNotification, c.PhoneCode, c.Product,
-		c.ProductVariant, c.RefreshToken, c.Refund, c.RelayState, c.Review,
-		c.ReviewReport, c.ReviewVote, c.SearchToken, c.Shipment, c.StockMovement,
-		c.TrackingEvent, c.Upload, c.User, c.UserIdentity, c.WebSignInState, c.Webhook,
-		c.WebhookAttempt, c.WebhookDelivery,
+		c.Address, c.AfterSalesEvent, c.AfterSalesRequest, c.ApiClient, c.AuditLog,
+		c.CartLine, c.Category, c.Checkout, c.EmailVerification, c.Merchant,
+		c.MerchantInvitation, c.Order, c.OrderEvent, c.OrderItem, c.Payment,
+		c.PaymentNotification, c.PhoneCode, c.Product, c.ProductVariant,
+		c.RefreshToken, c.Refund, c.RelayState, c.Review, c.ReviewReport, c.ReviewVote,
+		c.SearchToken, c.Shipment, c.StockMovement, c.TrackingEvent, c.Upload, c.User,
+		c.UserIdentity, c.WebSignInState, c.Webhook, c.WebhookAttempt,
+		c.WebhookDelivery,
 	} {
 		n.Use(hooks...)
 	}
@@ -395,13 +408,14 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.Address, c.ApiClient, c.AuditLog, c.CartLine, c.Category, c.Checkout,
-		c.EmailVerification, c.Merchant, c.MerchantInvitation, c.Order, c.OrderEvent,
-		c.OrderItem, c.Payment, c.PaymentNotification, c.PhoneCode, c.Product,
-		c.ProductVariant, c.RefreshToken, c.Refund, c.RelayState, c.Review,
-		c.ReviewReport, c.ReviewVote, c.SearchToken, c.Shipment, c.StockMovement,
-		c.TrackingEvent, c.Upload, c.User, c.UserIdentity, c.WebSignInState, c.Webhook,
-		c.WebhookAttempt, c.WebhookDelivery,
+		c.Address, c.AfterSalesEvent, c.AfterSalesRequest, c.ApiClient, c.AuditLog,
+		c.CartLine, c.Category, c.Checkout, c.EmailVerification, c.Merchant,
+		c.MerchantInvitation, c.Order, c.OrderEvent, c.OrderItem, c.Payment,
+		c.PaymentNotification, c.PhoneCode, c.Product, c.ProductVariant,
+		c.RefreshToken, c.Refund, c.RelayState, c.Review, c.ReviewReport, c.ReviewVote,
+		c.SearchToken, c.Shipment, c.StockMovement, c.TrackingEvent, c.Upload, c.User,
+		c.UserIdentity, c.WebSignInState, c.Webhook, c.WebhookAttempt,
+		c.WebhookDelivery,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -412,6 +426,10 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 	switch m := m.(type) {
 	case *AddressMutation:
 		return c.Address.mutate(ctx, m)
+	case *AfterSalesEventMutation:
+		return c.AfterSalesEvent.mutate(ctx, m)
+	case *AfterSalesRequestMutation:
+		return c.AfterSalesRequest.mutate(ctx, m)
 	case *ApiClientMutation:
 		return c.ApiClient.mutate(ctx, m)
 	case *AuditLogMutation:
@@ -630,6 +648,322 @@ func (c *AddressClient) mutate(ctx context.Context, m *AddressMutation) (Value, 
 		return (&AddressDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Address mutation op: %q", m.Op())
+	}
+}
+
+// AfterSalesEventClient is a client for the AfterSalesEvent schema.
+type AfterSalesEventClient struct {
+	config
+}
+
+// NewAfterSalesEventClient returns a client for the AfterSalesEvent from the given config.
+func NewAfterSalesEventClient(c config) *AfterSalesEventClient {
+	return &AfterSalesEventClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `aftersalesevent.Hooks(f(g(h())))`.
+func (c *AfterSalesEventClient) Use(hooks ...Hook) {
+	c.hooks.AfterSalesEvent = append(c.hooks.AfterSalesEvent, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `aftersalesevent.Intercept(f(g(h())))`.
+func (c *AfterSalesEventClient) Intercept(interceptors ...Interceptor) {
+	c.inters.AfterSalesEvent = append(c.inters.AfterSalesEvent, interceptors...)
+}
+
+// Create returns a builder for creating a AfterSalesEvent entity.
+func (c *AfterSalesEventClient) Create() *AfterSalesEventCreate {
+	mutation := newAfterSalesEventMutation(c.config, OpCreate)
+	return &AfterSalesEventCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of AfterSalesEvent entities.
+func (c *AfterSalesEventClient) CreateBulk(builders ...*AfterSalesEventCreate) *AfterSalesEventCreateBulk {
+	return &AfterSalesEventCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *AfterSalesEventClient) MapCreateBulk(slice any, setFunc func(*AfterSalesEventCreate, int)) *AfterSalesEventCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &AfterSalesEventCreateBulk{err: fmt.Errorf("calling to AfterSalesEventClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*AfterSalesEventCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &AfterSalesEventCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for AfterSalesEvent.
+func (c *AfterSalesEventClient) Update() *AfterSalesEventUpdate {
+	mutation := newAfterSalesEventMutation(c.config, OpUpdate)
+	return &AfterSalesEventUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *AfterSalesEventClient) UpdateOne(_m *AfterSalesEvent) *AfterSalesEventUpdateOne {
+	mutation := newAfterSalesEventMutation(c.config, OpUpdateOne, withAfterSalesEvent(_m))
+	return &AfterSalesEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *AfterSalesEventClient) UpdateOneID(id int) *AfterSalesEventUpdateOne {
+	mutation := newAfterSalesEventMutation(c.config, OpUpdateOne, withAfterSalesEventID(id))
+	return &AfterSalesEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for AfterSalesEvent.
+func (c *AfterSalesEventClient) Delete() *AfterSalesEventDelete {
+	mutation := newAfterSalesEventMutation(c.config, OpDelete)
+	return &AfterSalesEventDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *AfterSalesEventClient) DeleteOne(_m *AfterSalesEvent) *AfterSalesEventDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *AfterSalesEventClient) DeleteOneID(id int) *AfterSalesEventDeleteOne {
+	builder := c.Delete().Where(aftersalesevent.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &AfterSalesEventDeleteOne{builder}
+}
+
+// Query returns a query builder for AfterSalesEvent.
+func (c *AfterSalesEventClient) Query() *AfterSalesEventQuery {
+	return &AfterSalesEventQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeAfterSalesEvent},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a AfterSalesEvent entity by its id.
+func (c *AfterSalesEventClient) Get(ctx context.Context, id int) (*AfterSalesEvent, error) {
+	return c.Query().Where(aftersalesevent.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *AfterSalesEventClient) GetX(ctx context.Context, id int) *AfterSalesEvent {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryRequest queries the request edge of a AfterSalesEvent.
+func (c *AfterSalesEventClient) QueryRequest(_m *AfterSalesEvent) *AfterSalesRequestQuery {
+	query := (&AfterSalesRequestClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(aftersalesevent.Table, aftersalesevent.FieldID, id),
+			sqlgraph.To(aftersalesrequest.Table, aftersalesrequest.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, aftersalesevent.RequestTable, aftersalesevent.RequestColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *AfterSalesEventClient) Hooks() []Hook {
+	hooks := c.hooks.AfterSalesEvent
+	return append(hooks[:len(hooks):len(hooks)], aftersalesevent.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *AfterSalesEventClient) Interceptors() []Interceptor {
+	return c.inters.AfterSalesEvent
+}
+
+func (c *AfterSalesEventClient) mutate(ctx context.Context, m *AfterSalesEventMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&AfterSalesEventCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&AfterSalesEventUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&AfterSalesEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&AfterSalesEventDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown AfterSalesEvent mutation op: %q", m.Op())
+	}
+}
+
+// AfterSalesRequestClient is a client for the AfterSalesRequest schema.
+type AfterSalesRequestClient struct {
+	config
+}
+
+// NewAfterSalesRequestClient returns a client for the AfterSalesRequest from the given config.
+func NewAfterSalesRequestClient(c config) *AfterSalesRequestClient {
+	return &AfterSalesRequestClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `aftersalesrequest.Hooks(f(g(h())))`.
+func (c *AfterSalesRequestClient) Use(hooks ...Hook) {
+	c.hooks.AfterSalesRequest = append(c.hooks.AfterSalesRequest, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `aftersalesrequest.Intercept(f(g(h())))`.
+func (c *AfterSalesRequestClient) Intercept(interceptors ...Interceptor) {
+	c.inters.AfterSalesRequest = append(c.inters.AfterSalesRequest, interceptors...)
+}
+
+// Create returns a builder for creating a AfterSalesRequest entity.
+func (c *AfterSalesRequestClient) Create() *AfterSalesRequestCreate {
+	mutation := newAfterSalesRequestMutation(c.config, OpCreate)
+	return &AfterSalesRequestCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of AfterSalesRequest entities.
+func (c *AfterSalesRequestClient) CreateBulk(builders ...*AfterSalesRequestCreate) *AfterSalesRequestCreateBulk {
+	return &AfterSalesRequestCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *AfterSalesRequestClient) MapCreateBulk(slice any, setFunc func(*AfterSalesRequestCreate, int)) *AfterSalesRequestCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &AfterSalesRequestCreateBulk{err: fmt.Errorf("calling to AfterSalesRequestClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*AfterSalesRequestCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &AfterSalesRequestCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for AfterSalesRequest.
+func (c *AfterSalesRequestClient) Update() *AfterSalesRequestUpdate {
+	mutation := newAfterSalesRequestMutation(c.config, OpUpdate)
+	return &AfterSalesRequestUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *AfterSalesRequestClient) UpdateOne(_m *AfterSalesRequest) *AfterSalesRequestUpdateOne {
+	mutation := newAfterSalesRequestMutation(c.config, OpUpdateOne, withAfterSalesRequest(_m))
+	return &AfterSalesRequestUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *AfterSalesRequestClient) UpdateOneID(id int) *AfterSalesRequestUpdateOne {
+	mutation := newAfterSalesRequestMutation(c.config, OpUpdateOne, withAfterSalesRequestID(id))
+	return &AfterSalesRequestUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for AfterSalesRequest.
+func (c *AfterSalesRequestClient) Delete() *AfterSalesRequestDelete {
+	mutation := newAfterSalesRequestMutation(c.config, OpDelete)
+	return &AfterSalesRequestDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *AfterSalesRequestClient) DeleteOne(_m *AfterSalesRequest) *AfterSalesRequestDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *AfterSalesRequestClient) DeleteOneID(id int) *AfterSalesRequestDeleteOne {
+	builder := c.Delete().Where(aftersalesrequest.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &AfterSalesRequestDeleteOne{builder}
+}
+
+// Query returns a query builder for AfterSalesRequest.
+func (c *AfterSalesRequestClient) Query() *AfterSalesRequestQuery {
+	return &AfterSalesRequestQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeAfterSalesRequest},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a AfterSalesRequest entity by its id.
+func (c *AfterSalesRequestClient) Get(ctx context.Context, id int) (*AfterSalesRequest, error) {
+	return c.Query().Where(aftersalesrequest.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *AfterSalesRequestClient) GetX(ctx context.Context, id int) *AfterSalesRequest {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryOrder queries the order edge of a AfterSalesRequest.
+func (c *AfterSalesRequestClient) QueryOrder(_m *AfterSalesRequest) *OrderQuery {
+	query := (&OrderClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(aftersalesrequest.Table, aftersalesrequest.FieldID, id),
+			sqlgraph.To(order.Table, order.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, aftersalesrequest.OrderTable, aftersalesrequest.OrderColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryEvents queries the events edge of a AfterSalesRequest.
+func (c *AfterSalesRequestClient) QueryEvents(_m *AfterSalesRequest) *AfterSalesEventQuery {
+	query := (&AfterSalesEventClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(aftersalesrequest.Table, aftersalesrequest.FieldID, id),
+			sqlgraph.To(aftersalesevent.Table, aftersalesevent.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, aftersalesrequest.EventsTable, aftersalesrequest.EventsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *AfterSalesRequestClient) Hooks() []Hook {
+	hooks := c.hooks.AfterSalesRequest
+	return append(hooks[:len(hooks):len(hooks)], aftersalesrequest.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *AfterSalesRequestClient) Interceptors() []Interceptor {
+	return c.inters.AfterSalesRequest
+}
+
+func (c *AfterSalesRequestClient) mutate(ctx context.Context, m *AfterSalesRequestMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&AfterSalesRequestCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&AfterSalesRequestUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&AfterSalesRequestUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&AfterSalesRequestDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown AfterSalesRequest mutation op: %q", m.Op())
 	}
 }
 
@@ -6018,20 +6352,22 @@ func (c *WebhookDeliveryClient) mutate(ctx context.Context, m *WebhookDeliveryMu
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		Address, ApiClient, AuditLog, CartLine, Category, Checkout, EmailVerification,
-		Merchant, MerchantInvitation, Order, OrderEvent, OrderItem, Payment,
-		PaymentNotification, PhoneCode, Product, ProductVariant, RefreshToken, Refund,
-		RelayState, Review, ReviewReport, ReviewVote, SearchToken, Shipment,
-		StockMovement, TrackingEvent, Upload, User, UserIdentity, WebSignInState,
-		Webhook, WebhookAttempt, WebhookDelivery []ent.Hook
+		Address, AfterSalesEvent, AfterSalesRequest, ApiClient, AuditLog, CartLine,
+		Category, Checkout, EmailVerification, Merchant, MerchantInvitation, Order,
+		OrderEvent, OrderItem, Payment, PaymentNotification, PhoneCode, Product,
+		ProductVariant, RefreshToken, Refund, RelayState, Review, ReviewReport,
+		ReviewVote, SearchToken, Shipment, StockMovement, TrackingEvent, Upload, User,
+		UserIdentity, WebSignInState, Webhook, WebhookAttempt,
+		WebhookDelivery []ent.Hook
 	}
 	inters struct {
-		Address, ApiClient, AuditLog, CartLine, Category, Checkout, EmailVerification,
-		Merchant, MerchantInvitation, Order, OrderEvent, OrderItem, Payment,
-		PaymentNotification, PhoneCode, Product, ProductVariant, RefreshToken, Refund,
-		RelayState, Review, ReviewReport, ReviewVote, SearchToken, Shipment,
-		StockMovement, TrackingEvent, Upload, User, UserIdentity, WebSignInState,
-		Webhook, WebhookAttempt, WebhookDelivery []ent.Interceptor
+		Address, AfterSalesEvent, AfterSalesRequest, ApiClient, AuditLog, CartLine,
+		Category, Checkout, EmailVerification, Merchant, MerchantInvitation, Order,
+		OrderEvent, OrderItem, Payment, PaymentNotification, PhoneCode, Product,
+		ProductVariant, RefreshToken, Refund, RelayState, Review, ReviewReport,
+		ReviewVote, SearchToken, Shipment, StockMovement, TrackingEvent, Upload, User,
+		UserIdentity, WebSignInState, Webhook, WebhookAttempt,
+		WebhookDelivery []ent.Interceptor
 	}
 )
 

@@ -13,6 +13,8 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/xiadan/xiadan/ent/address"
+	"github.com/xiadan/xiadan/ent/aftersalesevent"
+	"github.com/xiadan/xiadan/ent/aftersalesrequest"
 	"github.com/xiadan/xiadan/ent/apiclient"
 	"github.com/xiadan/xiadan/ent/auditlog"
 	"github.com/xiadan/xiadan/ent/cartline"
@@ -107,6 +109,8 @@ func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
 			address.Table:             address.ValidColumn,
+			aftersalesevent.Table:     aftersalesevent.ValidColumn,
+			aftersalesrequest.Table:   aftersalesrequest.ValidColumn,
 			apiclient.Table:           apiclient.ValidColumn,
 			auditlog.Table:            auditlog.ValidColumn,
 			cartline.Table:            cartline.ValidColumn,

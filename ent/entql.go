@@ -4,6 +4,8 @@ package ent
 
 import (
 	"github.com/xiadan/xiadan/ent/address"
+	"github.com/xiadan/xiadan/ent/aftersalesevent"
+	"github.com/xiadan/xiadan/ent/aftersalesrequest"
 	"github.com/xiadan/xiadan/ent/apiclient"
 	"github.com/xiadan/xiadan/ent/auditlog"
 	"github.com/xiadan/xiadan/ent/cartline"
@@ -47,7 +49,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 34)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 36)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   address.Table,
@@ -75,6 +77,64 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[1] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   aftersalesevent.Table,
+			Columns: aftersalesevent.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: aftersalesevent.FieldID,
+			},
+		},
+		Type: "AfterSalesEvent",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			aftersalesevent.FieldRequestID:         {Type: field.TypeInt, Column: aftersalesevent.FieldRequestID},
+			aftersalesevent.FieldType:              {Type: field.TypeEnum, Column: aftersalesevent.FieldType},
+			aftersalesevent.FieldActorRole:         {Type: field.TypeEnum, Column: aftersalesevent.FieldActorRole},
+			aftersalesevent.FieldActorID:           {Type: field.TypeInt, Column: aftersalesevent.FieldActorID},
+			aftersalesevent.FieldMessage:           {Type: field.TypeString, Column: aftersalesevent.FieldMessage},
+			aftersalesevent.FieldAmount:            {Type: field.TypeInt64, Column: aftersalesevent.FieldAmount},
+			aftersalesevent.FieldEvidenceUploadIds: {Type: field.TypeJSON, Column: aftersalesevent.FieldEvidenceUploadIds},
+			aftersalesevent.FieldCreatedAt:         {Type: field.TypeTime, Column: aftersalesevent.FieldCreatedAt},
+		},
+	}
+	graph.Nodes[2] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   aftersalesrequest.Table,
+			Columns: aftersalesrequest.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: aftersalesrequest.FieldID,
+			},
+		},
+		Type: "AfterSalesRequest",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			aftersalesrequest.FieldCreatedAt:                 {Type: field.TypeTime, Column: aftersalesrequest.FieldCreatedAt},
+			aftersalesrequest.FieldUpdatedAt:                 {Type: field.TypeTime, Column: aftersalesrequest.FieldUpdatedAt},
+			aftersalesrequest.FieldNumber:                    {Type: field.TypeString, Column: aftersalesrequest.FieldNumber},
+			aftersalesrequest.FieldOrderID:                   {Type: field.TypeInt, Column: aftersalesrequest.FieldOrderID},
+			aftersalesrequest.FieldMerchantID:                {Type: field.TypeInt, Column: aftersalesrequest.FieldMerchantID},
+			aftersalesrequest.FieldCustomerID:                {Type: field.TypeInt, Column: aftersalesrequest.FieldCustomerID},
+			aftersalesrequest.FieldType:                      {Type: field.TypeEnum, Column: aftersalesrequest.FieldType},
+			aftersalesrequest.FieldStatus:                    {Type: field.TypeEnum, Column: aftersalesrequest.FieldStatus},
+			aftersalesrequest.FieldReason:                    {Type: field.TypeEnum, Column: aftersalesrequest.FieldReason},
+			aftersalesrequest.FieldDescription:               {Type: field.TypeString, Column: aftersalesrequest.FieldDescription},
+			aftersalesrequest.FieldOrderItemIds:              {Type: field.TypeJSON, Column: aftersalesrequest.FieldOrderItemIds},
+			aftersalesrequest.FieldCurrency:                  {Type: field.TypeString, Column: aftersalesrequest.FieldCurrency},
+			aftersalesrequest.FieldAmount:                    {Type: field.TypeInt64, Column: aftersalesrequest.FieldAmount},
+			aftersalesrequest.FieldProposedAmount:            {Type: field.TypeInt64, Column: aftersalesrequest.FieldProposedAmount},
+			aftersalesrequest.FieldRefundedAmount:            {Type: field.TypeInt64, Column: aftersalesrequest.FieldRefundedAmount},
+			aftersalesrequest.FieldDueAt:                     {Type: field.TypeTime, Column: aftersalesrequest.FieldDueAt},
+			aftersalesrequest.FieldMerchantReason:            {Type: field.TypeString, Column: aftersalesrequest.FieldMerchantReason},
+			aftersalesrequest.FieldResolution:                {Type: field.TypeString, Column: aftersalesrequest.FieldResolution},
+			aftersalesrequest.FieldReturnCarrier:             {Type: field.TypeString, Column: aftersalesrequest.FieldReturnCarrier},
+			aftersalesrequest.FieldReturnTrackingNumber:      {Type: field.TypeString, Column: aftersalesrequest.FieldReturnTrackingNumber},
+			aftersalesrequest.FieldReplacementCarrier:        {Type: field.TypeString, Column: aftersalesrequest.FieldReplacementCarrier},
+			aftersalesrequest.FieldReplacementTrackingNumber: {Type: field.TypeString, Column: aftersalesrequest.FieldReplacementTrackingNumber},
+			aftersalesrequest.FieldEscalatedAt:               {Type: field.TypeTime, Column: aftersalesrequest.FieldEscalatedAt},
+			aftersalesrequest.FieldResolvedAt:                {Type: field.TypeTime, Column: aftersalesrequest.FieldResolvedAt},
+		},
+	}
+	graph.Nodes[3] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apiclient.Table,
 			Columns: apiclient.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -97,7 +157,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			apiclient.FieldSecretRotatedAt: {Type: field.TypeTime, Column: apiclient.FieldSecretRotatedAt},
 		},
 	}
-	graph.Nodes[2] = &sqlgraph.Node{
+	graph.Nodes[4] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   auditlog.Table,
 			Columns: auditlog.Columns,
@@ -118,7 +178,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			auditlog.FieldCreatedAt:  {Type: field.TypeTime, Column: auditlog.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[3] = &sqlgraph.Node{
+	graph.Nodes[5] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   cartline.Table,
 			Columns: cartline.Columns,
@@ -136,7 +196,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			cartline.FieldQuantity:  {Type: field.TypeInt, Column: cartline.FieldQuantity},
 		},
 	}
-	graph.Nodes[4] = &sqlgraph.Node{
+	graph.Nodes[6] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   category.Table,
 			Columns: category.Columns,
@@ -156,7 +216,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			category.FieldParentID:  {Type: field.TypeInt, Column: category.FieldParentID},
 		},
 	}
-	graph.Nodes[5] = &sqlgraph.Node{
+	graph.Nodes[7] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   checkout.Table,
 			Columns: checkout.Columns,
@@ -176,7 +236,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			checkout.FieldCreatedAt:      {Type: field.TypeTime, Column: checkout.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   emailverification.Table,
 			Columns: emailverification.Columns,
@@ -197,7 +257,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			emailverification.FieldUsedAt:    {Type: field.TypeTime, Column: emailverification.FieldUsedAt},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   merchant.Table,
 			Columns: merchant.Columns,
@@ -237,7 +297,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			merchant.FieldCurrency:              {Type: field.TypeString, Column: merchant.FieldCurrency},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   merchantinvitation.Table,
 			Columns: merchantinvitation.Columns,
@@ -257,7 +317,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			merchantinvitation.FieldExpiresAt:   {Type: field.TypeTime, Column: merchantinvitation.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   order.Table,
 			Columns: order.Columns,
@@ -268,37 +328,38 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "Order",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			order.FieldCreatedAt:       {Type: field.TypeTime, Column: order.FieldCreatedAt},
-			order.FieldUpdatedAt:       {Type: field.TypeTime, Column: order.FieldUpdatedAt},
-			order.FieldNumber:          {Type: field.TypeString, Column: order.FieldNumber},
-			order.FieldCheckoutID:      {Type: field.TypeString, Column: order.FieldCheckoutID},
-			order.FieldCustomerID:      {Type: field.TypeInt, Column: order.FieldCustomerID},
-			order.FieldMerchantID:      {Type: field.TypeInt, Column: order.FieldMerchantID},
-			order.FieldStatus:          {Type: field.TypeEnum, Column: order.FieldStatus},
-			order.FieldCurrency:        {Type: field.TypeString, Column: order.FieldCurrency},
-			order.FieldSubtotal:        {Type: field.TypeInt64, Column: order.FieldSubtotal},
-			order.FieldShippingFee:     {Type: field.TypeInt64, Column: order.FieldShippingFee},
-			order.FieldDiscount:        {Type: field.TypeInt64, Column: order.FieldDiscount},
-			order.FieldTotal:           {Type: field.TypeInt64, Column: order.FieldTotal},
-			order.FieldShippingAddress: {Type: field.TypeJSON, Column: order.FieldShippingAddress},
-			order.FieldContactName:     {Type: field.TypeString, Column: order.FieldContactName},
-			order.FieldContactPhone:    {Type: field.TypeString, Column: order.FieldContactPhone},
-			order.FieldNote:            {Type: field.TypeString, Column: order.FieldNote},
-			order.FieldPaidAt:          {Type: field.TypeTime, Column: order.FieldPaidAt},
-			order.FieldCancelledAt:     {Type: field.TypeTime, Column: order.FieldCancelledAt},
-			order.FieldCancelReason:    {Type: field.TypeString, Column: order.FieldCancelReason},
-			order.FieldCompletedAt:     {Type: field.TypeTime, Column: order.FieldCompletedAt},
-			order.FieldFulfilment:      {Type: field.TypeEnum, Column: order.FieldFulfilment},
-			order.FieldPaymentDeadline: {Type: field.TypeTime, Column: order.FieldPaymentDeadline},
-			order.FieldAcceptedAt:      {Type: field.TypeTime, Column: order.FieldAcceptedAt},
-			order.FieldShippedAt:       {Type: field.TypeTime, Column: order.FieldShippedAt},
-			order.FieldDeliveredAt:     {Type: field.TypeTime, Column: order.FieldDeliveredAt},
-			order.FieldFulfilledAt:     {Type: field.TypeTime, Column: order.FieldFulfilledAt},
-			order.FieldVirtualContent:  {Type: field.TypeJSON, Column: order.FieldVirtualContent},
-			order.FieldRefundedAmount:  {Type: field.TypeInt64, Column: order.FieldRefundedAmount},
+			order.FieldCreatedAt:        {Type: field.TypeTime, Column: order.FieldCreatedAt},
+			order.FieldUpdatedAt:        {Type: field.TypeTime, Column: order.FieldUpdatedAt},
+			order.FieldNumber:           {Type: field.TypeString, Column: order.FieldNumber},
+			order.FieldCheckoutID:       {Type: field.TypeString, Column: order.FieldCheckoutID},
+			order.FieldCustomerID:       {Type: field.TypeInt, Column: order.FieldCustomerID},
+			order.FieldMerchantID:       {Type: field.TypeInt, Column: order.FieldMerchantID},
+			order.FieldStatus:           {Type: field.TypeEnum, Column: order.FieldStatus},
+			order.FieldCurrency:         {Type: field.TypeString, Column: order.FieldCurrency},
+			order.FieldSubtotal:         {Type: field.TypeInt64, Column: order.FieldSubtotal},
+			order.FieldShippingFee:      {Type: field.TypeInt64, Column: order.FieldShippingFee},
+			order.FieldDiscount:         {Type: field.TypeInt64, Column: order.FieldDiscount},
+			order.FieldTotal:            {Type: field.TypeInt64, Column: order.FieldTotal},
+			order.FieldShippingAddress:  {Type: field.TypeJSON, Column: order.FieldShippingAddress},
+			order.FieldContactName:      {Type: field.TypeString, Column: order.FieldContactName},
+			order.FieldContactPhone:     {Type: field.TypeString, Column: order.FieldContactPhone},
+			order.FieldNote:             {Type: field.TypeString, Column: order.FieldNote},
+			order.FieldPaidAt:           {Type: field.TypeTime, Column: order.FieldPaidAt},
+			order.FieldCancelledAt:      {Type: field.TypeTime, Column: order.FieldCancelledAt},
+			order.FieldCancelReason:     {Type: field.TypeString, Column: order.FieldCancelReason},
+			order.FieldCompletedAt:      {Type: field.TypeTime, Column: order.FieldCompletedAt},
+			order.FieldFulfilment:       {Type: field.TypeEnum, Column: order.FieldFulfilment},
+			order.FieldPaymentDeadline:  {Type: field.TypeTime, Column: order.FieldPaymentDeadline},
+			order.FieldAcceptedAt:       {Type: field.TypeTime, Column: order.FieldAcceptedAt},
+			order.FieldShippedAt:        {Type: field.TypeTime, Column: order.FieldShippedAt},
+			order.FieldDeliveredAt:      {Type: field.TypeTime, Column: order.FieldDeliveredAt},
+			order.FieldFulfilledAt:      {Type: field.TypeTime, Column: order.FieldFulfilledAt},
+			order.FieldVirtualContent:   {Type: field.TypeJSON, Column: order.FieldVirtualContent},
+			order.FieldRefundedAmount:   {Type: field.TypeInt64, Column: order.FieldRefundedAmount},
+			order.FieldAfterSalesStatus: {Type: field.TypeEnum, Column: order.FieldAfterSalesStatus},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   orderevent.Table,
 			Columns: orderevent.Columns,
@@ -324,7 +385,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			orderevent.FieldReviewID:   {Type: field.TypeInt, Column: orderevent.FieldReviewID},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   orderitem.Table,
 			Columns: orderitem.Columns,
@@ -335,21 +396,22 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "OrderItem",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			orderitem.FieldOrderID:     {Type: field.TypeInt, Column: orderitem.FieldOrderID},
-			orderitem.FieldProductID:   {Type: field.TypeInt, Column: orderitem.FieldProductID},
-			orderitem.FieldVariantID:   {Type: field.TypeInt, Column: orderitem.FieldVariantID},
-			orderitem.FieldTitle:       {Type: field.TypeString, Column: orderitem.FieldTitle},
-			orderitem.FieldSku:         {Type: field.TypeString, Column: orderitem.FieldSku},
-			orderitem.FieldOptions:     {Type: field.TypeJSON, Column: orderitem.FieldOptions},
-			orderitem.FieldKind:        {Type: field.TypeEnum, Column: orderitem.FieldKind},
-			orderitem.FieldUnitPrice:   {Type: field.TypeInt64, Column: orderitem.FieldUnitPrice},
-			orderitem.FieldCurrency:    {Type: field.TypeString, Column: orderitem.FieldCurrency},
-			orderitem.FieldQuantity:    {Type: field.TypeInt, Column: orderitem.FieldQuantity},
-			orderitem.FieldLineTotal:   {Type: field.TypeInt64, Column: orderitem.FieldLineTotal},
-			orderitem.FieldFulfilledAt: {Type: field.TypeTime, Column: orderitem.FieldFulfilledAt},
+			orderitem.FieldOrderID:          {Type: field.TypeInt, Column: orderitem.FieldOrderID},
+			orderitem.FieldProductID:        {Type: field.TypeInt, Column: orderitem.FieldProductID},
+			orderitem.FieldVariantID:        {Type: field.TypeInt, Column: orderitem.FieldVariantID},
+			orderitem.FieldTitle:            {Type: field.TypeString, Column: orderitem.FieldTitle},
+			orderitem.FieldSku:              {Type: field.TypeString, Column: orderitem.FieldSku},
+			orderitem.FieldOptions:          {Type: field.TypeJSON, Column: orderitem.FieldOptions},
+			orderitem.FieldKind:             {Type: field.TypeEnum, Column: orderitem.FieldKind},
+			orderitem.FieldUnitPrice:        {Type: field.TypeInt64, Column: orderitem.FieldUnitPrice},
+			orderitem.FieldCurrency:         {Type: field.TypeString, Column: orderitem.FieldCurrency},
+			orderitem.FieldQuantity:         {Type: field.TypeInt, Column: orderitem.FieldQuantity},
+			orderitem.FieldLineTotal:        {Type: field.TypeInt64, Column: orderitem.FieldLineTotal},
+			orderitem.FieldFulfilledAt:      {Type: field.TypeTime, Column: orderitem.FieldFulfilledAt},
+			orderitem.FieldAfterSalesStatus: {Type: field.TypeEnum, Column: orderitem.FieldAfterSalesStatus},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   payment.Table,
 			Columns: payment.Columns,
@@ -379,7 +441,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			payment.FieldExpiresAt:      {Type: field.TypeTime, Column: payment.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   paymentnotification.Table,
 			Columns: paymentnotification.Columns,
@@ -401,7 +463,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			paymentnotification.FieldReceivedAt:  {Type: field.TypeTime, Column: paymentnotification.FieldReceivedAt},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   phonecode.Table,
 			Columns: phonecode.Columns,
@@ -423,7 +485,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			phonecode.FieldUsedAt:        {Type: field.TypeTime, Column: phonecode.FieldUsedAt},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   product.Table,
 			Columns: product.Columns,
@@ -463,7 +525,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			product.FieldVariantCount:     {Type: field.TypeInt, Column: product.FieldVariantCount},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   productvariant.Table,
 			Columns: productvariant.Columns,
@@ -487,7 +549,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			productvariant.FieldPosition:          {Type: field.TypeInt, Column: productvariant.FieldPosition},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refreshtoken.Table,
 			Columns: refreshtoken.Columns,
@@ -509,7 +571,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refreshtoken.FieldUserAgent: {Type: field.TypeString, Column: refreshtoken.FieldUserAgent},
 		},
 	}
-	graph.Nodes[18] = &sqlgraph.Node{
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refund.Table,
 			Columns: refund.Columns,
@@ -520,19 +582,20 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "Refund",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			refund.FieldCreatedAt:   {Type: field.TypeTime, Column: refund.FieldCreatedAt},
-			refund.FieldUpdatedAt:   {Type: field.TypeTime, Column: refund.FieldUpdatedAt},
-			refund.FieldPaymentID:   {Type: field.TypeInt, Column: refund.FieldPaymentID},
-			refund.FieldOrderID:     {Type: field.TypeInt, Column: refund.FieldOrderID},
-			refund.FieldRefundRef:   {Type: field.TypeString, Column: refund.FieldRefundRef},
-			refund.FieldAmount:      {Type: field.TypeInt64, Column: refund.FieldAmount},
-			refund.FieldCurrency:    {Type: field.TypeString, Column: refund.FieldCurrency},
-			refund.FieldStatus:      {Type: field.TypeEnum, Column: refund.FieldStatus},
-			refund.FieldReason:      {Type: field.TypeString, Column: refund.FieldReason},
-			refund.FieldProviderRef: {Type: field.TypeString, Column: refund.FieldProviderRef},
+			refund.FieldCreatedAt:           {Type: field.TypeTime, Column: refund.FieldCreatedAt},
+			refund.FieldUpdatedAt:           {Type: field.TypeTime, Column: refund.FieldUpdatedAt},
+			refund.FieldPaymentID:           {Type: field.TypeInt, Column: refund.FieldPaymentID},
+			refund.FieldOrderID:             {Type: field.TypeInt, Column: refund.FieldOrderID},
+			refund.FieldRefundRef:           {Type: field.TypeString, Column: refund.FieldRefundRef},
+			refund.FieldAmount:              {Type: field.TypeInt64, Column: refund.FieldAmount},
+			refund.FieldCurrency:            {Type: field.TypeString, Column: refund.FieldCurrency},
+			refund.FieldStatus:              {Type: field.TypeEnum, Column: refund.FieldStatus},
+			refund.FieldReason:              {Type: field.TypeString, Column: refund.FieldReason},
+			refund.FieldProviderRef:         {Type: field.TypeString, Column: refund.FieldProviderRef},
+			refund.FieldAfterSalesRequestID: {Type: field.TypeInt, Column: refund.FieldAfterSalesRequestID},
 		},
 	}
-	graph.Nodes[19] = &sqlgraph.Node{
+	graph.Nodes[21] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   relaystate.Table,
 			Columns: relaystate.Columns,
@@ -549,7 +612,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			relaystate.FieldUpdatedAt:         {Type: field.TypeTime, Column: relaystate.FieldUpdatedAt},
 		},
 	}
-	graph.Nodes[20] = &sqlgraph.Node{
+	graph.Nodes[22] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   review.Table,
 			Columns: review.Columns,
@@ -587,7 +650,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			review.FieldFollowedUpAt:   {Type: field.TypeTime, Column: review.FieldFollowedUpAt},
 		},
 	}
-	graph.Nodes[21] = &sqlgraph.Node{
+	graph.Nodes[23] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   reviewreport.Table,
 			Columns: reviewreport.Columns,
@@ -604,7 +667,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			reviewreport.FieldCreatedAt: {Type: field.TypeTime, Column: reviewreport.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[22] = &sqlgraph.Node{
+	graph.Nodes[24] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   reviewvote.Table,
 			Columns: reviewvote.Columns,
@@ -620,7 +683,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			reviewvote.FieldCreatedAt: {Type: field.TypeTime, Column: reviewvote.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[23] = &sqlgraph.Node{
+	graph.Nodes[25] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   searchtoken.Table,
 			Columns: searchtoken.Columns,
@@ -636,7 +699,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			searchtoken.FieldWeight:    {Type: field.TypeInt, Column: searchtoken.FieldWeight},
 		},
 	}
-	graph.Nodes[24] = &sqlgraph.Node{
+	graph.Nodes[26] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   shipment.Table,
 			Columns: shipment.Columns,
@@ -656,7 +719,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			shipment.FieldStatus:         {Type: field.TypeEnum, Column: shipment.FieldStatus},
 		},
 	}
-	graph.Nodes[25] = &sqlgraph.Node{
+	graph.Nodes[27] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   stockmovement.Table,
 			Columns: stockmovement.Columns,
@@ -679,7 +742,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			stockmovement.FieldCreatedAt:   {Type: field.TypeTime, Column: stockmovement.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[26] = &sqlgraph.Node{
+	graph.Nodes[28] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   trackingevent.Table,
 			Columns: trackingevent.Columns,
@@ -698,7 +761,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			trackingevent.FieldCreatedAt:   {Type: field.TypeTime, Column: trackingevent.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[27] = &sqlgraph.Node{
+	graph.Nodes[29] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   upload.Table,
 			Columns: upload.Columns,
@@ -731,7 +794,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			upload.FieldExpiresAt:           {Type: field.TypeTime, Column: upload.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[28] = &sqlgraph.Node{
+	graph.Nodes[30] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -757,7 +820,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldEmailVerificationSentAt: {Type: field.TypeTime, Column: user.FieldEmailVerificationSentAt},
 		},
 	}
-	graph.Nodes[29] = &sqlgraph.Node{
+	graph.Nodes[31] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   useridentity.Table,
 			Columns: useridentity.Columns,
@@ -777,7 +840,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			useridentity.FieldLastUsedAt: {Type: field.TypeTime, Column: useridentity.FieldLastUsedAt},
 		},
 	}
-	graph.Nodes[30] = &sqlgraph.Node{
+	graph.Nodes[32] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   websigninstate.Table,
 			Columns: websigninstate.Columns,
@@ -800,7 +863,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			websigninstate.FieldUsedAt:      {Type: field.TypeTime, Column: websigninstate.FieldUsedAt},
 		},
 	}
-	graph.Nodes[31] = &sqlgraph.Node{
+	graph.Nodes[33] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhook.Table,
 			Columns: webhook.Columns,
@@ -826,7 +889,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhook.FieldFailingSince:            {Type: field.TypeTime, Column: webhook.FieldFailingSince},
 		},
 	}
-	graph.Nodes[32] = &sqlgraph.Node{
+	graph.Nodes[34] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookattempt.Table,
 			Columns: webhookattempt.Columns,
@@ -845,7 +908,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhookattempt.FieldCreatedAt:    {Type: field.TypeTime, Column: webhookattempt.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[33] = &sqlgraph.Node{
+	graph.Nodes[35] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookdelivery.Table,
 			Columns: webhookdelivery.Columns,
@@ -883,6 +946,42 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Address",
 		"User",
+	)
+	graph.MustAddE(
+		"request",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   aftersalesevent.RequestTable,
+			Columns: []string{aftersalesevent.RequestColumn},
+			Bidi:    false,
+		},
+		"AfterSalesEvent",
+		"AfterSalesRequest",
+	)
+	graph.MustAddE(
+		"order",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   aftersalesrequest.OrderTable,
+			Columns: []string{aftersalesrequest.OrderColumn},
+			Bidi:    false,
+		},
+		"AfterSalesRequest",
+		"Order",
+	)
+	graph.MustAddE(
+		"events",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   aftersalesrequest.EventsTable,
+			Columns: []string{aftersalesrequest.EventsColumn},
+			Bidi:    false,
+		},
+		"AfterSalesRequest",
+		"AfterSalesEvent",
 	)
 	graph.MustAddE(
 		"actor",
@@ -1728,6 +1827,288 @@ func (f *AddressFilter) WhereHasUserWith(preds ...predicate.User) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *AfterSalesEventQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the AfterSalesEventQuery builder.
+func (_q *AfterSalesEventQuery) Filter() *AfterSalesEventFilter {
+	return &AfterSalesEventFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *AfterSalesEventMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the AfterSalesEventMutation builder.
+func (m *AfterSalesEventMutation) Filter() *AfterSalesEventFilter {
+	return &AfterSalesEventFilter{config: m.config, predicateAdder: m}
+}
+
+// AfterSalesEventFilter provides a generic filtering capability at runtime for AfterSalesEventQuery.
+type AfterSalesEventFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *AfterSalesEventFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[1].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *AfterSalesEventFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(aftersalesevent.FieldID))
+}
+
+// WhereRequestID applies the entql int predicate on the request_id field.
+func (f *AfterSalesEventFilter) WhereRequestID(p entql.IntP) {
+	f.Where(p.Field(aftersalesevent.FieldRequestID))
+}
+
+// WhereType applies the entql string predicate on the type field.
+func (f *AfterSalesEventFilter) WhereType(p entql.StringP) {
+	f.Where(p.Field(aftersalesevent.FieldType))
+}
+
+// WhereActorRole applies the entql string predicate on the actor_role field.
+func (f *AfterSalesEventFilter) WhereActorRole(p entql.StringP) {
+	f.Where(p.Field(aftersalesevent.FieldActorRole))
+}
+
+// WhereActorID applies the entql int predicate on the actor_id field.
+func (f *AfterSalesEventFilter) WhereActorID(p entql.IntP) {
+	f.Where(p.Field(aftersalesevent.FieldActorID))
+}
+
+// WhereMessage applies the entql string predicate on the message field.
+func (f *AfterSalesEventFilter) WhereMessage(p entql.StringP) {
+	f.Where(p.Field(aftersalesevent.FieldMessage))
+}
+
+// WhereAmount applies the entql int64 predicate on the amount field.
+func (f *AfterSalesEventFilter) WhereAmount(p entql.Int64P) {
+	f.Where(p.Field(aftersalesevent.FieldAmount))
+}
+
+// WhereEvidenceUploadIds applies the entql json.RawMessage predicate on the evidence_upload_ids field.
+func (f *AfterSalesEventFilter) WhereEvidenceUploadIds(p entql.BytesP) {
+	f.Where(p.Field(aftersalesevent.FieldEvidenceUploadIds))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *AfterSalesEventFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(aftersalesevent.FieldCreatedAt))
+}
+
+// WhereHasRequest applies a predicate to check if query has an edge request.
+func (f *AfterSalesEventFilter) WhereHasRequest() {
+	f.Where(entql.HasEdge("request"))
+}
+
+// WhereHasRequestWith applies a predicate to check if query has an edge request with a given conditions (other predicates).
+func (f *AfterSalesEventFilter) WhereHasRequestWith(preds ...predicate.AfterSalesRequest) {
+	f.Where(entql.HasEdgeWith("request", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *AfterSalesRequestQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the AfterSalesRequestQuery builder.
+func (_q *AfterSalesRequestQuery) Filter() *AfterSalesRequestFilter {
+	return &AfterSalesRequestFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *AfterSalesRequestMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the AfterSalesRequestMutation builder.
+func (m *AfterSalesRequestMutation) Filter() *AfterSalesRequestFilter {
+	return &AfterSalesRequestFilter{config: m.config, predicateAdder: m}
+}
+
+// AfterSalesRequestFilter provides a generic filtering capability at runtime for AfterSalesRequestQuery.
+type AfterSalesRequestFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *AfterSalesRequestFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *AfterSalesRequestFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(aftersalesrequest.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *AfterSalesRequestFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(aftersalesrequest.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *AfterSalesRequestFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(aftersalesrequest.FieldUpdatedAt))
+}
+
+// WhereNumber applies the entql string predicate on the number field.
+func (f *AfterSalesRequestFilter) WhereNumber(p entql.StringP) {
+	f.Where(p.Field(aftersalesrequest.FieldNumber))
+}
+
+// WhereOrderID applies the entql int predicate on the order_id field.
+func (f *AfterSalesRequestFilter) WhereOrderID(p entql.IntP) {
+	f.Where(p.Field(aftersalesrequest.FieldOrderID))
+}
+
+// WhereMerchantID applies the entql int predicate on the merchant_id field.
+func (f *AfterSalesRequestFilter) WhereMerchantID(p entql.IntP) {
+	f.Where(p.Field(aftersalesrequest.FieldMerchantID))
+}
+
+// WhereCustomerID applies the entql int predicate on the customer_id field.
+func (f *AfterSalesRequestFilter) WhereCustomerID(p entql.IntP) {
+	f.Where(p.Field(aftersalesrequest.FieldCustomerID))
+}
+
+// WhereType applies the entql string predicate on the type field.
+func (f *AfterSalesRequestFilter) WhereType(p entql.StringP) {
+	f.Where(p.Field(aftersalesrequest.FieldType))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *AfterSalesRequestFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(aftersalesrequest.FieldStatus))
+}
+
+// WhereReason applies the entql string predicate on the reason field.
+func (f *AfterSalesRequestFilter) WhereReason(p entql.StringP) {
+	f.Where(p.Field(aftersalesrequest.FieldReason))
+}
+
+// WhereDescription applies the entql string predicate on the description field.
+func (f *AfterSalesRequestFilter) WhereDescription(p entql.StringP) {
+	f.Where(p.Field(aftersalesrequest.FieldDescription))
+}
+
+// WhereOrderItemIds applies the entql json.RawMessage predicate on the order_item_ids field.
+func (f *AfterSalesRequestFilter) WhereOrderItemIds(p entql.BytesP) {
+	f.Where(p.Field(aftersalesrequest.FieldOrderItemIds))
+}
+
+// WhereCurrency applies the entql string predicate on the currency field.
+func (f *AfterSalesRequestFilter) WhereCurrency(p entql.StringP) {
+	f.Where(p.Field(aftersalesrequest.FieldCurrency))
+}
+
+// WhereAmount applies the entql int64 predicate on the amount field.
+func (f *AfterSalesRequestFilter) WhereAmount(p entql.Int64P) {
+	f.Where(p.Field(aftersalesrequest.FieldAmount))
+}
+
+// WhereProposedAmount applies the entql int64 predicate on the proposed_amount field.
+func (f *AfterSalesRequestFilter) WhereProposedAmount(p entql.Int64P) {
+	f.Where(p.Field(aftersalesrequest.FieldProposedAmount))
+}
+
+// WhereRefundedAmount applies the entql int64 predicate on the refunded_amount field.
+func (f *AfterSalesRequestFilter) WhereRefundedAmount(p entql.Int64P) {
+	f.Where(p.Field(aftersalesrequest.FieldRefundedAmount))
+}
+
+// WhereDueAt applies the entql time.Time predicate on the due_at field.
+func (f *AfterSalesRequestFilter) WhereDueAt(p entql.TimeP) {
+	f.Where(p.Field(aftersalesrequest.FieldDueAt))
+}
+
+// WhereMerchantReason applies the entql string predicate on the merchant_reason field.
+func (f *AfterSalesRequestFilter) WhereMerchantReason(p entql.StringP) {
+	f.Where(p.Field(aftersalesrequest.FieldMerchantReason))
+}
+
+// WhereResolution applies the entql string predicate on the resolution field.
+func (f *AfterSalesRequestFilter) WhereResolution(p entql.StringP) {
+	f.Where(p.Field(aftersalesrequest.FieldResolution))
+}
+
+// WhereReturnCarrier applies the entql string predicate on the return_carrier field.
+func (f *AfterSalesRequestFilter) WhereReturnCarrier(p entql.StringP) {
+	f.Where(p.Field(aftersalesrequest.FieldReturnCarrier))
+}
+
+// WhereReturnTrackingNumber applies the entql string predicate on the return_tracking_number field.
+func (f *AfterSalesRequestFilter) WhereReturnTrackingNumber(p entql.StringP) {
+	f.Where(p.Field(aftersalesrequest.FieldReturnTrackingNumber))
+}
+
+// WhereReplacementCarrier applies the entql string predicate on the replacement_carrier field.
+func (f *AfterSalesRequestFilter) WhereReplacementCarrier(p entql.StringP) {
+	f.Where(p.Field(aftersalesrequest.FieldReplacementCarrier))
+}
+
+// WhereReplacementTrackingNumber applies the entql string predicate on the replacement_tracking_number field.
+func (f *AfterSalesRequestFilter) WhereReplacementTrackingNumber(p entql.StringP) {
+	f.Where(p.Field(aftersalesrequest.FieldReplacementTrackingNumber))
+}
+
+// WhereEscalatedAt applies the entql time.Time predicate on the escalated_at field.
+func (f *AfterSalesRequestFilter) WhereEscalatedAt(p entql.TimeP) {
+	f.Where(p.Field(aftersalesrequest.FieldEscalatedAt))
+}
+
+// WhereResolvedAt applies the entql time.Time predicate on the resolved_at field.
+func (f *AfterSalesRequestFilter) WhereResolvedAt(p entql.TimeP) {
+	f.Where(p.Field(aftersalesrequest.FieldResolvedAt))
+}
+
+// WhereHasOrder applies a predicate to check if query has an edge order.
+func (f *AfterSalesRequestFilter) WhereHasOrder() {
+	f.Where(entql.HasEdge("order"))
+}
+
+// WhereHasOrderWith applies a predicate to check if query has an edge order with a given conditions (other predicates).
+func (f *AfterSalesRequestFilter) WhereHasOrderWith(preds ...predicate.Order) {
+	f.Where(entql.HasEdgeWith("order", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasEvents applies a predicate to check if query has an edge events.
+func (f *AfterSalesRequestFilter) WhereHasEvents() {
+	f.Where(entql.HasEdge("events"))
+}
+
+// WhereHasEventsWith applies a predicate to check if query has an edge events with a given conditions (other predicates).
+func (f *AfterSalesRequestFilter) WhereHasEventsWith(preds ...predicate.AfterSalesEvent) {
+	f.Where(entql.HasEdgeWith("events", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *ApiClientQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1756,7 +2137,7 @@ type ApiClientFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ApiClientFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[1].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1851,7 +2232,7 @@ type AuditLogFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *AuditLogFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1945,7 +2326,7 @@ type CartLineFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CartLineFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2038,7 +2419,7 @@ type CategoryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CategoryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2155,7 +2536,7 @@ type CheckoutFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CheckoutFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2230,7 +2611,7 @@ type EmailVerificationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *EmailVerificationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2324,7 +2705,7 @@ type MerchantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MerchantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2569,7 +2950,7 @@ type MerchantInvitationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MerchantInvitationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2672,7 +3053,7 @@ type OrderFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OrderFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2823,6 +3204,11 @@ func (f *OrderFilter) WhereRefundedAmount(p entql.Int64P) {
 	f.Where(p.Field(order.FieldRefundedAmount))
 }
 
+// WhereAfterSalesStatus applies the entql string predicate on the after_sales_status field.
+func (f *OrderFilter) WhereAfterSalesStatus(p entql.StringP) {
+	f.Where(p.Field(order.FieldAfterSalesStatus))
+}
+
 // WhereHasCustomer applies a predicate to check if query has an edge customer.
 func (f *OrderFilter) WhereHasCustomer() {
 	f.Where(entql.HasEdge("customer"))
@@ -2936,7 +3322,7 @@ type OrderEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OrderEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3055,7 +3441,7 @@ type OrderItemFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OrderItemFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3124,6 +3510,11 @@ func (f *OrderItemFilter) WhereLineTotal(p entql.Int64P) {
 // WhereFulfilledAt applies the entql time.Time predicate on the fulfilled_at field.
 func (f *OrderItemFilter) WhereFulfilledAt(p entql.TimeP) {
 	f.Where(p.Field(orderitem.FieldFulfilledAt))
+}
+
+// WhereAfterSalesStatus applies the entql string predicate on the after_sales_status field.
+func (f *OrderItemFilter) WhereAfterSalesStatus(p entql.StringP) {
+	f.Where(p.Field(orderitem.FieldAfterSalesStatus))
 }
 
 // WhereHasOrder applies a predicate to check if query has an edge order.
@@ -3211,7 +3602,7 @@ type PaymentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PaymentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3364,7 +3755,7 @@ type PaymentNotificationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PaymentNotificationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3449,7 +3840,7 @@ type PhoneCodeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PhoneCodeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3534,7 +3925,7 @@ type ProductFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProductFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3779,7 +4170,7 @@ type ProductVariantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProductVariantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3902,7 +4293,7 @@ type RefreshTokenFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefreshTokenFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4001,7 +4392,7 @@ type RefundFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefundFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4062,6 +4453,11 @@ func (f *RefundFilter) WhereProviderRef(p entql.StringP) {
 	f.Where(p.Field(refund.FieldProviderRef))
 }
 
+// WhereAfterSalesRequestID applies the entql int predicate on the after_sales_request_id field.
+func (f *RefundFilter) WhereAfterSalesRequestID(p entql.IntP) {
+	f.Where(p.Field(refund.FieldAfterSalesRequestID))
+}
+
 // WhereHasPayment applies a predicate to check if query has an edge payment.
 func (f *RefundFilter) WhereHasPayment() {
 	f.Where(entql.HasEdge("payment"))
@@ -4105,7 +4501,7 @@ type RelayStateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RelayStateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4165,7 +4561,7 @@ type ReviewFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ReviewFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4400,7 +4796,7 @@ type ReviewReportFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ReviewReportFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4474,7 +4870,7 @@ type ReviewVoteFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ReviewVoteFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4543,7 +4939,7 @@ type SearchTokenFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SearchTokenFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4612,7 +5008,7 @@ type ShipmentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ShipmentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4715,7 +5111,7 @@ type StockMovementFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StockMovementFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4833,7 +5229,7 @@ type TrackingEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TrackingEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4917,7 +5313,7 @@ type UploadFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UploadFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5057,7 +5453,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5246,7 +5642,7 @@ type UserIdentityFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserIdentityFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5335,7 +5731,7 @@ type WebSignInStateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebSignInStateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5425,7 +5821,7 @@ type WebhookFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5544,7 +5940,7 @@ type WebhookAttemptFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookAttemptFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[34].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5628,7 +6024,7 @@ type WebhookDeliveryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookDeliveryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[35].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

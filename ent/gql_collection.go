@@ -8,6 +8,8 @@ import (
 	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/xiadan/xiadan/ent/address"
+	"github.com/xiadan/xiadan/ent/aftersalesevent"
+	"github.com/xiadan/xiadan/ent/aftersalesrequest"
 	"github.com/xiadan/xiadan/ent/apiclient"
 	"github.com/xiadan/xiadan/ent/auditlog"
 	"github.com/xiadan/xiadan/ent/cartline"
@@ -168,6 +170,269 @@ func newAddressPaginateArgs(rv map[string]any) *addressPaginateArgs {
 	}
 	if v, ok := rv[whereField].(*AddressWhereInput); ok {
 		args.opts = append(args.opts, WithAddressFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *AfterSalesEventQuery) CollectFields(ctx context.Context, satisfies ...string) (*AfterSalesEventQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *AfterSalesEventQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(aftersalesevent.Columns))
+		selectedFields = []string{aftersalesevent.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "type":
+			if _, ok := fieldSeen[aftersalesevent.FieldType]; !ok {
+				selectedFields = append(selectedFields, aftersalesevent.FieldType)
+				fieldSeen[aftersalesevent.FieldType] = struct{}{}
+			}
+		case "actorRole":
+			if _, ok := fieldSeen[aftersalesevent.FieldActorRole]; !ok {
+				selectedFields = append(selectedFields, aftersalesevent.FieldActorRole)
+				fieldSeen[aftersalesevent.FieldActorRole] = struct{}{}
+			}
+		case "message":
+			if _, ok := fieldSeen[aftersalesevent.FieldMessage]; !ok {
+				selectedFields = append(selectedFields, aftersalesevent.FieldMessage)
+				fieldSeen[aftersalesevent.FieldMessage] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[aftersalesevent.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, aftersalesevent.FieldCreatedAt)
+				fieldSeen[aftersalesevent.FieldCreatedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type aftersaleseventPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []AfterSalesEventPaginateOption
+}
+
+func newAfterSalesEventPaginateArgs(rv map[string]any) *aftersaleseventPaginateArgs {
+	args := &aftersaleseventPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *AfterSalesRequestQuery) CollectFields(ctx context.Context, satisfies ...string) (*AfterSalesRequestQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *AfterSalesRequestQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(aftersalesrequest.Columns))
+		selectedFields = []string{aftersalesrequest.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "order":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&OrderClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, orderImplementors)...); err != nil {
+				return err
+			}
+			_q.withOrder = query
+			if _, ok := fieldSeen[aftersalesrequest.FieldOrderID]; !ok {
+				selectedFields = append(selectedFields, aftersalesrequest.FieldOrderID)
+				fieldSeen[aftersalesrequest.FieldOrderID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[aftersalesrequest.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, aftersalesrequest.FieldCreatedAt)
+				fieldSeen[aftersalesrequest.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[aftersalesrequest.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, aftersalesrequest.FieldUpdatedAt)
+				fieldSeen[aftersalesrequest.FieldUpdatedAt] = struct{}{}
+			}
+		case "number":
+			if _, ok := fieldSeen[aftersalesrequest.FieldNumber]; !ok {
+				selectedFields = append(selectedFields, aftersalesrequest.FieldNumber)
+				fieldSeen[aftersalesrequest.FieldNumber] = struct{}{}
+			}
+		case "type":
+			if _, ok := fieldSeen[aftersalesrequest.FieldType]; !ok {
+				selectedFields = append(selectedFields, aftersalesrequest.FieldType)
+				fieldSeen[aftersalesrequest.FieldType] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[aftersalesrequest.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, aftersalesrequest.FieldStatus)
+				fieldSeen[aftersalesrequest.FieldStatus] = struct{}{}
+			}
+		case "reason":
+			if _, ok := fieldSeen[aftersalesrequest.FieldReason]; !ok {
+				selectedFields = append(selectedFields, aftersalesrequest.FieldReason)
+				fieldSeen[aftersalesrequest.FieldReason] = struct{}{}
+			}
+		case "description":
+			if _, ok := fieldSeen[aftersalesrequest.FieldDescription]; !ok {
+				selectedFields = append(selectedFields, aftersalesrequest.FieldDescription)
+				fieldSeen[aftersalesrequest.FieldDescription] = struct{}{}
+			}
+		case "currency":
+			if _, ok := fieldSeen[aftersalesrequest.FieldCurrency]; !ok {
+				selectedFields = append(selectedFields, aftersalesrequest.FieldCurrency)
+				fieldSeen[aftersalesrequest.FieldCurrency] = struct{}{}
+			}
+		case "dueAt":
+			if _, ok := fieldSeen[aftersalesrequest.FieldDueAt]; !ok {
+				selectedFields = append(selectedFields, aftersalesrequest.FieldDueAt)
+				fieldSeen[aftersalesrequest.FieldDueAt] = struct{}{}
+			}
+		case "merchantReason":
+			if _, ok := fieldSeen[aftersalesrequest.FieldMerchantReason]; !ok {
+				selectedFields = append(selectedFields, aftersalesrequest.FieldMerchantReason)
+				fieldSeen[aftersalesrequest.FieldMerchantReason] = struct{}{}
+			}
+		case "resolution":
+			if _, ok := fieldSeen[aftersalesrequest.FieldResolution]; !ok {
+				selectedFields = append(selectedFields, aftersalesrequest.FieldResolution)
+				fieldSeen[aftersalesrequest.FieldResolution] = struct{}{}
+			}
+		case "returnCarrier":
+			if _, ok := fieldSeen[aftersalesrequest.FieldReturnCarrier]; !ok {
+				selectedFields = append(selectedFields, aftersalesrequest.FieldReturnCarrier)
+				fieldSeen[aftersalesrequest.FieldReturnCarrier] = struct{}{}
+			}
+		case "returnTrackingNumber":
+			if _, ok := fieldSeen[aftersalesrequest.FieldReturnTrackingNumber]; !ok {
+				selectedFields = append(selectedFields, aftersalesrequest.FieldReturnTrackingNumber)
+				fieldSeen[aftersalesrequest.FieldReturnTrackingNumber] = struct{}{}
+			}
+		case "replacementCarrier":
+			if _, ok := fieldSeen[aftersalesrequest.FieldReplacementCarrier]; !ok {
+				selectedFields = append(selectedFields, aftersalesrequest.FieldReplacementCarrier)
+				fieldSeen[aftersalesrequest.FieldReplacementCarrier] = struct{}{}
+			}
+		case "replacementTrackingNumber":
+			if _, ok := fieldSeen[aftersalesrequest.FieldReplacementTrackingNumber]; !ok {
+				selectedFields = append(selectedFields, aftersalesrequest.FieldReplacementTrackingNumber)
+				fieldSeen[aftersalesrequest.FieldReplacementTrackingNumber] = struct{}{}
+			}
+		case "escalatedAt":
+			if _, ok := fieldSeen[aftersalesrequest.FieldEscalatedAt]; !ok {
+				selectedFields = append(selectedFields, aftersalesrequest.FieldEscalatedAt)
+				fieldSeen[aftersalesrequest.FieldEscalatedAt] = struct{}{}
+			}
+		case "resolvedAt":
+			if _, ok := fieldSeen[aftersalesrequest.FieldResolvedAt]; !ok {
+				selectedFields = append(selectedFields, aftersalesrequest.FieldResolvedAt)
+				fieldSeen[aftersalesrequest.FieldResolvedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type aftersalesrequestPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []AfterSalesRequestPaginateOption
+}
+
+func newAfterSalesRequestPaginateArgs(rv map[string]any) *aftersalesrequestPaginateArgs {
+	args := &aftersalesrequestPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &AfterSalesRequestOrder{Field: &AfterSalesRequestOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithAfterSalesRequestOrder(order))
+			}
+		case *AfterSalesRequestOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithAfterSalesRequestOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*AfterSalesRequestWhereInput); ok {
+		args.opts = append(args.opts, WithAfterSalesRequestFilter(v.Filter))
 	}
 	return args
 }
@@ -1099,6 +1364,11 @@ func (_q *OrderQuery) collectField(ctx context.Context, oneNode bool, opCtx *gra
 				selectedFields = append(selectedFields, order.FieldFulfilledAt)
 				fieldSeen[order.FieldFulfilledAt] = struct{}{}
 			}
+		case "afterSalesStatus":
+			if _, ok := fieldSeen[order.FieldAfterSalesStatus]; !ok {
+				selectedFields = append(selectedFields, order.FieldAfterSalesStatus)
+				fieldSeen[order.FieldAfterSalesStatus] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:
@@ -1344,6 +1614,11 @@ func (_q *OrderItemQuery) collectField(ctx context.Context, oneNode bool, opCtx 
 			if _, ok := fieldSeen[orderitem.FieldFulfilledAt]; !ok {
 				selectedFields = append(selectedFields, orderitem.FieldFulfilledAt)
 				fieldSeen[orderitem.FieldFulfilledAt] = struct{}{}
+			}
+		case "afterSalesStatus":
+			if _, ok := fieldSeen[orderitem.FieldAfterSalesStatus]; !ok {
+				selectedFields = append(selectedFields, orderitem.FieldAfterSalesStatus)
+				fieldSeen[orderitem.FieldAfterSalesStatus] = struct{}{}
 			}
 		case "id":
 		case "__typename":

@@ -15,6 +15,24 @@ func (c *AddressConnection) Nodes() []*Address {
 }
 
 // Nodes returns the nodes of the connection's edges, in order.
+func (c *AfterSalesEventConnection) Nodes() []*AfterSalesEvent {
+	nodes := make([]*AfterSalesEvent, len(c.Edges))
+	for i, e := range c.Edges {
+		nodes[i] = e.Node
+	}
+	return nodes
+}
+
+// Nodes returns the nodes of the connection's edges, in order.
+func (c *AfterSalesRequestConnection) Nodes() []*AfterSalesRequest {
+	nodes := make([]*AfterSalesRequest, len(c.Edges))
+	for i, e := range c.Edges {
+		nodes[i] = e.Node
+	}
+	return nodes
+}
+
+// Nodes returns the nodes of the connection's edges, in order.
 func (c *ApiClientConnection) Nodes() []*ApiClient {
 	nodes := make([]*ApiClient, len(c.Edges))
 	for i, e := range c.Edges {

@@ -8,6 +8,14 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 )
 
+func (_m *AfterSalesRequest) Order(ctx context.Context) (*Order, error) {
+	result, err := _m.Edges.OrderOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryOrder().Only(ctx)
+	}
+	return result, err
+}
+
 func (_m *Category) Parent(ctx context.Context) (*Category, error) {
 	result, err := _m.Edges.ParentOrErr()
 	if IsNotLoaded(err) {

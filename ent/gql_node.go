@@ -11,6 +11,8 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/hashicorp/go-multierror"
 	"github.com/xiadan/xiadan/ent/address"
+	"github.com/xiadan/xiadan/ent/aftersalesevent"
+	"github.com/xiadan/xiadan/ent/aftersalesrequest"
 	"github.com/xiadan/xiadan/ent/apiclient"
 	"github.com/xiadan/xiadan/ent/auditlog"
 	"github.com/xiadan/xiadan/ent/cartline"
@@ -46,6 +48,16 @@ var addressImplementors = []string{"Address", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*Address) IsNode() {}
+
+var aftersaleseventImplementors = []string{"AfterSalesEvent", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*AfterSalesEvent) IsNode() {}
+
+var aftersalesrequestImplementors = []string{"AfterSalesRequest", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*AfterSalesRequest) IsNode() {}
 
 var apiclientImplementors = []string{"ApiClient", "Node"}
 
@@ -244,6 +256,24 @@ func (c *Client) noder(ctx context.Context, table string, id int) (Noder, error)
 			Where(address.ID(id))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, addressImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case aftersalesevent.Table:
+		query := c.AfterSalesEvent.Query().
+			Where(aftersalesevent.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, aftersaleseventImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case aftersalesrequest.Table:
+		query := c.AfterSalesRequest.Query().
+			Where(aftersalesrequest.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, aftersalesrequestImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -532,6 +562,38 @@ func (c *Client) noders(ctx context.Context, table string, ids []int) ([]Noder, 
 		query := c.Address.Query().
 			Where(address.IDIn(ids...))
 		query, err := query.CollectFields(ctx, addressImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case aftersalesevent.Table:
+		query := c.AfterSalesEvent.Query().
+			Where(aftersalesevent.IDIn(ids...))
+		query, err := query.CollectFields(ctx, aftersaleseventImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case aftersalesrequest.Table:
+		query := c.AfterSalesRequest.Query().
+			Where(aftersalesrequest.IDIn(ids...))
+		query, err := query.CollectFields(ctx, aftersalesrequestImplementors...)
 		if err != nil {
 			return nil, err
 		}

@@ -16,6 +16,8 @@ import (
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/xiadan/xiadan/ent/address"
+	"github.com/xiadan/xiadan/ent/aftersalesevent"
+	"github.com/xiadan/xiadan/ent/aftersalesrequest"
 	"github.com/xiadan/xiadan/ent/apiclient"
 	"github.com/xiadan/xiadan/ent/auditlog"
 	"github.com/xiadan/xiadan/ent/cartline"
@@ -435,6 +437,579 @@ func (_m *Address) ToEdge(order *AddressOrder) *AddressEdge {
 		order = DefaultAddressOrder
 	}
 	return &AddressEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// AfterSalesEventEdge is the edge representation of AfterSalesEvent.
+type AfterSalesEventEdge struct {
+	Node   *AfterSalesEvent `json:"node"`
+	Cursor Cursor           `json:"cursor"`
+}
+
+// AfterSalesEventConnection is the connection containing edges to AfterSalesEvent.
+type AfterSalesEventConnection struct {
+	Edges      []*AfterSalesEventEdge `json:"edges"`
+	PageInfo   PageInfo               `json:"pageInfo"`
+	TotalCount int                    `json:"totalCount"`
+}
+
+func (c *AfterSalesEventConnection) build(nodes []*AfterSalesEvent, pager *aftersaleseventPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *AfterSalesEvent
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *AfterSalesEvent {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *AfterSalesEvent {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*AfterSalesEventEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &AfterSalesEventEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// AfterSalesEventPaginateOption enables pagination customization.
+type AfterSalesEventPaginateOption func(*aftersaleseventPager) error
+
+// WithAfterSalesEventOrder configures pagination ordering.
+func WithAfterSalesEventOrder(order *AfterSalesEventOrder) AfterSalesEventPaginateOption {
+	if order == nil {
+		order = DefaultAfterSalesEventOrder
+	}
+	o := *order
+	return func(pager *aftersaleseventPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultAfterSalesEventOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithAfterSalesEventFilter configures pagination filter.
+func WithAfterSalesEventFilter(filter func(*AfterSalesEventQuery) (*AfterSalesEventQuery, error)) AfterSalesEventPaginateOption {
+	return func(pager *aftersaleseventPager) error {
+		if filter == nil {
+			return errors.New("AfterSalesEventQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type aftersaleseventPager struct {
+	reverse bool
+	order   *AfterSalesEventOrder
+	filter  func(*AfterSalesEventQuery) (*AfterSalesEventQuery, error)
+}
+
+func newAfterSalesEventPager(opts []AfterSalesEventPaginateOption, reverse bool) (*aftersaleseventPager, error) {
+	pager := &aftersaleseventPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultAfterSalesEventOrder
+	}
+	return pager, nil
+}
+
+func (p *aftersaleseventPager) applyFilter(query *AfterSalesEventQuery) (*AfterSalesEventQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *aftersaleseventPager) toCursor(_m *AfterSalesEvent) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *aftersaleseventPager) applyCursors(query *AfterSalesEventQuery, after, before *Cursor) (*AfterSalesEventQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultAfterSalesEventOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *aftersaleseventPager) applyOrder(query *AfterSalesEventQuery) *AfterSalesEventQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultAfterSalesEventOrder.Field {
+		query = query.Order(DefaultAfterSalesEventOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *aftersaleseventPager) orderExpr(query *AfterSalesEventQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultAfterSalesEventOrder.Field {
+			b.Comma().Ident(DefaultAfterSalesEventOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to AfterSalesEvent.
+func (_m *AfterSalesEventQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...AfterSalesEventPaginateOption,
+) (*AfterSalesEventConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newAfterSalesEventPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &AfterSalesEventConnection{Edges: []*AfterSalesEventEdge{}}
+	// The page is read for edges, nodes and pageInfo (its cursors come from the page).
+	ignoredEdges := !hasCollectedField(ctx, edgesField) && !hasCollectedField(ctx, nodesField) && !hasCollectedField(ctx, pageInfoField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	} else if field := collectedField(ctx, nodesField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{nodesField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+// AfterSalesEventOrderField defines the ordering field of AfterSalesEvent.
+type AfterSalesEventOrderField struct {
+	// Value extracts the ordering value from the given AfterSalesEvent.
+	Value    func(*AfterSalesEvent) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) aftersalesevent.OrderOption
+	toCursor func(*AfterSalesEvent) Cursor
+}
+
+// AfterSalesEventOrder defines the ordering of AfterSalesEvent.
+type AfterSalesEventOrder struct {
+	Direction OrderDirection             `json:"direction"`
+	Field     *AfterSalesEventOrderField `json:"field"`
+}
+
+// DefaultAfterSalesEventOrder is the default ordering of AfterSalesEvent.
+var DefaultAfterSalesEventOrder = &AfterSalesEventOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &AfterSalesEventOrderField{
+		Value: func(_m *AfterSalesEvent) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: aftersalesevent.FieldID,
+		toTerm: aftersalesevent.ByID,
+		toCursor: func(_m *AfterSalesEvent) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts AfterSalesEvent into AfterSalesEventEdge.
+func (_m *AfterSalesEvent) ToEdge(order *AfterSalesEventOrder) *AfterSalesEventEdge {
+	if order == nil {
+		order = DefaultAfterSalesEventOrder
+	}
+	return &AfterSalesEventEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// AfterSalesRequestEdge is the edge representation of AfterSalesRequest.
+type AfterSalesRequestEdge struct {
+	Node   *AfterSalesRequest `json:"node"`
+	Cursor Cursor             `json:"cursor"`
+}
+
+// AfterSalesRequestConnection is the connection containing edges to AfterSalesRequest.
+type AfterSalesRequestConnection struct {
+	Edges      []*AfterSalesRequestEdge `json:"edges"`
+	PageInfo   PageInfo                 `json:"pageInfo"`
+	TotalCount int                      `json:"totalCount"`
+}
+
+func (c *AfterSalesRequestConnection) build(nodes []*AfterSalesRequest, pager *aftersalesrequestPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *AfterSalesRequest
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *AfterSalesRequest {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *AfterSalesRequest {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*AfterSalesRequestEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &AfterSalesRequestEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// AfterSalesRequestPaginateOption enables pagination customization.
+type AfterSalesRequestPaginateOption func(*aftersalesrequestPager) error
+
+// WithAfterSalesRequestOrder configures pagination ordering.
+func WithAfterSalesRequestOrder(order *AfterSalesRequestOrder) AfterSalesRequestPaginateOption {
+	if order == nil {
+		order = DefaultAfterSalesRequestOrder
+	}
+	o := *order
+	return func(pager *aftersalesrequestPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultAfterSalesRequestOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithAfterSalesRequestFilter configures pagination filter.
+func WithAfterSalesRequestFilter(filter func(*AfterSalesRequestQuery) (*AfterSalesRequestQuery, error)) AfterSalesRequestPaginateOption {
+	return func(pager *aftersalesrequestPager) error {
+		if filter == nil {
+			return errors.New("AfterSalesRequestQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type aftersalesrequestPager struct {
+	reverse bool
+	order   *AfterSalesRequestOrder
+	filter  func(*AfterSalesRequestQuery) (*AfterSalesRequestQuery, error)
+}
+
+func newAfterSalesRequestPager(opts []AfterSalesRequestPaginateOption, reverse bool) (*aftersalesrequestPager, error) {
+	pager := &aftersalesrequestPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultAfterSalesRequestOrder
+	}
+	return pager, nil
+}
+
+func (p *aftersalesrequestPager) applyFilter(query *AfterSalesRequestQuery) (*AfterSalesRequestQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *aftersalesrequestPager) toCursor(_m *AfterSalesRequest) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *aftersalesrequestPager) applyCursors(query *AfterSalesRequestQuery, after, before *Cursor) (*AfterSalesRequestQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultAfterSalesRequestOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *aftersalesrequestPager) applyOrder(query *AfterSalesRequestQuery) *AfterSalesRequestQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultAfterSalesRequestOrder.Field {
+		query = query.Order(DefaultAfterSalesRequestOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *aftersalesrequestPager) orderExpr(query *AfterSalesRequestQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultAfterSalesRequestOrder.Field {
+			b.Comma().Ident(DefaultAfterSalesRequestOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to AfterSalesRequest.
+func (_m *AfterSalesRequestQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...AfterSalesRequestPaginateOption,
+) (*AfterSalesRequestConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newAfterSalesRequestPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &AfterSalesRequestConnection{Edges: []*AfterSalesRequestEdge{}}
+	// The page is read for edges, nodes and pageInfo (its cursors come from the page).
+	ignoredEdges := !hasCollectedField(ctx, edgesField) && !hasCollectedField(ctx, nodesField) && !hasCollectedField(ctx, pageInfoField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	} else if field := collectedField(ctx, nodesField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{nodesField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// AfterSalesRequestOrderFieldCreatedAt orders AfterSalesRequest by created_at.
+	AfterSalesRequestOrderFieldCreatedAt = &AfterSalesRequestOrderField{
+		Value: func(_m *AfterSalesRequest) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: aftersalesrequest.FieldCreatedAt,
+		toTerm: aftersalesrequest.ByCreatedAt,
+		toCursor: func(_m *AfterSalesRequest) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// AfterSalesRequestOrderFieldUpdatedAt orders AfterSalesRequest by updated_at.
+	AfterSalesRequestOrderFieldUpdatedAt = &AfterSalesRequestOrderField{
+		Value: func(_m *AfterSalesRequest) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: aftersalesrequest.FieldUpdatedAt,
+		toTerm: aftersalesrequest.ByUpdatedAt,
+		toCursor: func(_m *AfterSalesRequest) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f AfterSalesRequestOrderField) String() string {
+	var str string
+	switch f.column {
+	case AfterSalesRequestOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case AfterSalesRequestOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f AfterSalesRequestOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *AfterSalesRequestOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("AfterSalesRequestOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *AfterSalesRequestOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *AfterSalesRequestOrderFieldUpdatedAt
+	default:
+		return fmt.Errorf("%s is not a valid AfterSalesRequestOrderField", str)
+	}
+	return nil
+}
+
+// AfterSalesRequestOrderField defines the ordering field of AfterSalesRequest.
+type AfterSalesRequestOrderField struct {
+	// Value extracts the ordering value from the given AfterSalesRequest.
+	Value    func(*AfterSalesRequest) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) aftersalesrequest.OrderOption
+	toCursor func(*AfterSalesRequest) Cursor
+}
+
+// AfterSalesRequestOrder defines the ordering of AfterSalesRequest.
+type AfterSalesRequestOrder struct {
+	Direction OrderDirection               `json:"direction"`
+	Field     *AfterSalesRequestOrderField `json:"field"`
+}
+
+// DefaultAfterSalesRequestOrder is the default ordering of AfterSalesRequest.
+var DefaultAfterSalesRequestOrder = &AfterSalesRequestOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &AfterSalesRequestOrderField{
+		Value: func(_m *AfterSalesRequest) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: aftersalesrequest.FieldID,
+		toTerm: aftersalesrequest.ByID,
+		toCursor: func(_m *AfterSalesRequest) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts AfterSalesRequest into AfterSalesRequestEdge.
+func (_m *AfterSalesRequest) ToEdge(order *AfterSalesRequestOrder) *AfterSalesRequestEdge {
+	if order == nil {
+		order = DefaultAfterSalesRequestOrder
+	}
+	return &AfterSalesRequestEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

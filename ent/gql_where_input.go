@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/xiadan/xiadan/ent/address"
+	"github.com/xiadan/xiadan/ent/aftersalesrequest"
 	"github.com/xiadan/xiadan/ent/apiclient"
 	"github.com/xiadan/xiadan/ent/auditlog"
 	"github.com/xiadan/xiadan/ent/cartline"
@@ -663,6 +664,864 @@ func (i *AddressWhereInput) P() (predicate.Address, error) {
 		return predicates[0], nil
 	default:
 		return address.And(predicates...), nil
+	}
+}
+
+// AfterSalesRequestWhereInput represents a where input for filtering AfterSalesRequest queries.
+type AfterSalesRequestWhereInput struct {
+	Predicates []predicate.AfterSalesRequest  `json:"-"`
+	Not        *AfterSalesRequestWhereInput   `json:"not,omitempty"`
+	Or         []*AfterSalesRequestWhereInput `json:"or,omitempty"`
+	And        []*AfterSalesRequestWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *int  `json:"id,omitempty"`
+	IDNEQ   *int  `json:"idNEQ,omitempty"`
+	IDIn    []int `json:"idIn,omitempty"`
+	IDNotIn []int `json:"idNotIn,omitempty"`
+	IDGT    *int  `json:"idGT,omitempty"`
+	IDGTE   *int  `json:"idGTE,omitempty"`
+	IDLT    *int  `json:"idLT,omitempty"`
+	IDLTE   *int  `json:"idLTE,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "number" field predicates.
+	Number             *string  `json:"number,omitempty"`
+	NumberNEQ          *string  `json:"numberNEQ,omitempty"`
+	NumberIn           []string `json:"numberIn,omitempty"`
+	NumberNotIn        []string `json:"numberNotIn,omitempty"`
+	NumberGT           *string  `json:"numberGT,omitempty"`
+	NumberGTE          *string  `json:"numberGTE,omitempty"`
+	NumberLT           *string  `json:"numberLT,omitempty"`
+	NumberLTE          *string  `json:"numberLTE,omitempty"`
+	NumberContains     *string  `json:"numberContains,omitempty"`
+	NumberHasPrefix    *string  `json:"numberHasPrefix,omitempty"`
+	NumberHasSuffix    *string  `json:"numberHasSuffix,omitempty"`
+	NumberEqualFold    *string  `json:"numberEqualFold,omitempty"`
+	NumberContainsFold *string  `json:"numberContainsFold,omitempty"`
+
+	// "type" field predicates.
+	Type      *aftersalesrequest.Type  `json:"type,omitempty"`
+	TypeNEQ   *aftersalesrequest.Type  `json:"typeNEQ,omitempty"`
+	TypeIn    []aftersalesrequest.Type `json:"typeIn,omitempty"`
+	TypeNotIn []aftersalesrequest.Type `json:"typeNotIn,omitempty"`
+
+	// "status" field predicates.
+	Status      *aftersalesrequest.Status  `json:"status,omitempty"`
+	StatusNEQ   *aftersalesrequest.Status  `json:"statusNEQ,omitempty"`
+	StatusIn    []aftersalesrequest.Status `json:"statusIn,omitempty"`
+	StatusNotIn []aftersalesrequest.Status `json:"statusNotIn,omitempty"`
+
+	// "reason" field predicates.
+	Reason      *aftersalesrequest.Reason  `json:"reason,omitempty"`
+	ReasonNEQ   *aftersalesrequest.Reason  `json:"reasonNEQ,omitempty"`
+	ReasonIn    []aftersalesrequest.Reason `json:"reasonIn,omitempty"`
+	ReasonNotIn []aftersalesrequest.Reason `json:"reasonNotIn,omitempty"`
+
+	// "description" field predicates.
+	Description             *string  `json:"description,omitempty"`
+	DescriptionNEQ          *string  `json:"descriptionNEQ,omitempty"`
+	DescriptionIn           []string `json:"descriptionIn,omitempty"`
+	DescriptionNotIn        []string `json:"descriptionNotIn,omitempty"`
+	DescriptionGT           *string  `json:"descriptionGT,omitempty"`
+	DescriptionGTE          *string  `json:"descriptionGTE,omitempty"`
+	DescriptionLT           *string  `json:"descriptionLT,omitempty"`
+	DescriptionLTE          *string  `json:"descriptionLTE,omitempty"`
+	DescriptionContains     *string  `json:"descriptionContains,omitempty"`
+	DescriptionHasPrefix    *string  `json:"descriptionHasPrefix,omitempty"`
+	DescriptionHasSuffix    *string  `json:"descriptionHasSuffix,omitempty"`
+	DescriptionEqualFold    *string  `json:"descriptionEqualFold,omitempty"`
+	DescriptionContainsFold *string  `json:"descriptionContainsFold,omitempty"`
+
+	// "currency" field predicates.
+	Currency             *string  `json:"currency,omitempty"`
+	CurrencyNEQ          *string  `json:"currencyNEQ,omitempty"`
+	CurrencyIn           []string `json:"currencyIn,omitempty"`
+	CurrencyNotIn        []string `json:"currencyNotIn,omitempty"`
+	CurrencyGT           *string  `json:"currencyGT,omitempty"`
+	CurrencyGTE          *string  `json:"currencyGTE,omitempty"`
+	CurrencyLT           *string  `json:"currencyLT,omitempty"`
+	CurrencyLTE          *string  `json:"currencyLTE,omitempty"`
+	CurrencyContains     *string  `json:"currencyContains,omitempty"`
+	CurrencyHasPrefix    *string  `json:"currencyHasPrefix,omitempty"`
+	CurrencyHasSuffix    *string  `json:"currencyHasSuffix,omitempty"`
+	CurrencyEqualFold    *string  `json:"currencyEqualFold,omitempty"`
+	CurrencyContainsFold *string  `json:"currencyContainsFold,omitempty"`
+
+	// "due_at" field predicates.
+	DueAt       *time.Time  `json:"dueAt,omitempty"`
+	DueAtNEQ    *time.Time  `json:"dueAtNEQ,omitempty"`
+	DueAtIn     []time.Time `json:"dueAtIn,omitempty"`
+	DueAtNotIn  []time.Time `json:"dueAtNotIn,omitempty"`
+	DueAtGT     *time.Time  `json:"dueAtGT,omitempty"`
+	DueAtGTE    *time.Time  `json:"dueAtGTE,omitempty"`
+	DueAtLT     *time.Time  `json:"dueAtLT,omitempty"`
+	DueAtLTE    *time.Time  `json:"dueAtLTE,omitempty"`
+	DueAtIsNil  bool        `json:"dueAtIsNil,omitempty"`
+	DueAtNotNil bool        `json:"dueAtNotNil,omitempty"`
+
+	// "merchant_reason" field predicates.
+	MerchantReason             *string  `json:"merchantReason,omitempty"`
+	MerchantReasonNEQ          *string  `json:"merchantReasonNEQ,omitempty"`
+	MerchantReasonIn           []string `json:"merchantReasonIn,omitempty"`
+	MerchantReasonNotIn        []string `json:"merchantReasonNotIn,omitempty"`
+	MerchantReasonGT           *string  `json:"merchantReasonGT,omitempty"`
+	MerchantReasonGTE          *string  `json:"merchantReasonGTE,omitempty"`
+	MerchantReasonLT           *string  `json:"merchantReasonLT,omitempty"`
+	MerchantReasonLTE          *string  `json:"merchantReasonLTE,omitempty"`
+	MerchantReasonContains     *string  `json:"merchantReasonContains,omitempty"`
+	MerchantReasonHasPrefix    *string  `json:"merchantReasonHasPrefix,omitempty"`
+	MerchantReasonHasSuffix    *string  `json:"merchantReasonHasSuffix,omitempty"`
+	MerchantReasonEqualFold    *string  `json:"merchantReasonEqualFold,omitempty"`
+	MerchantReasonContainsFold *string  `json:"merchantReasonContainsFold,omitempty"`
+
+	// "resolution" field predicates.
+	Resolution             *string  `json:"resolution,omitempty"`
+	ResolutionNEQ          *string  `json:"resolutionNEQ,omitempty"`
+	ResolutionIn           []string `json:"resolutionIn,omitempty"`
+	ResolutionNotIn        []string `json:"resolutionNotIn,omitempty"`
+	ResolutionGT           *string  `json:"resolutionGT,omitempty"`
+	ResolutionGTE          *string  `json:"resolutionGTE,omitempty"`
+	ResolutionLT           *string  `json:"resolutionLT,omitempty"`
+	ResolutionLTE          *string  `json:"resolutionLTE,omitempty"`
+	ResolutionContains     *string  `json:"resolutionContains,omitempty"`
+	ResolutionHasPrefix    *string  `json:"resolutionHasPrefix,omitempty"`
+	ResolutionHasSuffix    *string  `json:"resolutionHasSuffix,omitempty"`
+	ResolutionEqualFold    *string  `json:"resolutionEqualFold,omitempty"`
+	ResolutionContainsFold *string  `json:"resolutionContainsFold,omitempty"`
+
+	// "return_carrier" field predicates.
+	ReturnCarrier             *string  `json:"returnCarrier,omitempty"`
+	ReturnCarrierNEQ          *string  `json:"returnCarrierNEQ,omitempty"`
+	ReturnCarrierIn           []string `json:"returnCarrierIn,omitempty"`
+	ReturnCarrierNotIn        []string `json:"returnCarrierNotIn,omitempty"`
+	ReturnCarrierGT           *string  `json:"returnCarrierGT,omitempty"`
+	ReturnCarrierGTE          *string  `json:"returnCarrierGTE,omitempty"`
+	ReturnCarrierLT           *string  `json:"returnCarrierLT,omitempty"`
+	ReturnCarrierLTE          *string  `json:"returnCarrierLTE,omitempty"`
+	ReturnCarrierContains     *string  `json:"returnCarrierContains,omitempty"`
+	ReturnCarrierHasPrefix    *string  `json:"returnCarrierHasPrefix,omitempty"`
+	ReturnCarrierHasSuffix    *string  `json:"returnCarrierHasSuffix,omitempty"`
+	ReturnCarrierEqualFold    *string  `json:"returnCarrierEqualFold,omitempty"`
+	ReturnCarrierContainsFold *string  `json:"returnCarrierContainsFold,omitempty"`
+
+	// "return_tracking_number" field predicates.
+	ReturnTrackingNumber             *string  `json:"returnTrackingNumber,omitempty"`
+	ReturnTrackingNumberNEQ          *string  `json:"returnTrackingNumberNEQ,omitempty"`
+	ReturnTrackingNumberIn           []string `json:"returnTrackingNumberIn,omitempty"`
+	ReturnTrackingNumberNotIn        []string `json:"returnTrackingNumberNotIn,omitempty"`
+	ReturnTrackingNumberGT           *string  `json:"returnTrackingNumberGT,omitempty"`
+	ReturnTrackingNumberGTE          *string  `json:"returnTrackingNumberGTE,omitempty"`
+	ReturnTrackingNumberLT           *string  `json:"returnTrackingNumberLT,omitempty"`
+	ReturnTrackingNumberLTE          *string  `json:"returnTrackingNumberLTE,omitempty"`
+	ReturnTrackingNumberContains     *string  `json:"returnTrackingNumberContains,omitempty"`
+	ReturnTrackingNumberHasPrefix    *string  `json:"returnTrackingNumberHasPrefix,omitempty"`
+	ReturnTrackingNumberHasSuffix    *string  `json:"returnTrackingNumberHasSuffix,omitempty"`
+	ReturnTrackingNumberEqualFold    *string  `json:"returnTrackingNumberEqualFold,omitempty"`
+	ReturnTrackingNumberContainsFold *string  `json:"returnTrackingNumberContainsFold,omitempty"`
+
+	// "replacement_carrier" field predicates.
+	ReplacementCarrier             *string  `json:"replacementCarrier,omitempty"`
+	ReplacementCarrierNEQ          *string  `json:"replacementCarrierNEQ,omitempty"`
+	ReplacementCarrierIn           []string `json:"replacementCarrierIn,omitempty"`
+	ReplacementCarrierNotIn        []string `json:"replacementCarrierNotIn,omitempty"`
+	ReplacementCarrierGT           *string  `json:"replacementCarrierGT,omitempty"`
+	ReplacementCarrierGTE          *string  `json:"replacementCarrierGTE,omitempty"`
+	ReplacementCarrierLT           *string  `json:"replacementCarrierLT,omitempty"`
+	ReplacementCarrierLTE          *string  `json:"replacementCarrierLTE,omitempty"`
+	ReplacementCarrierContains     *string  `json:"replacementCarrierContains,omitempty"`
+	ReplacementCarrierHasPrefix    *string  `json:"replacementCarrierHasPrefix,omitempty"`
+	ReplacementCarrierHasSuffix    *string  `json:"replacementCarrierHasSuffix,omitempty"`
+	ReplacementCarrierEqualFold    *string  `json:"replacementCarrierEqualFold,omitempty"`
+	ReplacementCarrierContainsFold *string  `json:"replacementCarrierContainsFold,omitempty"`
+
+	// "replacement_tracking_number" field predicates.
+	ReplacementTrackingNumber             *string  `json:"replacementTrackingNumber,omitempty"`
+	ReplacementTrackingNumberNEQ          *string  `json:"replacementTrackingNumberNEQ,omitempty"`
+	ReplacementTrackingNumberIn           []string `json:"replacementTrackingNumberIn,omitempty"`
+	ReplacementTrackingNumberNotIn        []string `json:"replacementTrackingNumberNotIn,omitempty"`
+	ReplacementTrackingNumberGT           *string  `json:"replacementTrackingNumberGT,omitempty"`
+	ReplacementTrackingNumberGTE          *string  `json:"replacementTrackingNumberGTE,omitempty"`
+	ReplacementTrackingNumberLT           *string  `json:"replacementTrackingNumberLT,omitempty"`
+	ReplacementTrackingNumberLTE          *string  `json:"replacementTrackingNumberLTE,omitempty"`
+	ReplacementTrackingNumberContains     *string  `json:"replacementTrackingNumberContains,omitempty"`
+	ReplacementTrackingNumberHasPrefix    *string  `json:"replacementTrackingNumberHasPrefix,omitempty"`
+	ReplacementTrackingNumberHasSuffix    *string  `json:"replacementTrackingNumberHasSuffix,omitempty"`
+	ReplacementTrackingNumberEqualFold    *string  `json:"replacementTrackingNumberEqualFold,omitempty"`
+	ReplacementTrackingNumberContainsFold *string  `json:"replacementTrackingNumberContainsFold,omitempty"`
+
+	// "escalated_at" field predicates.
+	EscalatedAt       *time.Time  `json:"escalatedAt,omitempty"`
+	EscalatedAtNEQ    *time.Time  `json:"escalatedAtNEQ,omitempty"`
+	EscalatedAtIn     []time.Time `json:"escalatedAtIn,omitempty"`
+	EscalatedAtNotIn  []time.Time `json:"escalatedAtNotIn,omitempty"`
+	EscalatedAtGT     *time.Time  `json:"escalatedAtGT,omitempty"`
+	EscalatedAtGTE    *time.Time  `json:"escalatedAtGTE,omitempty"`
+	EscalatedAtLT     *time.Time  `json:"escalatedAtLT,omitempty"`
+	EscalatedAtLTE    *time.Time  `json:"escalatedAtLTE,omitempty"`
+	EscalatedAtIsNil  bool        `json:"escalatedAtIsNil,omitempty"`
+	EscalatedAtNotNil bool        `json:"escalatedAtNotNil,omitempty"`
+
+	// "resolved_at" field predicates.
+	ResolvedAt       *time.Time  `json:"resolvedAt,omitempty"`
+	ResolvedAtNEQ    *time.Time  `json:"resolvedAtNEQ,omitempty"`
+	ResolvedAtIn     []time.Time `json:"resolvedAtIn,omitempty"`
+	ResolvedAtNotIn  []time.Time `json:"resolvedAtNotIn,omitempty"`
+	ResolvedAtGT     *time.Time  `json:"resolvedAtGT,omitempty"`
+	ResolvedAtGTE    *time.Time  `json:"resolvedAtGTE,omitempty"`
+	ResolvedAtLT     *time.Time  `json:"resolvedAtLT,omitempty"`
+	ResolvedAtLTE    *time.Time  `json:"resolvedAtLTE,omitempty"`
+	ResolvedAtIsNil  bool        `json:"resolvedAtIsNil,omitempty"`
+	ResolvedAtNotNil bool        `json:"resolvedAtNotNil,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *AfterSalesRequestWhereInput) AddPredicates(predicates ...predicate.AfterSalesRequest) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the AfterSalesRequestWhereInput filter on the AfterSalesRequestQuery builder.
+func (i *AfterSalesRequestWhereInput) Filter(q *AfterSalesRequestQuery) (*AfterSalesRequestQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyAfterSalesRequestWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyAfterSalesRequestWhereInput is returned in case the AfterSalesRequestWhereInput is empty.
+var ErrEmptyAfterSalesRequestWhereInput = errors.New("ent: empty predicate AfterSalesRequestWhereInput")
+
+// P returns a predicate for filtering aftersalesrequests.
+// An error is returned if the input is empty or invalid.
+func (i *AfterSalesRequestWhereInput) P() (predicate.AfterSalesRequest, error) {
+	var predicates []predicate.AfterSalesRequest
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, aftersalesrequest.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.AfterSalesRequest, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, aftersalesrequest.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.AfterSalesRequest, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, aftersalesrequest.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, aftersalesrequest.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, aftersalesrequest.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, aftersalesrequest.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, aftersalesrequest.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, aftersalesrequest.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, aftersalesrequest.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, aftersalesrequest.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, aftersalesrequest.IDLTE(*i.IDLTE))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, aftersalesrequest.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, aftersalesrequest.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, aftersalesrequest.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, aftersalesrequest.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, aftersalesrequest.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, aftersalesrequest.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, aftersalesrequest.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, aftersalesrequest.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, aftersalesrequest.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, aftersalesrequest.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, aftersalesrequest.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, aftersalesrequest.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, aftersalesrequest.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, aftersalesrequest.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, aftersalesrequest.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, aftersalesrequest.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.Number != nil {
+		predicates = append(predicates, aftersalesrequest.NumberEQ(*i.Number))
+	}
+	if i.NumberNEQ != nil {
+		predicates = append(predicates, aftersalesrequest.NumberNEQ(*i.NumberNEQ))
+	}
+	if len(i.NumberIn) > 0 {
+		predicates = append(predicates, aftersalesrequest.NumberIn(i.NumberIn...))
+	}
+	if len(i.NumberNotIn) > 0 {
+		predicates = append(predicates, aftersalesrequest.NumberNotIn(i.NumberNotIn...))
+	}
+	if i.NumberGT != nil {
+		predicates = append(predicates, aftersalesrequest.NumberGT(*i.NumberGT))
+	}
+	if i.NumberGTE != nil {
+		predicates = append(predicates, aftersalesrequest.NumberGTE(*i.NumberGTE))
+	}
+	if i.NumberLT != nil {
+		predicates = append(predicates, aftersalesrequest.NumberLT(*i.NumberLT))
+	}
+	if i.NumberLTE != nil {
+		predicates = append(predicates, aftersalesrequest.NumberLTE(*i.NumberLTE))
+	}
+	if i.NumberContains != nil {
+		predicates = append(predicates, aftersalesrequest.NumberContains(*i.NumberContains))
+	}
+	if i.NumberHasPrefix != nil {
+		predicates = append(predicates, aftersalesrequest.NumberHasPrefix(*i.NumberHasPrefix))
+	}
+	if i.NumberHasSuffix != nil {
+		predicates = append(predicates, aftersalesrequest.NumberHasSuffix(*i.NumberHasSuffix))
+	}
+	if i.NumberEqualFold != nil {
+		predicates = append(predicates, aftersalesrequest.NumberEqualFold(*i.NumberEqualFold))
+	}
+	if i.NumberContainsFold != nil {
+		predicates = append(predicates, aftersalesrequest.NumberContainsFold(*i.NumberContainsFold))
+	}
+	if i.Type != nil {
+		predicates = append(predicates, aftersalesrequest.TypeEQ(*i.Type))
+	}
+	if i.TypeNEQ != nil {
+		predicates = append(predicates, aftersalesrequest.TypeNEQ(*i.TypeNEQ))
+	}
+	if len(i.TypeIn) > 0 {
+		predicates = append(predicates, aftersalesrequest.TypeIn(i.TypeIn...))
+	}
+	if len(i.TypeNotIn) > 0 {
+		predicates = append(predicates, aftersalesrequest.TypeNotIn(i.TypeNotIn...))
+	}
+	if i.Status != nil {
+		predicates = append(predicates, aftersalesrequest.StatusEQ(*i.Status))
+	}
+	if i.StatusNEQ != nil {
+		predicates = append(predicates, aftersalesrequest.StatusNEQ(*i.StatusNEQ))
+	}
+	if len(i.StatusIn) > 0 {
+		predicates = append(predicates, aftersalesrequest.StatusIn(i.StatusIn...))
+	}
+	if len(i.StatusNotIn) > 0 {
+		predicates = append(predicates, aftersalesrequest.StatusNotIn(i.StatusNotIn...))
+	}
+	if i.Reason != nil {
+		predicates = append(predicates, aftersalesrequest.ReasonEQ(*i.Reason))
+	}
+	if i.ReasonNEQ != nil {
+		predicates = append(predicates, aftersalesrequest.ReasonNEQ(*i.ReasonNEQ))
+	}
+	if len(i.ReasonIn) > 0 {
+		predicates = append(predicates, aftersalesrequest.ReasonIn(i.ReasonIn...))
+	}
+	if len(i.ReasonNotIn) > 0 {
+		predicates = append(predicates, aftersalesrequest.ReasonNotIn(i.ReasonNotIn...))
+	}
+	if i.Description != nil {
+		predicates = append(predicates, aftersalesrequest.DescriptionEQ(*i.Description))
+	}
+	if i.DescriptionNEQ != nil {
+		predicates = append(predicates, aftersalesrequest.DescriptionNEQ(*i.DescriptionNEQ))
+	}
+	if len(i.DescriptionIn) > 0 {
+		predicates = append(predicates, aftersalesrequest.DescriptionIn(i.DescriptionIn...))
+	}
+	if len(i.DescriptionNotIn) > 0 {
+		predicates = append(predicates, aftersalesrequest.DescriptionNotIn(i.DescriptionNotIn...))
+	}
+	if i.DescriptionGT != nil {
+		predicates = append(predicates, aftersalesrequest.DescriptionGT(*i.DescriptionGT))
+	}
+	if i.DescriptionGTE != nil {
+		predicates = append(predicates, aftersalesrequest.DescriptionGTE(*i.DescriptionGTE))
+	}
+	if i.DescriptionLT != nil {
+		predicates = append(predicates, aftersalesrequest.DescriptionLT(*i.DescriptionLT))
+	}
+	if i.DescriptionLTE != nil {
+		predicates = append(predicates, aftersalesrequest.DescriptionLTE(*i.DescriptionLTE))
+	}
+	if i.DescriptionContains != nil {
+		predicates = append(predicates, aftersalesrequest.DescriptionContains(*i.DescriptionContains))
+	}
+	if i.DescriptionHasPrefix != nil {
+		predicates = append(predicates, aftersalesrequest.DescriptionHasPrefix(*i.DescriptionHasPrefix))
+	}
+	if i.DescriptionHasSuffix != nil {
+		predicates = append(predicates, aftersalesrequest.DescriptionHasSuffix(*i.DescriptionHasSuffix))
+	}
+	if i.DescriptionEqualFold != nil {
+		predicates = append(predicates, aftersalesrequest.DescriptionEqualFold(*i.DescriptionEqualFold))
+	}
+	if i.DescriptionContainsFold != nil {
+		predicates = append(predicates, aftersalesrequest.DescriptionContainsFold(*i.DescriptionContainsFold))
+	}
+	if i.Currency != nil {
+		predicates = append(predicates, aftersalesrequest.CurrencyEQ(*i.Currency))
+	}
+	if i.CurrencyNEQ != nil {
+		predicates = append(predicates, aftersalesrequest.CurrencyNEQ(*i.CurrencyNEQ))
+	}
+	if len(i.CurrencyIn) > 0 {
+		predicates = append(predicates, aftersalesrequest.CurrencyIn(i.CurrencyIn...))
+	}
+	if len(i.CurrencyNotIn) > 0 {
+		predicates = append(predicates, aftersalesrequest.CurrencyNotIn(i.CurrencyNotIn...))
+	}
+	if i.CurrencyGT != nil {
+		predicates = append(predicates, aftersalesrequest.CurrencyGT(*i.CurrencyGT))
+	}
+	if i.CurrencyGTE != nil {
+		predicates = append(predicates, aftersalesrequest.CurrencyGTE(*i.CurrencyGTE))
+	}
+	if i.CurrencyLT != nil {
+		predicates = append(predicates, aftersalesrequest.CurrencyLT(*i.CurrencyLT))
+	}
+	if i.CurrencyLTE != nil {
+		predicates = append(predicates, aftersalesrequest.CurrencyLTE(*i.CurrencyLTE))
+	}
+	if i.CurrencyContains != nil {
+		predicates = append(predicates, aftersalesrequest.CurrencyContains(*i.CurrencyContains))
+	}
+	if i.CurrencyHasPrefix != nil {
+		predicates = append(predicates, aftersalesrequest.CurrencyHasPrefix(*i.CurrencyHasPrefix))
+	}
+	if i.CurrencyHasSuffix != nil {
+		predicates = append(predicates, aftersalesrequest.CurrencyHasSuffix(*i.CurrencyHasSuffix))
+	}
+	if i.CurrencyEqualFold != nil {
+		predicates = append(predicates, aftersalesrequest.CurrencyEqualFold(*i.CurrencyEqualFold))
+	}
+	if i.CurrencyContainsFold != nil {
+		predicates = append(predicates, aftersalesrequest.CurrencyContainsFold(*i.CurrencyContainsFold))
+	}
+	if i.DueAt != nil {
+		predicates = append(predicates, aftersalesrequest.DueAtEQ(*i.DueAt))
+	}
+	if i.DueAtNEQ != nil {
+		predicates = append(predicates, aftersalesrequest.DueAtNEQ(*i.DueAtNEQ))
+	}
+	if len(i.DueAtIn) > 0 {
+		predicates = append(predicates, aftersalesrequest.DueAtIn(i.DueAtIn...))
+	}
+	if len(i.DueAtNotIn) > 0 {
+		predicates = append(predicates, aftersalesrequest.DueAtNotIn(i.DueAtNotIn...))
+	}
+	if i.DueAtGT != nil {
+		predicates = append(predicates, aftersalesrequest.DueAtGT(*i.DueAtGT))
+	}
+	if i.DueAtGTE != nil {
+		predicates = append(predicates, aftersalesrequest.DueAtGTE(*i.DueAtGTE))
+	}
+	if i.DueAtLT != nil {
+		predicates = append(predicates, aftersalesrequest.DueAtLT(*i.DueAtLT))
+	}
+	if i.DueAtLTE != nil {
+		predicates = append(predicates, aftersalesrequest.DueAtLTE(*i.DueAtLTE))
+	}
+	if i.DueAtIsNil {
+		predicates = append(predicates, aftersalesrequest.DueAtIsNil())
+	}
+	if i.DueAtNotNil {
+		predicates = append(predicates, aftersalesrequest.DueAtNotNil())
+	}
+	if i.MerchantReason != nil {
+		predicates = append(predicates, aftersalesrequest.MerchantReasonEQ(*i.MerchantReason))
+	}
+	if i.MerchantReasonNEQ != nil {
+		predicates = append(predicates, aftersalesrequest.MerchantReasonNEQ(*i.MerchantReasonNEQ))
+	}
+	if len(i.MerchantReasonIn) > 0 {
+		predicates = append(predicates, aftersalesrequest.MerchantReasonIn(i.MerchantReasonIn...))
+	}
+	if len(i.MerchantReasonNotIn) > 0 {
+		predicates = append(predicates, aftersalesrequest.MerchantReasonNotIn(i.MerchantReasonNotIn...))
+	}
+	if i.MerchantReasonGT != nil {
+		predicates = append(predicates, aftersalesrequest.MerchantReasonGT(*i.MerchantReasonGT))
+	}
+	if i.MerchantReasonGTE != nil {
+		predicates = append(predicates, aftersalesrequest.MerchantReasonGTE(*i.MerchantReasonGTE))
+	}
+	if i.MerchantReasonLT != nil {
+		predicates = append(predicates, aftersalesrequest.MerchantReasonLT(*i.MerchantReasonLT))
+	}
+	if i.MerchantReasonLTE != nil {
+		predicates = append(predicates, aftersalesrequest.MerchantReasonLTE(*i.MerchantReasonLTE))
+	}
+	if i.MerchantReasonContains != nil {
+		predicates = append(predicates, aftersalesrequest.MerchantReasonContains(*i.MerchantReasonContains))
+	}
+	if i.MerchantReasonHasPrefix != nil {
+		predicates = append(predicates, aftersalesrequest.MerchantReasonHasPrefix(*i.MerchantReasonHasPrefix))
+	}
+	if i.MerchantReasonHasSuffix != nil {
+		predicates = append(predicates, aftersalesrequest.MerchantReasonHasSuffix(*i.MerchantReasonHasSuffix))
+	}
+	if i.MerchantReasonEqualFold != nil {
+		predicates = append(predicates, aftersalesrequest.MerchantReasonEqualFold(*i.MerchantReasonEqualFold))
+	}
+	if i.MerchantReasonContainsFold != nil {
+		predicates = append(predicates, aftersalesrequest.MerchantReasonContainsFold(*i.MerchantReasonContainsFold))
+	}
+	if i.Resolution != nil {
+		predicates = append(predicates, aftersalesrequest.ResolutionEQ(*i.Resolution))
+	}
+	if i.ResolutionNEQ != nil {
+		predicates = append(predicates, aftersalesrequest.ResolutionNEQ(*i.ResolutionNEQ))
+	}
+	if len(i.ResolutionIn) > 0 {
+		predicates = append(predicates, aftersalesrequest.ResolutionIn(i.ResolutionIn...))
+	}
+	if len(i.ResolutionNotIn) > 0 {
+		predicates = append(predicates, aftersalesrequest.ResolutionNotIn(i.ResolutionNotIn...))
+	}
+	if i.ResolutionGT != nil {
+		predicates = append(predicates, aftersalesrequest.ResolutionGT(*i.ResolutionGT))
+	}
+	if i.ResolutionGTE != nil {
+		predicates = append(predicates, aftersalesrequest.ResolutionGTE(*i.ResolutionGTE))
+	}
+	if i.ResolutionLT != nil {
+		predicates = append(predicates, aftersalesrequest.ResolutionLT(*i.ResolutionLT))
+	}
+	if i.ResolutionLTE != nil {
+		predicates = append(predicates, aftersalesrequest.ResolutionLTE(*i.ResolutionLTE))
+	}
+	if i.ResolutionContains != nil {
+		predicates = append(predicates, aftersalesrequest.ResolutionContains(*i.ResolutionContains))
+	}
+	if i.ResolutionHasPrefix != nil {
+		predicates = append(predicates, aftersalesrequest.ResolutionHasPrefix(*i.ResolutionHasPrefix))
+	}
+	if i.ResolutionHasSuffix != nil {
+		predicates = append(predicates, aftersalesrequest.ResolutionHasSuffix(*i.ResolutionHasSuffix))
+	}
+	if i.ResolutionEqualFold != nil {
+		predicates = append(predicates, aftersalesrequest.ResolutionEqualFold(*i.ResolutionEqualFold))
+	}
+	if i.ResolutionContainsFold != nil {
+		predicates = append(predicates, aftersalesrequest.ResolutionContainsFold(*i.ResolutionContainsFold))
+	}
+	if i.ReturnCarrier != nil {
+		predicates = append(predicates, aftersalesrequest.ReturnCarrierEQ(*i.ReturnCarrier))
+	}
+	if i.ReturnCarrierNEQ != nil {
+		predicates = append(predicates, aftersalesrequest.ReturnCarrierNEQ(*i.ReturnCarrierNEQ))
+	}
+	if len(i.ReturnCarrierIn) > 0 {
+		predicates = append(predicates, aftersalesrequest.ReturnCarrierIn(i.ReturnCarrierIn...))
+	}
+	if len(i.ReturnCarrierNotIn) > 0 {
+		predicates = append(predicates, aftersalesrequest.ReturnCarrierNotIn(i.ReturnCarrierNotIn...))
+	}
+	if i.ReturnCarrierGT != nil {
+		predicates = append(predicates, aftersalesrequest.ReturnCarrierGT(*i.ReturnCarrierGT))
+	}
+	if i.ReturnCarrierGTE != nil {
+		predicates = append(predicates, aftersalesrequest.ReturnCarrierGTE(*i.ReturnCarrierGTE))
+	}
+	if i.ReturnCarrierLT != nil {
+		predicates = append(predicates, aftersalesrequest.ReturnCarrierLT(*i.ReturnCarrierLT))
+	}
+	if i.ReturnCarrierLTE != nil {
+		predicates = append(predicates, aftersalesrequest.ReturnCarrierLTE(*i.ReturnCarrierLTE))
+	}
+	if i.ReturnCarrierContains != nil {
+		predicates = append(predicates, aftersalesrequest.ReturnCarrierContains(*i.ReturnCarrierContains))
+	}
+	if i.ReturnCarrierHasPrefix != nil {
+		predicates = append(predicates, aftersalesrequest.ReturnCarrierHasPrefix(*i.ReturnCarrierHasPrefix))
+	}
+	if i.ReturnCarrierHasSuffix != nil {
+		predicates = append(predicates, aftersalesrequest.ReturnCarrierHasSuffix(*i.ReturnCarrierHasSuffix))
+	}
+	if i.ReturnCarrierEqualFold != nil {
+		predicates = append(predicates, aftersalesrequest.ReturnCarrierEqualFold(*i.ReturnCarrierEqualFold))
+	}
+	if i.ReturnCarrierContainsFold != nil {
+		predicates = append(predicates, aftersalesrequest.ReturnCarrierContainsFold(*i.ReturnCarrierContainsFold))
+	}
+	if i.ReturnTrackingNumber != nil {
+		predicates = append(predicates, aftersalesrequest.ReturnTrackingNumberEQ(*i.ReturnTrackingNumber))
+	}
+	if i.ReturnTrackingNumberNEQ != nil {
+		predicates = append(predicates, aftersalesrequest.ReturnTrackingNumberNEQ(*i.ReturnTrackingNumberNEQ))
+	}
+	if len(i.ReturnTrackingNumberIn) > 0 {
+		predicates = append(predicates, aftersalesrequest.ReturnTrackingNumberIn(i.ReturnTrackingNumberIn...))
+	}
+	if len(i.ReturnTrackingNumberNotIn) > 0 {
+		predicates = append(predicates, aftersalesrequest.ReturnTrackingNumberNotIn(i.ReturnTrackingNumberNotIn...))
+	}
+	if i.ReturnTrackingNumberGT != nil {
+		predicates = append(predicates, aftersalesrequest.ReturnTrackingNumberGT(*i.ReturnTrackingNumberGT))
+	}
+	if i.ReturnTrackingNumberGTE != nil {
+		predicates = append(predicates, aftersalesrequest.ReturnTrackingNumberGTE(*i.ReturnTrackingNumberGTE))
+	}
+	if i.ReturnTrackingNumberLT != nil {
+		predicates = append(predicates, aftersalesrequest.ReturnTrackingNumberLT(*i.ReturnTrackingNumberLT))
+	}
+	if i.ReturnTrackingNumberLTE != nil {
+		predicates = append(predicates, aftersalesrequest.ReturnTrackingNumberLTE(*i.ReturnTrackingNumberLTE))
+	}
+	if i.ReturnTrackingNumberContains != nil {
+		predicates = append(predicates, aftersalesrequest.ReturnTrackingNumberContains(*i.ReturnTrackingNumberContains))
+	}
+	if i.ReturnTrackingNumberHasPrefix != nil {
+		predicates = append(predicates, aftersalesrequest.ReturnTrackingNumberHasPrefix(*i.ReturnTrackingNumberHasPrefix))
+	}
+	if i.ReturnTrackingNumberHasSuffix != nil {
+		predicates = append(predicates, aftersalesrequest.ReturnTrackingNumberHasSuffix(*i.ReturnTrackingNumberHasSuffix))
+	}
+	if i.ReturnTrackingNumberEqualFold != nil {
+		predicates = append(predicates, aftersalesrequest.ReturnTrackingNumberEqualFold(*i.ReturnTrackingNumberEqualFold))
+	}
+	if i.ReturnTrackingNumberContainsFold != nil {
+		predicates = append(predicates, aftersalesrequest.ReturnTrackingNumberContainsFold(*i.ReturnTrackingNumberContainsFold))
+	}
+	if i.ReplacementCarrier != nil {
+		predicates = append(predicates, aftersalesrequest.ReplacementCarrierEQ(*i.ReplacementCarrier))
+	}
+	if i.ReplacementCarrierNEQ != nil {
+		predicates = append(predicates, aftersalesrequest.ReplacementCarrierNEQ(*i.ReplacementCarrierNEQ))
+	}
+	if len(i.ReplacementCarrierIn) > 0 {
+		predicates = append(predicates, aftersalesrequest.ReplacementCarrierIn(i.ReplacementCarrierIn...))
+	}
+	if len(i.ReplacementCarrierNotIn) > 0 {
+		predicates = append(predicates, aftersalesrequest.ReplacementCarrierNotIn(i.ReplacementCarrierNotIn...))
+	}
+	if i.ReplacementCarrierGT != nil {
+		predicates = append(predicates, aftersalesrequest.ReplacementCarrierGT(*i.ReplacementCarrierGT))
+	}
+	if i.ReplacementCarrierGTE != nil {
+		predicates = append(predicates, aftersalesrequest.ReplacementCarrierGTE(*i.ReplacementCarrierGTE))
+	}
+	if i.ReplacementCarrierLT != nil {
+		predicates = append(predicates, aftersalesrequest.ReplacementCarrierLT(*i.ReplacementCarrierLT))
+	}
+	if i.ReplacementCarrierLTE != nil {
+		predicates = append(predicates, aftersalesrequest.ReplacementCarrierLTE(*i.ReplacementCarrierLTE))
+	}
+	if i.ReplacementCarrierContains != nil {
+		predicates = append(predicates, aftersalesrequest.ReplacementCarrierContains(*i.ReplacementCarrierContains))
+	}
+	if i.ReplacementCarrierHasPrefix != nil {
+		predicates = append(predicates, aftersalesrequest.ReplacementCarrierHasPrefix(*i.ReplacementCarrierHasPrefix))
+	}
+	if i.ReplacementCarrierHasSuffix != nil {
+		predicates = append(predicates, aftersalesrequest.ReplacementCarrierHasSuffix(*i.ReplacementCarrierHasSuffix))
+	}
+	if i.ReplacementCarrierEqualFold != nil {
+		predicates = append(predicates, aftersalesrequest.ReplacementCarrierEqualFold(*i.ReplacementCarrierEqualFold))
+	}
+	if i.ReplacementCarrierContainsFold != nil {
+		predicates = append(predicates, aftersalesrequest.ReplacementCarrierContainsFold(*i.ReplacementCarrierContainsFold))
+	}
+	if i.ReplacementTrackingNumber != nil {
+		predicates = append(predicates, aftersalesrequest.ReplacementTrackingNumberEQ(*i.ReplacementTrackingNumber))
+	}
+	if i.ReplacementTrackingNumberNEQ != nil {
+		predicates = append(predicates, aftersalesrequest.ReplacementTrackingNumberNEQ(*i.ReplacementTrackingNumberNEQ))
+	}
+	if len(i.ReplacementTrackingNumberIn) > 0 {
+		predicates = append(predicates, aftersalesrequest.ReplacementTrackingNumberIn(i.ReplacementTrackingNumberIn...))
+	}
+	if len(i.ReplacementTrackingNumberNotIn) > 0 {
+		predicates = append(predicates, aftersalesrequest.ReplacementTrackingNumberNotIn(i.ReplacementTrackingNumberNotIn...))
+	}
+	if i.ReplacementTrackingNumberGT != nil {
+		predicates = append(predicates, aftersalesrequest.ReplacementTrackingNumberGT(*i.ReplacementTrackingNumberGT))
+	}
+	if i.ReplacementTrackingNumberGTE != nil {
+		predicates = append(predicates, aftersalesrequest.ReplacementTrackingNumberGTE(*i.ReplacementTrackingNumberGTE))
+	}
+	if i.ReplacementTrackingNumberLT != nil {
+		predicates = append(predicates, aftersalesrequest.ReplacementTrackingNumberLT(*i.ReplacementTrackingNumberLT))
+	}
+	if i.ReplacementTrackingNumberLTE != nil {
+		predicates = append(predicates, aftersalesrequest.ReplacementTrackingNumberLTE(*i.ReplacementTrackingNumberLTE))
+	}
+	if i.ReplacementTrackingNumberContains != nil {
+		predicates = append(predicates, aftersalesrequest.ReplacementTrackingNumberContains(*i.ReplacementTrackingNumberContains))
+	}
+	if i.ReplacementTrackingNumberHasPrefix != nil {
+		predicates = append(predicates, aftersalesrequest.ReplacementTrackingNumberHasPrefix(*i.ReplacementTrackingNumberHasPrefix))
+	}
+	if i.ReplacementTrackingNumberHasSuffix != nil {
+		predicates = append(predicates, aftersalesrequest.ReplacementTrackingNumberHasSuffix(*i.ReplacementTrackingNumberHasSuffix))
+	}
+	if i.ReplacementTrackingNumberEqualFold != nil {
+		predicates = append(predicates, aftersalesrequest.ReplacementTrackingNumberEqualFold(*i.ReplacementTrackingNumberEqualFold))
+	}
+	if i.ReplacementTrackingNumberContainsFold != nil {
+		predicates = append(predicates, aftersalesrequest.ReplacementTrackingNumberContainsFold(*i.ReplacementTrackingNumberContainsFold))
+	}
+	if i.EscalatedAt != nil {
+		predicates = append(predicates, aftersalesrequest.EscalatedAtEQ(*i.EscalatedAt))
+	}
+	if i.EscalatedAtNEQ != nil {
+		predicates = append(predicates, aftersalesrequest.EscalatedAtNEQ(*i.EscalatedAtNEQ))
+	}
+	if len(i.EscalatedAtIn) > 0 {
+		predicates = append(predicates, aftersalesrequest.EscalatedAtIn(i.EscalatedAtIn...))
+	}
+	if len(i.EscalatedAtNotIn) > 0 {
+		predicates = append(predicates, aftersalesrequest.EscalatedAtNotIn(i.EscalatedAtNotIn...))
+	}
+	if i.EscalatedAtGT != nil {
+		predicates = append(predicates, aftersalesrequest.EscalatedAtGT(*i.EscalatedAtGT))
+	}
+	if i.EscalatedAtGTE != nil {
+		predicates = append(predicates, aftersalesrequest.EscalatedAtGTE(*i.EscalatedAtGTE))
+	}
+	if i.EscalatedAtLT != nil {
+		predicates = append(predicates, aftersalesrequest.EscalatedAtLT(*i.EscalatedAtLT))
+	}
+	if i.EscalatedAtLTE != nil {
+		predicates = append(predicates, aftersalesrequest.EscalatedAtLTE(*i.EscalatedAtLTE))
+	}
+	if i.EscalatedAtIsNil {
+		predicates = append(predicates, aftersalesrequest.EscalatedAtIsNil())
+	}
+	if i.EscalatedAtNotNil {
+		predicates = append(predicates, aftersalesrequest.EscalatedAtNotNil())
+	}
+	if i.ResolvedAt != nil {
+		predicates = append(predicates, aftersalesrequest.ResolvedAtEQ(*i.ResolvedAt))
+	}
+	if i.ResolvedAtNEQ != nil {
+		predicates = append(predicates, aftersalesrequest.ResolvedAtNEQ(*i.ResolvedAtNEQ))
+	}
+	if len(i.ResolvedAtIn) > 0 {
+		predicates = append(predicates, aftersalesrequest.ResolvedAtIn(i.ResolvedAtIn...))
+	}
+	if len(i.ResolvedAtNotIn) > 0 {
+		predicates = append(predicates, aftersalesrequest.ResolvedAtNotIn(i.ResolvedAtNotIn...))
+	}
+	if i.ResolvedAtGT != nil {
+		predicates = append(predicates, aftersalesrequest.ResolvedAtGT(*i.ResolvedAtGT))
+	}
+	if i.ResolvedAtGTE != nil {
+		predicates = append(predicates, aftersalesrequest.ResolvedAtGTE(*i.ResolvedAtGTE))
+	}
+	if i.ResolvedAtLT != nil {
+		predicates = append(predicates, aftersalesrequest.ResolvedAtLT(*i.ResolvedAtLT))
+	}
+	if i.ResolvedAtLTE != nil {
+		predicates = append(predicates, aftersalesrequest.ResolvedAtLTE(*i.ResolvedAtLTE))
+	}
+	if i.ResolvedAtIsNil {
+		predicates = append(predicates, aftersalesrequest.ResolvedAtIsNil())
+	}
+	if i.ResolvedAtNotNil {
+		predicates = append(predicates, aftersalesrequest.ResolvedAtNotNil())
+	}
+
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyAfterSalesRequestWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return aftersalesrequest.And(predicates...), nil
 	}
 }
 
@@ -3326,6 +4185,12 @@ type OrderWhereInput struct {
 	FulfilledAtIsNil  bool        `json:"fulfilledAtIsNil,omitempty"`
 	FulfilledAtNotNil bool        `json:"fulfilledAtNotNil,omitempty"`
 
+	// "after_sales_status" field predicates.
+	AfterSalesStatus      *order.AfterSalesStatus  `json:"afterSalesStatus,omitempty"`
+	AfterSalesStatusNEQ   *order.AfterSalesStatus  `json:"afterSalesStatusNEQ,omitempty"`
+	AfterSalesStatusIn    []order.AfterSalesStatus `json:"afterSalesStatusIn,omitempty"`
+	AfterSalesStatusNotIn []order.AfterSalesStatus `json:"afterSalesStatusNotIn,omitempty"`
+
 	// "merchant" edge predicates.
 	HasMerchant     *bool                 `json:"hasMerchant,omitempty"`
 	HasMerchantWith []*MerchantWhereInput `json:"hasMerchantWith,omitempty"`
@@ -4029,6 +4894,18 @@ func (i *OrderWhereInput) P() (predicate.Order, error) {
 	if i.FulfilledAtNotNil {
 		predicates = append(predicates, order.FulfilledAtNotNil())
 	}
+	if i.AfterSalesStatus != nil {
+		predicates = append(predicates, order.AfterSalesStatusEQ(*i.AfterSalesStatus))
+	}
+	if i.AfterSalesStatusNEQ != nil {
+		predicates = append(predicates, order.AfterSalesStatusNEQ(*i.AfterSalesStatusNEQ))
+	}
+	if len(i.AfterSalesStatusIn) > 0 {
+		predicates = append(predicates, order.AfterSalesStatusIn(i.AfterSalesStatusIn...))
+	}
+	if len(i.AfterSalesStatusNotIn) > 0 {
+		predicates = append(predicates, order.AfterSalesStatusNotIn(i.AfterSalesStatusNotIn...))
+	}
 
 	if i.HasMerchant != nil {
 		p := order.HasMerchant()
@@ -4477,6 +5354,12 @@ type OrderItemWhereInput struct {
 	FulfilledAtIsNil  bool        `json:"fulfilledAtIsNil,omitempty"`
 	FulfilledAtNotNil bool        `json:"fulfilledAtNotNil,omitempty"`
 
+	// "after_sales_status" field predicates.
+	AfterSalesStatus      *orderitem.AfterSalesStatus  `json:"afterSalesStatus,omitempty"`
+	AfterSalesStatusNEQ   *orderitem.AfterSalesStatus  `json:"afterSalesStatusNEQ,omitempty"`
+	AfterSalesStatusIn    []orderitem.AfterSalesStatus `json:"afterSalesStatusIn,omitempty"`
+	AfterSalesStatusNotIn []orderitem.AfterSalesStatus `json:"afterSalesStatusNotIn,omitempty"`
+
 	// "order" edge predicates.
 	HasOrder     *bool              `json:"hasOrder,omitempty"`
 	HasOrderWith []*OrderWhereInput `json:"hasOrderWith,omitempty"`
@@ -4728,6 +5611,18 @@ func (i *OrderItemWhereInput) P() (predicate.OrderItem, error) {
 	}
 	if i.FulfilledAtNotNil {
 		predicates = append(predicates, orderitem.FulfilledAtNotNil())
+	}
+	if i.AfterSalesStatus != nil {
+		predicates = append(predicates, orderitem.AfterSalesStatusEQ(*i.AfterSalesStatus))
+	}
+	if i.AfterSalesStatusNEQ != nil {
+		predicates = append(predicates, orderitem.AfterSalesStatusNEQ(*i.AfterSalesStatusNEQ))
+	}
+	if len(i.AfterSalesStatusIn) > 0 {
+		predicates = append(predicates, orderitem.AfterSalesStatusIn(i.AfterSalesStatusIn...))
+	}
+	if len(i.AfterSalesStatusNotIn) > 0 {
+		predicates = append(predicates, orderitem.AfterSalesStatusNotIn(i.AfterSalesStatusNotIn...))
 	}
 
 	if i.HasOrder != nil {

@@ -12,6 +12,8 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"github.com/xiadan/xiadan/ent/address"
+	"github.com/xiadan/xiadan/ent/aftersalesevent"
+	"github.com/xiadan/xiadan/ent/aftersalesrequest"
 	"github.com/xiadan/xiadan/ent/apiclient"
 	"github.com/xiadan/xiadan/ent/auditlog"
 	"github.com/xiadan/xiadan/ent/cartline"
@@ -59,6 +61,8 @@ const (
 
 	// Node types.
 	TypeAddress             = "Address"
+	TypeAfterSalesEvent     = "AfterSalesEvent"
+	TypeAfterSalesRequest   = "AfterSalesRequest"
 	TypeApiClient           = "ApiClient"
 	TypeAuditLog            = "AuditLog"
 	TypeCartLine            = "CartLine"
@@ -1069,6 +1073,2863 @@ func (m *AddressMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown Address edge %s", name)
+}
+
+// AfterSalesEventMutation represents an operation that mutates the AfterSalesEvent nodes in the graph.
+type AfterSalesEventMutation struct {
+	config
+	op                        Op
+	typ                       string
+	id                        *int
+	_type                     *aftersalesevent.Type
+	actor_role                *aftersalesevent.ActorRole
+	actor_id                  *int
+	addactor_id               *int
+	message                   *string
+	amount                    *int64
+	addamount                 *int64
+	evidence_upload_ids       *[]int
+	appendevidence_upload_ids []int
+	created_at                *time.Time
+	clearedFields             map[string]struct{}
+	request                   *int
+	clearedrequest            bool
+	done                      bool
+	oldValue                  func(context.Context) (*AfterSalesEvent, error)
+	predicates                []predicate.AfterSalesEvent
+}
+
+var _ ent.Mutation = (*AfterSalesEventMutation)(nil)
+
+// aftersaleseventOption allows management of the mutation configuration using functional options.
+type aftersaleseventOption func(*AfterSalesEventMutation)
+
+// newAfterSalesEventMutation creates new mutation for the AfterSalesEvent entity.
+func newAfterSalesEventMutation(c config, op Op, opts ...aftersaleseventOption) *AfterSalesEventMutation {
+	m := &AfterSalesEventMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeAfterSalesEvent,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withAfterSalesEventID sets the ID field of the mutation.
+func withAfterSalesEventID(id int) aftersaleseventOption {
+	return func(m *AfterSalesEventMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *AfterSalesEvent
+		)
+		m.oldValue = func(ctx context.Context) (*AfterSalesEvent, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().AfterSalesEvent.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withAfterSalesEvent sets the old AfterSalesEvent of the mutation.
+func withAfterSalesEvent(node *AfterSalesEvent) aftersaleseventOption {
+	return func(m *AfterSalesEventMutation) {
+		m.oldValue = func(context.Context) (*AfterSalesEvent, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m AfterSalesEventMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m AfterSalesEventMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *AfterSalesEventMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *AfterSalesEventMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().AfterSalesEvent.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetRequestID sets the "request_id" field.
+func (m *AfterSalesEventMutation) SetRequestID(i int) {
+	m.request = &i
+}
+
+// RequestID returns the value of the "request_id" field in the mutation.
+func (m *AfterSalesEventMutation) RequestID() (r int, exists bool) {
+	v := m.request
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRequestID returns the old "request_id" field's value of the AfterSalesEvent entity.
+// If the AfterSalesEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AfterSalesEventMutation) OldRequestID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRequestID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRequestID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRequestID: %w", err)
+	}
+	return oldValue.RequestID, nil
+}
+
+// ResetRequestID resets all changes to the "request_id" field.
+func (m *AfterSalesEventMutation) ResetRequestID() {
+	m.request = nil
+}
+
+// SetType sets the "type" field.
+func (m *AfterSalesEventMutation) SetType(a aftersalesevent.Type) {
+	m._type = &a
+}
+
+// GetType returns the value of the "type" field in the mutation.
+func (m *AfterSalesEventMutation) GetType() (r aftersalesevent.Type, exists bool) {
+	v := m._type
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldType returns the old "type" field's value of the AfterSalesEvent entity.
+// If the AfterSalesEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AfterSalesEventMutation) OldType(ctx context.Context) (v aftersalesevent.Type, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldType is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldType requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldType: %w", err)
+	}
+	return oldValue.Type, nil
+}
+
+// ResetType resets all changes to the "type" field.
+func (m *AfterSalesEventMutation) ResetType() {
+	m._type = nil
+}
+
+// SetActorRole sets the "actor_role" field.
+func (m *AfterSalesEventMutation) SetActorRole(ar aftersalesevent.ActorRole) {
+	m.actor_role = &ar
+}
+
+// ActorRole returns the value of the "actor_role" field in the mutation.
+func (m *AfterSalesEventMutation) ActorRole() (r aftersalesevent.ActorRole, exists bool) {
+	v := m.actor_role
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldActorRole returns the old "actor_role" field's value of the AfterSalesEvent entity.
+// If the AfterSalesEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AfterSalesEventMutation) OldActorRole(ctx context.Context) (v aftersalesevent.ActorRole, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldActorRole is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldActorRole requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldActorRole: %w", err)
+	}
+	return oldValue.ActorRole, nil
+}
+
+// ResetActorRole resets all changes to the "actor_role" field.
+func (m *AfterSalesEventMutation) ResetActorRole() {
+	m.actor_role = nil
+}
+
+// SetActorID sets the "actor_id" field.
+func (m *AfterSalesEventMutation) SetActorID(i int) {
+	m.actor_id = &i
+	m.addactor_id = nil
+}
+
+// ActorID returns the value of the "actor_id" field in the mutation.
+func (m *AfterSalesEventMutation) ActorID() (r int, exists bool) {
+	v := m.actor_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldActorID returns the old "actor_id" field's value of the AfterSalesEvent entity.
+// If the AfterSalesEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AfterSalesEventMutation) OldActorID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldActorID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldActorID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldActorID: %w", err)
+	}
+	return oldValue.ActorID, nil
+}
+
+// AddActorID adds i to the "actor_id" field.
+func (m *AfterSalesEventMutation) AddActorID(i int) {
+	if m.addactor_id != nil {
+		*m.addactor_id += i
+	} else {
+		m.addactor_id = &i
+	}
+}
+
+// AddedActorID returns the value that was added to the "actor_id" field in this mutation.
+func (m *AfterSalesEventMutation) AddedActorID() (r int, exists bool) {
+	v := m.addactor_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearActorID clears the value of the "actor_id" field.
+func (m *AfterSalesEventMutation) ClearActorID() {
+	m.actor_id = nil
+	m.addactor_id = nil
+	m.clearedFields[aftersalesevent.FieldActorID] = struct{}{}
+}
+
+// ActorIDCleared returns if the "actor_id" field was cleared in this mutation.
+func (m *AfterSalesEventMutation) ActorIDCleared() bool {
+	_, ok := m.clearedFields[aftersalesevent.FieldActorID]
+	return ok
+}
+
+// ResetActorID resets all changes to the "actor_id" field.
+func (m *AfterSalesEventMutation) ResetActorID() {
+	m.actor_id = nil
+	m.addactor_id = nil
+	delete(m.clearedFields, aftersalesevent.FieldActorID)
+}
+
+// SetMessage sets the "message" field.
+func (m *AfterSalesEventMutation) SetMessage(s string) {
+	m.message = &s
+}
+
+// Message returns the value of the "message" field in the mutation.
+func (m *AfterSalesEventMutation) Message() (r string, exists bool) {
+	v := m.message
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMessage returns the old "message" field's value of the AfterSalesEvent entity.
+// If the AfterSalesEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AfterSalesEventMutation) OldMessage(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMessage is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMessage requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMessage: %w", err)
+	}
+	return oldValue.Message, nil
+}
+
+// ResetMessage resets all changes to the "message" field.
+func (m *AfterSalesEventMutation) ResetMessage() {
+	m.message = nil
+}
+
+// SetAmount sets the "amount" field.
+func (m *AfterSalesEventMutation) SetAmount(i int64) {
+	m.amount = &i
+	m.addamount = nil
+}
+
+// Amount returns the value of the "amount" field in the mutation.
+func (m *AfterSalesEventMutation) Amount() (r int64, exists bool) {
+	v := m.amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAmount returns the old "amount" field's value of the AfterSalesEvent entity.
+// If the AfterSalesEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AfterSalesEventMutation) OldAmount(ctx context.Context) (v *int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAmount: %w", err)
+	}
+	return oldValue.Amount, nil
+}
+
+// AddAmount adds i to the "amount" field.
+func (m *AfterSalesEventMutation) AddAmount(i int64) {
+	if m.addamount != nil {
+		*m.addamount += i
+	} else {
+		m.addamount = &i
+	}
+}
+
+// AddedAmount returns the value that was added to the "amount" field in this mutation.
+func (m *AfterSalesEventMutation) AddedAmount() (r int64, exists bool) {
+	v := m.addamount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearAmount clears the value of the "amount" field.
+func (m *AfterSalesEventMutation) ClearAmount() {
+	m.amount = nil
+	m.addamount = nil
+	m.clearedFields[aftersalesevent.FieldAmount] = struct{}{}
+}
+
+// AmountCleared returns if the "amount" field was cleared in this mutation.
+func (m *AfterSalesEventMutation) AmountCleared() bool {
+	_, ok := m.clearedFields[aftersalesevent.FieldAmount]
+	return ok
+}
+
+// ResetAmount resets all changes to the "amount" field.
+func (m *AfterSalesEventMutation) ResetAmount() {
+	m.amount = nil
+	m.addamount = nil
+	delete(m.clearedFields, aftersalesevent.FieldAmount)
+}
+
+// SetEvidenceUploadIds sets the "evidence_upload_ids" field.
+func (m *AfterSalesEventMutation) SetEvidenceUploadIds(i []int) {
+	m.evidence_upload_ids = &i
+	m.appendevidence_upload_ids = nil
+}
+
+// EvidenceUploadIds returns the value of the "evidence_upload_ids" field in the mutation.
+func (m *AfterSalesEventMutation) EvidenceUploadIds() (r []int, exists bool) {
+	v := m.evidence_upload_ids
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEvidenceUploadIds returns the old "evidence_upload_ids" field's value of the AfterSalesEvent entity.
+// If the AfterSalesEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AfterSalesEventMutation) OldEvidenceUploadIds(ctx context.Context) (v []int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEvidenceUploadIds is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEvidenceUploadIds requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEvidenceUploadIds: %w", err)
+	}
+	return oldValue.EvidenceUploadIds, nil
+}
+
+// AppendEvidenceUploadIds adds i to the "evidence_upload_ids" field.
+func (m *AfterSalesEventMutation) AppendEvidenceUploadIds(i []int) {
+	m.appendevidence_upload_ids = append(m.appendevidence_upload_ids, i...)
+}
+
+// AppendedEvidenceUploadIds returns the list of values that were appended to the "evidence_upload_ids" field in this mutation.
+func (m *AfterSalesEventMutation) AppendedEvidenceUploadIds() ([]int, bool) {
+	if len(m.appendevidence_upload_ids) == 0 {
+		return nil, false
+	}
+	return m.appendevidence_upload_ids, true
+}
+
+// ResetEvidenceUploadIds resets all changes to the "evidence_upload_ids" field.
+func (m *AfterSalesEventMutation) ResetEvidenceUploadIds() {
+	m.evidence_upload_ids = nil
+	m.appendevidence_upload_ids = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *AfterSalesEventMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *AfterSalesEventMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the AfterSalesEvent entity.
+// If the AfterSalesEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AfterSalesEventMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *AfterSalesEventMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// ClearRequest clears the "request" edge to the AfterSalesRequest entity.
+func (m *AfterSalesEventMutation) ClearRequest() {
+	m.clearedrequest = true
+	m.clearedFields[aftersalesevent.FieldRequestID] = struct{}{}
+}
+
+// RequestCleared reports if the "request" edge to the AfterSalesRequest entity was cleared.
+func (m *AfterSalesEventMutation) RequestCleared() bool {
+	return m.clearedrequest
+}
+
+// RequestIDs returns the "request" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// RequestID instead. It exists only for internal usage by the builders.
+func (m *AfterSalesEventMutation) RequestIDs() (ids []int) {
+	if id := m.request; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetRequest resets all changes to the "request" edge.
+func (m *AfterSalesEventMutation) ResetRequest() {
+	m.request = nil
+	m.clearedrequest = false
+}
+
+// Where appends a list predicates to the AfterSalesEventMutation builder.
+func (m *AfterSalesEventMutation) Where(ps ...predicate.AfterSalesEvent) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the AfterSalesEventMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *AfterSalesEventMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.AfterSalesEvent, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *AfterSalesEventMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *AfterSalesEventMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (AfterSalesEvent).
+func (m *AfterSalesEventMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *AfterSalesEventMutation) Fields() []string {
+	fields := make([]string, 0, 8)
+	if m.request != nil {
+		fields = append(fields, aftersalesevent.FieldRequestID)
+	}
+	if m._type != nil {
+		fields = append(fields, aftersalesevent.FieldType)
+	}
+	if m.actor_role != nil {
+		fields = append(fields, aftersalesevent.FieldActorRole)
+	}
+	if m.actor_id != nil {
+		fields = append(fields, aftersalesevent.FieldActorID)
+	}
+	if m.message != nil {
+		fields = append(fields, aftersalesevent.FieldMessage)
+	}
+	if m.amount != nil {
+		fields = append(fields, aftersalesevent.FieldAmount)
+	}
+	if m.evidence_upload_ids != nil {
+		fields = append(fields, aftersalesevent.FieldEvidenceUploadIds)
+	}
+	if m.created_at != nil {
+		fields = append(fields, aftersalesevent.FieldCreatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *AfterSalesEventMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case aftersalesevent.FieldRequestID:
+		return m.RequestID()
+	case aftersalesevent.FieldType:
+		return m.GetType()
+	case aftersalesevent.FieldActorRole:
+		return m.ActorRole()
+	case aftersalesevent.FieldActorID:
+		return m.ActorID()
+	case aftersalesevent.FieldMessage:
+		return m.Message()
+	case aftersalesevent.FieldAmount:
+		return m.Amount()
+	case aftersalesevent.FieldEvidenceUploadIds:
+		return m.EvidenceUploadIds()
+	case aftersalesevent.FieldCreatedAt:
+		return m.CreatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *AfterSalesEventMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case aftersalesevent.FieldRequestID:
+		return m.OldRequestID(ctx)
+	case aftersalesevent.FieldType:
+		return m.OldType(ctx)
+	case aftersalesevent.FieldActorRole:
+		return m.OldActorRole(ctx)
+	case aftersalesevent.FieldActorID:
+		return m.OldActorID(ctx)
+	case aftersalesevent.FieldMessage:
+		return m.OldMessage(ctx)
+	case aftersalesevent.FieldAmount:
+		return m.OldAmount(ctx)
+	case aftersalesevent.FieldEvidenceUploadIds:
+		return m.OldEvidenceUploadIds(ctx)
+	case aftersalesevent.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown AfterSalesEvent field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AfterSalesEventMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case aftersalesevent.FieldRequestID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRequestID(v)
+		return nil
+	case aftersalesevent.FieldType:
+		v, ok := value.(aftersalesevent.Type)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetType(v)
+		return nil
+	case aftersalesevent.FieldActorRole:
+		v, ok := value.(aftersalesevent.ActorRole)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetActorRole(v)
+		return nil
+	case aftersalesevent.FieldActorID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetActorID(v)
+		return nil
+	case aftersalesevent.FieldMessage:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMessage(v)
+		return nil
+	case aftersalesevent.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAmount(v)
+		return nil
+	case aftersalesevent.FieldEvidenceUploadIds:
+		v, ok := value.([]int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEvidenceUploadIds(v)
+		return nil
+	case aftersalesevent.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown AfterSalesEvent field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *AfterSalesEventMutation) AddedFields() []string {
+	var fields []string
+	if m.addactor_id != nil {
+		fields = append(fields, aftersalesevent.FieldActorID)
+	}
+	if m.addamount != nil {
+		fields = append(fields, aftersalesevent.FieldAmount)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *AfterSalesEventMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case aftersalesevent.FieldActorID:
+		return m.AddedActorID()
+	case aftersalesevent.FieldAmount:
+		return m.AddedAmount()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AfterSalesEventMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case aftersalesevent.FieldActorID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddActorID(v)
+		return nil
+	case aftersalesevent.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAmount(v)
+		return nil
+	}
+	return fmt.Errorf("unknown AfterSalesEvent numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *AfterSalesEventMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(aftersalesevent.FieldActorID) {
+		fields = append(fields, aftersalesevent.FieldActorID)
+	}
+	if m.FieldCleared(aftersalesevent.FieldAmount) {
+		fields = append(fields, aftersalesevent.FieldAmount)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *AfterSalesEventMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *AfterSalesEventMutation) ClearField(name string) error {
+	switch name {
+	case aftersalesevent.FieldActorID:
+		m.ClearActorID()
+		return nil
+	case aftersalesevent.FieldAmount:
+		m.ClearAmount()
+		return nil
+	}
+	return fmt.Errorf("unknown AfterSalesEvent nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *AfterSalesEventMutation) ResetField(name string) error {
+	switch name {
+	case aftersalesevent.FieldRequestID:
+		m.ResetRequestID()
+		return nil
+	case aftersalesevent.FieldType:
+		m.ResetType()
+		return nil
+	case aftersalesevent.FieldActorRole:
+		m.ResetActorRole()
+		return nil
+	case aftersalesevent.FieldActorID:
+		m.ResetActorID()
+		return nil
+	case aftersalesevent.FieldMessage:
+		m.ResetMessage()
+		return nil
+	case aftersalesevent.FieldAmount:
+		m.ResetAmount()
+		return nil
+	case aftersalesevent.FieldEvidenceUploadIds:
+		m.ResetEvidenceUploadIds()
+		return nil
+	case aftersalesevent.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown AfterSalesEvent field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *AfterSalesEventMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.request != nil {
+		edges = append(edges, aftersalesevent.EdgeRequest)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *AfterSalesEventMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case aftersalesevent.EdgeRequest:
+		if id := m.request; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *AfterSalesEventMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *AfterSalesEventMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *AfterSalesEventMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedrequest {
+		edges = append(edges, aftersalesevent.EdgeRequest)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *AfterSalesEventMutation) EdgeCleared(name string) bool {
+	switch name {
+	case aftersalesevent.EdgeRequest:
+		return m.clearedrequest
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *AfterSalesEventMutation) ClearEdge(name string) error {
+	switch name {
+	case aftersalesevent.EdgeRequest:
+		m.ClearRequest()
+		return nil
+	}
+	return fmt.Errorf("unknown AfterSalesEvent unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *AfterSalesEventMutation) ResetEdge(name string) error {
+	switch name {
+	case aftersalesevent.EdgeRequest:
+		m.ResetRequest()
+		return nil
+	}
+	return fmt.Errorf("unknown AfterSalesEvent edge %s", name)
+}
+
+// AfterSalesRequestMutation represents an operation that mutates the AfterSalesRequest nodes in the graph.
+type AfterSalesRequestMutation struct {
+	config
+	op                          Op
+	typ                         string
+	id                          *int
+	created_at                  *time.Time
+	updated_at                  *time.Time
+	number                      *string
+	merchant_id                 *int
+	addmerchant_id              *int
+	customer_id                 *int
+	addcustomer_id              *int
+	_type                       *aftersalesrequest.Type
+	status                      *aftersalesrequest.Status
+	reason                      *aftersalesrequest.Reason
+	description                 *string
+	order_item_ids              *[]int
+	appendorder_item_ids        []int
+	currency                    *string
+	amount                      *int64
+	addamount                   *int64
+	proposed_amount             *int64
+	addproposed_amount          *int64
+	refunded_amount             *int64
+	addrefunded_amount          *int64
+	due_at                      *time.Time
+	merchant_reason             *string
+	resolution                  *string
+	return_carrier              *string
+	return_tracking_number      *string
+	replacement_carrier         *string
+	replacement_tracking_number *string
+	escalated_at                *time.Time
+	resolved_at                 *time.Time
+	clearedFields               map[string]struct{}
+	_order                      *int
+	cleared_order               bool
+	events                      map[int]struct{}
+	removedevents               map[int]struct{}
+	clearedevents               bool
+	done                        bool
+	oldValue                    func(context.Context) (*AfterSalesRequest, error)
+	predicates                  []predicate.AfterSalesRequest
+}
+
+var _ ent.Mutation = (*AfterSalesRequestMutation)(nil)
+
+// aftersalesrequestOption allows management of the mutation configuration using functional options.
+type aftersalesrequestOption func(*AfterSalesRequestMutation)
+
+// newAfterSalesRequestMutation creates new mutation for the AfterSalesRequest entity.
+func newAfterSalesRequestMutation(c config, op Op, opts ...aftersalesrequestOption) *AfterSalesRequestMutation {
+	m := &AfterSalesRequestMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeAfterSalesRequest,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withAfterSalesRequestID sets the ID field of the mutation.
+func withAfterSalesRequestID(id int) aftersalesrequestOption {
+	return func(m *AfterSalesRequestMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *AfterSalesRequest
+		)
+		m.oldValue = func(ctx context.Context) (*AfterSalesRequest, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().AfterSalesRequest.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withAfterSalesRequest sets the old AfterSalesRequest of the mutation.
+func withAfterSalesRequest(node *AfterSalesRequest) aftersalesrequestOption {
+	return func(m *AfterSalesRequestMutation) {
+		m.oldValue = func(context.Context) (*AfterSalesRequest, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m AfterSalesRequestMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m AfterSalesRequestMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *AfterSalesRequestMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *AfterSalesRequestMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().AfterSalesRequest.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *AfterSalesRequestMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *AfterSalesRequestMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the AfterSalesRequest entity.
+// If the AfterSalesRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AfterSalesRequestMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *AfterSalesRequestMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *AfterSalesRequestMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *AfterSalesRequestMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the AfterSalesRequest entity.
+// If the AfterSalesRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AfterSalesRequestMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *AfterSalesRequestMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetNumber sets the "number" field.
+func (m *AfterSalesRequestMutation) SetNumber(s string) {
+	m.number = &s
+}
+
+// Number returns the value of the "number" field in the mutation.
+func (m *AfterSalesRequestMutation) Number() (r string, exists bool) {
+	v := m.number
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNumber returns the old "number" field's value of the AfterSalesRequest entity.
+// If the AfterSalesRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AfterSalesRequestMutation) OldNumber(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNumber is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNumber requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNumber: %w", err)
+	}
+	return oldValue.Number, nil
+}
+
+// ResetNumber resets all changes to the "number" field.
+func (m *AfterSalesRequestMutation) ResetNumber() {
+	m.number = nil
+}
+
+// SetOrderID sets the "order_id" field.
+func (m *AfterSalesRequestMutation) SetOrderID(i int) {
+	m._order = &i
+}
+
+// OrderID returns the value of the "order_id" field in the mutation.
+func (m *AfterSalesRequestMutation) OrderID() (r int, exists bool) {
+	v := m._order
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOrderID returns the old "order_id" field's value of the AfterSalesRequest entity.
+// If the AfterSalesRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AfterSalesRequestMutation) OldOrderID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOrderID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOrderID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOrderID: %w", err)
+	}
+	return oldValue.OrderID, nil
+}
+
+// ResetOrderID resets all changes to the "order_id" field.
+func (m *AfterSalesRequestMutation) ResetOrderID() {
+	m._order = nil
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *AfterSalesRequestMutation) SetMerchantID(i int) {
+	m.merchant_id = &i
+	m.addmerchant_id = nil
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *AfterSalesRequestMutation) MerchantID() (r int, exists bool) {
+	v := m.merchant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the AfterSalesRequest entity.
+// If the AfterSalesRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AfterSalesRequestMutation) OldMerchantID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// AddMerchantID adds i to the "merchant_id" field.
+func (m *AfterSalesRequestMutation) AddMerchantID(i int) {
+	if m.addmerchant_id != nil {
+		*m.addmerchant_id += i
+	} else {
+		m.addmerchant_id = &i
+	}
+}
+
+// AddedMerchantID returns the value that was added to the "merchant_id" field in this mutation.
+func (m *AfterSalesRequestMutation) AddedMerchantID() (r int, exists bool) {
+	v := m.addmerchant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *AfterSalesRequestMutation) ResetMerchantID() {
+	m.merchant_id = nil
+	m.addmerchant_id = nil
+}
+
+// SetCustomerID sets the "customer_id" field.
+func (m *AfterSalesRequestMutation) SetCustomerID(i int) {
+	m.customer_id = &i
+	m.addcustomer_id = nil
+}
+
+// CustomerID returns the value of the "customer_id" field in the mutation.
+func (m *AfterSalesRequestMutation) CustomerID() (r int, exists bool) {
+	v := m.customer_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCustomerID returns the old "customer_id" field's value of the AfterSalesRequest entity.
+// If the AfterSalesRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AfterSalesRequestMutation) OldCustomerID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCustomerID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCustomerID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCustomerID: %w", err)
+	}
+	return oldValue.CustomerID, nil
+}
+
+// AddCustomerID adds i to the "customer_id" field.
+func (m *AfterSalesRequestMutation) AddCustomerID(i int) {
+	if m.addcustomer_id != nil {
+		*m.addcustomer_id += i
+	} else {
+		m.addcustomer_id = &i
+	}
+}
+
+// AddedCustomerID returns the value that was added to the "customer_id" field in this mutation.
+func (m *AfterSalesRequestMutation) AddedCustomerID() (r int, exists bool) {
+	v := m.addcustomer_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCustomerID resets all changes to the "customer_id" field.
+func (m *AfterSalesRequestMutation) ResetCustomerID() {
+	m.customer_id = nil
+	m.addcustomer_id = nil
+}
+
+// SetType sets the "type" field.
+func (m *AfterSalesRequestMutation) SetType(a aftersalesrequest.Type) {
+	m._type = &a
+}
+
+// GetType returns the value of the "type" field in the mutation.
+func (m *AfterSalesRequestMutation) GetType() (r aftersalesrequest.Type, exists bool) {
+	v := m._type
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldType returns the old "type" field's value of the AfterSalesRequest entity.
+// If the AfterSalesRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AfterSalesRequestMutation) OldType(ctx context.Context) (v aftersalesrequest.Type, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldType is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldType requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldType: %w", err)
+	}
+	return oldValue.Type, nil
+}
+
+// ResetType resets all changes to the "type" field.
+func (m *AfterSalesRequestMutation) ResetType() {
+	m._type = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *AfterSalesRequestMutation) SetStatus(a aftersalesrequest.Status) {
+	m.status = &a
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *AfterSalesRequestMutation) Status() (r aftersalesrequest.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the AfterSalesRequest entity.
+// If the AfterSalesRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AfterSalesRequestMutation) OldStatus(ctx context.Context) (v aftersalesrequest.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *AfterSalesRequestMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetReason sets the "reason" field.
+func (m *AfterSalesRequestMutation) SetReason(a aftersalesrequest.Reason) {
+	m.reason = &a
+}
+
+// Reason returns the value of the "reason" field in the mutation.
+func (m *AfterSalesRequestMutation) Reason() (r aftersalesrequest.Reason, exists bool) {
+	v := m.reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReason returns the old "reason" field's value of the AfterSalesRequest entity.
+// If the AfterSalesRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AfterSalesRequestMutation) OldReason(ctx context.Context) (v aftersalesrequest.Reason, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReason: %w", err)
+	}
+	return oldValue.Reason, nil
+}
+
+// ResetReason resets all changes to the "reason" field.
+func (m *AfterSalesRequestMutation) ResetReason() {
+	m.reason = nil
+}
+
+// SetDescription sets the "description" field.
+func (m *AfterSalesRequestMutation) SetDescription(s string) {
+	m.description = &s
+}
+
+// Description returns the value of the "description" field in the mutation.
+func (m *AfterSalesRequestMutation) Description() (r string, exists bool) {
+	v := m.description
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDescription returns the old "description" field's value of the AfterSalesRequest entity.
+// If the AfterSalesRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AfterSalesRequestMutation) OldDescription(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDescription is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDescription requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDescription: %w", err)
+	}
+	return oldValue.Description, nil
+}
+
+// ResetDescription resets all changes to the "description" field.
+func (m *AfterSalesRequestMutation) ResetDescription() {
+	m.description = nil
+}
+
+// SetOrderItemIds sets the "order_item_ids" field.
+func (m *AfterSalesRequestMutation) SetOrderItemIds(i []int) {
+	m.order_item_ids = &i
+	m.appendorder_item_ids = nil
+}
+
+// OrderItemIds returns the value of the "order_item_ids" field in the mutation.
+func (m *AfterSalesRequestMutation) OrderItemIds() (r []int, exists bool) {
+	v := m.order_item_ids
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOrderItemIds returns the old "order_item_ids" field's value of the AfterSalesRequest entity.
+// If the AfterSalesRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AfterSalesRequestMutation) OldOrderItemIds(ctx context.Context) (v []int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOrderItemIds is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOrderItemIds requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOrderItemIds: %w", err)
+	}
+	return oldValue.OrderItemIds, nil
+}
+
+// AppendOrderItemIds adds i to the "order_item_ids" field.
+func (m *AfterSalesRequestMutation) AppendOrderItemIds(i []int) {
+	m.appendorder_item_ids = append(m.appendorder_item_ids, i...)
+}
+
+// AppendedOrderItemIds returns the list of values that were appended to the "order_item_ids" field in this mutation.
+func (m *AfterSalesRequestMutation) AppendedOrderItemIds() ([]int, bool) {
+	if len(m.appendorder_item_ids) == 0 {
+		return nil, false
+	}
+	return m.appendorder_item_ids, true
+}
+
+// ResetOrderItemIds resets all changes to the "order_item_ids" field.
+func (m *AfterSalesRequestMutation) ResetOrderItemIds() {
+	m.order_item_ids = nil
+	m.appendorder_item_ids = nil
+}
+
+// SetCurrency sets the "currency" field.
+func (m *AfterSalesRequestMutation) SetCurrency(s string) {
+	m.currency = &s
+}
+
+// Currency returns the value of the "currency" field in the mutation.
+func (m *AfterSalesRequestMutation) Currency() (r string, exists bool) {
+	v := m.currency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCurrency returns the old "currency" field's value of the AfterSalesRequest entity.
+// If the AfterSalesRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AfterSalesRequestMutation) OldCurrency(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCurrency is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCurrency requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCurrency: %w", err)
+	}
+	return oldValue.Currency, nil
+}
+
+// ResetCurrency resets all changes to the "currency" field.
+func (m *AfterSalesRequestMutation) ResetCurrency() {
+	m.currency = nil
+}
+
+// SetAmount sets the "amount" field.
+func (m *AfterSalesRequestMutation) SetAmount(i int64) {
+	m.amount = &i
+	m.addamount = nil
+}
+
+// Amount returns the value of the "amount" field in the mutation.
+func (m *AfterSalesRequestMutation) Amount() (r int64, exists bool) {
+	v := m.amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAmount returns the old "amount" field's value of the AfterSalesRequest entity.
+// If the AfterSalesRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AfterSalesRequestMutation) OldAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAmount: %w", err)
+	}
+	return oldValue.Amount, nil
+}
+
+// AddAmount adds i to the "amount" field.
+func (m *AfterSalesRequestMutation) AddAmount(i int64) {
+	if m.addamount != nil {
+		*m.addamount += i
+	} else {
+		m.addamount = &i
+	}
+}
+
+// AddedAmount returns the value that was added to the "amount" field in this mutation.
+func (m *AfterSalesRequestMutation) AddedAmount() (r int64, exists bool) {
+	v := m.addamount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAmount resets all changes to the "amount" field.
+func (m *AfterSalesRequestMutation) ResetAmount() {
+	m.amount = nil
+	m.addamount = nil
+}
+
+// SetProposedAmount sets the "proposed_amount" field.
+func (m *AfterSalesRequestMutation) SetProposedAmount(i int64) {
+	m.proposed_amount = &i
+	m.addproposed_amount = nil
+}
+
+// ProposedAmount returns the value of the "proposed_amount" field in the mutation.
+func (m *AfterSalesRequestMutation) ProposedAmount() (r int64, exists bool) {
+	v := m.proposed_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldProposedAmount returns the old "proposed_amount" field's value of the AfterSalesRequest entity.
+// If the AfterSalesRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AfterSalesRequestMutation) OldProposedAmount(ctx context.Context) (v *int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldProposedAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldProposedAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldProposedAmount: %w", err)
+	}
+	return oldValue.ProposedAmount, nil
+}
+
+// AddProposedAmount adds i to the "proposed_amount" field.
+func (m *AfterSalesRequestMutation) AddProposedAmount(i int64) {
+	if m.addproposed_amount != nil {
+		*m.addproposed_amount += i
+	} else {
+		m.addproposed_amount = &i
+	}
+}
+
+// AddedProposedAmount returns the value that was added to the "proposed_amount" field in this mutation.
+func (m *AfterSalesRequestMutation) AddedProposedAmount() (r int64, exists bool) {
+	v := m.addproposed_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearProposedAmount clears the value of the "proposed_amount" field.
+func (m *AfterSalesRequestMutation) ClearProposedAmount() {
+	m.proposed_amount = nil
+	m.addproposed_amount = nil
+	m.clearedFields[aftersalesrequest.FieldProposedAmount] = struct{}{}
+}
+
+// ProposedAmountCleared returns if the "proposed_amount" field was cleared in this mutation.
+func (m *AfterSalesRequestMutation) ProposedAmountCleared() bool {
+	_, ok := m.clearedFields[aftersalesrequest.FieldProposedAmount]
+	return ok
+}
+
+// ResetProposedAmount resets all changes to the "proposed_amount" field.
+func (m *AfterSalesRequestMutation) ResetProposedAmount() {
+	m.proposed_amount = nil
+	m.addproposed_amount = nil
+	delete(m.clearedFields, aftersalesrequest.FieldProposedAmount)
+}
+
+// SetRefundedAmount sets the "refunded_amount" field.
+func (m *AfterSalesRequestMutation) SetRefundedAmount(i int64) {
+	m.refunded_amount = &i
+	m.addrefunded_amount = nil
+}
+
+// RefundedAmount returns the value of the "refunded_amount" field in the mutation.
+func (m *AfterSalesRequestMutation) RefundedAmount() (r int64, exists bool) {
+	v := m.refunded_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRefundedAmount returns the old "refunded_amount" field's value of the AfterSalesRequest entity.
+// If the AfterSalesRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AfterSalesRequestMutation) OldRefundedAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRefundedAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRefundedAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRefundedAmount: %w", err)
+	}
+	return oldValue.RefundedAmount, nil
+}
+
+// AddRefundedAmount adds i to the "refunded_amount" field.
+func (m *AfterSalesRequestMutation) AddRefundedAmount(i int64) {
+	if m.addrefunded_amount != nil {
+		*m.addrefunded_amount += i
+	} else {
+		m.addrefunded_amount = &i
+	}
+}
+
+// AddedRefundedAmount returns the value that was added to the "refunded_amount" field in this mutation.
+func (m *AfterSalesRequestMutation) AddedRefundedAmount() (r int64, exists bool) {
+	v := m.addrefunded_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRefundedAmount resets all changes to the "refunded_amount" field.
+func (m *AfterSalesRequestMutation) ResetRefundedAmount() {
+	m.refunded_amount = nil
+	m.addrefunded_amount = nil
+}
+
+// SetDueAt sets the "due_at" field.
+func (m *AfterSalesRequestMutation) SetDueAt(t time.Time) {
+	m.due_at = &t
+}
+
+// DueAt returns the value of the "due_at" field in the mutation.
+func (m *AfterSalesRequestMutation) DueAt() (r time.Time, exists bool) {
+	v := m.due_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDueAt returns the old "due_at" field's value of the AfterSalesRequest entity.
+// If the AfterSalesRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AfterSalesRequestMutation) OldDueAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDueAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDueAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDueAt: %w", err)
+	}
+	return oldValue.DueAt, nil
+}
+
+// ClearDueAt clears the value of the "due_at" field.
+func (m *AfterSalesRequestMutation) ClearDueAt() {
+	m.due_at = nil
+	m.clearedFields[aftersalesrequest.FieldDueAt] = struct{}{}
+}
+
+// DueAtCleared returns if the "due_at" field was cleared in this mutation.
+func (m *AfterSalesRequestMutation) DueAtCleared() bool {
+	_, ok := m.clearedFields[aftersalesrequest.FieldDueAt]
+	return ok
+}
+
+// ResetDueAt resets all changes to the "due_at" field.
+func (m *AfterSalesRequestMutation) ResetDueAt() {
+	m.due_at = nil
+	delete(m.clearedFields, aftersalesrequest.FieldDueAt)
+}
+
+// SetMerchantReason sets the "merchant_reason" field.
+func (m *AfterSalesRequestMutation) SetMerchantReason(s string) {
+	m.merchant_reason = &s
+}
+
+// MerchantReason returns the value of the "merchant_reason" field in the mutation.
+func (m *AfterSalesRequestMutation) MerchantReason() (r string, exists bool) {
+	v := m.merchant_reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantReason returns the old "merchant_reason" field's value of the AfterSalesRequest entity.
+// If the AfterSalesRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AfterSalesRequestMutation) OldMerchantReason(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantReason: %w", err)
+	}
+	return oldValue.MerchantReason, nil
+}
+
+// ResetMerchantReason resets all changes to the "merchant_reason" field.
+func (m *AfterSalesRequestMutation) ResetMerchantReason() {
+	m.merchant_reason = nil
+}
+
+// SetResolution sets the "resolution" field.
+func (m *AfterSalesRequestMutation) SetResolution(s string) {
+	m.resolution = &s
+}
+
+// Resolution returns the value of the "resolution" field in the mutation.
+func (m *AfterSalesRequestMutation) Resolution() (r string, exists bool) {
+	v := m.resolution
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldResolution returns the old "resolution" field's value of the AfterSalesRequest entity.
+// If the AfterSalesRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AfterSalesRequestMutation) OldResolution(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldResolution is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldResolution requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldResolution: %w", err)
+	}
+	return oldValue.Resolution, nil
+}
+
+// ResetResolution resets all changes to the "resolution" field.
+func (m *AfterSalesRequestMutation) ResetResolution() {
+	m.resolution = nil
+}
+
+// SetReturnCarrier sets the "return_carrier" field.
+func (m *AfterSalesRequestMutation) SetReturnCarrier(s string) {
+	m.return_carrier = &s
+}
+
+// ReturnCarrier returns the value of the "return_carrier" field in the mutation.
+func (m *AfterSalesRequestMutation) ReturnCarrier() (r string, exists bool) {
+	v := m.return_carrier
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReturnCarrier returns the old "return_carrier" field's value of the AfterSalesRequest entity.
+// If the AfterSalesRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AfterSalesRequestMutation) OldReturnCarrier(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReturnCarrier is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReturnCarrier requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReturnCarrier: %w", err)
+	}
+	return oldValue.ReturnCarrier, nil
+}
+
+// ResetReturnCarrier resets all changes to the "return_carrier" field.
+func (m *AfterSalesRequestMutation) ResetReturnCarrier() {
+	m.return_carrier = nil
+}
+
+// SetReturnTrackingNumber sets the "return_tracking_number" field.
+func (m *AfterSalesRequestMutation) SetReturnTrackingNumber(s string) {
+	m.return_tracking_number = &s
+}
+
+// ReturnTrackingNumber returns the value of the "return_tracking_number" field in the mutation.
+func (m *AfterSalesRequestMutation) ReturnTrackingNumber() (r string, exists bool) {
+	v := m.return_tracking_number
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReturnTrackingNumber returns the old "return_tracking_number" field's value of the AfterSalesRequest entity.
+// If the AfterSalesRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AfterSalesRequestMutation) OldReturnTrackingNumber(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReturnTrackingNumber is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReturnTrackingNumber requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReturnTrackingNumber: %w", err)
+	}
+	return oldValue.ReturnTrackingNumber, nil
+}
+
+// ResetReturnTrackingNumber resets all changes to the "return_tracking_number" field.
+func (m *AfterSalesRequestMutation) ResetReturnTrackingNumber() {
+	m.return_tracking_number = nil
+}
+
+// SetReplacementCarrier sets the "replacement_carrier" field.
+func (m *AfterSalesRequestMutation) SetReplacementCarrier(s string) {
+	m.replacement_carrier = &s
+}
+
+// ReplacementCarrier returns the value of the "replacement_carrier" field in the mutation.
+func (m *AfterSalesRequestMutation) ReplacementCarrier() (r string, exists bool) {
+	v := m.replacement_carrier
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReplacementCarrier returns the old "replacement_carrier" field's value of the AfterSalesRequest entity.
+// If the AfterSalesRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AfterSalesRequestMutation) OldReplacementCarrier(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReplacementCarrier is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReplacementCarrier requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReplacementCarrier: %w", err)
+	}
+	return oldValue.ReplacementCarrier, nil
+}
+
+// ResetReplacementCarrier resets all changes to the "replacement_carrier" field.
+func (m *AfterSalesRequestMutation) ResetReplacementCarrier() {
+	m.replacement_carrier = nil
+}
+
+// SetReplacementTrackingNumber sets the "replacement_tracking_number" field.
+func (m *AfterSalesRequestMutation) SetReplacementTrackingNumber(s string) {
+	m.replacement_tracking_number = &s
+}
+
+// ReplacementTrackingNumber returns the value of the "replacement_tracking_number" field in the mutation.
+func (m *AfterSalesRequestMutation) ReplacementTrackingNumber() (r string, exists bool) {
+	v := m.replacement_tracking_number
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReplacementTrackingNumber returns the old "replacement_tracking_number" field's value of the AfterSalesRequest entity.
+// If the AfterSalesRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AfterSalesRequestMutation) OldReplacementTrackingNumber(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReplacementTrackingNumber is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReplacementTrackingNumber requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReplacementTrackingNumber: %w", err)
+	}
+	return oldValue.ReplacementTrackingNumber, nil
+}
+
+// ResetReplacementTrackingNumber resets all changes to the "replacement_tracking_number" field.
+func (m *AfterSalesRequestMutation) ResetReplacementTrackingNumber() {
+	m.replacement_tracking_number = nil
+}
+
+// SetEscalatedAt sets the "escalated_at" field.
+func (m *AfterSalesRequestMutation) SetEscalatedAt(t time.Time) {
+	m.escalated_at = &t
+}
+
+// EscalatedAt returns the value of the "escalated_at" field in the mutation.
+func (m *AfterSalesRequestMutation) EscalatedAt() (r time.Time, exists bool) {
+	v := m.escalated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEscalatedAt returns the old "escalated_at" field's value of the AfterSalesRequest entity.
+// If the AfterSalesRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AfterSalesRequestMutation) OldEscalatedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEscalatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEscalatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEscalatedAt: %w", err)
+	}
+	return oldValue.EscalatedAt, nil
+}
+
+// ClearEscalatedAt clears the value of the "escalated_at" field.
+func (m *AfterSalesRequestMutation) ClearEscalatedAt() {
+	m.escalated_at = nil
+	m.clearedFields[aftersalesrequest.FieldEscalatedAt] = struct{}{}
+}
+
+// EscalatedAtCleared returns if the "escalated_at" field was cleared in this mutation.
+func (m *AfterSalesRequestMutation) EscalatedAtCleared() bool {
+	_, ok := m.clearedFields[aftersalesrequest.FieldEscalatedAt]
+	return ok
+}
+
+// ResetEscalatedAt resets all changes to the "escalated_at" field.
+func (m *AfterSalesRequestMutation) ResetEscalatedAt() {
+	m.escalated_at = nil
+	delete(m.clearedFields, aftersalesrequest.FieldEscalatedAt)
+}
+
+// SetResolvedAt sets the "resolved_at" field.
+func (m *AfterSalesRequestMutation) SetResolvedAt(t time.Time) {
+	m.resolved_at = &t
+}
+
+// ResolvedAt returns the value of the "resolved_at" field in the mutation.
+func (m *AfterSalesRequestMutation) ResolvedAt() (r time.Time, exists bool) {
+	v := m.resolved_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldResolvedAt returns the old "resolved_at" field's value of the AfterSalesRequest entity.
+// If the AfterSalesRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AfterSalesRequestMutation) OldResolvedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldResolvedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldResolvedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldResolvedAt: %w", err)
+	}
+	return oldValue.ResolvedAt, nil
+}
+
+// ClearResolvedAt clears the value of the "resolved_at" field.
+func (m *AfterSalesRequestMutation) ClearResolvedAt() {
+	m.resolved_at = nil
+	m.clearedFields[aftersalesrequest.FieldResolvedAt] = struct{}{}
+}
+
+// ResolvedAtCleared returns if the "resolved_at" field was cleared in this mutation.
+func (m *AfterSalesRequestMutation) ResolvedAtCleared() bool {
+	_, ok := m.clearedFields[aftersalesrequest.FieldResolvedAt]
+	return ok
+}
+
+// ResetResolvedAt resets all changes to the "resolved_at" field.
+func (m *AfterSalesRequestMutation) ResetResolvedAt() {
+	m.resolved_at = nil
+	delete(m.clearedFields, aftersalesrequest.FieldResolvedAt)
+}
+
+// ClearOrder clears the "order" edge to the Order entity.
+func (m *AfterSalesRequestMutation) ClearOrder() {
+	m.cleared_order = true
+	m.clearedFields[aftersalesrequest.FieldOrderID] = struct{}{}
+}
+
+// OrderCleared reports if the "order" edge to the Order entity was cleared.
+func (m *AfterSalesRequestMutation) OrderCleared() bool {
+	return m.cleared_order
+}
+
+// OrderIDs returns the "order" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// OrderID instead. It exists only for internal usage by the builders.
+func (m *AfterSalesRequestMutation) OrderIDs() (ids []int) {
+	if id := m._order; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetOrder resets all changes to the "order" edge.
+func (m *AfterSalesRequestMutation) ResetOrder() {
+	m._order = nil
+	m.cleared_order = false
+}
+
+// AddEventIDs adds the "events" edge to the AfterSalesEvent entity by ids.
+func (m *AfterSalesRequestMutation) AddEventIDs(ids ...int) {
+	if m.events == nil {
+		m.events = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.events[ids[i]] = struct{}{}
+	}
+}
+
+// ClearEvents clears the "events" edge to the AfterSalesEvent entity.
+func (m *AfterSalesRequestMutation) ClearEvents() {
+	m.clearedevents = true
+}
+
+// EventsCleared reports if the "events" edge to the AfterSalesEvent entity was cleared.
+func (m *AfterSalesRequestMutation) EventsCleared() bool {
+	return m.clearedevents
+}
+
+// RemoveEventIDs removes the "events" edge to the AfterSalesEvent entity by IDs.
+func (m *AfterSalesRequestMutation) RemoveEventIDs(ids ...int) {
+	if m.removedevents == nil {
+		m.removedevents = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.events, ids[i])
+		m.removedevents[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedEvents returns the removed IDs of the "events" edge to the AfterSalesEvent entity.
+func (m *AfterSalesRequestMutation) RemovedEventsIDs() (ids []int) {
+	for id := range m.removedevents {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// EventsIDs returns the "events" edge IDs in the mutation.
+func (m *AfterSalesRequestMutation) EventsIDs() (ids []int) {
+	for id := range m.events {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetEvents resets all changes to the "events" edge.
+func (m *AfterSalesRequestMutation) ResetEvents() {
+	m.events = nil
+	m.clearedevents = false
+	m.removedevents = nil
+}
+
+// Where appends a list predicates to the AfterSalesRequestMutation builder.
+func (m *AfterSalesRequestMutation) Where(ps ...predicate.AfterSalesRequest) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the AfterSalesRequestMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *AfterSalesRequestMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.AfterSalesRequest, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *AfterSalesRequestMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *AfterSalesRequestMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (AfterSalesRequest).
+func (m *AfterSalesRequestMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *AfterSalesRequestMutation) Fields() []string {
+	fields := make([]string, 0, 24)
+	if m.created_at != nil {
+		fields = append(fields, aftersalesrequest.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, aftersalesrequest.FieldUpdatedAt)
+	}
+	if m.number != nil {
+		fields = append(fields, aftersalesrequest.FieldNumber)
+	}
+	if m._order != nil {
+		fields = append(fields, aftersalesrequest.FieldOrderID)
+	}
+	if m.merchant_id != nil {
+		fields = append(fields, aftersalesrequest.FieldMerchantID)
+	}
+	if m.customer_id != nil {
+		fields = append(fields, aftersalesrequest.FieldCustomerID)
+	}
+	if m._type != nil {
+		fields = append(fields, aftersalesrequest.FieldType)
+	}
+	if m.status != nil {
+		fields = append(fields, aftersalesrequest.FieldStatus)
+	}
+	if m.reason != nil {
+		fields = append(fields, aftersalesrequest.FieldReason)
+	}
+	if m.description != nil {
+		fields = append(fields, aftersalesrequest.FieldDescription)
+	}
+	if m.order_item_ids != nil {
+		fields = append(fields, aftersalesrequest.FieldOrderItemIds)
+	}
+	if m.currency != nil {
+		fields = append(fields, aftersalesrequest.FieldCurrency)
+	}
+	if m.amount != nil {
+		fields = append(fields, aftersalesrequest.FieldAmount)
+	}
+	if m.proposed_amount != nil {
+		fields = append(fields, aftersalesrequest.FieldProposedAmount)
+	}
+	if m.refunded_amount != nil {
+		fields = append(fields, aftersalesrequest.FieldRefundedAmount)
+	}
+	if m.due_at != nil {
+		fields = append(fields, aftersalesrequest.FieldDueAt)
+	}
+	if m.merchant_reason != nil {
+		fields = append(fields, aftersalesrequest.FieldMerchantReason)
+	}
+	if m.resolution != nil {
+		fields = append(fields, aftersalesrequest.FieldResolution)
+	}
+	if m.return_carrier != nil {
+		fields = append(fields, aftersalesrequest.FieldReturnCarrier)
+	}
+	if m.return_tracking_number != nil {
+		fields = append(fields, aftersalesrequest.FieldReturnTrackingNumber)
+	}
+	if m.replacement_carrier != nil {
+		fields = append(fields, aftersalesrequest.FieldReplacementCarrier)
+	}
+	if m.replacement_tracking_number != nil {
+		fields = append(fields, aftersalesrequest.FieldReplacementTrackingNumber)
+	}
+	if m.escalated_at != nil {
+		fields = append(fields, aftersalesrequest.FieldEscalatedAt)
+	}
+	if m.resolved_at != nil {
+		fields = append(fields, aftersalesrequest.FieldResolvedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *AfterSalesRequestMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case aftersalesrequest.FieldCreatedAt:
+		return m.CreatedAt()
+	case aftersalesrequest.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case aftersalesrequest.FieldNumber:
+		return m.Number()
+	case aftersalesrequest.FieldOrderID:
+		return m.OrderID()
+	case aftersalesrequest.FieldMerchantID:
+		return m.MerchantID()
+	case aftersalesrequest.FieldCustomerID:
+		return m.CustomerID()
+	case aftersalesrequest.FieldType:
+		return m.GetType()
+	case aftersalesrequest.FieldStatus:
+		return m.Status()
+	case aftersalesrequest.FieldReason:
+		return m.Reason()
+	case aftersalesrequest.FieldDescription:
+		return m.Description()
+	case aftersalesrequest.FieldOrderItemIds:
+		return m.OrderItemIds()
+	case aftersalesrequest.FieldCurrency:
+		return m.Currency()
+	case aftersalesrequest.FieldAmount:
+		return m.Amount()
+	case aftersalesrequest.FieldProposedAmount:
+		return m.ProposedAmount()
+	case aftersalesrequest.FieldRefundedAmount:
+		return m.RefundedAmount()
+	case aftersalesrequest.FieldDueAt:
+		return m.DueAt()
+	case aftersalesrequest.FieldMerchantReason:
+		return m.MerchantReason()
+	case aftersalesrequest.FieldResolution:
+		return m.Resolution()
+	case aftersalesrequest.FieldReturnCarrier:
+		return m.ReturnCarrier()
+	case aftersalesrequest.FieldReturnTrackingNumber:
+		return m.ReturnTrackingNumber()
+	case aftersalesrequest.FieldReplacementCarrier:
+		return m.ReplacementCarrier()
+	case aftersalesrequest.FieldReplacementTrackingNumber:
+		return m.ReplacementTrackingNumber()
+	case aftersalesrequest.FieldEscalatedAt:
+		return m.EscalatedAt()
+	case aftersalesrequest.FieldResolvedAt:
+		return m.ResolvedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *AfterSalesRequestMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case aftersalesrequest.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case aftersalesrequest.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case aftersalesrequest.FieldNumber:
+		return m.OldNumber(ctx)
+	case aftersalesrequest.FieldOrderID:
+		return m.OldOrderID(ctx)
+	case aftersalesrequest.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case aftersalesrequest.FieldCustomerID:
+		return m.OldCustomerID(ctx)
+	case aftersalesrequest.FieldType:
+		return m.OldType(ctx)
+	case aftersalesrequest.FieldStatus:
+		return m.OldStatus(ctx)
+	case aftersalesrequest.FieldReason:
+		return m.OldReason(ctx)
+	case aftersalesrequest.FieldDescription:
+		return m.OldDescription(ctx)
+	case aftersalesrequest.FieldOrderItemIds:
+		return m.OldOrderItemIds(ctx)
+	case aftersalesrequest.FieldCurrency:
+		return m.OldCurrency(ctx)
+	case aftersalesrequest.FieldAmount:
+		return m.OldAmount(ctx)
+	case aftersalesrequest.FieldProposedAmount:
+		return m.OldProposedAmount(ctx)
+	case aftersalesrequest.FieldRefundedAmount:
+		return m.OldRefundedAmount(ctx)
+	case aftersalesrequest.FieldDueAt:
+		return m.OldDueAt(ctx)
+	case aftersalesrequest.FieldMerchantReason:
+		return m.OldMerchantReason(ctx)
+	case aftersalesrequest.FieldResolution:
+		return m.OldResolution(ctx)
+	case aftersalesrequest.FieldReturnCarrier:
+		return m.OldReturnCarrier(ctx)
+	case aftersalesrequest.FieldReturnTrackingNumber:
+		return m.OldReturnTrackingNumber(ctx)
+	case aftersalesrequest.FieldReplacementCarrier:
+		return m.OldReplacementCarrier(ctx)
+	case aftersalesrequest.FieldReplacementTrackingNumber:
+		return m.OldReplacementTrackingNumber(ctx)
+	case aftersalesrequest.FieldEscalatedAt:
+		return m.OldEscalatedAt(ctx)
+	case aftersalesrequest.FieldResolvedAt:
+		return m.OldResolvedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown AfterSalesRequest field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AfterSalesRequestMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case aftersalesrequest.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case aftersalesrequest.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case aftersalesrequest.FieldNumber:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNumber(v)
+		return nil
+	case aftersalesrequest.FieldOrderID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOrderID(v)
+		return nil
+	case aftersalesrequest.FieldMerchantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case aftersalesrequest.FieldCustomerID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCustomerID(v)
+		return nil
+	case aftersalesrequest.FieldType:
+		v, ok := value.(aftersalesrequest.Type)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetType(v)
+		return nil
+	case aftersalesrequest.FieldStatus:
+		v, ok := value.(aftersalesrequest.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case aftersalesrequest.FieldReason:
+		v, ok := value.(aftersalesrequest.Reason)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReason(v)
+		return nil
+	case aftersalesrequest.FieldDescription:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDescription(v)
+		return nil
+	case aftersalesrequest.FieldOrderItemIds:
+		v, ok := value.([]int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOrderItemIds(v)
+		return nil
+	case aftersalesrequest.FieldCurrency:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCurrency(v)
+		return nil
+	case aftersalesrequest.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAmount(v)
+		return nil
+	case aftersalesrequest.FieldProposedAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetProposedAmount(v)
+		return nil
+	case aftersalesrequest.FieldRefundedAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRefundedAmount(v)
+		return nil
+	case aftersalesrequest.FieldDueAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDueAt(v)
+		return nil
+	case aftersalesrequest.FieldMerchantReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantReason(v)
+		return nil
+	case aftersalesrequest.FieldResolution:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetResolution(v)
+		return nil
+	case aftersalesrequest.FieldReturnCarrier:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReturnCarrier(v)
+		return nil
+	case aftersalesrequest.FieldReturnTrackingNumber:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReturnTrackingNumber(v)
+		return nil
+	case aftersalesrequest.FieldReplacementCarrier:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReplacementCarrier(v)
+		return nil
+	case aftersalesrequest.FieldReplacementTrackingNumber:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReplacementTrackingNumber(v)
+		return nil
+	case aftersalesrequest.FieldEscalatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEscalatedAt(v)
+		return nil
+	case aftersalesrequest.FieldResolvedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetResolvedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown AfterSalesRequest field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *AfterSalesRequestMutation) AddedFields() []string {
+	var fields []string
+	if m.addmerchant_id != nil {
+		fields = append(fields, aftersalesrequest.FieldMerchantID)
+	}
+	if m.addcustomer_id != nil {
+		fields = append(fields, aftersalesrequest.FieldCustomerID)
+	}
+	if m.addamount != nil {
+		fields = append(fields, aftersalesrequest.FieldAmount)
+	}
+	if m.addproposed_amount != nil {
+		fields = append(fields, aftersalesrequest.FieldProposedAmount)
+	}
+	if m.addrefunded_amount != nil {
+		fields = append(fields, aftersalesrequest.FieldRefundedAmount)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *AfterSalesRequestMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case aftersalesrequest.FieldMerchantID:
+		return m.AddedMerchantID()
+	case aftersalesrequest.FieldCustomerID:
+		return m.AddedCustomerID()
+	case aftersalesrequest.FieldAmount:
+		return m.AddedAmount()
+	case aftersalesrequest.FieldProposedAmount:
+		return m.AddedProposedAmount()
+	case aftersalesrequest.FieldRefundedAmount:
+		return m.AddedRefundedAmount()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AfterSalesRequestMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case aftersalesrequest.FieldMerchantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMerchantID(v)
+		return nil
+	case aftersalesrequest.FieldCustomerID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCustomerID(v)
+		return nil
+	case aftersalesrequest.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAmount(v)
+		return nil
+	case aftersalesrequest.FieldProposedAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddProposedAmount(v)
+		return nil
+	case aftersalesrequest.FieldRefundedAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRefundedAmount(v)
+		return nil
+	}
+	return fmt.Errorf("unknown AfterSalesRequest numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *AfterSalesRequestMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(aftersalesrequest.FieldProposedAmount) {
+		fields = append(fields, aftersalesrequest.FieldProposedAmount)
+	}
+	if m.FieldCleared(aftersalesrequest.FieldDueAt) {
+		fields = append(fields, aftersalesrequest.FieldDueAt)
+	}
+	if m.FieldCleared(aftersalesrequest.FieldEscalatedAt) {
+		fields = append(fields, aftersalesrequest.FieldEscalatedAt)
+	}
+	if m.FieldCleared(aftersalesrequest.FieldResolvedAt) {
+		fields = append(fields, aftersalesrequest.FieldResolvedAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *AfterSalesRequestMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *AfterSalesRequestMutation) ClearField(name string) error {
+	switch name {
+	case aftersalesrequest.FieldProposedAmount:
+		m.ClearProposedAmount()
+		return nil
+	case aftersalesrequest.FieldDueAt:
+		m.ClearDueAt()
+		return nil
+	case aftersalesrequest.FieldEscalatedAt:
+		m.ClearEscalatedAt()
+		return nil
+	case aftersalesrequest.FieldResolvedAt:
+		m.ClearResolvedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown AfterSalesRequest nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *AfterSalesRequestMutation) ResetField(name string) error {
+	switch name {
+	case aftersalesrequest.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case aftersalesrequest.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case aftersalesrequest.FieldNumber:
+		m.ResetNumber()
+		return nil
+	case aftersalesrequest.FieldOrderID:
+		m.ResetOrderID()
+		return nil
+	case aftersalesrequest.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case aftersalesrequest.FieldCustomerID:
+		m.ResetCustomerID()
+		return nil
+	case aftersalesrequest.FieldType:
+		m.ResetType()
+		return nil
+	case aftersalesrequest.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case aftersalesrequest.FieldReason:
+		m.ResetReason()
+		return nil
+	case aftersalesrequest.FieldDescription:
+		m.ResetDescription()
+		return nil
+	case aftersalesrequest.FieldOrderItemIds:
+		m.ResetOrderItemIds()
+		return nil
+	case aftersalesrequest.FieldCurrency:
+		m.ResetCurrency()
+		return nil
+	case aftersalesrequest.FieldAmount:
+		m.ResetAmount()
+		return nil
+	case aftersalesrequest.FieldProposedAmount:
+		m.ResetProposedAmount()
+		return nil
+	case aftersalesrequest.FieldRefundedAmount:
+		m.ResetRefundedAmount()
+		return nil
+	case aftersalesrequest.FieldDueAt:
+		m.ResetDueAt()
+		return nil
+	case aftersalesrequest.FieldMerchantReason:
+		m.ResetMerchantReason()
+		return nil
+	case aftersalesrequest.FieldResolution:
+		m.ResetResolution()
+		return nil
+	case aftersalesrequest.FieldReturnCarrier:
+		m.ResetReturnCarrier()
+		return nil
+	case aftersalesrequest.FieldReturnTrackingNumber:
+		m.ResetReturnTrackingNumber()
+		return nil
+	case aftersalesrequest.FieldReplacementCarrier:
+		m.ResetReplacementCarrier()
+		return nil
+	case aftersalesrequest.FieldReplacementTrackingNumber:
+		m.ResetReplacementTrackingNumber()
+		return nil
+	case aftersalesrequest.FieldEscalatedAt:
+		m.ResetEscalatedAt()
+		return nil
+	case aftersalesrequest.FieldResolvedAt:
+		m.ResetResolvedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown AfterSalesRequest field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *AfterSalesRequestMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m._order != nil {
+		edges = append(edges, aftersalesrequest.EdgeOrder)
+	}
+	if m.events != nil {
+		edges = append(edges, aftersalesrequest.EdgeEvents)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *AfterSalesRequestMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case aftersalesrequest.EdgeOrder:
+		if id := m._order; id != nil {
+			return []ent.Value{*id}
+		}
+	case aftersalesrequest.EdgeEvents:
+		ids := make([]ent.Value, 0, len(m.events))
+		for id := range m.events {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *AfterSalesRequestMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.removedevents != nil {
+		edges = append(edges, aftersalesrequest.EdgeEvents)
+	}
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *AfterSalesRequestMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case aftersalesrequest.EdgeEvents:
+		ids := make([]ent.Value, 0, len(m.removedevents))
+		for id := range m.removedevents {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *AfterSalesRequestMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.cleared_order {
+		edges = append(edges, aftersalesrequest.EdgeOrder)
+	}
+	if m.clearedevents {
+		edges = append(edges, aftersalesrequest.EdgeEvents)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *AfterSalesRequestMutation) EdgeCleared(name string) bool {
+	switch name {
+	case aftersalesrequest.EdgeOrder:
+		return m.cleared_order
+	case aftersalesrequest.EdgeEvents:
+		return m.clearedevents
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *AfterSalesRequestMutation) ClearEdge(name string) error {
+	switch name {
+	case aftersalesrequest.EdgeOrder:
+		m.ClearOrder()
+		return nil
+	}
+	return fmt.Errorf("unknown AfterSalesRequest unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *AfterSalesRequestMutation) ResetEdge(name string) error {
+	switch name {
+	case aftersalesrequest.EdgeOrder:
+		m.ResetOrder()
+		return nil
+	case aftersalesrequest.EdgeEvents:
+		m.ResetEvents()
+		return nil
+	}
+	return fmt.Errorf("unknown AfterSalesRequest edge %s", name)
 }
 
 // ApiClientMutation represents an operation that mutates the ApiClient nodes in the graph.
@@ -9378,6 +12239,7 @@ type OrderMutation struct {
 	virtual_content    **schematype.VirtualContent
 	refunded_amount    *int64
 	addrefunded_amount *int64
+	after_sales_status *order.AfterSalesStatus
 	clearedFields      map[string]struct{}
 	customer           *int
 	clearedcustomer    bool
@@ -10749,6 +13611,42 @@ func (m *OrderMutation) ResetRefundedAmount() {
 	m.addrefunded_amount = nil
 }
 
+// SetAfterSalesStatus sets the "after_sales_status" field.
+func (m *OrderMutation) SetAfterSalesStatus(oss order.AfterSalesStatus) {
+	m.after_sales_status = &oss
+}
+
+// AfterSalesStatus returns the value of the "after_sales_status" field in the mutation.
+func (m *OrderMutation) AfterSalesStatus() (r order.AfterSalesStatus, exists bool) {
+	v := m.after_sales_status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAfterSalesStatus returns the old "after_sales_status" field's value of the Order entity.
+// If the Order object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OrderMutation) OldAfterSalesStatus(ctx context.Context) (v order.AfterSalesStatus, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAfterSalesStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAfterSalesStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAfterSalesStatus: %w", err)
+	}
+	return oldValue.AfterSalesStatus, nil
+}
+
+// ResetAfterSalesStatus resets all changes to the "after_sales_status" field.
+func (m *OrderMutation) ResetAfterSalesStatus() {
+	m.after_sales_status = nil
+}
+
 // ClearCustomer clears the "customer" edge to the User entity.
 func (m *OrderMutation) ClearCustomer() {
 	m.clearedcustomer = true
@@ -11053,7 +13951,7 @@ func (m *OrderMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *OrderMutation) Fields() []string {
-	fields := make([]string, 0, 28)
+	fields := make([]string, 0, 29)
 	if m.created_at != nil {
 		fields = append(fields, order.FieldCreatedAt)
 	}
@@ -11138,6 +14036,9 @@ func (m *OrderMutation) Fields() []string {
 	if m.refunded_amount != nil {
 		fields = append(fields, order.FieldRefundedAmount)
 	}
+	if m.after_sales_status != nil {
+		fields = append(fields, order.FieldAfterSalesStatus)
+	}
 	return fields
 }
 
@@ -11202,6 +14103,8 @@ func (m *OrderMutation) Field(name string) (ent.Value, bool) {
 		return m.VirtualContent()
 	case order.FieldRefundedAmount:
 		return m.RefundedAmount()
+	case order.FieldAfterSalesStatus:
+		return m.AfterSalesStatus()
 	}
 	return nil, false
 }
@@ -11267,6 +14170,8 @@ func (m *OrderMutation) OldField(ctx context.Context, name string) (ent.Value, e
 		return m.OldVirtualContent(ctx)
 	case order.FieldRefundedAmount:
 		return m.OldRefundedAmount(ctx)
+	case order.FieldAfterSalesStatus:
+		return m.OldAfterSalesStatus(ctx)
 	}
 	return nil, fmt.Errorf("unknown Order field %s", name)
 }
@@ -11471,6 +14376,13 @@ func (m *OrderMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetRefundedAmount(v)
+		return nil
+	case order.FieldAfterSalesStatus:
+		v, ok := value.(order.AfterSalesStatus)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAfterSalesStatus(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Order field %s", name)
@@ -11736,6 +14648,9 @@ func (m *OrderMutation) ResetField(name string) error {
 		return nil
 	case order.FieldRefundedAmount:
 		m.ResetRefundedAmount()
+		return nil
+	case order.FieldAfterSalesStatus:
+		m.ResetAfterSalesStatus()
 		return nil
 	}
 	return fmt.Errorf("unknown Order field %s", name)
@@ -13254,34 +16169,35 @@ func (m *OrderEventMutation) ResetEdge(name string) error {
 // OrderItemMutation represents an operation that mutates the OrderItem nodes in the graph.
 type OrderItemMutation struct {
 	config
-	op             Op
-	typ            string
-	id             *int
-	title          *string
-	sku            *string
-	options        *[]schematype.OptionValue
-	appendoptions  []schematype.OptionValue
-	kind           *orderitem.Kind
-	unit_price     *int64
-	addunit_price  *int64
-	currency       *string
-	quantity       *int
-	addquantity    *int
-	line_total     *int64
-	addline_total  *int64
-	fulfilled_at   *time.Time
-	clearedFields  map[string]struct{}
-	_order         *int
-	cleared_order  bool
-	product        *int
-	clearedproduct bool
-	variant        *int
-	clearedvariant bool
-	review         *int
-	clearedreview  bool
-	done           bool
-	oldValue       func(context.Context) (*OrderItem, error)
-	predicates     []predicate.OrderItem
+	op                 Op
+	typ                string
+	id                 *int
+	title              *string
+	sku                *string
+	options            *[]schematype.OptionValue
+	appendoptions      []schematype.OptionValue
+	kind               *orderitem.Kind
+	unit_price         *int64
+	addunit_price      *int64
+	currency           *string
+	quantity           *int
+	addquantity        *int
+	line_total         *int64
+	addline_total      *int64
+	fulfilled_at       *time.Time
+	after_sales_status *orderitem.AfterSalesStatus
+	clearedFields      map[string]struct{}
+	_order             *int
+	cleared_order      bool
+	product            *int
+	clearedproduct     bool
+	variant            *int
+	clearedvariant     bool
+	review             *int
+	clearedreview      bool
+	done               bool
+	oldValue           func(context.Context) (*OrderItem, error)
+	predicates         []predicate.OrderItem
 }
 
 var _ ent.Mutation = (*OrderItemMutation)(nil)
@@ -13928,6 +16844,42 @@ func (m *OrderItemMutation) ResetFulfilledAt() {
 	delete(m.clearedFields, orderitem.FieldFulfilledAt)
 }
 
+// SetAfterSalesStatus sets the "after_sales_status" field.
+func (m *OrderItemMutation) SetAfterSalesStatus(oss orderitem.AfterSalesStatus) {
+	m.after_sales_status = &oss
+}
+
+// AfterSalesStatus returns the value of the "after_sales_status" field in the mutation.
+func (m *OrderItemMutation) AfterSalesStatus() (r orderitem.AfterSalesStatus, exists bool) {
+	v := m.after_sales_status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAfterSalesStatus returns the old "after_sales_status" field's value of the OrderItem entity.
+// If the OrderItem object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OrderItemMutation) OldAfterSalesStatus(ctx context.Context) (v orderitem.AfterSalesStatus, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAfterSalesStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAfterSalesStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAfterSalesStatus: %w", err)
+	}
+	return oldValue.AfterSalesStatus, nil
+}
+
+// ResetAfterSalesStatus resets all changes to the "after_sales_status" field.
+func (m *OrderItemMutation) ResetAfterSalesStatus() {
+	m.after_sales_status = nil
+}
+
 // ClearOrder clears the "order" edge to the Order entity.
 func (m *OrderItemMutation) ClearOrder() {
 	m.cleared_order = true
@@ -14082,7 +17034,7 @@ func (m *OrderItemMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *OrderItemMutation) Fields() []string {
-	fields := make([]string, 0, 12)
+	fields := make([]string, 0, 13)
 	if m._order != nil {
 		fields = append(fields, orderitem.FieldOrderID)
 	}
@@ -14119,6 +17071,9 @@ func (m *OrderItemMutation) Fields() []string {
 	if m.fulfilled_at != nil {
 		fields = append(fields, orderitem.FieldFulfilledAt)
 	}
+	if m.after_sales_status != nil {
+		fields = append(fields, orderitem.FieldAfterSalesStatus)
+	}
 	return fields
 }
 
@@ -14151,6 +17106,8 @@ func (m *OrderItemMutation) Field(name string) (ent.Value, bool) {
 		return m.LineTotal()
 	case orderitem.FieldFulfilledAt:
 		return m.FulfilledAt()
+	case orderitem.FieldAfterSalesStatus:
+		return m.AfterSalesStatus()
 	}
 	return nil, false
 }
@@ -14184,6 +17141,8 @@ func (m *OrderItemMutation) OldField(ctx context.Context, name string) (ent.Valu
 		return m.OldLineTotal(ctx)
 	case orderitem.FieldFulfilledAt:
 		return m.OldFulfilledAt(ctx)
+	case orderitem.FieldAfterSalesStatus:
+		return m.OldAfterSalesStatus(ctx)
 	}
 	return nil, fmt.Errorf("unknown OrderItem field %s", name)
 }
@@ -14276,6 +17235,13 @@ func (m *OrderItemMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetFulfilledAt(v)
+		return nil
+	case orderitem.FieldAfterSalesStatus:
+		v, ok := value.(orderitem.AfterSalesStatus)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAfterSalesStatus(v)
 		return nil
 	}
 	return fmt.Errorf("unknown OrderItem field %s", name)
@@ -14421,6 +17387,9 @@ func (m *OrderItemMutation) ResetField(name string) error {
 		return nil
 	case orderitem.FieldFulfilledAt:
 		m.ResetFulfilledAt()
+		return nil
+	case orderitem.FieldAfterSalesStatus:
+		m.ResetAfterSalesStatus()
 		return nil
 	}
 	return fmt.Errorf("unknown OrderItem field %s", name)
@@ -22430,26 +25399,28 @@ func (m *RefreshTokenMutation) ResetEdge(name string) error {
 // RefundMutation represents an operation that mutates the Refund nodes in the graph.
 type RefundMutation struct {
 	config
-	op             Op
-	typ            string
-	id             *int
-	created_at     *time.Time
-	updated_at     *time.Time
-	order_id       *int
-	addorder_id    *int
-	refund_ref     *string
-	amount         *int64
-	addamount      *int64
-	currency       *string
-	status         *refund.Status
-	reason         *string
-	provider_ref   *string
-	clearedFields  map[string]struct{}
-	payment        *int
-	clearedpayment bool
-	done           bool
-	oldValue       func(context.Context) (*Refund, error)
-	predicates     []predicate.Refund
+	op                        Op
+	typ                       string
+	id                        *int
+	created_at                *time.Time
+	updated_at                *time.Time
+	order_id                  *int
+	addorder_id               *int
+	refund_ref                *string
+	amount                    *int64
+	addamount                 *int64
+	currency                  *string
+	status                    *refund.Status
+	reason                    *string
+	provider_ref              *string
+	after_sales_request_id    *int
+	addafter_sales_request_id *int
+	clearedFields             map[string]struct{}
+	payment                   *int
+	clearedpayment            bool
+	done                      bool
+	oldValue                  func(context.Context) (*Refund, error)
+	predicates                []predicate.Refund
 }
 
 var _ ent.Mutation = (*RefundMutation)(nil)
@@ -22964,6 +25935,76 @@ func (m *RefundMutation) ResetProviderRef() {
 	m.provider_ref = nil
 }
 
+// SetAfterSalesRequestID sets the "after_sales_request_id" field.
+func (m *RefundMutation) SetAfterSalesRequestID(i int) {
+	m.after_sales_request_id = &i
+	m.addafter_sales_request_id = nil
+}
+
+// AfterSalesRequestID returns the value of the "after_sales_request_id" field in the mutation.
+func (m *RefundMutation) AfterSalesRequestID() (r int, exists bool) {
+	v := m.after_sales_request_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAfterSalesRequestID returns the old "after_sales_request_id" field's value of the Refund entity.
+// If the Refund object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RefundMutation) OldAfterSalesRequestID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAfterSalesRequestID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAfterSalesRequestID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAfterSalesRequestID: %w", err)
+	}
+	return oldValue.AfterSalesRequestID, nil
+}
+
+// AddAfterSalesRequestID adds i to the "after_sales_request_id" field.
+func (m *RefundMutation) AddAfterSalesRequestID(i int) {
+	if m.addafter_sales_request_id != nil {
+		*m.addafter_sales_request_id += i
+	} else {
+		m.addafter_sales_request_id = &i
+	}
+}
+
+// AddedAfterSalesRequestID returns the value that was added to the "after_sales_request_id" field in this mutation.
+func (m *RefundMutation) AddedAfterSalesRequestID() (r int, exists bool) {
+	v := m.addafter_sales_request_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearAfterSalesRequestID clears the value of the "after_sales_request_id" field.
+func (m *RefundMutation) ClearAfterSalesRequestID() {
+	m.after_sales_request_id = nil
+	m.addafter_sales_request_id = nil
+	m.clearedFields[refund.FieldAfterSalesRequestID] = struct{}{}
+}
+
+// AfterSalesRequestIDCleared returns if the "after_sales_request_id" field was cleared in this mutation.
+func (m *RefundMutation) AfterSalesRequestIDCleared() bool {
+	_, ok := m.clearedFields[refund.FieldAfterSalesRequestID]
+	return ok
+}
+
+// ResetAfterSalesRequestID resets all changes to the "after_sales_request_id" field.
+func (m *RefundMutation) ResetAfterSalesRequestID() {
+	m.after_sales_request_id = nil
+	m.addafter_sales_request_id = nil
+	delete(m.clearedFields, refund.FieldAfterSalesRequestID)
+}
+
 // ClearPayment clears the "payment" edge to the Payment entity.
 func (m *RefundMutation) ClearPayment() {
 	m.clearedpayment = true
@@ -23025,7 +26066,7 @@ func (m *RefundMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *RefundMutation) Fields() []string {
-	fields := make([]string, 0, 10)
+	fields := make([]string, 0, 11)
 	if m.created_at != nil {
 		fields = append(fields, refund.FieldCreatedAt)
 	}
@@ -23056,6 +26097,9 @@ func (m *RefundMutation) Fields() []string {
 	if m.provider_ref != nil {
 		fields = append(fields, refund.FieldProviderRef)
 	}
+	if m.after_sales_request_id != nil {
+		fields = append(fields, refund.FieldAfterSalesRequestID)
+	}
 	return fields
 }
 
@@ -23084,6 +26128,8 @@ func (m *RefundMutation) Field(name string) (ent.Value, bool) {
 		return m.Reason()
 	case refund.FieldProviderRef:
 		return m.ProviderRef()
+	case refund.FieldAfterSalesRequestID:
+		return m.AfterSalesRequestID()
 	}
 	return nil, false
 }
@@ -23113,6 +26159,8 @@ func (m *RefundMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldReason(ctx)
 	case refund.FieldProviderRef:
 		return m.OldProviderRef(ctx)
+	case refund.FieldAfterSalesRequestID:
+		return m.OldAfterSalesRequestID(ctx)
 	}
 	return nil, fmt.Errorf("unknown Refund field %s", name)
 }
@@ -23192,6 +26240,13 @@ func (m *RefundMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetProviderRef(v)
 		return nil
+	case refund.FieldAfterSalesRequestID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAfterSalesRequestID(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Refund field %s", name)
 }
@@ -23206,6 +26261,9 @@ func (m *RefundMutation) AddedFields() []string {
 	if m.addamount != nil {
 		fields = append(fields, refund.FieldAmount)
 	}
+	if m.addafter_sales_request_id != nil {
+		fields = append(fields, refund.FieldAfterSalesRequestID)
+	}
 	return fields
 }
 
@@ -23218,6 +26276,8 @@ func (m *RefundMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedOrderID()
 	case refund.FieldAmount:
 		return m.AddedAmount()
+	case refund.FieldAfterSalesRequestID:
+		return m.AddedAfterSalesRequestID()
 	}
 	return nil, false
 }
@@ -23241,6 +26301,13 @@ func (m *RefundMutation) AddField(name string, value ent.Value) error {
 		}
 		m.AddAmount(v)
 		return nil
+	case refund.FieldAfterSalesRequestID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAfterSalesRequestID(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Refund numeric field %s", name)
 }
@@ -23251,6 +26318,9 @@ func (m *RefundMutation) ClearedFields() []string {
 	var fields []string
 	if m.FieldCleared(refund.FieldOrderID) {
 		fields = append(fields, refund.FieldOrderID)
+	}
+	if m.FieldCleared(refund.FieldAfterSalesRequestID) {
+		fields = append(fields, refund.FieldAfterSalesRequestID)
 	}
 	return fields
 }
@@ -23268,6 +26338,9 @@ func (m *RefundMutation) ClearField(name string) error {
 	switch name {
 	case refund.FieldOrderID:
 		m.ClearOrderID()
+		return nil
+	case refund.FieldAfterSalesRequestID:
+		m.ClearAfterSalesRequestID()
 		return nil
 	}
 	return fmt.Errorf("unknown Refund nullable field %s", name)
@@ -23306,6 +26379,9 @@ func (m *RefundMutation) ResetField(name string) error {
 		return nil
 	case refund.FieldProviderRef:
 		m.ResetProviderRef()
+		return nil
+	case refund.FieldAfterSalesRequestID:
+		m.ResetAfterSalesRequestID()
 		return nil
 	}
 	return fmt.Errorf("unknown Refund field %s", name)

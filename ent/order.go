@@ -77,6 +77,8 @@ type Order struct {
 	VirtualContent *schematype.VirtualContent `json:"virtual_content,omitempty"`
 	// RefundedAmount holds the value of the "refunded_amount" field.
 	RefundedAmount int64 `json:"refunded_amount,omitempty"`
+	// The after-sales view of the order (internal/aftersales.Sync).
+	AfterSalesStatus order.AfterSalesStatus `json:"after_sales_status,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the OrderQuery when eager-loading is set.
 	Edges        OrderEdges `json:"edges"`
@@ -176,7 +178,7 @@ func (*Order) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case order.FieldID, order.FieldCustomerID, order.FieldMerchantID, order.FieldSubtotal, order.FieldShippingFee, order.FieldDiscount, order.FieldTotal, order.FieldRefundedAmount:
 			values[i] = new(sql.NullInt64)
-		case order.FieldNumber, order.FieldCheckoutID, order.FieldStatus, order.FieldCurrency, order.FieldContactName, order.FieldContactPhone, order.FieldNote, order.FieldCancelReason, order.FieldFulfilment:
+		case order.FieldNumber, order.FieldCheckoutID, order.FieldStatus, order.FieldCurrency, order.FieldContactName, order.FieldContactPhone, order.FieldNote, order.FieldCancelReason, order.FieldFulfilment, order.FieldAfterSalesStatus:
 			values[i] = new(sql.NullString)
 		case order.FieldCreatedAt, order.FieldUpdatedAt, order.FieldPaidAt, order.FieldCancelledAt, order.FieldCompletedAt, order.FieldPaymentDeadline, order.FieldAcceptedAt, order.FieldShippedAt, order.FieldDeliveredAt, order.FieldFulfilledAt:
 			values[i] = new(sql.NullTime)
@@ -381,6 +383,12 @@ func (_m *Order) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.RefundedAmount = value.Int64
 			}
+		case order.FieldAfterSalesStatus:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field after_sales_status", values[i])
+			} else if value.Valid {
+				_m.AfterSalesStatus = order.AfterSalesStatus(value.String)
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -546,6 +554,9 @@ func (_m *Order) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("refunded_amount=")
 	builder.WriteString(fmt.Sprintf("%v", _m.RefundedAmount))
+	builder.WriteString(", ")
+	builder.WriteString("after_sales_status=")
+	builder.WriteString(fmt.Sprintf("%v", _m.AfterSalesStatus))
 	builder.WriteByte(')')
 	return builder.String()
 }

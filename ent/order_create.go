@@ -357,6 +357,20 @@ func (_c *OrderCreate) SetNillableRefundedAmount(v *int64) *OrderCreate {
 	return _c
 }
 
+// SetAfterSalesStatus sets the "after_sales_status" field.
+func (_c *OrderCreate) SetAfterSalesStatus(v order.AfterSalesStatus) *OrderCreate {
+	_c.mutation.SetAfterSalesStatus(v)
+	return _c
+}
+
+// SetNillableAfterSalesStatus sets the "after_sales_status" field if the given value is not nil.
+func (_c *OrderCreate) SetNillableAfterSalesStatus(v *order.AfterSalesStatus) *OrderCreate {
+	if v != nil {
+		_c.SetAfterSalesStatus(*v)
+	}
+	return _c
+}
+
 // SetCustomer sets the "customer" edge to the User entity.
 func (_c *OrderCreate) SetCustomer(v *User) *OrderCreate {
 	return _c.SetCustomerID(v.ID)
@@ -514,6 +528,10 @@ func (_c *OrderCreate) defaults() error {
 		v := order.DefaultRefundedAmount
 		_c.mutation.SetRefundedAmount(v)
 	}
+	if _, ok := _c.mutation.AfterSalesStatus(); !ok {
+		v := order.DefaultAfterSalesStatus
+		_c.mutation.SetAfterSalesStatus(v)
+	}
 	return nil
 }
 
@@ -638,6 +656,14 @@ func (_c *OrderCreate) check() error {
 	if v, ok := _c.mutation.RefundedAmount(); ok {
 		if err := order.RefundedAmountValidator(v); err != nil {
 			return &ValidationError{Name: "refunded_amount", err: fmt.Errorf(`ent: validator failed for field "Order.refunded_amount": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.AfterSalesStatus(); !ok {
+		return &ValidationError{Name: "after_sales_status", err: errors.New(`ent: missing required field "Order.after_sales_status"`)}
+	}
+	if v, ok := _c.mutation.AfterSalesStatus(); ok {
+		if err := order.AfterSalesStatusValidator(v); err != nil {
+			return &ValidationError{Name: "after_sales_status", err: fmt.Errorf(`ent: validator failed for field "Order.after_sales_status": %w`, err)}
 		}
 	}
 	if len(_c.mutation.CustomerIDs()) == 0 {
@@ -776,6 +802,10 @@ func (_c *OrderCreate) createSpec() (*Order, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.RefundedAmount(); ok {
 		_spec.SetField(order.FieldRefundedAmount, field.TypeInt64, value)
 		_node.RefundedAmount = value
+	}
+	if value, ok := _c.mutation.AfterSalesStatus(); ok {
+		_spec.SetField(order.FieldAfterSalesStatus, field.TypeEnum, value)
+		_node.AfterSalesStatus = value
 	}
 	if nodes := _c.mutation.CustomerIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -1287,6 +1317,18 @@ func (u *OrderUpsert) AddRefundedAmount(v int64) *OrderUpsert {
 	return u
 }
 
+// SetAfterSalesStatus sets the "after_sales_status" field.
+func (u *OrderUpsert) SetAfterSalesStatus(v order.AfterSalesStatus) *OrderUpsert {
+	u.Set(order.FieldAfterSalesStatus, v)
+	return u
+}
+
+// UpdateAfterSalesStatus sets the "after_sales_status" field to the value that was provided on create.
+func (u *OrderUpsert) UpdateAfterSalesStatus() *OrderUpsert {
+	u.SetExcluded(order.FieldAfterSalesStatus)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -1764,6 +1806,20 @@ func (u *OrderUpsertOne) AddRefundedAmount(v int64) *OrderUpsertOne {
 func (u *OrderUpsertOne) UpdateRefundedAmount() *OrderUpsertOne {
 	return u.Update(func(s *OrderUpsert) {
 		s.UpdateRefundedAmount()
+	})
+}
+
+// SetAfterSalesStatus sets the "after_sales_status" field.
+func (u *OrderUpsertOne) SetAfterSalesStatus(v order.AfterSalesStatus) *OrderUpsertOne {
+	return u.Update(func(s *OrderUpsert) {
+		s.SetAfterSalesStatus(v)
+	})
+}
+
+// UpdateAfterSalesStatus sets the "after_sales_status" field to the value that was provided on create.
+func (u *OrderUpsertOne) UpdateAfterSalesStatus() *OrderUpsertOne {
+	return u.Update(func(s *OrderUpsert) {
+		s.UpdateAfterSalesStatus()
 	})
 }
 
@@ -2410,6 +2466,20 @@ func (u *OrderUpsertBulk) AddRefundedAmount(v int64) *OrderUpsertBulk {
 func (u *OrderUpsertBulk) UpdateRefundedAmount() *OrderUpsertBulk {
 	return u.Update(func(s *OrderUpsert) {
 		s.UpdateRefundedAmount()
+	})
+}
+
+// SetAfterSalesStatus sets the "after_sales_status" field.
+func (u *OrderUpsertBulk) SetAfterSalesStatus(v order.AfterSalesStatus) *OrderUpsertBulk {
+	return u.Update(func(s *OrderUpsert) {
+		s.SetAfterSalesStatus(v)
+	})
+}
+
+// UpdateAfterSalesStatus sets the "after_sales_status" field to the value that was provided on create.
+func (u *OrderUpsertBulk) UpdateAfterSalesStatus() *OrderUpsertBulk {
+	return u.Update(func(s *OrderUpsert) {
+		s.UpdateAfterSalesStatus()
 	})
 }
 

@@ -419,6 +419,20 @@ func (_u *OrderUpdate) AddRefundedAmount(v int64) *OrderUpdate {
 	return _u
 }
 
+// SetAfterSalesStatus sets the "after_sales_status" field.
+func (_u *OrderUpdate) SetAfterSalesStatus(v order.AfterSalesStatus) *OrderUpdate {
+	_u.mutation.SetAfterSalesStatus(v)
+	return _u
+}
+
+// SetNillableAfterSalesStatus sets the "after_sales_status" field if the given value is not nil.
+func (_u *OrderUpdate) SetNillableAfterSalesStatus(v *order.AfterSalesStatus) *OrderUpdate {
+	if v != nil {
+		_u.SetAfterSalesStatus(*v)
+	}
+	return _u
+}
+
 // AddItemIDs adds the "items" edge to the OrderItem entity by IDs.
 func (_u *OrderUpdate) AddItemIDs(ids ...int) *OrderUpdate {
 	_u.mutation.AddItemIDs(ids...)
@@ -667,6 +681,11 @@ func (_u *OrderUpdate) check() error {
 			return &ValidationError{Name: "refunded_amount", err: fmt.Errorf(`ent: validator failed for field "Order.refunded_amount": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.AfterSalesStatus(); ok {
+		if err := order.AfterSalesStatusValidator(v); err != nil {
+			return &ValidationError{Name: "after_sales_status", err: fmt.Errorf(`ent: validator failed for field "Order.after_sales_status": %w`, err)}
+		}
+	}
 	if _u.mutation.CustomerCleared() && len(_u.mutation.CustomerIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Order.customer"`)
 	}
@@ -807,6 +826,9 @@ func (_u *OrderUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.AddedRefundedAmount(); ok {
 		_spec.AddField(order.FieldRefundedAmount, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AfterSalesStatus(); ok {
+		_spec.SetField(order.FieldAfterSalesStatus, field.TypeEnum, value)
 	}
 	if _u.mutation.ItemsCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -1395,6 +1417,20 @@ func (_u *OrderUpdateOne) AddRefundedAmount(v int64) *OrderUpdateOne {
 	return _u
 }
 
+// SetAfterSalesStatus sets the "after_sales_status" field.
+func (_u *OrderUpdateOne) SetAfterSalesStatus(v order.AfterSalesStatus) *OrderUpdateOne {
+	_u.mutation.SetAfterSalesStatus(v)
+	return _u
+}
+
+// SetNillableAfterSalesStatus sets the "after_sales_status" field if the given value is not nil.
+func (_u *OrderUpdateOne) SetNillableAfterSalesStatus(v *order.AfterSalesStatus) *OrderUpdateOne {
+	if v != nil {
+		_u.SetAfterSalesStatus(*v)
+	}
+	return _u
+}
+
 // AddItemIDs adds the "items" edge to the OrderItem entity by IDs.
 func (_u *OrderUpdateOne) AddItemIDs(ids ...int) *OrderUpdateOne {
 	_u.mutation.AddItemIDs(ids...)
@@ -1656,6 +1692,11 @@ func (_u *OrderUpdateOne) check() error {
 			return &ValidationError{Name: "refunded_amount", err: fmt.Errorf(`ent: validator failed for field "Order.refunded_amount": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.AfterSalesStatus(); ok {
+		if err := order.AfterSalesStatusValidator(v); err != nil {
+			return &ValidationError{Name: "after_sales_status", err: fmt.Errorf(`ent: validator failed for field "Order.after_sales_status": %w`, err)}
+		}
+	}
 	if _u.mutation.CustomerCleared() && len(_u.mutation.CustomerIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Order.customer"`)
 	}
@@ -1813,6 +1854,9 @@ func (_u *OrderUpdateOne) sqlSave(ctx context.Context) (_node *Order, err error)
 	}
 	if value, ok := _u.mutation.AddedRefundedAmount(); ok {
 		_spec.AddField(order.FieldRefundedAmount, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AfterSalesStatus(); ok {
+		_spec.SetField(order.FieldAfterSalesStatus, field.TypeEnum, value)
 	}
 	if _u.mutation.ItemsCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -47,6 +47,8 @@ type OrderItem struct {
 	LineTotal int64 `json:"line_total,omitempty"`
 	// When a VIRTUAL line's content was delivered or a SERVICE line rendered; physical lines travel in shipments.
 	FulfilledAt *time.Time `json:"fulfilled_at,omitempty"`
+	// The after-sales view of the line (internal/aftersales.Sync).
+	AfterSalesStatus orderitem.AfterSalesStatus `json:"after_sales_status,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the OrderItemQuery when eager-loading is set.
 	Edges        OrderItemEdges `json:"edges"`
@@ -123,7 +125,7 @@ func (*OrderItem) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case orderitem.FieldID, orderitem.FieldOrderID, orderitem.FieldProductID, orderitem.FieldVariantID, orderitem.FieldUnitPrice, orderitem.FieldQuantity, orderitem.FieldLineTotal:
 			values[i] = new(sql.NullInt64)
-		case orderitem.FieldTitle, orderitem.FieldSku, orderitem.FieldKind, orderitem.FieldCurrency:
+		case orderitem.FieldTitle, orderitem.FieldSku, orderitem.FieldKind, orderitem.FieldCurrency, orderitem.FieldAfterSalesStatus:
 			values[i] = new(sql.NullString)
 		case orderitem.FieldFulfilledAt:
 			values[i] = new(sql.NullTime)
@@ -225,6 +227,12 @@ func (_m *OrderItem) assignValues(columns []string, values []any) error {
 				_m.FulfilledAt = new(time.Time)
 				*_m.FulfilledAt = value.Time
 			}
+		case orderitem.FieldAfterSalesStatus:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field after_sales_status", values[i])
+			} else if value.Valid {
+				_m.AfterSalesStatus = orderitem.AfterSalesStatus(value.String)
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -322,6 +330,9 @@ func (_m *OrderItem) String() string {
 		builder.WriteString("fulfilled_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
+	builder.WriteString(", ")
+	builder.WriteString("after_sales_status=")
+	builder.WriteString(fmt.Sprintf("%v", _m.AfterSalesStatus))
 	builder.WriteByte(')')
 	return builder.String()
 }

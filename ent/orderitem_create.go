@@ -139,6 +139,20 @@ func (_c *OrderItemCreate) SetNillableFulfilledAt(v *time.Time) *OrderItemCreate
 	return _c
 }
 
+// SetAfterSalesStatus sets the "after_sales_status" field.
+func (_c *OrderItemCreate) SetAfterSalesStatus(v orderitem.AfterSalesStatus) *OrderItemCreate {
+	_c.mutation.SetAfterSalesStatus(v)
+	return _c
+}
+
+// SetNillableAfterSalesStatus sets the "after_sales_status" field if the given value is not nil.
+func (_c *OrderItemCreate) SetNillableAfterSalesStatus(v *orderitem.AfterSalesStatus) *OrderItemCreate {
+	if v != nil {
+		_c.SetAfterSalesStatus(*v)
+	}
+	return _c
+}
+
 // SetOrder sets the "order" edge to the Order entity.
 func (_c *OrderItemCreate) SetOrder(v *Order) *OrderItemCreate {
 	return _c.SetOrderID(v.ID)
@@ -222,6 +236,10 @@ func (_c *OrderItemCreate) defaults() error {
 		v := orderitem.DefaultCurrency
 		_c.mutation.SetCurrency(v)
 	}
+	if _, ok := _c.mutation.AfterSalesStatus(); !ok {
+		v := orderitem.DefaultAfterSalesStatus
+		_c.mutation.SetAfterSalesStatus(v)
+	}
 	return nil
 }
 
@@ -289,6 +307,14 @@ func (_c *OrderItemCreate) check() error {
 			return &ValidationError{Name: "line_total", err: fmt.Errorf(`ent: validator failed for field "OrderItem.line_total": %w`, err)}
 		}
 	}
+	if _, ok := _c.mutation.AfterSalesStatus(); !ok {
+		return &ValidationError{Name: "after_sales_status", err: errors.New(`ent: missing required field "OrderItem.after_sales_status"`)}
+	}
+	if v, ok := _c.mutation.AfterSalesStatus(); ok {
+		if err := orderitem.AfterSalesStatusValidator(v); err != nil {
+			return &ValidationError{Name: "after_sales_status", err: fmt.Errorf(`ent: validator failed for field "OrderItem.after_sales_status": %w`, err)}
+		}
+	}
 	if len(_c.mutation.OrderIDs()) == 0 {
 		return &ValidationError{Name: "order", err: errors.New(`ent: missing required edge "OrderItem.order"`)}
 	}
@@ -354,6 +380,10 @@ func (_c *OrderItemCreate) createSpec() (*OrderItem, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.FulfilledAt(); ok {
 		_spec.SetField(orderitem.FieldFulfilledAt, field.TypeTime, value)
 		_node.FulfilledAt = &value
+	}
+	if value, ok := _c.mutation.AfterSalesStatus(); ok {
+		_spec.SetField(orderitem.FieldAfterSalesStatus, field.TypeEnum, value)
+		_node.AfterSalesStatus = value
 	}
 	if nodes := _c.mutation.OrderIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -630,6 +660,18 @@ func (u *OrderItemUpsert) ClearFulfilledAt() *OrderItemUpsert {
 	return u
 }
 
+// SetAfterSalesStatus sets the "after_sales_status" field.
+func (u *OrderItemUpsert) SetAfterSalesStatus(v orderitem.AfterSalesStatus) *OrderItemUpsert {
+	u.Set(orderitem.FieldAfterSalesStatus, v)
+	return u
+}
+
+// UpdateAfterSalesStatus sets the "after_sales_status" field to the value that was provided on create.
+func (u *OrderItemUpsert) UpdateAfterSalesStatus() *OrderItemUpsert {
+	u.SetExcluded(orderitem.FieldAfterSalesStatus)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -857,6 +899,20 @@ func (u *OrderItemUpsertOne) UpdateFulfilledAt() *OrderItemUpsertOne {
 func (u *OrderItemUpsertOne) ClearFulfilledAt() *OrderItemUpsertOne {
 	return u.Update(func(s *OrderItemUpsert) {
 		s.ClearFulfilledAt()
+	})
+}
+
+// SetAfterSalesStatus sets the "after_sales_status" field.
+func (u *OrderItemUpsertOne) SetAfterSalesStatus(v orderitem.AfterSalesStatus) *OrderItemUpsertOne {
+	return u.Update(func(s *OrderItemUpsert) {
+		s.SetAfterSalesStatus(v)
+	})
+}
+
+// UpdateAfterSalesStatus sets the "after_sales_status" field to the value that was provided on create.
+func (u *OrderItemUpsertOne) UpdateAfterSalesStatus() *OrderItemUpsertOne {
+	return u.Update(func(s *OrderItemUpsert) {
+		s.UpdateAfterSalesStatus()
 	})
 }
 
@@ -1253,6 +1309,20 @@ func (u *OrderItemUpsertBulk) UpdateFulfilledAt() *OrderItemUpsertBulk {
 func (u *OrderItemUpsertBulk) ClearFulfilledAt() *OrderItemUpsertBulk {
 	return u.Update(func(s *OrderItemUpsert) {
 		s.ClearFulfilledAt()
+	})
+}
+
+// SetAfterSalesStatus sets the "after_sales_status" field.
+func (u *OrderItemUpsertBulk) SetAfterSalesStatus(v orderitem.AfterSalesStatus) *OrderItemUpsertBulk {
+	return u.Update(func(s *OrderItemUpsert) {
+		s.SetAfterSalesStatus(v)
+	})
+}
+
+// UpdateAfterSalesStatus sets the "after_sales_status" field to the value that was provided on create.
+func (u *OrderItemUpsertBulk) UpdateAfterSalesStatus() *OrderItemUpsertBulk {
+	return u.Update(func(s *OrderItemUpsert) {
+		s.UpdateAfterSalesStatus()
 	})
 }
 

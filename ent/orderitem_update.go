@@ -211,6 +211,20 @@ func (_u *OrderItemUpdate) ClearFulfilledAt() *OrderItemUpdate {
 	return _u
 }
 
+// SetAfterSalesStatus sets the "after_sales_status" field.
+func (_u *OrderItemUpdate) SetAfterSalesStatus(v orderitem.AfterSalesStatus) *OrderItemUpdate {
+	_u.mutation.SetAfterSalesStatus(v)
+	return _u
+}
+
+// SetNillableAfterSalesStatus sets the "after_sales_status" field if the given value is not nil.
+func (_u *OrderItemUpdate) SetNillableAfterSalesStatus(v *orderitem.AfterSalesStatus) *OrderItemUpdate {
+	if v != nil {
+		_u.SetAfterSalesStatus(*v)
+	}
+	return _u
+}
+
 // SetProduct sets the "product" edge to the Product entity.
 func (_u *OrderItemUpdate) SetProduct(v *Product) *OrderItemUpdate {
 	return _u.SetProductID(v.ID)
@@ -322,6 +336,11 @@ func (_u *OrderItemUpdate) check() error {
 			return &ValidationError{Name: "line_total", err: fmt.Errorf(`ent: validator failed for field "OrderItem.line_total": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.AfterSalesStatus(); ok {
+		if err := orderitem.AfterSalesStatusValidator(v); err != nil {
+			return &ValidationError{Name: "after_sales_status", err: fmt.Errorf(`ent: validator failed for field "OrderItem.after_sales_status": %w`, err)}
+		}
+	}
 	if _u.mutation.OrderCleared() && len(_u.mutation.OrderIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "OrderItem.order"`)
 	}
@@ -386,6 +405,9 @@ func (_u *OrderItemUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.FulfilledAtCleared() {
 		_spec.ClearField(orderitem.FieldFulfilledAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.AfterSalesStatus(); ok {
+		_spec.SetField(orderitem.FieldAfterSalesStatus, field.TypeEnum, value)
 	}
 	if _u.mutation.ProductCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -673,6 +695,20 @@ func (_u *OrderItemUpdateOne) ClearFulfilledAt() *OrderItemUpdateOne {
 	return _u
 }
 
+// SetAfterSalesStatus sets the "after_sales_status" field.
+func (_u *OrderItemUpdateOne) SetAfterSalesStatus(v orderitem.AfterSalesStatus) *OrderItemUpdateOne {
+	_u.mutation.SetAfterSalesStatus(v)
+	return _u
+}
+
+// SetNillableAfterSalesStatus sets the "after_sales_status" field if the given value is not nil.
+func (_u *OrderItemUpdateOne) SetNillableAfterSalesStatus(v *orderitem.AfterSalesStatus) *OrderItemUpdateOne {
+	if v != nil {
+		_u.SetAfterSalesStatus(*v)
+	}
+	return _u
+}
+
 // SetProduct sets the "product" edge to the Product entity.
 func (_u *OrderItemUpdateOne) SetProduct(v *Product) *OrderItemUpdateOne {
 	return _u.SetProductID(v.ID)
@@ -797,6 +833,11 @@ func (_u *OrderItemUpdateOne) check() error {
 			return &ValidationError{Name: "line_total", err: fmt.Errorf(`ent: validator failed for field "OrderItem.line_total": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.AfterSalesStatus(); ok {
+		if err := orderitem.AfterSalesStatusValidator(v); err != nil {
+			return &ValidationError{Name: "after_sales_status", err: fmt.Errorf(`ent: validator failed for field "OrderItem.after_sales_status": %w`, err)}
+		}
+	}
 	if _u.mutation.OrderCleared() && len(_u.mutation.OrderIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "OrderItem.order"`)
 	}
@@ -878,6 +919,9 @@ func (_u *OrderItemUpdateOne) sqlSave(ctx context.Context) (_node *OrderItem, er
 	}
 	if _u.mutation.FulfilledAtCleared() {
 		_spec.ClearField(orderitem.FieldFulfilledAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.AfterSalesStatus(); ok {
+		_spec.SetField(orderitem.FieldAfterSalesStatus, field.TypeEnum, value)
 	}
 	if _u.mutation.ProductCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -38,6 +38,8 @@ type Refund struct {
 	Reason string `json:"reason,omitempty"`
 	// ProviderRef holds the value of the "provider_ref" field.
 	ProviderRef string `json:"provider_ref,omitempty"`
+	// The after-sales request this refund executes: at most one refund per request.
+	AfterSalesRequestID *int `json:"after_sales_request_id,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the RefundQuery when eager-loading is set.
 	Edges        RefundEdges `json:"edges"`
@@ -71,7 +73,7 @@ func (*Refund) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case refund.FieldID, refund.FieldPaymentID, refund.FieldOrderID, refund.FieldAmount:
+		case refund.FieldID, refund.FieldPaymentID, refund.FieldOrderID, refund.FieldAmount, refund.FieldAfterSalesRequestID:
 			values[i] = new(sql.NullInt64)
 		case refund.FieldRefundRef, refund.FieldCurrency, refund.FieldStatus, refund.FieldReason, refund.FieldProviderRef:
 			values[i] = new(sql.NullString)
@@ -159,6 +161,13 @@ func (_m *Refund) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.ProviderRef = value.String
 			}
+		case refund.FieldAfterSalesRequestID:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field after_sales_request_id", values[i])
+			} else if value.Valid {
+				_m.AfterSalesRequestID = new(int)
+				*_m.AfterSalesRequestID = int(value.Int64)
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -231,6 +240,11 @@ func (_m *Refund) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("provider_ref=")
 	builder.WriteString(_m.ProviderRef)
+	builder.WriteString(", ")
+	if v := _m.AfterSalesRequestID; v != nil {
+		builder.WriteString("after_sales_request_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -131,6 +131,20 @@ func (_c *RefundCreate) SetNillableProviderRef(v *string) *RefundCreate {
 	return _c
 }
 
+// SetAfterSalesRequestID sets the "after_sales_request_id" field.
+func (_c *RefundCreate) SetAfterSalesRequestID(v int) *RefundCreate {
+	_c.mutation.SetAfterSalesRequestID(v)
+	return _c
+}
+
+// SetNillableAfterSalesRequestID sets the "after_sales_request_id" field if the given value is not nil.
+func (_c *RefundCreate) SetNillableAfterSalesRequestID(v *int) *RefundCreate {
+	if v != nil {
+		_c.SetAfterSalesRequestID(*v)
+	}
+	return _c
+}
+
 // SetPayment sets the "payment" edge to the Payment entity.
 func (_c *RefundCreate) SetPayment(v *Payment) *RefundCreate {
 	return _c.SetPaymentID(v.ID)
@@ -327,6 +341,10 @@ func (_c *RefundCreate) createSpec() (*Refund, *sqlgraph.CreateSpec) {
 		_spec.SetField(refund.FieldProviderRef, field.TypeString, value)
 		_node.ProviderRef = value
 	}
+	if value, ok := _c.mutation.AfterSalesRequestID(); ok {
+		_spec.SetField(refund.FieldAfterSalesRequestID, field.TypeInt, value)
+		_node.AfterSalesRequestID = &value
+	}
 	if nodes := _c.mutation.PaymentIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -472,6 +490,9 @@ func (u *RefundUpsertOne) UpdateNewValues() *RefundUpsertOne {
 		}
 		if _, exists := u.create.mutation.Currency(); exists {
 			s.SetIgnore(refund.FieldCurrency)
+		}
+		if _, exists := u.create.mutation.AfterSalesRequestID(); exists {
+			s.SetIgnore(refund.FieldAfterSalesRequestID)
 		}
 	}))
 	return u
@@ -753,6 +774,9 @@ func (u *RefundUpsertBulk) UpdateNewValues() *RefundUpsertBulk {
 			}
 			if _, exists := b.mutation.Currency(); exists {
 				s.SetIgnore(refund.FieldCurrency)
+			}
+			if _, exists := b.mutation.AfterSalesRequestID(); exists {
+				s.SetIgnore(refund.FieldAfterSalesRequestID)
 			}
 		}
 	}))

@@ -180,6 +180,9 @@ func (_u *RefundUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.ProviderRef(); ok {
 		_spec.SetField(refund.FieldProviderRef, field.TypeString, value)
 	}
+	if _u.mutation.AfterSalesRequestIDCleared() {
+		_spec.ClearField(refund.FieldAfterSalesRequestID, field.TypeInt)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -382,6 +385,9 @@ func (_u *RefundUpdateOne) sqlSave(ctx context.Context) (_node *Refund, err erro
 	}
 	if value, ok := _u.mutation.ProviderRef(); ok {
 		_spec.SetField(refund.FieldProviderRef, field.TypeString, value)
+	}
+	if _u.mutation.AfterSalesRequestIDCleared() {
+		_spec.ClearField(refund.FieldAfterSalesRequestID, field.TypeInt)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &Refund{config: _u.config}

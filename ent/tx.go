@@ -16,6 +16,10 @@ type Tx struct {
 	config
 	// Address is the client for interacting with the Address builders.
 	Address *AddressClient
+	// AfterSalesEvent is the client for interacting with the AfterSalesEvent builders.
+	AfterSalesEvent *AfterSalesEventClient
+	// AfterSalesRequest is the client for interacting with the AfterSalesRequest builders.
+	AfterSalesRequest *AfterSalesRequestClient
 	// ApiClient is the client for interacting with the ApiClient builders.
 	ApiClient *ApiClientClient
 	// AuditLog is the client for interacting with the AuditLog builders.
@@ -214,6 +218,8 @@ func (tx *Tx) Client() *Client {
 
 func (tx *Tx) init() {
 	tx.Address = NewAddressClient(tx.config)
+	tx.AfterSalesEvent = NewAfterSalesEventClient(tx.config)
+	tx.AfterSalesRequest = NewAfterSalesRequestClient(tx.config)
 	tx.ApiClient = NewApiClientClient(tx.config)
 	tx.AuditLog = NewAuditLogClient(tx.config)
 	tx.CartLine = NewCartLineClient(tx.config)

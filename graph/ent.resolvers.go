@@ -55,6 +55,14 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []int) ([]ent.Noder, erro
 	return nodes, nil
 }
 
+// AfterSalesEvent returns AfterSalesEventResolver implementation.
+func (r *Resolver) AfterSalesEvent() AfterSalesEventResolver { return &afterSalesEventResolver{r} }
+
+// AfterSalesRequest returns AfterSalesRequestResolver implementation.
+func (r *Resolver) AfterSalesRequest() AfterSalesRequestResolver {
+	return &afterSalesRequestResolver{r}
+}
+
 // AuditLog returns AuditLogResolver implementation.
 func (r *Resolver) AuditLog() AuditLogResolver { return &auditLogResolver{r} }
 
@@ -101,19 +109,21 @@ func (r *Resolver) UploadedFile() UploadedFileResolver { return &uploadedFileRes
 func (r *Resolver) User() UserResolver { return &userResolver{r} }
 
 type (
-	auditLogResolver       struct{ *Resolver }
-	cartLineResolver       struct{ *Resolver }
-	categoryResolver       struct{ *Resolver }
-	merchantResolver       struct{ *Resolver }
-	orderResolver          struct{ *Resolver }
-	orderEventResolver     struct{ *Resolver }
-	orderItemResolver      struct{ *Resolver }
-	paymentResolver        struct{ *Resolver }
-	productResolver        struct{ *Resolver }
-	productVariantResolver struct{ *Resolver }
-	queryResolver          struct{ *Resolver }
-	refundResolver         struct{ *Resolver }
-	reviewResolver         struct{ *Resolver }
-	uploadedFileResolver   struct{ *Resolver }
-	userResolver           struct{ *Resolver }
+	afterSalesEventResolver   struct{ *Resolver }
+	afterSalesRequestResolver struct{ *Resolver }
+	auditLogResolver          struct{ *Resolver }
+	cartLineResolver          struct{ *Resolver }
+	categoryResolver          struct{ *Resolver }
+	merchantResolver          struct{ *Resolver }
+	orderResolver             struct{ *Resolver }
+	orderEventResolver        struct{ *Resolver }
+	orderItemResolver         struct{ *Resolver }
+	paymentResolver           struct{ *Resolver }
+	productResolver           struct{ *Resolver }
+	productVariantResolver    struct{ *Resolver }
+	queryResolver             struct{ *Resolver }
+	refundResolver            struct{ *Resolver }
+	reviewResolver            struct{ *Resolver }
+	uploadedFileResolver      struct{ *Resolver }
+	userResolver              struct{ *Resolver }
 )

@@ -18,6 +18,8 @@ import (
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/xiadan/xiadan/ent"
+	"github.com/xiadan/xiadan/ent/aftersalesevent"
+	"github.com/xiadan/xiadan/ent/aftersalesrequest"
 	"github.com/xiadan/xiadan/ent/merchant"
 	"github.com/xiadan/xiadan/ent/merchantinvitation"
 	"github.com/xiadan/xiadan/ent/order"
@@ -57,6 +59,8 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	AfterSalesEvent() AfterSalesEventResolver
+	AfterSalesRequest() AfterSalesRequestResolver
 	AuditLog() AuditLogResolver
 	CartLine() CartLineResolver
 	Category() CategoryResolver
@@ -97,6 +101,55 @@ type ComplexityRoot struct {
 		RecipientName func(childComplexity int) int
 		Street        func(childComplexity int) int
 		UpdatedAt     func(childComplexity int) int
+	}
+
+	AfterSalesEvent struct {
+		ActorRole func(childComplexity int) int
+		Amount    func(childComplexity int) int
+		CreatedAt func(childComplexity int) int
+		Evidence  func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Message   func(childComplexity int) int
+		Type      func(childComplexity int) int
+	}
+
+	AfterSalesRequest struct {
+		Amount                    func(childComplexity int) int
+		CreatedAt                 func(childComplexity int) int
+		Currency                  func(childComplexity int) int
+		Description               func(childComplexity int) int
+		DueAt                     func(childComplexity int) int
+		EscalatedAt               func(childComplexity int) int
+		ID                        func(childComplexity int) int
+		Items                     func(childComplexity int) int
+		MerchantReason            func(childComplexity int) int
+		Number                    func(childComplexity int) int
+		Order                     func(childComplexity int) int
+		ProposedAmount            func(childComplexity int) int
+		Reason                    func(childComplexity int) int
+		RefundedAmount            func(childComplexity int) int
+		ReplacementCarrier        func(childComplexity int) int
+		ReplacementTrackingNumber func(childComplexity int) int
+		Resolution                func(childComplexity int) int
+		ResolvedAt                func(childComplexity int) int
+		ReturnCarrier             func(childComplexity int) int
+		ReturnTrackingNumber      func(childComplexity int) int
+		Status                    func(childComplexity int) int
+		Timeline                  func(childComplexity int) int
+		Type                      func(childComplexity int) int
+		UpdatedAt                 func(childComplexity int) int
+	}
+
+	AfterSalesRequestConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	AfterSalesRequestEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	ApiClient struct {
@@ -336,117 +389,131 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		AcceptMerchantInvitation func(childComplexity int, id int) int
-		AcceptOrder              func(childComplexity int, id int) int
-		AddAddress               func(childComplexity int, input cart.AddressInput) int
-		AddProductVariant        func(childComplexity int, productID int, input model.ProductVariantInput) int
-		AddToCart                func(childComplexity int, variantID int, quantity int) int
-		AddTrackingEvent         func(childComplexity int, shipmentID int, input model.TrackingEventInput) int
-		AdjustStock              func(childComplexity int, variantID int, delta int, reason string) int
-		ApplyForMerchant         func(childComplexity int, input model.ApplyForMerchantInput) int
-		BulkSetProductStatus     func(childComplexity int, ids []int, status product.Status, atomic *bool) int
-		BulkUpdateVariants       func(childComplexity int, inputs []*model.BulkVariantUpdateInput, atomic *bool) int
-		CancelOrder              func(childComplexity int, id int, reason *string) int
-		ChangePassword           func(childComplexity int, input model.ChangePasswordInput) int
-		ClearCart                func(childComplexity int) int
-		CompleteUpload           func(childComplexity int, id int) int
-		ConfirmReceipt           func(childComplexity int, orderID int) int
-		CreateAPIClient          func(childComplexity int, input model.CreateAPIClientInput) int
-		CreateProduct            func(childComplexity int, input model.CreateProductInput) int
-		CreateReview             func(childComplexity int, input model.CreateReviewInput) int
-		CreateUpload             func(childComplexity int, input model.CreateUploadInput) int
-		CreateWebhook            func(childComplexity int, input model.CreateWebhookInput) int
-		DeleteAddress            func(childComplexity int, id int) int
-		DeleteProduct            func(childComplexity int, id int) int
-		DeleteWebhook            func(childComplexity int, id int) int
-		DelistProduct            func(childComplexity int, id int) int
-		DeliverVirtualGoods      func(childComplexity int, orderID int, content model.VirtualContentInput) int
-		FinishWebSignIn          func(childComplexity int, input model.FinishWebSignInInput) int
-		FollowUpReview           func(childComplexity int, input model.FollowUpReviewInput) int
-		HideReview               func(childComplexity int, reviewID int, reason string) int
-		InviteMerchantStaff      func(childComplexity int, merchantID int, email string) int
-		LinkEmailPassword        func(childComplexity int, input model.LinkEmailPasswordInput) int
-		LinkMiniProgram          func(childComplexity int, input model.MiniProgramSignInInput) int
-		LinkPhone                func(childComplexity int, input model.PhoneSignInInput) int
-		LinkWebIdentity          func(childComplexity int, input model.FinishWebSignInInput) int
-		Login                    func(childComplexity int, input model.LoginInput) int
-		Logout                   func(childComplexity int, refreshToken string) int
-		MarkReviewHelpful        func(childComplexity int, reviewID int, helpful bool) int
-		MarkServiceRendered      func(childComplexity int, orderID int, note *string) int
-		PayOrder                 func(childComplexity int, input model.PayOrderInput) int
-		PlaceOrder               func(childComplexity int, input orders.PlaceInput) int
-		PublishProduct           func(childComplexity int, id int) int
-		RedeliverWebhook         func(childComplexity int, deliveryID int) int
-		RefreshToken             func(childComplexity int, token string) int
-		RefundOrder              func(childComplexity int, orderID int, amount *string, reason string) int
-		Register                 func(childComplexity int, input model.RegisterInput) int
-		RemoveCartLine           func(childComplexity int, lineID int) int
-		RemoveMerchantStaff      func(childComplexity int, merchantID int, userID int) int
-		RemoveProductVariant     func(childComplexity int, id int) int
-		ReplyToReview            func(childComplexity int, reviewID int, body string) int
-		ReportReview             func(childComplexity int, reviewID int, reason string) int
-		RequestEmailVerification func(childComplexity int) int
-		RequestPhoneCode         func(childComplexity int, phone string) int
-		RestoreReview            func(childComplexity int, reviewID int, reason string) int
-		ReviewMerchant           func(childComplexity int, id int, approve bool, reason *string) int
-		RevokeAPIClient          func(childComplexity int, id int) int
-		RevokeMerchantInvitation func(childComplexity int, id int) int
-		RotateAPIClientSecret    func(childComplexity int, id int) int
-		RotateWebhookSecret      func(childComplexity int, id int) int
-		SandboxCompletePayment   func(childComplexity int, paymentID int, outcome model.PaymentOutcome) int
-		SetDefaultAddress        func(childComplexity int, id int) int
-		SetMerchantStatus        func(childComplexity int, id int, status merchant.Status, reason string) int
-		SetUserStatus            func(childComplexity int, id int, status user.Status, reason string) int
-		ShipOrder                func(childComplexity int, orderID int, carrier string, trackingNumber string) int
-		SignInWithMiniProgram    func(childComplexity int, input model.MiniProgramSignInInput) int
-		SignInWithPhone          func(childComplexity int, input model.PhoneSignInInput) int
-		StartWebSignIn           func(childComplexity int, input model.StartWebSignInInput) int
-		UnlinkEmailPassword      func(childComplexity int) int
-		UnlinkIdentity           func(childComplexity int, id int) int
-		UpdateAddress            func(childComplexity int, id int, input cart.AddressUpdate) int
-		UpdateCartLine           func(childComplexity int, lineID int, quantity int) int
-		UpdateMerchant           func(childComplexity int, id int, input model.UpdateMerchantInput) int
-		UpdateProduct            func(childComplexity int, id int, input model.UpdateProductInput) int
-		UpdateProductVariant     func(childComplexity int, id int, input model.UpdateProductVariantInput) int
-		UpdateProfile            func(childComplexity int, input model.UpdateProfileInput) int
-		UpdateWebhook            func(childComplexity int, id int, input model.UpdateWebhookInput) int
-		UploadFile               func(childComplexity int, purpose upload.Purpose, merchantID *int, file graphql.Upload) int
-		VerifyEmail              func(childComplexity int, code *string, token *string) int
+		AcceptAfterSalesProposal  func(childComplexity int, id int) int
+		AcceptMerchantInvitation  func(childComplexity int, id int) int
+		AcceptOrder               func(childComplexity int, id int) int
+		AddAddress                func(childComplexity int, input cart.AddressInput) int
+		AddAfterSalesMessage      func(childComplexity int, id int, message string, evidenceUploadIDs []int) int
+		AddProductVariant         func(childComplexity int, productID int, input model.ProductVariantInput) int
+		AddToCart                 func(childComplexity int, variantID int, quantity int) int
+		AddTrackingEvent          func(childComplexity int, shipmentID int, input model.TrackingEventInput) int
+		AdjustStock               func(childComplexity int, variantID int, delta int, reason string) int
+		ApplyForMerchant          func(childComplexity int, input model.ApplyForMerchantInput) int
+		ApproveAfterSales         func(childComplexity int, id int, message *string) int
+		ArbitrateAfterSales       func(childComplexity int, id int, decision model.ArbitrationDecision, amount *string, reason string) int
+		BulkSetProductStatus      func(childComplexity int, ids []int, status product.Status, atomic *bool) int
+		BulkUpdateVariants        func(childComplexity int, inputs []*model.BulkVariantUpdateInput, atomic *bool) int
+		CancelOrder               func(childComplexity int, id int, reason *string) int
+		ChangePassword            func(childComplexity int, input model.ChangePasswordInput) int
+		ClearCart                 func(childComplexity int) int
+		CompleteUpload            func(childComplexity int, id int) int
+		ConfirmAfterSalesReturn   func(childComplexity int, id int) int
+		ConfirmReceipt            func(childComplexity int, orderID int) int
+		CreateAPIClient           func(childComplexity int, input model.CreateAPIClientInput) int
+		CreateProduct             func(childComplexity int, input model.CreateProductInput) int
+		CreateReview              func(childComplexity int, input model.CreateReviewInput) int
+		CreateUpload              func(childComplexity int, input model.CreateUploadInput) int
+		CreateWebhook             func(childComplexity int, input model.CreateWebhookInput) int
+		DeleteAddress             func(childComplexity int, id int) int
+		DeleteProduct             func(childComplexity int, id int) int
+		DeleteWebhook             func(childComplexity int, id int) int
+		DelistProduct             func(childComplexity int, id int) int
+		DeliverVirtualGoods       func(childComplexity int, orderID int, content model.VirtualContentInput) int
+		EscalateAfterSales        func(childComplexity int, id int, reason string, evidenceUploadIDs []int) int
+		FinishWebSignIn           func(childComplexity int, input model.FinishWebSignInInput) int
+		FollowUpReview            func(childComplexity int, input model.FollowUpReviewInput) int
+		HideReview                func(childComplexity int, reviewID int, reason string) int
+		InviteMerchantStaff       func(childComplexity int, merchantID int, email string) int
+		LinkEmailPassword         func(childComplexity int, input model.LinkEmailPasswordInput) int
+		LinkMiniProgram           func(childComplexity int, input model.MiniProgramSignInInput) int
+		LinkPhone                 func(childComplexity int, input model.PhoneSignInInput) int
+		LinkWebIdentity           func(childComplexity int, input model.FinishWebSignInInput) int
+		Login                     func(childComplexity int, input model.LoginInput) int
+		Logout                    func(childComplexity int, refreshToken string) int
+		MarkReviewHelpful         func(childComplexity int, reviewID int, helpful bool) int
+		MarkServiceRendered       func(childComplexity int, orderID int, note *string) int
+		PayOrder                  func(childComplexity int, input model.PayOrderInput) int
+		PlaceOrder                func(childComplexity int, input orders.PlaceInput) int
+		ProposeAfterSalesAmount   func(childComplexity int, id int, amount string, reason string) int
+		PublishProduct            func(childComplexity int, id int) int
+		RedeliverWebhook          func(childComplexity int, deliveryID int) int
+		RefreshToken              func(childComplexity int, token string) int
+		RefundOrder               func(childComplexity int, orderID int, amount *string, reason string) int
+		Register                  func(childComplexity int, input model.RegisterInput) int
+		RejectAfterSales          func(childComplexity int, id int, reason string, evidenceUploadIDs []int) int
+		RemoveCartLine            func(childComplexity int, lineID int) int
+		RemoveMerchantStaff       func(childComplexity int, merchantID int, userID int) int
+		RemoveProductVariant      func(childComplexity int, id int) int
+		ReplyToReview             func(childComplexity int, reviewID int, body string) int
+		ReportReview              func(childComplexity int, reviewID int, reason string) int
+		RequestAfterSales         func(childComplexity int, input model.RequestAfterSalesInput) int
+		RequestEmailVerification  func(childComplexity int) int
+		RequestPhoneCode          func(childComplexity int, phone string) int
+		RestoreReview             func(childComplexity int, reviewID int, reason string) int
+		ReviewMerchant            func(childComplexity int, id int, approve bool, reason *string) int
+		RevokeAPIClient           func(childComplexity int, id int) int
+		RevokeMerchantInvitation  func(childComplexity int, id int) int
+		RotateAPIClientSecret     func(childComplexity int, id int) int
+		RotateWebhookSecret       func(childComplexity int, id int) int
+		SandboxCompletePayment    func(childComplexity int, paymentID int, outcome model.PaymentOutcome) int
+		SetDefaultAddress         func(childComplexity int, id int) int
+		SetMerchantStatus         func(childComplexity int, id int, status merchant.Status, reason string) int
+		SetUserStatus             func(childComplexity int, id int, status user.Status, reason string) int
+		ShipAfterSalesReplacement func(childComplexity int, id int, carrier string, trackingNumber string) int
+		ShipAfterSalesReturn      func(childComplexity int, id int, carrier string, trackingNumber string) int
+		ShipOrder                 func(childComplexity int, orderID int, carrier string, trackingNumber string) int
+		SignInWithMiniProgram     func(childComplexity int, input model.MiniProgramSignInInput) int
+		SignInWithPhone           func(childComplexity int, input model.PhoneSignInInput) int
+		StartWebSignIn            func(childComplexity int, input model.StartWebSignInInput) int
+		UnlinkEmailPassword       func(childComplexity int) int
+		UnlinkIdentity            func(childComplexity int, id int) int
+		UpdateAddress             func(childComplexity int, id int, input cart.AddressUpdate) int
+		UpdateCartLine            func(childComplexity int, lineID int, quantity int) int
+		UpdateMerchant            func(childComplexity int, id int, input model.UpdateMerchantInput) int
+		UpdateProduct             func(childComplexity int, id int, input model.UpdateProductInput) int
+		UpdateProductVariant      func(childComplexity int, id int, input model.UpdateProductVariantInput) int
+		UpdateProfile             func(childComplexity int, input model.UpdateProfileInput) int
+		UpdateWebhook             func(childComplexity int, id int, input model.UpdateWebhookInput) int
+		UploadFile                func(childComplexity int, purpose upload.Purpose, merchantID *int, file graphql.Upload) int
+		VerifyEmail               func(childComplexity int, code *string, token *string) int
+		WithdrawAfterSales        func(childComplexity int, id int, reason *string) int
 	}
 
 	Order struct {
-		AcceptedAt      func(childComplexity int) int
-		CancelReason    func(childComplexity int) int
-		CancelledAt     func(childComplexity int) int
-		CheckoutID      func(childComplexity int) int
-		CompletedAt     func(childComplexity int) int
-		ContactName     func(childComplexity int) int
-		ContactPhone    func(childComplexity int) int
-		CreatedAt       func(childComplexity int) int
-		Currency        func(childComplexity int) int
-		DeliveredAt     func(childComplexity int) int
-		Discount        func(childComplexity int) int
-		FulfilledAt     func(childComplexity int) int
-		Fulfilment      func(childComplexity int) int
-		ID              func(childComplexity int) int
-		Items           func(childComplexity int) int
-		Merchant        func(childComplexity int) int
-		Note            func(childComplexity int) int
-		Number          func(childComplexity int) int
-		PaidAt          func(childComplexity int) int
-		PaymentDeadline func(childComplexity int) int
-		Payments        func(childComplexity int) int
-		RefundedAmount  func(childComplexity int) int
-		Shipments       func(childComplexity int) int
-		ShippedAt       func(childComplexity int) int
-		ShippingAddress func(childComplexity int) int
-		ShippingFee     func(childComplexity int) int
-		Status          func(childComplexity int) int
-		Subtotal        func(childComplexity int) int
-		Timeline        func(childComplexity int) int
-		Total           func(childComplexity int) int
-		UpdatedAt       func(childComplexity int) int
-		VirtualContent  func(childComplexity int) int
+		AcceptedAt         func(childComplexity int) int
+		AfterSalesRequests func(childComplexity int) int
+		AfterSalesStatus   func(childComplexity int) int
+		CancelReason       func(childComplexity int) int
+		CancelledAt        func(childComplexity int) int
+		CheckoutID         func(childComplexity int) int
+		CompletedAt        func(childComplexity int) int
+		ContactName        func(childComplexity int) int
+		ContactPhone       func(childComplexity int) int
+		CreatedAt          func(childComplexity int) int
+		Currency           func(childComplexity int) int
+		DeliveredAt        func(childComplexity int) int
+		Discount           func(childComplexity int) int
+		FulfilledAt        func(childComplexity int) int
+		Fulfilment         func(childComplexity int) int
+		ID                 func(childComplexity int) int
+		Items              func(childComplexity int) int
+		Merchant           func(childComplexity int) int
+		Note               func(childComplexity int) int
+		Number             func(childComplexity int) int
+		PaidAt             func(childComplexity int) int
+		PaymentDeadline    func(childComplexity int) int
+		Payments           func(childComplexity int) int
+		RefundedAmount     func(childComplexity int) int
+		Shipments          func(childComplexity int) int
+		ShippedAt          func(childComplexity int) int
+		ShippingAddress    func(childComplexity int) int
+		ShippingFee        func(childComplexity int) int
+		Status             func(childComplexity int) int
+		Subtotal           func(childComplexity int) int
+		Timeline           func(childComplexity int) int
+		Total              func(childComplexity int) int
+		UpdatedAt          func(childComplexity int) int
+		VirtualContent     func(childComplexity int) int
 	}
 
 	OrderConnection struct {
@@ -478,18 +545,19 @@ type ComplexityRoot struct {
 	}
 
 	OrderItem struct {
-		FulfilledAt func(childComplexity int) int
-		ID          func(childComplexity int) int
-		Kind        func(childComplexity int) int
-		LineTotal   func(childComplexity int) int
-		Options     func(childComplexity int) int
-		Order       func(childComplexity int) int
-		Product     func(childComplexity int) int
-		Quantity    func(childComplexity int) int
-		Sku         func(childComplexity int) int
-		Title       func(childComplexity int) int
-		UnitPrice   func(childComplexity int) int
-		Variant     func(childComplexity int) int
+		AfterSalesStatus func(childComplexity int) int
+		FulfilledAt      func(childComplexity int) int
+		ID               func(childComplexity int) int
+		Kind             func(childComplexity int) int
+		LineTotal        func(childComplexity int) int
+		Options          func(childComplexity int) int
+		Order            func(childComplexity int) int
+		Product          func(childComplexity int) int
+		Quantity         func(childComplexity int) int
+		Sku              func(childComplexity int) int
+		Title            func(childComplexity int) int
+		UnitPrice        func(childComplexity int) int
+		Variant          func(childComplexity int) int
 	}
 
 	OrderStatusCount struct {
@@ -645,38 +713,41 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		APIClients            func(childComplexity int, merchantID int) int
-		Addresses             func(childComplexity int) int
-		AdminOrders           func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *orders.ListFilter) int
-		AuditLogs             func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *ent.AuditLogWhereInput, orderBy *ent.AuditLogOrder) int
-		Cart                  func(childComplexity int) int
-		Categories            func(childComplexity int) int
-		CategoryBySlug        func(childComplexity int, slug string) int
-		LowStockVariants      func(childComplexity int, merchantID *int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) int
-		Me                    func(childComplexity int) int
-		Merchant              func(childComplexity int, id int) int
-		MerchantBySlug        func(childComplexity int, slug string) int
-		MerchantOrderCounts   func(childComplexity int, merchantID *int) int
-		MerchantOrders        func(childComplexity int, merchantID *int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *orders.ListFilter) int
-		Merchants             func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *ent.MerchantWhereInput, orderBy *ent.MerchantOrder) int
-		MyMerchant            func(childComplexity int) int
-		MyMerchantInvitations func(childComplexity int) int
-		MyOrders              func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *orders.ListFilter) int
-		MyReviews             func(childComplexity int, first *int, after *entgql.Cursor[int]) int
-		Node                  func(childComplexity int, id int) int
-		Nodes                 func(childComplexity int, ids []int) int
-		Order                 func(childComplexity int, id int) int
-		OrderByNumber         func(childComplexity int, number string) int
-		OrderEventsSince      func(childComplexity int, merchantID *int, after *string, first *int) int
-		Product               func(childComplexity int, id int) int
-		ProductBySlug         func(childComplexity int, slug string) int
-		Products              func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *catalog.ProductFilter, orderBy *ent.ProductOrder) int
-		ReviewsForModeration  func(childComplexity int, hidden *bool, first *int, after *entgql.Cursor[int]) int
-		StockMovements        func(childComplexity int, variantID int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) int
-		Upload                func(childComplexity int, id int) int
-		Users                 func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *ent.UserWhereInput, orderBy *ent.UserOrder) int
-		WebhookDeliveries     func(childComplexity int, webhookID int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) int
-		Webhooks              func(childComplexity int, merchantID int) int
+		APIClients                 func(childComplexity int, merchantID int) int
+		Addresses                  func(childComplexity int) int
+		AdminAfterSalesRequests    func(childComplexity int, status []aftersalesrequest.Status, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) int
+		AdminOrders                func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *orders.ListFilter) int
+		AuditLogs                  func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *ent.AuditLogWhereInput, orderBy *ent.AuditLogOrder) int
+		Cart                       func(childComplexity int) int
+		Categories                 func(childComplexity int) int
+		CategoryBySlug             func(childComplexity int, slug string) int
+		LowStockVariants           func(childComplexity int, merchantID *int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) int
+		Me                         func(childComplexity int) int
+		Merchant                   func(childComplexity int, id int) int
+		MerchantAfterSalesRequests func(childComplexity int, merchantID *int, status []aftersalesrequest.Status, dueBefore *time.Time, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) int
+		MerchantBySlug             func(childComplexity int, slug string) int
+		MerchantOrderCounts        func(childComplexity int, merchantID *int) int
+		MerchantOrders             func(childComplexity int, merchantID *int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *orders.ListFilter) int
+		Merchants                  func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *ent.MerchantWhereInput, orderBy *ent.MerchantOrder) int
+		MyAfterSalesRequests       func(childComplexity int, status []aftersalesrequest.Status, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) int
+		MyMerchant                 func(childComplexity int) int
+		MyMerchantInvitations      func(childComplexity int) int
+		MyOrders                   func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *orders.ListFilter) int
+		MyReviews                  func(childComplexity int, first *int, after *entgql.Cursor[int]) int
+		Node                       func(childComplexity int, id int) int
+		Nodes                      func(childComplexity int, ids []int) int
+		Order                      func(childComplexity int, id int) int
+		OrderByNumber              func(childComplexity int, number string) int
+		OrderEventsSince           func(childComplexity int, merchantID *int, after *string, first *int) int
+		Product                    func(childComplexity int, id int) int
+		ProductBySlug              func(childComplexity int, slug string) int
+		Products                   func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *catalog.ProductFilter, orderBy *ent.ProductOrder) int
+		ReviewsForModeration       func(childComplexity int, hidden *bool, first *int, after *entgql.Cursor[int]) int
+		StockMovements             func(childComplexity int, variantID int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) int
+		Upload                     func(childComplexity int, id int) int
+		Users                      func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *ent.UserWhereInput, orderBy *ent.UserOrder) int
+		WebhookDeliveries          func(childComplexity int, webhookID int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) int
+		Webhooks                   func(childComplexity int, merchantID int) int
 	}
 
 	RatingBucket struct {
@@ -949,6 +1020,17 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
+type AfterSalesEventResolver interface {
+	Amount(ctx context.Context, obj *ent.AfterSalesEvent) (*money.Money, error)
+	Evidence(ctx context.Context, obj *ent.AfterSalesEvent) ([]*ent.Upload, error)
+}
+type AfterSalesRequestResolver interface {
+	Items(ctx context.Context, obj *ent.AfterSalesRequest) ([]*ent.OrderItem, error)
+	Amount(ctx context.Context, obj *ent.AfterSalesRequest) (*money.Money, error)
+	ProposedAmount(ctx context.Context, obj *ent.AfterSalesRequest) (*money.Money, error)
+	RefundedAmount(ctx context.Context, obj *ent.AfterSalesRequest) (*money.Money, error)
+	Timeline(ctx context.Context, obj *ent.AfterSalesRequest) ([]*ent.AfterSalesEvent, error)
+}
 type AuditLogResolver interface {
 	Actor(ctx context.Context, obj *ent.AuditLog) (*ent.User, error)
 }
@@ -981,6 +1063,18 @@ type MerchantResolver interface {
 }
 type MutationResolver interface {
 	SetUserStatus(ctx context.Context, id int, status user.Status, reason string) (*ent.User, error)
+	RequestAfterSales(ctx context.Context, input model.RequestAfterSalesInput) (*ent.AfterSalesRequest, error)
+	ApproveAfterSales(ctx context.Context, id int, message *string) (*ent.AfterSalesRequest, error)
+	RejectAfterSales(ctx context.Context, id int, reason string, evidenceUploadIDs []int) (*ent.AfterSalesRequest, error)
+	ProposeAfterSalesAmount(ctx context.Context, id int, amount string, reason string) (*ent.AfterSalesRequest, error)
+	AcceptAfterSalesProposal(ctx context.Context, id int) (*ent.AfterSalesRequest, error)
+	EscalateAfterSales(ctx context.Context, id int, reason string, evidenceUploadIDs []int) (*ent.AfterSalesRequest, error)
+	ShipAfterSalesReturn(ctx context.Context, id int, carrier string, trackingNumber string) (*ent.AfterSalesRequest, error)
+	ConfirmAfterSalesReturn(ctx context.Context, id int) (*ent.AfterSalesRequest, error)
+	ShipAfterSalesReplacement(ctx context.Context, id int, carrier string, trackingNumber string) (*ent.AfterSalesRequest, error)
+	WithdrawAfterSales(ctx context.Context, id int, reason *string) (*ent.AfterSalesRequest, error)
+	AddAfterSalesMessage(ctx context.Context, id int, message string, evidenceUploadIDs []int) (*ent.AfterSalesRequest, error)
+	ArbitrateAfterSales(ctx context.Context, id int, decision model.ArbitrationDecision, amount *string, reason string) (*ent.AfterSalesRequest, error)
 	Register(ctx context.Context, input model.RegisterInput) (*auth.Session, error)
 	Login(ctx context.Context, input model.LoginInput) (*auth.Session, error)
 	RefreshToken(ctx context.Context, token string) (*auth.Session, error)
@@ -1058,6 +1152,7 @@ type MutationResolver interface {
 	RedeliverWebhook(ctx context.Context, deliveryID int) (*ent.WebhookDelivery, error)
 }
 type OrderResolver interface {
+	AfterSalesRequests(ctx context.Context, obj *ent.Order) ([]*ent.AfterSalesRequest, error)
 	Subtotal(ctx context.Context, obj *ent.Order) (*money.Money, error)
 	ShippingFee(ctx context.Context, obj *ent.Order) (*money.Money, error)
 	Discount(ctx context.Context, obj *ent.Order) (*money.Money, error)
@@ -1112,6 +1207,9 @@ type QueryResolver interface {
 	Nodes(ctx context.Context, ids []int) ([]ent.Noder, error)
 	Users(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *ent.UserWhereInput, orderBy *ent.UserOrder) (*ent.UserConnection, error)
 	AuditLogs(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *ent.AuditLogWhereInput, orderBy *ent.AuditLogOrder) (*ent.AuditLogConnection, error)
+	MyAfterSalesRequests(ctx context.Context, status []aftersalesrequest.Status, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) (*ent.AfterSalesRequestConnection, error)
+	MerchantAfterSalesRequests(ctx context.Context, merchantID *int, status []aftersalesrequest.Status, dueBefore *time.Time, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) (*ent.AfterSalesRequestConnection, error)
+	AdminAfterSalesRequests(ctx context.Context, status []aftersalesrequest.Status, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) (*ent.AfterSalesRequestConnection, error)
 	Me(ctx context.Context) (*ent.User, error)
 	Cart(ctx context.Context) (*cart.Cart, error)
 	Addresses(ctx context.Context) ([]*ent.Address, error)
@@ -1252,6 +1350,232 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Address.UpdatedAt(childComplexity), true
+
+	case "AfterSalesEvent.actorRole":
+		if e.ComplexityRoot.AfterSalesEvent.ActorRole == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AfterSalesEvent.ActorRole(childComplexity), true
+	case "AfterSalesEvent.amount":
+		if e.ComplexityRoot.AfterSalesEvent.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AfterSalesEvent.Amount(childComplexity), true
+	case "AfterSalesEvent.createdAt":
+		if e.ComplexityRoot.AfterSalesEvent.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AfterSalesEvent.CreatedAt(childComplexity), true
+	case "AfterSalesEvent.evidence":
+		if e.ComplexityRoot.AfterSalesEvent.Evidence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AfterSalesEvent.Evidence(childComplexity), true
+	case "AfterSalesEvent.id":
+		if e.ComplexityRoot.AfterSalesEvent.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AfterSalesEvent.ID(childComplexity), true
+	case "AfterSalesEvent.message":
+		if e.ComplexityRoot.AfterSalesEvent.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AfterSalesEvent.Message(childComplexity), true
+	case "AfterSalesEvent.type":
+		if e.ComplexityRoot.AfterSalesEvent.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AfterSalesEvent.Type(childComplexity), true
+
+	case "AfterSalesRequest.amount":
+		if e.ComplexityRoot.AfterSalesRequest.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AfterSalesRequest.Amount(childComplexity), true
+	case "AfterSalesRequest.createdAt":
+		if e.ComplexityRoot.AfterSalesRequest.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AfterSalesRequest.CreatedAt(childComplexity), true
+	case "AfterSalesRequest.currency":
+		if e.ComplexityRoot.AfterSalesRequest.Currency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AfterSalesRequest.Currency(childComplexity), true
+	case "AfterSalesRequest.description":
+		if e.ComplexityRoot.AfterSalesRequest.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AfterSalesRequest.Description(childComplexity), true
+	case "AfterSalesRequest.dueAt":
+		if e.ComplexityRoot.AfterSalesRequest.DueAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AfterSalesRequest.DueAt(childComplexity), true
+	case "AfterSalesRequest.escalatedAt":
+		if e.ComplexityRoot.AfterSalesRequest.EscalatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AfterSalesRequest.EscalatedAt(childComplexity), true
+	case "AfterSalesRequest.id":
+		if e.ComplexityRoot.AfterSalesRequest.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AfterSalesRequest.ID(childComplexity), true
+	case "AfterSalesRequest.items":
+		if e.ComplexityRoot.AfterSalesRequest.Items == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AfterSalesRequest.Items(childComplexity), true
+	case "AfterSalesRequest.merchantReason":
+		if e.ComplexityRoot.AfterSalesRequest.MerchantReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AfterSalesRequest.MerchantReason(childComplexity), true
+	case "AfterSalesRequest.number":
+		if e.ComplexityRoot.AfterSalesRequest.Number == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AfterSalesRequest.Number(childComplexity), true
+	case "AfterSalesRequest.order":
+		if e.ComplexityRoot.AfterSalesRequest.Order == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AfterSalesRequest.Order(childComplexity), true
+	case "AfterSalesRequest.proposedAmount":
+		if e.ComplexityRoot.AfterSalesRequest.ProposedAmount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AfterSalesRequest.ProposedAmount(childComplexity), true
+	case "AfterSalesRequest.reason":
+		if e.ComplexityRoot.AfterSalesRequest.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AfterSalesRequest.Reason(childComplexity), true
+	case "AfterSalesRequest.refundedAmount":
+		if e.ComplexityRoot.AfterSalesRequest.RefundedAmount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AfterSalesRequest.RefundedAmount(childComplexity), true
+	case "AfterSalesRequest.replacementCarrier":
+		if e.ComplexityRoot.AfterSalesRequest.ReplacementCarrier == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AfterSalesRequest.ReplacementCarrier(childComplexity), true
+	case "AfterSalesRequest.replacementTrackingNumber":
+		if e.ComplexityRoot.AfterSalesRequest.ReplacementTrackingNumber == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AfterSalesRequest.ReplacementTrackingNumber(childComplexity), true
+	case "AfterSalesRequest.resolution":
+		if e.ComplexityRoot.AfterSalesRequest.Resolution == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AfterSalesRequest.Resolution(childComplexity), true
+	case "AfterSalesRequest.resolvedAt":
+		if e.ComplexityRoot.AfterSalesRequest.ResolvedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AfterSalesRequest.ResolvedAt(childComplexity), true
+	case "AfterSalesRequest.returnCarrier":
+		if e.ComplexityRoot.AfterSalesRequest.ReturnCarrier == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AfterSalesRequest.ReturnCarrier(childComplexity), true
+	case "AfterSalesRequest.returnTrackingNumber":
+		if e.ComplexityRoot.AfterSalesRequest.ReturnTrackingNumber == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AfterSalesRequest.ReturnTrackingNumber(childComplexity), true
+	case "AfterSalesRequest.status":
+		if e.ComplexityRoot.AfterSalesRequest.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AfterSalesRequest.Status(childComplexity), true
+	case "AfterSalesRequest.timeline":
+		if e.ComplexityRoot.AfterSalesRequest.Timeline == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AfterSalesRequest.Timeline(childComplexity), true
+	case "AfterSalesRequest.type":
+		if e.ComplexityRoot.AfterSalesRequest.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AfterSalesRequest.Type(childComplexity), true
+	case "AfterSalesRequest.updatedAt":
+		if e.ComplexityRoot.AfterSalesRequest.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AfterSalesRequest.UpdatedAt(childComplexity), true
+
+	case "AfterSalesRequestConnection.edges":
+		if e.ComplexityRoot.AfterSalesRequestConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AfterSalesRequestConnection.Edges(childComplexity), true
+	case "AfterSalesRequestConnection.nodes":
+		if e.ComplexityRoot.AfterSalesRequestConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AfterSalesRequestConnection.Nodes(childComplexity), true
+	case "AfterSalesRequestConnection.pageInfo":
+		if e.ComplexityRoot.AfterSalesRequestConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AfterSalesRequestConnection.PageInfo(childComplexity), true
+	case "AfterSalesRequestConnection.totalCount":
+		if e.ComplexityRoot.AfterSalesRequestConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AfterSalesRequestConnection.TotalCount(childComplexity), true
+
+	case "AfterSalesRequestEdge.cursor":
+		if e.ComplexityRoot.AfterSalesRequestEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AfterSalesRequestEdge.Cursor(childComplexity), true
+	case "AfterSalesRequestEdge.node":
+		if e.ComplexityRoot.AfterSalesRequestEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AfterSalesRequestEdge.Node(childComplexity), true
 
 	case "ApiClient.clientID":
 		if e.ComplexityRoot.ApiClient.ClientID == nil {
@@ -2186,6 +2510,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Money.MinorUnits(childComplexity), true
 
+	case "Mutation.acceptAfterSalesProposal":
+		if e.ComplexityRoot.Mutation.AcceptAfterSalesProposal == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_acceptAfterSalesProposal_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AcceptAfterSalesProposal(childComplexity, args["id"].(int)), true
 	case "Mutation.acceptMerchantInvitation":
 		if e.ComplexityRoot.Mutation.AcceptMerchantInvitation == nil {
 			break
@@ -2219,6 +2554,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AddAddress(childComplexity, args["input"].(cart.AddressInput)), true
+	case "Mutation.addAfterSalesMessage":
+		if e.ComplexityRoot.Mutation.AddAfterSalesMessage == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_addAfterSalesMessage_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AddAfterSalesMessage(childComplexity, args["id"].(int), args["message"].(string), args["evidenceUploadIDs"].([]int)), true
 	case "Mutation.addProductVariant":
 		if e.ComplexityRoot.Mutation.AddProductVariant == nil {
 			break
@@ -2274,6 +2620,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ApplyForMerchant(childComplexity, args["input"].(model.ApplyForMerchantInput)), true
+	case "Mutation.approveAfterSales":
+		if e.ComplexityRoot.Mutation.ApproveAfterSales == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_approveAfterSales_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ApproveAfterSales(childComplexity, args["id"].(int), args["message"].(*string)), true
+	case "Mutation.arbitrateAfterSales":
+		if e.ComplexityRoot.Mutation.ArbitrateAfterSales == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_arbitrateAfterSales_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ArbitrateAfterSales(childComplexity, args["id"].(int), args["decision"].(model.ArbitrationDecision), args["amount"].(*string), args["reason"].(string)), true
 	case "Mutation.bulkSetProductStatus":
 		if e.ComplexityRoot.Mutation.BulkSetProductStatus == nil {
 			break
@@ -2335,6 +2703,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CompleteUpload(childComplexity, args["id"].(int)), true
+	case "Mutation.confirmAfterSalesReturn":
+		if e.ComplexityRoot.Mutation.ConfirmAfterSalesReturn == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_confirmAfterSalesReturn_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ConfirmAfterSalesReturn(childComplexity, args["id"].(int)), true
 	case "Mutation.confirmReceipt":
 		if e.ComplexityRoot.Mutation.ConfirmReceipt == nil {
 			break
@@ -2456,6 +2835,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeliverVirtualGoods(childComplexity, args["orderID"].(int), args["content"].(model.VirtualContentInput)), true
+	case "Mutation.escalateAfterSales":
+		if e.ComplexityRoot.Mutation.EscalateAfterSales == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_escalateAfterSales_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.EscalateAfterSales(childComplexity, args["id"].(int), args["reason"].(string), args["evidenceUploadIDs"].([]int)), true
 	case "Mutation.finishWebSignIn":
 		if e.ComplexityRoot.Mutation.FinishWebSignIn == nil {
 			break
@@ -2610,6 +3000,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.PlaceOrder(childComplexity, args["input"].(orders.PlaceInput)), true
+	case "Mutation.proposeAfterSalesAmount":
+		if e.ComplexityRoot.Mutation.ProposeAfterSalesAmount == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_proposeAfterSalesAmount_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ProposeAfterSalesAmount(childComplexity, args["id"].(int), args["amount"].(string), args["reason"].(string)), true
 	case "Mutation.publishProduct":
 		if e.ComplexityRoot.Mutation.PublishProduct == nil {
 			break
@@ -2665,6 +3066,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.Register(childComplexity, args["input"].(model.RegisterInput)), true
+	case "Mutation.rejectAfterSales":
+		if e.ComplexityRoot.Mutation.RejectAfterSales == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_rejectAfterSales_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RejectAfterSales(childComplexity, args["id"].(int), args["reason"].(string), args["evidenceUploadIDs"].([]int)), true
 	case "Mutation.removeCartLine":
 		if e.ComplexityRoot.Mutation.RemoveCartLine == nil {
 			break
@@ -2720,6 +3132,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ReportReview(childComplexity, args["reviewID"].(int), args["reason"].(string)), true
+	case "Mutation.requestAfterSales":
+		if e.ComplexityRoot.Mutation.RequestAfterSales == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_requestAfterSales_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RequestAfterSales(childComplexity, args["input"].(model.RequestAfterSalesInput)), true
 	case "Mutation.requestEmailVerification":
 		if e.ComplexityRoot.Mutation.RequestEmailVerification == nil {
 			break
@@ -2847,6 +3270,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetUserStatus(childComplexity, args["id"].(int), args["status"].(user.Status), args["reason"].(string)), true
+	case "Mutation.shipAfterSalesReplacement":
+		if e.ComplexityRoot.Mutation.ShipAfterSalesReplacement == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_shipAfterSalesReplacement_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ShipAfterSalesReplacement(childComplexity, args["id"].(int), args["carrier"].(string), args["trackingNumber"].(string)), true
+	case "Mutation.shipAfterSalesReturn":
+		if e.ComplexityRoot.Mutation.ShipAfterSalesReturn == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_shipAfterSalesReturn_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ShipAfterSalesReturn(childComplexity, args["id"].(int), args["carrier"].(string), args["trackingNumber"].(string)), true
 	case "Mutation.shipOrder":
 		if e.ComplexityRoot.Mutation.ShipOrder == nil {
 			break
@@ -3007,6 +3452,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.VerifyEmail(childComplexity, args["code"].(*string), args["token"].(*string)), true
+	case "Mutation.withdrawAfterSales":
+		if e.ComplexityRoot.Mutation.WithdrawAfterSales == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_withdrawAfterSales_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.WithdrawAfterSales(childComplexity, args["id"].(int), args["reason"].(*string)), true
 
 	case "Order.acceptedAt":
 		if e.ComplexityRoot.Order.AcceptedAt == nil {
@@ -3014,6 +3470,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Order.AcceptedAt(childComplexity), true
+	case "Order.afterSalesRequests":
+		if e.ComplexityRoot.Order.AfterSalesRequests == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.AfterSalesRequests(childComplexity), true
+	case "Order.afterSalesStatus":
+		if e.ComplexityRoot.Order.AfterSalesStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.AfterSalesStatus(childComplexity), true
 	case "Order.cancelReason":
 		if e.ComplexityRoot.Order.CancelReason == nil {
 			break
@@ -3318,6 +3786,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.OrderEvent.Type(childComplexity), true
 
+	case "OrderItem.afterSalesStatus":
+		if e.ComplexityRoot.OrderItem.AfterSalesStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderItem.AfterSalesStatus(childComplexity), true
 	case "OrderItem.fulfilledAt":
 		if e.ComplexityRoot.OrderItem.FulfilledAt == nil {
 			break
@@ -4053,6 +4527,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Addresses(childComplexity), true
+	case "Query.adminAfterSalesRequests":
+		if e.ComplexityRoot.Query.AdminAfterSalesRequests == nil {
+			break
+		}
+
+		args, err := ec.field_Query_adminAfterSalesRequests_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.AdminAfterSalesRequests(childComplexity, args["status"].([]aftersalesrequest.Status), args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int)), true
 	case "Query.adminOrders":
 		if e.ComplexityRoot.Query.AdminOrders == nil {
 			break
@@ -4127,6 +4612,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Merchant(childComplexity, args["id"].(int)), true
+	case "Query.merchantAfterSalesRequests":
+		if e.ComplexityRoot.Query.MerchantAfterSalesRequests == nil {
+			break
+		}
+
+		args, err := ec.field_Query_merchantAfterSalesRequests_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.MerchantAfterSalesRequests(childComplexity, args["merchantID"].(*int), args["status"].([]aftersalesrequest.Status), args["dueBefore"].(*time.Time), args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int)), true
 	case "Query.merchantBySlug":
 		if e.ComplexityRoot.Query.MerchantBySlug == nil {
 			break
@@ -4171,6 +4667,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Merchants(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["where"].(*ent.MerchantWhereInput), args["orderBy"].(*ent.MerchantOrder)), true
+	case "Query.myAfterSalesRequests":
+		if e.ComplexityRoot.Query.MyAfterSalesRequests == nil {
+			break
+		}
+
+		args, err := ec.field_Query_myAfterSalesRequests_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.MyAfterSalesRequests(childComplexity, args["status"].([]aftersalesrequest.Status), args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int)), true
 	case "Query.myMerchant":
 		if e.ComplexityRoot.Query.MyMerchant == nil {
 			break
@@ -5466,6 +5973,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputAddressInput,
 		ec.unmarshalInputAddressOrder,
 		ec.unmarshalInputAddressWhereInput,
+		ec.unmarshalInputAfterSalesRequestOrder,
+		ec.unmarshalInputAfterSalesRequestWhereInput,
 		ec.unmarshalInputApiClientOrder,
 		ec.unmarshalInputApiClientWhereInput,
 		ec.unmarshalInputApplyForMerchantInput,
@@ -5514,6 +6023,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputRefundOrder,
 		ec.unmarshalInputRefundWhereInput,
 		ec.unmarshalInputRegisterInput,
+		ec.unmarshalInputRequestAfterSalesInput,
 		ec.unmarshalInputReviewOrder,
 		ec.unmarshalInputReviewWhereInput,
 		ec.unmarshalInputShipmentOrder,
@@ -5659,6 +6169,92 @@ extend type Mutation {
 extend type AuditLog {
   "The admin or user who acted; null for the system."
   actor: User
+}
+`, BuiltIn: false},
+	{Name: "../schema/aftersales.graphqls", Input: `# After-sales (售后): refunds, returns and exchanges a customer asks for after paying, the
+# merchant's answer, and platform arbitration (平台介入). docs/AFTER_SALES.md.
+
+extend type Query {
+  "The signed-in customer's after-sales requests, newest first."
+  myAfterSalesRequests(status: [AfterSalesStatus!], after: Cursor, first: Int, before: Cursor, last: Int): AfterSalesRequestConnection! @auth
+  """
+  A merchant's after-sales queue, the most urgent deadline first (requests with none last):
+  staff see their own merchant's; admins name merchantID. dueBefore keeps the requests
+  whose current step is due before that time.
+  """
+  merchantAfterSalesRequests(merchantID: ID, status: [AfterSalesStatus!], dueBefore: Time, after: Cursor, first: Int, before: Cursor, last: Int): AfterSalesRequestConnection! @hasRole(roles: [MERCHANT, ADMIN])
+  "Admins: every request, by default the escalated ones awaiting arbitration, oldest escalation first."
+  adminAfterSalesRequests(status: [AfterSalesStatus!], after: Cursor, first: Int, before: Cursor, last: Int): AfterSalesRequestConnection! @hasRole(roles: [ADMIN])
+}
+
+extend type Mutation {
+  """
+  The customer asks for a refund, a return and refund, or an exchange of a paid order
+  (or some of its lines). One open request per order at a time. The amount may not exceed
+  what those lines cost, less what was refunded or is asked already.
+  """
+  requestAfterSales(input: RequestAfterSalesInput!): AfterSalesRequest! @auth
+  "The merchant agrees: a refund only is refunded at once; a return waits for the goods."
+  approveAfterSales(id: ID!, message: String): AfterSalesRequest! @hasRole(roles: [MERCHANT])
+  "The merchant refuses, with a reason; the customer may escalate (escalateAfterSales)."
+  rejectAfterSales(id: ID!, reason: String!, evidenceUploadIDs: [ID!]): AfterSalesRequest! @hasRole(roles: [MERCHANT])
+  "The merchant offers a smaller refund; the customer accepts it or escalates."
+  proposeAfterSalesAmount(id: ID!, amount: String!, reason: String!): AfterSalesRequest! @hasRole(roles: [MERCHANT])
+  "The customer accepts the merchant's proposed amount."
+  acceptAfterSalesProposal(id: ID!): AfterSalesRequest! @auth
+  "The customer asks the platform to decide (平台介入) after a rejection or a proposal."
+  escalateAfterSales(id: ID!, reason: String!, evidenceUploadIDs: [ID!]): AfterSalesRequest! @auth
+  "The customer sends the goods back."
+  shipAfterSalesReturn(id: ID!, carrier: String!, trackingNumber: String!): AfterSalesRequest! @auth
+  "The merchant has the returned goods: a return is refunded, an exchange awaits the replacement."
+  confirmAfterSalesReturn(id: ID!): AfterSalesRequest! @hasRole(roles: [MERCHANT])
+  "The merchant sends the replacement of an exchange, which ends it."
+  shipAfterSalesReplacement(id: ID!, carrier: String!, trackingNumber: String!): AfterSalesRequest! @hasRole(roles: [MERCHANT])
+  "The customer withdraws an open request (not once it is escalated)."
+  withdrawAfterSales(id: ID!, reason: String): AfterSalesRequest! @auth
+  "Either side (or an admin) adds words and evidence to an open request."
+  addAfterSalesMessage(id: ID!, message: String!, evidenceUploadIDs: [ID!]): AfterSalesRequest! @auth
+  "Admins decide an escalated request: REFUND (amount, default all asked) or REJECT, with a reason; final."
+  arbitrateAfterSales(id: ID!, decision: ArbitrationDecision!, amount: String, reason: String!): AfterSalesRequest! @hasRole(roles: [ADMIN])
+}
+
+input RequestAfterSalesInput {
+  orderID: ID!
+  "The lines asked about; none for the whole order."
+  orderItemIDs: [ID!]
+  type: AfterSalesType!
+  reason: AfterSalesReason!
+  description: String
+  "Decimal amount such as \"12.50\"; default all that may be asked. Ignored for EXCHANGE."
+  amount: String
+  "READY uploads of purpose AFTER_SALES_EVIDENCE (photos, videos), at most 9."
+  evidenceUploadIDs: [ID!]
+}
+
+enum ArbitrationDecision {
+  REFUND
+  REJECT
+}
+
+extend type AfterSalesRequest {
+  "The lines asked about; empty for the whole order."
+  items: [OrderItem!]!
+  amount: Money!
+  proposedAmount: Money
+  refundedAmount: Money!
+  "Every step and message, oldest first."
+  timeline: [AfterSalesEvent!]!
+}
+
+extend type AfterSalesEvent {
+  amount: Money
+  "Evidence attached to this step (the customer, the merchant's staff and admins see it)."
+  evidence: [UploadedFile!]!
+}
+
+extend type Order {
+  "After-sales requests of the order, newest first."
+  afterSalesRequests: [AfterSalesRequest!]!
 }
 `, BuiltIn: false},
 	{Name: "../schema/auth.graphqls", Input: `extend type Query {
@@ -6396,6 +6992,408 @@ input AddressWhereInput {
   """
   isDefault: Boolean
   isDefaultNEQ: Boolean
+}
+type AfterSalesEvent implements Node {
+  id: ID!
+  type: AfterSalesEventType!
+  actorRole: AfterSalesEventActorRole!
+  message: String!
+  createdAt: Time!
+}
+"""
+AfterSalesEventActorRole is enum for the field actor_role
+"""
+enum AfterSalesEventActorRole @goModel(model: "github.com/xiadan/xiadan/ent/aftersalesevent.ActorRole") {
+  CUSTOMER
+  MERCHANT
+  ADMIN
+  PARTNER
+  SYSTEM
+}
+"""
+AfterSalesEventType is enum for the field type
+"""
+enum AfterSalesEventType @goModel(model: "github.com/xiadan/xiadan/ent/aftersalesevent.Type") {
+  REQUESTED
+  APPROVED
+  PROPOSED
+  PROPOSAL_ACCEPTED
+  REJECTED
+  ESCALATED
+  RETURN_SHIPPED
+  RETURN_RECEIVED
+  REPLACEMENT_SHIPPED
+  REFUNDED
+  EXCHANGED
+  ARBITRATED
+  MESSAGE
+  WITHDRAWN
+  CLOSED
+}
+"""
+AfterSalesReason is enum for the field reason
+"""
+enum AfterSalesReason @goModel(model: "github.com/xiadan/xiadan/ent/aftersalesrequest.Reason") {
+  NOT_RECEIVED
+  NO_LONGER_WANTED
+  DAMAGED
+  NOT_AS_DESCRIBED
+  WRONG_ITEM
+  QUALITY_ISSUE
+  OTHER
+}
+type AfterSalesRequest implements Node {
+  id: ID!
+  createdAt: Time!
+  updatedAt: Time!
+  """
+  Human-readable request number, random.
+  """
+  number: String!
+  type: AfterSalesType!
+  status: AfterSalesStatus!
+  reason: AfterSalesReason!
+  description: String!
+  currency: String!
+  """
+  Deadline of the step the request waits for; null in final states and in arbitration.
+  """
+  dueAt: Time
+  merchantReason: String!
+  """
+  How the request ended, or the admin's decision.
+  """
+  resolution: String!
+  returnCarrier: String!
+  returnTrackingNumber: String!
+  replacementCarrier: String!
+  replacementTrackingNumber: String!
+  escalatedAt: Time
+  resolvedAt: Time
+  order: Order!
+}
+"""
+A connection to a list of items.
+"""
+type AfterSalesRequestConnection {
+  """
+  A list of edges.
+  """
+  edges: [AfterSalesRequestEdge!]!
+  """
+  Information to aid in pagination.
+  """
+  pageInfo: PageInfo!
+  """
+  Identifies the total count of items in the connection.
+  """
+  totalCount: Int!
+  """
+  The items of the page, without their cursors (the nodes of edges).
+  """
+  nodes: [AfterSalesRequest!]!
+}
+"""
+An edge in a connection.
+"""
+type AfterSalesRequestEdge {
+  """
+  The item at the end of the edge.
+  """
+  node: AfterSalesRequest
+  """
+  A cursor for use in pagination.
+  """
+  cursor: Cursor!
+}
+"""
+Ordering options for AfterSalesRequest connections
+"""
+input AfterSalesRequestOrder {
+  """
+  The ordering direction.
+  """
+  direction: OrderDirection! = ASC
+  """
+  The field by which to order AfterSalesRequests.
+  """
+  field: AfterSalesRequestOrderField!
+}
+"""
+Properties by which AfterSalesRequest connections can be ordered.
+"""
+enum AfterSalesRequestOrderField {
+  CREATED_AT
+  UPDATED_AT
+}
+"""
+AfterSalesRequestWhereInput is used for filtering AfterSalesRequest objects.
+Input was generated by ent.
+"""
+input AfterSalesRequestWhereInput {
+  not: AfterSalesRequestWhereInput
+  and: [AfterSalesRequestWhereInput!]
+  or: [AfterSalesRequestWhereInput!]
+  """
+  id field predicates
+  """
+  id: ID
+  idNEQ: ID
+  idIn: [ID!]
+  idNotIn: [ID!]
+  idGT: ID
+  idGTE: ID
+  idLT: ID
+  idLTE: ID
+  """
+  created_at field predicates
+  """
+  createdAt: Time
+  createdAtNEQ: Time
+  createdAtIn: [Time!]
+  createdAtNotIn: [Time!]
+  createdAtGT: Time
+  createdAtGTE: Time
+  createdAtLT: Time
+  createdAtLTE: Time
+  """
+  updated_at field predicates
+  """
+  updatedAt: Time
+  updatedAtNEQ: Time
+  updatedAtIn: [Time!]
+  updatedAtNotIn: [Time!]
+  updatedAtGT: Time
+  updatedAtGTE: Time
+  updatedAtLT: Time
+  updatedAtLTE: Time
+  """
+  number field predicates
+  """
+  number: String
+  numberNEQ: String
+  numberIn: [String!]
+  numberNotIn: [String!]
+  numberGT: String
+  numberGTE: String
+  numberLT: String
+  numberLTE: String
+  numberContains: String
+  numberHasPrefix: String
+  numberHasSuffix: String
+  numberEqualFold: String
+  numberContainsFold: String
+  """
+  type field predicates
+  """
+  type: AfterSalesType
+  typeNEQ: AfterSalesType
+  typeIn: [AfterSalesType!]
+  typeNotIn: [AfterSalesType!]
+  """
+  status field predicates
+  """
+  status: AfterSalesStatus
+  statusNEQ: AfterSalesStatus
+  statusIn: [AfterSalesStatus!]
+  statusNotIn: [AfterSalesStatus!]
+  """
+  reason field predicates
+  """
+  reason: AfterSalesReason
+  reasonNEQ: AfterSalesReason
+  reasonIn: [AfterSalesReason!]
+  reasonNotIn: [AfterSalesReason!]
+  """
+  description field predicates
+  """
+  description: String
+  descriptionNEQ: String
+  descriptionIn: [String!]
+  descriptionNotIn: [String!]
+  descriptionGT: String
+  descriptionGTE: String
+  descriptionLT: String
+  descriptionLTE: String
+  descriptionContains: String
+  descriptionHasPrefix: String
+  descriptionHasSuffix: String
+  descriptionEqualFold: String
+  descriptionContainsFold: String
+  """
+  currency field predicates
+  """
+  currency: String
+  currencyNEQ: String
+  currencyIn: [String!]
+  currencyNotIn: [String!]
+  currencyGT: String
+  currencyGTE: String
+  currencyLT: String
+  currencyLTE: String
+  currencyContains: String
+  currencyHasPrefix: String
+  currencyHasSuffix: String
+  currencyEqualFold: String
+  currencyContainsFold: String
+  """
+  due_at field predicates
+  """
+  dueAt: Time
+  dueAtNEQ: Time
+  dueAtIn: [Time!]
+  dueAtNotIn: [Time!]
+  dueAtGT: Time
+  dueAtGTE: Time
+  dueAtLT: Time
+  dueAtLTE: Time
+  dueAtIsNil: Boolean
+  dueAtNotNil: Boolean
+  """
+  merchant_reason field predicates
+  """
+  merchantReason: String
+  merchantReasonNEQ: String
+  merchantReasonIn: [String!]
+  merchantReasonNotIn: [String!]
+  merchantReasonGT: String
+  merchantReasonGTE: String
+  merchantReasonLT: String
+  merchantReasonLTE: String
+  merchantReasonContains: String
+  merchantReasonHasPrefix: String
+  merchantReasonHasSuffix: String
+  merchantReasonEqualFold: String
+  merchantReasonContainsFold: String
+  """
+  resolution field predicates
+  """
+  resolution: String
+  resolutionNEQ: String
+  resolutionIn: [String!]
+  resolutionNotIn: [String!]
+  resolutionGT: String
+  resolutionGTE: String
+  resolutionLT: String
+  resolutionLTE: String
+  resolutionContains: String
+  resolutionHasPrefix: String
+  resolutionHasSuffix: String
+  resolutionEqualFold: String
+  resolutionContainsFold: String
+  """
+  return_carrier field predicates
+  """
+  returnCarrier: String
+  returnCarrierNEQ: String
+  returnCarrierIn: [String!]
+  returnCarrierNotIn: [String!]
+  returnCarrierGT: String
+  returnCarrierGTE: String
+  returnCarrierLT: String
+  returnCarrierLTE: String
+  returnCarrierContains: String
+  returnCarrierHasPrefix: String
+  returnCarrierHasSuffix: String
+  returnCarrierEqualFold: String
+  returnCarrierContainsFold: String
+  """
+  return_tracking_number field predicates
+  """
+  returnTrackingNumber: String
+  returnTrackingNumberNEQ: String
+  returnTrackingNumberIn: [String!]
+  returnTrackingNumberNotIn: [String!]
+  returnTrackingNumberGT: String
+  returnTrackingNumberGTE: String
+  returnTrackingNumberLT: String
+  returnTrackingNumberLTE: String
+  returnTrackingNumberContains: String
+  returnTrackingNumberHasPrefix: String
+  returnTrackingNumberHasSuffix: String
+  returnTrackingNumberEqualFold: String
+  returnTrackingNumberContainsFold: String
+  """
+  replacement_carrier field predicates
+  """
+  replacementCarrier: String
+  replacementCarrierNEQ: String
+  replacementCarrierIn: [String!]
+  replacementCarrierNotIn: [String!]
+  replacementCarrierGT: String
+  replacementCarrierGTE: String
+  replacementCarrierLT: String
+  replacementCarrierLTE: String
+  replacementCarrierContains: String
+  replacementCarrierHasPrefix: String
+  replacementCarrierHasSuffix: String
+  replacementCarrierEqualFold: String
+  replacementCarrierContainsFold: String
+  """
+  replacement_tracking_number field predicates
+  """
+  replacementTrackingNumber: String
+  replacementTrackingNumberNEQ: String
+  replacementTrackingNumberIn: [String!]
+  replacementTrackingNumberNotIn: [String!]
+  replacementTrackingNumberGT: String
+  replacementTrackingNumberGTE: String
+  replacementTrackingNumberLT: String
+  replacementTrackingNumberLTE: String
+  replacementTrackingNumberContains: String
+  replacementTrackingNumberHasPrefix: String
+  replacementTrackingNumberHasSuffix: String
+  replacementTrackingNumberEqualFold: String
+  replacementTrackingNumberContainsFold: String
+  """
+  escalated_at field predicates
+  """
+  escalatedAt: Time
+  escalatedAtNEQ: Time
+  escalatedAtIn: [Time!]
+  escalatedAtNotIn: [Time!]
+  escalatedAtGT: Time
+  escalatedAtGTE: Time
+  escalatedAtLT: Time
+  escalatedAtLTE: Time
+  escalatedAtIsNil: Boolean
+  escalatedAtNotNil: Boolean
+  """
+  resolved_at field predicates
+  """
+  resolvedAt: Time
+  resolvedAtNEQ: Time
+  resolvedAtIn: [Time!]
+  resolvedAtNotIn: [Time!]
+  resolvedAtGT: Time
+  resolvedAtGTE: Time
+  resolvedAtLT: Time
+  resolvedAtLTE: Time
+  resolvedAtIsNil: Boolean
+  resolvedAtNotNil: Boolean
+}
+"""
+AfterSalesStatus is enum for the field status
+"""
+enum AfterSalesStatus @goModel(model: "github.com/xiadan/xiadan/ent/aftersalesrequest.Status") {
+  REQUESTED
+  PROPOSED
+  REJECTED
+  ESCALATED
+  AWAITING_RETURN
+  RETURN_SHIPPED
+  AWAITING_REPLACEMENT
+  REFUNDED
+  EXCHANGED
+  CLOSED
+}
+"""
+AfterSalesType is enum for the field type
+"""
+enum AfterSalesType @goModel(model: "github.com/xiadan/xiadan/ent/aftersalesrequest.Type") {
+  REFUND_ONLY
+  RETURN_REFUND
+  EXCHANGE
 }
 type ApiClient implements Node {
   id: ID!
@@ -7459,10 +8457,25 @@ type Order implements Node {
   shippedAt: Time
   deliveredAt: Time
   fulfilledAt: Time
+  """
+  The after-sales view of the order (internal/aftersales.Sync).
+  """
+  afterSalesStatus: OrderAfterSalesStatus!
   merchant: Merchant!
   items: [OrderItem!]
   payments: [Payment!]
   shipments: [Shipment!]
+}
+"""
+OrderAfterSalesStatus is enum for the field after_sales_status
+"""
+enum OrderAfterSalesStatus @goModel(model: "github.com/xiadan/xiadan/ent/order.AfterSalesStatus") {
+  NONE
+  IN_PROGRESS
+  REFUNDED
+  PARTIALLY_REFUNDED
+  EXCHANGED
+  CLOSED
 }
 """
 A connection to a list of items.
@@ -7514,7 +8527,7 @@ type OrderEdge {
 type OrderEvent implements Node {
   id: ID!
   """
-  LINES_FULFILLED: some lines were delivered (virtual content, a rendered service) and the order's status did not change. REVIEW_*: a line was reviewed, a review replied to (review_id).
+  LINES_FULFILLED: some lines were delivered (virtual content, a rendered service) and the order's status did not change. REVIEW_*: a line was reviewed, a review replied to (review_id). AFTER_SALES_*: a step of an after-sales request.
   """
   type: OrderEventType!
   actorRole: OrderEventActorRole!
@@ -7553,6 +8566,16 @@ enum OrderEventType @goModel(model: "github.com/xiadan/xiadan/ent/orderevent.Typ
   LINES_FULFILLED
   REVIEW_CREATED
   REVIEW_REPLIED
+  AFTER_SALES_REQUESTED
+  AFTER_SALES_APPROVED
+  AFTER_SALES_PROPOSED
+  AFTER_SALES_REJECTED
+  AFTER_SALES_ESCALATED
+  AFTER_SALES_RETURN_SHIPPED
+  AFTER_SALES_RETURN_RECEIVED
+  AFTER_SALES_REPLACEMENT_SHIPPED
+  AFTER_SALES_MESSAGE
+  AFTER_SALES_RESOLVED
 }
 """
 OrderEventWhereInput is used for filtering OrderEvent objects.
@@ -7647,9 +8670,24 @@ type OrderItem implements Node {
   When a VIRTUAL line's content was delivered or a SERVICE line rendered; physical lines travel in shipments.
   """
   fulfilledAt: Time
+  """
+  The after-sales view of the line (internal/aftersales.Sync).
+  """
+  afterSalesStatus: OrderItemAfterSalesStatus!
   order: Order!
   product: Product
   variant: ProductVariant
+}
+"""
+OrderItemAfterSalesStatus is enum for the field after_sales_status
+"""
+enum OrderItemAfterSalesStatus @goModel(model: "github.com/xiadan/xiadan/ent/orderitem.AfterSalesStatus") {
+  NONE
+  IN_PROGRESS
+  REFUNDED
+  PARTIALLY_REFUNDED
+  EXCHANGED
+  CLOSED
 }
 """
 OrderItemKind is enum for the field kind
@@ -7741,6 +8779,13 @@ input OrderItemWhereInput {
   fulfilledAtLTE: Time
   fulfilledAtIsNil: Boolean
   fulfilledAtNotNil: Boolean
+  """
+  after_sales_status field predicates
+  """
+  afterSalesStatus: OrderItemAfterSalesStatus
+  afterSalesStatusNEQ: OrderItemAfterSalesStatus
+  afterSalesStatusIn: [OrderItemAfterSalesStatus!]
+  afterSalesStatusNotIn: [OrderItemAfterSalesStatus!]
   """
   order edge predicates
   """
@@ -8063,6 +9108,13 @@ input OrderWhereInput {
   fulfilledAtLTE: Time
   fulfilledAtIsNil: Boolean
   fulfilledAtNotNil: Boolean
+  """
+  after_sales_status field predicates
+  """
+  afterSalesStatus: OrderAfterSalesStatus
+  afterSalesStatusNEQ: OrderAfterSalesStatus
+  afterSalesStatusIn: [OrderAfterSalesStatus!]
+  afterSalesStatusNotIn: [OrderAfterSalesStatus!]
   """
   merchant edge predicates
   """
@@ -11085,6 +12137,104 @@ func (ec *executionContext) childFields_Address(ctx context.Context, field graph
 	return nil, fmt.Errorf("no field named %q was found under type Address", field.Name)
 }
 
+func (ec *executionContext) childFields_AfterSalesEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_AfterSalesEvent_id(ctx, field)
+	case "type":
+		return ec.fieldContext_AfterSalesEvent_type(ctx, field)
+	case "actorRole":
+		return ec.fieldContext_AfterSalesEvent_actorRole(ctx, field)
+	case "message":
+		return ec.fieldContext_AfterSalesEvent_message(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_AfterSalesEvent_createdAt(ctx, field)
+	case "amount":
+		return ec.fieldContext_AfterSalesEvent_amount(ctx, field)
+	case "evidence":
+		return ec.fieldContext_AfterSalesEvent_evidence(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AfterSalesEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_AfterSalesRequest(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_AfterSalesRequest_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_AfterSalesRequest_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_AfterSalesRequest_updatedAt(ctx, field)
+	case "number":
+		return ec.fieldContext_AfterSalesRequest_number(ctx, field)
+	case "type":
+		return ec.fieldContext_AfterSalesRequest_type(ctx, field)
+	case "status":
+		return ec.fieldContext_AfterSalesRequest_status(ctx, field)
+	case "reason":
+		return ec.fieldContext_AfterSalesRequest_reason(ctx, field)
+	case "description":
+		return ec.fieldContext_AfterSalesRequest_description(ctx, field)
+	case "currency":
+		return ec.fieldContext_AfterSalesRequest_currency(ctx, field)
+	case "dueAt":
+		return ec.fieldContext_AfterSalesRequest_dueAt(ctx, field)
+	case "merchantReason":
+		return ec.fieldContext_AfterSalesRequest_merchantReason(ctx, field)
+	case "resolution":
+		return ec.fieldContext_AfterSalesRequest_resolution(ctx, field)
+	case "returnCarrier":
+		return ec.fieldContext_AfterSalesRequest_returnCarrier(ctx, field)
+	case "returnTrackingNumber":
+		return ec.fieldContext_AfterSalesRequest_returnTrackingNumber(ctx, field)
+	case "replacementCarrier":
+		return ec.fieldContext_AfterSalesRequest_replacementCarrier(ctx, field)
+	case "replacementTrackingNumber":
+		return ec.fieldContext_AfterSalesRequest_replacementTrackingNumber(ctx, field)
+	case "escalatedAt":
+		return ec.fieldContext_AfterSalesRequest_escalatedAt(ctx, field)
+	case "resolvedAt":
+		return ec.fieldContext_AfterSalesRequest_resolvedAt(ctx, field)
+	case "order":
+		return ec.fieldContext_AfterSalesRequest_order(ctx, field)
+	case "items":
+		return ec.fieldContext_AfterSalesRequest_items(ctx, field)
+	case "amount":
+		return ec.fieldContext_AfterSalesRequest_amount(ctx, field)
+	case "proposedAmount":
+		return ec.fieldContext_AfterSalesRequest_proposedAmount(ctx, field)
+	case "refundedAmount":
+		return ec.fieldContext_AfterSalesRequest_refundedAmount(ctx, field)
+	case "timeline":
+		return ec.fieldContext_AfterSalesRequest_timeline(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AfterSalesRequest", field.Name)
+}
+
+func (ec *executionContext) childFields_AfterSalesRequestConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_AfterSalesRequestConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_AfterSalesRequestConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_AfterSalesRequestConnection_totalCount(ctx, field)
+	case "nodes":
+		return ec.fieldContext_AfterSalesRequestConnection_nodes(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AfterSalesRequestConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_AfterSalesRequestEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_AfterSalesRequestEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_AfterSalesRequestEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AfterSalesRequestEdge", field.Name)
+}
+
 func (ec *executionContext) childFields_ApiClient(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -11559,6 +12709,8 @@ func (ec *executionContext) childFields_Order(ctx context.Context, field graphql
 		return ec.fieldContext_Order_deliveredAt(ctx, field)
 	case "fulfilledAt":
 		return ec.fieldContext_Order_fulfilledAt(ctx, field)
+	case "afterSalesStatus":
+		return ec.fieldContext_Order_afterSalesStatus(ctx, field)
 	case "merchant":
 		return ec.fieldContext_Order_merchant(ctx, field)
 	case "items":
@@ -11567,6 +12719,8 @@ func (ec *executionContext) childFields_Order(ctx context.Context, field graphql
 		return ec.fieldContext_Order_payments(ctx, field)
 	case "shipments":
 		return ec.fieldContext_Order_shipments(ctx, field)
+	case "afterSalesRequests":
+		return ec.fieldContext_Order_afterSalesRequests(ctx, field)
 	case "subtotal":
 		return ec.fieldContext_Order_subtotal(ctx, field)
 	case "shippingFee":
@@ -11657,6 +12811,8 @@ func (ec *executionContext) childFields_OrderItem(ctx context.Context, field gra
 		return ec.fieldContext_OrderItem_quantity(ctx, field)
 	case "fulfilledAt":
 		return ec.fieldContext_OrderItem_fulfilledAt(ctx, field)
+	case "afterSalesStatus":
+		return ec.fieldContext_OrderItem_afterSalesStatus(ctx, field)
 	case "order":
 		return ec.fieldContext_OrderItem_order(ctx, field)
 	case "product":
@@ -12725,6 +13881,20 @@ func (ec *executionContext) field_Merchant_products_args(ctx context.Context, ra
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_acceptAfterSalesProposal_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_acceptMerchantInvitation_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -12764,6 +13934,36 @@ func (ec *executionContext) field_Mutation_addAddress_args(ctx context.Context, 
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_addAfterSalesMessage_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "message",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["message"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "evidenceUploadIDs",
+		func(ctx context.Context, v any) ([]int, error) {
+			return ec.unmarshalOID2ᚕintᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["evidenceUploadIDs"] = arg2
 	return args, nil
 }
 
@@ -12877,6 +14077,66 @@ func (ec *executionContext) field_Mutation_applyForMerchant_args(ctx context.Con
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_approveAfterSales_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "message",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["message"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_arbitrateAfterSales_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "decision",
+		func(ctx context.Context, v any) (model.ArbitrationDecision, error) {
+			return ec.unmarshalNArbitrationDecision2githubᚗcomᚋxiadanᚋxiadanᚋgraphᚋmodelᚐArbitrationDecision(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["decision"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "amount",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["amount"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg3
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_bulkSetProductStatus_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -12966,6 +14226,20 @@ func (ec *executionContext) field_Mutation_changePassword_args(ctx context.Conte
 }
 
 func (ec *executionContext) field_Mutation_completeUpload_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_confirmAfterSalesReturn_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
@@ -13138,6 +14412,36 @@ func (ec *executionContext) field_Mutation_deliverVirtualGoods_args(ctx context.
 		return nil, err
 	}
 	args["content"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_escalateAfterSales_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "evidenceUploadIDs",
+		func(ctx context.Context, v any) ([]int, error) {
+			return ec.unmarshalOID2ᚕintᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["evidenceUploadIDs"] = arg2
 	return args, nil
 }
 
@@ -13369,6 +14673,36 @@ func (ec *executionContext) field_Mutation_placeOrder_args(ctx context.Context, 
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_proposeAfterSalesAmount_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "amount",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["amount"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_publishProduct_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -13452,6 +14786,36 @@ func (ec *executionContext) field_Mutation_register_args(ctx context.Context, ra
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_rejectAfterSales_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "evidenceUploadIDs",
+		func(ctx context.Context, v any) ([]int, error) {
+			return ec.unmarshalOID2ᚕintᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["evidenceUploadIDs"] = arg2
 	return args, nil
 }
 
@@ -13546,6 +14910,20 @@ func (ec *executionContext) field_Mutation_reportReview_args(ctx context.Context
 		return nil, err
 	}
 	args["reason"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_requestAfterSales_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RequestAfterSalesInput, error) {
+			return ec.unmarshalNRequestAfterSalesInput2githubᚗcomᚋxiadanᚋxiadanᚋgraphᚋmodelᚐRequestAfterSalesInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -13764,6 +15142,66 @@ func (ec *executionContext) field_Mutation_setUserStatus_args(ctx context.Contex
 		return nil, err
 	}
 	args["reason"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_shipAfterSalesReplacement_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "carrier",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["carrier"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "trackingNumber",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["trackingNumber"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_shipAfterSalesReturn_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "carrier",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["carrier"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "trackingNumber",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["trackingNumber"] = arg2
 	return args, nil
 }
 
@@ -14051,6 +15489,28 @@ func (ec *executionContext) field_Mutation_verifyEmail_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_withdrawAfterSales_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Product_reviews_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -14116,6 +15576,52 @@ func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["name"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_adminAfterSalesRequests_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "status",
+		func(ctx context.Context, v any) ([]aftersalesrequest.Status, error) {
+			return ec.unmarshalOAfterSalesStatus2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋentᚋaftersalesrequestᚐStatusᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["status"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg4
 	return args, nil
 }
 
@@ -14293,6 +15799,68 @@ func (ec *executionContext) field_Query_lowStockVariants_args(ctx context.Contex
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_merchantAfterSalesRequests_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "merchantID",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOID2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["merchantID"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "status",
+		func(ctx context.Context, v any) ([]aftersalesrequest.Status, error) {
+			return ec.unmarshalOAfterSalesStatus2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋentᚋaftersalesrequestᚐStatusᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["status"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "dueBefore",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["dueBefore"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg6
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_merchantBySlug_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -14440,6 +16008,52 @@ func (ec *executionContext) field_Query_merchants_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["orderBy"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_myAfterSalesRequests_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "status",
+		func(ctx context.Context, v any) ([]aftersalesrequest.Status, error) {
+			return ec.unmarshalOAfterSalesStatus2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋentᚋaftersalesrequestᚐStatusᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["status"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg4
 	return args, nil
 }
 
@@ -15311,6 +16925,965 @@ func (ec *executionContext) _Address_isDefault(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_Address_isDefault(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Address", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _AfterSalesEvent_id(ctx context.Context, field graphql.CollectedField, obj *ent.AfterSalesEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AfterSalesEvent_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AfterSalesEvent_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AfterSalesEvent", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _AfterSalesEvent_type(ctx context.Context, field graphql.CollectedField, obj *ent.AfterSalesEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AfterSalesEvent_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v aftersalesevent.Type) graphql.Marshaler {
+			return ec.marshalNAfterSalesEventType2githubᚗcomᚋxiadanᚋxiadanᚋentᚋaftersaleseventᚐType(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AfterSalesEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AfterSalesEvent", field, false, false, errors.New("field of type AfterSalesEventType does not have child fields"))
+}
+
+func (ec *executionContext) _AfterSalesEvent_actorRole(ctx context.Context, field graphql.CollectedField, obj *ent.AfterSalesEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AfterSalesEvent_actorRole(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ActorRole, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v aftersalesevent.ActorRole) graphql.Marshaler {
+			return ec.marshalNAfterSalesEventActorRole2githubᚗcomᚋxiadanᚋxiadanᚋentᚋaftersaleseventᚐActorRole(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AfterSalesEvent_actorRole(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AfterSalesEvent", field, false, false, errors.New("field of type AfterSalesEventActorRole does not have child fields"))
+}
+
+func (ec *executionContext) _AfterSalesEvent_message(ctx context.Context, field graphql.CollectedField, obj *ent.AfterSalesEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AfterSalesEvent_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AfterSalesEvent_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AfterSalesEvent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _AfterSalesEvent_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.AfterSalesEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AfterSalesEvent_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AfterSalesEvent_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AfterSalesEvent", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _AfterSalesEvent_amount(ctx context.Context, field graphql.CollectedField, obj *ent.AfterSalesEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AfterSalesEvent_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AfterSalesEvent().Amount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *money.Money) graphql.Marshaler {
+			return ec.marshalOMoney2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋmoneyᚐMoney(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AfterSalesEvent_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AfterSalesEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AfterSalesEvent_evidence(ctx context.Context, field graphql.CollectedField, obj *ent.AfterSalesEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AfterSalesEvent_evidence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AfterSalesEvent().Evidence(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Upload) graphql.Marshaler {
+			return ec.marshalNUploadedFile2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐUploadᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AfterSalesEvent_evidence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AfterSalesEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UploadedFile(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AfterSalesRequest_id(ctx context.Context, field graphql.CollectedField, obj *ent.AfterSalesRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AfterSalesRequest_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AfterSalesRequest_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AfterSalesRequest", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _AfterSalesRequest_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.AfterSalesRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AfterSalesRequest_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AfterSalesRequest_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AfterSalesRequest", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _AfterSalesRequest_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.AfterSalesRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AfterSalesRequest_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AfterSalesRequest_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AfterSalesRequest", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _AfterSalesRequest_number(ctx context.Context, field graphql.CollectedField, obj *ent.AfterSalesRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AfterSalesRequest_number(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Number, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AfterSalesRequest_number(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AfterSalesRequest", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _AfterSalesRequest_type(ctx context.Context, field graphql.CollectedField, obj *ent.AfterSalesRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AfterSalesRequest_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v aftersalesrequest.Type) graphql.Marshaler {
+			return ec.marshalNAfterSalesType2githubᚗcomᚋxiadanᚋxiadanᚋentᚋaftersalesrequestᚐType(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AfterSalesRequest_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AfterSalesRequest", field, false, false, errors.New("field of type AfterSalesType does not have child fields"))
+}
+
+func (ec *executionContext) _AfterSalesRequest_status(ctx context.Context, field graphql.CollectedField, obj *ent.AfterSalesRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AfterSalesRequest_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v aftersalesrequest.Status) graphql.Marshaler {
+			return ec.marshalNAfterSalesStatus2githubᚗcomᚋxiadanᚋxiadanᚋentᚋaftersalesrequestᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AfterSalesRequest_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AfterSalesRequest", field, false, false, errors.New("field of type AfterSalesStatus does not have child fields"))
+}
+
+func (ec *executionContext) _AfterSalesRequest_reason(ctx context.Context, field graphql.CollectedField, obj *ent.AfterSalesRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AfterSalesRequest_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v aftersalesrequest.Reason) graphql.Marshaler {
+			return ec.marshalNAfterSalesReason2githubᚗcomᚋxiadanᚋxiadanᚋentᚋaftersalesrequestᚐReason(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AfterSalesRequest_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AfterSalesRequest", field, false, false, errors.New("field of type AfterSalesReason does not have child fields"))
+}
+
+func (ec *executionContext) _AfterSalesRequest_description(ctx context.Context, field graphql.CollectedField, obj *ent.AfterSalesRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AfterSalesRequest_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AfterSalesRequest_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AfterSalesRequest", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _AfterSalesRequest_currency(ctx context.Context, field graphql.CollectedField, obj *ent.AfterSalesRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AfterSalesRequest_currency(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Currency, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AfterSalesRequest_currency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AfterSalesRequest", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _AfterSalesRequest_dueAt(ctx context.Context, field graphql.CollectedField, obj *ent.AfterSalesRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AfterSalesRequest_dueAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DueAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AfterSalesRequest_dueAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AfterSalesRequest", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _AfterSalesRequest_merchantReason(ctx context.Context, field graphql.CollectedField, obj *ent.AfterSalesRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AfterSalesRequest_merchantReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MerchantReason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AfterSalesRequest_merchantReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AfterSalesRequest", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _AfterSalesRequest_resolution(ctx context.Context, field graphql.CollectedField, obj *ent.AfterSalesRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AfterSalesRequest_resolution(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Resolution, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AfterSalesRequest_resolution(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AfterSalesRequest", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _AfterSalesRequest_returnCarrier(ctx context.Context, field graphql.CollectedField, obj *ent.AfterSalesRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AfterSalesRequest_returnCarrier(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReturnCarrier, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AfterSalesRequest_returnCarrier(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AfterSalesRequest", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _AfterSalesRequest_returnTrackingNumber(ctx context.Context, field graphql.CollectedField, obj *ent.AfterSalesRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AfterSalesRequest_returnTrackingNumber(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReturnTrackingNumber, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AfterSalesRequest_returnTrackingNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AfterSalesRequest", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _AfterSalesRequest_replacementCarrier(ctx context.Context, field graphql.CollectedField, obj *ent.AfterSalesRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AfterSalesRequest_replacementCarrier(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReplacementCarrier, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AfterSalesRequest_replacementCarrier(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AfterSalesRequest", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _AfterSalesRequest_replacementTrackingNumber(ctx context.Context, field graphql.CollectedField, obj *ent.AfterSalesRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AfterSalesRequest_replacementTrackingNumber(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReplacementTrackingNumber, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AfterSalesRequest_replacementTrackingNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AfterSalesRequest", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _AfterSalesRequest_escalatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.AfterSalesRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AfterSalesRequest_escalatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EscalatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AfterSalesRequest_escalatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AfterSalesRequest", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _AfterSalesRequest_resolvedAt(ctx context.Context, field graphql.CollectedField, obj *ent.AfterSalesRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AfterSalesRequest_resolvedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResolvedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AfterSalesRequest_resolvedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AfterSalesRequest", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _AfterSalesRequest_order(ctx context.Context, field graphql.CollectedField, obj *ent.AfterSalesRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AfterSalesRequest_order(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Order(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Order) graphql.Marshaler {
+			return ec.marshalNOrder2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐOrder(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AfterSalesRequest_order(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AfterSalesRequest",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Order(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AfterSalesRequest_items(ctx context.Context, field graphql.CollectedField, obj *ent.AfterSalesRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AfterSalesRequest_items(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AfterSalesRequest().Items(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.OrderItem) graphql.Marshaler {
+			return ec.marshalNOrderItem2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐOrderItemᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AfterSalesRequest_items(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AfterSalesRequest",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OrderItem(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AfterSalesRequest_amount(ctx context.Context, field graphql.CollectedField, obj *ent.AfterSalesRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AfterSalesRequest_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AfterSalesRequest().Amount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *money.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋmoneyᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AfterSalesRequest_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AfterSalesRequest",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AfterSalesRequest_proposedAmount(ctx context.Context, field graphql.CollectedField, obj *ent.AfterSalesRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AfterSalesRequest_proposedAmount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AfterSalesRequest().ProposedAmount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *money.Money) graphql.Marshaler {
+			return ec.marshalOMoney2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋmoneyᚐMoney(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AfterSalesRequest_proposedAmount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AfterSalesRequest",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AfterSalesRequest_refundedAmount(ctx context.Context, field graphql.CollectedField, obj *ent.AfterSalesRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AfterSalesRequest_refundedAmount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AfterSalesRequest().RefundedAmount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *money.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋmoneyᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AfterSalesRequest_refundedAmount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AfterSalesRequest",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AfterSalesRequest_timeline(ctx context.Context, field graphql.CollectedField, obj *ent.AfterSalesRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AfterSalesRequest_timeline(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AfterSalesRequest().Timeline(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.AfterSalesEvent) graphql.Marshaler {
+			return ec.marshalNAfterSalesEvent2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAfterSalesEventᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AfterSalesRequest_timeline(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AfterSalesRequest",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AfterSalesEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AfterSalesRequestConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.AfterSalesRequestConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AfterSalesRequestConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.AfterSalesRequestEdge) graphql.Marshaler {
+			return ec.marshalNAfterSalesRequestEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAfterSalesRequestEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AfterSalesRequestConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AfterSalesRequestConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AfterSalesRequestEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AfterSalesRequestConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.AfterSalesRequestConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AfterSalesRequestConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AfterSalesRequestConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AfterSalesRequestConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AfterSalesRequestConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.AfterSalesRequestConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AfterSalesRequestConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AfterSalesRequestConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AfterSalesRequestConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _AfterSalesRequestConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *ent.AfterSalesRequestConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AfterSalesRequestConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.AfterSalesRequest) graphql.Marshaler {
+			return ec.marshalNAfterSalesRequest2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAfterSalesRequestᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AfterSalesRequestConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AfterSalesRequestConnection",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AfterSalesRequest(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AfterSalesRequestEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.AfterSalesRequestEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AfterSalesRequestEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AfterSalesRequest) graphql.Marshaler {
+			return ec.marshalOAfterSalesRequest2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAfterSalesRequest(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AfterSalesRequestEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AfterSalesRequestEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AfterSalesRequest(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AfterSalesRequestEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.AfterSalesRequestEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AfterSalesRequestEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AfterSalesRequestEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AfterSalesRequestEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
 }
 
 func (ec *executionContext) _ApiClient_id(ctx context.Context, field graphql.CollectedField, obj *ent.ApiClient) (ret graphql.Marshaler) {
@@ -19297,6 +21870,720 @@ func (ec *executionContext) fieldContext_Mutation_setUserStatus(ctx context.Cont
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_setUserStatus_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_requestAfterSales(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_requestAfterSales(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RequestAfterSales(ctx, fc.Args["input"].(model.RequestAfterSalesInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.AfterSalesRequest
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AfterSalesRequest) graphql.Marshaler {
+			return ec.marshalNAfterSalesRequest2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAfterSalesRequest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_requestAfterSales(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AfterSalesRequest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_requestAfterSales_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_approveAfterSales(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_approveAfterSales(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ApproveAfterSales(ctx, fc.Args["id"].(int), fc.Args["message"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNRole2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋviewerᚐRoleᚄ(ctx, []any{"MERCHANT"})
+				if err != nil {
+					var zeroVal *ent.AfterSalesRequest
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *ent.AfterSalesRequest
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AfterSalesRequest) graphql.Marshaler {
+			return ec.marshalNAfterSalesRequest2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAfterSalesRequest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_approveAfterSales(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AfterSalesRequest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_approveAfterSales_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_rejectAfterSales(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_rejectAfterSales(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RejectAfterSales(ctx, fc.Args["id"].(int), fc.Args["reason"].(string), fc.Args["evidenceUploadIDs"].([]int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNRole2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋviewerᚐRoleᚄ(ctx, []any{"MERCHANT"})
+				if err != nil {
+					var zeroVal *ent.AfterSalesRequest
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *ent.AfterSalesRequest
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AfterSalesRequest) graphql.Marshaler {
+			return ec.marshalNAfterSalesRequest2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAfterSalesRequest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_rejectAfterSales(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AfterSalesRequest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_rejectAfterSales_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_proposeAfterSalesAmount(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_proposeAfterSalesAmount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ProposeAfterSalesAmount(ctx, fc.Args["id"].(int), fc.Args["amount"].(string), fc.Args["reason"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNRole2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋviewerᚐRoleᚄ(ctx, []any{"MERCHANT"})
+				if err != nil {
+					var zeroVal *ent.AfterSalesRequest
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *ent.AfterSalesRequest
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AfterSalesRequest) graphql.Marshaler {
+			return ec.marshalNAfterSalesRequest2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAfterSalesRequest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_proposeAfterSalesAmount(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AfterSalesRequest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_proposeAfterSalesAmount_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_acceptAfterSalesProposal(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_acceptAfterSalesProposal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AcceptAfterSalesProposal(ctx, fc.Args["id"].(int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.AfterSalesRequest
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AfterSalesRequest) graphql.Marshaler {
+			return ec.marshalNAfterSalesRequest2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAfterSalesRequest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_acceptAfterSalesProposal(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AfterSalesRequest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_acceptAfterSalesProposal_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_escalateAfterSales(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_escalateAfterSales(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().EscalateAfterSales(ctx, fc.Args["id"].(int), fc.Args["reason"].(string), fc.Args["evidenceUploadIDs"].([]int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.AfterSalesRequest
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AfterSalesRequest) graphql.Marshaler {
+			return ec.marshalNAfterSalesRequest2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAfterSalesRequest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_escalateAfterSales(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AfterSalesRequest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_escalateAfterSales_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_shipAfterSalesReturn(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_shipAfterSalesReturn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ShipAfterSalesReturn(ctx, fc.Args["id"].(int), fc.Args["carrier"].(string), fc.Args["trackingNumber"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.AfterSalesRequest
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AfterSalesRequest) graphql.Marshaler {
+			return ec.marshalNAfterSalesRequest2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAfterSalesRequest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_shipAfterSalesReturn(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AfterSalesRequest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_shipAfterSalesReturn_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_confirmAfterSalesReturn(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_confirmAfterSalesReturn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ConfirmAfterSalesReturn(ctx, fc.Args["id"].(int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNRole2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋviewerᚐRoleᚄ(ctx, []any{"MERCHANT"})
+				if err != nil {
+					var zeroVal *ent.AfterSalesRequest
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *ent.AfterSalesRequest
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AfterSalesRequest) graphql.Marshaler {
+			return ec.marshalNAfterSalesRequest2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAfterSalesRequest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_confirmAfterSalesReturn(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AfterSalesRequest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_confirmAfterSalesReturn_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_shipAfterSalesReplacement(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_shipAfterSalesReplacement(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ShipAfterSalesReplacement(ctx, fc.Args["id"].(int), fc.Args["carrier"].(string), fc.Args["trackingNumber"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNRole2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋviewerᚐRoleᚄ(ctx, []any{"MERCHANT"})
+				if err != nil {
+					var zeroVal *ent.AfterSalesRequest
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *ent.AfterSalesRequest
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AfterSalesRequest) graphql.Marshaler {
+			return ec.marshalNAfterSalesRequest2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAfterSalesRequest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_shipAfterSalesReplacement(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AfterSalesRequest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_shipAfterSalesReplacement_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_withdrawAfterSales(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_withdrawAfterSales(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().WithdrawAfterSales(ctx, fc.Args["id"].(int), fc.Args["reason"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.AfterSalesRequest
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AfterSalesRequest) graphql.Marshaler {
+			return ec.marshalNAfterSalesRequest2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAfterSalesRequest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_withdrawAfterSales(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AfterSalesRequest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_withdrawAfterSales_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_addAfterSalesMessage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_addAfterSalesMessage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AddAfterSalesMessage(ctx, fc.Args["id"].(int), fc.Args["message"].(string), fc.Args["evidenceUploadIDs"].([]int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.AfterSalesRequest
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AfterSalesRequest) graphql.Marshaler {
+			return ec.marshalNAfterSalesRequest2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAfterSalesRequest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_addAfterSalesMessage(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AfterSalesRequest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_addAfterSalesMessage_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_arbitrateAfterSales(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_arbitrateAfterSales(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ArbitrateAfterSales(ctx, fc.Args["id"].(int), fc.Args["decision"].(model.ArbitrationDecision), fc.Args["amount"].(*string), fc.Args["reason"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNRole2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋviewerᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *ent.AfterSalesRequest
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *ent.AfterSalesRequest
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AfterSalesRequest) graphql.Marshaler {
+			return ec.marshalNAfterSalesRequest2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAfterSalesRequest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_arbitrateAfterSales(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AfterSalesRequest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_arbitrateAfterSales_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -24069,6 +27356,29 @@ func (ec *executionContext) fieldContext_Order_fulfilledAt(_ context.Context, fi
 	return graphql.NewScalarFieldContext("Order", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
+func (ec *executionContext) _Order_afterSalesStatus(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_afterSalesStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AfterSalesStatus, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v order.AfterSalesStatus) graphql.Marshaler {
+			return ec.marshalNOrderAfterSalesStatus2githubᚗcomᚋxiadanᚋxiadanᚋentᚋorderᚐAfterSalesStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Order_afterSalesStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Order", field, false, false, errors.New("field of type OrderAfterSalesStatus does not have child fields"))
+}
+
 func (ec *executionContext) _Order_merchant(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -24192,6 +27502,38 @@ func (ec *executionContext) fieldContext_Order_shipments(_ context.Context, fiel
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Shipment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Order_afterSalesRequests(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_afterSalesRequests(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Order().AfterSalesRequests(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.AfterSalesRequest) graphql.Marshaler {
+			return ec.marshalNAfterSalesRequest2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAfterSalesRequestᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Order_afterSalesRequests(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Order",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AfterSalesRequest(ctx, field)
 		},
 	}
 	return fc, nil
@@ -25080,6 +28422,29 @@ func (ec *executionContext) _OrderItem_fulfilledAt(ctx context.Context, field gr
 }
 func (ec *executionContext) fieldContext_OrderItem_fulfilledAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("OrderItem", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _OrderItem_afterSalesStatus(ctx context.Context, field graphql.CollectedField, obj *ent.OrderItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderItem_afterSalesStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AfterSalesStatus, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v orderitem.AfterSalesStatus) graphql.Marshaler {
+			return ec.marshalNOrderItemAfterSalesStatus2githubᚗcomᚋxiadanᚋxiadanᚋentᚋorderitemᚐAfterSalesStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderItem_afterSalesStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrderItem", field, false, false, errors.New("field of type OrderItemAfterSalesStatus does not have child fields"))
 }
 
 func (ec *executionContext) _OrderItem_order(ctx context.Context, field graphql.CollectedField, obj *ent.OrderItem) (ret graphql.Marshaler) {
@@ -28131,6 +31496,187 @@ func (ec *executionContext) fieldContext_Query_auditLogs(ctx context.Context, fi
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_auditLogs_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_myAfterSalesRequests(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_myAfterSalesRequests(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().MyAfterSalesRequests(ctx, fc.Args["status"].([]aftersalesrequest.Status), fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.AfterSalesRequestConnection
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AfterSalesRequestConnection) graphql.Marshaler {
+			return ec.marshalNAfterSalesRequestConnection2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAfterSalesRequestConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_myAfterSalesRequests(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AfterSalesRequestConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_myAfterSalesRequests_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_merchantAfterSalesRequests(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_merchantAfterSalesRequests(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().MerchantAfterSalesRequests(ctx, fc.Args["merchantID"].(*int), fc.Args["status"].([]aftersalesrequest.Status), fc.Args["dueBefore"].(*time.Time), fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNRole2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋviewerᚐRoleᚄ(ctx, []any{"MERCHANT", "ADMIN"})
+				if err != nil {
+					var zeroVal *ent.AfterSalesRequestConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *ent.AfterSalesRequestConnection
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AfterSalesRequestConnection) graphql.Marshaler {
+			return ec.marshalNAfterSalesRequestConnection2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAfterSalesRequestConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_merchantAfterSalesRequests(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AfterSalesRequestConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_merchantAfterSalesRequests_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_adminAfterSalesRequests(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_adminAfterSalesRequests(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().AdminAfterSalesRequests(ctx, fc.Args["status"].([]aftersalesrequest.Status), fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNRole2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋviewerᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *ent.AfterSalesRequestConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *ent.AfterSalesRequestConnection
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AfterSalesRequestConnection) graphql.Marshaler {
+			return ec.marshalNAfterSalesRequestConnection2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAfterSalesRequestConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_adminAfterSalesRequests(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AfterSalesRequestConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_adminAfterSalesRequests_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -36283,6 +39829,1372 @@ func (ec *executionContext) unmarshalInputAddressWhereInput(ctx context.Context,
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputAfterSalesRequestOrder(ctx context.Context, obj any) (ent.AfterSalesRequestOrder, error) {
+	var it ent.AfterSalesRequestOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNAfterSalesRequestOrderField2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAfterSalesRequestOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputAfterSalesRequestWhereInput(ctx context.Context, obj any) (ent.AfterSalesRequestWhereInput, error) {
+	var it ent.AfterSalesRequestWhereInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "number", "numberNEQ", "numberIn", "numberNotIn", "numberGT", "numberGTE", "numberLT", "numberLTE", "numberContains", "numberHasPrefix", "numberHasSuffix", "numberEqualFold", "numberContainsFold", "type", "typeNEQ", "typeIn", "typeNotIn", "status", "statusNEQ", "statusIn", "statusNotIn", "reason", "reasonNEQ", "reasonIn", "reasonNotIn", "description", "descriptionNEQ", "descriptionIn", "descriptionNotIn", "descriptionGT", "descriptionGTE", "descriptionLT", "descriptionLTE", "descriptionContains", "descriptionHasPrefix", "descriptionHasSuffix", "descriptionEqualFold", "descriptionContainsFold", "currency", "currencyNEQ", "currencyIn", "currencyNotIn", "currencyGT", "currencyGTE", "currencyLT", "currencyLTE", "currencyContains", "currencyHasPrefix", "currencyHasSuffix", "currencyEqualFold", "currencyContainsFold", "dueAt", "dueAtNEQ", "dueAtIn", "dueAtNotIn", "dueAtGT", "dueAtGTE", "dueAtLT", "dueAtLTE", "dueAtIsNil", "dueAtNotNil", "merchantReason", "merchantReasonNEQ", "merchantReasonIn", "merchantReasonNotIn", "merchantReasonGT", "merchantReasonGTE", "merchantReasonLT", "merchantReasonLTE", "merchantReasonContains", "merchantReasonHasPrefix", "merchantReasonHasSuffix", "merchantReasonEqualFold", "merchantReasonContainsFold", "resolution", "resolutionNEQ", "resolutionIn", "resolutionNotIn", "resolutionGT", "resolutionGTE", "resolutionLT", "resolutionLTE", "resolutionContains", "resolutionHasPrefix", "resolutionHasSuffix", "resolutionEqualFold", "resolutionContainsFold", "returnCarrier", "returnCarrierNEQ", "returnCarrierIn", "returnCarrierNotIn", "returnCarrierGT", "returnCarrierGTE", "returnCarrierLT", "returnCarrierLTE", "returnCarrierContains", "returnCarrierHasPrefix", "returnCarrierHasSuffix", "returnCarrierEqualFold", "returnCarrierContainsFold", "returnTrackingNumber", "returnTrackingNumberNEQ", "returnTrackingNumberIn", "returnTrackingNumberNotIn", "returnTrackingNumberGT", "returnTrackingNumberGTE", "returnTrackingNumberLT", "returnTrackingNumberLTE", "returnTrackingNumberContains", "returnTrackingNumberHasPrefix", "returnTrackingNumberHasSuffix", "returnTrackingNumberEqualFold", "returnTrackingNumberContainsFold", "replacementCarrier", "replacementCarrierNEQ", "replacementCarrierIn", "replacementCarrierNotIn", "replacementCarrierGT", "replacementCarrierGTE", "replacementCarrierLT", "replacementCarrierLTE", "replacementCarrierContains", "replacementCarrierHasPrefix", "replacementCarrierHasSuffix", "replacementCarrierEqualFold", "replacementCarrierContainsFold", "replacementTrackingNumber", "replacementTrackingNumberNEQ", "replacementTrackingNumberIn", "replacementTrackingNumberNotIn", "replacementTrackingNumberGT", "replacementTrackingNumberGTE", "replacementTrackingNumberLT", "replacementTrackingNumberLTE", "replacementTrackingNumberContains", "replacementTrackingNumberHasPrefix", "replacementTrackingNumberHasSuffix", "replacementTrackingNumberEqualFold", "replacementTrackingNumberContainsFold", "escalatedAt", "escalatedAtNEQ", "escalatedAtIn", "escalatedAtNotIn", "escalatedAtGT", "escalatedAtGTE", "escalatedAtLT", "escalatedAtLTE", "escalatedAtIsNil", "escalatedAtNotNil", "resolvedAt", "resolvedAtNEQ", "resolvedAtIn", "resolvedAtNotIn", "resolvedAtGT", "resolvedAtGTE", "resolvedAtLT", "resolvedAtLTE", "resolvedAtIsNil", "resolvedAtNotNil"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "not":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("not"))
+			data, err := ec.unmarshalOAfterSalesRequestWhereInput2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAfterSalesRequestWhereInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Not = data
+		case "and":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("and"))
+			data, err := ec.unmarshalOAfterSalesRequestWhereInput2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAfterSalesRequestWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.And = data
+		case "or":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("or"))
+			data, err := ec.unmarshalOAfterSalesRequestWhereInput2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAfterSalesRequestWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Or = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNEQ"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNEQ = data
+		case "idIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDIn = data
+		case "idNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNotIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNotIn = data
+		case "idGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGT"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGT = data
+		case "idGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGTE"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGTE = data
+		case "idLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLT"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLT = data
+		case "idLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLTE"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLTE = data
+		case "createdAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAt = data
+		case "createdAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNEQ = data
+		case "createdAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtIn = data
+		case "createdAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNotIn = data
+		case "createdAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGT = data
+		case "createdAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGTE = data
+		case "createdAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLT = data
+		case "createdAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLTE = data
+		case "updatedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAt = data
+		case "updatedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNEQ = data
+		case "updatedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtIn = data
+		case "updatedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNotIn = data
+		case "updatedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGT = data
+		case "updatedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGTE = data
+		case "updatedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLT = data
+		case "updatedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLTE = data
+		case "number":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("number"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Number = data
+		case "numberNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("numberNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NumberNEQ = data
+		case "numberIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("numberIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NumberIn = data
+		case "numberNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("numberNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NumberNotIn = data
+		case "numberGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("numberGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NumberGT = data
+		case "numberGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("numberGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NumberGTE = data
+		case "numberLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("numberLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NumberLT = data
+		case "numberLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("numberLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NumberLTE = data
+		case "numberContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("numberContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NumberContains = data
+		case "numberHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("numberHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NumberHasPrefix = data
+		case "numberHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("numberHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NumberHasSuffix = data
+		case "numberEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("numberEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NumberEqualFold = data
+		case "numberContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("numberContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NumberContainsFold = data
+		case "type":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("type"))
+			data, err := ec.unmarshalOAfterSalesType2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚋaftersalesrequestᚐType(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Type = data
+		case "typeNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("typeNEQ"))
+			data, err := ec.unmarshalOAfterSalesType2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚋaftersalesrequestᚐType(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TypeNEQ = data
+		case "typeIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("typeIn"))
+			data, err := ec.unmarshalOAfterSalesType2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋentᚋaftersalesrequestᚐTypeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TypeIn = data
+		case "typeNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("typeNotIn"))
+			data, err := ec.unmarshalOAfterSalesType2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋentᚋaftersalesrequestᚐTypeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TypeNotIn = data
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalOAfterSalesStatus2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚋaftersalesrequestᚐStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		case "statusNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusNEQ"))
+			data, err := ec.unmarshalOAfterSalesStatus2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚋaftersalesrequestᚐStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StatusNEQ = data
+		case "statusIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusIn"))
+			data, err := ec.unmarshalOAfterSalesStatus2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋentᚋaftersalesrequestᚐStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StatusIn = data
+		case "statusNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusNotIn"))
+			data, err := ec.unmarshalOAfterSalesStatus2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋentᚋaftersalesrequestᚐStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StatusNotIn = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalOAfterSalesReason2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚋaftersalesrequestᚐReason(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		case "reasonNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonNEQ"))
+			data, err := ec.unmarshalOAfterSalesReason2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚋaftersalesrequestᚐReason(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonNEQ = data
+		case "reasonIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonIn"))
+			data, err := ec.unmarshalOAfterSalesReason2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋentᚋaftersalesrequestᚐReasonᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonIn = data
+		case "reasonNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonNotIn"))
+			data, err := ec.unmarshalOAfterSalesReason2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋentᚋaftersalesrequestᚐReasonᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonNotIn = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "descriptionNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionNEQ = data
+		case "descriptionIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionIn = data
+		case "descriptionNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionNotIn = data
+		case "descriptionGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionGT = data
+		case "descriptionGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionGTE = data
+		case "descriptionLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionLT = data
+		case "descriptionLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionLTE = data
+		case "descriptionContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionContains = data
+		case "descriptionHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionHasPrefix = data
+		case "descriptionHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionHasSuffix = data
+		case "descriptionEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionEqualFold = data
+		case "descriptionContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionContainsFold = data
+		case "currency":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("currency"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Currency = data
+		case "currencyNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("currencyNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CurrencyNEQ = data
+		case "currencyIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("currencyIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CurrencyIn = data
+		case "currencyNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("currencyNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CurrencyNotIn = data
+		case "currencyGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("currencyGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CurrencyGT = data
+		case "currencyGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("currencyGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CurrencyGTE = data
+		case "currencyLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("currencyLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CurrencyLT = data
+		case "currencyLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("currencyLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CurrencyLTE = data
+		case "currencyContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("currencyContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CurrencyContains = data
+		case "currencyHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("currencyHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CurrencyHasPrefix = data
+		case "currencyHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("currencyHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CurrencyHasSuffix = data
+		case "currencyEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("currencyEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CurrencyEqualFold = data
+		case "currencyContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("currencyContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CurrencyContainsFold = data
+		case "dueAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dueAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DueAt = data
+		case "dueAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dueAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DueAtNEQ = data
+		case "dueAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dueAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DueAtIn = data
+		case "dueAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dueAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DueAtNotIn = data
+		case "dueAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dueAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DueAtGT = data
+		case "dueAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dueAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DueAtGTE = data
+		case "dueAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dueAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DueAtLT = data
+		case "dueAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dueAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DueAtLTE = data
+		case "dueAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dueAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DueAtIsNil = data
+		case "dueAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dueAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DueAtNotNil = data
+		case "merchantReason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantReason"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantReason = data
+		case "merchantReasonNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantReasonNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantReasonNEQ = data
+		case "merchantReasonIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantReasonIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantReasonIn = data
+		case "merchantReasonNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantReasonNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantReasonNotIn = data
+		case "merchantReasonGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantReasonGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantReasonGT = data
+		case "merchantReasonGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantReasonGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantReasonGTE = data
+		case "merchantReasonLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantReasonLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantReasonLT = data
+		case "merchantReasonLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantReasonLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantReasonLTE = data
+		case "merchantReasonContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantReasonContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantReasonContains = data
+		case "merchantReasonHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantReasonHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantReasonHasPrefix = data
+		case "merchantReasonHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantReasonHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantReasonHasSuffix = data
+		case "merchantReasonEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantReasonEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantReasonEqualFold = data
+		case "merchantReasonContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantReasonContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantReasonContainsFold = data
+		case "resolution":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolution"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Resolution = data
+		case "resolutionNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolutionNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResolutionNEQ = data
+		case "resolutionIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolutionIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResolutionIn = data
+		case "resolutionNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolutionNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResolutionNotIn = data
+		case "resolutionGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolutionGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResolutionGT = data
+		case "resolutionGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolutionGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResolutionGTE = data
+		case "resolutionLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolutionLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResolutionLT = data
+		case "resolutionLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolutionLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResolutionLTE = data
+		case "resolutionContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolutionContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResolutionContains = data
+		case "resolutionHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolutionHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResolutionHasPrefix = data
+		case "resolutionHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolutionHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResolutionHasSuffix = data
+		case "resolutionEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolutionEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResolutionEqualFold = data
+		case "resolutionContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolutionContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResolutionContainsFold = data
+		case "returnCarrier":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("returnCarrier"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReturnCarrier = data
+		case "returnCarrierNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("returnCarrierNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReturnCarrierNEQ = data
+		case "returnCarrierIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("returnCarrierIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReturnCarrierIn = data
+		case "returnCarrierNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("returnCarrierNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReturnCarrierNotIn = data
+		case "returnCarrierGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("returnCarrierGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReturnCarrierGT = data
+		case "returnCarrierGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("returnCarrierGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReturnCarrierGTE = data
+		case "returnCarrierLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("returnCarrierLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReturnCarrierLT = data
+		case "returnCarrierLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("returnCarrierLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReturnCarrierLTE = data
+		case "returnCarrierContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("returnCarrierContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReturnCarrierContains = data
+		case "returnCarrierHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("returnCarrierHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReturnCarrierHasPrefix = data
+		case "returnCarrierHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("returnCarrierHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReturnCarrierHasSuffix = data
+		case "returnCarrierEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("returnCarrierEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReturnCarrierEqualFold = data
+		case "returnCarrierContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("returnCarrierContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReturnCarrierContainsFold = data
+		case "returnTrackingNumber":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("returnTrackingNumber"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReturnTrackingNumber = data
+		case "returnTrackingNumberNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("returnTrackingNumberNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReturnTrackingNumberNEQ = data
+		case "returnTrackingNumberIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("returnTrackingNumberIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReturnTrackingNumberIn = data
+		case "returnTrackingNumberNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("returnTrackingNumberNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReturnTrackingNumberNotIn = data
+		case "returnTrackingNumberGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("returnTrackingNumberGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReturnTrackingNumberGT = data
+		case "returnTrackingNumberGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("returnTrackingNumberGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReturnTrackingNumberGTE = data
+		case "returnTrackingNumberLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("returnTrackingNumberLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReturnTrackingNumberLT = data
+		case "returnTrackingNumberLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("returnTrackingNumberLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReturnTrackingNumberLTE = data
+		case "returnTrackingNumberContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("returnTrackingNumberContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReturnTrackingNumberContains = data
+		case "returnTrackingNumberHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("returnTrackingNumberHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReturnTrackingNumberHasPrefix = data
+		case "returnTrackingNumberHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("returnTrackingNumberHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReturnTrackingNumberHasSuffix = data
+		case "returnTrackingNumberEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("returnTrackingNumberEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReturnTrackingNumberEqualFold = data
+		case "returnTrackingNumberContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("returnTrackingNumberContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReturnTrackingNumberContainsFold = data
+		case "replacementCarrier":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replacementCarrier"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplacementCarrier = data
+		case "replacementCarrierNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replacementCarrierNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplacementCarrierNEQ = data
+		case "replacementCarrierIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replacementCarrierIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplacementCarrierIn = data
+		case "replacementCarrierNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replacementCarrierNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplacementCarrierNotIn = data
+		case "replacementCarrierGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replacementCarrierGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplacementCarrierGT = data
+		case "replacementCarrierGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replacementCarrierGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplacementCarrierGTE = data
+		case "replacementCarrierLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replacementCarrierLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplacementCarrierLT = data
+		case "replacementCarrierLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replacementCarrierLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplacementCarrierLTE = data
+		case "replacementCarrierContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replacementCarrierContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplacementCarrierContains = data
+		case "replacementCarrierHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replacementCarrierHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplacementCarrierHasPrefix = data
+		case "replacementCarrierHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replacementCarrierHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplacementCarrierHasSuffix = data
+		case "replacementCarrierEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replacementCarrierEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplacementCarrierEqualFold = data
+		case "replacementCarrierContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replacementCarrierContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplacementCarrierContainsFold = data
+		case "replacementTrackingNumber":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replacementTrackingNumber"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplacementTrackingNumber = data
+		case "replacementTrackingNumberNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replacementTrackingNumberNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplacementTrackingNumberNEQ = data
+		case "replacementTrackingNumberIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replacementTrackingNumberIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplacementTrackingNumberIn = data
+		case "replacementTrackingNumberNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replacementTrackingNumberNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplacementTrackingNumberNotIn = data
+		case "replacementTrackingNumberGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replacementTrackingNumberGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplacementTrackingNumberGT = data
+		case "replacementTrackingNumberGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replacementTrackingNumberGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplacementTrackingNumberGTE = data
+		case "replacementTrackingNumberLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replacementTrackingNumberLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplacementTrackingNumberLT = data
+		case "replacementTrackingNumberLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replacementTrackingNumberLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplacementTrackingNumberLTE = data
+		case "replacementTrackingNumberContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replacementTrackingNumberContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplacementTrackingNumberContains = data
+		case "replacementTrackingNumberHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replacementTrackingNumberHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplacementTrackingNumberHasPrefix = data
+		case "replacementTrackingNumberHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replacementTrackingNumberHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplacementTrackingNumberHasSuffix = data
+		case "replacementTrackingNumberEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replacementTrackingNumberEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplacementTrackingNumberEqualFold = data
+		case "replacementTrackingNumberContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("replacementTrackingNumberContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReplacementTrackingNumberContainsFold = data
+		case "escalatedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("escalatedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EscalatedAt = data
+		case "escalatedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("escalatedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EscalatedAtNEQ = data
+		case "escalatedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("escalatedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EscalatedAtIn = data
+		case "escalatedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("escalatedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EscalatedAtNotIn = data
+		case "escalatedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("escalatedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EscalatedAtGT = data
+		case "escalatedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("escalatedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EscalatedAtGTE = data
+		case "escalatedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("escalatedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EscalatedAtLT = data
+		case "escalatedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("escalatedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EscalatedAtLTE = data
+		case "escalatedAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("escalatedAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EscalatedAtIsNil = data
+		case "escalatedAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("escalatedAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EscalatedAtNotNil = data
+		case "resolvedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolvedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResolvedAt = data
+		case "resolvedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolvedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResolvedAtNEQ = data
+		case "resolvedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolvedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResolvedAtIn = data
+		case "resolvedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolvedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResolvedAtNotIn = data
+		case "resolvedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolvedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResolvedAtGT = data
+		case "resolvedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolvedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResolvedAtGTE = data
+		case "resolvedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolvedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResolvedAtLT = data
+		case "resolvedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolvedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResolvedAtLTE = data
+		case "resolvedAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolvedAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResolvedAtIsNil = data
+		case "resolvedAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolvedAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResolvedAtNotNil = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputApiClientOrder(ctx context.Context, obj any) (ent.ApiClientOrder, error) {
 	var it ent.ApiClientOrder
 	if obj == nil {
@@ -40933,7 +45845,7 @@ func (ec *executionContext) unmarshalInputOrderItemWhereInput(ctx context.Contex
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "title", "titleNEQ", "titleIn", "titleNotIn", "titleGT", "titleGTE", "titleLT", "titleLTE", "titleContains", "titleHasPrefix", "titleHasSuffix", "titleEqualFold", "titleContainsFold", "sku", "skuNEQ", "skuIn", "skuNotIn", "skuGT", "skuGTE", "skuLT", "skuLTE", "skuContains", "skuHasPrefix", "skuHasSuffix", "skuEqualFold", "skuContainsFold", "kind", "kindNEQ", "kindIn", "kindNotIn", "quantity", "quantityNEQ", "quantityIn", "quantityNotIn", "quantityGT", "quantityGTE", "quantityLT", "quantityLTE", "fulfilledAt", "fulfilledAtNEQ", "fulfilledAtIn", "fulfilledAtNotIn", "fulfilledAtGT", "fulfilledAtGTE", "fulfilledAtLT", "fulfilledAtLTE", "fulfilledAtIsNil", "fulfilledAtNotNil", "hasOrder", "hasOrderWith", "hasProduct", "hasProductWith", "hasVariant", "hasVariantWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "title", "titleNEQ", "titleIn", "titleNotIn", "titleGT", "titleGTE", "titleLT", "titleLTE", "titleContains", "titleHasPrefix", "titleHasSuffix", "titleEqualFold", "titleContainsFold", "sku", "skuNEQ", "skuIn", "skuNotIn", "skuGT", "skuGTE", "skuLT", "skuLTE", "skuContains", "skuHasPrefix", "skuHasSuffix", "skuEqualFold", "skuContainsFold", "kind", "kindNEQ", "kindIn", "kindNotIn", "quantity", "quantityNEQ", "quantityIn", "quantityNotIn", "quantityGT", "quantityGTE", "quantityLT", "quantityLTE", "fulfilledAt", "fulfilledAtNEQ", "fulfilledAtIn", "fulfilledAtNotIn", "fulfilledAtGT", "fulfilledAtGTE", "fulfilledAtLT", "fulfilledAtLTE", "fulfilledAtIsNil", "fulfilledAtNotNil", "afterSalesStatus", "afterSalesStatusNEQ", "afterSalesStatusIn", "afterSalesStatusNotIn", "hasOrder", "hasOrderWith", "hasProduct", "hasProductWith", "hasVariant", "hasVariantWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -41353,6 +46265,34 @@ func (ec *executionContext) unmarshalInputOrderItemWhereInput(ctx context.Contex
 				return it, err
 			}
 			it.FulfilledAtNotNil = data
+		case "afterSalesStatus":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("afterSalesStatus"))
+			data, err := ec.unmarshalOOrderItemAfterSalesStatus2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚋorderitemᚐAfterSalesStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AfterSalesStatus = data
+		case "afterSalesStatusNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("afterSalesStatusNEQ"))
+			data, err := ec.unmarshalOOrderItemAfterSalesStatus2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚋorderitemᚐAfterSalesStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AfterSalesStatusNEQ = data
+		case "afterSalesStatusIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("afterSalesStatusIn"))
+			data, err := ec.unmarshalOOrderItemAfterSalesStatus2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋentᚋorderitemᚐAfterSalesStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AfterSalesStatusIn = data
+		case "afterSalesStatusNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("afterSalesStatusNotIn"))
+			data, err := ec.unmarshalOOrderItemAfterSalesStatus2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋentᚋorderitemᚐAfterSalesStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AfterSalesStatusNotIn = data
 		case "hasOrder":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasOrder"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -41510,7 +46450,7 @@ func (ec *executionContext) unmarshalInputOrderWhereInput(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "number", "numberNEQ", "numberIn", "numberNotIn", "numberGT", "numberGTE", "numberLT", "numberLTE", "numberContains", "numberHasPrefix", "numberHasSuffix", "numberEqualFold", "numberContainsFold", "checkoutID", "checkoutIDNEQ", "checkoutIDIn", "checkoutIDNotIn", "checkoutIDGT", "checkoutIDGTE", "checkoutIDLT", "checkoutIDLTE", "checkoutIDContains", "checkoutIDHasPrefix", "checkoutIDHasSuffix", "checkoutIDEqualFold", "checkoutIDContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "currency", "currencyNEQ", "currencyIn", "currencyNotIn", "currencyGT", "currencyGTE", "currencyLT", "currencyLTE", "currencyContains", "currencyHasPrefix", "currencyHasSuffix", "currencyEqualFold", "currencyContainsFold", "contactName", "contactNameNEQ", "contactNameIn", "contactNameNotIn", "contactNameGT", "contactNameGTE", "contactNameLT", "contactNameLTE", "contactNameContains", "contactNameHasPrefix", "contactNameHasSuffix", "contactNameEqualFold", "contactNameContainsFold", "contactPhone", "contactPhoneNEQ", "contactPhoneIn", "contactPhoneNotIn", "contactPhoneGT", "contactPhoneGTE", "contactPhoneLT", "contactPhoneLTE", "contactPhoneContains", "contactPhoneHasPrefix", "contactPhoneHasSuffix", "contactPhoneEqualFold", "contactPhoneContainsFold", "note", "noteNEQ", "noteIn", "noteNotIn", "noteGT", "noteGTE", "noteLT", "noteLTE", "noteContains", "noteHasPrefix", "noteHasSuffix", "noteEqualFold", "noteContainsFold", "paidAt", "paidAtNEQ", "paidAtIn", "paidAtNotIn", "paidAtGT", "paidAtGTE", "paidAtLT", "paidAtLTE", "paidAtIsNil", "paidAtNotNil", "cancelledAt", "cancelledAtNEQ", "cancelledAtIn", "cancelledAtNotIn", "cancelledAtGT", "cancelledAtGTE", "cancelledAtLT", "cancelledAtLTE", "cancelledAtIsNil", "cancelledAtNotNil", "cancelReason", "cancelReasonNEQ", "cancelReasonIn", "cancelReasonNotIn", "cancelReasonGT", "cancelReasonGTE", "cancelReasonLT", "cancelReasonLTE", "cancelReasonContains", "cancelReasonHasPrefix", "cancelReasonHasSuffix", "cancelReasonIsNil", "cancelReasonNotNil", "cancelReasonEqualFold", "cancelReasonContainsFold", "completedAt", "completedAtNEQ", "completedAtIn", "completedAtNotIn", "completedAtGT", "completedAtGTE", "completedAtLT", "completedAtLTE", "completedAtIsNil", "completedAtNotNil", "fulfilment", "fulfilmentNEQ", "fulfilmentIn", "fulfilmentNotIn", "paymentDeadline", "paymentDeadlineNEQ", "paymentDeadlineIn", "paymentDeadlineNotIn", "paymentDeadlineGT", "paymentDeadlineGTE", "paymentDeadlineLT", "paymentDeadlineLTE", "paymentDeadlineIsNil", "paymentDeadlineNotNil", "acceptedAt", "acceptedAtNEQ", "acceptedAtIn", "acceptedAtNotIn", "acceptedAtGT", "acceptedAtGTE", "acceptedAtLT", "acceptedAtLTE", "acceptedAtIsNil", "acceptedAtNotNil", "shippedAt", "shippedAtNEQ", "shippedAtIn", "shippedAtNotIn", "shippedAtGT", "shippedAtGTE", "shippedAtLT", "shippedAtLTE", "shippedAtIsNil", "shippedAtNotNil", "deliveredAt", "deliveredAtNEQ", "deliveredAtIn", "deliveredAtNotIn", "deliveredAtGT", "deliveredAtGTE", "deliveredAtLT", "deliveredAtLTE", "deliveredAtIsNil", "deliveredAtNotNil", "fulfilledAt", "fulfilledAtNEQ", "fulfilledAtIn", "fulfilledAtNotIn", "fulfilledAtGT", "fulfilledAtGTE", "fulfilledAtLT", "fulfilledAtLTE", "fulfilledAtIsNil", "fulfilledAtNotNil", "hasMerchant", "hasMerchantWith", "hasItems", "hasItemsWith", "hasPayments", "hasPaymentsWith", "hasShipments", "hasShipmentsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "number", "numberNEQ", "numberIn", "numberNotIn", "numberGT", "numberGTE", "numberLT", "numberLTE", "numberContains", "numberHasPrefix", "numberHasSuffix", "numberEqualFold", "numberContainsFold", "checkoutID", "checkoutIDNEQ", "checkoutIDIn", "checkoutIDNotIn", "checkoutIDGT", "checkoutIDGTE", "checkoutIDLT", "checkoutIDLTE", "checkoutIDContains", "checkoutIDHasPrefix", "checkoutIDHasSuffix", "checkoutIDEqualFold", "checkoutIDContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "currency", "currencyNEQ", "currencyIn", "currencyNotIn", "currencyGT", "currencyGTE", "currencyLT", "currencyLTE", "currencyContains", "currencyHasPrefix", "currencyHasSuffix", "currencyEqualFold", "currencyContainsFold", "contactName", "contactNameNEQ", "contactNameIn", "contactNameNotIn", "contactNameGT", "contactNameGTE", "contactNameLT", "contactNameLTE", "contactNameContains", "contactNameHasPrefix", "contactNameHasSuffix", "contactNameEqualFold", "contactNameContainsFold", "contactPhone", "contactPhoneNEQ", "contactPhoneIn", "contactPhoneNotIn", "contactPhoneGT", "contactPhoneGTE", "contactPhoneLT", "contactPhoneLTE", "contactPhoneContains", "contactPhoneHasPrefix", "contactPhoneHasSuffix", "contactPhoneEqualFold", "contactPhoneContainsFold", "note", "noteNEQ", "noteIn", "noteNotIn", "noteGT", "noteGTE", "noteLT", "noteLTE", "noteContains", "noteHasPrefix", "noteHasSuffix", "noteEqualFold", "noteContainsFold", "paidAt", "paidAtNEQ", "paidAtIn", "paidAtNotIn", "paidAtGT", "paidAtGTE", "paidAtLT", "paidAtLTE", "paidAtIsNil", "paidAtNotNil", "cancelledAt", "cancelledAtNEQ", "cancelledAtIn", "cancelledAtNotIn", "cancelledAtGT", "cancelledAtGTE", "cancelledAtLT", "cancelledAtLTE", "cancelledAtIsNil", "cancelledAtNotNil", "cancelReason", "cancelReasonNEQ", "cancelReasonIn", "cancelReasonNotIn", "cancelReasonGT", "cancelReasonGTE", "cancelReasonLT", "cancelReasonLTE", "cancelReasonContains", "cancelReasonHasPrefix", "cancelReasonHasSuffix", "cancelReasonIsNil", "cancelReasonNotNil", "cancelReasonEqualFold", "cancelReasonContainsFold", "completedAt", "completedAtNEQ", "completedAtIn", "completedAtNotIn", "completedAtGT", "completedAtGTE", "completedAtLT", "completedAtLTE", "completedAtIsNil", "completedAtNotNil", "fulfilment", "fulfilmentNEQ", "fulfilmentIn", "fulfilmentNotIn", "paymentDeadline", "paymentDeadlineNEQ", "paymentDeadlineIn", "paymentDeadlineNotIn", "paymentDeadlineGT", "paymentDeadlineGTE", "paymentDeadlineLT", "paymentDeadlineLTE", "paymentDeadlineIsNil", "paymentDeadlineNotNil", "acceptedAt", "acceptedAtNEQ", "acceptedAtIn", "acceptedAtNotIn", "acceptedAtGT", "acceptedAtGTE", "acceptedAtLT", "acceptedAtLTE", "acceptedAtIsNil", "acceptedAtNotNil", "shippedAt", "shippedAtNEQ", "shippedAtIn", "shippedAtNotIn", "shippedAtGT", "shippedAtGTE", "shippedAtLT", "shippedAtLTE", "shippedAtIsNil", "shippedAtNotNil", "deliveredAt", "deliveredAtNEQ", "deliveredAtIn", "deliveredAtNotIn", "deliveredAtGT", "deliveredAtGTE", "deliveredAtLT", "deliveredAtLTE", "deliveredAtIsNil", "deliveredAtNotNil", "fulfilledAt", "fulfilledAtNEQ", "fulfilledAtIn", "fulfilledAtNotIn", "fulfilledAtGT", "fulfilledAtGTE", "fulfilledAtLT", "fulfilledAtLTE", "fulfilledAtIsNil", "fulfilledAtNotNil", "afterSalesStatus", "afterSalesStatusNEQ", "afterSalesStatusIn", "afterSalesStatusNotIn", "hasMerchant", "hasMerchantWith", "hasItems", "hasItemsWith", "hasPayments", "hasPaymentsWith", "hasShipments", "hasShipmentsWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -42973,6 +47913,34 @@ func (ec *executionContext) unmarshalInputOrderWhereInput(ctx context.Context, o
 				return it, err
 			}
 			it.FulfilledAtNotNil = data
+		case "afterSalesStatus":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("afterSalesStatus"))
+			data, err := ec.unmarshalOOrderAfterSalesStatus2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚋorderᚐAfterSalesStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AfterSalesStatus = data
+		case "afterSalesStatusNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("afterSalesStatusNEQ"))
+			data, err := ec.unmarshalOOrderAfterSalesStatus2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚋorderᚐAfterSalesStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AfterSalesStatusNEQ = data
+		case "afterSalesStatusIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("afterSalesStatusIn"))
+			data, err := ec.unmarshalOOrderAfterSalesStatus2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋentᚋorderᚐAfterSalesStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AfterSalesStatusIn = data
+		case "afterSalesStatusNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("afterSalesStatusNotIn"))
+			data, err := ec.unmarshalOOrderAfterSalesStatus2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋentᚋorderᚐAfterSalesStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AfterSalesStatusNotIn = data
 		case "hasMerchant":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasMerchant"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -46334,6 +51302,78 @@ func (ec *executionContext) unmarshalInputRegisterInput(ctx context.Context, obj
 				return it, err
 			}
 			it.Locale = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputRequestAfterSalesInput(ctx context.Context, obj any) (model.RequestAfterSalesInput, error) {
+	var it model.RequestAfterSalesInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"orderID", "orderItemIDs", "type", "reason", "description", "amount", "evidenceUploadIDs"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "orderID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("orderID"))
+			data, err := ec.unmarshalNID2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OrderID = data
+		case "orderItemIDs":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("orderItemIDs"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OrderItemIDs = data
+		case "type":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("type"))
+			data, err := ec.unmarshalNAfterSalesType2githubᚗcomᚋxiadanᚋxiadanᚋentᚋaftersalesrequestᚐType(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Type = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalNAfterSalesReason2githubᚗcomᚋxiadanᚋxiadanᚋentᚋaftersalesrequestᚐReason(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "amount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amount"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Amount = data
+		case "evidenceUploadIDs":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("evidenceUploadIDs"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EvidenceUploadIDs = data
 		}
 	}
 	return it, nil
@@ -51490,6 +56530,16 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._ApiClient(ctx, sel, obj)
+	case *ent.AfterSalesRequest:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._AfterSalesRequest(ctx, sel, obj)
+	case *ent.AfterSalesEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._AfterSalesEvent(ctx, sel, obj)
 	case *ent.Address:
 		if obj == nil {
 			return graphql.Null
@@ -51577,6 +56627,587 @@ func (ec *executionContext) _Address(ctx context.Context, sel ast.SelectionSet, 
 			}
 		case "isDefault":
 			out.Values[i] = ec._Address_isDefault(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var afterSalesEventImplementors = []string{"AfterSalesEvent", "Node"}
+
+func (ec *executionContext) _AfterSalesEvent(ctx context.Context, sel ast.SelectionSet, obj *ent.AfterSalesEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, afterSalesEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AfterSalesEvent")
+		case "id":
+			out.Values[i] = ec._AfterSalesEvent_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "type":
+			out.Values[i] = ec._AfterSalesEvent_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "actorRole":
+			out.Values[i] = ec._AfterSalesEvent_actorRole(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "message":
+			out.Values[i] = ec._AfterSalesEvent_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._AfterSalesEvent_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "amount":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._AfterSalesEvent_amount(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "evidence":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._AfterSalesEvent_evidence(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var afterSalesRequestImplementors = []string{"AfterSalesRequest", "Node"}
+
+func (ec *executionContext) _AfterSalesRequest(ctx context.Context, sel ast.SelectionSet, obj *ent.AfterSalesRequest) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, afterSalesRequestImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AfterSalesRequest")
+		case "id":
+			out.Values[i] = ec._AfterSalesRequest_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._AfterSalesRequest_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._AfterSalesRequest_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "number":
+			out.Values[i] = ec._AfterSalesRequest_number(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "type":
+			out.Values[i] = ec._AfterSalesRequest_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._AfterSalesRequest_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "reason":
+			out.Values[i] = ec._AfterSalesRequest_reason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "description":
+			out.Values[i] = ec._AfterSalesRequest_description(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "currency":
+			out.Values[i] = ec._AfterSalesRequest_currency(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "dueAt":
+			out.Values[i] = ec._AfterSalesRequest_dueAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "merchantReason":
+			out.Values[i] = ec._AfterSalesRequest_merchantReason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "resolution":
+			out.Values[i] = ec._AfterSalesRequest_resolution(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "returnCarrier":
+			out.Values[i] = ec._AfterSalesRequest_returnCarrier(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "returnTrackingNumber":
+			out.Values[i] = ec._AfterSalesRequest_returnTrackingNumber(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "replacementCarrier":
+			out.Values[i] = ec._AfterSalesRequest_replacementCarrier(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "replacementTrackingNumber":
+			out.Values[i] = ec._AfterSalesRequest_replacementTrackingNumber(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "escalatedAt":
+			out.Values[i] = ec._AfterSalesRequest_escalatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "resolvedAt":
+			out.Values[i] = ec._AfterSalesRequest_resolvedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "order":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._AfterSalesRequest_order(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "items":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._AfterSalesRequest_items(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "amount":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._AfterSalesRequest_amount(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "proposedAmount":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._AfterSalesRequest_proposedAmount(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "refundedAmount":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._AfterSalesRequest_refundedAmount(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "timeline":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._AfterSalesRequest_timeline(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var afterSalesRequestConnectionImplementors = []string{"AfterSalesRequestConnection"}
+
+func (ec *executionContext) _AfterSalesRequestConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.AfterSalesRequestConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, afterSalesRequestConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AfterSalesRequestConnection")
+		case "edges":
+			out.Values[i] = ec._AfterSalesRequestConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._AfterSalesRequestConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._AfterSalesRequestConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._AfterSalesRequestConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var afterSalesRequestEdgeImplementors = []string{"AfterSalesRequestEdge"}
+
+func (ec *executionContext) _AfterSalesRequestEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.AfterSalesRequestEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, afterSalesRequestEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AfterSalesRequestEdge")
+		case "node":
+			out.Values[i] = ec._AfterSalesRequestEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._AfterSalesRequestEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -54122,6 +59753,90 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "requestAfterSales":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_requestAfterSales(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "approveAfterSales":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_approveAfterSales(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rejectAfterSales":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_rejectAfterSales(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "proposeAfterSalesAmount":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_proposeAfterSalesAmount(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "acceptAfterSalesProposal":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_acceptAfterSalesProposal(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "escalateAfterSales":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_escalateAfterSales(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "shipAfterSalesReturn":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_shipAfterSalesReturn(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "confirmAfterSalesReturn":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_confirmAfterSalesReturn(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "shipAfterSalesReplacement":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_shipAfterSalesReplacement(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "withdrawAfterSales":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_withdrawAfterSales(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "addAfterSalesMessage":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_addAfterSalesMessage(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "arbitrateAfterSales":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_arbitrateAfterSales(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "register":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_register(ctx, field)
@@ -54785,6 +60500,11 @@ func (ec *executionContext) _Order(ctx context.Context, sel ast.SelectionSet, ob
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "afterSalesStatus":
+			out.Values[i] = ec._Order_afterSalesStatus(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "merchant":
 			field := field
 
@@ -54910,6 +60630,44 @@ func (ec *executionContext) _Order(ctx context.Context, sel ast.SelectionSet, ob
 				}()
 				res = ec._Order_shipments(ctx, field, obj)
 				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "afterSalesRequests":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Order_afterSalesRequests(ctx, field, obj)
+				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
 				return res
@@ -55661,6 +61419,11 @@ func (ec *executionContext) _OrderItem(ctx context.Context, sel ast.SelectionSet
 		case "fulfilledAt":
 			out.Values[i] = ec._OrderItem_fulfilledAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "afterSalesStatus":
+			out.Values[i] = ec._OrderItem_afterSalesStatus(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "order":
@@ -57843,6 +63606,72 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 					}
 				}()
 				res = ec._Query_auditLogs(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "myAfterSalesRequests":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_myAfterSalesRequests(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "merchantAfterSalesRequests":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_merchantAfterSalesRequests(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "adminAfterSalesRequests":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_adminAfterSalesRequests(ctx, field)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -61385,6 +67214,165 @@ func (ec *executionContext) unmarshalNAddressWhereInput2ᚖgithubᚗcomᚋxiadan
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNAfterSalesEvent2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAfterSalesEventᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.AfterSalesEvent) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAfterSalesEvent2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAfterSalesEvent(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNAfterSalesEvent2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAfterSalesEvent(ctx context.Context, sel ast.SelectionSet, v *ent.AfterSalesEvent) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._AfterSalesEvent(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNAfterSalesEventActorRole2githubᚗcomᚋxiadanᚋxiadanᚋentᚋaftersaleseventᚐActorRole(ctx context.Context, v any) (aftersalesevent.ActorRole, error) {
+	var res aftersalesevent.ActorRole
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAfterSalesEventActorRole2githubᚗcomᚋxiadanᚋxiadanᚋentᚋaftersaleseventᚐActorRole(ctx context.Context, sel ast.SelectionSet, v aftersalesevent.ActorRole) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNAfterSalesEventType2githubᚗcomᚋxiadanᚋxiadanᚋentᚋaftersaleseventᚐType(ctx context.Context, v any) (aftersalesevent.Type, error) {
+	var res aftersalesevent.Type
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAfterSalesEventType2githubᚗcomᚋxiadanᚋxiadanᚋentᚋaftersaleseventᚐType(ctx context.Context, sel ast.SelectionSet, v aftersalesevent.Type) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNAfterSalesReason2githubᚗcomᚋxiadanᚋxiadanᚋentᚋaftersalesrequestᚐReason(ctx context.Context, v any) (aftersalesrequest.Reason, error) {
+	var res aftersalesrequest.Reason
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAfterSalesReason2githubᚗcomᚋxiadanᚋxiadanᚋentᚋaftersalesrequestᚐReason(ctx context.Context, sel ast.SelectionSet, v aftersalesrequest.Reason) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNAfterSalesRequest2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAfterSalesRequestᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.AfterSalesRequest) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAfterSalesRequest2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAfterSalesRequest(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNAfterSalesRequest2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAfterSalesRequest(ctx context.Context, sel ast.SelectionSet, v *ent.AfterSalesRequest) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._AfterSalesRequest(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNAfterSalesRequestConnection2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAfterSalesRequestConnection(ctx context.Context, sel ast.SelectionSet, v *ent.AfterSalesRequestConnection) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._AfterSalesRequestConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNAfterSalesRequestEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAfterSalesRequestEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.AfterSalesRequestEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAfterSalesRequestEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAfterSalesRequestEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNAfterSalesRequestEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAfterSalesRequestEdge(ctx context.Context, sel ast.SelectionSet, v *ent.AfterSalesRequestEdge) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._AfterSalesRequestEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNAfterSalesRequestOrderField2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAfterSalesRequestOrderField(ctx context.Context, v any) (*ent.AfterSalesRequestOrderField, error) {
+	var res = new(ent.AfterSalesRequestOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAfterSalesRequestOrderField2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAfterSalesRequestOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.AfterSalesRequestOrderField) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalNAfterSalesRequestWhereInput2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAfterSalesRequestWhereInput(ctx context.Context, v any) (*ent.AfterSalesRequestWhereInput, error) {
+	res, err := ec.unmarshalInputAfterSalesRequestWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNAfterSalesStatus2githubᚗcomᚋxiadanᚋxiadanᚋentᚋaftersalesrequestᚐStatus(ctx context.Context, v any) (aftersalesrequest.Status, error) {
+	var res aftersalesrequest.Status
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAfterSalesStatus2githubᚗcomᚋxiadanᚋxiadanᚋentᚋaftersalesrequestᚐStatus(ctx context.Context, sel ast.SelectionSet, v aftersalesrequest.Status) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNAfterSalesType2githubᚗcomᚋxiadanᚋxiadanᚋentᚋaftersalesrequestᚐType(ctx context.Context, v any) (aftersalesrequest.Type, error) {
+	var res aftersalesrequest.Type
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAfterSalesType2githubᚗcomᚋxiadanᚋxiadanᚋentᚋaftersalesrequestᚐType(ctx context.Context, sel ast.SelectionSet, v aftersalesrequest.Type) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNApiClient2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐApiClientᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.ApiClient) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -61471,6 +67459,16 @@ func (ec *executionContext) unmarshalNApiClientWhereInput2ᚖgithubᚗcomᚋxiad
 func (ec *executionContext) unmarshalNApplyForMerchantInput2githubᚗcomᚋxiadanᚋxiadanᚋgraphᚋmodelᚐApplyForMerchantInput(ctx context.Context, v any) (model.ApplyForMerchantInput, error) {
 	res, err := ec.unmarshalInputApplyForMerchantInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNArbitrationDecision2githubᚗcomᚋxiadanᚋxiadanᚋgraphᚋmodelᚐArbitrationDecision(ctx context.Context, v any) (model.ArbitrationDecision, error) {
+	var res model.ArbitrationDecision
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNArbitrationDecision2githubᚗcomᚋxiadanᚋxiadanᚋgraphᚋmodelᚐArbitrationDecision(ctx context.Context, sel ast.SelectionSet, v model.ArbitrationDecision) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) marshalNAuditLog2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAuditLogᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.AuditLog) graphql.Marshaler {
@@ -62285,6 +68283,16 @@ func (ec *executionContext) marshalNOrder2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋen
 	return ec._Order(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNOrderAfterSalesStatus2githubᚗcomᚋxiadanᚋxiadanᚋentᚋorderᚐAfterSalesStatus(ctx context.Context, v any) (order.AfterSalesStatus, error) {
+	var res order.AfterSalesStatus
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNOrderAfterSalesStatus2githubᚗcomᚋxiadanᚋxiadanᚋentᚋorderᚐAfterSalesStatus(ctx context.Context, sel ast.SelectionSet, v order.AfterSalesStatus) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNOrderConnection2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐOrderConnection(ctx context.Context, sel ast.SelectionSet, v *ent.OrderConnection) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -62392,6 +68400,22 @@ func (ec *executionContext) marshalNOrderFulfilment2githubᚗcomᚋxiadanᚋxiad
 	return v
 }
 
+func (ec *executionContext) marshalNOrderItem2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐOrderItemᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.OrderItem) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNOrderItem2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐOrderItem(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNOrderItem2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐOrderItem(ctx context.Context, sel ast.SelectionSet, v *ent.OrderItem) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -62400,6 +68424,16 @@ func (ec *executionContext) marshalNOrderItem2ᚖgithubᚗcomᚋxiadanᚋxiadan�
 		return graphql.Null
 	}
 	return ec._OrderItem(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNOrderItemAfterSalesStatus2githubᚗcomᚋxiadanᚋxiadanᚋentᚋorderitemᚐAfterSalesStatus(ctx context.Context, v any) (orderitem.AfterSalesStatus, error) {
+	var res orderitem.AfterSalesStatus
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNOrderItemAfterSalesStatus2githubᚗcomᚋxiadanᚋxiadanᚋentᚋorderitemᚐAfterSalesStatus(ctx context.Context, sel ast.SelectionSet, v orderitem.AfterSalesStatus) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalNOrderItemKind2githubᚗcomᚋxiadanᚋxiadanᚋentᚋorderitemᚐKind(ctx context.Context, v any) (orderitem.Kind, error) {
@@ -62938,6 +68972,11 @@ func (ec *executionContext) unmarshalNRefundWhereInput2ᚖgithubᚗcomᚋxiadan�
 
 func (ec *executionContext) unmarshalNRegisterInput2githubᚗcomᚋxiadanᚋxiadanᚋgraphᚋmodelᚐRegisterInput(ctx context.Context, v any) (model.RegisterInput, error) {
 	res, err := ec.unmarshalInputRegisterInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNRequestAfterSalesInput2githubᚗcomᚋxiadanᚋxiadanᚋgraphᚋmodelᚐRequestAfterSalesInput(ctx context.Context, v any) (model.RequestAfterSalesInput, error) {
+	res, err := ec.unmarshalInputRequestAfterSalesInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -64018,6 +70057,194 @@ func (ec *executionContext) unmarshalOAddressWhereInput2ᚖgithubᚗcomᚋxiadan
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalOAfterSalesReason2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋentᚋaftersalesrequestᚐReasonᚄ(ctx context.Context, v any) ([]aftersalesrequest.Reason, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]aftersalesrequest.Reason, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNAfterSalesReason2githubᚗcomᚋxiadanᚋxiadanᚋentᚋaftersalesrequestᚐReason(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOAfterSalesReason2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋentᚋaftersalesrequestᚐReasonᚄ(ctx context.Context, sel ast.SelectionSet, v []aftersalesrequest.Reason) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAfterSalesReason2githubᚗcomᚋxiadanᚋxiadanᚋentᚋaftersalesrequestᚐReason(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOAfterSalesReason2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚋaftersalesrequestᚐReason(ctx context.Context, v any) (*aftersalesrequest.Reason, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(aftersalesrequest.Reason)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOAfterSalesReason2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚋaftersalesrequestᚐReason(ctx context.Context, sel ast.SelectionSet, v *aftersalesrequest.Reason) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) marshalOAfterSalesRequest2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAfterSalesRequest(ctx context.Context, sel ast.SelectionSet, v *ent.AfterSalesRequest) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._AfterSalesRequest(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOAfterSalesRequestWhereInput2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAfterSalesRequestWhereInputᚄ(ctx context.Context, v any) ([]*ent.AfterSalesRequestWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.AfterSalesRequestWhereInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNAfterSalesRequestWhereInput2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAfterSalesRequestWhereInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOAfterSalesRequestWhereInput2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐAfterSalesRequestWhereInput(ctx context.Context, v any) (*ent.AfterSalesRequestWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputAfterSalesRequestWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOAfterSalesStatus2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋentᚋaftersalesrequestᚐStatusᚄ(ctx context.Context, v any) ([]aftersalesrequest.Status, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]aftersalesrequest.Status, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNAfterSalesStatus2githubᚗcomᚋxiadanᚋxiadanᚋentᚋaftersalesrequestᚐStatus(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOAfterSalesStatus2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋentᚋaftersalesrequestᚐStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []aftersalesrequest.Status) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAfterSalesStatus2githubᚗcomᚋxiadanᚋxiadanᚋentᚋaftersalesrequestᚐStatus(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOAfterSalesStatus2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚋaftersalesrequestᚐStatus(ctx context.Context, v any) (*aftersalesrequest.Status, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(aftersalesrequest.Status)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOAfterSalesStatus2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚋaftersalesrequestᚐStatus(ctx context.Context, sel ast.SelectionSet, v *aftersalesrequest.Status) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOAfterSalesType2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋentᚋaftersalesrequestᚐTypeᚄ(ctx context.Context, v any) ([]aftersalesrequest.Type, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]aftersalesrequest.Type, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNAfterSalesType2githubᚗcomᚋxiadanᚋxiadanᚋentᚋaftersalesrequestᚐType(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOAfterSalesType2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋentᚋaftersalesrequestᚐTypeᚄ(ctx context.Context, sel ast.SelectionSet, v []aftersalesrequest.Type) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAfterSalesType2githubᚗcomᚋxiadanᚋxiadanᚋentᚋaftersalesrequestᚐType(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOAfterSalesType2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚋaftersalesrequestᚐType(ctx context.Context, v any) (*aftersalesrequest.Type, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(aftersalesrequest.Type)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOAfterSalesType2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚋaftersalesrequestᚐType(ctx context.Context, sel ast.SelectionSet, v *aftersalesrequest.Type) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
 func (ec *executionContext) marshalOApiClient2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐApiClient(ctx context.Context, sel ast.SelectionSet, v *ent.ApiClient) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -64636,6 +70863,58 @@ func (ec *executionContext) marshalOOrder2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋen
 	return ec._Order(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalOOrderAfterSalesStatus2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋentᚋorderᚐAfterSalesStatusᚄ(ctx context.Context, v any) ([]order.AfterSalesStatus, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]order.AfterSalesStatus, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNOrderAfterSalesStatus2githubᚗcomᚋxiadanᚋxiadanᚋentᚋorderᚐAfterSalesStatus(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOOrderAfterSalesStatus2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋentᚋorderᚐAfterSalesStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []order.AfterSalesStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNOrderAfterSalesStatus2githubᚗcomᚋxiadanᚋxiadanᚋentᚋorderᚐAfterSalesStatus(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOOrderAfterSalesStatus2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚋorderᚐAfterSalesStatus(ctx context.Context, v any) (*order.AfterSalesStatus, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(order.AfterSalesStatus)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOOrderAfterSalesStatus2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚋorderᚐAfterSalesStatus(ctx context.Context, sel ast.SelectionSet, v *order.AfterSalesStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
 func (ec *executionContext) unmarshalOOrderEventActorRole2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋentᚋordereventᚐActorRoleᚄ(ctx context.Context, v any) ([]orderevent.ActorRole, error) {
 	if v == nil {
 		return nil, nil
@@ -64834,6 +71113,58 @@ func (ec *executionContext) marshalOOrderItem2ᚕᚖgithubᚗcomᚋxiadanᚋxiad
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalOOrderItemAfterSalesStatus2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋentᚋorderitemᚐAfterSalesStatusᚄ(ctx context.Context, v any) ([]orderitem.AfterSalesStatus, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]orderitem.AfterSalesStatus, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNOrderItemAfterSalesStatus2githubᚗcomᚋxiadanᚋxiadanᚋentᚋorderitemᚐAfterSalesStatus(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOOrderItemAfterSalesStatus2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋentᚋorderitemᚐAfterSalesStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []orderitem.AfterSalesStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNOrderItemAfterSalesStatus2githubᚗcomᚋxiadanᚋxiadanᚋentᚋorderitemᚐAfterSalesStatus(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOOrderItemAfterSalesStatus2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚋorderitemᚐAfterSalesStatus(ctx context.Context, v any) (*orderitem.AfterSalesStatus, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(orderitem.AfterSalesStatus)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOOrderItemAfterSalesStatus2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚋorderitemᚐAfterSalesStatus(ctx context.Context, sel ast.SelectionSet, v *orderitem.AfterSalesStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) unmarshalOOrderItemKind2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋentᚋorderitemᚐKindᚄ(ctx context.Context, v any) ([]orderitem.Kind, error) {

@@ -11,6 +11,7 @@ import (
 	"github.com/xiadan/xiadan/ent"
 	"github.com/xiadan/xiadan/ent/privacy"
 	"github.com/xiadan/xiadan/graph/model"
+	"github.com/xiadan/xiadan/internal/aftersales"
 	"github.com/xiadan/xiadan/internal/apperror"
 	"github.com/xiadan/xiadan/internal/auth"
 	"github.com/xiadan/xiadan/internal/events"
@@ -35,6 +36,7 @@ type Resolver struct {
 	Webhooks   *webhooks.Service
 	Uploads    *upload.Service
 	Reviews    *reviews.Service
+	AfterSales *aftersales.Service
 }
 
 // NewSchema returns the executable schema with its resolvers and directives.

@@ -21,6 +21,30 @@ func (f AddressFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, err
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.AddressMutation", m)
 }
 
+// The AfterSalesEventFunc type is an adapter to allow the use of ordinary
+// function as AfterSalesEvent mutator.
+type AfterSalesEventFunc func(context.Context, *ent.AfterSalesEventMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f AfterSalesEventFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.AfterSalesEventMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.AfterSalesEventMutation", m)
+}
+
+// The AfterSalesRequestFunc type is an adapter to allow the use of ordinary
+// function as AfterSalesRequest mutator.
+type AfterSalesRequestFunc func(context.Context, *ent.AfterSalesRequestMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f AfterSalesRequestFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.AfterSalesRequestMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.AfterSalesRequestMutation", m)
+}
+
 // The ApiClientFunc type is an adapter to allow the use of ordinary
 // function as ApiClient mutator.
 type ApiClientFunc func(context.Context, *ent.ApiClientMutation) (ent.Value, error)

@@ -9,6 +9,8 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/xiadan/xiadan/ent"
 	"github.com/xiadan/xiadan/ent/address"
+	"github.com/xiadan/xiadan/ent/aftersalesevent"
+	"github.com/xiadan/xiadan/ent/aftersalesrequest"
 	"github.com/xiadan/xiadan/ent/apiclient"
 	"github.com/xiadan/xiadan/ent/auditlog"
 	"github.com/xiadan/xiadan/ent/cartline"
@@ -126,6 +128,60 @@ func (f TraverseAddress) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.AddressQuery", q)
+}
+
+// The AfterSalesEventFunc type is an adapter to allow the use of ordinary function as a Querier.
+type AfterSalesEventFunc func(context.Context, *ent.AfterSalesEventQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f AfterSalesEventFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.AfterSalesEventQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.AfterSalesEventQuery", q)
+}
+
+// The TraverseAfterSalesEvent type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseAfterSalesEvent func(context.Context, *ent.AfterSalesEventQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseAfterSalesEvent) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseAfterSalesEvent) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.AfterSalesEventQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.AfterSalesEventQuery", q)
+}
+
+// The AfterSalesRequestFunc type is an adapter to allow the use of ordinary function as a Querier.
+type AfterSalesRequestFunc func(context.Context, *ent.AfterSalesRequestQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f AfterSalesRequestFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.AfterSalesRequestQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.AfterSalesRequestQuery", q)
+}
+
+// The TraverseAfterSalesRequest type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseAfterSalesRequest func(context.Context, *ent.AfterSalesRequestQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseAfterSalesRequest) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseAfterSalesRequest) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.AfterSalesRequestQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.AfterSalesRequestQuery", q)
 }
 
 // The ApiClientFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -1024,6 +1080,10 @@ func NewQuery(q ent.Query) (Query, error) {
 	switch q := q.(type) {
 	case *ent.AddressQuery:
 		return &query[*ent.AddressQuery, predicate.Address, address.OrderOption]{typ: ent.TypeAddress, tq: q}, nil
+	case *ent.AfterSalesEventQuery:
+		return &query[*ent.AfterSalesEventQuery, predicate.AfterSalesEvent, aftersalesevent.OrderOption]{typ: ent.TypeAfterSalesEvent, tq: q}, nil
+	case *ent.AfterSalesRequestQuery:
+		return &query[*ent.AfterSalesRequestQuery, predicate.AfterSalesRequest, aftersalesrequest.OrderOption]{typ: ent.TypeAfterSalesRequest, tq: q}, nil
 	case *ent.ApiClientQuery:
 		return &query[*ent.ApiClientQuery, predicate.ApiClient, apiclient.OrderOption]{typ: ent.TypeApiClient, tq: q}, nil
 	case *ent.AuditLogQuery:

@@ -46,6 +46,103 @@ var (
 			},
 		},
 	}
+	// AfterSalesEventsColumns holds the columns for the "after_sales_events" table.
+	AfterSalesEventsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "type", Type: field.TypeEnum, Enums: []string{"REQUESTED", "APPROVED", "PROPOSED", "PROPOSAL_ACCEPTED", "REJECTED", "ESCALATED", "RETURN_SHIPPED", "RETURN_RECEIVED", "REPLACEMENT_SHIPPED", "REFUNDED", "EXCHANGED", "ARBITRATED", "MESSAGE", "WITHDRAWN", "CLOSED"}},
+		{Name: "actor_role", Type: field.TypeEnum, Enums: []string{"CUSTOMER", "MERCHANT", "ADMIN", "PARTNER", "SYSTEM"}},
+		{Name: "actor_id", Type: field.TypeInt, Nullable: true},
+		{Name: "message", Type: field.TypeString, Size: 1000, Default: ""},
+		{Name: "amount", Type: field.TypeInt64, Nullable: true},
+		{Name: "evidence_upload_ids", Type: field.TypeJSON},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "request_id", Type: field.TypeInt},
+	}
+	// AfterSalesEventsTable holds the schema information for the "after_sales_events" table.
+	AfterSalesEventsTable = &schema.Table{
+		Name:       "after_sales_events",
+		Columns:    AfterSalesEventsColumns,
+		PrimaryKey: []*schema.Column{AfterSalesEventsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "after_sales_events_after_sales_requests_events",
+				Columns:    []*schema.Column{AfterSalesEventsColumns[8]},
+				RefColumns: []*schema.Column{AfterSalesRequestsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "aftersalesevent_request_id_id",
+				Unique:  false,
+				Columns: []*schema.Column{AfterSalesEventsColumns[8], AfterSalesEventsColumns[0]},
+			},
+		},
+	}
+	// AfterSalesRequestsColumns holds the columns for the "after_sales_requests" table.
+	AfterSalesRequestsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "number", Type: field.TypeString, Unique: true, Size: 32},
+		{Name: "merchant_id", Type: field.TypeInt},
+		{Name: "customer_id", Type: field.TypeInt},
+		{Name: "type", Type: field.TypeEnum, Enums: []string{"REFUND_ONLY", "RETURN_REFUND", "EXCHANGE"}},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"REQUESTED", "PROPOSED", "REJECTED", "ESCALATED", "AWAITING_RETURN", "RETURN_SHIPPED", "AWAITING_REPLACEMENT", "REFUNDED", "EXCHANGED", "CLOSED"}, Default: "REQUESTED"},
+		{Name: "reason", Type: field.TypeEnum, Enums: []string{"NOT_RECEIVED", "NO_LONGER_WANTED", "DAMAGED", "NOT_AS_DESCRIBED", "WRONG_ITEM", "QUALITY_ISSUE", "OTHER"}},
+		{Name: "description", Type: field.TypeString, Size: 1000, Default: ""},
+		{Name: "order_item_ids", Type: field.TypeJSON},
+		{Name: "currency", Type: field.TypeString, Size: 3},
+		{Name: "amount", Type: field.TypeInt64},
+		{Name: "proposed_amount", Type: field.TypeInt64, Nullable: true},
+		{Name: "refunded_amount", Type: field.TypeInt64, Default: 0},
+		{Name: "due_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "merchant_reason", Type: field.TypeString, Size: 500, Default: ""},
+		{Name: "resolution", Type: field.TypeString, Size: 500, Default: ""},
+		{Name: "return_carrier", Type: field.TypeString, Size: 64, Default: ""},
+		{Name: "return_tracking_number", Type: field.TypeString, Size: 64, Default: ""},
+		{Name: "replacement_carrier", Type: field.TypeString, Size: 64, Default: ""},
+		{Name: "replacement_tracking_number", Type: field.TypeString, Size: 64, Default: ""},
+		{Name: "escalated_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "resolved_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "order_id", Type: field.TypeInt},
+	}
+	// AfterSalesRequestsTable holds the schema information for the "after_sales_requests" table.
+	AfterSalesRequestsTable = &schema.Table{
+		Name:       "after_sales_requests",
+		Columns:    AfterSalesRequestsColumns,
+		PrimaryKey: []*schema.Column{AfterSalesRequestsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "after_sales_requests_orders_order",
+				Columns:    []*schema.Column{AfterSalesRequestsColumns[24]},
+				RefColumns: []*schema.Column{OrdersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "aftersalesrequest_order_id_status",
+				Unique:  false,
+				Columns: []*schema.Column{AfterSalesRequestsColumns[24], AfterSalesRequestsColumns[7]},
+			},
+			{
+				Name:    "aftersalesrequest_customer_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{AfterSalesRequestsColumns[5], AfterSalesRequestsColumns[1]},
+			},
+			{
+				Name:    "aftersalesrequest_merchant_id_status_due_at",
+				Unique:  false,
+				Columns: []*schema.Column{AfterSalesRequestsColumns[4], AfterSalesRequestsColumns[7], AfterSalesRequestsColumns[15]},
+			},
+			{
+				Name:    "aftersalesrequest_status_due_at",
+				Unique:  false,
+				Columns: []*schema.Column{AfterSalesRequestsColumns[7], AfterSalesRequestsColumns[15]},
+			},
+		},
+	}
 	// APIClientsColumns holds the columns for the "api_clients" table.
 	APIClientsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -357,6 +454,7 @@ var (
 		{Name: "fulfilled_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "virtual_content", Type: field.TypeJSON, Nullable: true},
 		{Name: "refunded_amount", Type: field.TypeInt64, Default: 0},
+		{Name: "after_sales_status", Type: field.TypeEnum, Enums: []string{"NONE", "IN_PROGRESS", "REFUNDED", "PARTIALLY_REFUNDED", "EXCHANGED", "CLOSED"}, Default: "NONE"},
 		{Name: "merchant_id", Type: field.TypeInt},
 		{Name: "customer_id", Type: field.TypeInt},
 	}
@@ -368,13 +466,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "orders_merchants_orders",
-				Columns:    []*schema.Column{OrdersColumns[27]},
+				Columns:    []*schema.Column{OrdersColumns[28]},
 				RefColumns: []*schema.Column{MerchantsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "orders_users_orders",
-				Columns:    []*schema.Column{OrdersColumns[28]},
+				Columns:    []*schema.Column{OrdersColumns[29]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -383,17 +481,17 @@ var (
 			{
 				Name:    "order_customer_id_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{OrdersColumns[28], OrdersColumns[1]},
+				Columns: []*schema.Column{OrdersColumns[29], OrdersColumns[1]},
 			},
 			{
 				Name:    "order_merchant_id_status_created_at_customer_id",
 				Unique:  false,
-				Columns: []*schema.Column{OrdersColumns[27], OrdersColumns[5], OrdersColumns[1], OrdersColumns[28]},
+				Columns: []*schema.Column{OrdersColumns[28], OrdersColumns[5], OrdersColumns[1], OrdersColumns[29]},
 			},
 			{
 				Name:    "order_merchant_id_created_at_customer_id",
 				Unique:  false,
-				Columns: []*schema.Column{OrdersColumns[27], OrdersColumns[1], OrdersColumns[28]},
+				Columns: []*schema.Column{OrdersColumns[28], OrdersColumns[1], OrdersColumns[29]},
 			},
 			{
 				Name:    "order_status_created_at",
@@ -427,7 +525,7 @@ var (
 		{Name: "id", Type: field.TypeInt, Increment: true},
 		{Name: "merchant_id", Type: field.TypeInt},
 		{Name: "customer_id", Type: field.TypeInt},
-		{Name: "type", Type: field.TypeEnum, Enums: []string{"CREATED", "PAID", "ACCEPTED", "SHIPPED", "TRACKING_UPDATED", "DELIVERED", "FULFILLED", "COMPLETED", "CANCELLED", "REFUNDED", "PAYMENT_FAILED", "LINES_FULFILLED", "REVIEW_CREATED", "REVIEW_REPLIED"}},
+		{Name: "type", Type: field.TypeEnum, Enums: []string{"CREATED", "PAID", "ACCEPTED", "SHIPPED", "TRACKING_UPDATED", "DELIVERED", "FULFILLED", "COMPLETED", "CANCELLED", "REFUNDED", "PAYMENT_FAILED", "LINES_FULFILLED", "REVIEW_CREATED", "REVIEW_REPLIED", "AFTER_SALES_REQUESTED", "AFTER_SALES_APPROVED", "AFTER_SALES_PROPOSED", "AFTER_SALES_REJECTED", "AFTER_SALES_ESCALATED", "AFTER_SALES_RETURN_SHIPPED", "AFTER_SALES_RETURN_RECEIVED", "AFTER_SALES_REPLACEMENT_SHIPPED", "AFTER_SALES_MESSAGE", "AFTER_SALES_RESOLVED"}},
 		{Name: "from_status", Type: field.TypeString, Size: 32, Default: ""},
 		{Name: "to_status", Type: field.TypeString, Size: 32, Default: ""},
 		{Name: "actor_id", Type: field.TypeInt, Nullable: true},
@@ -497,6 +595,7 @@ var (
 		{Name: "quantity", Type: field.TypeInt},
 		{Name: "line_total", Type: field.TypeInt64},
 		{Name: "fulfilled_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "after_sales_status", Type: field.TypeEnum, Enums: []string{"NONE", "IN_PROGRESS", "REFUNDED", "PARTIALLY_REFUNDED", "EXCHANGED", "CLOSED"}, Default: "NONE"},
 		{Name: "order_id", Type: field.TypeInt},
 		{Name: "product_id", Type: field.TypeInt, Nullable: true},
 		{Name: "variant_id", Type: field.TypeInt, Nullable: true},
@@ -509,19 +608,19 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "order_items_orders_items",
-				Columns:    []*schema.Column{OrderItemsColumns[10]},
+				Columns:    []*schema.Column{OrderItemsColumns[11]},
 				RefColumns: []*schema.Column{OrdersColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "order_items_products_product",
-				Columns:    []*schema.Column{OrderItemsColumns[11]},
+				Columns:    []*schema.Column{OrderItemsColumns[12]},
 				RefColumns: []*schema.Column{ProductsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "order_items_product_variants_variant",
-				Columns:    []*schema.Column{OrderItemsColumns[12]},
+				Columns:    []*schema.Column{OrderItemsColumns[13]},
 				RefColumns: []*schema.Column{ProductVariantsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -808,6 +907,7 @@ var (
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "SUCCEEDED", "FAILED"}, Default: "PENDING"},
 		{Name: "reason", Type: field.TypeString, Size: 500, Default: ""},
 		{Name: "provider_ref", Type: field.TypeString, Size: 128, Default: ""},
+		{Name: "after_sales_request_id", Type: field.TypeInt, Unique: true, Nullable: true},
 		{Name: "payment_id", Type: field.TypeInt},
 	}
 	// RefundsTable holds the schema information for the "refunds" table.
@@ -818,7 +918,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "refunds_payments_refunds",
-				Columns:    []*schema.Column{RefundsColumns[10]},
+				Columns:    []*schema.Column{RefundsColumns[11]},
 				RefColumns: []*schema.Column{PaymentsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -1409,6 +1509,8 @@ var (
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		AddressesTable,
+		AfterSalesEventsTable,
+		AfterSalesRequestsTable,
 		APIClientsTable,
 		AuditLogsTable,
 		CartLinesTable,
@@ -1450,6 +1552,14 @@ func init() {
 	AddressesTable.ForeignKeys[0].RefTable = UsersTable
 	AddressesTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(60129542144),
+	}
+	AfterSalesEventsTable.ForeignKeys[0].RefTable = AfterSalesRequestsTable
+	AfterSalesEventsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(146028888064),
+	}
+	AfterSalesRequestsTable.ForeignKeys[0].RefTable = OrdersTable
+	AfterSalesRequestsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(150323855360),
 	}
 	APIClientsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(94489280512),

@@ -74,6 +74,8 @@ const (
 	FieldVirtualContent = "virtual_content"
 	// FieldRefundedAmount holds the string denoting the refunded_amount field in the database.
 	FieldRefundedAmount = "refunded_amount"
+	// FieldAfterSalesStatus holds the string denoting the after_sales_status field in the database.
+	FieldAfterSalesStatus = "after_sales_status"
 	// EdgeCustomer holds the string denoting the customer edge name in mutations.
 	EdgeCustomer = "customer"
 	// EdgeMerchant holds the string denoting the merchant edge name in mutations.
@@ -161,6 +163,7 @@ var Columns = []string{
 	FieldFulfilledAt,
 	FieldVirtualContent,
 	FieldRefundedAmount,
+	FieldAfterSalesStatus,
 }
 
 var (
@@ -289,6 +292,36 @@ func FulfilmentValidator(f Fulfilment) error {
 		return nil
 	default:
 		return fmt.Errorf("order: invalid enum value for fulfilment field: %q", f)
+	}
+}
+
+// AfterSalesStatus defines the type for the "after_sales_status" enum field.
+type AfterSalesStatus string
+
+// AfterSalesStatusNONE is the default value of the AfterSalesStatus enum.
+const DefaultAfterSalesStatus = AfterSalesStatusNONE
+
+// AfterSalesStatus values.
+const (
+	AfterSalesStatusNONE               AfterSalesStatus = "NONE"
+	AfterSalesStatusIN_PROGRESS        AfterSalesStatus = "IN_PROGRESS"
+	AfterSalesStatusREFUNDED           AfterSalesStatus = "REFUNDED"
+	AfterSalesStatusPARTIALLY_REFUNDED AfterSalesStatus = "PARTIALLY_REFUNDED"
+	AfterSalesStatusEXCHANGED          AfterSalesStatus = "EXCHANGED"
+	AfterSalesStatusCLOSED             AfterSalesStatus = "CLOSED"
+)
+
+func (ass AfterSalesStatus) String() string {
+	return string(ass)
+}
+
+// AfterSalesStatusValidator is a validator for the "after_sales_status" field enum values. It is called by the builders before save.
+func AfterSalesStatusValidator(ass AfterSalesStatus) error {
+	switch ass {
+	case AfterSalesStatusNONE, AfterSalesStatusIN_PROGRESS, AfterSalesStatusREFUNDED, AfterSalesStatusPARTIALLY_REFUNDED, AfterSalesStatusEXCHANGED, AfterSalesStatusCLOSED:
+		return nil
+	default:
+		return fmt.Errorf("order: invalid enum value for after_sales_status field: %q", ass)
 	}
 }
 
@@ -428,6 +461,11 @@ func ByFulfilledAt(opts ...sql.OrderTermOption) OrderOption {
 // ByRefundedAmount orders the results by the refunded_amount field.
 func ByRefundedAmount(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldRefundedAmount, opts...).ToFunc()
+}
+
+// ByAfterSalesStatus orders the results by the after_sales_status field.
+func ByAfterSalesStatus(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldAfterSalesStatus, opts...).ToFunc()
 }
 
 // ByCustomerField orders the results by customer field.
@@ -574,6 +612,24 @@ func (e *Fulfilment) UnmarshalGQL(val interface{}) error {
 	*e = Fulfilment(str)
 	if err := FulfilmentValidator(*e); err != nil {
 		return fmt.Errorf("%s is not a valid Fulfilment", str)
+	}
+	return nil
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (e AfterSalesStatus) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(e.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (e *AfterSalesStatus) UnmarshalGQL(val interface{}) error {
+	str, ok := val.(string)
+	if !ok {
+		return fmt.Errorf("enum %T must be a string", val)
+	}
+	*e = AfterSalesStatus(str)
+	if err := AfterSalesStatusValidator(*e); err != nil {
+		return fmt.Errorf("%s is not a valid AfterSalesStatus", str)
 	}
 	return nil
 }

@@ -1420,6 +1420,26 @@ func RefundedAmountLTE(v int64) predicate.Order {
 	return predicate.Order(sql.FieldLTE(FieldRefundedAmount, v))
 }
 
+// AfterSalesStatusEQ applies the EQ predicate on the "after_sales_status" field.
+func AfterSalesStatusEQ(v AfterSalesStatus) predicate.Order {
+	return predicate.Order(sql.FieldEQ(FieldAfterSalesStatus, v))
+}
+
+// AfterSalesStatusNEQ applies the NEQ predicate on the "after_sales_status" field.
+func AfterSalesStatusNEQ(v AfterSalesStatus) predicate.Order {
+	return predicate.Order(sql.FieldNEQ(FieldAfterSalesStatus, v))
+}
+
+// AfterSalesStatusIn applies the In predicate on the "after_sales_status" field.
+func AfterSalesStatusIn(vs ...AfterSalesStatus) predicate.Order {
+	return predicate.Order(sql.FieldIn(FieldAfterSalesStatus, vs...))
+}
+
+// AfterSalesStatusNotIn applies the NotIn predicate on the "after_sales_status" field.
+func AfterSalesStatusNotIn(vs ...AfterSalesStatus) predicate.Order {
+	return predicate.Order(sql.FieldNotIn(FieldAfterSalesStatus, vs...))
+}
+
 // HasCustomer applies the HasEdge predicate on the "customer" edge.
 func HasCustomer() predicate.Order {
 	return predicate.Order(func(s *sql.Selector) {

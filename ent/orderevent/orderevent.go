@@ -114,20 +114,30 @@ type Type string
 
 // Type values.
 const (
-	TypeCREATED          Type = "CREATED"
-	TypePAID             Type = "PAID"
-	TypeACCEPTED         Type = "ACCEPTED"
-	TypeSHIPPED          Type = "SHIPPED"
-	TypeTRACKING_UPDATED Type = "TRACKING_UPDATED"
-	TypeDELIVERED        Type = "DELIVERED"
-	TypeFULFILLED        Type = "FULFILLED"
-	TypeCOMPLETED        Type = "COMPLETED"
-	TypeCANCELLED        Type = "CANCELLED"
-	TypeREFUNDED         Type = "REFUNDED"
-	TypePAYMENT_FAILED   Type = "PAYMENT_FAILED"
-	TypeLINES_FULFILLED  Type = "LINES_FULFILLED"
-	TypeREVIEW_CREATED   Type = "REVIEW_CREATED"
-	TypeREVIEW_REPLIED   Type = "REVIEW_REPLIED"
+	TypeCREATED                         Type = "CREATED"
+	TypePAID                            Type = "PAID"
+	TypeACCEPTED                        Type = "ACCEPTED"
+	TypeSHIPPED                         Type = "SHIPPED"
+	TypeTRACKING_UPDATED                Type = "TRACKING_UPDATED"
+	TypeDELIVERED                       Type = "DELIVERED"
+	TypeFULFILLED                       Type = "FULFILLED"
+	TypeCOMPLETED                       Type = "COMPLETED"
+	TypeCANCELLED                       Type = "CANCELLED"
+	TypeREFUNDED                        Type = "REFUNDED"
+	TypePAYMENT_FAILED                  Type = "PAYMENT_FAILED"
+	TypeLINES_FULFILLED                 Type = "LINES_FULFILLED"
+	TypeREVIEW_CREATED                  Type = "REVIEW_CREATED"
+	TypeREVIEW_REPLIED                  Type = "REVIEW_REPLIED"
+	TypeAFTER_SALES_REQUESTED           Type = "AFTER_SALES_REQUESTED"
+	TypeAFTER_SALES_APPROVED            Type = "AFTER_SALES_APPROVED"
+	TypeAFTER_SALES_PROPOSED            Type = "AFTER_SALES_PROPOSED"
+	TypeAFTER_SALES_REJECTED            Type = "AFTER_SALES_REJECTED"
+	TypeAFTER_SALES_ESCALATED           Type = "AFTER_SALES_ESCALATED"
+	TypeAFTER_SALES_RETURN_SHIPPED      Type = "AFTER_SALES_RETURN_SHIPPED"
+	TypeAFTER_SALES_RETURN_RECEIVED     Type = "AFTER_SALES_RETURN_RECEIVED"
+	TypeAFTER_SALES_REPLACEMENT_SHIPPED Type = "AFTER_SALES_REPLACEMENT_SHIPPED"
+	TypeAFTER_SALES_MESSAGE             Type = "AFTER_SALES_MESSAGE"
+	TypeAFTER_SALES_RESOLVED            Type = "AFTER_SALES_RESOLVED"
 )
 
 func (_type Type) String() string {
@@ -137,7 +147,7 @@ func (_type Type) String() string {
 // TypeValidator is a validator for the "type" field enum values. It is called by the builders before save.
 func TypeValidator(_type Type) error {
 	switch _type {
-	case TypeCREATED, TypePAID, TypeACCEPTED, TypeSHIPPED, TypeTRACKING_UPDATED, TypeDELIVERED, TypeFULFILLED, TypeCOMPLETED, TypeCANCELLED, TypeREFUNDED, TypePAYMENT_FAILED, TypeLINES_FULFILLED, TypeREVIEW_CREATED, TypeREVIEW_REPLIED:
+	case TypeCREATED, TypePAID, TypeACCEPTED, TypeSHIPPED, TypeTRACKING_UPDATED, TypeDELIVERED, TypeFULFILLED, TypeCOMPLETED, TypeCANCELLED, TypeREFUNDED, TypePAYMENT_FAILED, TypeLINES_FULFILLED, TypeREVIEW_CREATED, TypeREVIEW_REPLIED, TypeAFTER_SALES_REQUESTED, TypeAFTER_SALES_APPROVED, TypeAFTER_SALES_PROPOSED, TypeAFTER_SALES_REJECTED, TypeAFTER_SALES_ESCALATED, TypeAFTER_SALES_RETURN_SHIPPED, TypeAFTER_SALES_RETURN_RECEIVED, TypeAFTER_SALES_REPLACEMENT_SHIPPED, TypeAFTER_SALES_MESSAGE, TypeAFTER_SALES_RESOLVED:
 		return nil
 	default:
 		return fmt.Errorf("orderevent: invalid enum value for type field: %q", _type)

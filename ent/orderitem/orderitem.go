@@ -42,6 +42,8 @@ const (
 	FieldLineTotal = "line_total"
 	// FieldFulfilledAt holds the string denoting the fulfilled_at field in the database.
 	FieldFulfilledAt = "fulfilled_at"
+	// FieldAfterSalesStatus holds the string denoting the after_sales_status field in the database.
+	FieldAfterSalesStatus = "after_sales_status"
 	// EdgeOrder holds the string denoting the order edge name in mutations.
 	EdgeOrder = "order"
 	// EdgeProduct holds the string denoting the product edge name in mutations.
@@ -97,6 +99,7 @@ var Columns = []string{
 	FieldQuantity,
 	FieldLineTotal,
 	FieldFulfilledAt,
+	FieldAfterSalesStatus,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -162,6 +165,36 @@ func KindValidator(k Kind) error {
 	}
 }
 
+// AfterSalesStatus defines the type for the "after_sales_status" enum field.
+type AfterSalesStatus string
+
+// AfterSalesStatusNONE is the default value of the AfterSalesStatus enum.
+const DefaultAfterSalesStatus = AfterSalesStatusNONE
+
+// AfterSalesStatus values.
+const (
+	AfterSalesStatusNONE               AfterSalesStatus = "NONE"
+	AfterSalesStatusIN_PROGRESS        AfterSalesStatus = "IN_PROGRESS"
+	AfterSalesStatusREFUNDED           AfterSalesStatus = "REFUNDED"
+	AfterSalesStatusPARTIALLY_REFUNDED AfterSalesStatus = "PARTIALLY_REFUNDED"
+	AfterSalesStatusEXCHANGED          AfterSalesStatus = "EXCHANGED"
+	AfterSalesStatusCLOSED             AfterSalesStatus = "CLOSED"
+)
+
+func (ass AfterSalesStatus) String() string {
+	return string(ass)
+}
+
+// AfterSalesStatusValidator is a validator for the "after_sales_status" field enum values. It is called by the builders before save.
+func AfterSalesStatusValidator(ass AfterSalesStatus) error {
+	switch ass {
+	case AfterSalesStatusNONE, AfterSalesStatusIN_PROGRESS, AfterSalesStatusREFUNDED, AfterSalesStatusPARTIALLY_REFUNDED, AfterSalesStatusEXCHANGED, AfterSalesStatusCLOSED:
+		return nil
+	default:
+		return fmt.Errorf("orderitem: invalid enum value for after_sales_status field: %q", ass)
+	}
+}
+
 // OrderOption defines the ordering options for the OrderItem queries.
 type OrderOption func(*sql.Selector)
 
@@ -223,6 +256,11 @@ func ByLineTotal(opts ...sql.OrderTermOption) OrderOption {
 // ByFulfilledAt orders the results by the fulfilled_at field.
 func ByFulfilledAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldFulfilledAt, opts...).ToFunc()
+}
+
+// ByAfterSalesStatus orders the results by the after_sales_status field.
+func ByAfterSalesStatus(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldAfterSalesStatus, opts...).ToFunc()
 }
 
 // ByOrderField orders the results by order field.
@@ -295,6 +333,24 @@ func (e *Kind) UnmarshalGQL(val interface{}) error {
 	*e = Kind(str)
 	if err := KindValidator(*e); err != nil {
 		return fmt.Errorf("%s is not a valid Kind", str)
+	}
+	return nil
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (e AfterSalesStatus) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(e.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (e *AfterSalesStatus) UnmarshalGQL(val interface{}) error {
+	str, ok := val.(string)
+	if !ok {
+		return fmt.Errorf("enum %T must be a string", val)
+	}
+	*e = AfterSalesStatus(str)
+	if err := AfterSalesStatusValidator(*e); err != nil {
+		return fmt.Errorf("%s is not a valid AfterSalesStatus", str)
 	}
 	return nil
 }

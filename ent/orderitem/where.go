@@ -570,6 +570,26 @@ func FulfilledAtNotNil() predicate.OrderItem {
 	return predicate.OrderItem(sql.FieldNotNull(FieldFulfilledAt))
 }
 
+// AfterSalesStatusEQ applies the EQ predicate on the "after_sales_status" field.
+func AfterSalesStatusEQ(v AfterSalesStatus) predicate.OrderItem {
+	return predicate.OrderItem(sql.FieldEQ(FieldAfterSalesStatus, v))
+}
+
+// AfterSalesStatusNEQ applies the NEQ predicate on the "after_sales_status" field.
+func AfterSalesStatusNEQ(v AfterSalesStatus) predicate.OrderItem {
+	return predicate.OrderItem(sql.FieldNEQ(FieldAfterSalesStatus, v))
+}
+
+// AfterSalesStatusIn applies the In predicate on the "after_sales_status" field.
+func AfterSalesStatusIn(vs ...AfterSalesStatus) predicate.OrderItem {
+	return predicate.OrderItem(sql.FieldIn(FieldAfterSalesStatus, vs...))
+}
+
+// AfterSalesStatusNotIn applies the NotIn predicate on the "after_sales_status" field.
+func AfterSalesStatusNotIn(vs ...AfterSalesStatus) predicate.OrderItem {
+	return predicate.OrderItem(sql.FieldNotIn(FieldAfterSalesStatus, vs...))
+}
+
 // HasOrder applies the HasEdge predicate on the "order" edge.
 func HasOrder() predicate.OrderItem {
 	return predicate.OrderItem(func(s *sql.Selector) {

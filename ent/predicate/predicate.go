@@ -9,6 +9,12 @@ import (
 // Address is the predicate function for address builders.
 type Address func(*sql.Selector)
 
+// AfterSalesEvent is the predicate function for aftersalesevent builders.
+type AfterSalesEvent func(*sql.Selector)
+
+// AfterSalesRequest is the predicate function for aftersalesrequest builders.
+type AfterSalesRequest func(*sql.Selector)
+
 // ApiClient is the predicate function for apiclient builders.
 type ApiClient func(*sql.Selector)
 

@@ -135,6 +135,54 @@ func (f AddressMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutatio
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.AddressMutation", m)
 }
 
+// The AfterSalesEventQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type AfterSalesEventQueryRuleFunc func(context.Context, *ent.AfterSalesEventQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f AfterSalesEventQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.AfterSalesEventQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.AfterSalesEventQuery", q)
+}
+
+// The AfterSalesEventMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type AfterSalesEventMutationRuleFunc func(context.Context, *ent.AfterSalesEventMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f AfterSalesEventMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.AfterSalesEventMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.AfterSalesEventMutation", m)
+}
+
+// The AfterSalesRequestQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type AfterSalesRequestQueryRuleFunc func(context.Context, *ent.AfterSalesRequestQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f AfterSalesRequestQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.AfterSalesRequestQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.AfterSalesRequestQuery", q)
+}
+
+// The AfterSalesRequestMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type AfterSalesRequestMutationRuleFunc func(context.Context, *ent.AfterSalesRequestMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f AfterSalesRequestMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.AfterSalesRequestMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.AfterSalesRequestMutation", m)
+}
+
 // The ApiClientQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type ApiClientQueryRuleFunc func(context.Context, *ent.ApiClientQuery) error
@@ -964,6 +1012,10 @@ func queryFilter(q ent.Query) (Filter, error) {
 	switch q := q.(type) {
 	case *ent.AddressQuery:
 		return q.Filter(), nil
+	case *ent.AfterSalesEventQuery:
+		return q.Filter(), nil
+	case *ent.AfterSalesRequestQuery:
+		return q.Filter(), nil
 	case *ent.ApiClientQuery:
 		return q.Filter(), nil
 	case *ent.AuditLogQuery:
@@ -1038,6 +1090,10 @@ func queryFilter(q ent.Query) (Filter, error) {
 func mutationFilter(m ent.Mutation) (Filter, error) {
 	switch m := m.(type) {
 	case *ent.AddressMutation:
+		return m.Filter(), nil
+	case *ent.AfterSalesEventMutation:
+		return m.Filter(), nil
+	case *ent.AfterSalesRequestMutation:
 		return m.Filter(), nil
 	case *ent.ApiClientMutation:
 		return m.Filter(), nil

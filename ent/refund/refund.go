@@ -38,6 +38,8 @@ const (
 	FieldReason = "reason"
 	// FieldProviderRef holds the string denoting the provider_ref field in the database.
 	FieldProviderRef = "provider_ref"
+	// FieldAfterSalesRequestID holds the string denoting the after_sales_request_id field in the database.
+	FieldAfterSalesRequestID = "after_sales_request_id"
 	// EdgePayment holds the string denoting the payment edge name in mutations.
 	EdgePayment = "payment"
 	// Table holds the table name of the refund in the database.
@@ -64,6 +66,7 @@ var Columns = []string{
 	FieldStatus,
 	FieldReason,
 	FieldProviderRef,
+	FieldAfterSalesRequestID,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -189,6 +192,11 @@ func ByReason(opts ...sql.OrderTermOption) OrderOption {
 // ByProviderRef orders the results by the provider_ref field.
 func ByProviderRef(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldProviderRef, opts...).ToFunc()
+}
+
+// ByAfterSalesRequestID orders the results by the after_sales_request_id field.
+func ByAfterSalesRequestID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldAfterSalesRequestID, opts...).ToFunc()
 }
 
 // ByPaymentField orders the results by payment field.

@@ -100,6 +100,11 @@ func ProviderRef(v string) predicate.Refund {
 	return predicate.Refund(sql.FieldEQ(FieldProviderRef, v))
 }
 
+// AfterSalesRequestID applies equality check predicate on the "after_sales_request_id" field. It's identical to AfterSalesRequestIDEQ.
+func AfterSalesRequestID(v int) predicate.Refund {
+	return predicate.Refund(sql.FieldEQ(FieldAfterSalesRequestID, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Refund {
 	return predicate.Refund(sql.FieldEQ(FieldCreatedAt, v))
@@ -568,6 +573,56 @@ func ProviderRefEqualFold(v string) predicate.Refund {
 // ProviderRefContainsFold applies the ContainsFold predicate on the "provider_ref" field.
 func ProviderRefContainsFold(v string) predicate.Refund {
 	return predicate.Refund(sql.FieldContainsFold(FieldProviderRef, v))
+}
+
+// AfterSalesRequestIDEQ applies the EQ predicate on the "after_sales_request_id" field.
+func AfterSalesRequestIDEQ(v int) predicate.Refund {
+	return predicate.Refund(sql.FieldEQ(FieldAfterSalesRequestID, v))
+}
+
+// AfterSalesRequestIDNEQ applies the NEQ predicate on the "after_sales_request_id" field.
+func AfterSalesRequestIDNEQ(v int) predicate.Refund {
+	return predicate.Refund(sql.FieldNEQ(FieldAfterSalesRequestID, v))
+}
+
+// AfterSalesRequestIDIn applies the In predicate on the "after_sales_request_id" field.
+func AfterSalesRequestIDIn(vs ...int) predicate.Refund {
+	return predicate.Refund(sql.FieldIn(FieldAfterSalesRequestID, vs...))
+}
+
+// AfterSalesRequestIDNotIn applies the NotIn predicate on the "after_sales_request_id" field.
+func AfterSalesRequestIDNotIn(vs ...int) predicate.Refund {
+	return predicate.Refund(sql.FieldNotIn(FieldAfterSalesRequestID, vs...))
+}
+
+// AfterSalesRequestIDGT applies the GT predicate on the "after_sales_request_id" field.
+func AfterSalesRequestIDGT(v int) predicate.Refund {
+	return predicate.Refund(sql.FieldGT(FieldAfterSalesRequestID, v))
+}
+
+// AfterSalesRequestIDGTE applies the GTE predicate on the "after_sales_request_id" field.
+func AfterSalesRequestIDGTE(v int) predicate.Refund {
+	return predicate.Refund(sql.FieldGTE(FieldAfterSalesRequestID, v))
+}
+
+// AfterSalesRequestIDLT applies the LT predicate on the "after_sales_request_id" field.
+func AfterSalesRequestIDLT(v int) predicate.Refund {
+	return predicate.Refund(sql.FieldLT(FieldAfterSalesRequestID, v))
+}
+
+// AfterSalesRequestIDLTE applies the LTE predicate on the "after_sales_request_id" field.
+func AfterSalesRequestIDLTE(v int) predicate.Refund {
+	return predicate.Refund(sql.FieldLTE(FieldAfterSalesRequestID, v))
+}
+
+// AfterSalesRequestIDIsNil applies the IsNil predicate on the "after_sales_request_id" field.
+func AfterSalesRequestIDIsNil() predicate.Refund {
+	return predicate.Refund(sql.FieldIsNull(FieldAfterSalesRequestID))
+}
+
+// AfterSalesRequestIDNotNil applies the NotNil predicate on the "after_sales_request_id" field.
+func AfterSalesRequestIDNotNil() predicate.Refund {
+	return predicate.Refund(sql.FieldNotNull(FieldAfterSalesRequestID))
 }
 
 // HasPayment applies the HasEdge predicate on the "payment" edge.

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/xiadan/xiadan/ent/address"
+	"github.com/xiadan/xiadan/ent/aftersalesevent"
+	"github.com/xiadan/xiadan/ent/aftersalesrequest"
 	"github.com/xiadan/xiadan/ent/apiclient"
 	"github.com/xiadan/xiadan/ent/auditlog"
 	"github.com/xiadan/xiadan/ent/cartline"
@@ -187,6 +189,147 @@ func init() {
 	addressDescIsDefault := addressFields[9].Descriptor()
 	// address.DefaultIsDefault holds the default value on creation for the is_default field.
 	address.DefaultIsDefault = addressDescIsDefault.Default.(bool)
+	aftersalesevent.Policy = privacy.NewPolicies(schema.AfterSalesEvent{})
+	aftersalesevent.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := aftersalesevent.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	aftersaleseventFields := schema.AfterSalesEvent{}.Fields()
+	_ = aftersaleseventFields
+	// aftersaleseventDescMessage is the schema descriptor for message field.
+	aftersaleseventDescMessage := aftersaleseventFields[4].Descriptor()
+	// aftersalesevent.DefaultMessage holds the default value on creation for the message field.
+	aftersalesevent.DefaultMessage = aftersaleseventDescMessage.Default.(string)
+	// aftersalesevent.MessageValidator is a validator for the "message" field. It is called by the builders before save.
+	aftersalesevent.MessageValidator = aftersaleseventDescMessage.Validators[0].(func(string) error)
+	// aftersaleseventDescEvidenceUploadIds is the schema descriptor for evidence_upload_ids field.
+	aftersaleseventDescEvidenceUploadIds := aftersaleseventFields[6].Descriptor()
+	// aftersalesevent.DefaultEvidenceUploadIds holds the default value on creation for the evidence_upload_ids field.
+	aftersalesevent.DefaultEvidenceUploadIds = aftersaleseventDescEvidenceUploadIds.Default.([]int)
+	// aftersaleseventDescCreatedAt is the schema descriptor for created_at field.
+	aftersaleseventDescCreatedAt := aftersaleseventFields[7].Descriptor()
+	// aftersalesevent.DefaultCreatedAt holds the default value on creation for the created_at field.
+	aftersalesevent.DefaultCreatedAt = aftersaleseventDescCreatedAt.Default.(func() time.Time)
+	aftersalesrequestMixin := schema.AfterSalesRequest{}.Mixin()
+	aftersalesrequest.Policy = privacy.NewPolicies(schema.AfterSalesRequest{})
+	aftersalesrequest.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := aftersalesrequest.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	aftersalesrequestMixinFields0 := aftersalesrequestMixin[0].Fields()
+	_ = aftersalesrequestMixinFields0
+	aftersalesrequestFields := schema.AfterSalesRequest{}.Fields()
+	_ = aftersalesrequestFields
+	// aftersalesrequestDescCreatedAt is the schema descriptor for created_at field.
+	aftersalesrequestDescCreatedAt := aftersalesrequestMixinFields0[0].Descriptor()
+	// aftersalesrequest.DefaultCreatedAt holds the default value on creation for the created_at field.
+	aftersalesrequest.DefaultCreatedAt = aftersalesrequestDescCreatedAt.Default.(func() time.Time)
+	// aftersalesrequestDescUpdatedAt is the schema descriptor for updated_at field.
+	aftersalesrequestDescUpdatedAt := aftersalesrequestMixinFields0[1].Descriptor()
+	// aftersalesrequest.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	aftersalesrequest.DefaultUpdatedAt = aftersalesrequestDescUpdatedAt.Default.(func() time.Time)
+	// aftersalesrequest.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	aftersalesrequest.UpdateDefaultUpdatedAt = aftersalesrequestDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// aftersalesrequestDescNumber is the schema descriptor for number field.
+	aftersalesrequestDescNumber := aftersalesrequestFields[0].Descriptor()
+	// aftersalesrequest.NumberValidator is a validator for the "number" field. It is called by the builders before save.
+	aftersalesrequest.NumberValidator = func() func(string) error {
+		validators := aftersalesrequestDescNumber.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(number string) error {
+			for _, fn := range fns {
+				if err := fn(number); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// aftersalesrequestDescDescription is the schema descriptor for description field.
+	aftersalesrequestDescDescription := aftersalesrequestFields[7].Descriptor()
+	// aftersalesrequest.DefaultDescription holds the default value on creation for the description field.
+	aftersalesrequest.DefaultDescription = aftersalesrequestDescDescription.Default.(string)
+	// aftersalesrequest.DescriptionValidator is a validator for the "description" field. It is called by the builders before save.
+	aftersalesrequest.DescriptionValidator = aftersalesrequestDescDescription.Validators[0].(func(string) error)
+	// aftersalesrequestDescOrderItemIds is the schema descriptor for order_item_ids field.
+	aftersalesrequestDescOrderItemIds := aftersalesrequestFields[8].Descriptor()
+	// aftersalesrequest.DefaultOrderItemIds holds the default value on creation for the order_item_ids field.
+	aftersalesrequest.DefaultOrderItemIds = aftersalesrequestDescOrderItemIds.Default.([]int)
+	// aftersalesrequestDescCurrency is the schema descriptor for currency field.
+	aftersalesrequestDescCurrency := aftersalesrequestFields[9].Descriptor()
+	// aftersalesrequest.CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
+	aftersalesrequest.CurrencyValidator = func() func(string) error {
+		validators := aftersalesrequestDescCurrency.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(currency string) error {
+			for _, fn := range fns {
+				if err := fn(currency); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// aftersalesrequestDescAmount is the schema descriptor for amount field.
+	aftersalesrequestDescAmount := aftersalesrequestFields[10].Descriptor()
+	// aftersalesrequest.AmountValidator is a validator for the "amount" field. It is called by the builders before save.
+	aftersalesrequest.AmountValidator = aftersalesrequestDescAmount.Validators[0].(func(int64) error)
+	// aftersalesrequestDescRefundedAmount is the schema descriptor for refunded_amount field.
+	aftersalesrequestDescRefundedAmount := aftersalesrequestFields[12].Descriptor()
+	// aftersalesrequest.DefaultRefundedAmount holds the default value on creation for the refunded_amount field.
+	aftersalesrequest.DefaultRefundedAmount = aftersalesrequestDescRefundedAmount.Default.(int64)
+	// aftersalesrequest.RefundedAmountValidator is a validator for the "refunded_amount" field. It is called by the builders before save.
+	aftersalesrequest.RefundedAmountValidator = aftersalesrequestDescRefundedAmount.Validators[0].(func(int64) error)
+	// aftersalesrequestDescMerchantReason is the schema descriptor for merchant_reason field.
+	aftersalesrequestDescMerchantReason := aftersalesrequestFields[14].Descriptor()
+	// aftersalesrequest.DefaultMerchantReason holds the default value on creation for the merchant_reason field.
+	aftersalesrequest.DefaultMerchantReason = aftersalesrequestDescMerchantReason.Default.(string)
+	// aftersalesrequest.MerchantReasonValidator is a validator for the "merchant_reason" field. It is called by the builders before save.
+	aftersalesrequest.MerchantReasonValidator = aftersalesrequestDescMerchantReason.Validators[0].(func(string) error)
+	// aftersalesrequestDescResolution is the schema descriptor for resolution field.
+	aftersalesrequestDescResolution := aftersalesrequestFields[15].Descriptor()
+	// aftersalesrequest.DefaultResolution holds the default value on creation for the resolution field.
+	aftersalesrequest.DefaultResolution = aftersalesrequestDescResolution.Default.(string)
+	// aftersalesrequest.ResolutionValidator is a validator for the "resolution" field. It is called by the builders before save.
+	aftersalesrequest.ResolutionValidator = aftersalesrequestDescResolution.Validators[0].(func(string) error)
+	// aftersalesrequestDescReturnCarrier is the schema descriptor for return_carrier field.
+	aftersalesrequestDescReturnCarrier := aftersalesrequestFields[16].Descriptor()
+	// aftersalesrequest.DefaultReturnCarrier holds the default value on creation for the return_carrier field.
+	aftersalesrequest.DefaultReturnCarrier = aftersalesrequestDescReturnCarrier.Default.(string)
+	// aftersalesrequest.ReturnCarrierValidator is a validator for the "return_carrier" field. It is called by the builders before save.
+	aftersalesrequest.ReturnCarrierValidator = aftersalesrequestDescReturnCarrier.Validators[0].(func(string) error)
+	// aftersalesrequestDescReturnTrackingNumber is the schema descriptor for return_tracking_number field.
+	aftersalesrequestDescReturnTrackingNumber := aftersalesrequestFields[17].Descriptor()
+	// aftersalesrequest.DefaultReturnTrackingNumber holds the default value on creation for the return_tracking_number field.
+	aftersalesrequest.DefaultReturnTrackingNumber = aftersalesrequestDescReturnTrackingNumber.Default.(string)
+	// aftersalesrequest.ReturnTrackingNumberValidator is a validator for the "return_tracking_number" field. It is called by the builders before save.
+	aftersalesrequest.ReturnTrackingNumberValidator = aftersalesrequestDescReturnTrackingNumber.Validators[0].(func(string) error)
+	// aftersalesrequestDescReplacementCarrier is the schema descriptor for replacement_carrier field.
+	aftersalesrequestDescReplacementCarrier := aftersalesrequestFields[18].Descriptor()
+	// aftersalesrequest.DefaultReplacementCarrier holds the default value on creation for the replacement_carrier field.
+	aftersalesrequest.DefaultReplacementCarrier = aftersalesrequestDescReplacementCarrier.Default.(string)
+	// aftersalesrequest.ReplacementCarrierValidator is a validator for the "replacement_carrier" field. It is called by the builders before save.
+	aftersalesrequest.ReplacementCarrierValidator = aftersalesrequestDescReplacementCarrier.Validators[0].(func(string) error)
+	// aftersalesrequestDescReplacementTrackingNumber is the schema descriptor for replacement_tracking_number field.
+	aftersalesrequestDescReplacementTrackingNumber := aftersalesrequestFields[19].Descriptor()
+	// aftersalesrequest.DefaultReplacementTrackingNumber holds the default value on creation for the replacement_tracking_number field.
+	aftersalesrequest.DefaultReplacementTrackingNumber = aftersalesrequestDescReplacementTrackingNumber.Default.(string)
+	// aftersalesrequest.ReplacementTrackingNumberValidator is a validator for the "replacement_tracking_number" field. It is called by the builders before save.
+	aftersalesrequest.ReplacementTrackingNumberValidator = aftersalesrequestDescReplacementTrackingNumber.Validators[0].(func(string) error)
 	apiclientMixin := schema.ApiClient{}.Mixin()
 	apiclient.Policy = privacy.NewPolicies(schema.ApiClient{})
 	apiclient.Hooks[0] = func(next ent.Mutator) ent.Mutator {

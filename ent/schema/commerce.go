@@ -114,8 +114,11 @@ func (OrderEvent) Fields() []ent.Field {
 		field.Enum("type").
 			Values("CREATED", "PAID", "ACCEPTED", "SHIPPED", "TRACKING_UPDATED", "DELIVERED", "FULFILLED",
 				"COMPLETED", "CANCELLED", "REFUNDED", "PAYMENT_FAILED", "LINES_FULFILLED",
-				"REVIEW_CREATED", "REVIEW_REPLIED").
-			Comment("LINES_FULFILLED: some lines were delivered (virtual content, a rendered service) and the order's status did not change. REVIEW_*: a line was reviewed, a review replied to (review_id).").
+				"REVIEW_CREATED", "REVIEW_REPLIED",
+				"AFTER_SALES_REQUESTED", "AFTER_SALES_APPROVED", "AFTER_SALES_PROPOSED", "AFTER_SALES_REJECTED",
+				"AFTER_SALES_ESCALATED", "AFTER_SALES_RETURN_SHIPPED", "AFTER_SALES_RETURN_RECEIVED",
+				"AFTER_SALES_REPLACEMENT_SHIPPED", "AFTER_SALES_MESSAGE", "AFTER_SALES_RESOLVED").
+			Comment("LINES_FULFILLED: some lines were delivered (virtual content, a rendered service) and the order's status did not change. REVIEW_*: a line was reviewed, a review replied to (review_id). AFTER_SALES_*: a step of an after-sales request.").
 			Immutable(),
 		// Empty for events that change no status (TRACKING_UPDATED, REFUNDED, …); the API
 		// shows them as OrderStatus values or null (schema/events.graphqls).
@@ -258,6 +261,8 @@ func (Refund) Fields() []ent.Field {
 		field.Enum("status").Values("PENDING", "SUCCEEDED", "FAILED").Default("PENDING"),
 		field.String("reason").MaxRuneLen(500).Default(""),
 		field.String("provider_ref").MaxRuneLen(128).Default(""),
+		field.Int("after_sales_request_id").Optional().Nillable().Unique().Immutable().Annotations(entgql.Skip()).
+			Comment("The after-sales request this refund executes: at most one refund per request."),
 	}
 }
 

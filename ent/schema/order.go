@@ -54,6 +54,8 @@ func (Order) Fields() []ent.Field {
 			Annotations(entgql.Skip()).
 			Comment("Codes, links and a message delivered for virtual goods; buyer and merchant only."),
 		field.Int64("refunded_amount").NonNegative().Default(0).Annotations(entgql.Skip()),
+		field.Enum("after_sales_status").Values(afterSalesStatuses...).Default("NONE").
+			Comment("The after-sales view of the order (internal/aftersales.Sync)."),
 	}
 }
 
@@ -111,6 +113,8 @@ func (OrderItem) Fields() []ent.Field {
 		field.Int64("line_total").Positive().Annotations(entgql.Skip()),
 		field.Time("fulfilled_at").SchemaType(datetime6).Optional().Nillable().
 			Comment("When a VIRTUAL line's content was delivered or a SERVICE line rendered; physical lines travel in shipments."),
+		field.Enum("after_sales_status").Values(afterSalesStatuses...).Default("NONE").
+			Comment("The after-sales view of the line (internal/aftersales.Sync)."),
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/xiadan/xiadan/ent"
+	"github.com/xiadan/xiadan/ent/aftersalesrequest"
 	"github.com/xiadan/xiadan/ent/orderevent"
 	"github.com/xiadan/xiadan/ent/payment"
 	"github.com/xiadan/xiadan/ent/product"
@@ -259,6 +260,19 @@ type RegisterInput struct {
 	Locale *string `json:"locale,omitempty"`
 }
 
+type RequestAfterSalesInput struct {
+	OrderID int `json:"orderID"`
+	// The lines asked about; none for the whole order.
+	OrderItemIDs []int                    `json:"orderItemIDs,omitempty"`
+	Type         aftersalesrequest.Type   `json:"type"`
+	Reason       aftersalesrequest.Reason `json:"reason"`
+	Description  *string                  `json:"description,omitempty"`
+	// Decimal amount such as "12.50"; default all that may be asked. Ignored for EXCHANGE.
+	Amount *string `json:"amount,omitempty"`
+	// READY uploads of purpose AFTER_SALES_EVIDENCE (photos, videos), at most 9.
+	EvidenceUploadIDs []int `json:"evidenceUploadIDs,omitempty"`
+}
+
 // Who wrote a review, as the viewer may know it.
 type ReviewAuthor struct {
 	// The author's name, or a masked one (匿***) for an anonymous review unless the viewer is its author or an admin.
@@ -352,6 +366,61 @@ type WebhookWithSecret struct {
 	Webhook *ent.Webhook `json:"webhook"`
 	// Shown only now: the HMAC key of X-Xiadan-Signature.
 	Secret string `json:"secret"`
+}
+
+type ArbitrationDecision string
+
+const (
+	ArbitrationDecisionRefund ArbitrationDecision = "REFUND"
+	ArbitrationDecisionReject ArbitrationDecision = "REJECT"
+)
+
+var AllArbitrationDecision = []ArbitrationDecision{
+	ArbitrationDecisionRefund,
+	ArbitrationDecisionReject,
+}
+
+func (e ArbitrationDecision) IsValid() bool {
+	switch e {
+	case ArbitrationDecisionRefund, ArbitrationDecisionReject:
+		return true
+	}
+	return false
+}
+
+func (e ArbitrationDecision) String() string {
+	return string(e)
+}
+
+func (e *ArbitrationDecision) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ArbitrationDecision(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ArbitrationDecision", str)
+	}
+	return nil
+}
+
+func (e ArbitrationDecision) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ArbitrationDecision) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ArbitrationDecision) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 // Why a cart line cannot be bought as it is.

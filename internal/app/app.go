@@ -22,6 +22,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/xiadan/xiadan/graph"
+	"github.com/xiadan/xiadan/internal/aftersales"
 	"github.com/xiadan/xiadan/internal/apperror"
 	"github.com/xiadan/xiadan/internal/audit"
 	"github.com/xiadan/xiadan/internal/auth"
@@ -69,6 +70,8 @@ type App struct {
 	Uploads *upload.Service
 	// Reviews runs reviews and ratings (internal/reviews).
 	Reviews *reviews.Service
+	// AfterSales runs refunds, returns, exchanges and arbitration (internal/aftersales).
+	AfterSales *aftersales.Service
 	// AccessRecheck is how often an open websocket re-checks its token's rights (1m
 	// when zero): the fallback for an access change this replica did not hear of.
 	AccessRecheck time.Duration
@@ -154,6 +157,7 @@ func New(cfg config.Config, db *database.DB, logger *slog.Logger) (*App, error) 
 		Relay: relay, Hub: hub, Bus: bus, Webhooks: wh, Uploads: uploads, Reviews: reviews.New(cfg.Reviews, uploads),
 		Streamer: &events.Streamer{DB: db.Client, Hub: hub, Retention: cfg.EventRetention},
 		Streams:  streams.New(cfg.WSMaxPerUser), signInSandbox: signIn.sandbox, web: webLayer}
+	a.AfterSales = &aftersales.Service{Config: cfg.AfterSales, Orders: ord, Payments: pay, Uploads: uploads}
 	a.protocols = newProtocols(logger, cfg.StreamKeepAlive, a.Streams)
 	streams.Register(db.Client, a.accessChanged)
 	return a, nil
@@ -188,6 +192,7 @@ func (a *App) RunJobs(ctx context.Context) {
 	go a.Payments.RunReconcile(ctx, a.Config.JobInterval)
 	go a.Uploads.RunCleanup(ctx, a.Config.JobInterval)
 	go a.Reviews.RunJobs(ctx, a.DB.Client, a.Config.JobInterval, a.Logger)
+	go a.AfterSales.RunJobs(ctx, a.DB.Client, a.Config.JobInterval, a.Logger)
 	a.Orders.RunJobs(ctx, a.DB.Client, a.Config.JobInterval, a.Logger)
 }
 
@@ -203,7 +208,8 @@ func devKeyDir(cfg config.Config) string {
 func (a *App) GraphQL() *handler.Server {
 	srv := handler.New(graph.NewSchema(&graph.Resolver{Client: a.DB.Client, Auth: a.Auth,
 		Orders: a.Orders, Payments: a.Payments, Fulfilment: a.Fulfilment, Events: a.Streamer,
-		Webhooks: a.Webhooks, Uploads: a.Uploads, Reviews: a.Reviews}))
+		Webhooks: a.Webhooks, Uploads: a.Uploads, Reviews: a.Reviews,
+		AfterSales: a.AfterSales}))
 	// graphql-transport-ws (the graphql-ws library, Apollo's GraphQLWsLink, urql) by our own
 	// transport, which keeps to the protocol's letter (websocket.go); gqlgen's serves the
 	// legacy subscriptions-transport-ws (subprotocol graphql-ws) and upgrades naming none.

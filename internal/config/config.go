@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xiadan/xiadan/internal/aftersales"
 	"github.com/xiadan/xiadan/internal/cors"
 	"github.com/xiadan/xiadan/internal/identity"
 	"github.com/xiadan/xiadan/internal/mail"
@@ -123,6 +124,9 @@ type Config struct {
 	// Reviews is the review window, the follow-up window and default reviews (REVIEW_*;
 	// internal/reviews, docs/REVIEWS.md).
 	Reviews reviews.Config
+	// AfterSales is each side's deadline in an after-sales request (AFTER_SALES_*;
+	// internal/aftersales, docs/AFTER_SALES.md).
+	AfterSales aftersales.Config
 }
 
 // Production reports whether the server runs in production mode.
@@ -176,6 +180,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		EventRetention:         r.duration("EVENT_RETENTION", 7*24*time.Hour),
 		NATSURL:                r.str("NATS_URL", ""),
 		NATSStream:             r.str("NATS_STREAM", "XIADAN_ORDER_EVENTS"),
+		AfterSales:             afterSalesFromEnv(&r),
 	}
 	dev := c.Env != "production"
 	c.WebhookAllowPrivate = r.boolean("WEBHOOK_ALLOW_PRIVATE", false)
@@ -249,6 +254,9 @@ func (c Config) Validate() error {
 	var errs []error
 	bad := func(name, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
+	}
+	if err := c.AfterSales.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Env != "development" && c.Env != "production" {
 		bad("XIADAN_ENV", "must be development or production, not %q", c.Env)
@@ -394,4 +402,19 @@ func (r *reader) boolean(name string, def bool) bool {
 		r.errs = append(r.errs, fmt.Errorf("%s: %q is not true or false", name, v))
 	}
 	return b
+}
+
+// afterSalesFromEnv reads the after-sales deadlines (AFTER_SALES_*), defaulting to
+// aftersales.DefaultConfig.
+func afterSalesFromEnv(r *reader) aftersales.Config {
+	d := aftersales.DefaultConfig()
+	return aftersales.Config{
+		ResponseWindow:    r.duration("AFTER_SALES_RESPONSE_WINDOW", d.ResponseWindow),
+		ProposalWindow:    r.duration("AFTER_SALES_PROPOSAL_WINDOW", d.ProposalWindow),
+		EscalationWindow:  r.duration("AFTER_SALES_ESCALATION_WINDOW", d.EscalationWindow),
+		ReturnWindow:      r.duration("AFTER_SALES_RETURN_WINDOW", d.ReturnWindow),
+		ReceiptWindow:     r.duration("AFTER_SALES_RECEIPT_WINDOW", d.ReceiptWindow),
+		ReplacementWindow: r.duration("AFTER_SALES_REPLACEMENT_WINDOW", d.ReplacementWindow),
+		RequestWindow:     r.duration("AFTER_SALES_REQUEST_WINDOW", d.RequestWindow),
+	}
 }

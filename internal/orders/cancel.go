@@ -37,7 +37,7 @@ func (s *Service) Cancel(ctx context.Context, db *ent.Client, id int, reason str
 	case orderevent.ActorRoleCUSTOMER:
 		if o.Status != order.StatusPENDING_PAYMENT {
 			return nil, apperror.WrongState(string(o.Status),
-				"a customer can cancel an order only before paying; ask the merchant or request a refund")
+				"a customer can cancel an order only before paying; ask for a refund with requestAfterSales")
 		}
 		if reason == "" {
 			reason = "cancelled by the customer"

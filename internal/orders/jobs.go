@@ -105,7 +105,7 @@ func (s *Service) RunJobsOnce(ctx context.Context, db *ent.Client) (expired, com
 			{order.StatusFULFILLED, order.FulfilledAtLT, order.ByFulfilledAt, "fulfilment"},
 		} {
 			found, err := db.Order.Query().
-				Where(order.StatusEQ(job.status), job.since(cutoff)).
+				Where(order.StatusEQ(job.status), job.since(cutoff), order.AfterSalesStatusNEQ(order.AfterSalesStatusIN_PROGRESS)).
 				Order(job.by(), order.ByID()).
 				Limit(JobBatch).
 				All(ctx)
@@ -119,6 +119,13 @@ func (s *Service) RunJobsOnce(ctx context.Context, db *ent.Client) (expired, com
 					return expired, completed, errors.Join(append(errs, ctx.Err())...)
 				}
 				done, err := s.inTx(ctx, db, func(ctx context.Context, tx *ent.Client) error {
+					// Completion waits while an after-sales request is open (internal/
+					// aftersales keeps after_sales_status under the order's lock).
+					if cur, err := Lock(ctx, tx, o.ID); err != nil {
+						return err
+					} else if cur.AfterSalesStatus == order.AfterSalesStatusIN_PROGRESS {
+						return apperror.WrongState(string(cur.Status), "order %s has an open after-sales request", cur.Number)
+					}
 					_, err := s.Transition(ctx, tx, o, order.StatusCOMPLETED, System, reason, nil)
 					return err
 				})

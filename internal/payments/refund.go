@@ -76,6 +76,19 @@ func (s *Service) RefundOrder(ctx context.Context, db *ent.Client, o *ent.Order,
 	return s.refund(ctx, db, refundSpec{payment: p, order: o, amount: amount, reason: reason, actor: orders.ActorOf(ctx, o), onOrder: true})
 }
 
+// RefundAfterSales refunds amount (minor units) of order o for after-sales request
+// requestID, through the provider of the payment that paid it, in db's transaction. The
+// refund row carries the request's id under a unique key, so a request is refunded at most
+// once however its callers race; the amount is checked against what remains of the order
+// and of its payment once both are locked, like every refund.
+func (s *Service) RefundAfterSales(ctx context.Context, db *ent.Client, o *ent.Order, requestID int, amount int64, reason string, actor orders.Actor) (*ent.Refund, error) {
+	p, err := payingPayment(system(ctx), db, o)
+	if err != nil {
+		return nil, err
+	}
+	return s.refund(ctx, db, refundSpec{payment: p, order: o, amount: amount, reason: reason, actor: actor, onOrder: true, afterSales: requestID})
+}
+
 // refundUnapplied returns the share of payment p for order o, which p did not pay. A
 // provider that declines leaves a FAILED refund and the money with us, for an operator;
 // the notification is still acknowledged, as redelivering it would not help.
@@ -134,6 +147,8 @@ type refundSpec struct {
 	actor  orders.Actor
 	// onOrder counts the refund in the order's refunded amount: the payment paid the order.
 	onOrder bool
+	// afterSales, when not 0, is the after-sales request the refund executes.
+	afterSales int
 }
 
 // refund returns sp.amount of a payment through its provider and records it: a Refund,
@@ -175,14 +190,17 @@ func (s *Service) refund(ctx context.Context, db *ent.Client, sp refundSpec) (*e
 		return nil, apperror.BadInput("amount", "exceeds what can still be refunded (%s)", moneyOf(max(left, 0), p.Currency).Formatted())
 	}
 
-	r, err := db.Refund.Create().
+	rc := db.Refund.Create().
 		SetPaymentID(p.ID).
 		SetOrderID(o.ID).
 		SetRefundRef(newRef("R")).
 		SetAmount(sp.amount).
 		SetCurrency(p.Currency).
-		SetReason(truncate(sp.reason, 500)).
-		Save(sctx)
+		SetReason(truncate(sp.reason, 500))
+	if sp.afterSales != 0 {
+		rc.SetAfterSalesRequestID(sp.afterSales)
+	}
+	r, err := rc.Save(sctx)
 	if err != nil {
 		return nil, err
 	}

@@ -54,8 +54,10 @@ type Summary struct {
 	// Orders is how many demo orders were placed (and taken through their life).
 	Orders int
 	// Reviews is how many demo reviews were written (internal/seed/reviews.go).
-	Reviews  int
-	Accounts []Account
+	Reviews int
+	// AfterSales is how many demo after-sales requests were made (internal/seed/aftersales.go).
+	AfterSales int
+	Accounts   []Account
 }
 
 // ErrNotEmpty is returned by Demo when the database already holds data.
@@ -131,6 +133,9 @@ func Demo(ctx context.Context, client *ent.Client, opts Options) (Summary, error
 	logger.Info("seeded the demo orders", "orders", s.sum.Orders, "took", time.Since(start).Round(time.Millisecond))
 	if s.sum.Reviews, err = s.seedReviews(ctx, client); err != nil {
 		return s.sum, fmt.Errorf("seed: reviews: %w", err)
+	}
+	if err := s.placeAfterSales(ctx, client, opts.PublicURL); err != nil {
+		return s.sum, fmt.Errorf("seed: after-sales: %w", err)
 	}
 	if opts.Scale > 0 {
 		if err := s.scale(ctx, client, opts.Scale); err != nil {
