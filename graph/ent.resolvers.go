@@ -91,6 +91,12 @@ func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 // Refund returns RefundResolver implementation.
 func (r *Resolver) Refund() RefundResolver { return &refundResolver{r} }
 
+// Ticket returns TicketResolver implementation.
+func (r *Resolver) Ticket() TicketResolver { return &ticketResolver{r} }
+
+// TicketMessage returns TicketMessageResolver implementation.
+func (r *Resolver) TicketMessage() TicketMessageResolver { return &ticketMessageResolver{r} }
+
 // UploadedFile returns UploadedFileResolver implementation.
 func (r *Resolver) UploadedFile() UploadedFileResolver { return &uploadedFileResolver{r} }
 
@@ -110,6 +116,8 @@ type (
 	productVariantResolver struct{ *Resolver }
 	queryResolver          struct{ *Resolver }
 	refundResolver         struct{ *Resolver }
+	ticketResolver         struct{ *Resolver }
+	ticketMessageResolver  struct{ *Resolver }
 	uploadedFileResolver   struct{ *Resolver }
 	userResolver           struct{ *Resolver }
 )

@@ -14,9 +14,11 @@ import (
 	"github.com/xiadan/xiadan/internal/auth"
 	"github.com/xiadan/xiadan/internal/events"
 	"github.com/xiadan/xiadan/internal/fulfilment"
+	"github.com/xiadan/xiadan/internal/helpcentre"
 	"github.com/xiadan/xiadan/internal/orders"
 	"github.com/xiadan/xiadan/internal/payments"
 	"github.com/xiadan/xiadan/internal/scalar"
+	"github.com/xiadan/xiadan/internal/support"
 	"github.com/xiadan/xiadan/internal/upload"
 	"github.com/xiadan/xiadan/internal/viewer"
 	"github.com/xiadan/xiadan/internal/webhooks"
@@ -32,6 +34,9 @@ type Resolver struct {
 	Events     *events.Streamer
 	Webhooks   *webhooks.Service
 	Uploads    *upload.Service
+	// Support runs customer-service tickets; Help the help centre.
+	Support *support.Service
+	Help    *helpcentre.Service
 }
 
 // NewSchema returns the executable schema with its resolvers and directives.

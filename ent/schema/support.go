@@ -87,7 +87,7 @@ func (Ticket) Policy() ent.Policy {
 		Query: privacy.QueryPolicy{
 			rule.AllowIfSystem(),
 			rule.AllowIfAdmin(),
-			privacy.AlwaysDenyRule() /*rule.FilterTicketsToParticipants()*/,
+			rule.FilterTicketsToParticipants(),
 		},
 		Mutation: privacy.MutationPolicy{rule.AllowIfSystem(), privacy.AlwaysDenyRule()},
 	}
@@ -134,7 +134,7 @@ func (TicketMessage) Policy() ent.Policy {
 		Query: privacy.QueryPolicy{
 			rule.AllowIfSystem(),
 			rule.AllowIfAdmin(),
-			privacy.AlwaysDenyRule() /*rule.FilterTicketMessagesToParticipants()*/,
+			rule.FilterTicketMessagesToParticipants(),
 		},
 		Mutation: privacy.MutationPolicy{rule.AllowIfSystem(), privacy.AlwaysDenyRule()},
 	}
@@ -223,7 +223,7 @@ func (HelpArticle) Policy() ent.Policy {
 		Query: privacy.QueryPolicy{
 			rule.AllowIfSystem(),
 			rule.AllowIfAdmin(),
-			privacy.AlwaysDenyRule() /*rule.FilterHelpArticlesToPublished()*/,
+			rule.FilterHelpArticlesToPublished(),
 		},
 		Mutation: privacy.MutationPolicy{rule.AllowIfSystem(), rule.AllowIfAdmin(), privacy.AlwaysDenyRule()},
 	}

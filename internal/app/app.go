@@ -31,6 +31,7 @@ import (
 	"github.com/xiadan/xiadan/internal/events"
 	"github.com/xiadan/xiadan/internal/fulfilment"
 	"github.com/xiadan/xiadan/internal/guard"
+	"github.com/xiadan/xiadan/internal/helpcentre"
 	"github.com/xiadan/xiadan/internal/httpcache"
 	"github.com/xiadan/xiadan/internal/identity/sandbox"
 	"github.com/xiadan/xiadan/internal/loader"
@@ -40,6 +41,7 @@ import (
 	"github.com/xiadan/xiadan/internal/payments"
 	"github.com/xiadan/xiadan/internal/persisted"
 	"github.com/xiadan/xiadan/internal/streams"
+	"github.com/xiadan/xiadan/internal/support"
 	"github.com/xiadan/xiadan/internal/upload"
 	"github.com/xiadan/xiadan/internal/webhooks"
 )
@@ -66,6 +68,10 @@ type App struct {
 	Webhooks *webhooks.Service
 	// Uploads takes, checks, serves and binds files (internal/upload).
 	Uploads *upload.Service
+	// Support runs customer-service tickets and escalates overdue ones; Help keeps the
+	// help centre.
+	Support *support.Service
+	Help    *helpcentre.Service
 	// AccessRecheck is how often an open websocket re-checks its token's rights (1m
 	// when zero): the fallback for an access change this replica did not hear of.
 	AccessRecheck time.Duration
@@ -151,6 +157,9 @@ func New(cfg config.Config, db *database.DB, logger *slog.Logger) (*App, error) 
 		Relay: relay, Hub: hub, Bus: bus, Webhooks: wh, Uploads: uploads,
 		Streamer: &events.Streamer{DB: db.Client, Hub: hub, Retention: cfg.EventRetention},
 		Streams:  streams.New(cfg.WSMaxPerUser), signInSandbox: signIn.sandbox, web: webLayer}
+	a.Support = &support.Service{SLA: cfg.SupportFirstResponseSLA, ReopenWindow: cfg.SupportReopenWindow,
+		Uploads: uploads, Mailer: mailer, Logger: logger}
+	a.Help = &helpcentre.Service{}
 	a.protocols = newProtocols(logger, cfg.StreamKeepAlive, a.Streams)
 	streams.Register(db.Client, a.accessChanged)
 	return a, nil
@@ -184,6 +193,7 @@ func (a *App) RunEvents(ctx context.Context) error {
 func (a *App) RunJobs(ctx context.Context) {
 	go a.Payments.RunReconcile(ctx, a.Config.JobInterval)
 	go a.Uploads.RunCleanup(ctx, a.Config.JobInterval)
+	go a.Support.RunJobs(ctx, a.DB.Client, a.Config.JobInterval, a.Logger)
 	a.Orders.RunJobs(ctx, a.DB.Client, a.Config.JobInterval, a.Logger)
 }
 
@@ -199,7 +209,7 @@ func devKeyDir(cfg config.Config) string {
 func (a *App) GraphQL() *handler.Server {
 	srv := handler.New(graph.NewSchema(&graph.Resolver{Client: a.DB.Client, Auth: a.Auth,
 		Orders: a.Orders, Payments: a.Payments, Fulfilment: a.Fulfilment, Events: a.Streamer,
-		Webhooks: a.Webhooks, Uploads: a.Uploads}))
+		Webhooks: a.Webhooks, Uploads: a.Uploads, Support: a.Support, Help: a.Help}))
 	// graphql-transport-ws (the graphql-ws library, Apollo's GraphQLWsLink, urql) by our own
 	// transport, which keeps to the protocol's letter (websocket.go); gqlgen's serves the
 	// legacy subscriptions-transport-ws (subprotocol graphql-ws) and upgrades naming none.

@@ -21,6 +21,8 @@ func (a *App) SetClock(c Clock) {
 	a.Auth.Now = c.Now
 	a.Auth.Tokens.Now = c.Now
 	a.Uploads.SetNow(c.Now)
+	a.Support.Now = c.Now
+	a.Help.Now = c.Now
 }
 
 func (a *App) now() time.Time {

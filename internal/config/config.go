@@ -101,6 +101,12 @@ type Config struct {
 	OrderAutoCompleteAfter time.Duration
 	// JobInterval is how often the background jobs look for work.
 	JobInterval time.Duration
+	// SupportFirstResponseSLA is how long staff have to answer a new ticket before it is
+	// escalated to admins (docs/SUPPORT.md).
+	SupportFirstResponseSLA time.Duration
+	// SupportReopenWindow is how long after closing a customer may reopen a ticket they
+	// have not rated (0: never).
+	SupportReopenWindow time.Duration
 	// EventRetention is how far back a subscription may resume with `after`.
 	EventRetention time.Duration
 	// NATSURL, when set, fans events out across replicas through NATS JetStream;
@@ -154,24 +160,26 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			TLS:      r.str("SMTP_TLS", mail.TLSStartTLS),
 			From:     r.str("MAIL_FROM", ""),
 		},
-		EmailVerifyURL:         r.str("EMAIL_VERIFY_URL", ""),
-		EmailVerificationTTL:   r.duration("EMAIL_VERIFICATION_TTL", 30*time.Minute),
-		BootstrapAdminEmail:    r.str("XIADAN_BOOTSTRAP_ADMIN_EMAIL", ""),
-		BootstrapAdminPassword: r.str("XIADAN_BOOTSTRAP_ADMIN_PASSWORD", ""),
-		LogLevel:               r.str("LOG_LEVEL", "info"),
-		LogFormat:              r.str("LOG_FORMAT", "text"),
-		ShutdownTimeout:        r.duration("SHUTDOWN_TIMEOUT", 20*time.Second),
-		RequestTimeout:         r.duration("REQUEST_TIMEOUT", 10*time.Second),
-		WSMaxPerUser:           r.integer("WS_MAX_PER_USER", 10),
-		WSInitTimeout:          r.duration("WS_INIT_TIMEOUT", 10*time.Second),
-		StreamKeepAlive:        r.duration("STREAM_KEEPALIVE_INTERVAL", 15*time.Second),
-		LoaderBatchWait:        r.duration("LOADER_BATCH_WAIT", 16*time.Millisecond),
-		OrderPaymentTimeout:    r.duration("ORDER_PAYMENT_TIMEOUT", 30*time.Minute),
-		OrderAutoCompleteAfter: r.duration("ORDER_AUTO_COMPLETE_AFTER", 7*24*time.Hour),
-		JobInterval:            r.duration("JOB_INTERVAL", 30*time.Second),
-		EventRetention:         r.duration("EVENT_RETENTION", 7*24*time.Hour),
-		NATSURL:                r.str("NATS_URL", ""),
-		NATSStream:             r.str("NATS_STREAM", "XIADAN_ORDER_EVENTS"),
+		EmailVerifyURL:          r.str("EMAIL_VERIFY_URL", ""),
+		EmailVerificationTTL:    r.duration("EMAIL_VERIFICATION_TTL", 30*time.Minute),
+		BootstrapAdminEmail:     r.str("XIADAN_BOOTSTRAP_ADMIN_EMAIL", ""),
+		BootstrapAdminPassword:  r.str("XIADAN_BOOTSTRAP_ADMIN_PASSWORD", ""),
+		LogLevel:                r.str("LOG_LEVEL", "info"),
+		LogFormat:               r.str("LOG_FORMAT", "text"),
+		ShutdownTimeout:         r.duration("SHUTDOWN_TIMEOUT", 20*time.Second),
+		RequestTimeout:          r.duration("REQUEST_TIMEOUT", 10*time.Second),
+		WSMaxPerUser:            r.integer("WS_MAX_PER_USER", 10),
+		WSInitTimeout:           r.duration("WS_INIT_TIMEOUT", 10*time.Second),
+		StreamKeepAlive:         r.duration("STREAM_KEEPALIVE_INTERVAL", 15*time.Second),
+		LoaderBatchWait:         r.duration("LOADER_BATCH_WAIT", 16*time.Millisecond),
+		OrderPaymentTimeout:     r.duration("ORDER_PAYMENT_TIMEOUT", 30*time.Minute),
+		OrderAutoCompleteAfter:  r.duration("ORDER_AUTO_COMPLETE_AFTER", 7*24*time.Hour),
+		JobInterval:             r.duration("JOB_INTERVAL", 30*time.Second),
+		SupportFirstResponseSLA: r.duration("SUPPORT_FIRST_RESPONSE_SLA", 24*time.Hour),
+		SupportReopenWindow:     r.duration("SUPPORT_REOPEN_WINDOW", 7*24*time.Hour),
+		EventRetention:          r.duration("EVENT_RETENTION", 7*24*time.Hour),
+		NATSURL:                 r.str("NATS_URL", ""),
+		NATSStream:              r.str("NATS_STREAM", "XIADAN_ORDER_EVENTS"),
 	}
 	dev := c.Env != "production"
 	c.WebhookAllowPrivate = r.boolean("WEBHOOK_ALLOW_PRIVATE", false)
@@ -303,6 +311,12 @@ func (c Config) Validate() error {
 	}
 	if c.JobInterval < 100*time.Millisecond || c.JobInterval > time.Hour {
 		bad("JOB_INTERVAL", "must be between 100ms and 1h")
+	}
+	if c.SupportFirstResponseSLA < time.Minute || c.SupportFirstResponseSLA > 30*24*time.Hour {
+		bad("SUPPORT_FIRST_RESPONSE_SLA", "must be between 1m and 720h")
+	}
+	if c.SupportReopenWindow < 0 || c.SupportReopenWindow > 90*24*time.Hour {
+		bad("SUPPORT_REOPEN_WINDOW", "must be between 0 and 2160h")
 	}
 	if c.LoaderBatchWait < time.Millisecond || c.LoaderBatchWait > time.Second {
 		bad("LOADER_BATCH_WAIT", "must be between 1ms and 1s")
