@@ -290,11 +290,6 @@ func (_c *HelpArticleCreate) check() error {
 	if _, ok := _c.mutation.Body(); !ok {
 		return &ValidationError{Name: "body", err: errors.New(`ent: missing required field "HelpArticle.body"`)}
 	}
-	if v, ok := _c.mutation.Body(); ok {
-		if err := helparticle.BodyValidator(v); err != nil {
-			return &ValidationError{Name: "body", err: fmt.Errorf(`ent: validator failed for field "HelpArticle.body": %w`, err)}
-		}
-	}
 	if _, ok := _c.mutation.Status(); !ok {
 		return &ValidationError{Name: "status", err: errors.New(`ent: missing required field "HelpArticle.status"`)}
 	}

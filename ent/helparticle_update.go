@@ -345,11 +345,6 @@ func (_u *HelpArticleUpdate) check() error {
 			return &ValidationError{Name: "title", err: fmt.Errorf(`ent: validator failed for field "HelpArticle.title": %w`, err)}
 		}
 	}
-	if v, ok := _u.mutation.Body(); ok {
-		if err := helparticle.BodyValidator(v); err != nil {
-			return &ValidationError{Name: "body", err: fmt.Errorf(`ent: validator failed for field "HelpArticle.body": %w`, err)}
-		}
-	}
 	if v, ok := _u.mutation.Status(); ok {
 		if err := helparticle.StatusValidator(v); err != nil {
 			return &ValidationError{Name: "status", err: fmt.Errorf(`ent: validator failed for field "HelpArticle.status": %w`, err)}
@@ -896,11 +891,6 @@ func (_u *HelpArticleUpdateOne) check() error {
 	if v, ok := _u.mutation.Title(); ok {
 		if err := helparticle.TitleValidator(v); err != nil {
 			return &ValidationError{Name: "title", err: fmt.Errorf(`ent: validator failed for field "HelpArticle.title": %w`, err)}
-		}
-	}
-	if v, ok := _u.mutation.Body(); ok {
-		if err := helparticle.BodyValidator(v); err != nil {
-			return &ValidationError{Name: "body", err: fmt.Errorf(`ent: validator failed for field "HelpArticle.body": %w`, err)}
 		}
 	}
 	if v, ok := _u.mutation.Status(); ok {

@@ -112,8 +112,6 @@ var (
 	SlugValidator func(string) error
 	// TitleValidator is a validator for the "title" field. It is called by the builders before save.
 	TitleValidator func(string) error
-	// BodyValidator is a validator for the "body" field. It is called by the builders before save.
-	BodyValidator func(string) error
 	// DefaultPosition holds the default value on creation for the "position" field.
 	DefaultPosition int
 	// DefaultHelpfulCount holds the default value on creation for the "helpful_count" field.

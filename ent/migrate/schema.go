@@ -234,7 +234,7 @@ var (
 		{Name: "slug", Type: field.TypeString, Size: 96},
 		{Name: "locale", Type: field.TypeEnum, Enums: []string{"zh_CN", "en"}},
 		{Name: "title", Type: field.TypeString, Size: 200},
-		{Name: "body", Type: field.TypeString, Size: 50000},
+		{Name: "body", Type: field.TypeString, Size: 2147483647},
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"DRAFT", "PUBLISHED"}, Default: "DRAFT"},
 		{Name: "position", Type: field.TypeInt, Default: 0},
 		{Name: "helpful_count", Type: field.TypeInt, Default: 0},

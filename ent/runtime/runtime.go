@@ -632,10 +632,6 @@ func init() {
 			return nil
 		}
 	}()
-	// helparticleDescBody is the schema descriptor for body field.
-	helparticleDescBody := helparticleFields[4].Descriptor()
-	// helparticle.BodyValidator is a validator for the "body" field. It is called by the builders before save.
-	helparticle.BodyValidator = helparticleDescBody.Validators[0].(func(string) error)
 	// helparticleDescPosition is the schema descriptor for position field.
 	helparticleDescPosition := helparticleFields[6].Descriptor()
 	// helparticle.DefaultPosition holds the default value on creation for the position field.

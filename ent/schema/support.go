@@ -183,7 +183,9 @@ func (HelpArticle) Fields() []ent.Field {
 		field.String("slug").MaxRuneLen(96).NotEmpty(),
 		field.Enum("locale").Values("zh_CN", "en").Annotations(entgql.Type("HelpLocale")),
 		field.String("title").MaxRuneLen(200).NotEmpty(),
-		field.Text("body").MaxRuneLen(50000).Comment("Markdown."),
+		// Markdown; its length (50000 characters) is checked by internal/helpcentre: a
+		// length validator would make it a VARCHAR on MySQL.
+		field.Text("body").Comment("Markdown."),
 		field.Enum("status").Values("DRAFT", "PUBLISHED").Default("DRAFT").Annotations(entgql.Type("HelpArticleStatus")),
 		field.Int("position").Default(0),
 		field.Int("helpful_count").NonNegative().Default(0),
