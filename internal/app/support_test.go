@@ -48,7 +48,10 @@ type ticketView struct {
 	Messages                         []struct {
 		ID, AuthorRole, Body string
 		Mine                 bool
-		Attachments          []struct{ ID, Purpose string; URL *string }
+		Attachments          []struct {
+			ID, Purpose string
+			URL         *string
+		}
 	}
 }
 
@@ -211,11 +214,14 @@ func TestSupportTicketStoryOverGraphQL(t *testing.T) {
 		r = s.MustQuery(staff.AccessToken, report, map[string]any{"f": from, "t": to})
 		var rep struct {
 			SupportReport struct {
-				Rows  []struct{ Start string; Opened int }
+				Rows []struct {
+					Start  string
+					Opened int
+				}
 				Total struct {
-					Opened, Answered, SlaMet, SlaMissed, Rated            int
+					Opened, Answered, SlaMet, SlaMissed, Rated          int
 					FirstResponseMedianSeconds, FirstResponseP90Seconds *int
-					SlaCompliancePercent, AverageRating                  *float64
+					SlaCompliancePercent, AverageRating                 *float64
 				}
 			}
 		}
