@@ -127,6 +127,13 @@ func Demo(ctx context.Context, client *ent.Client, opts Options) (Summary, error
 		return s.sum, fmt.Errorf("seed: orders: %w", err)
 	}
 	logger.Info("seeded the demo orders", "orders", s.sum.Orders, "took", time.Since(start).Round(time.Millisecond))
+	// Customer service (internal/seed/support.go): the help centre, and tickets on the orders.
+	if err := inTx(ctx, client, s.helpCentre); err != nil {
+		return s.sum, fmt.Errorf("seed: help centre: %w", err)
+	}
+	if err := s.tickets(ctx, client); err != nil {
+		return s.sum, fmt.Errorf("seed: tickets: %w", err)
+	}
 	if opts.Scale > 0 {
 		if err := s.scale(ctx, client, opts.Scale); err != nil {
 			return s.sum, fmt.Errorf("seed: scale: %w", err)
