@@ -378,8 +378,8 @@ func Search(ctx context.Context, db *ent.Client, keyword string, locale *helpart
 		}
 		return sql.EQ(token, tm.Token)
 	}
-	// Articles of every status and locale match here; the article query below applies the
-	// privacy filter and the locale, so the matches are read with a margin.
+	// The article query below applies the privacy policy again: the candidates' filter
+	// only keeps the ranking to what the caller may see.
 	var matches []struct {
 		ArticleID int   `json:"article_id"`
 		Score     int64 `json:"score"`
@@ -406,6 +406,17 @@ func Search(ctx context.Context, db *ent.Client, keyword string, locale *helpart
 		for i, tm := range q.Terms {
 			anyTerm[i] = term(token, tm)
 		}
+		// Only the articles the caller may find are ranked, so drafts (or the other
+		// locale) never crowd the published ones out of the candidates.
+		a := sql.Table(helparticle.Table)
+		candidates := sql.Select(a.C(helparticle.FieldID)).From(a)
+		if !viewer.FromContext(ctx).IsAdmin() {
+			candidates.Where(sql.EQ(a.C(helparticle.FieldStatus), helparticle.StatusPUBLISHED))
+		}
+		if locale != nil {
+			candidates.Where(sql.EQ(a.C(helparticle.FieldLocale), *locale))
+		}
+		s.Where(sql.In(s.C(helpsearchtoken.FieldArticleID), candidates))
 		s.Select(s.C(helpsearchtoken.FieldArticleID)).
 			AppendSelectExprAs(sql.ExprFunc(func(b *sql.Builder) {
 				sum(b, false)
