@@ -24,6 +24,10 @@ import (
 	"github.com/xiadan/xiadan/ent/category"
 	"github.com/xiadan/xiadan/ent/checkout"
 	"github.com/xiadan/xiadan/ent/emailverification"
+	"github.com/xiadan/xiadan/ent/helparticle"
+	"github.com/xiadan/xiadan/ent/helparticlevote"
+	"github.com/xiadan/xiadan/ent/helpcategory"
+	"github.com/xiadan/xiadan/ent/helpsearchtoken"
 	"github.com/xiadan/xiadan/ent/merchant"
 	"github.com/xiadan/xiadan/ent/merchantinvitation"
 	"github.com/xiadan/xiadan/ent/order"
@@ -43,6 +47,8 @@ import (
 	"github.com/xiadan/xiadan/ent/searchtoken"
 	"github.com/xiadan/xiadan/ent/shipment"
 	"github.com/xiadan/xiadan/ent/stockmovement"
+	"github.com/xiadan/xiadan/ent/ticket"
+	"github.com/xiadan/xiadan/ent/ticketmessage"
 	"github.com/xiadan/xiadan/ent/trackingevent"
 	"github.com/xiadan/xiadan/ent/upload"
 	"github.com/xiadan/xiadan/ent/user"
@@ -78,6 +84,14 @@ type Client struct {
 	Checkout *CheckoutClient
 	// EmailVerification is the client for interacting with the EmailVerification builders.
 	EmailVerification *EmailVerificationClient
+	// HelpArticle is the client for interacting with the HelpArticle builders.
+	HelpArticle *HelpArticleClient
+	// HelpArticleVote is the client for interacting with the HelpArticleVote builders.
+	HelpArticleVote *HelpArticleVoteClient
+	// HelpCategory is the client for interacting with the HelpCategory builders.
+	HelpCategory *HelpCategoryClient
+	// HelpSearchToken is the client for interacting with the HelpSearchToken builders.
+	HelpSearchToken *HelpSearchTokenClient
 	// Merchant is the client for interacting with the Merchant builders.
 	Merchant *MerchantClient
 	// MerchantInvitation is the client for interacting with the MerchantInvitation builders.
@@ -116,6 +130,10 @@ type Client struct {
 	Shipment *ShipmentClient
 	// StockMovement is the client for interacting with the StockMovement builders.
 	StockMovement *StockMovementClient
+	// Ticket is the client for interacting with the Ticket builders.
+	Ticket *TicketClient
+	// TicketMessage is the client for interacting with the TicketMessage builders.
+	TicketMessage *TicketMessageClient
 	// TrackingEvent is the client for interacting with the TrackingEvent builders.
 	TrackingEvent *TrackingEventClient
 	// Upload is the client for interacting with the Upload builders.
@@ -152,6 +170,10 @@ func (c *Client) init() {
 	c.Category = NewCategoryClient(c.config)
 	c.Checkout = NewCheckoutClient(c.config)
 	c.EmailVerification = NewEmailVerificationClient(c.config)
+	c.HelpArticle = NewHelpArticleClient(c.config)
+	c.HelpArticleVote = NewHelpArticleVoteClient(c.config)
+	c.HelpCategory = NewHelpCategoryClient(c.config)
+	c.HelpSearchToken = NewHelpSearchTokenClient(c.config)
 	c.Merchant = NewMerchantClient(c.config)
 	c.MerchantInvitation = NewMerchantInvitationClient(c.config)
 	c.Order = NewOrderClient(c.config)
@@ -171,6 +193,8 @@ func (c *Client) init() {
 	c.SearchToken = NewSearchTokenClient(c.config)
 	c.Shipment = NewShipmentClient(c.config)
 	c.StockMovement = NewStockMovementClient(c.config)
+	c.Ticket = NewTicketClient(c.config)
+	c.TicketMessage = NewTicketMessageClient(c.config)
 	c.TrackingEvent = NewTrackingEventClient(c.config)
 	c.Upload = NewUploadClient(c.config)
 	c.User = NewUserClient(c.config)
@@ -280,6 +304,10 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Category:            NewCategoryClient(cfg),
 		Checkout:            NewCheckoutClient(cfg),
 		EmailVerification:   NewEmailVerificationClient(cfg),
+		HelpArticle:         NewHelpArticleClient(cfg),
+		HelpArticleVote:     NewHelpArticleVoteClient(cfg),
+		HelpCategory:        NewHelpCategoryClient(cfg),
+		HelpSearchToken:     NewHelpSearchTokenClient(cfg),
 		Merchant:            NewMerchantClient(cfg),
 		MerchantInvitation:  NewMerchantInvitationClient(cfg),
 		Order:               NewOrderClient(cfg),
@@ -299,6 +327,8 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		SearchToken:         NewSearchTokenClient(cfg),
 		Shipment:            NewShipmentClient(cfg),
 		StockMovement:       NewStockMovementClient(cfg),
+		Ticket:              NewTicketClient(cfg),
+		TicketMessage:       NewTicketMessageClient(cfg),
 		TrackingEvent:       NewTrackingEventClient(cfg),
 		Upload:              NewUploadClient(cfg),
 		User:                NewUserClient(cfg),
@@ -335,6 +365,10 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Category:            NewCategoryClient(cfg),
 		Checkout:            NewCheckoutClient(cfg),
 		EmailVerification:   NewEmailVerificationClient(cfg),
+		HelpArticle:         NewHelpArticleClient(cfg),
+		HelpArticleVote:     NewHelpArticleVoteClient(cfg),
+		HelpCategory:        NewHelpCategoryClient(cfg),
+		HelpSearchToken:     NewHelpSearchTokenClient(cfg),
 		Merchant:            NewMerchantClient(cfg),
 		MerchantInvitation:  NewMerchantInvitationClient(cfg),
 		Order:               NewOrderClient(cfg),
@@ -354,6 +388,8 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		SearchToken:         NewSearchTokenClient(cfg),
 		Shipment:            NewShipmentClient(cfg),
 		StockMovement:       NewStockMovementClient(cfg),
+		Ticket:              NewTicketClient(cfg),
+		TicketMessage:       NewTicketMessageClient(cfg),
 		TrackingEvent:       NewTrackingEventClient(cfg),
 		Upload:              NewUploadClient(cfg),
 		User:                NewUserClient(cfg),
@@ -392,13 +428,14 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.Address, c.AfterSalesEvent, c.AfterSalesRequest, c.ApiClient, c.AuditLog,
-		c.CartLine, c.Category, c.Checkout, c.EmailVerification, c.Merchant,
+		c.CartLine, c.Category, c.Checkout, c.EmailVerification, c.HelpArticle,
+		c.HelpArticleVote, c.HelpCategory, c.HelpSearchToken, c.Merchant,
 		c.MerchantInvitation, c.Order, c.OrderEvent, c.OrderItem, c.Payment,
 		c.PaymentNotification, c.PhoneCode, c.Product, c.ProductVariant,
 		c.RefreshToken, c.Refund, c.RelayState, c.Review, c.ReviewReport, c.ReviewVote,
-		c.SearchToken, c.Shipment, c.StockMovement, c.TrackingEvent, c.Upload, c.User,
-		c.UserIdentity, c.WebSignInState, c.Webhook, c.WebhookAttempt,
-		c.WebhookDelivery,
+		c.SearchToken, c.Shipment, c.StockMovement, c.Ticket, c.TicketMessage,
+		c.TrackingEvent, c.Upload, c.User, c.UserIdentity, c.WebSignInState, c.Webhook,
+		c.WebhookAttempt, c.WebhookDelivery,
 	} {
 		n.Use(hooks...)
 	}
@@ -409,13 +446,14 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.Address, c.AfterSalesEvent, c.AfterSalesRequest, c.ApiClient, c.AuditLog,
-		c.CartLine, c.Category, c.Checkout, c.EmailVerification, c.Merchant,
+		c.CartLine, c.Category, c.Checkout, c.EmailVerification, c.HelpArticle,
+		c.HelpArticleVote, c.HelpCategory, c.HelpSearchToken, c.Merchant,
 		c.MerchantInvitation, c.Order, c.OrderEvent, c.OrderItem, c.Payment,
 		c.PaymentNotification, c.PhoneCode, c.Product, c.ProductVariant,
 		c.RefreshToken, c.Refund, c.RelayState, c.Review, c.ReviewReport, c.ReviewVote,
-		c.SearchToken, c.Shipment, c.StockMovement, c.TrackingEvent, c.Upload, c.User,
-		c.UserIdentity, c.WebSignInState, c.Webhook, c.WebhookAttempt,
-		c.WebhookDelivery,
+		c.SearchToken, c.Shipment, c.StockMovement, c.Ticket, c.TicketMessage,
+		c.TrackingEvent, c.Upload, c.User, c.UserIdentity, c.WebSignInState, c.Webhook,
+		c.WebhookAttempt, c.WebhookDelivery,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -442,6 +480,14 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Checkout.mutate(ctx, m)
 	case *EmailVerificationMutation:
 		return c.EmailVerification.mutate(ctx, m)
+	case *HelpArticleMutation:
+		return c.HelpArticle.mutate(ctx, m)
+	case *HelpArticleVoteMutation:
+		return c.HelpArticleVote.mutate(ctx, m)
+	case *HelpCategoryMutation:
+		return c.HelpCategory.mutate(ctx, m)
+	case *HelpSearchTokenMutation:
+		return c.HelpSearchToken.mutate(ctx, m)
 	case *MerchantMutation:
 		return c.Merchant.mutate(ctx, m)
 	case *MerchantInvitationMutation:
@@ -480,6 +526,10 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Shipment.mutate(ctx, m)
 	case *StockMovementMutation:
 		return c.StockMovement.mutate(ctx, m)
+	case *TicketMutation:
+		return c.Ticket.mutate(ctx, m)
+	case *TicketMessageMutation:
+		return c.TicketMessage.mutate(ctx, m)
 	case *TrackingEventMutation:
 		return c.TrackingEvent.mutate(ctx, m)
 	case *UploadMutation:
@@ -1880,6 +1930,638 @@ func (c *EmailVerificationClient) mutate(ctx context.Context, m *EmailVerificati
 		return (&EmailVerificationDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown EmailVerification mutation op: %q", m.Op())
+	}
+}
+
+// HelpArticleClient is a client for the HelpArticle schema.
+type HelpArticleClient struct {
+	config
+}
+
+// NewHelpArticleClient returns a client for the HelpArticle from the given config.
+func NewHelpArticleClient(c config) *HelpArticleClient {
+	return &HelpArticleClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `helparticle.Hooks(f(g(h())))`.
+func (c *HelpArticleClient) Use(hooks ...Hook) {
+	c.hooks.HelpArticle = append(c.hooks.HelpArticle, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `helparticle.Intercept(f(g(h())))`.
+func (c *HelpArticleClient) Intercept(interceptors ...Interceptor) {
+	c.inters.HelpArticle = append(c.inters.HelpArticle, interceptors...)
+}
+
+// Create returns a builder for creating a HelpArticle entity.
+func (c *HelpArticleClient) Create() *HelpArticleCreate {
+	mutation := newHelpArticleMutation(c.config, OpCreate)
+	return &HelpArticleCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of HelpArticle entities.
+func (c *HelpArticleClient) CreateBulk(builders ...*HelpArticleCreate) *HelpArticleCreateBulk {
+	return &HelpArticleCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *HelpArticleClient) MapCreateBulk(slice any, setFunc func(*HelpArticleCreate, int)) *HelpArticleCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &HelpArticleCreateBulk{err: fmt.Errorf("calling to HelpArticleClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*HelpArticleCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &HelpArticleCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for HelpArticle.
+func (c *HelpArticleClient) Update() *HelpArticleUpdate {
+	mutation := newHelpArticleMutation(c.config, OpUpdate)
+	return &HelpArticleUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *HelpArticleClient) UpdateOne(_m *HelpArticle) *HelpArticleUpdateOne {
+	mutation := newHelpArticleMutation(c.config, OpUpdateOne, withHelpArticle(_m))
+	return &HelpArticleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *HelpArticleClient) UpdateOneID(id int) *HelpArticleUpdateOne {
+	mutation := newHelpArticleMutation(c.config, OpUpdateOne, withHelpArticleID(id))
+	return &HelpArticleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for HelpArticle.
+func (c *HelpArticleClient) Delete() *HelpArticleDelete {
+	mutation := newHelpArticleMutation(c.config, OpDelete)
+	return &HelpArticleDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *HelpArticleClient) DeleteOne(_m *HelpArticle) *HelpArticleDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *HelpArticleClient) DeleteOneID(id int) *HelpArticleDeleteOne {
+	builder := c.Delete().Where(helparticle.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &HelpArticleDeleteOne{builder}
+}
+
+// Query returns a query builder for HelpArticle.
+func (c *HelpArticleClient) Query() *HelpArticleQuery {
+	return &HelpArticleQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeHelpArticle},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a HelpArticle entity by its id.
+func (c *HelpArticleClient) Get(ctx context.Context, id int) (*HelpArticle, error) {
+	return c.Query().Where(helparticle.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *HelpArticleClient) GetX(ctx context.Context, id int) *HelpArticle {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryCategory queries the category edge of a HelpArticle.
+func (c *HelpArticleClient) QueryCategory(_m *HelpArticle) *HelpCategoryQuery {
+	query := (&HelpCategoryClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(helparticle.Table, helparticle.FieldID, id),
+			sqlgraph.To(helpcategory.Table, helpcategory.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, helparticle.CategoryTable, helparticle.CategoryColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QuerySearchTokens queries the search_tokens edge of a HelpArticle.
+func (c *HelpArticleClient) QuerySearchTokens(_m *HelpArticle) *HelpSearchTokenQuery {
+	query := (&HelpSearchTokenClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(helparticle.Table, helparticle.FieldID, id),
+			sqlgraph.To(helpsearchtoken.Table, helpsearchtoken.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, helparticle.SearchTokensTable, helparticle.SearchTokensColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryVotes queries the votes edge of a HelpArticle.
+func (c *HelpArticleClient) QueryVotes(_m *HelpArticle) *HelpArticleVoteQuery {
+	query := (&HelpArticleVoteClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(helparticle.Table, helparticle.FieldID, id),
+			sqlgraph.To(helparticlevote.Table, helparticlevote.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, helparticle.VotesTable, helparticle.VotesColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *HelpArticleClient) Hooks() []Hook {
+	hooks := c.hooks.HelpArticle
+	return append(hooks[:len(hooks):len(hooks)], helparticle.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *HelpArticleClient) Interceptors() []Interceptor {
+	return c.inters.HelpArticle
+}
+
+func (c *HelpArticleClient) mutate(ctx context.Context, m *HelpArticleMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&HelpArticleCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&HelpArticleUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&HelpArticleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&HelpArticleDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown HelpArticle mutation op: %q", m.Op())
+	}
+}
+
+// HelpArticleVoteClient is a client for the HelpArticleVote schema.
+type HelpArticleVoteClient struct {
+	config
+}
+
+// NewHelpArticleVoteClient returns a client for the HelpArticleVote from the given config.
+func NewHelpArticleVoteClient(c config) *HelpArticleVoteClient {
+	return &HelpArticleVoteClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `helparticlevote.Hooks(f(g(h())))`.
+func (c *HelpArticleVoteClient) Use(hooks ...Hook) {
+	c.hooks.HelpArticleVote = append(c.hooks.HelpArticleVote, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `helparticlevote.Intercept(f(g(h())))`.
+func (c *HelpArticleVoteClient) Intercept(interceptors ...Interceptor) {
+	c.inters.HelpArticleVote = append(c.inters.HelpArticleVote, interceptors...)
+}
+
+// Create returns a builder for creating a HelpArticleVote entity.
+func (c *HelpArticleVoteClient) Create() *HelpArticleVoteCreate {
+	mutation := newHelpArticleVoteMutation(c.config, OpCreate)
+	return &HelpArticleVoteCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of HelpArticleVote entities.
+func (c *HelpArticleVoteClient) CreateBulk(builders ...*HelpArticleVoteCreate) *HelpArticleVoteCreateBulk {
+	return &HelpArticleVoteCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *HelpArticleVoteClient) MapCreateBulk(slice any, setFunc func(*HelpArticleVoteCreate, int)) *HelpArticleVoteCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &HelpArticleVoteCreateBulk{err: fmt.Errorf("calling to HelpArticleVoteClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*HelpArticleVoteCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &HelpArticleVoteCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for HelpArticleVote.
+func (c *HelpArticleVoteClient) Update() *HelpArticleVoteUpdate {
+	mutation := newHelpArticleVoteMutation(c.config, OpUpdate)
+	return &HelpArticleVoteUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *HelpArticleVoteClient) UpdateOne(_m *HelpArticleVote) *HelpArticleVoteUpdateOne {
+	mutation := newHelpArticleVoteMutation(c.config, OpUpdateOne, withHelpArticleVote(_m))
+	return &HelpArticleVoteUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *HelpArticleVoteClient) UpdateOneID(id int) *HelpArticleVoteUpdateOne {
+	mutation := newHelpArticleVoteMutation(c.config, OpUpdateOne, withHelpArticleVoteID(id))
+	return &HelpArticleVoteUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for HelpArticleVote.
+func (c *HelpArticleVoteClient) Delete() *HelpArticleVoteDelete {
+	mutation := newHelpArticleVoteMutation(c.config, OpDelete)
+	return &HelpArticleVoteDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *HelpArticleVoteClient) DeleteOne(_m *HelpArticleVote) *HelpArticleVoteDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *HelpArticleVoteClient) DeleteOneID(id int) *HelpArticleVoteDeleteOne {
+	builder := c.Delete().Where(helparticlevote.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &HelpArticleVoteDeleteOne{builder}
+}
+
+// Query returns a query builder for HelpArticleVote.
+func (c *HelpArticleVoteClient) Query() *HelpArticleVoteQuery {
+	return &HelpArticleVoteQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeHelpArticleVote},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a HelpArticleVote entity by its id.
+func (c *HelpArticleVoteClient) Get(ctx context.Context, id int) (*HelpArticleVote, error) {
+	return c.Query().Where(helparticlevote.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *HelpArticleVoteClient) GetX(ctx context.Context, id int) *HelpArticleVote {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryArticle queries the article edge of a HelpArticleVote.
+func (c *HelpArticleVoteClient) QueryArticle(_m *HelpArticleVote) *HelpArticleQuery {
+	query := (&HelpArticleClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(helparticlevote.Table, helparticlevote.FieldID, id),
+			sqlgraph.To(helparticle.Table, helparticle.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, helparticlevote.ArticleTable, helparticlevote.ArticleColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *HelpArticleVoteClient) Hooks() []Hook {
+	hooks := c.hooks.HelpArticleVote
+	return append(hooks[:len(hooks):len(hooks)], helparticlevote.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *HelpArticleVoteClient) Interceptors() []Interceptor {
+	return c.inters.HelpArticleVote
+}
+
+func (c *HelpArticleVoteClient) mutate(ctx context.Context, m *HelpArticleVoteMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&HelpArticleVoteCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&HelpArticleVoteUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&HelpArticleVoteUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&HelpArticleVoteDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown HelpArticleVote mutation op: %q", m.Op())
+	}
+}
+
+// HelpCategoryClient is a client for the HelpCategory schema.
+type HelpCategoryClient struct {
+	config
+}
+
+// NewHelpCategoryClient returns a client for the HelpCategory from the given config.
+func NewHelpCategoryClient(c config) *HelpCategoryClient {
+	return &HelpCategoryClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `helpcategory.Hooks(f(g(h())))`.
+func (c *HelpCategoryClient) Use(hooks ...Hook) {
+	c.hooks.HelpCategory = append(c.hooks.HelpCategory, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `helpcategory.Intercept(f(g(h())))`.
+func (c *HelpCategoryClient) Intercept(interceptors ...Interceptor) {
+	c.inters.HelpCategory = append(c.inters.HelpCategory, interceptors...)
+}
+
+// Create returns a builder for creating a HelpCategory entity.
+func (c *HelpCategoryClient) Create() *HelpCategoryCreate {
+	mutation := newHelpCategoryMutation(c.config, OpCreate)
+	return &HelpCategoryCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of HelpCategory entities.
+func (c *HelpCategoryClient) CreateBulk(builders ...*HelpCategoryCreate) *HelpCategoryCreateBulk {
+	return &HelpCategoryCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *HelpCategoryClient) MapCreateBulk(slice any, setFunc func(*HelpCategoryCreate, int)) *HelpCategoryCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &HelpCategoryCreateBulk{err: fmt.Errorf("calling to HelpCategoryClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*HelpCategoryCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &HelpCategoryCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for HelpCategory.
+func (c *HelpCategoryClient) Update() *HelpCategoryUpdate {
+	mutation := newHelpCategoryMutation(c.config, OpUpdate)
+	return &HelpCategoryUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *HelpCategoryClient) UpdateOne(_m *HelpCategory) *HelpCategoryUpdateOne {
+	mutation := newHelpCategoryMutation(c.config, OpUpdateOne, withHelpCategory(_m))
+	return &HelpCategoryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *HelpCategoryClient) UpdateOneID(id int) *HelpCategoryUpdateOne {
+	mutation := newHelpCategoryMutation(c.config, OpUpdateOne, withHelpCategoryID(id))
+	return &HelpCategoryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for HelpCategory.
+func (c *HelpCategoryClient) Delete() *HelpCategoryDelete {
+	mutation := newHelpCategoryMutation(c.config, OpDelete)
+	return &HelpCategoryDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *HelpCategoryClient) DeleteOne(_m *HelpCategory) *HelpCategoryDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *HelpCategoryClient) DeleteOneID(id int) *HelpCategoryDeleteOne {
+	builder := c.Delete().Where(helpcategory.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &HelpCategoryDeleteOne{builder}
+}
+
+// Query returns a query builder for HelpCategory.
+func (c *HelpCategoryClient) Query() *HelpCategoryQuery {
+	return &HelpCategoryQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeHelpCategory},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a HelpCategory entity by its id.
+func (c *HelpCategoryClient) Get(ctx context.Context, id int) (*HelpCategory, error) {
+	return c.Query().Where(helpcategory.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *HelpCategoryClient) GetX(ctx context.Context, id int) *HelpCategory {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryArticles queries the articles edge of a HelpCategory.
+func (c *HelpCategoryClient) QueryArticles(_m *HelpCategory) *HelpArticleQuery {
+	query := (&HelpArticleClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(helpcategory.Table, helpcategory.FieldID, id),
+			sqlgraph.To(helparticle.Table, helparticle.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, helpcategory.ArticlesTable, helpcategory.ArticlesColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *HelpCategoryClient) Hooks() []Hook {
+	hooks := c.hooks.HelpCategory
+	return append(hooks[:len(hooks):len(hooks)], helpcategory.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *HelpCategoryClient) Interceptors() []Interceptor {
+	return c.inters.HelpCategory
+}
+
+func (c *HelpCategoryClient) mutate(ctx context.Context, m *HelpCategoryMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&HelpCategoryCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&HelpCategoryUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&HelpCategoryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&HelpCategoryDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown HelpCategory mutation op: %q", m.Op())
+	}
+}
+
+// HelpSearchTokenClient is a client for the HelpSearchToken schema.
+type HelpSearchTokenClient struct {
+	config
+}
+
+// NewHelpSearchTokenClient returns a client for the HelpSearchToken from the given config.
+func NewHelpSearchTokenClient(c config) *HelpSearchTokenClient {
+	return &HelpSearchTokenClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `helpsearchtoken.Hooks(f(g(h())))`.
+func (c *HelpSearchTokenClient) Use(hooks ...Hook) {
+	c.hooks.HelpSearchToken = append(c.hooks.HelpSearchToken, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `helpsearchtoken.Intercept(f(g(h())))`.
+func (c *HelpSearchTokenClient) Intercept(interceptors ...Interceptor) {
+	c.inters.HelpSearchToken = append(c.inters.HelpSearchToken, interceptors...)
+}
+
+// Create returns a builder for creating a HelpSearchToken entity.
+func (c *HelpSearchTokenClient) Create() *HelpSearchTokenCreate {
+	mutation := newHelpSearchTokenMutation(c.config, OpCreate)
+	return &HelpSearchTokenCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of HelpSearchToken entities.
+func (c *HelpSearchTokenClient) CreateBulk(builders ...*HelpSearchTokenCreate) *HelpSearchTokenCreateBulk {
+	return &HelpSearchTokenCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *HelpSearchTokenClient) MapCreateBulk(slice any, setFunc func(*HelpSearchTokenCreate, int)) *HelpSearchTokenCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &HelpSearchTokenCreateBulk{err: fmt.Errorf("calling to HelpSearchTokenClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*HelpSearchTokenCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &HelpSearchTokenCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for HelpSearchToken.
+func (c *HelpSearchTokenClient) Update() *HelpSearchTokenUpdate {
+	mutation := newHelpSearchTokenMutation(c.config, OpUpdate)
+	return &HelpSearchTokenUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *HelpSearchTokenClient) UpdateOne(_m *HelpSearchToken) *HelpSearchTokenUpdateOne {
+	mutation := newHelpSearchTokenMutation(c.config, OpUpdateOne, withHelpSearchToken(_m))
+	return &HelpSearchTokenUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *HelpSearchTokenClient) UpdateOneID(id int) *HelpSearchTokenUpdateOne {
+	mutation := newHelpSearchTokenMutation(c.config, OpUpdateOne, withHelpSearchTokenID(id))
+	return &HelpSearchTokenUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for HelpSearchToken.
+func (c *HelpSearchTokenClient) Delete() *HelpSearchTokenDelete {
+	mutation := newHelpSearchTokenMutation(c.config, OpDelete)
+	return &HelpSearchTokenDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *HelpSearchTokenClient) DeleteOne(_m *HelpSearchToken) *HelpSearchTokenDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *HelpSearchTokenClient) DeleteOneID(id int) *HelpSearchTokenDeleteOne {
+	builder := c.Delete().Where(helpsearchtoken.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &HelpSearchTokenDeleteOne{builder}
+}
+
+// Query returns a query builder for HelpSearchToken.
+func (c *HelpSearchTokenClient) Query() *HelpSearchTokenQuery {
+	return &HelpSearchTokenQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeHelpSearchToken},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a HelpSearchToken entity by its id.
+func (c *HelpSearchTokenClient) Get(ctx context.Context, id int) (*HelpSearchToken, error) {
+	return c.Query().Where(helpsearchtoken.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *HelpSearchTokenClient) GetX(ctx context.Context, id int) *HelpSearchToken {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryArticle queries the article edge of a HelpSearchToken.
+func (c *HelpSearchTokenClient) QueryArticle(_m *HelpSearchToken) *HelpArticleQuery {
+	query := (&HelpArticleClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(helpsearchtoken.Table, helpsearchtoken.FieldID, id),
+			sqlgraph.To(helparticle.Table, helparticle.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, helpsearchtoken.ArticleTable, helpsearchtoken.ArticleColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *HelpSearchTokenClient) Hooks() []Hook {
+	hooks := c.hooks.HelpSearchToken
+	return append(hooks[:len(hooks):len(hooks)], helpsearchtoken.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *HelpSearchTokenClient) Interceptors() []Interceptor {
+	return c.inters.HelpSearchToken
+}
+
+func (c *HelpSearchTokenClient) mutate(ctx context.Context, m *HelpSearchTokenMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&HelpSearchTokenCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&HelpSearchTokenUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&HelpSearchTokenUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&HelpSearchTokenDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown HelpSearchToken mutation op: %q", m.Op())
 	}
 }
 
@@ -5085,6 +5767,306 @@ func (c *StockMovementClient) mutate(ctx context.Context, m *StockMovementMutati
 	}
 }
 
+// TicketClient is a client for the Ticket schema.
+type TicketClient struct {
+	config
+}
+
+// NewTicketClient returns a client for the Ticket from the given config.
+func NewTicketClient(c config) *TicketClient {
+	return &TicketClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `ticket.Hooks(f(g(h())))`.
+func (c *TicketClient) Use(hooks ...Hook) {
+	c.hooks.Ticket = append(c.hooks.Ticket, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `ticket.Intercept(f(g(h())))`.
+func (c *TicketClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Ticket = append(c.inters.Ticket, interceptors...)
+}
+
+// Create returns a builder for creating a Ticket entity.
+func (c *TicketClient) Create() *TicketCreate {
+	mutation := newTicketMutation(c.config, OpCreate)
+	return &TicketCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Ticket entities.
+func (c *TicketClient) CreateBulk(builders ...*TicketCreate) *TicketCreateBulk {
+	return &TicketCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *TicketClient) MapCreateBulk(slice any, setFunc func(*TicketCreate, int)) *TicketCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &TicketCreateBulk{err: fmt.Errorf("calling to TicketClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*TicketCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &TicketCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Ticket.
+func (c *TicketClient) Update() *TicketUpdate {
+	mutation := newTicketMutation(c.config, OpUpdate)
+	return &TicketUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *TicketClient) UpdateOne(_m *Ticket) *TicketUpdateOne {
+	mutation := newTicketMutation(c.config, OpUpdateOne, withTicket(_m))
+	return &TicketUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *TicketClient) UpdateOneID(id int) *TicketUpdateOne {
+	mutation := newTicketMutation(c.config, OpUpdateOne, withTicketID(id))
+	return &TicketUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Ticket.
+func (c *TicketClient) Delete() *TicketDelete {
+	mutation := newTicketMutation(c.config, OpDelete)
+	return &TicketDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *TicketClient) DeleteOne(_m *Ticket) *TicketDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *TicketClient) DeleteOneID(id int) *TicketDeleteOne {
+	builder := c.Delete().Where(ticket.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &TicketDeleteOne{builder}
+}
+
+// Query returns a query builder for Ticket.
+func (c *TicketClient) Query() *TicketQuery {
+	return &TicketQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeTicket},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Ticket entity by its id.
+func (c *TicketClient) Get(ctx context.Context, id int) (*Ticket, error) {
+	return c.Query().Where(ticket.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *TicketClient) GetX(ctx context.Context, id int) *Ticket {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMessages queries the messages edge of a Ticket.
+func (c *TicketClient) QueryMessages(_m *Ticket) *TicketMessageQuery {
+	query := (&TicketMessageClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(ticket.Table, ticket.FieldID, id),
+			sqlgraph.To(ticketmessage.Table, ticketmessage.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, ticket.MessagesTable, ticket.MessagesColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *TicketClient) Hooks() []Hook {
+	hooks := c.hooks.Ticket
+	return append(hooks[:len(hooks):len(hooks)], ticket.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *TicketClient) Interceptors() []Interceptor {
+	return c.inters.Ticket
+}
+
+func (c *TicketClient) mutate(ctx context.Context, m *TicketMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&TicketCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&TicketUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&TicketUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&TicketDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Ticket mutation op: %q", m.Op())
+	}
+}
+
+// TicketMessageClient is a client for the TicketMessage schema.
+type TicketMessageClient struct {
+	config
+}
+
+// NewTicketMessageClient returns a client for the TicketMessage from the given config.
+func NewTicketMessageClient(c config) *TicketMessageClient {
+	return &TicketMessageClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `ticketmessage.Hooks(f(g(h())))`.
+func (c *TicketMessageClient) Use(hooks ...Hook) {
+	c.hooks.TicketMessage = append(c.hooks.TicketMessage, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `ticketmessage.Intercept(f(g(h())))`.
+func (c *TicketMessageClient) Intercept(interceptors ...Interceptor) {
+	c.inters.TicketMessage = append(c.inters.TicketMessage, interceptors...)
+}
+
+// Create returns a builder for creating a TicketMessage entity.
+func (c *TicketMessageClient) Create() *TicketMessageCreate {
+	mutation := newTicketMessageMutation(c.config, OpCreate)
+	return &TicketMessageCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of TicketMessage entities.
+func (c *TicketMessageClient) CreateBulk(builders ...*TicketMessageCreate) *TicketMessageCreateBulk {
+	return &TicketMessageCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *TicketMessageClient) MapCreateBulk(slice any, setFunc func(*TicketMessageCreate, int)) *TicketMessageCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &TicketMessageCreateBulk{err: fmt.Errorf("calling to TicketMessageClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*TicketMessageCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &TicketMessageCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for TicketMessage.
+func (c *TicketMessageClient) Update() *TicketMessageUpdate {
+	mutation := newTicketMessageMutation(c.config, OpUpdate)
+	return &TicketMessageUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *TicketMessageClient) UpdateOne(_m *TicketMessage) *TicketMessageUpdateOne {
+	mutation := newTicketMessageMutation(c.config, OpUpdateOne, withTicketMessage(_m))
+	return &TicketMessageUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *TicketMessageClient) UpdateOneID(id int) *TicketMessageUpdateOne {
+	mutation := newTicketMessageMutation(c.config, OpUpdateOne, withTicketMessageID(id))
+	return &TicketMessageUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for TicketMessage.
+func (c *TicketMessageClient) Delete() *TicketMessageDelete {
+	mutation := newTicketMessageMutation(c.config, OpDelete)
+	return &TicketMessageDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *TicketMessageClient) DeleteOne(_m *TicketMessage) *TicketMessageDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *TicketMessageClient) DeleteOneID(id int) *TicketMessageDeleteOne {
+	builder := c.Delete().Where(ticketmessage.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &TicketMessageDeleteOne{builder}
+}
+
+// Query returns a query builder for TicketMessage.
+func (c *TicketMessageClient) Query() *TicketMessageQuery {
+	return &TicketMessageQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeTicketMessage},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a TicketMessage entity by its id.
+func (c *TicketMessageClient) Get(ctx context.Context, id int) (*TicketMessage, error) {
+	return c.Query().Where(ticketmessage.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *TicketMessageClient) GetX(ctx context.Context, id int) *TicketMessage {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryTicket queries the ticket edge of a TicketMessage.
+func (c *TicketMessageClient) QueryTicket(_m *TicketMessage) *TicketQuery {
+	query := (&TicketClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(ticketmessage.Table, ticketmessage.FieldID, id),
+			sqlgraph.To(ticket.Table, ticket.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, ticketmessage.TicketTable, ticketmessage.TicketColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *TicketMessageClient) Hooks() []Hook {
+	hooks := c.hooks.TicketMessage
+	return append(hooks[:len(hooks):len(hooks)], ticketmessage.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *TicketMessageClient) Interceptors() []Interceptor {
+	return c.inters.TicketMessage
+}
+
+func (c *TicketMessageClient) mutate(ctx context.Context, m *TicketMessageMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&TicketMessageCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&TicketMessageUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&TicketMessageUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&TicketMessageDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown TicketMessage mutation op: %q", m.Op())
+	}
+}
+
 // TrackingEventClient is a client for the TrackingEvent schema.
 type TrackingEventClient struct {
 	config
@@ -6353,20 +7335,22 @@ func (c *WebhookDeliveryClient) mutate(ctx context.Context, m *WebhookDeliveryMu
 type (
 	hooks struct {
 		Address, AfterSalesEvent, AfterSalesRequest, ApiClient, AuditLog, CartLine,
-		Category, Checkout, EmailVerification, Merchant, MerchantInvitation, Order,
-		OrderEvent, OrderItem, Payment, PaymentNotification, PhoneCode, Product,
-		ProductVariant, RefreshToken, Refund, RelayState, Review, ReviewReport,
-		ReviewVote, SearchToken, Shipment, StockMovement, TrackingEvent, Upload, User,
-		UserIdentity, WebSignInState, Webhook, WebhookAttempt,
+		Category, Checkout, EmailVerification, HelpArticle, HelpArticleVote,
+		HelpCategory, HelpSearchToken, Merchant, MerchantInvitation, Order, OrderEvent,
+		OrderItem, Payment, PaymentNotification, PhoneCode, Product, ProductVariant,
+		RefreshToken, Refund, RelayState, Review, ReviewReport, ReviewVote,
+		SearchToken, Shipment, StockMovement, Ticket, TicketMessage, TrackingEvent,
+		Upload, User, UserIdentity, WebSignInState, Webhook, WebhookAttempt,
 		WebhookDelivery []ent.Hook
 	}
 	inters struct {
 		Address, AfterSalesEvent, AfterSalesRequest, ApiClient, AuditLog, CartLine,
-		Category, Checkout, EmailVerification, Merchant, MerchantInvitation, Order,
-		OrderEvent, OrderItem, Payment, PaymentNotification, PhoneCode, Product,
-		ProductVariant, RefreshToken, Refund, RelayState, Review, ReviewReport,
-		ReviewVote, SearchToken, Shipment, StockMovement, TrackingEvent, Upload, User,
-		UserIdentity, WebSignInState, Webhook, WebhookAttempt,
+		Category, Checkout, EmailVerification, HelpArticle, HelpArticleVote,
+		HelpCategory, HelpSearchToken, Merchant, MerchantInvitation, Order, OrderEvent,
+		OrderItem, Payment, PaymentNotification, PhoneCode, Product, ProductVariant,
+		RefreshToken, Refund, RelayState, Review, ReviewReport, ReviewVote,
+		SearchToken, Shipment, StockMovement, Ticket, TicketMessage, TrackingEvent,
+		Upload, User, UserIdentity, WebSignInState, Webhook, WebhookAttempt,
 		WebhookDelivery []ent.Interceptor
 	}
 )

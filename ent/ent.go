@@ -21,6 +21,10 @@ import (
 	"github.com/xiadan/xiadan/ent/category"
 	"github.com/xiadan/xiadan/ent/checkout"
 	"github.com/xiadan/xiadan/ent/emailverification"
+	"github.com/xiadan/xiadan/ent/helparticle"
+	"github.com/xiadan/xiadan/ent/helparticlevote"
+	"github.com/xiadan/xiadan/ent/helpcategory"
+	"github.com/xiadan/xiadan/ent/helpsearchtoken"
 	"github.com/xiadan/xiadan/ent/merchant"
 	"github.com/xiadan/xiadan/ent/merchantinvitation"
 	"github.com/xiadan/xiadan/ent/order"
@@ -40,6 +44,8 @@ import (
 	"github.com/xiadan/xiadan/ent/searchtoken"
 	"github.com/xiadan/xiadan/ent/shipment"
 	"github.com/xiadan/xiadan/ent/stockmovement"
+	"github.com/xiadan/xiadan/ent/ticket"
+	"github.com/xiadan/xiadan/ent/ticketmessage"
 	"github.com/xiadan/xiadan/ent/trackingevent"
 	"github.com/xiadan/xiadan/ent/upload"
 	"github.com/xiadan/xiadan/ent/user"
@@ -117,6 +123,10 @@ func checkColumn(t, c string) error {
 			category.Table:            category.ValidColumn,
 			checkout.Table:            checkout.ValidColumn,
 			emailverification.Table:   emailverification.ValidColumn,
+			helparticle.Table:         helparticle.ValidColumn,
+			helparticlevote.Table:     helparticlevote.ValidColumn,
+			helpcategory.Table:        helpcategory.ValidColumn,
+			helpsearchtoken.Table:     helpsearchtoken.ValidColumn,
 			merchant.Table:            merchant.ValidColumn,
 			merchantinvitation.Table:  merchantinvitation.ValidColumn,
 			order.Table:               order.ValidColumn,
@@ -136,6 +146,8 @@ func checkColumn(t, c string) error {
 			searchtoken.Table:         searchtoken.ValidColumn,
 			shipment.Table:            shipment.ValidColumn,
 			stockmovement.Table:       stockmovement.ValidColumn,
+			ticket.Table:              ticket.ValidColumn,
+			ticketmessage.Table:       ticketmessage.ValidColumn,
 			trackingevent.Table:       trackingevent.ValidColumn,
 			upload.Table:              upload.ValidColumn,
 			user.Table:                user.ValidColumn,

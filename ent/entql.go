@@ -12,6 +12,10 @@ import (
 	"github.com/xiadan/xiadan/ent/category"
 	"github.com/xiadan/xiadan/ent/checkout"
 	"github.com/xiadan/xiadan/ent/emailverification"
+	"github.com/xiadan/xiadan/ent/helparticle"
+	"github.com/xiadan/xiadan/ent/helparticlevote"
+	"github.com/xiadan/xiadan/ent/helpcategory"
+	"github.com/xiadan/xiadan/ent/helpsearchtoken"
 	"github.com/xiadan/xiadan/ent/merchant"
 	"github.com/xiadan/xiadan/ent/merchantinvitation"
 	"github.com/xiadan/xiadan/ent/order"
@@ -32,6 +36,8 @@ import (
 	"github.com/xiadan/xiadan/ent/searchtoken"
 	"github.com/xiadan/xiadan/ent/shipment"
 	"github.com/xiadan/xiadan/ent/stockmovement"
+	"github.com/xiadan/xiadan/ent/ticket"
+	"github.com/xiadan/xiadan/ent/ticketmessage"
 	"github.com/xiadan/xiadan/ent/trackingevent"
 	"github.com/xiadan/xiadan/ent/upload"
 	"github.com/xiadan/xiadan/ent/user"
@@ -49,7 +55,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 36)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 42)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   address.Table,
@@ -259,6 +265,83 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   helparticle.Table,
+			Columns: helparticle.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: helparticle.FieldID,
+			},
+		},
+		Type: "HelpArticle",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			helparticle.FieldCategoryID:      {Type: field.TypeInt, Column: helparticle.FieldCategoryID},
+			helparticle.FieldSlug:            {Type: field.TypeString, Column: helparticle.FieldSlug},
+			helparticle.FieldLocale:          {Type: field.TypeEnum, Column: helparticle.FieldLocale},
+			helparticle.FieldTitle:           {Type: field.TypeString, Column: helparticle.FieldTitle},
+			helparticle.FieldBody:            {Type: field.TypeString, Column: helparticle.FieldBody},
+			helparticle.FieldStatus:          {Type: field.TypeEnum, Column: helparticle.FieldStatus},
+			helparticle.FieldPosition:        {Type: field.TypeInt, Column: helparticle.FieldPosition},
+			helparticle.FieldHelpfulCount:    {Type: field.TypeInt, Column: helparticle.FieldHelpfulCount},
+			helparticle.FieldNotHelpfulCount: {Type: field.TypeInt, Column: helparticle.FieldNotHelpfulCount},
+			helparticle.FieldPublishedAt:     {Type: field.TypeTime, Column: helparticle.FieldPublishedAt},
+			helparticle.FieldCreatedAt:       {Type: field.TypeTime, Column: helparticle.FieldCreatedAt},
+			helparticle.FieldUpdatedAt:       {Type: field.TypeTime, Column: helparticle.FieldUpdatedAt},
+		},
+	}
+	graph.Nodes[10] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   helparticlevote.Table,
+			Columns: helparticlevote.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: helparticlevote.FieldID,
+			},
+		},
+		Type: "HelpArticleVote",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			helparticlevote.FieldArticleID: {Type: field.TypeInt, Column: helparticlevote.FieldArticleID},
+			helparticlevote.FieldVoter:     {Type: field.TypeString, Column: helparticlevote.FieldVoter},
+			helparticlevote.FieldHelpful:   {Type: field.TypeBool, Column: helparticlevote.FieldHelpful},
+			helparticlevote.FieldCreatedAt: {Type: field.TypeTime, Column: helparticlevote.FieldCreatedAt},
+			helparticlevote.FieldUpdatedAt: {Type: field.TypeTime, Column: helparticlevote.FieldUpdatedAt},
+		},
+	}
+	graph.Nodes[11] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   helpcategory.Table,
+			Columns: helpcategory.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: helpcategory.FieldID,
+			},
+		},
+		Type: "HelpCategory",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			helpcategory.FieldSlug:      {Type: field.TypeString, Column: helpcategory.FieldSlug},
+			helpcategory.FieldNameZh:    {Type: field.TypeString, Column: helpcategory.FieldNameZh},
+			helpcategory.FieldNameEn:    {Type: field.TypeString, Column: helpcategory.FieldNameEn},
+			helpcategory.FieldPosition:  {Type: field.TypeInt, Column: helpcategory.FieldPosition},
+			helpcategory.FieldCreatedAt: {Type: field.TypeTime, Column: helpcategory.FieldCreatedAt},
+		},
+	}
+	graph.Nodes[12] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   helpsearchtoken.Table,
+			Columns: helpsearchtoken.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: helpsearchtoken.FieldID,
+			},
+		},
+		Type: "HelpSearchToken",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			helpsearchtoken.FieldArticleID: {Type: field.TypeInt, Column: helpsearchtoken.FieldArticleID},
+			helpsearchtoken.FieldToken:     {Type: field.TypeString, Column: helpsearchtoken.FieldToken},
+			helpsearchtoken.FieldWeight:    {Type: field.TypeInt, Column: helpsearchtoken.FieldWeight},
+		},
+	}
+	graph.Nodes[13] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   merchant.Table,
 			Columns: merchant.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -297,7 +380,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			merchant.FieldCurrency:              {Type: field.TypeString, Column: merchant.FieldCurrency},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   merchantinvitation.Table,
 			Columns: merchantinvitation.Columns,
@@ -317,7 +400,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			merchantinvitation.FieldExpiresAt:   {Type: field.TypeTime, Column: merchantinvitation.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   order.Table,
 			Columns: order.Columns,
@@ -359,7 +442,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			order.FieldAfterSalesStatus: {Type: field.TypeEnum, Column: order.FieldAfterSalesStatus},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   orderevent.Table,
 			Columns: orderevent.Columns,
@@ -385,7 +468,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			orderevent.FieldReviewID:   {Type: field.TypeInt, Column: orderevent.FieldReviewID},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   orderitem.Table,
 			Columns: orderitem.Columns,
@@ -411,7 +494,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			orderitem.FieldAfterSalesStatus: {Type: field.TypeEnum, Column: orderitem.FieldAfterSalesStatus},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   payment.Table,
 			Columns: payment.Columns,
@@ -441,7 +524,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			payment.FieldExpiresAt:      {Type: field.TypeTime, Column: payment.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   paymentnotification.Table,
 			Columns: paymentnotification.Columns,
@@ -463,7 +546,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			paymentnotification.FieldReceivedAt:  {Type: field.TypeTime, Column: paymentnotification.FieldReceivedAt},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   phonecode.Table,
 			Columns: phonecode.Columns,
@@ -485,7 +568,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			phonecode.FieldUsedAt:        {Type: field.TypeTime, Column: phonecode.FieldUsedAt},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[21] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   product.Table,
 			Columns: product.Columns,
@@ -525,7 +608,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			product.FieldVariantCount:     {Type: field.TypeInt, Column: product.FieldVariantCount},
 		},
 	}
-	graph.Nodes[18] = &sqlgraph.Node{
+	graph.Nodes[22] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   productvariant.Table,
 			Columns: productvariant.Columns,
@@ -549,7 +632,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			productvariant.FieldPosition:          {Type: field.TypeInt, Column: productvariant.FieldPosition},
 		},
 	}
-	graph.Nodes[19] = &sqlgraph.Node{
+	graph.Nodes[23] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refreshtoken.Table,
 			Columns: refreshtoken.Columns,
@@ -571,7 +654,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refreshtoken.FieldUserAgent: {Type: field.TypeString, Column: refreshtoken.FieldUserAgent},
 		},
 	}
-	graph.Nodes[20] = &sqlgraph.Node{
+	graph.Nodes[24] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refund.Table,
 			Columns: refund.Columns,
@@ -595,7 +678,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refund.FieldAfterSalesRequestID: {Type: field.TypeInt, Column: refund.FieldAfterSalesRequestID},
 		},
 	}
-	graph.Nodes[21] = &sqlgraph.Node{
+	graph.Nodes[25] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   relaystate.Table,
 			Columns: relaystate.Columns,
@@ -612,7 +695,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			relaystate.FieldUpdatedAt:         {Type: field.TypeTime, Column: relaystate.FieldUpdatedAt},
 		},
 	}
-	graph.Nodes[22] = &sqlgraph.Node{
+	graph.Nodes[26] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   review.Table,
 			Columns: review.Columns,
@@ -650,7 +733,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			review.FieldFollowedUpAt:   {Type: field.TypeTime, Column: review.FieldFollowedUpAt},
 		},
 	}
-	graph.Nodes[23] = &sqlgraph.Node{
+	graph.Nodes[27] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   reviewreport.Table,
 			Columns: reviewreport.Columns,
@@ -667,7 +750,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			reviewreport.FieldCreatedAt: {Type: field.TypeTime, Column: reviewreport.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[24] = &sqlgraph.Node{
+	graph.Nodes[28] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   reviewvote.Table,
 			Columns: reviewvote.Columns,
@@ -683,7 +766,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			reviewvote.FieldCreatedAt: {Type: field.TypeTime, Column: reviewvote.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[25] = &sqlgraph.Node{
+	graph.Nodes[29] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   searchtoken.Table,
 			Columns: searchtoken.Columns,
@@ -699,7 +782,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			searchtoken.FieldWeight:    {Type: field.TypeInt, Column: searchtoken.FieldWeight},
 		},
 	}
-	graph.Nodes[26] = &sqlgraph.Node{
+	graph.Nodes[30] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   shipment.Table,
 			Columns: shipment.Columns,
@@ -719,7 +802,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			shipment.FieldStatus:         {Type: field.TypeEnum, Column: shipment.FieldStatus},
 		},
 	}
-	graph.Nodes[27] = &sqlgraph.Node{
+	graph.Nodes[31] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   stockmovement.Table,
 			Columns: stockmovement.Columns,
@@ -742,7 +825,56 @@ var schemaGraph = func() *sqlgraph.Schema {
 			stockmovement.FieldCreatedAt:   {Type: field.TypeTime, Column: stockmovement.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[28] = &sqlgraph.Node{
+	graph.Nodes[32] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   ticket.Table,
+			Columns: ticket.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: ticket.FieldID,
+			},
+		},
+		Type: "Ticket",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			ticket.FieldCreatedAt:              {Type: field.TypeTime, Column: ticket.FieldCreatedAt},
+			ticket.FieldUpdatedAt:              {Type: field.TypeTime, Column: ticket.FieldUpdatedAt},
+			ticket.FieldCustomerID:             {Type: field.TypeInt, Column: ticket.FieldCustomerID},
+			ticket.FieldSubjectKind:            {Type: field.TypeEnum, Column: ticket.FieldSubjectKind},
+			ticket.FieldOrderID:                {Type: field.TypeInt, Column: ticket.FieldOrderID},
+			ticket.FieldMerchantID:             {Type: field.TypeInt, Column: ticket.FieldMerchantID},
+			ticket.FieldSubject:                {Type: field.TypeString, Column: ticket.FieldSubject},
+			ticket.FieldStatus:                 {Type: field.TypeEnum, Column: ticket.FieldStatus},
+			ticket.FieldResponseDueAt:          {Type: field.TypeTime, Column: ticket.FieldResponseDueAt},
+			ticket.FieldFirstResponseAt:        {Type: field.TypeTime, Column: ticket.FieldFirstResponseAt},
+			ticket.FieldFirstResponseMessageID: {Type: field.TypeInt, Column: ticket.FieldFirstResponseMessageID},
+			ticket.FieldEscalated:              {Type: field.TypeBool, Column: ticket.FieldEscalated},
+			ticket.FieldEscalatedAt:            {Type: field.TypeTime, Column: ticket.FieldEscalatedAt},
+			ticket.FieldLastMessageAt:          {Type: field.TypeTime, Column: ticket.FieldLastMessageAt},
+			ticket.FieldClosedAt:               {Type: field.TypeTime, Column: ticket.FieldClosedAt},
+			ticket.FieldRating:                 {Type: field.TypeInt, Column: ticket.FieldRating},
+			ticket.FieldRatingComment:          {Type: field.TypeString, Column: ticket.FieldRatingComment},
+			ticket.FieldRatedAt:                {Type: field.TypeTime, Column: ticket.FieldRatedAt},
+		},
+	}
+	graph.Nodes[33] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   ticketmessage.Table,
+			Columns: ticketmessage.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: ticketmessage.FieldID,
+			},
+		},
+		Type: "TicketMessage",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			ticketmessage.FieldTicketID:   {Type: field.TypeInt, Column: ticketmessage.FieldTicketID},
+			ticketmessage.FieldAuthorID:   {Type: field.TypeInt, Column: ticketmessage.FieldAuthorID},
+			ticketmessage.FieldAuthorRole: {Type: field.TypeEnum, Column: ticketmessage.FieldAuthorRole},
+			ticketmessage.FieldBody:       {Type: field.TypeString, Column: ticketmessage.FieldBody},
+			ticketmessage.FieldCreatedAt:  {Type: field.TypeTime, Column: ticketmessage.FieldCreatedAt},
+		},
+	}
+	graph.Nodes[34] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   trackingevent.Table,
 			Columns: trackingevent.Columns,
@@ -761,7 +893,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			trackingevent.FieldCreatedAt:   {Type: field.TypeTime, Column: trackingevent.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[29] = &sqlgraph.Node{
+	graph.Nodes[35] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   upload.Table,
 			Columns: upload.Columns,
@@ -794,7 +926,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			upload.FieldExpiresAt:           {Type: field.TypeTime, Column: upload.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[30] = &sqlgraph.Node{
+	graph.Nodes[36] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -820,7 +952,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldEmailVerificationSentAt: {Type: field.TypeTime, Column: user.FieldEmailVerificationSentAt},
 		},
 	}
-	graph.Nodes[31] = &sqlgraph.Node{
+	graph.Nodes[37] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   useridentity.Table,
 			Columns: useridentity.Columns,
@@ -840,7 +972,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			useridentity.FieldLastUsedAt: {Type: field.TypeTime, Column: useridentity.FieldLastUsedAt},
 		},
 	}
-	graph.Nodes[32] = &sqlgraph.Node{
+	graph.Nodes[38] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   websigninstate.Table,
 			Columns: websigninstate.Columns,
@@ -863,7 +995,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			websigninstate.FieldUsedAt:      {Type: field.TypeTime, Column: websigninstate.FieldUsedAt},
 		},
 	}
-	graph.Nodes[33] = &sqlgraph.Node{
+	graph.Nodes[39] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhook.Table,
 			Columns: webhook.Columns,
@@ -889,7 +1021,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhook.FieldFailingSince:            {Type: field.TypeTime, Column: webhook.FieldFailingSince},
 		},
 	}
-	graph.Nodes[34] = &sqlgraph.Node{
+	graph.Nodes[40] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookattempt.Table,
 			Columns: webhookattempt.Columns,
@@ -908,7 +1040,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhookattempt.FieldCreatedAt:    {Type: field.TypeTime, Column: webhookattempt.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[35] = &sqlgraph.Node{
+	graph.Nodes[41] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookdelivery.Table,
 			Columns: webhookdelivery.Columns,
@@ -1066,6 +1198,78 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"EmailVerification",
 		"User",
+	)
+	graph.MustAddE(
+		"category",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   helparticle.CategoryTable,
+			Columns: []string{helparticle.CategoryColumn},
+			Bidi:    false,
+		},
+		"HelpArticle",
+		"HelpCategory",
+	)
+	graph.MustAddE(
+		"search_tokens",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   helparticle.SearchTokensTable,
+			Columns: []string{helparticle.SearchTokensColumn},
+			Bidi:    false,
+		},
+		"HelpArticle",
+		"HelpSearchToken",
+	)
+	graph.MustAddE(
+		"votes",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   helparticle.VotesTable,
+			Columns: []string{helparticle.VotesColumn},
+			Bidi:    false,
+		},
+		"HelpArticle",
+		"HelpArticleVote",
+	)
+	graph.MustAddE(
+		"article",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   helparticlevote.ArticleTable,
+			Columns: []string{helparticlevote.ArticleColumn},
+			Bidi:    false,
+		},
+		"HelpArticleVote",
+		"HelpArticle",
+	)
+	graph.MustAddE(
+		"articles",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   helpcategory.ArticlesTable,
+			Columns: []string{helpcategory.ArticlesColumn},
+			Bidi:    false,
+		},
+		"HelpCategory",
+		"HelpArticle",
+	)
+	graph.MustAddE(
+		"article",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   helpsearchtoken.ArticleTable,
+			Columns: []string{helpsearchtoken.ArticleColumn},
+			Bidi:    false,
+		},
+		"HelpSearchToken",
+		"HelpArticle",
 	)
 	graph.MustAddE(
 		"owner",
@@ -1558,6 +1762,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"StockMovement",
 		"User",
+	)
+	graph.MustAddE(
+		"messages",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ticket.MessagesTable,
+			Columns: []string{ticket.MessagesColumn},
+			Bidi:    false,
+		},
+		"Ticket",
+		"TicketMessage",
+	)
+	graph.MustAddE(
+		"ticket",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   ticketmessage.TicketTable,
+			Columns: []string{ticketmessage.TicketColumn},
+			Bidi:    false,
+		},
+		"TicketMessage",
+		"Ticket",
 	)
 	graph.MustAddE(
 		"shipment",
@@ -2677,6 +2905,375 @@ func (f *EmailVerificationFilter) WhereHasUserWith(preds ...predicate.User) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *HelpArticleQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the HelpArticleQuery builder.
+func (_q *HelpArticleQuery) Filter() *HelpArticleFilter {
+	return &HelpArticleFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *HelpArticleMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the HelpArticleMutation builder.
+func (m *HelpArticleMutation) Filter() *HelpArticleFilter {
+	return &HelpArticleFilter{config: m.config, predicateAdder: m}
+}
+
+// HelpArticleFilter provides a generic filtering capability at runtime for HelpArticleQuery.
+type HelpArticleFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *HelpArticleFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *HelpArticleFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(helparticle.FieldID))
+}
+
+// WhereCategoryID applies the entql int predicate on the category_id field.
+func (f *HelpArticleFilter) WhereCategoryID(p entql.IntP) {
+	f.Where(p.Field(helparticle.FieldCategoryID))
+}
+
+// WhereSlug applies the entql string predicate on the slug field.
+func (f *HelpArticleFilter) WhereSlug(p entql.StringP) {
+	f.Where(p.Field(helparticle.FieldSlug))
+}
+
+// WhereLocale applies the entql string predicate on the locale field.
+func (f *HelpArticleFilter) WhereLocale(p entql.StringP) {
+	f.Where(p.Field(helparticle.FieldLocale))
+}
+
+// WhereTitle applies the entql string predicate on the title field.
+func (f *HelpArticleFilter) WhereTitle(p entql.StringP) {
+	f.Where(p.Field(helparticle.FieldTitle))
+}
+
+// WhereBody applies the entql string predicate on the body field.
+func (f *HelpArticleFilter) WhereBody(p entql.StringP) {
+	f.Where(p.Field(helparticle.FieldBody))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *HelpArticleFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(helparticle.FieldStatus))
+}
+
+// WherePosition applies the entql int predicate on the position field.
+func (f *HelpArticleFilter) WherePosition(p entql.IntP) {
+	f.Where(p.Field(helparticle.FieldPosition))
+}
+
+// WhereHelpfulCount applies the entql int predicate on the helpful_count field.
+func (f *HelpArticleFilter) WhereHelpfulCount(p entql.IntP) {
+	f.Where(p.Field(helparticle.FieldHelpfulCount))
+}
+
+// WhereNotHelpfulCount applies the entql int predicate on the not_helpful_count field.
+func (f *HelpArticleFilter) WhereNotHelpfulCount(p entql.IntP) {
+	f.Where(p.Field(helparticle.FieldNotHelpfulCount))
+}
+
+// WherePublishedAt applies the entql time.Time predicate on the published_at field.
+func (f *HelpArticleFilter) WherePublishedAt(p entql.TimeP) {
+	f.Where(p.Field(helparticle.FieldPublishedAt))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *HelpArticleFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(helparticle.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *HelpArticleFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(helparticle.FieldUpdatedAt))
+}
+
+// WhereHasCategory applies a predicate to check if query has an edge category.
+func (f *HelpArticleFilter) WhereHasCategory() {
+	f.Where(entql.HasEdge("category"))
+}
+
+// WhereHasCategoryWith applies a predicate to check if query has an edge category with a given conditions (other predicates).
+func (f *HelpArticleFilter) WhereHasCategoryWith(preds ...predicate.HelpCategory) {
+	f.Where(entql.HasEdgeWith("category", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasSearchTokens applies a predicate to check if query has an edge search_tokens.
+func (f *HelpArticleFilter) WhereHasSearchTokens() {
+	f.Where(entql.HasEdge("search_tokens"))
+}
+
+// WhereHasSearchTokensWith applies a predicate to check if query has an edge search_tokens with a given conditions (other predicates).
+func (f *HelpArticleFilter) WhereHasSearchTokensWith(preds ...predicate.HelpSearchToken) {
+	f.Where(entql.HasEdgeWith("search_tokens", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasVotes applies a predicate to check if query has an edge votes.
+func (f *HelpArticleFilter) WhereHasVotes() {
+	f.Where(entql.HasEdge("votes"))
+}
+
+// WhereHasVotesWith applies a predicate to check if query has an edge votes with a given conditions (other predicates).
+func (f *HelpArticleFilter) WhereHasVotesWith(preds ...predicate.HelpArticleVote) {
+	f.Where(entql.HasEdgeWith("votes", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *HelpArticleVoteQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the HelpArticleVoteQuery builder.
+func (_q *HelpArticleVoteQuery) Filter() *HelpArticleVoteFilter {
+	return &HelpArticleVoteFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *HelpArticleVoteMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the HelpArticleVoteMutation builder.
+func (m *HelpArticleVoteMutation) Filter() *HelpArticleVoteFilter {
+	return &HelpArticleVoteFilter{config: m.config, predicateAdder: m}
+}
+
+// HelpArticleVoteFilter provides a generic filtering capability at runtime for HelpArticleVoteQuery.
+type HelpArticleVoteFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *HelpArticleVoteFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *HelpArticleVoteFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(helparticlevote.FieldID))
+}
+
+// WhereArticleID applies the entql int predicate on the article_id field.
+func (f *HelpArticleVoteFilter) WhereArticleID(p entql.IntP) {
+	f.Where(p.Field(helparticlevote.FieldArticleID))
+}
+
+// WhereVoter applies the entql string predicate on the voter field.
+func (f *HelpArticleVoteFilter) WhereVoter(p entql.StringP) {
+	f.Where(p.Field(helparticlevote.FieldVoter))
+}
+
+// WhereHelpful applies the entql bool predicate on the helpful field.
+func (f *HelpArticleVoteFilter) WhereHelpful(p entql.BoolP) {
+	f.Where(p.Field(helparticlevote.FieldHelpful))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *HelpArticleVoteFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(helparticlevote.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *HelpArticleVoteFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(helparticlevote.FieldUpdatedAt))
+}
+
+// WhereHasArticle applies a predicate to check if query has an edge article.
+func (f *HelpArticleVoteFilter) WhereHasArticle() {
+	f.Where(entql.HasEdge("article"))
+}
+
+// WhereHasArticleWith applies a predicate to check if query has an edge article with a given conditions (other predicates).
+func (f *HelpArticleVoteFilter) WhereHasArticleWith(preds ...predicate.HelpArticle) {
+	f.Where(entql.HasEdgeWith("article", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *HelpCategoryQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the HelpCategoryQuery builder.
+func (_q *HelpCategoryQuery) Filter() *HelpCategoryFilter {
+	return &HelpCategoryFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *HelpCategoryMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the HelpCategoryMutation builder.
+func (m *HelpCategoryMutation) Filter() *HelpCategoryFilter {
+	return &HelpCategoryFilter{config: m.config, predicateAdder: m}
+}
+
+// HelpCategoryFilter provides a generic filtering capability at runtime for HelpCategoryQuery.
+type HelpCategoryFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *HelpCategoryFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *HelpCategoryFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(helpcategory.FieldID))
+}
+
+// WhereSlug applies the entql string predicate on the slug field.
+func (f *HelpCategoryFilter) WhereSlug(p entql.StringP) {
+	f.Where(p.Field(helpcategory.FieldSlug))
+}
+
+// WhereNameZh applies the entql string predicate on the name_zh field.
+func (f *HelpCategoryFilter) WhereNameZh(p entql.StringP) {
+	f.Where(p.Field(helpcategory.FieldNameZh))
+}
+
+// WhereNameEn applies the entql string predicate on the name_en field.
+func (f *HelpCategoryFilter) WhereNameEn(p entql.StringP) {
+	f.Where(p.Field(helpcategory.FieldNameEn))
+}
+
+// WherePosition applies the entql int predicate on the position field.
+func (f *HelpCategoryFilter) WherePosition(p entql.IntP) {
+	f.Where(p.Field(helpcategory.FieldPosition))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *HelpCategoryFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(helpcategory.FieldCreatedAt))
+}
+
+// WhereHasArticles applies a predicate to check if query has an edge articles.
+func (f *HelpCategoryFilter) WhereHasArticles() {
+	f.Where(entql.HasEdge("articles"))
+}
+
+// WhereHasArticlesWith applies a predicate to check if query has an edge articles with a given conditions (other predicates).
+func (f *HelpCategoryFilter) WhereHasArticlesWith(preds ...predicate.HelpArticle) {
+	f.Where(entql.HasEdgeWith("articles", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *HelpSearchTokenQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the HelpSearchTokenQuery builder.
+func (_q *HelpSearchTokenQuery) Filter() *HelpSearchTokenFilter {
+	return &HelpSearchTokenFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *HelpSearchTokenMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the HelpSearchTokenMutation builder.
+func (m *HelpSearchTokenMutation) Filter() *HelpSearchTokenFilter {
+	return &HelpSearchTokenFilter{config: m.config, predicateAdder: m}
+}
+
+// HelpSearchTokenFilter provides a generic filtering capability at runtime for HelpSearchTokenQuery.
+type HelpSearchTokenFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *HelpSearchTokenFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *HelpSearchTokenFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(helpsearchtoken.FieldID))
+}
+
+// WhereArticleID applies the entql int predicate on the article_id field.
+func (f *HelpSearchTokenFilter) WhereArticleID(p entql.IntP) {
+	f.Where(p.Field(helpsearchtoken.FieldArticleID))
+}
+
+// WhereToken applies the entql string predicate on the token field.
+func (f *HelpSearchTokenFilter) WhereToken(p entql.StringP) {
+	f.Where(p.Field(helpsearchtoken.FieldToken))
+}
+
+// WhereWeight applies the entql int predicate on the weight field.
+func (f *HelpSearchTokenFilter) WhereWeight(p entql.IntP) {
+	f.Where(p.Field(helpsearchtoken.FieldWeight))
+}
+
+// WhereHasArticle applies a predicate to check if query has an edge article.
+func (f *HelpSearchTokenFilter) WhereHasArticle() {
+	f.Where(entql.HasEdge("article"))
+}
+
+// WhereHasArticleWith applies a predicate to check if query has an edge article with a given conditions (other predicates).
+func (f *HelpSearchTokenFilter) WhereHasArticleWith(preds ...predicate.HelpArticle) {
+	f.Where(entql.HasEdgeWith("article", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *MerchantQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -2705,7 +3302,7 @@ type MerchantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MerchantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2950,7 +3547,7 @@ type MerchantInvitationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MerchantInvitationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3053,7 +3650,7 @@ type OrderFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OrderFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3322,7 +3919,7 @@ type OrderEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OrderEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3441,7 +4038,7 @@ type OrderItemFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OrderItemFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3602,7 +4199,7 @@ type PaymentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PaymentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3755,7 +4352,7 @@ type PaymentNotificationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PaymentNotificationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3840,7 +4437,7 @@ type PhoneCodeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PhoneCodeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3925,7 +4522,7 @@ type ProductFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProductFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4170,7 +4767,7 @@ type ProductVariantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProductVariantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4293,7 +4890,7 @@ type RefreshTokenFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefreshTokenFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4392,7 +4989,7 @@ type RefundFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefundFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4501,7 +5098,7 @@ type RelayStateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RelayStateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4561,7 +5158,7 @@ type ReviewFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ReviewFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4796,7 +5393,7 @@ type ReviewReportFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ReviewReportFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4870,7 +5467,7 @@ type ReviewVoteFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ReviewVoteFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4939,7 +5536,7 @@ type SearchTokenFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SearchTokenFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5008,7 +5605,7 @@ type ShipmentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ShipmentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5111,7 +5708,7 @@ type StockMovementFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StockMovementFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5201,6 +5798,229 @@ func (f *StockMovementFilter) WhereHasActorWith(preds ...predicate.User) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *TicketQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the TicketQuery builder.
+func (_q *TicketQuery) Filter() *TicketFilter {
+	return &TicketFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *TicketMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the TicketMutation builder.
+func (m *TicketMutation) Filter() *TicketFilter {
+	return &TicketFilter{config: m.config, predicateAdder: m}
+}
+
+// TicketFilter provides a generic filtering capability at runtime for TicketQuery.
+type TicketFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *TicketFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *TicketFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(ticket.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *TicketFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(ticket.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *TicketFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(ticket.FieldUpdatedAt))
+}
+
+// WhereCustomerID applies the entql int predicate on the customer_id field.
+func (f *TicketFilter) WhereCustomerID(p entql.IntP) {
+	f.Where(p.Field(ticket.FieldCustomerID))
+}
+
+// WhereSubjectKind applies the entql string predicate on the subject_kind field.
+func (f *TicketFilter) WhereSubjectKind(p entql.StringP) {
+	f.Where(p.Field(ticket.FieldSubjectKind))
+}
+
+// WhereOrderID applies the entql int predicate on the order_id field.
+func (f *TicketFilter) WhereOrderID(p entql.IntP) {
+	f.Where(p.Field(ticket.FieldOrderID))
+}
+
+// WhereMerchantID applies the entql int predicate on the merchant_id field.
+func (f *TicketFilter) WhereMerchantID(p entql.IntP) {
+	f.Where(p.Field(ticket.FieldMerchantID))
+}
+
+// WhereSubject applies the entql string predicate on the subject field.
+func (f *TicketFilter) WhereSubject(p entql.StringP) {
+	f.Where(p.Field(ticket.FieldSubject))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *TicketFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(ticket.FieldStatus))
+}
+
+// WhereResponseDueAt applies the entql time.Time predicate on the response_due_at field.
+func (f *TicketFilter) WhereResponseDueAt(p entql.TimeP) {
+	f.Where(p.Field(ticket.FieldResponseDueAt))
+}
+
+// WhereFirstResponseAt applies the entql time.Time predicate on the first_response_at field.
+func (f *TicketFilter) WhereFirstResponseAt(p entql.TimeP) {
+	f.Where(p.Field(ticket.FieldFirstResponseAt))
+}
+
+// WhereFirstResponseMessageID applies the entql int predicate on the first_response_message_id field.
+func (f *TicketFilter) WhereFirstResponseMessageID(p entql.IntP) {
+	f.Where(p.Field(ticket.FieldFirstResponseMessageID))
+}
+
+// WhereEscalated applies the entql bool predicate on the escalated field.
+func (f *TicketFilter) WhereEscalated(p entql.BoolP) {
+	f.Where(p.Field(ticket.FieldEscalated))
+}
+
+// WhereEscalatedAt applies the entql time.Time predicate on the escalated_at field.
+func (f *TicketFilter) WhereEscalatedAt(p entql.TimeP) {
+	f.Where(p.Field(ticket.FieldEscalatedAt))
+}
+
+// WhereLastMessageAt applies the entql time.Time predicate on the last_message_at field.
+func (f *TicketFilter) WhereLastMessageAt(p entql.TimeP) {
+	f.Where(p.Field(ticket.FieldLastMessageAt))
+}
+
+// WhereClosedAt applies the entql time.Time predicate on the closed_at field.
+func (f *TicketFilter) WhereClosedAt(p entql.TimeP) {
+	f.Where(p.Field(ticket.FieldClosedAt))
+}
+
+// WhereRating applies the entql int predicate on the rating field.
+func (f *TicketFilter) WhereRating(p entql.IntP) {
+	f.Where(p.Field(ticket.FieldRating))
+}
+
+// WhereRatingComment applies the entql string predicate on the rating_comment field.
+func (f *TicketFilter) WhereRatingComment(p entql.StringP) {
+	f.Where(p.Field(ticket.FieldRatingComment))
+}
+
+// WhereRatedAt applies the entql time.Time predicate on the rated_at field.
+func (f *TicketFilter) WhereRatedAt(p entql.TimeP) {
+	f.Where(p.Field(ticket.FieldRatedAt))
+}
+
+// WhereHasMessages applies a predicate to check if query has an edge messages.
+func (f *TicketFilter) WhereHasMessages() {
+	f.Where(entql.HasEdge("messages"))
+}
+
+// WhereHasMessagesWith applies a predicate to check if query has an edge messages with a given conditions (other predicates).
+func (f *TicketFilter) WhereHasMessagesWith(preds ...predicate.TicketMessage) {
+	f.Where(entql.HasEdgeWith("messages", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *TicketMessageQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the TicketMessageQuery builder.
+func (_q *TicketMessageQuery) Filter() *TicketMessageFilter {
+	return &TicketMessageFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *TicketMessageMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the TicketMessageMutation builder.
+func (m *TicketMessageMutation) Filter() *TicketMessageFilter {
+	return &TicketMessageFilter{config: m.config, predicateAdder: m}
+}
+
+// TicketMessageFilter provides a generic filtering capability at runtime for TicketMessageQuery.
+type TicketMessageFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *TicketMessageFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *TicketMessageFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(ticketmessage.FieldID))
+}
+
+// WhereTicketID applies the entql int predicate on the ticket_id field.
+func (f *TicketMessageFilter) WhereTicketID(p entql.IntP) {
+	f.Where(p.Field(ticketmessage.FieldTicketID))
+}
+
+// WhereAuthorID applies the entql int predicate on the author_id field.
+func (f *TicketMessageFilter) WhereAuthorID(p entql.IntP) {
+	f.Where(p.Field(ticketmessage.FieldAuthorID))
+}
+
+// WhereAuthorRole applies the entql string predicate on the author_role field.
+func (f *TicketMessageFilter) WhereAuthorRole(p entql.StringP) {
+	f.Where(p.Field(ticketmessage.FieldAuthorRole))
+}
+
+// WhereBody applies the entql string predicate on the body field.
+func (f *TicketMessageFilter) WhereBody(p entql.StringP) {
+	f.Where(p.Field(ticketmessage.FieldBody))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *TicketMessageFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(ticketmessage.FieldCreatedAt))
+}
+
+// WhereHasTicket applies a predicate to check if query has an edge ticket.
+func (f *TicketMessageFilter) WhereHasTicket() {
+	f.Where(entql.HasEdge("ticket"))
+}
+
+// WhereHasTicketWith applies a predicate to check if query has an edge ticket with a given conditions (other predicates).
+func (f *TicketMessageFilter) WhereHasTicketWith(preds ...predicate.Ticket) {
+	f.Where(entql.HasEdgeWith("ticket", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *TrackingEventQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -5229,7 +6049,7 @@ type TrackingEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TrackingEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[34].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5313,7 +6133,7 @@ type UploadFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UploadFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[35].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5453,7 +6273,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[36].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5642,7 +6462,7 @@ type UserIdentityFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserIdentityFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[37].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5731,7 +6551,7 @@ type WebSignInStateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebSignInStateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[38].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5821,7 +6641,7 @@ type WebhookFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[39].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5940,7 +6760,7 @@ type WebhookAttemptFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookAttemptFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[34].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[40].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6024,7 +6844,7 @@ type WebhookDeliveryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookDeliveryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[35].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[41].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

@@ -14,6 +14,8 @@ import (
 	"github.com/xiadan/xiadan/ent/auditlog"
 	"github.com/xiadan/xiadan/ent/cartline"
 	"github.com/xiadan/xiadan/ent/category"
+	"github.com/xiadan/xiadan/ent/helparticle"
+	"github.com/xiadan/xiadan/ent/helpcategory"
 	"github.com/xiadan/xiadan/ent/merchant"
 	"github.com/xiadan/xiadan/ent/merchantinvitation"
 	"github.com/xiadan/xiadan/ent/order"
@@ -26,6 +28,8 @@ import (
 	"github.com/xiadan/xiadan/ent/review"
 	"github.com/xiadan/xiadan/ent/shipment"
 	"github.com/xiadan/xiadan/ent/stockmovement"
+	"github.com/xiadan/xiadan/ent/ticket"
+	"github.com/xiadan/xiadan/ent/ticketmessage"
 	"github.com/xiadan/xiadan/ent/trackingevent"
 	"github.com/xiadan/xiadan/ent/upload"
 	"github.com/xiadan/xiadan/ent/user"
@@ -917,6 +921,219 @@ func newCategoryPaginateArgs(rv map[string]any) *categoryPaginateArgs {
 	}
 	if v, ok := rv[whereField].(*CategoryWhereInput); ok {
 		args.opts = append(args.opts, WithCategoryFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *HelpArticleQuery) CollectFields(ctx context.Context, satisfies ...string) (*HelpArticleQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *HelpArticleQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(helparticle.Columns))
+		selectedFields = []string{helparticle.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "category":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&HelpCategoryClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, helpcategoryImplementors)...); err != nil {
+				return err
+			}
+			_q.withCategory = query
+			if _, ok := fieldSeen[helparticle.FieldCategoryID]; !ok {
+				selectedFields = append(selectedFields, helparticle.FieldCategoryID)
+				fieldSeen[helparticle.FieldCategoryID] = struct{}{}
+			}
+		case "slug":
+			if _, ok := fieldSeen[helparticle.FieldSlug]; !ok {
+				selectedFields = append(selectedFields, helparticle.FieldSlug)
+				fieldSeen[helparticle.FieldSlug] = struct{}{}
+			}
+		case "locale":
+			if _, ok := fieldSeen[helparticle.FieldLocale]; !ok {
+				selectedFields = append(selectedFields, helparticle.FieldLocale)
+				fieldSeen[helparticle.FieldLocale] = struct{}{}
+			}
+		case "title":
+			if _, ok := fieldSeen[helparticle.FieldTitle]; !ok {
+				selectedFields = append(selectedFields, helparticle.FieldTitle)
+				fieldSeen[helparticle.FieldTitle] = struct{}{}
+			}
+		case "body":
+			if _, ok := fieldSeen[helparticle.FieldBody]; !ok {
+				selectedFields = append(selectedFields, helparticle.FieldBody)
+				fieldSeen[helparticle.FieldBody] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[helparticle.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, helparticle.FieldStatus)
+				fieldSeen[helparticle.FieldStatus] = struct{}{}
+			}
+		case "position":
+			if _, ok := fieldSeen[helparticle.FieldPosition]; !ok {
+				selectedFields = append(selectedFields, helparticle.FieldPosition)
+				fieldSeen[helparticle.FieldPosition] = struct{}{}
+			}
+		case "helpfulCount":
+			if _, ok := fieldSeen[helparticle.FieldHelpfulCount]; !ok {
+				selectedFields = append(selectedFields, helparticle.FieldHelpfulCount)
+				fieldSeen[helparticle.FieldHelpfulCount] = struct{}{}
+			}
+		case "notHelpfulCount":
+			if _, ok := fieldSeen[helparticle.FieldNotHelpfulCount]; !ok {
+				selectedFields = append(selectedFields, helparticle.FieldNotHelpfulCount)
+				fieldSeen[helparticle.FieldNotHelpfulCount] = struct{}{}
+			}
+		case "publishedAt":
+			if _, ok := fieldSeen[helparticle.FieldPublishedAt]; !ok {
+				selectedFields = append(selectedFields, helparticle.FieldPublishedAt)
+				fieldSeen[helparticle.FieldPublishedAt] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[helparticle.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, helparticle.FieldCreatedAt)
+				fieldSeen[helparticle.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[helparticle.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, helparticle.FieldUpdatedAt)
+				fieldSeen[helparticle.FieldUpdatedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type helparticlePaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []HelpArticlePaginateOption
+}
+
+func newHelpArticlePaginateArgs(rv map[string]any) *helparticlePaginateArgs {
+	args := &helparticlePaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *HelpCategoryQuery) CollectFields(ctx context.Context, satisfies ...string) (*HelpCategoryQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *HelpCategoryQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(helpcategory.Columns))
+		selectedFields = []string{helpcategory.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "slug":
+			if _, ok := fieldSeen[helpcategory.FieldSlug]; !ok {
+				selectedFields = append(selectedFields, helpcategory.FieldSlug)
+				fieldSeen[helpcategory.FieldSlug] = struct{}{}
+			}
+		case "nameZh":
+			if _, ok := fieldSeen[helpcategory.FieldNameZh]; !ok {
+				selectedFields = append(selectedFields, helpcategory.FieldNameZh)
+				fieldSeen[helpcategory.FieldNameZh] = struct{}{}
+			}
+		case "nameEn":
+			if _, ok := fieldSeen[helpcategory.FieldNameEn]; !ok {
+				selectedFields = append(selectedFields, helpcategory.FieldNameEn)
+				fieldSeen[helpcategory.FieldNameEn] = struct{}{}
+			}
+		case "position":
+			if _, ok := fieldSeen[helpcategory.FieldPosition]; !ok {
+				selectedFields = append(selectedFields, helpcategory.FieldPosition)
+				fieldSeen[helpcategory.FieldPosition] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[helpcategory.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, helpcategory.FieldCreatedAt)
+				fieldSeen[helpcategory.FieldCreatedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type helpcategoryPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []HelpCategoryPaginateOption
+}
+
+func newHelpCategoryPaginateArgs(rv map[string]any) *helpcategoryPaginateArgs {
+	args := &helpcategoryPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
 	}
 	return args
 }
@@ -2742,6 +2959,231 @@ func newStockMovementPaginateArgs(rv map[string]any) *stockmovementPaginateArgs 
 	}
 	if v, ok := rv[whereField].(*StockMovementWhereInput); ok {
 		args.opts = append(args.opts, WithStockMovementFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *TicketQuery) CollectFields(ctx context.Context, satisfies ...string) (*TicketQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *TicketQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(ticket.Columns))
+		selectedFields = []string{ticket.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "createdAt":
+			if _, ok := fieldSeen[ticket.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldCreatedAt)
+				fieldSeen[ticket.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[ticket.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldUpdatedAt)
+				fieldSeen[ticket.FieldUpdatedAt] = struct{}{}
+			}
+		case "subjectKind":
+			if _, ok := fieldSeen[ticket.FieldSubjectKind]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldSubjectKind)
+				fieldSeen[ticket.FieldSubjectKind] = struct{}{}
+			}
+		case "subject":
+			if _, ok := fieldSeen[ticket.FieldSubject]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldSubject)
+				fieldSeen[ticket.FieldSubject] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[ticket.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldStatus)
+				fieldSeen[ticket.FieldStatus] = struct{}{}
+			}
+		case "responseDueAt":
+			if _, ok := fieldSeen[ticket.FieldResponseDueAt]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldResponseDueAt)
+				fieldSeen[ticket.FieldResponseDueAt] = struct{}{}
+			}
+		case "firstResponseAt":
+			if _, ok := fieldSeen[ticket.FieldFirstResponseAt]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldFirstResponseAt)
+				fieldSeen[ticket.FieldFirstResponseAt] = struct{}{}
+			}
+		case "escalated":
+			if _, ok := fieldSeen[ticket.FieldEscalated]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldEscalated)
+				fieldSeen[ticket.FieldEscalated] = struct{}{}
+			}
+		case "escalatedAt":
+			if _, ok := fieldSeen[ticket.FieldEscalatedAt]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldEscalatedAt)
+				fieldSeen[ticket.FieldEscalatedAt] = struct{}{}
+			}
+		case "lastMessageAt":
+			if _, ok := fieldSeen[ticket.FieldLastMessageAt]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldLastMessageAt)
+				fieldSeen[ticket.FieldLastMessageAt] = struct{}{}
+			}
+		case "closedAt":
+			if _, ok := fieldSeen[ticket.FieldClosedAt]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldClosedAt)
+				fieldSeen[ticket.FieldClosedAt] = struct{}{}
+			}
+		case "rating":
+			if _, ok := fieldSeen[ticket.FieldRating]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldRating)
+				fieldSeen[ticket.FieldRating] = struct{}{}
+			}
+		case "ratingComment":
+			if _, ok := fieldSeen[ticket.FieldRatingComment]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldRatingComment)
+				fieldSeen[ticket.FieldRatingComment] = struct{}{}
+			}
+		case "ratedAt":
+			if _, ok := fieldSeen[ticket.FieldRatedAt]; !ok {
+				selectedFields = append(selectedFields, ticket.FieldRatedAt)
+				fieldSeen[ticket.FieldRatedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type ticketPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []TicketPaginateOption
+}
+
+func newTicketPaginateArgs(rv map[string]any) *ticketPaginateArgs {
+	args := &ticketPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &TicketOrder{Field: &TicketOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithTicketOrder(order))
+			}
+		case *TicketOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithTicketOrder(v))
+			}
+		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *TicketMessageQuery) CollectFields(ctx context.Context, satisfies ...string) (*TicketMessageQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *TicketMessageQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(ticketmessage.Columns))
+		selectedFields = []string{ticketmessage.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "authorRole":
+			if _, ok := fieldSeen[ticketmessage.FieldAuthorRole]; !ok {
+				selectedFields = append(selectedFields, ticketmessage.FieldAuthorRole)
+				fieldSeen[ticketmessage.FieldAuthorRole] = struct{}{}
+			}
+		case "body":
+			if _, ok := fieldSeen[ticketmessage.FieldBody]; !ok {
+				selectedFields = append(selectedFields, ticketmessage.FieldBody)
+				fieldSeen[ticketmessage.FieldBody] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[ticketmessage.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, ticketmessage.FieldCreatedAt)
+				fieldSeen[ticketmessage.FieldCreatedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type ticketmessagePaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []TicketMessagePaginateOption
+}
+
+func newTicketMessagePaginateArgs(rv map[string]any) *ticketmessagePaginateArgs {
+	args := &ticketmessagePaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
 	}
 	return args
 }

@@ -69,6 +69,24 @@ func (c *CategoryConnection) Nodes() []*Category {
 }
 
 // Nodes returns the nodes of the connection's edges, in order.
+func (c *HelpArticleConnection) Nodes() []*HelpArticle {
+	nodes := make([]*HelpArticle, len(c.Edges))
+	for i, e := range c.Edges {
+		nodes[i] = e.Node
+	}
+	return nodes
+}
+
+// Nodes returns the nodes of the connection's edges, in order.
+func (c *HelpCategoryConnection) Nodes() []*HelpCategory {
+	nodes := make([]*HelpCategory, len(c.Edges))
+	for i, e := range c.Edges {
+		nodes[i] = e.Node
+	}
+	return nodes
+}
+
+// Nodes returns the nodes of the connection's edges, in order.
 func (c *MerchantConnection) Nodes() []*Merchant {
 	nodes := make([]*Merchant, len(c.Edges))
 	for i, e := range c.Edges {
@@ -170,6 +188,24 @@ func (c *ShipmentConnection) Nodes() []*Shipment {
 // Nodes returns the nodes of the connection's edges, in order.
 func (c *StockMovementConnection) Nodes() []*StockMovement {
 	nodes := make([]*StockMovement, len(c.Edges))
+	for i, e := range c.Edges {
+		nodes[i] = e.Node
+	}
+	return nodes
+}
+
+// Nodes returns the nodes of the connection's edges, in order.
+func (c *TicketConnection) Nodes() []*Ticket {
+	nodes := make([]*Ticket, len(c.Edges))
+	for i, e := range c.Edges {
+		nodes[i] = e.Node
+	}
+	return nodes
+}
+
+// Nodes returns the nodes of the connection's edges, in order.
+func (c *TicketMessageConnection) Nodes() []*TicketMessage {
+	nodes := make([]*TicketMessage, len(c.Edges))
 	for i, e := range c.Edges {
 		nodes[i] = e.Node
 	}

@@ -36,6 +36,14 @@ func (_m *Category) Children(ctx context.Context) (result []*Category, err error
 	return result, err
 }
 
+func (_m *HelpArticle) Category(ctx context.Context) (*HelpCategory, error) {
+	result, err := _m.Edges.CategoryOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryCategory().Only(ctx)
+	}
+	return result, err
+}
+
 func (_m *MerchantInvitation) Merchant(ctx context.Context) (*Merchant, error) {
 	result, err := _m.Edges.MerchantOrErr()
 	if IsNotLoaded(err) {

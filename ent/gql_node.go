@@ -17,6 +17,8 @@ import (
 	"github.com/xiadan/xiadan/ent/auditlog"
 	"github.com/xiadan/xiadan/ent/cartline"
 	"github.com/xiadan/xiadan/ent/category"
+	"github.com/xiadan/xiadan/ent/helparticle"
+	"github.com/xiadan/xiadan/ent/helpcategory"
 	"github.com/xiadan/xiadan/ent/internal"
 	"github.com/xiadan/xiadan/ent/merchant"
 	"github.com/xiadan/xiadan/ent/merchantinvitation"
@@ -30,6 +32,8 @@ import (
 	"github.com/xiadan/xiadan/ent/review"
 	"github.com/xiadan/xiadan/ent/shipment"
 	"github.com/xiadan/xiadan/ent/stockmovement"
+	"github.com/xiadan/xiadan/ent/ticket"
+	"github.com/xiadan/xiadan/ent/ticketmessage"
 	"github.com/xiadan/xiadan/ent/trackingevent"
 	"github.com/xiadan/xiadan/ent/upload"
 	"github.com/xiadan/xiadan/ent/user"
@@ -78,6 +82,16 @@ var categoryImplementors = []string{"Category", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*Category) IsNode() {}
+
+var helparticleImplementors = []string{"HelpArticle", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*HelpArticle) IsNode() {}
+
+var helpcategoryImplementors = []string{"HelpCategory", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*HelpCategory) IsNode() {}
 
 var merchantImplementors = []string{"Merchant", "Node"}
 
@@ -138,6 +152,16 @@ var stockmovementImplementors = []string{"StockMovement", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*StockMovement) IsNode() {}
+
+var ticketImplementors = []string{"Ticket", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Ticket) IsNode() {}
+
+var ticketmessageImplementors = []string{"TicketMessage", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*TicketMessage) IsNode() {}
 
 var trackingeventImplementors = []string{"TrackingEvent", "Node"}
 
@@ -314,6 +338,24 @@ func (c *Client) noder(ctx context.Context, table string, id int) (Noder, error)
 			}
 		}
 		return query.Only(ctx)
+	case helparticle.Table:
+		query := c.HelpArticle.Query().
+			Where(helparticle.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, helparticleImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case helpcategory.Table:
+		query := c.HelpCategory.Query().
+			Where(helpcategory.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, helpcategoryImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
 	case merchant.Table:
 		query := c.Merchant.Query().
 			Where(merchant.ID(id))
@@ -418,6 +460,24 @@ func (c *Client) noder(ctx context.Context, table string, id int) (Noder, error)
 			Where(stockmovement.ID(id))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, stockmovementImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case ticket.Table:
+		query := c.Ticket.Query().
+			Where(ticket.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, ticketImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case ticketmessage.Table:
+		query := c.TicketMessage.Query().
+			Where(ticketmessage.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, ticketmessageImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -670,6 +730,38 @@ func (c *Client) noders(ctx context.Context, table string, ids []int) ([]Noder, 
 				*noder = node
 			}
 		}
+	case helparticle.Table:
+		query := c.HelpArticle.Query().
+			Where(helparticle.IDIn(ids...))
+		query, err := query.CollectFields(ctx, helparticleImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case helpcategory.Table:
+		query := c.HelpCategory.Query().
+			Where(helpcategory.IDIn(ids...))
+		query, err := query.CollectFields(ctx, helpcategoryImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
 	case merchant.Table:
 		query := c.Merchant.Query().
 			Where(merchant.IDIn(ids...))
@@ -850,6 +942,38 @@ func (c *Client) noders(ctx context.Context, table string, ids []int) ([]Noder, 
 		query := c.StockMovement.Query().
 			Where(stockmovement.IDIn(ids...))
 		query, err := query.CollectFields(ctx, stockmovementImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case ticket.Table:
+		query := c.Ticket.Query().
+			Where(ticket.IDIn(ids...))
+		query, err := query.CollectFields(ctx, ticketImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case ticketmessage.Table:
+		query := c.TicketMessage.Query().
+			Where(ticketmessage.IDIn(ids...))
+		query, err := query.CollectFields(ctx, ticketmessageImplementors...)
 		if err != nil {
 			return nil, err
 		}

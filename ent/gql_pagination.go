@@ -22,6 +22,8 @@ import (
 	"github.com/xiadan/xiadan/ent/auditlog"
 	"github.com/xiadan/xiadan/ent/cartline"
 	"github.com/xiadan/xiadan/ent/category"
+	"github.com/xiadan/xiadan/ent/helparticle"
+	"github.com/xiadan/xiadan/ent/helpcategory"
 	"github.com/xiadan/xiadan/ent/merchant"
 	"github.com/xiadan/xiadan/ent/merchantinvitation"
 	"github.com/xiadan/xiadan/ent/order"
@@ -34,6 +36,8 @@ import (
 	"github.com/xiadan/xiadan/ent/review"
 	"github.com/xiadan/xiadan/ent/shipment"
 	"github.com/xiadan/xiadan/ent/stockmovement"
+	"github.com/xiadan/xiadan/ent/ticket"
+	"github.com/xiadan/xiadan/ent/ticketmessage"
 	"github.com/xiadan/xiadan/ent/trackingevent"
 	"github.com/xiadan/xiadan/ent/upload"
 	"github.com/xiadan/xiadan/ent/user"
@@ -2304,6 +2308,514 @@ func (_m *Category) ToEdge(order *CategoryOrder) *CategoryEdge {
 		order = DefaultCategoryOrder
 	}
 	return &CategoryEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// HelpArticleEdge is the edge representation of HelpArticle.
+type HelpArticleEdge struct {
+	Node   *HelpArticle `json:"node"`
+	Cursor Cursor       `json:"cursor"`
+}
+
+// HelpArticleConnection is the connection containing edges to HelpArticle.
+type HelpArticleConnection struct {
+	Edges      []*HelpArticleEdge `json:"edges"`
+	PageInfo   PageInfo           `json:"pageInfo"`
+	TotalCount int                `json:"totalCount"`
+}
+
+func (c *HelpArticleConnection) build(nodes []*HelpArticle, pager *helparticlePager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *HelpArticle
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *HelpArticle {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *HelpArticle {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*HelpArticleEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &HelpArticleEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// HelpArticlePaginateOption enables pagination customization.
+type HelpArticlePaginateOption func(*helparticlePager) error
+
+// WithHelpArticleOrder configures pagination ordering.
+func WithHelpArticleOrder(order *HelpArticleOrder) HelpArticlePaginateOption {
+	if order == nil {
+		order = DefaultHelpArticleOrder
+	}
+	o := *order
+	return func(pager *helparticlePager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultHelpArticleOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithHelpArticleFilter configures pagination filter.
+func WithHelpArticleFilter(filter func(*HelpArticleQuery) (*HelpArticleQuery, error)) HelpArticlePaginateOption {
+	return func(pager *helparticlePager) error {
+		if filter == nil {
+			return errors.New("HelpArticleQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type helparticlePager struct {
+	reverse bool
+	order   *HelpArticleOrder
+	filter  func(*HelpArticleQuery) (*HelpArticleQuery, error)
+}
+
+func newHelpArticlePager(opts []HelpArticlePaginateOption, reverse bool) (*helparticlePager, error) {
+	pager := &helparticlePager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultHelpArticleOrder
+	}
+	return pager, nil
+}
+
+func (p *helparticlePager) applyFilter(query *HelpArticleQuery) (*HelpArticleQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *helparticlePager) toCursor(_m *HelpArticle) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *helparticlePager) applyCursors(query *HelpArticleQuery, after, before *Cursor) (*HelpArticleQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultHelpArticleOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *helparticlePager) applyOrder(query *HelpArticleQuery) *HelpArticleQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultHelpArticleOrder.Field {
+		query = query.Order(DefaultHelpArticleOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *helparticlePager) orderExpr(query *HelpArticleQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultHelpArticleOrder.Field {
+			b.Comma().Ident(DefaultHelpArticleOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to HelpArticle.
+func (_m *HelpArticleQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...HelpArticlePaginateOption,
+) (*HelpArticleConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newHelpArticlePager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &HelpArticleConnection{Edges: []*HelpArticleEdge{}}
+	// The page is read for edges, nodes and pageInfo (its cursors come from the page).
+	ignoredEdges := !hasCollectedField(ctx, edgesField) && !hasCollectedField(ctx, nodesField) && !hasCollectedField(ctx, pageInfoField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	} else if field := collectedField(ctx, nodesField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{nodesField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+// HelpArticleOrderField defines the ordering field of HelpArticle.
+type HelpArticleOrderField struct {
+	// Value extracts the ordering value from the given HelpArticle.
+	Value    func(*HelpArticle) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) helparticle.OrderOption
+	toCursor func(*HelpArticle) Cursor
+}
+
+// HelpArticleOrder defines the ordering of HelpArticle.
+type HelpArticleOrder struct {
+	Direction OrderDirection         `json:"direction"`
+	Field     *HelpArticleOrderField `json:"field"`
+}
+
+// DefaultHelpArticleOrder is the default ordering of HelpArticle.
+var DefaultHelpArticleOrder = &HelpArticleOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &HelpArticleOrderField{
+		Value: func(_m *HelpArticle) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: helparticle.FieldID,
+		toTerm: helparticle.ByID,
+		toCursor: func(_m *HelpArticle) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts HelpArticle into HelpArticleEdge.
+func (_m *HelpArticle) ToEdge(order *HelpArticleOrder) *HelpArticleEdge {
+	if order == nil {
+		order = DefaultHelpArticleOrder
+	}
+	return &HelpArticleEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// HelpCategoryEdge is the edge representation of HelpCategory.
+type HelpCategoryEdge struct {
+	Node   *HelpCategory `json:"node"`
+	Cursor Cursor        `json:"cursor"`
+}
+
+// HelpCategoryConnection is the connection containing edges to HelpCategory.
+type HelpCategoryConnection struct {
+	Edges      []*HelpCategoryEdge `json:"edges"`
+	PageInfo   PageInfo            `json:"pageInfo"`
+	TotalCount int                 `json:"totalCount"`
+}
+
+func (c *HelpCategoryConnection) build(nodes []*HelpCategory, pager *helpcategoryPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *HelpCategory
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *HelpCategory {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *HelpCategory {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*HelpCategoryEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &HelpCategoryEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// HelpCategoryPaginateOption enables pagination customization.
+type HelpCategoryPaginateOption func(*helpcategoryPager) error
+
+// WithHelpCategoryOrder configures pagination ordering.
+func WithHelpCategoryOrder(order *HelpCategoryOrder) HelpCategoryPaginateOption {
+	if order == nil {
+		order = DefaultHelpCategoryOrder
+	}
+	o := *order
+	return func(pager *helpcategoryPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultHelpCategoryOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithHelpCategoryFilter configures pagination filter.
+func WithHelpCategoryFilter(filter func(*HelpCategoryQuery) (*HelpCategoryQuery, error)) HelpCategoryPaginateOption {
+	return func(pager *helpcategoryPager) error {
+		if filter == nil {
+			return errors.New("HelpCategoryQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type helpcategoryPager struct {
+	reverse bool
+	order   *HelpCategoryOrder
+	filter  func(*HelpCategoryQuery) (*HelpCategoryQuery, error)
+}
+
+func newHelpCategoryPager(opts []HelpCategoryPaginateOption, reverse bool) (*helpcategoryPager, error) {
+	pager := &helpcategoryPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultHelpCategoryOrder
+	}
+	return pager, nil
+}
+
+func (p *helpcategoryPager) applyFilter(query *HelpCategoryQuery) (*HelpCategoryQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *helpcategoryPager) toCursor(_m *HelpCategory) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *helpcategoryPager) applyCursors(query *HelpCategoryQuery, after, before *Cursor) (*HelpCategoryQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultHelpCategoryOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *helpcategoryPager) applyOrder(query *HelpCategoryQuery) *HelpCategoryQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultHelpCategoryOrder.Field {
+		query = query.Order(DefaultHelpCategoryOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *helpcategoryPager) orderExpr(query *HelpCategoryQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultHelpCategoryOrder.Field {
+			b.Comma().Ident(DefaultHelpCategoryOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to HelpCategory.
+func (_m *HelpCategoryQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...HelpCategoryPaginateOption,
+) (*HelpCategoryConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newHelpCategoryPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &HelpCategoryConnection{Edges: []*HelpCategoryEdge{}}
+	// The page is read for edges, nodes and pageInfo (its cursors come from the page).
+	ignoredEdges := !hasCollectedField(ctx, edgesField) && !hasCollectedField(ctx, nodesField) && !hasCollectedField(ctx, pageInfoField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	} else if field := collectedField(ctx, nodesField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{nodesField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+// HelpCategoryOrderField defines the ordering field of HelpCategory.
+type HelpCategoryOrderField struct {
+	// Value extracts the ordering value from the given HelpCategory.
+	Value    func(*HelpCategory) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) helpcategory.OrderOption
+	toCursor func(*HelpCategory) Cursor
+}
+
+// HelpCategoryOrder defines the ordering of HelpCategory.
+type HelpCategoryOrder struct {
+	Direction OrderDirection          `json:"direction"`
+	Field     *HelpCategoryOrderField `json:"field"`
+}
+
+// DefaultHelpCategoryOrder is the default ordering of HelpCategory.
+var DefaultHelpCategoryOrder = &HelpCategoryOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &HelpCategoryOrderField{
+		Value: func(_m *HelpCategory) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: helpcategory.FieldID,
+		toTerm: helpcategory.ByID,
+		toCursor: func(_m *HelpCategory) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts HelpCategory into HelpCategoryEdge.
+func (_m *HelpCategory) ToEdge(order *HelpCategoryOrder) *HelpCategoryEdge {
+	if order == nil {
+		order = DefaultHelpCategoryOrder
+	}
+	return &HelpCategoryEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}
@@ -6128,6 +6640,615 @@ func (_m *StockMovement) ToEdge(order *StockMovementOrder) *StockMovementEdge {
 		order = DefaultStockMovementOrder
 	}
 	return &StockMovementEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// TicketEdge is the edge representation of Ticket.
+type TicketEdge struct {
+	Node   *Ticket `json:"node"`
+	Cursor Cursor  `json:"cursor"`
+}
+
+// TicketConnection is the connection containing edges to Ticket.
+type TicketConnection struct {
+	Edges      []*TicketEdge `json:"edges"`
+	PageInfo   PageInfo      `json:"pageInfo"`
+	TotalCount int           `json:"totalCount"`
+}
+
+func (c *TicketConnection) build(nodes []*Ticket, pager *ticketPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *Ticket
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *Ticket {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *Ticket {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*TicketEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &TicketEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// TicketPaginateOption enables pagination customization.
+type TicketPaginateOption func(*ticketPager) error
+
+// WithTicketOrder configures pagination ordering.
+func WithTicketOrder(order *TicketOrder) TicketPaginateOption {
+	if order == nil {
+		order = DefaultTicketOrder
+	}
+	o := *order
+	return func(pager *ticketPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultTicketOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithTicketFilter configures pagination filter.
+func WithTicketFilter(filter func(*TicketQuery) (*TicketQuery, error)) TicketPaginateOption {
+	return func(pager *ticketPager) error {
+		if filter == nil {
+			return errors.New("TicketQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type ticketPager struct {
+	reverse bool
+	order   *TicketOrder
+	filter  func(*TicketQuery) (*TicketQuery, error)
+}
+
+func newTicketPager(opts []TicketPaginateOption, reverse bool) (*ticketPager, error) {
+	pager := &ticketPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultTicketOrder
+	}
+	return pager, nil
+}
+
+func (p *ticketPager) applyFilter(query *TicketQuery) (*TicketQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *ticketPager) toCursor(_m *Ticket) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *ticketPager) applyCursors(query *TicketQuery, after, before *Cursor) (*TicketQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultTicketOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *ticketPager) applyOrder(query *TicketQuery) *TicketQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultTicketOrder.Field {
+		query = query.Order(DefaultTicketOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *ticketPager) orderExpr(query *TicketQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultTicketOrder.Field {
+			b.Comma().Ident(DefaultTicketOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to Ticket.
+func (_m *TicketQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...TicketPaginateOption,
+) (*TicketConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newTicketPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &TicketConnection{Edges: []*TicketEdge{}}
+	// The page is read for edges, nodes and pageInfo (its cursors come from the page).
+	ignoredEdges := !hasCollectedField(ctx, edgesField) && !hasCollectedField(ctx, nodesField) && !hasCollectedField(ctx, pageInfoField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	} else if field := collectedField(ctx, nodesField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{nodesField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// TicketOrderFieldCreatedAt orders Ticket by created_at.
+	TicketOrderFieldCreatedAt = &TicketOrderField{
+		Value: func(_m *Ticket) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: ticket.FieldCreatedAt,
+		toTerm: ticket.ByCreatedAt,
+		toCursor: func(_m *Ticket) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// TicketOrderFieldUpdatedAt orders Ticket by updated_at.
+	TicketOrderFieldUpdatedAt = &TicketOrderField{
+		Value: func(_m *Ticket) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: ticket.FieldUpdatedAt,
+		toTerm: ticket.ByUpdatedAt,
+		toCursor: func(_m *Ticket) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+	// TicketOrderFieldStatus orders Ticket by status.
+	TicketOrderFieldStatus = &TicketOrderField{
+		Value: func(_m *Ticket) (ent.Value, error) {
+			return _m.Status, nil
+		},
+		column: ticket.FieldStatus,
+		toTerm: ticket.ByStatus,
+		toCursor: func(_m *Ticket) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Status,
+			}
+		},
+	}
+	// TicketOrderFieldLastMessageAt orders Ticket by last_message_at.
+	TicketOrderFieldLastMessageAt = &TicketOrderField{
+		Value: func(_m *Ticket) (ent.Value, error) {
+			return _m.LastMessageAt, nil
+		},
+		column: ticket.FieldLastMessageAt,
+		toTerm: ticket.ByLastMessageAt,
+		toCursor: func(_m *Ticket) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.LastMessageAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f TicketOrderField) String() string {
+	var str string
+	switch f.column {
+	case TicketOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case TicketOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	case TicketOrderFieldStatus.column:
+		str = "STATUS"
+	case TicketOrderFieldLastMessageAt.column:
+		str = "LAST_MESSAGE_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f TicketOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *TicketOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("TicketOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *TicketOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *TicketOrderFieldUpdatedAt
+	case "STATUS":
+		*f = *TicketOrderFieldStatus
+	case "LAST_MESSAGE_AT":
+		*f = *TicketOrderFieldLastMessageAt
+	default:
+		return fmt.Errorf("%s is not a valid TicketOrderField", str)
+	}
+	return nil
+}
+
+// TicketOrderField defines the ordering field of Ticket.
+type TicketOrderField struct {
+	// Value extracts the ordering value from the given Ticket.
+	Value    func(*Ticket) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) ticket.OrderOption
+	toCursor func(*Ticket) Cursor
+}
+
+// TicketOrder defines the ordering of Ticket.
+type TicketOrder struct {
+	Direction OrderDirection    `json:"direction"`
+	Field     *TicketOrderField `json:"field"`
+}
+
+// DefaultTicketOrder is the default ordering of Ticket.
+var DefaultTicketOrder = &TicketOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &TicketOrderField{
+		Value: func(_m *Ticket) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: ticket.FieldID,
+		toTerm: ticket.ByID,
+		toCursor: func(_m *Ticket) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts Ticket into TicketEdge.
+func (_m *Ticket) ToEdge(order *TicketOrder) *TicketEdge {
+	if order == nil {
+		order = DefaultTicketOrder
+	}
+	return &TicketEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// TicketMessageEdge is the edge representation of TicketMessage.
+type TicketMessageEdge struct {
+	Node   *TicketMessage `json:"node"`
+	Cursor Cursor         `json:"cursor"`
+}
+
+// TicketMessageConnection is the connection containing edges to TicketMessage.
+type TicketMessageConnection struct {
+	Edges      []*TicketMessageEdge `json:"edges"`
+	PageInfo   PageInfo             `json:"pageInfo"`
+	TotalCount int                  `json:"totalCount"`
+}
+
+func (c *TicketMessageConnection) build(nodes []*TicketMessage, pager *ticketmessagePager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *TicketMessage
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *TicketMessage {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *TicketMessage {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*TicketMessageEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &TicketMessageEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// TicketMessagePaginateOption enables pagination customization.
+type TicketMessagePaginateOption func(*ticketmessagePager) error
+
+// WithTicketMessageOrder configures pagination ordering.
+func WithTicketMessageOrder(order *TicketMessageOrder) TicketMessagePaginateOption {
+	if order == nil {
+		order = DefaultTicketMessageOrder
+	}
+	o := *order
+	return func(pager *ticketmessagePager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultTicketMessageOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithTicketMessageFilter configures pagination filter.
+func WithTicketMessageFilter(filter func(*TicketMessageQuery) (*TicketMessageQuery, error)) TicketMessagePaginateOption {
+	return func(pager *ticketmessagePager) error {
+		if filter == nil {
+			return errors.New("TicketMessageQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type ticketmessagePager struct {
+	reverse bool
+	order   *TicketMessageOrder
+	filter  func(*TicketMessageQuery) (*TicketMessageQuery, error)
+}
+
+func newTicketMessagePager(opts []TicketMessagePaginateOption, reverse bool) (*ticketmessagePager, error) {
+	pager := &ticketmessagePager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultTicketMessageOrder
+	}
+	return pager, nil
+}
+
+func (p *ticketmessagePager) applyFilter(query *TicketMessageQuery) (*TicketMessageQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *ticketmessagePager) toCursor(_m *TicketMessage) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *ticketmessagePager) applyCursors(query *TicketMessageQuery, after, before *Cursor) (*TicketMessageQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultTicketMessageOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *ticketmessagePager) applyOrder(query *TicketMessageQuery) *TicketMessageQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultTicketMessageOrder.Field {
+		query = query.Order(DefaultTicketMessageOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *ticketmessagePager) orderExpr(query *TicketMessageQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultTicketMessageOrder.Field {
+			b.Comma().Ident(DefaultTicketMessageOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to TicketMessage.
+func (_m *TicketMessageQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...TicketMessagePaginateOption,
+) (*TicketMessageConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newTicketMessagePager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &TicketMessageConnection{Edges: []*TicketMessageEdge{}}
+	// The page is read for edges, nodes and pageInfo (its cursors come from the page).
+	ignoredEdges := !hasCollectedField(ctx, edgesField) && !hasCollectedField(ctx, nodesField) && !hasCollectedField(ctx, pageInfoField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	} else if field := collectedField(ctx, nodesField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{nodesField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+// TicketMessageOrderField defines the ordering field of TicketMessage.
+type TicketMessageOrderField struct {
+	// Value extracts the ordering value from the given TicketMessage.
+	Value    func(*TicketMessage) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) ticketmessage.OrderOption
+	toCursor func(*TicketMessage) Cursor
+}
+
+// TicketMessageOrder defines the ordering of TicketMessage.
+type TicketMessageOrder struct {
+	Direction OrderDirection           `json:"direction"`
+	Field     *TicketMessageOrderField `json:"field"`
+}
+
+// DefaultTicketMessageOrder is the default ordering of TicketMessage.
+var DefaultTicketMessageOrder = &TicketMessageOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &TicketMessageOrderField{
+		Value: func(_m *TicketMessage) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: ticketmessage.FieldID,
+		toTerm: ticketmessage.ByID,
+		toCursor: func(_m *TicketMessage) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts TicketMessage into TicketMessageEdge.
+func (_m *TicketMessage) ToEdge(order *TicketMessageOrder) *TicketMessageEdge {
+	if order == nil {
+		order = DefaultTicketMessageOrder
+	}
+	return &TicketMessageEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

@@ -32,6 +32,14 @@ type Tx struct {
 	Checkout *CheckoutClient
 	// EmailVerification is the client for interacting with the EmailVerification builders.
 	EmailVerification *EmailVerificationClient
+	// HelpArticle is the client for interacting with the HelpArticle builders.
+	HelpArticle *HelpArticleClient
+	// HelpArticleVote is the client for interacting with the HelpArticleVote builders.
+	HelpArticleVote *HelpArticleVoteClient
+	// HelpCategory is the client for interacting with the HelpCategory builders.
+	HelpCategory *HelpCategoryClient
+	// HelpSearchToken is the client for interacting with the HelpSearchToken builders.
+	HelpSearchToken *HelpSearchTokenClient
 	// Merchant is the client for interacting with the Merchant builders.
 	Merchant *MerchantClient
 	// MerchantInvitation is the client for interacting with the MerchantInvitation builders.
@@ -70,6 +78,10 @@ type Tx struct {
 	Shipment *ShipmentClient
 	// StockMovement is the client for interacting with the StockMovement builders.
 	StockMovement *StockMovementClient
+	// Ticket is the client for interacting with the Ticket builders.
+	Ticket *TicketClient
+	// TicketMessage is the client for interacting with the TicketMessage builders.
+	TicketMessage *TicketMessageClient
 	// TrackingEvent is the client for interacting with the TrackingEvent builders.
 	TrackingEvent *TrackingEventClient
 	// Upload is the client for interacting with the Upload builders.
@@ -226,6 +238,10 @@ func (tx *Tx) init() {
 	tx.Category = NewCategoryClient(tx.config)
 	tx.Checkout = NewCheckoutClient(tx.config)
 	tx.EmailVerification = NewEmailVerificationClient(tx.config)
+	tx.HelpArticle = NewHelpArticleClient(tx.config)
+	tx.HelpArticleVote = NewHelpArticleVoteClient(tx.config)
+	tx.HelpCategory = NewHelpCategoryClient(tx.config)
+	tx.HelpSearchToken = NewHelpSearchTokenClient(tx.config)
 	tx.Merchant = NewMerchantClient(tx.config)
 	tx.MerchantInvitation = NewMerchantInvitationClient(tx.config)
 	tx.Order = NewOrderClient(tx.config)
@@ -245,6 +261,8 @@ func (tx *Tx) init() {
 	tx.SearchToken = NewSearchTokenClient(tx.config)
 	tx.Shipment = NewShipmentClient(tx.config)
 	tx.StockMovement = NewStockMovementClient(tx.config)
+	tx.Ticket = NewTicketClient(tx.config)
+	tx.TicketMessage = NewTicketMessageClient(tx.config)
 	tx.TrackingEvent = NewTrackingEventClient(tx.config)
 	tx.Upload = NewUploadClient(tx.config)
 	tx.User = NewUserClient(tx.config)

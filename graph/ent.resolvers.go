@@ -102,6 +102,12 @@ func (r *Resolver) Refund() RefundResolver { return &refundResolver{r} }
 // Review returns ReviewResolver implementation.
 func (r *Resolver) Review() ReviewResolver { return &reviewResolver{r} }
 
+// Ticket returns TicketResolver implementation.
+func (r *Resolver) Ticket() TicketResolver { return &ticketResolver{r} }
+
+// TicketMessage returns TicketMessageResolver implementation.
+func (r *Resolver) TicketMessage() TicketMessageResolver { return &ticketMessageResolver{r} }
+
 // UploadedFile returns UploadedFileResolver implementation.
 func (r *Resolver) UploadedFile() UploadedFileResolver { return &uploadedFileResolver{r} }
 
@@ -124,6 +130,8 @@ type (
 	queryResolver             struct{ *Resolver }
 	refundResolver            struct{ *Resolver }
 	reviewResolver            struct{ *Resolver }
+	ticketResolver            struct{ *Resolver }
+	ticketMessageResolver     struct{ *Resolver }
 	uploadedFileResolver      struct{ *Resolver }
 	userResolver              struct{ *Resolver }
 )

@@ -16,10 +16,12 @@ import (
 	"github.com/xiadan/xiadan/internal/auth"
 	"github.com/xiadan/xiadan/internal/events"
 	"github.com/xiadan/xiadan/internal/fulfilment"
+	"github.com/xiadan/xiadan/internal/helpcentre"
 	"github.com/xiadan/xiadan/internal/orders"
 	"github.com/xiadan/xiadan/internal/payments"
 	"github.com/xiadan/xiadan/internal/reviews"
 	"github.com/xiadan/xiadan/internal/scalar"
+	"github.com/xiadan/xiadan/internal/support"
 	"github.com/xiadan/xiadan/internal/upload"
 	"github.com/xiadan/xiadan/internal/viewer"
 	"github.com/xiadan/xiadan/internal/webhooks"
@@ -37,6 +39,9 @@ type Resolver struct {
 	Uploads    *upload.Service
 	Reviews    *reviews.Service
 	AfterSales *aftersales.Service
+	// Support runs customer-service tickets; Help the help centre.
+	Support *support.Service
+	Help    *helpcentre.Service
 }
 
 // NewSchema returns the executable schema with its resolvers and directives.

@@ -117,6 +117,54 @@ func (f EmailVerificationFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.EmailVerificationMutation", m)
 }
 
+// The HelpArticleFunc type is an adapter to allow the use of ordinary
+// function as HelpArticle mutator.
+type HelpArticleFunc func(context.Context, *ent.HelpArticleMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f HelpArticleFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.HelpArticleMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.HelpArticleMutation", m)
+}
+
+// The HelpArticleVoteFunc type is an adapter to allow the use of ordinary
+// function as HelpArticleVote mutator.
+type HelpArticleVoteFunc func(context.Context, *ent.HelpArticleVoteMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f HelpArticleVoteFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.HelpArticleVoteMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.HelpArticleVoteMutation", m)
+}
+
+// The HelpCategoryFunc type is an adapter to allow the use of ordinary
+// function as HelpCategory mutator.
+type HelpCategoryFunc func(context.Context, *ent.HelpCategoryMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f HelpCategoryFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.HelpCategoryMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.HelpCategoryMutation", m)
+}
+
+// The HelpSearchTokenFunc type is an adapter to allow the use of ordinary
+// function as HelpSearchToken mutator.
+type HelpSearchTokenFunc func(context.Context, *ent.HelpSearchTokenMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f HelpSearchTokenFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.HelpSearchTokenMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.HelpSearchTokenMutation", m)
+}
+
 // The MerchantFunc type is an adapter to allow the use of ordinary
 // function as Merchant mutator.
 type MerchantFunc func(context.Context, *ent.MerchantMutation) (ent.Value, error)
@@ -343,6 +391,30 @@ func (f StockMovementFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Valu
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.StockMovementMutation", m)
+}
+
+// The TicketFunc type is an adapter to allow the use of ordinary
+// function as Ticket mutator.
+type TicketFunc func(context.Context, *ent.TicketMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f TicketFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.TicketMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.TicketMutation", m)
+}
+
+// The TicketMessageFunc type is an adapter to allow the use of ordinary
+// function as TicketMessage mutator.
+type TicketMessageFunc func(context.Context, *ent.TicketMessageMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f TicketMessageFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.TicketMessageMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.TicketMessageMutation", m)
 }
 
 // The TrackingEventFunc type is an adapter to allow the use of ordinary

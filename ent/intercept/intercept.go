@@ -17,6 +17,10 @@ import (
 	"github.com/xiadan/xiadan/ent/category"
 	"github.com/xiadan/xiadan/ent/checkout"
 	"github.com/xiadan/xiadan/ent/emailverification"
+	"github.com/xiadan/xiadan/ent/helparticle"
+	"github.com/xiadan/xiadan/ent/helparticlevote"
+	"github.com/xiadan/xiadan/ent/helpcategory"
+	"github.com/xiadan/xiadan/ent/helpsearchtoken"
 	"github.com/xiadan/xiadan/ent/merchant"
 	"github.com/xiadan/xiadan/ent/merchantinvitation"
 	"github.com/xiadan/xiadan/ent/order"
@@ -37,6 +41,8 @@ import (
 	"github.com/xiadan/xiadan/ent/searchtoken"
 	"github.com/xiadan/xiadan/ent/shipment"
 	"github.com/xiadan/xiadan/ent/stockmovement"
+	"github.com/xiadan/xiadan/ent/ticket"
+	"github.com/xiadan/xiadan/ent/ticketmessage"
 	"github.com/xiadan/xiadan/ent/trackingevent"
 	"github.com/xiadan/xiadan/ent/upload"
 	"github.com/xiadan/xiadan/ent/user"
@@ -344,6 +350,114 @@ func (f TraverseEmailVerification) Traverse(ctx context.Context, q ent.Query) er
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.EmailVerificationQuery", q)
+}
+
+// The HelpArticleFunc type is an adapter to allow the use of ordinary function as a Querier.
+type HelpArticleFunc func(context.Context, *ent.HelpArticleQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f HelpArticleFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.HelpArticleQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.HelpArticleQuery", q)
+}
+
+// The TraverseHelpArticle type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseHelpArticle func(context.Context, *ent.HelpArticleQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseHelpArticle) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseHelpArticle) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.HelpArticleQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.HelpArticleQuery", q)
+}
+
+// The HelpArticleVoteFunc type is an adapter to allow the use of ordinary function as a Querier.
+type HelpArticleVoteFunc func(context.Context, *ent.HelpArticleVoteQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f HelpArticleVoteFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.HelpArticleVoteQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.HelpArticleVoteQuery", q)
+}
+
+// The TraverseHelpArticleVote type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseHelpArticleVote func(context.Context, *ent.HelpArticleVoteQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseHelpArticleVote) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseHelpArticleVote) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.HelpArticleVoteQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.HelpArticleVoteQuery", q)
+}
+
+// The HelpCategoryFunc type is an adapter to allow the use of ordinary function as a Querier.
+type HelpCategoryFunc func(context.Context, *ent.HelpCategoryQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f HelpCategoryFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.HelpCategoryQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.HelpCategoryQuery", q)
+}
+
+// The TraverseHelpCategory type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseHelpCategory func(context.Context, *ent.HelpCategoryQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseHelpCategory) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseHelpCategory) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.HelpCategoryQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.HelpCategoryQuery", q)
+}
+
+// The HelpSearchTokenFunc type is an adapter to allow the use of ordinary function as a Querier.
+type HelpSearchTokenFunc func(context.Context, *ent.HelpSearchTokenQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f HelpSearchTokenFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.HelpSearchTokenQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.HelpSearchTokenQuery", q)
+}
+
+// The TraverseHelpSearchToken type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseHelpSearchToken func(context.Context, *ent.HelpSearchTokenQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseHelpSearchToken) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseHelpSearchToken) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.HelpSearchTokenQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.HelpSearchTokenQuery", q)
 }
 
 // The MerchantFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -859,6 +973,60 @@ func (f TraverseStockMovement) Traverse(ctx context.Context, q ent.Query) error 
 	return fmt.Errorf("unexpected query type %T. expect *ent.StockMovementQuery", q)
 }
 
+// The TicketFunc type is an adapter to allow the use of ordinary function as a Querier.
+type TicketFunc func(context.Context, *ent.TicketQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f TicketFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.TicketQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.TicketQuery", q)
+}
+
+// The TraverseTicket type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseTicket func(context.Context, *ent.TicketQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseTicket) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseTicket) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.TicketQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.TicketQuery", q)
+}
+
+// The TicketMessageFunc type is an adapter to allow the use of ordinary function as a Querier.
+type TicketMessageFunc func(context.Context, *ent.TicketMessageQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f TicketMessageFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.TicketMessageQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.TicketMessageQuery", q)
+}
+
+// The TraverseTicketMessage type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseTicketMessage func(context.Context, *ent.TicketMessageQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseTicketMessage) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseTicketMessage) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.TicketMessageQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.TicketMessageQuery", q)
+}
+
 // The TrackingEventFunc type is an adapter to allow the use of ordinary function as a Querier.
 type TrackingEventFunc func(context.Context, *ent.TrackingEventQuery) (ent.Value, error)
 
@@ -1096,6 +1264,14 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.CheckoutQuery, predicate.Checkout, checkout.OrderOption]{typ: ent.TypeCheckout, tq: q}, nil
 	case *ent.EmailVerificationQuery:
 		return &query[*ent.EmailVerificationQuery, predicate.EmailVerification, emailverification.OrderOption]{typ: ent.TypeEmailVerification, tq: q}, nil
+	case *ent.HelpArticleQuery:
+		return &query[*ent.HelpArticleQuery, predicate.HelpArticle, helparticle.OrderOption]{typ: ent.TypeHelpArticle, tq: q}, nil
+	case *ent.HelpArticleVoteQuery:
+		return &query[*ent.HelpArticleVoteQuery, predicate.HelpArticleVote, helparticlevote.OrderOption]{typ: ent.TypeHelpArticleVote, tq: q}, nil
+	case *ent.HelpCategoryQuery:
+		return &query[*ent.HelpCategoryQuery, predicate.HelpCategory, helpcategory.OrderOption]{typ: ent.TypeHelpCategory, tq: q}, nil
+	case *ent.HelpSearchTokenQuery:
+		return &query[*ent.HelpSearchTokenQuery, predicate.HelpSearchToken, helpsearchtoken.OrderOption]{typ: ent.TypeHelpSearchToken, tq: q}, nil
 	case *ent.MerchantQuery:
 		return &query[*ent.MerchantQuery, predicate.Merchant, merchant.OrderOption]{typ: ent.TypeMerchant, tq: q}, nil
 	case *ent.MerchantInvitationQuery:
@@ -1134,6 +1310,10 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.ShipmentQuery, predicate.Shipment, shipment.OrderOption]{typ: ent.TypeShipment, tq: q}, nil
 	case *ent.StockMovementQuery:
 		return &query[*ent.StockMovementQuery, predicate.StockMovement, stockmovement.OrderOption]{typ: ent.TypeStockMovement, tq: q}, nil
+	case *ent.TicketQuery:
+		return &query[*ent.TicketQuery, predicate.Ticket, ticket.OrderOption]{typ: ent.TypeTicket, tq: q}, nil
+	case *ent.TicketMessageQuery:
+		return &query[*ent.TicketMessageQuery, predicate.TicketMessage, ticketmessage.OrderOption]{typ: ent.TypeTicketMessage, tq: q}, nil
 	case *ent.TrackingEventQuery:
 		return &query[*ent.TrackingEventQuery, predicate.TrackingEvent, trackingevent.OrderOption]{typ: ent.TypeTrackingEvent, tq: q}, nil
 	case *ent.UploadQuery:

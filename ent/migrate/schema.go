@@ -325,6 +325,126 @@ var (
 			},
 		},
 	}
+	// HelpArticlesColumns holds the columns for the "help_articles" table.
+	HelpArticlesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "slug", Type: field.TypeString, Size: 96},
+		{Name: "locale", Type: field.TypeEnum, Enums: []string{"zh_CN", "en"}},
+		{Name: "title", Type: field.TypeString, Size: 200},
+		{Name: "body", Type: field.TypeString, Size: 2147483647},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"DRAFT", "PUBLISHED"}, Default: "DRAFT"},
+		{Name: "position", Type: field.TypeInt, Default: 0},
+		{Name: "helpful_count", Type: field.TypeInt, Default: 0},
+		{Name: "not_helpful_count", Type: field.TypeInt, Default: 0},
+		{Name: "published_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "category_id", Type: field.TypeInt},
+	}
+	// HelpArticlesTable holds the schema information for the "help_articles" table.
+	HelpArticlesTable = &schema.Table{
+		Name:       "help_articles",
+		Columns:    HelpArticlesColumns,
+		PrimaryKey: []*schema.Column{HelpArticlesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "help_articles_help_categories_articles",
+				Columns:    []*schema.Column{HelpArticlesColumns[12]},
+				RefColumns: []*schema.Column{HelpCategoriesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "helparticle_slug_locale",
+				Unique:  true,
+				Columns: []*schema.Column{HelpArticlesColumns[1], HelpArticlesColumns[2]},
+			},
+			{
+				Name:    "helparticle_category_id_status_position",
+				Unique:  false,
+				Columns: []*schema.Column{HelpArticlesColumns[12], HelpArticlesColumns[5], HelpArticlesColumns[6]},
+			},
+		},
+	}
+	// HelpArticleVotesColumns holds the columns for the "help_article_votes" table.
+	HelpArticleVotesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "voter", Type: field.TypeString, Size: 80},
+		{Name: "helpful", Type: field.TypeBool},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "article_id", Type: field.TypeInt},
+	}
+	// HelpArticleVotesTable holds the schema information for the "help_article_votes" table.
+	HelpArticleVotesTable = &schema.Table{
+		Name:       "help_article_votes",
+		Columns:    HelpArticleVotesColumns,
+		PrimaryKey: []*schema.Column{HelpArticleVotesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "help_article_votes_help_articles_votes",
+				Columns:    []*schema.Column{HelpArticleVotesColumns[5]},
+				RefColumns: []*schema.Column{HelpArticlesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "helparticlevote_article_id_voter",
+				Unique:  true,
+				Columns: []*schema.Column{HelpArticleVotesColumns[5], HelpArticleVotesColumns[1]},
+			},
+		},
+	}
+	// HelpCategoriesColumns holds the columns for the "help_categories" table.
+	HelpCategoriesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "slug", Type: field.TypeString, Unique: true, Size: 64},
+		{Name: "name_zh", Type: field.TypeString, Size: 64},
+		{Name: "name_en", Type: field.TypeString, Size: 64},
+		{Name: "position", Type: field.TypeInt, Default: 0},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+	}
+	// HelpCategoriesTable holds the schema information for the "help_categories" table.
+	HelpCategoriesTable = &schema.Table{
+		Name:       "help_categories",
+		Columns:    HelpCategoriesColumns,
+		PrimaryKey: []*schema.Column{HelpCategoriesColumns[0]},
+	}
+	// HelpSearchTokensColumns holds the columns for the "help_search_tokens" table.
+	HelpSearchTokensColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "token", Type: field.TypeString, Size: 32},
+		{Name: "weight", Type: field.TypeInt},
+		{Name: "article_id", Type: field.TypeInt},
+	}
+	// HelpSearchTokensTable holds the schema information for the "help_search_tokens" table.
+	HelpSearchTokensTable = &schema.Table{
+		Name:       "help_search_tokens",
+		Columns:    HelpSearchTokensColumns,
+		PrimaryKey: []*schema.Column{HelpSearchTokensColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "help_search_tokens_help_articles_search_tokens",
+				Columns:    []*schema.Column{HelpSearchTokensColumns[3]},
+				RefColumns: []*schema.Column{HelpArticlesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "helpsearchtoken_token_article_id",
+				Unique:  true,
+				Columns: []*schema.Column{HelpSearchTokensColumns[1], HelpSearchTokensColumns[3]},
+			},
+			{
+				Name:    "helpsearchtoken_article_id",
+				Unique:  false,
+				Columns: []*schema.Column{HelpSearchTokensColumns[3]},
+			},
+		},
+	}
 	// MerchantsColumns holds the columns for the "merchants" table.
 	MerchantsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -1193,6 +1313,96 @@ var (
 			},
 		},
 	}
+	// TicketsColumns holds the columns for the "tickets" table.
+	TicketsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "customer_id", Type: field.TypeInt},
+		{Name: "subject_kind", Type: field.TypeEnum, Enums: []string{"ORDER", "MERCHANT", "PLATFORM"}},
+		{Name: "order_id", Type: field.TypeInt, Nullable: true},
+		{Name: "merchant_id", Type: field.TypeInt, Nullable: true},
+		{Name: "subject", Type: field.TypeString, Size: 200},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"OPEN", "ANSWERED", "CLOSED"}, Default: "OPEN"},
+		{Name: "response_due_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "first_response_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "first_response_message_id", Type: field.TypeInt, Nullable: true},
+		{Name: "escalated", Type: field.TypeBool, Default: false},
+		{Name: "escalated_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "last_message_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "closed_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "rating", Type: field.TypeInt, Nullable: true},
+		{Name: "rating_comment", Type: field.TypeString, Nullable: true, Size: 1000},
+		{Name: "rated_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+	}
+	// TicketsTable holds the schema information for the "tickets" table.
+	TicketsTable = &schema.Table{
+		Name:       "tickets",
+		Columns:    TicketsColumns,
+		PrimaryKey: []*schema.Column{TicketsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "ticket_customer_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{TicketsColumns[3], TicketsColumns[1]},
+			},
+			{
+				Name:    "ticket_merchant_id_status_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{TicketsColumns[6], TicketsColumns[8], TicketsColumns[1]},
+			},
+			{
+				Name:    "ticket_merchant_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{TicketsColumns[6], TicketsColumns[1]},
+			},
+			{
+				Name:    "ticket_status_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{TicketsColumns[8], TicketsColumns[1]},
+			},
+			{
+				Name:    "ticket_escalated_first_response_at_response_due_at",
+				Unique:  false,
+				Columns: []*schema.Column{TicketsColumns[12], TicketsColumns[10], TicketsColumns[9]},
+			},
+			{
+				Name:    "ticket_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{TicketsColumns[1]},
+			},
+		},
+	}
+	// TicketMessagesColumns holds the columns for the "ticket_messages" table.
+	TicketMessagesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "author_id", Type: field.TypeInt, Nullable: true},
+		{Name: "author_role", Type: field.TypeEnum, Enums: []string{"CUSTOMER", "MERCHANT", "ADMIN", "SYSTEM"}},
+		{Name: "body", Type: field.TypeString, Size: 5000},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "ticket_id", Type: field.TypeInt},
+	}
+	// TicketMessagesTable holds the schema information for the "ticket_messages" table.
+	TicketMessagesTable = &schema.Table{
+		Name:       "ticket_messages",
+		Columns:    TicketMessagesColumns,
+		PrimaryKey: []*schema.Column{TicketMessagesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "ticket_messages_tickets_messages",
+				Columns:    []*schema.Column{TicketMessagesColumns[5]},
+				RefColumns: []*schema.Column{TicketsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "ticketmessage_ticket_id_id",
+				Unique:  false,
+				Columns: []*schema.Column{TicketMessagesColumns[5], TicketMessagesColumns[0]},
+			},
+		},
+	}
 	// TrackingEventsColumns holds the columns for the "tracking_events" table.
 	TrackingEventsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -1229,7 +1439,7 @@ var (
 		{Name: "id", Type: field.TypeInt, Increment: true},
 		{Name: "owner_id", Type: field.TypeInt},
 		{Name: "merchant_id", Type: field.TypeInt, Nullable: true},
-		{Name: "purpose", Type: field.TypeEnum, Enums: []string{"PRODUCT_IMAGE", "REVIEW_PHOTO", "AFTER_SALES_EVIDENCE", "MERCHANT_LICENCE"}},
+		{Name: "purpose", Type: field.TypeEnum, Enums: []string{"PRODUCT_IMAGE", "REVIEW_PHOTO", "AFTER_SALES_EVIDENCE", "MERCHANT_LICENCE", "TICKET_ATTACHMENT"}},
 		{Name: "state", Type: field.TypeEnum, Enums: []string{"PENDING", "READY", "BOUND", "EXPIRED"}, Default: "PENDING"},
 		{Name: "filename", Type: field.TypeString, Size: 255, Default: ""},
 		{Name: "declared_content_type", Type: field.TypeString, Size: 127, Default: ""},
@@ -1517,6 +1727,10 @@ var (
 		CategoriesTable,
 		CheckoutsTable,
 		EmailVerificationsTable,
+		HelpArticlesTable,
+		HelpArticleVotesTable,
+		HelpCategoriesTable,
+		HelpSearchTokensTable,
 		MerchantsTable,
 		MerchantInvitationsTable,
 		OrdersTable,
@@ -1536,6 +1750,8 @@ var (
 		SearchTokensTable,
 		ShipmentsTable,
 		StockMovementsTable,
+		TicketsTable,
+		TicketMessagesTable,
 		TrackingEventsTable,
 		UploadsTable,
 		UsersTable,
@@ -1583,6 +1799,21 @@ func init() {
 	EmailVerificationsTable.ForeignKeys[0].RefTable = UsersTable
 	EmailVerificationsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(115964116992),
+	}
+	HelpArticlesTable.ForeignKeys[0].RefTable = HelpCategoriesTable
+	HelpArticlesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(154618822656),
+	}
+	HelpArticleVotesTable.ForeignKeys[0].RefTable = HelpArticlesTable
+	HelpArticleVotesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(158913789952),
+	}
+	HelpCategoriesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(163208757248),
+	}
+	HelpSearchTokensTable.ForeignKeys[0].RefTable = HelpArticlesTable
+	HelpSearchTokensTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(167503724544),
 	}
 	MerchantsTable.ForeignKeys[0].RefTable = UsersTable
 	MerchantsTable.Annotation = &entsql.Annotation{
@@ -1663,6 +1894,13 @@ func init() {
 	StockMovementsTable.ForeignKeys[1].RefTable = UsersTable
 	StockMovementsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(55834574848),
+	}
+	TicketsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(171798691840),
+	}
+	TicketMessagesTable.ForeignKeys[0].RefTable = TicketsTable
+	TicketMessagesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(176093659136),
 	}
 	TrackingEventsTable.ForeignKeys[0].RefTable = ShipmentsTable
 	TrackingEventsTable.Annotation = &entsql.Annotation{

@@ -33,6 +33,18 @@ type Checkout func(*sql.Selector)
 // EmailVerification is the predicate function for emailverification builders.
 type EmailVerification func(*sql.Selector)
 
+// HelpArticle is the predicate function for helparticle builders.
+type HelpArticle func(*sql.Selector)
+
+// HelpArticleVote is the predicate function for helparticlevote builders.
+type HelpArticleVote func(*sql.Selector)
+
+// HelpCategory is the predicate function for helpcategory builders.
+type HelpCategory func(*sql.Selector)
+
+// HelpSearchToken is the predicate function for helpsearchtoken builders.
+type HelpSearchToken func(*sql.Selector)
+
 // Merchant is the predicate function for merchant builders.
 type Merchant func(*sql.Selector)
 
@@ -89,6 +101,12 @@ type Shipment func(*sql.Selector)
 
 // StockMovement is the predicate function for stockmovement builders.
 type StockMovement func(*sql.Selector)
+
+// Ticket is the predicate function for ticket builders.
+type Ticket func(*sql.Selector)
+
+// TicketMessage is the predicate function for ticketmessage builders.
+type TicketMessage func(*sql.Selector)
 
 // TrackingEvent is the predicate function for trackingevent builders.
 type TrackingEvent func(*sql.Selector)

@@ -327,6 +327,102 @@ func (f EmailVerificationMutationRuleFunc) EvalMutation(ctx context.Context, m e
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.EmailVerificationMutation", m)
 }
 
+// The HelpArticleQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type HelpArticleQueryRuleFunc func(context.Context, *ent.HelpArticleQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f HelpArticleQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.HelpArticleQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.HelpArticleQuery", q)
+}
+
+// The HelpArticleMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type HelpArticleMutationRuleFunc func(context.Context, *ent.HelpArticleMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f HelpArticleMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.HelpArticleMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.HelpArticleMutation", m)
+}
+
+// The HelpArticleVoteQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type HelpArticleVoteQueryRuleFunc func(context.Context, *ent.HelpArticleVoteQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f HelpArticleVoteQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.HelpArticleVoteQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.HelpArticleVoteQuery", q)
+}
+
+// The HelpArticleVoteMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type HelpArticleVoteMutationRuleFunc func(context.Context, *ent.HelpArticleVoteMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f HelpArticleVoteMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.HelpArticleVoteMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.HelpArticleVoteMutation", m)
+}
+
+// The HelpCategoryQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type HelpCategoryQueryRuleFunc func(context.Context, *ent.HelpCategoryQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f HelpCategoryQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.HelpCategoryQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.HelpCategoryQuery", q)
+}
+
+// The HelpCategoryMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type HelpCategoryMutationRuleFunc func(context.Context, *ent.HelpCategoryMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f HelpCategoryMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.HelpCategoryMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.HelpCategoryMutation", m)
+}
+
+// The HelpSearchTokenQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type HelpSearchTokenQueryRuleFunc func(context.Context, *ent.HelpSearchTokenQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f HelpSearchTokenQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.HelpSearchTokenQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.HelpSearchTokenQuery", q)
+}
+
+// The HelpSearchTokenMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type HelpSearchTokenMutationRuleFunc func(context.Context, *ent.HelpSearchTokenMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f HelpSearchTokenMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.HelpSearchTokenMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.HelpSearchTokenMutation", m)
+}
+
 // The MerchantQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type MerchantQueryRuleFunc func(context.Context, *ent.MerchantQuery) error
@@ -783,6 +879,54 @@ func (f StockMovementMutationRuleFunc) EvalMutation(ctx context.Context, m ent.M
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.StockMovementMutation", m)
 }
 
+// The TicketQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type TicketQueryRuleFunc func(context.Context, *ent.TicketQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f TicketQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.TicketQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.TicketQuery", q)
+}
+
+// The TicketMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type TicketMutationRuleFunc func(context.Context, *ent.TicketMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f TicketMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.TicketMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.TicketMutation", m)
+}
+
+// The TicketMessageQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type TicketMessageQueryRuleFunc func(context.Context, *ent.TicketMessageQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f TicketMessageQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.TicketMessageQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.TicketMessageQuery", q)
+}
+
+// The TicketMessageMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type TicketMessageMutationRuleFunc func(context.Context, *ent.TicketMessageMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f TicketMessageMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.TicketMessageMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.TicketMessageMutation", m)
+}
+
 // The TrackingEventQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type TrackingEventQueryRuleFunc func(context.Context, *ent.TrackingEventQuery) error
@@ -1028,6 +1172,14 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.EmailVerificationQuery:
 		return q.Filter(), nil
+	case *ent.HelpArticleQuery:
+		return q.Filter(), nil
+	case *ent.HelpArticleVoteQuery:
+		return q.Filter(), nil
+	case *ent.HelpCategoryQuery:
+		return q.Filter(), nil
+	case *ent.HelpSearchTokenQuery:
+		return q.Filter(), nil
 	case *ent.MerchantQuery:
 		return q.Filter(), nil
 	case *ent.MerchantInvitationQuery:
@@ -1065,6 +1217,10 @@ func queryFilter(q ent.Query) (Filter, error) {
 	case *ent.ShipmentQuery:
 		return q.Filter(), nil
 	case *ent.StockMovementQuery:
+		return q.Filter(), nil
+	case *ent.TicketQuery:
+		return q.Filter(), nil
+	case *ent.TicketMessageQuery:
 		return q.Filter(), nil
 	case *ent.TrackingEventQuery:
 		return q.Filter(), nil
@@ -1107,6 +1263,14 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 		return m.Filter(), nil
 	case *ent.EmailVerificationMutation:
 		return m.Filter(), nil
+	case *ent.HelpArticleMutation:
+		return m.Filter(), nil
+	case *ent.HelpArticleVoteMutation:
+		return m.Filter(), nil
+	case *ent.HelpCategoryMutation:
+		return m.Filter(), nil
+	case *ent.HelpSearchTokenMutation:
+		return m.Filter(), nil
 	case *ent.MerchantMutation:
 		return m.Filter(), nil
 	case *ent.MerchantInvitationMutation:
@@ -1144,6 +1308,10 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.ShipmentMutation:
 		return m.Filter(), nil
 	case *ent.StockMovementMutation:
+		return m.Filter(), nil
+	case *ent.TicketMutation:
+		return m.Filter(), nil
+	case *ent.TicketMessageMutation:
 		return m.Filter(), nil
 	case *ent.TrackingEventMutation:
 		return m.Filter(), nil

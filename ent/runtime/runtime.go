@@ -15,6 +15,10 @@ import (
 	"github.com/xiadan/xiadan/ent/category"
 	"github.com/xiadan/xiadan/ent/checkout"
 	"github.com/xiadan/xiadan/ent/emailverification"
+	"github.com/xiadan/xiadan/ent/helparticle"
+	"github.com/xiadan/xiadan/ent/helparticlevote"
+	"github.com/xiadan/xiadan/ent/helpcategory"
+	"github.com/xiadan/xiadan/ent/helpsearchtoken"
 	"github.com/xiadan/xiadan/ent/merchant"
 	"github.com/xiadan/xiadan/ent/merchantinvitation"
 	"github.com/xiadan/xiadan/ent/order"
@@ -36,6 +40,8 @@ import (
 	"github.com/xiadan/xiadan/ent/searchtoken"
 	"github.com/xiadan/xiadan/ent/shipment"
 	"github.com/xiadan/xiadan/ent/stockmovement"
+	"github.com/xiadan/xiadan/ent/ticket"
+	"github.com/xiadan/xiadan/ent/ticketmessage"
 	"github.com/xiadan/xiadan/ent/trackingevent"
 	"github.com/xiadan/xiadan/ent/upload"
 	"github.com/xiadan/xiadan/ent/user"
@@ -724,6 +730,222 @@ func init() {
 	emailverificationDescCreatedAt := emailverificationFields[5].Descriptor()
 	// emailverification.DefaultCreatedAt holds the default value on creation for the created_at field.
 	emailverification.DefaultCreatedAt = emailverificationDescCreatedAt.Default.(func() time.Time)
+	helparticle.Policy = privacy.NewPolicies(schema.HelpArticle{})
+	helparticle.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := helparticle.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	helparticleFields := schema.HelpArticle{}.Fields()
+	_ = helparticleFields
+	// helparticleDescSlug is the schema descriptor for slug field.
+	helparticleDescSlug := helparticleFields[1].Descriptor()
+	// helparticle.SlugValidator is a validator for the "slug" field. It is called by the builders before save.
+	helparticle.SlugValidator = func() func(string) error {
+		validators := helparticleDescSlug.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(slug string) error {
+			for _, fn := range fns {
+				if err := fn(slug); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// helparticleDescTitle is the schema descriptor for title field.
+	helparticleDescTitle := helparticleFields[3].Descriptor()
+	// helparticle.TitleValidator is a validator for the "title" field. It is called by the builders before save.
+	helparticle.TitleValidator = func() func(string) error {
+		validators := helparticleDescTitle.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(title string) error {
+			for _, fn := range fns {
+				if err := fn(title); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// helparticleDescPosition is the schema descriptor for position field.
+	helparticleDescPosition := helparticleFields[6].Descriptor()
+	// helparticle.DefaultPosition holds the default value on creation for the position field.
+	helparticle.DefaultPosition = helparticleDescPosition.Default.(int)
+	// helparticleDescHelpfulCount is the schema descriptor for helpful_count field.
+	helparticleDescHelpfulCount := helparticleFields[7].Descriptor()
+	// helparticle.DefaultHelpfulCount holds the default value on creation for the helpful_count field.
+	helparticle.DefaultHelpfulCount = helparticleDescHelpfulCount.Default.(int)
+	// helparticle.HelpfulCountValidator is a validator for the "helpful_count" field. It is called by the builders before save.
+	helparticle.HelpfulCountValidator = helparticleDescHelpfulCount.Validators[0].(func(int) error)
+	// helparticleDescNotHelpfulCount is the schema descriptor for not_helpful_count field.
+	helparticleDescNotHelpfulCount := helparticleFields[8].Descriptor()
+	// helparticle.DefaultNotHelpfulCount holds the default value on creation for the not_helpful_count field.
+	helparticle.DefaultNotHelpfulCount = helparticleDescNotHelpfulCount.Default.(int)
+	// helparticle.NotHelpfulCountValidator is a validator for the "not_helpful_count" field. It is called by the builders before save.
+	helparticle.NotHelpfulCountValidator = helparticleDescNotHelpfulCount.Validators[0].(func(int) error)
+	// helparticleDescCreatedAt is the schema descriptor for created_at field.
+	helparticleDescCreatedAt := helparticleFields[10].Descriptor()
+	// helparticle.DefaultCreatedAt holds the default value on creation for the created_at field.
+	helparticle.DefaultCreatedAt = helparticleDescCreatedAt.Default.(func() time.Time)
+	// helparticleDescUpdatedAt is the schema descriptor for updated_at field.
+	helparticleDescUpdatedAt := helparticleFields[11].Descriptor()
+	// helparticle.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	helparticle.DefaultUpdatedAt = helparticleDescUpdatedAt.Default.(func() time.Time)
+	helparticlevote.Policy = privacy.NewPolicies(schema.HelpArticleVote{})
+	helparticlevote.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := helparticlevote.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	helparticlevoteFields := schema.HelpArticleVote{}.Fields()
+	_ = helparticlevoteFields
+	// helparticlevoteDescVoter is the schema descriptor for voter field.
+	helparticlevoteDescVoter := helparticlevoteFields[1].Descriptor()
+	// helparticlevote.VoterValidator is a validator for the "voter" field. It is called by the builders before save.
+	helparticlevote.VoterValidator = func() func(string) error {
+		validators := helparticlevoteDescVoter.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(voter string) error {
+			for _, fn := range fns {
+				if err := fn(voter); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// helparticlevoteDescCreatedAt is the schema descriptor for created_at field.
+	helparticlevoteDescCreatedAt := helparticlevoteFields[3].Descriptor()
+	// helparticlevote.DefaultCreatedAt holds the default value on creation for the created_at field.
+	helparticlevote.DefaultCreatedAt = helparticlevoteDescCreatedAt.Default.(func() time.Time)
+	// helparticlevoteDescUpdatedAt is the schema descriptor for updated_at field.
+	helparticlevoteDescUpdatedAt := helparticlevoteFields[4].Descriptor()
+	// helparticlevote.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	helparticlevote.DefaultUpdatedAt = helparticlevoteDescUpdatedAt.Default.(func() time.Time)
+	// helparticlevote.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	helparticlevote.UpdateDefaultUpdatedAt = helparticlevoteDescUpdatedAt.UpdateDefault.(func() time.Time)
+	helpcategory.Policy = privacy.NewPolicies(schema.HelpCategory{})
+	helpcategory.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := helpcategory.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	helpcategoryFields := schema.HelpCategory{}.Fields()
+	_ = helpcategoryFields
+	// helpcategoryDescSlug is the schema descriptor for slug field.
+	helpcategoryDescSlug := helpcategoryFields[0].Descriptor()
+	// helpcategory.SlugValidator is a validator for the "slug" field. It is called by the builders before save.
+	helpcategory.SlugValidator = func() func(string) error {
+		validators := helpcategoryDescSlug.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(slug string) error {
+			for _, fn := range fns {
+				if err := fn(slug); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// helpcategoryDescNameZh is the schema descriptor for name_zh field.
+	helpcategoryDescNameZh := helpcategoryFields[1].Descriptor()
+	// helpcategory.NameZhValidator is a validator for the "name_zh" field. It is called by the builders before save.
+	helpcategory.NameZhValidator = func() func(string) error {
+		validators := helpcategoryDescNameZh.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name_zh string) error {
+			for _, fn := range fns {
+				if err := fn(name_zh); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// helpcategoryDescNameEn is the schema descriptor for name_en field.
+	helpcategoryDescNameEn := helpcategoryFields[2].Descriptor()
+	// helpcategory.NameEnValidator is a validator for the "name_en" field. It is called by the builders before save.
+	helpcategory.NameEnValidator = func() func(string) error {
+		validators := helpcategoryDescNameEn.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name_en string) error {
+			for _, fn := range fns {
+				if err := fn(name_en); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// helpcategoryDescPosition is the schema descriptor for position field.
+	helpcategoryDescPosition := helpcategoryFields[3].Descriptor()
+	// helpcategory.DefaultPosition holds the default value on creation for the position field.
+	helpcategory.DefaultPosition = helpcategoryDescPosition.Default.(int)
+	// helpcategoryDescCreatedAt is the schema descriptor for created_at field.
+	helpcategoryDescCreatedAt := helpcategoryFields[4].Descriptor()
+	// helpcategory.DefaultCreatedAt holds the default value on creation for the created_at field.
+	helpcategory.DefaultCreatedAt = helpcategoryDescCreatedAt.Default.(func() time.Time)
+	helpsearchtoken.Policy = privacy.NewPolicies(schema.HelpSearchToken{})
+	helpsearchtoken.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := helpsearchtoken.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	helpsearchtokenFields := schema.HelpSearchToken{}.Fields()
+	_ = helpsearchtokenFields
+	// helpsearchtokenDescToken is the schema descriptor for token field.
+	helpsearchtokenDescToken := helpsearchtokenFields[1].Descriptor()
+	// helpsearchtoken.TokenValidator is a validator for the "token" field. It is called by the builders before save.
+	helpsearchtoken.TokenValidator = func() func(string) error {
+		validators := helpsearchtokenDescToken.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(token string) error {
+			for _, fn := range fns {
+				if err := fn(token); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// helpsearchtokenDescWeight is the schema descriptor for weight field.
+	helpsearchtokenDescWeight := helpsearchtokenFields[2].Descriptor()
+	// helpsearchtoken.WeightValidator is a validator for the "weight" field. It is called by the builders before save.
+	helpsearchtoken.WeightValidator = helpsearchtokenDescWeight.Validators[0].(func(int) error)
 	merchantMixin := schema.Merchant{}.Mixin()
 	merchant.Policy = privacy.NewPolicies(schema.Merchant{})
 	merchant.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -2234,6 +2456,93 @@ func init() {
 	stockmovementDescCreatedAt := stockmovementFields[9].Descriptor()
 	// stockmovement.DefaultCreatedAt holds the default value on creation for the created_at field.
 	stockmovement.DefaultCreatedAt = stockmovementDescCreatedAt.Default.(func() time.Time)
+	ticketMixin := schema.Ticket{}.Mixin()
+	ticket.Policy = privacy.NewPolicies(schema.Ticket{})
+	ticket.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := ticket.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	ticketMixinFields0 := ticketMixin[0].Fields()
+	_ = ticketMixinFields0
+	ticketFields := schema.Ticket{}.Fields()
+	_ = ticketFields
+	// ticketDescCreatedAt is the schema descriptor for created_at field.
+	ticketDescCreatedAt := ticketMixinFields0[0].Descriptor()
+	// ticket.DefaultCreatedAt holds the default value on creation for the created_at field.
+	ticket.DefaultCreatedAt = ticketDescCreatedAt.Default.(func() time.Time)
+	// ticketDescUpdatedAt is the schema descriptor for updated_at field.
+	ticketDescUpdatedAt := ticketMixinFields0[1].Descriptor()
+	// ticket.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	ticket.DefaultUpdatedAt = ticketDescUpdatedAt.Default.(func() time.Time)
+	// ticket.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	ticket.UpdateDefaultUpdatedAt = ticketDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// ticketDescSubject is the schema descriptor for subject field.
+	ticketDescSubject := ticketFields[4].Descriptor()
+	// ticket.SubjectValidator is a validator for the "subject" field. It is called by the builders before save.
+	ticket.SubjectValidator = func() func(string) error {
+		validators := ticketDescSubject.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(subject string) error {
+			for _, fn := range fns {
+				if err := fn(subject); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// ticketDescEscalated is the schema descriptor for escalated field.
+	ticketDescEscalated := ticketFields[9].Descriptor()
+	// ticket.DefaultEscalated holds the default value on creation for the escalated field.
+	ticket.DefaultEscalated = ticketDescEscalated.Default.(bool)
+	// ticketDescRating is the schema descriptor for rating field.
+	ticketDescRating := ticketFields[13].Descriptor()
+	// ticket.RatingValidator is a validator for the "rating" field. It is called by the builders before save.
+	ticket.RatingValidator = ticketDescRating.Validators[0].(func(int) error)
+	// ticketDescRatingComment is the schema descriptor for rating_comment field.
+	ticketDescRatingComment := ticketFields[14].Descriptor()
+	// ticket.RatingCommentValidator is a validator for the "rating_comment" field. It is called by the builders before save.
+	ticket.RatingCommentValidator = ticketDescRatingComment.Validators[0].(func(string) error)
+	ticketmessage.Policy = privacy.NewPolicies(schema.TicketMessage{})
+	ticketmessage.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := ticketmessage.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	ticketmessageFields := schema.TicketMessage{}.Fields()
+	_ = ticketmessageFields
+	// ticketmessageDescBody is the schema descriptor for body field.
+	ticketmessageDescBody := ticketmessageFields[3].Descriptor()
+	// ticketmessage.BodyValidator is a validator for the "body" field. It is called by the builders before save.
+	ticketmessage.BodyValidator = func() func(string) error {
+		validators := ticketmessageDescBody.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(body string) error {
+			for _, fn := range fns {
+				if err := fn(body); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// ticketmessageDescCreatedAt is the schema descriptor for created_at field.
+	ticketmessageDescCreatedAt := ticketmessageFields[4].Descriptor()
+	// ticketmessage.DefaultCreatedAt holds the default value on creation for the created_at field.
+	ticketmessage.DefaultCreatedAt = ticketmessageDescCreatedAt.Default.(func() time.Time)
 	trackingevent.Policy = privacy.NewPolicies(schema.TrackingEvent{})
 	trackingevent.Hooks[0] = func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {

@@ -26,7 +26,7 @@ func (Upload) Fields() []ent.Field {
 		// application has made a merchant).
 		field.Int("merchant_id").Optional().Nillable().Annotations(entgql.Skip()),
 		field.Enum("purpose").
-			Values("PRODUCT_IMAGE", "REVIEW_PHOTO", "AFTER_SALES_EVIDENCE", "MERCHANT_LICENCE").
+			Values("PRODUCT_IMAGE", "REVIEW_PHOTO", "AFTER_SALES_EVIDENCE", "MERCHANT_LICENCE", "TICKET_ATTACHMENT").
 			Immutable().Annotations(entgql.Type("UploadPurpose")),
 		field.Enum("state").Values("PENDING", "READY", "BOUND", "EXPIRED").Default("PENDING").
 			Annotations(entgql.Type("UploadState")),

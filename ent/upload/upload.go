@@ -150,6 +150,7 @@ const (
 	PurposeREVIEW_PHOTO         Purpose = "REVIEW_PHOTO"
 	PurposeAFTER_SALES_EVIDENCE Purpose = "AFTER_SALES_EVIDENCE"
 	PurposeMERCHANT_LICENCE     Purpose = "MERCHANT_LICENCE"
+	PurposeTICKET_ATTACHMENT    Purpose = "TICKET_ATTACHMENT"
 )
 
 func (pu Purpose) String() string {
@@ -159,7 +160,7 @@ func (pu Purpose) String() string {
 // PurposeValidator is a validator for the "purpose" field enum values. It is called by the builders before save.
 func PurposeValidator(pu Purpose) error {
 	switch pu {
-	case PurposePRODUCT_IMAGE, PurposeREVIEW_PHOTO, PurposeAFTER_SALES_EVIDENCE, PurposeMERCHANT_LICENCE:
+	case PurposePRODUCT_IMAGE, PurposeREVIEW_PHOTO, PurposeAFTER_SALES_EVIDENCE, PurposeMERCHANT_LICENCE, PurposeTICKET_ATTACHMENT:
 		return nil
 	default:
 		return fmt.Errorf("upload: invalid enum value for purpose field: %q", pu)

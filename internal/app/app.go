@@ -32,6 +32,7 @@ import (
 	"github.com/xiadan/xiadan/internal/events"
 	"github.com/xiadan/xiadan/internal/fulfilment"
 	"github.com/xiadan/xiadan/internal/guard"
+	"github.com/xiadan/xiadan/internal/helpcentre"
 	"github.com/xiadan/xiadan/internal/httpcache"
 	"github.com/xiadan/xiadan/internal/identity/sandbox"
 	"github.com/xiadan/xiadan/internal/loader"
@@ -42,6 +43,7 @@ import (
 	"github.com/xiadan/xiadan/internal/persisted"
 	"github.com/xiadan/xiadan/internal/reviews"
 	"github.com/xiadan/xiadan/internal/streams"
+	"github.com/xiadan/xiadan/internal/support"
 	"github.com/xiadan/xiadan/internal/upload"
 	"github.com/xiadan/xiadan/internal/webhooks"
 )
@@ -72,6 +74,10 @@ type App struct {
 	Reviews *reviews.Service
 	// AfterSales runs refunds, returns, exchanges and arbitration (internal/aftersales).
 	AfterSales *aftersales.Service
+	// Support runs customer-service tickets and escalates overdue ones; Help keeps the
+	// help centre.
+	Support *support.Service
+	Help    *helpcentre.Service
 	// AccessRecheck is how often an open websocket re-checks its token's rights (1m
 	// when zero): the fallback for an access change this replica did not hear of.
 	AccessRecheck time.Duration
@@ -158,6 +164,9 @@ func New(cfg config.Config, db *database.DB, logger *slog.Logger) (*App, error) 
 		Streamer: &events.Streamer{DB: db.Client, Hub: hub, Retention: cfg.EventRetention},
 		Streams:  streams.New(cfg.WSMaxPerUser), signInSandbox: signIn.sandbox, web: webLayer}
 	a.AfterSales = &aftersales.Service{Config: cfg.AfterSales, Orders: ord, Payments: pay, Uploads: uploads}
+	a.Support = &support.Service{SLA: cfg.SupportFirstResponseSLA, ReopenWindow: cfg.SupportReopenWindow,
+		Uploads: uploads, Mailer: mailer, Logger: logger}
+	a.Help = &helpcentre.Service{}
 	a.protocols = newProtocols(logger, cfg.StreamKeepAlive, a.Streams)
 	streams.Register(db.Client, a.accessChanged)
 	return a, nil
@@ -193,6 +202,7 @@ func (a *App) RunJobs(ctx context.Context) {
 	go a.Uploads.RunCleanup(ctx, a.Config.JobInterval)
 	go a.Reviews.RunJobs(ctx, a.DB.Client, a.Config.JobInterval, a.Logger)
 	go a.AfterSales.RunJobs(ctx, a.DB.Client, a.Config.JobInterval, a.Logger)
+	go a.Support.RunJobs(ctx, a.DB.Client, a.Config.JobInterval, a.Logger)
 	a.Orders.RunJobs(ctx, a.DB.Client, a.Config.JobInterval, a.Logger)
 }
 
@@ -209,7 +219,7 @@ func (a *App) GraphQL() *handler.Server {
 	srv := handler.New(graph.NewSchema(&graph.Resolver{Client: a.DB.Client, Auth: a.Auth,
 		Orders: a.Orders, Payments: a.Payments, Fulfilment: a.Fulfilment, Events: a.Streamer,
 		Webhooks: a.Webhooks, Uploads: a.Uploads, Reviews: a.Reviews,
-		AfterSales: a.AfterSales}))
+		AfterSales: a.AfterSales, Support: a.Support, Help: a.Help}))
 	// graphql-transport-ws (the graphql-ws library, Apollo's GraphQLWsLink, urql) by our own
 	// transport, which keeps to the protocol's letter (websocket.go); gqlgen's serves the
 	// legacy subscriptions-transport-ws (subprotocol graphql-ws) and upgrades naming none.

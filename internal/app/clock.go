@@ -23,6 +23,8 @@ func (a *App) SetClock(c Clock) {
 	a.Uploads.SetNow(c.Now)
 	a.Reviews.Now = c.Now
 	a.AfterSales.Now = c.Now
+	a.Support.Now = c.Now
+	a.Help.Now = c.Now
 }
 
 func (a *App) now() time.Time {

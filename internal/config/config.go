@@ -103,6 +103,12 @@ type Config struct {
 	OrderAutoCompleteAfter time.Duration
 	// JobInterval is how often the background jobs look for work.
 	JobInterval time.Duration
+	// SupportFirstResponseSLA is how long staff have to answer a new ticket before it is
+	// escalated to admins (docs/SUPPORT.md).
+	SupportFirstResponseSLA time.Duration
+	// SupportReopenWindow is how long after closing a customer may reopen a ticket they
+	// have not rated (0: never).
+	SupportReopenWindow time.Duration
 	// EventRetention is how far back a subscription may resume with `after`.
 	EventRetention time.Duration
 	// NATSURL, when set, fans events out across replicas through NATS JetStream;
@@ -183,6 +189,8 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		AfterSales:             afterSalesFromEnv(&r),
 	}
 	dev := c.Env != "production"
+	c.SupportFirstResponseSLA = r.duration("SUPPORT_FIRST_RESPONSE_SLA", 24*time.Hour)
+	c.SupportReopenWindow = r.duration("SUPPORT_REOPEN_WINDOW", 7*24*time.Hour)
 	c.WebhookAllowPrivate = r.boolean("WEBHOOK_ALLOW_PRIVATE", false)
 	c.Playground = r.boolean("PLAYGROUND", dev)
 	c.Introspection = r.boolean("INTROSPECTION", dev)
@@ -321,6 +329,12 @@ func (c Config) Validate() error {
 	}
 	if c.JobInterval < 100*time.Millisecond || c.JobInterval > time.Hour {
 		bad("JOB_INTERVAL", "must be between 100ms and 1h")
+	}
+	if c.SupportFirstResponseSLA < time.Minute || c.SupportFirstResponseSLA > 30*24*time.Hour {
+		bad("SUPPORT_FIRST_RESPONSE_SLA", "must be between 1m and 720h")
+	}
+	if c.SupportReopenWindow < 0 || c.SupportReopenWindow > 90*24*time.Hour {
+		bad("SUPPORT_REOPEN_WINDOW", "must be between 0 and 2160h")
 	}
 	if c.LoaderBatchWait < time.Millisecond || c.LoaderBatchWait > time.Second {
 		bad("LOADER_BATCH_WAIT", "must be between 1ms and 1s")

@@ -137,6 +137,13 @@ func Demo(ctx context.Context, client *ent.Client, opts Options) (Summary, error
 	if err := s.placeAfterSales(ctx, client, opts.PublicURL); err != nil {
 		return s.sum, fmt.Errorf("seed: after-sales: %w", err)
 	}
+	// Customer service (internal/seed/support.go): the help centre, and tickets on the orders.
+	if err := inTx(ctx, client, s.helpCentre); err != nil {
+		return s.sum, fmt.Errorf("seed: help centre: %w", err)
+	}
+	if err := s.tickets(ctx, client); err != nil {
+		return s.sum, fmt.Errorf("seed: tickets: %w", err)
+	}
 	if opts.Scale > 0 {
 		if err := s.scale(ctx, client, opts.Scale); err != nil {
 			return s.sum, fmt.Errorf("seed: scale: %w", err)

@@ -19,14 +19,17 @@ const (
 	EntityMerchant   = "MERCHANT"
 	EntityReview     = "REVIEW"
 	EntityAfterSales = "AFTER_SALES"
+	// EntityTicketMessage is a customer-service message (internal/support).
+	EntityTicketMessage = "TICKET_MESSAGE"
 )
 
 // Uses is which purpose each entity takes: an upload is bound only to a use of its purpose.
 var Uses = map[string]entupload.Purpose{
-	EntityProduct:    entupload.PurposePRODUCT_IMAGE,
-	EntityMerchant:   entupload.PurposeMERCHANT_LICENCE,
-	EntityReview:     entupload.PurposeREVIEW_PHOTO,
-	EntityAfterSales: entupload.PurposeAFTER_SALES_EVIDENCE,
+	EntityProduct:       entupload.PurposePRODUCT_IMAGE,
+	EntityMerchant:      entupload.PurposeMERCHANT_LICENCE,
+	EntityReview:        entupload.PurposeREVIEW_PHOTO,
+	EntityAfterSales:    entupload.PurposeAFTER_SALES_EVIDENCE,
+	EntityTicketMessage: entupload.PurposeTICKET_ATTACHMENT,
 }
 
 // BindRequest binds uploads to one use.

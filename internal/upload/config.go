@@ -97,6 +97,7 @@ func DefaultLimits() map[entupload.Purpose]Limit {
 		entupload.PurposeREVIEW_PHOTO:         {MaxBytes: 10 * mib, MaxPixels: 40_000_000, Types: imageTypes},
 		entupload.PurposeAFTER_SALES_EVIDENCE: {MaxBytes: 50 * mib, MaxPixels: 40_000_000, Types: append(append([]string{}, imageTypes...), TypeMP4, TypeWebM)},
 		entupload.PurposeMERCHANT_LICENCE:     {MaxBytes: 10 * mib, MaxPixels: 40_000_000, Types: append(append([]string{}, imageTypes...), TypePDF)},
+		entupload.PurposeTICKET_ATTACHMENT:    {MaxBytes: 10 * mib, MaxPixels: 40_000_000, Types: append(append([]string{}, imageTypes...), TypePDF)},
 	}
 }
 
