@@ -20,7 +20,10 @@ import (
 	"github.com/xiadan/xiadan/ent/checkout"
 	"github.com/xiadan/xiadan/ent/emailverification"
 	"github.com/xiadan/xiadan/ent/merchant"
+	"github.com/xiadan/xiadan/ent/merchantcredit"
+	"github.com/xiadan/xiadan/ent/merchantcreditsnapshot"
 	"github.com/xiadan/xiadan/ent/merchantinvitation"
+	"github.com/xiadan/xiadan/ent/merchantsanction"
 	"github.com/xiadan/xiadan/ent/order"
 	"github.com/xiadan/xiadan/ent/orderevent"
 	"github.com/xiadan/xiadan/ent/orderitem"
@@ -104,38 +107,41 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			address.Table:             address.ValidColumn,
-			apiclient.Table:           apiclient.ValidColumn,
-			auditlog.Table:            auditlog.ValidColumn,
-			cartline.Table:            cartline.ValidColumn,
-			category.Table:            category.ValidColumn,
-			checkout.Table:            checkout.ValidColumn,
-			emailverification.Table:   emailverification.ValidColumn,
-			merchant.Table:            merchant.ValidColumn,
-			merchantinvitation.Table:  merchantinvitation.ValidColumn,
-			order.Table:               order.ValidColumn,
-			orderevent.Table:          orderevent.ValidColumn,
-			orderitem.Table:           orderitem.ValidColumn,
-			payment.Table:             payment.ValidColumn,
-			paymentnotification.Table: paymentnotification.ValidColumn,
-			phonecode.Table:           phonecode.ValidColumn,
-			product.Table:             product.ValidColumn,
-			productvariant.Table:      productvariant.ValidColumn,
-			refreshtoken.Table:        refreshtoken.ValidColumn,
-			refund.Table:              refund.ValidColumn,
-			relaystate.Table:          relaystate.ValidColumn,
-			review.Table:              review.ValidColumn,
-			searchtoken.Table:         searchtoken.ValidColumn,
-			shipment.Table:            shipment.ValidColumn,
-			stockmovement.Table:       stockmovement.ValidColumn,
-			trackingevent.Table:       trackingevent.ValidColumn,
-			upload.Table:              upload.ValidColumn,
-			user.Table:                user.ValidColumn,
-			useridentity.Table:        useridentity.ValidColumn,
-			websigninstate.Table:      websigninstate.ValidColumn,
-			webhook.Table:             webhook.ValidColumn,
-			webhookattempt.Table:      webhookattempt.ValidColumn,
-			webhookdelivery.Table:     webhookdelivery.ValidColumn,
+			address.Table:                address.ValidColumn,
+			apiclient.Table:              apiclient.ValidColumn,
+			auditlog.Table:               auditlog.ValidColumn,
+			cartline.Table:               cartline.ValidColumn,
+			category.Table:               category.ValidColumn,
+			checkout.Table:               checkout.ValidColumn,
+			emailverification.Table:      emailverification.ValidColumn,
+			merchant.Table:               merchant.ValidColumn,
+			merchantcredit.Table:         merchantcredit.ValidColumn,
+			merchantcreditsnapshot.Table: merchantcreditsnapshot.ValidColumn,
+			merchantinvitation.Table:     merchantinvitation.ValidColumn,
+			merchantsanction.Table:       merchantsanction.ValidColumn,
+			order.Table:                  order.ValidColumn,
+			orderevent.Table:             orderevent.ValidColumn,
+			orderitem.Table:              orderitem.ValidColumn,
+			payment.Table:                payment.ValidColumn,
+			paymentnotification.Table:    paymentnotification.ValidColumn,
+			phonecode.Table:              phonecode.ValidColumn,
+			product.Table:                product.ValidColumn,
+			productvariant.Table:         productvariant.ValidColumn,
+			refreshtoken.Table:           refreshtoken.ValidColumn,
+			refund.Table:                 refund.ValidColumn,
+			relaystate.Table:             relaystate.ValidColumn,
+			review.Table:                 review.ValidColumn,
+			searchtoken.Table:            searchtoken.ValidColumn,
+			shipment.Table:               shipment.ValidColumn,
+			stockmovement.Table:          stockmovement.ValidColumn,
+			trackingevent.Table:          trackingevent.ValidColumn,
+			upload.Table:                 upload.ValidColumn,
+			user.Table:                   user.ValidColumn,
+			useridentity.Table:           useridentity.ValidColumn,
+			websigninstate.Table:         websigninstate.ValidColumn,
+			webhook.Table:                webhook.ValidColumn,
+			webhookattempt.Table:         webhookattempt.ValidColumn,
+			webhookdelivery.Table:        webhookdelivery.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

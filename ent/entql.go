@@ -11,7 +11,10 @@ import (
 	"github.com/xiadan/xiadan/ent/checkout"
 	"github.com/xiadan/xiadan/ent/emailverification"
 	"github.com/xiadan/xiadan/ent/merchant"
+	"github.com/xiadan/xiadan/ent/merchantcredit"
+	"github.com/xiadan/xiadan/ent/merchantcreditsnapshot"
 	"github.com/xiadan/xiadan/ent/merchantinvitation"
+	"github.com/xiadan/xiadan/ent/merchantsanction"
 	"github.com/xiadan/xiadan/ent/order"
 	"github.com/xiadan/xiadan/ent/orderevent"
 	"github.com/xiadan/xiadan/ent/orderitem"
@@ -45,7 +48,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 32)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 35)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   address.Table,
@@ -224,9 +227,51 @@ var schemaGraph = func() *sqlgraph.Schema {
 			merchant.FieldShippingFlatFee:       {Type: field.TypeInt64, Column: merchant.FieldShippingFlatFee},
 			merchant.FieldFreeShippingThreshold: {Type: field.TypeInt64, Column: merchant.FieldFreeShippingThreshold},
 			merchant.FieldCurrency:              {Type: field.TypeString, Column: merchant.FieldCurrency},
+			merchant.FieldPromisedShipHours:     {Type: field.TypeInt, Column: merchant.FieldPromisedShipHours},
+			merchant.FieldRestrictedUntil:       {Type: field.TypeTime, Column: merchant.FieldRestrictedUntil},
+			merchant.FieldSuspendedUntil:        {Type: field.TypeTime, Column: merchant.FieldSuspendedUntil},
+			merchant.FieldRemovedAt:             {Type: field.TypeTime, Column: merchant.FieldRemovedAt},
 		},
 	}
 	graph.Nodes[8] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   merchantcredit.Table,
+			Columns: merchantcredit.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: merchantcredit.FieldID,
+			},
+		},
+		Type: "MerchantCredit",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			merchantcredit.FieldMerchantID: {Type: field.TypeInt, Column: merchantcredit.FieldMerchantID},
+			merchantcredit.FieldScore:      {Type: field.TypeInt, Column: merchantcredit.FieldScore},
+			merchantcredit.FieldLevel:      {Type: field.TypeInt, Column: merchantcredit.FieldLevel},
+			merchantcredit.FieldBadges:     {Type: field.TypeJSON, Column: merchantcredit.FieldBadges},
+			merchantcredit.FieldBreakdown:  {Type: field.TypeJSON, Column: merchantcredit.FieldBreakdown},
+			merchantcredit.FieldComputedAt: {Type: field.TypeTime, Column: merchantcredit.FieldComputedAt},
+			merchantcredit.FieldVersion:    {Type: field.TypeInt, Column: merchantcredit.FieldVersion},
+		},
+	}
+	graph.Nodes[9] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   merchantcreditsnapshot.Table,
+			Columns: merchantcreditsnapshot.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: merchantcreditsnapshot.FieldID,
+			},
+		},
+		Type: "MerchantCreditSnapshot",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			merchantcreditsnapshot.FieldMerchantID: {Type: field.TypeInt, Column: merchantcreditsnapshot.FieldMerchantID},
+			merchantcreditsnapshot.FieldDay:        {Type: field.TypeString, Column: merchantcreditsnapshot.FieldDay},
+			merchantcreditsnapshot.FieldScore:      {Type: field.TypeInt, Column: merchantcreditsnapshot.FieldScore},
+			merchantcreditsnapshot.FieldLevel:      {Type: field.TypeInt, Column: merchantcreditsnapshot.FieldLevel},
+			merchantcreditsnapshot.FieldComputedAt: {Type: field.TypeTime, Column: merchantcreditsnapshot.FieldComputedAt},
+		},
+	}
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   merchantinvitation.Table,
 			Columns: merchantinvitation.Columns,
@@ -246,7 +291,33 @@ var schemaGraph = func() *sqlgraph.Schema {
 			merchantinvitation.FieldExpiresAt:   {Type: field.TypeTime, Column: merchantinvitation.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   merchantsanction.Table,
+			Columns: merchantsanction.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: merchantsanction.FieldID,
+			},
+		},
+		Type: "MerchantSanction",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			merchantsanction.FieldCreatedAt:    {Type: field.TypeTime, Column: merchantsanction.FieldCreatedAt},
+			merchantsanction.FieldUpdatedAt:    {Type: field.TypeTime, Column: merchantsanction.FieldUpdatedAt},
+			merchantsanction.FieldMerchantID:   {Type: field.TypeInt, Column: merchantsanction.FieldMerchantID},
+			merchantsanction.FieldKind:         {Type: field.TypeEnum, Column: merchantsanction.FieldKind},
+			merchantsanction.FieldReason:       {Type: field.TypeString, Column: merchantsanction.FieldReason},
+			merchantsanction.FieldEndsAt:       {Type: field.TypeTime, Column: merchantsanction.FieldEndsAt},
+			merchantsanction.FieldImposedByID:  {Type: field.TypeInt, Column: merchantsanction.FieldImposedByID},
+			merchantsanction.FieldLiftedAt:     {Type: field.TypeTime, Column: merchantsanction.FieldLiftedAt},
+			merchantsanction.FieldLiftedByID:   {Type: field.TypeInt, Column: merchantsanction.FieldLiftedByID},
+			merchantsanction.FieldLiftReason:   {Type: field.TypeString, Column: merchantsanction.FieldLiftReason},
+			merchantsanction.FieldAppealNote:   {Type: field.TypeString, Column: merchantsanction.FieldAppealNote},
+			merchantsanction.FieldAppealedAt:   {Type: field.TypeTime, Column: merchantsanction.FieldAppealedAt},
+			merchantsanction.FieldAppealedByID: {Type: field.TypeInt, Column: merchantsanction.FieldAppealedByID},
+		},
+	}
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   order.Table,
 			Columns: order.Columns,
@@ -287,7 +358,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			order.FieldRefundedAmount:  {Type: field.TypeInt64, Column: order.FieldRefundedAmount},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   orderevent.Table,
 			Columns: orderevent.Columns,
@@ -312,7 +383,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			orderevent.FieldSequence:   {Type: field.TypeInt64, Column: orderevent.FieldSequence},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   orderitem.Table,
 			Columns: orderitem.Columns,
@@ -337,7 +408,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			orderitem.FieldFulfilledAt: {Type: field.TypeTime, Column: orderitem.FieldFulfilledAt},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   payment.Table,
 			Columns: payment.Columns,
@@ -367,7 +438,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			payment.FieldExpiresAt:      {Type: field.TypeTime, Column: payment.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   paymentnotification.Table,
 			Columns: paymentnotification.Columns,
@@ -389,7 +460,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			paymentnotification.FieldReceivedAt:  {Type: field.TypeTime, Column: paymentnotification.FieldReceivedAt},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   phonecode.Table,
 			Columns: phonecode.Columns,
@@ -411,7 +482,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			phonecode.FieldUsedAt:        {Type: field.TypeTime, Column: phonecode.FieldUsedAt},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   product.Table,
 			Columns: product.Columns,
@@ -444,7 +515,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			product.FieldRatingCount:   {Type: field.TypeInt, Column: product.FieldRatingCount},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   productvariant.Table,
 			Columns: productvariant.Columns,
@@ -468,7 +539,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			productvariant.FieldPosition:          {Type: field.TypeInt, Column: productvariant.FieldPosition},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refreshtoken.Table,
 			Columns: refreshtoken.Columns,
@@ -490,7 +561,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refreshtoken.FieldUserAgent: {Type: field.TypeString, Column: refreshtoken.FieldUserAgent},
 		},
 	}
-	graph.Nodes[18] = &sqlgraph.Node{
+	graph.Nodes[21] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refund.Table,
 			Columns: refund.Columns,
@@ -513,7 +584,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refund.FieldProviderRef: {Type: field.TypeString, Column: refund.FieldProviderRef},
 		},
 	}
-	graph.Nodes[19] = &sqlgraph.Node{
+	graph.Nodes[22] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   relaystate.Table,
 			Columns: relaystate.Columns,
@@ -530,7 +601,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			relaystate.FieldUpdatedAt:         {Type: field.TypeTime, Column: relaystate.FieldUpdatedAt},
 		},
 	}
-	graph.Nodes[20] = &sqlgraph.Node{
+	graph.Nodes[23] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   review.Table,
 			Columns: review.Columns,
@@ -551,7 +622,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			review.FieldImages:      {Type: field.TypeJSON, Column: review.FieldImages},
 		},
 	}
-	graph.Nodes[21] = &sqlgraph.Node{
+	graph.Nodes[24] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   searchtoken.Table,
 			Columns: searchtoken.Columns,
@@ -567,7 +638,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			searchtoken.FieldWeight:    {Type: field.TypeInt, Column: searchtoken.FieldWeight},
 		},
 	}
-	graph.Nodes[22] = &sqlgraph.Node{
+	graph.Nodes[25] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   shipment.Table,
 			Columns: shipment.Columns,
@@ -587,7 +658,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			shipment.FieldStatus:         {Type: field.TypeEnum, Column: shipment.FieldStatus},
 		},
 	}
-	graph.Nodes[23] = &sqlgraph.Node{
+	graph.Nodes[26] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   stockmovement.Table,
 			Columns: stockmovement.Columns,
@@ -610,7 +681,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			stockmovement.FieldCreatedAt:   {Type: field.TypeTime, Column: stockmovement.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[24] = &sqlgraph.Node{
+	graph.Nodes[27] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   trackingevent.Table,
 			Columns: trackingevent.Columns,
@@ -629,7 +700,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			trackingevent.FieldCreatedAt:   {Type: field.TypeTime, Column: trackingevent.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[25] = &sqlgraph.Node{
+	graph.Nodes[28] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   upload.Table,
 			Columns: upload.Columns,
@@ -662,7 +733,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			upload.FieldExpiresAt:           {Type: field.TypeTime, Column: upload.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[26] = &sqlgraph.Node{
+	graph.Nodes[29] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -688,7 +759,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldEmailVerificationSentAt: {Type: field.TypeTime, Column: user.FieldEmailVerificationSentAt},
 		},
 	}
-	graph.Nodes[27] = &sqlgraph.Node{
+	graph.Nodes[30] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   useridentity.Table,
 			Columns: useridentity.Columns,
@@ -708,7 +779,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			useridentity.FieldLastUsedAt: {Type: field.TypeTime, Column: useridentity.FieldLastUsedAt},
 		},
 	}
-	graph.Nodes[28] = &sqlgraph.Node{
+	graph.Nodes[31] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   websigninstate.Table,
 			Columns: websigninstate.Columns,
@@ -731,7 +802,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			websigninstate.FieldUsedAt:      {Type: field.TypeTime, Column: websigninstate.FieldUsedAt},
 		},
 	}
-	graph.Nodes[29] = &sqlgraph.Node{
+	graph.Nodes[32] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhook.Table,
 			Columns: webhook.Columns,
@@ -757,7 +828,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhook.FieldFailingSince:            {Type: field.TypeTime, Column: webhook.FieldFailingSince},
 		},
 	}
-	graph.Nodes[30] = &sqlgraph.Node{
+	graph.Nodes[33] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookattempt.Table,
 			Columns: webhookattempt.Columns,
@@ -776,7 +847,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhookattempt.FieldCreatedAt:    {Type: field.TypeTime, Column: webhookattempt.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[31] = &sqlgraph.Node{
+	graph.Nodes[34] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookdelivery.Table,
 			Columns: webhookdelivery.Columns,
@@ -963,6 +1034,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 		"merchant",
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   merchantcredit.MerchantTable,
+			Columns: []string{merchantcredit.MerchantColumn},
+			Bidi:    false,
+		},
+		"MerchantCredit",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   merchantcreditsnapshot.MerchantTable,
+			Columns: []string{merchantcreditsnapshot.MerchantColumn},
+			Bidi:    false,
+		},
+		"MerchantCreditSnapshot",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
 			Inverse: true,
 			Table:   merchantinvitation.MerchantTable,
 			Columns: []string{merchantinvitation.MerchantColumn},
@@ -982,6 +1077,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"MerchantInvitation",
 		"User",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   merchantsanction.MerchantTable,
+			Columns: []string{merchantsanction.MerchantColumn},
+			Bidi:    false,
+		},
+		"MerchantSanction",
+		"Merchant",
 	)
 	graph.MustAddE(
 		"customer",
@@ -2308,6 +2415,26 @@ func (f *MerchantFilter) WhereCurrency(p entql.StringP) {
 	f.Where(p.Field(merchant.FieldCurrency))
 }
 
+// WherePromisedShipHours applies the entql int predicate on the promised_ship_hours field.
+func (f *MerchantFilter) WherePromisedShipHours(p entql.IntP) {
+	f.Where(p.Field(merchant.FieldPromisedShipHours))
+}
+
+// WhereRestrictedUntil applies the entql time.Time predicate on the restricted_until field.
+func (f *MerchantFilter) WhereRestrictedUntil(p entql.TimeP) {
+	f.Where(p.Field(merchant.FieldRestrictedUntil))
+}
+
+// WhereSuspendedUntil applies the entql time.Time predicate on the suspended_until field.
+func (f *MerchantFilter) WhereSuspendedUntil(p entql.TimeP) {
+	f.Where(p.Field(merchant.FieldSuspendedUntil))
+}
+
+// WhereRemovedAt applies the entql time.Time predicate on the removed_at field.
+func (f *MerchantFilter) WhereRemovedAt(p entql.TimeP) {
+	f.Where(p.Field(merchant.FieldRemovedAt))
+}
+
 // WhereHasOwner applies a predicate to check if query has an edge owner.
 func (f *MerchantFilter) WhereHasOwner() {
 	f.Where(entql.HasEdge("owner"))
@@ -2379,6 +2506,174 @@ func (f *MerchantFilter) WhereHasInvitationsWith(preds ...predicate.MerchantInvi
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *MerchantCreditQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the MerchantCreditQuery builder.
+func (_q *MerchantCreditQuery) Filter() *MerchantCreditFilter {
+	return &MerchantCreditFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *MerchantCreditMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the MerchantCreditMutation builder.
+func (m *MerchantCreditMutation) Filter() *MerchantCreditFilter {
+	return &MerchantCreditFilter{config: m.config, predicateAdder: m}
+}
+
+// MerchantCreditFilter provides a generic filtering capability at runtime for MerchantCreditQuery.
+type MerchantCreditFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *MerchantCreditFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *MerchantCreditFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(merchantcredit.FieldID))
+}
+
+// WhereMerchantID applies the entql int predicate on the merchant_id field.
+func (f *MerchantCreditFilter) WhereMerchantID(p entql.IntP) {
+	f.Where(p.Field(merchantcredit.FieldMerchantID))
+}
+
+// WhereScore applies the entql int predicate on the score field.
+func (f *MerchantCreditFilter) WhereScore(p entql.IntP) {
+	f.Where(p.Field(merchantcredit.FieldScore))
+}
+
+// WhereLevel applies the entql int predicate on the level field.
+func (f *MerchantCreditFilter) WhereLevel(p entql.IntP) {
+	f.Where(p.Field(merchantcredit.FieldLevel))
+}
+
+// WhereBadges applies the entql json.RawMessage predicate on the badges field.
+func (f *MerchantCreditFilter) WhereBadges(p entql.BytesP) {
+	f.Where(p.Field(merchantcredit.FieldBadges))
+}
+
+// WhereBreakdown applies the entql json.RawMessage predicate on the breakdown field.
+func (f *MerchantCreditFilter) WhereBreakdown(p entql.BytesP) {
+	f.Where(p.Field(merchantcredit.FieldBreakdown))
+}
+
+// WhereComputedAt applies the entql time.Time predicate on the computed_at field.
+func (f *MerchantCreditFilter) WhereComputedAt(p entql.TimeP) {
+	f.Where(p.Field(merchantcredit.FieldComputedAt))
+}
+
+// WhereVersion applies the entql int predicate on the version field.
+func (f *MerchantCreditFilter) WhereVersion(p entql.IntP) {
+	f.Where(p.Field(merchantcredit.FieldVersion))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *MerchantCreditFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *MerchantCreditFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *MerchantCreditSnapshotQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the MerchantCreditSnapshotQuery builder.
+func (_q *MerchantCreditSnapshotQuery) Filter() *MerchantCreditSnapshotFilter {
+	return &MerchantCreditSnapshotFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *MerchantCreditSnapshotMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the MerchantCreditSnapshotMutation builder.
+func (m *MerchantCreditSnapshotMutation) Filter() *MerchantCreditSnapshotFilter {
+	return &MerchantCreditSnapshotFilter{config: m.config, predicateAdder: m}
+}
+
+// MerchantCreditSnapshotFilter provides a generic filtering capability at runtime for MerchantCreditSnapshotQuery.
+type MerchantCreditSnapshotFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *MerchantCreditSnapshotFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *MerchantCreditSnapshotFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(merchantcreditsnapshot.FieldID))
+}
+
+// WhereMerchantID applies the entql int predicate on the merchant_id field.
+func (f *MerchantCreditSnapshotFilter) WhereMerchantID(p entql.IntP) {
+	f.Where(p.Field(merchantcreditsnapshot.FieldMerchantID))
+}
+
+// WhereDay applies the entql string predicate on the day field.
+func (f *MerchantCreditSnapshotFilter) WhereDay(p entql.StringP) {
+	f.Where(p.Field(merchantcreditsnapshot.FieldDay))
+}
+
+// WhereScore applies the entql int predicate on the score field.
+func (f *MerchantCreditSnapshotFilter) WhereScore(p entql.IntP) {
+	f.Where(p.Field(merchantcreditsnapshot.FieldScore))
+}
+
+// WhereLevel applies the entql int predicate on the level field.
+func (f *MerchantCreditSnapshotFilter) WhereLevel(p entql.IntP) {
+	f.Where(p.Field(merchantcreditsnapshot.FieldLevel))
+}
+
+// WhereComputedAt applies the entql time.Time predicate on the computed_at field.
+func (f *MerchantCreditSnapshotFilter) WhereComputedAt(p entql.TimeP) {
+	f.Where(p.Field(merchantcreditsnapshot.FieldComputedAt))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *MerchantCreditSnapshotFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *MerchantCreditSnapshotFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *MerchantInvitationQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -2407,7 +2702,7 @@ type MerchantInvitationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MerchantInvitationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2482,6 +2777,125 @@ func (f *MerchantInvitationFilter) WhereHasInvitedByWith(preds ...predicate.User
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *MerchantSanctionQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the MerchantSanctionQuery builder.
+func (_q *MerchantSanctionQuery) Filter() *MerchantSanctionFilter {
+	return &MerchantSanctionFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *MerchantSanctionMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the MerchantSanctionMutation builder.
+func (m *MerchantSanctionMutation) Filter() *MerchantSanctionFilter {
+	return &MerchantSanctionFilter{config: m.config, predicateAdder: m}
+}
+
+// MerchantSanctionFilter provides a generic filtering capability at runtime for MerchantSanctionQuery.
+type MerchantSanctionFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *MerchantSanctionFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *MerchantSanctionFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(merchantsanction.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *MerchantSanctionFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(merchantsanction.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *MerchantSanctionFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(merchantsanction.FieldUpdatedAt))
+}
+
+// WhereMerchantID applies the entql int predicate on the merchant_id field.
+func (f *MerchantSanctionFilter) WhereMerchantID(p entql.IntP) {
+	f.Where(p.Field(merchantsanction.FieldMerchantID))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *MerchantSanctionFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(merchantsanction.FieldKind))
+}
+
+// WhereReason applies the entql string predicate on the reason field.
+func (f *MerchantSanctionFilter) WhereReason(p entql.StringP) {
+	f.Where(p.Field(merchantsanction.FieldReason))
+}
+
+// WhereEndsAt applies the entql time.Time predicate on the ends_at field.
+func (f *MerchantSanctionFilter) WhereEndsAt(p entql.TimeP) {
+	f.Where(p.Field(merchantsanction.FieldEndsAt))
+}
+
+// WhereImposedByID applies the entql int predicate on the imposed_by_id field.
+func (f *MerchantSanctionFilter) WhereImposedByID(p entql.IntP) {
+	f.Where(p.Field(merchantsanction.FieldImposedByID))
+}
+
+// WhereLiftedAt applies the entql time.Time predicate on the lifted_at field.
+func (f *MerchantSanctionFilter) WhereLiftedAt(p entql.TimeP) {
+	f.Where(p.Field(merchantsanction.FieldLiftedAt))
+}
+
+// WhereLiftedByID applies the entql int predicate on the lifted_by_id field.
+func (f *MerchantSanctionFilter) WhereLiftedByID(p entql.IntP) {
+	f.Where(p.Field(merchantsanction.FieldLiftedByID))
+}
+
+// WhereLiftReason applies the entql string predicate on the lift_reason field.
+func (f *MerchantSanctionFilter) WhereLiftReason(p entql.StringP) {
+	f.Where(p.Field(merchantsanction.FieldLiftReason))
+}
+
+// WhereAppealNote applies the entql string predicate on the appeal_note field.
+func (f *MerchantSanctionFilter) WhereAppealNote(p entql.StringP) {
+	f.Where(p.Field(merchantsanction.FieldAppealNote))
+}
+
+// WhereAppealedAt applies the entql time.Time predicate on the appealed_at field.
+func (f *MerchantSanctionFilter) WhereAppealedAt(p entql.TimeP) {
+	f.Where(p.Field(merchantsanction.FieldAppealedAt))
+}
+
+// WhereAppealedByID applies the entql int predicate on the appealed_by_id field.
+func (f *MerchantSanctionFilter) WhereAppealedByID(p entql.IntP) {
+	f.Where(p.Field(merchantsanction.FieldAppealedByID))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *MerchantSanctionFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *MerchantSanctionFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *OrderQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -2510,7 +2924,7 @@ type OrderFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OrderFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2774,7 +3188,7 @@ type OrderEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OrderEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2888,7 +3302,7 @@ type OrderItemFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OrderItemFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3044,7 +3458,7 @@ type PaymentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PaymentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3197,7 +3611,7 @@ type PaymentNotificationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PaymentNotificationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3282,7 +3696,7 @@ type PhoneCodeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PhoneCodeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3367,7 +3781,7 @@ type ProductFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProductFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3577,7 +3991,7 @@ type ProductVariantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProductVariantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3700,7 +4114,7 @@ type RefreshTokenFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefreshTokenFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3799,7 +4213,7 @@ type RefundFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefundFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3903,7 +4317,7 @@ type RelayStateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RelayStateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3963,7 +4377,7 @@ type ReviewFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ReviewFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4085,7 +4499,7 @@ type SearchTokenFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SearchTokenFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4154,7 +4568,7 @@ type ShipmentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ShipmentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4257,7 +4671,7 @@ type StockMovementFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StockMovementFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4375,7 +4789,7 @@ type TrackingEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TrackingEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4459,7 +4873,7 @@ type UploadFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UploadFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4599,7 +5013,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4788,7 +5202,7 @@ type UserIdentityFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserIdentityFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4877,7 +5291,7 @@ type WebSignInStateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebSignInStateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4967,7 +5381,7 @@ type WebhookFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5086,7 +5500,7 @@ type WebhookAttemptFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookAttemptFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5170,7 +5584,7 @@ type WebhookDeliveryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookDeliveryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[34].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

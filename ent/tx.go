@@ -30,8 +30,14 @@ type Tx struct {
 	EmailVerification *EmailVerificationClient
 	// Merchant is the client for interacting with the Merchant builders.
 	Merchant *MerchantClient
+	// MerchantCredit is the client for interacting with the MerchantCredit builders.
+	MerchantCredit *MerchantCreditClient
+	// MerchantCreditSnapshot is the client for interacting with the MerchantCreditSnapshot builders.
+	MerchantCreditSnapshot *MerchantCreditSnapshotClient
 	// MerchantInvitation is the client for interacting with the MerchantInvitation builders.
 	MerchantInvitation *MerchantInvitationClient
+	// MerchantSanction is the client for interacting with the MerchantSanction builders.
+	MerchantSanction *MerchantSanctionClient
 	// Order is the client for interacting with the Order builders.
 	Order *OrderClient
 	// OrderEvent is the client for interacting with the OrderEvent builders.
@@ -217,7 +223,10 @@ func (tx *Tx) init() {
 	tx.Checkout = NewCheckoutClient(tx.config)
 	tx.EmailVerification = NewEmailVerificationClient(tx.config)
 	tx.Merchant = NewMerchantClient(tx.config)
+	tx.MerchantCredit = NewMerchantCreditClient(tx.config)
+	tx.MerchantCreditSnapshot = NewMerchantCreditSnapshotClient(tx.config)
 	tx.MerchantInvitation = NewMerchantInvitationClient(tx.config)
+	tx.MerchantSanction = NewMerchantSanctionClient(tx.config)
 	tx.Order = NewOrderClient(tx.config)
 	tx.OrderEvent = NewOrderEventClient(tx.config)
 	tx.OrderItem = NewOrderItemClient(tx.config)

@@ -20,6 +20,7 @@ import (
 	"github.com/xiadan/xiadan/ent"
 	"github.com/xiadan/xiadan/ent/merchant"
 	"github.com/xiadan/xiadan/ent/merchantinvitation"
+	"github.com/xiadan/xiadan/ent/merchantsanction"
 	"github.com/xiadan/xiadan/ent/order"
 	"github.com/xiadan/xiadan/ent/orderevent"
 	"github.com/xiadan/xiadan/ent/orderitem"
@@ -275,6 +276,7 @@ type ComplexityRoot struct {
 		Name                  func(childComplexity int) int
 		ProductCount          func(childComplexity int) int
 		Products              func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ProductOrder, where *ent.ProductWhereInput) int
+		PromisedShipHours     func(childComplexity int) int
 		ShippingFlatFee       func(childComplexity int) int
 		ShowExactStock        func(childComplexity int) int
 		Slug                  func(childComplexity int) int
@@ -320,6 +322,32 @@ type ComplexityRoot struct {
 	}
 
 	MerchantInvitationEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	MerchantSanction struct {
+		AppealNote func(childComplexity int) int
+		AppealedAt func(childComplexity int) int
+		CreatedAt  func(childComplexity int) int
+		EndsAt     func(childComplexity int) int
+		ID         func(childComplexity int) int
+		Kind       func(childComplexity int) int
+		LiftReason func(childComplexity int) int
+		LiftedAt   func(childComplexity int) int
+		Merchant   func(childComplexity int) int
+		Reason     func(childComplexity int) int
+		UpdatedAt  func(childComplexity int) int
+	}
+
+	MerchantSanctionConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	MerchantSanctionEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
 	}
@@ -1902,6 +1930,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Merchant.Products(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.ProductOrder), args["where"].(*ent.ProductWhereInput)), true
+	case "Merchant.promisedShipHours":
+		if e.ComplexityRoot.Merchant.PromisedShipHours == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Merchant.PromisedShipHours(childComplexity), true
 	case "Merchant.shippingFlatFee":
 		if e.ComplexityRoot.Merchant.ShippingFlatFee == nil {
 			break
@@ -2082,6 +2116,111 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.MerchantInvitationEdge.Node(childComplexity), true
+
+	case "MerchantSanction.appealNote":
+		if e.ComplexityRoot.MerchantSanction.AppealNote == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantSanction.AppealNote(childComplexity), true
+	case "MerchantSanction.appealedAt":
+		if e.ComplexityRoot.MerchantSanction.AppealedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantSanction.AppealedAt(childComplexity), true
+	case "MerchantSanction.createdAt":
+		if e.ComplexityRoot.MerchantSanction.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantSanction.CreatedAt(childComplexity), true
+	case "MerchantSanction.endsAt":
+		if e.ComplexityRoot.MerchantSanction.EndsAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantSanction.EndsAt(childComplexity), true
+	case "MerchantSanction.id":
+		if e.ComplexityRoot.MerchantSanction.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantSanction.ID(childComplexity), true
+	case "MerchantSanction.kind":
+		if e.ComplexityRoot.MerchantSanction.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantSanction.Kind(childComplexity), true
+	case "MerchantSanction.liftReason":
+		if e.ComplexityRoot.MerchantSanction.LiftReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantSanction.LiftReason(childComplexity), true
+	case "MerchantSanction.liftedAt":
+		if e.ComplexityRoot.MerchantSanction.LiftedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantSanction.LiftedAt(childComplexity), true
+	case "MerchantSanction.merchant":
+		if e.ComplexityRoot.MerchantSanction.Merchant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantSanction.Merchant(childComplexity), true
+	case "MerchantSanction.reason":
+		if e.ComplexityRoot.MerchantSanction.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantSanction.Reason(childComplexity), true
+	case "MerchantSanction.updatedAt":
+		if e.ComplexityRoot.MerchantSanction.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantSanction.UpdatedAt(childComplexity), true
+
+	case "MerchantSanctionConnection.edges":
+		if e.ComplexityRoot.MerchantSanctionConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantSanctionConnection.Edges(childComplexity), true
+	case "MerchantSanctionConnection.nodes":
+		if e.ComplexityRoot.MerchantSanctionConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantSanctionConnection.Nodes(childComplexity), true
+	case "MerchantSanctionConnection.pageInfo":
+		if e.ComplexityRoot.MerchantSanctionConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantSanctionConnection.PageInfo(childComplexity), true
+	case "MerchantSanctionConnection.totalCount":
+		if e.ComplexityRoot.MerchantSanctionConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantSanctionConnection.TotalCount(childComplexity), true
+
+	case "MerchantSanctionEdge.cursor":
+		if e.ComplexityRoot.MerchantSanctionEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantSanctionEdge.Cursor(childComplexity), true
+	case "MerchantSanctionEdge.node":
+		if e.ComplexityRoot.MerchantSanctionEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantSanctionEdge.Node(childComplexity), true
 
 	case "Money.amount":
 		if e.ComplexityRoot.Money.Amount == nil {
@@ -5164,6 +5303,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputMerchantInvitationOrder,
 		ec.unmarshalInputMerchantInvitationWhereInput,
 		ec.unmarshalInputMerchantOrder,
+		ec.unmarshalInputMerchantSanctionOrder,
+		ec.unmarshalInputMerchantSanctionWhereInput,
 		ec.unmarshalInputMerchantWhereInput,
 		ec.unmarshalInputMiniProgramSignInInput,
 		ec.unmarshalInputOrderEventWhereInput,
@@ -6705,6 +6846,7 @@ type Merchant implements Node {
   legalName: String!
   status: MerchantStatus!
   currency: String!
+  promisedShipHours: Int!
 }
 """
 A connection to a list of items.
@@ -6912,6 +7054,201 @@ enum MerchantOrderField {
   CREATED_AT
   UPDATED_AT
   NAME
+}
+type MerchantSanction implements Node {
+  id: ID!
+  createdAt: Time!
+  updatedAt: Time!
+  kind: SanctionKind!
+  reason: String!
+  endsAt: Time
+  liftedAt: Time
+  liftReason: String
+  appealNote: String
+  appealedAt: Time
+  merchant: Merchant!
+}
+"""
+A connection to a list of items.
+"""
+type MerchantSanctionConnection {
+  """
+  A list of edges.
+  """
+  edges: [MerchantSanctionEdge!]!
+  """
+  Information to aid in pagination.
+  """
+  pageInfo: PageInfo!
+  """
+  Identifies the total count of items in the connection.
+  """
+  totalCount: Int!
+  """
+  The items of the page, without their cursors (the nodes of edges).
+  """
+  nodes: [MerchantSanction!]!
+}
+"""
+An edge in a connection.
+"""
+type MerchantSanctionEdge {
+  """
+  The item at the end of the edge.
+  """
+  node: MerchantSanction
+  """
+  A cursor for use in pagination.
+  """
+  cursor: Cursor!
+}
+"""
+Ordering options for MerchantSanction connections
+"""
+input MerchantSanctionOrder {
+  """
+  The ordering direction.
+  """
+  direction: OrderDirection! = ASC
+  """
+  The field by which to order MerchantSanctions.
+  """
+  field: MerchantSanctionOrderField!
+}
+"""
+Properties by which MerchantSanction connections can be ordered.
+"""
+enum MerchantSanctionOrderField {
+  CREATED_AT
+  UPDATED_AT
+  ENDS_AT
+}
+"""
+MerchantSanctionWhereInput is used for filtering MerchantSanction objects.
+Input was generated by ent.
+"""
+input MerchantSanctionWhereInput {
+  not: MerchantSanctionWhereInput
+  and: [MerchantSanctionWhereInput!]
+  or: [MerchantSanctionWhereInput!]
+  """
+  id field predicates
+  """
+  id: ID
+  idNEQ: ID
+  idIn: [ID!]
+  idNotIn: [ID!]
+  idGT: ID
+  idGTE: ID
+  idLT: ID
+  idLTE: ID
+  """
+  created_at field predicates
+  """
+  createdAt: Time
+  createdAtNEQ: Time
+  createdAtIn: [Time!]
+  createdAtNotIn: [Time!]
+  createdAtGT: Time
+  createdAtGTE: Time
+  createdAtLT: Time
+  createdAtLTE: Time
+  """
+  updated_at field predicates
+  """
+  updatedAt: Time
+  updatedAtNEQ: Time
+  updatedAtIn: [Time!]
+  updatedAtNotIn: [Time!]
+  updatedAtGT: Time
+  updatedAtGTE: Time
+  updatedAtLT: Time
+  updatedAtLTE: Time
+  """
+  kind field predicates
+  """
+  kind: SanctionKind
+  kindNEQ: SanctionKind
+  kindIn: [SanctionKind!]
+  kindNotIn: [SanctionKind!]
+  """
+  reason field predicates
+  """
+  reason: String
+  reasonNEQ: String
+  reasonIn: [String!]
+  reasonNotIn: [String!]
+  reasonGT: String
+  reasonGTE: String
+  reasonLT: String
+  reasonLTE: String
+  reasonContains: String
+  reasonHasPrefix: String
+  reasonHasSuffix: String
+  reasonEqualFold: String
+  reasonContainsFold: String
+  """
+  ends_at field predicates
+  """
+  endsAt: Time
+  endsAtNEQ: Time
+  endsAtIn: [Time!]
+  endsAtNotIn: [Time!]
+  endsAtGT: Time
+  endsAtGTE: Time
+  endsAtLT: Time
+  endsAtLTE: Time
+  endsAtIsNil: Boolean
+  endsAtNotNil: Boolean
+  """
+  lifted_at field predicates
+  """
+  liftedAt: Time
+  liftedAtNEQ: Time
+  liftedAtIn: [Time!]
+  liftedAtNotIn: [Time!]
+  liftedAtGT: Time
+  liftedAtGTE: Time
+  liftedAtLT: Time
+  liftedAtLTE: Time
+  liftedAtIsNil: Boolean
+  liftedAtNotNil: Boolean
+  """
+  lift_reason field predicates
+  """
+  liftReason: String
+  liftReasonNEQ: String
+  liftReasonIn: [String!]
+  liftReasonNotIn: [String!]
+  liftReasonGT: String
+  liftReasonGTE: String
+  liftReasonLT: String
+  liftReasonLTE: String
+  liftReasonContains: String
+  liftReasonHasPrefix: String
+  liftReasonHasSuffix: String
+  liftReasonIsNil: Boolean
+  liftReasonNotNil: Boolean
+  liftReasonEqualFold: String
+  liftReasonContainsFold: String
+  """
+  appealed_at field predicates
+  """
+  appealedAt: Time
+  appealedAtNEQ: Time
+  appealedAtIn: [Time!]
+  appealedAtNotIn: [Time!]
+  appealedAtGT: Time
+  appealedAtGTE: Time
+  appealedAtLT: Time
+  appealedAtLTE: Time
+  appealedAtIsNil: Boolean
+  appealedAtNotNil: Boolean
+  """
+  merchant edge predicates
+  """
+  hasMerchant: Boolean
+  hasMerchantWith: [MerchantWhereInput!]
 }
 """
 MerchantStatus is enum for the field status
@@ -8736,6 +9073,15 @@ input ReviewWhereInput {
   bodyHasSuffix: String
   bodyEqualFold: String
   bodyContainsFold: String
+}
+"""
+SanctionKind is enum for the field kind
+"""
+enum SanctionKind @goModel(model: "github.com/xiadan/xiadan/ent/merchantsanction.Kind") {
+  WARNING
+  RESTRICTION
+  SUSPENSION
+  REMOVAL
 }
 type Shipment implements Node {
   id: ID!
@@ -10973,6 +11319,8 @@ func (ec *executionContext) childFields_Merchant(ctx context.Context, field grap
 		return ec.fieldContext_Merchant_status(ctx, field)
 	case "currency":
 		return ec.fieldContext_Merchant_currency(ctx, field)
+	case "promisedShipHours":
+		return ec.fieldContext_Merchant_promisedShipHours(ctx, field)
 	case "productCount":
 		return ec.fieldContext_Merchant_productCount(ctx, field)
 	case "statusReason":
@@ -11059,6 +11407,44 @@ func (ec *executionContext) childFields_MerchantInvitationEdge(ctx context.Conte
 		return ec.fieldContext_MerchantInvitationEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type MerchantInvitationEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_MerchantSanction(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_MerchantSanction_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_MerchantSanction_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_MerchantSanction_updatedAt(ctx, field)
+	case "kind":
+		return ec.fieldContext_MerchantSanction_kind(ctx, field)
+	case "reason":
+		return ec.fieldContext_MerchantSanction_reason(ctx, field)
+	case "endsAt":
+		return ec.fieldContext_MerchantSanction_endsAt(ctx, field)
+	case "liftedAt":
+		return ec.fieldContext_MerchantSanction_liftedAt(ctx, field)
+	case "liftReason":
+		return ec.fieldContext_MerchantSanction_liftReason(ctx, field)
+	case "appealNote":
+		return ec.fieldContext_MerchantSanction_appealNote(ctx, field)
+	case "appealedAt":
+		return ec.fieldContext_MerchantSanction_appealedAt(ctx, field)
+	case "merchant":
+		return ec.fieldContext_MerchantSanction_merchant(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MerchantSanction", field.Name)
+}
+
+func (ec *executionContext) childFields_MerchantSanctionEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_MerchantSanctionEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_MerchantSanctionEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MerchantSanctionEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_Money(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -17515,6 +17901,29 @@ func (ec *executionContext) fieldContext_Merchant_currency(_ context.Context, fi
 	return graphql.NewScalarFieldContext("Merchant", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _Merchant_promisedShipHours(ctx context.Context, field graphql.CollectedField, obj *ent.Merchant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Merchant_promisedShipHours(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PromisedShipHours, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Merchant_promisedShipHours(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Merchant", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
 func (ec *executionContext) _Merchant_productCount(ctx context.Context, field graphql.CollectedField, obj *ent.Merchant) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -18373,6 +18782,442 @@ func (ec *executionContext) _MerchantInvitationEdge_cursor(ctx context.Context, 
 }
 func (ec *executionContext) fieldContext_MerchantInvitationEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("MerchantInvitationEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantSanction_id(ctx context.Context, field graphql.CollectedField, obj *ent.MerchantSanction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantSanction_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantSanction_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantSanction", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantSanction_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.MerchantSanction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantSanction_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantSanction_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantSanction", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantSanction_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.MerchantSanction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantSanction_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantSanction_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantSanction", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantSanction_kind(ctx context.Context, field graphql.CollectedField, obj *ent.MerchantSanction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantSanction_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v merchantsanction.Kind) graphql.Marshaler {
+			return ec.marshalNSanctionKind2githubᚗcomᚋxiadanᚋxiadanᚋentᚋmerchantsanctionᚐKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantSanction_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantSanction", field, false, false, errors.New("field of type SanctionKind does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantSanction_reason(ctx context.Context, field graphql.CollectedField, obj *ent.MerchantSanction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantSanction_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantSanction_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantSanction", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantSanction_endsAt(ctx context.Context, field graphql.CollectedField, obj *ent.MerchantSanction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantSanction_endsAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EndsAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantSanction_endsAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantSanction", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantSanction_liftedAt(ctx context.Context, field graphql.CollectedField, obj *ent.MerchantSanction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantSanction_liftedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LiftedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantSanction_liftedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantSanction", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantSanction_liftReason(ctx context.Context, field graphql.CollectedField, obj *ent.MerchantSanction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantSanction_liftReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LiftReason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantSanction_liftReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantSanction", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantSanction_appealNote(ctx context.Context, field graphql.CollectedField, obj *ent.MerchantSanction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantSanction_appealNote(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AppealNote, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantSanction_appealNote(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantSanction", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantSanction_appealedAt(ctx context.Context, field graphql.CollectedField, obj *ent.MerchantSanction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantSanction_appealedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AppealedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantSanction_appealedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantSanction", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantSanction_merchant(ctx context.Context, field graphql.CollectedField, obj *ent.MerchantSanction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantSanction_merchant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Merchant(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Merchant) graphql.Marshaler {
+			return ec.marshalNMerchant2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantSanction_merchant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MerchantSanction",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Merchant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _MerchantSanctionConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.MerchantSanctionConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantSanctionConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.MerchantSanctionEdge) graphql.Marshaler {
+			return ec.marshalNMerchantSanctionEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantSanctionEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantSanctionConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MerchantSanctionConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MerchantSanctionEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _MerchantSanctionConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.MerchantSanctionConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantSanctionConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantSanctionConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MerchantSanctionConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _MerchantSanctionConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.MerchantSanctionConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantSanctionConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantSanctionConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantSanctionConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantSanctionConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *ent.MerchantSanctionConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantSanctionConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.MerchantSanction) graphql.Marshaler {
+			return ec.marshalNMerchantSanction2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantSanctionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantSanctionConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MerchantSanctionConnection",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MerchantSanction(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _MerchantSanctionEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.MerchantSanctionEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantSanctionEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.MerchantSanction) graphql.Marshaler {
+			return ec.marshalOMerchantSanction2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantSanction(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantSanctionEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MerchantSanctionEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MerchantSanction(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _MerchantSanctionEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.MerchantSanctionEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantSanctionEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantSanctionEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantSanctionEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
 }
 
 func (ec *executionContext) _Money_amount(ctx context.Context, field graphql.CollectedField, obj *money.Money) (ret graphql.Marshaler) {
@@ -37627,6 +38472,707 @@ func (ec *executionContext) unmarshalInputMerchantOrder(ctx context.Context, obj
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputMerchantSanctionOrder(ctx context.Context, obj any) (ent.MerchantSanctionOrder, error) {
+	var it ent.MerchantSanctionOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNMerchantSanctionOrderField2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantSanctionOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputMerchantSanctionWhereInput(ctx context.Context, obj any) (ent.MerchantSanctionWhereInput, error) {
+	var it ent.MerchantSanctionWhereInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "kind", "kindNEQ", "kindIn", "kindNotIn", "reason", "reasonNEQ", "reasonIn", "reasonNotIn", "reasonGT", "reasonGTE", "reasonLT", "reasonLTE", "reasonContains", "reasonHasPrefix", "reasonHasSuffix", "reasonEqualFold", "reasonContainsFold", "endsAt", "endsAtNEQ", "endsAtIn", "endsAtNotIn", "endsAtGT", "endsAtGTE", "endsAtLT", "endsAtLTE", "endsAtIsNil", "endsAtNotNil", "liftedAt", "liftedAtNEQ", "liftedAtIn", "liftedAtNotIn", "liftedAtGT", "liftedAtGTE", "liftedAtLT", "liftedAtLTE", "liftedAtIsNil", "liftedAtNotNil", "liftReason", "liftReasonNEQ", "liftReasonIn", "liftReasonNotIn", "liftReasonGT", "liftReasonGTE", "liftReasonLT", "liftReasonLTE", "liftReasonContains", "liftReasonHasPrefix", "liftReasonHasSuffix", "liftReasonIsNil", "liftReasonNotNil", "liftReasonEqualFold", "liftReasonContainsFold", "appealedAt", "appealedAtNEQ", "appealedAtIn", "appealedAtNotIn", "appealedAtGT", "appealedAtGTE", "appealedAtLT", "appealedAtLTE", "appealedAtIsNil", "appealedAtNotNil", "hasMerchant", "hasMerchantWith"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "not":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("not"))
+			data, err := ec.unmarshalOMerchantSanctionWhereInput2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantSanctionWhereInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Not = data
+		case "and":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("and"))
+			data, err := ec.unmarshalOMerchantSanctionWhereInput2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantSanctionWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.And = data
+		case "or":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("or"))
+			data, err := ec.unmarshalOMerchantSanctionWhereInput2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantSanctionWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Or = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNEQ"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNEQ = data
+		case "idIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDIn = data
+		case "idNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNotIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNotIn = data
+		case "idGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGT"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGT = data
+		case "idGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGTE"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGTE = data
+		case "idLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLT"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLT = data
+		case "idLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLTE"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLTE = data
+		case "createdAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAt = data
+		case "createdAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNEQ = data
+		case "createdAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtIn = data
+		case "createdAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNotIn = data
+		case "createdAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGT = data
+		case "createdAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGTE = data
+		case "createdAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLT = data
+		case "createdAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLTE = data
+		case "updatedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAt = data
+		case "updatedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNEQ = data
+		case "updatedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtIn = data
+		case "updatedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNotIn = data
+		case "updatedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGT = data
+		case "updatedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGTE = data
+		case "updatedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLT = data
+		case "updatedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLTE = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalOSanctionKind2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚋmerchantsanctionᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "kindNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kindNEQ"))
+			data, err := ec.unmarshalOSanctionKind2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚋmerchantsanctionᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KindNEQ = data
+		case "kindIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kindIn"))
+			data, err := ec.unmarshalOSanctionKind2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋentᚋmerchantsanctionᚐKindᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KindIn = data
+		case "kindNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kindNotIn"))
+			data, err := ec.unmarshalOSanctionKind2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋentᚋmerchantsanctionᚐKindᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KindNotIn = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		case "reasonNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonNEQ = data
+		case "reasonIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonIn = data
+		case "reasonNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonNotIn = data
+		case "reasonGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonGT = data
+		case "reasonGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonGTE = data
+		case "reasonLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonLT = data
+		case "reasonLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonLTE = data
+		case "reasonContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonContains = data
+		case "reasonHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonHasPrefix = data
+		case "reasonHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonHasSuffix = data
+		case "reasonEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonEqualFold = data
+		case "reasonContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonContainsFold = data
+		case "endsAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endsAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndsAt = data
+		case "endsAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endsAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndsAtNEQ = data
+		case "endsAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endsAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndsAtIn = data
+		case "endsAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endsAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndsAtNotIn = data
+		case "endsAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endsAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndsAtGT = data
+		case "endsAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endsAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndsAtGTE = data
+		case "endsAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endsAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndsAtLT = data
+		case "endsAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endsAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndsAtLTE = data
+		case "endsAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endsAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndsAtIsNil = data
+		case "endsAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endsAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndsAtNotNil = data
+		case "liftedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("liftedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LiftedAt = data
+		case "liftedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("liftedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LiftedAtNEQ = data
+		case "liftedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("liftedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LiftedAtIn = data
+		case "liftedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("liftedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LiftedAtNotIn = data
+		case "liftedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("liftedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LiftedAtGT = data
+		case "liftedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("liftedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LiftedAtGTE = data
+		case "liftedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("liftedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LiftedAtLT = data
+		case "liftedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("liftedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LiftedAtLTE = data
+		case "liftedAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("liftedAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LiftedAtIsNil = data
+		case "liftedAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("liftedAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LiftedAtNotNil = data
+		case "liftReason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("liftReason"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LiftReason = data
+		case "liftReasonNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("liftReasonNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LiftReasonNEQ = data
+		case "liftReasonIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("liftReasonIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LiftReasonIn = data
+		case "liftReasonNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("liftReasonNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LiftReasonNotIn = data
+		case "liftReasonGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("liftReasonGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LiftReasonGT = data
+		case "liftReasonGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("liftReasonGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LiftReasonGTE = data
+		case "liftReasonLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("liftReasonLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LiftReasonLT = data
+		case "liftReasonLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("liftReasonLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LiftReasonLTE = data
+		case "liftReasonContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("liftReasonContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LiftReasonContains = data
+		case "liftReasonHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("liftReasonHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LiftReasonHasPrefix = data
+		case "liftReasonHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("liftReasonHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LiftReasonHasSuffix = data
+		case "liftReasonIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("liftReasonIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LiftReasonIsNil = data
+		case "liftReasonNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("liftReasonNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LiftReasonNotNil = data
+		case "liftReasonEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("liftReasonEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LiftReasonEqualFold = data
+		case "liftReasonContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("liftReasonContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LiftReasonContainsFold = data
+		case "appealedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("appealedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AppealedAt = data
+		case "appealedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("appealedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AppealedAtNEQ = data
+		case "appealedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("appealedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AppealedAtIn = data
+		case "appealedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("appealedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AppealedAtNotIn = data
+		case "appealedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("appealedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AppealedAtGT = data
+		case "appealedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("appealedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AppealedAtGTE = data
+		case "appealedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("appealedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AppealedAtLT = data
+		case "appealedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("appealedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AppealedAtLTE = data
+		case "appealedAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("appealedAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AppealedAtIsNil = data
+		case "appealedAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("appealedAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AppealedAtNotNil = data
+		case "hasMerchant":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasMerchant"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasMerchant = data
+		case "hasMerchantWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasMerchantWith"))
+			data, err := ec.unmarshalOMerchantWhereInput2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasMerchantWith = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputMerchantWhereInput(ctx context.Context, obj any) (ent.MerchantWhereInput, error) {
 	var it ent.MerchantWhereInput
 	if obj == nil {
@@ -49543,6 +51089,11 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Order(ctx, sel, obj)
+	case *ent.MerchantSanction:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._MerchantSanction(ctx, sel, obj)
 	case *ent.MerchantInvitation:
 		if obj == nil {
 			return graphql.Null
@@ -51406,6 +52957,11 @@ func (ec *executionContext) _Merchant(ctx context.Context, sel ast.SelectionSet,
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "promisedShipHours":
+			out.Values[i] = ec._Merchant_promisedShipHours(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "productCount":
 			field := field
 
@@ -52053,6 +53609,223 @@ func (ec *executionContext) _MerchantInvitationEdge(ctx context.Context, sel ast
 			}
 		case "cursor":
 			out.Values[i] = ec._MerchantInvitationEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var merchantSanctionImplementors = []string{"MerchantSanction", "Node"}
+
+func (ec *executionContext) _MerchantSanction(ctx context.Context, sel ast.SelectionSet, obj *ent.MerchantSanction) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, merchantSanctionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("MerchantSanction")
+		case "id":
+			out.Values[i] = ec._MerchantSanction_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._MerchantSanction_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._MerchantSanction_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.Values[i] = ec._MerchantSanction_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "reason":
+			out.Values[i] = ec._MerchantSanction_reason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "endsAt":
+			out.Values[i] = ec._MerchantSanction_endsAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "liftedAt":
+			out.Values[i] = ec._MerchantSanction_liftedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "liftReason":
+			out.Values[i] = ec._MerchantSanction_liftReason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "appealNote":
+			out.Values[i] = ec._MerchantSanction_appealNote(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "appealedAt":
+			out.Values[i] = ec._MerchantSanction_appealedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "merchant":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._MerchantSanction_merchant(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var merchantSanctionConnectionImplementors = []string{"MerchantSanctionConnection"}
+
+func (ec *executionContext) _MerchantSanctionConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.MerchantSanctionConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, merchantSanctionConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("MerchantSanctionConnection")
+		case "edges":
+			out.Values[i] = ec._MerchantSanctionConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._MerchantSanctionConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._MerchantSanctionConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._MerchantSanctionConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var merchantSanctionEdgeImplementors = []string{"MerchantSanctionEdge"}
+
+func (ec *executionContext) _MerchantSanctionEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.MerchantSanctionEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, merchantSanctionEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("MerchantSanctionEdge")
+		case "node":
+			out.Values[i] = ec._MerchantSanctionEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._MerchantSanctionEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -59895,6 +61668,79 @@ func (ec *executionContext) marshalNMerchantOrderField2ᚖgithubᚗcomᚋxiadan�
 	return v
 }
 
+func (ec *executionContext) marshalNMerchantSanction2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantSanctionᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.MerchantSanction) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNMerchantSanction2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantSanction(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNMerchantSanction2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantSanction(ctx context.Context, sel ast.SelectionSet, v *ent.MerchantSanction) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._MerchantSanction(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNMerchantSanctionEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantSanctionEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.MerchantSanctionEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNMerchantSanctionEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantSanctionEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNMerchantSanctionEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantSanctionEdge(ctx context.Context, sel ast.SelectionSet, v *ent.MerchantSanctionEdge) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._MerchantSanctionEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNMerchantSanctionOrderField2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantSanctionOrderField(ctx context.Context, v any) (*ent.MerchantSanctionOrderField, error) {
+	var res = new(ent.MerchantSanctionOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNMerchantSanctionOrderField2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantSanctionOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.MerchantSanctionOrderField) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalNMerchantSanctionWhereInput2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantSanctionWhereInput(ctx context.Context, v any) (*ent.MerchantSanctionWhereInput, error) {
+	res, err := ec.unmarshalInputMerchantSanctionWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNMerchantStatus2githubᚗcomᚋxiadanᚋxiadanᚋentᚋmerchantᚐStatus(ctx context.Context, v any) (merchant.Status, error) {
 	var res merchant.Status
 	err := res.UnmarshalGQL(v)
@@ -60706,6 +62552,16 @@ func (ec *executionContext) marshalNRole2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋint
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalNSanctionKind2githubᚗcomᚋxiadanᚋxiadanᚋentᚋmerchantsanctionᚐKind(ctx context.Context, v any) (merchantsanction.Kind, error) {
+	var res merchantsanction.Kind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSanctionKind2githubᚗcomᚋxiadanᚋxiadanᚋentᚋmerchantsanctionᚐKind(ctx context.Context, sel ast.SelectionSet, v merchantsanction.Kind) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) marshalNShipment2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐShipment(ctx context.Context, sel ast.SelectionSet, v *ent.Shipment) graphql.Marshaler {
@@ -62153,6 +64009,38 @@ func (ec *executionContext) unmarshalOMerchantOrder2ᚖgithubᚗcomᚋxiadanᚋx
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalOMerchantSanction2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantSanction(ctx context.Context, sel ast.SelectionSet, v *ent.MerchantSanction) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._MerchantSanction(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOMerchantSanctionWhereInput2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantSanctionWhereInputᚄ(ctx context.Context, v any) ([]*ent.MerchantSanctionWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.MerchantSanctionWhereInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNMerchantSanctionWhereInput2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantSanctionWhereInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOMerchantSanctionWhereInput2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantSanctionWhereInput(ctx context.Context, v any) (*ent.MerchantSanctionWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputMerchantSanctionWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalOMerchantStatus2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋentᚋmerchantᚐStatusᚄ(ctx context.Context, v any) ([]merchant.Status, error) {
 	if v == nil {
 		return nil, nil
@@ -63205,6 +65093,58 @@ func (ec *executionContext) unmarshalOReviewWhereInput2ᚖgithubᚗcomᚋxiadan�
 	}
 	res, err := ec.unmarshalInputReviewWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOSanctionKind2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋentᚋmerchantsanctionᚐKindᚄ(ctx context.Context, v any) ([]merchantsanction.Kind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]merchantsanction.Kind, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNSanctionKind2githubᚗcomᚋxiadanᚋxiadanᚋentᚋmerchantsanctionᚐKind(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOSanctionKind2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋentᚋmerchantsanctionᚐKindᚄ(ctx context.Context, sel ast.SelectionSet, v []merchantsanction.Kind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSanctionKind2githubᚗcomᚋxiadanᚋxiadanᚋentᚋmerchantsanctionᚐKind(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOSanctionKind2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚋmerchantsanctionᚐKind(ctx context.Context, v any) (*merchantsanction.Kind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(merchantsanction.Kind)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOSanctionKind2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚋmerchantsanctionᚐKind(ctx context.Context, sel ast.SelectionSet, v *merchantsanction.Kind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) marshalOShipment2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐShipmentᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Shipment) graphql.Marshaler {
