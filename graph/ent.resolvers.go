@@ -67,6 +67,9 @@ func (r *Resolver) Category() CategoryResolver { return &categoryResolver{r} }
 // Merchant returns MerchantResolver implementation.
 func (r *Resolver) Merchant() MerchantResolver { return &merchantResolver{r} }
 
+// MerchantSanction returns MerchantSanctionResolver implementation.
+func (r *Resolver) MerchantSanction() MerchantSanctionResolver { return &merchantSanctionResolver{r} }
+
 // Order returns OrderResolver implementation.
 func (r *Resolver) Order() OrderResolver { return &orderResolver{r} }
 
@@ -98,18 +101,19 @@ func (r *Resolver) UploadedFile() UploadedFileResolver { return &uploadedFileRes
 func (r *Resolver) User() UserResolver { return &userResolver{r} }
 
 type (
-	auditLogResolver       struct{ *Resolver }
-	cartLineResolver       struct{ *Resolver }
-	categoryResolver       struct{ *Resolver }
-	merchantResolver       struct{ *Resolver }
-	orderResolver          struct{ *Resolver }
-	orderEventResolver     struct{ *Resolver }
-	orderItemResolver      struct{ *Resolver }
-	paymentResolver        struct{ *Resolver }
-	productResolver        struct{ *Resolver }
-	productVariantResolver struct{ *Resolver }
-	queryResolver          struct{ *Resolver }
-	refundResolver         struct{ *Resolver }
-	uploadedFileResolver   struct{ *Resolver }
-	userResolver           struct{ *Resolver }
+	auditLogResolver         struct{ *Resolver }
+	cartLineResolver         struct{ *Resolver }
+	categoryResolver         struct{ *Resolver }
+	merchantResolver         struct{ *Resolver }
+	merchantSanctionResolver struct{ *Resolver }
+	orderResolver            struct{ *Resolver }
+	orderEventResolver       struct{ *Resolver }
+	orderItemResolver        struct{ *Resolver }
+	paymentResolver          struct{ *Resolver }
+	productResolver          struct{ *Resolver }
+	productVariantResolver   struct{ *Resolver }
+	queryResolver            struct{ *Resolver }
+	refundResolver           struct{ *Resolver }
+	uploadedFileResolver     struct{ *Resolver }
+	userResolver             struct{ *Resolver }
 )

@@ -12,6 +12,7 @@ import (
 	"github.com/xiadan/xiadan/ent/privacy"
 	"github.com/xiadan/xiadan/internal/apperror"
 	"github.com/xiadan/xiadan/internal/auth"
+	"github.com/xiadan/xiadan/internal/credit"
 	"github.com/xiadan/xiadan/internal/events"
 	"github.com/xiadan/xiadan/internal/fulfilment"
 	"github.com/xiadan/xiadan/internal/orders"
@@ -32,6 +33,7 @@ type Resolver struct {
 	Events     *events.Streamer
 	Webhooks   *webhooks.Service
 	Uploads    *upload.Service
+	Credit     *credit.Service
 }
 
 // NewSchema returns the executable schema with its resolvers and directives.

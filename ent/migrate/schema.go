@@ -306,6 +306,11 @@ var (
 		},
 		Indexes: []*schema.Index{
 			{
+				Name:    "merchantcredit_merchant_id",
+				Unique:  true,
+				Columns: []*schema.Column{MerchantCreditsColumns[7]},
+			},
+			{
 				Name:    "merchantcredit_computed_at",
 				Unique:  false,
 				Columns: []*schema.Column{MerchantCreditsColumns[5]},

@@ -43,7 +43,11 @@ func (MerchantCredit) Edges() []ent.Edge {
 
 // Indexes of the MerchantCredit.
 func (MerchantCredit) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("computed_at")}
+	return []ent.Index{
+		// One row per merchant: Ent makes no unique index of an edge's field by itself.
+		index.Fields("merchant_id").Unique(),
+		index.Fields("computed_at"),
+	}
 }
 
 // Annotations of the MerchantCredit.

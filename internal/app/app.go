@@ -26,6 +26,8 @@ import (
 	"github.com/xiadan/xiadan/internal/audit"
 	"github.com/xiadan/xiadan/internal/auth"
 	"github.com/xiadan/xiadan/internal/config"
+	"github.com/xiadan/xiadan/internal/credit"
+	"github.com/xiadan/xiadan/internal/credit/standing"
 	"github.com/xiadan/xiadan/internal/database"
 	"github.com/xiadan/xiadan/internal/demoimage"
 	"github.com/xiadan/xiadan/internal/events"
@@ -66,6 +68,8 @@ type App struct {
 	Webhooks *webhooks.Service
 	// Uploads takes, checks, serves and binds files (internal/upload).
 	Uploads *upload.Service
+	// Credit computes merchant credit and manages sanctions (internal/credit).
+	Credit *credit.Service
 	// AccessRecheck is how often an open websocket re-checks its token's rights (1m
 	// when zero): the fallback for an access change this replica did not hear of.
 	AccessRecheck time.Duration
@@ -150,7 +154,8 @@ func New(cfg config.Config, db *database.DB, logger *slog.Logger) (*App, error) 
 		Orders: ord, Payments: pay, Fulfilment: &fulfilment.Service{Orders: ord},
 		Relay: relay, Hub: hub, Bus: bus, Webhooks: wh, Uploads: uploads,
 		Streamer: &events.Streamer{DB: db.Client, Hub: hub, Retention: cfg.EventRetention},
-		Streams:  streams.New(cfg.WSMaxPerUser), signInSandbox: signIn.sandbox, web: webLayer}
+		Streams:  streams.New(cfg.WSMaxPerUser), signInSandbox: signIn.sandbox, web: webLayer,
+		Credit: credit.New(cfg.Credit)}
 	a.protocols = newProtocols(logger, cfg.StreamKeepAlive, a.Streams)
 	streams.Register(db.Client, a.accessChanged)
 	return a, nil
@@ -184,6 +189,7 @@ func (a *App) RunEvents(ctx context.Context) error {
 func (a *App) RunJobs(ctx context.Context) {
 	go a.Payments.RunReconcile(ctx, a.Config.JobInterval)
 	go a.Uploads.RunCleanup(ctx, a.Config.JobInterval)
+	go a.Credit.RunJobs(standing.WithClock(ctx, a.now), a.DB.Client, a.Config.JobInterval, a.Logger)
 	a.Orders.RunJobs(ctx, a.DB.Client, a.Config.JobInterval, a.Logger)
 }
 
@@ -199,7 +205,7 @@ func devKeyDir(cfg config.Config) string {
 func (a *App) GraphQL() *handler.Server {
 	srv := handler.New(graph.NewSchema(&graph.Resolver{Client: a.DB.Client, Auth: a.Auth,
 		Orders: a.Orders, Payments: a.Payments, Fulfilment: a.Fulfilment, Events: a.Streamer,
-		Webhooks: a.Webhooks, Uploads: a.Uploads}))
+		Webhooks: a.Webhooks, Uploads: a.Uploads, Credit: a.Credit}))
 	// graphql-transport-ws (the graphql-ws library, Apollo's GraphQLWsLink, urql) by our own
 	// transport, which keeps to the protocol's letter (websocket.go); gqlgen's serves the
 	// legacy subscriptions-transport-ws (subprotocol graphql-ws) and upgrades naming none.

@@ -127,6 +127,9 @@ func Demo(ctx context.Context, client *ent.Client, opts Options) (Summary, error
 		return s.sum, fmt.Errorf("seed: orders: %w", err)
 	}
 	logger.Info("seeded the demo orders", "orders", s.sum.Orders, "took", time.Since(start).Round(time.Millisecond))
+	if err := s.credit(ctx, client); err != nil {
+		return s.sum, fmt.Errorf("seed: credit: %w", err)
+	}
 	if opts.Scale > 0 {
 		if err := s.scale(ctx, client, opts.Scale); err != nil {
 			return s.sum, fmt.Errorf("seed: scale: %w", err)
