@@ -170,8 +170,11 @@ func (s *Service) RecomputeDetails(ctx context.Context, db *ent.Client, id int) 
 }
 
 // SanctionsOf lists merchant m's sanctions, newest first (up to 50), for its members and
-// admins; empty for everyone else (the privacy rule filters them away).
+// admins (the privacy rule agrees); empty for everyone else.
 func SanctionsOf(ctx context.Context, db *ent.Client, m *ent.Merchant) ([]*ent.MerchantSanction, error) {
+	if !mayInspect(ctx, m.ID) {
+		return []*ent.MerchantSanction{}, nil
+	}
 	return db.MerchantSanction.Query().Where(merchantsanction.MerchantID(m.ID)).
 		Order(ent.Desc(merchantsanction.FieldCreatedAt), ent.Desc(merchantsanction.FieldID)).Limit(50).All(ctx)
 }
@@ -194,5 +197,6 @@ func StandingOf(ctx context.Context, m *ent.Merchant) *Standing {
 }
 
 // Active reports whether sanction sn applies at the request's time.
-func Active(ctx context.Context, sn *ent.MerchantSanction) bool { return InForce(sn, standing.Now(ctx)) }
-
+func Active(ctx context.Context, sn *ent.MerchantSanction) bool {
+	return InForce(sn, standing.Now(ctx))
+}
