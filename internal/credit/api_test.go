@@ -172,7 +172,20 @@ func TestCreditIsPublicAndDetailsPrivate(t *testing.T) {
 		if n := w.audits("merchant.recompute_credit"); n != 1 {
 			t.Errorf("%d recompute audit entries", n)
 		}
-		w.impose(t, "WARNING", 24)
+		warning := w.impose(t, "WARNING", 24)
+		nodeQ := `query($id: ID!) { node(id: $id) { id ... on MerchantSanction { kind reason } } }`
+		for name, token := range map[string]string{"anonymous": "", "customer": w.buyer.AccessToken, "another shop's owner": w.other.Owner.AccessToken} {
+			var n struct{ Node *struct{ ID string } }
+			w.s.MustQuery(token, nodeQ, map[string]any{"id": warning}).Decode(t, &n)
+			if n.Node != nil {
+				t.Errorf("%s reads the sanction by id", name)
+			}
+		}
+		var own struct{ Node *struct{ Kind string } }
+		w.s.MustQuery(w.shop.Owner.AccessToken, nodeQ, map[string]any{"id": warning}).Decode(t, &own)
+		if own.Node == nil || own.Node.Kind != "WARNING" {
+			t.Errorf("the owner reads its sanction by id: %+v", own.Node)
+		}
 		for name, token := range map[string]string{"anonymous": "", "customer": w.buyer.AccessToken, "another shop's owner": w.other.Owner.AccessToken} {
 			v := w.view(t, token)
 			if v.Merchant == nil || v.Merchant.Credit == nil || v.Merchant.Credit.Score != 81 || v.Merchant.Credit.Level != 4 {
