@@ -29,7 +29,10 @@ import (
 	"github.com/xiadan/xiadan/ent/helpcategory"
 	"github.com/xiadan/xiadan/ent/helpsearchtoken"
 	"github.com/xiadan/xiadan/ent/merchant"
+	"github.com/xiadan/xiadan/ent/merchantcredit"
+	"github.com/xiadan/xiadan/ent/merchantcreditsnapshot"
 	"github.com/xiadan/xiadan/ent/merchantinvitation"
+	"github.com/xiadan/xiadan/ent/merchantsanction"
 	"github.com/xiadan/xiadan/ent/order"
 	"github.com/xiadan/xiadan/ent/orderevent"
 	"github.com/xiadan/xiadan/ent/orderitem"
@@ -94,8 +97,14 @@ type Client struct {
 	HelpSearchToken *HelpSearchTokenClient
 	// Merchant is the client for interacting with the Merchant builders.
 	Merchant *MerchantClient
+	// MerchantCredit is the client for interacting with the MerchantCredit builders.
+	MerchantCredit *MerchantCreditClient
+	// MerchantCreditSnapshot is the client for interacting with the MerchantCreditSnapshot builders.
+	MerchantCreditSnapshot *MerchantCreditSnapshotClient
 	// MerchantInvitation is the client for interacting with the MerchantInvitation builders.
 	MerchantInvitation *MerchantInvitationClient
+	// MerchantSanction is the client for interacting with the MerchantSanction builders.
+	MerchantSanction *MerchantSanctionClient
 	// Order is the client for interacting with the Order builders.
 	Order *OrderClient
 	// OrderEvent is the client for interacting with the OrderEvent builders.
@@ -175,7 +184,10 @@ func (c *Client) init() {
 	c.HelpCategory = NewHelpCategoryClient(c.config)
 	c.HelpSearchToken = NewHelpSearchTokenClient(c.config)
 	c.Merchant = NewMerchantClient(c.config)
+	c.MerchantCredit = NewMerchantCreditClient(c.config)
+	c.MerchantCreditSnapshot = NewMerchantCreditSnapshotClient(c.config)
 	c.MerchantInvitation = NewMerchantInvitationClient(c.config)
+	c.MerchantSanction = NewMerchantSanctionClient(c.config)
 	c.Order = NewOrderClient(c.config)
 	c.OrderEvent = NewOrderEventClient(c.config)
 	c.OrderItem = NewOrderItemClient(c.config)
@@ -293,50 +305,53 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	cfg := c.config
 	cfg.driver = tx
 	return &Tx{
-		ctx:                 ctx,
-		config:              cfg,
-		Address:             NewAddressClient(cfg),
-		AfterSalesEvent:     NewAfterSalesEventClient(cfg),
-		AfterSalesRequest:   NewAfterSalesRequestClient(cfg),
-		ApiClient:           NewApiClientClient(cfg),
-		AuditLog:            NewAuditLogClient(cfg),
-		CartLine:            NewCartLineClient(cfg),
-		Category:            NewCategoryClient(cfg),
-		Checkout:            NewCheckoutClient(cfg),
-		EmailVerification:   NewEmailVerificationClient(cfg),
-		HelpArticle:         NewHelpArticleClient(cfg),
-		HelpArticleVote:     NewHelpArticleVoteClient(cfg),
-		HelpCategory:        NewHelpCategoryClient(cfg),
-		HelpSearchToken:     NewHelpSearchTokenClient(cfg),
-		Merchant:            NewMerchantClient(cfg),
-		MerchantInvitation:  NewMerchantInvitationClient(cfg),
-		Order:               NewOrderClient(cfg),
-		OrderEvent:          NewOrderEventClient(cfg),
-		OrderItem:           NewOrderItemClient(cfg),
-		Payment:             NewPaymentClient(cfg),
-		PaymentNotification: NewPaymentNotificationClient(cfg),
-		PhoneCode:           NewPhoneCodeClient(cfg),
-		Product:             NewProductClient(cfg),
-		ProductVariant:      NewProductVariantClient(cfg),
-		RefreshToken:        NewRefreshTokenClient(cfg),
-		Refund:              NewRefundClient(cfg),
-		RelayState:          NewRelayStateClient(cfg),
-		Review:              NewReviewClient(cfg),
-		ReviewReport:        NewReviewReportClient(cfg),
-		ReviewVote:          NewReviewVoteClient(cfg),
-		SearchToken:         NewSearchTokenClient(cfg),
-		Shipment:            NewShipmentClient(cfg),
-		StockMovement:       NewStockMovementClient(cfg),
-		Ticket:              NewTicketClient(cfg),
-		TicketMessage:       NewTicketMessageClient(cfg),
-		TrackingEvent:       NewTrackingEventClient(cfg),
-		Upload:              NewUploadClient(cfg),
-		User:                NewUserClient(cfg),
-		UserIdentity:        NewUserIdentityClient(cfg),
-		WebSignInState:      NewWebSignInStateClient(cfg),
-		Webhook:             NewWebhookClient(cfg),
-		WebhookAttempt:      NewWebhookAttemptClient(cfg),
-		WebhookDelivery:     NewWebhookDeliveryClient(cfg),
+		ctx:                    ctx,
+		config:                 cfg,
+		Address:                NewAddressClient(cfg),
+		AfterSalesEvent:        NewAfterSalesEventClient(cfg),
+		AfterSalesRequest:      NewAfterSalesRequestClient(cfg),
+		ApiClient:              NewApiClientClient(cfg),
+		AuditLog:               NewAuditLogClient(cfg),
+		CartLine:               NewCartLineClient(cfg),
+		Category:               NewCategoryClient(cfg),
+		Checkout:               NewCheckoutClient(cfg),
+		EmailVerification:      NewEmailVerificationClient(cfg),
+		HelpArticle:            NewHelpArticleClient(cfg),
+		HelpArticleVote:        NewHelpArticleVoteClient(cfg),
+		HelpCategory:           NewHelpCategoryClient(cfg),
+		HelpSearchToken:        NewHelpSearchTokenClient(cfg),
+		Merchant:               NewMerchantClient(cfg),
+		MerchantCredit:         NewMerchantCreditClient(cfg),
+		MerchantCreditSnapshot: NewMerchantCreditSnapshotClient(cfg),
+		MerchantInvitation:     NewMerchantInvitationClient(cfg),
+		MerchantSanction:       NewMerchantSanctionClient(cfg),
+		Order:                  NewOrderClient(cfg),
+		OrderEvent:             NewOrderEventClient(cfg),
+		OrderItem:              NewOrderItemClient(cfg),
+		Payment:                NewPaymentClient(cfg),
+		PaymentNotification:    NewPaymentNotificationClient(cfg),
+		PhoneCode:              NewPhoneCodeClient(cfg),
+		Product:                NewProductClient(cfg),
+		ProductVariant:         NewProductVariantClient(cfg),
+		RefreshToken:           NewRefreshTokenClient(cfg),
+		Refund:                 NewRefundClient(cfg),
+		RelayState:             NewRelayStateClient(cfg),
+		Review:                 NewReviewClient(cfg),
+		ReviewReport:           NewReviewReportClient(cfg),
+		ReviewVote:             NewReviewVoteClient(cfg),
+		SearchToken:            NewSearchTokenClient(cfg),
+		Shipment:               NewShipmentClient(cfg),
+		StockMovement:          NewStockMovementClient(cfg),
+		Ticket:                 NewTicketClient(cfg),
+		TicketMessage:          NewTicketMessageClient(cfg),
+		TrackingEvent:          NewTrackingEventClient(cfg),
+		Upload:                 NewUploadClient(cfg),
+		User:                   NewUserClient(cfg),
+		UserIdentity:           NewUserIdentityClient(cfg),
+		WebSignInState:         NewWebSignInStateClient(cfg),
+		Webhook:                NewWebhookClient(cfg),
+		WebhookAttempt:         NewWebhookAttemptClient(cfg),
+		WebhookDelivery:        NewWebhookDeliveryClient(cfg),
 	}, nil
 }
 
@@ -354,50 +369,53 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	cfg := c.config
 	cfg.driver = &txDriver{tx: tx, drv: c.driver}
 	return &Tx{
-		ctx:                 ctx,
-		config:              cfg,
-		Address:             NewAddressClient(cfg),
-		AfterSalesEvent:     NewAfterSalesEventClient(cfg),
-		AfterSalesRequest:   NewAfterSalesRequestClient(cfg),
-		ApiClient:           NewApiClientClient(cfg),
-		AuditLog:            NewAuditLogClient(cfg),
-		CartLine:            NewCartLineClient(cfg),
-		Category:            NewCategoryClient(cfg),
-		Checkout:            NewCheckoutClient(cfg),
-		EmailVerification:   NewEmailVerificationClient(cfg),
-		HelpArticle:         NewHelpArticleClient(cfg),
-		HelpArticleVote:     NewHelpArticleVoteClient(cfg),
-		HelpCategory:        NewHelpCategoryClient(cfg),
-		HelpSearchToken:     NewHelpSearchTokenClient(cfg),
-		Merchant:            NewMerchantClient(cfg),
-		MerchantInvitation:  NewMerchantInvitationClient(cfg),
-		Order:               NewOrderClient(cfg),
-		OrderEvent:          NewOrderEventClient(cfg),
-		OrderItem:           NewOrderItemClient(cfg),
-		Payment:             NewPaymentClient(cfg),
-		PaymentNotification: NewPaymentNotificationClient(cfg),
-		PhoneCode:           NewPhoneCodeClient(cfg),
-		Product:             NewProductClient(cfg),
-		ProductVariant:      NewProductVariantClient(cfg),
-		RefreshToken:        NewRefreshTokenClient(cfg),
-		Refund:              NewRefundClient(cfg),
-		RelayState:          NewRelayStateClient(cfg),
-		Review:              NewReviewClient(cfg),
-		ReviewReport:        NewReviewReportClient(cfg),
-		ReviewVote:          NewReviewVoteClient(cfg),
-		SearchToken:         NewSearchTokenClient(cfg),
-		Shipment:            NewShipmentClient(cfg),
-		StockMovement:       NewStockMovementClient(cfg),
-		Ticket:              NewTicketClient(cfg),
-		TicketMessage:       NewTicketMessageClient(cfg),
-		TrackingEvent:       NewTrackingEventClient(cfg),
-		Upload:              NewUploadClient(cfg),
-		User:                NewUserClient(cfg),
-		UserIdentity:        NewUserIdentityClient(cfg),
-		WebSignInState:      NewWebSignInStateClient(cfg),
-		Webhook:             NewWebhookClient(cfg),
-		WebhookAttempt:      NewWebhookAttemptClient(cfg),
-		WebhookDelivery:     NewWebhookDeliveryClient(cfg),
+		ctx:                    ctx,
+		config:                 cfg,
+		Address:                NewAddressClient(cfg),
+		AfterSalesEvent:        NewAfterSalesEventClient(cfg),
+		AfterSalesRequest:      NewAfterSalesRequestClient(cfg),
+		ApiClient:              NewApiClientClient(cfg),
+		AuditLog:               NewAuditLogClient(cfg),
+		CartLine:               NewCartLineClient(cfg),
+		Category:               NewCategoryClient(cfg),
+		Checkout:               NewCheckoutClient(cfg),
+		EmailVerification:      NewEmailVerificationClient(cfg),
+		HelpArticle:            NewHelpArticleClient(cfg),
+		HelpArticleVote:        NewHelpArticleVoteClient(cfg),
+		HelpCategory:           NewHelpCategoryClient(cfg),
+		HelpSearchToken:        NewHelpSearchTokenClient(cfg),
+		Merchant:               NewMerchantClient(cfg),
+		MerchantCredit:         NewMerchantCreditClient(cfg),
+		MerchantCreditSnapshot: NewMerchantCreditSnapshotClient(cfg),
+		MerchantInvitation:     NewMerchantInvitationClient(cfg),
+		MerchantSanction:       NewMerchantSanctionClient(cfg),
+		Order:                  NewOrderClient(cfg),
+		OrderEvent:             NewOrderEventClient(cfg),
+		OrderItem:              NewOrderItemClient(cfg),
+		Payment:                NewPaymentClient(cfg),
+		PaymentNotification:    NewPaymentNotificationClient(cfg),
+		PhoneCode:              NewPhoneCodeClient(cfg),
+		Product:                NewProductClient(cfg),
+		ProductVariant:         NewProductVariantClient(cfg),
+		RefreshToken:           NewRefreshTokenClient(cfg),
+		Refund:                 NewRefundClient(cfg),
+		RelayState:             NewRelayStateClient(cfg),
+		Review:                 NewReviewClient(cfg),
+		ReviewReport:           NewReviewReportClient(cfg),
+		ReviewVote:             NewReviewVoteClient(cfg),
+		SearchToken:            NewSearchTokenClient(cfg),
+		Shipment:               NewShipmentClient(cfg),
+		StockMovement:          NewStockMovementClient(cfg),
+		Ticket:                 NewTicketClient(cfg),
+		TicketMessage:          NewTicketMessageClient(cfg),
+		TrackingEvent:          NewTrackingEventClient(cfg),
+		Upload:                 NewUploadClient(cfg),
+		User:                   NewUserClient(cfg),
+		UserIdentity:           NewUserIdentityClient(cfg),
+		WebSignInState:         NewWebSignInStateClient(cfg),
+		Webhook:                NewWebhookClient(cfg),
+		WebhookAttempt:         NewWebhookAttemptClient(cfg),
+		WebhookDelivery:        NewWebhookDeliveryClient(cfg),
 	}, nil
 }
 
@@ -430,7 +448,8 @@ func (c *Client) Use(hooks ...Hook) {
 		c.Address, c.AfterSalesEvent, c.AfterSalesRequest, c.ApiClient, c.AuditLog,
 		c.CartLine, c.Category, c.Checkout, c.EmailVerification, c.HelpArticle,
 		c.HelpArticleVote, c.HelpCategory, c.HelpSearchToken, c.Merchant,
-		c.MerchantInvitation, c.Order, c.OrderEvent, c.OrderItem, c.Payment,
+		c.MerchantCredit, c.MerchantCreditSnapshot, c.MerchantInvitation,
+		c.MerchantSanction, c.Order, c.OrderEvent, c.OrderItem, c.Payment,
 		c.PaymentNotification, c.PhoneCode, c.Product, c.ProductVariant,
 		c.RefreshToken, c.Refund, c.RelayState, c.Review, c.ReviewReport, c.ReviewVote,
 		c.SearchToken, c.Shipment, c.StockMovement, c.Ticket, c.TicketMessage,
@@ -448,7 +467,8 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 		c.Address, c.AfterSalesEvent, c.AfterSalesRequest, c.ApiClient, c.AuditLog,
 		c.CartLine, c.Category, c.Checkout, c.EmailVerification, c.HelpArticle,
 		c.HelpArticleVote, c.HelpCategory, c.HelpSearchToken, c.Merchant,
-		c.MerchantInvitation, c.Order, c.OrderEvent, c.OrderItem, c.Payment,
+		c.MerchantCredit, c.MerchantCreditSnapshot, c.MerchantInvitation,
+		c.MerchantSanction, c.Order, c.OrderEvent, c.OrderItem, c.Payment,
 		c.PaymentNotification, c.PhoneCode, c.Product, c.ProductVariant,
 		c.RefreshToken, c.Refund, c.RelayState, c.Review, c.ReviewReport, c.ReviewVote,
 		c.SearchToken, c.Shipment, c.StockMovement, c.Ticket, c.TicketMessage,
@@ -490,8 +510,14 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.HelpSearchToken.mutate(ctx, m)
 	case *MerchantMutation:
 		return c.Merchant.mutate(ctx, m)
+	case *MerchantCreditMutation:
+		return c.MerchantCredit.mutate(ctx, m)
+	case *MerchantCreditSnapshotMutation:
+		return c.MerchantCreditSnapshot.mutate(ctx, m)
 	case *MerchantInvitationMutation:
 		return c.MerchantInvitation.mutate(ctx, m)
+	case *MerchantSanctionMutation:
+		return c.MerchantSanction.mutate(ctx, m)
 	case *OrderMutation:
 		return c.Order.mutate(ctx, m)
 	case *OrderEventMutation:
@@ -2779,6 +2805,306 @@ func (c *MerchantClient) mutate(ctx context.Context, m *MerchantMutation) (Value
 	}
 }
 
+// MerchantCreditClient is a client for the MerchantCredit schema.
+type MerchantCreditClient struct {
+	config
+}
+
+// NewMerchantCreditClient returns a client for the MerchantCredit from the given config.
+func NewMerchantCreditClient(c config) *MerchantCreditClient {
+	return &MerchantCreditClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `merchantcredit.Hooks(f(g(h())))`.
+func (c *MerchantCreditClient) Use(hooks ...Hook) {
+	c.hooks.MerchantCredit = append(c.hooks.MerchantCredit, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `merchantcredit.Intercept(f(g(h())))`.
+func (c *MerchantCreditClient) Intercept(interceptors ...Interceptor) {
+	c.inters.MerchantCredit = append(c.inters.MerchantCredit, interceptors...)
+}
+
+// Create returns a builder for creating a MerchantCredit entity.
+func (c *MerchantCreditClient) Create() *MerchantCreditCreate {
+	mutation := newMerchantCreditMutation(c.config, OpCreate)
+	return &MerchantCreditCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of MerchantCredit entities.
+func (c *MerchantCreditClient) CreateBulk(builders ...*MerchantCreditCreate) *MerchantCreditCreateBulk {
+	return &MerchantCreditCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *MerchantCreditClient) MapCreateBulk(slice any, setFunc func(*MerchantCreditCreate, int)) *MerchantCreditCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &MerchantCreditCreateBulk{err: fmt.Errorf("calling to MerchantCreditClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*MerchantCreditCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &MerchantCreditCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for MerchantCredit.
+func (c *MerchantCreditClient) Update() *MerchantCreditUpdate {
+	mutation := newMerchantCreditMutation(c.config, OpUpdate)
+	return &MerchantCreditUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *MerchantCreditClient) UpdateOne(_m *MerchantCredit) *MerchantCreditUpdateOne {
+	mutation := newMerchantCreditMutation(c.config, OpUpdateOne, withMerchantCredit(_m))
+	return &MerchantCreditUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *MerchantCreditClient) UpdateOneID(id int) *MerchantCreditUpdateOne {
+	mutation := newMerchantCreditMutation(c.config, OpUpdateOne, withMerchantCreditID(id))
+	return &MerchantCreditUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for MerchantCredit.
+func (c *MerchantCreditClient) Delete() *MerchantCreditDelete {
+	mutation := newMerchantCreditMutation(c.config, OpDelete)
+	return &MerchantCreditDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *MerchantCreditClient) DeleteOne(_m *MerchantCredit) *MerchantCreditDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *MerchantCreditClient) DeleteOneID(id int) *MerchantCreditDeleteOne {
+	builder := c.Delete().Where(merchantcredit.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &MerchantCreditDeleteOne{builder}
+}
+
+// Query returns a query builder for MerchantCredit.
+func (c *MerchantCreditClient) Query() *MerchantCreditQuery {
+	return &MerchantCreditQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeMerchantCredit},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a MerchantCredit entity by its id.
+func (c *MerchantCreditClient) Get(ctx context.Context, id int) (*MerchantCredit, error) {
+	return c.Query().Where(merchantcredit.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *MerchantCreditClient) GetX(ctx context.Context, id int) *MerchantCredit {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a MerchantCredit.
+func (c *MerchantCreditClient) QueryMerchant(_m *MerchantCredit) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(merchantcredit.Table, merchantcredit.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, merchantcredit.MerchantTable, merchantcredit.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *MerchantCreditClient) Hooks() []Hook {
+	hooks := c.hooks.MerchantCredit
+	return append(hooks[:len(hooks):len(hooks)], merchantcredit.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *MerchantCreditClient) Interceptors() []Interceptor {
+	return c.inters.MerchantCredit
+}
+
+func (c *MerchantCreditClient) mutate(ctx context.Context, m *MerchantCreditMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&MerchantCreditCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&MerchantCreditUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&MerchantCreditUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&MerchantCreditDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown MerchantCredit mutation op: %q", m.Op())
+	}
+}
+
+// MerchantCreditSnapshotClient is a client for the MerchantCreditSnapshot schema.
+type MerchantCreditSnapshotClient struct {
+	config
+}
+
+// NewMerchantCreditSnapshotClient returns a client for the MerchantCreditSnapshot from the given config.
+func NewMerchantCreditSnapshotClient(c config) *MerchantCreditSnapshotClient {
+	return &MerchantCreditSnapshotClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `merchantcreditsnapshot.Hooks(f(g(h())))`.
+func (c *MerchantCreditSnapshotClient) Use(hooks ...Hook) {
+	c.hooks.MerchantCreditSnapshot = append(c.hooks.MerchantCreditSnapshot, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `merchantcreditsnapshot.Intercept(f(g(h())))`.
+func (c *MerchantCreditSnapshotClient) Intercept(interceptors ...Interceptor) {
+	c.inters.MerchantCreditSnapshot = append(c.inters.MerchantCreditSnapshot, interceptors...)
+}
+
+// Create returns a builder for creating a MerchantCreditSnapshot entity.
+func (c *MerchantCreditSnapshotClient) Create() *MerchantCreditSnapshotCreate {
+	mutation := newMerchantCreditSnapshotMutation(c.config, OpCreate)
+	return &MerchantCreditSnapshotCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of MerchantCreditSnapshot entities.
+func (c *MerchantCreditSnapshotClient) CreateBulk(builders ...*MerchantCreditSnapshotCreate) *MerchantCreditSnapshotCreateBulk {
+	return &MerchantCreditSnapshotCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *MerchantCreditSnapshotClient) MapCreateBulk(slice any, setFunc func(*MerchantCreditSnapshotCreate, int)) *MerchantCreditSnapshotCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &MerchantCreditSnapshotCreateBulk{err: fmt.Errorf("calling to MerchantCreditSnapshotClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*MerchantCreditSnapshotCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &MerchantCreditSnapshotCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for MerchantCreditSnapshot.
+func (c *MerchantCreditSnapshotClient) Update() *MerchantCreditSnapshotUpdate {
+	mutation := newMerchantCreditSnapshotMutation(c.config, OpUpdate)
+	return &MerchantCreditSnapshotUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *MerchantCreditSnapshotClient) UpdateOne(_m *MerchantCreditSnapshot) *MerchantCreditSnapshotUpdateOne {
+	mutation := newMerchantCreditSnapshotMutation(c.config, OpUpdateOne, withMerchantCreditSnapshot(_m))
+	return &MerchantCreditSnapshotUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *MerchantCreditSnapshotClient) UpdateOneID(id int) *MerchantCreditSnapshotUpdateOne {
+	mutation := newMerchantCreditSnapshotMutation(c.config, OpUpdateOne, withMerchantCreditSnapshotID(id))
+	return &MerchantCreditSnapshotUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for MerchantCreditSnapshot.
+func (c *MerchantCreditSnapshotClient) Delete() *MerchantCreditSnapshotDelete {
+	mutation := newMerchantCreditSnapshotMutation(c.config, OpDelete)
+	return &MerchantCreditSnapshotDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *MerchantCreditSnapshotClient) DeleteOne(_m *MerchantCreditSnapshot) *MerchantCreditSnapshotDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *MerchantCreditSnapshotClient) DeleteOneID(id int) *MerchantCreditSnapshotDeleteOne {
+	builder := c.Delete().Where(merchantcreditsnapshot.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &MerchantCreditSnapshotDeleteOne{builder}
+}
+
+// Query returns a query builder for MerchantCreditSnapshot.
+func (c *MerchantCreditSnapshotClient) Query() *MerchantCreditSnapshotQuery {
+	return &MerchantCreditSnapshotQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeMerchantCreditSnapshot},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a MerchantCreditSnapshot entity by its id.
+func (c *MerchantCreditSnapshotClient) Get(ctx context.Context, id int) (*MerchantCreditSnapshot, error) {
+	return c.Query().Where(merchantcreditsnapshot.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *MerchantCreditSnapshotClient) GetX(ctx context.Context, id int) *MerchantCreditSnapshot {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a MerchantCreditSnapshot.
+func (c *MerchantCreditSnapshotClient) QueryMerchant(_m *MerchantCreditSnapshot) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(merchantcreditsnapshot.Table, merchantcreditsnapshot.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, merchantcreditsnapshot.MerchantTable, merchantcreditsnapshot.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *MerchantCreditSnapshotClient) Hooks() []Hook {
+	hooks := c.hooks.MerchantCreditSnapshot
+	return append(hooks[:len(hooks):len(hooks)], merchantcreditsnapshot.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *MerchantCreditSnapshotClient) Interceptors() []Interceptor {
+	return c.inters.MerchantCreditSnapshot
+}
+
+func (c *MerchantCreditSnapshotClient) mutate(ctx context.Context, m *MerchantCreditSnapshotMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&MerchantCreditSnapshotCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&MerchantCreditSnapshotUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&MerchantCreditSnapshotUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&MerchantCreditSnapshotDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown MerchantCreditSnapshot mutation op: %q", m.Op())
+	}
+}
+
 // MerchantInvitationClient is a client for the MerchantInvitation schema.
 type MerchantInvitationClient struct {
 	config
@@ -2942,6 +3268,156 @@ func (c *MerchantInvitationClient) mutate(ctx context.Context, m *MerchantInvita
 		return (&MerchantInvitationDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown MerchantInvitation mutation op: %q", m.Op())
+	}
+}
+
+// MerchantSanctionClient is a client for the MerchantSanction schema.
+type MerchantSanctionClient struct {
+	config
+}
+
+// NewMerchantSanctionClient returns a client for the MerchantSanction from the given config.
+func NewMerchantSanctionClient(c config) *MerchantSanctionClient {
+	return &MerchantSanctionClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `merchantsanction.Hooks(f(g(h())))`.
+func (c *MerchantSanctionClient) Use(hooks ...Hook) {
+	c.hooks.MerchantSanction = append(c.hooks.MerchantSanction, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `merchantsanction.Intercept(f(g(h())))`.
+func (c *MerchantSanctionClient) Intercept(interceptors ...Interceptor) {
+	c.inters.MerchantSanction = append(c.inters.MerchantSanction, interceptors...)
+}
+
+// Create returns a builder for creating a MerchantSanction entity.
+func (c *MerchantSanctionClient) Create() *MerchantSanctionCreate {
+	mutation := newMerchantSanctionMutation(c.config, OpCreate)
+	return &MerchantSanctionCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of MerchantSanction entities.
+func (c *MerchantSanctionClient) CreateBulk(builders ...*MerchantSanctionCreate) *MerchantSanctionCreateBulk {
+	return &MerchantSanctionCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *MerchantSanctionClient) MapCreateBulk(slice any, setFunc func(*MerchantSanctionCreate, int)) *MerchantSanctionCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &MerchantSanctionCreateBulk{err: fmt.Errorf("calling to MerchantSanctionClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*MerchantSanctionCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &MerchantSanctionCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for MerchantSanction.
+func (c *MerchantSanctionClient) Update() *MerchantSanctionUpdate {
+	mutation := newMerchantSanctionMutation(c.config, OpUpdate)
+	return &MerchantSanctionUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *MerchantSanctionClient) UpdateOne(_m *MerchantSanction) *MerchantSanctionUpdateOne {
+	mutation := newMerchantSanctionMutation(c.config, OpUpdateOne, withMerchantSanction(_m))
+	return &MerchantSanctionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *MerchantSanctionClient) UpdateOneID(id int) *MerchantSanctionUpdateOne {
+	mutation := newMerchantSanctionMutation(c.config, OpUpdateOne, withMerchantSanctionID(id))
+	return &MerchantSanctionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for MerchantSanction.
+func (c *MerchantSanctionClient) Delete() *MerchantSanctionDelete {
+	mutation := newMerchantSanctionMutation(c.config, OpDelete)
+	return &MerchantSanctionDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *MerchantSanctionClient) DeleteOne(_m *MerchantSanction) *MerchantSanctionDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *MerchantSanctionClient) DeleteOneID(id int) *MerchantSanctionDeleteOne {
+	builder := c.Delete().Where(merchantsanction.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &MerchantSanctionDeleteOne{builder}
+}
+
+// Query returns a query builder for MerchantSanction.
+func (c *MerchantSanctionClient) Query() *MerchantSanctionQuery {
+	return &MerchantSanctionQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeMerchantSanction},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a MerchantSanction entity by its id.
+func (c *MerchantSanctionClient) Get(ctx context.Context, id int) (*MerchantSanction, error) {
+	return c.Query().Where(merchantsanction.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *MerchantSanctionClient) GetX(ctx context.Context, id int) *MerchantSanction {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a MerchantSanction.
+func (c *MerchantSanctionClient) QueryMerchant(_m *MerchantSanction) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(merchantsanction.Table, merchantsanction.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, merchantsanction.MerchantTable, merchantsanction.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *MerchantSanctionClient) Hooks() []Hook {
+	hooks := c.hooks.MerchantSanction
+	return append(hooks[:len(hooks):len(hooks)], merchantsanction.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *MerchantSanctionClient) Interceptors() []Interceptor {
+	return c.inters.MerchantSanction
+}
+
+func (c *MerchantSanctionClient) mutate(ctx context.Context, m *MerchantSanctionMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&MerchantSanctionCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&MerchantSanctionUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&MerchantSanctionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&MerchantSanctionDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown MerchantSanction mutation op: %q", m.Op())
 	}
 }
 
@@ -7336,22 +7812,24 @@ type (
 	hooks struct {
 		Address, AfterSalesEvent, AfterSalesRequest, ApiClient, AuditLog, CartLine,
 		Category, Checkout, EmailVerification, HelpArticle, HelpArticleVote,
-		HelpCategory, HelpSearchToken, Merchant, MerchantInvitation, Order, OrderEvent,
-		OrderItem, Payment, PaymentNotification, PhoneCode, Product, ProductVariant,
-		RefreshToken, Refund, RelayState, Review, ReviewReport, ReviewVote,
-		SearchToken, Shipment, StockMovement, Ticket, TicketMessage, TrackingEvent,
-		Upload, User, UserIdentity, WebSignInState, Webhook, WebhookAttempt,
-		WebhookDelivery []ent.Hook
+		HelpCategory, HelpSearchToken, Merchant, MerchantCredit,
+		MerchantCreditSnapshot, MerchantInvitation, MerchantSanction, Order,
+		OrderEvent, OrderItem, Payment, PaymentNotification, PhoneCode, Product,
+		ProductVariant, RefreshToken, Refund, RelayState, Review, ReviewReport,
+		ReviewVote, SearchToken, Shipment, StockMovement, Ticket, TicketMessage,
+		TrackingEvent, Upload, User, UserIdentity, WebSignInState, Webhook,
+		WebhookAttempt, WebhookDelivery []ent.Hook
 	}
 	inters struct {
 		Address, AfterSalesEvent, AfterSalesRequest, ApiClient, AuditLog, CartLine,
 		Category, Checkout, EmailVerification, HelpArticle, HelpArticleVote,
-		HelpCategory, HelpSearchToken, Merchant, MerchantInvitation, Order, OrderEvent,
-		OrderItem, Payment, PaymentNotification, PhoneCode, Product, ProductVariant,
-		RefreshToken, Refund, RelayState, Review, ReviewReport, ReviewVote,
-		SearchToken, Shipment, StockMovement, Ticket, TicketMessage, TrackingEvent,
-		Upload, User, UserIdentity, WebSignInState, Webhook, WebhookAttempt,
-		WebhookDelivery []ent.Interceptor
+		HelpCategory, HelpSearchToken, Merchant, MerchantCredit,
+		MerchantCreditSnapshot, MerchantInvitation, MerchantSanction, Order,
+		OrderEvent, OrderItem, Payment, PaymentNotification, PhoneCode, Product,
+		ProductVariant, RefreshToken, Refund, RelayState, Review, ReviewReport,
+		ReviewVote, SearchToken, Shipment, StockMovement, Ticket, TicketMessage,
+		TrackingEvent, Upload, User, UserIdentity, WebSignInState, Webhook,
+		WebhookAttempt, WebhookDelivery []ent.Interceptor
 	}
 )
 

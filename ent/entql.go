@@ -17,7 +17,10 @@ import (
 	"github.com/xiadan/xiadan/ent/helpcategory"
 	"github.com/xiadan/xiadan/ent/helpsearchtoken"
 	"github.com/xiadan/xiadan/ent/merchant"
+	"github.com/xiadan/xiadan/ent/merchantcredit"
+	"github.com/xiadan/xiadan/ent/merchantcreditsnapshot"
 	"github.com/xiadan/xiadan/ent/merchantinvitation"
+	"github.com/xiadan/xiadan/ent/merchantsanction"
 	"github.com/xiadan/xiadan/ent/order"
 	"github.com/xiadan/xiadan/ent/orderevent"
 	"github.com/xiadan/xiadan/ent/orderitem"
@@ -55,7 +58,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 42)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 45)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   address.Table,
@@ -378,9 +381,51 @@ var schemaGraph = func() *sqlgraph.Schema {
 			merchant.FieldShippingFlatFee:       {Type: field.TypeInt64, Column: merchant.FieldShippingFlatFee},
 			merchant.FieldFreeShippingThreshold: {Type: field.TypeInt64, Column: merchant.FieldFreeShippingThreshold},
 			merchant.FieldCurrency:              {Type: field.TypeString, Column: merchant.FieldCurrency},
+			merchant.FieldPromisedShipHours:     {Type: field.TypeInt, Column: merchant.FieldPromisedShipHours},
+			merchant.FieldRestrictedUntil:       {Type: field.TypeTime, Column: merchant.FieldRestrictedUntil},
+			merchant.FieldSuspendedUntil:        {Type: field.TypeTime, Column: merchant.FieldSuspendedUntil},
+			merchant.FieldRemovedAt:             {Type: field.TypeTime, Column: merchant.FieldRemovedAt},
 		},
 	}
 	graph.Nodes[14] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   merchantcredit.Table,
+			Columns: merchantcredit.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: merchantcredit.FieldID,
+			},
+		},
+		Type: "MerchantCredit",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			merchantcredit.FieldMerchantID: {Type: field.TypeInt, Column: merchantcredit.FieldMerchantID},
+			merchantcredit.FieldScore:      {Type: field.TypeInt, Column: merchantcredit.FieldScore},
+			merchantcredit.FieldLevel:      {Type: field.TypeInt, Column: merchantcredit.FieldLevel},
+			merchantcredit.FieldBadges:     {Type: field.TypeJSON, Column: merchantcredit.FieldBadges},
+			merchantcredit.FieldBreakdown:  {Type: field.TypeJSON, Column: merchantcredit.FieldBreakdown},
+			merchantcredit.FieldComputedAt: {Type: field.TypeTime, Column: merchantcredit.FieldComputedAt},
+			merchantcredit.FieldVersion:    {Type: field.TypeInt, Column: merchantcredit.FieldVersion},
+		},
+	}
+	graph.Nodes[15] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   merchantcreditsnapshot.Table,
+			Columns: merchantcreditsnapshot.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: merchantcreditsnapshot.FieldID,
+			},
+		},
+		Type: "MerchantCreditSnapshot",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			merchantcreditsnapshot.FieldMerchantID: {Type: field.TypeInt, Column: merchantcreditsnapshot.FieldMerchantID},
+			merchantcreditsnapshot.FieldDay:        {Type: field.TypeString, Column: merchantcreditsnapshot.FieldDay},
+			merchantcreditsnapshot.FieldScore:      {Type: field.TypeInt, Column: merchantcreditsnapshot.FieldScore},
+			merchantcreditsnapshot.FieldLevel:      {Type: field.TypeInt, Column: merchantcreditsnapshot.FieldLevel},
+			merchantcreditsnapshot.FieldComputedAt: {Type: field.TypeTime, Column: merchantcreditsnapshot.FieldComputedAt},
+		},
+	}
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   merchantinvitation.Table,
 			Columns: merchantinvitation.Columns,
@@ -400,7 +445,33 @@ var schemaGraph = func() *sqlgraph.Schema {
 			merchantinvitation.FieldExpiresAt:   {Type: field.TypeTime, Column: merchantinvitation.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   merchantsanction.Table,
+			Columns: merchantsanction.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: merchantsanction.FieldID,
+			},
+		},
+		Type: "MerchantSanction",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			merchantsanction.FieldCreatedAt:    {Type: field.TypeTime, Column: merchantsanction.FieldCreatedAt},
+			merchantsanction.FieldUpdatedAt:    {Type: field.TypeTime, Column: merchantsanction.FieldUpdatedAt},
+			merchantsanction.FieldMerchantID:   {Type: field.TypeInt, Column: merchantsanction.FieldMerchantID},
+			merchantsanction.FieldKind:         {Type: field.TypeEnum, Column: merchantsanction.FieldKind},
+			merchantsanction.FieldReason:       {Type: field.TypeString, Column: merchantsanction.FieldReason},
+			merchantsanction.FieldEndsAt:       {Type: field.TypeTime, Column: merchantsanction.FieldEndsAt},
+			merchantsanction.FieldImposedByID:  {Type: field.TypeInt, Column: merchantsanction.FieldImposedByID},
+			merchantsanction.FieldLiftedAt:     {Type: field.TypeTime, Column: merchantsanction.FieldLiftedAt},
+			merchantsanction.FieldLiftedByID:   {Type: field.TypeInt, Column: merchantsanction.FieldLiftedByID},
+			merchantsanction.FieldLiftReason:   {Type: field.TypeString, Column: merchantsanction.FieldLiftReason},
+			merchantsanction.FieldAppealNote:   {Type: field.TypeString, Column: merchantsanction.FieldAppealNote},
+			merchantsanction.FieldAppealedAt:   {Type: field.TypeTime, Column: merchantsanction.FieldAppealedAt},
+			merchantsanction.FieldAppealedByID: {Type: field.TypeInt, Column: merchantsanction.FieldAppealedByID},
+		},
+	}
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   order.Table,
 			Columns: order.Columns,
@@ -442,7 +513,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			order.FieldAfterSalesStatus: {Type: field.TypeEnum, Column: order.FieldAfterSalesStatus},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   orderevent.Table,
 			Columns: orderevent.Columns,
@@ -468,7 +539,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			orderevent.FieldReviewID:   {Type: field.TypeInt, Column: orderevent.FieldReviewID},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   orderitem.Table,
 			Columns: orderitem.Columns,
@@ -494,7 +565,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			orderitem.FieldAfterSalesStatus: {Type: field.TypeEnum, Column: orderitem.FieldAfterSalesStatus},
 		},
 	}
-	graph.Nodes[18] = &sqlgraph.Node{
+	graph.Nodes[21] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   payment.Table,
 			Columns: payment.Columns,
@@ -524,7 +595,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			payment.FieldExpiresAt:      {Type: field.TypeTime, Column: payment.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[19] = &sqlgraph.Node{
+	graph.Nodes[22] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   paymentnotification.Table,
 			Columns: paymentnotification.Columns,
@@ -546,7 +617,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			paymentnotification.FieldReceivedAt:  {Type: field.TypeTime, Column: paymentnotification.FieldReceivedAt},
 		},
 	}
-	graph.Nodes[20] = &sqlgraph.Node{
+	graph.Nodes[23] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   phonecode.Table,
 			Columns: phonecode.Columns,
@@ -568,7 +639,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			phonecode.FieldUsedAt:        {Type: field.TypeTime, Column: phonecode.FieldUsedAt},
 		},
 	}
-	graph.Nodes[21] = &sqlgraph.Node{
+	graph.Nodes[24] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   product.Table,
 			Columns: product.Columns,
@@ -608,7 +679,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			product.FieldVariantCount:     {Type: field.TypeInt, Column: product.FieldVariantCount},
 		},
 	}
-	graph.Nodes[22] = &sqlgraph.Node{
+	graph.Nodes[25] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   productvariant.Table,
 			Columns: productvariant.Columns,
@@ -632,7 +703,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			productvariant.FieldPosition:          {Type: field.TypeInt, Column: productvariant.FieldPosition},
 		},
 	}
-	graph.Nodes[23] = &sqlgraph.Node{
+	graph.Nodes[26] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refreshtoken.Table,
 			Columns: refreshtoken.Columns,
@@ -654,7 +725,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refreshtoken.FieldUserAgent: {Type: field.TypeString, Column: refreshtoken.FieldUserAgent},
 		},
 	}
-	graph.Nodes[24] = &sqlgraph.Node{
+	graph.Nodes[27] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refund.Table,
 			Columns: refund.Columns,
@@ -678,7 +749,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refund.FieldAfterSalesRequestID: {Type: field.TypeInt, Column: refund.FieldAfterSalesRequestID},
 		},
 	}
-	graph.Nodes[25] = &sqlgraph.Node{
+	graph.Nodes[28] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   relaystate.Table,
 			Columns: relaystate.Columns,
@@ -695,7 +766,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			relaystate.FieldUpdatedAt:         {Type: field.TypeTime, Column: relaystate.FieldUpdatedAt},
 		},
 	}
-	graph.Nodes[26] = &sqlgraph.Node{
+	graph.Nodes[29] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   review.Table,
 			Columns: review.Columns,
@@ -733,7 +804,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			review.FieldFollowedUpAt:   {Type: field.TypeTime, Column: review.FieldFollowedUpAt},
 		},
 	}
-	graph.Nodes[27] = &sqlgraph.Node{
+	graph.Nodes[30] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   reviewreport.Table,
 			Columns: reviewreport.Columns,
@@ -750,7 +821,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			reviewreport.FieldCreatedAt: {Type: field.TypeTime, Column: reviewreport.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[28] = &sqlgraph.Node{
+	graph.Nodes[31] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   reviewvote.Table,
 			Columns: reviewvote.Columns,
@@ -766,7 +837,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			reviewvote.FieldCreatedAt: {Type: field.TypeTime, Column: reviewvote.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[29] = &sqlgraph.Node{
+	graph.Nodes[32] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   searchtoken.Table,
 			Columns: searchtoken.Columns,
@@ -782,7 +853,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			searchtoken.FieldWeight:    {Type: field.TypeInt, Column: searchtoken.FieldWeight},
 		},
 	}
-	graph.Nodes[30] = &sqlgraph.Node{
+	graph.Nodes[33] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   shipment.Table,
 			Columns: shipment.Columns,
@@ -802,7 +873,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			shipment.FieldStatus:         {Type: field.TypeEnum, Column: shipment.FieldStatus},
 		},
 	}
-	graph.Nodes[31] = &sqlgraph.Node{
+	graph.Nodes[34] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   stockmovement.Table,
 			Columns: stockmovement.Columns,
@@ -825,7 +896,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			stockmovement.FieldCreatedAt:   {Type: field.TypeTime, Column: stockmovement.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[32] = &sqlgraph.Node{
+	graph.Nodes[35] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticket.Table,
 			Columns: ticket.Columns,
@@ -856,7 +927,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticket.FieldRatedAt:                {Type: field.TypeTime, Column: ticket.FieldRatedAt},
 		},
 	}
-	graph.Nodes[33] = &sqlgraph.Node{
+	graph.Nodes[36] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketmessage.Table,
 			Columns: ticketmessage.Columns,
@@ -874,7 +945,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticketmessage.FieldCreatedAt:  {Type: field.TypeTime, Column: ticketmessage.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[34] = &sqlgraph.Node{
+	graph.Nodes[37] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   trackingevent.Table,
 			Columns: trackingevent.Columns,
@@ -893,7 +964,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			trackingevent.FieldCreatedAt:   {Type: field.TypeTime, Column: trackingevent.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[35] = &sqlgraph.Node{
+	graph.Nodes[38] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   upload.Table,
 			Columns: upload.Columns,
@@ -926,7 +997,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			upload.FieldExpiresAt:           {Type: field.TypeTime, Column: upload.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[36] = &sqlgraph.Node{
+	graph.Nodes[39] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -952,7 +1023,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldEmailVerificationSentAt: {Type: field.TypeTime, Column: user.FieldEmailVerificationSentAt},
 		},
 	}
-	graph.Nodes[37] = &sqlgraph.Node{
+	graph.Nodes[40] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   useridentity.Table,
 			Columns: useridentity.Columns,
@@ -972,7 +1043,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			useridentity.FieldLastUsedAt: {Type: field.TypeTime, Column: useridentity.FieldLastUsedAt},
 		},
 	}
-	graph.Nodes[38] = &sqlgraph.Node{
+	graph.Nodes[41] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   websigninstate.Table,
 			Columns: websigninstate.Columns,
@@ -995,7 +1066,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			websigninstate.FieldUsedAt:      {Type: field.TypeTime, Column: websigninstate.FieldUsedAt},
 		},
 	}
-	graph.Nodes[39] = &sqlgraph.Node{
+	graph.Nodes[42] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhook.Table,
 			Columns: webhook.Columns,
@@ -1021,7 +1092,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhook.FieldFailingSince:            {Type: field.TypeTime, Column: webhook.FieldFailingSince},
 		},
 	}
-	graph.Nodes[40] = &sqlgraph.Node{
+	graph.Nodes[43] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookattempt.Table,
 			Columns: webhookattempt.Columns,
@@ -1040,7 +1111,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhookattempt.FieldCreatedAt:    {Type: field.TypeTime, Column: webhookattempt.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[41] = &sqlgraph.Node{
+	graph.Nodes[44] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookdelivery.Table,
 			Columns: webhookdelivery.Columns,
@@ -1335,6 +1406,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 		"merchant",
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   merchantcredit.MerchantTable,
+			Columns: []string{merchantcredit.MerchantColumn},
+			Bidi:    false,
+		},
+		"MerchantCredit",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   merchantcreditsnapshot.MerchantTable,
+			Columns: []string{merchantcreditsnapshot.MerchantColumn},
+			Bidi:    false,
+		},
+		"MerchantCreditSnapshot",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
 			Inverse: true,
 			Table:   merchantinvitation.MerchantTable,
 			Columns: []string{merchantinvitation.MerchantColumn},
@@ -1354,6 +1449,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"MerchantInvitation",
 		"User",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   merchantsanction.MerchantTable,
+			Columns: []string{merchantsanction.MerchantColumn},
+			Bidi:    false,
+		},
+		"MerchantSanction",
+		"Merchant",
 	)
 	graph.MustAddE(
 		"customer",
@@ -3448,6 +3555,26 @@ func (f *MerchantFilter) WhereCurrency(p entql.StringP) {
 	f.Where(p.Field(merchant.FieldCurrency))
 }
 
+// WherePromisedShipHours applies the entql int predicate on the promised_ship_hours field.
+func (f *MerchantFilter) WherePromisedShipHours(p entql.IntP) {
+	f.Where(p.Field(merchant.FieldPromisedShipHours))
+}
+
+// WhereRestrictedUntil applies the entql time.Time predicate on the restricted_until field.
+func (f *MerchantFilter) WhereRestrictedUntil(p entql.TimeP) {
+	f.Where(p.Field(merchant.FieldRestrictedUntil))
+}
+
+// WhereSuspendedUntil applies the entql time.Time predicate on the suspended_until field.
+func (f *MerchantFilter) WhereSuspendedUntil(p entql.TimeP) {
+	f.Where(p.Field(merchant.FieldSuspendedUntil))
+}
+
+// WhereRemovedAt applies the entql time.Time predicate on the removed_at field.
+func (f *MerchantFilter) WhereRemovedAt(p entql.TimeP) {
+	f.Where(p.Field(merchant.FieldRemovedAt))
+}
+
 // WhereHasOwner applies a predicate to check if query has an edge owner.
 func (f *MerchantFilter) WhereHasOwner() {
 	f.Where(entql.HasEdge("owner"))
@@ -3519,6 +3646,174 @@ func (f *MerchantFilter) WhereHasInvitationsWith(preds ...predicate.MerchantInvi
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *MerchantCreditQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the MerchantCreditQuery builder.
+func (_q *MerchantCreditQuery) Filter() *MerchantCreditFilter {
+	return &MerchantCreditFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *MerchantCreditMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the MerchantCreditMutation builder.
+func (m *MerchantCreditMutation) Filter() *MerchantCreditFilter {
+	return &MerchantCreditFilter{config: m.config, predicateAdder: m}
+}
+
+// MerchantCreditFilter provides a generic filtering capability at runtime for MerchantCreditQuery.
+type MerchantCreditFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *MerchantCreditFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *MerchantCreditFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(merchantcredit.FieldID))
+}
+
+// WhereMerchantID applies the entql int predicate on the merchant_id field.
+func (f *MerchantCreditFilter) WhereMerchantID(p entql.IntP) {
+	f.Where(p.Field(merchantcredit.FieldMerchantID))
+}
+
+// WhereScore applies the entql int predicate on the score field.
+func (f *MerchantCreditFilter) WhereScore(p entql.IntP) {
+	f.Where(p.Field(merchantcredit.FieldScore))
+}
+
+// WhereLevel applies the entql int predicate on the level field.
+func (f *MerchantCreditFilter) WhereLevel(p entql.IntP) {
+	f.Where(p.Field(merchantcredit.FieldLevel))
+}
+
+// WhereBadges applies the entql json.RawMessage predicate on the badges field.
+func (f *MerchantCreditFilter) WhereBadges(p entql.BytesP) {
+	f.Where(p.Field(merchantcredit.FieldBadges))
+}
+
+// WhereBreakdown applies the entql json.RawMessage predicate on the breakdown field.
+func (f *MerchantCreditFilter) WhereBreakdown(p entql.BytesP) {
+	f.Where(p.Field(merchantcredit.FieldBreakdown))
+}
+
+// WhereComputedAt applies the entql time.Time predicate on the computed_at field.
+func (f *MerchantCreditFilter) WhereComputedAt(p entql.TimeP) {
+	f.Where(p.Field(merchantcredit.FieldComputedAt))
+}
+
+// WhereVersion applies the entql int predicate on the version field.
+func (f *MerchantCreditFilter) WhereVersion(p entql.IntP) {
+	f.Where(p.Field(merchantcredit.FieldVersion))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *MerchantCreditFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *MerchantCreditFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *MerchantCreditSnapshotQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the MerchantCreditSnapshotQuery builder.
+func (_q *MerchantCreditSnapshotQuery) Filter() *MerchantCreditSnapshotFilter {
+	return &MerchantCreditSnapshotFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *MerchantCreditSnapshotMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the MerchantCreditSnapshotMutation builder.
+func (m *MerchantCreditSnapshotMutation) Filter() *MerchantCreditSnapshotFilter {
+	return &MerchantCreditSnapshotFilter{config: m.config, predicateAdder: m}
+}
+
+// MerchantCreditSnapshotFilter provides a generic filtering capability at runtime for MerchantCreditSnapshotQuery.
+type MerchantCreditSnapshotFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *MerchantCreditSnapshotFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *MerchantCreditSnapshotFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(merchantcreditsnapshot.FieldID))
+}
+
+// WhereMerchantID applies the entql int predicate on the merchant_id field.
+func (f *MerchantCreditSnapshotFilter) WhereMerchantID(p entql.IntP) {
+	f.Where(p.Field(merchantcreditsnapshot.FieldMerchantID))
+}
+
+// WhereDay applies the entql string predicate on the day field.
+func (f *MerchantCreditSnapshotFilter) WhereDay(p entql.StringP) {
+	f.Where(p.Field(merchantcreditsnapshot.FieldDay))
+}
+
+// WhereScore applies the entql int predicate on the score field.
+func (f *MerchantCreditSnapshotFilter) WhereScore(p entql.IntP) {
+	f.Where(p.Field(merchantcreditsnapshot.FieldScore))
+}
+
+// WhereLevel applies the entql int predicate on the level field.
+func (f *MerchantCreditSnapshotFilter) WhereLevel(p entql.IntP) {
+	f.Where(p.Field(merchantcreditsnapshot.FieldLevel))
+}
+
+// WhereComputedAt applies the entql time.Time predicate on the computed_at field.
+func (f *MerchantCreditSnapshotFilter) WhereComputedAt(p entql.TimeP) {
+	f.Where(p.Field(merchantcreditsnapshot.FieldComputedAt))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *MerchantCreditSnapshotFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *MerchantCreditSnapshotFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *MerchantInvitationQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -3547,7 +3842,7 @@ type MerchantInvitationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MerchantInvitationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3622,6 +3917,125 @@ func (f *MerchantInvitationFilter) WhereHasInvitedByWith(preds ...predicate.User
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *MerchantSanctionQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the MerchantSanctionQuery builder.
+func (_q *MerchantSanctionQuery) Filter() *MerchantSanctionFilter {
+	return &MerchantSanctionFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *MerchantSanctionMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the MerchantSanctionMutation builder.
+func (m *MerchantSanctionMutation) Filter() *MerchantSanctionFilter {
+	return &MerchantSanctionFilter{config: m.config, predicateAdder: m}
+}
+
+// MerchantSanctionFilter provides a generic filtering capability at runtime for MerchantSanctionQuery.
+type MerchantSanctionFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *MerchantSanctionFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *MerchantSanctionFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(merchantsanction.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *MerchantSanctionFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(merchantsanction.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *MerchantSanctionFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(merchantsanction.FieldUpdatedAt))
+}
+
+// WhereMerchantID applies the entql int predicate on the merchant_id field.
+func (f *MerchantSanctionFilter) WhereMerchantID(p entql.IntP) {
+	f.Where(p.Field(merchantsanction.FieldMerchantID))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *MerchantSanctionFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(merchantsanction.FieldKind))
+}
+
+// WhereReason applies the entql string predicate on the reason field.
+func (f *MerchantSanctionFilter) WhereReason(p entql.StringP) {
+	f.Where(p.Field(merchantsanction.FieldReason))
+}
+
+// WhereEndsAt applies the entql time.Time predicate on the ends_at field.
+func (f *MerchantSanctionFilter) WhereEndsAt(p entql.TimeP) {
+	f.Where(p.Field(merchantsanction.FieldEndsAt))
+}
+
+// WhereImposedByID applies the entql int predicate on the imposed_by_id field.
+func (f *MerchantSanctionFilter) WhereImposedByID(p entql.IntP) {
+	f.Where(p.Field(merchantsanction.FieldImposedByID))
+}
+
+// WhereLiftedAt applies the entql time.Time predicate on the lifted_at field.
+func (f *MerchantSanctionFilter) WhereLiftedAt(p entql.TimeP) {
+	f.Where(p.Field(merchantsanction.FieldLiftedAt))
+}
+
+// WhereLiftedByID applies the entql int predicate on the lifted_by_id field.
+func (f *MerchantSanctionFilter) WhereLiftedByID(p entql.IntP) {
+	f.Where(p.Field(merchantsanction.FieldLiftedByID))
+}
+
+// WhereLiftReason applies the entql string predicate on the lift_reason field.
+func (f *MerchantSanctionFilter) WhereLiftReason(p entql.StringP) {
+	f.Where(p.Field(merchantsanction.FieldLiftReason))
+}
+
+// WhereAppealNote applies the entql string predicate on the appeal_note field.
+func (f *MerchantSanctionFilter) WhereAppealNote(p entql.StringP) {
+	f.Where(p.Field(merchantsanction.FieldAppealNote))
+}
+
+// WhereAppealedAt applies the entql time.Time predicate on the appealed_at field.
+func (f *MerchantSanctionFilter) WhereAppealedAt(p entql.TimeP) {
+	f.Where(p.Field(merchantsanction.FieldAppealedAt))
+}
+
+// WhereAppealedByID applies the entql int predicate on the appealed_by_id field.
+func (f *MerchantSanctionFilter) WhereAppealedByID(p entql.IntP) {
+	f.Where(p.Field(merchantsanction.FieldAppealedByID))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *MerchantSanctionFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *MerchantSanctionFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *OrderQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -3650,7 +4064,7 @@ type OrderFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OrderFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3919,7 +4333,7 @@ type OrderEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OrderEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4038,7 +4452,7 @@ type OrderItemFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OrderItemFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4199,7 +4613,7 @@ type PaymentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PaymentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4352,7 +4766,7 @@ type PaymentNotificationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PaymentNotificationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4437,7 +4851,7 @@ type PhoneCodeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PhoneCodeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4522,7 +4936,7 @@ type ProductFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProductFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4767,7 +5181,7 @@ type ProductVariantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProductVariantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4890,7 +5304,7 @@ type RefreshTokenFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefreshTokenFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4989,7 +5403,7 @@ type RefundFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefundFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5098,7 +5512,7 @@ type RelayStateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RelayStateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5158,7 +5572,7 @@ type ReviewFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ReviewFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5393,7 +5807,7 @@ type ReviewReportFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ReviewReportFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5467,7 +5881,7 @@ type ReviewVoteFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ReviewVoteFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5536,7 +5950,7 @@ type SearchTokenFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SearchTokenFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5605,7 +6019,7 @@ type ShipmentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ShipmentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5708,7 +6122,7 @@ type StockMovementFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StockMovementFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[34].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5826,7 +6240,7 @@ type TicketFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[35].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5970,7 +6384,7 @@ type TicketMessageFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketMessageFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[36].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6049,7 +6463,7 @@ type TrackingEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TrackingEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[34].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[37].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6133,7 +6547,7 @@ type UploadFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UploadFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[35].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[38].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6273,7 +6687,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[36].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[39].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6462,7 +6876,7 @@ type UserIdentityFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserIdentityFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[37].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[40].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6551,7 +6965,7 @@ type WebSignInStateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebSignInStateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[38].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[41].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6641,7 +7055,7 @@ type WebhookFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[39].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[42].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6760,7 +7174,7 @@ type WebhookAttemptFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookAttemptFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[40].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[43].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6844,7 +7258,7 @@ type WebhookDeliveryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookDeliveryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[41].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[44].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

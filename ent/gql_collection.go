@@ -18,6 +18,7 @@ import (
 	"github.com/xiadan/xiadan/ent/helpcategory"
 	"github.com/xiadan/xiadan/ent/merchant"
 	"github.com/xiadan/xiadan/ent/merchantinvitation"
+	"github.com/xiadan/xiadan/ent/merchantsanction"
 	"github.com/xiadan/xiadan/ent/order"
 	"github.com/xiadan/xiadan/ent/orderevent"
 	"github.com/xiadan/xiadan/ent/orderitem"
@@ -1219,6 +1220,11 @@ func (_q *MerchantQuery) collectField(ctx context.Context, oneNode bool, opCtx *
 				selectedFields = append(selectedFields, merchant.FieldCurrency)
 				fieldSeen[merchant.FieldCurrency] = struct{}{}
 			}
+		case "promisedShipHours":
+			if _, ok := fieldSeen[merchant.FieldPromisedShipHours]; !ok {
+				selectedFields = append(selectedFields, merchant.FieldPromisedShipHours)
+				fieldSeen[merchant.FieldPromisedShipHours] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:
@@ -1402,6 +1408,150 @@ func newMerchantInvitationPaginateArgs(rv map[string]any) *merchantinvitationPag
 	}
 	if v, ok := rv[whereField].(*MerchantInvitationWhereInput); ok {
 		args.opts = append(args.opts, WithMerchantInvitationFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *MerchantSanctionQuery) CollectFields(ctx context.Context, satisfies ...string) (*MerchantSanctionQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *MerchantSanctionQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(merchantsanction.Columns))
+		selectedFields = []string{merchantsanction.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "merchant":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&MerchantClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, merchantImplementors)...); err != nil {
+				return err
+			}
+			_q.withMerchant = query
+			if _, ok := fieldSeen[merchantsanction.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, merchantsanction.FieldMerchantID)
+				fieldSeen[merchantsanction.FieldMerchantID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[merchantsanction.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, merchantsanction.FieldCreatedAt)
+				fieldSeen[merchantsanction.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[merchantsanction.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, merchantsanction.FieldUpdatedAt)
+				fieldSeen[merchantsanction.FieldUpdatedAt] = struct{}{}
+			}
+		case "kind":
+			if _, ok := fieldSeen[merchantsanction.FieldKind]; !ok {
+				selectedFields = append(selectedFields, merchantsanction.FieldKind)
+				fieldSeen[merchantsanction.FieldKind] = struct{}{}
+			}
+		case "reason":
+			if _, ok := fieldSeen[merchantsanction.FieldReason]; !ok {
+				selectedFields = append(selectedFields, merchantsanction.FieldReason)
+				fieldSeen[merchantsanction.FieldReason] = struct{}{}
+			}
+		case "endsAt":
+			if _, ok := fieldSeen[merchantsanction.FieldEndsAt]; !ok {
+				selectedFields = append(selectedFields, merchantsanction.FieldEndsAt)
+				fieldSeen[merchantsanction.FieldEndsAt] = struct{}{}
+			}
+		case "liftedAt":
+			if _, ok := fieldSeen[merchantsanction.FieldLiftedAt]; !ok {
+				selectedFields = append(selectedFields, merchantsanction.FieldLiftedAt)
+				fieldSeen[merchantsanction.FieldLiftedAt] = struct{}{}
+			}
+		case "liftReason":
+			if _, ok := fieldSeen[merchantsanction.FieldLiftReason]; !ok {
+				selectedFields = append(selectedFields, merchantsanction.FieldLiftReason)
+				fieldSeen[merchantsanction.FieldLiftReason] = struct{}{}
+			}
+		case "appealNote":
+			if _, ok := fieldSeen[merchantsanction.FieldAppealNote]; !ok {
+				selectedFields = append(selectedFields, merchantsanction.FieldAppealNote)
+				fieldSeen[merchantsanction.FieldAppealNote] = struct{}{}
+			}
+		case "appealedAt":
+			if _, ok := fieldSeen[merchantsanction.FieldAppealedAt]; !ok {
+				selectedFields = append(selectedFields, merchantsanction.FieldAppealedAt)
+				fieldSeen[merchantsanction.FieldAppealedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type merchantsanctionPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []MerchantSanctionPaginateOption
+}
+
+func newMerchantSanctionPaginateArgs(rv map[string]any) *merchantsanctionPaginateArgs {
+	args := &merchantsanctionPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &MerchantSanctionOrder{Field: &MerchantSanctionOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithMerchantSanctionOrder(order))
+			}
+		case *MerchantSanctionOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithMerchantSanctionOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*MerchantSanctionWhereInput); ok {
+		args.opts = append(args.opts, WithMerchantSanctionFilter(v.Filter))
 	}
 	return args
 }

@@ -105,6 +105,15 @@ func (c *MerchantInvitationConnection) Nodes() []*MerchantInvitation {
 }
 
 // Nodes returns the nodes of the connection's edges, in order.
+func (c *MerchantSanctionConnection) Nodes() []*MerchantSanction {
+	nodes := make([]*MerchantSanction, len(c.Edges))
+	for i, e := range c.Edges {
+		nodes[i] = e.Node
+	}
+	return nodes
+}
+
+// Nodes returns the nodes of the connection's edges, in order.
 func (c *OrderConnection) Nodes() []*Order {
 	nodes := make([]*Order, len(c.Edges))
 	for i, e := range c.Edges {

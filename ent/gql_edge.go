@@ -52,6 +52,14 @@ func (_m *MerchantInvitation) Merchant(ctx context.Context) (*Merchant, error) {
 	return result, err
 }
 
+func (_m *MerchantSanction) Merchant(ctx context.Context) (*Merchant, error) {
+	result, err := _m.Edges.MerchantOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryMerchant().Only(ctx)
+	}
+	return result, err
+}
+
 func (_m *Order) Merchant(ctx context.Context) (*Merchant, error) {
 	result, err := _m.Edges.MerchantOrErr()
 	if IsNotLoaded(err) {

@@ -22,6 +22,7 @@ import (
 	"github.com/xiadan/xiadan/ent/internal"
 	"github.com/xiadan/xiadan/ent/merchant"
 	"github.com/xiadan/xiadan/ent/merchantinvitation"
+	"github.com/xiadan/xiadan/ent/merchantsanction"
 	"github.com/xiadan/xiadan/ent/order"
 	"github.com/xiadan/xiadan/ent/orderevent"
 	"github.com/xiadan/xiadan/ent/orderitem"
@@ -102,6 +103,11 @@ var merchantinvitationImplementors = []string{"MerchantInvitation", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*MerchantInvitation) IsNode() {}
+
+var merchantsanctionImplementors = []string{"MerchantSanction", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*MerchantSanction) IsNode() {}
 
 var orderImplementors = []string{"Order", "Node"}
 
@@ -370,6 +376,15 @@ func (c *Client) noder(ctx context.Context, table string, id int) (Noder, error)
 			Where(merchantinvitation.ID(id))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, merchantinvitationImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case merchantsanction.Table:
+		query := c.MerchantSanction.Query().
+			Where(merchantsanction.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, merchantsanctionImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -782,6 +797,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []int) ([]Noder, 
 		query := c.MerchantInvitation.Query().
 			Where(merchantinvitation.IDIn(ids...))
 		query, err := query.CollectFields(ctx, merchantinvitationImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case merchantsanction.Table:
+		query := c.MerchantSanction.Query().
+			Where(merchantsanction.IDIn(ids...))
+		query, err := query.CollectFields(ctx, merchantsanctionImplementors...)
 		if err != nil {
 			return nil, err
 		}

@@ -26,6 +26,7 @@ import (
 	"github.com/xiadan/xiadan/ent/helpcategory"
 	"github.com/xiadan/xiadan/ent/merchant"
 	"github.com/xiadan/xiadan/ent/merchantinvitation"
+	"github.com/xiadan/xiadan/ent/merchantsanction"
 	"github.com/xiadan/xiadan/ent/order"
 	"github.com/xiadan/xiadan/ent/orderevent"
 	"github.com/xiadan/xiadan/ent/orderitem"
@@ -3490,6 +3491,343 @@ func (_m *MerchantInvitation) ToEdge(order *MerchantInvitationOrder) *MerchantIn
 		order = DefaultMerchantInvitationOrder
 	}
 	return &MerchantInvitationEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// MerchantSanctionEdge is the edge representation of MerchantSanction.
+type MerchantSanctionEdge struct {
+	Node   *MerchantSanction `json:"node"`
+	Cursor Cursor            `json:"cursor"`
+}
+
+// MerchantSanctionConnection is the connection containing edges to MerchantSanction.
+type MerchantSanctionConnection struct {
+	Edges      []*MerchantSanctionEdge `json:"edges"`
+	PageInfo   PageInfo                `json:"pageInfo"`
+	TotalCount int                     `json:"totalCount"`
+}
+
+func (c *MerchantSanctionConnection) build(nodes []*MerchantSanction, pager *merchantsanctionPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *MerchantSanction
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *MerchantSanction {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *MerchantSanction {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*MerchantSanctionEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &MerchantSanctionEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// MerchantSanctionPaginateOption enables pagination customization.
+type MerchantSanctionPaginateOption func(*merchantsanctionPager) error
+
+// WithMerchantSanctionOrder configures pagination ordering.
+func WithMerchantSanctionOrder(order *MerchantSanctionOrder) MerchantSanctionPaginateOption {
+	if order == nil {
+		order = DefaultMerchantSanctionOrder
+	}
+	o := *order
+	return func(pager *merchantsanctionPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultMerchantSanctionOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithMerchantSanctionFilter configures pagination filter.
+func WithMerchantSanctionFilter(filter func(*MerchantSanctionQuery) (*MerchantSanctionQuery, error)) MerchantSanctionPaginateOption {
+	return func(pager *merchantsanctionPager) error {
+		if filter == nil {
+			return errors.New("MerchantSanctionQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type merchantsanctionPager struct {
+	reverse bool
+	order   *MerchantSanctionOrder
+	filter  func(*MerchantSanctionQuery) (*MerchantSanctionQuery, error)
+}
+
+func newMerchantSanctionPager(opts []MerchantSanctionPaginateOption, reverse bool) (*merchantsanctionPager, error) {
+	pager := &merchantsanctionPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultMerchantSanctionOrder
+	}
+	return pager, nil
+}
+
+func (p *merchantsanctionPager) applyFilter(query *MerchantSanctionQuery) (*MerchantSanctionQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *merchantsanctionPager) toCursor(_m *MerchantSanction) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *merchantsanctionPager) applyCursors(query *MerchantSanctionQuery, after, before *Cursor) (*MerchantSanctionQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultMerchantSanctionOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *merchantsanctionPager) applyOrder(query *MerchantSanctionQuery) *MerchantSanctionQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultMerchantSanctionOrder.Field {
+		query = query.Order(DefaultMerchantSanctionOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *merchantsanctionPager) orderExpr(query *MerchantSanctionQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultMerchantSanctionOrder.Field {
+			b.Comma().Ident(DefaultMerchantSanctionOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to MerchantSanction.
+func (_m *MerchantSanctionQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...MerchantSanctionPaginateOption,
+) (*MerchantSanctionConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newMerchantSanctionPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &MerchantSanctionConnection{Edges: []*MerchantSanctionEdge{}}
+	// The page is read for edges, nodes and pageInfo (its cursors come from the page).
+	ignoredEdges := !hasCollectedField(ctx, edgesField) && !hasCollectedField(ctx, nodesField) && !hasCollectedField(ctx, pageInfoField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	} else if field := collectedField(ctx, nodesField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{nodesField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// MerchantSanctionOrderFieldCreatedAt orders MerchantSanction by created_at.
+	MerchantSanctionOrderFieldCreatedAt = &MerchantSanctionOrderField{
+		Value: func(_m *MerchantSanction) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: merchantsanction.FieldCreatedAt,
+		toTerm: merchantsanction.ByCreatedAt,
+		toCursor: func(_m *MerchantSanction) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// MerchantSanctionOrderFieldUpdatedAt orders MerchantSanction by updated_at.
+	MerchantSanctionOrderFieldUpdatedAt = &MerchantSanctionOrderField{
+		Value: func(_m *MerchantSanction) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: merchantsanction.FieldUpdatedAt,
+		toTerm: merchantsanction.ByUpdatedAt,
+		toCursor: func(_m *MerchantSanction) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+	// MerchantSanctionOrderFieldEndsAt orders MerchantSanction by ends_at.
+	MerchantSanctionOrderFieldEndsAt = &MerchantSanctionOrderField{
+		Value: func(_m *MerchantSanction) (ent.Value, error) {
+			return _m.EndsAt, nil
+		},
+		column: merchantsanction.FieldEndsAt,
+		toTerm: merchantsanction.ByEndsAt,
+		toCursor: func(_m *MerchantSanction) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.EndsAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f MerchantSanctionOrderField) String() string {
+	var str string
+	switch f.column {
+	case MerchantSanctionOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case MerchantSanctionOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	case MerchantSanctionOrderFieldEndsAt.column:
+		str = "ENDS_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f MerchantSanctionOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *MerchantSanctionOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("MerchantSanctionOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *MerchantSanctionOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *MerchantSanctionOrderFieldUpdatedAt
+	case "ENDS_AT":
+		*f = *MerchantSanctionOrderFieldEndsAt
+	default:
+		return fmt.Errorf("%s is not a valid MerchantSanctionOrderField", str)
+	}
+	return nil
+}
+
+// MerchantSanctionOrderField defines the ordering field of MerchantSanction.
+type MerchantSanctionOrderField struct {
+	// Value extracts the ordering value from the given MerchantSanction.
+	Value    func(*MerchantSanction) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) merchantsanction.OrderOption
+	toCursor func(*MerchantSanction) Cursor
+}
+
+// MerchantSanctionOrder defines the ordering of MerchantSanction.
+type MerchantSanctionOrder struct {
+	Direction OrderDirection              `json:"direction"`
+	Field     *MerchantSanctionOrderField `json:"field"`
+}
+
+// DefaultMerchantSanctionOrder is the default ordering of MerchantSanction.
+var DefaultMerchantSanctionOrder = &MerchantSanctionOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &MerchantSanctionOrderField{
+		Value: func(_m *MerchantSanction) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: merchantsanction.FieldID,
+		toTerm: merchantsanction.ByID,
+		toCursor: func(_m *MerchantSanction) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts MerchantSanction into MerchantSanctionEdge.
+func (_m *MerchantSanction) ToEdge(order *MerchantSanctionOrder) *MerchantSanctionEdge {
+	if order == nil {
+		order = DefaultMerchantSanctionOrder
+	}
+	return &MerchantSanctionEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/xiadan/xiadan/ent/category"
 	"github.com/xiadan/xiadan/ent/merchant"
 	"github.com/xiadan/xiadan/ent/merchantinvitation"
+	"github.com/xiadan/xiadan/ent/merchantsanction"
 	"github.com/xiadan/xiadan/ent/order"
 	"github.com/xiadan/xiadan/ent/orderevent"
 	"github.com/xiadan/xiadan/ent/orderitem"
@@ -3930,6 +3931,480 @@ func (i *MerchantInvitationWhereInput) P() (predicate.MerchantInvitation, error)
 		return predicates[0], nil
 	default:
 		return merchantinvitation.And(predicates...), nil
+	}
+}
+
+// MerchantSanctionWhereInput represents a where input for filtering MerchantSanction queries.
+type MerchantSanctionWhereInput struct {
+	Predicates []predicate.MerchantSanction  `json:"-"`
+	Not        *MerchantSanctionWhereInput   `json:"not,omitempty"`
+	Or         []*MerchantSanctionWhereInput `json:"or,omitempty"`
+	And        []*MerchantSanctionWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *int  `json:"id,omitempty"`
+	IDNEQ   *int  `json:"idNEQ,omitempty"`
+	IDIn    []int `json:"idIn,omitempty"`
+	IDNotIn []int `json:"idNotIn,omitempty"`
+	IDGT    *int  `json:"idGT,omitempty"`
+	IDGTE   *int  `json:"idGTE,omitempty"`
+	IDLT    *int  `json:"idLT,omitempty"`
+	IDLTE   *int  `json:"idLTE,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "kind" field predicates.
+	Kind      *merchantsanction.Kind  `json:"kind,omitempty"`
+	KindNEQ   *merchantsanction.Kind  `json:"kindNEQ,omitempty"`
+	KindIn    []merchantsanction.Kind `json:"kindIn,omitempty"`
+	KindNotIn []merchantsanction.Kind `json:"kindNotIn,omitempty"`
+
+	// "reason" field predicates.
+	Reason             *string  `json:"reason,omitempty"`
+	ReasonNEQ          *string  `json:"reasonNEQ,omitempty"`
+	ReasonIn           []string `json:"reasonIn,omitempty"`
+	ReasonNotIn        []string `json:"reasonNotIn,omitempty"`
+	ReasonGT           *string  `json:"reasonGT,omitempty"`
+	ReasonGTE          *string  `json:"reasonGTE,omitempty"`
+	ReasonLT           *string  `json:"reasonLT,omitempty"`
+	ReasonLTE          *string  `json:"reasonLTE,omitempty"`
+	ReasonContains     *string  `json:"reasonContains,omitempty"`
+	ReasonHasPrefix    *string  `json:"reasonHasPrefix,omitempty"`
+	ReasonHasSuffix    *string  `json:"reasonHasSuffix,omitempty"`
+	ReasonEqualFold    *string  `json:"reasonEqualFold,omitempty"`
+	ReasonContainsFold *string  `json:"reasonContainsFold,omitempty"`
+
+	// "ends_at" field predicates.
+	EndsAt       *time.Time  `json:"endsAt,omitempty"`
+	EndsAtNEQ    *time.Time  `json:"endsAtNEQ,omitempty"`
+	EndsAtIn     []time.Time `json:"endsAtIn,omitempty"`
+	EndsAtNotIn  []time.Time `json:"endsAtNotIn,omitempty"`
+	EndsAtGT     *time.Time  `json:"endsAtGT,omitempty"`
+	EndsAtGTE    *time.Time  `json:"endsAtGTE,omitempty"`
+	EndsAtLT     *time.Time  `json:"endsAtLT,omitempty"`
+	EndsAtLTE    *time.Time  `json:"endsAtLTE,omitempty"`
+	EndsAtIsNil  bool        `json:"endsAtIsNil,omitempty"`
+	EndsAtNotNil bool        `json:"endsAtNotNil,omitempty"`
+
+	// "lifted_at" field predicates.
+	LiftedAt       *time.Time  `json:"liftedAt,omitempty"`
+	LiftedAtNEQ    *time.Time  `json:"liftedAtNEQ,omitempty"`
+	LiftedAtIn     []time.Time `json:"liftedAtIn,omitempty"`
+	LiftedAtNotIn  []time.Time `json:"liftedAtNotIn,omitempty"`
+	LiftedAtGT     *time.Time  `json:"liftedAtGT,omitempty"`
+	LiftedAtGTE    *time.Time  `json:"liftedAtGTE,omitempty"`
+	LiftedAtLT     *time.Time  `json:"liftedAtLT,omitempty"`
+	LiftedAtLTE    *time.Time  `json:"liftedAtLTE,omitempty"`
+	LiftedAtIsNil  bool        `json:"liftedAtIsNil,omitempty"`
+	LiftedAtNotNil bool        `json:"liftedAtNotNil,omitempty"`
+
+	// "lift_reason" field predicates.
+	LiftReason             *string  `json:"liftReason,omitempty"`
+	LiftReasonNEQ          *string  `json:"liftReasonNEQ,omitempty"`
+	LiftReasonIn           []string `json:"liftReasonIn,omitempty"`
+	LiftReasonNotIn        []string `json:"liftReasonNotIn,omitempty"`
+	LiftReasonGT           *string  `json:"liftReasonGT,omitempty"`
+	LiftReasonGTE          *string  `json:"liftReasonGTE,omitempty"`
+	LiftReasonLT           *string  `json:"liftReasonLT,omitempty"`
+	LiftReasonLTE          *string  `json:"liftReasonLTE,omitempty"`
+	LiftReasonContains     *string  `json:"liftReasonContains,omitempty"`
+	LiftReasonHasPrefix    *string  `json:"liftReasonHasPrefix,omitempty"`
+	LiftReasonHasSuffix    *string  `json:"liftReasonHasSuffix,omitempty"`
+	LiftReasonIsNil        bool     `json:"liftReasonIsNil,omitempty"`
+	LiftReasonNotNil       bool     `json:"liftReasonNotNil,omitempty"`
+	LiftReasonEqualFold    *string  `json:"liftReasonEqualFold,omitempty"`
+	LiftReasonContainsFold *string  `json:"liftReasonContainsFold,omitempty"`
+
+	// "appealed_at" field predicates.
+	AppealedAt       *time.Time  `json:"appealedAt,omitempty"`
+	AppealedAtNEQ    *time.Time  `json:"appealedAtNEQ,omitempty"`
+	AppealedAtIn     []time.Time `json:"appealedAtIn,omitempty"`
+	AppealedAtNotIn  []time.Time `json:"appealedAtNotIn,omitempty"`
+	AppealedAtGT     *time.Time  `json:"appealedAtGT,omitempty"`
+	AppealedAtGTE    *time.Time  `json:"appealedAtGTE,omitempty"`
+	AppealedAtLT     *time.Time  `json:"appealedAtLT,omitempty"`
+	AppealedAtLTE    *time.Time  `json:"appealedAtLTE,omitempty"`
+	AppealedAtIsNil  bool        `json:"appealedAtIsNil,omitempty"`
+	AppealedAtNotNil bool        `json:"appealedAtNotNil,omitempty"`
+
+	// "merchant" edge predicates.
+	HasMerchant     *bool                 `json:"hasMerchant,omitempty"`
+	HasMerchantWith []*MerchantWhereInput `json:"hasMerchantWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *MerchantSanctionWhereInput) AddPredicates(predicates ...predicate.MerchantSanction) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the MerchantSanctionWhereInput filter on the MerchantSanctionQuery builder.
+func (i *MerchantSanctionWhereInput) Filter(q *MerchantSanctionQuery) (*MerchantSanctionQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyMerchantSanctionWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyMerchantSanctionWhereInput is returned in case the MerchantSanctionWhereInput is empty.
+var ErrEmptyMerchantSanctionWhereInput = errors.New("ent: empty predicate MerchantSanctionWhereInput")
+
+// P returns a predicate for filtering merchantsanctions.
+// An error is returned if the input is empty or invalid.
+func (i *MerchantSanctionWhereInput) P() (predicate.MerchantSanction, error) {
+	var predicates []predicate.MerchantSanction
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, merchantsanction.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.MerchantSanction, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, merchantsanction.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.MerchantSanction, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, merchantsanction.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, merchantsanction.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, merchantsanction.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, merchantsanction.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, merchantsanction.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, merchantsanction.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, merchantsanction.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, merchantsanction.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, merchantsanction.IDLTE(*i.IDLTE))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, merchantsanction.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, merchantsanction.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, merchantsanction.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, merchantsanction.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, merchantsanction.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, merchantsanction.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, merchantsanction.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, merchantsanction.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, merchantsanction.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, merchantsanction.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, merchantsanction.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, merchantsanction.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, merchantsanction.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, merchantsanction.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, merchantsanction.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, merchantsanction.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.Kind != nil {
+		predicates = append(predicates, merchantsanction.KindEQ(*i.Kind))
+	}
+	if i.KindNEQ != nil {
+		predicates = append(predicates, merchantsanction.KindNEQ(*i.KindNEQ))
+	}
+	if len(i.KindIn) > 0 {
+		predicates = append(predicates, merchantsanction.KindIn(i.KindIn...))
+	}
+	if len(i.KindNotIn) > 0 {
+		predicates = append(predicates, merchantsanction.KindNotIn(i.KindNotIn...))
+	}
+	if i.Reason != nil {
+		predicates = append(predicates, merchantsanction.ReasonEQ(*i.Reason))
+	}
+	if i.ReasonNEQ != nil {
+		predicates = append(predicates, merchantsanction.ReasonNEQ(*i.ReasonNEQ))
+	}
+	if len(i.ReasonIn) > 0 {
+		predicates = append(predicates, merchantsanction.ReasonIn(i.ReasonIn...))
+	}
+	if len(i.ReasonNotIn) > 0 {
+		predicates = append(predicates, merchantsanction.ReasonNotIn(i.ReasonNotIn...))
+	}
+	if i.ReasonGT != nil {
+		predicates = append(predicates, merchantsanction.ReasonGT(*i.ReasonGT))
+	}
+	if i.ReasonGTE != nil {
+		predicates = append(predicates, merchantsanction.ReasonGTE(*i.ReasonGTE))
+	}
+	if i.ReasonLT != nil {
+		predicates = append(predicates, merchantsanction.ReasonLT(*i.ReasonLT))
+	}
+	if i.ReasonLTE != nil {
+		predicates = append(predicates, merchantsanction.ReasonLTE(*i.ReasonLTE))
+	}
+	if i.ReasonContains != nil {
+		predicates = append(predicates, merchantsanction.ReasonContains(*i.ReasonContains))
+	}
+	if i.ReasonHasPrefix != nil {
+		predicates = append(predicates, merchantsanction.ReasonHasPrefix(*i.ReasonHasPrefix))
+	}
+	if i.ReasonHasSuffix != nil {
+		predicates = append(predicates, merchantsanction.ReasonHasSuffix(*i.ReasonHasSuffix))
+	}
+	if i.ReasonEqualFold != nil {
+		predicates = append(predicates, merchantsanction.ReasonEqualFold(*i.ReasonEqualFold))
+	}
+	if i.ReasonContainsFold != nil {
+		predicates = append(predicates, merchantsanction.ReasonContainsFold(*i.ReasonContainsFold))
+	}
+	if i.EndsAt != nil {
+		predicates = append(predicates, merchantsanction.EndsAtEQ(*i.EndsAt))
+	}
+	if i.EndsAtNEQ != nil {
+		predicates = append(predicates, merchantsanction.EndsAtNEQ(*i.EndsAtNEQ))
+	}
+	if len(i.EndsAtIn) > 0 {
+		predicates = append(predicates, merchantsanction.EndsAtIn(i.EndsAtIn...))
+	}
+	if len(i.EndsAtNotIn) > 0 {
+		predicates = append(predicates, merchantsanction.EndsAtNotIn(i.EndsAtNotIn...))
+	}
+	if i.EndsAtGT != nil {
+		predicates = append(predicates, merchantsanction.EndsAtGT(*i.EndsAtGT))
+	}
+	if i.EndsAtGTE != nil {
+		predicates = append(predicates, merchantsanction.EndsAtGTE(*i.EndsAtGTE))
+	}
+	if i.EndsAtLT != nil {
+		predicates = append(predicates, merchantsanction.EndsAtLT(*i.EndsAtLT))
+	}
+	if i.EndsAtLTE != nil {
+		predicates = append(predicates, merchantsanction.EndsAtLTE(*i.EndsAtLTE))
+	}
+	if i.EndsAtIsNil {
+		predicates = append(predicates, merchantsanction.EndsAtIsNil())
+	}
+	if i.EndsAtNotNil {
+		predicates = append(predicates, merchantsanction.EndsAtNotNil())
+	}
+	if i.LiftedAt != nil {
+		predicates = append(predicates, merchantsanction.LiftedAtEQ(*i.LiftedAt))
+	}
+	if i.LiftedAtNEQ != nil {
+		predicates = append(predicates, merchantsanction.LiftedAtNEQ(*i.LiftedAtNEQ))
+	}
+	if len(i.LiftedAtIn) > 0 {
+		predicates = append(predicates, merchantsanction.LiftedAtIn(i.LiftedAtIn...))
+	}
+	if len(i.LiftedAtNotIn) > 0 {
+		predicates = append(predicates, merchantsanction.LiftedAtNotIn(i.LiftedAtNotIn...))
+	}
+	if i.LiftedAtGT != nil {
+		predicates = append(predicates, merchantsanction.LiftedAtGT(*i.LiftedAtGT))
+	}
+	if i.LiftedAtGTE != nil {
+		predicates = append(predicates, merchantsanction.LiftedAtGTE(*i.LiftedAtGTE))
+	}
+	if i.LiftedAtLT != nil {
+		predicates = append(predicates, merchantsanction.LiftedAtLT(*i.LiftedAtLT))
+	}
+	if i.LiftedAtLTE != nil {
+		predicates = append(predicates, merchantsanction.LiftedAtLTE(*i.LiftedAtLTE))
+	}
+	if i.LiftedAtIsNil {
+		predicates = append(predicates, merchantsanction.LiftedAtIsNil())
+	}
+	if i.LiftedAtNotNil {
+		predicates = append(predicates, merchantsanction.LiftedAtNotNil())
+	}
+	if i.LiftReason != nil {
+		predicates = append(predicates, merchantsanction.LiftReasonEQ(*i.LiftReason))
+	}
+	if i.LiftReasonNEQ != nil {
+		predicates = append(predicates, merchantsanction.LiftReasonNEQ(*i.LiftReasonNEQ))
+	}
+	if len(i.LiftReasonIn) > 0 {
+		predicates = append(predicates, merchantsanction.LiftReasonIn(i.LiftReasonIn...))
+	}
+	if len(i.LiftReasonNotIn) > 0 {
+		predicates = append(predicates, merchantsanction.LiftReasonNotIn(i.LiftReasonNotIn...))
+	}
+	if i.LiftReasonGT != nil {
+		predicates = append(predicates, merchantsanction.LiftReasonGT(*i.LiftReasonGT))
+	}
+	if i.LiftReasonGTE != nil {
+		predicates = append(predicates, merchantsanction.LiftReasonGTE(*i.LiftReasonGTE))
+	}
+	if i.LiftReasonLT != nil {
+		predicates = append(predicates, merchantsanction.LiftReasonLT(*i.LiftReasonLT))
+	}
+	if i.LiftReasonLTE != nil {
+		predicates = append(predicates, merchantsanction.LiftReasonLTE(*i.LiftReasonLTE))
+	}
+	if i.LiftReasonContains != nil {
+		predicates = append(predicates, merchantsanction.LiftReasonContains(*i.LiftReasonContains))
+	}
+	if i.LiftReasonHasPrefix != nil {
+		predicates = append(predicates, merchantsanction.LiftReasonHasPrefix(*i.LiftReasonHasPrefix))
+	}
+	if i.LiftReasonHasSuffix != nil {
+		predicates = append(predicates, merchantsanction.LiftReasonHasSuffix(*i.LiftReasonHasSuffix))
+	}
+	if i.LiftReasonIsNil {
+		predicates = append(predicates, merchantsanction.LiftReasonIsNil())
+	}
+	if i.LiftReasonNotNil {
+		predicates = append(predicates, merchantsanction.LiftReasonNotNil())
+	}
+	if i.LiftReasonEqualFold != nil {
+		predicates = append(predicates, merchantsanction.LiftReasonEqualFold(*i.LiftReasonEqualFold))
+	}
+	if i.LiftReasonContainsFold != nil {
+		predicates = append(predicates, merchantsanction.LiftReasonContainsFold(*i.LiftReasonContainsFold))
+	}
+	if i.AppealedAt != nil {
+		predicates = append(predicates, merchantsanction.AppealedAtEQ(*i.AppealedAt))
+	}
+	if i.AppealedAtNEQ != nil {
+		predicates = append(predicates, merchantsanction.AppealedAtNEQ(*i.AppealedAtNEQ))
+	}
+	if len(i.AppealedAtIn) > 0 {
+		predicates = append(predicates, merchantsanction.AppealedAtIn(i.AppealedAtIn...))
+	}
+	if len(i.AppealedAtNotIn) > 0 {
+		predicates = append(predicates, merchantsanction.AppealedAtNotIn(i.AppealedAtNotIn...))
+	}
+	if i.AppealedAtGT != nil {
+		predicates = append(predicates, merchantsanction.AppealedAtGT(*i.AppealedAtGT))
+	}
+	if i.AppealedAtGTE != nil {
+		predicates = append(predicates, merchantsanction.AppealedAtGTE(*i.AppealedAtGTE))
+	}
+	if i.AppealedAtLT != nil {
+		predicates = append(predicates, merchantsanction.AppealedAtLT(*i.AppealedAtLT))
+	}
+	if i.AppealedAtLTE != nil {
+		predicates = append(predicates, merchantsanction.AppealedAtLTE(*i.AppealedAtLTE))
+	}
+	if i.AppealedAtIsNil {
+		predicates = append(predicates, merchantsanction.AppealedAtIsNil())
+	}
+	if i.AppealedAtNotNil {
+		predicates = append(predicates, merchantsanction.AppealedAtNotNil())
+	}
+
+	if i.HasMerchant != nil {
+		p := merchantsanction.HasMerchant()
+		if !*i.HasMerchant {
+			p = merchantsanction.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasMerchantWith) > 0 {
+		with := make([]predicate.Merchant, 0, len(i.HasMerchantWith))
+		for _, w := range i.HasMerchantWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasMerchantWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, merchantsanction.HasMerchantWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyMerchantSanctionWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return merchantsanction.And(predicates...), nil
 	}
 }
 

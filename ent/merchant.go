@@ -72,6 +72,14 @@ type Merchant struct {
 	FreeShippingThreshold int64 `json:"free_shipping_threshold,omitempty"`
 	// Currency holds the value of the "currency" field.
 	Currency string `json:"currency,omitempty"`
+	// PromisedShipHours holds the value of the "promised_ship_hours" field.
+	PromisedShipHours int `json:"promised_ship_hours,omitempty"`
+	// No new listings and left out of product search until then.
+	RestrictedUntil *time.Time `json:"restricted_until,omitempty"`
+	// Hidden from the public and taking no orders until then.
+	SuspendedUntil *time.Time `json:"suspended_until,omitempty"`
+	// Removed from the platform (清退) until an admin lifts the removal.
+	RemovedAt *time.Time `json:"removed_at,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the MerchantQuery when eager-loading is set.
 	Edges        MerchantEdges `json:"edges"`
@@ -156,11 +164,11 @@ func (*Merchant) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullBool)
 		case merchant.FieldRatingAverage:
 			values[i] = new(sql.NullFloat64)
-		case merchant.FieldID, merchant.FieldRatingCount, merchant.FieldRatingSum, merchant.FieldRating1, merchant.FieldRating2, merchant.FieldRating3, merchant.FieldRating4, merchant.FieldRating5, merchant.FieldRatingWithPhotos, merchant.FieldOwnerID, merchant.FieldShippingFlatFee, merchant.FieldFreeShippingThreshold:
+		case merchant.FieldID, merchant.FieldRatingCount, merchant.FieldRatingSum, merchant.FieldRating1, merchant.FieldRating2, merchant.FieldRating3, merchant.FieldRating4, merchant.FieldRating5, merchant.FieldRatingWithPhotos, merchant.FieldOwnerID, merchant.FieldShippingFlatFee, merchant.FieldFreeShippingThreshold, merchant.FieldPromisedShipHours:
 			values[i] = new(sql.NullInt64)
 		case merchant.FieldName, merchant.FieldSlug, merchant.FieldDescription, merchant.FieldLogoURL, merchant.FieldContactName, merchant.FieldContactPhone, merchant.FieldContactEmail, merchant.FieldLicenceNumber, merchant.FieldLegalName, merchant.FieldStatus, merchant.FieldStatusReason, merchant.FieldCurrency:
 			values[i] = new(sql.NullString)
-		case merchant.FieldCreatedAt, merchant.FieldUpdatedAt:
+		case merchant.FieldCreatedAt, merchant.FieldUpdatedAt, merchant.FieldRestrictedUntil, merchant.FieldSuspendedUntil, merchant.FieldRemovedAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -345,6 +353,33 @@ func (_m *Merchant) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.Currency = value.String
 			}
+		case merchant.FieldPromisedShipHours:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field promised_ship_hours", values[i])
+			} else if value.Valid {
+				_m.PromisedShipHours = int(value.Int64)
+			}
+		case merchant.FieldRestrictedUntil:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field restricted_until", values[i])
+			} else if value.Valid {
+				_m.RestrictedUntil = new(time.Time)
+				*_m.RestrictedUntil = value.Time
+			}
+		case merchant.FieldSuspendedUntil:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field suspended_until", values[i])
+			} else if value.Valid {
+				_m.SuspendedUntil = new(time.Time)
+				*_m.SuspendedUntil = value.Time
+			}
+		case merchant.FieldRemovedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field removed_at", values[i])
+			} else if value.Valid {
+				_m.RemovedAt = new(time.Time)
+				*_m.RemovedAt = value.Time
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -486,6 +521,24 @@ func (_m *Merchant) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("currency=")
 	builder.WriteString(_m.Currency)
+	builder.WriteString(", ")
+	builder.WriteString("promised_ship_hours=")
+	builder.WriteString(fmt.Sprintf("%v", _m.PromisedShipHours))
+	builder.WriteString(", ")
+	if v := _m.RestrictedUntil; v != nil {
+		builder.WriteString("restricted_until=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.SuspendedUntil; v != nil {
+		builder.WriteString("suspended_until=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.RemovedAt; v != nil {
+		builder.WriteString("removed_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -340,6 +340,62 @@ func (_c *MerchantCreate) SetNillableCurrency(v *string) *MerchantCreate {
 	return _c
 }
 
+// SetPromisedShipHours sets the "promised_ship_hours" field.
+func (_c *MerchantCreate) SetPromisedShipHours(v int) *MerchantCreate {
+	_c.mutation.SetPromisedShipHours(v)
+	return _c
+}
+
+// SetNillablePromisedShipHours sets the "promised_ship_hours" field if the given value is not nil.
+func (_c *MerchantCreate) SetNillablePromisedShipHours(v *int) *MerchantCreate {
+	if v != nil {
+		_c.SetPromisedShipHours(*v)
+	}
+	return _c
+}
+
+// SetRestrictedUntil sets the "restricted_until" field.
+func (_c *MerchantCreate) SetRestrictedUntil(v time.Time) *MerchantCreate {
+	_c.mutation.SetRestrictedUntil(v)
+	return _c
+}
+
+// SetNillableRestrictedUntil sets the "restricted_until" field if the given value is not nil.
+func (_c *MerchantCreate) SetNillableRestrictedUntil(v *time.Time) *MerchantCreate {
+	if v != nil {
+		_c.SetRestrictedUntil(*v)
+	}
+	return _c
+}
+
+// SetSuspendedUntil sets the "suspended_until" field.
+func (_c *MerchantCreate) SetSuspendedUntil(v time.Time) *MerchantCreate {
+	_c.mutation.SetSuspendedUntil(v)
+	return _c
+}
+
+// SetNillableSuspendedUntil sets the "suspended_until" field if the given value is not nil.
+func (_c *MerchantCreate) SetNillableSuspendedUntil(v *time.Time) *MerchantCreate {
+	if v != nil {
+		_c.SetSuspendedUntil(*v)
+	}
+	return _c
+}
+
+// SetRemovedAt sets the "removed_at" field.
+func (_c *MerchantCreate) SetRemovedAt(v time.Time) *MerchantCreate {
+	_c.mutation.SetRemovedAt(v)
+	return _c
+}
+
+// SetNillableRemovedAt sets the "removed_at" field if the given value is not nil.
+func (_c *MerchantCreate) SetNillableRemovedAt(v *time.Time) *MerchantCreate {
+	if v != nil {
+		_c.SetRemovedAt(*v)
+	}
+	return _c
+}
+
 // SetOwner sets the "owner" edge to the User entity.
 func (_c *MerchantCreate) SetOwner(v *User) *MerchantCreate {
 	return _c.SetOwnerID(v.ID)
@@ -515,6 +571,10 @@ func (_c *MerchantCreate) defaults() error {
 	if _, ok := _c.mutation.Currency(); !ok {
 		v := merchant.DefaultCurrency
 		_c.mutation.SetCurrency(v)
+	}
+	if _, ok := _c.mutation.PromisedShipHours(); !ok {
+		v := merchant.DefaultPromisedShipHours
+		_c.mutation.SetPromisedShipHours(v)
 	}
 	return nil
 }
@@ -706,6 +766,14 @@ func (_c *MerchantCreate) check() error {
 			return &ValidationError{Name: "currency", err: fmt.Errorf(`ent: validator failed for field "Merchant.currency": %w`, err)}
 		}
 	}
+	if _, ok := _c.mutation.PromisedShipHours(); !ok {
+		return &ValidationError{Name: "promised_ship_hours", err: errors.New(`ent: missing required field "Merchant.promised_ship_hours"`)}
+	}
+	if v, ok := _c.mutation.PromisedShipHours(); ok {
+		if err := merchant.PromisedShipHoursValidator(v); err != nil {
+			return &ValidationError{Name: "promised_ship_hours", err: fmt.Errorf(`ent: validator failed for field "Merchant.promised_ship_hours": %w`, err)}
+		}
+	}
 	if len(_c.mutation.OwnerIDs()) == 0 {
 		return &ValidationError{Name: "owner", err: errors.New(`ent: missing required edge "Merchant.owner"`)}
 	}
@@ -839,6 +907,22 @@ func (_c *MerchantCreate) createSpec() (*Merchant, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Currency(); ok {
 		_spec.SetField(merchant.FieldCurrency, field.TypeString, value)
 		_node.Currency = value
+	}
+	if value, ok := _c.mutation.PromisedShipHours(); ok {
+		_spec.SetField(merchant.FieldPromisedShipHours, field.TypeInt, value)
+		_node.PromisedShipHours = value
+	}
+	if value, ok := _c.mutation.RestrictedUntil(); ok {
+		_spec.SetField(merchant.FieldRestrictedUntil, field.TypeTime, value)
+		_node.RestrictedUntil = &value
+	}
+	if value, ok := _c.mutation.SuspendedUntil(); ok {
+		_spec.SetField(merchant.FieldSuspendedUntil, field.TypeTime, value)
+		_node.SuspendedUntil = &value
+	}
+	if value, ok := _c.mutation.RemovedAt(); ok {
+		_spec.SetField(merchant.FieldRemovedAt, field.TypeTime, value)
+		_node.RemovedAt = &value
 	}
 	if nodes := _c.mutation.OwnerIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -1363,6 +1447,78 @@ func (u *MerchantUpsert) UpdateCurrency() *MerchantUpsert {
 	return u
 }
 
+// SetPromisedShipHours sets the "promised_ship_hours" field.
+func (u *MerchantUpsert) SetPromisedShipHours(v int) *MerchantUpsert {
+	u.Set(merchant.FieldPromisedShipHours, v)
+	return u
+}
+
+// UpdatePromisedShipHours sets the "promised_ship_hours" field to the value that was provided on create.
+func (u *MerchantUpsert) UpdatePromisedShipHours() *MerchantUpsert {
+	u.SetExcluded(merchant.FieldPromisedShipHours)
+	return u
+}
+
+// AddPromisedShipHours adds v to the "promised_ship_hours" field.
+func (u *MerchantUpsert) AddPromisedShipHours(v int) *MerchantUpsert {
+	u.Add(merchant.FieldPromisedShipHours, v)
+	return u
+}
+
+// SetRestrictedUntil sets the "restricted_until" field.
+func (u *MerchantUpsert) SetRestrictedUntil(v time.Time) *MerchantUpsert {
+	u.Set(merchant.FieldRestrictedUntil, v)
+	return u
+}
+
+// UpdateRestrictedUntil sets the "restricted_until" field to the value that was provided on create.
+func (u *MerchantUpsert) UpdateRestrictedUntil() *MerchantUpsert {
+	u.SetExcluded(merchant.FieldRestrictedUntil)
+	return u
+}
+
+// ClearRestrictedUntil clears the value of the "restricted_until" field.
+func (u *MerchantUpsert) ClearRestrictedUntil() *MerchantUpsert {
+	u.SetNull(merchant.FieldRestrictedUntil)
+	return u
+}
+
+// SetSuspendedUntil sets the "suspended_until" field.
+func (u *MerchantUpsert) SetSuspendedUntil(v time.Time) *MerchantUpsert {
+	u.Set(merchant.FieldSuspendedUntil, v)
+	return u
+}
+
+// UpdateSuspendedUntil sets the "suspended_until" field to the value that was provided on create.
+func (u *MerchantUpsert) UpdateSuspendedUntil() *MerchantUpsert {
+	u.SetExcluded(merchant.FieldSuspendedUntil)
+	return u
+}
+
+// ClearSuspendedUntil clears the value of the "suspended_until" field.
+func (u *MerchantUpsert) ClearSuspendedUntil() *MerchantUpsert {
+	u.SetNull(merchant.FieldSuspendedUntil)
+	return u
+}
+
+// SetRemovedAt sets the "removed_at" field.
+func (u *MerchantUpsert) SetRemovedAt(v time.Time) *MerchantUpsert {
+	u.Set(merchant.FieldRemovedAt, v)
+	return u
+}
+
+// UpdateRemovedAt sets the "removed_at" field to the value that was provided on create.
+func (u *MerchantUpsert) UpdateRemovedAt() *MerchantUpsert {
+	u.SetExcluded(merchant.FieldRemovedAt)
+	return u
+}
+
+// ClearRemovedAt clears the value of the "removed_at" field.
+func (u *MerchantUpsert) ClearRemovedAt() *MerchantUpsert {
+	u.SetNull(merchant.FieldRemovedAt)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -1860,6 +2016,90 @@ func (u *MerchantUpsertOne) SetCurrency(v string) *MerchantUpsertOne {
 func (u *MerchantUpsertOne) UpdateCurrency() *MerchantUpsertOne {
 	return u.Update(func(s *MerchantUpsert) {
 		s.UpdateCurrency()
+	})
+}
+
+// SetPromisedShipHours sets the "promised_ship_hours" field.
+func (u *MerchantUpsertOne) SetPromisedShipHours(v int) *MerchantUpsertOne {
+	return u.Update(func(s *MerchantUpsert) {
+		s.SetPromisedShipHours(v)
+	})
+}
+
+// AddPromisedShipHours adds v to the "promised_ship_hours" field.
+func (u *MerchantUpsertOne) AddPromisedShipHours(v int) *MerchantUpsertOne {
+	return u.Update(func(s *MerchantUpsert) {
+		s.AddPromisedShipHours(v)
+	})
+}
+
+// UpdatePromisedShipHours sets the "promised_ship_hours" field to the value that was provided on create.
+func (u *MerchantUpsertOne) UpdatePromisedShipHours() *MerchantUpsertOne {
+	return u.Update(func(s *MerchantUpsert) {
+		s.UpdatePromisedShipHours()
+	})
+}
+
+// SetRestrictedUntil sets the "restricted_until" field.
+func (u *MerchantUpsertOne) SetRestrictedUntil(v time.Time) *MerchantUpsertOne {
+	return u.Update(func(s *MerchantUpsert) {
+		s.SetRestrictedUntil(v)
+	})
+}
+
+// UpdateRestrictedUntil sets the "restricted_until" field to the value that was provided on create.
+func (u *MerchantUpsertOne) UpdateRestrictedUntil() *MerchantUpsertOne {
+	return u.Update(func(s *MerchantUpsert) {
+		s.UpdateRestrictedUntil()
+	})
+}
+
+// ClearRestrictedUntil clears the value of the "restricted_until" field.
+func (u *MerchantUpsertOne) ClearRestrictedUntil() *MerchantUpsertOne {
+	return u.Update(func(s *MerchantUpsert) {
+		s.ClearRestrictedUntil()
+	})
+}
+
+// SetSuspendedUntil sets the "suspended_until" field.
+func (u *MerchantUpsertOne) SetSuspendedUntil(v time.Time) *MerchantUpsertOne {
+	return u.Update(func(s *MerchantUpsert) {
+		s.SetSuspendedUntil(v)
+	})
+}
+
+// UpdateSuspendedUntil sets the "suspended_until" field to the value that was provided on create.
+func (u *MerchantUpsertOne) UpdateSuspendedUntil() *MerchantUpsertOne {
+	return u.Update(func(s *MerchantUpsert) {
+		s.UpdateSuspendedUntil()
+	})
+}
+
+// ClearSuspendedUntil clears the value of the "suspended_until" field.
+func (u *MerchantUpsertOne) ClearSuspendedUntil() *MerchantUpsertOne {
+	return u.Update(func(s *MerchantUpsert) {
+		s.ClearSuspendedUntil()
+	})
+}
+
+// SetRemovedAt sets the "removed_at" field.
+func (u *MerchantUpsertOne) SetRemovedAt(v time.Time) *MerchantUpsertOne {
+	return u.Update(func(s *MerchantUpsert) {
+		s.SetRemovedAt(v)
+	})
+}
+
+// UpdateRemovedAt sets the "removed_at" field to the value that was provided on create.
+func (u *MerchantUpsertOne) UpdateRemovedAt() *MerchantUpsertOne {
+	return u.Update(func(s *MerchantUpsert) {
+		s.UpdateRemovedAt()
+	})
+}
+
+// ClearRemovedAt clears the value of the "removed_at" field.
+func (u *MerchantUpsertOne) ClearRemovedAt() *MerchantUpsertOne {
+	return u.Update(func(s *MerchantUpsert) {
+		s.ClearRemovedAt()
 	})
 }
 
@@ -2526,6 +2766,90 @@ func (u *MerchantUpsertBulk) SetCurrency(v string) *MerchantUpsertBulk {
 func (u *MerchantUpsertBulk) UpdateCurrency() *MerchantUpsertBulk {
 	return u.Update(func(s *MerchantUpsert) {
 		s.UpdateCurrency()
+	})
+}
+
+// SetPromisedShipHours sets the "promised_ship_hours" field.
+func (u *MerchantUpsertBulk) SetPromisedShipHours(v int) *MerchantUpsertBulk {
+	return u.Update(func(s *MerchantUpsert) {
+		s.SetPromisedShipHours(v)
+	})
+}
+
+// AddPromisedShipHours adds v to the "promised_ship_hours" field.
+func (u *MerchantUpsertBulk) AddPromisedShipHours(v int) *MerchantUpsertBulk {
+	return u.Update(func(s *MerchantUpsert) {
+		s.AddPromisedShipHours(v)
+	})
+}
+
+// UpdatePromisedShipHours sets the "promised_ship_hours" field to the value that was provided on create.
+func (u *MerchantUpsertBulk) UpdatePromisedShipHours() *MerchantUpsertBulk {
+	return u.Update(func(s *MerchantUpsert) {
+		s.UpdatePromisedShipHours()
+	})
+}
+
+// SetRestrictedUntil sets the "restricted_until" field.
+func (u *MerchantUpsertBulk) SetRestrictedUntil(v time.Time) *MerchantUpsertBulk {
+	return u.Update(func(s *MerchantUpsert) {
+		s.SetRestrictedUntil(v)
+	})
+}
+
+// UpdateRestrictedUntil sets the "restricted_until" field to the value that was provided on create.
+func (u *MerchantUpsertBulk) UpdateRestrictedUntil() *MerchantUpsertBulk {
+	return u.Update(func(s *MerchantUpsert) {
+		s.UpdateRestrictedUntil()
+	})
+}
+
+// ClearRestrictedUntil clears the value of the "restricted_until" field.
+func (u *MerchantUpsertBulk) ClearRestrictedUntil() *MerchantUpsertBulk {
+	return u.Update(func(s *MerchantUpsert) {
+		s.ClearRestrictedUntil()
+	})
+}
+
+// SetSuspendedUntil sets the "suspended_until" field.
+func (u *MerchantUpsertBulk) SetSuspendedUntil(v time.Time) *MerchantUpsertBulk {
+	return u.Update(func(s *MerchantUpsert) {
+		s.SetSuspendedUntil(v)
+	})
+}
+
+// UpdateSuspendedUntil sets the "suspended_until" field to the value that was provided on create.
+func (u *MerchantUpsertBulk) UpdateSuspendedUntil() *MerchantUpsertBulk {
+	return u.Update(func(s *MerchantUpsert) {
+		s.UpdateSuspendedUntil()
+	})
+}
+
+// ClearSuspendedUntil clears the value of the "suspended_until" field.
+func (u *MerchantUpsertBulk) ClearSuspendedUntil() *MerchantUpsertBulk {
+	return u.Update(func(s *MerchantUpsert) {
+		s.ClearSuspendedUntil()
+	})
+}
+
+// SetRemovedAt sets the "removed_at" field.
+func (u *MerchantUpsertBulk) SetRemovedAt(v time.Time) *MerchantUpsertBulk {
+	return u.Update(func(s *MerchantUpsert) {
+		s.SetRemovedAt(v)
+	})
+}
+
+// UpdateRemovedAt sets the "removed_at" field to the value that was provided on create.
+func (u *MerchantUpsertBulk) UpdateRemovedAt() *MerchantUpsertBulk {
+	return u.Update(func(s *MerchantUpsert) {
+		s.UpdateRemovedAt()
+	})
+}
+
+// ClearRemovedAt clears the value of the "removed_at" field.
+func (u *MerchantUpsertBulk) ClearRemovedAt() *MerchantUpsertBulk {
+	return u.Update(func(s *MerchantUpsert) {
+		s.ClearRemovedAt()
 	})
 }
 

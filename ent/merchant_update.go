@@ -478,6 +478,87 @@ func (_u *MerchantUpdate) SetNillableCurrency(v *string) *MerchantUpdate {
 	return _u
 }
 
+// SetPromisedShipHours sets the "promised_ship_hours" field.
+func (_u *MerchantUpdate) SetPromisedShipHours(v int) *MerchantUpdate {
+	_u.mutation.ResetPromisedShipHours()
+	_u.mutation.SetPromisedShipHours(v)
+	return _u
+}
+
+// SetNillablePromisedShipHours sets the "promised_ship_hours" field if the given value is not nil.
+func (_u *MerchantUpdate) SetNillablePromisedShipHours(v *int) *MerchantUpdate {
+	if v != nil {
+		_u.SetPromisedShipHours(*v)
+	}
+	return _u
+}
+
+// AddPromisedShipHours adds value to the "promised_ship_hours" field.
+func (_u *MerchantUpdate) AddPromisedShipHours(v int) *MerchantUpdate {
+	_u.mutation.AddPromisedShipHours(v)
+	return _u
+}
+
+// SetRestrictedUntil sets the "restricted_until" field.
+func (_u *MerchantUpdate) SetRestrictedUntil(v time.Time) *MerchantUpdate {
+	_u.mutation.SetRestrictedUntil(v)
+	return _u
+}
+
+// SetNillableRestrictedUntil sets the "restricted_until" field if the given value is not nil.
+func (_u *MerchantUpdate) SetNillableRestrictedUntil(v *time.Time) *MerchantUpdate {
+	if v != nil {
+		_u.SetRestrictedUntil(*v)
+	}
+	return _u
+}
+
+// ClearRestrictedUntil clears the value of the "restricted_until" field.
+func (_u *MerchantUpdate) ClearRestrictedUntil() *MerchantUpdate {
+	_u.mutation.ClearRestrictedUntil()
+	return _u
+}
+
+// SetSuspendedUntil sets the "suspended_until" field.
+func (_u *MerchantUpdate) SetSuspendedUntil(v time.Time) *MerchantUpdate {
+	_u.mutation.SetSuspendedUntil(v)
+	return _u
+}
+
+// SetNillableSuspendedUntil sets the "suspended_until" field if the given value is not nil.
+func (_u *MerchantUpdate) SetNillableSuspendedUntil(v *time.Time) *MerchantUpdate {
+	if v != nil {
+		_u.SetSuspendedUntil(*v)
+	}
+	return _u
+}
+
+// ClearSuspendedUntil clears the value of the "suspended_until" field.
+func (_u *MerchantUpdate) ClearSuspendedUntil() *MerchantUpdate {
+	_u.mutation.ClearSuspendedUntil()
+	return _u
+}
+
+// SetRemovedAt sets the "removed_at" field.
+func (_u *MerchantUpdate) SetRemovedAt(v time.Time) *MerchantUpdate {
+	_u.mutation.SetRemovedAt(v)
+	return _u
+}
+
+// SetNillableRemovedAt sets the "removed_at" field if the given value is not nil.
+func (_u *MerchantUpdate) SetNillableRemovedAt(v *time.Time) *MerchantUpdate {
+	if v != nil {
+		_u.SetRemovedAt(*v)
+	}
+	return _u
+}
+
+// ClearRemovedAt clears the value of the "removed_at" field.
+func (_u *MerchantUpdate) ClearRemovedAt() *MerchantUpdate {
+	_u.mutation.ClearRemovedAt()
+	return _u
+}
+
 // SetOwner sets the "owner" edge to the User entity.
 func (_u *MerchantUpdate) SetOwner(v *User) *MerchantUpdate {
 	return _u.SetOwnerID(v.ID)
@@ -792,6 +873,11 @@ func (_u *MerchantUpdate) check() error {
 			return &ValidationError{Name: "currency", err: fmt.Errorf(`ent: validator failed for field "Merchant.currency": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.PromisedShipHours(); ok {
+		if err := merchant.PromisedShipHoursValidator(v); err != nil {
+			return &ValidationError{Name: "promised_ship_hours", err: fmt.Errorf(`ent: validator failed for field "Merchant.promised_ship_hours": %w`, err)}
+		}
+	}
 	if _u.mutation.OwnerCleared() && len(_u.mutation.OwnerIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Merchant.owner"`)
 	}
@@ -929,6 +1015,30 @@ func (_u *MerchantUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.Currency(); ok {
 		_spec.SetField(merchant.FieldCurrency, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.PromisedShipHours(); ok {
+		_spec.SetField(merchant.FieldPromisedShipHours, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedPromisedShipHours(); ok {
+		_spec.AddField(merchant.FieldPromisedShipHours, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.RestrictedUntil(); ok {
+		_spec.SetField(merchant.FieldRestrictedUntil, field.TypeTime, value)
+	}
+	if _u.mutation.RestrictedUntilCleared() {
+		_spec.ClearField(merchant.FieldRestrictedUntil, field.TypeTime)
+	}
+	if value, ok := _u.mutation.SuspendedUntil(); ok {
+		_spec.SetField(merchant.FieldSuspendedUntil, field.TypeTime, value)
+	}
+	if _u.mutation.SuspendedUntilCleared() {
+		_spec.ClearField(merchant.FieldSuspendedUntil, field.TypeTime)
+	}
+	if value, ok := _u.mutation.RemovedAt(); ok {
+		_spec.SetField(merchant.FieldRemovedAt, field.TypeTime, value)
+	}
+	if _u.mutation.RemovedAtCleared() {
+		_spec.ClearField(merchant.FieldRemovedAt, field.TypeTime)
 	}
 	if _u.mutation.OwnerCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -1606,6 +1716,87 @@ func (_u *MerchantUpdateOne) SetNillableCurrency(v *string) *MerchantUpdateOne {
 	return _u
 }
 
+// SetPromisedShipHours sets the "promised_ship_hours" field.
+func (_u *MerchantUpdateOne) SetPromisedShipHours(v int) *MerchantUpdateOne {
+	_u.mutation.ResetPromisedShipHours()
+	_u.mutation.SetPromisedShipHours(v)
+	return _u
+}
+
+// SetNillablePromisedShipHours sets the "promised_ship_hours" field if the given value is not nil.
+func (_u *MerchantUpdateOne) SetNillablePromisedShipHours(v *int) *MerchantUpdateOne {
+	if v != nil {
+		_u.SetPromisedShipHours(*v)
+	}
+	return _u
+}
+
+// AddPromisedShipHours adds value to the "promised_ship_hours" field.
+func (_u *MerchantUpdateOne) AddPromisedShipHours(v int) *MerchantUpdateOne {
+	_u.mutation.AddPromisedShipHours(v)
+	return _u
+}
+
+// SetRestrictedUntil sets the "restricted_until" field.
+func (_u *MerchantUpdateOne) SetRestrictedUntil(v time.Time) *MerchantUpdateOne {
+	_u.mutation.SetRestrictedUntil(v)
+	return _u
+}
+
+// SetNillableRestrictedUntil sets the "restricted_until" field if the given value is not nil.
+func (_u *MerchantUpdateOne) SetNillableRestrictedUntil(v *time.Time) *MerchantUpdateOne {
+	if v != nil {
+		_u.SetRestrictedUntil(*v)
+	}
+	return _u
+}
+
+// ClearRestrictedUntil clears the value of the "restricted_until" field.
+func (_u *MerchantUpdateOne) ClearRestrictedUntil() *MerchantUpdateOne {
+	_u.mutation.ClearRestrictedUntil()
+	return _u
+}
+
+// SetSuspendedUntil sets the "suspended_until" field.
+func (_u *MerchantUpdateOne) SetSuspendedUntil(v time.Time) *MerchantUpdateOne {
+	_u.mutation.SetSuspendedUntil(v)
+	return _u
+}
+
+// SetNillableSuspendedUntil sets the "suspended_until" field if the given value is not nil.
+func (_u *MerchantUpdateOne) SetNillableSuspendedUntil(v *time.Time) *MerchantUpdateOne {
+	if v != nil {
+		_u.SetSuspendedUntil(*v)
+	}
+	return _u
+}
+
+// ClearSuspendedUntil clears the value of the "suspended_until" field.
+func (_u *MerchantUpdateOne) ClearSuspendedUntil() *MerchantUpdateOne {
+	_u.mutation.ClearSuspendedUntil()
+	return _u
+}
+
+// SetRemovedAt sets the "removed_at" field.
+func (_u *MerchantUpdateOne) SetRemovedAt(v time.Time) *MerchantUpdateOne {
+	_u.mutation.SetRemovedAt(v)
+	return _u
+}
+
+// SetNillableRemovedAt sets the "removed_at" field if the given value is not nil.
+func (_u *MerchantUpdateOne) SetNillableRemovedAt(v *time.Time) *MerchantUpdateOne {
+	if v != nil {
+		_u.SetRemovedAt(*v)
+	}
+	return _u
+}
+
+// ClearRemovedAt clears the value of the "removed_at" field.
+func (_u *MerchantUpdateOne) ClearRemovedAt() *MerchantUpdateOne {
+	_u.mutation.ClearRemovedAt()
+	return _u
+}
+
 // SetOwner sets the "owner" edge to the User entity.
 func (_u *MerchantUpdateOne) SetOwner(v *User) *MerchantUpdateOne {
 	return _u.SetOwnerID(v.ID)
@@ -1933,6 +2124,11 @@ func (_u *MerchantUpdateOne) check() error {
 			return &ValidationError{Name: "currency", err: fmt.Errorf(`ent: validator failed for field "Merchant.currency": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.PromisedShipHours(); ok {
+		if err := merchant.PromisedShipHoursValidator(v); err != nil {
+			return &ValidationError{Name: "promised_ship_hours", err: fmt.Errorf(`ent: validator failed for field "Merchant.promised_ship_hours": %w`, err)}
+		}
+	}
 	if _u.mutation.OwnerCleared() && len(_u.mutation.OwnerIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Merchant.owner"`)
 	}
@@ -2087,6 +2283,30 @@ func (_u *MerchantUpdateOne) sqlSave(ctx context.Context) (_node *Merchant, err 
 	}
 	if value, ok := _u.mutation.Currency(); ok {
 		_spec.SetField(merchant.FieldCurrency, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.PromisedShipHours(); ok {
+		_spec.SetField(merchant.FieldPromisedShipHours, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedPromisedShipHours(); ok {
+		_spec.AddField(merchant.FieldPromisedShipHours, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.RestrictedUntil(); ok {
+		_spec.SetField(merchant.FieldRestrictedUntil, field.TypeTime, value)
+	}
+	if _u.mutation.RestrictedUntilCleared() {
+		_spec.ClearField(merchant.FieldRestrictedUntil, field.TypeTime)
+	}
+	if value, ok := _u.mutation.SuspendedUntil(); ok {
+		_spec.SetField(merchant.FieldSuspendedUntil, field.TypeTime, value)
+	}
+	if _u.mutation.SuspendedUntilCleared() {
+		_spec.ClearField(merchant.FieldSuspendedUntil, field.TypeTime)
+	}
+	if value, ok := _u.mutation.RemovedAt(); ok {
+		_spec.SetField(merchant.FieldRemovedAt, field.TypeTime, value)
+	}
+	if _u.mutation.RemovedAtCleared() {
+		_spec.ClearField(merchant.FieldRemovedAt, field.TypeTime)
 	}
 	if _u.mutation.OwnerCleared() {
 		edge := &sqlgraph.EdgeSpec{

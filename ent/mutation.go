@@ -25,7 +25,10 @@ import (
 	"github.com/xiadan/xiadan/ent/helpcategory"
 	"github.com/xiadan/xiadan/ent/helpsearchtoken"
 	"github.com/xiadan/xiadan/ent/merchant"
+	"github.com/xiadan/xiadan/ent/merchantcredit"
+	"github.com/xiadan/xiadan/ent/merchantcreditsnapshot"
 	"github.com/xiadan/xiadan/ent/merchantinvitation"
+	"github.com/xiadan/xiadan/ent/merchantsanction"
 	"github.com/xiadan/xiadan/ent/order"
 	"github.com/xiadan/xiadan/ent/orderevent"
 	"github.com/xiadan/xiadan/ent/orderitem"
@@ -66,48 +69,51 @@ const (
 	OpUpdateOne = ent.OpUpdateOne
 
 	// Node types.
-	TypeAddress             = "Address"
-	TypeAfterSalesEvent     = "AfterSalesEvent"
-	TypeAfterSalesRequest   = "AfterSalesRequest"
-	TypeApiClient           = "ApiClient"
-	TypeAuditLog            = "AuditLog"
-	TypeCartLine            = "CartLine"
-	TypeCategory            = "Category"
-	TypeCheckout            = "Checkout"
-	TypeEmailVerification   = "EmailVerification"
-	TypeHelpArticle         = "HelpArticle"
-	TypeHelpArticleVote     = "HelpArticleVote"
-	TypeHelpCategory        = "HelpCategory"
-	TypeHelpSearchToken     = "HelpSearchToken"
-	TypeMerchant            = "Merchant"
-	TypeMerchantInvitation  = "MerchantInvitation"
-	TypeOrder               = "Order"
-	TypeOrderEvent          = "OrderEvent"
-	TypeOrderItem           = "OrderItem"
-	TypePayment             = "Payment"
-	TypePaymentNotification = "PaymentNotification"
-	TypePhoneCode           = "PhoneCode"
-	TypeProduct             = "Product"
-	TypeProductVariant      = "ProductVariant"
-	TypeRefreshToken        = "RefreshToken"
-	TypeRefund              = "Refund"
-	TypeRelayState          = "RelayState"
-	TypeReview              = "Review"
-	TypeReviewReport        = "ReviewReport"
-	TypeReviewVote          = "ReviewVote"
-	TypeSearchToken         = "SearchToken"
-	TypeShipment            = "Shipment"
-	TypeStockMovement       = "StockMovement"
-	TypeTicket              = "Ticket"
-	TypeTicketMessage       = "TicketMessage"
-	TypeTrackingEvent       = "TrackingEvent"
-	TypeUpload              = "Upload"
-	TypeUser                = "User"
-	TypeUserIdentity        = "UserIdentity"
-	TypeWebSignInState      = "WebSignInState"
-	TypeWebhook             = "Webhook"
-	TypeWebhookAttempt      = "WebhookAttempt"
-	TypeWebhookDelivery     = "WebhookDelivery"
+	TypeAddress                = "Address"
+	TypeAfterSalesEvent        = "AfterSalesEvent"
+	TypeAfterSalesRequest      = "AfterSalesRequest"
+	TypeApiClient              = "ApiClient"
+	TypeAuditLog               = "AuditLog"
+	TypeCartLine               = "CartLine"
+	TypeCategory               = "Category"
+	TypeCheckout               = "Checkout"
+	TypeEmailVerification      = "EmailVerification"
+	TypeHelpArticle            = "HelpArticle"
+	TypeHelpArticleVote        = "HelpArticleVote"
+	TypeHelpCategory           = "HelpCategory"
+	TypeHelpSearchToken        = "HelpSearchToken"
+	TypeMerchant               = "Merchant"
+	TypeMerchantCredit         = "MerchantCredit"
+	TypeMerchantCreditSnapshot = "MerchantCreditSnapshot"
+	TypeMerchantInvitation     = "MerchantInvitation"
+	TypeMerchantSanction       = "MerchantSanction"
+	TypeOrder                  = "Order"
+	TypeOrderEvent             = "OrderEvent"
+	TypeOrderItem              = "OrderItem"
+	TypePayment                = "Payment"
+	TypePaymentNotification    = "PaymentNotification"
+	TypePhoneCode              = "PhoneCode"
+	TypeProduct                = "Product"
+	TypeProductVariant         = "ProductVariant"
+	TypeRefreshToken           = "RefreshToken"
+	TypeRefund                 = "Refund"
+	TypeRelayState             = "RelayState"
+	TypeReview                 = "Review"
+	TypeReviewReport           = "ReviewReport"
+	TypeReviewVote             = "ReviewVote"
+	TypeSearchToken            = "SearchToken"
+	TypeShipment               = "Shipment"
+	TypeStockMovement          = "StockMovement"
+	TypeTicket                 = "Ticket"
+	TypeTicketMessage          = "TicketMessage"
+	TypeTrackingEvent          = "TrackingEvent"
+	TypeUpload                 = "Upload"
+	TypeUser                   = "User"
+	TypeUserIdentity           = "UserIdentity"
+	TypeWebSignInState         = "WebSignInState"
+	TypeWebhook                = "Webhook"
+	TypeWebhookAttempt         = "WebhookAttempt"
+	TypeWebhookDelivery        = "WebhookDelivery"
 )
 
 // AddressMutation represents an operation that mutates the Address nodes in the graph.
@@ -12039,6 +12045,11 @@ type MerchantMutation struct {
 	free_shipping_threshold    *int64
 	addfree_shipping_threshold *int64
 	currency                   *string
+	promised_ship_hours        *int
+	addpromised_ship_hours     *int
+	restricted_until           *time.Time
+	suspended_until            *time.Time
+	removed_at                 *time.Time
 	clearedFields              map[string]struct{}
 	owner                      *int
 	clearedowner               bool
@@ -13375,6 +13386,209 @@ func (m *MerchantMutation) ResetCurrency() {
 	m.currency = nil
 }
 
+// SetPromisedShipHours sets the "promised_ship_hours" field.
+func (m *MerchantMutation) SetPromisedShipHours(i int) {
+	m.promised_ship_hours = &i
+	m.addpromised_ship_hours = nil
+}
+
+// PromisedShipHours returns the value of the "promised_ship_hours" field in the mutation.
+func (m *MerchantMutation) PromisedShipHours() (r int, exists bool) {
+	v := m.promised_ship_hours
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPromisedShipHours returns the old "promised_ship_hours" field's value of the Merchant entity.
+// If the Merchant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MerchantMutation) OldPromisedShipHours(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPromisedShipHours is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPromisedShipHours requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPromisedShipHours: %w", err)
+	}
+	return oldValue.PromisedShipHours, nil
+}
+
+// AddPromisedShipHours adds i to the "promised_ship_hours" field.
+func (m *MerchantMutation) AddPromisedShipHours(i int) {
+	if m.addpromised_ship_hours != nil {
+		*m.addpromised_ship_hours += i
+	} else {
+		m.addpromised_ship_hours = &i
+	}
+}
+
+// AddedPromisedShipHours returns the value that was added to the "promised_ship_hours" field in this mutation.
+func (m *MerchantMutation) AddedPromisedShipHours() (r int, exists bool) {
+	v := m.addpromised_ship_hours
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPromisedShipHours resets all changes to the "promised_ship_hours" field.
+func (m *MerchantMutation) ResetPromisedShipHours() {
+	m.promised_ship_hours = nil
+	m.addpromised_ship_hours = nil
+}
+
+// SetRestrictedUntil sets the "restricted_until" field.
+func (m *MerchantMutation) SetRestrictedUntil(t time.Time) {
+	m.restricted_until = &t
+}
+
+// RestrictedUntil returns the value of the "restricted_until" field in the mutation.
+func (m *MerchantMutation) RestrictedUntil() (r time.Time, exists bool) {
+	v := m.restricted_until
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRestrictedUntil returns the old "restricted_until" field's value of the Merchant entity.
+// If the Merchant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MerchantMutation) OldRestrictedUntil(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRestrictedUntil is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRestrictedUntil requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRestrictedUntil: %w", err)
+	}
+	return oldValue.RestrictedUntil, nil
+}
+
+// ClearRestrictedUntil clears the value of the "restricted_until" field.
+func (m *MerchantMutation) ClearRestrictedUntil() {
+	m.restricted_until = nil
+	m.clearedFields[merchant.FieldRestrictedUntil] = struct{}{}
+}
+
+// RestrictedUntilCleared returns if the "restricted_until" field was cleared in this mutation.
+func (m *MerchantMutation) RestrictedUntilCleared() bool {
+	_, ok := m.clearedFields[merchant.FieldRestrictedUntil]
+	return ok
+}
+
+// ResetRestrictedUntil resets all changes to the "restricted_until" field.
+func (m *MerchantMutation) ResetRestrictedUntil() {
+	m.restricted_until = nil
+	delete(m.clearedFields, merchant.FieldRestrictedUntil)
+}
+
+// SetSuspendedUntil sets the "suspended_until" field.
+func (m *MerchantMutation) SetSuspendedUntil(t time.Time) {
+	m.suspended_until = &t
+}
+
+// SuspendedUntil returns the value of the "suspended_until" field in the mutation.
+func (m *MerchantMutation) SuspendedUntil() (r time.Time, exists bool) {
+	v := m.suspended_until
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSuspendedUntil returns the old "suspended_until" field's value of the Merchant entity.
+// If the Merchant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MerchantMutation) OldSuspendedUntil(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSuspendedUntil is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSuspendedUntil requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSuspendedUntil: %w", err)
+	}
+	return oldValue.SuspendedUntil, nil
+}
+
+// ClearSuspendedUntil clears the value of the "suspended_until" field.
+func (m *MerchantMutation) ClearSuspendedUntil() {
+	m.suspended_until = nil
+	m.clearedFields[merchant.FieldSuspendedUntil] = struct{}{}
+}
+
+// SuspendedUntilCleared returns if the "suspended_until" field was cleared in this mutation.
+func (m *MerchantMutation) SuspendedUntilCleared() bool {
+	_, ok := m.clearedFields[merchant.FieldSuspendedUntil]
+	return ok
+}
+
+// ResetSuspendedUntil resets all changes to the "suspended_until" field.
+func (m *MerchantMutation) ResetSuspendedUntil() {
+	m.suspended_until = nil
+	delete(m.clearedFields, merchant.FieldSuspendedUntil)
+}
+
+// SetRemovedAt sets the "removed_at" field.
+func (m *MerchantMutation) SetRemovedAt(t time.Time) {
+	m.removed_at = &t
+}
+
+// RemovedAt returns the value of the "removed_at" field in the mutation.
+func (m *MerchantMutation) RemovedAt() (r time.Time, exists bool) {
+	v := m.removed_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRemovedAt returns the old "removed_at" field's value of the Merchant entity.
+// If the Merchant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MerchantMutation) OldRemovedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRemovedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRemovedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRemovedAt: %w", err)
+	}
+	return oldValue.RemovedAt, nil
+}
+
+// ClearRemovedAt clears the value of the "removed_at" field.
+func (m *MerchantMutation) ClearRemovedAt() {
+	m.removed_at = nil
+	m.clearedFields[merchant.FieldRemovedAt] = struct{}{}
+}
+
+// RemovedAtCleared returns if the "removed_at" field was cleared in this mutation.
+func (m *MerchantMutation) RemovedAtCleared() bool {
+	_, ok := m.clearedFields[merchant.FieldRemovedAt]
+	return ok
+}
+
+// ResetRemovedAt resets all changes to the "removed_at" field.
+func (m *MerchantMutation) ResetRemovedAt() {
+	m.removed_at = nil
+	delete(m.clearedFields, merchant.FieldRemovedAt)
+}
+
 // ClearOwner clears the "owner" edge to the User entity.
 func (m *MerchantMutation) ClearOwner() {
 	m.clearedowner = true
@@ -13652,7 +13866,7 @@ func (m *MerchantMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *MerchantMutation) Fields() []string {
-	fields := make([]string, 0, 27)
+	fields := make([]string, 0, 31)
 	if m.created_at != nil {
 		fields = append(fields, merchant.FieldCreatedAt)
 	}
@@ -13734,6 +13948,18 @@ func (m *MerchantMutation) Fields() []string {
 	if m.currency != nil {
 		fields = append(fields, merchant.FieldCurrency)
 	}
+	if m.promised_ship_hours != nil {
+		fields = append(fields, merchant.FieldPromisedShipHours)
+	}
+	if m.restricted_until != nil {
+		fields = append(fields, merchant.FieldRestrictedUntil)
+	}
+	if m.suspended_until != nil {
+		fields = append(fields, merchant.FieldSuspendedUntil)
+	}
+	if m.removed_at != nil {
+		fields = append(fields, merchant.FieldRemovedAt)
+	}
 	return fields
 }
 
@@ -13796,6 +14022,14 @@ func (m *MerchantMutation) Field(name string) (ent.Value, bool) {
 		return m.FreeShippingThreshold()
 	case merchant.FieldCurrency:
 		return m.Currency()
+	case merchant.FieldPromisedShipHours:
+		return m.PromisedShipHours()
+	case merchant.FieldRestrictedUntil:
+		return m.RestrictedUntil()
+	case merchant.FieldSuspendedUntil:
+		return m.SuspendedUntil()
+	case merchant.FieldRemovedAt:
+		return m.RemovedAt()
 	}
 	return nil, false
 }
@@ -13859,6 +14093,14 @@ func (m *MerchantMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldFreeShippingThreshold(ctx)
 	case merchant.FieldCurrency:
 		return m.OldCurrency(ctx)
+	case merchant.FieldPromisedShipHours:
+		return m.OldPromisedShipHours(ctx)
+	case merchant.FieldRestrictedUntil:
+		return m.OldRestrictedUntil(ctx)
+	case merchant.FieldSuspendedUntil:
+		return m.OldSuspendedUntil(ctx)
+	case merchant.FieldRemovedAt:
+		return m.OldRemovedAt(ctx)
 	}
 	return nil, fmt.Errorf("unknown Merchant field %s", name)
 }
@@ -14057,6 +14299,34 @@ func (m *MerchantMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetCurrency(v)
 		return nil
+	case merchant.FieldPromisedShipHours:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPromisedShipHours(v)
+		return nil
+	case merchant.FieldRestrictedUntil:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRestrictedUntil(v)
+		return nil
+	case merchant.FieldSuspendedUntil:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSuspendedUntil(v)
+		return nil
+	case merchant.FieldRemovedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRemovedAt(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Merchant field %s", name)
 }
@@ -14098,6 +14368,9 @@ func (m *MerchantMutation) AddedFields() []string {
 	if m.addfree_shipping_threshold != nil {
 		fields = append(fields, merchant.FieldFreeShippingThreshold)
 	}
+	if m.addpromised_ship_hours != nil {
+		fields = append(fields, merchant.FieldPromisedShipHours)
+	}
 	return fields
 }
 
@@ -14128,6 +14401,8 @@ func (m *MerchantMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedShippingFlatFee()
 	case merchant.FieldFreeShippingThreshold:
 		return m.AddedFreeShippingThreshold()
+	case merchant.FieldPromisedShipHours:
+		return m.AddedPromisedShipHours()
 	}
 	return nil, false
 }
@@ -14214,6 +14489,13 @@ func (m *MerchantMutation) AddField(name string, value ent.Value) error {
 		}
 		m.AddFreeShippingThreshold(v)
 		return nil
+	case merchant.FieldPromisedShipHours:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPromisedShipHours(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Merchant numeric field %s", name)
 }
@@ -14227,6 +14509,15 @@ func (m *MerchantMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(merchant.FieldStatusReason) {
 		fields = append(fields, merchant.FieldStatusReason)
+	}
+	if m.FieldCleared(merchant.FieldRestrictedUntil) {
+		fields = append(fields, merchant.FieldRestrictedUntil)
+	}
+	if m.FieldCleared(merchant.FieldSuspendedUntil) {
+		fields = append(fields, merchant.FieldSuspendedUntil)
+	}
+	if m.FieldCleared(merchant.FieldRemovedAt) {
+		fields = append(fields, merchant.FieldRemovedAt)
 	}
 	return fields
 }
@@ -14247,6 +14538,15 @@ func (m *MerchantMutation) ClearField(name string) error {
 		return nil
 	case merchant.FieldStatusReason:
 		m.ClearStatusReason()
+		return nil
+	case merchant.FieldRestrictedUntil:
+		m.ClearRestrictedUntil()
+		return nil
+	case merchant.FieldSuspendedUntil:
+		m.ClearSuspendedUntil()
+		return nil
+	case merchant.FieldRemovedAt:
+		m.ClearRemovedAt()
 		return nil
 	}
 	return fmt.Errorf("unknown Merchant nullable field %s", name)
@@ -14336,6 +14636,18 @@ func (m *MerchantMutation) ResetField(name string) error {
 		return nil
 	case merchant.FieldCurrency:
 		m.ResetCurrency()
+		return nil
+	case merchant.FieldPromisedShipHours:
+		m.ResetPromisedShipHours()
+		return nil
+	case merchant.FieldRestrictedUntil:
+		m.ResetRestrictedUntil()
+		return nil
+	case merchant.FieldSuspendedUntil:
+		m.ResetSuspendedUntil()
+		return nil
+	case merchant.FieldRemovedAt:
+		m.ResetRemovedAt()
 		return nil
 	}
 	return fmt.Errorf("unknown Merchant field %s", name)
@@ -14519,6 +14831,1493 @@ func (m *MerchantMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown Merchant edge %s", name)
+}
+
+// MerchantCreditMutation represents an operation that mutates the MerchantCredit nodes in the graph.
+type MerchantCreditMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *int
+	score           *int
+	addscore        *int
+	level           *int
+	addlevel        *int
+	badges          *[]string
+	appendbadges    []string
+	breakdown       *map[string]interface{}
+	computed_at     *time.Time
+	version         *int
+	addversion      *int
+	clearedFields   map[string]struct{}
+	merchant        *int
+	clearedmerchant bool
+	done            bool
+	oldValue        func(context.Context) (*MerchantCredit, error)
+	predicates      []predicate.MerchantCredit
+}
+
+var _ ent.Mutation = (*MerchantCreditMutation)(nil)
+
+// merchantcreditOption allows management of the mutation configuration using functional options.
+type merchantcreditOption func(*MerchantCreditMutation)
+
+// newMerchantCreditMutation creates new mutation for the MerchantCredit entity.
+func newMerchantCreditMutation(c config, op Op, opts ...merchantcreditOption) *MerchantCreditMutation {
+	m := &MerchantCreditMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeMerchantCredit,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withMerchantCreditID sets the ID field of the mutation.
+func withMerchantCreditID(id int) merchantcreditOption {
+	return func(m *MerchantCreditMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *MerchantCredit
+		)
+		m.oldValue = func(ctx context.Context) (*MerchantCredit, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().MerchantCredit.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withMerchantCredit sets the old MerchantCredit of the mutation.
+func withMerchantCredit(node *MerchantCredit) merchantcreditOption {
+	return func(m *MerchantCreditMutation) {
+		m.oldValue = func(context.Context) (*MerchantCredit, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m MerchantCreditMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m MerchantCreditMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *MerchantCreditMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *MerchantCreditMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().MerchantCredit.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *MerchantCreditMutation) SetMerchantID(i int) {
+	m.merchant = &i
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *MerchantCreditMutation) MerchantID() (r int, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the MerchantCredit entity.
+// If the MerchantCredit object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MerchantCreditMutation) OldMerchantID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *MerchantCreditMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetScore sets the "score" field.
+func (m *MerchantCreditMutation) SetScore(i int) {
+	m.score = &i
+	m.addscore = nil
+}
+
+// Score returns the value of the "score" field in the mutation.
+func (m *MerchantCreditMutation) Score() (r int, exists bool) {
+	v := m.score
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldScore returns the old "score" field's value of the MerchantCredit entity.
+// If the MerchantCredit object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MerchantCreditMutation) OldScore(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldScore is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldScore requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldScore: %w", err)
+	}
+	return oldValue.Score, nil
+}
+
+// AddScore adds i to the "score" field.
+func (m *MerchantCreditMutation) AddScore(i int) {
+	if m.addscore != nil {
+		*m.addscore += i
+	} else {
+		m.addscore = &i
+	}
+}
+
+// AddedScore returns the value that was added to the "score" field in this mutation.
+func (m *MerchantCreditMutation) AddedScore() (r int, exists bool) {
+	v := m.addscore
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetScore resets all changes to the "score" field.
+func (m *MerchantCreditMutation) ResetScore() {
+	m.score = nil
+	m.addscore = nil
+}
+
+// SetLevel sets the "level" field.
+func (m *MerchantCreditMutation) SetLevel(i int) {
+	m.level = &i
+	m.addlevel = nil
+}
+
+// Level returns the value of the "level" field in the mutation.
+func (m *MerchantCreditMutation) Level() (r int, exists bool) {
+	v := m.level
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLevel returns the old "level" field's value of the MerchantCredit entity.
+// If the MerchantCredit object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MerchantCreditMutation) OldLevel(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLevel is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLevel requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLevel: %w", err)
+	}
+	return oldValue.Level, nil
+}
+
+// AddLevel adds i to the "level" field.
+func (m *MerchantCreditMutation) AddLevel(i int) {
+	if m.addlevel != nil {
+		*m.addlevel += i
+	} else {
+		m.addlevel = &i
+	}
+}
+
+// AddedLevel returns the value that was added to the "level" field in this mutation.
+func (m *MerchantCreditMutation) AddedLevel() (r int, exists bool) {
+	v := m.addlevel
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetLevel resets all changes to the "level" field.
+func (m *MerchantCreditMutation) ResetLevel() {
+	m.level = nil
+	m.addlevel = nil
+}
+
+// SetBadges sets the "badges" field.
+func (m *MerchantCreditMutation) SetBadges(s []string) {
+	m.badges = &s
+	m.appendbadges = nil
+}
+
+// Badges returns the value of the "badges" field in the mutation.
+func (m *MerchantCreditMutation) Badges() (r []string, exists bool) {
+	v := m.badges
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBadges returns the old "badges" field's value of the MerchantCredit entity.
+// If the MerchantCredit object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MerchantCreditMutation) OldBadges(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBadges is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBadges requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBadges: %w", err)
+	}
+	return oldValue.Badges, nil
+}
+
+// AppendBadges adds s to the "badges" field.
+func (m *MerchantCreditMutation) AppendBadges(s []string) {
+	m.appendbadges = append(m.appendbadges, s...)
+}
+
+// AppendedBadges returns the list of values that were appended to the "badges" field in this mutation.
+func (m *MerchantCreditMutation) AppendedBadges() ([]string, bool) {
+	if len(m.appendbadges) == 0 {
+		return nil, false
+	}
+	return m.appendbadges, true
+}
+
+// ResetBadges resets all changes to the "badges" field.
+func (m *MerchantCreditMutation) ResetBadges() {
+	m.badges = nil
+	m.appendbadges = nil
+}
+
+// SetBreakdown sets the "breakdown" field.
+func (m *MerchantCreditMutation) SetBreakdown(value map[string]interface{}) {
+	m.breakdown = &value
+}
+
+// Breakdown returns the value of the "breakdown" field in the mutation.
+func (m *MerchantCreditMutation) Breakdown() (r map[string]interface{}, exists bool) {
+	v := m.breakdown
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBreakdown returns the old "breakdown" field's value of the MerchantCredit entity.
+// If the MerchantCredit object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MerchantCreditMutation) OldBreakdown(ctx context.Context) (v map[string]interface{}, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBreakdown is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBreakdown requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBreakdown: %w", err)
+	}
+	return oldValue.Breakdown, nil
+}
+
+// ResetBreakdown resets all changes to the "breakdown" field.
+func (m *MerchantCreditMutation) ResetBreakdown() {
+	m.breakdown = nil
+}
+
+// SetComputedAt sets the "computed_at" field.
+func (m *MerchantCreditMutation) SetComputedAt(t time.Time) {
+	m.computed_at = &t
+}
+
+// ComputedAt returns the value of the "computed_at" field in the mutation.
+func (m *MerchantCreditMutation) ComputedAt() (r time.Time, exists bool) {
+	v := m.computed_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldComputedAt returns the old "computed_at" field's value of the MerchantCredit entity.
+// If the MerchantCredit object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MerchantCreditMutation) OldComputedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldComputedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldComputedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldComputedAt: %w", err)
+	}
+	return oldValue.ComputedAt, nil
+}
+
+// ResetComputedAt resets all changes to the "computed_at" field.
+func (m *MerchantCreditMutation) ResetComputedAt() {
+	m.computed_at = nil
+}
+
+// SetVersion sets the "version" field.
+func (m *MerchantCreditMutation) SetVersion(i int) {
+	m.version = &i
+	m.addversion = nil
+}
+
+// Version returns the value of the "version" field in the mutation.
+func (m *MerchantCreditMutation) Version() (r int, exists bool) {
+	v := m.version
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldVersion returns the old "version" field's value of the MerchantCredit entity.
+// If the MerchantCredit object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MerchantCreditMutation) OldVersion(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldVersion is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldVersion requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldVersion: %w", err)
+	}
+	return oldValue.Version, nil
+}
+
+// AddVersion adds i to the "version" field.
+func (m *MerchantCreditMutation) AddVersion(i int) {
+	if m.addversion != nil {
+		*m.addversion += i
+	} else {
+		m.addversion = &i
+	}
+}
+
+// AddedVersion returns the value that was added to the "version" field in this mutation.
+func (m *MerchantCreditMutation) AddedVersion() (r int, exists bool) {
+	v := m.addversion
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetVersion resets all changes to the "version" field.
+func (m *MerchantCreditMutation) ResetVersion() {
+	m.version = nil
+	m.addversion = nil
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *MerchantCreditMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[merchantcredit.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *MerchantCreditMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *MerchantCreditMutation) MerchantIDs() (ids []int) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *MerchantCreditMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// Where appends a list predicates to the MerchantCreditMutation builder.
+func (m *MerchantCreditMutation) Where(ps ...predicate.MerchantCredit) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the MerchantCreditMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *MerchantCreditMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.MerchantCredit, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *MerchantCreditMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *MerchantCreditMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (MerchantCredit).
+func (m *MerchantCreditMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *MerchantCreditMutation) Fields() []string {
+	fields := make([]string, 0, 7)
+	if m.merchant != nil {
+		fields = append(fields, merchantcredit.FieldMerchantID)
+	}
+	if m.score != nil {
+		fields = append(fields, merchantcredit.FieldScore)
+	}
+	if m.level != nil {
+		fields = append(fields, merchantcredit.FieldLevel)
+	}
+	if m.badges != nil {
+		fields = append(fields, merchantcredit.FieldBadges)
+	}
+	if m.breakdown != nil {
+		fields = append(fields, merchantcredit.FieldBreakdown)
+	}
+	if m.computed_at != nil {
+		fields = append(fields, merchantcredit.FieldComputedAt)
+	}
+	if m.version != nil {
+		fields = append(fields, merchantcredit.FieldVersion)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *MerchantCreditMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case merchantcredit.FieldMerchantID:
+		return m.MerchantID()
+	case merchantcredit.FieldScore:
+		return m.Score()
+	case merchantcredit.FieldLevel:
+		return m.Level()
+	case merchantcredit.FieldBadges:
+		return m.Badges()
+	case merchantcredit.FieldBreakdown:
+		return m.Breakdown()
+	case merchantcredit.FieldComputedAt:
+		return m.ComputedAt()
+	case merchantcredit.FieldVersion:
+		return m.Version()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *MerchantCreditMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case merchantcredit.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case merchantcredit.FieldScore:
+		return m.OldScore(ctx)
+	case merchantcredit.FieldLevel:
+		return m.OldLevel(ctx)
+	case merchantcredit.FieldBadges:
+		return m.OldBadges(ctx)
+	case merchantcredit.FieldBreakdown:
+		return m.OldBreakdown(ctx)
+	case merchantcredit.FieldComputedAt:
+		return m.OldComputedAt(ctx)
+	case merchantcredit.FieldVersion:
+		return m.OldVersion(ctx)
+	}
+	return nil, fmt.Errorf("unknown MerchantCredit field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *MerchantCreditMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case merchantcredit.FieldMerchantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case merchantcredit.FieldScore:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetScore(v)
+		return nil
+	case merchantcredit.FieldLevel:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLevel(v)
+		return nil
+	case merchantcredit.FieldBadges:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBadges(v)
+		return nil
+	case merchantcredit.FieldBreakdown:
+		v, ok := value.(map[string]interface{})
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBreakdown(v)
+		return nil
+	case merchantcredit.FieldComputedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetComputedAt(v)
+		return nil
+	case merchantcredit.FieldVersion:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetVersion(v)
+		return nil
+	}
+	return fmt.Errorf("unknown MerchantCredit field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *MerchantCreditMutation) AddedFields() []string {
+	var fields []string
+	if m.addscore != nil {
+		fields = append(fields, merchantcredit.FieldScore)
+	}
+	if m.addlevel != nil {
+		fields = append(fields, merchantcredit.FieldLevel)
+	}
+	if m.addversion != nil {
+		fields = append(fields, merchantcredit.FieldVersion)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *MerchantCreditMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case merchantcredit.FieldScore:
+		return m.AddedScore()
+	case merchantcredit.FieldLevel:
+		return m.AddedLevel()
+	case merchantcredit.FieldVersion:
+		return m.AddedVersion()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *MerchantCreditMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case merchantcredit.FieldScore:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddScore(v)
+		return nil
+	case merchantcredit.FieldLevel:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddLevel(v)
+		return nil
+	case merchantcredit.FieldVersion:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddVersion(v)
+		return nil
+	}
+	return fmt.Errorf("unknown MerchantCredit numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *MerchantCreditMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *MerchantCreditMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *MerchantCreditMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown MerchantCredit nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *MerchantCreditMutation) ResetField(name string) error {
+	switch name {
+	case merchantcredit.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case merchantcredit.FieldScore:
+		m.ResetScore()
+		return nil
+	case merchantcredit.FieldLevel:
+		m.ResetLevel()
+		return nil
+	case merchantcredit.FieldBadges:
+		m.ResetBadges()
+		return nil
+	case merchantcredit.FieldBreakdown:
+		m.ResetBreakdown()
+		return nil
+	case merchantcredit.FieldComputedAt:
+		m.ResetComputedAt()
+		return nil
+	case merchantcredit.FieldVersion:
+		m.ResetVersion()
+		return nil
+	}
+	return fmt.Errorf("unknown MerchantCredit field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *MerchantCreditMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.merchant != nil {
+		edges = append(edges, merchantcredit.EdgeMerchant)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *MerchantCreditMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case merchantcredit.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *MerchantCreditMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *MerchantCreditMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *MerchantCreditMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedmerchant {
+		edges = append(edges, merchantcredit.EdgeMerchant)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *MerchantCreditMutation) EdgeCleared(name string) bool {
+	switch name {
+	case merchantcredit.EdgeMerchant:
+		return m.clearedmerchant
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *MerchantCreditMutation) ClearEdge(name string) error {
+	switch name {
+	case merchantcredit.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	}
+	return fmt.Errorf("unknown MerchantCredit unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *MerchantCreditMutation) ResetEdge(name string) error {
+	switch name {
+	case merchantcredit.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	}
+	return fmt.Errorf("unknown MerchantCredit edge %s", name)
+}
+
+// MerchantCreditSnapshotMutation represents an operation that mutates the MerchantCreditSnapshot nodes in the graph.
+type MerchantCreditSnapshotMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *int
+	day             *string
+	score           *int
+	addscore        *int
+	level           *int
+	addlevel        *int
+	computed_at     *time.Time
+	clearedFields   map[string]struct{}
+	merchant        *int
+	clearedmerchant bool
+	done            bool
+	oldValue        func(context.Context) (*MerchantCreditSnapshot, error)
+	predicates      []predicate.MerchantCreditSnapshot
+}
+
+var _ ent.Mutation = (*MerchantCreditSnapshotMutation)(nil)
+
+// merchantcreditsnapshotOption allows management of the mutation configuration using functional options.
+type merchantcreditsnapshotOption func(*MerchantCreditSnapshotMutation)
+
+// newMerchantCreditSnapshotMutation creates new mutation for the MerchantCreditSnapshot entity.
+func newMerchantCreditSnapshotMutation(c config, op Op, opts ...merchantcreditsnapshotOption) *MerchantCreditSnapshotMutation {
+	m := &MerchantCreditSnapshotMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeMerchantCreditSnapshot,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withMerchantCreditSnapshotID sets the ID field of the mutation.
+func withMerchantCreditSnapshotID(id int) merchantcreditsnapshotOption {
+	return func(m *MerchantCreditSnapshotMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *MerchantCreditSnapshot
+		)
+		m.oldValue = func(ctx context.Context) (*MerchantCreditSnapshot, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().MerchantCreditSnapshot.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withMerchantCreditSnapshot sets the old MerchantCreditSnapshot of the mutation.
+func withMerchantCreditSnapshot(node *MerchantCreditSnapshot) merchantcreditsnapshotOption {
+	return func(m *MerchantCreditSnapshotMutation) {
+		m.oldValue = func(context.Context) (*MerchantCreditSnapshot, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m MerchantCreditSnapshotMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m MerchantCreditSnapshotMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *MerchantCreditSnapshotMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *MerchantCreditSnapshotMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().MerchantCreditSnapshot.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *MerchantCreditSnapshotMutation) SetMerchantID(i int) {
+	m.merchant = &i
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *MerchantCreditSnapshotMutation) MerchantID() (r int, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the MerchantCreditSnapshot entity.
+// If the MerchantCreditSnapshot object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MerchantCreditSnapshotMutation) OldMerchantID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *MerchantCreditSnapshotMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetDay sets the "day" field.
+func (m *MerchantCreditSnapshotMutation) SetDay(s string) {
+	m.day = &s
+}
+
+// Day returns the value of the "day" field in the mutation.
+func (m *MerchantCreditSnapshotMutation) Day() (r string, exists bool) {
+	v := m.day
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDay returns the old "day" field's value of the MerchantCreditSnapshot entity.
+// If the MerchantCreditSnapshot object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MerchantCreditSnapshotMutation) OldDay(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDay is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDay requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDay: %w", err)
+	}
+	return oldValue.Day, nil
+}
+
+// ResetDay resets all changes to the "day" field.
+func (m *MerchantCreditSnapshotMutation) ResetDay() {
+	m.day = nil
+}
+
+// SetScore sets the "score" field.
+func (m *MerchantCreditSnapshotMutation) SetScore(i int) {
+	m.score = &i
+	m.addscore = nil
+}
+
+// Score returns the value of the "score" field in the mutation.
+func (m *MerchantCreditSnapshotMutation) Score() (r int, exists bool) {
+	v := m.score
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldScore returns the old "score" field's value of the MerchantCreditSnapshot entity.
+// If the MerchantCreditSnapshot object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MerchantCreditSnapshotMutation) OldScore(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldScore is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldScore requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldScore: %w", err)
+	}
+	return oldValue.Score, nil
+}
+
+// AddScore adds i to the "score" field.
+func (m *MerchantCreditSnapshotMutation) AddScore(i int) {
+	if m.addscore != nil {
+		*m.addscore += i
+	} else {
+		m.addscore = &i
+	}
+}
+
+// AddedScore returns the value that was added to the "score" field in this mutation.
+func (m *MerchantCreditSnapshotMutation) AddedScore() (r int, exists bool) {
+	v := m.addscore
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetScore resets all changes to the "score" field.
+func (m *MerchantCreditSnapshotMutation) ResetScore() {
+	m.score = nil
+	m.addscore = nil
+}
+
+// SetLevel sets the "level" field.
+func (m *MerchantCreditSnapshotMutation) SetLevel(i int) {
+	m.level = &i
+	m.addlevel = nil
+}
+
+// Level returns the value of the "level" field in the mutation.
+func (m *MerchantCreditSnapshotMutation) Level() (r int, exists bool) {
+	v := m.level
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLevel returns the old "level" field's value of the MerchantCreditSnapshot entity.
+// If the MerchantCreditSnapshot object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MerchantCreditSnapshotMutation) OldLevel(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLevel is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLevel requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLevel: %w", err)
+	}
+	return oldValue.Level, nil
+}
+
+// AddLevel adds i to the "level" field.
+func (m *MerchantCreditSnapshotMutation) AddLevel(i int) {
+	if m.addlevel != nil {
+		*m.addlevel += i
+	} else {
+		m.addlevel = &i
+	}
+}
+
+// AddedLevel returns the value that was added to the "level" field in this mutation.
+func (m *MerchantCreditSnapshotMutation) AddedLevel() (r int, exists bool) {
+	v := m.addlevel
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetLevel resets all changes to the "level" field.
+func (m *MerchantCreditSnapshotMutation) ResetLevel() {
+	m.level = nil
+	m.addlevel = nil
+}
+
+// SetComputedAt sets the "computed_at" field.
+func (m *MerchantCreditSnapshotMutation) SetComputedAt(t time.Time) {
+	m.computed_at = &t
+}
+
+// ComputedAt returns the value of the "computed_at" field in the mutation.
+func (m *MerchantCreditSnapshotMutation) ComputedAt() (r time.Time, exists bool) {
+	v := m.computed_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldComputedAt returns the old "computed_at" field's value of the MerchantCreditSnapshot entity.
+// If the MerchantCreditSnapshot object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MerchantCreditSnapshotMutation) OldComputedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldComputedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldComputedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldComputedAt: %w", err)
+	}
+	return oldValue.ComputedAt, nil
+}
+
+// ResetComputedAt resets all changes to the "computed_at" field.
+func (m *MerchantCreditSnapshotMutation) ResetComputedAt() {
+	m.computed_at = nil
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *MerchantCreditSnapshotMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[merchantcreditsnapshot.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *MerchantCreditSnapshotMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *MerchantCreditSnapshotMutation) MerchantIDs() (ids []int) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *MerchantCreditSnapshotMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// Where appends a list predicates to the MerchantCreditSnapshotMutation builder.
+func (m *MerchantCreditSnapshotMutation) Where(ps ...predicate.MerchantCreditSnapshot) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the MerchantCreditSnapshotMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *MerchantCreditSnapshotMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.MerchantCreditSnapshot, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *MerchantCreditSnapshotMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *MerchantCreditSnapshotMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (MerchantCreditSnapshot).
+func (m *MerchantCreditSnapshotMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *MerchantCreditSnapshotMutation) Fields() []string {
+	fields := make([]string, 0, 5)
+	if m.merchant != nil {
+		fields = append(fields, merchantcreditsnapshot.FieldMerchantID)
+	}
+	if m.day != nil {
+		fields = append(fields, merchantcreditsnapshot.FieldDay)
+	}
+	if m.score != nil {
+		fields = append(fields, merchantcreditsnapshot.FieldScore)
+	}
+	if m.level != nil {
+		fields = append(fields, merchantcreditsnapshot.FieldLevel)
+	}
+	if m.computed_at != nil {
+		fields = append(fields, merchantcreditsnapshot.FieldComputedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *MerchantCreditSnapshotMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case merchantcreditsnapshot.FieldMerchantID:
+		return m.MerchantID()
+	case merchantcreditsnapshot.FieldDay:
+		return m.Day()
+	case merchantcreditsnapshot.FieldScore:
+		return m.Score()
+	case merchantcreditsnapshot.FieldLevel:
+		return m.Level()
+	case merchantcreditsnapshot.FieldComputedAt:
+		return m.ComputedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *MerchantCreditSnapshotMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case merchantcreditsnapshot.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case merchantcreditsnapshot.FieldDay:
+		return m.OldDay(ctx)
+	case merchantcreditsnapshot.FieldScore:
+		return m.OldScore(ctx)
+	case merchantcreditsnapshot.FieldLevel:
+		return m.OldLevel(ctx)
+	case merchantcreditsnapshot.FieldComputedAt:
+		return m.OldComputedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown MerchantCreditSnapshot field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *MerchantCreditSnapshotMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case merchantcreditsnapshot.FieldMerchantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case merchantcreditsnapshot.FieldDay:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDay(v)
+		return nil
+	case merchantcreditsnapshot.FieldScore:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetScore(v)
+		return nil
+	case merchantcreditsnapshot.FieldLevel:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLevel(v)
+		return nil
+	case merchantcreditsnapshot.FieldComputedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetComputedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown MerchantCreditSnapshot field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *MerchantCreditSnapshotMutation) AddedFields() []string {
+	var fields []string
+	if m.addscore != nil {
+		fields = append(fields, merchantcreditsnapshot.FieldScore)
+	}
+	if m.addlevel != nil {
+		fields = append(fields, merchantcreditsnapshot.FieldLevel)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *MerchantCreditSnapshotMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case merchantcreditsnapshot.FieldScore:
+		return m.AddedScore()
+	case merchantcreditsnapshot.FieldLevel:
+		return m.AddedLevel()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *MerchantCreditSnapshotMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case merchantcreditsnapshot.FieldScore:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddScore(v)
+		return nil
+	case merchantcreditsnapshot.FieldLevel:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddLevel(v)
+		return nil
+	}
+	return fmt.Errorf("unknown MerchantCreditSnapshot numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *MerchantCreditSnapshotMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *MerchantCreditSnapshotMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *MerchantCreditSnapshotMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown MerchantCreditSnapshot nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *MerchantCreditSnapshotMutation) ResetField(name string) error {
+	switch name {
+	case merchantcreditsnapshot.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case merchantcreditsnapshot.FieldDay:
+		m.ResetDay()
+		return nil
+	case merchantcreditsnapshot.FieldScore:
+		m.ResetScore()
+		return nil
+	case merchantcreditsnapshot.FieldLevel:
+		m.ResetLevel()
+		return nil
+	case merchantcreditsnapshot.FieldComputedAt:
+		m.ResetComputedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown MerchantCreditSnapshot field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *MerchantCreditSnapshotMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.merchant != nil {
+		edges = append(edges, merchantcreditsnapshot.EdgeMerchant)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *MerchantCreditSnapshotMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case merchantcreditsnapshot.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *MerchantCreditSnapshotMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *MerchantCreditSnapshotMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *MerchantCreditSnapshotMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedmerchant {
+		edges = append(edges, merchantcreditsnapshot.EdgeMerchant)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *MerchantCreditSnapshotMutation) EdgeCleared(name string) bool {
+	switch name {
+	case merchantcreditsnapshot.EdgeMerchant:
+		return m.clearedmerchant
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *MerchantCreditSnapshotMutation) ClearEdge(name string) error {
+	switch name {
+	case merchantcreditsnapshot.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	}
+	return fmt.Errorf("unknown MerchantCreditSnapshot unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *MerchantCreditSnapshotMutation) ResetEdge(name string) error {
+	switch name {
+	case merchantcreditsnapshot.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	}
+	return fmt.Errorf("unknown MerchantCreditSnapshot edge %s", name)
 }
 
 // MerchantInvitationMutation represents an operation that mutates the MerchantInvitation nodes in the graph.
@@ -15272,6 +17071,1294 @@ func (m *MerchantInvitationMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown MerchantInvitation edge %s", name)
+}
+
+// MerchantSanctionMutation represents an operation that mutates the MerchantSanction nodes in the graph.
+type MerchantSanctionMutation struct {
+	config
+	op                Op
+	typ               string
+	id                *int
+	created_at        *time.Time
+	updated_at        *time.Time
+	kind              *merchantsanction.Kind
+	reason            *string
+	ends_at           *time.Time
+	imposed_by_id     *int
+	addimposed_by_id  *int
+	lifted_at         *time.Time
+	lifted_by_id      *int
+	addlifted_by_id   *int
+	lift_reason       *string
+	appeal_note       *string
+	appealed_at       *time.Time
+	appealed_by_id    *int
+	addappealed_by_id *int
+	clearedFields     map[string]struct{}
+	merchant          *int
+	clearedmerchant   bool
+	done              bool
+	oldValue          func(context.Context) (*MerchantSanction, error)
+	predicates        []predicate.MerchantSanction
+}
+
+var _ ent.Mutation = (*MerchantSanctionMutation)(nil)
+
+// merchantsanctionOption allows management of the mutation configuration using functional options.
+type merchantsanctionOption func(*MerchantSanctionMutation)
+
+// newMerchantSanctionMutation creates new mutation for the MerchantSanction entity.
+func newMerchantSanctionMutation(c config, op Op, opts ...merchantsanctionOption) *MerchantSanctionMutation {
+	m := &MerchantSanctionMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeMerchantSanction,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withMerchantSanctionID sets the ID field of the mutation.
+func withMerchantSanctionID(id int) merchantsanctionOption {
+	return func(m *MerchantSanctionMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *MerchantSanction
+		)
+		m.oldValue = func(ctx context.Context) (*MerchantSanction, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().MerchantSanction.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withMerchantSanction sets the old MerchantSanction of the mutation.
+func withMerchantSanction(node *MerchantSanction) merchantsanctionOption {
+	return func(m *MerchantSanctionMutation) {
+		m.oldValue = func(context.Context) (*MerchantSanction, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m MerchantSanctionMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m MerchantSanctionMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *MerchantSanctionMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *MerchantSanctionMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().MerchantSanction.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *MerchantSanctionMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *MerchantSanctionMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the MerchantSanction entity.
+// If the MerchantSanction object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MerchantSanctionMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *MerchantSanctionMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *MerchantSanctionMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *MerchantSanctionMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the MerchantSanction entity.
+// If the MerchantSanction object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MerchantSanctionMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *MerchantSanctionMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *MerchantSanctionMutation) SetMerchantID(i int) {
+	m.merchant = &i
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *MerchantSanctionMutation) MerchantID() (r int, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the MerchantSanction entity.
+// If the MerchantSanction object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MerchantSanctionMutation) OldMerchantID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *MerchantSanctionMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetKind sets the "kind" field.
+func (m *MerchantSanctionMutation) SetKind(value merchantsanction.Kind) {
+	m.kind = &value
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *MerchantSanctionMutation) Kind() (r merchantsanction.Kind, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the MerchantSanction entity.
+// If the MerchantSanction object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MerchantSanctionMutation) OldKind(ctx context.Context) (v merchantsanction.Kind, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *MerchantSanctionMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetReason sets the "reason" field.
+func (m *MerchantSanctionMutation) SetReason(s string) {
+	m.reason = &s
+}
+
+// Reason returns the value of the "reason" field in the mutation.
+func (m *MerchantSanctionMutation) Reason() (r string, exists bool) {
+	v := m.reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReason returns the old "reason" field's value of the MerchantSanction entity.
+// If the MerchantSanction object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MerchantSanctionMutation) OldReason(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReason: %w", err)
+	}
+	return oldValue.Reason, nil
+}
+
+// ResetReason resets all changes to the "reason" field.
+func (m *MerchantSanctionMutation) ResetReason() {
+	m.reason = nil
+}
+
+// SetEndsAt sets the "ends_at" field.
+func (m *MerchantSanctionMutation) SetEndsAt(t time.Time) {
+	m.ends_at = &t
+}
+
+// EndsAt returns the value of the "ends_at" field in the mutation.
+func (m *MerchantSanctionMutation) EndsAt() (r time.Time, exists bool) {
+	v := m.ends_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEndsAt returns the old "ends_at" field's value of the MerchantSanction entity.
+// If the MerchantSanction object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MerchantSanctionMutation) OldEndsAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEndsAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEndsAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEndsAt: %w", err)
+	}
+	return oldValue.EndsAt, nil
+}
+
+// ClearEndsAt clears the value of the "ends_at" field.
+func (m *MerchantSanctionMutation) ClearEndsAt() {
+	m.ends_at = nil
+	m.clearedFields[merchantsanction.FieldEndsAt] = struct{}{}
+}
+
+// EndsAtCleared returns if the "ends_at" field was cleared in this mutation.
+func (m *MerchantSanctionMutation) EndsAtCleared() bool {
+	_, ok := m.clearedFields[merchantsanction.FieldEndsAt]
+	return ok
+}
+
+// ResetEndsAt resets all changes to the "ends_at" field.
+func (m *MerchantSanctionMutation) ResetEndsAt() {
+	m.ends_at = nil
+	delete(m.clearedFields, merchantsanction.FieldEndsAt)
+}
+
+// SetImposedByID sets the "imposed_by_id" field.
+func (m *MerchantSanctionMutation) SetImposedByID(i int) {
+	m.imposed_by_id = &i
+	m.addimposed_by_id = nil
+}
+
+// ImposedByID returns the value of the "imposed_by_id" field in the mutation.
+func (m *MerchantSanctionMutation) ImposedByID() (r int, exists bool) {
+	v := m.imposed_by_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldImposedByID returns the old "imposed_by_id" field's value of the MerchantSanction entity.
+// If the MerchantSanction object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MerchantSanctionMutation) OldImposedByID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldImposedByID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldImposedByID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldImposedByID: %w", err)
+	}
+	return oldValue.ImposedByID, nil
+}
+
+// AddImposedByID adds i to the "imposed_by_id" field.
+func (m *MerchantSanctionMutation) AddImposedByID(i int) {
+	if m.addimposed_by_id != nil {
+		*m.addimposed_by_id += i
+	} else {
+		m.addimposed_by_id = &i
+	}
+}
+
+// AddedImposedByID returns the value that was added to the "imposed_by_id" field in this mutation.
+func (m *MerchantSanctionMutation) AddedImposedByID() (r int, exists bool) {
+	v := m.addimposed_by_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearImposedByID clears the value of the "imposed_by_id" field.
+func (m *MerchantSanctionMutation) ClearImposedByID() {
+	m.imposed_by_id = nil
+	m.addimposed_by_id = nil
+	m.clearedFields[merchantsanction.FieldImposedByID] = struct{}{}
+}
+
+// ImposedByIDCleared returns if the "imposed_by_id" field was cleared in this mutation.
+func (m *MerchantSanctionMutation) ImposedByIDCleared() bool {
+	_, ok := m.clearedFields[merchantsanction.FieldImposedByID]
+	return ok
+}
+
+// ResetImposedByID resets all changes to the "imposed_by_id" field.
+func (m *MerchantSanctionMutation) ResetImposedByID() {
+	m.imposed_by_id = nil
+	m.addimposed_by_id = nil
+	delete(m.clearedFields, merchantsanction.FieldImposedByID)
+}
+
+// SetLiftedAt sets the "lifted_at" field.
+func (m *MerchantSanctionMutation) SetLiftedAt(t time.Time) {
+	m.lifted_at = &t
+}
+
+// LiftedAt returns the value of the "lifted_at" field in the mutation.
+func (m *MerchantSanctionMutation) LiftedAt() (r time.Time, exists bool) {
+	v := m.lifted_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLiftedAt returns the old "lifted_at" field's value of the MerchantSanction entity.
+// If the MerchantSanction object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MerchantSanctionMutation) OldLiftedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLiftedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLiftedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLiftedAt: %w", err)
+	}
+	return oldValue.LiftedAt, nil
+}
+
+// ClearLiftedAt clears the value of the "lifted_at" field.
+func (m *MerchantSanctionMutation) ClearLiftedAt() {
+	m.lifted_at = nil
+	m.clearedFields[merchantsanction.FieldLiftedAt] = struct{}{}
+}
+
+// LiftedAtCleared returns if the "lifted_at" field was cleared in this mutation.
+func (m *MerchantSanctionMutation) LiftedAtCleared() bool {
+	_, ok := m.clearedFields[merchantsanction.FieldLiftedAt]
+	return ok
+}
+
+// ResetLiftedAt resets all changes to the "lifted_at" field.
+func (m *MerchantSanctionMutation) ResetLiftedAt() {
+	m.lifted_at = nil
+	delete(m.clearedFields, merchantsanction.FieldLiftedAt)
+}
+
+// SetLiftedByID sets the "lifted_by_id" field.
+func (m *MerchantSanctionMutation) SetLiftedByID(i int) {
+	m.lifted_by_id = &i
+	m.addlifted_by_id = nil
+}
+
+// LiftedByID returns the value of the "lifted_by_id" field in the mutation.
+func (m *MerchantSanctionMutation) LiftedByID() (r int, exists bool) {
+	v := m.lifted_by_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLiftedByID returns the old "lifted_by_id" field's value of the MerchantSanction entity.
+// If the MerchantSanction object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MerchantSanctionMutation) OldLiftedByID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLiftedByID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLiftedByID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLiftedByID: %w", err)
+	}
+	return oldValue.LiftedByID, nil
+}
+
+// AddLiftedByID adds i to the "lifted_by_id" field.
+func (m *MerchantSanctionMutation) AddLiftedByID(i int) {
+	if m.addlifted_by_id != nil {
+		*m.addlifted_by_id += i
+	} else {
+		m.addlifted_by_id = &i
+	}
+}
+
+// AddedLiftedByID returns the value that was added to the "lifted_by_id" field in this mutation.
+func (m *MerchantSanctionMutation) AddedLiftedByID() (r int, exists bool) {
+	v := m.addlifted_by_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearLiftedByID clears the value of the "lifted_by_id" field.
+func (m *MerchantSanctionMutation) ClearLiftedByID() {
+	m.lifted_by_id = nil
+	m.addlifted_by_id = nil
+	m.clearedFields[merchantsanction.FieldLiftedByID] = struct{}{}
+}
+
+// LiftedByIDCleared returns if the "lifted_by_id" field was cleared in this mutation.
+func (m *MerchantSanctionMutation) LiftedByIDCleared() bool {
+	_, ok := m.clearedFields[merchantsanction.FieldLiftedByID]
+	return ok
+}
+
+// ResetLiftedByID resets all changes to the "lifted_by_id" field.
+func (m *MerchantSanctionMutation) ResetLiftedByID() {
+	m.lifted_by_id = nil
+	m.addlifted_by_id = nil
+	delete(m.clearedFields, merchantsanction.FieldLiftedByID)
+}
+
+// SetLiftReason sets the "lift_reason" field.
+func (m *MerchantSanctionMutation) SetLiftReason(s string) {
+	m.lift_reason = &s
+}
+
+// LiftReason returns the value of the "lift_reason" field in the mutation.
+func (m *MerchantSanctionMutation) LiftReason() (r string, exists bool) {
+	v := m.lift_reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLiftReason returns the old "lift_reason" field's value of the MerchantSanction entity.
+// If the MerchantSanction object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MerchantSanctionMutation) OldLiftReason(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLiftReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLiftReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLiftReason: %w", err)
+	}
+	return oldValue.LiftReason, nil
+}
+
+// ClearLiftReason clears the value of the "lift_reason" field.
+func (m *MerchantSanctionMutation) ClearLiftReason() {
+	m.lift_reason = nil
+	m.clearedFields[merchantsanction.FieldLiftReason] = struct{}{}
+}
+
+// LiftReasonCleared returns if the "lift_reason" field was cleared in this mutation.
+func (m *MerchantSanctionMutation) LiftReasonCleared() bool {
+	_, ok := m.clearedFields[merchantsanction.FieldLiftReason]
+	return ok
+}
+
+// ResetLiftReason resets all changes to the "lift_reason" field.
+func (m *MerchantSanctionMutation) ResetLiftReason() {
+	m.lift_reason = nil
+	delete(m.clearedFields, merchantsanction.FieldLiftReason)
+}
+
+// SetAppealNote sets the "appeal_note" field.
+func (m *MerchantSanctionMutation) SetAppealNote(s string) {
+	m.appeal_note = &s
+}
+
+// AppealNote returns the value of the "appeal_note" field in the mutation.
+func (m *MerchantSanctionMutation) AppealNote() (r string, exists bool) {
+	v := m.appeal_note
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAppealNote returns the old "appeal_note" field's value of the MerchantSanction entity.
+// If the MerchantSanction object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MerchantSanctionMutation) OldAppealNote(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAppealNote is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAppealNote requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAppealNote: %w", err)
+	}
+	return oldValue.AppealNote, nil
+}
+
+// ClearAppealNote clears the value of the "appeal_note" field.
+func (m *MerchantSanctionMutation) ClearAppealNote() {
+	m.appeal_note = nil
+	m.clearedFields[merchantsanction.FieldAppealNote] = struct{}{}
+}
+
+// AppealNoteCleared returns if the "appeal_note" field was cleared in this mutation.
+func (m *MerchantSanctionMutation) AppealNoteCleared() bool {
+	_, ok := m.clearedFields[merchantsanction.FieldAppealNote]
+	return ok
+}
+
+// ResetAppealNote resets all changes to the "appeal_note" field.
+func (m *MerchantSanctionMutation) ResetAppealNote() {
+	m.appeal_note = nil
+	delete(m.clearedFields, merchantsanction.FieldAppealNote)
+}
+
+// SetAppealedAt sets the "appealed_at" field.
+func (m *MerchantSanctionMutation) SetAppealedAt(t time.Time) {
+	m.appealed_at = &t
+}
+
+// AppealedAt returns the value of the "appealed_at" field in the mutation.
+func (m *MerchantSanctionMutation) AppealedAt() (r time.Time, exists bool) {
+	v := m.appealed_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAppealedAt returns the old "appealed_at" field's value of the MerchantSanction entity.
+// If the MerchantSanction object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MerchantSanctionMutation) OldAppealedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAppealedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAppealedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAppealedAt: %w", err)
+	}
+	return oldValue.AppealedAt, nil
+}
+
+// ClearAppealedAt clears the value of the "appealed_at" field.
+func (m *MerchantSanctionMutation) ClearAppealedAt() {
+	m.appealed_at = nil
+	m.clearedFields[merchantsanction.FieldAppealedAt] = struct{}{}
+}
+
+// AppealedAtCleared returns if the "appealed_at" field was cleared in this mutation.
+func (m *MerchantSanctionMutation) AppealedAtCleared() bool {
+	_, ok := m.clearedFields[merchantsanction.FieldAppealedAt]
+	return ok
+}
+
+// ResetAppealedAt resets all changes to the "appealed_at" field.
+func (m *MerchantSanctionMutation) ResetAppealedAt() {
+	m.appealed_at = nil
+	delete(m.clearedFields, merchantsanction.FieldAppealedAt)
+}
+
+// SetAppealedByID sets the "appealed_by_id" field.
+func (m *MerchantSanctionMutation) SetAppealedByID(i int) {
+	m.appealed_by_id = &i
+	m.addappealed_by_id = nil
+}
+
+// AppealedByID returns the value of the "appealed_by_id" field in the mutation.
+func (m *MerchantSanctionMutation) AppealedByID() (r int, exists bool) {
+	v := m.appealed_by_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAppealedByID returns the old "appealed_by_id" field's value of the MerchantSanction entity.
+// If the MerchantSanction object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MerchantSanctionMutation) OldAppealedByID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAppealedByID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAppealedByID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAppealedByID: %w", err)
+	}
+	return oldValue.AppealedByID, nil
+}
+
+// AddAppealedByID adds i to the "appealed_by_id" field.
+func (m *MerchantSanctionMutation) AddAppealedByID(i int) {
+	if m.addappealed_by_id != nil {
+		*m.addappealed_by_id += i
+	} else {
+		m.addappealed_by_id = &i
+	}
+}
+
+// AddedAppealedByID returns the value that was added to the "appealed_by_id" field in this mutation.
+func (m *MerchantSanctionMutation) AddedAppealedByID() (r int, exists bool) {
+	v := m.addappealed_by_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearAppealedByID clears the value of the "appealed_by_id" field.
+func (m *MerchantSanctionMutation) ClearAppealedByID() {
+	m.appealed_by_id = nil
+	m.addappealed_by_id = nil
+	m.clearedFields[merchantsanction.FieldAppealedByID] = struct{}{}
+}
+
+// AppealedByIDCleared returns if the "appealed_by_id" field was cleared in this mutation.
+func (m *MerchantSanctionMutation) AppealedByIDCleared() bool {
+	_, ok := m.clearedFields[merchantsanction.FieldAppealedByID]
+	return ok
+}
+
+// ResetAppealedByID resets all changes to the "appealed_by_id" field.
+func (m *MerchantSanctionMutation) ResetAppealedByID() {
+	m.appealed_by_id = nil
+	m.addappealed_by_id = nil
+	delete(m.clearedFields, merchantsanction.FieldAppealedByID)
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *MerchantSanctionMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[merchantsanction.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *MerchantSanctionMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *MerchantSanctionMutation) MerchantIDs() (ids []int) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *MerchantSanctionMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// Where appends a list predicates to the MerchantSanctionMutation builder.
+func (m *MerchantSanctionMutation) Where(ps ...predicate.MerchantSanction) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the MerchantSanctionMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *MerchantSanctionMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.MerchantSanction, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *MerchantSanctionMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *MerchantSanctionMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (MerchantSanction).
+func (m *MerchantSanctionMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *MerchantSanctionMutation) Fields() []string {
+	fields := make([]string, 0, 13)
+	if m.created_at != nil {
+		fields = append(fields, merchantsanction.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, merchantsanction.FieldUpdatedAt)
+	}
+	if m.merchant != nil {
+		fields = append(fields, merchantsanction.FieldMerchantID)
+	}
+	if m.kind != nil {
+		fields = append(fields, merchantsanction.FieldKind)
+	}
+	if m.reason != nil {
+		fields = append(fields, merchantsanction.FieldReason)
+	}
+	if m.ends_at != nil {
+		fields = append(fields, merchantsanction.FieldEndsAt)
+	}
+	if m.imposed_by_id != nil {
+		fields = append(fields, merchantsanction.FieldImposedByID)
+	}
+	if m.lifted_at != nil {
+		fields = append(fields, merchantsanction.FieldLiftedAt)
+	}
+	if m.lifted_by_id != nil {
+		fields = append(fields, merchantsanction.FieldLiftedByID)
+	}
+	if m.lift_reason != nil {
+		fields = append(fields, merchantsanction.FieldLiftReason)
+	}
+	if m.appeal_note != nil {
+		fields = append(fields, merchantsanction.FieldAppealNote)
+	}
+	if m.appealed_at != nil {
+		fields = append(fields, merchantsanction.FieldAppealedAt)
+	}
+	if m.appealed_by_id != nil {
+		fields = append(fields, merchantsanction.FieldAppealedByID)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *MerchantSanctionMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case merchantsanction.FieldCreatedAt:
+		return m.CreatedAt()
+	case merchantsanction.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case merchantsanction.FieldMerchantID:
+		return m.MerchantID()
+	case merchantsanction.FieldKind:
+		return m.Kind()
+	case merchantsanction.FieldReason:
+		return m.Reason()
+	case merchantsanction.FieldEndsAt:
+		return m.EndsAt()
+	case merchantsanction.FieldImposedByID:
+		return m.ImposedByID()
+	case merchantsanction.FieldLiftedAt:
+		return m.LiftedAt()
+	case merchantsanction.FieldLiftedByID:
+		return m.LiftedByID()
+	case merchantsanction.FieldLiftReason:
+		return m.LiftReason()
+	case merchantsanction.FieldAppealNote:
+		return m.AppealNote()
+	case merchantsanction.FieldAppealedAt:
+		return m.AppealedAt()
+	case merchantsanction.FieldAppealedByID:
+		return m.AppealedByID()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *MerchantSanctionMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case merchantsanction.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case merchantsanction.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case merchantsanction.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case merchantsanction.FieldKind:
+		return m.OldKind(ctx)
+	case merchantsanction.FieldReason:
+		return m.OldReason(ctx)
+	case merchantsanction.FieldEndsAt:
+		return m.OldEndsAt(ctx)
+	case merchantsanction.FieldImposedByID:
+		return m.OldImposedByID(ctx)
+	case merchantsanction.FieldLiftedAt:
+		return m.OldLiftedAt(ctx)
+	case merchantsanction.FieldLiftedByID:
+		return m.OldLiftedByID(ctx)
+	case merchantsanction.FieldLiftReason:
+		return m.OldLiftReason(ctx)
+	case merchantsanction.FieldAppealNote:
+		return m.OldAppealNote(ctx)
+	case merchantsanction.FieldAppealedAt:
+		return m.OldAppealedAt(ctx)
+	case merchantsanction.FieldAppealedByID:
+		return m.OldAppealedByID(ctx)
+	}
+	return nil, fmt.Errorf("unknown MerchantSanction field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *MerchantSanctionMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case merchantsanction.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case merchantsanction.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case merchantsanction.FieldMerchantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case merchantsanction.FieldKind:
+		v, ok := value.(merchantsanction.Kind)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case merchantsanction.FieldReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReason(v)
+		return nil
+	case merchantsanction.FieldEndsAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEndsAt(v)
+		return nil
+	case merchantsanction.FieldImposedByID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetImposedByID(v)
+		return nil
+	case merchantsanction.FieldLiftedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLiftedAt(v)
+		return nil
+	case merchantsanction.FieldLiftedByID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLiftedByID(v)
+		return nil
+	case merchantsanction.FieldLiftReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLiftReason(v)
+		return nil
+	case merchantsanction.FieldAppealNote:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAppealNote(v)
+		return nil
+	case merchantsanction.FieldAppealedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAppealedAt(v)
+		return nil
+	case merchantsanction.FieldAppealedByID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAppealedByID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown MerchantSanction field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *MerchantSanctionMutation) AddedFields() []string {
+	var fields []string
+	if m.addimposed_by_id != nil {
+		fields = append(fields, merchantsanction.FieldImposedByID)
+	}
+	if m.addlifted_by_id != nil {
+		fields = append(fields, merchantsanction.FieldLiftedByID)
+	}
+	if m.addappealed_by_id != nil {
+		fields = append(fields, merchantsanction.FieldAppealedByID)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *MerchantSanctionMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case merchantsanction.FieldImposedByID:
+		return m.AddedImposedByID()
+	case merchantsanction.FieldLiftedByID:
+		return m.AddedLiftedByID()
+	case merchantsanction.FieldAppealedByID:
+		return m.AddedAppealedByID()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *MerchantSanctionMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case merchantsanction.FieldImposedByID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddImposedByID(v)
+		return nil
+	case merchantsanction.FieldLiftedByID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddLiftedByID(v)
+		return nil
+	case merchantsanction.FieldAppealedByID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAppealedByID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown MerchantSanction numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *MerchantSanctionMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(merchantsanction.FieldEndsAt) {
+		fields = append(fields, merchantsanction.FieldEndsAt)
+	}
+	if m.FieldCleared(merchantsanction.FieldImposedByID) {
+		fields = append(fields, merchantsanction.FieldImposedByID)
+	}
+	if m.FieldCleared(merchantsanction.FieldLiftedAt) {
+		fields = append(fields, merchantsanction.FieldLiftedAt)
+	}
+	if m.FieldCleared(merchantsanction.FieldLiftedByID) {
+		fields = append(fields, merchantsanction.FieldLiftedByID)
+	}
+	if m.FieldCleared(merchantsanction.FieldLiftReason) {
+		fields = append(fields, merchantsanction.FieldLiftReason)
+	}
+	if m.FieldCleared(merchantsanction.FieldAppealNote) {
+		fields = append(fields, merchantsanction.FieldAppealNote)
+	}
+	if m.FieldCleared(merchantsanction.FieldAppealedAt) {
+		fields = append(fields, merchantsanction.FieldAppealedAt)
+	}
+	if m.FieldCleared(merchantsanction.FieldAppealedByID) {
+		fields = append(fields, merchantsanction.FieldAppealedByID)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *MerchantSanctionMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *MerchantSanctionMutation) ClearField(name string) error {
+	switch name {
+	case merchantsanction.FieldEndsAt:
+		m.ClearEndsAt()
+		return nil
+	case merchantsanction.FieldImposedByID:
+		m.ClearImposedByID()
+		return nil
+	case merchantsanction.FieldLiftedAt:
+		m.ClearLiftedAt()
+		return nil
+	case merchantsanction.FieldLiftedByID:
+		m.ClearLiftedByID()
+		return nil
+	case merchantsanction.FieldLiftReason:
+		m.ClearLiftReason()
+		return nil
+	case merchantsanction.FieldAppealNote:
+		m.ClearAppealNote()
+		return nil
+	case merchantsanction.FieldAppealedAt:
+		m.ClearAppealedAt()
+		return nil
+	case merchantsanction.FieldAppealedByID:
+		m.ClearAppealedByID()
+		return nil
+	}
+	return fmt.Errorf("unknown MerchantSanction nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *MerchantSanctionMutation) ResetField(name string) error {
+	switch name {
+	case merchantsanction.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case merchantsanction.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case merchantsanction.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case merchantsanction.FieldKind:
+		m.ResetKind()
+		return nil
+	case merchantsanction.FieldReason:
+		m.ResetReason()
+		return nil
+	case merchantsanction.FieldEndsAt:
+		m.ResetEndsAt()
+		return nil
+	case merchantsanction.FieldImposedByID:
+		m.ResetImposedByID()
+		return nil
+	case merchantsanction.FieldLiftedAt:
+		m.ResetLiftedAt()
+		return nil
+	case merchantsanction.FieldLiftedByID:
+		m.ResetLiftedByID()
+		return nil
+	case merchantsanction.FieldLiftReason:
+		m.ResetLiftReason()
+		return nil
+	case merchantsanction.FieldAppealNote:
+		m.ResetAppealNote()
+		return nil
+	case merchantsanction.FieldAppealedAt:
+		m.ResetAppealedAt()
+		return nil
+	case merchantsanction.FieldAppealedByID:
+		m.ResetAppealedByID()
+		return nil
+	}
+	return fmt.Errorf("unknown MerchantSanction field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *MerchantSanctionMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.merchant != nil {
+		edges = append(edges, merchantsanction.EdgeMerchant)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *MerchantSanctionMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case merchantsanction.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *MerchantSanctionMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *MerchantSanctionMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *MerchantSanctionMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedmerchant {
+		edges = append(edges, merchantsanction.EdgeMerchant)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *MerchantSanctionMutation) EdgeCleared(name string) bool {
+	switch name {
+	case merchantsanction.EdgeMerchant:
+		return m.clearedmerchant
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *MerchantSanctionMutation) ClearEdge(name string) error {
+	switch name {
+	case merchantsanction.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	}
+	return fmt.Errorf("unknown MerchantSanction unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *MerchantSanctionMutation) ResetEdge(name string) error {
+	switch name {
+	case merchantsanction.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	}
+	return fmt.Errorf("unknown MerchantSanction edge %s", name)
 }
 
 // OrderMutation represents an operation that mutates the Order nodes in the graph.

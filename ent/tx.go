@@ -42,8 +42,14 @@ type Tx struct {
 	HelpSearchToken *HelpSearchTokenClient
 	// Merchant is the client for interacting with the Merchant builders.
 	Merchant *MerchantClient
+	// MerchantCredit is the client for interacting with the MerchantCredit builders.
+	MerchantCredit *MerchantCreditClient
+	// MerchantCreditSnapshot is the client for interacting with the MerchantCreditSnapshot builders.
+	MerchantCreditSnapshot *MerchantCreditSnapshotClient
 	// MerchantInvitation is the client for interacting with the MerchantInvitation builders.
 	MerchantInvitation *MerchantInvitationClient
+	// MerchantSanction is the client for interacting with the MerchantSanction builders.
+	MerchantSanction *MerchantSanctionClient
 	// Order is the client for interacting with the Order builders.
 	Order *OrderClient
 	// OrderEvent is the client for interacting with the OrderEvent builders.
@@ -243,7 +249,10 @@ func (tx *Tx) init() {
 	tx.HelpCategory = NewHelpCategoryClient(tx.config)
 	tx.HelpSearchToken = NewHelpSearchTokenClient(tx.config)
 	tx.Merchant = NewMerchantClient(tx.config)
+	tx.MerchantCredit = NewMerchantCreditClient(tx.config)
+	tx.MerchantCreditSnapshot = NewMerchantCreditSnapshotClient(tx.config)
 	tx.MerchantInvitation = NewMerchantInvitationClient(tx.config)
+	tx.MerchantSanction = NewMerchantSanctionClient(tx.config)
 	tx.Order = NewOrderClient(tx.config)
 	tx.OrderEvent = NewOrderEventClient(tx.config)
 	tx.OrderItem = NewOrderItemClient(tx.config)

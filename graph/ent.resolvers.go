@@ -75,6 +75,9 @@ func (r *Resolver) Category() CategoryResolver { return &categoryResolver{r} }
 // Merchant returns MerchantResolver implementation.
 func (r *Resolver) Merchant() MerchantResolver { return &merchantResolver{r} }
 
+// MerchantSanction returns MerchantSanctionResolver implementation.
+func (r *Resolver) MerchantSanction() MerchantSanctionResolver { return &merchantSanctionResolver{r} }
+
 // Order returns OrderResolver implementation.
 func (r *Resolver) Order() OrderResolver { return &orderResolver{r} }
 
@@ -121,6 +124,7 @@ type (
 	cartLineResolver          struct{ *Resolver }
 	categoryResolver          struct{ *Resolver }
 	merchantResolver          struct{ *Resolver }
+	merchantSanctionResolver  struct{ *Resolver }
 	orderResolver             struct{ *Resolver }
 	orderEventResolver        struct{ *Resolver }
 	orderItemResolver         struct{ *Resolver }

@@ -23,6 +23,7 @@ import (
 	"github.com/xiadan/xiadan/ent/helparticle"
 	"github.com/xiadan/xiadan/ent/merchant"
 	"github.com/xiadan/xiadan/ent/merchantinvitation"
+	"github.com/xiadan/xiadan/ent/merchantsanction"
 	"github.com/xiadan/xiadan/ent/order"
 	"github.com/xiadan/xiadan/ent/orderevent"
 	"github.com/xiadan/xiadan/ent/orderitem"
@@ -44,6 +45,7 @@ import (
 	"github.com/xiadan/xiadan/internal/auth"
 	"github.com/xiadan/xiadan/internal/cart"
 	"github.com/xiadan/xiadan/internal/catalog"
+	"github.com/xiadan/xiadan/internal/credit"
 	"github.com/xiadan/xiadan/internal/helpcentre"
 	"github.com/xiadan/xiadan/internal/identity"
 	"github.com/xiadan/xiadan/internal/money"
@@ -70,6 +72,7 @@ type ResolverRoot interface {
 	CartLine() CartLineResolver
 	Category() CategoryResolver
 	Merchant() MerchantResolver
+	MerchantSanction() MerchantSanctionResolver
 	Mutation() MutationResolver
 	Order() OrderResolver
 	OrderEvent() OrderEventResolver
@@ -350,6 +353,8 @@ type ComplexityRoot struct {
 	Merchant struct {
 		Contact               func(childComplexity int) int
 		CreatedAt             func(childComplexity int) int
+		Credit                func(childComplexity int) int
+		CreditDetails         func(childComplexity int) int
 		Currency              func(childComplexity int) int
 		Description           func(childComplexity int) int
 		FreeShippingThreshold func(childComplexity int) int
@@ -361,16 +366,27 @@ type ComplexityRoot struct {
 		Name                  func(childComplexity int) int
 		ProductCount          func(childComplexity int) int
 		Products              func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ProductOrder, where *ent.ProductWhereInput) int
+		PromisedShipHours     func(childComplexity int) int
 		RatingAverage         func(childComplexity int) int
 		RatingCount           func(childComplexity int) int
 		RatingSummary         func(childComplexity int) int
+		Sanctions             func(childComplexity int) int
 		ShippingFlatFee       func(childComplexity int) int
 		ShowExactStock        func(childComplexity int) int
 		Slug                  func(childComplexity int) int
 		Staff                 func(childComplexity int) int
+		Standing              func(childComplexity int) int
 		Status                func(childComplexity int) int
 		StatusReason          func(childComplexity int) int
 		UpdatedAt             func(childComplexity int) int
+	}
+
+	MerchantAfterSalesInputs struct {
+		ArbitrationLosses    func(childComplexity int) int
+		AverageResponseHours func(childComplexity int) int
+		Disputes             func(childComplexity int) int
+		Requests             func(childComplexity int) int
+		Responses            func(childComplexity int) int
 	}
 
 	MerchantConnection struct {
@@ -384,6 +400,55 @@ type ComplexityRoot struct {
 		Email func(childComplexity int) int
 		Name  func(childComplexity int) int
 		Phone func(childComplexity int) int
+	}
+
+	MerchantCredit struct {
+		Badges    func(childComplexity int) int
+		Level     func(childComplexity int) int
+		Score     func(childComplexity int) int
+		UpdatedAt func(childComplexity int) int
+	}
+
+	MerchantCreditComponent struct {
+		Name   func(childComplexity int) int
+		Value  func(childComplexity int) int
+		Weight func(childComplexity int) int
+	}
+
+	MerchantCreditDetails struct {
+		AfterSalesAvailable func(childComplexity int) int
+		Badges              func(childComplexity int) int
+		Components          func(childComplexity int) int
+		History             func(childComplexity int) int
+		Inputs              func(childComplexity int) int
+		Level               func(childComplexity int) int
+		Penalty             func(childComplexity int) int
+		Score               func(childComplexity int) int
+		UpdatedAt           func(childComplexity int) int
+		WindowDays          func(childComplexity int) int
+	}
+
+	MerchantCreditInputs struct {
+		AfterSales        func(childComplexity int) int
+		PaidOrders        func(childComplexity int) int
+		PositiveRatings   func(childComplexity int) int
+		PromisedShipHours func(childComplexity int) int
+		RatingAverage     func(childComplexity int) int
+		RatingSum         func(childComplexity int) int
+		Ratings           func(childComplexity int) int
+		RefundedOrders    func(childComplexity int) int
+		Removals          func(childComplexity int) int
+		Restrictions      func(childComplexity int) int
+		ShipmentsDue      func(childComplexity int) int
+		ShippedOnTime     func(childComplexity int) int
+		Suspensions       func(childComplexity int) int
+		Warnings          func(childComplexity int) int
+	}
+
+	MerchantCreditPoint struct {
+		Day   func(childComplexity int) int
+		Level func(childComplexity int) int
+		Score func(childComplexity int) int
 	}
 
 	MerchantEdge struct {
@@ -413,6 +478,39 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	MerchantSanction struct {
+		Active     func(childComplexity int) int
+		AppealNote func(childComplexity int) int
+		AppealedAt func(childComplexity int) int
+		CreatedAt  func(childComplexity int) int
+		EndsAt     func(childComplexity int) int
+		ID         func(childComplexity int) int
+		Kind       func(childComplexity int) int
+		LiftReason func(childComplexity int) int
+		LiftedAt   func(childComplexity int) int
+		Merchant   func(childComplexity int) int
+		Reason     func(childComplexity int) int
+		UpdatedAt  func(childComplexity int) int
+	}
+
+	MerchantSanctionConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	MerchantSanctionEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	MerchantStanding struct {
+		RemovedAt       func(childComplexity int) int
+		RestrictedUntil func(childComplexity int) int
+		SuspendedUntil  func(childComplexity int) int
+	}
+
 	Money struct {
 		Amount     func(childComplexity int) int
 		Currency   func(childComplexity int) int
@@ -430,6 +528,7 @@ type ComplexityRoot struct {
 		AddToCart                 func(childComplexity int, variantID int, quantity int) int
 		AddTrackingEvent          func(childComplexity int, shipmentID int, input model.TrackingEventInput) int
 		AdjustStock               func(childComplexity int, variantID int, delta int, reason string) int
+		AppealSanction            func(childComplexity int, id int, note string) int
 		ApplyForMerchant          func(childComplexity int, input model.ApplyForMerchantInput) int
 		ApproveAfterSales         func(childComplexity int, id int, message *string) int
 		ArbitrateAfterSales       func(childComplexity int, id int, decision model.ArbitrationDecision, amount *string, reason string) int
@@ -460,7 +559,9 @@ type ComplexityRoot struct {
 		FinishWebSignIn           func(childComplexity int, input model.FinishWebSignInInput) int
 		FollowUpReview            func(childComplexity int, input model.FollowUpReviewInput) int
 		HideReview                func(childComplexity int, reviewID int, reason string) int
+		ImposeSanction            func(childComplexity int, input credit.ImposeInput) int
 		InviteMerchantStaff       func(childComplexity int, merchantID int, email string) int
+		LiftSanction              func(childComplexity int, id int, reason string) int
 		LinkEmailPassword         func(childComplexity int, input model.LinkEmailPasswordInput) int
 		LinkMiniProgram           func(childComplexity int, input model.MiniProgramSignInInput) int
 		LinkPhone                 func(childComplexity int, input model.PhoneSignInInput) int
@@ -475,6 +576,7 @@ type ComplexityRoot struct {
 		ProposeAfterSalesAmount   func(childComplexity int, id int, amount string, reason string) int
 		PublishProduct            func(childComplexity int, id int) int
 		RateTicket                func(childComplexity int, id int, rating int, comment *string) int
+		RecomputeMerchantCredit   func(childComplexity int, merchantID int) int
 		RedeliverWebhook          func(childComplexity int, deliveryID int) int
 		RefreshToken              func(childComplexity int, token string) int
 		RefundOrder               func(childComplexity int, orderID int, amount *string, reason string) int
@@ -776,6 +878,7 @@ type ComplexityRoot struct {
 		MerchantBySlug             func(childComplexity int, slug string) int
 		MerchantOrderCounts        func(childComplexity int, merchantID *int) int
 		MerchantOrders             func(childComplexity int, merchantID *int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *orders.ListFilter) int
+		MerchantSanctions          func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *ent.MerchantSanctionWhereInput, orderBy *ent.MerchantSanctionOrder) int
 		MerchantTickets            func(childComplexity int, merchantID *int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *support.ListFilter) int
 		Merchants                  func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *ent.MerchantWhereInput, orderBy *ent.MerchantOrder) int
 		MyAfterSalesRequests       func(childComplexity int, status []aftersalesrequest.Status, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) int
@@ -1169,6 +1272,10 @@ type CategoryResolver interface {
 }
 type MerchantResolver interface {
 	ProductCount(ctx context.Context, obj *ent.Merchant) (int, error)
+	Credit(ctx context.Context, obj *ent.Merchant) (*credit.Public, error)
+	CreditDetails(ctx context.Context, obj *ent.Merchant) (*credit.Details, error)
+	Sanctions(ctx context.Context, obj *ent.Merchant) ([]*ent.MerchantSanction, error)
+	Standing(ctx context.Context, obj *ent.Merchant) (*credit.Standing, error)
 	StatusReason(ctx context.Context, obj *ent.Merchant) (*string, error)
 
 	Contact(ctx context.Context, obj *ent.Merchant) (*model.MerchantContact, error)
@@ -1178,6 +1285,9 @@ type MerchantResolver interface {
 	Products(ctx context.Context, obj *ent.Merchant, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ProductOrder, where *ent.ProductWhereInput) (*ent.ProductConnection, error)
 	RatingSummary(ctx context.Context, obj *ent.Merchant) (*model.RatingSummary, error)
 	LicenceFiles(ctx context.Context, obj *ent.Merchant) ([]*ent.Upload, error)
+}
+type MerchantSanctionResolver interface {
+	Active(ctx context.Context, obj *ent.MerchantSanction) (bool, error)
 }
 type MutationResolver interface {
 	SetUserStatus(ctx context.Context, id int, status user.Status, reason string) (*ent.User, error)
@@ -1220,6 +1330,10 @@ type MutationResolver interface {
 	AdjustStock(ctx context.Context, variantID int, delta int, reason string) (*ent.ProductVariant, error)
 	BulkSetProductStatus(ctx context.Context, ids []int, status product.Status, atomic *bool) (*model.BulkProductsPayload, error)
 	BulkUpdateVariants(ctx context.Context, inputs []*model.BulkVariantUpdateInput, atomic *bool) (*model.BulkVariantsPayload, error)
+	ImposeSanction(ctx context.Context, input credit.ImposeInput) (*ent.MerchantSanction, error)
+	LiftSanction(ctx context.Context, id int, reason string) (*ent.MerchantSanction, error)
+	AppealSanction(ctx context.Context, id int, note string) (*ent.MerchantSanction, error)
+	RecomputeMerchantCredit(ctx context.Context, merchantID int) (*credit.Details, error)
 	ShipOrder(ctx context.Context, orderID int, carrier string, trackingNumber string) (*ent.Shipment, error)
 	AddTrackingEvent(ctx context.Context, shipmentID int, input model.TrackingEventInput) (*ent.Shipment, error)
 	ConfirmReceipt(ctx context.Context, orderID int) (*ent.Order, error)
@@ -1350,6 +1464,7 @@ type QueryResolver interface {
 	CategoryBySlug(ctx context.Context, slug string) (*ent.Category, error)
 	LowStockVariants(ctx context.Context, merchantID *int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) (*ent.ProductVariantConnection, error)
 	StockMovements(ctx context.Context, variantID int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) (*ent.StockMovementConnection, error)
+	MerchantSanctions(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *ent.MerchantSanctionWhereInput, orderBy *ent.MerchantSanctionOrder) (*ent.MerchantSanctionConnection, error)
 	OrderEventsSince(ctx context.Context, merchantID *int, after *string, first *int) ([]*ent.OrderEvent, error)
 	Merchant(ctx context.Context, id int) (*ent.Merchant, error)
 	MerchantBySlug(ctx context.Context, slug string) (*ent.Merchant, error)
@@ -2480,6 +2595,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Merchant.CreatedAt(childComplexity), true
+	case "Merchant.credit":
+		if e.ComplexityRoot.Merchant.Credit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Merchant.Credit(childComplexity), true
+	case "Merchant.creditDetails":
+		if e.ComplexityRoot.Merchant.CreditDetails == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Merchant.CreditDetails(childComplexity), true
 	case "Merchant.currency":
 		if e.ComplexityRoot.Merchant.Currency == nil {
 			break
@@ -2551,6 +2678,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Merchant.Products(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.ProductOrder), args["where"].(*ent.ProductWhereInput)), true
+	case "Merchant.promisedShipHours":
+		if e.ComplexityRoot.Merchant.PromisedShipHours == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Merchant.PromisedShipHours(childComplexity), true
 	case "Merchant.ratingAverage":
 		if e.ComplexityRoot.Merchant.RatingAverage == nil {
 			break
@@ -2569,6 +2702,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Merchant.RatingSummary(childComplexity), true
+	case "Merchant.sanctions":
+		if e.ComplexityRoot.Merchant.Sanctions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Merchant.Sanctions(childComplexity), true
 	case "Merchant.shippingFlatFee":
 		if e.ComplexityRoot.Merchant.ShippingFlatFee == nil {
 			break
@@ -2593,6 +2732,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Merchant.Staff(childComplexity), true
+	case "Merchant.standing":
+		if e.ComplexityRoot.Merchant.Standing == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Merchant.Standing(childComplexity), true
 	case "Merchant.status":
 		if e.ComplexityRoot.Merchant.Status == nil {
 			break
@@ -2611,6 +2756,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Merchant.UpdatedAt(childComplexity), true
+
+	case "MerchantAfterSalesInputs.arbitrationLosses":
+		if e.ComplexityRoot.MerchantAfterSalesInputs.ArbitrationLosses == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantAfterSalesInputs.ArbitrationLosses(childComplexity), true
+	case "MerchantAfterSalesInputs.averageResponseHours":
+		if e.ComplexityRoot.MerchantAfterSalesInputs.AverageResponseHours == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantAfterSalesInputs.AverageResponseHours(childComplexity), true
+	case "MerchantAfterSalesInputs.disputes":
+		if e.ComplexityRoot.MerchantAfterSalesInputs.Disputes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantAfterSalesInputs.Disputes(childComplexity), true
+	case "MerchantAfterSalesInputs.requests":
+		if e.ComplexityRoot.MerchantAfterSalesInputs.Requests == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantAfterSalesInputs.Requests(childComplexity), true
+	case "MerchantAfterSalesInputs.responses":
+		if e.ComplexityRoot.MerchantAfterSalesInputs.Responses == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantAfterSalesInputs.Responses(childComplexity), true
 
 	case "MerchantConnection.edges":
 		if e.ComplexityRoot.MerchantConnection.Edges == nil {
@@ -2655,6 +2831,215 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.MerchantContact.Phone(childComplexity), true
+
+	case "MerchantCredit.badges":
+		if e.ComplexityRoot.MerchantCredit.Badges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantCredit.Badges(childComplexity), true
+	case "MerchantCredit.level":
+		if e.ComplexityRoot.MerchantCredit.Level == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantCredit.Level(childComplexity), true
+	case "MerchantCredit.score":
+		if e.ComplexityRoot.MerchantCredit.Score == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantCredit.Score(childComplexity), true
+	case "MerchantCredit.updatedAt":
+		if e.ComplexityRoot.MerchantCredit.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantCredit.UpdatedAt(childComplexity), true
+
+	case "MerchantCreditComponent.name":
+		if e.ComplexityRoot.MerchantCreditComponent.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantCreditComponent.Name(childComplexity), true
+	case "MerchantCreditComponent.value":
+		if e.ComplexityRoot.MerchantCreditComponent.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantCreditComponent.Value(childComplexity), true
+	case "MerchantCreditComponent.weight":
+		if e.ComplexityRoot.MerchantCreditComponent.Weight == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantCreditComponent.Weight(childComplexity), true
+
+	case "MerchantCreditDetails.afterSalesAvailable":
+		if e.ComplexityRoot.MerchantCreditDetails.AfterSalesAvailable == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantCreditDetails.AfterSalesAvailable(childComplexity), true
+	case "MerchantCreditDetails.badges":
+		if e.ComplexityRoot.MerchantCreditDetails.Badges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantCreditDetails.Badges(childComplexity), true
+	case "MerchantCreditDetails.components":
+		if e.ComplexityRoot.MerchantCreditDetails.Components == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantCreditDetails.Components(childComplexity), true
+	case "MerchantCreditDetails.history":
+		if e.ComplexityRoot.MerchantCreditDetails.History == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantCreditDetails.History(childComplexity), true
+	case "MerchantCreditDetails.inputs":
+		if e.ComplexityRoot.MerchantCreditDetails.Inputs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantCreditDetails.Inputs(childComplexity), true
+	case "MerchantCreditDetails.level":
+		if e.ComplexityRoot.MerchantCreditDetails.Level == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantCreditDetails.Level(childComplexity), true
+	case "MerchantCreditDetails.penalty":
+		if e.ComplexityRoot.MerchantCreditDetails.Penalty == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantCreditDetails.Penalty(childComplexity), true
+	case "MerchantCreditDetails.score":
+		if e.ComplexityRoot.MerchantCreditDetails.Score == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantCreditDetails.Score(childComplexity), true
+	case "MerchantCreditDetails.updatedAt":
+		if e.ComplexityRoot.MerchantCreditDetails.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantCreditDetails.UpdatedAt(childComplexity), true
+	case "MerchantCreditDetails.windowDays":
+		if e.ComplexityRoot.MerchantCreditDetails.WindowDays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantCreditDetails.WindowDays(childComplexity), true
+
+	case "MerchantCreditInputs.afterSales":
+		if e.ComplexityRoot.MerchantCreditInputs.AfterSales == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantCreditInputs.AfterSales(childComplexity), true
+	case "MerchantCreditInputs.paidOrders":
+		if e.ComplexityRoot.MerchantCreditInputs.PaidOrders == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantCreditInputs.PaidOrders(childComplexity), true
+	case "MerchantCreditInputs.positiveRatings":
+		if e.ComplexityRoot.MerchantCreditInputs.PositiveRatings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantCreditInputs.PositiveRatings(childComplexity), true
+	case "MerchantCreditInputs.promisedShipHours":
+		if e.ComplexityRoot.MerchantCreditInputs.PromisedShipHours == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantCreditInputs.PromisedShipHours(childComplexity), true
+	case "MerchantCreditInputs.ratingAverage":
+		if e.ComplexityRoot.MerchantCreditInputs.RatingAverage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantCreditInputs.RatingAverage(childComplexity), true
+	case "MerchantCreditInputs.ratingSum":
+		if e.ComplexityRoot.MerchantCreditInputs.RatingSum == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantCreditInputs.RatingSum(childComplexity), true
+	case "MerchantCreditInputs.ratings":
+		if e.ComplexityRoot.MerchantCreditInputs.Ratings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantCreditInputs.Ratings(childComplexity), true
+	case "MerchantCreditInputs.refundedOrders":
+		if e.ComplexityRoot.MerchantCreditInputs.RefundedOrders == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantCreditInputs.RefundedOrders(childComplexity), true
+	case "MerchantCreditInputs.removals":
+		if e.ComplexityRoot.MerchantCreditInputs.Removals == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantCreditInputs.Removals(childComplexity), true
+	case "MerchantCreditInputs.restrictions":
+		if e.ComplexityRoot.MerchantCreditInputs.Restrictions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantCreditInputs.Restrictions(childComplexity), true
+	case "MerchantCreditInputs.shipmentsDue":
+		if e.ComplexityRoot.MerchantCreditInputs.ShipmentsDue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantCreditInputs.ShipmentsDue(childComplexity), true
+	case "MerchantCreditInputs.shippedOnTime":
+		if e.ComplexityRoot.MerchantCreditInputs.ShippedOnTime == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantCreditInputs.ShippedOnTime(childComplexity), true
+	case "MerchantCreditInputs.suspensions":
+		if e.ComplexityRoot.MerchantCreditInputs.Suspensions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantCreditInputs.Suspensions(childComplexity), true
+	case "MerchantCreditInputs.warnings":
+		if e.ComplexityRoot.MerchantCreditInputs.Warnings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantCreditInputs.Warnings(childComplexity), true
+
+	case "MerchantCreditPoint.day":
+		if e.ComplexityRoot.MerchantCreditPoint.Day == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantCreditPoint.Day(childComplexity), true
+	case "MerchantCreditPoint.level":
+		if e.ComplexityRoot.MerchantCreditPoint.Level == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantCreditPoint.Level(childComplexity), true
+	case "MerchantCreditPoint.score":
+		if e.ComplexityRoot.MerchantCreditPoint.Score == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantCreditPoint.Score(childComplexity), true
 
 	case "MerchantEdge.cursor":
 		if e.ComplexityRoot.MerchantEdge.Cursor == nil {
@@ -2749,6 +3134,136 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.MerchantInvitationEdge.Node(childComplexity), true
+
+	case "MerchantSanction.active":
+		if e.ComplexityRoot.MerchantSanction.Active == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantSanction.Active(childComplexity), true
+	case "MerchantSanction.appealNote":
+		if e.ComplexityRoot.MerchantSanction.AppealNote == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantSanction.AppealNote(childComplexity), true
+	case "MerchantSanction.appealedAt":
+		if e.ComplexityRoot.MerchantSanction.AppealedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantSanction.AppealedAt(childComplexity), true
+	case "MerchantSanction.createdAt":
+		if e.ComplexityRoot.MerchantSanction.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantSanction.CreatedAt(childComplexity), true
+	case "MerchantSanction.endsAt":
+		if e.ComplexityRoot.MerchantSanction.EndsAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantSanction.EndsAt(childComplexity), true
+	case "MerchantSanction.id":
+		if e.ComplexityRoot.MerchantSanction.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantSanction.ID(childComplexity), true
+	case "MerchantSanction.kind":
+		if e.ComplexityRoot.MerchantSanction.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantSanction.Kind(childComplexity), true
+	case "MerchantSanction.liftReason":
+		if e.ComplexityRoot.MerchantSanction.LiftReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantSanction.LiftReason(childComplexity), true
+	case "MerchantSanction.liftedAt":
+		if e.ComplexityRoot.MerchantSanction.LiftedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantSanction.LiftedAt(childComplexity), true
+	case "MerchantSanction.merchant":
+		if e.ComplexityRoot.MerchantSanction.Merchant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantSanction.Merchant(childComplexity), true
+	case "MerchantSanction.reason":
+		if e.ComplexityRoot.MerchantSanction.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantSanction.Reason(childComplexity), true
+	case "MerchantSanction.updatedAt":
+		if e.ComplexityRoot.MerchantSanction.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantSanction.UpdatedAt(childComplexity), true
+
+	case "MerchantSanctionConnection.edges":
+		if e.ComplexityRoot.MerchantSanctionConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantSanctionConnection.Edges(childComplexity), true
+	case "MerchantSanctionConnection.nodes":
+		if e.ComplexityRoot.MerchantSanctionConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantSanctionConnection.Nodes(childComplexity), true
+	case "MerchantSanctionConnection.pageInfo":
+		if e.ComplexityRoot.MerchantSanctionConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantSanctionConnection.PageInfo(childComplexity), true
+	case "MerchantSanctionConnection.totalCount":
+		if e.ComplexityRoot.MerchantSanctionConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantSanctionConnection.TotalCount(childComplexity), true
+
+	case "MerchantSanctionEdge.cursor":
+		if e.ComplexityRoot.MerchantSanctionEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantSanctionEdge.Cursor(childComplexity), true
+	case "MerchantSanctionEdge.node":
+		if e.ComplexityRoot.MerchantSanctionEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantSanctionEdge.Node(childComplexity), true
+
+	case "MerchantStanding.removedAt":
+		if e.ComplexityRoot.MerchantStanding.RemovedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantStanding.RemovedAt(childComplexity), true
+	case "MerchantStanding.restrictedUntil":
+		if e.ComplexityRoot.MerchantStanding.RestrictedUntil == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantStanding.RestrictedUntil(childComplexity), true
+	case "MerchantStanding.suspendedUntil":
+		if e.ComplexityRoot.MerchantStanding.SuspendedUntil == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MerchantStanding.SuspendedUntil(childComplexity), true
 
 	case "Money.amount":
 		if e.ComplexityRoot.Money.Amount == nil {
@@ -2874,6 +3389,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AdjustStock(childComplexity, args["variantID"].(int), args["delta"].(int), args["reason"].(string)), true
+	case "Mutation.appealSanction":
+		if e.ComplexityRoot.Mutation.AppealSanction == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_appealSanction_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AppealSanction(childComplexity, args["id"].(int), args["note"].(string)), true
 	case "Mutation.applyForMerchant":
 		if e.ComplexityRoot.Mutation.ApplyForMerchant == nil {
 			break
@@ -3199,6 +3725,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.HideReview(childComplexity, args["reviewID"].(int), args["reason"].(string)), true
+	case "Mutation.imposeSanction":
+		if e.ComplexityRoot.Mutation.ImposeSanction == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_imposeSanction_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ImposeSanction(childComplexity, args["input"].(credit.ImposeInput)), true
 	case "Mutation.inviteMerchantStaff":
 		if e.ComplexityRoot.Mutation.InviteMerchantStaff == nil {
 			break
@@ -3210,6 +3747,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.InviteMerchantStaff(childComplexity, args["merchantID"].(int), args["email"].(string)), true
+	case "Mutation.liftSanction":
+		if e.ComplexityRoot.Mutation.LiftSanction == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_liftSanction_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.LiftSanction(childComplexity, args["id"].(int), args["reason"].(string)), true
 	case "Mutation.linkEmailPassword":
 		if e.ComplexityRoot.Mutation.LinkEmailPassword == nil {
 			break
@@ -3364,6 +3912,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RateTicket(childComplexity, args["id"].(int), args["rating"].(int), args["comment"].(*string)), true
+	case "Mutation.recomputeMerchantCredit":
+		if e.ComplexityRoot.Mutation.RecomputeMerchantCredit == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_recomputeMerchantCredit_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RecomputeMerchantCredit(childComplexity, args["merchantID"].(int)), true
 	case "Mutation.redeliverWebhook":
 		if e.ComplexityRoot.Mutation.RedeliverWebhook == nil {
 			break
@@ -5092,6 +5651,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.MerchantOrders(childComplexity, args["merchantID"].(*int), args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["where"].(*orders.ListFilter)), true
+	case "Query.merchantSanctions":
+		if e.ComplexityRoot.Query.MerchantSanctions == nil {
+			break
+		}
+
+		args, err := ec.field_Query_merchantSanctions_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.MerchantSanctions(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["where"].(*ent.MerchantSanctionWhereInput), args["orderBy"].(*ent.MerchantSanctionOrder)), true
 	case "Query.merchantTickets":
 		if e.ComplexityRoot.Query.MerchantTickets == nil {
 			break
@@ -6775,11 +7345,14 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputFollowUpReviewInput,
 		ec.unmarshalInputHelpArticleInput,
 		ec.unmarshalInputHelpCategoryInput,
+		ec.unmarshalInputImposeSanctionInput,
 		ec.unmarshalInputLinkEmailPasswordInput,
 		ec.unmarshalInputLoginInput,
 		ec.unmarshalInputMerchantInvitationOrder,
 		ec.unmarshalInputMerchantInvitationWhereInput,
 		ec.unmarshalInputMerchantOrder,
+		ec.unmarshalInputMerchantSanctionOrder,
+		ec.unmarshalInputMerchantSanctionWhereInput,
 		ec.unmarshalInputMerchantWhereInput,
 		ec.unmarshalInputMiniProgramSignInInput,
 		ec.unmarshalInputOpenTicketInput,
@@ -7565,6 +8138,162 @@ type Money {
   minorUnits: String!
   "The amount formatted for display, such as \"¥12.50\"."
   formatted: String!
+}
+`, BuiltIn: false},
+	{Name: "../schema/credit.graphqls", Input: `"""
+A merchant's public credit (商家信用): a score from 0 to 100, a level from 1 to 5 and
+badges, recomputed by a job from the merchant's last 90 days (docs/CREDIT.md).
+"""
+type MerchantCredit {
+  "0 to 100."
+  score: Int!
+  "1 (lowest) to 5."
+  level: Int!
+  badges: [MerchantBadge!]!
+  "When the credit was last computed."
+  updatedAt: Time!
+}
+
+"Badges a merchant earns on its record (docs/CREDIT.md#badges)."
+enum MerchantBadge {
+  "极速发货: ships on time, over enough orders."
+  FAST_SHIPPER
+  "好评率高: a high share of 4- and 5-star reviews, over enough reviews."
+  HIGHLY_RATED
+  "低退款率: few of its orders refunded."
+  LOW_REFUND
+  "新店: too few orders yet for the score to say much (it leans on the platform's priors)."
+  NEW_SHOP
+}
+
+"How a merchant's credit came about: for its members and admins."
+type MerchantCreditDetails {
+  score: Int!
+  level: Int!
+  badges: [MerchantBadge!]!
+  updatedAt: Time!
+  "Each component's value from 0 to 1, and its weight."
+  components: [MerchantCreditComponent!]!
+  "Points the sanctions in force took off."
+  penalty: Int!
+  inputs: MerchantCreditInputs!
+  "How many days back the inputs reach."
+  windowDays: Int!
+  "Whether after-sales figures (disputes, arbitration, response time) were available; without them they count as none."
+  afterSalesAvailable: Boolean!
+  "The daily scores, newest first (up to 90 days)."
+  history: [MerchantCreditPoint!]!
+}
+
+"One component of the credit score."
+type MerchantCreditComponent {
+  "rating, shipping, refund, dispute, arbitration or response."
+  name: String!
+  "0 (worst) to 1 (best)."
+  value: Float!
+  weight: Int!
+}
+
+"A merchant's credit on one day."
+type MerchantCreditPoint {
+  "The UTC day, as 2006-01-02."
+  day: String!
+  score: Int!
+  level: Int!
+}
+
+"What a merchant's credit was computed from, over the window."
+type MerchantCreditInputs {
+  "Reviews of its products, their star total, and how many gave 4 or 5 stars."
+  ratings: Int!
+  ratingSum: Int!
+  positiveRatings: Int!
+  "The average rating, null without reviews."
+  ratingAverage: Float
+  paidOrders: Int!
+  refundedOrders: Int!
+  "Physical orders that shipped or whose promise passed, and those shipped within it."
+  shipmentsDue: Int!
+  shippedOnTime: Int!
+  promisedShipHours: Int!
+  afterSales: MerchantAfterSalesInputs!
+  "Sanctions in force when it was computed."
+  warnings: Int!
+  restrictions: Int!
+  suspensions: Int!
+  removals: Int!
+}
+
+"A merchant's after-sales figures over the window (all 0 while after-sales gives none)."
+type MerchantAfterSalesInputs {
+  requests: Int!
+  disputes: Int!
+  arbitrationLosses: Int!
+  responses: Int!
+  "Mean hours to answer a request, null without answers."
+  averageResponseHours: Float
+}
+
+"What a merchant's sanctions in force do now."
+type MerchantStanding {
+  "No new listings, left out of product search until then (null: not restricted)."
+  restrictedUntil: Time
+  "Hidden and taking no orders until then."
+  suspendedUntil: Time
+  "Removed from the platform (清退) since then, until an admin lifts the removal."
+  removedAt: Time
+}
+
+extend type Merchant {
+  "The public credit; null until first computed."
+  credit: MerchantCredit
+  "How the credit came about: the merchant's members and admins; null for everyone else."
+  creditDetails: MerchantCreditDetails
+  "The merchant's sanctions, newest first (up to 50): its members and admins; empty for everyone else."
+  sanctions: [MerchantSanction!]!
+  "What the sanctions in force do now: the merchant's members and admins; null for everyone else."
+  standing: MerchantStanding
+}
+
+extend type MerchantSanction {
+  "Whether it applies now: not lifted and not ended."
+  active: Boolean!
+}
+
+"An admin's sanction: WARNING, RESTRICTION and SUSPENSION take durationHours or endsAt; REMOVAL neither."
+input ImposeSanctionInput {
+  merchantID: ID!
+  kind: SanctionKind!
+  "Shown to the merchant. 1 to 500 characters."
+  reason: String!
+  durationHours: Int
+  endsAt: Time
+}
+
+extend type Query {
+  """
+  Sanctions: every merchant's for admins (filter appeals with where: {appealedAtNotNil: true}),
+  their own merchant's for its staff.
+  """
+  merchantSanctions(
+    after: Cursor
+    first: Int
+    before: Cursor
+    last: Int
+    where: MerchantSanctionWhereInput
+    orderBy: MerchantSanctionOrder
+  ): MerchantSanctionConnection! @hasRole(roles: [MERCHANT, ADMIN])
+}
+
+extend type Mutation {
+  "Imposes a sanction on a merchant, in force at once (admins). One of a kind at a time: a second is CONFLICT."
+  imposeSanction(input: ImposeSanctionInput!): MerchantSanction! @hasRole(roles: [ADMIN])
+  "Lifts a sanction before its end, with a reason (admins)."
+  liftSanction(id: ID!, reason: String!): MerchantSanction! @hasRole(roles: [ADMIN])
+  "Answers a sanction of the caller's merchant with an appeal note (its staff). One per sanction."
+  appealSanction(id: ID!, note: String!): MerchantSanction! @hasRole(roles: [MERCHANT])
+  "Recomputes one merchant's credit now (admins)."
+  recomputeMerchantCredit(merchantID: ID!): MerchantCreditDetails! @hasRole(roles: [ADMIN])
 }
 `, BuiltIn: false},
 	{Name: "../schema/ent.graphqls", Input: `directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
@@ -8856,6 +9585,7 @@ type Merchant implements Node {
   legalName: String!
   status: MerchantStatus!
   currency: String!
+  promisedShipHours: Int!
 }
 """
 A connection to a list of items.
@@ -9064,6 +9794,201 @@ enum MerchantOrderField {
   UPDATED_AT
   RATING
   NAME
+}
+type MerchantSanction implements Node {
+  id: ID!
+  createdAt: Time!
+  updatedAt: Time!
+  kind: SanctionKind!
+  reason: String!
+  endsAt: Time
+  liftedAt: Time
+  liftReason: String
+  appealNote: String
+  appealedAt: Time
+  merchant: Merchant!
+}
+"""
+A connection to a list of items.
+"""
+type MerchantSanctionConnection {
+  """
+  A list of edges.
+  """
+  edges: [MerchantSanctionEdge!]!
+  """
+  Information to aid in pagination.
+  """
+  pageInfo: PageInfo!
+  """
+  Identifies the total count of items in the connection.
+  """
+  totalCount: Int!
+  """
+  The items of the page, without their cursors (the nodes of edges).
+  """
+  nodes: [MerchantSanction!]!
+}
+"""
+An edge in a connection.
+"""
+type MerchantSanctionEdge {
+  """
+  The item at the end of the edge.
+  """
+  node: MerchantSanction
+  """
+  A cursor for use in pagination.
+  """
+  cursor: Cursor!
+}
+"""
+Ordering options for MerchantSanction connections
+"""
+input MerchantSanctionOrder {
+  """
+  The ordering direction.
+  """
+  direction: OrderDirection! = ASC
+  """
+  The field by which to order MerchantSanctions.
+  """
+  field: MerchantSanctionOrderField!
+}
+"""
+Properties by which MerchantSanction connections can be ordered.
+"""
+enum MerchantSanctionOrderField {
+  CREATED_AT
+  UPDATED_AT
+  ENDS_AT
+}
+"""
+MerchantSanctionWhereInput is used for filtering MerchantSanction objects.
+Input was generated by ent.
+"""
+input MerchantSanctionWhereInput {
+  not: MerchantSanctionWhereInput
+  and: [MerchantSanctionWhereInput!]
+  or: [MerchantSanctionWhereInput!]
+  """
+  id field predicates
+  """
+  id: ID
+  idNEQ: ID
+  idIn: [ID!]
+  idNotIn: [ID!]
+  idGT: ID
+  idGTE: ID
+  idLT: ID
+  idLTE: ID
+  """
+  created_at field predicates
+  """
+  createdAt: Time
+  createdAtNEQ: Time
+  createdAtIn: [Time!]
+  createdAtNotIn: [Time!]
+  createdAtGT: Time
+  createdAtGTE: Time
+  createdAtLT: Time
+  createdAtLTE: Time
+  """
+  updated_at field predicates
+  """
+  updatedAt: Time
+  updatedAtNEQ: Time
+  updatedAtIn: [Time!]
+  updatedAtNotIn: [Time!]
+  updatedAtGT: Time
+  updatedAtGTE: Time
+  updatedAtLT: Time
+  updatedAtLTE: Time
+  """
+  kind field predicates
+  """
+  kind: SanctionKind
+  kindNEQ: SanctionKind
+  kindIn: [SanctionKind!]
+  kindNotIn: [SanctionKind!]
+  """
+  reason field predicates
+  """
+  reason: String
+  reasonNEQ: String
+  reasonIn: [String!]
+  reasonNotIn: [String!]
+  reasonGT: String
+  reasonGTE: String
+  reasonLT: String
+  reasonLTE: String
+  reasonContains: String
+  reasonHasPrefix: String
+  reasonHasSuffix: String
+  reasonEqualFold: String
+  reasonContainsFold: String
+  """
+  ends_at field predicates
+  """
+  endsAt: Time
+  endsAtNEQ: Time
+  endsAtIn: [Time!]
+  endsAtNotIn: [Time!]
+  endsAtGT: Time
+  endsAtGTE: Time
+  endsAtLT: Time
+  endsAtLTE: Time
+  endsAtIsNil: Boolean
+  endsAtNotNil: Boolean
+  """
+  lifted_at field predicates
+  """
+  liftedAt: Time
+  liftedAtNEQ: Time
+  liftedAtIn: [Time!]
+  liftedAtNotIn: [Time!]
+  liftedAtGT: Time
+  liftedAtGTE: Time
+  liftedAtLT: Time
+  liftedAtLTE: Time
+  liftedAtIsNil: Boolean
+  liftedAtNotNil: Boolean
+  """
+  lift_reason field predicates
+  """
+  liftReason: String
+  liftReasonNEQ: String
+  liftReasonIn: [String!]
+  liftReasonNotIn: [String!]
+  liftReasonGT: String
+  liftReasonGTE: String
+  liftReasonLT: String
+  liftReasonLTE: String
+  liftReasonContains: String
+  liftReasonHasPrefix: String
+  liftReasonHasSuffix: String
+  liftReasonIsNil: Boolean
+  liftReasonNotNil: Boolean
+  liftReasonEqualFold: String
+  liftReasonContainsFold: String
+  """
+  appealed_at field predicates
+  """
+  appealedAt: Time
+  appealedAtNEQ: Time
+  appealedAtIn: [Time!]
+  appealedAtNotIn: [Time!]
+  appealedAtGT: Time
+  appealedAtGTE: Time
+  appealedAtLT: Time
+  appealedAtLTE: Time
+  appealedAtIsNil: Boolean
+  appealedAtNotNil: Boolean
+  """
+  merchant edge predicates
+  """
+  hasMerchant: Boolean
+  hasMerchantWith: [MerchantWhereInput!]
 }
 """
 MerchantStatus is enum for the field status
@@ -10953,6 +11878,15 @@ input ReviewWhereInput {
   withPhotos: Boolean
   withPhotosNEQ: Boolean
 }
+"""
+SanctionKind is enum for the field kind
+"""
+enum SanctionKind @goModel(model: "github.com/xiadan/xiadan/ent/merchantsanction.Kind") {
+  WARNING
+  RESTRICTION
+  SUSPENSION
+  REMOVAL
+}
 type Shipment implements Node {
   id: ID!
   createdAt: Time!
@@ -12433,6 +13367,8 @@ input UpdateMerchantInput {
   freeShippingThreshold: String
   "Show shoppers the exact stock of the merchant's variants, not only their availability."
   showExactStock: Boolean
+  "The shipping promise (承诺发货时间): paid orders ship within this many hours (1 to 720); the credit score measures it."
+  promisedShipHours: Int
 }
 
 "A merchant's contact person, kept private to its members and the platform."
@@ -13704,8 +14640,18 @@ func (ec *executionContext) childFields_Merchant(ctx context.Context, field grap
 		return ec.fieldContext_Merchant_status(ctx, field)
 	case "currency":
 		return ec.fieldContext_Merchant_currency(ctx, field)
+	case "promisedShipHours":
+		return ec.fieldContext_Merchant_promisedShipHours(ctx, field)
 	case "productCount":
 		return ec.fieldContext_Merchant_productCount(ctx, field)
+	case "credit":
+		return ec.fieldContext_Merchant_credit(ctx, field)
+	case "creditDetails":
+		return ec.fieldContext_Merchant_creditDetails(ctx, field)
+	case "sanctions":
+		return ec.fieldContext_Merchant_sanctions(ctx, field)
+	case "standing":
+		return ec.fieldContext_Merchant_standing(ctx, field)
 	case "statusReason":
 		return ec.fieldContext_Merchant_statusReason(ctx, field)
 	case "showExactStock":
@@ -13726,6 +14672,22 @@ func (ec *executionContext) childFields_Merchant(ctx context.Context, field grap
 		return ec.fieldContext_Merchant_licenceFiles(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Merchant", field.Name)
+}
+
+func (ec *executionContext) childFields_MerchantAfterSalesInputs(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "requests":
+		return ec.fieldContext_MerchantAfterSalesInputs_requests(ctx, field)
+	case "disputes":
+		return ec.fieldContext_MerchantAfterSalesInputs_disputes(ctx, field)
+	case "arbitrationLosses":
+		return ec.fieldContext_MerchantAfterSalesInputs_arbitrationLosses(ctx, field)
+	case "responses":
+		return ec.fieldContext_MerchantAfterSalesInputs_responses(ctx, field)
+	case "averageResponseHours":
+		return ec.fieldContext_MerchantAfterSalesInputs_averageResponseHours(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MerchantAfterSalesInputs", field.Name)
 }
 
 func (ec *executionContext) childFields_MerchantConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -13752,6 +14714,104 @@ func (ec *executionContext) childFields_MerchantContact(ctx context.Context, fie
 		return ec.fieldContext_MerchantContact_email(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type MerchantContact", field.Name)
+}
+
+func (ec *executionContext) childFields_MerchantCredit(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "score":
+		return ec.fieldContext_MerchantCredit_score(ctx, field)
+	case "level":
+		return ec.fieldContext_MerchantCredit_level(ctx, field)
+	case "badges":
+		return ec.fieldContext_MerchantCredit_badges(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_MerchantCredit_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MerchantCredit", field.Name)
+}
+
+func (ec *executionContext) childFields_MerchantCreditComponent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_MerchantCreditComponent_name(ctx, field)
+	case "value":
+		return ec.fieldContext_MerchantCreditComponent_value(ctx, field)
+	case "weight":
+		return ec.fieldContext_MerchantCreditComponent_weight(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MerchantCreditComponent", field.Name)
+}
+
+func (ec *executionContext) childFields_MerchantCreditDetails(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "score":
+		return ec.fieldContext_MerchantCreditDetails_score(ctx, field)
+	case "level":
+		return ec.fieldContext_MerchantCreditDetails_level(ctx, field)
+	case "badges":
+		return ec.fieldContext_MerchantCreditDetails_badges(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_MerchantCreditDetails_updatedAt(ctx, field)
+	case "components":
+		return ec.fieldContext_MerchantCreditDetails_components(ctx, field)
+	case "penalty":
+		return ec.fieldContext_MerchantCreditDetails_penalty(ctx, field)
+	case "inputs":
+		return ec.fieldContext_MerchantCreditDetails_inputs(ctx, field)
+	case "windowDays":
+		return ec.fieldContext_MerchantCreditDetails_windowDays(ctx, field)
+	case "afterSalesAvailable":
+		return ec.fieldContext_MerchantCreditDetails_afterSalesAvailable(ctx, field)
+	case "history":
+		return ec.fieldContext_MerchantCreditDetails_history(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MerchantCreditDetails", field.Name)
+}
+
+func (ec *executionContext) childFields_MerchantCreditInputs(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "ratings":
+		return ec.fieldContext_MerchantCreditInputs_ratings(ctx, field)
+	case "ratingSum":
+		return ec.fieldContext_MerchantCreditInputs_ratingSum(ctx, field)
+	case "positiveRatings":
+		return ec.fieldContext_MerchantCreditInputs_positiveRatings(ctx, field)
+	case "ratingAverage":
+		return ec.fieldContext_MerchantCreditInputs_ratingAverage(ctx, field)
+	case "paidOrders":
+		return ec.fieldContext_MerchantCreditInputs_paidOrders(ctx, field)
+	case "refundedOrders":
+		return ec.fieldContext_MerchantCreditInputs_refundedOrders(ctx, field)
+	case "shipmentsDue":
+		return ec.fieldContext_MerchantCreditInputs_shipmentsDue(ctx, field)
+	case "shippedOnTime":
+		return ec.fieldContext_MerchantCreditInputs_shippedOnTime(ctx, field)
+	case "promisedShipHours":
+		return ec.fieldContext_MerchantCreditInputs_promisedShipHours(ctx, field)
+	case "afterSales":
+		return ec.fieldContext_MerchantCreditInputs_afterSales(ctx, field)
+	case "warnings":
+		return ec.fieldContext_MerchantCreditInputs_warnings(ctx, field)
+	case "restrictions":
+		return ec.fieldContext_MerchantCreditInputs_restrictions(ctx, field)
+	case "suspensions":
+		return ec.fieldContext_MerchantCreditInputs_suspensions(ctx, field)
+	case "removals":
+		return ec.fieldContext_MerchantCreditInputs_removals(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MerchantCreditInputs", field.Name)
+}
+
+func (ec *executionContext) childFields_MerchantCreditPoint(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "day":
+		return ec.fieldContext_MerchantCreditPoint_day(ctx, field)
+	case "score":
+		return ec.fieldContext_MerchantCreditPoint_score(ctx, field)
+	case "level":
+		return ec.fieldContext_MerchantCreditPoint_level(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MerchantCreditPoint", field.Name)
 }
 
 func (ec *executionContext) childFields_MerchantEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -13792,6 +14852,72 @@ func (ec *executionContext) childFields_MerchantInvitationEdge(ctx context.Conte
 		return ec.fieldContext_MerchantInvitationEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type MerchantInvitationEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_MerchantSanction(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_MerchantSanction_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_MerchantSanction_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_MerchantSanction_updatedAt(ctx, field)
+	case "kind":
+		return ec.fieldContext_MerchantSanction_kind(ctx, field)
+	case "reason":
+		return ec.fieldContext_MerchantSanction_reason(ctx, field)
+	case "endsAt":
+		return ec.fieldContext_MerchantSanction_endsAt(ctx, field)
+	case "liftedAt":
+		return ec.fieldContext_MerchantSanction_liftedAt(ctx, field)
+	case "liftReason":
+		return ec.fieldContext_MerchantSanction_liftReason(ctx, field)
+	case "appealNote":
+		return ec.fieldContext_MerchantSanction_appealNote(ctx, field)
+	case "appealedAt":
+		return ec.fieldContext_MerchantSanction_appealedAt(ctx, field)
+	case "merchant":
+		return ec.fieldContext_MerchantSanction_merchant(ctx, field)
+	case "active":
+		return ec.fieldContext_MerchantSanction_active(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MerchantSanction", field.Name)
+}
+
+func (ec *executionContext) childFields_MerchantSanctionConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_MerchantSanctionConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_MerchantSanctionConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_MerchantSanctionConnection_totalCount(ctx, field)
+	case "nodes":
+		return ec.fieldContext_MerchantSanctionConnection_nodes(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MerchantSanctionConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_MerchantSanctionEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_MerchantSanctionEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_MerchantSanctionEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MerchantSanctionEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_MerchantStanding(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "restrictedUntil":
+		return ec.fieldContext_MerchantStanding_restrictedUntil(ctx, field)
+	case "suspendedUntil":
+		return ec.fieldContext_MerchantStanding_suspendedUntil(ctx, field)
+	case "removedAt":
+		return ec.fieldContext_MerchantStanding_removedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MerchantStanding", field.Name)
 }
 
 func (ec *executionContext) childFields_Money(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -15336,6 +16462,28 @@ func (ec *executionContext) field_Mutation_adjustStock_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_appealSanction_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "note",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["note"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_applyForMerchant_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -15838,6 +16986,20 @@ func (ec *executionContext) field_Mutation_hideReview_args(ctx context.Context, 
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_imposeSanction_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (credit.ImposeInput, error) {
+			return ec.unmarshalNImposeSanctionInput2githubᚗcomᚋxiadanᚋxiadanᚋinternalᚋcreditᚐImposeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_inviteMerchantStaff_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -15857,6 +17019,28 @@ func (ec *executionContext) field_Mutation_inviteMerchantStaff_args(ctx context.
 		return nil, err
 	}
 	args["email"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_liftSanction_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg1
 	return args, nil
 }
 
@@ -16101,6 +17285,20 @@ func (ec *executionContext) field_Mutation_rateTicket_args(ctx context.Context, 
 		return nil, err
 	}
 	args["comment"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_recomputeMerchantCredit_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "merchantID",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["merchantID"] = arg0
 	return args, nil
 }
 
@@ -17519,6 +18717,60 @@ func (ec *executionContext) field_Query_merchantOrders_args(ctx context.Context,
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_merchantSanctions_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "where",
+		func(ctx context.Context, v any) (*ent.MerchantSanctionWhereInput, error) {
+			return ec.unmarshalOMerchantSanctionWhereInput2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantSanctionWhereInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["where"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*ent.MerchantSanctionOrder, error) {
+			return ec.unmarshalOMerchantSanctionOrder2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantSanctionOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg5
 	return args, nil
 }
 
@@ -23037,6 +24289,29 @@ func (ec *executionContext) fieldContext_Merchant_currency(_ context.Context, fi
 	return graphql.NewScalarFieldContext("Merchant", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _Merchant_promisedShipHours(ctx context.Context, field graphql.CollectedField, obj *ent.Merchant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Merchant_promisedShipHours(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PromisedShipHours, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Merchant_promisedShipHours(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Merchant", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
 func (ec *executionContext) _Merchant_productCount(ctx context.Context, field graphql.CollectedField, obj *ent.Merchant) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -23058,6 +24333,134 @@ func (ec *executionContext) _Merchant_productCount(ctx context.Context, field gr
 }
 func (ec *executionContext) fieldContext_Merchant_productCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Merchant", field, true, true, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _Merchant_credit(ctx context.Context, field graphql.CollectedField, obj *ent.Merchant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Merchant_credit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Merchant().Credit(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *credit.Public) graphql.Marshaler {
+			return ec.marshalOMerchantCredit2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋcreditᚐPublic(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Merchant_credit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Merchant",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MerchantCredit(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Merchant_creditDetails(ctx context.Context, field graphql.CollectedField, obj *ent.Merchant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Merchant_creditDetails(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Merchant().CreditDetails(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *credit.Details) graphql.Marshaler {
+			return ec.marshalOMerchantCreditDetails2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋcreditᚐDetails(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Merchant_creditDetails(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Merchant",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MerchantCreditDetails(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Merchant_sanctions(ctx context.Context, field graphql.CollectedField, obj *ent.Merchant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Merchant_sanctions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Merchant().Sanctions(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.MerchantSanction) graphql.Marshaler {
+			return ec.marshalNMerchantSanction2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantSanctionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Merchant_sanctions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Merchant",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MerchantSanction(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Merchant_standing(ctx context.Context, field graphql.CollectedField, obj *ent.Merchant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Merchant_standing(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Merchant().Standing(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *credit.Standing) graphql.Marshaler {
+			return ec.marshalOMerchantStanding2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋcreditᚐStanding(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Merchant_standing(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Merchant",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MerchantStanding(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Merchant_statusReason(ctx context.Context, field graphql.CollectedField, obj *ent.Merchant) (ret graphql.Marshaler) {
@@ -23342,6 +24745,121 @@ func (ec *executionContext) fieldContext_Merchant_licenceFiles(_ context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _MerchantAfterSalesInputs_requests(ctx context.Context, field graphql.CollectedField, obj *credit.DisputeStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantAfterSalesInputs_requests(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Requests, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantAfterSalesInputs_requests(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantAfterSalesInputs", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantAfterSalesInputs_disputes(ctx context.Context, field graphql.CollectedField, obj *credit.DisputeStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantAfterSalesInputs_disputes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Disputes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantAfterSalesInputs_disputes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantAfterSalesInputs", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantAfterSalesInputs_arbitrationLosses(ctx context.Context, field graphql.CollectedField, obj *credit.DisputeStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantAfterSalesInputs_arbitrationLosses(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ArbitrationLosses, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantAfterSalesInputs_arbitrationLosses(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantAfterSalesInputs", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantAfterSalesInputs_responses(ctx context.Context, field graphql.CollectedField, obj *credit.DisputeStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantAfterSalesInputs_responses(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Responses, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantAfterSalesInputs_responses(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantAfterSalesInputs", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantAfterSalesInputs_averageResponseHours(ctx context.Context, field graphql.CollectedField, obj *credit.DisputeStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantAfterSalesInputs_averageResponseHours(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AverageResponseHours(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantAfterSalesInputs_averageResponseHours(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantAfterSalesInputs", field, true, false, errors.New("field of type Float does not have child fields"))
+}
+
 func (ec *executionContext) _MerchantConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.MerchantConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -23528,6 +25046,824 @@ func (ec *executionContext) _MerchantContact_email(ctx context.Context, field gr
 }
 func (ec *executionContext) fieldContext_MerchantContact_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("MerchantContact", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantCredit_score(ctx context.Context, field graphql.CollectedField, obj *credit.Public) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantCredit_score(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Score, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantCredit_score(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantCredit", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantCredit_level(ctx context.Context, field graphql.CollectedField, obj *credit.Public) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantCredit_level(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Level, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantCredit_level(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantCredit", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantCredit_badges(ctx context.Context, field graphql.CollectedField, obj *credit.Public) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantCredit_badges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Badges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []credit.Badge) graphql.Marshaler {
+			return ec.marshalNMerchantBadge2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋcreditᚐBadgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantCredit_badges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantCredit", field, false, false, errors.New("field of type MerchantBadge does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantCredit_updatedAt(ctx context.Context, field graphql.CollectedField, obj *credit.Public) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantCredit_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantCredit_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantCredit", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantCreditComponent_name(ctx context.Context, field graphql.CollectedField, obj *credit.Component) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantCreditComponent_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantCreditComponent_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantCreditComponent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantCreditComponent_value(ctx context.Context, field graphql.CollectedField, obj *credit.Component) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantCreditComponent_value(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Value, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantCreditComponent_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantCreditComponent", field, false, false, errors.New("field of type Float does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantCreditComponent_weight(ctx context.Context, field graphql.CollectedField, obj *credit.Component) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantCreditComponent_weight(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Weight, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantCreditComponent_weight(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantCreditComponent", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantCreditDetails_score(ctx context.Context, field graphql.CollectedField, obj *credit.Details) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantCreditDetails_score(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Score, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantCreditDetails_score(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantCreditDetails", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantCreditDetails_level(ctx context.Context, field graphql.CollectedField, obj *credit.Details) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantCreditDetails_level(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Level, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantCreditDetails_level(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantCreditDetails", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantCreditDetails_badges(ctx context.Context, field graphql.CollectedField, obj *credit.Details) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantCreditDetails_badges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Badges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []credit.Badge) graphql.Marshaler {
+			return ec.marshalNMerchantBadge2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋcreditᚐBadgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantCreditDetails_badges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantCreditDetails", field, false, false, errors.New("field of type MerchantBadge does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantCreditDetails_updatedAt(ctx context.Context, field graphql.CollectedField, obj *credit.Details) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantCreditDetails_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantCreditDetails_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantCreditDetails", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantCreditDetails_components(ctx context.Context, field graphql.CollectedField, obj *credit.Details) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantCreditDetails_components(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Components, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []credit.Component) graphql.Marshaler {
+			return ec.marshalNMerchantCreditComponent2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋcreditᚐComponentᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantCreditDetails_components(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MerchantCreditDetails",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MerchantCreditComponent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _MerchantCreditDetails_penalty(ctx context.Context, field graphql.CollectedField, obj *credit.Details) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantCreditDetails_penalty(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Penalty, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantCreditDetails_penalty(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantCreditDetails", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantCreditDetails_inputs(ctx context.Context, field graphql.CollectedField, obj *credit.Details) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantCreditDetails_inputs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Inputs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v credit.Inputs) graphql.Marshaler {
+			return ec.marshalNMerchantCreditInputs2githubᚗcomᚋxiadanᚋxiadanᚋinternalᚋcreditᚐInputs(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantCreditDetails_inputs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MerchantCreditDetails",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MerchantCreditInputs(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _MerchantCreditDetails_windowDays(ctx context.Context, field graphql.CollectedField, obj *credit.Details) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantCreditDetails_windowDays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WindowDays, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantCreditDetails_windowDays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantCreditDetails", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantCreditDetails_afterSalesAvailable(ctx context.Context, field graphql.CollectedField, obj *credit.Details) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantCreditDetails_afterSalesAvailable(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AfterSalesAvailable, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantCreditDetails_afterSalesAvailable(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantCreditDetails", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantCreditDetails_history(ctx context.Context, field graphql.CollectedField, obj *credit.Details) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantCreditDetails_history(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.History, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []credit.Point) graphql.Marshaler {
+			return ec.marshalNMerchantCreditPoint2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋcreditᚐPointᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantCreditDetails_history(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MerchantCreditDetails",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MerchantCreditPoint(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _MerchantCreditInputs_ratings(ctx context.Context, field graphql.CollectedField, obj *credit.Inputs) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantCreditInputs_ratings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ratings, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantCreditInputs_ratings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantCreditInputs", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantCreditInputs_ratingSum(ctx context.Context, field graphql.CollectedField, obj *credit.Inputs) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantCreditInputs_ratingSum(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RatingSum, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantCreditInputs_ratingSum(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantCreditInputs", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantCreditInputs_positiveRatings(ctx context.Context, field graphql.CollectedField, obj *credit.Inputs) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantCreditInputs_positiveRatings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PositiveRatings, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantCreditInputs_positiveRatings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantCreditInputs", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantCreditInputs_ratingAverage(ctx context.Context, field graphql.CollectedField, obj *credit.Inputs) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantCreditInputs_ratingAverage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RatingAverage(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantCreditInputs_ratingAverage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantCreditInputs", field, true, false, errors.New("field of type Float does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantCreditInputs_paidOrders(ctx context.Context, field graphql.CollectedField, obj *credit.Inputs) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantCreditInputs_paidOrders(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PaidOrders, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantCreditInputs_paidOrders(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantCreditInputs", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantCreditInputs_refundedOrders(ctx context.Context, field graphql.CollectedField, obj *credit.Inputs) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantCreditInputs_refundedOrders(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RefundedOrders, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantCreditInputs_refundedOrders(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantCreditInputs", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantCreditInputs_shipmentsDue(ctx context.Context, field graphql.CollectedField, obj *credit.Inputs) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantCreditInputs_shipmentsDue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ShipmentsDue, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantCreditInputs_shipmentsDue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantCreditInputs", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantCreditInputs_shippedOnTime(ctx context.Context, field graphql.CollectedField, obj *credit.Inputs) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantCreditInputs_shippedOnTime(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ShippedOnTime, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantCreditInputs_shippedOnTime(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantCreditInputs", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantCreditInputs_promisedShipHours(ctx context.Context, field graphql.CollectedField, obj *credit.Inputs) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantCreditInputs_promisedShipHours(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PromisedShipHours, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantCreditInputs_promisedShipHours(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantCreditInputs", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantCreditInputs_afterSales(ctx context.Context, field graphql.CollectedField, obj *credit.Inputs) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantCreditInputs_afterSales(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AfterSales, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v credit.DisputeStats) graphql.Marshaler {
+			return ec.marshalNMerchantAfterSalesInputs2githubᚗcomᚋxiadanᚋxiadanᚋinternalᚋcreditᚐDisputeStats(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantCreditInputs_afterSales(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MerchantCreditInputs",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MerchantAfterSalesInputs(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _MerchantCreditInputs_warnings(ctx context.Context, field graphql.CollectedField, obj *credit.Inputs) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantCreditInputs_warnings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Warnings, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantCreditInputs_warnings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantCreditInputs", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantCreditInputs_restrictions(ctx context.Context, field graphql.CollectedField, obj *credit.Inputs) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantCreditInputs_restrictions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Restrictions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantCreditInputs_restrictions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantCreditInputs", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantCreditInputs_suspensions(ctx context.Context, field graphql.CollectedField, obj *credit.Inputs) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantCreditInputs_suspensions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Suspensions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantCreditInputs_suspensions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantCreditInputs", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantCreditInputs_removals(ctx context.Context, field graphql.CollectedField, obj *credit.Inputs) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantCreditInputs_removals(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Removals, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantCreditInputs_removals(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantCreditInputs", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantCreditPoint_day(ctx context.Context, field graphql.CollectedField, obj *credit.Point) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantCreditPoint_day(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Day, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantCreditPoint_day(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantCreditPoint", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantCreditPoint_score(ctx context.Context, field graphql.CollectedField, obj *credit.Point) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantCreditPoint_score(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Score, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantCreditPoint_score(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantCreditPoint", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantCreditPoint_level(ctx context.Context, field graphql.CollectedField, obj *credit.Point) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantCreditPoint_level(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Level, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantCreditPoint_level(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantCreditPoint", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
 func (ec *executionContext) _MerchantEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.MerchantEdge) (ret graphql.Marshaler) {
@@ -23927,6 +26263,534 @@ func (ec *executionContext) _MerchantInvitationEdge_cursor(ctx context.Context, 
 }
 func (ec *executionContext) fieldContext_MerchantInvitationEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("MerchantInvitationEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantSanction_id(ctx context.Context, field graphql.CollectedField, obj *ent.MerchantSanction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantSanction_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantSanction_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantSanction", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantSanction_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.MerchantSanction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantSanction_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantSanction_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantSanction", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantSanction_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.MerchantSanction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantSanction_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantSanction_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantSanction", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantSanction_kind(ctx context.Context, field graphql.CollectedField, obj *ent.MerchantSanction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantSanction_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v merchantsanction.Kind) graphql.Marshaler {
+			return ec.marshalNSanctionKind2githubᚗcomᚋxiadanᚋxiadanᚋentᚋmerchantsanctionᚐKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantSanction_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantSanction", field, false, false, errors.New("field of type SanctionKind does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantSanction_reason(ctx context.Context, field graphql.CollectedField, obj *ent.MerchantSanction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantSanction_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantSanction_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantSanction", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantSanction_endsAt(ctx context.Context, field graphql.CollectedField, obj *ent.MerchantSanction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantSanction_endsAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EndsAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantSanction_endsAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantSanction", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantSanction_liftedAt(ctx context.Context, field graphql.CollectedField, obj *ent.MerchantSanction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantSanction_liftedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LiftedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantSanction_liftedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantSanction", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantSanction_liftReason(ctx context.Context, field graphql.CollectedField, obj *ent.MerchantSanction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantSanction_liftReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LiftReason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantSanction_liftReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantSanction", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantSanction_appealNote(ctx context.Context, field graphql.CollectedField, obj *ent.MerchantSanction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantSanction_appealNote(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AppealNote, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantSanction_appealNote(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantSanction", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantSanction_appealedAt(ctx context.Context, field graphql.CollectedField, obj *ent.MerchantSanction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantSanction_appealedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AppealedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantSanction_appealedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantSanction", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantSanction_merchant(ctx context.Context, field graphql.CollectedField, obj *ent.MerchantSanction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantSanction_merchant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Merchant(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Merchant) graphql.Marshaler {
+			return ec.marshalNMerchant2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantSanction_merchant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MerchantSanction",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Merchant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _MerchantSanction_active(ctx context.Context, field graphql.CollectedField, obj *ent.MerchantSanction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantSanction_active(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.MerchantSanction().Active(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantSanction_active(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantSanction", field, true, true, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantSanctionConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.MerchantSanctionConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantSanctionConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.MerchantSanctionEdge) graphql.Marshaler {
+			return ec.marshalNMerchantSanctionEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantSanctionEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantSanctionConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MerchantSanctionConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MerchantSanctionEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _MerchantSanctionConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.MerchantSanctionConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantSanctionConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantSanctionConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MerchantSanctionConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _MerchantSanctionConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.MerchantSanctionConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantSanctionConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantSanctionConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantSanctionConnection", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantSanctionConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *ent.MerchantSanctionConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantSanctionConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.MerchantSanction) graphql.Marshaler {
+			return ec.marshalNMerchantSanction2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantSanctionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantSanctionConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MerchantSanctionConnection",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MerchantSanction(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _MerchantSanctionEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.MerchantSanctionEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantSanctionEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.MerchantSanction) graphql.Marshaler {
+			return ec.marshalOMerchantSanction2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantSanction(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantSanctionEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MerchantSanctionEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MerchantSanction(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _MerchantSanctionEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.MerchantSanctionEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantSanctionEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantSanctionEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantSanctionEdge", field, false, false, errors.New("field of type Cursor does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantStanding_restrictedUntil(ctx context.Context, field graphql.CollectedField, obj *credit.Standing) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantStanding_restrictedUntil(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RestrictedUntil, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantStanding_restrictedUntil(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantStanding", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantStanding_suspendedUntil(ctx context.Context, field graphql.CollectedField, obj *credit.Standing) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantStanding_suspendedUntil(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SuspendedUntil, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantStanding_suspendedUntil(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantStanding", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _MerchantStanding_removedAt(ctx context.Context, field graphql.CollectedField, obj *credit.Standing) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MerchantStanding_removedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RemovedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MerchantStanding_removedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MerchantStanding", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
 func (ec *executionContext) _Money_amount(ctx context.Context, field graphql.CollectedField, obj *money.Money) (ret graphql.Marshaler) {
@@ -26296,6 +29160,254 @@ func (ec *executionContext) fieldContext_Mutation_bulkUpdateVariants(ctx context
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_bulkUpdateVariants_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_imposeSanction(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_imposeSanction(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ImposeSanction(ctx, fc.Args["input"].(credit.ImposeInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNRole2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋviewerᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *ent.MerchantSanction
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *ent.MerchantSanction
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.MerchantSanction) graphql.Marshaler {
+			return ec.marshalNMerchantSanction2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantSanction(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_imposeSanction(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MerchantSanction(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_imposeSanction_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_liftSanction(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_liftSanction(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().LiftSanction(ctx, fc.Args["id"].(int), fc.Args["reason"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNRole2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋviewerᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *ent.MerchantSanction
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *ent.MerchantSanction
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.MerchantSanction) graphql.Marshaler {
+			return ec.marshalNMerchantSanction2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantSanction(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_liftSanction(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MerchantSanction(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_liftSanction_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_appealSanction(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_appealSanction(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AppealSanction(ctx, fc.Args["id"].(int), fc.Args["note"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNRole2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋviewerᚐRoleᚄ(ctx, []any{"MERCHANT"})
+				if err != nil {
+					var zeroVal *ent.MerchantSanction
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *ent.MerchantSanction
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.MerchantSanction) graphql.Marshaler {
+			return ec.marshalNMerchantSanction2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantSanction(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_appealSanction(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MerchantSanction(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_appealSanction_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_recomputeMerchantCredit(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_recomputeMerchantCredit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RecomputeMerchantCredit(ctx, fc.Args["merchantID"].(int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNRole2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋviewerᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *credit.Details
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *credit.Details
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *credit.Details) graphql.Marshaler {
+			return ec.marshalNMerchantCreditDetails2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋcreditᚐDetails(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_recomputeMerchantCredit(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MerchantCreditDetails(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_recomputeMerchantCredit_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -35039,6 +38151,68 @@ func (ec *executionContext) fieldContext_Query_stockMovements(ctx context.Contex
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_stockMovements_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_merchantSanctions(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_merchantSanctions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().MerchantSanctions(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["where"].(*ent.MerchantSanctionWhereInput), fc.Args["orderBy"].(*ent.MerchantSanctionOrder))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNRole2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋviewerᚐRoleᚄ(ctx, []any{"MERCHANT", "ADMIN"})
+				if err != nil {
+					var zeroVal *ent.MerchantSanctionConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *ent.MerchantSanctionConnection
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.MerchantSanctionConnection) graphql.Marshaler {
+			return ec.marshalNMerchantSanctionConnection2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantSanctionConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_merchantSanctions(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MerchantSanctionConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_merchantSanctions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -48642,6 +51816,64 @@ func (ec *executionContext) unmarshalInputHelpCategoryInput(ctx context.Context,
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputImposeSanctionInput(ctx context.Context, obj any) (credit.ImposeInput, error) {
+	var it credit.ImposeInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"merchantID", "kind", "reason", "durationHours", "endsAt"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "merchantID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantID"))
+			data, err := ec.unmarshalNID2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantID = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalNSanctionKind2githubᚗcomᚋxiadanᚋxiadanᚋentᚋmerchantsanctionᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		case "durationHours":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("durationHours"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DurationHours = data
+		case "endsAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endsAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndsAt = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputLinkEmailPasswordInput(ctx context.Context, obj any) (model.LinkEmailPasswordInput, error) {
 	var it model.LinkEmailPasswordInput
 	if obj == nil {
@@ -49194,6 +52426,707 @@ func (ec *executionContext) unmarshalInputMerchantOrder(ctx context.Context, obj
 				return it, err
 			}
 			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputMerchantSanctionOrder(ctx context.Context, obj any) (ent.MerchantSanctionOrder, error) {
+	var it ent.MerchantSanctionOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNMerchantSanctionOrderField2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantSanctionOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputMerchantSanctionWhereInput(ctx context.Context, obj any) (ent.MerchantSanctionWhereInput, error) {
+	var it ent.MerchantSanctionWhereInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "kind", "kindNEQ", "kindIn", "kindNotIn", "reason", "reasonNEQ", "reasonIn", "reasonNotIn", "reasonGT", "reasonGTE", "reasonLT", "reasonLTE", "reasonContains", "reasonHasPrefix", "reasonHasSuffix", "reasonEqualFold", "reasonContainsFold", "endsAt", "endsAtNEQ", "endsAtIn", "endsAtNotIn", "endsAtGT", "endsAtGTE", "endsAtLT", "endsAtLTE", "endsAtIsNil", "endsAtNotNil", "liftedAt", "liftedAtNEQ", "liftedAtIn", "liftedAtNotIn", "liftedAtGT", "liftedAtGTE", "liftedAtLT", "liftedAtLTE", "liftedAtIsNil", "liftedAtNotNil", "liftReason", "liftReasonNEQ", "liftReasonIn", "liftReasonNotIn", "liftReasonGT", "liftReasonGTE", "liftReasonLT", "liftReasonLTE", "liftReasonContains", "liftReasonHasPrefix", "liftReasonHasSuffix", "liftReasonIsNil", "liftReasonNotNil", "liftReasonEqualFold", "liftReasonContainsFold", "appealedAt", "appealedAtNEQ", "appealedAtIn", "appealedAtNotIn", "appealedAtGT", "appealedAtGTE", "appealedAtLT", "appealedAtLTE", "appealedAtIsNil", "appealedAtNotNil", "hasMerchant", "hasMerchantWith"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "not":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("not"))
+			data, err := ec.unmarshalOMerchantSanctionWhereInput2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantSanctionWhereInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Not = data
+		case "and":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("and"))
+			data, err := ec.unmarshalOMerchantSanctionWhereInput2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantSanctionWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.And = data
+		case "or":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("or"))
+			data, err := ec.unmarshalOMerchantSanctionWhereInput2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantSanctionWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Or = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNEQ"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNEQ = data
+		case "idIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDIn = data
+		case "idNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNotIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNotIn = data
+		case "idGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGT"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGT = data
+		case "idGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGTE"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGTE = data
+		case "idLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLT"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLT = data
+		case "idLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLTE"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLTE = data
+		case "createdAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAt = data
+		case "createdAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNEQ = data
+		case "createdAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtIn = data
+		case "createdAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNotIn = data
+		case "createdAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGT = data
+		case "createdAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGTE = data
+		case "createdAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLT = data
+		case "createdAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLTE = data
+		case "updatedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAt = data
+		case "updatedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNEQ = data
+		case "updatedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtIn = data
+		case "updatedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNotIn = data
+		case "updatedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGT = data
+		case "updatedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGTE = data
+		case "updatedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLT = data
+		case "updatedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLTE = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalOSanctionKind2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚋmerchantsanctionᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "kindNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kindNEQ"))
+			data, err := ec.unmarshalOSanctionKind2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚋmerchantsanctionᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KindNEQ = data
+		case "kindIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kindIn"))
+			data, err := ec.unmarshalOSanctionKind2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋentᚋmerchantsanctionᚐKindᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KindIn = data
+		case "kindNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kindNotIn"))
+			data, err := ec.unmarshalOSanctionKind2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋentᚋmerchantsanctionᚐKindᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KindNotIn = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		case "reasonNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonNEQ = data
+		case "reasonIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonIn = data
+		case "reasonNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonNotIn = data
+		case "reasonGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonGT = data
+		case "reasonGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonGTE = data
+		case "reasonLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonLT = data
+		case "reasonLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonLTE = data
+		case "reasonContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonContains = data
+		case "reasonHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonHasPrefix = data
+		case "reasonHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonHasSuffix = data
+		case "reasonEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonEqualFold = data
+		case "reasonContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reasonContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReasonContainsFold = data
+		case "endsAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endsAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndsAt = data
+		case "endsAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endsAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndsAtNEQ = data
+		case "endsAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endsAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndsAtIn = data
+		case "endsAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endsAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndsAtNotIn = data
+		case "endsAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endsAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndsAtGT = data
+		case "endsAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endsAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndsAtGTE = data
+		case "endsAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endsAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndsAtLT = data
+		case "endsAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endsAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndsAtLTE = data
+		case "endsAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endsAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndsAtIsNil = data
+		case "endsAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endsAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndsAtNotNil = data
+		case "liftedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("liftedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LiftedAt = data
+		case "liftedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("liftedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LiftedAtNEQ = data
+		case "liftedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("liftedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LiftedAtIn = data
+		case "liftedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("liftedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LiftedAtNotIn = data
+		case "liftedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("liftedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LiftedAtGT = data
+		case "liftedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("liftedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LiftedAtGTE = data
+		case "liftedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("liftedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LiftedAtLT = data
+		case "liftedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("liftedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LiftedAtLTE = data
+		case "liftedAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("liftedAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LiftedAtIsNil = data
+		case "liftedAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("liftedAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LiftedAtNotNil = data
+		case "liftReason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("liftReason"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LiftReason = data
+		case "liftReasonNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("liftReasonNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LiftReasonNEQ = data
+		case "liftReasonIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("liftReasonIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LiftReasonIn = data
+		case "liftReasonNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("liftReasonNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LiftReasonNotIn = data
+		case "liftReasonGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("liftReasonGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LiftReasonGT = data
+		case "liftReasonGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("liftReasonGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LiftReasonGTE = data
+		case "liftReasonLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("liftReasonLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LiftReasonLT = data
+		case "liftReasonLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("liftReasonLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LiftReasonLTE = data
+		case "liftReasonContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("liftReasonContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LiftReasonContains = data
+		case "liftReasonHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("liftReasonHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LiftReasonHasPrefix = data
+		case "liftReasonHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("liftReasonHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LiftReasonHasSuffix = data
+		case "liftReasonIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("liftReasonIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LiftReasonIsNil = data
+		case "liftReasonNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("liftReasonNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LiftReasonNotNil = data
+		case "liftReasonEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("liftReasonEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LiftReasonEqualFold = data
+		case "liftReasonContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("liftReasonContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LiftReasonContainsFold = data
+		case "appealedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("appealedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AppealedAt = data
+		case "appealedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("appealedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AppealedAtNEQ = data
+		case "appealedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("appealedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AppealedAtIn = data
+		case "appealedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("appealedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AppealedAtNotIn = data
+		case "appealedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("appealedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AppealedAtGT = data
+		case "appealedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("appealedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AppealedAtGTE = data
+		case "appealedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("appealedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AppealedAtLT = data
+		case "appealedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("appealedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AppealedAtLTE = data
+		case "appealedAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("appealedAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AppealedAtIsNil = data
+		case "appealedAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("appealedAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AppealedAtNotNil = data
+		case "hasMerchant":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasMerchant"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasMerchant = data
+		case "hasMerchantWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasMerchantWith"))
+			data, err := ec.unmarshalOMerchantWhereInput2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasMerchantWith = data
 		}
 	}
 	return it, nil
@@ -58179,7 +62112,7 @@ func (ec *executionContext) unmarshalInputUpdateMerchantInput(ctx context.Contex
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "description", "logoURL", "contactName", "contactPhone", "contactEmail", "shippingFlatFee", "freeShippingThreshold", "showExactStock"}
+	fieldsInOrder := [...]string{"name", "description", "logoURL", "contactName", "contactPhone", "contactEmail", "shippingFlatFee", "freeShippingThreshold", "showExactStock", "promisedShipHours"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -58249,6 +62182,13 @@ func (ec *executionContext) unmarshalInputUpdateMerchantInput(ctx context.Contex
 				return it, err
 			}
 			it.ShowExactStock = data
+		case "promisedShipHours":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promisedShipHours"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PromisedShipHours = data
 		}
 	}
 	return it, nil
@@ -61370,6 +65310,11 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Order(ctx, sel, obj)
+	case *ent.MerchantSanction:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._MerchantSanction(ctx, sel, obj)
 	case *ent.MerchantInvitation:
 		if obj == nil {
 			return graphql.Null
@@ -64038,6 +67983,11 @@ func (ec *executionContext) _Merchant(ctx context.Context, sel ast.SelectionSet,
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "promisedShipHours":
+			out.Values[i] = ec._Merchant_promisedShipHours(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "productCount":
 			field := field
 
@@ -64049,6 +67999,158 @@ func (ec *executionContext) _Merchant(ctx context.Context, sel ast.SelectionSet,
 				}()
 				res = ec._Merchant_productCount(ctx, field, obj)
 				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "credit":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Merchant_credit(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "creditDetails":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Merchant_creditDetails(ctx, field, obj)
+				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "sanctions":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Merchant_sanctions(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "standing":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Merchant_standing(ctx, field, obj)
+				if res == graphql.RequiredNull {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
 				return res
@@ -64406,6 +68508,64 @@ func (ec *executionContext) _Merchant(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var merchantAfterSalesInputsImplementors = []string{"MerchantAfterSalesInputs"}
+
+func (ec *executionContext) _MerchantAfterSalesInputs(ctx context.Context, sel ast.SelectionSet, obj *credit.DisputeStats) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, merchantAfterSalesInputsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("MerchantAfterSalesInputs")
+		case "requests":
+			out.Values[i] = ec._MerchantAfterSalesInputs_requests(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "disputes":
+			out.Values[i] = ec._MerchantAfterSalesInputs_disputes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "arbitrationLosses":
+			out.Values[i] = ec._MerchantAfterSalesInputs_arbitrationLosses(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "responses":
+			out.Values[i] = ec._MerchantAfterSalesInputs_responses(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "averageResponseHours":
+			out.Values[i] = ec._MerchantAfterSalesInputs_averageResponseHours(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var merchantConnectionImplementors = []string{"MerchantConnection"}
 
 func (ec *executionContext) _MerchantConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.MerchantConnection) graphql.Marshaler {
@@ -64483,6 +68643,341 @@ func (ec *executionContext) _MerchantContact(ctx context.Context, sel ast.Select
 			}
 		case "email":
 			out.Values[i] = ec._MerchantContact_email(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var merchantCreditImplementors = []string{"MerchantCredit"}
+
+func (ec *executionContext) _MerchantCredit(ctx context.Context, sel ast.SelectionSet, obj *credit.Public) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, merchantCreditImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("MerchantCredit")
+		case "score":
+			out.Values[i] = ec._MerchantCredit_score(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "level":
+			out.Values[i] = ec._MerchantCredit_level(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "badges":
+			out.Values[i] = ec._MerchantCredit_badges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updatedAt":
+			out.Values[i] = ec._MerchantCredit_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var merchantCreditComponentImplementors = []string{"MerchantCreditComponent"}
+
+func (ec *executionContext) _MerchantCreditComponent(ctx context.Context, sel ast.SelectionSet, obj *credit.Component) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, merchantCreditComponentImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("MerchantCreditComponent")
+		case "name":
+			out.Values[i] = ec._MerchantCreditComponent_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "value":
+			out.Values[i] = ec._MerchantCreditComponent_value(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "weight":
+			out.Values[i] = ec._MerchantCreditComponent_weight(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var merchantCreditDetailsImplementors = []string{"MerchantCreditDetails"}
+
+func (ec *executionContext) _MerchantCreditDetails(ctx context.Context, sel ast.SelectionSet, obj *credit.Details) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, merchantCreditDetailsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("MerchantCreditDetails")
+		case "score":
+			out.Values[i] = ec._MerchantCreditDetails_score(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "level":
+			out.Values[i] = ec._MerchantCreditDetails_level(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "badges":
+			out.Values[i] = ec._MerchantCreditDetails_badges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updatedAt":
+			out.Values[i] = ec._MerchantCreditDetails_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "components":
+			out.Values[i] = ec._MerchantCreditDetails_components(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "penalty":
+			out.Values[i] = ec._MerchantCreditDetails_penalty(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "inputs":
+			out.Values[i] = ec._MerchantCreditDetails_inputs(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "windowDays":
+			out.Values[i] = ec._MerchantCreditDetails_windowDays(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "afterSalesAvailable":
+			out.Values[i] = ec._MerchantCreditDetails_afterSalesAvailable(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "history":
+			out.Values[i] = ec._MerchantCreditDetails_history(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var merchantCreditInputsImplementors = []string{"MerchantCreditInputs"}
+
+func (ec *executionContext) _MerchantCreditInputs(ctx context.Context, sel ast.SelectionSet, obj *credit.Inputs) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, merchantCreditInputsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("MerchantCreditInputs")
+		case "ratings":
+			out.Values[i] = ec._MerchantCreditInputs_ratings(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "ratingSum":
+			out.Values[i] = ec._MerchantCreditInputs_ratingSum(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "positiveRatings":
+			out.Values[i] = ec._MerchantCreditInputs_positiveRatings(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "ratingAverage":
+			out.Values[i] = ec._MerchantCreditInputs_ratingAverage(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "paidOrders":
+			out.Values[i] = ec._MerchantCreditInputs_paidOrders(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "refundedOrders":
+			out.Values[i] = ec._MerchantCreditInputs_refundedOrders(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "shipmentsDue":
+			out.Values[i] = ec._MerchantCreditInputs_shipmentsDue(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "shippedOnTime":
+			out.Values[i] = ec._MerchantCreditInputs_shippedOnTime(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "promisedShipHours":
+			out.Values[i] = ec._MerchantCreditInputs_promisedShipHours(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "afterSales":
+			out.Values[i] = ec._MerchantCreditInputs_afterSales(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "warnings":
+			out.Values[i] = ec._MerchantCreditInputs_warnings(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "restrictions":
+			out.Values[i] = ec._MerchantCreditInputs_restrictions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "suspensions":
+			out.Values[i] = ec._MerchantCreditInputs_suspensions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "removals":
+			out.Values[i] = ec._MerchantCreditInputs_removals(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var merchantCreditPointImplementors = []string{"MerchantCreditPoint"}
+
+func (ec *executionContext) _MerchantCreditPoint(ctx context.Context, sel ast.SelectionSet, obj *credit.Point) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, merchantCreditPointImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("MerchantCreditPoint")
+		case "day":
+			out.Values[i] = ec._MerchantCreditPoint_day(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "score":
+			out.Values[i] = ec._MerchantCreditPoint_score(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "level":
+			out.Values[i] = ec._MerchantCreditPoint_level(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -64724,6 +69219,309 @@ func (ec *executionContext) _MerchantInvitationEdge(ctx context.Context, sel ast
 		case "cursor":
 			out.Values[i] = ec._MerchantInvitationEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var merchantSanctionImplementors = []string{"MerchantSanction", "Node"}
+
+func (ec *executionContext) _MerchantSanction(ctx context.Context, sel ast.SelectionSet, obj *ent.MerchantSanction) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, merchantSanctionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("MerchantSanction")
+		case "id":
+			out.Values[i] = ec._MerchantSanction_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._MerchantSanction_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._MerchantSanction_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.Values[i] = ec._MerchantSanction_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "reason":
+			out.Values[i] = ec._MerchantSanction_reason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "endsAt":
+			out.Values[i] = ec._MerchantSanction_endsAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "liftedAt":
+			out.Values[i] = ec._MerchantSanction_liftedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "liftReason":
+			out.Values[i] = ec._MerchantSanction_liftReason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "appealNote":
+			out.Values[i] = ec._MerchantSanction_appealNote(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "appealedAt":
+			out.Values[i] = ec._MerchantSanction_appealedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "merchant":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._MerchantSanction_merchant(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "active":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._MerchantSanction_active(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var merchantSanctionConnectionImplementors = []string{"MerchantSanctionConnection"}
+
+func (ec *executionContext) _MerchantSanctionConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.MerchantSanctionConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, merchantSanctionConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("MerchantSanctionConnection")
+		case "edges":
+			out.Values[i] = ec._MerchantSanctionConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._MerchantSanctionConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._MerchantSanctionConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._MerchantSanctionConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var merchantSanctionEdgeImplementors = []string{"MerchantSanctionEdge"}
+
+func (ec *executionContext) _MerchantSanctionEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.MerchantSanctionEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, merchantSanctionEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("MerchantSanctionEdge")
+		case "node":
+			out.Values[i] = ec._MerchantSanctionEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._MerchantSanctionEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var merchantStandingImplementors = []string{"MerchantStanding"}
+
+func (ec *executionContext) _MerchantStanding(ctx context.Context, sel ast.SelectionSet, obj *credit.Standing) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, merchantStandingImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("MerchantStanding")
+		case "restrictedUntil":
+			out.Values[i] = ec._MerchantStanding_restrictedUntil(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "suspendedUntil":
+			out.Values[i] = ec._MerchantStanding_suspendedUntil(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "removedAt":
+			out.Values[i] = ec._MerchantStanding_removedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -65096,6 +69894,34 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "bulkUpdateVariants":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_bulkUpdateVariants(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "imposeSanction":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_imposeSanction(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "liftSanction":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_liftSanction(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "appealSanction":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_appealSanction(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "recomputeMerchantCredit":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_recomputeMerchantCredit(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -69050,6 +73876,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 					}
 				}()
 				res = ec._Query_stockMovements(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "merchantSanctions":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_merchantSanctions(ctx, field)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -74079,6 +78927,11 @@ func (ec *executionContext) marshalNImageThumbnail2ᚖgithubᚗcomᚋxiadanᚋxi
 	return ec._ImageThumbnail(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNImposeSanctionInput2githubᚗcomᚋxiadanᚋxiadanᚋinternalᚋcreditᚐImposeInput(ctx context.Context, v any) (credit.ImposeInput, error) {
+	res, err := ec.unmarshalInputImposeSanctionInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
 	res, err := graphql.UnmarshalInt(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -74147,6 +79000,50 @@ func (ec *executionContext) marshalNMerchant2ᚖgithubᚗcomᚋxiadanᚋxiadan�
 	return ec._Merchant(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNMerchantAfterSalesInputs2githubᚗcomᚋxiadanᚋxiadanᚋinternalᚋcreditᚐDisputeStats(ctx context.Context, sel ast.SelectionSet, v credit.DisputeStats) graphql.Marshaler {
+	return ec._MerchantAfterSalesInputs(ctx, sel, &v)
+}
+
+func (ec *executionContext) unmarshalNMerchantBadge2githubᚗcomᚋxiadanᚋxiadanᚋinternalᚋcreditᚐBadge(ctx context.Context, v any) (credit.Badge, error) {
+	var res credit.Badge
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNMerchantBadge2githubᚗcomᚋxiadanᚋxiadanᚋinternalᚋcreditᚐBadge(ctx context.Context, sel ast.SelectionSet, v credit.Badge) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNMerchantBadge2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋcreditᚐBadgeᚄ(ctx context.Context, v any) ([]credit.Badge, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]credit.Badge, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNMerchantBadge2githubᚗcomᚋxiadanᚋxiadanᚋinternalᚋcreditᚐBadge(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNMerchantBadge2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋcreditᚐBadgeᚄ(ctx context.Context, sel ast.SelectionSet, v []credit.Badge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNMerchantBadge2githubᚗcomᚋxiadanᚋxiadanᚋinternalᚋcreditᚐBadge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNMerchantConnection2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantConnection(ctx context.Context, sel ast.SelectionSet, v *ent.MerchantConnection) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -74155,6 +79052,60 @@ func (ec *executionContext) marshalNMerchantConnection2ᚖgithubᚗcomᚋxiadan�
 		return graphql.Null
 	}
 	return ec._MerchantConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNMerchantCreditComponent2githubᚗcomᚋxiadanᚋxiadanᚋinternalᚋcreditᚐComponent(ctx context.Context, sel ast.SelectionSet, v credit.Component) graphql.Marshaler {
+	return ec._MerchantCreditComponent(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNMerchantCreditComponent2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋcreditᚐComponentᚄ(ctx context.Context, sel ast.SelectionSet, v []credit.Component) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNMerchantCreditComponent2githubᚗcomᚋxiadanᚋxiadanᚋinternalᚋcreditᚐComponent(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNMerchantCreditDetails2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋcreditᚐDetails(ctx context.Context, sel ast.SelectionSet, v *credit.Details) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._MerchantCreditDetails(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNMerchantCreditInputs2githubᚗcomᚋxiadanᚋxiadanᚋinternalᚋcreditᚐInputs(ctx context.Context, sel ast.SelectionSet, v credit.Inputs) graphql.Marshaler {
+	return ec._MerchantCreditInputs(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNMerchantCreditPoint2githubᚗcomᚋxiadanᚋxiadanᚋinternalᚋcreditᚐPoint(ctx context.Context, sel ast.SelectionSet, v credit.Point) graphql.Marshaler {
+	return ec._MerchantCreditPoint(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNMerchantCreditPoint2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋcreditᚐPointᚄ(ctx context.Context, sel ast.SelectionSet, v []credit.Point) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNMerchantCreditPoint2githubᚗcomᚋxiadanᚋxiadanᚋinternalᚋcreditᚐPoint(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalNMerchantEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.MerchantEdge) graphql.Marshaler {
@@ -74280,6 +79231,89 @@ func (ec *executionContext) marshalNMerchantOrderField2ᚖgithubᚗcomᚋxiadan�
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) marshalNMerchantSanction2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantSanctionᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.MerchantSanction) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNMerchantSanction2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantSanction(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNMerchantSanction2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantSanction(ctx context.Context, sel ast.SelectionSet, v *ent.MerchantSanction) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._MerchantSanction(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNMerchantSanctionConnection2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantSanctionConnection(ctx context.Context, sel ast.SelectionSet, v *ent.MerchantSanctionConnection) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._MerchantSanctionConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNMerchantSanctionEdge2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantSanctionEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.MerchantSanctionEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNMerchantSanctionEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantSanctionEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNMerchantSanctionEdge2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantSanctionEdge(ctx context.Context, sel ast.SelectionSet, v *ent.MerchantSanctionEdge) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._MerchantSanctionEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNMerchantSanctionOrderField2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantSanctionOrderField(ctx context.Context, v any) (*ent.MerchantSanctionOrderField, error) {
+	var res = new(ent.MerchantSanctionOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNMerchantSanctionOrderField2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantSanctionOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.MerchantSanctionOrderField) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalNMerchantSanctionWhereInput2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantSanctionWhereInput(ctx context.Context, v any) (*ent.MerchantSanctionWhereInput, error) {
+	res, err := ec.unmarshalInputMerchantSanctionWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNMerchantStatus2githubᚗcomᚋxiadanᚋxiadanᚋentᚋmerchantᚐStatus(ctx context.Context, v any) (merchant.Status, error) {
@@ -75200,6 +80234,16 @@ func (ec *executionContext) marshalNRole2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋint
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalNSanctionKind2githubᚗcomᚋxiadanᚋxiadanᚋentᚋmerchantsanctionᚐKind(ctx context.Context, v any) (merchantsanction.Kind, error) {
+	var res merchantsanction.Kind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSanctionKind2githubᚗcomᚋxiadanᚋxiadanᚋentᚋmerchantsanctionᚐKind(ctx context.Context, sel ast.SelectionSet, v merchantsanction.Kind) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) marshalNShipment2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐShipment(ctx context.Context, sel ast.SelectionSet, v *ent.Shipment) graphql.Marshaler {
@@ -76953,6 +81997,20 @@ func (ec *executionContext) marshalOMerchantContact2ᚖgithubᚗcomᚋxiadanᚋx
 	return ec._MerchantContact(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOMerchantCredit2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋcreditᚐPublic(ctx context.Context, sel ast.SelectionSet, v *credit.Public) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._MerchantCredit(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOMerchantCreditDetails2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋcreditᚐDetails(ctx context.Context, sel ast.SelectionSet, v *credit.Details) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._MerchantCreditDetails(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOMerchantInvitation2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantInvitation(ctx context.Context, sel ast.SelectionSet, v *ent.MerchantInvitation) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -77043,6 +82101,53 @@ func (ec *executionContext) unmarshalOMerchantOrder2ᚖgithubᚗcomᚋxiadanᚋx
 	}
 	res, err := ec.unmarshalInputMerchantOrder(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOMerchantSanction2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantSanction(ctx context.Context, sel ast.SelectionSet, v *ent.MerchantSanction) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._MerchantSanction(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOMerchantSanctionOrder2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantSanctionOrder(ctx context.Context, v any) (*ent.MerchantSanctionOrder, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputMerchantSanctionOrder(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOMerchantSanctionWhereInput2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantSanctionWhereInputᚄ(ctx context.Context, v any) ([]*ent.MerchantSanctionWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.MerchantSanctionWhereInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNMerchantSanctionWhereInput2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantSanctionWhereInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOMerchantSanctionWhereInput2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐMerchantSanctionWhereInput(ctx context.Context, v any) (*ent.MerchantSanctionWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputMerchantSanctionWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOMerchantStanding2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋinternalᚋcreditᚐStanding(ctx context.Context, sel ast.SelectionSet, v *credit.Standing) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._MerchantStanding(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOMerchantStatus2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋentᚋmerchantᚐStatusᚄ(ctx context.Context, v any) ([]merchant.Status, error) {
@@ -78194,6 +83299,58 @@ func (ec *executionContext) unmarshalOReviewWhereInput2ᚖgithubᚗcomᚋxiadan�
 	}
 	res, err := ec.unmarshalInputReviewWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOSanctionKind2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋentᚋmerchantsanctionᚐKindᚄ(ctx context.Context, v any) ([]merchantsanction.Kind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]merchantsanction.Kind, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNSanctionKind2githubᚗcomᚋxiadanᚋxiadanᚋentᚋmerchantsanctionᚐKind(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOSanctionKind2ᚕgithubᚗcomᚋxiadanᚋxiadanᚋentᚋmerchantsanctionᚐKindᚄ(ctx context.Context, sel ast.SelectionSet, v []merchantsanction.Kind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSanctionKind2githubᚗcomᚋxiadanᚋxiadanᚋentᚋmerchantsanctionᚐKind(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOSanctionKind2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚋmerchantsanctionᚐKind(ctx context.Context, v any) (*merchantsanction.Kind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(merchantsanction.Kind)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOSanctionKind2ᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚋmerchantsanctionᚐKind(ctx context.Context, sel ast.SelectionSet, v *merchantsanction.Kind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) marshalOShipment2ᚕᚖgithubᚗcomᚋxiadanᚋxiadanᚋentᚐShipmentᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Shipment) graphql.Marshaler {

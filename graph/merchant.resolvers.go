@@ -79,7 +79,7 @@ func (r *mutationResolver) UpdateMerchant(ctx context.Context, id int, input mod
 		Name: input.Name, Description: input.Description, LogoURL: input.LogoURL,
 		ContactName: input.ContactName, ContactPhone: input.ContactPhone, ContactEmail: input.ContactEmail,
 		ShippingFlatFee: input.ShippingFlatFee, FreeShippingThreshold: input.FreeShippingThreshold,
-		ShowExactStock: input.ShowExactStock,
+		ShowExactStock: input.ShowExactStock, PromisedShipHours: input.PromisedShipHours,
 	})
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/xiadan/xiadan/internal/aftersales"
 	"github.com/xiadan/xiadan/internal/apperror"
 	"github.com/xiadan/xiadan/internal/auth"
+	"github.com/xiadan/xiadan/internal/credit"
 	"github.com/xiadan/xiadan/internal/events"
 	"github.com/xiadan/xiadan/internal/fulfilment"
 	"github.com/xiadan/xiadan/internal/helpcentre"
@@ -42,6 +43,7 @@ type Resolver struct {
 	// Support runs customer-service tickets; Help the help centre.
 	Support *support.Service
 	Help    *helpcentre.Service
+	Credit     *credit.Service
 }
 
 // NewSchema returns the executable schema with its resolvers and directives.

@@ -177,6 +177,30 @@ func (f MerchantFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, er
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.MerchantMutation", m)
 }
 
+// The MerchantCreditFunc type is an adapter to allow the use of ordinary
+// function as MerchantCredit mutator.
+type MerchantCreditFunc func(context.Context, *ent.MerchantCreditMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f MerchantCreditFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.MerchantCreditMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.MerchantCreditMutation", m)
+}
+
+// The MerchantCreditSnapshotFunc type is an adapter to allow the use of ordinary
+// function as MerchantCreditSnapshot mutator.
+type MerchantCreditSnapshotFunc func(context.Context, *ent.MerchantCreditSnapshotMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f MerchantCreditSnapshotFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.MerchantCreditSnapshotMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.MerchantCreditSnapshotMutation", m)
+}
+
 // The MerchantInvitationFunc type is an adapter to allow the use of ordinary
 // function as MerchantInvitation mutator.
 type MerchantInvitationFunc func(context.Context, *ent.MerchantInvitationMutation) (ent.Value, error)
@@ -187,6 +211,18 @@ func (f MerchantInvitationFunc) Mutate(ctx context.Context, m ent.Mutation) (ent
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.MerchantInvitationMutation", m)
+}
+
+// The MerchantSanctionFunc type is an adapter to allow the use of ordinary
+// function as MerchantSanction mutator.
+type MerchantSanctionFunc func(context.Context, *ent.MerchantSanctionMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f MerchantSanctionFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.MerchantSanctionMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.MerchantSanctionMutation", m)
 }
 
 // The OrderFunc type is an adapter to allow the use of ordinary

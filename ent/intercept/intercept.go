@@ -22,7 +22,10 @@ import (
 	"github.com/xiadan/xiadan/ent/helpcategory"
 	"github.com/xiadan/xiadan/ent/helpsearchtoken"
 	"github.com/xiadan/xiadan/ent/merchant"
+	"github.com/xiadan/xiadan/ent/merchantcredit"
+	"github.com/xiadan/xiadan/ent/merchantcreditsnapshot"
 	"github.com/xiadan/xiadan/ent/merchantinvitation"
+	"github.com/xiadan/xiadan/ent/merchantsanction"
 	"github.com/xiadan/xiadan/ent/order"
 	"github.com/xiadan/xiadan/ent/orderevent"
 	"github.com/xiadan/xiadan/ent/orderitem"
@@ -487,6 +490,60 @@ func (f TraverseMerchant) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.MerchantQuery", q)
 }
 
+// The MerchantCreditFunc type is an adapter to allow the use of ordinary function as a Querier.
+type MerchantCreditFunc func(context.Context, *ent.MerchantCreditQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f MerchantCreditFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.MerchantCreditQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.MerchantCreditQuery", q)
+}
+
+// The TraverseMerchantCredit type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseMerchantCredit func(context.Context, *ent.MerchantCreditQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseMerchantCredit) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseMerchantCredit) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.MerchantCreditQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.MerchantCreditQuery", q)
+}
+
+// The MerchantCreditSnapshotFunc type is an adapter to allow the use of ordinary function as a Querier.
+type MerchantCreditSnapshotFunc func(context.Context, *ent.MerchantCreditSnapshotQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f MerchantCreditSnapshotFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.MerchantCreditSnapshotQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.MerchantCreditSnapshotQuery", q)
+}
+
+// The TraverseMerchantCreditSnapshot type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseMerchantCreditSnapshot func(context.Context, *ent.MerchantCreditSnapshotQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseMerchantCreditSnapshot) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseMerchantCreditSnapshot) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.MerchantCreditSnapshotQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.MerchantCreditSnapshotQuery", q)
+}
+
 // The MerchantInvitationFunc type is an adapter to allow the use of ordinary function as a Querier.
 type MerchantInvitationFunc func(context.Context, *ent.MerchantInvitationQuery) (ent.Value, error)
 
@@ -512,6 +569,33 @@ func (f TraverseMerchantInvitation) Traverse(ctx context.Context, q ent.Query) e
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.MerchantInvitationQuery", q)
+}
+
+// The MerchantSanctionFunc type is an adapter to allow the use of ordinary function as a Querier.
+type MerchantSanctionFunc func(context.Context, *ent.MerchantSanctionQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f MerchantSanctionFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.MerchantSanctionQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.MerchantSanctionQuery", q)
+}
+
+// The TraverseMerchantSanction type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseMerchantSanction func(context.Context, *ent.MerchantSanctionQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseMerchantSanction) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseMerchantSanction) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.MerchantSanctionQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.MerchantSanctionQuery", q)
 }
 
 // The OrderFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -1274,8 +1358,14 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.HelpSearchTokenQuery, predicate.HelpSearchToken, helpsearchtoken.OrderOption]{typ: ent.TypeHelpSearchToken, tq: q}, nil
 	case *ent.MerchantQuery:
 		return &query[*ent.MerchantQuery, predicate.Merchant, merchant.OrderOption]{typ: ent.TypeMerchant, tq: q}, nil
+	case *ent.MerchantCreditQuery:
+		return &query[*ent.MerchantCreditQuery, predicate.MerchantCredit, merchantcredit.OrderOption]{typ: ent.TypeMerchantCredit, tq: q}, nil
+	case *ent.MerchantCreditSnapshotQuery:
+		return &query[*ent.MerchantCreditSnapshotQuery, predicate.MerchantCreditSnapshot, merchantcreditsnapshot.OrderOption]{typ: ent.TypeMerchantCreditSnapshot, tq: q}, nil
 	case *ent.MerchantInvitationQuery:
 		return &query[*ent.MerchantInvitationQuery, predicate.MerchantInvitation, merchantinvitation.OrderOption]{typ: ent.TypeMerchantInvitation, tq: q}, nil
+	case *ent.MerchantSanctionQuery:
+		return &query[*ent.MerchantSanctionQuery, predicate.MerchantSanction, merchantsanction.OrderOption]{typ: ent.TypeMerchantSanction, tq: q}, nil
 	case *ent.OrderQuery:
 		return &query[*ent.OrderQuery, predicate.Order, order.OrderOption]{typ: ent.TypeOrder, tq: q}, nil
 	case *ent.OrderEventQuery:

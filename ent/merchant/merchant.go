@@ -72,6 +72,14 @@ const (
 	FieldFreeShippingThreshold = "free_shipping_threshold"
 	// FieldCurrency holds the string denoting the currency field in the database.
 	FieldCurrency = "currency"
+	// FieldPromisedShipHours holds the string denoting the promised_ship_hours field in the database.
+	FieldPromisedShipHours = "promised_ship_hours"
+	// FieldRestrictedUntil holds the string denoting the restricted_until field in the database.
+	FieldRestrictedUntil = "restricted_until"
+	// FieldSuspendedUntil holds the string denoting the suspended_until field in the database.
+	FieldSuspendedUntil = "suspended_until"
+	// FieldRemovedAt holds the string denoting the removed_at field in the database.
+	FieldRemovedAt = "removed_at"
 	// EdgeOwner holds the string denoting the owner edge name in mutations.
 	EdgeOwner = "owner"
 	// EdgeMembers holds the string denoting the members edge name in mutations.
@@ -151,6 +159,10 @@ var Columns = []string{
 	FieldShippingFlatFee,
 	FieldFreeShippingThreshold,
 	FieldCurrency,
+	FieldPromisedShipHours,
+	FieldRestrictedUntil,
+	FieldSuspendedUntil,
+	FieldRemovedAt,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -247,6 +259,10 @@ var (
 	DefaultCurrency string
 	// CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
 	CurrencyValidator func(string) error
+	// DefaultPromisedShipHours holds the default value on creation for the "promised_ship_hours" field.
+	DefaultPromisedShipHours int
+	// PromisedShipHoursValidator is a validator for the "promised_ship_hours" field. It is called by the builders before save.
+	PromisedShipHoursValidator func(int) error
 )
 
 // Status defines the type for the "status" enum field.
@@ -419,6 +435,26 @@ func ByFreeShippingThreshold(opts ...sql.OrderTermOption) OrderOption {
 // ByCurrency orders the results by the currency field.
 func ByCurrency(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldCurrency, opts...).ToFunc()
+}
+
+// ByPromisedShipHours orders the results by the promised_ship_hours field.
+func ByPromisedShipHours(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPromisedShipHours, opts...).ToFunc()
+}
+
+// ByRestrictedUntil orders the results by the restricted_until field.
+func ByRestrictedUntil(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRestrictedUntil, opts...).ToFunc()
+}
+
+// BySuspendedUntil orders the results by the suspended_until field.
+func BySuspendedUntil(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSuspendedUntil, opts...).ToFunc()
+}
+
+// ByRemovedAt orders the results by the removed_at field.
+func ByRemovedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRemovedAt, opts...).ToFunc()
 }
 
 // ByOwnerField orders the results by owner field.

@@ -185,6 +185,26 @@ func Currency(v string) predicate.Merchant {
 	return predicate.Merchant(sql.FieldEQ(FieldCurrency, v))
 }
 
+// PromisedShipHours applies equality check predicate on the "promised_ship_hours" field. It's identical to PromisedShipHoursEQ.
+func PromisedShipHours(v int) predicate.Merchant {
+	return predicate.Merchant(sql.FieldEQ(FieldPromisedShipHours, v))
+}
+
+// RestrictedUntil applies equality check predicate on the "restricted_until" field. It's identical to RestrictedUntilEQ.
+func RestrictedUntil(v time.Time) predicate.Merchant {
+	return predicate.Merchant(sql.FieldEQ(FieldRestrictedUntil, v))
+}
+
+// SuspendedUntil applies equality check predicate on the "suspended_until" field. It's identical to SuspendedUntilEQ.
+func SuspendedUntil(v time.Time) predicate.Merchant {
+	return predicate.Merchant(sql.FieldEQ(FieldSuspendedUntil, v))
+}
+
+// RemovedAt applies equality check predicate on the "removed_at" field. It's identical to RemovedAtEQ.
+func RemovedAt(v time.Time) predicate.Merchant {
+	return predicate.Merchant(sql.FieldEQ(FieldRemovedAt, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Merchant {
 	return predicate.Merchant(sql.FieldEQ(FieldCreatedAt, v))
@@ -1488,6 +1508,196 @@ func CurrencyEqualFold(v string) predicate.Merchant {
 // CurrencyContainsFold applies the ContainsFold predicate on the "currency" field.
 func CurrencyContainsFold(v string) predicate.Merchant {
 	return predicate.Merchant(sql.FieldContainsFold(FieldCurrency, v))
+}
+
+// PromisedShipHoursEQ applies the EQ predicate on the "promised_ship_hours" field.
+func PromisedShipHoursEQ(v int) predicate.Merchant {
+	return predicate.Merchant(sql.FieldEQ(FieldPromisedShipHours, v))
+}
+
+// PromisedShipHoursNEQ applies the NEQ predicate on the "promised_ship_hours" field.
+func PromisedShipHoursNEQ(v int) predicate.Merchant {
+	return predicate.Merchant(sql.FieldNEQ(FieldPromisedShipHours, v))
+}
+
+// PromisedShipHoursIn applies the In predicate on the "promised_ship_hours" field.
+func PromisedShipHoursIn(vs ...int) predicate.Merchant {
+	return predicate.Merchant(sql.FieldIn(FieldPromisedShipHours, vs...))
+}
+
+// PromisedShipHoursNotIn applies the NotIn predicate on the "promised_ship_hours" field.
+func PromisedShipHoursNotIn(vs ...int) predicate.Merchant {
+	return predicate.Merchant(sql.FieldNotIn(FieldPromisedShipHours, vs...))
+}
+
+// PromisedShipHoursGT applies the GT predicate on the "promised_ship_hours" field.
+func PromisedShipHoursGT(v int) predicate.Merchant {
+	return predicate.Merchant(sql.FieldGT(FieldPromisedShipHours, v))
+}
+
+// PromisedShipHoursGTE applies the GTE predicate on the "promised_ship_hours" field.
+func PromisedShipHoursGTE(v int) predicate.Merchant {
+	return predicate.Merchant(sql.FieldGTE(FieldPromisedShipHours, v))
+}
+
+// PromisedShipHoursLT applies the LT predicate on the "promised_ship_hours" field.
+func PromisedShipHoursLT(v int) predicate.Merchant {
+	return predicate.Merchant(sql.FieldLT(FieldPromisedShipHours, v))
+}
+
+// PromisedShipHoursLTE applies the LTE predicate on the "promised_ship_hours" field.
+func PromisedShipHoursLTE(v int) predicate.Merchant {
+	return predicate.Merchant(sql.FieldLTE(FieldPromisedShipHours, v))
+}
+
+// RestrictedUntilEQ applies the EQ predicate on the "restricted_until" field.
+func RestrictedUntilEQ(v time.Time) predicate.Merchant {
+	return predicate.Merchant(sql.FieldEQ(FieldRestrictedUntil, v))
+}
+
+// RestrictedUntilNEQ applies the NEQ predicate on the "restricted_until" field.
+func RestrictedUntilNEQ(v time.Time) predicate.Merchant {
+	return predicate.Merchant(sql.FieldNEQ(FieldRestrictedUntil, v))
+}
+
+// RestrictedUntilIn applies the In predicate on the "restricted_until" field.
+func RestrictedUntilIn(vs ...time.Time) predicate.Merchant {
+	return predicate.Merchant(sql.FieldIn(FieldRestrictedUntil, vs...))
+}
+
+// RestrictedUntilNotIn applies the NotIn predicate on the "restricted_until" field.
+func RestrictedUntilNotIn(vs ...time.Time) predicate.Merchant {
+	return predicate.Merchant(sql.FieldNotIn(FieldRestrictedUntil, vs...))
+}
+
+// RestrictedUntilGT applies the GT predicate on the "restricted_until" field.
+func RestrictedUntilGT(v time.Time) predicate.Merchant {
+	return predicate.Merchant(sql.FieldGT(FieldRestrictedUntil, v))
+}
+
+// RestrictedUntilGTE applies the GTE predicate on the "restricted_until" field.
+func RestrictedUntilGTE(v time.Time) predicate.Merchant {
+	return predicate.Merchant(sql.FieldGTE(FieldRestrictedUntil, v))
+}
+
+// RestrictedUntilLT applies the LT predicate on the "restricted_until" field.
+func RestrictedUntilLT(v time.Time) predicate.Merchant {
+	return predicate.Merchant(sql.FieldLT(FieldRestrictedUntil, v))
+}
+
+// RestrictedUntilLTE applies the LTE predicate on the "restricted_until" field.
+func RestrictedUntilLTE(v time.Time) predicate.Merchant {
+	return predicate.Merchant(sql.FieldLTE(FieldRestrictedUntil, v))
+}
+
+// RestrictedUntilIsNil applies the IsNil predicate on the "restricted_until" field.
+func RestrictedUntilIsNil() predicate.Merchant {
+	return predicate.Merchant(sql.FieldIsNull(FieldRestrictedUntil))
+}
+
+// RestrictedUntilNotNil applies the NotNil predicate on the "restricted_until" field.
+func RestrictedUntilNotNil() predicate.Merchant {
+	return predicate.Merchant(sql.FieldNotNull(FieldRestrictedUntil))
+}
+
+// SuspendedUntilEQ applies the EQ predicate on the "suspended_until" field.
+func SuspendedUntilEQ(v time.Time) predicate.Merchant {
+	return predicate.Merchant(sql.FieldEQ(FieldSuspendedUntil, v))
+}
+
+// SuspendedUntilNEQ applies the NEQ predicate on the "suspended_until" field.
+func SuspendedUntilNEQ(v time.Time) predicate.Merchant {
+	return predicate.Merchant(sql.FieldNEQ(FieldSuspendedUntil, v))
+}
+
+// SuspendedUntilIn applies the In predicate on the "suspended_until" field.
+func SuspendedUntilIn(vs ...time.Time) predicate.Merchant {
+	return predicate.Merchant(sql.FieldIn(FieldSuspendedUntil, vs...))
+}
+
+// SuspendedUntilNotIn applies the NotIn predicate on the "suspended_until" field.
+func SuspendedUntilNotIn(vs ...time.Time) predicate.Merchant {
+	return predicate.Merchant(sql.FieldNotIn(FieldSuspendedUntil, vs...))
+}
+
+// SuspendedUntilGT applies the GT predicate on the "suspended_until" field.
+func SuspendedUntilGT(v time.Time) predicate.Merchant {
+	return predicate.Merchant(sql.FieldGT(FieldSuspendedUntil, v))
+}
+
+// SuspendedUntilGTE applies the GTE predicate on the "suspended_until" field.
+func SuspendedUntilGTE(v time.Time) predicate.Merchant {
+	return predicate.Merchant(sql.FieldGTE(FieldSuspendedUntil, v))
+}
+
+// SuspendedUntilLT applies the LT predicate on the "suspended_until" field.
+func SuspendedUntilLT(v time.Time) predicate.Merchant {
+	return predicate.Merchant(sql.FieldLT(FieldSuspendedUntil, v))
+}
+
+// SuspendedUntilLTE applies the LTE predicate on the "suspended_until" field.
+func SuspendedUntilLTE(v time.Time) predicate.Merchant {
+	return predicate.Merchant(sql.FieldLTE(FieldSuspendedUntil, v))
+}
+
+// SuspendedUntilIsNil applies the IsNil predicate on the "suspended_until" field.
+func SuspendedUntilIsNil() predicate.Merchant {
+	return predicate.Merchant(sql.FieldIsNull(FieldSuspendedUntil))
+}
+
+// SuspendedUntilNotNil applies the NotNil predicate on the "suspended_until" field.
+func SuspendedUntilNotNil() predicate.Merchant {
+	return predicate.Merchant(sql.FieldNotNull(FieldSuspendedUntil))
+}
+
+// RemovedAtEQ applies the EQ predicate on the "removed_at" field.
+func RemovedAtEQ(v time.Time) predicate.Merchant {
+	return predicate.Merchant(sql.FieldEQ(FieldRemovedAt, v))
+}
+
+// RemovedAtNEQ applies the NEQ predicate on the "removed_at" field.
+func RemovedAtNEQ(v time.Time) predicate.Merchant {
+	return predicate.Merchant(sql.FieldNEQ(FieldRemovedAt, v))
+}
+
+// RemovedAtIn applies the In predicate on the "removed_at" field.
+func RemovedAtIn(vs ...time.Time) predicate.Merchant {
+	return predicate.Merchant(sql.FieldIn(FieldRemovedAt, vs...))
+}
+
+// RemovedAtNotIn applies the NotIn predicate on the "removed_at" field.
+func RemovedAtNotIn(vs ...time.Time) predicate.Merchant {
+	return predicate.Merchant(sql.FieldNotIn(FieldRemovedAt, vs...))
+}
+
+// RemovedAtGT applies the GT predicate on the "removed_at" field.
+func RemovedAtGT(v time.Time) predicate.Merchant {
+	return predicate.Merchant(sql.FieldGT(FieldRemovedAt, v))
+}
+
+// RemovedAtGTE applies the GTE predicate on the "removed_at" field.
+func RemovedAtGTE(v time.Time) predicate.Merchant {
+	return predicate.Merchant(sql.FieldGTE(FieldRemovedAt, v))
+}
+
+// RemovedAtLT applies the LT predicate on the "removed_at" field.
+func RemovedAtLT(v time.Time) predicate.Merchant {
+	return predicate.Merchant(sql.FieldLT(FieldRemovedAt, v))
+}
+
+// RemovedAtLTE applies the LTE predicate on the "removed_at" field.
+func RemovedAtLTE(v time.Time) predicate.Merchant {
+	return predicate.Merchant(sql.FieldLTE(FieldRemovedAt, v))
+}
+
+// RemovedAtIsNil applies the IsNil predicate on the "removed_at" field.
+func RemovedAtIsNil() predicate.Merchant {
+	return predicate.Merchant(sql.FieldIsNull(FieldRemovedAt))
+}
+
+// RemovedAtNotNil applies the NotNil predicate on the "removed_at" field.
+func RemovedAtNotNil() predicate.Merchant {
+	return predicate.Merchant(sql.FieldNotNull(FieldRemovedAt))
 }
 
 // HasOwner applies the HasEdge predicate on the "owner" edge.

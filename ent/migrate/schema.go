@@ -474,6 +474,10 @@ var (
 		{Name: "shipping_flat_fee", Type: field.TypeInt64, Default: 0},
 		{Name: "free_shipping_threshold", Type: field.TypeInt64, Default: 0},
 		{Name: "currency", Type: field.TypeString, Size: 3, Default: "CNY"},
+		{Name: "promised_ship_hours", Type: field.TypeInt, Default: 48},
+		{Name: "restricted_until", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "suspended_until", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "removed_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "owner_id", Type: field.TypeInt},
 	}
 	// MerchantsTable holds the schema information for the "merchants" table.
@@ -484,7 +488,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "merchants_users_owner",
-				Columns:    []*schema.Column{MerchantsColumns[27]},
+				Columns:    []*schema.Column{MerchantsColumns[31]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -498,7 +502,74 @@ var (
 			{
 				Name:    "merchant_owner_id",
 				Unique:  false,
-				Columns: []*schema.Column{MerchantsColumns[27]},
+				Columns: []*schema.Column{MerchantsColumns[31]},
+			},
+		},
+	}
+	// MerchantCreditsColumns holds the columns for the "merchant_credits" table.
+	MerchantCreditsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "score", Type: field.TypeInt},
+		{Name: "level", Type: field.TypeInt},
+		{Name: "badges", Type: field.TypeJSON},
+		{Name: "breakdown", Type: field.TypeJSON},
+		{Name: "computed_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "version", Type: field.TypeInt, Default: 0},
+		{Name: "merchant_id", Type: field.TypeInt},
+	}
+	// MerchantCreditsTable holds the schema information for the "merchant_credits" table.
+	MerchantCreditsTable = &schema.Table{
+		Name:       "merchant_credits",
+		Columns:    MerchantCreditsColumns,
+		PrimaryKey: []*schema.Column{MerchantCreditsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "merchant_credits_merchants_merchant",
+				Columns:    []*schema.Column{MerchantCreditsColumns[7]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "merchantcredit_merchant_id",
+				Unique:  true,
+				Columns: []*schema.Column{MerchantCreditsColumns[7]},
+			},
+			{
+				Name:    "merchantcredit_computed_at",
+				Unique:  false,
+				Columns: []*schema.Column{MerchantCreditsColumns[5]},
+			},
+		},
+	}
+	// MerchantCreditSnapshotsColumns holds the columns for the "merchant_credit_snapshots" table.
+	MerchantCreditSnapshotsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "day", Type: field.TypeString, Size: 10},
+		{Name: "score", Type: field.TypeInt},
+		{Name: "level", Type: field.TypeInt},
+		{Name: "computed_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "merchant_id", Type: field.TypeInt},
+	}
+	// MerchantCreditSnapshotsTable holds the schema information for the "merchant_credit_snapshots" table.
+	MerchantCreditSnapshotsTable = &schema.Table{
+		Name:       "merchant_credit_snapshots",
+		Columns:    MerchantCreditSnapshotsColumns,
+		PrimaryKey: []*schema.Column{MerchantCreditSnapshotsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "merchant_credit_snapshots_merchants_merchant",
+				Columns:    []*schema.Column{MerchantCreditSnapshotsColumns[5]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "merchantcreditsnapshot_merchant_id_day",
+				Unique:  true,
+				Columns: []*schema.Column{MerchantCreditSnapshotsColumns[5], MerchantCreditSnapshotsColumns[1]},
 			},
 		},
 	}
@@ -542,6 +613,49 @@ var (
 				Name:    "merchantinvitation_merchant_id_status",
 				Unique:  false,
 				Columns: []*schema.Column{MerchantInvitationsColumns[6], MerchantInvitationsColumns[4]},
+			},
+		},
+	}
+	// MerchantSanctionsColumns holds the columns for the "merchant_sanctions" table.
+	MerchantSanctionsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"WARNING", "RESTRICTION", "SUSPENSION", "REMOVAL"}},
+		{Name: "reason", Type: field.TypeString, Size: 500},
+		{Name: "ends_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "imposed_by_id", Type: field.TypeInt, Nullable: true},
+		{Name: "lifted_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "lifted_by_id", Type: field.TypeInt, Nullable: true},
+		{Name: "lift_reason", Type: field.TypeString, Nullable: true, Size: 500},
+		{Name: "appeal_note", Type: field.TypeString, Nullable: true, Size: 2147483647},
+		{Name: "appealed_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "appealed_by_id", Type: field.TypeInt, Nullable: true},
+		{Name: "merchant_id", Type: field.TypeInt},
+	}
+	// MerchantSanctionsTable holds the schema information for the "merchant_sanctions" table.
+	MerchantSanctionsTable = &schema.Table{
+		Name:       "merchant_sanctions",
+		Columns:    MerchantSanctionsColumns,
+		PrimaryKey: []*schema.Column{MerchantSanctionsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "merchant_sanctions_merchants_merchant",
+				Columns:    []*schema.Column{MerchantSanctionsColumns[13]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "merchantsanction_merchant_id_kind_lifted_at",
+				Unique:  false,
+				Columns: []*schema.Column{MerchantSanctionsColumns[13], MerchantSanctionsColumns[3], MerchantSanctionsColumns[7]},
+			},
+			{
+				Name:    "merchantsanction_appealed_at",
+				Unique:  false,
+				Columns: []*schema.Column{MerchantSanctionsColumns[11]},
 			},
 		},
 	}
@@ -1732,7 +1846,10 @@ var (
 		HelpCategoriesTable,
 		HelpSearchTokensTable,
 		MerchantsTable,
+		MerchantCreditsTable,
+		MerchantCreditSnapshotsTable,
 		MerchantInvitationsTable,
+		MerchantSanctionsTable,
 		OrdersTable,
 		OrderEventsTable,
 		OrderItemsTable,
@@ -1819,10 +1936,22 @@ func init() {
 	MerchantsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(8589934592),
 	}
+	MerchantCreditsTable.ForeignKeys[0].RefTable = MerchantsTable
+	MerchantCreditsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(180388626432),
+	}
+	MerchantCreditSnapshotsTable.ForeignKeys[0].RefTable = MerchantsTable
+	MerchantCreditSnapshotsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(184683593728),
+	}
 	MerchantInvitationsTable.ForeignKeys[0].RefTable = MerchantsTable
 	MerchantInvitationsTable.ForeignKeys[1].RefTable = UsersTable
 	MerchantInvitationsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(12884901888),
+	}
+	MerchantSanctionsTable.ForeignKeys[0].RefTable = MerchantsTable
+	MerchantSanctionsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(188978561024),
 	}
 	OrdersTable.ForeignKeys[0].RefTable = MerchantsTable
 	OrdersTable.ForeignKeys[1].RefTable = UsersTable

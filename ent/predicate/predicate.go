@@ -48,8 +48,17 @@ type HelpSearchToken func(*sql.Selector)
 // Merchant is the predicate function for merchant builders.
 type Merchant func(*sql.Selector)
 
+// MerchantCredit is the predicate function for merchantcredit builders.
+type MerchantCredit func(*sql.Selector)
+
+// MerchantCreditSnapshot is the predicate function for merchantcreditsnapshot builders.
+type MerchantCreditSnapshot func(*sql.Selector)
+
 // MerchantInvitation is the predicate function for merchantinvitation builders.
 type MerchantInvitation func(*sql.Selector)
+
+// MerchantSanction is the predicate function for merchantsanction builders.
+type MerchantSanction func(*sql.Selector)
 
 // Order is the predicate function for order builders.
 type Order func(*sql.Selector)

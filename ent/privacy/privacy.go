@@ -447,6 +447,54 @@ func (f MerchantMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutati
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.MerchantMutation", m)
 }
 
+// The MerchantCreditQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type MerchantCreditQueryRuleFunc func(context.Context, *ent.MerchantCreditQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f MerchantCreditQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.MerchantCreditQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.MerchantCreditQuery", q)
+}
+
+// The MerchantCreditMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type MerchantCreditMutationRuleFunc func(context.Context, *ent.MerchantCreditMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f MerchantCreditMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.MerchantCreditMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.MerchantCreditMutation", m)
+}
+
+// The MerchantCreditSnapshotQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type MerchantCreditSnapshotQueryRuleFunc func(context.Context, *ent.MerchantCreditSnapshotQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f MerchantCreditSnapshotQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.MerchantCreditSnapshotQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.MerchantCreditSnapshotQuery", q)
+}
+
+// The MerchantCreditSnapshotMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type MerchantCreditSnapshotMutationRuleFunc func(context.Context, *ent.MerchantCreditSnapshotMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f MerchantCreditSnapshotMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.MerchantCreditSnapshotMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.MerchantCreditSnapshotMutation", m)
+}
+
 // The MerchantInvitationQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type MerchantInvitationQueryRuleFunc func(context.Context, *ent.MerchantInvitationQuery) error
@@ -469,6 +517,30 @@ func (f MerchantInvitationMutationRuleFunc) EvalMutation(ctx context.Context, m 
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.MerchantInvitationMutation", m)
+}
+
+// The MerchantSanctionQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type MerchantSanctionQueryRuleFunc func(context.Context, *ent.MerchantSanctionQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f MerchantSanctionQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.MerchantSanctionQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.MerchantSanctionQuery", q)
+}
+
+// The MerchantSanctionMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type MerchantSanctionMutationRuleFunc func(context.Context, *ent.MerchantSanctionMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f MerchantSanctionMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.MerchantSanctionMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.MerchantSanctionMutation", m)
 }
 
 // The OrderQueryRuleFunc type is an adapter to allow the use of ordinary
@@ -1182,7 +1254,13 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.MerchantQuery:
 		return q.Filter(), nil
+	case *ent.MerchantCreditQuery:
+		return q.Filter(), nil
+	case *ent.MerchantCreditSnapshotQuery:
+		return q.Filter(), nil
 	case *ent.MerchantInvitationQuery:
+		return q.Filter(), nil
+	case *ent.MerchantSanctionQuery:
 		return q.Filter(), nil
 	case *ent.OrderQuery:
 		return q.Filter(), nil
@@ -1273,7 +1351,13 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 		return m.Filter(), nil
 	case *ent.MerchantMutation:
 		return m.Filter(), nil
+	case *ent.MerchantCreditMutation:
+		return m.Filter(), nil
+	case *ent.MerchantCreditSnapshotMutation:
+		return m.Filter(), nil
 	case *ent.MerchantInvitationMutation:
+		return m.Filter(), nil
+	case *ent.MerchantSanctionMutation:
 		return m.Filter(), nil
 	case *ent.OrderMutation:
 		return m.Filter(), nil

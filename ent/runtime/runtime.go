@@ -20,7 +20,10 @@ import (
 	"github.com/xiadan/xiadan/ent/helpcategory"
 	"github.com/xiadan/xiadan/ent/helpsearchtoken"
 	"github.com/xiadan/xiadan/ent/merchant"
+	"github.com/xiadan/xiadan/ent/merchantcredit"
+	"github.com/xiadan/xiadan/ent/merchantcreditsnapshot"
 	"github.com/xiadan/xiadan/ent/merchantinvitation"
+	"github.com/xiadan/xiadan/ent/merchantsanction"
 	"github.com/xiadan/xiadan/ent/order"
 	"github.com/xiadan/xiadan/ent/orderevent"
 	"github.com/xiadan/xiadan/ent/orderitem"
@@ -1215,6 +1218,80 @@ func init() {
 			return nil
 		}
 	}()
+	// merchantDescPromisedShipHours is the schema descriptor for promised_ship_hours field.
+	merchantDescPromisedShipHours := merchantFields[16].Descriptor()
+	// merchant.DefaultPromisedShipHours holds the default value on creation for the promised_ship_hours field.
+	merchant.DefaultPromisedShipHours = merchantDescPromisedShipHours.Default.(int)
+	// merchant.PromisedShipHoursValidator is a validator for the "promised_ship_hours" field. It is called by the builders before save.
+	merchant.PromisedShipHoursValidator = merchantDescPromisedShipHours.Validators[0].(func(int) error)
+	merchantcredit.Policy = privacy.NewPolicies(schema.MerchantCredit{})
+	merchantcredit.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := merchantcredit.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	merchantcreditFields := schema.MerchantCredit{}.Fields()
+	_ = merchantcreditFields
+	// merchantcreditDescScore is the schema descriptor for score field.
+	merchantcreditDescScore := merchantcreditFields[1].Descriptor()
+	// merchantcredit.ScoreValidator is a validator for the "score" field. It is called by the builders before save.
+	merchantcredit.ScoreValidator = merchantcreditDescScore.Validators[0].(func(int) error)
+	// merchantcreditDescLevel is the schema descriptor for level field.
+	merchantcreditDescLevel := merchantcreditFields[2].Descriptor()
+	// merchantcredit.LevelValidator is a validator for the "level" field. It is called by the builders before save.
+	merchantcredit.LevelValidator = merchantcreditDescLevel.Validators[0].(func(int) error)
+	// merchantcreditDescBadges is the schema descriptor for badges field.
+	merchantcreditDescBadges := merchantcreditFields[3].Descriptor()
+	// merchantcredit.DefaultBadges holds the default value on creation for the badges field.
+	merchantcredit.DefaultBadges = merchantcreditDescBadges.Default.([]string)
+	// merchantcreditDescBreakdown is the schema descriptor for breakdown field.
+	merchantcreditDescBreakdown := merchantcreditFields[4].Descriptor()
+	// merchantcredit.DefaultBreakdown holds the default value on creation for the breakdown field.
+	merchantcredit.DefaultBreakdown = merchantcreditDescBreakdown.Default.(map[string]interface{})
+	// merchantcreditDescVersion is the schema descriptor for version field.
+	merchantcreditDescVersion := merchantcreditFields[6].Descriptor()
+	// merchantcredit.DefaultVersion holds the default value on creation for the version field.
+	merchantcredit.DefaultVersion = merchantcreditDescVersion.Default.(int)
+	merchantcreditsnapshot.Policy = privacy.NewPolicies(schema.MerchantCreditSnapshot{})
+	merchantcreditsnapshot.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := merchantcreditsnapshot.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	merchantcreditsnapshotFields := schema.MerchantCreditSnapshot{}.Fields()
+	_ = merchantcreditsnapshotFields
+	// merchantcreditsnapshotDescDay is the schema descriptor for day field.
+	merchantcreditsnapshotDescDay := merchantcreditsnapshotFields[1].Descriptor()
+	// merchantcreditsnapshot.DayValidator is a validator for the "day" field. It is called by the builders before save.
+	merchantcreditsnapshot.DayValidator = func() func(string) error {
+		validators := merchantcreditsnapshotDescDay.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(day string) error {
+			for _, fn := range fns {
+				if err := fn(day); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// merchantcreditsnapshotDescScore is the schema descriptor for score field.
+	merchantcreditsnapshotDescScore := merchantcreditsnapshotFields[2].Descriptor()
+	// merchantcreditsnapshot.ScoreValidator is a validator for the "score" field. It is called by the builders before save.
+	merchantcreditsnapshot.ScoreValidator = merchantcreditsnapshotDescScore.Validators[0].(func(int) error)
+	// merchantcreditsnapshotDescLevel is the schema descriptor for level field.
+	merchantcreditsnapshotDescLevel := merchantcreditsnapshotFields[3].Descriptor()
+	// merchantcreditsnapshot.LevelValidator is a validator for the "level" field. It is called by the builders before save.
+	merchantcreditsnapshot.LevelValidator = merchantcreditsnapshotDescLevel.Validators[0].(func(int) error)
 	merchantinvitationMixin := schema.MerchantInvitation{}.Mixin()
 	merchantinvitation.Policy = privacy.NewPolicies(schema.MerchantInvitation{})
 	merchantinvitation.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -1257,6 +1334,52 @@ func init() {
 			return nil
 		}
 	}()
+	merchantsanctionMixin := schema.MerchantSanction{}.Mixin()
+	merchantsanction.Policy = privacy.NewPolicies(schema.MerchantSanction{})
+	merchantsanction.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := merchantsanction.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	merchantsanctionMixinFields0 := merchantsanctionMixin[0].Fields()
+	_ = merchantsanctionMixinFields0
+	merchantsanctionFields := schema.MerchantSanction{}.Fields()
+	_ = merchantsanctionFields
+	// merchantsanctionDescCreatedAt is the schema descriptor for created_at field.
+	merchantsanctionDescCreatedAt := merchantsanctionMixinFields0[0].Descriptor()
+	// merchantsanction.DefaultCreatedAt holds the default value on creation for the created_at field.
+	merchantsanction.DefaultCreatedAt = merchantsanctionDescCreatedAt.Default.(func() time.Time)
+	// merchantsanctionDescUpdatedAt is the schema descriptor for updated_at field.
+	merchantsanctionDescUpdatedAt := merchantsanctionMixinFields0[1].Descriptor()
+	// merchantsanction.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	merchantsanction.DefaultUpdatedAt = merchantsanctionDescUpdatedAt.Default.(func() time.Time)
+	// merchantsanction.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	merchantsanction.UpdateDefaultUpdatedAt = merchantsanctionDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// merchantsanctionDescReason is the schema descriptor for reason field.
+	merchantsanctionDescReason := merchantsanctionFields[2].Descriptor()
+	// merchantsanction.ReasonValidator is a validator for the "reason" field. It is called by the builders before save.
+	merchantsanction.ReasonValidator = func() func(string) error {
+		validators := merchantsanctionDescReason.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(reason string) error {
+			for _, fn := range fns {
+				if err := fn(reason); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// merchantsanctionDescLiftReason is the schema descriptor for lift_reason field.
+	merchantsanctionDescLiftReason := merchantsanctionFields[7].Descriptor()
+	// merchantsanction.LiftReasonValidator is a validator for the "lift_reason" field. It is called by the builders before save.
+	merchantsanction.LiftReasonValidator = merchantsanctionDescLiftReason.Validators[0].(func(string) error)
 	orderMixin := schema.Order{}.Mixin()
 	order.Policy = privacy.NewPolicies(schema.Order{})
 	order.Hooks[0] = func(next ent.Mutator) ent.Mutator {

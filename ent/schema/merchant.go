@@ -79,6 +79,24 @@ func (Merchant) Fields() []ent.Field {
 			MaxRuneLen(3).
 			MinLen(3).
 			Default("CNY"),
+		// Shipping promise (承诺发货时间): paid orders ship within this many hours. The
+		// credit score measures the merchant against it (internal/credit).
+		field.Int("promised_ship_hours").
+			Range(1, 720).
+			Default(48).
+			Annotations(entgql.Skip(entgql.SkipWhereInput)),
+		// The effects of the merchant's sanctions (internal/credit), kept on the row the
+		// catalogue and privacy rules already read. A sanction ends by time: these are
+		// compared with the clock, so nothing needs to clear them when they pass.
+		field.Time("restricted_until").SchemaType(datetime6).Optional().Nillable().
+			Annotations(entgql.Skip()).
+			Comment("No new listings and left out of product search until then."),
+		field.Time("suspended_until").SchemaType(datetime6).Optional().Nillable().
+			Annotations(entgql.Skip()).
+			Comment("Hidden from the public and taking no orders until then."),
+		field.Time("removed_at").SchemaType(datetime6).Optional().Nillable().
+			Annotations(entgql.Skip()).
+			Comment("Removed from the platform (清退) until an admin lifts the removal."),
 	}
 }
 

@@ -317,6 +317,8 @@ type UpdateMerchantInput struct {
 	FreeShippingThreshold *string `json:"freeShippingThreshold,omitempty"`
 	// Show shoppers the exact stock of the merchant's variants, not only their availability.
 	ShowExactStock *bool `json:"showExactStock,omitempty"`
+	// The shipping promise (承诺发货时间): paid orders ship within this many hours (1 to 720); the credit score measures it.
+	PromisedShipHours *int `json:"promisedShipHours,omitempty"`
 }
 
 type UpdateProductInput struct {

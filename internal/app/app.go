@@ -27,6 +27,8 @@ import (
 	"github.com/xiadan/xiadan/internal/audit"
 	"github.com/xiadan/xiadan/internal/auth"
 	"github.com/xiadan/xiadan/internal/config"
+	"github.com/xiadan/xiadan/internal/credit"
+	"github.com/xiadan/xiadan/internal/credit/standing"
 	"github.com/xiadan/xiadan/internal/database"
 	"github.com/xiadan/xiadan/internal/demoimage"
 	"github.com/xiadan/xiadan/internal/events"
@@ -78,6 +80,8 @@ type App struct {
 	// help centre.
 	Support *support.Service
 	Help    *helpcentre.Service
+	// Credit computes merchant credit and manages sanctions (internal/credit).
+	Credit *credit.Service
 	// AccessRecheck is how often an open websocket re-checks its token's rights (1m
 	// when zero): the fallback for an access change this replica did not hear of.
 	AccessRecheck time.Duration
@@ -162,7 +166,8 @@ func New(cfg config.Config, db *database.DB, logger *slog.Logger) (*App, error) 
 		Orders: ord, Payments: pay, Fulfilment: &fulfilment.Service{Orders: ord},
 		Relay: relay, Hub: hub, Bus: bus, Webhooks: wh, Uploads: uploads, Reviews: reviews.New(cfg.Reviews, uploads),
 		Streamer: &events.Streamer{DB: db.Client, Hub: hub, Retention: cfg.EventRetention},
-		Streams:  streams.New(cfg.WSMaxPerUser), signInSandbox: signIn.sandbox, web: webLayer}
+		Streams:  streams.New(cfg.WSMaxPerUser), signInSandbox: signIn.sandbox, web: webLayer,
+		Credit: credit.New(cfg.Credit)}
 	a.AfterSales = &aftersales.Service{Config: cfg.AfterSales, Orders: ord, Payments: pay, Uploads: uploads}
 	a.Support = &support.Service{SLA: cfg.SupportFirstResponseSLA, ReopenWindow: cfg.SupportReopenWindow,
 		Uploads: uploads, Mailer: mailer, Logger: logger}
@@ -203,6 +208,7 @@ func (a *App) RunJobs(ctx context.Context) {
 	go a.Reviews.RunJobs(ctx, a.DB.Client, a.Config.JobInterval, a.Logger)
 	go a.AfterSales.RunJobs(ctx, a.DB.Client, a.Config.JobInterval, a.Logger)
 	go a.Support.RunJobs(ctx, a.DB.Client, a.Config.JobInterval, a.Logger)
+	go a.Credit.RunJobs(standing.WithClock(ctx, a.now), a.DB.Client, a.Config.JobInterval, a.Logger)
 	a.Orders.RunJobs(ctx, a.DB.Client, a.Config.JobInterval, a.Logger)
 }
 
@@ -219,7 +225,7 @@ func (a *App) GraphQL() *handler.Server {
 	srv := handler.New(graph.NewSchema(&graph.Resolver{Client: a.DB.Client, Auth: a.Auth,
 		Orders: a.Orders, Payments: a.Payments, Fulfilment: a.Fulfilment, Events: a.Streamer,
 		Webhooks: a.Webhooks, Uploads: a.Uploads, Reviews: a.Reviews,
-		AfterSales: a.AfterSales, Support: a.Support, Help: a.Help}))
+		AfterSales: a.AfterSales, Support: a.Support, Help: a.Help, Credit: a.Credit}))
 	// graphql-transport-ws (the graphql-ws library, Apollo's GraphQLWsLink, urql) by our own
 	// transport, which keeps to the protocol's letter (websocket.go); gqlgen's serves the
 	// legacy subscriptions-transport-ws (subprotocol graphql-ws) and upgrades naming none.

@@ -22,13 +22,14 @@ import (
 // viewer may not see (a merchant's or category's products, which include drafts; a
 // review's order item) must be skipped in where inputs (entgql.SkipWhereInput).
 var visibilityClosedEdges = map[string]string{
-	"ProductWhereInput.hasMerchant":       "a visible product is ACTIVE of an ACTIVE merchant, or the viewer's merchant's",
-	"ProductWhereInput.hasCategory":       "categories are public",
-	"ProductWhereInput.hasVariants":       "every variant of a visible product is visible",
-	"ProductWhereInput.hasReviews":        "reviews are public",
-	"ProductVariantWhereInput.hasProduct": "a visible variant's product is visible",
-	"CategoryWhereInput.hasParent":        "categories are public",
-	"CategoryWhereInput.hasChildren":      "categories are public",
+	"ProductWhereInput.hasMerchant":          "a visible product is ACTIVE of an ACTIVE merchant, or the viewer's merchant's",
+	"ProductWhereInput.hasCategory":          "categories are public",
+	"ProductWhereInput.hasVariants":          "every variant of a visible product is visible",
+	"ProductWhereInput.hasReviews":           "reviews are public",
+	"ProductVariantWhereInput.hasProduct":    "a visible variant's product is visible",
+	"CategoryWhereInput.hasParent":           "categories are public",
+	"CategoryWhereInput.hasChildren":         "categories are public",
+	"MerchantSanctionWhereInput.hasMerchant": "staff see only their own merchant's sanctions, and their merchant in any status",
 }
 
 // TestWhereInputsSeeOnlyVisibleRows audits the GraphQL schema: every where input that any

@@ -15,6 +15,7 @@ import (
 	"github.com/xiadan/xiadan/internal/apperror"
 	"github.com/xiadan/xiadan/internal/audit"
 	"github.com/xiadan/xiadan/internal/auth"
+	"github.com/xiadan/xiadan/internal/credit/standing"
 	"github.com/xiadan/xiadan/internal/viewer"
 )
 
@@ -34,6 +35,8 @@ func (a *App) requestContext(next http.Handler) http.Handler {
 		w.Header().Set("X-Request-ID", id)
 		ctx := audit.WithRequestID(r.Context(), id)
 		ctx = auth.WithClient(ctx, auth.ClientInfo{IP: a.clientIP(r), UserAgent: r.UserAgent()})
+		// Sanctions end by the server's clock (internal/credit/standing).
+		ctx = standing.WithClock(ctx, a.now)
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r.WithContext(ctx))
 		a.Logger.DebugContext(ctx, "request", "request_id", id, "method", r.Method, "path", r.URL.Path,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
@@ -17,6 +18,7 @@ import (
 	"github.com/xiadan/xiadan/ent/productvariant"
 	"github.com/xiadan/xiadan/ent/user"
 	"github.com/xiadan/xiadan/internal/apperror"
+	"github.com/xiadan/xiadan/internal/credit/standing"
 	"github.com/xiadan/xiadan/internal/money"
 	"github.com/xiadan/xiadan/internal/viewer"
 )
@@ -90,7 +92,8 @@ func Assess(l *ent.CartLine) LineState {
 	switch {
 	case s.Product.Status != product.StatusACTIVE:
 		s.Problem, s.Message = Unavailable, "This product is no longer on sale."
-	case s.Merchant.Status != merchant.StatusACTIVE:
+	case s.Merchant.Status != merchant.StatusACTIVE || !standing.IsOpen(s.Merchant, time.Now()):
+		// Suspended or removed by the platform (internal/credit): no orders.
 		s.Problem, s.Message = Unavailable, "This shop is not taking orders at the moment."
 	case v.Currency != s.Merchant.Currency:
 		// The group's totals and shipping are in the merchant's currency; a line priced in
@@ -240,7 +243,7 @@ func AddToCart(ctx context.Context, db *ent.Client, userID, variantID, quantity 
 	if err != nil {
 		return nil, err
 	}
-	if !onSale(v) {
+	if !onSale(ctx, v) {
 		// What the public cannot see does not exist for it.
 		return nil, variantNotFound()
 	}
@@ -310,7 +313,7 @@ func UpdateCartLine(ctx context.Context, db *ent.Client, userID, lineID, quantit
 		if err != nil && !ent.IsNotFound(err) {
 			return nil, err
 		}
-		if v == nil || !onSale(v) {
+		if v == nil || !onSale(ctx, v) {
 			// No more of what is not on sale, and nothing about its stock either: the
 			// product is hidden now (the cart shows the line as UNAVAILABLE).
 			e := apperror.ConflictOn("lineID", "this item is not on sale; remove it from the cart")
@@ -428,11 +431,11 @@ func lockUser(ctx context.Context, db *ent.Client, userID int) error {
 }
 
 // onSale reports whether variant v, read with its product and merchant, is one the public
-// sees: its product ACTIVE, of an ACTIVE merchant.
-func onSale(v *ent.ProductVariant) bool {
+// sees: its product ACTIVE, of an ACTIVE merchant neither suspended nor removed.
+func onSale(ctx context.Context, v *ent.ProductVariant) bool {
 	p := v.Edges.Product
 	return p != nil && p.Status == product.StatusACTIVE && p.Edges.Merchant != nil &&
-		p.Edges.Merchant.Status == merchant.StatusACTIVE
+		p.Edges.Merchant.Status == merchant.StatusACTIVE && standing.IsOpen(p.Edges.Merchant, standing.Now(ctx))
 }
 
 func variantNotFound() error {

@@ -16,6 +16,7 @@ import (
 	"github.com/xiadan/xiadan/ent/stockmovement"
 	"github.com/xiadan/xiadan/internal/apperror"
 	"github.com/xiadan/xiadan/internal/catalog/hooks"
+	"github.com/xiadan/xiadan/internal/credit/standing"
 	"github.com/xiadan/xiadan/internal/viewer"
 )
 
@@ -24,6 +25,9 @@ import (
 func CreateProduct(ctx context.Context, db *ent.Client, in ProductInput) (*ent.Product, error) {
 	merchantID, err := scopeMerchant(ctx, db, in.MerchantID)
 	if err != nil {
+		return nil, err
+	}
+	if err := mayList(ctx, db, merchantID); err != nil {
 		return nil, err
 	}
 	title, err := checkText("title", in.Title, 1, MaxTitle)
@@ -273,7 +277,10 @@ func setStatus(ctx context.Context, db *ent.Client, id int, to product.Status) (
 // publishFacts is what a transition to ACTIVE depends on besides the product itself.
 type publishFacts struct {
 	merchantStatus map[int]merchant.Status // by merchant id
-	priced         map[int]bool            // by product id
+	// listingRefused is, by merchant id, why a sanction keeps it from publishing
+	// (internal/credit/standing), when one does.
+	listingRefused map[int]error
+	priced         map[int]bool // by product id
 	// foreign marks, by product id, products with a variant priced in a currency other
 	// than their merchant's (written around the catalog's checks): such a product is
 	// never put on sale.
@@ -286,7 +293,7 @@ type publishFacts struct {
 // The products are locked by the caller; their variants are read with a locking read, so
 // a variant removed since the transaction's snapshot does not count.
 func loadPublishFacts(ctx context.Context, db *ent.Client, ps []*ent.Product, to product.Status) (publishFacts, error) {
-	facts := publishFacts{merchantStatus: map[int]merchant.Status{}, priced: map[int]bool{}, foreign: map[int]bool{}}
+	facts := publishFacts{merchantStatus: map[int]merchant.Status{}, listingRefused: map[int]error{}, priced: map[int]bool{}, foreign: map[int]bool{}}
 	if to != product.StatusACTIVE || len(ps) == 0 {
 		return facts, nil
 	}
@@ -296,12 +303,18 @@ func loadPublishFacts(ctx context.Context, db *ent.Client, ps []*ent.Product, to
 		merchantIDs = append(merchantIDs, p.MerchantID)
 		productIDs = append(productIDs, p.ID)
 	}
-	ms, err := db.Merchant.Query().Where(merchant.IDIn(merchantIDs...)).Select(merchant.FieldID, merchant.FieldStatus).All(sys)
+	ms, err := db.Merchant.Query().Where(merchant.IDIn(merchantIDs...)).
+		Select(merchant.FieldID, merchant.FieldStatus, merchant.FieldRestrictedUntil, merchant.FieldSuspendedUntil, merchant.FieldRemovedAt).
+		All(sys)
 	if err != nil {
 		return facts, err
 	}
+	now := standing.Now(ctx)
 	for _, m := range ms {
 		facts.merchantStatus[m.ID] = m.Status
+		if err := standing.ListingRefused(m, now); err != nil {
+			facts.listingRefused[m.ID] = err
+		}
 	}
 	priced, err := db.ProductVariant.Query().
 		Where(productvariant.ProductIDIn(productIDs...), productvariant.PriceGT(0), hooks.LockRows).
@@ -342,6 +355,9 @@ func checkTransition(p *ent.Product, to product.Status, facts publishFacts) erro
 		}
 		if ms := facts.merchantStatus[p.MerchantID]; ms != merchant.StatusACTIVE {
 			return apperror.WrongState(string(ms), "the merchant must be ACTIVE to put products on sale")
+		}
+		if err := facts.listingRefused[p.MerchantID]; err != nil {
+			return err
 		}
 		if !facts.priced[p.ID] {
 			return apperror.WrongState(string(p.Status), "the product needs a variant with a price to go on sale")
@@ -410,4 +426,16 @@ func DeleteProduct(ctx context.Context, db *ent.Client, id int) (int, error) {
 		return 0, err
 	}
 	return id, nil
+}
+
+// mayList refuses new listings of a merchant under a restriction, suspension or removal
+// (internal/credit): INVALID_STATE with reason MERCHANT_SANCTIONED.
+func mayList(ctx context.Context, db *ent.Client, merchantID int) error {
+	m, err := db.Merchant.Query().Where(merchant.ID(merchantID)).
+		Select(merchant.FieldID, merchant.FieldRestrictedUntil, merchant.FieldSuspendedUntil, merchant.FieldRemovedAt).
+		Only(viewer.SystemContext(ctx))
+	if err != nil {
+		return err
+	}
+	return standing.ListingRefused(m, standing.Now(ctx))
 }

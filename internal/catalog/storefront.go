@@ -14,9 +14,11 @@ import (
 	"github.com/xiadan/xiadan/ent/predicate"
 	"github.com/xiadan/xiadan/ent/product"
 	"github.com/xiadan/xiadan/internal/apperror"
+	"github.com/xiadan/xiadan/internal/credit/standing"
 	"github.com/xiadan/xiadan/internal/loader"
 	"github.com/xiadan/xiadan/internal/money"
 	"github.com/xiadan/xiadan/internal/search"
+	"github.com/xiadan/xiadan/internal/viewer"
 )
 
 // Page asks for one page of a Relay connection: first after a cursor, or last before one.
@@ -49,7 +51,7 @@ const MaxKeywordLength = 100
 // collection), and their statuses prime the request's loaders, so a page costs the same
 // few statements whatever its size.
 func ListProducts(ctx context.Context, client *ent.Client, page Page, filter *ProductFilter, order *ent.ProductOrder) (*ent.ProductConnection, error) {
-	preds, keyword, err := filter.predicates()
+	preds, keyword, err := filter.predicates(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -83,13 +85,13 @@ func ListProducts(ctx context.Context, client *ent.Client, page Page, filter *Pr
 
 // predicates turns the filter into query predicates, and its keyword into a search query
 // (nil without a keyword).
-func (f *ProductFilter) predicates() ([]predicate.Product, *search.Query, error) {
+func (f *ProductFilter) predicates(ctx context.Context) ([]predicate.Product, *search.Query, error) {
 	if f == nil {
-		return []predicate.Product{onSale()}, nil, nil
+		return []predicate.Product{onSale(ctx), listed(ctx)}, nil, nil
 	}
-	var ps []predicate.Product
+	ps := []predicate.Product{listed(ctx)}
 	if f.Status == nil {
-		ps = append(ps, onSale())
+		ps = append(ps, onSale(ctx))
 	} else {
 		ps = append(ps, product.StatusEQ(*f.Status))
 	}
@@ -133,12 +135,28 @@ func (f *ProductFilter) predicates() ([]predicate.Product, *search.Query, error)
 	return ps, keyword, nil
 }
 
-// onSale is what the public list shows: ACTIVE products of ACTIVE merchants.
-func onSale() predicate.Product {
+// onSale is what the public list shows: ACTIVE products of ACTIVE merchants neither
+// suspended nor removed (internal/credit/standing).
+func onSale(ctx context.Context) predicate.Product {
 	return product.And(
 		product.StatusEQ(product.StatusACTIVE),
-		product.HasMerchantWith(merchant.StatusEQ(merchant.StatusACTIVE)),
+		product.HasMerchantWith(merchant.StatusEQ(merchant.StatusACTIVE), standing.Open(standing.Now(ctx))),
 	)
+}
+
+// listed leaves the products of restricted merchants out of the list for everyone but the
+// merchant's own staff and admins: a restriction keeps a shop out of product search and
+// lists, while its own page and its products by id still show (docs/CREDIT.md).
+func listed(ctx context.Context) predicate.Product {
+	v := viewer.FromContext(ctx)
+	if v.IsAdmin() || v.System {
+		return func(*sql.Selector) {}
+	}
+	p := product.HasMerchantWith(standing.Listed(standing.Now(ctx)))
+	if v.IsMerchantMember(v.MerchantID) {
+		return product.Or(p, product.MerchantID(v.MerchantID))
+	}
+	return p
 }
 
 // parsePrice reads a price filter in PriceCurrency minor units.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/xiadan/xiadan/internal/aftersales"
 	"github.com/xiadan/xiadan/internal/cors"
+	"github.com/xiadan/xiadan/internal/credit"
 	"github.com/xiadan/xiadan/internal/identity"
 	"github.com/xiadan/xiadan/internal/mail"
 	"github.com/xiadan/xiadan/internal/payment"
@@ -124,6 +125,9 @@ type Config struct {
 	// internal/identity, internal/sms and docs/IDENTITY.md).
 	SignIn identity.Config
 	SMS    sms.Config
+	// Credit is how merchant credit is computed and sanctions bounded (CREDIT_*,
+	// docs/CREDIT.md).
+	Credit credit.Config
 	// Upload is where uploaded files are kept and what is accepted (UPLOAD_*, S3_*;
 	// internal/upload, docs/UPLOADS.md).
 	Upload upload.Config
@@ -226,9 +230,11 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	signIn, signInErr := identity.ConfigFromEnv(getenv, c.Production(), publicURL)
 	smsCfg, smsErr := sms.ConfigFromEnv(getenv, c.Production())
 	uploadCfg, uploadErr := upload.ConfigFromEnv(getenv, c.Production(), c.ListenAddr, c.DataDir)
-	if err := errors.Join(append(errs, payErr, signInErr, smsErr, uploadErr)...); err != nil {
+	creditCfg, creditErr := credit.ConfigFromEnv(getenv)
+	if err := errors.Join(append(errs, payErr, signInErr, smsErr, uploadErr, creditErr)...); err != nil {
 		return Config{}, err
 	}
+	c.Credit = creditCfg
 	c.Payment, c.SignIn, c.SMS, c.Upload = pay, signIn, smsCfg, uploadCfg
 	return c, nil
 }

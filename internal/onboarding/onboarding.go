@@ -70,6 +70,9 @@ type UpdateInput struct {
 	ShippingFlatFee, FreeShippingThreshold *string
 	// ShowExactStock shows shoppers the exact stock of the merchant's variants.
 	ShowExactStock *bool
+	// PromisedShipHours is the shipping promise (承诺发货时间) the merchant's credit
+	// measures it against (internal/credit), 1 to 720 hours.
+	PromisedShipHours *int
 }
 
 var (
@@ -295,6 +298,13 @@ func Update(ctx context.Context, db *ent.Client, id int, in UpdateInput) (*ent.M
 	if in.ShowExactStock != nil {
 		up.SetShowExactStock(*in.ShowExactStock)
 		changed["showExactStock"] = *in.ShowExactStock
+	}
+	if in.PromisedShipHours != nil {
+		if h := *in.PromisedShipHours; h < 1 || h > 720 {
+			return nil, apperror.BadInput("promisedShipHours", "must be between 1 and 720 hours")
+		}
+		up.SetPromisedShipHours(*in.PromisedShipHours)
+		changed["promisedShipHours"] = *in.PromisedShipHours
 	}
 	m, err = up.Save(ctx)
 	if err != nil {

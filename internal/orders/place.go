@@ -26,6 +26,7 @@ import (
 	"github.com/xiadan/xiadan/internal/apperror"
 	"github.com/xiadan/xiadan/internal/cart"
 	"github.com/xiadan/xiadan/internal/catalog/hooks"
+	"github.com/xiadan/xiadan/internal/credit/standing"
 	"github.com/xiadan/xiadan/internal/money"
 	"github.com/xiadan/xiadan/internal/viewer"
 )
@@ -381,7 +382,9 @@ func priceLines(ctx context.Context, db *ent.Client, lines []*line) ([]*group, s
 			e := apperror.ConflictOn(l.field, "%q is not on sale", p.Title)
 			e.Extensions = map[string]any{"reason": "UNAVAILABLE"}
 			return nil, "", e
-		case m.Status != merchant.StatusACTIVE:
+		case m.Status != merchant.StatusACTIVE || !standing.IsOpen(m, standing.Now(ctx)):
+			// Suspended or removed by the platform (internal/credit): the public does not
+			// see the shop at all; its own staff are told.
 			e := apperror.ConflictOn(l.field, "%s is not taking orders at the moment", m.Name)
 			e.Extensions = map[string]any{"reason": "MERCHANT_UNAVAILABLE"}
 			return nil, "", e

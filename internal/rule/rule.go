@@ -26,6 +26,7 @@ import (
 	"github.com/xiadan/xiadan/ent/stockmovement"
 	"github.com/xiadan/xiadan/ent/trackingevent"
 	"github.com/xiadan/xiadan/ent/user"
+	"github.com/xiadan/xiadan/internal/credit/standing"
 	"github.com/xiadan/xiadan/internal/viewer"
 )
 
@@ -148,7 +149,8 @@ func AllowUserSelfUpdate() privacy.UserMutationRuleFunc {
 func FilterMerchantsToVisible() privacy.MerchantQueryRuleFunc {
 	return func(ctx context.Context, q *ent.MerchantQuery) error {
 		v := viewer.FromContext(ctx)
-		ps := []predicate.Merchant{merchant.StatusEQ(merchant.StatusACTIVE)}
+		// Suspended and removed merchants (internal/credit) are hidden like non-ACTIVE ones.
+		ps := []predicate.Merchant{merchant.And(merchant.StatusEQ(merchant.StatusACTIVE), standing.Open(standing.Now(ctx)))}
 		if ids := memberMerchantIDs(v); len(ids) > 0 {
 			ps = append(ps, merchant.IDIn(ids...))
 		}
@@ -186,7 +188,8 @@ func AllowMerchantOwnerUpdate() privacy.MerchantMutationRuleFunc {
 		}
 		if !onlyFields(m, merchant.FieldName, merchant.FieldDescription, merchant.FieldLogoURL,
 			merchant.FieldContactName, merchant.FieldContactPhone, merchant.FieldContactEmail,
-			merchant.FieldShippingFlatFee, merchant.FieldFreeShippingThreshold, merchant.FieldShowExactStock, merchant.FieldUpdatedAt) {
+			merchant.FieldShippingFlatFee, merchant.FieldFreeShippingThreshold, merchant.FieldShowExactStock, merchant.FieldPromisedShipHours,
+			merchant.FieldUpdatedAt) {
 			return privacy.Denyf("field not editable by the merchant")
 		}
 		return privacy.Allow
@@ -237,18 +240,19 @@ func AllowInvitationByOwner() privacy.MerchantInvitationMutationRuleFunc {
 	}
 }
 
-// publicProduct is a product the public may see: ACTIVE, of an ACTIVE merchant.
-func publicProduct() predicate.Product {
+// publicProduct is a product the public may see: ACTIVE, of an ACTIVE merchant that is
+// neither suspended nor removed at the request's time (internal/credit/standing).
+func publicProduct(ctx context.Context) predicate.Product {
 	return product.And(
 		product.StatusEQ(product.StatusACTIVE),
-		product.HasMerchantWith(merchant.StatusEQ(merchant.StatusACTIVE)),
+		product.HasMerchantWith(merchant.StatusEQ(merchant.StatusACTIVE), standing.Open(standing.Now(ctx))),
 	)
 }
 
 // FilterProductsToVisible shows the public what is on sale and members all of their own.
 func FilterProductsToVisible() privacy.ProductQueryRuleFunc {
 	return func(ctx context.Context, q *ent.ProductQuery) error {
-		ps := []predicate.Product{publicProduct()}
+		ps := []predicate.Product{publicProduct(ctx)}
 		if ids := memberMerchantIDs(viewer.FromContext(ctx)); len(ids) > 0 {
 			ps = append(ps, product.MerchantIDIn(ids...))
 		}
@@ -278,7 +282,7 @@ func AllowProductWriteByMember() privacy.ProductMutationRuleFunc {
 // FilterVariantsToVisible shows variants of visible products.
 func FilterVariantsToVisible() privacy.ProductVariantQueryRuleFunc {
 	return func(ctx context.Context, q *ent.ProductVariantQuery) error {
-		ps := []predicate.ProductVariant{productvariant.HasProductWith(publicProduct())}
+		ps := []predicate.ProductVariant{productvariant.HasProductWith(publicProduct(ctx))}
 		if ids := memberMerchantIDs(viewer.FromContext(ctx)); len(ids) > 0 {
 			ps = append(ps, productvariant.MerchantIDIn(ids...))
 		}

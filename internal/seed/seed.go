@@ -144,6 +144,9 @@ func Demo(ctx context.Context, client *ent.Client, opts Options) (Summary, error
 	if err := s.tickets(ctx, client); err != nil {
 		return s.sum, fmt.Errorf("seed: tickets: %w", err)
 	}
+	if err := s.credit(ctx, client); err != nil {
+		return s.sum, fmt.Errorf("seed: credit: %w", err)
+	}
 	if opts.Scale > 0 {
 		if err := s.scale(ctx, client, opts.Scale); err != nil {
 			return s.sum, fmt.Errorf("seed: scale: %w", err)
