@@ -38,8 +38,10 @@ type blockedStatement struct {
 type statementWatch struct {
 	match func(query string) bool
 	armed atomic.Bool // statements before arm (the test's set-up) are not watched
-	once  sync.Once
-	st    blockedStatement
+	// requestOnly watches only statements of HTTP requests.
+	requestOnly bool
+	once        sync.Once
+	st          blockedStatement
 }
 
 func newStatementWatch(match func(string) bool) *statementWatch {
@@ -47,11 +49,11 @@ func newStatementWatch(match func(string) bool) *statementWatch {
 }
 
 // observe runs one statement (BEGIN for a transaction) and reports it if it is the watched
-// one. Only a request's statements are watched (its context carries a request id): the
-// event relay and jobs write too, and on a busy machine one of their transactions could
-// otherwise be the first to wait for the test's lock.
+// one. With requestOnly, only a request's statements are watched (its context carries a
+// request id): on SQLite the event relay's and the jobs' transactions wait for the test's
+// write lock too, and on a busy machine one of them could be the first.
 func (w *statementWatch) observe(ctx context.Context, query string, run func() error) error {
-	if !w.armed.Load() || !w.match(query) || audit.RequestID(ctx) == "" {
+	if !w.armed.Load() || !w.match(query) || w.requestOnly && audit.RequestID(ctx) == "" {
 		return run()
 	}
 	mine := false
@@ -128,6 +130,7 @@ func newWatchedServer(t *testing.T, d testdb.Dialect, timeout time.Duration) *wa
 		match = func(q string) bool { return q == "BEGIN" }
 	}
 	w := newStatementWatch(match)
+	w.requestOnly = d.Name == "sqlite"
 	s := apitest.NewWithDriver(t, d.URL(t), func(drv dialect.Driver) dialect.Driver {
 		return watchingDriver{Driver: drv, w: w}
 	}, func(c *config.Config) { c.RequestTimeout = timeout })
