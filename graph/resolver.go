@@ -43,7 +43,7 @@ type Resolver struct {
 	// Support runs customer-service tickets; Help the help centre.
 	Support *support.Service
 	Help    *helpcentre.Service
-	Credit     *credit.Service
+	Credit  *credit.Service
 }
 
 // NewSchema returns the executable schema with its resolvers and directives.
