@@ -170,6 +170,28 @@ func TestAfterSalesStories(t *testing.T) {
 			if n, err := client.AuditLog.Query().Where(auditlog.Action("after_sales.arbitrate")).Count(ctx); err != nil || n != 1 {
 				t.Errorf("%d audit entries (%v)", n, err)
 			}
+
+			// The merchant's credit counts the dispute and the lost arbitration: three
+			// requests so far (the two stories above and this one), each answered.
+			var credit struct {
+				RecomputeMerchantCredit struct {
+					AfterSalesAvailable bool
+					Inputs              struct {
+						AfterSales struct {
+							Requests, Disputes, ArbitrationLosses, Responses int
+							AverageResponseHours                             *float64
+						}
+					}
+				}
+			}
+			w.must(t, w.admin, `mutation($m: ID!) { recomputeMerchantCredit(merchantID: $m) {
+				afterSalesAvailable inputs { afterSales { requests disputes arbitrationLosses responses averageResponseHours } } } }`,
+				map[string]any{"m": w.shop.ID}, &credit)
+			got := credit.RecomputeMerchantCredit
+			if a := got.Inputs.AfterSales; !got.AfterSalesAvailable || a.Requests != 3 || a.Disputes != 1 ||
+				a.ArbitrationLosses != 1 || a.Responses != 3 || a.AverageResponseHours == nil {
+				t.Errorf("credit after-sales inputs %+v", got)
+			}
 		})
 
 		t.Run("partial proposal accepted by the customer", func(t *testing.T) {

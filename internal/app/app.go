@@ -169,6 +169,7 @@ func New(cfg config.Config, db *database.DB, logger *slog.Logger) (*App, error) 
 		Streams:  streams.New(cfg.WSMaxPerUser), signInSandbox: signIn.sandbox, web: webLayer,
 		Credit: credit.New(cfg.Credit)}
 	a.AfterSales = &aftersales.Service{Config: cfg.AfterSales, Orders: ord, Payments: pay, Uploads: uploads}
+	a.Credit.Disputes = a.AfterSales // disputes, arbitration and response times count in merchant credit
 	a.Support = &support.Service{SLA: cfg.SupportFirstResponseSLA, ReopenWindow: cfg.SupportReopenWindow,
 		Uploads: uploads, Mailer: mailer, Logger: logger}
 	a.Help = &helpcentre.Service{}

@@ -62,7 +62,7 @@ func (s *Service) Gather(ctx context.Context, db *ent.Client, m *ent.Merchant, n
 
 	// Reviews of the merchant's products written in the window.
 	reviews := func() *ent.ReviewQuery {
-		return db.Review.Query().Where(review.CreatedAtGTE(since), review.CreatedAtLTE(now),
+		return db.Review.Query().Where(review.Hidden(false), review.CreatedAtGTE(since), review.CreatedAtLTE(now),
 			review.HasProductWith(product.MerchantID(m.ID)))
 	}
 	var err error
