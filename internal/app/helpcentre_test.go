@@ -37,6 +37,7 @@ func searchTitles(t *testing.T, s *apitest.Server, token, q string, locale any) 
 // articles only; search finds Chinese and English text; votes are one per reader and
 // changeable.
 func TestHelpCentreOverGraphQL(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, s *apitest.Server) {
 		admin := s.NewAdmin(t, "help-admin@example.com")
 		reader := s.Register("reader@example.com", "Reader")
@@ -156,6 +157,7 @@ func TestHelpCentreOverGraphQL(t *testing.T) {
 // Readers voting on one article at once, and one reader changing their vote twice at once,
 // over HTTP: the counters always equal the votes.
 func TestHelpVotesRaceOverHTTP(t *testing.T) {
+	t.Parallel()
 	for _, d := range apitest.RaceDialects() {
 		t.Run(d.Name, func(t *testing.T) {
 			s := apitest.New(t, d.URL(t))

@@ -91,6 +91,7 @@ const createReviewQ = `mutation($i: CreateReviewInput!) { createReview(input: $i
 // author does, flagged) and restores it; the author adds a follow-up. The merchant,
 // the public and the events never learn the anonymous author.
 func TestReviewAndReplyStory(t *testing.T) {
+	t.Parallel()
 	forEachUploadServer(t, func(t *testing.T, s *apitest.Server, _ *apitest.Clock) {
 		w := newEvShop(t, s)
 		admin := s.NewAdmin(t, "admin@example.com")
@@ -404,6 +405,7 @@ func checkRatings(t *testing.T, s *apitest.Server, productID, merchantID int) (c
 // one 5-star default review for each line left unreviewed, and none before the window
 // closes or for reviewed lines.
 func TestReviewWindowAndDefaultReviews(t *testing.T) {
+	t.Parallel()
 	for _, d := range testdb.Dialects() {
 		t.Run(d.Name, func(t *testing.T) {
 			t.Parallel()
@@ -494,6 +496,7 @@ func TestReviewWindowAndDefaultReviews(t *testing.T) {
 // twice at once (one vote), and two admins hiding one review at once (it leaves the
 // ratings once).
 func TestConcurrentReviewsOfOneProduct(t *testing.T) {
+	t.Parallel()
 	for _, d := range apitest.RaceDialects() {
 		t.Run(d.Name, func(t *testing.T) {
 			t.Parallel()
@@ -550,6 +553,7 @@ func TestConcurrentReviewsOfOneProduct(t *testing.T) {
 // TestReviewsGuideIsValid: every GraphQL block of docs/REVIEWS.md is valid against the
 // schema, so the copy-paste operations work as written.
 func TestReviewsGuideIsValid(t *testing.T) {
+	t.Parallel()
 	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "REVIEWS.md"))
 	if err != nil {
 		t.Fatal(err)

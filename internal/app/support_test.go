@@ -97,6 +97,7 @@ func wantCode(t *testing.T, what string, r *apitest.Response, code, field string
 // the merchant (first response recorded, SLA met, the customer mailed), replied to,
 // closed, rated once; the merchant's report shows it.
 func TestSupportTicketStoryOverGraphQL(t *testing.T) {
+	t.Parallel()
 	forEachUploadServer(t, func(t *testing.T, s *apitest.Server, _ *apitest.Clock) {
 		clock := supportClock(s)
 		shop := s.NewMerchant(t, "tea-shop", merchant.StatusACTIVE)
@@ -259,6 +260,7 @@ func TestSupportTicketStoryOverGraphQL(t *testing.T) {
 // Tickets with no staff answer within SUPPORT_FIRST_RESPONSE_SLA are escalated by the job,
 // once, and only those: the clock is moved, nothing sleeps.
 func TestSupportEscalatesOverdueTicketsByTheClock(t *testing.T) {
+	t.Parallel()
 	forEachUploadServer(t, func(t *testing.T, s *apitest.Server, _ *apitest.Clock) {
 		clock := supportClock(s)
 		shop := s.NewMerchant(t, "slow-shop", merchant.StatusACTIVE)
@@ -335,6 +337,7 @@ func TestSupportEscalatesOverdueTicketsByTheClock(t *testing.T) {
 // a ticket is escalated only if no answer was committed before the job's write, and a
 // message either lands before the close or is refused.
 func TestSupportFirstResponseRacesOverHTTP(t *testing.T) {
+	t.Parallel()
 	for _, d := range apitest.RaceDialects() {
 		t.Run(d.Name, func(t *testing.T) {
 			s := apitest.New(t, d.URL(t))

@@ -166,7 +166,7 @@ func TestCreditIsPublicAndDetailsPrivate(t *testing.T) {
 		}
 		w.s.MustQuery(w.admin.AccessToken, recompM, map[string]any{"m": w.shop.ID}).Decode(t, &out)
 		got := out.RecomputeMerchantCredit
-		if got.Score != 86 || got.Level != 4 || len(got.Badges) != 1 || got.Badges[0] != "NEW_SHOP" || got.AfterSalesAvailable || len(got.History) != 1 {
+		if got.Score != 86 || got.Level != 4 || len(got.Badges) != 1 || got.Badges[0] != "NEW_SHOP" || !got.AfterSalesAvailable || len(got.History) != 1 {
 			t.Fatalf("a new shop: %+v", got)
 		}
 		if n := w.audits("merchant.recompute_credit"); n != 1 {
@@ -384,7 +384,7 @@ func TestCreditJob(t *testing.T) {
 		}
 		buyer, _ := strconv.Atoi(w.buyer.UserID)
 		for _, stars := range []int{5, 4, 3} {
-			client.Review.Create().SetProductID(w.productID).SetAuthorID(buyer).SetRating(stars).SetCreatedAt(now.Add(-time.Hour)).ExecX(ctx)
+			client.Review.Create().SetProductID(w.productID).SetMerchantID(w.shop.IntID).SetAuthorID(buyer).SetRating(stars).SetCreatedAt(now.Add(-time.Hour)).ExecX(ctx)
 		}
 		w.s.NewMerchant(t, "pending-shop", merchant.StatusPENDING_REVIEW) // not rated
 
