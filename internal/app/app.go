@@ -267,6 +267,7 @@ func (a *App) GraphQL() *handler.Server {
 	srv.Use(Transactioner{Client: a.DB.Client, Logger: a.Logger, AfterCommit: a.Relay.Nudge})
 	guard.Install(srv, guard.Options{})
 	srv.AroundFields(requireConnectionPageSize)
+	srv.AroundFields(reviews.CloseReviewFilters)
 	srv.SetErrorPresenter(presenter)
 	srv.SetRecoverFunc(func(ctx context.Context, err any) error {
 		a.Logger.ErrorContext(ctx, "panic in resolver", "request_id", audit.RequestID(ctx), "panic", err, "stack", string(debug.Stack()))

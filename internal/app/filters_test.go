@@ -25,7 +25,7 @@ var visibilityClosedEdges = map[string]string{
 	"ProductWhereInput.hasMerchant":          "a visible product is ACTIVE of an ACTIVE merchant, or the viewer's merchant's",
 	"ProductWhereInput.hasCategory":          "categories are public",
 	"ProductWhereInput.hasVariants":          "every variant of a visible product is visible",
-	"ProductWhereInput.hasReviews":           "reviews are public",
+	"ProductWhereInput.hasReviews":           "shown reviews are public; reviews.CloseReviewFilters narrows it to them for non-admins",
 	"ProductVariantWhereInput.hasProduct":    "a visible variant's product is visible",
 	"CategoryWhereInput.hasParent":           "categories are public",
 	"CategoryWhereInput.hasChildren":         "categories are public",

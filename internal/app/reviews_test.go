@@ -248,6 +248,21 @@ func TestReviewAndReplyStory(t *testing.T) {
 				t.Errorf("%s marks the hidden review: %s", who, r.Raw)
 			}
 		}
+		// Nor can a product filter learn of it: hasReviews and hasReviewsWith see only shown
+		// reviews, except for admins.
+		filterQ := `query($m: ID!, $w: ProductWhereInput) { merchant(id: $m) { products(first: 20, where: $w) { totalCount } } }`
+		for _, f := range []map[string]any{{"hasReviews": true}, {"hasReviewsWith": []any{map[string]any{"ratingGTE": 1}}},
+			{"not": map[string]any{"hasReviews": false}}, {"or": []any{map[string]any{"hasReviews": true}, map[string]any{"titleContains": "no such title"}}}} {
+			vars := map[string]any{"m": w.a.ID, "w": f}
+			for who, token := range map[string]string{"merchant": w.a.Owner.AccessToken, "public": "", "buyer": w.other.AccessToken} {
+				if r := s.MustQuery(token, filterQ, vars); !r.Contains(`"totalCount":0`) {
+					t.Errorf("%s finds a product by its hidden review with %v: %s", who, f, r.Raw)
+				}
+			}
+			if r := s.MustQuery(admin.AccessToken, filterQ, vars); !r.Contains(`"totalCount":1`) {
+				t.Errorf("admin filters by the hidden review with %v: %s", f, r.Raw)
+			}
+		}
 		if r := s.MustQuery(w.buyer.AccessToken, `{ myReviews { totalCount nodes { id hidden hiddenReason } } }`, nil); !r.Contains(`"hidden":true,"hiddenReason":"含广告"`) {
 			t.Errorf("the author's reviews: %s", r.Raw)
 		}
