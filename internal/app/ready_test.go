@@ -50,7 +50,7 @@ func TestReadyzNoticesAnUnusableSchema(t *testing.T) {
 				break_        []string
 				reason        string
 			}{
-				{"a table dropped", "", []string{"DROP TABLE reviews"}, database.SchemaIncomplete},
+				{"a table dropped", "", []string{"DROP TABLE review_votes"}, database.SchemaIncomplete},
 				{"the last migration not applied", "mysql", []string{"DELETE FROM " + revisions +
 					" WHERE version = (SELECT v FROM (SELECT MAX(version) AS v FROM " + revisions + ") AS m)"}, database.MigrationsPending},
 				{"a migration half applied", "mysql", []string{"UPDATE " + revisions +

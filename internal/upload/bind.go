@@ -6,6 +6,9 @@ import (
 	"slices"
 	"time"
 
+	"entgo.io/ent/dialect"
+	"entgo.io/ent/dialect/sql"
+
 	"github.com/xiadan/xiadan/ent"
 	entupload "github.com/xiadan/xiadan/ent/upload"
 	"github.com/xiadan/xiadan/internal/apperror"
@@ -52,13 +55,19 @@ type BindRequest struct {
 // an upload already bound to this very use stays; a new one must be the caller's own
 // (anyone else's is NOT_FOUND, as a missing one), of the use's purpose (BAD_USER_INPUT),
 // of the merchant (BAD_USER_INPUT) and READY (INVALID_STATE).
+//
+// On MySQL the uploads are read with a locking read, which sees the latest committed rows
+// and holds them: requests racing to use one upload queue here, before writing anything
+// else, and the ones after the winner find it bound and stop. Without the lock they would
+// all insert their product (say) first, and the losers, rolling back inserts that wait on
+// each other's unique keys (a product's slug), could deadlock instead of getting a code.
 func Check(ctx context.Context, db *ent.Client, req BindRequest) ([]*ent.Upload, error) {
 	purpose, ok := Uses[req.Entity]
 	if !ok {
 		return nil, fmt.Errorf("upload: no use %q", req.Entity)
 	}
 	v := viewer.FromContext(ctx)
-	found, err := db.Upload.Query().Where(entupload.IDIn(req.IDs...)).All(viewer.SystemContext(ctx))
+	found, err := db.Upload.Query().Where(entupload.IDIn(req.IDs...), lockRows).All(viewer.SystemContext(ctx))
 	if err != nil {
 		return nil, err
 	}
@@ -177,4 +186,12 @@ func (s *Service) Get(ctx context.Context, db *ent.Client, id int) (*ent.Upload,
 		return nil, nil
 	}
 	return u, err
+}
+
+// lockRows makes a query a locking read (SELECT … FOR UPDATE) on MySQL; SQLite's write
+// transactions never interleave, so it needs none.
+func lockRows(s *sql.Selector) {
+	if s.Dialect() == dialect.MySQL {
+		s.ForUpdate()
+	}
 }
