@@ -296,7 +296,8 @@ func TestReviewAndReplyStory(t *testing.T) {
 			t.Errorf("second follow-up: %s", r.Raw)
 		}
 
-		// The events: REVIEW_CREATED without the anonymous author, REVIEW_REPLIED by the merchant.
+		// The events: REVIEW_CREATED without the anonymous author, REVIEW_REPLIED by the
+		// merchant; neither names the anonymous review, which would tie it to the order.
 		waitPublished(t, s)
 		var since struct {
 			OrderEventsSince []struct {
@@ -315,12 +316,12 @@ func TestReviewAndReplyStory(t *testing.T) {
 			switch e.Type {
 			case "REVIEW_CREATED":
 				seen[e.Type] = true
-				if e.ReviewID == nil || *e.ReviewID != mine.ID || e.Actor.Role != "CUSTOMER" || e.Actor.UserID != nil {
+				if e.ReviewID != nil || e.Actor.Role != "CUSTOMER" || e.Actor.UserID != nil {
 					t.Errorf("REVIEW_CREATED: %+v", e)
 				}
 			case "REVIEW_REPLIED":
 				seen[e.Type] = true
-				if e.ReviewID == nil || *e.ReviewID != mine.ID || e.Actor.Role != "MERCHANT" || e.Actor.UserID == nil || *e.Actor.UserID != w.a.Owner.UserID {
+				if e.ReviewID != nil || e.Actor.Role != "MERCHANT" || e.Actor.UserID == nil || *e.Actor.UserID != w.a.Owner.UserID {
 					t.Errorf("REVIEW_REPLIED: %+v", e)
 				}
 			}

@@ -65,11 +65,12 @@ func (s *Service) Impose(ctx context.Context, db *ent.Client, in ImposeInput) (*
 	case (in.DurationHours == nil) == (in.EndsAt == nil):
 		return nil, apperror.BadInput("durationHours", "give durationHours or endsAt (one of them)")
 	case in.DurationHours != nil:
-		d := time.Duration(*in.DurationHours) * time.Hour
-		if *in.DurationHours < 1 || d > s.Config.MaxSanctionDuration {
-			return nil, apperror.BadInput("durationHours", "must be between 1 and %d", int(s.Config.MaxSanctionDuration/time.Hour))
+		// Compared in hours first: a huge count of hours would overflow the Duration.
+		max := int(s.Config.MaxSanctionDuration / time.Hour)
+		if *in.DurationHours < 1 || *in.DurationHours > max {
+			return nil, apperror.BadInput("durationHours", "must be between 1 and %d", max)
 		}
-		t := now.Add(d)
+		t := now.Add(time.Duration(*in.DurationHours) * time.Hour)
 		ends = &t
 	default:
 		t := in.EndsAt.UTC().Truncate(time.Microsecond)

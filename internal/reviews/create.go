@@ -121,10 +121,14 @@ func (s *Service) insert(ctx context.Context, db *ent.Client, o *ent.Order, item
 	if isDefault {
 		actor, role = 0, orderevent.ActorRoleSYSTEM
 	}
+	eventReview := r.ID
 	if in.Anonymous {
-		actor = 0 // the merchant and webhooks learn of the review, not who wrote it
+		// The event is on the buyer's order: naming the review (or the author) there would
+		// tell the merchant and webhooks who wrote it. They learn that the order's line was
+		// reviewed, not which review is its.
+		actor, eventReview = 0, 0
 	}
-	if err := s.record(ctx, db, o, r.ID, orderevent.TypeREVIEW_CREATED, actor, role); err != nil {
+	if err := s.record(ctx, db, o, eventReview, orderevent.TypeREVIEW_CREATED, actor, role); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -161,8 +165,10 @@ func (s *Service) record(ctx context.Context, db *ent.Client, o *ent.Order, revi
 		SetCustomerID(o.CustomerID).
 		SetType(typ).
 		SetActorRole(role).
-		SetReviewID(reviewID).
 		SetCreatedAt(s.now())
+	if reviewID != 0 {
+		c.SetReviewID(reviewID)
+	}
 	if actorID != 0 {
 		c.SetActorID(actorID)
 	}

@@ -118,7 +118,11 @@ func (s *Service) Reply(ctx context.Context, db *ent.Client, reviewID int, body 
 		if err != nil {
 			return nil, err
 		}
-		if err := s.record(ctx, db, o, r.ID, orderevent.TypeREVIEW_REPLIED, v.UserID, orderevent.ActorRoleMERCHANT); err != nil {
+		eventReview := r.ID
+		if r.Anonymous {
+			eventReview = 0 // as REVIEW_CREATED: the order's timeline never names an anonymous review
+		}
+		if err := s.record(ctx, db, o, eventReview, orderevent.TypeREVIEW_REPLIED, v.UserID, orderevent.ActorRoleMERCHANT); err != nil {
 			return nil, err
 		}
 	}
