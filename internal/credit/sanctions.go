@@ -205,8 +205,11 @@ func (s *Service) Appeal(ctx context.Context, db *ent.Client, id int, note strin
 // recomputes its credit so the penalty shows at once. The caller holds the merchant lock.
 func (s *Service) settle(ctx context.Context, db *ent.Client, id int, now time.Time) error {
 	sys := viewer.SystemContext(ctx)
+	// A locking read: the caller holds the merchant's row, so every sanction committed by
+	// whoever held it before is seen, even one committed after this transaction's snapshot
+	// (under REPEATABLE READ a plain read would miss it and unsettle the merchant).
 	open, err := db.MerchantSanction.Query().
-		Where(merchantsanction.MerchantID(id), inForce(now)).All(sys)
+		Where(merchantsanction.MerchantID(id), inForce(now), hooks.ShareRows).All(sys)
 	if err != nil {
 		return err
 	}
