@@ -14,6 +14,7 @@ import (
 // a reply) and of most products — and every product's and merchant's ratings agree with
 // its reviews, so the storefront shows ratings that add up.
 func TestDemoReviews(t *testing.T) {
+	t.Parallel()
 	client, sum := demo(t)
 	ctx := viewer.SystemContext(context.Background())
 	all := client.Review.Query().AllX(ctx)
