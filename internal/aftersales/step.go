@@ -102,7 +102,7 @@ func (s *Service) execute(ctx context.Context, db *ent.Client, r *ent.AfterSales
 	if note != "" {
 		reason += ": " + note
 	}
-	if _, err := s.Payments.RefundAfterSales(ctx, db, o, r.ID, amount, reason, orders.ActorOf(ctx, o)); err != nil {
+	if _, err := s.Payments.RefundAfterSales(ctx, db, o, r.ID, r.Number, amount, reason, orders.ActorOf(ctx, o)); err != nil {
 		return nil, err
 	}
 	if typ != "" && typ != aftersalesevent.TypeREFUNDED {
