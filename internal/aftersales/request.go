@@ -13,6 +13,7 @@ import (
 	"github.com/xiadan/xiadan/ent/orderevent"
 	"github.com/xiadan/xiadan/ent/orderitem"
 	"github.com/xiadan/xiadan/internal/apperror"
+	"github.com/xiadan/xiadan/internal/catalog/hooks"
 	"github.com/xiadan/xiadan/internal/money"
 	"github.com/xiadan/xiadan/internal/orders"
 	"github.com/xiadan/xiadan/internal/upload"
@@ -99,7 +100,10 @@ func (s *Service) Request(ctx context.Context, db *ent.Client, in RequestInput) 
 		slices.ContainsFunc(items, func(it *ent.OrderItem) bool { return it.Kind != orderitem.KindPHYSICAL }) {
 		return nil, apperror.BadInput("orderItemIDs", "name the physical lines to return or exchange")
 	}
-	earlier, err := db.AfterSalesRequest.Query().Where(aftersalesrequest.OrderID(o.ID)).All(sctx)
+	// A locking read (MySQL): the latest committed requests, not the snapshot the order's
+	// first plain read fixed, so a request opened by a transaction that held the order's
+	// lock before this one is seen here.
+	earlier, err := db.AfterSalesRequest.Query().Where(aftersalesrequest.OrderID(o.ID), hooks.LockRows).All(sctx)
 	if err != nil {
 		return nil, err
 	}
