@@ -1,7 +1,10 @@
 package aftersales_test
 
 import (
+	"strings"
 	"testing"
+
+	"github.com/xiadan/xiadan/ent/orderevent"
 
 	"github.com/xiadan/xiadan/internal/apitest"
 )
@@ -39,6 +42,32 @@ func TestAfterSalesArbitrationLimit(t *testing.T) {
 		}
 		if got := w.read(t, w.buyer.AccessToken, second.ID); got.Order.RefundedAmount.Amount != "51.00" {
 			t.Errorf("order refunded %s, want 51.00 (the tea line, once)", got.Order.RefundedAmount.Amount)
+		}
+
+		// The dispute's text stays on the request's timeline; the order's events, which
+		// partners and webhooks read, carry none of it.
+		got := w.read(t, w.buyer.AccessToken, second.ID)
+		found := false
+		for _, e := range got.Timeline {
+			found = found || strings.Contains(e.Message, "refunded already")
+		}
+		if !found {
+			t.Errorf("the rejection reason is missing from the request's timeline: %+v", got.Timeline)
+		}
+		client, ctx := s.Client()
+		evs, err := client.OrderEvent.Query().Where(orderevent.OrderID(mustAtoi(t, o.ID))).All(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) == 0 {
+			t.Fatal("no order events")
+		}
+		for _, e := range evs {
+			for _, secret := range []string{"refunded already", "not enough", "QUALITY_ISSUE", "NOT_RECEIVED"} {
+				if strings.Contains(e.Reason, secret) {
+					t.Errorf("order event %s reason %q shows the dispute's text %q", e.Type, e.Reason, secret)
+				}
+			}
 		}
 	})
 }
