@@ -19,7 +19,7 @@ import (
 // TestAfterSalesRaces races the money steps of after-sales requests over HTTP — two
 // merchant approvals, an approval and the deadline job, an admin's arbitration and the
 // merchant giving in, an after-sales refund and the merchant's direct refund of the same
-// order — on SQLite and on MySQL at REPEATABLE READ and READ COMMITTED, and after every
+// order, two requests opened for one order (one opens, the other gets CONFLICT) — on SQLite and on MySQL at REPEATABLE READ and READ COMMITTED, and after every
 // round checks that a request executed at most one refund, that the refunds of an order
 // never exceed what was paid, and that the order's, the payment's and the request's
 // refunded amounts agree with the refund rows. RACE_ROUNDS sets the rounds (default 4).
@@ -74,6 +74,24 @@ func TestAfterSalesRaces(t *testing.T) {
 						t.Errorf("%d of arbitration and approval succeeded, want 1", n)
 					}
 					return r.ID
+				}},
+				{"two requests for one order", func(t *testing.T, o order) string {
+					req := `mutation($i: RequestAfterSalesInput!) { requestAfterSales(input: $i) { id } }`
+					in := map[string]any{"i": map[string]any{"orderID": o.ID, "type": "REFUND_ONLY", "reason": "NOT_RECEIVED", "amount": "20.00"}}
+					outs := apitest.Race(s.Request(w.buyer.AccessToken, req, in), s.Request(w.buyer.AccessToken, req, in))
+					if n := apitest.Successes(t, "request", outs, "CONFLICT"); n != 1 {
+						t.Fatalf("%d requests opened, want 1", n)
+					}
+					var id string
+					for _, out := range outs {
+						if out.Code() == "" {
+							var got struct{ RequestAfterSales struct{ ID string } }
+							out.R.Decode(t, &got)
+							id = got.RequestAfterSales.ID
+						}
+					}
+					w.step(t, owner, "approveAfterSales", "id: $id", map[string]any{"id": id})
+					return id
 				}},
 				{"after-sales refund racing a direct refund", func(t *testing.T, o order) string {
 					r := w.open(t, map[string]any{"orderID": o.ID, "type": "REFUND_ONLY", "reason": "NOT_RECEIVED"})

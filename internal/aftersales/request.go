@@ -13,6 +13,7 @@ import (
 	"github.com/xiadan/xiadan/ent/orderevent"
 	"github.com/xiadan/xiadan/ent/orderitem"
 	"github.com/xiadan/xiadan/internal/apperror"
+	"github.com/xiadan/xiadan/internal/catalog/hooks"
 	"github.com/xiadan/xiadan/internal/money"
 	"github.com/xiadan/xiadan/internal/orders"
 	"github.com/xiadan/xiadan/internal/upload"
@@ -99,20 +100,19 @@ func (s *Service) Request(ctx context.Context, db *ent.Client, in RequestInput) 
 		slices.ContainsFunc(items, func(it *ent.OrderItem) bool { return it.Kind != orderitem.KindPHYSICAL }) {
 		return nil, apperror.BadInput("orderItemIDs", "name the physical lines to return or exchange")
 	}
-	earlier, err := db.AfterSalesRequest.Query().Where(aftersalesrequest.OrderID(o.ID)).All(sctx)
+	// A locking read (MySQL): the latest committed requests, not the snapshot the order's
+	// first plain read fixed, so a request opened by a transaction that held the order's
+	// lock before this one is seen here.
+	earlier, err := db.AfterSalesRequest.Query().Where(aftersalesrequest.OrderID(o.ID), hooks.LockRows).All(sctx)
 	if err != nil {
 		return nil, err
 	}
-	var refunded int64
 	for _, r := range earlier {
 		if IsOpen(r.Status) {
 			return nil, apperror.New(apperror.Conflict, "order %s already has an open after-sales request (%s)", o.Number, r.Number)
 		}
-		if overlaps(r.OrderItemIds, in.OrderItemIDs) {
-			refunded += r.RefundedAmount
-		}
 	}
-	limit := min(linesWorth(o, items, in.OrderItemIDs)-refunded, o.Total-o.RefundedAmount)
+	limit := refundLimit(o, items, earlier, in.OrderItemIDs)
 	var amount int64
 	if in.Type != aftersalesrequest.TypeEXCHANGE {
 		if limit <= 0 {
@@ -179,4 +179,17 @@ func (s *Service) bind(ctx context.Context, db *ent.Client, r *ent.AfterSalesReq
 		return nil, err
 	}
 	return ids, nil
+}
+
+// refundLimit is the most a request about lines ids of order o may refund: what the lines
+// are worth less what the earlier requests about them refunded, and at most what remains
+// of the order. Requests opening and arbitration use it alike.
+func refundLimit(o *ent.Order, items []*ent.OrderItem, earlier []*ent.AfterSalesRequest, ids []int) int64 {
+	var refunded int64
+	for _, r := range earlier {
+		if overlaps(r.OrderItemIds, ids) {
+			refunded += r.RefundedAmount
+		}
+	}
+	return min(linesWorth(o, items, ids)-refunded, o.Total-o.RefundedAmount)
 }

@@ -48,7 +48,7 @@ type entry struct {
 }
 
 // record appends e to request r's timeline and the order's (the outbox of events and
-// webhooks), attributed to the viewer.
+// webhooks), attributed to the viewer; only r's timeline gets e's message.
 func (s *Service) record(ctx context.Context, db *ent.Client, r *ent.AfterSalesRequest, o *ent.Order, e entry) error {
 	a := orders.ActorOf(ctx, o)
 	c := db.AfterSalesEvent.Create().
@@ -72,12 +72,12 @@ func (s *Service) record(ctx context.Context, db *ent.Client, r *ent.AfterSalesR
 	if e.orderType == "" {
 		return nil
 	}
+	// The order's timeline is read by partner API clients (orders:read) and webhooks: it
+	// names the step, the request and the amount, never the dispute's free text, which
+	// stays on the request's own timeline.
 	what := fmt.Sprintf("after-sales %s (%s): %s", r.Number, r.Type, e.typ)
 	if e.amount != nil {
 		what += " " + money.Money{Minor: *e.amount, Currency: r.Currency}.Formatted()
-	}
-	if e.message != "" {
-		what += ": " + e.message
 	}
 	return s.Orders.Record(ctx, db, o, e.orderType, "", "", a, what)
 }
@@ -98,11 +98,10 @@ func (s *Service) execute(ctx context.Context, db *ent.Client, r *ent.AfterSales
 	if err != nil {
 		return nil, err
 	}
+	// The refund's reason (on the refund and the order's REFUNDED event) names the request
+	// only; the note stays on the request's timeline.
 	reason := "after-sales " + r.Number
-	if note != "" {
-		reason += ": " + note
-	}
-	if _, err := s.Payments.RefundAfterSales(ctx, db, o, r.ID, amount, reason, orders.ActorOf(ctx, o)); err != nil {
+	if _, err := s.Payments.RefundAfterSales(ctx, db, o, r.ID, r.Number, amount, reason, orders.ActorOf(ctx, o)); err != nil {
 		return nil, err
 	}
 	if typ != "" && typ != aftersalesevent.TypeREFUNDED {

@@ -11,6 +11,7 @@ import (
 	"github.com/xiadan/xiadan/ent/orderitem"
 	"github.com/xiadan/xiadan/internal/apperror"
 	"github.com/xiadan/xiadan/internal/audit"
+	"github.com/xiadan/xiadan/internal/catalog/hooks"
 	"github.com/xiadan/xiadan/internal/money"
 )
 
@@ -383,7 +384,14 @@ func (s *Service) Arbitrate(ctx context.Context, db *ent.Client, id int, decisio
 		if ierr != nil {
 			return nil, ierr
 		}
-		limit := linesWorth(o, items, r.OrderItemIds)
+		// The same limit as a new request's: what the lines are worth, less what earlier
+		// requests about them refunded, and at most what remains of the order.
+		earlier, ierr := db.AfterSalesRequest.Query().
+			Where(aftersalesrequest.OrderID(o.ID), aftersalesrequest.IDNEQ(r.ID), hooks.LockRows).All(system(ctx))
+		if ierr != nil {
+			return nil, ierr
+		}
+		limit := refundLimit(o, items, earlier, r.OrderItemIds)
 		minor := r.Amount
 		if amount != nil {
 			minor, err = money.ParseAmount(*amount, r.Currency)
@@ -395,7 +403,7 @@ func (s *Service) Arbitrate(ctx context.Context, db *ent.Client, id int, decisio
 		case minor <= 0:
 			return nil, apperror.BadInput("amount", "must be positive")
 		case minor > limit:
-			return nil, apperror.BadInput("amount", "exceeds what the lines are worth (%s)", money.Money{Minor: limit, Currency: r.Currency}.Formatted())
+			return nil, apperror.BadInput("amount", "exceeds what may still be refunded for these lines (%s)", money.Money{Minor: max(limit, 0), Currency: r.Currency}.Formatted())
 		}
 		details["amount"] = money.Money{Minor: minor, Currency: r.Currency}.Formatted()
 		out, err = s.execute(ctx, db, r, o, minor, "platform decision: refund: "+why, aftersalesevent.TypeARBITRATED)

@@ -25,6 +25,13 @@ var selfTransactional = []string{"login", "refreshToken", "logout", "verifyEmail
 	"signInWithMiniProgram", "linkMiniProgram", "finishWebSignIn", "linkWebIdentity",
 	"requestPhoneCode", "signInWithPhone", "linkPhone"}
 
+// alone are mutation fields that may move money through a payment provider: each must be
+// the only field of its operation. A provider refund cannot be rolled back, so no sibling
+// field's failure may roll back the transaction that recorded it (the after-sales refund
+// ref is also stable across attempts, so a retry after a failed commit is deduplicated by
+// the provider).
+var alone = []string{"approveAfterSales", "acceptAfterSalesProposal", "confirmAfterSalesReturn", "arbitrateAfterSales"}
+
 // Transactioner runs each mutation operation in one database transaction: it commits when
 // every field succeeded and rolls back otherwise, so nothing is ever half-written. Unlike
 // entgql's, it never shows database error text to the caller.
@@ -53,6 +60,16 @@ func (Transactioner) Validate(graphql.ExecutableSchema) error { return nil }
 func (t Transactioner) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
 	if skipTx(oc.Operation) {
 		return nil
+	}
+	if names := topFields(oc.Doc, oc.Operation.SelectionSet, 0); len(names) > 1 {
+		for _, n := range names {
+			if slices.Contains(alone, n) {
+				return &gqlerror.Error{
+					Message:    n + " moves money and must be the only field of its mutation; send the other fields in another request",
+					Extensions: map[string]any{"code": "BAD_USER_INPUT", "field": n},
+				}
+			}
+		}
 	}
 	previous := oc.ResolverMiddleware
 	var mu sync.Mutex
@@ -130,4 +147,29 @@ func internalResponse(ctx context.Context) *graphql.Response {
 		Message:    "internal error; quote request id " + id,
 		Extensions: map[string]any{"code": "INTERNAL", "requestId": id},
 	}}}
+}
+
+// topFields lists the names of the top-level fields of a selection set, through fragment
+// spreads and inline fragments (a missing fragment counts as an unknown field).
+func topFields(doc *ast.QueryDocument, set ast.SelectionSet, depth int) []string {
+	var out []string
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			out = append(out, s.Name)
+		case *ast.InlineFragment:
+			out = append(out, topFields(doc, s.SelectionSet, depth+1)...)
+		case *ast.FragmentSpread:
+			var f *ast.FragmentDefinition
+			if doc != nil && depth < 10 {
+				f = doc.Fragments.ForName(s.Name)
+			}
+			if f == nil {
+				out = append(out, "?")
+				continue
+			}
+			out = append(out, topFields(doc, f.SelectionSet, depth+1)...)
+		}
+	}
+	return out
 }

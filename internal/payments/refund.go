@@ -77,17 +77,28 @@ func (s *Service) RefundOrder(ctx context.Context, db *ent.Client, o *ent.Order,
 }
 
 // RefundAfterSales refunds amount (minor units) of order o for after-sales request
-// requestID, through the provider of the payment that paid it, in db's transaction. The
-// refund row carries the request's id under a unique key, so a request is refunded at most
-// once however its callers race; the amount is checked against what remains of the order
-// and of its payment once both are locked, like every refund.
-func (s *Service) RefundAfterSales(ctx context.Context, db *ent.Client, o *ent.Order, requestID int, amount int64, reason string, actor orders.Actor) (*ent.Refund, error) {
+// requestID (numbered number), through the provider of the payment that paid it, in db's
+// transaction. The refund row carries the request's id under a unique key, so a request is
+// refunded at most once however its callers race; the amount is checked against what
+// remains of the order and of its payment once both are locked, like every refund.
+//
+// The provider's refund ref is derived from the request's number (AfterSalesRefundRef),
+// not new on each attempt: when the transaction rolls back after the provider refunded (a
+// sibling field of the mutation failed, the commit failed, the deadline job crashed), the
+// next attempt repeats the same refund ref, which providers deduplicate (WeChat
+// out_refund_no, Alipay out_request_no), so the customer is refunded once.
+func (s *Service) RefundAfterSales(ctx context.Context, db *ent.Client, o *ent.Order, requestID int, number string, amount int64, reason string, actor orders.Actor) (*ent.Refund, error) {
 	p, err := payingPayment(system(ctx), db, o)
 	if err != nil {
 		return nil, err
 	}
-	return s.refund(ctx, db, refundSpec{payment: p, order: o, amount: amount, reason: reason, actor: actor, onOrder: true, afterSales: requestID})
+	return s.refund(ctx, db, refundSpec{payment: p, order: o, amount: amount, reason: reason, actor: actor, onOrder: true,
+		afterSales: requestID, ref: AfterSalesRefundRef(number)})
 }
+
+// AfterSalesRefundRef is the provider refund ref of the after-sales request numbered
+// number: the same on every attempt, so providers deduplicate a repeated refund.
+func AfterSalesRefundRef(number string) string { return "R" + number }
 
 // refundUnapplied returns the share of payment p for order o, which p did not pay. A
 // provider that declines leaves a FAILED refund and the money with us, for an operator;
@@ -149,6 +160,9 @@ type refundSpec struct {
 	onOrder bool
 	// afterSales, when not 0, is the after-sales request the refund executes.
 	afterSales int
+	// ref, when set, is the refund ref to send the provider (stable across attempts);
+	// otherwise a new one is made.
+	ref string
 }
 
 // refund returns sp.amount of a payment through its provider and records it: a Refund,
@@ -157,7 +171,8 @@ type refundSpec struct {
 // and checks the amount against the current rows. A refund the provider declines is
 // recorded as FAILED and returned with an error wrapping payment.ErrDeclined; other
 // provider failures return an error only, for the caller's transaction to roll back (the
-// refund ref is new on each attempt, and the provider refuses more than was paid).
+// refund ref is new on each attempt unless sp.ref makes it stable, and the provider
+// refuses more than was paid).
 func (s *Service) refund(ctx context.Context, db *ent.Client, sp refundSpec) (*ent.Refund, error) {
 	sctx := system(ctx)
 	o, err := db.Order.Query().Where(order.ID(sp.order.ID), lockRows).Only(sctx)
@@ -190,10 +205,14 @@ func (s *Service) refund(ctx context.Context, db *ent.Client, sp refundSpec) (*e
 		return nil, apperror.BadInput("amount", "exceeds what can still be refunded (%s)", moneyOf(max(left, 0), p.Currency).Formatted())
 	}
 
+	ref := sp.ref
+	if ref == "" {
+		ref = newRef("R")
+	}
 	rc := db.Refund.Create().
 		SetPaymentID(p.ID).
 		SetOrderID(o.ID).
-		SetRefundRef(newRef("R")).
+		SetRefundRef(ref).
 		SetAmount(sp.amount).
 		SetCurrency(p.Currency).
 		SetReason(truncate(sp.reason, 500))
