@@ -29,8 +29,9 @@ var selfTransactional = []string{"login", "refreshToken", "logout", "verifyEmail
 // the only field of its operation. A provider refund cannot be rolled back, so no sibling
 // field's failure may roll back the transaction that recorded it (the after-sales refund
 // ref is also stable across attempts, so a retry after a failed commit is deduplicated by
-// the provider).
-var alone = []string{"approveAfterSales", "acceptAfterSalesProposal", "confirmAfterSalesReturn", "arbitrateAfterSales"}
+// the provider). A merchant's refundOrder is one too.
+var alone = []string{"approveAfterSales", "acceptAfterSalesProposal", "confirmAfterSalesReturn", "arbitrateAfterSales",
+	"refundOrder"}
 
 // Transactioner runs each mutation operation in one database transaction: it commits when
 // every field succeeded and rolls back otherwise, so nothing is ever half-written. Unlike

@@ -321,6 +321,10 @@ func TestRefunds(t *testing.T) {
 			})
 		}
 		wantCode(t, f.s.Query(m, `mutation($id: ID!) { refundOrder(orderID: $id, reason: " ") { id } }`, map[string]any{"id": id}), "BAD_USER_INPUT", "reason")
+		// A refund must be its mutation's only field: a failing sibling would roll back the
+		// record of money the provider already returned. Refused before anything runs.
+		wantCode(t, f.s.Query(m, `mutation($id: ID!) { refundOrder(orderID: $id, amount: "1.00", reason: "x") { id } b: refundOrder(orderID: "0", reason: "x") { id } }`,
+			map[string]any{"id": id}), "BAD_USER_INPUT", "refundOrder")
 
 		if r := f.mustRefund(t, staff.AccessToken, id, ptr("10.00")); r.Amount.Amount != "10.00" || r.Status != "SUCCEEDED" {
 			t.Fatalf("partial refund %+v", r)
