@@ -56,6 +56,28 @@ func TestHelpCentreOverGraphQL(t *testing.T) {
 			"slug": "Not A Slug", "nameZh": "x", "nameEn": "x"}}), "BAD_USER_INPUT", "slug")
 
 		catID := cat.CreateHelpCategory.ID
+
+		// Updating a category: admins only, its slug stays unique and well-formed, an unknown
+		// id is NOT_FOUND, and a good update is audited.
+		updQ := `mutation($id: ID!, $i: HelpCategoryInput!) { updateHelpCategory(id: $id, input: $i) { slug nameEn position } }`
+		upd := func(token, id string, in map[string]any) *apitest.Response {
+			return s.Query(token, updQ, map[string]any{"id": id, "i": in})
+		}
+		good := map[string]any{"slug": "after-sales", "nameZh": "售后服务", "nameEn": "After-sales service", "position": 3}
+		wantCode(t, "customer updates a category", upd(reader.AccessToken, catID, good), "FORBIDDEN", "")
+		wantCode(t, "anonymous updates a category", upd("", catID, good), "UNAUTHENTICATED", "")
+		wantCode(t, "update takes another's slug", upd(admin.AccessToken, catID, map[string]any{"slug": "account", "nameZh": "x", "nameEn": "x"}), "CONFLICT", "slug")
+		wantCode(t, "update with a bad slug", upd(admin.AccessToken, catID, map[string]any{"slug": "Not A Slug", "nameZh": "x", "nameEn": "x"}), "BAD_USER_INPUT", "slug")
+		wantCode(t, "update an unknown category", upd(admin.AccessToken, "999999", good), "NOT_FOUND", "id")
+		if r := upd(admin.AccessToken, catID, good); len(r.Errors) > 0 || !r.Contains(`"nameEn":"After-sales service","position":3`) {
+			t.Fatalf("update a category: %s", r.Raw)
+		}
+		{
+			client, ctx := s.Client()
+			if n := client.AuditLog.Query().Where(auditlog.Action("help.category.update")).CountX(ctx); n != 1 {
+				t.Errorf("%d audit entries for category updates, want 1", n)
+			}
+		}
 		zh := createArticle(t, s, admin.AccessToken, map[string]any{"categoryID": catID, "slug": "refund", "locale": "zh_CN",
 			"title": "如何申请退款", "body": "在订单详情页点击“申请售后”，选择仅退款或退货退款。", "status": "PUBLISHED"})
 		en := createArticle(t, s, admin.AccessToken, map[string]any{"categoryID": catID, "slug": "refund", "locale": "en",
@@ -148,7 +170,7 @@ func TestHelpCentreOverGraphQL(t *testing.T) {
 			t.Fatalf("votes left: %d", c)
 		}
 		logged, err := client.AuditLog.Query().Where(auditlog.ActionHasPrefix("help.")).Count(ctx)
-		if err != nil || logged != 2+4+1+1 {
+		if err != nil || logged != 2+1+4+1+1 { // categories, the update, articles, …
 			t.Fatalf("audit entries: %d %v", logged, err)
 		}
 	})

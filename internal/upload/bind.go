@@ -6,12 +6,10 @@ import (
 	"slices"
 	"time"
 
-	"entgo.io/ent/dialect"
-	"entgo.io/ent/dialect/sql"
-
 	"github.com/xiadan/xiadan/ent"
 	entupload "github.com/xiadan/xiadan/ent/upload"
 	"github.com/xiadan/xiadan/internal/apperror"
+	"github.com/xiadan/xiadan/internal/catalog/hooks"
 	"github.com/xiadan/xiadan/internal/viewer"
 )
 
@@ -67,7 +65,7 @@ func Check(ctx context.Context, db *ent.Client, req BindRequest) ([]*ent.Upload,
 		return nil, fmt.Errorf("upload: no use %q", req.Entity)
 	}
 	v := viewer.FromContext(ctx)
-	found, err := db.Upload.Query().Where(entupload.IDIn(req.IDs...), lockRows).All(viewer.SystemContext(ctx))
+	found, err := db.Upload.Query().Where(entupload.IDIn(req.IDs...), hooks.LockRows).All(viewer.SystemContext(ctx))
 	if err != nil {
 		return nil, err
 	}
@@ -186,12 +184,4 @@ func (s *Service) Get(ctx context.Context, db *ent.Client, id int) (*ent.Upload,
 		return nil, nil
 	}
 	return u, err
-}
-
-// lockRows makes a query a locking read (SELECT … FOR UPDATE) on MySQL; SQLite's write
-// transactions never interleave, so it needs none.
-func lockRows(s *sql.Selector) {
-	if s.Dialect() == dialect.MySQL {
-		s.ForUpdate()
-	}
 }
