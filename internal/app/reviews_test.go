@@ -16,6 +16,7 @@ import (
 	"github.com/xiadan/xiadan/ent/order"
 	"github.com/xiadan/xiadan/ent/product"
 	"github.com/xiadan/xiadan/ent/review"
+	"github.com/xiadan/xiadan/ent/orderevent"
 	"github.com/xiadan/xiadan/ent/reviewvote"
 	"github.com/xiadan/xiadan/internal/apitest"
 	"github.com/xiadan/xiadan/internal/reviews"
@@ -553,6 +554,21 @@ func TestConcurrentReviewsOfOneProduct(t *testing.T) {
 				votes := client.ReviewVote.Query().Where(reviewvote.ReviewID(target.ID)).CountX(ctx)
 				if got := client.Review.GetX(ctx, target.ID).HelpfulCount; got != votes || votes < 1 {
 					t.Errorf("round %d: helpful count %d, %d votes", round, got, votes)
+				}
+				// Two replies at once: one is written, the other is CONFLICT, and one
+				// REVIEW_REPLIED event is recorded.
+				replied := func() int {
+					return client.OrderEvent.Query().Where(orderevent.TypeEQ(orderevent.TypeREVIEW_REPLIED)).CountX(ctx)
+				}
+				before := replied()
+				reply := `mutation($id: ID!, $b: String!) { replyToReview(reviewID: $id, body: $b) { id } }`
+				outs = apitest.Race(s.Request(w.m.Owner.AccessToken, reply, map[string]any{"id": id, "b": "谢谢 A"}),
+					s.Request(w.m.Owner.AccessToken, reply, map[string]any{"id": id, "b": "谢谢 B"}))
+				if n := apitest.Successes(t, "two replies", outs, "CONFLICT"); n != 1 {
+					t.Errorf("round %d: %d replies", round, n)
+				}
+				if got := replied() - before; got != 1 {
+					t.Errorf("round %d: %d REVIEW_REPLIED events for one reply", round, got)
 				}
 				hide := `mutation($id: ID!) { hideReview(reviewID: $id, reason: "race") { id } }`
 				outs = apitest.Race(s.Request(admins[0].AccessToken, hide, map[string]any{"id": id}),
