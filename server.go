@@ -4,6 +4,10 @@
 //	xiadan migrate                          apply pending schema migrations and exit
 //	xiadan seed [--scale N] [--if-empty]    fill an empty database with demo data
 //	xiadan admin create --email E --password-stdin
+//	xiadan search reindex                   rebuild the search server's indexes
+//	xiadan backup FILE                      write a consistent copy of the database to FILE
+//	xiadan restore FILE                     load a backup into an empty database
+//	xiadan summary                          print row counts and money sums, to check a restore
 package main
 
 import (
@@ -24,12 +28,18 @@ import (
 	"syscall"
 	"time"
 
+	"entgo.io/ent/dialect"
+
 	_ "github.com/xiadan/xiadan/ent/runtime"
 	"github.com/xiadan/xiadan/internal/app"
 	"github.com/xiadan/xiadan/internal/auth"
 	"github.com/xiadan/xiadan/internal/config"
 	"github.com/xiadan/xiadan/internal/database"
+	"github.com/xiadan/xiadan/internal/i18n"
+	"github.com/xiadan/xiadan/internal/search/meili"
+	"github.com/xiadan/xiadan/internal/search/meilifeed"
 	"github.com/xiadan/xiadan/internal/seed"
+	"github.com/xiadan/xiadan/internal/telemetry"
 )
 
 // usage is what `xiadan help` prints.
@@ -40,6 +50,10 @@ Commands:
   migrate          apply pending schema migrations and exit
   seed             fill an empty database with the demo data
   admin create     create a platform admin
+  search reindex   rebuild the search server's indexes (SEARCH_URL)
+  backup FILE      write a consistent copy of the database to FILE (a new file)
+  restore FILE     load a backup into an empty database
+  summary          print each table's rows and money sums, to compare a restore with its source
   help [command]   print this help, or a command's
 
 Every setting comes from the environment (DATABASE_URL, LISTEN_ADDR, …): see the
@@ -65,6 +79,25 @@ Fills an empty database with the demo shop and prints where the demo accounts ar
   --scale N    add N more products (for benchmarks)
   --if-empty   do nothing, successfully, when the database already has data
 `,
+	"backup": `Usage: xiadan backup FILE
+
+Writes a consistent copy of DATABASE_URL to FILE, which must not exist, while the server
+goes on serving. SQLite: an online copy (VACUUM INTO), itself a SQLite database. MySQL: a
+logical dump by mariadb-dump or mysqldump (--single-transaction), which must be installed.
+See docs/OPERATIONS.md, Backup and restore.
+`,
+	"restore": `Usage: xiadan restore FILE
+
+Loads the backup FILE into DATABASE_URL, which must be empty (a new database without
+tables); SQLite copies are checked for integrity first. MySQL needs the mariadb or mysql
+client. Run 'xiadan migrate' (or serve) afterwards to bring an older backup up to date.
+`,
+	"summary": `Usage: xiadan summary
+
+Prints, one line each and sorted, the row count of every table of DATABASE_URL and the sum
+of every money column (amounts, totals, balances in minor units), so that a restored
+database can be compared with its source: the two outputs must be equal.
+`,
 	"admin": `Usage: xiadan admin create --email E [--name N] --password-stdin
 
 Creates a platform admin; the password is read from standard input (there is no default).
@@ -72,6 +105,15 @@ Creates a platform admin; the password is read from standard input (there is no 
   --email E          the admin's email address
   --name N           display name (default Administrator)
   --password-stdin   read the password from standard input (required)
+`,
+	"search": `Usage: xiadan search reindex
+
+Rebuilds every index of the search server (SEARCH_URL, docs/SEARCH-SERVER.md) from the
+database: each locale's index is filled anew beside the live one and swapped in, so
+searches never see a half-built index, and the sync cursor is set to the catalog feed's
+head as read before the rebuild. Run it while no replica syncs (SEARCH_SYNC=false
+everywhere for the while), or delete the <prefix>_sync index instead to have the running
+syncer rebuild. It takes no flags.
 `,
 }
 
@@ -149,13 +191,21 @@ func parseCommand(args []string) (string, []string, error) {
 		}
 	}
 	switch cmd {
-	case "serve", "migrate":
+	case "backup", "restore":
+		if len(rest) != 1 || strings.HasPrefix(rest[0], "-") {
+			return "", nil, errUsage{cmd + " needs one argument: the backup file", text}
+		}
+	case "serve", "migrate", "summary":
 		if len(rest) > 0 {
 			return "", nil, errUsage{fmt.Sprintf("%s takes no arguments, not %q", cmd, rest[0]), text}
 		}
 	case "admin":
 		if len(rest) == 0 || rest[0] != "create" {
 			return "", nil, errUsage{"admin needs a subcommand: admin create", text}
+		}
+	case "search":
+		if len(rest) != 1 || rest[0] != "reindex" {
+			return "", nil, errUsage{"search needs a subcommand: search reindex", text}
 		}
 	}
 	return cmd, rest, nil
@@ -212,6 +262,34 @@ func run(args []string) error {
 		return nil
 	case "seed":
 		return seedCmd(ctx, cfg, logger, args)
+	case "search":
+		return reindexCmd(ctx, cfg, logger)
+	case "backup":
+		if err := database.Backup(ctx, cfg.DatabaseURL, args[0]); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "backed up the database to %s\n", args[0])
+		return nil
+	case "restore":
+		if err := database.Restore(ctx, cfg.DatabaseURL, args[0]); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "restored %s; run 'xiadan migrate' if the backup is older than this binary\n", args[0])
+		return nil
+	case "summary":
+		db, err := database.Open(ctx, cfg.DatabaseURL, database.Options{Logger: logger})
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		lines, err := db.Summary(ctx)
+		if err != nil {
+			return err
+		}
+		for _, l := range lines {
+			fmt.Println(l)
+		}
+		return nil
 	default:
 		return adminCmd(ctx, cfg, logger, args)
 	}
@@ -221,15 +299,21 @@ func newLogger(cfg config.Config) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
 	opts := &slog.HandlerOptions{Level: level}
+	// Records logged with a request's context carry its trace_id and span_id.
 	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+		return telemetry.Logger(slog.New(slog.NewJSONHandler(os.Stderr, opts)))
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	return telemetry.Logger(slog.New(slog.NewTextHandler(os.Stderr, opts)))
 }
 
-// openDB opens the database and applies pending migrations.
-func openDB(ctx context.Context, cfg config.Config, logger *slog.Logger) (*database.DB, error) {
-	db, err := database.Open(ctx, cfg.DatabaseURL, database.Options{Logger: logger})
+// openDB opens the database and applies pending migrations; wrap, when set, wraps its
+// driver (the telemetry's, which times and traces statements).
+func openDB(ctx context.Context, cfg config.Config, logger *slog.Logger, wrap ...func(dialect.Driver) dialect.Driver) (*database.DB, error) {
+	opts := database.Options{Logger: logger}
+	if len(wrap) > 0 {
+		opts.WrapDriver = wrap[0]
+	}
+	db, err := database.Open(ctx, cfg.DatabaseURL, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -247,7 +331,26 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		return fmt.Errorf("LISTEN_ADDR: %w", err)
 	}
 	defer ln.Close()
-	db, err := openDB(ctx, cfg, logger)
+	var debugLn net.Listener
+	if cfg.Telemetry.MetricsAddr != "" {
+		if debugLn, err = net.Listen("tcp", cfg.Telemetry.MetricsAddr); err != nil {
+			return fmt.Errorf("METRICS_ADDR: %w", err)
+		}
+		defer debugLn.Close()
+	}
+	tel, err := telemetry.New(cfg.Telemetry)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// Export the spans still buffered.
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := tel.Shutdown(sctx); err != nil {
+			logger.Warn("flushing traces", "err", err)
+		}
+	}()
+	db, err := openDB(ctx, cfg, logger, tel.WrapDriver)
 	if err != nil {
 		return err
 	}
@@ -255,9 +358,16 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	if err := bootstrapAdmin(ctx, cfg, db, logger); err != nil {
 		return err
 	}
-	a, err := app.New(cfg, db, logger)
+	a, err := app.New(cfg, db, logger, app.WithTelemetry(tel))
 	if err != nil {
 		return err
+	}
+	if debugLn != nil {
+		go func() {
+			if err := tel.ServeDebug(ctx, debugLn, logger); err != nil {
+				logger.Error("metrics listener", "err", err)
+			}
+		}()
 	}
 	srv := &http.Server{
 		Addr:              cfg.ListenAddr,
@@ -429,5 +539,31 @@ func adminCmd(ctx context.Context, cfg config.Config, logger *slog.Logger, args 
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "created admin %s (id %d)\n", *u.Email, u.ID)
+	return nil
+}
+
+// reindexCmd rebuilds the search server's indexes (`xiadan search reindex`).
+func reindexCmd(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
+	if !cfg.SearchServer.Enabled() {
+		return errors.New("search reindex needs SEARCH_URL (and a SEARCH_KEY allowed to write)")
+	}
+	sc, err := meili.New(cfg.SearchServer, nil)
+	if err != nil {
+		return fmt.Errorf("SEARCH_URL: %w", err)
+	}
+	db, err := openDB(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	locales, err := i18n.NewLocales(cfg.Locales)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := meilifeed.NewSyncer(sc, db.Client, locales, logger).Reindex(ctx); err != nil {
+		return fmt.Errorf("reindexing: %w", err)
+	}
+	logger.Info("search indexes rebuilt", "locales", cfg.SearchServer.Locales, "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }

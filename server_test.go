@@ -36,6 +36,9 @@ func TestCommandLine(t *testing.T) {
 		{args: []string{"seed", "--scale", "10", "-h"}, code: 0, stdout: "Usage: xiadan seed"},
 		{args: []string{"admin", "--help"}, code: 0, stdout: "Usage: xiadan admin create"},
 		{args: []string{"admin", "create", "--help"}, code: 0, stdout: "--password-stdin"},
+		{args: []string{"search", "--help"}, code: 0, stdout: "Usage: xiadan search reindex"},
+		{args: []string{"search"}, code: 2, stderr: "search reindex", noStdout: true},
+		{args: []string{"search", "rebuild"}, code: 2, stderr: "search reindex", noStdout: true},
 		{args: []string{"--verbose"}, code: 2, stderr: `unknown flag "--verbose"`, noStdout: true},
 		{args: []string{"srve"}, code: 2, stderr: `unknown command "srve"`, noStdout: true},
 		{args: []string{"help", "srve"}, code: 2, stderr: `unknown command "srve"`, noStdout: true},
@@ -46,6 +49,10 @@ func TestCommandLine(t *testing.T) {
 		{args: []string{"seed", "extra"}, code: 2, stderr: `unexpected argument "extra"`, noStdout: true},
 		{args: []string{"admin"}, code: 2, stderr: "admin create", noStdout: true},
 		{args: []string{"admin", "create", "--email", "a@example.com"}, code: 2, stderr: "--password-stdin", noStdout: true},
+		{args: []string{"backup", "--help"}, code: 0, stdout: "Usage: xiadan backup FILE"},
+		{args: []string{"backup"}, code: 2, stderr: "backup needs one argument", noStdout: true},
+		{args: []string{"restore", "a.sql", "b.sql"}, code: 2, stderr: "restore needs one argument", noStdout: true},
+		{args: []string{"summary", "now"}, code: 2, stderr: "summary takes no arguments", noStdout: true},
 		// A runnable command reads the settings: the bad one is reported, exit status 1.
 		{args: []string{"migrate"}, code: 1, stderr: "LOG_LEVEL", noStdout: true},
 	} {

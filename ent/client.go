@@ -21,19 +21,41 @@ import (
 	"github.com/xiadan/xiadan/ent/apiclient"
 	"github.com/xiadan/xiadan/ent/auditlog"
 	"github.com/xiadan/xiadan/ent/cartline"
+	"github.com/xiadan/xiadan/ent/catalogchange"
 	"github.com/xiadan/xiadan/ent/category"
 	"github.com/xiadan/xiadan/ent/checkout"
+	"github.com/xiadan/xiadan/ent/commission"
+	"github.com/xiadan/xiadan/ent/commissionrule"
+	"github.com/xiadan/xiadan/ent/coupon"
+	"github.com/xiadan/xiadan/ent/coupontemplate"
+	"github.com/xiadan/xiadan/ent/creator"
+	"github.com/xiadan/xiadan/ent/creatorclick"
+	"github.com/xiadan/xiadan/ent/creatorlink"
+	"github.com/xiadan/xiadan/ent/customergroup"
+	"github.com/xiadan/xiadan/ent/customergroupmember"
 	"github.com/xiadan/xiadan/ent/emailverification"
+	"github.com/xiadan/xiadan/ent/exchangerate"
+	"github.com/xiadan/xiadan/ent/experiment"
+	"github.com/xiadan/xiadan/ent/experimentarm"
+	"github.com/xiadan/xiadan/ent/experimentconversion"
+	"github.com/xiadan/xiadan/ent/experimentexposure"
+	"github.com/xiadan/xiadan/ent/flashsaleclaim"
+	"github.com/xiadan/xiadan/ent/flashsaleitem"
+	"github.com/xiadan/xiadan/ent/flashsaleuse"
 	"github.com/xiadan/xiadan/ent/helparticle"
 	"github.com/xiadan/xiadan/ent/helparticlevote"
 	"github.com/xiadan/xiadan/ent/helpcategory"
 	"github.com/xiadan/xiadan/ent/helpsearchtoken"
+	"github.com/xiadan/xiadan/ent/memberprice"
+	"github.com/xiadan/xiadan/ent/membership"
+	"github.com/xiadan/xiadan/ent/membertier"
 	"github.com/xiadan/xiadan/ent/merchant"
 	"github.com/xiadan/xiadan/ent/merchantcredit"
 	"github.com/xiadan/xiadan/ent/merchantcreditsnapshot"
 	"github.com/xiadan/xiadan/ent/merchantinvitation"
 	"github.com/xiadan/xiadan/ent/merchantsanction"
 	"github.com/xiadan/xiadan/ent/order"
+	"github.com/xiadan/xiadan/ent/orderadjustment"
 	"github.com/xiadan/xiadan/ent/orderevent"
 	"github.com/xiadan/xiadan/ent/orderitem"
 	"github.com/xiadan/xiadan/ent/payment"
@@ -41,18 +63,30 @@ import (
 	"github.com/xiadan/xiadan/ent/phonecode"
 	"github.com/xiadan/xiadan/ent/product"
 	"github.com/xiadan/xiadan/ent/productvariant"
+	"github.com/xiadan/xiadan/ent/promotion"
+	"github.com/xiadan/xiadan/ent/redpacket"
+	"github.com/xiadan/xiadan/ent/redpacketcampaign"
+	"github.com/xiadan/xiadan/ent/redpacketclaimer"
+	"github.com/xiadan/xiadan/ent/redpacketspend"
 	"github.com/xiadan/xiadan/ent/refreshtoken"
 	"github.com/xiadan/xiadan/ent/refund"
 	"github.com/xiadan/xiadan/ent/relaystate"
 	"github.com/xiadan/xiadan/ent/review"
 	"github.com/xiadan/xiadan/ent/reviewreport"
 	"github.com/xiadan/xiadan/ent/reviewvote"
+	"github.com/xiadan/xiadan/ent/riskassessment"
+	"github.com/xiadan/xiadan/ent/risklistentry"
+	"github.com/xiadan/xiadan/ent/searchsynonym"
+	"github.com/xiadan/xiadan/ent/searchsynonymterm"
 	"github.com/xiadan/xiadan/ent/searchtoken"
 	"github.com/xiadan/xiadan/ent/shipment"
 	"github.com/xiadan/xiadan/ent/stockmovement"
 	"github.com/xiadan/xiadan/ent/ticket"
 	"github.com/xiadan/xiadan/ent/ticketmessage"
+	"github.com/xiadan/xiadan/ent/totpcredential"
+	"github.com/xiadan/xiadan/ent/totprecoverycode"
 	"github.com/xiadan/xiadan/ent/trackingevent"
+	"github.com/xiadan/xiadan/ent/translation"
 	"github.com/xiadan/xiadan/ent/upload"
 	"github.com/xiadan/xiadan/ent/user"
 	"github.com/xiadan/xiadan/ent/useridentity"
@@ -81,12 +115,48 @@ type Client struct {
 	AuditLog *AuditLogClient
 	// CartLine is the client for interacting with the CartLine builders.
 	CartLine *CartLineClient
+	// CatalogChange is the client for interacting with the CatalogChange builders.
+	CatalogChange *CatalogChangeClient
 	// Category is the client for interacting with the Category builders.
 	Category *CategoryClient
 	// Checkout is the client for interacting with the Checkout builders.
 	Checkout *CheckoutClient
+	// Commission is the client for interacting with the Commission builders.
+	Commission *CommissionClient
+	// CommissionRule is the client for interacting with the CommissionRule builders.
+	CommissionRule *CommissionRuleClient
+	// Coupon is the client for interacting with the Coupon builders.
+	Coupon *CouponClient
+	// CouponTemplate is the client for interacting with the CouponTemplate builders.
+	CouponTemplate *CouponTemplateClient
+	// Creator is the client for interacting with the Creator builders.
+	Creator *CreatorClient
+	// CreatorClick is the client for interacting with the CreatorClick builders.
+	CreatorClick *CreatorClickClient
+	// CreatorLink is the client for interacting with the CreatorLink builders.
+	CreatorLink *CreatorLinkClient
+	// CustomerGroup is the client for interacting with the CustomerGroup builders.
+	CustomerGroup *CustomerGroupClient
+	// CustomerGroupMember is the client for interacting with the CustomerGroupMember builders.
+	CustomerGroupMember *CustomerGroupMemberClient
 	// EmailVerification is the client for interacting with the EmailVerification builders.
 	EmailVerification *EmailVerificationClient
+	// ExchangeRate is the client for interacting with the ExchangeRate builders.
+	ExchangeRate *ExchangeRateClient
+	// Experiment is the client for interacting with the Experiment builders.
+	Experiment *ExperimentClient
+	// ExperimentArm is the client for interacting with the ExperimentArm builders.
+	ExperimentArm *ExperimentArmClient
+	// ExperimentConversion is the client for interacting with the ExperimentConversion builders.
+	ExperimentConversion *ExperimentConversionClient
+	// ExperimentExposure is the client for interacting with the ExperimentExposure builders.
+	ExperimentExposure *ExperimentExposureClient
+	// FlashSaleClaim is the client for interacting with the FlashSaleClaim builders.
+	FlashSaleClaim *FlashSaleClaimClient
+	// FlashSaleItem is the client for interacting with the FlashSaleItem builders.
+	FlashSaleItem *FlashSaleItemClient
+	// FlashSaleUse is the client for interacting with the FlashSaleUse builders.
+	FlashSaleUse *FlashSaleUseClient
 	// HelpArticle is the client for interacting with the HelpArticle builders.
 	HelpArticle *HelpArticleClient
 	// HelpArticleVote is the client for interacting with the HelpArticleVote builders.
@@ -95,6 +165,12 @@ type Client struct {
 	HelpCategory *HelpCategoryClient
 	// HelpSearchToken is the client for interacting with the HelpSearchToken builders.
 	HelpSearchToken *HelpSearchTokenClient
+	// MemberPrice is the client for interacting with the MemberPrice builders.
+	MemberPrice *MemberPriceClient
+	// MemberTier is the client for interacting with the MemberTier builders.
+	MemberTier *MemberTierClient
+	// Membership is the client for interacting with the Membership builders.
+	Membership *MembershipClient
 	// Merchant is the client for interacting with the Merchant builders.
 	Merchant *MerchantClient
 	// MerchantCredit is the client for interacting with the MerchantCredit builders.
@@ -107,6 +183,8 @@ type Client struct {
 	MerchantSanction *MerchantSanctionClient
 	// Order is the client for interacting with the Order builders.
 	Order *OrderClient
+	// OrderAdjustment is the client for interacting with the OrderAdjustment builders.
+	OrderAdjustment *OrderAdjustmentClient
 	// OrderEvent is the client for interacting with the OrderEvent builders.
 	OrderEvent *OrderEventClient
 	// OrderItem is the client for interacting with the OrderItem builders.
@@ -121,6 +199,16 @@ type Client struct {
 	Product *ProductClient
 	// ProductVariant is the client for interacting with the ProductVariant builders.
 	ProductVariant *ProductVariantClient
+	// Promotion is the client for interacting with the Promotion builders.
+	Promotion *PromotionClient
+	// RedPacket is the client for interacting with the RedPacket builders.
+	RedPacket *RedPacketClient
+	// RedPacketCampaign is the client for interacting with the RedPacketCampaign builders.
+	RedPacketCampaign *RedPacketCampaignClient
+	// RedPacketClaimer is the client for interacting with the RedPacketClaimer builders.
+	RedPacketClaimer *RedPacketClaimerClient
+	// RedPacketSpend is the client for interacting with the RedPacketSpend builders.
+	RedPacketSpend *RedPacketSpendClient
 	// RefreshToken is the client for interacting with the RefreshToken builders.
 	RefreshToken *RefreshTokenClient
 	// Refund is the client for interacting with the Refund builders.
@@ -133,6 +221,14 @@ type Client struct {
 	ReviewReport *ReviewReportClient
 	// ReviewVote is the client for interacting with the ReviewVote builders.
 	ReviewVote *ReviewVoteClient
+	// RiskAssessment is the client for interacting with the RiskAssessment builders.
+	RiskAssessment *RiskAssessmentClient
+	// RiskListEntry is the client for interacting with the RiskListEntry builders.
+	RiskListEntry *RiskListEntryClient
+	// SearchSynonym is the client for interacting with the SearchSynonym builders.
+	SearchSynonym *SearchSynonymClient
+	// SearchSynonymTerm is the client for interacting with the SearchSynonymTerm builders.
+	SearchSynonymTerm *SearchSynonymTermClient
 	// SearchToken is the client for interacting with the SearchToken builders.
 	SearchToken *SearchTokenClient
 	// Shipment is the client for interacting with the Shipment builders.
@@ -143,8 +239,14 @@ type Client struct {
 	Ticket *TicketClient
 	// TicketMessage is the client for interacting with the TicketMessage builders.
 	TicketMessage *TicketMessageClient
+	// TotpCredential is the client for interacting with the TotpCredential builders.
+	TotpCredential *TotpCredentialClient
+	// TotpRecoveryCode is the client for interacting with the TotpRecoveryCode builders.
+	TotpRecoveryCode *TotpRecoveryCodeClient
 	// TrackingEvent is the client for interacting with the TrackingEvent builders.
 	TrackingEvent *TrackingEventClient
+	// Translation is the client for interacting with the Translation builders.
+	Translation *TranslationClient
 	// Upload is the client for interacting with the Upload builders.
 	Upload *UploadClient
 	// User is the client for interacting with the User builders.
@@ -176,19 +278,41 @@ func (c *Client) init() {
 	c.ApiClient = NewApiClientClient(c.config)
 	c.AuditLog = NewAuditLogClient(c.config)
 	c.CartLine = NewCartLineClient(c.config)
+	c.CatalogChange = NewCatalogChangeClient(c.config)
 	c.Category = NewCategoryClient(c.config)
 	c.Checkout = NewCheckoutClient(c.config)
+	c.Commission = NewCommissionClient(c.config)
+	c.CommissionRule = NewCommissionRuleClient(c.config)
+	c.Coupon = NewCouponClient(c.config)
+	c.CouponTemplate = NewCouponTemplateClient(c.config)
+	c.Creator = NewCreatorClient(c.config)
+	c.CreatorClick = NewCreatorClickClient(c.config)
+	c.CreatorLink = NewCreatorLinkClient(c.config)
+	c.CustomerGroup = NewCustomerGroupClient(c.config)
+	c.CustomerGroupMember = NewCustomerGroupMemberClient(c.config)
 	c.EmailVerification = NewEmailVerificationClient(c.config)
+	c.ExchangeRate = NewExchangeRateClient(c.config)
+	c.Experiment = NewExperimentClient(c.config)
+	c.ExperimentArm = NewExperimentArmClient(c.config)
+	c.ExperimentConversion = NewExperimentConversionClient(c.config)
+	c.ExperimentExposure = NewExperimentExposureClient(c.config)
+	c.FlashSaleClaim = NewFlashSaleClaimClient(c.config)
+	c.FlashSaleItem = NewFlashSaleItemClient(c.config)
+	c.FlashSaleUse = NewFlashSaleUseClient(c.config)
 	c.HelpArticle = NewHelpArticleClient(c.config)
 	c.HelpArticleVote = NewHelpArticleVoteClient(c.config)
 	c.HelpCategory = NewHelpCategoryClient(c.config)
 	c.HelpSearchToken = NewHelpSearchTokenClient(c.config)
+	c.MemberPrice = NewMemberPriceClient(c.config)
+	c.MemberTier = NewMemberTierClient(c.config)
+	c.Membership = NewMembershipClient(c.config)
 	c.Merchant = NewMerchantClient(c.config)
 	c.MerchantCredit = NewMerchantCreditClient(c.config)
 	c.MerchantCreditSnapshot = NewMerchantCreditSnapshotClient(c.config)
 	c.MerchantInvitation = NewMerchantInvitationClient(c.config)
 	c.MerchantSanction = NewMerchantSanctionClient(c.config)
 	c.Order = NewOrderClient(c.config)
+	c.OrderAdjustment = NewOrderAdjustmentClient(c.config)
 	c.OrderEvent = NewOrderEventClient(c.config)
 	c.OrderItem = NewOrderItemClient(c.config)
 	c.Payment = NewPaymentClient(c.config)
@@ -196,18 +320,30 @@ func (c *Client) init() {
 	c.PhoneCode = NewPhoneCodeClient(c.config)
 	c.Product = NewProductClient(c.config)
 	c.ProductVariant = NewProductVariantClient(c.config)
+	c.Promotion = NewPromotionClient(c.config)
+	c.RedPacket = NewRedPacketClient(c.config)
+	c.RedPacketCampaign = NewRedPacketCampaignClient(c.config)
+	c.RedPacketClaimer = NewRedPacketClaimerClient(c.config)
+	c.RedPacketSpend = NewRedPacketSpendClient(c.config)
 	c.RefreshToken = NewRefreshTokenClient(c.config)
 	c.Refund = NewRefundClient(c.config)
 	c.RelayState = NewRelayStateClient(c.config)
 	c.Review = NewReviewClient(c.config)
 	c.ReviewReport = NewReviewReportClient(c.config)
 	c.ReviewVote = NewReviewVoteClient(c.config)
+	c.RiskAssessment = NewRiskAssessmentClient(c.config)
+	c.RiskListEntry = NewRiskListEntryClient(c.config)
+	c.SearchSynonym = NewSearchSynonymClient(c.config)
+	c.SearchSynonymTerm = NewSearchSynonymTermClient(c.config)
 	c.SearchToken = NewSearchTokenClient(c.config)
 	c.Shipment = NewShipmentClient(c.config)
 	c.StockMovement = NewStockMovementClient(c.config)
 	c.Ticket = NewTicketClient(c.config)
 	c.TicketMessage = NewTicketMessageClient(c.config)
+	c.TotpCredential = NewTotpCredentialClient(c.config)
+	c.TotpRecoveryCode = NewTotpRecoveryCodeClient(c.config)
 	c.TrackingEvent = NewTrackingEventClient(c.config)
+	c.Translation = NewTranslationClient(c.config)
 	c.Upload = NewUploadClient(c.config)
 	c.User = NewUserClient(c.config)
 	c.UserIdentity = NewUserIdentityClient(c.config)
@@ -313,19 +449,41 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		ApiClient:              NewApiClientClient(cfg),
 		AuditLog:               NewAuditLogClient(cfg),
 		CartLine:               NewCartLineClient(cfg),
+		CatalogChange:          NewCatalogChangeClient(cfg),
 		Category:               NewCategoryClient(cfg),
 		Checkout:               NewCheckoutClient(cfg),
+		Commission:             NewCommissionClient(cfg),
+		CommissionRule:         NewCommissionRuleClient(cfg),
+		Coupon:                 NewCouponClient(cfg),
+		CouponTemplate:         NewCouponTemplateClient(cfg),
+		Creator:                NewCreatorClient(cfg),
+		CreatorClick:           NewCreatorClickClient(cfg),
+		CreatorLink:            NewCreatorLinkClient(cfg),
+		CustomerGroup:          NewCustomerGroupClient(cfg),
+		CustomerGroupMember:    NewCustomerGroupMemberClient(cfg),
 		EmailVerification:      NewEmailVerificationClient(cfg),
+		ExchangeRate:           NewExchangeRateClient(cfg),
+		Experiment:             NewExperimentClient(cfg),
+		ExperimentArm:          NewExperimentArmClient(cfg),
+		ExperimentConversion:   NewExperimentConversionClient(cfg),
+		ExperimentExposure:     NewExperimentExposureClient(cfg),
+		FlashSaleClaim:         NewFlashSaleClaimClient(cfg),
+		FlashSaleItem:          NewFlashSaleItemClient(cfg),
+		FlashSaleUse:           NewFlashSaleUseClient(cfg),
 		HelpArticle:            NewHelpArticleClient(cfg),
 		HelpArticleVote:        NewHelpArticleVoteClient(cfg),
 		HelpCategory:           NewHelpCategoryClient(cfg),
 		HelpSearchToken:        NewHelpSearchTokenClient(cfg),
+		MemberPrice:            NewMemberPriceClient(cfg),
+		MemberTier:             NewMemberTierClient(cfg),
+		Membership:             NewMembershipClient(cfg),
 		Merchant:               NewMerchantClient(cfg),
 		MerchantCredit:         NewMerchantCreditClient(cfg),
 		MerchantCreditSnapshot: NewMerchantCreditSnapshotClient(cfg),
 		MerchantInvitation:     NewMerchantInvitationClient(cfg),
 		MerchantSanction:       NewMerchantSanctionClient(cfg),
 		Order:                  NewOrderClient(cfg),
+		OrderAdjustment:        NewOrderAdjustmentClient(cfg),
 		OrderEvent:             NewOrderEventClient(cfg),
 		OrderItem:              NewOrderItemClient(cfg),
 		Payment:                NewPaymentClient(cfg),
@@ -333,18 +491,30 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		PhoneCode:              NewPhoneCodeClient(cfg),
 		Product:                NewProductClient(cfg),
 		ProductVariant:         NewProductVariantClient(cfg),
+		Promotion:              NewPromotionClient(cfg),
+		RedPacket:              NewRedPacketClient(cfg),
+		RedPacketCampaign:      NewRedPacketCampaignClient(cfg),
+		RedPacketClaimer:       NewRedPacketClaimerClient(cfg),
+		RedPacketSpend:         NewRedPacketSpendClient(cfg),
 		RefreshToken:           NewRefreshTokenClient(cfg),
 		Refund:                 NewRefundClient(cfg),
 		RelayState:             NewRelayStateClient(cfg),
 		Review:                 NewReviewClient(cfg),
 		ReviewReport:           NewReviewReportClient(cfg),
 		ReviewVote:             NewReviewVoteClient(cfg),
+		RiskAssessment:         NewRiskAssessmentClient(cfg),
+		RiskListEntry:          NewRiskListEntryClient(cfg),
+		SearchSynonym:          NewSearchSynonymClient(cfg),
+		SearchSynonymTerm:      NewSearchSynonymTermClient(cfg),
 		SearchToken:            NewSearchTokenClient(cfg),
 		Shipment:               NewShipmentClient(cfg),
 		StockMovement:          NewStockMovementClient(cfg),
 		Ticket:                 NewTicketClient(cfg),
 		TicketMessage:          NewTicketMessageClient(cfg),
+		TotpCredential:         NewTotpCredentialClient(cfg),
+		TotpRecoveryCode:       NewTotpRecoveryCodeClient(cfg),
 		TrackingEvent:          NewTrackingEventClient(cfg),
+		Translation:            NewTranslationClient(cfg),
 		Upload:                 NewUploadClient(cfg),
 		User:                   NewUserClient(cfg),
 		UserIdentity:           NewUserIdentityClient(cfg),
@@ -377,19 +547,41 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		ApiClient:              NewApiClientClient(cfg),
 		AuditLog:               NewAuditLogClient(cfg),
 		CartLine:               NewCartLineClient(cfg),
+		CatalogChange:          NewCatalogChangeClient(cfg),
 		Category:               NewCategoryClient(cfg),
 		Checkout:               NewCheckoutClient(cfg),
+		Commission:             NewCommissionClient(cfg),
+		CommissionRule:         NewCommissionRuleClient(cfg),
+		Coupon:                 NewCouponClient(cfg),
+		CouponTemplate:         NewCouponTemplateClient(cfg),
+		Creator:                NewCreatorClient(cfg),
+		CreatorClick:           NewCreatorClickClient(cfg),
+		CreatorLink:            NewCreatorLinkClient(cfg),
+		CustomerGroup:          NewCustomerGroupClient(cfg),
+		CustomerGroupMember:    NewCustomerGroupMemberClient(cfg),
 		EmailVerification:      NewEmailVerificationClient(cfg),
+		ExchangeRate:           NewExchangeRateClient(cfg),
+		Experiment:             NewExperimentClient(cfg),
+		ExperimentArm:          NewExperimentArmClient(cfg),
+		ExperimentConversion:   NewExperimentConversionClient(cfg),
+		ExperimentExposure:     NewExperimentExposureClient(cfg),
+		FlashSaleClaim:         NewFlashSaleClaimClient(cfg),
+		FlashSaleItem:          NewFlashSaleItemClient(cfg),
+		FlashSaleUse:           NewFlashSaleUseClient(cfg),
 		HelpArticle:            NewHelpArticleClient(cfg),
 		HelpArticleVote:        NewHelpArticleVoteClient(cfg),
 		HelpCategory:           NewHelpCategoryClient(cfg),
 		HelpSearchToken:        NewHelpSearchTokenClient(cfg),
+		MemberPrice:            NewMemberPriceClient(cfg),
+		MemberTier:             NewMemberTierClient(cfg),
+		Membership:             NewMembershipClient(cfg),
 		Merchant:               NewMerchantClient(cfg),
 		MerchantCredit:         NewMerchantCreditClient(cfg),
 		MerchantCreditSnapshot: NewMerchantCreditSnapshotClient(cfg),
 		MerchantInvitation:     NewMerchantInvitationClient(cfg),
 		MerchantSanction:       NewMerchantSanctionClient(cfg),
 		Order:                  NewOrderClient(cfg),
+		OrderAdjustment:        NewOrderAdjustmentClient(cfg),
 		OrderEvent:             NewOrderEventClient(cfg),
 		OrderItem:              NewOrderItemClient(cfg),
 		Payment:                NewPaymentClient(cfg),
@@ -397,18 +589,30 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		PhoneCode:              NewPhoneCodeClient(cfg),
 		Product:                NewProductClient(cfg),
 		ProductVariant:         NewProductVariantClient(cfg),
+		Promotion:              NewPromotionClient(cfg),
+		RedPacket:              NewRedPacketClient(cfg),
+		RedPacketCampaign:      NewRedPacketCampaignClient(cfg),
+		RedPacketClaimer:       NewRedPacketClaimerClient(cfg),
+		RedPacketSpend:         NewRedPacketSpendClient(cfg),
 		RefreshToken:           NewRefreshTokenClient(cfg),
 		Refund:                 NewRefundClient(cfg),
 		RelayState:             NewRelayStateClient(cfg),
 		Review:                 NewReviewClient(cfg),
 		ReviewReport:           NewReviewReportClient(cfg),
 		ReviewVote:             NewReviewVoteClient(cfg),
+		RiskAssessment:         NewRiskAssessmentClient(cfg),
+		RiskListEntry:          NewRiskListEntryClient(cfg),
+		SearchSynonym:          NewSearchSynonymClient(cfg),
+		SearchSynonymTerm:      NewSearchSynonymTermClient(cfg),
 		SearchToken:            NewSearchTokenClient(cfg),
 		Shipment:               NewShipmentClient(cfg),
 		StockMovement:          NewStockMovementClient(cfg),
 		Ticket:                 NewTicketClient(cfg),
 		TicketMessage:          NewTicketMessageClient(cfg),
+		TotpCredential:         NewTotpCredentialClient(cfg),
+		TotpRecoveryCode:       NewTotpRecoveryCodeClient(cfg),
 		TrackingEvent:          NewTrackingEventClient(cfg),
+		Translation:            NewTranslationClient(cfg),
 		Upload:                 NewUploadClient(cfg),
 		User:                   NewUserClient(cfg),
 		UserIdentity:           NewUserIdentityClient(cfg),
@@ -446,15 +650,23 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.Address, c.AfterSalesEvent, c.AfterSalesRequest, c.ApiClient, c.AuditLog,
-		c.CartLine, c.Category, c.Checkout, c.EmailVerification, c.HelpArticle,
-		c.HelpArticleVote, c.HelpCategory, c.HelpSearchToken, c.Merchant,
-		c.MerchantCredit, c.MerchantCreditSnapshot, c.MerchantInvitation,
-		c.MerchantSanction, c.Order, c.OrderEvent, c.OrderItem, c.Payment,
-		c.PaymentNotification, c.PhoneCode, c.Product, c.ProductVariant,
-		c.RefreshToken, c.Refund, c.RelayState, c.Review, c.ReviewReport, c.ReviewVote,
+		c.CartLine, c.CatalogChange, c.Category, c.Checkout, c.Commission,
+		c.CommissionRule, c.Coupon, c.CouponTemplate, c.Creator, c.CreatorClick,
+		c.CreatorLink, c.CustomerGroup, c.CustomerGroupMember, c.EmailVerification,
+		c.ExchangeRate, c.Experiment, c.ExperimentArm, c.ExperimentConversion,
+		c.ExperimentExposure, c.FlashSaleClaim, c.FlashSaleItem, c.FlashSaleUse,
+		c.HelpArticle, c.HelpArticleVote, c.HelpCategory, c.HelpSearchToken,
+		c.MemberPrice, c.MemberTier, c.Membership, c.Merchant, c.MerchantCredit,
+		c.MerchantCreditSnapshot, c.MerchantInvitation, c.MerchantSanction, c.Order,
+		c.OrderAdjustment, c.OrderEvent, c.OrderItem, c.Payment, c.PaymentNotification,
+		c.PhoneCode, c.Product, c.ProductVariant, c.Promotion, c.RedPacket,
+		c.RedPacketCampaign, c.RedPacketClaimer, c.RedPacketSpend, c.RefreshToken,
+		c.Refund, c.RelayState, c.Review, c.ReviewReport, c.ReviewVote,
+		c.RiskAssessment, c.RiskListEntry, c.SearchSynonym, c.SearchSynonymTerm,
 		c.SearchToken, c.Shipment, c.StockMovement, c.Ticket, c.TicketMessage,
-		c.TrackingEvent, c.Upload, c.User, c.UserIdentity, c.WebSignInState, c.Webhook,
-		c.WebhookAttempt, c.WebhookDelivery,
+		c.TotpCredential, c.TotpRecoveryCode, c.TrackingEvent, c.Translation, c.Upload,
+		c.User, c.UserIdentity, c.WebSignInState, c.Webhook, c.WebhookAttempt,
+		c.WebhookDelivery,
 	} {
 		n.Use(hooks...)
 	}
@@ -465,15 +677,23 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.Address, c.AfterSalesEvent, c.AfterSalesRequest, c.ApiClient, c.AuditLog,
-		c.CartLine, c.Category, c.Checkout, c.EmailVerification, c.HelpArticle,
-		c.HelpArticleVote, c.HelpCategory, c.HelpSearchToken, c.Merchant,
-		c.MerchantCredit, c.MerchantCreditSnapshot, c.MerchantInvitation,
-		c.MerchantSanction, c.Order, c.OrderEvent, c.OrderItem, c.Payment,
-		c.PaymentNotification, c.PhoneCode, c.Product, c.ProductVariant,
-		c.RefreshToken, c.Refund, c.RelayState, c.Review, c.ReviewReport, c.ReviewVote,
+		c.CartLine, c.CatalogChange, c.Category, c.Checkout, c.Commission,
+		c.CommissionRule, c.Coupon, c.CouponTemplate, c.Creator, c.CreatorClick,
+		c.CreatorLink, c.CustomerGroup, c.CustomerGroupMember, c.EmailVerification,
+		c.ExchangeRate, c.Experiment, c.ExperimentArm, c.ExperimentConversion,
+		c.ExperimentExposure, c.FlashSaleClaim, c.FlashSaleItem, c.FlashSaleUse,
+		c.HelpArticle, c.HelpArticleVote, c.HelpCategory, c.HelpSearchToken,
+		c.MemberPrice, c.MemberTier, c.Membership, c.Merchant, c.MerchantCredit,
+		c.MerchantCreditSnapshot, c.MerchantInvitation, c.MerchantSanction, c.Order,
+		c.OrderAdjustment, c.OrderEvent, c.OrderItem, c.Payment, c.PaymentNotification,
+		c.PhoneCode, c.Product, c.ProductVariant, c.Promotion, c.RedPacket,
+		c.RedPacketCampaign, c.RedPacketClaimer, c.RedPacketSpend, c.RefreshToken,
+		c.Refund, c.RelayState, c.Review, c.ReviewReport, c.ReviewVote,
+		c.RiskAssessment, c.RiskListEntry, c.SearchSynonym, c.SearchSynonymTerm,
 		c.SearchToken, c.Shipment, c.StockMovement, c.Ticket, c.TicketMessage,
-		c.TrackingEvent, c.Upload, c.User, c.UserIdentity, c.WebSignInState, c.Webhook,
-		c.WebhookAttempt, c.WebhookDelivery,
+		c.TotpCredential, c.TotpRecoveryCode, c.TrackingEvent, c.Translation, c.Upload,
+		c.User, c.UserIdentity, c.WebSignInState, c.Webhook, c.WebhookAttempt,
+		c.WebhookDelivery,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -494,12 +714,48 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.AuditLog.mutate(ctx, m)
 	case *CartLineMutation:
 		return c.CartLine.mutate(ctx, m)
+	case *CatalogChangeMutation:
+		return c.CatalogChange.mutate(ctx, m)
 	case *CategoryMutation:
 		return c.Category.mutate(ctx, m)
 	case *CheckoutMutation:
 		return c.Checkout.mutate(ctx, m)
+	case *CommissionMutation:
+		return c.Commission.mutate(ctx, m)
+	case *CommissionRuleMutation:
+		return c.CommissionRule.mutate(ctx, m)
+	case *CouponMutation:
+		return c.Coupon.mutate(ctx, m)
+	case *CouponTemplateMutation:
+		return c.CouponTemplate.mutate(ctx, m)
+	case *CreatorMutation:
+		return c.Creator.mutate(ctx, m)
+	case *CreatorClickMutation:
+		return c.CreatorClick.mutate(ctx, m)
+	case *CreatorLinkMutation:
+		return c.CreatorLink.mutate(ctx, m)
+	case *CustomerGroupMutation:
+		return c.CustomerGroup.mutate(ctx, m)
+	case *CustomerGroupMemberMutation:
+		return c.CustomerGroupMember.mutate(ctx, m)
 	case *EmailVerificationMutation:
 		return c.EmailVerification.mutate(ctx, m)
+	case *ExchangeRateMutation:
+		return c.ExchangeRate.mutate(ctx, m)
+	case *ExperimentMutation:
+		return c.Experiment.mutate(ctx, m)
+	case *ExperimentArmMutation:
+		return c.ExperimentArm.mutate(ctx, m)
+	case *ExperimentConversionMutation:
+		return c.ExperimentConversion.mutate(ctx, m)
+	case *ExperimentExposureMutation:
+		return c.ExperimentExposure.mutate(ctx, m)
+	case *FlashSaleClaimMutation:
+		return c.FlashSaleClaim.mutate(ctx, m)
+	case *FlashSaleItemMutation:
+		return c.FlashSaleItem.mutate(ctx, m)
+	case *FlashSaleUseMutation:
+		return c.FlashSaleUse.mutate(ctx, m)
 	case *HelpArticleMutation:
 		return c.HelpArticle.mutate(ctx, m)
 	case *HelpArticleVoteMutation:
@@ -508,6 +764,12 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.HelpCategory.mutate(ctx, m)
 	case *HelpSearchTokenMutation:
 		return c.HelpSearchToken.mutate(ctx, m)
+	case *MemberPriceMutation:
+		return c.MemberPrice.mutate(ctx, m)
+	case *MemberTierMutation:
+		return c.MemberTier.mutate(ctx, m)
+	case *MembershipMutation:
+		return c.Membership.mutate(ctx, m)
 	case *MerchantMutation:
 		return c.Merchant.mutate(ctx, m)
 	case *MerchantCreditMutation:
@@ -520,6 +782,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.MerchantSanction.mutate(ctx, m)
 	case *OrderMutation:
 		return c.Order.mutate(ctx, m)
+	case *OrderAdjustmentMutation:
+		return c.OrderAdjustment.mutate(ctx, m)
 	case *OrderEventMutation:
 		return c.OrderEvent.mutate(ctx, m)
 	case *OrderItemMutation:
@@ -534,6 +798,16 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Product.mutate(ctx, m)
 	case *ProductVariantMutation:
 		return c.ProductVariant.mutate(ctx, m)
+	case *PromotionMutation:
+		return c.Promotion.mutate(ctx, m)
+	case *RedPacketMutation:
+		return c.RedPacket.mutate(ctx, m)
+	case *RedPacketCampaignMutation:
+		return c.RedPacketCampaign.mutate(ctx, m)
+	case *RedPacketClaimerMutation:
+		return c.RedPacketClaimer.mutate(ctx, m)
+	case *RedPacketSpendMutation:
+		return c.RedPacketSpend.mutate(ctx, m)
 	case *RefreshTokenMutation:
 		return c.RefreshToken.mutate(ctx, m)
 	case *RefundMutation:
@@ -546,6 +820,14 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.ReviewReport.mutate(ctx, m)
 	case *ReviewVoteMutation:
 		return c.ReviewVote.mutate(ctx, m)
+	case *RiskAssessmentMutation:
+		return c.RiskAssessment.mutate(ctx, m)
+	case *RiskListEntryMutation:
+		return c.RiskListEntry.mutate(ctx, m)
+	case *SearchSynonymMutation:
+		return c.SearchSynonym.mutate(ctx, m)
+	case *SearchSynonymTermMutation:
+		return c.SearchSynonymTerm.mutate(ctx, m)
 	case *SearchTokenMutation:
 		return c.SearchToken.mutate(ctx, m)
 	case *ShipmentMutation:
@@ -556,8 +838,14 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Ticket.mutate(ctx, m)
 	case *TicketMessageMutation:
 		return c.TicketMessage.mutate(ctx, m)
+	case *TotpCredentialMutation:
+		return c.TotpCredential.mutate(ctx, m)
+	case *TotpRecoveryCodeMutation:
+		return c.TotpRecoveryCode.mutate(ctx, m)
 	case *TrackingEventMutation:
 		return c.TrackingEvent.mutate(ctx, m)
+	case *TranslationMutation:
+		return c.Translation.mutate(ctx, m)
 	case *UploadMutation:
 		return c.Upload.mutate(ctx, m)
 	case *UserMutation:
@@ -1493,6 +1781,139 @@ func (c *CartLineClient) mutate(ctx context.Context, m *CartLineMutation) (Value
 	}
 }
 
+// CatalogChangeClient is a client for the CatalogChange schema.
+type CatalogChangeClient struct {
+	config
+}
+
+// NewCatalogChangeClient returns a client for the CatalogChange from the given config.
+func NewCatalogChangeClient(c config) *CatalogChangeClient {
+	return &CatalogChangeClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `catalogchange.Hooks(f(g(h())))`.
+func (c *CatalogChangeClient) Use(hooks ...Hook) {
+	c.hooks.CatalogChange = append(c.hooks.CatalogChange, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `catalogchange.Intercept(f(g(h())))`.
+func (c *CatalogChangeClient) Intercept(interceptors ...Interceptor) {
+	c.inters.CatalogChange = append(c.inters.CatalogChange, interceptors...)
+}
+
+// Create returns a builder for creating a CatalogChange entity.
+func (c *CatalogChangeClient) Create() *CatalogChangeCreate {
+	mutation := newCatalogChangeMutation(c.config, OpCreate)
+	return &CatalogChangeCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of CatalogChange entities.
+func (c *CatalogChangeClient) CreateBulk(builders ...*CatalogChangeCreate) *CatalogChangeCreateBulk {
+	return &CatalogChangeCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *CatalogChangeClient) MapCreateBulk(slice any, setFunc func(*CatalogChangeCreate, int)) *CatalogChangeCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &CatalogChangeCreateBulk{err: fmt.Errorf("calling to CatalogChangeClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*CatalogChangeCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &CatalogChangeCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for CatalogChange.
+func (c *CatalogChangeClient) Update() *CatalogChangeUpdate {
+	mutation := newCatalogChangeMutation(c.config, OpUpdate)
+	return &CatalogChangeUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *CatalogChangeClient) UpdateOne(_m *CatalogChange) *CatalogChangeUpdateOne {
+	mutation := newCatalogChangeMutation(c.config, OpUpdateOne, withCatalogChange(_m))
+	return &CatalogChangeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *CatalogChangeClient) UpdateOneID(id int) *CatalogChangeUpdateOne {
+	mutation := newCatalogChangeMutation(c.config, OpUpdateOne, withCatalogChangeID(id))
+	return &CatalogChangeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for CatalogChange.
+func (c *CatalogChangeClient) Delete() *CatalogChangeDelete {
+	mutation := newCatalogChangeMutation(c.config, OpDelete)
+	return &CatalogChangeDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *CatalogChangeClient) DeleteOne(_m *CatalogChange) *CatalogChangeDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *CatalogChangeClient) DeleteOneID(id int) *CatalogChangeDeleteOne {
+	builder := c.Delete().Where(catalogchange.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &CatalogChangeDeleteOne{builder}
+}
+
+// Query returns a query builder for CatalogChange.
+func (c *CatalogChangeClient) Query() *CatalogChangeQuery {
+	return &CatalogChangeQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeCatalogChange},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a CatalogChange entity by its id.
+func (c *CatalogChangeClient) Get(ctx context.Context, id int) (*CatalogChange, error) {
+	return c.Query().Where(catalogchange.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *CatalogChangeClient) GetX(ctx context.Context, id int) *CatalogChange {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *CatalogChangeClient) Hooks() []Hook {
+	return c.hooks.CatalogChange
+}
+
+// Interceptors returns the client interceptors.
+func (c *CatalogChangeClient) Interceptors() []Interceptor {
+	return c.inters.CatalogChange
+}
+
+func (c *CatalogChangeClient) mutate(ctx context.Context, m *CatalogChangeMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&CatalogChangeCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&CatalogChangeUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&CatalogChangeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&CatalogChangeDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown CatalogChange mutation op: %q", m.Op())
+	}
+}
+
 // CategoryClient is a client for the Category schema.
 type CategoryClient struct {
 	config
@@ -1809,6 +2230,1292 @@ func (c *CheckoutClient) mutate(ctx context.Context, m *CheckoutMutation) (Value
 	}
 }
 
+// CommissionClient is a client for the Commission schema.
+type CommissionClient struct {
+	config
+}
+
+// NewCommissionClient returns a client for the Commission from the given config.
+func NewCommissionClient(c config) *CommissionClient {
+	return &CommissionClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `commission.Hooks(f(g(h())))`.
+func (c *CommissionClient) Use(hooks ...Hook) {
+	c.hooks.Commission = append(c.hooks.Commission, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `commission.Intercept(f(g(h())))`.
+func (c *CommissionClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Commission = append(c.inters.Commission, interceptors...)
+}
+
+// Create returns a builder for creating a Commission entity.
+func (c *CommissionClient) Create() *CommissionCreate {
+	mutation := newCommissionMutation(c.config, OpCreate)
+	return &CommissionCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Commission entities.
+func (c *CommissionClient) CreateBulk(builders ...*CommissionCreate) *CommissionCreateBulk {
+	return &CommissionCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *CommissionClient) MapCreateBulk(slice any, setFunc func(*CommissionCreate, int)) *CommissionCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &CommissionCreateBulk{err: fmt.Errorf("calling to CommissionClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*CommissionCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &CommissionCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Commission.
+func (c *CommissionClient) Update() *CommissionUpdate {
+	mutation := newCommissionMutation(c.config, OpUpdate)
+	return &CommissionUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *CommissionClient) UpdateOne(_m *Commission) *CommissionUpdateOne {
+	mutation := newCommissionMutation(c.config, OpUpdateOne, withCommission(_m))
+	return &CommissionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *CommissionClient) UpdateOneID(id int) *CommissionUpdateOne {
+	mutation := newCommissionMutation(c.config, OpUpdateOne, withCommissionID(id))
+	return &CommissionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Commission.
+func (c *CommissionClient) Delete() *CommissionDelete {
+	mutation := newCommissionMutation(c.config, OpDelete)
+	return &CommissionDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *CommissionClient) DeleteOne(_m *Commission) *CommissionDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *CommissionClient) DeleteOneID(id int) *CommissionDeleteOne {
+	builder := c.Delete().Where(commission.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &CommissionDeleteOne{builder}
+}
+
+// Query returns a query builder for Commission.
+func (c *CommissionClient) Query() *CommissionQuery {
+	return &CommissionQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeCommission},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Commission entity by its id.
+func (c *CommissionClient) Get(ctx context.Context, id int) (*Commission, error) {
+	return c.Query().Where(commission.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *CommissionClient) GetX(ctx context.Context, id int) *Commission {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryOrder queries the order edge of a Commission.
+func (c *CommissionClient) QueryOrder(_m *Commission) *OrderQuery {
+	query := (&OrderClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(commission.Table, commission.FieldID, id),
+			sqlgraph.To(order.Table, order.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, commission.OrderTable, commission.OrderColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *CommissionClient) Hooks() []Hook {
+	hooks := c.hooks.Commission
+	return append(hooks[:len(hooks):len(hooks)], commission.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *CommissionClient) Interceptors() []Interceptor {
+	return c.inters.Commission
+}
+
+func (c *CommissionClient) mutate(ctx context.Context, m *CommissionMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&CommissionCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&CommissionUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&CommissionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&CommissionDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Commission mutation op: %q", m.Op())
+	}
+}
+
+// CommissionRuleClient is a client for the CommissionRule schema.
+type CommissionRuleClient struct {
+	config
+}
+
+// NewCommissionRuleClient returns a client for the CommissionRule from the given config.
+func NewCommissionRuleClient(c config) *CommissionRuleClient {
+	return &CommissionRuleClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `commissionrule.Hooks(f(g(h())))`.
+func (c *CommissionRuleClient) Use(hooks ...Hook) {
+	c.hooks.CommissionRule = append(c.hooks.CommissionRule, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `commissionrule.Intercept(f(g(h())))`.
+func (c *CommissionRuleClient) Intercept(interceptors ...Interceptor) {
+	c.inters.CommissionRule = append(c.inters.CommissionRule, interceptors...)
+}
+
+// Create returns a builder for creating a CommissionRule entity.
+func (c *CommissionRuleClient) Create() *CommissionRuleCreate {
+	mutation := newCommissionRuleMutation(c.config, OpCreate)
+	return &CommissionRuleCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of CommissionRule entities.
+func (c *CommissionRuleClient) CreateBulk(builders ...*CommissionRuleCreate) *CommissionRuleCreateBulk {
+	return &CommissionRuleCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *CommissionRuleClient) MapCreateBulk(slice any, setFunc func(*CommissionRuleCreate, int)) *CommissionRuleCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &CommissionRuleCreateBulk{err: fmt.Errorf("calling to CommissionRuleClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*CommissionRuleCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &CommissionRuleCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for CommissionRule.
+func (c *CommissionRuleClient) Update() *CommissionRuleUpdate {
+	mutation := newCommissionRuleMutation(c.config, OpUpdate)
+	return &CommissionRuleUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *CommissionRuleClient) UpdateOne(_m *CommissionRule) *CommissionRuleUpdateOne {
+	mutation := newCommissionRuleMutation(c.config, OpUpdateOne, withCommissionRule(_m))
+	return &CommissionRuleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *CommissionRuleClient) UpdateOneID(id int) *CommissionRuleUpdateOne {
+	mutation := newCommissionRuleMutation(c.config, OpUpdateOne, withCommissionRuleID(id))
+	return &CommissionRuleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for CommissionRule.
+func (c *CommissionRuleClient) Delete() *CommissionRuleDelete {
+	mutation := newCommissionRuleMutation(c.config, OpDelete)
+	return &CommissionRuleDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *CommissionRuleClient) DeleteOne(_m *CommissionRule) *CommissionRuleDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *CommissionRuleClient) DeleteOneID(id int) *CommissionRuleDeleteOne {
+	builder := c.Delete().Where(commissionrule.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &CommissionRuleDeleteOne{builder}
+}
+
+// Query returns a query builder for CommissionRule.
+func (c *CommissionRuleClient) Query() *CommissionRuleQuery {
+	return &CommissionRuleQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeCommissionRule},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a CommissionRule entity by its id.
+func (c *CommissionRuleClient) Get(ctx context.Context, id int) (*CommissionRule, error) {
+	return c.Query().Where(commissionrule.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *CommissionRuleClient) GetX(ctx context.Context, id int) *CommissionRule {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *CommissionRuleClient) Hooks() []Hook {
+	hooks := c.hooks.CommissionRule
+	return append(hooks[:len(hooks):len(hooks)], commissionrule.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *CommissionRuleClient) Interceptors() []Interceptor {
+	return c.inters.CommissionRule
+}
+
+func (c *CommissionRuleClient) mutate(ctx context.Context, m *CommissionRuleMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&CommissionRuleCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&CommissionRuleUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&CommissionRuleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&CommissionRuleDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown CommissionRule mutation op: %q", m.Op())
+	}
+}
+
+// CouponClient is a client for the Coupon schema.
+type CouponClient struct {
+	config
+}
+
+// NewCouponClient returns a client for the Coupon from the given config.
+func NewCouponClient(c config) *CouponClient {
+	return &CouponClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `coupon.Hooks(f(g(h())))`.
+func (c *CouponClient) Use(hooks ...Hook) {
+	c.hooks.Coupon = append(c.hooks.Coupon, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `coupon.Intercept(f(g(h())))`.
+func (c *CouponClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Coupon = append(c.inters.Coupon, interceptors...)
+}
+
+// Create returns a builder for creating a Coupon entity.
+func (c *CouponClient) Create() *CouponCreate {
+	mutation := newCouponMutation(c.config, OpCreate)
+	return &CouponCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Coupon entities.
+func (c *CouponClient) CreateBulk(builders ...*CouponCreate) *CouponCreateBulk {
+	return &CouponCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *CouponClient) MapCreateBulk(slice any, setFunc func(*CouponCreate, int)) *CouponCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &CouponCreateBulk{err: fmt.Errorf("calling to CouponClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*CouponCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &CouponCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Coupon.
+func (c *CouponClient) Update() *CouponUpdate {
+	mutation := newCouponMutation(c.config, OpUpdate)
+	return &CouponUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *CouponClient) UpdateOne(_m *Coupon) *CouponUpdateOne {
+	mutation := newCouponMutation(c.config, OpUpdateOne, withCoupon(_m))
+	return &CouponUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *CouponClient) UpdateOneID(id int) *CouponUpdateOne {
+	mutation := newCouponMutation(c.config, OpUpdateOne, withCouponID(id))
+	return &CouponUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Coupon.
+func (c *CouponClient) Delete() *CouponDelete {
+	mutation := newCouponMutation(c.config, OpDelete)
+	return &CouponDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *CouponClient) DeleteOne(_m *Coupon) *CouponDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *CouponClient) DeleteOneID(id int) *CouponDeleteOne {
+	builder := c.Delete().Where(coupon.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &CouponDeleteOne{builder}
+}
+
+// Query returns a query builder for Coupon.
+func (c *CouponClient) Query() *CouponQuery {
+	return &CouponQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeCoupon},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Coupon entity by its id.
+func (c *CouponClient) Get(ctx context.Context, id int) (*Coupon, error) {
+	return c.Query().Where(coupon.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *CouponClient) GetX(ctx context.Context, id int) *Coupon {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *CouponClient) Hooks() []Hook {
+	hooks := c.hooks.Coupon
+	return append(hooks[:len(hooks):len(hooks)], coupon.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *CouponClient) Interceptors() []Interceptor {
+	return c.inters.Coupon
+}
+
+func (c *CouponClient) mutate(ctx context.Context, m *CouponMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&CouponCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&CouponUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&CouponUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&CouponDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Coupon mutation op: %q", m.Op())
+	}
+}
+
+// CouponTemplateClient is a client for the CouponTemplate schema.
+type CouponTemplateClient struct {
+	config
+}
+
+// NewCouponTemplateClient returns a client for the CouponTemplate from the given config.
+func NewCouponTemplateClient(c config) *CouponTemplateClient {
+	return &CouponTemplateClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `coupontemplate.Hooks(f(g(h())))`.
+func (c *CouponTemplateClient) Use(hooks ...Hook) {
+	c.hooks.CouponTemplate = append(c.hooks.CouponTemplate, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `coupontemplate.Intercept(f(g(h())))`.
+func (c *CouponTemplateClient) Intercept(interceptors ...Interceptor) {
+	c.inters.CouponTemplate = append(c.inters.CouponTemplate, interceptors...)
+}
+
+// Create returns a builder for creating a CouponTemplate entity.
+func (c *CouponTemplateClient) Create() *CouponTemplateCreate {
+	mutation := newCouponTemplateMutation(c.config, OpCreate)
+	return &CouponTemplateCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of CouponTemplate entities.
+func (c *CouponTemplateClient) CreateBulk(builders ...*CouponTemplateCreate) *CouponTemplateCreateBulk {
+	return &CouponTemplateCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *CouponTemplateClient) MapCreateBulk(slice any, setFunc func(*CouponTemplateCreate, int)) *CouponTemplateCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &CouponTemplateCreateBulk{err: fmt.Errorf("calling to CouponTemplateClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*CouponTemplateCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &CouponTemplateCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for CouponTemplate.
+func (c *CouponTemplateClient) Update() *CouponTemplateUpdate {
+	mutation := newCouponTemplateMutation(c.config, OpUpdate)
+	return &CouponTemplateUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *CouponTemplateClient) UpdateOne(_m *CouponTemplate) *CouponTemplateUpdateOne {
+	mutation := newCouponTemplateMutation(c.config, OpUpdateOne, withCouponTemplate(_m))
+	return &CouponTemplateUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *CouponTemplateClient) UpdateOneID(id int) *CouponTemplateUpdateOne {
+	mutation := newCouponTemplateMutation(c.config, OpUpdateOne, withCouponTemplateID(id))
+	return &CouponTemplateUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for CouponTemplate.
+func (c *CouponTemplateClient) Delete() *CouponTemplateDelete {
+	mutation := newCouponTemplateMutation(c.config, OpDelete)
+	return &CouponTemplateDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *CouponTemplateClient) DeleteOne(_m *CouponTemplate) *CouponTemplateDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *CouponTemplateClient) DeleteOneID(id int) *CouponTemplateDeleteOne {
+	builder := c.Delete().Where(coupontemplate.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &CouponTemplateDeleteOne{builder}
+}
+
+// Query returns a query builder for CouponTemplate.
+func (c *CouponTemplateClient) Query() *CouponTemplateQuery {
+	return &CouponTemplateQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeCouponTemplate},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a CouponTemplate entity by its id.
+func (c *CouponTemplateClient) Get(ctx context.Context, id int) (*CouponTemplate, error) {
+	return c.Query().Where(coupontemplate.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *CouponTemplateClient) GetX(ctx context.Context, id int) *CouponTemplate {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *CouponTemplateClient) Hooks() []Hook {
+	hooks := c.hooks.CouponTemplate
+	return append(hooks[:len(hooks):len(hooks)], coupontemplate.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *CouponTemplateClient) Interceptors() []Interceptor {
+	return c.inters.CouponTemplate
+}
+
+func (c *CouponTemplateClient) mutate(ctx context.Context, m *CouponTemplateMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&CouponTemplateCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&CouponTemplateUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&CouponTemplateUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&CouponTemplateDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown CouponTemplate mutation op: %q", m.Op())
+	}
+}
+
+// CreatorClient is a client for the Creator schema.
+type CreatorClient struct {
+	config
+}
+
+// NewCreatorClient returns a client for the Creator from the given config.
+func NewCreatorClient(c config) *CreatorClient {
+	return &CreatorClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `creator.Hooks(f(g(h())))`.
+func (c *CreatorClient) Use(hooks ...Hook) {
+	c.hooks.Creator = append(c.hooks.Creator, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `creator.Intercept(f(g(h())))`.
+func (c *CreatorClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Creator = append(c.inters.Creator, interceptors...)
+}
+
+// Create returns a builder for creating a Creator entity.
+func (c *CreatorClient) Create() *CreatorCreate {
+	mutation := newCreatorMutation(c.config, OpCreate)
+	return &CreatorCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Creator entities.
+func (c *CreatorClient) CreateBulk(builders ...*CreatorCreate) *CreatorCreateBulk {
+	return &CreatorCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *CreatorClient) MapCreateBulk(slice any, setFunc func(*CreatorCreate, int)) *CreatorCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &CreatorCreateBulk{err: fmt.Errorf("calling to CreatorClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*CreatorCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &CreatorCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Creator.
+func (c *CreatorClient) Update() *CreatorUpdate {
+	mutation := newCreatorMutation(c.config, OpUpdate)
+	return &CreatorUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *CreatorClient) UpdateOne(_m *Creator) *CreatorUpdateOne {
+	mutation := newCreatorMutation(c.config, OpUpdateOne, withCreator(_m))
+	return &CreatorUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *CreatorClient) UpdateOneID(id int) *CreatorUpdateOne {
+	mutation := newCreatorMutation(c.config, OpUpdateOne, withCreatorID(id))
+	return &CreatorUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Creator.
+func (c *CreatorClient) Delete() *CreatorDelete {
+	mutation := newCreatorMutation(c.config, OpDelete)
+	return &CreatorDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *CreatorClient) DeleteOne(_m *Creator) *CreatorDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *CreatorClient) DeleteOneID(id int) *CreatorDeleteOne {
+	builder := c.Delete().Where(creator.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &CreatorDeleteOne{builder}
+}
+
+// Query returns a query builder for Creator.
+func (c *CreatorClient) Query() *CreatorQuery {
+	return &CreatorQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeCreator},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Creator entity by its id.
+func (c *CreatorClient) Get(ctx context.Context, id int) (*Creator, error) {
+	return c.Query().Where(creator.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *CreatorClient) GetX(ctx context.Context, id int) *Creator {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryLinks queries the links edge of a Creator.
+func (c *CreatorClient) QueryLinks(_m *Creator) *CreatorLinkQuery {
+	query := (&CreatorLinkClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(creator.Table, creator.FieldID, id),
+			sqlgraph.To(creatorlink.Table, creatorlink.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, creator.LinksTable, creator.LinksColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *CreatorClient) Hooks() []Hook {
+	hooks := c.hooks.Creator
+	return append(hooks[:len(hooks):len(hooks)], creator.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *CreatorClient) Interceptors() []Interceptor {
+	return c.inters.Creator
+}
+
+func (c *CreatorClient) mutate(ctx context.Context, m *CreatorMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&CreatorCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&CreatorUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&CreatorUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&CreatorDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Creator mutation op: %q", m.Op())
+	}
+}
+
+// CreatorClickClient is a client for the CreatorClick schema.
+type CreatorClickClient struct {
+	config
+}
+
+// NewCreatorClickClient returns a client for the CreatorClick from the given config.
+func NewCreatorClickClient(c config) *CreatorClickClient {
+	return &CreatorClickClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `creatorclick.Hooks(f(g(h())))`.
+func (c *CreatorClickClient) Use(hooks ...Hook) {
+	c.hooks.CreatorClick = append(c.hooks.CreatorClick, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `creatorclick.Intercept(f(g(h())))`.
+func (c *CreatorClickClient) Intercept(interceptors ...Interceptor) {
+	c.inters.CreatorClick = append(c.inters.CreatorClick, interceptors...)
+}
+
+// Create returns a builder for creating a CreatorClick entity.
+func (c *CreatorClickClient) Create() *CreatorClickCreate {
+	mutation := newCreatorClickMutation(c.config, OpCreate)
+	return &CreatorClickCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of CreatorClick entities.
+func (c *CreatorClickClient) CreateBulk(builders ...*CreatorClickCreate) *CreatorClickCreateBulk {
+	return &CreatorClickCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *CreatorClickClient) MapCreateBulk(slice any, setFunc func(*CreatorClickCreate, int)) *CreatorClickCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &CreatorClickCreateBulk{err: fmt.Errorf("calling to CreatorClickClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*CreatorClickCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &CreatorClickCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for CreatorClick.
+func (c *CreatorClickClient) Update() *CreatorClickUpdate {
+	mutation := newCreatorClickMutation(c.config, OpUpdate)
+	return &CreatorClickUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *CreatorClickClient) UpdateOne(_m *CreatorClick) *CreatorClickUpdateOne {
+	mutation := newCreatorClickMutation(c.config, OpUpdateOne, withCreatorClick(_m))
+	return &CreatorClickUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *CreatorClickClient) UpdateOneID(id int) *CreatorClickUpdateOne {
+	mutation := newCreatorClickMutation(c.config, OpUpdateOne, withCreatorClickID(id))
+	return &CreatorClickUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for CreatorClick.
+func (c *CreatorClickClient) Delete() *CreatorClickDelete {
+	mutation := newCreatorClickMutation(c.config, OpDelete)
+	return &CreatorClickDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *CreatorClickClient) DeleteOne(_m *CreatorClick) *CreatorClickDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *CreatorClickClient) DeleteOneID(id int) *CreatorClickDeleteOne {
+	builder := c.Delete().Where(creatorclick.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &CreatorClickDeleteOne{builder}
+}
+
+// Query returns a query builder for CreatorClick.
+func (c *CreatorClickClient) Query() *CreatorClickQuery {
+	return &CreatorClickQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeCreatorClick},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a CreatorClick entity by its id.
+func (c *CreatorClickClient) Get(ctx context.Context, id int) (*CreatorClick, error) {
+	return c.Query().Where(creatorclick.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *CreatorClickClient) GetX(ctx context.Context, id int) *CreatorClick {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *CreatorClickClient) Hooks() []Hook {
+	hooks := c.hooks.CreatorClick
+	return append(hooks[:len(hooks):len(hooks)], creatorclick.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *CreatorClickClient) Interceptors() []Interceptor {
+	return c.inters.CreatorClick
+}
+
+func (c *CreatorClickClient) mutate(ctx context.Context, m *CreatorClickMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&CreatorClickCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&CreatorClickUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&CreatorClickUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&CreatorClickDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown CreatorClick mutation op: %q", m.Op())
+	}
+}
+
+// CreatorLinkClient is a client for the CreatorLink schema.
+type CreatorLinkClient struct {
+	config
+}
+
+// NewCreatorLinkClient returns a client for the CreatorLink from the given config.
+func NewCreatorLinkClient(c config) *CreatorLinkClient {
+	return &CreatorLinkClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `creatorlink.Hooks(f(g(h())))`.
+func (c *CreatorLinkClient) Use(hooks ...Hook) {
+	c.hooks.CreatorLink = append(c.hooks.CreatorLink, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `creatorlink.Intercept(f(g(h())))`.
+func (c *CreatorLinkClient) Intercept(interceptors ...Interceptor) {
+	c.inters.CreatorLink = append(c.inters.CreatorLink, interceptors...)
+}
+
+// Create returns a builder for creating a CreatorLink entity.
+func (c *CreatorLinkClient) Create() *CreatorLinkCreate {
+	mutation := newCreatorLinkMutation(c.config, OpCreate)
+	return &CreatorLinkCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of CreatorLink entities.
+func (c *CreatorLinkClient) CreateBulk(builders ...*CreatorLinkCreate) *CreatorLinkCreateBulk {
+	return &CreatorLinkCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *CreatorLinkClient) MapCreateBulk(slice any, setFunc func(*CreatorLinkCreate, int)) *CreatorLinkCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &CreatorLinkCreateBulk{err: fmt.Errorf("calling to CreatorLinkClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*CreatorLinkCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &CreatorLinkCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for CreatorLink.
+func (c *CreatorLinkClient) Update() *CreatorLinkUpdate {
+	mutation := newCreatorLinkMutation(c.config, OpUpdate)
+	return &CreatorLinkUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *CreatorLinkClient) UpdateOne(_m *CreatorLink) *CreatorLinkUpdateOne {
+	mutation := newCreatorLinkMutation(c.config, OpUpdateOne, withCreatorLink(_m))
+	return &CreatorLinkUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *CreatorLinkClient) UpdateOneID(id int) *CreatorLinkUpdateOne {
+	mutation := newCreatorLinkMutation(c.config, OpUpdateOne, withCreatorLinkID(id))
+	return &CreatorLinkUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for CreatorLink.
+func (c *CreatorLinkClient) Delete() *CreatorLinkDelete {
+	mutation := newCreatorLinkMutation(c.config, OpDelete)
+	return &CreatorLinkDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *CreatorLinkClient) DeleteOne(_m *CreatorLink) *CreatorLinkDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *CreatorLinkClient) DeleteOneID(id int) *CreatorLinkDeleteOne {
+	builder := c.Delete().Where(creatorlink.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &CreatorLinkDeleteOne{builder}
+}
+
+// Query returns a query builder for CreatorLink.
+func (c *CreatorLinkClient) Query() *CreatorLinkQuery {
+	return &CreatorLinkQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeCreatorLink},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a CreatorLink entity by its id.
+func (c *CreatorLinkClient) Get(ctx context.Context, id int) (*CreatorLink, error) {
+	return c.Query().Where(creatorlink.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *CreatorLinkClient) GetX(ctx context.Context, id int) *CreatorLink {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryCreator queries the creator edge of a CreatorLink.
+func (c *CreatorLinkClient) QueryCreator(_m *CreatorLink) *CreatorQuery {
+	query := (&CreatorClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(creatorlink.Table, creatorlink.FieldID, id),
+			sqlgraph.To(creator.Table, creator.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, creatorlink.CreatorTable, creatorlink.CreatorColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *CreatorLinkClient) Hooks() []Hook {
+	hooks := c.hooks.CreatorLink
+	return append(hooks[:len(hooks):len(hooks)], creatorlink.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *CreatorLinkClient) Interceptors() []Interceptor {
+	return c.inters.CreatorLink
+}
+
+func (c *CreatorLinkClient) mutate(ctx context.Context, m *CreatorLinkMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&CreatorLinkCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&CreatorLinkUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&CreatorLinkUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&CreatorLinkDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown CreatorLink mutation op: %q", m.Op())
+	}
+}
+
+// CustomerGroupClient is a client for the CustomerGroup schema.
+type CustomerGroupClient struct {
+	config
+}
+
+// NewCustomerGroupClient returns a client for the CustomerGroup from the given config.
+func NewCustomerGroupClient(c config) *CustomerGroupClient {
+	return &CustomerGroupClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `customergroup.Hooks(f(g(h())))`.
+func (c *CustomerGroupClient) Use(hooks ...Hook) {
+	c.hooks.CustomerGroup = append(c.hooks.CustomerGroup, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `customergroup.Intercept(f(g(h())))`.
+func (c *CustomerGroupClient) Intercept(interceptors ...Interceptor) {
+	c.inters.CustomerGroup = append(c.inters.CustomerGroup, interceptors...)
+}
+
+// Create returns a builder for creating a CustomerGroup entity.
+func (c *CustomerGroupClient) Create() *CustomerGroupCreate {
+	mutation := newCustomerGroupMutation(c.config, OpCreate)
+	return &CustomerGroupCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of CustomerGroup entities.
+func (c *CustomerGroupClient) CreateBulk(builders ...*CustomerGroupCreate) *CustomerGroupCreateBulk {
+	return &CustomerGroupCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *CustomerGroupClient) MapCreateBulk(slice any, setFunc func(*CustomerGroupCreate, int)) *CustomerGroupCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &CustomerGroupCreateBulk{err: fmt.Errorf("calling to CustomerGroupClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*CustomerGroupCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &CustomerGroupCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for CustomerGroup.
+func (c *CustomerGroupClient) Update() *CustomerGroupUpdate {
+	mutation := newCustomerGroupMutation(c.config, OpUpdate)
+	return &CustomerGroupUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *CustomerGroupClient) UpdateOne(_m *CustomerGroup) *CustomerGroupUpdateOne {
+	mutation := newCustomerGroupMutation(c.config, OpUpdateOne, withCustomerGroup(_m))
+	return &CustomerGroupUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *CustomerGroupClient) UpdateOneID(id int) *CustomerGroupUpdateOne {
+	mutation := newCustomerGroupMutation(c.config, OpUpdateOne, withCustomerGroupID(id))
+	return &CustomerGroupUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for CustomerGroup.
+func (c *CustomerGroupClient) Delete() *CustomerGroupDelete {
+	mutation := newCustomerGroupMutation(c.config, OpDelete)
+	return &CustomerGroupDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *CustomerGroupClient) DeleteOne(_m *CustomerGroup) *CustomerGroupDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *CustomerGroupClient) DeleteOneID(id int) *CustomerGroupDeleteOne {
+	builder := c.Delete().Where(customergroup.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &CustomerGroupDeleteOne{builder}
+}
+
+// Query returns a query builder for CustomerGroup.
+func (c *CustomerGroupClient) Query() *CustomerGroupQuery {
+	return &CustomerGroupQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeCustomerGroup},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a CustomerGroup entity by its id.
+func (c *CustomerGroupClient) Get(ctx context.Context, id int) (*CustomerGroup, error) {
+	return c.Query().Where(customergroup.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *CustomerGroupClient) GetX(ctx context.Context, id int) *CustomerGroup {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMembers queries the members edge of a CustomerGroup.
+func (c *CustomerGroupClient) QueryMembers(_m *CustomerGroup) *CustomerGroupMemberQuery {
+	query := (&CustomerGroupMemberClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(customergroup.Table, customergroup.FieldID, id),
+			sqlgraph.To(customergroupmember.Table, customergroupmember.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, customergroup.MembersTable, customergroup.MembersColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *CustomerGroupClient) Hooks() []Hook {
+	hooks := c.hooks.CustomerGroup
+	return append(hooks[:len(hooks):len(hooks)], customergroup.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *CustomerGroupClient) Interceptors() []Interceptor {
+	return c.inters.CustomerGroup
+}
+
+func (c *CustomerGroupClient) mutate(ctx context.Context, m *CustomerGroupMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&CustomerGroupCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&CustomerGroupUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&CustomerGroupUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&CustomerGroupDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown CustomerGroup mutation op: %q", m.Op())
+	}
+}
+
+// CustomerGroupMemberClient is a client for the CustomerGroupMember schema.
+type CustomerGroupMemberClient struct {
+	config
+}
+
+// NewCustomerGroupMemberClient returns a client for the CustomerGroupMember from the given config.
+func NewCustomerGroupMemberClient(c config) *CustomerGroupMemberClient {
+	return &CustomerGroupMemberClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `customergroupmember.Hooks(f(g(h())))`.
+func (c *CustomerGroupMemberClient) Use(hooks ...Hook) {
+	c.hooks.CustomerGroupMember = append(c.hooks.CustomerGroupMember, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `customergroupmember.Intercept(f(g(h())))`.
+func (c *CustomerGroupMemberClient) Intercept(interceptors ...Interceptor) {
+	c.inters.CustomerGroupMember = append(c.inters.CustomerGroupMember, interceptors...)
+}
+
+// Create returns a builder for creating a CustomerGroupMember entity.
+func (c *CustomerGroupMemberClient) Create() *CustomerGroupMemberCreate {
+	mutation := newCustomerGroupMemberMutation(c.config, OpCreate)
+	return &CustomerGroupMemberCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of CustomerGroupMember entities.
+func (c *CustomerGroupMemberClient) CreateBulk(builders ...*CustomerGroupMemberCreate) *CustomerGroupMemberCreateBulk {
+	return &CustomerGroupMemberCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *CustomerGroupMemberClient) MapCreateBulk(slice any, setFunc func(*CustomerGroupMemberCreate, int)) *CustomerGroupMemberCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &CustomerGroupMemberCreateBulk{err: fmt.Errorf("calling to CustomerGroupMemberClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*CustomerGroupMemberCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &CustomerGroupMemberCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for CustomerGroupMember.
+func (c *CustomerGroupMemberClient) Update() *CustomerGroupMemberUpdate {
+	mutation := newCustomerGroupMemberMutation(c.config, OpUpdate)
+	return &CustomerGroupMemberUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *CustomerGroupMemberClient) UpdateOne(_m *CustomerGroupMember) *CustomerGroupMemberUpdateOne {
+	mutation := newCustomerGroupMemberMutation(c.config, OpUpdateOne, withCustomerGroupMember(_m))
+	return &CustomerGroupMemberUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *CustomerGroupMemberClient) UpdateOneID(id int) *CustomerGroupMemberUpdateOne {
+	mutation := newCustomerGroupMemberMutation(c.config, OpUpdateOne, withCustomerGroupMemberID(id))
+	return &CustomerGroupMemberUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for CustomerGroupMember.
+func (c *CustomerGroupMemberClient) Delete() *CustomerGroupMemberDelete {
+	mutation := newCustomerGroupMemberMutation(c.config, OpDelete)
+	return &CustomerGroupMemberDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *CustomerGroupMemberClient) DeleteOne(_m *CustomerGroupMember) *CustomerGroupMemberDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *CustomerGroupMemberClient) DeleteOneID(id int) *CustomerGroupMemberDeleteOne {
+	builder := c.Delete().Where(customergroupmember.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &CustomerGroupMemberDeleteOne{builder}
+}
+
+// Query returns a query builder for CustomerGroupMember.
+func (c *CustomerGroupMemberClient) Query() *CustomerGroupMemberQuery {
+	return &CustomerGroupMemberQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeCustomerGroupMember},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a CustomerGroupMember entity by its id.
+func (c *CustomerGroupMemberClient) Get(ctx context.Context, id int) (*CustomerGroupMember, error) {
+	return c.Query().Where(customergroupmember.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *CustomerGroupMemberClient) GetX(ctx context.Context, id int) *CustomerGroupMember {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryGroup queries the group edge of a CustomerGroupMember.
+func (c *CustomerGroupMemberClient) QueryGroup(_m *CustomerGroupMember) *CustomerGroupQuery {
+	query := (&CustomerGroupClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(customergroupmember.Table, customergroupmember.FieldID, id),
+			sqlgraph.To(customergroup.Table, customergroup.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, customergroupmember.GroupTable, customergroupmember.GroupColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *CustomerGroupMemberClient) Hooks() []Hook {
+	hooks := c.hooks.CustomerGroupMember
+	return append(hooks[:len(hooks):len(hooks)], customergroupmember.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *CustomerGroupMemberClient) Interceptors() []Interceptor {
+	return c.inters.CustomerGroupMember
+}
+
+func (c *CustomerGroupMemberClient) mutate(ctx context.Context, m *CustomerGroupMemberMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&CustomerGroupMemberCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&CustomerGroupMemberUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&CustomerGroupMemberUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&CustomerGroupMemberDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown CustomerGroupMember mutation op: %q", m.Op())
+	}
+}
+
 // EmailVerificationClient is a client for the EmailVerification schema.
 type EmailVerificationClient struct {
 	config
@@ -1956,6 +3663,1126 @@ func (c *EmailVerificationClient) mutate(ctx context.Context, m *EmailVerificati
 		return (&EmailVerificationDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown EmailVerification mutation op: %q", m.Op())
+	}
+}
+
+// ExchangeRateClient is a client for the ExchangeRate schema.
+type ExchangeRateClient struct {
+	config
+}
+
+// NewExchangeRateClient returns a client for the ExchangeRate from the given config.
+func NewExchangeRateClient(c config) *ExchangeRateClient {
+	return &ExchangeRateClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `exchangerate.Hooks(f(g(h())))`.
+func (c *ExchangeRateClient) Use(hooks ...Hook) {
+	c.hooks.ExchangeRate = append(c.hooks.ExchangeRate, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `exchangerate.Intercept(f(g(h())))`.
+func (c *ExchangeRateClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ExchangeRate = append(c.inters.ExchangeRate, interceptors...)
+}
+
+// Create returns a builder for creating a ExchangeRate entity.
+func (c *ExchangeRateClient) Create() *ExchangeRateCreate {
+	mutation := newExchangeRateMutation(c.config, OpCreate)
+	return &ExchangeRateCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ExchangeRate entities.
+func (c *ExchangeRateClient) CreateBulk(builders ...*ExchangeRateCreate) *ExchangeRateCreateBulk {
+	return &ExchangeRateCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ExchangeRateClient) MapCreateBulk(slice any, setFunc func(*ExchangeRateCreate, int)) *ExchangeRateCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ExchangeRateCreateBulk{err: fmt.Errorf("calling to ExchangeRateClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ExchangeRateCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ExchangeRateCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ExchangeRate.
+func (c *ExchangeRateClient) Update() *ExchangeRateUpdate {
+	mutation := newExchangeRateMutation(c.config, OpUpdate)
+	return &ExchangeRateUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ExchangeRateClient) UpdateOne(_m *ExchangeRate) *ExchangeRateUpdateOne {
+	mutation := newExchangeRateMutation(c.config, OpUpdateOne, withExchangeRate(_m))
+	return &ExchangeRateUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ExchangeRateClient) UpdateOneID(id int) *ExchangeRateUpdateOne {
+	mutation := newExchangeRateMutation(c.config, OpUpdateOne, withExchangeRateID(id))
+	return &ExchangeRateUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ExchangeRate.
+func (c *ExchangeRateClient) Delete() *ExchangeRateDelete {
+	mutation := newExchangeRateMutation(c.config, OpDelete)
+	return &ExchangeRateDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ExchangeRateClient) DeleteOne(_m *ExchangeRate) *ExchangeRateDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ExchangeRateClient) DeleteOneID(id int) *ExchangeRateDeleteOne {
+	builder := c.Delete().Where(exchangerate.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ExchangeRateDeleteOne{builder}
+}
+
+// Query returns a query builder for ExchangeRate.
+func (c *ExchangeRateClient) Query() *ExchangeRateQuery {
+	return &ExchangeRateQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeExchangeRate},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ExchangeRate entity by its id.
+func (c *ExchangeRateClient) Get(ctx context.Context, id int) (*ExchangeRate, error) {
+	return c.Query().Where(exchangerate.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ExchangeRateClient) GetX(ctx context.Context, id int) *ExchangeRate {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *ExchangeRateClient) Hooks() []Hook {
+	hooks := c.hooks.ExchangeRate
+	return append(hooks[:len(hooks):len(hooks)], exchangerate.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ExchangeRateClient) Interceptors() []Interceptor {
+	return c.inters.ExchangeRate
+}
+
+func (c *ExchangeRateClient) mutate(ctx context.Context, m *ExchangeRateMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ExchangeRateCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ExchangeRateUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ExchangeRateUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ExchangeRateDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ExchangeRate mutation op: %q", m.Op())
+	}
+}
+
+// ExperimentClient is a client for the Experiment schema.
+type ExperimentClient struct {
+	config
+}
+
+// NewExperimentClient returns a client for the Experiment from the given config.
+func NewExperimentClient(c config) *ExperimentClient {
+	return &ExperimentClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `experiment.Hooks(f(g(h())))`.
+func (c *ExperimentClient) Use(hooks ...Hook) {
+	c.hooks.Experiment = append(c.hooks.Experiment, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `experiment.Intercept(f(g(h())))`.
+func (c *ExperimentClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Experiment = append(c.inters.Experiment, interceptors...)
+}
+
+// Create returns a builder for creating a Experiment entity.
+func (c *ExperimentClient) Create() *ExperimentCreate {
+	mutation := newExperimentMutation(c.config, OpCreate)
+	return &ExperimentCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Experiment entities.
+func (c *ExperimentClient) CreateBulk(builders ...*ExperimentCreate) *ExperimentCreateBulk {
+	return &ExperimentCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ExperimentClient) MapCreateBulk(slice any, setFunc func(*ExperimentCreate, int)) *ExperimentCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ExperimentCreateBulk{err: fmt.Errorf("calling to ExperimentClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ExperimentCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ExperimentCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Experiment.
+func (c *ExperimentClient) Update() *ExperimentUpdate {
+	mutation := newExperimentMutation(c.config, OpUpdate)
+	return &ExperimentUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ExperimentClient) UpdateOne(_m *Experiment) *ExperimentUpdateOne {
+	mutation := newExperimentMutation(c.config, OpUpdateOne, withExperiment(_m))
+	return &ExperimentUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ExperimentClient) UpdateOneID(id int) *ExperimentUpdateOne {
+	mutation := newExperimentMutation(c.config, OpUpdateOne, withExperimentID(id))
+	return &ExperimentUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Experiment.
+func (c *ExperimentClient) Delete() *ExperimentDelete {
+	mutation := newExperimentMutation(c.config, OpDelete)
+	return &ExperimentDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ExperimentClient) DeleteOne(_m *Experiment) *ExperimentDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ExperimentClient) DeleteOneID(id int) *ExperimentDeleteOne {
+	builder := c.Delete().Where(experiment.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ExperimentDeleteOne{builder}
+}
+
+// Query returns a query builder for Experiment.
+func (c *ExperimentClient) Query() *ExperimentQuery {
+	return &ExperimentQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeExperiment},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Experiment entity by its id.
+func (c *ExperimentClient) Get(ctx context.Context, id int) (*Experiment, error) {
+	return c.Query().Where(experiment.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ExperimentClient) GetX(ctx context.Context, id int) *Experiment {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryArms queries the arms edge of a Experiment.
+func (c *ExperimentClient) QueryArms(_m *Experiment) *ExperimentArmQuery {
+	query := (&ExperimentArmClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(experiment.Table, experiment.FieldID, id),
+			sqlgraph.To(experimentarm.Table, experimentarm.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, experiment.ArmsTable, experiment.ArmsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *ExperimentClient) Hooks() []Hook {
+	hooks := c.hooks.Experiment
+	return append(hooks[:len(hooks):len(hooks)], experiment.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ExperimentClient) Interceptors() []Interceptor {
+	return c.inters.Experiment
+}
+
+func (c *ExperimentClient) mutate(ctx context.Context, m *ExperimentMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ExperimentCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ExperimentUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ExperimentUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ExperimentDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Experiment mutation op: %q", m.Op())
+	}
+}
+
+// ExperimentArmClient is a client for the ExperimentArm schema.
+type ExperimentArmClient struct {
+	config
+}
+
+// NewExperimentArmClient returns a client for the ExperimentArm from the given config.
+func NewExperimentArmClient(c config) *ExperimentArmClient {
+	return &ExperimentArmClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `experimentarm.Hooks(f(g(h())))`.
+func (c *ExperimentArmClient) Use(hooks ...Hook) {
+	c.hooks.ExperimentArm = append(c.hooks.ExperimentArm, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `experimentarm.Intercept(f(g(h())))`.
+func (c *ExperimentArmClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ExperimentArm = append(c.inters.ExperimentArm, interceptors...)
+}
+
+// Create returns a builder for creating a ExperimentArm entity.
+func (c *ExperimentArmClient) Create() *ExperimentArmCreate {
+	mutation := newExperimentArmMutation(c.config, OpCreate)
+	return &ExperimentArmCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ExperimentArm entities.
+func (c *ExperimentArmClient) CreateBulk(builders ...*ExperimentArmCreate) *ExperimentArmCreateBulk {
+	return &ExperimentArmCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ExperimentArmClient) MapCreateBulk(slice any, setFunc func(*ExperimentArmCreate, int)) *ExperimentArmCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ExperimentArmCreateBulk{err: fmt.Errorf("calling to ExperimentArmClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ExperimentArmCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ExperimentArmCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ExperimentArm.
+func (c *ExperimentArmClient) Update() *ExperimentArmUpdate {
+	mutation := newExperimentArmMutation(c.config, OpUpdate)
+	return &ExperimentArmUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ExperimentArmClient) UpdateOne(_m *ExperimentArm) *ExperimentArmUpdateOne {
+	mutation := newExperimentArmMutation(c.config, OpUpdateOne, withExperimentArm(_m))
+	return &ExperimentArmUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ExperimentArmClient) UpdateOneID(id int) *ExperimentArmUpdateOne {
+	mutation := newExperimentArmMutation(c.config, OpUpdateOne, withExperimentArmID(id))
+	return &ExperimentArmUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ExperimentArm.
+func (c *ExperimentArmClient) Delete() *ExperimentArmDelete {
+	mutation := newExperimentArmMutation(c.config, OpDelete)
+	return &ExperimentArmDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ExperimentArmClient) DeleteOne(_m *ExperimentArm) *ExperimentArmDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ExperimentArmClient) DeleteOneID(id int) *ExperimentArmDeleteOne {
+	builder := c.Delete().Where(experimentarm.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ExperimentArmDeleteOne{builder}
+}
+
+// Query returns a query builder for ExperimentArm.
+func (c *ExperimentArmClient) Query() *ExperimentArmQuery {
+	return &ExperimentArmQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeExperimentArm},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ExperimentArm entity by its id.
+func (c *ExperimentArmClient) Get(ctx context.Context, id int) (*ExperimentArm, error) {
+	return c.Query().Where(experimentarm.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ExperimentArmClient) GetX(ctx context.Context, id int) *ExperimentArm {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryExperiment queries the experiment edge of a ExperimentArm.
+func (c *ExperimentArmClient) QueryExperiment(_m *ExperimentArm) *ExperimentQuery {
+	query := (&ExperimentClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(experimentarm.Table, experimentarm.FieldID, id),
+			sqlgraph.To(experiment.Table, experiment.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, experimentarm.ExperimentTable, experimentarm.ExperimentColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *ExperimentArmClient) Hooks() []Hook {
+	hooks := c.hooks.ExperimentArm
+	return append(hooks[:len(hooks):len(hooks)], experimentarm.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ExperimentArmClient) Interceptors() []Interceptor {
+	return c.inters.ExperimentArm
+}
+
+func (c *ExperimentArmClient) mutate(ctx context.Context, m *ExperimentArmMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ExperimentArmCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ExperimentArmUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ExperimentArmUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ExperimentArmDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ExperimentArm mutation op: %q", m.Op())
+	}
+}
+
+// ExperimentConversionClient is a client for the ExperimentConversion schema.
+type ExperimentConversionClient struct {
+	config
+}
+
+// NewExperimentConversionClient returns a client for the ExperimentConversion from the given config.
+func NewExperimentConversionClient(c config) *ExperimentConversionClient {
+	return &ExperimentConversionClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `experimentconversion.Hooks(f(g(h())))`.
+func (c *ExperimentConversionClient) Use(hooks ...Hook) {
+	c.hooks.ExperimentConversion = append(c.hooks.ExperimentConversion, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `experimentconversion.Intercept(f(g(h())))`.
+func (c *ExperimentConversionClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ExperimentConversion = append(c.inters.ExperimentConversion, interceptors...)
+}
+
+// Create returns a builder for creating a ExperimentConversion entity.
+func (c *ExperimentConversionClient) Create() *ExperimentConversionCreate {
+	mutation := newExperimentConversionMutation(c.config, OpCreate)
+	return &ExperimentConversionCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ExperimentConversion entities.
+func (c *ExperimentConversionClient) CreateBulk(builders ...*ExperimentConversionCreate) *ExperimentConversionCreateBulk {
+	return &ExperimentConversionCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ExperimentConversionClient) MapCreateBulk(slice any, setFunc func(*ExperimentConversionCreate, int)) *ExperimentConversionCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ExperimentConversionCreateBulk{err: fmt.Errorf("calling to ExperimentConversionClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ExperimentConversionCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ExperimentConversionCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ExperimentConversion.
+func (c *ExperimentConversionClient) Update() *ExperimentConversionUpdate {
+	mutation := newExperimentConversionMutation(c.config, OpUpdate)
+	return &ExperimentConversionUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ExperimentConversionClient) UpdateOne(_m *ExperimentConversion) *ExperimentConversionUpdateOne {
+	mutation := newExperimentConversionMutation(c.config, OpUpdateOne, withExperimentConversion(_m))
+	return &ExperimentConversionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ExperimentConversionClient) UpdateOneID(id int) *ExperimentConversionUpdateOne {
+	mutation := newExperimentConversionMutation(c.config, OpUpdateOne, withExperimentConversionID(id))
+	return &ExperimentConversionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ExperimentConversion.
+func (c *ExperimentConversionClient) Delete() *ExperimentConversionDelete {
+	mutation := newExperimentConversionMutation(c.config, OpDelete)
+	return &ExperimentConversionDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ExperimentConversionClient) DeleteOne(_m *ExperimentConversion) *ExperimentConversionDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ExperimentConversionClient) DeleteOneID(id int) *ExperimentConversionDeleteOne {
+	builder := c.Delete().Where(experimentconversion.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ExperimentConversionDeleteOne{builder}
+}
+
+// Query returns a query builder for ExperimentConversion.
+func (c *ExperimentConversionClient) Query() *ExperimentConversionQuery {
+	return &ExperimentConversionQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeExperimentConversion},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ExperimentConversion entity by its id.
+func (c *ExperimentConversionClient) Get(ctx context.Context, id int) (*ExperimentConversion, error) {
+	return c.Query().Where(experimentconversion.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ExperimentConversionClient) GetX(ctx context.Context, id int) *ExperimentConversion {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *ExperimentConversionClient) Hooks() []Hook {
+	hooks := c.hooks.ExperimentConversion
+	return append(hooks[:len(hooks):len(hooks)], experimentconversion.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ExperimentConversionClient) Interceptors() []Interceptor {
+	return c.inters.ExperimentConversion
+}
+
+func (c *ExperimentConversionClient) mutate(ctx context.Context, m *ExperimentConversionMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ExperimentConversionCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ExperimentConversionUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ExperimentConversionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ExperimentConversionDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ExperimentConversion mutation op: %q", m.Op())
+	}
+}
+
+// ExperimentExposureClient is a client for the ExperimentExposure schema.
+type ExperimentExposureClient struct {
+	config
+}
+
+// NewExperimentExposureClient returns a client for the ExperimentExposure from the given config.
+func NewExperimentExposureClient(c config) *ExperimentExposureClient {
+	return &ExperimentExposureClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `experimentexposure.Hooks(f(g(h())))`.
+func (c *ExperimentExposureClient) Use(hooks ...Hook) {
+	c.hooks.ExperimentExposure = append(c.hooks.ExperimentExposure, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `experimentexposure.Intercept(f(g(h())))`.
+func (c *ExperimentExposureClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ExperimentExposure = append(c.inters.ExperimentExposure, interceptors...)
+}
+
+// Create returns a builder for creating a ExperimentExposure entity.
+func (c *ExperimentExposureClient) Create() *ExperimentExposureCreate {
+	mutation := newExperimentExposureMutation(c.config, OpCreate)
+	return &ExperimentExposureCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ExperimentExposure entities.
+func (c *ExperimentExposureClient) CreateBulk(builders ...*ExperimentExposureCreate) *ExperimentExposureCreateBulk {
+	return &ExperimentExposureCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ExperimentExposureClient) MapCreateBulk(slice any, setFunc func(*ExperimentExposureCreate, int)) *ExperimentExposureCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ExperimentExposureCreateBulk{err: fmt.Errorf("calling to ExperimentExposureClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ExperimentExposureCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ExperimentExposureCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ExperimentExposure.
+func (c *ExperimentExposureClient) Update() *ExperimentExposureUpdate {
+	mutation := newExperimentExposureMutation(c.config, OpUpdate)
+	return &ExperimentExposureUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ExperimentExposureClient) UpdateOne(_m *ExperimentExposure) *ExperimentExposureUpdateOne {
+	mutation := newExperimentExposureMutation(c.config, OpUpdateOne, withExperimentExposure(_m))
+	return &ExperimentExposureUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ExperimentExposureClient) UpdateOneID(id int) *ExperimentExposureUpdateOne {
+	mutation := newExperimentExposureMutation(c.config, OpUpdateOne, withExperimentExposureID(id))
+	return &ExperimentExposureUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ExperimentExposure.
+func (c *ExperimentExposureClient) Delete() *ExperimentExposureDelete {
+	mutation := newExperimentExposureMutation(c.config, OpDelete)
+	return &ExperimentExposureDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ExperimentExposureClient) DeleteOne(_m *ExperimentExposure) *ExperimentExposureDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ExperimentExposureClient) DeleteOneID(id int) *ExperimentExposureDeleteOne {
+	builder := c.Delete().Where(experimentexposure.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ExperimentExposureDeleteOne{builder}
+}
+
+// Query returns a query builder for ExperimentExposure.
+func (c *ExperimentExposureClient) Query() *ExperimentExposureQuery {
+	return &ExperimentExposureQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeExperimentExposure},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ExperimentExposure entity by its id.
+func (c *ExperimentExposureClient) Get(ctx context.Context, id int) (*ExperimentExposure, error) {
+	return c.Query().Where(experimentexposure.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ExperimentExposureClient) GetX(ctx context.Context, id int) *ExperimentExposure {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *ExperimentExposureClient) Hooks() []Hook {
+	hooks := c.hooks.ExperimentExposure
+	return append(hooks[:len(hooks):len(hooks)], experimentexposure.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ExperimentExposureClient) Interceptors() []Interceptor {
+	return c.inters.ExperimentExposure
+}
+
+func (c *ExperimentExposureClient) mutate(ctx context.Context, m *ExperimentExposureMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ExperimentExposureCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ExperimentExposureUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ExperimentExposureUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ExperimentExposureDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ExperimentExposure mutation op: %q", m.Op())
+	}
+}
+
+// FlashSaleClaimClient is a client for the FlashSaleClaim schema.
+type FlashSaleClaimClient struct {
+	config
+}
+
+// NewFlashSaleClaimClient returns a client for the FlashSaleClaim from the given config.
+func NewFlashSaleClaimClient(c config) *FlashSaleClaimClient {
+	return &FlashSaleClaimClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `flashsaleclaim.Hooks(f(g(h())))`.
+func (c *FlashSaleClaimClient) Use(hooks ...Hook) {
+	c.hooks.FlashSaleClaim = append(c.hooks.FlashSaleClaim, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `flashsaleclaim.Intercept(f(g(h())))`.
+func (c *FlashSaleClaimClient) Intercept(interceptors ...Interceptor) {
+	c.inters.FlashSaleClaim = append(c.inters.FlashSaleClaim, interceptors...)
+}
+
+// Create returns a builder for creating a FlashSaleClaim entity.
+func (c *FlashSaleClaimClient) Create() *FlashSaleClaimCreate {
+	mutation := newFlashSaleClaimMutation(c.config, OpCreate)
+	return &FlashSaleClaimCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of FlashSaleClaim entities.
+func (c *FlashSaleClaimClient) CreateBulk(builders ...*FlashSaleClaimCreate) *FlashSaleClaimCreateBulk {
+	return &FlashSaleClaimCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *FlashSaleClaimClient) MapCreateBulk(slice any, setFunc func(*FlashSaleClaimCreate, int)) *FlashSaleClaimCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &FlashSaleClaimCreateBulk{err: fmt.Errorf("calling to FlashSaleClaimClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*FlashSaleClaimCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &FlashSaleClaimCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for FlashSaleClaim.
+func (c *FlashSaleClaimClient) Update() *FlashSaleClaimUpdate {
+	mutation := newFlashSaleClaimMutation(c.config, OpUpdate)
+	return &FlashSaleClaimUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *FlashSaleClaimClient) UpdateOne(_m *FlashSaleClaim) *FlashSaleClaimUpdateOne {
+	mutation := newFlashSaleClaimMutation(c.config, OpUpdateOne, withFlashSaleClaim(_m))
+	return &FlashSaleClaimUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *FlashSaleClaimClient) UpdateOneID(id int) *FlashSaleClaimUpdateOne {
+	mutation := newFlashSaleClaimMutation(c.config, OpUpdateOne, withFlashSaleClaimID(id))
+	return &FlashSaleClaimUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for FlashSaleClaim.
+func (c *FlashSaleClaimClient) Delete() *FlashSaleClaimDelete {
+	mutation := newFlashSaleClaimMutation(c.config, OpDelete)
+	return &FlashSaleClaimDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *FlashSaleClaimClient) DeleteOne(_m *FlashSaleClaim) *FlashSaleClaimDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *FlashSaleClaimClient) DeleteOneID(id int) *FlashSaleClaimDeleteOne {
+	builder := c.Delete().Where(flashsaleclaim.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &FlashSaleClaimDeleteOne{builder}
+}
+
+// Query returns a query builder for FlashSaleClaim.
+func (c *FlashSaleClaimClient) Query() *FlashSaleClaimQuery {
+	return &FlashSaleClaimQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeFlashSaleClaim},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a FlashSaleClaim entity by its id.
+func (c *FlashSaleClaimClient) Get(ctx context.Context, id int) (*FlashSaleClaim, error) {
+	return c.Query().Where(flashsaleclaim.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *FlashSaleClaimClient) GetX(ctx context.Context, id int) *FlashSaleClaim {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *FlashSaleClaimClient) Hooks() []Hook {
+	hooks := c.hooks.FlashSaleClaim
+	return append(hooks[:len(hooks):len(hooks)], flashsaleclaim.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *FlashSaleClaimClient) Interceptors() []Interceptor {
+	return c.inters.FlashSaleClaim
+}
+
+func (c *FlashSaleClaimClient) mutate(ctx context.Context, m *FlashSaleClaimMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&FlashSaleClaimCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&FlashSaleClaimUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&FlashSaleClaimUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&FlashSaleClaimDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown FlashSaleClaim mutation op: %q", m.Op())
+	}
+}
+
+// FlashSaleItemClient is a client for the FlashSaleItem schema.
+type FlashSaleItemClient struct {
+	config
+}
+
+// NewFlashSaleItemClient returns a client for the FlashSaleItem from the given config.
+func NewFlashSaleItemClient(c config) *FlashSaleItemClient {
+	return &FlashSaleItemClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `flashsaleitem.Hooks(f(g(h())))`.
+func (c *FlashSaleItemClient) Use(hooks ...Hook) {
+	c.hooks.FlashSaleItem = append(c.hooks.FlashSaleItem, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `flashsaleitem.Intercept(f(g(h())))`.
+func (c *FlashSaleItemClient) Intercept(interceptors ...Interceptor) {
+	c.inters.FlashSaleItem = append(c.inters.FlashSaleItem, interceptors...)
+}
+
+// Create returns a builder for creating a FlashSaleItem entity.
+func (c *FlashSaleItemClient) Create() *FlashSaleItemCreate {
+	mutation := newFlashSaleItemMutation(c.config, OpCreate)
+	return &FlashSaleItemCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of FlashSaleItem entities.
+func (c *FlashSaleItemClient) CreateBulk(builders ...*FlashSaleItemCreate) *FlashSaleItemCreateBulk {
+	return &FlashSaleItemCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *FlashSaleItemClient) MapCreateBulk(slice any, setFunc func(*FlashSaleItemCreate, int)) *FlashSaleItemCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &FlashSaleItemCreateBulk{err: fmt.Errorf("calling to FlashSaleItemClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*FlashSaleItemCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &FlashSaleItemCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for FlashSaleItem.
+func (c *FlashSaleItemClient) Update() *FlashSaleItemUpdate {
+	mutation := newFlashSaleItemMutation(c.config, OpUpdate)
+	return &FlashSaleItemUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *FlashSaleItemClient) UpdateOne(_m *FlashSaleItem) *FlashSaleItemUpdateOne {
+	mutation := newFlashSaleItemMutation(c.config, OpUpdateOne, withFlashSaleItem(_m))
+	return &FlashSaleItemUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *FlashSaleItemClient) UpdateOneID(id int) *FlashSaleItemUpdateOne {
+	mutation := newFlashSaleItemMutation(c.config, OpUpdateOne, withFlashSaleItemID(id))
+	return &FlashSaleItemUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for FlashSaleItem.
+func (c *FlashSaleItemClient) Delete() *FlashSaleItemDelete {
+	mutation := newFlashSaleItemMutation(c.config, OpDelete)
+	return &FlashSaleItemDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *FlashSaleItemClient) DeleteOne(_m *FlashSaleItem) *FlashSaleItemDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *FlashSaleItemClient) DeleteOneID(id int) *FlashSaleItemDeleteOne {
+	builder := c.Delete().Where(flashsaleitem.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &FlashSaleItemDeleteOne{builder}
+}
+
+// Query returns a query builder for FlashSaleItem.
+func (c *FlashSaleItemClient) Query() *FlashSaleItemQuery {
+	return &FlashSaleItemQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeFlashSaleItem},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a FlashSaleItem entity by its id.
+func (c *FlashSaleItemClient) Get(ctx context.Context, id int) (*FlashSaleItem, error) {
+	return c.Query().Where(flashsaleitem.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *FlashSaleItemClient) GetX(ctx context.Context, id int) *FlashSaleItem {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryPromotion queries the promotion edge of a FlashSaleItem.
+func (c *FlashSaleItemClient) QueryPromotion(_m *FlashSaleItem) *PromotionQuery {
+	query := (&PromotionClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(flashsaleitem.Table, flashsaleitem.FieldID, id),
+			sqlgraph.To(promotion.Table, promotion.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, flashsaleitem.PromotionTable, flashsaleitem.PromotionColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *FlashSaleItemClient) Hooks() []Hook {
+	hooks := c.hooks.FlashSaleItem
+	return append(hooks[:len(hooks):len(hooks)], flashsaleitem.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *FlashSaleItemClient) Interceptors() []Interceptor {
+	return c.inters.FlashSaleItem
+}
+
+func (c *FlashSaleItemClient) mutate(ctx context.Context, m *FlashSaleItemMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&FlashSaleItemCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&FlashSaleItemUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&FlashSaleItemUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&FlashSaleItemDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown FlashSaleItem mutation op: %q", m.Op())
+	}
+}
+
+// FlashSaleUseClient is a client for the FlashSaleUse schema.
+type FlashSaleUseClient struct {
+	config
+}
+
+// NewFlashSaleUseClient returns a client for the FlashSaleUse from the given config.
+func NewFlashSaleUseClient(c config) *FlashSaleUseClient {
+	return &FlashSaleUseClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `flashsaleuse.Hooks(f(g(h())))`.
+func (c *FlashSaleUseClient) Use(hooks ...Hook) {
+	c.hooks.FlashSaleUse = append(c.hooks.FlashSaleUse, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `flashsaleuse.Intercept(f(g(h())))`.
+func (c *FlashSaleUseClient) Intercept(interceptors ...Interceptor) {
+	c.inters.FlashSaleUse = append(c.inters.FlashSaleUse, interceptors...)
+}
+
+// Create returns a builder for creating a FlashSaleUse entity.
+func (c *FlashSaleUseClient) Create() *FlashSaleUseCreate {
+	mutation := newFlashSaleUseMutation(c.config, OpCreate)
+	return &FlashSaleUseCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of FlashSaleUse entities.
+func (c *FlashSaleUseClient) CreateBulk(builders ...*FlashSaleUseCreate) *FlashSaleUseCreateBulk {
+	return &FlashSaleUseCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *FlashSaleUseClient) MapCreateBulk(slice any, setFunc func(*FlashSaleUseCreate, int)) *FlashSaleUseCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &FlashSaleUseCreateBulk{err: fmt.Errorf("calling to FlashSaleUseClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*FlashSaleUseCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &FlashSaleUseCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for FlashSaleUse.
+func (c *FlashSaleUseClient) Update() *FlashSaleUseUpdate {
+	mutation := newFlashSaleUseMutation(c.config, OpUpdate)
+	return &FlashSaleUseUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *FlashSaleUseClient) UpdateOne(_m *FlashSaleUse) *FlashSaleUseUpdateOne {
+	mutation := newFlashSaleUseMutation(c.config, OpUpdateOne, withFlashSaleUse(_m))
+	return &FlashSaleUseUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *FlashSaleUseClient) UpdateOneID(id int) *FlashSaleUseUpdateOne {
+	mutation := newFlashSaleUseMutation(c.config, OpUpdateOne, withFlashSaleUseID(id))
+	return &FlashSaleUseUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for FlashSaleUse.
+func (c *FlashSaleUseClient) Delete() *FlashSaleUseDelete {
+	mutation := newFlashSaleUseMutation(c.config, OpDelete)
+	return &FlashSaleUseDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *FlashSaleUseClient) DeleteOne(_m *FlashSaleUse) *FlashSaleUseDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *FlashSaleUseClient) DeleteOneID(id int) *FlashSaleUseDeleteOne {
+	builder := c.Delete().Where(flashsaleuse.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &FlashSaleUseDeleteOne{builder}
+}
+
+// Query returns a query builder for FlashSaleUse.
+func (c *FlashSaleUseClient) Query() *FlashSaleUseQuery {
+	return &FlashSaleUseQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeFlashSaleUse},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a FlashSaleUse entity by its id.
+func (c *FlashSaleUseClient) Get(ctx context.Context, id int) (*FlashSaleUse, error) {
+	return c.Query().Where(flashsaleuse.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *FlashSaleUseClient) GetX(ctx context.Context, id int) *FlashSaleUse {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *FlashSaleUseClient) Hooks() []Hook {
+	hooks := c.hooks.FlashSaleUse
+	return append(hooks[:len(hooks):len(hooks)], flashsaleuse.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *FlashSaleUseClient) Interceptors() []Interceptor {
+	return c.inters.FlashSaleUse
+}
+
+func (c *FlashSaleUseClient) mutate(ctx context.Context, m *FlashSaleUseMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&FlashSaleUseCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&FlashSaleUseUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&FlashSaleUseUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&FlashSaleUseDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown FlashSaleUse mutation op: %q", m.Op())
 	}
 }
 
@@ -2588,6 +5415,472 @@ func (c *HelpSearchTokenClient) mutate(ctx context.Context, m *HelpSearchTokenMu
 		return (&HelpSearchTokenDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown HelpSearchToken mutation op: %q", m.Op())
+	}
+}
+
+// MemberPriceClient is a client for the MemberPrice schema.
+type MemberPriceClient struct {
+	config
+}
+
+// NewMemberPriceClient returns a client for the MemberPrice from the given config.
+func NewMemberPriceClient(c config) *MemberPriceClient {
+	return &MemberPriceClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `memberprice.Hooks(f(g(h())))`.
+func (c *MemberPriceClient) Use(hooks ...Hook) {
+	c.hooks.MemberPrice = append(c.hooks.MemberPrice, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `memberprice.Intercept(f(g(h())))`.
+func (c *MemberPriceClient) Intercept(interceptors ...Interceptor) {
+	c.inters.MemberPrice = append(c.inters.MemberPrice, interceptors...)
+}
+
+// Create returns a builder for creating a MemberPrice entity.
+func (c *MemberPriceClient) Create() *MemberPriceCreate {
+	mutation := newMemberPriceMutation(c.config, OpCreate)
+	return &MemberPriceCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of MemberPrice entities.
+func (c *MemberPriceClient) CreateBulk(builders ...*MemberPriceCreate) *MemberPriceCreateBulk {
+	return &MemberPriceCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *MemberPriceClient) MapCreateBulk(slice any, setFunc func(*MemberPriceCreate, int)) *MemberPriceCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &MemberPriceCreateBulk{err: fmt.Errorf("calling to MemberPriceClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*MemberPriceCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &MemberPriceCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for MemberPrice.
+func (c *MemberPriceClient) Update() *MemberPriceUpdate {
+	mutation := newMemberPriceMutation(c.config, OpUpdate)
+	return &MemberPriceUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *MemberPriceClient) UpdateOne(_m *MemberPrice) *MemberPriceUpdateOne {
+	mutation := newMemberPriceMutation(c.config, OpUpdateOne, withMemberPrice(_m))
+	return &MemberPriceUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *MemberPriceClient) UpdateOneID(id int) *MemberPriceUpdateOne {
+	mutation := newMemberPriceMutation(c.config, OpUpdateOne, withMemberPriceID(id))
+	return &MemberPriceUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for MemberPrice.
+func (c *MemberPriceClient) Delete() *MemberPriceDelete {
+	mutation := newMemberPriceMutation(c.config, OpDelete)
+	return &MemberPriceDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *MemberPriceClient) DeleteOne(_m *MemberPrice) *MemberPriceDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *MemberPriceClient) DeleteOneID(id int) *MemberPriceDeleteOne {
+	builder := c.Delete().Where(memberprice.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &MemberPriceDeleteOne{builder}
+}
+
+// Query returns a query builder for MemberPrice.
+func (c *MemberPriceClient) Query() *MemberPriceQuery {
+	return &MemberPriceQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeMemberPrice},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a MemberPrice entity by its id.
+func (c *MemberPriceClient) Get(ctx context.Context, id int) (*MemberPrice, error) {
+	return c.Query().Where(memberprice.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *MemberPriceClient) GetX(ctx context.Context, id int) *MemberPrice {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryTier queries the tier edge of a MemberPrice.
+func (c *MemberPriceClient) QueryTier(_m *MemberPrice) *MemberTierQuery {
+	query := (&MemberTierClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(memberprice.Table, memberprice.FieldID, id),
+			sqlgraph.To(membertier.Table, membertier.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, memberprice.TierTable, memberprice.TierColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *MemberPriceClient) Hooks() []Hook {
+	hooks := c.hooks.MemberPrice
+	return append(hooks[:len(hooks):len(hooks)], memberprice.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *MemberPriceClient) Interceptors() []Interceptor {
+	return c.inters.MemberPrice
+}
+
+func (c *MemberPriceClient) mutate(ctx context.Context, m *MemberPriceMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&MemberPriceCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&MemberPriceUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&MemberPriceUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&MemberPriceDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown MemberPrice mutation op: %q", m.Op())
+	}
+}
+
+// MemberTierClient is a client for the MemberTier schema.
+type MemberTierClient struct {
+	config
+}
+
+// NewMemberTierClient returns a client for the MemberTier from the given config.
+func NewMemberTierClient(c config) *MemberTierClient {
+	return &MemberTierClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `membertier.Hooks(f(g(h())))`.
+func (c *MemberTierClient) Use(hooks ...Hook) {
+	c.hooks.MemberTier = append(c.hooks.MemberTier, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `membertier.Intercept(f(g(h())))`.
+func (c *MemberTierClient) Intercept(interceptors ...Interceptor) {
+	c.inters.MemberTier = append(c.inters.MemberTier, interceptors...)
+}
+
+// Create returns a builder for creating a MemberTier entity.
+func (c *MemberTierClient) Create() *MemberTierCreate {
+	mutation := newMemberTierMutation(c.config, OpCreate)
+	return &MemberTierCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of MemberTier entities.
+func (c *MemberTierClient) CreateBulk(builders ...*MemberTierCreate) *MemberTierCreateBulk {
+	return &MemberTierCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *MemberTierClient) MapCreateBulk(slice any, setFunc func(*MemberTierCreate, int)) *MemberTierCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &MemberTierCreateBulk{err: fmt.Errorf("calling to MemberTierClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*MemberTierCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &MemberTierCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for MemberTier.
+func (c *MemberTierClient) Update() *MemberTierUpdate {
+	mutation := newMemberTierMutation(c.config, OpUpdate)
+	return &MemberTierUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *MemberTierClient) UpdateOne(_m *MemberTier) *MemberTierUpdateOne {
+	mutation := newMemberTierMutation(c.config, OpUpdateOne, withMemberTier(_m))
+	return &MemberTierUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *MemberTierClient) UpdateOneID(id int) *MemberTierUpdateOne {
+	mutation := newMemberTierMutation(c.config, OpUpdateOne, withMemberTierID(id))
+	return &MemberTierUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for MemberTier.
+func (c *MemberTierClient) Delete() *MemberTierDelete {
+	mutation := newMemberTierMutation(c.config, OpDelete)
+	return &MemberTierDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *MemberTierClient) DeleteOne(_m *MemberTier) *MemberTierDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *MemberTierClient) DeleteOneID(id int) *MemberTierDeleteOne {
+	builder := c.Delete().Where(membertier.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &MemberTierDeleteOne{builder}
+}
+
+// Query returns a query builder for MemberTier.
+func (c *MemberTierClient) Query() *MemberTierQuery {
+	return &MemberTierQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeMemberTier},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a MemberTier entity by its id.
+func (c *MemberTierClient) Get(ctx context.Context, id int) (*MemberTier, error) {
+	return c.Query().Where(membertier.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *MemberTierClient) GetX(ctx context.Context, id int) *MemberTier {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMemberships queries the memberships edge of a MemberTier.
+func (c *MemberTierClient) QueryMemberships(_m *MemberTier) *MembershipQuery {
+	query := (&MembershipClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(membertier.Table, membertier.FieldID, id),
+			sqlgraph.To(membership.Table, membership.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, membertier.MembershipsTable, membertier.MembershipsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryPrices queries the prices edge of a MemberTier.
+func (c *MemberTierClient) QueryPrices(_m *MemberTier) *MemberPriceQuery {
+	query := (&MemberPriceClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(membertier.Table, membertier.FieldID, id),
+			sqlgraph.To(memberprice.Table, memberprice.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, membertier.PricesTable, membertier.PricesColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *MemberTierClient) Hooks() []Hook {
+	hooks := c.hooks.MemberTier
+	return append(hooks[:len(hooks):len(hooks)], membertier.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *MemberTierClient) Interceptors() []Interceptor {
+	return c.inters.MemberTier
+}
+
+func (c *MemberTierClient) mutate(ctx context.Context, m *MemberTierMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&MemberTierCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&MemberTierUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&MemberTierUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&MemberTierDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown MemberTier mutation op: %q", m.Op())
+	}
+}
+
+// MembershipClient is a client for the Membership schema.
+type MembershipClient struct {
+	config
+}
+
+// NewMembershipClient returns a client for the Membership from the given config.
+func NewMembershipClient(c config) *MembershipClient {
+	return &MembershipClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `membership.Hooks(f(g(h())))`.
+func (c *MembershipClient) Use(hooks ...Hook) {
+	c.hooks.Membership = append(c.hooks.Membership, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `membership.Intercept(f(g(h())))`.
+func (c *MembershipClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Membership = append(c.inters.Membership, interceptors...)
+}
+
+// Create returns a builder for creating a Membership entity.
+func (c *MembershipClient) Create() *MembershipCreate {
+	mutation := newMembershipMutation(c.config, OpCreate)
+	return &MembershipCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Membership entities.
+func (c *MembershipClient) CreateBulk(builders ...*MembershipCreate) *MembershipCreateBulk {
+	return &MembershipCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *MembershipClient) MapCreateBulk(slice any, setFunc func(*MembershipCreate, int)) *MembershipCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &MembershipCreateBulk{err: fmt.Errorf("calling to MembershipClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*MembershipCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &MembershipCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Membership.
+func (c *MembershipClient) Update() *MembershipUpdate {
+	mutation := newMembershipMutation(c.config, OpUpdate)
+	return &MembershipUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *MembershipClient) UpdateOne(_m *Membership) *MembershipUpdateOne {
+	mutation := newMembershipMutation(c.config, OpUpdateOne, withMembership(_m))
+	return &MembershipUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *MembershipClient) UpdateOneID(id int) *MembershipUpdateOne {
+	mutation := newMembershipMutation(c.config, OpUpdateOne, withMembershipID(id))
+	return &MembershipUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Membership.
+func (c *MembershipClient) Delete() *MembershipDelete {
+	mutation := newMembershipMutation(c.config, OpDelete)
+	return &MembershipDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *MembershipClient) DeleteOne(_m *Membership) *MembershipDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *MembershipClient) DeleteOneID(id int) *MembershipDeleteOne {
+	builder := c.Delete().Where(membership.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &MembershipDeleteOne{builder}
+}
+
+// Query returns a query builder for Membership.
+func (c *MembershipClient) Query() *MembershipQuery {
+	return &MembershipQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeMembership},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Membership entity by its id.
+func (c *MembershipClient) Get(ctx context.Context, id int) (*Membership, error) {
+	return c.Query().Where(membership.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *MembershipClient) GetX(ctx context.Context, id int) *Membership {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryTier queries the tier edge of a Membership.
+func (c *MembershipClient) QueryTier(_m *Membership) *MemberTierQuery {
+	query := (&MemberTierClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(membership.Table, membership.FieldID, id),
+			sqlgraph.To(membertier.Table, membertier.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, membership.TierTable, membership.TierColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *MembershipClient) Hooks() []Hook {
+	hooks := c.hooks.Membership
+	return append(hooks[:len(hooks):len(hooks)], membership.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *MembershipClient) Interceptors() []Interceptor {
+	return c.inters.Membership
+}
+
+func (c *MembershipClient) mutate(ctx context.Context, m *MembershipMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&MembershipCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&MembershipUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&MembershipUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&MembershipDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Membership mutation op: %q", m.Op())
 	}
 }
 
@@ -3648,6 +6941,156 @@ func (c *OrderClient) mutate(ctx context.Context, m *OrderMutation) (Value, erro
 		return (&OrderDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Order mutation op: %q", m.Op())
+	}
+}
+
+// OrderAdjustmentClient is a client for the OrderAdjustment schema.
+type OrderAdjustmentClient struct {
+	config
+}
+
+// NewOrderAdjustmentClient returns a client for the OrderAdjustment from the given config.
+func NewOrderAdjustmentClient(c config) *OrderAdjustmentClient {
+	return &OrderAdjustmentClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `orderadjustment.Hooks(f(g(h())))`.
+func (c *OrderAdjustmentClient) Use(hooks ...Hook) {
+	c.hooks.OrderAdjustment = append(c.hooks.OrderAdjustment, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `orderadjustment.Intercept(f(g(h())))`.
+func (c *OrderAdjustmentClient) Intercept(interceptors ...Interceptor) {
+	c.inters.OrderAdjustment = append(c.inters.OrderAdjustment, interceptors...)
+}
+
+// Create returns a builder for creating a OrderAdjustment entity.
+func (c *OrderAdjustmentClient) Create() *OrderAdjustmentCreate {
+	mutation := newOrderAdjustmentMutation(c.config, OpCreate)
+	return &OrderAdjustmentCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of OrderAdjustment entities.
+func (c *OrderAdjustmentClient) CreateBulk(builders ...*OrderAdjustmentCreate) *OrderAdjustmentCreateBulk {
+	return &OrderAdjustmentCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *OrderAdjustmentClient) MapCreateBulk(slice any, setFunc func(*OrderAdjustmentCreate, int)) *OrderAdjustmentCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &OrderAdjustmentCreateBulk{err: fmt.Errorf("calling to OrderAdjustmentClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*OrderAdjustmentCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &OrderAdjustmentCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for OrderAdjustment.
+func (c *OrderAdjustmentClient) Update() *OrderAdjustmentUpdate {
+	mutation := newOrderAdjustmentMutation(c.config, OpUpdate)
+	return &OrderAdjustmentUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *OrderAdjustmentClient) UpdateOne(_m *OrderAdjustment) *OrderAdjustmentUpdateOne {
+	mutation := newOrderAdjustmentMutation(c.config, OpUpdateOne, withOrderAdjustment(_m))
+	return &OrderAdjustmentUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *OrderAdjustmentClient) UpdateOneID(id int) *OrderAdjustmentUpdateOne {
+	mutation := newOrderAdjustmentMutation(c.config, OpUpdateOne, withOrderAdjustmentID(id))
+	return &OrderAdjustmentUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for OrderAdjustment.
+func (c *OrderAdjustmentClient) Delete() *OrderAdjustmentDelete {
+	mutation := newOrderAdjustmentMutation(c.config, OpDelete)
+	return &OrderAdjustmentDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *OrderAdjustmentClient) DeleteOne(_m *OrderAdjustment) *OrderAdjustmentDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *OrderAdjustmentClient) DeleteOneID(id int) *OrderAdjustmentDeleteOne {
+	builder := c.Delete().Where(orderadjustment.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &OrderAdjustmentDeleteOne{builder}
+}
+
+// Query returns a query builder for OrderAdjustment.
+func (c *OrderAdjustmentClient) Query() *OrderAdjustmentQuery {
+	return &OrderAdjustmentQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeOrderAdjustment},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a OrderAdjustment entity by its id.
+func (c *OrderAdjustmentClient) Get(ctx context.Context, id int) (*OrderAdjustment, error) {
+	return c.Query().Where(orderadjustment.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *OrderAdjustmentClient) GetX(ctx context.Context, id int) *OrderAdjustment {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryOrder queries the order edge of a OrderAdjustment.
+func (c *OrderAdjustmentClient) QueryOrder(_m *OrderAdjustment) *OrderQuery {
+	query := (&OrderClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(orderadjustment.Table, orderadjustment.FieldID, id),
+			sqlgraph.To(order.Table, order.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, orderadjustment.OrderTable, orderadjustment.OrderColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *OrderAdjustmentClient) Hooks() []Hook {
+	hooks := c.hooks.OrderAdjustment
+	return append(hooks[:len(hooks):len(hooks)], orderadjustment.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *OrderAdjustmentClient) Interceptors() []Interceptor {
+	return c.inters.OrderAdjustment
+}
+
+func (c *OrderAdjustmentClient) mutate(ctx context.Context, m *OrderAdjustmentMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&OrderAdjustmentCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&OrderAdjustmentUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&OrderAdjustmentUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&OrderAdjustmentDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown OrderAdjustment mutation op: %q", m.Op())
 	}
 }
 
@@ -4813,6 +8256,740 @@ func (c *ProductVariantClient) mutate(ctx context.Context, m *ProductVariantMuta
 	}
 }
 
+// PromotionClient is a client for the Promotion schema.
+type PromotionClient struct {
+	config
+}
+
+// NewPromotionClient returns a client for the Promotion from the given config.
+func NewPromotionClient(c config) *PromotionClient {
+	return &PromotionClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `promotion.Hooks(f(g(h())))`.
+func (c *PromotionClient) Use(hooks ...Hook) {
+	c.hooks.Promotion = append(c.hooks.Promotion, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `promotion.Intercept(f(g(h())))`.
+func (c *PromotionClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Promotion = append(c.inters.Promotion, interceptors...)
+}
+
+// Create returns a builder for creating a Promotion entity.
+func (c *PromotionClient) Create() *PromotionCreate {
+	mutation := newPromotionMutation(c.config, OpCreate)
+	return &PromotionCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Promotion entities.
+func (c *PromotionClient) CreateBulk(builders ...*PromotionCreate) *PromotionCreateBulk {
+	return &PromotionCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PromotionClient) MapCreateBulk(slice any, setFunc func(*PromotionCreate, int)) *PromotionCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PromotionCreateBulk{err: fmt.Errorf("calling to PromotionClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PromotionCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PromotionCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Promotion.
+func (c *PromotionClient) Update() *PromotionUpdate {
+	mutation := newPromotionMutation(c.config, OpUpdate)
+	return &PromotionUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PromotionClient) UpdateOne(_m *Promotion) *PromotionUpdateOne {
+	mutation := newPromotionMutation(c.config, OpUpdateOne, withPromotion(_m))
+	return &PromotionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PromotionClient) UpdateOneID(id int) *PromotionUpdateOne {
+	mutation := newPromotionMutation(c.config, OpUpdateOne, withPromotionID(id))
+	return &PromotionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Promotion.
+func (c *PromotionClient) Delete() *PromotionDelete {
+	mutation := newPromotionMutation(c.config, OpDelete)
+	return &PromotionDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PromotionClient) DeleteOne(_m *Promotion) *PromotionDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PromotionClient) DeleteOneID(id int) *PromotionDeleteOne {
+	builder := c.Delete().Where(promotion.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PromotionDeleteOne{builder}
+}
+
+// Query returns a query builder for Promotion.
+func (c *PromotionClient) Query() *PromotionQuery {
+	return &PromotionQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePromotion},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Promotion entity by its id.
+func (c *PromotionClient) Get(ctx context.Context, id int) (*Promotion, error) {
+	return c.Query().Where(promotion.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PromotionClient) GetX(ctx context.Context, id int) *Promotion {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a Promotion.
+func (c *PromotionClient) QueryMerchant(_m *Promotion) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(promotion.Table, promotion.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, promotion.MerchantTable, promotion.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryFlashItems queries the flash_items edge of a Promotion.
+func (c *PromotionClient) QueryFlashItems(_m *Promotion) *FlashSaleItemQuery {
+	query := (&FlashSaleItemClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(promotion.Table, promotion.FieldID, id),
+			sqlgraph.To(flashsaleitem.Table, flashsaleitem.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, promotion.FlashItemsTable, promotion.FlashItemsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *PromotionClient) Hooks() []Hook {
+	hooks := c.hooks.Promotion
+	return append(hooks[:len(hooks):len(hooks)], promotion.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *PromotionClient) Interceptors() []Interceptor {
+	return c.inters.Promotion
+}
+
+func (c *PromotionClient) mutate(ctx context.Context, m *PromotionMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PromotionCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PromotionUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PromotionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PromotionDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Promotion mutation op: %q", m.Op())
+	}
+}
+
+// RedPacketClient is a client for the RedPacket schema.
+type RedPacketClient struct {
+	config
+}
+
+// NewRedPacketClient returns a client for the RedPacket from the given config.
+func NewRedPacketClient(c config) *RedPacketClient {
+	return &RedPacketClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `redpacket.Hooks(f(g(h())))`.
+func (c *RedPacketClient) Use(hooks ...Hook) {
+	c.hooks.RedPacket = append(c.hooks.RedPacket, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `redpacket.Intercept(f(g(h())))`.
+func (c *RedPacketClient) Intercept(interceptors ...Interceptor) {
+	c.inters.RedPacket = append(c.inters.RedPacket, interceptors...)
+}
+
+// Create returns a builder for creating a RedPacket entity.
+func (c *RedPacketClient) Create() *RedPacketCreate {
+	mutation := newRedPacketMutation(c.config, OpCreate)
+	return &RedPacketCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of RedPacket entities.
+func (c *RedPacketClient) CreateBulk(builders ...*RedPacketCreate) *RedPacketCreateBulk {
+	return &RedPacketCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *RedPacketClient) MapCreateBulk(slice any, setFunc func(*RedPacketCreate, int)) *RedPacketCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &RedPacketCreateBulk{err: fmt.Errorf("calling to RedPacketClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*RedPacketCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &RedPacketCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for RedPacket.
+func (c *RedPacketClient) Update() *RedPacketUpdate {
+	mutation := newRedPacketMutation(c.config, OpUpdate)
+	return &RedPacketUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *RedPacketClient) UpdateOne(_m *RedPacket) *RedPacketUpdateOne {
+	mutation := newRedPacketMutation(c.config, OpUpdateOne, withRedPacket(_m))
+	return &RedPacketUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *RedPacketClient) UpdateOneID(id int) *RedPacketUpdateOne {
+	mutation := newRedPacketMutation(c.config, OpUpdateOne, withRedPacketID(id))
+	return &RedPacketUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for RedPacket.
+func (c *RedPacketClient) Delete() *RedPacketDelete {
+	mutation := newRedPacketMutation(c.config, OpDelete)
+	return &RedPacketDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *RedPacketClient) DeleteOne(_m *RedPacket) *RedPacketDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *RedPacketClient) DeleteOneID(id int) *RedPacketDeleteOne {
+	builder := c.Delete().Where(redpacket.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &RedPacketDeleteOne{builder}
+}
+
+// Query returns a query builder for RedPacket.
+func (c *RedPacketClient) Query() *RedPacketQuery {
+	return &RedPacketQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeRedPacket},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a RedPacket entity by its id.
+func (c *RedPacketClient) Get(ctx context.Context, id int) (*RedPacket, error) {
+	return c.Query().Where(redpacket.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *RedPacketClient) GetX(ctx context.Context, id int) *RedPacket {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryCampaign queries the campaign edge of a RedPacket.
+func (c *RedPacketClient) QueryCampaign(_m *RedPacket) *RedPacketCampaignQuery {
+	query := (&RedPacketCampaignClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(redpacket.Table, redpacket.FieldID, id),
+			sqlgraph.To(redpacketcampaign.Table, redpacketcampaign.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, redpacket.CampaignTable, redpacket.CampaignColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *RedPacketClient) Hooks() []Hook {
+	hooks := c.hooks.RedPacket
+	return append(hooks[:len(hooks):len(hooks)], redpacket.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *RedPacketClient) Interceptors() []Interceptor {
+	return c.inters.RedPacket
+}
+
+func (c *RedPacketClient) mutate(ctx context.Context, m *RedPacketMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&RedPacketCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&RedPacketUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&RedPacketUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&RedPacketDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown RedPacket mutation op: %q", m.Op())
+	}
+}
+
+// RedPacketCampaignClient is a client for the RedPacketCampaign schema.
+type RedPacketCampaignClient struct {
+	config
+}
+
+// NewRedPacketCampaignClient returns a client for the RedPacketCampaign from the given config.
+func NewRedPacketCampaignClient(c config) *RedPacketCampaignClient {
+	return &RedPacketCampaignClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `redpacketcampaign.Hooks(f(g(h())))`.
+func (c *RedPacketCampaignClient) Use(hooks ...Hook) {
+	c.hooks.RedPacketCampaign = append(c.hooks.RedPacketCampaign, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `redpacketcampaign.Intercept(f(g(h())))`.
+func (c *RedPacketCampaignClient) Intercept(interceptors ...Interceptor) {
+	c.inters.RedPacketCampaign = append(c.inters.RedPacketCampaign, interceptors...)
+}
+
+// Create returns a builder for creating a RedPacketCampaign entity.
+func (c *RedPacketCampaignClient) Create() *RedPacketCampaignCreate {
+	mutation := newRedPacketCampaignMutation(c.config, OpCreate)
+	return &RedPacketCampaignCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of RedPacketCampaign entities.
+func (c *RedPacketCampaignClient) CreateBulk(builders ...*RedPacketCampaignCreate) *RedPacketCampaignCreateBulk {
+	return &RedPacketCampaignCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *RedPacketCampaignClient) MapCreateBulk(slice any, setFunc func(*RedPacketCampaignCreate, int)) *RedPacketCampaignCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &RedPacketCampaignCreateBulk{err: fmt.Errorf("calling to RedPacketCampaignClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*RedPacketCampaignCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &RedPacketCampaignCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for RedPacketCampaign.
+func (c *RedPacketCampaignClient) Update() *RedPacketCampaignUpdate {
+	mutation := newRedPacketCampaignMutation(c.config, OpUpdate)
+	return &RedPacketCampaignUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *RedPacketCampaignClient) UpdateOne(_m *RedPacketCampaign) *RedPacketCampaignUpdateOne {
+	mutation := newRedPacketCampaignMutation(c.config, OpUpdateOne, withRedPacketCampaign(_m))
+	return &RedPacketCampaignUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *RedPacketCampaignClient) UpdateOneID(id int) *RedPacketCampaignUpdateOne {
+	mutation := newRedPacketCampaignMutation(c.config, OpUpdateOne, withRedPacketCampaignID(id))
+	return &RedPacketCampaignUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for RedPacketCampaign.
+func (c *RedPacketCampaignClient) Delete() *RedPacketCampaignDelete {
+	mutation := newRedPacketCampaignMutation(c.config, OpDelete)
+	return &RedPacketCampaignDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *RedPacketCampaignClient) DeleteOne(_m *RedPacketCampaign) *RedPacketCampaignDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *RedPacketCampaignClient) DeleteOneID(id int) *RedPacketCampaignDeleteOne {
+	builder := c.Delete().Where(redpacketcampaign.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &RedPacketCampaignDeleteOne{builder}
+}
+
+// Query returns a query builder for RedPacketCampaign.
+func (c *RedPacketCampaignClient) Query() *RedPacketCampaignQuery {
+	return &RedPacketCampaignQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeRedPacketCampaign},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a RedPacketCampaign entity by its id.
+func (c *RedPacketCampaignClient) Get(ctx context.Context, id int) (*RedPacketCampaign, error) {
+	return c.Query().Where(redpacketcampaign.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *RedPacketCampaignClient) GetX(ctx context.Context, id int) *RedPacketCampaign {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryPackets queries the packets edge of a RedPacketCampaign.
+func (c *RedPacketCampaignClient) QueryPackets(_m *RedPacketCampaign) *RedPacketQuery {
+	query := (&RedPacketClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(redpacketcampaign.Table, redpacketcampaign.FieldID, id),
+			sqlgraph.To(redpacket.Table, redpacket.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, redpacketcampaign.PacketsTable, redpacketcampaign.PacketsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *RedPacketCampaignClient) Hooks() []Hook {
+	hooks := c.hooks.RedPacketCampaign
+	return append(hooks[:len(hooks):len(hooks)], redpacketcampaign.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *RedPacketCampaignClient) Interceptors() []Interceptor {
+	return c.inters.RedPacketCampaign
+}
+
+func (c *RedPacketCampaignClient) mutate(ctx context.Context, m *RedPacketCampaignMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&RedPacketCampaignCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&RedPacketCampaignUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&RedPacketCampaignUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&RedPacketCampaignDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown RedPacketCampaign mutation op: %q", m.Op())
+	}
+}
+
+// RedPacketClaimerClient is a client for the RedPacketClaimer schema.
+type RedPacketClaimerClient struct {
+	config
+}
+
+// NewRedPacketClaimerClient returns a client for the RedPacketClaimer from the given config.
+func NewRedPacketClaimerClient(c config) *RedPacketClaimerClient {
+	return &RedPacketClaimerClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `redpacketclaimer.Hooks(f(g(h())))`.
+func (c *RedPacketClaimerClient) Use(hooks ...Hook) {
+	c.hooks.RedPacketClaimer = append(c.hooks.RedPacketClaimer, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `redpacketclaimer.Intercept(f(g(h())))`.
+func (c *RedPacketClaimerClient) Intercept(interceptors ...Interceptor) {
+	c.inters.RedPacketClaimer = append(c.inters.RedPacketClaimer, interceptors...)
+}
+
+// Create returns a builder for creating a RedPacketClaimer entity.
+func (c *RedPacketClaimerClient) Create() *RedPacketClaimerCreate {
+	mutation := newRedPacketClaimerMutation(c.config, OpCreate)
+	return &RedPacketClaimerCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of RedPacketClaimer entities.
+func (c *RedPacketClaimerClient) CreateBulk(builders ...*RedPacketClaimerCreate) *RedPacketClaimerCreateBulk {
+	return &RedPacketClaimerCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *RedPacketClaimerClient) MapCreateBulk(slice any, setFunc func(*RedPacketClaimerCreate, int)) *RedPacketClaimerCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &RedPacketClaimerCreateBulk{err: fmt.Errorf("calling to RedPacketClaimerClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*RedPacketClaimerCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &RedPacketClaimerCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for RedPacketClaimer.
+func (c *RedPacketClaimerClient) Update() *RedPacketClaimerUpdate {
+	mutation := newRedPacketClaimerMutation(c.config, OpUpdate)
+	return &RedPacketClaimerUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *RedPacketClaimerClient) UpdateOne(_m *RedPacketClaimer) *RedPacketClaimerUpdateOne {
+	mutation := newRedPacketClaimerMutation(c.config, OpUpdateOne, withRedPacketClaimer(_m))
+	return &RedPacketClaimerUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *RedPacketClaimerClient) UpdateOneID(id int) *RedPacketClaimerUpdateOne {
+	mutation := newRedPacketClaimerMutation(c.config, OpUpdateOne, withRedPacketClaimerID(id))
+	return &RedPacketClaimerUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for RedPacketClaimer.
+func (c *RedPacketClaimerClient) Delete() *RedPacketClaimerDelete {
+	mutation := newRedPacketClaimerMutation(c.config, OpDelete)
+	return &RedPacketClaimerDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *RedPacketClaimerClient) DeleteOne(_m *RedPacketClaimer) *RedPacketClaimerDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *RedPacketClaimerClient) DeleteOneID(id int) *RedPacketClaimerDeleteOne {
+	builder := c.Delete().Where(redpacketclaimer.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &RedPacketClaimerDeleteOne{builder}
+}
+
+// Query returns a query builder for RedPacketClaimer.
+func (c *RedPacketClaimerClient) Query() *RedPacketClaimerQuery {
+	return &RedPacketClaimerQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeRedPacketClaimer},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a RedPacketClaimer entity by its id.
+func (c *RedPacketClaimerClient) Get(ctx context.Context, id int) (*RedPacketClaimer, error) {
+	return c.Query().Where(redpacketclaimer.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *RedPacketClaimerClient) GetX(ctx context.Context, id int) *RedPacketClaimer {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *RedPacketClaimerClient) Hooks() []Hook {
+	hooks := c.hooks.RedPacketClaimer
+	return append(hooks[:len(hooks):len(hooks)], redpacketclaimer.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *RedPacketClaimerClient) Interceptors() []Interceptor {
+	return c.inters.RedPacketClaimer
+}
+
+func (c *RedPacketClaimerClient) mutate(ctx context.Context, m *RedPacketClaimerMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&RedPacketClaimerCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&RedPacketClaimerUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&RedPacketClaimerUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&RedPacketClaimerDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown RedPacketClaimer mutation op: %q", m.Op())
+	}
+}
+
+// RedPacketSpendClient is a client for the RedPacketSpend schema.
+type RedPacketSpendClient struct {
+	config
+}
+
+// NewRedPacketSpendClient returns a client for the RedPacketSpend from the given config.
+func NewRedPacketSpendClient(c config) *RedPacketSpendClient {
+	return &RedPacketSpendClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `redpacketspend.Hooks(f(g(h())))`.
+func (c *RedPacketSpendClient) Use(hooks ...Hook) {
+	c.hooks.RedPacketSpend = append(c.hooks.RedPacketSpend, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `redpacketspend.Intercept(f(g(h())))`.
+func (c *RedPacketSpendClient) Intercept(interceptors ...Interceptor) {
+	c.inters.RedPacketSpend = append(c.inters.RedPacketSpend, interceptors...)
+}
+
+// Create returns a builder for creating a RedPacketSpend entity.
+func (c *RedPacketSpendClient) Create() *RedPacketSpendCreate {
+	mutation := newRedPacketSpendMutation(c.config, OpCreate)
+	return &RedPacketSpendCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of RedPacketSpend entities.
+func (c *RedPacketSpendClient) CreateBulk(builders ...*RedPacketSpendCreate) *RedPacketSpendCreateBulk {
+	return &RedPacketSpendCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *RedPacketSpendClient) MapCreateBulk(slice any, setFunc func(*RedPacketSpendCreate, int)) *RedPacketSpendCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &RedPacketSpendCreateBulk{err: fmt.Errorf("calling to RedPacketSpendClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*RedPacketSpendCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &RedPacketSpendCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for RedPacketSpend.
+func (c *RedPacketSpendClient) Update() *RedPacketSpendUpdate {
+	mutation := newRedPacketSpendMutation(c.config, OpUpdate)
+	return &RedPacketSpendUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *RedPacketSpendClient) UpdateOne(_m *RedPacketSpend) *RedPacketSpendUpdateOne {
+	mutation := newRedPacketSpendMutation(c.config, OpUpdateOne, withRedPacketSpend(_m))
+	return &RedPacketSpendUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *RedPacketSpendClient) UpdateOneID(id int) *RedPacketSpendUpdateOne {
+	mutation := newRedPacketSpendMutation(c.config, OpUpdateOne, withRedPacketSpendID(id))
+	return &RedPacketSpendUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for RedPacketSpend.
+func (c *RedPacketSpendClient) Delete() *RedPacketSpendDelete {
+	mutation := newRedPacketSpendMutation(c.config, OpDelete)
+	return &RedPacketSpendDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *RedPacketSpendClient) DeleteOne(_m *RedPacketSpend) *RedPacketSpendDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *RedPacketSpendClient) DeleteOneID(id int) *RedPacketSpendDeleteOne {
+	builder := c.Delete().Where(redpacketspend.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &RedPacketSpendDeleteOne{builder}
+}
+
+// Query returns a query builder for RedPacketSpend.
+func (c *RedPacketSpendClient) Query() *RedPacketSpendQuery {
+	return &RedPacketSpendQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeRedPacketSpend},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a RedPacketSpend entity by its id.
+func (c *RedPacketSpendClient) Get(ctx context.Context, id int) (*RedPacketSpend, error) {
+	return c.Query().Where(redpacketspend.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *RedPacketSpendClient) GetX(ctx context.Context, id int) *RedPacketSpend {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *RedPacketSpendClient) Hooks() []Hook {
+	hooks := c.hooks.RedPacketSpend
+	return append(hooks[:len(hooks):len(hooks)], redpacketspend.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *RedPacketSpendClient) Interceptors() []Interceptor {
+	return c.inters.RedPacketSpend
+}
+
+func (c *RedPacketSpendClient) mutate(ctx context.Context, m *RedPacketSpendMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&RedPacketSpendCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&RedPacketSpendUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&RedPacketSpendUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&RedPacketSpendDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown RedPacketSpend mutation op: %q", m.Op())
+	}
+}
+
 // RefreshTokenClient is a client for the RefreshToken schema.
 type RefreshTokenClient struct {
 	config
@@ -5761,6 +9938,638 @@ func (c *ReviewVoteClient) mutate(ctx context.Context, m *ReviewVoteMutation) (V
 	}
 }
 
+// RiskAssessmentClient is a client for the RiskAssessment schema.
+type RiskAssessmentClient struct {
+	config
+}
+
+// NewRiskAssessmentClient returns a client for the RiskAssessment from the given config.
+func NewRiskAssessmentClient(c config) *RiskAssessmentClient {
+	return &RiskAssessmentClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `riskassessment.Hooks(f(g(h())))`.
+func (c *RiskAssessmentClient) Use(hooks ...Hook) {
+	c.hooks.RiskAssessment = append(c.hooks.RiskAssessment, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `riskassessment.Intercept(f(g(h())))`.
+func (c *RiskAssessmentClient) Intercept(interceptors ...Interceptor) {
+	c.inters.RiskAssessment = append(c.inters.RiskAssessment, interceptors...)
+}
+
+// Create returns a builder for creating a RiskAssessment entity.
+func (c *RiskAssessmentClient) Create() *RiskAssessmentCreate {
+	mutation := newRiskAssessmentMutation(c.config, OpCreate)
+	return &RiskAssessmentCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of RiskAssessment entities.
+func (c *RiskAssessmentClient) CreateBulk(builders ...*RiskAssessmentCreate) *RiskAssessmentCreateBulk {
+	return &RiskAssessmentCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *RiskAssessmentClient) MapCreateBulk(slice any, setFunc func(*RiskAssessmentCreate, int)) *RiskAssessmentCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &RiskAssessmentCreateBulk{err: fmt.Errorf("calling to RiskAssessmentClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*RiskAssessmentCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &RiskAssessmentCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for RiskAssessment.
+func (c *RiskAssessmentClient) Update() *RiskAssessmentUpdate {
+	mutation := newRiskAssessmentMutation(c.config, OpUpdate)
+	return &RiskAssessmentUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *RiskAssessmentClient) UpdateOne(_m *RiskAssessment) *RiskAssessmentUpdateOne {
+	mutation := newRiskAssessmentMutation(c.config, OpUpdateOne, withRiskAssessment(_m))
+	return &RiskAssessmentUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *RiskAssessmentClient) UpdateOneID(id int) *RiskAssessmentUpdateOne {
+	mutation := newRiskAssessmentMutation(c.config, OpUpdateOne, withRiskAssessmentID(id))
+	return &RiskAssessmentUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for RiskAssessment.
+func (c *RiskAssessmentClient) Delete() *RiskAssessmentDelete {
+	mutation := newRiskAssessmentMutation(c.config, OpDelete)
+	return &RiskAssessmentDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *RiskAssessmentClient) DeleteOne(_m *RiskAssessment) *RiskAssessmentDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *RiskAssessmentClient) DeleteOneID(id int) *RiskAssessmentDeleteOne {
+	builder := c.Delete().Where(riskassessment.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &RiskAssessmentDeleteOne{builder}
+}
+
+// Query returns a query builder for RiskAssessment.
+func (c *RiskAssessmentClient) Query() *RiskAssessmentQuery {
+	return &RiskAssessmentQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeRiskAssessment},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a RiskAssessment entity by its id.
+func (c *RiskAssessmentClient) Get(ctx context.Context, id int) (*RiskAssessment, error) {
+	return c.Query().Where(riskassessment.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *RiskAssessmentClient) GetX(ctx context.Context, id int) *RiskAssessment {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryOrder queries the order edge of a RiskAssessment.
+func (c *RiskAssessmentClient) QueryOrder(_m *RiskAssessment) *OrderQuery {
+	query := (&OrderClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(riskassessment.Table, riskassessment.FieldID, id),
+			sqlgraph.To(order.Table, order.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, riskassessment.OrderTable, riskassessment.OrderColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryCustomer queries the customer edge of a RiskAssessment.
+func (c *RiskAssessmentClient) QueryCustomer(_m *RiskAssessment) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(riskassessment.Table, riskassessment.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, riskassessment.CustomerTable, riskassessment.CustomerColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryMerchant queries the merchant edge of a RiskAssessment.
+func (c *RiskAssessmentClient) QueryMerchant(_m *RiskAssessment) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(riskassessment.Table, riskassessment.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, riskassessment.MerchantTable, riskassessment.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryDecider queries the decider edge of a RiskAssessment.
+func (c *RiskAssessmentClient) QueryDecider(_m *RiskAssessment) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(riskassessment.Table, riskassessment.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, riskassessment.DeciderTable, riskassessment.DeciderColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *RiskAssessmentClient) Hooks() []Hook {
+	hooks := c.hooks.RiskAssessment
+	return append(hooks[:len(hooks):len(hooks)], riskassessment.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *RiskAssessmentClient) Interceptors() []Interceptor {
+	return c.inters.RiskAssessment
+}
+
+func (c *RiskAssessmentClient) mutate(ctx context.Context, m *RiskAssessmentMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&RiskAssessmentCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&RiskAssessmentUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&RiskAssessmentUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&RiskAssessmentDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown RiskAssessment mutation op: %q", m.Op())
+	}
+}
+
+// RiskListEntryClient is a client for the RiskListEntry schema.
+type RiskListEntryClient struct {
+	config
+}
+
+// NewRiskListEntryClient returns a client for the RiskListEntry from the given config.
+func NewRiskListEntryClient(c config) *RiskListEntryClient {
+	return &RiskListEntryClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `risklistentry.Hooks(f(g(h())))`.
+func (c *RiskListEntryClient) Use(hooks ...Hook) {
+	c.hooks.RiskListEntry = append(c.hooks.RiskListEntry, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `risklistentry.Intercept(f(g(h())))`.
+func (c *RiskListEntryClient) Intercept(interceptors ...Interceptor) {
+	c.inters.RiskListEntry = append(c.inters.RiskListEntry, interceptors...)
+}
+
+// Create returns a builder for creating a RiskListEntry entity.
+func (c *RiskListEntryClient) Create() *RiskListEntryCreate {
+	mutation := newRiskListEntryMutation(c.config, OpCreate)
+	return &RiskListEntryCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of RiskListEntry entities.
+func (c *RiskListEntryClient) CreateBulk(builders ...*RiskListEntryCreate) *RiskListEntryCreateBulk {
+	return &RiskListEntryCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *RiskListEntryClient) MapCreateBulk(slice any, setFunc func(*RiskListEntryCreate, int)) *RiskListEntryCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &RiskListEntryCreateBulk{err: fmt.Errorf("calling to RiskListEntryClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*RiskListEntryCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &RiskListEntryCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for RiskListEntry.
+func (c *RiskListEntryClient) Update() *RiskListEntryUpdate {
+	mutation := newRiskListEntryMutation(c.config, OpUpdate)
+	return &RiskListEntryUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *RiskListEntryClient) UpdateOne(_m *RiskListEntry) *RiskListEntryUpdateOne {
+	mutation := newRiskListEntryMutation(c.config, OpUpdateOne, withRiskListEntry(_m))
+	return &RiskListEntryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *RiskListEntryClient) UpdateOneID(id int) *RiskListEntryUpdateOne {
+	mutation := newRiskListEntryMutation(c.config, OpUpdateOne, withRiskListEntryID(id))
+	return &RiskListEntryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for RiskListEntry.
+func (c *RiskListEntryClient) Delete() *RiskListEntryDelete {
+	mutation := newRiskListEntryMutation(c.config, OpDelete)
+	return &RiskListEntryDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *RiskListEntryClient) DeleteOne(_m *RiskListEntry) *RiskListEntryDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *RiskListEntryClient) DeleteOneID(id int) *RiskListEntryDeleteOne {
+	builder := c.Delete().Where(risklistentry.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &RiskListEntryDeleteOne{builder}
+}
+
+// Query returns a query builder for RiskListEntry.
+func (c *RiskListEntryClient) Query() *RiskListEntryQuery {
+	return &RiskListEntryQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeRiskListEntry},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a RiskListEntry entity by its id.
+func (c *RiskListEntryClient) Get(ctx context.Context, id int) (*RiskListEntry, error) {
+	return c.Query().Where(risklistentry.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *RiskListEntryClient) GetX(ctx context.Context, id int) *RiskListEntry {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *RiskListEntryClient) Hooks() []Hook {
+	hooks := c.hooks.RiskListEntry
+	return append(hooks[:len(hooks):len(hooks)], risklistentry.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *RiskListEntryClient) Interceptors() []Interceptor {
+	return c.inters.RiskListEntry
+}
+
+func (c *RiskListEntryClient) mutate(ctx context.Context, m *RiskListEntryMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&RiskListEntryCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&RiskListEntryUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&RiskListEntryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&RiskListEntryDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown RiskListEntry mutation op: %q", m.Op())
+	}
+}
+
+// SearchSynonymClient is a client for the SearchSynonym schema.
+type SearchSynonymClient struct {
+	config
+}
+
+// NewSearchSynonymClient returns a client for the SearchSynonym from the given config.
+func NewSearchSynonymClient(c config) *SearchSynonymClient {
+	return &SearchSynonymClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `searchsynonym.Hooks(f(g(h())))`.
+func (c *SearchSynonymClient) Use(hooks ...Hook) {
+	c.hooks.SearchSynonym = append(c.hooks.SearchSynonym, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `searchsynonym.Intercept(f(g(h())))`.
+func (c *SearchSynonymClient) Intercept(interceptors ...Interceptor) {
+	c.inters.SearchSynonym = append(c.inters.SearchSynonym, interceptors...)
+}
+
+// Create returns a builder for creating a SearchSynonym entity.
+func (c *SearchSynonymClient) Create() *SearchSynonymCreate {
+	mutation := newSearchSynonymMutation(c.config, OpCreate)
+	return &SearchSynonymCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of SearchSynonym entities.
+func (c *SearchSynonymClient) CreateBulk(builders ...*SearchSynonymCreate) *SearchSynonymCreateBulk {
+	return &SearchSynonymCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *SearchSynonymClient) MapCreateBulk(slice any, setFunc func(*SearchSynonymCreate, int)) *SearchSynonymCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &SearchSynonymCreateBulk{err: fmt.Errorf("calling to SearchSynonymClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*SearchSynonymCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &SearchSynonymCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for SearchSynonym.
+func (c *SearchSynonymClient) Update() *SearchSynonymUpdate {
+	mutation := newSearchSynonymMutation(c.config, OpUpdate)
+	return &SearchSynonymUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *SearchSynonymClient) UpdateOne(_m *SearchSynonym) *SearchSynonymUpdateOne {
+	mutation := newSearchSynonymMutation(c.config, OpUpdateOne, withSearchSynonym(_m))
+	return &SearchSynonymUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *SearchSynonymClient) UpdateOneID(id int) *SearchSynonymUpdateOne {
+	mutation := newSearchSynonymMutation(c.config, OpUpdateOne, withSearchSynonymID(id))
+	return &SearchSynonymUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for SearchSynonym.
+func (c *SearchSynonymClient) Delete() *SearchSynonymDelete {
+	mutation := newSearchSynonymMutation(c.config, OpDelete)
+	return &SearchSynonymDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *SearchSynonymClient) DeleteOne(_m *SearchSynonym) *SearchSynonymDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *SearchSynonymClient) DeleteOneID(id int) *SearchSynonymDeleteOne {
+	builder := c.Delete().Where(searchsynonym.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &SearchSynonymDeleteOne{builder}
+}
+
+// Query returns a query builder for SearchSynonym.
+func (c *SearchSynonymClient) Query() *SearchSynonymQuery {
+	return &SearchSynonymQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeSearchSynonym},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a SearchSynonym entity by its id.
+func (c *SearchSynonymClient) Get(ctx context.Context, id int) (*SearchSynonym, error) {
+	return c.Query().Where(searchsynonym.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *SearchSynonymClient) GetX(ctx context.Context, id int) *SearchSynonym {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryTermKeys queries the term_keys edge of a SearchSynonym.
+func (c *SearchSynonymClient) QueryTermKeys(_m *SearchSynonym) *SearchSynonymTermQuery {
+	query := (&SearchSynonymTermClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(searchsynonym.Table, searchsynonym.FieldID, id),
+			sqlgraph.To(searchsynonymterm.Table, searchsynonymterm.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, searchsynonym.TermKeysTable, searchsynonym.TermKeysColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *SearchSynonymClient) Hooks() []Hook {
+	hooks := c.hooks.SearchSynonym
+	return append(hooks[:len(hooks):len(hooks)], searchsynonym.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *SearchSynonymClient) Interceptors() []Interceptor {
+	return c.inters.SearchSynonym
+}
+
+func (c *SearchSynonymClient) mutate(ctx context.Context, m *SearchSynonymMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&SearchSynonymCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&SearchSynonymUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&SearchSynonymUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&SearchSynonymDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown SearchSynonym mutation op: %q", m.Op())
+	}
+}
+
+// SearchSynonymTermClient is a client for the SearchSynonymTerm schema.
+type SearchSynonymTermClient struct {
+	config
+}
+
+// NewSearchSynonymTermClient returns a client for the SearchSynonymTerm from the given config.
+func NewSearchSynonymTermClient(c config) *SearchSynonymTermClient {
+	return &SearchSynonymTermClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `searchsynonymterm.Hooks(f(g(h())))`.
+func (c *SearchSynonymTermClient) Use(hooks ...Hook) {
+	c.hooks.SearchSynonymTerm = append(c.hooks.SearchSynonymTerm, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `searchsynonymterm.Intercept(f(g(h())))`.
+func (c *SearchSynonymTermClient) Intercept(interceptors ...Interceptor) {
+	c.inters.SearchSynonymTerm = append(c.inters.SearchSynonymTerm, interceptors...)
+}
+
+// Create returns a builder for creating a SearchSynonymTerm entity.
+func (c *SearchSynonymTermClient) Create() *SearchSynonymTermCreate {
+	mutation := newSearchSynonymTermMutation(c.config, OpCreate)
+	return &SearchSynonymTermCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of SearchSynonymTerm entities.
+func (c *SearchSynonymTermClient) CreateBulk(builders ...*SearchSynonymTermCreate) *SearchSynonymTermCreateBulk {
+	return &SearchSynonymTermCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *SearchSynonymTermClient) MapCreateBulk(slice any, setFunc func(*SearchSynonymTermCreate, int)) *SearchSynonymTermCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &SearchSynonymTermCreateBulk{err: fmt.Errorf("calling to SearchSynonymTermClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*SearchSynonymTermCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &SearchSynonymTermCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for SearchSynonymTerm.
+func (c *SearchSynonymTermClient) Update() *SearchSynonymTermUpdate {
+	mutation := newSearchSynonymTermMutation(c.config, OpUpdate)
+	return &SearchSynonymTermUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *SearchSynonymTermClient) UpdateOne(_m *SearchSynonymTerm) *SearchSynonymTermUpdateOne {
+	mutation := newSearchSynonymTermMutation(c.config, OpUpdateOne, withSearchSynonymTerm(_m))
+	return &SearchSynonymTermUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *SearchSynonymTermClient) UpdateOneID(id int) *SearchSynonymTermUpdateOne {
+	mutation := newSearchSynonymTermMutation(c.config, OpUpdateOne, withSearchSynonymTermID(id))
+	return &SearchSynonymTermUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for SearchSynonymTerm.
+func (c *SearchSynonymTermClient) Delete() *SearchSynonymTermDelete {
+	mutation := newSearchSynonymTermMutation(c.config, OpDelete)
+	return &SearchSynonymTermDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *SearchSynonymTermClient) DeleteOne(_m *SearchSynonymTerm) *SearchSynonymTermDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *SearchSynonymTermClient) DeleteOneID(id int) *SearchSynonymTermDeleteOne {
+	builder := c.Delete().Where(searchsynonymterm.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &SearchSynonymTermDeleteOne{builder}
+}
+
+// Query returns a query builder for SearchSynonymTerm.
+func (c *SearchSynonymTermClient) Query() *SearchSynonymTermQuery {
+	return &SearchSynonymTermQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeSearchSynonymTerm},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a SearchSynonymTerm entity by its id.
+func (c *SearchSynonymTermClient) Get(ctx context.Context, id int) (*SearchSynonymTerm, error) {
+	return c.Query().Where(searchsynonymterm.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *SearchSynonymTermClient) GetX(ctx context.Context, id int) *SearchSynonymTerm {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QuerySynonym queries the synonym edge of a SearchSynonymTerm.
+func (c *SearchSynonymTermClient) QuerySynonym(_m *SearchSynonymTerm) *SearchSynonymQuery {
+	query := (&SearchSynonymClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(searchsynonymterm.Table, searchsynonymterm.FieldID, id),
+			sqlgraph.To(searchsynonym.Table, searchsynonym.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, searchsynonymterm.SynonymTable, searchsynonymterm.SynonymColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *SearchSynonymTermClient) Hooks() []Hook {
+	hooks := c.hooks.SearchSynonymTerm
+	return append(hooks[:len(hooks):len(hooks)], searchsynonymterm.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *SearchSynonymTermClient) Interceptors() []Interceptor {
+	return c.inters.SearchSynonymTerm
+}
+
+func (c *SearchSynonymTermClient) mutate(ctx context.Context, m *SearchSynonymTermMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&SearchSynonymTermCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&SearchSynonymTermUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&SearchSynonymTermUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&SearchSynonymTermDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown SearchSynonymTerm mutation op: %q", m.Op())
+	}
+}
+
 // SearchTokenClient is a client for the SearchToken schema.
 type SearchTokenClient struct {
 	config
@@ -6543,6 +11352,304 @@ func (c *TicketMessageClient) mutate(ctx context.Context, m *TicketMessageMutati
 	}
 }
 
+// TotpCredentialClient is a client for the TotpCredential schema.
+type TotpCredentialClient struct {
+	config
+}
+
+// NewTotpCredentialClient returns a client for the TotpCredential from the given config.
+func NewTotpCredentialClient(c config) *TotpCredentialClient {
+	return &TotpCredentialClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `totpcredential.Hooks(f(g(h())))`.
+func (c *TotpCredentialClient) Use(hooks ...Hook) {
+	c.hooks.TotpCredential = append(c.hooks.TotpCredential, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `totpcredential.Intercept(f(g(h())))`.
+func (c *TotpCredentialClient) Intercept(interceptors ...Interceptor) {
+	c.inters.TotpCredential = append(c.inters.TotpCredential, interceptors...)
+}
+
+// Create returns a builder for creating a TotpCredential entity.
+func (c *TotpCredentialClient) Create() *TotpCredentialCreate {
+	mutation := newTotpCredentialMutation(c.config, OpCreate)
+	return &TotpCredentialCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of TotpCredential entities.
+func (c *TotpCredentialClient) CreateBulk(builders ...*TotpCredentialCreate) *TotpCredentialCreateBulk {
+	return &TotpCredentialCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *TotpCredentialClient) MapCreateBulk(slice any, setFunc func(*TotpCredentialCreate, int)) *TotpCredentialCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &TotpCredentialCreateBulk{err: fmt.Errorf("calling to TotpCredentialClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*TotpCredentialCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &TotpCredentialCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for TotpCredential.
+func (c *TotpCredentialClient) Update() *TotpCredentialUpdate {
+	mutation := newTotpCredentialMutation(c.config, OpUpdate)
+	return &TotpCredentialUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *TotpCredentialClient) UpdateOne(_m *TotpCredential) *TotpCredentialUpdateOne {
+	mutation := newTotpCredentialMutation(c.config, OpUpdateOne, withTotpCredential(_m))
+	return &TotpCredentialUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *TotpCredentialClient) UpdateOneID(id int) *TotpCredentialUpdateOne {
+	mutation := newTotpCredentialMutation(c.config, OpUpdateOne, withTotpCredentialID(id))
+	return &TotpCredentialUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for TotpCredential.
+func (c *TotpCredentialClient) Delete() *TotpCredentialDelete {
+	mutation := newTotpCredentialMutation(c.config, OpDelete)
+	return &TotpCredentialDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *TotpCredentialClient) DeleteOne(_m *TotpCredential) *TotpCredentialDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *TotpCredentialClient) DeleteOneID(id int) *TotpCredentialDeleteOne {
+	builder := c.Delete().Where(totpcredential.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &TotpCredentialDeleteOne{builder}
+}
+
+// Query returns a query builder for TotpCredential.
+func (c *TotpCredentialClient) Query() *TotpCredentialQuery {
+	return &TotpCredentialQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeTotpCredential},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a TotpCredential entity by its id.
+func (c *TotpCredentialClient) Get(ctx context.Context, id int) (*TotpCredential, error) {
+	return c.Query().Where(totpcredential.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *TotpCredentialClient) GetX(ctx context.Context, id int) *TotpCredential {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryUser queries the user edge of a TotpCredential.
+func (c *TotpCredentialClient) QueryUser(_m *TotpCredential) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(totpcredential.Table, totpcredential.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.O2O, true, totpcredential.UserTable, totpcredential.UserColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *TotpCredentialClient) Hooks() []Hook {
+	return c.hooks.TotpCredential
+}
+
+// Interceptors returns the client interceptors.
+func (c *TotpCredentialClient) Interceptors() []Interceptor {
+	return c.inters.TotpCredential
+}
+
+func (c *TotpCredentialClient) mutate(ctx context.Context, m *TotpCredentialMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&TotpCredentialCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&TotpCredentialUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&TotpCredentialUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&TotpCredentialDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown TotpCredential mutation op: %q", m.Op())
+	}
+}
+
+// TotpRecoveryCodeClient is a client for the TotpRecoveryCode schema.
+type TotpRecoveryCodeClient struct {
+	config
+}
+
+// NewTotpRecoveryCodeClient returns a client for the TotpRecoveryCode from the given config.
+func NewTotpRecoveryCodeClient(c config) *TotpRecoveryCodeClient {
+	return &TotpRecoveryCodeClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `totprecoverycode.Hooks(f(g(h())))`.
+func (c *TotpRecoveryCodeClient) Use(hooks ...Hook) {
+	c.hooks.TotpRecoveryCode = append(c.hooks.TotpRecoveryCode, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `totprecoverycode.Intercept(f(g(h())))`.
+func (c *TotpRecoveryCodeClient) Intercept(interceptors ...Interceptor) {
+	c.inters.TotpRecoveryCode = append(c.inters.TotpRecoveryCode, interceptors...)
+}
+
+// Create returns a builder for creating a TotpRecoveryCode entity.
+func (c *TotpRecoveryCodeClient) Create() *TotpRecoveryCodeCreate {
+	mutation := newTotpRecoveryCodeMutation(c.config, OpCreate)
+	return &TotpRecoveryCodeCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of TotpRecoveryCode entities.
+func (c *TotpRecoveryCodeClient) CreateBulk(builders ...*TotpRecoveryCodeCreate) *TotpRecoveryCodeCreateBulk {
+	return &TotpRecoveryCodeCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *TotpRecoveryCodeClient) MapCreateBulk(slice any, setFunc func(*TotpRecoveryCodeCreate, int)) *TotpRecoveryCodeCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &TotpRecoveryCodeCreateBulk{err: fmt.Errorf("calling to TotpRecoveryCodeClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*TotpRecoveryCodeCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &TotpRecoveryCodeCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for TotpRecoveryCode.
+func (c *TotpRecoveryCodeClient) Update() *TotpRecoveryCodeUpdate {
+	mutation := newTotpRecoveryCodeMutation(c.config, OpUpdate)
+	return &TotpRecoveryCodeUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *TotpRecoveryCodeClient) UpdateOne(_m *TotpRecoveryCode) *TotpRecoveryCodeUpdateOne {
+	mutation := newTotpRecoveryCodeMutation(c.config, OpUpdateOne, withTotpRecoveryCode(_m))
+	return &TotpRecoveryCodeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *TotpRecoveryCodeClient) UpdateOneID(id int) *TotpRecoveryCodeUpdateOne {
+	mutation := newTotpRecoveryCodeMutation(c.config, OpUpdateOne, withTotpRecoveryCodeID(id))
+	return &TotpRecoveryCodeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for TotpRecoveryCode.
+func (c *TotpRecoveryCodeClient) Delete() *TotpRecoveryCodeDelete {
+	mutation := newTotpRecoveryCodeMutation(c.config, OpDelete)
+	return &TotpRecoveryCodeDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *TotpRecoveryCodeClient) DeleteOne(_m *TotpRecoveryCode) *TotpRecoveryCodeDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *TotpRecoveryCodeClient) DeleteOneID(id int) *TotpRecoveryCodeDeleteOne {
+	builder := c.Delete().Where(totprecoverycode.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &TotpRecoveryCodeDeleteOne{builder}
+}
+
+// Query returns a query builder for TotpRecoveryCode.
+func (c *TotpRecoveryCodeClient) Query() *TotpRecoveryCodeQuery {
+	return &TotpRecoveryCodeQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeTotpRecoveryCode},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a TotpRecoveryCode entity by its id.
+func (c *TotpRecoveryCodeClient) Get(ctx context.Context, id int) (*TotpRecoveryCode, error) {
+	return c.Query().Where(totprecoverycode.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *TotpRecoveryCodeClient) GetX(ctx context.Context, id int) *TotpRecoveryCode {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryUser queries the user edge of a TotpRecoveryCode.
+func (c *TotpRecoveryCodeClient) QueryUser(_m *TotpRecoveryCode) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(totprecoverycode.Table, totprecoverycode.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, totprecoverycode.UserTable, totprecoverycode.UserColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *TotpRecoveryCodeClient) Hooks() []Hook {
+	return c.hooks.TotpRecoveryCode
+}
+
+// Interceptors returns the client interceptors.
+func (c *TotpRecoveryCodeClient) Interceptors() []Interceptor {
+	return c.inters.TotpRecoveryCode
+}
+
+func (c *TotpRecoveryCodeClient) mutate(ctx context.Context, m *TotpRecoveryCodeMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&TotpRecoveryCodeCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&TotpRecoveryCodeUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&TotpRecoveryCodeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&TotpRecoveryCodeDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown TotpRecoveryCode mutation op: %q", m.Op())
+	}
+}
+
 // TrackingEventClient is a client for the TrackingEvent schema.
 type TrackingEventClient struct {
 	config
@@ -6690,6 +11797,140 @@ func (c *TrackingEventClient) mutate(ctx context.Context, m *TrackingEventMutati
 		return (&TrackingEventDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown TrackingEvent mutation op: %q", m.Op())
+	}
+}
+
+// TranslationClient is a client for the Translation schema.
+type TranslationClient struct {
+	config
+}
+
+// NewTranslationClient returns a client for the Translation from the given config.
+func NewTranslationClient(c config) *TranslationClient {
+	return &TranslationClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `translation.Hooks(f(g(h())))`.
+func (c *TranslationClient) Use(hooks ...Hook) {
+	c.hooks.Translation = append(c.hooks.Translation, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `translation.Intercept(f(g(h())))`.
+func (c *TranslationClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Translation = append(c.inters.Translation, interceptors...)
+}
+
+// Create returns a builder for creating a Translation entity.
+func (c *TranslationClient) Create() *TranslationCreate {
+	mutation := newTranslationMutation(c.config, OpCreate)
+	return &TranslationCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Translation entities.
+func (c *TranslationClient) CreateBulk(builders ...*TranslationCreate) *TranslationCreateBulk {
+	return &TranslationCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *TranslationClient) MapCreateBulk(slice any, setFunc func(*TranslationCreate, int)) *TranslationCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &TranslationCreateBulk{err: fmt.Errorf("calling to TranslationClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*TranslationCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &TranslationCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Translation.
+func (c *TranslationClient) Update() *TranslationUpdate {
+	mutation := newTranslationMutation(c.config, OpUpdate)
+	return &TranslationUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *TranslationClient) UpdateOne(_m *Translation) *TranslationUpdateOne {
+	mutation := newTranslationMutation(c.config, OpUpdateOne, withTranslation(_m))
+	return &TranslationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *TranslationClient) UpdateOneID(id int) *TranslationUpdateOne {
+	mutation := newTranslationMutation(c.config, OpUpdateOne, withTranslationID(id))
+	return &TranslationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Translation.
+func (c *TranslationClient) Delete() *TranslationDelete {
+	mutation := newTranslationMutation(c.config, OpDelete)
+	return &TranslationDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *TranslationClient) DeleteOne(_m *Translation) *TranslationDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *TranslationClient) DeleteOneID(id int) *TranslationDeleteOne {
+	builder := c.Delete().Where(translation.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &TranslationDeleteOne{builder}
+}
+
+// Query returns a query builder for Translation.
+func (c *TranslationClient) Query() *TranslationQuery {
+	return &TranslationQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeTranslation},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Translation entity by its id.
+func (c *TranslationClient) Get(ctx context.Context, id int) (*Translation, error) {
+	return c.Query().Where(translation.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *TranslationClient) GetX(ctx context.Context, id int) *Translation {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *TranslationClient) Hooks() []Hook {
+	hooks := c.hooks.Translation
+	return append(hooks[:len(hooks):len(hooks)], translation.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *TranslationClient) Interceptors() []Interceptor {
+	return c.inters.Translation
+}
+
+func (c *TranslationClient) mutate(ctx context.Context, m *TranslationMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&TranslationCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&TranslationUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&TranslationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&TranslationDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Translation mutation op: %q", m.Op())
 	}
 }
 
@@ -6992,6 +12233,38 @@ func (c *UserClient) QueryEmailVerifications(_m *User) *EmailVerificationQuery {
 			sqlgraph.From(user.Table, user.FieldID, id),
 			sqlgraph.To(emailverification.Table, emailverification.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, user.EmailVerificationsTable, user.EmailVerificationsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryTotp queries the totp edge of a User.
+func (c *UserClient) QueryTotp(_m *User) *TotpCredentialQuery {
+	query := (&TotpCredentialClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, id),
+			sqlgraph.To(totpcredential.Table, totpcredential.FieldID),
+			sqlgraph.Edge(sqlgraph.O2O, false, user.TotpTable, user.TotpColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryTotpRecoveryCodes queries the totp_recovery_codes edge of a User.
+func (c *UserClient) QueryTotpRecoveryCodes(_m *User) *TotpRecoveryCodeQuery {
+	query := (&TotpRecoveryCodeClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, id),
+			sqlgraph.To(totprecoverycode.Table, totprecoverycode.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, user.TotpRecoveryCodesTable, user.TotpRecoveryCodesColumn),
 		)
 		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
 		return fromV, nil
@@ -7811,25 +13084,39 @@ func (c *WebhookDeliveryClient) mutate(ctx context.Context, m *WebhookDeliveryMu
 type (
 	hooks struct {
 		Address, AfterSalesEvent, AfterSalesRequest, ApiClient, AuditLog, CartLine,
-		Category, Checkout, EmailVerification, HelpArticle, HelpArticleVote,
-		HelpCategory, HelpSearchToken, Merchant, MerchantCredit,
+		CatalogChange, Category, Checkout, Commission, CommissionRule, Coupon,
+		CouponTemplate, Creator, CreatorClick, CreatorLink, CustomerGroup,
+		CustomerGroupMember, EmailVerification, ExchangeRate, Experiment,
+		ExperimentArm, ExperimentConversion, ExperimentExposure, FlashSaleClaim,
+		FlashSaleItem, FlashSaleUse, HelpArticle, HelpArticleVote, HelpCategory,
+		HelpSearchToken, MemberPrice, MemberTier, Membership, Merchant, MerchantCredit,
 		MerchantCreditSnapshot, MerchantInvitation, MerchantSanction, Order,
-		OrderEvent, OrderItem, Payment, PaymentNotification, PhoneCode, Product,
-		ProductVariant, RefreshToken, Refund, RelayState, Review, ReviewReport,
-		ReviewVote, SearchToken, Shipment, StockMovement, Ticket, TicketMessage,
-		TrackingEvent, Upload, User, UserIdentity, WebSignInState, Webhook,
-		WebhookAttempt, WebhookDelivery []ent.Hook
+		OrderAdjustment, OrderEvent, OrderItem, Payment, PaymentNotification,
+		PhoneCode, Product, ProductVariant, Promotion, RedPacket, RedPacketCampaign,
+		RedPacketClaimer, RedPacketSpend, RefreshToken, Refund, RelayState, Review,
+		ReviewReport, ReviewVote, RiskAssessment, RiskListEntry, SearchSynonym,
+		SearchSynonymTerm, SearchToken, Shipment, StockMovement, Ticket, TicketMessage,
+		TotpCredential, TotpRecoveryCode, TrackingEvent, Translation, Upload, User,
+		UserIdentity, WebSignInState, Webhook, WebhookAttempt,
+		WebhookDelivery []ent.Hook
 	}
 	inters struct {
 		Address, AfterSalesEvent, AfterSalesRequest, ApiClient, AuditLog, CartLine,
-		Category, Checkout, EmailVerification, HelpArticle, HelpArticleVote,
-		HelpCategory, HelpSearchToken, Merchant, MerchantCredit,
+		CatalogChange, Category, Checkout, Commission, CommissionRule, Coupon,
+		CouponTemplate, Creator, CreatorClick, CreatorLink, CustomerGroup,
+		CustomerGroupMember, EmailVerification, ExchangeRate, Experiment,
+		ExperimentArm, ExperimentConversion, ExperimentExposure, FlashSaleClaim,
+		FlashSaleItem, FlashSaleUse, HelpArticle, HelpArticleVote, HelpCategory,
+		HelpSearchToken, MemberPrice, MemberTier, Membership, Merchant, MerchantCredit,
 		MerchantCreditSnapshot, MerchantInvitation, MerchantSanction, Order,
-		OrderEvent, OrderItem, Payment, PaymentNotification, PhoneCode, Product,
-		ProductVariant, RefreshToken, Refund, RelayState, Review, ReviewReport,
-		ReviewVote, SearchToken, Shipment, StockMovement, Ticket, TicketMessage,
-		TrackingEvent, Upload, User, UserIdentity, WebSignInState, Webhook,
-		WebhookAttempt, WebhookDelivery []ent.Interceptor
+		OrderAdjustment, OrderEvent, OrderItem, Payment, PaymentNotification,
+		PhoneCode, Product, ProductVariant, Promotion, RedPacket, RedPacketCampaign,
+		RedPacketClaimer, RedPacketSpend, RefreshToken, Refund, RelayState, Review,
+		ReviewReport, ReviewVote, RiskAssessment, RiskListEntry, SearchSynonym,
+		SearchSynonymTerm, SearchToken, Shipment, StockMovement, Ticket, TicketMessage,
+		TotpCredential, TotpRecoveryCode, TrackingEvent, Translation, Upload, User,
+		UserIdentity, WebSignInState, Webhook, WebhookAttempt,
+		WebhookDelivery []ent.Interceptor
 	}
 )
 

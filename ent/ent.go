@@ -18,19 +18,41 @@ import (
 	"github.com/xiadan/xiadan/ent/apiclient"
 	"github.com/xiadan/xiadan/ent/auditlog"
 	"github.com/xiadan/xiadan/ent/cartline"
+	"github.com/xiadan/xiadan/ent/catalogchange"
 	"github.com/xiadan/xiadan/ent/category"
 	"github.com/xiadan/xiadan/ent/checkout"
+	"github.com/xiadan/xiadan/ent/commission"
+	"github.com/xiadan/xiadan/ent/commissionrule"
+	"github.com/xiadan/xiadan/ent/coupon"
+	"github.com/xiadan/xiadan/ent/coupontemplate"
+	"github.com/xiadan/xiadan/ent/creator"
+	"github.com/xiadan/xiadan/ent/creatorclick"
+	"github.com/xiadan/xiadan/ent/creatorlink"
+	"github.com/xiadan/xiadan/ent/customergroup"
+	"github.com/xiadan/xiadan/ent/customergroupmember"
 	"github.com/xiadan/xiadan/ent/emailverification"
+	"github.com/xiadan/xiadan/ent/exchangerate"
+	"github.com/xiadan/xiadan/ent/experiment"
+	"github.com/xiadan/xiadan/ent/experimentarm"
+	"github.com/xiadan/xiadan/ent/experimentconversion"
+	"github.com/xiadan/xiadan/ent/experimentexposure"
+	"github.com/xiadan/xiadan/ent/flashsaleclaim"
+	"github.com/xiadan/xiadan/ent/flashsaleitem"
+	"github.com/xiadan/xiadan/ent/flashsaleuse"
 	"github.com/xiadan/xiadan/ent/helparticle"
 	"github.com/xiadan/xiadan/ent/helparticlevote"
 	"github.com/xiadan/xiadan/ent/helpcategory"
 	"github.com/xiadan/xiadan/ent/helpsearchtoken"
+	"github.com/xiadan/xiadan/ent/memberprice"
+	"github.com/xiadan/xiadan/ent/membership"
+	"github.com/xiadan/xiadan/ent/membertier"
 	"github.com/xiadan/xiadan/ent/merchant"
 	"github.com/xiadan/xiadan/ent/merchantcredit"
 	"github.com/xiadan/xiadan/ent/merchantcreditsnapshot"
 	"github.com/xiadan/xiadan/ent/merchantinvitation"
 	"github.com/xiadan/xiadan/ent/merchantsanction"
 	"github.com/xiadan/xiadan/ent/order"
+	"github.com/xiadan/xiadan/ent/orderadjustment"
 	"github.com/xiadan/xiadan/ent/orderevent"
 	"github.com/xiadan/xiadan/ent/orderitem"
 	"github.com/xiadan/xiadan/ent/payment"
@@ -38,18 +60,30 @@ import (
 	"github.com/xiadan/xiadan/ent/phonecode"
 	"github.com/xiadan/xiadan/ent/product"
 	"github.com/xiadan/xiadan/ent/productvariant"
+	"github.com/xiadan/xiadan/ent/promotion"
+	"github.com/xiadan/xiadan/ent/redpacket"
+	"github.com/xiadan/xiadan/ent/redpacketcampaign"
+	"github.com/xiadan/xiadan/ent/redpacketclaimer"
+	"github.com/xiadan/xiadan/ent/redpacketspend"
 	"github.com/xiadan/xiadan/ent/refreshtoken"
 	"github.com/xiadan/xiadan/ent/refund"
 	"github.com/xiadan/xiadan/ent/relaystate"
 	"github.com/xiadan/xiadan/ent/review"
 	"github.com/xiadan/xiadan/ent/reviewreport"
 	"github.com/xiadan/xiadan/ent/reviewvote"
+	"github.com/xiadan/xiadan/ent/riskassessment"
+	"github.com/xiadan/xiadan/ent/risklistentry"
+	"github.com/xiadan/xiadan/ent/searchsynonym"
+	"github.com/xiadan/xiadan/ent/searchsynonymterm"
 	"github.com/xiadan/xiadan/ent/searchtoken"
 	"github.com/xiadan/xiadan/ent/shipment"
 	"github.com/xiadan/xiadan/ent/stockmovement"
 	"github.com/xiadan/xiadan/ent/ticket"
 	"github.com/xiadan/xiadan/ent/ticketmessage"
+	"github.com/xiadan/xiadan/ent/totpcredential"
+	"github.com/xiadan/xiadan/ent/totprecoverycode"
 	"github.com/xiadan/xiadan/ent/trackingevent"
+	"github.com/xiadan/xiadan/ent/translation"
 	"github.com/xiadan/xiadan/ent/upload"
 	"github.com/xiadan/xiadan/ent/user"
 	"github.com/xiadan/xiadan/ent/useridentity"
@@ -123,19 +157,41 @@ func checkColumn(t, c string) error {
 			apiclient.Table:              apiclient.ValidColumn,
 			auditlog.Table:               auditlog.ValidColumn,
 			cartline.Table:               cartline.ValidColumn,
+			catalogchange.Table:          catalogchange.ValidColumn,
 			category.Table:               category.ValidColumn,
 			checkout.Table:               checkout.ValidColumn,
+			commission.Table:             commission.ValidColumn,
+			commissionrule.Table:         commissionrule.ValidColumn,
+			coupon.Table:                 coupon.ValidColumn,
+			coupontemplate.Table:         coupontemplate.ValidColumn,
+			creator.Table:                creator.ValidColumn,
+			creatorclick.Table:           creatorclick.ValidColumn,
+			creatorlink.Table:            creatorlink.ValidColumn,
+			customergroup.Table:          customergroup.ValidColumn,
+			customergroupmember.Table:    customergroupmember.ValidColumn,
 			emailverification.Table:      emailverification.ValidColumn,
+			exchangerate.Table:           exchangerate.ValidColumn,
+			experiment.Table:             experiment.ValidColumn,
+			experimentarm.Table:          experimentarm.ValidColumn,
+			experimentconversion.Table:   experimentconversion.ValidColumn,
+			experimentexposure.Table:     experimentexposure.ValidColumn,
+			flashsaleclaim.Table:         flashsaleclaim.ValidColumn,
+			flashsaleitem.Table:          flashsaleitem.ValidColumn,
+			flashsaleuse.Table:           flashsaleuse.ValidColumn,
 			helparticle.Table:            helparticle.ValidColumn,
 			helparticlevote.Table:        helparticlevote.ValidColumn,
 			helpcategory.Table:           helpcategory.ValidColumn,
 			helpsearchtoken.Table:        helpsearchtoken.ValidColumn,
+			memberprice.Table:            memberprice.ValidColumn,
+			membertier.Table:             membertier.ValidColumn,
+			membership.Table:             membership.ValidColumn,
 			merchant.Table:               merchant.ValidColumn,
 			merchantcredit.Table:         merchantcredit.ValidColumn,
 			merchantcreditsnapshot.Table: merchantcreditsnapshot.ValidColumn,
 			merchantinvitation.Table:     merchantinvitation.ValidColumn,
 			merchantsanction.Table:       merchantsanction.ValidColumn,
 			order.Table:                  order.ValidColumn,
+			orderadjustment.Table:        orderadjustment.ValidColumn,
 			orderevent.Table:             orderevent.ValidColumn,
 			orderitem.Table:              orderitem.ValidColumn,
 			payment.Table:                payment.ValidColumn,
@@ -143,18 +199,30 @@ func checkColumn(t, c string) error {
 			phonecode.Table:              phonecode.ValidColumn,
 			product.Table:                product.ValidColumn,
 			productvariant.Table:         productvariant.ValidColumn,
+			promotion.Table:              promotion.ValidColumn,
+			redpacket.Table:              redpacket.ValidColumn,
+			redpacketcampaign.Table:      redpacketcampaign.ValidColumn,
+			redpacketclaimer.Table:       redpacketclaimer.ValidColumn,
+			redpacketspend.Table:         redpacketspend.ValidColumn,
 			refreshtoken.Table:           refreshtoken.ValidColumn,
 			refund.Table:                 refund.ValidColumn,
 			relaystate.Table:             relaystate.ValidColumn,
 			review.Table:                 review.ValidColumn,
 			reviewreport.Table:           reviewreport.ValidColumn,
 			reviewvote.Table:             reviewvote.ValidColumn,
+			riskassessment.Table:         riskassessment.ValidColumn,
+			risklistentry.Table:          risklistentry.ValidColumn,
+			searchsynonym.Table:          searchsynonym.ValidColumn,
+			searchsynonymterm.Table:      searchsynonymterm.ValidColumn,
 			searchtoken.Table:            searchtoken.ValidColumn,
 			shipment.Table:               shipment.ValidColumn,
 			stockmovement.Table:          stockmovement.ValidColumn,
 			ticket.Table:                 ticket.ValidColumn,
 			ticketmessage.Table:          ticketmessage.ValidColumn,
+			totpcredential.Table:         totpcredential.ValidColumn,
+			totprecoverycode.Table:       totprecoverycode.ValidColumn,
 			trackingevent.Table:          trackingevent.ValidColumn,
+			translation.Table:            translation.ValidColumn,
 			upload.Table:                 upload.ValidColumn,
 			user.Table:                   user.ValidColumn,
 			useridentity.Table:           useridentity.ValidColumn,

@@ -9,19 +9,41 @@ import (
 	"github.com/xiadan/xiadan/ent/apiclient"
 	"github.com/xiadan/xiadan/ent/auditlog"
 	"github.com/xiadan/xiadan/ent/cartline"
+	"github.com/xiadan/xiadan/ent/catalogchange"
 	"github.com/xiadan/xiadan/ent/category"
 	"github.com/xiadan/xiadan/ent/checkout"
+	"github.com/xiadan/xiadan/ent/commission"
+	"github.com/xiadan/xiadan/ent/commissionrule"
+	"github.com/xiadan/xiadan/ent/coupon"
+	"github.com/xiadan/xiadan/ent/coupontemplate"
+	"github.com/xiadan/xiadan/ent/creator"
+	"github.com/xiadan/xiadan/ent/creatorclick"
+	"github.com/xiadan/xiadan/ent/creatorlink"
+	"github.com/xiadan/xiadan/ent/customergroup"
+	"github.com/xiadan/xiadan/ent/customergroupmember"
 	"github.com/xiadan/xiadan/ent/emailverification"
+	"github.com/xiadan/xiadan/ent/exchangerate"
+	"github.com/xiadan/xiadan/ent/experiment"
+	"github.com/xiadan/xiadan/ent/experimentarm"
+	"github.com/xiadan/xiadan/ent/experimentconversion"
+	"github.com/xiadan/xiadan/ent/experimentexposure"
+	"github.com/xiadan/xiadan/ent/flashsaleclaim"
+	"github.com/xiadan/xiadan/ent/flashsaleitem"
+	"github.com/xiadan/xiadan/ent/flashsaleuse"
 	"github.com/xiadan/xiadan/ent/helparticle"
 	"github.com/xiadan/xiadan/ent/helparticlevote"
 	"github.com/xiadan/xiadan/ent/helpcategory"
 	"github.com/xiadan/xiadan/ent/helpsearchtoken"
+	"github.com/xiadan/xiadan/ent/memberprice"
+	"github.com/xiadan/xiadan/ent/membership"
+	"github.com/xiadan/xiadan/ent/membertier"
 	"github.com/xiadan/xiadan/ent/merchant"
 	"github.com/xiadan/xiadan/ent/merchantcredit"
 	"github.com/xiadan/xiadan/ent/merchantcreditsnapshot"
 	"github.com/xiadan/xiadan/ent/merchantinvitation"
 	"github.com/xiadan/xiadan/ent/merchantsanction"
 	"github.com/xiadan/xiadan/ent/order"
+	"github.com/xiadan/xiadan/ent/orderadjustment"
 	"github.com/xiadan/xiadan/ent/orderevent"
 	"github.com/xiadan/xiadan/ent/orderitem"
 	"github.com/xiadan/xiadan/ent/payment"
@@ -30,18 +52,30 @@ import (
 	"github.com/xiadan/xiadan/ent/predicate"
 	"github.com/xiadan/xiadan/ent/product"
 	"github.com/xiadan/xiadan/ent/productvariant"
+	"github.com/xiadan/xiadan/ent/promotion"
+	"github.com/xiadan/xiadan/ent/redpacket"
+	"github.com/xiadan/xiadan/ent/redpacketcampaign"
+	"github.com/xiadan/xiadan/ent/redpacketclaimer"
+	"github.com/xiadan/xiadan/ent/redpacketspend"
 	"github.com/xiadan/xiadan/ent/refreshtoken"
 	"github.com/xiadan/xiadan/ent/refund"
 	"github.com/xiadan/xiadan/ent/relaystate"
 	"github.com/xiadan/xiadan/ent/review"
 	"github.com/xiadan/xiadan/ent/reviewreport"
 	"github.com/xiadan/xiadan/ent/reviewvote"
+	"github.com/xiadan/xiadan/ent/riskassessment"
+	"github.com/xiadan/xiadan/ent/risklistentry"
+	"github.com/xiadan/xiadan/ent/searchsynonym"
+	"github.com/xiadan/xiadan/ent/searchsynonymterm"
 	"github.com/xiadan/xiadan/ent/searchtoken"
 	"github.com/xiadan/xiadan/ent/shipment"
 	"github.com/xiadan/xiadan/ent/stockmovement"
 	"github.com/xiadan/xiadan/ent/ticket"
 	"github.com/xiadan/xiadan/ent/ticketmessage"
+	"github.com/xiadan/xiadan/ent/totpcredential"
+	"github.com/xiadan/xiadan/ent/totprecoverycode"
 	"github.com/xiadan/xiadan/ent/trackingevent"
+	"github.com/xiadan/xiadan/ent/translation"
 	"github.com/xiadan/xiadan/ent/upload"
 	"github.com/xiadan/xiadan/ent/user"
 	"github.com/xiadan/xiadan/ent/useridentity"
@@ -58,7 +92,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 45)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 79)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   address.Table,
@@ -207,6 +241,22 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[6] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   catalogchange.Table,
+			Columns: catalogchange.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: catalogchange.FieldID,
+			},
+		},
+		Type: "CatalogChange",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			catalogchange.FieldEntity:    {Type: field.TypeString, Column: catalogchange.FieldEntity},
+			catalogchange.FieldEntityID:  {Type: field.TypeInt, Column: catalogchange.FieldEntityID},
+			catalogchange.FieldCreatedAt: {Type: field.TypeTime, Column: catalogchange.FieldCreatedAt},
+		},
+	}
+	graph.Nodes[7] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   category.Table,
 			Columns: category.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -225,7 +275,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			category.FieldParentID:  {Type: field.TypeInt, Column: category.FieldParentID},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   checkout.Table,
 			Columns: checkout.Columns,
@@ -245,7 +295,209 @@ var schemaGraph = func() *sqlgraph.Schema {
 			checkout.FieldCreatedAt:      {Type: field.TypeTime, Column: checkout.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[9] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   commission.Table,
+			Columns: commission.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: commission.FieldID,
+			},
+		},
+		Type: "Commission",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			commission.FieldCreatedAt:     {Type: field.TypeTime, Column: commission.FieldCreatedAt},
+			commission.FieldUpdatedAt:     {Type: field.TypeTime, Column: commission.FieldUpdatedAt},
+			commission.FieldCreatorID:     {Type: field.TypeInt, Column: commission.FieldCreatorID},
+			commission.FieldCreatorUserID: {Type: field.TypeInt, Column: commission.FieldCreatorUserID},
+			commission.FieldLinkID:        {Type: field.TypeInt, Column: commission.FieldLinkID},
+			commission.FieldMerchantID:    {Type: field.TypeInt, Column: commission.FieldMerchantID},
+			commission.FieldOrderID:       {Type: field.TypeInt, Column: commission.FieldOrderID},
+			commission.FieldCurrency:      {Type: field.TypeString, Column: commission.FieldCurrency},
+			commission.FieldBase:          {Type: field.TypeInt64, Column: commission.FieldBase},
+			commission.FieldAmount:        {Type: field.TypeInt64, Column: commission.FieldAmount},
+			commission.FieldRefundedBase:  {Type: field.TypeInt64, Column: commission.FieldRefundedBase},
+			commission.FieldReversed:      {Type: field.TypeInt64, Column: commission.FieldReversed},
+			commission.FieldStatus:        {Type: field.TypeEnum, Column: commission.FieldStatus},
+			commission.FieldSettlableAt:   {Type: field.TypeTime, Column: commission.FieldSettlableAt},
+		},
+	}
+	graph.Nodes[10] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   commissionrule.Table,
+			Columns: commissionrule.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: commissionrule.FieldID,
+			},
+		},
+		Type: "CommissionRule",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			commissionrule.FieldCreatedAt:     {Type: field.TypeTime, Column: commissionrule.FieldCreatedAt},
+			commissionrule.FieldUpdatedAt:     {Type: field.TypeTime, Column: commissionrule.FieldUpdatedAt},
+			commissionrule.FieldMerchantID:    {Type: field.TypeInt, Column: commissionrule.FieldMerchantID},
+			commissionrule.FieldActive:        {Type: field.TypeBool, Column: commissionrule.FieldActive},
+			commissionrule.FieldRateBps:       {Type: field.TypeInt, Column: commissionrule.FieldRateBps},
+			commissionrule.FieldCategoryRates: {Type: field.TypeJSON, Column: commissionrule.FieldCategoryRates},
+			commissionrule.FieldWindowDays:    {Type: field.TypeInt, Column: commissionrule.FieldWindowDays},
+		},
+	}
+	graph.Nodes[11] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   coupon.Table,
+			Columns: coupon.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: coupon.FieldID,
+			},
+		},
+		Type: "Coupon",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			coupon.FieldTemplateID: {Type: field.TypeInt, Column: coupon.FieldTemplateID},
+			coupon.FieldUserID:     {Type: field.TypeInt, Column: coupon.FieldUserID},
+			coupon.FieldSeq:        {Type: field.TypeInt, Column: coupon.FieldSeq},
+			coupon.FieldMerchantID: {Type: field.TypeInt, Column: coupon.FieldMerchantID},
+			coupon.FieldStatus:     {Type: field.TypeEnum, Column: coupon.FieldStatus},
+			coupon.FieldValidFrom:  {Type: field.TypeTime, Column: coupon.FieldValidFrom},
+			coupon.FieldValidUntil: {Type: field.TypeTime, Column: coupon.FieldValidUntil},
+			coupon.FieldOrderID:    {Type: field.TypeInt, Column: coupon.FieldOrderID},
+			coupon.FieldUsedAt:     {Type: field.TypeTime, Column: coupon.FieldUsedAt},
+			coupon.FieldClaimedAt:  {Type: field.TypeTime, Column: coupon.FieldClaimedAt},
+		},
+	}
+	graph.Nodes[12] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   coupontemplate.Table,
+			Columns: coupontemplate.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: coupontemplate.FieldID,
+			},
+		},
+		Type: "CouponTemplate",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			coupontemplate.FieldCreatedAt:     {Type: field.TypeTime, Column: coupontemplate.FieldCreatedAt},
+			coupontemplate.FieldUpdatedAt:     {Type: field.TypeTime, Column: coupontemplate.FieldUpdatedAt},
+			coupontemplate.FieldMerchantID:    {Type: field.TypeInt, Column: coupontemplate.FieldMerchantID},
+			coupontemplate.FieldName:          {Type: field.TypeString, Column: coupontemplate.FieldName},
+			coupontemplate.FieldCode:          {Type: field.TypeString, Column: coupontemplate.FieldCode},
+			coupontemplate.FieldKind:          {Type: field.TypeEnum, Column: coupontemplate.FieldKind},
+			coupontemplate.FieldAmount:        {Type: field.TypeInt64, Column: coupontemplate.FieldAmount},
+			coupontemplate.FieldPercentBp:     {Type: field.TypeInt, Column: coupontemplate.FieldPercentBp},
+			coupontemplate.FieldMaxDiscount:   {Type: field.TypeInt64, Column: coupontemplate.FieldMaxDiscount},
+			coupontemplate.FieldThreshold:     {Type: field.TypeInt64, Column: coupontemplate.FieldThreshold},
+			coupontemplate.FieldCurrency:      {Type: field.TypeString, Column: coupontemplate.FieldCurrency},
+			coupontemplate.FieldScope:         {Type: field.TypeEnum, Column: coupontemplate.FieldScope},
+			coupontemplate.FieldScopeIds:      {Type: field.TypeJSON, Column: coupontemplate.FieldScopeIds},
+			coupontemplate.FieldValidFrom:     {Type: field.TypeTime, Column: coupontemplate.FieldValidFrom},
+			coupontemplate.FieldValidUntil:    {Type: field.TypeTime, Column: coupontemplate.FieldValidUntil},
+			coupontemplate.FieldValidDays:     {Type: field.TypeInt, Column: coupontemplate.FieldValidDays},
+			coupontemplate.FieldClaimStartsAt: {Type: field.TypeTime, Column: coupontemplate.FieldClaimStartsAt},
+			coupontemplate.FieldClaimEndsAt:   {Type: field.TypeTime, Column: coupontemplate.FieldClaimEndsAt},
+			coupontemplate.FieldTotalLimit:    {Type: field.TypeInt, Column: coupontemplate.FieldTotalLimit},
+			coupontemplate.FieldPerUserLimit:  {Type: field.TypeInt, Column: coupontemplate.FieldPerUserLimit},
+			coupontemplate.FieldClaimedCount:  {Type: field.TypeInt, Column: coupontemplate.FieldClaimedCount},
+			coupontemplate.FieldAudiences:     {Type: field.TypeJSON, Column: coupontemplate.FieldAudiences},
+			coupontemplate.FieldStatus:        {Type: field.TypeEnum, Column: coupontemplate.FieldStatus},
+			coupontemplate.FieldCreatedBy:     {Type: field.TypeInt, Column: coupontemplate.FieldCreatedBy},
+		},
+	}
+	graph.Nodes[13] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   creator.Table,
+			Columns: creator.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: creator.FieldID,
+			},
+		},
+		Type: "Creator",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			creator.FieldCreatedAt:   {Type: field.TypeTime, Column: creator.FieldCreatedAt},
+			creator.FieldUpdatedAt:   {Type: field.TypeTime, Column: creator.FieldUpdatedAt},
+			creator.FieldUserID:      {Type: field.TypeInt, Column: creator.FieldUserID},
+			creator.FieldDisplayName: {Type: field.TypeString, Column: creator.FieldDisplayName},
+			creator.FieldStatus:      {Type: field.TypeEnum, Column: creator.FieldStatus},
+			creator.FieldApprovedAt:  {Type: field.TypeTime, Column: creator.FieldApprovedAt},
+		},
+	}
+	graph.Nodes[14] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   creatorclick.Table,
+			Columns: creatorclick.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: creatorclick.FieldID,
+			},
+		},
+		Type: "CreatorClick",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			creatorclick.FieldUserID:     {Type: field.TypeInt, Column: creatorclick.FieldUserID},
+			creatorclick.FieldCreatorID:  {Type: field.TypeInt, Column: creatorclick.FieldCreatorID},
+			creatorclick.FieldLinkID:     {Type: field.TypeInt, Column: creatorclick.FieldLinkID},
+			creatorclick.FieldMerchantID: {Type: field.TypeInt, Column: creatorclick.FieldMerchantID},
+			creatorclick.FieldClickedAt:  {Type: field.TypeTime, Column: creatorclick.FieldClickedAt},
+		},
+	}
+	graph.Nodes[15] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   creatorlink.Table,
+			Columns: creatorlink.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: creatorlink.FieldID,
+			},
+		},
+		Type: "CreatorLink",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			creatorlink.FieldCreatorID:     {Type: field.TypeInt, Column: creatorlink.FieldCreatorID},
+			creatorlink.FieldCreatorUserID: {Type: field.TypeInt, Column: creatorlink.FieldCreatorUserID},
+			creatorlink.FieldCode:          {Type: field.TypeString, Column: creatorlink.FieldCode},
+			creatorlink.FieldMerchantID:    {Type: field.TypeInt, Column: creatorlink.FieldMerchantID},
+			creatorlink.FieldProductID:     {Type: field.TypeInt, Column: creatorlink.FieldProductID},
+			creatorlink.FieldCreatedAt:     {Type: field.TypeTime, Column: creatorlink.FieldCreatedAt},
+		},
+	}
+	graph.Nodes[16] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   customergroup.Table,
+			Columns: customergroup.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: customergroup.FieldID,
+			},
+		},
+		Type: "CustomerGroup",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			customergroup.FieldCreatedAt:     {Type: field.TypeTime, Column: customergroup.FieldCreatedAt},
+			customergroup.FieldUpdatedAt:     {Type: field.TypeTime, Column: customergroup.FieldUpdatedAt},
+			customergroup.FieldMerchantID:    {Type: field.TypeInt, Column: customergroup.FieldMerchantID},
+			customergroup.FieldName:          {Type: field.TypeString, Column: customergroup.FieldName},
+			customergroup.FieldMinPaidOrders: {Type: field.TypeInt, Column: customergroup.FieldMinPaidOrders},
+			customergroup.FieldMinSpend:      {Type: field.TypeInt64, Column: customergroup.FieldMinSpend},
+			customergroup.FieldComputedAt:    {Type: field.TypeTime, Column: customergroup.FieldComputedAt},
+			customergroup.FieldVersion:       {Type: field.TypeInt, Column: customergroup.FieldVersion},
+		},
+	}
+	graph.Nodes[17] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   customergroupmember.Table,
+			Columns: customergroupmember.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: customergroupmember.FieldID,
+			},
+		},
+		Type: "CustomerGroupMember",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			customergroupmember.FieldGroupID:    {Type: field.TypeInt, Column: customergroupmember.FieldGroupID},
+			customergroupmember.FieldMerchantID: {Type: field.TypeInt, Column: customergroupmember.FieldMerchantID},
+			customergroupmember.FieldUserID:     {Type: field.TypeInt, Column: customergroupmember.FieldUserID},
+			customergroupmember.FieldSource:     {Type: field.TypeEnum, Column: customergroupmember.FieldSource},
+			customergroupmember.FieldCreatedAt:  {Type: field.TypeTime, Column: customergroupmember.FieldCreatedAt},
+		},
+	}
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   emailverification.Table,
 			Columns: emailverification.Columns,
@@ -266,7 +518,162 @@ var schemaGraph = func() *sqlgraph.Schema {
 			emailverification.FieldUsedAt:    {Type: field.TypeTime, Column: emailverification.FieldUsedAt},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   exchangerate.Table,
+			Columns: exchangerate.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: exchangerate.FieldID,
+			},
+		},
+		Type: "ExchangeRate",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			exchangerate.FieldBase:        {Type: field.TypeString, Column: exchangerate.FieldBase},
+			exchangerate.FieldQuote:       {Type: field.TypeString, Column: exchangerate.FieldQuote},
+			exchangerate.FieldRate:        {Type: field.TypeString, Column: exchangerate.FieldRate},
+			exchangerate.FieldSource:      {Type: field.TypeString, Column: exchangerate.FieldSource},
+			exchangerate.FieldEffectiveAt: {Type: field.TypeTime, Column: exchangerate.FieldEffectiveAt},
+			exchangerate.FieldSetByID:     {Type: field.TypeInt, Column: exchangerate.FieldSetByID},
+			exchangerate.FieldCreatedAt:   {Type: field.TypeTime, Column: exchangerate.FieldCreatedAt},
+		},
+	}
+	graph.Nodes[20] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   experiment.Table,
+			Columns: experiment.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: experiment.FieldID,
+			},
+		},
+		Type: "Experiment",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			experiment.FieldCreatedAt:  {Type: field.TypeTime, Column: experiment.FieldCreatedAt},
+			experiment.FieldUpdatedAt:  {Type: field.TypeTime, Column: experiment.FieldUpdatedAt},
+			experiment.FieldKey:        {Type: field.TypeString, Column: experiment.FieldKey},
+			experiment.FieldName:       {Type: field.TypeString, Column: experiment.FieldName},
+			experiment.FieldStatus:     {Type: field.TypeEnum, Column: experiment.FieldStatus},
+			experiment.FieldStartsAt:   {Type: field.TypeTime, Column: experiment.FieldStartsAt},
+			experiment.FieldEndsAt:     {Type: field.TypeTime, Column: experiment.FieldEndsAt},
+			experiment.FieldControlArm: {Type: field.TypeString, Column: experiment.FieldControlArm},
+		},
+	}
+	graph.Nodes[21] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   experimentarm.Table,
+			Columns: experimentarm.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: experimentarm.FieldID,
+			},
+		},
+		Type: "ExperimentArm",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			experimentarm.FieldExperimentID: {Type: field.TypeInt, Column: experimentarm.FieldExperimentID},
+			experimentarm.FieldKey:          {Type: field.TypeString, Column: experimentarm.FieldKey},
+			experimentarm.FieldPosition:     {Type: field.TypeInt, Column: experimentarm.FieldPosition},
+			experimentarm.FieldWeight:       {Type: field.TypeInt, Column: experimentarm.FieldWeight},
+			experimentarm.FieldPayload:      {Type: field.TypeJSON, Column: experimentarm.FieldPayload},
+		},
+	}
+	graph.Nodes[22] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   experimentconversion.Table,
+			Columns: experimentconversion.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: experimentconversion.FieldID,
+			},
+		},
+		Type: "ExperimentConversion",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			experimentconversion.FieldExperimentID: {Type: field.TypeInt, Column: experimentconversion.FieldExperimentID},
+			experimentconversion.FieldExposureID:   {Type: field.TypeInt, Column: experimentconversion.FieldExposureID},
+			experimentconversion.FieldUserID:       {Type: field.TypeInt, Column: experimentconversion.FieldUserID},
+			experimentconversion.FieldArm:          {Type: field.TypeString, Column: experimentconversion.FieldArm},
+			experimentconversion.FieldOrderID:      {Type: field.TypeInt, Column: experimentconversion.FieldOrderID},
+			experimentconversion.FieldCurrency:     {Type: field.TypeString, Column: experimentconversion.FieldCurrency},
+			experimentconversion.FieldRevenue:      {Type: field.TypeInt64, Column: experimentconversion.FieldRevenue},
+			experimentconversion.FieldReversed:     {Type: field.TypeInt64, Column: experimentconversion.FieldReversed},
+			experimentconversion.FieldVoidedAt:     {Type: field.TypeTime, Column: experimentconversion.FieldVoidedAt},
+			experimentconversion.FieldCreatedAt:    {Type: field.TypeTime, Column: experimentconversion.FieldCreatedAt},
+		},
+	}
+	graph.Nodes[23] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   experimentexposure.Table,
+			Columns: experimentexposure.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: experimentexposure.FieldID,
+			},
+		},
+		Type: "ExperimentExposure",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			experimentexposure.FieldExperimentID: {Type: field.TypeInt, Column: experimentexposure.FieldExperimentID},
+			experimentexposure.FieldUserID:       {Type: field.TypeInt, Column: experimentexposure.FieldUserID},
+			experimentexposure.FieldArm:          {Type: field.TypeString, Column: experimentexposure.FieldArm},
+			experimentexposure.FieldExposedAt:    {Type: field.TypeTime, Column: experimentexposure.FieldExposedAt},
+			experimentexposure.FieldOrders:       {Type: field.TypeInt, Column: experimentexposure.FieldOrders},
+			experimentexposure.FieldRevenue:      {Type: field.TypeInt64, Column: experimentexposure.FieldRevenue},
+		},
+	}
+	graph.Nodes[24] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   flashsaleclaim.Table,
+			Columns: flashsaleclaim.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: flashsaleclaim.FieldID,
+			},
+		},
+		Type: "FlashSaleClaim",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			flashsaleclaim.FieldItemID:   {Type: field.TypeInt, Column: flashsaleclaim.FieldItemID},
+			flashsaleclaim.FieldUserID:   {Type: field.TypeInt, Column: flashsaleclaim.FieldUserID},
+			flashsaleclaim.FieldQuantity: {Type: field.TypeInt, Column: flashsaleclaim.FieldQuantity},
+		},
+	}
+	graph.Nodes[25] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   flashsaleitem.Table,
+			Columns: flashsaleitem.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: flashsaleitem.FieldID,
+			},
+		},
+		Type: "FlashSaleItem",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			flashsaleitem.FieldPromotionID: {Type: field.TypeInt, Column: flashsaleitem.FieldPromotionID},
+			flashsaleitem.FieldMerchantID:  {Type: field.TypeInt, Column: flashsaleitem.FieldMerchantID},
+			flashsaleitem.FieldVariantID:   {Type: field.TypeInt, Column: flashsaleitem.FieldVariantID},
+			flashsaleitem.FieldPrice:       {Type: field.TypeInt64, Column: flashsaleitem.FieldPrice},
+			flashsaleitem.FieldCap:         {Type: field.TypeInt, Column: flashsaleitem.FieldCap},
+			flashsaleitem.FieldSold:        {Type: field.TypeInt, Column: flashsaleitem.FieldSold},
+		},
+	}
+	graph.Nodes[26] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   flashsaleuse.Table,
+			Columns: flashsaleuse.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: flashsaleuse.FieldID,
+			},
+		},
+		Type: "FlashSaleUse",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			flashsaleuse.FieldOrderID:    {Type: field.TypeInt, Column: flashsaleuse.FieldOrderID},
+			flashsaleuse.FieldItemID:     {Type: field.TypeInt, Column: flashsaleuse.FieldItemID},
+			flashsaleuse.FieldUserID:     {Type: field.TypeInt, Column: flashsaleuse.FieldUserID},
+			flashsaleuse.FieldQuantity:   {Type: field.TypeInt, Column: flashsaleuse.FieldQuantity},
+			flashsaleuse.FieldCreatedAt:  {Type: field.TypeTime, Column: flashsaleuse.FieldCreatedAt},
+			flashsaleuse.FieldReleasedAt: {Type: field.TypeTime, Column: flashsaleuse.FieldReleasedAt},
+		},
+	}
+	graph.Nodes[27] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   helparticle.Table,
 			Columns: helparticle.Columns,
@@ -291,7 +698,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			helparticle.FieldUpdatedAt:       {Type: field.TypeTime, Column: helparticle.FieldUpdatedAt},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[28] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   helparticlevote.Table,
 			Columns: helparticlevote.Columns,
@@ -309,7 +716,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			helparticlevote.FieldUpdatedAt: {Type: field.TypeTime, Column: helparticlevote.FieldUpdatedAt},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[29] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   helpcategory.Table,
 			Columns: helpcategory.Columns,
@@ -327,7 +734,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			helpcategory.FieldCreatedAt: {Type: field.TypeTime, Column: helpcategory.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[30] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   helpsearchtoken.Table,
 			Columns: helpsearchtoken.Columns,
@@ -343,7 +750,73 @@ var schemaGraph = func() *sqlgraph.Schema {
 			helpsearchtoken.FieldWeight:    {Type: field.TypeInt, Column: helpsearchtoken.FieldWeight},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[31] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   memberprice.Table,
+			Columns: memberprice.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: memberprice.FieldID,
+			},
+		},
+		Type: "MemberPrice",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			memberprice.FieldCreatedAt:  {Type: field.TypeTime, Column: memberprice.FieldCreatedAt},
+			memberprice.FieldUpdatedAt:  {Type: field.TypeTime, Column: memberprice.FieldUpdatedAt},
+			memberprice.FieldVariantID:  {Type: field.TypeInt, Column: memberprice.FieldVariantID},
+			memberprice.FieldTierID:     {Type: field.TypeInt, Column: memberprice.FieldTierID},
+			memberprice.FieldMerchantID: {Type: field.TypeInt, Column: memberprice.FieldMerchantID},
+			memberprice.FieldPrice:      {Type: field.TypeInt64, Column: memberprice.FieldPrice},
+			memberprice.FieldCurrency:   {Type: field.TypeString, Column: memberprice.FieldCurrency},
+		},
+	}
+	graph.Nodes[32] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   membertier.Table,
+			Columns: membertier.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: membertier.FieldID,
+			},
+		},
+		Type: "MemberTier",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			membertier.FieldCreatedAt:       {Type: field.TypeTime, Column: membertier.FieldCreatedAt},
+			membertier.FieldUpdatedAt:       {Type: field.TypeTime, Column: membertier.FieldUpdatedAt},
+			membertier.FieldCode:            {Type: field.TypeString, Column: membertier.FieldCode},
+			membertier.FieldName:            {Type: field.TypeString, Column: membertier.FieldName},
+			membertier.FieldLevel:           {Type: field.TypeInt, Column: membertier.FieldLevel},
+			membertier.FieldMinSpend:        {Type: field.TypeInt64, Column: membertier.FieldMinSpend},
+			membertier.FieldMinOrders:       {Type: field.TypeInt, Column: membertier.FieldMinOrders},
+			membertier.FieldMatchAll:        {Type: field.TypeBool, Column: membertier.FieldMatchAll},
+			membertier.FieldDiscountBps:     {Type: field.TypeInt, Column: membertier.FieldDiscountBps},
+			membertier.FieldDiscountCap:     {Type: field.TypeInt64, Column: membertier.FieldDiscountCap},
+			membertier.FieldFreeShipping:    {Type: field.TypeBool, Column: membertier.FieldFreeShipping},
+			membertier.FieldFreeShippingMin: {Type: field.TypeInt64, Column: membertier.FieldFreeShippingMin},
+			membertier.FieldCurrency:        {Type: field.TypeString, Column: membertier.FieldCurrency},
+		},
+	}
+	graph.Nodes[33] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   membership.Table,
+			Columns: membership.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: membership.FieldID,
+			},
+		},
+		Type: "Membership",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			membership.FieldUserID:     {Type: field.TypeInt, Column: membership.FieldUserID},
+			membership.FieldTierID:     {Type: field.TypeInt, Column: membership.FieldTierID},
+			membership.FieldSpend:      {Type: field.TypeInt64, Column: membership.FieldSpend},
+			membership.FieldOrders:     {Type: field.TypeInt, Column: membership.FieldOrders},
+			membership.FieldComputedAt: {Type: field.TypeTime, Column: membership.FieldComputedAt},
+			membership.FieldTierSince:  {Type: field.TypeTime, Column: membership.FieldTierSince},
+			membership.FieldVersion:    {Type: field.TypeInt, Column: membership.FieldVersion},
+		},
+	}
+	graph.Nodes[34] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   merchant.Table,
 			Columns: merchant.Columns,
@@ -387,7 +860,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			merchant.FieldRemovedAt:             {Type: field.TypeTime, Column: merchant.FieldRemovedAt},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[35] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   merchantcredit.Table,
 			Columns: merchantcredit.Columns,
@@ -407,7 +880,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			merchantcredit.FieldVersion:    {Type: field.TypeInt, Column: merchantcredit.FieldVersion},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[36] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   merchantcreditsnapshot.Table,
 			Columns: merchantcreditsnapshot.Columns,
@@ -425,7 +898,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			merchantcreditsnapshot.FieldComputedAt: {Type: field.TypeTime, Column: merchantcreditsnapshot.FieldComputedAt},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[37] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   merchantinvitation.Table,
 			Columns: merchantinvitation.Columns,
@@ -445,7 +918,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			merchantinvitation.FieldExpiresAt:   {Type: field.TypeTime, Column: merchantinvitation.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[38] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   merchantsanction.Table,
 			Columns: merchantsanction.Columns,
@@ -471,7 +944,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			merchantsanction.FieldAppealedByID: {Type: field.TypeInt, Column: merchantsanction.FieldAppealedByID},
 		},
 	}
-	graph.Nodes[18] = &sqlgraph.Node{
+	graph.Nodes[39] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   order.Table,
 			Columns: order.Columns,
@@ -493,6 +966,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			order.FieldSubtotal:         {Type: field.TypeInt64, Column: order.FieldSubtotal},
 			order.FieldShippingFee:      {Type: field.TypeInt64, Column: order.FieldShippingFee},
 			order.FieldDiscount:         {Type: field.TypeInt64, Column: order.FieldDiscount},
+			order.FieldShippingDiscount: {Type: field.TypeInt64, Column: order.FieldShippingDiscount},
 			order.FieldTotal:            {Type: field.TypeInt64, Column: order.FieldTotal},
 			order.FieldShippingAddress:  {Type: field.TypeJSON, Column: order.FieldShippingAddress},
 			order.FieldContactName:      {Type: field.TypeString, Column: order.FieldContactName},
@@ -513,7 +987,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 			order.FieldAfterSalesStatus: {Type: field.TypeEnum, Column: order.FieldAfterSalesStatus},
 		},
 	}
-	graph.Nodes[19] = &sqlgraph.Node{
+	graph.Nodes[40] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   orderadjustment.Table,
+			Columns: orderadjustment.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: orderadjustment.FieldID,
+			},
+		},
+		Type: "OrderAdjustment",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			orderadjustment.FieldOrderID:        {Type: field.TypeInt, Column: orderadjustment.FieldOrderID},
+			orderadjustment.FieldStage:          {Type: field.TypeInt, Column: orderadjustment.FieldStage},
+			orderadjustment.FieldKind:           {Type: field.TypeString, Column: orderadjustment.FieldKind},
+			orderadjustment.FieldSourceID:       {Type: field.TypeInt, Column: orderadjustment.FieldSourceID},
+			orderadjustment.FieldLabel:          {Type: field.TypeString, Column: orderadjustment.FieldLabel},
+			orderadjustment.FieldAmount:         {Type: field.TypeInt64, Column: orderadjustment.FieldAmount},
+			orderadjustment.FieldShippingAmount: {Type: field.TypeInt64, Column: orderadjustment.FieldShippingAmount},
+			orderadjustment.FieldFundedBy:       {Type: field.TypeEnum, Column: orderadjustment.FieldFundedBy},
+			orderadjustment.FieldCurrency:       {Type: field.TypeString, Column: orderadjustment.FieldCurrency},
+			orderadjustment.FieldLines:          {Type: field.TypeJSON, Column: orderadjustment.FieldLines},
+		},
+	}
+	graph.Nodes[41] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   orderevent.Table,
 			Columns: orderevent.Columns,
@@ -539,7 +1036,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			orderevent.FieldReviewID:   {Type: field.TypeInt, Column: orderevent.FieldReviewID},
 		},
 	}
-	graph.Nodes[20] = &sqlgraph.Node{
+	graph.Nodes[42] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   orderitem.Table,
 			Columns: orderitem.Columns,
@@ -561,11 +1058,12 @@ var schemaGraph = func() *sqlgraph.Schema {
 			orderitem.FieldCurrency:         {Type: field.TypeString, Column: orderitem.FieldCurrency},
 			orderitem.FieldQuantity:         {Type: field.TypeInt, Column: orderitem.FieldQuantity},
 			orderitem.FieldLineTotal:        {Type: field.TypeInt64, Column: orderitem.FieldLineTotal},
+			orderitem.FieldDiscount:         {Type: field.TypeInt64, Column: orderitem.FieldDiscount},
 			orderitem.FieldFulfilledAt:      {Type: field.TypeTime, Column: orderitem.FieldFulfilledAt},
 			orderitem.FieldAfterSalesStatus: {Type: field.TypeEnum, Column: orderitem.FieldAfterSalesStatus},
 		},
 	}
-	graph.Nodes[21] = &sqlgraph.Node{
+	graph.Nodes[43] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   payment.Table,
 			Columns: payment.Columns,
@@ -595,7 +1093,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			payment.FieldExpiresAt:      {Type: field.TypeTime, Column: payment.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[22] = &sqlgraph.Node{
+	graph.Nodes[44] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   paymentnotification.Table,
 			Columns: paymentnotification.Columns,
@@ -617,7 +1115,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			paymentnotification.FieldReceivedAt:  {Type: field.TypeTime, Column: paymentnotification.FieldReceivedAt},
 		},
 	}
-	graph.Nodes[23] = &sqlgraph.Node{
+	graph.Nodes[45] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   phonecode.Table,
 			Columns: phonecode.Columns,
@@ -639,7 +1137,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			phonecode.FieldUsedAt:        {Type: field.TypeTime, Column: phonecode.FieldUsedAt},
 		},
 	}
-	graph.Nodes[24] = &sqlgraph.Node{
+	graph.Nodes[46] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   product.Table,
 			Columns: product.Columns,
@@ -677,9 +1175,10 @@ var schemaGraph = func() *sqlgraph.Schema {
 			product.FieldCurrency:         {Type: field.TypeString, Column: product.FieldCurrency},
 			product.FieldTotalStock:       {Type: field.TypeInt, Column: product.FieldTotalStock},
 			product.FieldVariantCount:     {Type: field.TypeInt, Column: product.FieldVariantCount},
+			product.FieldOnSale:           {Type: field.TypeBool, Column: product.FieldOnSale},
 		},
 	}
-	graph.Nodes[25] = &sqlgraph.Node{
+	graph.Nodes[47] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   productvariant.Table,
 			Columns: productvariant.Columns,
@@ -703,7 +1202,124 @@ var schemaGraph = func() *sqlgraph.Schema {
 			productvariant.FieldPosition:          {Type: field.TypeInt, Column: productvariant.FieldPosition},
 		},
 	}
-	graph.Nodes[26] = &sqlgraph.Node{
+	graph.Nodes[48] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   promotion.Table,
+			Columns: promotion.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: promotion.FieldID,
+			},
+		},
+		Type: "Promotion",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			promotion.FieldCreatedAt:    {Type: field.TypeTime, Column: promotion.FieldCreatedAt},
+			promotion.FieldUpdatedAt:    {Type: field.TypeTime, Column: promotion.FieldUpdatedAt},
+			promotion.FieldMerchantID:   {Type: field.TypeInt, Column: promotion.FieldMerchantID},
+			promotion.FieldKind:         {Type: field.TypeEnum, Column: promotion.FieldKind},
+			promotion.FieldLabel:        {Type: field.TypeString, Column: promotion.FieldLabel},
+			promotion.FieldStatus:       {Type: field.TypeEnum, Column: promotion.FieldStatus},
+			promotion.FieldStartsAt:     {Type: field.TypeTime, Column: promotion.FieldStartsAt},
+			promotion.FieldEndsAt:       {Type: field.TypeTime, Column: promotion.FieldEndsAt},
+			promotion.FieldCurrency:     {Type: field.TypeString, Column: promotion.FieldCurrency},
+			promotion.FieldScope:        {Type: field.TypeEnum, Column: promotion.FieldScope},
+			promotion.FieldCategoryIds:  {Type: field.TypeJSON, Column: promotion.FieldCategoryIds},
+			promotion.FieldProductIds:   {Type: field.TypeJSON, Column: promotion.FieldProductIds},
+			promotion.FieldAudiences:    {Type: field.TypeJSON, Column: promotion.FieldAudiences},
+			promotion.FieldTiers:        {Type: field.TypeJSON, Column: promotion.FieldTiers},
+			promotion.FieldRepeating:    {Type: field.TypeBool, Column: promotion.FieldRepeating},
+			promotion.FieldMaxOff:       {Type: field.TypeInt64, Column: promotion.FieldMaxOff},
+			promotion.FieldBuyQuantity:  {Type: field.TypeInt, Column: promotion.FieldBuyQuantity},
+			promotion.FieldFreeQuantity: {Type: field.TypeInt, Column: promotion.FieldFreeQuantity},
+			promotion.FieldPerUserLimit: {Type: field.TypeInt, Column: promotion.FieldPerUserLimit},
+			promotion.FieldCreatedBy:    {Type: field.TypeInt, Column: promotion.FieldCreatedBy},
+		},
+	}
+	graph.Nodes[49] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   redpacket.Table,
+			Columns: redpacket.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: redpacket.FieldID,
+			},
+		},
+		Type: "RedPacket",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			redpacket.FieldCampaignID: {Type: field.TypeInt, Column: redpacket.FieldCampaignID},
+			redpacket.FieldSeq:        {Type: field.TypeInt, Column: redpacket.FieldSeq},
+			redpacket.FieldAmount:     {Type: field.TypeInt64, Column: redpacket.FieldAmount},
+			redpacket.FieldCurrency:   {Type: field.TypeString, Column: redpacket.FieldCurrency},
+			redpacket.FieldUserID:     {Type: field.TypeInt, Column: redpacket.FieldUserID},
+			redpacket.FieldClaimedAt:  {Type: field.TypeTime, Column: redpacket.FieldClaimedAt},
+			redpacket.FieldExpiresAt:  {Type: field.TypeTime, Column: redpacket.FieldExpiresAt},
+			redpacket.FieldBalance:    {Type: field.TypeInt64, Column: redpacket.FieldBalance},
+		},
+	}
+	graph.Nodes[50] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   redpacketcampaign.Table,
+			Columns: redpacketcampaign.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: redpacketcampaign.FieldID,
+			},
+		},
+		Type: "RedPacketCampaign",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			redpacketcampaign.FieldCreatedAt:     {Type: field.TypeTime, Column: redpacketcampaign.FieldCreatedAt},
+			redpacketcampaign.FieldUpdatedAt:     {Type: field.TypeTime, Column: redpacketcampaign.FieldUpdatedAt},
+			redpacketcampaign.FieldName:          {Type: field.TypeString, Column: redpacketcampaign.FieldName},
+			redpacketcampaign.FieldCurrency:      {Type: field.TypeString, Column: redpacketcampaign.FieldCurrency},
+			redpacketcampaign.FieldSplit:         {Type: field.TypeEnum, Column: redpacketcampaign.FieldSplit},
+			redpacketcampaign.FieldBudget:        {Type: field.TypeInt64, Column: redpacketcampaign.FieldBudget},
+			redpacketcampaign.FieldCount:         {Type: field.TypeInt, Column: redpacketcampaign.FieldCount},
+			redpacketcampaign.FieldMinAmount:     {Type: field.TypeInt64, Column: redpacketcampaign.FieldMinAmount},
+			redpacketcampaign.FieldMaxAmount:     {Type: field.TypeInt64, Column: redpacketcampaign.FieldMaxAmount},
+			redpacketcampaign.FieldStartsAt:      {Type: field.TypeTime, Column: redpacketcampaign.FieldStartsAt},
+			redpacketcampaign.FieldEndsAt:        {Type: field.TypeTime, Column: redpacketcampaign.FieldEndsAt},
+			redpacketcampaign.FieldPerUserLimit:  {Type: field.TypeInt, Column: redpacketcampaign.FieldPerUserLimit},
+			redpacketcampaign.FieldValidityHours: {Type: field.TypeInt, Column: redpacketcampaign.FieldValidityHours},
+			redpacketcampaign.FieldStatus:        {Type: field.TypeEnum, Column: redpacketcampaign.FieldStatus},
+			redpacketcampaign.FieldCreatedByID:   {Type: field.TypeInt, Column: redpacketcampaign.FieldCreatedByID},
+		},
+	}
+	graph.Nodes[51] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   redpacketclaimer.Table,
+			Columns: redpacketclaimer.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: redpacketclaimer.FieldID,
+			},
+		},
+		Type: "RedPacketClaimer",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			redpacketclaimer.FieldCampaignID: {Type: field.TypeInt, Column: redpacketclaimer.FieldCampaignID},
+			redpacketclaimer.FieldUserID:     {Type: field.TypeInt, Column: redpacketclaimer.FieldUserID},
+			redpacketclaimer.FieldClaims:     {Type: field.TypeInt, Column: redpacketclaimer.FieldClaims},
+		},
+	}
+	graph.Nodes[52] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   redpacketspend.Table,
+			Columns: redpacketspend.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: redpacketspend.FieldID,
+			},
+		},
+		Type: "RedPacketSpend",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			redpacketspend.FieldRedPacketID: {Type: field.TypeInt, Column: redpacketspend.FieldRedPacketID},
+			redpacketspend.FieldOrderID:     {Type: field.TypeInt, Column: redpacketspend.FieldOrderID},
+			redpacketspend.FieldUserID:      {Type: field.TypeInt, Column: redpacketspend.FieldUserID},
+			redpacketspend.FieldAmount:      {Type: field.TypeInt64, Column: redpacketspend.FieldAmount},
+			redpacketspend.FieldCreatedAt:   {Type: field.TypeTime, Column: redpacketspend.FieldCreatedAt},
+			redpacketspend.FieldReleasedAt:  {Type: field.TypeTime, Column: redpacketspend.FieldReleasedAt},
+		},
+	}
+	graph.Nodes[53] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refreshtoken.Table,
 			Columns: refreshtoken.Columns,
@@ -725,7 +1341,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refreshtoken.FieldUserAgent: {Type: field.TypeString, Column: refreshtoken.FieldUserAgent},
 		},
 	}
-	graph.Nodes[27] = &sqlgraph.Node{
+	graph.Nodes[54] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refund.Table,
 			Columns: refund.Columns,
@@ -749,7 +1365,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refund.FieldAfterSalesRequestID: {Type: field.TypeInt, Column: refund.FieldAfterSalesRequestID},
 		},
 	}
-	graph.Nodes[28] = &sqlgraph.Node{
+	graph.Nodes[55] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   relaystate.Table,
 			Columns: relaystate.Columns,
@@ -766,7 +1382,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			relaystate.FieldUpdatedAt:         {Type: field.TypeTime, Column: relaystate.FieldUpdatedAt},
 		},
 	}
-	graph.Nodes[29] = &sqlgraph.Node{
+	graph.Nodes[56] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   review.Table,
 			Columns: review.Columns,
@@ -804,7 +1420,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			review.FieldFollowedUpAt:   {Type: field.TypeTime, Column: review.FieldFollowedUpAt},
 		},
 	}
-	graph.Nodes[30] = &sqlgraph.Node{
+	graph.Nodes[57] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   reviewreport.Table,
 			Columns: reviewreport.Columns,
@@ -821,7 +1437,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			reviewreport.FieldCreatedAt: {Type: field.TypeTime, Column: reviewreport.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[31] = &sqlgraph.Node{
+	graph.Nodes[58] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   reviewvote.Table,
 			Columns: reviewvote.Columns,
@@ -837,7 +1453,91 @@ var schemaGraph = func() *sqlgraph.Schema {
 			reviewvote.FieldCreatedAt: {Type: field.TypeTime, Column: reviewvote.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[32] = &sqlgraph.Node{
+	graph.Nodes[59] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   riskassessment.Table,
+			Columns: riskassessment.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: riskassessment.FieldID,
+			},
+		},
+		Type: "RiskAssessment",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			riskassessment.FieldCreatedAt:    {Type: field.TypeTime, Column: riskassessment.FieldCreatedAt},
+			riskassessment.FieldUpdatedAt:    {Type: field.TypeTime, Column: riskassessment.FieldUpdatedAt},
+			riskassessment.FieldOrderID:      {Type: field.TypeInt, Column: riskassessment.FieldOrderID},
+			riskassessment.FieldCustomerID:   {Type: field.TypeInt, Column: riskassessment.FieldCustomerID},
+			riskassessment.FieldMerchantID:   {Type: field.TypeInt, Column: riskassessment.FieldMerchantID},
+			riskassessment.FieldDeviceID:     {Type: field.TypeString, Column: riskassessment.FieldDeviceID},
+			riskassessment.FieldIP:           {Type: field.TypeString, Column: riskassessment.FieldIP},
+			riskassessment.FieldPhone:        {Type: field.TypeString, Column: riskassessment.FieldPhone},
+			riskassessment.FieldAddressKey:   {Type: field.TypeString, Column: riskassessment.FieldAddressKey},
+			riskassessment.FieldEmail:        {Type: field.TypeString, Column: riskassessment.FieldEmail},
+			riskassessment.FieldCouponUsed:   {Type: field.TypeBool, Column: riskassessment.FieldCouponUsed},
+			riskassessment.FieldTotal:        {Type: field.TypeInt64, Column: riskassessment.FieldTotal},
+			riskassessment.FieldCurrency:     {Type: field.TypeString, Column: riskassessment.FieldCurrency},
+			riskassessment.FieldScore:        {Type: field.TypeInt, Column: riskassessment.FieldScore},
+			riskassessment.FieldRules:        {Type: field.TypeJSON, Column: riskassessment.FieldRules},
+			riskassessment.FieldStatus:       {Type: field.TypeEnum, Column: riskassessment.FieldStatus},
+			riskassessment.FieldScreenedAt:   {Type: field.TypeTime, Column: riskassessment.FieldScreenedAt},
+			riskassessment.FieldDecidedBy:    {Type: field.TypeInt, Column: riskassessment.FieldDecidedBy},
+			riskassessment.FieldDecidedAt:    {Type: field.TypeTime, Column: riskassessment.FieldDecidedAt},
+			riskassessment.FieldDecisionNote: {Type: field.TypeString, Column: riskassessment.FieldDecisionNote},
+		},
+	}
+	graph.Nodes[60] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   risklistentry.Table,
+			Columns: risklistentry.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: risklistentry.FieldID,
+			},
+		},
+		Type: "RiskListEntry",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			risklistentry.FieldCreatedAt: {Type: field.TypeTime, Column: risklistentry.FieldCreatedAt},
+			risklistentry.FieldUpdatedAt: {Type: field.TypeTime, Column: risklistentry.FieldUpdatedAt},
+			risklistentry.FieldKind:      {Type: field.TypeEnum, Column: risklistentry.FieldKind},
+			risklistentry.FieldValue:     {Type: field.TypeString, Column: risklistentry.FieldValue},
+			risklistentry.FieldLabel:     {Type: field.TypeString, Column: risklistentry.FieldLabel},
+			risklistentry.FieldNote:      {Type: field.TypeString, Column: risklistentry.FieldNote},
+			risklistentry.FieldCreatedBy: {Type: field.TypeInt, Column: risklistentry.FieldCreatedBy},
+		},
+	}
+	graph.Nodes[61] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   searchsynonym.Table,
+			Columns: searchsynonym.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: searchsynonym.FieldID,
+			},
+		},
+		Type: "SearchSynonym",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			searchsynonym.FieldTerms:     {Type: field.TypeJSON, Column: searchsynonym.FieldTerms},
+			searchsynonym.FieldCreatedAt: {Type: field.TypeTime, Column: searchsynonym.FieldCreatedAt},
+			searchsynonym.FieldUpdatedAt: {Type: field.TypeTime, Column: searchsynonym.FieldUpdatedAt},
+		},
+	}
+	graph.Nodes[62] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   searchsynonymterm.Table,
+			Columns: searchsynonymterm.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: searchsynonymterm.FieldID,
+			},
+		},
+		Type: "SearchSynonymTerm",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			searchsynonymterm.FieldTerm:      {Type: field.TypeString, Column: searchsynonymterm.FieldTerm},
+			searchsynonymterm.FieldSynonymID: {Type: field.TypeInt, Column: searchsynonymterm.FieldSynonymID},
+		},
+	}
+	graph.Nodes[63] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   searchtoken.Table,
 			Columns: searchtoken.Columns,
@@ -853,7 +1553,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			searchtoken.FieldWeight:    {Type: field.TypeInt, Column: searchtoken.FieldWeight},
 		},
 	}
-	graph.Nodes[33] = &sqlgraph.Node{
+	graph.Nodes[64] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   shipment.Table,
 			Columns: shipment.Columns,
@@ -873,7 +1573,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			shipment.FieldStatus:         {Type: field.TypeEnum, Column: shipment.FieldStatus},
 		},
 	}
-	graph.Nodes[34] = &sqlgraph.Node{
+	graph.Nodes[65] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   stockmovement.Table,
 			Columns: stockmovement.Columns,
@@ -896,7 +1596,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			stockmovement.FieldCreatedAt:   {Type: field.TypeTime, Column: stockmovement.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[35] = &sqlgraph.Node{
+	graph.Nodes[66] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticket.Table,
 			Columns: ticket.Columns,
@@ -927,7 +1627,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticket.FieldRatedAt:                {Type: field.TypeTime, Column: ticket.FieldRatedAt},
 		},
 	}
-	graph.Nodes[36] = &sqlgraph.Node{
+	graph.Nodes[67] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketmessage.Table,
 			Columns: ticketmessage.Columns,
@@ -945,7 +1645,42 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticketmessage.FieldCreatedAt:  {Type: field.TypeTime, Column: ticketmessage.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[37] = &sqlgraph.Node{
+	graph.Nodes[68] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   totpcredential.Table,
+			Columns: totpcredential.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: totpcredential.FieldID,
+			},
+		},
+		Type: "TotpCredential",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			totpcredential.FieldUserID:    {Type: field.TypeInt, Column: totpcredential.FieldUserID},
+			totpcredential.FieldSecret:    {Type: field.TypeString, Column: totpcredential.FieldSecret},
+			totpcredential.FieldCreatedAt: {Type: field.TypeTime, Column: totpcredential.FieldCreatedAt},
+			totpcredential.FieldEnabledAt: {Type: field.TypeTime, Column: totpcredential.FieldEnabledAt},
+			totpcredential.FieldLastStep:  {Type: field.TypeInt64, Column: totpcredential.FieldLastStep},
+		},
+	}
+	graph.Nodes[69] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   totprecoverycode.Table,
+			Columns: totprecoverycode.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: totprecoverycode.FieldID,
+			},
+		},
+		Type: "TotpRecoveryCode",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			totprecoverycode.FieldUserID:    {Type: field.TypeInt, Column: totprecoverycode.FieldUserID},
+			totprecoverycode.FieldCodeHash:  {Type: field.TypeString, Column: totprecoverycode.FieldCodeHash},
+			totprecoverycode.FieldCreatedAt: {Type: field.TypeTime, Column: totprecoverycode.FieldCreatedAt},
+			totprecoverycode.FieldUsedAt:    {Type: field.TypeTime, Column: totprecoverycode.FieldUsedAt},
+		},
+	}
+	graph.Nodes[70] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   trackingevent.Table,
 			Columns: trackingevent.Columns,
@@ -964,7 +1699,26 @@ var schemaGraph = func() *sqlgraph.Schema {
 			trackingevent.FieldCreatedAt:   {Type: field.TypeTime, Column: trackingevent.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[38] = &sqlgraph.Node{
+	graph.Nodes[71] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   translation.Table,
+			Columns: translation.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: translation.FieldID,
+			},
+		},
+		Type: "Translation",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			translation.FieldEntityType: {Type: field.TypeEnum, Column: translation.FieldEntityType},
+			translation.FieldEntityID:   {Type: field.TypeInt, Column: translation.FieldEntityID},
+			translation.FieldLocale:     {Type: field.TypeString, Column: translation.FieldLocale},
+			translation.FieldField:      {Type: field.TypeString, Column: translation.FieldField},
+			translation.FieldValue:      {Type: field.TypeString, Column: translation.FieldValue},
+			translation.FieldUpdatedAt:  {Type: field.TypeTime, Column: translation.FieldUpdatedAt},
+		},
+	}
+	graph.Nodes[72] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   upload.Table,
 			Columns: upload.Columns,
@@ -997,7 +1751,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			upload.FieldExpiresAt:           {Type: field.TypeTime, Column: upload.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[39] = &sqlgraph.Node{
+	graph.Nodes[73] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -1023,7 +1777,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldEmailVerificationSentAt: {Type: field.TypeTime, Column: user.FieldEmailVerificationSentAt},
 		},
 	}
-	graph.Nodes[40] = &sqlgraph.Node{
+	graph.Nodes[74] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   useridentity.Table,
 			Columns: useridentity.Columns,
@@ -1043,7 +1797,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			useridentity.FieldLastUsedAt: {Type: field.TypeTime, Column: useridentity.FieldLastUsedAt},
 		},
 	}
-	graph.Nodes[41] = &sqlgraph.Node{
+	graph.Nodes[75] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   websigninstate.Table,
 			Columns: websigninstate.Columns,
@@ -1066,7 +1820,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			websigninstate.FieldUsedAt:      {Type: field.TypeTime, Column: websigninstate.FieldUsedAt},
 		},
 	}
-	graph.Nodes[42] = &sqlgraph.Node{
+	graph.Nodes[76] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhook.Table,
 			Columns: webhook.Columns,
@@ -1092,7 +1846,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhook.FieldFailingSince:            {Type: field.TypeTime, Column: webhook.FieldFailingSince},
 		},
 	}
-	graph.Nodes[43] = &sqlgraph.Node{
+	graph.Nodes[77] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookattempt.Table,
 			Columns: webhookattempt.Columns,
@@ -1111,7 +1865,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhookattempt.FieldCreatedAt:    {Type: field.TypeTime, Column: webhookattempt.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[44] = &sqlgraph.Node{
+	graph.Nodes[78] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookdelivery.Table,
 			Columns: webhookdelivery.Columns,
@@ -1259,6 +2013,66 @@ var schemaGraph = func() *sqlgraph.Schema {
 		"Product",
 	)
 	graph.MustAddE(
+		"order",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   commission.OrderTable,
+			Columns: []string{commission.OrderColumn},
+			Bidi:    false,
+		},
+		"Commission",
+		"Order",
+	)
+	graph.MustAddE(
+		"links",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   creator.LinksTable,
+			Columns: []string{creator.LinksColumn},
+			Bidi:    false,
+		},
+		"Creator",
+		"CreatorLink",
+	)
+	graph.MustAddE(
+		"creator",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   creatorlink.CreatorTable,
+			Columns: []string{creatorlink.CreatorColumn},
+			Bidi:    false,
+		},
+		"CreatorLink",
+		"Creator",
+	)
+	graph.MustAddE(
+		"members",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   customergroup.MembersTable,
+			Columns: []string{customergroup.MembersColumn},
+			Bidi:    false,
+		},
+		"CustomerGroup",
+		"CustomerGroupMember",
+	)
+	graph.MustAddE(
+		"group",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   customergroupmember.GroupTable,
+			Columns: []string{customergroupmember.GroupColumn},
+			Bidi:    false,
+		},
+		"CustomerGroupMember",
+		"CustomerGroup",
+	)
+	graph.MustAddE(
 		"user",
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -1269,6 +2083,42 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"EmailVerification",
 		"User",
+	)
+	graph.MustAddE(
+		"arms",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   experiment.ArmsTable,
+			Columns: []string{experiment.ArmsColumn},
+			Bidi:    false,
+		},
+		"Experiment",
+		"ExperimentArm",
+	)
+	graph.MustAddE(
+		"experiment",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   experimentarm.ExperimentTable,
+			Columns: []string{experimentarm.ExperimentColumn},
+			Bidi:    false,
+		},
+		"ExperimentArm",
+		"Experiment",
+	)
+	graph.MustAddE(
+		"promotion",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   flashsaleitem.PromotionTable,
+			Columns: []string{flashsaleitem.PromotionColumn},
+			Bidi:    false,
+		},
+		"FlashSaleItem",
+		"Promotion",
 	)
 	graph.MustAddE(
 		"category",
@@ -1341,6 +2191,54 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"HelpSearchToken",
 		"HelpArticle",
+	)
+	graph.MustAddE(
+		"tier",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   memberprice.TierTable,
+			Columns: []string{memberprice.TierColumn},
+			Bidi:    false,
+		},
+		"MemberPrice",
+		"MemberTier",
+	)
+	graph.MustAddE(
+		"memberships",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   membertier.MembershipsTable,
+			Columns: []string{membertier.MembershipsColumn},
+			Bidi:    false,
+		},
+		"MemberTier",
+		"Membership",
+	)
+	graph.MustAddE(
+		"prices",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   membertier.PricesTable,
+			Columns: []string{membertier.PricesColumn},
+			Bidi:    false,
+		},
+		"MemberTier",
+		"MemberPrice",
+	)
+	graph.MustAddE(
+		"tier",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   membership.TierTable,
+			Columns: []string{membership.TierColumn},
+			Bidi:    false,
+		},
+		"Membership",
+		"MemberTier",
 	)
 	graph.MustAddE(
 		"owner",
@@ -1538,6 +2436,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		"order",
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   orderadjustment.OrderTable,
+			Columns: []string{orderadjustment.OrderColumn},
+			Bidi:    false,
+		},
+		"OrderAdjustment",
+		"Order",
+	)
+	graph.MustAddE(
+		"order",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
 			Inverse: true,
 			Table:   orderevent.OrderTable,
 			Columns: []string{orderevent.OrderColumn},
@@ -1703,6 +2613,54 @@ var schemaGraph = func() *sqlgraph.Schema {
 		"StockMovement",
 	)
 	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   promotion.MerchantTable,
+			Columns: []string{promotion.MerchantColumn},
+			Bidi:    false,
+		},
+		"Promotion",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"flash_items",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   promotion.FlashItemsTable,
+			Columns: []string{promotion.FlashItemsColumn},
+			Bidi:    false,
+		},
+		"Promotion",
+		"FlashSaleItem",
+	)
+	graph.MustAddE(
+		"campaign",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   redpacket.CampaignTable,
+			Columns: []string{redpacket.CampaignColumn},
+			Bidi:    false,
+		},
+		"RedPacket",
+		"RedPacketCampaign",
+	)
+	graph.MustAddE(
+		"packets",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   redpacketcampaign.PacketsTable,
+			Columns: []string{redpacketcampaign.PacketsColumn},
+			Bidi:    false,
+		},
+		"RedPacketCampaign",
+		"RedPacket",
+	)
+	graph.MustAddE(
 		"user",
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -1811,6 +2769,78 @@ var schemaGraph = func() *sqlgraph.Schema {
 		"Review",
 	)
 	graph.MustAddE(
+		"order",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   riskassessment.OrderTable,
+			Columns: []string{riskassessment.OrderColumn},
+			Bidi:    false,
+		},
+		"RiskAssessment",
+		"Order",
+	)
+	graph.MustAddE(
+		"customer",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   riskassessment.CustomerTable,
+			Columns: []string{riskassessment.CustomerColumn},
+			Bidi:    false,
+		},
+		"RiskAssessment",
+		"User",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   riskassessment.MerchantTable,
+			Columns: []string{riskassessment.MerchantColumn},
+			Bidi:    false,
+		},
+		"RiskAssessment",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"decider",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   riskassessment.DeciderTable,
+			Columns: []string{riskassessment.DeciderColumn},
+			Bidi:    false,
+		},
+		"RiskAssessment",
+		"User",
+	)
+	graph.MustAddE(
+		"term_keys",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   searchsynonym.TermKeysTable,
+			Columns: []string{searchsynonym.TermKeysColumn},
+			Bidi:    false,
+		},
+		"SearchSynonym",
+		"SearchSynonymTerm",
+	)
+	graph.MustAddE(
+		"synonym",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   searchsynonymterm.SynonymTable,
+			Columns: []string{searchsynonymterm.SynonymColumn},
+			Bidi:    false,
+		},
+		"SearchSynonymTerm",
+		"SearchSynonym",
+	)
+	graph.MustAddE(
 		"product",
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -1895,6 +2925,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 		"Ticket",
 	)
 	graph.MustAddE(
+		"user",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: true,
+			Table:   totpcredential.UserTable,
+			Columns: []string{totpcredential.UserColumn},
+			Bidi:    false,
+		},
+		"TotpCredential",
+		"User",
+	)
+	graph.MustAddE(
+		"user",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   totprecoverycode.UserTable,
+			Columns: []string{totprecoverycode.UserColumn},
+			Bidi:    false,
+		},
+		"TotpRecoveryCode",
+		"User",
+	)
+	graph.MustAddE(
 		"shipment",
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -1953,6 +3007,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"User",
 		"EmailVerification",
+	)
+	graph.MustAddE(
+		"totp",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: false,
+			Table:   user.TotpTable,
+			Columns: []string{user.TotpColumn},
+			Bidi:    false,
+		},
+		"User",
+		"TotpCredential",
+	)
+	graph.MustAddE(
+		"totp_recovery_codes",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.TotpRecoveryCodesTable,
+			Columns: []string{user.TotpRecoveryCodesColumn},
+			Bidi:    false,
+		},
+		"User",
+		"TotpRecoveryCode",
 	)
 	graph.MustAddE(
 		"reviews",
@@ -2726,6 +3804,61 @@ func (f *CartLineFilter) WhereHasVariantWith(preds ...predicate.ProductVariant) 
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *CatalogChangeQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the CatalogChangeQuery builder.
+func (_q *CatalogChangeQuery) Filter() *CatalogChangeFilter {
+	return &CatalogChangeFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *CatalogChangeMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the CatalogChangeMutation builder.
+func (m *CatalogChangeMutation) Filter() *CatalogChangeFilter {
+	return &CatalogChangeFilter{config: m.config, predicateAdder: m}
+}
+
+// CatalogChangeFilter provides a generic filtering capability at runtime for CatalogChangeQuery.
+type CatalogChangeFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *CatalogChangeFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *CatalogChangeFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(catalogchange.FieldID))
+}
+
+// WhereEntity applies the entql string predicate on the entity field.
+func (f *CatalogChangeFilter) WhereEntity(p entql.StringP) {
+	f.Where(p.Field(catalogchange.FieldEntity))
+}
+
+// WhereEntityID applies the entql int predicate on the entity_id field.
+func (f *CatalogChangeFilter) WhereEntityID(p entql.IntP) {
+	f.Where(p.Field(catalogchange.FieldEntityID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *CatalogChangeFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(catalogchange.FieldCreatedAt))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *CategoryQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -2754,7 +3887,7 @@ type CategoryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CategoryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2871,7 +4004,7 @@ type CheckoutFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CheckoutFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2918,6 +4051,861 @@ func (f *CheckoutFilter) WhereCreatedAt(p entql.TimeP) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *CommissionQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the CommissionQuery builder.
+func (_q *CommissionQuery) Filter() *CommissionFilter {
+	return &CommissionFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *CommissionMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the CommissionMutation builder.
+func (m *CommissionMutation) Filter() *CommissionFilter {
+	return &CommissionFilter{config: m.config, predicateAdder: m}
+}
+
+// CommissionFilter provides a generic filtering capability at runtime for CommissionQuery.
+type CommissionFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *CommissionFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *CommissionFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(commission.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *CommissionFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(commission.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *CommissionFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(commission.FieldUpdatedAt))
+}
+
+// WhereCreatorID applies the entql int predicate on the creator_id field.
+func (f *CommissionFilter) WhereCreatorID(p entql.IntP) {
+	f.Where(p.Field(commission.FieldCreatorID))
+}
+
+// WhereCreatorUserID applies the entql int predicate on the creator_user_id field.
+func (f *CommissionFilter) WhereCreatorUserID(p entql.IntP) {
+	f.Where(p.Field(commission.FieldCreatorUserID))
+}
+
+// WhereLinkID applies the entql int predicate on the link_id field.
+func (f *CommissionFilter) WhereLinkID(p entql.IntP) {
+	f.Where(p.Field(commission.FieldLinkID))
+}
+
+// WhereMerchantID applies the entql int predicate on the merchant_id field.
+func (f *CommissionFilter) WhereMerchantID(p entql.IntP) {
+	f.Where(p.Field(commission.FieldMerchantID))
+}
+
+// WhereOrderID applies the entql int predicate on the order_id field.
+func (f *CommissionFilter) WhereOrderID(p entql.IntP) {
+	f.Where(p.Field(commission.FieldOrderID))
+}
+
+// WhereCurrency applies the entql string predicate on the currency field.
+func (f *CommissionFilter) WhereCurrency(p entql.StringP) {
+	f.Where(p.Field(commission.FieldCurrency))
+}
+
+// WhereBase applies the entql int64 predicate on the base field.
+func (f *CommissionFilter) WhereBase(p entql.Int64P) {
+	f.Where(p.Field(commission.FieldBase))
+}
+
+// WhereAmount applies the entql int64 predicate on the amount field.
+func (f *CommissionFilter) WhereAmount(p entql.Int64P) {
+	f.Where(p.Field(commission.FieldAmount))
+}
+
+// WhereRefundedBase applies the entql int64 predicate on the refunded_base field.
+func (f *CommissionFilter) WhereRefundedBase(p entql.Int64P) {
+	f.Where(p.Field(commission.FieldRefundedBase))
+}
+
+// WhereReversed applies the entql int64 predicate on the reversed field.
+func (f *CommissionFilter) WhereReversed(p entql.Int64P) {
+	f.Where(p.Field(commission.FieldReversed))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *CommissionFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(commission.FieldStatus))
+}
+
+// WhereSettlableAt applies the entql time.Time predicate on the settlable_at field.
+func (f *CommissionFilter) WhereSettlableAt(p entql.TimeP) {
+	f.Where(p.Field(commission.FieldSettlableAt))
+}
+
+// WhereHasOrder applies a predicate to check if query has an edge order.
+func (f *CommissionFilter) WhereHasOrder() {
+	f.Where(entql.HasEdge("order"))
+}
+
+// WhereHasOrderWith applies a predicate to check if query has an edge order with a given conditions (other predicates).
+func (f *CommissionFilter) WhereHasOrderWith(preds ...predicate.Order) {
+	f.Where(entql.HasEdgeWith("order", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *CommissionRuleQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the CommissionRuleQuery builder.
+func (_q *CommissionRuleQuery) Filter() *CommissionRuleFilter {
+	return &CommissionRuleFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *CommissionRuleMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the CommissionRuleMutation builder.
+func (m *CommissionRuleMutation) Filter() *CommissionRuleFilter {
+	return &CommissionRuleFilter{config: m.config, predicateAdder: m}
+}
+
+// CommissionRuleFilter provides a generic filtering capability at runtime for CommissionRuleQuery.
+type CommissionRuleFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *CommissionRuleFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *CommissionRuleFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(commissionrule.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *CommissionRuleFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(commissionrule.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *CommissionRuleFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(commissionrule.FieldUpdatedAt))
+}
+
+// WhereMerchantID applies the entql int predicate on the merchant_id field.
+func (f *CommissionRuleFilter) WhereMerchantID(p entql.IntP) {
+	f.Where(p.Field(commissionrule.FieldMerchantID))
+}
+
+// WhereActive applies the entql bool predicate on the active field.
+func (f *CommissionRuleFilter) WhereActive(p entql.BoolP) {
+	f.Where(p.Field(commissionrule.FieldActive))
+}
+
+// WhereRateBps applies the entql int predicate on the rate_bps field.
+func (f *CommissionRuleFilter) WhereRateBps(p entql.IntP) {
+	f.Where(p.Field(commissionrule.FieldRateBps))
+}
+
+// WhereCategoryRates applies the entql json.RawMessage predicate on the category_rates field.
+func (f *CommissionRuleFilter) WhereCategoryRates(p entql.BytesP) {
+	f.Where(p.Field(commissionrule.FieldCategoryRates))
+}
+
+// WhereWindowDays applies the entql int predicate on the window_days field.
+func (f *CommissionRuleFilter) WhereWindowDays(p entql.IntP) {
+	f.Where(p.Field(commissionrule.FieldWindowDays))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *CouponQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the CouponQuery builder.
+func (_q *CouponQuery) Filter() *CouponFilter {
+	return &CouponFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *CouponMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the CouponMutation builder.
+func (m *CouponMutation) Filter() *CouponFilter {
+	return &CouponFilter{config: m.config, predicateAdder: m}
+}
+
+// CouponFilter provides a generic filtering capability at runtime for CouponQuery.
+type CouponFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *CouponFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *CouponFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(coupon.FieldID))
+}
+
+// WhereTemplateID applies the entql int predicate on the template_id field.
+func (f *CouponFilter) WhereTemplateID(p entql.IntP) {
+	f.Where(p.Field(coupon.FieldTemplateID))
+}
+
+// WhereUserID applies the entql int predicate on the user_id field.
+func (f *CouponFilter) WhereUserID(p entql.IntP) {
+	f.Where(p.Field(coupon.FieldUserID))
+}
+
+// WhereSeq applies the entql int predicate on the seq field.
+func (f *CouponFilter) WhereSeq(p entql.IntP) {
+	f.Where(p.Field(coupon.FieldSeq))
+}
+
+// WhereMerchantID applies the entql int predicate on the merchant_id field.
+func (f *CouponFilter) WhereMerchantID(p entql.IntP) {
+	f.Where(p.Field(coupon.FieldMerchantID))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *CouponFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(coupon.FieldStatus))
+}
+
+// WhereValidFrom applies the entql time.Time predicate on the valid_from field.
+func (f *CouponFilter) WhereValidFrom(p entql.TimeP) {
+	f.Where(p.Field(coupon.FieldValidFrom))
+}
+
+// WhereValidUntil applies the entql time.Time predicate on the valid_until field.
+func (f *CouponFilter) WhereValidUntil(p entql.TimeP) {
+	f.Where(p.Field(coupon.FieldValidUntil))
+}
+
+// WhereOrderID applies the entql int predicate on the order_id field.
+func (f *CouponFilter) WhereOrderID(p entql.IntP) {
+	f.Where(p.Field(coupon.FieldOrderID))
+}
+
+// WhereUsedAt applies the entql time.Time predicate on the used_at field.
+func (f *CouponFilter) WhereUsedAt(p entql.TimeP) {
+	f.Where(p.Field(coupon.FieldUsedAt))
+}
+
+// WhereClaimedAt applies the entql time.Time predicate on the claimed_at field.
+func (f *CouponFilter) WhereClaimedAt(p entql.TimeP) {
+	f.Where(p.Field(coupon.FieldClaimedAt))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *CouponTemplateQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the CouponTemplateQuery builder.
+func (_q *CouponTemplateQuery) Filter() *CouponTemplateFilter {
+	return &CouponTemplateFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *CouponTemplateMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the CouponTemplateMutation builder.
+func (m *CouponTemplateMutation) Filter() *CouponTemplateFilter {
+	return &CouponTemplateFilter{config: m.config, predicateAdder: m}
+}
+
+// CouponTemplateFilter provides a generic filtering capability at runtime for CouponTemplateQuery.
+type CouponTemplateFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *CouponTemplateFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *CouponTemplateFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(coupontemplate.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *CouponTemplateFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(coupontemplate.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *CouponTemplateFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(coupontemplate.FieldUpdatedAt))
+}
+
+// WhereMerchantID applies the entql int predicate on the merchant_id field.
+func (f *CouponTemplateFilter) WhereMerchantID(p entql.IntP) {
+	f.Where(p.Field(coupontemplate.FieldMerchantID))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *CouponTemplateFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(coupontemplate.FieldName))
+}
+
+// WhereCode applies the entql string predicate on the code field.
+func (f *CouponTemplateFilter) WhereCode(p entql.StringP) {
+	f.Where(p.Field(coupontemplate.FieldCode))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *CouponTemplateFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(coupontemplate.FieldKind))
+}
+
+// WhereAmount applies the entql int64 predicate on the amount field.
+func (f *CouponTemplateFilter) WhereAmount(p entql.Int64P) {
+	f.Where(p.Field(coupontemplate.FieldAmount))
+}
+
+// WherePercentBp applies the entql int predicate on the percent_bp field.
+func (f *CouponTemplateFilter) WherePercentBp(p entql.IntP) {
+	f.Where(p.Field(coupontemplate.FieldPercentBp))
+}
+
+// WhereMaxDiscount applies the entql int64 predicate on the max_discount field.
+func (f *CouponTemplateFilter) WhereMaxDiscount(p entql.Int64P) {
+	f.Where(p.Field(coupontemplate.FieldMaxDiscount))
+}
+
+// WhereThreshold applies the entql int64 predicate on the threshold field.
+func (f *CouponTemplateFilter) WhereThreshold(p entql.Int64P) {
+	f.Where(p.Field(coupontemplate.FieldThreshold))
+}
+
+// WhereCurrency applies the entql string predicate on the currency field.
+func (f *CouponTemplateFilter) WhereCurrency(p entql.StringP) {
+	f.Where(p.Field(coupontemplate.FieldCurrency))
+}
+
+// WhereScope applies the entql string predicate on the scope field.
+func (f *CouponTemplateFilter) WhereScope(p entql.StringP) {
+	f.Where(p.Field(coupontemplate.FieldScope))
+}
+
+// WhereScopeIds applies the entql json.RawMessage predicate on the scope_ids field.
+func (f *CouponTemplateFilter) WhereScopeIds(p entql.BytesP) {
+	f.Where(p.Field(coupontemplate.FieldScopeIds))
+}
+
+// WhereValidFrom applies the entql time.Time predicate on the valid_from field.
+func (f *CouponTemplateFilter) WhereValidFrom(p entql.TimeP) {
+	f.Where(p.Field(coupontemplate.FieldValidFrom))
+}
+
+// WhereValidUntil applies the entql time.Time predicate on the valid_until field.
+func (f *CouponTemplateFilter) WhereValidUntil(p entql.TimeP) {
+	f.Where(p.Field(coupontemplate.FieldValidUntil))
+}
+
+// WhereValidDays applies the entql int predicate on the valid_days field.
+func (f *CouponTemplateFilter) WhereValidDays(p entql.IntP) {
+	f.Where(p.Field(coupontemplate.FieldValidDays))
+}
+
+// WhereClaimStartsAt applies the entql time.Time predicate on the claim_starts_at field.
+func (f *CouponTemplateFilter) WhereClaimStartsAt(p entql.TimeP) {
+	f.Where(p.Field(coupontemplate.FieldClaimStartsAt))
+}
+
+// WhereClaimEndsAt applies the entql time.Time predicate on the claim_ends_at field.
+func (f *CouponTemplateFilter) WhereClaimEndsAt(p entql.TimeP) {
+	f.Where(p.Field(coupontemplate.FieldClaimEndsAt))
+}
+
+// WhereTotalLimit applies the entql int predicate on the total_limit field.
+func (f *CouponTemplateFilter) WhereTotalLimit(p entql.IntP) {
+	f.Where(p.Field(coupontemplate.FieldTotalLimit))
+}
+
+// WherePerUserLimit applies the entql int predicate on the per_user_limit field.
+func (f *CouponTemplateFilter) WherePerUserLimit(p entql.IntP) {
+	f.Where(p.Field(coupontemplate.FieldPerUserLimit))
+}
+
+// WhereClaimedCount applies the entql int predicate on the claimed_count field.
+func (f *CouponTemplateFilter) WhereClaimedCount(p entql.IntP) {
+	f.Where(p.Field(coupontemplate.FieldClaimedCount))
+}
+
+// WhereAudiences applies the entql json.RawMessage predicate on the audiences field.
+func (f *CouponTemplateFilter) WhereAudiences(p entql.BytesP) {
+	f.Where(p.Field(coupontemplate.FieldAudiences))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *CouponTemplateFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(coupontemplate.FieldStatus))
+}
+
+// WhereCreatedBy applies the entql int predicate on the created_by field.
+func (f *CouponTemplateFilter) WhereCreatedBy(p entql.IntP) {
+	f.Where(p.Field(coupontemplate.FieldCreatedBy))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *CreatorQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the CreatorQuery builder.
+func (_q *CreatorQuery) Filter() *CreatorFilter {
+	return &CreatorFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *CreatorMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the CreatorMutation builder.
+func (m *CreatorMutation) Filter() *CreatorFilter {
+	return &CreatorFilter{config: m.config, predicateAdder: m}
+}
+
+// CreatorFilter provides a generic filtering capability at runtime for CreatorQuery.
+type CreatorFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *CreatorFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *CreatorFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(creator.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *CreatorFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(creator.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *CreatorFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(creator.FieldUpdatedAt))
+}
+
+// WhereUserID applies the entql int predicate on the user_id field.
+func (f *CreatorFilter) WhereUserID(p entql.IntP) {
+	f.Where(p.Field(creator.FieldUserID))
+}
+
+// WhereDisplayName applies the entql string predicate on the display_name field.
+func (f *CreatorFilter) WhereDisplayName(p entql.StringP) {
+	f.Where(p.Field(creator.FieldDisplayName))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *CreatorFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(creator.FieldStatus))
+}
+
+// WhereApprovedAt applies the entql time.Time predicate on the approved_at field.
+func (f *CreatorFilter) WhereApprovedAt(p entql.TimeP) {
+	f.Where(p.Field(creator.FieldApprovedAt))
+}
+
+// WhereHasLinks applies a predicate to check if query has an edge links.
+func (f *CreatorFilter) WhereHasLinks() {
+	f.Where(entql.HasEdge("links"))
+}
+
+// WhereHasLinksWith applies a predicate to check if query has an edge links with a given conditions (other predicates).
+func (f *CreatorFilter) WhereHasLinksWith(preds ...predicate.CreatorLink) {
+	f.Where(entql.HasEdgeWith("links", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *CreatorClickQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the CreatorClickQuery builder.
+func (_q *CreatorClickQuery) Filter() *CreatorClickFilter {
+	return &CreatorClickFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *CreatorClickMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the CreatorClickMutation builder.
+func (m *CreatorClickMutation) Filter() *CreatorClickFilter {
+	return &CreatorClickFilter{config: m.config, predicateAdder: m}
+}
+
+// CreatorClickFilter provides a generic filtering capability at runtime for CreatorClickQuery.
+type CreatorClickFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *CreatorClickFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *CreatorClickFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(creatorclick.FieldID))
+}
+
+// WhereUserID applies the entql int predicate on the user_id field.
+func (f *CreatorClickFilter) WhereUserID(p entql.IntP) {
+	f.Where(p.Field(creatorclick.FieldUserID))
+}
+
+// WhereCreatorID applies the entql int predicate on the creator_id field.
+func (f *CreatorClickFilter) WhereCreatorID(p entql.IntP) {
+	f.Where(p.Field(creatorclick.FieldCreatorID))
+}
+
+// WhereLinkID applies the entql int predicate on the link_id field.
+func (f *CreatorClickFilter) WhereLinkID(p entql.IntP) {
+	f.Where(p.Field(creatorclick.FieldLinkID))
+}
+
+// WhereMerchantID applies the entql int predicate on the merchant_id field.
+func (f *CreatorClickFilter) WhereMerchantID(p entql.IntP) {
+	f.Where(p.Field(creatorclick.FieldMerchantID))
+}
+
+// WhereClickedAt applies the entql time.Time predicate on the clicked_at field.
+func (f *CreatorClickFilter) WhereClickedAt(p entql.TimeP) {
+	f.Where(p.Field(creatorclick.FieldClickedAt))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *CreatorLinkQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the CreatorLinkQuery builder.
+func (_q *CreatorLinkQuery) Filter() *CreatorLinkFilter {
+	return &CreatorLinkFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *CreatorLinkMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the CreatorLinkMutation builder.
+func (m *CreatorLinkMutation) Filter() *CreatorLinkFilter {
+	return &CreatorLinkFilter{config: m.config, predicateAdder: m}
+}
+
+// CreatorLinkFilter provides a generic filtering capability at runtime for CreatorLinkQuery.
+type CreatorLinkFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *CreatorLinkFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *CreatorLinkFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(creatorlink.FieldID))
+}
+
+// WhereCreatorID applies the entql int predicate on the creator_id field.
+func (f *CreatorLinkFilter) WhereCreatorID(p entql.IntP) {
+	f.Where(p.Field(creatorlink.FieldCreatorID))
+}
+
+// WhereCreatorUserID applies the entql int predicate on the creator_user_id field.
+func (f *CreatorLinkFilter) WhereCreatorUserID(p entql.IntP) {
+	f.Where(p.Field(creatorlink.FieldCreatorUserID))
+}
+
+// WhereCode applies the entql string predicate on the code field.
+func (f *CreatorLinkFilter) WhereCode(p entql.StringP) {
+	f.Where(p.Field(creatorlink.FieldCode))
+}
+
+// WhereMerchantID applies the entql int predicate on the merchant_id field.
+func (f *CreatorLinkFilter) WhereMerchantID(p entql.IntP) {
+	f.Where(p.Field(creatorlink.FieldMerchantID))
+}
+
+// WhereProductID applies the entql int predicate on the product_id field.
+func (f *CreatorLinkFilter) WhereProductID(p entql.IntP) {
+	f.Where(p.Field(creatorlink.FieldProductID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *CreatorLinkFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(creatorlink.FieldCreatedAt))
+}
+
+// WhereHasCreator applies a predicate to check if query has an edge creator.
+func (f *CreatorLinkFilter) WhereHasCreator() {
+	f.Where(entql.HasEdge("creator"))
+}
+
+// WhereHasCreatorWith applies a predicate to check if query has an edge creator with a given conditions (other predicates).
+func (f *CreatorLinkFilter) WhereHasCreatorWith(preds ...predicate.Creator) {
+	f.Where(entql.HasEdgeWith("creator", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *CustomerGroupQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the CustomerGroupQuery builder.
+func (_q *CustomerGroupQuery) Filter() *CustomerGroupFilter {
+	return &CustomerGroupFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *CustomerGroupMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the CustomerGroupMutation builder.
+func (m *CustomerGroupMutation) Filter() *CustomerGroupFilter {
+	return &CustomerGroupFilter{config: m.config, predicateAdder: m}
+}
+
+// CustomerGroupFilter provides a generic filtering capability at runtime for CustomerGroupQuery.
+type CustomerGroupFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *CustomerGroupFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *CustomerGroupFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(customergroup.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *CustomerGroupFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(customergroup.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *CustomerGroupFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(customergroup.FieldUpdatedAt))
+}
+
+// WhereMerchantID applies the entql int predicate on the merchant_id field.
+func (f *CustomerGroupFilter) WhereMerchantID(p entql.IntP) {
+	f.Where(p.Field(customergroup.FieldMerchantID))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *CustomerGroupFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(customergroup.FieldName))
+}
+
+// WhereMinPaidOrders applies the entql int predicate on the min_paid_orders field.
+func (f *CustomerGroupFilter) WhereMinPaidOrders(p entql.IntP) {
+	f.Where(p.Field(customergroup.FieldMinPaidOrders))
+}
+
+// WhereMinSpend applies the entql int64 predicate on the min_spend field.
+func (f *CustomerGroupFilter) WhereMinSpend(p entql.Int64P) {
+	f.Where(p.Field(customergroup.FieldMinSpend))
+}
+
+// WhereComputedAt applies the entql time.Time predicate on the computed_at field.
+func (f *CustomerGroupFilter) WhereComputedAt(p entql.TimeP) {
+	f.Where(p.Field(customergroup.FieldComputedAt))
+}
+
+// WhereVersion applies the entql int predicate on the version field.
+func (f *CustomerGroupFilter) WhereVersion(p entql.IntP) {
+	f.Where(p.Field(customergroup.FieldVersion))
+}
+
+// WhereHasMembers applies a predicate to check if query has an edge members.
+func (f *CustomerGroupFilter) WhereHasMembers() {
+	f.Where(entql.HasEdge("members"))
+}
+
+// WhereHasMembersWith applies a predicate to check if query has an edge members with a given conditions (other predicates).
+func (f *CustomerGroupFilter) WhereHasMembersWith(preds ...predicate.CustomerGroupMember) {
+	f.Where(entql.HasEdgeWith("members", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *CustomerGroupMemberQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the CustomerGroupMemberQuery builder.
+func (_q *CustomerGroupMemberQuery) Filter() *CustomerGroupMemberFilter {
+	return &CustomerGroupMemberFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *CustomerGroupMemberMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the CustomerGroupMemberMutation builder.
+func (m *CustomerGroupMemberMutation) Filter() *CustomerGroupMemberFilter {
+	return &CustomerGroupMemberFilter{config: m.config, predicateAdder: m}
+}
+
+// CustomerGroupMemberFilter provides a generic filtering capability at runtime for CustomerGroupMemberQuery.
+type CustomerGroupMemberFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *CustomerGroupMemberFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *CustomerGroupMemberFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(customergroupmember.FieldID))
+}
+
+// WhereGroupID applies the entql int predicate on the group_id field.
+func (f *CustomerGroupMemberFilter) WhereGroupID(p entql.IntP) {
+	f.Where(p.Field(customergroupmember.FieldGroupID))
+}
+
+// WhereMerchantID applies the entql int predicate on the merchant_id field.
+func (f *CustomerGroupMemberFilter) WhereMerchantID(p entql.IntP) {
+	f.Where(p.Field(customergroupmember.FieldMerchantID))
+}
+
+// WhereUserID applies the entql int predicate on the user_id field.
+func (f *CustomerGroupMemberFilter) WhereUserID(p entql.IntP) {
+	f.Where(p.Field(customergroupmember.FieldUserID))
+}
+
+// WhereSource applies the entql string predicate on the source field.
+func (f *CustomerGroupMemberFilter) WhereSource(p entql.StringP) {
+	f.Where(p.Field(customergroupmember.FieldSource))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *CustomerGroupMemberFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(customergroupmember.FieldCreatedAt))
+}
+
+// WhereHasGroup applies a predicate to check if query has an edge group.
+func (f *CustomerGroupMemberFilter) WhereHasGroup() {
+	f.Where(entql.HasEdge("group"))
+}
+
+// WhereHasGroupWith applies a predicate to check if query has an edge group with a given conditions (other predicates).
+func (f *CustomerGroupMemberFilter) WhereHasGroupWith(preds ...predicate.CustomerGroup) {
+	f.Where(entql.HasEdgeWith("group", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *EmailVerificationQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -2946,7 +4934,7 @@ type EmailVerificationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *EmailVerificationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3012,6 +5000,623 @@ func (f *EmailVerificationFilter) WhereHasUserWith(preds ...predicate.User) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *ExchangeRateQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ExchangeRateQuery builder.
+func (_q *ExchangeRateQuery) Filter() *ExchangeRateFilter {
+	return &ExchangeRateFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ExchangeRateMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ExchangeRateMutation builder.
+func (m *ExchangeRateMutation) Filter() *ExchangeRateFilter {
+	return &ExchangeRateFilter{config: m.config, predicateAdder: m}
+}
+
+// ExchangeRateFilter provides a generic filtering capability at runtime for ExchangeRateQuery.
+type ExchangeRateFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ExchangeRateFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *ExchangeRateFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(exchangerate.FieldID))
+}
+
+// WhereBase applies the entql string predicate on the base field.
+func (f *ExchangeRateFilter) WhereBase(p entql.StringP) {
+	f.Where(p.Field(exchangerate.FieldBase))
+}
+
+// WhereQuote applies the entql string predicate on the quote field.
+func (f *ExchangeRateFilter) WhereQuote(p entql.StringP) {
+	f.Where(p.Field(exchangerate.FieldQuote))
+}
+
+// WhereRate applies the entql string predicate on the rate field.
+func (f *ExchangeRateFilter) WhereRate(p entql.StringP) {
+	f.Where(p.Field(exchangerate.FieldRate))
+}
+
+// WhereSource applies the entql string predicate on the source field.
+func (f *ExchangeRateFilter) WhereSource(p entql.StringP) {
+	f.Where(p.Field(exchangerate.FieldSource))
+}
+
+// WhereEffectiveAt applies the entql time.Time predicate on the effective_at field.
+func (f *ExchangeRateFilter) WhereEffectiveAt(p entql.TimeP) {
+	f.Where(p.Field(exchangerate.FieldEffectiveAt))
+}
+
+// WhereSetByID applies the entql int predicate on the set_by_id field.
+func (f *ExchangeRateFilter) WhereSetByID(p entql.IntP) {
+	f.Where(p.Field(exchangerate.FieldSetByID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *ExchangeRateFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(exchangerate.FieldCreatedAt))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *ExperimentQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ExperimentQuery builder.
+func (_q *ExperimentQuery) Filter() *ExperimentFilter {
+	return &ExperimentFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ExperimentMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ExperimentMutation builder.
+func (m *ExperimentMutation) Filter() *ExperimentFilter {
+	return &ExperimentFilter{config: m.config, predicateAdder: m}
+}
+
+// ExperimentFilter provides a generic filtering capability at runtime for ExperimentQuery.
+type ExperimentFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ExperimentFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *ExperimentFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(experiment.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *ExperimentFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(experiment.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *ExperimentFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(experiment.FieldUpdatedAt))
+}
+
+// WhereKey applies the entql string predicate on the key field.
+func (f *ExperimentFilter) WhereKey(p entql.StringP) {
+	f.Where(p.Field(experiment.FieldKey))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *ExperimentFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(experiment.FieldName))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *ExperimentFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(experiment.FieldStatus))
+}
+
+// WhereStartsAt applies the entql time.Time predicate on the starts_at field.
+func (f *ExperimentFilter) WhereStartsAt(p entql.TimeP) {
+	f.Where(p.Field(experiment.FieldStartsAt))
+}
+
+// WhereEndsAt applies the entql time.Time predicate on the ends_at field.
+func (f *ExperimentFilter) WhereEndsAt(p entql.TimeP) {
+	f.Where(p.Field(experiment.FieldEndsAt))
+}
+
+// WhereControlArm applies the entql string predicate on the control_arm field.
+func (f *ExperimentFilter) WhereControlArm(p entql.StringP) {
+	f.Where(p.Field(experiment.FieldControlArm))
+}
+
+// WhereHasArms applies a predicate to check if query has an edge arms.
+func (f *ExperimentFilter) WhereHasArms() {
+	f.Where(entql.HasEdge("arms"))
+}
+
+// WhereHasArmsWith applies a predicate to check if query has an edge arms with a given conditions (other predicates).
+func (f *ExperimentFilter) WhereHasArmsWith(preds ...predicate.ExperimentArm) {
+	f.Where(entql.HasEdgeWith("arms", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *ExperimentArmQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ExperimentArmQuery builder.
+func (_q *ExperimentArmQuery) Filter() *ExperimentArmFilter {
+	return &ExperimentArmFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ExperimentArmMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ExperimentArmMutation builder.
+func (m *ExperimentArmMutation) Filter() *ExperimentArmFilter {
+	return &ExperimentArmFilter{config: m.config, predicateAdder: m}
+}
+
+// ExperimentArmFilter provides a generic filtering capability at runtime for ExperimentArmQuery.
+type ExperimentArmFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ExperimentArmFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *ExperimentArmFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(experimentarm.FieldID))
+}
+
+// WhereExperimentID applies the entql int predicate on the experiment_id field.
+func (f *ExperimentArmFilter) WhereExperimentID(p entql.IntP) {
+	f.Where(p.Field(experimentarm.FieldExperimentID))
+}
+
+// WhereKey applies the entql string predicate on the key field.
+func (f *ExperimentArmFilter) WhereKey(p entql.StringP) {
+	f.Where(p.Field(experimentarm.FieldKey))
+}
+
+// WherePosition applies the entql int predicate on the position field.
+func (f *ExperimentArmFilter) WherePosition(p entql.IntP) {
+	f.Where(p.Field(experimentarm.FieldPosition))
+}
+
+// WhereWeight applies the entql int predicate on the weight field.
+func (f *ExperimentArmFilter) WhereWeight(p entql.IntP) {
+	f.Where(p.Field(experimentarm.FieldWeight))
+}
+
+// WherePayload applies the entql json.RawMessage predicate on the payload field.
+func (f *ExperimentArmFilter) WherePayload(p entql.BytesP) {
+	f.Where(p.Field(experimentarm.FieldPayload))
+}
+
+// WhereHasExperiment applies a predicate to check if query has an edge experiment.
+func (f *ExperimentArmFilter) WhereHasExperiment() {
+	f.Where(entql.HasEdge("experiment"))
+}
+
+// WhereHasExperimentWith applies a predicate to check if query has an edge experiment with a given conditions (other predicates).
+func (f *ExperimentArmFilter) WhereHasExperimentWith(preds ...predicate.Experiment) {
+	f.Where(entql.HasEdgeWith("experiment", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *ExperimentConversionQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ExperimentConversionQuery builder.
+func (_q *ExperimentConversionQuery) Filter() *ExperimentConversionFilter {
+	return &ExperimentConversionFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ExperimentConversionMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ExperimentConversionMutation builder.
+func (m *ExperimentConversionMutation) Filter() *ExperimentConversionFilter {
+	return &ExperimentConversionFilter{config: m.config, predicateAdder: m}
+}
+
+// ExperimentConversionFilter provides a generic filtering capability at runtime for ExperimentConversionQuery.
+type ExperimentConversionFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ExperimentConversionFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *ExperimentConversionFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(experimentconversion.FieldID))
+}
+
+// WhereExperimentID applies the entql int predicate on the experiment_id field.
+func (f *ExperimentConversionFilter) WhereExperimentID(p entql.IntP) {
+	f.Where(p.Field(experimentconversion.FieldExperimentID))
+}
+
+// WhereExposureID applies the entql int predicate on the exposure_id field.
+func (f *ExperimentConversionFilter) WhereExposureID(p entql.IntP) {
+	f.Where(p.Field(experimentconversion.FieldExposureID))
+}
+
+// WhereUserID applies the entql int predicate on the user_id field.
+func (f *ExperimentConversionFilter) WhereUserID(p entql.IntP) {
+	f.Where(p.Field(experimentconversion.FieldUserID))
+}
+
+// WhereArm applies the entql string predicate on the arm field.
+func (f *ExperimentConversionFilter) WhereArm(p entql.StringP) {
+	f.Where(p.Field(experimentconversion.FieldArm))
+}
+
+// WhereOrderID applies the entql int predicate on the order_id field.
+func (f *ExperimentConversionFilter) WhereOrderID(p entql.IntP) {
+	f.Where(p.Field(experimentconversion.FieldOrderID))
+}
+
+// WhereCurrency applies the entql string predicate on the currency field.
+func (f *ExperimentConversionFilter) WhereCurrency(p entql.StringP) {
+	f.Where(p.Field(experimentconversion.FieldCurrency))
+}
+
+// WhereRevenue applies the entql int64 predicate on the revenue field.
+func (f *ExperimentConversionFilter) WhereRevenue(p entql.Int64P) {
+	f.Where(p.Field(experimentconversion.FieldRevenue))
+}
+
+// WhereReversed applies the entql int64 predicate on the reversed field.
+func (f *ExperimentConversionFilter) WhereReversed(p entql.Int64P) {
+	f.Where(p.Field(experimentconversion.FieldReversed))
+}
+
+// WhereVoidedAt applies the entql time.Time predicate on the voided_at field.
+func (f *ExperimentConversionFilter) WhereVoidedAt(p entql.TimeP) {
+	f.Where(p.Field(experimentconversion.FieldVoidedAt))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *ExperimentConversionFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(experimentconversion.FieldCreatedAt))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *ExperimentExposureQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ExperimentExposureQuery builder.
+func (_q *ExperimentExposureQuery) Filter() *ExperimentExposureFilter {
+	return &ExperimentExposureFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ExperimentExposureMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ExperimentExposureMutation builder.
+func (m *ExperimentExposureMutation) Filter() *ExperimentExposureFilter {
+	return &ExperimentExposureFilter{config: m.config, predicateAdder: m}
+}
+
+// ExperimentExposureFilter provides a generic filtering capability at runtime for ExperimentExposureQuery.
+type ExperimentExposureFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ExperimentExposureFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *ExperimentExposureFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(experimentexposure.FieldID))
+}
+
+// WhereExperimentID applies the entql int predicate on the experiment_id field.
+func (f *ExperimentExposureFilter) WhereExperimentID(p entql.IntP) {
+	f.Where(p.Field(experimentexposure.FieldExperimentID))
+}
+
+// WhereUserID applies the entql int predicate on the user_id field.
+func (f *ExperimentExposureFilter) WhereUserID(p entql.IntP) {
+	f.Where(p.Field(experimentexposure.FieldUserID))
+}
+
+// WhereArm applies the entql string predicate on the arm field.
+func (f *ExperimentExposureFilter) WhereArm(p entql.StringP) {
+	f.Where(p.Field(experimentexposure.FieldArm))
+}
+
+// WhereExposedAt applies the entql time.Time predicate on the exposed_at field.
+func (f *ExperimentExposureFilter) WhereExposedAt(p entql.TimeP) {
+	f.Where(p.Field(experimentexposure.FieldExposedAt))
+}
+
+// WhereOrders applies the entql int predicate on the orders field.
+func (f *ExperimentExposureFilter) WhereOrders(p entql.IntP) {
+	f.Where(p.Field(experimentexposure.FieldOrders))
+}
+
+// WhereRevenue applies the entql int64 predicate on the revenue field.
+func (f *ExperimentExposureFilter) WhereRevenue(p entql.Int64P) {
+	f.Where(p.Field(experimentexposure.FieldRevenue))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *FlashSaleClaimQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the FlashSaleClaimQuery builder.
+func (_q *FlashSaleClaimQuery) Filter() *FlashSaleClaimFilter {
+	return &FlashSaleClaimFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *FlashSaleClaimMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the FlashSaleClaimMutation builder.
+func (m *FlashSaleClaimMutation) Filter() *FlashSaleClaimFilter {
+	return &FlashSaleClaimFilter{config: m.config, predicateAdder: m}
+}
+
+// FlashSaleClaimFilter provides a generic filtering capability at runtime for FlashSaleClaimQuery.
+type FlashSaleClaimFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *FlashSaleClaimFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *FlashSaleClaimFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(flashsaleclaim.FieldID))
+}
+
+// WhereItemID applies the entql int predicate on the item_id field.
+func (f *FlashSaleClaimFilter) WhereItemID(p entql.IntP) {
+	f.Where(p.Field(flashsaleclaim.FieldItemID))
+}
+
+// WhereUserID applies the entql int predicate on the user_id field.
+func (f *FlashSaleClaimFilter) WhereUserID(p entql.IntP) {
+	f.Where(p.Field(flashsaleclaim.FieldUserID))
+}
+
+// WhereQuantity applies the entql int predicate on the quantity field.
+func (f *FlashSaleClaimFilter) WhereQuantity(p entql.IntP) {
+	f.Where(p.Field(flashsaleclaim.FieldQuantity))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *FlashSaleItemQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the FlashSaleItemQuery builder.
+func (_q *FlashSaleItemQuery) Filter() *FlashSaleItemFilter {
+	return &FlashSaleItemFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *FlashSaleItemMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the FlashSaleItemMutation builder.
+func (m *FlashSaleItemMutation) Filter() *FlashSaleItemFilter {
+	return &FlashSaleItemFilter{config: m.config, predicateAdder: m}
+}
+
+// FlashSaleItemFilter provides a generic filtering capability at runtime for FlashSaleItemQuery.
+type FlashSaleItemFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *FlashSaleItemFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *FlashSaleItemFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(flashsaleitem.FieldID))
+}
+
+// WherePromotionID applies the entql int predicate on the promotion_id field.
+func (f *FlashSaleItemFilter) WherePromotionID(p entql.IntP) {
+	f.Where(p.Field(flashsaleitem.FieldPromotionID))
+}
+
+// WhereMerchantID applies the entql int predicate on the merchant_id field.
+func (f *FlashSaleItemFilter) WhereMerchantID(p entql.IntP) {
+	f.Where(p.Field(flashsaleitem.FieldMerchantID))
+}
+
+// WhereVariantID applies the entql int predicate on the variant_id field.
+func (f *FlashSaleItemFilter) WhereVariantID(p entql.IntP) {
+	f.Where(p.Field(flashsaleitem.FieldVariantID))
+}
+
+// WherePrice applies the entql int64 predicate on the price field.
+func (f *FlashSaleItemFilter) WherePrice(p entql.Int64P) {
+	f.Where(p.Field(flashsaleitem.FieldPrice))
+}
+
+// WhereCap applies the entql int predicate on the cap field.
+func (f *FlashSaleItemFilter) WhereCap(p entql.IntP) {
+	f.Where(p.Field(flashsaleitem.FieldCap))
+}
+
+// WhereSold applies the entql int predicate on the sold field.
+func (f *FlashSaleItemFilter) WhereSold(p entql.IntP) {
+	f.Where(p.Field(flashsaleitem.FieldSold))
+}
+
+// WhereHasPromotion applies a predicate to check if query has an edge promotion.
+func (f *FlashSaleItemFilter) WhereHasPromotion() {
+	f.Where(entql.HasEdge("promotion"))
+}
+
+// WhereHasPromotionWith applies a predicate to check if query has an edge promotion with a given conditions (other predicates).
+func (f *FlashSaleItemFilter) WhereHasPromotionWith(preds ...predicate.Promotion) {
+	f.Where(entql.HasEdgeWith("promotion", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *FlashSaleUseQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the FlashSaleUseQuery builder.
+func (_q *FlashSaleUseQuery) Filter() *FlashSaleUseFilter {
+	return &FlashSaleUseFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *FlashSaleUseMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the FlashSaleUseMutation builder.
+func (m *FlashSaleUseMutation) Filter() *FlashSaleUseFilter {
+	return &FlashSaleUseFilter{config: m.config, predicateAdder: m}
+}
+
+// FlashSaleUseFilter provides a generic filtering capability at runtime for FlashSaleUseQuery.
+type FlashSaleUseFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *FlashSaleUseFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *FlashSaleUseFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(flashsaleuse.FieldID))
+}
+
+// WhereOrderID applies the entql int predicate on the order_id field.
+func (f *FlashSaleUseFilter) WhereOrderID(p entql.IntP) {
+	f.Where(p.Field(flashsaleuse.FieldOrderID))
+}
+
+// WhereItemID applies the entql int predicate on the item_id field.
+func (f *FlashSaleUseFilter) WhereItemID(p entql.IntP) {
+	f.Where(p.Field(flashsaleuse.FieldItemID))
+}
+
+// WhereUserID applies the entql int predicate on the user_id field.
+func (f *FlashSaleUseFilter) WhereUserID(p entql.IntP) {
+	f.Where(p.Field(flashsaleuse.FieldUserID))
+}
+
+// WhereQuantity applies the entql int predicate on the quantity field.
+func (f *FlashSaleUseFilter) WhereQuantity(p entql.IntP) {
+	f.Where(p.Field(flashsaleuse.FieldQuantity))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *FlashSaleUseFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(flashsaleuse.FieldCreatedAt))
+}
+
+// WhereReleasedAt applies the entql time.Time predicate on the released_at field.
+func (f *FlashSaleUseFilter) WhereReleasedAt(p entql.TimeP) {
+	f.Where(p.Field(flashsaleuse.FieldReleasedAt))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *HelpArticleQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -3040,7 +5645,7 @@ type HelpArticleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *HelpArticleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3182,7 +5787,7 @@ type HelpArticleVoteFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *HelpArticleVoteFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3261,7 +5866,7 @@ type HelpCategoryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *HelpCategoryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3340,7 +5945,7 @@ type HelpSearchTokenFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *HelpSearchTokenFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3381,6 +5986,317 @@ func (f *HelpSearchTokenFilter) WhereHasArticleWith(preds ...predicate.HelpArtic
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *MemberPriceQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the MemberPriceQuery builder.
+func (_q *MemberPriceQuery) Filter() *MemberPriceFilter {
+	return &MemberPriceFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *MemberPriceMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the MemberPriceMutation builder.
+func (m *MemberPriceMutation) Filter() *MemberPriceFilter {
+	return &MemberPriceFilter{config: m.config, predicateAdder: m}
+}
+
+// MemberPriceFilter provides a generic filtering capability at runtime for MemberPriceQuery.
+type MemberPriceFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *MemberPriceFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *MemberPriceFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(memberprice.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *MemberPriceFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(memberprice.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *MemberPriceFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(memberprice.FieldUpdatedAt))
+}
+
+// WhereVariantID applies the entql int predicate on the variant_id field.
+func (f *MemberPriceFilter) WhereVariantID(p entql.IntP) {
+	f.Where(p.Field(memberprice.FieldVariantID))
+}
+
+// WhereTierID applies the entql int predicate on the tier_id field.
+func (f *MemberPriceFilter) WhereTierID(p entql.IntP) {
+	f.Where(p.Field(memberprice.FieldTierID))
+}
+
+// WhereMerchantID applies the entql int predicate on the merchant_id field.
+func (f *MemberPriceFilter) WhereMerchantID(p entql.IntP) {
+	f.Where(p.Field(memberprice.FieldMerchantID))
+}
+
+// WherePrice applies the entql int64 predicate on the price field.
+func (f *MemberPriceFilter) WherePrice(p entql.Int64P) {
+	f.Where(p.Field(memberprice.FieldPrice))
+}
+
+// WhereCurrency applies the entql string predicate on the currency field.
+func (f *MemberPriceFilter) WhereCurrency(p entql.StringP) {
+	f.Where(p.Field(memberprice.FieldCurrency))
+}
+
+// WhereHasTier applies a predicate to check if query has an edge tier.
+func (f *MemberPriceFilter) WhereHasTier() {
+	f.Where(entql.HasEdge("tier"))
+}
+
+// WhereHasTierWith applies a predicate to check if query has an edge tier with a given conditions (other predicates).
+func (f *MemberPriceFilter) WhereHasTierWith(preds ...predicate.MemberTier) {
+	f.Where(entql.HasEdgeWith("tier", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *MemberTierQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the MemberTierQuery builder.
+func (_q *MemberTierQuery) Filter() *MemberTierFilter {
+	return &MemberTierFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *MemberTierMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the MemberTierMutation builder.
+func (m *MemberTierMutation) Filter() *MemberTierFilter {
+	return &MemberTierFilter{config: m.config, predicateAdder: m}
+}
+
+// MemberTierFilter provides a generic filtering capability at runtime for MemberTierQuery.
+type MemberTierFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *MemberTierFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *MemberTierFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(membertier.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *MemberTierFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(membertier.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *MemberTierFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(membertier.FieldUpdatedAt))
+}
+
+// WhereCode applies the entql string predicate on the code field.
+func (f *MemberTierFilter) WhereCode(p entql.StringP) {
+	f.Where(p.Field(membertier.FieldCode))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *MemberTierFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(membertier.FieldName))
+}
+
+// WhereLevel applies the entql int predicate on the level field.
+func (f *MemberTierFilter) WhereLevel(p entql.IntP) {
+	f.Where(p.Field(membertier.FieldLevel))
+}
+
+// WhereMinSpend applies the entql int64 predicate on the min_spend field.
+func (f *MemberTierFilter) WhereMinSpend(p entql.Int64P) {
+	f.Where(p.Field(membertier.FieldMinSpend))
+}
+
+// WhereMinOrders applies the entql int predicate on the min_orders field.
+func (f *MemberTierFilter) WhereMinOrders(p entql.IntP) {
+	f.Where(p.Field(membertier.FieldMinOrders))
+}
+
+// WhereMatchAll applies the entql bool predicate on the match_all field.
+func (f *MemberTierFilter) WhereMatchAll(p entql.BoolP) {
+	f.Where(p.Field(membertier.FieldMatchAll))
+}
+
+// WhereDiscountBps applies the entql int predicate on the discount_bps field.
+func (f *MemberTierFilter) WhereDiscountBps(p entql.IntP) {
+	f.Where(p.Field(membertier.FieldDiscountBps))
+}
+
+// WhereDiscountCap applies the entql int64 predicate on the discount_cap field.
+func (f *MemberTierFilter) WhereDiscountCap(p entql.Int64P) {
+	f.Where(p.Field(membertier.FieldDiscountCap))
+}
+
+// WhereFreeShipping applies the entql bool predicate on the free_shipping field.
+func (f *MemberTierFilter) WhereFreeShipping(p entql.BoolP) {
+	f.Where(p.Field(membertier.FieldFreeShipping))
+}
+
+// WhereFreeShippingMin applies the entql int64 predicate on the free_shipping_min field.
+func (f *MemberTierFilter) WhereFreeShippingMin(p entql.Int64P) {
+	f.Where(p.Field(membertier.FieldFreeShippingMin))
+}
+
+// WhereCurrency applies the entql string predicate on the currency field.
+func (f *MemberTierFilter) WhereCurrency(p entql.StringP) {
+	f.Where(p.Field(membertier.FieldCurrency))
+}
+
+// WhereHasMemberships applies a predicate to check if query has an edge memberships.
+func (f *MemberTierFilter) WhereHasMemberships() {
+	f.Where(entql.HasEdge("memberships"))
+}
+
+// WhereHasMembershipsWith applies a predicate to check if query has an edge memberships with a given conditions (other predicates).
+func (f *MemberTierFilter) WhereHasMembershipsWith(preds ...predicate.Membership) {
+	f.Where(entql.HasEdgeWith("memberships", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasPrices applies a predicate to check if query has an edge prices.
+func (f *MemberTierFilter) WhereHasPrices() {
+	f.Where(entql.HasEdge("prices"))
+}
+
+// WhereHasPricesWith applies a predicate to check if query has an edge prices with a given conditions (other predicates).
+func (f *MemberTierFilter) WhereHasPricesWith(preds ...predicate.MemberPrice) {
+	f.Where(entql.HasEdgeWith("prices", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *MembershipQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the MembershipQuery builder.
+func (_q *MembershipQuery) Filter() *MembershipFilter {
+	return &MembershipFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *MembershipMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the MembershipMutation builder.
+func (m *MembershipMutation) Filter() *MembershipFilter {
+	return &MembershipFilter{config: m.config, predicateAdder: m}
+}
+
+// MembershipFilter provides a generic filtering capability at runtime for MembershipQuery.
+type MembershipFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *MembershipFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *MembershipFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(membership.FieldID))
+}
+
+// WhereUserID applies the entql int predicate on the user_id field.
+func (f *MembershipFilter) WhereUserID(p entql.IntP) {
+	f.Where(p.Field(membership.FieldUserID))
+}
+
+// WhereTierID applies the entql int predicate on the tier_id field.
+func (f *MembershipFilter) WhereTierID(p entql.IntP) {
+	f.Where(p.Field(membership.FieldTierID))
+}
+
+// WhereSpend applies the entql int64 predicate on the spend field.
+func (f *MembershipFilter) WhereSpend(p entql.Int64P) {
+	f.Where(p.Field(membership.FieldSpend))
+}
+
+// WhereOrders applies the entql int predicate on the orders field.
+func (f *MembershipFilter) WhereOrders(p entql.IntP) {
+	f.Where(p.Field(membership.FieldOrders))
+}
+
+// WhereComputedAt applies the entql time.Time predicate on the computed_at field.
+func (f *MembershipFilter) WhereComputedAt(p entql.TimeP) {
+	f.Where(p.Field(membership.FieldComputedAt))
+}
+
+// WhereTierSince applies the entql time.Time predicate on the tier_since field.
+func (f *MembershipFilter) WhereTierSince(p entql.TimeP) {
+	f.Where(p.Field(membership.FieldTierSince))
+}
+
+// WhereVersion applies the entql int predicate on the version field.
+func (f *MembershipFilter) WhereVersion(p entql.IntP) {
+	f.Where(p.Field(membership.FieldVersion))
+}
+
+// WhereHasTier applies a predicate to check if query has an edge tier.
+func (f *MembershipFilter) WhereHasTier() {
+	f.Where(entql.HasEdge("tier"))
+}
+
+// WhereHasTierWith applies a predicate to check if query has an edge tier with a given conditions (other predicates).
+func (f *MembershipFilter) WhereHasTierWith(preds ...predicate.MemberTier) {
+	f.Where(entql.HasEdgeWith("tier", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *MerchantQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -3409,7 +6325,7 @@ type MerchantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MerchantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[34].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3674,7 +6590,7 @@ type MerchantCreditFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MerchantCreditFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[35].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3763,7 +6679,7 @@ type MerchantCreditSnapshotFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MerchantCreditSnapshotFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[36].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3842,7 +6758,7 @@ type MerchantInvitationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MerchantInvitationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[37].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3945,7 +6861,7 @@ type MerchantSanctionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MerchantSanctionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[38].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4064,7 +6980,7 @@ type OrderFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OrderFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[39].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4128,6 +7044,11 @@ func (f *OrderFilter) WhereShippingFee(p entql.Int64P) {
 // WhereDiscount applies the entql int64 predicate on the discount field.
 func (f *OrderFilter) WhereDiscount(p entql.Int64P) {
 	f.Where(p.Field(order.FieldDiscount))
+}
+
+// WhereShippingDiscount applies the entql int64 predicate on the shipping_discount field.
+func (f *OrderFilter) WhereShippingDiscount(p entql.Int64P) {
+	f.Where(p.Field(order.FieldShippingDiscount))
 }
 
 // WhereTotal applies the entql int64 predicate on the total field.
@@ -4305,6 +7226,110 @@ func (f *OrderFilter) WhereHasShipmentsWith(preds ...predicate.Shipment) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *OrderAdjustmentQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the OrderAdjustmentQuery builder.
+func (_q *OrderAdjustmentQuery) Filter() *OrderAdjustmentFilter {
+	return &OrderAdjustmentFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *OrderAdjustmentMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the OrderAdjustmentMutation builder.
+func (m *OrderAdjustmentMutation) Filter() *OrderAdjustmentFilter {
+	return &OrderAdjustmentFilter{config: m.config, predicateAdder: m}
+}
+
+// OrderAdjustmentFilter provides a generic filtering capability at runtime for OrderAdjustmentQuery.
+type OrderAdjustmentFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *OrderAdjustmentFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[40].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *OrderAdjustmentFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(orderadjustment.FieldID))
+}
+
+// WhereOrderID applies the entql int predicate on the order_id field.
+func (f *OrderAdjustmentFilter) WhereOrderID(p entql.IntP) {
+	f.Where(p.Field(orderadjustment.FieldOrderID))
+}
+
+// WhereStage applies the entql int predicate on the stage field.
+func (f *OrderAdjustmentFilter) WhereStage(p entql.IntP) {
+	f.Where(p.Field(orderadjustment.FieldStage))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *OrderAdjustmentFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(orderadjustment.FieldKind))
+}
+
+// WhereSourceID applies the entql int predicate on the source_id field.
+func (f *OrderAdjustmentFilter) WhereSourceID(p entql.IntP) {
+	f.Where(p.Field(orderadjustment.FieldSourceID))
+}
+
+// WhereLabel applies the entql string predicate on the label field.
+func (f *OrderAdjustmentFilter) WhereLabel(p entql.StringP) {
+	f.Where(p.Field(orderadjustment.FieldLabel))
+}
+
+// WhereAmount applies the entql int64 predicate on the amount field.
+func (f *OrderAdjustmentFilter) WhereAmount(p entql.Int64P) {
+	f.Where(p.Field(orderadjustment.FieldAmount))
+}
+
+// WhereShippingAmount applies the entql int64 predicate on the shipping_amount field.
+func (f *OrderAdjustmentFilter) WhereShippingAmount(p entql.Int64P) {
+	f.Where(p.Field(orderadjustment.FieldShippingAmount))
+}
+
+// WhereFundedBy applies the entql string predicate on the funded_by field.
+func (f *OrderAdjustmentFilter) WhereFundedBy(p entql.StringP) {
+	f.Where(p.Field(orderadjustment.FieldFundedBy))
+}
+
+// WhereCurrency applies the entql string predicate on the currency field.
+func (f *OrderAdjustmentFilter) WhereCurrency(p entql.StringP) {
+	f.Where(p.Field(orderadjustment.FieldCurrency))
+}
+
+// WhereLines applies the entql json.RawMessage predicate on the lines field.
+func (f *OrderAdjustmentFilter) WhereLines(p entql.BytesP) {
+	f.Where(p.Field(orderadjustment.FieldLines))
+}
+
+// WhereHasOrder applies a predicate to check if query has an edge order.
+func (f *OrderAdjustmentFilter) WhereHasOrder() {
+	f.Where(entql.HasEdge("order"))
+}
+
+// WhereHasOrderWith applies a predicate to check if query has an edge order with a given conditions (other predicates).
+func (f *OrderAdjustmentFilter) WhereHasOrderWith(preds ...predicate.Order) {
+	f.Where(entql.HasEdgeWith("order", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *OrderEventQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -4333,7 +7358,7 @@ type OrderEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OrderEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[41].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4452,7 +7477,7 @@ type OrderItemFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OrderItemFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[42].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4516,6 +7541,11 @@ func (f *OrderItemFilter) WhereQuantity(p entql.IntP) {
 // WhereLineTotal applies the entql int64 predicate on the line_total field.
 func (f *OrderItemFilter) WhereLineTotal(p entql.Int64P) {
 	f.Where(p.Field(orderitem.FieldLineTotal))
+}
+
+// WhereDiscount applies the entql int64 predicate on the discount field.
+func (f *OrderItemFilter) WhereDiscount(p entql.Int64P) {
+	f.Where(p.Field(orderitem.FieldDiscount))
 }
 
 // WhereFulfilledAt applies the entql time.Time predicate on the fulfilled_at field.
@@ -4613,7 +7643,7 @@ type PaymentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PaymentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[43].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4766,7 +7796,7 @@ type PaymentNotificationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PaymentNotificationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[44].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4851,7 +7881,7 @@ type PhoneCodeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PhoneCodeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[45].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4936,7 +7966,7 @@ type ProductFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProductFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[46].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5082,6 +8112,11 @@ func (f *ProductFilter) WhereVariantCount(p entql.IntP) {
 	f.Where(p.Field(product.FieldVariantCount))
 }
 
+// WhereOnSale applies the entql bool predicate on the on_sale field.
+func (f *ProductFilter) WhereOnSale(p entql.BoolP) {
+	f.Where(p.Field(product.FieldOnSale))
+}
+
 // WhereHasMerchant applies a predicate to check if query has an edge merchant.
 func (f *ProductFilter) WhereHasMerchant() {
 	f.Where(entql.HasEdge("merchant"))
@@ -5181,7 +8216,7 @@ type ProductVariantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProductVariantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[47].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5276,6 +8311,522 @@ func (f *ProductVariantFilter) WhereHasStockMovementsWith(preds ...predicate.Sto
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *PromotionQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the PromotionQuery builder.
+func (_q *PromotionQuery) Filter() *PromotionFilter {
+	return &PromotionFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *PromotionMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the PromotionMutation builder.
+func (m *PromotionMutation) Filter() *PromotionFilter {
+	return &PromotionFilter{config: m.config, predicateAdder: m}
+}
+
+// PromotionFilter provides a generic filtering capability at runtime for PromotionQuery.
+type PromotionFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *PromotionFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[48].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *PromotionFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(promotion.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *PromotionFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(promotion.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *PromotionFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(promotion.FieldUpdatedAt))
+}
+
+// WhereMerchantID applies the entql int predicate on the merchant_id field.
+func (f *PromotionFilter) WhereMerchantID(p entql.IntP) {
+	f.Where(p.Field(promotion.FieldMerchantID))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *PromotionFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(promotion.FieldKind))
+}
+
+// WhereLabel applies the entql string predicate on the label field.
+func (f *PromotionFilter) WhereLabel(p entql.StringP) {
+	f.Where(p.Field(promotion.FieldLabel))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *PromotionFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(promotion.FieldStatus))
+}
+
+// WhereStartsAt applies the entql time.Time predicate on the starts_at field.
+func (f *PromotionFilter) WhereStartsAt(p entql.TimeP) {
+	f.Where(p.Field(promotion.FieldStartsAt))
+}
+
+// WhereEndsAt applies the entql time.Time predicate on the ends_at field.
+func (f *PromotionFilter) WhereEndsAt(p entql.TimeP) {
+	f.Where(p.Field(promotion.FieldEndsAt))
+}
+
+// WhereCurrency applies the entql string predicate on the currency field.
+func (f *PromotionFilter) WhereCurrency(p entql.StringP) {
+	f.Where(p.Field(promotion.FieldCurrency))
+}
+
+// WhereScope applies the entql string predicate on the scope field.
+func (f *PromotionFilter) WhereScope(p entql.StringP) {
+	f.Where(p.Field(promotion.FieldScope))
+}
+
+// WhereCategoryIds applies the entql json.RawMessage predicate on the category_ids field.
+func (f *PromotionFilter) WhereCategoryIds(p entql.BytesP) {
+	f.Where(p.Field(promotion.FieldCategoryIds))
+}
+
+// WhereProductIds applies the entql json.RawMessage predicate on the product_ids field.
+func (f *PromotionFilter) WhereProductIds(p entql.BytesP) {
+	f.Where(p.Field(promotion.FieldProductIds))
+}
+
+// WhereAudiences applies the entql json.RawMessage predicate on the audiences field.
+func (f *PromotionFilter) WhereAudiences(p entql.BytesP) {
+	f.Where(p.Field(promotion.FieldAudiences))
+}
+
+// WhereTiers applies the entql json.RawMessage predicate on the tiers field.
+func (f *PromotionFilter) WhereTiers(p entql.BytesP) {
+	f.Where(p.Field(promotion.FieldTiers))
+}
+
+// WhereRepeating applies the entql bool predicate on the repeating field.
+func (f *PromotionFilter) WhereRepeating(p entql.BoolP) {
+	f.Where(p.Field(promotion.FieldRepeating))
+}
+
+// WhereMaxOff applies the entql int64 predicate on the max_off field.
+func (f *PromotionFilter) WhereMaxOff(p entql.Int64P) {
+	f.Where(p.Field(promotion.FieldMaxOff))
+}
+
+// WhereBuyQuantity applies the entql int predicate on the buy_quantity field.
+func (f *PromotionFilter) WhereBuyQuantity(p entql.IntP) {
+	f.Where(p.Field(promotion.FieldBuyQuantity))
+}
+
+// WhereFreeQuantity applies the entql int predicate on the free_quantity field.
+func (f *PromotionFilter) WhereFreeQuantity(p entql.IntP) {
+	f.Where(p.Field(promotion.FieldFreeQuantity))
+}
+
+// WherePerUserLimit applies the entql int predicate on the per_user_limit field.
+func (f *PromotionFilter) WherePerUserLimit(p entql.IntP) {
+	f.Where(p.Field(promotion.FieldPerUserLimit))
+}
+
+// WhereCreatedBy applies the entql int predicate on the created_by field.
+func (f *PromotionFilter) WhereCreatedBy(p entql.IntP) {
+	f.Where(p.Field(promotion.FieldCreatedBy))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *PromotionFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *PromotionFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasFlashItems applies a predicate to check if query has an edge flash_items.
+func (f *PromotionFilter) WhereHasFlashItems() {
+	f.Where(entql.HasEdge("flash_items"))
+}
+
+// WhereHasFlashItemsWith applies a predicate to check if query has an edge flash_items with a given conditions (other predicates).
+func (f *PromotionFilter) WhereHasFlashItemsWith(preds ...predicate.FlashSaleItem) {
+	f.Where(entql.HasEdgeWith("flash_items", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *RedPacketQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the RedPacketQuery builder.
+func (_q *RedPacketQuery) Filter() *RedPacketFilter {
+	return &RedPacketFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *RedPacketMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the RedPacketMutation builder.
+func (m *RedPacketMutation) Filter() *RedPacketFilter {
+	return &RedPacketFilter{config: m.config, predicateAdder: m}
+}
+
+// RedPacketFilter provides a generic filtering capability at runtime for RedPacketQuery.
+type RedPacketFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *RedPacketFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[49].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *RedPacketFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(redpacket.FieldID))
+}
+
+// WhereCampaignID applies the entql int predicate on the campaign_id field.
+func (f *RedPacketFilter) WhereCampaignID(p entql.IntP) {
+	f.Where(p.Field(redpacket.FieldCampaignID))
+}
+
+// WhereSeq applies the entql int predicate on the seq field.
+func (f *RedPacketFilter) WhereSeq(p entql.IntP) {
+	f.Where(p.Field(redpacket.FieldSeq))
+}
+
+// WhereAmount applies the entql int64 predicate on the amount field.
+func (f *RedPacketFilter) WhereAmount(p entql.Int64P) {
+	f.Where(p.Field(redpacket.FieldAmount))
+}
+
+// WhereCurrency applies the entql string predicate on the currency field.
+func (f *RedPacketFilter) WhereCurrency(p entql.StringP) {
+	f.Where(p.Field(redpacket.FieldCurrency))
+}
+
+// WhereUserID applies the entql int predicate on the user_id field.
+func (f *RedPacketFilter) WhereUserID(p entql.IntP) {
+	f.Where(p.Field(redpacket.FieldUserID))
+}
+
+// WhereClaimedAt applies the entql time.Time predicate on the claimed_at field.
+func (f *RedPacketFilter) WhereClaimedAt(p entql.TimeP) {
+	f.Where(p.Field(redpacket.FieldClaimedAt))
+}
+
+// WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
+func (f *RedPacketFilter) WhereExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(redpacket.FieldExpiresAt))
+}
+
+// WhereBalance applies the entql int64 predicate on the balance field.
+func (f *RedPacketFilter) WhereBalance(p entql.Int64P) {
+	f.Where(p.Field(redpacket.FieldBalance))
+}
+
+// WhereHasCampaign applies a predicate to check if query has an edge campaign.
+func (f *RedPacketFilter) WhereHasCampaign() {
+	f.Where(entql.HasEdge("campaign"))
+}
+
+// WhereHasCampaignWith applies a predicate to check if query has an edge campaign with a given conditions (other predicates).
+func (f *RedPacketFilter) WhereHasCampaignWith(preds ...predicate.RedPacketCampaign) {
+	f.Where(entql.HasEdgeWith("campaign", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *RedPacketCampaignQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the RedPacketCampaignQuery builder.
+func (_q *RedPacketCampaignQuery) Filter() *RedPacketCampaignFilter {
+	return &RedPacketCampaignFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *RedPacketCampaignMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the RedPacketCampaignMutation builder.
+func (m *RedPacketCampaignMutation) Filter() *RedPacketCampaignFilter {
+	return &RedPacketCampaignFilter{config: m.config, predicateAdder: m}
+}
+
+// RedPacketCampaignFilter provides a generic filtering capability at runtime for RedPacketCampaignQuery.
+type RedPacketCampaignFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *RedPacketCampaignFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[50].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *RedPacketCampaignFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(redpacketcampaign.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *RedPacketCampaignFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(redpacketcampaign.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *RedPacketCampaignFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(redpacketcampaign.FieldUpdatedAt))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *RedPacketCampaignFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(redpacketcampaign.FieldName))
+}
+
+// WhereCurrency applies the entql string predicate on the currency field.
+func (f *RedPacketCampaignFilter) WhereCurrency(p entql.StringP) {
+	f.Where(p.Field(redpacketcampaign.FieldCurrency))
+}
+
+// WhereSplit applies the entql string predicate on the split field.
+func (f *RedPacketCampaignFilter) WhereSplit(p entql.StringP) {
+	f.Where(p.Field(redpacketcampaign.FieldSplit))
+}
+
+// WhereBudget applies the entql int64 predicate on the budget field.
+func (f *RedPacketCampaignFilter) WhereBudget(p entql.Int64P) {
+	f.Where(p.Field(redpacketcampaign.FieldBudget))
+}
+
+// WhereCount applies the entql int predicate on the count field.
+func (f *RedPacketCampaignFilter) WhereCount(p entql.IntP) {
+	f.Where(p.Field(redpacketcampaign.FieldCount))
+}
+
+// WhereMinAmount applies the entql int64 predicate on the min_amount field.
+func (f *RedPacketCampaignFilter) WhereMinAmount(p entql.Int64P) {
+	f.Where(p.Field(redpacketcampaign.FieldMinAmount))
+}
+
+// WhereMaxAmount applies the entql int64 predicate on the max_amount field.
+func (f *RedPacketCampaignFilter) WhereMaxAmount(p entql.Int64P) {
+	f.Where(p.Field(redpacketcampaign.FieldMaxAmount))
+}
+
+// WhereStartsAt applies the entql time.Time predicate on the starts_at field.
+func (f *RedPacketCampaignFilter) WhereStartsAt(p entql.TimeP) {
+	f.Where(p.Field(redpacketcampaign.FieldStartsAt))
+}
+
+// WhereEndsAt applies the entql time.Time predicate on the ends_at field.
+func (f *RedPacketCampaignFilter) WhereEndsAt(p entql.TimeP) {
+	f.Where(p.Field(redpacketcampaign.FieldEndsAt))
+}
+
+// WherePerUserLimit applies the entql int predicate on the per_user_limit field.
+func (f *RedPacketCampaignFilter) WherePerUserLimit(p entql.IntP) {
+	f.Where(p.Field(redpacketcampaign.FieldPerUserLimit))
+}
+
+// WhereValidityHours applies the entql int predicate on the validity_hours field.
+func (f *RedPacketCampaignFilter) WhereValidityHours(p entql.IntP) {
+	f.Where(p.Field(redpacketcampaign.FieldValidityHours))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *RedPacketCampaignFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(redpacketcampaign.FieldStatus))
+}
+
+// WhereCreatedByID applies the entql int predicate on the created_by_id field.
+func (f *RedPacketCampaignFilter) WhereCreatedByID(p entql.IntP) {
+	f.Where(p.Field(redpacketcampaign.FieldCreatedByID))
+}
+
+// WhereHasPackets applies a predicate to check if query has an edge packets.
+func (f *RedPacketCampaignFilter) WhereHasPackets() {
+	f.Where(entql.HasEdge("packets"))
+}
+
+// WhereHasPacketsWith applies a predicate to check if query has an edge packets with a given conditions (other predicates).
+func (f *RedPacketCampaignFilter) WhereHasPacketsWith(preds ...predicate.RedPacket) {
+	f.Where(entql.HasEdgeWith("packets", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *RedPacketClaimerQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the RedPacketClaimerQuery builder.
+func (_q *RedPacketClaimerQuery) Filter() *RedPacketClaimerFilter {
+	return &RedPacketClaimerFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *RedPacketClaimerMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the RedPacketClaimerMutation builder.
+func (m *RedPacketClaimerMutation) Filter() *RedPacketClaimerFilter {
+	return &RedPacketClaimerFilter{config: m.config, predicateAdder: m}
+}
+
+// RedPacketClaimerFilter provides a generic filtering capability at runtime for RedPacketClaimerQuery.
+type RedPacketClaimerFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *RedPacketClaimerFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[51].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *RedPacketClaimerFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(redpacketclaimer.FieldID))
+}
+
+// WhereCampaignID applies the entql int predicate on the campaign_id field.
+func (f *RedPacketClaimerFilter) WhereCampaignID(p entql.IntP) {
+	f.Where(p.Field(redpacketclaimer.FieldCampaignID))
+}
+
+// WhereUserID applies the entql int predicate on the user_id field.
+func (f *RedPacketClaimerFilter) WhereUserID(p entql.IntP) {
+	f.Where(p.Field(redpacketclaimer.FieldUserID))
+}
+
+// WhereClaims applies the entql int predicate on the claims field.
+func (f *RedPacketClaimerFilter) WhereClaims(p entql.IntP) {
+	f.Where(p.Field(redpacketclaimer.FieldClaims))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *RedPacketSpendQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the RedPacketSpendQuery builder.
+func (_q *RedPacketSpendQuery) Filter() *RedPacketSpendFilter {
+	return &RedPacketSpendFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *RedPacketSpendMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the RedPacketSpendMutation builder.
+func (m *RedPacketSpendMutation) Filter() *RedPacketSpendFilter {
+	return &RedPacketSpendFilter{config: m.config, predicateAdder: m}
+}
+
+// RedPacketSpendFilter provides a generic filtering capability at runtime for RedPacketSpendQuery.
+type RedPacketSpendFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *RedPacketSpendFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[52].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *RedPacketSpendFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(redpacketspend.FieldID))
+}
+
+// WhereRedPacketID applies the entql int predicate on the red_packet_id field.
+func (f *RedPacketSpendFilter) WhereRedPacketID(p entql.IntP) {
+	f.Where(p.Field(redpacketspend.FieldRedPacketID))
+}
+
+// WhereOrderID applies the entql int predicate on the order_id field.
+func (f *RedPacketSpendFilter) WhereOrderID(p entql.IntP) {
+	f.Where(p.Field(redpacketspend.FieldOrderID))
+}
+
+// WhereUserID applies the entql int predicate on the user_id field.
+func (f *RedPacketSpendFilter) WhereUserID(p entql.IntP) {
+	f.Where(p.Field(redpacketspend.FieldUserID))
+}
+
+// WhereAmount applies the entql int64 predicate on the amount field.
+func (f *RedPacketSpendFilter) WhereAmount(p entql.Int64P) {
+	f.Where(p.Field(redpacketspend.FieldAmount))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *RedPacketSpendFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(redpacketspend.FieldCreatedAt))
+}
+
+// WhereReleasedAt applies the entql time.Time predicate on the released_at field.
+func (f *RedPacketSpendFilter) WhereReleasedAt(p entql.TimeP) {
+	f.Where(p.Field(redpacketspend.FieldReleasedAt))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *RefreshTokenQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -5304,7 +8855,7 @@ type RefreshTokenFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefreshTokenFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[53].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5403,7 +8954,7 @@ type RefundFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefundFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[54].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5512,7 +9063,7 @@ type RelayStateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RelayStateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[55].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5572,7 +9123,7 @@ type ReviewFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ReviewFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[56].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5807,7 +9358,7 @@ type ReviewReportFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ReviewReportFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[57].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5881,7 +9432,7 @@ type ReviewVoteFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ReviewVoteFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[58].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5922,6 +9473,410 @@ func (f *ReviewVoteFilter) WhereHasReviewWith(preds ...predicate.Review) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *RiskAssessmentQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the RiskAssessmentQuery builder.
+func (_q *RiskAssessmentQuery) Filter() *RiskAssessmentFilter {
+	return &RiskAssessmentFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *RiskAssessmentMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the RiskAssessmentMutation builder.
+func (m *RiskAssessmentMutation) Filter() *RiskAssessmentFilter {
+	return &RiskAssessmentFilter{config: m.config, predicateAdder: m}
+}
+
+// RiskAssessmentFilter provides a generic filtering capability at runtime for RiskAssessmentQuery.
+type RiskAssessmentFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *RiskAssessmentFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[59].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *RiskAssessmentFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(riskassessment.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *RiskAssessmentFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(riskassessment.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *RiskAssessmentFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(riskassessment.FieldUpdatedAt))
+}
+
+// WhereOrderID applies the entql int predicate on the order_id field.
+func (f *RiskAssessmentFilter) WhereOrderID(p entql.IntP) {
+	f.Where(p.Field(riskassessment.FieldOrderID))
+}
+
+// WhereCustomerID applies the entql int predicate on the customer_id field.
+func (f *RiskAssessmentFilter) WhereCustomerID(p entql.IntP) {
+	f.Where(p.Field(riskassessment.FieldCustomerID))
+}
+
+// WhereMerchantID applies the entql int predicate on the merchant_id field.
+func (f *RiskAssessmentFilter) WhereMerchantID(p entql.IntP) {
+	f.Where(p.Field(riskassessment.FieldMerchantID))
+}
+
+// WhereDeviceID applies the entql string predicate on the device_id field.
+func (f *RiskAssessmentFilter) WhereDeviceID(p entql.StringP) {
+	f.Where(p.Field(riskassessment.FieldDeviceID))
+}
+
+// WhereIP applies the entql string predicate on the ip field.
+func (f *RiskAssessmentFilter) WhereIP(p entql.StringP) {
+	f.Where(p.Field(riskassessment.FieldIP))
+}
+
+// WherePhone applies the entql string predicate on the phone field.
+func (f *RiskAssessmentFilter) WherePhone(p entql.StringP) {
+	f.Where(p.Field(riskassessment.FieldPhone))
+}
+
+// WhereAddressKey applies the entql string predicate on the address_key field.
+func (f *RiskAssessmentFilter) WhereAddressKey(p entql.StringP) {
+	f.Where(p.Field(riskassessment.FieldAddressKey))
+}
+
+// WhereEmail applies the entql string predicate on the email field.
+func (f *RiskAssessmentFilter) WhereEmail(p entql.StringP) {
+	f.Where(p.Field(riskassessment.FieldEmail))
+}
+
+// WhereCouponUsed applies the entql bool predicate on the coupon_used field.
+func (f *RiskAssessmentFilter) WhereCouponUsed(p entql.BoolP) {
+	f.Where(p.Field(riskassessment.FieldCouponUsed))
+}
+
+// WhereTotal applies the entql int64 predicate on the total field.
+func (f *RiskAssessmentFilter) WhereTotal(p entql.Int64P) {
+	f.Where(p.Field(riskassessment.FieldTotal))
+}
+
+// WhereCurrency applies the entql string predicate on the currency field.
+func (f *RiskAssessmentFilter) WhereCurrency(p entql.StringP) {
+	f.Where(p.Field(riskassessment.FieldCurrency))
+}
+
+// WhereScore applies the entql int predicate on the score field.
+func (f *RiskAssessmentFilter) WhereScore(p entql.IntP) {
+	f.Where(p.Field(riskassessment.FieldScore))
+}
+
+// WhereRules applies the entql json.RawMessage predicate on the rules field.
+func (f *RiskAssessmentFilter) WhereRules(p entql.BytesP) {
+	f.Where(p.Field(riskassessment.FieldRules))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *RiskAssessmentFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(riskassessment.FieldStatus))
+}
+
+// WhereScreenedAt applies the entql time.Time predicate on the screened_at field.
+func (f *RiskAssessmentFilter) WhereScreenedAt(p entql.TimeP) {
+	f.Where(p.Field(riskassessment.FieldScreenedAt))
+}
+
+// WhereDecidedBy applies the entql int predicate on the decided_by field.
+func (f *RiskAssessmentFilter) WhereDecidedBy(p entql.IntP) {
+	f.Where(p.Field(riskassessment.FieldDecidedBy))
+}
+
+// WhereDecidedAt applies the entql time.Time predicate on the decided_at field.
+func (f *RiskAssessmentFilter) WhereDecidedAt(p entql.TimeP) {
+	f.Where(p.Field(riskassessment.FieldDecidedAt))
+}
+
+// WhereDecisionNote applies the entql string predicate on the decision_note field.
+func (f *RiskAssessmentFilter) WhereDecisionNote(p entql.StringP) {
+	f.Where(p.Field(riskassessment.FieldDecisionNote))
+}
+
+// WhereHasOrder applies a predicate to check if query has an edge order.
+func (f *RiskAssessmentFilter) WhereHasOrder() {
+	f.Where(entql.HasEdge("order"))
+}
+
+// WhereHasOrderWith applies a predicate to check if query has an edge order with a given conditions (other predicates).
+func (f *RiskAssessmentFilter) WhereHasOrderWith(preds ...predicate.Order) {
+	f.Where(entql.HasEdgeWith("order", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasCustomer applies a predicate to check if query has an edge customer.
+func (f *RiskAssessmentFilter) WhereHasCustomer() {
+	f.Where(entql.HasEdge("customer"))
+}
+
+// WhereHasCustomerWith applies a predicate to check if query has an edge customer with a given conditions (other predicates).
+func (f *RiskAssessmentFilter) WhereHasCustomerWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("customer", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *RiskAssessmentFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *RiskAssessmentFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasDecider applies a predicate to check if query has an edge decider.
+func (f *RiskAssessmentFilter) WhereHasDecider() {
+	f.Where(entql.HasEdge("decider"))
+}
+
+// WhereHasDeciderWith applies a predicate to check if query has an edge decider with a given conditions (other predicates).
+func (f *RiskAssessmentFilter) WhereHasDeciderWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("decider", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *RiskListEntryQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the RiskListEntryQuery builder.
+func (_q *RiskListEntryQuery) Filter() *RiskListEntryFilter {
+	return &RiskListEntryFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *RiskListEntryMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the RiskListEntryMutation builder.
+func (m *RiskListEntryMutation) Filter() *RiskListEntryFilter {
+	return &RiskListEntryFilter{config: m.config, predicateAdder: m}
+}
+
+// RiskListEntryFilter provides a generic filtering capability at runtime for RiskListEntryQuery.
+type RiskListEntryFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *RiskListEntryFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[60].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *RiskListEntryFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(risklistentry.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *RiskListEntryFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(risklistentry.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *RiskListEntryFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(risklistentry.FieldUpdatedAt))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *RiskListEntryFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(risklistentry.FieldKind))
+}
+
+// WhereValue applies the entql string predicate on the value field.
+func (f *RiskListEntryFilter) WhereValue(p entql.StringP) {
+	f.Where(p.Field(risklistentry.FieldValue))
+}
+
+// WhereLabel applies the entql string predicate on the label field.
+func (f *RiskListEntryFilter) WhereLabel(p entql.StringP) {
+	f.Where(p.Field(risklistentry.FieldLabel))
+}
+
+// WhereNote applies the entql string predicate on the note field.
+func (f *RiskListEntryFilter) WhereNote(p entql.StringP) {
+	f.Where(p.Field(risklistentry.FieldNote))
+}
+
+// WhereCreatedBy applies the entql int predicate on the created_by field.
+func (f *RiskListEntryFilter) WhereCreatedBy(p entql.IntP) {
+	f.Where(p.Field(risklistentry.FieldCreatedBy))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *SearchSynonymQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the SearchSynonymQuery builder.
+func (_q *SearchSynonymQuery) Filter() *SearchSynonymFilter {
+	return &SearchSynonymFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *SearchSynonymMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the SearchSynonymMutation builder.
+func (m *SearchSynonymMutation) Filter() *SearchSynonymFilter {
+	return &SearchSynonymFilter{config: m.config, predicateAdder: m}
+}
+
+// SearchSynonymFilter provides a generic filtering capability at runtime for SearchSynonymQuery.
+type SearchSynonymFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *SearchSynonymFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[61].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *SearchSynonymFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(searchsynonym.FieldID))
+}
+
+// WhereTerms applies the entql json.RawMessage predicate on the terms field.
+func (f *SearchSynonymFilter) WhereTerms(p entql.BytesP) {
+	f.Where(p.Field(searchsynonym.FieldTerms))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *SearchSynonymFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(searchsynonym.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *SearchSynonymFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(searchsynonym.FieldUpdatedAt))
+}
+
+// WhereHasTermKeys applies a predicate to check if query has an edge term_keys.
+func (f *SearchSynonymFilter) WhereHasTermKeys() {
+	f.Where(entql.HasEdge("term_keys"))
+}
+
+// WhereHasTermKeysWith applies a predicate to check if query has an edge term_keys with a given conditions (other predicates).
+func (f *SearchSynonymFilter) WhereHasTermKeysWith(preds ...predicate.SearchSynonymTerm) {
+	f.Where(entql.HasEdgeWith("term_keys", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *SearchSynonymTermQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the SearchSynonymTermQuery builder.
+func (_q *SearchSynonymTermQuery) Filter() *SearchSynonymTermFilter {
+	return &SearchSynonymTermFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *SearchSynonymTermMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the SearchSynonymTermMutation builder.
+func (m *SearchSynonymTermMutation) Filter() *SearchSynonymTermFilter {
+	return &SearchSynonymTermFilter{config: m.config, predicateAdder: m}
+}
+
+// SearchSynonymTermFilter provides a generic filtering capability at runtime for SearchSynonymTermQuery.
+type SearchSynonymTermFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *SearchSynonymTermFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[62].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *SearchSynonymTermFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(searchsynonymterm.FieldID))
+}
+
+// WhereTerm applies the entql string predicate on the term field.
+func (f *SearchSynonymTermFilter) WhereTerm(p entql.StringP) {
+	f.Where(p.Field(searchsynonymterm.FieldTerm))
+}
+
+// WhereSynonymID applies the entql int predicate on the synonym_id field.
+func (f *SearchSynonymTermFilter) WhereSynonymID(p entql.IntP) {
+	f.Where(p.Field(searchsynonymterm.FieldSynonymID))
+}
+
+// WhereHasSynonym applies a predicate to check if query has an edge synonym.
+func (f *SearchSynonymTermFilter) WhereHasSynonym() {
+	f.Where(entql.HasEdge("synonym"))
+}
+
+// WhereHasSynonymWith applies a predicate to check if query has an edge synonym with a given conditions (other predicates).
+func (f *SearchSynonymTermFilter) WhereHasSynonymWith(preds ...predicate.SearchSynonym) {
+	f.Where(entql.HasEdgeWith("synonym", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *SearchTokenQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -5950,7 +9905,7 @@ type SearchTokenFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SearchTokenFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[63].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6019,7 +9974,7 @@ type ShipmentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ShipmentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[64].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6122,7 +10077,7 @@ type StockMovementFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StockMovementFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[34].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[65].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6240,7 +10195,7 @@ type TicketFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[35].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[66].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6384,7 +10339,7 @@ type TicketMessageFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketMessageFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[36].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[67].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6435,6 +10390,159 @@ func (f *TicketMessageFilter) WhereHasTicketWith(preds ...predicate.Ticket) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *TotpCredentialQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the TotpCredentialQuery builder.
+func (_q *TotpCredentialQuery) Filter() *TotpCredentialFilter {
+	return &TotpCredentialFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *TotpCredentialMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the TotpCredentialMutation builder.
+func (m *TotpCredentialMutation) Filter() *TotpCredentialFilter {
+	return &TotpCredentialFilter{config: m.config, predicateAdder: m}
+}
+
+// TotpCredentialFilter provides a generic filtering capability at runtime for TotpCredentialQuery.
+type TotpCredentialFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *TotpCredentialFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[68].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *TotpCredentialFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(totpcredential.FieldID))
+}
+
+// WhereUserID applies the entql int predicate on the user_id field.
+func (f *TotpCredentialFilter) WhereUserID(p entql.IntP) {
+	f.Where(p.Field(totpcredential.FieldUserID))
+}
+
+// WhereSecret applies the entql string predicate on the secret field.
+func (f *TotpCredentialFilter) WhereSecret(p entql.StringP) {
+	f.Where(p.Field(totpcredential.FieldSecret))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *TotpCredentialFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(totpcredential.FieldCreatedAt))
+}
+
+// WhereEnabledAt applies the entql time.Time predicate on the enabled_at field.
+func (f *TotpCredentialFilter) WhereEnabledAt(p entql.TimeP) {
+	f.Where(p.Field(totpcredential.FieldEnabledAt))
+}
+
+// WhereLastStep applies the entql int64 predicate on the last_step field.
+func (f *TotpCredentialFilter) WhereLastStep(p entql.Int64P) {
+	f.Where(p.Field(totpcredential.FieldLastStep))
+}
+
+// WhereHasUser applies a predicate to check if query has an edge user.
+func (f *TotpCredentialFilter) WhereHasUser() {
+	f.Where(entql.HasEdge("user"))
+}
+
+// WhereHasUserWith applies a predicate to check if query has an edge user with a given conditions (other predicates).
+func (f *TotpCredentialFilter) WhereHasUserWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("user", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *TotpRecoveryCodeQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the TotpRecoveryCodeQuery builder.
+func (_q *TotpRecoveryCodeQuery) Filter() *TotpRecoveryCodeFilter {
+	return &TotpRecoveryCodeFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *TotpRecoveryCodeMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the TotpRecoveryCodeMutation builder.
+func (m *TotpRecoveryCodeMutation) Filter() *TotpRecoveryCodeFilter {
+	return &TotpRecoveryCodeFilter{config: m.config, predicateAdder: m}
+}
+
+// TotpRecoveryCodeFilter provides a generic filtering capability at runtime for TotpRecoveryCodeQuery.
+type TotpRecoveryCodeFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *TotpRecoveryCodeFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[69].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *TotpRecoveryCodeFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(totprecoverycode.FieldID))
+}
+
+// WhereUserID applies the entql int predicate on the user_id field.
+func (f *TotpRecoveryCodeFilter) WhereUserID(p entql.IntP) {
+	f.Where(p.Field(totprecoverycode.FieldUserID))
+}
+
+// WhereCodeHash applies the entql string predicate on the code_hash field.
+func (f *TotpRecoveryCodeFilter) WhereCodeHash(p entql.StringP) {
+	f.Where(p.Field(totprecoverycode.FieldCodeHash))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *TotpRecoveryCodeFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(totprecoverycode.FieldCreatedAt))
+}
+
+// WhereUsedAt applies the entql time.Time predicate on the used_at field.
+func (f *TotpRecoveryCodeFilter) WhereUsedAt(p entql.TimeP) {
+	f.Where(p.Field(totprecoverycode.FieldUsedAt))
+}
+
+// WhereHasUser applies a predicate to check if query has an edge user.
+func (f *TotpRecoveryCodeFilter) WhereHasUser() {
+	f.Where(entql.HasEdge("user"))
+}
+
+// WhereHasUserWith applies a predicate to check if query has an edge user with a given conditions (other predicates).
+func (f *TotpRecoveryCodeFilter) WhereHasUserWith(preds ...predicate.User) {
+	f.Where(entql.HasEdgeWith("user", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *TrackingEventQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -6463,7 +10571,7 @@ type TrackingEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TrackingEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[37].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[70].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6519,6 +10627,76 @@ func (f *TrackingEventFilter) WhereHasShipmentWith(preds ...predicate.Shipment) 
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *TranslationQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the TranslationQuery builder.
+func (_q *TranslationQuery) Filter() *TranslationFilter {
+	return &TranslationFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *TranslationMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the TranslationMutation builder.
+func (m *TranslationMutation) Filter() *TranslationFilter {
+	return &TranslationFilter{config: m.config, predicateAdder: m}
+}
+
+// TranslationFilter provides a generic filtering capability at runtime for TranslationQuery.
+type TranslationFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *TranslationFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[71].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *TranslationFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(translation.FieldID))
+}
+
+// WhereEntityType applies the entql string predicate on the entity_type field.
+func (f *TranslationFilter) WhereEntityType(p entql.StringP) {
+	f.Where(p.Field(translation.FieldEntityType))
+}
+
+// WhereEntityID applies the entql int predicate on the entity_id field.
+func (f *TranslationFilter) WhereEntityID(p entql.IntP) {
+	f.Where(p.Field(translation.FieldEntityID))
+}
+
+// WhereLocale applies the entql string predicate on the locale field.
+func (f *TranslationFilter) WhereLocale(p entql.StringP) {
+	f.Where(p.Field(translation.FieldLocale))
+}
+
+// WhereField applies the entql string predicate on the field field.
+func (f *TranslationFilter) WhereField(p entql.StringP) {
+	f.Where(p.Field(translation.FieldField))
+}
+
+// WhereValue applies the entql string predicate on the value field.
+func (f *TranslationFilter) WhereValue(p entql.StringP) {
+	f.Where(p.Field(translation.FieldValue))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *TranslationFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(translation.FieldUpdatedAt))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *UploadQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -6547,7 +10725,7 @@ type UploadFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UploadFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[38].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[72].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6687,7 +10865,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[39].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[73].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6819,6 +10997,34 @@ func (f *UserFilter) WhereHasEmailVerificationsWith(preds ...predicate.EmailVeri
 	})))
 }
 
+// WhereHasTotp applies a predicate to check if query has an edge totp.
+func (f *UserFilter) WhereHasTotp() {
+	f.Where(entql.HasEdge("totp"))
+}
+
+// WhereHasTotpWith applies a predicate to check if query has an edge totp with a given conditions (other predicates).
+func (f *UserFilter) WhereHasTotpWith(preds ...predicate.TotpCredential) {
+	f.Where(entql.HasEdgeWith("totp", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasTotpRecoveryCodes applies a predicate to check if query has an edge totp_recovery_codes.
+func (f *UserFilter) WhereHasTotpRecoveryCodes() {
+	f.Where(entql.HasEdge("totp_recovery_codes"))
+}
+
+// WhereHasTotpRecoveryCodesWith applies a predicate to check if query has an edge totp_recovery_codes with a given conditions (other predicates).
+func (f *UserFilter) WhereHasTotpRecoveryCodesWith(preds ...predicate.TotpRecoveryCode) {
+	f.Where(entql.HasEdgeWith("totp_recovery_codes", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
 // WhereHasReviews applies a predicate to check if query has an edge reviews.
 func (f *UserFilter) WhereHasReviews() {
 	f.Where(entql.HasEdge("reviews"))
@@ -6876,7 +11082,7 @@ type UserIdentityFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserIdentityFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[40].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[74].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6965,7 +11171,7 @@ type WebSignInStateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebSignInStateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[41].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[75].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7055,7 +11261,7 @@ type WebhookFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[42].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[76].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7174,7 +11380,7 @@ type WebhookAttemptFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookAttemptFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[43].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[77].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7258,7 +11464,7 @@ type WebhookDeliveryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookDeliveryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[44].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[78].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

@@ -14,8 +14,11 @@ import (
 	"github.com/xiadan/xiadan/ent/auditlog"
 	"github.com/xiadan/xiadan/ent/cartline"
 	"github.com/xiadan/xiadan/ent/category"
+	"github.com/xiadan/xiadan/ent/customergroup"
+	"github.com/xiadan/xiadan/ent/exchangerate"
 	"github.com/xiadan/xiadan/ent/helparticle"
 	"github.com/xiadan/xiadan/ent/helpcategory"
+	"github.com/xiadan/xiadan/ent/membertier"
 	"github.com/xiadan/xiadan/ent/merchant"
 	"github.com/xiadan/xiadan/ent/merchantinvitation"
 	"github.com/xiadan/xiadan/ent/merchantsanction"
@@ -25,8 +28,12 @@ import (
 	"github.com/xiadan/xiadan/ent/payment"
 	"github.com/xiadan/xiadan/ent/product"
 	"github.com/xiadan/xiadan/ent/productvariant"
+	"github.com/xiadan/xiadan/ent/promotion"
 	"github.com/xiadan/xiadan/ent/refund"
 	"github.com/xiadan/xiadan/ent/review"
+	"github.com/xiadan/xiadan/ent/riskassessment"
+	"github.com/xiadan/xiadan/ent/risklistentry"
+	"github.com/xiadan/xiadan/ent/searchsynonym"
 	"github.com/xiadan/xiadan/ent/shipment"
 	"github.com/xiadan/xiadan/ent/stockmovement"
 	"github.com/xiadan/xiadan/ent/ticket"
@@ -927,6 +934,223 @@ func newCategoryPaginateArgs(rv map[string]any) *categoryPaginateArgs {
 }
 
 // CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *CustomerGroupQuery) CollectFields(ctx context.Context, satisfies ...string) (*CustomerGroupQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *CustomerGroupQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(customergroup.Columns))
+		selectedFields = []string{customergroup.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "createdAt":
+			if _, ok := fieldSeen[customergroup.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, customergroup.FieldCreatedAt)
+				fieldSeen[customergroup.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[customergroup.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, customergroup.FieldUpdatedAt)
+				fieldSeen[customergroup.FieldUpdatedAt] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[customergroup.FieldName]; !ok {
+				selectedFields = append(selectedFields, customergroup.FieldName)
+				fieldSeen[customergroup.FieldName] = struct{}{}
+			}
+		case "minPaidOrders":
+			if _, ok := fieldSeen[customergroup.FieldMinPaidOrders]; !ok {
+				selectedFields = append(selectedFields, customergroup.FieldMinPaidOrders)
+				fieldSeen[customergroup.FieldMinPaidOrders] = struct{}{}
+			}
+		case "computedAt":
+			if _, ok := fieldSeen[customergroup.FieldComputedAt]; !ok {
+				selectedFields = append(selectedFields, customergroup.FieldComputedAt)
+				fieldSeen[customergroup.FieldComputedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type customergroupPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []CustomerGroupPaginateOption
+}
+
+func newCustomerGroupPaginateArgs(rv map[string]any) *customergroupPaginateArgs {
+	args := &customergroupPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &CustomerGroupOrder{Field: &CustomerGroupOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithCustomerGroupOrder(order))
+			}
+		case *CustomerGroupOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithCustomerGroupOrder(v))
+			}
+		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *ExchangeRateQuery) CollectFields(ctx context.Context, satisfies ...string) (*ExchangeRateQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *ExchangeRateQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(exchangerate.Columns))
+		selectedFields = []string{exchangerate.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "base":
+			if _, ok := fieldSeen[exchangerate.FieldBase]; !ok {
+				selectedFields = append(selectedFields, exchangerate.FieldBase)
+				fieldSeen[exchangerate.FieldBase] = struct{}{}
+			}
+		case "quote":
+			if _, ok := fieldSeen[exchangerate.FieldQuote]; !ok {
+				selectedFields = append(selectedFields, exchangerate.FieldQuote)
+				fieldSeen[exchangerate.FieldQuote] = struct{}{}
+			}
+		case "rate":
+			if _, ok := fieldSeen[exchangerate.FieldRate]; !ok {
+				selectedFields = append(selectedFields, exchangerate.FieldRate)
+				fieldSeen[exchangerate.FieldRate] = struct{}{}
+			}
+		case "source":
+			if _, ok := fieldSeen[exchangerate.FieldSource]; !ok {
+				selectedFields = append(selectedFields, exchangerate.FieldSource)
+				fieldSeen[exchangerate.FieldSource] = struct{}{}
+			}
+		case "effectiveAt":
+			if _, ok := fieldSeen[exchangerate.FieldEffectiveAt]; !ok {
+				selectedFields = append(selectedFields, exchangerate.FieldEffectiveAt)
+				fieldSeen[exchangerate.FieldEffectiveAt] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[exchangerate.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, exchangerate.FieldCreatedAt)
+				fieldSeen[exchangerate.FieldCreatedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type exchangeratePaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []ExchangeRatePaginateOption
+}
+
+func newExchangeRatePaginateArgs(rv map[string]any) *exchangeratePaginateArgs {
+	args := &exchangeratePaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &ExchangeRateOrder{Field: &ExchangeRateOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithExchangeRateOrder(order))
+			}
+		case *ExchangeRateOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithExchangeRateOrder(v))
+			}
+		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
 func (_q *HelpArticleQuery) CollectFields(ctx context.Context, satisfies ...string) (*HelpArticleQuery, error) {
 	fc := graphql.GetFieldContext(ctx)
 	if fc == nil {
@@ -1135,6 +1359,137 @@ func newHelpCategoryPaginateArgs(rv map[string]any) *helpcategoryPaginateArgs {
 	}
 	if v := rv[beforeField]; v != nil {
 		args.before = v.(*Cursor)
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *MemberTierQuery) CollectFields(ctx context.Context, satisfies ...string) (*MemberTierQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *MemberTierQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(membertier.Columns))
+		selectedFields = []string{membertier.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "createdAt":
+			if _, ok := fieldSeen[membertier.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, membertier.FieldCreatedAt)
+				fieldSeen[membertier.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[membertier.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, membertier.FieldUpdatedAt)
+				fieldSeen[membertier.FieldUpdatedAt] = struct{}{}
+			}
+		case "code":
+			if _, ok := fieldSeen[membertier.FieldCode]; !ok {
+				selectedFields = append(selectedFields, membertier.FieldCode)
+				fieldSeen[membertier.FieldCode] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[membertier.FieldName]; !ok {
+				selectedFields = append(selectedFields, membertier.FieldName)
+				fieldSeen[membertier.FieldName] = struct{}{}
+			}
+		case "level":
+			if _, ok := fieldSeen[membertier.FieldLevel]; !ok {
+				selectedFields = append(selectedFields, membertier.FieldLevel)
+				fieldSeen[membertier.FieldLevel] = struct{}{}
+			}
+		case "minOrders":
+			if _, ok := fieldSeen[membertier.FieldMinOrders]; !ok {
+				selectedFields = append(selectedFields, membertier.FieldMinOrders)
+				fieldSeen[membertier.FieldMinOrders] = struct{}{}
+			}
+		case "matchAll":
+			if _, ok := fieldSeen[membertier.FieldMatchAll]; !ok {
+				selectedFields = append(selectedFields, membertier.FieldMatchAll)
+				fieldSeen[membertier.FieldMatchAll] = struct{}{}
+			}
+		case "discountBps":
+			if _, ok := fieldSeen[membertier.FieldDiscountBps]; !ok {
+				selectedFields = append(selectedFields, membertier.FieldDiscountBps)
+				fieldSeen[membertier.FieldDiscountBps] = struct{}{}
+			}
+		case "freeShipping":
+			if _, ok := fieldSeen[membertier.FieldFreeShipping]; !ok {
+				selectedFields = append(selectedFields, membertier.FieldFreeShipping)
+				fieldSeen[membertier.FieldFreeShipping] = struct{}{}
+			}
+		case "currency":
+			if _, ok := fieldSeen[membertier.FieldCurrency]; !ok {
+				selectedFields = append(selectedFields, membertier.FieldCurrency)
+				fieldSeen[membertier.FieldCurrency] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type membertierPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []MemberTierPaginateOption
+}
+
+func newMemberTierPaginateArgs(rv map[string]any) *membertierPaginateArgs {
+	args := &membertierPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &MemberTierOrder{Field: &MemberTierOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithMemberTierOrder(order))
+			}
+		case *MemberTierOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithMemberTierOrder(v))
+			}
+		}
 	}
 	return args
 }
@@ -2525,6 +2880,142 @@ func newProductVariantPaginateArgs(rv map[string]any) *productvariantPaginateArg
 }
 
 // CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *PromotionQuery) CollectFields(ctx context.Context, satisfies ...string) (*PromotionQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *PromotionQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(promotion.Columns))
+		selectedFields = []string{promotion.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "createdAt":
+			if _, ok := fieldSeen[promotion.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, promotion.FieldCreatedAt)
+				fieldSeen[promotion.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[promotion.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, promotion.FieldUpdatedAt)
+				fieldSeen[promotion.FieldUpdatedAt] = struct{}{}
+			}
+		case "kind":
+			if _, ok := fieldSeen[promotion.FieldKind]; !ok {
+				selectedFields = append(selectedFields, promotion.FieldKind)
+				fieldSeen[promotion.FieldKind] = struct{}{}
+			}
+		case "label":
+			if _, ok := fieldSeen[promotion.FieldLabel]; !ok {
+				selectedFields = append(selectedFields, promotion.FieldLabel)
+				fieldSeen[promotion.FieldLabel] = struct{}{}
+			}
+		case "startsAt":
+			if _, ok := fieldSeen[promotion.FieldStartsAt]; !ok {
+				selectedFields = append(selectedFields, promotion.FieldStartsAt)
+				fieldSeen[promotion.FieldStartsAt] = struct{}{}
+			}
+		case "endsAt":
+			if _, ok := fieldSeen[promotion.FieldEndsAt]; !ok {
+				selectedFields = append(selectedFields, promotion.FieldEndsAt)
+				fieldSeen[promotion.FieldEndsAt] = struct{}{}
+			}
+		case "scope":
+			if _, ok := fieldSeen[promotion.FieldScope]; !ok {
+				selectedFields = append(selectedFields, promotion.FieldScope)
+				fieldSeen[promotion.FieldScope] = struct{}{}
+			}
+		case "repeating":
+			if _, ok := fieldSeen[promotion.FieldRepeating]; !ok {
+				selectedFields = append(selectedFields, promotion.FieldRepeating)
+				fieldSeen[promotion.FieldRepeating] = struct{}{}
+			}
+		case "buyQuantity":
+			if _, ok := fieldSeen[promotion.FieldBuyQuantity]; !ok {
+				selectedFields = append(selectedFields, promotion.FieldBuyQuantity)
+				fieldSeen[promotion.FieldBuyQuantity] = struct{}{}
+			}
+		case "freeQuantity":
+			if _, ok := fieldSeen[promotion.FieldFreeQuantity]; !ok {
+				selectedFields = append(selectedFields, promotion.FieldFreeQuantity)
+				fieldSeen[promotion.FieldFreeQuantity] = struct{}{}
+			}
+		case "perUserLimit":
+			if _, ok := fieldSeen[promotion.FieldPerUserLimit]; !ok {
+				selectedFields = append(selectedFields, promotion.FieldPerUserLimit)
+				fieldSeen[promotion.FieldPerUserLimit] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type promotionPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []PromotionPaginateOption
+}
+
+func newPromotionPaginateArgs(rv map[string]any) *promotionPaginateArgs {
+	args := &promotionPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &PromotionOrder{Field: &PromotionOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithPromotionOrder(order))
+			}
+		case *PromotionOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithPromotionOrder(v))
+			}
+		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
 func (_q *RefundQuery) CollectFields(ctx context.Context, satisfies ...string) (*RefundQuery, error) {
 	fc := graphql.GetFieldContext(ctx)
 	if fc == nil {
@@ -2843,6 +3334,433 @@ func newReviewPaginateArgs(rv map[string]any) *reviewPaginateArgs {
 	}
 	if v, ok := rv[whereField].(*ReviewWhereInput); ok {
 		args.opts = append(args.opts, WithReviewFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *RiskAssessmentQuery) CollectFields(ctx context.Context, satisfies ...string) (*RiskAssessmentQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *RiskAssessmentQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(riskassessment.Columns))
+		selectedFields = []string{riskassessment.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "order":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&OrderClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, orderImplementors)...); err != nil {
+				return err
+			}
+			_q.withOrder = query
+			if _, ok := fieldSeen[riskassessment.FieldOrderID]; !ok {
+				selectedFields = append(selectedFields, riskassessment.FieldOrderID)
+				fieldSeen[riskassessment.FieldOrderID] = struct{}{}
+			}
+
+		case "customer":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&UserClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, userImplementors)...); err != nil {
+				return err
+			}
+			_q.withCustomer = query
+			if _, ok := fieldSeen[riskassessment.FieldCustomerID]; !ok {
+				selectedFields = append(selectedFields, riskassessment.FieldCustomerID)
+				fieldSeen[riskassessment.FieldCustomerID] = struct{}{}
+			}
+
+		case "merchant":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&MerchantClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, merchantImplementors)...); err != nil {
+				return err
+			}
+			_q.withMerchant = query
+			if _, ok := fieldSeen[riskassessment.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, riskassessment.FieldMerchantID)
+				fieldSeen[riskassessment.FieldMerchantID] = struct{}{}
+			}
+
+		case "decider":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&UserClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, userImplementors)...); err != nil {
+				return err
+			}
+			_q.withDecider = query
+			if _, ok := fieldSeen[riskassessment.FieldDecidedBy]; !ok {
+				selectedFields = append(selectedFields, riskassessment.FieldDecidedBy)
+				fieldSeen[riskassessment.FieldDecidedBy] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[riskassessment.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, riskassessment.FieldCreatedAt)
+				fieldSeen[riskassessment.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[riskassessment.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, riskassessment.FieldUpdatedAt)
+				fieldSeen[riskassessment.FieldUpdatedAt] = struct{}{}
+			}
+		case "deviceID":
+			if _, ok := fieldSeen[riskassessment.FieldDeviceID]; !ok {
+				selectedFields = append(selectedFields, riskassessment.FieldDeviceID)
+				fieldSeen[riskassessment.FieldDeviceID] = struct{}{}
+			}
+		case "ip":
+			if _, ok := fieldSeen[riskassessment.FieldIP]; !ok {
+				selectedFields = append(selectedFields, riskassessment.FieldIP)
+				fieldSeen[riskassessment.FieldIP] = struct{}{}
+			}
+		case "phone":
+			if _, ok := fieldSeen[riskassessment.FieldPhone]; !ok {
+				selectedFields = append(selectedFields, riskassessment.FieldPhone)
+				fieldSeen[riskassessment.FieldPhone] = struct{}{}
+			}
+		case "email":
+			if _, ok := fieldSeen[riskassessment.FieldEmail]; !ok {
+				selectedFields = append(selectedFields, riskassessment.FieldEmail)
+				fieldSeen[riskassessment.FieldEmail] = struct{}{}
+			}
+		case "couponUsed":
+			if _, ok := fieldSeen[riskassessment.FieldCouponUsed]; !ok {
+				selectedFields = append(selectedFields, riskassessment.FieldCouponUsed)
+				fieldSeen[riskassessment.FieldCouponUsed] = struct{}{}
+			}
+		case "currency":
+			if _, ok := fieldSeen[riskassessment.FieldCurrency]; !ok {
+				selectedFields = append(selectedFields, riskassessment.FieldCurrency)
+				fieldSeen[riskassessment.FieldCurrency] = struct{}{}
+			}
+		case "score":
+			if _, ok := fieldSeen[riskassessment.FieldScore]; !ok {
+				selectedFields = append(selectedFields, riskassessment.FieldScore)
+				fieldSeen[riskassessment.FieldScore] = struct{}{}
+			}
+		case "rules":
+			if _, ok := fieldSeen[riskassessment.FieldRules]; !ok {
+				selectedFields = append(selectedFields, riskassessment.FieldRules)
+				fieldSeen[riskassessment.FieldRules] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[riskassessment.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, riskassessment.FieldStatus)
+				fieldSeen[riskassessment.FieldStatus] = struct{}{}
+			}
+		case "screenedAt":
+			if _, ok := fieldSeen[riskassessment.FieldScreenedAt]; !ok {
+				selectedFields = append(selectedFields, riskassessment.FieldScreenedAt)
+				fieldSeen[riskassessment.FieldScreenedAt] = struct{}{}
+			}
+		case "decidedAt":
+			if _, ok := fieldSeen[riskassessment.FieldDecidedAt]; !ok {
+				selectedFields = append(selectedFields, riskassessment.FieldDecidedAt)
+				fieldSeen[riskassessment.FieldDecidedAt] = struct{}{}
+			}
+		case "decisionNote":
+			if _, ok := fieldSeen[riskassessment.FieldDecisionNote]; !ok {
+				selectedFields = append(selectedFields, riskassessment.FieldDecisionNote)
+				fieldSeen[riskassessment.FieldDecisionNote] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type riskassessmentPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []RiskAssessmentPaginateOption
+}
+
+func newRiskAssessmentPaginateArgs(rv map[string]any) *riskassessmentPaginateArgs {
+	args := &riskassessmentPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &RiskAssessmentOrder{Field: &RiskAssessmentOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithRiskAssessmentOrder(order))
+			}
+		case *RiskAssessmentOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithRiskAssessmentOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*RiskAssessmentWhereInput); ok {
+		args.opts = append(args.opts, WithRiskAssessmentFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *RiskListEntryQuery) CollectFields(ctx context.Context, satisfies ...string) (*RiskListEntryQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *RiskListEntryQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(risklistentry.Columns))
+		selectedFields = []string{risklistentry.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "createdAt":
+			if _, ok := fieldSeen[risklistentry.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, risklistentry.FieldCreatedAt)
+				fieldSeen[risklistentry.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[risklistentry.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, risklistentry.FieldUpdatedAt)
+				fieldSeen[risklistentry.FieldUpdatedAt] = struct{}{}
+			}
+		case "kind":
+			if _, ok := fieldSeen[risklistentry.FieldKind]; !ok {
+				selectedFields = append(selectedFields, risklistentry.FieldKind)
+				fieldSeen[risklistentry.FieldKind] = struct{}{}
+			}
+		case "value":
+			if _, ok := fieldSeen[risklistentry.FieldValue]; !ok {
+				selectedFields = append(selectedFields, risklistentry.FieldValue)
+				fieldSeen[risklistentry.FieldValue] = struct{}{}
+			}
+		case "label":
+			if _, ok := fieldSeen[risklistentry.FieldLabel]; !ok {
+				selectedFields = append(selectedFields, risklistentry.FieldLabel)
+				fieldSeen[risklistentry.FieldLabel] = struct{}{}
+			}
+		case "note":
+			if _, ok := fieldSeen[risklistentry.FieldNote]; !ok {
+				selectedFields = append(selectedFields, risklistentry.FieldNote)
+				fieldSeen[risklistentry.FieldNote] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type risklistentryPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []RiskListEntryPaginateOption
+}
+
+func newRiskListEntryPaginateArgs(rv map[string]any) *risklistentryPaginateArgs {
+	args := &risklistentryPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &RiskListEntryOrder{Field: &RiskListEntryOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithRiskListEntryOrder(order))
+			}
+		case *RiskListEntryOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithRiskListEntryOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*RiskListEntryWhereInput); ok {
+		args.opts = append(args.opts, WithRiskListEntryFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *SearchSynonymQuery) CollectFields(ctx context.Context, satisfies ...string) (*SearchSynonymQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *SearchSynonymQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(searchsynonym.Columns))
+		selectedFields = []string{searchsynonym.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "terms":
+			if _, ok := fieldSeen[searchsynonym.FieldTerms]; !ok {
+				selectedFields = append(selectedFields, searchsynonym.FieldTerms)
+				fieldSeen[searchsynonym.FieldTerms] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[searchsynonym.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, searchsynonym.FieldCreatedAt)
+				fieldSeen[searchsynonym.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[searchsynonym.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, searchsynonym.FieldUpdatedAt)
+				fieldSeen[searchsynonym.FieldUpdatedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type searchsynonymPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []SearchSynonymPaginateOption
+}
+
+func newSearchSynonymPaginateArgs(rv map[string]any) *searchsynonymPaginateArgs {
+	args := &searchsynonymPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &SearchSynonymOrder{Field: &SearchSynonymOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithSearchSynonymOrder(order))
+			}
+		case *SearchSynonymOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithSearchSynonymOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*SearchSynonymWhereInput); ok {
+		args.opts = append(args.opts, WithSearchSynonymFilter(v.Filter))
 	}
 	return args
 }

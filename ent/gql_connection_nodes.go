@@ -69,6 +69,24 @@ func (c *CategoryConnection) Nodes() []*Category {
 }
 
 // Nodes returns the nodes of the connection's edges, in order.
+func (c *CustomerGroupConnection) Nodes() []*CustomerGroup {
+	nodes := make([]*CustomerGroup, len(c.Edges))
+	for i, e := range c.Edges {
+		nodes[i] = e.Node
+	}
+	return nodes
+}
+
+// Nodes returns the nodes of the connection's edges, in order.
+func (c *ExchangeRateConnection) Nodes() []*ExchangeRate {
+	nodes := make([]*ExchangeRate, len(c.Edges))
+	for i, e := range c.Edges {
+		nodes[i] = e.Node
+	}
+	return nodes
+}
+
+// Nodes returns the nodes of the connection's edges, in order.
 func (c *HelpArticleConnection) Nodes() []*HelpArticle {
 	nodes := make([]*HelpArticle, len(c.Edges))
 	for i, e := range c.Edges {
@@ -80,6 +98,15 @@ func (c *HelpArticleConnection) Nodes() []*HelpArticle {
 // Nodes returns the nodes of the connection's edges, in order.
 func (c *HelpCategoryConnection) Nodes() []*HelpCategory {
 	nodes := make([]*HelpCategory, len(c.Edges))
+	for i, e := range c.Edges {
+		nodes[i] = e.Node
+	}
+	return nodes
+}
+
+// Nodes returns the nodes of the connection's edges, in order.
+func (c *MemberTierConnection) Nodes() []*MemberTier {
+	nodes := make([]*MemberTier, len(c.Edges))
 	for i, e := range c.Edges {
 		nodes[i] = e.Node
 	}
@@ -168,6 +195,15 @@ func (c *ProductVariantConnection) Nodes() []*ProductVariant {
 }
 
 // Nodes returns the nodes of the connection's edges, in order.
+func (c *PromotionConnection) Nodes() []*Promotion {
+	nodes := make([]*Promotion, len(c.Edges))
+	for i, e := range c.Edges {
+		nodes[i] = e.Node
+	}
+	return nodes
+}
+
+// Nodes returns the nodes of the connection's edges, in order.
 func (c *RefundConnection) Nodes() []*Refund {
 	nodes := make([]*Refund, len(c.Edges))
 	for i, e := range c.Edges {
@@ -179,6 +215,33 @@ func (c *RefundConnection) Nodes() []*Refund {
 // Nodes returns the nodes of the connection's edges, in order.
 func (c *ReviewConnection) Nodes() []*Review {
 	nodes := make([]*Review, len(c.Edges))
+	for i, e := range c.Edges {
+		nodes[i] = e.Node
+	}
+	return nodes
+}
+
+// Nodes returns the nodes of the connection's edges, in order.
+func (c *RiskAssessmentConnection) Nodes() []*RiskAssessment {
+	nodes := make([]*RiskAssessment, len(c.Edges))
+	for i, e := range c.Edges {
+		nodes[i] = e.Node
+	}
+	return nodes
+}
+
+// Nodes returns the nodes of the connection's edges, in order.
+func (c *RiskListEntryConnection) Nodes() []*RiskListEntry {
+	nodes := make([]*RiskListEntry, len(c.Edges))
+	for i, e := range c.Edges {
+		nodes[i] = e.Node
+	}
+	return nodes
+}
+
+// Nodes returns the nodes of the connection's edges, in order.
+func (c *SearchSynonymConnection) Nodes() []*SearchSynonym {
+	nodes := make([]*SearchSynonym, len(c.Edges))
 	for i, e := range c.Edges {
 		nodes[i] = e.Node
 	}

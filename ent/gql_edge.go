@@ -225,6 +225,38 @@ func (_m *Review) Product(ctx context.Context) (*Product, error) {
 	return result, err
 }
 
+func (_m *RiskAssessment) Order(ctx context.Context) (*Order, error) {
+	result, err := _m.Edges.OrderOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryOrder().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *RiskAssessment) Customer(ctx context.Context) (*User, error) {
+	result, err := _m.Edges.CustomerOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryCustomer().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *RiskAssessment) Merchant(ctx context.Context) (*Merchant, error) {
+	result, err := _m.Edges.MerchantOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryMerchant().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *RiskAssessment) Decider(ctx context.Context) (*User, error) {
+	result, err := _m.Edges.DeciderOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryDecider().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
 func (_m *Shipment) Order(ctx context.Context) (*Order, error) {
 	result, err := _m.Edges.OrderOrErr()
 	if IsNotLoaded(err) {

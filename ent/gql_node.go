@@ -17,9 +17,12 @@ import (
 	"github.com/xiadan/xiadan/ent/auditlog"
 	"github.com/xiadan/xiadan/ent/cartline"
 	"github.com/xiadan/xiadan/ent/category"
+	"github.com/xiadan/xiadan/ent/customergroup"
+	"github.com/xiadan/xiadan/ent/exchangerate"
 	"github.com/xiadan/xiadan/ent/helparticle"
 	"github.com/xiadan/xiadan/ent/helpcategory"
 	"github.com/xiadan/xiadan/ent/internal"
+	"github.com/xiadan/xiadan/ent/membertier"
 	"github.com/xiadan/xiadan/ent/merchant"
 	"github.com/xiadan/xiadan/ent/merchantinvitation"
 	"github.com/xiadan/xiadan/ent/merchantsanction"
@@ -29,8 +32,12 @@ import (
 	"github.com/xiadan/xiadan/ent/payment"
 	"github.com/xiadan/xiadan/ent/product"
 	"github.com/xiadan/xiadan/ent/productvariant"
+	"github.com/xiadan/xiadan/ent/promotion"
 	"github.com/xiadan/xiadan/ent/refund"
 	"github.com/xiadan/xiadan/ent/review"
+	"github.com/xiadan/xiadan/ent/riskassessment"
+	"github.com/xiadan/xiadan/ent/risklistentry"
+	"github.com/xiadan/xiadan/ent/searchsynonym"
 	"github.com/xiadan/xiadan/ent/shipment"
 	"github.com/xiadan/xiadan/ent/stockmovement"
 	"github.com/xiadan/xiadan/ent/ticket"
@@ -84,6 +91,16 @@ var categoryImplementors = []string{"Category", "Node"}
 // IsNode implements the Node interface check for GQLGen.
 func (*Category) IsNode() {}
 
+var customergroupImplementors = []string{"CustomerGroup", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*CustomerGroup) IsNode() {}
+
+var exchangerateImplementors = []string{"ExchangeRate", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*ExchangeRate) IsNode() {}
+
 var helparticleImplementors = []string{"HelpArticle", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
@@ -93,6 +110,11 @@ var helpcategoryImplementors = []string{"HelpCategory", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*HelpCategory) IsNode() {}
+
+var membertierImplementors = []string{"MemberTier", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*MemberTier) IsNode() {}
 
 var merchantImplementors = []string{"Merchant", "Node"}
 
@@ -139,6 +161,11 @@ var productvariantImplementors = []string{"ProductVariant", "Node"}
 // IsNode implements the Node interface check for GQLGen.
 func (*ProductVariant) IsNode() {}
 
+var promotionImplementors = []string{"Promotion", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Promotion) IsNode() {}
+
 var refundImplementors = []string{"Refund", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
@@ -148,6 +175,21 @@ var reviewImplementors = []string{"Review", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*Review) IsNode() {}
+
+var riskassessmentImplementors = []string{"RiskAssessment", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*RiskAssessment) IsNode() {}
+
+var risklistentryImplementors = []string{"RiskListEntry", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*RiskListEntry) IsNode() {}
+
+var searchsynonymImplementors = []string{"SearchSynonym", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*SearchSynonym) IsNode() {}
 
 var shipmentImplementors = []string{"Shipment", "Node"}
 
@@ -344,6 +386,24 @@ func (c *Client) noder(ctx context.Context, table string, id int) (Noder, error)
 			}
 		}
 		return query.Only(ctx)
+	case customergroup.Table:
+		query := c.CustomerGroup.Query().
+			Where(customergroup.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, customergroupImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case exchangerate.Table:
+		query := c.ExchangeRate.Query().
+			Where(exchangerate.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, exchangerateImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
 	case helparticle.Table:
 		query := c.HelpArticle.Query().
 			Where(helparticle.ID(id))
@@ -358,6 +418,15 @@ func (c *Client) noder(ctx context.Context, table string, id int) (Noder, error)
 			Where(helpcategory.ID(id))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, helpcategoryImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case membertier.Table:
+		query := c.MemberTier.Query().
+			Where(membertier.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, membertierImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -443,6 +512,15 @@ func (c *Client) noder(ctx context.Context, table string, id int) (Noder, error)
 			}
 		}
 		return query.Only(ctx)
+	case promotion.Table:
+		query := c.Promotion.Query().
+			Where(promotion.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, promotionImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
 	case refund.Table:
 		query := c.Refund.Query().
 			Where(refund.ID(id))
@@ -457,6 +535,33 @@ func (c *Client) noder(ctx context.Context, table string, id int) (Noder, error)
 			Where(review.ID(id))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, reviewImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case riskassessment.Table:
+		query := c.RiskAssessment.Query().
+			Where(riskassessment.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, riskassessmentImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case risklistentry.Table:
+		query := c.RiskListEntry.Query().
+			Where(risklistentry.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, risklistentryImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case searchsynonym.Table:
+		query := c.SearchSynonym.Query().
+			Where(searchsynonym.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, searchsynonymImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -745,6 +850,38 @@ func (c *Client) noders(ctx context.Context, table string, ids []int) ([]Noder, 
 				*noder = node
 			}
 		}
+	case customergroup.Table:
+		query := c.CustomerGroup.Query().
+			Where(customergroup.IDIn(ids...))
+		query, err := query.CollectFields(ctx, customergroupImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case exchangerate.Table:
+		query := c.ExchangeRate.Query().
+			Where(exchangerate.IDIn(ids...))
+		query, err := query.CollectFields(ctx, exchangerateImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
 	case helparticle.Table:
 		query := c.HelpArticle.Query().
 			Where(helparticle.IDIn(ids...))
@@ -765,6 +902,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []int) ([]Noder, 
 		query := c.HelpCategory.Query().
 			Where(helpcategory.IDIn(ids...))
 		query, err := query.CollectFields(ctx, helpcategoryImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case membertier.Table:
+		query := c.MemberTier.Query().
+			Where(membertier.IDIn(ids...))
+		query, err := query.CollectFields(ctx, membertierImplementors...)
 		if err != nil {
 			return nil, err
 		}
@@ -921,6 +1074,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []int) ([]Noder, 
 				*noder = node
 			}
 		}
+	case promotion.Table:
+		query := c.Promotion.Query().
+			Where(promotion.IDIn(ids...))
+		query, err := query.CollectFields(ctx, promotionImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
 	case refund.Table:
 		query := c.Refund.Query().
 			Where(refund.IDIn(ids...))
@@ -941,6 +1110,54 @@ func (c *Client) noders(ctx context.Context, table string, ids []int) ([]Noder, 
 		query := c.Review.Query().
 			Where(review.IDIn(ids...))
 		query, err := query.CollectFields(ctx, reviewImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case riskassessment.Table:
+		query := c.RiskAssessment.Query().
+			Where(riskassessment.IDIn(ids...))
+		query, err := query.CollectFields(ctx, riskassessmentImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case risklistentry.Table:
+		query := c.RiskListEntry.Query().
+			Where(risklistentry.IDIn(ids...))
+		query, err := query.CollectFields(ctx, risklistentryImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case searchsynonym.Table:
+		query := c.SearchSynonym.Query().
+			Where(searchsynonym.IDIn(ids...))
+		query, err := query.CollectFields(ctx, searchsynonymImplementors...)
 		if err != nil {
 			return nil, err
 		}

@@ -22,8 +22,11 @@ import (
 	"github.com/xiadan/xiadan/ent/auditlog"
 	"github.com/xiadan/xiadan/ent/cartline"
 	"github.com/xiadan/xiadan/ent/category"
+	"github.com/xiadan/xiadan/ent/customergroup"
+	"github.com/xiadan/xiadan/ent/exchangerate"
 	"github.com/xiadan/xiadan/ent/helparticle"
 	"github.com/xiadan/xiadan/ent/helpcategory"
+	"github.com/xiadan/xiadan/ent/membertier"
 	"github.com/xiadan/xiadan/ent/merchant"
 	"github.com/xiadan/xiadan/ent/merchantinvitation"
 	"github.com/xiadan/xiadan/ent/merchantsanction"
@@ -33,8 +36,12 @@ import (
 	"github.com/xiadan/xiadan/ent/payment"
 	"github.com/xiadan/xiadan/ent/product"
 	"github.com/xiadan/xiadan/ent/productvariant"
+	"github.com/xiadan/xiadan/ent/promotion"
 	"github.com/xiadan/xiadan/ent/refund"
 	"github.com/xiadan/xiadan/ent/review"
+	"github.com/xiadan/xiadan/ent/riskassessment"
+	"github.com/xiadan/xiadan/ent/risklistentry"
+	"github.com/xiadan/xiadan/ent/searchsynonym"
 	"github.com/xiadan/xiadan/ent/shipment"
 	"github.com/xiadan/xiadan/ent/stockmovement"
 	"github.com/xiadan/xiadan/ent/ticket"
@@ -2314,6 +2321,626 @@ func (_m *Category) ToEdge(order *CategoryOrder) *CategoryEdge {
 	}
 }
 
+// CustomerGroupEdge is the edge representation of CustomerGroup.
+type CustomerGroupEdge struct {
+	Node   *CustomerGroup `json:"node"`
+	Cursor Cursor         `json:"cursor"`
+}
+
+// CustomerGroupConnection is the connection containing edges to CustomerGroup.
+type CustomerGroupConnection struct {
+	Edges      []*CustomerGroupEdge `json:"edges"`
+	PageInfo   PageInfo             `json:"pageInfo"`
+	TotalCount int                  `json:"totalCount"`
+}
+
+func (c *CustomerGroupConnection) build(nodes []*CustomerGroup, pager *customergroupPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *CustomerGroup
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *CustomerGroup {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *CustomerGroup {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*CustomerGroupEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &CustomerGroupEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// CustomerGroupPaginateOption enables pagination customization.
+type CustomerGroupPaginateOption func(*customergroupPager) error
+
+// WithCustomerGroupOrder configures pagination ordering.
+func WithCustomerGroupOrder(order *CustomerGroupOrder) CustomerGroupPaginateOption {
+	if order == nil {
+		order = DefaultCustomerGroupOrder
+	}
+	o := *order
+	return func(pager *customergroupPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultCustomerGroupOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithCustomerGroupFilter configures pagination filter.
+func WithCustomerGroupFilter(filter func(*CustomerGroupQuery) (*CustomerGroupQuery, error)) CustomerGroupPaginateOption {
+	return func(pager *customergroupPager) error {
+		if filter == nil {
+			return errors.New("CustomerGroupQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type customergroupPager struct {
+	reverse bool
+	order   *CustomerGroupOrder
+	filter  func(*CustomerGroupQuery) (*CustomerGroupQuery, error)
+}
+
+func newCustomerGroupPager(opts []CustomerGroupPaginateOption, reverse bool) (*customergroupPager, error) {
+	pager := &customergroupPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultCustomerGroupOrder
+	}
+	return pager, nil
+}
+
+func (p *customergroupPager) applyFilter(query *CustomerGroupQuery) (*CustomerGroupQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *customergroupPager) toCursor(_m *CustomerGroup) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *customergroupPager) applyCursors(query *CustomerGroupQuery, after, before *Cursor) (*CustomerGroupQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultCustomerGroupOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *customergroupPager) applyOrder(query *CustomerGroupQuery) *CustomerGroupQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultCustomerGroupOrder.Field {
+		query = query.Order(DefaultCustomerGroupOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *customergroupPager) orderExpr(query *CustomerGroupQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultCustomerGroupOrder.Field {
+			b.Comma().Ident(DefaultCustomerGroupOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to CustomerGroup.
+func (_m *CustomerGroupQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...CustomerGroupPaginateOption,
+) (*CustomerGroupConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newCustomerGroupPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &CustomerGroupConnection{Edges: []*CustomerGroupEdge{}}
+	// The page is read for edges, nodes and pageInfo (its cursors come from the page).
+	ignoredEdges := !hasCollectedField(ctx, edgesField) && !hasCollectedField(ctx, nodesField) && !hasCollectedField(ctx, pageInfoField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	} else if field := collectedField(ctx, nodesField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{nodesField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// CustomerGroupOrderFieldCreatedAt orders CustomerGroup by created_at.
+	CustomerGroupOrderFieldCreatedAt = &CustomerGroupOrderField{
+		Value: func(_m *CustomerGroup) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: customergroup.FieldCreatedAt,
+		toTerm: customergroup.ByCreatedAt,
+		toCursor: func(_m *CustomerGroup) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// CustomerGroupOrderFieldUpdatedAt orders CustomerGroup by updated_at.
+	CustomerGroupOrderFieldUpdatedAt = &CustomerGroupOrderField{
+		Value: func(_m *CustomerGroup) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: customergroup.FieldUpdatedAt,
+		toTerm: customergroup.ByUpdatedAt,
+		toCursor: func(_m *CustomerGroup) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f CustomerGroupOrderField) String() string {
+	var str string
+	switch f.column {
+	case CustomerGroupOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case CustomerGroupOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f CustomerGroupOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *CustomerGroupOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("CustomerGroupOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *CustomerGroupOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *CustomerGroupOrderFieldUpdatedAt
+	default:
+		return fmt.Errorf("%s is not a valid CustomerGroupOrderField", str)
+	}
+	return nil
+}
+
+// CustomerGroupOrderField defines the ordering field of CustomerGroup.
+type CustomerGroupOrderField struct {
+	// Value extracts the ordering value from the given CustomerGroup.
+	Value    func(*CustomerGroup) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) customergroup.OrderOption
+	toCursor func(*CustomerGroup) Cursor
+}
+
+// CustomerGroupOrder defines the ordering of CustomerGroup.
+type CustomerGroupOrder struct {
+	Direction OrderDirection           `json:"direction"`
+	Field     *CustomerGroupOrderField `json:"field"`
+}
+
+// DefaultCustomerGroupOrder is the default ordering of CustomerGroup.
+var DefaultCustomerGroupOrder = &CustomerGroupOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &CustomerGroupOrderField{
+		Value: func(_m *CustomerGroup) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: customergroup.FieldID,
+		toTerm: customergroup.ByID,
+		toCursor: func(_m *CustomerGroup) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts CustomerGroup into CustomerGroupEdge.
+func (_m *CustomerGroup) ToEdge(order *CustomerGroupOrder) *CustomerGroupEdge {
+	if order == nil {
+		order = DefaultCustomerGroupOrder
+	}
+	return &CustomerGroupEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// ExchangeRateEdge is the edge representation of ExchangeRate.
+type ExchangeRateEdge struct {
+	Node   *ExchangeRate `json:"node"`
+	Cursor Cursor        `json:"cursor"`
+}
+
+// ExchangeRateConnection is the connection containing edges to ExchangeRate.
+type ExchangeRateConnection struct {
+	Edges      []*ExchangeRateEdge `json:"edges"`
+	PageInfo   PageInfo            `json:"pageInfo"`
+	TotalCount int                 `json:"totalCount"`
+}
+
+func (c *ExchangeRateConnection) build(nodes []*ExchangeRate, pager *exchangeratePager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *ExchangeRate
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *ExchangeRate {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *ExchangeRate {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*ExchangeRateEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &ExchangeRateEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// ExchangeRatePaginateOption enables pagination customization.
+type ExchangeRatePaginateOption func(*exchangeratePager) error
+
+// WithExchangeRateOrder configures pagination ordering.
+func WithExchangeRateOrder(order *ExchangeRateOrder) ExchangeRatePaginateOption {
+	if order == nil {
+		order = DefaultExchangeRateOrder
+	}
+	o := *order
+	return func(pager *exchangeratePager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultExchangeRateOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithExchangeRateFilter configures pagination filter.
+func WithExchangeRateFilter(filter func(*ExchangeRateQuery) (*ExchangeRateQuery, error)) ExchangeRatePaginateOption {
+	return func(pager *exchangeratePager) error {
+		if filter == nil {
+			return errors.New("ExchangeRateQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type exchangeratePager struct {
+	reverse bool
+	order   *ExchangeRateOrder
+	filter  func(*ExchangeRateQuery) (*ExchangeRateQuery, error)
+}
+
+func newExchangeRatePager(opts []ExchangeRatePaginateOption, reverse bool) (*exchangeratePager, error) {
+	pager := &exchangeratePager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultExchangeRateOrder
+	}
+	return pager, nil
+}
+
+func (p *exchangeratePager) applyFilter(query *ExchangeRateQuery) (*ExchangeRateQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *exchangeratePager) toCursor(_m *ExchangeRate) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *exchangeratePager) applyCursors(query *ExchangeRateQuery, after, before *Cursor) (*ExchangeRateQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultExchangeRateOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *exchangeratePager) applyOrder(query *ExchangeRateQuery) *ExchangeRateQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultExchangeRateOrder.Field {
+		query = query.Order(DefaultExchangeRateOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *exchangeratePager) orderExpr(query *ExchangeRateQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultExchangeRateOrder.Field {
+			b.Comma().Ident(DefaultExchangeRateOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to ExchangeRate.
+func (_m *ExchangeRateQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...ExchangeRatePaginateOption,
+) (*ExchangeRateConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newExchangeRatePager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &ExchangeRateConnection{Edges: []*ExchangeRateEdge{}}
+	// The page is read for edges, nodes and pageInfo (its cursors come from the page).
+	ignoredEdges := !hasCollectedField(ctx, edgesField) && !hasCollectedField(ctx, nodesField) && !hasCollectedField(ctx, pageInfoField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	} else if field := collectedField(ctx, nodesField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{nodesField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// ExchangeRateOrderFieldEffectiveAt orders ExchangeRate by effective_at.
+	ExchangeRateOrderFieldEffectiveAt = &ExchangeRateOrderField{
+		Value: func(_m *ExchangeRate) (ent.Value, error) {
+			return _m.EffectiveAt, nil
+		},
+		column: exchangerate.FieldEffectiveAt,
+		toTerm: exchangerate.ByEffectiveAt,
+		toCursor: func(_m *ExchangeRate) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.EffectiveAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f ExchangeRateOrderField) String() string {
+	var str string
+	switch f.column {
+	case ExchangeRateOrderFieldEffectiveAt.column:
+		str = "EFFECTIVE_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f ExchangeRateOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *ExchangeRateOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("ExchangeRateOrderField %T must be a string", v)
+	}
+	switch str {
+	case "EFFECTIVE_AT":
+		*f = *ExchangeRateOrderFieldEffectiveAt
+	default:
+		return fmt.Errorf("%s is not a valid ExchangeRateOrderField", str)
+	}
+	return nil
+}
+
+// ExchangeRateOrderField defines the ordering field of ExchangeRate.
+type ExchangeRateOrderField struct {
+	// Value extracts the ordering value from the given ExchangeRate.
+	Value    func(*ExchangeRate) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) exchangerate.OrderOption
+	toCursor func(*ExchangeRate) Cursor
+}
+
+// ExchangeRateOrder defines the ordering of ExchangeRate.
+type ExchangeRateOrder struct {
+	Direction OrderDirection          `json:"direction"`
+	Field     *ExchangeRateOrderField `json:"field"`
+}
+
+// DefaultExchangeRateOrder is the default ordering of ExchangeRate.
+var DefaultExchangeRateOrder = &ExchangeRateOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &ExchangeRateOrderField{
+		Value: func(_m *ExchangeRate) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: exchangerate.FieldID,
+		toTerm: exchangerate.ByID,
+		toCursor: func(_m *ExchangeRate) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts ExchangeRate into ExchangeRateEdge.
+func (_m *ExchangeRate) ToEdge(order *ExchangeRateOrder) *ExchangeRateEdge {
+	if order == nil {
+		order = DefaultExchangeRateOrder
+	}
+	return &ExchangeRateEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
 // HelpArticleEdge is the edge representation of HelpArticle.
 type HelpArticleEdge struct {
 	Node   *HelpArticle `json:"node"`
@@ -2817,6 +3444,325 @@ func (_m *HelpCategory) ToEdge(order *HelpCategoryOrder) *HelpCategoryEdge {
 		order = DefaultHelpCategoryOrder
 	}
 	return &HelpCategoryEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// MemberTierEdge is the edge representation of MemberTier.
+type MemberTierEdge struct {
+	Node   *MemberTier `json:"node"`
+	Cursor Cursor      `json:"cursor"`
+}
+
+// MemberTierConnection is the connection containing edges to MemberTier.
+type MemberTierConnection struct {
+	Edges      []*MemberTierEdge `json:"edges"`
+	PageInfo   PageInfo          `json:"pageInfo"`
+	TotalCount int               `json:"totalCount"`
+}
+
+func (c *MemberTierConnection) build(nodes []*MemberTier, pager *membertierPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *MemberTier
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *MemberTier {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *MemberTier {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*MemberTierEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &MemberTierEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// MemberTierPaginateOption enables pagination customization.
+type MemberTierPaginateOption func(*membertierPager) error
+
+// WithMemberTierOrder configures pagination ordering.
+func WithMemberTierOrder(order *MemberTierOrder) MemberTierPaginateOption {
+	if order == nil {
+		order = DefaultMemberTierOrder
+	}
+	o := *order
+	return func(pager *membertierPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultMemberTierOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithMemberTierFilter configures pagination filter.
+func WithMemberTierFilter(filter func(*MemberTierQuery) (*MemberTierQuery, error)) MemberTierPaginateOption {
+	return func(pager *membertierPager) error {
+		if filter == nil {
+			return errors.New("MemberTierQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type membertierPager struct {
+	reverse bool
+	order   *MemberTierOrder
+	filter  func(*MemberTierQuery) (*MemberTierQuery, error)
+}
+
+func newMemberTierPager(opts []MemberTierPaginateOption, reverse bool) (*membertierPager, error) {
+	pager := &membertierPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultMemberTierOrder
+	}
+	return pager, nil
+}
+
+func (p *membertierPager) applyFilter(query *MemberTierQuery) (*MemberTierQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *membertierPager) toCursor(_m *MemberTier) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *membertierPager) applyCursors(query *MemberTierQuery, after, before *Cursor) (*MemberTierQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultMemberTierOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *membertierPager) applyOrder(query *MemberTierQuery) *MemberTierQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultMemberTierOrder.Field {
+		query = query.Order(DefaultMemberTierOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *membertierPager) orderExpr(query *MemberTierQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultMemberTierOrder.Field {
+			b.Comma().Ident(DefaultMemberTierOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to MemberTier.
+func (_m *MemberTierQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...MemberTierPaginateOption,
+) (*MemberTierConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newMemberTierPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &MemberTierConnection{Edges: []*MemberTierEdge{}}
+	// The page is read for edges, nodes and pageInfo (its cursors come from the page).
+	ignoredEdges := !hasCollectedField(ctx, edgesField) && !hasCollectedField(ctx, nodesField) && !hasCollectedField(ctx, pageInfoField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	} else if field := collectedField(ctx, nodesField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{nodesField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// MemberTierOrderFieldCreatedAt orders MemberTier by created_at.
+	MemberTierOrderFieldCreatedAt = &MemberTierOrderField{
+		Value: func(_m *MemberTier) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: membertier.FieldCreatedAt,
+		toTerm: membertier.ByCreatedAt,
+		toCursor: func(_m *MemberTier) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// MemberTierOrderFieldUpdatedAt orders MemberTier by updated_at.
+	MemberTierOrderFieldUpdatedAt = &MemberTierOrderField{
+		Value: func(_m *MemberTier) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: membertier.FieldUpdatedAt,
+		toTerm: membertier.ByUpdatedAt,
+		toCursor: func(_m *MemberTier) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f MemberTierOrderField) String() string {
+	var str string
+	switch f.column {
+	case MemberTierOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case MemberTierOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f MemberTierOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *MemberTierOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("MemberTierOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *MemberTierOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *MemberTierOrderFieldUpdatedAt
+	default:
+		return fmt.Errorf("%s is not a valid MemberTierOrderField", str)
+	}
+	return nil
+}
+
+// MemberTierOrderField defines the ordering field of MemberTier.
+type MemberTierOrderField struct {
+	// Value extracts the ordering value from the given MemberTier.
+	Value    func(*MemberTier) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) membertier.OrderOption
+	toCursor func(*MemberTier) Cursor
+}
+
+// MemberTierOrder defines the ordering of MemberTier.
+type MemberTierOrder struct {
+	Direction OrderDirection        `json:"direction"`
+	Field     *MemberTierOrderField `json:"field"`
+}
+
+// DefaultMemberTierOrder is the default ordering of MemberTier.
+var DefaultMemberTierOrder = &MemberTierOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &MemberTierOrderField{
+		Value: func(_m *MemberTier) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: membertier.FieldID,
+		toTerm: membertier.ByID,
+		toCursor: func(_m *MemberTier) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts MemberTier into MemberTierEdge.
+func (_m *MemberTier) ToEdge(order *MemberTierOrder) *MemberTierEdge {
+	if order == nil {
+		order = DefaultMemberTierOrder
+	}
+	return &MemberTierEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}
@@ -5689,6 +6635,325 @@ func (_m *ProductVariant) ToEdge(order *ProductVariantOrder) *ProductVariantEdge
 	}
 }
 
+// PromotionEdge is the edge representation of Promotion.
+type PromotionEdge struct {
+	Node   *Promotion `json:"node"`
+	Cursor Cursor     `json:"cursor"`
+}
+
+// PromotionConnection is the connection containing edges to Promotion.
+type PromotionConnection struct {
+	Edges      []*PromotionEdge `json:"edges"`
+	PageInfo   PageInfo         `json:"pageInfo"`
+	TotalCount int              `json:"totalCount"`
+}
+
+func (c *PromotionConnection) build(nodes []*Promotion, pager *promotionPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *Promotion
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *Promotion {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *Promotion {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*PromotionEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &PromotionEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// PromotionPaginateOption enables pagination customization.
+type PromotionPaginateOption func(*promotionPager) error
+
+// WithPromotionOrder configures pagination ordering.
+func WithPromotionOrder(order *PromotionOrder) PromotionPaginateOption {
+	if order == nil {
+		order = DefaultPromotionOrder
+	}
+	o := *order
+	return func(pager *promotionPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultPromotionOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithPromotionFilter configures pagination filter.
+func WithPromotionFilter(filter func(*PromotionQuery) (*PromotionQuery, error)) PromotionPaginateOption {
+	return func(pager *promotionPager) error {
+		if filter == nil {
+			return errors.New("PromotionQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type promotionPager struct {
+	reverse bool
+	order   *PromotionOrder
+	filter  func(*PromotionQuery) (*PromotionQuery, error)
+}
+
+func newPromotionPager(opts []PromotionPaginateOption, reverse bool) (*promotionPager, error) {
+	pager := &promotionPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultPromotionOrder
+	}
+	return pager, nil
+}
+
+func (p *promotionPager) applyFilter(query *PromotionQuery) (*PromotionQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *promotionPager) toCursor(_m *Promotion) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *promotionPager) applyCursors(query *PromotionQuery, after, before *Cursor) (*PromotionQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultPromotionOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *promotionPager) applyOrder(query *PromotionQuery) *PromotionQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultPromotionOrder.Field {
+		query = query.Order(DefaultPromotionOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *promotionPager) orderExpr(query *PromotionQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultPromotionOrder.Field {
+			b.Comma().Ident(DefaultPromotionOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to Promotion.
+func (_m *PromotionQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...PromotionPaginateOption,
+) (*PromotionConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newPromotionPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &PromotionConnection{Edges: []*PromotionEdge{}}
+	// The page is read for edges, nodes and pageInfo (its cursors come from the page).
+	ignoredEdges := !hasCollectedField(ctx, edgesField) && !hasCollectedField(ctx, nodesField) && !hasCollectedField(ctx, pageInfoField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	} else if field := collectedField(ctx, nodesField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{nodesField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// PromotionOrderFieldCreatedAt orders Promotion by created_at.
+	PromotionOrderFieldCreatedAt = &PromotionOrderField{
+		Value: func(_m *Promotion) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: promotion.FieldCreatedAt,
+		toTerm: promotion.ByCreatedAt,
+		toCursor: func(_m *Promotion) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// PromotionOrderFieldUpdatedAt orders Promotion by updated_at.
+	PromotionOrderFieldUpdatedAt = &PromotionOrderField{
+		Value: func(_m *Promotion) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: promotion.FieldUpdatedAt,
+		toTerm: promotion.ByUpdatedAt,
+		toCursor: func(_m *Promotion) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f PromotionOrderField) String() string {
+	var str string
+	switch f.column {
+	case PromotionOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case PromotionOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f PromotionOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *PromotionOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("PromotionOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *PromotionOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *PromotionOrderFieldUpdatedAt
+	default:
+		return fmt.Errorf("%s is not a valid PromotionOrderField", str)
+	}
+	return nil
+}
+
+// PromotionOrderField defines the ordering field of Promotion.
+type PromotionOrderField struct {
+	// Value extracts the ordering value from the given Promotion.
+	Value    func(*Promotion) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) promotion.OrderOption
+	toCursor func(*Promotion) Cursor
+}
+
+// PromotionOrder defines the ordering of Promotion.
+type PromotionOrder struct {
+	Direction OrderDirection       `json:"direction"`
+	Field     *PromotionOrderField `json:"field"`
+}
+
+// DefaultPromotionOrder is the default ordering of Promotion.
+var DefaultPromotionOrder = &PromotionOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &PromotionOrderField{
+		Value: func(_m *Promotion) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: promotion.FieldID,
+		toTerm: promotion.ByID,
+		toCursor: func(_m *Promotion) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts Promotion into PromotionEdge.
+func (_m *Promotion) ToEdge(order *PromotionOrder) *PromotionEdge {
+	if order == nil {
+		order = DefaultPromotionOrder
+	}
+	return &PromotionEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
 // RefundEdge is the edge representation of Refund.
 type RefundEdge struct {
 	Node   *Refund `json:"node"`
@@ -6358,6 +7623,963 @@ func (_m *Review) ToEdge(order *ReviewOrder) *ReviewEdge {
 		order = DefaultReviewOrder
 	}
 	return &ReviewEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// RiskAssessmentEdge is the edge representation of RiskAssessment.
+type RiskAssessmentEdge struct {
+	Node   *RiskAssessment `json:"node"`
+	Cursor Cursor          `json:"cursor"`
+}
+
+// RiskAssessmentConnection is the connection containing edges to RiskAssessment.
+type RiskAssessmentConnection struct {
+	Edges      []*RiskAssessmentEdge `json:"edges"`
+	PageInfo   PageInfo              `json:"pageInfo"`
+	TotalCount int                   `json:"totalCount"`
+}
+
+func (c *RiskAssessmentConnection) build(nodes []*RiskAssessment, pager *riskassessmentPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *RiskAssessment
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *RiskAssessment {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *RiskAssessment {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*RiskAssessmentEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &RiskAssessmentEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// RiskAssessmentPaginateOption enables pagination customization.
+type RiskAssessmentPaginateOption func(*riskassessmentPager) error
+
+// WithRiskAssessmentOrder configures pagination ordering.
+func WithRiskAssessmentOrder(order *RiskAssessmentOrder) RiskAssessmentPaginateOption {
+	if order == nil {
+		order = DefaultRiskAssessmentOrder
+	}
+	o := *order
+	return func(pager *riskassessmentPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultRiskAssessmentOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithRiskAssessmentFilter configures pagination filter.
+func WithRiskAssessmentFilter(filter func(*RiskAssessmentQuery) (*RiskAssessmentQuery, error)) RiskAssessmentPaginateOption {
+	return func(pager *riskassessmentPager) error {
+		if filter == nil {
+			return errors.New("RiskAssessmentQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type riskassessmentPager struct {
+	reverse bool
+	order   *RiskAssessmentOrder
+	filter  func(*RiskAssessmentQuery) (*RiskAssessmentQuery, error)
+}
+
+func newRiskAssessmentPager(opts []RiskAssessmentPaginateOption, reverse bool) (*riskassessmentPager, error) {
+	pager := &riskassessmentPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultRiskAssessmentOrder
+	}
+	return pager, nil
+}
+
+func (p *riskassessmentPager) applyFilter(query *RiskAssessmentQuery) (*RiskAssessmentQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *riskassessmentPager) toCursor(_m *RiskAssessment) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *riskassessmentPager) applyCursors(query *RiskAssessmentQuery, after, before *Cursor) (*RiskAssessmentQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultRiskAssessmentOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *riskassessmentPager) applyOrder(query *RiskAssessmentQuery) *RiskAssessmentQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultRiskAssessmentOrder.Field {
+		query = query.Order(DefaultRiskAssessmentOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *riskassessmentPager) orderExpr(query *RiskAssessmentQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultRiskAssessmentOrder.Field {
+			b.Comma().Ident(DefaultRiskAssessmentOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to RiskAssessment.
+func (_m *RiskAssessmentQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...RiskAssessmentPaginateOption,
+) (*RiskAssessmentConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newRiskAssessmentPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &RiskAssessmentConnection{Edges: []*RiskAssessmentEdge{}}
+	// The page is read for edges, nodes and pageInfo (its cursors come from the page).
+	ignoredEdges := !hasCollectedField(ctx, edgesField) && !hasCollectedField(ctx, nodesField) && !hasCollectedField(ctx, pageInfoField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	} else if field := collectedField(ctx, nodesField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{nodesField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// RiskAssessmentOrderFieldCreatedAt orders RiskAssessment by created_at.
+	RiskAssessmentOrderFieldCreatedAt = &RiskAssessmentOrderField{
+		Value: func(_m *RiskAssessment) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: riskassessment.FieldCreatedAt,
+		toTerm: riskassessment.ByCreatedAt,
+		toCursor: func(_m *RiskAssessment) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// RiskAssessmentOrderFieldUpdatedAt orders RiskAssessment by updated_at.
+	RiskAssessmentOrderFieldUpdatedAt = &RiskAssessmentOrderField{
+		Value: func(_m *RiskAssessment) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: riskassessment.FieldUpdatedAt,
+		toTerm: riskassessment.ByUpdatedAt,
+		toCursor: func(_m *RiskAssessment) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+	// RiskAssessmentOrderFieldScore orders RiskAssessment by score.
+	RiskAssessmentOrderFieldScore = &RiskAssessmentOrderField{
+		Value: func(_m *RiskAssessment) (ent.Value, error) {
+			return _m.Score, nil
+		},
+		column: riskassessment.FieldScore,
+		toTerm: riskassessment.ByScore,
+		toCursor: func(_m *RiskAssessment) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Score,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f RiskAssessmentOrderField) String() string {
+	var str string
+	switch f.column {
+	case RiskAssessmentOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case RiskAssessmentOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	case RiskAssessmentOrderFieldScore.column:
+		str = "SCORE"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f RiskAssessmentOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *RiskAssessmentOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("RiskAssessmentOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *RiskAssessmentOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *RiskAssessmentOrderFieldUpdatedAt
+	case "SCORE":
+		*f = *RiskAssessmentOrderFieldScore
+	default:
+		return fmt.Errorf("%s is not a valid RiskAssessmentOrderField", str)
+	}
+	return nil
+}
+
+// RiskAssessmentOrderField defines the ordering field of RiskAssessment.
+type RiskAssessmentOrderField struct {
+	// Value extracts the ordering value from the given RiskAssessment.
+	Value    func(*RiskAssessment) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) riskassessment.OrderOption
+	toCursor func(*RiskAssessment) Cursor
+}
+
+// RiskAssessmentOrder defines the ordering of RiskAssessment.
+type RiskAssessmentOrder struct {
+	Direction OrderDirection            `json:"direction"`
+	Field     *RiskAssessmentOrderField `json:"field"`
+}
+
+// DefaultRiskAssessmentOrder is the default ordering of RiskAssessment.
+var DefaultRiskAssessmentOrder = &RiskAssessmentOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &RiskAssessmentOrderField{
+		Value: func(_m *RiskAssessment) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: riskassessment.FieldID,
+		toTerm: riskassessment.ByID,
+		toCursor: func(_m *RiskAssessment) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts RiskAssessment into RiskAssessmentEdge.
+func (_m *RiskAssessment) ToEdge(order *RiskAssessmentOrder) *RiskAssessmentEdge {
+	if order == nil {
+		order = DefaultRiskAssessmentOrder
+	}
+	return &RiskAssessmentEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// RiskListEntryEdge is the edge representation of RiskListEntry.
+type RiskListEntryEdge struct {
+	Node   *RiskListEntry `json:"node"`
+	Cursor Cursor         `json:"cursor"`
+}
+
+// RiskListEntryConnection is the connection containing edges to RiskListEntry.
+type RiskListEntryConnection struct {
+	Edges      []*RiskListEntryEdge `json:"edges"`
+	PageInfo   PageInfo             `json:"pageInfo"`
+	TotalCount int                  `json:"totalCount"`
+}
+
+func (c *RiskListEntryConnection) build(nodes []*RiskListEntry, pager *risklistentryPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *RiskListEntry
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *RiskListEntry {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *RiskListEntry {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*RiskListEntryEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &RiskListEntryEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// RiskListEntryPaginateOption enables pagination customization.
+type RiskListEntryPaginateOption func(*risklistentryPager) error
+
+// WithRiskListEntryOrder configures pagination ordering.
+func WithRiskListEntryOrder(order *RiskListEntryOrder) RiskListEntryPaginateOption {
+	if order == nil {
+		order = DefaultRiskListEntryOrder
+	}
+	o := *order
+	return func(pager *risklistentryPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultRiskListEntryOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithRiskListEntryFilter configures pagination filter.
+func WithRiskListEntryFilter(filter func(*RiskListEntryQuery) (*RiskListEntryQuery, error)) RiskListEntryPaginateOption {
+	return func(pager *risklistentryPager) error {
+		if filter == nil {
+			return errors.New("RiskListEntryQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type risklistentryPager struct {
+	reverse bool
+	order   *RiskListEntryOrder
+	filter  func(*RiskListEntryQuery) (*RiskListEntryQuery, error)
+}
+
+func newRiskListEntryPager(opts []RiskListEntryPaginateOption, reverse bool) (*risklistentryPager, error) {
+	pager := &risklistentryPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultRiskListEntryOrder
+	}
+	return pager, nil
+}
+
+func (p *risklistentryPager) applyFilter(query *RiskListEntryQuery) (*RiskListEntryQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *risklistentryPager) toCursor(_m *RiskListEntry) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *risklistentryPager) applyCursors(query *RiskListEntryQuery, after, before *Cursor) (*RiskListEntryQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultRiskListEntryOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *risklistentryPager) applyOrder(query *RiskListEntryQuery) *RiskListEntryQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultRiskListEntryOrder.Field {
+		query = query.Order(DefaultRiskListEntryOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *risklistentryPager) orderExpr(query *RiskListEntryQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultRiskListEntryOrder.Field {
+			b.Comma().Ident(DefaultRiskListEntryOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to RiskListEntry.
+func (_m *RiskListEntryQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...RiskListEntryPaginateOption,
+) (*RiskListEntryConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newRiskListEntryPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &RiskListEntryConnection{Edges: []*RiskListEntryEdge{}}
+	// The page is read for edges, nodes and pageInfo (its cursors come from the page).
+	ignoredEdges := !hasCollectedField(ctx, edgesField) && !hasCollectedField(ctx, nodesField) && !hasCollectedField(ctx, pageInfoField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	} else if field := collectedField(ctx, nodesField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{nodesField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// RiskListEntryOrderFieldCreatedAt orders RiskListEntry by created_at.
+	RiskListEntryOrderFieldCreatedAt = &RiskListEntryOrderField{
+		Value: func(_m *RiskListEntry) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: risklistentry.FieldCreatedAt,
+		toTerm: risklistentry.ByCreatedAt,
+		toCursor: func(_m *RiskListEntry) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// RiskListEntryOrderFieldUpdatedAt orders RiskListEntry by updated_at.
+	RiskListEntryOrderFieldUpdatedAt = &RiskListEntryOrderField{
+		Value: func(_m *RiskListEntry) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: risklistentry.FieldUpdatedAt,
+		toTerm: risklistentry.ByUpdatedAt,
+		toCursor: func(_m *RiskListEntry) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f RiskListEntryOrderField) String() string {
+	var str string
+	switch f.column {
+	case RiskListEntryOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case RiskListEntryOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f RiskListEntryOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *RiskListEntryOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("RiskListEntryOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *RiskListEntryOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *RiskListEntryOrderFieldUpdatedAt
+	default:
+		return fmt.Errorf("%s is not a valid RiskListEntryOrderField", str)
+	}
+	return nil
+}
+
+// RiskListEntryOrderField defines the ordering field of RiskListEntry.
+type RiskListEntryOrderField struct {
+	// Value extracts the ordering value from the given RiskListEntry.
+	Value    func(*RiskListEntry) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) risklistentry.OrderOption
+	toCursor func(*RiskListEntry) Cursor
+}
+
+// RiskListEntryOrder defines the ordering of RiskListEntry.
+type RiskListEntryOrder struct {
+	Direction OrderDirection           `json:"direction"`
+	Field     *RiskListEntryOrderField `json:"field"`
+}
+
+// DefaultRiskListEntryOrder is the default ordering of RiskListEntry.
+var DefaultRiskListEntryOrder = &RiskListEntryOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &RiskListEntryOrderField{
+		Value: func(_m *RiskListEntry) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: risklistentry.FieldID,
+		toTerm: risklistentry.ByID,
+		toCursor: func(_m *RiskListEntry) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts RiskListEntry into RiskListEntryEdge.
+func (_m *RiskListEntry) ToEdge(order *RiskListEntryOrder) *RiskListEntryEdge {
+	if order == nil {
+		order = DefaultRiskListEntryOrder
+	}
+	return &RiskListEntryEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// SearchSynonymEdge is the edge representation of SearchSynonym.
+type SearchSynonymEdge struct {
+	Node   *SearchSynonym `json:"node"`
+	Cursor Cursor         `json:"cursor"`
+}
+
+// SearchSynonymConnection is the connection containing edges to SearchSynonym.
+type SearchSynonymConnection struct {
+	Edges      []*SearchSynonymEdge `json:"edges"`
+	PageInfo   PageInfo             `json:"pageInfo"`
+	TotalCount int                  `json:"totalCount"`
+}
+
+func (c *SearchSynonymConnection) build(nodes []*SearchSynonym, pager *searchsynonymPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *SearchSynonym
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *SearchSynonym {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *SearchSynonym {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*SearchSynonymEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &SearchSynonymEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// SearchSynonymPaginateOption enables pagination customization.
+type SearchSynonymPaginateOption func(*searchsynonymPager) error
+
+// WithSearchSynonymOrder configures pagination ordering.
+func WithSearchSynonymOrder(order *SearchSynonymOrder) SearchSynonymPaginateOption {
+	if order == nil {
+		order = DefaultSearchSynonymOrder
+	}
+	o := *order
+	return func(pager *searchsynonymPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultSearchSynonymOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithSearchSynonymFilter configures pagination filter.
+func WithSearchSynonymFilter(filter func(*SearchSynonymQuery) (*SearchSynonymQuery, error)) SearchSynonymPaginateOption {
+	return func(pager *searchsynonymPager) error {
+		if filter == nil {
+			return errors.New("SearchSynonymQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type searchsynonymPager struct {
+	reverse bool
+	order   *SearchSynonymOrder
+	filter  func(*SearchSynonymQuery) (*SearchSynonymQuery, error)
+}
+
+func newSearchSynonymPager(opts []SearchSynonymPaginateOption, reverse bool) (*searchsynonymPager, error) {
+	pager := &searchsynonymPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultSearchSynonymOrder
+	}
+	return pager, nil
+}
+
+func (p *searchsynonymPager) applyFilter(query *SearchSynonymQuery) (*SearchSynonymQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *searchsynonymPager) toCursor(_m *SearchSynonym) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *searchsynonymPager) applyCursors(query *SearchSynonymQuery, after, before *Cursor) (*SearchSynonymQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultSearchSynonymOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *searchsynonymPager) applyOrder(query *SearchSynonymQuery) *SearchSynonymQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultSearchSynonymOrder.Field {
+		query = query.Order(DefaultSearchSynonymOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *searchsynonymPager) orderExpr(query *SearchSynonymQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultSearchSynonymOrder.Field {
+			b.Comma().Ident(DefaultSearchSynonymOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to SearchSynonym.
+func (_m *SearchSynonymQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...SearchSynonymPaginateOption,
+) (*SearchSynonymConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newSearchSynonymPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &SearchSynonymConnection{Edges: []*SearchSynonymEdge{}}
+	// The page is read for edges, nodes and pageInfo (its cursors come from the page).
+	ignoredEdges := !hasCollectedField(ctx, edgesField) && !hasCollectedField(ctx, nodesField) && !hasCollectedField(ctx, pageInfoField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	} else if field := collectedField(ctx, nodesField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{nodesField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// SearchSynonymOrderFieldCreatedAt orders SearchSynonym by created_at.
+	SearchSynonymOrderFieldCreatedAt = &SearchSynonymOrderField{
+		Value: func(_m *SearchSynonym) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: searchsynonym.FieldCreatedAt,
+		toTerm: searchsynonym.ByCreatedAt,
+		toCursor: func(_m *SearchSynonym) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f SearchSynonymOrderField) String() string {
+	var str string
+	switch f.column {
+	case SearchSynonymOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f SearchSynonymOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *SearchSynonymOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("SearchSynonymOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *SearchSynonymOrderFieldCreatedAt
+	default:
+		return fmt.Errorf("%s is not a valid SearchSynonymOrderField", str)
+	}
+	return nil
+}
+
+// SearchSynonymOrderField defines the ordering field of SearchSynonym.
+type SearchSynonymOrderField struct {
+	// Value extracts the ordering value from the given SearchSynonym.
+	Value    func(*SearchSynonym) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) searchsynonym.OrderOption
+	toCursor func(*SearchSynonym) Cursor
+}
+
+// SearchSynonymOrder defines the ordering of SearchSynonym.
+type SearchSynonymOrder struct {
+	Direction OrderDirection           `json:"direction"`
+	Field     *SearchSynonymOrderField `json:"field"`
+}
+
+// DefaultSearchSynonymOrder is the default ordering of SearchSynonym.
+var DefaultSearchSynonymOrder = &SearchSynonymOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &SearchSynonymOrderField{
+		Value: func(_m *SearchSynonym) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: searchsynonym.FieldID,
+		toTerm: searchsynonym.ByID,
+		toCursor: func(_m *SearchSynonym) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts SearchSynonym into SearchSynonymEdge.
+func (_m *SearchSynonym) ToEdge(order *SearchSynonymOrder) *SearchSynonymEdge {
+	if order == nil {
+		order = DefaultSearchSynonymOrder
+	}
+	return &SearchSynonymEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

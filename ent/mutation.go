@@ -17,19 +17,41 @@ import (
 	"github.com/xiadan/xiadan/ent/apiclient"
 	"github.com/xiadan/xiadan/ent/auditlog"
 	"github.com/xiadan/xiadan/ent/cartline"
+	"github.com/xiadan/xiadan/ent/catalogchange"
 	"github.com/xiadan/xiadan/ent/category"
 	"github.com/xiadan/xiadan/ent/checkout"
+	"github.com/xiadan/xiadan/ent/commission"
+	"github.com/xiadan/xiadan/ent/commissionrule"
+	"github.com/xiadan/xiadan/ent/coupon"
+	"github.com/xiadan/xiadan/ent/coupontemplate"
+	"github.com/xiadan/xiadan/ent/creator"
+	"github.com/xiadan/xiadan/ent/creatorclick"
+	"github.com/xiadan/xiadan/ent/creatorlink"
+	"github.com/xiadan/xiadan/ent/customergroup"
+	"github.com/xiadan/xiadan/ent/customergroupmember"
 	"github.com/xiadan/xiadan/ent/emailverification"
+	"github.com/xiadan/xiadan/ent/exchangerate"
+	"github.com/xiadan/xiadan/ent/experiment"
+	"github.com/xiadan/xiadan/ent/experimentarm"
+	"github.com/xiadan/xiadan/ent/experimentconversion"
+	"github.com/xiadan/xiadan/ent/experimentexposure"
+	"github.com/xiadan/xiadan/ent/flashsaleclaim"
+	"github.com/xiadan/xiadan/ent/flashsaleitem"
+	"github.com/xiadan/xiadan/ent/flashsaleuse"
 	"github.com/xiadan/xiadan/ent/helparticle"
 	"github.com/xiadan/xiadan/ent/helparticlevote"
 	"github.com/xiadan/xiadan/ent/helpcategory"
 	"github.com/xiadan/xiadan/ent/helpsearchtoken"
+	"github.com/xiadan/xiadan/ent/memberprice"
+	"github.com/xiadan/xiadan/ent/membership"
+	"github.com/xiadan/xiadan/ent/membertier"
 	"github.com/xiadan/xiadan/ent/merchant"
 	"github.com/xiadan/xiadan/ent/merchantcredit"
 	"github.com/xiadan/xiadan/ent/merchantcreditsnapshot"
 	"github.com/xiadan/xiadan/ent/merchantinvitation"
 	"github.com/xiadan/xiadan/ent/merchantsanction"
 	"github.com/xiadan/xiadan/ent/order"
+	"github.com/xiadan/xiadan/ent/orderadjustment"
 	"github.com/xiadan/xiadan/ent/orderevent"
 	"github.com/xiadan/xiadan/ent/orderitem"
 	"github.com/xiadan/xiadan/ent/payment"
@@ -38,19 +60,31 @@ import (
 	"github.com/xiadan/xiadan/ent/predicate"
 	"github.com/xiadan/xiadan/ent/product"
 	"github.com/xiadan/xiadan/ent/productvariant"
+	"github.com/xiadan/xiadan/ent/promotion"
+	"github.com/xiadan/xiadan/ent/redpacket"
+	"github.com/xiadan/xiadan/ent/redpacketcampaign"
+	"github.com/xiadan/xiadan/ent/redpacketclaimer"
+	"github.com/xiadan/xiadan/ent/redpacketspend"
 	"github.com/xiadan/xiadan/ent/refreshtoken"
 	"github.com/xiadan/xiadan/ent/refund"
 	"github.com/xiadan/xiadan/ent/relaystate"
 	"github.com/xiadan/xiadan/ent/review"
 	"github.com/xiadan/xiadan/ent/reviewreport"
 	"github.com/xiadan/xiadan/ent/reviewvote"
+	"github.com/xiadan/xiadan/ent/riskassessment"
+	"github.com/xiadan/xiadan/ent/risklistentry"
 	"github.com/xiadan/xiadan/ent/schema/schematype"
+	"github.com/xiadan/xiadan/ent/searchsynonym"
+	"github.com/xiadan/xiadan/ent/searchsynonymterm"
 	"github.com/xiadan/xiadan/ent/searchtoken"
 	"github.com/xiadan/xiadan/ent/shipment"
 	"github.com/xiadan/xiadan/ent/stockmovement"
 	"github.com/xiadan/xiadan/ent/ticket"
 	"github.com/xiadan/xiadan/ent/ticketmessage"
+	"github.com/xiadan/xiadan/ent/totpcredential"
+	"github.com/xiadan/xiadan/ent/totprecoverycode"
 	"github.com/xiadan/xiadan/ent/trackingevent"
+	"github.com/xiadan/xiadan/ent/translation"
 	"github.com/xiadan/xiadan/ent/upload"
 	"github.com/xiadan/xiadan/ent/user"
 	"github.com/xiadan/xiadan/ent/useridentity"
@@ -75,19 +109,41 @@ const (
 	TypeApiClient              = "ApiClient"
 	TypeAuditLog               = "AuditLog"
 	TypeCartLine               = "CartLine"
+	TypeCatalogChange          = "CatalogChange"
 	TypeCategory               = "Category"
 	TypeCheckout               = "Checkout"
+	TypeCommission             = "Commission"
+	TypeCommissionRule         = "CommissionRule"
+	TypeCoupon                 = "Coupon"
+	TypeCouponTemplate         = "CouponTemplate"
+	TypeCreator                = "Creator"
+	TypeCreatorClick           = "CreatorClick"
+	TypeCreatorLink            = "CreatorLink"
+	TypeCustomerGroup          = "CustomerGroup"
+	TypeCustomerGroupMember    = "CustomerGroupMember"
 	TypeEmailVerification      = "EmailVerification"
+	TypeExchangeRate           = "ExchangeRate"
+	TypeExperiment             = "Experiment"
+	TypeExperimentArm          = "ExperimentArm"
+	TypeExperimentConversion   = "ExperimentConversion"
+	TypeExperimentExposure     = "ExperimentExposure"
+	TypeFlashSaleClaim         = "FlashSaleClaim"
+	TypeFlashSaleItem          = "FlashSaleItem"
+	TypeFlashSaleUse           = "FlashSaleUse"
 	TypeHelpArticle            = "HelpArticle"
 	TypeHelpArticleVote        = "HelpArticleVote"
 	TypeHelpCategory           = "HelpCategory"
 	TypeHelpSearchToken        = "HelpSearchToken"
+	TypeMemberPrice            = "MemberPrice"
+	TypeMemberTier             = "MemberTier"
+	TypeMembership             = "Membership"
 	TypeMerchant               = "Merchant"
 	TypeMerchantCredit         = "MerchantCredit"
 	TypeMerchantCreditSnapshot = "MerchantCreditSnapshot"
 	TypeMerchantInvitation     = "MerchantInvitation"
 	TypeMerchantSanction       = "MerchantSanction"
 	TypeOrder                  = "Order"
+	TypeOrderAdjustment        = "OrderAdjustment"
 	TypeOrderEvent             = "OrderEvent"
 	TypeOrderItem              = "OrderItem"
 	TypePayment                = "Payment"
@@ -95,18 +151,30 @@ const (
 	TypePhoneCode              = "PhoneCode"
 	TypeProduct                = "Product"
 	TypeProductVariant         = "ProductVariant"
+	TypePromotion              = "Promotion"
+	TypeRedPacket              = "RedPacket"
+	TypeRedPacketCampaign      = "RedPacketCampaign"
+	TypeRedPacketClaimer       = "RedPacketClaimer"
+	TypeRedPacketSpend         = "RedPacketSpend"
 	TypeRefreshToken           = "RefreshToken"
 	TypeRefund                 = "Refund"
 	TypeRelayState             = "RelayState"
 	TypeReview                 = "Review"
 	TypeReviewReport           = "ReviewReport"
 	TypeReviewVote             = "ReviewVote"
+	TypeRiskAssessment         = "RiskAssessment"
+	TypeRiskListEntry          = "RiskListEntry"
+	TypeSearchSynonym          = "SearchSynonym"
+	TypeSearchSynonymTerm      = "SearchSynonymTerm"
 	TypeSearchToken            = "SearchToken"
 	TypeShipment               = "Shipment"
 	TypeStockMovement          = "StockMovement"
 	TypeTicket                 = "Ticket"
 	TypeTicketMessage          = "TicketMessage"
+	TypeTotpCredential         = "TotpCredential"
+	TypeTotpRecoveryCode       = "TotpRecoveryCode"
 	TypeTrackingEvent          = "TrackingEvent"
+	TypeTranslation            = "Translation"
 	TypeUpload                 = "Upload"
 	TypeUser                   = "User"
 	TypeUserIdentity           = "UserIdentity"
@@ -6477,6 +6545,476 @@ func (m *CartLineMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown CartLine edge %s", name)
 }
 
+// CatalogChangeMutation represents an operation that mutates the CatalogChange nodes in the graph.
+type CatalogChangeMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	entity        *string
+	entity_id     *int
+	addentity_id  *int
+	created_at    *time.Time
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*CatalogChange, error)
+	predicates    []predicate.CatalogChange
+}
+
+var _ ent.Mutation = (*CatalogChangeMutation)(nil)
+
+// catalogchangeOption allows management of the mutation configuration using functional options.
+type catalogchangeOption func(*CatalogChangeMutation)
+
+// newCatalogChangeMutation creates new mutation for the CatalogChange entity.
+func newCatalogChangeMutation(c config, op Op, opts ...catalogchangeOption) *CatalogChangeMutation {
+	m := &CatalogChangeMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeCatalogChange,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withCatalogChangeID sets the ID field of the mutation.
+func withCatalogChangeID(id int) catalogchangeOption {
+	return func(m *CatalogChangeMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *CatalogChange
+		)
+		m.oldValue = func(ctx context.Context) (*CatalogChange, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().CatalogChange.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withCatalogChange sets the old CatalogChange of the mutation.
+func withCatalogChange(node *CatalogChange) catalogchangeOption {
+	return func(m *CatalogChangeMutation) {
+		m.oldValue = func(context.Context) (*CatalogChange, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m CatalogChangeMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m CatalogChangeMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *CatalogChangeMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *CatalogChangeMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().CatalogChange.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetEntity sets the "entity" field.
+func (m *CatalogChangeMutation) SetEntity(s string) {
+	m.entity = &s
+}
+
+// Entity returns the value of the "entity" field in the mutation.
+func (m *CatalogChangeMutation) Entity() (r string, exists bool) {
+	v := m.entity
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEntity returns the old "entity" field's value of the CatalogChange entity.
+// If the CatalogChange object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CatalogChangeMutation) OldEntity(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEntity is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEntity requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEntity: %w", err)
+	}
+	return oldValue.Entity, nil
+}
+
+// ResetEntity resets all changes to the "entity" field.
+func (m *CatalogChangeMutation) ResetEntity() {
+	m.entity = nil
+}
+
+// SetEntityID sets the "entity_id" field.
+func (m *CatalogChangeMutation) SetEntityID(i int) {
+	m.entity_id = &i
+	m.addentity_id = nil
+}
+
+// EntityID returns the value of the "entity_id" field in the mutation.
+func (m *CatalogChangeMutation) EntityID() (r int, exists bool) {
+	v := m.entity_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEntityID returns the old "entity_id" field's value of the CatalogChange entity.
+// If the CatalogChange object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CatalogChangeMutation) OldEntityID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEntityID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEntityID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEntityID: %w", err)
+	}
+	return oldValue.EntityID, nil
+}
+
+// AddEntityID adds i to the "entity_id" field.
+func (m *CatalogChangeMutation) AddEntityID(i int) {
+	if m.addentity_id != nil {
+		*m.addentity_id += i
+	} else {
+		m.addentity_id = &i
+	}
+}
+
+// AddedEntityID returns the value that was added to the "entity_id" field in this mutation.
+func (m *CatalogChangeMutation) AddedEntityID() (r int, exists bool) {
+	v := m.addentity_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetEntityID resets all changes to the "entity_id" field.
+func (m *CatalogChangeMutation) ResetEntityID() {
+	m.entity_id = nil
+	m.addentity_id = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *CatalogChangeMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *CatalogChangeMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the CatalogChange entity.
+// If the CatalogChange object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CatalogChangeMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *CatalogChangeMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// Where appends a list predicates to the CatalogChangeMutation builder.
+func (m *CatalogChangeMutation) Where(ps ...predicate.CatalogChange) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the CatalogChangeMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *CatalogChangeMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.CatalogChange, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *CatalogChangeMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *CatalogChangeMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (CatalogChange).
+func (m *CatalogChangeMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *CatalogChangeMutation) Fields() []string {
+	fields := make([]string, 0, 3)
+	if m.entity != nil {
+		fields = append(fields, catalogchange.FieldEntity)
+	}
+	if m.entity_id != nil {
+		fields = append(fields, catalogchange.FieldEntityID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, catalogchange.FieldCreatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *CatalogChangeMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case catalogchange.FieldEntity:
+		return m.Entity()
+	case catalogchange.FieldEntityID:
+		return m.EntityID()
+	case catalogchange.FieldCreatedAt:
+		return m.CreatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *CatalogChangeMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case catalogchange.FieldEntity:
+		return m.OldEntity(ctx)
+	case catalogchange.FieldEntityID:
+		return m.OldEntityID(ctx)
+	case catalogchange.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown CatalogChange field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CatalogChangeMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case catalogchange.FieldEntity:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEntity(v)
+		return nil
+	case catalogchange.FieldEntityID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEntityID(v)
+		return nil
+	case catalogchange.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown CatalogChange field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *CatalogChangeMutation) AddedFields() []string {
+	var fields []string
+	if m.addentity_id != nil {
+		fields = append(fields, catalogchange.FieldEntityID)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *CatalogChangeMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case catalogchange.FieldEntityID:
+		return m.AddedEntityID()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CatalogChangeMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case catalogchange.FieldEntityID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddEntityID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown CatalogChange numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *CatalogChangeMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *CatalogChangeMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *CatalogChangeMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown CatalogChange nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *CatalogChangeMutation) ResetField(name string) error {
+	switch name {
+	case catalogchange.FieldEntity:
+		m.ResetEntity()
+		return nil
+	case catalogchange.FieldEntityID:
+		m.ResetEntityID()
+		return nil
+	case catalogchange.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown CatalogChange field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *CatalogChangeMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *CatalogChangeMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *CatalogChangeMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *CatalogChangeMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *CatalogChangeMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *CatalogChangeMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *CatalogChangeMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown CatalogChange unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *CatalogChangeMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown CatalogChange edge %s", name)
+}
+
 // CategoryMutation represents an operation that mutates the Category nodes in the graph.
 type CategoryMutation struct {
 	config
@@ -8126,6 +8664,9163 @@ func (m *CheckoutMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Checkout edge %s", name)
 }
 
+// CommissionMutation represents an operation that mutates the Commission nodes in the graph.
+type CommissionMutation struct {
+	config
+	op                 Op
+	typ                string
+	id                 *int
+	created_at         *time.Time
+	updated_at         *time.Time
+	creator_id         *int
+	addcreator_id      *int
+	creator_user_id    *int
+	addcreator_user_id *int
+	link_id            *int
+	addlink_id         *int
+	merchant_id        *int
+	addmerchant_id     *int
+	currency           *string
+	base               *int64
+	addbase            *int64
+	amount             *int64
+	addamount          *int64
+	refunded_base      *int64
+	addrefunded_base   *int64
+	reversed           *int64
+	addreversed        *int64
+	status             *commission.Status
+	settlable_at       *time.Time
+	clearedFields      map[string]struct{}
+	_order             *int
+	cleared_order      bool
+	done               bool
+	oldValue           func(context.Context) (*Commission, error)
+	predicates         []predicate.Commission
+}
+
+var _ ent.Mutation = (*CommissionMutation)(nil)
+
+// commissionOption allows management of the mutation configuration using functional options.
+type commissionOption func(*CommissionMutation)
+
+// newCommissionMutation creates new mutation for the Commission entity.
+func newCommissionMutation(c config, op Op, opts ...commissionOption) *CommissionMutation {
+	m := &CommissionMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeCommission,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withCommissionID sets the ID field of the mutation.
+func withCommissionID(id int) commissionOption {
+	return func(m *CommissionMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Commission
+		)
+		m.oldValue = func(ctx context.Context) (*Commission, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Commission.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withCommission sets the old Commission of the mutation.
+func withCommission(node *Commission) commissionOption {
+	return func(m *CommissionMutation) {
+		m.oldValue = func(context.Context) (*Commission, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m CommissionMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m CommissionMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *CommissionMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *CommissionMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Commission.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *CommissionMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *CommissionMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Commission entity.
+// If the Commission object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CommissionMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *CommissionMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *CommissionMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *CommissionMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the Commission entity.
+// If the Commission object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CommissionMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *CommissionMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetCreatorID sets the "creator_id" field.
+func (m *CommissionMutation) SetCreatorID(i int) {
+	m.creator_id = &i
+	m.addcreator_id = nil
+}
+
+// CreatorID returns the value of the "creator_id" field in the mutation.
+func (m *CommissionMutation) CreatorID() (r int, exists bool) {
+	v := m.creator_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatorID returns the old "creator_id" field's value of the Commission entity.
+// If the Commission object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CommissionMutation) OldCreatorID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatorID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatorID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatorID: %w", err)
+	}
+	return oldValue.CreatorID, nil
+}
+
+// AddCreatorID adds i to the "creator_id" field.
+func (m *CommissionMutation) AddCreatorID(i int) {
+	if m.addcreator_id != nil {
+		*m.addcreator_id += i
+	} else {
+		m.addcreator_id = &i
+	}
+}
+
+// AddedCreatorID returns the value that was added to the "creator_id" field in this mutation.
+func (m *CommissionMutation) AddedCreatorID() (r int, exists bool) {
+	v := m.addcreator_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCreatorID resets all changes to the "creator_id" field.
+func (m *CommissionMutation) ResetCreatorID() {
+	m.creator_id = nil
+	m.addcreator_id = nil
+}
+
+// SetCreatorUserID sets the "creator_user_id" field.
+func (m *CommissionMutation) SetCreatorUserID(i int) {
+	m.creator_user_id = &i
+	m.addcreator_user_id = nil
+}
+
+// CreatorUserID returns the value of the "creator_user_id" field in the mutation.
+func (m *CommissionMutation) CreatorUserID() (r int, exists bool) {
+	v := m.creator_user_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatorUserID returns the old "creator_user_id" field's value of the Commission entity.
+// If the Commission object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CommissionMutation) OldCreatorUserID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatorUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatorUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatorUserID: %w", err)
+	}
+	return oldValue.CreatorUserID, nil
+}
+
+// AddCreatorUserID adds i to the "creator_user_id" field.
+func (m *CommissionMutation) AddCreatorUserID(i int) {
+	if m.addcreator_user_id != nil {
+		*m.addcreator_user_id += i
+	} else {
+		m.addcreator_user_id = &i
+	}
+}
+
+// AddedCreatorUserID returns the value that was added to the "creator_user_id" field in this mutation.
+func (m *CommissionMutation) AddedCreatorUserID() (r int, exists bool) {
+	v := m.addcreator_user_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCreatorUserID resets all changes to the "creator_user_id" field.
+func (m *CommissionMutation) ResetCreatorUserID() {
+	m.creator_user_id = nil
+	m.addcreator_user_id = nil
+}
+
+// SetLinkID sets the "link_id" field.
+func (m *CommissionMutation) SetLinkID(i int) {
+	m.link_id = &i
+	m.addlink_id = nil
+}
+
+// LinkID returns the value of the "link_id" field in the mutation.
+func (m *CommissionMutation) LinkID() (r int, exists bool) {
+	v := m.link_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLinkID returns the old "link_id" field's value of the Commission entity.
+// If the Commission object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CommissionMutation) OldLinkID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLinkID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLinkID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLinkID: %w", err)
+	}
+	return oldValue.LinkID, nil
+}
+
+// AddLinkID adds i to the "link_id" field.
+func (m *CommissionMutation) AddLinkID(i int) {
+	if m.addlink_id != nil {
+		*m.addlink_id += i
+	} else {
+		m.addlink_id = &i
+	}
+}
+
+// AddedLinkID returns the value that was added to the "link_id" field in this mutation.
+func (m *CommissionMutation) AddedLinkID() (r int, exists bool) {
+	v := m.addlink_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetLinkID resets all changes to the "link_id" field.
+func (m *CommissionMutation) ResetLinkID() {
+	m.link_id = nil
+	m.addlink_id = nil
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *CommissionMutation) SetMerchantID(i int) {
+	m.merchant_id = &i
+	m.addmerchant_id = nil
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *CommissionMutation) MerchantID() (r int, exists bool) {
+	v := m.merchant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the Commission entity.
+// If the Commission object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CommissionMutation) OldMerchantID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// AddMerchantID adds i to the "merchant_id" field.
+func (m *CommissionMutation) AddMerchantID(i int) {
+	if m.addmerchant_id != nil {
+		*m.addmerchant_id += i
+	} else {
+		m.addmerchant_id = &i
+	}
+}
+
+// AddedMerchantID returns the value that was added to the "merchant_id" field in this mutation.
+func (m *CommissionMutation) AddedMerchantID() (r int, exists bool) {
+	v := m.addmerchant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *CommissionMutation) ResetMerchantID() {
+	m.merchant_id = nil
+	m.addmerchant_id = nil
+}
+
+// SetOrderID sets the "order_id" field.
+func (m *CommissionMutation) SetOrderID(i int) {
+	m._order = &i
+}
+
+// OrderID returns the value of the "order_id" field in the mutation.
+func (m *CommissionMutation) OrderID() (r int, exists bool) {
+	v := m._order
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOrderID returns the old "order_id" field's value of the Commission entity.
+// If the Commission object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CommissionMutation) OldOrderID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOrderID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOrderID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOrderID: %w", err)
+	}
+	return oldValue.OrderID, nil
+}
+
+// ResetOrderID resets all changes to the "order_id" field.
+func (m *CommissionMutation) ResetOrderID() {
+	m._order = nil
+}
+
+// SetCurrency sets the "currency" field.
+func (m *CommissionMutation) SetCurrency(s string) {
+	m.currency = &s
+}
+
+// Currency returns the value of the "currency" field in the mutation.
+func (m *CommissionMutation) Currency() (r string, exists bool) {
+	v := m.currency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCurrency returns the old "currency" field's value of the Commission entity.
+// If the Commission object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CommissionMutation) OldCurrency(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCurrency is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCurrency requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCurrency: %w", err)
+	}
+	return oldValue.Currency, nil
+}
+
+// ResetCurrency resets all changes to the "currency" field.
+func (m *CommissionMutation) ResetCurrency() {
+	m.currency = nil
+}
+
+// SetBase sets the "base" field.
+func (m *CommissionMutation) SetBase(i int64) {
+	m.base = &i
+	m.addbase = nil
+}
+
+// Base returns the value of the "base" field in the mutation.
+func (m *CommissionMutation) Base() (r int64, exists bool) {
+	v := m.base
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBase returns the old "base" field's value of the Commission entity.
+// If the Commission object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CommissionMutation) OldBase(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBase is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBase requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBase: %w", err)
+	}
+	return oldValue.Base, nil
+}
+
+// AddBase adds i to the "base" field.
+func (m *CommissionMutation) AddBase(i int64) {
+	if m.addbase != nil {
+		*m.addbase += i
+	} else {
+		m.addbase = &i
+	}
+}
+
+// AddedBase returns the value that was added to the "base" field in this mutation.
+func (m *CommissionMutation) AddedBase() (r int64, exists bool) {
+	v := m.addbase
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetBase resets all changes to the "base" field.
+func (m *CommissionMutation) ResetBase() {
+	m.base = nil
+	m.addbase = nil
+}
+
+// SetAmount sets the "amount" field.
+func (m *CommissionMutation) SetAmount(i int64) {
+	m.amount = &i
+	m.addamount = nil
+}
+
+// Amount returns the value of the "amount" field in the mutation.
+func (m *CommissionMutation) Amount() (r int64, exists bool) {
+	v := m.amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAmount returns the old "amount" field's value of the Commission entity.
+// If the Commission object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CommissionMutation) OldAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAmount: %w", err)
+	}
+	return oldValue.Amount, nil
+}
+
+// AddAmount adds i to the "amount" field.
+func (m *CommissionMutation) AddAmount(i int64) {
+	if m.addamount != nil {
+		*m.addamount += i
+	} else {
+		m.addamount = &i
+	}
+}
+
+// AddedAmount returns the value that was added to the "amount" field in this mutation.
+func (m *CommissionMutation) AddedAmount() (r int64, exists bool) {
+	v := m.addamount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAmount resets all changes to the "amount" field.
+func (m *CommissionMutation) ResetAmount() {
+	m.amount = nil
+	m.addamount = nil
+}
+
+// SetRefundedBase sets the "refunded_base" field.
+func (m *CommissionMutation) SetRefundedBase(i int64) {
+	m.refunded_base = &i
+	m.addrefunded_base = nil
+}
+
+// RefundedBase returns the value of the "refunded_base" field in the mutation.
+func (m *CommissionMutation) RefundedBase() (r int64, exists bool) {
+	v := m.refunded_base
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRefundedBase returns the old "refunded_base" field's value of the Commission entity.
+// If the Commission object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CommissionMutation) OldRefundedBase(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRefundedBase is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRefundedBase requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRefundedBase: %w", err)
+	}
+	return oldValue.RefundedBase, nil
+}
+
+// AddRefundedBase adds i to the "refunded_base" field.
+func (m *CommissionMutation) AddRefundedBase(i int64) {
+	if m.addrefunded_base != nil {
+		*m.addrefunded_base += i
+	} else {
+		m.addrefunded_base = &i
+	}
+}
+
+// AddedRefundedBase returns the value that was added to the "refunded_base" field in this mutation.
+func (m *CommissionMutation) AddedRefundedBase() (r int64, exists bool) {
+	v := m.addrefunded_base
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRefundedBase resets all changes to the "refunded_base" field.
+func (m *CommissionMutation) ResetRefundedBase() {
+	m.refunded_base = nil
+	m.addrefunded_base = nil
+}
+
+// SetReversed sets the "reversed" field.
+func (m *CommissionMutation) SetReversed(i int64) {
+	m.reversed = &i
+	m.addreversed = nil
+}
+
+// Reversed returns the value of the "reversed" field in the mutation.
+func (m *CommissionMutation) Reversed() (r int64, exists bool) {
+	v := m.reversed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReversed returns the old "reversed" field's value of the Commission entity.
+// If the Commission object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CommissionMutation) OldReversed(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReversed is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReversed requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReversed: %w", err)
+	}
+	return oldValue.Reversed, nil
+}
+
+// AddReversed adds i to the "reversed" field.
+func (m *CommissionMutation) AddReversed(i int64) {
+	if m.addreversed != nil {
+		*m.addreversed += i
+	} else {
+		m.addreversed = &i
+	}
+}
+
+// AddedReversed returns the value that was added to the "reversed" field in this mutation.
+func (m *CommissionMutation) AddedReversed() (r int64, exists bool) {
+	v := m.addreversed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetReversed resets all changes to the "reversed" field.
+func (m *CommissionMutation) ResetReversed() {
+	m.reversed = nil
+	m.addreversed = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *CommissionMutation) SetStatus(c commission.Status) {
+	m.status = &c
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *CommissionMutation) Status() (r commission.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the Commission entity.
+// If the Commission object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CommissionMutation) OldStatus(ctx context.Context) (v commission.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *CommissionMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetSettlableAt sets the "settlable_at" field.
+func (m *CommissionMutation) SetSettlableAt(t time.Time) {
+	m.settlable_at = &t
+}
+
+// SettlableAt returns the value of the "settlable_at" field in the mutation.
+func (m *CommissionMutation) SettlableAt() (r time.Time, exists bool) {
+	v := m.settlable_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSettlableAt returns the old "settlable_at" field's value of the Commission entity.
+// If the Commission object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CommissionMutation) OldSettlableAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSettlableAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSettlableAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSettlableAt: %w", err)
+	}
+	return oldValue.SettlableAt, nil
+}
+
+// ClearSettlableAt clears the value of the "settlable_at" field.
+func (m *CommissionMutation) ClearSettlableAt() {
+	m.settlable_at = nil
+	m.clearedFields[commission.FieldSettlableAt] = struct{}{}
+}
+
+// SettlableAtCleared returns if the "settlable_at" field was cleared in this mutation.
+func (m *CommissionMutation) SettlableAtCleared() bool {
+	_, ok := m.clearedFields[commission.FieldSettlableAt]
+	return ok
+}
+
+// ResetSettlableAt resets all changes to the "settlable_at" field.
+func (m *CommissionMutation) ResetSettlableAt() {
+	m.settlable_at = nil
+	delete(m.clearedFields, commission.FieldSettlableAt)
+}
+
+// ClearOrder clears the "order" edge to the Order entity.
+func (m *CommissionMutation) ClearOrder() {
+	m.cleared_order = true
+	m.clearedFields[commission.FieldOrderID] = struct{}{}
+}
+
+// OrderCleared reports if the "order" edge to the Order entity was cleared.
+func (m *CommissionMutation) OrderCleared() bool {
+	return m.cleared_order
+}
+
+// OrderIDs returns the "order" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// OrderID instead. It exists only for internal usage by the builders.
+func (m *CommissionMutation) OrderIDs() (ids []int) {
+	if id := m._order; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetOrder resets all changes to the "order" edge.
+func (m *CommissionMutation) ResetOrder() {
+	m._order = nil
+	m.cleared_order = false
+}
+
+// Where appends a list predicates to the CommissionMutation builder.
+func (m *CommissionMutation) Where(ps ...predicate.Commission) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the CommissionMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *CommissionMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Commission, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *CommissionMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *CommissionMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Commission).
+func (m *CommissionMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *CommissionMutation) Fields() []string {
+	fields := make([]string, 0, 14)
+	if m.created_at != nil {
+		fields = append(fields, commission.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, commission.FieldUpdatedAt)
+	}
+	if m.creator_id != nil {
+		fields = append(fields, commission.FieldCreatorID)
+	}
+	if m.creator_user_id != nil {
+		fields = append(fields, commission.FieldCreatorUserID)
+	}
+	if m.link_id != nil {
+		fields = append(fields, commission.FieldLinkID)
+	}
+	if m.merchant_id != nil {
+		fields = append(fields, commission.FieldMerchantID)
+	}
+	if m._order != nil {
+		fields = append(fields, commission.FieldOrderID)
+	}
+	if m.currency != nil {
+		fields = append(fields, commission.FieldCurrency)
+	}
+	if m.base != nil {
+		fields = append(fields, commission.FieldBase)
+	}
+	if m.amount != nil {
+		fields = append(fields, commission.FieldAmount)
+	}
+	if m.refunded_base != nil {
+		fields = append(fields, commission.FieldRefundedBase)
+	}
+	if m.reversed != nil {
+		fields = append(fields, commission.FieldReversed)
+	}
+	if m.status != nil {
+		fields = append(fields, commission.FieldStatus)
+	}
+	if m.settlable_at != nil {
+		fields = append(fields, commission.FieldSettlableAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *CommissionMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case commission.FieldCreatedAt:
+		return m.CreatedAt()
+	case commission.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case commission.FieldCreatorID:
+		return m.CreatorID()
+	case commission.FieldCreatorUserID:
+		return m.CreatorUserID()
+	case commission.FieldLinkID:
+		return m.LinkID()
+	case commission.FieldMerchantID:
+		return m.MerchantID()
+	case commission.FieldOrderID:
+		return m.OrderID()
+	case commission.FieldCurrency:
+		return m.Currency()
+	case commission.FieldBase:
+		return m.Base()
+	case commission.FieldAmount:
+		return m.Amount()
+	case commission.FieldRefundedBase:
+		return m.RefundedBase()
+	case commission.FieldReversed:
+		return m.Reversed()
+	case commission.FieldStatus:
+		return m.Status()
+	case commission.FieldSettlableAt:
+		return m.SettlableAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *CommissionMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case commission.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case commission.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case commission.FieldCreatorID:
+		return m.OldCreatorID(ctx)
+	case commission.FieldCreatorUserID:
+		return m.OldCreatorUserID(ctx)
+	case commission.FieldLinkID:
+		return m.OldLinkID(ctx)
+	case commission.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case commission.FieldOrderID:
+		return m.OldOrderID(ctx)
+	case commission.FieldCurrency:
+		return m.OldCurrency(ctx)
+	case commission.FieldBase:
+		return m.OldBase(ctx)
+	case commission.FieldAmount:
+		return m.OldAmount(ctx)
+	case commission.FieldRefundedBase:
+		return m.OldRefundedBase(ctx)
+	case commission.FieldReversed:
+		return m.OldReversed(ctx)
+	case commission.FieldStatus:
+		return m.OldStatus(ctx)
+	case commission.FieldSettlableAt:
+		return m.OldSettlableAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown Commission field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CommissionMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case commission.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case commission.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case commission.FieldCreatorID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatorID(v)
+		return nil
+	case commission.FieldCreatorUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatorUserID(v)
+		return nil
+	case commission.FieldLinkID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLinkID(v)
+		return nil
+	case commission.FieldMerchantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case commission.FieldOrderID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOrderID(v)
+		return nil
+	case commission.FieldCurrency:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCurrency(v)
+		return nil
+	case commission.FieldBase:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBase(v)
+		return nil
+	case commission.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAmount(v)
+		return nil
+	case commission.FieldRefundedBase:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRefundedBase(v)
+		return nil
+	case commission.FieldReversed:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReversed(v)
+		return nil
+	case commission.FieldStatus:
+		v, ok := value.(commission.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case commission.FieldSettlableAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSettlableAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Commission field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *CommissionMutation) AddedFields() []string {
+	var fields []string
+	if m.addcreator_id != nil {
+		fields = append(fields, commission.FieldCreatorID)
+	}
+	if m.addcreator_user_id != nil {
+		fields = append(fields, commission.FieldCreatorUserID)
+	}
+	if m.addlink_id != nil {
+		fields = append(fields, commission.FieldLinkID)
+	}
+	if m.addmerchant_id != nil {
+		fields = append(fields, commission.FieldMerchantID)
+	}
+	if m.addbase != nil {
+		fields = append(fields, commission.FieldBase)
+	}
+	if m.addamount != nil {
+		fields = append(fields, commission.FieldAmount)
+	}
+	if m.addrefunded_base != nil {
+		fields = append(fields, commission.FieldRefundedBase)
+	}
+	if m.addreversed != nil {
+		fields = append(fields, commission.FieldReversed)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *CommissionMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case commission.FieldCreatorID:
+		return m.AddedCreatorID()
+	case commission.FieldCreatorUserID:
+		return m.AddedCreatorUserID()
+	case commission.FieldLinkID:
+		return m.AddedLinkID()
+	case commission.FieldMerchantID:
+		return m.AddedMerchantID()
+	case commission.FieldBase:
+		return m.AddedBase()
+	case commission.FieldAmount:
+		return m.AddedAmount()
+	case commission.FieldRefundedBase:
+		return m.AddedRefundedBase()
+	case commission.FieldReversed:
+		return m.AddedReversed()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CommissionMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case commission.FieldCreatorID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCreatorID(v)
+		return nil
+	case commission.FieldCreatorUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCreatorUserID(v)
+		return nil
+	case commission.FieldLinkID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddLinkID(v)
+		return nil
+	case commission.FieldMerchantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMerchantID(v)
+		return nil
+	case commission.FieldBase:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddBase(v)
+		return nil
+	case commission.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAmount(v)
+		return nil
+	case commission.FieldRefundedBase:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRefundedBase(v)
+		return nil
+	case commission.FieldReversed:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddReversed(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Commission numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *CommissionMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(commission.FieldSettlableAt) {
+		fields = append(fields, commission.FieldSettlableAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *CommissionMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *CommissionMutation) ClearField(name string) error {
+	switch name {
+	case commission.FieldSettlableAt:
+		m.ClearSettlableAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Commission nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *CommissionMutation) ResetField(name string) error {
+	switch name {
+	case commission.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case commission.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case commission.FieldCreatorID:
+		m.ResetCreatorID()
+		return nil
+	case commission.FieldCreatorUserID:
+		m.ResetCreatorUserID()
+		return nil
+	case commission.FieldLinkID:
+		m.ResetLinkID()
+		return nil
+	case commission.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case commission.FieldOrderID:
+		m.ResetOrderID()
+		return nil
+	case commission.FieldCurrency:
+		m.ResetCurrency()
+		return nil
+	case commission.FieldBase:
+		m.ResetBase()
+		return nil
+	case commission.FieldAmount:
+		m.ResetAmount()
+		return nil
+	case commission.FieldRefundedBase:
+		m.ResetRefundedBase()
+		return nil
+	case commission.FieldReversed:
+		m.ResetReversed()
+		return nil
+	case commission.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case commission.FieldSettlableAt:
+		m.ResetSettlableAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Commission field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *CommissionMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m._order != nil {
+		edges = append(edges, commission.EdgeOrder)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *CommissionMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case commission.EdgeOrder:
+		if id := m._order; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *CommissionMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *CommissionMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *CommissionMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.cleared_order {
+		edges = append(edges, commission.EdgeOrder)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *CommissionMutation) EdgeCleared(name string) bool {
+	switch name {
+	case commission.EdgeOrder:
+		return m.cleared_order
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *CommissionMutation) ClearEdge(name string) error {
+	switch name {
+	case commission.EdgeOrder:
+		m.ClearOrder()
+		return nil
+	}
+	return fmt.Errorf("unknown Commission unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *CommissionMutation) ResetEdge(name string) error {
+	switch name {
+	case commission.EdgeOrder:
+		m.ResetOrder()
+		return nil
+	}
+	return fmt.Errorf("unknown Commission edge %s", name)
+}
+
+// CommissionRuleMutation represents an operation that mutates the CommissionRule nodes in the graph.
+type CommissionRuleMutation struct {
+	config
+	op             Op
+	typ            string
+	id             *int
+	created_at     *time.Time
+	updated_at     *time.Time
+	merchant_id    *int
+	addmerchant_id *int
+	active         *bool
+	rate_bps       *int
+	addrate_bps    *int
+	category_rates *map[string]int
+	window_days    *int
+	addwindow_days *int
+	clearedFields  map[string]struct{}
+	done           bool
+	oldValue       func(context.Context) (*CommissionRule, error)
+	predicates     []predicate.CommissionRule
+}
+
+var _ ent.Mutation = (*CommissionRuleMutation)(nil)
+
+// commissionruleOption allows management of the mutation configuration using functional options.
+type commissionruleOption func(*CommissionRuleMutation)
+
+// newCommissionRuleMutation creates new mutation for the CommissionRule entity.
+func newCommissionRuleMutation(c config, op Op, opts ...commissionruleOption) *CommissionRuleMutation {
+	m := &CommissionRuleMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeCommissionRule,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withCommissionRuleID sets the ID field of the mutation.
+func withCommissionRuleID(id int) commissionruleOption {
+	return func(m *CommissionRuleMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *CommissionRule
+		)
+		m.oldValue = func(ctx context.Context) (*CommissionRule, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().CommissionRule.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withCommissionRule sets the old CommissionRule of the mutation.
+func withCommissionRule(node *CommissionRule) commissionruleOption {
+	return func(m *CommissionRuleMutation) {
+		m.oldValue = func(context.Context) (*CommissionRule, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m CommissionRuleMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m CommissionRuleMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *CommissionRuleMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *CommissionRuleMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().CommissionRule.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *CommissionRuleMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *CommissionRuleMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the CommissionRule entity.
+// If the CommissionRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CommissionRuleMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *CommissionRuleMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *CommissionRuleMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *CommissionRuleMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the CommissionRule entity.
+// If the CommissionRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CommissionRuleMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *CommissionRuleMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *CommissionRuleMutation) SetMerchantID(i int) {
+	m.merchant_id = &i
+	m.addmerchant_id = nil
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *CommissionRuleMutation) MerchantID() (r int, exists bool) {
+	v := m.merchant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the CommissionRule entity.
+// If the CommissionRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CommissionRuleMutation) OldMerchantID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// AddMerchantID adds i to the "merchant_id" field.
+func (m *CommissionRuleMutation) AddMerchantID(i int) {
+	if m.addmerchant_id != nil {
+		*m.addmerchant_id += i
+	} else {
+		m.addmerchant_id = &i
+	}
+}
+
+// AddedMerchantID returns the value that was added to the "merchant_id" field in this mutation.
+func (m *CommissionRuleMutation) AddedMerchantID() (r int, exists bool) {
+	v := m.addmerchant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *CommissionRuleMutation) ResetMerchantID() {
+	m.merchant_id = nil
+	m.addmerchant_id = nil
+}
+
+// SetActive sets the "active" field.
+func (m *CommissionRuleMutation) SetActive(b bool) {
+	m.active = &b
+}
+
+// Active returns the value of the "active" field in the mutation.
+func (m *CommissionRuleMutation) Active() (r bool, exists bool) {
+	v := m.active
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldActive returns the old "active" field's value of the CommissionRule entity.
+// If the CommissionRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CommissionRuleMutation) OldActive(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldActive is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldActive requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldActive: %w", err)
+	}
+	return oldValue.Active, nil
+}
+
+// ResetActive resets all changes to the "active" field.
+func (m *CommissionRuleMutation) ResetActive() {
+	m.active = nil
+}
+
+// SetRateBps sets the "rate_bps" field.
+func (m *CommissionRuleMutation) SetRateBps(i int) {
+	m.rate_bps = &i
+	m.addrate_bps = nil
+}
+
+// RateBps returns the value of the "rate_bps" field in the mutation.
+func (m *CommissionRuleMutation) RateBps() (r int, exists bool) {
+	v := m.rate_bps
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRateBps returns the old "rate_bps" field's value of the CommissionRule entity.
+// If the CommissionRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CommissionRuleMutation) OldRateBps(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRateBps is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRateBps requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRateBps: %w", err)
+	}
+	return oldValue.RateBps, nil
+}
+
+// AddRateBps adds i to the "rate_bps" field.
+func (m *CommissionRuleMutation) AddRateBps(i int) {
+	if m.addrate_bps != nil {
+		*m.addrate_bps += i
+	} else {
+		m.addrate_bps = &i
+	}
+}
+
+// AddedRateBps returns the value that was added to the "rate_bps" field in this mutation.
+func (m *CommissionRuleMutation) AddedRateBps() (r int, exists bool) {
+	v := m.addrate_bps
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRateBps resets all changes to the "rate_bps" field.
+func (m *CommissionRuleMutation) ResetRateBps() {
+	m.rate_bps = nil
+	m.addrate_bps = nil
+}
+
+// SetCategoryRates sets the "category_rates" field.
+func (m *CommissionRuleMutation) SetCategoryRates(value map[string]int) {
+	m.category_rates = &value
+}
+
+// CategoryRates returns the value of the "category_rates" field in the mutation.
+func (m *CommissionRuleMutation) CategoryRates() (r map[string]int, exists bool) {
+	v := m.category_rates
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCategoryRates returns the old "category_rates" field's value of the CommissionRule entity.
+// If the CommissionRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CommissionRuleMutation) OldCategoryRates(ctx context.Context) (v map[string]int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCategoryRates is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCategoryRates requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCategoryRates: %w", err)
+	}
+	return oldValue.CategoryRates, nil
+}
+
+// ResetCategoryRates resets all changes to the "category_rates" field.
+func (m *CommissionRuleMutation) ResetCategoryRates() {
+	m.category_rates = nil
+}
+
+// SetWindowDays sets the "window_days" field.
+func (m *CommissionRuleMutation) SetWindowDays(i int) {
+	m.window_days = &i
+	m.addwindow_days = nil
+}
+
+// WindowDays returns the value of the "window_days" field in the mutation.
+func (m *CommissionRuleMutation) WindowDays() (r int, exists bool) {
+	v := m.window_days
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWindowDays returns the old "window_days" field's value of the CommissionRule entity.
+// If the CommissionRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CommissionRuleMutation) OldWindowDays(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWindowDays is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWindowDays requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWindowDays: %w", err)
+	}
+	return oldValue.WindowDays, nil
+}
+
+// AddWindowDays adds i to the "window_days" field.
+func (m *CommissionRuleMutation) AddWindowDays(i int) {
+	if m.addwindow_days != nil {
+		*m.addwindow_days += i
+	} else {
+		m.addwindow_days = &i
+	}
+}
+
+// AddedWindowDays returns the value that was added to the "window_days" field in this mutation.
+func (m *CommissionRuleMutation) AddedWindowDays() (r int, exists bool) {
+	v := m.addwindow_days
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetWindowDays resets all changes to the "window_days" field.
+func (m *CommissionRuleMutation) ResetWindowDays() {
+	m.window_days = nil
+	m.addwindow_days = nil
+}
+
+// Where appends a list predicates to the CommissionRuleMutation builder.
+func (m *CommissionRuleMutation) Where(ps ...predicate.CommissionRule) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the CommissionRuleMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *CommissionRuleMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.CommissionRule, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *CommissionRuleMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *CommissionRuleMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (CommissionRule).
+func (m *CommissionRuleMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *CommissionRuleMutation) Fields() []string {
+	fields := make([]string, 0, 7)
+	if m.created_at != nil {
+		fields = append(fields, commissionrule.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, commissionrule.FieldUpdatedAt)
+	}
+	if m.merchant_id != nil {
+		fields = append(fields, commissionrule.FieldMerchantID)
+	}
+	if m.active != nil {
+		fields = append(fields, commissionrule.FieldActive)
+	}
+	if m.rate_bps != nil {
+		fields = append(fields, commissionrule.FieldRateBps)
+	}
+	if m.category_rates != nil {
+		fields = append(fields, commissionrule.FieldCategoryRates)
+	}
+	if m.window_days != nil {
+		fields = append(fields, commissionrule.FieldWindowDays)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *CommissionRuleMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case commissionrule.FieldCreatedAt:
+		return m.CreatedAt()
+	case commissionrule.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case commissionrule.FieldMerchantID:
+		return m.MerchantID()
+	case commissionrule.FieldActive:
+		return m.Active()
+	case commissionrule.FieldRateBps:
+		return m.RateBps()
+	case commissionrule.FieldCategoryRates:
+		return m.CategoryRates()
+	case commissionrule.FieldWindowDays:
+		return m.WindowDays()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *CommissionRuleMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case commissionrule.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case commissionrule.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case commissionrule.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case commissionrule.FieldActive:
+		return m.OldActive(ctx)
+	case commissionrule.FieldRateBps:
+		return m.OldRateBps(ctx)
+	case commissionrule.FieldCategoryRates:
+		return m.OldCategoryRates(ctx)
+	case commissionrule.FieldWindowDays:
+		return m.OldWindowDays(ctx)
+	}
+	return nil, fmt.Errorf("unknown CommissionRule field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CommissionRuleMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case commissionrule.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case commissionrule.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case commissionrule.FieldMerchantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case commissionrule.FieldActive:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetActive(v)
+		return nil
+	case commissionrule.FieldRateBps:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRateBps(v)
+		return nil
+	case commissionrule.FieldCategoryRates:
+		v, ok := value.(map[string]int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCategoryRates(v)
+		return nil
+	case commissionrule.FieldWindowDays:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWindowDays(v)
+		return nil
+	}
+	return fmt.Errorf("unknown CommissionRule field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *CommissionRuleMutation) AddedFields() []string {
+	var fields []string
+	if m.addmerchant_id != nil {
+		fields = append(fields, commissionrule.FieldMerchantID)
+	}
+	if m.addrate_bps != nil {
+		fields = append(fields, commissionrule.FieldRateBps)
+	}
+	if m.addwindow_days != nil {
+		fields = append(fields, commissionrule.FieldWindowDays)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *CommissionRuleMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case commissionrule.FieldMerchantID:
+		return m.AddedMerchantID()
+	case commissionrule.FieldRateBps:
+		return m.AddedRateBps()
+	case commissionrule.FieldWindowDays:
+		return m.AddedWindowDays()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CommissionRuleMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case commissionrule.FieldMerchantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMerchantID(v)
+		return nil
+	case commissionrule.FieldRateBps:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRateBps(v)
+		return nil
+	case commissionrule.FieldWindowDays:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddWindowDays(v)
+		return nil
+	}
+	return fmt.Errorf("unknown CommissionRule numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *CommissionRuleMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *CommissionRuleMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *CommissionRuleMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown CommissionRule nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *CommissionRuleMutation) ResetField(name string) error {
+	switch name {
+	case commissionrule.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case commissionrule.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case commissionrule.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case commissionrule.FieldActive:
+		m.ResetActive()
+		return nil
+	case commissionrule.FieldRateBps:
+		m.ResetRateBps()
+		return nil
+	case commissionrule.FieldCategoryRates:
+		m.ResetCategoryRates()
+		return nil
+	case commissionrule.FieldWindowDays:
+		m.ResetWindowDays()
+		return nil
+	}
+	return fmt.Errorf("unknown CommissionRule field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *CommissionRuleMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *CommissionRuleMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *CommissionRuleMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *CommissionRuleMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *CommissionRuleMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *CommissionRuleMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *CommissionRuleMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown CommissionRule unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *CommissionRuleMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown CommissionRule edge %s", name)
+}
+
+// CouponMutation represents an operation that mutates the Coupon nodes in the graph.
+type CouponMutation struct {
+	config
+	op             Op
+	typ            string
+	id             *int
+	template_id    *int
+	addtemplate_id *int
+	user_id        *int
+	adduser_id     *int
+	seq            *int
+	addseq         *int
+	merchant_id    *int
+	addmerchant_id *int
+	status         *coupon.Status
+	valid_from     *time.Time
+	valid_until    *time.Time
+	order_id       *int
+	addorder_id    *int
+	used_at        *time.Time
+	claimed_at     *time.Time
+	clearedFields  map[string]struct{}
+	done           bool
+	oldValue       func(context.Context) (*Coupon, error)
+	predicates     []predicate.Coupon
+}
+
+var _ ent.Mutation = (*CouponMutation)(nil)
+
+// couponOption allows management of the mutation configuration using functional options.
+type couponOption func(*CouponMutation)
+
+// newCouponMutation creates new mutation for the Coupon entity.
+func newCouponMutation(c config, op Op, opts ...couponOption) *CouponMutation {
+	m := &CouponMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeCoupon,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withCouponID sets the ID field of the mutation.
+func withCouponID(id int) couponOption {
+	return func(m *CouponMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Coupon
+		)
+		m.oldValue = func(ctx context.Context) (*Coupon, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Coupon.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withCoupon sets the old Coupon of the mutation.
+func withCoupon(node *Coupon) couponOption {
+	return func(m *CouponMutation) {
+		m.oldValue = func(context.Context) (*Coupon, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m CouponMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m CouponMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *CouponMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *CouponMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Coupon.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetTemplateID sets the "template_id" field.
+func (m *CouponMutation) SetTemplateID(i int) {
+	m.template_id = &i
+	m.addtemplate_id = nil
+}
+
+// TemplateID returns the value of the "template_id" field in the mutation.
+func (m *CouponMutation) TemplateID() (r int, exists bool) {
+	v := m.template_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTemplateID returns the old "template_id" field's value of the Coupon entity.
+// If the Coupon object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponMutation) OldTemplateID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTemplateID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTemplateID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTemplateID: %w", err)
+	}
+	return oldValue.TemplateID, nil
+}
+
+// AddTemplateID adds i to the "template_id" field.
+func (m *CouponMutation) AddTemplateID(i int) {
+	if m.addtemplate_id != nil {
+		*m.addtemplate_id += i
+	} else {
+		m.addtemplate_id = &i
+	}
+}
+
+// AddedTemplateID returns the value that was added to the "template_id" field in this mutation.
+func (m *CouponMutation) AddedTemplateID() (r int, exists bool) {
+	v := m.addtemplate_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetTemplateID resets all changes to the "template_id" field.
+func (m *CouponMutation) ResetTemplateID() {
+	m.template_id = nil
+	m.addtemplate_id = nil
+}
+
+// SetUserID sets the "user_id" field.
+func (m *CouponMutation) SetUserID(i int) {
+	m.user_id = &i
+	m.adduser_id = nil
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *CouponMutation) UserID() (r int, exists bool) {
+	v := m.user_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the Coupon entity.
+// If the Coupon object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponMutation) OldUserID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// AddUserID adds i to the "user_id" field.
+func (m *CouponMutation) AddUserID(i int) {
+	if m.adduser_id != nil {
+		*m.adduser_id += i
+	} else {
+		m.adduser_id = &i
+	}
+}
+
+// AddedUserID returns the value that was added to the "user_id" field in this mutation.
+func (m *CouponMutation) AddedUserID() (r int, exists bool) {
+	v := m.adduser_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *CouponMutation) ResetUserID() {
+	m.user_id = nil
+	m.adduser_id = nil
+}
+
+// SetSeq sets the "seq" field.
+func (m *CouponMutation) SetSeq(i int) {
+	m.seq = &i
+	m.addseq = nil
+}
+
+// Seq returns the value of the "seq" field in the mutation.
+func (m *CouponMutation) Seq() (r int, exists bool) {
+	v := m.seq
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSeq returns the old "seq" field's value of the Coupon entity.
+// If the Coupon object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponMutation) OldSeq(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSeq is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSeq requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSeq: %w", err)
+	}
+	return oldValue.Seq, nil
+}
+
+// AddSeq adds i to the "seq" field.
+func (m *CouponMutation) AddSeq(i int) {
+	if m.addseq != nil {
+		*m.addseq += i
+	} else {
+		m.addseq = &i
+	}
+}
+
+// AddedSeq returns the value that was added to the "seq" field in this mutation.
+func (m *CouponMutation) AddedSeq() (r int, exists bool) {
+	v := m.addseq
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSeq resets all changes to the "seq" field.
+func (m *CouponMutation) ResetSeq() {
+	m.seq = nil
+	m.addseq = nil
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *CouponMutation) SetMerchantID(i int) {
+	m.merchant_id = &i
+	m.addmerchant_id = nil
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *CouponMutation) MerchantID() (r int, exists bool) {
+	v := m.merchant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the Coupon entity.
+// If the Coupon object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponMutation) OldMerchantID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// AddMerchantID adds i to the "merchant_id" field.
+func (m *CouponMutation) AddMerchantID(i int) {
+	if m.addmerchant_id != nil {
+		*m.addmerchant_id += i
+	} else {
+		m.addmerchant_id = &i
+	}
+}
+
+// AddedMerchantID returns the value that was added to the "merchant_id" field in this mutation.
+func (m *CouponMutation) AddedMerchantID() (r int, exists bool) {
+	v := m.addmerchant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearMerchantID clears the value of the "merchant_id" field.
+func (m *CouponMutation) ClearMerchantID() {
+	m.merchant_id = nil
+	m.addmerchant_id = nil
+	m.clearedFields[coupon.FieldMerchantID] = struct{}{}
+}
+
+// MerchantIDCleared returns if the "merchant_id" field was cleared in this mutation.
+func (m *CouponMutation) MerchantIDCleared() bool {
+	_, ok := m.clearedFields[coupon.FieldMerchantID]
+	return ok
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *CouponMutation) ResetMerchantID() {
+	m.merchant_id = nil
+	m.addmerchant_id = nil
+	delete(m.clearedFields, coupon.FieldMerchantID)
+}
+
+// SetStatus sets the "status" field.
+func (m *CouponMutation) SetStatus(c coupon.Status) {
+	m.status = &c
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *CouponMutation) Status() (r coupon.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the Coupon entity.
+// If the Coupon object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponMutation) OldStatus(ctx context.Context) (v coupon.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *CouponMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetValidFrom sets the "valid_from" field.
+func (m *CouponMutation) SetValidFrom(t time.Time) {
+	m.valid_from = &t
+}
+
+// ValidFrom returns the value of the "valid_from" field in the mutation.
+func (m *CouponMutation) ValidFrom() (r time.Time, exists bool) {
+	v := m.valid_from
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldValidFrom returns the old "valid_from" field's value of the Coupon entity.
+// If the Coupon object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponMutation) OldValidFrom(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldValidFrom is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldValidFrom requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldValidFrom: %w", err)
+	}
+	return oldValue.ValidFrom, nil
+}
+
+// ResetValidFrom resets all changes to the "valid_from" field.
+func (m *CouponMutation) ResetValidFrom() {
+	m.valid_from = nil
+}
+
+// SetValidUntil sets the "valid_until" field.
+func (m *CouponMutation) SetValidUntil(t time.Time) {
+	m.valid_until = &t
+}
+
+// ValidUntil returns the value of the "valid_until" field in the mutation.
+func (m *CouponMutation) ValidUntil() (r time.Time, exists bool) {
+	v := m.valid_until
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldValidUntil returns the old "valid_until" field's value of the Coupon entity.
+// If the Coupon object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponMutation) OldValidUntil(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldValidUntil is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldValidUntil requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldValidUntil: %w", err)
+	}
+	return oldValue.ValidUntil, nil
+}
+
+// ResetValidUntil resets all changes to the "valid_until" field.
+func (m *CouponMutation) ResetValidUntil() {
+	m.valid_until = nil
+}
+
+// SetOrderID sets the "order_id" field.
+func (m *CouponMutation) SetOrderID(i int) {
+	m.order_id = &i
+	m.addorder_id = nil
+}
+
+// OrderID returns the value of the "order_id" field in the mutation.
+func (m *CouponMutation) OrderID() (r int, exists bool) {
+	v := m.order_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOrderID returns the old "order_id" field's value of the Coupon entity.
+// If the Coupon object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponMutation) OldOrderID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOrderID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOrderID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOrderID: %w", err)
+	}
+	return oldValue.OrderID, nil
+}
+
+// AddOrderID adds i to the "order_id" field.
+func (m *CouponMutation) AddOrderID(i int) {
+	if m.addorder_id != nil {
+		*m.addorder_id += i
+	} else {
+		m.addorder_id = &i
+	}
+}
+
+// AddedOrderID returns the value that was added to the "order_id" field in this mutation.
+func (m *CouponMutation) AddedOrderID() (r int, exists bool) {
+	v := m.addorder_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearOrderID clears the value of the "order_id" field.
+func (m *CouponMutation) ClearOrderID() {
+	m.order_id = nil
+	m.addorder_id = nil
+	m.clearedFields[coupon.FieldOrderID] = struct{}{}
+}
+
+// OrderIDCleared returns if the "order_id" field was cleared in this mutation.
+func (m *CouponMutation) OrderIDCleared() bool {
+	_, ok := m.clearedFields[coupon.FieldOrderID]
+	return ok
+}
+
+// ResetOrderID resets all changes to the "order_id" field.
+func (m *CouponMutation) ResetOrderID() {
+	m.order_id = nil
+	m.addorder_id = nil
+	delete(m.clearedFields, coupon.FieldOrderID)
+}
+
+// SetUsedAt sets the "used_at" field.
+func (m *CouponMutation) SetUsedAt(t time.Time) {
+	m.used_at = &t
+}
+
+// UsedAt returns the value of the "used_at" field in the mutation.
+func (m *CouponMutation) UsedAt() (r time.Time, exists bool) {
+	v := m.used_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUsedAt returns the old "used_at" field's value of the Coupon entity.
+// If the Coupon object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponMutation) OldUsedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUsedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUsedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUsedAt: %w", err)
+	}
+	return oldValue.UsedAt, nil
+}
+
+// ClearUsedAt clears the value of the "used_at" field.
+func (m *CouponMutation) ClearUsedAt() {
+	m.used_at = nil
+	m.clearedFields[coupon.FieldUsedAt] = struct{}{}
+}
+
+// UsedAtCleared returns if the "used_at" field was cleared in this mutation.
+func (m *CouponMutation) UsedAtCleared() bool {
+	_, ok := m.clearedFields[coupon.FieldUsedAt]
+	return ok
+}
+
+// ResetUsedAt resets all changes to the "used_at" field.
+func (m *CouponMutation) ResetUsedAt() {
+	m.used_at = nil
+	delete(m.clearedFields, coupon.FieldUsedAt)
+}
+
+// SetClaimedAt sets the "claimed_at" field.
+func (m *CouponMutation) SetClaimedAt(t time.Time) {
+	m.claimed_at = &t
+}
+
+// ClaimedAt returns the value of the "claimed_at" field in the mutation.
+func (m *CouponMutation) ClaimedAt() (r time.Time, exists bool) {
+	v := m.claimed_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldClaimedAt returns the old "claimed_at" field's value of the Coupon entity.
+// If the Coupon object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponMutation) OldClaimedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldClaimedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldClaimedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldClaimedAt: %w", err)
+	}
+	return oldValue.ClaimedAt, nil
+}
+
+// ResetClaimedAt resets all changes to the "claimed_at" field.
+func (m *CouponMutation) ResetClaimedAt() {
+	m.claimed_at = nil
+}
+
+// Where appends a list predicates to the CouponMutation builder.
+func (m *CouponMutation) Where(ps ...predicate.Coupon) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the CouponMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *CouponMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Coupon, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *CouponMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *CouponMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Coupon).
+func (m *CouponMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *CouponMutation) Fields() []string {
+	fields := make([]string, 0, 10)
+	if m.template_id != nil {
+		fields = append(fields, coupon.FieldTemplateID)
+	}
+	if m.user_id != nil {
+		fields = append(fields, coupon.FieldUserID)
+	}
+	if m.seq != nil {
+		fields = append(fields, coupon.FieldSeq)
+	}
+	if m.merchant_id != nil {
+		fields = append(fields, coupon.FieldMerchantID)
+	}
+	if m.status != nil {
+		fields = append(fields, coupon.FieldStatus)
+	}
+	if m.valid_from != nil {
+		fields = append(fields, coupon.FieldValidFrom)
+	}
+	if m.valid_until != nil {
+		fields = append(fields, coupon.FieldValidUntil)
+	}
+	if m.order_id != nil {
+		fields = append(fields, coupon.FieldOrderID)
+	}
+	if m.used_at != nil {
+		fields = append(fields, coupon.FieldUsedAt)
+	}
+	if m.claimed_at != nil {
+		fields = append(fields, coupon.FieldClaimedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *CouponMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case coupon.FieldTemplateID:
+		return m.TemplateID()
+	case coupon.FieldUserID:
+		return m.UserID()
+	case coupon.FieldSeq:
+		return m.Seq()
+	case coupon.FieldMerchantID:
+		return m.MerchantID()
+	case coupon.FieldStatus:
+		return m.Status()
+	case coupon.FieldValidFrom:
+		return m.ValidFrom()
+	case coupon.FieldValidUntil:
+		return m.ValidUntil()
+	case coupon.FieldOrderID:
+		return m.OrderID()
+	case coupon.FieldUsedAt:
+		return m.UsedAt()
+	case coupon.FieldClaimedAt:
+		return m.ClaimedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *CouponMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case coupon.FieldTemplateID:
+		return m.OldTemplateID(ctx)
+	case coupon.FieldUserID:
+		return m.OldUserID(ctx)
+	case coupon.FieldSeq:
+		return m.OldSeq(ctx)
+	case coupon.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case coupon.FieldStatus:
+		return m.OldStatus(ctx)
+	case coupon.FieldValidFrom:
+		return m.OldValidFrom(ctx)
+	case coupon.FieldValidUntil:
+		return m.OldValidUntil(ctx)
+	case coupon.FieldOrderID:
+		return m.OldOrderID(ctx)
+	case coupon.FieldUsedAt:
+		return m.OldUsedAt(ctx)
+	case coupon.FieldClaimedAt:
+		return m.OldClaimedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown Coupon field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CouponMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case coupon.FieldTemplateID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTemplateID(v)
+		return nil
+	case coupon.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case coupon.FieldSeq:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSeq(v)
+		return nil
+	case coupon.FieldMerchantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case coupon.FieldStatus:
+		v, ok := value.(coupon.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case coupon.FieldValidFrom:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetValidFrom(v)
+		return nil
+	case coupon.FieldValidUntil:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetValidUntil(v)
+		return nil
+	case coupon.FieldOrderID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOrderID(v)
+		return nil
+	case coupon.FieldUsedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUsedAt(v)
+		return nil
+	case coupon.FieldClaimedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetClaimedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Coupon field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *CouponMutation) AddedFields() []string {
+	var fields []string
+	if m.addtemplate_id != nil {
+		fields = append(fields, coupon.FieldTemplateID)
+	}
+	if m.adduser_id != nil {
+		fields = append(fields, coupon.FieldUserID)
+	}
+	if m.addseq != nil {
+		fields = append(fields, coupon.FieldSeq)
+	}
+	if m.addmerchant_id != nil {
+		fields = append(fields, coupon.FieldMerchantID)
+	}
+	if m.addorder_id != nil {
+		fields = append(fields, coupon.FieldOrderID)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *CouponMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case coupon.FieldTemplateID:
+		return m.AddedTemplateID()
+	case coupon.FieldUserID:
+		return m.AddedUserID()
+	case coupon.FieldSeq:
+		return m.AddedSeq()
+	case coupon.FieldMerchantID:
+		return m.AddedMerchantID()
+	case coupon.FieldOrderID:
+		return m.AddedOrderID()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CouponMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case coupon.FieldTemplateID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddTemplateID(v)
+		return nil
+	case coupon.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddUserID(v)
+		return nil
+	case coupon.FieldSeq:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSeq(v)
+		return nil
+	case coupon.FieldMerchantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMerchantID(v)
+		return nil
+	case coupon.FieldOrderID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddOrderID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Coupon numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *CouponMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(coupon.FieldMerchantID) {
+		fields = append(fields, coupon.FieldMerchantID)
+	}
+	if m.FieldCleared(coupon.FieldOrderID) {
+		fields = append(fields, coupon.FieldOrderID)
+	}
+	if m.FieldCleared(coupon.FieldUsedAt) {
+		fields = append(fields, coupon.FieldUsedAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *CouponMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *CouponMutation) ClearField(name string) error {
+	switch name {
+	case coupon.FieldMerchantID:
+		m.ClearMerchantID()
+		return nil
+	case coupon.FieldOrderID:
+		m.ClearOrderID()
+		return nil
+	case coupon.FieldUsedAt:
+		m.ClearUsedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Coupon nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *CouponMutation) ResetField(name string) error {
+	switch name {
+	case coupon.FieldTemplateID:
+		m.ResetTemplateID()
+		return nil
+	case coupon.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case coupon.FieldSeq:
+		m.ResetSeq()
+		return nil
+	case coupon.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case coupon.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case coupon.FieldValidFrom:
+		m.ResetValidFrom()
+		return nil
+	case coupon.FieldValidUntil:
+		m.ResetValidUntil()
+		return nil
+	case coupon.FieldOrderID:
+		m.ResetOrderID()
+		return nil
+	case coupon.FieldUsedAt:
+		m.ResetUsedAt()
+		return nil
+	case coupon.FieldClaimedAt:
+		m.ResetClaimedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Coupon field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *CouponMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *CouponMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *CouponMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *CouponMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *CouponMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *CouponMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *CouponMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown Coupon unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *CouponMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown Coupon edge %s", name)
+}
+
+// CouponTemplateMutation represents an operation that mutates the CouponTemplate nodes in the graph.
+type CouponTemplateMutation struct {
+	config
+	op                Op
+	typ               string
+	id                *int
+	created_at        *time.Time
+	updated_at        *time.Time
+	merchant_id       *int
+	addmerchant_id    *int
+	name              *string
+	code              *string
+	kind              *coupontemplate.Kind
+	amount            *int64
+	addamount         *int64
+	percent_bp        *int
+	addpercent_bp     *int
+	max_discount      *int64
+	addmax_discount   *int64
+	threshold         *int64
+	addthreshold      *int64
+	currency          *string
+	scope             *coupontemplate.Scope
+	scope_ids         *[]int
+	appendscope_ids   []int
+	valid_from        *time.Time
+	valid_until       *time.Time
+	valid_days        *int
+	addvalid_days     *int
+	claim_starts_at   *time.Time
+	claim_ends_at     *time.Time
+	total_limit       *int
+	addtotal_limit    *int
+	per_user_limit    *int
+	addper_user_limit *int
+	claimed_count     *int
+	addclaimed_count  *int
+	audiences         *[]string
+	appendaudiences   []string
+	status            *coupontemplate.Status
+	created_by        *int
+	addcreated_by     *int
+	clearedFields     map[string]struct{}
+	done              bool
+	oldValue          func(context.Context) (*CouponTemplate, error)
+	predicates        []predicate.CouponTemplate
+}
+
+var _ ent.Mutation = (*CouponTemplateMutation)(nil)
+
+// coupontemplateOption allows management of the mutation configuration using functional options.
+type coupontemplateOption func(*CouponTemplateMutation)
+
+// newCouponTemplateMutation creates new mutation for the CouponTemplate entity.
+func newCouponTemplateMutation(c config, op Op, opts ...coupontemplateOption) *CouponTemplateMutation {
+	m := &CouponTemplateMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeCouponTemplate,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withCouponTemplateID sets the ID field of the mutation.
+func withCouponTemplateID(id int) coupontemplateOption {
+	return func(m *CouponTemplateMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *CouponTemplate
+		)
+		m.oldValue = func(ctx context.Context) (*CouponTemplate, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().CouponTemplate.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withCouponTemplate sets the old CouponTemplate of the mutation.
+func withCouponTemplate(node *CouponTemplate) coupontemplateOption {
+	return func(m *CouponTemplateMutation) {
+		m.oldValue = func(context.Context) (*CouponTemplate, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m CouponTemplateMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m CouponTemplateMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *CouponTemplateMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *CouponTemplateMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().CouponTemplate.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *CouponTemplateMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *CouponTemplateMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the CouponTemplate entity.
+// If the CouponTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponTemplateMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *CouponTemplateMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *CouponTemplateMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *CouponTemplateMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the CouponTemplate entity.
+// If the CouponTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponTemplateMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *CouponTemplateMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *CouponTemplateMutation) SetMerchantID(i int) {
+	m.merchant_id = &i
+	m.addmerchant_id = nil
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *CouponTemplateMutation) MerchantID() (r int, exists bool) {
+	v := m.merchant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the CouponTemplate entity.
+// If the CouponTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponTemplateMutation) OldMerchantID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// AddMerchantID adds i to the "merchant_id" field.
+func (m *CouponTemplateMutation) AddMerchantID(i int) {
+	if m.addmerchant_id != nil {
+		*m.addmerchant_id += i
+	} else {
+		m.addmerchant_id = &i
+	}
+}
+
+// AddedMerchantID returns the value that was added to the "merchant_id" field in this mutation.
+func (m *CouponTemplateMutation) AddedMerchantID() (r int, exists bool) {
+	v := m.addmerchant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearMerchantID clears the value of the "merchant_id" field.
+func (m *CouponTemplateMutation) ClearMerchantID() {
+	m.merchant_id = nil
+	m.addmerchant_id = nil
+	m.clearedFields[coupontemplate.FieldMerchantID] = struct{}{}
+}
+
+// MerchantIDCleared returns if the "merchant_id" field was cleared in this mutation.
+func (m *CouponTemplateMutation) MerchantIDCleared() bool {
+	_, ok := m.clearedFields[coupontemplate.FieldMerchantID]
+	return ok
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *CouponTemplateMutation) ResetMerchantID() {
+	m.merchant_id = nil
+	m.addmerchant_id = nil
+	delete(m.clearedFields, coupontemplate.FieldMerchantID)
+}
+
+// SetName sets the "name" field.
+func (m *CouponTemplateMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *CouponTemplateMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the CouponTemplate entity.
+// If the CouponTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponTemplateMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *CouponTemplateMutation) ResetName() {
+	m.name = nil
+}
+
+// SetCode sets the "code" field.
+func (m *CouponTemplateMutation) SetCode(s string) {
+	m.code = &s
+}
+
+// Code returns the value of the "code" field in the mutation.
+func (m *CouponTemplateMutation) Code() (r string, exists bool) {
+	v := m.code
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCode returns the old "code" field's value of the CouponTemplate entity.
+// If the CouponTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponTemplateMutation) OldCode(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCode is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCode requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCode: %w", err)
+	}
+	return oldValue.Code, nil
+}
+
+// ClearCode clears the value of the "code" field.
+func (m *CouponTemplateMutation) ClearCode() {
+	m.code = nil
+	m.clearedFields[coupontemplate.FieldCode] = struct{}{}
+}
+
+// CodeCleared returns if the "code" field was cleared in this mutation.
+func (m *CouponTemplateMutation) CodeCleared() bool {
+	_, ok := m.clearedFields[coupontemplate.FieldCode]
+	return ok
+}
+
+// ResetCode resets all changes to the "code" field.
+func (m *CouponTemplateMutation) ResetCode() {
+	m.code = nil
+	delete(m.clearedFields, coupontemplate.FieldCode)
+}
+
+// SetKind sets the "kind" field.
+func (m *CouponTemplateMutation) SetKind(c coupontemplate.Kind) {
+	m.kind = &c
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *CouponTemplateMutation) Kind() (r coupontemplate.Kind, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the CouponTemplate entity.
+// If the CouponTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponTemplateMutation) OldKind(ctx context.Context) (v coupontemplate.Kind, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *CouponTemplateMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetAmount sets the "amount" field.
+func (m *CouponTemplateMutation) SetAmount(i int64) {
+	m.amount = &i
+	m.addamount = nil
+}
+
+// Amount returns the value of the "amount" field in the mutation.
+func (m *CouponTemplateMutation) Amount() (r int64, exists bool) {
+	v := m.amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAmount returns the old "amount" field's value of the CouponTemplate entity.
+// If the CouponTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponTemplateMutation) OldAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAmount: %w", err)
+	}
+	return oldValue.Amount, nil
+}
+
+// AddAmount adds i to the "amount" field.
+func (m *CouponTemplateMutation) AddAmount(i int64) {
+	if m.addamount != nil {
+		*m.addamount += i
+	} else {
+		m.addamount = &i
+	}
+}
+
+// AddedAmount returns the value that was added to the "amount" field in this mutation.
+func (m *CouponTemplateMutation) AddedAmount() (r int64, exists bool) {
+	v := m.addamount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAmount resets all changes to the "amount" field.
+func (m *CouponTemplateMutation) ResetAmount() {
+	m.amount = nil
+	m.addamount = nil
+}
+
+// SetPercentBp sets the "percent_bp" field.
+func (m *CouponTemplateMutation) SetPercentBp(i int) {
+	m.percent_bp = &i
+	m.addpercent_bp = nil
+}
+
+// PercentBp returns the value of the "percent_bp" field in the mutation.
+func (m *CouponTemplateMutation) PercentBp() (r int, exists bool) {
+	v := m.percent_bp
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPercentBp returns the old "percent_bp" field's value of the CouponTemplate entity.
+// If the CouponTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponTemplateMutation) OldPercentBp(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPercentBp is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPercentBp requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPercentBp: %w", err)
+	}
+	return oldValue.PercentBp, nil
+}
+
+// AddPercentBp adds i to the "percent_bp" field.
+func (m *CouponTemplateMutation) AddPercentBp(i int) {
+	if m.addpercent_bp != nil {
+		*m.addpercent_bp += i
+	} else {
+		m.addpercent_bp = &i
+	}
+}
+
+// AddedPercentBp returns the value that was added to the "percent_bp" field in this mutation.
+func (m *CouponTemplateMutation) AddedPercentBp() (r int, exists bool) {
+	v := m.addpercent_bp
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPercentBp resets all changes to the "percent_bp" field.
+func (m *CouponTemplateMutation) ResetPercentBp() {
+	m.percent_bp = nil
+	m.addpercent_bp = nil
+}
+
+// SetMaxDiscount sets the "max_discount" field.
+func (m *CouponTemplateMutation) SetMaxDiscount(i int64) {
+	m.max_discount = &i
+	m.addmax_discount = nil
+}
+
+// MaxDiscount returns the value of the "max_discount" field in the mutation.
+func (m *CouponTemplateMutation) MaxDiscount() (r int64, exists bool) {
+	v := m.max_discount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMaxDiscount returns the old "max_discount" field's value of the CouponTemplate entity.
+// If the CouponTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponTemplateMutation) OldMaxDiscount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMaxDiscount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMaxDiscount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMaxDiscount: %w", err)
+	}
+	return oldValue.MaxDiscount, nil
+}
+
+// AddMaxDiscount adds i to the "max_discount" field.
+func (m *CouponTemplateMutation) AddMaxDiscount(i int64) {
+	if m.addmax_discount != nil {
+		*m.addmax_discount += i
+	} else {
+		m.addmax_discount = &i
+	}
+}
+
+// AddedMaxDiscount returns the value that was added to the "max_discount" field in this mutation.
+func (m *CouponTemplateMutation) AddedMaxDiscount() (r int64, exists bool) {
+	v := m.addmax_discount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetMaxDiscount resets all changes to the "max_discount" field.
+func (m *CouponTemplateMutation) ResetMaxDiscount() {
+	m.max_discount = nil
+	m.addmax_discount = nil
+}
+
+// SetThreshold sets the "threshold" field.
+func (m *CouponTemplateMutation) SetThreshold(i int64) {
+	m.threshold = &i
+	m.addthreshold = nil
+}
+
+// Threshold returns the value of the "threshold" field in the mutation.
+func (m *CouponTemplateMutation) Threshold() (r int64, exists bool) {
+	v := m.threshold
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldThreshold returns the old "threshold" field's value of the CouponTemplate entity.
+// If the CouponTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponTemplateMutation) OldThreshold(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldThreshold is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldThreshold requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldThreshold: %w", err)
+	}
+	return oldValue.Threshold, nil
+}
+
+// AddThreshold adds i to the "threshold" field.
+func (m *CouponTemplateMutation) AddThreshold(i int64) {
+	if m.addthreshold != nil {
+		*m.addthreshold += i
+	} else {
+		m.addthreshold = &i
+	}
+}
+
+// AddedThreshold returns the value that was added to the "threshold" field in this mutation.
+func (m *CouponTemplateMutation) AddedThreshold() (r int64, exists bool) {
+	v := m.addthreshold
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetThreshold resets all changes to the "threshold" field.
+func (m *CouponTemplateMutation) ResetThreshold() {
+	m.threshold = nil
+	m.addthreshold = nil
+}
+
+// SetCurrency sets the "currency" field.
+func (m *CouponTemplateMutation) SetCurrency(s string) {
+	m.currency = &s
+}
+
+// Currency returns the value of the "currency" field in the mutation.
+func (m *CouponTemplateMutation) Currency() (r string, exists bool) {
+	v := m.currency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCurrency returns the old "currency" field's value of the CouponTemplate entity.
+// If the CouponTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponTemplateMutation) OldCurrency(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCurrency is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCurrency requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCurrency: %w", err)
+	}
+	return oldValue.Currency, nil
+}
+
+// ResetCurrency resets all changes to the "currency" field.
+func (m *CouponTemplateMutation) ResetCurrency() {
+	m.currency = nil
+}
+
+// SetScope sets the "scope" field.
+func (m *CouponTemplateMutation) SetScope(c coupontemplate.Scope) {
+	m.scope = &c
+}
+
+// Scope returns the value of the "scope" field in the mutation.
+func (m *CouponTemplateMutation) Scope() (r coupontemplate.Scope, exists bool) {
+	v := m.scope
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldScope returns the old "scope" field's value of the CouponTemplate entity.
+// If the CouponTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponTemplateMutation) OldScope(ctx context.Context) (v coupontemplate.Scope, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldScope is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldScope requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldScope: %w", err)
+	}
+	return oldValue.Scope, nil
+}
+
+// ResetScope resets all changes to the "scope" field.
+func (m *CouponTemplateMutation) ResetScope() {
+	m.scope = nil
+}
+
+// SetScopeIds sets the "scope_ids" field.
+func (m *CouponTemplateMutation) SetScopeIds(i []int) {
+	m.scope_ids = &i
+	m.appendscope_ids = nil
+}
+
+// ScopeIds returns the value of the "scope_ids" field in the mutation.
+func (m *CouponTemplateMutation) ScopeIds() (r []int, exists bool) {
+	v := m.scope_ids
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldScopeIds returns the old "scope_ids" field's value of the CouponTemplate entity.
+// If the CouponTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponTemplateMutation) OldScopeIds(ctx context.Context) (v []int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldScopeIds is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldScopeIds requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldScopeIds: %w", err)
+	}
+	return oldValue.ScopeIds, nil
+}
+
+// AppendScopeIds adds i to the "scope_ids" field.
+func (m *CouponTemplateMutation) AppendScopeIds(i []int) {
+	m.appendscope_ids = append(m.appendscope_ids, i...)
+}
+
+// AppendedScopeIds returns the list of values that were appended to the "scope_ids" field in this mutation.
+func (m *CouponTemplateMutation) AppendedScopeIds() ([]int, bool) {
+	if len(m.appendscope_ids) == 0 {
+		return nil, false
+	}
+	return m.appendscope_ids, true
+}
+
+// ClearScopeIds clears the value of the "scope_ids" field.
+func (m *CouponTemplateMutation) ClearScopeIds() {
+	m.scope_ids = nil
+	m.appendscope_ids = nil
+	m.clearedFields[coupontemplate.FieldScopeIds] = struct{}{}
+}
+
+// ScopeIdsCleared returns if the "scope_ids" field was cleared in this mutation.
+func (m *CouponTemplateMutation) ScopeIdsCleared() bool {
+	_, ok := m.clearedFields[coupontemplate.FieldScopeIds]
+	return ok
+}
+
+// ResetScopeIds resets all changes to the "scope_ids" field.
+func (m *CouponTemplateMutation) ResetScopeIds() {
+	m.scope_ids = nil
+	m.appendscope_ids = nil
+	delete(m.clearedFields, coupontemplate.FieldScopeIds)
+}
+
+// SetValidFrom sets the "valid_from" field.
+func (m *CouponTemplateMutation) SetValidFrom(t time.Time) {
+	m.valid_from = &t
+}
+
+// ValidFrom returns the value of the "valid_from" field in the mutation.
+func (m *CouponTemplateMutation) ValidFrom() (r time.Time, exists bool) {
+	v := m.valid_from
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldValidFrom returns the old "valid_from" field's value of the CouponTemplate entity.
+// If the CouponTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponTemplateMutation) OldValidFrom(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldValidFrom is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldValidFrom requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldValidFrom: %w", err)
+	}
+	return oldValue.ValidFrom, nil
+}
+
+// ClearValidFrom clears the value of the "valid_from" field.
+func (m *CouponTemplateMutation) ClearValidFrom() {
+	m.valid_from = nil
+	m.clearedFields[coupontemplate.FieldValidFrom] = struct{}{}
+}
+
+// ValidFromCleared returns if the "valid_from" field was cleared in this mutation.
+func (m *CouponTemplateMutation) ValidFromCleared() bool {
+	_, ok := m.clearedFields[coupontemplate.FieldValidFrom]
+	return ok
+}
+
+// ResetValidFrom resets all changes to the "valid_from" field.
+func (m *CouponTemplateMutation) ResetValidFrom() {
+	m.valid_from = nil
+	delete(m.clearedFields, coupontemplate.FieldValidFrom)
+}
+
+// SetValidUntil sets the "valid_until" field.
+func (m *CouponTemplateMutation) SetValidUntil(t time.Time) {
+	m.valid_until = &t
+}
+
+// ValidUntil returns the value of the "valid_until" field in the mutation.
+func (m *CouponTemplateMutation) ValidUntil() (r time.Time, exists bool) {
+	v := m.valid_until
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldValidUntil returns the old "valid_until" field's value of the CouponTemplate entity.
+// If the CouponTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponTemplateMutation) OldValidUntil(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldValidUntil is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldValidUntil requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldValidUntil: %w", err)
+	}
+	return oldValue.ValidUntil, nil
+}
+
+// ClearValidUntil clears the value of the "valid_until" field.
+func (m *CouponTemplateMutation) ClearValidUntil() {
+	m.valid_until = nil
+	m.clearedFields[coupontemplate.FieldValidUntil] = struct{}{}
+}
+
+// ValidUntilCleared returns if the "valid_until" field was cleared in this mutation.
+func (m *CouponTemplateMutation) ValidUntilCleared() bool {
+	_, ok := m.clearedFields[coupontemplate.FieldValidUntil]
+	return ok
+}
+
+// ResetValidUntil resets all changes to the "valid_until" field.
+func (m *CouponTemplateMutation) ResetValidUntil() {
+	m.valid_until = nil
+	delete(m.clearedFields, coupontemplate.FieldValidUntil)
+}
+
+// SetValidDays sets the "valid_days" field.
+func (m *CouponTemplateMutation) SetValidDays(i int) {
+	m.valid_days = &i
+	m.addvalid_days = nil
+}
+
+// ValidDays returns the value of the "valid_days" field in the mutation.
+func (m *CouponTemplateMutation) ValidDays() (r int, exists bool) {
+	v := m.valid_days
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldValidDays returns the old "valid_days" field's value of the CouponTemplate entity.
+// If the CouponTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponTemplateMutation) OldValidDays(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldValidDays is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldValidDays requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldValidDays: %w", err)
+	}
+	return oldValue.ValidDays, nil
+}
+
+// AddValidDays adds i to the "valid_days" field.
+func (m *CouponTemplateMutation) AddValidDays(i int) {
+	if m.addvalid_days != nil {
+		*m.addvalid_days += i
+	} else {
+		m.addvalid_days = &i
+	}
+}
+
+// AddedValidDays returns the value that was added to the "valid_days" field in this mutation.
+func (m *CouponTemplateMutation) AddedValidDays() (r int, exists bool) {
+	v := m.addvalid_days
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetValidDays resets all changes to the "valid_days" field.
+func (m *CouponTemplateMutation) ResetValidDays() {
+	m.valid_days = nil
+	m.addvalid_days = nil
+}
+
+// SetClaimStartsAt sets the "claim_starts_at" field.
+func (m *CouponTemplateMutation) SetClaimStartsAt(t time.Time) {
+	m.claim_starts_at = &t
+}
+
+// ClaimStartsAt returns the value of the "claim_starts_at" field in the mutation.
+func (m *CouponTemplateMutation) ClaimStartsAt() (r time.Time, exists bool) {
+	v := m.claim_starts_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldClaimStartsAt returns the old "claim_starts_at" field's value of the CouponTemplate entity.
+// If the CouponTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponTemplateMutation) OldClaimStartsAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldClaimStartsAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldClaimStartsAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldClaimStartsAt: %w", err)
+	}
+	return oldValue.ClaimStartsAt, nil
+}
+
+// ClearClaimStartsAt clears the value of the "claim_starts_at" field.
+func (m *CouponTemplateMutation) ClearClaimStartsAt() {
+	m.claim_starts_at = nil
+	m.clearedFields[coupontemplate.FieldClaimStartsAt] = struct{}{}
+}
+
+// ClaimStartsAtCleared returns if the "claim_starts_at" field was cleared in this mutation.
+func (m *CouponTemplateMutation) ClaimStartsAtCleared() bool {
+	_, ok := m.clearedFields[coupontemplate.FieldClaimStartsAt]
+	return ok
+}
+
+// ResetClaimStartsAt resets all changes to the "claim_starts_at" field.
+func (m *CouponTemplateMutation) ResetClaimStartsAt() {
+	m.claim_starts_at = nil
+	delete(m.clearedFields, coupontemplate.FieldClaimStartsAt)
+}
+
+// SetClaimEndsAt sets the "claim_ends_at" field.
+func (m *CouponTemplateMutation) SetClaimEndsAt(t time.Time) {
+	m.claim_ends_at = &t
+}
+
+// ClaimEndsAt returns the value of the "claim_ends_at" field in the mutation.
+func (m *CouponTemplateMutation) ClaimEndsAt() (r time.Time, exists bool) {
+	v := m.claim_ends_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldClaimEndsAt returns the old "claim_ends_at" field's value of the CouponTemplate entity.
+// If the CouponTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponTemplateMutation) OldClaimEndsAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldClaimEndsAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldClaimEndsAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldClaimEndsAt: %w", err)
+	}
+	return oldValue.ClaimEndsAt, nil
+}
+
+// ClearClaimEndsAt clears the value of the "claim_ends_at" field.
+func (m *CouponTemplateMutation) ClearClaimEndsAt() {
+	m.claim_ends_at = nil
+	m.clearedFields[coupontemplate.FieldClaimEndsAt] = struct{}{}
+}
+
+// ClaimEndsAtCleared returns if the "claim_ends_at" field was cleared in this mutation.
+func (m *CouponTemplateMutation) ClaimEndsAtCleared() bool {
+	_, ok := m.clearedFields[coupontemplate.FieldClaimEndsAt]
+	return ok
+}
+
+// ResetClaimEndsAt resets all changes to the "claim_ends_at" field.
+func (m *CouponTemplateMutation) ResetClaimEndsAt() {
+	m.claim_ends_at = nil
+	delete(m.clearedFields, coupontemplate.FieldClaimEndsAt)
+}
+
+// SetTotalLimit sets the "total_limit" field.
+func (m *CouponTemplateMutation) SetTotalLimit(i int) {
+	m.total_limit = &i
+	m.addtotal_limit = nil
+}
+
+// TotalLimit returns the value of the "total_limit" field in the mutation.
+func (m *CouponTemplateMutation) TotalLimit() (r int, exists bool) {
+	v := m.total_limit
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTotalLimit returns the old "total_limit" field's value of the CouponTemplate entity.
+// If the CouponTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponTemplateMutation) OldTotalLimit(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTotalLimit is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTotalLimit requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTotalLimit: %w", err)
+	}
+	return oldValue.TotalLimit, nil
+}
+
+// AddTotalLimit adds i to the "total_limit" field.
+func (m *CouponTemplateMutation) AddTotalLimit(i int) {
+	if m.addtotal_limit != nil {
+		*m.addtotal_limit += i
+	} else {
+		m.addtotal_limit = &i
+	}
+}
+
+// AddedTotalLimit returns the value that was added to the "total_limit" field in this mutation.
+func (m *CouponTemplateMutation) AddedTotalLimit() (r int, exists bool) {
+	v := m.addtotal_limit
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetTotalLimit resets all changes to the "total_limit" field.
+func (m *CouponTemplateMutation) ResetTotalLimit() {
+	m.total_limit = nil
+	m.addtotal_limit = nil
+}
+
+// SetPerUserLimit sets the "per_user_limit" field.
+func (m *CouponTemplateMutation) SetPerUserLimit(i int) {
+	m.per_user_limit = &i
+	m.addper_user_limit = nil
+}
+
+// PerUserLimit returns the value of the "per_user_limit" field in the mutation.
+func (m *CouponTemplateMutation) PerUserLimit() (r int, exists bool) {
+	v := m.per_user_limit
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPerUserLimit returns the old "per_user_limit" field's value of the CouponTemplate entity.
+// If the CouponTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponTemplateMutation) OldPerUserLimit(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPerUserLimit is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPerUserLimit requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPerUserLimit: %w", err)
+	}
+	return oldValue.PerUserLimit, nil
+}
+
+// AddPerUserLimit adds i to the "per_user_limit" field.
+func (m *CouponTemplateMutation) AddPerUserLimit(i int) {
+	if m.addper_user_limit != nil {
+		*m.addper_user_limit += i
+	} else {
+		m.addper_user_limit = &i
+	}
+}
+
+// AddedPerUserLimit returns the value that was added to the "per_user_limit" field in this mutation.
+func (m *CouponTemplateMutation) AddedPerUserLimit() (r int, exists bool) {
+	v := m.addper_user_limit
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPerUserLimit resets all changes to the "per_user_limit" field.
+func (m *CouponTemplateMutation) ResetPerUserLimit() {
+	m.per_user_limit = nil
+	m.addper_user_limit = nil
+}
+
+// SetClaimedCount sets the "claimed_count" field.
+func (m *CouponTemplateMutation) SetClaimedCount(i int) {
+	m.claimed_count = &i
+	m.addclaimed_count = nil
+}
+
+// ClaimedCount returns the value of the "claimed_count" field in the mutation.
+func (m *CouponTemplateMutation) ClaimedCount() (r int, exists bool) {
+	v := m.claimed_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldClaimedCount returns the old "claimed_count" field's value of the CouponTemplate entity.
+// If the CouponTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponTemplateMutation) OldClaimedCount(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldClaimedCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldClaimedCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldClaimedCount: %w", err)
+	}
+	return oldValue.ClaimedCount, nil
+}
+
+// AddClaimedCount adds i to the "claimed_count" field.
+func (m *CouponTemplateMutation) AddClaimedCount(i int) {
+	if m.addclaimed_count != nil {
+		*m.addclaimed_count += i
+	} else {
+		m.addclaimed_count = &i
+	}
+}
+
+// AddedClaimedCount returns the value that was added to the "claimed_count" field in this mutation.
+func (m *CouponTemplateMutation) AddedClaimedCount() (r int, exists bool) {
+	v := m.addclaimed_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetClaimedCount resets all changes to the "claimed_count" field.
+func (m *CouponTemplateMutation) ResetClaimedCount() {
+	m.claimed_count = nil
+	m.addclaimed_count = nil
+}
+
+// SetAudiences sets the "audiences" field.
+func (m *CouponTemplateMutation) SetAudiences(s []string) {
+	m.audiences = &s
+	m.appendaudiences = nil
+}
+
+// Audiences returns the value of the "audiences" field in the mutation.
+func (m *CouponTemplateMutation) Audiences() (r []string, exists bool) {
+	v := m.audiences
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAudiences returns the old "audiences" field's value of the CouponTemplate entity.
+// If the CouponTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponTemplateMutation) OldAudiences(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAudiences is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAudiences requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAudiences: %w", err)
+	}
+	return oldValue.Audiences, nil
+}
+
+// AppendAudiences adds s to the "audiences" field.
+func (m *CouponTemplateMutation) AppendAudiences(s []string) {
+	m.appendaudiences = append(m.appendaudiences, s...)
+}
+
+// AppendedAudiences returns the list of values that were appended to the "audiences" field in this mutation.
+func (m *CouponTemplateMutation) AppendedAudiences() ([]string, bool) {
+	if len(m.appendaudiences) == 0 {
+		return nil, false
+	}
+	return m.appendaudiences, true
+}
+
+// ClearAudiences clears the value of the "audiences" field.
+func (m *CouponTemplateMutation) ClearAudiences() {
+	m.audiences = nil
+	m.appendaudiences = nil
+	m.clearedFields[coupontemplate.FieldAudiences] = struct{}{}
+}
+
+// AudiencesCleared returns if the "audiences" field was cleared in this mutation.
+func (m *CouponTemplateMutation) AudiencesCleared() bool {
+	_, ok := m.clearedFields[coupontemplate.FieldAudiences]
+	return ok
+}
+
+// ResetAudiences resets all changes to the "audiences" field.
+func (m *CouponTemplateMutation) ResetAudiences() {
+	m.audiences = nil
+	m.appendaudiences = nil
+	delete(m.clearedFields, coupontemplate.FieldAudiences)
+}
+
+// SetStatus sets the "status" field.
+func (m *CouponTemplateMutation) SetStatus(c coupontemplate.Status) {
+	m.status = &c
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *CouponTemplateMutation) Status() (r coupontemplate.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the CouponTemplate entity.
+// If the CouponTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponTemplateMutation) OldStatus(ctx context.Context) (v coupontemplate.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *CouponTemplateMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetCreatedBy sets the "created_by" field.
+func (m *CouponTemplateMutation) SetCreatedBy(i int) {
+	m.created_by = &i
+	m.addcreated_by = nil
+}
+
+// CreatedBy returns the value of the "created_by" field in the mutation.
+func (m *CouponTemplateMutation) CreatedBy() (r int, exists bool) {
+	v := m.created_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedBy returns the old "created_by" field's value of the CouponTemplate entity.
+// If the CouponTemplate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponTemplateMutation) OldCreatedBy(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedBy: %w", err)
+	}
+	return oldValue.CreatedBy, nil
+}
+
+// AddCreatedBy adds i to the "created_by" field.
+func (m *CouponTemplateMutation) AddCreatedBy(i int) {
+	if m.addcreated_by != nil {
+		*m.addcreated_by += i
+	} else {
+		m.addcreated_by = &i
+	}
+}
+
+// AddedCreatedBy returns the value that was added to the "created_by" field in this mutation.
+func (m *CouponTemplateMutation) AddedCreatedBy() (r int, exists bool) {
+	v := m.addcreated_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCreatedBy resets all changes to the "created_by" field.
+func (m *CouponTemplateMutation) ResetCreatedBy() {
+	m.created_by = nil
+	m.addcreated_by = nil
+}
+
+// Where appends a list predicates to the CouponTemplateMutation builder.
+func (m *CouponTemplateMutation) Where(ps ...predicate.CouponTemplate) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the CouponTemplateMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *CouponTemplateMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.CouponTemplate, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *CouponTemplateMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *CouponTemplateMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (CouponTemplate).
+func (m *CouponTemplateMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *CouponTemplateMutation) Fields() []string {
+	fields := make([]string, 0, 24)
+	if m.created_at != nil {
+		fields = append(fields, coupontemplate.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, coupontemplate.FieldUpdatedAt)
+	}
+	if m.merchant_id != nil {
+		fields = append(fields, coupontemplate.FieldMerchantID)
+	}
+	if m.name != nil {
+		fields = append(fields, coupontemplate.FieldName)
+	}
+	if m.code != nil {
+		fields = append(fields, coupontemplate.FieldCode)
+	}
+	if m.kind != nil {
+		fields = append(fields, coupontemplate.FieldKind)
+	}
+	if m.amount != nil {
+		fields = append(fields, coupontemplate.FieldAmount)
+	}
+	if m.percent_bp != nil {
+		fields = append(fields, coupontemplate.FieldPercentBp)
+	}
+	if m.max_discount != nil {
+		fields = append(fields, coupontemplate.FieldMaxDiscount)
+	}
+	if m.threshold != nil {
+		fields = append(fields, coupontemplate.FieldThreshold)
+	}
+	if m.currency != nil {
+		fields = append(fields, coupontemplate.FieldCurrency)
+	}
+	if m.scope != nil {
+		fields = append(fields, coupontemplate.FieldScope)
+	}
+	if m.scope_ids != nil {
+		fields = append(fields, coupontemplate.FieldScopeIds)
+	}
+	if m.valid_from != nil {
+		fields = append(fields, coupontemplate.FieldValidFrom)
+	}
+	if m.valid_until != nil {
+		fields = append(fields, coupontemplate.FieldValidUntil)
+	}
+	if m.valid_days != nil {
+		fields = append(fields, coupontemplate.FieldValidDays)
+	}
+	if m.claim_starts_at != nil {
+		fields = append(fields, coupontemplate.FieldClaimStartsAt)
+	}
+	if m.claim_ends_at != nil {
+		fields = append(fields, coupontemplate.FieldClaimEndsAt)
+	}
+	if m.total_limit != nil {
+		fields = append(fields, coupontemplate.FieldTotalLimit)
+	}
+	if m.per_user_limit != nil {
+		fields = append(fields, coupontemplate.FieldPerUserLimit)
+	}
+	if m.claimed_count != nil {
+		fields = append(fields, coupontemplate.FieldClaimedCount)
+	}
+	if m.audiences != nil {
+		fields = append(fields, coupontemplate.FieldAudiences)
+	}
+	if m.status != nil {
+		fields = append(fields, coupontemplate.FieldStatus)
+	}
+	if m.created_by != nil {
+		fields = append(fields, coupontemplate.FieldCreatedBy)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *CouponTemplateMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case coupontemplate.FieldCreatedAt:
+		return m.CreatedAt()
+	case coupontemplate.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case coupontemplate.FieldMerchantID:
+		return m.MerchantID()
+	case coupontemplate.FieldName:
+		return m.Name()
+	case coupontemplate.FieldCode:
+		return m.Code()
+	case coupontemplate.FieldKind:
+		return m.Kind()
+	case coupontemplate.FieldAmount:
+		return m.Amount()
+	case coupontemplate.FieldPercentBp:
+		return m.PercentBp()
+	case coupontemplate.FieldMaxDiscount:
+		return m.MaxDiscount()
+	case coupontemplate.FieldThreshold:
+		return m.Threshold()
+	case coupontemplate.FieldCurrency:
+		return m.Currency()
+	case coupontemplate.FieldScope:
+		return m.Scope()
+	case coupontemplate.FieldScopeIds:
+		return m.ScopeIds()
+	case coupontemplate.FieldValidFrom:
+		return m.ValidFrom()
+	case coupontemplate.FieldValidUntil:
+		return m.ValidUntil()
+	case coupontemplate.FieldValidDays:
+		return m.ValidDays()
+	case coupontemplate.FieldClaimStartsAt:
+		return m.ClaimStartsAt()
+	case coupontemplate.FieldClaimEndsAt:
+		return m.ClaimEndsAt()
+	case coupontemplate.FieldTotalLimit:
+		return m.TotalLimit()
+	case coupontemplate.FieldPerUserLimit:
+		return m.PerUserLimit()
+	case coupontemplate.FieldClaimedCount:
+		return m.ClaimedCount()
+	case coupontemplate.FieldAudiences:
+		return m.Audiences()
+	case coupontemplate.FieldStatus:
+		return m.Status()
+	case coupontemplate.FieldCreatedBy:
+		return m.CreatedBy()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *CouponTemplateMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case coupontemplate.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case coupontemplate.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case coupontemplate.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case coupontemplate.FieldName:
+		return m.OldName(ctx)
+	case coupontemplate.FieldCode:
+		return m.OldCode(ctx)
+	case coupontemplate.FieldKind:
+		return m.OldKind(ctx)
+	case coupontemplate.FieldAmount:
+		return m.OldAmount(ctx)
+	case coupontemplate.FieldPercentBp:
+		return m.OldPercentBp(ctx)
+	case coupontemplate.FieldMaxDiscount:
+		return m.OldMaxDiscount(ctx)
+	case coupontemplate.FieldThreshold:
+		return m.OldThreshold(ctx)
+	case coupontemplate.FieldCurrency:
+		return m.OldCurrency(ctx)
+	case coupontemplate.FieldScope:
+		return m.OldScope(ctx)
+	case coupontemplate.FieldScopeIds:
+		return m.OldScopeIds(ctx)
+	case coupontemplate.FieldValidFrom:
+		return m.OldValidFrom(ctx)
+	case coupontemplate.FieldValidUntil:
+		return m.OldValidUntil(ctx)
+	case coupontemplate.FieldValidDays:
+		return m.OldValidDays(ctx)
+	case coupontemplate.FieldClaimStartsAt:
+		return m.OldClaimStartsAt(ctx)
+	case coupontemplate.FieldClaimEndsAt:
+		return m.OldClaimEndsAt(ctx)
+	case coupontemplate.FieldTotalLimit:
+		return m.OldTotalLimit(ctx)
+	case coupontemplate.FieldPerUserLimit:
+		return m.OldPerUserLimit(ctx)
+	case coupontemplate.FieldClaimedCount:
+		return m.OldClaimedCount(ctx)
+	case coupontemplate.FieldAudiences:
+		return m.OldAudiences(ctx)
+	case coupontemplate.FieldStatus:
+		return m.OldStatus(ctx)
+	case coupontemplate.FieldCreatedBy:
+		return m.OldCreatedBy(ctx)
+	}
+	return nil, fmt.Errorf("unknown CouponTemplate field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CouponTemplateMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case coupontemplate.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case coupontemplate.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case coupontemplate.FieldMerchantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case coupontemplate.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case coupontemplate.FieldCode:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCode(v)
+		return nil
+	case coupontemplate.FieldKind:
+		v, ok := value.(coupontemplate.Kind)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case coupontemplate.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAmount(v)
+		return nil
+	case coupontemplate.FieldPercentBp:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPercentBp(v)
+		return nil
+	case coupontemplate.FieldMaxDiscount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMaxDiscount(v)
+		return nil
+	case coupontemplate.FieldThreshold:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetThreshold(v)
+		return nil
+	case coupontemplate.FieldCurrency:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCurrency(v)
+		return nil
+	case coupontemplate.FieldScope:
+		v, ok := value.(coupontemplate.Scope)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetScope(v)
+		return nil
+	case coupontemplate.FieldScopeIds:
+		v, ok := value.([]int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetScopeIds(v)
+		return nil
+	case coupontemplate.FieldValidFrom:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetValidFrom(v)
+		return nil
+	case coupontemplate.FieldValidUntil:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetValidUntil(v)
+		return nil
+	case coupontemplate.FieldValidDays:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetValidDays(v)
+		return nil
+	case coupontemplate.FieldClaimStartsAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetClaimStartsAt(v)
+		return nil
+	case coupontemplate.FieldClaimEndsAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetClaimEndsAt(v)
+		return nil
+	case coupontemplate.FieldTotalLimit:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTotalLimit(v)
+		return nil
+	case coupontemplate.FieldPerUserLimit:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPerUserLimit(v)
+		return nil
+	case coupontemplate.FieldClaimedCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetClaimedCount(v)
+		return nil
+	case coupontemplate.FieldAudiences:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAudiences(v)
+		return nil
+	case coupontemplate.FieldStatus:
+		v, ok := value.(coupontemplate.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case coupontemplate.FieldCreatedBy:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedBy(v)
+		return nil
+	}
+	return fmt.Errorf("unknown CouponTemplate field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *CouponTemplateMutation) AddedFields() []string {
+	var fields []string
+	if m.addmerchant_id != nil {
+		fields = append(fields, coupontemplate.FieldMerchantID)
+	}
+	if m.addamount != nil {
+		fields = append(fields, coupontemplate.FieldAmount)
+	}
+	if m.addpercent_bp != nil {
+		fields = append(fields, coupontemplate.FieldPercentBp)
+	}
+	if m.addmax_discount != nil {
+		fields = append(fields, coupontemplate.FieldMaxDiscount)
+	}
+	if m.addthreshold != nil {
+		fields = append(fields, coupontemplate.FieldThreshold)
+	}
+	if m.addvalid_days != nil {
+		fields = append(fields, coupontemplate.FieldValidDays)
+	}
+	if m.addtotal_limit != nil {
+		fields = append(fields, coupontemplate.FieldTotalLimit)
+	}
+	if m.addper_user_limit != nil {
+		fields = append(fields, coupontemplate.FieldPerUserLimit)
+	}
+	if m.addclaimed_count != nil {
+		fields = append(fields, coupontemplate.FieldClaimedCount)
+	}
+	if m.addcreated_by != nil {
+		fields = append(fields, coupontemplate.FieldCreatedBy)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *CouponTemplateMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case coupontemplate.FieldMerchantID:
+		return m.AddedMerchantID()
+	case coupontemplate.FieldAmount:
+		return m.AddedAmount()
+	case coupontemplate.FieldPercentBp:
+		return m.AddedPercentBp()
+	case coupontemplate.FieldMaxDiscount:
+		return m.AddedMaxDiscount()
+	case coupontemplate.FieldThreshold:
+		return m.AddedThreshold()
+	case coupontemplate.FieldValidDays:
+		return m.AddedValidDays()
+	case coupontemplate.FieldTotalLimit:
+		return m.AddedTotalLimit()
+	case coupontemplate.FieldPerUserLimit:
+		return m.AddedPerUserLimit()
+	case coupontemplate.FieldClaimedCount:
+		return m.AddedClaimedCount()
+	case coupontemplate.FieldCreatedBy:
+		return m.AddedCreatedBy()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CouponTemplateMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case coupontemplate.FieldMerchantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMerchantID(v)
+		return nil
+	case coupontemplate.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAmount(v)
+		return nil
+	case coupontemplate.FieldPercentBp:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPercentBp(v)
+		return nil
+	case coupontemplate.FieldMaxDiscount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMaxDiscount(v)
+		return nil
+	case coupontemplate.FieldThreshold:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddThreshold(v)
+		return nil
+	case coupontemplate.FieldValidDays:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddValidDays(v)
+		return nil
+	case coupontemplate.FieldTotalLimit:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddTotalLimit(v)
+		return nil
+	case coupontemplate.FieldPerUserLimit:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPerUserLimit(v)
+		return nil
+	case coupontemplate.FieldClaimedCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddClaimedCount(v)
+		return nil
+	case coupontemplate.FieldCreatedBy:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCreatedBy(v)
+		return nil
+	}
+	return fmt.Errorf("unknown CouponTemplate numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *CouponTemplateMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(coupontemplate.FieldMerchantID) {
+		fields = append(fields, coupontemplate.FieldMerchantID)
+	}
+	if m.FieldCleared(coupontemplate.FieldCode) {
+		fields = append(fields, coupontemplate.FieldCode)
+	}
+	if m.FieldCleared(coupontemplate.FieldScopeIds) {
+		fields = append(fields, coupontemplate.FieldScopeIds)
+	}
+	if m.FieldCleared(coupontemplate.FieldValidFrom) {
+		fields = append(fields, coupontemplate.FieldValidFrom)
+	}
+	if m.FieldCleared(coupontemplate.FieldValidUntil) {
+		fields = append(fields, coupontemplate.FieldValidUntil)
+	}
+	if m.FieldCleared(coupontemplate.FieldClaimStartsAt) {
+		fields = append(fields, coupontemplate.FieldClaimStartsAt)
+	}
+	if m.FieldCleared(coupontemplate.FieldClaimEndsAt) {
+		fields = append(fields, coupontemplate.FieldClaimEndsAt)
+	}
+	if m.FieldCleared(coupontemplate.FieldAudiences) {
+		fields = append(fields, coupontemplate.FieldAudiences)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *CouponTemplateMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *CouponTemplateMutation) ClearField(name string) error {
+	switch name {
+	case coupontemplate.FieldMerchantID:
+		m.ClearMerchantID()
+		return nil
+	case coupontemplate.FieldCode:
+		m.ClearCode()
+		return nil
+	case coupontemplate.FieldScopeIds:
+		m.ClearScopeIds()
+		return nil
+	case coupontemplate.FieldValidFrom:
+		m.ClearValidFrom()
+		return nil
+	case coupontemplate.FieldValidUntil:
+		m.ClearValidUntil()
+		return nil
+	case coupontemplate.FieldClaimStartsAt:
+		m.ClearClaimStartsAt()
+		return nil
+	case coupontemplate.FieldClaimEndsAt:
+		m.ClearClaimEndsAt()
+		return nil
+	case coupontemplate.FieldAudiences:
+		m.ClearAudiences()
+		return nil
+	}
+	return fmt.Errorf("unknown CouponTemplate nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *CouponTemplateMutation) ResetField(name string) error {
+	switch name {
+	case coupontemplate.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case coupontemplate.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case coupontemplate.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case coupontemplate.FieldName:
+		m.ResetName()
+		return nil
+	case coupontemplate.FieldCode:
+		m.ResetCode()
+		return nil
+	case coupontemplate.FieldKind:
+		m.ResetKind()
+		return nil
+	case coupontemplate.FieldAmount:
+		m.ResetAmount()
+		return nil
+	case coupontemplate.FieldPercentBp:
+		m.ResetPercentBp()
+		return nil
+	case coupontemplate.FieldMaxDiscount:
+		m.ResetMaxDiscount()
+		return nil
+	case coupontemplate.FieldThreshold:
+		m.ResetThreshold()
+		return nil
+	case coupontemplate.FieldCurrency:
+		m.ResetCurrency()
+		return nil
+	case coupontemplate.FieldScope:
+		m.ResetScope()
+		return nil
+	case coupontemplate.FieldScopeIds:
+		m.ResetScopeIds()
+		return nil
+	case coupontemplate.FieldValidFrom:
+		m.ResetValidFrom()
+		return nil
+	case coupontemplate.FieldValidUntil:
+		m.ResetValidUntil()
+		return nil
+	case coupontemplate.FieldValidDays:
+		m.ResetValidDays()
+		return nil
+	case coupontemplate.FieldClaimStartsAt:
+		m.ResetClaimStartsAt()
+		return nil
+	case coupontemplate.FieldClaimEndsAt:
+		m.ResetClaimEndsAt()
+		return nil
+	case coupontemplate.FieldTotalLimit:
+		m.ResetTotalLimit()
+		return nil
+	case coupontemplate.FieldPerUserLimit:
+		m.ResetPerUserLimit()
+		return nil
+	case coupontemplate.FieldClaimedCount:
+		m.ResetClaimedCount()
+		return nil
+	case coupontemplate.FieldAudiences:
+		m.ResetAudiences()
+		return nil
+	case coupontemplate.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case coupontemplate.FieldCreatedBy:
+		m.ResetCreatedBy()
+		return nil
+	}
+	return fmt.Errorf("unknown CouponTemplate field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *CouponTemplateMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *CouponTemplateMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *CouponTemplateMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *CouponTemplateMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *CouponTemplateMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *CouponTemplateMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *CouponTemplateMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown CouponTemplate unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *CouponTemplateMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown CouponTemplate edge %s", name)
+}
+
+// CreatorMutation represents an operation that mutates the Creator nodes in the graph.
+type CreatorMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	created_at    *time.Time
+	updated_at    *time.Time
+	user_id       *int
+	adduser_id    *int
+	display_name  *string
+	status        *creator.Status
+	approved_at   *time.Time
+	clearedFields map[string]struct{}
+	links         map[int]struct{}
+	removedlinks  map[int]struct{}
+	clearedlinks  bool
+	done          bool
+	oldValue      func(context.Context) (*Creator, error)
+	predicates    []predicate.Creator
+}
+
+var _ ent.Mutation = (*CreatorMutation)(nil)
+
+// creatorOption allows management of the mutation configuration using functional options.
+type creatorOption func(*CreatorMutation)
+
+// newCreatorMutation creates new mutation for the Creator entity.
+func newCreatorMutation(c config, op Op, opts ...creatorOption) *CreatorMutation {
+	m := &CreatorMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeCreator,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withCreatorID sets the ID field of the mutation.
+func withCreatorID(id int) creatorOption {
+	return func(m *CreatorMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Creator
+		)
+		m.oldValue = func(ctx context.Context) (*Creator, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Creator.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withCreator sets the old Creator of the mutation.
+func withCreator(node *Creator) creatorOption {
+	return func(m *CreatorMutation) {
+		m.oldValue = func(context.Context) (*Creator, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m CreatorMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m CreatorMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *CreatorMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *CreatorMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Creator.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *CreatorMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *CreatorMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Creator entity.
+// If the Creator object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CreatorMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *CreatorMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *CreatorMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *CreatorMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the Creator entity.
+// If the Creator object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CreatorMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *CreatorMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetUserID sets the "user_id" field.
+func (m *CreatorMutation) SetUserID(i int) {
+	m.user_id = &i
+	m.adduser_id = nil
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *CreatorMutation) UserID() (r int, exists bool) {
+	v := m.user_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the Creator entity.
+// If the Creator object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CreatorMutation) OldUserID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// AddUserID adds i to the "user_id" field.
+func (m *CreatorMutation) AddUserID(i int) {
+	if m.adduser_id != nil {
+		*m.adduser_id += i
+	} else {
+		m.adduser_id = &i
+	}
+}
+
+// AddedUserID returns the value that was added to the "user_id" field in this mutation.
+func (m *CreatorMutation) AddedUserID() (r int, exists bool) {
+	v := m.adduser_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *CreatorMutation) ResetUserID() {
+	m.user_id = nil
+	m.adduser_id = nil
+}
+
+// SetDisplayName sets the "display_name" field.
+func (m *CreatorMutation) SetDisplayName(s string) {
+	m.display_name = &s
+}
+
+// DisplayName returns the value of the "display_name" field in the mutation.
+func (m *CreatorMutation) DisplayName() (r string, exists bool) {
+	v := m.display_name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDisplayName returns the old "display_name" field's value of the Creator entity.
+// If the Creator object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CreatorMutation) OldDisplayName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDisplayName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDisplayName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDisplayName: %w", err)
+	}
+	return oldValue.DisplayName, nil
+}
+
+// ResetDisplayName resets all changes to the "display_name" field.
+func (m *CreatorMutation) ResetDisplayName() {
+	m.display_name = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *CreatorMutation) SetStatus(c creator.Status) {
+	m.status = &c
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *CreatorMutation) Status() (r creator.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the Creator entity.
+// If the Creator object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CreatorMutation) OldStatus(ctx context.Context) (v creator.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *CreatorMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetApprovedAt sets the "approved_at" field.
+func (m *CreatorMutation) SetApprovedAt(t time.Time) {
+	m.approved_at = &t
+}
+
+// ApprovedAt returns the value of the "approved_at" field in the mutation.
+func (m *CreatorMutation) ApprovedAt() (r time.Time, exists bool) {
+	v := m.approved_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldApprovedAt returns the old "approved_at" field's value of the Creator entity.
+// If the Creator object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CreatorMutation) OldApprovedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldApprovedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldApprovedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldApprovedAt: %w", err)
+	}
+	return oldValue.ApprovedAt, nil
+}
+
+// ClearApprovedAt clears the value of the "approved_at" field.
+func (m *CreatorMutation) ClearApprovedAt() {
+	m.approved_at = nil
+	m.clearedFields[creator.FieldApprovedAt] = struct{}{}
+}
+
+// ApprovedAtCleared returns if the "approved_at" field was cleared in this mutation.
+func (m *CreatorMutation) ApprovedAtCleared() bool {
+	_, ok := m.clearedFields[creator.FieldApprovedAt]
+	return ok
+}
+
+// ResetApprovedAt resets all changes to the "approved_at" field.
+func (m *CreatorMutation) ResetApprovedAt() {
+	m.approved_at = nil
+	delete(m.clearedFields, creator.FieldApprovedAt)
+}
+
+// AddLinkIDs adds the "links" edge to the CreatorLink entity by ids.
+func (m *CreatorMutation) AddLinkIDs(ids ...int) {
+	if m.links == nil {
+		m.links = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.links[ids[i]] = struct{}{}
+	}
+}
+
+// ClearLinks clears the "links" edge to the CreatorLink entity.
+func (m *CreatorMutation) ClearLinks() {
+	m.clearedlinks = true
+}
+
+// LinksCleared reports if the "links" edge to the CreatorLink entity was cleared.
+func (m *CreatorMutation) LinksCleared() bool {
+	return m.clearedlinks
+}
+
+// RemoveLinkIDs removes the "links" edge to the CreatorLink entity by IDs.
+func (m *CreatorMutation) RemoveLinkIDs(ids ...int) {
+	if m.removedlinks == nil {
+		m.removedlinks = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.links, ids[i])
+		m.removedlinks[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedLinks returns the removed IDs of the "links" edge to the CreatorLink entity.
+func (m *CreatorMutation) RemovedLinksIDs() (ids []int) {
+	for id := range m.removedlinks {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// LinksIDs returns the "links" edge IDs in the mutation.
+func (m *CreatorMutation) LinksIDs() (ids []int) {
+	for id := range m.links {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetLinks resets all changes to the "links" edge.
+func (m *CreatorMutation) ResetLinks() {
+	m.links = nil
+	m.clearedlinks = false
+	m.removedlinks = nil
+}
+
+// Where appends a list predicates to the CreatorMutation builder.
+func (m *CreatorMutation) Where(ps ...predicate.Creator) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the CreatorMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *CreatorMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Creator, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *CreatorMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *CreatorMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Creator).
+func (m *CreatorMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *CreatorMutation) Fields() []string {
+	fields := make([]string, 0, 6)
+	if m.created_at != nil {
+		fields = append(fields, creator.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, creator.FieldUpdatedAt)
+	}
+	if m.user_id != nil {
+		fields = append(fields, creator.FieldUserID)
+	}
+	if m.display_name != nil {
+		fields = append(fields, creator.FieldDisplayName)
+	}
+	if m.status != nil {
+		fields = append(fields, creator.FieldStatus)
+	}
+	if m.approved_at != nil {
+		fields = append(fields, creator.FieldApprovedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *CreatorMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case creator.FieldCreatedAt:
+		return m.CreatedAt()
+	case creator.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case creator.FieldUserID:
+		return m.UserID()
+	case creator.FieldDisplayName:
+		return m.DisplayName()
+	case creator.FieldStatus:
+		return m.Status()
+	case creator.FieldApprovedAt:
+		return m.ApprovedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *CreatorMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case creator.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case creator.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case creator.FieldUserID:
+		return m.OldUserID(ctx)
+	case creator.FieldDisplayName:
+		return m.OldDisplayName(ctx)
+	case creator.FieldStatus:
+		return m.OldStatus(ctx)
+	case creator.FieldApprovedAt:
+		return m.OldApprovedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown Creator field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CreatorMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case creator.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case creator.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case creator.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case creator.FieldDisplayName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDisplayName(v)
+		return nil
+	case creator.FieldStatus:
+		v, ok := value.(creator.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case creator.FieldApprovedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetApprovedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Creator field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *CreatorMutation) AddedFields() []string {
+	var fields []string
+	if m.adduser_id != nil {
+		fields = append(fields, creator.FieldUserID)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *CreatorMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case creator.FieldUserID:
+		return m.AddedUserID()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CreatorMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case creator.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddUserID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Creator numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *CreatorMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(creator.FieldApprovedAt) {
+		fields = append(fields, creator.FieldApprovedAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *CreatorMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *CreatorMutation) ClearField(name string) error {
+	switch name {
+	case creator.FieldApprovedAt:
+		m.ClearApprovedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Creator nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *CreatorMutation) ResetField(name string) error {
+	switch name {
+	case creator.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case creator.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case creator.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case creator.FieldDisplayName:
+		m.ResetDisplayName()
+		return nil
+	case creator.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case creator.FieldApprovedAt:
+		m.ResetApprovedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Creator field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *CreatorMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.links != nil {
+		edges = append(edges, creator.EdgeLinks)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *CreatorMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case creator.EdgeLinks:
+		ids := make([]ent.Value, 0, len(m.links))
+		for id := range m.links {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *CreatorMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.removedlinks != nil {
+		edges = append(edges, creator.EdgeLinks)
+	}
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *CreatorMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case creator.EdgeLinks:
+		ids := make([]ent.Value, 0, len(m.removedlinks))
+		for id := range m.removedlinks {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *CreatorMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedlinks {
+		edges = append(edges, creator.EdgeLinks)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *CreatorMutation) EdgeCleared(name string) bool {
+	switch name {
+	case creator.EdgeLinks:
+		return m.clearedlinks
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *CreatorMutation) ClearEdge(name string) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown Creator unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *CreatorMutation) ResetEdge(name string) error {
+	switch name {
+	case creator.EdgeLinks:
+		m.ResetLinks()
+		return nil
+	}
+	return fmt.Errorf("unknown Creator edge %s", name)
+}
+
+// CreatorClickMutation represents an operation that mutates the CreatorClick nodes in the graph.
+type CreatorClickMutation struct {
+	config
+	op             Op
+	typ            string
+	id             *int
+	user_id        *int
+	adduser_id     *int
+	creator_id     *int
+	addcreator_id  *int
+	link_id        *int
+	addlink_id     *int
+	merchant_id    *int
+	addmerchant_id *int
+	clicked_at     *time.Time
+	clearedFields  map[string]struct{}
+	done           bool
+	oldValue       func(context.Context) (*CreatorClick, error)
+	predicates     []predicate.CreatorClick
+}
+
+var _ ent.Mutation = (*CreatorClickMutation)(nil)
+
+// creatorclickOption allows management of the mutation configuration using functional options.
+type creatorclickOption func(*CreatorClickMutation)
+
+// newCreatorClickMutation creates new mutation for the CreatorClick entity.
+func newCreatorClickMutation(c config, op Op, opts ...creatorclickOption) *CreatorClickMutation {
+	m := &CreatorClickMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeCreatorClick,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withCreatorClickID sets the ID field of the mutation.
+func withCreatorClickID(id int) creatorclickOption {
+	return func(m *CreatorClickMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *CreatorClick
+		)
+		m.oldValue = func(ctx context.Context) (*CreatorClick, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().CreatorClick.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withCreatorClick sets the old CreatorClick of the mutation.
+func withCreatorClick(node *CreatorClick) creatorclickOption {
+	return func(m *CreatorClickMutation) {
+		m.oldValue = func(context.Context) (*CreatorClick, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m CreatorClickMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m CreatorClickMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *CreatorClickMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *CreatorClickMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().CreatorClick.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetUserID sets the "user_id" field.
+func (m *CreatorClickMutation) SetUserID(i int) {
+	m.user_id = &i
+	m.adduser_id = nil
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *CreatorClickMutation) UserID() (r int, exists bool) {
+	v := m.user_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the CreatorClick entity.
+// If the CreatorClick object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CreatorClickMutation) OldUserID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// AddUserID adds i to the "user_id" field.
+func (m *CreatorClickMutation) AddUserID(i int) {
+	if m.adduser_id != nil {
+		*m.adduser_id += i
+	} else {
+		m.adduser_id = &i
+	}
+}
+
+// AddedUserID returns the value that was added to the "user_id" field in this mutation.
+func (m *CreatorClickMutation) AddedUserID() (r int, exists bool) {
+	v := m.adduser_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *CreatorClickMutation) ResetUserID() {
+	m.user_id = nil
+	m.adduser_id = nil
+}
+
+// SetCreatorID sets the "creator_id" field.
+func (m *CreatorClickMutation) SetCreatorID(i int) {
+	m.creator_id = &i
+	m.addcreator_id = nil
+}
+
+// CreatorID returns the value of the "creator_id" field in the mutation.
+func (m *CreatorClickMutation) CreatorID() (r int, exists bool) {
+	v := m.creator_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatorID returns the old "creator_id" field's value of the CreatorClick entity.
+// If the CreatorClick object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CreatorClickMutation) OldCreatorID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatorID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatorID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatorID: %w", err)
+	}
+	return oldValue.CreatorID, nil
+}
+
+// AddCreatorID adds i to the "creator_id" field.
+func (m *CreatorClickMutation) AddCreatorID(i int) {
+	if m.addcreator_id != nil {
+		*m.addcreator_id += i
+	} else {
+		m.addcreator_id = &i
+	}
+}
+
+// AddedCreatorID returns the value that was added to the "creator_id" field in this mutation.
+func (m *CreatorClickMutation) AddedCreatorID() (r int, exists bool) {
+	v := m.addcreator_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCreatorID resets all changes to the "creator_id" field.
+func (m *CreatorClickMutation) ResetCreatorID() {
+	m.creator_id = nil
+	m.addcreator_id = nil
+}
+
+// SetLinkID sets the "link_id" field.
+func (m *CreatorClickMutation) SetLinkID(i int) {
+	m.link_id = &i
+	m.addlink_id = nil
+}
+
+// LinkID returns the value of the "link_id" field in the mutation.
+func (m *CreatorClickMutation) LinkID() (r int, exists bool) {
+	v := m.link_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLinkID returns the old "link_id" field's value of the CreatorClick entity.
+// If the CreatorClick object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CreatorClickMutation) OldLinkID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLinkID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLinkID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLinkID: %w", err)
+	}
+	return oldValue.LinkID, nil
+}
+
+// AddLinkID adds i to the "link_id" field.
+func (m *CreatorClickMutation) AddLinkID(i int) {
+	if m.addlink_id != nil {
+		*m.addlink_id += i
+	} else {
+		m.addlink_id = &i
+	}
+}
+
+// AddedLinkID returns the value that was added to the "link_id" field in this mutation.
+func (m *CreatorClickMutation) AddedLinkID() (r int, exists bool) {
+	v := m.addlink_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetLinkID resets all changes to the "link_id" field.
+func (m *CreatorClickMutation) ResetLinkID() {
+	m.link_id = nil
+	m.addlink_id = nil
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *CreatorClickMutation) SetMerchantID(i int) {
+	m.merchant_id = &i
+	m.addmerchant_id = nil
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *CreatorClickMutation) MerchantID() (r int, exists bool) {
+	v := m.merchant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the CreatorClick entity.
+// If the CreatorClick object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CreatorClickMutation) OldMerchantID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// AddMerchantID adds i to the "merchant_id" field.
+func (m *CreatorClickMutation) AddMerchantID(i int) {
+	if m.addmerchant_id != nil {
+		*m.addmerchant_id += i
+	} else {
+		m.addmerchant_id = &i
+	}
+}
+
+// AddedMerchantID returns the value that was added to the "merchant_id" field in this mutation.
+func (m *CreatorClickMutation) AddedMerchantID() (r int, exists bool) {
+	v := m.addmerchant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearMerchantID clears the value of the "merchant_id" field.
+func (m *CreatorClickMutation) ClearMerchantID() {
+	m.merchant_id = nil
+	m.addmerchant_id = nil
+	m.clearedFields[creatorclick.FieldMerchantID] = struct{}{}
+}
+
+// MerchantIDCleared returns if the "merchant_id" field was cleared in this mutation.
+func (m *CreatorClickMutation) MerchantIDCleared() bool {
+	_, ok := m.clearedFields[creatorclick.FieldMerchantID]
+	return ok
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *CreatorClickMutation) ResetMerchantID() {
+	m.merchant_id = nil
+	m.addmerchant_id = nil
+	delete(m.clearedFields, creatorclick.FieldMerchantID)
+}
+
+// SetClickedAt sets the "clicked_at" field.
+func (m *CreatorClickMutation) SetClickedAt(t time.Time) {
+	m.clicked_at = &t
+}
+
+// ClickedAt returns the value of the "clicked_at" field in the mutation.
+func (m *CreatorClickMutation) ClickedAt() (r time.Time, exists bool) {
+	v := m.clicked_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldClickedAt returns the old "clicked_at" field's value of the CreatorClick entity.
+// If the CreatorClick object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CreatorClickMutation) OldClickedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldClickedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldClickedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldClickedAt: %w", err)
+	}
+	return oldValue.ClickedAt, nil
+}
+
+// ResetClickedAt resets all changes to the "clicked_at" field.
+func (m *CreatorClickMutation) ResetClickedAt() {
+	m.clicked_at = nil
+}
+
+// Where appends a list predicates to the CreatorClickMutation builder.
+func (m *CreatorClickMutation) Where(ps ...predicate.CreatorClick) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the CreatorClickMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *CreatorClickMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.CreatorClick, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *CreatorClickMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *CreatorClickMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (CreatorClick).
+func (m *CreatorClickMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *CreatorClickMutation) Fields() []string {
+	fields := make([]string, 0, 5)
+	if m.user_id != nil {
+		fields = append(fields, creatorclick.FieldUserID)
+	}
+	if m.creator_id != nil {
+		fields = append(fields, creatorclick.FieldCreatorID)
+	}
+	if m.link_id != nil {
+		fields = append(fields, creatorclick.FieldLinkID)
+	}
+	if m.merchant_id != nil {
+		fields = append(fields, creatorclick.FieldMerchantID)
+	}
+	if m.clicked_at != nil {
+		fields = append(fields, creatorclick.FieldClickedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *CreatorClickMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case creatorclick.FieldUserID:
+		return m.UserID()
+	case creatorclick.FieldCreatorID:
+		return m.CreatorID()
+	case creatorclick.FieldLinkID:
+		return m.LinkID()
+	case creatorclick.FieldMerchantID:
+		return m.MerchantID()
+	case creatorclick.FieldClickedAt:
+		return m.ClickedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *CreatorClickMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case creatorclick.FieldUserID:
+		return m.OldUserID(ctx)
+	case creatorclick.FieldCreatorID:
+		return m.OldCreatorID(ctx)
+	case creatorclick.FieldLinkID:
+		return m.OldLinkID(ctx)
+	case creatorclick.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case creatorclick.FieldClickedAt:
+		return m.OldClickedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown CreatorClick field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CreatorClickMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case creatorclick.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case creatorclick.FieldCreatorID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatorID(v)
+		return nil
+	case creatorclick.FieldLinkID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLinkID(v)
+		return nil
+	case creatorclick.FieldMerchantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case creatorclick.FieldClickedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetClickedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown CreatorClick field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *CreatorClickMutation) AddedFields() []string {
+	var fields []string
+	if m.adduser_id != nil {
+		fields = append(fields, creatorclick.FieldUserID)
+	}
+	if m.addcreator_id != nil {
+		fields = append(fields, creatorclick.FieldCreatorID)
+	}
+	if m.addlink_id != nil {
+		fields = append(fields, creatorclick.FieldLinkID)
+	}
+	if m.addmerchant_id != nil {
+		fields = append(fields, creatorclick.FieldMerchantID)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *CreatorClickMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case creatorclick.FieldUserID:
+		return m.AddedUserID()
+	case creatorclick.FieldCreatorID:
+		return m.AddedCreatorID()
+	case creatorclick.FieldLinkID:
+		return m.AddedLinkID()
+	case creatorclick.FieldMerchantID:
+		return m.AddedMerchantID()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CreatorClickMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case creatorclick.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddUserID(v)
+		return nil
+	case creatorclick.FieldCreatorID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCreatorID(v)
+		return nil
+	case creatorclick.FieldLinkID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddLinkID(v)
+		return nil
+	case creatorclick.FieldMerchantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMerchantID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown CreatorClick numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *CreatorClickMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(creatorclick.FieldMerchantID) {
+		fields = append(fields, creatorclick.FieldMerchantID)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *CreatorClickMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *CreatorClickMutation) ClearField(name string) error {
+	switch name {
+	case creatorclick.FieldMerchantID:
+		m.ClearMerchantID()
+		return nil
+	}
+	return fmt.Errorf("unknown CreatorClick nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *CreatorClickMutation) ResetField(name string) error {
+	switch name {
+	case creatorclick.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case creatorclick.FieldCreatorID:
+		m.ResetCreatorID()
+		return nil
+	case creatorclick.FieldLinkID:
+		m.ResetLinkID()
+		return nil
+	case creatorclick.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case creatorclick.FieldClickedAt:
+		m.ResetClickedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown CreatorClick field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *CreatorClickMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *CreatorClickMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *CreatorClickMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *CreatorClickMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *CreatorClickMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *CreatorClickMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *CreatorClickMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown CreatorClick unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *CreatorClickMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown CreatorClick edge %s", name)
+}
+
+// CreatorLinkMutation represents an operation that mutates the CreatorLink nodes in the graph.
+type CreatorLinkMutation struct {
+	config
+	op                 Op
+	typ                string
+	id                 *int
+	creator_user_id    *int
+	addcreator_user_id *int
+	code               *string
+	merchant_id        *int
+	addmerchant_id     *int
+	product_id         *int
+	addproduct_id      *int
+	created_at         *time.Time
+	clearedFields      map[string]struct{}
+	creator            *int
+	clearedcreator     bool
+	done               bool
+	oldValue           func(context.Context) (*CreatorLink, error)
+	predicates         []predicate.CreatorLink
+}
+
+var _ ent.Mutation = (*CreatorLinkMutation)(nil)
+
+// creatorlinkOption allows management of the mutation configuration using functional options.
+type creatorlinkOption func(*CreatorLinkMutation)
+
+// newCreatorLinkMutation creates new mutation for the CreatorLink entity.
+func newCreatorLinkMutation(c config, op Op, opts ...creatorlinkOption) *CreatorLinkMutation {
+	m := &CreatorLinkMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeCreatorLink,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withCreatorLinkID sets the ID field of the mutation.
+func withCreatorLinkID(id int) creatorlinkOption {
+	return func(m *CreatorLinkMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *CreatorLink
+		)
+		m.oldValue = func(ctx context.Context) (*CreatorLink, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().CreatorLink.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withCreatorLink sets the old CreatorLink of the mutation.
+func withCreatorLink(node *CreatorLink) creatorlinkOption {
+	return func(m *CreatorLinkMutation) {
+		m.oldValue = func(context.Context) (*CreatorLink, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m CreatorLinkMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m CreatorLinkMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *CreatorLinkMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *CreatorLinkMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().CreatorLink.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatorID sets the "creator_id" field.
+func (m *CreatorLinkMutation) SetCreatorID(i int) {
+	m.creator = &i
+}
+
+// CreatorID returns the value of the "creator_id" field in the mutation.
+func (m *CreatorLinkMutation) CreatorID() (r int, exists bool) {
+	v := m.creator
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatorID returns the old "creator_id" field's value of the CreatorLink entity.
+// If the CreatorLink object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CreatorLinkMutation) OldCreatorID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatorID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatorID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatorID: %w", err)
+	}
+	return oldValue.CreatorID, nil
+}
+
+// ResetCreatorID resets all changes to the "creator_id" field.
+func (m *CreatorLinkMutation) ResetCreatorID() {
+	m.creator = nil
+}
+
+// SetCreatorUserID sets the "creator_user_id" field.
+func (m *CreatorLinkMutation) SetCreatorUserID(i int) {
+	m.creator_user_id = &i
+	m.addcreator_user_id = nil
+}
+
+// CreatorUserID returns the value of the "creator_user_id" field in the mutation.
+func (m *CreatorLinkMutation) CreatorUserID() (r int, exists bool) {
+	v := m.creator_user_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatorUserID returns the old "creator_user_id" field's value of the CreatorLink entity.
+// If the CreatorLink object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CreatorLinkMutation) OldCreatorUserID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatorUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatorUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatorUserID: %w", err)
+	}
+	return oldValue.CreatorUserID, nil
+}
+
+// AddCreatorUserID adds i to the "creator_user_id" field.
+func (m *CreatorLinkMutation) AddCreatorUserID(i int) {
+	if m.addcreator_user_id != nil {
+		*m.addcreator_user_id += i
+	} else {
+		m.addcreator_user_id = &i
+	}
+}
+
+// AddedCreatorUserID returns the value that was added to the "creator_user_id" field in this mutation.
+func (m *CreatorLinkMutation) AddedCreatorUserID() (r int, exists bool) {
+	v := m.addcreator_user_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCreatorUserID resets all changes to the "creator_user_id" field.
+func (m *CreatorLinkMutation) ResetCreatorUserID() {
+	m.creator_user_id = nil
+	m.addcreator_user_id = nil
+}
+
+// SetCode sets the "code" field.
+func (m *CreatorLinkMutation) SetCode(s string) {
+	m.code = &s
+}
+
+// Code returns the value of the "code" field in the mutation.
+func (m *CreatorLinkMutation) Code() (r string, exists bool) {
+	v := m.code
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCode returns the old "code" field's value of the CreatorLink entity.
+// If the CreatorLink object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CreatorLinkMutation) OldCode(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCode is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCode requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCode: %w", err)
+	}
+	return oldValue.Code, nil
+}
+
+// ResetCode resets all changes to the "code" field.
+func (m *CreatorLinkMutation) ResetCode() {
+	m.code = nil
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *CreatorLinkMutation) SetMerchantID(i int) {
+	m.merchant_id = &i
+	m.addmerchant_id = nil
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *CreatorLinkMutation) MerchantID() (r int, exists bool) {
+	v := m.merchant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the CreatorLink entity.
+// If the CreatorLink object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CreatorLinkMutation) OldMerchantID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// AddMerchantID adds i to the "merchant_id" field.
+func (m *CreatorLinkMutation) AddMerchantID(i int) {
+	if m.addmerchant_id != nil {
+		*m.addmerchant_id += i
+	} else {
+		m.addmerchant_id = &i
+	}
+}
+
+// AddedMerchantID returns the value that was added to the "merchant_id" field in this mutation.
+func (m *CreatorLinkMutation) AddedMerchantID() (r int, exists bool) {
+	v := m.addmerchant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearMerchantID clears the value of the "merchant_id" field.
+func (m *CreatorLinkMutation) ClearMerchantID() {
+	m.merchant_id = nil
+	m.addmerchant_id = nil
+	m.clearedFields[creatorlink.FieldMerchantID] = struct{}{}
+}
+
+// MerchantIDCleared returns if the "merchant_id" field was cleared in this mutation.
+func (m *CreatorLinkMutation) MerchantIDCleared() bool {
+	_, ok := m.clearedFields[creatorlink.FieldMerchantID]
+	return ok
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *CreatorLinkMutation) ResetMerchantID() {
+	m.merchant_id = nil
+	m.addmerchant_id = nil
+	delete(m.clearedFields, creatorlink.FieldMerchantID)
+}
+
+// SetProductID sets the "product_id" field.
+func (m *CreatorLinkMutation) SetProductID(i int) {
+	m.product_id = &i
+	m.addproduct_id = nil
+}
+
+// ProductID returns the value of the "product_id" field in the mutation.
+func (m *CreatorLinkMutation) ProductID() (r int, exists bool) {
+	v := m.product_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldProductID returns the old "product_id" field's value of the CreatorLink entity.
+// If the CreatorLink object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CreatorLinkMutation) OldProductID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldProductID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldProductID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldProductID: %w", err)
+	}
+	return oldValue.ProductID, nil
+}
+
+// AddProductID adds i to the "product_id" field.
+func (m *CreatorLinkMutation) AddProductID(i int) {
+	if m.addproduct_id != nil {
+		*m.addproduct_id += i
+	} else {
+		m.addproduct_id = &i
+	}
+}
+
+// AddedProductID returns the value that was added to the "product_id" field in this mutation.
+func (m *CreatorLinkMutation) AddedProductID() (r int, exists bool) {
+	v := m.addproduct_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearProductID clears the value of the "product_id" field.
+func (m *CreatorLinkMutation) ClearProductID() {
+	m.product_id = nil
+	m.addproduct_id = nil
+	m.clearedFields[creatorlink.FieldProductID] = struct{}{}
+}
+
+// ProductIDCleared returns if the "product_id" field was cleared in this mutation.
+func (m *CreatorLinkMutation) ProductIDCleared() bool {
+	_, ok := m.clearedFields[creatorlink.FieldProductID]
+	return ok
+}
+
+// ResetProductID resets all changes to the "product_id" field.
+func (m *CreatorLinkMutation) ResetProductID() {
+	m.product_id = nil
+	m.addproduct_id = nil
+	delete(m.clearedFields, creatorlink.FieldProductID)
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *CreatorLinkMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *CreatorLinkMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the CreatorLink entity.
+// If the CreatorLink object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CreatorLinkMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *CreatorLinkMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// ClearCreator clears the "creator" edge to the Creator entity.
+func (m *CreatorLinkMutation) ClearCreator() {
+	m.clearedcreator = true
+	m.clearedFields[creatorlink.FieldCreatorID] = struct{}{}
+}
+
+// CreatorCleared reports if the "creator" edge to the Creator entity was cleared.
+func (m *CreatorLinkMutation) CreatorCleared() bool {
+	return m.clearedcreator
+}
+
+// CreatorIDs returns the "creator" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// CreatorID instead. It exists only for internal usage by the builders.
+func (m *CreatorLinkMutation) CreatorIDs() (ids []int) {
+	if id := m.creator; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetCreator resets all changes to the "creator" edge.
+func (m *CreatorLinkMutation) ResetCreator() {
+	m.creator = nil
+	m.clearedcreator = false
+}
+
+// Where appends a list predicates to the CreatorLinkMutation builder.
+func (m *CreatorLinkMutation) Where(ps ...predicate.CreatorLink) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the CreatorLinkMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *CreatorLinkMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.CreatorLink, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *CreatorLinkMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *CreatorLinkMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (CreatorLink).
+func (m *CreatorLinkMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *CreatorLinkMutation) Fields() []string {
+	fields := make([]string, 0, 6)
+	if m.creator != nil {
+		fields = append(fields, creatorlink.FieldCreatorID)
+	}
+	if m.creator_user_id != nil {
+		fields = append(fields, creatorlink.FieldCreatorUserID)
+	}
+	if m.code != nil {
+		fields = append(fields, creatorlink.FieldCode)
+	}
+	if m.merchant_id != nil {
+		fields = append(fields, creatorlink.FieldMerchantID)
+	}
+	if m.product_id != nil {
+		fields = append(fields, creatorlink.FieldProductID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, creatorlink.FieldCreatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *CreatorLinkMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case creatorlink.FieldCreatorID:
+		return m.CreatorID()
+	case creatorlink.FieldCreatorUserID:
+		return m.CreatorUserID()
+	case creatorlink.FieldCode:
+		return m.Code()
+	case creatorlink.FieldMerchantID:
+		return m.MerchantID()
+	case creatorlink.FieldProductID:
+		return m.ProductID()
+	case creatorlink.FieldCreatedAt:
+		return m.CreatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *CreatorLinkMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case creatorlink.FieldCreatorID:
+		return m.OldCreatorID(ctx)
+	case creatorlink.FieldCreatorUserID:
+		return m.OldCreatorUserID(ctx)
+	case creatorlink.FieldCode:
+		return m.OldCode(ctx)
+	case creatorlink.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case creatorlink.FieldProductID:
+		return m.OldProductID(ctx)
+	case creatorlink.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown CreatorLink field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CreatorLinkMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case creatorlink.FieldCreatorID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatorID(v)
+		return nil
+	case creatorlink.FieldCreatorUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatorUserID(v)
+		return nil
+	case creatorlink.FieldCode:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCode(v)
+		return nil
+	case creatorlink.FieldMerchantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case creatorlink.FieldProductID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetProductID(v)
+		return nil
+	case creatorlink.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown CreatorLink field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *CreatorLinkMutation) AddedFields() []string {
+	var fields []string
+	if m.addcreator_user_id != nil {
+		fields = append(fields, creatorlink.FieldCreatorUserID)
+	}
+	if m.addmerchant_id != nil {
+		fields = append(fields, creatorlink.FieldMerchantID)
+	}
+	if m.addproduct_id != nil {
+		fields = append(fields, creatorlink.FieldProductID)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *CreatorLinkMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case creatorlink.FieldCreatorUserID:
+		return m.AddedCreatorUserID()
+	case creatorlink.FieldMerchantID:
+		return m.AddedMerchantID()
+	case creatorlink.FieldProductID:
+		return m.AddedProductID()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CreatorLinkMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case creatorlink.FieldCreatorUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCreatorUserID(v)
+		return nil
+	case creatorlink.FieldMerchantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMerchantID(v)
+		return nil
+	case creatorlink.FieldProductID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddProductID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown CreatorLink numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *CreatorLinkMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(creatorlink.FieldMerchantID) {
+		fields = append(fields, creatorlink.FieldMerchantID)
+	}
+	if m.FieldCleared(creatorlink.FieldProductID) {
+		fields = append(fields, creatorlink.FieldProductID)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *CreatorLinkMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *CreatorLinkMutation) ClearField(name string) error {
+	switch name {
+	case creatorlink.FieldMerchantID:
+		m.ClearMerchantID()
+		return nil
+	case creatorlink.FieldProductID:
+		m.ClearProductID()
+		return nil
+	}
+	return fmt.Errorf("unknown CreatorLink nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *CreatorLinkMutation) ResetField(name string) error {
+	switch name {
+	case creatorlink.FieldCreatorID:
+		m.ResetCreatorID()
+		return nil
+	case creatorlink.FieldCreatorUserID:
+		m.ResetCreatorUserID()
+		return nil
+	case creatorlink.FieldCode:
+		m.ResetCode()
+		return nil
+	case creatorlink.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case creatorlink.FieldProductID:
+		m.ResetProductID()
+		return nil
+	case creatorlink.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown CreatorLink field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *CreatorLinkMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.creator != nil {
+		edges = append(edges, creatorlink.EdgeCreator)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *CreatorLinkMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case creatorlink.EdgeCreator:
+		if id := m.creator; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *CreatorLinkMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *CreatorLinkMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *CreatorLinkMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedcreator {
+		edges = append(edges, creatorlink.EdgeCreator)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *CreatorLinkMutation) EdgeCleared(name string) bool {
+	switch name {
+	case creatorlink.EdgeCreator:
+		return m.clearedcreator
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *CreatorLinkMutation) ClearEdge(name string) error {
+	switch name {
+	case creatorlink.EdgeCreator:
+		m.ClearCreator()
+		return nil
+	}
+	return fmt.Errorf("unknown CreatorLink unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *CreatorLinkMutation) ResetEdge(name string) error {
+	switch name {
+	case creatorlink.EdgeCreator:
+		m.ResetCreator()
+		return nil
+	}
+	return fmt.Errorf("unknown CreatorLink edge %s", name)
+}
+
+// CustomerGroupMutation represents an operation that mutates the CustomerGroup nodes in the graph.
+type CustomerGroupMutation struct {
+	config
+	op                 Op
+	typ                string
+	id                 *int
+	created_at         *time.Time
+	updated_at         *time.Time
+	merchant_id        *int
+	addmerchant_id     *int
+	name               *string
+	min_paid_orders    *int
+	addmin_paid_orders *int
+	min_spend          *int64
+	addmin_spend       *int64
+	computed_at        *time.Time
+	version            *int
+	addversion         *int
+	clearedFields      map[string]struct{}
+	members            map[int]struct{}
+	removedmembers     map[int]struct{}
+	clearedmembers     bool
+	done               bool
+	oldValue           func(context.Context) (*CustomerGroup, error)
+	predicates         []predicate.CustomerGroup
+}
+
+var _ ent.Mutation = (*CustomerGroupMutation)(nil)
+
+// customergroupOption allows management of the mutation configuration using functional options.
+type customergroupOption func(*CustomerGroupMutation)
+
+// newCustomerGroupMutation creates new mutation for the CustomerGroup entity.
+func newCustomerGroupMutation(c config, op Op, opts ...customergroupOption) *CustomerGroupMutation {
+	m := &CustomerGroupMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeCustomerGroup,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withCustomerGroupID sets the ID field of the mutation.
+func withCustomerGroupID(id int) customergroupOption {
+	return func(m *CustomerGroupMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *CustomerGroup
+		)
+		m.oldValue = func(ctx context.Context) (*CustomerGroup, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().CustomerGroup.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withCustomerGroup sets the old CustomerGroup of the mutation.
+func withCustomerGroup(node *CustomerGroup) customergroupOption {
+	return func(m *CustomerGroupMutation) {
+		m.oldValue = func(context.Context) (*CustomerGroup, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m CustomerGroupMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m CustomerGroupMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *CustomerGroupMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *CustomerGroupMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().CustomerGroup.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *CustomerGroupMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *CustomerGroupMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the CustomerGroup entity.
+// If the CustomerGroup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerGroupMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *CustomerGroupMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *CustomerGroupMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *CustomerGroupMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the CustomerGroup entity.
+// If the CustomerGroup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerGroupMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *CustomerGroupMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *CustomerGroupMutation) SetMerchantID(i int) {
+	m.merchant_id = &i
+	m.addmerchant_id = nil
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *CustomerGroupMutation) MerchantID() (r int, exists bool) {
+	v := m.merchant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the CustomerGroup entity.
+// If the CustomerGroup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerGroupMutation) OldMerchantID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// AddMerchantID adds i to the "merchant_id" field.
+func (m *CustomerGroupMutation) AddMerchantID(i int) {
+	if m.addmerchant_id != nil {
+		*m.addmerchant_id += i
+	} else {
+		m.addmerchant_id = &i
+	}
+}
+
+// AddedMerchantID returns the value that was added to the "merchant_id" field in this mutation.
+func (m *CustomerGroupMutation) AddedMerchantID() (r int, exists bool) {
+	v := m.addmerchant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *CustomerGroupMutation) ResetMerchantID() {
+	m.merchant_id = nil
+	m.addmerchant_id = nil
+}
+
+// SetName sets the "name" field.
+func (m *CustomerGroupMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *CustomerGroupMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the CustomerGroup entity.
+// If the CustomerGroup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerGroupMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *CustomerGroupMutation) ResetName() {
+	m.name = nil
+}
+
+// SetMinPaidOrders sets the "min_paid_orders" field.
+func (m *CustomerGroupMutation) SetMinPaidOrders(i int) {
+	m.min_paid_orders = &i
+	m.addmin_paid_orders = nil
+}
+
+// MinPaidOrders returns the value of the "min_paid_orders" field in the mutation.
+func (m *CustomerGroupMutation) MinPaidOrders() (r int, exists bool) {
+	v := m.min_paid_orders
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMinPaidOrders returns the old "min_paid_orders" field's value of the CustomerGroup entity.
+// If the CustomerGroup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerGroupMutation) OldMinPaidOrders(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMinPaidOrders is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMinPaidOrders requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMinPaidOrders: %w", err)
+	}
+	return oldValue.MinPaidOrders, nil
+}
+
+// AddMinPaidOrders adds i to the "min_paid_orders" field.
+func (m *CustomerGroupMutation) AddMinPaidOrders(i int) {
+	if m.addmin_paid_orders != nil {
+		*m.addmin_paid_orders += i
+	} else {
+		m.addmin_paid_orders = &i
+	}
+}
+
+// AddedMinPaidOrders returns the value that was added to the "min_paid_orders" field in this mutation.
+func (m *CustomerGroupMutation) AddedMinPaidOrders() (r int, exists bool) {
+	v := m.addmin_paid_orders
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearMinPaidOrders clears the value of the "min_paid_orders" field.
+func (m *CustomerGroupMutation) ClearMinPaidOrders() {
+	m.min_paid_orders = nil
+	m.addmin_paid_orders = nil
+	m.clearedFields[customergroup.FieldMinPaidOrders] = struct{}{}
+}
+
+// MinPaidOrdersCleared returns if the "min_paid_orders" field was cleared in this mutation.
+func (m *CustomerGroupMutation) MinPaidOrdersCleared() bool {
+	_, ok := m.clearedFields[customergroup.FieldMinPaidOrders]
+	return ok
+}
+
+// ResetMinPaidOrders resets all changes to the "min_paid_orders" field.
+func (m *CustomerGroupMutation) ResetMinPaidOrders() {
+	m.min_paid_orders = nil
+	m.addmin_paid_orders = nil
+	delete(m.clearedFields, customergroup.FieldMinPaidOrders)
+}
+
+// SetMinSpend sets the "min_spend" field.
+func (m *CustomerGroupMutation) SetMinSpend(i int64) {
+	m.min_spend = &i
+	m.addmin_spend = nil
+}
+
+// MinSpend returns the value of the "min_spend" field in the mutation.
+func (m *CustomerGroupMutation) MinSpend() (r int64, exists bool) {
+	v := m.min_spend
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMinSpend returns the old "min_spend" field's value of the CustomerGroup entity.
+// If the CustomerGroup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerGroupMutation) OldMinSpend(ctx context.Context) (v *int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMinSpend is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMinSpend requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMinSpend: %w", err)
+	}
+	return oldValue.MinSpend, nil
+}
+
+// AddMinSpend adds i to the "min_spend" field.
+func (m *CustomerGroupMutation) AddMinSpend(i int64) {
+	if m.addmin_spend != nil {
+		*m.addmin_spend += i
+	} else {
+		m.addmin_spend = &i
+	}
+}
+
+// AddedMinSpend returns the value that was added to the "min_spend" field in this mutation.
+func (m *CustomerGroupMutation) AddedMinSpend() (r int64, exists bool) {
+	v := m.addmin_spend
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearMinSpend clears the value of the "min_spend" field.
+func (m *CustomerGroupMutation) ClearMinSpend() {
+	m.min_spend = nil
+	m.addmin_spend = nil
+	m.clearedFields[customergroup.FieldMinSpend] = struct{}{}
+}
+
+// MinSpendCleared returns if the "min_spend" field was cleared in this mutation.
+func (m *CustomerGroupMutation) MinSpendCleared() bool {
+	_, ok := m.clearedFields[customergroup.FieldMinSpend]
+	return ok
+}
+
+// ResetMinSpend resets all changes to the "min_spend" field.
+func (m *CustomerGroupMutation) ResetMinSpend() {
+	m.min_spend = nil
+	m.addmin_spend = nil
+	delete(m.clearedFields, customergroup.FieldMinSpend)
+}
+
+// SetComputedAt sets the "computed_at" field.
+func (m *CustomerGroupMutation) SetComputedAt(t time.Time) {
+	m.computed_at = &t
+}
+
+// ComputedAt returns the value of the "computed_at" field in the mutation.
+func (m *CustomerGroupMutation) ComputedAt() (r time.Time, exists bool) {
+	v := m.computed_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldComputedAt returns the old "computed_at" field's value of the CustomerGroup entity.
+// If the CustomerGroup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerGroupMutation) OldComputedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldComputedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldComputedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldComputedAt: %w", err)
+	}
+	return oldValue.ComputedAt, nil
+}
+
+// ClearComputedAt clears the value of the "computed_at" field.
+func (m *CustomerGroupMutation) ClearComputedAt() {
+	m.computed_at = nil
+	m.clearedFields[customergroup.FieldComputedAt] = struct{}{}
+}
+
+// ComputedAtCleared returns if the "computed_at" field was cleared in this mutation.
+func (m *CustomerGroupMutation) ComputedAtCleared() bool {
+	_, ok := m.clearedFields[customergroup.FieldComputedAt]
+	return ok
+}
+
+// ResetComputedAt resets all changes to the "computed_at" field.
+func (m *CustomerGroupMutation) ResetComputedAt() {
+	m.computed_at = nil
+	delete(m.clearedFields, customergroup.FieldComputedAt)
+}
+
+// SetVersion sets the "version" field.
+func (m *CustomerGroupMutation) SetVersion(i int) {
+	m.version = &i
+	m.addversion = nil
+}
+
+// Version returns the value of the "version" field in the mutation.
+func (m *CustomerGroupMutation) Version() (r int, exists bool) {
+	v := m.version
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldVersion returns the old "version" field's value of the CustomerGroup entity.
+// If the CustomerGroup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerGroupMutation) OldVersion(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldVersion is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldVersion requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldVersion: %w", err)
+	}
+	return oldValue.Version, nil
+}
+
+// AddVersion adds i to the "version" field.
+func (m *CustomerGroupMutation) AddVersion(i int) {
+	if m.addversion != nil {
+		*m.addversion += i
+	} else {
+		m.addversion = &i
+	}
+}
+
+// AddedVersion returns the value that was added to the "version" field in this mutation.
+func (m *CustomerGroupMutation) AddedVersion() (r int, exists bool) {
+	v := m.addversion
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetVersion resets all changes to the "version" field.
+func (m *CustomerGroupMutation) ResetVersion() {
+	m.version = nil
+	m.addversion = nil
+}
+
+// AddMemberIDs adds the "members" edge to the CustomerGroupMember entity by ids.
+func (m *CustomerGroupMutation) AddMemberIDs(ids ...int) {
+	if m.members == nil {
+		m.members = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.members[ids[i]] = struct{}{}
+	}
+}
+
+// ClearMembers clears the "members" edge to the CustomerGroupMember entity.
+func (m *CustomerGroupMutation) ClearMembers() {
+	m.clearedmembers = true
+}
+
+// MembersCleared reports if the "members" edge to the CustomerGroupMember entity was cleared.
+func (m *CustomerGroupMutation) MembersCleared() bool {
+	return m.clearedmembers
+}
+
+// RemoveMemberIDs removes the "members" edge to the CustomerGroupMember entity by IDs.
+func (m *CustomerGroupMutation) RemoveMemberIDs(ids ...int) {
+	if m.removedmembers == nil {
+		m.removedmembers = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.members, ids[i])
+		m.removedmembers[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedMembers returns the removed IDs of the "members" edge to the CustomerGroupMember entity.
+func (m *CustomerGroupMutation) RemovedMembersIDs() (ids []int) {
+	for id := range m.removedmembers {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// MembersIDs returns the "members" edge IDs in the mutation.
+func (m *CustomerGroupMutation) MembersIDs() (ids []int) {
+	for id := range m.members {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetMembers resets all changes to the "members" edge.
+func (m *CustomerGroupMutation) ResetMembers() {
+	m.members = nil
+	m.clearedmembers = false
+	m.removedmembers = nil
+}
+
+// Where appends a list predicates to the CustomerGroupMutation builder.
+func (m *CustomerGroupMutation) Where(ps ...predicate.CustomerGroup) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the CustomerGroupMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *CustomerGroupMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.CustomerGroup, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *CustomerGroupMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *CustomerGroupMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (CustomerGroup).
+func (m *CustomerGroupMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *CustomerGroupMutation) Fields() []string {
+	fields := make([]string, 0, 8)
+	if m.created_at != nil {
+		fields = append(fields, customergroup.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, customergroup.FieldUpdatedAt)
+	}
+	if m.merchant_id != nil {
+		fields = append(fields, customergroup.FieldMerchantID)
+	}
+	if m.name != nil {
+		fields = append(fields, customergroup.FieldName)
+	}
+	if m.min_paid_orders != nil {
+		fields = append(fields, customergroup.FieldMinPaidOrders)
+	}
+	if m.min_spend != nil {
+		fields = append(fields, customergroup.FieldMinSpend)
+	}
+	if m.computed_at != nil {
+		fields = append(fields, customergroup.FieldComputedAt)
+	}
+	if m.version != nil {
+		fields = append(fields, customergroup.FieldVersion)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *CustomerGroupMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case customergroup.FieldCreatedAt:
+		return m.CreatedAt()
+	case customergroup.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case customergroup.FieldMerchantID:
+		return m.MerchantID()
+	case customergroup.FieldName:
+		return m.Name()
+	case customergroup.FieldMinPaidOrders:
+		return m.MinPaidOrders()
+	case customergroup.FieldMinSpend:
+		return m.MinSpend()
+	case customergroup.FieldComputedAt:
+		return m.ComputedAt()
+	case customergroup.FieldVersion:
+		return m.Version()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *CustomerGroupMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case customergroup.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case customergroup.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case customergroup.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case customergroup.FieldName:
+		return m.OldName(ctx)
+	case customergroup.FieldMinPaidOrders:
+		return m.OldMinPaidOrders(ctx)
+	case customergroup.FieldMinSpend:
+		return m.OldMinSpend(ctx)
+	case customergroup.FieldComputedAt:
+		return m.OldComputedAt(ctx)
+	case customergroup.FieldVersion:
+		return m.OldVersion(ctx)
+	}
+	return nil, fmt.Errorf("unknown CustomerGroup field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CustomerGroupMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case customergroup.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case customergroup.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case customergroup.FieldMerchantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case customergroup.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case customergroup.FieldMinPaidOrders:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMinPaidOrders(v)
+		return nil
+	case customergroup.FieldMinSpend:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMinSpend(v)
+		return nil
+	case customergroup.FieldComputedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetComputedAt(v)
+		return nil
+	case customergroup.FieldVersion:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetVersion(v)
+		return nil
+	}
+	return fmt.Errorf("unknown CustomerGroup field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *CustomerGroupMutation) AddedFields() []string {
+	var fields []string
+	if m.addmerchant_id != nil {
+		fields = append(fields, customergroup.FieldMerchantID)
+	}
+	if m.addmin_paid_orders != nil {
+		fields = append(fields, customergroup.FieldMinPaidOrders)
+	}
+	if m.addmin_spend != nil {
+		fields = append(fields, customergroup.FieldMinSpend)
+	}
+	if m.addversion != nil {
+		fields = append(fields, customergroup.FieldVersion)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *CustomerGroupMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case customergroup.FieldMerchantID:
+		return m.AddedMerchantID()
+	case customergroup.FieldMinPaidOrders:
+		return m.AddedMinPaidOrders()
+	case customergroup.FieldMinSpend:
+		return m.AddedMinSpend()
+	case customergroup.FieldVersion:
+		return m.AddedVersion()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CustomerGroupMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case customergroup.FieldMerchantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMerchantID(v)
+		return nil
+	case customergroup.FieldMinPaidOrders:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMinPaidOrders(v)
+		return nil
+	case customergroup.FieldMinSpend:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMinSpend(v)
+		return nil
+	case customergroup.FieldVersion:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddVersion(v)
+		return nil
+	}
+	return fmt.Errorf("unknown CustomerGroup numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *CustomerGroupMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(customergroup.FieldMinPaidOrders) {
+		fields = append(fields, customergroup.FieldMinPaidOrders)
+	}
+	if m.FieldCleared(customergroup.FieldMinSpend) {
+		fields = append(fields, customergroup.FieldMinSpend)
+	}
+	if m.FieldCleared(customergroup.FieldComputedAt) {
+		fields = append(fields, customergroup.FieldComputedAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *CustomerGroupMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *CustomerGroupMutation) ClearField(name string) error {
+	switch name {
+	case customergroup.FieldMinPaidOrders:
+		m.ClearMinPaidOrders()
+		return nil
+	case customergroup.FieldMinSpend:
+		m.ClearMinSpend()
+		return nil
+	case customergroup.FieldComputedAt:
+		m.ClearComputedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown CustomerGroup nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *CustomerGroupMutation) ResetField(name string) error {
+	switch name {
+	case customergroup.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case customergroup.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case customergroup.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case customergroup.FieldName:
+		m.ResetName()
+		return nil
+	case customergroup.FieldMinPaidOrders:
+		m.ResetMinPaidOrders()
+		return nil
+	case customergroup.FieldMinSpend:
+		m.ResetMinSpend()
+		return nil
+	case customergroup.FieldComputedAt:
+		m.ResetComputedAt()
+		return nil
+	case customergroup.FieldVersion:
+		m.ResetVersion()
+		return nil
+	}
+	return fmt.Errorf("unknown CustomerGroup field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *CustomerGroupMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.members != nil {
+		edges = append(edges, customergroup.EdgeMembers)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *CustomerGroupMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case customergroup.EdgeMembers:
+		ids := make([]ent.Value, 0, len(m.members))
+		for id := range m.members {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *CustomerGroupMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.removedmembers != nil {
+		edges = append(edges, customergroup.EdgeMembers)
+	}
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *CustomerGroupMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case customergroup.EdgeMembers:
+		ids := make([]ent.Value, 0, len(m.removedmembers))
+		for id := range m.removedmembers {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *CustomerGroupMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedmembers {
+		edges = append(edges, customergroup.EdgeMembers)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *CustomerGroupMutation) EdgeCleared(name string) bool {
+	switch name {
+	case customergroup.EdgeMembers:
+		return m.clearedmembers
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *CustomerGroupMutation) ClearEdge(name string) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown CustomerGroup unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *CustomerGroupMutation) ResetEdge(name string) error {
+	switch name {
+	case customergroup.EdgeMembers:
+		m.ResetMembers()
+		return nil
+	}
+	return fmt.Errorf("unknown CustomerGroup edge %s", name)
+}
+
+// CustomerGroupMemberMutation represents an operation that mutates the CustomerGroupMember nodes in the graph.
+type CustomerGroupMemberMutation struct {
+	config
+	op             Op
+	typ            string
+	id             *int
+	merchant_id    *int
+	addmerchant_id *int
+	user_id        *int
+	adduser_id     *int
+	source         *customergroupmember.Source
+	created_at     *time.Time
+	clearedFields  map[string]struct{}
+	group          *int
+	clearedgroup   bool
+	done           bool
+	oldValue       func(context.Context) (*CustomerGroupMember, error)
+	predicates     []predicate.CustomerGroupMember
+}
+
+var _ ent.Mutation = (*CustomerGroupMemberMutation)(nil)
+
+// customergroupmemberOption allows management of the mutation configuration using functional options.
+type customergroupmemberOption func(*CustomerGroupMemberMutation)
+
+// newCustomerGroupMemberMutation creates new mutation for the CustomerGroupMember entity.
+func newCustomerGroupMemberMutation(c config, op Op, opts ...customergroupmemberOption) *CustomerGroupMemberMutation {
+	m := &CustomerGroupMemberMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeCustomerGroupMember,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withCustomerGroupMemberID sets the ID field of the mutation.
+func withCustomerGroupMemberID(id int) customergroupmemberOption {
+	return func(m *CustomerGroupMemberMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *CustomerGroupMember
+		)
+		m.oldValue = func(ctx context.Context) (*CustomerGroupMember, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().CustomerGroupMember.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withCustomerGroupMember sets the old CustomerGroupMember of the mutation.
+func withCustomerGroupMember(node *CustomerGroupMember) customergroupmemberOption {
+	return func(m *CustomerGroupMemberMutation) {
+		m.oldValue = func(context.Context) (*CustomerGroupMember, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m CustomerGroupMemberMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m CustomerGroupMemberMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *CustomerGroupMemberMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *CustomerGroupMemberMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().CustomerGroupMember.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetGroupID sets the "group_id" field.
+func (m *CustomerGroupMemberMutation) SetGroupID(i int) {
+	m.group = &i
+}
+
+// GroupID returns the value of the "group_id" field in the mutation.
+func (m *CustomerGroupMemberMutation) GroupID() (r int, exists bool) {
+	v := m.group
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldGroupID returns the old "group_id" field's value of the CustomerGroupMember entity.
+// If the CustomerGroupMember object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerGroupMemberMutation) OldGroupID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldGroupID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldGroupID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldGroupID: %w", err)
+	}
+	return oldValue.GroupID, nil
+}
+
+// ResetGroupID resets all changes to the "group_id" field.
+func (m *CustomerGroupMemberMutation) ResetGroupID() {
+	m.group = nil
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *CustomerGroupMemberMutation) SetMerchantID(i int) {
+	m.merchant_id = &i
+	m.addmerchant_id = nil
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *CustomerGroupMemberMutation) MerchantID() (r int, exists bool) {
+	v := m.merchant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the CustomerGroupMember entity.
+// If the CustomerGroupMember object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerGroupMemberMutation) OldMerchantID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// AddMerchantID adds i to the "merchant_id" field.
+func (m *CustomerGroupMemberMutation) AddMerchantID(i int) {
+	if m.addmerchant_id != nil {
+		*m.addmerchant_id += i
+	} else {
+		m.addmerchant_id = &i
+	}
+}
+
+// AddedMerchantID returns the value that was added to the "merchant_id" field in this mutation.
+func (m *CustomerGroupMemberMutation) AddedMerchantID() (r int, exists bool) {
+	v := m.addmerchant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *CustomerGroupMemberMutation) ResetMerchantID() {
+	m.merchant_id = nil
+	m.addmerchant_id = nil
+}
+
+// SetUserID sets the "user_id" field.
+func (m *CustomerGroupMemberMutation) SetUserID(i int) {
+	m.user_id = &i
+	m.adduser_id = nil
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *CustomerGroupMemberMutation) UserID() (r int, exists bool) {
+	v := m.user_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the CustomerGroupMember entity.
+// If the CustomerGroupMember object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerGroupMemberMutation) OldUserID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// AddUserID adds i to the "user_id" field.
+func (m *CustomerGroupMemberMutation) AddUserID(i int) {
+	if m.adduser_id != nil {
+		*m.adduser_id += i
+	} else {
+		m.adduser_id = &i
+	}
+}
+
+// AddedUserID returns the value that was added to the "user_id" field in this mutation.
+func (m *CustomerGroupMemberMutation) AddedUserID() (r int, exists bool) {
+	v := m.adduser_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *CustomerGroupMemberMutation) ResetUserID() {
+	m.user_id = nil
+	m.adduser_id = nil
+}
+
+// SetSource sets the "source" field.
+func (m *CustomerGroupMemberMutation) SetSource(c customergroupmember.Source) {
+	m.source = &c
+}
+
+// Source returns the value of the "source" field in the mutation.
+func (m *CustomerGroupMemberMutation) Source() (r customergroupmember.Source, exists bool) {
+	v := m.source
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSource returns the old "source" field's value of the CustomerGroupMember entity.
+// If the CustomerGroupMember object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerGroupMemberMutation) OldSource(ctx context.Context) (v customergroupmember.Source, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSource is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSource requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSource: %w", err)
+	}
+	return oldValue.Source, nil
+}
+
+// ResetSource resets all changes to the "source" field.
+func (m *CustomerGroupMemberMutation) ResetSource() {
+	m.source = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *CustomerGroupMemberMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *CustomerGroupMemberMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the CustomerGroupMember entity.
+// If the CustomerGroupMember object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CustomerGroupMemberMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *CustomerGroupMemberMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// ClearGroup clears the "group" edge to the CustomerGroup entity.
+func (m *CustomerGroupMemberMutation) ClearGroup() {
+	m.clearedgroup = true
+	m.clearedFields[customergroupmember.FieldGroupID] = struct{}{}
+}
+
+// GroupCleared reports if the "group" edge to the CustomerGroup entity was cleared.
+func (m *CustomerGroupMemberMutation) GroupCleared() bool {
+	return m.clearedgroup
+}
+
+// GroupIDs returns the "group" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// GroupID instead. It exists only for internal usage by the builders.
+func (m *CustomerGroupMemberMutation) GroupIDs() (ids []int) {
+	if id := m.group; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetGroup resets all changes to the "group" edge.
+func (m *CustomerGroupMemberMutation) ResetGroup() {
+	m.group = nil
+	m.clearedgroup = false
+}
+
+// Where appends a list predicates to the CustomerGroupMemberMutation builder.
+func (m *CustomerGroupMemberMutation) Where(ps ...predicate.CustomerGroupMember) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the CustomerGroupMemberMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *CustomerGroupMemberMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.CustomerGroupMember, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *CustomerGroupMemberMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *CustomerGroupMemberMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (CustomerGroupMember).
+func (m *CustomerGroupMemberMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *CustomerGroupMemberMutation) Fields() []string {
+	fields := make([]string, 0, 5)
+	if m.group != nil {
+		fields = append(fields, customergroupmember.FieldGroupID)
+	}
+	if m.merchant_id != nil {
+		fields = append(fields, customergroupmember.FieldMerchantID)
+	}
+	if m.user_id != nil {
+		fields = append(fields, customergroupmember.FieldUserID)
+	}
+	if m.source != nil {
+		fields = append(fields, customergroupmember.FieldSource)
+	}
+	if m.created_at != nil {
+		fields = append(fields, customergroupmember.FieldCreatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *CustomerGroupMemberMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case customergroupmember.FieldGroupID:
+		return m.GroupID()
+	case customergroupmember.FieldMerchantID:
+		return m.MerchantID()
+	case customergroupmember.FieldUserID:
+		return m.UserID()
+	case customergroupmember.FieldSource:
+		return m.Source()
+	case customergroupmember.FieldCreatedAt:
+		return m.CreatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *CustomerGroupMemberMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case customergroupmember.FieldGroupID:
+		return m.OldGroupID(ctx)
+	case customergroupmember.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case customergroupmember.FieldUserID:
+		return m.OldUserID(ctx)
+	case customergroupmember.FieldSource:
+		return m.OldSource(ctx)
+	case customergroupmember.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown CustomerGroupMember field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CustomerGroupMemberMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case customergroupmember.FieldGroupID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetGroupID(v)
+		return nil
+	case customergroupmember.FieldMerchantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case customergroupmember.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case customergroupmember.FieldSource:
+		v, ok := value.(customergroupmember.Source)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSource(v)
+		return nil
+	case customergroupmember.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown CustomerGroupMember field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *CustomerGroupMemberMutation) AddedFields() []string {
+	var fields []string
+	if m.addmerchant_id != nil {
+		fields = append(fields, customergroupmember.FieldMerchantID)
+	}
+	if m.adduser_id != nil {
+		fields = append(fields, customergroupmember.FieldUserID)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *CustomerGroupMemberMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case customergroupmember.FieldMerchantID:
+		return m.AddedMerchantID()
+	case customergroupmember.FieldUserID:
+		return m.AddedUserID()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CustomerGroupMemberMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case customergroupmember.FieldMerchantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMerchantID(v)
+		return nil
+	case customergroupmember.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddUserID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown CustomerGroupMember numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *CustomerGroupMemberMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *CustomerGroupMemberMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *CustomerGroupMemberMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown CustomerGroupMember nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *CustomerGroupMemberMutation) ResetField(name string) error {
+	switch name {
+	case customergroupmember.FieldGroupID:
+		m.ResetGroupID()
+		return nil
+	case customergroupmember.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case customergroupmember.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case customergroupmember.FieldSource:
+		m.ResetSource()
+		return nil
+	case customergroupmember.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown CustomerGroupMember field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *CustomerGroupMemberMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.group != nil {
+		edges = append(edges, customergroupmember.EdgeGroup)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *CustomerGroupMemberMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case customergroupmember.EdgeGroup:
+		if id := m.group; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *CustomerGroupMemberMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *CustomerGroupMemberMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *CustomerGroupMemberMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedgroup {
+		edges = append(edges, customergroupmember.EdgeGroup)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *CustomerGroupMemberMutation) EdgeCleared(name string) bool {
+	switch name {
+	case customergroupmember.EdgeGroup:
+		return m.clearedgroup
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *CustomerGroupMemberMutation) ClearEdge(name string) error {
+	switch name {
+	case customergroupmember.EdgeGroup:
+		m.ClearGroup()
+		return nil
+	}
+	return fmt.Errorf("unknown CustomerGroupMember unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *CustomerGroupMemberMutation) ResetEdge(name string) error {
+	switch name {
+	case customergroupmember.EdgeGroup:
+		m.ResetGroup()
+		return nil
+	}
+	return fmt.Errorf("unknown CustomerGroupMember edge %s", name)
+}
+
 // EmailVerificationMutation represents an operation that mutates the EmailVerification nodes in the graph.
 type EmailVerificationMutation struct {
 	config
@@ -8940,6 +18635,6072 @@ func (m *EmailVerificationMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown EmailVerification edge %s", name)
+}
+
+// ExchangeRateMutation represents an operation that mutates the ExchangeRate nodes in the graph.
+type ExchangeRateMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	base          *string
+	quote         *string
+	rate          *string
+	source        *string
+	effective_at  *time.Time
+	set_by_id     *int
+	addset_by_id  *int
+	created_at    *time.Time
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*ExchangeRate, error)
+	predicates    []predicate.ExchangeRate
+}
+
+var _ ent.Mutation = (*ExchangeRateMutation)(nil)
+
+// exchangerateOption allows management of the mutation configuration using functional options.
+type exchangerateOption func(*ExchangeRateMutation)
+
+// newExchangeRateMutation creates new mutation for the ExchangeRate entity.
+func newExchangeRateMutation(c config, op Op, opts ...exchangerateOption) *ExchangeRateMutation {
+	m := &ExchangeRateMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeExchangeRate,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withExchangeRateID sets the ID field of the mutation.
+func withExchangeRateID(id int) exchangerateOption {
+	return func(m *ExchangeRateMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ExchangeRate
+		)
+		m.oldValue = func(ctx context.Context) (*ExchangeRate, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ExchangeRate.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withExchangeRate sets the old ExchangeRate of the mutation.
+func withExchangeRate(node *ExchangeRate) exchangerateOption {
+	return func(m *ExchangeRateMutation) {
+		m.oldValue = func(context.Context) (*ExchangeRate, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ExchangeRateMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ExchangeRateMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ExchangeRateMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ExchangeRateMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ExchangeRate.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetBase sets the "base" field.
+func (m *ExchangeRateMutation) SetBase(s string) {
+	m.base = &s
+}
+
+// Base returns the value of the "base" field in the mutation.
+func (m *ExchangeRateMutation) Base() (r string, exists bool) {
+	v := m.base
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBase returns the old "base" field's value of the ExchangeRate entity.
+// If the ExchangeRate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExchangeRateMutation) OldBase(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBase is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBase requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBase: %w", err)
+	}
+	return oldValue.Base, nil
+}
+
+// ResetBase resets all changes to the "base" field.
+func (m *ExchangeRateMutation) ResetBase() {
+	m.base = nil
+}
+
+// SetQuote sets the "quote" field.
+func (m *ExchangeRateMutation) SetQuote(s string) {
+	m.quote = &s
+}
+
+// Quote returns the value of the "quote" field in the mutation.
+func (m *ExchangeRateMutation) Quote() (r string, exists bool) {
+	v := m.quote
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldQuote returns the old "quote" field's value of the ExchangeRate entity.
+// If the ExchangeRate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExchangeRateMutation) OldQuote(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldQuote is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldQuote requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldQuote: %w", err)
+	}
+	return oldValue.Quote, nil
+}
+
+// ResetQuote resets all changes to the "quote" field.
+func (m *ExchangeRateMutation) ResetQuote() {
+	m.quote = nil
+}
+
+// SetRate sets the "rate" field.
+func (m *ExchangeRateMutation) SetRate(s string) {
+	m.rate = &s
+}
+
+// Rate returns the value of the "rate" field in the mutation.
+func (m *ExchangeRateMutation) Rate() (r string, exists bool) {
+	v := m.rate
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRate returns the old "rate" field's value of the ExchangeRate entity.
+// If the ExchangeRate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExchangeRateMutation) OldRate(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRate is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRate requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRate: %w", err)
+	}
+	return oldValue.Rate, nil
+}
+
+// ResetRate resets all changes to the "rate" field.
+func (m *ExchangeRateMutation) ResetRate() {
+	m.rate = nil
+}
+
+// SetSource sets the "source" field.
+func (m *ExchangeRateMutation) SetSource(s string) {
+	m.source = &s
+}
+
+// Source returns the value of the "source" field in the mutation.
+func (m *ExchangeRateMutation) Source() (r string, exists bool) {
+	v := m.source
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSource returns the old "source" field's value of the ExchangeRate entity.
+// If the ExchangeRate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExchangeRateMutation) OldSource(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSource is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSource requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSource: %w", err)
+	}
+	return oldValue.Source, nil
+}
+
+// ResetSource resets all changes to the "source" field.
+func (m *ExchangeRateMutation) ResetSource() {
+	m.source = nil
+}
+
+// SetEffectiveAt sets the "effective_at" field.
+func (m *ExchangeRateMutation) SetEffectiveAt(t time.Time) {
+	m.effective_at = &t
+}
+
+// EffectiveAt returns the value of the "effective_at" field in the mutation.
+func (m *ExchangeRateMutation) EffectiveAt() (r time.Time, exists bool) {
+	v := m.effective_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEffectiveAt returns the old "effective_at" field's value of the ExchangeRate entity.
+// If the ExchangeRate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExchangeRateMutation) OldEffectiveAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEffectiveAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEffectiveAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEffectiveAt: %w", err)
+	}
+	return oldValue.EffectiveAt, nil
+}
+
+// ResetEffectiveAt resets all changes to the "effective_at" field.
+func (m *ExchangeRateMutation) ResetEffectiveAt() {
+	m.effective_at = nil
+}
+
+// SetSetByID sets the "set_by_id" field.
+func (m *ExchangeRateMutation) SetSetByID(i int) {
+	m.set_by_id = &i
+	m.addset_by_id = nil
+}
+
+// SetByID returns the value of the "set_by_id" field in the mutation.
+func (m *ExchangeRateMutation) SetByID() (r int, exists bool) {
+	v := m.set_by_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSetByID returns the old "set_by_id" field's value of the ExchangeRate entity.
+// If the ExchangeRate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExchangeRateMutation) OldSetByID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSetByID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSetByID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSetByID: %w", err)
+	}
+	return oldValue.SetByID, nil
+}
+
+// AddSetByID adds i to the "set_by_id" field.
+func (m *ExchangeRateMutation) AddSetByID(i int) {
+	if m.addset_by_id != nil {
+		*m.addset_by_id += i
+	} else {
+		m.addset_by_id = &i
+	}
+}
+
+// AddedSetByID returns the value that was added to the "set_by_id" field in this mutation.
+func (m *ExchangeRateMutation) AddedSetByID() (r int, exists bool) {
+	v := m.addset_by_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearSetByID clears the value of the "set_by_id" field.
+func (m *ExchangeRateMutation) ClearSetByID() {
+	m.set_by_id = nil
+	m.addset_by_id = nil
+	m.clearedFields[exchangerate.FieldSetByID] = struct{}{}
+}
+
+// SetByIDCleared returns if the "set_by_id" field was cleared in this mutation.
+func (m *ExchangeRateMutation) SetByIDCleared() bool {
+	_, ok := m.clearedFields[exchangerate.FieldSetByID]
+	return ok
+}
+
+// ResetSetByID resets all changes to the "set_by_id" field.
+func (m *ExchangeRateMutation) ResetSetByID() {
+	m.set_by_id = nil
+	m.addset_by_id = nil
+	delete(m.clearedFields, exchangerate.FieldSetByID)
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *ExchangeRateMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *ExchangeRateMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the ExchangeRate entity.
+// If the ExchangeRate object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExchangeRateMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *ExchangeRateMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// Where appends a list predicates to the ExchangeRateMutation builder.
+func (m *ExchangeRateMutation) Where(ps ...predicate.ExchangeRate) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ExchangeRateMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ExchangeRateMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ExchangeRate, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ExchangeRateMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ExchangeRateMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ExchangeRate).
+func (m *ExchangeRateMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ExchangeRateMutation) Fields() []string {
+	fields := make([]string, 0, 7)
+	if m.base != nil {
+		fields = append(fields, exchangerate.FieldBase)
+	}
+	if m.quote != nil {
+		fields = append(fields, exchangerate.FieldQuote)
+	}
+	if m.rate != nil {
+		fields = append(fields, exchangerate.FieldRate)
+	}
+	if m.source != nil {
+		fields = append(fields, exchangerate.FieldSource)
+	}
+	if m.effective_at != nil {
+		fields = append(fields, exchangerate.FieldEffectiveAt)
+	}
+	if m.set_by_id != nil {
+		fields = append(fields, exchangerate.FieldSetByID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, exchangerate.FieldCreatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ExchangeRateMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case exchangerate.FieldBase:
+		return m.Base()
+	case exchangerate.FieldQuote:
+		return m.Quote()
+	case exchangerate.FieldRate:
+		return m.Rate()
+	case exchangerate.FieldSource:
+		return m.Source()
+	case exchangerate.FieldEffectiveAt:
+		return m.EffectiveAt()
+	case exchangerate.FieldSetByID:
+		return m.SetByID()
+	case exchangerate.FieldCreatedAt:
+		return m.CreatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ExchangeRateMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case exchangerate.FieldBase:
+		return m.OldBase(ctx)
+	case exchangerate.FieldQuote:
+		return m.OldQuote(ctx)
+	case exchangerate.FieldRate:
+		return m.OldRate(ctx)
+	case exchangerate.FieldSource:
+		return m.OldSource(ctx)
+	case exchangerate.FieldEffectiveAt:
+		return m.OldEffectiveAt(ctx)
+	case exchangerate.FieldSetByID:
+		return m.OldSetByID(ctx)
+	case exchangerate.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown ExchangeRate field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ExchangeRateMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case exchangerate.FieldBase:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBase(v)
+		return nil
+	case exchangerate.FieldQuote:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetQuote(v)
+		return nil
+	case exchangerate.FieldRate:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRate(v)
+		return nil
+	case exchangerate.FieldSource:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSource(v)
+		return nil
+	case exchangerate.FieldEffectiveAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEffectiveAt(v)
+		return nil
+	case exchangerate.FieldSetByID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSetByID(v)
+		return nil
+	case exchangerate.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ExchangeRate field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ExchangeRateMutation) AddedFields() []string {
+	var fields []string
+	if m.addset_by_id != nil {
+		fields = append(fields, exchangerate.FieldSetByID)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ExchangeRateMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case exchangerate.FieldSetByID:
+		return m.AddedSetByID()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ExchangeRateMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case exchangerate.FieldSetByID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSetByID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ExchangeRate numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ExchangeRateMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(exchangerate.FieldSetByID) {
+		fields = append(fields, exchangerate.FieldSetByID)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ExchangeRateMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ExchangeRateMutation) ClearField(name string) error {
+	switch name {
+	case exchangerate.FieldSetByID:
+		m.ClearSetByID()
+		return nil
+	}
+	return fmt.Errorf("unknown ExchangeRate nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ExchangeRateMutation) ResetField(name string) error {
+	switch name {
+	case exchangerate.FieldBase:
+		m.ResetBase()
+		return nil
+	case exchangerate.FieldQuote:
+		m.ResetQuote()
+		return nil
+	case exchangerate.FieldRate:
+		m.ResetRate()
+		return nil
+	case exchangerate.FieldSource:
+		m.ResetSource()
+		return nil
+	case exchangerate.FieldEffectiveAt:
+		m.ResetEffectiveAt()
+		return nil
+	case exchangerate.FieldSetByID:
+		m.ResetSetByID()
+		return nil
+	case exchangerate.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown ExchangeRate field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ExchangeRateMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ExchangeRateMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ExchangeRateMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ExchangeRateMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ExchangeRateMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ExchangeRateMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ExchangeRateMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown ExchangeRate unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ExchangeRateMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown ExchangeRate edge %s", name)
+}
+
+// ExperimentMutation represents an operation that mutates the Experiment nodes in the graph.
+type ExperimentMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	created_at    *time.Time
+	updated_at    *time.Time
+	key           *string
+	name          *string
+	status        *experiment.Status
+	starts_at     *time.Time
+	ends_at       *time.Time
+	control_arm   *string
+	clearedFields map[string]struct{}
+	arms          map[int]struct{}
+	removedarms   map[int]struct{}
+	clearedarms   bool
+	done          bool
+	oldValue      func(context.Context) (*Experiment, error)
+	predicates    []predicate.Experiment
+}
+
+var _ ent.Mutation = (*ExperimentMutation)(nil)
+
+// experimentOption allows management of the mutation configuration using functional options.
+type experimentOption func(*ExperimentMutation)
+
+// newExperimentMutation creates new mutation for the Experiment entity.
+func newExperimentMutation(c config, op Op, opts ...experimentOption) *ExperimentMutation {
+	m := &ExperimentMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeExperiment,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withExperimentID sets the ID field of the mutation.
+func withExperimentID(id int) experimentOption {
+	return func(m *ExperimentMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Experiment
+		)
+		m.oldValue = func(ctx context.Context) (*Experiment, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Experiment.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withExperiment sets the old Experiment of the mutation.
+func withExperiment(node *Experiment) experimentOption {
+	return func(m *ExperimentMutation) {
+		m.oldValue = func(context.Context) (*Experiment, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ExperimentMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ExperimentMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ExperimentMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ExperimentMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Experiment.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *ExperimentMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *ExperimentMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Experiment entity.
+// If the Experiment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExperimentMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *ExperimentMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *ExperimentMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *ExperimentMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the Experiment entity.
+// If the Experiment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExperimentMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *ExperimentMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetKey sets the "key" field.
+func (m *ExperimentMutation) SetKey(s string) {
+	m.key = &s
+}
+
+// Key returns the value of the "key" field in the mutation.
+func (m *ExperimentMutation) Key() (r string, exists bool) {
+	v := m.key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKey returns the old "key" field's value of the Experiment entity.
+// If the Experiment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExperimentMutation) OldKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKey: %w", err)
+	}
+	return oldValue.Key, nil
+}
+
+// ResetKey resets all changes to the "key" field.
+func (m *ExperimentMutation) ResetKey() {
+	m.key = nil
+}
+
+// SetName sets the "name" field.
+func (m *ExperimentMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *ExperimentMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the Experiment entity.
+// If the Experiment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExperimentMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *ExperimentMutation) ResetName() {
+	m.name = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *ExperimentMutation) SetStatus(e experiment.Status) {
+	m.status = &e
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *ExperimentMutation) Status() (r experiment.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the Experiment entity.
+// If the Experiment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExperimentMutation) OldStatus(ctx context.Context) (v experiment.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *ExperimentMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetStartsAt sets the "starts_at" field.
+func (m *ExperimentMutation) SetStartsAt(t time.Time) {
+	m.starts_at = &t
+}
+
+// StartsAt returns the value of the "starts_at" field in the mutation.
+func (m *ExperimentMutation) StartsAt() (r time.Time, exists bool) {
+	v := m.starts_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStartsAt returns the old "starts_at" field's value of the Experiment entity.
+// If the Experiment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExperimentMutation) OldStartsAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStartsAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStartsAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStartsAt: %w", err)
+	}
+	return oldValue.StartsAt, nil
+}
+
+// ResetStartsAt resets all changes to the "starts_at" field.
+func (m *ExperimentMutation) ResetStartsAt() {
+	m.starts_at = nil
+}
+
+// SetEndsAt sets the "ends_at" field.
+func (m *ExperimentMutation) SetEndsAt(t time.Time) {
+	m.ends_at = &t
+}
+
+// EndsAt returns the value of the "ends_at" field in the mutation.
+func (m *ExperimentMutation) EndsAt() (r time.Time, exists bool) {
+	v := m.ends_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEndsAt returns the old "ends_at" field's value of the Experiment entity.
+// If the Experiment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExperimentMutation) OldEndsAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEndsAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEndsAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEndsAt: %w", err)
+	}
+	return oldValue.EndsAt, nil
+}
+
+// ClearEndsAt clears the value of the "ends_at" field.
+func (m *ExperimentMutation) ClearEndsAt() {
+	m.ends_at = nil
+	m.clearedFields[experiment.FieldEndsAt] = struct{}{}
+}
+
+// EndsAtCleared returns if the "ends_at" field was cleared in this mutation.
+func (m *ExperimentMutation) EndsAtCleared() bool {
+	_, ok := m.clearedFields[experiment.FieldEndsAt]
+	return ok
+}
+
+// ResetEndsAt resets all changes to the "ends_at" field.
+func (m *ExperimentMutation) ResetEndsAt() {
+	m.ends_at = nil
+	delete(m.clearedFields, experiment.FieldEndsAt)
+}
+
+// SetControlArm sets the "control_arm" field.
+func (m *ExperimentMutation) SetControlArm(s string) {
+	m.control_arm = &s
+}
+
+// ControlArm returns the value of the "control_arm" field in the mutation.
+func (m *ExperimentMutation) ControlArm() (r string, exists bool) {
+	v := m.control_arm
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldControlArm returns the old "control_arm" field's value of the Experiment entity.
+// If the Experiment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExperimentMutation) OldControlArm(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldControlArm is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldControlArm requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldControlArm: %w", err)
+	}
+	return oldValue.ControlArm, nil
+}
+
+// ResetControlArm resets all changes to the "control_arm" field.
+func (m *ExperimentMutation) ResetControlArm() {
+	m.control_arm = nil
+}
+
+// AddArmIDs adds the "arms" edge to the ExperimentArm entity by ids.
+func (m *ExperimentMutation) AddArmIDs(ids ...int) {
+	if m.arms == nil {
+		m.arms = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.arms[ids[i]] = struct{}{}
+	}
+}
+
+// ClearArms clears the "arms" edge to the ExperimentArm entity.
+func (m *ExperimentMutation) ClearArms() {
+	m.clearedarms = true
+}
+
+// ArmsCleared reports if the "arms" edge to the ExperimentArm entity was cleared.
+func (m *ExperimentMutation) ArmsCleared() bool {
+	return m.clearedarms
+}
+
+// RemoveArmIDs removes the "arms" edge to the ExperimentArm entity by IDs.
+func (m *ExperimentMutation) RemoveArmIDs(ids ...int) {
+	if m.removedarms == nil {
+		m.removedarms = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.arms, ids[i])
+		m.removedarms[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedArms returns the removed IDs of the "arms" edge to the ExperimentArm entity.
+func (m *ExperimentMutation) RemovedArmsIDs() (ids []int) {
+	for id := range m.removedarms {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ArmsIDs returns the "arms" edge IDs in the mutation.
+func (m *ExperimentMutation) ArmsIDs() (ids []int) {
+	for id := range m.arms {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetArms resets all changes to the "arms" edge.
+func (m *ExperimentMutation) ResetArms() {
+	m.arms = nil
+	m.clearedarms = false
+	m.removedarms = nil
+}
+
+// Where appends a list predicates to the ExperimentMutation builder.
+func (m *ExperimentMutation) Where(ps ...predicate.Experiment) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ExperimentMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ExperimentMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Experiment, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ExperimentMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ExperimentMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Experiment).
+func (m *ExperimentMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ExperimentMutation) Fields() []string {
+	fields := make([]string, 0, 8)
+	if m.created_at != nil {
+		fields = append(fields, experiment.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, experiment.FieldUpdatedAt)
+	}
+	if m.key != nil {
+		fields = append(fields, experiment.FieldKey)
+	}
+	if m.name != nil {
+		fields = append(fields, experiment.FieldName)
+	}
+	if m.status != nil {
+		fields = append(fields, experiment.FieldStatus)
+	}
+	if m.starts_at != nil {
+		fields = append(fields, experiment.FieldStartsAt)
+	}
+	if m.ends_at != nil {
+		fields = append(fields, experiment.FieldEndsAt)
+	}
+	if m.control_arm != nil {
+		fields = append(fields, experiment.FieldControlArm)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ExperimentMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case experiment.FieldCreatedAt:
+		return m.CreatedAt()
+	case experiment.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case experiment.FieldKey:
+		return m.Key()
+	case experiment.FieldName:
+		return m.Name()
+	case experiment.FieldStatus:
+		return m.Status()
+	case experiment.FieldStartsAt:
+		return m.StartsAt()
+	case experiment.FieldEndsAt:
+		return m.EndsAt()
+	case experiment.FieldControlArm:
+		return m.ControlArm()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ExperimentMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case experiment.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case experiment.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case experiment.FieldKey:
+		return m.OldKey(ctx)
+	case experiment.FieldName:
+		return m.OldName(ctx)
+	case experiment.FieldStatus:
+		return m.OldStatus(ctx)
+	case experiment.FieldStartsAt:
+		return m.OldStartsAt(ctx)
+	case experiment.FieldEndsAt:
+		return m.OldEndsAt(ctx)
+	case experiment.FieldControlArm:
+		return m.OldControlArm(ctx)
+	}
+	return nil, fmt.Errorf("unknown Experiment field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ExperimentMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case experiment.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case experiment.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case experiment.FieldKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKey(v)
+		return nil
+	case experiment.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case experiment.FieldStatus:
+		v, ok := value.(experiment.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case experiment.FieldStartsAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStartsAt(v)
+		return nil
+	case experiment.FieldEndsAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEndsAt(v)
+		return nil
+	case experiment.FieldControlArm:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetControlArm(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Experiment field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ExperimentMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ExperimentMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ExperimentMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown Experiment numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ExperimentMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(experiment.FieldEndsAt) {
+		fields = append(fields, experiment.FieldEndsAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ExperimentMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ExperimentMutation) ClearField(name string) error {
+	switch name {
+	case experiment.FieldEndsAt:
+		m.ClearEndsAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Experiment nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ExperimentMutation) ResetField(name string) error {
+	switch name {
+	case experiment.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case experiment.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case experiment.FieldKey:
+		m.ResetKey()
+		return nil
+	case experiment.FieldName:
+		m.ResetName()
+		return nil
+	case experiment.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case experiment.FieldStartsAt:
+		m.ResetStartsAt()
+		return nil
+	case experiment.FieldEndsAt:
+		m.ResetEndsAt()
+		return nil
+	case experiment.FieldControlArm:
+		m.ResetControlArm()
+		return nil
+	}
+	return fmt.Errorf("unknown Experiment field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ExperimentMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.arms != nil {
+		edges = append(edges, experiment.EdgeArms)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ExperimentMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case experiment.EdgeArms:
+		ids := make([]ent.Value, 0, len(m.arms))
+		for id := range m.arms {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ExperimentMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.removedarms != nil {
+		edges = append(edges, experiment.EdgeArms)
+	}
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ExperimentMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case experiment.EdgeArms:
+		ids := make([]ent.Value, 0, len(m.removedarms))
+		for id := range m.removedarms {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ExperimentMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedarms {
+		edges = append(edges, experiment.EdgeArms)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ExperimentMutation) EdgeCleared(name string) bool {
+	switch name {
+	case experiment.EdgeArms:
+		return m.clearedarms
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ExperimentMutation) ClearEdge(name string) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown Experiment unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ExperimentMutation) ResetEdge(name string) error {
+	switch name {
+	case experiment.EdgeArms:
+		m.ResetArms()
+		return nil
+	}
+	return fmt.Errorf("unknown Experiment edge %s", name)
+}
+
+// ExperimentArmMutation represents an operation that mutates the ExperimentArm nodes in the graph.
+type ExperimentArmMutation struct {
+	config
+	op                Op
+	typ               string
+	id                *int
+	key               *string
+	position          *int
+	addposition       *int
+	weight            *int
+	addweight         *int
+	payload           *map[string]interface{}
+	clearedFields     map[string]struct{}
+	experiment        *int
+	clearedexperiment bool
+	done              bool
+	oldValue          func(context.Context) (*ExperimentArm, error)
+	predicates        []predicate.ExperimentArm
+}
+
+var _ ent.Mutation = (*ExperimentArmMutation)(nil)
+
+// experimentarmOption allows management of the mutation configuration using functional options.
+type experimentarmOption func(*ExperimentArmMutation)
+
+// newExperimentArmMutation creates new mutation for the ExperimentArm entity.
+func newExperimentArmMutation(c config, op Op, opts ...experimentarmOption) *ExperimentArmMutation {
+	m := &ExperimentArmMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeExperimentArm,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withExperimentArmID sets the ID field of the mutation.
+func withExperimentArmID(id int) experimentarmOption {
+	return func(m *ExperimentArmMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ExperimentArm
+		)
+		m.oldValue = func(ctx context.Context) (*ExperimentArm, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ExperimentArm.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withExperimentArm sets the old ExperimentArm of the mutation.
+func withExperimentArm(node *ExperimentArm) experimentarmOption {
+	return func(m *ExperimentArmMutation) {
+		m.oldValue = func(context.Context) (*ExperimentArm, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ExperimentArmMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ExperimentArmMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ExperimentArmMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ExperimentArmMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ExperimentArm.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetExperimentID sets the "experiment_id" field.
+func (m *ExperimentArmMutation) SetExperimentID(i int) {
+	m.experiment = &i
+}
+
+// ExperimentID returns the value of the "experiment_id" field in the mutation.
+func (m *ExperimentArmMutation) ExperimentID() (r int, exists bool) {
+	v := m.experiment
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExperimentID returns the old "experiment_id" field's value of the ExperimentArm entity.
+// If the ExperimentArm object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExperimentArmMutation) OldExperimentID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExperimentID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExperimentID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExperimentID: %w", err)
+	}
+	return oldValue.ExperimentID, nil
+}
+
+// ResetExperimentID resets all changes to the "experiment_id" field.
+func (m *ExperimentArmMutation) ResetExperimentID() {
+	m.experiment = nil
+}
+
+// SetKey sets the "key" field.
+func (m *ExperimentArmMutation) SetKey(s string) {
+	m.key = &s
+}
+
+// Key returns the value of the "key" field in the mutation.
+func (m *ExperimentArmMutation) Key() (r string, exists bool) {
+	v := m.key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKey returns the old "key" field's value of the ExperimentArm entity.
+// If the ExperimentArm object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExperimentArmMutation) OldKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKey: %w", err)
+	}
+	return oldValue.Key, nil
+}
+
+// ResetKey resets all changes to the "key" field.
+func (m *ExperimentArmMutation) ResetKey() {
+	m.key = nil
+}
+
+// SetPosition sets the "position" field.
+func (m *ExperimentArmMutation) SetPosition(i int) {
+	m.position = &i
+	m.addposition = nil
+}
+
+// Position returns the value of the "position" field in the mutation.
+func (m *ExperimentArmMutation) Position() (r int, exists bool) {
+	v := m.position
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPosition returns the old "position" field's value of the ExperimentArm entity.
+// If the ExperimentArm object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExperimentArmMutation) OldPosition(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPosition is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPosition requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPosition: %w", err)
+	}
+	return oldValue.Position, nil
+}
+
+// AddPosition adds i to the "position" field.
+func (m *ExperimentArmMutation) AddPosition(i int) {
+	if m.addposition != nil {
+		*m.addposition += i
+	} else {
+		m.addposition = &i
+	}
+}
+
+// AddedPosition returns the value that was added to the "position" field in this mutation.
+func (m *ExperimentArmMutation) AddedPosition() (r int, exists bool) {
+	v := m.addposition
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPosition resets all changes to the "position" field.
+func (m *ExperimentArmMutation) ResetPosition() {
+	m.position = nil
+	m.addposition = nil
+}
+
+// SetWeight sets the "weight" field.
+func (m *ExperimentArmMutation) SetWeight(i int) {
+	m.weight = &i
+	m.addweight = nil
+}
+
+// Weight returns the value of the "weight" field in the mutation.
+func (m *ExperimentArmMutation) Weight() (r int, exists bool) {
+	v := m.weight
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWeight returns the old "weight" field's value of the ExperimentArm entity.
+// If the ExperimentArm object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExperimentArmMutation) OldWeight(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWeight is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWeight requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWeight: %w", err)
+	}
+	return oldValue.Weight, nil
+}
+
+// AddWeight adds i to the "weight" field.
+func (m *ExperimentArmMutation) AddWeight(i int) {
+	if m.addweight != nil {
+		*m.addweight += i
+	} else {
+		m.addweight = &i
+	}
+}
+
+// AddedWeight returns the value that was added to the "weight" field in this mutation.
+func (m *ExperimentArmMutation) AddedWeight() (r int, exists bool) {
+	v := m.addweight
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetWeight resets all changes to the "weight" field.
+func (m *ExperimentArmMutation) ResetWeight() {
+	m.weight = nil
+	m.addweight = nil
+}
+
+// SetPayload sets the "payload" field.
+func (m *ExperimentArmMutation) SetPayload(value map[string]interface{}) {
+	m.payload = &value
+}
+
+// Payload returns the value of the "payload" field in the mutation.
+func (m *ExperimentArmMutation) Payload() (r map[string]interface{}, exists bool) {
+	v := m.payload
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPayload returns the old "payload" field's value of the ExperimentArm entity.
+// If the ExperimentArm object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExperimentArmMutation) OldPayload(ctx context.Context) (v map[string]interface{}, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPayload is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPayload requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPayload: %w", err)
+	}
+	return oldValue.Payload, nil
+}
+
+// ResetPayload resets all changes to the "payload" field.
+func (m *ExperimentArmMutation) ResetPayload() {
+	m.payload = nil
+}
+
+// ClearExperiment clears the "experiment" edge to the Experiment entity.
+func (m *ExperimentArmMutation) ClearExperiment() {
+	m.clearedexperiment = true
+	m.clearedFields[experimentarm.FieldExperimentID] = struct{}{}
+}
+
+// ExperimentCleared reports if the "experiment" edge to the Experiment entity was cleared.
+func (m *ExperimentArmMutation) ExperimentCleared() bool {
+	return m.clearedexperiment
+}
+
+// ExperimentIDs returns the "experiment" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ExperimentID instead. It exists only for internal usage by the builders.
+func (m *ExperimentArmMutation) ExperimentIDs() (ids []int) {
+	if id := m.experiment; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetExperiment resets all changes to the "experiment" edge.
+func (m *ExperimentArmMutation) ResetExperiment() {
+	m.experiment = nil
+	m.clearedexperiment = false
+}
+
+// Where appends a list predicates to the ExperimentArmMutation builder.
+func (m *ExperimentArmMutation) Where(ps ...predicate.ExperimentArm) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ExperimentArmMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ExperimentArmMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ExperimentArm, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ExperimentArmMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ExperimentArmMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ExperimentArm).
+func (m *ExperimentArmMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ExperimentArmMutation) Fields() []string {
+	fields := make([]string, 0, 5)
+	if m.experiment != nil {
+		fields = append(fields, experimentarm.FieldExperimentID)
+	}
+	if m.key != nil {
+		fields = append(fields, experimentarm.FieldKey)
+	}
+	if m.position != nil {
+		fields = append(fields, experimentarm.FieldPosition)
+	}
+	if m.weight != nil {
+		fields = append(fields, experimentarm.FieldWeight)
+	}
+	if m.payload != nil {
+		fields = append(fields, experimentarm.FieldPayload)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ExperimentArmMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case experimentarm.FieldExperimentID:
+		return m.ExperimentID()
+	case experimentarm.FieldKey:
+		return m.Key()
+	case experimentarm.FieldPosition:
+		return m.Position()
+	case experimentarm.FieldWeight:
+		return m.Weight()
+	case experimentarm.FieldPayload:
+		return m.Payload()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ExperimentArmMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case experimentarm.FieldExperimentID:
+		return m.OldExperimentID(ctx)
+	case experimentarm.FieldKey:
+		return m.OldKey(ctx)
+	case experimentarm.FieldPosition:
+		return m.OldPosition(ctx)
+	case experimentarm.FieldWeight:
+		return m.OldWeight(ctx)
+	case experimentarm.FieldPayload:
+		return m.OldPayload(ctx)
+	}
+	return nil, fmt.Errorf("unknown ExperimentArm field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ExperimentArmMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case experimentarm.FieldExperimentID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExperimentID(v)
+		return nil
+	case experimentarm.FieldKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKey(v)
+		return nil
+	case experimentarm.FieldPosition:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPosition(v)
+		return nil
+	case experimentarm.FieldWeight:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWeight(v)
+		return nil
+	case experimentarm.FieldPayload:
+		v, ok := value.(map[string]interface{})
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPayload(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ExperimentArm field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ExperimentArmMutation) AddedFields() []string {
+	var fields []string
+	if m.addposition != nil {
+		fields = append(fields, experimentarm.FieldPosition)
+	}
+	if m.addweight != nil {
+		fields = append(fields, experimentarm.FieldWeight)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ExperimentArmMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case experimentarm.FieldPosition:
+		return m.AddedPosition()
+	case experimentarm.FieldWeight:
+		return m.AddedWeight()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ExperimentArmMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case experimentarm.FieldPosition:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPosition(v)
+		return nil
+	case experimentarm.FieldWeight:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddWeight(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ExperimentArm numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ExperimentArmMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ExperimentArmMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ExperimentArmMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown ExperimentArm nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ExperimentArmMutation) ResetField(name string) error {
+	switch name {
+	case experimentarm.FieldExperimentID:
+		m.ResetExperimentID()
+		return nil
+	case experimentarm.FieldKey:
+		m.ResetKey()
+		return nil
+	case experimentarm.FieldPosition:
+		m.ResetPosition()
+		return nil
+	case experimentarm.FieldWeight:
+		m.ResetWeight()
+		return nil
+	case experimentarm.FieldPayload:
+		m.ResetPayload()
+		return nil
+	}
+	return fmt.Errorf("unknown ExperimentArm field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ExperimentArmMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.experiment != nil {
+		edges = append(edges, experimentarm.EdgeExperiment)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ExperimentArmMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case experimentarm.EdgeExperiment:
+		if id := m.experiment; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ExperimentArmMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ExperimentArmMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ExperimentArmMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedexperiment {
+		edges = append(edges, experimentarm.EdgeExperiment)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ExperimentArmMutation) EdgeCleared(name string) bool {
+	switch name {
+	case experimentarm.EdgeExperiment:
+		return m.clearedexperiment
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ExperimentArmMutation) ClearEdge(name string) error {
+	switch name {
+	case experimentarm.EdgeExperiment:
+		m.ClearExperiment()
+		return nil
+	}
+	return fmt.Errorf("unknown ExperimentArm unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ExperimentArmMutation) ResetEdge(name string) error {
+	switch name {
+	case experimentarm.EdgeExperiment:
+		m.ResetExperiment()
+		return nil
+	}
+	return fmt.Errorf("unknown ExperimentArm edge %s", name)
+}
+
+// ExperimentConversionMutation represents an operation that mutates the ExperimentConversion nodes in the graph.
+type ExperimentConversionMutation struct {
+	config
+	op               Op
+	typ              string
+	id               *int
+	experiment_id    *int
+	addexperiment_id *int
+	exposure_id      *int
+	addexposure_id   *int
+	user_id          *int
+	adduser_id       *int
+	arm              *string
+	order_id         *int
+	addorder_id      *int
+	currency         *string
+	revenue          *int64
+	addrevenue       *int64
+	reversed         *int64
+	addreversed      *int64
+	voided_at        *time.Time
+	created_at       *time.Time
+	clearedFields    map[string]struct{}
+	done             bool
+	oldValue         func(context.Context) (*ExperimentConversion, error)
+	predicates       []predicate.ExperimentConversion
+}
+
+var _ ent.Mutation = (*ExperimentConversionMutation)(nil)
+
+// experimentconversionOption allows management of the mutation configuration using functional options.
+type experimentconversionOption func(*ExperimentConversionMutation)
+
+// newExperimentConversionMutation creates new mutation for the ExperimentConversion entity.
+func newExperimentConversionMutation(c config, op Op, opts ...experimentconversionOption) *ExperimentConversionMutation {
+	m := &ExperimentConversionMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeExperimentConversion,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withExperimentConversionID sets the ID field of the mutation.
+func withExperimentConversionID(id int) experimentconversionOption {
+	return func(m *ExperimentConversionMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ExperimentConversion
+		)
+		m.oldValue = func(ctx context.Context) (*ExperimentConversion, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ExperimentConversion.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withExperimentConversion sets the old ExperimentConversion of the mutation.
+func withExperimentConversion(node *ExperimentConversion) experimentconversionOption {
+	return func(m *ExperimentConversionMutation) {
+		m.oldValue = func(context.Context) (*ExperimentConversion, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ExperimentConversionMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ExperimentConversionMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ExperimentConversionMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ExperimentConversionMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ExperimentConversion.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetExperimentID sets the "experiment_id" field.
+func (m *ExperimentConversionMutation) SetExperimentID(i int) {
+	m.experiment_id = &i
+	m.addexperiment_id = nil
+}
+
+// ExperimentID returns the value of the "experiment_id" field in the mutation.
+func (m *ExperimentConversionMutation) ExperimentID() (r int, exists bool) {
+	v := m.experiment_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExperimentID returns the old "experiment_id" field's value of the ExperimentConversion entity.
+// If the ExperimentConversion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExperimentConversionMutation) OldExperimentID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExperimentID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExperimentID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExperimentID: %w", err)
+	}
+	return oldValue.ExperimentID, nil
+}
+
+// AddExperimentID adds i to the "experiment_id" field.
+func (m *ExperimentConversionMutation) AddExperimentID(i int) {
+	if m.addexperiment_id != nil {
+		*m.addexperiment_id += i
+	} else {
+		m.addexperiment_id = &i
+	}
+}
+
+// AddedExperimentID returns the value that was added to the "experiment_id" field in this mutation.
+func (m *ExperimentConversionMutation) AddedExperimentID() (r int, exists bool) {
+	v := m.addexperiment_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetExperimentID resets all changes to the "experiment_id" field.
+func (m *ExperimentConversionMutation) ResetExperimentID() {
+	m.experiment_id = nil
+	m.addexperiment_id = nil
+}
+
+// SetExposureID sets the "exposure_id" field.
+func (m *ExperimentConversionMutation) SetExposureID(i int) {
+	m.exposure_id = &i
+	m.addexposure_id = nil
+}
+
+// ExposureID returns the value of the "exposure_id" field in the mutation.
+func (m *ExperimentConversionMutation) ExposureID() (r int, exists bool) {
+	v := m.exposure_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExposureID returns the old "exposure_id" field's value of the ExperimentConversion entity.
+// If the ExperimentConversion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExperimentConversionMutation) OldExposureID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExposureID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExposureID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExposureID: %w", err)
+	}
+	return oldValue.ExposureID, nil
+}
+
+// AddExposureID adds i to the "exposure_id" field.
+func (m *ExperimentConversionMutation) AddExposureID(i int) {
+	if m.addexposure_id != nil {
+		*m.addexposure_id += i
+	} else {
+		m.addexposure_id = &i
+	}
+}
+
+// AddedExposureID returns the value that was added to the "exposure_id" field in this mutation.
+func (m *ExperimentConversionMutation) AddedExposureID() (r int, exists bool) {
+	v := m.addexposure_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetExposureID resets all changes to the "exposure_id" field.
+func (m *ExperimentConversionMutation) ResetExposureID() {
+	m.exposure_id = nil
+	m.addexposure_id = nil
+}
+
+// SetUserID sets the "user_id" field.
+func (m *ExperimentConversionMutation) SetUserID(i int) {
+	m.user_id = &i
+	m.adduser_id = nil
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *ExperimentConversionMutation) UserID() (r int, exists bool) {
+	v := m.user_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the ExperimentConversion entity.
+// If the ExperimentConversion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExperimentConversionMutation) OldUserID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// AddUserID adds i to the "user_id" field.
+func (m *ExperimentConversionMutation) AddUserID(i int) {
+	if m.adduser_id != nil {
+		*m.adduser_id += i
+	} else {
+		m.adduser_id = &i
+	}
+}
+
+// AddedUserID returns the value that was added to the "user_id" field in this mutation.
+func (m *ExperimentConversionMutation) AddedUserID() (r int, exists bool) {
+	v := m.adduser_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *ExperimentConversionMutation) ResetUserID() {
+	m.user_id = nil
+	m.adduser_id = nil
+}
+
+// SetArm sets the "arm" field.
+func (m *ExperimentConversionMutation) SetArm(s string) {
+	m.arm = &s
+}
+
+// Arm returns the value of the "arm" field in the mutation.
+func (m *ExperimentConversionMutation) Arm() (r string, exists bool) {
+	v := m.arm
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldArm returns the old "arm" field's value of the ExperimentConversion entity.
+// If the ExperimentConversion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExperimentConversionMutation) OldArm(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldArm is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldArm requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldArm: %w", err)
+	}
+	return oldValue.Arm, nil
+}
+
+// ResetArm resets all changes to the "arm" field.
+func (m *ExperimentConversionMutation) ResetArm() {
+	m.arm = nil
+}
+
+// SetOrderID sets the "order_id" field.
+func (m *ExperimentConversionMutation) SetOrderID(i int) {
+	m.order_id = &i
+	m.addorder_id = nil
+}
+
+// OrderID returns the value of the "order_id" field in the mutation.
+func (m *ExperimentConversionMutation) OrderID() (r int, exists bool) {
+	v := m.order_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOrderID returns the old "order_id" field's value of the ExperimentConversion entity.
+// If the ExperimentConversion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExperimentConversionMutation) OldOrderID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOrderID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOrderID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOrderID: %w", err)
+	}
+	return oldValue.OrderID, nil
+}
+
+// AddOrderID adds i to the "order_id" field.
+func (m *ExperimentConversionMutation) AddOrderID(i int) {
+	if m.addorder_id != nil {
+		*m.addorder_id += i
+	} else {
+		m.addorder_id = &i
+	}
+}
+
+// AddedOrderID returns the value that was added to the "order_id" field in this mutation.
+func (m *ExperimentConversionMutation) AddedOrderID() (r int, exists bool) {
+	v := m.addorder_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetOrderID resets all changes to the "order_id" field.
+func (m *ExperimentConversionMutation) ResetOrderID() {
+	m.order_id = nil
+	m.addorder_id = nil
+}
+
+// SetCurrency sets the "currency" field.
+func (m *ExperimentConversionMutation) SetCurrency(s string) {
+	m.currency = &s
+}
+
+// Currency returns the value of the "currency" field in the mutation.
+func (m *ExperimentConversionMutation) Currency() (r string, exists bool) {
+	v := m.currency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCurrency returns the old "currency" field's value of the ExperimentConversion entity.
+// If the ExperimentConversion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExperimentConversionMutation) OldCurrency(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCurrency is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCurrency requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCurrency: %w", err)
+	}
+	return oldValue.Currency, nil
+}
+
+// ResetCurrency resets all changes to the "currency" field.
+func (m *ExperimentConversionMutation) ResetCurrency() {
+	m.currency = nil
+}
+
+// SetRevenue sets the "revenue" field.
+func (m *ExperimentConversionMutation) SetRevenue(i int64) {
+	m.revenue = &i
+	m.addrevenue = nil
+}
+
+// Revenue returns the value of the "revenue" field in the mutation.
+func (m *ExperimentConversionMutation) Revenue() (r int64, exists bool) {
+	v := m.revenue
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRevenue returns the old "revenue" field's value of the ExperimentConversion entity.
+// If the ExperimentConversion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExperimentConversionMutation) OldRevenue(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRevenue is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRevenue requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRevenue: %w", err)
+	}
+	return oldValue.Revenue, nil
+}
+
+// AddRevenue adds i to the "revenue" field.
+func (m *ExperimentConversionMutation) AddRevenue(i int64) {
+	if m.addrevenue != nil {
+		*m.addrevenue += i
+	} else {
+		m.addrevenue = &i
+	}
+}
+
+// AddedRevenue returns the value that was added to the "revenue" field in this mutation.
+func (m *ExperimentConversionMutation) AddedRevenue() (r int64, exists bool) {
+	v := m.addrevenue
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRevenue resets all changes to the "revenue" field.
+func (m *ExperimentConversionMutation) ResetRevenue() {
+	m.revenue = nil
+	m.addrevenue = nil
+}
+
+// SetReversed sets the "reversed" field.
+func (m *ExperimentConversionMutation) SetReversed(i int64) {
+	m.reversed = &i
+	m.addreversed = nil
+}
+
+// Reversed returns the value of the "reversed" field in the mutation.
+func (m *ExperimentConversionMutation) Reversed() (r int64, exists bool) {
+	v := m.reversed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReversed returns the old "reversed" field's value of the ExperimentConversion entity.
+// If the ExperimentConversion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExperimentConversionMutation) OldReversed(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReversed is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReversed requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReversed: %w", err)
+	}
+	return oldValue.Reversed, nil
+}
+
+// AddReversed adds i to the "reversed" field.
+func (m *ExperimentConversionMutation) AddReversed(i int64) {
+	if m.addreversed != nil {
+		*m.addreversed += i
+	} else {
+		m.addreversed = &i
+	}
+}
+
+// AddedReversed returns the value that was added to the "reversed" field in this mutation.
+func (m *ExperimentConversionMutation) AddedReversed() (r int64, exists bool) {
+	v := m.addreversed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetReversed resets all changes to the "reversed" field.
+func (m *ExperimentConversionMutation) ResetReversed() {
+	m.reversed = nil
+	m.addreversed = nil
+}
+
+// SetVoidedAt sets the "voided_at" field.
+func (m *ExperimentConversionMutation) SetVoidedAt(t time.Time) {
+	m.voided_at = &t
+}
+
+// VoidedAt returns the value of the "voided_at" field in the mutation.
+func (m *ExperimentConversionMutation) VoidedAt() (r time.Time, exists bool) {
+	v := m.voided_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldVoidedAt returns the old "voided_at" field's value of the ExperimentConversion entity.
+// If the ExperimentConversion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExperimentConversionMutation) OldVoidedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldVoidedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldVoidedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldVoidedAt: %w", err)
+	}
+	return oldValue.VoidedAt, nil
+}
+
+// ClearVoidedAt clears the value of the "voided_at" field.
+func (m *ExperimentConversionMutation) ClearVoidedAt() {
+	m.voided_at = nil
+	m.clearedFields[experimentconversion.FieldVoidedAt] = struct{}{}
+}
+
+// VoidedAtCleared returns if the "voided_at" field was cleared in this mutation.
+func (m *ExperimentConversionMutation) VoidedAtCleared() bool {
+	_, ok := m.clearedFields[experimentconversion.FieldVoidedAt]
+	return ok
+}
+
+// ResetVoidedAt resets all changes to the "voided_at" field.
+func (m *ExperimentConversionMutation) ResetVoidedAt() {
+	m.voided_at = nil
+	delete(m.clearedFields, experimentconversion.FieldVoidedAt)
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *ExperimentConversionMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *ExperimentConversionMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the ExperimentConversion entity.
+// If the ExperimentConversion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExperimentConversionMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *ExperimentConversionMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// Where appends a list predicates to the ExperimentConversionMutation builder.
+func (m *ExperimentConversionMutation) Where(ps ...predicate.ExperimentConversion) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ExperimentConversionMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ExperimentConversionMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ExperimentConversion, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ExperimentConversionMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ExperimentConversionMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ExperimentConversion).
+func (m *ExperimentConversionMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ExperimentConversionMutation) Fields() []string {
+	fields := make([]string, 0, 10)
+	if m.experiment_id != nil {
+		fields = append(fields, experimentconversion.FieldExperimentID)
+	}
+	if m.exposure_id != nil {
+		fields = append(fields, experimentconversion.FieldExposureID)
+	}
+	if m.user_id != nil {
+		fields = append(fields, experimentconversion.FieldUserID)
+	}
+	if m.arm != nil {
+		fields = append(fields, experimentconversion.FieldArm)
+	}
+	if m.order_id != nil {
+		fields = append(fields, experimentconversion.FieldOrderID)
+	}
+	if m.currency != nil {
+		fields = append(fields, experimentconversion.FieldCurrency)
+	}
+	if m.revenue != nil {
+		fields = append(fields, experimentconversion.FieldRevenue)
+	}
+	if m.reversed != nil {
+		fields = append(fields, experimentconversion.FieldReversed)
+	}
+	if m.voided_at != nil {
+		fields = append(fields, experimentconversion.FieldVoidedAt)
+	}
+	if m.created_at != nil {
+		fields = append(fields, experimentconversion.FieldCreatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ExperimentConversionMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case experimentconversion.FieldExperimentID:
+		return m.ExperimentID()
+	case experimentconversion.FieldExposureID:
+		return m.ExposureID()
+	case experimentconversion.FieldUserID:
+		return m.UserID()
+	case experimentconversion.FieldArm:
+		return m.Arm()
+	case experimentconversion.FieldOrderID:
+		return m.OrderID()
+	case experimentconversion.FieldCurrency:
+		return m.Currency()
+	case experimentconversion.FieldRevenue:
+		return m.Revenue()
+	case experimentconversion.FieldReversed:
+		return m.Reversed()
+	case experimentconversion.FieldVoidedAt:
+		return m.VoidedAt()
+	case experimentconversion.FieldCreatedAt:
+		return m.CreatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ExperimentConversionMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case experimentconversion.FieldExperimentID:
+		return m.OldExperimentID(ctx)
+	case experimentconversion.FieldExposureID:
+		return m.OldExposureID(ctx)
+	case experimentconversion.FieldUserID:
+		return m.OldUserID(ctx)
+	case experimentconversion.FieldArm:
+		return m.OldArm(ctx)
+	case experimentconversion.FieldOrderID:
+		return m.OldOrderID(ctx)
+	case experimentconversion.FieldCurrency:
+		return m.OldCurrency(ctx)
+	case experimentconversion.FieldRevenue:
+		return m.OldRevenue(ctx)
+	case experimentconversion.FieldReversed:
+		return m.OldReversed(ctx)
+	case experimentconversion.FieldVoidedAt:
+		return m.OldVoidedAt(ctx)
+	case experimentconversion.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown ExperimentConversion field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ExperimentConversionMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case experimentconversion.FieldExperimentID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExperimentID(v)
+		return nil
+	case experimentconversion.FieldExposureID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExposureID(v)
+		return nil
+	case experimentconversion.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case experimentconversion.FieldArm:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetArm(v)
+		return nil
+	case experimentconversion.FieldOrderID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOrderID(v)
+		return nil
+	case experimentconversion.FieldCurrency:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCurrency(v)
+		return nil
+	case experimentconversion.FieldRevenue:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRevenue(v)
+		return nil
+	case experimentconversion.FieldReversed:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReversed(v)
+		return nil
+	case experimentconversion.FieldVoidedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetVoidedAt(v)
+		return nil
+	case experimentconversion.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ExperimentConversion field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ExperimentConversionMutation) AddedFields() []string {
+	var fields []string
+	if m.addexperiment_id != nil {
+		fields = append(fields, experimentconversion.FieldExperimentID)
+	}
+	if m.addexposure_id != nil {
+		fields = append(fields, experimentconversion.FieldExposureID)
+	}
+	if m.adduser_id != nil {
+		fields = append(fields, experimentconversion.FieldUserID)
+	}
+	if m.addorder_id != nil {
+		fields = append(fields, experimentconversion.FieldOrderID)
+	}
+	if m.addrevenue != nil {
+		fields = append(fields, experimentconversion.FieldRevenue)
+	}
+	if m.addreversed != nil {
+		fields = append(fields, experimentconversion.FieldReversed)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ExperimentConversionMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case experimentconversion.FieldExperimentID:
+		return m.AddedExperimentID()
+	case experimentconversion.FieldExposureID:
+		return m.AddedExposureID()
+	case experimentconversion.FieldUserID:
+		return m.AddedUserID()
+	case experimentconversion.FieldOrderID:
+		return m.AddedOrderID()
+	case experimentconversion.FieldRevenue:
+		return m.AddedRevenue()
+	case experimentconversion.FieldReversed:
+		return m.AddedReversed()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ExperimentConversionMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case experimentconversion.FieldExperimentID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddExperimentID(v)
+		return nil
+	case experimentconversion.FieldExposureID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddExposureID(v)
+		return nil
+	case experimentconversion.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddUserID(v)
+		return nil
+	case experimentconversion.FieldOrderID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddOrderID(v)
+		return nil
+	case experimentconversion.FieldRevenue:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRevenue(v)
+		return nil
+	case experimentconversion.FieldReversed:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddReversed(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ExperimentConversion numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ExperimentConversionMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(experimentconversion.FieldVoidedAt) {
+		fields = append(fields, experimentconversion.FieldVoidedAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ExperimentConversionMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ExperimentConversionMutation) ClearField(name string) error {
+	switch name {
+	case experimentconversion.FieldVoidedAt:
+		m.ClearVoidedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown ExperimentConversion nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ExperimentConversionMutation) ResetField(name string) error {
+	switch name {
+	case experimentconversion.FieldExperimentID:
+		m.ResetExperimentID()
+		return nil
+	case experimentconversion.FieldExposureID:
+		m.ResetExposureID()
+		return nil
+	case experimentconversion.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case experimentconversion.FieldArm:
+		m.ResetArm()
+		return nil
+	case experimentconversion.FieldOrderID:
+		m.ResetOrderID()
+		return nil
+	case experimentconversion.FieldCurrency:
+		m.ResetCurrency()
+		return nil
+	case experimentconversion.FieldRevenue:
+		m.ResetRevenue()
+		return nil
+	case experimentconversion.FieldReversed:
+		m.ResetReversed()
+		return nil
+	case experimentconversion.FieldVoidedAt:
+		m.ResetVoidedAt()
+		return nil
+	case experimentconversion.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown ExperimentConversion field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ExperimentConversionMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ExperimentConversionMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ExperimentConversionMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ExperimentConversionMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ExperimentConversionMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ExperimentConversionMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ExperimentConversionMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown ExperimentConversion unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ExperimentConversionMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown ExperimentConversion edge %s", name)
+}
+
+// ExperimentExposureMutation represents an operation that mutates the ExperimentExposure nodes in the graph.
+type ExperimentExposureMutation struct {
+	config
+	op               Op
+	typ              string
+	id               *int
+	experiment_id    *int
+	addexperiment_id *int
+	user_id          *int
+	adduser_id       *int
+	arm              *string
+	exposed_at       *time.Time
+	orders           *int
+	addorders        *int
+	revenue          *int64
+	addrevenue       *int64
+	clearedFields    map[string]struct{}
+	done             bool
+	oldValue         func(context.Context) (*ExperimentExposure, error)
+	predicates       []predicate.ExperimentExposure
+}
+
+var _ ent.Mutation = (*ExperimentExposureMutation)(nil)
+
+// experimentexposureOption allows management of the mutation configuration using functional options.
+type experimentexposureOption func(*ExperimentExposureMutation)
+
+// newExperimentExposureMutation creates new mutation for the ExperimentExposure entity.
+func newExperimentExposureMutation(c config, op Op, opts ...experimentexposureOption) *ExperimentExposureMutation {
+	m := &ExperimentExposureMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeExperimentExposure,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withExperimentExposureID sets the ID field of the mutation.
+func withExperimentExposureID(id int) experimentexposureOption {
+	return func(m *ExperimentExposureMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ExperimentExposure
+		)
+		m.oldValue = func(ctx context.Context) (*ExperimentExposure, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ExperimentExposure.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withExperimentExposure sets the old ExperimentExposure of the mutation.
+func withExperimentExposure(node *ExperimentExposure) experimentexposureOption {
+	return func(m *ExperimentExposureMutation) {
+		m.oldValue = func(context.Context) (*ExperimentExposure, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ExperimentExposureMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ExperimentExposureMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ExperimentExposureMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ExperimentExposureMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ExperimentExposure.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetExperimentID sets the "experiment_id" field.
+func (m *ExperimentExposureMutation) SetExperimentID(i int) {
+	m.experiment_id = &i
+	m.addexperiment_id = nil
+}
+
+// ExperimentID returns the value of the "experiment_id" field in the mutation.
+func (m *ExperimentExposureMutation) ExperimentID() (r int, exists bool) {
+	v := m.experiment_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExperimentID returns the old "experiment_id" field's value of the ExperimentExposure entity.
+// If the ExperimentExposure object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExperimentExposureMutation) OldExperimentID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExperimentID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExperimentID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExperimentID: %w", err)
+	}
+	return oldValue.ExperimentID, nil
+}
+
+// AddExperimentID adds i to the "experiment_id" field.
+func (m *ExperimentExposureMutation) AddExperimentID(i int) {
+	if m.addexperiment_id != nil {
+		*m.addexperiment_id += i
+	} else {
+		m.addexperiment_id = &i
+	}
+}
+
+// AddedExperimentID returns the value that was added to the "experiment_id" field in this mutation.
+func (m *ExperimentExposureMutation) AddedExperimentID() (r int, exists bool) {
+	v := m.addexperiment_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetExperimentID resets all changes to the "experiment_id" field.
+func (m *ExperimentExposureMutation) ResetExperimentID() {
+	m.experiment_id = nil
+	m.addexperiment_id = nil
+}
+
+// SetUserID sets the "user_id" field.
+func (m *ExperimentExposureMutation) SetUserID(i int) {
+	m.user_id = &i
+	m.adduser_id = nil
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *ExperimentExposureMutation) UserID() (r int, exists bool) {
+	v := m.user_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the ExperimentExposure entity.
+// If the ExperimentExposure object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExperimentExposureMutation) OldUserID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// AddUserID adds i to the "user_id" field.
+func (m *ExperimentExposureMutation) AddUserID(i int) {
+	if m.adduser_id != nil {
+		*m.adduser_id += i
+	} else {
+		m.adduser_id = &i
+	}
+}
+
+// AddedUserID returns the value that was added to the "user_id" field in this mutation.
+func (m *ExperimentExposureMutation) AddedUserID() (r int, exists bool) {
+	v := m.adduser_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *ExperimentExposureMutation) ResetUserID() {
+	m.user_id = nil
+	m.adduser_id = nil
+}
+
+// SetArm sets the "arm" field.
+func (m *ExperimentExposureMutation) SetArm(s string) {
+	m.arm = &s
+}
+
+// Arm returns the value of the "arm" field in the mutation.
+func (m *ExperimentExposureMutation) Arm() (r string, exists bool) {
+	v := m.arm
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldArm returns the old "arm" field's value of the ExperimentExposure entity.
+// If the ExperimentExposure object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExperimentExposureMutation) OldArm(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldArm is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldArm requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldArm: %w", err)
+	}
+	return oldValue.Arm, nil
+}
+
+// ResetArm resets all changes to the "arm" field.
+func (m *ExperimentExposureMutation) ResetArm() {
+	m.arm = nil
+}
+
+// SetExposedAt sets the "exposed_at" field.
+func (m *ExperimentExposureMutation) SetExposedAt(t time.Time) {
+	m.exposed_at = &t
+}
+
+// ExposedAt returns the value of the "exposed_at" field in the mutation.
+func (m *ExperimentExposureMutation) ExposedAt() (r time.Time, exists bool) {
+	v := m.exposed_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExposedAt returns the old "exposed_at" field's value of the ExperimentExposure entity.
+// If the ExperimentExposure object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExperimentExposureMutation) OldExposedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExposedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExposedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExposedAt: %w", err)
+	}
+	return oldValue.ExposedAt, nil
+}
+
+// ResetExposedAt resets all changes to the "exposed_at" field.
+func (m *ExperimentExposureMutation) ResetExposedAt() {
+	m.exposed_at = nil
+}
+
+// SetOrders sets the "orders" field.
+func (m *ExperimentExposureMutation) SetOrders(i int) {
+	m.orders = &i
+	m.addorders = nil
+}
+
+// Orders returns the value of the "orders" field in the mutation.
+func (m *ExperimentExposureMutation) Orders() (r int, exists bool) {
+	v := m.orders
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOrders returns the old "orders" field's value of the ExperimentExposure entity.
+// If the ExperimentExposure object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExperimentExposureMutation) OldOrders(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOrders is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOrders requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOrders: %w", err)
+	}
+	return oldValue.Orders, nil
+}
+
+// AddOrders adds i to the "orders" field.
+func (m *ExperimentExposureMutation) AddOrders(i int) {
+	if m.addorders != nil {
+		*m.addorders += i
+	} else {
+		m.addorders = &i
+	}
+}
+
+// AddedOrders returns the value that was added to the "orders" field in this mutation.
+func (m *ExperimentExposureMutation) AddedOrders() (r int, exists bool) {
+	v := m.addorders
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetOrders resets all changes to the "orders" field.
+func (m *ExperimentExposureMutation) ResetOrders() {
+	m.orders = nil
+	m.addorders = nil
+}
+
+// SetRevenue sets the "revenue" field.
+func (m *ExperimentExposureMutation) SetRevenue(i int64) {
+	m.revenue = &i
+	m.addrevenue = nil
+}
+
+// Revenue returns the value of the "revenue" field in the mutation.
+func (m *ExperimentExposureMutation) Revenue() (r int64, exists bool) {
+	v := m.revenue
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRevenue returns the old "revenue" field's value of the ExperimentExposure entity.
+// If the ExperimentExposure object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExperimentExposureMutation) OldRevenue(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRevenue is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRevenue requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRevenue: %w", err)
+	}
+	return oldValue.Revenue, nil
+}
+
+// AddRevenue adds i to the "revenue" field.
+func (m *ExperimentExposureMutation) AddRevenue(i int64) {
+	if m.addrevenue != nil {
+		*m.addrevenue += i
+	} else {
+		m.addrevenue = &i
+	}
+}
+
+// AddedRevenue returns the value that was added to the "revenue" field in this mutation.
+func (m *ExperimentExposureMutation) AddedRevenue() (r int64, exists bool) {
+	v := m.addrevenue
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRevenue resets all changes to the "revenue" field.
+func (m *ExperimentExposureMutation) ResetRevenue() {
+	m.revenue = nil
+	m.addrevenue = nil
+}
+
+// Where appends a list predicates to the ExperimentExposureMutation builder.
+func (m *ExperimentExposureMutation) Where(ps ...predicate.ExperimentExposure) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ExperimentExposureMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ExperimentExposureMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ExperimentExposure, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ExperimentExposureMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ExperimentExposureMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ExperimentExposure).
+func (m *ExperimentExposureMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ExperimentExposureMutation) Fields() []string {
+	fields := make([]string, 0, 6)
+	if m.experiment_id != nil {
+		fields = append(fields, experimentexposure.FieldExperimentID)
+	}
+	if m.user_id != nil {
+		fields = append(fields, experimentexposure.FieldUserID)
+	}
+	if m.arm != nil {
+		fields = append(fields, experimentexposure.FieldArm)
+	}
+	if m.exposed_at != nil {
+		fields = append(fields, experimentexposure.FieldExposedAt)
+	}
+	if m.orders != nil {
+		fields = append(fields, experimentexposure.FieldOrders)
+	}
+	if m.revenue != nil {
+		fields = append(fields, experimentexposure.FieldRevenue)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ExperimentExposureMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case experimentexposure.FieldExperimentID:
+		return m.ExperimentID()
+	case experimentexposure.FieldUserID:
+		return m.UserID()
+	case experimentexposure.FieldArm:
+		return m.Arm()
+	case experimentexposure.FieldExposedAt:
+		return m.ExposedAt()
+	case experimentexposure.FieldOrders:
+		return m.Orders()
+	case experimentexposure.FieldRevenue:
+		return m.Revenue()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ExperimentExposureMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case experimentexposure.FieldExperimentID:
+		return m.OldExperimentID(ctx)
+	case experimentexposure.FieldUserID:
+		return m.OldUserID(ctx)
+	case experimentexposure.FieldArm:
+		return m.OldArm(ctx)
+	case experimentexposure.FieldExposedAt:
+		return m.OldExposedAt(ctx)
+	case experimentexposure.FieldOrders:
+		return m.OldOrders(ctx)
+	case experimentexposure.FieldRevenue:
+		return m.OldRevenue(ctx)
+	}
+	return nil, fmt.Errorf("unknown ExperimentExposure field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ExperimentExposureMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case experimentexposure.FieldExperimentID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExperimentID(v)
+		return nil
+	case experimentexposure.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case experimentexposure.FieldArm:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetArm(v)
+		return nil
+	case experimentexposure.FieldExposedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExposedAt(v)
+		return nil
+	case experimentexposure.FieldOrders:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOrders(v)
+		return nil
+	case experimentexposure.FieldRevenue:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRevenue(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ExperimentExposure field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ExperimentExposureMutation) AddedFields() []string {
+	var fields []string
+	if m.addexperiment_id != nil {
+		fields = append(fields, experimentexposure.FieldExperimentID)
+	}
+	if m.adduser_id != nil {
+		fields = append(fields, experimentexposure.FieldUserID)
+	}
+	if m.addorders != nil {
+		fields = append(fields, experimentexposure.FieldOrders)
+	}
+	if m.addrevenue != nil {
+		fields = append(fields, experimentexposure.FieldRevenue)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ExperimentExposureMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case experimentexposure.FieldExperimentID:
+		return m.AddedExperimentID()
+	case experimentexposure.FieldUserID:
+		return m.AddedUserID()
+	case experimentexposure.FieldOrders:
+		return m.AddedOrders()
+	case experimentexposure.FieldRevenue:
+		return m.AddedRevenue()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ExperimentExposureMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case experimentexposure.FieldExperimentID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddExperimentID(v)
+		return nil
+	case experimentexposure.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddUserID(v)
+		return nil
+	case experimentexposure.FieldOrders:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddOrders(v)
+		return nil
+	case experimentexposure.FieldRevenue:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRevenue(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ExperimentExposure numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ExperimentExposureMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ExperimentExposureMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ExperimentExposureMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown ExperimentExposure nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ExperimentExposureMutation) ResetField(name string) error {
+	switch name {
+	case experimentexposure.FieldExperimentID:
+		m.ResetExperimentID()
+		return nil
+	case experimentexposure.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case experimentexposure.FieldArm:
+		m.ResetArm()
+		return nil
+	case experimentexposure.FieldExposedAt:
+		m.ResetExposedAt()
+		return nil
+	case experimentexposure.FieldOrders:
+		m.ResetOrders()
+		return nil
+	case experimentexposure.FieldRevenue:
+		m.ResetRevenue()
+		return nil
+	}
+	return fmt.Errorf("unknown ExperimentExposure field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ExperimentExposureMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ExperimentExposureMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ExperimentExposureMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ExperimentExposureMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ExperimentExposureMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ExperimentExposureMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ExperimentExposureMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown ExperimentExposure unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ExperimentExposureMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown ExperimentExposure edge %s", name)
+}
+
+// FlashSaleClaimMutation represents an operation that mutates the FlashSaleClaim nodes in the graph.
+type FlashSaleClaimMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	item_id       *int
+	additem_id    *int
+	user_id       *int
+	adduser_id    *int
+	quantity      *int
+	addquantity   *int
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*FlashSaleClaim, error)
+	predicates    []predicate.FlashSaleClaim
+}
+
+var _ ent.Mutation = (*FlashSaleClaimMutation)(nil)
+
+// flashsaleclaimOption allows management of the mutation configuration using functional options.
+type flashsaleclaimOption func(*FlashSaleClaimMutation)
+
+// newFlashSaleClaimMutation creates new mutation for the FlashSaleClaim entity.
+func newFlashSaleClaimMutation(c config, op Op, opts ...flashsaleclaimOption) *FlashSaleClaimMutation {
+	m := &FlashSaleClaimMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeFlashSaleClaim,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withFlashSaleClaimID sets the ID field of the mutation.
+func withFlashSaleClaimID(id int) flashsaleclaimOption {
+	return func(m *FlashSaleClaimMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *FlashSaleClaim
+		)
+		m.oldValue = func(ctx context.Context) (*FlashSaleClaim, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().FlashSaleClaim.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withFlashSaleClaim sets the old FlashSaleClaim of the mutation.
+func withFlashSaleClaim(node *FlashSaleClaim) flashsaleclaimOption {
+	return func(m *FlashSaleClaimMutation) {
+		m.oldValue = func(context.Context) (*FlashSaleClaim, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m FlashSaleClaimMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m FlashSaleClaimMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *FlashSaleClaimMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *FlashSaleClaimMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().FlashSaleClaim.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetItemID sets the "item_id" field.
+func (m *FlashSaleClaimMutation) SetItemID(i int) {
+	m.item_id = &i
+	m.additem_id = nil
+}
+
+// ItemID returns the value of the "item_id" field in the mutation.
+func (m *FlashSaleClaimMutation) ItemID() (r int, exists bool) {
+	v := m.item_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldItemID returns the old "item_id" field's value of the FlashSaleClaim entity.
+// If the FlashSaleClaim object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FlashSaleClaimMutation) OldItemID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldItemID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldItemID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldItemID: %w", err)
+	}
+	return oldValue.ItemID, nil
+}
+
+// AddItemID adds i to the "item_id" field.
+func (m *FlashSaleClaimMutation) AddItemID(i int) {
+	if m.additem_id != nil {
+		*m.additem_id += i
+	} else {
+		m.additem_id = &i
+	}
+}
+
+// AddedItemID returns the value that was added to the "item_id" field in this mutation.
+func (m *FlashSaleClaimMutation) AddedItemID() (r int, exists bool) {
+	v := m.additem_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetItemID resets all changes to the "item_id" field.
+func (m *FlashSaleClaimMutation) ResetItemID() {
+	m.item_id = nil
+	m.additem_id = nil
+}
+
+// SetUserID sets the "user_id" field.
+func (m *FlashSaleClaimMutation) SetUserID(i int) {
+	m.user_id = &i
+	m.adduser_id = nil
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *FlashSaleClaimMutation) UserID() (r int, exists bool) {
+	v := m.user_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the FlashSaleClaim entity.
+// If the FlashSaleClaim object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FlashSaleClaimMutation) OldUserID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// AddUserID adds i to the "user_id" field.
+func (m *FlashSaleClaimMutation) AddUserID(i int) {
+	if m.adduser_id != nil {
+		*m.adduser_id += i
+	} else {
+		m.adduser_id = &i
+	}
+}
+
+// AddedUserID returns the value that was added to the "user_id" field in this mutation.
+func (m *FlashSaleClaimMutation) AddedUserID() (r int, exists bool) {
+	v := m.adduser_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *FlashSaleClaimMutation) ResetUserID() {
+	m.user_id = nil
+	m.adduser_id = nil
+}
+
+// SetQuantity sets the "quantity" field.
+func (m *FlashSaleClaimMutation) SetQuantity(i int) {
+	m.quantity = &i
+	m.addquantity = nil
+}
+
+// Quantity returns the value of the "quantity" field in the mutation.
+func (m *FlashSaleClaimMutation) Quantity() (r int, exists bool) {
+	v := m.quantity
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldQuantity returns the old "quantity" field's value of the FlashSaleClaim entity.
+// If the FlashSaleClaim object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FlashSaleClaimMutation) OldQuantity(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldQuantity is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldQuantity requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldQuantity: %w", err)
+	}
+	return oldValue.Quantity, nil
+}
+
+// AddQuantity adds i to the "quantity" field.
+func (m *FlashSaleClaimMutation) AddQuantity(i int) {
+	if m.addquantity != nil {
+		*m.addquantity += i
+	} else {
+		m.addquantity = &i
+	}
+}
+
+// AddedQuantity returns the value that was added to the "quantity" field in this mutation.
+func (m *FlashSaleClaimMutation) AddedQuantity() (r int, exists bool) {
+	v := m.addquantity
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetQuantity resets all changes to the "quantity" field.
+func (m *FlashSaleClaimMutation) ResetQuantity() {
+	m.quantity = nil
+	m.addquantity = nil
+}
+
+// Where appends a list predicates to the FlashSaleClaimMutation builder.
+func (m *FlashSaleClaimMutation) Where(ps ...predicate.FlashSaleClaim) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the FlashSaleClaimMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *FlashSaleClaimMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.FlashSaleClaim, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *FlashSaleClaimMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *FlashSaleClaimMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (FlashSaleClaim).
+func (m *FlashSaleClaimMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *FlashSaleClaimMutation) Fields() []string {
+	fields := make([]string, 0, 3)
+	if m.item_id != nil {
+		fields = append(fields, flashsaleclaim.FieldItemID)
+	}
+	if m.user_id != nil {
+		fields = append(fields, flashsaleclaim.FieldUserID)
+	}
+	if m.quantity != nil {
+		fields = append(fields, flashsaleclaim.FieldQuantity)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *FlashSaleClaimMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case flashsaleclaim.FieldItemID:
+		return m.ItemID()
+	case flashsaleclaim.FieldUserID:
+		return m.UserID()
+	case flashsaleclaim.FieldQuantity:
+		return m.Quantity()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *FlashSaleClaimMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case flashsaleclaim.FieldItemID:
+		return m.OldItemID(ctx)
+	case flashsaleclaim.FieldUserID:
+		return m.OldUserID(ctx)
+	case flashsaleclaim.FieldQuantity:
+		return m.OldQuantity(ctx)
+	}
+	return nil, fmt.Errorf("unknown FlashSaleClaim field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *FlashSaleClaimMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case flashsaleclaim.FieldItemID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetItemID(v)
+		return nil
+	case flashsaleclaim.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case flashsaleclaim.FieldQuantity:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetQuantity(v)
+		return nil
+	}
+	return fmt.Errorf("unknown FlashSaleClaim field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *FlashSaleClaimMutation) AddedFields() []string {
+	var fields []string
+	if m.additem_id != nil {
+		fields = append(fields, flashsaleclaim.FieldItemID)
+	}
+	if m.adduser_id != nil {
+		fields = append(fields, flashsaleclaim.FieldUserID)
+	}
+	if m.addquantity != nil {
+		fields = append(fields, flashsaleclaim.FieldQuantity)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *FlashSaleClaimMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case flashsaleclaim.FieldItemID:
+		return m.AddedItemID()
+	case flashsaleclaim.FieldUserID:
+		return m.AddedUserID()
+	case flashsaleclaim.FieldQuantity:
+		return m.AddedQuantity()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *FlashSaleClaimMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case flashsaleclaim.FieldItemID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddItemID(v)
+		return nil
+	case flashsaleclaim.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddUserID(v)
+		return nil
+	case flashsaleclaim.FieldQuantity:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddQuantity(v)
+		return nil
+	}
+	return fmt.Errorf("unknown FlashSaleClaim numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *FlashSaleClaimMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *FlashSaleClaimMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *FlashSaleClaimMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown FlashSaleClaim nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *FlashSaleClaimMutation) ResetField(name string) error {
+	switch name {
+	case flashsaleclaim.FieldItemID:
+		m.ResetItemID()
+		return nil
+	case flashsaleclaim.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case flashsaleclaim.FieldQuantity:
+		m.ResetQuantity()
+		return nil
+	}
+	return fmt.Errorf("unknown FlashSaleClaim field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *FlashSaleClaimMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *FlashSaleClaimMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *FlashSaleClaimMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *FlashSaleClaimMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *FlashSaleClaimMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *FlashSaleClaimMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *FlashSaleClaimMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown FlashSaleClaim unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *FlashSaleClaimMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown FlashSaleClaim edge %s", name)
+}
+
+// FlashSaleItemMutation represents an operation that mutates the FlashSaleItem nodes in the graph.
+type FlashSaleItemMutation struct {
+	config
+	op               Op
+	typ              string
+	id               *int
+	merchant_id      *int
+	addmerchant_id   *int
+	variant_id       *int
+	addvariant_id    *int
+	price            *int64
+	addprice         *int64
+	cap              *int
+	addcap           *int
+	sold             *int
+	addsold          *int
+	clearedFields    map[string]struct{}
+	promotion        *int
+	clearedpromotion bool
+	done             bool
+	oldValue         func(context.Context) (*FlashSaleItem, error)
+	predicates       []predicate.FlashSaleItem
+}
+
+var _ ent.Mutation = (*FlashSaleItemMutation)(nil)
+
+// flashsaleitemOption allows management of the mutation configuration using functional options.
+type flashsaleitemOption func(*FlashSaleItemMutation)
+
+// newFlashSaleItemMutation creates new mutation for the FlashSaleItem entity.
+func newFlashSaleItemMutation(c config, op Op, opts ...flashsaleitemOption) *FlashSaleItemMutation {
+	m := &FlashSaleItemMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeFlashSaleItem,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withFlashSaleItemID sets the ID field of the mutation.
+func withFlashSaleItemID(id int) flashsaleitemOption {
+	return func(m *FlashSaleItemMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *FlashSaleItem
+		)
+		m.oldValue = func(ctx context.Context) (*FlashSaleItem, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().FlashSaleItem.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withFlashSaleItem sets the old FlashSaleItem of the mutation.
+func withFlashSaleItem(node *FlashSaleItem) flashsaleitemOption {
+	return func(m *FlashSaleItemMutation) {
+		m.oldValue = func(context.Context) (*FlashSaleItem, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m FlashSaleItemMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m FlashSaleItemMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *FlashSaleItemMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *FlashSaleItemMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().FlashSaleItem.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetPromotionID sets the "promotion_id" field.
+func (m *FlashSaleItemMutation) SetPromotionID(i int) {
+	m.promotion = &i
+}
+
+// PromotionID returns the value of the "promotion_id" field in the mutation.
+func (m *FlashSaleItemMutation) PromotionID() (r int, exists bool) {
+	v := m.promotion
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPromotionID returns the old "promotion_id" field's value of the FlashSaleItem entity.
+// If the FlashSaleItem object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FlashSaleItemMutation) OldPromotionID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPromotionID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPromotionID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPromotionID: %w", err)
+	}
+	return oldValue.PromotionID, nil
+}
+
+// ResetPromotionID resets all changes to the "promotion_id" field.
+func (m *FlashSaleItemMutation) ResetPromotionID() {
+	m.promotion = nil
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *FlashSaleItemMutation) SetMerchantID(i int) {
+	m.merchant_id = &i
+	m.addmerchant_id = nil
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *FlashSaleItemMutation) MerchantID() (r int, exists bool) {
+	v := m.merchant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the FlashSaleItem entity.
+// If the FlashSaleItem object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FlashSaleItemMutation) OldMerchantID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// AddMerchantID adds i to the "merchant_id" field.
+func (m *FlashSaleItemMutation) AddMerchantID(i int) {
+	if m.addmerchant_id != nil {
+		*m.addmerchant_id += i
+	} else {
+		m.addmerchant_id = &i
+	}
+}
+
+// AddedMerchantID returns the value that was added to the "merchant_id" field in this mutation.
+func (m *FlashSaleItemMutation) AddedMerchantID() (r int, exists bool) {
+	v := m.addmerchant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *FlashSaleItemMutation) ResetMerchantID() {
+	m.merchant_id = nil
+	m.addmerchant_id = nil
+}
+
+// SetVariantID sets the "variant_id" field.
+func (m *FlashSaleItemMutation) SetVariantID(i int) {
+	m.variant_id = &i
+	m.addvariant_id = nil
+}
+
+// VariantID returns the value of the "variant_id" field in the mutation.
+func (m *FlashSaleItemMutation) VariantID() (r int, exists bool) {
+	v := m.variant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldVariantID returns the old "variant_id" field's value of the FlashSaleItem entity.
+// If the FlashSaleItem object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FlashSaleItemMutation) OldVariantID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldVariantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldVariantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldVariantID: %w", err)
+	}
+	return oldValue.VariantID, nil
+}
+
+// AddVariantID adds i to the "variant_id" field.
+func (m *FlashSaleItemMutation) AddVariantID(i int) {
+	if m.addvariant_id != nil {
+		*m.addvariant_id += i
+	} else {
+		m.addvariant_id = &i
+	}
+}
+
+// AddedVariantID returns the value that was added to the "variant_id" field in this mutation.
+func (m *FlashSaleItemMutation) AddedVariantID() (r int, exists bool) {
+	v := m.addvariant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetVariantID resets all changes to the "variant_id" field.
+func (m *FlashSaleItemMutation) ResetVariantID() {
+	m.variant_id = nil
+	m.addvariant_id = nil
+}
+
+// SetPrice sets the "price" field.
+func (m *FlashSaleItemMutation) SetPrice(i int64) {
+	m.price = &i
+	m.addprice = nil
+}
+
+// Price returns the value of the "price" field in the mutation.
+func (m *FlashSaleItemMutation) Price() (r int64, exists bool) {
+	v := m.price
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPrice returns the old "price" field's value of the FlashSaleItem entity.
+// If the FlashSaleItem object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FlashSaleItemMutation) OldPrice(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPrice is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPrice requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPrice: %w", err)
+	}
+	return oldValue.Price, nil
+}
+
+// AddPrice adds i to the "price" field.
+func (m *FlashSaleItemMutation) AddPrice(i int64) {
+	if m.addprice != nil {
+		*m.addprice += i
+	} else {
+		m.addprice = &i
+	}
+}
+
+// AddedPrice returns the value that was added to the "price" field in this mutation.
+func (m *FlashSaleItemMutation) AddedPrice() (r int64, exists bool) {
+	v := m.addprice
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPrice resets all changes to the "price" field.
+func (m *FlashSaleItemMutation) ResetPrice() {
+	m.price = nil
+	m.addprice = nil
+}
+
+// SetCap sets the "cap" field.
+func (m *FlashSaleItemMutation) SetCap(i int) {
+	m.cap = &i
+	m.addcap = nil
+}
+
+// Cap returns the value of the "cap" field in the mutation.
+func (m *FlashSaleItemMutation) Cap() (r int, exists bool) {
+	v := m.cap
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCap returns the old "cap" field's value of the FlashSaleItem entity.
+// If the FlashSaleItem object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FlashSaleItemMutation) OldCap(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCap is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCap requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCap: %w", err)
+	}
+	return oldValue.Cap, nil
+}
+
+// AddCap adds i to the "cap" field.
+func (m *FlashSaleItemMutation) AddCap(i int) {
+	if m.addcap != nil {
+		*m.addcap += i
+	} else {
+		m.addcap = &i
+	}
+}
+
+// AddedCap returns the value that was added to the "cap" field in this mutation.
+func (m *FlashSaleItemMutation) AddedCap() (r int, exists bool) {
+	v := m.addcap
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCap resets all changes to the "cap" field.
+func (m *FlashSaleItemMutation) ResetCap() {
+	m.cap = nil
+	m.addcap = nil
+}
+
+// SetSold sets the "sold" field.
+func (m *FlashSaleItemMutation) SetSold(i int) {
+	m.sold = &i
+	m.addsold = nil
+}
+
+// Sold returns the value of the "sold" field in the mutation.
+func (m *FlashSaleItemMutation) Sold() (r int, exists bool) {
+	v := m.sold
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSold returns the old "sold" field's value of the FlashSaleItem entity.
+// If the FlashSaleItem object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FlashSaleItemMutation) OldSold(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSold is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSold requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSold: %w", err)
+	}
+	return oldValue.Sold, nil
+}
+
+// AddSold adds i to the "sold" field.
+func (m *FlashSaleItemMutation) AddSold(i int) {
+	if m.addsold != nil {
+		*m.addsold += i
+	} else {
+		m.addsold = &i
+	}
+}
+
+// AddedSold returns the value that was added to the "sold" field in this mutation.
+func (m *FlashSaleItemMutation) AddedSold() (r int, exists bool) {
+	v := m.addsold
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSold resets all changes to the "sold" field.
+func (m *FlashSaleItemMutation) ResetSold() {
+	m.sold = nil
+	m.addsold = nil
+}
+
+// ClearPromotion clears the "promotion" edge to the Promotion entity.
+func (m *FlashSaleItemMutation) ClearPromotion() {
+	m.clearedpromotion = true
+	m.clearedFields[flashsaleitem.FieldPromotionID] = struct{}{}
+}
+
+// PromotionCleared reports if the "promotion" edge to the Promotion entity was cleared.
+func (m *FlashSaleItemMutation) PromotionCleared() bool {
+	return m.clearedpromotion
+}
+
+// PromotionIDs returns the "promotion" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// PromotionID instead. It exists only for internal usage by the builders.
+func (m *FlashSaleItemMutation) PromotionIDs() (ids []int) {
+	if id := m.promotion; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetPromotion resets all changes to the "promotion" edge.
+func (m *FlashSaleItemMutation) ResetPromotion() {
+	m.promotion = nil
+	m.clearedpromotion = false
+}
+
+// Where appends a list predicates to the FlashSaleItemMutation builder.
+func (m *FlashSaleItemMutation) Where(ps ...predicate.FlashSaleItem) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the FlashSaleItemMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *FlashSaleItemMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.FlashSaleItem, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *FlashSaleItemMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *FlashSaleItemMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (FlashSaleItem).
+func (m *FlashSaleItemMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *FlashSaleItemMutation) Fields() []string {
+	fields := make([]string, 0, 6)
+	if m.promotion != nil {
+		fields = append(fields, flashsaleitem.FieldPromotionID)
+	}
+	if m.merchant_id != nil {
+		fields = append(fields, flashsaleitem.FieldMerchantID)
+	}
+	if m.variant_id != nil {
+		fields = append(fields, flashsaleitem.FieldVariantID)
+	}
+	if m.price != nil {
+		fields = append(fields, flashsaleitem.FieldPrice)
+	}
+	if m.cap != nil {
+		fields = append(fields, flashsaleitem.FieldCap)
+	}
+	if m.sold != nil {
+		fields = append(fields, flashsaleitem.FieldSold)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *FlashSaleItemMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case flashsaleitem.FieldPromotionID:
+		return m.PromotionID()
+	case flashsaleitem.FieldMerchantID:
+		return m.MerchantID()
+	case flashsaleitem.FieldVariantID:
+		return m.VariantID()
+	case flashsaleitem.FieldPrice:
+		return m.Price()
+	case flashsaleitem.FieldCap:
+		return m.Cap()
+	case flashsaleitem.FieldSold:
+		return m.Sold()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *FlashSaleItemMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case flashsaleitem.FieldPromotionID:
+		return m.OldPromotionID(ctx)
+	case flashsaleitem.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case flashsaleitem.FieldVariantID:
+		return m.OldVariantID(ctx)
+	case flashsaleitem.FieldPrice:
+		return m.OldPrice(ctx)
+	case flashsaleitem.FieldCap:
+		return m.OldCap(ctx)
+	case flashsaleitem.FieldSold:
+		return m.OldSold(ctx)
+	}
+	return nil, fmt.Errorf("unknown FlashSaleItem field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *FlashSaleItemMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case flashsaleitem.FieldPromotionID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPromotionID(v)
+		return nil
+	case flashsaleitem.FieldMerchantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case flashsaleitem.FieldVariantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetVariantID(v)
+		return nil
+	case flashsaleitem.FieldPrice:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPrice(v)
+		return nil
+	case flashsaleitem.FieldCap:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCap(v)
+		return nil
+	case flashsaleitem.FieldSold:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSold(v)
+		return nil
+	}
+	return fmt.Errorf("unknown FlashSaleItem field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *FlashSaleItemMutation) AddedFields() []string {
+	var fields []string
+	if m.addmerchant_id != nil {
+		fields = append(fields, flashsaleitem.FieldMerchantID)
+	}
+	if m.addvariant_id != nil {
+		fields = append(fields, flashsaleitem.FieldVariantID)
+	}
+	if m.addprice != nil {
+		fields = append(fields, flashsaleitem.FieldPrice)
+	}
+	if m.addcap != nil {
+		fields = append(fields, flashsaleitem.FieldCap)
+	}
+	if m.addsold != nil {
+		fields = append(fields, flashsaleitem.FieldSold)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *FlashSaleItemMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case flashsaleitem.FieldMerchantID:
+		return m.AddedMerchantID()
+	case flashsaleitem.FieldVariantID:
+		return m.AddedVariantID()
+	case flashsaleitem.FieldPrice:
+		return m.AddedPrice()
+	case flashsaleitem.FieldCap:
+		return m.AddedCap()
+	case flashsaleitem.FieldSold:
+		return m.AddedSold()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *FlashSaleItemMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case flashsaleitem.FieldMerchantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMerchantID(v)
+		return nil
+	case flashsaleitem.FieldVariantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddVariantID(v)
+		return nil
+	case flashsaleitem.FieldPrice:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPrice(v)
+		return nil
+	case flashsaleitem.FieldCap:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCap(v)
+		return nil
+	case flashsaleitem.FieldSold:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSold(v)
+		return nil
+	}
+	return fmt.Errorf("unknown FlashSaleItem numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *FlashSaleItemMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *FlashSaleItemMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *FlashSaleItemMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown FlashSaleItem nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *FlashSaleItemMutation) ResetField(name string) error {
+	switch name {
+	case flashsaleitem.FieldPromotionID:
+		m.ResetPromotionID()
+		return nil
+	case flashsaleitem.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case flashsaleitem.FieldVariantID:
+		m.ResetVariantID()
+		return nil
+	case flashsaleitem.FieldPrice:
+		m.ResetPrice()
+		return nil
+	case flashsaleitem.FieldCap:
+		m.ResetCap()
+		return nil
+	case flashsaleitem.FieldSold:
+		m.ResetSold()
+		return nil
+	}
+	return fmt.Errorf("unknown FlashSaleItem field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *FlashSaleItemMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.promotion != nil {
+		edges = append(edges, flashsaleitem.EdgePromotion)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *FlashSaleItemMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case flashsaleitem.EdgePromotion:
+		if id := m.promotion; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *FlashSaleItemMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *FlashSaleItemMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *FlashSaleItemMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedpromotion {
+		edges = append(edges, flashsaleitem.EdgePromotion)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *FlashSaleItemMutation) EdgeCleared(name string) bool {
+	switch name {
+	case flashsaleitem.EdgePromotion:
+		return m.clearedpromotion
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *FlashSaleItemMutation) ClearEdge(name string) error {
+	switch name {
+	case flashsaleitem.EdgePromotion:
+		m.ClearPromotion()
+		return nil
+	}
+	return fmt.Errorf("unknown FlashSaleItem unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *FlashSaleItemMutation) ResetEdge(name string) error {
+	switch name {
+	case flashsaleitem.EdgePromotion:
+		m.ResetPromotion()
+		return nil
+	}
+	return fmt.Errorf("unknown FlashSaleItem edge %s", name)
+}
+
+// FlashSaleUseMutation represents an operation that mutates the FlashSaleUse nodes in the graph.
+type FlashSaleUseMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	order_id      *int
+	addorder_id   *int
+	item_id       *int
+	additem_id    *int
+	user_id       *int
+	adduser_id    *int
+	quantity      *int
+	addquantity   *int
+	created_at    *time.Time
+	released_at   *time.Time
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*FlashSaleUse, error)
+	predicates    []predicate.FlashSaleUse
+}
+
+var _ ent.Mutation = (*FlashSaleUseMutation)(nil)
+
+// flashsaleuseOption allows management of the mutation configuration using functional options.
+type flashsaleuseOption func(*FlashSaleUseMutation)
+
+// newFlashSaleUseMutation creates new mutation for the FlashSaleUse entity.
+func newFlashSaleUseMutation(c config, op Op, opts ...flashsaleuseOption) *FlashSaleUseMutation {
+	m := &FlashSaleUseMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeFlashSaleUse,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withFlashSaleUseID sets the ID field of the mutation.
+func withFlashSaleUseID(id int) flashsaleuseOption {
+	return func(m *FlashSaleUseMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *FlashSaleUse
+		)
+		m.oldValue = func(ctx context.Context) (*FlashSaleUse, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().FlashSaleUse.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withFlashSaleUse sets the old FlashSaleUse of the mutation.
+func withFlashSaleUse(node *FlashSaleUse) flashsaleuseOption {
+	return func(m *FlashSaleUseMutation) {
+		m.oldValue = func(context.Context) (*FlashSaleUse, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m FlashSaleUseMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m FlashSaleUseMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *FlashSaleUseMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *FlashSaleUseMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().FlashSaleUse.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetOrderID sets the "order_id" field.
+func (m *FlashSaleUseMutation) SetOrderID(i int) {
+	m.order_id = &i
+	m.addorder_id = nil
+}
+
+// OrderID returns the value of the "order_id" field in the mutation.
+func (m *FlashSaleUseMutation) OrderID() (r int, exists bool) {
+	v := m.order_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOrderID returns the old "order_id" field's value of the FlashSaleUse entity.
+// If the FlashSaleUse object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FlashSaleUseMutation) OldOrderID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOrderID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOrderID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOrderID: %w", err)
+	}
+	return oldValue.OrderID, nil
+}
+
+// AddOrderID adds i to the "order_id" field.
+func (m *FlashSaleUseMutation) AddOrderID(i int) {
+	if m.addorder_id != nil {
+		*m.addorder_id += i
+	} else {
+		m.addorder_id = &i
+	}
+}
+
+// AddedOrderID returns the value that was added to the "order_id" field in this mutation.
+func (m *FlashSaleUseMutation) AddedOrderID() (r int, exists bool) {
+	v := m.addorder_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetOrderID resets all changes to the "order_id" field.
+func (m *FlashSaleUseMutation) ResetOrderID() {
+	m.order_id = nil
+	m.addorder_id = nil
+}
+
+// SetItemID sets the "item_id" field.
+func (m *FlashSaleUseMutation) SetItemID(i int) {
+	m.item_id = &i
+	m.additem_id = nil
+}
+
+// ItemID returns the value of the "item_id" field in the mutation.
+func (m *FlashSaleUseMutation) ItemID() (r int, exists bool) {
+	v := m.item_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldItemID returns the old "item_id" field's value of the FlashSaleUse entity.
+// If the FlashSaleUse object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FlashSaleUseMutation) OldItemID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldItemID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldItemID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldItemID: %w", err)
+	}
+	return oldValue.ItemID, nil
+}
+
+// AddItemID adds i to the "item_id" field.
+func (m *FlashSaleUseMutation) AddItemID(i int) {
+	if m.additem_id != nil {
+		*m.additem_id += i
+	} else {
+		m.additem_id = &i
+	}
+}
+
+// AddedItemID returns the value that was added to the "item_id" field in this mutation.
+func (m *FlashSaleUseMutation) AddedItemID() (r int, exists bool) {
+	v := m.additem_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetItemID resets all changes to the "item_id" field.
+func (m *FlashSaleUseMutation) ResetItemID() {
+	m.item_id = nil
+	m.additem_id = nil
+}
+
+// SetUserID sets the "user_id" field.
+func (m *FlashSaleUseMutation) SetUserID(i int) {
+	m.user_id = &i
+	m.adduser_id = nil
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *FlashSaleUseMutation) UserID() (r int, exists bool) {
+	v := m.user_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the FlashSaleUse entity.
+// If the FlashSaleUse object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FlashSaleUseMutation) OldUserID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// AddUserID adds i to the "user_id" field.
+func (m *FlashSaleUseMutation) AddUserID(i int) {
+	if m.adduser_id != nil {
+		*m.adduser_id += i
+	} else {
+		m.adduser_id = &i
+	}
+}
+
+// AddedUserID returns the value that was added to the "user_id" field in this mutation.
+func (m *FlashSaleUseMutation) AddedUserID() (r int, exists bool) {
+	v := m.adduser_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *FlashSaleUseMutation) ResetUserID() {
+	m.user_id = nil
+	m.adduser_id = nil
+}
+
+// SetQuantity sets the "quantity" field.
+func (m *FlashSaleUseMutation) SetQuantity(i int) {
+	m.quantity = &i
+	m.addquantity = nil
+}
+
+// Quantity returns the value of the "quantity" field in the mutation.
+func (m *FlashSaleUseMutation) Quantity() (r int, exists bool) {
+	v := m.quantity
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldQuantity returns the old "quantity" field's value of the FlashSaleUse entity.
+// If the FlashSaleUse object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FlashSaleUseMutation) OldQuantity(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldQuantity is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldQuantity requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldQuantity: %w", err)
+	}
+	return oldValue.Quantity, nil
+}
+
+// AddQuantity adds i to the "quantity" field.
+func (m *FlashSaleUseMutation) AddQuantity(i int) {
+	if m.addquantity != nil {
+		*m.addquantity += i
+	} else {
+		m.addquantity = &i
+	}
+}
+
+// AddedQuantity returns the value that was added to the "quantity" field in this mutation.
+func (m *FlashSaleUseMutation) AddedQuantity() (r int, exists bool) {
+	v := m.addquantity
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetQuantity resets all changes to the "quantity" field.
+func (m *FlashSaleUseMutation) ResetQuantity() {
+	m.quantity = nil
+	m.addquantity = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *FlashSaleUseMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *FlashSaleUseMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the FlashSaleUse entity.
+// If the FlashSaleUse object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FlashSaleUseMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *FlashSaleUseMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetReleasedAt sets the "released_at" field.
+func (m *FlashSaleUseMutation) SetReleasedAt(t time.Time) {
+	m.released_at = &t
+}
+
+// ReleasedAt returns the value of the "released_at" field in the mutation.
+func (m *FlashSaleUseMutation) ReleasedAt() (r time.Time, exists bool) {
+	v := m.released_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReleasedAt returns the old "released_at" field's value of the FlashSaleUse entity.
+// If the FlashSaleUse object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FlashSaleUseMutation) OldReleasedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReleasedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReleasedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReleasedAt: %w", err)
+	}
+	return oldValue.ReleasedAt, nil
+}
+
+// ClearReleasedAt clears the value of the "released_at" field.
+func (m *FlashSaleUseMutation) ClearReleasedAt() {
+	m.released_at = nil
+	m.clearedFields[flashsaleuse.FieldReleasedAt] = struct{}{}
+}
+
+// ReleasedAtCleared returns if the "released_at" field was cleared in this mutation.
+func (m *FlashSaleUseMutation) ReleasedAtCleared() bool {
+	_, ok := m.clearedFields[flashsaleuse.FieldReleasedAt]
+	return ok
+}
+
+// ResetReleasedAt resets all changes to the "released_at" field.
+func (m *FlashSaleUseMutation) ResetReleasedAt() {
+	m.released_at = nil
+	delete(m.clearedFields, flashsaleuse.FieldReleasedAt)
+}
+
+// Where appends a list predicates to the FlashSaleUseMutation builder.
+func (m *FlashSaleUseMutation) Where(ps ...predicate.FlashSaleUse) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the FlashSaleUseMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *FlashSaleUseMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.FlashSaleUse, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *FlashSaleUseMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *FlashSaleUseMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (FlashSaleUse).
+func (m *FlashSaleUseMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *FlashSaleUseMutation) Fields() []string {
+	fields := make([]string, 0, 6)
+	if m.order_id != nil {
+		fields = append(fields, flashsaleuse.FieldOrderID)
+	}
+	if m.item_id != nil {
+		fields = append(fields, flashsaleuse.FieldItemID)
+	}
+	if m.user_id != nil {
+		fields = append(fields, flashsaleuse.FieldUserID)
+	}
+	if m.quantity != nil {
+		fields = append(fields, flashsaleuse.FieldQuantity)
+	}
+	if m.created_at != nil {
+		fields = append(fields, flashsaleuse.FieldCreatedAt)
+	}
+	if m.released_at != nil {
+		fields = append(fields, flashsaleuse.FieldReleasedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *FlashSaleUseMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case flashsaleuse.FieldOrderID:
+		return m.OrderID()
+	case flashsaleuse.FieldItemID:
+		return m.ItemID()
+	case flashsaleuse.FieldUserID:
+		return m.UserID()
+	case flashsaleuse.FieldQuantity:
+		return m.Quantity()
+	case flashsaleuse.FieldCreatedAt:
+		return m.CreatedAt()
+	case flashsaleuse.FieldReleasedAt:
+		return m.ReleasedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *FlashSaleUseMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case flashsaleuse.FieldOrderID:
+		return m.OldOrderID(ctx)
+	case flashsaleuse.FieldItemID:
+		return m.OldItemID(ctx)
+	case flashsaleuse.FieldUserID:
+		return m.OldUserID(ctx)
+	case flashsaleuse.FieldQuantity:
+		return m.OldQuantity(ctx)
+	case flashsaleuse.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case flashsaleuse.FieldReleasedAt:
+		return m.OldReleasedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown FlashSaleUse field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *FlashSaleUseMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case flashsaleuse.FieldOrderID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOrderID(v)
+		return nil
+	case flashsaleuse.FieldItemID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetItemID(v)
+		return nil
+	case flashsaleuse.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case flashsaleuse.FieldQuantity:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetQuantity(v)
+		return nil
+	case flashsaleuse.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case flashsaleuse.FieldReleasedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReleasedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown FlashSaleUse field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *FlashSaleUseMutation) AddedFields() []string {
+	var fields []string
+	if m.addorder_id != nil {
+		fields = append(fields, flashsaleuse.FieldOrderID)
+	}
+	if m.additem_id != nil {
+		fields = append(fields, flashsaleuse.FieldItemID)
+	}
+	if m.adduser_id != nil {
+		fields = append(fields, flashsaleuse.FieldUserID)
+	}
+	if m.addquantity != nil {
+		fields = append(fields, flashsaleuse.FieldQuantity)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *FlashSaleUseMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case flashsaleuse.FieldOrderID:
+		return m.AddedOrderID()
+	case flashsaleuse.FieldItemID:
+		return m.AddedItemID()
+	case flashsaleuse.FieldUserID:
+		return m.AddedUserID()
+	case flashsaleuse.FieldQuantity:
+		return m.AddedQuantity()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *FlashSaleUseMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case flashsaleuse.FieldOrderID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddOrderID(v)
+		return nil
+	case flashsaleuse.FieldItemID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddItemID(v)
+		return nil
+	case flashsaleuse.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddUserID(v)
+		return nil
+	case flashsaleuse.FieldQuantity:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddQuantity(v)
+		return nil
+	}
+	return fmt.Errorf("unknown FlashSaleUse numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *FlashSaleUseMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(flashsaleuse.FieldReleasedAt) {
+		fields = append(fields, flashsaleuse.FieldReleasedAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *FlashSaleUseMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *FlashSaleUseMutation) ClearField(name string) error {
+	switch name {
+	case flashsaleuse.FieldReleasedAt:
+		m.ClearReleasedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown FlashSaleUse nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *FlashSaleUseMutation) ResetField(name string) error {
+	switch name {
+	case flashsaleuse.FieldOrderID:
+		m.ResetOrderID()
+		return nil
+	case flashsaleuse.FieldItemID:
+		m.ResetItemID()
+		return nil
+	case flashsaleuse.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case flashsaleuse.FieldQuantity:
+		m.ResetQuantity()
+		return nil
+	case flashsaleuse.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case flashsaleuse.FieldReleasedAt:
+		m.ResetReleasedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown FlashSaleUse field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *FlashSaleUseMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *FlashSaleUseMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *FlashSaleUseMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *FlashSaleUseMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *FlashSaleUseMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *FlashSaleUseMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *FlashSaleUseMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown FlashSaleUse unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *FlashSaleUseMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown FlashSaleUse edge %s", name)
 }
 
 // HelpArticleMutation represents an operation that mutates the HelpArticle nodes in the graph.
@@ -12000,6 +27761,3106 @@ func (m *HelpSearchTokenMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown HelpSearchToken edge %s", name)
+}
+
+// MemberPriceMutation represents an operation that mutates the MemberPrice nodes in the graph.
+type MemberPriceMutation struct {
+	config
+	op             Op
+	typ            string
+	id             *int
+	created_at     *time.Time
+	updated_at     *time.Time
+	variant_id     *int
+	addvariant_id  *int
+	merchant_id    *int
+	addmerchant_id *int
+	price          *int64
+	addprice       *int64
+	currency       *string
+	clearedFields  map[string]struct{}
+	tier           *int
+	clearedtier    bool
+	done           bool
+	oldValue       func(context.Context) (*MemberPrice, error)
+	predicates     []predicate.MemberPrice
+}
+
+var _ ent.Mutation = (*MemberPriceMutation)(nil)
+
+// memberpriceOption allows management of the mutation configuration using functional options.
+type memberpriceOption func(*MemberPriceMutation)
+
+// newMemberPriceMutation creates new mutation for the MemberPrice entity.
+func newMemberPriceMutation(c config, op Op, opts ...memberpriceOption) *MemberPriceMutation {
+	m := &MemberPriceMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeMemberPrice,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withMemberPriceID sets the ID field of the mutation.
+func withMemberPriceID(id int) memberpriceOption {
+	return func(m *MemberPriceMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *MemberPrice
+		)
+		m.oldValue = func(ctx context.Context) (*MemberPrice, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().MemberPrice.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withMemberPrice sets the old MemberPrice of the mutation.
+func withMemberPrice(node *MemberPrice) memberpriceOption {
+	return func(m *MemberPriceMutation) {
+		m.oldValue = func(context.Context) (*MemberPrice, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m MemberPriceMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m MemberPriceMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *MemberPriceMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *MemberPriceMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().MemberPrice.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *MemberPriceMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *MemberPriceMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the MemberPrice entity.
+// If the MemberPrice object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MemberPriceMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *MemberPriceMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *MemberPriceMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *MemberPriceMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the MemberPrice entity.
+// If the MemberPrice object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MemberPriceMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *MemberPriceMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetVariantID sets the "variant_id" field.
+func (m *MemberPriceMutation) SetVariantID(i int) {
+	m.variant_id = &i
+	m.addvariant_id = nil
+}
+
+// VariantID returns the value of the "variant_id" field in the mutation.
+func (m *MemberPriceMutation) VariantID() (r int, exists bool) {
+	v := m.variant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldVariantID returns the old "variant_id" field's value of the MemberPrice entity.
+// If the MemberPrice object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MemberPriceMutation) OldVariantID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldVariantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldVariantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldVariantID: %w", err)
+	}
+	return oldValue.VariantID, nil
+}
+
+// AddVariantID adds i to the "variant_id" field.
+func (m *MemberPriceMutation) AddVariantID(i int) {
+	if m.addvariant_id != nil {
+		*m.addvariant_id += i
+	} else {
+		m.addvariant_id = &i
+	}
+}
+
+// AddedVariantID returns the value that was added to the "variant_id" field in this mutation.
+func (m *MemberPriceMutation) AddedVariantID() (r int, exists bool) {
+	v := m.addvariant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetVariantID resets all changes to the "variant_id" field.
+func (m *MemberPriceMutation) ResetVariantID() {
+	m.variant_id = nil
+	m.addvariant_id = nil
+}
+
+// SetTierID sets the "tier_id" field.
+func (m *MemberPriceMutation) SetTierID(i int) {
+	m.tier = &i
+}
+
+// TierID returns the value of the "tier_id" field in the mutation.
+func (m *MemberPriceMutation) TierID() (r int, exists bool) {
+	v := m.tier
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTierID returns the old "tier_id" field's value of the MemberPrice entity.
+// If the MemberPrice object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MemberPriceMutation) OldTierID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTierID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTierID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTierID: %w", err)
+	}
+	return oldValue.TierID, nil
+}
+
+// ResetTierID resets all changes to the "tier_id" field.
+func (m *MemberPriceMutation) ResetTierID() {
+	m.tier = nil
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *MemberPriceMutation) SetMerchantID(i int) {
+	m.merchant_id = &i
+	m.addmerchant_id = nil
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *MemberPriceMutation) MerchantID() (r int, exists bool) {
+	v := m.merchant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the MemberPrice entity.
+// If the MemberPrice object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MemberPriceMutation) OldMerchantID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// AddMerchantID adds i to the "merchant_id" field.
+func (m *MemberPriceMutation) AddMerchantID(i int) {
+	if m.addmerchant_id != nil {
+		*m.addmerchant_id += i
+	} else {
+		m.addmerchant_id = &i
+	}
+}
+
+// AddedMerchantID returns the value that was added to the "merchant_id" field in this mutation.
+func (m *MemberPriceMutation) AddedMerchantID() (r int, exists bool) {
+	v := m.addmerchant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *MemberPriceMutation) ResetMerchantID() {
+	m.merchant_id = nil
+	m.addmerchant_id = nil
+}
+
+// SetPrice sets the "price" field.
+func (m *MemberPriceMutation) SetPrice(i int64) {
+	m.price = &i
+	m.addprice = nil
+}
+
+// Price returns the value of the "price" field in the mutation.
+func (m *MemberPriceMutation) Price() (r int64, exists bool) {
+	v := m.price
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPrice returns the old "price" field's value of the MemberPrice entity.
+// If the MemberPrice object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MemberPriceMutation) OldPrice(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPrice is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPrice requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPrice: %w", err)
+	}
+	return oldValue.Price, nil
+}
+
+// AddPrice adds i to the "price" field.
+func (m *MemberPriceMutation) AddPrice(i int64) {
+	if m.addprice != nil {
+		*m.addprice += i
+	} else {
+		m.addprice = &i
+	}
+}
+
+// AddedPrice returns the value that was added to the "price" field in this mutation.
+func (m *MemberPriceMutation) AddedPrice() (r int64, exists bool) {
+	v := m.addprice
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPrice resets all changes to the "price" field.
+func (m *MemberPriceMutation) ResetPrice() {
+	m.price = nil
+	m.addprice = nil
+}
+
+// SetCurrency sets the "currency" field.
+func (m *MemberPriceMutation) SetCurrency(s string) {
+	m.currency = &s
+}
+
+// Currency returns the value of the "currency" field in the mutation.
+func (m *MemberPriceMutation) Currency() (r string, exists bool) {
+	v := m.currency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCurrency returns the old "currency" field's value of the MemberPrice entity.
+// If the MemberPrice object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MemberPriceMutation) OldCurrency(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCurrency is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCurrency requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCurrency: %w", err)
+	}
+	return oldValue.Currency, nil
+}
+
+// ResetCurrency resets all changes to the "currency" field.
+func (m *MemberPriceMutation) ResetCurrency() {
+	m.currency = nil
+}
+
+// ClearTier clears the "tier" edge to the MemberTier entity.
+func (m *MemberPriceMutation) ClearTier() {
+	m.clearedtier = true
+	m.clearedFields[memberprice.FieldTierID] = struct{}{}
+}
+
+// TierCleared reports if the "tier" edge to the MemberTier entity was cleared.
+func (m *MemberPriceMutation) TierCleared() bool {
+	return m.clearedtier
+}
+
+// TierIDs returns the "tier" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// TierID instead. It exists only for internal usage by the builders.
+func (m *MemberPriceMutation) TierIDs() (ids []int) {
+	if id := m.tier; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetTier resets all changes to the "tier" edge.
+func (m *MemberPriceMutation) ResetTier() {
+	m.tier = nil
+	m.clearedtier = false
+}
+
+// Where appends a list predicates to the MemberPriceMutation builder.
+func (m *MemberPriceMutation) Where(ps ...predicate.MemberPrice) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the MemberPriceMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *MemberPriceMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.MemberPrice, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *MemberPriceMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *MemberPriceMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (MemberPrice).
+func (m *MemberPriceMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *MemberPriceMutation) Fields() []string {
+	fields := make([]string, 0, 7)
+	if m.created_at != nil {
+		fields = append(fields, memberprice.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, memberprice.FieldUpdatedAt)
+	}
+	if m.variant_id != nil {
+		fields = append(fields, memberprice.FieldVariantID)
+	}
+	if m.tier != nil {
+		fields = append(fields, memberprice.FieldTierID)
+	}
+	if m.merchant_id != nil {
+		fields = append(fields, memberprice.FieldMerchantID)
+	}
+	if m.price != nil {
+		fields = append(fields, memberprice.FieldPrice)
+	}
+	if m.currency != nil {
+		fields = append(fields, memberprice.FieldCurrency)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *MemberPriceMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case memberprice.FieldCreatedAt:
+		return m.CreatedAt()
+	case memberprice.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case memberprice.FieldVariantID:
+		return m.VariantID()
+	case memberprice.FieldTierID:
+		return m.TierID()
+	case memberprice.FieldMerchantID:
+		return m.MerchantID()
+	case memberprice.FieldPrice:
+		return m.Price()
+	case memberprice.FieldCurrency:
+		return m.Currency()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *MemberPriceMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case memberprice.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case memberprice.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case memberprice.FieldVariantID:
+		return m.OldVariantID(ctx)
+	case memberprice.FieldTierID:
+		return m.OldTierID(ctx)
+	case memberprice.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case memberprice.FieldPrice:
+		return m.OldPrice(ctx)
+	case memberprice.FieldCurrency:
+		return m.OldCurrency(ctx)
+	}
+	return nil, fmt.Errorf("unknown MemberPrice field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *MemberPriceMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case memberprice.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case memberprice.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case memberprice.FieldVariantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetVariantID(v)
+		return nil
+	case memberprice.FieldTierID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTierID(v)
+		return nil
+	case memberprice.FieldMerchantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case memberprice.FieldPrice:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPrice(v)
+		return nil
+	case memberprice.FieldCurrency:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCurrency(v)
+		return nil
+	}
+	return fmt.Errorf("unknown MemberPrice field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *MemberPriceMutation) AddedFields() []string {
+	var fields []string
+	if m.addvariant_id != nil {
+		fields = append(fields, memberprice.FieldVariantID)
+	}
+	if m.addmerchant_id != nil {
+		fields = append(fields, memberprice.FieldMerchantID)
+	}
+	if m.addprice != nil {
+		fields = append(fields, memberprice.FieldPrice)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *MemberPriceMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case memberprice.FieldVariantID:
+		return m.AddedVariantID()
+	case memberprice.FieldMerchantID:
+		return m.AddedMerchantID()
+	case memberprice.FieldPrice:
+		return m.AddedPrice()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *MemberPriceMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case memberprice.FieldVariantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddVariantID(v)
+		return nil
+	case memberprice.FieldMerchantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMerchantID(v)
+		return nil
+	case memberprice.FieldPrice:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPrice(v)
+		return nil
+	}
+	return fmt.Errorf("unknown MemberPrice numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *MemberPriceMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *MemberPriceMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *MemberPriceMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown MemberPrice nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *MemberPriceMutation) ResetField(name string) error {
+	switch name {
+	case memberprice.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case memberprice.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case memberprice.FieldVariantID:
+		m.ResetVariantID()
+		return nil
+	case memberprice.FieldTierID:
+		m.ResetTierID()
+		return nil
+	case memberprice.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case memberprice.FieldPrice:
+		m.ResetPrice()
+		return nil
+	case memberprice.FieldCurrency:
+		m.ResetCurrency()
+		return nil
+	}
+	return fmt.Errorf("unknown MemberPrice field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *MemberPriceMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.tier != nil {
+		edges = append(edges, memberprice.EdgeTier)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *MemberPriceMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case memberprice.EdgeTier:
+		if id := m.tier; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *MemberPriceMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *MemberPriceMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *MemberPriceMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedtier {
+		edges = append(edges, memberprice.EdgeTier)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *MemberPriceMutation) EdgeCleared(name string) bool {
+	switch name {
+	case memberprice.EdgeTier:
+		return m.clearedtier
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *MemberPriceMutation) ClearEdge(name string) error {
+	switch name {
+	case memberprice.EdgeTier:
+		m.ClearTier()
+		return nil
+	}
+	return fmt.Errorf("unknown MemberPrice unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *MemberPriceMutation) ResetEdge(name string) error {
+	switch name {
+	case memberprice.EdgeTier:
+		m.ResetTier()
+		return nil
+	}
+	return fmt.Errorf("unknown MemberPrice edge %s", name)
+}
+
+// MemberTierMutation represents an operation that mutates the MemberTier nodes in the graph.
+type MemberTierMutation struct {
+	config
+	op                   Op
+	typ                  string
+	id                   *int
+	created_at           *time.Time
+	updated_at           *time.Time
+	code                 *string
+	name                 *string
+	level                *int
+	addlevel             *int
+	min_spend            *int64
+	addmin_spend         *int64
+	min_orders           *int
+	addmin_orders        *int
+	match_all            *bool
+	discount_bps         *int
+	adddiscount_bps      *int
+	discount_cap         *int64
+	adddiscount_cap      *int64
+	free_shipping        *bool
+	free_shipping_min    *int64
+	addfree_shipping_min *int64
+	currency             *string
+	clearedFields        map[string]struct{}
+	memberships          map[int]struct{}
+	removedmemberships   map[int]struct{}
+	clearedmemberships   bool
+	prices               map[int]struct{}
+	removedprices        map[int]struct{}
+	clearedprices        bool
+	done                 bool
+	oldValue             func(context.Context) (*MemberTier, error)
+	predicates           []predicate.MemberTier
+}
+
+var _ ent.Mutation = (*MemberTierMutation)(nil)
+
+// membertierOption allows management of the mutation configuration using functional options.
+type membertierOption func(*MemberTierMutation)
+
+// newMemberTierMutation creates new mutation for the MemberTier entity.
+func newMemberTierMutation(c config, op Op, opts ...membertierOption) *MemberTierMutation {
+	m := &MemberTierMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeMemberTier,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withMemberTierID sets the ID field of the mutation.
+func withMemberTierID(id int) membertierOption {
+	return func(m *MemberTierMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *MemberTier
+		)
+		m.oldValue = func(ctx context.Context) (*MemberTier, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().MemberTier.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withMemberTier sets the old MemberTier of the mutation.
+func withMemberTier(node *MemberTier) membertierOption {
+	return func(m *MemberTierMutation) {
+		m.oldValue = func(context.Context) (*MemberTier, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m MemberTierMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m MemberTierMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *MemberTierMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *MemberTierMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().MemberTier.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *MemberTierMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *MemberTierMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the MemberTier entity.
+// If the MemberTier object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MemberTierMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *MemberTierMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *MemberTierMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *MemberTierMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the MemberTier entity.
+// If the MemberTier object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MemberTierMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *MemberTierMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetCode sets the "code" field.
+func (m *MemberTierMutation) SetCode(s string) {
+	m.code = &s
+}
+
+// Code returns the value of the "code" field in the mutation.
+func (m *MemberTierMutation) Code() (r string, exists bool) {
+	v := m.code
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCode returns the old "code" field's value of the MemberTier entity.
+// If the MemberTier object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MemberTierMutation) OldCode(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCode is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCode requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCode: %w", err)
+	}
+	return oldValue.Code, nil
+}
+
+// ResetCode resets all changes to the "code" field.
+func (m *MemberTierMutation) ResetCode() {
+	m.code = nil
+}
+
+// SetName sets the "name" field.
+func (m *MemberTierMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *MemberTierMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the MemberTier entity.
+// If the MemberTier object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MemberTierMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *MemberTierMutation) ResetName() {
+	m.name = nil
+}
+
+// SetLevel sets the "level" field.
+func (m *MemberTierMutation) SetLevel(i int) {
+	m.level = &i
+	m.addlevel = nil
+}
+
+// Level returns the value of the "level" field in the mutation.
+func (m *MemberTierMutation) Level() (r int, exists bool) {
+	v := m.level
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLevel returns the old "level" field's value of the MemberTier entity.
+// If the MemberTier object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MemberTierMutation) OldLevel(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLevel is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLevel requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLevel: %w", err)
+	}
+	return oldValue.Level, nil
+}
+
+// AddLevel adds i to the "level" field.
+func (m *MemberTierMutation) AddLevel(i int) {
+	if m.addlevel != nil {
+		*m.addlevel += i
+	} else {
+		m.addlevel = &i
+	}
+}
+
+// AddedLevel returns the value that was added to the "level" field in this mutation.
+func (m *MemberTierMutation) AddedLevel() (r int, exists bool) {
+	v := m.addlevel
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetLevel resets all changes to the "level" field.
+func (m *MemberTierMutation) ResetLevel() {
+	m.level = nil
+	m.addlevel = nil
+}
+
+// SetMinSpend sets the "min_spend" field.
+func (m *MemberTierMutation) SetMinSpend(i int64) {
+	m.min_spend = &i
+	m.addmin_spend = nil
+}
+
+// MinSpend returns the value of the "min_spend" field in the mutation.
+func (m *MemberTierMutation) MinSpend() (r int64, exists bool) {
+	v := m.min_spend
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMinSpend returns the old "min_spend" field's value of the MemberTier entity.
+// If the MemberTier object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MemberTierMutation) OldMinSpend(ctx context.Context) (v *int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMinSpend is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMinSpend requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMinSpend: %w", err)
+	}
+	return oldValue.MinSpend, nil
+}
+
+// AddMinSpend adds i to the "min_spend" field.
+func (m *MemberTierMutation) AddMinSpend(i int64) {
+	if m.addmin_spend != nil {
+		*m.addmin_spend += i
+	} else {
+		m.addmin_spend = &i
+	}
+}
+
+// AddedMinSpend returns the value that was added to the "min_spend" field in this mutation.
+func (m *MemberTierMutation) AddedMinSpend() (r int64, exists bool) {
+	v := m.addmin_spend
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearMinSpend clears the value of the "min_spend" field.
+func (m *MemberTierMutation) ClearMinSpend() {
+	m.min_spend = nil
+	m.addmin_spend = nil
+	m.clearedFields[membertier.FieldMinSpend] = struct{}{}
+}
+
+// MinSpendCleared returns if the "min_spend" field was cleared in this mutation.
+func (m *MemberTierMutation) MinSpendCleared() bool {
+	_, ok := m.clearedFields[membertier.FieldMinSpend]
+	return ok
+}
+
+// ResetMinSpend resets all changes to the "min_spend" field.
+func (m *MemberTierMutation) ResetMinSpend() {
+	m.min_spend = nil
+	m.addmin_spend = nil
+	delete(m.clearedFields, membertier.FieldMinSpend)
+}
+
+// SetMinOrders sets the "min_orders" field.
+func (m *MemberTierMutation) SetMinOrders(i int) {
+	m.min_orders = &i
+	m.addmin_orders = nil
+}
+
+// MinOrders returns the value of the "min_orders" field in the mutation.
+func (m *MemberTierMutation) MinOrders() (r int, exists bool) {
+	v := m.min_orders
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMinOrders returns the old "min_orders" field's value of the MemberTier entity.
+// If the MemberTier object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MemberTierMutation) OldMinOrders(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMinOrders is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMinOrders requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMinOrders: %w", err)
+	}
+	return oldValue.MinOrders, nil
+}
+
+// AddMinOrders adds i to the "min_orders" field.
+func (m *MemberTierMutation) AddMinOrders(i int) {
+	if m.addmin_orders != nil {
+		*m.addmin_orders += i
+	} else {
+		m.addmin_orders = &i
+	}
+}
+
+// AddedMinOrders returns the value that was added to the "min_orders" field in this mutation.
+func (m *MemberTierMutation) AddedMinOrders() (r int, exists bool) {
+	v := m.addmin_orders
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearMinOrders clears the value of the "min_orders" field.
+func (m *MemberTierMutation) ClearMinOrders() {
+	m.min_orders = nil
+	m.addmin_orders = nil
+	m.clearedFields[membertier.FieldMinOrders] = struct{}{}
+}
+
+// MinOrdersCleared returns if the "min_orders" field was cleared in this mutation.
+func (m *MemberTierMutation) MinOrdersCleared() bool {
+	_, ok := m.clearedFields[membertier.FieldMinOrders]
+	return ok
+}
+
+// ResetMinOrders resets all changes to the "min_orders" field.
+func (m *MemberTierMutation) ResetMinOrders() {
+	m.min_orders = nil
+	m.addmin_orders = nil
+	delete(m.clearedFields, membertier.FieldMinOrders)
+}
+
+// SetMatchAll sets the "match_all" field.
+func (m *MemberTierMutation) SetMatchAll(b bool) {
+	m.match_all = &b
+}
+
+// MatchAll returns the value of the "match_all" field in the mutation.
+func (m *MemberTierMutation) MatchAll() (r bool, exists bool) {
+	v := m.match_all
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMatchAll returns the old "match_all" field's value of the MemberTier entity.
+// If the MemberTier object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MemberTierMutation) OldMatchAll(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMatchAll is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMatchAll requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMatchAll: %w", err)
+	}
+	return oldValue.MatchAll, nil
+}
+
+// ResetMatchAll resets all changes to the "match_all" field.
+func (m *MemberTierMutation) ResetMatchAll() {
+	m.match_all = nil
+}
+
+// SetDiscountBps sets the "discount_bps" field.
+func (m *MemberTierMutation) SetDiscountBps(i int) {
+	m.discount_bps = &i
+	m.adddiscount_bps = nil
+}
+
+// DiscountBps returns the value of the "discount_bps" field in the mutation.
+func (m *MemberTierMutation) DiscountBps() (r int, exists bool) {
+	v := m.discount_bps
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDiscountBps returns the old "discount_bps" field's value of the MemberTier entity.
+// If the MemberTier object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MemberTierMutation) OldDiscountBps(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDiscountBps is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDiscountBps requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDiscountBps: %w", err)
+	}
+	return oldValue.DiscountBps, nil
+}
+
+// AddDiscountBps adds i to the "discount_bps" field.
+func (m *MemberTierMutation) AddDiscountBps(i int) {
+	if m.adddiscount_bps != nil {
+		*m.adddiscount_bps += i
+	} else {
+		m.adddiscount_bps = &i
+	}
+}
+
+// AddedDiscountBps returns the value that was added to the "discount_bps" field in this mutation.
+func (m *MemberTierMutation) AddedDiscountBps() (r int, exists bool) {
+	v := m.adddiscount_bps
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetDiscountBps resets all changes to the "discount_bps" field.
+func (m *MemberTierMutation) ResetDiscountBps() {
+	m.discount_bps = nil
+	m.adddiscount_bps = nil
+}
+
+// SetDiscountCap sets the "discount_cap" field.
+func (m *MemberTierMutation) SetDiscountCap(i int64) {
+	m.discount_cap = &i
+	m.adddiscount_cap = nil
+}
+
+// DiscountCap returns the value of the "discount_cap" field in the mutation.
+func (m *MemberTierMutation) DiscountCap() (r int64, exists bool) {
+	v := m.discount_cap
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDiscountCap returns the old "discount_cap" field's value of the MemberTier entity.
+// If the MemberTier object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MemberTierMutation) OldDiscountCap(ctx context.Context) (v *int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDiscountCap is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDiscountCap requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDiscountCap: %w", err)
+	}
+	return oldValue.DiscountCap, nil
+}
+
+// AddDiscountCap adds i to the "discount_cap" field.
+func (m *MemberTierMutation) AddDiscountCap(i int64) {
+	if m.adddiscount_cap != nil {
+		*m.adddiscount_cap += i
+	} else {
+		m.adddiscount_cap = &i
+	}
+}
+
+// AddedDiscountCap returns the value that was added to the "discount_cap" field in this mutation.
+func (m *MemberTierMutation) AddedDiscountCap() (r int64, exists bool) {
+	v := m.adddiscount_cap
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearDiscountCap clears the value of the "discount_cap" field.
+func (m *MemberTierMutation) ClearDiscountCap() {
+	m.discount_cap = nil
+	m.adddiscount_cap = nil
+	m.clearedFields[membertier.FieldDiscountCap] = struct{}{}
+}
+
+// DiscountCapCleared returns if the "discount_cap" field was cleared in this mutation.
+func (m *MemberTierMutation) DiscountCapCleared() bool {
+	_, ok := m.clearedFields[membertier.FieldDiscountCap]
+	return ok
+}
+
+// ResetDiscountCap resets all changes to the "discount_cap" field.
+func (m *MemberTierMutation) ResetDiscountCap() {
+	m.discount_cap = nil
+	m.adddiscount_cap = nil
+	delete(m.clearedFields, membertier.FieldDiscountCap)
+}
+
+// SetFreeShipping sets the "free_shipping" field.
+func (m *MemberTierMutation) SetFreeShipping(b bool) {
+	m.free_shipping = &b
+}
+
+// FreeShipping returns the value of the "free_shipping" field in the mutation.
+func (m *MemberTierMutation) FreeShipping() (r bool, exists bool) {
+	v := m.free_shipping
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFreeShipping returns the old "free_shipping" field's value of the MemberTier entity.
+// If the MemberTier object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MemberTierMutation) OldFreeShipping(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFreeShipping is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFreeShipping requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFreeShipping: %w", err)
+	}
+	return oldValue.FreeShipping, nil
+}
+
+// ResetFreeShipping resets all changes to the "free_shipping" field.
+func (m *MemberTierMutation) ResetFreeShipping() {
+	m.free_shipping = nil
+}
+
+// SetFreeShippingMin sets the "free_shipping_min" field.
+func (m *MemberTierMutation) SetFreeShippingMin(i int64) {
+	m.free_shipping_min = &i
+	m.addfree_shipping_min = nil
+}
+
+// FreeShippingMin returns the value of the "free_shipping_min" field in the mutation.
+func (m *MemberTierMutation) FreeShippingMin() (r int64, exists bool) {
+	v := m.free_shipping_min
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFreeShippingMin returns the old "free_shipping_min" field's value of the MemberTier entity.
+// If the MemberTier object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MemberTierMutation) OldFreeShippingMin(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFreeShippingMin is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFreeShippingMin requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFreeShippingMin: %w", err)
+	}
+	return oldValue.FreeShippingMin, nil
+}
+
+// AddFreeShippingMin adds i to the "free_shipping_min" field.
+func (m *MemberTierMutation) AddFreeShippingMin(i int64) {
+	if m.addfree_shipping_min != nil {
+		*m.addfree_shipping_min += i
+	} else {
+		m.addfree_shipping_min = &i
+	}
+}
+
+// AddedFreeShippingMin returns the value that was added to the "free_shipping_min" field in this mutation.
+func (m *MemberTierMutation) AddedFreeShippingMin() (r int64, exists bool) {
+	v := m.addfree_shipping_min
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetFreeShippingMin resets all changes to the "free_shipping_min" field.
+func (m *MemberTierMutation) ResetFreeShippingMin() {
+	m.free_shipping_min = nil
+	m.addfree_shipping_min = nil
+}
+
+// SetCurrency sets the "currency" field.
+func (m *MemberTierMutation) SetCurrency(s string) {
+	m.currency = &s
+}
+
+// Currency returns the value of the "currency" field in the mutation.
+func (m *MemberTierMutation) Currency() (r string, exists bool) {
+	v := m.currency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCurrency returns the old "currency" field's value of the MemberTier entity.
+// If the MemberTier object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MemberTierMutation) OldCurrency(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCurrency is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCurrency requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCurrency: %w", err)
+	}
+	return oldValue.Currency, nil
+}
+
+// ResetCurrency resets all changes to the "currency" field.
+func (m *MemberTierMutation) ResetCurrency() {
+	m.currency = nil
+}
+
+// AddMembershipIDs adds the "memberships" edge to the Membership entity by ids.
+func (m *MemberTierMutation) AddMembershipIDs(ids ...int) {
+	if m.memberships == nil {
+		m.memberships = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.memberships[ids[i]] = struct{}{}
+	}
+}
+
+// ClearMemberships clears the "memberships" edge to the Membership entity.
+func (m *MemberTierMutation) ClearMemberships() {
+	m.clearedmemberships = true
+}
+
+// MembershipsCleared reports if the "memberships" edge to the Membership entity was cleared.
+func (m *MemberTierMutation) MembershipsCleared() bool {
+	return m.clearedmemberships
+}
+
+// RemoveMembershipIDs removes the "memberships" edge to the Membership entity by IDs.
+func (m *MemberTierMutation) RemoveMembershipIDs(ids ...int) {
+	if m.removedmemberships == nil {
+		m.removedmemberships = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.memberships, ids[i])
+		m.removedmemberships[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedMemberships returns the removed IDs of the "memberships" edge to the Membership entity.
+func (m *MemberTierMutation) RemovedMembershipsIDs() (ids []int) {
+	for id := range m.removedmemberships {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// MembershipsIDs returns the "memberships" edge IDs in the mutation.
+func (m *MemberTierMutation) MembershipsIDs() (ids []int) {
+	for id := range m.memberships {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetMemberships resets all changes to the "memberships" edge.
+func (m *MemberTierMutation) ResetMemberships() {
+	m.memberships = nil
+	m.clearedmemberships = false
+	m.removedmemberships = nil
+}
+
+// AddPriceIDs adds the "prices" edge to the MemberPrice entity by ids.
+func (m *MemberTierMutation) AddPriceIDs(ids ...int) {
+	if m.prices == nil {
+		m.prices = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.prices[ids[i]] = struct{}{}
+	}
+}
+
+// ClearPrices clears the "prices" edge to the MemberPrice entity.
+func (m *MemberTierMutation) ClearPrices() {
+	m.clearedprices = true
+}
+
+// PricesCleared reports if the "prices" edge to the MemberPrice entity was cleared.
+func (m *MemberTierMutation) PricesCleared() bool {
+	return m.clearedprices
+}
+
+// RemovePriceIDs removes the "prices" edge to the MemberPrice entity by IDs.
+func (m *MemberTierMutation) RemovePriceIDs(ids ...int) {
+	if m.removedprices == nil {
+		m.removedprices = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.prices, ids[i])
+		m.removedprices[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedPrices returns the removed IDs of the "prices" edge to the MemberPrice entity.
+func (m *MemberTierMutation) RemovedPricesIDs() (ids []int) {
+	for id := range m.removedprices {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// PricesIDs returns the "prices" edge IDs in the mutation.
+func (m *MemberTierMutation) PricesIDs() (ids []int) {
+	for id := range m.prices {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetPrices resets all changes to the "prices" edge.
+func (m *MemberTierMutation) ResetPrices() {
+	m.prices = nil
+	m.clearedprices = false
+	m.removedprices = nil
+}
+
+// Where appends a list predicates to the MemberTierMutation builder.
+func (m *MemberTierMutation) Where(ps ...predicate.MemberTier) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the MemberTierMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *MemberTierMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.MemberTier, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *MemberTierMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *MemberTierMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (MemberTier).
+func (m *MemberTierMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *MemberTierMutation) Fields() []string {
+	fields := make([]string, 0, 13)
+	if m.created_at != nil {
+		fields = append(fields, membertier.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, membertier.FieldUpdatedAt)
+	}
+	if m.code != nil {
+		fields = append(fields, membertier.FieldCode)
+	}
+	if m.name != nil {
+		fields = append(fields, membertier.FieldName)
+	}
+	if m.level != nil {
+		fields = append(fields, membertier.FieldLevel)
+	}
+	if m.min_spend != nil {
+		fields = append(fields, membertier.FieldMinSpend)
+	}
+	if m.min_orders != nil {
+		fields = append(fields, membertier.FieldMinOrders)
+	}
+	if m.match_all != nil {
+		fields = append(fields, membertier.FieldMatchAll)
+	}
+	if m.discount_bps != nil {
+		fields = append(fields, membertier.FieldDiscountBps)
+	}
+	if m.discount_cap != nil {
+		fields = append(fields, membertier.FieldDiscountCap)
+	}
+	if m.free_shipping != nil {
+		fields = append(fields, membertier.FieldFreeShipping)
+	}
+	if m.free_shipping_min != nil {
+		fields = append(fields, membertier.FieldFreeShippingMin)
+	}
+	if m.currency != nil {
+		fields = append(fields, membertier.FieldCurrency)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *MemberTierMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case membertier.FieldCreatedAt:
+		return m.CreatedAt()
+	case membertier.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case membertier.FieldCode:
+		return m.Code()
+	case membertier.FieldName:
+		return m.Name()
+	case membertier.FieldLevel:
+		return m.Level()
+	case membertier.FieldMinSpend:
+		return m.MinSpend()
+	case membertier.FieldMinOrders:
+		return m.MinOrders()
+	case membertier.FieldMatchAll:
+		return m.MatchAll()
+	case membertier.FieldDiscountBps:
+		return m.DiscountBps()
+	case membertier.FieldDiscountCap:
+		return m.DiscountCap()
+	case membertier.FieldFreeShipping:
+		return m.FreeShipping()
+	case membertier.FieldFreeShippingMin:
+		return m.FreeShippingMin()
+	case membertier.FieldCurrency:
+		return m.Currency()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *MemberTierMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case membertier.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case membertier.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case membertier.FieldCode:
+		return m.OldCode(ctx)
+	case membertier.FieldName:
+		return m.OldName(ctx)
+	case membertier.FieldLevel:
+		return m.OldLevel(ctx)
+	case membertier.FieldMinSpend:
+		return m.OldMinSpend(ctx)
+	case membertier.FieldMinOrders:
+		return m.OldMinOrders(ctx)
+	case membertier.FieldMatchAll:
+		return m.OldMatchAll(ctx)
+	case membertier.FieldDiscountBps:
+		return m.OldDiscountBps(ctx)
+	case membertier.FieldDiscountCap:
+		return m.OldDiscountCap(ctx)
+	case membertier.FieldFreeShipping:
+		return m.OldFreeShipping(ctx)
+	case membertier.FieldFreeShippingMin:
+		return m.OldFreeShippingMin(ctx)
+	case membertier.FieldCurrency:
+		return m.OldCurrency(ctx)
+	}
+	return nil, fmt.Errorf("unknown MemberTier field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *MemberTierMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case membertier.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case membertier.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case membertier.FieldCode:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCode(v)
+		return nil
+	case membertier.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case membertier.FieldLevel:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLevel(v)
+		return nil
+	case membertier.FieldMinSpend:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMinSpend(v)
+		return nil
+	case membertier.FieldMinOrders:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMinOrders(v)
+		return nil
+	case membertier.FieldMatchAll:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMatchAll(v)
+		return nil
+	case membertier.FieldDiscountBps:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDiscountBps(v)
+		return nil
+	case membertier.FieldDiscountCap:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDiscountCap(v)
+		return nil
+	case membertier.FieldFreeShipping:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFreeShipping(v)
+		return nil
+	case membertier.FieldFreeShippingMin:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFreeShippingMin(v)
+		return nil
+	case membertier.FieldCurrency:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCurrency(v)
+		return nil
+	}
+	return fmt.Errorf("unknown MemberTier field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *MemberTierMutation) AddedFields() []string {
+	var fields []string
+	if m.addlevel != nil {
+		fields = append(fields, membertier.FieldLevel)
+	}
+	if m.addmin_spend != nil {
+		fields = append(fields, membertier.FieldMinSpend)
+	}
+	if m.addmin_orders != nil {
+		fields = append(fields, membertier.FieldMinOrders)
+	}
+	if m.adddiscount_bps != nil {
+		fields = append(fields, membertier.FieldDiscountBps)
+	}
+	if m.adddiscount_cap != nil {
+		fields = append(fields, membertier.FieldDiscountCap)
+	}
+	if m.addfree_shipping_min != nil {
+		fields = append(fields, membertier.FieldFreeShippingMin)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *MemberTierMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case membertier.FieldLevel:
+		return m.AddedLevel()
+	case membertier.FieldMinSpend:
+		return m.AddedMinSpend()
+	case membertier.FieldMinOrders:
+		return m.AddedMinOrders()
+	case membertier.FieldDiscountBps:
+		return m.AddedDiscountBps()
+	case membertier.FieldDiscountCap:
+		return m.AddedDiscountCap()
+	case membertier.FieldFreeShippingMin:
+		return m.AddedFreeShippingMin()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *MemberTierMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case membertier.FieldLevel:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddLevel(v)
+		return nil
+	case membertier.FieldMinSpend:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMinSpend(v)
+		return nil
+	case membertier.FieldMinOrders:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMinOrders(v)
+		return nil
+	case membertier.FieldDiscountBps:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddDiscountBps(v)
+		return nil
+	case membertier.FieldDiscountCap:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddDiscountCap(v)
+		return nil
+	case membertier.FieldFreeShippingMin:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddFreeShippingMin(v)
+		return nil
+	}
+	return fmt.Errorf("unknown MemberTier numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *MemberTierMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(membertier.FieldMinSpend) {
+		fields = append(fields, membertier.FieldMinSpend)
+	}
+	if m.FieldCleared(membertier.FieldMinOrders) {
+		fields = append(fields, membertier.FieldMinOrders)
+	}
+	if m.FieldCleared(membertier.FieldDiscountCap) {
+		fields = append(fields, membertier.FieldDiscountCap)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *MemberTierMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *MemberTierMutation) ClearField(name string) error {
+	switch name {
+	case membertier.FieldMinSpend:
+		m.ClearMinSpend()
+		return nil
+	case membertier.FieldMinOrders:
+		m.ClearMinOrders()
+		return nil
+	case membertier.FieldDiscountCap:
+		m.ClearDiscountCap()
+		return nil
+	}
+	return fmt.Errorf("unknown MemberTier nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *MemberTierMutation) ResetField(name string) error {
+	switch name {
+	case membertier.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case membertier.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case membertier.FieldCode:
+		m.ResetCode()
+		return nil
+	case membertier.FieldName:
+		m.ResetName()
+		return nil
+	case membertier.FieldLevel:
+		m.ResetLevel()
+		return nil
+	case membertier.FieldMinSpend:
+		m.ResetMinSpend()
+		return nil
+	case membertier.FieldMinOrders:
+		m.ResetMinOrders()
+		return nil
+	case membertier.FieldMatchAll:
+		m.ResetMatchAll()
+		return nil
+	case membertier.FieldDiscountBps:
+		m.ResetDiscountBps()
+		return nil
+	case membertier.FieldDiscountCap:
+		m.ResetDiscountCap()
+		return nil
+	case membertier.FieldFreeShipping:
+		m.ResetFreeShipping()
+		return nil
+	case membertier.FieldFreeShippingMin:
+		m.ResetFreeShippingMin()
+		return nil
+	case membertier.FieldCurrency:
+		m.ResetCurrency()
+		return nil
+	}
+	return fmt.Errorf("unknown MemberTier field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *MemberTierMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.memberships != nil {
+		edges = append(edges, membertier.EdgeMemberships)
+	}
+	if m.prices != nil {
+		edges = append(edges, membertier.EdgePrices)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *MemberTierMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case membertier.EdgeMemberships:
+		ids := make([]ent.Value, 0, len(m.memberships))
+		for id := range m.memberships {
+			ids = append(ids, id)
+		}
+		return ids
+	case membertier.EdgePrices:
+		ids := make([]ent.Value, 0, len(m.prices))
+		for id := range m.prices {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *MemberTierMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.removedmemberships != nil {
+		edges = append(edges, membertier.EdgeMemberships)
+	}
+	if m.removedprices != nil {
+		edges = append(edges, membertier.EdgePrices)
+	}
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *MemberTierMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case membertier.EdgeMemberships:
+		ids := make([]ent.Value, 0, len(m.removedmemberships))
+		for id := range m.removedmemberships {
+			ids = append(ids, id)
+		}
+		return ids
+	case membertier.EdgePrices:
+		ids := make([]ent.Value, 0, len(m.removedprices))
+		for id := range m.removedprices {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *MemberTierMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedmemberships {
+		edges = append(edges, membertier.EdgeMemberships)
+	}
+	if m.clearedprices {
+		edges = append(edges, membertier.EdgePrices)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *MemberTierMutation) EdgeCleared(name string) bool {
+	switch name {
+	case membertier.EdgeMemberships:
+		return m.clearedmemberships
+	case membertier.EdgePrices:
+		return m.clearedprices
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *MemberTierMutation) ClearEdge(name string) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown MemberTier unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *MemberTierMutation) ResetEdge(name string) error {
+	switch name {
+	case membertier.EdgeMemberships:
+		m.ResetMemberships()
+		return nil
+	case membertier.EdgePrices:
+		m.ResetPrices()
+		return nil
+	}
+	return fmt.Errorf("unknown MemberTier edge %s", name)
+}
+
+// MembershipMutation represents an operation that mutates the Membership nodes in the graph.
+type MembershipMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	user_id       *int
+	adduser_id    *int
+	spend         *int64
+	addspend      *int64
+	orders        *int
+	addorders     *int
+	computed_at   *time.Time
+	tier_since    *time.Time
+	version       *int
+	addversion    *int
+	clearedFields map[string]struct{}
+	tier          *int
+	clearedtier   bool
+	done          bool
+	oldValue      func(context.Context) (*Membership, error)
+	predicates    []predicate.Membership
+}
+
+var _ ent.Mutation = (*MembershipMutation)(nil)
+
+// membershipOption allows management of the mutation configuration using functional options.
+type membershipOption func(*MembershipMutation)
+
+// newMembershipMutation creates new mutation for the Membership entity.
+func newMembershipMutation(c config, op Op, opts ...membershipOption) *MembershipMutation {
+	m := &MembershipMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeMembership,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withMembershipID sets the ID field of the mutation.
+func withMembershipID(id int) membershipOption {
+	return func(m *MembershipMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Membership
+		)
+		m.oldValue = func(ctx context.Context) (*Membership, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Membership.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withMembership sets the old Membership of the mutation.
+func withMembership(node *Membership) membershipOption {
+	return func(m *MembershipMutation) {
+		m.oldValue = func(context.Context) (*Membership, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m MembershipMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m MembershipMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *MembershipMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *MembershipMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Membership.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetUserID sets the "user_id" field.
+func (m *MembershipMutation) SetUserID(i int) {
+	m.user_id = &i
+	m.adduser_id = nil
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *MembershipMutation) UserID() (r int, exists bool) {
+	v := m.user_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the Membership entity.
+// If the Membership object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MembershipMutation) OldUserID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// AddUserID adds i to the "user_id" field.
+func (m *MembershipMutation) AddUserID(i int) {
+	if m.adduser_id != nil {
+		*m.adduser_id += i
+	} else {
+		m.adduser_id = &i
+	}
+}
+
+// AddedUserID returns the value that was added to the "user_id" field in this mutation.
+func (m *MembershipMutation) AddedUserID() (r int, exists bool) {
+	v := m.adduser_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *MembershipMutation) ResetUserID() {
+	m.user_id = nil
+	m.adduser_id = nil
+}
+
+// SetTierID sets the "tier_id" field.
+func (m *MembershipMutation) SetTierID(i int) {
+	m.tier = &i
+}
+
+// TierID returns the value of the "tier_id" field in the mutation.
+func (m *MembershipMutation) TierID() (r int, exists bool) {
+	v := m.tier
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTierID returns the old "tier_id" field's value of the Membership entity.
+// If the Membership object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MembershipMutation) OldTierID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTierID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTierID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTierID: %w", err)
+	}
+	return oldValue.TierID, nil
+}
+
+// ClearTierID clears the value of the "tier_id" field.
+func (m *MembershipMutation) ClearTierID() {
+	m.tier = nil
+	m.clearedFields[membership.FieldTierID] = struct{}{}
+}
+
+// TierIDCleared returns if the "tier_id" field was cleared in this mutation.
+func (m *MembershipMutation) TierIDCleared() bool {
+	_, ok := m.clearedFields[membership.FieldTierID]
+	return ok
+}
+
+// ResetTierID resets all changes to the "tier_id" field.
+func (m *MembershipMutation) ResetTierID() {
+	m.tier = nil
+	delete(m.clearedFields, membership.FieldTierID)
+}
+
+// SetSpend sets the "spend" field.
+func (m *MembershipMutation) SetSpend(i int64) {
+	m.spend = &i
+	m.addspend = nil
+}
+
+// Spend returns the value of the "spend" field in the mutation.
+func (m *MembershipMutation) Spend() (r int64, exists bool) {
+	v := m.spend
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSpend returns the old "spend" field's value of the Membership entity.
+// If the Membership object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MembershipMutation) OldSpend(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSpend is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSpend requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSpend: %w", err)
+	}
+	return oldValue.Spend, nil
+}
+
+// AddSpend adds i to the "spend" field.
+func (m *MembershipMutation) AddSpend(i int64) {
+	if m.addspend != nil {
+		*m.addspend += i
+	} else {
+		m.addspend = &i
+	}
+}
+
+// AddedSpend returns the value that was added to the "spend" field in this mutation.
+func (m *MembershipMutation) AddedSpend() (r int64, exists bool) {
+	v := m.addspend
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSpend resets all changes to the "spend" field.
+func (m *MembershipMutation) ResetSpend() {
+	m.spend = nil
+	m.addspend = nil
+}
+
+// SetOrders sets the "orders" field.
+func (m *MembershipMutation) SetOrders(i int) {
+	m.orders = &i
+	m.addorders = nil
+}
+
+// Orders returns the value of the "orders" field in the mutation.
+func (m *MembershipMutation) Orders() (r int, exists bool) {
+	v := m.orders
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOrders returns the old "orders" field's value of the Membership entity.
+// If the Membership object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MembershipMutation) OldOrders(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOrders is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOrders requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOrders: %w", err)
+	}
+	return oldValue.Orders, nil
+}
+
+// AddOrders adds i to the "orders" field.
+func (m *MembershipMutation) AddOrders(i int) {
+	if m.addorders != nil {
+		*m.addorders += i
+	} else {
+		m.addorders = &i
+	}
+}
+
+// AddedOrders returns the value that was added to the "orders" field in this mutation.
+func (m *MembershipMutation) AddedOrders() (r int, exists bool) {
+	v := m.addorders
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetOrders resets all changes to the "orders" field.
+func (m *MembershipMutation) ResetOrders() {
+	m.orders = nil
+	m.addorders = nil
+}
+
+// SetComputedAt sets the "computed_at" field.
+func (m *MembershipMutation) SetComputedAt(t time.Time) {
+	m.computed_at = &t
+}
+
+// ComputedAt returns the value of the "computed_at" field in the mutation.
+func (m *MembershipMutation) ComputedAt() (r time.Time, exists bool) {
+	v := m.computed_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldComputedAt returns the old "computed_at" field's value of the Membership entity.
+// If the Membership object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MembershipMutation) OldComputedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldComputedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldComputedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldComputedAt: %w", err)
+	}
+	return oldValue.ComputedAt, nil
+}
+
+// ResetComputedAt resets all changes to the "computed_at" field.
+func (m *MembershipMutation) ResetComputedAt() {
+	m.computed_at = nil
+}
+
+// SetTierSince sets the "tier_since" field.
+func (m *MembershipMutation) SetTierSince(t time.Time) {
+	m.tier_since = &t
+}
+
+// TierSince returns the value of the "tier_since" field in the mutation.
+func (m *MembershipMutation) TierSince() (r time.Time, exists bool) {
+	v := m.tier_since
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTierSince returns the old "tier_since" field's value of the Membership entity.
+// If the Membership object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MembershipMutation) OldTierSince(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTierSince is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTierSince requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTierSince: %w", err)
+	}
+	return oldValue.TierSince, nil
+}
+
+// ClearTierSince clears the value of the "tier_since" field.
+func (m *MembershipMutation) ClearTierSince() {
+	m.tier_since = nil
+	m.clearedFields[membership.FieldTierSince] = struct{}{}
+}
+
+// TierSinceCleared returns if the "tier_since" field was cleared in this mutation.
+func (m *MembershipMutation) TierSinceCleared() bool {
+	_, ok := m.clearedFields[membership.FieldTierSince]
+	return ok
+}
+
+// ResetTierSince resets all changes to the "tier_since" field.
+func (m *MembershipMutation) ResetTierSince() {
+	m.tier_since = nil
+	delete(m.clearedFields, membership.FieldTierSince)
+}
+
+// SetVersion sets the "version" field.
+func (m *MembershipMutation) SetVersion(i int) {
+	m.version = &i
+	m.addversion = nil
+}
+
+// Version returns the value of the "version" field in the mutation.
+func (m *MembershipMutation) Version() (r int, exists bool) {
+	v := m.version
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldVersion returns the old "version" field's value of the Membership entity.
+// If the Membership object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *MembershipMutation) OldVersion(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldVersion is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldVersion requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldVersion: %w", err)
+	}
+	return oldValue.Version, nil
+}
+
+// AddVersion adds i to the "version" field.
+func (m *MembershipMutation) AddVersion(i int) {
+	if m.addversion != nil {
+		*m.addversion += i
+	} else {
+		m.addversion = &i
+	}
+}
+
+// AddedVersion returns the value that was added to the "version" field in this mutation.
+func (m *MembershipMutation) AddedVersion() (r int, exists bool) {
+	v := m.addversion
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetVersion resets all changes to the "version" field.
+func (m *MembershipMutation) ResetVersion() {
+	m.version = nil
+	m.addversion = nil
+}
+
+// ClearTier clears the "tier" edge to the MemberTier entity.
+func (m *MembershipMutation) ClearTier() {
+	m.clearedtier = true
+	m.clearedFields[membership.FieldTierID] = struct{}{}
+}
+
+// TierCleared reports if the "tier" edge to the MemberTier entity was cleared.
+func (m *MembershipMutation) TierCleared() bool {
+	return m.TierIDCleared() || m.clearedtier
+}
+
+// TierIDs returns the "tier" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// TierID instead. It exists only for internal usage by the builders.
+func (m *MembershipMutation) TierIDs() (ids []int) {
+	if id := m.tier; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetTier resets all changes to the "tier" edge.
+func (m *MembershipMutation) ResetTier() {
+	m.tier = nil
+	m.clearedtier = false
+}
+
+// Where appends a list predicates to the MembershipMutation builder.
+func (m *MembershipMutation) Where(ps ...predicate.Membership) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the MembershipMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *MembershipMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Membership, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *MembershipMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *MembershipMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Membership).
+func (m *MembershipMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *MembershipMutation) Fields() []string {
+	fields := make([]string, 0, 7)
+	if m.user_id != nil {
+		fields = append(fields, membership.FieldUserID)
+	}
+	if m.tier != nil {
+		fields = append(fields, membership.FieldTierID)
+	}
+	if m.spend != nil {
+		fields = append(fields, membership.FieldSpend)
+	}
+	if m.orders != nil {
+		fields = append(fields, membership.FieldOrders)
+	}
+	if m.computed_at != nil {
+		fields = append(fields, membership.FieldComputedAt)
+	}
+	if m.tier_since != nil {
+		fields = append(fields, membership.FieldTierSince)
+	}
+	if m.version != nil {
+		fields = append(fields, membership.FieldVersion)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *MembershipMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case membership.FieldUserID:
+		return m.UserID()
+	case membership.FieldTierID:
+		return m.TierID()
+	case membership.FieldSpend:
+		return m.Spend()
+	case membership.FieldOrders:
+		return m.Orders()
+	case membership.FieldComputedAt:
+		return m.ComputedAt()
+	case membership.FieldTierSince:
+		return m.TierSince()
+	case membership.FieldVersion:
+		return m.Version()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *MembershipMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case membership.FieldUserID:
+		return m.OldUserID(ctx)
+	case membership.FieldTierID:
+		return m.OldTierID(ctx)
+	case membership.FieldSpend:
+		return m.OldSpend(ctx)
+	case membership.FieldOrders:
+		return m.OldOrders(ctx)
+	case membership.FieldComputedAt:
+		return m.OldComputedAt(ctx)
+	case membership.FieldTierSince:
+		return m.OldTierSince(ctx)
+	case membership.FieldVersion:
+		return m.OldVersion(ctx)
+	}
+	return nil, fmt.Errorf("unknown Membership field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *MembershipMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case membership.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case membership.FieldTierID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTierID(v)
+		return nil
+	case membership.FieldSpend:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSpend(v)
+		return nil
+	case membership.FieldOrders:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOrders(v)
+		return nil
+	case membership.FieldComputedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetComputedAt(v)
+		return nil
+	case membership.FieldTierSince:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTierSince(v)
+		return nil
+	case membership.FieldVersion:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetVersion(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Membership field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *MembershipMutation) AddedFields() []string {
+	var fields []string
+	if m.adduser_id != nil {
+		fields = append(fields, membership.FieldUserID)
+	}
+	if m.addspend != nil {
+		fields = append(fields, membership.FieldSpend)
+	}
+	if m.addorders != nil {
+		fields = append(fields, membership.FieldOrders)
+	}
+	if m.addversion != nil {
+		fields = append(fields, membership.FieldVersion)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *MembershipMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case membership.FieldUserID:
+		return m.AddedUserID()
+	case membership.FieldSpend:
+		return m.AddedSpend()
+	case membership.FieldOrders:
+		return m.AddedOrders()
+	case membership.FieldVersion:
+		return m.AddedVersion()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *MembershipMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case membership.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddUserID(v)
+		return nil
+	case membership.FieldSpend:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSpend(v)
+		return nil
+	case membership.FieldOrders:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddOrders(v)
+		return nil
+	case membership.FieldVersion:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddVersion(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Membership numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *MembershipMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(membership.FieldTierID) {
+		fields = append(fields, membership.FieldTierID)
+	}
+	if m.FieldCleared(membership.FieldTierSince) {
+		fields = append(fields, membership.FieldTierSince)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *MembershipMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *MembershipMutation) ClearField(name string) error {
+	switch name {
+	case membership.FieldTierID:
+		m.ClearTierID()
+		return nil
+	case membership.FieldTierSince:
+		m.ClearTierSince()
+		return nil
+	}
+	return fmt.Errorf("unknown Membership nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *MembershipMutation) ResetField(name string) error {
+	switch name {
+	case membership.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case membership.FieldTierID:
+		m.ResetTierID()
+		return nil
+	case membership.FieldSpend:
+		m.ResetSpend()
+		return nil
+	case membership.FieldOrders:
+		m.ResetOrders()
+		return nil
+	case membership.FieldComputedAt:
+		m.ResetComputedAt()
+		return nil
+	case membership.FieldTierSince:
+		m.ResetTierSince()
+		return nil
+	case membership.FieldVersion:
+		m.ResetVersion()
+		return nil
+	}
+	return fmt.Errorf("unknown Membership field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *MembershipMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.tier != nil {
+		edges = append(edges, membership.EdgeTier)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *MembershipMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case membership.EdgeTier:
+		if id := m.tier; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *MembershipMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *MembershipMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *MembershipMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedtier {
+		edges = append(edges, membership.EdgeTier)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *MembershipMutation) EdgeCleared(name string) bool {
+	switch name {
+	case membership.EdgeTier:
+		return m.clearedtier
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *MembershipMutation) ClearEdge(name string) error {
+	switch name {
+	case membership.EdgeTier:
+		m.ClearTier()
+		return nil
+	}
+	return fmt.Errorf("unknown Membership unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *MembershipMutation) ResetEdge(name string) error {
+	switch name {
+	case membership.EdgeTier:
+		m.ResetTier()
+		return nil
+	}
+	return fmt.Errorf("unknown Membership edge %s", name)
 }
 
 // MerchantMutation represents an operation that mutates the Merchant nodes in the graph.
@@ -18364,61 +37225,63 @@ func (m *MerchantSanctionMutation) ResetEdge(name string) error {
 // OrderMutation represents an operation that mutates the Order nodes in the graph.
 type OrderMutation struct {
 	config
-	op                 Op
-	typ                string
-	id                 *int
-	created_at         *time.Time
-	updated_at         *time.Time
-	number             *string
-	checkout_id        *string
-	status             *order.Status
-	currency           *string
-	subtotal           *int64
-	addsubtotal        *int64
-	shipping_fee       *int64
-	addshipping_fee    *int64
-	discount           *int64
-	adddiscount        *int64
-	total              *int64
-	addtotal           *int64
-	shipping_address   **schematype.Address
-	contact_name       *string
-	contact_phone      *string
-	note               *string
-	paid_at            *time.Time
-	cancelled_at       *time.Time
-	cancel_reason      *string
-	completed_at       *time.Time
-	fulfilment         *order.Fulfilment
-	payment_deadline   *time.Time
-	accepted_at        *time.Time
-	shipped_at         *time.Time
-	delivered_at       *time.Time
-	fulfilled_at       *time.Time
-	virtual_content    **schematype.VirtualContent
-	refunded_amount    *int64
-	addrefunded_amount *int64
-	after_sales_status *order.AfterSalesStatus
-	clearedFields      map[string]struct{}
-	customer           *int
-	clearedcustomer    bool
-	merchant           *int
-	clearedmerchant    bool
-	items              map[int]struct{}
-	removeditems       map[int]struct{}
-	cleareditems       bool
-	payments           map[int]struct{}
-	removedpayments    map[int]struct{}
-	clearedpayments    bool
-	events             map[int]struct{}
-	removedevents      map[int]struct{}
-	clearedevents      bool
-	shipments          map[int]struct{}
-	removedshipments   map[int]struct{}
-	clearedshipments   bool
-	done               bool
-	oldValue           func(context.Context) (*Order, error)
-	predicates         []predicate.Order
+	op                   Op
+	typ                  string
+	id                   *int
+	created_at           *time.Time
+	updated_at           *time.Time
+	number               *string
+	checkout_id          *string
+	status               *order.Status
+	currency             *string
+	subtotal             *int64
+	addsubtotal          *int64
+	shipping_fee         *int64
+	addshipping_fee      *int64
+	discount             *int64
+	adddiscount          *int64
+	shipping_discount    *int64
+	addshipping_discount *int64
+	total                *int64
+	addtotal             *int64
+	shipping_address     **schematype.Address
+	contact_name         *string
+	contact_phone        *string
+	note                 *string
+	paid_at              *time.Time
+	cancelled_at         *time.Time
+	cancel_reason        *string
+	completed_at         *time.Time
+	fulfilment           *order.Fulfilment
+	payment_deadline     *time.Time
+	accepted_at          *time.Time
+	shipped_at           *time.Time
+	delivered_at         *time.Time
+	fulfilled_at         *time.Time
+	virtual_content      **schematype.VirtualContent
+	refunded_amount      *int64
+	addrefunded_amount   *int64
+	after_sales_status   *order.AfterSalesStatus
+	clearedFields        map[string]struct{}
+	customer             *int
+	clearedcustomer      bool
+	merchant             *int
+	clearedmerchant      bool
+	items                map[int]struct{}
+	removeditems         map[int]struct{}
+	cleareditems         bool
+	payments             map[int]struct{}
+	removedpayments      map[int]struct{}
+	clearedpayments      bool
+	events               map[int]struct{}
+	removedevents        map[int]struct{}
+	clearedevents        bool
+	shipments            map[int]struct{}
+	removedshipments     map[int]struct{}
+	clearedshipments     bool
+	done                 bool
+	oldValue             func(context.Context) (*Order, error)
+	predicates           []predicate.Order
 }
 
 var _ ent.Mutation = (*OrderMutation)(nil)
@@ -18973,6 +37836,62 @@ func (m *OrderMutation) AddedDiscount() (r int64, exists bool) {
 func (m *OrderMutation) ResetDiscount() {
 	m.discount = nil
 	m.adddiscount = nil
+}
+
+// SetShippingDiscount sets the "shipping_discount" field.
+func (m *OrderMutation) SetShippingDiscount(i int64) {
+	m.shipping_discount = &i
+	m.addshipping_discount = nil
+}
+
+// ShippingDiscount returns the value of the "shipping_discount" field in the mutation.
+func (m *OrderMutation) ShippingDiscount() (r int64, exists bool) {
+	v := m.shipping_discount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldShippingDiscount returns the old "shipping_discount" field's value of the Order entity.
+// If the Order object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OrderMutation) OldShippingDiscount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldShippingDiscount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldShippingDiscount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldShippingDiscount: %w", err)
+	}
+	return oldValue.ShippingDiscount, nil
+}
+
+// AddShippingDiscount adds i to the "shipping_discount" field.
+func (m *OrderMutation) AddShippingDiscount(i int64) {
+	if m.addshipping_discount != nil {
+		*m.addshipping_discount += i
+	} else {
+		m.addshipping_discount = &i
+	}
+}
+
+// AddedShippingDiscount returns the value that was added to the "shipping_discount" field in this mutation.
+func (m *OrderMutation) AddedShippingDiscount() (r int64, exists bool) {
+	v := m.addshipping_discount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetShippingDiscount resets all changes to the "shipping_discount" field.
+func (m *OrderMutation) ResetShippingDiscount() {
+	m.shipping_discount = nil
+	m.addshipping_discount = nil
 }
 
 // SetTotal sets the "total" field.
@@ -20110,7 +39029,7 @@ func (m *OrderMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *OrderMutation) Fields() []string {
-	fields := make([]string, 0, 29)
+	fields := make([]string, 0, 30)
 	if m.created_at != nil {
 		fields = append(fields, order.FieldCreatedAt)
 	}
@@ -20143,6 +39062,9 @@ func (m *OrderMutation) Fields() []string {
 	}
 	if m.discount != nil {
 		fields = append(fields, order.FieldDiscount)
+	}
+	if m.shipping_discount != nil {
+		fields = append(fields, order.FieldShippingDiscount)
 	}
 	if m.total != nil {
 		fields = append(fields, order.FieldTotal)
@@ -20228,6 +39150,8 @@ func (m *OrderMutation) Field(name string) (ent.Value, bool) {
 		return m.ShippingFee()
 	case order.FieldDiscount:
 		return m.Discount()
+	case order.FieldShippingDiscount:
+		return m.ShippingDiscount()
 	case order.FieldTotal:
 		return m.Total()
 	case order.FieldShippingAddress:
@@ -20295,6 +39219,8 @@ func (m *OrderMutation) OldField(ctx context.Context, name string) (ent.Value, e
 		return m.OldShippingFee(ctx)
 	case order.FieldDiscount:
 		return m.OldDiscount(ctx)
+	case order.FieldShippingDiscount:
+		return m.OldShippingDiscount(ctx)
 	case order.FieldTotal:
 		return m.OldTotal(ctx)
 	case order.FieldShippingAddress:
@@ -20416,6 +39342,13 @@ func (m *OrderMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetDiscount(v)
+		return nil
+	case order.FieldShippingDiscount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetShippingDiscount(v)
 		return nil
 	case order.FieldTotal:
 		v, ok := value.(int64)
@@ -20560,6 +39493,9 @@ func (m *OrderMutation) AddedFields() []string {
 	if m.adddiscount != nil {
 		fields = append(fields, order.FieldDiscount)
 	}
+	if m.addshipping_discount != nil {
+		fields = append(fields, order.FieldShippingDiscount)
+	}
 	if m.addtotal != nil {
 		fields = append(fields, order.FieldTotal)
 	}
@@ -20580,6 +39516,8 @@ func (m *OrderMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedShippingFee()
 	case order.FieldDiscount:
 		return m.AddedDiscount()
+	case order.FieldShippingDiscount:
+		return m.AddedShippingDiscount()
 	case order.FieldTotal:
 		return m.AddedTotal()
 	case order.FieldRefundedAmount:
@@ -20613,6 +39551,13 @@ func (m *OrderMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddDiscount(v)
+		return nil
+	case order.FieldShippingDiscount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddShippingDiscount(v)
 		return nil
 	case order.FieldTotal:
 		v, ok := value.(int64)
@@ -20756,6 +39701,9 @@ func (m *OrderMutation) ResetField(name string) error {
 		return nil
 	case order.FieldDiscount:
 		m.ResetDiscount()
+		return nil
+	case order.FieldShippingDiscount:
+		m.ResetShippingDiscount()
 		return nil
 	case order.FieldTotal:
 		m.ResetTotal()
@@ -21011,6 +39959,1029 @@ func (m *OrderMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown Order edge %s", name)
+}
+
+// OrderAdjustmentMutation represents an operation that mutates the OrderAdjustment nodes in the graph.
+type OrderAdjustmentMutation struct {
+	config
+	op                 Op
+	typ                string
+	id                 *int
+	stage              *int
+	addstage           *int
+	kind               *string
+	source_id          *int
+	addsource_id       *int
+	label              *string
+	amount             *int64
+	addamount          *int64
+	shipping_amount    *int64
+	addshipping_amount *int64
+	funded_by          *orderadjustment.FundedBy
+	currency           *string
+	lines              *map[int]int64
+	clearedFields      map[string]struct{}
+	_order             *int
+	cleared_order      bool
+	done               bool
+	oldValue           func(context.Context) (*OrderAdjustment, error)
+	predicates         []predicate.OrderAdjustment
+}
+
+var _ ent.Mutation = (*OrderAdjustmentMutation)(nil)
+
+// orderadjustmentOption allows management of the mutation configuration using functional options.
+type orderadjustmentOption func(*OrderAdjustmentMutation)
+
+// newOrderAdjustmentMutation creates new mutation for the OrderAdjustment entity.
+func newOrderAdjustmentMutation(c config, op Op, opts ...orderadjustmentOption) *OrderAdjustmentMutation {
+	m := &OrderAdjustmentMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeOrderAdjustment,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withOrderAdjustmentID sets the ID field of the mutation.
+func withOrderAdjustmentID(id int) orderadjustmentOption {
+	return func(m *OrderAdjustmentMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *OrderAdjustment
+		)
+		m.oldValue = func(ctx context.Context) (*OrderAdjustment, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().OrderAdjustment.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withOrderAdjustment sets the old OrderAdjustment of the mutation.
+func withOrderAdjustment(node *OrderAdjustment) orderadjustmentOption {
+	return func(m *OrderAdjustmentMutation) {
+		m.oldValue = func(context.Context) (*OrderAdjustment, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m OrderAdjustmentMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m OrderAdjustmentMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *OrderAdjustmentMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *OrderAdjustmentMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().OrderAdjustment.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetOrderID sets the "order_id" field.
+func (m *OrderAdjustmentMutation) SetOrderID(i int) {
+	m._order = &i
+}
+
+// OrderID returns the value of the "order_id" field in the mutation.
+func (m *OrderAdjustmentMutation) OrderID() (r int, exists bool) {
+	v := m._order
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOrderID returns the old "order_id" field's value of the OrderAdjustment entity.
+// If the OrderAdjustment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OrderAdjustmentMutation) OldOrderID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOrderID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOrderID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOrderID: %w", err)
+	}
+	return oldValue.OrderID, nil
+}
+
+// ResetOrderID resets all changes to the "order_id" field.
+func (m *OrderAdjustmentMutation) ResetOrderID() {
+	m._order = nil
+}
+
+// SetStage sets the "stage" field.
+func (m *OrderAdjustmentMutation) SetStage(i int) {
+	m.stage = &i
+	m.addstage = nil
+}
+
+// Stage returns the value of the "stage" field in the mutation.
+func (m *OrderAdjustmentMutation) Stage() (r int, exists bool) {
+	v := m.stage
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStage returns the old "stage" field's value of the OrderAdjustment entity.
+// If the OrderAdjustment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OrderAdjustmentMutation) OldStage(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStage is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStage requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStage: %w", err)
+	}
+	return oldValue.Stage, nil
+}
+
+// AddStage adds i to the "stage" field.
+func (m *OrderAdjustmentMutation) AddStage(i int) {
+	if m.addstage != nil {
+		*m.addstage += i
+	} else {
+		m.addstage = &i
+	}
+}
+
+// AddedStage returns the value that was added to the "stage" field in this mutation.
+func (m *OrderAdjustmentMutation) AddedStage() (r int, exists bool) {
+	v := m.addstage
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetStage resets all changes to the "stage" field.
+func (m *OrderAdjustmentMutation) ResetStage() {
+	m.stage = nil
+	m.addstage = nil
+}
+
+// SetKind sets the "kind" field.
+func (m *OrderAdjustmentMutation) SetKind(s string) {
+	m.kind = &s
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *OrderAdjustmentMutation) Kind() (r string, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the OrderAdjustment entity.
+// If the OrderAdjustment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OrderAdjustmentMutation) OldKind(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *OrderAdjustmentMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetSourceID sets the "source_id" field.
+func (m *OrderAdjustmentMutation) SetSourceID(i int) {
+	m.source_id = &i
+	m.addsource_id = nil
+}
+
+// SourceID returns the value of the "source_id" field in the mutation.
+func (m *OrderAdjustmentMutation) SourceID() (r int, exists bool) {
+	v := m.source_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSourceID returns the old "source_id" field's value of the OrderAdjustment entity.
+// If the OrderAdjustment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OrderAdjustmentMutation) OldSourceID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSourceID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSourceID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSourceID: %w", err)
+	}
+	return oldValue.SourceID, nil
+}
+
+// AddSourceID adds i to the "source_id" field.
+func (m *OrderAdjustmentMutation) AddSourceID(i int) {
+	if m.addsource_id != nil {
+		*m.addsource_id += i
+	} else {
+		m.addsource_id = &i
+	}
+}
+
+// AddedSourceID returns the value that was added to the "source_id" field in this mutation.
+func (m *OrderAdjustmentMutation) AddedSourceID() (r int, exists bool) {
+	v := m.addsource_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSourceID resets all changes to the "source_id" field.
+func (m *OrderAdjustmentMutation) ResetSourceID() {
+	m.source_id = nil
+	m.addsource_id = nil
+}
+
+// SetLabel sets the "label" field.
+func (m *OrderAdjustmentMutation) SetLabel(s string) {
+	m.label = &s
+}
+
+// Label returns the value of the "label" field in the mutation.
+func (m *OrderAdjustmentMutation) Label() (r string, exists bool) {
+	v := m.label
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLabel returns the old "label" field's value of the OrderAdjustment entity.
+// If the OrderAdjustment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OrderAdjustmentMutation) OldLabel(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLabel is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLabel requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLabel: %w", err)
+	}
+	return oldValue.Label, nil
+}
+
+// ResetLabel resets all changes to the "label" field.
+func (m *OrderAdjustmentMutation) ResetLabel() {
+	m.label = nil
+}
+
+// SetAmount sets the "amount" field.
+func (m *OrderAdjustmentMutation) SetAmount(i int64) {
+	m.amount = &i
+	m.addamount = nil
+}
+
+// Amount returns the value of the "amount" field in the mutation.
+func (m *OrderAdjustmentMutation) Amount() (r int64, exists bool) {
+	v := m.amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAmount returns the old "amount" field's value of the OrderAdjustment entity.
+// If the OrderAdjustment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OrderAdjustmentMutation) OldAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAmount: %w", err)
+	}
+	return oldValue.Amount, nil
+}
+
+// AddAmount adds i to the "amount" field.
+func (m *OrderAdjustmentMutation) AddAmount(i int64) {
+	if m.addamount != nil {
+		*m.addamount += i
+	} else {
+		m.addamount = &i
+	}
+}
+
+// AddedAmount returns the value that was added to the "amount" field in this mutation.
+func (m *OrderAdjustmentMutation) AddedAmount() (r int64, exists bool) {
+	v := m.addamount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAmount resets all changes to the "amount" field.
+func (m *OrderAdjustmentMutation) ResetAmount() {
+	m.amount = nil
+	m.addamount = nil
+}
+
+// SetShippingAmount sets the "shipping_amount" field.
+func (m *OrderAdjustmentMutation) SetShippingAmount(i int64) {
+	m.shipping_amount = &i
+	m.addshipping_amount = nil
+}
+
+// ShippingAmount returns the value of the "shipping_amount" field in the mutation.
+func (m *OrderAdjustmentMutation) ShippingAmount() (r int64, exists bool) {
+	v := m.shipping_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldShippingAmount returns the old "shipping_amount" field's value of the OrderAdjustment entity.
+// If the OrderAdjustment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OrderAdjustmentMutation) OldShippingAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldShippingAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldShippingAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldShippingAmount: %w", err)
+	}
+	return oldValue.ShippingAmount, nil
+}
+
+// AddShippingAmount adds i to the "shipping_amount" field.
+func (m *OrderAdjustmentMutation) AddShippingAmount(i int64) {
+	if m.addshipping_amount != nil {
+		*m.addshipping_amount += i
+	} else {
+		m.addshipping_amount = &i
+	}
+}
+
+// AddedShippingAmount returns the value that was added to the "shipping_amount" field in this mutation.
+func (m *OrderAdjustmentMutation) AddedShippingAmount() (r int64, exists bool) {
+	v := m.addshipping_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetShippingAmount resets all changes to the "shipping_amount" field.
+func (m *OrderAdjustmentMutation) ResetShippingAmount() {
+	m.shipping_amount = nil
+	m.addshipping_amount = nil
+}
+
+// SetFundedBy sets the "funded_by" field.
+func (m *OrderAdjustmentMutation) SetFundedBy(ob orderadjustment.FundedBy) {
+	m.funded_by = &ob
+}
+
+// FundedBy returns the value of the "funded_by" field in the mutation.
+func (m *OrderAdjustmentMutation) FundedBy() (r orderadjustment.FundedBy, exists bool) {
+	v := m.funded_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFundedBy returns the old "funded_by" field's value of the OrderAdjustment entity.
+// If the OrderAdjustment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OrderAdjustmentMutation) OldFundedBy(ctx context.Context) (v orderadjustment.FundedBy, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFundedBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFundedBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFundedBy: %w", err)
+	}
+	return oldValue.FundedBy, nil
+}
+
+// ResetFundedBy resets all changes to the "funded_by" field.
+func (m *OrderAdjustmentMutation) ResetFundedBy() {
+	m.funded_by = nil
+}
+
+// SetCurrency sets the "currency" field.
+func (m *OrderAdjustmentMutation) SetCurrency(s string) {
+	m.currency = &s
+}
+
+// Currency returns the value of the "currency" field in the mutation.
+func (m *OrderAdjustmentMutation) Currency() (r string, exists bool) {
+	v := m.currency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCurrency returns the old "currency" field's value of the OrderAdjustment entity.
+// If the OrderAdjustment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OrderAdjustmentMutation) OldCurrency(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCurrency is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCurrency requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCurrency: %w", err)
+	}
+	return oldValue.Currency, nil
+}
+
+// ResetCurrency resets all changes to the "currency" field.
+func (m *OrderAdjustmentMutation) ResetCurrency() {
+	m.currency = nil
+}
+
+// SetLines sets the "lines" field.
+func (m *OrderAdjustmentMutation) SetLines(value map[int]int64) {
+	m.lines = &value
+}
+
+// Lines returns the value of the "lines" field in the mutation.
+func (m *OrderAdjustmentMutation) Lines() (r map[int]int64, exists bool) {
+	v := m.lines
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLines returns the old "lines" field's value of the OrderAdjustment entity.
+// If the OrderAdjustment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OrderAdjustmentMutation) OldLines(ctx context.Context) (v map[int]int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLines is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLines requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLines: %w", err)
+	}
+	return oldValue.Lines, nil
+}
+
+// ClearLines clears the value of the "lines" field.
+func (m *OrderAdjustmentMutation) ClearLines() {
+	m.lines = nil
+	m.clearedFields[orderadjustment.FieldLines] = struct{}{}
+}
+
+// LinesCleared returns if the "lines" field was cleared in this mutation.
+func (m *OrderAdjustmentMutation) LinesCleared() bool {
+	_, ok := m.clearedFields[orderadjustment.FieldLines]
+	return ok
+}
+
+// ResetLines resets all changes to the "lines" field.
+func (m *OrderAdjustmentMutation) ResetLines() {
+	m.lines = nil
+	delete(m.clearedFields, orderadjustment.FieldLines)
+}
+
+// ClearOrder clears the "order" edge to the Order entity.
+func (m *OrderAdjustmentMutation) ClearOrder() {
+	m.cleared_order = true
+	m.clearedFields[orderadjustment.FieldOrderID] = struct{}{}
+}
+
+// OrderCleared reports if the "order" edge to the Order entity was cleared.
+func (m *OrderAdjustmentMutation) OrderCleared() bool {
+	return m.cleared_order
+}
+
+// OrderIDs returns the "order" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// OrderID instead. It exists only for internal usage by the builders.
+func (m *OrderAdjustmentMutation) OrderIDs() (ids []int) {
+	if id := m._order; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetOrder resets all changes to the "order" edge.
+func (m *OrderAdjustmentMutation) ResetOrder() {
+	m._order = nil
+	m.cleared_order = false
+}
+
+// Where appends a list predicates to the OrderAdjustmentMutation builder.
+func (m *OrderAdjustmentMutation) Where(ps ...predicate.OrderAdjustment) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the OrderAdjustmentMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *OrderAdjustmentMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.OrderAdjustment, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *OrderAdjustmentMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *OrderAdjustmentMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (OrderAdjustment).
+func (m *OrderAdjustmentMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *OrderAdjustmentMutation) Fields() []string {
+	fields := make([]string, 0, 10)
+	if m._order != nil {
+		fields = append(fields, orderadjustment.FieldOrderID)
+	}
+	if m.stage != nil {
+		fields = append(fields, orderadjustment.FieldStage)
+	}
+	if m.kind != nil {
+		fields = append(fields, orderadjustment.FieldKind)
+	}
+	if m.source_id != nil {
+		fields = append(fields, orderadjustment.FieldSourceID)
+	}
+	if m.label != nil {
+		fields = append(fields, orderadjustment.FieldLabel)
+	}
+	if m.amount != nil {
+		fields = append(fields, orderadjustment.FieldAmount)
+	}
+	if m.shipping_amount != nil {
+		fields = append(fields, orderadjustment.FieldShippingAmount)
+	}
+	if m.funded_by != nil {
+		fields = append(fields, orderadjustment.FieldFundedBy)
+	}
+	if m.currency != nil {
+		fields = append(fields, orderadjustment.FieldCurrency)
+	}
+	if m.lines != nil {
+		fields = append(fields, orderadjustment.FieldLines)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *OrderAdjustmentMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case orderadjustment.FieldOrderID:
+		return m.OrderID()
+	case orderadjustment.FieldStage:
+		return m.Stage()
+	case orderadjustment.FieldKind:
+		return m.Kind()
+	case orderadjustment.FieldSourceID:
+		return m.SourceID()
+	case orderadjustment.FieldLabel:
+		return m.Label()
+	case orderadjustment.FieldAmount:
+		return m.Amount()
+	case orderadjustment.FieldShippingAmount:
+		return m.ShippingAmount()
+	case orderadjustment.FieldFundedBy:
+		return m.FundedBy()
+	case orderadjustment.FieldCurrency:
+		return m.Currency()
+	case orderadjustment.FieldLines:
+		return m.Lines()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *OrderAdjustmentMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case orderadjustment.FieldOrderID:
+		return m.OldOrderID(ctx)
+	case orderadjustment.FieldStage:
+		return m.OldStage(ctx)
+	case orderadjustment.FieldKind:
+		return m.OldKind(ctx)
+	case orderadjustment.FieldSourceID:
+		return m.OldSourceID(ctx)
+	case orderadjustment.FieldLabel:
+		return m.OldLabel(ctx)
+	case orderadjustment.FieldAmount:
+		return m.OldAmount(ctx)
+	case orderadjustment.FieldShippingAmount:
+		return m.OldShippingAmount(ctx)
+	case orderadjustment.FieldFundedBy:
+		return m.OldFundedBy(ctx)
+	case orderadjustment.FieldCurrency:
+		return m.OldCurrency(ctx)
+	case orderadjustment.FieldLines:
+		return m.OldLines(ctx)
+	}
+	return nil, fmt.Errorf("unknown OrderAdjustment field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *OrderAdjustmentMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case orderadjustment.FieldOrderID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOrderID(v)
+		return nil
+	case orderadjustment.FieldStage:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStage(v)
+		return nil
+	case orderadjustment.FieldKind:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case orderadjustment.FieldSourceID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSourceID(v)
+		return nil
+	case orderadjustment.FieldLabel:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLabel(v)
+		return nil
+	case orderadjustment.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAmount(v)
+		return nil
+	case orderadjustment.FieldShippingAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetShippingAmount(v)
+		return nil
+	case orderadjustment.FieldFundedBy:
+		v, ok := value.(orderadjustment.FundedBy)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFundedBy(v)
+		return nil
+	case orderadjustment.FieldCurrency:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCurrency(v)
+		return nil
+	case orderadjustment.FieldLines:
+		v, ok := value.(map[int]int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLines(v)
+		return nil
+	}
+	return fmt.Errorf("unknown OrderAdjustment field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *OrderAdjustmentMutation) AddedFields() []string {
+	var fields []string
+	if m.addstage != nil {
+		fields = append(fields, orderadjustment.FieldStage)
+	}
+	if m.addsource_id != nil {
+		fields = append(fields, orderadjustment.FieldSourceID)
+	}
+	if m.addamount != nil {
+		fields = append(fields, orderadjustment.FieldAmount)
+	}
+	if m.addshipping_amount != nil {
+		fields = append(fields, orderadjustment.FieldShippingAmount)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *OrderAdjustmentMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case orderadjustment.FieldStage:
+		return m.AddedStage()
+	case orderadjustment.FieldSourceID:
+		return m.AddedSourceID()
+	case orderadjustment.FieldAmount:
+		return m.AddedAmount()
+	case orderadjustment.FieldShippingAmount:
+		return m.AddedShippingAmount()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *OrderAdjustmentMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case orderadjustment.FieldStage:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddStage(v)
+		return nil
+	case orderadjustment.FieldSourceID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSourceID(v)
+		return nil
+	case orderadjustment.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAmount(v)
+		return nil
+	case orderadjustment.FieldShippingAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddShippingAmount(v)
+		return nil
+	}
+	return fmt.Errorf("unknown OrderAdjustment numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *OrderAdjustmentMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(orderadjustment.FieldLines) {
+		fields = append(fields, orderadjustment.FieldLines)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *OrderAdjustmentMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *OrderAdjustmentMutation) ClearField(name string) error {
+	switch name {
+	case orderadjustment.FieldLines:
+		m.ClearLines()
+		return nil
+	}
+	return fmt.Errorf("unknown OrderAdjustment nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *OrderAdjustmentMutation) ResetField(name string) error {
+	switch name {
+	case orderadjustment.FieldOrderID:
+		m.ResetOrderID()
+		return nil
+	case orderadjustment.FieldStage:
+		m.ResetStage()
+		return nil
+	case orderadjustment.FieldKind:
+		m.ResetKind()
+		return nil
+	case orderadjustment.FieldSourceID:
+		m.ResetSourceID()
+		return nil
+	case orderadjustment.FieldLabel:
+		m.ResetLabel()
+		return nil
+	case orderadjustment.FieldAmount:
+		m.ResetAmount()
+		return nil
+	case orderadjustment.FieldShippingAmount:
+		m.ResetShippingAmount()
+		return nil
+	case orderadjustment.FieldFundedBy:
+		m.ResetFundedBy()
+		return nil
+	case orderadjustment.FieldCurrency:
+		m.ResetCurrency()
+		return nil
+	case orderadjustment.FieldLines:
+		m.ResetLines()
+		return nil
+	}
+	return fmt.Errorf("unknown OrderAdjustment field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *OrderAdjustmentMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m._order != nil {
+		edges = append(edges, orderadjustment.EdgeOrder)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *OrderAdjustmentMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case orderadjustment.EdgeOrder:
+		if id := m._order; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *OrderAdjustmentMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *OrderAdjustmentMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *OrderAdjustmentMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.cleared_order {
+		edges = append(edges, orderadjustment.EdgeOrder)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *OrderAdjustmentMutation) EdgeCleared(name string) bool {
+	switch name {
+	case orderadjustment.EdgeOrder:
+		return m.cleared_order
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *OrderAdjustmentMutation) ClearEdge(name string) error {
+	switch name {
+	case orderadjustment.EdgeOrder:
+		m.ClearOrder()
+		return nil
+	}
+	return fmt.Errorf("unknown OrderAdjustment unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *OrderAdjustmentMutation) ResetEdge(name string) error {
+	switch name {
+	case orderadjustment.EdgeOrder:
+		m.ResetOrder()
+		return nil
+	}
+	return fmt.Errorf("unknown OrderAdjustment edge %s", name)
 }
 
 // OrderEventMutation represents an operation that mutates the OrderEvent nodes in the graph.
@@ -22343,6 +42314,8 @@ type OrderItemMutation struct {
 	addquantity        *int
 	line_total         *int64
 	addline_total      *int64
+	discount           *int64
+	adddiscount        *int64
 	fulfilled_at       *time.Time
 	after_sales_status *orderitem.AfterSalesStatus
 	clearedFields      map[string]struct{}
@@ -22954,6 +42927,62 @@ func (m *OrderItemMutation) ResetLineTotal() {
 	m.addline_total = nil
 }
 
+// SetDiscount sets the "discount" field.
+func (m *OrderItemMutation) SetDiscount(i int64) {
+	m.discount = &i
+	m.adddiscount = nil
+}
+
+// Discount returns the value of the "discount" field in the mutation.
+func (m *OrderItemMutation) Discount() (r int64, exists bool) {
+	v := m.discount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDiscount returns the old "discount" field's value of the OrderItem entity.
+// If the OrderItem object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OrderItemMutation) OldDiscount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDiscount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDiscount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDiscount: %w", err)
+	}
+	return oldValue.Discount, nil
+}
+
+// AddDiscount adds i to the "discount" field.
+func (m *OrderItemMutation) AddDiscount(i int64) {
+	if m.adddiscount != nil {
+		*m.adddiscount += i
+	} else {
+		m.adddiscount = &i
+	}
+}
+
+// AddedDiscount returns the value that was added to the "discount" field in this mutation.
+func (m *OrderItemMutation) AddedDiscount() (r int64, exists bool) {
+	v := m.adddiscount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetDiscount resets all changes to the "discount" field.
+func (m *OrderItemMutation) ResetDiscount() {
+	m.discount = nil
+	m.adddiscount = nil
+}
+
 // SetFulfilledAt sets the "fulfilled_at" field.
 func (m *OrderItemMutation) SetFulfilledAt(t time.Time) {
 	m.fulfilled_at = &t
@@ -23193,7 +43222,7 @@ func (m *OrderItemMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *OrderItemMutation) Fields() []string {
-	fields := make([]string, 0, 13)
+	fields := make([]string, 0, 14)
 	if m._order != nil {
 		fields = append(fields, orderitem.FieldOrderID)
 	}
@@ -23226,6 +43255,9 @@ func (m *OrderItemMutation) Fields() []string {
 	}
 	if m.line_total != nil {
 		fields = append(fields, orderitem.FieldLineTotal)
+	}
+	if m.discount != nil {
+		fields = append(fields, orderitem.FieldDiscount)
 	}
 	if m.fulfilled_at != nil {
 		fields = append(fields, orderitem.FieldFulfilledAt)
@@ -23263,6 +43295,8 @@ func (m *OrderItemMutation) Field(name string) (ent.Value, bool) {
 		return m.Quantity()
 	case orderitem.FieldLineTotal:
 		return m.LineTotal()
+	case orderitem.FieldDiscount:
+		return m.Discount()
 	case orderitem.FieldFulfilledAt:
 		return m.FulfilledAt()
 	case orderitem.FieldAfterSalesStatus:
@@ -23298,6 +43332,8 @@ func (m *OrderItemMutation) OldField(ctx context.Context, name string) (ent.Valu
 		return m.OldQuantity(ctx)
 	case orderitem.FieldLineTotal:
 		return m.OldLineTotal(ctx)
+	case orderitem.FieldDiscount:
+		return m.OldDiscount(ctx)
 	case orderitem.FieldFulfilledAt:
 		return m.OldFulfilledAt(ctx)
 	case orderitem.FieldAfterSalesStatus:
@@ -23388,6 +43424,13 @@ func (m *OrderItemMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetLineTotal(v)
 		return nil
+	case orderitem.FieldDiscount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDiscount(v)
+		return nil
 	case orderitem.FieldFulfilledAt:
 		v, ok := value.(time.Time)
 		if !ok {
@@ -23419,6 +43462,9 @@ func (m *OrderItemMutation) AddedFields() []string {
 	if m.addline_total != nil {
 		fields = append(fields, orderitem.FieldLineTotal)
 	}
+	if m.adddiscount != nil {
+		fields = append(fields, orderitem.FieldDiscount)
+	}
 	return fields
 }
 
@@ -23433,6 +43479,8 @@ func (m *OrderItemMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedQuantity()
 	case orderitem.FieldLineTotal:
 		return m.AddedLineTotal()
+	case orderitem.FieldDiscount:
+		return m.AddedDiscount()
 	}
 	return nil, false
 }
@@ -23462,6 +43510,13 @@ func (m *OrderItemMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddLineTotal(v)
+		return nil
+	case orderitem.FieldDiscount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddDiscount(v)
 		return nil
 	}
 	return fmt.Errorf("unknown OrderItem numeric field %s", name)
@@ -23543,6 +43598,9 @@ func (m *OrderItemMutation) ResetField(name string) error {
 		return nil
 	case orderitem.FieldLineTotal:
 		m.ResetLineTotal()
+		return nil
+	case orderitem.FieldDiscount:
+		m.ResetDiscount()
 		return nil
 	case orderitem.FieldFulfilledAt:
 		m.ResetFulfilledAt()
@@ -26938,6 +46996,7 @@ type ProductMutation struct {
 	addtotal_stock        *int
 	variant_count         *int
 	addvariant_count      *int
+	on_sale               *bool
 	clearedFields         map[string]struct{}
 	merchant              *int
 	clearedmerchant       bool
@@ -28363,6 +48422,42 @@ func (m *ProductMutation) ResetVariantCount() {
 	m.addvariant_count = nil
 }
 
+// SetOnSale sets the "on_sale" field.
+func (m *ProductMutation) SetOnSale(b bool) {
+	m.on_sale = &b
+}
+
+// OnSale returns the value of the "on_sale" field in the mutation.
+func (m *ProductMutation) OnSale() (r bool, exists bool) {
+	v := m.on_sale
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOnSale returns the old "on_sale" field's value of the Product entity.
+// If the Product object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProductMutation) OldOnSale(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOnSale is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOnSale requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOnSale: %w", err)
+	}
+	return oldValue.OnSale, nil
+}
+
+// ResetOnSale resets all changes to the "on_sale" field.
+func (m *ProductMutation) ResetOnSale() {
+	m.on_sale = nil
+}
+
 // ClearMerchant clears the "merchant" edge to the Merchant entity.
 func (m *ProductMutation) ClearMerchant() {
 	m.clearedmerchant = true
@@ -28613,7 +48708,7 @@ func (m *ProductMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ProductMutation) Fields() []string {
-	fields := make([]string, 0, 27)
+	fields := make([]string, 0, 28)
 	if m.created_at != nil {
 		fields = append(fields, product.FieldCreatedAt)
 	}
@@ -28695,6 +48790,9 @@ func (m *ProductMutation) Fields() []string {
 	if m.variant_count != nil {
 		fields = append(fields, product.FieldVariantCount)
 	}
+	if m.on_sale != nil {
+		fields = append(fields, product.FieldOnSale)
+	}
 	return fields
 }
 
@@ -28757,6 +48855,8 @@ func (m *ProductMutation) Field(name string) (ent.Value, bool) {
 		return m.TotalStock()
 	case product.FieldVariantCount:
 		return m.VariantCount()
+	case product.FieldOnSale:
+		return m.OnSale()
 	}
 	return nil, false
 }
@@ -28820,6 +48920,8 @@ func (m *ProductMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldTotalStock(ctx)
 	case product.FieldVariantCount:
 		return m.OldVariantCount(ctx)
+	case product.FieldOnSale:
+		return m.OldOnSale(ctx)
 	}
 	return nil, fmt.Errorf("unknown Product field %s", name)
 }
@@ -29017,6 +49119,13 @@ func (m *ProductMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetVariantCount(v)
+		return nil
+	case product.FieldOnSale:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOnSale(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Product field %s", name)
@@ -29333,6 +49442,9 @@ func (m *ProductMutation) ResetField(name string) error {
 		return nil
 	case product.FieldVariantCount:
 		m.ResetVariantCount()
+		return nil
+	case product.FieldOnSale:
+		m.ResetOnSale()
 		return nil
 	}
 	return fmt.Errorf("unknown Product field %s", name)
@@ -30697,6 +50809,5427 @@ func (m *ProductVariantMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown ProductVariant edge %s", name)
+}
+
+// PromotionMutation represents an operation that mutates the Promotion nodes in the graph.
+type PromotionMutation struct {
+	config
+	op                 Op
+	typ                string
+	id                 *int
+	created_at         *time.Time
+	updated_at         *time.Time
+	kind               *promotion.Kind
+	label              *string
+	status             *promotion.Status
+	starts_at          *time.Time
+	ends_at            *time.Time
+	currency           *string
+	scope              *promotion.Scope
+	category_ids       *[]int
+	appendcategory_ids []int
+	product_ids        *[]int
+	appendproduct_ids  []int
+	audiences          *[]string
+	appendaudiences    []string
+	tiers              *[]schematype.PromotionTier
+	appendtiers        []schematype.PromotionTier
+	repeating          *bool
+	max_off            *int64
+	addmax_off         *int64
+	buy_quantity       *int
+	addbuy_quantity    *int
+	free_quantity      *int
+	addfree_quantity   *int
+	per_user_limit     *int
+	addper_user_limit  *int
+	created_by         *int
+	addcreated_by      *int
+	clearedFields      map[string]struct{}
+	merchant           *int
+	clearedmerchant    bool
+	flash_items        map[int]struct{}
+	removedflash_items map[int]struct{}
+	clearedflash_items bool
+	done               bool
+	oldValue           func(context.Context) (*Promotion, error)
+	predicates         []predicate.Promotion
+}
+
+var _ ent.Mutation = (*PromotionMutation)(nil)
+
+// promotionOption allows management of the mutation configuration using functional options.
+type promotionOption func(*PromotionMutation)
+
+// newPromotionMutation creates new mutation for the Promotion entity.
+func newPromotionMutation(c config, op Op, opts ...promotionOption) *PromotionMutation {
+	m := &PromotionMutation{
+		config:        c,
+		op:            op,
+		typ:           TypePromotion,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withPromotionID sets the ID field of the mutation.
+func withPromotionID(id int) promotionOption {
+	return func(m *PromotionMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Promotion
+		)
+		m.oldValue = func(ctx context.Context) (*Promotion, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Promotion.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withPromotion sets the old Promotion of the mutation.
+func withPromotion(node *Promotion) promotionOption {
+	return func(m *PromotionMutation) {
+		m.oldValue = func(context.Context) (*Promotion, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m PromotionMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m PromotionMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *PromotionMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *PromotionMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Promotion.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *PromotionMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *PromotionMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Promotion entity.
+// If the Promotion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PromotionMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *PromotionMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *PromotionMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *PromotionMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the Promotion entity.
+// If the Promotion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PromotionMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *PromotionMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *PromotionMutation) SetMerchantID(i int) {
+	m.merchant = &i
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *PromotionMutation) MerchantID() (r int, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the Promotion entity.
+// If the Promotion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PromotionMutation) OldMerchantID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *PromotionMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetKind sets the "kind" field.
+func (m *PromotionMutation) SetKind(pr promotion.Kind) {
+	m.kind = &pr
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *PromotionMutation) Kind() (r promotion.Kind, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the Promotion entity.
+// If the Promotion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PromotionMutation) OldKind(ctx context.Context) (v promotion.Kind, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *PromotionMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetLabel sets the "label" field.
+func (m *PromotionMutation) SetLabel(s string) {
+	m.label = &s
+}
+
+// Label returns the value of the "label" field in the mutation.
+func (m *PromotionMutation) Label() (r string, exists bool) {
+	v := m.label
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLabel returns the old "label" field's value of the Promotion entity.
+// If the Promotion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PromotionMutation) OldLabel(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLabel is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLabel requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLabel: %w", err)
+	}
+	return oldValue.Label, nil
+}
+
+// ResetLabel resets all changes to the "label" field.
+func (m *PromotionMutation) ResetLabel() {
+	m.label = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *PromotionMutation) SetStatus(pr promotion.Status) {
+	m.status = &pr
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *PromotionMutation) Status() (r promotion.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the Promotion entity.
+// If the Promotion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PromotionMutation) OldStatus(ctx context.Context) (v promotion.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *PromotionMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetStartsAt sets the "starts_at" field.
+func (m *PromotionMutation) SetStartsAt(t time.Time) {
+	m.starts_at = &t
+}
+
+// StartsAt returns the value of the "starts_at" field in the mutation.
+func (m *PromotionMutation) StartsAt() (r time.Time, exists bool) {
+	v := m.starts_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStartsAt returns the old "starts_at" field's value of the Promotion entity.
+// If the Promotion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PromotionMutation) OldStartsAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStartsAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStartsAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStartsAt: %w", err)
+	}
+	return oldValue.StartsAt, nil
+}
+
+// ResetStartsAt resets all changes to the "starts_at" field.
+func (m *PromotionMutation) ResetStartsAt() {
+	m.starts_at = nil
+}
+
+// SetEndsAt sets the "ends_at" field.
+func (m *PromotionMutation) SetEndsAt(t time.Time) {
+	m.ends_at = &t
+}
+
+// EndsAt returns the value of the "ends_at" field in the mutation.
+func (m *PromotionMutation) EndsAt() (r time.Time, exists bool) {
+	v := m.ends_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEndsAt returns the old "ends_at" field's value of the Promotion entity.
+// If the Promotion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PromotionMutation) OldEndsAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEndsAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEndsAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEndsAt: %w", err)
+	}
+	return oldValue.EndsAt, nil
+}
+
+// ResetEndsAt resets all changes to the "ends_at" field.
+func (m *PromotionMutation) ResetEndsAt() {
+	m.ends_at = nil
+}
+
+// SetCurrency sets the "currency" field.
+func (m *PromotionMutation) SetCurrency(s string) {
+	m.currency = &s
+}
+
+// Currency returns the value of the "currency" field in the mutation.
+func (m *PromotionMutation) Currency() (r string, exists bool) {
+	v := m.currency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCurrency returns the old "currency" field's value of the Promotion entity.
+// If the Promotion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PromotionMutation) OldCurrency(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCurrency is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCurrency requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCurrency: %w", err)
+	}
+	return oldValue.Currency, nil
+}
+
+// ResetCurrency resets all changes to the "currency" field.
+func (m *PromotionMutation) ResetCurrency() {
+	m.currency = nil
+}
+
+// SetScope sets the "scope" field.
+func (m *PromotionMutation) SetScope(pr promotion.Scope) {
+	m.scope = &pr
+}
+
+// Scope returns the value of the "scope" field in the mutation.
+func (m *PromotionMutation) Scope() (r promotion.Scope, exists bool) {
+	v := m.scope
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldScope returns the old "scope" field's value of the Promotion entity.
+// If the Promotion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PromotionMutation) OldScope(ctx context.Context) (v promotion.Scope, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldScope is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldScope requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldScope: %w", err)
+	}
+	return oldValue.Scope, nil
+}
+
+// ResetScope resets all changes to the "scope" field.
+func (m *PromotionMutation) ResetScope() {
+	m.scope = nil
+}
+
+// SetCategoryIds sets the "category_ids" field.
+func (m *PromotionMutation) SetCategoryIds(i []int) {
+	m.category_ids = &i
+	m.appendcategory_ids = nil
+}
+
+// CategoryIds returns the value of the "category_ids" field in the mutation.
+func (m *PromotionMutation) CategoryIds() (r []int, exists bool) {
+	v := m.category_ids
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCategoryIds returns the old "category_ids" field's value of the Promotion entity.
+// If the Promotion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PromotionMutation) OldCategoryIds(ctx context.Context) (v []int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCategoryIds is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCategoryIds requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCategoryIds: %w", err)
+	}
+	return oldValue.CategoryIds, nil
+}
+
+// AppendCategoryIds adds i to the "category_ids" field.
+func (m *PromotionMutation) AppendCategoryIds(i []int) {
+	m.appendcategory_ids = append(m.appendcategory_ids, i...)
+}
+
+// AppendedCategoryIds returns the list of values that were appended to the "category_ids" field in this mutation.
+func (m *PromotionMutation) AppendedCategoryIds() ([]int, bool) {
+	if len(m.appendcategory_ids) == 0 {
+		return nil, false
+	}
+	return m.appendcategory_ids, true
+}
+
+// ResetCategoryIds resets all changes to the "category_ids" field.
+func (m *PromotionMutation) ResetCategoryIds() {
+	m.category_ids = nil
+	m.appendcategory_ids = nil
+}
+
+// SetProductIds sets the "product_ids" field.
+func (m *PromotionMutation) SetProductIds(i []int) {
+	m.product_ids = &i
+	m.appendproduct_ids = nil
+}
+
+// ProductIds returns the value of the "product_ids" field in the mutation.
+func (m *PromotionMutation) ProductIds() (r []int, exists bool) {
+	v := m.product_ids
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldProductIds returns the old "product_ids" field's value of the Promotion entity.
+// If the Promotion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PromotionMutation) OldProductIds(ctx context.Context) (v []int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldProductIds is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldProductIds requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldProductIds: %w", err)
+	}
+	return oldValue.ProductIds, nil
+}
+
+// AppendProductIds adds i to the "product_ids" field.
+func (m *PromotionMutation) AppendProductIds(i []int) {
+	m.appendproduct_ids = append(m.appendproduct_ids, i...)
+}
+
+// AppendedProductIds returns the list of values that were appended to the "product_ids" field in this mutation.
+func (m *PromotionMutation) AppendedProductIds() ([]int, bool) {
+	if len(m.appendproduct_ids) == 0 {
+		return nil, false
+	}
+	return m.appendproduct_ids, true
+}
+
+// ResetProductIds resets all changes to the "product_ids" field.
+func (m *PromotionMutation) ResetProductIds() {
+	m.product_ids = nil
+	m.appendproduct_ids = nil
+}
+
+// SetAudiences sets the "audiences" field.
+func (m *PromotionMutation) SetAudiences(s []string) {
+	m.audiences = &s
+	m.appendaudiences = nil
+}
+
+// Audiences returns the value of the "audiences" field in the mutation.
+func (m *PromotionMutation) Audiences() (r []string, exists bool) {
+	v := m.audiences
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAudiences returns the old "audiences" field's value of the Promotion entity.
+// If the Promotion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PromotionMutation) OldAudiences(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAudiences is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAudiences requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAudiences: %w", err)
+	}
+	return oldValue.Audiences, nil
+}
+
+// AppendAudiences adds s to the "audiences" field.
+func (m *PromotionMutation) AppendAudiences(s []string) {
+	m.appendaudiences = append(m.appendaudiences, s...)
+}
+
+// AppendedAudiences returns the list of values that were appended to the "audiences" field in this mutation.
+func (m *PromotionMutation) AppendedAudiences() ([]string, bool) {
+	if len(m.appendaudiences) == 0 {
+		return nil, false
+	}
+	return m.appendaudiences, true
+}
+
+// ResetAudiences resets all changes to the "audiences" field.
+func (m *PromotionMutation) ResetAudiences() {
+	m.audiences = nil
+	m.appendaudiences = nil
+}
+
+// SetTiers sets the "tiers" field.
+func (m *PromotionMutation) SetTiers(st []schematype.PromotionTier) {
+	m.tiers = &st
+	m.appendtiers = nil
+}
+
+// Tiers returns the value of the "tiers" field in the mutation.
+func (m *PromotionMutation) Tiers() (r []schematype.PromotionTier, exists bool) {
+	v := m.tiers
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTiers returns the old "tiers" field's value of the Promotion entity.
+// If the Promotion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PromotionMutation) OldTiers(ctx context.Context) (v []schematype.PromotionTier, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTiers is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTiers requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTiers: %w", err)
+	}
+	return oldValue.Tiers, nil
+}
+
+// AppendTiers adds st to the "tiers" field.
+func (m *PromotionMutation) AppendTiers(st []schematype.PromotionTier) {
+	m.appendtiers = append(m.appendtiers, st...)
+}
+
+// AppendedTiers returns the list of values that were appended to the "tiers" field in this mutation.
+func (m *PromotionMutation) AppendedTiers() ([]schematype.PromotionTier, bool) {
+	if len(m.appendtiers) == 0 {
+		return nil, false
+	}
+	return m.appendtiers, true
+}
+
+// ResetTiers resets all changes to the "tiers" field.
+func (m *PromotionMutation) ResetTiers() {
+	m.tiers = nil
+	m.appendtiers = nil
+}
+
+// SetRepeating sets the "repeating" field.
+func (m *PromotionMutation) SetRepeating(b bool) {
+	m.repeating = &b
+}
+
+// Repeating returns the value of the "repeating" field in the mutation.
+func (m *PromotionMutation) Repeating() (r bool, exists bool) {
+	v := m.repeating
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRepeating returns the old "repeating" field's value of the Promotion entity.
+// If the Promotion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PromotionMutation) OldRepeating(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRepeating is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRepeating requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRepeating: %w", err)
+	}
+	return oldValue.Repeating, nil
+}
+
+// ResetRepeating resets all changes to the "repeating" field.
+func (m *PromotionMutation) ResetRepeating() {
+	m.repeating = nil
+}
+
+// SetMaxOff sets the "max_off" field.
+func (m *PromotionMutation) SetMaxOff(i int64) {
+	m.max_off = &i
+	m.addmax_off = nil
+}
+
+// MaxOff returns the value of the "max_off" field in the mutation.
+func (m *PromotionMutation) MaxOff() (r int64, exists bool) {
+	v := m.max_off
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMaxOff returns the old "max_off" field's value of the Promotion entity.
+// If the Promotion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PromotionMutation) OldMaxOff(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMaxOff is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMaxOff requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMaxOff: %w", err)
+	}
+	return oldValue.MaxOff, nil
+}
+
+// AddMaxOff adds i to the "max_off" field.
+func (m *PromotionMutation) AddMaxOff(i int64) {
+	if m.addmax_off != nil {
+		*m.addmax_off += i
+	} else {
+		m.addmax_off = &i
+	}
+}
+
+// AddedMaxOff returns the value that was added to the "max_off" field in this mutation.
+func (m *PromotionMutation) AddedMaxOff() (r int64, exists bool) {
+	v := m.addmax_off
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetMaxOff resets all changes to the "max_off" field.
+func (m *PromotionMutation) ResetMaxOff() {
+	m.max_off = nil
+	m.addmax_off = nil
+}
+
+// SetBuyQuantity sets the "buy_quantity" field.
+func (m *PromotionMutation) SetBuyQuantity(i int) {
+	m.buy_quantity = &i
+	m.addbuy_quantity = nil
+}
+
+// BuyQuantity returns the value of the "buy_quantity" field in the mutation.
+func (m *PromotionMutation) BuyQuantity() (r int, exists bool) {
+	v := m.buy_quantity
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBuyQuantity returns the old "buy_quantity" field's value of the Promotion entity.
+// If the Promotion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PromotionMutation) OldBuyQuantity(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBuyQuantity is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBuyQuantity requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBuyQuantity: %w", err)
+	}
+	return oldValue.BuyQuantity, nil
+}
+
+// AddBuyQuantity adds i to the "buy_quantity" field.
+func (m *PromotionMutation) AddBuyQuantity(i int) {
+	if m.addbuy_quantity != nil {
+		*m.addbuy_quantity += i
+	} else {
+		m.addbuy_quantity = &i
+	}
+}
+
+// AddedBuyQuantity returns the value that was added to the "buy_quantity" field in this mutation.
+func (m *PromotionMutation) AddedBuyQuantity() (r int, exists bool) {
+	v := m.addbuy_quantity
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetBuyQuantity resets all changes to the "buy_quantity" field.
+func (m *PromotionMutation) ResetBuyQuantity() {
+	m.buy_quantity = nil
+	m.addbuy_quantity = nil
+}
+
+// SetFreeQuantity sets the "free_quantity" field.
+func (m *PromotionMutation) SetFreeQuantity(i int) {
+	m.free_quantity = &i
+	m.addfree_quantity = nil
+}
+
+// FreeQuantity returns the value of the "free_quantity" field in the mutation.
+func (m *PromotionMutation) FreeQuantity() (r int, exists bool) {
+	v := m.free_quantity
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFreeQuantity returns the old "free_quantity" field's value of the Promotion entity.
+// If the Promotion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PromotionMutation) OldFreeQuantity(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFreeQuantity is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFreeQuantity requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFreeQuantity: %w", err)
+	}
+	return oldValue.FreeQuantity, nil
+}
+
+// AddFreeQuantity adds i to the "free_quantity" field.
+func (m *PromotionMutation) AddFreeQuantity(i int) {
+	if m.addfree_quantity != nil {
+		*m.addfree_quantity += i
+	} else {
+		m.addfree_quantity = &i
+	}
+}
+
+// AddedFreeQuantity returns the value that was added to the "free_quantity" field in this mutation.
+func (m *PromotionMutation) AddedFreeQuantity() (r int, exists bool) {
+	v := m.addfree_quantity
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetFreeQuantity resets all changes to the "free_quantity" field.
+func (m *PromotionMutation) ResetFreeQuantity() {
+	m.free_quantity = nil
+	m.addfree_quantity = nil
+}
+
+// SetPerUserLimit sets the "per_user_limit" field.
+func (m *PromotionMutation) SetPerUserLimit(i int) {
+	m.per_user_limit = &i
+	m.addper_user_limit = nil
+}
+
+// PerUserLimit returns the value of the "per_user_limit" field in the mutation.
+func (m *PromotionMutation) PerUserLimit() (r int, exists bool) {
+	v := m.per_user_limit
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPerUserLimit returns the old "per_user_limit" field's value of the Promotion entity.
+// If the Promotion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PromotionMutation) OldPerUserLimit(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPerUserLimit is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPerUserLimit requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPerUserLimit: %w", err)
+	}
+	return oldValue.PerUserLimit, nil
+}
+
+// AddPerUserLimit adds i to the "per_user_limit" field.
+func (m *PromotionMutation) AddPerUserLimit(i int) {
+	if m.addper_user_limit != nil {
+		*m.addper_user_limit += i
+	} else {
+		m.addper_user_limit = &i
+	}
+}
+
+// AddedPerUserLimit returns the value that was added to the "per_user_limit" field in this mutation.
+func (m *PromotionMutation) AddedPerUserLimit() (r int, exists bool) {
+	v := m.addper_user_limit
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPerUserLimit resets all changes to the "per_user_limit" field.
+func (m *PromotionMutation) ResetPerUserLimit() {
+	m.per_user_limit = nil
+	m.addper_user_limit = nil
+}
+
+// SetCreatedBy sets the "created_by" field.
+func (m *PromotionMutation) SetCreatedBy(i int) {
+	m.created_by = &i
+	m.addcreated_by = nil
+}
+
+// CreatedBy returns the value of the "created_by" field in the mutation.
+func (m *PromotionMutation) CreatedBy() (r int, exists bool) {
+	v := m.created_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedBy returns the old "created_by" field's value of the Promotion entity.
+// If the Promotion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PromotionMutation) OldCreatedBy(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedBy: %w", err)
+	}
+	return oldValue.CreatedBy, nil
+}
+
+// AddCreatedBy adds i to the "created_by" field.
+func (m *PromotionMutation) AddCreatedBy(i int) {
+	if m.addcreated_by != nil {
+		*m.addcreated_by += i
+	} else {
+		m.addcreated_by = &i
+	}
+}
+
+// AddedCreatedBy returns the value that was added to the "created_by" field in this mutation.
+func (m *PromotionMutation) AddedCreatedBy() (r int, exists bool) {
+	v := m.addcreated_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearCreatedBy clears the value of the "created_by" field.
+func (m *PromotionMutation) ClearCreatedBy() {
+	m.created_by = nil
+	m.addcreated_by = nil
+	m.clearedFields[promotion.FieldCreatedBy] = struct{}{}
+}
+
+// CreatedByCleared returns if the "created_by" field was cleared in this mutation.
+func (m *PromotionMutation) CreatedByCleared() bool {
+	_, ok := m.clearedFields[promotion.FieldCreatedBy]
+	return ok
+}
+
+// ResetCreatedBy resets all changes to the "created_by" field.
+func (m *PromotionMutation) ResetCreatedBy() {
+	m.created_by = nil
+	m.addcreated_by = nil
+	delete(m.clearedFields, promotion.FieldCreatedBy)
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *PromotionMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[promotion.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *PromotionMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *PromotionMutation) MerchantIDs() (ids []int) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *PromotionMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// AddFlashItemIDs adds the "flash_items" edge to the FlashSaleItem entity by ids.
+func (m *PromotionMutation) AddFlashItemIDs(ids ...int) {
+	if m.flash_items == nil {
+		m.flash_items = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.flash_items[ids[i]] = struct{}{}
+	}
+}
+
+// ClearFlashItems clears the "flash_items" edge to the FlashSaleItem entity.
+func (m *PromotionMutation) ClearFlashItems() {
+	m.clearedflash_items = true
+}
+
+// FlashItemsCleared reports if the "flash_items" edge to the FlashSaleItem entity was cleared.
+func (m *PromotionMutation) FlashItemsCleared() bool {
+	return m.clearedflash_items
+}
+
+// RemoveFlashItemIDs removes the "flash_items" edge to the FlashSaleItem entity by IDs.
+func (m *PromotionMutation) RemoveFlashItemIDs(ids ...int) {
+	if m.removedflash_items == nil {
+		m.removedflash_items = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.flash_items, ids[i])
+		m.removedflash_items[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedFlashItems returns the removed IDs of the "flash_items" edge to the FlashSaleItem entity.
+func (m *PromotionMutation) RemovedFlashItemsIDs() (ids []int) {
+	for id := range m.removedflash_items {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// FlashItemsIDs returns the "flash_items" edge IDs in the mutation.
+func (m *PromotionMutation) FlashItemsIDs() (ids []int) {
+	for id := range m.flash_items {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetFlashItems resets all changes to the "flash_items" edge.
+func (m *PromotionMutation) ResetFlashItems() {
+	m.flash_items = nil
+	m.clearedflash_items = false
+	m.removedflash_items = nil
+}
+
+// Where appends a list predicates to the PromotionMutation builder.
+func (m *PromotionMutation) Where(ps ...predicate.Promotion) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the PromotionMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *PromotionMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Promotion, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *PromotionMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *PromotionMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Promotion).
+func (m *PromotionMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *PromotionMutation) Fields() []string {
+	fields := make([]string, 0, 20)
+	if m.created_at != nil {
+		fields = append(fields, promotion.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, promotion.FieldUpdatedAt)
+	}
+	if m.merchant != nil {
+		fields = append(fields, promotion.FieldMerchantID)
+	}
+	if m.kind != nil {
+		fields = append(fields, promotion.FieldKind)
+	}
+	if m.label != nil {
+		fields = append(fields, promotion.FieldLabel)
+	}
+	if m.status != nil {
+		fields = append(fields, promotion.FieldStatus)
+	}
+	if m.starts_at != nil {
+		fields = append(fields, promotion.FieldStartsAt)
+	}
+	if m.ends_at != nil {
+		fields = append(fields, promotion.FieldEndsAt)
+	}
+	if m.currency != nil {
+		fields = append(fields, promotion.FieldCurrency)
+	}
+	if m.scope != nil {
+		fields = append(fields, promotion.FieldScope)
+	}
+	if m.category_ids != nil {
+		fields = append(fields, promotion.FieldCategoryIds)
+	}
+	if m.product_ids != nil {
+		fields = append(fields, promotion.FieldProductIds)
+	}
+	if m.audiences != nil {
+		fields = append(fields, promotion.FieldAudiences)
+	}
+	if m.tiers != nil {
+		fields = append(fields, promotion.FieldTiers)
+	}
+	if m.repeating != nil {
+		fields = append(fields, promotion.FieldRepeating)
+	}
+	if m.max_off != nil {
+		fields = append(fields, promotion.FieldMaxOff)
+	}
+	if m.buy_quantity != nil {
+		fields = append(fields, promotion.FieldBuyQuantity)
+	}
+	if m.free_quantity != nil {
+		fields = append(fields, promotion.FieldFreeQuantity)
+	}
+	if m.per_user_limit != nil {
+		fields = append(fields, promotion.FieldPerUserLimit)
+	}
+	if m.created_by != nil {
+		fields = append(fields, promotion.FieldCreatedBy)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *PromotionMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case promotion.FieldCreatedAt:
+		return m.CreatedAt()
+	case promotion.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case promotion.FieldMerchantID:
+		return m.MerchantID()
+	case promotion.FieldKind:
+		return m.Kind()
+	case promotion.FieldLabel:
+		return m.Label()
+	case promotion.FieldStatus:
+		return m.Status()
+	case promotion.FieldStartsAt:
+		return m.StartsAt()
+	case promotion.FieldEndsAt:
+		return m.EndsAt()
+	case promotion.FieldCurrency:
+		return m.Currency()
+	case promotion.FieldScope:
+		return m.Scope()
+	case promotion.FieldCategoryIds:
+		return m.CategoryIds()
+	case promotion.FieldProductIds:
+		return m.ProductIds()
+	case promotion.FieldAudiences:
+		return m.Audiences()
+	case promotion.FieldTiers:
+		return m.Tiers()
+	case promotion.FieldRepeating:
+		return m.Repeating()
+	case promotion.FieldMaxOff:
+		return m.MaxOff()
+	case promotion.FieldBuyQuantity:
+		return m.BuyQuantity()
+	case promotion.FieldFreeQuantity:
+		return m.FreeQuantity()
+	case promotion.FieldPerUserLimit:
+		return m.PerUserLimit()
+	case promotion.FieldCreatedBy:
+		return m.CreatedBy()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *PromotionMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case promotion.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case promotion.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case promotion.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case promotion.FieldKind:
+		return m.OldKind(ctx)
+	case promotion.FieldLabel:
+		return m.OldLabel(ctx)
+	case promotion.FieldStatus:
+		return m.OldStatus(ctx)
+	case promotion.FieldStartsAt:
+		return m.OldStartsAt(ctx)
+	case promotion.FieldEndsAt:
+		return m.OldEndsAt(ctx)
+	case promotion.FieldCurrency:
+		return m.OldCurrency(ctx)
+	case promotion.FieldScope:
+		return m.OldScope(ctx)
+	case promotion.FieldCategoryIds:
+		return m.OldCategoryIds(ctx)
+	case promotion.FieldProductIds:
+		return m.OldProductIds(ctx)
+	case promotion.FieldAudiences:
+		return m.OldAudiences(ctx)
+	case promotion.FieldTiers:
+		return m.OldTiers(ctx)
+	case promotion.FieldRepeating:
+		return m.OldRepeating(ctx)
+	case promotion.FieldMaxOff:
+		return m.OldMaxOff(ctx)
+	case promotion.FieldBuyQuantity:
+		return m.OldBuyQuantity(ctx)
+	case promotion.FieldFreeQuantity:
+		return m.OldFreeQuantity(ctx)
+	case promotion.FieldPerUserLimit:
+		return m.OldPerUserLimit(ctx)
+	case promotion.FieldCreatedBy:
+		return m.OldCreatedBy(ctx)
+	}
+	return nil, fmt.Errorf("unknown Promotion field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PromotionMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case promotion.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case promotion.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case promotion.FieldMerchantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case promotion.FieldKind:
+		v, ok := value.(promotion.Kind)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case promotion.FieldLabel:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLabel(v)
+		return nil
+	case promotion.FieldStatus:
+		v, ok := value.(promotion.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case promotion.FieldStartsAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStartsAt(v)
+		return nil
+	case promotion.FieldEndsAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEndsAt(v)
+		return nil
+	case promotion.FieldCurrency:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCurrency(v)
+		return nil
+	case promotion.FieldScope:
+		v, ok := value.(promotion.Scope)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetScope(v)
+		return nil
+	case promotion.FieldCategoryIds:
+		v, ok := value.([]int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCategoryIds(v)
+		return nil
+	case promotion.FieldProductIds:
+		v, ok := value.([]int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetProductIds(v)
+		return nil
+	case promotion.FieldAudiences:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAudiences(v)
+		return nil
+	case promotion.FieldTiers:
+		v, ok := value.([]schematype.PromotionTier)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTiers(v)
+		return nil
+	case promotion.FieldRepeating:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRepeating(v)
+		return nil
+	case promotion.FieldMaxOff:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMaxOff(v)
+		return nil
+	case promotion.FieldBuyQuantity:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBuyQuantity(v)
+		return nil
+	case promotion.FieldFreeQuantity:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFreeQuantity(v)
+		return nil
+	case promotion.FieldPerUserLimit:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPerUserLimit(v)
+		return nil
+	case promotion.FieldCreatedBy:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedBy(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Promotion field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *PromotionMutation) AddedFields() []string {
+	var fields []string
+	if m.addmax_off != nil {
+		fields = append(fields, promotion.FieldMaxOff)
+	}
+	if m.addbuy_quantity != nil {
+		fields = append(fields, promotion.FieldBuyQuantity)
+	}
+	if m.addfree_quantity != nil {
+		fields = append(fields, promotion.FieldFreeQuantity)
+	}
+	if m.addper_user_limit != nil {
+		fields = append(fields, promotion.FieldPerUserLimit)
+	}
+	if m.addcreated_by != nil {
+		fields = append(fields, promotion.FieldCreatedBy)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *PromotionMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case promotion.FieldMaxOff:
+		return m.AddedMaxOff()
+	case promotion.FieldBuyQuantity:
+		return m.AddedBuyQuantity()
+	case promotion.FieldFreeQuantity:
+		return m.AddedFreeQuantity()
+	case promotion.FieldPerUserLimit:
+		return m.AddedPerUserLimit()
+	case promotion.FieldCreatedBy:
+		return m.AddedCreatedBy()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PromotionMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case promotion.FieldMaxOff:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMaxOff(v)
+		return nil
+	case promotion.FieldBuyQuantity:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddBuyQuantity(v)
+		return nil
+	case promotion.FieldFreeQuantity:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddFreeQuantity(v)
+		return nil
+	case promotion.FieldPerUserLimit:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPerUserLimit(v)
+		return nil
+	case promotion.FieldCreatedBy:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCreatedBy(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Promotion numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *PromotionMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(promotion.FieldCreatedBy) {
+		fields = append(fields, promotion.FieldCreatedBy)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *PromotionMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *PromotionMutation) ClearField(name string) error {
+	switch name {
+	case promotion.FieldCreatedBy:
+		m.ClearCreatedBy()
+		return nil
+	}
+	return fmt.Errorf("unknown Promotion nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *PromotionMutation) ResetField(name string) error {
+	switch name {
+	case promotion.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case promotion.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case promotion.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case promotion.FieldKind:
+		m.ResetKind()
+		return nil
+	case promotion.FieldLabel:
+		m.ResetLabel()
+		return nil
+	case promotion.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case promotion.FieldStartsAt:
+		m.ResetStartsAt()
+		return nil
+	case promotion.FieldEndsAt:
+		m.ResetEndsAt()
+		return nil
+	case promotion.FieldCurrency:
+		m.ResetCurrency()
+		return nil
+	case promotion.FieldScope:
+		m.ResetScope()
+		return nil
+	case promotion.FieldCategoryIds:
+		m.ResetCategoryIds()
+		return nil
+	case promotion.FieldProductIds:
+		m.ResetProductIds()
+		return nil
+	case promotion.FieldAudiences:
+		m.ResetAudiences()
+		return nil
+	case promotion.FieldTiers:
+		m.ResetTiers()
+		return nil
+	case promotion.FieldRepeating:
+		m.ResetRepeating()
+		return nil
+	case promotion.FieldMaxOff:
+		m.ResetMaxOff()
+		return nil
+	case promotion.FieldBuyQuantity:
+		m.ResetBuyQuantity()
+		return nil
+	case promotion.FieldFreeQuantity:
+		m.ResetFreeQuantity()
+		return nil
+	case promotion.FieldPerUserLimit:
+		m.ResetPerUserLimit()
+		return nil
+	case promotion.FieldCreatedBy:
+		m.ResetCreatedBy()
+		return nil
+	}
+	return fmt.Errorf("unknown Promotion field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *PromotionMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.merchant != nil {
+		edges = append(edges, promotion.EdgeMerchant)
+	}
+	if m.flash_items != nil {
+		edges = append(edges, promotion.EdgeFlashItems)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *PromotionMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case promotion.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	case promotion.EdgeFlashItems:
+		ids := make([]ent.Value, 0, len(m.flash_items))
+		for id := range m.flash_items {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *PromotionMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.removedflash_items != nil {
+		edges = append(edges, promotion.EdgeFlashItems)
+	}
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *PromotionMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case promotion.EdgeFlashItems:
+		ids := make([]ent.Value, 0, len(m.removedflash_items))
+		for id := range m.removedflash_items {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *PromotionMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedmerchant {
+		edges = append(edges, promotion.EdgeMerchant)
+	}
+	if m.clearedflash_items {
+		edges = append(edges, promotion.EdgeFlashItems)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *PromotionMutation) EdgeCleared(name string) bool {
+	switch name {
+	case promotion.EdgeMerchant:
+		return m.clearedmerchant
+	case promotion.EdgeFlashItems:
+		return m.clearedflash_items
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *PromotionMutation) ClearEdge(name string) error {
+	switch name {
+	case promotion.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	}
+	return fmt.Errorf("unknown Promotion unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *PromotionMutation) ResetEdge(name string) error {
+	switch name {
+	case promotion.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	case promotion.EdgeFlashItems:
+		m.ResetFlashItems()
+		return nil
+	}
+	return fmt.Errorf("unknown Promotion edge %s", name)
+}
+
+// RedPacketMutation represents an operation that mutates the RedPacket nodes in the graph.
+type RedPacketMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *int
+	seq             *int
+	addseq          *int
+	amount          *int64
+	addamount       *int64
+	currency        *string
+	user_id         *int
+	adduser_id      *int
+	claimed_at      *time.Time
+	expires_at      *time.Time
+	balance         *int64
+	addbalance      *int64
+	clearedFields   map[string]struct{}
+	campaign        *int
+	clearedcampaign bool
+	done            bool
+	oldValue        func(context.Context) (*RedPacket, error)
+	predicates      []predicate.RedPacket
+}
+
+var _ ent.Mutation = (*RedPacketMutation)(nil)
+
+// redpacketOption allows management of the mutation configuration using functional options.
+type redpacketOption func(*RedPacketMutation)
+
+// newRedPacketMutation creates new mutation for the RedPacket entity.
+func newRedPacketMutation(c config, op Op, opts ...redpacketOption) *RedPacketMutation {
+	m := &RedPacketMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeRedPacket,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withRedPacketID sets the ID field of the mutation.
+func withRedPacketID(id int) redpacketOption {
+	return func(m *RedPacketMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *RedPacket
+		)
+		m.oldValue = func(ctx context.Context) (*RedPacket, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().RedPacket.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withRedPacket sets the old RedPacket of the mutation.
+func withRedPacket(node *RedPacket) redpacketOption {
+	return func(m *RedPacketMutation) {
+		m.oldValue = func(context.Context) (*RedPacket, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m RedPacketMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m RedPacketMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *RedPacketMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *RedPacketMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().RedPacket.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCampaignID sets the "campaign_id" field.
+func (m *RedPacketMutation) SetCampaignID(i int) {
+	m.campaign = &i
+}
+
+// CampaignID returns the value of the "campaign_id" field in the mutation.
+func (m *RedPacketMutation) CampaignID() (r int, exists bool) {
+	v := m.campaign
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCampaignID returns the old "campaign_id" field's value of the RedPacket entity.
+// If the RedPacket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RedPacketMutation) OldCampaignID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCampaignID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCampaignID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCampaignID: %w", err)
+	}
+	return oldValue.CampaignID, nil
+}
+
+// ResetCampaignID resets all changes to the "campaign_id" field.
+func (m *RedPacketMutation) ResetCampaignID() {
+	m.campaign = nil
+}
+
+// SetSeq sets the "seq" field.
+func (m *RedPacketMutation) SetSeq(i int) {
+	m.seq = &i
+	m.addseq = nil
+}
+
+// Seq returns the value of the "seq" field in the mutation.
+func (m *RedPacketMutation) Seq() (r int, exists bool) {
+	v := m.seq
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSeq returns the old "seq" field's value of the RedPacket entity.
+// If the RedPacket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RedPacketMutation) OldSeq(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSeq is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSeq requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSeq: %w", err)
+	}
+	return oldValue.Seq, nil
+}
+
+// AddSeq adds i to the "seq" field.
+func (m *RedPacketMutation) AddSeq(i int) {
+	if m.addseq != nil {
+		*m.addseq += i
+	} else {
+		m.addseq = &i
+	}
+}
+
+// AddedSeq returns the value that was added to the "seq" field in this mutation.
+func (m *RedPacketMutation) AddedSeq() (r int, exists bool) {
+	v := m.addseq
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSeq resets all changes to the "seq" field.
+func (m *RedPacketMutation) ResetSeq() {
+	m.seq = nil
+	m.addseq = nil
+}
+
+// SetAmount sets the "amount" field.
+func (m *RedPacketMutation) SetAmount(i int64) {
+	m.amount = &i
+	m.addamount = nil
+}
+
+// Amount returns the value of the "amount" field in the mutation.
+func (m *RedPacketMutation) Amount() (r int64, exists bool) {
+	v := m.amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAmount returns the old "amount" field's value of the RedPacket entity.
+// If the RedPacket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RedPacketMutation) OldAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAmount: %w", err)
+	}
+	return oldValue.Amount, nil
+}
+
+// AddAmount adds i to the "amount" field.
+func (m *RedPacketMutation) AddAmount(i int64) {
+	if m.addamount != nil {
+		*m.addamount += i
+	} else {
+		m.addamount = &i
+	}
+}
+
+// AddedAmount returns the value that was added to the "amount" field in this mutation.
+func (m *RedPacketMutation) AddedAmount() (r int64, exists bool) {
+	v := m.addamount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAmount resets all changes to the "amount" field.
+func (m *RedPacketMutation) ResetAmount() {
+	m.amount = nil
+	m.addamount = nil
+}
+
+// SetCurrency sets the "currency" field.
+func (m *RedPacketMutation) SetCurrency(s string) {
+	m.currency = &s
+}
+
+// Currency returns the value of the "currency" field in the mutation.
+func (m *RedPacketMutation) Currency() (r string, exists bool) {
+	v := m.currency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCurrency returns the old "currency" field's value of the RedPacket entity.
+// If the RedPacket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RedPacketMutation) OldCurrency(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCurrency is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCurrency requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCurrency: %w", err)
+	}
+	return oldValue.Currency, nil
+}
+
+// ResetCurrency resets all changes to the "currency" field.
+func (m *RedPacketMutation) ResetCurrency() {
+	m.currency = nil
+}
+
+// SetUserID sets the "user_id" field.
+func (m *RedPacketMutation) SetUserID(i int) {
+	m.user_id = &i
+	m.adduser_id = nil
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *RedPacketMutation) UserID() (r int, exists bool) {
+	v := m.user_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the RedPacket entity.
+// If the RedPacket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RedPacketMutation) OldUserID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// AddUserID adds i to the "user_id" field.
+func (m *RedPacketMutation) AddUserID(i int) {
+	if m.adduser_id != nil {
+		*m.adduser_id += i
+	} else {
+		m.adduser_id = &i
+	}
+}
+
+// AddedUserID returns the value that was added to the "user_id" field in this mutation.
+func (m *RedPacketMutation) AddedUserID() (r int, exists bool) {
+	v := m.adduser_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearUserID clears the value of the "user_id" field.
+func (m *RedPacketMutation) ClearUserID() {
+	m.user_id = nil
+	m.adduser_id = nil
+	m.clearedFields[redpacket.FieldUserID] = struct{}{}
+}
+
+// UserIDCleared returns if the "user_id" field was cleared in this mutation.
+func (m *RedPacketMutation) UserIDCleared() bool {
+	_, ok := m.clearedFields[redpacket.FieldUserID]
+	return ok
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *RedPacketMutation) ResetUserID() {
+	m.user_id = nil
+	m.adduser_id = nil
+	delete(m.clearedFields, redpacket.FieldUserID)
+}
+
+// SetClaimedAt sets the "claimed_at" field.
+func (m *RedPacketMutation) SetClaimedAt(t time.Time) {
+	m.claimed_at = &t
+}
+
+// ClaimedAt returns the value of the "claimed_at" field in the mutation.
+func (m *RedPacketMutation) ClaimedAt() (r time.Time, exists bool) {
+	v := m.claimed_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldClaimedAt returns the old "claimed_at" field's value of the RedPacket entity.
+// If the RedPacket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RedPacketMutation) OldClaimedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldClaimedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldClaimedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldClaimedAt: %w", err)
+	}
+	return oldValue.ClaimedAt, nil
+}
+
+// ClearClaimedAt clears the value of the "claimed_at" field.
+func (m *RedPacketMutation) ClearClaimedAt() {
+	m.claimed_at = nil
+	m.clearedFields[redpacket.FieldClaimedAt] = struct{}{}
+}
+
+// ClaimedAtCleared returns if the "claimed_at" field was cleared in this mutation.
+func (m *RedPacketMutation) ClaimedAtCleared() bool {
+	_, ok := m.clearedFields[redpacket.FieldClaimedAt]
+	return ok
+}
+
+// ResetClaimedAt resets all changes to the "claimed_at" field.
+func (m *RedPacketMutation) ResetClaimedAt() {
+	m.claimed_at = nil
+	delete(m.clearedFields, redpacket.FieldClaimedAt)
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (m *RedPacketMutation) SetExpiresAt(t time.Time) {
+	m.expires_at = &t
+}
+
+// ExpiresAt returns the value of the "expires_at" field in the mutation.
+func (m *RedPacketMutation) ExpiresAt() (r time.Time, exists bool) {
+	v := m.expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpiresAt returns the old "expires_at" field's value of the RedPacket entity.
+// If the RedPacket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RedPacketMutation) OldExpiresAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpiresAt: %w", err)
+	}
+	return oldValue.ExpiresAt, nil
+}
+
+// ClearExpiresAt clears the value of the "expires_at" field.
+func (m *RedPacketMutation) ClearExpiresAt() {
+	m.expires_at = nil
+	m.clearedFields[redpacket.FieldExpiresAt] = struct{}{}
+}
+
+// ExpiresAtCleared returns if the "expires_at" field was cleared in this mutation.
+func (m *RedPacketMutation) ExpiresAtCleared() bool {
+	_, ok := m.clearedFields[redpacket.FieldExpiresAt]
+	return ok
+}
+
+// ResetExpiresAt resets all changes to the "expires_at" field.
+func (m *RedPacketMutation) ResetExpiresAt() {
+	m.expires_at = nil
+	delete(m.clearedFields, redpacket.FieldExpiresAt)
+}
+
+// SetBalance sets the "balance" field.
+func (m *RedPacketMutation) SetBalance(i int64) {
+	m.balance = &i
+	m.addbalance = nil
+}
+
+// Balance returns the value of the "balance" field in the mutation.
+func (m *RedPacketMutation) Balance() (r int64, exists bool) {
+	v := m.balance
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBalance returns the old "balance" field's value of the RedPacket entity.
+// If the RedPacket object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RedPacketMutation) OldBalance(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBalance is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBalance requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBalance: %w", err)
+	}
+	return oldValue.Balance, nil
+}
+
+// AddBalance adds i to the "balance" field.
+func (m *RedPacketMutation) AddBalance(i int64) {
+	if m.addbalance != nil {
+		*m.addbalance += i
+	} else {
+		m.addbalance = &i
+	}
+}
+
+// AddedBalance returns the value that was added to the "balance" field in this mutation.
+func (m *RedPacketMutation) AddedBalance() (r int64, exists bool) {
+	v := m.addbalance
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetBalance resets all changes to the "balance" field.
+func (m *RedPacketMutation) ResetBalance() {
+	m.balance = nil
+	m.addbalance = nil
+}
+
+// ClearCampaign clears the "campaign" edge to the RedPacketCampaign entity.
+func (m *RedPacketMutation) ClearCampaign() {
+	m.clearedcampaign = true
+	m.clearedFields[redpacket.FieldCampaignID] = struct{}{}
+}
+
+// CampaignCleared reports if the "campaign" edge to the RedPacketCampaign entity was cleared.
+func (m *RedPacketMutation) CampaignCleared() bool {
+	return m.clearedcampaign
+}
+
+// CampaignIDs returns the "campaign" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// CampaignID instead. It exists only for internal usage by the builders.
+func (m *RedPacketMutation) CampaignIDs() (ids []int) {
+	if id := m.campaign; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetCampaign resets all changes to the "campaign" edge.
+func (m *RedPacketMutation) ResetCampaign() {
+	m.campaign = nil
+	m.clearedcampaign = false
+}
+
+// Where appends a list predicates to the RedPacketMutation builder.
+func (m *RedPacketMutation) Where(ps ...predicate.RedPacket) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the RedPacketMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *RedPacketMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.RedPacket, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *RedPacketMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *RedPacketMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (RedPacket).
+func (m *RedPacketMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *RedPacketMutation) Fields() []string {
+	fields := make([]string, 0, 8)
+	if m.campaign != nil {
+		fields = append(fields, redpacket.FieldCampaignID)
+	}
+	if m.seq != nil {
+		fields = append(fields, redpacket.FieldSeq)
+	}
+	if m.amount != nil {
+		fields = append(fields, redpacket.FieldAmount)
+	}
+	if m.currency != nil {
+		fields = append(fields, redpacket.FieldCurrency)
+	}
+	if m.user_id != nil {
+		fields = append(fields, redpacket.FieldUserID)
+	}
+	if m.claimed_at != nil {
+		fields = append(fields, redpacket.FieldClaimedAt)
+	}
+	if m.expires_at != nil {
+		fields = append(fields, redpacket.FieldExpiresAt)
+	}
+	if m.balance != nil {
+		fields = append(fields, redpacket.FieldBalance)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *RedPacketMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case redpacket.FieldCampaignID:
+		return m.CampaignID()
+	case redpacket.FieldSeq:
+		return m.Seq()
+	case redpacket.FieldAmount:
+		return m.Amount()
+	case redpacket.FieldCurrency:
+		return m.Currency()
+	case redpacket.FieldUserID:
+		return m.UserID()
+	case redpacket.FieldClaimedAt:
+		return m.ClaimedAt()
+	case redpacket.FieldExpiresAt:
+		return m.ExpiresAt()
+	case redpacket.FieldBalance:
+		return m.Balance()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *RedPacketMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case redpacket.FieldCampaignID:
+		return m.OldCampaignID(ctx)
+	case redpacket.FieldSeq:
+		return m.OldSeq(ctx)
+	case redpacket.FieldAmount:
+		return m.OldAmount(ctx)
+	case redpacket.FieldCurrency:
+		return m.OldCurrency(ctx)
+	case redpacket.FieldUserID:
+		return m.OldUserID(ctx)
+	case redpacket.FieldClaimedAt:
+		return m.OldClaimedAt(ctx)
+	case redpacket.FieldExpiresAt:
+		return m.OldExpiresAt(ctx)
+	case redpacket.FieldBalance:
+		return m.OldBalance(ctx)
+	}
+	return nil, fmt.Errorf("unknown RedPacket field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *RedPacketMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case redpacket.FieldCampaignID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCampaignID(v)
+		return nil
+	case redpacket.FieldSeq:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSeq(v)
+		return nil
+	case redpacket.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAmount(v)
+		return nil
+	case redpacket.FieldCurrency:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCurrency(v)
+		return nil
+	case redpacket.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case redpacket.FieldClaimedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetClaimedAt(v)
+		return nil
+	case redpacket.FieldExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpiresAt(v)
+		return nil
+	case redpacket.FieldBalance:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBalance(v)
+		return nil
+	}
+	return fmt.Errorf("unknown RedPacket field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *RedPacketMutation) AddedFields() []string {
+	var fields []string
+	if m.addseq != nil {
+		fields = append(fields, redpacket.FieldSeq)
+	}
+	if m.addamount != nil {
+		fields = append(fields, redpacket.FieldAmount)
+	}
+	if m.adduser_id != nil {
+		fields = append(fields, redpacket.FieldUserID)
+	}
+	if m.addbalance != nil {
+		fields = append(fields, redpacket.FieldBalance)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *RedPacketMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case redpacket.FieldSeq:
+		return m.AddedSeq()
+	case redpacket.FieldAmount:
+		return m.AddedAmount()
+	case redpacket.FieldUserID:
+		return m.AddedUserID()
+	case redpacket.FieldBalance:
+		return m.AddedBalance()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *RedPacketMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case redpacket.FieldSeq:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSeq(v)
+		return nil
+	case redpacket.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAmount(v)
+		return nil
+	case redpacket.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddUserID(v)
+		return nil
+	case redpacket.FieldBalance:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddBalance(v)
+		return nil
+	}
+	return fmt.Errorf("unknown RedPacket numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *RedPacketMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(redpacket.FieldUserID) {
+		fields = append(fields, redpacket.FieldUserID)
+	}
+	if m.FieldCleared(redpacket.FieldClaimedAt) {
+		fields = append(fields, redpacket.FieldClaimedAt)
+	}
+	if m.FieldCleared(redpacket.FieldExpiresAt) {
+		fields = append(fields, redpacket.FieldExpiresAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *RedPacketMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *RedPacketMutation) ClearField(name string) error {
+	switch name {
+	case redpacket.FieldUserID:
+		m.ClearUserID()
+		return nil
+	case redpacket.FieldClaimedAt:
+		m.ClearClaimedAt()
+		return nil
+	case redpacket.FieldExpiresAt:
+		m.ClearExpiresAt()
+		return nil
+	}
+	return fmt.Errorf("unknown RedPacket nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *RedPacketMutation) ResetField(name string) error {
+	switch name {
+	case redpacket.FieldCampaignID:
+		m.ResetCampaignID()
+		return nil
+	case redpacket.FieldSeq:
+		m.ResetSeq()
+		return nil
+	case redpacket.FieldAmount:
+		m.ResetAmount()
+		return nil
+	case redpacket.FieldCurrency:
+		m.ResetCurrency()
+		return nil
+	case redpacket.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case redpacket.FieldClaimedAt:
+		m.ResetClaimedAt()
+		return nil
+	case redpacket.FieldExpiresAt:
+		m.ResetExpiresAt()
+		return nil
+	case redpacket.FieldBalance:
+		m.ResetBalance()
+		return nil
+	}
+	return fmt.Errorf("unknown RedPacket field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *RedPacketMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.campaign != nil {
+		edges = append(edges, redpacket.EdgeCampaign)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *RedPacketMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case redpacket.EdgeCampaign:
+		if id := m.campaign; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *RedPacketMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *RedPacketMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *RedPacketMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedcampaign {
+		edges = append(edges, redpacket.EdgeCampaign)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *RedPacketMutation) EdgeCleared(name string) bool {
+	switch name {
+	case redpacket.EdgeCampaign:
+		return m.clearedcampaign
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *RedPacketMutation) ClearEdge(name string) error {
+	switch name {
+	case redpacket.EdgeCampaign:
+		m.ClearCampaign()
+		return nil
+	}
+	return fmt.Errorf("unknown RedPacket unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *RedPacketMutation) ResetEdge(name string) error {
+	switch name {
+	case redpacket.EdgeCampaign:
+		m.ResetCampaign()
+		return nil
+	}
+	return fmt.Errorf("unknown RedPacket edge %s", name)
+}
+
+// RedPacketCampaignMutation represents an operation that mutates the RedPacketCampaign nodes in the graph.
+type RedPacketCampaignMutation struct {
+	config
+	op                Op
+	typ               string
+	id                *int
+	created_at        *time.Time
+	updated_at        *time.Time
+	name              *string
+	currency          *string
+	split             *redpacketcampaign.Split
+	budget            *int64
+	addbudget         *int64
+	count             *int
+	addcount          *int
+	min_amount        *int64
+	addmin_amount     *int64
+	max_amount        *int64
+	addmax_amount     *int64
+	starts_at         *time.Time
+	ends_at           *time.Time
+	per_user_limit    *int
+	addper_user_limit *int
+	validity_hours    *int
+	addvalidity_hours *int
+	status            *redpacketcampaign.Status
+	created_by_id     *int
+	addcreated_by_id  *int
+	clearedFields     map[string]struct{}
+	packets           map[int]struct{}
+	removedpackets    map[int]struct{}
+	clearedpackets    bool
+	done              bool
+	oldValue          func(context.Context) (*RedPacketCampaign, error)
+	predicates        []predicate.RedPacketCampaign
+}
+
+var _ ent.Mutation = (*RedPacketCampaignMutation)(nil)
+
+// redpacketcampaignOption allows management of the mutation configuration using functional options.
+type redpacketcampaignOption func(*RedPacketCampaignMutation)
+
+// newRedPacketCampaignMutation creates new mutation for the RedPacketCampaign entity.
+func newRedPacketCampaignMutation(c config, op Op, opts ...redpacketcampaignOption) *RedPacketCampaignMutation {
+	m := &RedPacketCampaignMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeRedPacketCampaign,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withRedPacketCampaignID sets the ID field of the mutation.
+func withRedPacketCampaignID(id int) redpacketcampaignOption {
+	return func(m *RedPacketCampaignMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *RedPacketCampaign
+		)
+		m.oldValue = func(ctx context.Context) (*RedPacketCampaign, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().RedPacketCampaign.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withRedPacketCampaign sets the old RedPacketCampaign of the mutation.
+func withRedPacketCampaign(node *RedPacketCampaign) redpacketcampaignOption {
+	return func(m *RedPacketCampaignMutation) {
+		m.oldValue = func(context.Context) (*RedPacketCampaign, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m RedPacketCampaignMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m RedPacketCampaignMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *RedPacketCampaignMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *RedPacketCampaignMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().RedPacketCampaign.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *RedPacketCampaignMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *RedPacketCampaignMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the RedPacketCampaign entity.
+// If the RedPacketCampaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RedPacketCampaignMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *RedPacketCampaignMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *RedPacketCampaignMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *RedPacketCampaignMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the RedPacketCampaign entity.
+// If the RedPacketCampaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RedPacketCampaignMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *RedPacketCampaignMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetName sets the "name" field.
+func (m *RedPacketCampaignMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *RedPacketCampaignMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the RedPacketCampaign entity.
+// If the RedPacketCampaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RedPacketCampaignMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *RedPacketCampaignMutation) ResetName() {
+	m.name = nil
+}
+
+// SetCurrency sets the "currency" field.
+func (m *RedPacketCampaignMutation) SetCurrency(s string) {
+	m.currency = &s
+}
+
+// Currency returns the value of the "currency" field in the mutation.
+func (m *RedPacketCampaignMutation) Currency() (r string, exists bool) {
+	v := m.currency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCurrency returns the old "currency" field's value of the RedPacketCampaign entity.
+// If the RedPacketCampaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RedPacketCampaignMutation) OldCurrency(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCurrency is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCurrency requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCurrency: %w", err)
+	}
+	return oldValue.Currency, nil
+}
+
+// ResetCurrency resets all changes to the "currency" field.
+func (m *RedPacketCampaignMutation) ResetCurrency() {
+	m.currency = nil
+}
+
+// SetSplit sets the "split" field.
+func (m *RedPacketCampaignMutation) SetSplit(r redpacketcampaign.Split) {
+	m.split = &r
+}
+
+// Split returns the value of the "split" field in the mutation.
+func (m *RedPacketCampaignMutation) Split() (r redpacketcampaign.Split, exists bool) {
+	v := m.split
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSplit returns the old "split" field's value of the RedPacketCampaign entity.
+// If the RedPacketCampaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RedPacketCampaignMutation) OldSplit(ctx context.Context) (v redpacketcampaign.Split, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSplit is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSplit requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSplit: %w", err)
+	}
+	return oldValue.Split, nil
+}
+
+// ResetSplit resets all changes to the "split" field.
+func (m *RedPacketCampaignMutation) ResetSplit() {
+	m.split = nil
+}
+
+// SetBudget sets the "budget" field.
+func (m *RedPacketCampaignMutation) SetBudget(i int64) {
+	m.budget = &i
+	m.addbudget = nil
+}
+
+// Budget returns the value of the "budget" field in the mutation.
+func (m *RedPacketCampaignMutation) Budget() (r int64, exists bool) {
+	v := m.budget
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBudget returns the old "budget" field's value of the RedPacketCampaign entity.
+// If the RedPacketCampaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RedPacketCampaignMutation) OldBudget(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBudget is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBudget requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBudget: %w", err)
+	}
+	return oldValue.Budget, nil
+}
+
+// AddBudget adds i to the "budget" field.
+func (m *RedPacketCampaignMutation) AddBudget(i int64) {
+	if m.addbudget != nil {
+		*m.addbudget += i
+	} else {
+		m.addbudget = &i
+	}
+}
+
+// AddedBudget returns the value that was added to the "budget" field in this mutation.
+func (m *RedPacketCampaignMutation) AddedBudget() (r int64, exists bool) {
+	v := m.addbudget
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetBudget resets all changes to the "budget" field.
+func (m *RedPacketCampaignMutation) ResetBudget() {
+	m.budget = nil
+	m.addbudget = nil
+}
+
+// SetCount sets the "count" field.
+func (m *RedPacketCampaignMutation) SetCount(i int) {
+	m.count = &i
+	m.addcount = nil
+}
+
+// Count returns the value of the "count" field in the mutation.
+func (m *RedPacketCampaignMutation) Count() (r int, exists bool) {
+	v := m.count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCount returns the old "count" field's value of the RedPacketCampaign entity.
+// If the RedPacketCampaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RedPacketCampaignMutation) OldCount(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCount: %w", err)
+	}
+	return oldValue.Count, nil
+}
+
+// AddCount adds i to the "count" field.
+func (m *RedPacketCampaignMutation) AddCount(i int) {
+	if m.addcount != nil {
+		*m.addcount += i
+	} else {
+		m.addcount = &i
+	}
+}
+
+// AddedCount returns the value that was added to the "count" field in this mutation.
+func (m *RedPacketCampaignMutation) AddedCount() (r int, exists bool) {
+	v := m.addcount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCount resets all changes to the "count" field.
+func (m *RedPacketCampaignMutation) ResetCount() {
+	m.count = nil
+	m.addcount = nil
+}
+
+// SetMinAmount sets the "min_amount" field.
+func (m *RedPacketCampaignMutation) SetMinAmount(i int64) {
+	m.min_amount = &i
+	m.addmin_amount = nil
+}
+
+// MinAmount returns the value of the "min_amount" field in the mutation.
+func (m *RedPacketCampaignMutation) MinAmount() (r int64, exists bool) {
+	v := m.min_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMinAmount returns the old "min_amount" field's value of the RedPacketCampaign entity.
+// If the RedPacketCampaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RedPacketCampaignMutation) OldMinAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMinAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMinAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMinAmount: %w", err)
+	}
+	return oldValue.MinAmount, nil
+}
+
+// AddMinAmount adds i to the "min_amount" field.
+func (m *RedPacketCampaignMutation) AddMinAmount(i int64) {
+	if m.addmin_amount != nil {
+		*m.addmin_amount += i
+	} else {
+		m.addmin_amount = &i
+	}
+}
+
+// AddedMinAmount returns the value that was added to the "min_amount" field in this mutation.
+func (m *RedPacketCampaignMutation) AddedMinAmount() (r int64, exists bool) {
+	v := m.addmin_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetMinAmount resets all changes to the "min_amount" field.
+func (m *RedPacketCampaignMutation) ResetMinAmount() {
+	m.min_amount = nil
+	m.addmin_amount = nil
+}
+
+// SetMaxAmount sets the "max_amount" field.
+func (m *RedPacketCampaignMutation) SetMaxAmount(i int64) {
+	m.max_amount = &i
+	m.addmax_amount = nil
+}
+
+// MaxAmount returns the value of the "max_amount" field in the mutation.
+func (m *RedPacketCampaignMutation) MaxAmount() (r int64, exists bool) {
+	v := m.max_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMaxAmount returns the old "max_amount" field's value of the RedPacketCampaign entity.
+// If the RedPacketCampaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RedPacketCampaignMutation) OldMaxAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMaxAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMaxAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMaxAmount: %w", err)
+	}
+	return oldValue.MaxAmount, nil
+}
+
+// AddMaxAmount adds i to the "max_amount" field.
+func (m *RedPacketCampaignMutation) AddMaxAmount(i int64) {
+	if m.addmax_amount != nil {
+		*m.addmax_amount += i
+	} else {
+		m.addmax_amount = &i
+	}
+}
+
+// AddedMaxAmount returns the value that was added to the "max_amount" field in this mutation.
+func (m *RedPacketCampaignMutation) AddedMaxAmount() (r int64, exists bool) {
+	v := m.addmax_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetMaxAmount resets all changes to the "max_amount" field.
+func (m *RedPacketCampaignMutation) ResetMaxAmount() {
+	m.max_amount = nil
+	m.addmax_amount = nil
+}
+
+// SetStartsAt sets the "starts_at" field.
+func (m *RedPacketCampaignMutation) SetStartsAt(t time.Time) {
+	m.starts_at = &t
+}
+
+// StartsAt returns the value of the "starts_at" field in the mutation.
+func (m *RedPacketCampaignMutation) StartsAt() (r time.Time, exists bool) {
+	v := m.starts_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStartsAt returns the old "starts_at" field's value of the RedPacketCampaign entity.
+// If the RedPacketCampaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RedPacketCampaignMutation) OldStartsAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStartsAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStartsAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStartsAt: %w", err)
+	}
+	return oldValue.StartsAt, nil
+}
+
+// ResetStartsAt resets all changes to the "starts_at" field.
+func (m *RedPacketCampaignMutation) ResetStartsAt() {
+	m.starts_at = nil
+}
+
+// SetEndsAt sets the "ends_at" field.
+func (m *RedPacketCampaignMutation) SetEndsAt(t time.Time) {
+	m.ends_at = &t
+}
+
+// EndsAt returns the value of the "ends_at" field in the mutation.
+func (m *RedPacketCampaignMutation) EndsAt() (r time.Time, exists bool) {
+	v := m.ends_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEndsAt returns the old "ends_at" field's value of the RedPacketCampaign entity.
+// If the RedPacketCampaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RedPacketCampaignMutation) OldEndsAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEndsAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEndsAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEndsAt: %w", err)
+	}
+	return oldValue.EndsAt, nil
+}
+
+// ResetEndsAt resets all changes to the "ends_at" field.
+func (m *RedPacketCampaignMutation) ResetEndsAt() {
+	m.ends_at = nil
+}
+
+// SetPerUserLimit sets the "per_user_limit" field.
+func (m *RedPacketCampaignMutation) SetPerUserLimit(i int) {
+	m.per_user_limit = &i
+	m.addper_user_limit = nil
+}
+
+// PerUserLimit returns the value of the "per_user_limit" field in the mutation.
+func (m *RedPacketCampaignMutation) PerUserLimit() (r int, exists bool) {
+	v := m.per_user_limit
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPerUserLimit returns the old "per_user_limit" field's value of the RedPacketCampaign entity.
+// If the RedPacketCampaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RedPacketCampaignMutation) OldPerUserLimit(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPerUserLimit is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPerUserLimit requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPerUserLimit: %w", err)
+	}
+	return oldValue.PerUserLimit, nil
+}
+
+// AddPerUserLimit adds i to the "per_user_limit" field.
+func (m *RedPacketCampaignMutation) AddPerUserLimit(i int) {
+	if m.addper_user_limit != nil {
+		*m.addper_user_limit += i
+	} else {
+		m.addper_user_limit = &i
+	}
+}
+
+// AddedPerUserLimit returns the value that was added to the "per_user_limit" field in this mutation.
+func (m *RedPacketCampaignMutation) AddedPerUserLimit() (r int, exists bool) {
+	v := m.addper_user_limit
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPerUserLimit resets all changes to the "per_user_limit" field.
+func (m *RedPacketCampaignMutation) ResetPerUserLimit() {
+	m.per_user_limit = nil
+	m.addper_user_limit = nil
+}
+
+// SetValidityHours sets the "validity_hours" field.
+func (m *RedPacketCampaignMutation) SetValidityHours(i int) {
+	m.validity_hours = &i
+	m.addvalidity_hours = nil
+}
+
+// ValidityHours returns the value of the "validity_hours" field in the mutation.
+func (m *RedPacketCampaignMutation) ValidityHours() (r int, exists bool) {
+	v := m.validity_hours
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldValidityHours returns the old "validity_hours" field's value of the RedPacketCampaign entity.
+// If the RedPacketCampaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RedPacketCampaignMutation) OldValidityHours(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldValidityHours is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldValidityHours requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldValidityHours: %w", err)
+	}
+	return oldValue.ValidityHours, nil
+}
+
+// AddValidityHours adds i to the "validity_hours" field.
+func (m *RedPacketCampaignMutation) AddValidityHours(i int) {
+	if m.addvalidity_hours != nil {
+		*m.addvalidity_hours += i
+	} else {
+		m.addvalidity_hours = &i
+	}
+}
+
+// AddedValidityHours returns the value that was added to the "validity_hours" field in this mutation.
+func (m *RedPacketCampaignMutation) AddedValidityHours() (r int, exists bool) {
+	v := m.addvalidity_hours
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetValidityHours resets all changes to the "validity_hours" field.
+func (m *RedPacketCampaignMutation) ResetValidityHours() {
+	m.validity_hours = nil
+	m.addvalidity_hours = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *RedPacketCampaignMutation) SetStatus(r redpacketcampaign.Status) {
+	m.status = &r
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *RedPacketCampaignMutation) Status() (r redpacketcampaign.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the RedPacketCampaign entity.
+// If the RedPacketCampaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RedPacketCampaignMutation) OldStatus(ctx context.Context) (v redpacketcampaign.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *RedPacketCampaignMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetCreatedByID sets the "created_by_id" field.
+func (m *RedPacketCampaignMutation) SetCreatedByID(i int) {
+	m.created_by_id = &i
+	m.addcreated_by_id = nil
+}
+
+// CreatedByID returns the value of the "created_by_id" field in the mutation.
+func (m *RedPacketCampaignMutation) CreatedByID() (r int, exists bool) {
+	v := m.created_by_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedByID returns the old "created_by_id" field's value of the RedPacketCampaign entity.
+// If the RedPacketCampaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RedPacketCampaignMutation) OldCreatedByID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedByID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedByID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedByID: %w", err)
+	}
+	return oldValue.CreatedByID, nil
+}
+
+// AddCreatedByID adds i to the "created_by_id" field.
+func (m *RedPacketCampaignMutation) AddCreatedByID(i int) {
+	if m.addcreated_by_id != nil {
+		*m.addcreated_by_id += i
+	} else {
+		m.addcreated_by_id = &i
+	}
+}
+
+// AddedCreatedByID returns the value that was added to the "created_by_id" field in this mutation.
+func (m *RedPacketCampaignMutation) AddedCreatedByID() (r int, exists bool) {
+	v := m.addcreated_by_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearCreatedByID clears the value of the "created_by_id" field.
+func (m *RedPacketCampaignMutation) ClearCreatedByID() {
+	m.created_by_id = nil
+	m.addcreated_by_id = nil
+	m.clearedFields[redpacketcampaign.FieldCreatedByID] = struct{}{}
+}
+
+// CreatedByIDCleared returns if the "created_by_id" field was cleared in this mutation.
+func (m *RedPacketCampaignMutation) CreatedByIDCleared() bool {
+	_, ok := m.clearedFields[redpacketcampaign.FieldCreatedByID]
+	return ok
+}
+
+// ResetCreatedByID resets all changes to the "created_by_id" field.
+func (m *RedPacketCampaignMutation) ResetCreatedByID() {
+	m.created_by_id = nil
+	m.addcreated_by_id = nil
+	delete(m.clearedFields, redpacketcampaign.FieldCreatedByID)
+}
+
+// AddPacketIDs adds the "packets" edge to the RedPacket entity by ids.
+func (m *RedPacketCampaignMutation) AddPacketIDs(ids ...int) {
+	if m.packets == nil {
+		m.packets = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.packets[ids[i]] = struct{}{}
+	}
+}
+
+// ClearPackets clears the "packets" edge to the RedPacket entity.
+func (m *RedPacketCampaignMutation) ClearPackets() {
+	m.clearedpackets = true
+}
+
+// PacketsCleared reports if the "packets" edge to the RedPacket entity was cleared.
+func (m *RedPacketCampaignMutation) PacketsCleared() bool {
+	return m.clearedpackets
+}
+
+// RemovePacketIDs removes the "packets" edge to the RedPacket entity by IDs.
+func (m *RedPacketCampaignMutation) RemovePacketIDs(ids ...int) {
+	if m.removedpackets == nil {
+		m.removedpackets = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.packets, ids[i])
+		m.removedpackets[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedPackets returns the removed IDs of the "packets" edge to the RedPacket entity.
+func (m *RedPacketCampaignMutation) RemovedPacketsIDs() (ids []int) {
+	for id := range m.removedpackets {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// PacketsIDs returns the "packets" edge IDs in the mutation.
+func (m *RedPacketCampaignMutation) PacketsIDs() (ids []int) {
+	for id := range m.packets {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetPackets resets all changes to the "packets" edge.
+func (m *RedPacketCampaignMutation) ResetPackets() {
+	m.packets = nil
+	m.clearedpackets = false
+	m.removedpackets = nil
+}
+
+// Where appends a list predicates to the RedPacketCampaignMutation builder.
+func (m *RedPacketCampaignMutation) Where(ps ...predicate.RedPacketCampaign) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the RedPacketCampaignMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *RedPacketCampaignMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.RedPacketCampaign, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *RedPacketCampaignMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *RedPacketCampaignMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (RedPacketCampaign).
+func (m *RedPacketCampaignMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *RedPacketCampaignMutation) Fields() []string {
+	fields := make([]string, 0, 15)
+	if m.created_at != nil {
+		fields = append(fields, redpacketcampaign.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, redpacketcampaign.FieldUpdatedAt)
+	}
+	if m.name != nil {
+		fields = append(fields, redpacketcampaign.FieldName)
+	}
+	if m.currency != nil {
+		fields = append(fields, redpacketcampaign.FieldCurrency)
+	}
+	if m.split != nil {
+		fields = append(fields, redpacketcampaign.FieldSplit)
+	}
+	if m.budget != nil {
+		fields = append(fields, redpacketcampaign.FieldBudget)
+	}
+	if m.count != nil {
+		fields = append(fields, redpacketcampaign.FieldCount)
+	}
+	if m.min_amount != nil {
+		fields = append(fields, redpacketcampaign.FieldMinAmount)
+	}
+	if m.max_amount != nil {
+		fields = append(fields, redpacketcampaign.FieldMaxAmount)
+	}
+	if m.starts_at != nil {
+		fields = append(fields, redpacketcampaign.FieldStartsAt)
+	}
+	if m.ends_at != nil {
+		fields = append(fields, redpacketcampaign.FieldEndsAt)
+	}
+	if m.per_user_limit != nil {
+		fields = append(fields, redpacketcampaign.FieldPerUserLimit)
+	}
+	if m.validity_hours != nil {
+		fields = append(fields, redpacketcampaign.FieldValidityHours)
+	}
+	if m.status != nil {
+		fields = append(fields, redpacketcampaign.FieldStatus)
+	}
+	if m.created_by_id != nil {
+		fields = append(fields, redpacketcampaign.FieldCreatedByID)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *RedPacketCampaignMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case redpacketcampaign.FieldCreatedAt:
+		return m.CreatedAt()
+	case redpacketcampaign.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case redpacketcampaign.FieldName:
+		return m.Name()
+	case redpacketcampaign.FieldCurrency:
+		return m.Currency()
+	case redpacketcampaign.FieldSplit:
+		return m.Split()
+	case redpacketcampaign.FieldBudget:
+		return m.Budget()
+	case redpacketcampaign.FieldCount:
+		return m.Count()
+	case redpacketcampaign.FieldMinAmount:
+		return m.MinAmount()
+	case redpacketcampaign.FieldMaxAmount:
+		return m.MaxAmount()
+	case redpacketcampaign.FieldStartsAt:
+		return m.StartsAt()
+	case redpacketcampaign.FieldEndsAt:
+		return m.EndsAt()
+	case redpacketcampaign.FieldPerUserLimit:
+		return m.PerUserLimit()
+	case redpacketcampaign.FieldValidityHours:
+		return m.ValidityHours()
+	case redpacketcampaign.FieldStatus:
+		return m.Status()
+	case redpacketcampaign.FieldCreatedByID:
+		return m.CreatedByID()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *RedPacketCampaignMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case redpacketcampaign.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case redpacketcampaign.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case redpacketcampaign.FieldName:
+		return m.OldName(ctx)
+	case redpacketcampaign.FieldCurrency:
+		return m.OldCurrency(ctx)
+	case redpacketcampaign.FieldSplit:
+		return m.OldSplit(ctx)
+	case redpacketcampaign.FieldBudget:
+		return m.OldBudget(ctx)
+	case redpacketcampaign.FieldCount:
+		return m.OldCount(ctx)
+	case redpacketcampaign.FieldMinAmount:
+		return m.OldMinAmount(ctx)
+	case redpacketcampaign.FieldMaxAmount:
+		return m.OldMaxAmount(ctx)
+	case redpacketcampaign.FieldStartsAt:
+		return m.OldStartsAt(ctx)
+	case redpacketcampaign.FieldEndsAt:
+		return m.OldEndsAt(ctx)
+	case redpacketcampaign.FieldPerUserLimit:
+		return m.OldPerUserLimit(ctx)
+	case redpacketcampaign.FieldValidityHours:
+		return m.OldValidityHours(ctx)
+	case redpacketcampaign.FieldStatus:
+		return m.OldStatus(ctx)
+	case redpacketcampaign.FieldCreatedByID:
+		return m.OldCreatedByID(ctx)
+	}
+	return nil, fmt.Errorf("unknown RedPacketCampaign field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *RedPacketCampaignMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case redpacketcampaign.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case redpacketcampaign.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case redpacketcampaign.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case redpacketcampaign.FieldCurrency:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCurrency(v)
+		return nil
+	case redpacketcampaign.FieldSplit:
+		v, ok := value.(redpacketcampaign.Split)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSplit(v)
+		return nil
+	case redpacketcampaign.FieldBudget:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBudget(v)
+		return nil
+	case redpacketcampaign.FieldCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCount(v)
+		return nil
+	case redpacketcampaign.FieldMinAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMinAmount(v)
+		return nil
+	case redpacketcampaign.FieldMaxAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMaxAmount(v)
+		return nil
+	case redpacketcampaign.FieldStartsAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStartsAt(v)
+		return nil
+	case redpacketcampaign.FieldEndsAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEndsAt(v)
+		return nil
+	case redpacketcampaign.FieldPerUserLimit:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPerUserLimit(v)
+		return nil
+	case redpacketcampaign.FieldValidityHours:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetValidityHours(v)
+		return nil
+	case redpacketcampaign.FieldStatus:
+		v, ok := value.(redpacketcampaign.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case redpacketcampaign.FieldCreatedByID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedByID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown RedPacketCampaign field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *RedPacketCampaignMutation) AddedFields() []string {
+	var fields []string
+	if m.addbudget != nil {
+		fields = append(fields, redpacketcampaign.FieldBudget)
+	}
+	if m.addcount != nil {
+		fields = append(fields, redpacketcampaign.FieldCount)
+	}
+	if m.addmin_amount != nil {
+		fields = append(fields, redpacketcampaign.FieldMinAmount)
+	}
+	if m.addmax_amount != nil {
+		fields = append(fields, redpacketcampaign.FieldMaxAmount)
+	}
+	if m.addper_user_limit != nil {
+		fields = append(fields, redpacketcampaign.FieldPerUserLimit)
+	}
+	if m.addvalidity_hours != nil {
+		fields = append(fields, redpacketcampaign.FieldValidityHours)
+	}
+	if m.addcreated_by_id != nil {
+		fields = append(fields, redpacketcampaign.FieldCreatedByID)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *RedPacketCampaignMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case redpacketcampaign.FieldBudget:
+		return m.AddedBudget()
+	case redpacketcampaign.FieldCount:
+		return m.AddedCount()
+	case redpacketcampaign.FieldMinAmount:
+		return m.AddedMinAmount()
+	case redpacketcampaign.FieldMaxAmount:
+		return m.AddedMaxAmount()
+	case redpacketcampaign.FieldPerUserLimit:
+		return m.AddedPerUserLimit()
+	case redpacketcampaign.FieldValidityHours:
+		return m.AddedValidityHours()
+	case redpacketcampaign.FieldCreatedByID:
+		return m.AddedCreatedByID()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *RedPacketCampaignMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case redpacketcampaign.FieldBudget:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddBudget(v)
+		return nil
+	case redpacketcampaign.FieldCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCount(v)
+		return nil
+	case redpacketcampaign.FieldMinAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMinAmount(v)
+		return nil
+	case redpacketcampaign.FieldMaxAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMaxAmount(v)
+		return nil
+	case redpacketcampaign.FieldPerUserLimit:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPerUserLimit(v)
+		return nil
+	case redpacketcampaign.FieldValidityHours:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddValidityHours(v)
+		return nil
+	case redpacketcampaign.FieldCreatedByID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCreatedByID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown RedPacketCampaign numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *RedPacketCampaignMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(redpacketcampaign.FieldCreatedByID) {
+		fields = append(fields, redpacketcampaign.FieldCreatedByID)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *RedPacketCampaignMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *RedPacketCampaignMutation) ClearField(name string) error {
+	switch name {
+	case redpacketcampaign.FieldCreatedByID:
+		m.ClearCreatedByID()
+		return nil
+	}
+	return fmt.Errorf("unknown RedPacketCampaign nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *RedPacketCampaignMutation) ResetField(name string) error {
+	switch name {
+	case redpacketcampaign.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case redpacketcampaign.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case redpacketcampaign.FieldName:
+		m.ResetName()
+		return nil
+	case redpacketcampaign.FieldCurrency:
+		m.ResetCurrency()
+		return nil
+	case redpacketcampaign.FieldSplit:
+		m.ResetSplit()
+		return nil
+	case redpacketcampaign.FieldBudget:
+		m.ResetBudget()
+		return nil
+	case redpacketcampaign.FieldCount:
+		m.ResetCount()
+		return nil
+	case redpacketcampaign.FieldMinAmount:
+		m.ResetMinAmount()
+		return nil
+	case redpacketcampaign.FieldMaxAmount:
+		m.ResetMaxAmount()
+		return nil
+	case redpacketcampaign.FieldStartsAt:
+		m.ResetStartsAt()
+		return nil
+	case redpacketcampaign.FieldEndsAt:
+		m.ResetEndsAt()
+		return nil
+	case redpacketcampaign.FieldPerUserLimit:
+		m.ResetPerUserLimit()
+		return nil
+	case redpacketcampaign.FieldValidityHours:
+		m.ResetValidityHours()
+		return nil
+	case redpacketcampaign.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case redpacketcampaign.FieldCreatedByID:
+		m.ResetCreatedByID()
+		return nil
+	}
+	return fmt.Errorf("unknown RedPacketCampaign field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *RedPacketCampaignMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.packets != nil {
+		edges = append(edges, redpacketcampaign.EdgePackets)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *RedPacketCampaignMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case redpacketcampaign.EdgePackets:
+		ids := make([]ent.Value, 0, len(m.packets))
+		for id := range m.packets {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *RedPacketCampaignMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.removedpackets != nil {
+		edges = append(edges, redpacketcampaign.EdgePackets)
+	}
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *RedPacketCampaignMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case redpacketcampaign.EdgePackets:
+		ids := make([]ent.Value, 0, len(m.removedpackets))
+		for id := range m.removedpackets {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *RedPacketCampaignMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedpackets {
+		edges = append(edges, redpacketcampaign.EdgePackets)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *RedPacketCampaignMutation) EdgeCleared(name string) bool {
+	switch name {
+	case redpacketcampaign.EdgePackets:
+		return m.clearedpackets
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *RedPacketCampaignMutation) ClearEdge(name string) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown RedPacketCampaign unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *RedPacketCampaignMutation) ResetEdge(name string) error {
+	switch name {
+	case redpacketcampaign.EdgePackets:
+		m.ResetPackets()
+		return nil
+	}
+	return fmt.Errorf("unknown RedPacketCampaign edge %s", name)
+}
+
+// RedPacketClaimerMutation represents an operation that mutates the RedPacketClaimer nodes in the graph.
+type RedPacketClaimerMutation struct {
+	config
+	op             Op
+	typ            string
+	id             *int
+	campaign_id    *int
+	addcampaign_id *int
+	user_id        *int
+	adduser_id     *int
+	claims         *int
+	addclaims      *int
+	clearedFields  map[string]struct{}
+	done           bool
+	oldValue       func(context.Context) (*RedPacketClaimer, error)
+	predicates     []predicate.RedPacketClaimer
+}
+
+var _ ent.Mutation = (*RedPacketClaimerMutation)(nil)
+
+// redpacketclaimerOption allows management of the mutation configuration using functional options.
+type redpacketclaimerOption func(*RedPacketClaimerMutation)
+
+// newRedPacketClaimerMutation creates new mutation for the RedPacketClaimer entity.
+func newRedPacketClaimerMutation(c config, op Op, opts ...redpacketclaimerOption) *RedPacketClaimerMutation {
+	m := &RedPacketClaimerMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeRedPacketClaimer,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withRedPacketClaimerID sets the ID field of the mutation.
+func withRedPacketClaimerID(id int) redpacketclaimerOption {
+	return func(m *RedPacketClaimerMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *RedPacketClaimer
+		)
+		m.oldValue = func(ctx context.Context) (*RedPacketClaimer, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().RedPacketClaimer.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withRedPacketClaimer sets the old RedPacketClaimer of the mutation.
+func withRedPacketClaimer(node *RedPacketClaimer) redpacketclaimerOption {
+	return func(m *RedPacketClaimerMutation) {
+		m.oldValue = func(context.Context) (*RedPacketClaimer, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m RedPacketClaimerMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m RedPacketClaimerMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *RedPacketClaimerMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *RedPacketClaimerMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().RedPacketClaimer.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCampaignID sets the "campaign_id" field.
+func (m *RedPacketClaimerMutation) SetCampaignID(i int) {
+	m.campaign_id = &i
+	m.addcampaign_id = nil
+}
+
+// CampaignID returns the value of the "campaign_id" field in the mutation.
+func (m *RedPacketClaimerMutation) CampaignID() (r int, exists bool) {
+	v := m.campaign_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCampaignID returns the old "campaign_id" field's value of the RedPacketClaimer entity.
+// If the RedPacketClaimer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RedPacketClaimerMutation) OldCampaignID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCampaignID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCampaignID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCampaignID: %w", err)
+	}
+	return oldValue.CampaignID, nil
+}
+
+// AddCampaignID adds i to the "campaign_id" field.
+func (m *RedPacketClaimerMutation) AddCampaignID(i int) {
+	if m.addcampaign_id != nil {
+		*m.addcampaign_id += i
+	} else {
+		m.addcampaign_id = &i
+	}
+}
+
+// AddedCampaignID returns the value that was added to the "campaign_id" field in this mutation.
+func (m *RedPacketClaimerMutation) AddedCampaignID() (r int, exists bool) {
+	v := m.addcampaign_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCampaignID resets all changes to the "campaign_id" field.
+func (m *RedPacketClaimerMutation) ResetCampaignID() {
+	m.campaign_id = nil
+	m.addcampaign_id = nil
+}
+
+// SetUserID sets the "user_id" field.
+func (m *RedPacketClaimerMutation) SetUserID(i int) {
+	m.user_id = &i
+	m.adduser_id = nil
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *RedPacketClaimerMutation) UserID() (r int, exists bool) {
+	v := m.user_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the RedPacketClaimer entity.
+// If the RedPacketClaimer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RedPacketClaimerMutation) OldUserID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// AddUserID adds i to the "user_id" field.
+func (m *RedPacketClaimerMutation) AddUserID(i int) {
+	if m.adduser_id != nil {
+		*m.adduser_id += i
+	} else {
+		m.adduser_id = &i
+	}
+}
+
+// AddedUserID returns the value that was added to the "user_id" field in this mutation.
+func (m *RedPacketClaimerMutation) AddedUserID() (r int, exists bool) {
+	v := m.adduser_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *RedPacketClaimerMutation) ResetUserID() {
+	m.user_id = nil
+	m.adduser_id = nil
+}
+
+// SetClaims sets the "claims" field.
+func (m *RedPacketClaimerMutation) SetClaims(i int) {
+	m.claims = &i
+	m.addclaims = nil
+}
+
+// Claims returns the value of the "claims" field in the mutation.
+func (m *RedPacketClaimerMutation) Claims() (r int, exists bool) {
+	v := m.claims
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldClaims returns the old "claims" field's value of the RedPacketClaimer entity.
+// If the RedPacketClaimer object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RedPacketClaimerMutation) OldClaims(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldClaims is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldClaims requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldClaims: %w", err)
+	}
+	return oldValue.Claims, nil
+}
+
+// AddClaims adds i to the "claims" field.
+func (m *RedPacketClaimerMutation) AddClaims(i int) {
+	if m.addclaims != nil {
+		*m.addclaims += i
+	} else {
+		m.addclaims = &i
+	}
+}
+
+// AddedClaims returns the value that was added to the "claims" field in this mutation.
+func (m *RedPacketClaimerMutation) AddedClaims() (r int, exists bool) {
+	v := m.addclaims
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetClaims resets all changes to the "claims" field.
+func (m *RedPacketClaimerMutation) ResetClaims() {
+	m.claims = nil
+	m.addclaims = nil
+}
+
+// Where appends a list predicates to the RedPacketClaimerMutation builder.
+func (m *RedPacketClaimerMutation) Where(ps ...predicate.RedPacketClaimer) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the RedPacketClaimerMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *RedPacketClaimerMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.RedPacketClaimer, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *RedPacketClaimerMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *RedPacketClaimerMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (RedPacketClaimer).
+func (m *RedPacketClaimerMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *RedPacketClaimerMutation) Fields() []string {
+	fields := make([]string, 0, 3)
+	if m.campaign_id != nil {
+		fields = append(fields, redpacketclaimer.FieldCampaignID)
+	}
+	if m.user_id != nil {
+		fields = append(fields, redpacketclaimer.FieldUserID)
+	}
+	if m.claims != nil {
+		fields = append(fields, redpacketclaimer.FieldClaims)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *RedPacketClaimerMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case redpacketclaimer.FieldCampaignID:
+		return m.CampaignID()
+	case redpacketclaimer.FieldUserID:
+		return m.UserID()
+	case redpacketclaimer.FieldClaims:
+		return m.Claims()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *RedPacketClaimerMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case redpacketclaimer.FieldCampaignID:
+		return m.OldCampaignID(ctx)
+	case redpacketclaimer.FieldUserID:
+		return m.OldUserID(ctx)
+	case redpacketclaimer.FieldClaims:
+		return m.OldClaims(ctx)
+	}
+	return nil, fmt.Errorf("unknown RedPacketClaimer field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *RedPacketClaimerMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case redpacketclaimer.FieldCampaignID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCampaignID(v)
+		return nil
+	case redpacketclaimer.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case redpacketclaimer.FieldClaims:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetClaims(v)
+		return nil
+	}
+	return fmt.Errorf("unknown RedPacketClaimer field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *RedPacketClaimerMutation) AddedFields() []string {
+	var fields []string
+	if m.addcampaign_id != nil {
+		fields = append(fields, redpacketclaimer.FieldCampaignID)
+	}
+	if m.adduser_id != nil {
+		fields = append(fields, redpacketclaimer.FieldUserID)
+	}
+	if m.addclaims != nil {
+		fields = append(fields, redpacketclaimer.FieldClaims)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *RedPacketClaimerMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case redpacketclaimer.FieldCampaignID:
+		return m.AddedCampaignID()
+	case redpacketclaimer.FieldUserID:
+		return m.AddedUserID()
+	case redpacketclaimer.FieldClaims:
+		return m.AddedClaims()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *RedPacketClaimerMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case redpacketclaimer.FieldCampaignID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCampaignID(v)
+		return nil
+	case redpacketclaimer.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddUserID(v)
+		return nil
+	case redpacketclaimer.FieldClaims:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddClaims(v)
+		return nil
+	}
+	return fmt.Errorf("unknown RedPacketClaimer numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *RedPacketClaimerMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *RedPacketClaimerMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *RedPacketClaimerMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown RedPacketClaimer nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *RedPacketClaimerMutation) ResetField(name string) error {
+	switch name {
+	case redpacketclaimer.FieldCampaignID:
+		m.ResetCampaignID()
+		return nil
+	case redpacketclaimer.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case redpacketclaimer.FieldClaims:
+		m.ResetClaims()
+		return nil
+	}
+	return fmt.Errorf("unknown RedPacketClaimer field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *RedPacketClaimerMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *RedPacketClaimerMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *RedPacketClaimerMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *RedPacketClaimerMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *RedPacketClaimerMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *RedPacketClaimerMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *RedPacketClaimerMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown RedPacketClaimer unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *RedPacketClaimerMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown RedPacketClaimer edge %s", name)
+}
+
+// RedPacketSpendMutation represents an operation that mutates the RedPacketSpend nodes in the graph.
+type RedPacketSpendMutation struct {
+	config
+	op               Op
+	typ              string
+	id               *int
+	red_packet_id    *int
+	addred_packet_id *int
+	order_id         *int
+	addorder_id      *int
+	user_id          *int
+	adduser_id       *int
+	amount           *int64
+	addamount        *int64
+	created_at       *time.Time
+	released_at      *time.Time
+	clearedFields    map[string]struct{}
+	done             bool
+	oldValue         func(context.Context) (*RedPacketSpend, error)
+	predicates       []predicate.RedPacketSpend
+}
+
+var _ ent.Mutation = (*RedPacketSpendMutation)(nil)
+
+// redpacketspendOption allows management of the mutation configuration using functional options.
+type redpacketspendOption func(*RedPacketSpendMutation)
+
+// newRedPacketSpendMutation creates new mutation for the RedPacketSpend entity.
+func newRedPacketSpendMutation(c config, op Op, opts ...redpacketspendOption) *RedPacketSpendMutation {
+	m := &RedPacketSpendMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeRedPacketSpend,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withRedPacketSpendID sets the ID field of the mutation.
+func withRedPacketSpendID(id int) redpacketspendOption {
+	return func(m *RedPacketSpendMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *RedPacketSpend
+		)
+		m.oldValue = func(ctx context.Context) (*RedPacketSpend, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().RedPacketSpend.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withRedPacketSpend sets the old RedPacketSpend of the mutation.
+func withRedPacketSpend(node *RedPacketSpend) redpacketspendOption {
+	return func(m *RedPacketSpendMutation) {
+		m.oldValue = func(context.Context) (*RedPacketSpend, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m RedPacketSpendMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m RedPacketSpendMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *RedPacketSpendMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *RedPacketSpendMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().RedPacketSpend.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetRedPacketID sets the "red_packet_id" field.
+func (m *RedPacketSpendMutation) SetRedPacketID(i int) {
+	m.red_packet_id = &i
+	m.addred_packet_id = nil
+}
+
+// RedPacketID returns the value of the "red_packet_id" field in the mutation.
+func (m *RedPacketSpendMutation) RedPacketID() (r int, exists bool) {
+	v := m.red_packet_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRedPacketID returns the old "red_packet_id" field's value of the RedPacketSpend entity.
+// If the RedPacketSpend object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RedPacketSpendMutation) OldRedPacketID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRedPacketID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRedPacketID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRedPacketID: %w", err)
+	}
+	return oldValue.RedPacketID, nil
+}
+
+// AddRedPacketID adds i to the "red_packet_id" field.
+func (m *RedPacketSpendMutation) AddRedPacketID(i int) {
+	if m.addred_packet_id != nil {
+		*m.addred_packet_id += i
+	} else {
+		m.addred_packet_id = &i
+	}
+}
+
+// AddedRedPacketID returns the value that was added to the "red_packet_id" field in this mutation.
+func (m *RedPacketSpendMutation) AddedRedPacketID() (r int, exists bool) {
+	v := m.addred_packet_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRedPacketID resets all changes to the "red_packet_id" field.
+func (m *RedPacketSpendMutation) ResetRedPacketID() {
+	m.red_packet_id = nil
+	m.addred_packet_id = nil
+}
+
+// SetOrderID sets the "order_id" field.
+func (m *RedPacketSpendMutation) SetOrderID(i int) {
+	m.order_id = &i
+	m.addorder_id = nil
+}
+
+// OrderID returns the value of the "order_id" field in the mutation.
+func (m *RedPacketSpendMutation) OrderID() (r int, exists bool) {
+	v := m.order_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOrderID returns the old "order_id" field's value of the RedPacketSpend entity.
+// If the RedPacketSpend object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RedPacketSpendMutation) OldOrderID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOrderID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOrderID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOrderID: %w", err)
+	}
+	return oldValue.OrderID, nil
+}
+
+// AddOrderID adds i to the "order_id" field.
+func (m *RedPacketSpendMutation) AddOrderID(i int) {
+	if m.addorder_id != nil {
+		*m.addorder_id += i
+	} else {
+		m.addorder_id = &i
+	}
+}
+
+// AddedOrderID returns the value that was added to the "order_id" field in this mutation.
+func (m *RedPacketSpendMutation) AddedOrderID() (r int, exists bool) {
+	v := m.addorder_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetOrderID resets all changes to the "order_id" field.
+func (m *RedPacketSpendMutation) ResetOrderID() {
+	m.order_id = nil
+	m.addorder_id = nil
+}
+
+// SetUserID sets the "user_id" field.
+func (m *RedPacketSpendMutation) SetUserID(i int) {
+	m.user_id = &i
+	m.adduser_id = nil
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *RedPacketSpendMutation) UserID() (r int, exists bool) {
+	v := m.user_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the RedPacketSpend entity.
+// If the RedPacketSpend object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RedPacketSpendMutation) OldUserID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// AddUserID adds i to the "user_id" field.
+func (m *RedPacketSpendMutation) AddUserID(i int) {
+	if m.adduser_id != nil {
+		*m.adduser_id += i
+	} else {
+		m.adduser_id = &i
+	}
+}
+
+// AddedUserID returns the value that was added to the "user_id" field in this mutation.
+func (m *RedPacketSpendMutation) AddedUserID() (r int, exists bool) {
+	v := m.adduser_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *RedPacketSpendMutation) ResetUserID() {
+	m.user_id = nil
+	m.adduser_id = nil
+}
+
+// SetAmount sets the "amount" field.
+func (m *RedPacketSpendMutation) SetAmount(i int64) {
+	m.amount = &i
+	m.addamount = nil
+}
+
+// Amount returns the value of the "amount" field in the mutation.
+func (m *RedPacketSpendMutation) Amount() (r int64, exists bool) {
+	v := m.amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAmount returns the old "amount" field's value of the RedPacketSpend entity.
+// If the RedPacketSpend object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RedPacketSpendMutation) OldAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAmount: %w", err)
+	}
+	return oldValue.Amount, nil
+}
+
+// AddAmount adds i to the "amount" field.
+func (m *RedPacketSpendMutation) AddAmount(i int64) {
+	if m.addamount != nil {
+		*m.addamount += i
+	} else {
+		m.addamount = &i
+	}
+}
+
+// AddedAmount returns the value that was added to the "amount" field in this mutation.
+func (m *RedPacketSpendMutation) AddedAmount() (r int64, exists bool) {
+	v := m.addamount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAmount resets all changes to the "amount" field.
+func (m *RedPacketSpendMutation) ResetAmount() {
+	m.amount = nil
+	m.addamount = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *RedPacketSpendMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *RedPacketSpendMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the RedPacketSpend entity.
+// If the RedPacketSpend object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RedPacketSpendMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *RedPacketSpendMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetReleasedAt sets the "released_at" field.
+func (m *RedPacketSpendMutation) SetReleasedAt(t time.Time) {
+	m.released_at = &t
+}
+
+// ReleasedAt returns the value of the "released_at" field in the mutation.
+func (m *RedPacketSpendMutation) ReleasedAt() (r time.Time, exists bool) {
+	v := m.released_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReleasedAt returns the old "released_at" field's value of the RedPacketSpend entity.
+// If the RedPacketSpend object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RedPacketSpendMutation) OldReleasedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReleasedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReleasedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReleasedAt: %w", err)
+	}
+	return oldValue.ReleasedAt, nil
+}
+
+// ClearReleasedAt clears the value of the "released_at" field.
+func (m *RedPacketSpendMutation) ClearReleasedAt() {
+	m.released_at = nil
+	m.clearedFields[redpacketspend.FieldReleasedAt] = struct{}{}
+}
+
+// ReleasedAtCleared returns if the "released_at" field was cleared in this mutation.
+func (m *RedPacketSpendMutation) ReleasedAtCleared() bool {
+	_, ok := m.clearedFields[redpacketspend.FieldReleasedAt]
+	return ok
+}
+
+// ResetReleasedAt resets all changes to the "released_at" field.
+func (m *RedPacketSpendMutation) ResetReleasedAt() {
+	m.released_at = nil
+	delete(m.clearedFields, redpacketspend.FieldReleasedAt)
+}
+
+// Where appends a list predicates to the RedPacketSpendMutation builder.
+func (m *RedPacketSpendMutation) Where(ps ...predicate.RedPacketSpend) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the RedPacketSpendMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *RedPacketSpendMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.RedPacketSpend, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *RedPacketSpendMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *RedPacketSpendMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (RedPacketSpend).
+func (m *RedPacketSpendMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *RedPacketSpendMutation) Fields() []string {
+	fields := make([]string, 0, 6)
+	if m.red_packet_id != nil {
+		fields = append(fields, redpacketspend.FieldRedPacketID)
+	}
+	if m.order_id != nil {
+		fields = append(fields, redpacketspend.FieldOrderID)
+	}
+	if m.user_id != nil {
+		fields = append(fields, redpacketspend.FieldUserID)
+	}
+	if m.amount != nil {
+		fields = append(fields, redpacketspend.FieldAmount)
+	}
+	if m.created_at != nil {
+		fields = append(fields, redpacketspend.FieldCreatedAt)
+	}
+	if m.released_at != nil {
+		fields = append(fields, redpacketspend.FieldReleasedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *RedPacketSpendMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case redpacketspend.FieldRedPacketID:
+		return m.RedPacketID()
+	case redpacketspend.FieldOrderID:
+		return m.OrderID()
+	case redpacketspend.FieldUserID:
+		return m.UserID()
+	case redpacketspend.FieldAmount:
+		return m.Amount()
+	case redpacketspend.FieldCreatedAt:
+		return m.CreatedAt()
+	case redpacketspend.FieldReleasedAt:
+		return m.ReleasedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *RedPacketSpendMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case redpacketspend.FieldRedPacketID:
+		return m.OldRedPacketID(ctx)
+	case redpacketspend.FieldOrderID:
+		return m.OldOrderID(ctx)
+	case redpacketspend.FieldUserID:
+		return m.OldUserID(ctx)
+	case redpacketspend.FieldAmount:
+		return m.OldAmount(ctx)
+	case redpacketspend.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case redpacketspend.FieldReleasedAt:
+		return m.OldReleasedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown RedPacketSpend field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *RedPacketSpendMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case redpacketspend.FieldRedPacketID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRedPacketID(v)
+		return nil
+	case redpacketspend.FieldOrderID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOrderID(v)
+		return nil
+	case redpacketspend.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case redpacketspend.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAmount(v)
+		return nil
+	case redpacketspend.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case redpacketspend.FieldReleasedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReleasedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown RedPacketSpend field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *RedPacketSpendMutation) AddedFields() []string {
+	var fields []string
+	if m.addred_packet_id != nil {
+		fields = append(fields, redpacketspend.FieldRedPacketID)
+	}
+	if m.addorder_id != nil {
+		fields = append(fields, redpacketspend.FieldOrderID)
+	}
+	if m.adduser_id != nil {
+		fields = append(fields, redpacketspend.FieldUserID)
+	}
+	if m.addamount != nil {
+		fields = append(fields, redpacketspend.FieldAmount)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *RedPacketSpendMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case redpacketspend.FieldRedPacketID:
+		return m.AddedRedPacketID()
+	case redpacketspend.FieldOrderID:
+		return m.AddedOrderID()
+	case redpacketspend.FieldUserID:
+		return m.AddedUserID()
+	case redpacketspend.FieldAmount:
+		return m.AddedAmount()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *RedPacketSpendMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case redpacketspend.FieldRedPacketID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRedPacketID(v)
+		return nil
+	case redpacketspend.FieldOrderID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddOrderID(v)
+		return nil
+	case redpacketspend.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddUserID(v)
+		return nil
+	case redpacketspend.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAmount(v)
+		return nil
+	}
+	return fmt.Errorf("unknown RedPacketSpend numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *RedPacketSpendMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(redpacketspend.FieldReleasedAt) {
+		fields = append(fields, redpacketspend.FieldReleasedAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *RedPacketSpendMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *RedPacketSpendMutation) ClearField(name string) error {
+	switch name {
+	case redpacketspend.FieldReleasedAt:
+		m.ClearReleasedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown RedPacketSpend nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *RedPacketSpendMutation) ResetField(name string) error {
+	switch name {
+	case redpacketspend.FieldRedPacketID:
+		m.ResetRedPacketID()
+		return nil
+	case redpacketspend.FieldOrderID:
+		m.ResetOrderID()
+		return nil
+	case redpacketspend.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case redpacketspend.FieldAmount:
+		m.ResetAmount()
+		return nil
+	case redpacketspend.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case redpacketspend.FieldReleasedAt:
+		m.ResetReleasedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown RedPacketSpend field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *RedPacketSpendMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *RedPacketSpendMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *RedPacketSpendMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *RedPacketSpendMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *RedPacketSpendMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *RedPacketSpendMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *RedPacketSpendMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown RedPacketSpend unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *RedPacketSpendMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown RedPacketSpend edge %s", name)
 }
 
 // RefreshTokenMutation represents an operation that mutates the RefreshToken nodes in the graph.
@@ -36568,6 +62101,3397 @@ func (m *ReviewVoteMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown ReviewVote edge %s", name)
 }
 
+// RiskAssessmentMutation represents an operation that mutates the RiskAssessment nodes in the graph.
+type RiskAssessmentMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *int
+	created_at      *time.Time
+	updated_at      *time.Time
+	device_id       *string
+	ip              *string
+	phone           *string
+	address_key     *string
+	email           *string
+	coupon_used     *bool
+	total           *int64
+	addtotal        *int64
+	currency        *string
+	score           *int
+	addscore        *int
+	rules           *[]schematype.RiskRuleHit
+	appendrules     []schematype.RiskRuleHit
+	status          *riskassessment.Status
+	screened_at     *time.Time
+	decided_at      *time.Time
+	decision_note   *string
+	clearedFields   map[string]struct{}
+	_order          *int
+	cleared_order   bool
+	customer        *int
+	clearedcustomer bool
+	merchant        *int
+	clearedmerchant bool
+	decider         *int
+	cleareddecider  bool
+	done            bool
+	oldValue        func(context.Context) (*RiskAssessment, error)
+	predicates      []predicate.RiskAssessment
+}
+
+var _ ent.Mutation = (*RiskAssessmentMutation)(nil)
+
+// riskassessmentOption allows management of the mutation configuration using functional options.
+type riskassessmentOption func(*RiskAssessmentMutation)
+
+// newRiskAssessmentMutation creates new mutation for the RiskAssessment entity.
+func newRiskAssessmentMutation(c config, op Op, opts ...riskassessmentOption) *RiskAssessmentMutation {
+	m := &RiskAssessmentMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeRiskAssessment,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withRiskAssessmentID sets the ID field of the mutation.
+func withRiskAssessmentID(id int) riskassessmentOption {
+	return func(m *RiskAssessmentMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *RiskAssessment
+		)
+		m.oldValue = func(ctx context.Context) (*RiskAssessment, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().RiskAssessment.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withRiskAssessment sets the old RiskAssessment of the mutation.
+func withRiskAssessment(node *RiskAssessment) riskassessmentOption {
+	return func(m *RiskAssessmentMutation) {
+		m.oldValue = func(context.Context) (*RiskAssessment, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m RiskAssessmentMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m RiskAssessmentMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *RiskAssessmentMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *RiskAssessmentMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().RiskAssessment.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *RiskAssessmentMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *RiskAssessmentMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the RiskAssessment entity.
+// If the RiskAssessment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskAssessmentMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *RiskAssessmentMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *RiskAssessmentMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *RiskAssessmentMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the RiskAssessment entity.
+// If the RiskAssessment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskAssessmentMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *RiskAssessmentMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetOrderID sets the "order_id" field.
+func (m *RiskAssessmentMutation) SetOrderID(i int) {
+	m._order = &i
+}
+
+// OrderID returns the value of the "order_id" field in the mutation.
+func (m *RiskAssessmentMutation) OrderID() (r int, exists bool) {
+	v := m._order
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOrderID returns the old "order_id" field's value of the RiskAssessment entity.
+// If the RiskAssessment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskAssessmentMutation) OldOrderID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOrderID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOrderID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOrderID: %w", err)
+	}
+	return oldValue.OrderID, nil
+}
+
+// ResetOrderID resets all changes to the "order_id" field.
+func (m *RiskAssessmentMutation) ResetOrderID() {
+	m._order = nil
+}
+
+// SetCustomerID sets the "customer_id" field.
+func (m *RiskAssessmentMutation) SetCustomerID(i int) {
+	m.customer = &i
+}
+
+// CustomerID returns the value of the "customer_id" field in the mutation.
+func (m *RiskAssessmentMutation) CustomerID() (r int, exists bool) {
+	v := m.customer
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCustomerID returns the old "customer_id" field's value of the RiskAssessment entity.
+// If the RiskAssessment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskAssessmentMutation) OldCustomerID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCustomerID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCustomerID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCustomerID: %w", err)
+	}
+	return oldValue.CustomerID, nil
+}
+
+// ResetCustomerID resets all changes to the "customer_id" field.
+func (m *RiskAssessmentMutation) ResetCustomerID() {
+	m.customer = nil
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *RiskAssessmentMutation) SetMerchantID(i int) {
+	m.merchant = &i
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *RiskAssessmentMutation) MerchantID() (r int, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the RiskAssessment entity.
+// If the RiskAssessment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskAssessmentMutation) OldMerchantID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *RiskAssessmentMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetDeviceID sets the "device_id" field.
+func (m *RiskAssessmentMutation) SetDeviceID(s string) {
+	m.device_id = &s
+}
+
+// DeviceID returns the value of the "device_id" field in the mutation.
+func (m *RiskAssessmentMutation) DeviceID() (r string, exists bool) {
+	v := m.device_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDeviceID returns the old "device_id" field's value of the RiskAssessment entity.
+// If the RiskAssessment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskAssessmentMutation) OldDeviceID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDeviceID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDeviceID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDeviceID: %w", err)
+	}
+	return oldValue.DeviceID, nil
+}
+
+// ResetDeviceID resets all changes to the "device_id" field.
+func (m *RiskAssessmentMutation) ResetDeviceID() {
+	m.device_id = nil
+}
+
+// SetIP sets the "ip" field.
+func (m *RiskAssessmentMutation) SetIP(s string) {
+	m.ip = &s
+}
+
+// IP returns the value of the "ip" field in the mutation.
+func (m *RiskAssessmentMutation) IP() (r string, exists bool) {
+	v := m.ip
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIP returns the old "ip" field's value of the RiskAssessment entity.
+// If the RiskAssessment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskAssessmentMutation) OldIP(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIP is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIP requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIP: %w", err)
+	}
+	return oldValue.IP, nil
+}
+
+// ResetIP resets all changes to the "ip" field.
+func (m *RiskAssessmentMutation) ResetIP() {
+	m.ip = nil
+}
+
+// SetPhone sets the "phone" field.
+func (m *RiskAssessmentMutation) SetPhone(s string) {
+	m.phone = &s
+}
+
+// Phone returns the value of the "phone" field in the mutation.
+func (m *RiskAssessmentMutation) Phone() (r string, exists bool) {
+	v := m.phone
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPhone returns the old "phone" field's value of the RiskAssessment entity.
+// If the RiskAssessment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskAssessmentMutation) OldPhone(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPhone is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPhone requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPhone: %w", err)
+	}
+	return oldValue.Phone, nil
+}
+
+// ResetPhone resets all changes to the "phone" field.
+func (m *RiskAssessmentMutation) ResetPhone() {
+	m.phone = nil
+}
+
+// SetAddressKey sets the "address_key" field.
+func (m *RiskAssessmentMutation) SetAddressKey(s string) {
+	m.address_key = &s
+}
+
+// AddressKey returns the value of the "address_key" field in the mutation.
+func (m *RiskAssessmentMutation) AddressKey() (r string, exists bool) {
+	v := m.address_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAddressKey returns the old "address_key" field's value of the RiskAssessment entity.
+// If the RiskAssessment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskAssessmentMutation) OldAddressKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAddressKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAddressKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAddressKey: %w", err)
+	}
+	return oldValue.AddressKey, nil
+}
+
+// ResetAddressKey resets all changes to the "address_key" field.
+func (m *RiskAssessmentMutation) ResetAddressKey() {
+	m.address_key = nil
+}
+
+// SetEmail sets the "email" field.
+func (m *RiskAssessmentMutation) SetEmail(s string) {
+	m.email = &s
+}
+
+// Email returns the value of the "email" field in the mutation.
+func (m *RiskAssessmentMutation) Email() (r string, exists bool) {
+	v := m.email
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEmail returns the old "email" field's value of the RiskAssessment entity.
+// If the RiskAssessment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskAssessmentMutation) OldEmail(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEmail is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEmail requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEmail: %w", err)
+	}
+	return oldValue.Email, nil
+}
+
+// ResetEmail resets all changes to the "email" field.
+func (m *RiskAssessmentMutation) ResetEmail() {
+	m.email = nil
+}
+
+// SetCouponUsed sets the "coupon_used" field.
+func (m *RiskAssessmentMutation) SetCouponUsed(b bool) {
+	m.coupon_used = &b
+}
+
+// CouponUsed returns the value of the "coupon_used" field in the mutation.
+func (m *RiskAssessmentMutation) CouponUsed() (r bool, exists bool) {
+	v := m.coupon_used
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCouponUsed returns the old "coupon_used" field's value of the RiskAssessment entity.
+// If the RiskAssessment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskAssessmentMutation) OldCouponUsed(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCouponUsed is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCouponUsed requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCouponUsed: %w", err)
+	}
+	return oldValue.CouponUsed, nil
+}
+
+// ResetCouponUsed resets all changes to the "coupon_used" field.
+func (m *RiskAssessmentMutation) ResetCouponUsed() {
+	m.coupon_used = nil
+}
+
+// SetTotal sets the "total" field.
+func (m *RiskAssessmentMutation) SetTotal(i int64) {
+	m.total = &i
+	m.addtotal = nil
+}
+
+// Total returns the value of the "total" field in the mutation.
+func (m *RiskAssessmentMutation) Total() (r int64, exists bool) {
+	v := m.total
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTotal returns the old "total" field's value of the RiskAssessment entity.
+// If the RiskAssessment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskAssessmentMutation) OldTotal(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTotal is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTotal requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTotal: %w", err)
+	}
+	return oldValue.Total, nil
+}
+
+// AddTotal adds i to the "total" field.
+func (m *RiskAssessmentMutation) AddTotal(i int64) {
+	if m.addtotal != nil {
+		*m.addtotal += i
+	} else {
+		m.addtotal = &i
+	}
+}
+
+// AddedTotal returns the value that was added to the "total" field in this mutation.
+func (m *RiskAssessmentMutation) AddedTotal() (r int64, exists bool) {
+	v := m.addtotal
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetTotal resets all changes to the "total" field.
+func (m *RiskAssessmentMutation) ResetTotal() {
+	m.total = nil
+	m.addtotal = nil
+}
+
+// SetCurrency sets the "currency" field.
+func (m *RiskAssessmentMutation) SetCurrency(s string) {
+	m.currency = &s
+}
+
+// Currency returns the value of the "currency" field in the mutation.
+func (m *RiskAssessmentMutation) Currency() (r string, exists bool) {
+	v := m.currency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCurrency returns the old "currency" field's value of the RiskAssessment entity.
+// If the RiskAssessment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskAssessmentMutation) OldCurrency(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCurrency is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCurrency requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCurrency: %w", err)
+	}
+	return oldValue.Currency, nil
+}
+
+// ResetCurrency resets all changes to the "currency" field.
+func (m *RiskAssessmentMutation) ResetCurrency() {
+	m.currency = nil
+}
+
+// SetScore sets the "score" field.
+func (m *RiskAssessmentMutation) SetScore(i int) {
+	m.score = &i
+	m.addscore = nil
+}
+
+// Score returns the value of the "score" field in the mutation.
+func (m *RiskAssessmentMutation) Score() (r int, exists bool) {
+	v := m.score
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldScore returns the old "score" field's value of the RiskAssessment entity.
+// If the RiskAssessment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskAssessmentMutation) OldScore(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldScore is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldScore requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldScore: %w", err)
+	}
+	return oldValue.Score, nil
+}
+
+// AddScore adds i to the "score" field.
+func (m *RiskAssessmentMutation) AddScore(i int) {
+	if m.addscore != nil {
+		*m.addscore += i
+	} else {
+		m.addscore = &i
+	}
+}
+
+// AddedScore returns the value that was added to the "score" field in this mutation.
+func (m *RiskAssessmentMutation) AddedScore() (r int, exists bool) {
+	v := m.addscore
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetScore resets all changes to the "score" field.
+func (m *RiskAssessmentMutation) ResetScore() {
+	m.score = nil
+	m.addscore = nil
+}
+
+// SetRules sets the "rules" field.
+func (m *RiskAssessmentMutation) SetRules(srh []schematype.RiskRuleHit) {
+	m.rules = &srh
+	m.appendrules = nil
+}
+
+// Rules returns the value of the "rules" field in the mutation.
+func (m *RiskAssessmentMutation) Rules() (r []schematype.RiskRuleHit, exists bool) {
+	v := m.rules
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRules returns the old "rules" field's value of the RiskAssessment entity.
+// If the RiskAssessment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskAssessmentMutation) OldRules(ctx context.Context) (v []schematype.RiskRuleHit, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRules is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRules requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRules: %w", err)
+	}
+	return oldValue.Rules, nil
+}
+
+// AppendRules adds srh to the "rules" field.
+func (m *RiskAssessmentMutation) AppendRules(srh []schematype.RiskRuleHit) {
+	m.appendrules = append(m.appendrules, srh...)
+}
+
+// AppendedRules returns the list of values that were appended to the "rules" field in this mutation.
+func (m *RiskAssessmentMutation) AppendedRules() ([]schematype.RiskRuleHit, bool) {
+	if len(m.appendrules) == 0 {
+		return nil, false
+	}
+	return m.appendrules, true
+}
+
+// ResetRules resets all changes to the "rules" field.
+func (m *RiskAssessmentMutation) ResetRules() {
+	m.rules = nil
+	m.appendrules = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *RiskAssessmentMutation) SetStatus(r riskassessment.Status) {
+	m.status = &r
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *RiskAssessmentMutation) Status() (r riskassessment.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the RiskAssessment entity.
+// If the RiskAssessment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskAssessmentMutation) OldStatus(ctx context.Context) (v riskassessment.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *RiskAssessmentMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetScreenedAt sets the "screened_at" field.
+func (m *RiskAssessmentMutation) SetScreenedAt(t time.Time) {
+	m.screened_at = &t
+}
+
+// ScreenedAt returns the value of the "screened_at" field in the mutation.
+func (m *RiskAssessmentMutation) ScreenedAt() (r time.Time, exists bool) {
+	v := m.screened_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldScreenedAt returns the old "screened_at" field's value of the RiskAssessment entity.
+// If the RiskAssessment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskAssessmentMutation) OldScreenedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldScreenedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldScreenedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldScreenedAt: %w", err)
+	}
+	return oldValue.ScreenedAt, nil
+}
+
+// ClearScreenedAt clears the value of the "screened_at" field.
+func (m *RiskAssessmentMutation) ClearScreenedAt() {
+	m.screened_at = nil
+	m.clearedFields[riskassessment.FieldScreenedAt] = struct{}{}
+}
+
+// ScreenedAtCleared returns if the "screened_at" field was cleared in this mutation.
+func (m *RiskAssessmentMutation) ScreenedAtCleared() bool {
+	_, ok := m.clearedFields[riskassessment.FieldScreenedAt]
+	return ok
+}
+
+// ResetScreenedAt resets all changes to the "screened_at" field.
+func (m *RiskAssessmentMutation) ResetScreenedAt() {
+	m.screened_at = nil
+	delete(m.clearedFields, riskassessment.FieldScreenedAt)
+}
+
+// SetDecidedBy sets the "decided_by" field.
+func (m *RiskAssessmentMutation) SetDecidedBy(i int) {
+	m.decider = &i
+}
+
+// DecidedBy returns the value of the "decided_by" field in the mutation.
+func (m *RiskAssessmentMutation) DecidedBy() (r int, exists bool) {
+	v := m.decider
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDecidedBy returns the old "decided_by" field's value of the RiskAssessment entity.
+// If the RiskAssessment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskAssessmentMutation) OldDecidedBy(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDecidedBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDecidedBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDecidedBy: %w", err)
+	}
+	return oldValue.DecidedBy, nil
+}
+
+// ClearDecidedBy clears the value of the "decided_by" field.
+func (m *RiskAssessmentMutation) ClearDecidedBy() {
+	m.decider = nil
+	m.clearedFields[riskassessment.FieldDecidedBy] = struct{}{}
+}
+
+// DecidedByCleared returns if the "decided_by" field was cleared in this mutation.
+func (m *RiskAssessmentMutation) DecidedByCleared() bool {
+	_, ok := m.clearedFields[riskassessment.FieldDecidedBy]
+	return ok
+}
+
+// ResetDecidedBy resets all changes to the "decided_by" field.
+func (m *RiskAssessmentMutation) ResetDecidedBy() {
+	m.decider = nil
+	delete(m.clearedFields, riskassessment.FieldDecidedBy)
+}
+
+// SetDecidedAt sets the "decided_at" field.
+func (m *RiskAssessmentMutation) SetDecidedAt(t time.Time) {
+	m.decided_at = &t
+}
+
+// DecidedAt returns the value of the "decided_at" field in the mutation.
+func (m *RiskAssessmentMutation) DecidedAt() (r time.Time, exists bool) {
+	v := m.decided_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDecidedAt returns the old "decided_at" field's value of the RiskAssessment entity.
+// If the RiskAssessment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskAssessmentMutation) OldDecidedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDecidedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDecidedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDecidedAt: %w", err)
+	}
+	return oldValue.DecidedAt, nil
+}
+
+// ClearDecidedAt clears the value of the "decided_at" field.
+func (m *RiskAssessmentMutation) ClearDecidedAt() {
+	m.decided_at = nil
+	m.clearedFields[riskassessment.FieldDecidedAt] = struct{}{}
+}
+
+// DecidedAtCleared returns if the "decided_at" field was cleared in this mutation.
+func (m *RiskAssessmentMutation) DecidedAtCleared() bool {
+	_, ok := m.clearedFields[riskassessment.FieldDecidedAt]
+	return ok
+}
+
+// ResetDecidedAt resets all changes to the "decided_at" field.
+func (m *RiskAssessmentMutation) ResetDecidedAt() {
+	m.decided_at = nil
+	delete(m.clearedFields, riskassessment.FieldDecidedAt)
+}
+
+// SetDecisionNote sets the "decision_note" field.
+func (m *RiskAssessmentMutation) SetDecisionNote(s string) {
+	m.decision_note = &s
+}
+
+// DecisionNote returns the value of the "decision_note" field in the mutation.
+func (m *RiskAssessmentMutation) DecisionNote() (r string, exists bool) {
+	v := m.decision_note
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDecisionNote returns the old "decision_note" field's value of the RiskAssessment entity.
+// If the RiskAssessment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskAssessmentMutation) OldDecisionNote(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDecisionNote is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDecisionNote requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDecisionNote: %w", err)
+	}
+	return oldValue.DecisionNote, nil
+}
+
+// ResetDecisionNote resets all changes to the "decision_note" field.
+func (m *RiskAssessmentMutation) ResetDecisionNote() {
+	m.decision_note = nil
+}
+
+// ClearOrder clears the "order" edge to the Order entity.
+func (m *RiskAssessmentMutation) ClearOrder() {
+	m.cleared_order = true
+	m.clearedFields[riskassessment.FieldOrderID] = struct{}{}
+}
+
+// OrderCleared reports if the "order" edge to the Order entity was cleared.
+func (m *RiskAssessmentMutation) OrderCleared() bool {
+	return m.cleared_order
+}
+
+// OrderIDs returns the "order" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// OrderID instead. It exists only for internal usage by the builders.
+func (m *RiskAssessmentMutation) OrderIDs() (ids []int) {
+	if id := m._order; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetOrder resets all changes to the "order" edge.
+func (m *RiskAssessmentMutation) ResetOrder() {
+	m._order = nil
+	m.cleared_order = false
+}
+
+// ClearCustomer clears the "customer" edge to the User entity.
+func (m *RiskAssessmentMutation) ClearCustomer() {
+	m.clearedcustomer = true
+	m.clearedFields[riskassessment.FieldCustomerID] = struct{}{}
+}
+
+// CustomerCleared reports if the "customer" edge to the User entity was cleared.
+func (m *RiskAssessmentMutation) CustomerCleared() bool {
+	return m.clearedcustomer
+}
+
+// CustomerIDs returns the "customer" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// CustomerID instead. It exists only for internal usage by the builders.
+func (m *RiskAssessmentMutation) CustomerIDs() (ids []int) {
+	if id := m.customer; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetCustomer resets all changes to the "customer" edge.
+func (m *RiskAssessmentMutation) ResetCustomer() {
+	m.customer = nil
+	m.clearedcustomer = false
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *RiskAssessmentMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[riskassessment.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *RiskAssessmentMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *RiskAssessmentMutation) MerchantIDs() (ids []int) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *RiskAssessmentMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// SetDeciderID sets the "decider" edge to the User entity by id.
+func (m *RiskAssessmentMutation) SetDeciderID(id int) {
+	m.decider = &id
+}
+
+// ClearDecider clears the "decider" edge to the User entity.
+func (m *RiskAssessmentMutation) ClearDecider() {
+	m.cleareddecider = true
+	m.clearedFields[riskassessment.FieldDecidedBy] = struct{}{}
+}
+
+// DeciderCleared reports if the "decider" edge to the User entity was cleared.
+func (m *RiskAssessmentMutation) DeciderCleared() bool {
+	return m.DecidedByCleared() || m.cleareddecider
+}
+
+// DeciderID returns the "decider" edge ID in the mutation.
+func (m *RiskAssessmentMutation) DeciderID() (id int, exists bool) {
+	if m.decider != nil {
+		return *m.decider, true
+	}
+	return
+}
+
+// DeciderIDs returns the "decider" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// DeciderID instead. It exists only for internal usage by the builders.
+func (m *RiskAssessmentMutation) DeciderIDs() (ids []int) {
+	if id := m.decider; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetDecider resets all changes to the "decider" edge.
+func (m *RiskAssessmentMutation) ResetDecider() {
+	m.decider = nil
+	m.cleareddecider = false
+}
+
+// Where appends a list predicates to the RiskAssessmentMutation builder.
+func (m *RiskAssessmentMutation) Where(ps ...predicate.RiskAssessment) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the RiskAssessmentMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *RiskAssessmentMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.RiskAssessment, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *RiskAssessmentMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *RiskAssessmentMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (RiskAssessment).
+func (m *RiskAssessmentMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *RiskAssessmentMutation) Fields() []string {
+	fields := make([]string, 0, 20)
+	if m.created_at != nil {
+		fields = append(fields, riskassessment.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, riskassessment.FieldUpdatedAt)
+	}
+	if m._order != nil {
+		fields = append(fields, riskassessment.FieldOrderID)
+	}
+	if m.customer != nil {
+		fields = append(fields, riskassessment.FieldCustomerID)
+	}
+	if m.merchant != nil {
+		fields = append(fields, riskassessment.FieldMerchantID)
+	}
+	if m.device_id != nil {
+		fields = append(fields, riskassessment.FieldDeviceID)
+	}
+	if m.ip != nil {
+		fields = append(fields, riskassessment.FieldIP)
+	}
+	if m.phone != nil {
+		fields = append(fields, riskassessment.FieldPhone)
+	}
+	if m.address_key != nil {
+		fields = append(fields, riskassessment.FieldAddressKey)
+	}
+	if m.email != nil {
+		fields = append(fields, riskassessment.FieldEmail)
+	}
+	if m.coupon_used != nil {
+		fields = append(fields, riskassessment.FieldCouponUsed)
+	}
+	if m.total != nil {
+		fields = append(fields, riskassessment.FieldTotal)
+	}
+	if m.currency != nil {
+		fields = append(fields, riskassessment.FieldCurrency)
+	}
+	if m.score != nil {
+		fields = append(fields, riskassessment.FieldScore)
+	}
+	if m.rules != nil {
+		fields = append(fields, riskassessment.FieldRules)
+	}
+	if m.status != nil {
+		fields = append(fields, riskassessment.FieldStatus)
+	}
+	if m.screened_at != nil {
+		fields = append(fields, riskassessment.FieldScreenedAt)
+	}
+	if m.decider != nil {
+		fields = append(fields, riskassessment.FieldDecidedBy)
+	}
+	if m.decided_at != nil {
+		fields = append(fields, riskassessment.FieldDecidedAt)
+	}
+	if m.decision_note != nil {
+		fields = append(fields, riskassessment.FieldDecisionNote)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *RiskAssessmentMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case riskassessment.FieldCreatedAt:
+		return m.CreatedAt()
+	case riskassessment.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case riskassessment.FieldOrderID:
+		return m.OrderID()
+	case riskassessment.FieldCustomerID:
+		return m.CustomerID()
+	case riskassessment.FieldMerchantID:
+		return m.MerchantID()
+	case riskassessment.FieldDeviceID:
+		return m.DeviceID()
+	case riskassessment.FieldIP:
+		return m.IP()
+	case riskassessment.FieldPhone:
+		return m.Phone()
+	case riskassessment.FieldAddressKey:
+		return m.AddressKey()
+	case riskassessment.FieldEmail:
+		return m.Email()
+	case riskassessment.FieldCouponUsed:
+		return m.CouponUsed()
+	case riskassessment.FieldTotal:
+		return m.Total()
+	case riskassessment.FieldCurrency:
+		return m.Currency()
+	case riskassessment.FieldScore:
+		return m.Score()
+	case riskassessment.FieldRules:
+		return m.Rules()
+	case riskassessment.FieldStatus:
+		return m.Status()
+	case riskassessment.FieldScreenedAt:
+		return m.ScreenedAt()
+	case riskassessment.FieldDecidedBy:
+		return m.DecidedBy()
+	case riskassessment.FieldDecidedAt:
+		return m.DecidedAt()
+	case riskassessment.FieldDecisionNote:
+		return m.DecisionNote()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *RiskAssessmentMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case riskassessment.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case riskassessment.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case riskassessment.FieldOrderID:
+		return m.OldOrderID(ctx)
+	case riskassessment.FieldCustomerID:
+		return m.OldCustomerID(ctx)
+	case riskassessment.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case riskassessment.FieldDeviceID:
+		return m.OldDeviceID(ctx)
+	case riskassessment.FieldIP:
+		return m.OldIP(ctx)
+	case riskassessment.FieldPhone:
+		return m.OldPhone(ctx)
+	case riskassessment.FieldAddressKey:
+		return m.OldAddressKey(ctx)
+	case riskassessment.FieldEmail:
+		return m.OldEmail(ctx)
+	case riskassessment.FieldCouponUsed:
+		return m.OldCouponUsed(ctx)
+	case riskassessment.FieldTotal:
+		return m.OldTotal(ctx)
+	case riskassessment.FieldCurrency:
+		return m.OldCurrency(ctx)
+	case riskassessment.FieldScore:
+		return m.OldScore(ctx)
+	case riskassessment.FieldRules:
+		return m.OldRules(ctx)
+	case riskassessment.FieldStatus:
+		return m.OldStatus(ctx)
+	case riskassessment.FieldScreenedAt:
+		return m.OldScreenedAt(ctx)
+	case riskassessment.FieldDecidedBy:
+		return m.OldDecidedBy(ctx)
+	case riskassessment.FieldDecidedAt:
+		return m.OldDecidedAt(ctx)
+	case riskassessment.FieldDecisionNote:
+		return m.OldDecisionNote(ctx)
+	}
+	return nil, fmt.Errorf("unknown RiskAssessment field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *RiskAssessmentMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case riskassessment.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case riskassessment.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case riskassessment.FieldOrderID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOrderID(v)
+		return nil
+	case riskassessment.FieldCustomerID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCustomerID(v)
+		return nil
+	case riskassessment.FieldMerchantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case riskassessment.FieldDeviceID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDeviceID(v)
+		return nil
+	case riskassessment.FieldIP:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIP(v)
+		return nil
+	case riskassessment.FieldPhone:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPhone(v)
+		return nil
+	case riskassessment.FieldAddressKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAddressKey(v)
+		return nil
+	case riskassessment.FieldEmail:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEmail(v)
+		return nil
+	case riskassessment.FieldCouponUsed:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCouponUsed(v)
+		return nil
+	case riskassessment.FieldTotal:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTotal(v)
+		return nil
+	case riskassessment.FieldCurrency:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCurrency(v)
+		return nil
+	case riskassessment.FieldScore:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetScore(v)
+		return nil
+	case riskassessment.FieldRules:
+		v, ok := value.([]schematype.RiskRuleHit)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRules(v)
+		return nil
+	case riskassessment.FieldStatus:
+		v, ok := value.(riskassessment.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case riskassessment.FieldScreenedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetScreenedAt(v)
+		return nil
+	case riskassessment.FieldDecidedBy:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDecidedBy(v)
+		return nil
+	case riskassessment.FieldDecidedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDecidedAt(v)
+		return nil
+	case riskassessment.FieldDecisionNote:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDecisionNote(v)
+		return nil
+	}
+	return fmt.Errorf("unknown RiskAssessment field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *RiskAssessmentMutation) AddedFields() []string {
+	var fields []string
+	if m.addtotal != nil {
+		fields = append(fields, riskassessment.FieldTotal)
+	}
+	if m.addscore != nil {
+		fields = append(fields, riskassessment.FieldScore)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *RiskAssessmentMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case riskassessment.FieldTotal:
+		return m.AddedTotal()
+	case riskassessment.FieldScore:
+		return m.AddedScore()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *RiskAssessmentMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case riskassessment.FieldTotal:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddTotal(v)
+		return nil
+	case riskassessment.FieldScore:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddScore(v)
+		return nil
+	}
+	return fmt.Errorf("unknown RiskAssessment numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *RiskAssessmentMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(riskassessment.FieldScreenedAt) {
+		fields = append(fields, riskassessment.FieldScreenedAt)
+	}
+	if m.FieldCleared(riskassessment.FieldDecidedBy) {
+		fields = append(fields, riskassessment.FieldDecidedBy)
+	}
+	if m.FieldCleared(riskassessment.FieldDecidedAt) {
+		fields = append(fields, riskassessment.FieldDecidedAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *RiskAssessmentMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *RiskAssessmentMutation) ClearField(name string) error {
+	switch name {
+	case riskassessment.FieldScreenedAt:
+		m.ClearScreenedAt()
+		return nil
+	case riskassessment.FieldDecidedBy:
+		m.ClearDecidedBy()
+		return nil
+	case riskassessment.FieldDecidedAt:
+		m.ClearDecidedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown RiskAssessment nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *RiskAssessmentMutation) ResetField(name string) error {
+	switch name {
+	case riskassessment.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case riskassessment.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case riskassessment.FieldOrderID:
+		m.ResetOrderID()
+		return nil
+	case riskassessment.FieldCustomerID:
+		m.ResetCustomerID()
+		return nil
+	case riskassessment.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case riskassessment.FieldDeviceID:
+		m.ResetDeviceID()
+		return nil
+	case riskassessment.FieldIP:
+		m.ResetIP()
+		return nil
+	case riskassessment.FieldPhone:
+		m.ResetPhone()
+		return nil
+	case riskassessment.FieldAddressKey:
+		m.ResetAddressKey()
+		return nil
+	case riskassessment.FieldEmail:
+		m.ResetEmail()
+		return nil
+	case riskassessment.FieldCouponUsed:
+		m.ResetCouponUsed()
+		return nil
+	case riskassessment.FieldTotal:
+		m.ResetTotal()
+		return nil
+	case riskassessment.FieldCurrency:
+		m.ResetCurrency()
+		return nil
+	case riskassessment.FieldScore:
+		m.ResetScore()
+		return nil
+	case riskassessment.FieldRules:
+		m.ResetRules()
+		return nil
+	case riskassessment.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case riskassessment.FieldScreenedAt:
+		m.ResetScreenedAt()
+		return nil
+	case riskassessment.FieldDecidedBy:
+		m.ResetDecidedBy()
+		return nil
+	case riskassessment.FieldDecidedAt:
+		m.ResetDecidedAt()
+		return nil
+	case riskassessment.FieldDecisionNote:
+		m.ResetDecisionNote()
+		return nil
+	}
+	return fmt.Errorf("unknown RiskAssessment field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *RiskAssessmentMutation) AddedEdges() []string {
+	edges := make([]string, 0, 4)
+	if m._order != nil {
+		edges = append(edges, riskassessment.EdgeOrder)
+	}
+	if m.customer != nil {
+		edges = append(edges, riskassessment.EdgeCustomer)
+	}
+	if m.merchant != nil {
+		edges = append(edges, riskassessment.EdgeMerchant)
+	}
+	if m.decider != nil {
+		edges = append(edges, riskassessment.EdgeDecider)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *RiskAssessmentMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case riskassessment.EdgeOrder:
+		if id := m._order; id != nil {
+			return []ent.Value{*id}
+		}
+	case riskassessment.EdgeCustomer:
+		if id := m.customer; id != nil {
+			return []ent.Value{*id}
+		}
+	case riskassessment.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	case riskassessment.EdgeDecider:
+		if id := m.decider; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *RiskAssessmentMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 4)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *RiskAssessmentMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *RiskAssessmentMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 4)
+	if m.cleared_order {
+		edges = append(edges, riskassessment.EdgeOrder)
+	}
+	if m.clearedcustomer {
+		edges = append(edges, riskassessment.EdgeCustomer)
+	}
+	if m.clearedmerchant {
+		edges = append(edges, riskassessment.EdgeMerchant)
+	}
+	if m.cleareddecider {
+		edges = append(edges, riskassessment.EdgeDecider)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *RiskAssessmentMutation) EdgeCleared(name string) bool {
+	switch name {
+	case riskassessment.EdgeOrder:
+		return m.cleared_order
+	case riskassessment.EdgeCustomer:
+		return m.clearedcustomer
+	case riskassessment.EdgeMerchant:
+		return m.clearedmerchant
+	case riskassessment.EdgeDecider:
+		return m.cleareddecider
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *RiskAssessmentMutation) ClearEdge(name string) error {
+	switch name {
+	case riskassessment.EdgeOrder:
+		m.ClearOrder()
+		return nil
+	case riskassessment.EdgeCustomer:
+		m.ClearCustomer()
+		return nil
+	case riskassessment.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	case riskassessment.EdgeDecider:
+		m.ClearDecider()
+		return nil
+	}
+	return fmt.Errorf("unknown RiskAssessment unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *RiskAssessmentMutation) ResetEdge(name string) error {
+	switch name {
+	case riskassessment.EdgeOrder:
+		m.ResetOrder()
+		return nil
+	case riskassessment.EdgeCustomer:
+		m.ResetCustomer()
+		return nil
+	case riskassessment.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	case riskassessment.EdgeDecider:
+		m.ResetDecider()
+		return nil
+	}
+	return fmt.Errorf("unknown RiskAssessment edge %s", name)
+}
+
+// RiskListEntryMutation represents an operation that mutates the RiskListEntry nodes in the graph.
+type RiskListEntryMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	created_at    *time.Time
+	updated_at    *time.Time
+	kind          *risklistentry.Kind
+	value         *string
+	label         *string
+	note          *string
+	created_by    *int
+	addcreated_by *int
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*RiskListEntry, error)
+	predicates    []predicate.RiskListEntry
+}
+
+var _ ent.Mutation = (*RiskListEntryMutation)(nil)
+
+// risklistentryOption allows management of the mutation configuration using functional options.
+type risklistentryOption func(*RiskListEntryMutation)
+
+// newRiskListEntryMutation creates new mutation for the RiskListEntry entity.
+func newRiskListEntryMutation(c config, op Op, opts ...risklistentryOption) *RiskListEntryMutation {
+	m := &RiskListEntryMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeRiskListEntry,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withRiskListEntryID sets the ID field of the mutation.
+func withRiskListEntryID(id int) risklistentryOption {
+	return func(m *RiskListEntryMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *RiskListEntry
+		)
+		m.oldValue = func(ctx context.Context) (*RiskListEntry, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().RiskListEntry.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withRiskListEntry sets the old RiskListEntry of the mutation.
+func withRiskListEntry(node *RiskListEntry) risklistentryOption {
+	return func(m *RiskListEntryMutation) {
+		m.oldValue = func(context.Context) (*RiskListEntry, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m RiskListEntryMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m RiskListEntryMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *RiskListEntryMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *RiskListEntryMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().RiskListEntry.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *RiskListEntryMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *RiskListEntryMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the RiskListEntry entity.
+// If the RiskListEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskListEntryMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *RiskListEntryMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *RiskListEntryMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *RiskListEntryMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the RiskListEntry entity.
+// If the RiskListEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskListEntryMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *RiskListEntryMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetKind sets the "kind" field.
+func (m *RiskListEntryMutation) SetKind(r risklistentry.Kind) {
+	m.kind = &r
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *RiskListEntryMutation) Kind() (r risklistentry.Kind, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the RiskListEntry entity.
+// If the RiskListEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskListEntryMutation) OldKind(ctx context.Context) (v risklistentry.Kind, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *RiskListEntryMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetValue sets the "value" field.
+func (m *RiskListEntryMutation) SetValue(s string) {
+	m.value = &s
+}
+
+// Value returns the value of the "value" field in the mutation.
+func (m *RiskListEntryMutation) Value() (r string, exists bool) {
+	v := m.value
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldValue returns the old "value" field's value of the RiskListEntry entity.
+// If the RiskListEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskListEntryMutation) OldValue(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldValue is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldValue requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldValue: %w", err)
+	}
+	return oldValue.Value, nil
+}
+
+// ResetValue resets all changes to the "value" field.
+func (m *RiskListEntryMutation) ResetValue() {
+	m.value = nil
+}
+
+// SetLabel sets the "label" field.
+func (m *RiskListEntryMutation) SetLabel(s string) {
+	m.label = &s
+}
+
+// Label returns the value of the "label" field in the mutation.
+func (m *RiskListEntryMutation) Label() (r string, exists bool) {
+	v := m.label
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLabel returns the old "label" field's value of the RiskListEntry entity.
+// If the RiskListEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskListEntryMutation) OldLabel(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLabel is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLabel requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLabel: %w", err)
+	}
+	return oldValue.Label, nil
+}
+
+// ResetLabel resets all changes to the "label" field.
+func (m *RiskListEntryMutation) ResetLabel() {
+	m.label = nil
+}
+
+// SetNote sets the "note" field.
+func (m *RiskListEntryMutation) SetNote(s string) {
+	m.note = &s
+}
+
+// Note returns the value of the "note" field in the mutation.
+func (m *RiskListEntryMutation) Note() (r string, exists bool) {
+	v := m.note
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNote returns the old "note" field's value of the RiskListEntry entity.
+// If the RiskListEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskListEntryMutation) OldNote(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNote is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNote requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNote: %w", err)
+	}
+	return oldValue.Note, nil
+}
+
+// ResetNote resets all changes to the "note" field.
+func (m *RiskListEntryMutation) ResetNote() {
+	m.note = nil
+}
+
+// SetCreatedBy sets the "created_by" field.
+func (m *RiskListEntryMutation) SetCreatedBy(i int) {
+	m.created_by = &i
+	m.addcreated_by = nil
+}
+
+// CreatedBy returns the value of the "created_by" field in the mutation.
+func (m *RiskListEntryMutation) CreatedBy() (r int, exists bool) {
+	v := m.created_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedBy returns the old "created_by" field's value of the RiskListEntry entity.
+// If the RiskListEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskListEntryMutation) OldCreatedBy(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedBy: %w", err)
+	}
+	return oldValue.CreatedBy, nil
+}
+
+// AddCreatedBy adds i to the "created_by" field.
+func (m *RiskListEntryMutation) AddCreatedBy(i int) {
+	if m.addcreated_by != nil {
+		*m.addcreated_by += i
+	} else {
+		m.addcreated_by = &i
+	}
+}
+
+// AddedCreatedBy returns the value that was added to the "created_by" field in this mutation.
+func (m *RiskListEntryMutation) AddedCreatedBy() (r int, exists bool) {
+	v := m.addcreated_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearCreatedBy clears the value of the "created_by" field.
+func (m *RiskListEntryMutation) ClearCreatedBy() {
+	m.created_by = nil
+	m.addcreated_by = nil
+	m.clearedFields[risklistentry.FieldCreatedBy] = struct{}{}
+}
+
+// CreatedByCleared returns if the "created_by" field was cleared in this mutation.
+func (m *RiskListEntryMutation) CreatedByCleared() bool {
+	_, ok := m.clearedFields[risklistentry.FieldCreatedBy]
+	return ok
+}
+
+// ResetCreatedBy resets all changes to the "created_by" field.
+func (m *RiskListEntryMutation) ResetCreatedBy() {
+	m.created_by = nil
+	m.addcreated_by = nil
+	delete(m.clearedFields, risklistentry.FieldCreatedBy)
+}
+
+// Where appends a list predicates to the RiskListEntryMutation builder.
+func (m *RiskListEntryMutation) Where(ps ...predicate.RiskListEntry) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the RiskListEntryMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *RiskListEntryMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.RiskListEntry, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *RiskListEntryMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *RiskListEntryMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (RiskListEntry).
+func (m *RiskListEntryMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *RiskListEntryMutation) Fields() []string {
+	fields := make([]string, 0, 7)
+	if m.created_at != nil {
+		fields = append(fields, risklistentry.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, risklistentry.FieldUpdatedAt)
+	}
+	if m.kind != nil {
+		fields = append(fields, risklistentry.FieldKind)
+	}
+	if m.value != nil {
+		fields = append(fields, risklistentry.FieldValue)
+	}
+	if m.label != nil {
+		fields = append(fields, risklistentry.FieldLabel)
+	}
+	if m.note != nil {
+		fields = append(fields, risklistentry.FieldNote)
+	}
+	if m.created_by != nil {
+		fields = append(fields, risklistentry.FieldCreatedBy)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *RiskListEntryMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case risklistentry.FieldCreatedAt:
+		return m.CreatedAt()
+	case risklistentry.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case risklistentry.FieldKind:
+		return m.Kind()
+	case risklistentry.FieldValue:
+		return m.Value()
+	case risklistentry.FieldLabel:
+		return m.Label()
+	case risklistentry.FieldNote:
+		return m.Note()
+	case risklistentry.FieldCreatedBy:
+		return m.CreatedBy()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *RiskListEntryMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case risklistentry.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case risklistentry.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case risklistentry.FieldKind:
+		return m.OldKind(ctx)
+	case risklistentry.FieldValue:
+		return m.OldValue(ctx)
+	case risklistentry.FieldLabel:
+		return m.OldLabel(ctx)
+	case risklistentry.FieldNote:
+		return m.OldNote(ctx)
+	case risklistentry.FieldCreatedBy:
+		return m.OldCreatedBy(ctx)
+	}
+	return nil, fmt.Errorf("unknown RiskListEntry field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *RiskListEntryMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case risklistentry.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case risklistentry.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case risklistentry.FieldKind:
+		v, ok := value.(risklistentry.Kind)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case risklistentry.FieldValue:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetValue(v)
+		return nil
+	case risklistentry.FieldLabel:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLabel(v)
+		return nil
+	case risklistentry.FieldNote:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNote(v)
+		return nil
+	case risklistentry.FieldCreatedBy:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedBy(v)
+		return nil
+	}
+	return fmt.Errorf("unknown RiskListEntry field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *RiskListEntryMutation) AddedFields() []string {
+	var fields []string
+	if m.addcreated_by != nil {
+		fields = append(fields, risklistentry.FieldCreatedBy)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *RiskListEntryMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case risklistentry.FieldCreatedBy:
+		return m.AddedCreatedBy()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *RiskListEntryMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case risklistentry.FieldCreatedBy:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCreatedBy(v)
+		return nil
+	}
+	return fmt.Errorf("unknown RiskListEntry numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *RiskListEntryMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(risklistentry.FieldCreatedBy) {
+		fields = append(fields, risklistentry.FieldCreatedBy)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *RiskListEntryMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *RiskListEntryMutation) ClearField(name string) error {
+	switch name {
+	case risklistentry.FieldCreatedBy:
+		m.ClearCreatedBy()
+		return nil
+	}
+	return fmt.Errorf("unknown RiskListEntry nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *RiskListEntryMutation) ResetField(name string) error {
+	switch name {
+	case risklistentry.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case risklistentry.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case risklistentry.FieldKind:
+		m.ResetKind()
+		return nil
+	case risklistentry.FieldValue:
+		m.ResetValue()
+		return nil
+	case risklistentry.FieldLabel:
+		m.ResetLabel()
+		return nil
+	case risklistentry.FieldNote:
+		m.ResetNote()
+		return nil
+	case risklistentry.FieldCreatedBy:
+		m.ResetCreatedBy()
+		return nil
+	}
+	return fmt.Errorf("unknown RiskListEntry field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *RiskListEntryMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *RiskListEntryMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *RiskListEntryMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *RiskListEntryMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *RiskListEntryMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *RiskListEntryMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *RiskListEntryMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown RiskListEntry unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *RiskListEntryMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown RiskListEntry edge %s", name)
+}
+
+// SearchSynonymMutation represents an operation that mutates the SearchSynonym nodes in the graph.
+type SearchSynonymMutation struct {
+	config
+	op               Op
+	typ              string
+	id               *int
+	terms            *[]string
+	appendterms      []string
+	created_at       *time.Time
+	updated_at       *time.Time
+	clearedFields    map[string]struct{}
+	term_keys        map[int]struct{}
+	removedterm_keys map[int]struct{}
+	clearedterm_keys bool
+	done             bool
+	oldValue         func(context.Context) (*SearchSynonym, error)
+	predicates       []predicate.SearchSynonym
+}
+
+var _ ent.Mutation = (*SearchSynonymMutation)(nil)
+
+// searchsynonymOption allows management of the mutation configuration using functional options.
+type searchsynonymOption func(*SearchSynonymMutation)
+
+// newSearchSynonymMutation creates new mutation for the SearchSynonym entity.
+func newSearchSynonymMutation(c config, op Op, opts ...searchsynonymOption) *SearchSynonymMutation {
+	m := &SearchSynonymMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeSearchSynonym,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withSearchSynonymID sets the ID field of the mutation.
+func withSearchSynonymID(id int) searchsynonymOption {
+	return func(m *SearchSynonymMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *SearchSynonym
+		)
+		m.oldValue = func(ctx context.Context) (*SearchSynonym, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().SearchSynonym.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withSearchSynonym sets the old SearchSynonym of the mutation.
+func withSearchSynonym(node *SearchSynonym) searchsynonymOption {
+	return func(m *SearchSynonymMutation) {
+		m.oldValue = func(context.Context) (*SearchSynonym, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m SearchSynonymMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m SearchSynonymMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *SearchSynonymMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *SearchSynonymMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().SearchSynonym.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetTerms sets the "terms" field.
+func (m *SearchSynonymMutation) SetTerms(s []string) {
+	m.terms = &s
+	m.appendterms = nil
+}
+
+// Terms returns the value of the "terms" field in the mutation.
+func (m *SearchSynonymMutation) Terms() (r []string, exists bool) {
+	v := m.terms
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTerms returns the old "terms" field's value of the SearchSynonym entity.
+// If the SearchSynonym object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SearchSynonymMutation) OldTerms(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTerms is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTerms requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTerms: %w", err)
+	}
+	return oldValue.Terms, nil
+}
+
+// AppendTerms adds s to the "terms" field.
+func (m *SearchSynonymMutation) AppendTerms(s []string) {
+	m.appendterms = append(m.appendterms, s...)
+}
+
+// AppendedTerms returns the list of values that were appended to the "terms" field in this mutation.
+func (m *SearchSynonymMutation) AppendedTerms() ([]string, bool) {
+	if len(m.appendterms) == 0 {
+		return nil, false
+	}
+	return m.appendterms, true
+}
+
+// ResetTerms resets all changes to the "terms" field.
+func (m *SearchSynonymMutation) ResetTerms() {
+	m.terms = nil
+	m.appendterms = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *SearchSynonymMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *SearchSynonymMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the SearchSynonym entity.
+// If the SearchSynonym object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SearchSynonymMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *SearchSynonymMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *SearchSynonymMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *SearchSynonymMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the SearchSynonym entity.
+// If the SearchSynonym object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SearchSynonymMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *SearchSynonymMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// AddTermKeyIDs adds the "term_keys" edge to the SearchSynonymTerm entity by ids.
+func (m *SearchSynonymMutation) AddTermKeyIDs(ids ...int) {
+	if m.term_keys == nil {
+		m.term_keys = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.term_keys[ids[i]] = struct{}{}
+	}
+}
+
+// ClearTermKeys clears the "term_keys" edge to the SearchSynonymTerm entity.
+func (m *SearchSynonymMutation) ClearTermKeys() {
+	m.clearedterm_keys = true
+}
+
+// TermKeysCleared reports if the "term_keys" edge to the SearchSynonymTerm entity was cleared.
+func (m *SearchSynonymMutation) TermKeysCleared() bool {
+	return m.clearedterm_keys
+}
+
+// RemoveTermKeyIDs removes the "term_keys" edge to the SearchSynonymTerm entity by IDs.
+func (m *SearchSynonymMutation) RemoveTermKeyIDs(ids ...int) {
+	if m.removedterm_keys == nil {
+		m.removedterm_keys = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.term_keys, ids[i])
+		m.removedterm_keys[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedTermKeys returns the removed IDs of the "term_keys" edge to the SearchSynonymTerm entity.
+func (m *SearchSynonymMutation) RemovedTermKeysIDs() (ids []int) {
+	for id := range m.removedterm_keys {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// TermKeysIDs returns the "term_keys" edge IDs in the mutation.
+func (m *SearchSynonymMutation) TermKeysIDs() (ids []int) {
+	for id := range m.term_keys {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetTermKeys resets all changes to the "term_keys" edge.
+func (m *SearchSynonymMutation) ResetTermKeys() {
+	m.term_keys = nil
+	m.clearedterm_keys = false
+	m.removedterm_keys = nil
+}
+
+// Where appends a list predicates to the SearchSynonymMutation builder.
+func (m *SearchSynonymMutation) Where(ps ...predicate.SearchSynonym) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the SearchSynonymMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *SearchSynonymMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.SearchSynonym, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *SearchSynonymMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *SearchSynonymMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (SearchSynonym).
+func (m *SearchSynonymMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *SearchSynonymMutation) Fields() []string {
+	fields := make([]string, 0, 3)
+	if m.terms != nil {
+		fields = append(fields, searchsynonym.FieldTerms)
+	}
+	if m.created_at != nil {
+		fields = append(fields, searchsynonym.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, searchsynonym.FieldUpdatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *SearchSynonymMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case searchsynonym.FieldTerms:
+		return m.Terms()
+	case searchsynonym.FieldCreatedAt:
+		return m.CreatedAt()
+	case searchsynonym.FieldUpdatedAt:
+		return m.UpdatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *SearchSynonymMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case searchsynonym.FieldTerms:
+		return m.OldTerms(ctx)
+	case searchsynonym.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case searchsynonym.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown SearchSynonym field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SearchSynonymMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case searchsynonym.FieldTerms:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTerms(v)
+		return nil
+	case searchsynonym.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case searchsynonym.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown SearchSynonym field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *SearchSynonymMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *SearchSynonymMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SearchSynonymMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown SearchSynonym numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *SearchSynonymMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *SearchSynonymMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *SearchSynonymMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown SearchSynonym nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *SearchSynonymMutation) ResetField(name string) error {
+	switch name {
+	case searchsynonym.FieldTerms:
+		m.ResetTerms()
+		return nil
+	case searchsynonym.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case searchsynonym.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown SearchSynonym field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *SearchSynonymMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.term_keys != nil {
+		edges = append(edges, searchsynonym.EdgeTermKeys)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *SearchSynonymMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case searchsynonym.EdgeTermKeys:
+		ids := make([]ent.Value, 0, len(m.term_keys))
+		for id := range m.term_keys {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *SearchSynonymMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.removedterm_keys != nil {
+		edges = append(edges, searchsynonym.EdgeTermKeys)
+	}
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *SearchSynonymMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case searchsynonym.EdgeTermKeys:
+		ids := make([]ent.Value, 0, len(m.removedterm_keys))
+		for id := range m.removedterm_keys {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *SearchSynonymMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedterm_keys {
+		edges = append(edges, searchsynonym.EdgeTermKeys)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *SearchSynonymMutation) EdgeCleared(name string) bool {
+	switch name {
+	case searchsynonym.EdgeTermKeys:
+		return m.clearedterm_keys
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *SearchSynonymMutation) ClearEdge(name string) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown SearchSynonym unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *SearchSynonymMutation) ResetEdge(name string) error {
+	switch name {
+	case searchsynonym.EdgeTermKeys:
+		m.ResetTermKeys()
+		return nil
+	}
+	return fmt.Errorf("unknown SearchSynonym edge %s", name)
+}
+
+// SearchSynonymTermMutation represents an operation that mutates the SearchSynonymTerm nodes in the graph.
+type SearchSynonymTermMutation struct {
+	config
+	op             Op
+	typ            string
+	id             *int
+	term           *string
+	clearedFields  map[string]struct{}
+	synonym        *int
+	clearedsynonym bool
+	done           bool
+	oldValue       func(context.Context) (*SearchSynonymTerm, error)
+	predicates     []predicate.SearchSynonymTerm
+}
+
+var _ ent.Mutation = (*SearchSynonymTermMutation)(nil)
+
+// searchsynonymtermOption allows management of the mutation configuration using functional options.
+type searchsynonymtermOption func(*SearchSynonymTermMutation)
+
+// newSearchSynonymTermMutation creates new mutation for the SearchSynonymTerm entity.
+func newSearchSynonymTermMutation(c config, op Op, opts ...searchsynonymtermOption) *SearchSynonymTermMutation {
+	m := &SearchSynonymTermMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeSearchSynonymTerm,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withSearchSynonymTermID sets the ID field of the mutation.
+func withSearchSynonymTermID(id int) searchsynonymtermOption {
+	return func(m *SearchSynonymTermMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *SearchSynonymTerm
+		)
+		m.oldValue = func(ctx context.Context) (*SearchSynonymTerm, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().SearchSynonymTerm.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withSearchSynonymTerm sets the old SearchSynonymTerm of the mutation.
+func withSearchSynonymTerm(node *SearchSynonymTerm) searchsynonymtermOption {
+	return func(m *SearchSynonymTermMutation) {
+		m.oldValue = func(context.Context) (*SearchSynonymTerm, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m SearchSynonymTermMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m SearchSynonymTermMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *SearchSynonymTermMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *SearchSynonymTermMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().SearchSynonymTerm.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetTerm sets the "term" field.
+func (m *SearchSynonymTermMutation) SetTerm(s string) {
+	m.term = &s
+}
+
+// Term returns the value of the "term" field in the mutation.
+func (m *SearchSynonymTermMutation) Term() (r string, exists bool) {
+	v := m.term
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTerm returns the old "term" field's value of the SearchSynonymTerm entity.
+// If the SearchSynonymTerm object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SearchSynonymTermMutation) OldTerm(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTerm is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTerm requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTerm: %w", err)
+	}
+	return oldValue.Term, nil
+}
+
+// ResetTerm resets all changes to the "term" field.
+func (m *SearchSynonymTermMutation) ResetTerm() {
+	m.term = nil
+}
+
+// SetSynonymID sets the "synonym_id" field.
+func (m *SearchSynonymTermMutation) SetSynonymID(i int) {
+	m.synonym = &i
+}
+
+// SynonymID returns the value of the "synonym_id" field in the mutation.
+func (m *SearchSynonymTermMutation) SynonymID() (r int, exists bool) {
+	v := m.synonym
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSynonymID returns the old "synonym_id" field's value of the SearchSynonymTerm entity.
+// If the SearchSynonymTerm object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SearchSynonymTermMutation) OldSynonymID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSynonymID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSynonymID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSynonymID: %w", err)
+	}
+	return oldValue.SynonymID, nil
+}
+
+// ResetSynonymID resets all changes to the "synonym_id" field.
+func (m *SearchSynonymTermMutation) ResetSynonymID() {
+	m.synonym = nil
+}
+
+// ClearSynonym clears the "synonym" edge to the SearchSynonym entity.
+func (m *SearchSynonymTermMutation) ClearSynonym() {
+	m.clearedsynonym = true
+	m.clearedFields[searchsynonymterm.FieldSynonymID] = struct{}{}
+}
+
+// SynonymCleared reports if the "synonym" edge to the SearchSynonym entity was cleared.
+func (m *SearchSynonymTermMutation) SynonymCleared() bool {
+	return m.clearedsynonym
+}
+
+// SynonymIDs returns the "synonym" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// SynonymID instead. It exists only for internal usage by the builders.
+func (m *SearchSynonymTermMutation) SynonymIDs() (ids []int) {
+	if id := m.synonym; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetSynonym resets all changes to the "synonym" edge.
+func (m *SearchSynonymTermMutation) ResetSynonym() {
+	m.synonym = nil
+	m.clearedsynonym = false
+}
+
+// Where appends a list predicates to the SearchSynonymTermMutation builder.
+func (m *SearchSynonymTermMutation) Where(ps ...predicate.SearchSynonymTerm) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the SearchSynonymTermMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *SearchSynonymTermMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.SearchSynonymTerm, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *SearchSynonymTermMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *SearchSynonymTermMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (SearchSynonymTerm).
+func (m *SearchSynonymTermMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *SearchSynonymTermMutation) Fields() []string {
+	fields := make([]string, 0, 2)
+	if m.term != nil {
+		fields = append(fields, searchsynonymterm.FieldTerm)
+	}
+	if m.synonym != nil {
+		fields = append(fields, searchsynonymterm.FieldSynonymID)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *SearchSynonymTermMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case searchsynonymterm.FieldTerm:
+		return m.Term()
+	case searchsynonymterm.FieldSynonymID:
+		return m.SynonymID()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *SearchSynonymTermMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case searchsynonymterm.FieldTerm:
+		return m.OldTerm(ctx)
+	case searchsynonymterm.FieldSynonymID:
+		return m.OldSynonymID(ctx)
+	}
+	return nil, fmt.Errorf("unknown SearchSynonymTerm field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SearchSynonymTermMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case searchsynonymterm.FieldTerm:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTerm(v)
+		return nil
+	case searchsynonymterm.FieldSynonymID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSynonymID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown SearchSynonymTerm field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *SearchSynonymTermMutation) AddedFields() []string {
+	var fields []string
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *SearchSynonymTermMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SearchSynonymTermMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown SearchSynonymTerm numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *SearchSynonymTermMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *SearchSynonymTermMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *SearchSynonymTermMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown SearchSynonymTerm nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *SearchSynonymTermMutation) ResetField(name string) error {
+	switch name {
+	case searchsynonymterm.FieldTerm:
+		m.ResetTerm()
+		return nil
+	case searchsynonymterm.FieldSynonymID:
+		m.ResetSynonymID()
+		return nil
+	}
+	return fmt.Errorf("unknown SearchSynonymTerm field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *SearchSynonymTermMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.synonym != nil {
+		edges = append(edges, searchsynonymterm.EdgeSynonym)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *SearchSynonymTermMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case searchsynonymterm.EdgeSynonym:
+		if id := m.synonym; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *SearchSynonymTermMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *SearchSynonymTermMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *SearchSynonymTermMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedsynonym {
+		edges = append(edges, searchsynonymterm.EdgeSynonym)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *SearchSynonymTermMutation) EdgeCleared(name string) bool {
+	switch name {
+	case searchsynonymterm.EdgeSynonym:
+		return m.clearedsynonym
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *SearchSynonymTermMutation) ClearEdge(name string) error {
+	switch name {
+	case searchsynonymterm.EdgeSynonym:
+		m.ClearSynonym()
+		return nil
+	}
+	return fmt.Errorf("unknown SearchSynonymTerm unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *SearchSynonymTermMutation) ResetEdge(name string) error {
+	switch name {
+	case searchsynonymterm.EdgeSynonym:
+		m.ResetSynonym()
+		return nil
+	}
+	return fmt.Errorf("unknown SearchSynonymTerm edge %s", name)
+}
+
 // SearchTokenMutation represents an operation that mutates the SearchToken nodes in the graph.
 type SearchTokenMutation struct {
 	config
@@ -41377,6 +70301,1227 @@ func (m *TicketMessageMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown TicketMessage edge %s", name)
 }
 
+// TotpCredentialMutation represents an operation that mutates the TotpCredential nodes in the graph.
+type TotpCredentialMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	secret        *string
+	created_at    *time.Time
+	enabled_at    *time.Time
+	last_step     *int64
+	addlast_step  *int64
+	clearedFields map[string]struct{}
+	user          *int
+	cleareduser   bool
+	done          bool
+	oldValue      func(context.Context) (*TotpCredential, error)
+	predicates    []predicate.TotpCredential
+}
+
+var _ ent.Mutation = (*TotpCredentialMutation)(nil)
+
+// totpcredentialOption allows management of the mutation configuration using functional options.
+type totpcredentialOption func(*TotpCredentialMutation)
+
+// newTotpCredentialMutation creates new mutation for the TotpCredential entity.
+func newTotpCredentialMutation(c config, op Op, opts ...totpcredentialOption) *TotpCredentialMutation {
+	m := &TotpCredentialMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeTotpCredential,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withTotpCredentialID sets the ID field of the mutation.
+func withTotpCredentialID(id int) totpcredentialOption {
+	return func(m *TotpCredentialMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *TotpCredential
+		)
+		m.oldValue = func(ctx context.Context) (*TotpCredential, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().TotpCredential.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withTotpCredential sets the old TotpCredential of the mutation.
+func withTotpCredential(node *TotpCredential) totpcredentialOption {
+	return func(m *TotpCredentialMutation) {
+		m.oldValue = func(context.Context) (*TotpCredential, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m TotpCredentialMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m TotpCredentialMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *TotpCredentialMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *TotpCredentialMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().TotpCredential.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetUserID sets the "user_id" field.
+func (m *TotpCredentialMutation) SetUserID(i int) {
+	m.user = &i
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *TotpCredentialMutation) UserID() (r int, exists bool) {
+	v := m.user
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the TotpCredential entity.
+// If the TotpCredential object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TotpCredentialMutation) OldUserID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *TotpCredentialMutation) ResetUserID() {
+	m.user = nil
+}
+
+// SetSecret sets the "secret" field.
+func (m *TotpCredentialMutation) SetSecret(s string) {
+	m.secret = &s
+}
+
+// Secret returns the value of the "secret" field in the mutation.
+func (m *TotpCredentialMutation) Secret() (r string, exists bool) {
+	v := m.secret
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSecret returns the old "secret" field's value of the TotpCredential entity.
+// If the TotpCredential object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TotpCredentialMutation) OldSecret(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSecret is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSecret requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSecret: %w", err)
+	}
+	return oldValue.Secret, nil
+}
+
+// ResetSecret resets all changes to the "secret" field.
+func (m *TotpCredentialMutation) ResetSecret() {
+	m.secret = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *TotpCredentialMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *TotpCredentialMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the TotpCredential entity.
+// If the TotpCredential object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TotpCredentialMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *TotpCredentialMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetEnabledAt sets the "enabled_at" field.
+func (m *TotpCredentialMutation) SetEnabledAt(t time.Time) {
+	m.enabled_at = &t
+}
+
+// EnabledAt returns the value of the "enabled_at" field in the mutation.
+func (m *TotpCredentialMutation) EnabledAt() (r time.Time, exists bool) {
+	v := m.enabled_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEnabledAt returns the old "enabled_at" field's value of the TotpCredential entity.
+// If the TotpCredential object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TotpCredentialMutation) OldEnabledAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEnabledAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEnabledAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEnabledAt: %w", err)
+	}
+	return oldValue.EnabledAt, nil
+}
+
+// ClearEnabledAt clears the value of the "enabled_at" field.
+func (m *TotpCredentialMutation) ClearEnabledAt() {
+	m.enabled_at = nil
+	m.clearedFields[totpcredential.FieldEnabledAt] = struct{}{}
+}
+
+// EnabledAtCleared returns if the "enabled_at" field was cleared in this mutation.
+func (m *TotpCredentialMutation) EnabledAtCleared() bool {
+	_, ok := m.clearedFields[totpcredential.FieldEnabledAt]
+	return ok
+}
+
+// ResetEnabledAt resets all changes to the "enabled_at" field.
+func (m *TotpCredentialMutation) ResetEnabledAt() {
+	m.enabled_at = nil
+	delete(m.clearedFields, totpcredential.FieldEnabledAt)
+}
+
+// SetLastStep sets the "last_step" field.
+func (m *TotpCredentialMutation) SetLastStep(i int64) {
+	m.last_step = &i
+	m.addlast_step = nil
+}
+
+// LastStep returns the value of the "last_step" field in the mutation.
+func (m *TotpCredentialMutation) LastStep() (r int64, exists bool) {
+	v := m.last_step
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastStep returns the old "last_step" field's value of the TotpCredential entity.
+// If the TotpCredential object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TotpCredentialMutation) OldLastStep(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastStep is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastStep requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastStep: %w", err)
+	}
+	return oldValue.LastStep, nil
+}
+
+// AddLastStep adds i to the "last_step" field.
+func (m *TotpCredentialMutation) AddLastStep(i int64) {
+	if m.addlast_step != nil {
+		*m.addlast_step += i
+	} else {
+		m.addlast_step = &i
+	}
+}
+
+// AddedLastStep returns the value that was added to the "last_step" field in this mutation.
+func (m *TotpCredentialMutation) AddedLastStep() (r int64, exists bool) {
+	v := m.addlast_step
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetLastStep resets all changes to the "last_step" field.
+func (m *TotpCredentialMutation) ResetLastStep() {
+	m.last_step = nil
+	m.addlast_step = nil
+}
+
+// ClearUser clears the "user" edge to the User entity.
+func (m *TotpCredentialMutation) ClearUser() {
+	m.cleareduser = true
+	m.clearedFields[totpcredential.FieldUserID] = struct{}{}
+}
+
+// UserCleared reports if the "user" edge to the User entity was cleared.
+func (m *TotpCredentialMutation) UserCleared() bool {
+	return m.cleareduser
+}
+
+// UserIDs returns the "user" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// UserID instead. It exists only for internal usage by the builders.
+func (m *TotpCredentialMutation) UserIDs() (ids []int) {
+	if id := m.user; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetUser resets all changes to the "user" edge.
+func (m *TotpCredentialMutation) ResetUser() {
+	m.user = nil
+	m.cleareduser = false
+}
+
+// Where appends a list predicates to the TotpCredentialMutation builder.
+func (m *TotpCredentialMutation) Where(ps ...predicate.TotpCredential) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the TotpCredentialMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *TotpCredentialMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.TotpCredential, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *TotpCredentialMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *TotpCredentialMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (TotpCredential).
+func (m *TotpCredentialMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *TotpCredentialMutation) Fields() []string {
+	fields := make([]string, 0, 5)
+	if m.user != nil {
+		fields = append(fields, totpcredential.FieldUserID)
+	}
+	if m.secret != nil {
+		fields = append(fields, totpcredential.FieldSecret)
+	}
+	if m.created_at != nil {
+		fields = append(fields, totpcredential.FieldCreatedAt)
+	}
+	if m.enabled_at != nil {
+		fields = append(fields, totpcredential.FieldEnabledAt)
+	}
+	if m.last_step != nil {
+		fields = append(fields, totpcredential.FieldLastStep)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *TotpCredentialMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case totpcredential.FieldUserID:
+		return m.UserID()
+	case totpcredential.FieldSecret:
+		return m.Secret()
+	case totpcredential.FieldCreatedAt:
+		return m.CreatedAt()
+	case totpcredential.FieldEnabledAt:
+		return m.EnabledAt()
+	case totpcredential.FieldLastStep:
+		return m.LastStep()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *TotpCredentialMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case totpcredential.FieldUserID:
+		return m.OldUserID(ctx)
+	case totpcredential.FieldSecret:
+		return m.OldSecret(ctx)
+	case totpcredential.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case totpcredential.FieldEnabledAt:
+		return m.OldEnabledAt(ctx)
+	case totpcredential.FieldLastStep:
+		return m.OldLastStep(ctx)
+	}
+	return nil, fmt.Errorf("unknown TotpCredential field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *TotpCredentialMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case totpcredential.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case totpcredential.FieldSecret:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSecret(v)
+		return nil
+	case totpcredential.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case totpcredential.FieldEnabledAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEnabledAt(v)
+		return nil
+	case totpcredential.FieldLastStep:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastStep(v)
+		return nil
+	}
+	return fmt.Errorf("unknown TotpCredential field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *TotpCredentialMutation) AddedFields() []string {
+	var fields []string
+	if m.addlast_step != nil {
+		fields = append(fields, totpcredential.FieldLastStep)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *TotpCredentialMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case totpcredential.FieldLastStep:
+		return m.AddedLastStep()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *TotpCredentialMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case totpcredential.FieldLastStep:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddLastStep(v)
+		return nil
+	}
+	return fmt.Errorf("unknown TotpCredential numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *TotpCredentialMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(totpcredential.FieldEnabledAt) {
+		fields = append(fields, totpcredential.FieldEnabledAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *TotpCredentialMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *TotpCredentialMutation) ClearField(name string) error {
+	switch name {
+	case totpcredential.FieldEnabledAt:
+		m.ClearEnabledAt()
+		return nil
+	}
+	return fmt.Errorf("unknown TotpCredential nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *TotpCredentialMutation) ResetField(name string) error {
+	switch name {
+	case totpcredential.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case totpcredential.FieldSecret:
+		m.ResetSecret()
+		return nil
+	case totpcredential.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case totpcredential.FieldEnabledAt:
+		m.ResetEnabledAt()
+		return nil
+	case totpcredential.FieldLastStep:
+		m.ResetLastStep()
+		return nil
+	}
+	return fmt.Errorf("unknown TotpCredential field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *TotpCredentialMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.user != nil {
+		edges = append(edges, totpcredential.EdgeUser)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *TotpCredentialMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case totpcredential.EdgeUser:
+		if id := m.user; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *TotpCredentialMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *TotpCredentialMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *TotpCredentialMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.cleareduser {
+		edges = append(edges, totpcredential.EdgeUser)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *TotpCredentialMutation) EdgeCleared(name string) bool {
+	switch name {
+	case totpcredential.EdgeUser:
+		return m.cleareduser
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *TotpCredentialMutation) ClearEdge(name string) error {
+	switch name {
+	case totpcredential.EdgeUser:
+		m.ClearUser()
+		return nil
+	}
+	return fmt.Errorf("unknown TotpCredential unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *TotpCredentialMutation) ResetEdge(name string) error {
+	switch name {
+	case totpcredential.EdgeUser:
+		m.ResetUser()
+		return nil
+	}
+	return fmt.Errorf("unknown TotpCredential edge %s", name)
+}
+
+// TotpRecoveryCodeMutation represents an operation that mutates the TotpRecoveryCode nodes in the graph.
+type TotpRecoveryCodeMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	code_hash     *string
+	created_at    *time.Time
+	used_at       *time.Time
+	clearedFields map[string]struct{}
+	user          *int
+	cleareduser   bool
+	done          bool
+	oldValue      func(context.Context) (*TotpRecoveryCode, error)
+	predicates    []predicate.TotpRecoveryCode
+}
+
+var _ ent.Mutation = (*TotpRecoveryCodeMutation)(nil)
+
+// totprecoverycodeOption allows management of the mutation configuration using functional options.
+type totprecoverycodeOption func(*TotpRecoveryCodeMutation)
+
+// newTotpRecoveryCodeMutation creates new mutation for the TotpRecoveryCode entity.
+func newTotpRecoveryCodeMutation(c config, op Op, opts ...totprecoverycodeOption) *TotpRecoveryCodeMutation {
+	m := &TotpRecoveryCodeMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeTotpRecoveryCode,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withTotpRecoveryCodeID sets the ID field of the mutation.
+func withTotpRecoveryCodeID(id int) totprecoverycodeOption {
+	return func(m *TotpRecoveryCodeMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *TotpRecoveryCode
+		)
+		m.oldValue = func(ctx context.Context) (*TotpRecoveryCode, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().TotpRecoveryCode.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withTotpRecoveryCode sets the old TotpRecoveryCode of the mutation.
+func withTotpRecoveryCode(node *TotpRecoveryCode) totprecoverycodeOption {
+	return func(m *TotpRecoveryCodeMutation) {
+		m.oldValue = func(context.Context) (*TotpRecoveryCode, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m TotpRecoveryCodeMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m TotpRecoveryCodeMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *TotpRecoveryCodeMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *TotpRecoveryCodeMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().TotpRecoveryCode.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetUserID sets the "user_id" field.
+func (m *TotpRecoveryCodeMutation) SetUserID(i int) {
+	m.user = &i
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *TotpRecoveryCodeMutation) UserID() (r int, exists bool) {
+	v := m.user
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the TotpRecoveryCode entity.
+// If the TotpRecoveryCode object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TotpRecoveryCodeMutation) OldUserID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *TotpRecoveryCodeMutation) ResetUserID() {
+	m.user = nil
+}
+
+// SetCodeHash sets the "code_hash" field.
+func (m *TotpRecoveryCodeMutation) SetCodeHash(s string) {
+	m.code_hash = &s
+}
+
+// CodeHash returns the value of the "code_hash" field in the mutation.
+func (m *TotpRecoveryCodeMutation) CodeHash() (r string, exists bool) {
+	v := m.code_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCodeHash returns the old "code_hash" field's value of the TotpRecoveryCode entity.
+// If the TotpRecoveryCode object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TotpRecoveryCodeMutation) OldCodeHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCodeHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCodeHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCodeHash: %w", err)
+	}
+	return oldValue.CodeHash, nil
+}
+
+// ResetCodeHash resets all changes to the "code_hash" field.
+func (m *TotpRecoveryCodeMutation) ResetCodeHash() {
+	m.code_hash = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *TotpRecoveryCodeMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *TotpRecoveryCodeMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the TotpRecoveryCode entity.
+// If the TotpRecoveryCode object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TotpRecoveryCodeMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *TotpRecoveryCodeMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUsedAt sets the "used_at" field.
+func (m *TotpRecoveryCodeMutation) SetUsedAt(t time.Time) {
+	m.used_at = &t
+}
+
+// UsedAt returns the value of the "used_at" field in the mutation.
+func (m *TotpRecoveryCodeMutation) UsedAt() (r time.Time, exists bool) {
+	v := m.used_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUsedAt returns the old "used_at" field's value of the TotpRecoveryCode entity.
+// If the TotpRecoveryCode object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TotpRecoveryCodeMutation) OldUsedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUsedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUsedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUsedAt: %w", err)
+	}
+	return oldValue.UsedAt, nil
+}
+
+// ClearUsedAt clears the value of the "used_at" field.
+func (m *TotpRecoveryCodeMutation) ClearUsedAt() {
+	m.used_at = nil
+	m.clearedFields[totprecoverycode.FieldUsedAt] = struct{}{}
+}
+
+// UsedAtCleared returns if the "used_at" field was cleared in this mutation.
+func (m *TotpRecoveryCodeMutation) UsedAtCleared() bool {
+	_, ok := m.clearedFields[totprecoverycode.FieldUsedAt]
+	return ok
+}
+
+// ResetUsedAt resets all changes to the "used_at" field.
+func (m *TotpRecoveryCodeMutation) ResetUsedAt() {
+	m.used_at = nil
+	delete(m.clearedFields, totprecoverycode.FieldUsedAt)
+}
+
+// ClearUser clears the "user" edge to the User entity.
+func (m *TotpRecoveryCodeMutation) ClearUser() {
+	m.cleareduser = true
+	m.clearedFields[totprecoverycode.FieldUserID] = struct{}{}
+}
+
+// UserCleared reports if the "user" edge to the User entity was cleared.
+func (m *TotpRecoveryCodeMutation) UserCleared() bool {
+	return m.cleareduser
+}
+
+// UserIDs returns the "user" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// UserID instead. It exists only for internal usage by the builders.
+func (m *TotpRecoveryCodeMutation) UserIDs() (ids []int) {
+	if id := m.user; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetUser resets all changes to the "user" edge.
+func (m *TotpRecoveryCodeMutation) ResetUser() {
+	m.user = nil
+	m.cleareduser = false
+}
+
+// Where appends a list predicates to the TotpRecoveryCodeMutation builder.
+func (m *TotpRecoveryCodeMutation) Where(ps ...predicate.TotpRecoveryCode) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the TotpRecoveryCodeMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *TotpRecoveryCodeMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.TotpRecoveryCode, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *TotpRecoveryCodeMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *TotpRecoveryCodeMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (TotpRecoveryCode).
+func (m *TotpRecoveryCodeMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *TotpRecoveryCodeMutation) Fields() []string {
+	fields := make([]string, 0, 4)
+	if m.user != nil {
+		fields = append(fields, totprecoverycode.FieldUserID)
+	}
+	if m.code_hash != nil {
+		fields = append(fields, totprecoverycode.FieldCodeHash)
+	}
+	if m.created_at != nil {
+		fields = append(fields, totprecoverycode.FieldCreatedAt)
+	}
+	if m.used_at != nil {
+		fields = append(fields, totprecoverycode.FieldUsedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *TotpRecoveryCodeMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case totprecoverycode.FieldUserID:
+		return m.UserID()
+	case totprecoverycode.FieldCodeHash:
+		return m.CodeHash()
+	case totprecoverycode.FieldCreatedAt:
+		return m.CreatedAt()
+	case totprecoverycode.FieldUsedAt:
+		return m.UsedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *TotpRecoveryCodeMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case totprecoverycode.FieldUserID:
+		return m.OldUserID(ctx)
+	case totprecoverycode.FieldCodeHash:
+		return m.OldCodeHash(ctx)
+	case totprecoverycode.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case totprecoverycode.FieldUsedAt:
+		return m.OldUsedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown TotpRecoveryCode field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *TotpRecoveryCodeMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case totprecoverycode.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case totprecoverycode.FieldCodeHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCodeHash(v)
+		return nil
+	case totprecoverycode.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case totprecoverycode.FieldUsedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUsedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown TotpRecoveryCode field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *TotpRecoveryCodeMutation) AddedFields() []string {
+	var fields []string
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *TotpRecoveryCodeMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *TotpRecoveryCodeMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown TotpRecoveryCode numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *TotpRecoveryCodeMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(totprecoverycode.FieldUsedAt) {
+		fields = append(fields, totprecoverycode.FieldUsedAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *TotpRecoveryCodeMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *TotpRecoveryCodeMutation) ClearField(name string) error {
+	switch name {
+	case totprecoverycode.FieldUsedAt:
+		m.ClearUsedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown TotpRecoveryCode nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *TotpRecoveryCodeMutation) ResetField(name string) error {
+	switch name {
+	case totprecoverycode.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case totprecoverycode.FieldCodeHash:
+		m.ResetCodeHash()
+		return nil
+	case totprecoverycode.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case totprecoverycode.FieldUsedAt:
+		m.ResetUsedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown TotpRecoveryCode field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *TotpRecoveryCodeMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.user != nil {
+		edges = append(edges, totprecoverycode.EdgeUser)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *TotpRecoveryCodeMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case totprecoverycode.EdgeUser:
+		if id := m.user; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *TotpRecoveryCodeMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *TotpRecoveryCodeMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *TotpRecoveryCodeMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.cleareduser {
+		edges = append(edges, totprecoverycode.EdgeUser)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *TotpRecoveryCodeMutation) EdgeCleared(name string) bool {
+	switch name {
+	case totprecoverycode.EdgeUser:
+		return m.cleareduser
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *TotpRecoveryCodeMutation) ClearEdge(name string) error {
+	switch name {
+	case totprecoverycode.EdgeUser:
+		m.ClearUser()
+		return nil
+	}
+	return fmt.Errorf("unknown TotpRecoveryCode unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *TotpRecoveryCodeMutation) ResetEdge(name string) error {
+	switch name {
+	case totprecoverycode.EdgeUser:
+		m.ResetUser()
+		return nil
+	}
+	return fmt.Errorf("unknown TotpRecoveryCode edge %s", name)
+}
+
 // TrackingEventMutation represents an operation that mutates the TrackingEvent nodes in the graph.
 type TrackingEventMutation struct {
 	config
@@ -42028,6 +72173,638 @@ func (m *TrackingEventMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown TrackingEvent edge %s", name)
+}
+
+// TranslationMutation represents an operation that mutates the Translation nodes in the graph.
+type TranslationMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	entity_type   *translation.EntityType
+	entity_id     *int
+	addentity_id  *int
+	locale        *string
+	field         *string
+	value         *string
+	updated_at    *time.Time
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*Translation, error)
+	predicates    []predicate.Translation
+}
+
+var _ ent.Mutation = (*TranslationMutation)(nil)
+
+// translationOption allows management of the mutation configuration using functional options.
+type translationOption func(*TranslationMutation)
+
+// newTranslationMutation creates new mutation for the Translation entity.
+func newTranslationMutation(c config, op Op, opts ...translationOption) *TranslationMutation {
+	m := &TranslationMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeTranslation,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withTranslationID sets the ID field of the mutation.
+func withTranslationID(id int) translationOption {
+	return func(m *TranslationMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Translation
+		)
+		m.oldValue = func(ctx context.Context) (*Translation, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Translation.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withTranslation sets the old Translation of the mutation.
+func withTranslation(node *Translation) translationOption {
+	return func(m *TranslationMutation) {
+		m.oldValue = func(context.Context) (*Translation, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m TranslationMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m TranslationMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *TranslationMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *TranslationMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Translation.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetEntityType sets the "entity_type" field.
+func (m *TranslationMutation) SetEntityType(tt translation.EntityType) {
+	m.entity_type = &tt
+}
+
+// EntityType returns the value of the "entity_type" field in the mutation.
+func (m *TranslationMutation) EntityType() (r translation.EntityType, exists bool) {
+	v := m.entity_type
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEntityType returns the old "entity_type" field's value of the Translation entity.
+// If the Translation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TranslationMutation) OldEntityType(ctx context.Context) (v translation.EntityType, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEntityType is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEntityType requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEntityType: %w", err)
+	}
+	return oldValue.EntityType, nil
+}
+
+// ResetEntityType resets all changes to the "entity_type" field.
+func (m *TranslationMutation) ResetEntityType() {
+	m.entity_type = nil
+}
+
+// SetEntityID sets the "entity_id" field.
+func (m *TranslationMutation) SetEntityID(i int) {
+	m.entity_id = &i
+	m.addentity_id = nil
+}
+
+// EntityID returns the value of the "entity_id" field in the mutation.
+func (m *TranslationMutation) EntityID() (r int, exists bool) {
+	v := m.entity_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEntityID returns the old "entity_id" field's value of the Translation entity.
+// If the Translation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TranslationMutation) OldEntityID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEntityID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEntityID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEntityID: %w", err)
+	}
+	return oldValue.EntityID, nil
+}
+
+// AddEntityID adds i to the "entity_id" field.
+func (m *TranslationMutation) AddEntityID(i int) {
+	if m.addentity_id != nil {
+		*m.addentity_id += i
+	} else {
+		m.addentity_id = &i
+	}
+}
+
+// AddedEntityID returns the value that was added to the "entity_id" field in this mutation.
+func (m *TranslationMutation) AddedEntityID() (r int, exists bool) {
+	v := m.addentity_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetEntityID resets all changes to the "entity_id" field.
+func (m *TranslationMutation) ResetEntityID() {
+	m.entity_id = nil
+	m.addentity_id = nil
+}
+
+// SetLocale sets the "locale" field.
+func (m *TranslationMutation) SetLocale(s string) {
+	m.locale = &s
+}
+
+// Locale returns the value of the "locale" field in the mutation.
+func (m *TranslationMutation) Locale() (r string, exists bool) {
+	v := m.locale
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLocale returns the old "locale" field's value of the Translation entity.
+// If the Translation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TranslationMutation) OldLocale(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLocale is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLocale requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLocale: %w", err)
+	}
+	return oldValue.Locale, nil
+}
+
+// ResetLocale resets all changes to the "locale" field.
+func (m *TranslationMutation) ResetLocale() {
+	m.locale = nil
+}
+
+// SetFieldField sets the "field" field.
+func (m *TranslationMutation) SetFieldField(s string) {
+	m.field = &s
+}
+
+// GetField returns the value of the "field" field in the mutation.
+func (m *TranslationMutation) GetField() (r string, exists bool) {
+	v := m.field
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// GetOldField returns the old "field" field's value of the Translation entity.
+// If the Translation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TranslationMutation) GetOldField(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("GetOldField is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("GetOldField requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for GetOldField: %w", err)
+	}
+	return oldValue.Field, nil
+}
+
+// ResetFieldField resets all changes to the "field" field.
+func (m *TranslationMutation) ResetFieldField() {
+	m.field = nil
+}
+
+// SetValue sets the "value" field.
+func (m *TranslationMutation) SetValue(s string) {
+	m.value = &s
+}
+
+// Value returns the value of the "value" field in the mutation.
+func (m *TranslationMutation) Value() (r string, exists bool) {
+	v := m.value
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldValue returns the old "value" field's value of the Translation entity.
+// If the Translation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TranslationMutation) OldValue(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldValue is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldValue requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldValue: %w", err)
+	}
+	return oldValue.Value, nil
+}
+
+// ResetValue resets all changes to the "value" field.
+func (m *TranslationMutation) ResetValue() {
+	m.value = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *TranslationMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *TranslationMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the Translation entity.
+// If the Translation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TranslationMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *TranslationMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// Where appends a list predicates to the TranslationMutation builder.
+func (m *TranslationMutation) Where(ps ...predicate.Translation) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the TranslationMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *TranslationMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Translation, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *TranslationMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *TranslationMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Translation).
+func (m *TranslationMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *TranslationMutation) Fields() []string {
+	fields := make([]string, 0, 6)
+	if m.entity_type != nil {
+		fields = append(fields, translation.FieldEntityType)
+	}
+	if m.entity_id != nil {
+		fields = append(fields, translation.FieldEntityID)
+	}
+	if m.locale != nil {
+		fields = append(fields, translation.FieldLocale)
+	}
+	if m.field != nil {
+		fields = append(fields, translation.FieldField)
+	}
+	if m.value != nil {
+		fields = append(fields, translation.FieldValue)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, translation.FieldUpdatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *TranslationMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case translation.FieldEntityType:
+		return m.EntityType()
+	case translation.FieldEntityID:
+		return m.EntityID()
+	case translation.FieldLocale:
+		return m.Locale()
+	case translation.FieldField:
+		return m.GetField()
+	case translation.FieldValue:
+		return m.Value()
+	case translation.FieldUpdatedAt:
+		return m.UpdatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *TranslationMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case translation.FieldEntityType:
+		return m.OldEntityType(ctx)
+	case translation.FieldEntityID:
+		return m.OldEntityID(ctx)
+	case translation.FieldLocale:
+		return m.OldLocale(ctx)
+	case translation.FieldField:
+		return m.GetOldField(ctx)
+	case translation.FieldValue:
+		return m.OldValue(ctx)
+	case translation.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown Translation field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *TranslationMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case translation.FieldEntityType:
+		v, ok := value.(translation.EntityType)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEntityType(v)
+		return nil
+	case translation.FieldEntityID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEntityID(v)
+		return nil
+	case translation.FieldLocale:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLocale(v)
+		return nil
+	case translation.FieldField:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFieldField(v)
+		return nil
+	case translation.FieldValue:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetValue(v)
+		return nil
+	case translation.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Translation field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *TranslationMutation) AddedFields() []string {
+	var fields []string
+	if m.addentity_id != nil {
+		fields = append(fields, translation.FieldEntityID)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *TranslationMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case translation.FieldEntityID:
+		return m.AddedEntityID()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *TranslationMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case translation.FieldEntityID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddEntityID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Translation numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *TranslationMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *TranslationMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *TranslationMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown Translation nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *TranslationMutation) ResetField(name string) error {
+	switch name {
+	case translation.FieldEntityType:
+		m.ResetEntityType()
+		return nil
+	case translation.FieldEntityID:
+		m.ResetEntityID()
+		return nil
+	case translation.FieldLocale:
+		m.ResetLocale()
+		return nil
+	case translation.FieldField:
+		m.ResetFieldField()
+		return nil
+	case translation.FieldValue:
+		m.ResetValue()
+		return nil
+	case translation.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Translation field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *TranslationMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *TranslationMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *TranslationMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *TranslationMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *TranslationMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *TranslationMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *TranslationMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown Translation unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *TranslationMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown Translation edge %s", name)
 }
 
 // UploadMutation represents an operation that mutates the Upload nodes in the graph.
@@ -43784,6 +74561,11 @@ type UserMutation struct {
 	email_verifications        map[int]struct{}
 	removedemail_verifications map[int]struct{}
 	clearedemail_verifications bool
+	totp                       *int
+	clearedtotp                bool
+	totp_recovery_codes        map[int]struct{}
+	removedtotp_recovery_codes map[int]struct{}
+	clearedtotp_recovery_codes bool
 	reviews                    map[int]struct{}
 	removedreviews             map[int]struct{}
 	clearedreviews             bool
@@ -44643,6 +75425,99 @@ func (m *UserMutation) ResetEmailVerifications() {
 	m.removedemail_verifications = nil
 }
 
+// SetTotpID sets the "totp" edge to the TotpCredential entity by id.
+func (m *UserMutation) SetTotpID(id int) {
+	m.totp = &id
+}
+
+// ClearTotp clears the "totp" edge to the TotpCredential entity.
+func (m *UserMutation) ClearTotp() {
+	m.clearedtotp = true
+}
+
+// TotpCleared reports if the "totp" edge to the TotpCredential entity was cleared.
+func (m *UserMutation) TotpCleared() bool {
+	return m.clearedtotp
+}
+
+// TotpID returns the "totp" edge ID in the mutation.
+func (m *UserMutation) TotpID() (id int, exists bool) {
+	if m.totp != nil {
+		return *m.totp, true
+	}
+	return
+}
+
+// TotpIDs returns the "totp" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// TotpID instead. It exists only for internal usage by the builders.
+func (m *UserMutation) TotpIDs() (ids []int) {
+	if id := m.totp; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetTotp resets all changes to the "totp" edge.
+func (m *UserMutation) ResetTotp() {
+	m.totp = nil
+	m.clearedtotp = false
+}
+
+// AddTotpRecoveryCodeIDs adds the "totp_recovery_codes" edge to the TotpRecoveryCode entity by ids.
+func (m *UserMutation) AddTotpRecoveryCodeIDs(ids ...int) {
+	if m.totp_recovery_codes == nil {
+		m.totp_recovery_codes = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.totp_recovery_codes[ids[i]] = struct{}{}
+	}
+}
+
+// ClearTotpRecoveryCodes clears the "totp_recovery_codes" edge to the TotpRecoveryCode entity.
+func (m *UserMutation) ClearTotpRecoveryCodes() {
+	m.clearedtotp_recovery_codes = true
+}
+
+// TotpRecoveryCodesCleared reports if the "totp_recovery_codes" edge to the TotpRecoveryCode entity was cleared.
+func (m *UserMutation) TotpRecoveryCodesCleared() bool {
+	return m.clearedtotp_recovery_codes
+}
+
+// RemoveTotpRecoveryCodeIDs removes the "totp_recovery_codes" edge to the TotpRecoveryCode entity by IDs.
+func (m *UserMutation) RemoveTotpRecoveryCodeIDs(ids ...int) {
+	if m.removedtotp_recovery_codes == nil {
+		m.removedtotp_recovery_codes = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.totp_recovery_codes, ids[i])
+		m.removedtotp_recovery_codes[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedTotpRecoveryCodes returns the removed IDs of the "totp_recovery_codes" edge to the TotpRecoveryCode entity.
+func (m *UserMutation) RemovedTotpRecoveryCodesIDs() (ids []int) {
+	for id := range m.removedtotp_recovery_codes {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// TotpRecoveryCodesIDs returns the "totp_recovery_codes" edge IDs in the mutation.
+func (m *UserMutation) TotpRecoveryCodesIDs() (ids []int) {
+	for id := range m.totp_recovery_codes {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetTotpRecoveryCodes resets all changes to the "totp_recovery_codes" edge.
+func (m *UserMutation) ResetTotpRecoveryCodes() {
+	m.totp_recovery_codes = nil
+	m.clearedtotp_recovery_codes = false
+	m.removedtotp_recovery_codes = nil
+}
+
 // AddReviewIDs adds the "reviews" edge to the Review entity by ids.
 func (m *UserMutation) AddReviewIDs(ids ...int) {
 	if m.reviews == nil {
@@ -45130,7 +76005,7 @@ func (m *UserMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *UserMutation) AddedEdges() []string {
-	edges := make([]string, 0, 6)
+	edges := make([]string, 0, 8)
 	if m.merchant != nil {
 		edges = append(edges, user.EdgeMerchant)
 	}
@@ -45142,6 +76017,12 @@ func (m *UserMutation) AddedEdges() []string {
 	}
 	if m.email_verifications != nil {
 		edges = append(edges, user.EdgeEmailVerifications)
+	}
+	if m.totp != nil {
+		edges = append(edges, user.EdgeTotp)
+	}
+	if m.totp_recovery_codes != nil {
+		edges = append(edges, user.EdgeTotpRecoveryCodes)
 	}
 	if m.reviews != nil {
 		edges = append(edges, user.EdgeReviews)
@@ -45178,6 +76059,16 @@ func (m *UserMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case user.EdgeTotp:
+		if id := m.totp; id != nil {
+			return []ent.Value{*id}
+		}
+	case user.EdgeTotpRecoveryCodes:
+		ids := make([]ent.Value, 0, len(m.totp_recovery_codes))
+		for id := range m.totp_recovery_codes {
+			ids = append(ids, id)
+		}
+		return ids
 	case user.EdgeReviews:
 		ids := make([]ent.Value, 0, len(m.reviews))
 		for id := range m.reviews {
@@ -45196,7 +76087,7 @@ func (m *UserMutation) AddedIDs(name string) []ent.Value {
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *UserMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 6)
+	edges := make([]string, 0, 8)
 	if m.removedorders != nil {
 		edges = append(edges, user.EdgeOrders)
 	}
@@ -45205,6 +76096,9 @@ func (m *UserMutation) RemovedEdges() []string {
 	}
 	if m.removedemail_verifications != nil {
 		edges = append(edges, user.EdgeEmailVerifications)
+	}
+	if m.removedtotp_recovery_codes != nil {
+		edges = append(edges, user.EdgeTotpRecoveryCodes)
 	}
 	if m.removedreviews != nil {
 		edges = append(edges, user.EdgeReviews)
@@ -45237,6 +76131,12 @@ func (m *UserMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case user.EdgeTotpRecoveryCodes:
+		ids := make([]ent.Value, 0, len(m.removedtotp_recovery_codes))
+		for id := range m.removedtotp_recovery_codes {
+			ids = append(ids, id)
+		}
+		return ids
 	case user.EdgeReviews:
 		ids := make([]ent.Value, 0, len(m.removedreviews))
 		for id := range m.removedreviews {
@@ -45255,7 +76155,7 @@ func (m *UserMutation) RemovedIDs(name string) []ent.Value {
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *UserMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 6)
+	edges := make([]string, 0, 8)
 	if m.clearedmerchant {
 		edges = append(edges, user.EdgeMerchant)
 	}
@@ -45267,6 +76167,12 @@ func (m *UserMutation) ClearedEdges() []string {
 	}
 	if m.clearedemail_verifications {
 		edges = append(edges, user.EdgeEmailVerifications)
+	}
+	if m.clearedtotp {
+		edges = append(edges, user.EdgeTotp)
+	}
+	if m.clearedtotp_recovery_codes {
+		edges = append(edges, user.EdgeTotpRecoveryCodes)
 	}
 	if m.clearedreviews {
 		edges = append(edges, user.EdgeReviews)
@@ -45289,6 +76195,10 @@ func (m *UserMutation) EdgeCleared(name string) bool {
 		return m.clearedrefresh_tokens
 	case user.EdgeEmailVerifications:
 		return m.clearedemail_verifications
+	case user.EdgeTotp:
+		return m.clearedtotp
+	case user.EdgeTotpRecoveryCodes:
+		return m.clearedtotp_recovery_codes
 	case user.EdgeReviews:
 		return m.clearedreviews
 	case user.EdgeIdentities:
@@ -45303,6 +76213,9 @@ func (m *UserMutation) ClearEdge(name string) error {
 	switch name {
 	case user.EdgeMerchant:
 		m.ClearMerchant()
+		return nil
+	case user.EdgeTotp:
+		m.ClearTotp()
 		return nil
 	}
 	return fmt.Errorf("unknown User unique edge %s", name)
@@ -45323,6 +76236,12 @@ func (m *UserMutation) ResetEdge(name string) error {
 		return nil
 	case user.EdgeEmailVerifications:
 		m.ResetEmailVerifications()
+		return nil
+	case user.EdgeTotp:
+		m.ResetTotp()
+		return nil
+	case user.EdgeTotpRecoveryCodes:
+		m.ResetTotpRecoveryCodes()
 		return nil
 	case user.EdgeReviews:
 		m.ResetReviews()

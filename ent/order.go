@@ -33,7 +33,7 @@ type Order struct {
 	CustomerID int `json:"customer_id,omitempty"`
 	// MerchantID holds the value of the "merchant_id" field.
 	MerchantID int `json:"merchant_id,omitempty"`
-	// Status holds the value of the "status" field.
+	// RISK_REVIEW: paid, and held for a platform risk review before the merchant may accept it (internal/risk).
 	Status order.Status `json:"status,omitempty"`
 	// Currency holds the value of the "currency" field.
 	Currency string `json:"currency,omitempty"`
@@ -41,8 +41,10 @@ type Order struct {
 	Subtotal int64 `json:"subtotal,omitempty"`
 	// ShippingFee holds the value of the "shipping_fee" field.
 	ShippingFee int64 `json:"shipping_fee,omitempty"`
-	// Discount holds the value of the "discount" field.
+	// Goods discount of the promotions (internal/pricing); shipping discounts are apart.
 	Discount int64 `json:"discount,omitempty"`
+	// total = subtotal - discount + shipping_fee - shipping_discount.
+	ShippingDiscount int64 `json:"shipping_discount,omitempty"`
 	// Total holds the value of the "total" field.
 	Total int64 `json:"total,omitempty"`
 	// ShippingAddress holds the value of the "shipping_address" field.
@@ -176,7 +178,7 @@ func (*Order) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case order.FieldShippingAddress, order.FieldVirtualContent:
 			values[i] = new([]byte)
-		case order.FieldID, order.FieldCustomerID, order.FieldMerchantID, order.FieldSubtotal, order.FieldShippingFee, order.FieldDiscount, order.FieldTotal, order.FieldRefundedAmount:
+		case order.FieldID, order.FieldCustomerID, order.FieldMerchantID, order.FieldSubtotal, order.FieldShippingFee, order.FieldDiscount, order.FieldShippingDiscount, order.FieldTotal, order.FieldRefundedAmount:
 			values[i] = new(sql.NullInt64)
 		case order.FieldNumber, order.FieldCheckoutID, order.FieldStatus, order.FieldCurrency, order.FieldContactName, order.FieldContactPhone, order.FieldNote, order.FieldCancelReason, order.FieldFulfilment, order.FieldAfterSalesStatus:
 			values[i] = new(sql.NullString)
@@ -268,6 +270,12 @@ func (_m *Order) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field discount", values[i])
 			} else if value.Valid {
 				_m.Discount = value.Int64
+			}
+		case order.FieldShippingDiscount:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field shipping_discount", values[i])
+			} else if value.Valid {
+				_m.ShippingDiscount = value.Int64
 			}
 		case order.FieldTotal:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
@@ -487,6 +495,9 @@ func (_m *Order) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("discount=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Discount))
+	builder.WriteString(", ")
+	builder.WriteString("shipping_discount=")
+	builder.WriteString(fmt.Sprintf("%v", _m.ShippingDiscount))
 	builder.WriteString(", ")
 	builder.WriteString("total=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Total))

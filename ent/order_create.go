@@ -143,6 +143,20 @@ func (_c *OrderCreate) SetNillableDiscount(v *int64) *OrderCreate {
 	return _c
 }
 
+// SetShippingDiscount sets the "shipping_discount" field.
+func (_c *OrderCreate) SetShippingDiscount(v int64) *OrderCreate {
+	_c.mutation.SetShippingDiscount(v)
+	return _c
+}
+
+// SetNillableShippingDiscount sets the "shipping_discount" field if the given value is not nil.
+func (_c *OrderCreate) SetNillableShippingDiscount(v *int64) *OrderCreate {
+	if v != nil {
+		_c.SetShippingDiscount(*v)
+	}
+	return _c
+}
+
 // SetTotal sets the "total" field.
 func (_c *OrderCreate) SetTotal(v int64) *OrderCreate {
 	_c.mutation.SetTotal(v)
@@ -508,6 +522,10 @@ func (_c *OrderCreate) defaults() error {
 		v := order.DefaultDiscount
 		_c.mutation.SetDiscount(v)
 	}
+	if _, ok := _c.mutation.ShippingDiscount(); !ok {
+		v := order.DefaultShippingDiscount
+		_c.mutation.SetShippingDiscount(v)
+	}
 	if _, ok := _c.mutation.ContactName(); !ok {
 		v := order.DefaultContactName
 		_c.mutation.SetContactName(v)
@@ -603,6 +621,14 @@ func (_c *OrderCreate) check() error {
 	if v, ok := _c.mutation.Discount(); ok {
 		if err := order.DiscountValidator(v); err != nil {
 			return &ValidationError{Name: "discount", err: fmt.Errorf(`ent: validator failed for field "Order.discount": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.ShippingDiscount(); !ok {
+		return &ValidationError{Name: "shipping_discount", err: errors.New(`ent: missing required field "Order.shipping_discount"`)}
+	}
+	if v, ok := _c.mutation.ShippingDiscount(); ok {
+		if err := order.ShippingDiscountValidator(v); err != nil {
+			return &ValidationError{Name: "shipping_discount", err: fmt.Errorf(`ent: validator failed for field "Order.shipping_discount": %w`, err)}
 		}
 	}
 	if _, ok := _c.mutation.Total(); !ok {
@@ -734,6 +760,10 @@ func (_c *OrderCreate) createSpec() (*Order, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Discount(); ok {
 		_spec.SetField(order.FieldDiscount, field.TypeInt64, value)
 		_node.Discount = value
+	}
+	if value, ok := _c.mutation.ShippingDiscount(); ok {
+		_spec.SetField(order.FieldShippingDiscount, field.TypeInt64, value)
+		_node.ShippingDiscount = value
 	}
 	if value, ok := _c.mutation.Total(); ok {
 		_spec.SetField(order.FieldTotal, field.TypeInt64, value)
@@ -1044,6 +1074,24 @@ func (u *OrderUpsert) UpdateDiscount() *OrderUpsert {
 // AddDiscount adds v to the "discount" field.
 func (u *OrderUpsert) AddDiscount(v int64) *OrderUpsert {
 	u.Add(order.FieldDiscount, v)
+	return u
+}
+
+// SetShippingDiscount sets the "shipping_discount" field.
+func (u *OrderUpsert) SetShippingDiscount(v int64) *OrderUpsert {
+	u.Set(order.FieldShippingDiscount, v)
+	return u
+}
+
+// UpdateShippingDiscount sets the "shipping_discount" field to the value that was provided on create.
+func (u *OrderUpsert) UpdateShippingDiscount() *OrderUpsert {
+	u.SetExcluded(order.FieldShippingDiscount)
+	return u
+}
+
+// AddShippingDiscount adds v to the "shipping_discount" field.
+func (u *OrderUpsert) AddShippingDiscount(v int64) *OrderUpsert {
+	u.Add(order.FieldShippingDiscount, v)
 	return u
 }
 
@@ -1491,6 +1539,27 @@ func (u *OrderUpsertOne) AddDiscount(v int64) *OrderUpsertOne {
 func (u *OrderUpsertOne) UpdateDiscount() *OrderUpsertOne {
 	return u.Update(func(s *OrderUpsert) {
 		s.UpdateDiscount()
+	})
+}
+
+// SetShippingDiscount sets the "shipping_discount" field.
+func (u *OrderUpsertOne) SetShippingDiscount(v int64) *OrderUpsertOne {
+	return u.Update(func(s *OrderUpsert) {
+		s.SetShippingDiscount(v)
+	})
+}
+
+// AddShippingDiscount adds v to the "shipping_discount" field.
+func (u *OrderUpsertOne) AddShippingDiscount(v int64) *OrderUpsertOne {
+	return u.Update(func(s *OrderUpsert) {
+		s.AddShippingDiscount(v)
+	})
+}
+
+// UpdateShippingDiscount sets the "shipping_discount" field to the value that was provided on create.
+func (u *OrderUpsertOne) UpdateShippingDiscount() *OrderUpsertOne {
+	return u.Update(func(s *OrderUpsert) {
+		s.UpdateShippingDiscount()
 	})
 }
 
@@ -2151,6 +2220,27 @@ func (u *OrderUpsertBulk) AddDiscount(v int64) *OrderUpsertBulk {
 func (u *OrderUpsertBulk) UpdateDiscount() *OrderUpsertBulk {
 	return u.Update(func(s *OrderUpsert) {
 		s.UpdateDiscount()
+	})
+}
+
+// SetShippingDiscount sets the "shipping_discount" field.
+func (u *OrderUpsertBulk) SetShippingDiscount(v int64) *OrderUpsertBulk {
+	return u.Update(func(s *OrderUpsert) {
+		s.SetShippingDiscount(v)
+	})
+}
+
+// AddShippingDiscount adds v to the "shipping_discount" field.
+func (u *OrderUpsertBulk) AddShippingDiscount(v int64) *OrderUpsertBulk {
+	return u.Update(func(s *OrderUpsert) {
+		s.AddShippingDiscount(v)
+	})
+}
+
+// UpdateShippingDiscount sets the "shipping_discount" field to the value that was provided on create.
+func (u *OrderUpsertBulk) UpdateShippingDiscount() *OrderUpsertBulk {
+	return u.Update(func(s *OrderUpsert) {
+		s.UpdateShippingDiscount()
 	})
 }
 

@@ -131,6 +131,27 @@ func (_u *OrderUpdate) AddDiscount(v int64) *OrderUpdate {
 	return _u
 }
 
+// SetShippingDiscount sets the "shipping_discount" field.
+func (_u *OrderUpdate) SetShippingDiscount(v int64) *OrderUpdate {
+	_u.mutation.ResetShippingDiscount()
+	_u.mutation.SetShippingDiscount(v)
+	return _u
+}
+
+// SetNillableShippingDiscount sets the "shipping_discount" field if the given value is not nil.
+func (_u *OrderUpdate) SetNillableShippingDiscount(v *int64) *OrderUpdate {
+	if v != nil {
+		_u.SetShippingDiscount(*v)
+	}
+	return _u
+}
+
+// AddShippingDiscount adds value to the "shipping_discount" field.
+func (_u *OrderUpdate) AddShippingDiscount(v int64) *OrderUpdate {
+	_u.mutation.AddShippingDiscount(v)
+	return _u
+}
+
 // SetTotal sets the "total" field.
 func (_u *OrderUpdate) SetTotal(v int64) *OrderUpdate {
 	_u.mutation.ResetTotal()
@@ -651,6 +672,11 @@ func (_u *OrderUpdate) check() error {
 			return &ValidationError{Name: "discount", err: fmt.Errorf(`ent: validator failed for field "Order.discount": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.ShippingDiscount(); ok {
+		if err := order.ShippingDiscountValidator(v); err != nil {
+			return &ValidationError{Name: "shipping_discount", err: fmt.Errorf(`ent: validator failed for field "Order.shipping_discount": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.Total(); ok {
 		if err := order.TotalValidator(v); err != nil {
 			return &ValidationError{Name: "total", err: fmt.Errorf(`ent: validator failed for field "Order.total": %w`, err)}
@@ -739,6 +765,12 @@ func (_u *OrderUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.AddedDiscount(); ok {
 		_spec.AddField(order.FieldDiscount, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.ShippingDiscount(); ok {
+		_spec.SetField(order.FieldShippingDiscount, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedShippingDiscount(); ok {
+		_spec.AddField(order.FieldShippingDiscount, field.TypeInt64, value)
 	}
 	if value, ok := _u.mutation.Total(); ok {
 		_spec.SetField(order.FieldTotal, field.TypeInt64, value)
@@ -1126,6 +1158,27 @@ func (_u *OrderUpdateOne) SetNillableDiscount(v *int64) *OrderUpdateOne {
 // AddDiscount adds value to the "discount" field.
 func (_u *OrderUpdateOne) AddDiscount(v int64) *OrderUpdateOne {
 	_u.mutation.AddDiscount(v)
+	return _u
+}
+
+// SetShippingDiscount sets the "shipping_discount" field.
+func (_u *OrderUpdateOne) SetShippingDiscount(v int64) *OrderUpdateOne {
+	_u.mutation.ResetShippingDiscount()
+	_u.mutation.SetShippingDiscount(v)
+	return _u
+}
+
+// SetNillableShippingDiscount sets the "shipping_discount" field if the given value is not nil.
+func (_u *OrderUpdateOne) SetNillableShippingDiscount(v *int64) *OrderUpdateOne {
+	if v != nil {
+		_u.SetShippingDiscount(*v)
+	}
+	return _u
+}
+
+// AddShippingDiscount adds value to the "shipping_discount" field.
+func (_u *OrderUpdateOne) AddShippingDiscount(v int64) *OrderUpdateOne {
+	_u.mutation.AddShippingDiscount(v)
 	return _u
 }
 
@@ -1662,6 +1715,11 @@ func (_u *OrderUpdateOne) check() error {
 			return &ValidationError{Name: "discount", err: fmt.Errorf(`ent: validator failed for field "Order.discount": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.ShippingDiscount(); ok {
+		if err := order.ShippingDiscountValidator(v); err != nil {
+			return &ValidationError{Name: "shipping_discount", err: fmt.Errorf(`ent: validator failed for field "Order.shipping_discount": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.Total(); ok {
 		if err := order.TotalValidator(v); err != nil {
 			return &ValidationError{Name: "total", err: fmt.Errorf(`ent: validator failed for field "Order.total": %w`, err)}
@@ -1767,6 +1825,12 @@ func (_u *OrderUpdateOne) sqlSave(ctx context.Context) (_node *Order, err error)
 	}
 	if value, ok := _u.mutation.AddedDiscount(); ok {
 		_spec.AddField(order.FieldDiscount, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.ShippingDiscount(); ok {
+		_spec.SetField(order.FieldShippingDiscount, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedShippingDiscount(); ok {
+		_spec.AddField(order.FieldShippingDiscount, field.TypeInt64, value)
 	}
 	if value, ok := _u.mutation.Total(); ok {
 		_spec.SetField(order.FieldTotal, field.TypeInt64, value)

@@ -24,7 +24,7 @@ type OrderEvent struct {
 	MerchantID int `json:"merchant_id,omitempty"`
 	// CustomerID holds the value of the "customer_id" field.
 	CustomerID int `json:"customer_id,omitempty"`
-	// LINES_FULFILLED: some lines were delivered (virtual content, a rendered service) and the order's status did not change. REVIEW_*: a line was reviewed, a review replied to (review_id). AFTER_SALES_*: a step of an after-sales request.
+	// LINES_FULFILLED: some lines were delivered (virtual content, a rendered service) and the order's status did not change. REVIEW_*: a line was reviewed, a review replied to (review_id). AFTER_SALES_*: a step of an after-sales request. RISK_*: the order was held for a risk review (PAID → RISK_REVIEW), released (→ PAID) or rejected (→ CANCELLED, refunded).
 	Type orderevent.Type `json:"type,omitempty"`
 	// FromStatus holds the value of the "from_status" field.
 	FromStatus string `json:"from_status,omitempty"`

@@ -45,6 +45,8 @@ type OrderItem struct {
 	Quantity int `json:"quantity,omitempty"`
 	// LineTotal holds the value of the "line_total" field.
 	LineTotal int64 `json:"line_total,omitempty"`
+	// The order's goods discount allocated to the line; the line is worth line_total - discount.
+	Discount int64 `json:"discount,omitempty"`
 	// When a VIRTUAL line's content was delivered or a SERVICE line rendered; physical lines travel in shipments.
 	FulfilledAt *time.Time `json:"fulfilled_at,omitempty"`
 	// The after-sales view of the line (internal/aftersales.Sync).
@@ -123,7 +125,7 @@ func (*OrderItem) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case orderitem.FieldOptions:
 			values[i] = new([]byte)
-		case orderitem.FieldID, orderitem.FieldOrderID, orderitem.FieldProductID, orderitem.FieldVariantID, orderitem.FieldUnitPrice, orderitem.FieldQuantity, orderitem.FieldLineTotal:
+		case orderitem.FieldID, orderitem.FieldOrderID, orderitem.FieldProductID, orderitem.FieldVariantID, orderitem.FieldUnitPrice, orderitem.FieldQuantity, orderitem.FieldLineTotal, orderitem.FieldDiscount:
 			values[i] = new(sql.NullInt64)
 		case orderitem.FieldTitle, orderitem.FieldSku, orderitem.FieldKind, orderitem.FieldCurrency, orderitem.FieldAfterSalesStatus:
 			values[i] = new(sql.NullString)
@@ -219,6 +221,12 @@ func (_m *OrderItem) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field line_total", values[i])
 			} else if value.Valid {
 				_m.LineTotal = value.Int64
+			}
+		case orderitem.FieldDiscount:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field discount", values[i])
+			} else if value.Valid {
+				_m.Discount = value.Int64
 			}
 		case orderitem.FieldFulfilledAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -325,6 +333,9 @@ func (_m *OrderItem) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("line_total=")
 	builder.WriteString(fmt.Sprintf("%v", _m.LineTotal))
+	builder.WriteString(", ")
+	builder.WriteString("discount=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Discount))
 	builder.WriteString(", ")
 	if v := _m.FulfilledAt; v != nil {
 		builder.WriteString("fulfilled_at=")

@@ -125,6 +125,20 @@ func (_c *OrderItemCreate) SetLineTotal(v int64) *OrderItemCreate {
 	return _c
 }
 
+// SetDiscount sets the "discount" field.
+func (_c *OrderItemCreate) SetDiscount(v int64) *OrderItemCreate {
+	_c.mutation.SetDiscount(v)
+	return _c
+}
+
+// SetNillableDiscount sets the "discount" field if the given value is not nil.
+func (_c *OrderItemCreate) SetNillableDiscount(v *int64) *OrderItemCreate {
+	if v != nil {
+		_c.SetDiscount(*v)
+	}
+	return _c
+}
+
 // SetFulfilledAt sets the "fulfilled_at" field.
 func (_c *OrderItemCreate) SetFulfilledAt(v time.Time) *OrderItemCreate {
 	_c.mutation.SetFulfilledAt(v)
@@ -236,6 +250,10 @@ func (_c *OrderItemCreate) defaults() error {
 		v := orderitem.DefaultCurrency
 		_c.mutation.SetCurrency(v)
 	}
+	if _, ok := _c.mutation.Discount(); !ok {
+		v := orderitem.DefaultDiscount
+		_c.mutation.SetDiscount(v)
+	}
 	if _, ok := _c.mutation.AfterSalesStatus(); !ok {
 		v := orderitem.DefaultAfterSalesStatus
 		_c.mutation.SetAfterSalesStatus(v)
@@ -307,6 +325,14 @@ func (_c *OrderItemCreate) check() error {
 			return &ValidationError{Name: "line_total", err: fmt.Errorf(`ent: validator failed for field "OrderItem.line_total": %w`, err)}
 		}
 	}
+	if _, ok := _c.mutation.Discount(); !ok {
+		return &ValidationError{Name: "discount", err: errors.New(`ent: missing required field "OrderItem.discount"`)}
+	}
+	if v, ok := _c.mutation.Discount(); ok {
+		if err := orderitem.DiscountValidator(v); err != nil {
+			return &ValidationError{Name: "discount", err: fmt.Errorf(`ent: validator failed for field "OrderItem.discount": %w`, err)}
+		}
+	}
 	if _, ok := _c.mutation.AfterSalesStatus(); !ok {
 		return &ValidationError{Name: "after_sales_status", err: errors.New(`ent: missing required field "OrderItem.after_sales_status"`)}
 	}
@@ -376,6 +402,10 @@ func (_c *OrderItemCreate) createSpec() (*OrderItem, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.LineTotal(); ok {
 		_spec.SetField(orderitem.FieldLineTotal, field.TypeInt64, value)
 		_node.LineTotal = value
+	}
+	if value, ok := _c.mutation.Discount(); ok {
+		_spec.SetField(orderitem.FieldDiscount, field.TypeInt64, value)
+		_node.Discount = value
 	}
 	if value, ok := _c.mutation.FulfilledAt(); ok {
 		_spec.SetField(orderitem.FieldFulfilledAt, field.TypeTime, value)
@@ -642,6 +672,24 @@ func (u *OrderItemUpsert) AddLineTotal(v int64) *OrderItemUpsert {
 	return u
 }
 
+// SetDiscount sets the "discount" field.
+func (u *OrderItemUpsert) SetDiscount(v int64) *OrderItemUpsert {
+	u.Set(orderitem.FieldDiscount, v)
+	return u
+}
+
+// UpdateDiscount sets the "discount" field to the value that was provided on create.
+func (u *OrderItemUpsert) UpdateDiscount() *OrderItemUpsert {
+	u.SetExcluded(orderitem.FieldDiscount)
+	return u
+}
+
+// AddDiscount adds v to the "discount" field.
+func (u *OrderItemUpsert) AddDiscount(v int64) *OrderItemUpsert {
+	u.Add(orderitem.FieldDiscount, v)
+	return u
+}
+
 // SetFulfilledAt sets the "fulfilled_at" field.
 func (u *OrderItemUpsert) SetFulfilledAt(v time.Time) *OrderItemUpsert {
 	u.Set(orderitem.FieldFulfilledAt, v)
@@ -878,6 +926,27 @@ func (u *OrderItemUpsertOne) AddLineTotal(v int64) *OrderItemUpsertOne {
 func (u *OrderItemUpsertOne) UpdateLineTotal() *OrderItemUpsertOne {
 	return u.Update(func(s *OrderItemUpsert) {
 		s.UpdateLineTotal()
+	})
+}
+
+// SetDiscount sets the "discount" field.
+func (u *OrderItemUpsertOne) SetDiscount(v int64) *OrderItemUpsertOne {
+	return u.Update(func(s *OrderItemUpsert) {
+		s.SetDiscount(v)
+	})
+}
+
+// AddDiscount adds v to the "discount" field.
+func (u *OrderItemUpsertOne) AddDiscount(v int64) *OrderItemUpsertOne {
+	return u.Update(func(s *OrderItemUpsert) {
+		s.AddDiscount(v)
+	})
+}
+
+// UpdateDiscount sets the "discount" field to the value that was provided on create.
+func (u *OrderItemUpsertOne) UpdateDiscount() *OrderItemUpsertOne {
+	return u.Update(func(s *OrderItemUpsert) {
+		s.UpdateDiscount()
 	})
 }
 
@@ -1288,6 +1357,27 @@ func (u *OrderItemUpsertBulk) AddLineTotal(v int64) *OrderItemUpsertBulk {
 func (u *OrderItemUpsertBulk) UpdateLineTotal() *OrderItemUpsertBulk {
 	return u.Update(func(s *OrderItemUpsert) {
 		s.UpdateLineTotal()
+	})
+}
+
+// SetDiscount sets the "discount" field.
+func (u *OrderItemUpsertBulk) SetDiscount(v int64) *OrderItemUpsertBulk {
+	return u.Update(func(s *OrderItemUpsert) {
+		s.SetDiscount(v)
+	})
+}
+
+// AddDiscount adds v to the "discount" field.
+func (u *OrderItemUpsertBulk) AddDiscount(v int64) *OrderItemUpsertBulk {
+	return u.Update(func(s *OrderItemUpsert) {
+		s.AddDiscount(v)
+	})
+}
+
+// UpdateDiscount sets the "discount" field to the value that was provided on create.
+func (u *OrderItemUpsertBulk) UpdateDiscount() *OrderItemUpsertBulk {
+	return u.Update(func(s *OrderItemUpsert) {
+		s.UpdateDiscount()
 	})
 }
 

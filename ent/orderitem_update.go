@@ -191,6 +191,27 @@ func (_u *OrderItemUpdate) AddLineTotal(v int64) *OrderItemUpdate {
 	return _u
 }
 
+// SetDiscount sets the "discount" field.
+func (_u *OrderItemUpdate) SetDiscount(v int64) *OrderItemUpdate {
+	_u.mutation.ResetDiscount()
+	_u.mutation.SetDiscount(v)
+	return _u
+}
+
+// SetNillableDiscount sets the "discount" field if the given value is not nil.
+func (_u *OrderItemUpdate) SetNillableDiscount(v *int64) *OrderItemUpdate {
+	if v != nil {
+		_u.SetDiscount(*v)
+	}
+	return _u
+}
+
+// AddDiscount adds value to the "discount" field.
+func (_u *OrderItemUpdate) AddDiscount(v int64) *OrderItemUpdate {
+	_u.mutation.AddDiscount(v)
+	return _u
+}
+
 // SetFulfilledAt sets the "fulfilled_at" field.
 func (_u *OrderItemUpdate) SetFulfilledAt(v time.Time) *OrderItemUpdate {
 	_u.mutation.SetFulfilledAt(v)
@@ -336,6 +357,11 @@ func (_u *OrderItemUpdate) check() error {
 			return &ValidationError{Name: "line_total", err: fmt.Errorf(`ent: validator failed for field "OrderItem.line_total": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Discount(); ok {
+		if err := orderitem.DiscountValidator(v); err != nil {
+			return &ValidationError{Name: "discount", err: fmt.Errorf(`ent: validator failed for field "OrderItem.discount": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.AfterSalesStatus(); ok {
 		if err := orderitem.AfterSalesStatusValidator(v); err != nil {
 			return &ValidationError{Name: "after_sales_status", err: fmt.Errorf(`ent: validator failed for field "OrderItem.after_sales_status": %w`, err)}
@@ -399,6 +425,12 @@ func (_u *OrderItemUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.AddedLineTotal(); ok {
 		_spec.AddField(orderitem.FieldLineTotal, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.Discount(); ok {
+		_spec.SetField(orderitem.FieldDiscount, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedDiscount(); ok {
+		_spec.AddField(orderitem.FieldDiscount, field.TypeInt64, value)
 	}
 	if value, ok := _u.mutation.FulfilledAt(); ok {
 		_spec.SetField(orderitem.FieldFulfilledAt, field.TypeTime, value)
@@ -675,6 +707,27 @@ func (_u *OrderItemUpdateOne) AddLineTotal(v int64) *OrderItemUpdateOne {
 	return _u
 }
 
+// SetDiscount sets the "discount" field.
+func (_u *OrderItemUpdateOne) SetDiscount(v int64) *OrderItemUpdateOne {
+	_u.mutation.ResetDiscount()
+	_u.mutation.SetDiscount(v)
+	return _u
+}
+
+// SetNillableDiscount sets the "discount" field if the given value is not nil.
+func (_u *OrderItemUpdateOne) SetNillableDiscount(v *int64) *OrderItemUpdateOne {
+	if v != nil {
+		_u.SetDiscount(*v)
+	}
+	return _u
+}
+
+// AddDiscount adds value to the "discount" field.
+func (_u *OrderItemUpdateOne) AddDiscount(v int64) *OrderItemUpdateOne {
+	_u.mutation.AddDiscount(v)
+	return _u
+}
+
 // SetFulfilledAt sets the "fulfilled_at" field.
 func (_u *OrderItemUpdateOne) SetFulfilledAt(v time.Time) *OrderItemUpdateOne {
 	_u.mutation.SetFulfilledAt(v)
@@ -833,6 +886,11 @@ func (_u *OrderItemUpdateOne) check() error {
 			return &ValidationError{Name: "line_total", err: fmt.Errorf(`ent: validator failed for field "OrderItem.line_total": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Discount(); ok {
+		if err := orderitem.DiscountValidator(v); err != nil {
+			return &ValidationError{Name: "discount", err: fmt.Errorf(`ent: validator failed for field "OrderItem.discount": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.AfterSalesStatus(); ok {
 		if err := orderitem.AfterSalesStatusValidator(v); err != nil {
 			return &ValidationError{Name: "after_sales_status", err: fmt.Errorf(`ent: validator failed for field "OrderItem.after_sales_status": %w`, err)}
@@ -913,6 +971,12 @@ func (_u *OrderItemUpdateOne) sqlSave(ctx context.Context) (_node *OrderItem, er
 	}
 	if value, ok := _u.mutation.AddedLineTotal(); ok {
 		_spec.AddField(orderitem.FieldLineTotal, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.Discount(); ok {
+		_spec.SetField(orderitem.FieldDiscount, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedDiscount(); ok {
+		_spec.AddField(orderitem.FieldDiscount, field.TypeInt64, value)
 	}
 	if value, ok := _u.mutation.FulfilledAt(); ok {
 		_spec.SetField(orderitem.FieldFulfilledAt, field.TypeTime, value)

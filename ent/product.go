@@ -75,6 +75,8 @@ type Product struct {
 	TotalStock int `json:"total_stock,omitempty"`
 	// VariantCount holds the value of the "variant_count" field.
 	VariantCount int `json:"variant_count,omitempty"`
+	// OnSale holds the value of the "on_sale" field.
+	OnSale bool `json:"on_sale,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the ProductQuery when eager-loading is set.
 	Edges        ProductEdges `json:"edges"`
@@ -160,6 +162,8 @@ func (*Product) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case product.FieldImages, product.FieldAttributes:
 			values[i] = new([]byte)
+		case product.FieldOnSale:
+			values[i] = new(sql.NullBool)
 		case product.FieldRatingAverage:
 			values[i] = new(sql.NullFloat64)
 		case product.FieldID, product.FieldRatingCount, product.FieldRatingSum, product.FieldRating1, product.FieldRating2, product.FieldRating3, product.FieldRating4, product.FieldRating5, product.FieldRatingWithPhotos, product.FieldMerchantID, product.FieldCategoryID, product.FieldSalesCount, product.FieldMinPrice, product.FieldMaxPrice, product.FieldTotalStock, product.FieldVariantCount:
@@ -357,6 +361,12 @@ func (_m *Product) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.VariantCount = int(value.Int64)
 			}
+		case product.FieldOnSale:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field on_sale", values[i])
+			} else if value.Valid {
+				_m.OnSale = value.Bool
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -502,6 +512,9 @@ func (_m *Product) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("variant_count=")
 	builder.WriteString(fmt.Sprintf("%v", _m.VariantCount))
+	builder.WriteString(", ")
+	builder.WriteString("on_sale=")
+	builder.WriteString(fmt.Sprintf("%v", _m.OnSale))
 	builder.WriteByte(')')
 	return builder.String()
 }

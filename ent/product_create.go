@@ -366,6 +366,20 @@ func (_c *ProductCreate) SetNillableVariantCount(v *int) *ProductCreate {
 	return _c
 }
 
+// SetOnSale sets the "on_sale" field.
+func (_c *ProductCreate) SetOnSale(v bool) *ProductCreate {
+	_c.mutation.SetOnSale(v)
+	return _c
+}
+
+// SetNillableOnSale sets the "on_sale" field if the given value is not nil.
+func (_c *ProductCreate) SetNillableOnSale(v *bool) *ProductCreate {
+	if v != nil {
+		_c.SetOnSale(*v)
+	}
+	return _c
+}
+
 // SetMerchant sets the "merchant" edge to the Merchant entity.
 func (_c *ProductCreate) SetMerchant(v *Merchant) *ProductCreate {
 	return _c.SetMerchantID(v.ID)
@@ -552,6 +566,10 @@ func (_c *ProductCreate) defaults() error {
 		v := product.DefaultVariantCount
 		_c.mutation.SetVariantCount(v)
 	}
+	if _, ok := _c.mutation.OnSale(); !ok {
+		v := product.DefaultOnSale
+		_c.mutation.SetOnSale(v)
+	}
 	return nil
 }
 
@@ -727,6 +745,9 @@ func (_c *ProductCreate) check() error {
 			return &ValidationError{Name: "variant_count", err: fmt.Errorf(`ent: validator failed for field "Product.variant_count": %w`, err)}
 		}
 	}
+	if _, ok := _c.mutation.OnSale(); !ok {
+		return &ValidationError{Name: "on_sale", err: errors.New(`ent: missing required field "Product.on_sale"`)}
+	}
 	if len(_c.mutation.MerchantIDs()) == 0 {
 		return &ValidationError{Name: "merchant", err: errors.New(`ent: missing required edge "Product.merchant"`)}
 	}
@@ -856,6 +877,10 @@ func (_c *ProductCreate) createSpec() (*Product, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.VariantCount(); ok {
 		_spec.SetField(product.FieldVariantCount, field.TypeInt, value)
 		_node.VariantCount = value
+	}
+	if value, ok := _c.mutation.OnSale(); ok {
+		_spec.SetField(product.FieldOnSale, field.TypeBool, value)
+		_node.OnSale = value
 	}
 	if nodes := _c.mutation.MerchantIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -1387,6 +1412,18 @@ func (u *ProductUpsert) AddVariantCount(v int) *ProductUpsert {
 	return u
 }
 
+// SetOnSale sets the "on_sale" field.
+func (u *ProductUpsert) SetOnSale(v bool) *ProductUpsert {
+	u.Set(product.FieldOnSale, v)
+	return u
+}
+
+// UpdateOnSale sets the "on_sale" field to the value that was provided on create.
+func (u *ProductUpsert) UpdateOnSale() *ProductUpsert {
+	u.SetExcluded(product.FieldOnSale)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -1894,6 +1931,20 @@ func (u *ProductUpsertOne) AddVariantCount(v int) *ProductUpsertOne {
 func (u *ProductUpsertOne) UpdateVariantCount() *ProductUpsertOne {
 	return u.Update(func(s *ProductUpsert) {
 		s.UpdateVariantCount()
+	})
+}
+
+// SetOnSale sets the "on_sale" field.
+func (u *ProductUpsertOne) SetOnSale(v bool) *ProductUpsertOne {
+	return u.Update(func(s *ProductUpsert) {
+		s.SetOnSale(v)
+	})
+}
+
+// UpdateOnSale sets the "on_sale" field to the value that was provided on create.
+func (u *ProductUpsertOne) UpdateOnSale() *ProductUpsertOne {
+	return u.Update(func(s *ProductUpsert) {
+		s.UpdateOnSale()
 	})
 }
 
@@ -2570,6 +2621,20 @@ func (u *ProductUpsertBulk) AddVariantCount(v int) *ProductUpsertBulk {
 func (u *ProductUpsertBulk) UpdateVariantCount() *ProductUpsertBulk {
 	return u.Update(func(s *ProductUpsert) {
 		s.UpdateVariantCount()
+	})
+}
+
+// SetOnSale sets the "on_sale" field.
+func (u *ProductUpsertBulk) SetOnSale(v bool) *ProductUpsertBulk {
+	return u.Update(func(s *ProductUpsert) {
+		s.SetOnSale(v)
+	})
+}
+
+// UpdateOnSale sets the "on_sale" field to the value that was provided on create.
+func (u *ProductUpsertBulk) UpdateOnSale() *ProductUpsertBulk {
+	return u.Update(func(s *ProductUpsert) {
+		s.UpdateOnSale()
 	})
 }
 

@@ -483,6 +483,20 @@ func (_u *ProductUpdate) AddVariantCount(v int) *ProductUpdate {
 	return _u
 }
 
+// SetOnSale sets the "on_sale" field.
+func (_u *ProductUpdate) SetOnSale(v bool) *ProductUpdate {
+	_u.mutation.SetOnSale(v)
+	return _u
+}
+
+// SetNillableOnSale sets the "on_sale" field if the given value is not nil.
+func (_u *ProductUpdate) SetNillableOnSale(v *bool) *ProductUpdate {
+	if v != nil {
+		_u.SetOnSale(*v)
+	}
+	return _u
+}
+
 // SetCategory sets the "category" edge to the Category entity.
 func (_u *ProductUpdate) SetCategory(v *Category) *ProductUpdate {
 	return _u.SetCategoryID(v.ID)
@@ -896,6 +910,9 @@ func (_u *ProductUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.AddedVariantCount(); ok {
 		_spec.AddField(product.FieldVariantCount, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.OnSale(); ok {
+		_spec.SetField(product.FieldOnSale, field.TypeBool, value)
 	}
 	if _u.mutation.CategoryCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -1531,6 +1548,20 @@ func (_u *ProductUpdateOne) AddVariantCount(v int) *ProductUpdateOne {
 	return _u
 }
 
+// SetOnSale sets the "on_sale" field.
+func (_u *ProductUpdateOne) SetOnSale(v bool) *ProductUpdateOne {
+	_u.mutation.SetOnSale(v)
+	return _u
+}
+
+// SetNillableOnSale sets the "on_sale" field if the given value is not nil.
+func (_u *ProductUpdateOne) SetNillableOnSale(v *bool) *ProductUpdateOne {
+	if v != nil {
+		_u.SetOnSale(*v)
+	}
+	return _u
+}
+
 // SetCategory sets the "category" edge to the Category entity.
 func (_u *ProductUpdateOne) SetCategory(v *Category) *ProductUpdateOne {
 	return _u.SetCategoryID(v.ID)
@@ -1974,6 +2005,9 @@ func (_u *ProductUpdateOne) sqlSave(ctx context.Context) (_node *Product, err er
 	}
 	if value, ok := _u.mutation.AddedVariantCount(); ok {
 		_spec.AddField(product.FieldVariantCount, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.OnSale(); ok {
+		_spec.SetField(product.FieldOnSale, field.TypeBool, value)
 	}
 	if _u.mutation.CategoryCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -26,12 +26,48 @@ type Tx struct {
 	AuditLog *AuditLogClient
 	// CartLine is the client for interacting with the CartLine builders.
 	CartLine *CartLineClient
+	// CatalogChange is the client for interacting with the CatalogChange builders.
+	CatalogChange *CatalogChangeClient
 	// Category is the client for interacting with the Category builders.
 	Category *CategoryClient
 	// Checkout is the client for interacting with the Checkout builders.
 	Checkout *CheckoutClient
+	// Commission is the client for interacting with the Commission builders.
+	Commission *CommissionClient
+	// CommissionRule is the client for interacting with the CommissionRule builders.
+	CommissionRule *CommissionRuleClient
+	// Coupon is the client for interacting with the Coupon builders.
+	Coupon *CouponClient
+	// CouponTemplate is the client for interacting with the CouponTemplate builders.
+	CouponTemplate *CouponTemplateClient
+	// Creator is the client for interacting with the Creator builders.
+	Creator *CreatorClient
+	// CreatorClick is the client for interacting with the CreatorClick builders.
+	CreatorClick *CreatorClickClient
+	// CreatorLink is the client for interacting with the CreatorLink builders.
+	CreatorLink *CreatorLinkClient
+	// CustomerGroup is the client for interacting with the CustomerGroup builders.
+	CustomerGroup *CustomerGroupClient
+	// CustomerGroupMember is the client for interacting with the CustomerGroupMember builders.
+	CustomerGroupMember *CustomerGroupMemberClient
 	// EmailVerification is the client for interacting with the EmailVerification builders.
 	EmailVerification *EmailVerificationClient
+	// ExchangeRate is the client for interacting with the ExchangeRate builders.
+	ExchangeRate *ExchangeRateClient
+	// Experiment is the client for interacting with the Experiment builders.
+	Experiment *ExperimentClient
+	// ExperimentArm is the client for interacting with the ExperimentArm builders.
+	ExperimentArm *ExperimentArmClient
+	// ExperimentConversion is the client for interacting with the ExperimentConversion builders.
+	ExperimentConversion *ExperimentConversionClient
+	// ExperimentExposure is the client for interacting with the ExperimentExposure builders.
+	ExperimentExposure *ExperimentExposureClient
+	// FlashSaleClaim is the client for interacting with the FlashSaleClaim builders.
+	FlashSaleClaim *FlashSaleClaimClient
+	// FlashSaleItem is the client for interacting with the FlashSaleItem builders.
+	FlashSaleItem *FlashSaleItemClient
+	// FlashSaleUse is the client for interacting with the FlashSaleUse builders.
+	FlashSaleUse *FlashSaleUseClient
 	// HelpArticle is the client for interacting with the HelpArticle builders.
 	HelpArticle *HelpArticleClient
 	// HelpArticleVote is the client for interacting with the HelpArticleVote builders.
@@ -40,6 +76,12 @@ type Tx struct {
 	HelpCategory *HelpCategoryClient
 	// HelpSearchToken is the client for interacting with the HelpSearchToken builders.
 	HelpSearchToken *HelpSearchTokenClient
+	// MemberPrice is the client for interacting with the MemberPrice builders.
+	MemberPrice *MemberPriceClient
+	// MemberTier is the client for interacting with the MemberTier builders.
+	MemberTier *MemberTierClient
+	// Membership is the client for interacting with the Membership builders.
+	Membership *MembershipClient
 	// Merchant is the client for interacting with the Merchant builders.
 	Merchant *MerchantClient
 	// MerchantCredit is the client for interacting with the MerchantCredit builders.
@@ -52,6 +94,8 @@ type Tx struct {
 	MerchantSanction *MerchantSanctionClient
 	// Order is the client for interacting with the Order builders.
 	Order *OrderClient
+	// OrderAdjustment is the client for interacting with the OrderAdjustment builders.
+	OrderAdjustment *OrderAdjustmentClient
 	// OrderEvent is the client for interacting with the OrderEvent builders.
 	OrderEvent *OrderEventClient
 	// OrderItem is the client for interacting with the OrderItem builders.
@@ -66,6 +110,16 @@ type Tx struct {
 	Product *ProductClient
 	// ProductVariant is the client for interacting with the ProductVariant builders.
 	ProductVariant *ProductVariantClient
+	// Promotion is the client for interacting with the Promotion builders.
+	Promotion *PromotionClient
+	// RedPacket is the client for interacting with the RedPacket builders.
+	RedPacket *RedPacketClient
+	// RedPacketCampaign is the client for interacting with the RedPacketCampaign builders.
+	RedPacketCampaign *RedPacketCampaignClient
+	// RedPacketClaimer is the client for interacting with the RedPacketClaimer builders.
+	RedPacketClaimer *RedPacketClaimerClient
+	// RedPacketSpend is the client for interacting with the RedPacketSpend builders.
+	RedPacketSpend *RedPacketSpendClient
 	// RefreshToken is the client for interacting with the RefreshToken builders.
 	RefreshToken *RefreshTokenClient
 	// Refund is the client for interacting with the Refund builders.
@@ -78,6 +132,14 @@ type Tx struct {
 	ReviewReport *ReviewReportClient
 	// ReviewVote is the client for interacting with the ReviewVote builders.
 	ReviewVote *ReviewVoteClient
+	// RiskAssessment is the client for interacting with the RiskAssessment builders.
+	RiskAssessment *RiskAssessmentClient
+	// RiskListEntry is the client for interacting with the RiskListEntry builders.
+	RiskListEntry *RiskListEntryClient
+	// SearchSynonym is the client for interacting with the SearchSynonym builders.
+	SearchSynonym *SearchSynonymClient
+	// SearchSynonymTerm is the client for interacting with the SearchSynonymTerm builders.
+	SearchSynonymTerm *SearchSynonymTermClient
 	// SearchToken is the client for interacting with the SearchToken builders.
 	SearchToken *SearchTokenClient
 	// Shipment is the client for interacting with the Shipment builders.
@@ -88,8 +150,14 @@ type Tx struct {
 	Ticket *TicketClient
 	// TicketMessage is the client for interacting with the TicketMessage builders.
 	TicketMessage *TicketMessageClient
+	// TotpCredential is the client for interacting with the TotpCredential builders.
+	TotpCredential *TotpCredentialClient
+	// TotpRecoveryCode is the client for interacting with the TotpRecoveryCode builders.
+	TotpRecoveryCode *TotpRecoveryCodeClient
 	// TrackingEvent is the client for interacting with the TrackingEvent builders.
 	TrackingEvent *TrackingEventClient
+	// Translation is the client for interacting with the Translation builders.
+	Translation *TranslationClient
 	// Upload is the client for interacting with the Upload builders.
 	Upload *UploadClient
 	// User is the client for interacting with the User builders.
@@ -241,19 +309,41 @@ func (tx *Tx) init() {
 	tx.ApiClient = NewApiClientClient(tx.config)
 	tx.AuditLog = NewAuditLogClient(tx.config)
 	tx.CartLine = NewCartLineClient(tx.config)
+	tx.CatalogChange = NewCatalogChangeClient(tx.config)
 	tx.Category = NewCategoryClient(tx.config)
 	tx.Checkout = NewCheckoutClient(tx.config)
+	tx.Commission = NewCommissionClient(tx.config)
+	tx.CommissionRule = NewCommissionRuleClient(tx.config)
+	tx.Coupon = NewCouponClient(tx.config)
+	tx.CouponTemplate = NewCouponTemplateClient(tx.config)
+	tx.Creator = NewCreatorClient(tx.config)
+	tx.CreatorClick = NewCreatorClickClient(tx.config)
+	tx.CreatorLink = NewCreatorLinkClient(tx.config)
+	tx.CustomerGroup = NewCustomerGroupClient(tx.config)
+	tx.CustomerGroupMember = NewCustomerGroupMemberClient(tx.config)
 	tx.EmailVerification = NewEmailVerificationClient(tx.config)
+	tx.ExchangeRate = NewExchangeRateClient(tx.config)
+	tx.Experiment = NewExperimentClient(tx.config)
+	tx.ExperimentArm = NewExperimentArmClient(tx.config)
+	tx.ExperimentConversion = NewExperimentConversionClient(tx.config)
+	tx.ExperimentExposure = NewExperimentExposureClient(tx.config)
+	tx.FlashSaleClaim = NewFlashSaleClaimClient(tx.config)
+	tx.FlashSaleItem = NewFlashSaleItemClient(tx.config)
+	tx.FlashSaleUse = NewFlashSaleUseClient(tx.config)
 	tx.HelpArticle = NewHelpArticleClient(tx.config)
 	tx.HelpArticleVote = NewHelpArticleVoteClient(tx.config)
 	tx.HelpCategory = NewHelpCategoryClient(tx.config)
 	tx.HelpSearchToken = NewHelpSearchTokenClient(tx.config)
+	tx.MemberPrice = NewMemberPriceClient(tx.config)
+	tx.MemberTier = NewMemberTierClient(tx.config)
+	tx.Membership = NewMembershipClient(tx.config)
 	tx.Merchant = NewMerchantClient(tx.config)
 	tx.MerchantCredit = NewMerchantCreditClient(tx.config)
 	tx.MerchantCreditSnapshot = NewMerchantCreditSnapshotClient(tx.config)
 	tx.MerchantInvitation = NewMerchantInvitationClient(tx.config)
 	tx.MerchantSanction = NewMerchantSanctionClient(tx.config)
 	tx.Order = NewOrderClient(tx.config)
+	tx.OrderAdjustment = NewOrderAdjustmentClient(tx.config)
 	tx.OrderEvent = NewOrderEventClient(tx.config)
 	tx.OrderItem = NewOrderItemClient(tx.config)
 	tx.Payment = NewPaymentClient(tx.config)
@@ -261,18 +351,30 @@ func (tx *Tx) init() {
 	tx.PhoneCode = NewPhoneCodeClient(tx.config)
 	tx.Product = NewProductClient(tx.config)
 	tx.ProductVariant = NewProductVariantClient(tx.config)
+	tx.Promotion = NewPromotionClient(tx.config)
+	tx.RedPacket = NewRedPacketClient(tx.config)
+	tx.RedPacketCampaign = NewRedPacketCampaignClient(tx.config)
+	tx.RedPacketClaimer = NewRedPacketClaimerClient(tx.config)
+	tx.RedPacketSpend = NewRedPacketSpendClient(tx.config)
 	tx.RefreshToken = NewRefreshTokenClient(tx.config)
 	tx.Refund = NewRefundClient(tx.config)
 	tx.RelayState = NewRelayStateClient(tx.config)
 	tx.Review = NewReviewClient(tx.config)
 	tx.ReviewReport = NewReviewReportClient(tx.config)
 	tx.ReviewVote = NewReviewVoteClient(tx.config)
+	tx.RiskAssessment = NewRiskAssessmentClient(tx.config)
+	tx.RiskListEntry = NewRiskListEntryClient(tx.config)
+	tx.SearchSynonym = NewSearchSynonymClient(tx.config)
+	tx.SearchSynonymTerm = NewSearchSynonymTermClient(tx.config)
 	tx.SearchToken = NewSearchTokenClient(tx.config)
 	tx.Shipment = NewShipmentClient(tx.config)
 	tx.StockMovement = NewStockMovementClient(tx.config)
 	tx.Ticket = NewTicketClient(tx.config)
 	tx.TicketMessage = NewTicketMessageClient(tx.config)
+	tx.TotpCredential = NewTotpCredentialClient(tx.config)
+	tx.TotpRecoveryCode = NewTotpRecoveryCodeClient(tx.config)
 	tx.TrackingEvent = NewTrackingEventClient(tx.config)
+	tx.Translation = NewTranslationClient(tx.config)
 	tx.Upload = NewUploadClient(tx.config)
 	tx.User = NewUserClient(tx.config)
 	tx.UserIdentity = NewUserIdentityClient(tx.config)

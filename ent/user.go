@@ -11,6 +11,7 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"github.com/xiadan/xiadan/ent/merchant"
+	"github.com/xiadan/xiadan/ent/totpcredential"
 	"github.com/xiadan/xiadan/ent/user"
 )
 
@@ -61,19 +62,24 @@ type UserEdges struct {
 	RefreshTokens []*RefreshToken `json:"refresh_tokens,omitempty"`
 	// EmailVerifications holds the value of the email_verifications edge.
 	EmailVerifications []*EmailVerification `json:"email_verifications,omitempty"`
+	// Totp holds the value of the totp edge.
+	Totp *TotpCredential `json:"totp,omitempty"`
+	// TotpRecoveryCodes holds the value of the totp_recovery_codes edge.
+	TotpRecoveryCodes []*TotpRecoveryCode `json:"totp_recovery_codes,omitempty"`
 	// Reviews holds the value of the reviews edge.
 	Reviews []*Review `json:"reviews,omitempty"`
 	// Identities holds the value of the identities edge.
 	Identities []*UserIdentity `json:"identities,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [6]bool
+	loadedTypes [8]bool
 	// totalCount holds the count of the edges above.
 	totalCount [2]map[string]int
 
 	namedOrders             map[string][]*Order
 	namedRefreshTokens      map[string][]*RefreshToken
 	namedEmailVerifications map[string][]*EmailVerification
+	namedTotpRecoveryCodes  map[string][]*TotpRecoveryCode
 	namedReviews            map[string][]*Review
 	namedIdentities         map[string][]*UserIdentity
 }
@@ -116,10 +122,30 @@ func (e UserEdges) EmailVerificationsOrErr() ([]*EmailVerification, error) {
 	return nil, &NotLoadedError{edge: "email_verifications"}
 }
 
+// TotpOrErr returns the Totp value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e UserEdges) TotpOrErr() (*TotpCredential, error) {
+	if e.Totp != nil {
+		return e.Totp, nil
+	} else if e.loadedTypes[4] {
+		return nil, &NotFoundError{label: totpcredential.Label}
+	}
+	return nil, &NotLoadedError{edge: "totp"}
+}
+
+// TotpRecoveryCodesOrErr returns the TotpRecoveryCodes value or an error if the edge
+// was not loaded in eager-loading.
+func (e UserEdges) TotpRecoveryCodesOrErr() ([]*TotpRecoveryCode, error) {
+	if e.loadedTypes[5] {
+		return e.TotpRecoveryCodes, nil
+	}
+	return nil, &NotLoadedError{edge: "totp_recovery_codes"}
+}
+
 // ReviewsOrErr returns the Reviews value or an error if the edge
 // was not loaded in eager-loading.
 func (e UserEdges) ReviewsOrErr() ([]*Review, error) {
-	if e.loadedTypes[4] {
+	if e.loadedTypes[6] {
 		return e.Reviews, nil
 	}
 	return nil, &NotLoadedError{edge: "reviews"}
@@ -128,7 +154,7 @@ func (e UserEdges) ReviewsOrErr() ([]*Review, error) {
 // IdentitiesOrErr returns the Identities value or an error if the edge
 // was not loaded in eager-loading.
 func (e UserEdges) IdentitiesOrErr() ([]*UserIdentity, error) {
-	if e.loadedTypes[5] {
+	if e.loadedTypes[7] {
 		return e.Identities, nil
 	}
 	return nil, &NotLoadedError{edge: "identities"}
@@ -287,6 +313,16 @@ func (_m *User) QueryEmailVerifications() *EmailVerificationQuery {
 	return NewUserClient(_m.config).QueryEmailVerifications(_m)
 }
 
+// QueryTotp queries the "totp" edge of the User entity.
+func (_m *User) QueryTotp() *TotpCredentialQuery {
+	return NewUserClient(_m.config).QueryTotp(_m)
+}
+
+// QueryTotpRecoveryCodes queries the "totp_recovery_codes" edge of the User entity.
+func (_m *User) QueryTotpRecoveryCodes() *TotpRecoveryCodeQuery {
+	return NewUserClient(_m.config).QueryTotpRecoveryCodes(_m)
+}
+
 // QueryReviews queries the "reviews" edge of the User entity.
 func (_m *User) QueryReviews() *ReviewQuery {
 	return NewUserClient(_m.config).QueryReviews(_m)
@@ -442,6 +478,30 @@ func (_m *User) appendNamedEmailVerifications(name string, edges ...*EmailVerifi
 		_m.Edges.namedEmailVerifications[name] = []*EmailVerification{}
 	} else {
 		_m.Edges.namedEmailVerifications[name] = append(_m.Edges.namedEmailVerifications[name], edges...)
+	}
+}
+
+// NamedTotpRecoveryCodes returns the TotpRecoveryCodes named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *User) NamedTotpRecoveryCodes(name string) ([]*TotpRecoveryCode, error) {
+	if _m.Edges.namedTotpRecoveryCodes == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedTotpRecoveryCodes[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *User) appendNamedTotpRecoveryCodes(name string, edges ...*TotpRecoveryCode) {
+	if _m.Edges.namedTotpRecoveryCodes == nil {
+		_m.Edges.namedTotpRecoveryCodes = make(map[string][]*TotpRecoveryCode)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedTotpRecoveryCodes[name] = []*TotpRecoveryCode{}
+	} else {
+		_m.Edges.namedTotpRecoveryCodes[name] = append(_m.Edges.namedTotpRecoveryCodes[name], edges...)
 	}
 }
 

@@ -16,6 +16,8 @@ import (
 	"github.com/xiadan/xiadan/ent/order"
 	"github.com/xiadan/xiadan/ent/refreshtoken"
 	"github.com/xiadan/xiadan/ent/review"
+	"github.com/xiadan/xiadan/ent/totpcredential"
+	"github.com/xiadan/xiadan/ent/totprecoverycode"
 	"github.com/xiadan/xiadan/ent/user"
 	"github.com/xiadan/xiadan/ent/useridentity"
 )
@@ -242,6 +244,40 @@ func (_c *UserCreate) AddEmailVerifications(v ...*EmailVerification) *UserCreate
 		ids[i] = v[i].ID
 	}
 	return _c.AddEmailVerificationIDs(ids...)
+}
+
+// SetTotpID sets the "totp" edge to the TotpCredential entity by ID.
+func (_c *UserCreate) SetTotpID(id int) *UserCreate {
+	_c.mutation.SetTotpID(id)
+	return _c
+}
+
+// SetNillableTotpID sets the "totp" edge to the TotpCredential entity by ID if the given value is not nil.
+func (_c *UserCreate) SetNillableTotpID(id *int) *UserCreate {
+	if id != nil {
+		_c = _c.SetTotpID(*id)
+	}
+	return _c
+}
+
+// SetTotp sets the "totp" edge to the TotpCredential entity.
+func (_c *UserCreate) SetTotp(v *TotpCredential) *UserCreate {
+	return _c.SetTotpID(v.ID)
+}
+
+// AddTotpRecoveryCodeIDs adds the "totp_recovery_codes" edge to the TotpRecoveryCode entity by IDs.
+func (_c *UserCreate) AddTotpRecoveryCodeIDs(ids ...int) *UserCreate {
+	_c.mutation.AddTotpRecoveryCodeIDs(ids...)
+	return _c
+}
+
+// AddTotpRecoveryCodes adds the "totp_recovery_codes" edges to the TotpRecoveryCode entity.
+func (_c *UserCreate) AddTotpRecoveryCodes(v ...*TotpRecoveryCode) *UserCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddTotpRecoveryCodeIDs(ids...)
 }
 
 // AddReviewIDs adds the "reviews" edge to the Review entity by IDs.
@@ -526,6 +562,38 @@ func (_c *UserCreate) createSpec() (*User, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(emailverification.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.TotpIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: false,
+			Table:   user.TotpTable,
+			Columns: []string{user.TotpColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(totpcredential.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.TotpRecoveryCodesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.TotpRecoveryCodesTable,
+			Columns: []string{user.TotpRecoveryCodesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(totprecoverycode.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

@@ -20,6 +20,8 @@ import (
 	"github.com/xiadan/xiadan/ent/predicate"
 	"github.com/xiadan/xiadan/ent/refreshtoken"
 	"github.com/xiadan/xiadan/ent/review"
+	"github.com/xiadan/xiadan/ent/totpcredential"
+	"github.com/xiadan/xiadan/ent/totprecoverycode"
 	"github.com/xiadan/xiadan/ent/user"
 	"github.com/xiadan/xiadan/ent/useridentity"
 )
@@ -35,6 +37,8 @@ type UserQuery struct {
 	withOrders                  *OrderQuery
 	withRefreshTokens           *RefreshTokenQuery
 	withEmailVerifications      *EmailVerificationQuery
+	withTotp                    *TotpCredentialQuery
+	withTotpRecoveryCodes       *TotpRecoveryCodeQuery
 	withReviews                 *ReviewQuery
 	withIdentities              *UserIdentityQuery
 	loadTotal                   []func(context.Context, []*User) error
@@ -42,6 +46,7 @@ type UserQuery struct {
 	withNamedOrders             map[string]*OrderQuery
 	withNamedRefreshTokens      map[string]*RefreshTokenQuery
 	withNamedEmailVerifications map[string]*EmailVerificationQuery
+	withNamedTotpRecoveryCodes  map[string]*TotpRecoveryCodeQuery
 	withNamedReviews            map[string]*ReviewQuery
 	withNamedIdentities         map[string]*UserIdentityQuery
 	// intermediate query (i.e. traversal path).
@@ -161,6 +166,50 @@ func (_q *UserQuery) QueryEmailVerifications() *EmailVerificationQuery {
 			sqlgraph.From(user.Table, user.FieldID, selector),
 			sqlgraph.To(emailverification.Table, emailverification.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, user.EmailVerificationsTable, user.EmailVerificationsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryTotp chains the current query on the "totp" edge.
+func (_q *UserQuery) QueryTotp() *TotpCredentialQuery {
+	query := (&TotpCredentialClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, selector),
+			sqlgraph.To(totpcredential.Table, totpcredential.FieldID),
+			sqlgraph.Edge(sqlgraph.O2O, false, user.TotpTable, user.TotpColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryTotpRecoveryCodes chains the current query on the "totp_recovery_codes" edge.
+func (_q *UserQuery) QueryTotpRecoveryCodes() *TotpRecoveryCodeQuery {
+	query := (&TotpRecoveryCodeClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, selector),
+			sqlgraph.To(totprecoverycode.Table, totprecoverycode.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, user.TotpRecoveryCodesTable, user.TotpRecoveryCodesColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -408,6 +457,8 @@ func (_q *UserQuery) Clone() *UserQuery {
 		withOrders:             _q.withOrders.Clone(),
 		withRefreshTokens:      _q.withRefreshTokens.Clone(),
 		withEmailVerifications: _q.withEmailVerifications.Clone(),
+		withTotp:               _q.withTotp.Clone(),
+		withTotpRecoveryCodes:  _q.withTotpRecoveryCodes.Clone(),
 		withReviews:            _q.withReviews.Clone(),
 		withIdentities:         _q.withIdentities.Clone(),
 		// clone intermediate query.
@@ -458,6 +509,28 @@ func (_q *UserQuery) WithEmailVerifications(opts ...func(*EmailVerificationQuery
 		opt(query)
 	}
 	_q.withEmailVerifications = query
+	return _q
+}
+
+// WithTotp tells the query-builder to eager-load the nodes that are connected to
+// the "totp" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithTotp(opts ...func(*TotpCredentialQuery)) *UserQuery {
+	query := (&TotpCredentialClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withTotp = query
+	return _q
+}
+
+// WithTotpRecoveryCodes tells the query-builder to eager-load the nodes that are connected to
+// the "totp_recovery_codes" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithTotpRecoveryCodes(opts ...func(*TotpRecoveryCodeQuery)) *UserQuery {
+	query := (&TotpRecoveryCodeClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withTotpRecoveryCodes = query
 	return _q
 }
 
@@ -567,11 +640,13 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 	var (
 		nodes       = []*User{}
 		_spec       = _q.querySpec()
-		loadedTypes = [6]bool{
+		loadedTypes = [8]bool{
 			_q.withMerchant != nil,
 			_q.withOrders != nil,
 			_q.withRefreshTokens != nil,
 			_q.withEmailVerifications != nil,
+			_q.withTotp != nil,
+			_q.withTotpRecoveryCodes != nil,
 			_q.withReviews != nil,
 			_q.withIdentities != nil,
 		}
@@ -626,6 +701,19 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 			return nil, err
 		}
 	}
+	if query := _q.withTotp; query != nil {
+		if err := _q.loadTotp(ctx, query, nodes, nil,
+			func(n *User, e *TotpCredential) { n.Edges.Totp = e }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withTotpRecoveryCodes; query != nil {
+		if err := _q.loadTotpRecoveryCodes(ctx, query, nodes,
+			func(n *User) { n.Edges.TotpRecoveryCodes = []*TotpRecoveryCode{} },
+			func(n *User, e *TotpRecoveryCode) { n.Edges.TotpRecoveryCodes = append(n.Edges.TotpRecoveryCodes, e) }); err != nil {
+			return nil, err
+		}
+	}
 	if query := _q.withReviews; query != nil {
 		if err := _q.loadReviews(ctx, query, nodes,
 			func(n *User) { n.Edges.Reviews = []*Review{} },
@@ -658,6 +746,13 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 		if err := _q.loadEmailVerifications(ctx, query, nodes,
 			func(n *User) { n.appendNamedEmailVerifications(name) },
 			func(n *User, e *EmailVerification) { n.appendNamedEmailVerifications(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedTotpRecoveryCodes {
+		if err := _q.loadTotpRecoveryCodes(ctx, query, nodes,
+			func(n *User) { n.appendNamedTotpRecoveryCodes(name) },
+			func(n *User, e *TotpRecoveryCode) { n.appendNamedTotpRecoveryCodes(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -790,6 +885,63 @@ func (_q *UserQuery) loadEmailVerifications(ctx context.Context, query *EmailVer
 	}
 	query.Where(predicate.EmailVerification(func(s *sql.Selector) {
 		s.Where(sql.InValues(s.C(user.EmailVerificationsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.UserID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "user_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *UserQuery) loadTotp(ctx context.Context, query *TotpCredentialQuery, nodes []*User, init func(*User), assign func(*User, *TotpCredential)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*User)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(totpcredential.FieldUserID)
+	}
+	query.Where(predicate.TotpCredential(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(user.TotpColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.UserID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "user_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *UserQuery) loadTotpRecoveryCodes(ctx context.Context, query *TotpRecoveryCodeQuery, nodes []*User, init func(*User), assign func(*User, *TotpRecoveryCode)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*User)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(totprecoverycode.FieldUserID)
+	}
+	query.Where(predicate.TotpRecoveryCode(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(user.TotpRecoveryCodesColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {
@@ -1027,6 +1179,20 @@ func (_q *UserQuery) WithNamedEmailVerifications(name string, opts ...func(*Emai
 		_q.withNamedEmailVerifications = make(map[string]*EmailVerificationQuery)
 	}
 	_q.withNamedEmailVerifications[name] = query
+	return _q
+}
+
+// WithNamedTotpRecoveryCodes tells the query-builder to eager-load the nodes that are connected to the "totp_recovery_codes"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithNamedTotpRecoveryCodes(name string, opts ...func(*TotpRecoveryCodeQuery)) *UserQuery {
+	query := (&TotpRecoveryCodeClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedTotpRecoveryCodes == nil {
+		_q.withNamedTotpRecoveryCodes = make(map[string]*TotpRecoveryCodeQuery)
+	}
+	_q.withNamedTotpRecoveryCodes[name] = query
 	return _q
 }
 

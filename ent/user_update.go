@@ -18,6 +18,8 @@ import (
 	"github.com/xiadan/xiadan/ent/predicate"
 	"github.com/xiadan/xiadan/ent/refreshtoken"
 	"github.com/xiadan/xiadan/ent/review"
+	"github.com/xiadan/xiadan/ent/totpcredential"
+	"github.com/xiadan/xiadan/ent/totprecoverycode"
 	"github.com/xiadan/xiadan/ent/user"
 	"github.com/xiadan/xiadan/ent/useridentity"
 )
@@ -280,6 +282,40 @@ func (_u *UserUpdate) AddEmailVerifications(v ...*EmailVerification) *UserUpdate
 	return _u.AddEmailVerificationIDs(ids...)
 }
 
+// SetTotpID sets the "totp" edge to the TotpCredential entity by ID.
+func (_u *UserUpdate) SetTotpID(id int) *UserUpdate {
+	_u.mutation.SetTotpID(id)
+	return _u
+}
+
+// SetNillableTotpID sets the "totp" edge to the TotpCredential entity by ID if the given value is not nil.
+func (_u *UserUpdate) SetNillableTotpID(id *int) *UserUpdate {
+	if id != nil {
+		_u = _u.SetTotpID(*id)
+	}
+	return _u
+}
+
+// SetTotp sets the "totp" edge to the TotpCredential entity.
+func (_u *UserUpdate) SetTotp(v *TotpCredential) *UserUpdate {
+	return _u.SetTotpID(v.ID)
+}
+
+// AddTotpRecoveryCodeIDs adds the "totp_recovery_codes" edge to the TotpRecoveryCode entity by IDs.
+func (_u *UserUpdate) AddTotpRecoveryCodeIDs(ids ...int) *UserUpdate {
+	_u.mutation.AddTotpRecoveryCodeIDs(ids...)
+	return _u
+}
+
+// AddTotpRecoveryCodes adds the "totp_recovery_codes" edges to the TotpRecoveryCode entity.
+func (_u *UserUpdate) AddTotpRecoveryCodes(v ...*TotpRecoveryCode) *UserUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddTotpRecoveryCodeIDs(ids...)
+}
+
 // AddReviewIDs adds the "reviews" edge to the Review entity by IDs.
 func (_u *UserUpdate) AddReviewIDs(ids ...int) *UserUpdate {
 	_u.mutation.AddReviewIDs(ids...)
@@ -382,6 +418,33 @@ func (_u *UserUpdate) RemoveEmailVerifications(v ...*EmailVerification) *UserUpd
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveEmailVerificationIDs(ids...)
+}
+
+// ClearTotp clears the "totp" edge to the TotpCredential entity.
+func (_u *UserUpdate) ClearTotp() *UserUpdate {
+	_u.mutation.ClearTotp()
+	return _u
+}
+
+// ClearTotpRecoveryCodes clears all "totp_recovery_codes" edges to the TotpRecoveryCode entity.
+func (_u *UserUpdate) ClearTotpRecoveryCodes() *UserUpdate {
+	_u.mutation.ClearTotpRecoveryCodes()
+	return _u
+}
+
+// RemoveTotpRecoveryCodeIDs removes the "totp_recovery_codes" edge to TotpRecoveryCode entities by IDs.
+func (_u *UserUpdate) RemoveTotpRecoveryCodeIDs(ids ...int) *UserUpdate {
+	_u.mutation.RemoveTotpRecoveryCodeIDs(ids...)
+	return _u
+}
+
+// RemoveTotpRecoveryCodes removes "totp_recovery_codes" edges to TotpRecoveryCode entities.
+func (_u *UserUpdate) RemoveTotpRecoveryCodes(v ...*TotpRecoveryCode) *UserUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveTotpRecoveryCodeIDs(ids...)
 }
 
 // ClearReviews clears all "reviews" edges to the Review entity.
@@ -731,6 +794,80 @@ func (_u *UserUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(emailverification.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.TotpCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: false,
+			Table:   user.TotpTable,
+			Columns: []string{user.TotpColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(totpcredential.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.TotpIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: false,
+			Table:   user.TotpTable,
+			Columns: []string{user.TotpColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(totpcredential.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.TotpRecoveryCodesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.TotpRecoveryCodesTable,
+			Columns: []string{user.TotpRecoveryCodesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(totprecoverycode.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedTotpRecoveryCodesIDs(); len(nodes) > 0 && !_u.mutation.TotpRecoveryCodesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.TotpRecoveryCodesTable,
+			Columns: []string{user.TotpRecoveryCodesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(totprecoverycode.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.TotpRecoveryCodesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.TotpRecoveryCodesTable,
+			Columns: []string{user.TotpRecoveryCodesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(totprecoverycode.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {
@@ -1094,6 +1231,40 @@ func (_u *UserUpdateOne) AddEmailVerifications(v ...*EmailVerification) *UserUpd
 	return _u.AddEmailVerificationIDs(ids...)
 }
 
+// SetTotpID sets the "totp" edge to the TotpCredential entity by ID.
+func (_u *UserUpdateOne) SetTotpID(id int) *UserUpdateOne {
+	_u.mutation.SetTotpID(id)
+	return _u
+}
+
+// SetNillableTotpID sets the "totp" edge to the TotpCredential entity by ID if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableTotpID(id *int) *UserUpdateOne {
+	if id != nil {
+		_u = _u.SetTotpID(*id)
+	}
+	return _u
+}
+
+// SetTotp sets the "totp" edge to the TotpCredential entity.
+func (_u *UserUpdateOne) SetTotp(v *TotpCredential) *UserUpdateOne {
+	return _u.SetTotpID(v.ID)
+}
+
+// AddTotpRecoveryCodeIDs adds the "totp_recovery_codes" edge to the TotpRecoveryCode entity by IDs.
+func (_u *UserUpdateOne) AddTotpRecoveryCodeIDs(ids ...int) *UserUpdateOne {
+	_u.mutation.AddTotpRecoveryCodeIDs(ids...)
+	return _u
+}
+
+// AddTotpRecoveryCodes adds the "totp_recovery_codes" edges to the TotpRecoveryCode entity.
+func (_u *UserUpdateOne) AddTotpRecoveryCodes(v ...*TotpRecoveryCode) *UserUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddTotpRecoveryCodeIDs(ids...)
+}
+
 // AddReviewIDs adds the "reviews" edge to the Review entity by IDs.
 func (_u *UserUpdateOne) AddReviewIDs(ids ...int) *UserUpdateOne {
 	_u.mutation.AddReviewIDs(ids...)
@@ -1196,6 +1367,33 @@ func (_u *UserUpdateOne) RemoveEmailVerifications(v ...*EmailVerification) *User
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveEmailVerificationIDs(ids...)
+}
+
+// ClearTotp clears the "totp" edge to the TotpCredential entity.
+func (_u *UserUpdateOne) ClearTotp() *UserUpdateOne {
+	_u.mutation.ClearTotp()
+	return _u
+}
+
+// ClearTotpRecoveryCodes clears all "totp_recovery_codes" edges to the TotpRecoveryCode entity.
+func (_u *UserUpdateOne) ClearTotpRecoveryCodes() *UserUpdateOne {
+	_u.mutation.ClearTotpRecoveryCodes()
+	return _u
+}
+
+// RemoveTotpRecoveryCodeIDs removes the "totp_recovery_codes" edge to TotpRecoveryCode entities by IDs.
+func (_u *UserUpdateOne) RemoveTotpRecoveryCodeIDs(ids ...int) *UserUpdateOne {
+	_u.mutation.RemoveTotpRecoveryCodeIDs(ids...)
+	return _u
+}
+
+// RemoveTotpRecoveryCodes removes "totp_recovery_codes" edges to TotpRecoveryCode entities.
+func (_u *UserUpdateOne) RemoveTotpRecoveryCodes(v ...*TotpRecoveryCode) *UserUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveTotpRecoveryCodeIDs(ids...)
 }
 
 // ClearReviews clears all "reviews" edges to the Review entity.
@@ -1575,6 +1773,80 @@ func (_u *UserUpdateOne) sqlSave(ctx context.Context) (_node *User, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(emailverification.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.TotpCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: false,
+			Table:   user.TotpTable,
+			Columns: []string{user.TotpColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(totpcredential.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.TotpIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: false,
+			Table:   user.TotpTable,
+			Columns: []string{user.TotpColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(totpcredential.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.TotpRecoveryCodesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.TotpRecoveryCodesTable,
+			Columns: []string{user.TotpRecoveryCodesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(totprecoverycode.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedTotpRecoveryCodesIDs(); len(nodes) > 0 && !_u.mutation.TotpRecoveryCodesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.TotpRecoveryCodesTable,
+			Columns: []string{user.TotpRecoveryCodesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(totprecoverycode.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.TotpRecoveryCodesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   user.TotpRecoveryCodesTable,
+			Columns: []string{user.TotpRecoveryCodesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(totprecoverycode.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

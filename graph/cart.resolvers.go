@@ -137,11 +137,16 @@ func (r *mutationResolver) SetDefaultAddress(ctx context.Context, id int) (*ent.
 }
 
 // Cart is the resolver for the cart field.
-func (r *queryResolver) Cart(ctx context.Context) (*cart.Cart, error) {
-	return cart.Load(ctx, r.db(ctx), viewer.FromContext(ctx).UserID)
+func (r *queryResolver) Cart(ctx context.Context, couponIDs []int, useRedPackets *bool, attributionCode *string) (*cart.Cart, error) {
+	return r.Orders.QuoteCart(ctx, r.db(ctx), viewer.FromContext(ctx).UserID, couponIDs, useRedPackets, attributionCode)
 }
 
 // Addresses is the resolver for the addresses field.
 func (r *queryResolver) Addresses(ctx context.Context) ([]*ent.Address, error) {
 	return cart.Addresses(ctx, r.db(ctx), viewer.FromContext(ctx).UserID)
 }
+
+// Cart returns CartResolver implementation.
+func (r *Resolver) Cart() CartResolver { return &cartResolver{r} }
+
+type cartResolver struct{ *Resolver }

@@ -95,12 +95,12 @@ func (r *queryResolver) Products(ctx context.Context, after *entgql.Cursor[int],
 
 // Product is the resolver for the product field.
 func (r *queryResolver) Product(ctx context.Context, id int) (*ent.Product, error) {
-	return notFoundAsNil(r.db(ctx).Product.Get(ctx, id))
+	return notFoundAsNil(catalog.ProductByID(ctx, r.db(ctx), id))
 }
 
 // ProductBySlug is the resolver for the productBySlug field.
 func (r *queryResolver) ProductBySlug(ctx context.Context, slug string) (*ent.Product, error) {
-	return notFoundAsNil(r.db(ctx).Product.Query().Where(product.Slug(slug)).Only(ctx))
+	return notFoundAsNil(catalog.ProductBySlug(ctx, r.db(ctx), slug))
 }
 
 // Categories is the resolver for the categories field.

@@ -11,10 +11,37 @@ import (
 	"entgo.io/contrib/entgql"
 	"github.com/xiadan/xiadan/ent"
 	"github.com/xiadan/xiadan/ent/payment"
+	"github.com/xiadan/xiadan/ent/schema/schematype"
+	"github.com/xiadan/xiadan/internal/i18n"
 	"github.com/xiadan/xiadan/internal/loader"
 	"github.com/xiadan/xiadan/internal/payments"
 	"github.com/xiadan/xiadan/internal/scalar"
 )
+
+// Name is the resolver for the name field.
+func (r *categoryResolver) Name(ctx context.Context, obj *ent.Category) (string, error) {
+	return i18n.TextOf(ctx, i18n.Category, obj.ID, "name", obj.Name, i18n.Own{r.Languages.Locales.Default(): obj.Name, "en": obj.NameEn})
+}
+
+// Title is the resolver for the title field.
+func (r *helpArticleResolver) Title(ctx context.Context, obj *ent.HelpArticle) (string, error) {
+	return i18n.TextOf(ctx, i18n.HelpArticle, obj.ID, "title", obj.Title, i18n.Own{i18n.HelpLocale(string(obj.Locale)): obj.Title})
+}
+
+// Body is the resolver for the body field.
+func (r *helpArticleResolver) Body(ctx context.Context, obj *ent.HelpArticle) (string, error) {
+	return i18n.TextOf(ctx, i18n.HelpArticle, obj.ID, "body", obj.Body, i18n.Own{i18n.HelpLocale(string(obj.Locale)): obj.Body})
+}
+
+// Name is the resolver for the name field.
+func (r *merchantResolver) Name(ctx context.Context, obj *ent.Merchant) (string, error) {
+	return i18n.Text(ctx, i18n.Merchant, obj.ID, "name", obj.Name)
+}
+
+// Description is the resolver for the description field.
+func (r *merchantResolver) Description(ctx context.Context, obj *ent.Merchant) (string, error) {
+	return i18n.Text(ctx, i18n.Merchant, obj.ID, "description", obj.Description)
+}
 
 // Status is the resolver for the status field.
 func (r *paymentResolver) Status(ctx context.Context, obj *ent.Payment) (payment.Status, error) {
@@ -28,6 +55,21 @@ func (r *paymentResolver) Instructions(ctx context.Context, obj *ent.Payment) (m
 	return s.Instructions, err
 }
 
+// Title is the resolver for the title field.
+func (r *productResolver) Title(ctx context.Context, obj *ent.Product) (string, error) {
+	return i18n.Text(ctx, i18n.Product, obj.ID, "title", obj.Title)
+}
+
+// Description is the resolver for the description field.
+func (r *productResolver) Description(ctx context.Context, obj *ent.Product) (string, error) {
+	return i18n.Text(ctx, i18n.Product, obj.ID, "description", obj.Description)
+}
+
+// Attributes is the resolver for the attributes field.
+func (r *productResolver) Attributes(ctx context.Context, obj *ent.Product) ([]*schematype.Attribute, error) {
+	return i18n.Attributes(ctx, obj.ID, obj.Attributes)
+}
+
 // Reviews is the resolver for the reviews field.
 func (r *productResolver) Reviews(ctx context.Context, obj *ent.Product, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ReviewOrder, where *ent.ReviewWhereInput) (*ent.ReviewConnection, error) {
 	return loader.For(ctx).ProductReviews(ctx, obj, loader.PageArgs{After: after, First: first, Before: before, Last: last}, orderBy, where)
@@ -35,7 +77,7 @@ func (r *productResolver) Reviews(ctx context.Context, obj *ent.Product, after *
 
 // Node is the resolver for the node field.
 func (r *queryResolver) Node(ctx context.Context, id int) (ent.Noder, error) {
-	return notFoundAsNilNode(r.db(ctx).Noder(ctx, id))
+	return r.unadvertised(ctx)(notFoundAsNilNode(r.db(ctx).Noder(ctx, id)))
 }
 
 // Nodes is the resolver for the nodes field.
@@ -46,7 +88,7 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []int) ([]ent.Noder, erro
 			scalar.BadItem(ctx, "ids", i)
 			continue
 		}
-		n, err := notFoundAsNilNode(r.db(ctx).Noder(ctx, id))
+		n, err := r.unadvertised(ctx)(notFoundAsNilNode(r.db(ctx).Noder(ctx, id)))
 		if err != nil {
 			return nil, err
 		}
@@ -72,6 +114,18 @@ func (r *Resolver) CartLine() CartLineResolver { return &cartLineResolver{r} }
 // Category returns CategoryResolver implementation.
 func (r *Resolver) Category() CategoryResolver { return &categoryResolver{r} }
 
+// CustomerGroup returns CustomerGroupResolver implementation.
+func (r *Resolver) CustomerGroup() CustomerGroupResolver { return &customerGroupResolver{r} }
+
+// HelpArticle returns HelpArticleResolver implementation.
+func (r *Resolver) HelpArticle() HelpArticleResolver { return &helpArticleResolver{r} }
+
+// HelpCategory returns HelpCategoryResolver implementation.
+func (r *Resolver) HelpCategory() HelpCategoryResolver { return &helpCategoryResolver{r} }
+
+// MemberTier returns MemberTierResolver implementation.
+func (r *Resolver) MemberTier() MemberTierResolver { return &memberTierResolver{r} }
+
 // Merchant returns MerchantResolver implementation.
 func (r *Resolver) Merchant() MerchantResolver { return &merchantResolver{r} }
 
@@ -95,6 +149,9 @@ func (r *Resolver) Product() ProductResolver { return &productResolver{r} }
 
 // ProductVariant returns ProductVariantResolver implementation.
 func (r *Resolver) ProductVariant() ProductVariantResolver { return &productVariantResolver{r} }
+
+// Promotion returns PromotionResolver implementation.
+func (r *Resolver) Promotion() PromotionResolver { return &promotionResolver{r} }
 
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
@@ -123,6 +180,10 @@ type (
 	auditLogResolver          struct{ *Resolver }
 	cartLineResolver          struct{ *Resolver }
 	categoryResolver          struct{ *Resolver }
+	customerGroupResolver     struct{ *Resolver }
+	helpArticleResolver       struct{ *Resolver }
+	helpCategoryResolver      struct{ *Resolver }
+	memberTierResolver        struct{ *Resolver }
 	merchantResolver          struct{ *Resolver }
 	merchantSanctionResolver  struct{ *Resolver }
 	orderResolver             struct{ *Resolver }
@@ -131,6 +192,7 @@ type (
 	paymentResolver           struct{ *Resolver }
 	productResolver           struct{ *Resolver }
 	productVariantResolver    struct{ *Resolver }
+	promotionResolver         struct{ *Resolver }
 	queryResolver             struct{ *Resolver }
 	refundResolver            struct{ *Resolver }
 	reviewResolver            struct{ *Resolver }

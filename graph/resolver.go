@@ -5,8 +5,10 @@ package graph
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/xiadan/xiadan/ent"
 	"github.com/xiadan/xiadan/ent/privacy"
@@ -14,13 +16,22 @@ import (
 	"github.com/xiadan/xiadan/internal/aftersales"
 	"github.com/xiadan/xiadan/internal/apperror"
 	"github.com/xiadan/xiadan/internal/auth"
+	"github.com/xiadan/xiadan/internal/coupons"
+	"github.com/xiadan/xiadan/internal/creators"
 	"github.com/xiadan/xiadan/internal/credit"
+	"github.com/xiadan/xiadan/internal/currency"
 	"github.com/xiadan/xiadan/internal/events"
+	"github.com/xiadan/xiadan/internal/experiments"
 	"github.com/xiadan/xiadan/internal/fulfilment"
 	"github.com/xiadan/xiadan/internal/helpcentre"
+	"github.com/xiadan/xiadan/internal/i18n"
+	"github.com/xiadan/xiadan/internal/members"
 	"github.com/xiadan/xiadan/internal/orders"
 	"github.com/xiadan/xiadan/internal/payments"
+	"github.com/xiadan/xiadan/internal/promotions"
+	"github.com/xiadan/xiadan/internal/redpackets"
 	"github.com/xiadan/xiadan/internal/reviews"
+	"github.com/xiadan/xiadan/internal/risk"
 	"github.com/xiadan/xiadan/internal/scalar"
 	"github.com/xiadan/xiadan/internal/support"
 	"github.com/xiadan/xiadan/internal/upload"
@@ -44,6 +55,24 @@ type Resolver struct {
 	Support *support.Service
 	Help    *helpcentre.Service
 	Credit  *credit.Service
+	// Coupons runs coupons; Orders.Promotions holds the providers checkout quotes.
+	Coupons *coupons.Service
+	// Promotions manages automatic promotions (满减, buy N get M, flash sales).
+	Promotions *promotions.Service
+	// Members runs VIP tiers, member prices and customer groups.
+	Members *members.Service
+	// RedPackets runs red-packet rains and wallets (internal/redpackets).
+	RedPackets *redpackets.Service
+	// ABTests runs A/B experiments; CreatorProgram creator attribution and commissions
+	// (named apart from the experiments and creators queries, which the resolvers embed).
+	ABTests        *experiments.Service
+	CreatorProgram *creators.Service
+	// Rates keeps exchange rates and implements @inContext(currency:) (internal/currency).
+	Rates *currency.Service
+	// Languages serves and edits translations (internal/i18n).
+	Languages *i18n.Service
+	// Risk scores orders and runs risk reviews and lists (internal/risk).
+	Risk *risk.Service
 }
 
 // NewSchema returns the executable schema with its resolvers and directives.
@@ -54,6 +83,7 @@ func NewSchema(r *Resolver) graphql.ExecutableSchema {
 			Auth:       authDirective,
 			HasRole:    hasRoleDirective,
 			IdsPerItem: idsPerItemDirective,
+			InContext:  r.inContextDirective,
 		},
 	})
 }
@@ -85,6 +115,10 @@ func hasRoleDirective(ctx context.Context, _ any, next graphql.Resolver, roles [
 			return next(ctx)
 		}
 	}
+	if v.TOTPEnrolmentRequired && slices.Contains(roles, viewer.RoleAdmin) {
+		return nil, &apperror.Error{Code: apperror.Forbidden, Extensions: map[string]any{"reason": "TOTP_ENROLMENT_REQUIRED"},
+			Message: "admin accounts must turn on two-factor sign-in first (beginTotpEnrollment, then confirmTotpEnrollment)"}
+	}
 	return nil, apperror.New(apperror.Forbidden, "this needs one of the roles %v", roles)
 }
 
@@ -110,6 +144,22 @@ func notFoundAsNilNode(n ent.Noder, err error) (ent.Noder, error) {
 	return n, err
 }
 
+// unadvertised hides a promotion aimed at an audience the viewer is not in (see
+// promotions.Service.Advertised) from node and nodes, as if it did not exist.
+func (r *queryResolver) unadvertised(ctx context.Context) func(n ent.Noder, err error) (ent.Noder, error) {
+	return func(n ent.Noder, err error) (ent.Noder, error) {
+		p, ok := n.(*ent.Promotion)
+		if err != nil || !ok || r.Promotions == nil {
+			return n, err
+		}
+		shown, err := r.Promotions.Advertised(ctx, r.db(ctx), p)
+		if err != nil || !shown {
+			return nil, err
+		}
+		return n, nil
+	}
+}
+
 func deref[T any](p *T) T {
 	var zero T
 	if p == nil {
@@ -133,4 +183,18 @@ func ratingSummary(average float64, count, withPhotos int, stars ...int) *model.
 		s.Distribution = append(s.Distribution, &model.RatingBucket{Stars: i + 1, Count: n})
 	}
 	return s
+}
+
+// inContextDirective implements @inContext(language:, currency:): the language through
+// internal/i18n, the currency of indicative prices through internal/currency. A mutation
+// never converts money, so it may not name a currency.
+func (r *Resolver) inContextDirective(ctx context.Context, obj any, next graphql.Resolver, language, currency *string) (any, error) {
+	if currency != nil && graphql.HasOperationContext(ctx) {
+		if op := graphql.GetOperationContext(ctx).Operation; op != nil && op.Operation != ast.Query {
+			return nil, apperror.BadInput("currency", "only a query presents prices in another currency; a %s is in the merchant's currency", op.Operation)
+		}
+	}
+	return i18n.InContext(ctx, obj, func(ctx context.Context) (any, error) {
+		return r.Rates.Directive(ctx, obj, next, currency)
+	}, language)
 }

@@ -81,6 +81,18 @@ func (f CartLineFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, er
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.CartLineMutation", m)
 }
 
+// The CatalogChangeFunc type is an adapter to allow the use of ordinary
+// function as CatalogChange mutator.
+type CatalogChangeFunc func(context.Context, *ent.CatalogChangeMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f CatalogChangeFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.CatalogChangeMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.CatalogChangeMutation", m)
+}
+
 // The CategoryFunc type is an adapter to allow the use of ordinary
 // function as Category mutator.
 type CategoryFunc func(context.Context, *ent.CategoryMutation) (ent.Value, error)
@@ -105,6 +117,114 @@ func (f CheckoutFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, er
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.CheckoutMutation", m)
 }
 
+// The CommissionFunc type is an adapter to allow the use of ordinary
+// function as Commission mutator.
+type CommissionFunc func(context.Context, *ent.CommissionMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f CommissionFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.CommissionMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.CommissionMutation", m)
+}
+
+// The CommissionRuleFunc type is an adapter to allow the use of ordinary
+// function as CommissionRule mutator.
+type CommissionRuleFunc func(context.Context, *ent.CommissionRuleMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f CommissionRuleFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.CommissionRuleMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.CommissionRuleMutation", m)
+}
+
+// The CouponFunc type is an adapter to allow the use of ordinary
+// function as Coupon mutator.
+type CouponFunc func(context.Context, *ent.CouponMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f CouponFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.CouponMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.CouponMutation", m)
+}
+
+// The CouponTemplateFunc type is an adapter to allow the use of ordinary
+// function as CouponTemplate mutator.
+type CouponTemplateFunc func(context.Context, *ent.CouponTemplateMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f CouponTemplateFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.CouponTemplateMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.CouponTemplateMutation", m)
+}
+
+// The CreatorFunc type is an adapter to allow the use of ordinary
+// function as Creator mutator.
+type CreatorFunc func(context.Context, *ent.CreatorMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f CreatorFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.CreatorMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.CreatorMutation", m)
+}
+
+// The CreatorClickFunc type is an adapter to allow the use of ordinary
+// function as CreatorClick mutator.
+type CreatorClickFunc func(context.Context, *ent.CreatorClickMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f CreatorClickFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.CreatorClickMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.CreatorClickMutation", m)
+}
+
+// The CreatorLinkFunc type is an adapter to allow the use of ordinary
+// function as CreatorLink mutator.
+type CreatorLinkFunc func(context.Context, *ent.CreatorLinkMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f CreatorLinkFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.CreatorLinkMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.CreatorLinkMutation", m)
+}
+
+// The CustomerGroupFunc type is an adapter to allow the use of ordinary
+// function as CustomerGroup mutator.
+type CustomerGroupFunc func(context.Context, *ent.CustomerGroupMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f CustomerGroupFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.CustomerGroupMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.CustomerGroupMutation", m)
+}
+
+// The CustomerGroupMemberFunc type is an adapter to allow the use of ordinary
+// function as CustomerGroupMember mutator.
+type CustomerGroupMemberFunc func(context.Context, *ent.CustomerGroupMemberMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f CustomerGroupMemberFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.CustomerGroupMemberMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.CustomerGroupMemberMutation", m)
+}
+
 // The EmailVerificationFunc type is an adapter to allow the use of ordinary
 // function as EmailVerification mutator.
 type EmailVerificationFunc func(context.Context, *ent.EmailVerificationMutation) (ent.Value, error)
@@ -115,6 +235,102 @@ func (f EmailVerificationFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.EmailVerificationMutation", m)
+}
+
+// The ExchangeRateFunc type is an adapter to allow the use of ordinary
+// function as ExchangeRate mutator.
+type ExchangeRateFunc func(context.Context, *ent.ExchangeRateMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ExchangeRateFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ExchangeRateMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ExchangeRateMutation", m)
+}
+
+// The ExperimentFunc type is an adapter to allow the use of ordinary
+// function as Experiment mutator.
+type ExperimentFunc func(context.Context, *ent.ExperimentMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ExperimentFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ExperimentMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ExperimentMutation", m)
+}
+
+// The ExperimentArmFunc type is an adapter to allow the use of ordinary
+// function as ExperimentArm mutator.
+type ExperimentArmFunc func(context.Context, *ent.ExperimentArmMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ExperimentArmFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ExperimentArmMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ExperimentArmMutation", m)
+}
+
+// The ExperimentConversionFunc type is an adapter to allow the use of ordinary
+// function as ExperimentConversion mutator.
+type ExperimentConversionFunc func(context.Context, *ent.ExperimentConversionMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ExperimentConversionFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ExperimentConversionMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ExperimentConversionMutation", m)
+}
+
+// The ExperimentExposureFunc type is an adapter to allow the use of ordinary
+// function as ExperimentExposure mutator.
+type ExperimentExposureFunc func(context.Context, *ent.ExperimentExposureMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ExperimentExposureFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ExperimentExposureMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ExperimentExposureMutation", m)
+}
+
+// The FlashSaleClaimFunc type is an adapter to allow the use of ordinary
+// function as FlashSaleClaim mutator.
+type FlashSaleClaimFunc func(context.Context, *ent.FlashSaleClaimMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f FlashSaleClaimFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.FlashSaleClaimMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.FlashSaleClaimMutation", m)
+}
+
+// The FlashSaleItemFunc type is an adapter to allow the use of ordinary
+// function as FlashSaleItem mutator.
+type FlashSaleItemFunc func(context.Context, *ent.FlashSaleItemMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f FlashSaleItemFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.FlashSaleItemMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.FlashSaleItemMutation", m)
+}
+
+// The FlashSaleUseFunc type is an adapter to allow the use of ordinary
+// function as FlashSaleUse mutator.
+type FlashSaleUseFunc func(context.Context, *ent.FlashSaleUseMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f FlashSaleUseFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.FlashSaleUseMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.FlashSaleUseMutation", m)
 }
 
 // The HelpArticleFunc type is an adapter to allow the use of ordinary
@@ -163,6 +379,42 @@ func (f HelpSearchTokenFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Va
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.HelpSearchTokenMutation", m)
+}
+
+// The MemberPriceFunc type is an adapter to allow the use of ordinary
+// function as MemberPrice mutator.
+type MemberPriceFunc func(context.Context, *ent.MemberPriceMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f MemberPriceFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.MemberPriceMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.MemberPriceMutation", m)
+}
+
+// The MemberTierFunc type is an adapter to allow the use of ordinary
+// function as MemberTier mutator.
+type MemberTierFunc func(context.Context, *ent.MemberTierMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f MemberTierFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.MemberTierMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.MemberTierMutation", m)
+}
+
+// The MembershipFunc type is an adapter to allow the use of ordinary
+// function as Membership mutator.
+type MembershipFunc func(context.Context, *ent.MembershipMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f MembershipFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.MembershipMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.MembershipMutation", m)
 }
 
 // The MerchantFunc type is an adapter to allow the use of ordinary
@@ -235,6 +487,18 @@ func (f OrderFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.OrderMutation", m)
+}
+
+// The OrderAdjustmentFunc type is an adapter to allow the use of ordinary
+// function as OrderAdjustment mutator.
+type OrderAdjustmentFunc func(context.Context, *ent.OrderAdjustmentMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f OrderAdjustmentFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.OrderAdjustmentMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.OrderAdjustmentMutation", m)
 }
 
 // The OrderEventFunc type is an adapter to allow the use of ordinary
@@ -321,6 +585,66 @@ func (f ProductVariantFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Val
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ProductVariantMutation", m)
 }
 
+// The PromotionFunc type is an adapter to allow the use of ordinary
+// function as Promotion mutator.
+type PromotionFunc func(context.Context, *ent.PromotionMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f PromotionFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.PromotionMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PromotionMutation", m)
+}
+
+// The RedPacketFunc type is an adapter to allow the use of ordinary
+// function as RedPacket mutator.
+type RedPacketFunc func(context.Context, *ent.RedPacketMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f RedPacketFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.RedPacketMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.RedPacketMutation", m)
+}
+
+// The RedPacketCampaignFunc type is an adapter to allow the use of ordinary
+// function as RedPacketCampaign mutator.
+type RedPacketCampaignFunc func(context.Context, *ent.RedPacketCampaignMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f RedPacketCampaignFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.RedPacketCampaignMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.RedPacketCampaignMutation", m)
+}
+
+// The RedPacketClaimerFunc type is an adapter to allow the use of ordinary
+// function as RedPacketClaimer mutator.
+type RedPacketClaimerFunc func(context.Context, *ent.RedPacketClaimerMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f RedPacketClaimerFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.RedPacketClaimerMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.RedPacketClaimerMutation", m)
+}
+
+// The RedPacketSpendFunc type is an adapter to allow the use of ordinary
+// function as RedPacketSpend mutator.
+type RedPacketSpendFunc func(context.Context, *ent.RedPacketSpendMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f RedPacketSpendFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.RedPacketSpendMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.RedPacketSpendMutation", m)
+}
+
 // The RefreshTokenFunc type is an adapter to allow the use of ordinary
 // function as RefreshToken mutator.
 type RefreshTokenFunc func(context.Context, *ent.RefreshTokenMutation) (ent.Value, error)
@@ -393,6 +717,54 @@ func (f ReviewVoteFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, 
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ReviewVoteMutation", m)
 }
 
+// The RiskAssessmentFunc type is an adapter to allow the use of ordinary
+// function as RiskAssessment mutator.
+type RiskAssessmentFunc func(context.Context, *ent.RiskAssessmentMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f RiskAssessmentFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.RiskAssessmentMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.RiskAssessmentMutation", m)
+}
+
+// The RiskListEntryFunc type is an adapter to allow the use of ordinary
+// function as RiskListEntry mutator.
+type RiskListEntryFunc func(context.Context, *ent.RiskListEntryMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f RiskListEntryFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.RiskListEntryMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.RiskListEntryMutation", m)
+}
+
+// The SearchSynonymFunc type is an adapter to allow the use of ordinary
+// function as SearchSynonym mutator.
+type SearchSynonymFunc func(context.Context, *ent.SearchSynonymMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f SearchSynonymFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.SearchSynonymMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.SearchSynonymMutation", m)
+}
+
+// The SearchSynonymTermFunc type is an adapter to allow the use of ordinary
+// function as SearchSynonymTerm mutator.
+type SearchSynonymTermFunc func(context.Context, *ent.SearchSynonymTermMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f SearchSynonymTermFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.SearchSynonymTermMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.SearchSynonymTermMutation", m)
+}
+
 // The SearchTokenFunc type is an adapter to allow the use of ordinary
 // function as SearchToken mutator.
 type SearchTokenFunc func(context.Context, *ent.SearchTokenMutation) (ent.Value, error)
@@ -453,6 +825,30 @@ func (f TicketMessageFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Valu
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.TicketMessageMutation", m)
 }
 
+// The TotpCredentialFunc type is an adapter to allow the use of ordinary
+// function as TotpCredential mutator.
+type TotpCredentialFunc func(context.Context, *ent.TotpCredentialMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f TotpCredentialFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.TotpCredentialMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.TotpCredentialMutation", m)
+}
+
+// The TotpRecoveryCodeFunc type is an adapter to allow the use of ordinary
+// function as TotpRecoveryCode mutator.
+type TotpRecoveryCodeFunc func(context.Context, *ent.TotpRecoveryCodeMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f TotpRecoveryCodeFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.TotpRecoveryCodeMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.TotpRecoveryCodeMutation", m)
+}
+
 // The TrackingEventFunc type is an adapter to allow the use of ordinary
 // function as TrackingEvent mutator.
 type TrackingEventFunc func(context.Context, *ent.TrackingEventMutation) (ent.Value, error)
@@ -463,6 +859,18 @@ func (f TrackingEventFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Valu
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.TrackingEventMutation", m)
+}
+
+// The TranslationFunc type is an adapter to allow the use of ordinary
+// function as Translation mutator.
+type TranslationFunc func(context.Context, *ent.TranslationMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f TranslationFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.TranslationMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.TranslationMutation", m)
 }
 
 // The UploadFunc type is an adapter to allow the use of ordinary

@@ -14,19 +14,41 @@ import (
 	"github.com/xiadan/xiadan/ent/apiclient"
 	"github.com/xiadan/xiadan/ent/auditlog"
 	"github.com/xiadan/xiadan/ent/cartline"
+	"github.com/xiadan/xiadan/ent/catalogchange"
 	"github.com/xiadan/xiadan/ent/category"
 	"github.com/xiadan/xiadan/ent/checkout"
+	"github.com/xiadan/xiadan/ent/commission"
+	"github.com/xiadan/xiadan/ent/commissionrule"
+	"github.com/xiadan/xiadan/ent/coupon"
+	"github.com/xiadan/xiadan/ent/coupontemplate"
+	"github.com/xiadan/xiadan/ent/creator"
+	"github.com/xiadan/xiadan/ent/creatorclick"
+	"github.com/xiadan/xiadan/ent/creatorlink"
+	"github.com/xiadan/xiadan/ent/customergroup"
+	"github.com/xiadan/xiadan/ent/customergroupmember"
 	"github.com/xiadan/xiadan/ent/emailverification"
+	"github.com/xiadan/xiadan/ent/exchangerate"
+	"github.com/xiadan/xiadan/ent/experiment"
+	"github.com/xiadan/xiadan/ent/experimentarm"
+	"github.com/xiadan/xiadan/ent/experimentconversion"
+	"github.com/xiadan/xiadan/ent/experimentexposure"
+	"github.com/xiadan/xiadan/ent/flashsaleclaim"
+	"github.com/xiadan/xiadan/ent/flashsaleitem"
+	"github.com/xiadan/xiadan/ent/flashsaleuse"
 	"github.com/xiadan/xiadan/ent/helparticle"
 	"github.com/xiadan/xiadan/ent/helparticlevote"
 	"github.com/xiadan/xiadan/ent/helpcategory"
 	"github.com/xiadan/xiadan/ent/helpsearchtoken"
+	"github.com/xiadan/xiadan/ent/memberprice"
+	"github.com/xiadan/xiadan/ent/membership"
+	"github.com/xiadan/xiadan/ent/membertier"
 	"github.com/xiadan/xiadan/ent/merchant"
 	"github.com/xiadan/xiadan/ent/merchantcredit"
 	"github.com/xiadan/xiadan/ent/merchantcreditsnapshot"
 	"github.com/xiadan/xiadan/ent/merchantinvitation"
 	"github.com/xiadan/xiadan/ent/merchantsanction"
 	"github.com/xiadan/xiadan/ent/order"
+	"github.com/xiadan/xiadan/ent/orderadjustment"
 	"github.com/xiadan/xiadan/ent/orderevent"
 	"github.com/xiadan/xiadan/ent/orderitem"
 	"github.com/xiadan/xiadan/ent/payment"
@@ -35,18 +57,30 @@ import (
 	"github.com/xiadan/xiadan/ent/predicate"
 	"github.com/xiadan/xiadan/ent/product"
 	"github.com/xiadan/xiadan/ent/productvariant"
+	"github.com/xiadan/xiadan/ent/promotion"
+	"github.com/xiadan/xiadan/ent/redpacket"
+	"github.com/xiadan/xiadan/ent/redpacketcampaign"
+	"github.com/xiadan/xiadan/ent/redpacketclaimer"
+	"github.com/xiadan/xiadan/ent/redpacketspend"
 	"github.com/xiadan/xiadan/ent/refreshtoken"
 	"github.com/xiadan/xiadan/ent/refund"
 	"github.com/xiadan/xiadan/ent/relaystate"
 	"github.com/xiadan/xiadan/ent/review"
 	"github.com/xiadan/xiadan/ent/reviewreport"
 	"github.com/xiadan/xiadan/ent/reviewvote"
+	"github.com/xiadan/xiadan/ent/riskassessment"
+	"github.com/xiadan/xiadan/ent/risklistentry"
+	"github.com/xiadan/xiadan/ent/searchsynonym"
+	"github.com/xiadan/xiadan/ent/searchsynonymterm"
 	"github.com/xiadan/xiadan/ent/searchtoken"
 	"github.com/xiadan/xiadan/ent/shipment"
 	"github.com/xiadan/xiadan/ent/stockmovement"
 	"github.com/xiadan/xiadan/ent/ticket"
 	"github.com/xiadan/xiadan/ent/ticketmessage"
+	"github.com/xiadan/xiadan/ent/totpcredential"
+	"github.com/xiadan/xiadan/ent/totprecoverycode"
 	"github.com/xiadan/xiadan/ent/trackingevent"
+	"github.com/xiadan/xiadan/ent/translation"
 	"github.com/xiadan/xiadan/ent/upload"
 	"github.com/xiadan/xiadan/ent/user"
 	"github.com/xiadan/xiadan/ent/useridentity"
@@ -274,6 +308,33 @@ func (f TraverseCartLine) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.CartLineQuery", q)
 }
 
+// The CatalogChangeFunc type is an adapter to allow the use of ordinary function as a Querier.
+type CatalogChangeFunc func(context.Context, *ent.CatalogChangeQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f CatalogChangeFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.CatalogChangeQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.CatalogChangeQuery", q)
+}
+
+// The TraverseCatalogChange type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseCatalogChange func(context.Context, *ent.CatalogChangeQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseCatalogChange) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseCatalogChange) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CatalogChangeQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.CatalogChangeQuery", q)
+}
+
 // The CategoryFunc type is an adapter to allow the use of ordinary function as a Querier.
 type CategoryFunc func(context.Context, *ent.CategoryQuery) (ent.Value, error)
 
@@ -328,6 +389,249 @@ func (f TraverseCheckout) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.CheckoutQuery", q)
 }
 
+// The CommissionFunc type is an adapter to allow the use of ordinary function as a Querier.
+type CommissionFunc func(context.Context, *ent.CommissionQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f CommissionFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.CommissionQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.CommissionQuery", q)
+}
+
+// The TraverseCommission type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseCommission func(context.Context, *ent.CommissionQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseCommission) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseCommission) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CommissionQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.CommissionQuery", q)
+}
+
+// The CommissionRuleFunc type is an adapter to allow the use of ordinary function as a Querier.
+type CommissionRuleFunc func(context.Context, *ent.CommissionRuleQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f CommissionRuleFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.CommissionRuleQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.CommissionRuleQuery", q)
+}
+
+// The TraverseCommissionRule type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseCommissionRule func(context.Context, *ent.CommissionRuleQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseCommissionRule) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseCommissionRule) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CommissionRuleQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.CommissionRuleQuery", q)
+}
+
+// The CouponFunc type is an adapter to allow the use of ordinary function as a Querier.
+type CouponFunc func(context.Context, *ent.CouponQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f CouponFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.CouponQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.CouponQuery", q)
+}
+
+// The TraverseCoupon type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseCoupon func(context.Context, *ent.CouponQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseCoupon) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseCoupon) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CouponQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.CouponQuery", q)
+}
+
+// The CouponTemplateFunc type is an adapter to allow the use of ordinary function as a Querier.
+type CouponTemplateFunc func(context.Context, *ent.CouponTemplateQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f CouponTemplateFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.CouponTemplateQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.CouponTemplateQuery", q)
+}
+
+// The TraverseCouponTemplate type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseCouponTemplate func(context.Context, *ent.CouponTemplateQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseCouponTemplate) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseCouponTemplate) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CouponTemplateQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.CouponTemplateQuery", q)
+}
+
+// The CreatorFunc type is an adapter to allow the use of ordinary function as a Querier.
+type CreatorFunc func(context.Context, *ent.CreatorQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f CreatorFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.CreatorQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.CreatorQuery", q)
+}
+
+// The TraverseCreator type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseCreator func(context.Context, *ent.CreatorQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseCreator) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseCreator) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CreatorQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.CreatorQuery", q)
+}
+
+// The CreatorClickFunc type is an adapter to allow the use of ordinary function as a Querier.
+type CreatorClickFunc func(context.Context, *ent.CreatorClickQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f CreatorClickFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.CreatorClickQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.CreatorClickQuery", q)
+}
+
+// The TraverseCreatorClick type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseCreatorClick func(context.Context, *ent.CreatorClickQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseCreatorClick) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseCreatorClick) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CreatorClickQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.CreatorClickQuery", q)
+}
+
+// The CreatorLinkFunc type is an adapter to allow the use of ordinary function as a Querier.
+type CreatorLinkFunc func(context.Context, *ent.CreatorLinkQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f CreatorLinkFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.CreatorLinkQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.CreatorLinkQuery", q)
+}
+
+// The TraverseCreatorLink type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseCreatorLink func(context.Context, *ent.CreatorLinkQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseCreatorLink) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseCreatorLink) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CreatorLinkQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.CreatorLinkQuery", q)
+}
+
+// The CustomerGroupFunc type is an adapter to allow the use of ordinary function as a Querier.
+type CustomerGroupFunc func(context.Context, *ent.CustomerGroupQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f CustomerGroupFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.CustomerGroupQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.CustomerGroupQuery", q)
+}
+
+// The TraverseCustomerGroup type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseCustomerGroup func(context.Context, *ent.CustomerGroupQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseCustomerGroup) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseCustomerGroup) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CustomerGroupQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.CustomerGroupQuery", q)
+}
+
+// The CustomerGroupMemberFunc type is an adapter to allow the use of ordinary function as a Querier.
+type CustomerGroupMemberFunc func(context.Context, *ent.CustomerGroupMemberQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f CustomerGroupMemberFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.CustomerGroupMemberQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.CustomerGroupMemberQuery", q)
+}
+
+// The TraverseCustomerGroupMember type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseCustomerGroupMember func(context.Context, *ent.CustomerGroupMemberQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseCustomerGroupMember) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseCustomerGroupMember) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CustomerGroupMemberQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.CustomerGroupMemberQuery", q)
+}
+
 // The EmailVerificationFunc type is an adapter to allow the use of ordinary function as a Querier.
 type EmailVerificationFunc func(context.Context, *ent.EmailVerificationQuery) (ent.Value, error)
 
@@ -353,6 +657,222 @@ func (f TraverseEmailVerification) Traverse(ctx context.Context, q ent.Query) er
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.EmailVerificationQuery", q)
+}
+
+// The ExchangeRateFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ExchangeRateFunc func(context.Context, *ent.ExchangeRateQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ExchangeRateFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ExchangeRateQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ExchangeRateQuery", q)
+}
+
+// The TraverseExchangeRate type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseExchangeRate func(context.Context, *ent.ExchangeRateQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseExchangeRate) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseExchangeRate) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ExchangeRateQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ExchangeRateQuery", q)
+}
+
+// The ExperimentFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ExperimentFunc func(context.Context, *ent.ExperimentQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ExperimentFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ExperimentQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ExperimentQuery", q)
+}
+
+// The TraverseExperiment type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseExperiment func(context.Context, *ent.ExperimentQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseExperiment) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseExperiment) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ExperimentQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ExperimentQuery", q)
+}
+
+// The ExperimentArmFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ExperimentArmFunc func(context.Context, *ent.ExperimentArmQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ExperimentArmFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ExperimentArmQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ExperimentArmQuery", q)
+}
+
+// The TraverseExperimentArm type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseExperimentArm func(context.Context, *ent.ExperimentArmQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseExperimentArm) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseExperimentArm) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ExperimentArmQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ExperimentArmQuery", q)
+}
+
+// The ExperimentConversionFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ExperimentConversionFunc func(context.Context, *ent.ExperimentConversionQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ExperimentConversionFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ExperimentConversionQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ExperimentConversionQuery", q)
+}
+
+// The TraverseExperimentConversion type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseExperimentConversion func(context.Context, *ent.ExperimentConversionQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseExperimentConversion) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseExperimentConversion) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ExperimentConversionQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ExperimentConversionQuery", q)
+}
+
+// The ExperimentExposureFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ExperimentExposureFunc func(context.Context, *ent.ExperimentExposureQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ExperimentExposureFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ExperimentExposureQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ExperimentExposureQuery", q)
+}
+
+// The TraverseExperimentExposure type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseExperimentExposure func(context.Context, *ent.ExperimentExposureQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseExperimentExposure) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseExperimentExposure) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ExperimentExposureQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ExperimentExposureQuery", q)
+}
+
+// The FlashSaleClaimFunc type is an adapter to allow the use of ordinary function as a Querier.
+type FlashSaleClaimFunc func(context.Context, *ent.FlashSaleClaimQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f FlashSaleClaimFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.FlashSaleClaimQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.FlashSaleClaimQuery", q)
+}
+
+// The TraverseFlashSaleClaim type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseFlashSaleClaim func(context.Context, *ent.FlashSaleClaimQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseFlashSaleClaim) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseFlashSaleClaim) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.FlashSaleClaimQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.FlashSaleClaimQuery", q)
+}
+
+// The FlashSaleItemFunc type is an adapter to allow the use of ordinary function as a Querier.
+type FlashSaleItemFunc func(context.Context, *ent.FlashSaleItemQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f FlashSaleItemFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.FlashSaleItemQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.FlashSaleItemQuery", q)
+}
+
+// The TraverseFlashSaleItem type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseFlashSaleItem func(context.Context, *ent.FlashSaleItemQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseFlashSaleItem) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseFlashSaleItem) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.FlashSaleItemQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.FlashSaleItemQuery", q)
+}
+
+// The FlashSaleUseFunc type is an adapter to allow the use of ordinary function as a Querier.
+type FlashSaleUseFunc func(context.Context, *ent.FlashSaleUseQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f FlashSaleUseFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.FlashSaleUseQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.FlashSaleUseQuery", q)
+}
+
+// The TraverseFlashSaleUse type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseFlashSaleUse func(context.Context, *ent.FlashSaleUseQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseFlashSaleUse) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseFlashSaleUse) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.FlashSaleUseQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.FlashSaleUseQuery", q)
 }
 
 // The HelpArticleFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -461,6 +981,87 @@ func (f TraverseHelpSearchToken) Traverse(ctx context.Context, q ent.Query) erro
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.HelpSearchTokenQuery", q)
+}
+
+// The MemberPriceFunc type is an adapter to allow the use of ordinary function as a Querier.
+type MemberPriceFunc func(context.Context, *ent.MemberPriceQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f MemberPriceFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.MemberPriceQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.MemberPriceQuery", q)
+}
+
+// The TraverseMemberPrice type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseMemberPrice func(context.Context, *ent.MemberPriceQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseMemberPrice) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseMemberPrice) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.MemberPriceQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.MemberPriceQuery", q)
+}
+
+// The MemberTierFunc type is an adapter to allow the use of ordinary function as a Querier.
+type MemberTierFunc func(context.Context, *ent.MemberTierQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f MemberTierFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.MemberTierQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.MemberTierQuery", q)
+}
+
+// The TraverseMemberTier type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseMemberTier func(context.Context, *ent.MemberTierQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseMemberTier) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseMemberTier) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.MemberTierQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.MemberTierQuery", q)
+}
+
+// The MembershipFunc type is an adapter to allow the use of ordinary function as a Querier.
+type MembershipFunc func(context.Context, *ent.MembershipQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f MembershipFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.MembershipQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.MembershipQuery", q)
+}
+
+// The TraverseMembership type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseMembership func(context.Context, *ent.MembershipQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseMembership) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseMembership) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.MembershipQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.MembershipQuery", q)
 }
 
 // The MerchantFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -623,6 +1224,33 @@ func (f TraverseOrder) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.OrderQuery", q)
+}
+
+// The OrderAdjustmentFunc type is an adapter to allow the use of ordinary function as a Querier.
+type OrderAdjustmentFunc func(context.Context, *ent.OrderAdjustmentQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f OrderAdjustmentFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.OrderAdjustmentQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.OrderAdjustmentQuery", q)
+}
+
+// The TraverseOrderAdjustment type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseOrderAdjustment func(context.Context, *ent.OrderAdjustmentQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseOrderAdjustment) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseOrderAdjustment) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.OrderAdjustmentQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.OrderAdjustmentQuery", q)
 }
 
 // The OrderEventFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -814,6 +1442,141 @@ func (f TraverseProductVariant) Traverse(ctx context.Context, q ent.Query) error
 	return fmt.Errorf("unexpected query type %T. expect *ent.ProductVariantQuery", q)
 }
 
+// The PromotionFunc type is an adapter to allow the use of ordinary function as a Querier.
+type PromotionFunc func(context.Context, *ent.PromotionQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f PromotionFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.PromotionQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.PromotionQuery", q)
+}
+
+// The TraversePromotion type is an adapter to allow the use of ordinary function as Traverser.
+type TraversePromotion func(context.Context, *ent.PromotionQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraversePromotion) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraversePromotion) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PromotionQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.PromotionQuery", q)
+}
+
+// The RedPacketFunc type is an adapter to allow the use of ordinary function as a Querier.
+type RedPacketFunc func(context.Context, *ent.RedPacketQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f RedPacketFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.RedPacketQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.RedPacketQuery", q)
+}
+
+// The TraverseRedPacket type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseRedPacket func(context.Context, *ent.RedPacketQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseRedPacket) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseRedPacket) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.RedPacketQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.RedPacketQuery", q)
+}
+
+// The RedPacketCampaignFunc type is an adapter to allow the use of ordinary function as a Querier.
+type RedPacketCampaignFunc func(context.Context, *ent.RedPacketCampaignQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f RedPacketCampaignFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.RedPacketCampaignQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.RedPacketCampaignQuery", q)
+}
+
+// The TraverseRedPacketCampaign type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseRedPacketCampaign func(context.Context, *ent.RedPacketCampaignQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseRedPacketCampaign) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseRedPacketCampaign) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.RedPacketCampaignQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.RedPacketCampaignQuery", q)
+}
+
+// The RedPacketClaimerFunc type is an adapter to allow the use of ordinary function as a Querier.
+type RedPacketClaimerFunc func(context.Context, *ent.RedPacketClaimerQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f RedPacketClaimerFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.RedPacketClaimerQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.RedPacketClaimerQuery", q)
+}
+
+// The TraverseRedPacketClaimer type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseRedPacketClaimer func(context.Context, *ent.RedPacketClaimerQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseRedPacketClaimer) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseRedPacketClaimer) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.RedPacketClaimerQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.RedPacketClaimerQuery", q)
+}
+
+// The RedPacketSpendFunc type is an adapter to allow the use of ordinary function as a Querier.
+type RedPacketSpendFunc func(context.Context, *ent.RedPacketSpendQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f RedPacketSpendFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.RedPacketSpendQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.RedPacketSpendQuery", q)
+}
+
+// The TraverseRedPacketSpend type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseRedPacketSpend func(context.Context, *ent.RedPacketSpendQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseRedPacketSpend) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseRedPacketSpend) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.RedPacketSpendQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.RedPacketSpendQuery", q)
+}
+
 // The RefreshTokenFunc type is an adapter to allow the use of ordinary function as a Querier.
 type RefreshTokenFunc func(context.Context, *ent.RefreshTokenQuery) (ent.Value, error)
 
@@ -976,6 +1739,114 @@ func (f TraverseReviewVote) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.ReviewVoteQuery", q)
 }
 
+// The RiskAssessmentFunc type is an adapter to allow the use of ordinary function as a Querier.
+type RiskAssessmentFunc func(context.Context, *ent.RiskAssessmentQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f RiskAssessmentFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.RiskAssessmentQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.RiskAssessmentQuery", q)
+}
+
+// The TraverseRiskAssessment type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseRiskAssessment func(context.Context, *ent.RiskAssessmentQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseRiskAssessment) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseRiskAssessment) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.RiskAssessmentQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.RiskAssessmentQuery", q)
+}
+
+// The RiskListEntryFunc type is an adapter to allow the use of ordinary function as a Querier.
+type RiskListEntryFunc func(context.Context, *ent.RiskListEntryQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f RiskListEntryFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.RiskListEntryQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.RiskListEntryQuery", q)
+}
+
+// The TraverseRiskListEntry type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseRiskListEntry func(context.Context, *ent.RiskListEntryQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseRiskListEntry) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseRiskListEntry) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.RiskListEntryQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.RiskListEntryQuery", q)
+}
+
+// The SearchSynonymFunc type is an adapter to allow the use of ordinary function as a Querier.
+type SearchSynonymFunc func(context.Context, *ent.SearchSynonymQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f SearchSynonymFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.SearchSynonymQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.SearchSynonymQuery", q)
+}
+
+// The TraverseSearchSynonym type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseSearchSynonym func(context.Context, *ent.SearchSynonymQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseSearchSynonym) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseSearchSynonym) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SearchSynonymQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.SearchSynonymQuery", q)
+}
+
+// The SearchSynonymTermFunc type is an adapter to allow the use of ordinary function as a Querier.
+type SearchSynonymTermFunc func(context.Context, *ent.SearchSynonymTermQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f SearchSynonymTermFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.SearchSynonymTermQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.SearchSynonymTermQuery", q)
+}
+
+// The TraverseSearchSynonymTerm type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseSearchSynonymTerm func(context.Context, *ent.SearchSynonymTermQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseSearchSynonymTerm) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseSearchSynonymTerm) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SearchSynonymTermQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.SearchSynonymTermQuery", q)
+}
+
 // The SearchTokenFunc type is an adapter to allow the use of ordinary function as a Querier.
 type SearchTokenFunc func(context.Context, *ent.SearchTokenQuery) (ent.Value, error)
 
@@ -1111,6 +1982,60 @@ func (f TraverseTicketMessage) Traverse(ctx context.Context, q ent.Query) error 
 	return fmt.Errorf("unexpected query type %T. expect *ent.TicketMessageQuery", q)
 }
 
+// The TotpCredentialFunc type is an adapter to allow the use of ordinary function as a Querier.
+type TotpCredentialFunc func(context.Context, *ent.TotpCredentialQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f TotpCredentialFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.TotpCredentialQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.TotpCredentialQuery", q)
+}
+
+// The TraverseTotpCredential type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseTotpCredential func(context.Context, *ent.TotpCredentialQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseTotpCredential) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseTotpCredential) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.TotpCredentialQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.TotpCredentialQuery", q)
+}
+
+// The TotpRecoveryCodeFunc type is an adapter to allow the use of ordinary function as a Querier.
+type TotpRecoveryCodeFunc func(context.Context, *ent.TotpRecoveryCodeQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f TotpRecoveryCodeFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.TotpRecoveryCodeQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.TotpRecoveryCodeQuery", q)
+}
+
+// The TraverseTotpRecoveryCode type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseTotpRecoveryCode func(context.Context, *ent.TotpRecoveryCodeQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseTotpRecoveryCode) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseTotpRecoveryCode) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.TotpRecoveryCodeQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.TotpRecoveryCodeQuery", q)
+}
+
 // The TrackingEventFunc type is an adapter to allow the use of ordinary function as a Querier.
 type TrackingEventFunc func(context.Context, *ent.TrackingEventQuery) (ent.Value, error)
 
@@ -1136,6 +2061,33 @@ func (f TraverseTrackingEvent) Traverse(ctx context.Context, q ent.Query) error 
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.TrackingEventQuery", q)
+}
+
+// The TranslationFunc type is an adapter to allow the use of ordinary function as a Querier.
+type TranslationFunc func(context.Context, *ent.TranslationQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f TranslationFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.TranslationQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.TranslationQuery", q)
+}
+
+// The TraverseTranslation type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseTranslation func(context.Context, *ent.TranslationQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseTranslation) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseTranslation) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.TranslationQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.TranslationQuery", q)
 }
 
 // The UploadFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -1342,12 +2294,48 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.AuditLogQuery, predicate.AuditLog, auditlog.OrderOption]{typ: ent.TypeAuditLog, tq: q}, nil
 	case *ent.CartLineQuery:
 		return &query[*ent.CartLineQuery, predicate.CartLine, cartline.OrderOption]{typ: ent.TypeCartLine, tq: q}, nil
+	case *ent.CatalogChangeQuery:
+		return &query[*ent.CatalogChangeQuery, predicate.CatalogChange, catalogchange.OrderOption]{typ: ent.TypeCatalogChange, tq: q}, nil
 	case *ent.CategoryQuery:
 		return &query[*ent.CategoryQuery, predicate.Category, category.OrderOption]{typ: ent.TypeCategory, tq: q}, nil
 	case *ent.CheckoutQuery:
 		return &query[*ent.CheckoutQuery, predicate.Checkout, checkout.OrderOption]{typ: ent.TypeCheckout, tq: q}, nil
+	case *ent.CommissionQuery:
+		return &query[*ent.CommissionQuery, predicate.Commission, commission.OrderOption]{typ: ent.TypeCommission, tq: q}, nil
+	case *ent.CommissionRuleQuery:
+		return &query[*ent.CommissionRuleQuery, predicate.CommissionRule, commissionrule.OrderOption]{typ: ent.TypeCommissionRule, tq: q}, nil
+	case *ent.CouponQuery:
+		return &query[*ent.CouponQuery, predicate.Coupon, coupon.OrderOption]{typ: ent.TypeCoupon, tq: q}, nil
+	case *ent.CouponTemplateQuery:
+		return &query[*ent.CouponTemplateQuery, predicate.CouponTemplate, coupontemplate.OrderOption]{typ: ent.TypeCouponTemplate, tq: q}, nil
+	case *ent.CreatorQuery:
+		return &query[*ent.CreatorQuery, predicate.Creator, creator.OrderOption]{typ: ent.TypeCreator, tq: q}, nil
+	case *ent.CreatorClickQuery:
+		return &query[*ent.CreatorClickQuery, predicate.CreatorClick, creatorclick.OrderOption]{typ: ent.TypeCreatorClick, tq: q}, nil
+	case *ent.CreatorLinkQuery:
+		return &query[*ent.CreatorLinkQuery, predicate.CreatorLink, creatorlink.OrderOption]{typ: ent.TypeCreatorLink, tq: q}, nil
+	case *ent.CustomerGroupQuery:
+		return &query[*ent.CustomerGroupQuery, predicate.CustomerGroup, customergroup.OrderOption]{typ: ent.TypeCustomerGroup, tq: q}, nil
+	case *ent.CustomerGroupMemberQuery:
+		return &query[*ent.CustomerGroupMemberQuery, predicate.CustomerGroupMember, customergroupmember.OrderOption]{typ: ent.TypeCustomerGroupMember, tq: q}, nil
 	case *ent.EmailVerificationQuery:
 		return &query[*ent.EmailVerificationQuery, predicate.EmailVerification, emailverification.OrderOption]{typ: ent.TypeEmailVerification, tq: q}, nil
+	case *ent.ExchangeRateQuery:
+		return &query[*ent.ExchangeRateQuery, predicate.ExchangeRate, exchangerate.OrderOption]{typ: ent.TypeExchangeRate, tq: q}, nil
+	case *ent.ExperimentQuery:
+		return &query[*ent.ExperimentQuery, predicate.Experiment, experiment.OrderOption]{typ: ent.TypeExperiment, tq: q}, nil
+	case *ent.ExperimentArmQuery:
+		return &query[*ent.ExperimentArmQuery, predicate.ExperimentArm, experimentarm.OrderOption]{typ: ent.TypeExperimentArm, tq: q}, nil
+	case *ent.ExperimentConversionQuery:
+		return &query[*ent.ExperimentConversionQuery, predicate.ExperimentConversion, experimentconversion.OrderOption]{typ: ent.TypeExperimentConversion, tq: q}, nil
+	case *ent.ExperimentExposureQuery:
+		return &query[*ent.ExperimentExposureQuery, predicate.ExperimentExposure, experimentexposure.OrderOption]{typ: ent.TypeExperimentExposure, tq: q}, nil
+	case *ent.FlashSaleClaimQuery:
+		return &query[*ent.FlashSaleClaimQuery, predicate.FlashSaleClaim, flashsaleclaim.OrderOption]{typ: ent.TypeFlashSaleClaim, tq: q}, nil
+	case *ent.FlashSaleItemQuery:
+		return &query[*ent.FlashSaleItemQuery, predicate.FlashSaleItem, flashsaleitem.OrderOption]{typ: ent.TypeFlashSaleItem, tq: q}, nil
+	case *ent.FlashSaleUseQuery:
+		return &query[*ent.FlashSaleUseQuery, predicate.FlashSaleUse, flashsaleuse.OrderOption]{typ: ent.TypeFlashSaleUse, tq: q}, nil
 	case *ent.HelpArticleQuery:
 		return &query[*ent.HelpArticleQuery, predicate.HelpArticle, helparticle.OrderOption]{typ: ent.TypeHelpArticle, tq: q}, nil
 	case *ent.HelpArticleVoteQuery:
@@ -1356,6 +2344,12 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.HelpCategoryQuery, predicate.HelpCategory, helpcategory.OrderOption]{typ: ent.TypeHelpCategory, tq: q}, nil
 	case *ent.HelpSearchTokenQuery:
 		return &query[*ent.HelpSearchTokenQuery, predicate.HelpSearchToken, helpsearchtoken.OrderOption]{typ: ent.TypeHelpSearchToken, tq: q}, nil
+	case *ent.MemberPriceQuery:
+		return &query[*ent.MemberPriceQuery, predicate.MemberPrice, memberprice.OrderOption]{typ: ent.TypeMemberPrice, tq: q}, nil
+	case *ent.MemberTierQuery:
+		return &query[*ent.MemberTierQuery, predicate.MemberTier, membertier.OrderOption]{typ: ent.TypeMemberTier, tq: q}, nil
+	case *ent.MembershipQuery:
+		return &query[*ent.MembershipQuery, predicate.Membership, membership.OrderOption]{typ: ent.TypeMembership, tq: q}, nil
 	case *ent.MerchantQuery:
 		return &query[*ent.MerchantQuery, predicate.Merchant, merchant.OrderOption]{typ: ent.TypeMerchant, tq: q}, nil
 	case *ent.MerchantCreditQuery:
@@ -1368,6 +2362,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.MerchantSanctionQuery, predicate.MerchantSanction, merchantsanction.OrderOption]{typ: ent.TypeMerchantSanction, tq: q}, nil
 	case *ent.OrderQuery:
 		return &query[*ent.OrderQuery, predicate.Order, order.OrderOption]{typ: ent.TypeOrder, tq: q}, nil
+	case *ent.OrderAdjustmentQuery:
+		return &query[*ent.OrderAdjustmentQuery, predicate.OrderAdjustment, orderadjustment.OrderOption]{typ: ent.TypeOrderAdjustment, tq: q}, nil
 	case *ent.OrderEventQuery:
 		return &query[*ent.OrderEventQuery, predicate.OrderEvent, orderevent.OrderOption]{typ: ent.TypeOrderEvent, tq: q}, nil
 	case *ent.OrderItemQuery:
@@ -1382,6 +2378,16 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.ProductQuery, predicate.Product, product.OrderOption]{typ: ent.TypeProduct, tq: q}, nil
 	case *ent.ProductVariantQuery:
 		return &query[*ent.ProductVariantQuery, predicate.ProductVariant, productvariant.OrderOption]{typ: ent.TypeProductVariant, tq: q}, nil
+	case *ent.PromotionQuery:
+		return &query[*ent.PromotionQuery, predicate.Promotion, promotion.OrderOption]{typ: ent.TypePromotion, tq: q}, nil
+	case *ent.RedPacketQuery:
+		return &query[*ent.RedPacketQuery, predicate.RedPacket, redpacket.OrderOption]{typ: ent.TypeRedPacket, tq: q}, nil
+	case *ent.RedPacketCampaignQuery:
+		return &query[*ent.RedPacketCampaignQuery, predicate.RedPacketCampaign, redpacketcampaign.OrderOption]{typ: ent.TypeRedPacketCampaign, tq: q}, nil
+	case *ent.RedPacketClaimerQuery:
+		return &query[*ent.RedPacketClaimerQuery, predicate.RedPacketClaimer, redpacketclaimer.OrderOption]{typ: ent.TypeRedPacketClaimer, tq: q}, nil
+	case *ent.RedPacketSpendQuery:
+		return &query[*ent.RedPacketSpendQuery, predicate.RedPacketSpend, redpacketspend.OrderOption]{typ: ent.TypeRedPacketSpend, tq: q}, nil
 	case *ent.RefreshTokenQuery:
 		return &query[*ent.RefreshTokenQuery, predicate.RefreshToken, refreshtoken.OrderOption]{typ: ent.TypeRefreshToken, tq: q}, nil
 	case *ent.RefundQuery:
@@ -1394,6 +2400,14 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.ReviewReportQuery, predicate.ReviewReport, reviewreport.OrderOption]{typ: ent.TypeReviewReport, tq: q}, nil
 	case *ent.ReviewVoteQuery:
 		return &query[*ent.ReviewVoteQuery, predicate.ReviewVote, reviewvote.OrderOption]{typ: ent.TypeReviewVote, tq: q}, nil
+	case *ent.RiskAssessmentQuery:
+		return &query[*ent.RiskAssessmentQuery, predicate.RiskAssessment, riskassessment.OrderOption]{typ: ent.TypeRiskAssessment, tq: q}, nil
+	case *ent.RiskListEntryQuery:
+		return &query[*ent.RiskListEntryQuery, predicate.RiskListEntry, risklistentry.OrderOption]{typ: ent.TypeRiskListEntry, tq: q}, nil
+	case *ent.SearchSynonymQuery:
+		return &query[*ent.SearchSynonymQuery, predicate.SearchSynonym, searchsynonym.OrderOption]{typ: ent.TypeSearchSynonym, tq: q}, nil
+	case *ent.SearchSynonymTermQuery:
+		return &query[*ent.SearchSynonymTermQuery, predicate.SearchSynonymTerm, searchsynonymterm.OrderOption]{typ: ent.TypeSearchSynonymTerm, tq: q}, nil
 	case *ent.SearchTokenQuery:
 		return &query[*ent.SearchTokenQuery, predicate.SearchToken, searchtoken.OrderOption]{typ: ent.TypeSearchToken, tq: q}, nil
 	case *ent.ShipmentQuery:
@@ -1404,8 +2418,14 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.TicketQuery, predicate.Ticket, ticket.OrderOption]{typ: ent.TypeTicket, tq: q}, nil
 	case *ent.TicketMessageQuery:
 		return &query[*ent.TicketMessageQuery, predicate.TicketMessage, ticketmessage.OrderOption]{typ: ent.TypeTicketMessage, tq: q}, nil
+	case *ent.TotpCredentialQuery:
+		return &query[*ent.TotpCredentialQuery, predicate.TotpCredential, totpcredential.OrderOption]{typ: ent.TypeTotpCredential, tq: q}, nil
+	case *ent.TotpRecoveryCodeQuery:
+		return &query[*ent.TotpRecoveryCodeQuery, predicate.TotpRecoveryCode, totprecoverycode.OrderOption]{typ: ent.TypeTotpRecoveryCode, tq: q}, nil
 	case *ent.TrackingEventQuery:
 		return &query[*ent.TrackingEventQuery, predicate.TrackingEvent, trackingevent.OrderOption]{typ: ent.TypeTrackingEvent, tq: q}, nil
+	case *ent.TranslationQuery:
+		return &query[*ent.TranslationQuery, predicate.Translation, translation.OrderOption]{typ: ent.TypeTranslation, tq: q}, nil
 	case *ent.UploadQuery:
 		return &query[*ent.UploadQuery, predicate.Upload, upload.OrderOption]{typ: ent.TypeUpload, tq: q}, nil
 	case *ent.UserQuery:

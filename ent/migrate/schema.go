@@ -243,6 +243,26 @@ var (
 			},
 		},
 	}
+	// CatalogChangesColumns holds the columns for the "catalog_changes" table.
+	CatalogChangesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "entity", Type: field.TypeString, Size: 32},
+		{Name: "entity_id", Type: field.TypeInt},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+	}
+	// CatalogChangesTable holds the schema information for the "catalog_changes" table.
+	CatalogChangesTable = &schema.Table{
+		Name:       "catalog_changes",
+		Columns:    CatalogChangesColumns,
+		PrimaryKey: []*schema.Column{CatalogChangesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "catalogchange_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{CatalogChangesColumns[3]},
+			},
+		},
+	}
 	// CategoriesColumns holds the columns for the "categories" table.
 	CategoriesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -292,6 +312,287 @@ var (
 			},
 		},
 	}
+	// CommissionsColumns holds the columns for the "commissions" table.
+	CommissionsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "creator_id", Type: field.TypeInt},
+		{Name: "creator_user_id", Type: field.TypeInt},
+		{Name: "link_id", Type: field.TypeInt},
+		{Name: "merchant_id", Type: field.TypeInt},
+		{Name: "currency", Type: field.TypeString, Size: 3},
+		{Name: "base", Type: field.TypeInt64},
+		{Name: "amount", Type: field.TypeInt64},
+		{Name: "refunded_base", Type: field.TypeInt64, Default: 0},
+		{Name: "reversed", Type: field.TypeInt64, Default: 0},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "SETTLABLE", "REVERSED"}, Default: "PENDING"},
+		{Name: "settlable_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "order_id", Type: field.TypeInt},
+	}
+	// CommissionsTable holds the schema information for the "commissions" table.
+	CommissionsTable = &schema.Table{
+		Name:       "commissions",
+		Columns:    CommissionsColumns,
+		PrimaryKey: []*schema.Column{CommissionsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "commissions_orders_order",
+				Columns:    []*schema.Column{CommissionsColumns[14]},
+				RefColumns: []*schema.Column{OrdersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "commission_order_id",
+				Unique:  true,
+				Columns: []*schema.Column{CommissionsColumns[14]},
+			},
+			{
+				Name:    "commission_creator_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{CommissionsColumns[3], CommissionsColumns[1]},
+			},
+			{
+				Name:    "commission_merchant_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{CommissionsColumns[6], CommissionsColumns[1]},
+			},
+			{
+				Name:    "commission_status_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{CommissionsColumns[12], CommissionsColumns[1]},
+			},
+		},
+	}
+	// CommissionRulesColumns holds the columns for the "commission_rules" table.
+	CommissionRulesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "merchant_id", Type: field.TypeInt, Unique: true},
+		{Name: "active", Type: field.TypeBool, Default: true},
+		{Name: "rate_bps", Type: field.TypeInt},
+		{Name: "category_rates", Type: field.TypeJSON},
+		{Name: "window_days", Type: field.TypeInt, Default: 0},
+	}
+	// CommissionRulesTable holds the schema information for the "commission_rules" table.
+	CommissionRulesTable = &schema.Table{
+		Name:       "commission_rules",
+		Columns:    CommissionRulesColumns,
+		PrimaryKey: []*schema.Column{CommissionRulesColumns[0]},
+	}
+	// CouponsColumns holds the columns for the "coupons" table.
+	CouponsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "template_id", Type: field.TypeInt},
+		{Name: "user_id", Type: field.TypeInt},
+		{Name: "seq", Type: field.TypeInt},
+		{Name: "merchant_id", Type: field.TypeInt, Nullable: true},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"AVAILABLE", "USED", "EXPIRED"}, Default: "AVAILABLE"},
+		{Name: "valid_from", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "valid_until", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "order_id", Type: field.TypeInt, Nullable: true},
+		{Name: "used_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "claimed_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+	}
+	// CouponsTable holds the schema information for the "coupons" table.
+	CouponsTable = &schema.Table{
+		Name:       "coupons",
+		Columns:    CouponsColumns,
+		PrimaryKey: []*schema.Column{CouponsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "coupon_template_id_user_id_seq",
+				Unique:  true,
+				Columns: []*schema.Column{CouponsColumns[1], CouponsColumns[2], CouponsColumns[3]},
+			},
+			{
+				Name:    "coupon_user_id_status_valid_until",
+				Unique:  false,
+				Columns: []*schema.Column{CouponsColumns[2], CouponsColumns[5], CouponsColumns[7]},
+			},
+			{
+				Name:    "coupon_order_id",
+				Unique:  false,
+				Columns: []*schema.Column{CouponsColumns[8]},
+			},
+		},
+	}
+	// CouponTemplatesColumns holds the columns for the "coupon_templates" table.
+	CouponTemplatesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "merchant_id", Type: field.TypeInt, Nullable: true},
+		{Name: "name", Type: field.TypeString, Size: 100},
+		{Name: "code", Type: field.TypeString, Unique: true, Nullable: true, Size: 32},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"FIXED", "PERCENT"}},
+		{Name: "amount", Type: field.TypeInt64, Default: 0},
+		{Name: "percent_bp", Type: field.TypeInt, Default: 0},
+		{Name: "max_discount", Type: field.TypeInt64, Default: 0},
+		{Name: "threshold", Type: field.TypeInt64, Default: 0},
+		{Name: "currency", Type: field.TypeString, Size: 3, Default: "CNY"},
+		{Name: "scope", Type: field.TypeEnum, Enums: []string{"ALL", "MERCHANT", "CATEGORIES", "PRODUCTS"}},
+		{Name: "scope_ids", Type: field.TypeJSON, Nullable: true},
+		{Name: "valid_from", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "valid_until", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "valid_days", Type: field.TypeInt, Default: 0},
+		{Name: "claim_starts_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "claim_ends_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "total_limit", Type: field.TypeInt, Default: 0},
+		{Name: "per_user_limit", Type: field.TypeInt, Default: 1},
+		{Name: "claimed_count", Type: field.TypeInt, Default: 0},
+		{Name: "audiences", Type: field.TypeJSON, Nullable: true},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"ACTIVE", "PAUSED"}, Default: "ACTIVE"},
+		{Name: "created_by", Type: field.TypeInt, Default: 0},
+	}
+	// CouponTemplatesTable holds the schema information for the "coupon_templates" table.
+	CouponTemplatesTable = &schema.Table{
+		Name:       "coupon_templates",
+		Columns:    CouponTemplatesColumns,
+		PrimaryKey: []*schema.Column{CouponTemplatesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "coupontemplate_merchant_id_status",
+				Unique:  false,
+				Columns: []*schema.Column{CouponTemplatesColumns[3], CouponTemplatesColumns[23]},
+			},
+			{
+				Name:    "coupontemplate_status_claim_ends_at",
+				Unique:  false,
+				Columns: []*schema.Column{CouponTemplatesColumns[23], CouponTemplatesColumns[18]},
+			},
+		},
+	}
+	// CreatorsColumns holds the columns for the "creators" table.
+	CreatorsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "user_id", Type: field.TypeInt, Unique: true},
+		{Name: "display_name", Type: field.TypeString, Size: 64},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "APPROVED", "SUSPENDED"}, Default: "PENDING"},
+		{Name: "approved_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+	}
+	// CreatorsTable holds the schema information for the "creators" table.
+	CreatorsTable = &schema.Table{
+		Name:       "creators",
+		Columns:    CreatorsColumns,
+		PrimaryKey: []*schema.Column{CreatorsColumns[0]},
+	}
+	// CreatorClicksColumns holds the columns for the "creator_clicks" table.
+	CreatorClicksColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "user_id", Type: field.TypeInt},
+		{Name: "creator_id", Type: field.TypeInt},
+		{Name: "link_id", Type: field.TypeInt},
+		{Name: "merchant_id", Type: field.TypeInt, Nullable: true},
+		{Name: "clicked_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+	}
+	// CreatorClicksTable holds the schema information for the "creator_clicks" table.
+	CreatorClicksTable = &schema.Table{
+		Name:       "creator_clicks",
+		Columns:    CreatorClicksColumns,
+		PrimaryKey: []*schema.Column{CreatorClicksColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "creatorclick_user_id_clicked_at",
+				Unique:  false,
+				Columns: []*schema.Column{CreatorClicksColumns[1], CreatorClicksColumns[5]},
+			},
+		},
+	}
+	// CreatorLinksColumns holds the columns for the "creator_links" table.
+	CreatorLinksColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "creator_user_id", Type: field.TypeInt},
+		{Name: "code", Type: field.TypeString, Unique: true, Size: 32},
+		{Name: "merchant_id", Type: field.TypeInt, Nullable: true},
+		{Name: "product_id", Type: field.TypeInt, Nullable: true},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "creator_id", Type: field.TypeInt},
+	}
+	// CreatorLinksTable holds the schema information for the "creator_links" table.
+	CreatorLinksTable = &schema.Table{
+		Name:       "creator_links",
+		Columns:    CreatorLinksColumns,
+		PrimaryKey: []*schema.Column{CreatorLinksColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "creator_links_creators_links",
+				Columns:    []*schema.Column{CreatorLinksColumns[6]},
+				RefColumns: []*schema.Column{CreatorsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+	}
+	// CustomerGroupsColumns holds the columns for the "customer_groups" table.
+	CustomerGroupsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "merchant_id", Type: field.TypeInt},
+		{Name: "name", Type: field.TypeString, Size: 40},
+		{Name: "min_paid_orders", Type: field.TypeInt, Nullable: true},
+		{Name: "min_spend", Type: field.TypeInt64, Nullable: true},
+		{Name: "computed_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "version", Type: field.TypeInt, Default: 0},
+	}
+	// CustomerGroupsTable holds the schema information for the "customer_groups" table.
+	CustomerGroupsTable = &schema.Table{
+		Name:       "customer_groups",
+		Columns:    CustomerGroupsColumns,
+		PrimaryKey: []*schema.Column{CustomerGroupsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "customergroup_merchant_id_name",
+				Unique:  true,
+				Columns: []*schema.Column{CustomerGroupsColumns[3], CustomerGroupsColumns[4]},
+			},
+			{
+				Name:    "customergroup_computed_at",
+				Unique:  false,
+				Columns: []*schema.Column{CustomerGroupsColumns[7]},
+			},
+		},
+	}
+	// CustomerGroupMembersColumns holds the columns for the "customer_group_members" table.
+	CustomerGroupMembersColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "merchant_id", Type: field.TypeInt},
+		{Name: "user_id", Type: field.TypeInt},
+		{Name: "source", Type: field.TypeEnum, Enums: []string{"MANUAL", "RULE"}},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "group_id", Type: field.TypeInt},
+	}
+	// CustomerGroupMembersTable holds the schema information for the "customer_group_members" table.
+	CustomerGroupMembersTable = &schema.Table{
+		Name:       "customer_group_members",
+		Columns:    CustomerGroupMembersColumns,
+		PrimaryKey: []*schema.Column{CustomerGroupMembersColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "customer_group_members_customer_groups_members",
+				Columns:    []*schema.Column{CustomerGroupMembersColumns[5]},
+				RefColumns: []*schema.Column{CustomerGroupsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "customergroupmember_group_id_user_id_source",
+				Unique:  true,
+				Columns: []*schema.Column{CustomerGroupMembersColumns[5], CustomerGroupMembersColumns[2], CustomerGroupMembersColumns[3]},
+			},
+			{
+				Name:    "customergroupmember_user_id",
+				Unique:  false,
+				Columns: []*schema.Column{CustomerGroupMembersColumns[2]},
+			},
+		},
+	}
 	// EmailVerificationsColumns holds the columns for the "email_verifications" table.
 	EmailVerificationsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -322,6 +623,229 @@ var (
 				Name:    "emailverification_user_id_created_at",
 				Unique:  false,
 				Columns: []*schema.Column{EmailVerificationsColumns[8], EmailVerificationsColumns[5]},
+			},
+		},
+	}
+	// ExchangeRatesColumns holds the columns for the "exchange_rates" table.
+	ExchangeRatesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "base", Type: field.TypeString, Size: 3},
+		{Name: "quote", Type: field.TypeString, Size: 3},
+		{Name: "rate", Type: field.TypeString, Size: 32},
+		{Name: "source", Type: field.TypeString, Size: 32},
+		{Name: "effective_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "set_by_id", Type: field.TypeInt, Nullable: true},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+	}
+	// ExchangeRatesTable holds the schema information for the "exchange_rates" table.
+	ExchangeRatesTable = &schema.Table{
+		Name:       "exchange_rates",
+		Columns:    ExchangeRatesColumns,
+		PrimaryKey: []*schema.Column{ExchangeRatesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "exchangerate_base_quote_effective_at",
+				Unique:  false,
+				Columns: []*schema.Column{ExchangeRatesColumns[1], ExchangeRatesColumns[2], ExchangeRatesColumns[5]},
+			},
+		},
+	}
+	// ExperimentsColumns holds the columns for the "experiments" table.
+	ExperimentsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "key", Type: field.TypeString, Unique: true, Size: 64},
+		{Name: "name", Type: field.TypeString, Size: 200},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"DRAFT", "RUNNING", "STOPPED"}, Default: "DRAFT"},
+		{Name: "starts_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "ends_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "control_arm", Type: field.TypeString, Size: 32},
+	}
+	// ExperimentsTable holds the schema information for the "experiments" table.
+	ExperimentsTable = &schema.Table{
+		Name:       "experiments",
+		Columns:    ExperimentsColumns,
+		PrimaryKey: []*schema.Column{ExperimentsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "experiment_status",
+				Unique:  false,
+				Columns: []*schema.Column{ExperimentsColumns[5]},
+			},
+		},
+	}
+	// ExperimentArmsColumns holds the columns for the "experiment_arms" table.
+	ExperimentArmsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "key", Type: field.TypeString, Size: 32},
+		{Name: "position", Type: field.TypeInt},
+		{Name: "weight", Type: field.TypeInt},
+		{Name: "payload", Type: field.TypeJSON},
+		{Name: "experiment_id", Type: field.TypeInt},
+	}
+	// ExperimentArmsTable holds the schema information for the "experiment_arms" table.
+	ExperimentArmsTable = &schema.Table{
+		Name:       "experiment_arms",
+		Columns:    ExperimentArmsColumns,
+		PrimaryKey: []*schema.Column{ExperimentArmsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "experiment_arms_experiments_arms",
+				Columns:    []*schema.Column{ExperimentArmsColumns[5]},
+				RefColumns: []*schema.Column{ExperimentsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "experimentarm_experiment_id_key",
+				Unique:  true,
+				Columns: []*schema.Column{ExperimentArmsColumns[5], ExperimentArmsColumns[1]},
+			},
+		},
+	}
+	// ExperimentConversionsColumns holds the columns for the "experiment_conversions" table.
+	ExperimentConversionsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "experiment_id", Type: field.TypeInt},
+		{Name: "exposure_id", Type: field.TypeInt},
+		{Name: "user_id", Type: field.TypeInt},
+		{Name: "arm", Type: field.TypeString, Size: 32},
+		{Name: "order_id", Type: field.TypeInt},
+		{Name: "currency", Type: field.TypeString, Size: 3},
+		{Name: "revenue", Type: field.TypeInt64},
+		{Name: "reversed", Type: field.TypeInt64, Default: 0},
+		{Name: "voided_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+	}
+	// ExperimentConversionsTable holds the schema information for the "experiment_conversions" table.
+	ExperimentConversionsTable = &schema.Table{
+		Name:       "experiment_conversions",
+		Columns:    ExperimentConversionsColumns,
+		PrimaryKey: []*schema.Column{ExperimentConversionsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "experimentconversion_experiment_id_order_id",
+				Unique:  true,
+				Columns: []*schema.Column{ExperimentConversionsColumns[1], ExperimentConversionsColumns[5]},
+			},
+			{
+				Name:    "experimentconversion_order_id",
+				Unique:  false,
+				Columns: []*schema.Column{ExperimentConversionsColumns[5]},
+			},
+		},
+	}
+	// ExperimentExposuresColumns holds the columns for the "experiment_exposures" table.
+	ExperimentExposuresColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "experiment_id", Type: field.TypeInt},
+		{Name: "user_id", Type: field.TypeInt},
+		{Name: "arm", Type: field.TypeString, Size: 32},
+		{Name: "exposed_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "orders", Type: field.TypeInt, Default: 0},
+		{Name: "revenue", Type: field.TypeInt64, Default: 0},
+	}
+	// ExperimentExposuresTable holds the schema information for the "experiment_exposures" table.
+	ExperimentExposuresTable = &schema.Table{
+		Name:       "experiment_exposures",
+		Columns:    ExperimentExposuresColumns,
+		PrimaryKey: []*schema.Column{ExperimentExposuresColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "experimentexposure_experiment_id_user_id",
+				Unique:  true,
+				Columns: []*schema.Column{ExperimentExposuresColumns[1], ExperimentExposuresColumns[2]},
+			},
+			{
+				Name:    "experimentexposure_user_id",
+				Unique:  false,
+				Columns: []*schema.Column{ExperimentExposuresColumns[2]},
+			},
+			{
+				Name:    "experimentexposure_experiment_id_arm",
+				Unique:  false,
+				Columns: []*schema.Column{ExperimentExposuresColumns[1], ExperimentExposuresColumns[3]},
+			},
+		},
+	}
+	// FlashSaleClaimsColumns holds the columns for the "flash_sale_claims" table.
+	FlashSaleClaimsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "item_id", Type: field.TypeInt},
+		{Name: "user_id", Type: field.TypeInt},
+		{Name: "quantity", Type: field.TypeInt, Default: 0},
+	}
+	// FlashSaleClaimsTable holds the schema information for the "flash_sale_claims" table.
+	FlashSaleClaimsTable = &schema.Table{
+		Name:       "flash_sale_claims",
+		Columns:    FlashSaleClaimsColumns,
+		PrimaryKey: []*schema.Column{FlashSaleClaimsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "flashsaleclaim_item_id_user_id",
+				Unique:  true,
+				Columns: []*schema.Column{FlashSaleClaimsColumns[1], FlashSaleClaimsColumns[2]},
+			},
+		},
+	}
+	// FlashSaleItemsColumns holds the columns for the "flash_sale_items" table.
+	FlashSaleItemsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "merchant_id", Type: field.TypeInt},
+		{Name: "variant_id", Type: field.TypeInt},
+		{Name: "price", Type: field.TypeInt64},
+		{Name: "cap", Type: field.TypeInt},
+		{Name: "sold", Type: field.TypeInt, Default: 0},
+		{Name: "promotion_id", Type: field.TypeInt},
+	}
+	// FlashSaleItemsTable holds the schema information for the "flash_sale_items" table.
+	FlashSaleItemsTable = &schema.Table{
+		Name:       "flash_sale_items",
+		Columns:    FlashSaleItemsColumns,
+		PrimaryKey: []*schema.Column{FlashSaleItemsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "flash_sale_items_promotions_flash_items",
+				Columns:    []*schema.Column{FlashSaleItemsColumns[6]},
+				RefColumns: []*schema.Column{PromotionsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "flashsaleitem_promotion_id_variant_id",
+				Unique:  true,
+				Columns: []*schema.Column{FlashSaleItemsColumns[6], FlashSaleItemsColumns[2]},
+			},
+			{
+				Name:    "flashsaleitem_variant_id",
+				Unique:  false,
+				Columns: []*schema.Column{FlashSaleItemsColumns[2]},
+			},
+		},
+	}
+	// FlashSaleUsesColumns holds the columns for the "flash_sale_uses" table.
+	FlashSaleUsesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "order_id", Type: field.TypeInt},
+		{Name: "item_id", Type: field.TypeInt},
+		{Name: "user_id", Type: field.TypeInt},
+		{Name: "quantity", Type: field.TypeInt},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "released_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+	}
+	// FlashSaleUsesTable holds the schema information for the "flash_sale_uses" table.
+	FlashSaleUsesTable = &schema.Table{
+		Name:       "flash_sale_uses",
+		Columns:    FlashSaleUsesColumns,
+		PrimaryKey: []*schema.Column{FlashSaleUsesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "flashsaleuse_order_id_item_id",
+				Unique:  true,
+				Columns: []*schema.Column{FlashSaleUsesColumns[1], FlashSaleUsesColumns[2]},
 			},
 		},
 	}
@@ -445,6 +969,110 @@ var (
 			},
 		},
 	}
+	// MemberPricesColumns holds the columns for the "member_prices" table.
+	MemberPricesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "variant_id", Type: field.TypeInt},
+		{Name: "merchant_id", Type: field.TypeInt},
+		{Name: "price", Type: field.TypeInt64},
+		{Name: "currency", Type: field.TypeString, Size: 3},
+		{Name: "tier_id", Type: field.TypeInt},
+	}
+	// MemberPricesTable holds the schema information for the "member_prices" table.
+	MemberPricesTable = &schema.Table{
+		Name:       "member_prices",
+		Columns:    MemberPricesColumns,
+		PrimaryKey: []*schema.Column{MemberPricesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "member_prices_member_tiers_prices",
+				Columns:    []*schema.Column{MemberPricesColumns[7]},
+				RefColumns: []*schema.Column{MemberTiersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "memberprice_variant_id_tier_id",
+				Unique:  true,
+				Columns: []*schema.Column{MemberPricesColumns[3], MemberPricesColumns[7]},
+			},
+			{
+				Name:    "memberprice_tier_id",
+				Unique:  false,
+				Columns: []*schema.Column{MemberPricesColumns[7]},
+			},
+		},
+	}
+	// MemberTiersColumns holds the columns for the "member_tiers" table.
+	MemberTiersColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "code", Type: field.TypeString, Unique: true, Size: 32},
+		{Name: "name", Type: field.TypeString, Size: 40},
+		{Name: "level", Type: field.TypeInt},
+		{Name: "min_spend", Type: field.TypeInt64, Nullable: true},
+		{Name: "min_orders", Type: field.TypeInt, Nullable: true},
+		{Name: "match_all", Type: field.TypeBool, Default: false},
+		{Name: "discount_bps", Type: field.TypeInt, Default: 0},
+		{Name: "discount_cap", Type: field.TypeInt64, Nullable: true},
+		{Name: "free_shipping", Type: field.TypeBool, Default: false},
+		{Name: "free_shipping_min", Type: field.TypeInt64, Default: 0},
+		{Name: "currency", Type: field.TypeString, Size: 3, Default: "CNY"},
+	}
+	// MemberTiersTable holds the schema information for the "member_tiers" table.
+	MemberTiersTable = &schema.Table{
+		Name:       "member_tiers",
+		Columns:    MemberTiersColumns,
+		PrimaryKey: []*schema.Column{MemberTiersColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "membertier_level",
+				Unique:  true,
+				Columns: []*schema.Column{MemberTiersColumns[5]},
+			},
+		},
+	}
+	// MembershipsColumns holds the columns for the "memberships" table.
+	MembershipsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "user_id", Type: field.TypeInt, Unique: true},
+		{Name: "spend", Type: field.TypeInt64, Default: 0},
+		{Name: "orders", Type: field.TypeInt, Default: 0},
+		{Name: "computed_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "tier_since", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "version", Type: field.TypeInt, Default: 0},
+		{Name: "tier_id", Type: field.TypeInt, Nullable: true},
+	}
+	// MembershipsTable holds the schema information for the "memberships" table.
+	MembershipsTable = &schema.Table{
+		Name:       "memberships",
+		Columns:    MembershipsColumns,
+		PrimaryKey: []*schema.Column{MembershipsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "memberships_member_tiers_memberships",
+				Columns:    []*schema.Column{MembershipsColumns[7]},
+				RefColumns: []*schema.Column{MemberTiersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "membership_computed_at",
+				Unique:  false,
+				Columns: []*schema.Column{MembershipsColumns[4]},
+			},
+			{
+				Name:    "membership_tier_id",
+				Unique:  false,
+				Columns: []*schema.Column{MembershipsColumns[7]},
+			},
+		},
+	}
 	// MerchantsColumns holds the columns for the "merchants" table.
 	MerchantsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -503,6 +1131,16 @@ var (
 				Name:    "merchant_owner_id",
 				Unique:  false,
 				Columns: []*schema.Column{MerchantsColumns[31]},
+			},
+			{
+				Name:    "merchant_suspended_until",
+				Unique:  false,
+				Columns: []*schema.Column{MerchantsColumns[29]},
+			},
+			{
+				Name:    "merchant_restricted_until",
+				Unique:  false,
+				Columns: []*schema.Column{MerchantsColumns[28]},
 			},
 		},
 	}
@@ -666,11 +1304,12 @@ var (
 		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "number", Type: field.TypeString, Unique: true, Size: 32},
 		{Name: "checkout_id", Type: field.TypeString, Size: 40},
-		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING_PAYMENT", "PAID", "ACCEPTED", "SHIPPED", "DELIVERED", "FULFILLED", "COMPLETED", "CANCELLED"}, Default: "PENDING_PAYMENT"},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING_PAYMENT", "PAID", "RISK_REVIEW", "ACCEPTED", "SHIPPED", "DELIVERED", "FULFILLED", "COMPLETED", "CANCELLED"}, Default: "PENDING_PAYMENT"},
 		{Name: "currency", Type: field.TypeString, Size: 3, Default: "CNY"},
 		{Name: "subtotal", Type: field.TypeInt64},
 		{Name: "shipping_fee", Type: field.TypeInt64, Default: 0},
 		{Name: "discount", Type: field.TypeInt64, Default: 0},
+		{Name: "shipping_discount", Type: field.TypeInt64, Default: 0},
 		{Name: "total", Type: field.TypeInt64},
 		{Name: "shipping_address", Type: field.TypeJSON, Nullable: true},
 		{Name: "contact_name", Type: field.TypeString, Size: 64, Default: ""},
@@ -700,13 +1339,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "orders_merchants_orders",
-				Columns:    []*schema.Column{OrdersColumns[28]},
+				Columns:    []*schema.Column{OrdersColumns[29]},
 				RefColumns: []*schema.Column{MerchantsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "orders_users_orders",
-				Columns:    []*schema.Column{OrdersColumns[29]},
+				Columns:    []*schema.Column{OrdersColumns[30]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -715,17 +1354,17 @@ var (
 			{
 				Name:    "order_customer_id_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{OrdersColumns[29], OrdersColumns[1]},
+				Columns: []*schema.Column{OrdersColumns[30], OrdersColumns[1]},
 			},
 			{
 				Name:    "order_merchant_id_status_created_at_customer_id",
 				Unique:  false,
-				Columns: []*schema.Column{OrdersColumns[28], OrdersColumns[5], OrdersColumns[1], OrdersColumns[29]},
+				Columns: []*schema.Column{OrdersColumns[29], OrdersColumns[5], OrdersColumns[1], OrdersColumns[30]},
 			},
 			{
 				Name:    "order_merchant_id_created_at_customer_id",
 				Unique:  false,
-				Columns: []*schema.Column{OrdersColumns[28], OrdersColumns[1], OrdersColumns[29]},
+				Columns: []*schema.Column{OrdersColumns[29], OrdersColumns[1], OrdersColumns[30]},
 			},
 			{
 				Name:    "order_status_created_at",
@@ -740,17 +1379,52 @@ var (
 			{
 				Name:    "order_status_payment_deadline",
 				Unique:  false,
-				Columns: []*schema.Column{OrdersColumns[5], OrdersColumns[20]},
+				Columns: []*schema.Column{OrdersColumns[5], OrdersColumns[21]},
 			},
 			{
 				Name:    "order_status_delivered_at",
 				Unique:  false,
-				Columns: []*schema.Column{OrdersColumns[5], OrdersColumns[23]},
+				Columns: []*schema.Column{OrdersColumns[5], OrdersColumns[24]},
 			},
 			{
 				Name:    "order_status_fulfilled_at",
 				Unique:  false,
-				Columns: []*schema.Column{OrdersColumns[5], OrdersColumns[24]},
+				Columns: []*schema.Column{OrdersColumns[5], OrdersColumns[25]},
+			},
+		},
+	}
+	// OrderAdjustmentsColumns holds the columns for the "order_adjustments" table.
+	OrderAdjustmentsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "stage", Type: field.TypeInt},
+		{Name: "kind", Type: field.TypeString, Size: 32},
+		{Name: "source_id", Type: field.TypeInt, Default: 0},
+		{Name: "label", Type: field.TypeString, Size: 200, Default: ""},
+		{Name: "amount", Type: field.TypeInt64, Default: 0},
+		{Name: "shipping_amount", Type: field.TypeInt64, Default: 0},
+		{Name: "funded_by", Type: field.TypeEnum, Enums: []string{"MERCHANT", "PLATFORM"}},
+		{Name: "currency", Type: field.TypeString, Size: 3, Default: "CNY"},
+		{Name: "lines", Type: field.TypeJSON, Nullable: true},
+		{Name: "order_id", Type: field.TypeInt},
+	}
+	// OrderAdjustmentsTable holds the schema information for the "order_adjustments" table.
+	OrderAdjustmentsTable = &schema.Table{
+		Name:       "order_adjustments",
+		Columns:    OrderAdjustmentsColumns,
+		PrimaryKey: []*schema.Column{OrderAdjustmentsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "order_adjustments_orders_order",
+				Columns:    []*schema.Column{OrderAdjustmentsColumns[10]},
+				RefColumns: []*schema.Column{OrdersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "orderadjustment_order_id",
+				Unique:  false,
+				Columns: []*schema.Column{OrderAdjustmentsColumns[10]},
 			},
 		},
 	}
@@ -759,7 +1433,7 @@ var (
 		{Name: "id", Type: field.TypeInt, Increment: true},
 		{Name: "merchant_id", Type: field.TypeInt},
 		{Name: "customer_id", Type: field.TypeInt},
-		{Name: "type", Type: field.TypeEnum, Enums: []string{"CREATED", "PAID", "ACCEPTED", "SHIPPED", "TRACKING_UPDATED", "DELIVERED", "FULFILLED", "COMPLETED", "CANCELLED", "REFUNDED", "PAYMENT_FAILED", "LINES_FULFILLED", "REVIEW_CREATED", "REVIEW_REPLIED", "AFTER_SALES_REQUESTED", "AFTER_SALES_APPROVED", "AFTER_SALES_PROPOSED", "AFTER_SALES_REJECTED", "AFTER_SALES_ESCALATED", "AFTER_SALES_RETURN_SHIPPED", "AFTER_SALES_RETURN_RECEIVED", "AFTER_SALES_REPLACEMENT_SHIPPED", "AFTER_SALES_MESSAGE", "AFTER_SALES_RESOLVED"}},
+		{Name: "type", Type: field.TypeEnum, Enums: []string{"CREATED", "PAID", "ACCEPTED", "SHIPPED", "TRACKING_UPDATED", "DELIVERED", "FULFILLED", "COMPLETED", "CANCELLED", "REFUNDED", "PAYMENT_FAILED", "LINES_FULFILLED", "REVIEW_CREATED", "REVIEW_REPLIED", "AFTER_SALES_REQUESTED", "AFTER_SALES_APPROVED", "AFTER_SALES_PROPOSED", "AFTER_SALES_REJECTED", "AFTER_SALES_ESCALATED", "AFTER_SALES_RETURN_SHIPPED", "AFTER_SALES_RETURN_RECEIVED", "AFTER_SALES_REPLACEMENT_SHIPPED", "AFTER_SALES_MESSAGE", "AFTER_SALES_RESOLVED", "RISK_HELD", "RISK_APPROVED", "RISK_REJECTED"}},
 		{Name: "from_status", Type: field.TypeString, Size: 32, Default: ""},
 		{Name: "to_status", Type: field.TypeString, Size: 32, Default: ""},
 		{Name: "actor_id", Type: field.TypeInt, Nullable: true},
@@ -828,6 +1502,7 @@ var (
 		{Name: "currency", Type: field.TypeString, Size: 3, Default: "CNY"},
 		{Name: "quantity", Type: field.TypeInt},
 		{Name: "line_total", Type: field.TypeInt64},
+		{Name: "discount", Type: field.TypeInt64, Default: 0},
 		{Name: "fulfilled_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "after_sales_status", Type: field.TypeEnum, Enums: []string{"NONE", "IN_PROGRESS", "REFUNDED", "PARTIALLY_REFUNDED", "EXCHANGED", "CLOSED"}, Default: "NONE"},
 		{Name: "order_id", Type: field.TypeInt},
@@ -842,19 +1517,19 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "order_items_orders_items",
-				Columns:    []*schema.Column{OrderItemsColumns[11]},
+				Columns:    []*schema.Column{OrderItemsColumns[12]},
 				RefColumns: []*schema.Column{OrdersColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "order_items_products_product",
-				Columns:    []*schema.Column{OrderItemsColumns[12]},
+				Columns:    []*schema.Column{OrderItemsColumns[13]},
 				RefColumns: []*schema.Column{ProductsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "order_items_product_variants_variant",
-				Columns:    []*schema.Column{OrderItemsColumns[13]},
+				Columns:    []*schema.Column{OrderItemsColumns[14]},
 				RefColumns: []*schema.Column{ProductVariantsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -984,6 +1659,7 @@ var (
 		{Name: "currency", Type: field.TypeString, Size: 3, Default: "CNY"},
 		{Name: "total_stock", Type: field.TypeInt, Default: 0},
 		{Name: "variant_count", Type: field.TypeInt, Default: 0},
+		{Name: "on_sale", Type: field.TypeBool, Default: false},
 		{Name: "category_id", Type: field.TypeInt, Nullable: true},
 		{Name: "merchant_id", Type: field.TypeInt},
 	}
@@ -995,13 +1671,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "products_categories_products",
-				Columns:    []*schema.Column{ProductsColumns[26]},
+				Columns:    []*schema.Column{ProductsColumns[27]},
 				RefColumns: []*schema.Column{CategoriesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "products_merchants_products",
-				Columns:    []*schema.Column{ProductsColumns[27]},
+				Columns:    []*schema.Column{ProductsColumns[28]},
 				RefColumns: []*schema.Column{MerchantsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -1010,7 +1686,7 @@ var (
 			{
 				Name:    "product_merchant_id_status_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{ProductsColumns[27], ProductsColumns[16], ProductsColumns[1]},
+				Columns: []*schema.Column{ProductsColumns[28], ProductsColumns[16], ProductsColumns[1]},
 			},
 			{
 				Name:    "product_status_created_at",
@@ -1020,27 +1696,47 @@ var (
 			{
 				Name:    "product_category_id_status",
 				Unique:  false,
-				Columns: []*schema.Column{ProductsColumns[26], ProductsColumns[16]},
+				Columns: []*schema.Column{ProductsColumns[27], ProductsColumns[16]},
 			},
 			{
-				Name:    "product_status_sales_count",
+				Name:    "product_on_sale_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{ProductsColumns[16], ProductsColumns[19]},
+				Columns: []*schema.Column{ProductsColumns[26], ProductsColumns[1]},
 			},
 			{
-				Name:    "product_status_min_price",
+				Name:    "product_on_sale_sales_count",
 				Unique:  false,
-				Columns: []*schema.Column{ProductsColumns[16], ProductsColumns[21]},
+				Columns: []*schema.Column{ProductsColumns[26], ProductsColumns[19]},
+			},
+			{
+				Name:    "product_on_sale_min_price",
+				Unique:  false,
+				Columns: []*schema.Column{ProductsColumns[26], ProductsColumns[21]},
+			},
+			{
+				Name:    "product_on_sale_rating_average",
+				Unique:  false,
+				Columns: []*schema.Column{ProductsColumns[26], ProductsColumns[3]},
+			},
+			{
+				Name:    "product_category_id_on_sale",
+				Unique:  false,
+				Columns: []*schema.Column{ProductsColumns[27], ProductsColumns[26]},
+			},
+			{
+				Name:    "product_merchant_id_on_sale",
+				Unique:  false,
+				Columns: []*schema.Column{ProductsColumns[28], ProductsColumns[26]},
 			},
 			{
 				Name:    "product_merchant_id_status_min_price",
 				Unique:  false,
-				Columns: []*schema.Column{ProductsColumns[27], ProductsColumns[16], ProductsColumns[21]},
+				Columns: []*schema.Column{ProductsColumns[28], ProductsColumns[16], ProductsColumns[21]},
 			},
 			{
 				Name:    "product_merchant_id_status_id",
 				Unique:  false,
-				Columns: []*schema.Column{ProductsColumns[27], ProductsColumns[16], ProductsColumns[0]},
+				Columns: []*schema.Column{ProductsColumns[28], ProductsColumns[16], ProductsColumns[0]},
 			},
 		},
 	}
@@ -1087,6 +1783,179 @@ var (
 				Name:    "productvariant_merchant_id_stock",
 				Unique:  false,
 				Columns: []*schema.Column{ProductVariantsColumns[3], ProductVariantsColumns[8]},
+			},
+		},
+	}
+	// PromotionsColumns holds the columns for the "promotions" table.
+	PromotionsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"FULL_REDUCTION", "BUY_N_GET_M", "FLASH_SALE"}},
+		{Name: "label", Type: field.TypeString, Size: 64},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"DRAFT", "ACTIVE", "PAUSED", "ENDED"}, Default: "DRAFT"},
+		{Name: "starts_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "ends_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "currency", Type: field.TypeString, Size: 3},
+		{Name: "scope", Type: field.TypeEnum, Enums: []string{"SHOP", "CATEGORIES", "PRODUCTS"}, Default: "SHOP"},
+		{Name: "category_ids", Type: field.TypeJSON},
+		{Name: "product_ids", Type: field.TypeJSON},
+		{Name: "audiences", Type: field.TypeJSON},
+		{Name: "tiers", Type: field.TypeJSON},
+		{Name: "repeating", Type: field.TypeBool, Default: false},
+		{Name: "max_off", Type: field.TypeInt64, Default: 0},
+		{Name: "buy_quantity", Type: field.TypeInt, Default: 0},
+		{Name: "free_quantity", Type: field.TypeInt, Default: 0},
+		{Name: "per_user_limit", Type: field.TypeInt, Default: 0},
+		{Name: "created_by", Type: field.TypeInt, Nullable: true},
+		{Name: "merchant_id", Type: field.TypeInt},
+	}
+	// PromotionsTable holds the schema information for the "promotions" table.
+	PromotionsTable = &schema.Table{
+		Name:       "promotions",
+		Columns:    PromotionsColumns,
+		PrimaryKey: []*schema.Column{PromotionsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "promotions_merchants_merchant",
+				Columns:    []*schema.Column{PromotionsColumns[20]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "promotion_merchant_id_status_ends_at",
+				Unique:  false,
+				Columns: []*schema.Column{PromotionsColumns[20], PromotionsColumns[5], PromotionsColumns[7]},
+			},
+			{
+				Name:    "promotion_status_ends_at",
+				Unique:  false,
+				Columns: []*schema.Column{PromotionsColumns[5], PromotionsColumns[7]},
+			},
+		},
+	}
+	// RedPacketsColumns holds the columns for the "red_packets" table.
+	RedPacketsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "seq", Type: field.TypeInt},
+		{Name: "amount", Type: field.TypeInt64},
+		{Name: "currency", Type: field.TypeString, Size: 3},
+		{Name: "user_id", Type: field.TypeInt, Nullable: true},
+		{Name: "claimed_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "expires_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "balance", Type: field.TypeInt64, Default: 0},
+		{Name: "campaign_id", Type: field.TypeInt},
+	}
+	// RedPacketsTable holds the schema information for the "red_packets" table.
+	RedPacketsTable = &schema.Table{
+		Name:       "red_packets",
+		Columns:    RedPacketsColumns,
+		PrimaryKey: []*schema.Column{RedPacketsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "red_packets_red_packet_campaigns_packets",
+				Columns:    []*schema.Column{RedPacketsColumns[8]},
+				RefColumns: []*schema.Column{RedPacketCampaignsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "redpacket_campaign_id_seq",
+				Unique:  true,
+				Columns: []*schema.Column{RedPacketsColumns[8], RedPacketsColumns[1]},
+			},
+			{
+				Name:    "redpacket_campaign_id_user_id",
+				Unique:  false,
+				Columns: []*schema.Column{RedPacketsColumns[8], RedPacketsColumns[4]},
+			},
+			{
+				Name:    "redpacket_user_id_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{RedPacketsColumns[4], RedPacketsColumns[6]},
+			},
+		},
+	}
+	// RedPacketCampaignsColumns holds the columns for the "red_packet_campaigns" table.
+	RedPacketCampaignsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "name", Type: field.TypeString, Size: 100},
+		{Name: "currency", Type: field.TypeString, Size: 3},
+		{Name: "split", Type: field.TypeEnum, Enums: []string{"RANDOM", "FIXED"}},
+		{Name: "budget", Type: field.TypeInt64},
+		{Name: "count", Type: field.TypeInt},
+		{Name: "min_amount", Type: field.TypeInt64},
+		{Name: "max_amount", Type: field.TypeInt64},
+		{Name: "starts_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "ends_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "per_user_limit", Type: field.TypeInt},
+		{Name: "validity_hours", Type: field.TypeInt},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"ACTIVE", "CANCELLED"}, Default: "ACTIVE"},
+		{Name: "created_by_id", Type: field.TypeInt, Nullable: true},
+	}
+	// RedPacketCampaignsTable holds the schema information for the "red_packet_campaigns" table.
+	RedPacketCampaignsTable = &schema.Table{
+		Name:       "red_packet_campaigns",
+		Columns:    RedPacketCampaignsColumns,
+		PrimaryKey: []*schema.Column{RedPacketCampaignsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "redpacketcampaign_status_ends_at",
+				Unique:  false,
+				Columns: []*schema.Column{RedPacketCampaignsColumns[14], RedPacketCampaignsColumns[11]},
+			},
+		},
+	}
+	// RedPacketClaimersColumns holds the columns for the "red_packet_claimers" table.
+	RedPacketClaimersColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "campaign_id", Type: field.TypeInt},
+		{Name: "user_id", Type: field.TypeInt},
+		{Name: "claims", Type: field.TypeInt},
+	}
+	// RedPacketClaimersTable holds the schema information for the "red_packet_claimers" table.
+	RedPacketClaimersTable = &schema.Table{
+		Name:       "red_packet_claimers",
+		Columns:    RedPacketClaimersColumns,
+		PrimaryKey: []*schema.Column{RedPacketClaimersColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "redpacketclaimer_campaign_id_user_id",
+				Unique:  true,
+				Columns: []*schema.Column{RedPacketClaimersColumns[1], RedPacketClaimersColumns[2]},
+			},
+		},
+	}
+	// RedPacketSpendsColumns holds the columns for the "red_packet_spends" table.
+	RedPacketSpendsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "red_packet_id", Type: field.TypeInt},
+		{Name: "order_id", Type: field.TypeInt},
+		{Name: "user_id", Type: field.TypeInt},
+		{Name: "amount", Type: field.TypeInt64},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "released_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+	}
+	// RedPacketSpendsTable holds the schema information for the "red_packet_spends" table.
+	RedPacketSpendsTable = &schema.Table{
+		Name:       "red_packet_spends",
+		Columns:    RedPacketSpendsColumns,
+		PrimaryKey: []*schema.Column{RedPacketSpendsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "redpacketspend_order_id_red_packet_id",
+				Unique:  true,
+				Columns: []*schema.Column{RedPacketSpendsColumns[2], RedPacketSpendsColumns[1]},
+			},
+			{
+				Name:    "redpacketspend_red_packet_id",
+				Unique:  false,
+				Columns: []*schema.Column{RedPacketSpendsColumns[1]},
 			},
 		},
 	}
@@ -1316,6 +2185,163 @@ var (
 			},
 		},
 	}
+	// RiskAssessmentsColumns holds the columns for the "risk_assessments" table.
+	RiskAssessmentsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "device_id", Type: field.TypeString, Size: 128, Default: ""},
+		{Name: "ip", Type: field.TypeString, Size: 64, Default: ""},
+		{Name: "phone", Type: field.TypeString, Size: 32, Default: ""},
+		{Name: "address_key", Type: field.TypeString, Size: 64, Default: ""},
+		{Name: "email", Type: field.TypeString, Size: 254, Default: ""},
+		{Name: "coupon_used", Type: field.TypeBool, Default: false},
+		{Name: "total", Type: field.TypeInt64, Default: 0},
+		{Name: "currency", Type: field.TypeString, Size: 3, Default: "CNY"},
+		{Name: "score", Type: field.TypeInt, Default: 0},
+		{Name: "rules", Type: field.TypeJSON},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "PASSED", "TRUSTED", "HELD", "APPROVED", "REJECTED", "WITHDRAWN"}, Default: "PENDING"},
+		{Name: "screened_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "decided_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "decision_note", Type: field.TypeString, Size: 500, Default: ""},
+		{Name: "order_id", Type: field.TypeInt},
+		{Name: "customer_id", Type: field.TypeInt},
+		{Name: "merchant_id", Type: field.TypeInt},
+		{Name: "decided_by", Type: field.TypeInt, Nullable: true},
+	}
+	// RiskAssessmentsTable holds the schema information for the "risk_assessments" table.
+	RiskAssessmentsTable = &schema.Table{
+		Name:       "risk_assessments",
+		Columns:    RiskAssessmentsColumns,
+		PrimaryKey: []*schema.Column{RiskAssessmentsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "risk_assessments_orders_order",
+				Columns:    []*schema.Column{RiskAssessmentsColumns[17]},
+				RefColumns: []*schema.Column{OrdersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "risk_assessments_users_customer",
+				Columns:    []*schema.Column{RiskAssessmentsColumns[18]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "risk_assessments_merchants_merchant",
+				Columns:    []*schema.Column{RiskAssessmentsColumns[19]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "risk_assessments_users_decider",
+				Columns:    []*schema.Column{RiskAssessmentsColumns[20]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "riskassessment_status_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{RiskAssessmentsColumns[13], RiskAssessmentsColumns[1]},
+			},
+			{
+				Name:    "riskassessment_customer_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{RiskAssessmentsColumns[18], RiskAssessmentsColumns[1]},
+			},
+			{
+				Name:    "riskassessment_device_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{RiskAssessmentsColumns[3], RiskAssessmentsColumns[1]},
+			},
+			{
+				Name:    "riskassessment_address_key_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{RiskAssessmentsColumns[6], RiskAssessmentsColumns[1]},
+			},
+			{
+				Name:    "riskassessment_phone_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{RiskAssessmentsColumns[5], RiskAssessmentsColumns[1]},
+			},
+			{
+				Name:    "riskassessment_merchant_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{RiskAssessmentsColumns[19], RiskAssessmentsColumns[1]},
+			},
+		},
+	}
+	// RiskListEntriesColumns holds the columns for the "risk_list_entries" table.
+	RiskListEntriesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"BLOCKED_PHONE", "BLOCKED_ADDRESS", "BLOCKED_DEVICE", "BLOCKED_EMAIL", "TRUSTED_USER", "TRUSTED_MERCHANT"}},
+		{Name: "value", Type: field.TypeString, Size: 255},
+		{Name: "label", Type: field.TypeString, Size: 500, Default: ""},
+		{Name: "note", Type: field.TypeString, Size: 500, Default: ""},
+		{Name: "created_by", Type: field.TypeInt, Nullable: true},
+	}
+	// RiskListEntriesTable holds the schema information for the "risk_list_entries" table.
+	RiskListEntriesTable = &schema.Table{
+		Name:       "risk_list_entries",
+		Columns:    RiskListEntriesColumns,
+		PrimaryKey: []*schema.Column{RiskListEntriesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "risklistentry_kind_value",
+				Unique:  true,
+				Columns: []*schema.Column{RiskListEntriesColumns[3], RiskListEntriesColumns[4]},
+			},
+		},
+	}
+	// SearchSynonymsColumns holds the columns for the "search_synonyms" table.
+	SearchSynonymsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "terms", Type: field.TypeJSON},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+	}
+	// SearchSynonymsTable holds the schema information for the "search_synonyms" table.
+	SearchSynonymsTable = &schema.Table{
+		Name:       "search_synonyms",
+		Columns:    SearchSynonymsColumns,
+		PrimaryKey: []*schema.Column{SearchSynonymsColumns[0]},
+	}
+	// SearchSynonymTermsColumns holds the columns for the "search_synonym_terms" table.
+	SearchSynonymTermsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "term", Type: field.TypeString, Size: 512},
+		{Name: "synonym_id", Type: field.TypeInt},
+	}
+	// SearchSynonymTermsTable holds the schema information for the "search_synonym_terms" table.
+	SearchSynonymTermsTable = &schema.Table{
+		Name:       "search_synonym_terms",
+		Columns:    SearchSynonymTermsColumns,
+		PrimaryKey: []*schema.Column{SearchSynonymTermsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "search_synonym_terms_search_synonyms_term_keys",
+				Columns:    []*schema.Column{SearchSynonymTermsColumns[2]},
+				RefColumns: []*schema.Column{SearchSynonymsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "searchsynonymterm_term",
+				Unique:  true,
+				Columns: []*schema.Column{SearchSynonymTermsColumns[1]},
+			},
+			{
+				Name:    "searchsynonymterm_synonym_id",
+				Unique:  false,
+				Columns: []*schema.Column{SearchSynonymTermsColumns[2]},
+			},
+		},
+	}
 	// SearchTokensColumns holds the columns for the "search_tokens" table.
 	SearchTokensColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -1517,6 +2543,58 @@ var (
 			},
 		},
 	}
+	// TotpCredentialsColumns holds the columns for the "totp_credentials" table.
+	TotpCredentialsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "secret", Type: field.TypeString, Size: 64},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "enabled_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "last_step", Type: field.TypeInt64, Default: 0},
+		{Name: "user_id", Type: field.TypeInt, Unique: true},
+	}
+	// TotpCredentialsTable holds the schema information for the "totp_credentials" table.
+	TotpCredentialsTable = &schema.Table{
+		Name:       "totp_credentials",
+		Columns:    TotpCredentialsColumns,
+		PrimaryKey: []*schema.Column{TotpCredentialsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "totp_credentials_users_totp",
+				Columns:    []*schema.Column{TotpCredentialsColumns[5]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+	}
+	// TotpRecoveryCodesColumns holds the columns for the "totp_recovery_codes" table.
+	TotpRecoveryCodesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "code_hash", Type: field.TypeString, Size: 64},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "used_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "user_id", Type: field.TypeInt},
+	}
+	// TotpRecoveryCodesTable holds the schema information for the "totp_recovery_codes" table.
+	TotpRecoveryCodesTable = &schema.Table{
+		Name:       "totp_recovery_codes",
+		Columns:    TotpRecoveryCodesColumns,
+		PrimaryKey: []*schema.Column{TotpRecoveryCodesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "totp_recovery_codes_users_totp_recovery_codes",
+				Columns:    []*schema.Column{TotpRecoveryCodesColumns[4]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "totprecoverycode_user_id_code_hash",
+				Unique:  true,
+				Columns: []*schema.Column{TotpRecoveryCodesColumns[4], TotpRecoveryCodesColumns[1]},
+			},
+		},
+	}
 	// TrackingEventsColumns holds the columns for the "tracking_events" table.
 	TrackingEventsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -1545,6 +2623,29 @@ var (
 				Name:    "trackingevent_shipment_id_status_occurred_at",
 				Unique:  true,
 				Columns: []*schema.Column{TrackingEventsColumns[6], TrackingEventsColumns[1], TrackingEventsColumns[4]},
+			},
+		},
+	}
+	// TranslationsColumns holds the columns for the "translations" table.
+	TranslationsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "entity_type", Type: field.TypeEnum, Enums: []string{"PRODUCT", "CATEGORY", "MERCHANT", "HELP_CATEGORY", "HELP_ARTICLE"}},
+		{Name: "entity_id", Type: field.TypeInt},
+		{Name: "locale", Type: field.TypeString, Size: 35},
+		{Name: "field", Type: field.TypeString, Size: 64},
+		{Name: "value", Type: field.TypeString, Size: 2147483647},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+	}
+	// TranslationsTable holds the schema information for the "translations" table.
+	TranslationsTable = &schema.Table{
+		Name:       "translations",
+		Columns:    TranslationsColumns,
+		PrimaryKey: []*schema.Column{TranslationsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "translation_entity_type_entity_id_locale_field",
+				Unique:  true,
+				Columns: []*schema.Column{TranslationsColumns[1], TranslationsColumns[2], TranslationsColumns[3], TranslationsColumns[4]},
 			},
 		},
 	}
@@ -1838,19 +2939,41 @@ var (
 		APIClientsTable,
 		AuditLogsTable,
 		CartLinesTable,
+		CatalogChangesTable,
 		CategoriesTable,
 		CheckoutsTable,
+		CommissionsTable,
+		CommissionRulesTable,
+		CouponsTable,
+		CouponTemplatesTable,
+		CreatorsTable,
+		CreatorClicksTable,
+		CreatorLinksTable,
+		CustomerGroupsTable,
+		CustomerGroupMembersTable,
 		EmailVerificationsTable,
+		ExchangeRatesTable,
+		ExperimentsTable,
+		ExperimentArmsTable,
+		ExperimentConversionsTable,
+		ExperimentExposuresTable,
+		FlashSaleClaimsTable,
+		FlashSaleItemsTable,
+		FlashSaleUsesTable,
 		HelpArticlesTable,
 		HelpArticleVotesTable,
 		HelpCategoriesTable,
 		HelpSearchTokensTable,
+		MemberPricesTable,
+		MemberTiersTable,
+		MembershipsTable,
 		MerchantsTable,
 		MerchantCreditsTable,
 		MerchantCreditSnapshotsTable,
 		MerchantInvitationsTable,
 		MerchantSanctionsTable,
 		OrdersTable,
+		OrderAdjustmentsTable,
 		OrderEventsTable,
 		OrderItemsTable,
 		PaymentsTable,
@@ -1858,18 +2981,30 @@ var (
 		PhoneCodesTable,
 		ProductsTable,
 		ProductVariantsTable,
+		PromotionsTable,
+		RedPacketsTable,
+		RedPacketCampaignsTable,
+		RedPacketClaimersTable,
+		RedPacketSpendsTable,
 		RefreshTokensTable,
 		RefundsTable,
 		RelayStatesTable,
 		ReviewsTable,
 		ReviewReportsTable,
 		ReviewVotesTable,
+		RiskAssessmentsTable,
+		RiskListEntriesTable,
+		SearchSynonymsTable,
+		SearchSynonymTermsTable,
 		SearchTokensTable,
 		ShipmentsTable,
 		StockMovementsTable,
 		TicketsTable,
 		TicketMessagesTable,
+		TotpCredentialsTable,
+		TotpRecoveryCodesTable,
 		TrackingEventsTable,
+		TranslationsTable,
 		UploadsTable,
 		UsersTable,
 		UserIdentitiesTable,
@@ -1906,6 +3041,9 @@ func init() {
 	CartLinesTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(64424509440),
 	}
+	CatalogChangesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(300647710720),
+	}
 	CategoriesTable.ForeignKeys[0].RefTable = CategoriesTable
 	CategoriesTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(4294967296),
@@ -1913,9 +3051,65 @@ func init() {
 	CheckoutsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(68719476736),
 	}
+	CommissionsTable.ForeignKeys[0].RefTable = OrdersTable
+	CommissionsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(244813135872),
+	}
+	CommissionRulesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(249108103168),
+	}
+	CouponsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(193273528320),
+	}
+	CouponTemplatesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(197568495616),
+	}
+	CreatorsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(253403070464),
+	}
+	CreatorClicksTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(257698037760),
+	}
+	CreatorLinksTable.ForeignKeys[0].RefTable = CreatorsTable
+	CreatorLinksTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(261993005056),
+	}
+	CustomerGroupsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(223338299392),
+	}
+	CustomerGroupMembersTable.ForeignKeys[0].RefTable = CustomerGroupsTable
+	CustomerGroupMembersTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(227633266688),
+	}
 	EmailVerificationsTable.ForeignKeys[0].RefTable = UsersTable
 	EmailVerificationsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(115964116992),
+	}
+	ExchangeRatesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(304942678016),
+	}
+	ExperimentsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(266287972352),
+	}
+	ExperimentArmsTable.ForeignKeys[0].RefTable = ExperimentsTable
+	ExperimentArmsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(270582939648),
+	}
+	ExperimentConversionsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(274877906944),
+	}
+	ExperimentExposuresTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(279172874240),
+	}
+	FlashSaleClaimsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(206158430208),
+	}
+	FlashSaleItemsTable.ForeignKeys[0].RefTable = PromotionsTable
+	FlashSaleItemsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(210453397504),
+	}
+	FlashSaleUsesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(214748364800),
 	}
 	HelpArticlesTable.ForeignKeys[0].RefTable = HelpCategoriesTable
 	HelpArticlesTable.Annotation = &entsql.Annotation{
@@ -1931,6 +3125,17 @@ func init() {
 	HelpSearchTokensTable.ForeignKeys[0].RefTable = HelpArticlesTable
 	HelpSearchTokensTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(167503724544),
+	}
+	MemberPricesTable.ForeignKeys[0].RefTable = MemberTiersTable
+	MemberPricesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(231928233984),
+	}
+	MemberTiersTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(236223201280),
+	}
+	MembershipsTable.ForeignKeys[0].RefTable = MemberTiersTable
+	MembershipsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(240518168576),
 	}
 	MerchantsTable.ForeignKeys[0].RefTable = UsersTable
 	MerchantsTable.Annotation = &entsql.Annotation{
@@ -1957,6 +3162,10 @@ func init() {
 	OrdersTable.ForeignKeys[1].RefTable = UsersTable
 	OrdersTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(17179869184),
+	}
+	OrderAdjustmentsTable.ForeignKeys[0].RefTable = OrdersTable
+	OrderAdjustmentsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(201863462912),
 	}
 	OrderEventsTable.ForeignKeys[0].RefTable = OrdersTable
 	OrderEventsTable.Annotation = &entsql.Annotation{
@@ -1986,6 +3195,23 @@ func init() {
 	ProductVariantsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(34359738368),
 	}
+	PromotionsTable.ForeignKeys[0].RefTable = MerchantsTable
+	PromotionsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(219043332096),
+	}
+	RedPacketsTable.ForeignKeys[0].RefTable = RedPacketCampaignsTable
+	RedPacketsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(283467841536),
+	}
+	RedPacketCampaignsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(287762808832),
+	}
+	RedPacketClaimersTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(292057776128),
+	}
+	RedPacketSpendsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(296352743424),
+	}
 	RefreshTokensTable.ForeignKeys[0].RefTable = UsersTable
 	RefreshTokensTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(38654705664),
@@ -2011,6 +3237,23 @@ func init() {
 	ReviewVotesTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(141733920768),
 	}
+	RiskAssessmentsTable.ForeignKeys[0].RefTable = OrdersTable
+	RiskAssessmentsTable.ForeignKeys[1].RefTable = UsersTable
+	RiskAssessmentsTable.ForeignKeys[2].RefTable = MerchantsTable
+	RiskAssessmentsTable.ForeignKeys[3].RefTable = UsersTable
+	RiskAssessmentsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(330712481792),
+	}
+	RiskListEntriesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(335007449088),
+	}
+	SearchSynonymsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(313532612608),
+	}
+	SearchSynonymTermsTable.ForeignKeys[0].RefTable = SearchSynonymsTable
+	SearchSynonymTermsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(317827579904),
+	}
 	SearchTokensTable.ForeignKeys[0].RefTable = ProductsTable
 	SearchTokensTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(51539607552),
@@ -2031,9 +3274,20 @@ func init() {
 	TicketMessagesTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(176093659136),
 	}
+	TotpCredentialsTable.ForeignKeys[0].RefTable = UsersTable
+	TotpCredentialsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(322122547200),
+	}
+	TotpRecoveryCodesTable.ForeignKeys[0].RefTable = UsersTable
+	TotpRecoveryCodesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(326417514496),
+	}
 	TrackingEventsTable.ForeignKeys[0].RefTable = ShipmentsTable
 	TrackingEventsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(90194313216),
+	}
+	TranslationsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(309237645312),
 	}
 	UploadsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(133143986176),

@@ -40,6 +40,8 @@ const (
 	FieldShippingFee = "shipping_fee"
 	// FieldDiscount holds the string denoting the discount field in the database.
 	FieldDiscount = "discount"
+	// FieldShippingDiscount holds the string denoting the shipping_discount field in the database.
+	FieldShippingDiscount = "shipping_discount"
 	// FieldTotal holds the string denoting the total field in the database.
 	FieldTotal = "total"
 	// FieldShippingAddress holds the string denoting the shipping_address field in the database.
@@ -146,6 +148,7 @@ var Columns = []string{
 	FieldSubtotal,
 	FieldShippingFee,
 	FieldDiscount,
+	FieldShippingDiscount,
 	FieldTotal,
 	FieldShippingAddress,
 	FieldContactName,
@@ -214,6 +217,10 @@ var (
 	DefaultDiscount int64
 	// DiscountValidator is a validator for the "discount" field. It is called by the builders before save.
 	DiscountValidator func(int64) error
+	// DefaultShippingDiscount holds the default value on creation for the "shipping_discount" field.
+	DefaultShippingDiscount int64
+	// ShippingDiscountValidator is a validator for the "shipping_discount" field. It is called by the builders before save.
+	ShippingDiscountValidator func(int64) error
 	// TotalValidator is a validator for the "total" field. It is called by the builders before save.
 	TotalValidator func(int64) error
 	// DefaultContactName holds the default value on creation for the "contact_name" field.
@@ -246,6 +253,7 @@ const DefaultStatus = StatusPENDING_PAYMENT
 const (
 	StatusPENDING_PAYMENT Status = "PENDING_PAYMENT"
 	StatusPAID            Status = "PAID"
+	StatusRISK_REVIEW     Status = "RISK_REVIEW"
 	StatusACCEPTED        Status = "ACCEPTED"
 	StatusSHIPPED         Status = "SHIPPED"
 	StatusDELIVERED       Status = "DELIVERED"
@@ -261,7 +269,7 @@ func (s Status) String() string {
 // StatusValidator is a validator for the "status" field enum values. It is called by the builders before save.
 func StatusValidator(s Status) error {
 	switch s {
-	case StatusPENDING_PAYMENT, StatusPAID, StatusACCEPTED, StatusSHIPPED, StatusDELIVERED, StatusFULFILLED, StatusCOMPLETED, StatusCANCELLED:
+	case StatusPENDING_PAYMENT, StatusPAID, StatusRISK_REVIEW, StatusACCEPTED, StatusSHIPPED, StatusDELIVERED, StatusFULFILLED, StatusCOMPLETED, StatusCANCELLED:
 		return nil
 	default:
 		return fmt.Errorf("order: invalid enum value for status field: %q", s)
@@ -386,6 +394,11 @@ func ByShippingFee(opts ...sql.OrderTermOption) OrderOption {
 // ByDiscount orders the results by the discount field.
 func ByDiscount(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldDiscount, opts...).ToFunc()
+}
+
+// ByShippingDiscount orders the results by the shipping_discount field.
+func ByShippingDiscount(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldShippingDiscount, opts...).ToFunc()
 }
 
 // ByTotal orders the results by the total field.

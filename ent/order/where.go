@@ -105,6 +105,11 @@ func Discount(v int64) predicate.Order {
 	return predicate.Order(sql.FieldEQ(FieldDiscount, v))
 }
 
+// ShippingDiscount applies equality check predicate on the "shipping_discount" field. It's identical to ShippingDiscountEQ.
+func ShippingDiscount(v int64) predicate.Order {
+	return predicate.Order(sql.FieldEQ(FieldShippingDiscount, v))
+}
+
 // Total applies equality check predicate on the "total" field. It's identical to TotalEQ.
 func Total(v int64) predicate.Order {
 	return predicate.Order(sql.FieldEQ(FieldTotal, v))
@@ -628,6 +633,46 @@ func DiscountLT(v int64) predicate.Order {
 // DiscountLTE applies the LTE predicate on the "discount" field.
 func DiscountLTE(v int64) predicate.Order {
 	return predicate.Order(sql.FieldLTE(FieldDiscount, v))
+}
+
+// ShippingDiscountEQ applies the EQ predicate on the "shipping_discount" field.
+func ShippingDiscountEQ(v int64) predicate.Order {
+	return predicate.Order(sql.FieldEQ(FieldShippingDiscount, v))
+}
+
+// ShippingDiscountNEQ applies the NEQ predicate on the "shipping_discount" field.
+func ShippingDiscountNEQ(v int64) predicate.Order {
+	return predicate.Order(sql.FieldNEQ(FieldShippingDiscount, v))
+}
+
+// ShippingDiscountIn applies the In predicate on the "shipping_discount" field.
+func ShippingDiscountIn(vs ...int64) predicate.Order {
+	return predicate.Order(sql.FieldIn(FieldShippingDiscount, vs...))
+}
+
+// ShippingDiscountNotIn applies the NotIn predicate on the "shipping_discount" field.
+func ShippingDiscountNotIn(vs ...int64) predicate.Order {
+	return predicate.Order(sql.FieldNotIn(FieldShippingDiscount, vs...))
+}
+
+// ShippingDiscountGT applies the GT predicate on the "shipping_discount" field.
+func ShippingDiscountGT(v int64) predicate.Order {
+	return predicate.Order(sql.FieldGT(FieldShippingDiscount, v))
+}
+
+// ShippingDiscountGTE applies the GTE predicate on the "shipping_discount" field.
+func ShippingDiscountGTE(v int64) predicate.Order {
+	return predicate.Order(sql.FieldGTE(FieldShippingDiscount, v))
+}
+
+// ShippingDiscountLT applies the LT predicate on the "shipping_discount" field.
+func ShippingDiscountLT(v int64) predicate.Order {
+	return predicate.Order(sql.FieldLT(FieldShippingDiscount, v))
+}
+
+// ShippingDiscountLTE applies the LTE predicate on the "shipping_discount" field.
+func ShippingDiscountLTE(v int64) predicate.Order {
+	return predicate.Order(sql.FieldLTE(FieldShippingDiscount, v))
 }
 
 // TotalEQ applies the EQ predicate on the "total" field.

@@ -40,6 +40,8 @@ const (
 	FieldQuantity = "quantity"
 	// FieldLineTotal holds the string denoting the line_total field in the database.
 	FieldLineTotal = "line_total"
+	// FieldDiscount holds the string denoting the discount field in the database.
+	FieldDiscount = "discount"
 	// FieldFulfilledAt holds the string denoting the fulfilled_at field in the database.
 	FieldFulfilledAt = "fulfilled_at"
 	// FieldAfterSalesStatus holds the string denoting the after_sales_status field in the database.
@@ -98,6 +100,7 @@ var Columns = []string{
 	FieldCurrency,
 	FieldQuantity,
 	FieldLineTotal,
+	FieldDiscount,
 	FieldFulfilledAt,
 	FieldAfterSalesStatus,
 }
@@ -136,6 +139,10 @@ var (
 	QuantityValidator func(int) error
 	// LineTotalValidator is a validator for the "line_total" field. It is called by the builders before save.
 	LineTotalValidator func(int64) error
+	// DefaultDiscount holds the default value on creation for the "discount" field.
+	DefaultDiscount int64
+	// DiscountValidator is a validator for the "discount" field. It is called by the builders before save.
+	DiscountValidator func(int64) error
 )
 
 // Kind defines the type for the "kind" enum field.
@@ -251,6 +258,11 @@ func ByQuantity(opts ...sql.OrderTermOption) OrderOption {
 // ByLineTotal orders the results by the line_total field.
 func ByLineTotal(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldLineTotal, opts...).ToFunc()
+}
+
+// ByDiscount orders the results by the discount field.
+func ByDiscount(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldDiscount, opts...).ToFunc()
 }
 
 // ByFulfilledAt orders the results by the fulfilled_at field.

@@ -100,6 +100,11 @@ func LineTotal(v int64) predicate.OrderItem {
 	return predicate.OrderItem(sql.FieldEQ(FieldLineTotal, v))
 }
 
+// Discount applies equality check predicate on the "discount" field. It's identical to DiscountEQ.
+func Discount(v int64) predicate.OrderItem {
+	return predicate.OrderItem(sql.FieldEQ(FieldDiscount, v))
+}
+
 // FulfilledAt applies equality check predicate on the "fulfilled_at" field. It's identical to FulfilledAtEQ.
 func FulfilledAt(v time.Time) predicate.OrderItem {
 	return predicate.OrderItem(sql.FieldEQ(FieldFulfilledAt, v))
@@ -518,6 +523,46 @@ func LineTotalLT(v int64) predicate.OrderItem {
 // LineTotalLTE applies the LTE predicate on the "line_total" field.
 func LineTotalLTE(v int64) predicate.OrderItem {
 	return predicate.OrderItem(sql.FieldLTE(FieldLineTotal, v))
+}
+
+// DiscountEQ applies the EQ predicate on the "discount" field.
+func DiscountEQ(v int64) predicate.OrderItem {
+	return predicate.OrderItem(sql.FieldEQ(FieldDiscount, v))
+}
+
+// DiscountNEQ applies the NEQ predicate on the "discount" field.
+func DiscountNEQ(v int64) predicate.OrderItem {
+	return predicate.OrderItem(sql.FieldNEQ(FieldDiscount, v))
+}
+
+// DiscountIn applies the In predicate on the "discount" field.
+func DiscountIn(vs ...int64) predicate.OrderItem {
+	return predicate.OrderItem(sql.FieldIn(FieldDiscount, vs...))
+}
+
+// DiscountNotIn applies the NotIn predicate on the "discount" field.
+func DiscountNotIn(vs ...int64) predicate.OrderItem {
+	return predicate.OrderItem(sql.FieldNotIn(FieldDiscount, vs...))
+}
+
+// DiscountGT applies the GT predicate on the "discount" field.
+func DiscountGT(v int64) predicate.OrderItem {
+	return predicate.OrderItem(sql.FieldGT(FieldDiscount, v))
+}
+
+// DiscountGTE applies the GTE predicate on the "discount" field.
+func DiscountGTE(v int64) predicate.OrderItem {
+	return predicate.OrderItem(sql.FieldGTE(FieldDiscount, v))
+}
+
+// DiscountLT applies the LT predicate on the "discount" field.
+func DiscountLT(v int64) predicate.OrderItem {
+	return predicate.OrderItem(sql.FieldLT(FieldDiscount, v))
+}
+
+// DiscountLTE applies the LTE predicate on the "discount" field.
+func DiscountLTE(v int64) predicate.OrderItem {
+	return predicate.OrderItem(sql.FieldLTE(FieldDiscount, v))
 }
 
 // FulfilledAtEQ applies the EQ predicate on the "fulfilled_at" field.

@@ -24,14 +24,68 @@ type AuditLog func(*sql.Selector)
 // CartLine is the predicate function for cartline builders.
 type CartLine func(*sql.Selector)
 
+// CatalogChange is the predicate function for catalogchange builders.
+type CatalogChange func(*sql.Selector)
+
 // Category is the predicate function for category builders.
 type Category func(*sql.Selector)
 
 // Checkout is the predicate function for checkout builders.
 type Checkout func(*sql.Selector)
 
+// Commission is the predicate function for commission builders.
+type Commission func(*sql.Selector)
+
+// CommissionRule is the predicate function for commissionrule builders.
+type CommissionRule func(*sql.Selector)
+
+// Coupon is the predicate function for coupon builders.
+type Coupon func(*sql.Selector)
+
+// CouponTemplate is the predicate function for coupontemplate builders.
+type CouponTemplate func(*sql.Selector)
+
+// Creator is the predicate function for creator builders.
+type Creator func(*sql.Selector)
+
+// CreatorClick is the predicate function for creatorclick builders.
+type CreatorClick func(*sql.Selector)
+
+// CreatorLink is the predicate function for creatorlink builders.
+type CreatorLink func(*sql.Selector)
+
+// CustomerGroup is the predicate function for customergroup builders.
+type CustomerGroup func(*sql.Selector)
+
+// CustomerGroupMember is the predicate function for customergroupmember builders.
+type CustomerGroupMember func(*sql.Selector)
+
 // EmailVerification is the predicate function for emailverification builders.
 type EmailVerification func(*sql.Selector)
+
+// ExchangeRate is the predicate function for exchangerate builders.
+type ExchangeRate func(*sql.Selector)
+
+// Experiment is the predicate function for experiment builders.
+type Experiment func(*sql.Selector)
+
+// ExperimentArm is the predicate function for experimentarm builders.
+type ExperimentArm func(*sql.Selector)
+
+// ExperimentConversion is the predicate function for experimentconversion builders.
+type ExperimentConversion func(*sql.Selector)
+
+// ExperimentExposure is the predicate function for experimentexposure builders.
+type ExperimentExposure func(*sql.Selector)
+
+// FlashSaleClaim is the predicate function for flashsaleclaim builders.
+type FlashSaleClaim func(*sql.Selector)
+
+// FlashSaleItem is the predicate function for flashsaleitem builders.
+type FlashSaleItem func(*sql.Selector)
+
+// FlashSaleUse is the predicate function for flashsaleuse builders.
+type FlashSaleUse func(*sql.Selector)
 
 // HelpArticle is the predicate function for helparticle builders.
 type HelpArticle func(*sql.Selector)
@@ -44,6 +98,15 @@ type HelpCategory func(*sql.Selector)
 
 // HelpSearchToken is the predicate function for helpsearchtoken builders.
 type HelpSearchToken func(*sql.Selector)
+
+// MemberPrice is the predicate function for memberprice builders.
+type MemberPrice func(*sql.Selector)
+
+// MemberTier is the predicate function for membertier builders.
+type MemberTier func(*sql.Selector)
+
+// Membership is the predicate function for membership builders.
+type Membership func(*sql.Selector)
 
 // Merchant is the predicate function for merchant builders.
 type Merchant func(*sql.Selector)
@@ -62,6 +125,9 @@ type MerchantSanction func(*sql.Selector)
 
 // Order is the predicate function for order builders.
 type Order func(*sql.Selector)
+
+// OrderAdjustment is the predicate function for orderadjustment builders.
+type OrderAdjustment func(*sql.Selector)
 
 // OrderEvent is the predicate function for orderevent builders.
 type OrderEvent func(*sql.Selector)
@@ -84,6 +150,21 @@ type Product func(*sql.Selector)
 // ProductVariant is the predicate function for productvariant builders.
 type ProductVariant func(*sql.Selector)
 
+// Promotion is the predicate function for promotion builders.
+type Promotion func(*sql.Selector)
+
+// RedPacket is the predicate function for redpacket builders.
+type RedPacket func(*sql.Selector)
+
+// RedPacketCampaign is the predicate function for redpacketcampaign builders.
+type RedPacketCampaign func(*sql.Selector)
+
+// RedPacketClaimer is the predicate function for redpacketclaimer builders.
+type RedPacketClaimer func(*sql.Selector)
+
+// RedPacketSpend is the predicate function for redpacketspend builders.
+type RedPacketSpend func(*sql.Selector)
+
 // RefreshToken is the predicate function for refreshtoken builders.
 type RefreshToken func(*sql.Selector)
 
@@ -102,6 +183,18 @@ type ReviewReport func(*sql.Selector)
 // ReviewVote is the predicate function for reviewvote builders.
 type ReviewVote func(*sql.Selector)
 
+// RiskAssessment is the predicate function for riskassessment builders.
+type RiskAssessment func(*sql.Selector)
+
+// RiskListEntry is the predicate function for risklistentry builders.
+type RiskListEntry func(*sql.Selector)
+
+// SearchSynonym is the predicate function for searchsynonym builders.
+type SearchSynonym func(*sql.Selector)
+
+// SearchSynonymTerm is the predicate function for searchsynonymterm builders.
+type SearchSynonymTerm func(*sql.Selector)
+
 // SearchToken is the predicate function for searchtoken builders.
 type SearchToken func(*sql.Selector)
 
@@ -117,8 +210,17 @@ type Ticket func(*sql.Selector)
 // TicketMessage is the predicate function for ticketmessage builders.
 type TicketMessage func(*sql.Selector)
 
+// TotpCredential is the predicate function for totpcredential builders.
+type TotpCredential func(*sql.Selector)
+
+// TotpRecoveryCode is the predicate function for totprecoverycode builders.
+type TotpRecoveryCode func(*sql.Selector)
+
 // TrackingEvent is the predicate function for trackingevent builders.
 type TrackingEvent func(*sql.Selector)
+
+// Translation is the predicate function for translation builders.
+type Translation func(*sql.Selector)
 
 // Upload is the predicate function for upload builders.
 type Upload func(*sql.Selector)

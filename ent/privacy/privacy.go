@@ -255,6 +255,30 @@ func (f CartLineMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutati
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.CartLineMutation", m)
 }
 
+// The CatalogChangeQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type CatalogChangeQueryRuleFunc func(context.Context, *ent.CatalogChangeQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f CatalogChangeQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CatalogChangeQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.CatalogChangeQuery", q)
+}
+
+// The CatalogChangeMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type CatalogChangeMutationRuleFunc func(context.Context, *ent.CatalogChangeMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f CatalogChangeMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.CatalogChangeMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.CatalogChangeMutation", m)
+}
+
 // The CategoryQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type CategoryQueryRuleFunc func(context.Context, *ent.CategoryQuery) error
@@ -303,6 +327,222 @@ func (f CheckoutMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutati
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.CheckoutMutation", m)
 }
 
+// The CommissionQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type CommissionQueryRuleFunc func(context.Context, *ent.CommissionQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f CommissionQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CommissionQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.CommissionQuery", q)
+}
+
+// The CommissionMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type CommissionMutationRuleFunc func(context.Context, *ent.CommissionMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f CommissionMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.CommissionMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.CommissionMutation", m)
+}
+
+// The CommissionRuleQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type CommissionRuleQueryRuleFunc func(context.Context, *ent.CommissionRuleQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f CommissionRuleQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CommissionRuleQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.CommissionRuleQuery", q)
+}
+
+// The CommissionRuleMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type CommissionRuleMutationRuleFunc func(context.Context, *ent.CommissionRuleMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f CommissionRuleMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.CommissionRuleMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.CommissionRuleMutation", m)
+}
+
+// The CouponQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type CouponQueryRuleFunc func(context.Context, *ent.CouponQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f CouponQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CouponQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.CouponQuery", q)
+}
+
+// The CouponMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type CouponMutationRuleFunc func(context.Context, *ent.CouponMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f CouponMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.CouponMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.CouponMutation", m)
+}
+
+// The CouponTemplateQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type CouponTemplateQueryRuleFunc func(context.Context, *ent.CouponTemplateQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f CouponTemplateQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CouponTemplateQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.CouponTemplateQuery", q)
+}
+
+// The CouponTemplateMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type CouponTemplateMutationRuleFunc func(context.Context, *ent.CouponTemplateMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f CouponTemplateMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.CouponTemplateMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.CouponTemplateMutation", m)
+}
+
+// The CreatorQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type CreatorQueryRuleFunc func(context.Context, *ent.CreatorQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f CreatorQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CreatorQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.CreatorQuery", q)
+}
+
+// The CreatorMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type CreatorMutationRuleFunc func(context.Context, *ent.CreatorMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f CreatorMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.CreatorMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.CreatorMutation", m)
+}
+
+// The CreatorClickQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type CreatorClickQueryRuleFunc func(context.Context, *ent.CreatorClickQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f CreatorClickQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CreatorClickQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.CreatorClickQuery", q)
+}
+
+// The CreatorClickMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type CreatorClickMutationRuleFunc func(context.Context, *ent.CreatorClickMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f CreatorClickMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.CreatorClickMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.CreatorClickMutation", m)
+}
+
+// The CreatorLinkQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type CreatorLinkQueryRuleFunc func(context.Context, *ent.CreatorLinkQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f CreatorLinkQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CreatorLinkQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.CreatorLinkQuery", q)
+}
+
+// The CreatorLinkMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type CreatorLinkMutationRuleFunc func(context.Context, *ent.CreatorLinkMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f CreatorLinkMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.CreatorLinkMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.CreatorLinkMutation", m)
+}
+
+// The CustomerGroupQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type CustomerGroupQueryRuleFunc func(context.Context, *ent.CustomerGroupQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f CustomerGroupQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CustomerGroupQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.CustomerGroupQuery", q)
+}
+
+// The CustomerGroupMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type CustomerGroupMutationRuleFunc func(context.Context, *ent.CustomerGroupMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f CustomerGroupMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.CustomerGroupMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.CustomerGroupMutation", m)
+}
+
+// The CustomerGroupMemberQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type CustomerGroupMemberQueryRuleFunc func(context.Context, *ent.CustomerGroupMemberQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f CustomerGroupMemberQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CustomerGroupMemberQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.CustomerGroupMemberQuery", q)
+}
+
+// The CustomerGroupMemberMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type CustomerGroupMemberMutationRuleFunc func(context.Context, *ent.CustomerGroupMemberMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f CustomerGroupMemberMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.CustomerGroupMemberMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.CustomerGroupMemberMutation", m)
+}
+
 // The EmailVerificationQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type EmailVerificationQueryRuleFunc func(context.Context, *ent.EmailVerificationQuery) error
@@ -325,6 +565,198 @@ func (f EmailVerificationMutationRuleFunc) EvalMutation(ctx context.Context, m e
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.EmailVerificationMutation", m)
+}
+
+// The ExchangeRateQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ExchangeRateQueryRuleFunc func(context.Context, *ent.ExchangeRateQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ExchangeRateQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ExchangeRateQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ExchangeRateQuery", q)
+}
+
+// The ExchangeRateMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ExchangeRateMutationRuleFunc func(context.Context, *ent.ExchangeRateMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ExchangeRateMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ExchangeRateMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ExchangeRateMutation", m)
+}
+
+// The ExperimentQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ExperimentQueryRuleFunc func(context.Context, *ent.ExperimentQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ExperimentQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ExperimentQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ExperimentQuery", q)
+}
+
+// The ExperimentMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ExperimentMutationRuleFunc func(context.Context, *ent.ExperimentMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ExperimentMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ExperimentMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ExperimentMutation", m)
+}
+
+// The ExperimentArmQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ExperimentArmQueryRuleFunc func(context.Context, *ent.ExperimentArmQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ExperimentArmQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ExperimentArmQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ExperimentArmQuery", q)
+}
+
+// The ExperimentArmMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ExperimentArmMutationRuleFunc func(context.Context, *ent.ExperimentArmMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ExperimentArmMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ExperimentArmMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ExperimentArmMutation", m)
+}
+
+// The ExperimentConversionQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ExperimentConversionQueryRuleFunc func(context.Context, *ent.ExperimentConversionQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ExperimentConversionQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ExperimentConversionQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ExperimentConversionQuery", q)
+}
+
+// The ExperimentConversionMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ExperimentConversionMutationRuleFunc func(context.Context, *ent.ExperimentConversionMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ExperimentConversionMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ExperimentConversionMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ExperimentConversionMutation", m)
+}
+
+// The ExperimentExposureQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ExperimentExposureQueryRuleFunc func(context.Context, *ent.ExperimentExposureQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ExperimentExposureQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ExperimentExposureQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ExperimentExposureQuery", q)
+}
+
+// The ExperimentExposureMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ExperimentExposureMutationRuleFunc func(context.Context, *ent.ExperimentExposureMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ExperimentExposureMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ExperimentExposureMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ExperimentExposureMutation", m)
+}
+
+// The FlashSaleClaimQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type FlashSaleClaimQueryRuleFunc func(context.Context, *ent.FlashSaleClaimQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f FlashSaleClaimQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.FlashSaleClaimQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.FlashSaleClaimQuery", q)
+}
+
+// The FlashSaleClaimMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type FlashSaleClaimMutationRuleFunc func(context.Context, *ent.FlashSaleClaimMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f FlashSaleClaimMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.FlashSaleClaimMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.FlashSaleClaimMutation", m)
+}
+
+// The FlashSaleItemQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type FlashSaleItemQueryRuleFunc func(context.Context, *ent.FlashSaleItemQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f FlashSaleItemQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.FlashSaleItemQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.FlashSaleItemQuery", q)
+}
+
+// The FlashSaleItemMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type FlashSaleItemMutationRuleFunc func(context.Context, *ent.FlashSaleItemMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f FlashSaleItemMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.FlashSaleItemMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.FlashSaleItemMutation", m)
+}
+
+// The FlashSaleUseQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type FlashSaleUseQueryRuleFunc func(context.Context, *ent.FlashSaleUseQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f FlashSaleUseQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.FlashSaleUseQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.FlashSaleUseQuery", q)
+}
+
+// The FlashSaleUseMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type FlashSaleUseMutationRuleFunc func(context.Context, *ent.FlashSaleUseMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f FlashSaleUseMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.FlashSaleUseMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.FlashSaleUseMutation", m)
 }
 
 // The HelpArticleQueryRuleFunc type is an adapter to allow the use of ordinary
@@ -421,6 +853,78 @@ func (f HelpSearchTokenMutationRuleFunc) EvalMutation(ctx context.Context, m ent
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.HelpSearchTokenMutation", m)
+}
+
+// The MemberPriceQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type MemberPriceQueryRuleFunc func(context.Context, *ent.MemberPriceQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f MemberPriceQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.MemberPriceQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.MemberPriceQuery", q)
+}
+
+// The MemberPriceMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type MemberPriceMutationRuleFunc func(context.Context, *ent.MemberPriceMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f MemberPriceMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.MemberPriceMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.MemberPriceMutation", m)
+}
+
+// The MemberTierQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type MemberTierQueryRuleFunc func(context.Context, *ent.MemberTierQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f MemberTierQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.MemberTierQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.MemberTierQuery", q)
+}
+
+// The MemberTierMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type MemberTierMutationRuleFunc func(context.Context, *ent.MemberTierMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f MemberTierMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.MemberTierMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.MemberTierMutation", m)
+}
+
+// The MembershipQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type MembershipQueryRuleFunc func(context.Context, *ent.MembershipQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f MembershipQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.MembershipQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.MembershipQuery", q)
+}
+
+// The MembershipMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type MembershipMutationRuleFunc func(context.Context, *ent.MembershipMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f MembershipMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.MembershipMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.MembershipMutation", m)
 }
 
 // The MerchantQueryRuleFunc type is an adapter to allow the use of ordinary
@@ -565,6 +1069,30 @@ func (f OrderMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation)
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.OrderMutation", m)
+}
+
+// The OrderAdjustmentQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type OrderAdjustmentQueryRuleFunc func(context.Context, *ent.OrderAdjustmentQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f OrderAdjustmentQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.OrderAdjustmentQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.OrderAdjustmentQuery", q)
+}
+
+// The OrderAdjustmentMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type OrderAdjustmentMutationRuleFunc func(context.Context, *ent.OrderAdjustmentMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f OrderAdjustmentMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.OrderAdjustmentMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.OrderAdjustmentMutation", m)
 }
 
 // The OrderEventQueryRuleFunc type is an adapter to allow the use of ordinary
@@ -735,6 +1263,126 @@ func (f ProductVariantMutationRuleFunc) EvalMutation(ctx context.Context, m ent.
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ProductVariantMutation", m)
 }
 
+// The PromotionQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type PromotionQueryRuleFunc func(context.Context, *ent.PromotionQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f PromotionQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PromotionQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.PromotionQuery", q)
+}
+
+// The PromotionMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type PromotionMutationRuleFunc func(context.Context, *ent.PromotionMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f PromotionMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.PromotionMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.PromotionMutation", m)
+}
+
+// The RedPacketQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type RedPacketQueryRuleFunc func(context.Context, *ent.RedPacketQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f RedPacketQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.RedPacketQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.RedPacketQuery", q)
+}
+
+// The RedPacketMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type RedPacketMutationRuleFunc func(context.Context, *ent.RedPacketMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f RedPacketMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.RedPacketMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.RedPacketMutation", m)
+}
+
+// The RedPacketCampaignQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type RedPacketCampaignQueryRuleFunc func(context.Context, *ent.RedPacketCampaignQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f RedPacketCampaignQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.RedPacketCampaignQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.RedPacketCampaignQuery", q)
+}
+
+// The RedPacketCampaignMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type RedPacketCampaignMutationRuleFunc func(context.Context, *ent.RedPacketCampaignMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f RedPacketCampaignMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.RedPacketCampaignMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.RedPacketCampaignMutation", m)
+}
+
+// The RedPacketClaimerQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type RedPacketClaimerQueryRuleFunc func(context.Context, *ent.RedPacketClaimerQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f RedPacketClaimerQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.RedPacketClaimerQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.RedPacketClaimerQuery", q)
+}
+
+// The RedPacketClaimerMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type RedPacketClaimerMutationRuleFunc func(context.Context, *ent.RedPacketClaimerMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f RedPacketClaimerMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.RedPacketClaimerMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.RedPacketClaimerMutation", m)
+}
+
+// The RedPacketSpendQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type RedPacketSpendQueryRuleFunc func(context.Context, *ent.RedPacketSpendQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f RedPacketSpendQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.RedPacketSpendQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.RedPacketSpendQuery", q)
+}
+
+// The RedPacketSpendMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type RedPacketSpendMutationRuleFunc func(context.Context, *ent.RedPacketSpendMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f RedPacketSpendMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.RedPacketSpendMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.RedPacketSpendMutation", m)
+}
+
 // The RefreshTokenQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type RefreshTokenQueryRuleFunc func(context.Context, *ent.RefreshTokenQuery) error
@@ -879,6 +1527,102 @@ func (f ReviewVoteMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Muta
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ReviewVoteMutation", m)
 }
 
+// The RiskAssessmentQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type RiskAssessmentQueryRuleFunc func(context.Context, *ent.RiskAssessmentQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f RiskAssessmentQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.RiskAssessmentQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.RiskAssessmentQuery", q)
+}
+
+// The RiskAssessmentMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type RiskAssessmentMutationRuleFunc func(context.Context, *ent.RiskAssessmentMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f RiskAssessmentMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.RiskAssessmentMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.RiskAssessmentMutation", m)
+}
+
+// The RiskListEntryQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type RiskListEntryQueryRuleFunc func(context.Context, *ent.RiskListEntryQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f RiskListEntryQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.RiskListEntryQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.RiskListEntryQuery", q)
+}
+
+// The RiskListEntryMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type RiskListEntryMutationRuleFunc func(context.Context, *ent.RiskListEntryMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f RiskListEntryMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.RiskListEntryMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.RiskListEntryMutation", m)
+}
+
+// The SearchSynonymQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type SearchSynonymQueryRuleFunc func(context.Context, *ent.SearchSynonymQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f SearchSynonymQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SearchSynonymQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.SearchSynonymQuery", q)
+}
+
+// The SearchSynonymMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type SearchSynonymMutationRuleFunc func(context.Context, *ent.SearchSynonymMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f SearchSynonymMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.SearchSynonymMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.SearchSynonymMutation", m)
+}
+
+// The SearchSynonymTermQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type SearchSynonymTermQueryRuleFunc func(context.Context, *ent.SearchSynonymTermQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f SearchSynonymTermQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SearchSynonymTermQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.SearchSynonymTermQuery", q)
+}
+
+// The SearchSynonymTermMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type SearchSynonymTermMutationRuleFunc func(context.Context, *ent.SearchSynonymTermMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f SearchSynonymTermMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.SearchSynonymTermMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.SearchSynonymTermMutation", m)
+}
+
 // The SearchTokenQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type SearchTokenQueryRuleFunc func(context.Context, *ent.SearchTokenQuery) error
@@ -999,6 +1743,54 @@ func (f TicketMessageMutationRuleFunc) EvalMutation(ctx context.Context, m ent.M
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.TicketMessageMutation", m)
 }
 
+// The TotpCredentialQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type TotpCredentialQueryRuleFunc func(context.Context, *ent.TotpCredentialQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f TotpCredentialQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.TotpCredentialQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.TotpCredentialQuery", q)
+}
+
+// The TotpCredentialMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type TotpCredentialMutationRuleFunc func(context.Context, *ent.TotpCredentialMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f TotpCredentialMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.TotpCredentialMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.TotpCredentialMutation", m)
+}
+
+// The TotpRecoveryCodeQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type TotpRecoveryCodeQueryRuleFunc func(context.Context, *ent.TotpRecoveryCodeQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f TotpRecoveryCodeQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.TotpRecoveryCodeQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.TotpRecoveryCodeQuery", q)
+}
+
+// The TotpRecoveryCodeMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type TotpRecoveryCodeMutationRuleFunc func(context.Context, *ent.TotpRecoveryCodeMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f TotpRecoveryCodeMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.TotpRecoveryCodeMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.TotpRecoveryCodeMutation", m)
+}
+
 // The TrackingEventQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type TrackingEventQueryRuleFunc func(context.Context, *ent.TrackingEventQuery) error
@@ -1021,6 +1813,30 @@ func (f TrackingEventMutationRuleFunc) EvalMutation(ctx context.Context, m ent.M
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.TrackingEventMutation", m)
+}
+
+// The TranslationQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type TranslationQueryRuleFunc func(context.Context, *ent.TranslationQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f TranslationQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.TranslationQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.TranslationQuery", q)
+}
+
+// The TranslationMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type TranslationMutationRuleFunc func(context.Context, *ent.TranslationMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f TranslationMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.TranslationMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.TranslationMutation", m)
 }
 
 // The UploadQueryRuleFunc type is an adapter to allow the use of ordinary
@@ -1238,11 +2054,47 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.CartLineQuery:
 		return q.Filter(), nil
+	case *ent.CatalogChangeQuery:
+		return q.Filter(), nil
 	case *ent.CategoryQuery:
 		return q.Filter(), nil
 	case *ent.CheckoutQuery:
 		return q.Filter(), nil
+	case *ent.CommissionQuery:
+		return q.Filter(), nil
+	case *ent.CommissionRuleQuery:
+		return q.Filter(), nil
+	case *ent.CouponQuery:
+		return q.Filter(), nil
+	case *ent.CouponTemplateQuery:
+		return q.Filter(), nil
+	case *ent.CreatorQuery:
+		return q.Filter(), nil
+	case *ent.CreatorClickQuery:
+		return q.Filter(), nil
+	case *ent.CreatorLinkQuery:
+		return q.Filter(), nil
+	case *ent.CustomerGroupQuery:
+		return q.Filter(), nil
+	case *ent.CustomerGroupMemberQuery:
+		return q.Filter(), nil
 	case *ent.EmailVerificationQuery:
+		return q.Filter(), nil
+	case *ent.ExchangeRateQuery:
+		return q.Filter(), nil
+	case *ent.ExperimentQuery:
+		return q.Filter(), nil
+	case *ent.ExperimentArmQuery:
+		return q.Filter(), nil
+	case *ent.ExperimentConversionQuery:
+		return q.Filter(), nil
+	case *ent.ExperimentExposureQuery:
+		return q.Filter(), nil
+	case *ent.FlashSaleClaimQuery:
+		return q.Filter(), nil
+	case *ent.FlashSaleItemQuery:
+		return q.Filter(), nil
+	case *ent.FlashSaleUseQuery:
 		return q.Filter(), nil
 	case *ent.HelpArticleQuery:
 		return q.Filter(), nil
@@ -1251,6 +2103,12 @@ func queryFilter(q ent.Query) (Filter, error) {
 	case *ent.HelpCategoryQuery:
 		return q.Filter(), nil
 	case *ent.HelpSearchTokenQuery:
+		return q.Filter(), nil
+	case *ent.MemberPriceQuery:
+		return q.Filter(), nil
+	case *ent.MemberTierQuery:
+		return q.Filter(), nil
+	case *ent.MembershipQuery:
 		return q.Filter(), nil
 	case *ent.MerchantQuery:
 		return q.Filter(), nil
@@ -1263,6 +2121,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 	case *ent.MerchantSanctionQuery:
 		return q.Filter(), nil
 	case *ent.OrderQuery:
+		return q.Filter(), nil
+	case *ent.OrderAdjustmentQuery:
 		return q.Filter(), nil
 	case *ent.OrderEventQuery:
 		return q.Filter(), nil
@@ -1278,6 +2138,16 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.ProductVariantQuery:
 		return q.Filter(), nil
+	case *ent.PromotionQuery:
+		return q.Filter(), nil
+	case *ent.RedPacketQuery:
+		return q.Filter(), nil
+	case *ent.RedPacketCampaignQuery:
+		return q.Filter(), nil
+	case *ent.RedPacketClaimerQuery:
+		return q.Filter(), nil
+	case *ent.RedPacketSpendQuery:
+		return q.Filter(), nil
 	case *ent.RefreshTokenQuery:
 		return q.Filter(), nil
 	case *ent.RefundQuery:
@@ -1290,6 +2160,14 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.ReviewVoteQuery:
 		return q.Filter(), nil
+	case *ent.RiskAssessmentQuery:
+		return q.Filter(), nil
+	case *ent.RiskListEntryQuery:
+		return q.Filter(), nil
+	case *ent.SearchSynonymQuery:
+		return q.Filter(), nil
+	case *ent.SearchSynonymTermQuery:
+		return q.Filter(), nil
 	case *ent.SearchTokenQuery:
 		return q.Filter(), nil
 	case *ent.ShipmentQuery:
@@ -1300,7 +2178,13 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.TicketMessageQuery:
 		return q.Filter(), nil
+	case *ent.TotpCredentialQuery:
+		return q.Filter(), nil
+	case *ent.TotpRecoveryCodeQuery:
+		return q.Filter(), nil
 	case *ent.TrackingEventQuery:
+		return q.Filter(), nil
+	case *ent.TranslationQuery:
 		return q.Filter(), nil
 	case *ent.UploadQuery:
 		return q.Filter(), nil
@@ -1335,11 +2219,47 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 		return m.Filter(), nil
 	case *ent.CartLineMutation:
 		return m.Filter(), nil
+	case *ent.CatalogChangeMutation:
+		return m.Filter(), nil
 	case *ent.CategoryMutation:
 		return m.Filter(), nil
 	case *ent.CheckoutMutation:
 		return m.Filter(), nil
+	case *ent.CommissionMutation:
+		return m.Filter(), nil
+	case *ent.CommissionRuleMutation:
+		return m.Filter(), nil
+	case *ent.CouponMutation:
+		return m.Filter(), nil
+	case *ent.CouponTemplateMutation:
+		return m.Filter(), nil
+	case *ent.CreatorMutation:
+		return m.Filter(), nil
+	case *ent.CreatorClickMutation:
+		return m.Filter(), nil
+	case *ent.CreatorLinkMutation:
+		return m.Filter(), nil
+	case *ent.CustomerGroupMutation:
+		return m.Filter(), nil
+	case *ent.CustomerGroupMemberMutation:
+		return m.Filter(), nil
 	case *ent.EmailVerificationMutation:
+		return m.Filter(), nil
+	case *ent.ExchangeRateMutation:
+		return m.Filter(), nil
+	case *ent.ExperimentMutation:
+		return m.Filter(), nil
+	case *ent.ExperimentArmMutation:
+		return m.Filter(), nil
+	case *ent.ExperimentConversionMutation:
+		return m.Filter(), nil
+	case *ent.ExperimentExposureMutation:
+		return m.Filter(), nil
+	case *ent.FlashSaleClaimMutation:
+		return m.Filter(), nil
+	case *ent.FlashSaleItemMutation:
+		return m.Filter(), nil
+	case *ent.FlashSaleUseMutation:
 		return m.Filter(), nil
 	case *ent.HelpArticleMutation:
 		return m.Filter(), nil
@@ -1348,6 +2268,12 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.HelpCategoryMutation:
 		return m.Filter(), nil
 	case *ent.HelpSearchTokenMutation:
+		return m.Filter(), nil
+	case *ent.MemberPriceMutation:
+		return m.Filter(), nil
+	case *ent.MemberTierMutation:
+		return m.Filter(), nil
+	case *ent.MembershipMutation:
 		return m.Filter(), nil
 	case *ent.MerchantMutation:
 		return m.Filter(), nil
@@ -1360,6 +2286,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.MerchantSanctionMutation:
 		return m.Filter(), nil
 	case *ent.OrderMutation:
+		return m.Filter(), nil
+	case *ent.OrderAdjustmentMutation:
 		return m.Filter(), nil
 	case *ent.OrderEventMutation:
 		return m.Filter(), nil
@@ -1375,6 +2303,16 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 		return m.Filter(), nil
 	case *ent.ProductVariantMutation:
 		return m.Filter(), nil
+	case *ent.PromotionMutation:
+		return m.Filter(), nil
+	case *ent.RedPacketMutation:
+		return m.Filter(), nil
+	case *ent.RedPacketCampaignMutation:
+		return m.Filter(), nil
+	case *ent.RedPacketClaimerMutation:
+		return m.Filter(), nil
+	case *ent.RedPacketSpendMutation:
+		return m.Filter(), nil
 	case *ent.RefreshTokenMutation:
 		return m.Filter(), nil
 	case *ent.RefundMutation:
@@ -1387,6 +2325,14 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 		return m.Filter(), nil
 	case *ent.ReviewVoteMutation:
 		return m.Filter(), nil
+	case *ent.RiskAssessmentMutation:
+		return m.Filter(), nil
+	case *ent.RiskListEntryMutation:
+		return m.Filter(), nil
+	case *ent.SearchSynonymMutation:
+		return m.Filter(), nil
+	case *ent.SearchSynonymTermMutation:
+		return m.Filter(), nil
 	case *ent.SearchTokenMutation:
 		return m.Filter(), nil
 	case *ent.ShipmentMutation:
@@ -1397,7 +2343,13 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 		return m.Filter(), nil
 	case *ent.TicketMessageMutation:
 		return m.Filter(), nil
+	case *ent.TotpCredentialMutation:
+		return m.Filter(), nil
+	case *ent.TotpRecoveryCodeMutation:
+		return m.Filter(), nil
 	case *ent.TrackingEventMutation:
+		return m.Filter(), nil
+	case *ent.TranslationMutation:
 		return m.Filter(), nil
 	case *ent.UploadMutation:
 		return m.Filter(), nil

@@ -73,6 +73,8 @@ const (
 	FieldTotalStock = "total_stock"
 	// FieldVariantCount holds the string denoting the variant_count field in the database.
 	FieldVariantCount = "variant_count"
+	// FieldOnSale holds the string denoting the on_sale field in the database.
+	FieldOnSale = "on_sale"
 	// EdgeMerchant holds the string denoting the merchant edge name in mutations.
 	EdgeMerchant = "merchant"
 	// EdgeCategory holds the string denoting the category edge name in mutations.
@@ -152,6 +154,7 @@ var Columns = []string{
 	FieldCurrency,
 	FieldTotalStock,
 	FieldVariantCount,
+	FieldOnSale,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -170,7 +173,7 @@ func ValidColumn(column string) bool {
 //
 //	import _ "github.com/xiadan/xiadan/ent/runtime"
 var (
-	Hooks  [3]ent.Hook
+	Hooks  [4]ent.Hook
 	Policy ent.Policy
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
@@ -248,6 +251,8 @@ var (
 	DefaultVariantCount int
 	// VariantCountValidator is a validator for the "variant_count" field. It is called by the builders before save.
 	VariantCountValidator func(int) error
+	// DefaultOnSale holds the default value on creation for the "on_sale" field.
+	DefaultOnSale bool
 )
 
 // Kind defines the type for the "kind" enum field.
@@ -435,6 +440,11 @@ func ByTotalStock(opts ...sql.OrderTermOption) OrderOption {
 // ByVariantCount orders the results by the variant_count field.
 func ByVariantCount(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldVariantCount, opts...).ToFunc()
+}
+
+// ByOnSale orders the results by the on_sale field.
+func ByOnSale(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldOnSale, opts...).ToFunc()
 }
 
 // ByMerchantField orders the results by merchant field.

@@ -170,6 +170,11 @@ func VariantCount(v int) predicate.Product {
 	return predicate.Product(sql.FieldEQ(FieldVariantCount, v))
 }
 
+// OnSale applies equality check predicate on the "on_sale" field. It's identical to OnSaleEQ.
+func OnSale(v bool) predicate.Product {
+	return predicate.Product(sql.FieldEQ(FieldOnSale, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Product {
 	return predicate.Product(sql.FieldEQ(FieldCreatedAt, v))
@@ -1208,6 +1213,16 @@ func VariantCountLT(v int) predicate.Product {
 // VariantCountLTE applies the LTE predicate on the "variant_count" field.
 func VariantCountLTE(v int) predicate.Product {
 	return predicate.Product(sql.FieldLTE(FieldVariantCount, v))
+}
+
+// OnSaleEQ applies the EQ predicate on the "on_sale" field.
+func OnSaleEQ(v bool) predicate.Product {
+	return predicate.Product(sql.FieldEQ(FieldOnSale, v))
+}
+
+// OnSaleNEQ applies the NEQ predicate on the "on_sale" field.
+func OnSaleNEQ(v bool) predicate.Product {
+	return predicate.Product(sql.FieldNEQ(FieldOnSale, v))
 }
 
 // HasMerchant applies the HasEdge predicate on the "merchant" edge.

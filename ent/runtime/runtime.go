@@ -12,19 +12,41 @@ import (
 	"github.com/xiadan/xiadan/ent/apiclient"
 	"github.com/xiadan/xiadan/ent/auditlog"
 	"github.com/xiadan/xiadan/ent/cartline"
+	"github.com/xiadan/xiadan/ent/catalogchange"
 	"github.com/xiadan/xiadan/ent/category"
 	"github.com/xiadan/xiadan/ent/checkout"
+	"github.com/xiadan/xiadan/ent/commission"
+	"github.com/xiadan/xiadan/ent/commissionrule"
+	"github.com/xiadan/xiadan/ent/coupon"
+	"github.com/xiadan/xiadan/ent/coupontemplate"
+	"github.com/xiadan/xiadan/ent/creator"
+	"github.com/xiadan/xiadan/ent/creatorclick"
+	"github.com/xiadan/xiadan/ent/creatorlink"
+	"github.com/xiadan/xiadan/ent/customergroup"
+	"github.com/xiadan/xiadan/ent/customergroupmember"
 	"github.com/xiadan/xiadan/ent/emailverification"
+	"github.com/xiadan/xiadan/ent/exchangerate"
+	"github.com/xiadan/xiadan/ent/experiment"
+	"github.com/xiadan/xiadan/ent/experimentarm"
+	"github.com/xiadan/xiadan/ent/experimentconversion"
+	"github.com/xiadan/xiadan/ent/experimentexposure"
+	"github.com/xiadan/xiadan/ent/flashsaleclaim"
+	"github.com/xiadan/xiadan/ent/flashsaleitem"
+	"github.com/xiadan/xiadan/ent/flashsaleuse"
 	"github.com/xiadan/xiadan/ent/helparticle"
 	"github.com/xiadan/xiadan/ent/helparticlevote"
 	"github.com/xiadan/xiadan/ent/helpcategory"
 	"github.com/xiadan/xiadan/ent/helpsearchtoken"
+	"github.com/xiadan/xiadan/ent/memberprice"
+	"github.com/xiadan/xiadan/ent/membership"
+	"github.com/xiadan/xiadan/ent/membertier"
 	"github.com/xiadan/xiadan/ent/merchant"
 	"github.com/xiadan/xiadan/ent/merchantcredit"
 	"github.com/xiadan/xiadan/ent/merchantcreditsnapshot"
 	"github.com/xiadan/xiadan/ent/merchantinvitation"
 	"github.com/xiadan/xiadan/ent/merchantsanction"
 	"github.com/xiadan/xiadan/ent/order"
+	"github.com/xiadan/xiadan/ent/orderadjustment"
 	"github.com/xiadan/xiadan/ent/orderevent"
 	"github.com/xiadan/xiadan/ent/orderitem"
 	"github.com/xiadan/xiadan/ent/payment"
@@ -32,20 +54,32 @@ import (
 	"github.com/xiadan/xiadan/ent/phonecode"
 	"github.com/xiadan/xiadan/ent/product"
 	"github.com/xiadan/xiadan/ent/productvariant"
+	"github.com/xiadan/xiadan/ent/promotion"
+	"github.com/xiadan/xiadan/ent/redpacket"
+	"github.com/xiadan/xiadan/ent/redpacketcampaign"
+	"github.com/xiadan/xiadan/ent/redpacketclaimer"
+	"github.com/xiadan/xiadan/ent/redpacketspend"
 	"github.com/xiadan/xiadan/ent/refreshtoken"
 	"github.com/xiadan/xiadan/ent/refund"
 	"github.com/xiadan/xiadan/ent/relaystate"
 	"github.com/xiadan/xiadan/ent/review"
 	"github.com/xiadan/xiadan/ent/reviewreport"
 	"github.com/xiadan/xiadan/ent/reviewvote"
+	"github.com/xiadan/xiadan/ent/riskassessment"
+	"github.com/xiadan/xiadan/ent/risklistentry"
 	"github.com/xiadan/xiadan/ent/schema"
 	"github.com/xiadan/xiadan/ent/schema/schematype"
+	"github.com/xiadan/xiadan/ent/searchsynonym"
+	"github.com/xiadan/xiadan/ent/searchsynonymterm"
 	"github.com/xiadan/xiadan/ent/searchtoken"
 	"github.com/xiadan/xiadan/ent/shipment"
 	"github.com/xiadan/xiadan/ent/stockmovement"
 	"github.com/xiadan/xiadan/ent/ticket"
 	"github.com/xiadan/xiadan/ent/ticketmessage"
+	"github.com/xiadan/xiadan/ent/totpcredential"
+	"github.com/xiadan/xiadan/ent/totprecoverycode"
 	"github.com/xiadan/xiadan/ent/trackingevent"
+	"github.com/xiadan/xiadan/ent/translation"
 	"github.com/xiadan/xiadan/ent/upload"
 	"github.com/xiadan/xiadan/ent/user"
 	"github.com/xiadan/xiadan/ent/useridentity"
@@ -494,6 +528,30 @@ func init() {
 	cartlineDescQuantity := cartlineFields[2].Descriptor()
 	// cartline.QuantityValidator is a validator for the "quantity" field. It is called by the builders before save.
 	cartline.QuantityValidator = cartlineDescQuantity.Validators[0].(func(int) error)
+	catalogchangeFields := schema.CatalogChange{}.Fields()
+	_ = catalogchangeFields
+	// catalogchangeDescEntity is the schema descriptor for entity field.
+	catalogchangeDescEntity := catalogchangeFields[0].Descriptor()
+	// catalogchange.EntityValidator is a validator for the "entity" field. It is called by the builders before save.
+	catalogchange.EntityValidator = func() func(string) error {
+		validators := catalogchangeDescEntity.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(entity string) error {
+			for _, fn := range fns {
+				if err := fn(entity); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// catalogchangeDescCreatedAt is the schema descriptor for created_at field.
+	catalogchangeDescCreatedAt := catalogchangeFields[2].Descriptor()
+	// catalogchange.DefaultCreatedAt holds the default value on creation for the created_at field.
+	catalogchange.DefaultCreatedAt = catalogchangeDescCreatedAt.Default.(func() time.Time)
 	categoryMixin := schema.Category{}.Mixin()
 	category.Policy = privacy.NewPolicies(schema.Category{})
 	category.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -658,6 +716,370 @@ func init() {
 	checkoutDescCreatedAt := checkoutFields[6].Descriptor()
 	// checkout.DefaultCreatedAt holds the default value on creation for the created_at field.
 	checkout.DefaultCreatedAt = checkoutDescCreatedAt.Default.(func() time.Time)
+	commissionMixin := schema.Commission{}.Mixin()
+	commission.Policy = privacy.NewPolicies(schema.Commission{})
+	commission.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := commission.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	commissionMixinFields0 := commissionMixin[0].Fields()
+	_ = commissionMixinFields0
+	commissionFields := schema.Commission{}.Fields()
+	_ = commissionFields
+	// commissionDescCreatedAt is the schema descriptor for created_at field.
+	commissionDescCreatedAt := commissionMixinFields0[0].Descriptor()
+	// commission.DefaultCreatedAt holds the default value on creation for the created_at field.
+	commission.DefaultCreatedAt = commissionDescCreatedAt.Default.(func() time.Time)
+	// commissionDescUpdatedAt is the schema descriptor for updated_at field.
+	commissionDescUpdatedAt := commissionMixinFields0[1].Descriptor()
+	// commission.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	commission.DefaultUpdatedAt = commissionDescUpdatedAt.Default.(func() time.Time)
+	// commission.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	commission.UpdateDefaultUpdatedAt = commissionDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// commissionDescCurrency is the schema descriptor for currency field.
+	commissionDescCurrency := commissionFields[5].Descriptor()
+	// commission.CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
+	commission.CurrencyValidator = commissionDescCurrency.Validators[0].(func(string) error)
+	// commissionDescBase is the schema descriptor for base field.
+	commissionDescBase := commissionFields[6].Descriptor()
+	// commission.BaseValidator is a validator for the "base" field. It is called by the builders before save.
+	commission.BaseValidator = commissionDescBase.Validators[0].(func(int64) error)
+	// commissionDescAmount is the schema descriptor for amount field.
+	commissionDescAmount := commissionFields[7].Descriptor()
+	// commission.AmountValidator is a validator for the "amount" field. It is called by the builders before save.
+	commission.AmountValidator = commissionDescAmount.Validators[0].(func(int64) error)
+	// commissionDescRefundedBase is the schema descriptor for refunded_base field.
+	commissionDescRefundedBase := commissionFields[8].Descriptor()
+	// commission.DefaultRefundedBase holds the default value on creation for the refunded_base field.
+	commission.DefaultRefundedBase = commissionDescRefundedBase.Default.(int64)
+	// commission.RefundedBaseValidator is a validator for the "refunded_base" field. It is called by the builders before save.
+	commission.RefundedBaseValidator = commissionDescRefundedBase.Validators[0].(func(int64) error)
+	// commissionDescReversed is the schema descriptor for reversed field.
+	commissionDescReversed := commissionFields[9].Descriptor()
+	// commission.DefaultReversed holds the default value on creation for the reversed field.
+	commission.DefaultReversed = commissionDescReversed.Default.(int64)
+	// commission.ReversedValidator is a validator for the "reversed" field. It is called by the builders before save.
+	commission.ReversedValidator = commissionDescReversed.Validators[0].(func(int64) error)
+	commissionruleMixin := schema.CommissionRule{}.Mixin()
+	commissionrule.Policy = privacy.NewPolicies(schema.CommissionRule{})
+	commissionrule.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := commissionrule.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	commissionruleMixinFields0 := commissionruleMixin[0].Fields()
+	_ = commissionruleMixinFields0
+	commissionruleFields := schema.CommissionRule{}.Fields()
+	_ = commissionruleFields
+	// commissionruleDescCreatedAt is the schema descriptor for created_at field.
+	commissionruleDescCreatedAt := commissionruleMixinFields0[0].Descriptor()
+	// commissionrule.DefaultCreatedAt holds the default value on creation for the created_at field.
+	commissionrule.DefaultCreatedAt = commissionruleDescCreatedAt.Default.(func() time.Time)
+	// commissionruleDescUpdatedAt is the schema descriptor for updated_at field.
+	commissionruleDescUpdatedAt := commissionruleMixinFields0[1].Descriptor()
+	// commissionrule.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	commissionrule.DefaultUpdatedAt = commissionruleDescUpdatedAt.Default.(func() time.Time)
+	// commissionrule.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	commissionrule.UpdateDefaultUpdatedAt = commissionruleDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// commissionruleDescActive is the schema descriptor for active field.
+	commissionruleDescActive := commissionruleFields[1].Descriptor()
+	// commissionrule.DefaultActive holds the default value on creation for the active field.
+	commissionrule.DefaultActive = commissionruleDescActive.Default.(bool)
+	// commissionruleDescRateBps is the schema descriptor for rate_bps field.
+	commissionruleDescRateBps := commissionruleFields[2].Descriptor()
+	// commissionrule.RateBpsValidator is a validator for the "rate_bps" field. It is called by the builders before save.
+	commissionrule.RateBpsValidator = commissionruleDescRateBps.Validators[0].(func(int) error)
+	// commissionruleDescCategoryRates is the schema descriptor for category_rates field.
+	commissionruleDescCategoryRates := commissionruleFields[3].Descriptor()
+	// commissionrule.DefaultCategoryRates holds the default value on creation for the category_rates field.
+	commissionrule.DefaultCategoryRates = commissionruleDescCategoryRates.Default.(map[string]int)
+	// commissionruleDescWindowDays is the schema descriptor for window_days field.
+	commissionruleDescWindowDays := commissionruleFields[4].Descriptor()
+	// commissionrule.DefaultWindowDays holds the default value on creation for the window_days field.
+	commissionrule.DefaultWindowDays = commissionruleDescWindowDays.Default.(int)
+	// commissionrule.WindowDaysValidator is a validator for the "window_days" field. It is called by the builders before save.
+	commissionrule.WindowDaysValidator = commissionruleDescWindowDays.Validators[0].(func(int) error)
+	coupon.Policy = privacy.NewPolicies(schema.Coupon{})
+	coupon.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := coupon.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	couponFields := schema.Coupon{}.Fields()
+	_ = couponFields
+	// couponDescSeq is the schema descriptor for seq field.
+	couponDescSeq := couponFields[2].Descriptor()
+	// coupon.SeqValidator is a validator for the "seq" field. It is called by the builders before save.
+	coupon.SeqValidator = couponDescSeq.Validators[0].(func(int) error)
+	coupontemplateMixin := schema.CouponTemplate{}.Mixin()
+	coupontemplate.Policy = privacy.NewPolicies(schema.CouponTemplate{})
+	coupontemplate.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := coupontemplate.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	coupontemplateMixinFields0 := coupontemplateMixin[0].Fields()
+	_ = coupontemplateMixinFields0
+	coupontemplateFields := schema.CouponTemplate{}.Fields()
+	_ = coupontemplateFields
+	// coupontemplateDescCreatedAt is the schema descriptor for created_at field.
+	coupontemplateDescCreatedAt := coupontemplateMixinFields0[0].Descriptor()
+	// coupontemplate.DefaultCreatedAt holds the default value on creation for the created_at field.
+	coupontemplate.DefaultCreatedAt = coupontemplateDescCreatedAt.Default.(func() time.Time)
+	// coupontemplateDescUpdatedAt is the schema descriptor for updated_at field.
+	coupontemplateDescUpdatedAt := coupontemplateMixinFields0[1].Descriptor()
+	// coupontemplate.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	coupontemplate.DefaultUpdatedAt = coupontemplateDescUpdatedAt.Default.(func() time.Time)
+	// coupontemplate.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	coupontemplate.UpdateDefaultUpdatedAt = coupontemplateDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// coupontemplateDescName is the schema descriptor for name field.
+	coupontemplateDescName := coupontemplateFields[1].Descriptor()
+	// coupontemplate.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	coupontemplate.NameValidator = func() func(string) error {
+		validators := coupontemplateDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// coupontemplateDescCode is the schema descriptor for code field.
+	coupontemplateDescCode := coupontemplateFields[2].Descriptor()
+	// coupontemplate.CodeValidator is a validator for the "code" field. It is called by the builders before save.
+	coupontemplate.CodeValidator = coupontemplateDescCode.Validators[0].(func(string) error)
+	// coupontemplateDescAmount is the schema descriptor for amount field.
+	coupontemplateDescAmount := coupontemplateFields[4].Descriptor()
+	// coupontemplate.DefaultAmount holds the default value on creation for the amount field.
+	coupontemplate.DefaultAmount = coupontemplateDescAmount.Default.(int64)
+	// coupontemplate.AmountValidator is a validator for the "amount" field. It is called by the builders before save.
+	coupontemplate.AmountValidator = coupontemplateDescAmount.Validators[0].(func(int64) error)
+	// coupontemplateDescPercentBp is the schema descriptor for percent_bp field.
+	coupontemplateDescPercentBp := coupontemplateFields[5].Descriptor()
+	// coupontemplate.DefaultPercentBp holds the default value on creation for the percent_bp field.
+	coupontemplate.DefaultPercentBp = coupontemplateDescPercentBp.Default.(int)
+	// coupontemplate.PercentBpValidator is a validator for the "percent_bp" field. It is called by the builders before save.
+	coupontemplate.PercentBpValidator = coupontemplateDescPercentBp.Validators[0].(func(int) error)
+	// coupontemplateDescMaxDiscount is the schema descriptor for max_discount field.
+	coupontemplateDescMaxDiscount := coupontemplateFields[6].Descriptor()
+	// coupontemplate.DefaultMaxDiscount holds the default value on creation for the max_discount field.
+	coupontemplate.DefaultMaxDiscount = coupontemplateDescMaxDiscount.Default.(int64)
+	// coupontemplate.MaxDiscountValidator is a validator for the "max_discount" field. It is called by the builders before save.
+	coupontemplate.MaxDiscountValidator = coupontemplateDescMaxDiscount.Validators[0].(func(int64) error)
+	// coupontemplateDescThreshold is the schema descriptor for threshold field.
+	coupontemplateDescThreshold := coupontemplateFields[7].Descriptor()
+	// coupontemplate.DefaultThreshold holds the default value on creation for the threshold field.
+	coupontemplate.DefaultThreshold = coupontemplateDescThreshold.Default.(int64)
+	// coupontemplate.ThresholdValidator is a validator for the "threshold" field. It is called by the builders before save.
+	coupontemplate.ThresholdValidator = coupontemplateDescThreshold.Validators[0].(func(int64) error)
+	// coupontemplateDescCurrency is the schema descriptor for currency field.
+	coupontemplateDescCurrency := coupontemplateFields[8].Descriptor()
+	// coupontemplate.DefaultCurrency holds the default value on creation for the currency field.
+	coupontemplate.DefaultCurrency = coupontemplateDescCurrency.Default.(string)
+	// coupontemplate.CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
+	coupontemplate.CurrencyValidator = func() func(string) error {
+		validators := coupontemplateDescCurrency.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(currency string) error {
+			for _, fn := range fns {
+				if err := fn(currency); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// coupontemplateDescValidDays is the schema descriptor for valid_days field.
+	coupontemplateDescValidDays := coupontemplateFields[13].Descriptor()
+	// coupontemplate.DefaultValidDays holds the default value on creation for the valid_days field.
+	coupontemplate.DefaultValidDays = coupontemplateDescValidDays.Default.(int)
+	// coupontemplate.ValidDaysValidator is a validator for the "valid_days" field. It is called by the builders before save.
+	coupontemplate.ValidDaysValidator = coupontemplateDescValidDays.Validators[0].(func(int) error)
+	// coupontemplateDescTotalLimit is the schema descriptor for total_limit field.
+	coupontemplateDescTotalLimit := coupontemplateFields[16].Descriptor()
+	// coupontemplate.DefaultTotalLimit holds the default value on creation for the total_limit field.
+	coupontemplate.DefaultTotalLimit = coupontemplateDescTotalLimit.Default.(int)
+	// coupontemplate.TotalLimitValidator is a validator for the "total_limit" field. It is called by the builders before save.
+	coupontemplate.TotalLimitValidator = coupontemplateDescTotalLimit.Validators[0].(func(int) error)
+	// coupontemplateDescPerUserLimit is the schema descriptor for per_user_limit field.
+	coupontemplateDescPerUserLimit := coupontemplateFields[17].Descriptor()
+	// coupontemplate.DefaultPerUserLimit holds the default value on creation for the per_user_limit field.
+	coupontemplate.DefaultPerUserLimit = coupontemplateDescPerUserLimit.Default.(int)
+	// coupontemplate.PerUserLimitValidator is a validator for the "per_user_limit" field. It is called by the builders before save.
+	coupontemplate.PerUserLimitValidator = coupontemplateDescPerUserLimit.Validators[0].(func(int) error)
+	// coupontemplateDescClaimedCount is the schema descriptor for claimed_count field.
+	coupontemplateDescClaimedCount := coupontemplateFields[18].Descriptor()
+	// coupontemplate.DefaultClaimedCount holds the default value on creation for the claimed_count field.
+	coupontemplate.DefaultClaimedCount = coupontemplateDescClaimedCount.Default.(int)
+	// coupontemplate.ClaimedCountValidator is a validator for the "claimed_count" field. It is called by the builders before save.
+	coupontemplate.ClaimedCountValidator = coupontemplateDescClaimedCount.Validators[0].(func(int) error)
+	// coupontemplateDescCreatedBy is the schema descriptor for created_by field.
+	coupontemplateDescCreatedBy := coupontemplateFields[21].Descriptor()
+	// coupontemplate.DefaultCreatedBy holds the default value on creation for the created_by field.
+	coupontemplate.DefaultCreatedBy = coupontemplateDescCreatedBy.Default.(int)
+	creatorMixin := schema.Creator{}.Mixin()
+	creator.Policy = privacy.NewPolicies(schema.Creator{})
+	creator.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := creator.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	creatorMixinFields0 := creatorMixin[0].Fields()
+	_ = creatorMixinFields0
+	creatorFields := schema.Creator{}.Fields()
+	_ = creatorFields
+	// creatorDescCreatedAt is the schema descriptor for created_at field.
+	creatorDescCreatedAt := creatorMixinFields0[0].Descriptor()
+	// creator.DefaultCreatedAt holds the default value on creation for the created_at field.
+	creator.DefaultCreatedAt = creatorDescCreatedAt.Default.(func() time.Time)
+	// creatorDescUpdatedAt is the schema descriptor for updated_at field.
+	creatorDescUpdatedAt := creatorMixinFields0[1].Descriptor()
+	// creator.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	creator.DefaultUpdatedAt = creatorDescUpdatedAt.Default.(func() time.Time)
+	// creator.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	creator.UpdateDefaultUpdatedAt = creatorDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// creatorDescDisplayName is the schema descriptor for display_name field.
+	creatorDescDisplayName := creatorFields[1].Descriptor()
+	// creator.DisplayNameValidator is a validator for the "display_name" field. It is called by the builders before save.
+	creator.DisplayNameValidator = func() func(string) error {
+		validators := creatorDescDisplayName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(display_name string) error {
+			for _, fn := range fns {
+				if err := fn(display_name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	creatorclick.Policy = privacy.NewPolicies(schema.CreatorClick{})
+	creatorclick.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := creatorclick.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	creatorlink.Policy = privacy.NewPolicies(schema.CreatorLink{})
+	creatorlink.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := creatorlink.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	creatorlinkFields := schema.CreatorLink{}.Fields()
+	_ = creatorlinkFields
+	// creatorlinkDescCode is the schema descriptor for code field.
+	creatorlinkDescCode := creatorlinkFields[2].Descriptor()
+	// creatorlink.CodeValidator is a validator for the "code" field. It is called by the builders before save.
+	creatorlink.CodeValidator = func() func(string) error {
+		validators := creatorlinkDescCode.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(code string) error {
+			for _, fn := range fns {
+				if err := fn(code); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	customergroupMixin := schema.CustomerGroup{}.Mixin()
+	customergroup.Policy = privacy.NewPolicies(schema.CustomerGroup{})
+	customergroup.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := customergroup.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	customergroupMixinFields0 := customergroupMixin[0].Fields()
+	_ = customergroupMixinFields0
+	customergroupFields := schema.CustomerGroup{}.Fields()
+	_ = customergroupFields
+	// customergroupDescCreatedAt is the schema descriptor for created_at field.
+	customergroupDescCreatedAt := customergroupMixinFields0[0].Descriptor()
+	// customergroup.DefaultCreatedAt holds the default value on creation for the created_at field.
+	customergroup.DefaultCreatedAt = customergroupDescCreatedAt.Default.(func() time.Time)
+	// customergroupDescUpdatedAt is the schema descriptor for updated_at field.
+	customergroupDescUpdatedAt := customergroupMixinFields0[1].Descriptor()
+	// customergroup.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	customergroup.DefaultUpdatedAt = customergroupDescUpdatedAt.Default.(func() time.Time)
+	// customergroup.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	customergroup.UpdateDefaultUpdatedAt = customergroupDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// customergroupDescName is the schema descriptor for name field.
+	customergroupDescName := customergroupFields[1].Descriptor()
+	// customergroup.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	customergroup.NameValidator = func() func(string) error {
+		validators := customergroupDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// customergroupDescVersion is the schema descriptor for version field.
+	customergroupDescVersion := customergroupFields[5].Descriptor()
+	// customergroup.DefaultVersion holds the default value on creation for the version field.
+	customergroup.DefaultVersion = customergroupDescVersion.Default.(int)
+	customergroupmember.Policy = privacy.NewPolicies(schema.CustomerGroupMember{})
+	customergroupmember.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := customergroupmember.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	customergroupmemberFields := schema.CustomerGroupMember{}.Fields()
+	_ = customergroupmemberFields
+	// customergroupmemberDescCreatedAt is the schema descriptor for created_at field.
+	customergroupmemberDescCreatedAt := customergroupmemberFields[4].Descriptor()
+	// customergroupmember.DefaultCreatedAt holds the default value on creation for the created_at field.
+	customergroupmember.DefaultCreatedAt = customergroupmemberDescCreatedAt.Default.(func() time.Time)
 	emailverification.Policy = privacy.NewPolicies(schema.EmailVerification{})
 	emailverification.Hooks[0] = func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
@@ -733,6 +1155,355 @@ func init() {
 	emailverificationDescCreatedAt := emailverificationFields[5].Descriptor()
 	// emailverification.DefaultCreatedAt holds the default value on creation for the created_at field.
 	emailverification.DefaultCreatedAt = emailverificationDescCreatedAt.Default.(func() time.Time)
+	exchangerate.Policy = privacy.NewPolicies(schema.ExchangeRate{})
+	exchangerate.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := exchangerate.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	exchangerateFields := schema.ExchangeRate{}.Fields()
+	_ = exchangerateFields
+	// exchangerateDescBase is the schema descriptor for base field.
+	exchangerateDescBase := exchangerateFields[0].Descriptor()
+	// exchangerate.BaseValidator is a validator for the "base" field. It is called by the builders before save.
+	exchangerate.BaseValidator = func() func(string) error {
+		validators := exchangerateDescBase.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(base string) error {
+			for _, fn := range fns {
+				if err := fn(base); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// exchangerateDescQuote is the schema descriptor for quote field.
+	exchangerateDescQuote := exchangerateFields[1].Descriptor()
+	// exchangerate.QuoteValidator is a validator for the "quote" field. It is called by the builders before save.
+	exchangerate.QuoteValidator = func() func(string) error {
+		validators := exchangerateDescQuote.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(quote string) error {
+			for _, fn := range fns {
+				if err := fn(quote); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// exchangerateDescRate is the schema descriptor for rate field.
+	exchangerateDescRate := exchangerateFields[2].Descriptor()
+	// exchangerate.RateValidator is a validator for the "rate" field. It is called by the builders before save.
+	exchangerate.RateValidator = func() func(string) error {
+		validators := exchangerateDescRate.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(rate string) error {
+			for _, fn := range fns {
+				if err := fn(rate); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// exchangerateDescSource is the schema descriptor for source field.
+	exchangerateDescSource := exchangerateFields[3].Descriptor()
+	// exchangerate.SourceValidator is a validator for the "source" field. It is called by the builders before save.
+	exchangerate.SourceValidator = func() func(string) error {
+		validators := exchangerateDescSource.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(source string) error {
+			for _, fn := range fns {
+				if err := fn(source); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// exchangerateDescCreatedAt is the schema descriptor for created_at field.
+	exchangerateDescCreatedAt := exchangerateFields[6].Descriptor()
+	// exchangerate.DefaultCreatedAt holds the default value on creation for the created_at field.
+	exchangerate.DefaultCreatedAt = exchangerateDescCreatedAt.Default.(func() time.Time)
+	experimentMixin := schema.Experiment{}.Mixin()
+	experiment.Policy = privacy.NewPolicies(schema.Experiment{})
+	experiment.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := experiment.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	experimentMixinFields0 := experimentMixin[0].Fields()
+	_ = experimentMixinFields0
+	experimentFields := schema.Experiment{}.Fields()
+	_ = experimentFields
+	// experimentDescCreatedAt is the schema descriptor for created_at field.
+	experimentDescCreatedAt := experimentMixinFields0[0].Descriptor()
+	// experiment.DefaultCreatedAt holds the default value on creation for the created_at field.
+	experiment.DefaultCreatedAt = experimentDescCreatedAt.Default.(func() time.Time)
+	// experimentDescUpdatedAt is the schema descriptor for updated_at field.
+	experimentDescUpdatedAt := experimentMixinFields0[1].Descriptor()
+	// experiment.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	experiment.DefaultUpdatedAt = experimentDescUpdatedAt.Default.(func() time.Time)
+	// experiment.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	experiment.UpdateDefaultUpdatedAt = experimentDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// experimentDescKey is the schema descriptor for key field.
+	experimentDescKey := experimentFields[0].Descriptor()
+	// experiment.KeyValidator is a validator for the "key" field. It is called by the builders before save.
+	experiment.KeyValidator = func() func(string) error {
+		validators := experimentDescKey.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(key string) error {
+			for _, fn := range fns {
+				if err := fn(key); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// experimentDescName is the schema descriptor for name field.
+	experimentDescName := experimentFields[1].Descriptor()
+	// experiment.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	experiment.NameValidator = func() func(string) error {
+		validators := experimentDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// experimentDescControlArm is the schema descriptor for control_arm field.
+	experimentDescControlArm := experimentFields[5].Descriptor()
+	// experiment.ControlArmValidator is a validator for the "control_arm" field. It is called by the builders before save.
+	experiment.ControlArmValidator = func() func(string) error {
+		validators := experimentDescControlArm.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(control_arm string) error {
+			for _, fn := range fns {
+				if err := fn(control_arm); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	experimentarm.Policy = privacy.NewPolicies(schema.ExperimentArm{})
+	experimentarm.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := experimentarm.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	experimentarmFields := schema.ExperimentArm{}.Fields()
+	_ = experimentarmFields
+	// experimentarmDescKey is the schema descriptor for key field.
+	experimentarmDescKey := experimentarmFields[1].Descriptor()
+	// experimentarm.KeyValidator is a validator for the "key" field. It is called by the builders before save.
+	experimentarm.KeyValidator = func() func(string) error {
+		validators := experimentarmDescKey.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(key string) error {
+			for _, fn := range fns {
+				if err := fn(key); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// experimentarmDescPosition is the schema descriptor for position field.
+	experimentarmDescPosition := experimentarmFields[2].Descriptor()
+	// experimentarm.PositionValidator is a validator for the "position" field. It is called by the builders before save.
+	experimentarm.PositionValidator = experimentarmDescPosition.Validators[0].(func(int) error)
+	// experimentarmDescWeight is the schema descriptor for weight field.
+	experimentarmDescWeight := experimentarmFields[3].Descriptor()
+	// experimentarm.WeightValidator is a validator for the "weight" field. It is called by the builders before save.
+	experimentarm.WeightValidator = experimentarmDescWeight.Validators[0].(func(int) error)
+	// experimentarmDescPayload is the schema descriptor for payload field.
+	experimentarmDescPayload := experimentarmFields[4].Descriptor()
+	// experimentarm.DefaultPayload holds the default value on creation for the payload field.
+	experimentarm.DefaultPayload = experimentarmDescPayload.Default.(map[string]interface{})
+	experimentconversion.Policy = privacy.NewPolicies(schema.ExperimentConversion{})
+	experimentconversion.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := experimentconversion.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	experimentconversionFields := schema.ExperimentConversion{}.Fields()
+	_ = experimentconversionFields
+	// experimentconversionDescArm is the schema descriptor for arm field.
+	experimentconversionDescArm := experimentconversionFields[3].Descriptor()
+	// experimentconversion.ArmValidator is a validator for the "arm" field. It is called by the builders before save.
+	experimentconversion.ArmValidator = func() func(string) error {
+		validators := experimentconversionDescArm.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(arm string) error {
+			for _, fn := range fns {
+				if err := fn(arm); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// experimentconversionDescCurrency is the schema descriptor for currency field.
+	experimentconversionDescCurrency := experimentconversionFields[5].Descriptor()
+	// experimentconversion.CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
+	experimentconversion.CurrencyValidator = experimentconversionDescCurrency.Validators[0].(func(string) error)
+	// experimentconversionDescRevenue is the schema descriptor for revenue field.
+	experimentconversionDescRevenue := experimentconversionFields[6].Descriptor()
+	// experimentconversion.RevenueValidator is a validator for the "revenue" field. It is called by the builders before save.
+	experimentconversion.RevenueValidator = experimentconversionDescRevenue.Validators[0].(func(int64) error)
+	// experimentconversionDescReversed is the schema descriptor for reversed field.
+	experimentconversionDescReversed := experimentconversionFields[7].Descriptor()
+	// experimentconversion.DefaultReversed holds the default value on creation for the reversed field.
+	experimentconversion.DefaultReversed = experimentconversionDescReversed.Default.(int64)
+	// experimentconversion.ReversedValidator is a validator for the "reversed" field. It is called by the builders before save.
+	experimentconversion.ReversedValidator = experimentconversionDescReversed.Validators[0].(func(int64) error)
+	experimentexposure.Policy = privacy.NewPolicies(schema.ExperimentExposure{})
+	experimentexposure.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := experimentexposure.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	experimentexposureFields := schema.ExperimentExposure{}.Fields()
+	_ = experimentexposureFields
+	// experimentexposureDescArm is the schema descriptor for arm field.
+	experimentexposureDescArm := experimentexposureFields[2].Descriptor()
+	// experimentexposure.ArmValidator is a validator for the "arm" field. It is called by the builders before save.
+	experimentexposure.ArmValidator = func() func(string) error {
+		validators := experimentexposureDescArm.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(arm string) error {
+			for _, fn := range fns {
+				if err := fn(arm); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// experimentexposureDescOrders is the schema descriptor for orders field.
+	experimentexposureDescOrders := experimentexposureFields[4].Descriptor()
+	// experimentexposure.DefaultOrders holds the default value on creation for the orders field.
+	experimentexposure.DefaultOrders = experimentexposureDescOrders.Default.(int)
+	// experimentexposure.OrdersValidator is a validator for the "orders" field. It is called by the builders before save.
+	experimentexposure.OrdersValidator = experimentexposureDescOrders.Validators[0].(func(int) error)
+	// experimentexposureDescRevenue is the schema descriptor for revenue field.
+	experimentexposureDescRevenue := experimentexposureFields[5].Descriptor()
+	// experimentexposure.DefaultRevenue holds the default value on creation for the revenue field.
+	experimentexposure.DefaultRevenue = experimentexposureDescRevenue.Default.(int64)
+	flashsaleclaim.Policy = privacy.NewPolicies(schema.FlashSaleClaim{})
+	flashsaleclaim.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := flashsaleclaim.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	flashsaleclaimFields := schema.FlashSaleClaim{}.Fields()
+	_ = flashsaleclaimFields
+	// flashsaleclaimDescQuantity is the schema descriptor for quantity field.
+	flashsaleclaimDescQuantity := flashsaleclaimFields[2].Descriptor()
+	// flashsaleclaim.DefaultQuantity holds the default value on creation for the quantity field.
+	flashsaleclaim.DefaultQuantity = flashsaleclaimDescQuantity.Default.(int)
+	// flashsaleclaim.QuantityValidator is a validator for the "quantity" field. It is called by the builders before save.
+	flashsaleclaim.QuantityValidator = flashsaleclaimDescQuantity.Validators[0].(func(int) error)
+	flashsaleitem.Policy = privacy.NewPolicies(schema.FlashSaleItem{})
+	flashsaleitem.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := flashsaleitem.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	flashsaleitemFields := schema.FlashSaleItem{}.Fields()
+	_ = flashsaleitemFields
+	// flashsaleitemDescPrice is the schema descriptor for price field.
+	flashsaleitemDescPrice := flashsaleitemFields[3].Descriptor()
+	// flashsaleitem.PriceValidator is a validator for the "price" field. It is called by the builders before save.
+	flashsaleitem.PriceValidator = flashsaleitemDescPrice.Validators[0].(func(int64) error)
+	// flashsaleitemDescCap is the schema descriptor for cap field.
+	flashsaleitemDescCap := flashsaleitemFields[4].Descriptor()
+	// flashsaleitem.CapValidator is a validator for the "cap" field. It is called by the builders before save.
+	flashsaleitem.CapValidator = flashsaleitemDescCap.Validators[0].(func(int) error)
+	// flashsaleitemDescSold is the schema descriptor for sold field.
+	flashsaleitemDescSold := flashsaleitemFields[5].Descriptor()
+	// flashsaleitem.DefaultSold holds the default value on creation for the sold field.
+	flashsaleitem.DefaultSold = flashsaleitemDescSold.Default.(int)
+	// flashsaleitem.SoldValidator is a validator for the "sold" field. It is called by the builders before save.
+	flashsaleitem.SoldValidator = flashsaleitemDescSold.Validators[0].(func(int) error)
+	flashsaleuse.Policy = privacy.NewPolicies(schema.FlashSaleUse{})
+	flashsaleuse.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := flashsaleuse.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	flashsaleuseFields := schema.FlashSaleUse{}.Fields()
+	_ = flashsaleuseFields
+	// flashsaleuseDescQuantity is the schema descriptor for quantity field.
+	flashsaleuseDescQuantity := flashsaleuseFields[3].Descriptor()
+	// flashsaleuse.QuantityValidator is a validator for the "quantity" field. It is called by the builders before save.
+	flashsaleuse.QuantityValidator = flashsaleuseDescQuantity.Validators[0].(func(int) error)
+	// flashsaleuseDescCreatedAt is the schema descriptor for created_at field.
+	flashsaleuseDescCreatedAt := flashsaleuseFields[4].Descriptor()
+	// flashsaleuse.DefaultCreatedAt holds the default value on creation for the created_at field.
+	flashsaleuse.DefaultCreatedAt = flashsaleuseDescCreatedAt.Default.(func() time.Time)
 	helparticle.Policy = privacy.NewPolicies(schema.HelpArticle{})
 	helparticle.Hooks[0] = func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
@@ -949,6 +1720,179 @@ func init() {
 	helpsearchtokenDescWeight := helpsearchtokenFields[2].Descriptor()
 	// helpsearchtoken.WeightValidator is a validator for the "weight" field. It is called by the builders before save.
 	helpsearchtoken.WeightValidator = helpsearchtokenDescWeight.Validators[0].(func(int) error)
+	memberpriceMixin := schema.MemberPrice{}.Mixin()
+	memberprice.Policy = privacy.NewPolicies(schema.MemberPrice{})
+	memberprice.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := memberprice.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	memberpriceMixinFields0 := memberpriceMixin[0].Fields()
+	_ = memberpriceMixinFields0
+	memberpriceFields := schema.MemberPrice{}.Fields()
+	_ = memberpriceFields
+	// memberpriceDescCreatedAt is the schema descriptor for created_at field.
+	memberpriceDescCreatedAt := memberpriceMixinFields0[0].Descriptor()
+	// memberprice.DefaultCreatedAt holds the default value on creation for the created_at field.
+	memberprice.DefaultCreatedAt = memberpriceDescCreatedAt.Default.(func() time.Time)
+	// memberpriceDescUpdatedAt is the schema descriptor for updated_at field.
+	memberpriceDescUpdatedAt := memberpriceMixinFields0[1].Descriptor()
+	// memberprice.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	memberprice.DefaultUpdatedAt = memberpriceDescUpdatedAt.Default.(func() time.Time)
+	// memberprice.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	memberprice.UpdateDefaultUpdatedAt = memberpriceDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// memberpriceDescPrice is the schema descriptor for price field.
+	memberpriceDescPrice := memberpriceFields[3].Descriptor()
+	// memberprice.PriceValidator is a validator for the "price" field. It is called by the builders before save.
+	memberprice.PriceValidator = memberpriceDescPrice.Validators[0].(func(int64) error)
+	// memberpriceDescCurrency is the schema descriptor for currency field.
+	memberpriceDescCurrency := memberpriceFields[4].Descriptor()
+	// memberprice.CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
+	memberprice.CurrencyValidator = func() func(string) error {
+		validators := memberpriceDescCurrency.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(currency string) error {
+			for _, fn := range fns {
+				if err := fn(currency); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	membertierMixin := schema.MemberTier{}.Mixin()
+	membertier.Policy = privacy.NewPolicies(schema.MemberTier{})
+	membertier.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := membertier.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	membertierMixinFields0 := membertierMixin[0].Fields()
+	_ = membertierMixinFields0
+	membertierFields := schema.MemberTier{}.Fields()
+	_ = membertierFields
+	// membertierDescCreatedAt is the schema descriptor for created_at field.
+	membertierDescCreatedAt := membertierMixinFields0[0].Descriptor()
+	// membertier.DefaultCreatedAt holds the default value on creation for the created_at field.
+	membertier.DefaultCreatedAt = membertierDescCreatedAt.Default.(func() time.Time)
+	// membertierDescUpdatedAt is the schema descriptor for updated_at field.
+	membertierDescUpdatedAt := membertierMixinFields0[1].Descriptor()
+	// membertier.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	membertier.DefaultUpdatedAt = membertierDescUpdatedAt.Default.(func() time.Time)
+	// membertier.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	membertier.UpdateDefaultUpdatedAt = membertierDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// membertierDescCode is the schema descriptor for code field.
+	membertierDescCode := membertierFields[0].Descriptor()
+	// membertier.CodeValidator is a validator for the "code" field. It is called by the builders before save.
+	membertier.CodeValidator = func() func(string) error {
+		validators := membertierDescCode.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(code string) error {
+			for _, fn := range fns {
+				if err := fn(code); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// membertierDescName is the schema descriptor for name field.
+	membertierDescName := membertierFields[1].Descriptor()
+	// membertier.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	membertier.NameValidator = func() func(string) error {
+		validators := membertierDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// membertierDescLevel is the schema descriptor for level field.
+	membertierDescLevel := membertierFields[2].Descriptor()
+	// membertier.LevelValidator is a validator for the "level" field. It is called by the builders before save.
+	membertier.LevelValidator = membertierDescLevel.Validators[0].(func(int) error)
+	// membertierDescMatchAll is the schema descriptor for match_all field.
+	membertierDescMatchAll := membertierFields[5].Descriptor()
+	// membertier.DefaultMatchAll holds the default value on creation for the match_all field.
+	membertier.DefaultMatchAll = membertierDescMatchAll.Default.(bool)
+	// membertierDescDiscountBps is the schema descriptor for discount_bps field.
+	membertierDescDiscountBps := membertierFields[6].Descriptor()
+	// membertier.DefaultDiscountBps holds the default value on creation for the discount_bps field.
+	membertier.DefaultDiscountBps = membertierDescDiscountBps.Default.(int)
+	// membertier.DiscountBpsValidator is a validator for the "discount_bps" field. It is called by the builders before save.
+	membertier.DiscountBpsValidator = membertierDescDiscountBps.Validators[0].(func(int) error)
+	// membertierDescFreeShipping is the schema descriptor for free_shipping field.
+	membertierDescFreeShipping := membertierFields[8].Descriptor()
+	// membertier.DefaultFreeShipping holds the default value on creation for the free_shipping field.
+	membertier.DefaultFreeShipping = membertierDescFreeShipping.Default.(bool)
+	// membertierDescFreeShippingMin is the schema descriptor for free_shipping_min field.
+	membertierDescFreeShippingMin := membertierFields[9].Descriptor()
+	// membertier.DefaultFreeShippingMin holds the default value on creation for the free_shipping_min field.
+	membertier.DefaultFreeShippingMin = membertierDescFreeShippingMin.Default.(int64)
+	// membertier.FreeShippingMinValidator is a validator for the "free_shipping_min" field. It is called by the builders before save.
+	membertier.FreeShippingMinValidator = membertierDescFreeShippingMin.Validators[0].(func(int64) error)
+	// membertierDescCurrency is the schema descriptor for currency field.
+	membertierDescCurrency := membertierFields[10].Descriptor()
+	// membertier.DefaultCurrency holds the default value on creation for the currency field.
+	membertier.DefaultCurrency = membertierDescCurrency.Default.(string)
+	// membertier.CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
+	membertier.CurrencyValidator = func() func(string) error {
+		validators := membertierDescCurrency.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(currency string) error {
+			for _, fn := range fns {
+				if err := fn(currency); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	membership.Policy = privacy.NewPolicies(schema.Membership{})
+	membership.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := membership.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	membershipFields := schema.Membership{}.Fields()
+	_ = membershipFields
+	// membershipDescSpend is the schema descriptor for spend field.
+	membershipDescSpend := membershipFields[2].Descriptor()
+	// membership.DefaultSpend holds the default value on creation for the spend field.
+	membership.DefaultSpend = membershipDescSpend.Default.(int64)
+	// membershipDescOrders is the schema descriptor for orders field.
+	membershipDescOrders := membershipFields[3].Descriptor()
+	// membership.DefaultOrders holds the default value on creation for the orders field.
+	membership.DefaultOrders = membershipDescOrders.Default.(int)
+	// membershipDescVersion is the schema descriptor for version field.
+	membershipDescVersion := membershipFields[6].Descriptor()
+	// membership.DefaultVersion holds the default value on creation for the version field.
+	membership.DefaultVersion = membershipDescVersion.Default.(int)
 	merchantMixin := schema.Merchant{}.Mixin()
 	merchant.Policy = privacy.NewPolicies(schema.Merchant{})
 	merchant.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -959,6 +1903,9 @@ func init() {
 			return next.Mutate(ctx, m)
 		})
 	}
+	merchantHooks := schema.Merchant{}.Hooks()
+
+	merchant.Hooks[1] = merchantHooks[0]
 	merchantMixinFields0 := merchantMixin[0].Fields()
 	_ = merchantMixinFields0
 	merchantMixinFields1 := merchantMixin[1].Fields()
@@ -1476,38 +2423,115 @@ func init() {
 	order.DefaultDiscount = orderDescDiscount.Default.(int64)
 	// order.DiscountValidator is a validator for the "discount" field. It is called by the builders before save.
 	order.DiscountValidator = orderDescDiscount.Validators[0].(func(int64) error)
+	// orderDescShippingDiscount is the schema descriptor for shipping_discount field.
+	orderDescShippingDiscount := orderFields[9].Descriptor()
+	// order.DefaultShippingDiscount holds the default value on creation for the shipping_discount field.
+	order.DefaultShippingDiscount = orderDescShippingDiscount.Default.(int64)
+	// order.ShippingDiscountValidator is a validator for the "shipping_discount" field. It is called by the builders before save.
+	order.ShippingDiscountValidator = orderDescShippingDiscount.Validators[0].(func(int64) error)
 	// orderDescTotal is the schema descriptor for total field.
-	orderDescTotal := orderFields[9].Descriptor()
+	orderDescTotal := orderFields[10].Descriptor()
 	// order.TotalValidator is a validator for the "total" field. It is called by the builders before save.
 	order.TotalValidator = orderDescTotal.Validators[0].(func(int64) error)
 	// orderDescContactName is the schema descriptor for contact_name field.
-	orderDescContactName := orderFields[11].Descriptor()
+	orderDescContactName := orderFields[12].Descriptor()
 	// order.DefaultContactName holds the default value on creation for the contact_name field.
 	order.DefaultContactName = orderDescContactName.Default.(string)
 	// order.ContactNameValidator is a validator for the "contact_name" field. It is called by the builders before save.
 	order.ContactNameValidator = orderDescContactName.Validators[0].(func(string) error)
 	// orderDescContactPhone is the schema descriptor for contact_phone field.
-	orderDescContactPhone := orderFields[12].Descriptor()
+	orderDescContactPhone := orderFields[13].Descriptor()
 	// order.DefaultContactPhone holds the default value on creation for the contact_phone field.
 	order.DefaultContactPhone = orderDescContactPhone.Default.(string)
 	// order.ContactPhoneValidator is a validator for the "contact_phone" field. It is called by the builders before save.
 	order.ContactPhoneValidator = orderDescContactPhone.Validators[0].(func(string) error)
 	// orderDescNote is the schema descriptor for note field.
-	orderDescNote := orderFields[13].Descriptor()
+	orderDescNote := orderFields[14].Descriptor()
 	// order.DefaultNote holds the default value on creation for the note field.
 	order.DefaultNote = orderDescNote.Default.(string)
 	// order.NoteValidator is a validator for the "note" field. It is called by the builders before save.
 	order.NoteValidator = orderDescNote.Validators[0].(func(string) error)
 	// orderDescCancelReason is the schema descriptor for cancel_reason field.
-	orderDescCancelReason := orderFields[16].Descriptor()
+	orderDescCancelReason := orderFields[17].Descriptor()
 	// order.CancelReasonValidator is a validator for the "cancel_reason" field. It is called by the builders before save.
 	order.CancelReasonValidator = orderDescCancelReason.Validators[0].(func(string) error)
 	// orderDescRefundedAmount is the schema descriptor for refunded_amount field.
-	orderDescRefundedAmount := orderFields[25].Descriptor()
+	orderDescRefundedAmount := orderFields[26].Descriptor()
 	// order.DefaultRefundedAmount holds the default value on creation for the refunded_amount field.
 	order.DefaultRefundedAmount = orderDescRefundedAmount.Default.(int64)
 	// order.RefundedAmountValidator is a validator for the "refunded_amount" field. It is called by the builders before save.
 	order.RefundedAmountValidator = orderDescRefundedAmount.Validators[0].(func(int64) error)
+	orderadjustment.Policy = privacy.NewPolicies(schema.OrderAdjustment{})
+	orderadjustment.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := orderadjustment.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	orderadjustmentFields := schema.OrderAdjustment{}.Fields()
+	_ = orderadjustmentFields
+	// orderadjustmentDescKind is the schema descriptor for kind field.
+	orderadjustmentDescKind := orderadjustmentFields[2].Descriptor()
+	// orderadjustment.KindValidator is a validator for the "kind" field. It is called by the builders before save.
+	orderadjustment.KindValidator = func() func(string) error {
+		validators := orderadjustmentDescKind.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(kind string) error {
+			for _, fn := range fns {
+				if err := fn(kind); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// orderadjustmentDescSourceID is the schema descriptor for source_id field.
+	orderadjustmentDescSourceID := orderadjustmentFields[3].Descriptor()
+	// orderadjustment.DefaultSourceID holds the default value on creation for the source_id field.
+	orderadjustment.DefaultSourceID = orderadjustmentDescSourceID.Default.(int)
+	// orderadjustmentDescLabel is the schema descriptor for label field.
+	orderadjustmentDescLabel := orderadjustmentFields[4].Descriptor()
+	// orderadjustment.DefaultLabel holds the default value on creation for the label field.
+	orderadjustment.DefaultLabel = orderadjustmentDescLabel.Default.(string)
+	// orderadjustment.LabelValidator is a validator for the "label" field. It is called by the builders before save.
+	orderadjustment.LabelValidator = orderadjustmentDescLabel.Validators[0].(func(string) error)
+	// orderadjustmentDescAmount is the schema descriptor for amount field.
+	orderadjustmentDescAmount := orderadjustmentFields[5].Descriptor()
+	// orderadjustment.DefaultAmount holds the default value on creation for the amount field.
+	orderadjustment.DefaultAmount = orderadjustmentDescAmount.Default.(int64)
+	// orderadjustment.AmountValidator is a validator for the "amount" field. It is called by the builders before save.
+	orderadjustment.AmountValidator = orderadjustmentDescAmount.Validators[0].(func(int64) error)
+	// orderadjustmentDescShippingAmount is the schema descriptor for shipping_amount field.
+	orderadjustmentDescShippingAmount := orderadjustmentFields[6].Descriptor()
+	// orderadjustment.DefaultShippingAmount holds the default value on creation for the shipping_amount field.
+	orderadjustment.DefaultShippingAmount = orderadjustmentDescShippingAmount.Default.(int64)
+	// orderadjustment.ShippingAmountValidator is a validator for the "shipping_amount" field. It is called by the builders before save.
+	orderadjustment.ShippingAmountValidator = orderadjustmentDescShippingAmount.Validators[0].(func(int64) error)
+	// orderadjustmentDescCurrency is the schema descriptor for currency field.
+	orderadjustmentDescCurrency := orderadjustmentFields[8].Descriptor()
+	// orderadjustment.DefaultCurrency holds the default value on creation for the currency field.
+	orderadjustment.DefaultCurrency = orderadjustmentDescCurrency.Default.(string)
+	// orderadjustment.CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
+	orderadjustment.CurrencyValidator = func() func(string) error {
+		validators := orderadjustmentDescCurrency.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(currency string) error {
+			for _, fn := range fns {
+				if err := fn(currency); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	orderevent.Policy = privacy.NewPolicies(schema.OrderEvent{})
 	orderevent.Hooks[0] = func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
@@ -1624,6 +2648,12 @@ func init() {
 	orderitemDescLineTotal := orderitemFields[10].Descriptor()
 	// orderitem.LineTotalValidator is a validator for the "line_total" field. It is called by the builders before save.
 	orderitem.LineTotalValidator = orderitemDescLineTotal.Validators[0].(func(int64) error)
+	// orderitemDescDiscount is the schema descriptor for discount field.
+	orderitemDescDiscount := orderitemFields[11].Descriptor()
+	// orderitem.DefaultDiscount holds the default value on creation for the discount field.
+	orderitem.DefaultDiscount = orderitemDescDiscount.Default.(int64)
+	// orderitem.DiscountValidator is a validator for the "discount" field. It is called by the builders before save.
+	orderitem.DiscountValidator = orderitemDescDiscount.Validators[0].(func(int64) error)
 	paymentMixin := schema.Payment{}.Mixin()
 	payment.Policy = privacy.NewPolicies(schema.Payment{})
 	payment.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -1887,6 +2917,8 @@ func init() {
 	product.Hooks[1] = productHooks[0]
 
 	product.Hooks[2] = productHooks[1]
+
+	product.Hooks[3] = productHooks[2]
 	productMixinFields0 := productMixin[0].Fields()
 	_ = productMixinFields0
 	productMixinFields1 := productMixin[1].Fields()
@@ -2070,6 +3102,10 @@ func init() {
 	product.DefaultVariantCount = productDescVariantCount.Default.(int)
 	// product.VariantCountValidator is a validator for the "variant_count" field. It is called by the builders before save.
 	product.VariantCountValidator = productDescVariantCount.Validators[0].(func(int) error)
+	// productDescOnSale is the schema descriptor for on_sale field.
+	productDescOnSale := productFields[16].Descriptor()
+	// product.DefaultOnSale holds the default value on creation for the on_sale field.
+	product.DefaultOnSale = productDescOnSale.Default.(bool)
 	productvariantMixin := schema.ProductVariant{}.Mixin()
 	productvariant.Policy = privacy.NewPolicies(schema.ProductVariant{})
 	productvariant.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -2161,6 +3197,267 @@ func init() {
 	productvariantDescPosition := productvariantFields[8].Descriptor()
 	// productvariant.DefaultPosition holds the default value on creation for the position field.
 	productvariant.DefaultPosition = productvariantDescPosition.Default.(int)
+	promotionMixin := schema.Promotion{}.Mixin()
+	promotion.Policy = privacy.NewPolicies(schema.Promotion{})
+	promotion.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := promotion.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	promotionMixinFields0 := promotionMixin[0].Fields()
+	_ = promotionMixinFields0
+	promotionFields := schema.Promotion{}.Fields()
+	_ = promotionFields
+	// promotionDescCreatedAt is the schema descriptor for created_at field.
+	promotionDescCreatedAt := promotionMixinFields0[0].Descriptor()
+	// promotion.DefaultCreatedAt holds the default value on creation for the created_at field.
+	promotion.DefaultCreatedAt = promotionDescCreatedAt.Default.(func() time.Time)
+	// promotionDescUpdatedAt is the schema descriptor for updated_at field.
+	promotionDescUpdatedAt := promotionMixinFields0[1].Descriptor()
+	// promotion.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	promotion.DefaultUpdatedAt = promotionDescUpdatedAt.Default.(func() time.Time)
+	// promotion.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	promotion.UpdateDefaultUpdatedAt = promotionDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// promotionDescLabel is the schema descriptor for label field.
+	promotionDescLabel := promotionFields[2].Descriptor()
+	// promotion.LabelValidator is a validator for the "label" field. It is called by the builders before save.
+	promotion.LabelValidator = func() func(string) error {
+		validators := promotionDescLabel.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(label string) error {
+			for _, fn := range fns {
+				if err := fn(label); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// promotionDescCurrency is the schema descriptor for currency field.
+	promotionDescCurrency := promotionFields[6].Descriptor()
+	// promotion.CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
+	promotion.CurrencyValidator = func() func(string) error {
+		validators := promotionDescCurrency.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(currency string) error {
+			for _, fn := range fns {
+				if err := fn(currency); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// promotionDescCategoryIds is the schema descriptor for category_ids field.
+	promotionDescCategoryIds := promotionFields[8].Descriptor()
+	// promotion.DefaultCategoryIds holds the default value on creation for the category_ids field.
+	promotion.DefaultCategoryIds = promotionDescCategoryIds.Default.([]int)
+	// promotionDescProductIds is the schema descriptor for product_ids field.
+	promotionDescProductIds := promotionFields[9].Descriptor()
+	// promotion.DefaultProductIds holds the default value on creation for the product_ids field.
+	promotion.DefaultProductIds = promotionDescProductIds.Default.([]int)
+	// promotionDescAudiences is the schema descriptor for audiences field.
+	promotionDescAudiences := promotionFields[10].Descriptor()
+	// promotion.DefaultAudiences holds the default value on creation for the audiences field.
+	promotion.DefaultAudiences = promotionDescAudiences.Default.([]string)
+	// promotionDescTiers is the schema descriptor for tiers field.
+	promotionDescTiers := promotionFields[11].Descriptor()
+	// promotion.DefaultTiers holds the default value on creation for the tiers field.
+	promotion.DefaultTiers = promotionDescTiers.Default.([]schematype.PromotionTier)
+	// promotionDescRepeating is the schema descriptor for repeating field.
+	promotionDescRepeating := promotionFields[12].Descriptor()
+	// promotion.DefaultRepeating holds the default value on creation for the repeating field.
+	promotion.DefaultRepeating = promotionDescRepeating.Default.(bool)
+	// promotionDescMaxOff is the schema descriptor for max_off field.
+	promotionDescMaxOff := promotionFields[13].Descriptor()
+	// promotion.DefaultMaxOff holds the default value on creation for the max_off field.
+	promotion.DefaultMaxOff = promotionDescMaxOff.Default.(int64)
+	// promotion.MaxOffValidator is a validator for the "max_off" field. It is called by the builders before save.
+	promotion.MaxOffValidator = promotionDescMaxOff.Validators[0].(func(int64) error)
+	// promotionDescBuyQuantity is the schema descriptor for buy_quantity field.
+	promotionDescBuyQuantity := promotionFields[14].Descriptor()
+	// promotion.DefaultBuyQuantity holds the default value on creation for the buy_quantity field.
+	promotion.DefaultBuyQuantity = promotionDescBuyQuantity.Default.(int)
+	// promotion.BuyQuantityValidator is a validator for the "buy_quantity" field. It is called by the builders before save.
+	promotion.BuyQuantityValidator = promotionDescBuyQuantity.Validators[0].(func(int) error)
+	// promotionDescFreeQuantity is the schema descriptor for free_quantity field.
+	promotionDescFreeQuantity := promotionFields[15].Descriptor()
+	// promotion.DefaultFreeQuantity holds the default value on creation for the free_quantity field.
+	promotion.DefaultFreeQuantity = promotionDescFreeQuantity.Default.(int)
+	// promotion.FreeQuantityValidator is a validator for the "free_quantity" field. It is called by the builders before save.
+	promotion.FreeQuantityValidator = promotionDescFreeQuantity.Validators[0].(func(int) error)
+	// promotionDescPerUserLimit is the schema descriptor for per_user_limit field.
+	promotionDescPerUserLimit := promotionFields[16].Descriptor()
+	// promotion.DefaultPerUserLimit holds the default value on creation for the per_user_limit field.
+	promotion.DefaultPerUserLimit = promotionDescPerUserLimit.Default.(int)
+	// promotion.PerUserLimitValidator is a validator for the "per_user_limit" field. It is called by the builders before save.
+	promotion.PerUserLimitValidator = promotionDescPerUserLimit.Validators[0].(func(int) error)
+	redpacket.Policy = privacy.NewPolicies(schema.RedPacket{})
+	redpacket.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := redpacket.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	redpacketFields := schema.RedPacket{}.Fields()
+	_ = redpacketFields
+	// redpacketDescAmount is the schema descriptor for amount field.
+	redpacketDescAmount := redpacketFields[2].Descriptor()
+	// redpacket.AmountValidator is a validator for the "amount" field. It is called by the builders before save.
+	redpacket.AmountValidator = redpacketDescAmount.Validators[0].(func(int64) error)
+	// redpacketDescCurrency is the schema descriptor for currency field.
+	redpacketDescCurrency := redpacketFields[3].Descriptor()
+	// redpacket.CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
+	redpacket.CurrencyValidator = func() func(string) error {
+		validators := redpacketDescCurrency.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(currency string) error {
+			for _, fn := range fns {
+				if err := fn(currency); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// redpacketDescBalance is the schema descriptor for balance field.
+	redpacketDescBalance := redpacketFields[7].Descriptor()
+	// redpacket.DefaultBalance holds the default value on creation for the balance field.
+	redpacket.DefaultBalance = redpacketDescBalance.Default.(int64)
+	// redpacket.BalanceValidator is a validator for the "balance" field. It is called by the builders before save.
+	redpacket.BalanceValidator = redpacketDescBalance.Validators[0].(func(int64) error)
+	redpacketcampaignMixin := schema.RedPacketCampaign{}.Mixin()
+	redpacketcampaign.Policy = privacy.NewPolicies(schema.RedPacketCampaign{})
+	redpacketcampaign.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := redpacketcampaign.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	redpacketcampaignMixinFields0 := redpacketcampaignMixin[0].Fields()
+	_ = redpacketcampaignMixinFields0
+	redpacketcampaignFields := schema.RedPacketCampaign{}.Fields()
+	_ = redpacketcampaignFields
+	// redpacketcampaignDescCreatedAt is the schema descriptor for created_at field.
+	redpacketcampaignDescCreatedAt := redpacketcampaignMixinFields0[0].Descriptor()
+	// redpacketcampaign.DefaultCreatedAt holds the default value on creation for the created_at field.
+	redpacketcampaign.DefaultCreatedAt = redpacketcampaignDescCreatedAt.Default.(func() time.Time)
+	// redpacketcampaignDescUpdatedAt is the schema descriptor for updated_at field.
+	redpacketcampaignDescUpdatedAt := redpacketcampaignMixinFields0[1].Descriptor()
+	// redpacketcampaign.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	redpacketcampaign.DefaultUpdatedAt = redpacketcampaignDescUpdatedAt.Default.(func() time.Time)
+	// redpacketcampaign.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	redpacketcampaign.UpdateDefaultUpdatedAt = redpacketcampaignDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// redpacketcampaignDescName is the schema descriptor for name field.
+	redpacketcampaignDescName := redpacketcampaignFields[0].Descriptor()
+	// redpacketcampaign.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	redpacketcampaign.NameValidator = func() func(string) error {
+		validators := redpacketcampaignDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// redpacketcampaignDescCurrency is the schema descriptor for currency field.
+	redpacketcampaignDescCurrency := redpacketcampaignFields[1].Descriptor()
+	// redpacketcampaign.CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
+	redpacketcampaign.CurrencyValidator = func() func(string) error {
+		validators := redpacketcampaignDescCurrency.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(currency string) error {
+			for _, fn := range fns {
+				if err := fn(currency); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// redpacketcampaignDescBudget is the schema descriptor for budget field.
+	redpacketcampaignDescBudget := redpacketcampaignFields[3].Descriptor()
+	// redpacketcampaign.BudgetValidator is a validator for the "budget" field. It is called by the builders before save.
+	redpacketcampaign.BudgetValidator = redpacketcampaignDescBudget.Validators[0].(func(int64) error)
+	// redpacketcampaignDescCount is the schema descriptor for count field.
+	redpacketcampaignDescCount := redpacketcampaignFields[4].Descriptor()
+	// redpacketcampaign.CountValidator is a validator for the "count" field. It is called by the builders before save.
+	redpacketcampaign.CountValidator = redpacketcampaignDescCount.Validators[0].(func(int) error)
+	// redpacketcampaignDescMinAmount is the schema descriptor for min_amount field.
+	redpacketcampaignDescMinAmount := redpacketcampaignFields[5].Descriptor()
+	// redpacketcampaign.MinAmountValidator is a validator for the "min_amount" field. It is called by the builders before save.
+	redpacketcampaign.MinAmountValidator = redpacketcampaignDescMinAmount.Validators[0].(func(int64) error)
+	// redpacketcampaignDescMaxAmount is the schema descriptor for max_amount field.
+	redpacketcampaignDescMaxAmount := redpacketcampaignFields[6].Descriptor()
+	// redpacketcampaign.MaxAmountValidator is a validator for the "max_amount" field. It is called by the builders before save.
+	redpacketcampaign.MaxAmountValidator = redpacketcampaignDescMaxAmount.Validators[0].(func(int64) error)
+	// redpacketcampaignDescPerUserLimit is the schema descriptor for per_user_limit field.
+	redpacketcampaignDescPerUserLimit := redpacketcampaignFields[9].Descriptor()
+	// redpacketcampaign.PerUserLimitValidator is a validator for the "per_user_limit" field. It is called by the builders before save.
+	redpacketcampaign.PerUserLimitValidator = redpacketcampaignDescPerUserLimit.Validators[0].(func(int) error)
+	// redpacketcampaignDescValidityHours is the schema descriptor for validity_hours field.
+	redpacketcampaignDescValidityHours := redpacketcampaignFields[10].Descriptor()
+	// redpacketcampaign.ValidityHoursValidator is a validator for the "validity_hours" field. It is called by the builders before save.
+	redpacketcampaign.ValidityHoursValidator = redpacketcampaignDescValidityHours.Validators[0].(func(int) error)
+	redpacketclaimer.Policy = privacy.NewPolicies(schema.RedPacketClaimer{})
+	redpacketclaimer.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := redpacketclaimer.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	redpacketclaimerFields := schema.RedPacketClaimer{}.Fields()
+	_ = redpacketclaimerFields
+	// redpacketclaimerDescClaims is the schema descriptor for claims field.
+	redpacketclaimerDescClaims := redpacketclaimerFields[2].Descriptor()
+	// redpacketclaimer.ClaimsValidator is a validator for the "claims" field. It is called by the builders before save.
+	redpacketclaimer.ClaimsValidator = redpacketclaimerDescClaims.Validators[0].(func(int) error)
+	redpacketspend.Policy = privacy.NewPolicies(schema.RedPacketSpend{})
+	redpacketspend.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := redpacketspend.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	redpacketspendFields := schema.RedPacketSpend{}.Fields()
+	_ = redpacketspendFields
+	// redpacketspendDescAmount is the schema descriptor for amount field.
+	redpacketspendDescAmount := redpacketspendFields[3].Descriptor()
+	// redpacketspend.AmountValidator is a validator for the "amount" field. It is called by the builders before save.
+	redpacketspend.AmountValidator = redpacketspendDescAmount.Validators[0].(func(int64) error)
+	// redpacketspendDescCreatedAt is the schema descriptor for created_at field.
+	redpacketspendDescCreatedAt := redpacketspendFields[4].Descriptor()
+	// redpacketspend.DefaultCreatedAt holds the default value on creation for the created_at field.
+	redpacketspend.DefaultCreatedAt = redpacketspendDescCreatedAt.Default.(func() time.Time)
 	refreshtoken.Policy = privacy.NewPolicies(schema.RefreshToken{})
 	refreshtoken.Hooks[0] = func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
@@ -2465,6 +3762,210 @@ func init() {
 	reviewvoteDescCreatedAt := reviewvoteFields[2].Descriptor()
 	// reviewvote.DefaultCreatedAt holds the default value on creation for the created_at field.
 	reviewvote.DefaultCreatedAt = reviewvoteDescCreatedAt.Default.(func() time.Time)
+	riskassessmentMixin := schema.RiskAssessment{}.Mixin()
+	riskassessment.Policy = privacy.NewPolicies(schema.RiskAssessment{})
+	riskassessment.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := riskassessment.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	riskassessmentMixinFields0 := riskassessmentMixin[0].Fields()
+	_ = riskassessmentMixinFields0
+	riskassessmentFields := schema.RiskAssessment{}.Fields()
+	_ = riskassessmentFields
+	// riskassessmentDescCreatedAt is the schema descriptor for created_at field.
+	riskassessmentDescCreatedAt := riskassessmentMixinFields0[0].Descriptor()
+	// riskassessment.DefaultCreatedAt holds the default value on creation for the created_at field.
+	riskassessment.DefaultCreatedAt = riskassessmentDescCreatedAt.Default.(func() time.Time)
+	// riskassessmentDescUpdatedAt is the schema descriptor for updated_at field.
+	riskassessmentDescUpdatedAt := riskassessmentMixinFields0[1].Descriptor()
+	// riskassessment.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	riskassessment.DefaultUpdatedAt = riskassessmentDescUpdatedAt.Default.(func() time.Time)
+	// riskassessment.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	riskassessment.UpdateDefaultUpdatedAt = riskassessmentDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// riskassessmentDescDeviceID is the schema descriptor for device_id field.
+	riskassessmentDescDeviceID := riskassessmentFields[3].Descriptor()
+	// riskassessment.DefaultDeviceID holds the default value on creation for the device_id field.
+	riskassessment.DefaultDeviceID = riskassessmentDescDeviceID.Default.(string)
+	// riskassessment.DeviceIDValidator is a validator for the "device_id" field. It is called by the builders before save.
+	riskassessment.DeviceIDValidator = riskassessmentDescDeviceID.Validators[0].(func(string) error)
+	// riskassessmentDescIP is the schema descriptor for ip field.
+	riskassessmentDescIP := riskassessmentFields[4].Descriptor()
+	// riskassessment.DefaultIP holds the default value on creation for the ip field.
+	riskassessment.DefaultIP = riskassessmentDescIP.Default.(string)
+	// riskassessment.IPValidator is a validator for the "ip" field. It is called by the builders before save.
+	riskassessment.IPValidator = riskassessmentDescIP.Validators[0].(func(string) error)
+	// riskassessmentDescPhone is the schema descriptor for phone field.
+	riskassessmentDescPhone := riskassessmentFields[5].Descriptor()
+	// riskassessment.DefaultPhone holds the default value on creation for the phone field.
+	riskassessment.DefaultPhone = riskassessmentDescPhone.Default.(string)
+	// riskassessment.PhoneValidator is a validator for the "phone" field. It is called by the builders before save.
+	riskassessment.PhoneValidator = riskassessmentDescPhone.Validators[0].(func(string) error)
+	// riskassessmentDescAddressKey is the schema descriptor for address_key field.
+	riskassessmentDescAddressKey := riskassessmentFields[6].Descriptor()
+	// riskassessment.DefaultAddressKey holds the default value on creation for the address_key field.
+	riskassessment.DefaultAddressKey = riskassessmentDescAddressKey.Default.(string)
+	// riskassessment.AddressKeyValidator is a validator for the "address_key" field. It is called by the builders before save.
+	riskassessment.AddressKeyValidator = riskassessmentDescAddressKey.Validators[0].(func(string) error)
+	// riskassessmentDescEmail is the schema descriptor for email field.
+	riskassessmentDescEmail := riskassessmentFields[7].Descriptor()
+	// riskassessment.DefaultEmail holds the default value on creation for the email field.
+	riskassessment.DefaultEmail = riskassessmentDescEmail.Default.(string)
+	// riskassessment.EmailValidator is a validator for the "email" field. It is called by the builders before save.
+	riskassessment.EmailValidator = riskassessmentDescEmail.Validators[0].(func(string) error)
+	// riskassessmentDescCouponUsed is the schema descriptor for coupon_used field.
+	riskassessmentDescCouponUsed := riskassessmentFields[8].Descriptor()
+	// riskassessment.DefaultCouponUsed holds the default value on creation for the coupon_used field.
+	riskassessment.DefaultCouponUsed = riskassessmentDescCouponUsed.Default.(bool)
+	// riskassessmentDescTotal is the schema descriptor for total field.
+	riskassessmentDescTotal := riskassessmentFields[9].Descriptor()
+	// riskassessment.DefaultTotal holds the default value on creation for the total field.
+	riskassessment.DefaultTotal = riskassessmentDescTotal.Default.(int64)
+	// riskassessment.TotalValidator is a validator for the "total" field. It is called by the builders before save.
+	riskassessment.TotalValidator = riskassessmentDescTotal.Validators[0].(func(int64) error)
+	// riskassessmentDescCurrency is the schema descriptor for currency field.
+	riskassessmentDescCurrency := riskassessmentFields[10].Descriptor()
+	// riskassessment.DefaultCurrency holds the default value on creation for the currency field.
+	riskassessment.DefaultCurrency = riskassessmentDescCurrency.Default.(string)
+	// riskassessment.CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
+	riskassessment.CurrencyValidator = func() func(string) error {
+		validators := riskassessmentDescCurrency.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(currency string) error {
+			for _, fn := range fns {
+				if err := fn(currency); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// riskassessmentDescScore is the schema descriptor for score field.
+	riskassessmentDescScore := riskassessmentFields[11].Descriptor()
+	// riskassessment.DefaultScore holds the default value on creation for the score field.
+	riskassessment.DefaultScore = riskassessmentDescScore.Default.(int)
+	// riskassessment.ScoreValidator is a validator for the "score" field. It is called by the builders before save.
+	riskassessment.ScoreValidator = riskassessmentDescScore.Validators[0].(func(int) error)
+	// riskassessmentDescRules is the schema descriptor for rules field.
+	riskassessmentDescRules := riskassessmentFields[12].Descriptor()
+	// riskassessment.DefaultRules holds the default value on creation for the rules field.
+	riskassessment.DefaultRules = riskassessmentDescRules.Default.([]schematype.RiskRuleHit)
+	// riskassessmentDescDecisionNote is the schema descriptor for decision_note field.
+	riskassessmentDescDecisionNote := riskassessmentFields[17].Descriptor()
+	// riskassessment.DefaultDecisionNote holds the default value on creation for the decision_note field.
+	riskassessment.DefaultDecisionNote = riskassessmentDescDecisionNote.Default.(string)
+	// riskassessment.DecisionNoteValidator is a validator for the "decision_note" field. It is called by the builders before save.
+	riskassessment.DecisionNoteValidator = riskassessmentDescDecisionNote.Validators[0].(func(string) error)
+	risklistentryMixin := schema.RiskListEntry{}.Mixin()
+	risklistentry.Policy = privacy.NewPolicies(schema.RiskListEntry{})
+	risklistentry.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := risklistentry.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	risklistentryMixinFields0 := risklistentryMixin[0].Fields()
+	_ = risklistentryMixinFields0
+	risklistentryFields := schema.RiskListEntry{}.Fields()
+	_ = risklistentryFields
+	// risklistentryDescCreatedAt is the schema descriptor for created_at field.
+	risklistentryDescCreatedAt := risklistentryMixinFields0[0].Descriptor()
+	// risklistentry.DefaultCreatedAt holds the default value on creation for the created_at field.
+	risklistentry.DefaultCreatedAt = risklistentryDescCreatedAt.Default.(func() time.Time)
+	// risklistentryDescUpdatedAt is the schema descriptor for updated_at field.
+	risklistentryDescUpdatedAt := risklistentryMixinFields0[1].Descriptor()
+	// risklistentry.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	risklistentry.DefaultUpdatedAt = risklistentryDescUpdatedAt.Default.(func() time.Time)
+	// risklistentry.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	risklistentry.UpdateDefaultUpdatedAt = risklistentryDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// risklistentryDescValue is the schema descriptor for value field.
+	risklistentryDescValue := risklistentryFields[1].Descriptor()
+	// risklistentry.ValueValidator is a validator for the "value" field. It is called by the builders before save.
+	risklistentry.ValueValidator = func() func(string) error {
+		validators := risklistentryDescValue.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(value string) error {
+			for _, fn := range fns {
+				if err := fn(value); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// risklistentryDescLabel is the schema descriptor for label field.
+	risklistentryDescLabel := risklistentryFields[2].Descriptor()
+	// risklistentry.DefaultLabel holds the default value on creation for the label field.
+	risklistentry.DefaultLabel = risklistentryDescLabel.Default.(string)
+	// risklistentry.LabelValidator is a validator for the "label" field. It is called by the builders before save.
+	risklistentry.LabelValidator = risklistentryDescLabel.Validators[0].(func(string) error)
+	// risklistentryDescNote is the schema descriptor for note field.
+	risklistentryDescNote := risklistentryFields[3].Descriptor()
+	// risklistentry.DefaultNote holds the default value on creation for the note field.
+	risklistentry.DefaultNote = risklistentryDescNote.Default.(string)
+	// risklistentry.NoteValidator is a validator for the "note" field. It is called by the builders before save.
+	risklistentry.NoteValidator = risklistentryDescNote.Validators[0].(func(string) error)
+	searchsynonym.Policy = privacy.NewPolicies(schema.SearchSynonym{})
+	searchsynonym.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := searchsynonym.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	searchsynonymFields := schema.SearchSynonym{}.Fields()
+	_ = searchsynonymFields
+	// searchsynonymDescCreatedAt is the schema descriptor for created_at field.
+	searchsynonymDescCreatedAt := searchsynonymFields[1].Descriptor()
+	// searchsynonym.DefaultCreatedAt holds the default value on creation for the created_at field.
+	searchsynonym.DefaultCreatedAt = searchsynonymDescCreatedAt.Default.(func() time.Time)
+	// searchsynonymDescUpdatedAt is the schema descriptor for updated_at field.
+	searchsynonymDescUpdatedAt := searchsynonymFields[2].Descriptor()
+	// searchsynonym.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	searchsynonym.DefaultUpdatedAt = searchsynonymDescUpdatedAt.Default.(func() time.Time)
+	// searchsynonym.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	searchsynonym.UpdateDefaultUpdatedAt = searchsynonymDescUpdatedAt.UpdateDefault.(func() time.Time)
+	searchsynonymterm.Policy = privacy.NewPolicies(schema.SearchSynonymTerm{})
+	searchsynonymterm.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := searchsynonymterm.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	searchsynonymtermFields := schema.SearchSynonymTerm{}.Fields()
+	_ = searchsynonymtermFields
+	// searchsynonymtermDescTerm is the schema descriptor for term field.
+	searchsynonymtermDescTerm := searchsynonymtermFields[0].Descriptor()
+	// searchsynonymterm.TermValidator is a validator for the "term" field. It is called by the builders before save.
+	searchsynonymterm.TermValidator = func() func(string) error {
+		validators := searchsynonymtermDescTerm.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(term string) error {
+			for _, fn := range fns {
+				if err := fn(term); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	searchtoken.Policy = privacy.NewPolicies(schema.SearchToken{})
 	searchtoken.Hooks[0] = func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
@@ -2666,6 +4167,58 @@ func init() {
 	ticketmessageDescCreatedAt := ticketmessageFields[4].Descriptor()
 	// ticketmessage.DefaultCreatedAt holds the default value on creation for the created_at field.
 	ticketmessage.DefaultCreatedAt = ticketmessageDescCreatedAt.Default.(func() time.Time)
+	totpcredentialFields := schema.TotpCredential{}.Fields()
+	_ = totpcredentialFields
+	// totpcredentialDescSecret is the schema descriptor for secret field.
+	totpcredentialDescSecret := totpcredentialFields[1].Descriptor()
+	// totpcredential.SecretValidator is a validator for the "secret" field. It is called by the builders before save.
+	totpcredential.SecretValidator = func() func(string) error {
+		validators := totpcredentialDescSecret.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(secret string) error {
+			for _, fn := range fns {
+				if err := fn(secret); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// totpcredentialDescCreatedAt is the schema descriptor for created_at field.
+	totpcredentialDescCreatedAt := totpcredentialFields[2].Descriptor()
+	// totpcredential.DefaultCreatedAt holds the default value on creation for the created_at field.
+	totpcredential.DefaultCreatedAt = totpcredentialDescCreatedAt.Default.(func() time.Time)
+	// totpcredentialDescLastStep is the schema descriptor for last_step field.
+	totpcredentialDescLastStep := totpcredentialFields[4].Descriptor()
+	// totpcredential.DefaultLastStep holds the default value on creation for the last_step field.
+	totpcredential.DefaultLastStep = totpcredentialDescLastStep.Default.(int64)
+	totprecoverycodeFields := schema.TotpRecoveryCode{}.Fields()
+	_ = totprecoverycodeFields
+	// totprecoverycodeDescCodeHash is the schema descriptor for code_hash field.
+	totprecoverycodeDescCodeHash := totprecoverycodeFields[1].Descriptor()
+	// totprecoverycode.CodeHashValidator is a validator for the "code_hash" field. It is called by the builders before save.
+	totprecoverycode.CodeHashValidator = func() func(string) error {
+		validators := totprecoverycodeDescCodeHash.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(code_hash string) error {
+			for _, fn := range fns {
+				if err := fn(code_hash); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// totprecoverycodeDescCreatedAt is the schema descriptor for created_at field.
+	totprecoverycodeDescCreatedAt := totprecoverycodeFields[2].Descriptor()
+	// totprecoverycode.DefaultCreatedAt holds the default value on creation for the created_at field.
+	totprecoverycode.DefaultCreatedAt = totprecoverycodeDescCreatedAt.Default.(func() time.Time)
 	trackingevent.Policy = privacy.NewPolicies(schema.TrackingEvent{})
 	trackingevent.Hooks[0] = func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
@@ -2693,6 +4246,59 @@ func init() {
 	trackingeventDescCreatedAt := trackingeventFields[5].Descriptor()
 	// trackingevent.DefaultCreatedAt holds the default value on creation for the created_at field.
 	trackingevent.DefaultCreatedAt = trackingeventDescCreatedAt.Default.(func() time.Time)
+	translation.Policy = privacy.NewPolicies(schema.Translation{})
+	translation.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := translation.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	translationFields := schema.Translation{}.Fields()
+	_ = translationFields
+	// translationDescLocale is the schema descriptor for locale field.
+	translationDescLocale := translationFields[2].Descriptor()
+	// translation.LocaleValidator is a validator for the "locale" field. It is called by the builders before save.
+	translation.LocaleValidator = func() func(string) error {
+		validators := translationDescLocale.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(locale string) error {
+			for _, fn := range fns {
+				if err := fn(locale); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// translationDescField is the schema descriptor for field field.
+	translationDescField := translationFields[3].Descriptor()
+	// translation.FieldValidator is a validator for the "field" field. It is called by the builders before save.
+	translation.FieldValidator = func() func(string) error {
+		validators := translationDescField.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(field string) error {
+			for _, fn := range fns {
+				if err := fn(field); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// translationDescUpdatedAt is the schema descriptor for updated_at field.
+	translationDescUpdatedAt := translationFields[5].Descriptor()
+	// translation.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	translation.DefaultUpdatedAt = translationDescUpdatedAt.Default.(func() time.Time)
+	// translation.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	translation.UpdateDefaultUpdatedAt = translationDescUpdatedAt.UpdateDefault.(func() time.Time)
 	upload.Policy = privacy.NewPolicies(schema.Upload{})
 	upload.Hooks[0] = func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {

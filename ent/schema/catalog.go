@@ -95,6 +95,15 @@ func (Product) Fields() []ent.Field {
 			Annotations(entgql.Skip()), // shown as ProductVariant.stock is
 		field.Int("variant_count").NonNegative().Default(0).
 			Annotations(entgql.Skip()),
+		// Denormalised visibility, kept by ProductOnSaleHook and MerchantOnSaleHook in the
+		// same transaction as every change of the product's status or of its merchant's
+		// status or removal: the product is ACTIVE, its merchant ACTIVE and not removed.
+		// Sanctions that end by time (suspension, restriction) are checked when reading,
+		// against the few merchants under one (docs/STOREFRONT-SPEED.md). The storefront's
+		// list and the privacy rule read it instead of joining the merchant of every row;
+		// in no GraphQL type or filter.
+		field.Bool("on_sale").Default(false).
+			Annotations(entgql.Skip()),
 	}
 }
 
@@ -115,8 +124,18 @@ func (Product) Indexes() []ent.Index {
 		index.Fields("merchant_id", "status", "created_at"),
 		index.Fields("status", "created_at"),
 		index.Fields("category_id", "status"),
-		index.Fields("status", "sales_count"),
-		index.Fields("status", "min_price"),
+		// The storefront's orders over what is on sale: keyset pages walk these and stop
+		// (InnoDB appends the id, which breaks ties in every order).
+		index.Fields("on_sale", "created_at"),
+		index.Fields("on_sale", "sales_count"),
+		index.Fields("on_sale", "min_price"),
+		index.Fields("on_sale", "rating_average"),
+		// A category page: its categories' on-sale products in id order.
+		index.Fields("category_id", "on_sale"),
+		// A merchant's page for shoppers: its on-sale products in id order (without it MySQL
+		// sorted all of a 17k-product merchant's rows for each page of 3: 3.5 s a statement
+		// at 100k products).
+		index.Fields("merchant_id", "on_sale"),
 		index.Fields("merchant_id", "status", "min_price"),
 		// A merchant's page of products in the default order (id) stops after the page.
 		index.Fields("merchant_id", "status", "id"),
@@ -133,6 +152,7 @@ func (Product) Hooks() []ent.Hook {
 	return []ent.Hook{
 		hooks.ProductSlugHook(),
 		hooks.ProductSearchIndexHook(),
+		hooks.ProductOnSaleHook(),
 	}
 }
 

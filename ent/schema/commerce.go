@@ -117,8 +117,9 @@ func (OrderEvent) Fields() []ent.Field {
 				"REVIEW_CREATED", "REVIEW_REPLIED",
 				"AFTER_SALES_REQUESTED", "AFTER_SALES_APPROVED", "AFTER_SALES_PROPOSED", "AFTER_SALES_REJECTED",
 				"AFTER_SALES_ESCALATED", "AFTER_SALES_RETURN_SHIPPED", "AFTER_SALES_RETURN_RECEIVED",
-				"AFTER_SALES_REPLACEMENT_SHIPPED", "AFTER_SALES_MESSAGE", "AFTER_SALES_RESOLVED").
-			Comment("LINES_FULFILLED: some lines were delivered (virtual content, a rendered service) and the order's status did not change. REVIEW_*: a line was reviewed, a review replied to (review_id). AFTER_SALES_*: a step of an after-sales request.").
+				"AFTER_SALES_REPLACEMENT_SHIPPED", "AFTER_SALES_MESSAGE", "AFTER_SALES_RESOLVED",
+				"RISK_HELD", "RISK_APPROVED", "RISK_REJECTED").
+			Comment("LINES_FULFILLED: some lines were delivered (virtual content, a rendered service) and the order's status did not change. REVIEW_*: a line was reviewed, a review replied to (review_id). AFTER_SALES_*: a step of an after-sales request. RISK_*: the order was held for a risk review (PAID → RISK_REVIEW), released (→ PAID) or rejected (→ CANCELLED, refunded).").
 			Immutable(),
 		// Empty for events that change no status (TRACKING_UPDATED, REFUNDED, …); the API
 		// shows them as OrderStatus values or null (schema/events.graphqls).

@@ -7,6 +7,8 @@ import (
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
+
+	"github.com/xiadan/xiadan/internal/catalog/hooks"
 )
 
 // Merchant is a shop on the platform, run by its owner and staff.
@@ -130,7 +132,16 @@ func (Merchant) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("status", "created_at"),
 		index.Fields("owner_id"),
+		// The storefront leaves out the products of the merchants under a suspension or
+		// restriction at the request's time: these find the few.
+		index.Fields("suspended_until"),
+		index.Fields("restricted_until"),
 	}
+}
+
+// Hooks of the Merchant.
+func (Merchant) Hooks() []ent.Hook {
+	return []ent.Hook{hooks.MerchantOnSaleHook()}
 }
 
 // Annotations of the Merchant.

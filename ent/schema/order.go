@@ -27,12 +27,16 @@ func (Order) Fields() []ent.Field {
 		field.Int("customer_id").Immutable().Annotations(entgql.Skip()),
 		field.Int("merchant_id").Immutable().Annotations(entgql.Skip()),
 		field.Enum("status").
-			Values("PENDING_PAYMENT", "PAID", "ACCEPTED", "SHIPPED", "DELIVERED", "FULFILLED", "COMPLETED", "CANCELLED").
-			Default("PENDING_PAYMENT"),
+			Values("PENDING_PAYMENT", "PAID", "RISK_REVIEW", "ACCEPTED", "SHIPPED", "DELIVERED", "FULFILLED", "COMPLETED", "CANCELLED").
+			Default("PENDING_PAYMENT").
+			Comment("RISK_REVIEW: paid, and held for a platform risk review before the merchant may accept it (internal/risk)."),
 		field.String("currency").MinLen(3).MaxRuneLen(3).Default("CNY"),
 		field.Int64("subtotal").NonNegative().Annotations(entgql.Skip()),
 		field.Int64("shipping_fee").NonNegative().Default(0).Annotations(entgql.Skip()),
-		field.Int64("discount").NonNegative().Default(0).Annotations(entgql.Skip()),
+		field.Int64("discount").NonNegative().Default(0).Annotations(entgql.Skip()).
+			Comment("Goods discount of the promotions (internal/pricing); shipping discounts are apart."),
+		field.Int64("shipping_discount").NonNegative().Default(0).Annotations(entgql.Skip()).
+			Comment("total = subtotal - discount + shipping_fee - shipping_discount."),
 		field.Int64("total").NonNegative().Annotations(entgql.Skip()),
 		field.JSON("shipping_address", &schematype.Address{}).Optional().Annotations(entgql.Type("PostalAddress")),
 		field.String("contact_name").MaxRuneLen(64).Default(""),
@@ -111,6 +115,8 @@ func (OrderItem) Fields() []ent.Field {
 			Comment("The order's currency, kept on the item so prices need no order lookup."),
 		field.Int("quantity").Positive(),
 		field.Int64("line_total").Positive().Annotations(entgql.Skip()),
+		field.Int64("discount").NonNegative().Default(0).Annotations(entgql.Skip()).
+			Comment("The order's goods discount allocated to the line; the line is worth line_total - discount."),
 		field.Time("fulfilled_at").SchemaType(datetime6).Optional().Nillable().
 			Comment("When a VIRTUAL line's content was delivered or a SERVICE line rendered; physical lines travel in shipments."),
 		field.Enum("after_sales_status").Values(afterSalesStatuses...).Default("NONE").

@@ -359,3 +359,20 @@ func (Upload) Policy() ent.Policy {
 		},
 	}
 }
+
+// Policy of the RiskAssessment: admins only; buyers and merchants never read scores or
+// rules (a merchant sees only the order's RISK_REVIEW status).
+func (RiskAssessment) Policy() ent.Policy {
+	return privacy.Policy{
+		Query:    privacy.QueryPolicy{rule.AllowIfSystem(), rule.AllowIfAdmin(), privacy.AlwaysDenyRule()},
+		Mutation: privacy.MutationPolicy{rule.AllowIfSystem(), rule.AllowIfAdmin(), privacy.AlwaysDenyRule()},
+	}
+}
+
+// Policy of the RiskListEntry: admins only.
+func (RiskListEntry) Policy() ent.Policy {
+	return privacy.Policy{
+		Query:    privacy.QueryPolicy{rule.AllowIfSystem(), rule.AllowIfAdmin(), privacy.AlwaysDenyRule()},
+		Mutation: privacy.MutationPolicy{rule.AllowIfSystem(), rule.AllowIfAdmin(), privacy.AlwaysDenyRule()},
+	}
+}

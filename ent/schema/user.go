@@ -90,6 +90,11 @@ func (User) Edges() []ent.Edge {
 			Annotations(entgql.Skip()),
 		edge.To("email_verifications", EmailVerification.Type).
 			Annotations(entgql.Skip()),
+		// The TOTP second factor and its recovery codes (internal/auth/totp.go).
+		edge.To("totp", TotpCredential.Type).Unique().
+			Annotations(entgql.Skip()),
+		edge.To("totp_recovery_codes", TotpRecoveryCode.Type).
+			Annotations(entgql.Skip()),
 		edge.To("reviews", Review.Type).
 			Annotations(entgql.Skip()),
 		// The other ways into the account; only its own user sees them.

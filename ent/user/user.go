@@ -52,6 +52,10 @@ const (
 	EdgeRefreshTokens = "refresh_tokens"
 	// EdgeEmailVerifications holds the string denoting the email_verifications edge name in mutations.
 	EdgeEmailVerifications = "email_verifications"
+	// EdgeTotp holds the string denoting the totp edge name in mutations.
+	EdgeTotp = "totp"
+	// EdgeTotpRecoveryCodes holds the string denoting the totp_recovery_codes edge name in mutations.
+	EdgeTotpRecoveryCodes = "totp_recovery_codes"
 	// EdgeReviews holds the string denoting the reviews edge name in mutations.
 	EdgeReviews = "reviews"
 	// EdgeIdentities holds the string denoting the identities edge name in mutations.
@@ -86,6 +90,20 @@ const (
 	EmailVerificationsInverseTable = "email_verifications"
 	// EmailVerificationsColumn is the table column denoting the email_verifications relation/edge.
 	EmailVerificationsColumn = "user_id"
+	// TotpTable is the table that holds the totp relation/edge.
+	TotpTable = "totp_credentials"
+	// TotpInverseTable is the table name for the TotpCredential entity.
+	// It exists in this package in order to avoid circular dependency with the "totpcredential" package.
+	TotpInverseTable = "totp_credentials"
+	// TotpColumn is the table column denoting the totp relation/edge.
+	TotpColumn = "user_id"
+	// TotpRecoveryCodesTable is the table that holds the totp_recovery_codes relation/edge.
+	TotpRecoveryCodesTable = "totp_recovery_codes"
+	// TotpRecoveryCodesInverseTable is the table name for the TotpRecoveryCode entity.
+	// It exists in this package in order to avoid circular dependency with the "totprecoverycode" package.
+	TotpRecoveryCodesInverseTable = "totp_recovery_codes"
+	// TotpRecoveryCodesColumn is the table column denoting the totp_recovery_codes relation/edge.
+	TotpRecoveryCodesColumn = "user_id"
 	// ReviewsTable is the table that holds the reviews relation/edge.
 	ReviewsTable = "reviews"
 	// ReviewsInverseTable is the table name for the Review entity.
@@ -325,6 +343,27 @@ func ByEmailVerifications(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOptio
 	}
 }
 
+// ByTotpField orders the results by totp field.
+func ByTotpField(field string, opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newTotpStep(), sql.OrderByField(field, opts...))
+	}
+}
+
+// ByTotpRecoveryCodesCount orders the results by totp_recovery_codes count.
+func ByTotpRecoveryCodesCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newTotpRecoveryCodesStep(), opts...)
+	}
+}
+
+// ByTotpRecoveryCodes orders the results by totp_recovery_codes terms.
+func ByTotpRecoveryCodes(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newTotpRecoveryCodesStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+
 // ByReviewsCount orders the results by reviews count.
 func ByReviewsCount(opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -378,6 +417,20 @@ func newEmailVerificationsStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(EmailVerificationsInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, EmailVerificationsTable, EmailVerificationsColumn),
+	)
+}
+func newTotpStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(TotpInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2O, false, TotpTable, TotpColumn),
+	)
+}
+func newTotpRecoveryCodesStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(TotpRecoveryCodesInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, TotpRecoveryCodesTable, TotpRecoveryCodesColumn),
 	)
 }
 func newReviewsStep() *sqlgraph.Step {

@@ -802,6 +802,52 @@ func HasEmailVerificationsWith(preds ...predicate.EmailVerification) predicate.U
 	})
 }
 
+// HasTotp applies the HasEdge predicate on the "totp" edge.
+func HasTotp() predicate.User {
+	return predicate.User(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2O, false, TotpTable, TotpColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasTotpWith applies the HasEdge predicate on the "totp" edge with a given conditions (other predicates).
+func HasTotpWith(preds ...predicate.TotpCredential) predicate.User {
+	return predicate.User(func(s *sql.Selector) {
+		step := newTotpStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasTotpRecoveryCodes applies the HasEdge predicate on the "totp_recovery_codes" edge.
+func HasTotpRecoveryCodes() predicate.User {
+	return predicate.User(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, TotpRecoveryCodesTable, TotpRecoveryCodesColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasTotpRecoveryCodesWith applies the HasEdge predicate on the "totp_recovery_codes" edge with a given conditions (other predicates).
+func HasTotpRecoveryCodesWith(preds ...predicate.TotpRecoveryCode) predicate.User {
+	return predicate.User(func(s *sql.Selector) {
+		step := newTotpRecoveryCodesStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
 // HasReviews applies the HasEdge predicate on the "reviews" edge.
 func HasReviews() predicate.User {
 	return predicate.User(func(s *sql.Selector) {

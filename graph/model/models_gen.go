@@ -14,11 +14,25 @@ import (
 	"github.com/xiadan/xiadan/ent/orderevent"
 	"github.com/xiadan/xiadan/ent/payment"
 	"github.com/xiadan/xiadan/ent/product"
+	"github.com/xiadan/xiadan/ent/risklistentry"
 	"github.com/xiadan/xiadan/ent/trackingevent"
 	"github.com/xiadan/xiadan/ent/upload"
 	"github.com/xiadan/xiadan/internal/identity"
 	"github.com/xiadan/xiadan/internal/money"
 )
+
+// A new entry of the risk lists. BLOCKED_PHONE, BLOCKED_EMAIL, BLOCKED_DEVICE and
+// BLOCKED_ADDRESS take `value` (an address as one line: province, city, district, street)
+// or `orderID`, to block that order's own phone, email, device or address. TRUSTED_USER
+// takes `userID`, TRUSTED_MERCHANT `merchantID`.
+type AddRiskListEntryInput struct {
+	Kind       risklistentry.Kind `json:"kind"`
+	Value      *string            `json:"value,omitempty"`
+	OrderID    *int               `json:"orderID,omitempty"`
+	UserID     *int               `json:"userID,omitempty"`
+	MerchantID *int               `json:"merchantID,omitempty"`
+	Note       *string            `json:"note,omitempty"`
+}
 
 type APIClientCredentials struct {
 	Client *ent.ApiClient `json:"client"`
@@ -295,6 +309,12 @@ type StartWebSignInInput struct {
 // relay after commit; subscribers receive them in order, once per connection, and resume
 // after a dropped connection with `after: <cursor of the last event received>`.
 type Subscription struct {
+}
+
+// The outcome of confirmTotpEnrollment.
+type TotpEnabled struct {
+	// Single-use codes that replace the authenticator once each. Shown this once; keep them safe.
+	RecoveryCodes []string `json:"recoveryCodes"`
 }
 
 type TrackingEventInput struct {

@@ -11,6 +11,7 @@ import (
 	"github.com/xiadan/xiadan/ent/aftersalesevent"
 	"github.com/xiadan/xiadan/ent/aftersalesrequest"
 	"github.com/xiadan/xiadan/internal/apperror"
+	"github.com/xiadan/xiadan/internal/telemetry"
 	"github.com/xiadan/xiadan/internal/viewer"
 )
 
@@ -108,6 +109,7 @@ func (s *Service) RunJobs(ctx context.Context, db *ent.Client, interval time.Dur
 				}
 			}()
 			n, err := s.RunJobsOnce(ctx, db)
+			telemetry.RecordJob(ctx, "aftersales", err)
 			if err != nil && ctx.Err() == nil {
 				logger.ErrorContext(ctx, "after-sales jobs failed", "err", err)
 			}

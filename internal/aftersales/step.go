@@ -200,7 +200,7 @@ func (s *Service) sync(ctx context.Context, db *ent.Client, orderID int) error {
 		}
 		// A line is refunded in full by requests about it alone that returned its worth;
 		// a whole-order request counts by its own worth (fully, above).
-		st := orderitem.AfterSalesStatus(view(about, it.LineTotal))
+		st := orderitem.AfterSalesStatus(view(about, orders.NetWorth(it)))
 		if st != it.AfterSalesStatus {
 			if err := db.OrderItem.UpdateOneID(it.ID).SetAfterSalesStatus(st).Exec(sctx); err != nil {
 				return err
@@ -236,7 +236,8 @@ func overlaps(a, b []int) bool {
 	return false
 }
 
-// linesWorth is what lines ids of order o cost (none: the whole order, shipping included).
+// linesWorth is what lines ids of order o cost (none: the whole order, shipping included):
+// each line net of its share of the order's discounts (orders.NetWorth).
 func linesWorth(o *ent.Order, items []*ent.OrderItem, ids []int) int64 {
 	if len(ids) == 0 {
 		return o.Total
@@ -244,7 +245,7 @@ func linesWorth(o *ent.Order, items []*ent.OrderItem, ids []int) int64 {
 	var sum int64
 	for _, it := range items {
 		if covers(ids, it.ID) {
-			sum += it.LineTotal
+			sum += orders.NetWorth(it)
 		}
 	}
 	return min(sum, o.Total)

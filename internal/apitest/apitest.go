@@ -26,6 +26,8 @@ import (
 	"github.com/xiadan/xiadan/internal/auth"
 	"github.com/xiadan/xiadan/internal/config"
 	"github.com/xiadan/xiadan/internal/database"
+	"github.com/xiadan/xiadan/internal/risk"
+	"github.com/xiadan/xiadan/internal/telemetry"
 	"github.com/xiadan/xiadan/internal/testdb"
 	"github.com/xiadan/xiadan/internal/viewer"
 )
@@ -63,13 +65,28 @@ func NewWithClock(t testing.TB, url string, clock *Clock, opts ...func(*config.C
 
 // NewWithDriver is New on a database whose Ent driver is wrapped by wrap, so a test can
 // watch (or count) the statements the server sends.
+//
+// Its dataloaders collect keys for a second (opts may say otherwise): a count checks that
+// keys are batched, not that a -race build on a loaded machine resolves a page within
+// production's 2 ms window (CI runs split batches at 2 ms and even at 250 ms).
 func NewWithDriver(t testing.TB, url string, wrap func(dialect.Driver) dialect.Driver, opts ...func(*config.Config)) *Server {
 	t.Helper()
+	opts = append([]func(*config.Config){func(c *config.Config) { c.LoaderBatchWait = time.Second }}, opts...)
 	return newServer(t, url, serverOptions{events: true, wrapDriver: wrap}, opts...)
+}
+
+// NewWithTelemetry is New on a server whose telemetry is tel (built by the test, say with
+// an in-memory span exporter); tel also wraps the database driver, as in production.
+func NewWithTelemetry(t testing.TB, url string, tel *telemetry.Telemetry, opts ...func(*config.Config)) *Server {
+	t.Helper()
+	return newServer(t, url, serverOptions{events: true, telemetry: tel}, opts...)
 }
 
 // serverOptions are the ways test servers differ.
 type serverOptions struct {
+	// telemetry, when set, is the server's telemetry; otherwise one is built from the
+	// configuration (off unless a test sets METRICS_TOKEN's field).
+	telemetry *telemetry.Telemetry
 	// clock, when set, is the server's clock for tokens.
 	clock *Clock
 	// wrapDriver, when set, wraps the Ent driver (database.Options.WrapDriver).
@@ -101,13 +118,36 @@ func newServer(t testing.TB, url string, so serverOptions, opts ...func(*config.
 	// detector, parallel packages) made one request slower than production's deadline;
 	// tests of the deadline set their own.
 	cfg.RequestTimeout = 5 * time.Minute
+	// Tests read what they just wrote, also directly in the database and with a test
+	// clock; the storefront cache serves data up to a feed poll (or its TTL) old, so
+	// only its own tests and the benchmarks turn it on (internal/storecache).
+	cfg.StorefrontCache.Mode = "off"
+	// Every anonymous test client queries from 127.0.0.1, and a test about something else
+	// must not depend on how fast it sends its queries; tests of the query-cost budget
+	// set their own (internal/app/ratelimit_test.go).
+	cfg.RateLimit.QueryCostBudget = 0
+	// Tests of other things place many orders from one buyer, device and address, which
+	// the velocity rules would hold for review: risk scores and records (so its hooks
+	// run everywhere) but holds only in its own tests (internal/risk), which set "hold".
+	cfg.Risk.Mode = risk.ModeMonitor
 	if so.listener != nil {
 		cfg.Payment.PublicURL = "http://" + so.listener.Addr().String()
 	}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	db := testdb.Open(t, url, database.Options{WrapDriver: so.wrapDriver})
+	tel := so.telemetry
+	if tel == nil {
+		if tel, err = telemetry.New(cfg.Telemetry); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
+	wrap := tel.WrapDriver
+	if so.wrapDriver != nil {
+		wrap = func(d dialect.Driver) dialect.Driver { return so.wrapDriver(tel.WrapDriver(d)) }
+	}
+	db := testdb.Open(t, url, database.Options{WrapDriver: wrap})
 	level := slog.LevelError
 	if os.Getenv("XIADAN_TEST_LOG") != "" {
 		level = slog.LevelDebug
@@ -117,7 +157,7 @@ func newServer(t testing.TB, url string, so serverOptions, opts ...func(*config.
 		slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}),
 		slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}),
 	))
-	a, err := app.New(cfg, db, logger)
+	a, err := app.New(cfg, db, logger, app.WithTelemetry(tel))
 	if err != nil {
 		if so.listener != nil {
 			_ = so.listener.Close()

@@ -21,12 +21,12 @@ func NewReachable(t testing.TB, url string, opts ...func(*config.Config)) *Serve
 }
 
 // ForEachDialectReachable is ForEachDialect with servers built by NewReachable (its
-// dialects run in parallel too).
-func ForEachDialectReachable(t *testing.T, fn func(t *testing.T, s *Server)) {
+// dialects run in parallel too), their configuration tweaked by opts.
+func ForEachDialectReachable(t *testing.T, fn func(t *testing.T, s *Server), opts ...func(*config.Config)) {
 	for _, d := range testdb.Dialects() {
 		t.Run(d.Name, func(t *testing.T) {
 			t.Parallel()
-			fn(t, NewReachable(t, d.URL(t)))
+			fn(t, NewReachable(t, d.URL(t), opts...))
 		})
 	}
 }

@@ -15,16 +15,22 @@ type Clock interface {
 	AfterFunc(d time.Duration, f func()) (stop func() bool)
 }
 
-// SetClock makes the server go by c for its tokens, uploads and after-sales deadlines. Call it before serving.
+// SetClock makes the server go by c for its tokens, rate limits, uploads and after-sales deadlines. Call it before serving.
 func (a *App) SetClock(c Clock) {
 	a.clock = c
 	a.Auth.Now = c.Now
+	a.Limits.SetNow(c.Now)
 	a.Auth.Tokens.Now = c.Now
 	a.Uploads.SetNow(c.Now)
 	a.Reviews.Now = c.Now
 	a.AfterSales.Now = c.Now
 	a.Support.Now = c.Now
 	a.Help.Now = c.Now
+	a.Coupons.Now = c.Now
+	a.Promotions.Now = c.Now
+	a.RedPackets.Now = c.Now
+	a.Experiments.Now = c.Now
+	a.Creators.Now = c.Now
 }
 
 func (a *App) now() time.Time {

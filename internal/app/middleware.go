@@ -34,7 +34,7 @@ func (a *App) requestContext(next http.Handler) http.Handler {
 		}
 		w.Header().Set("X-Request-ID", id)
 		ctx := audit.WithRequestID(r.Context(), id)
-		ctx = auth.WithClient(ctx, auth.ClientInfo{IP: a.clientIP(r), UserAgent: r.UserAgent()})
+		ctx = auth.WithClient(ctx, auth.ClientInfo{IP: a.clientIP(r), UserAgent: r.UserAgent(), DeviceID: deviceID(r)})
 		// Sanctions end by the server's clock (internal/credit/standing).
 		ctx = standing.WithClock(ctx, a.now)
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
@@ -42,6 +42,18 @@ func (a *App) requestContext(next http.Handler) http.Handler {
 		a.Logger.DebugContext(ctx, "request", "request_id", id, "method", r.Method, "path", r.URL.Path,
 			"status", rec.status, "duration_ms", time.Since(start).Milliseconds())
 	})
+}
+
+var deviceIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{8,128}$`)
+
+// deviceID is the X-Device-Id header when well-formed (8 to 128 letters, digits, . _ : -),
+// "" otherwise: a device or visitor id the front end generates once and keeps, which the
+// risk rules (internal/risk) count orders and accounts by.
+func deviceID(r *http.Request) string {
+	if id := r.Header.Get("X-Device-Id"); deviceIDPattern.MatchString(id) {
+		return id
+	}
+	return ""
 }
 
 // clientIP is the caller's address: the first X-Forwarded-For hop behind a trusted proxy,

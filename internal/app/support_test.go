@@ -347,7 +347,7 @@ func TestSupportFirstResponseRacesOverHTTP(t *testing.T) {
 			admin := s.NewAdmin(t, "race-admin@example.com")
 			customer := s.Register("race-buyer@example.com", "Buyer")
 			client, ctx := s.Client()
-			for round := range 4 {
+			for round := range apitest.RaceRounds(d, 4) {
 				tk := openTicket(t, s, customer.AccessToken, map[string]any{"subjectKind": "MERCHANT", "merchantID": shop.ID,
 					"subject": fmt.Sprintf("round %d", round), "body": "在吗？"})
 				clock.Advance(s.Config.SupportFirstResponseSLA + time.Minute)

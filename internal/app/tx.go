@@ -12,6 +12,7 @@ import (
 
 	"github.com/xiadan/xiadan/ent"
 	"github.com/xiadan/xiadan/internal/audit"
+	"github.com/xiadan/xiadan/internal/database"
 )
 
 // selfTransactional are mutation fields that manage their own transactions: a detected
@@ -21,9 +22,10 @@ import (
 // (on SQLite a request transaction would hold the only write lock meanwhile). The
 // platform and phone sign-ins call a platform or an SMS provider, which no transaction
 // should wait for, and count wrong phone codes in writes that must survive the failure.
+// The TOTP sign-in step and disableTotp audit wrong codes, which must survive the failure too.
 var selfTransactional = []string{"login", "refreshToken", "logout", "verifyEmail", "sandboxCompletePayment",
 	"signInWithMiniProgram", "linkMiniProgram", "finishWebSignIn", "linkWebIdentity",
-	"requestPhoneCode", "signInWithPhone", "linkPhone"}
+	"requestPhoneCode", "signInWithPhone", "linkPhone", "completeTotpSignIn", "disableTotp"}
 
 // alone are mutation fields that may move money through a payment provider: each must be
 // the only field of its operation. A provider refund cannot be rolled back, so no sibling
@@ -89,7 +91,9 @@ func (t Transactioner) InterceptResponse(ctx context.Context, next graphql.Respo
 	if !graphql.HasOperationContext(ctx) || skipTx(graphql.GetOperationContext(ctx).Operation) {
 		return next(ctx)
 	}
-	txCtx, tx, err := t.Client.OpenTx(ctx)
+	// A renewable transaction: a mutation that has written nothing may ask for a fresh
+	// snapshot (database.FreshSnapshot), as placeOrder's retries do.
+	txCtx, tx, err := t.Client.OpenTx(database.WithRenewal(ctx))
 	if err != nil {
 		if ctx.Err() == nil { // a request past its deadline, or abandoned, is no server fault
 			t.Logger.ErrorContext(ctx, "opening transaction", "request_id", audit.RequestID(ctx), "err", err)

@@ -1,9 +1,12 @@
 package auth
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/xiadan/xiadan/internal/ratelimit"
 )
 
 func TestPasswordHashing(t *testing.T) {
@@ -44,37 +47,31 @@ func TestPasswordPolicyCountsCharacters(t *testing.T) {
 	}
 }
 
-func TestThrottleBacksOffAndForgets(t *testing.T) {
+// The limits themselves are tested in internal/ratelimit; Throttle and Quota pass their
+// windows on.
+func TestThrottleAndQuotaUseTheirWindows(t *testing.T) {
+	ctx := context.Background()
 	now := time.Unix(1_700_000_000, 0)
-	th := NewThrottle(15 * time.Minute)
-	th.now = func() time.Time { return now }
-	for i := 0; i < 4; i++ {
-		th.Fail("k", 5)
-		if th.Blocked("k") != 0 {
-			t.Fatalf("blocked after %d failures", i+1)
-		}
+	l := ratelimit.NewMemory()
+	th := NewThrottle(l, 15*time.Minute)
+	th.SetClock(func() time.Time { return now })
+	for range 5 {
+		th.Fail(ctx, "k", 5)
 	}
-	th.Fail("k", 5)
-	if got := th.Blocked("k"); got != time.Second {
+	if got := th.Blocked(ctx, "k"); got != time.Second {
 		t.Fatalf("after 5 failures blocked %v, want 1s", got)
 	}
-	now = now.Add(time.Second)
-	th.Fail("k", 5)
-	if got := th.Blocked("k"); got != 2*time.Second {
-		t.Fatalf("after 6 failures blocked %v, want 2s", got)
-	}
-	for i := 0; i < 30; i++ {
-		th.Fail("k", 5)
-	}
-	if got := th.Blocked("k"); got != 15*time.Minute {
-		t.Fatalf("block not capped: %v", got)
-	}
-	if th.Blocked("other") != 0 {
-		t.Fatal("unrelated key blocked")
-	}
-	th.Reset("k")
-	if th.Blocked("k") != 0 {
+	th.Reset(ctx, "k")
+	if th.Blocked(ctx, "k") != 0 {
 		t.Fatal("reset did not unblock")
+	}
+	q := NewQuota(l, time.Hour)
+	for range 3 {
+		q.Take(ctx, "a", 3)
+	}
+	now = now.Add(10 * time.Minute)
+	if wait := q.Take(ctx, "a", 3); wait != 50*time.Minute {
+		t.Fatalf("fourth event: wait %v, want the rest of the window", wait)
 	}
 }
 
@@ -110,28 +107,6 @@ func TestKeyRotation(t *testing.T) {
 	}
 	if _, err := LoadKeySet("", nil, ""); err == nil {
 		t.Fatal("no key and no dev directory accepted")
-	}
-}
-
-func TestQuota(t *testing.T) {
-	now := time.Unix(1_700_000_000, 0)
-	q := NewQuota(time.Hour)
-	q.now = func() time.Time { return now }
-	for i := range 3 {
-		if wait := q.Take("a", 3); wait != 0 {
-			t.Fatalf("event %d refused: %v", i, wait)
-		}
-	}
-	now = now.Add(10 * time.Minute)
-	if wait := q.Take("a", 3); wait != 50*time.Minute {
-		t.Fatalf("fourth event: wait %v, want the rest of the window", wait)
-	}
-	if q.Take("b", 3) != 0 {
-		t.Fatal("another key refused")
-	}
-	now = now.Add(50 * time.Minute)
-	if q.Take("a", 3) != 0 {
-		t.Fatal("refused in a new window")
 	}
 }
 

@@ -76,7 +76,7 @@ func (s *Service) takePlatformCall(ctx context.Context) error {
 	if s.PlatformCalls == nil {
 		return nil
 	}
-	if wait := s.PlatformCalls.Take("platform:"+AddressKey(ClientFromContext(ctx).IP), PlatformCallsPerMinute); wait > 0 {
+	if wait := s.PlatformCalls.Take(ctx, "platform:"+AddressKey(ClientFromContext(ctx).IP), PlatformCallsPerMinute); wait > 0 {
 		return apperror.Limited(wait)
 	}
 	return nil
@@ -207,7 +207,7 @@ func (s *Service) startIdentitySession(ctx context.Context, db *ent.Client, u *e
 	if u.Status != user.StatusACTIVE {
 		return nil, errDisabled
 	}
-	return s.startSession(ctx, db, u, newFamilyID())
+	return s.signIn(ctx, db, u)
 }
 
 // unionHolders lists the accounts holding an identity of provider with unionID.
@@ -370,7 +370,7 @@ func (s *Service) LinkEmailPassword(ctx context.Context, db *ent.Client, userID 
 	}
 	// Counted like registrations: it too would tell whether an address has an account.
 	if s.Registrations != nil {
-		if wait := s.Registrations.Take("register:"+AddressKey(ClientFromContext(ctx).IP), s.RegistrationLimit); wait > 0 {
+		if wait := s.Registrations.Take(ctx, "register:"+AddressKey(ClientFromContext(ctx).IP), s.RegistrationLimit); wait > 0 {
 			return nil, apperror.Limited(wait)
 		}
 	}

@@ -60,7 +60,7 @@ func (s *Service) RequestPhoneCode(ctx context.Context, input string) (*PhoneCod
 	ip := ClientFromContext(ctx).IP
 	addr := AddressKey(ip)
 	if s.PhoneSends != nil && ip != "" {
-		if wait := s.PhoneSends.Take("sms-send:"+addr, PhoneSendsPerAddress); wait > 0 {
+		if wait := s.PhoneSends.Take(ctx, "sms-send:"+addr, PhoneSendsPerAddress); wait > 0 {
 			return nil, apperror.Limited(wait)
 		}
 	}
@@ -221,7 +221,7 @@ func (s *Service) checkPhoneCode(ctx context.Context, input, verificationID, cod
 		return nil, "", apperror.BadInput("phone", "is not a mobile number we can send codes to")
 	}
 	key := "sms-wrong:" + AddressKey(ClientFromContext(ctx).IP)
-	if wait := s.Throttle.Blocked(key); wait > 0 {
+	if wait := s.Throttle.Blocked(ctx, key); wait > 0 {
 		return nil, "", apperror.Limited(wait)
 	}
 	if len(code) != VerificationCodeDigits {
@@ -248,7 +248,7 @@ func (s *Service) checkPhoneCode(ctx context.Context, input, verificationID, cod
 	}
 	if subtle.ConstantTimeCompare([]byte(phoneCodeHash(phone, code)), []byte(pc.CodeHash)) != 1 {
 		if ClientFromContext(ctx).IP != "" {
-			s.Throttle.Fail(key, PhoneWrongPerAddress)
+			s.Throttle.Fail(ctx, key, PhoneWrongPerAddress)
 		}
 		left := PhoneCodeMaxAttempts - pc.Attempts - 1
 		if left <= 0 {

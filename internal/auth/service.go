@@ -76,6 +76,9 @@ type Service struct {
 	SMS          sms.Sender
 	SMSCountries []int
 	PhoneSends   *Quota
+	// AdminRequireTOTP withholds the ADMIN role from admins without TOTP two-factor
+	// sign-in (see totp.go).
+	AdminRequireTOTP bool
 
 	dummyOnce sync.Once
 	dummyHash string
@@ -153,7 +156,7 @@ func (s *Service) Register(ctx context.Context, db *ent.Client, in RegisterInput
 	// counts too, so the limit also bounds probing which addresses have accounts.
 	if s.Registrations != nil {
 		key := "register:" + AddressKey(ClientFromContext(ctx).IP)
-		if wait := s.Registrations.Take(key, s.RegistrationLimit); wait > 0 {
+		if wait := s.Registrations.Take(ctx, key, s.RegistrationLimit); wait > 0 {
 			return nil, apperror.Limited(wait)
 		}
 	}
@@ -198,7 +201,7 @@ func (s *Service) Register(ctx context.Context, db *ent.Client, in RegisterInput
 //     session started there within RefreshTTL) may still try, everyone else waits.
 //
 // Blocked attempts are RATE_LIMITED without checking the password. A client address is
-// an IPv6 /64 (AddressKey). The throttle is per process.
+// an IPv6 /64 (AddressKey). The throttle is shared by the replicas when REDIS_URL is set (internal/ratelimit).
 func (s *Service) Login(ctx context.Context, db *ent.Client, email, password string) (*Session, error) {
 	ip := ClientFromContext(ctx).IP
 	addr := AddressKey(ip)
@@ -208,12 +211,12 @@ func (s *Service) Login(ctx context.Context, db *ent.Client, email, password str
 		account = strings.ToLower(strings.TrimSpace(email))
 	}
 	k := loginKeys(account, addr)
-	if wait := max(s.Throttle.Blocked(k.pair), s.Throttle.Blocked(k.address)); wait > 0 {
+	if wait := max(s.Throttle.Blocked(ctx, k.pair), s.Throttle.Blocked(ctx, k.address)); wait > 0 {
 		return nil, apperror.Limited(wait)
 	}
 	fail := func() error {
-		s.failLogin(k)
-		s.Throttle.Fail(k.account, AccountFailureFactor*s.MaxFailures)
+		s.failLogin(ctx, k)
+		s.Throttle.Fail(ctx, k.account, AccountFailureFactor*s.MaxFailures)
 		return errBadCredentials
 	}
 	if normErr != nil {
@@ -224,7 +227,7 @@ func (s *Service) Login(ctx context.Context, db *ent.Client, email, password str
 	if err != nil && !ent.IsNotFound(err) {
 		return nil, err
 	}
-	if wait := s.Throttle.Blocked(k.account); wait > 0 {
+	if wait := s.Throttle.Blocked(ctx, k.account); wait > 0 {
 		known := false
 		if u != nil && ip != "" {
 			if known, err = s.knownAddress(sys, db, u.ID, addr); err != nil {
@@ -252,8 +255,8 @@ func (s *Service) Login(ctx context.Context, db *ent.Client, email, password str
 	if !ok || u.Status != user.StatusACTIVE {
 		return nil, fail()
 	}
-	s.Throttle.Reset(k.pair)
-	return s.startSession(ctx, db, u, newFamilyID())
+	s.Throttle.Reset(ctx, k.pair)
+	return s.signIn(ctx, db, u)
 }
 
 // knownAddress reports whether userID started a session from addr (an AddressKey, so any
@@ -281,10 +284,10 @@ func loginKeys(account, addr string) throttleKeys {
 
 // failLogin counts a wrong password against the account at this address and against the
 // address (not when it is unknown: all such attempts would share one key).
-func (s *Service) failLogin(k throttleKeys) {
-	s.Throttle.Fail(k.pair, s.MaxFailures)
+func (s *Service) failLogin(ctx context.Context, k throttleKeys) {
+	s.Throttle.Fail(ctx, k.pair, s.MaxFailures)
 	if k.address != "login-addr:" {
-		s.Throttle.Fail(k.address, AddressFailureFactor*s.MaxFailures)
+		s.Throttle.Fail(ctx, k.address, AddressFailureFactor*s.MaxFailures)
 	}
 }
 
@@ -418,7 +421,7 @@ func (s *Service) ChangePassword(ctx context.Context, db *ent.Client, userID int
 		return apperror.WrongState("NO_PASSWORD", "the account has no password; set one with linkEmailPassword")
 	}
 	k := loginKeys(accountKey(u), AddressKey(ClientFromContext(ctx).IP))
-	if wait := max(s.Throttle.Blocked(k.pair), s.Throttle.Blocked(k.address)); wait > 0 {
+	if wait := max(s.Throttle.Blocked(ctx, k.pair), s.Throttle.Blocked(ctx, k.address)); wait > 0 {
 		return apperror.Limited(wait)
 	}
 	ok, err := VerifyPassword(u.PasswordHash, current)
@@ -426,7 +429,7 @@ func (s *Service) ChangePassword(ctx context.Context, db *ent.Client, userID int
 		return err
 	}
 	if !ok {
-		s.failLogin(k)
+		s.failLogin(ctx, k)
 		return apperror.BadInput("currentPassword", "the current password is wrong")
 	}
 	if err := CheckPasswordPolicy(next); err != nil {
@@ -515,6 +518,16 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*viewer.Viewe
 	}
 	v := ViewerOf(u)
 	v.SessionID = claims.SessionID
+	if s.AdminRequireTOTP && v.IsAdmin() {
+		on, err := s.TOTPEnabled(ctx, s.Client, u.ID)
+		if err != nil {
+			return nil, err
+		}
+		if !on {
+			v.Roles = slices.DeleteFunc(v.Roles, func(r viewer.Role) bool { return r == viewer.RoleAdmin })
+			v.TOTPEnrolmentRequired = true
+		}
+	}
 	return v, nil
 }
 
@@ -666,6 +679,9 @@ func withTx(ctx context.Context, client *ent.Client, fn func(*ent.Client) error)
 type ClientInfo struct {
 	IP        string
 	UserAgent string
+	// DeviceID is the client's device or visitor id (the X-Device-Id header), kept by
+	// the front end; "" when absent or malformed. Risk rules count orders per device.
+	DeviceID string
 }
 
 type clientKey struct{}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,17 +18,25 @@ import (
 	"github.com/xiadan/xiadan/internal/money"
 )
 
-// Baseline answers the product-list request (scenario "list") by hand, with net/http,
-// database/sql and encoding/json and nothing of GraphQL or Ent: the fewest statements that
-// produce the same page (the 20 newest ACTIVE products of ACTIVE merchants with their
-// merchant's name, variants and first image, and the total count) in the same JSON shape.
-// Its throughput is what this machine can do for that page; the distance to it is what
-// the GraphQL stack costs.
+// Baseline answers the storefront's requests by hand, with net/http, database/sql and
+// encoding/json and nothing of GraphQL or Ent: for each page the fewest statements that
+// produce the same rows in the same JSON shape as the GraphQL server. Its throughput is
+// what this machine can do for that page; the distance to it is what the GraphQL stack
+// costs. The pages, by path:
+//
+//   - /products: the list (the 20 newest ACTIVE products of ACTIVE merchants with their
+//     merchant's name, variants and first image, and the total count); variables.first;
+//   - /search: the same selection for variables.where.keyword, in relevance order
+//     (baseline_pages.go);
+//   - /product: the product detail of variables.id (baseline_pages.go);
+//   - /category: the nested category page of variables.slug (baseline_pages.go).
 type Baseline struct {
 	// DB is the pool the real server uses, so both share the same connection limits.
 	DB *sql.DB
 	// Statements counts the statements the handler sends.
 	Statements *StatementCounter
+	// Dialect is the database's: "sqlite" or "mysql".
+	Dialect string
 }
 
 // The three statements of a page, written for the plans both SQLite and MariaDB/MySQL
@@ -36,16 +45,21 @@ type Baseline struct {
 //     rows; the merchant's status and name are correlated scalar subqueries because a
 //     JOIN, IN or EXISTS on merchants lets MariaDB start from the merchants and sort
 //     every product of theirs (hundreds of milliseconds at 100k);
-//   - the count reads only the (merchant_id, status, …) index, once per ACTIVE merchant;
+//   - the count reads only the (merchant_id, status, …) index, once per listed merchant;
 //   - the variants of the page come in one statement, in position order.
+//
+// A listed merchant is ACTIVE, neither removed nor suspended nor restricted at the time
+// of the request (internal/credit/standing.Listed): the two "?" of listedSQL are now.
 const (
+	listedSQL = "m.status = 'ACTIVE' AND m.removed_at IS NULL AND (m.suspended_until IS NULL OR m.suspended_until <= ?) " +
+		"AND (m.restricted_until IS NULL OR m.restricted_until <= ?)"
 	baselinePageSQL = "SELECT p.id, p.created_at, p.title, p.images, p.min_price, p.max_price, p.currency, " +
 		"(SELECT m.name FROM merchants m WHERE m.id = p.merchant_id) " +
 		"FROM products p " +
-		"WHERE p.status = 'ACTIVE' AND (SELECT m.status FROM merchants m WHERE m.id = p.merchant_id) = 'ACTIVE' " +
+		"WHERE p.status = 'ACTIVE' AND (SELECT m.status FROM merchants m WHERE m.id = p.merchant_id AND " + listedSQL + ") = 'ACTIVE' " +
 		"ORDER BY p.created_at DESC, p.id DESC LIMIT ?"
 	baselineCountSQL = "SELECT COUNT(*) FROM products " +
-		"WHERE status = 'ACTIVE' AND merchant_id IN (SELECT id FROM merchants WHERE status = 'ACTIVE')"
+		"WHERE status = 'ACTIVE' AND merchant_id IN (SELECT m.id FROM merchants m WHERE " + listedSQL + ")"
 	baselineVariantsSQL = "SELECT product_id, sku, price, currency, stock FROM product_variants " +
 		"WHERE product_id IN (%s) ORDER BY product_id, position"
 )
@@ -82,10 +96,12 @@ type (
 		Variants []baselineVariant `json:"variants"`
 	}
 	baselineVariant struct {
-		SKU       string        `json:"sku"`
-		Price     baselineMoney `json:"price"`
-		Stock     int           `json:"stock"`
-		Available bool          `json:"available"`
+		SKU   string        `json:"sku"`
+		Price baselineMoney `json:"price"`
+		// Stock is null: exact stock is shown to the merchant's staff only
+		// (internal/catalog.SeesExactStock), and every benchmark request is anonymous.
+		Stock     *int `json:"stock"`
+		Available bool `json:"available"`
 	}
 	baselineMoney struct {
 		Amount   string `json:"amount"`
@@ -107,27 +123,56 @@ func newBaselineMoney(minor int64, currency string) baselineMoney {
 	return baselineMoney{Amount: m.Amount(), Currency: m.Currency}
 }
 
-// ServeHTTP reads variables.first from a GraphQL request body and writes the page.
+// baselineRequest is what the pages read of a GraphQL request body.
+type baselineRequest struct {
+	Variables struct {
+		First *int   `json:"first"`
+		ID    string `json:"id"`
+		Slug  string `json:"slug"`
+		Where *struct {
+			Keyword string `json:"keyword"`
+		} `json:"where"`
+	} `json:"variables"`
+}
+
+// Paths of the baseline's pages.
+const (
+	BaselineListPath     = "/products"
+	BaselineSearchPath   = "/search"
+	BaselineDetailPath   = "/product"
+	BaselineCategoryPath = "/category"
+)
+
+// ServeHTTP reads the variables of a GraphQL request body and writes the page of the path.
 func (h *Baseline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Variables struct {
-			First *int `json:"first"`
-		} `json:"variables"`
-	}
+	var req baselineRequest
 	if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&req); err != nil {
 		http.Error(w, "bad request body", http.StatusBadRequest)
 		return
 	}
-	first := 20
-	if req.Variables.First != nil {
-		first = *req.Variables.First
-	}
-	if first < 1 || first > 100 {
-		http.Error(w, "first must be between 1 and 100", http.StatusBadRequest)
+	var (
+		resp any
+		err  error
+	)
+	switch r.URL.Path {
+	case BaselineListPath:
+		resp, err = h.listPage(r, req)
+	case BaselineSearchPath:
+		resp, err = h.searchPage(r, req)
+	case BaselineDetailPath:
+		resp, err = h.detailPage(r, req)
+	case BaselineCategoryPath:
+		resp, err = h.categoryPage(r, req)
+	default:
+		http.NotFound(w, r)
 		return
 	}
-	resp, err := h.page(r, first)
-	if err != nil {
+	var bad badRequest
+	switch {
+	case errors.As(err, &bad):
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	case err != nil:
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
@@ -135,17 +180,48 @@ func (h *Baseline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(resp)
 }
 
-func (h *Baseline) page(r *http.Request, first int) (*baselineResponse, error) {
+// badRequest is a request the baseline refuses, as the server would.
+type badRequest string
+
+func (e badRequest) Error() string { return string(e) }
+
+// pageSize reads variables.first: 20 by default, 1 to 100.
+func pageSize(req baselineRequest) (int, error) {
+	first := 20
+	if req.Variables.First != nil {
+		first = *req.Variables.First
+	}
+	if first < 1 || first > 100 {
+		return 0, badRequest("first must be between 1 and 100")
+	}
+	return first, nil
+}
+
+// listPage is the product list.
+func (h *Baseline) listPage(r *http.Request, req baselineRequest) (*baselineResponse, error) {
+	first, err := pageSize(req)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now().UTC()
+	return h.productPage(r, first, baselinePageSQL, []any{now, now, first + 1}, baselineCountSQL, []any{now, now}, false)
+}
+
+// productPage runs the page statement (its last column the cursor's value when scored,
+// else created_at), the count statement and the variants' statement, and builds the
+// connection.
+func (h *Baseline) productPage(r *http.Request, first int, pageSQL string, pageArgs []any,
+	countSQL string, countArgs []any, scored bool) (*baselineResponse, error) {
 	ctx := r.Context()
 	conn := baselineConnection{Edges: []baselineEdge{}}
-	h.Statements.Add(baselinePageSQL)
-	rows, err := h.DB.QueryContext(ctx, baselinePageSQL, first+1)
+	h.Statements.Add(pageSQL)
+	rows, err := h.DB.QueryContext(ctx, pageSQL, pageArgs...)
 	if err != nil {
 		return nil, fmt.Errorf("page: %w", err)
 	}
 	byID := map[int]*baselineProduct{}
 	var ids []int
-	var lastCreated time.Time
+	var lastValue any
 	for rows.Next() {
 		if len(ids) == first {
 			conn.PageInfo.HasNextPage = true
@@ -155,11 +231,16 @@ func (h *Baseline) page(r *http.Request, first int) (*baselineResponse, error) {
 			p                  baselineProduct
 			id                 int
 			created            time.Time
+			score              int64
 			images             []byte
 			minPrice, maxPrice int64
 			currency           string
 		)
-		if err := rows.Scan(&id, &created, &p.Title, &images, &minPrice, &maxPrice, &currency, &p.Merchant.Name); err != nil {
+		value := any(&created)
+		if scored {
+			value = &score
+		}
+		if err := rows.Scan(&id, value, &p.Title, &images, &minPrice, &maxPrice, &currency, &p.Merchant.Name); err != nil {
 			_ = rows.Close()
 			return nil, fmt.Errorf("page: %w", err)
 		}
@@ -178,7 +259,11 @@ func (h *Baseline) page(r *http.Request, first int) (*baselineResponse, error) {
 		conn.Edges = append(conn.Edges, baselineEdge{Node: &p})
 		byID[id] = &p
 		ids = append(ids, id)
-		lastCreated = created
+		if scored {
+			lastValue = score
+		} else {
+			lastValue = created
+		}
 	}
 	if err := rows.Close(); err != nil {
 		return nil, fmt.Errorf("page: %w", err)
@@ -187,11 +272,11 @@ func (h *Baseline) page(r *http.Request, first int) (*baselineResponse, error) {
 		return nil, fmt.Errorf("page: %w", err)
 	}
 	if len(ids) > 0 {
-		conn.PageInfo.EndCursor = &baselineCursor{ID: ids[len(ids)-1], Value: lastCreated}
+		conn.PageInfo.EndCursor = &baselineCursor{ID: ids[len(ids)-1], Value: lastValue}
 	}
 
-	h.Statements.Add(baselineCountSQL)
-	if err := h.DB.QueryRowContext(ctx, baselineCountSQL).Scan(&conn.TotalCount); err != nil {
+	h.Statements.Add(countSQL)
+	if err := h.DB.QueryRowContext(ctx, countSQL, countArgs...).Scan(&conn.TotalCount); err != nil {
 		return nil, fmt.Errorf("count: %w", err)
 	}
 
@@ -213,13 +298,14 @@ func (h *Baseline) page(r *http.Request, first int) (*baselineResponse, error) {
 				v         baselineVariant
 				price     int64
 				currency  string
+				stock     int
 			)
-			if err := rows.Scan(&productID, &v.SKU, &price, &currency, &v.Stock); err != nil {
+			if err := rows.Scan(&productID, &v.SKU, &price, &currency, &stock); err != nil {
 				return nil, fmt.Errorf("variants: %w", err)
 			}
 			v.Price = newBaselineMoney(price, currency)
 			// Every listed product is ACTIVE, so a variant is available when it has stock.
-			v.Available = v.Stock > 0
+			v.Available = stock > 0
 			p := byID[productID]
 			p.Variants = append(p.Variants, v)
 		}

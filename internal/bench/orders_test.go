@@ -139,6 +139,32 @@ func BenchmarkOrders(b *testing.B) {
 		rows = append(rows, row)
 	})
 
+	// Promotions (#11): the same one-line orders over one shop's 100 variants, without and
+	// with a shop coupon and a platform coupon chosen (each request spends a claimed pair).
+	shopVariants := w.spread[:productsPerMerchant*variantsPerProduct]
+	onShop := func(c, i int) int { return shopVariants[(c*7+i)%len(shopVariants)] }
+	b.Run("place-one-shop", func(b *testing.B) {
+		row, _ := w.measure(b, settings, "placeOrder, 16 buyers over one shop's 100 variants, no coupons", place(onShop))
+		rows = append(rows, row)
+	})
+	b.Run("place-one-shop-coupons", func(b *testing.B) {
+		pairs := w.claimCoupons(b, couponsPerBuyer)
+		var next [bench.Clients]atomic.Int64
+		row, _ := w.measure(b, settings, "placeOrder, 16 buyers over one shop's 100 variants, a shop and a platform coupon",
+			func(c, i int) ([]byte, string) {
+				k := int(next[c].Add(1)-1) % couponsPerBuyer
+				in := map[string]any{
+					"lines":           []any{map[string]any{"variantID": strconv.Itoa(onShop(c, i)), "quantity": 1}},
+					"shippingAddress": shippingAddress,
+					"idempotencyKey":  fmt.Sprintf("bench-%012d", keys.Add(1)),
+					"couponIDs":       []string{strconv.Itoa(pairs[c][k][0]), strconv.Itoa(pairs[c][k][1])},
+				}
+				body, _ := json.Marshal(map[string]any{"query": placeOrderLean, "variables": map[string]any{"i": in}})
+				return body, w.buyers[c].token
+			})
+		rows = append(rows, row)
+	})
+
 	fixed := func(query string, sessions []orderSession) func(c, i int) ([]byte, string) {
 		body, _ := json.Marshal(map[string]any{"query": query})
 		return func(c, _ int) ([]byte, string) { return body, sessions[c%len(sessions)].token }
@@ -218,6 +244,7 @@ func openOrderShop(b *testing.B) *orderShop {
 	cfg.Playground, cfg.Introspection = false, false
 	cfg.RegistrationMaxPerAddress = 1 << 20 // every simulated client registers from 127.0.0.1
 	cfg.AccessTokenTTL = 2 * time.Hour      // the whole run, seeding included
+	cfg.RateLimit.QueryCostBudget = 0       // a load test, not a test of the budget
 	// The event relay and the jobs do not run: their statements would land in the counts
 	// of single requests. BenchmarkEvents measures the relay.
 	a, err := app.New(cfg, w.db, logger)
@@ -571,8 +598,8 @@ func (w *orderShop) checkLists(b *testing.B, s seededOrders) {
 	if err == nil {
 		err = decode(out, &counts)
 	}
-	if err != nil || len(counts.Data.MerchantOrderCounts) != 8 || counts.Data.MerchantOrderCounts[1].Count != s.paid[m.id] {
-		b.Fatalf("merchantOrderCounts: want 8 statuses with %d PAID, got %.300s (%v)", s.paid[m.id], out, err)
+	if err != nil || len(counts.Data.MerchantOrderCounts) != 9 || counts.Data.MerchantOrderCounts[1].Count != s.paid[m.id] {
+		b.Fatalf("merchantOrderCounts: want 9 statuses with %d PAID, got %.300s (%v)", s.paid[m.id], out, err)
 	}
 	total := 0
 	for _, c := range counts.Data.MerchantOrderCounts {
@@ -736,4 +763,38 @@ func mariadbCPU() (time.Duration, bool) {
 		return 0, false
 	}
 	return time.Duration(ut+st) * 10 * time.Millisecond, true
+}
+
+// couponsPerBuyer is how many shop and platform coupon pairs each buyer holds for the
+// coupon load: more than one client places in a run (the load fails when a pair is
+// spent twice, so a longer BENCH_DURATION needs more).
+const couponsPerBuyer = 4000
+
+// claimCoupons issues a shop coupon (¥5.00 off, the first merchant) and a platform coupon
+// (10 % off, at most ¥3.00) and gives each buyer n claimed pairs, written directly.
+func (w *orderShop) claimCoupons(b *testing.B, n int) [][][2]int {
+	client, ctx := w.db.Client, viewer.SystemContext(context.Background())
+	now := time.Now().UTC()
+	shopT := client.CouponTemplate.Create().SetMerchantID(w.merchants[0].id).SetName("bench shop").SetKind("FIXED").
+		SetAmount(500).SetScope("ALL").SetValidDays(30).SetPerUserLimit(n).SetCreatedAt(now).SetUpdatedAt(now).SaveX(ctx)
+	platT := client.CouponTemplate.Create().SetName("bench platform").SetKind("PERCENT").SetPercentBp(1000).
+		SetMaxDiscount(300).SetScope("ALL").SetValidDays(30).SetPerUserLimit(n).SetCreatedAt(now).SetUpdatedAt(now).SaveX(ctx)
+	pairs := make([][][2]int, len(w.buyers))
+	for c, buyer := range w.buyers {
+		pairs[c] = make([][2]int, n)
+		for k, t := range []*ent.CouponTemplate{shopT, platT} {
+			for lo := 0; lo < n; lo += 2000 {
+				creates := make([]*ent.CouponCreate, 0, 2000)
+				for seq := lo; seq < min(lo+2000, n); seq++ {
+					creates = append(creates, client.Coupon.Create().SetTemplateID(t.ID).SetUserID(buyer.id).SetSeq(seq+1).
+						SetNillableMerchantID(t.MerchantID).SetValidFrom(now.Add(-time.Minute)).
+						SetValidUntil(now.AddDate(0, 0, 30)).SetClaimedAt(now))
+				}
+				for i, cp := range client.Coupon.CreateBulk(creates...).SaveX(ctx) {
+					pairs[c][lo+i][k] = cp.ID
+				}
+			}
+		}
+	}
+	return pairs
 }

@@ -208,9 +208,11 @@ func price(lines []*ent.CartLine) *Cart {
 		c.Subtotal.Currency = c.Merchants[0].Subtotal.Currency
 	}
 	c.ShippingFee.Currency, c.Total.Currency = c.Subtotal.Currency, c.Subtotal.Currency
+	c.Discount.Currency, c.ShippingDiscount.Currency = c.Subtotal.Currency, c.Subtotal.Currency
 	for _, g := range c.Merchants {
 		slices.Reverse(g.Lines) // newest first, like the cart's lines
 		cur := g.Subtotal.Currency
+		g.Discount.Currency, g.ShippingDiscount.Currency = cur, cur
 		g.ShippingFee = money.Money{Minor: ShippingFee(g.Merchant, g.Subtotal.Minor, physical[g]), Currency: cur}
 		g.Total = money.Money{Minor: g.Subtotal.Minor + g.ShippingFee.Minor, Currency: cur}
 		if cur == c.Subtotal.Currency {

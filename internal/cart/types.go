@@ -21,6 +21,10 @@ type Cart struct {
 	Subtotal, ShippingFee, Total money.Money
 	// Ready is true when there is at least one line and no line has a problem.
 	Ready bool
+	// Discount and ShippingDiscount are what the promotions take off (Quote); Total is
+	// net of them. Zero, and Promotions nil, for a cart not quoted.
+	Discount, ShippingDiscount money.Money
+	Promotions                 *Promotions
 }
 
 // Group is the lines of one merchant, which become one order.
@@ -28,6 +32,9 @@ type Group struct {
 	Merchant                     *ent.Merchant
 	Lines                        []*ent.CartLine
 	Subtotal, ShippingFee, Total money.Money
+	// Discount and ShippingDiscount are the group's share of the promotions (Quote).
+	Discount, ShippingDiscount money.Money
+	quote                      *Promotions
 }
 
 // AddressInput is a new address, for the address book or an order.

@@ -37,6 +37,10 @@ const (
 	// MaxStock bounds a variant's stock so that a product's total (up to MaxVariants
 	// variants) still fits GraphQL's 32-bit Int.
 	MaxStock = 10_000_000
+	// MaxPrice bounds a unit price, in minor units (¥100,000,000.00), so that what checkout
+	// multiplies stays far inside int64: a line of 999 units, a basket of 50 lines, and a
+	// percentage in basis points of it.
+	MaxPrice = 10_000_000_000
 )
 
 // ProductInput is a new product with its variants.

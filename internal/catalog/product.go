@@ -14,6 +14,7 @@ import (
 	"github.com/xiadan/xiadan/ent/productvariant"
 	"github.com/xiadan/xiadan/ent/searchtoken"
 	"github.com/xiadan/xiadan/ent/stockmovement"
+	"github.com/xiadan/xiadan/ent/translation"
 	"github.com/xiadan/xiadan/internal/apperror"
 	"github.com/xiadan/xiadan/internal/catalog/hooks"
 	"github.com/xiadan/xiadan/internal/credit/standing"
@@ -420,6 +421,10 @@ func DeleteProduct(ctx context.Context, db *ent.Client, id int) (int, error) {
 		}
 	}
 	if _, err := db.SearchToken.Delete().Where(searchtoken.ProductID(id)).Exec(allow); err != nil {
+		return 0, err
+	}
+	// Its translations (internal/i18n) too.
+	if _, err := db.Translation.Delete().Where(translation.EntityTypeEQ(translation.EntityTypePRODUCT), translation.EntityIDEQ(id)).Exec(allow); err != nil {
 		return 0, err
 	}
 	if err := db.Product.DeleteOneID(id).Exec(ctx); err != nil {

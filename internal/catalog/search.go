@@ -28,15 +28,16 @@ const (
 )
 
 // matchesKeyword keeps the products matching q, for counts and non-relevance orders.
-func matchesKeyword(q search.Query) predicate.Product {
+func matchesKeyword(q search.Analyzed) predicate.Product {
 	return func(s *sql.Selector) {
 		s.Where(sql.In(s.C(product.FieldID), keywordMatches(s.Dialect(), q, false)))
 	}
 }
 
-// keywordMatches selects the product_id of every product matching enough terms of q,
-// and with withScore its relevance: matched terms × ScoreScale + their summed weight.
-func keywordMatches(dialectName string, q search.Query, withScore bool) *sql.Selector {
+// keywordMatches selects the product_id of every product matching enough clauses of q,
+// and with withScore its relevance: matched clauses × ScoreScale + the summed weight of
+// the distinct terms found.
+func keywordMatches(dialectName string, q search.Analyzed, withScore bool) *sql.Selector {
 	b := sql.Dialect(dialectName)
 	t := b.Table(searchtoken.Table)
 	token := t.C(searchtoken.FieldToken)
@@ -46,28 +47,62 @@ func keywordMatches(dialectName string, q search.Query, withScore bool) *sql.Sel
 		}
 		return sql.EQ(token, tm.Token)
 	}
-	// sumOverTerms writes Σ MAX(CASE WHEN <term matches> THEN <then> ELSE 0 END): a term
-	// counts once per product even when a prefix term matches several of its tokens.
-	sumOverTerms := func(b *sql.Builder, then func(*sql.Builder)) {
+	// found writes MAX(CASE WHEN <term matches> THEN <then> ELSE 0 END): a term counts
+	// once per product even when a prefix term matches several of its tokens.
+	found := func(b *sql.Builder, tm search.Term, then string) {
+		b.WriteString("MAX(CASE WHEN ").Join(term(tm)).WriteString(" THEN ").WriteString(then).WriteString(" ELSE 0 END)")
+	}
+	// matched writes the number of clauses matched: a clause of one term is that term
+	// found; a clause with alternatives is 1 when all terms of one alternative are.
+	matched := func(b *sql.Builder, requiredOnly bool) {
 		b.WriteByte('(')
-		for i, tm := range q.Terms {
-			if i > 0 {
+		n := 0
+		for _, c := range q.Clauses {
+			if requiredOnly && c.Optional {
+				continue
+			}
+			if n > 0 {
 				b.WriteString(" + ")
 			}
-			b.WriteString("MAX(CASE WHEN ").Join(term(tm)).WriteString(" THEN ")
-			then(b)
-			b.WriteString(" ELSE 0 END)")
+			n++
+			if len(c.Any) == 1 && len(c.Any[0]) == 1 {
+				found(b, c.Any[0][0], "1")
+				continue
+			}
+			b.WriteString("CASE WHEN ")
+			for j, alt := range c.Any {
+				if j > 0 {
+					b.WriteString(" OR ")
+				}
+				b.WriteByte('(')
+				for k, tm := range alt {
+					if k > 0 {
+						b.WriteString(" AND ")
+					}
+					found(b, tm, "1")
+					b.WriteString(" = 1")
+				}
+				b.WriteByte(')')
+			}
+			b.WriteString(" THEN 1 ELSE 0 END")
 		}
 		b.WriteByte(')')
 	}
-	matched := func(b *sql.Builder) { sumOverTerms(b, func(b *sql.Builder) { b.WriteByte('1') }) }
+	terms := q.Terms()
 	weight := func(b *sql.Builder) {
-		sumOverTerms(b, func(b *sql.Builder) { b.WriteString(t.C(searchtoken.FieldWeight)) })
+		b.WriteByte('(')
+		for i, tm := range terms {
+			if i > 0 {
+				b.WriteString(" + ")
+			}
+			found(b, tm, t.C(searchtoken.FieldWeight))
+		}
+		b.WriteByte(')')
 	}
-	if len(q.Terms) == 1 && !q.Terms[0].Prefix {
+	if len(terms) == 1 && !terms[0].Prefix && len(q.Clauses) == 1 {
 		// One word: a product has at most one row of it (the index is unique on token and
 		// product), so there is nothing to group.
-		sel := b.Select(t.C(searchtoken.FieldProductID)).From(t).Where(term(q.Terms[0]))
+		sel := b.Select(t.C(searchtoken.FieldProductID)).From(t).Where(term(terms[0]))
 		if withScore {
 			sel.AppendSelectExprAs(sql.ExprFunc(func(b *sql.Builder) {
 				b.WriteString(strconv.Itoa(search.ScoreScale) + " + ").WriteString(t.C(searchtoken.FieldWeight))
@@ -75,20 +110,28 @@ func keywordMatches(dialectName string, q search.Query, withScore bool) *sql.Sel
 		}
 		return sel
 	}
-	anyTerm := make([]*sql.Predicate, len(q.Terms))
-	for i, tm := range q.Terms {
-		anyTerm[i] = term(tm)
+	var exact []any
+	var anyTerm []*sql.Predicate
+	for _, tm := range terms {
+		if tm.Prefix {
+			anyTerm = append(anyTerm, term(tm))
+		} else {
+			exact = append(exact, tm.Token)
+		}
+	}
+	if len(exact) > 0 {
+		anyTerm = append(anyTerm, sql.In(token, exact...))
 	}
 	sel := b.Select(t.C(searchtoken.FieldProductID)).From(t).
 		Where(sql.Or(anyTerm...)).
 		GroupBy(t.C(searchtoken.FieldProductID)).
 		Having(sql.P(func(b *sql.Builder) {
-			matched(b)
+			matched(b, true)
 			b.WriteString(" >= ").Arg(q.MinMatch)
 		}))
 	if withScore {
 		sel.AppendSelectExprAs(sql.ExprFunc(func(b *sql.Builder) {
-			matched(b)
+			matched(b, false)
 			b.WriteString(" * " + strconv.Itoa(search.ScoreScale) + " + ")
 			weight(b)
 		}), scoreColumn)
@@ -106,7 +149,7 @@ type scoreCursor struct {
 // then the highest summed weight, then the newest (highest id). entgql's pager cannot
 // order by a computed value, so the keyset pagination is done here, with cursors that
 // carry (score, id).
-func relevancePage(ctx context.Context, query *ent.ProductQuery, q search.Query, page Page) (*ent.ProductConnection, error) {
+func relevancePage(ctx context.Context, query *ent.ProductQuery, q search.Analyzed, page Page, filter *ProductFilter) (*ent.ProductConnection, error) {
 	after, err := toScoreCursor("after", page.After)
 	if err != nil {
 		return nil, err
@@ -118,7 +161,7 @@ func relevancePage(ctx context.Context, query *ent.ProductQuery, q search.Query,
 	conn := &ent.ProductConnection{Edges: []*ent.ProductEdge{}}
 	wantEdges := requested(ctx, "edges")
 	if requested(ctx, "totalCount") || (!wantEdges && requested(ctx, "pageInfo")) {
-		n, err := query.Clone().Where(matchesKeyword(q)).Count(ctx)
+		n, err := countProducts(ctx, query.Clone().Where(matchesKeyword(q)), filter, &q)
 		if err != nil {
 			return nil, err
 		}

@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"unicode/utf8"
 
@@ -10,7 +11,6 @@ import (
 
 	"github.com/xiadan/xiadan/ent"
 	"github.com/xiadan/xiadan/ent/category"
-	"github.com/xiadan/xiadan/ent/merchant"
 	"github.com/xiadan/xiadan/ent/predicate"
 	"github.com/xiadan/xiadan/ent/product"
 	"github.com/xiadan/xiadan/internal/apperror"
@@ -18,6 +18,7 @@ import (
 	"github.com/xiadan/xiadan/internal/loader"
 	"github.com/xiadan/xiadan/internal/money"
 	"github.com/xiadan/xiadan/internal/search"
+	"github.com/xiadan/xiadan/internal/search/meili"
 	"github.com/xiadan/xiadan/internal/viewer"
 )
 
@@ -45,32 +46,38 @@ const MaxKeywordLength = 100
 // where.status lists products in that status instead, which the privacy rules narrow to
 // the viewer's own merchant for staff (and leave whole for admins); the public sees only
 // ACTIVE products whatever it asks. A keyword without orderBy orders by relevance (see
-// docs/SEARCH.md); with orderBy it only filters. Otherwise the newest come first.
+// docs/SEARCH.md), answered by the search server when the request has one
+// (ServerSearch); with orderBy it only filters. Otherwise the newest come first.
 //
 // The page's nodes eager-load the edges the GraphQL selection asks for (Ent field
 // collection), and their statuses prime the request's loaders, so a page costs the same
 // few statements whatever its size.
 func ListProducts(ctx context.Context, client *ent.Client, page Page, filter *ProductFilter, order *ent.ProductOrder) (*ent.ProductConnection, error) {
+	if s := serverSearchFor(ctx); s != nil && filter != nil && filter.Keyword != nil && order == nil {
+		// Relevance order: the search server answers when it can (ServerSearch).
+		answer, err := s.search(ctx, client, *filter.Keyword, filter, meili.SortRelevance, page, false)
+		if !errors.Is(err, errFallback) {
+			if err != nil {
+				return nil, err
+			}
+			loader.For(ctx).PrimeProductStatuses(ctx, answer.conn.Nodes()...)
+			return answer.conn, nil
+		}
+	}
 	preds, keyword, err := filter.predicates(ctx)
 	if err != nil {
 		return nil, err
 	}
 	query := client.Product.Query().Where(preds...)
-	var conn *ent.ProductConnection
-	switch {
-	case keyword != nil && keyword.Empty():
-		// Only punctuation or stop words: nothing can match.
-		conn = &ent.ProductConnection{Edges: []*ent.ProductEdge{}}
-	case keyword != nil && order == nil:
-		conn, err = relevancePage(ctx, query, *keyword, page)
-	default:
-		if keyword != nil {
-			query.Where(matchesKeyword(*keyword))
+	conn, err := productPage(ctx, query, keyword, page, order, filter)
+	if err == nil && keyword != nil && len(conn.Edges) == 0 {
+		// Nothing on this page: when nothing matches all the words, search again with
+		// one word fewer (relaxedKeyword), as the same decision gives every page.
+		if relaxed, rerr := relaxedKeyword(ctx, query, keyword); rerr != nil {
+			err = rerr
+		} else if relaxed != keyword {
+			conn, err = productPage(ctx, query, relaxed, page, order, filter)
 		}
-		if order == nil {
-			order = NewestFirst
-		}
-		conn, err = query.Paginate(ctx, page.After, page.First, page.Before, page.Last, ent.WithProductOrder(order))
 	}
 	if err != nil {
 		return nil, err
@@ -83,9 +90,49 @@ func ListProducts(ctx context.Context, client *ent.Client, page Page, filter *Pr
 	return conn, nil
 }
 
+// productPage is one page of query, narrowed and ranked by keyword (nil for none).
+func productPage(ctx context.Context, query *ent.ProductQuery, keyword *search.Analyzed, page Page, order *ent.ProductOrder, filter *ProductFilter) (*ent.ProductConnection, error) {
+	switch {
+	case keyword != nil && keyword.Empty():
+		// Only punctuation or stop words: nothing can match.
+		return &ent.ProductConnection{Edges: []*ent.ProductEdge{}}, nil
+	case keyword != nil && order == nil:
+		return relevancePage(ctx, query.Clone(), *keyword, page, filter)
+	}
+	q := query.Clone()
+	if keyword != nil {
+		q.Where(matchesKeyword(*keyword))
+	}
+	if order == nil {
+		order = NewestFirst
+	}
+	conn, err := keysetPage(ctx, q, page, order)
+	if err == nil && requested(ctx, "totalCount") {
+		conn.TotalCount, err = countProducts(ctx, q.Clone(), filter, keyword)
+	}
+	return conn, err
+}
+
+// relaxedKeyword returns keyword with one required word fewer when no product of query
+// matches it and it needs more than one, else keyword itself: "Longjing tea" finds the
+// Longjing whose text never says tea. It depends only on the data, so every page and
+// the facets of one search agree.
+func relaxedKeyword(ctx context.Context, query *ent.ProductQuery, keyword *search.Analyzed) (*search.Analyzed, error) {
+	if keyword == nil || keyword.Empty() || keyword.MinMatch < 2 {
+		return keyword, nil
+	}
+	found, err := query.Clone().Where(matchesKeyword(*keyword)).Exist(ctx)
+	if err != nil || found {
+		return keyword, err
+	}
+	relaxed := *keyword
+	relaxed.MinMatch--
+	return &relaxed, nil
+}
+
 // predicates turns the filter into query predicates, and its keyword into a search query
 // (nil without a keyword).
-func (f *ProductFilter) predicates(ctx context.Context) ([]predicate.Product, *search.Query, error) {
+func (f *ProductFilter) predicates(ctx context.Context) ([]predicate.Product, *search.Analyzed, error) {
 	if f == nil {
 		return []predicate.Product{onSale(ctx), listed(ctx)}, nil, nil
 	}
@@ -121,14 +168,14 @@ func (f *ProductFilter) predicates(ctx context.Context) ([]predicate.Product, *s
 	if f.InStock != nil && *f.InStock {
 		ps = append(ps, product.TotalStockGT(0))
 	}
-	var keyword *search.Query
+	var keyword *search.Analyzed
 	if f.Keyword != nil {
 		kw := strings.TrimSpace(*f.Keyword)
 		if utf8.RuneCountInString(kw) > MaxKeywordLength {
 			return nil, nil, apperror.BadInput("where.keyword", "must be at most %d characters", MaxKeywordLength)
 		}
 		if kw != "" {
-			q := search.ParseQuery(kw)
+			q := search.Analyze(kw, dictFor(ctx))
 			keyword = &q
 		}
 	}
@@ -137,11 +184,9 @@ func (f *ProductFilter) predicates(ctx context.Context) ([]predicate.Product, *s
 
 // onSale is what the public list shows: ACTIVE products of ACTIVE merchants neither
 // suspended nor removed (internal/credit/standing).
+// The on_sale flag says the first half (see standing.ProductOnSale).
 func onSale(ctx context.Context) predicate.Product {
-	return product.And(
-		product.StatusEQ(product.StatusACTIVE),
-		product.HasMerchantWith(merchant.StatusEQ(merchant.StatusACTIVE), standing.Open(standing.Now(ctx))),
-	)
+	return standing.ProductOnSale(standing.Now(ctx))
 }
 
 // listed leaves the products of restricted merchants out of the list for everyone but the
@@ -152,7 +197,7 @@ func listed(ctx context.Context) predicate.Product {
 	if v.IsAdmin() || v.System {
 		return func(*sql.Selector) {}
 	}
-	p := product.HasMerchantWith(standing.Listed(standing.Now(ctx)))
+	p := standing.ProductOfListedMerchant(standing.Now(ctx))
 	if v.IsMerchantMember(v.MerchantID) {
 		return product.Or(p, product.MerchantID(v.MerchantID))
 	}
@@ -191,4 +236,27 @@ func inCategoryTree(id int) predicate.Product {
 				WriteString(") SELECT ").Ident("id").WriteString(" FROM ").Ident("category_tree").WriteString(")")
 		}))
 	}
+}
+
+// ProductByID is product id as the viewer may see it, or NotFound, with its status
+// remembered for its variants' availability, as a list page does (one statement fewer for
+// a detail page). Its edges load as the request selects them: not through entgql's field
+// collection, whose column selection leaves out what the locale's field resolvers read
+// (a category's name_en).
+func ProductByID(ctx context.Context, client *ent.Client, id int) (*ent.Product, error) {
+	return productWhere(ctx, client, product.ID(id))
+}
+
+// ProductBySlug is ProductByID by the product's slug.
+func ProductBySlug(ctx context.Context, client *ent.Client, slug string) (*ent.Product, error) {
+	return productWhere(ctx, client, product.Slug(slug))
+}
+
+func productWhere(ctx context.Context, client *ent.Client, where predicate.Product) (*ent.Product, error) {
+	p, err := client.Product.Query().Where(where).Only(ctx)
+	if err != nil {
+		return nil, err
+	}
+	loader.For(ctx).PrimeProductStatuses(ctx, p)
+	return p, nil
 }

@@ -47,13 +47,14 @@ func indexOf(t *testing.T, client *ent.Client, id int) map[string]int {
 	return out
 }
 
-// wantIndex is the index a product's text should have.
+// wantIndex is the index a product's text should have: its tokens, and the pinyin of the
+// Chinese words of its title and attributes.
 func wantIndex(title, description string, attrs ...schematype.Attribute) map[string]int {
-	fields := []search.Field{{Text: title, Weight: search.TitleWeight}, {Text: description, Weight: search.DescriptionWeight}}
-	for _, a := range attrs {
-		fields = append(fields, search.Field{Text: a.Name + " " + a.Value, Weight: search.AttributeWeight})
+	as := make([]string, len(attrs))
+	for i, a := range attrs {
+		as[i] = a.Name + " " + a.Value
 	}
-	return search.Weigh(fields...)
+	return search.IndexTexts(search.ProductTexts(title, description, as...))
 }
 
 func sameIndex(a, b map[string]int) bool {

@@ -123,6 +123,9 @@ func checkPrice(field, price, currency string) (int64, error) {
 		return 0, apperror.BadInput(field, "must be a decimal amount above zero with at most %d decimal places, such as \"19.90\"",
 			money.Exponent(currency))
 	}
+	if minor > MaxPrice {
+		return 0, apperror.BadInput(field, "must be at most %s", money.Money{Minor: MaxPrice, Currency: currency}.Amount())
+	}
 	return minor, nil
 }
 

@@ -54,6 +54,7 @@ func TestProductVariants(t *testing.T) {
 			{"update to a sibling's options", staff, updateVariant, upd(red, map[string]any{"options": []any{map[string]any{"name": "颜色", "value": "红"}, map[string]any{"name": "尺码", "value": "L"}}}), "BAD_USER_INPUT", "options", ""},
 			{"update to other option names", staff, updateVariant, upd(red, map[string]any{"options": []any{map[string]any{"name": "色", "value": "红"}}}), "BAD_USER_INPUT", "options", ""},
 			{"update to a zero price", staff, updateVariant, upd(red, map[string]any{"price": "0"}), "BAD_USER_INPUT", "price", ""},
+			{"update to a price above the most (overflow at checkout)", staff, updateVariant, upd(red, map[string]any{"price": "100000000.01"}), "BAD_USER_INPUT", "price", ""},
 			{"update to a negative threshold", staff, updateVariant, upd(red, map[string]any{"lowStockThreshold": -1}), "BAD_USER_INPUT", "lowStockThreshold", ""},
 			{"update keeping its own SKU", staff, updateVariant, upd(red, map[string]any{"sku": "TS-R-M", "price": "99.99", "lowStockThreshold": 3}), "", "",
 				`"sku":"TS-R-M","lowStockThreshold":3,"stock":10,"options":[{"name":"颜色","value":"红"},{"name":"尺码","value":"M"}],"price":{"amount":"99.99"},"product":{"priceRange":{"min":{"amount":"49.50"},"max":{"amount":"99.99"}}}`},

@@ -14,12 +14,18 @@ import (
 
 	"github.com/xiadan/xiadan/internal/aftersales"
 	"github.com/xiadan/xiadan/internal/cors"
+	"github.com/xiadan/xiadan/internal/creators"
 	"github.com/xiadan/xiadan/internal/credit"
+	"github.com/xiadan/xiadan/internal/currency"
 	"github.com/xiadan/xiadan/internal/identity"
 	"github.com/xiadan/xiadan/internal/mail"
+	"github.com/xiadan/xiadan/internal/members"
 	"github.com/xiadan/xiadan/internal/payment"
 	"github.com/xiadan/xiadan/internal/reviews"
+	"github.com/xiadan/xiadan/internal/risk"
+	"github.com/xiadan/xiadan/internal/search/meili"
 	"github.com/xiadan/xiadan/internal/sms"
+	"github.com/xiadan/xiadan/internal/telemetry"
 	"github.com/xiadan/xiadan/internal/upload"
 )
 
@@ -51,14 +57,25 @@ type Config struct {
 	CORS cors.Config
 	// HTTPCacheMaxAge is the max-age of answers to anonymous GET queries (0: revalidate
 	// every time); RedisURL, when set, shares persisted queries across replicas.
-	HTTPCacheMaxAge    time.Duration
-	RedisURL           string
+	HTTPCacheMaxAge time.Duration
+	RedisURL        string
+	// Telemetry is metrics (METRICS_TOKEN, METRICS_ADDR, METRICS_MAX_OPERATIONS) and
+	// tracing (the standard OTEL_* variables); see docs/OPERATIONS.md.
+	Telemetry telemetry.Config
+	// RedPacketRedisPrefix starts the Redis keys of red-packet claims (RED_PACKET_REDIS_PREFIX),
+	// which go through Redis when RedisURL is set.
+	RedPacketRedisPrefix string
+	// RateLimit is where the rate limits count and the query-cost budget (ratelimit.go).
+	RateLimit          RateLimit
 	LoginMaxFailures   int
 	LoginFailureWindow time.Duration
 	// RegistrationMaxPerAddress accounts may be registered from one client address (an
 	// IPv6 /64) per RegistrationWindow.
 	RegistrationMaxPerAddress int
 	RegistrationWindow        time.Duration
+
+	// StorefrontCache is the anonymous storefront response cache (storefront_cache.go).
+	StorefrontCache StorefrontCache
 
 	// Mail is how the server sends email (SMTP_*, MAIL_FROM). Without SMTP_HOST, messages
 	// go to the development outbox under DataDir; production requires SMTP.
@@ -73,6 +90,9 @@ type Config struct {
 	// BootstrapAdminEmail and BootstrapAdminPassword create the first admin on a first start.
 	BootstrapAdminEmail    string
 	BootstrapAdminPassword string
+	// AdminRequireTOTP withholds the ADMIN role from sessions of admins who have not turned
+	// on TOTP two-factor sign-in (ADMIN_REQUIRE_TOTP); they can still enrol.
+	AdminRequireTOTP bool
 
 	// LogLevel is debug, info, warn or error; LogFormat is text or json.
 	LogLevel  string
@@ -95,6 +115,9 @@ type Config struct {
 	// LoaderBatchWait is how long a dataloader collects keys before it sends its batch:
 	// longer waits batch more reliably on a busy machine and add that much latency.
 	LoaderBatchWait time.Duration
+	// Locales are the BCP 47 tags content is served in, the default first (LOCALES,
+	// default zh-CN,en); internal/i18n.
+	Locales []string
 
 	// OrderPaymentTimeout is how long a new order waits for payment before it is
 	// cancelled and its stock released.
@@ -128,6 +151,13 @@ type Config struct {
 	// Credit is how merchant credit is computed and sanctions bounded (CREDIT_*,
 	// docs/CREDIT.md).
 	Credit credit.Config
+	// Members is how VIP tiers are earned (MEMBER_*, internal/members).
+	Members members.Config
+	// Currency is how exchange rates are kept and presented (EXCHANGE_RATE_*, internal/currency).
+	Currency currency.Config
+	// Creators is the creator attribution window and commission hold (CREATOR_*;
+	// internal/creators, docs/PROMOTIONS-growth.md).
+	Creators creators.Config
 	// Upload is where uploaded files are kept and what is accepted (UPLOAD_*, S3_*;
 	// internal/upload, docs/UPLOADS.md).
 	Upload upload.Config
@@ -137,6 +167,11 @@ type Config struct {
 	// AfterSales is each side's deadline in an after-sales request (AFTER_SALES_*;
 	// internal/aftersales, docs/AFTER_SALES.md).
 	AfterSales aftersales.Config
+	// Risk holds the risk rules' thresholds (RISK_*; internal/risk, docs/RISK.md).
+	Risk risk.Config
+	// SearchServer is the Meilisearch server that answers storefront searches (SEARCH_*;
+	// internal/search/meili, docs/SEARCH-SERVER.md); without SEARCH_URL it is disabled.
+	SearchServer meili.Config
 }
 
 // Production reports whether the server runs in production mode.
@@ -160,6 +195,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		CORS:                      corsFromEnv(&r),
 		HTTPCacheMaxAge:           r.duration("HTTP_CACHE_MAX_AGE", time.Minute),
 		RedisURL:                  r.str("REDIS_URL", ""),
+		RedPacketRedisPrefix:      r.str("RED_PACKET_REDIS_PREFIX", "xiadan:rp:"),
 		LoginMaxFailures:          r.integer("LOGIN_MAX_FAILURES", 5),
 		LoginFailureWindow:        r.duration("LOGIN_FAILURE_WINDOW", 15*time.Minute),
 		RegistrationMaxPerAddress: r.integer("REGISTRATION_MAX_PER_ADDRESS", 20),
@@ -183,7 +219,8 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		WSMaxPerUser:           r.integer("WS_MAX_PER_USER", 10),
 		WSInitTimeout:          r.duration("WS_INIT_TIMEOUT", 10*time.Second),
 		StreamKeepAlive:        r.duration("STREAM_KEEPALIVE_INTERVAL", 15*time.Second),
-		LoaderBatchWait:        r.duration("LOADER_BATCH_WAIT", 16*time.Millisecond),
+		LoaderBatchWait:        r.duration("LOADER_BATCH_WAIT", 2*time.Millisecond),
+		Locales:                localesOr(r.list("LOCALES")),
 		OrderPaymentTimeout:    r.duration("ORDER_PAYMENT_TIMEOUT", 30*time.Minute),
 		OrderAutoCompleteAfter: r.duration("ORDER_AUTO_COMPLETE_AFTER", 7*24*time.Hour),
 		JobInterval:            r.duration("JOB_INTERVAL", 30*time.Second),
@@ -191,11 +228,17 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		NATSURL:                r.str("NATS_URL", ""),
 		NATSStream:             r.str("NATS_STREAM", "XIADAN_ORDER_EVENTS"),
 		AfterSales:             afterSalesFromEnv(&r),
+		Risk:                   riskFromEnv(&r),
 	}
 	dev := c.Env != "production"
+	c.StorefrontCache = storefrontCacheFromEnv(&r, c.RedisURL)
+	c.RateLimit = rateLimitFromEnv(&r)
 	c.SupportFirstResponseSLA = r.duration("SUPPORT_FIRST_RESPONSE_SLA", 24*time.Hour)
 	c.SupportReopenWindow = r.duration("SUPPORT_REOPEN_WINDOW", 7*24*time.Hour)
 	c.WebhookAllowPrivate = r.boolean("WEBHOOK_ALLOW_PRIVATE", false)
+	c.Telemetry = telemetry.ConfigFromEnv(getenv)
+	c.Telemetry.MaxOperations = r.integer("METRICS_MAX_OPERATIONS", 200)
+	c.AdminRequireTOTP = r.boolean("ADMIN_REQUIRE_TOTP", false)
 	c.Playground = r.boolean("PLAYGROUND", dev)
 	c.Introspection = r.boolean("INTROSPECTION", dev)
 	c.Reviews = reviews.Config{
@@ -231,10 +274,18 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	smsCfg, smsErr := sms.ConfigFromEnv(getenv, c.Production())
 	uploadCfg, uploadErr := upload.ConfigFromEnv(getenv, c.Production(), c.ListenAddr, c.DataDir)
 	creditCfg, creditErr := credit.ConfigFromEnv(getenv)
-	if err := errors.Join(append(errs, payErr, signInErr, smsErr, uploadErr, creditErr)...); err != nil {
+	membersCfg, membersErr := members.ConfigFromEnv(getenv)
+	creatorsCfg, creatorsErr := creators.ConfigFromEnv(getenv)
+	searchCfg, searchErr := meili.ConfigFromEnv(getenv)
+	currencyCfg, currencyErr := currency.ConfigFromEnv(getenv)
+	if err := errors.Join(append(errs, payErr, signInErr, smsErr, uploadErr, creditErr, membersErr, creatorsErr, searchErr, currencyErr)...); err != nil {
 		return Config{}, err
 	}
 	c.Credit = creditCfg
+	c.Members = membersCfg
+	c.Creators = creatorsCfg
+	c.SearchServer = searchCfg
+	c.Currency = currencyCfg
 	c.Payment, c.SignIn, c.SMS, c.Upload = pay, signIn, smsCfg, uploadCfg
 	return c, nil
 }
@@ -272,6 +323,9 @@ func (c Config) Validate() error {
 	if err := c.AfterSales.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	if err := c.Risk.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	if c.Env != "development" && c.Env != "production" {
 		bad("XIADAN_ENV", "must be development or production, not %q", c.Env)
 	}
@@ -300,7 +354,18 @@ func (c Config) Validate() error {
 	}
 	errs = append(errs, c.Mail.Validate()...)
 	errs = append(errs, c.Reviews.Validate())
+	errs = append(errs, c.Telemetry.Validate())
+	if a := c.Telemetry.MetricsAddr; a != "" {
+		if _, port, err := net.SplitHostPort(a); err != nil || validPort(port) != nil {
+			bad("METRICS_ADDR", "must be host:port, such as 127.0.0.1:9090, not %q", a)
+		} else if a == c.ListenAddr {
+			bad("METRICS_ADDR", "must differ from LISTEN_ADDR")
+		}
+	}
 	errs = append(errs, c.validateWeb()...)
+	errs = append(errs, c.StorefrontCache.validate(c.RedisURL)...)
+	errs = append(errs, c.RateLimit.validate()...)
+	errs = append(errs, validateLocales(c.Locales)...)
 	if c.Production() && c.Mail.Host == "" {
 		bad("SMTP_HOST", "is required in production (email verification sends codes; the development outbox only writes files)")
 	}
@@ -422,6 +487,29 @@ func (r *reader) boolean(name string, def bool) bool {
 		r.errs = append(r.errs, fmt.Errorf("%s: %q is not true or false", name, v))
 	}
 	return b
+}
+
+// riskFromEnv reads the risk rules' thresholds (RISK_*), defaulting to risk.DefaultConfig.
+func riskFromEnv(r *reader) risk.Config {
+	d := risk.DefaultConfig()
+	return risk.Config{
+		Mode:                  r.str("RISK_MODE", d.Mode),
+		HoldScore:             r.integer("RISK_HOLD_SCORE", d.HoldScore),
+		VelocityWindow:        r.duration("RISK_VELOCITY_WINDOW", d.VelocityWindow),
+		MaxOrdersPerAccount:   r.integer("RISK_MAX_ORDERS_PER_ACCOUNT", d.MaxOrdersPerAccount),
+		MaxOrdersPerDevice:    r.integer("RISK_MAX_ORDERS_PER_DEVICE", d.MaxOrdersPerDevice),
+		MaxOrdersPerAddress:   r.integer("RISK_MAX_ORDERS_PER_ADDRESS", d.MaxOrdersPerAddress),
+		MaxOrdersPerPhone:     r.integer("RISK_MAX_ORDERS_PER_PHONE", d.MaxOrdersPerPhone),
+		LinkWindow:            r.duration("RISK_LINK_WINDOW", d.LinkWindow),
+		MaxAccountsPerDevice:  r.integer("RISK_MAX_ACCOUNTS_PER_DEVICE", d.MaxAccountsPerDevice),
+		MaxAccountsPerAddress: r.integer("RISK_MAX_ACCOUNTS_PER_ADDRESS", d.MaxAccountsPerAddress),
+		MaxCouponAccounts:     r.integer("RISK_MAX_COUPON_ACCOUNTS", d.MaxCouponAccounts),
+		MaxLineQuantity:       r.integer("RISK_MAX_LINE_QUANTITY", d.MaxLineQuantity),
+		MaxOrderAmount:        int64(r.integer("RISK_MAX_ORDER_AMOUNT", int(d.MaxOrderAmount))),
+		NormFactor:            r.integer("RISK_NORM_FACTOR", d.NormFactor),
+		NormMinOrders:         r.integer("RISK_NORM_MIN_ORDERS", d.NormMinOrders),
+		MaxPaymentFailures:    r.integer("RISK_MAX_PAYMENT_FAILURES", d.MaxPaymentFailures),
+	}
 }
 
 // afterSalesFromEnv reads the after-sales deadlines (AFTER_SALES_*), defaulting to

@@ -188,3 +188,57 @@ func TestEveryBadSettingIsReportedTogether(t *testing.T) {
 		t.Errorf("LISTEN_ADDR with port 0 and no PAYMENT_PUBLIC_URL: %v", err)
 	}
 }
+
+func TestStorefrontCacheSetting(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		env     map[string]string
+		want    string
+		wantErr string
+	}{
+		{"in-process by default", nil, StorefrontCacheMemory, ""},
+		{"redis by default with REDIS_URL", map[string]string{"REDIS_URL": "redis://127.0.0.1:6379/0"}, StorefrontCacheRedis, ""},
+		{"off", map[string]string{"STOREFRONT_CACHE": "off"}, StorefrontCacheOff, ""},
+		{"redis with REDIS_URL", map[string]string{"STOREFRONT_CACHE": "redis", "REDIS_URL": "redis://127.0.0.1:6379/0"}, StorefrontCacheRedis, ""},
+		{"redis without REDIS_URL", map[string]string{"STOREFRONT_CACHE": "redis"}, "", "STOREFRONT_CACHE: redis needs REDIS_URL"},
+		{"unknown value", map[string]string{"STOREFRONT_CACHE": "disk"}, "", `STOREFRONT_CACHE: must be off, memory or redis, not "disk"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := FromEnv(env(tc.env))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("want an error naming %q, got %v", tc.wantErr, err)
+				}
+				return
+			}
+			if err != nil || c.StorefrontCache.Mode != tc.want {
+				t.Fatalf("StorefrontCache.Mode = %q (%v), want %q", c.StorefrontCache.Mode, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestRateLimitSettings(t *testing.T) {
+	c, err := FromEnv(env(map[string]string{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RateLimit != (RateLimit{RedisPrefix: "xiadan:rl:", QueryCostBudget: 1000, QueryCostRestoreRate: 50}) {
+		t.Fatalf("defaults: %+v", c.RateLimit)
+	}
+	if c, err := FromEnv(env(map[string]string{"QUERY_COST_BUDGET": "0"})); err != nil || c.RateLimit.QueryCostBudget != 0 {
+		t.Fatalf("budget off: %v", err)
+	}
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"QUERY_COST_BUDGET": "999"}, "QUERY_COST_BUDGET"}, // below the most one query may cost
+		{map[string]string{"QUERY_COST_RESTORE_RATE": "0"}, "QUERY_COST_RESTORE_RATE"},
+		{map[string]string{"QUERY_COST_BUDGET": "2000", "QUERY_COST_RESTORE_RATE": "3000"}, "QUERY_COST_RESTORE_RATE"},
+	} {
+		if _, err := FromEnv(env(tc.env)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Fatalf("%v: error %v, want one naming %s", tc.env, err, tc.want)
+		}
+	}
+}

@@ -37,3 +37,10 @@ func (c Config) validateWeb() []error {
 	}
 	return errs
 }
+
+// The values of STOREFRONT_CACHE (Config.StorefrontCache.Mode).
+const (
+	StorefrontCacheOff    = "off"
+	StorefrontCacheMemory = "memory"
+	StorefrontCacheRedis  = "redis"
+)

@@ -40,7 +40,7 @@ var AllowedMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, h
 // ones, Apollo Client's (its CSRF-prevention and client-awareness headers), graphql-sse's
 // stream token, Xiadan's idempotency key and request id, and tracing headers.
 var AllowedHeaders = []string{
-	"Accept", "Authorization", "Content-Type", "If-None-Match", "Idempotency-Key", "X-Request-ID",
+	"Accept", "Authorization", "Content-Type", "If-None-Match", "Idempotency-Key", "X-Request-ID", "X-Device-Id",
 	"Apollo-Require-Preflight", "X-Apollo-Operation-Name", "Apollographql-Client-Name", "Apollographql-Client-Version",
 	"X-GraphQL-Event-Stream-Token", "Last-Event-ID", "Traceparent", "Tracestate",
 }

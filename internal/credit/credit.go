@@ -27,6 +27,7 @@ import (
 	"github.com/xiadan/xiadan/internal/apperror"
 	"github.com/xiadan/xiadan/internal/audit"
 	"github.com/xiadan/xiadan/internal/credit/standing"
+	"github.com/xiadan/xiadan/internal/telemetry"
 	"github.com/xiadan/xiadan/internal/viewer"
 )
 
@@ -265,6 +266,7 @@ func (s *Service) RunJobs(ctx context.Context, db *ent.Client, interval time.Dur
 				}
 			}()
 			n, err := s.RunOnce(ctx, db)
+			telemetry.RecordJob(ctx, "credit", err)
 			if err != nil && ctx.Err() == nil {
 				logger.ErrorContext(ctx, "credit job failed", "err", err)
 			}

@@ -100,6 +100,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 	if opts.WrapDriver != nil {
 		drv = opts.WrapDriver(drv)
 	}
+	drv = renewDriver{drv}
 	db.Client = ent.NewClient(ent.Driver(drv))
 	return db, nil
 }

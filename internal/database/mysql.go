@@ -22,7 +22,7 @@ const (
 	mysqlConnMaxLifetime = 5 * time.Minute
 	mysqlConnMaxIdleTime = time.Minute
 	mysqlDialTimeout     = 10 * time.Second
-	// mysqlKillerConns is the pool that sends KILL QUERY for cancelled statements.
+	// mysqlKillerConns is the pool that kills the connections of cancelled statements.
 	mysqlKillerConns = 2
 )
 

@@ -21,15 +21,21 @@ import (
 // went away, would leave its statement computing and its locks held.
 //
 // So every connection learns its server thread id when it opens, and a statement whose
-// context ends before the statement returns is stopped on the server with KILL QUERY, sent
-// on a small pool of its own (the main pool may be exhausted by the very statements that
-// need stopping). The connection is then discarded: the driver closed it already, and a
-// kill racing with a statement that had just finished must not reach the connection's next
-// user. SQLite needs none of this: modernc.org/sqlite interrupts the statement (and a wait
+// context ends before the statement returns is stopped on the server by killing its
+// connection (KILL CONNECTION), sent on a small pool of its own (the main pool may be
+// exhausted by the very statements that need stopping). The driver has closed the socket
+// already, so nothing is lost by ending the server's side of it too, and the kill cannot
+// miss: KILL QUERY only stops the statement running at that moment, and MariaDB clears a
+// query kill when the thread begins its next statement, so a kill that reached the server
+// before the statement did (a loaded machine) was lost, and the statement then waited for
+// its lock until innodb_lock_wait_timeout. The killed connection is never reused. SQLite needs none of this: modernc.org/sqlite interrupts the statement (and a wait
 // for the write lock) itself when its context ends.
 
-// killTimeout bounds one KILL QUERY.
-const killTimeout = 5 * time.Second
+// killTimeout bounds one attempt at a kill; killAttempts are made before giving up.
+const (
+	killTimeout  = 5 * time.Second
+	killAttempts = 3
+)
 
 // errUnknownThread is MySQL's ER_NO_SUCH_THREAD.
 const errUnknownThread = 1094
@@ -81,18 +87,27 @@ func connectionID(ctx context.Context, c driver.Conn) (uint64, error) {
 	return 0, fmt.Errorf("unexpected connection id %T", dest[0])
 }
 
-// kill stops the statement running on server thread id.
+// kill ends server thread id and the statement it runs, trying again when the kill itself
+// fails (a loaded server, a killer connection gone stale).
 func (k *killingConnector) kill(id uint64) {
+	var err error
+	for range killAttempts {
+		if err = k.killOnce(id); err == nil {
+			return
+		}
+	}
+	k.logger.Warn("database: stopping a cancelled MySQL statement", "thread", id, "err", err)
+}
+
+func (k *killingConnector) killOnce(id uint64) error {
 	ctx, cancel := context.WithTimeout(context.Background(), killTimeout)
 	defer cancel()
-	_, err := k.killer.ExecContext(ctx, "KILL QUERY "+strconv.FormatUint(id, 10))
+	_, err := k.killer.ExecContext(ctx, "KILL CONNECTION "+strconv.FormatUint(id, 10))
 	var my *mysql.MySQLError
 	if errors.As(err, &my) && my.Number == errUnknownThread {
-		return // the server had already ended the connection the driver closed
+		return nil // the server had already ended the connection the driver closed
 	}
-	if err != nil {
-		k.logger.Warn("database: stopping a cancelled MySQL statement", "thread", id, "err", err)
-	}
+	return err
 }
 
 // killableConn is a driver connection whose statements are killed on the server when

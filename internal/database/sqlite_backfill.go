@@ -14,6 +14,11 @@ func (db *DB) sqliteBackfill(ctx context.Context) error {
 		// 20261206051945_product_slugs.sql: products get slug "p-<id>".
 		{"products", "slug", "ALTER TABLE `products` ADD COLUMN `slug` text NULL",
 			"UPDATE `products` SET `slug` = 'p-' || `id` WHERE `slug` IS NULL"},
+		// The storefront_on_sale migration: products flagged on sale from their and their
+		// merchant's status (internal/catalog/hooks ProductOnSaleHook keeps it after).
+		{"products", "on_sale", "ALTER TABLE `products` ADD COLUMN `on_sale` bool NOT NULL DEFAULT false",
+			"UPDATE `products` SET `on_sale` = true WHERE `status` = 'ACTIVE' AND `merchant_id` IN " +
+				"(SELECT `id` FROM `merchants` WHERE `status` = 'ACTIVE' AND `removed_at` IS NULL)"},
 	}
 	for _, s := range steps {
 		var tables, columns int

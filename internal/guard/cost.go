@@ -411,4 +411,6 @@ func (g *Guard) isObject(name string) bool {
 var valueObjects = map[string]bool{
 	"Money": true, "PriceRange": true, "ProductImage": true, "ProductAttribute": true,
 	"VariantOption": true, "PostalAddress": true,
+	// A promotion's tiers are in its row (internal/promotions).
+	"PromotionTier": true,
 }

@@ -9,7 +9,8 @@
 //     shape measured (depth, selections, aliases, fragments, directives, operations), with
 //     fragments expanded by memo so nesting cannot blow the count up;
 //   - after validation, the operation's cost is estimated from its selections and the
-//     first/last of its connections, and refused above MaxCost.
+//     first/last of its connections, refused above MaxCost, and charged to the caller's
+//     budget (Options.Budget), which refuses it when it runs short.
 //
 // Accepted operations report their cost in the response's extensions.cost, Shopify-style.
 // docs/QUERY_LIMITS.md explains every limit and the cost formula.
@@ -18,6 +19,8 @@ package guard
 import (
 	"context"
 	"fmt"
+	"math"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -69,6 +72,40 @@ type Options struct {
 	// MaxFilterEdgeDepth caps how many has…With predicates may sit one inside another:
 	// each level is a correlated subquery run for every row of the level above.
 	MaxFilterEdgeDepth int
+	// Budget, when set, charges each operation's requested cost to its caller before it
+	// runs, and refuses it (RATE_LIMITED, reason THROTTLED) when the caller's budget does
+	// not hold it.
+	Budget Budget
+}
+
+// Budget is a per-caller budget of query cost (internal/app puts the rate limiter's
+// leaky buckets behind it).
+type Budget interface {
+	// Charge takes cost from the budget of the caller of ctx and reports the budget.
+	Charge(ctx context.Context, cost int64) Charge
+}
+
+// Charge is the outcome of Budget.Charge.
+type Charge struct {
+	// Status is the caller's budget after the charge.
+	Status ThrottleStatus
+	// RetryAfter, when positive, refuses the operation: the budget holds its cost only
+	// after that long.
+	RetryAfter time.Duration
+	// Shared marks a caller whose answers caches may share (an anonymous one): its
+	// budget, which changes with every request, is reported only when it refuses.
+	Shared bool
+}
+
+// ThrottleStatus is extensions.cost.throttleStatus, Shopify's name for the state of the
+// caller's budget.
+type ThrottleStatus struct {
+	// MaximumAvailable is the capacity of the budget.
+	MaximumAvailable float64 `json:"maximumAvailable"`
+	// CurrentlyAvailable is what is left, after this operation's charge.
+	CurrentlyAvailable float64 `json:"currentlyAvailable"`
+	// RestoreRate is the points restored per second.
+	RestoreRate float64 `json:"restoreRate"`
 }
 
 // Defaults of Options; docs/QUERY_LIMITS.md says why each is what it is.
@@ -92,7 +129,7 @@ const (
 )
 
 // Reasons are the machine-readable extensions.reason of a rejected operation; its
-// extensions.code is always BAD_USER_INPUT.
+// extensions.code is BAD_USER_INPUT, but RATE_LIMITED for ReasonThrottled.
 const (
 	ReasonQueryTooLarge      = "QUERY_TOO_LARGE"
 	ReasonTokenLimit         = "TOKEN_LIMIT"
@@ -108,11 +145,15 @@ const (
 	ReasonQueryTooComplex    = "QUERY_TOO_COMPLEX"
 	ReasonFilterTooDeep      = "FILTER_TOO_DEEP"
 	ReasonTooManyIDs         = "TOO_MANY_IDS"
+	ReasonThrottled          = "THROTTLED"
 )
 
 // badUserInput is apperror.BadUserInput; the presenter keeps a gqlgen error whose code is
 // already in the closed set, with all its extensions.
 const badUserInput = "BAD_USER_INPUT"
+
+// rateLimited is apperror.RateLimited.
+const rateLimited = "RATE_LIMITED"
 
 func (o Options) withDefaults() Options {
 	def := func(v *int, d int) {
@@ -200,6 +241,9 @@ type operation struct {
 	costed       bool // requested is known
 	requested    int64
 	actual       counter
+	// status is the caller's budget to report, when there is a budget and it may be
+	// reported.
+	status *ThrottleStatus
 }
 
 func operationOf(oc *graphql.OperationContext) *operation {
@@ -239,7 +283,7 @@ func (g *Guard) MutateOperationParameters(ctx context.Context, params *graphql.R
 
 // MutateOperationContext estimates the cost of the validated operation, refuses it above
 // MaxCost and starts counting what is actually resolved.
-func (g *Guard) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+func (g *Guard) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
 	op := operationOf(oc)
 	if op == nil {
 		op = &operation{}
@@ -262,6 +306,9 @@ func (g *Guard) MutateOperationContext(_ context.Context, oc *graphql.OperationC
 			op.requested, g.opts.MaxCost)
 		err.Extensions["cost"] = op.requested
 		err.Extensions["maxCost"] = g.opts.MaxCost
+		return err
+	}
+	if err := g.charge(ctx, op); err != nil {
 		return err
 	}
 	previous := oc.ResolverMiddleware
@@ -292,8 +339,31 @@ func (g *Guard) InterceptResponse(ctx context.Context, next graphql.ResponseHand
 		RequestedQueryCost: op.requested,
 		ActualQueryCost:    op.actual.load(),
 		MaxCost:            g.opts.MaxCost,
+		ThrottleStatus:     op.status,
 	}
 	return resp
+}
+
+// charge takes the operation's cost from its caller's budget, at least one point (so that
+// free queries, such as introspection or a bare __typename, cannot be sent without
+// bound), and refuses it when the budget does not hold that much.
+func (g *Guard) charge(ctx context.Context, op *operation) *gqlerror.Error {
+	if g.opts.Budget == nil {
+		return nil
+	}
+	c := g.opts.Budget.Charge(ctx, max(op.requested, 1))
+	if !c.Shared || c.RetryAfter > 0 {
+		op.status = &c.Status
+	}
+	if c.RetryAfter <= 0 {
+		return nil
+	}
+	secs := int64(math.Ceil(c.RetryAfter.Seconds()))
+	return &gqlerror.Error{
+		Message: fmt.Sprintf("the query costs %d points and %d are left of your budget of %d (restored at %d a second); try again in %d seconds",
+			max(op.requested, 1), int64(c.Status.CurrentlyAvailable), int64(c.Status.MaximumAvailable), int64(c.Status.RestoreRate), secs),
+		Extensions: map[string]any{"code": rateLimited, "reason": ReasonThrottled, "retryAfter": secs},
+	}
 }
 
 // Cost is the extensions.cost of a response.
@@ -304,6 +374,9 @@ type Cost struct {
 	ActualQueryCost int64 `json:"actualQueryCost"`
 	// MaxCost is the most an operation may request.
 	MaxCost int `json:"maxCost"`
+	// ThrottleStatus is the caller's budget, when there is one (Options.Budget) and its
+	// answers are its own.
+	ThrottleStatus *ThrottleStatus `json:"throttleStatus,omitempty"`
 }
 
 // refuseField is reject for one argument, which extensions.field names.

@@ -20,6 +20,7 @@ import (
 	"github.com/xiadan/xiadan/ent/helparticlevote"
 	"github.com/xiadan/xiadan/ent/helpcategory"
 	"github.com/xiadan/xiadan/ent/helpsearchtoken"
+	"github.com/xiadan/xiadan/ent/translation"
 	"github.com/xiadan/xiadan/internal/apperror"
 	"github.com/xiadan/xiadan/internal/audit"
 	"github.com/xiadan/xiadan/internal/search"
@@ -168,6 +169,9 @@ func (s *Service) DeleteCategory(ctx context.Context, db *ent.Client, id int) (i
 	if n > 0 {
 		return 0, apperror.WrongState("NOT_EMPTY", "the category has %d articles; move or delete them first", n)
 	}
+	if _, err := db.Translation.Delete().Where(translation.EntityTypeEQ(translation.EntityTypeHELP_CATEGORY), translation.EntityIDEQ(id)).Exec(ctx); err != nil {
+		return 0, err // its translations (internal/i18n)
+	}
 	if err := db.HelpCategory.DeleteOneID(id).Exec(ctx); err != nil {
 		return 0, err
 	}
@@ -284,6 +288,9 @@ func (s *Service) DeleteArticle(ctx context.Context, db *ent.Client, id int) (in
 	}
 	if _, err := db.HelpArticleVote.Delete().Where(helparticlevote.ArticleID(id)).Exec(sys); err != nil {
 		return 0, err
+	}
+	if _, err := db.Translation.Delete().Where(translation.EntityTypeEQ(translation.EntityTypeHELP_ARTICLE), translation.EntityIDEQ(id)).Exec(sys); err != nil {
+		return 0, err // its translations (internal/i18n)
 	}
 	if err := db.HelpArticle.DeleteOneID(id).Exec(ctx); err != nil {
 		return 0, err

@@ -47,7 +47,8 @@ func Middleware(maxAge time.Duration, next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		w.Header().Add("Vary", "Accept, Authorization")
+		// The language served follows Accept-Language (internal/i18n).
+		w.Header().Add("Vary", "Accept, Accept-Language, Authorization")
 		buf := &bufferedWriter{header: w.Header(), status: http.StatusOK}
 		next.ServeHTTP(buf, r)
 		h := w.Header()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/xiadan/xiadan/ent"
 	"github.com/xiadan/xiadan/ent/product"
+	"github.com/xiadan/xiadan/internal/members"
 )
 
 // Loaders are the dataloaders of one request. They read as the request's viewer, so
@@ -32,6 +33,12 @@ type Loaders struct {
 	// exactStock says which merchants show their exact stock to everyone.
 	exactStock     *dataloader.Loader[int, bool]
 	productReviews *pageLoader[*ent.ReviewConnection]
+	// ext holds other packages' loaders of the request (ext.go).
+	ext ext
+	// memberPrices are variants' member prices (member.go).
+	memberPrices *dataloader.Loader[members.VariantKey, []*members.VariantPrice]
+	// counts outlives the request: the middleware's (counts.go).
+	counts *CountCache
 }
 
 type ctxKey struct{}
@@ -44,11 +51,13 @@ type ctxKey struct{}
 // wait is how long each loader collects keys before sending a batch (0: the default,
 // 16ms).
 func Middleware(client *ent.Client, wait time.Duration, next http.Handler) http.Handler {
+	counts := NewCountCache(CountTTL)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		l := newLoaders(client, true, wait)
 		if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
 			l = newLoaders(client, false, wait)
 		}
+		l.counts = counts
 		ctx := context.WithValue(r.Context(), ctxKey{}, l)
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
@@ -58,7 +67,7 @@ func Middleware(client *ent.Client, wait time.Duration, next http.Handler) http.
 func New(client *ent.Client) *Loaders { return newLoaders(client, true, 0) }
 
 func newLoaders(client *ent.Client, cached bool, wait time.Duration) *Loaders {
-	l := &Loaders{client: client}
+	l := &Loaders{client: client, ext: ext{cached: cached, wait: wait}}
 	l.productStatus = dataloader.NewBatchedLoader(l.loadProductStatuses, options[int, product.Status](cached, wait)...)
 	l.productCount = dataloader.NewBatchedLoader(l.loadProductCounts, options[int, int](cached, wait)...)
 	l.paymentShare = dataloader.NewBatchedLoader(l.loadPaymentShares, options[int, PaymentShare](cached, wait)...)
@@ -73,6 +82,7 @@ func newLoaders(client *ent.Client, cached bool, wait time.Duration) *Loaders {
 	l.categoryTreeProducts = newPageLoader(l.productPages(product.FieldCategoryID, categoryOf, true), cached, wait)
 	l.exactStock = dataloader.NewBatchedLoader(l.loadExactStock, options[int, bool](cached, wait)...)
 	l.productReviews = newPageLoader(l.reviewPages, cached, wait)
+	l.memberPrices = dataloader.NewBatchedLoader(l.loadMemberPrices, options[members.VariantKey, []*members.VariantPrice](cached, wait)...)
 	return l
 }
 

@@ -239,15 +239,43 @@ func unionPages(fk string, columns []string, parents []int, members map[int][]in
 		// The query's own condition, in parentheses: Ent's predicates lose the parentheses
 		// of an OR (the privacy rule of a member, say) when a cloned selector adds an AND.
 		cond := base.P()
+		// A branch per parent; with members, a branch per member of each parent when the
+		// statement stays within SQLite's compound limit: an equality on the fk lets the
+		// (fk, on_sale) index give the rows in id order and stop at the limit, where
+		// fk IN (…members) reads every row of every member and sorts them (thousands for
+		// a top category). The caller keeps the first rows of each parent.
+		type branch struct{ parent, member int }
+		var branches []branch
+		split := members != nil
+		if split {
+			for _, id := range parents {
+				for _, m := range members[id] {
+					branches = append(branches, branch{id, m})
+				}
+			}
+			if len(branches) > maxBranches {
+				split, branches = false, nil
+			}
+		}
+		if !split {
+			for _, id := range parents {
+				branches = append(branches, branch{parent: id})
+			}
+		}
 		var union *sql.Selector
-		for i, id := range parents {
+		for i, br := range branches {
+			id := br.parent
 			b := base.Clone()
 			if cond != nil {
 				b.SetP(sql.P(func(x *sql.Builder) { x.Wrap(func(x *sql.Builder) { x.Join(cond) }) }))
 			}
-			if members == nil {
+			switch {
+			case members == nil:
 				b.Where(sql.EQ(parentCol, id))
-			} else {
+			case split:
+				b.Where(sql.EQ(parentCol, br.member))
+				b.AppendSelectExprAs(sql.Expr(strconv.Itoa(id)), pageParentColumn)
+			default:
 				in := make([]any, len(members[id]))
 				for j, m := range members[id] {
 					in[j] = m
@@ -285,6 +313,10 @@ func unionPages(fk string, columns []string, parents []int, members map[int][]in
 		*s = *union
 	}
 }
+
+// maxBranches is the most branches one statement of unionPages splits into by member
+// (SQLite allows 500 compound terms).
+const maxBranches = 400
 
 // pageParentColumn names the parent of a row in a page read by members (unionPages).
 const pageParentColumn = "page_parent"
@@ -570,7 +602,10 @@ func (l *Loaders) productPages(fk string, parentOf func(*ent.Product) int, trees
 				} else {
 					parent = parentOf(n)
 				}
-				pages[parent] = append(pages[parent], n)
+				// Split by member, a parent gets up to limit rows per member, in order.
+				if len(pages[parent]) < limit {
+					pages[parent] = append(pages[parent], n)
+				}
 			}
 		}
 		out := make(map[int]*ent.ProductConnection, len(parents))

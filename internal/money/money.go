@@ -19,12 +19,10 @@ func New(minor int64, currency string) *Money {
 	return &Money{Minor: minor, Currency: strings.ToUpper(currency)}
 }
 
-// exponents lists currencies whose minor unit is not 1/100 of the major unit.
-var exponents = map[string]int{"JPY": 0, "KRW": 0, "VND": 0, "BHD": 3, "KWD": 3}
-
-// Exponent is the number of decimal places of currency's minor unit.
+// Exponent is the number of decimal places of currency's minor unit (ISO 4217: JPY 0,
+// CNY 2, KWD 3); 2 for a code the table does not know.
 func Exponent(currency string) int {
-	if e, ok := exponents[strings.ToUpper(currency)]; ok {
+	if e, ok := iso4217[strings.ToUpper(currency)]; ok {
 		return e
 	}
 	return 2

@@ -13,6 +13,7 @@ import (
 	"github.com/xiadan/xiadan/ent/order"
 	"github.com/xiadan/xiadan/ent/predicate"
 	"github.com/xiadan/xiadan/internal/apperror"
+	"github.com/xiadan/xiadan/internal/telemetry"
 	"github.com/xiadan/xiadan/internal/viewer"
 )
 
@@ -51,6 +52,7 @@ func (s *Service) runLogged(ctx context.Context, db *ent.Client, logger *slog.Lo
 		}
 	}()
 	expired, completed, err := s.RunJobsOnce(ctx, db)
+	telemetry.RecordJob(ctx, "orders", err)
 	if err != nil && ctx.Err() == nil {
 		logger.ErrorContext(ctx, "order jobs failed", "err", err)
 	}

@@ -27,7 +27,9 @@ import (
 	"github.com/xiadan/xiadan/internal/cart"
 	"github.com/xiadan/xiadan/internal/catalog/hooks"
 	"github.com/xiadan/xiadan/internal/credit/standing"
+	"github.com/xiadan/xiadan/internal/database"
 	"github.com/xiadan/xiadan/internal/money"
+	"github.com/xiadan/xiadan/internal/pricing"
 	"github.com/xiadan/xiadan/internal/viewer"
 )
 
@@ -46,6 +48,7 @@ type line struct {
 	variant  *ent.ProductVariant
 	quantity int
 	expected *string
+	index    int // in the promotions basket
 }
 
 // group is the lines of one merchant: one order.
@@ -58,11 +61,24 @@ type group struct {
 }
 
 // Place validates a checkout and, in db's transaction, creates one order per merchant
-// under one checkout, reserves the stock and records the orders' first events.
+// under one checkout, reserves the stock, applies the promotions and records the orders'
+// first events.
 //
 // The same idempotency key with the same input returns the first result, with a different
 // input CONFLICT; of concurrent duplicates one places the orders and the others return
 // them. Nothing is written unless everything is valid and every line is in stock.
+//
+// Promotions (s.Promotions, internal/pricing) are quoted over the priced lines exactly as
+// the cart quotes them, for the coupons chosen in the input (CouponIDs nil: the best
+// ones); each order carries its share: discount (goods), shipping_discount, one
+// OrderAdjustment per promotion, and each item its allocated discount, so total =
+// subtotal - discount + shipping_fee - shipping_discount and expectedTotal is compared
+// with that. The providers Commit what they used (coupon uses, flash-sale stock) with
+// conditional writes after the stock is reserved and the orders exist, in this
+// transaction: a coupon used meanwhile by another checkout is CONFLICT and nothing is
+// placed. Locks are taken in one order by every checkout: the checkout row (idempotency
+// key), the products in id order, the variants, then the promotions' rows (each
+// provider's in stage order, ids ascending within one).
 func (s *Service) Place(ctx context.Context, db *ent.Client, in PlaceInput) (*Placed, error) {
 	v := viewer.FromContext(ctx)
 	if v.UserID == 0 {
@@ -85,11 +101,11 @@ func (s *Service) Place(ctx context.Context, db *ent.Client, in PlaceInput) (*Pl
 
 	lines, cartLineIDs, err := s.readLines(ctx, db, v.UserID, in)
 	if err != nil {
-		return nil, err
+		return s.decidedMeanwhile(sctx, db, v.UserID, in.IdempotencyKey, hash, err)
 	}
 	groups, currency, err := priceLines(ctx, db, lines)
 	if err != nil {
-		return nil, err
+		return s.decidedMeanwhile(sctx, db, v.UserID, in.IdempotencyKey, hash, err)
 	}
 	physical := false
 	for _, g := range groups {
@@ -97,7 +113,7 @@ func (s *Service) Place(ctx context.Context, db *ent.Client, in PlaceInput) (*Pl
 	}
 	address, contact, err := s.readAddress(ctx, db, in, physical)
 	if err != nil {
-		return nil, err
+		return s.decidedMeanwhile(sctx, db, v.UserID, in.IdempotencyKey, hash, err)
 	}
 	note := ""
 	if in.Note != nil {
@@ -106,20 +122,31 @@ func (s *Service) Place(ctx context.Context, db *ent.Client, in PlaceInput) (*Pl
 			return nil, apperror.BadInput("note", "must be at most %d characters", MaxNote)
 		}
 	}
-	var total int64
-	for _, g := range groups {
-		total += g.subtotal + g.shipping
+	if s.Risk != nil {
+		var shipTo *schematype.Address
+		if physical {
+			shipTo = &address
+		}
+		if err := s.Risk.CheckPlace(ctx, db, v.UserID, contact.Phone, shipTo); err != nil {
+			return nil, err
+		}
 	}
+	basket, err := s.quote(ctx, db, v.UserID, currency, groups, in.choice())
+	if err != nil {
+		return s.decidedMeanwhile(sctx, db, v.UserID, in.IdempotencyKey, hash, err)
+	}
+	total := basket.TotalsOf(0).Total
 	if in.ExpectedTotal != nil {
 		want, err := money.ParseAmount(*in.ExpectedTotal, currency)
 		if err != nil {
-			return nil, apperror.BadInput("expectedTotal", "is not an amount: %v", err)
+			// Read in the settlement currency only: a converted (indicative) price never pays.
+			return nil, apperror.BadInput("expectedTotal", "is not an amount in %s, the currency the order is charged in: %v", currency, err)
 		}
 		if want != total {
 			e := apperror.ConflictOn("expectedTotal", "the total is now %s, not %s",
 				money.Money{Minor: total, Currency: currency}.Formatted(), money.Money{Minor: want, Currency: currency}.Formatted())
 			e.Extensions = map[string]any{"reason": "TOTAL_CHANGED", "total": money.Money{Minor: total, Currency: currency}.Amount()}
-			return nil, e
+			return s.decidedMeanwhile(sctx, db, v.UserID, in.IdempotencyKey, hash, e)
 		}
 	}
 
@@ -139,13 +166,7 @@ func (s *Service) Place(ctx context.Context, db *ent.Client, in PlaceInput) (*Pl
 		SetCreatedAt(now).
 		Save(sctx)
 	if ent.IsConstraintError(err) {
-		first, rerr := db.Checkout.Query().
-			Where(checkout.CustomerID(v.UserID), checkout.IdempotencyKey(in.IdempotencyKey), hooks.ShareRows).
-			Only(sctx)
-		if rerr != nil {
-			return nil, rerr
-		}
-		return s.replay(sctx, db, first, hash, true)
+		return s.lostTheKey(sctx, db, v.UserID, in.IdempotencyKey, hash)
 	}
 	if err != nil {
 		return nil, err
@@ -184,6 +205,7 @@ func (s *Service) Place(ctx context.Context, db *ent.Client, in PlaceInput) (*Pl
 
 	creates := make([]*ent.OrderCreate, len(groups))
 	for i, g := range groups {
+		sums := basket.TotalsOf(g.merchant.ID)
 		number, err := orderNumber(now)
 		if err != nil {
 			return nil, err
@@ -196,8 +218,9 @@ func (s *Service) Place(ctx context.Context, db *ent.Client, in PlaceInput) (*Pl
 			SetCurrency(currency).
 			SetSubtotal(g.subtotal).
 			SetShippingFee(g.shipping).
-			SetDiscount(0).
-			SetTotal(g.subtotal + g.shipping).
+			SetDiscount(sums.Discount).
+			SetShippingDiscount(sums.ShippingDiscount).
+			SetTotal(sums.Total).
 			SetContactName(contact.Name).
 			SetContactPhone(contact.Phone).
 			SetNote(note).
@@ -237,12 +260,40 @@ func (s *Service) Place(ctx context.Context, db *ent.Client, in PlaceInput) (*Pl
 				SetUnitPrice(pv.Price).
 				SetCurrency(currency).
 				SetQuantity(l.quantity).
-				SetLineTotal(pv.Price*int64(l.quantity)))
+				SetLineTotal(pv.Price*int64(l.quantity)).
+				SetDiscount(basket.Lines[l.index].Discount))
 		}
 		events = append(events, recordEvent(db, o, orderevent.TypeCREATED, "", order.StatusPENDING_PAYMENT, actor, "", now))
 	}
-	if err := db.OrderItem.CreateBulk(items...).Exec(sctx); err != nil {
+	saved, err := db.OrderItem.CreateBulk(items...).Save(sctx)
+	if err != nil {
 		return nil, err
+	}
+	if len(s.Promotions) > 0 {
+		// Record each order's share of the promotions, then let the providers claim what
+		// they used (a provider that changes no price, such as attribution, commits too).
+		byMerchant := make(map[int]*ent.Order, len(placed))
+		orderIDs := make(map[int]int, len(placed))
+		for _, o := range placed {
+			byMerchant[o.MerchantID], orderIDs[o.MerchantID] = o, o.ID
+		}
+		itemIDs := make([]int, len(saved)) // items were created in basket line order
+		for i, it := range saved {
+			itemIDs[i] = it.ID
+		}
+		if rows := adjustmentRows(db, basket, byMerchant, itemIDs); len(rows) > 0 {
+			if err := db.OrderAdjustment.CreateBulk(rows...).Exec(sctx); err != nil {
+				return nil, err
+			}
+		}
+		if err := pricing.Commit(ctx, db, basket, s.Promotions, orderIDs); err != nil {
+			return nil, err
+		}
+	}
+	if s.Risk != nil {
+		if err := s.Risk.Placed(ctx, db, placed); err != nil {
+			return nil, err
+		}
 	}
 	for i := range changes {
 		changes[i].orderID = placed[changes[i].group].ID
@@ -259,6 +310,42 @@ func (s *Service) Place(ctx context.Context, db *ent.Client, in PlaceInput) (*Pl
 		}
 	}
 	return &Placed{CheckoutID: co.Token, Orders: placed, Total: money.Money{Minor: total, Currency: currency}, PaymentDeadline: deadline}, nil
+}
+
+// decidedMeanwhile answers a retry whose first attempt committed while this one was
+// validating: the coupons, red packets or stock it spent now make the same input look
+// invalid (on MySQL READ COMMITTED every read sees them). For a client error it looks for
+// the key's checkout with a locking read, which sees the latest committed row under any
+// isolation level, and replays it; otherwise, or when there is none, it returns err.
+func (s *Service) decidedMeanwhile(ctx context.Context, db *ent.Client, userID int, key, hash string, err error) (*Placed, error) {
+	if c := apperror.CodeOf(err); c == "" || c == apperror.Internal {
+		return nil, err
+	}
+	p, rerr := s.lostTheKey(ctx, db, userID, key, hash)
+	if ent.IsNotFound(rerr) {
+		return nil, err
+	}
+	return p, rerr
+}
+
+// lostTheKey answers a call whose idempotency key another transaction has used: with
+// that checkout's orders. Those rows were committed after this transaction's snapshot (on
+// MySQL REPEATABLE READ), and the field resolvers that follow read the orders' merchant,
+// items and adjustments with plain reads; so the transaction, which has written nothing
+// yet, takes a fresh snapshot first (database.FreshSnapshot). Where it cannot (an earlier
+// field of the operation wrote), the checkout and orders are read with locking reads,
+// which see the latest rows, and edges read later may still be stale.
+func (s *Service) lostTheKey(ctx context.Context, db *ent.Client, userID int, key, hash string) (*Placed, error) {
+	fresh := database.FreshSnapshot(ctx) == nil
+	q := db.Checkout.Query().Where(checkout.CustomerID(userID), checkout.IdempotencyKey(key))
+	if !fresh {
+		q.Where(hooks.ShareRows)
+	}
+	first, err := q.Only(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.replay(ctx, db, first, hash, !fresh)
 }
 
 // replay returns the orders a checkout placed, for a retry with its idempotency key.

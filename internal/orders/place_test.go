@@ -185,7 +185,7 @@ func TestPlaceOrderSplitsPerMerchant(t *testing.T) {
 		}
 		s.MustQuery(w.a.Owner.AccessToken, `{ merchantOrders(first: 10, where: {status: [PENDING_PAYMENT]}) { totalCount }
 		  merchantOrderCounts { status count } }`, nil).Decode(t, &ofA)
-		if ofA.MerchantOrders.TotalCount != 1 || len(ofA.MerchantOrderCounts) != 8 ||
+		if ofA.MerchantOrders.TotalCount != 1 || len(ofA.MerchantOrderCounts) != 9 ||
 			ofA.MerchantOrderCounts[0].Status != "PENDING_PAYMENT" || ofA.MerchantOrderCounts[0].Count != 1 {
 			t.Errorf("merchant a: %+v", ofA)
 		}

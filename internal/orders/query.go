@@ -90,7 +90,7 @@ func Counts(ctx context.Context, db *ent.Client, merchantID *int) ([]*StatusCoun
 }
 
 var allStatuses = []order.Status{
-	order.StatusPENDING_PAYMENT, order.StatusPAID, order.StatusACCEPTED, order.StatusSHIPPED,
+	order.StatusPENDING_PAYMENT, order.StatusPAID, order.StatusRISK_REVIEW, order.StatusACCEPTED, order.StatusSHIPPED,
 	order.StatusDELIVERED, order.StatusFULFILLED, order.StatusCOMPLETED, order.StatusCANCELLED,
 }
 

@@ -9,8 +9,10 @@ import (
 	"github.com/xiadan/xiadan/ent/order"
 	"github.com/xiadan/xiadan/ent/orderevent"
 	"github.com/xiadan/xiadan/ent/privacy"
+	"github.com/xiadan/xiadan/ent/schema/schematype"
 	"github.com/xiadan/xiadan/internal/apperror"
 	"github.com/xiadan/xiadan/internal/partners"
+	"github.com/xiadan/xiadan/internal/pricing"
 	"github.com/xiadan/xiadan/internal/viewer"
 )
 
@@ -20,6 +22,17 @@ type Refunder interface {
 	// RefundOrder refunds amount (minor units) of the order's successful payment and
 	// records it, in db's transaction.
 	RefundOrder(ctx context.Context, db *ent.Client, o *ent.Order, amount int64, reason string) (*ent.Refund, error)
+}
+
+// Screener screens orders for fraud at checkout (internal/risk implements it).
+type Screener interface {
+	// CheckPlace refuses, before anything is written, an order of customerID whose
+	// device, contact phone, shipping address (nil when nothing ships) or email is on a
+	// block list.
+	CheckPlace(ctx context.Context, db *ent.Client, customerID int, phone string, address *schematype.Address) error
+	// Placed records the signals of newly placed orders (device, client address,
+	// coupons used), in db's transaction, for scoring when they are paid.
+	Placed(ctx context.Context, db *ent.Client, placed []*ent.Order) error
 }
 
 // Service runs orders. Its zero value is not usable; build it with New.
@@ -33,6 +46,11 @@ type Service struct {
 	Refunder Refunder
 	// Now is the clock (time.Now in production).
 	Now func() time.Time
+	// Promotions are the providers quoted at checkout (internal/pricing), in the order
+	// they run within a stage; the cart quotes the same ones (Service.Cart).
+	Promotions []pricing.Provider
+	// Risk screens orders at checkout; nil screens nothing.
+	Risk Screener
 }
 
 // New returns a service with the given timeouts.

@@ -23,17 +23,21 @@ const (
 // PHYSICAL: PENDING_PAYMENT → PAID → ACCEPTED → SHIPPED → DELIVERED → COMPLETED.
 // VIRTUAL and SERVICE: PENDING_PAYMENT → PAID → ACCEPTED → FULFILLED → COMPLETED.
 // Any status before SHIPPED/FULFILLED may be CANCELLED (after payment, with a full refund).
+// A PAID order the risk rules hold (internal/risk) waits in RISK_REVIEW, which only an
+// admin's decision leaves (back to PAID, or CANCELLED), or a cancellation.
 var transitions = map[Fulfilment]map[order.Status][]order.Status{
 	PhysicalGoods: {
 		order.StatusPENDING_PAYMENT: {order.StatusPAID, order.StatusCANCELLED},
-		order.StatusPAID:            {order.StatusACCEPTED, order.StatusCANCELLED},
+		order.StatusPAID:            {order.StatusACCEPTED, order.StatusRISK_REVIEW, order.StatusCANCELLED},
+		order.StatusRISK_REVIEW:     {order.StatusPAID, order.StatusCANCELLED},
 		order.StatusACCEPTED:        {order.StatusSHIPPED, order.StatusCANCELLED},
 		order.StatusSHIPPED:         {order.StatusDELIVERED},
 		order.StatusDELIVERED:       {order.StatusCOMPLETED},
 	},
 	VirtualGoods: {
 		order.StatusPENDING_PAYMENT: {order.StatusPAID, order.StatusCANCELLED},
-		order.StatusPAID:            {order.StatusACCEPTED, order.StatusCANCELLED},
+		order.StatusPAID:            {order.StatusACCEPTED, order.StatusRISK_REVIEW, order.StatusCANCELLED},
+		order.StatusRISK_REVIEW:     {order.StatusPAID, order.StatusCANCELLED},
 		order.StatusACCEPTED:        {order.StatusFULFILLED, order.StatusCANCELLED},
 		order.StatusFULFILLED:       {order.StatusCOMPLETED},
 	},

@@ -9,18 +9,20 @@ import (
 
 func TestStateMachine(t *testing.T) {
 	t.Parallel()
-	statuses := []order.Status{order.StatusPENDING_PAYMENT, order.StatusPAID, order.StatusACCEPTED, order.StatusSHIPPED,
-		order.StatusDELIVERED, order.StatusFULFILLED, order.StatusCOMPLETED, order.StatusCANCELLED}
+	statuses := []order.Status{order.StatusPENDING_PAYMENT, order.StatusPAID, order.StatusRISK_REVIEW, order.StatusACCEPTED,
+		order.StatusSHIPPED, order.StatusDELIVERED, order.StatusFULFILLED, order.StatusCOMPLETED, order.StatusCANCELLED}
 	legal := map[Fulfilment]map[[2]order.Status]bool{
 		PhysicalGoods: {
 			{"PENDING_PAYMENT", "PAID"}: true, {"PENDING_PAYMENT", "CANCELLED"}: true,
-			{"PAID", "ACCEPTED"}: true, {"PAID", "CANCELLED"}: true,
+			{"PAID", "ACCEPTED"}: true, {"PAID", "CANCELLED"}: true, {"PAID", "RISK_REVIEW"}: true,
+			{"RISK_REVIEW", "PAID"}: true, {"RISK_REVIEW", "CANCELLED"}: true,
 			{"ACCEPTED", "SHIPPED"}: true, {"ACCEPTED", "CANCELLED"}: true,
 			{"SHIPPED", "DELIVERED"}: true, {"DELIVERED", "COMPLETED"}: true,
 		},
 		VirtualGoods: {
 			{"PENDING_PAYMENT", "PAID"}: true, {"PENDING_PAYMENT", "CANCELLED"}: true,
-			{"PAID", "ACCEPTED"}: true, {"PAID", "CANCELLED"}: true,
+			{"PAID", "ACCEPTED"}: true, {"PAID", "CANCELLED"}: true, {"PAID", "RISK_REVIEW"}: true,
+			{"RISK_REVIEW", "PAID"}: true, {"RISK_REVIEW", "CANCELLED"}: true,
 			{"ACCEPTED", "FULFILLED"}: true, {"ACCEPTED", "CANCELLED"}: true,
 			{"FULFILLED", "COMPLETED"}: true,
 		},

@@ -13,6 +13,7 @@ import (
 	"github.com/xiadan/xiadan/ent/stockmovement"
 	"github.com/xiadan/xiadan/internal/apperror"
 	"github.com/xiadan/xiadan/internal/catalog/hooks"
+	"github.com/xiadan/xiadan/internal/catalogfeed"
 )
 
 // ReasonOutOfStock is extensions.reason of the CONFLICT returned when a line asks for more
@@ -50,7 +51,31 @@ func applyStock(ctx context.Context, db *ent.Client, changes []stockChange, kind
 	if err != nil {
 		return err
 	}
+	if err := recordAvailability(ctx, db, changes, after); err != nil {
+		return err
+	}
 	return writeLedger(ctx, db, changes, after, kind, actorID, reason, now)
+}
+
+// recordAvailability records, in the catalog change feed, the variants that these
+// changes sold out or brought back into stock (the storefront shows availability, not
+// the count, so other stock changes are no catalog change). Stock is written around Ent
+// here, so its hooks do not see it.
+func recordAvailability(ctx context.Context, db *ent.Client, changes []stockChange, after map[int]int) error {
+	delta := map[int]int{}
+	for _, c := range changes {
+		delta[c.variantID] += c.delta
+	}
+	var flipped []int
+	for _, id := range sortedKeys(delta) {
+		if before := after[id] - delta[id]; (before > 0) != (after[id] > 0) {
+			flipped = append(flipped, id)
+		}
+	}
+	if len(flipped) == 0 {
+		return nil
+	}
+	return catalogfeed.Record(system(ctx), db, catalogfeed.Variant, flipped...)
 }
 
 // changeStock applies changes with conditional writes and returns each variant's stock

@@ -14,13 +14,14 @@ import (
 
 // eventType is the timeline event recorded when an order enters a status.
 var eventType = map[order.Status]orderevent.Type{
-	order.StatusPAID:      orderevent.TypePAID,
-	order.StatusACCEPTED:  orderevent.TypeACCEPTED,
-	order.StatusSHIPPED:   orderevent.TypeSHIPPED,
-	order.StatusDELIVERED: orderevent.TypeDELIVERED,
-	order.StatusFULFILLED: orderevent.TypeFULFILLED,
-	order.StatusCOMPLETED: orderevent.TypeCOMPLETED,
-	order.StatusCANCELLED: orderevent.TypeCANCELLED,
+	order.StatusPAID:        orderevent.TypePAID,
+	order.StatusRISK_REVIEW: orderevent.TypeRISK_HELD,
+	order.StatusACCEPTED:    orderevent.TypeACCEPTED,
+	order.StatusSHIPPED:     orderevent.TypeSHIPPED,
+	order.StatusDELIVERED:   orderevent.TypeDELIVERED,
+	order.StatusFULFILLED:   orderevent.TypeFULFILLED,
+	order.StatusCOMPLETED:   orderevent.TypeCOMPLETED,
+	order.StatusCANCELLED:   orderevent.TypeCANCELLED,
 }
 
 // Transition moves order o to status to, checked against the state machine, and records
@@ -43,6 +44,13 @@ var eventType = map[order.Status]orderevent.Type{
 // the row and its (status, …) index entry, so two movers never deadlock on them.
 func (s *Service) Transition(ctx context.Context, db *ent.Client, o *ent.Order, to order.Status,
 	actor Actor, reason string, set func(*ent.OrderUpdate)) (*ent.Order, error) {
+	return s.TransitionAs(ctx, db, o, to, eventType[to], actor, reason, set)
+}
+
+// TransitionAs is Transition recording the move as an event of type typ rather than the
+// status's own (a risk review released back to PAID is RISK_APPROVED, not PAID).
+func (s *Service) TransitionAs(ctx context.Context, db *ent.Client, o *ent.Order, to order.Status, typ orderevent.Type,
+	actor Actor, reason string, set func(*ent.OrderUpdate)) (*ent.Order, error) {
 	if err := CheckMove(Fulfilment(o.Fulfilment), o.Status, to); err != nil {
 		return nil, err
 	}
@@ -57,7 +65,9 @@ func (s *Service) Transition(ctx context.Context, db *ent.Client, o *ent.Order, 
 	up := db.Order.Update().Where(order.ID(o.ID), order.StatusEQ(o.Status)).SetStatus(to).SetUpdatedAt(now)
 	switch to {
 	case order.StatusPAID:
-		up.SetPaidAt(now).ClearPaymentDeadline()
+		if o.Status == order.StatusPENDING_PAYMENT { // not when a risk review releases it
+			up.SetPaidAt(now).ClearPaymentDeadline()
+		}
 	case order.StatusACCEPTED:
 		up.SetAcceptedAt(now)
 	case order.StatusSHIPPED:
@@ -88,7 +98,7 @@ func (s *Service) Transition(ctx context.Context, db *ent.Client, o *ent.Order, 
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Record(ctx, db, updated, eventType[to], o.Status, to, actor, reason); err != nil {
+	if err := s.Record(ctx, db, updated, typ, o.Status, to, actor, reason); err != nil {
 		return nil, err
 	}
 	return updated, nil

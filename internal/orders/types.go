@@ -7,6 +7,7 @@ import (
 	"github.com/xiadan/xiadan/ent/order"
 	"github.com/xiadan/xiadan/internal/cart"
 	"github.com/xiadan/xiadan/internal/money"
+	"github.com/xiadan/xiadan/internal/pricing"
 )
 
 // PlaceInput is what placeOrder receives.
@@ -20,6 +21,24 @@ type PlaceInput struct {
 	Note            *string
 	ExpectedTotal   *string
 	IdempotencyKey  string
+	// CouponIDs are the claimed coupons to use: nil picks the best ones, empty none.
+	CouponIDs []int
+	// UseRedPackets false spends none; nil or true the best.
+	UseRedPackets *bool
+	// AttributionCode is a creator's or partner's code the customer came with.
+	AttributionCode *string
+}
+
+// choice is what the customer chose of the promotions.
+func (in PlaceInput) choice() pricing.Choice {
+	c := pricing.Choice{CouponIDs: in.CouponIDs, UseRedPackets: in.UseRedPackets}
+	if in.CouponIDs != nil && len(in.CouponIDs) == 0 {
+		c.CouponIDs = []int{}
+	}
+	if in.AttributionCode != nil {
+		c.AttributionCode = *in.AttributionCode
+	}
+	return c
 }
 
 // LineInput is one line of a "buy now" order.

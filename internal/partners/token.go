@@ -185,9 +185,9 @@ func (h *TokenHandler) authenticate(r *http.Request, id, secret string) (*ent.Ap
 	ip := auth.AddressKey(auth.ClientFromContext(ctx).IP)
 	idKey := "oauth-client:" + id + "@" + ip
 	ipKey := "oauth-ip:" + ip
-	wait := h.Throttle.Blocked(idKey)
+	wait := h.Throttle.Blocked(ctx, idKey)
 	if ip != "" {
-		wait = max(wait, h.Throttle.Blocked(ipKey))
+		wait = max(wait, h.Throttle.Blocked(ctx, ipKey))
 	}
 	if wait > 0 {
 		// slow_down is the registered OAuth error for "ask less often" (RFC 8628 §3.5).
@@ -205,13 +205,13 @@ func (h *TokenHandler) authenticate(r *http.Request, id, secret string) (*ent.Ap
 		hash = c.SecretHash
 	}
 	if !VerifySecret(hash, secret) || c == nil || c.RevokedAt != nil {
-		h.Throttle.Fail(idKey, h.MaxFailures)
+		h.Throttle.Fail(ctx, idKey, h.MaxFailures)
 		if ip != "" {
-			h.Throttle.Fail(ipKey, 4*h.MaxFailures)
+			h.Throttle.Fail(ctx, ipKey, 4*h.MaxFailures)
 		}
 		return nil, errBadClient
 	}
-	h.Throttle.Reset(idKey)
+	h.Throttle.Reset(ctx, idKey)
 	return c, nil
 }
 

@@ -186,9 +186,14 @@ func (s *Service) succeed(ctx context.Context, db *ent.Client, p *ent.Payment, n
 	for _, o := range covered {
 		reason := ""
 		if o.Status == order.StatusPENDING_PAYMENT {
-			_, err := s.Orders.Transition(ctx, db, o, order.StatusPAID, orders.System, "paid by payment "+p.PaymentRef, nil)
+			up, err := s.Orders.Transition(ctx, db, o, order.StatusPAID, orders.System, "paid by payment "+p.PaymentRef, nil)
 			if err == nil {
 				paid = append(paid, o.ID)
+				if s.Risk != nil {
+					if err := s.Risk.Paid(ctx, db, up); err != nil {
+						return err
+					}
+				}
 				continue
 			}
 			if apperror.CodeOf(err) != apperror.InvalidState {

@@ -8,6 +8,7 @@ import (
 	"github.com/xiadan/xiadan/ent"
 	entpayment "github.com/xiadan/xiadan/ent/payment"
 	"github.com/xiadan/xiadan/internal/payment"
+	"github.com/xiadan/xiadan/internal/telemetry"
 )
 
 // Reconciliation: a provider's notification can be lost (our endpoint down, a network
@@ -100,7 +101,9 @@ func (s *Service) RunReconcile(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		if n, err := s.Reconcile(ctx); err != nil && ctx.Err() == nil {
+		n, err := s.Reconcile(ctx)
+		telemetry.RecordJob(ctx, "payments_reconcile", err)
+		if err != nil && ctx.Err() == nil {
 			s.Logger.ErrorContext(ctx, "payments: reconciliation", "err", err)
 		} else if n > 0 {
 			s.Logger.InfoContext(ctx, "payments: reconciliation changed payments", "count", n)

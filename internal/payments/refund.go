@@ -23,7 +23,7 @@ const unappliedPrefix = "payment not applied: "
 
 // refundable are the order statuses in which money may be held for the order.
 var refundable = []order.Status{
-	order.StatusPAID, order.StatusACCEPTED, order.StatusSHIPPED, order.StatusDELIVERED,
+	order.StatusPAID, order.StatusRISK_REVIEW, order.StatusACCEPTED, order.StatusSHIPPED, order.StatusDELIVERED,
 	order.StatusFULFILLED, order.StatusCOMPLETED, order.StatusCANCELLED,
 }
 
@@ -257,8 +257,16 @@ func (s *Service) refund(ctx context.Context, db *ent.Client, sp refundSpec) (*e
 		return nil, err
 	}
 	if sp.onOrder {
+		before := o.RefundedAmount
 		if o, err = db.Order.UpdateOne(o).AddRefundedAmount(sp.amount).Save(sctx); err != nil {
 			return nil, err
+		}
+		// Promotions that follow refunds (a creator's commission) hear of the goods part:
+		// refunds count against the goods first, shipping last.
+		if goods := min(sp.amount, max(o.Subtotal-o.Discount-before, 0)); goods > 0 {
+			if err := s.Orders.Refunded(ctx, db, o, goods); err != nil {
+				return nil, err
+			}
 		}
 	}
 	what := "refunded " + moneyOf(sp.amount, p.Currency).Formatted() + " of payment " + p.PaymentRef + ": " + sp.reason

@@ -20,6 +20,13 @@ import (
 	"github.com/xiadan/xiadan/internal/payment/sandbox"
 )
 
+// PaidScreener scores orders as they are paid (internal/risk implements it).
+type PaidScreener interface {
+	// Paid scores order o, which has just become PAID, in db's transaction, and holds
+	// it for review (RISK_REVIEW) when its score is high.
+	Paid(ctx context.Context, db *ent.Client, o *ent.Order) error
+}
+
 // Service runs payments of orders.
 type Service struct {
 	// DB is the base client, for work outside a GraphQL request (notifications).
@@ -37,6 +44,8 @@ type Service struct {
 	// methods no mini program pays with (BANK_CARD); openID is "" when the customer has
 	// no identity there. When nil, the client's openID is taken as it is.
 	PayerOpenID func(ctx context.Context, db *ent.Client, userID int, m payment.Method) (openID string, hasPlatform bool, err error)
+	// Risk scores orders as they are paid; nil scores nothing.
+	Risk PaidScreener
 }
 
 // New returns the payment service; it also becomes the order service's Refunder.

@@ -11,6 +11,7 @@ import (
 	"github.com/xiadan/xiadan/ent/order"
 	"github.com/xiadan/xiadan/ent/orderitem"
 	"github.com/xiadan/xiadan/internal/apperror"
+	"github.com/xiadan/xiadan/internal/telemetry"
 	"github.com/xiadan/xiadan/internal/viewer"
 )
 
@@ -36,6 +37,7 @@ func (s *Service) RunJobs(ctx context.Context, db *ent.Client, interval time.Dur
 				}
 			}()
 			n, err := s.RunJobsOnce(ctx, db)
+			telemetry.RecordJob(ctx, "reviews", err)
 			if err != nil && ctx.Err() == nil {
 				logger.ErrorContext(ctx, "review jobs failed", "err", err)
 			}

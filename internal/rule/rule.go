@@ -242,11 +242,11 @@ func AllowInvitationByOwner() privacy.MerchantInvitationMutationRuleFunc {
 
 // publicProduct is a product the public may see: ACTIVE, of an ACTIVE merchant that is
 // neither suspended nor removed at the request's time (internal/credit/standing).
+//
+// The product's on_sale flag carries its status, its merchant's status and removal (kept by
+// the catalog hooks), so only the suspensions, which end by time, are read from merchants.
 func publicProduct(ctx context.Context) predicate.Product {
-	return product.And(
-		product.StatusEQ(product.StatusACTIVE),
-		product.HasMerchantWith(merchant.StatusEQ(merchant.StatusACTIVE), standing.Open(standing.Now(ctx))),
-	)
+	return standing.ProductOnSale(standing.Now(ctx))
 }
 
 // FilterProductsToVisible shows the public what is on sale and members all of their own.

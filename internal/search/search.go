@@ -152,12 +152,15 @@ func ParseQuery(keyword string) Query {
 	return q
 }
 
-// PrefixEnd is the smallest string greater than every string starting with the single
-// character c, for a range scan token >= c AND token < PrefixEnd(c).
+// PrefixEnd is the smallest string greater than every string starting with c (one
+// character, or a Latin word's beginning), for a range scan token >= c AND
+// token < PrefixEnd(c).
 func PrefixEnd(c string) string {
-	r, _ := utf8.DecodeRuneInString(c)
-	return string(r + 1)
+	r, n := utf8.DecodeLastRuneInString(c)
+	return c[:len(c)-n] + string(r+1)
 }
+
+func transformString(s string) (string, int, error) { return transform.String(stripAccents, s) }
 
 // Field is a piece of product text with the weight of its place.
 type Field struct {

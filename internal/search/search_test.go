@@ -167,3 +167,61 @@ func FuzzTokenize(f *testing.F) {
 		}
 	})
 }
+
+func TestAnalyzeSegmentsChinese(t *testing.T) {
+	for _, tc := range []struct {
+		keyword  string
+		required []string // tokens of the required one-term clauses
+		minMatch int
+	}{
+		// One word of three characters: half of its bigrams.
+		{"龙井茶", []string{"龙井", "井茶"}, 1},
+		// Three words: all required; the joining bigrams are optional.
+		{"降噪蓝牙耳机", []string{"降噪", "蓝牙", "耳机"}, 3},
+		{"西湖龙井", []string{"西湖", "龙井"}, 2},
+	} {
+		a := search.Analyze(tc.keyword, search.Dict{})
+		var got []string
+		for _, c := range a.Clauses {
+			if !c.Optional && len(c.Any) == 1 && len(c.Any[0]) == 1 {
+				got = append(got, c.Any[0][0].Token)
+			}
+		}
+		if !slices.Equal(got, tc.required) || a.MinMatch != tc.minMatch {
+			t.Errorf("Analyze(%q): required %v, minMatch %d; want %v, %d", tc.keyword, got, a.MinMatch, tc.required, tc.minMatch)
+		}
+	}
+}
+
+func TestAnalyzeSynonymsAndTypos(t *testing.T) {
+	d := search.Dict{
+		Synonyms: search.NewSynonyms([][]string{{"T恤", "tshirt", "t-shirt"}}),
+		Vocab:    search.NewVocabulary(map[string]int{"bluetooth": 3, "speaker": 2, "umbrella": 1, "wireless": 1}),
+	}
+	for _, kw := range []string{"T恤", "tshirt", "T-Shirts", "t shirt"} {
+		a := search.Analyze(kw, d)
+		if len(a.Clauses) != 1 || len(a.Clauses[0].Any) != 3 || a.MinMatch != 1 {
+			t.Errorf("Analyze(%q) = %+v", kw, a)
+		}
+	}
+	for kw, want := range map[string]string{"blutooth": "bluetooth", "bleutooth": "bluetooth", "umbrela": "umbrella", "wireles": "wireless", "speakr": "speaker"} {
+		a := search.Analyze(kw, d)
+		if fixes := a.Corrections[strings.TrimSuffix(kw, "s")]; len(fixes) == 0 && len(a.Corrections) == 0 {
+			t.Errorf("Analyze(%q): no corrections, want %s", kw, want)
+		}
+	}
+	// Short words and known words are not corrected.
+	if a := search.Analyze("spea tea", d); len(a.Corrections) != 0 {
+		t.Errorf("corrected %v", a.Corrections)
+	}
+}
+
+func TestIndexTextsAddsPinyin(t *testing.T) {
+	idx := search.IndexTexts(search.ProductTexts("西湖龙井", "杭州产区"))
+	if idx["longjing"] != search.TitleWeight || idx["xihu"] != search.TitleWeight || idx["龙井"] != search.TitleWeight {
+		t.Fatalf("%v", idx)
+	}
+	if _, ok := idx["hangzhou"]; ok {
+		t.Fatalf("description pinyin indexed: %v", idx)
+	}
+}

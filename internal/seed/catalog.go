@@ -3,7 +3,6 @@ package seed
 import (
 	"github.com/xiadan/xiadan/ent/merchant"
 	"github.com/xiadan/xiadan/ent/product"
-	"github.com/xiadan/xiadan/ent/schema/schematype"
 )
 
 // This file is the demo's content: the category tree, the merchants and what each of them
@@ -61,8 +60,12 @@ func at(zh, en string, pairs ...string) attr {
 // item is a product name with the specifications that belong to it alone (a book's author).
 type item struct {
 	bi
-	attrs []schematype.Attribute
+	attrs []biAttr
 }
+
+// biAttr is a specification in both languages: the product holds the Chinese, its en
+// translation the English (internal/i18n).
+type biAttr struct{ name, value bi }
 
 // items builds plain items from pairs (zh, en, zh, en, …).
 func items(pairs ...string) []item {
@@ -77,7 +80,7 @@ func items(pairs ...string) []item {
 func with(zh, en string, pairs ...bi) item {
 	it := item{bi: bi{zh, en}}
 	for i := 0; i+1 < len(pairs); i += 2 {
-		it.attrs = append(it.attrs, schematype.Attribute{Name: pairs[i].String(), Value: pairs[i+1].String()})
+		it.attrs = append(it.attrs, biAttr{pairs[i], pairs[i+1]})
 	}
 	return it
 }

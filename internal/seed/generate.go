@@ -11,6 +11,7 @@ import (
 	"github.com/xiadan/xiadan/ent/product"
 	"github.com/xiadan/xiadan/ent/schema/schematype"
 	"github.com/xiadan/xiadan/internal/demoimage"
+	"github.com/xiadan/xiadan/internal/i18n"
 	"github.com/xiadan/xiadan/internal/slug"
 )
 
@@ -18,7 +19,10 @@ import (
 type productDraft struct {
 	merchantID int
 	categoryID int
-	title      string
+	// title, description and attributes are the Chinese (the default locale); en holds
+	// their English translation, written as internal/i18n rows.
+	title string
+	en    []i18n.Input
 	// slugBase is the English title as a slug; the seeder makes it unique.
 	slugBase    string
 	description string
@@ -107,15 +111,21 @@ func (g *generator) product(s *shop, l listing, title bi, status product.Status,
 	d := productDraft{
 		merchantID: s.id,
 		categoryID: g.categories[fam.category],
-		title:      title.String(),
+		title:      title.zh,
 		slugBase:   slug.FromTitle(cmp.Or(title.en, title.zh)),
 		kind:       fam.kind,
 		status:     status,
 		createdAt:  created,
 	}
-	d.description = g.description(fam, title)
+	var descriptionEn string
+	d.description, descriptionEn = g.description(fam, title)
 	d.images = g.pictures(fam.category, title)
-	d.attributes = g.attributes(l)
+	var attrsEn []schematype.Attribute
+	d.attributes, attrsEn = g.attributes(l)
+	d.en = append(d.en, i18n.Input{Field: "title", Value: cmp.Or(title.en, title.zh)}, i18n.Input{Field: "description", Value: descriptionEn})
+	for i, a := range attrsEn {
+		d.en = append(d.en, i18n.Input{Field: i18n.AttributeName(i), Value: a.Name}, i18n.Input{Field: i18n.AttributeValue(i), Value: a.Value})
+	}
 	if status != product.StatusDRAFT {
 		p := created.Add(time.Duration(1+g.rng.IntN(72)) * time.Hour)
 		if p.After(g.now) {
@@ -137,22 +147,12 @@ func (g *generator) product(s *shop, l listing, title bi, status product.Status,
 	return d
 }
 
-func (g *generator) description(fam *family, title bi) string {
+func (g *generator) description(fam *family, title bi) (zh, en string) {
 	note := kindNotes[fam.kind]
 	blurb := pick(g.rng, fam.blurbs)
-	var sb strings.Builder
-	sb.Grow(len(title.zh) + len(title.en) + len(blurb.zh) + len(blurb.en) + len(note.zh) + len(note.en) + 8)
-	sb.WriteString(title.zh)
-	sb.WriteString("：")
-	sb.WriteString(blurb.zh)
-	sb.WriteString(note.zh)
-	sb.WriteString("\n\n")
-	sb.WriteString(title.en)
-	sb.WriteString(". ")
-	sb.WriteString(blurb.en)
-	sb.WriteString(" ")
-	sb.WriteString(note.en)
-	return sb.String()
+	zh = title.zh + "：" + blurb.zh + note.zh
+	en = title.en + ". " + blurb.en + " " + note.en
+	return zh, en
 }
 
 // pictures are the product's photos: placeholders served by the binary itself
@@ -170,13 +170,21 @@ func (g *generator) pictures(category string, title bi) []schematype.Image {
 	return imgs
 }
 
-func (g *generator) attributes(l listing) []schematype.Attribute {
-	out := make([]schematype.Attribute, 0, len(l.it.attrs)+len(l.fam.attrs))
-	out = append(out, l.it.attrs...)
-	for _, a := range l.fam.attrs {
-		out = append(out, schematype.Attribute{Name: a.name.String(), Value: pick(g.rng, a.values).String()})
+// attributes are a product's specifications in Chinese and in English, in the same order.
+func (g *generator) attributes(l listing) (zh, en []schematype.Attribute) {
+	n := len(l.it.attrs) + len(l.fam.attrs)
+	zh, en = make([]schematype.Attribute, 0, n), make([]schematype.Attribute, 0, n)
+	add := func(name, value bi) {
+		zh = append(zh, schematype.Attribute{Name: name.zh, Value: value.zh})
+		en = append(en, schematype.Attribute{Name: cmp.Or(name.en, name.zh), Value: cmp.Or(value.en, value.zh)})
 	}
-	return out
+	for _, a := range l.it.attrs {
+		add(a.name, a.value)
+	}
+	for _, a := range l.fam.attrs {
+		add(a.name, pick(g.rng, a.values))
+	}
+	return zh, en
 }
 
 // variantCounts weighs how many variants a product wants. Short option lists cap the

@@ -26,6 +26,7 @@ import (
 	_ "github.com/xiadan/xiadan/ent/runtime" // privacy policies and hooks
 	"github.com/xiadan/xiadan/ent/user"
 	"github.com/xiadan/xiadan/internal/auth"
+	"github.com/xiadan/xiadan/internal/i18n"
 	"github.com/xiadan/xiadan/internal/seed"
 	"github.com/xiadan/xiadan/internal/viewer"
 )
@@ -288,14 +289,32 @@ func TestDemoProducts(t *testing.T) {
 	kinds := map[product.Kind]int{}
 	statuses := map[product.Status]int{}
 	var soldOut, low int
+	ids := make([]int, len(ps))
+	for i, p := range ps {
+		ids[i] = p.ID
+	}
+	english, err := i18n.TextsOf(viewer.SystemContext(context.Background()), client, i18n.Product, ids, "en")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, p := range ps {
 		kinds[p.Kind]++
 		statuses[p.Status]++
-		if !hasHan(p.Title) || !hasLatin(p.Title) {
-			t.Errorf("product %d title %q is not bilingual", p.ID, p.Title)
+		// The product holds the Chinese; its en translation the English (internal/i18n).
+		en := english[p.ID]["en"]
+		if !hasHan(p.Title) {
+			t.Errorf("product %d title %q is not Chinese", p.ID, p.Title)
 		}
-		if paras := strings.Split(p.Description, "\n\n"); len(paras) != 2 || !hasHan(paras[0]) || hasHan(paras[1]) {
-			t.Errorf("product %d description is not a Chinese then an English paragraph: %q", p.ID, p.Description)
+		if !hasLatin(en["title"]) || hasHan(en["title"]) {
+			t.Errorf("product %d English title %q", p.ID, en["title"])
+		}
+		if !hasHan(p.Description) || strings.Contains(p.Description, "\n\n") || !hasLatin(en["description"]) || hasHan(en["description"]) {
+			t.Errorf("product %d description is not Chinese with an English translation: %q / %q", p.ID, p.Description, en["description"])
+		}
+		for i, a := range p.Attributes {
+			if en[i18n.AttributeName(i)] == "" || en[i18n.AttributeValue(i)] == "" || hasHan(en[i18n.AttributeName(i)]) {
+				t.Errorf("product %d attribute %d %+v has no English: %q", p.ID, i, a, en[i18n.AttributeName(i)])
+			}
 		}
 		if len(p.Images) < 1 || len(p.Images) > 4 {
 			t.Errorf("product %d has %d images", p.ID, len(p.Images))

@@ -10,6 +10,8 @@ import (
 	"github.com/xiadan/xiadan/ent"
 	"github.com/xiadan/xiadan/ent/ticket"
 	"github.com/xiadan/xiadan/ent/ticketmessage"
+	"github.com/xiadan/xiadan/internal/catalog/hooks"
+	"github.com/xiadan/xiadan/internal/telemetry"
 	"github.com/xiadan/xiadan/internal/viewer"
 )
 
@@ -34,6 +36,7 @@ func (s *Service) RunJobs(ctx context.Context, db *ent.Client, interval time.Dur
 				}
 			}()
 			n, err := s.EscalateOverdue(ctx, db)
+			telemetry.RecordJob(ctx, "support", err)
 			if err != nil && ctx.Err() == nil {
 				logger.ErrorContext(ctx, "support jobs failed", "err", err)
 			}
@@ -82,6 +85,14 @@ func (s *Service) EscalateOverdue(ctx context.Context, db *ent.Client) (int, err
 func (s *Service) escalate(ctx context.Context, db *ent.Client, id int, now time.Time) (bool, error) {
 	tx, err := db.Tx(ctx)
 	if err != nil {
+		return false, err
+	}
+	// Lock the row by its primary key first, as Reply's writes do. Left to itself MySQL
+	// may find the row through the (escalated, first_response_at, …) index and lock that
+	// index entry before the row: against an answer holding the row and then writing
+	// first_response_at into the same index entry, that order deadlocks.
+	if _, err := tx.Ticket.Query().Where(ticket.ID(id), hooks.LockRows).IDs(ctx); err != nil {
+		_ = tx.Rollback()
 		return false, err
 	}
 	n, err := tx.Ticket.Update().

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	entupload "github.com/xiadan/xiadan/ent/upload"
+	"github.com/xiadan/xiadan/internal/telemetry"
 	"github.com/xiadan/xiadan/internal/viewer"
 )
 
@@ -69,7 +70,9 @@ func (s *Service) RunCleanup(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		if n, err := s.Cleanup(ctx); err != nil && ctx.Err() == nil {
+		n, err := s.Cleanup(ctx)
+		telemetry.RecordJob(ctx, "uploads_cleanup", err)
+		if err != nil && ctx.Err() == nil {
 			s.logger.WarnContext(ctx, "upload: cleaning up expired uploads", "err", err)
 		} else if n > 0 {
 			s.logger.InfoContext(ctx, "upload: removed expired uploads", "count", n)

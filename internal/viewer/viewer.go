@@ -79,6 +79,9 @@ type Viewer struct {
 	APIClientID int
 	// Scopes are a partner client's permissions, such as orders:read; empty for people.
 	Scopes []string
+	// TOTPEnrolmentRequired marks an admin whose ADMIN role is withheld until they turn on
+	// TOTP two-factor sign-in (ADMIN_REQUIRE_TOTP); admin-only fields then say so.
+	TOTPEnrolmentRequired bool
 	// System marks internal work (migrations, jobs, sign-in look-ups) that bypasses privacy.
 	System bool
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/xiadan/xiadan/ent/product"
 	"github.com/xiadan/xiadan/ent/schema/schematype"
 	"github.com/xiadan/xiadan/ent/searchtoken"
+	"github.com/xiadan/xiadan/ent/translation"
 	"github.com/xiadan/xiadan/internal/search"
 	"github.com/xiadan/xiadan/internal/viewer"
 )
@@ -62,16 +63,115 @@ func touchesText(m *ent.ProductMutation) bool {
 	return appended
 }
 
-// productTokens returns the weighted index entries of a product's text.
-func productTokens(title, description string, attrs []schematype.Attribute) map[string]int {
-	fields := make([]search.Field, 0, 2+len(attrs))
-	fields = append(fields,
-		search.Field{Text: title, Weight: search.TitleWeight},
-		search.Field{Text: description, Weight: search.DescriptionWeight})
-	for _, a := range attrs {
-		fields = append(fields, search.Field{Text: a.Name + " " + a.Value, Weight: search.AttributeWeight})
+// productTokens returns the weighted index entries of a product's text and of its
+// translations (extra, search.Text values in other locales). Everything the index holds of
+// a product goes through search.IndexTexts.
+func productTokens(title, description string, attrs []schematype.Attribute, extra ...search.Text) map[string]int {
+	return search.IndexTexts(append(ProductTexts(title, description, attrs), extra...))
+}
+
+// ProductTexts are the texts of a product's own (default-locale) columns as the index
+// reads them; with TranslationText of each of its translations they are everything its
+// index entries are made of (search.IndexTexts). The seed's bulk path builds the index of
+// new products from them without reading the rows back.
+func ProductTexts(title, description string, attrs []schematype.Attribute) []search.Text {
+	as := make([]string, len(attrs))
+	for i, a := range attrs {
+		as[i] = a.Name + " " + a.Value
 	}
-	return search.Weigh(fields...)
+	return search.ProductTexts(title, description, as...)
+}
+
+// TranslationText is a product translation row (internal/i18n: fields title, description
+// and attributes.N.name / attributes.N.value) as a search text.
+func TranslationText(locale, field, value string) search.Text {
+	f := search.FieldDescription
+	switch {
+	case field == "title":
+		f = search.FieldTitle
+	case strings.HasPrefix(field, "attributes."):
+		f = search.FieldAttribute
+	}
+	return search.Text{Locale: locale, Field: f, Text: value}
+}
+
+// IndexNewProducts writes the index rows of products that have none yet: weights[i] is
+// the index of ids[i], as search.IndexTexts makes it from the product's ProductTexts and
+// TranslationTexts. It is the write ProductSearchIndexHook and ReindexProducts end with,
+// for the seed's bulk path, which inserts products without the hooks.
+func IndexNewProducts(ctx context.Context, client *ent.Client, ids []int, weights []map[string]int) error {
+	if len(ids) != len(weights) {
+		return fmt.Errorf("search index: %d products and %d indexes", len(ids), len(weights))
+	}
+	entries := make([]indexEntry, len(ids))
+	for i, id := range ids {
+		entries[i] = indexEntry{id, weights[i]}
+	}
+	return writeIndex(ctx, client, nil, entries)
+}
+
+// translatedTexts returns the translations of products ids as search texts, by product,
+// in one statement (internal/i18n stores them: fields title, description and
+// attributes.N.name / attributes.N.value).
+func translatedTexts(ctx context.Context, client *ent.Client, ids []int) (map[int][]search.Text, error) {
+	out := map[int][]search.Text{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	// A locking read (MySQL): the translations as committed, not as the transaction's
+	// snapshot saw them before it waited for the product's lock, so a translation another
+	// editor committed meanwhile is not dropped from the index.
+	rows, err := client.Translation.Query().
+		Where(translation.EntityTypeEQ(translation.EntityTypePRODUCT), translation.EntityIDIn(ids...), ShareRows).
+		Select(translation.FieldEntityID, translation.FieldLocale, translation.FieldField, translation.FieldValue).
+		All(viewer.SystemContext(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("search index: reading translations: %w", err)
+	}
+	for _, r := range rows {
+		out[r.EntityID] = append(out[r.EntityID], TranslationText(r.Locale, r.Field, r.Value))
+	}
+	return out, nil
+}
+
+// ReindexProducts rewrites the index rows of products ids from their text and their
+// translations, through client (the writing transaction's): internal/i18n calls it after
+// a product's translations change, and the seed after writing its translations.
+func ReindexProducts(ctx context.Context, client *ent.Client, ids ...int) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	// Locked, and read as committed (MySQL): internal/i18n holds the lock already.
+	products, err := client.Product.Query().
+		Where(product.IDIn(ids...), LockRows).
+		Order(product.ByID()).
+		Select(product.FieldTitle, product.FieldDescription, product.FieldAttributes).
+		All(viewer.SystemContext(ctx))
+	if err != nil {
+		return fmt.Errorf("search index: reading products: %w", err)
+	}
+	entries, err := entriesOf(ctx, client, products)
+	if err != nil {
+		return err
+	}
+	return writeIndex(ctx, client, ids, entries)
+}
+
+// entriesOf builds the index entries of products, with their translations.
+func entriesOf(ctx context.Context, client *ent.Client, products []*ent.Product) ([]indexEntry, error) {
+	ids := make([]int, len(products))
+	for i, p := range products {
+		ids[i] = p.ID
+	}
+	texts, err := translatedTexts(ctx, client, ids)
+	if err != nil {
+		return nil, err
+	}
+	entries := make([]indexEntry, len(products))
+	for i, p := range products {
+		entries[i] = indexEntry{p.ID, productTokens(p.Title, p.Description, p.Attributes, texts[p.ID]...)}
+	}
+	return entries, nil
 }
 
 // indexEntry is the index of one product, waiting to be written.
@@ -166,9 +266,9 @@ func reindexUpdated(ctx context.Context, m *ent.ProductMutation, next ent.Mutato
 	if err != nil {
 		return nil, fmt.Errorf("search index: reading updated products: %w", err)
 	}
-	entries := make([]indexEntry, len(products))
-	for i, p := range products {
-		entries[i] = indexEntry{p.ID, productTokens(p.Title, p.Description, p.Attributes)}
+	entries, err := entriesOf(ctx, client, products)
+	if err != nil {
+		return nil, err
 	}
 	return v, writeIndex(ctx, client, ids, entries)
 }
@@ -194,6 +294,7 @@ func unindexDeleted(ctx context.Context, m *ent.ProductMutation, next ent.Mutato
 // (some test wrappers) get CreateBulk.
 func writeIndex(ctx context.Context, client *ent.Client, stale []int, entries []indexEntry) error {
 	ctx = viewer.SystemContext(ctx)
+	defer search.IndexChanged()
 	if len(stale) > 0 {
 		if _, err := client.SearchToken.Delete().Where(searchtoken.ProductIDIn(stale...)).Exec(ctx); err != nil {
 			return fmt.Errorf("search index: deleting rows: %w", err)

@@ -7,6 +7,7 @@ import { GraphiQL } from 'graphiql';
 import { ToolbarButton, useEditorContext } from '@graphiql/react';
 import { createGraphiQLFetcher } from '@graphiql/toolkit';
 import { createClient } from 'graphql-ws/client';
+import { parse } from 'graphql';
 import 'graphiql/graphiql.css';
 import './playground.css';
 
@@ -133,6 +134,31 @@ function afterResult(result, captures) {
   fillVariables(result, captures);
 }
 
+// withOperation mends a request whose operationName its document does not define. GraphiQL
+// 3.9 keeps the selected operation's name across tab switches (seen with Chromium 156), so a
+// tab could post another tab's name and the server answers "unknown operation". The name
+// becomes that of the operation under the query editor's cursor (what Ctrl-Enter runs), or
+// of the document's only operation; failing both the request goes as it is.
+function withOperation(params) {
+  const name = params && params.operationName;
+  if (!name || typeof params.query !== 'string') return params;
+  let ops;
+  try {
+    ops = parse(params.query).definitions.filter((d) => d.kind === 'OperationDefinition');
+  } catch {
+    return params; // the server explains the syntax error
+  }
+  if (ops.some((o) => o.name && o.name.value === name)) return params;
+  let op = ops.length === 1 ? ops[0] : null;
+  const ed = editors && editors.queryEditor;
+  if (!op && ed && ed.getValue() === params.query) {
+    const at = ed.indexFromPos(ed.getCursor());
+    op = ops.find((o) => o.loc && o.loc.start <= at && at <= o.loc.end) || null;
+  }
+  if (!op) return params;
+  return { ...params, operationName: op.name ? op.name.value : undefined };
+}
+
 // Each distinct set of headers (the tab's, with the session's token) gets its own graphql-ws
 // client whose connection_init payload carries those same headers, so subscriptions
 // authenticate exactly like HTTP requests. Clients are lazy: an old one closes once its last
@@ -156,7 +182,7 @@ function makeFetcher(cfg) {
   return (params, opts) => {
     const own = opts && opts.headers && typeof opts.headers === 'object' ? opts.headers : {};
     const headers = withSession(own, session.token);
-    const res = forHeaders(headers)(params, { ...opts, headers });
+    const res = forHeaders(headers)(withOperation(params), { ...opts, headers });
     // The toolkit's fetcher answers with a promise of either a result or (multipart
     // responses, which it asks for by default, and subscriptions) an async iterable of them;
     // every result is looked at on its way to the IDE.

@@ -1,0 +1,2 @@
+-- Create "exchange_rates" table
+CREATE TABLE `exchange_rates` (`id` bigint NOT NULL AUTO_INCREMENT, `base` varchar(3) NOT NULL, `quote` varchar(3) NOT NULL, `rate` varchar(32) NOT NULL, `source` varchar(32) NOT NULL, `effective_at` datetime(6) NOT NULL, `set_by_id` bigint NULL, `created_at` datetime(6) NOT NULL, PRIMARY KEY (`id`), INDEX `exchangerate_base_quote_effective_at` (`base`, `quote`, `effective_at`)) CHARSET utf8mb4 COLLATE utf8mb4_bin AUTO_INCREMENT 304942678016;

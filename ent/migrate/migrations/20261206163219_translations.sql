@@ -1,0 +1,2 @@
+-- Create "translations" table
+CREATE TABLE `translations` (`id` bigint NOT NULL AUTO_INCREMENT, `entity_type` enum('PRODUCT','CATEGORY','MERCHANT','HELP_CATEGORY','HELP_ARTICLE') NOT NULL, `entity_id` bigint NOT NULL, `locale` varchar(35) NOT NULL, `field` varchar(64) NOT NULL, `value` longtext NOT NULL, `updated_at` datetime(6) NOT NULL, PRIMARY KEY (`id`), UNIQUE INDEX `translation_entity_type_entity_id_locale_field` (`entity_type`, `entity_id`, `locale`, `field`)) CHARSET utf8mb4 COLLATE utf8mb4_bin AUTO_INCREMENT 309237645312;

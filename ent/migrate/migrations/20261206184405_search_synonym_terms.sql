@@ -1,0 +1,2 @@
+-- Create "search_synonym_terms" table
+CREATE TABLE `search_synonym_terms` (`id` bigint NOT NULL AUTO_INCREMENT, `term` varchar(512) NOT NULL, `synonym_id` bigint NOT NULL, PRIMARY KEY (`id`), INDEX `searchsynonymterm_synonym_id` (`synonym_id`), UNIQUE INDEX `searchsynonymterm_term` (`term`), CONSTRAINT `search_synonym_terms_search_synonyms_term_keys` FOREIGN KEY (`synonym_id`) REFERENCES `search_synonyms` (`id`) ON UPDATE RESTRICT ON DELETE NO ACTION) CHARSET utf8mb4 COLLATE utf8mb4_bin AUTO_INCREMENT 317827579904;
