@@ -233,6 +233,11 @@ func (c *Cache) serve(w http.ResponseWriter, r *http.Request, key string, next h
 			unlock, _ = c.lock(ctx, key, gen)
 		}
 		defer unlock()
+		// Another replica may have stored the answer and let go of the lock between our
+		// lookup and our lock: read again before computing.
+		if a, ok := c.recheck(ctx, key, gen); ok {
+			return a
+		}
 		return c.compute(w, r, key, gen, next)
 	})
 	switch {
@@ -279,6 +284,23 @@ func (c *Cache) lookup(ctx context.Context, key, gen string) (*answer, bool) {
 	a, ok := decode(raw)
 	if !ok || a.gen != gen {
 		c.stale.Add(1)
+		return nil, false
+	}
+	return a, true
+}
+
+// recheck reads key again, without counting, once the lock is held (only shared
+// stores can have been filled by another replica meanwhile).
+func (c *Cache) recheck(ctx context.Context, key, gen string) (*answer, bool) {
+	if c.redis == nil {
+		return nil, false
+	}
+	raw, ok, err := c.store.get(ctx, key)
+	if err != nil || !ok {
+		return nil, false
+	}
+	a, ok := decode(raw)
+	if !ok || a.gen != gen {
 		return nil, false
 	}
 	return a, true
