@@ -6,6 +6,7 @@ import (
 	stdsql "database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -172,6 +173,27 @@ func runningUpdates(t *testing.T, s *watchedServer) int {
 	return n
 }
 
+// processList describes the server's threads on the test's database, for a failure.
+func processList(t *testing.T, s *watchedServer) string {
+	t.Helper()
+	rows, err := s.DB.SQL.QueryContext(context.Background(), "SELECT ID, COMMAND, TIME, COALESCE(STATE, ''), "+
+		"COALESCE(LEFT(INFO, 120), '') FROM information_schema.PROCESSLIST WHERE DB = DATABASE() AND ID <> CONNECTION_ID()")
+	if err != nil {
+		return err.Error()
+	}
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		var id, secs int64
+		var cmd, state, info string
+		if err := rows.Scan(&id, &cmd, &secs, &state, &info); err != nil {
+			return err.Error()
+		}
+		fmt.Fprintf(&b, "thread %d %s %ds %q %q\n", id, cmd, secs, state, info)
+	}
+	return b.String()
+}
+
 // waitUntilNoUpdateRuns waits for MySQL to stop the blocked UPDATE. Without a KILL it
 // would wait for the row lock until innodb_lock_wait_timeout (50 s).
 func waitUntilNoUpdateRuns(t *testing.T, s *watchedServer) {
@@ -179,7 +201,7 @@ func waitUntilNoUpdateRuns(t *testing.T, s *watchedServer) {
 	guard := time.Now().Add(20 * time.Second) // a failure guard, well under the lock wait timeout
 	for runningUpdates(t, s) > 0 {
 		if time.Now().After(guard) {
-			t.Fatal("the timed-out request's UPDATE is still running on the MySQL server")
+			t.Fatalf("the timed-out request's UPDATE is still running on the MySQL server:\n%s", processList(t, s))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -31,10 +32,15 @@ import (
 // its lock until innodb_lock_wait_timeout. The killed connection is never reused. SQLite needs none of this: modernc.org/sqlite interrupts the statement (and a wait
 // for the write lock) itself when its context ends.
 
-// killTimeout bounds one attempt at a kill; killAttempts are made before giving up.
+// killTimeout bounds one attempt at a kill. Failed attempts are retried, waiting
+// killBackoff and then twice as long each time, until killGiveUp has passed: longer than
+// innodb_lock_wait_timeout (50 s by default), so a kill that cannot get through at first
+// (a server out of connections, a loaded machine) still ends a lock wait before MySQL
+// would have.
 const (
-	killTimeout  = 5 * time.Second
-	killAttempts = 3
+	killTimeout = 5 * time.Second
+	killBackoff = 50 * time.Millisecond
+	killGiveUp  = time.Minute
 )
 
 // errUnknownThread is MySQL's ER_NO_SUCH_THREAD.
@@ -87,16 +93,23 @@ func connectionID(ctx context.Context, c driver.Conn) (uint64, error) {
 	return 0, fmt.Errorf("unexpected connection id %T", dest[0])
 }
 
-// kill ends server thread id and the statement it runs, trying again when the kill itself
-// fails (a loaded server, a killer connection gone stale).
+// kill ends server thread id and the statement it runs, trying again while the kill
+// itself fails.
 func (k *killingConnector) kill(id uint64) {
-	var err error
-	for range killAttempts {
-		if err = k.killOnce(id); err == nil {
+	giveUp := time.Now().Add(killGiveUp)
+	wait := killBackoff
+	for {
+		err := k.killOnce(id)
+		if err == nil || strings.Contains(err.Error(), "database is closed") { // shut down
 			return
 		}
+		if time.Now().Add(wait).After(giveUp) {
+			k.logger.Warn("database: stopping a cancelled MySQL statement", "thread", id, "err", err)
+			return
+		}
+		time.Sleep(wait)
+		wait = min(2*wait, 5*time.Second)
 	}
-	k.logger.Warn("database: stopping a cancelled MySQL statement", "thread", id, "err", err)
 }
 
 func (k *killingConnector) killOnce(id uint64) error {
@@ -132,21 +145,23 @@ var _ interface {
 	driver.NamedValueChecker
 } = (*killableConn)(nil)
 
-// watch kills the connection's statement if ctx ends before the returned func is called;
-// the func waits for a kill already under way, so the connection is marked first.
+// watch kills the connection's statement if ctx ends before the returned func is called.
+// The func waits until a kill under way has marked the connection (so database/sql never
+// hands it out again), not for the kill itself: that goes on in the background, retried
+// until it gets through, and the caller has its answer (the context's error) already.
 func (c *killableConn) watch(ctx context.Context) func() {
 	if ctx.Done() == nil {
 		return func() {}
 	}
-	done := make(chan struct{})
+	marked := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
-		defer close(done)
 		c.killed.Store(true)
+		close(marked)
 		c.k.kill(c.id)
 	})
 	return func() {
 		if !stop() {
-			<-done
+			<-marked
 		}
 	}
 }
