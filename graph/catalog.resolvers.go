@@ -53,6 +53,11 @@ func (r *productResolver) Available(ctx context.Context, obj *ent.Product) (bool
 	return obj.Status == product.StatusACTIVE && obj.TotalStock > 0, nil
 }
 
+// TotalCountPrecision is the resolver for the totalCountPrecision field.
+func (r *productConnectionResolver) TotalCountPrecision(ctx context.Context, obj *ent.ProductConnection) (catalog.CountPrecision, error) {
+	return catalog.TotalCountPrecision(ctx, obj), nil
+}
+
 // Price is the resolver for the price field.
 func (r *productVariantResolver) Price(ctx context.Context, obj *ent.ProductVariant) (*money.Money, error) {
 	return money.New(obj.Price, obj.Currency), nil

@@ -147,6 +147,11 @@ func (r *Resolver) Payment() PaymentResolver { return &paymentResolver{r} }
 // Product returns ProductResolver implementation.
 func (r *Resolver) Product() ProductResolver { return &productResolver{r} }
 
+// ProductConnection returns ProductConnectionResolver implementation.
+func (r *Resolver) ProductConnection() ProductConnectionResolver {
+	return &productConnectionResolver{r}
+}
+
 // ProductVariant returns ProductVariantResolver implementation.
 func (r *Resolver) ProductVariant() ProductVariantResolver { return &productVariantResolver{r} }
 
@@ -191,6 +196,7 @@ type (
 	orderItemResolver         struct{ *Resolver }
 	paymentResolver           struct{ *Resolver }
 	productResolver           struct{ *Resolver }
+	productConnectionResolver struct{ *Resolver }
 	productVariantResolver    struct{ *Resolver }
 	promotionResolver         struct{ *Resolver }
 	queryResolver             struct{ *Resolver }

@@ -130,6 +130,10 @@ func newServer(t testing.TB, url string, so serverOptions, opts ...func(*config.
 	// the velocity rules would hold for review: risk scores and records (so its hooks
 	// run everywhere) but holds only in its own tests (internal/risk), which set "hold".
 	cfg.Risk.Mode = risk.ModeMonitor
+	// A product count past 1,000 rows is taken in the background and waited for only
+	// COUNT_BUDGET; tests that read totalCount must get the figure however loaded the
+	// machine, so they wait for it.
+	cfg.CountBudget = 5 * time.Minute
 	if so.listener != nil {
 		cfg.Payment.PublicURL = "http://" + so.listener.Addr().String()
 	}

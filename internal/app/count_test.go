@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 
 	"github.com/xiadan/xiadan/ent/product"
@@ -27,20 +28,33 @@ func TestLargeCountsPerKeyword(t *testing.T) {
 				t.Fatal(err)
 			}
 			admin := s.NewAdmin(t, "counts@example.com")
+			precision := map[string]string{} // of the last count of a token and keyword
 			count := func(token string, keyword any) int {
 				t.Helper()
 				where := map[string]any{}
 				if keyword != nil {
 					where["keyword"] = keyword
 				}
-				r := s.MustQuery(token, `query($w: ProductFilter) { products(first: 1, where: $w) { totalCount } }`, map[string]any{"w": where})
+				r := s.MustQuery(token, `query($w: ProductFilter) { products(first: 1, where: $w) { totalCount totalCountPrecision } }`, map[string]any{"w": where})
 				var out struct {
-					Products struct{ TotalCount int }
+					Products struct {
+						TotalCount          int
+						TotalCountPrecision string
+					}
 				}
 				if err := json.Unmarshal(r.Data, &out); err != nil {
 					t.Fatal(err)
 				}
-				return out.Products.TotalCount
+				n, p := out.Products.TotalCount, out.Products.TotalCountPrecision
+				// Exact up to the limit; past it counted now (the test server waits for its
+				// counts) or, for a shopper, a shared count taken seconds ago.
+				switch {
+				case n <= catalog.ExactCountLimit && p != "EXACT",
+					n > catalog.ExactCountLimit && p != "EXACT" && (token != "" || p != "ESTIMATE"):
+					t.Fatalf("%d products (keyword %v) counted with precision %s", n, keyword, p)
+				}
+				precision[fmt.Sprint(token, keyword)] = p
+				return n
 			}
 			// Words of the scale seed that match more than the exact limit (from the shipping
 			// notes of most descriptions), and one that matches fewer.
@@ -80,6 +94,9 @@ func TestLargeCountsPerKeyword(t *testing.T) {
 			for _, kw := range append(large, small) {
 				if got := count("", kw); got != want[kw] {
 					t.Fatalf("%q the second time: shopper counts %d, want %d", kw, got, want[kw])
+				}
+				if p := precision[fmt.Sprint("", kw)]; want[kw] > catalog.ExactCountLimit && p != "ESTIMATE" && p != "EXACT" {
+					t.Fatalf("%q the second time: precision %s", kw, p)
 				}
 			}
 			// Staff see a hidden product leave the count at once.

@@ -3,6 +3,8 @@ package catalog
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"sync"
 
 	"entgo.io/ent/dialect/sql"
 
@@ -16,47 +18,99 @@ import (
 // totalCount of the storefront list and keyword search (docs/STOREFRONT-SPEED.md).
 //
 // Counting every on-sale product for every page cost more than the page itself (14 ms of
-// MariaDB at 100k products, for a page of 0.3 ms). So the count is exact up to
-// ExactCountLimit: the list counts at most ExactCountLimit+1 matching rows, which reads as
-// many index entries and stops. Beyond that it is the exact count taken by an earlier
-// request at most loader.CountTTL (10 s) ago, for shoppers (the public's lists are the same
-// for everyone), or counted now for merchant staff, partners and admins, whose visibility
-// is their own. Like Shopify's "1,000+" it is exact where a shopper can check it (a short
-// list) and recent where nobody can (a catalogue of 100,000). It never counts what the
-// viewer may not see: the cached figure was counted with the same filter and the same
-// public visibility, and only a product that was hidden in the last 10 s can still be in
-// it (as it was in the page a shopper loaded just before).
+// MariaDB at 100k products, for a page of 0.3 ms; a minute at 1M). So the count is exact
+// up to ExactCountLimit: the list counts at most ExactCountLimit+1 matching rows, which
+// reads as many index entries and stops. Beyond that the exact count is taken in the
+// background (loader.CountCache: one count per key at a time, a few per process) and the
+// answer says how precise its figure is (totalCountPrecision):
+//   - EXACT: counted now — under the limit, or a background count that finished within
+//     COUNT_BUDGET (300 ms) of the request;
+//   - ESTIMATE: an exact count taken in the background earlier (within loader.CountTTL,
+//     10 s, for shoppers; older ones while a recount runs);
+//   - AT_LEAST: nothing counted yet: the figure is ExactCountLimit+1, a lower bound.
+//
+// Shoppers share counts (the public's lists are the same for everyone): keyed by the
+// filter and the analysed keyword, a fresh shared count is used without counting again.
+// Merchant staff, partners and admins, whose visibility is their own, count under keys of
+// their own and never take a cached count when a count finishes within COUNT_BUDGET, so
+// they see a change at once wherever counting is cheap. Like Shopify's "1,000+" it is
+// exact where a shopper can check it (a short list) and recent or a bound where nobody
+// can (a catalogue of a million). It never counts what the viewer may not see: a shared
+// figure was counted with the same filter and the same public visibility, and only a
+// product hidden in the last seconds can still be in it (as it was in the page a
+// shopper loaded just before).
 
 // ExactCountLimit is the largest totalCount of the product list that is always exact.
 const ExactCountLimit = 1000
 
+// CountPrecision says how exact a totalCount is.
+type CountPrecision string
+
+// The precisions of a count.
+const (
+	CountExact    CountPrecision = "EXACT"
+	CountEstimate CountPrecision = "ESTIMATE"
+	CountAtLeast  CountPrecision = "AT_LEAST"
+)
+
+// precisions records, for the request, the precision of the product connections whose
+// count was not exact (the generated connection type has no field for it).
+type precisionsKey struct{}
+
+func precisions(ctx context.Context) *sync.Map {
+	return loader.Ext(ctx, precisionsKey{}, func(*ent.Client, loader.Options) *sync.Map { return &sync.Map{} })
+}
+
+// TotalCountPrecision is the precision of conn's totalCount.
+func TotalCountPrecision(ctx context.Context, conn *ent.ProductConnection) CountPrecision {
+	if p, ok := precisions(ctx).Load(conn); ok {
+		return p.(CountPrecision)
+	}
+	return CountExact
+}
+
+// setCount sets conn's totalCount and records its precision.
+func setCount(ctx context.Context, conn *ent.ProductConnection, n int, p CountPrecision) {
+	conn.TotalCount = n
+	if p != CountExact {
+		precisions(ctx).Store(conn, p)
+	}
+}
+
 // countProducts is the totalCount of query, the list's filtered query; keyword is the
 // analysed keyword query is narrowed by (nil for none), which names the shared count.
-func countProducts(ctx context.Context, query *ent.ProductQuery, filter *ProductFilter, keyword *search.Analyzed) (int, error) {
-	key, shared := countKey(ctx, filter, keyword)
-	cache := loader.For(ctx).Counts()
-	if shared {
-		if n, ok := cache.Get(key); ok && n > ExactCountLimit {
-			return n, nil
-		}
-	}
+func countProducts(ctx context.Context, query *ent.ProductQuery, filter *ProductFilter, keyword *search.Analyzed) (int, CountPrecision, error) {
 	n, err := countAtMost(ctx, query, ExactCountLimit+1)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
+	key, shared := countKey(ctx, filter, keyword)
+	cache := loader.For(ctx).Counts()
 	if n <= ExactCountLimit {
-		if shared {
-			cache.Forget(key)
+		cache.Forget(key)
+		return n, CountExact, nil
+	}
+	cached, fresh, ok := cache.Cached(key)
+	if shared && fresh {
+		return cached, CountEstimate, nil
+	}
+	q := query.Clone()
+	run, started := cache.Start(ctx, key, func(ctx context.Context) (int, error) { return q.Count(ctx) })
+	// The shopper whose request started the count waits for it a little; the others
+	// answer at once with what is known (a count that takes a minute must not add the
+	// budget to every page meanwhile). Staff wait, for a count of their own.
+	if started || !shared {
+		if total, done := run.Wait(ctx, cache.Budget()); done {
+			return total, CountExact, nil
 		}
-		return n, nil
 	}
-	if n, err = query.Clone().Count(ctx); err != nil {
-		return 0, err
+	if ctx.Err() != nil {
+		return 0, "", ctx.Err()
 	}
-	if shared {
-		cache.Put(key, n)
+	if ok {
+		return cached, CountEstimate, nil
 	}
-	return n, nil
+	return ExactCountLimit + 1, CountAtLeast, nil
 }
 
 // countAtMost counts the rows of query, stopping at limit:
@@ -78,19 +132,31 @@ func countAtMost(ctx context.Context, query *ent.ProductQuery, limit int) (int, 
 // sees (neither admin, system, merchant staff nor partner). shared is false for everyone
 // else, whose counts are their own.
 func countKey(ctx context.Context, f *ProductFilter, keyword *search.Analyzed) (key string, shared bool) {
+	key, public := filterKey(f, keyword)
 	v := viewer.FromContext(ctx)
 	if v != nil && (v.System || v.IsAdmin() || v.Has(viewer.RoleMerchant) || v.Has(viewer.RolePartner) || v.MerchantID != 0) {
-		return "", false
+		// Their own visibility: a key of their own.
+		return fmt.Sprintf("viewer=%d/%d/%v ", v.UserID, v.MerchantID, v.System) + key, false
 	}
+	if !public {
+		uid := 0
+		if v != nil {
+			uid = v.UserID
+		}
+		return "customer=" + strconv.Itoa(uid) + " " + key, false
+	}
+	return key, true
+}
+
+// filterKey names the filter and the analysed keyword of a count, and whether the public
+// can share it (a status filter is staff's).
+func filterKey(f *ProductFilter, keyword *search.Analyzed) (string, bool) {
 	q := ""
 	if keyword != nil {
 		q = fmt.Sprintf(" q=%d:%v", keyword.MinMatch, keyword.Clauses)
 	}
 	if f == nil {
 		return "products" + q, true
-	}
-	if f.Status != nil {
-		return "", false
 	}
 	s := func(p *string) string {
 		if p == nil {
@@ -104,12 +170,16 @@ func countKey(ctx context.Context, f *ProductFilter, keyword *search.Analyzed) (
 		}
 		return fmt.Sprint(*p)
 	}
-	kind, inStock := "-", "-"
+	kind, inStock, status := "-", "-", "-"
 	if f.Kind != nil {
 		kind = f.Kind.String()
 	}
 	if f.InStock != nil {
 		inStock = fmt.Sprint(*f.InStock)
 	}
-	return fmt.Sprintf("products m=%s c=%s k=%s min=%s max=%s s=%s", i(f.MerchantID), i(f.CategoryID), kind, s(f.MinPrice), s(f.MaxPrice), inStock) + q, true
+	if f.Status != nil {
+		status = f.Status.String()
+	}
+	return fmt.Sprintf("products m=%s c=%s k=%s min=%s max=%s s=%s st=%s", i(f.MerchantID), i(f.CategoryID), kind,
+		s(f.MinPrice), s(f.MaxPrice), inStock, status) + q, f.Status == nil
 }

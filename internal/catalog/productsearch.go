@@ -38,6 +38,8 @@ type ProductSearchResult struct {
 	Edges      []*ent.ProductEdge
 	PageInfo   ent.PageInfo
 	TotalCount int
+	// TotalCountPrecision says how exact TotalCount is (count.go).
+	TotalCountPrecision CountPrecision
 
 	facets func(context.Context) (*ProductSearchFacets, error)
 }
@@ -147,7 +149,8 @@ func SearchProducts(ctx context.Context, client *ent.Client, query string, filte
 				return nil, err
 			}
 			loader.For(ctx).PrimeProductStatuses(ctx, answer.conn.Nodes()...)
-			out := &ProductSearchResult{Edges: answer.conn.Edges, PageInfo: answer.conn.PageInfo, TotalCount: answer.conn.TotalCount}
+			out := &ProductSearchResult{Edges: answer.conn.Edges, PageInfo: answer.conn.PageInfo, TotalCount: answer.conn.TotalCount,
+				TotalCountPrecision: TotalCountPrecision(ctx, answer.conn)}
 			if answer.facets != nil {
 				out.facets = func(context.Context) (*ProductSearchFacets, error) { return answer.facets, nil }
 			}
@@ -158,7 +161,8 @@ func SearchProducts(ctx context.Context, client *ent.Client, query string, filte
 	if err != nil {
 		return nil, err
 	}
-	out := &ProductSearchResult{Edges: conn.Edges, PageInfo: conn.PageInfo, TotalCount: conn.TotalCount}
+	out := &ProductSearchResult{Edges: conn.Edges, PageInfo: conn.PageInfo, TotalCount: conn.TotalCount,
+		TotalCountPrecision: TotalCountPrecision(ctx, conn)}
 	preds, keyword, err := f.predicates(ctx)
 	if err != nil {
 		return nil, err

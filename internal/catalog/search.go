@@ -160,12 +160,12 @@ func relevancePage(ctx context.Context, query *ent.ProductQuery, q search.Analyz
 	}
 	conn := &ent.ProductConnection{Edges: []*ent.ProductEdge{}}
 	wantEdges := requested(ctx, "edges")
-	if requested(ctx, "totalCount") || (!wantEdges && requested(ctx, "pageInfo")) {
-		n, err := countProducts(ctx, query.Clone().Where(matchesKeyword(q)), filter, &q)
+	if requested(ctx, "totalCount") || requested(ctx, "totalCountPrecision") || (!wantEdges && requested(ctx, "pageInfo")) {
+		n, precision, err := countProducts(ctx, query.Clone().Where(matchesKeyword(q)), filter, &q)
 		if err != nil {
 			return nil, err
 		}
-		conn.TotalCount = n
+		setCount(ctx, conn, n, precision)
 		conn.PageInfo.HasNextPage = page.First != nil && n > 0
 		conn.PageInfo.HasPreviousPage = page.Last != nil && n > 0
 	}

@@ -250,7 +250,8 @@ func (s *ServerSearch) search(ctx context.Context, client *ent.Client, query str
 	}
 	hidden := len(resp.IDs) - len(conn.Edges)
 	// The server's total less the hidden ids seen on this page (it cannot know the others).
-	conn.TotalCount = max(resp.Total-hidden, offset+len(conn.Edges))
+	// Meilisearch estimates its total (estimatedTotalHits).
+	setCount(ctx, conn, max(resp.Total-hidden, offset+len(conn.Edges)), CountEstimate)
 	reach := min(resp.Total, meili.MaxHits)
 	if page.Last != nil {
 		conn.PageInfo.HasPreviousPage = offset > 0

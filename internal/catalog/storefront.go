@@ -107,10 +107,15 @@ func productPage(ctx context.Context, query *ent.ProductQuery, keyword *search.A
 		order = NewestFirst
 	}
 	conn, err := keysetPage(ctx, q, page, order)
-	if err == nil && requested(ctx, "totalCount") {
-		conn.TotalCount, err = countProducts(ctx, q.Clone(), filter, keyword)
+	if err != nil || !requested(ctx, "totalCount") && !requested(ctx, "totalCountPrecision") {
+		return conn, err
 	}
-	return conn, err
+	n, precision, err := countProducts(ctx, q.Clone(), filter, keyword)
+	if err != nil {
+		return nil, err
+	}
+	setCount(ctx, conn, n, precision)
+	return conn, nil
 }
 
 // relaxedKeyword returns keyword with one required word fewer when no product of query

@@ -115,6 +115,10 @@ type Config struct {
 	// LoaderBatchWait is how long a dataloader collects keys before it sends its batch:
 	// longer waits batch more reliably on a busy machine and add that much latency.
 	LoaderBatchWait time.Duration
+	// CountBudget is how long a request waits for a product count past 1,000 rows, which
+	// is taken in the background, before answering with an estimate or a lower bound
+	// (COUNT_BUDGET, default 300ms; internal/catalog/count.go).
+	CountBudget time.Duration
 	// Locales are the BCP 47 tags content is served in, the default first (LOCALES,
 	// default zh-CN,en); internal/i18n.
 	Locales []string
@@ -220,6 +224,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		WSInitTimeout:          r.duration("WS_INIT_TIMEOUT", 10*time.Second),
 		StreamKeepAlive:        r.duration("STREAM_KEEPALIVE_INTERVAL", 15*time.Second),
 		LoaderBatchWait:        r.duration("LOADER_BATCH_WAIT", 2*time.Millisecond),
+		CountBudget:            r.duration("COUNT_BUDGET", 300*time.Millisecond),
 		Locales:                localesOr(r.list("LOCALES")),
 		OrderPaymentTimeout:    r.duration("ORDER_PAYMENT_TIMEOUT", 30*time.Minute),
 		OrderAutoCompleteAfter: r.duration("ORDER_AUTO_COMPLETE_AFTER", 7*24*time.Hour),
@@ -409,6 +414,9 @@ func (c Config) Validate() error {
 	}
 	if c.LoaderBatchWait < time.Millisecond || c.LoaderBatchWait > time.Second {
 		bad("LOADER_BATCH_WAIT", "must be between 1ms and 1s")
+	}
+	if c.CountBudget < 0 || c.CountBudget > 5*time.Minute {
+		bad("COUNT_BUDGET", "must be between 0 and 5m")
 	}
 	if c.RequestTimeout < time.Second || c.RequestTimeout > 10*time.Minute {
 		bad("REQUEST_TIMEOUT", "must be between 1s and 10m")

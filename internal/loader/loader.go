@@ -51,7 +51,11 @@ type ctxKey struct{}
 // wait is how long each loader collects keys before sending a batch (0: the default,
 // 16ms).
 func Middleware(client *ent.Client, wait time.Duration, next http.Handler) http.Handler {
-	counts := NewCountCache(CountTTL)
+	return MiddlewareWithCounts(client, wait, NewCountCache(CountTTL), next)
+}
+
+// MiddlewareWithCounts is Middleware sharing counts, the process's count cache.
+func MiddlewareWithCounts(client *ent.Client, wait time.Duration, counts *CountCache, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		l := newLoaders(client, true, wait)
 		if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
