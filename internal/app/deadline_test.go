@@ -132,7 +132,13 @@ func newWatchedServer(t *testing.T, d testdb.Dialect, timeout time.Duration) *wa
 	}
 	w := newStatementWatch(match)
 	w.requestOnly = d.Name == "sqlite"
-	s := apitest.NewWithDriver(t, d.URL(t), func(drv dialect.Driver) dialect.Driver {
+	url := d.URL(t)
+	if d.Name == "mysql" {
+		// Without a kill the blocked statement would wait for its lock this long: far past
+		// the test's guard, however slow the machine, so only the kill can end it in time.
+		url += "?innodb_lock_wait_timeout=600"
+	}
+	s := apitest.NewWithDriver(t, url, func(drv dialect.Driver) dialect.Driver {
 		return watchingDriver{Driver: drv, w: w}
 	}, func(c *config.Config) { c.RequestTimeout = timeout })
 	return &watchedServer{Server: s, watch: w}
@@ -195,10 +201,10 @@ func processList(t *testing.T, s *watchedServer) string {
 }
 
 // waitUntilNoUpdateRuns waits for MySQL to stop the blocked UPDATE. Without a KILL it
-// would wait for the row lock until innodb_lock_wait_timeout (50 s).
+// would wait for the row lock until innodb_lock_wait_timeout (600 s for these servers).
 func waitUntilNoUpdateRuns(t *testing.T, s *watchedServer) {
 	t.Helper()
-	guard := time.Now().Add(20 * time.Second) // a failure guard, well under the lock wait timeout
+	guard := time.Now().Add(45 * time.Second) // a failure guard, far under the lock wait timeout (600 s)
 	for runningUpdates(t, s) > 0 {
 		if time.Now().After(guard) {
 			t.Fatalf("the timed-out request's UPDATE is still running on the MySQL server:\n%s", processList(t, s))
