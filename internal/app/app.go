@@ -457,8 +457,8 @@ func (a *App) Handler() http.Handler {
 	searchGQL := catalog.SearchDictsMiddleware(catalog.NewSearchDicts(a.DB.Client), catalog.ServerSearchMiddleware(a.SearchServer, gql))
 	go search.WarmUp()
 	mux.Handle("/graphql", a.web.cors.Handler(httpcache.Middleware(a.Config.HTTPCacheMaxAge,
-		a.StoreCache.Middleware(a.authenticate(a.limitBody(loader.MiddlewareWithCounts(a.DB.Client, a.Config.LoaderBatchWait,
-			loader.NewCountCache(loader.CountTTL).WithBudget(a.Config.CountBudget), searchGQL)))))))
+		a.StoreCache.Middleware(a.authenticate(a.limitBody(a.retryDeadlocks(loader.MiddlewareWithCounts(a.DB.Client, a.Config.LoaderBatchWait,
+			loader.NewCountCache(loader.CountTTL).WithBudget(a.Config.CountBudget), searchGQL))))))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

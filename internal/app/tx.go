@@ -116,6 +116,11 @@ func (t Transactioner) InterceptResponse(ctx context.Context, next graphql.Respo
 	}
 	if len(rsp.Errors) > 0 {
 		_ = tx.Rollback()
+		// Lost a deadlock: everything it did is rolled back, so the request may be run
+		// again (retryDeadlocks) unless a field reached outside this transaction.
+		if m := database.DeadlockMarkOf(ctx); m.Deadlocked() && !reachesOutside(graphql.GetOperationContext(ctx)) {
+			m.SetRetrySafe()
+		}
 		return &graphql.Response{Errors: rsp.Errors, Extensions: rsp.Extensions}
 	}
 	if err := tx.Commit(); err != nil {
@@ -128,6 +133,18 @@ func (t Transactioner) InterceptResponse(ctx context.Context, next graphql.Respo
 		t.AfterCommit()
 	}
 	return rsp
+}
+
+// reachesOutside reports whether the operation has a field whose effects a rollback of the
+// request transaction does not undo: one that may call a payment provider, or one that
+// commits on its own.
+func reachesOutside(oc *graphql.OperationContext) bool {
+	for _, n := range topFields(oc.Doc, oc.Operation.SelectionSet, 0) {
+		if slices.Contains(alone, n) || slices.Contains(selfTransactional, n) {
+			return true
+		}
+	}
+	return false
 }
 
 // skipTx reports whether op needs no request transaction: queries, subscriptions, and

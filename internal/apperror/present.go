@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/go-sql-driver/mysql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/xiadan/xiadan/ent"
@@ -116,12 +117,29 @@ func Classify(err error) *Error {
 			Extensions: map[string]any{"reason": ReasonEmptyFilter}}
 	case ent.IsConstraintError(err):
 		return &Error{Code: Conflict, Message: "conflicts with an existing record"}
+	case isDeadlock(err):
+		// Another request's transaction and this one waited on each other and MySQL rolled
+		// this one back; the server ran it again before answering this, and lost each time.
+		return &Error{Code: Conflict, Message: "other requests were changing the same records at the same time; nothing was saved: try again",
+			Extensions: map[string]any{"reason": ReasonConcurrentWrite}}
 	case errors.Is(err, ErrRequestTimeout), errors.Is(err, context.DeadlineExceeded):
 		return &Error{Code: Timeout, Message: "the request took too long and was stopped"}
 	case errors.Is(err, context.Canceled):
 		return &Error{Code: Internal, Message: "the request was cancelled"}
 	}
 	return nil
+}
+
+// ReasonConcurrentWrite is the reason of a CONFLICT whose mutation lost a MySQL deadlock
+// to other requests on every attempt (internal/app retries it first): nothing was saved
+// and the same request may be sent again.
+const ReasonConcurrentWrite = "CONCURRENT_WRITE"
+
+// isDeadlock reports MySQL's ER_LOCK_DEADLOCK (internal/database.IsDeadlock, which this
+// package cannot import).
+func isDeadlock(err error) bool {
+	var my *mysql.MySQLError
+	return errors.As(err, &my) && my.Number == 1213
 }
 
 // ReasonEmptyFilter is the reason of a where input holding an empty condition, such as

@@ -2,18 +2,16 @@ package catalog
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/go-sql-driver/mysql"
 
 	"github.com/xiadan/xiadan/ent"
 	"github.com/xiadan/xiadan/ent/searchsynonym"
 	"github.com/xiadan/xiadan/ent/searchsynonymterm"
 	"github.com/xiadan/xiadan/internal/apperror"
 	"github.com/xiadan/xiadan/internal/catalog/hooks"
+	"github.com/xiadan/xiadan/internal/database"
 	"github.com/xiadan/xiadan/internal/search"
 	"github.com/xiadan/xiadan/internal/viewer"
 )
@@ -185,7 +183,7 @@ func claimTerms(ctx context.Context, client *ent.Client, id int, terms []synonym
 		switch {
 		case err == nil:
 			continue
-		case isDeadlock(err):
+		case database.IsRetryable(err):
 			// The transaction is gone: read nothing more in it.
 			return synonymTaken(t.text, 0)
 		case ent.IsConstraintError(err):
@@ -248,13 +246,6 @@ func textOf(ts []synonymTerm, key string) string {
 		}
 	}
 	return key
-}
-
-// isDeadlock reports whether MySQL rolled the transaction back to break a deadlock or a
-// lock wait that timed out.
-func isDeadlock(err error) bool {
-	var my *mysql.MySQLError
-	return errors.As(err, &my) && (my.Number == 1213 || my.Number == 1205)
 }
 
 func synonymsChanged(ctx context.Context) {

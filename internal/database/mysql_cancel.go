@@ -196,12 +196,16 @@ func (c *killableConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driv
 
 func (c *killableConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
 	defer c.watch(ctx)()
-	return c.conn.(driver.ExecerContext).ExecContext(ctx, query, args)
+	res, err := c.conn.(driver.ExecerContext).ExecContext(ctx, query, args)
+	noteDeadlock(ctx, err)
+	return res, err
 }
 
 func (c *killableConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
 	defer c.watch(ctx)()
-	return c.conn.(driver.QueryerContext).QueryContext(ctx, query, args)
+	rows, err := c.conn.(driver.QueryerContext).QueryContext(ctx, query, args)
+	noteDeadlock(ctx, err)
+	return rows, err
 }
 
 func (c *killableConn) Ping(ctx context.Context) error {
@@ -235,12 +239,16 @@ type killableStmt struct {
 
 func (s *killableStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
 	defer s.c.watch(ctx)()
-	return s.Stmt.(driver.StmtExecContext).ExecContext(ctx, args)
+	res, err := s.Stmt.(driver.StmtExecContext).ExecContext(ctx, args)
+	noteDeadlock(ctx, err)
+	return res, err
 }
 
 func (s *killableStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
 	defer s.c.watch(ctx)()
-	return s.Stmt.(driver.StmtQueryContext).QueryContext(ctx, args)
+	rows, err := s.Stmt.(driver.StmtQueryContext).QueryContext(ctx, args)
+	noteDeadlock(ctx, err)
+	return rows, err
 }
 
 func (s *killableStmt) CheckNamedValue(nv *driver.NamedValue) error {

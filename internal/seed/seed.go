@@ -15,8 +15,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-
 	"github.com/xiadan/xiadan/ent"
 	"github.com/xiadan/xiadan/ent/merchant"
 	"github.com/xiadan/xiadan/ent/product"
@@ -24,6 +22,7 @@ import (
 	"github.com/xiadan/xiadan/ent/user"
 	"github.com/xiadan/xiadan/internal/auth"
 	"github.com/xiadan/xiadan/internal/catalog/hooks"
+	"github.com/xiadan/xiadan/internal/database"
 	"github.com/xiadan/xiadan/internal/demoimage"
 	"github.com/xiadan/xiadan/internal/i18n"
 	"github.com/xiadan/xiadan/internal/slug"
@@ -550,17 +549,11 @@ func (w *scaleWriter) startBulk(ctx context.Context, writers int) {
 func (w *scaleWriter) write(ctx context.Context, b *bulkBatch) error {
 	for try := 1; ; try++ {
 		err := inTx(ctx, w.client, func(ctx context.Context, c *ent.Client) error { return insertBulk(ctx, c, b) })
-		if err == nil || try > bulkRetries || !retryable(err) {
+		if err == nil || try > bulkRetries || !database.IsRetryable(err) {
 			return err
 		}
 		w.s.logger.Info("scale batch rolled back, trying again", "try", try, "err", err)
 	}
-}
-
-// retryable reports a MySQL deadlock (1213) or lock wait timeout (1205).
-func retryable(err error) bool {
-	var me *mysql.MySQLError
-	return errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205)
 }
 
 func (w *scaleWriter) ok() bool {
