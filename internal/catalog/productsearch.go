@@ -91,8 +91,9 @@ type PriceBandFacet struct {
 	Count int
 }
 
-// PriceBands are the lower bounds of the price bands, in minor units (fen).
-var PriceBands = []int64{0, 5000, 10000, 20000, 50000, 100000}
+// PriceBands are the lower bounds of the price bands, in minor units (fen): those of the
+// search server's (meili.DefaultPriceBands), so both engines' facets read the same.
+var PriceBands = append([]int64{0}, meili.DefaultPriceBands...)
 
 // MaxFacetValues bounds the categories and merchants listed, most matches first.
 const MaxFacetValues = 20

@@ -5,10 +5,17 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 )
+
+// DefaultPriceBands are the upper bounds, in minor units (fen), of the price-band facet:
+// 0–50, 50–100, 100–200, 200–500, 500–1,000 and 1,000+ yuan. The embedded search's
+// facets use the same bands (catalog.PriceBands), so a facet reads the same whichever
+// engine answered.
+var DefaultPriceBands = []int64{5000, 10000, 20000, 50000, 100000}
 
 // Config is how to reach the search server and what to keep there (SEARCH_* variables).
 type Config struct {
@@ -38,7 +45,7 @@ type Config struct {
 	// (SEARCH_SYNC_INTERVAL, default 1s): the lag of an index behind the catalog.
 	SyncInterval time.Duration
 	// PriceBands are the upper bounds, in minor units, of the price bands offered as a
-	// facet (SEARCH_PRICE_BANDS, default 5000,10000,50000,100000,500000).
+	// facet (SEARCH_PRICE_BANDS, default DefaultPriceBands).
 	PriceBands []int64
 	// TaskPoll is the first wait between polls of an asynchronous write (default 20ms,
 	// doubling up to 1s).
@@ -68,7 +75,7 @@ func (c Config) withDefaults() Config {
 		c.SyncInterval = time.Second
 	}
 	if c.PriceBands == nil {
-		c.PriceBands = []int64{5000, 10000, 50000, 100000, 500000}
+		c.PriceBands = slices.Clone(DefaultPriceBands)
 	}
 	if c.TaskPoll == 0 {
 		c.TaskPoll = 20 * time.Millisecond

@@ -20,7 +20,7 @@ func TestConfigFromEnv(t *testing.T) {
 	}
 	want := Config{URL: "meilisearch://search:7700", Key: "k", IndexPrefix: "products", Locales: []string{"zh-CN", "en"},
 		Timeout: 2 * time.Second, Sync: true, SyncBatch: 500, SyncInterval: time.Second,
-		PriceBands: []int64{5000, 10000, 50000, 100000, 500000}, TaskPoll: 20 * time.Millisecond, TaskTimeout: 5 * time.Minute}
+		PriceBands: []int64{5000, 10000, 20000, 50000, 100000}, TaskPoll: 20 * time.Millisecond, TaskTimeout: 5 * time.Minute}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("defaults\n got %+v\nwant %+v", c, want)
 	}
