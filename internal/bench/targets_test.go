@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/xiadan/xiadan/internal/bench"
+	"github.com/xiadan/xiadan/internal/catalog"
 )
 
 func TestTargetsOfIssue12(t *testing.T) {
@@ -64,5 +65,12 @@ func TestSettingsFromEnv(t *testing.T) {
 	env = map[string]string{"BENCH_STORES": "postgres"}
 	if _, err := bench.SettingsFromEnv(func(k string) string { return env[k] }); err == nil {
 		t.Fatal("BENCH_STORES=postgres accepted")
+	}
+}
+
+// The baseline counts exactly up to the server's limit, as the server does.
+func TestBaselineCountsLikeTheServer(t *testing.T) {
+	if bench.ExactCountLimit != catalog.ExactCountLimit {
+		t.Fatalf("bench.ExactCountLimit %d, catalog.ExactCountLimit %d", bench.ExactCountLimit, catalog.ExactCountLimit)
 	}
 }
