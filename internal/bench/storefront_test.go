@@ -443,9 +443,13 @@ func printReport(s bench.Settings, seeds []string, results []result, sizes []pag
 		if r.baselineDiffers != "" {
 			ratio = "not comparable: the baseline's page differs (see the log)"
 		}
+		judged := target.Judge(r.server.Throughput(), r.server.Percentile(0.99))
+		if r.server.Requests == 0 {
+			judged = "not measured: the server's run failed (see the log)"
+		}
 		fmt.Printf("| %s | %s | %.1f | %.2f ms | %.2f ms | %d | %.3f | %s | %s | %.1f | %.2f ms | %.3f | %s |\n",
 			r.store, r.scenario, r.server.Throughput(), ms(r.server.Percentile(0.5)), ms(r.server.Percentile(0.99)),
-			r.server.Errors, r.serverStmts, target, target.Judge(r.server.Throughput(), r.server.Percentile(0.99)),
+			r.server.Errors, r.serverStmts, target, judged,
 			r.baseline.Throughput(), ms(r.baseline.Percentile(0.99)), r.baseStmts, ratio)
 	}
 	if len(sizes) > 0 {
