@@ -80,19 +80,20 @@ func setCount(ctx context.Context, conn *ent.ProductConnection, n int, p CountPr
 // countProducts is the totalCount of query, the list's filtered query; keyword is the
 // analysed keyword query is narrowed by (nil for none), which names the shared count.
 func countProducts(ctx context.Context, query *ent.ProductQuery, filter *ProductFilter, keyword *search.Analyzed) (int, CountPrecision, error) {
+	key, shared := countKey(ctx, filter, keyword)
+	cache := loader.For(ctx).Counts()
+	cached, fresh, ok := cache.Cached(key)
+	if shared && fresh && cached > ExactCountLimit {
+		// A shared count past the limit taken seconds ago: no statement at all.
+		return cached, CountEstimate, nil
+	}
 	n, err := countAtMost(ctx, query, ExactCountLimit+1)
 	if err != nil {
 		return 0, "", err
 	}
-	key, shared := countKey(ctx, filter, keyword)
-	cache := loader.For(ctx).Counts()
 	if n <= ExactCountLimit {
 		cache.Forget(key)
 		return n, CountExact, nil
-	}
-	cached, fresh, ok := cache.Cached(key)
-	if shared && fresh {
-		return cached, CountEstimate, nil
 	}
 	q := query.Clone()
 	run, started := cache.Start(ctx, key, func(ctx context.Context) (int, error) { return q.Count(ctx) })
