@@ -25,22 +25,26 @@ const deadlockAttempts = 3
 // on its own). Each attempt gets fresh loaders (nothing read by the lost attempt is
 // reused) and the same request id, so idempotency keys derived from it hold.
 //
-// Only plain POSTs are retried: their answer is kept until it is known to be the last.
-// Websocket and streaming requests, and queries (which take no locks), pass through.
+// Only JSON POSTs are retried: their answer is kept until it is known to be the last.
+// Websocket, streaming and multipart (upload) requests pass through; queries take no
+// locks and are never marked.
 func (a *App) retryDeadlocks(next http.Handler) http.Handler {
 	if a.DB.Dialect != "mysql" { // SQLite runs one writer at a time: no deadlocks
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		accept := r.Header.Get("Accept")
-		if r.Method != http.MethodPost || r.Header.Get("Upgrade") != "" ||
+		accept, ct := r.Header.Get("Accept"), r.Header.Get("Content-Type")
+		if r.Method != http.MethodPost || r.Header.Get("Upgrade") != "" || !strings.Contains(ct, "json") ||
 			strings.Contains(accept, "text/event-stream") || strings.Contains(accept, "multipart/") {
-			next.ServeHTTP(w, r)
+			next.ServeHTTP(w, r) // uploads (multipart), streams and websockets as they come
 			return
 		}
 		body, err := io.ReadAll(r.Body) // limitBody bounds it
 		if err != nil {
-			http.Error(w, "reading the request body: "+err.Error(), http.StatusBadRequest)
+			// Too large, or the client went away: the handler answers as it would have,
+			// reading what came and then the same error.
+			r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), errReader{err}))
+			next.ServeHTTP(w, r)
 			return
 		}
 		for attempt := 1; ; attempt++ {
@@ -66,6 +70,11 @@ func (a *App) retryDeadlocks(next http.Handler) http.Handler {
 		}
 	})
 }
+
+// errReader fails every read with err.
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 
 // bufferedResponse keeps an answer until it is known to be the one to send.
 type bufferedResponse struct {
