@@ -83,8 +83,14 @@ func countProducts(ctx context.Context, query *ent.ProductQuery, filter *Product
 	key, shared := countKey(ctx, filter, keyword)
 	cache := loader.For(ctx).Counts()
 	cached, fresh, ok := cache.Cached(key)
-	if shared && fresh && cached > ExactCountLimit {
-		// A shared count past the limit taken seconds ago: no statement at all.
+	if shared && ok && cached > ExactCountLimit {
+		// A shared count past the limit: no statement at all. Once it is older than the
+		// TTL it is counted again in the background (this request does not wait: the
+		// count takes a minute at 1M) and served meanwhile.
+		if !fresh {
+			q := query.Clone()
+			cache.Start(ctx, key, func(ctx context.Context) (int, error) { return q.Count(ctx) })
+		}
 		return cached, CountEstimate, nil
 	}
 	n, err := countAtMost(ctx, query, ExactCountLimit+1)
@@ -97,9 +103,9 @@ func countProducts(ctx context.Context, query *ent.ProductQuery, filter *Product
 	}
 	q := query.Clone()
 	run, started := cache.Start(ctx, key, func(ctx context.Context) (int, error) { return q.Count(ctx) })
-	// The shopper whose request started the count waits for it a little; the others
-	// answer at once with what is known (a count that takes a minute must not add the
-	// budget to every page meanwhile). Staff wait, for a count of their own.
+	// The shopper whose request started the first count waits for it a little; the others
+	// answer at once with the bound (a count that takes a minute must not add the budget
+	// to every page meanwhile). Staff wait, for a count of their own.
 	if started || !shared {
 		if total, done := run.Wait(ctx, cache.Budget()); done {
 			return total, CountExact, nil
