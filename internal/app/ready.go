@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"sync"
-	"time"
 
 	"github.com/xiadan/xiadan/internal/database"
 )
@@ -20,7 +19,7 @@ func (a *App) readyz() http.HandlerFunc {
 		last string // the reason of the last answer, "" when ready (as at start, after migrating)
 	)
 	return func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		ctx, cancel := context.WithTimeout(r.Context(), a.Config.ReadyTimeout)
 		defer cancel()
 		err := a.DB.Ready(ctx)
 		reason := ""

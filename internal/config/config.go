@@ -102,6 +102,9 @@ type Config struct {
 	// RequestTimeout bounds every request but subscriptions: past it the request's
 	// database work is cancelled, a mutation rolled back, and the caller told TIMEOUT.
 	RequestTimeout time.Duration
+	// ReadyTimeout bounds /readyz's look at the schema (READY_TIMEOUT, default 2s): a probe
+	// that waits longer is told the database is unreachable.
+	ReadyTimeout time.Duration
 	// WSMaxPerUser caps the websockets and event streams one account or API client (or,
 	// without a token, one client address) may hold open at once, on each replica.
 	WSMaxPerUser int
@@ -220,6 +223,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		LogFormat:              r.str("LOG_FORMAT", "text"),
 		ShutdownTimeout:        r.duration("SHUTDOWN_TIMEOUT", 20*time.Second),
 		RequestTimeout:         r.duration("REQUEST_TIMEOUT", 10*time.Second),
+		ReadyTimeout:           r.duration("READY_TIMEOUT", 2*time.Second),
 		WSMaxPerUser:           r.integer("WS_MAX_PER_USER", 10),
 		WSInitTimeout:          r.duration("WS_INIT_TIMEOUT", 10*time.Second),
 		StreamKeepAlive:        r.duration("STREAM_KEEPALIVE_INTERVAL", 15*time.Second),
@@ -417,6 +421,9 @@ func (c Config) Validate() error {
 	}
 	if c.CountBudget < 0 || c.CountBudget > 5*time.Minute {
 		bad("COUNT_BUDGET", "must be between 0 and 5m")
+	}
+	if c.ReadyTimeout < 100*time.Millisecond || c.ReadyTimeout > time.Minute {
+		bad("READY_TIMEOUT", "must be between 100ms and 1m")
 	}
 	if c.RequestTimeout < time.Second || c.RequestTimeout > 10*time.Minute {
 		bad("REQUEST_TIMEOUT", "must be between 1s and 10m")
