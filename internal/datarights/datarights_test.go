@@ -341,6 +341,8 @@ func TestCancelRacingCompletion(t *testing.T) {
 			w := &world{s: s}
 			admin := s.NewAdmin(t, "admin@example.com").AccessToken
 			client, ctx := s.Client()
+			wins := map[string]int{}
+			t.Cleanup(func() { t.Logf("winners: %v", wins) })
 			for i := range apitest.RaceRounds(d, 6) {
 				u := s.Register(fmt.Sprintf("racer%d@example.com", i), "Racer")
 				r := w.do(t, u.AccessToken, deleteOp, nil)
@@ -357,6 +359,7 @@ func TestCancelRacingCompletion(t *testing.T) {
 					t.Fatalf("round %d: %d decisions audited, want 1", i, len(decisions))
 				}
 				st := client.User.GetX(ctx, mustAtoi(t, u.UserID)).Status
+				wins[decisions[0].Action]++
 				switch {
 				case outs[0].Code() == "" && (got.Status != "CANCELLED" || st != user.StatusACTIVE || decisions[0].Action != "datarights.cancel"):
 					t.Fatalf("round %d: cancel won but request %s, user %s", i, got.Status, st)
@@ -376,4 +379,3 @@ func mustAtoi(t *testing.T, s string) int {
 	}
 	return n
 }
-
