@@ -18,6 +18,7 @@ import (
 	"github.com/xiadan/xiadan/ent/refreshtoken"
 	"github.com/xiadan/xiadan/ent/review"
 	"github.com/xiadan/xiadan/ent/user"
+	"github.com/xiadan/xiadan/ent/useridentity"
 	"github.com/xiadan/xiadan/internal/apitest"
 	"github.com/xiadan/xiadan/internal/datarights"
 )
@@ -138,6 +139,11 @@ func TestExportErasureStory(t *testing.T) {
 		otherOrder := w.life(t, w.other, "Zhao Lei", "13900139000", "9 Other Street")
 		client, ctx := s.Client()
 		buyerID, _ := strconv.Atoi(w.buyer.UserID)
+		// A linked WeChat mini-program identity: exported by platform name only, deleted by erasure.
+		var linked struct{ LinkMiniProgram struct{ OpenID string } }
+		w.must(t, w.buyer.AccessToken, `mutation($i: MiniProgramSignInInput!) { linkMiniProgram(input: $i) { openID } }`,
+			map[string]any{"i": map[string]any{"platform": "WECHAT", "code": "wang-fang"}}, &linked)
+		openID := linked.LinkMiniProgram.OpenID
 
 		// Export: the buyer's data, none of the other's.
 		ex := w.do(t, w.buyer.AccessToken, exportOp, nil)
@@ -166,7 +172,10 @@ func TestExportErasureStory(t *testing.T) {
 			doc.Tickets[0].Messages[0].Body != "Hello from Wang Fang" {
 			t.Errorf("reviews %+v tickets %+v", doc.Reviews, doc.Tickets)
 		}
-		for _, leak := range []string{"other@example.com", "Zhao Lei", "9 Other Street", otherOrder, "13900139000", "password", "instructions"} {
+		if len(doc.Identities) != 1 || doc.Identities[0].Provider != "WECHAT" || openID == "" {
+			t.Errorf("identities: %+v (openid %q)", doc.Identities, openID)
+		}
+		for _, leak := range []string{openID, "other@example.com", "Zhao Lei", "9 Other Street", otherOrder, "13900139000", "password", "instructions"} {
 			if strings.Contains(*ex.Archive, leak) {
 				t.Errorf("the export holds %q", leak)
 			}
@@ -260,6 +269,14 @@ func TestExportErasureStory(t *testing.T) {
 		}
 		if n := client.Address.Query().Where(address.UserID(buyerID)).CountX(ctx); n != 0 {
 			t.Errorf("%d addresses left", n)
+		}
+		if n := client.UserIdentity.Query().Where(useridentity.UserID(buyerID)).CountX(ctx); n != 0 {
+			t.Errorf("%d identities left", n)
+		}
+		// The mini program now signs the same person into a new, empty account.
+		again := s.SignInMini(t, "WECHAT", "wang-fang")
+		if again.UserID == w.buyer.UserID {
+			t.Errorf("the mini program signed into the erased account")
 		}
 		if n := client.RefreshToken.Query().Where(refreshtoken.UserID(buyerID)).CountX(ctx); n != 0 {
 			t.Errorf("%d refresh tokens left", n)
