@@ -11,6 +11,7 @@ import (
 
 	"github.com/xiadan/xiadan/ent/address"
 	"github.com/xiadan/xiadan/ent/auditlog"
+	"github.com/xiadan/xiadan/ent/datarequest"
 	"github.com/xiadan/xiadan/ent/merchant"
 	"github.com/xiadan/xiadan/ent/order"
 	"github.com/xiadan/xiadan/ent/payment"
@@ -395,4 +396,42 @@ func mustAtoi(t *testing.T, s string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestConcurrentRequestsGiveOne: the same person asking twice at once for an export, or for
+// deletion, gets one request both times (their user row is locked first).
+func TestConcurrentRequestsGiveOne(t *testing.T) {
+	t.Parallel()
+	for _, d := range apitest.RaceDialects() {
+		t.Run(d.Name, func(t *testing.T) {
+			t.Parallel()
+			s := apitest.New(t, d.URL(t))
+			client, ctx := s.Client()
+			for i := range apitest.RaceRounds(d, 3) {
+				u := s.Register(fmt.Sprintf("twice%d@example.com", i), "Twice")
+				for _, op := range []string{exportOp, deleteOp} {
+					outs := apitest.Race(s.Request(u.AccessToken, op, nil), s.Request(u.AccessToken, op, nil))
+					if n := apitest.Successes(t, "request", outs); n != 2 {
+						t.Fatalf("round %d: %d of 2 requests succeeded", i, n)
+					}
+					var a, b map[string]request
+					outs[0].R.Decode(t, &a)
+					outs[1].R.Decode(t, &b)
+					var ida, idb string
+					for _, r := range a {
+						ida = r.ID
+					}
+					for _, r := range b {
+						idb = r.ID
+					}
+					if ida != idb {
+						t.Fatalf("round %d: two requests %s and %s", i, ida, idb)
+					}
+				}
+				if n := client.DataRequest.Query().Where(datarequest.UserID(mustAtoi(t, u.UserID))).CountX(ctx); n != 2 {
+					t.Fatalf("round %d: %d requests stored, want 2 (one export, one erasure)", i, n)
+				}
+			}
+		})
+	}
 }
