@@ -33,6 +33,7 @@ import (
 	"github.com/xiadan/xiadan/ent/creatorlink"
 	"github.com/xiadan/xiadan/ent/customergroup"
 	"github.com/xiadan/xiadan/ent/customergroupmember"
+	"github.com/xiadan/xiadan/ent/datarequest"
 	"github.com/xiadan/xiadan/ent/emailverification"
 	"github.com/xiadan/xiadan/ent/exchangerate"
 	"github.com/xiadan/xiadan/ent/experiment"
@@ -139,6 +140,8 @@ type Client struct {
 	CustomerGroup *CustomerGroupClient
 	// CustomerGroupMember is the client for interacting with the CustomerGroupMember builders.
 	CustomerGroupMember *CustomerGroupMemberClient
+	// DataRequest is the client for interacting with the DataRequest builders.
+	DataRequest *DataRequestClient
 	// EmailVerification is the client for interacting with the EmailVerification builders.
 	EmailVerification *EmailVerificationClient
 	// ExchangeRate is the client for interacting with the ExchangeRate builders.
@@ -290,6 +293,7 @@ func (c *Client) init() {
 	c.CreatorLink = NewCreatorLinkClient(c.config)
 	c.CustomerGroup = NewCustomerGroupClient(c.config)
 	c.CustomerGroupMember = NewCustomerGroupMemberClient(c.config)
+	c.DataRequest = NewDataRequestClient(c.config)
 	c.EmailVerification = NewEmailVerificationClient(c.config)
 	c.ExchangeRate = NewExchangeRateClient(c.config)
 	c.Experiment = NewExperimentClient(c.config)
@@ -461,6 +465,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		CreatorLink:            NewCreatorLinkClient(cfg),
 		CustomerGroup:          NewCustomerGroupClient(cfg),
 		CustomerGroupMember:    NewCustomerGroupMemberClient(cfg),
+		DataRequest:            NewDataRequestClient(cfg),
 		EmailVerification:      NewEmailVerificationClient(cfg),
 		ExchangeRate:           NewExchangeRateClient(cfg),
 		Experiment:             NewExperimentClient(cfg),
@@ -559,6 +564,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		CreatorLink:            NewCreatorLinkClient(cfg),
 		CustomerGroup:          NewCustomerGroupClient(cfg),
 		CustomerGroupMember:    NewCustomerGroupMemberClient(cfg),
+		DataRequest:            NewDataRequestClient(cfg),
 		EmailVerification:      NewEmailVerificationClient(cfg),
 		ExchangeRate:           NewExchangeRateClient(cfg),
 		Experiment:             NewExperimentClient(cfg),
@@ -652,20 +658,21 @@ func (c *Client) Use(hooks ...Hook) {
 		c.Address, c.AfterSalesEvent, c.AfterSalesRequest, c.ApiClient, c.AuditLog,
 		c.CartLine, c.CatalogChange, c.Category, c.Checkout, c.Commission,
 		c.CommissionRule, c.Coupon, c.CouponTemplate, c.Creator, c.CreatorClick,
-		c.CreatorLink, c.CustomerGroup, c.CustomerGroupMember, c.EmailVerification,
-		c.ExchangeRate, c.Experiment, c.ExperimentArm, c.ExperimentConversion,
-		c.ExperimentExposure, c.FlashSaleClaim, c.FlashSaleItem, c.FlashSaleUse,
-		c.HelpArticle, c.HelpArticleVote, c.HelpCategory, c.HelpSearchToken,
-		c.MemberPrice, c.MemberTier, c.Membership, c.Merchant, c.MerchantCredit,
-		c.MerchantCreditSnapshot, c.MerchantInvitation, c.MerchantSanction, c.Order,
-		c.OrderAdjustment, c.OrderEvent, c.OrderItem, c.Payment, c.PaymentNotification,
-		c.PhoneCode, c.Product, c.ProductVariant, c.Promotion, c.RedPacket,
-		c.RedPacketCampaign, c.RedPacketClaimer, c.RedPacketSpend, c.RefreshToken,
-		c.Refund, c.RelayState, c.Review, c.ReviewReport, c.ReviewVote,
-		c.RiskAssessment, c.RiskListEntry, c.SearchSynonym, c.SearchSynonymTerm,
-		c.SearchToken, c.Shipment, c.StockMovement, c.Ticket, c.TicketMessage,
-		c.TotpCredential, c.TotpRecoveryCode, c.TrackingEvent, c.Translation, c.Upload,
-		c.User, c.UserIdentity, c.WebSignInState, c.Webhook, c.WebhookAttempt,
+		c.CreatorLink, c.CustomerGroup, c.CustomerGroupMember, c.DataRequest,
+		c.EmailVerification, c.ExchangeRate, c.Experiment, c.ExperimentArm,
+		c.ExperimentConversion, c.ExperimentExposure, c.FlashSaleClaim,
+		c.FlashSaleItem, c.FlashSaleUse, c.HelpArticle, c.HelpArticleVote,
+		c.HelpCategory, c.HelpSearchToken, c.MemberPrice, c.MemberTier, c.Membership,
+		c.Merchant, c.MerchantCredit, c.MerchantCreditSnapshot, c.MerchantInvitation,
+		c.MerchantSanction, c.Order, c.OrderAdjustment, c.OrderEvent, c.OrderItem,
+		c.Payment, c.PaymentNotification, c.PhoneCode, c.Product, c.ProductVariant,
+		c.Promotion, c.RedPacket, c.RedPacketCampaign, c.RedPacketClaimer,
+		c.RedPacketSpend, c.RefreshToken, c.Refund, c.RelayState, c.Review,
+		c.ReviewReport, c.ReviewVote, c.RiskAssessment, c.RiskListEntry,
+		c.SearchSynonym, c.SearchSynonymTerm, c.SearchToken, c.Shipment,
+		c.StockMovement, c.Ticket, c.TicketMessage, c.TotpCredential,
+		c.TotpRecoveryCode, c.TrackingEvent, c.Translation, c.Upload, c.User,
+		c.UserIdentity, c.WebSignInState, c.Webhook, c.WebhookAttempt,
 		c.WebhookDelivery,
 	} {
 		n.Use(hooks...)
@@ -679,20 +686,21 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 		c.Address, c.AfterSalesEvent, c.AfterSalesRequest, c.ApiClient, c.AuditLog,
 		c.CartLine, c.CatalogChange, c.Category, c.Checkout, c.Commission,
 		c.CommissionRule, c.Coupon, c.CouponTemplate, c.Creator, c.CreatorClick,
-		c.CreatorLink, c.CustomerGroup, c.CustomerGroupMember, c.EmailVerification,
-		c.ExchangeRate, c.Experiment, c.ExperimentArm, c.ExperimentConversion,
-		c.ExperimentExposure, c.FlashSaleClaim, c.FlashSaleItem, c.FlashSaleUse,
-		c.HelpArticle, c.HelpArticleVote, c.HelpCategory, c.HelpSearchToken,
-		c.MemberPrice, c.MemberTier, c.Membership, c.Merchant, c.MerchantCredit,
-		c.MerchantCreditSnapshot, c.MerchantInvitation, c.MerchantSanction, c.Order,
-		c.OrderAdjustment, c.OrderEvent, c.OrderItem, c.Payment, c.PaymentNotification,
-		c.PhoneCode, c.Product, c.ProductVariant, c.Promotion, c.RedPacket,
-		c.RedPacketCampaign, c.RedPacketClaimer, c.RedPacketSpend, c.RefreshToken,
-		c.Refund, c.RelayState, c.Review, c.ReviewReport, c.ReviewVote,
-		c.RiskAssessment, c.RiskListEntry, c.SearchSynonym, c.SearchSynonymTerm,
-		c.SearchToken, c.Shipment, c.StockMovement, c.Ticket, c.TicketMessage,
-		c.TotpCredential, c.TotpRecoveryCode, c.TrackingEvent, c.Translation, c.Upload,
-		c.User, c.UserIdentity, c.WebSignInState, c.Webhook, c.WebhookAttempt,
+		c.CreatorLink, c.CustomerGroup, c.CustomerGroupMember, c.DataRequest,
+		c.EmailVerification, c.ExchangeRate, c.Experiment, c.ExperimentArm,
+		c.ExperimentConversion, c.ExperimentExposure, c.FlashSaleClaim,
+		c.FlashSaleItem, c.FlashSaleUse, c.HelpArticle, c.HelpArticleVote,
+		c.HelpCategory, c.HelpSearchToken, c.MemberPrice, c.MemberTier, c.Membership,
+		c.Merchant, c.MerchantCredit, c.MerchantCreditSnapshot, c.MerchantInvitation,
+		c.MerchantSanction, c.Order, c.OrderAdjustment, c.OrderEvent, c.OrderItem,
+		c.Payment, c.PaymentNotification, c.PhoneCode, c.Product, c.ProductVariant,
+		c.Promotion, c.RedPacket, c.RedPacketCampaign, c.RedPacketClaimer,
+		c.RedPacketSpend, c.RefreshToken, c.Refund, c.RelayState, c.Review,
+		c.ReviewReport, c.ReviewVote, c.RiskAssessment, c.RiskListEntry,
+		c.SearchSynonym, c.SearchSynonymTerm, c.SearchToken, c.Shipment,
+		c.StockMovement, c.Ticket, c.TicketMessage, c.TotpCredential,
+		c.TotpRecoveryCode, c.TrackingEvent, c.Translation, c.Upload, c.User,
+		c.UserIdentity, c.WebSignInState, c.Webhook, c.WebhookAttempt,
 		c.WebhookDelivery,
 	} {
 		n.Intercept(interceptors...)
@@ -738,6 +746,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.CustomerGroup.mutate(ctx, m)
 	case *CustomerGroupMemberMutation:
 		return c.CustomerGroupMember.mutate(ctx, m)
+	case *DataRequestMutation:
+		return c.DataRequest.mutate(ctx, m)
 	case *EmailVerificationMutation:
 		return c.EmailVerification.mutate(ctx, m)
 	case *ExchangeRateMutation:
@@ -3513,6 +3523,140 @@ func (c *CustomerGroupMemberClient) mutate(ctx context.Context, m *CustomerGroup
 		return (&CustomerGroupMemberDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown CustomerGroupMember mutation op: %q", m.Op())
+	}
+}
+
+// DataRequestClient is a client for the DataRequest schema.
+type DataRequestClient struct {
+	config
+}
+
+// NewDataRequestClient returns a client for the DataRequest from the given config.
+func NewDataRequestClient(c config) *DataRequestClient {
+	return &DataRequestClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `datarequest.Hooks(f(g(h())))`.
+func (c *DataRequestClient) Use(hooks ...Hook) {
+	c.hooks.DataRequest = append(c.hooks.DataRequest, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `datarequest.Intercept(f(g(h())))`.
+func (c *DataRequestClient) Intercept(interceptors ...Interceptor) {
+	c.inters.DataRequest = append(c.inters.DataRequest, interceptors...)
+}
+
+// Create returns a builder for creating a DataRequest entity.
+func (c *DataRequestClient) Create() *DataRequestCreate {
+	mutation := newDataRequestMutation(c.config, OpCreate)
+	return &DataRequestCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of DataRequest entities.
+func (c *DataRequestClient) CreateBulk(builders ...*DataRequestCreate) *DataRequestCreateBulk {
+	return &DataRequestCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *DataRequestClient) MapCreateBulk(slice any, setFunc func(*DataRequestCreate, int)) *DataRequestCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &DataRequestCreateBulk{err: fmt.Errorf("calling to DataRequestClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*DataRequestCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &DataRequestCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for DataRequest.
+func (c *DataRequestClient) Update() *DataRequestUpdate {
+	mutation := newDataRequestMutation(c.config, OpUpdate)
+	return &DataRequestUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *DataRequestClient) UpdateOne(_m *DataRequest) *DataRequestUpdateOne {
+	mutation := newDataRequestMutation(c.config, OpUpdateOne, withDataRequest(_m))
+	return &DataRequestUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *DataRequestClient) UpdateOneID(id int) *DataRequestUpdateOne {
+	mutation := newDataRequestMutation(c.config, OpUpdateOne, withDataRequestID(id))
+	return &DataRequestUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for DataRequest.
+func (c *DataRequestClient) Delete() *DataRequestDelete {
+	mutation := newDataRequestMutation(c.config, OpDelete)
+	return &DataRequestDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *DataRequestClient) DeleteOne(_m *DataRequest) *DataRequestDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *DataRequestClient) DeleteOneID(id int) *DataRequestDeleteOne {
+	builder := c.Delete().Where(datarequest.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &DataRequestDeleteOne{builder}
+}
+
+// Query returns a query builder for DataRequest.
+func (c *DataRequestClient) Query() *DataRequestQuery {
+	return &DataRequestQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeDataRequest},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a DataRequest entity by its id.
+func (c *DataRequestClient) Get(ctx context.Context, id int) (*DataRequest, error) {
+	return c.Query().Where(datarequest.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *DataRequestClient) GetX(ctx context.Context, id int) *DataRequest {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *DataRequestClient) Hooks() []Hook {
+	hooks := c.hooks.DataRequest
+	return append(hooks[:len(hooks):len(hooks)], datarequest.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *DataRequestClient) Interceptors() []Interceptor {
+	return c.inters.DataRequest
+}
+
+func (c *DataRequestClient) mutate(ctx context.Context, m *DataRequestMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&DataRequestCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&DataRequestUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&DataRequestUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&DataRequestDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown DataRequest mutation op: %q", m.Op())
 	}
 }
 
@@ -13086,7 +13230,7 @@ type (
 		Address, AfterSalesEvent, AfterSalesRequest, ApiClient, AuditLog, CartLine,
 		CatalogChange, Category, Checkout, Commission, CommissionRule, Coupon,
 		CouponTemplate, Creator, CreatorClick, CreatorLink, CustomerGroup,
-		CustomerGroupMember, EmailVerification, ExchangeRate, Experiment,
+		CustomerGroupMember, DataRequest, EmailVerification, ExchangeRate, Experiment,
 		ExperimentArm, ExperimentConversion, ExperimentExposure, FlashSaleClaim,
 		FlashSaleItem, FlashSaleUse, HelpArticle, HelpArticleVote, HelpCategory,
 		HelpSearchToken, MemberPrice, MemberTier, Membership, Merchant, MerchantCredit,
@@ -13104,7 +13248,7 @@ type (
 		Address, AfterSalesEvent, AfterSalesRequest, ApiClient, AuditLog, CartLine,
 		CatalogChange, Category, Checkout, Commission, CommissionRule, Coupon,
 		CouponTemplate, Creator, CreatorClick, CreatorLink, CustomerGroup,
-		CustomerGroupMember, EmailVerification, ExchangeRate, Experiment,
+		CustomerGroupMember, DataRequest, EmailVerification, ExchangeRate, Experiment,
 		ExperimentArm, ExperimentConversion, ExperimentExposure, FlashSaleClaim,
 		FlashSaleItem, FlashSaleUse, HelpArticle, HelpArticleVote, HelpCategory,
 		HelpSearchToken, MemberPrice, MemberTier, Membership, Merchant, MerchantCredit,

@@ -30,6 +30,7 @@ import (
 	"github.com/xiadan/xiadan/ent/creatorlink"
 	"github.com/xiadan/xiadan/ent/customergroup"
 	"github.com/xiadan/xiadan/ent/customergroupmember"
+	"github.com/xiadan/xiadan/ent/datarequest"
 	"github.com/xiadan/xiadan/ent/emailverification"
 	"github.com/xiadan/xiadan/ent/exchangerate"
 	"github.com/xiadan/xiadan/ent/experiment"
@@ -169,6 +170,7 @@ func checkColumn(t, c string) error {
 			creatorlink.Table:            creatorlink.ValidColumn,
 			customergroup.Table:          customergroup.ValidColumn,
 			customergroupmember.Table:    customergroupmember.ValidColumn,
+			datarequest.Table:            datarequest.ValidColumn,
 			emailverification.Table:      emailverification.ValidColumn,
 			exchangerate.Table:           exchangerate.ValidColumn,
 			experiment.Table:             experiment.ValidColumn,

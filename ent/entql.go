@@ -21,6 +21,7 @@ import (
 	"github.com/xiadan/xiadan/ent/creatorlink"
 	"github.com/xiadan/xiadan/ent/customergroup"
 	"github.com/xiadan/xiadan/ent/customergroupmember"
+	"github.com/xiadan/xiadan/ent/datarequest"
 	"github.com/xiadan/xiadan/ent/emailverification"
 	"github.com/xiadan/xiadan/ent/exchangerate"
 	"github.com/xiadan/xiadan/ent/experiment"
@@ -92,7 +93,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 79)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 80)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   address.Table,
@@ -499,6 +500,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   datarequest.Table,
+			Columns: datarequest.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: datarequest.FieldID,
+			},
+		},
+		Type: "DataRequest",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			datarequest.FieldCreatedAt:   {Type: field.TypeTime, Column: datarequest.FieldCreatedAt},
+			datarequest.FieldUpdatedAt:   {Type: field.TypeTime, Column: datarequest.FieldUpdatedAt},
+			datarequest.FieldUserID:      {Type: field.TypeInt, Column: datarequest.FieldUserID},
+			datarequest.FieldKind:        {Type: field.TypeEnum, Column: datarequest.FieldKind},
+			datarequest.FieldStatus:      {Type: field.TypeEnum, Column: datarequest.FieldStatus},
+			datarequest.FieldReason:      {Type: field.TypeString, Column: datarequest.FieldReason},
+			datarequest.FieldNote:        {Type: field.TypeString, Column: datarequest.FieldNote},
+			datarequest.FieldDueAt:       {Type: field.TypeTime, Column: datarequest.FieldDueAt},
+			datarequest.FieldCompletedAt: {Type: field.TypeTime, Column: datarequest.FieldCompletedAt},
+			datarequest.FieldHandledBy:   {Type: field.TypeInt, Column: datarequest.FieldHandledBy},
+			datarequest.FieldArchive:     {Type: field.TypeString, Column: datarequest.FieldArchive},
+		},
+	}
+	graph.Nodes[19] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   emailverification.Table,
 			Columns: emailverification.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -518,7 +543,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			emailverification.FieldUsedAt:    {Type: field.TypeTime, Column: emailverification.FieldUsedAt},
 		},
 	}
-	graph.Nodes[19] = &sqlgraph.Node{
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   exchangerate.Table,
 			Columns: exchangerate.Columns,
@@ -538,7 +563,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			exchangerate.FieldCreatedAt:   {Type: field.TypeTime, Column: exchangerate.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[20] = &sqlgraph.Node{
+	graph.Nodes[21] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   experiment.Table,
 			Columns: experiment.Columns,
@@ -559,7 +584,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			experiment.FieldControlArm: {Type: field.TypeString, Column: experiment.FieldControlArm},
 		},
 	}
-	graph.Nodes[21] = &sqlgraph.Node{
+	graph.Nodes[22] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   experimentarm.Table,
 			Columns: experimentarm.Columns,
@@ -577,7 +602,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			experimentarm.FieldPayload:      {Type: field.TypeJSON, Column: experimentarm.FieldPayload},
 		},
 	}
-	graph.Nodes[22] = &sqlgraph.Node{
+	graph.Nodes[23] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   experimentconversion.Table,
 			Columns: experimentconversion.Columns,
@@ -600,7 +625,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			experimentconversion.FieldCreatedAt:    {Type: field.TypeTime, Column: experimentconversion.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[23] = &sqlgraph.Node{
+	graph.Nodes[24] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   experimentexposure.Table,
 			Columns: experimentexposure.Columns,
@@ -619,7 +644,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			experimentexposure.FieldRevenue:      {Type: field.TypeInt64, Column: experimentexposure.FieldRevenue},
 		},
 	}
-	graph.Nodes[24] = &sqlgraph.Node{
+	graph.Nodes[25] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   flashsaleclaim.Table,
 			Columns: flashsaleclaim.Columns,
@@ -635,7 +660,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			flashsaleclaim.FieldQuantity: {Type: field.TypeInt, Column: flashsaleclaim.FieldQuantity},
 		},
 	}
-	graph.Nodes[25] = &sqlgraph.Node{
+	graph.Nodes[26] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   flashsaleitem.Table,
 			Columns: flashsaleitem.Columns,
@@ -654,7 +679,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			flashsaleitem.FieldSold:        {Type: field.TypeInt, Column: flashsaleitem.FieldSold},
 		},
 	}
-	graph.Nodes[26] = &sqlgraph.Node{
+	graph.Nodes[27] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   flashsaleuse.Table,
 			Columns: flashsaleuse.Columns,
@@ -673,7 +698,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			flashsaleuse.FieldReleasedAt: {Type: field.TypeTime, Column: flashsaleuse.FieldReleasedAt},
 		},
 	}
-	graph.Nodes[27] = &sqlgraph.Node{
+	graph.Nodes[28] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   helparticle.Table,
 			Columns: helparticle.Columns,
@@ -698,7 +723,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			helparticle.FieldUpdatedAt:       {Type: field.TypeTime, Column: helparticle.FieldUpdatedAt},
 		},
 	}
-	graph.Nodes[28] = &sqlgraph.Node{
+	graph.Nodes[29] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   helparticlevote.Table,
 			Columns: helparticlevote.Columns,
@@ -716,7 +741,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			helparticlevote.FieldUpdatedAt: {Type: field.TypeTime, Column: helparticlevote.FieldUpdatedAt},
 		},
 	}
-	graph.Nodes[29] = &sqlgraph.Node{
+	graph.Nodes[30] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   helpcategory.Table,
 			Columns: helpcategory.Columns,
@@ -734,7 +759,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			helpcategory.FieldCreatedAt: {Type: field.TypeTime, Column: helpcategory.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[30] = &sqlgraph.Node{
+	graph.Nodes[31] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   helpsearchtoken.Table,
 			Columns: helpsearchtoken.Columns,
@@ -750,7 +775,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			helpsearchtoken.FieldWeight:    {Type: field.TypeInt, Column: helpsearchtoken.FieldWeight},
 		},
 	}
-	graph.Nodes[31] = &sqlgraph.Node{
+	graph.Nodes[32] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   memberprice.Table,
 			Columns: memberprice.Columns,
@@ -770,7 +795,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			memberprice.FieldCurrency:   {Type: field.TypeString, Column: memberprice.FieldCurrency},
 		},
 	}
-	graph.Nodes[32] = &sqlgraph.Node{
+	graph.Nodes[33] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   membertier.Table,
 			Columns: membertier.Columns,
@@ -796,7 +821,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			membertier.FieldCurrency:        {Type: field.TypeString, Column: membertier.FieldCurrency},
 		},
 	}
-	graph.Nodes[33] = &sqlgraph.Node{
+	graph.Nodes[34] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   membership.Table,
 			Columns: membership.Columns,
@@ -816,7 +841,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			membership.FieldVersion:    {Type: field.TypeInt, Column: membership.FieldVersion},
 		},
 	}
-	graph.Nodes[34] = &sqlgraph.Node{
+	graph.Nodes[35] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   merchant.Table,
 			Columns: merchant.Columns,
@@ -860,7 +885,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			merchant.FieldRemovedAt:             {Type: field.TypeTime, Column: merchant.FieldRemovedAt},
 		},
 	}
-	graph.Nodes[35] = &sqlgraph.Node{
+	graph.Nodes[36] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   merchantcredit.Table,
 			Columns: merchantcredit.Columns,
@@ -880,7 +905,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			merchantcredit.FieldVersion:    {Type: field.TypeInt, Column: merchantcredit.FieldVersion},
 		},
 	}
-	graph.Nodes[36] = &sqlgraph.Node{
+	graph.Nodes[37] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   merchantcreditsnapshot.Table,
 			Columns: merchantcreditsnapshot.Columns,
@@ -898,7 +923,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			merchantcreditsnapshot.FieldComputedAt: {Type: field.TypeTime, Column: merchantcreditsnapshot.FieldComputedAt},
 		},
 	}
-	graph.Nodes[37] = &sqlgraph.Node{
+	graph.Nodes[38] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   merchantinvitation.Table,
 			Columns: merchantinvitation.Columns,
@@ -918,7 +943,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			merchantinvitation.FieldExpiresAt:   {Type: field.TypeTime, Column: merchantinvitation.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[38] = &sqlgraph.Node{
+	graph.Nodes[39] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   merchantsanction.Table,
 			Columns: merchantsanction.Columns,
@@ -944,7 +969,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			merchantsanction.FieldAppealedByID: {Type: field.TypeInt, Column: merchantsanction.FieldAppealedByID},
 		},
 	}
-	graph.Nodes[39] = &sqlgraph.Node{
+	graph.Nodes[40] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   order.Table,
 			Columns: order.Columns,
@@ -987,7 +1012,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			order.FieldAfterSalesStatus: {Type: field.TypeEnum, Column: order.FieldAfterSalesStatus},
 		},
 	}
-	graph.Nodes[40] = &sqlgraph.Node{
+	graph.Nodes[41] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   orderadjustment.Table,
 			Columns: orderadjustment.Columns,
@@ -1010,7 +1035,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			orderadjustment.FieldLines:          {Type: field.TypeJSON, Column: orderadjustment.FieldLines},
 		},
 	}
-	graph.Nodes[41] = &sqlgraph.Node{
+	graph.Nodes[42] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   orderevent.Table,
 			Columns: orderevent.Columns,
@@ -1036,7 +1061,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			orderevent.FieldReviewID:   {Type: field.TypeInt, Column: orderevent.FieldReviewID},
 		},
 	}
-	graph.Nodes[42] = &sqlgraph.Node{
+	graph.Nodes[43] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   orderitem.Table,
 			Columns: orderitem.Columns,
@@ -1063,7 +1088,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			orderitem.FieldAfterSalesStatus: {Type: field.TypeEnum, Column: orderitem.FieldAfterSalesStatus},
 		},
 	}
-	graph.Nodes[43] = &sqlgraph.Node{
+	graph.Nodes[44] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   payment.Table,
 			Columns: payment.Columns,
@@ -1093,7 +1118,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			payment.FieldExpiresAt:      {Type: field.TypeTime, Column: payment.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[44] = &sqlgraph.Node{
+	graph.Nodes[45] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   paymentnotification.Table,
 			Columns: paymentnotification.Columns,
@@ -1115,7 +1140,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			paymentnotification.FieldReceivedAt:  {Type: field.TypeTime, Column: paymentnotification.FieldReceivedAt},
 		},
 	}
-	graph.Nodes[45] = &sqlgraph.Node{
+	graph.Nodes[46] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   phonecode.Table,
 			Columns: phonecode.Columns,
@@ -1137,7 +1162,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			phonecode.FieldUsedAt:        {Type: field.TypeTime, Column: phonecode.FieldUsedAt},
 		},
 	}
-	graph.Nodes[46] = &sqlgraph.Node{
+	graph.Nodes[47] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   product.Table,
 			Columns: product.Columns,
@@ -1178,7 +1203,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			product.FieldOnSale:           {Type: field.TypeBool, Column: product.FieldOnSale},
 		},
 	}
-	graph.Nodes[47] = &sqlgraph.Node{
+	graph.Nodes[48] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   productvariant.Table,
 			Columns: productvariant.Columns,
@@ -1202,7 +1227,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			productvariant.FieldPosition:          {Type: field.TypeInt, Column: productvariant.FieldPosition},
 		},
 	}
-	graph.Nodes[48] = &sqlgraph.Node{
+	graph.Nodes[49] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   promotion.Table,
 			Columns: promotion.Columns,
@@ -1235,7 +1260,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			promotion.FieldCreatedBy:    {Type: field.TypeInt, Column: promotion.FieldCreatedBy},
 		},
 	}
-	graph.Nodes[49] = &sqlgraph.Node{
+	graph.Nodes[50] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   redpacket.Table,
 			Columns: redpacket.Columns,
@@ -1256,7 +1281,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			redpacket.FieldBalance:    {Type: field.TypeInt64, Column: redpacket.FieldBalance},
 		},
 	}
-	graph.Nodes[50] = &sqlgraph.Node{
+	graph.Nodes[51] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   redpacketcampaign.Table,
 			Columns: redpacketcampaign.Columns,
@@ -1284,7 +1309,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			redpacketcampaign.FieldCreatedByID:   {Type: field.TypeInt, Column: redpacketcampaign.FieldCreatedByID},
 		},
 	}
-	graph.Nodes[51] = &sqlgraph.Node{
+	graph.Nodes[52] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   redpacketclaimer.Table,
 			Columns: redpacketclaimer.Columns,
@@ -1300,7 +1325,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			redpacketclaimer.FieldClaims:     {Type: field.TypeInt, Column: redpacketclaimer.FieldClaims},
 		},
 	}
-	graph.Nodes[52] = &sqlgraph.Node{
+	graph.Nodes[53] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   redpacketspend.Table,
 			Columns: redpacketspend.Columns,
@@ -1319,7 +1344,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			redpacketspend.FieldReleasedAt:  {Type: field.TypeTime, Column: redpacketspend.FieldReleasedAt},
 		},
 	}
-	graph.Nodes[53] = &sqlgraph.Node{
+	graph.Nodes[54] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refreshtoken.Table,
 			Columns: refreshtoken.Columns,
@@ -1341,7 +1366,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refreshtoken.FieldUserAgent: {Type: field.TypeString, Column: refreshtoken.FieldUserAgent},
 		},
 	}
-	graph.Nodes[54] = &sqlgraph.Node{
+	graph.Nodes[55] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refund.Table,
 			Columns: refund.Columns,
@@ -1365,7 +1390,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refund.FieldAfterSalesRequestID: {Type: field.TypeInt, Column: refund.FieldAfterSalesRequestID},
 		},
 	}
-	graph.Nodes[55] = &sqlgraph.Node{
+	graph.Nodes[56] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   relaystate.Table,
 			Columns: relaystate.Columns,
@@ -1382,7 +1407,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			relaystate.FieldUpdatedAt:         {Type: field.TypeTime, Column: relaystate.FieldUpdatedAt},
 		},
 	}
-	graph.Nodes[56] = &sqlgraph.Node{
+	graph.Nodes[57] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   review.Table,
 			Columns: review.Columns,
@@ -1420,7 +1445,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			review.FieldFollowedUpAt:   {Type: field.TypeTime, Column: review.FieldFollowedUpAt},
 		},
 	}
-	graph.Nodes[57] = &sqlgraph.Node{
+	graph.Nodes[58] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   reviewreport.Table,
 			Columns: reviewreport.Columns,
@@ -1437,7 +1462,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			reviewreport.FieldCreatedAt: {Type: field.TypeTime, Column: reviewreport.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[58] = &sqlgraph.Node{
+	graph.Nodes[59] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   reviewvote.Table,
 			Columns: reviewvote.Columns,
@@ -1453,7 +1478,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			reviewvote.FieldCreatedAt: {Type: field.TypeTime, Column: reviewvote.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[59] = &sqlgraph.Node{
+	graph.Nodes[60] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   riskassessment.Table,
 			Columns: riskassessment.Columns,
@@ -1486,7 +1511,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			riskassessment.FieldDecisionNote: {Type: field.TypeString, Column: riskassessment.FieldDecisionNote},
 		},
 	}
-	graph.Nodes[60] = &sqlgraph.Node{
+	graph.Nodes[61] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   risklistentry.Table,
 			Columns: risklistentry.Columns,
@@ -1506,7 +1531,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			risklistentry.FieldCreatedBy: {Type: field.TypeInt, Column: risklistentry.FieldCreatedBy},
 		},
 	}
-	graph.Nodes[61] = &sqlgraph.Node{
+	graph.Nodes[62] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   searchsynonym.Table,
 			Columns: searchsynonym.Columns,
@@ -1522,7 +1547,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			searchsynonym.FieldUpdatedAt: {Type: field.TypeTime, Column: searchsynonym.FieldUpdatedAt},
 		},
 	}
-	graph.Nodes[62] = &sqlgraph.Node{
+	graph.Nodes[63] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   searchsynonymterm.Table,
 			Columns: searchsynonymterm.Columns,
@@ -1537,7 +1562,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			searchsynonymterm.FieldSynonymID: {Type: field.TypeInt, Column: searchsynonymterm.FieldSynonymID},
 		},
 	}
-	graph.Nodes[63] = &sqlgraph.Node{
+	graph.Nodes[64] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   searchtoken.Table,
 			Columns: searchtoken.Columns,
@@ -1553,7 +1578,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			searchtoken.FieldWeight:    {Type: field.TypeInt, Column: searchtoken.FieldWeight},
 		},
 	}
-	graph.Nodes[64] = &sqlgraph.Node{
+	graph.Nodes[65] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   shipment.Table,
 			Columns: shipment.Columns,
@@ -1573,7 +1598,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			shipment.FieldStatus:         {Type: field.TypeEnum, Column: shipment.FieldStatus},
 		},
 	}
-	graph.Nodes[65] = &sqlgraph.Node{
+	graph.Nodes[66] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   stockmovement.Table,
 			Columns: stockmovement.Columns,
@@ -1596,7 +1621,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			stockmovement.FieldCreatedAt:   {Type: field.TypeTime, Column: stockmovement.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[66] = &sqlgraph.Node{
+	graph.Nodes[67] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticket.Table,
 			Columns: ticket.Columns,
@@ -1627,7 +1652,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticket.FieldRatedAt:                {Type: field.TypeTime, Column: ticket.FieldRatedAt},
 		},
 	}
-	graph.Nodes[67] = &sqlgraph.Node{
+	graph.Nodes[68] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketmessage.Table,
 			Columns: ticketmessage.Columns,
@@ -1645,7 +1670,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticketmessage.FieldCreatedAt:  {Type: field.TypeTime, Column: ticketmessage.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[68] = &sqlgraph.Node{
+	graph.Nodes[69] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   totpcredential.Table,
 			Columns: totpcredential.Columns,
@@ -1663,7 +1688,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			totpcredential.FieldLastStep:  {Type: field.TypeInt64, Column: totpcredential.FieldLastStep},
 		},
 	}
-	graph.Nodes[69] = &sqlgraph.Node{
+	graph.Nodes[70] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   totprecoverycode.Table,
 			Columns: totprecoverycode.Columns,
@@ -1680,7 +1705,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			totprecoverycode.FieldUsedAt:    {Type: field.TypeTime, Column: totprecoverycode.FieldUsedAt},
 		},
 	}
-	graph.Nodes[70] = &sqlgraph.Node{
+	graph.Nodes[71] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   trackingevent.Table,
 			Columns: trackingevent.Columns,
@@ -1699,7 +1724,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			trackingevent.FieldCreatedAt:   {Type: field.TypeTime, Column: trackingevent.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[71] = &sqlgraph.Node{
+	graph.Nodes[72] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   translation.Table,
 			Columns: translation.Columns,
@@ -1718,7 +1743,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			translation.FieldUpdatedAt:  {Type: field.TypeTime, Column: translation.FieldUpdatedAt},
 		},
 	}
-	graph.Nodes[72] = &sqlgraph.Node{
+	graph.Nodes[73] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   upload.Table,
 			Columns: upload.Columns,
@@ -1751,7 +1776,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			upload.FieldExpiresAt:           {Type: field.TypeTime, Column: upload.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[73] = &sqlgraph.Node{
+	graph.Nodes[74] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -1777,7 +1802,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldEmailVerificationSentAt: {Type: field.TypeTime, Column: user.FieldEmailVerificationSentAt},
 		},
 	}
-	graph.Nodes[74] = &sqlgraph.Node{
+	graph.Nodes[75] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   useridentity.Table,
 			Columns: useridentity.Columns,
@@ -1797,7 +1822,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			useridentity.FieldLastUsedAt: {Type: field.TypeTime, Column: useridentity.FieldLastUsedAt},
 		},
 	}
-	graph.Nodes[75] = &sqlgraph.Node{
+	graph.Nodes[76] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   websigninstate.Table,
 			Columns: websigninstate.Columns,
@@ -1820,7 +1845,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			websigninstate.FieldUsedAt:      {Type: field.TypeTime, Column: websigninstate.FieldUsedAt},
 		},
 	}
-	graph.Nodes[76] = &sqlgraph.Node{
+	graph.Nodes[77] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhook.Table,
 			Columns: webhook.Columns,
@@ -1846,7 +1871,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhook.FieldFailingSince:            {Type: field.TypeTime, Column: webhook.FieldFailingSince},
 		},
 	}
-	graph.Nodes[77] = &sqlgraph.Node{
+	graph.Nodes[78] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookattempt.Table,
 			Columns: webhookattempt.Columns,
@@ -1865,7 +1890,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhookattempt.FieldCreatedAt:    {Type: field.TypeTime, Column: webhookattempt.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[78] = &sqlgraph.Node{
+	graph.Nodes[79] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookdelivery.Table,
 			Columns: webhookdelivery.Columns,
@@ -4906,6 +4931,101 @@ func (f *CustomerGroupMemberFilter) WhereHasGroupWith(preds ...predicate.Custome
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *DataRequestQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the DataRequestQuery builder.
+func (_q *DataRequestQuery) Filter() *DataRequestFilter {
+	return &DataRequestFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *DataRequestMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the DataRequestMutation builder.
+func (m *DataRequestMutation) Filter() *DataRequestFilter {
+	return &DataRequestFilter{config: m.config, predicateAdder: m}
+}
+
+// DataRequestFilter provides a generic filtering capability at runtime for DataRequestQuery.
+type DataRequestFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *DataRequestFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *DataRequestFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(datarequest.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *DataRequestFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(datarequest.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *DataRequestFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(datarequest.FieldUpdatedAt))
+}
+
+// WhereUserID applies the entql int predicate on the user_id field.
+func (f *DataRequestFilter) WhereUserID(p entql.IntP) {
+	f.Where(p.Field(datarequest.FieldUserID))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *DataRequestFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(datarequest.FieldKind))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *DataRequestFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(datarequest.FieldStatus))
+}
+
+// WhereReason applies the entql string predicate on the reason field.
+func (f *DataRequestFilter) WhereReason(p entql.StringP) {
+	f.Where(p.Field(datarequest.FieldReason))
+}
+
+// WhereNote applies the entql string predicate on the note field.
+func (f *DataRequestFilter) WhereNote(p entql.StringP) {
+	f.Where(p.Field(datarequest.FieldNote))
+}
+
+// WhereDueAt applies the entql time.Time predicate on the due_at field.
+func (f *DataRequestFilter) WhereDueAt(p entql.TimeP) {
+	f.Where(p.Field(datarequest.FieldDueAt))
+}
+
+// WhereCompletedAt applies the entql time.Time predicate on the completed_at field.
+func (f *DataRequestFilter) WhereCompletedAt(p entql.TimeP) {
+	f.Where(p.Field(datarequest.FieldCompletedAt))
+}
+
+// WhereHandledBy applies the entql int predicate on the handled_by field.
+func (f *DataRequestFilter) WhereHandledBy(p entql.IntP) {
+	f.Where(p.Field(datarequest.FieldHandledBy))
+}
+
+// WhereArchive applies the entql string predicate on the archive field.
+func (f *DataRequestFilter) WhereArchive(p entql.StringP) {
+	f.Where(p.Field(datarequest.FieldArchive))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *EmailVerificationQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -4934,7 +5054,7 @@ type EmailVerificationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *EmailVerificationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5028,7 +5148,7 @@ type ExchangeRateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ExchangeRateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5103,7 +5223,7 @@ type ExperimentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ExperimentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5197,7 +5317,7 @@ type ExperimentArmFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ExperimentArmFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5276,7 +5396,7 @@ type ExperimentConversionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ExperimentConversionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5366,7 +5486,7 @@ type ExperimentExposureFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ExperimentExposureFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5436,7 +5556,7 @@ type FlashSaleClaimFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *FlashSaleClaimFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5491,7 +5611,7 @@ type FlashSaleItemFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *FlashSaleItemFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5575,7 +5695,7 @@ type FlashSaleUseFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *FlashSaleUseFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5645,7 +5765,7 @@ type HelpArticleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *HelpArticleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5787,7 +5907,7 @@ type HelpArticleVoteFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *HelpArticleVoteFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5866,7 +5986,7 @@ type HelpCategoryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *HelpCategoryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5945,7 +6065,7 @@ type HelpSearchTokenFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *HelpSearchTokenFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6014,7 +6134,7 @@ type MemberPriceFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MemberPriceFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6103,7 +6223,7 @@ type MemberTierFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MemberTierFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6236,7 +6356,7 @@ type MembershipFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MembershipFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[34].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6325,7 +6445,7 @@ type MerchantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MerchantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[34].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[35].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6590,7 +6710,7 @@ type MerchantCreditFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MerchantCreditFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[35].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[36].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6679,7 +6799,7 @@ type MerchantCreditSnapshotFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MerchantCreditSnapshotFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[36].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[37].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6758,7 +6878,7 @@ type MerchantInvitationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MerchantInvitationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[37].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[38].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6861,7 +6981,7 @@ type MerchantSanctionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MerchantSanctionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[38].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[39].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6980,7 +7100,7 @@ type OrderFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OrderFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[39].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[40].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7254,7 +7374,7 @@ type OrderAdjustmentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OrderAdjustmentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[40].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[41].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7358,7 +7478,7 @@ type OrderEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OrderEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[41].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[42].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7477,7 +7597,7 @@ type OrderItemFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OrderItemFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[42].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[43].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7643,7 +7763,7 @@ type PaymentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PaymentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[43].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[44].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7796,7 +7916,7 @@ type PaymentNotificationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PaymentNotificationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[44].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[45].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7881,7 +8001,7 @@ type PhoneCodeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PhoneCodeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[45].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[46].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7966,7 +8086,7 @@ type ProductFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProductFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[46].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[47].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8216,7 +8336,7 @@ type ProductVariantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProductVariantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[47].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[48].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8339,7 +8459,7 @@ type PromotionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PromotionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[48].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[49].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8507,7 +8627,7 @@ type RedPacketFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RedPacketFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[49].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[50].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8601,7 +8721,7 @@ type RedPacketCampaignFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RedPacketCampaignFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[50].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[51].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8730,7 +8850,7 @@ type RedPacketClaimerFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RedPacketClaimerFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[51].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[52].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8785,7 +8905,7 @@ type RedPacketSpendFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RedPacketSpendFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[52].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[53].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8855,7 +8975,7 @@ type RefreshTokenFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefreshTokenFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[53].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[54].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8954,7 +9074,7 @@ type RefundFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefundFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[54].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[55].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9063,7 +9183,7 @@ type RelayStateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RelayStateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[55].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[56].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9123,7 +9243,7 @@ type ReviewFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ReviewFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[56].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[57].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9358,7 +9478,7 @@ type ReviewReportFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ReviewReportFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[57].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[58].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9432,7 +9552,7 @@ type ReviewVoteFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ReviewVoteFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[58].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[59].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9501,7 +9621,7 @@ type RiskAssessmentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RiskAssessmentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[59].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[60].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9697,7 +9817,7 @@ type RiskListEntryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RiskListEntryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[60].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[61].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9772,7 +9892,7 @@ type SearchSynonymFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SearchSynonymFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[61].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[62].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9841,7 +9961,7 @@ type SearchSynonymTermFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SearchSynonymTermFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[62].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[63].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9905,7 +10025,7 @@ type SearchTokenFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SearchTokenFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[63].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[64].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9974,7 +10094,7 @@ type ShipmentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ShipmentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[64].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[65].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10077,7 +10197,7 @@ type StockMovementFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StockMovementFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[65].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[66].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10195,7 +10315,7 @@ type TicketFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[66].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[67].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10339,7 +10459,7 @@ type TicketMessageFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketMessageFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[67].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[68].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10418,7 +10538,7 @@ type TotpCredentialFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TotpCredentialFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[68].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[69].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10497,7 +10617,7 @@ type TotpRecoveryCodeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TotpRecoveryCodeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[69].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[70].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10571,7 +10691,7 @@ type TrackingEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TrackingEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[70].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[71].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10655,7 +10775,7 @@ type TranslationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TranslationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[71].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[72].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10725,7 +10845,7 @@ type UploadFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UploadFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[72].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[73].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10865,7 +10985,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[73].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[74].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -11082,7 +11202,7 @@ type UserIdentityFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserIdentityFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[74].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[75].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -11171,7 +11291,7 @@ type WebSignInStateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebSignInStateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[75].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[76].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -11261,7 +11381,7 @@ type WebhookFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[76].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[77].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -11380,7 +11500,7 @@ type WebhookAttemptFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookAttemptFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[77].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[78].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -11464,7 +11584,7 @@ type WebhookDeliveryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookDeliveryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[78].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[79].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

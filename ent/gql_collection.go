@@ -15,6 +15,7 @@ import (
 	"github.com/xiadan/xiadan/ent/cartline"
 	"github.com/xiadan/xiadan/ent/category"
 	"github.com/xiadan/xiadan/ent/customergroup"
+	"github.com/xiadan/xiadan/ent/datarequest"
 	"github.com/xiadan/xiadan/ent/exchangerate"
 	"github.com/xiadan/xiadan/ent/helparticle"
 	"github.com/xiadan/xiadan/ent/helpcategory"
@@ -1033,6 +1034,127 @@ func newCustomerGroupPaginateArgs(rv map[string]any) *customergroupPaginateArgs 
 		case *CustomerGroupOrder:
 			if v != nil {
 				args.opts = append(args.opts, WithCustomerGroupOrder(v))
+			}
+		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *DataRequestQuery) CollectFields(ctx context.Context, satisfies ...string) (*DataRequestQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *DataRequestQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(datarequest.Columns))
+		selectedFields = []string{datarequest.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "createdAt":
+			if _, ok := fieldSeen[datarequest.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, datarequest.FieldCreatedAt)
+				fieldSeen[datarequest.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[datarequest.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, datarequest.FieldUpdatedAt)
+				fieldSeen[datarequest.FieldUpdatedAt] = struct{}{}
+			}
+		case "kind":
+			if _, ok := fieldSeen[datarequest.FieldKind]; !ok {
+				selectedFields = append(selectedFields, datarequest.FieldKind)
+				fieldSeen[datarequest.FieldKind] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[datarequest.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, datarequest.FieldStatus)
+				fieldSeen[datarequest.FieldStatus] = struct{}{}
+			}
+		case "reason":
+			if _, ok := fieldSeen[datarequest.FieldReason]; !ok {
+				selectedFields = append(selectedFields, datarequest.FieldReason)
+				fieldSeen[datarequest.FieldReason] = struct{}{}
+			}
+		case "note":
+			if _, ok := fieldSeen[datarequest.FieldNote]; !ok {
+				selectedFields = append(selectedFields, datarequest.FieldNote)
+				fieldSeen[datarequest.FieldNote] = struct{}{}
+			}
+		case "dueAt":
+			if _, ok := fieldSeen[datarequest.FieldDueAt]; !ok {
+				selectedFields = append(selectedFields, datarequest.FieldDueAt)
+				fieldSeen[datarequest.FieldDueAt] = struct{}{}
+			}
+		case "completedAt":
+			if _, ok := fieldSeen[datarequest.FieldCompletedAt]; !ok {
+				selectedFields = append(selectedFields, datarequest.FieldCompletedAt)
+				fieldSeen[datarequest.FieldCompletedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type datarequestPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []DataRequestPaginateOption
+}
+
+func newDataRequestPaginateArgs(rv map[string]any) *datarequestPaginateArgs {
+	args := &datarequestPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &DataRequestOrder{Field: &DataRequestOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithDataRequestOrder(order))
+			}
+		case *DataRequestOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithDataRequestOrder(v))
 			}
 		}
 	}

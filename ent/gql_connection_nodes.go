@@ -78,6 +78,15 @@ func (c *CustomerGroupConnection) Nodes() []*CustomerGroup {
 }
 
 // Nodes returns the nodes of the connection's edges, in order.
+func (c *DataRequestConnection) Nodes() []*DataRequest {
+	nodes := make([]*DataRequest, len(c.Edges))
+	for i, e := range c.Edges {
+		nodes[i] = e.Node
+	}
+	return nodes
+}
+
+// Nodes returns the nodes of the connection's edges, in order.
 func (c *ExchangeRateConnection) Nodes() []*ExchangeRate {
 	nodes := make([]*ExchangeRate, len(c.Edges))
 	for i, e := range c.Edges {

@@ -18,6 +18,7 @@ import (
 	"github.com/xiadan/xiadan/ent/cartline"
 	"github.com/xiadan/xiadan/ent/category"
 	"github.com/xiadan/xiadan/ent/customergroup"
+	"github.com/xiadan/xiadan/ent/datarequest"
 	"github.com/xiadan/xiadan/ent/exchangerate"
 	"github.com/xiadan/xiadan/ent/helparticle"
 	"github.com/xiadan/xiadan/ent/helpcategory"
@@ -95,6 +96,11 @@ var customergroupImplementors = []string{"CustomerGroup", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*CustomerGroup) IsNode() {}
+
+var datarequestImplementors = []string{"DataRequest", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*DataRequest) IsNode() {}
 
 var exchangerateImplementors = []string{"ExchangeRate", "Node"}
 
@@ -391,6 +397,15 @@ func (c *Client) noder(ctx context.Context, table string, id int) (Noder, error)
 			Where(customergroup.ID(id))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, customergroupImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case datarequest.Table:
+		query := c.DataRequest.Query().
+			Where(datarequest.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, datarequestImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -854,6 +869,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []int) ([]Noder, 
 		query := c.CustomerGroup.Query().
 			Where(customergroup.IDIn(ids...))
 		query, err := query.CollectFields(ctx, customergroupImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case datarequest.Table:
+		query := c.DataRequest.Query().
+			Where(datarequest.IDIn(ids...))
+		query, err := query.CollectFields(ctx, datarequestImplementors...)
 		if err != nil {
 			return nil, err
 		}

@@ -23,6 +23,7 @@ import (
 	"github.com/xiadan/xiadan/ent/cartline"
 	"github.com/xiadan/xiadan/ent/category"
 	"github.com/xiadan/xiadan/ent/customergroup"
+	"github.com/xiadan/xiadan/ent/datarequest"
 	"github.com/xiadan/xiadan/ent/exchangerate"
 	"github.com/xiadan/xiadan/ent/helparticle"
 	"github.com/xiadan/xiadan/ent/helpcategory"
@@ -2635,6 +2636,343 @@ func (_m *CustomerGroup) ToEdge(order *CustomerGroupOrder) *CustomerGroupEdge {
 		order = DefaultCustomerGroupOrder
 	}
 	return &CustomerGroupEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// DataRequestEdge is the edge representation of DataRequest.
+type DataRequestEdge struct {
+	Node   *DataRequest `json:"node"`
+	Cursor Cursor       `json:"cursor"`
+}
+
+// DataRequestConnection is the connection containing edges to DataRequest.
+type DataRequestConnection struct {
+	Edges      []*DataRequestEdge `json:"edges"`
+	PageInfo   PageInfo           `json:"pageInfo"`
+	TotalCount int                `json:"totalCount"`
+}
+
+func (c *DataRequestConnection) build(nodes []*DataRequest, pager *datarequestPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *DataRequest
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *DataRequest {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *DataRequest {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*DataRequestEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &DataRequestEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// DataRequestPaginateOption enables pagination customization.
+type DataRequestPaginateOption func(*datarequestPager) error
+
+// WithDataRequestOrder configures pagination ordering.
+func WithDataRequestOrder(order *DataRequestOrder) DataRequestPaginateOption {
+	if order == nil {
+		order = DefaultDataRequestOrder
+	}
+	o := *order
+	return func(pager *datarequestPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultDataRequestOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithDataRequestFilter configures pagination filter.
+func WithDataRequestFilter(filter func(*DataRequestQuery) (*DataRequestQuery, error)) DataRequestPaginateOption {
+	return func(pager *datarequestPager) error {
+		if filter == nil {
+			return errors.New("DataRequestQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type datarequestPager struct {
+	reverse bool
+	order   *DataRequestOrder
+	filter  func(*DataRequestQuery) (*DataRequestQuery, error)
+}
+
+func newDataRequestPager(opts []DataRequestPaginateOption, reverse bool) (*datarequestPager, error) {
+	pager := &datarequestPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultDataRequestOrder
+	}
+	return pager, nil
+}
+
+func (p *datarequestPager) applyFilter(query *DataRequestQuery) (*DataRequestQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *datarequestPager) toCursor(_m *DataRequest) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *datarequestPager) applyCursors(query *DataRequestQuery, after, before *Cursor) (*DataRequestQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultDataRequestOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *datarequestPager) applyOrder(query *DataRequestQuery) *DataRequestQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultDataRequestOrder.Field {
+		query = query.Order(DefaultDataRequestOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *datarequestPager) orderExpr(query *DataRequestQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultDataRequestOrder.Field {
+			b.Comma().Ident(DefaultDataRequestOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to DataRequest.
+func (_m *DataRequestQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...DataRequestPaginateOption,
+) (*DataRequestConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newDataRequestPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &DataRequestConnection{Edges: []*DataRequestEdge{}}
+	// The page is read for edges, nodes and pageInfo (its cursors come from the page).
+	ignoredEdges := !hasCollectedField(ctx, edgesField) && !hasCollectedField(ctx, nodesField) && !hasCollectedField(ctx, pageInfoField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	} else if field := collectedField(ctx, nodesField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{nodesField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// DataRequestOrderFieldCreatedAt orders DataRequest by created_at.
+	DataRequestOrderFieldCreatedAt = &DataRequestOrderField{
+		Value: func(_m *DataRequest) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: datarequest.FieldCreatedAt,
+		toTerm: datarequest.ByCreatedAt,
+		toCursor: func(_m *DataRequest) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// DataRequestOrderFieldUpdatedAt orders DataRequest by updated_at.
+	DataRequestOrderFieldUpdatedAt = &DataRequestOrderField{
+		Value: func(_m *DataRequest) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: datarequest.FieldUpdatedAt,
+		toTerm: datarequest.ByUpdatedAt,
+		toCursor: func(_m *DataRequest) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+	// DataRequestOrderFieldDueAt orders DataRequest by due_at.
+	DataRequestOrderFieldDueAt = &DataRequestOrderField{
+		Value: func(_m *DataRequest) (ent.Value, error) {
+			return _m.DueAt, nil
+		},
+		column: datarequest.FieldDueAt,
+		toTerm: datarequest.ByDueAt,
+		toCursor: func(_m *DataRequest) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.DueAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f DataRequestOrderField) String() string {
+	var str string
+	switch f.column {
+	case DataRequestOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case DataRequestOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	case DataRequestOrderFieldDueAt.column:
+		str = "DUE_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f DataRequestOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *DataRequestOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("DataRequestOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *DataRequestOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *DataRequestOrderFieldUpdatedAt
+	case "DUE_AT":
+		*f = *DataRequestOrderFieldDueAt
+	default:
+		return fmt.Errorf("%s is not a valid DataRequestOrderField", str)
+	}
+	return nil
+}
+
+// DataRequestOrderField defines the ordering field of DataRequest.
+type DataRequestOrderField struct {
+	// Value extracts the ordering value from the given DataRequest.
+	Value    func(*DataRequest) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) datarequest.OrderOption
+	toCursor func(*DataRequest) Cursor
+}
+
+// DataRequestOrder defines the ordering of DataRequest.
+type DataRequestOrder struct {
+	Direction OrderDirection         `json:"direction"`
+	Field     *DataRequestOrderField `json:"field"`
+}
+
+// DefaultDataRequestOrder is the default ordering of DataRequest.
+var DefaultDataRequestOrder = &DataRequestOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &DataRequestOrderField{
+		Value: func(_m *DataRequest) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: datarequest.FieldID,
+		toTerm: datarequest.ByID,
+		toCursor: func(_m *DataRequest) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts DataRequest into DataRequestEdge.
+func (_m *DataRequest) ToEdge(order *DataRequestOrder) *DataRequestEdge {
+	if order == nil {
+		order = DefaultDataRequestOrder
+	}
+	return &DataRequestEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

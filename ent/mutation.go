@@ -29,6 +29,7 @@ import (
 	"github.com/xiadan/xiadan/ent/creatorlink"
 	"github.com/xiadan/xiadan/ent/customergroup"
 	"github.com/xiadan/xiadan/ent/customergroupmember"
+	"github.com/xiadan/xiadan/ent/datarequest"
 	"github.com/xiadan/xiadan/ent/emailverification"
 	"github.com/xiadan/xiadan/ent/exchangerate"
 	"github.com/xiadan/xiadan/ent/experiment"
@@ -121,6 +122,7 @@ const (
 	TypeCreatorLink            = "CreatorLink"
 	TypeCustomerGroup          = "CustomerGroup"
 	TypeCustomerGroupMember    = "CustomerGroupMember"
+	TypeDataRequest            = "DataRequest"
 	TypeEmailVerification      = "EmailVerification"
 	TypeExchangeRate           = "ExchangeRate"
 	TypeExperiment             = "Experiment"
@@ -17819,6 +17821,1040 @@ func (m *CustomerGroupMemberMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown CustomerGroupMember edge %s", name)
+}
+
+// DataRequestMutation represents an operation that mutates the DataRequest nodes in the graph.
+type DataRequestMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	created_at    *time.Time
+	updated_at    *time.Time
+	user_id       *int
+	adduser_id    *int
+	kind          *datarequest.Kind
+	status        *datarequest.Status
+	reason        *string
+	note          *string
+	due_at        *time.Time
+	completed_at  *time.Time
+	handled_by    *int
+	addhandled_by *int
+	archive       *string
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*DataRequest, error)
+	predicates    []predicate.DataRequest
+}
+
+var _ ent.Mutation = (*DataRequestMutation)(nil)
+
+// datarequestOption allows management of the mutation configuration using functional options.
+type datarequestOption func(*DataRequestMutation)
+
+// newDataRequestMutation creates new mutation for the DataRequest entity.
+func newDataRequestMutation(c config, op Op, opts ...datarequestOption) *DataRequestMutation {
+	m := &DataRequestMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeDataRequest,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withDataRequestID sets the ID field of the mutation.
+func withDataRequestID(id int) datarequestOption {
+	return func(m *DataRequestMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *DataRequest
+		)
+		m.oldValue = func(ctx context.Context) (*DataRequest, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().DataRequest.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withDataRequest sets the old DataRequest of the mutation.
+func withDataRequest(node *DataRequest) datarequestOption {
+	return func(m *DataRequestMutation) {
+		m.oldValue = func(context.Context) (*DataRequest, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m DataRequestMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m DataRequestMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *DataRequestMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *DataRequestMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().DataRequest.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *DataRequestMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *DataRequestMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the DataRequest entity.
+// If the DataRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DataRequestMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *DataRequestMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *DataRequestMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *DataRequestMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the DataRequest entity.
+// If the DataRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DataRequestMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *DataRequestMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetUserID sets the "user_id" field.
+func (m *DataRequestMutation) SetUserID(i int) {
+	m.user_id = &i
+	m.adduser_id = nil
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *DataRequestMutation) UserID() (r int, exists bool) {
+	v := m.user_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the DataRequest entity.
+// If the DataRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DataRequestMutation) OldUserID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// AddUserID adds i to the "user_id" field.
+func (m *DataRequestMutation) AddUserID(i int) {
+	if m.adduser_id != nil {
+		*m.adduser_id += i
+	} else {
+		m.adduser_id = &i
+	}
+}
+
+// AddedUserID returns the value that was added to the "user_id" field in this mutation.
+func (m *DataRequestMutation) AddedUserID() (r int, exists bool) {
+	v := m.adduser_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *DataRequestMutation) ResetUserID() {
+	m.user_id = nil
+	m.adduser_id = nil
+}
+
+// SetKind sets the "kind" field.
+func (m *DataRequestMutation) SetKind(d datarequest.Kind) {
+	m.kind = &d
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *DataRequestMutation) Kind() (r datarequest.Kind, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the DataRequest entity.
+// If the DataRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DataRequestMutation) OldKind(ctx context.Context) (v datarequest.Kind, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *DataRequestMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *DataRequestMutation) SetStatus(d datarequest.Status) {
+	m.status = &d
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *DataRequestMutation) Status() (r datarequest.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the DataRequest entity.
+// If the DataRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DataRequestMutation) OldStatus(ctx context.Context) (v datarequest.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *DataRequestMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetReason sets the "reason" field.
+func (m *DataRequestMutation) SetReason(s string) {
+	m.reason = &s
+}
+
+// Reason returns the value of the "reason" field in the mutation.
+func (m *DataRequestMutation) Reason() (r string, exists bool) {
+	v := m.reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReason returns the old "reason" field's value of the DataRequest entity.
+// If the DataRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DataRequestMutation) OldReason(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReason: %w", err)
+	}
+	return oldValue.Reason, nil
+}
+
+// ClearReason clears the value of the "reason" field.
+func (m *DataRequestMutation) ClearReason() {
+	m.reason = nil
+	m.clearedFields[datarequest.FieldReason] = struct{}{}
+}
+
+// ReasonCleared returns if the "reason" field was cleared in this mutation.
+func (m *DataRequestMutation) ReasonCleared() bool {
+	_, ok := m.clearedFields[datarequest.FieldReason]
+	return ok
+}
+
+// ResetReason resets all changes to the "reason" field.
+func (m *DataRequestMutation) ResetReason() {
+	m.reason = nil
+	delete(m.clearedFields, datarequest.FieldReason)
+}
+
+// SetNote sets the "note" field.
+func (m *DataRequestMutation) SetNote(s string) {
+	m.note = &s
+}
+
+// Note returns the value of the "note" field in the mutation.
+func (m *DataRequestMutation) Note() (r string, exists bool) {
+	v := m.note
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNote returns the old "note" field's value of the DataRequest entity.
+// If the DataRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DataRequestMutation) OldNote(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNote is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNote requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNote: %w", err)
+	}
+	return oldValue.Note, nil
+}
+
+// ClearNote clears the value of the "note" field.
+func (m *DataRequestMutation) ClearNote() {
+	m.note = nil
+	m.clearedFields[datarequest.FieldNote] = struct{}{}
+}
+
+// NoteCleared returns if the "note" field was cleared in this mutation.
+func (m *DataRequestMutation) NoteCleared() bool {
+	_, ok := m.clearedFields[datarequest.FieldNote]
+	return ok
+}
+
+// ResetNote resets all changes to the "note" field.
+func (m *DataRequestMutation) ResetNote() {
+	m.note = nil
+	delete(m.clearedFields, datarequest.FieldNote)
+}
+
+// SetDueAt sets the "due_at" field.
+func (m *DataRequestMutation) SetDueAt(t time.Time) {
+	m.due_at = &t
+}
+
+// DueAt returns the value of the "due_at" field in the mutation.
+func (m *DataRequestMutation) DueAt() (r time.Time, exists bool) {
+	v := m.due_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDueAt returns the old "due_at" field's value of the DataRequest entity.
+// If the DataRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DataRequestMutation) OldDueAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDueAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDueAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDueAt: %w", err)
+	}
+	return oldValue.DueAt, nil
+}
+
+// ResetDueAt resets all changes to the "due_at" field.
+func (m *DataRequestMutation) ResetDueAt() {
+	m.due_at = nil
+}
+
+// SetCompletedAt sets the "completed_at" field.
+func (m *DataRequestMutation) SetCompletedAt(t time.Time) {
+	m.completed_at = &t
+}
+
+// CompletedAt returns the value of the "completed_at" field in the mutation.
+func (m *DataRequestMutation) CompletedAt() (r time.Time, exists bool) {
+	v := m.completed_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCompletedAt returns the old "completed_at" field's value of the DataRequest entity.
+// If the DataRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DataRequestMutation) OldCompletedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCompletedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCompletedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCompletedAt: %w", err)
+	}
+	return oldValue.CompletedAt, nil
+}
+
+// ClearCompletedAt clears the value of the "completed_at" field.
+func (m *DataRequestMutation) ClearCompletedAt() {
+	m.completed_at = nil
+	m.clearedFields[datarequest.FieldCompletedAt] = struct{}{}
+}
+
+// CompletedAtCleared returns if the "completed_at" field was cleared in this mutation.
+func (m *DataRequestMutation) CompletedAtCleared() bool {
+	_, ok := m.clearedFields[datarequest.FieldCompletedAt]
+	return ok
+}
+
+// ResetCompletedAt resets all changes to the "completed_at" field.
+func (m *DataRequestMutation) ResetCompletedAt() {
+	m.completed_at = nil
+	delete(m.clearedFields, datarequest.FieldCompletedAt)
+}
+
+// SetHandledBy sets the "handled_by" field.
+func (m *DataRequestMutation) SetHandledBy(i int) {
+	m.handled_by = &i
+	m.addhandled_by = nil
+}
+
+// HandledBy returns the value of the "handled_by" field in the mutation.
+func (m *DataRequestMutation) HandledBy() (r int, exists bool) {
+	v := m.handled_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHandledBy returns the old "handled_by" field's value of the DataRequest entity.
+// If the DataRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DataRequestMutation) OldHandledBy(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHandledBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHandledBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHandledBy: %w", err)
+	}
+	return oldValue.HandledBy, nil
+}
+
+// AddHandledBy adds i to the "handled_by" field.
+func (m *DataRequestMutation) AddHandledBy(i int) {
+	if m.addhandled_by != nil {
+		*m.addhandled_by += i
+	} else {
+		m.addhandled_by = &i
+	}
+}
+
+// AddedHandledBy returns the value that was added to the "handled_by" field in this mutation.
+func (m *DataRequestMutation) AddedHandledBy() (r int, exists bool) {
+	v := m.addhandled_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearHandledBy clears the value of the "handled_by" field.
+func (m *DataRequestMutation) ClearHandledBy() {
+	m.handled_by = nil
+	m.addhandled_by = nil
+	m.clearedFields[datarequest.FieldHandledBy] = struct{}{}
+}
+
+// HandledByCleared returns if the "handled_by" field was cleared in this mutation.
+func (m *DataRequestMutation) HandledByCleared() bool {
+	_, ok := m.clearedFields[datarequest.FieldHandledBy]
+	return ok
+}
+
+// ResetHandledBy resets all changes to the "handled_by" field.
+func (m *DataRequestMutation) ResetHandledBy() {
+	m.handled_by = nil
+	m.addhandled_by = nil
+	delete(m.clearedFields, datarequest.FieldHandledBy)
+}
+
+// SetArchive sets the "archive" field.
+func (m *DataRequestMutation) SetArchive(s string) {
+	m.archive = &s
+}
+
+// Archive returns the value of the "archive" field in the mutation.
+func (m *DataRequestMutation) Archive() (r string, exists bool) {
+	v := m.archive
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldArchive returns the old "archive" field's value of the DataRequest entity.
+// If the DataRequest object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DataRequestMutation) OldArchive(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldArchive is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldArchive requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldArchive: %w", err)
+	}
+	return oldValue.Archive, nil
+}
+
+// ClearArchive clears the value of the "archive" field.
+func (m *DataRequestMutation) ClearArchive() {
+	m.archive = nil
+	m.clearedFields[datarequest.FieldArchive] = struct{}{}
+}
+
+// ArchiveCleared returns if the "archive" field was cleared in this mutation.
+func (m *DataRequestMutation) ArchiveCleared() bool {
+	_, ok := m.clearedFields[datarequest.FieldArchive]
+	return ok
+}
+
+// ResetArchive resets all changes to the "archive" field.
+func (m *DataRequestMutation) ResetArchive() {
+	m.archive = nil
+	delete(m.clearedFields, datarequest.FieldArchive)
+}
+
+// Where appends a list predicates to the DataRequestMutation builder.
+func (m *DataRequestMutation) Where(ps ...predicate.DataRequest) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the DataRequestMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *DataRequestMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.DataRequest, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *DataRequestMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *DataRequestMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (DataRequest).
+func (m *DataRequestMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *DataRequestMutation) Fields() []string {
+	fields := make([]string, 0, 11)
+	if m.created_at != nil {
+		fields = append(fields, datarequest.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, datarequest.FieldUpdatedAt)
+	}
+	if m.user_id != nil {
+		fields = append(fields, datarequest.FieldUserID)
+	}
+	if m.kind != nil {
+		fields = append(fields, datarequest.FieldKind)
+	}
+	if m.status != nil {
+		fields = append(fields, datarequest.FieldStatus)
+	}
+	if m.reason != nil {
+		fields = append(fields, datarequest.FieldReason)
+	}
+	if m.note != nil {
+		fields = append(fields, datarequest.FieldNote)
+	}
+	if m.due_at != nil {
+		fields = append(fields, datarequest.FieldDueAt)
+	}
+	if m.completed_at != nil {
+		fields = append(fields, datarequest.FieldCompletedAt)
+	}
+	if m.handled_by != nil {
+		fields = append(fields, datarequest.FieldHandledBy)
+	}
+	if m.archive != nil {
+		fields = append(fields, datarequest.FieldArchive)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *DataRequestMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case datarequest.FieldCreatedAt:
+		return m.CreatedAt()
+	case datarequest.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case datarequest.FieldUserID:
+		return m.UserID()
+	case datarequest.FieldKind:
+		return m.Kind()
+	case datarequest.FieldStatus:
+		return m.Status()
+	case datarequest.FieldReason:
+		return m.Reason()
+	case datarequest.FieldNote:
+		return m.Note()
+	case datarequest.FieldDueAt:
+		return m.DueAt()
+	case datarequest.FieldCompletedAt:
+		return m.CompletedAt()
+	case datarequest.FieldHandledBy:
+		return m.HandledBy()
+	case datarequest.FieldArchive:
+		return m.Archive()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *DataRequestMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case datarequest.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case datarequest.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case datarequest.FieldUserID:
+		return m.OldUserID(ctx)
+	case datarequest.FieldKind:
+		return m.OldKind(ctx)
+	case datarequest.FieldStatus:
+		return m.OldStatus(ctx)
+	case datarequest.FieldReason:
+		return m.OldReason(ctx)
+	case datarequest.FieldNote:
+		return m.OldNote(ctx)
+	case datarequest.FieldDueAt:
+		return m.OldDueAt(ctx)
+	case datarequest.FieldCompletedAt:
+		return m.OldCompletedAt(ctx)
+	case datarequest.FieldHandledBy:
+		return m.OldHandledBy(ctx)
+	case datarequest.FieldArchive:
+		return m.OldArchive(ctx)
+	}
+	return nil, fmt.Errorf("unknown DataRequest field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DataRequestMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case datarequest.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case datarequest.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case datarequest.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case datarequest.FieldKind:
+		v, ok := value.(datarequest.Kind)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case datarequest.FieldStatus:
+		v, ok := value.(datarequest.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case datarequest.FieldReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReason(v)
+		return nil
+	case datarequest.FieldNote:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNote(v)
+		return nil
+	case datarequest.FieldDueAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDueAt(v)
+		return nil
+	case datarequest.FieldCompletedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCompletedAt(v)
+		return nil
+	case datarequest.FieldHandledBy:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHandledBy(v)
+		return nil
+	case datarequest.FieldArchive:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetArchive(v)
+		return nil
+	}
+	return fmt.Errorf("unknown DataRequest field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *DataRequestMutation) AddedFields() []string {
+	var fields []string
+	if m.adduser_id != nil {
+		fields = append(fields, datarequest.FieldUserID)
+	}
+	if m.addhandled_by != nil {
+		fields = append(fields, datarequest.FieldHandledBy)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *DataRequestMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case datarequest.FieldUserID:
+		return m.AddedUserID()
+	case datarequest.FieldHandledBy:
+		return m.AddedHandledBy()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DataRequestMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case datarequest.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddUserID(v)
+		return nil
+	case datarequest.FieldHandledBy:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddHandledBy(v)
+		return nil
+	}
+	return fmt.Errorf("unknown DataRequest numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *DataRequestMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(datarequest.FieldReason) {
+		fields = append(fields, datarequest.FieldReason)
+	}
+	if m.FieldCleared(datarequest.FieldNote) {
+		fields = append(fields, datarequest.FieldNote)
+	}
+	if m.FieldCleared(datarequest.FieldCompletedAt) {
+		fields = append(fields, datarequest.FieldCompletedAt)
+	}
+	if m.FieldCleared(datarequest.FieldHandledBy) {
+		fields = append(fields, datarequest.FieldHandledBy)
+	}
+	if m.FieldCleared(datarequest.FieldArchive) {
+		fields = append(fields, datarequest.FieldArchive)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *DataRequestMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *DataRequestMutation) ClearField(name string) error {
+	switch name {
+	case datarequest.FieldReason:
+		m.ClearReason()
+		return nil
+	case datarequest.FieldNote:
+		m.ClearNote()
+		return nil
+	case datarequest.FieldCompletedAt:
+		m.ClearCompletedAt()
+		return nil
+	case datarequest.FieldHandledBy:
+		m.ClearHandledBy()
+		return nil
+	case datarequest.FieldArchive:
+		m.ClearArchive()
+		return nil
+	}
+	return fmt.Errorf("unknown DataRequest nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *DataRequestMutation) ResetField(name string) error {
+	switch name {
+	case datarequest.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case datarequest.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case datarequest.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case datarequest.FieldKind:
+		m.ResetKind()
+		return nil
+	case datarequest.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case datarequest.FieldReason:
+		m.ResetReason()
+		return nil
+	case datarequest.FieldNote:
+		m.ResetNote()
+		return nil
+	case datarequest.FieldDueAt:
+		m.ResetDueAt()
+		return nil
+	case datarequest.FieldCompletedAt:
+		m.ResetCompletedAt()
+		return nil
+	case datarequest.FieldHandledBy:
+		m.ResetHandledBy()
+		return nil
+	case datarequest.FieldArchive:
+		m.ResetArchive()
+		return nil
+	}
+	return fmt.Errorf("unknown DataRequest field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *DataRequestMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *DataRequestMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *DataRequestMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *DataRequestMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *DataRequestMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *DataRequestMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *DataRequestMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown DataRequest unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *DataRequestMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown DataRequest edge %s", name)
 }
 
 // EmailVerificationMutation represents an operation that mutates the EmailVerification nodes in the graph.

@@ -50,6 +50,8 @@ type Tx struct {
 	CustomerGroup *CustomerGroupClient
 	// CustomerGroupMember is the client for interacting with the CustomerGroupMember builders.
 	CustomerGroupMember *CustomerGroupMemberClient
+	// DataRequest is the client for interacting with the DataRequest builders.
+	DataRequest *DataRequestClient
 	// EmailVerification is the client for interacting with the EmailVerification builders.
 	EmailVerification *EmailVerificationClient
 	// ExchangeRate is the client for interacting with the ExchangeRate builders.
@@ -321,6 +323,7 @@ func (tx *Tx) init() {
 	tx.CreatorLink = NewCreatorLinkClient(tx.config)
 	tx.CustomerGroup = NewCustomerGroupClient(tx.config)
 	tx.CustomerGroupMember = NewCustomerGroupMemberClient(tx.config)
+	tx.DataRequest = NewDataRequestClient(tx.config)
 	tx.EmailVerification = NewEmailVerificationClient(tx.config)
 	tx.ExchangeRate = NewExchangeRateClient(tx.config)
 	tx.Experiment = NewExperimentClient(tx.config)

@@ -117,6 +117,9 @@ func (r *Resolver) Category() CategoryResolver { return &categoryResolver{r} }
 // CustomerGroup returns CustomerGroupResolver implementation.
 func (r *Resolver) CustomerGroup() CustomerGroupResolver { return &customerGroupResolver{r} }
 
+// DataRequest returns DataRequestResolver implementation.
+func (r *Resolver) DataRequest() DataRequestResolver { return &dataRequestResolver{r} }
+
 // HelpArticle returns HelpArticleResolver implementation.
 func (r *Resolver) HelpArticle() HelpArticleResolver { return &helpArticleResolver{r} }
 
@@ -186,6 +189,7 @@ type (
 	cartLineResolver          struct{ *Resolver }
 	categoryResolver          struct{ *Resolver }
 	customerGroupResolver     struct{ *Resolver }
+	dataRequestResolver       struct{ *Resolver }
 	helpArticleResolver       struct{ *Resolver }
 	helpCategoryResolver      struct{ *Resolver }
 	memberTierResolver        struct{ *Resolver }

@@ -20,6 +20,7 @@ import (
 	"github.com/xiadan/xiadan/internal/creators"
 	"github.com/xiadan/xiadan/internal/credit"
 	"github.com/xiadan/xiadan/internal/currency"
+	"github.com/xiadan/xiadan/internal/datarights"
 	"github.com/xiadan/xiadan/internal/events"
 	"github.com/xiadan/xiadan/internal/experiments"
 	"github.com/xiadan/xiadan/internal/fulfilment"
@@ -73,6 +74,8 @@ type Resolver struct {
 	Languages *i18n.Service
 	// Risk scores orders and runs risk reviews and lists (internal/risk).
 	Risk *risk.Service
+	// DataRights answers export and erasure requests (internal/datarights).
+	DataRights *datarights.Service
 }
 
 // NewSchema returns the executable schema with its resolvers and directives.

@@ -225,6 +225,18 @@ func (f CustomerGroupMemberFunc) Mutate(ctx context.Context, m ent.Mutation) (en
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.CustomerGroupMemberMutation", m)
 }
 
+// The DataRequestFunc type is an adapter to allow the use of ordinary
+// function as DataRequest mutator.
+type DataRequestFunc func(context.Context, *ent.DataRequestMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f DataRequestFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.DataRequestMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.DataRequestMutation", m)
+}
+
 // The EmailVerificationFunc type is an adapter to allow the use of ordinary
 // function as EmailVerification mutator.
 type EmailVerificationFunc func(context.Context, *ent.EmailVerificationMutation) (ent.Value, error)

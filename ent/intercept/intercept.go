@@ -26,6 +26,7 @@ import (
 	"github.com/xiadan/xiadan/ent/creatorlink"
 	"github.com/xiadan/xiadan/ent/customergroup"
 	"github.com/xiadan/xiadan/ent/customergroupmember"
+	"github.com/xiadan/xiadan/ent/datarequest"
 	"github.com/xiadan/xiadan/ent/emailverification"
 	"github.com/xiadan/xiadan/ent/exchangerate"
 	"github.com/xiadan/xiadan/ent/experiment"
@@ -630,6 +631,33 @@ func (f TraverseCustomerGroupMember) Traverse(ctx context.Context, q ent.Query) 
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.CustomerGroupMemberQuery", q)
+}
+
+// The DataRequestFunc type is an adapter to allow the use of ordinary function as a Querier.
+type DataRequestFunc func(context.Context, *ent.DataRequestQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f DataRequestFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.DataRequestQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.DataRequestQuery", q)
+}
+
+// The TraverseDataRequest type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseDataRequest func(context.Context, *ent.DataRequestQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseDataRequest) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseDataRequest) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.DataRequestQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.DataRequestQuery", q)
 }
 
 // The EmailVerificationFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -2318,6 +2346,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.CustomerGroupQuery, predicate.CustomerGroup, customergroup.OrderOption]{typ: ent.TypeCustomerGroup, tq: q}, nil
 	case *ent.CustomerGroupMemberQuery:
 		return &query[*ent.CustomerGroupMemberQuery, predicate.CustomerGroupMember, customergroupmember.OrderOption]{typ: ent.TypeCustomerGroupMember, tq: q}, nil
+	case *ent.DataRequestQuery:
+		return &query[*ent.DataRequestQuery, predicate.DataRequest, datarequest.OrderOption]{typ: ent.TypeDataRequest, tq: q}, nil
 	case *ent.EmailVerificationQuery:
 		return &query[*ent.EmailVerificationQuery, predicate.EmailVerification, emailverification.OrderOption]{typ: ent.TypeEmailVerification, tq: q}, nil
 	case *ent.ExchangeRateQuery:

@@ -593,6 +593,39 @@ var (
 			},
 		},
 	}
+	// DataRequestsColumns holds the columns for the "data_requests" table.
+	DataRequestsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "user_id", Type: field.TypeInt},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"EXPORT", "ERASURE"}},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "COMPLETED", "CANCELLED", "REJECTED"}, Default: "PENDING"},
+		{Name: "reason", Type: field.TypeString, Nullable: true, Size: 500},
+		{Name: "note", Type: field.TypeString, Nullable: true, Size: 500},
+		{Name: "due_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "completed_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "handled_by", Type: field.TypeInt, Nullable: true},
+		{Name: "archive", Type: field.TypeString, Nullable: true, Size: 2147483647},
+	}
+	// DataRequestsTable holds the schema information for the "data_requests" table.
+	DataRequestsTable = &schema.Table{
+		Name:       "data_requests",
+		Columns:    DataRequestsColumns,
+		PrimaryKey: []*schema.Column{DataRequestsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "datarequest_user_id_kind_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{DataRequestsColumns[3], DataRequestsColumns[4], DataRequestsColumns[1]},
+			},
+			{
+				Name:    "datarequest_status_due_at",
+				Unique:  false,
+				Columns: []*schema.Column{DataRequestsColumns[5], DataRequestsColumns[8]},
+			},
+		},
+	}
 	// EmailVerificationsColumns holds the columns for the "email_verifications" table.
 	EmailVerificationsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -2951,6 +2984,7 @@ var (
 		CreatorLinksTable,
 		CustomerGroupsTable,
 		CustomerGroupMembersTable,
+		DataRequestsTable,
 		EmailVerificationsTable,
 		ExchangeRatesTable,
 		ExperimentsTable,
@@ -3080,6 +3114,9 @@ func init() {
 	CustomerGroupMembersTable.ForeignKeys[0].RefTable = CustomerGroupsTable
 	CustomerGroupMembersTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(227633266688),
+	}
+	DataRequestsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(339302416384),
 	}
 	EmailVerificationsTable.ForeignKeys[0].RefTable = UsersTable
 	EmailVerificationsTable.Annotation = &entsql.Annotation{

@@ -60,6 +60,9 @@ type CustomerGroup func(*sql.Selector)
 // CustomerGroupMember is the predicate function for customergroupmember builders.
 type CustomerGroupMember func(*sql.Selector)
 
+// DataRequest is the predicate function for datarequest builders.
+type DataRequest func(*sql.Selector)
+
 // EmailVerification is the predicate function for emailverification builders.
 type EmailVerification func(*sql.Selector)
 

@@ -543,6 +543,30 @@ func (f CustomerGroupMemberMutationRuleFunc) EvalMutation(ctx context.Context, m
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.CustomerGroupMemberMutation", m)
 }
 
+// The DataRequestQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type DataRequestQueryRuleFunc func(context.Context, *ent.DataRequestQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f DataRequestQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.DataRequestQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.DataRequestQuery", q)
+}
+
+// The DataRequestMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type DataRequestMutationRuleFunc func(context.Context, *ent.DataRequestMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f DataRequestMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.DataRequestMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.DataRequestMutation", m)
+}
+
 // The EmailVerificationQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type EmailVerificationQueryRuleFunc func(context.Context, *ent.EmailVerificationQuery) error
@@ -2078,6 +2102,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.CustomerGroupMemberQuery:
 		return q.Filter(), nil
+	case *ent.DataRequestQuery:
+		return q.Filter(), nil
 	case *ent.EmailVerificationQuery:
 		return q.Filter(), nil
 	case *ent.ExchangeRateQuery:
@@ -2242,6 +2268,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.CustomerGroupMutation:
 		return m.Filter(), nil
 	case *ent.CustomerGroupMemberMutation:
+		return m.Filter(), nil
+	case *ent.DataRequestMutation:
 		return m.Filter(), nil
 	case *ent.EmailVerificationMutation:
 		return m.Filter(), nil

@@ -24,6 +24,7 @@ import (
 	"github.com/xiadan/xiadan/ent/creatorlink"
 	"github.com/xiadan/xiadan/ent/customergroup"
 	"github.com/xiadan/xiadan/ent/customergroupmember"
+	"github.com/xiadan/xiadan/ent/datarequest"
 	"github.com/xiadan/xiadan/ent/emailverification"
 	"github.com/xiadan/xiadan/ent/exchangerate"
 	"github.com/xiadan/xiadan/ent/experiment"
@@ -1080,6 +1081,38 @@ func init() {
 	customergroupmemberDescCreatedAt := customergroupmemberFields[4].Descriptor()
 	// customergroupmember.DefaultCreatedAt holds the default value on creation for the created_at field.
 	customergroupmember.DefaultCreatedAt = customergroupmemberDescCreatedAt.Default.(func() time.Time)
+	datarequestMixin := schema.DataRequest{}.Mixin()
+	datarequest.Policy = privacy.NewPolicies(schema.DataRequest{})
+	datarequest.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := datarequest.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	datarequestMixinFields0 := datarequestMixin[0].Fields()
+	_ = datarequestMixinFields0
+	datarequestFields := schema.DataRequest{}.Fields()
+	_ = datarequestFields
+	// datarequestDescCreatedAt is the schema descriptor for created_at field.
+	datarequestDescCreatedAt := datarequestMixinFields0[0].Descriptor()
+	// datarequest.DefaultCreatedAt holds the default value on creation for the created_at field.
+	datarequest.DefaultCreatedAt = datarequestDescCreatedAt.Default.(func() time.Time)
+	// datarequestDescUpdatedAt is the schema descriptor for updated_at field.
+	datarequestDescUpdatedAt := datarequestMixinFields0[1].Descriptor()
+	// datarequest.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	datarequest.DefaultUpdatedAt = datarequestDescUpdatedAt.Default.(func() time.Time)
+	// datarequest.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	datarequest.UpdateDefaultUpdatedAt = datarequestDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// datarequestDescReason is the schema descriptor for reason field.
+	datarequestDescReason := datarequestFields[3].Descriptor()
+	// datarequest.ReasonValidator is a validator for the "reason" field. It is called by the builders before save.
+	datarequest.ReasonValidator = datarequestDescReason.Validators[0].(func(string) error)
+	// datarequestDescNote is the schema descriptor for note field.
+	datarequestDescNote := datarequestFields[4].Descriptor()
+	// datarequest.NoteValidator is a validator for the "note" field. It is called by the builders before save.
+	datarequest.NoteValidator = datarequestDescNote.Validators[0].(func(string) error)
 	emailverification.Policy = privacy.NewPolicies(schema.EmailVerification{})
 	emailverification.Hooks[0] = func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {

@@ -37,6 +37,7 @@ import (
 	"github.com/xiadan/xiadan/internal/credit/standing"
 	"github.com/xiadan/xiadan/internal/currency"
 	"github.com/xiadan/xiadan/internal/database"
+	"github.com/xiadan/xiadan/internal/datarights"
 	"github.com/xiadan/xiadan/internal/demoimage"
 	"github.com/xiadan/xiadan/internal/events"
 	"github.com/xiadan/xiadan/internal/experiments"
@@ -105,6 +106,8 @@ type App struct {
 	// help centre.
 	Support *support.Service
 	Help    *helpcentre.Service
+	// DataRights answers data export and erasure requests (internal/datarights).
+	DataRights *datarights.Service
 	// Credit computes merchant credit and manages sanctions (internal/credit).
 	Credit *credit.Service
 	// Promotions manages automatic promotions and provides their checkout providers
@@ -273,6 +276,7 @@ func New(cfg config.Config, db *database.DB, logger *slog.Logger, opts ...Option
 	a.Support = &support.Service{SLA: cfg.SupportFirstResponseSLA, ReopenWindow: cfg.SupportReopenWindow,
 		Uploads: uploads, Mailer: mailer, Logger: logger}
 	a.Help = &helpcentre.Service{}
+	a.DataRights = &datarights.Service{}
 	served := cfg.Locales
 	if len(served) == 0 { // a Config built by hand, as in tests
 		served = config.DefaultLocales
@@ -394,7 +398,8 @@ func (a *App) GraphQL() *handler.Server {
 		Webhooks: a.Webhooks, Uploads: a.Uploads, Reviews: a.Reviews,
 		AfterSales: a.AfterSales, Support: a.Support, Help: a.Help, Credit: a.Credit,
 		Coupons: a.Coupons, Promotions: a.Promotions, Members: a.Members, RedPackets: a.RedPackets,
-		ABTests: a.Experiments, CreatorProgram: a.Creators, Rates: a.Currency, Languages: a.Languages, Risk: a.Risk}))
+		ABTests: a.Experiments, CreatorProgram: a.Creators, Rates: a.Currency, Languages: a.Languages, Risk: a.Risk,
+		DataRights: a.DataRights}))
 	// graphql-transport-ws (the graphql-ws library, Apollo's GraphQLWsLink, urql) by our own
 	// transport, which keeps to the protocol's letter (websocket.go); gqlgen's serves the
 	// legacy subscriptions-transport-ws (subprotocol graphql-ws) and upgrades naming none.

@@ -26,6 +26,7 @@ func (a *App) SetClock(c Clock) {
 	a.AfterSales.Now = c.Now
 	a.Support.Now = c.Now
 	a.Help.Now = c.Now
+	a.DataRights.Now = c.Now
 	a.Coupons.Now = c.Now
 	a.Promotions.Now = c.Now
 	a.RedPackets.Now = c.Now
