@@ -18,6 +18,8 @@ type StatementCounter struct {
 	recording atomic.Bool
 	mu        sync.Mutex
 	recorded  []string
+	// only, when set, is the marker of the statements RecordCtx keeps.
+	only *int
 }
 
 // Record returns the statements fn sends, in order. Nothing else may use the database
@@ -34,14 +36,36 @@ func (c *StatementCounter) Record(fn func()) []string {
 	return c.recorded
 }
 
-// count counts one statement.
-func (c *StatementCounter) count(query string) {
+// count counts one statement, sent with ctx.
+func (c *StatementCounter) count(ctx context.Context, query string) {
 	c.n.Add(1)
 	if c.recording.Load() {
 		c.mu.Lock()
-		c.recorded = append(c.recorded, query)
+		if c.only == nil || ctx != nil && ctx.Value(recordKey{}) == c.only {
+			c.recorded = append(c.recorded, query)
+		}
 		c.mu.Unlock()
 	}
+}
+
+// recordKey marks the context of the statements RecordCtx keeps.
+type recordKey struct{}
+
+// RecordCtx returns the statements fn sends with the context it is given (or one derived
+// from it), in order: the server's background work (the catalog feed, the event relay,
+// jobs) may run meanwhile and is left out.
+func (c *StatementCounter) RecordCtx(ctx context.Context, fn func(ctx context.Context)) []string {
+	marker := new(int)
+	c.mu.Lock()
+	c.recorded, c.only = nil, marker
+	c.mu.Unlock()
+	c.recording.Store(true)
+	fn(context.WithValue(ctx, recordKey{}, marker))
+	c.recording.Store(false)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.only = nil
+	return c.recorded
 }
 
 // Wrap returns drv counting every statement sent through it, inside transactions too.
@@ -50,7 +74,7 @@ func (c *StatementCounter) Wrap(drv dialect.Driver) dialect.Driver {
 }
 
 // Add counts a statement sent around the wrapped driver, as the baseline handler does.
-func (c *StatementCounter) Add(query string) { c.count(query) }
+func (c *StatementCounter) Add(query string) { c.count(nil, query) }
 
 // Load returns the statements counted so far.
 func (c *StatementCounter) Load() int64 { return c.n.Load() }
@@ -63,12 +87,12 @@ type countingDriver struct {
 }
 
 func (d *countingDriver) Exec(ctx context.Context, query string, args, v any) error {
-	d.c.count(query)
+	d.c.count(ctx, query)
 	return d.Driver.Exec(ctx, query, args, v)
 }
 
 func (d *countingDriver) Query(ctx context.Context, query string, args, v any) error {
-	d.c.count(query)
+	d.c.count(ctx, query)
 	return d.Driver.Query(ctx, query, args, v)
 }
 
@@ -96,12 +120,12 @@ func (d *countingDriver) BeginTx(ctx context.Context, opts *stdsql.TxOptions) (d
 }
 
 func (d *countingDriver) ExecContext(ctx context.Context, query string, args ...any) (stdsql.Result, error) {
-	d.c.count(query)
+	d.c.count(ctx, query)
 	return execContext(ctx, d.Driver, query, args)
 }
 
 func (d *countingDriver) QueryContext(ctx context.Context, query string, args ...any) (*stdsql.Rows, error) {
-	d.c.count(query)
+	d.c.count(ctx, query)
 	return queryContext(ctx, d.Driver, query, args)
 }
 
@@ -112,22 +136,22 @@ type countingTx struct {
 }
 
 func (t *countingTx) Exec(ctx context.Context, query string, args, v any) error {
-	t.c.count(query)
+	t.c.count(ctx, query)
 	return t.Tx.Exec(ctx, query, args, v)
 }
 
 func (t *countingTx) Query(ctx context.Context, query string, args, v any) error {
-	t.c.count(query)
+	t.c.count(ctx, query)
 	return t.Tx.Query(ctx, query, args, v)
 }
 
 func (t *countingTx) ExecContext(ctx context.Context, query string, args ...any) (stdsql.Result, error) {
-	t.c.count(query)
+	t.c.count(ctx, query)
 	return execContext(ctx, t.Tx, query, args)
 }
 
 func (t *countingTx) QueryContext(ctx context.Context, query string, args ...any) (*stdsql.Rows, error) {
-	t.c.count(query)
+	t.c.count(ctx, query)
 	return queryContext(ctx, t.Tx, query, args)
 }
 

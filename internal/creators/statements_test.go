@@ -1,6 +1,7 @@
 package creators_test
 
 import (
+	"context"
 	"strconv"
 	"testing"
 	"time"
@@ -41,8 +42,11 @@ func TestRecordProvidersStatements(t *testing.T) {
 		}
 		b := pricing.NewBasket(buyerID, "CNY", time.Now().UTC(), []*pricing.Line{{MerchantID: shop.IntID, Quantity: 1, ListPrice: 5000}}, nil)
 		var errs [2]error
-		quote = len(counter.Record(func() { errs[0] = p.Quote(ctx, tx.Client(), b) }))
-		commit = len(counter.Record(func() { errs[1] = p.Commit(ctx, tx.Client(), b, map[int]int{shop.IntID: o.ID}) }))
+		// Only the provider's own statements: the server's feed, relay and jobs run beside.
+		quote = len(counter.RecordCtx(ctx, func(ctx context.Context) { errs[0] = p.Quote(ctx, tx.Client(), b) }))
+		commit = len(counter.RecordCtx(ctx, func(ctx context.Context) {
+			errs[1] = p.Commit(ctx, tx.Client(), b, map[int]int{shop.IntID: o.ID})
+		}))
 		if errs[0] != nil || errs[1] != nil {
 			t.Fatal(errs)
 		}
