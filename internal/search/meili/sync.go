@@ -163,8 +163,14 @@ func (s *Syncer) Start(ctx context.Context) error {
 	return nil
 }
 
+// maxSyncPause bounds the pause between failed attempts: a failure that passes (a busy
+// database, a search server restarting) costs the index at most this much lag once it
+// has passed. A retry every 10 s is nothing to a server that is down.
+const maxSyncPause = 10 * time.Second
+
 // Run starts and then applies changes until ctx ends, waiting Config.SyncInterval (or a
-// Notify) when caught up, and retrying after failures with a growing pause (logged).
+// Notify) when caught up, and retrying after failures with a growing pause (logged, at
+// most maxSyncPause).
 // It returns ctx's error.
 func (s *Syncer) Run(ctx context.Context) error {
 	s.init()
@@ -188,7 +194,7 @@ func (s *Syncer) Run(ctx context.Context) error {
 			return ctx.Err()
 		case err != nil:
 			s.Log.Warn("search sync failed; retrying", "err", err, "retryIn", pause)
-			wait, pause = pause, min(2*pause, time.Minute)
+			wait, pause = pause, min(2*pause, maxSyncPause)
 		case more:
 			pause = interval
 			continue
