@@ -160,6 +160,13 @@ func newServer(t testing.TB, url string, so serverOptions, opts ...func(*config.
 		level = slog.LevelDebug
 	}
 	logs := &logRecords{}
+	// A failed test shows what its server logged last (warnings of background loops, such
+	// as a syncer retrying, go to the records only).
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("server log, last records:\n%s", logs.tail(40))
+		}
+	})
 	logger := slog.New(slog.NewMultiHandler(
 		slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}),
 		slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}),
@@ -202,6 +209,17 @@ func (l *logRecords) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	l.lines = append(l.lines, bytes.Clone(p))
 	return len(p), nil
+}
+
+// tail returns the last n records, one per line.
+func (l *logRecords) tail(n int) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var b strings.Builder
+	for _, line := range l.lines[max(0, len(l.lines)-n):] {
+		b.Write(line)
+	}
+	return b.String()
 }
 
 // Logs returns what the server logged at info level and above while handling the request

@@ -33,6 +33,7 @@ type fakeMeili struct {
 	answer  func(uid string, body map[string]any) any
 	fail    *failure      // set: every search fails so
 	changed chan struct{} // closed and replaced at every write
+	recent  []string      // the last requests, for a failed wait's report
 }
 
 type task struct {
@@ -100,6 +101,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func (f *fakeMeili) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.recent = append(f.recent, time.Now().Format("15:04:05.000")+" "+r.Method+" "+r.URL.RequestURI())
+	if len(f.recent) > 30 {
+		f.recent = f.recent[len(f.recent)-30:]
+	}
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 	var body any
 	if r.Body != nil && r.Method != http.MethodGet && r.Method != http.MethodDelete {
@@ -248,7 +253,7 @@ func (f *fakeMeili) waitFor(t testing.TB, what string, cond func(f *fakeMeili) b
 		case <-ch:
 		case <-deadline:
 			f.mu.Lock()
-			t.Logf("fake meilisearch state: writes %v; settings %v; tasks %d", f.writes, f.settings, len(f.tasks))
+			t.Logf("fake meilisearch state: writes %v; tasks %d; last requests:\n%s", f.writes, len(f.tasks), strings.Join(f.recent, "\n"))
 			f.mu.Unlock()
 			t.Fatalf("fake meilisearch: gave up after %s waiting for %s", guard, what)
 		}
