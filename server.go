@@ -561,7 +561,7 @@ func reindexCmd(ctx context.Context, cfg config.Config, logger *slog.Logger) err
 		return err
 	}
 	start := time.Now()
-	if err := meilifeed.NewSyncer(sc, db.Client, locales, logger).Reindex(ctx); err != nil {
+	if err := meilifeed.NewSyncer(sc, db.Client, db.Dialect, locales, logger).Reindex(ctx); err != nil {
 		return fmt.Errorf("reindexing: %w", err)
 	}
 	logger.Info("search indexes rebuilt", "locales", cfg.SearchServer.Locales, "took", time.Since(start).Round(time.Millisecond))

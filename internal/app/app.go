@@ -357,7 +357,7 @@ func (a *App) newSearchServer(cfg config.Config, locales *i18n.Locales) error {
 	}
 	a.SearchServer = &catalog.ServerSearch{Client: sc, Logger: a.Logger}
 	if cfg.SearchServer.Sync {
-		a.SearchSync = meilifeed.NewSyncer(sc, a.DB.Client, locales, a.Logger)
+		a.SearchSync = meilifeed.NewSyncer(sc, a.DB.Client, a.DB.Dialect, locales, a.Logger)
 		// The first Notify sets the syncer up (its wake channel) here, before the feed's
 		// goroutine and Run's can both try to.
 		a.SearchSync.Notify()

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"entgo.io/ent/dialect"
+
 	"github.com/xiadan/xiadan/ent"
 	"github.com/xiadan/xiadan/ent/catalogchange"
 	"github.com/xiadan/xiadan/ent/category"
@@ -28,13 +30,17 @@ import (
 
 // Catalog implements meili.Catalog on the database.
 //
-// Change ids: the outbox's ids come from Ent's global id range of its table (the first
-// row is the range's start, 70<<32 or so), and the syncer expects consecutive ids after
-// its cursor, starting at 1 above an empty feed's head of 0. The ids given to the syncer
-// are therefore the row ids relative to their range: id - rangeStart + 1. A cursor saved
-// on the search server keeps working because the range of a table never moves.
+// Change ids: the outbox's ids come from Ent's global id range of its table (70<<32 or
+// so), and the syncer expects consecutive ids after its cursor, starting at 1 above an
+// empty feed's head of 0. The ids given to the syncer are therefore the row ids relative
+// to the table's first id: id - first + 1. The first id depends on the dialect: MySQL's
+// AUTO_INCREMENT starts at the range's start, SQLite's sqlite_sequence holds the start so
+// that its first id is start+1. A cursor saved on the search server keeps working because
+// the range of a table never moves.
 type Catalog struct {
 	DB *ent.Client
+	// Dialect is the database's (dialect.MySQL or dialect.SQLite; empty: MySQL's ids).
+	Dialect string
 	// Locales gives the fallback chain of each index's locale (nil: the locale, then
 	// DefaultLocale).
 	Locales *i18n.Locales
@@ -48,7 +54,7 @@ type Catalog struct {
 	// Now is the clock of visibility (suspensions, restrictions); nil: time.Now.
 	Now func() time.Time
 
-	base atomic.Int64 // rangeStart+1 once known (0: not yet)
+	off atomic.Int64 // first-1 once known (0: not yet; first is never 1)
 }
 
 var _ meili.Catalog = (*Catalog)(nil)
@@ -75,19 +81,22 @@ func system(ctx context.Context) context.Context {
 // rangeOf returns the start of the global id range that id is in.
 func rangeOf(id int) int { return id >> 32 << 32 }
 
-// offset returns what to add to a relative id to get the row id (rangeStart - 1), read
-// from any row of the outbox; ok is false while the outbox is empty.
+// offset returns what to add to a relative id to get the row id (the table's first id
+// minus 1), read from any row of the outbox; ok is false while the outbox is empty.
 func (c *Catalog) offset(ctx context.Context) (int, bool, error) {
-	if b := c.base.Load(); b != 0 {
-		return int(b) - 1, true, nil
+	if off := c.off.Load(); off != 0 {
+		return int(off), true, nil
 	}
 	ids, err := c.DB.CatalogChange.Query().Order(ent.Asc(catalogchange.FieldID)).Limit(1).IDs(system(ctx))
 	if err != nil || len(ids) == 0 {
 		return 0, false, err
 	}
-	start := rangeOf(ids[0])
-	c.base.Store(int64(start) + 1)
-	return start - 1, true, nil
+	first := rangeOf(ids[0])
+	if c.Dialect == dialect.SQLite {
+		first++
+	}
+	c.off.Store(int64(first - 1))
+	return first - 1, true, nil
 }
 
 // Entities of the outbox as the syncer names them; other kinds keep their outbox name.
@@ -414,11 +423,11 @@ func unique(ids []int) []int {
 	return slices.Compact(out)
 }
 
-// NewSyncer returns the syncer of the application: it reads db's catalog, keeps its
+// NewSyncer returns the syncer of the application: it reads db's catalog (of dialect), keeps its
 // cursor on the search server (meili.IndexCursor), pushes the admins' synonym groups at
 // start and again after every change of them, and logs to logger.
-func NewSyncer(sc *meili.Client, db *ent.Client, locales *i18n.Locales, logger *slog.Logger) *meili.Syncer {
-	c := &Catalog{DB: db, Locales: locales}
+func NewSyncer(sc *meili.Client, db *ent.Client, dialect string, locales *i18n.Locales, logger *slog.Logger) *meili.Syncer {
+	c := &Catalog{DB: db, Dialect: dialect, Locales: locales}
 	c.OnSynonyms = func(ctx context.Context) error {
 		syn, err := c.Synonyms(ctx)
 		if err != nil {

@@ -417,7 +417,7 @@ func TestReindex(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		syncer := meilifeed.NewSyncer(sc, s.DB.Client, s.App.Languages.Locales, slog.New(slog.DiscardHandler))
+		syncer := meilifeed.NewSyncer(sc, s.DB.Client, s.DB.Dialect, s.App.Languages.Locales, slog.New(slog.DiscardHandler))
 		if err := syncer.Reindex(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -441,6 +441,46 @@ func TestReindex(t *testing.T) {
 		}
 		if !fake.hasCursor() {
 			t.Error("no cursor saved after the rebuild")
+		}
+	})
+}
+
+// The feed's change ids start at 1 on both dialects (MySQL's first id is its range's
+// start, SQLite's the start+1), and every call numbers them alike: the first call once
+// numbered them from the range's start-1 and the later ones from its start, so a cursor
+// of 0 read as expired and the syncer rebuilt every index instead of applying the
+// changes (a draft's id then was never deleted: it was simply not in the new index).
+func TestChangeIDsStartAtOneAndStayStable(t *testing.T) {
+	t.Parallel()
+	forEachDialect(t, func(t *testing.T, url string) {
+		s := apitest.New(t, url)
+		shop := s.NewMerchant(t, "ids-tea", merchant.StatusACTIVE)
+		s.NewProduct(t, shop, "龙井", product.KindPHYSICAL, "IDS-1", 5800, 3)
+		client, ctx := s.Client()
+		c := &meilifeed.Catalog{DB: client, Dialect: s.DB.Dialect}
+		first, err := c.Changes(ctx, 0, 100)
+		if err != nil {
+			t.Fatalf("Changes(0) on a feed that was never pruned: %v", err)
+		}
+		if len(first) < 2 || first[0].ID != 1 {
+			t.Fatalf("Changes(0) = %v, want ids from 1", first)
+		}
+		for i, ch := range first {
+			if ch.ID != int64(i+1) {
+				t.Fatalf("Changes(0) = %v, want consecutive ids from 1", first)
+			}
+		}
+		again, err := c.Changes(ctx, 0, 100)
+		if err != nil || !slices.Equal(again, first) {
+			t.Fatalf("Changes(0) again = %v, %v; first %v", again, err, first)
+		}
+		head, err := c.Head(ctx)
+		if err != nil || head != first[len(first)-1].ID {
+			t.Fatalf("Head = %d, %v; want %d", head, err, first[len(first)-1].ID)
+		}
+		rest, err := c.Changes(ctx, 1, 100)
+		if err != nil || !slices.Equal(rest, first[1:]) {
+			t.Fatalf("Changes(1) = %v, %v; want %v", rest, err, first[1:])
 		}
 	})
 }
