@@ -261,6 +261,18 @@ type (
 	}
 )
 
+// SetSecret sets the "secret" field.
+func (u *TotpCredentialUpsert) SetSecret(v string) *TotpCredentialUpsert {
+	u.Set(totpcredential.FieldSecret, v)
+	return u
+}
+
+// UpdateSecret sets the "secret" field to the value that was provided on create.
+func (u *TotpCredentialUpsert) UpdateSecret() *TotpCredentialUpsert {
+	u.SetExcluded(totpcredential.FieldSecret)
+	return u
+}
+
 // SetEnabledAt sets the "enabled_at" field.
 func (u *TotpCredentialUpsert) SetEnabledAt(v time.Time) *TotpCredentialUpsert {
 	u.Set(totpcredential.FieldEnabledAt, v)
@@ -311,9 +323,6 @@ func (u *TotpCredentialUpsertOne) UpdateNewValues() *TotpCredentialUpsertOne {
 		if _, exists := u.create.mutation.UserID(); exists {
 			s.SetIgnore(totpcredential.FieldUserID)
 		}
-		if _, exists := u.create.mutation.Secret(); exists {
-			s.SetIgnore(totpcredential.FieldSecret)
-		}
 		if _, exists := u.create.mutation.CreatedAt(); exists {
 			s.SetIgnore(totpcredential.FieldCreatedAt)
 		}
@@ -346,6 +355,20 @@ func (u *TotpCredentialUpsertOne) Update(set func(*TotpCredentialUpsert)) *TotpC
 		set(&TotpCredentialUpsert{UpdateSet: update})
 	}))
 	return u
+}
+
+// SetSecret sets the "secret" field.
+func (u *TotpCredentialUpsertOne) SetSecret(v string) *TotpCredentialUpsertOne {
+	return u.Update(func(s *TotpCredentialUpsert) {
+		s.SetSecret(v)
+	})
+}
+
+// UpdateSecret sets the "secret" field to the value that was provided on create.
+func (u *TotpCredentialUpsertOne) UpdateSecret() *TotpCredentialUpsertOne {
+	return u.Update(func(s *TotpCredentialUpsert) {
+		s.UpdateSecret()
+	})
 }
 
 // SetEnabledAt sets the "enabled_at" field.
@@ -569,9 +592,6 @@ func (u *TotpCredentialUpsertBulk) UpdateNewValues() *TotpCredentialUpsertBulk {
 			if _, exists := b.mutation.UserID(); exists {
 				s.SetIgnore(totpcredential.FieldUserID)
 			}
-			if _, exists := b.mutation.Secret(); exists {
-				s.SetIgnore(totpcredential.FieldSecret)
-			}
 			if _, exists := b.mutation.CreatedAt(); exists {
 				s.SetIgnore(totpcredential.FieldCreatedAt)
 			}
@@ -605,6 +625,20 @@ func (u *TotpCredentialUpsertBulk) Update(set func(*TotpCredentialUpsert)) *Totp
 		set(&TotpCredentialUpsert{UpdateSet: update})
 	}))
 	return u
+}
+
+// SetSecret sets the "secret" field.
+func (u *TotpCredentialUpsertBulk) SetSecret(v string) *TotpCredentialUpsertBulk {
+	return u.Update(func(s *TotpCredentialUpsert) {
+		s.SetSecret(v)
+	})
+}
+
+// UpdateSecret sets the "secret" field to the value that was provided on create.
+func (u *TotpCredentialUpsertBulk) UpdateSecret() *TotpCredentialUpsertBulk {
+	return u.Update(func(s *TotpCredentialUpsert) {
+		s.UpdateSecret()
+	})
 }
 
 // SetEnabledAt sets the "enabled_at" field.

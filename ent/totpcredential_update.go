@@ -29,6 +29,20 @@ func (_u *TotpCredentialUpdate) Where(ps ...predicate.TotpCredential) *TotpCrede
 	return _u
 }
 
+// SetSecret sets the "secret" field.
+func (_u *TotpCredentialUpdate) SetSecret(v string) *TotpCredentialUpdate {
+	_u.mutation.SetSecret(v)
+	return _u
+}
+
+// SetNillableSecret sets the "secret" field if the given value is not nil.
+func (_u *TotpCredentialUpdate) SetNillableSecret(v *string) *TotpCredentialUpdate {
+	if v != nil {
+		_u.SetSecret(*v)
+	}
+	return _u
+}
+
 // SetEnabledAt sets the "enabled_at" field.
 func (_u *TotpCredentialUpdate) SetEnabledAt(v time.Time) *TotpCredentialUpdate {
 	_u.mutation.SetEnabledAt(v)
@@ -104,6 +118,11 @@ func (_u *TotpCredentialUpdate) ExecX(ctx context.Context) {
 
 // check runs all checks and user-defined validators on the builder.
 func (_u *TotpCredentialUpdate) check() error {
+	if v, ok := _u.mutation.Secret(); ok {
+		if err := totpcredential.SecretValidator(v); err != nil {
+			return &ValidationError{Name: "secret", err: fmt.Errorf(`ent: validator failed for field "TotpCredential.secret": %w`, err)}
+		}
+	}
 	if _u.mutation.UserCleared() && len(_u.mutation.UserIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "TotpCredential.user"`)
 	}
@@ -127,6 +146,9 @@ func (_u *TotpCredentialUpdate) sqlSave(ctx context.Context) (_node int, err err
 				ps[i](selector)
 			}
 		}
+	}
+	if value, ok := _u.mutation.Secret(); ok {
+		_spec.SetField(totpcredential.FieldSecret, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.EnabledAt(); ok {
 		_spec.SetField(totpcredential.FieldEnabledAt, field.TypeTime, value)
@@ -160,6 +182,20 @@ type TotpCredentialUpdateOne struct {
 	hooks     []Hook
 	mutation  *TotpCredentialMutation
 	modifiers []func(*sql.UpdateBuilder)
+}
+
+// SetSecret sets the "secret" field.
+func (_u *TotpCredentialUpdateOne) SetSecret(v string) *TotpCredentialUpdateOne {
+	_u.mutation.SetSecret(v)
+	return _u
+}
+
+// SetNillableSecret sets the "secret" field if the given value is not nil.
+func (_u *TotpCredentialUpdateOne) SetNillableSecret(v *string) *TotpCredentialUpdateOne {
+	if v != nil {
+		_u.SetSecret(*v)
+	}
+	return _u
 }
 
 // SetEnabledAt sets the "enabled_at" field.
@@ -250,6 +286,11 @@ func (_u *TotpCredentialUpdateOne) ExecX(ctx context.Context) {
 
 // check runs all checks and user-defined validators on the builder.
 func (_u *TotpCredentialUpdateOne) check() error {
+	if v, ok := _u.mutation.Secret(); ok {
+		if err := totpcredential.SecretValidator(v); err != nil {
+			return &ValidationError{Name: "secret", err: fmt.Errorf(`ent: validator failed for field "TotpCredential.secret": %w`, err)}
+		}
+	}
 	if _u.mutation.UserCleared() && len(_u.mutation.UserIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "TotpCredential.user"`)
 	}
@@ -290,6 +331,9 @@ func (_u *TotpCredentialUpdateOne) sqlSave(ctx context.Context) (_node *TotpCred
 				ps[i](selector)
 			}
 		}
+	}
+	if value, ok := _u.mutation.Secret(); ok {
+		_spec.SetField(totpcredential.FieldSecret, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.EnabledAt(); ok {
 		_spec.SetField(totpcredential.FieldEnabledAt, field.TypeTime, value)

@@ -2579,7 +2579,7 @@ var (
 	// TotpCredentialsColumns holds the columns for the "totp_credentials" table.
 	TotpCredentialsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
-		{Name: "secret", Type: field.TypeString, Size: 64},
+		{Name: "secret", Type: field.TypeString, Size: 128},
 		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "enabled_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "last_step", Type: field.TypeInt64, Default: 0},

@@ -18,9 +18,11 @@ type TotpCredential struct{ ent.Schema }
 func (TotpCredential) Fields() []ent.Field {
 	return []ent.Field{
 		field.Int("user_id").Unique().Immutable(),
-		// The base32 secret. Stored as it is (see docs/OPERATIONS.md, "Two-factor sign-in
-		// for admins"): the codebase has no encryption key for data at rest.
-		field.String("secret").MaxRuneLen(64).NotEmpty().Immutable().Sensitive(),
+		// The base32 secret, sealed with AES-256-GCM under TOTP_ENCRYPTION_KEY when it is
+		// set ("enc1:<key id>:…", internal/secret.Keyring), as it is otherwise (see
+		// docs/OPERATIONS.md, "Two-factor sign-in for admins"). Rewritten only to seal it
+		// again under a new key.
+		field.String("secret").MaxRuneLen(128).NotEmpty().Sensitive(),
 		field.Time("created_at").SchemaType(datetime6).Immutable().Default(nowUTC),
 		// Set when the user confirmed enrolment with a code; until then sign-in ignores it.
 		field.Time("enabled_at").SchemaType(datetime6).Optional().Nillable(),

@@ -224,6 +224,16 @@ func New(cfg config.Config, db *database.DB, logger *slog.Logger, opts ...Option
 		PhoneSends:        auth.NewQuota(limits, time.Hour),
 		AdminRequireTOTP:  cfg.AdminRequireTOTP,
 	}
+	if svc.TOTPKeys, err = cfg.TOTPKeyring(); err != nil {
+		return nil, err
+	}
+	// Secrets stored in plain or under a former key are sealed under the current one now,
+	// and one that cannot be opened stops the start here, not an admin's sign-in later.
+	if n, err := svc.SealTOTPSecrets(context.Background(), db.Client); err != nil {
+		return nil, fmt.Errorf("TOTP secrets: %w", err)
+	} else if n > 0 {
+		logger.Info("TOTP secrets sealed under the current TOTP_ENCRYPTION_KEY", "count", n)
+	}
 	// Carrier scans always come in the order they happened, however they are loaded.
 	db.Client.TrackingEvent.Intercept(fulfilment.ScansInOrder())
 	reg, sb, err := providers.New(cfg.Payment, nil)

@@ -2,16 +2,23 @@ package app_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/xiadan/xiadan/ent/auditlog"
 	"github.com/xiadan/xiadan/ent/privacy"
+	"github.com/xiadan/xiadan/ent/totpcredential"
+	"github.com/xiadan/xiadan/ent/user"
+	"github.com/xiadan/xiadan/internal/app"
 	"github.com/xiadan/xiadan/internal/apitest"
 	"github.com/xiadan/xiadan/internal/auth"
 	"github.com/xiadan/xiadan/internal/config"
+	"github.com/xiadan/xiadan/internal/secret"
 	"github.com/xiadan/xiadan/internal/testdb"
 )
 
@@ -302,6 +309,123 @@ func TestTOTPCodeRaceSignsInOnce(t *testing.T) {
 					t.Fatalf("round %d: %d sessions started, want %d", round, got, round+1)
 				}
 				clock.Advance(auth.TOTPPeriod)
+			}
+		})
+	}
+}
+
+// With TOTP_ENCRYPTION_KEY the secret is stored sealed (no trace of it in the row) and
+// sign-in works; a start with a new key and the old one in TOTP_DECRYPTION_KEYS seals it
+// again under the new key, after which sign-in with the same authenticator still works;
+// a start that cannot open it (no key, or the old key missing) fails and says why.
+// Secrets stored in plain before a key was set are sealed by the first start with one.
+func TestTOTPSecretsSealedAtRest(t *testing.T) {
+	t.Parallel()
+	newKey := func() (string, []byte) {
+		k := make([]byte, 32)
+		_, _ = rand.Read(k)
+		return base64.StdEncoding.EncodeToString(k), k
+	}
+	key1, raw1 := newKey()
+	key2, raw2 := newKey()
+	for _, d := range testdb.Dialects() {
+		t.Run(d.Name, func(t *testing.T) {
+			t.Parallel()
+			clock := totpClock()
+			s := totpServer(t, d.URL(t), clock)
+			// Enrolled before any key was set: stored in plain.
+			early := s.NewAdmin(t, "totp-early@example.com")
+			earlySecret, _ := enrolTOTP(t, s, clock, early.AccessToken)
+
+			client, ctx := s.Client()
+			stored := func(email string) string {
+				t.Helper()
+				c, err := client.TotpCredential.Query().Where(totpcredential.HasUserWith(user.Email(email))).Only(privacy.DecisionContext(ctx, privacy.Allow))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return c.Secret
+			}
+			if got := stored("totp-early@example.com"); got != earlySecret {
+				t.Fatalf("without a key the secret is stored as %q, want it as it is", got)
+			}
+			start := func(enc string, dec ...string) (*app.App, error) {
+				cfg := s.Config
+				cfg.TOTPEncryptionKey = secret.Value(enc)
+				cfg.TOTPDecryptionKeys = nil
+				for _, k := range dec {
+					cfg.TOTPDecryptionKeys = append(cfg.TOTPDecryptionKeys, secret.Value(k))
+				}
+				a, err := app.New(cfg, s.DB, slog.New(slog.DiscardHandler))
+				if err == nil {
+					a.SetClock(clock)
+				}
+				return a, err
+			}
+			// The first start with a key seals the plain secret.
+			a1, err := start(key1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := stored("totp-early@example.com")
+			if secret.KeyOf(got) != secret.KeyID(raw1) || strings.Contains(got, earlySecret) {
+				t.Fatalf("after a start with TOTP_ENCRYPTION_KEY the secret is stored as %q", got)
+			}
+			signIn := func(a *app.App, email, secret string) {
+				t.Helper()
+				ch := challengeOf(t, s, email)
+				clock.Advance(auth.TOTPPeriod)
+				if _, err := a.Auth.CompleteTOTPSignIn(ctx, ch, totpCode(t, secret, clock)); err != nil {
+					t.Fatalf("sign-in of %s: %v", email, err)
+				}
+			}
+			signIn(a1, "totp-early@example.com", earlySecret)
+
+			// A start without the key, or with a new key but without the old one, fails.
+			for _, keys := range [][]string{{""}, {key2}} {
+				if _, err := start(keys[0]); err == nil || !strings.Contains(err.Error(), secret.KeyID(raw1)) {
+					t.Fatalf("a start with keys %v that cannot open the secret: %v", keys, err)
+				}
+			}
+			if got2 := stored("totp-early@example.com"); got2 != got {
+				t.Fatal("a failed start rewrote the secret")
+			}
+			// Rotation: the new key with the old one to open with.
+			a2, err := start(key2, key1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := stored("totp-early@example.com"); secret.KeyOf(got) != secret.KeyID(raw2) {
+				t.Fatalf("after the rotation the secret is stored as %q, want it under key %s", got, secret.KeyID(raw2))
+			}
+			signIn(a2, "totp-early@example.com", earlySecret)
+			// A bad key is a configuration error.
+			if _, err := start("not a key"); err == nil || !strings.Contains(err.Error(), "TOTP_ENCRYPTION_KEY") {
+				t.Fatalf("a start with a bad key: %v", err)
+			}
+		})
+	}
+
+	// Enrolled with a key set: sealed from the first write; the server signs in with it.
+	for _, d := range testdb.Dialects() {
+		t.Run(d.Name+"/enrolled-with-key", func(t *testing.T) {
+			t.Parallel()
+			clock := totpClock()
+			s := totpServer(t, d.URL(t), clock, func(c *config.Config) { c.TOTPEncryptionKey = secret.Value(key1) })
+			admin := s.NewAdmin(t, "totp-sealed@example.com")
+			plain, _ := enrolTOTP(t, s, clock, admin.AccessToken)
+			client, ctx := s.Client()
+			c, err := client.TotpCredential.Query().Only(privacy.DecisionContext(ctx, privacy.Allow))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if secret.KeyOf(c.Secret) != secret.KeyID(raw1) || strings.Contains(c.Secret, plain) {
+				t.Fatalf("stored secret %q", c.Secret)
+			}
+			ch := challengeOf(t, s, "totp-sealed@example.com")
+			r := s.Query("", completeTOTP, map[string]any{"ch": ch, "c": totpCode(t, plain, clock)})
+			if len(r.Errors) > 0 || !r.Contains("accessToken") {
+				t.Fatalf("sign-in with a sealed secret: %s", r.Raw)
 			}
 		})
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/xiadan/xiadan/internal/apperror"
 	"github.com/xiadan/xiadan/internal/identity"
 	"github.com/xiadan/xiadan/internal/mail"
+	"github.com/xiadan/xiadan/internal/secret"
 	"github.com/xiadan/xiadan/internal/sms"
 	"github.com/xiadan/xiadan/internal/usertext"
 	"github.com/xiadan/xiadan/internal/viewer"
@@ -64,6 +65,9 @@ type Service struct {
 	// (websockets, SSE) can use it to re-check their access at once.
 	OnSessionsEnded func(userID int)
 	Now             func() time.Time
+	// TOTPKeys, when set (TOTP_ENCRYPTION_KEY), seals admins' TOTP secrets at rest; nil
+	// stores them in plain (docs/OPERATIONS.md, "Two-factor sign-in for admins").
+	TOTPKeys *secret.Keyring
 
 	// Identities are the sign-in platforms (mini programs, web sign-ins); SignIn their
 	// configuration (redirect URIs). PlatformCalls, when set, limits platform calls per

@@ -43,6 +43,7 @@ import (
 	"github.com/xiadan/xiadan/ent/user"
 	"github.com/xiadan/xiadan/internal/apperror"
 	"github.com/xiadan/xiadan/internal/audit"
+	"github.com/xiadan/xiadan/internal/secret"
 	"github.com/xiadan/xiadan/internal/viewer"
 )
 
@@ -174,7 +175,11 @@ func (s *Service) BeginTOTPEnrollment(ctx context.Context, db *ent.Client, userI
 		return nil, err
 	}
 	secret := secretEncoding.EncodeToString(key)
-	err = db.TotpCredential.Create().SetUserID(userID).SetSecret(secret).SetCreatedAt(s.now()).Exec(sys)
+	stored, err := s.sealTOTPSecret(userID, secret)
+	if err != nil {
+		return nil, err
+	}
+	err = db.TotpCredential.Create().SetUserID(userID).SetSecret(stored).SetCreatedAt(s.now()).Exec(sys)
 	if ent.IsConstraintError(err) {
 		return nil, apperror.New(apperror.Conflict, "another enrolment started at the same time; try again")
 	}
@@ -212,7 +217,7 @@ func (s *Service) ConfirmTOTPEnrollment(ctx context.Context, db *ent.Client, use
 	if wait := s.Throttle.Blocked(ctx, k); wait > 0 {
 		return nil, apperror.Limited(wait)
 	}
-	key, err := decodeSecret(cred.Secret)
+	key, err := s.credentialKey(cred)
 	if err != nil {
 		return nil, err
 	}
@@ -324,7 +329,7 @@ func (s *Service) withSecondFactor(ctx context.Context, cred *ent.TotpCredential
 	var step int64
 	if isTOTPCode(code) {
 		method = "totp"
-		key, err := decodeSecret(cred.Secret)
+		key, err := s.credentialKey(cred)
 		if err != nil {
 			return err
 		}
@@ -523,4 +528,89 @@ func (s *Service) verifyChallenge(token string) (userID int, credentials string,
 	}
 	userID, err = strconv.Atoi(claims.Subject)
 	return userID, claims.Credentials, err
+}
+
+// totpAAD binds a sealed secret to its user: a value copied to another account's row
+// does not open there.
+func totpAAD(userID int) string { return "totp_credentials.secret:" + strconv.Itoa(userID) }
+
+// sealTOTPSecret returns the secret as stored: sealed under TOTPKeys when set (TOTP_ENCRYPTION_KEY),
+// as it is otherwise.
+func (s *Service) sealTOTPSecret(userID int, secret string) (string, error) {
+	if s.TOTPKeys == nil {
+		return secret, nil
+	}
+	return s.TOTPKeys.Seal([]byte(secret), totpAAD(userID))
+}
+
+// credentialKey returns the HMAC key of cred, opening its sealed secret.
+func (s *Service) credentialKey(cred *ent.TotpCredential) ([]byte, error) {
+	secret, _, err := s.openTOTPSecret(cred)
+	if err != nil {
+		return nil, err
+	}
+	return decodeSecret(secret)
+}
+
+// openTOTPSecret returns cred's base32 secret and whether it is stored as it should be
+// (sealed under the current key when there is one, in plain when there is none).
+func (s *Service) openTOTPSecret(cred *ent.TotpCredential) (string, bool, error) {
+	if !secret.IsSealed(cred.Secret) {
+		return cred.Secret, s.TOTPKeys == nil, nil
+	}
+	if s.TOTPKeys == nil {
+		return "", false, fmt.Errorf("the TOTP secret of user %d is sealed under key %s, and TOTP_ENCRYPTION_KEY is not set",
+			cred.UserID, secret.KeyOf(cred.Secret))
+	}
+	plain, current, err := s.TOTPKeys.Open(cred.Secret, totpAAD(cred.UserID))
+	if err != nil {
+		return "", false, fmt.Errorf("the TOTP secret of user %d: %w (TOTP_ENCRYPTION_KEY, TOTP_DECRYPTION_KEYS)", cred.UserID, err)
+	}
+	return string(plain), current, nil
+}
+
+// SealTOTPSecrets brings every stored TOTP secret to the current key (TOTPKeys): secrets
+// stored in plain, or sealed under an old key (TOTP_DECRYPTION_KEYS), are sealed again
+// under TOTP_ENCRYPTION_KEY. It returns how many it rewrote, and fails, rewriting
+// nothing, when a secret cannot be opened: a key that is missing from the configuration
+// (or no key at all for sealed secrets), which the server reports at start rather than
+// at an admin's sign-in. Each rewrite is conditional on the stored value, so replicas
+// starting together rewrite each secret once and a secret replaced meanwhile is left alone.
+// Without TOTPKeys, it only checks that no secret is sealed.
+func (s *Service) SealTOTPSecrets(ctx context.Context, db *ent.Client) (int, error) {
+	sys := viewer.SystemContext(ctx)
+	creds, err := db.TotpCredential.Query().All(sys)
+	if err != nil {
+		return 0, err
+	}
+	type rewrite struct {
+		id        int
+		old, next string
+	}
+	var todo []rewrite
+	for _, c := range creds {
+		plain, ok, err := s.openTOTPSecret(c)
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			continue
+		}
+		next, err := s.sealTOTPSecret(c.UserID, plain)
+		if err != nil {
+			return 0, err
+		}
+		todo = append(todo, rewrite{c.ID, c.Secret, next})
+	}
+	n := 0
+	for _, r := range todo {
+		k, err := db.TotpCredential.Update().
+			Where(totpcredential.ID(r.id), totpcredential.Secret(r.old)).
+			SetSecret(r.next).Save(sys)
+		if err != nil {
+			return n, err
+		}
+		n += k
+	}
+	return n, nil
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/xiadan/xiadan/internal/reviews"
 	"github.com/xiadan/xiadan/internal/risk"
 	"github.com/xiadan/xiadan/internal/search/meili"
+	"github.com/xiadan/xiadan/internal/secret"
 	"github.com/xiadan/xiadan/internal/sms"
 	"github.com/xiadan/xiadan/internal/telemetry"
 	"github.com/xiadan/xiadan/internal/upload"
@@ -93,6 +94,12 @@ type Config struct {
 	// AdminRequireTOTP withholds the ADMIN role from sessions of admins who have not turned
 	// on TOTP two-factor sign-in (ADMIN_REQUIRE_TOTP); they can still enrol.
 	AdminRequireTOTP bool
+	// TOTPEncryptionKey seals admins' TOTP secrets at rest (TOTP_ENCRYPTION_KEY: 32 bytes
+	// in base64 or hex); TOTPDecryptionKeys are former keys, still opened
+	// (TOTP_DECRYPTION_KEYS, comma-separated) while the start seals their secrets again
+	// under the current key.
+	TOTPEncryptionKey  secret.Value
+	TOTPDecryptionKeys []secret.Value
 
 	// LogLevel is debug, info, warn or error; LogFormat is text or json.
 	LogLevel  string
@@ -248,6 +255,10 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	c.Telemetry = telemetry.ConfigFromEnv(getenv)
 	c.Telemetry.MaxOperations = r.integer("METRICS_MAX_OPERATIONS", 200)
 	c.AdminRequireTOTP = r.boolean("ADMIN_REQUIRE_TOTP", false)
+	c.TOTPEncryptionKey = secret.Value(r.str("TOTP_ENCRYPTION_KEY", ""))
+	for _, k := range r.list("TOTP_DECRYPTION_KEYS") {
+		c.TOTPDecryptionKeys = append(c.TOTPDecryptionKeys, secret.Value(k))
+	}
 	c.Playground = r.boolean("PLAYGROUND", dev)
 	c.Introspection = r.boolean("INTROSPECTION", dev)
 	c.Reviews = reviews.Config{
@@ -330,6 +341,9 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
 	}
 	if err := c.AfterSales.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := c.TOTPKeyring(); err != nil {
 		errs = append(errs, err)
 	}
 	if err := c.Risk.Validate(); err != nil {
@@ -540,4 +554,28 @@ func afterSalesFromEnv(r *reader) aftersales.Config {
 		ReplacementWindow: r.duration("AFTER_SALES_REPLACEMENT_WINDOW", d.ReplacementWindow),
 		RequestWindow:     r.duration("AFTER_SALES_REQUEST_WINDOW", d.RequestWindow),
 	}
+}
+
+// TOTPKeyring returns the keyring of TOTP_ENCRYPTION_KEY and TOTP_DECRYPTION_KEYS (nil
+// when no key is set).
+func (c Config) TOTPKeyring() (*secret.Keyring, error) {
+	if c.TOTPEncryptionKey == "" {
+		if len(c.TOTPDecryptionKeys) > 0 {
+			return nil, errors.New("TOTP_DECRYPTION_KEYS: set TOTP_ENCRYPTION_KEY too (the secrets are sealed again under it)")
+		}
+		return nil, nil
+	}
+	cur, err := secret.ParseKey(c.TOTPEncryptionKey.Reveal())
+	if err != nil {
+		return nil, fmt.Errorf("TOTP_ENCRYPTION_KEY: %w", err)
+	}
+	var old [][]byte
+	for i, v := range c.TOTPDecryptionKeys {
+		k, err := secret.ParseKey(v.Reveal())
+		if err != nil {
+			return nil, fmt.Errorf("TOTP_DECRYPTION_KEYS (key %d): %w", i+1, err)
+		}
+		old = append(old, k)
+	}
+	return secret.NewKeyring(cur, old...)
 }
