@@ -302,6 +302,7 @@ func New(cfg config.Config, db *database.DB, logger *slog.Logger, opts ...Option
 	// Catalog changes are recorded by hooks in their transaction and read back by the
 	// feed, which keys the storefront cache (docs/CACHING.md).
 	a.CatalogFeed = catalogfeed.New(db.Client, webLayer.redis, logger)
+	a.CatalogFeed.Dialect = db.Dialect
 	catalogfeed.Register(db.Client, a.CatalogFeed)
 	sc := cfg.StorefrontCache
 	if a.StoreCache, err = storecache.New(storecache.Config{Mode: sc.Mode, TTL: sc.TTL, MaxEntries: sc.MaxEntries,

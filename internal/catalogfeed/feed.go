@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"entgo.io/ent/dialect"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -63,6 +64,9 @@ type Feed struct {
 	Interval   time.Duration
 	Batch      int
 	GapTimeout time.Duration
+	// Dialect is the database's: a type's first id is its range's start on MySQL and
+	// start+1 on SQLite (empty: MySQL's).
+	Dialect string
 
 	nudge    chan struct{}
 	announce chan struct{}
@@ -289,13 +293,17 @@ func (f *Feed) start(ctx context.Context) error {
 }
 
 // addGaps remembers the ids strictly between two seen ones; below is 0 when the feed
-// has seen none (it started on an empty table): the ids from the start of above's range
+// has seen none (it started on an empty table): the ids from the first of above's range
 // are then awaited (Ent's global ids give each type a range of 1<<32 ids, the first
-// being the range's start; without them ids start at 1). Across a jump of more than
-// maxGaps (a large insert rolled back) nothing is waited for.
+// being the range's start on MySQL and start+1 on SQLite; without them ids start at 1).
+// Across a jump of more than maxGaps (a large insert rolled back) nothing is waited for.
 func (f *Feed) addGaps(below, above int, now time.Time) {
 	if below == 0 {
-		below = max(above>>32<<32-1, 0)
+		first := above >> 32 << 32
+		if f.Dialect == dialect.SQLite {
+			first++
+		}
+		below = max(first-1, 0)
 	}
 	if above-below-1 > maxGaps || len(f.gaps) >= maxGaps {
 		return
