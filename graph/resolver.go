@@ -5,6 +5,7 @@ package graph
 import (
 	"context"
 	"errors"
+	"github.com/xiadan/xiadan/internal/analytics"
 	"slices"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -76,6 +77,8 @@ type Resolver struct {
 	Risk *risk.Service
 	// DataRights answers export and erasure requests (internal/datarights).
 	DataRights *datarights.Service
+	// Analytics records behaviour events and answers dashboards (internal/analytics).
+	Analytics *analytics.Service
 }
 
 // NewSchema returns the executable schema with its resolvers and directives.
