@@ -294,6 +294,16 @@ func TestDashboardMatchesOrders(t *testing.T) {
 			t.Fatalf("empty dashboard: %+v", d)
 		}
 
+		// The tea is in a category, for the platform's per-category view.
+		client, cctx := s.Client()
+		cat, err := client.Category.Create().SetName("茶叶").SetNameEn("Tea").SetSlug("tea").Save(cctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := client.Product.UpdateOneID(w.tea).SetCategoryID(cat.ID).Exec(cctx); err != nil {
+			t.Fatal(err)
+		}
+
 		// Placed through three channels; paid, failed, unpaid, cancelled, refunded.
 		b := w.buyers
 		paid1 := w.place(t, b[0], "WEB", 2, 1, "SUCCEEDED")
@@ -334,6 +344,25 @@ func TestDashboardMatchesOrders(t *testing.T) {
 			map[string]any{"d": today()}, nil, &plat)
 		if p := plat.PlatformAnalytics.Totals; p.Orders != e.orders || p.Sales.int(t) != e.sales {
 			t.Errorf("platform totals %+v, want %d orders and %d sales", p, e.orders, e.sales)
+		}
+		// The category's figures are its products' paid lines.
+		var byCat struct {
+			PlatformAnalytics struct {
+				Totals     period
+				Categories []struct {
+					CategoryID string
+					Category   *struct{ Name string }
+					Units      int
+				}
+			}
+		}
+		w.must(t, admin, `query($d: String!, $c: ID) { platformAnalytics(from: $d, to: $d, categoryID: $c) {
+  totals { paidOrders units sales { minorUnits } } categories { categoryID category { name } units } } }`,
+			map[string]any{"d": today(), "c": strconv.Itoa(cat.ID)}, nil, &byCat)
+		pc := byCat.PlatformAnalytics
+		if pc.Totals.Units != e.productUnits[w.tea] || len(pc.Categories) != 1 || pc.Categories[0].Units != e.productUnits[w.tea] ||
+			pc.Categories[0].Category == nil || pc.Categories[0].Category.Name != "茶叶" {
+			t.Errorf("category view %+v, want %d units of tea", pc, e.productUnits[w.tea])
 		}
 		// Rolling up again changes nothing.
 		if n, err := s.App.Analytics.RollUp(context.Background()); err != nil || n != 0 {

@@ -278,7 +278,8 @@ func (d *Dashboard) loadSales(ctx context.Context) ([]salesAgg, error) {
 	d.salesOnce.Do(func() {
 		sys := viewer.SystemContext(ctx)
 		if d.category != 0 {
-			// A category's figures come from its products' rows: paid orders, units, sales.
+			// A category's figures come from its products' rows: paid orders, units, sales
+			// (no channel: channels show traffic only).
 			q := d.s.db.AnalyticsProductDay.Query().Where(analyticsproductday.DayGTE(d.first), analyticsproductday.DayLTE(d.last),
 				analyticsproductday.CategoryID(d.category))
 			if d.merchant != 0 {
@@ -287,7 +288,7 @@ func (d *Dashboard) loadSales(ctx context.Context) ([]salesAgg, error) {
 				q.Where(d.currencyMerchants(analyticsproductday.FieldMerchantID))
 			}
 			d.salesErr = q.Modify(func(s *sql.Selector) {
-				s.Select(s.C(analyticsproductday.FieldDay), sql.As("'WEB'", "channel"),
+				s.Select(s.C(analyticsproductday.FieldDay),
 					sql.As(sql.Sum(s.C(analyticsproductday.FieldOrders)), "paid_orders"),
 					sql.As(sql.Sum(s.C(analyticsproductday.FieldPaidAmount)), "paid_amount"),
 					sql.As(sql.Sum(s.C(analyticsproductday.FieldUnits)), "units")).
