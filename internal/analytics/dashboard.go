@@ -2,6 +2,7 @@ package analytics
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -599,8 +600,11 @@ func (d *Dashboard) LowStock(ctx context.Context) ([]*ent.ProductVariant, error)
 		}).Order(ent.Asc(productvariant.FieldStock), ent.Asc(productvariant.FieldID)).Limit(20).All(ctx)
 }
 
+// recentScan is how many of the latest order events PaymentFailures looks through.
+const recentScan = 5000
+
 // PaymentFailures counts failed payments on orders placed in the range and lists the
-// latest ten.
+// latest ten among the last recentScan order events.
 func (d *Dashboard) PaymentFailures(ctx context.Context) (*PaymentFailures, error) {
 	rows, err := d.loadSales(ctx)
 	if err != nil {
@@ -610,14 +614,34 @@ func (d *Dashboard) PaymentFailures(ctx context.Context) (*PaymentFailures, erro
 	for _, r := range rows {
 		out.Count += int(r.PaymentFailures)
 	}
-	sys := viewer.SystemContext(ctx)
-	q := d.s.db.OrderEvent.Query().Where(orderevent.TypeEQ(orderevent.TypePAYMENT_FAILED))
+	// The latest failures among the merchant's last recentScan events: the (merchant_id, id)
+	// index bounds the scan however rare failures are.
+	where, args := "", []any{}
 	if d.merchant != 0 {
-		q.Where(orderevent.MerchantID(d.merchant))
+		where, args = "WHERE merchant_id = ? ", append(args, d.merchant)
 	}
-	evs, err := q.Order(ent.Desc(orderevent.FieldID)).Limit(10).All(sys)
-	if err != nil || len(evs) == 0 {
+	args = append(args, recentScan, string(orderevent.TypePAYMENT_FAILED))
+	rs, err := d.s.sql.QueryContext(ctx, "SELECT e.id FROM (SELECT id, type FROM order_events "+where+
+		"ORDER BY id DESC LIMIT ?) e WHERE e.type = ? ORDER BY e.id DESC LIMIT 10", args...)
+	if err != nil {
+		return nil, err
+	}
+	var eids []int
+	for rs.Next() {
+		var id int
+		if err := rs.Scan(&id); err != nil {
+			_ = rs.Close()
+			return nil, err
+		}
+		eids = append(eids, id)
+	}
+	if err := errors.Join(rs.Err(), rs.Close()); err != nil || len(eids) == 0 {
 		return out, err
+	}
+	sys := viewer.SystemContext(ctx)
+	evs, err := d.s.db.OrderEvent.Query().Where(orderevent.IDIn(eids...)).Order(ent.Desc(orderevent.FieldID)).All(sys)
+	if err != nil {
+		return nil, err
 	}
 	ids := make([]int, len(evs))
 	for i, e := range evs {
