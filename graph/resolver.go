@@ -5,7 +5,6 @@ package graph
 import (
 	"context"
 	"errors"
-	"github.com/xiadan/xiadan/internal/analytics"
 	"slices"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -15,6 +14,7 @@ import (
 	"github.com/xiadan/xiadan/ent/privacy"
 	"github.com/xiadan/xiadan/graph/model"
 	"github.com/xiadan/xiadan/internal/aftersales"
+	"github.com/xiadan/xiadan/internal/analytics"
 	"github.com/xiadan/xiadan/internal/apperror"
 	"github.com/xiadan/xiadan/internal/auth"
 	"github.com/xiadan/xiadan/internal/coupons"
