@@ -18,6 +18,11 @@ import (
 	"github.com/xiadan/xiadan/ent/address"
 	"github.com/xiadan/xiadan/ent/aftersalesevent"
 	"github.com/xiadan/xiadan/ent/aftersalesrequest"
+	"github.com/xiadan/xiadan/ent/analyticsevent"
+	"github.com/xiadan/xiadan/ent/analyticsproductday"
+	"github.com/xiadan/xiadan/ent/analyticssalesday"
+	"github.com/xiadan/xiadan/ent/analyticsstate"
+	"github.com/xiadan/xiadan/ent/analyticstrafficday"
 	"github.com/xiadan/xiadan/ent/apiclient"
 	"github.com/xiadan/xiadan/ent/auditlog"
 	"github.com/xiadan/xiadan/ent/cartline"
@@ -110,6 +115,16 @@ type Client struct {
 	AfterSalesEvent *AfterSalesEventClient
 	// AfterSalesRequest is the client for interacting with the AfterSalesRequest builders.
 	AfterSalesRequest *AfterSalesRequestClient
+	// AnalyticsEvent is the client for interacting with the AnalyticsEvent builders.
+	AnalyticsEvent *AnalyticsEventClient
+	// AnalyticsProductDay is the client for interacting with the AnalyticsProductDay builders.
+	AnalyticsProductDay *AnalyticsProductDayClient
+	// AnalyticsSalesDay is the client for interacting with the AnalyticsSalesDay builders.
+	AnalyticsSalesDay *AnalyticsSalesDayClient
+	// AnalyticsState is the client for interacting with the AnalyticsState builders.
+	AnalyticsState *AnalyticsStateClient
+	// AnalyticsTrafficDay is the client for interacting with the AnalyticsTrafficDay builders.
+	AnalyticsTrafficDay *AnalyticsTrafficDayClient
 	// ApiClient is the client for interacting with the ApiClient builders.
 	ApiClient *ApiClientClient
 	// AuditLog is the client for interacting with the AuditLog builders.
@@ -278,6 +293,11 @@ func (c *Client) init() {
 	c.Address = NewAddressClient(c.config)
 	c.AfterSalesEvent = NewAfterSalesEventClient(c.config)
 	c.AfterSalesRequest = NewAfterSalesRequestClient(c.config)
+	c.AnalyticsEvent = NewAnalyticsEventClient(c.config)
+	c.AnalyticsProductDay = NewAnalyticsProductDayClient(c.config)
+	c.AnalyticsSalesDay = NewAnalyticsSalesDayClient(c.config)
+	c.AnalyticsState = NewAnalyticsStateClient(c.config)
+	c.AnalyticsTrafficDay = NewAnalyticsTrafficDayClient(c.config)
 	c.ApiClient = NewApiClientClient(c.config)
 	c.AuditLog = NewAuditLogClient(c.config)
 	c.CartLine = NewCartLineClient(c.config)
@@ -450,6 +470,11 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Address:                NewAddressClient(cfg),
 		AfterSalesEvent:        NewAfterSalesEventClient(cfg),
 		AfterSalesRequest:      NewAfterSalesRequestClient(cfg),
+		AnalyticsEvent:         NewAnalyticsEventClient(cfg),
+		AnalyticsProductDay:    NewAnalyticsProductDayClient(cfg),
+		AnalyticsSalesDay:      NewAnalyticsSalesDayClient(cfg),
+		AnalyticsState:         NewAnalyticsStateClient(cfg),
+		AnalyticsTrafficDay:    NewAnalyticsTrafficDayClient(cfg),
 		ApiClient:              NewApiClientClient(cfg),
 		AuditLog:               NewAuditLogClient(cfg),
 		CartLine:               NewCartLineClient(cfg),
@@ -549,6 +574,11 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Address:                NewAddressClient(cfg),
 		AfterSalesEvent:        NewAfterSalesEventClient(cfg),
 		AfterSalesRequest:      NewAfterSalesRequestClient(cfg),
+		AnalyticsEvent:         NewAnalyticsEventClient(cfg),
+		AnalyticsProductDay:    NewAnalyticsProductDayClient(cfg),
+		AnalyticsSalesDay:      NewAnalyticsSalesDayClient(cfg),
+		AnalyticsState:         NewAnalyticsStateClient(cfg),
+		AnalyticsTrafficDay:    NewAnalyticsTrafficDayClient(cfg),
 		ApiClient:              NewApiClientClient(cfg),
 		AuditLog:               NewAuditLogClient(cfg),
 		CartLine:               NewCartLineClient(cfg),
@@ -655,24 +685,25 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.Address, c.AfterSalesEvent, c.AfterSalesRequest, c.ApiClient, c.AuditLog,
-		c.CartLine, c.CatalogChange, c.Category, c.Checkout, c.Commission,
-		c.CommissionRule, c.Coupon, c.CouponTemplate, c.Creator, c.CreatorClick,
-		c.CreatorLink, c.CustomerGroup, c.CustomerGroupMember, c.DataRequest,
-		c.EmailVerification, c.ExchangeRate, c.Experiment, c.ExperimentArm,
-		c.ExperimentConversion, c.ExperimentExposure, c.FlashSaleClaim,
-		c.FlashSaleItem, c.FlashSaleUse, c.HelpArticle, c.HelpArticleVote,
-		c.HelpCategory, c.HelpSearchToken, c.MemberPrice, c.MemberTier, c.Membership,
-		c.Merchant, c.MerchantCredit, c.MerchantCreditSnapshot, c.MerchantInvitation,
-		c.MerchantSanction, c.Order, c.OrderAdjustment, c.OrderEvent, c.OrderItem,
-		c.Payment, c.PaymentNotification, c.PhoneCode, c.Product, c.ProductVariant,
-		c.Promotion, c.RedPacket, c.RedPacketCampaign, c.RedPacketClaimer,
-		c.RedPacketSpend, c.RefreshToken, c.Refund, c.RelayState, c.Review,
-		c.ReviewReport, c.ReviewVote, c.RiskAssessment, c.RiskListEntry,
-		c.SearchSynonym, c.SearchSynonymTerm, c.SearchToken, c.Shipment,
-		c.StockMovement, c.Ticket, c.TicketMessage, c.TotpCredential,
-		c.TotpRecoveryCode, c.TrackingEvent, c.Translation, c.Upload, c.User,
-		c.UserIdentity, c.WebSignInState, c.Webhook, c.WebhookAttempt,
+		c.Address, c.AfterSalesEvent, c.AfterSalesRequest, c.AnalyticsEvent,
+		c.AnalyticsProductDay, c.AnalyticsSalesDay, c.AnalyticsState,
+		c.AnalyticsTrafficDay, c.ApiClient, c.AuditLog, c.CartLine, c.CatalogChange,
+		c.Category, c.Checkout, c.Commission, c.CommissionRule, c.Coupon,
+		c.CouponTemplate, c.Creator, c.CreatorClick, c.CreatorLink, c.CustomerGroup,
+		c.CustomerGroupMember, c.DataRequest, c.EmailVerification, c.ExchangeRate,
+		c.Experiment, c.ExperimentArm, c.ExperimentConversion, c.ExperimentExposure,
+		c.FlashSaleClaim, c.FlashSaleItem, c.FlashSaleUse, c.HelpArticle,
+		c.HelpArticleVote, c.HelpCategory, c.HelpSearchToken, c.MemberPrice,
+		c.MemberTier, c.Membership, c.Merchant, c.MerchantCredit,
+		c.MerchantCreditSnapshot, c.MerchantInvitation, c.MerchantSanction, c.Order,
+		c.OrderAdjustment, c.OrderEvent, c.OrderItem, c.Payment, c.PaymentNotification,
+		c.PhoneCode, c.Product, c.ProductVariant, c.Promotion, c.RedPacket,
+		c.RedPacketCampaign, c.RedPacketClaimer, c.RedPacketSpend, c.RefreshToken,
+		c.Refund, c.RelayState, c.Review, c.ReviewReport, c.ReviewVote,
+		c.RiskAssessment, c.RiskListEntry, c.SearchSynonym, c.SearchSynonymTerm,
+		c.SearchToken, c.Shipment, c.StockMovement, c.Ticket, c.TicketMessage,
+		c.TotpCredential, c.TotpRecoveryCode, c.TrackingEvent, c.Translation, c.Upload,
+		c.User, c.UserIdentity, c.WebSignInState, c.Webhook, c.WebhookAttempt,
 		c.WebhookDelivery,
 	} {
 		n.Use(hooks...)
@@ -683,24 +714,25 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.Address, c.AfterSalesEvent, c.AfterSalesRequest, c.ApiClient, c.AuditLog,
-		c.CartLine, c.CatalogChange, c.Category, c.Checkout, c.Commission,
-		c.CommissionRule, c.Coupon, c.CouponTemplate, c.Creator, c.CreatorClick,
-		c.CreatorLink, c.CustomerGroup, c.CustomerGroupMember, c.DataRequest,
-		c.EmailVerification, c.ExchangeRate, c.Experiment, c.ExperimentArm,
-		c.ExperimentConversion, c.ExperimentExposure, c.FlashSaleClaim,
-		c.FlashSaleItem, c.FlashSaleUse, c.HelpArticle, c.HelpArticleVote,
-		c.HelpCategory, c.HelpSearchToken, c.MemberPrice, c.MemberTier, c.Membership,
-		c.Merchant, c.MerchantCredit, c.MerchantCreditSnapshot, c.MerchantInvitation,
-		c.MerchantSanction, c.Order, c.OrderAdjustment, c.OrderEvent, c.OrderItem,
-		c.Payment, c.PaymentNotification, c.PhoneCode, c.Product, c.ProductVariant,
-		c.Promotion, c.RedPacket, c.RedPacketCampaign, c.RedPacketClaimer,
-		c.RedPacketSpend, c.RefreshToken, c.Refund, c.RelayState, c.Review,
-		c.ReviewReport, c.ReviewVote, c.RiskAssessment, c.RiskListEntry,
-		c.SearchSynonym, c.SearchSynonymTerm, c.SearchToken, c.Shipment,
-		c.StockMovement, c.Ticket, c.TicketMessage, c.TotpCredential,
-		c.TotpRecoveryCode, c.TrackingEvent, c.Translation, c.Upload, c.User,
-		c.UserIdentity, c.WebSignInState, c.Webhook, c.WebhookAttempt,
+		c.Address, c.AfterSalesEvent, c.AfterSalesRequest, c.AnalyticsEvent,
+		c.AnalyticsProductDay, c.AnalyticsSalesDay, c.AnalyticsState,
+		c.AnalyticsTrafficDay, c.ApiClient, c.AuditLog, c.CartLine, c.CatalogChange,
+		c.Category, c.Checkout, c.Commission, c.CommissionRule, c.Coupon,
+		c.CouponTemplate, c.Creator, c.CreatorClick, c.CreatorLink, c.CustomerGroup,
+		c.CustomerGroupMember, c.DataRequest, c.EmailVerification, c.ExchangeRate,
+		c.Experiment, c.ExperimentArm, c.ExperimentConversion, c.ExperimentExposure,
+		c.FlashSaleClaim, c.FlashSaleItem, c.FlashSaleUse, c.HelpArticle,
+		c.HelpArticleVote, c.HelpCategory, c.HelpSearchToken, c.MemberPrice,
+		c.MemberTier, c.Membership, c.Merchant, c.MerchantCredit,
+		c.MerchantCreditSnapshot, c.MerchantInvitation, c.MerchantSanction, c.Order,
+		c.OrderAdjustment, c.OrderEvent, c.OrderItem, c.Payment, c.PaymentNotification,
+		c.PhoneCode, c.Product, c.ProductVariant, c.Promotion, c.RedPacket,
+		c.RedPacketCampaign, c.RedPacketClaimer, c.RedPacketSpend, c.RefreshToken,
+		c.Refund, c.RelayState, c.Review, c.ReviewReport, c.ReviewVote,
+		c.RiskAssessment, c.RiskListEntry, c.SearchSynonym, c.SearchSynonymTerm,
+		c.SearchToken, c.Shipment, c.StockMovement, c.Ticket, c.TicketMessage,
+		c.TotpCredential, c.TotpRecoveryCode, c.TrackingEvent, c.Translation, c.Upload,
+		c.User, c.UserIdentity, c.WebSignInState, c.Webhook, c.WebhookAttempt,
 		c.WebhookDelivery,
 	} {
 		n.Intercept(interceptors...)
@@ -716,6 +748,16 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.AfterSalesEvent.mutate(ctx, m)
 	case *AfterSalesRequestMutation:
 		return c.AfterSalesRequest.mutate(ctx, m)
+	case *AnalyticsEventMutation:
+		return c.AnalyticsEvent.mutate(ctx, m)
+	case *AnalyticsProductDayMutation:
+		return c.AnalyticsProductDay.mutate(ctx, m)
+	case *AnalyticsSalesDayMutation:
+		return c.AnalyticsSalesDay.mutate(ctx, m)
+	case *AnalyticsStateMutation:
+		return c.AnalyticsState.mutate(ctx, m)
+	case *AnalyticsTrafficDayMutation:
+		return c.AnalyticsTrafficDay.mutate(ctx, m)
 	case *ApiClientMutation:
 		return c.ApiClient.mutate(ctx, m)
 	case *AuditLogMutation:
@@ -1338,6 +1380,676 @@ func (c *AfterSalesRequestClient) mutate(ctx context.Context, m *AfterSalesReque
 		return (&AfterSalesRequestDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown AfterSalesRequest mutation op: %q", m.Op())
+	}
+}
+
+// AnalyticsEventClient is a client for the AnalyticsEvent schema.
+type AnalyticsEventClient struct {
+	config
+}
+
+// NewAnalyticsEventClient returns a client for the AnalyticsEvent from the given config.
+func NewAnalyticsEventClient(c config) *AnalyticsEventClient {
+	return &AnalyticsEventClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `analyticsevent.Hooks(f(g(h())))`.
+func (c *AnalyticsEventClient) Use(hooks ...Hook) {
+	c.hooks.AnalyticsEvent = append(c.hooks.AnalyticsEvent, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `analyticsevent.Intercept(f(g(h())))`.
+func (c *AnalyticsEventClient) Intercept(interceptors ...Interceptor) {
+	c.inters.AnalyticsEvent = append(c.inters.AnalyticsEvent, interceptors...)
+}
+
+// Create returns a builder for creating a AnalyticsEvent entity.
+func (c *AnalyticsEventClient) Create() *AnalyticsEventCreate {
+	mutation := newAnalyticsEventMutation(c.config, OpCreate)
+	return &AnalyticsEventCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of AnalyticsEvent entities.
+func (c *AnalyticsEventClient) CreateBulk(builders ...*AnalyticsEventCreate) *AnalyticsEventCreateBulk {
+	return &AnalyticsEventCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *AnalyticsEventClient) MapCreateBulk(slice any, setFunc func(*AnalyticsEventCreate, int)) *AnalyticsEventCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &AnalyticsEventCreateBulk{err: fmt.Errorf("calling to AnalyticsEventClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*AnalyticsEventCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &AnalyticsEventCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for AnalyticsEvent.
+func (c *AnalyticsEventClient) Update() *AnalyticsEventUpdate {
+	mutation := newAnalyticsEventMutation(c.config, OpUpdate)
+	return &AnalyticsEventUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *AnalyticsEventClient) UpdateOne(_m *AnalyticsEvent) *AnalyticsEventUpdateOne {
+	mutation := newAnalyticsEventMutation(c.config, OpUpdateOne, withAnalyticsEvent(_m))
+	return &AnalyticsEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *AnalyticsEventClient) UpdateOneID(id int) *AnalyticsEventUpdateOne {
+	mutation := newAnalyticsEventMutation(c.config, OpUpdateOne, withAnalyticsEventID(id))
+	return &AnalyticsEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for AnalyticsEvent.
+func (c *AnalyticsEventClient) Delete() *AnalyticsEventDelete {
+	mutation := newAnalyticsEventMutation(c.config, OpDelete)
+	return &AnalyticsEventDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *AnalyticsEventClient) DeleteOne(_m *AnalyticsEvent) *AnalyticsEventDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *AnalyticsEventClient) DeleteOneID(id int) *AnalyticsEventDeleteOne {
+	builder := c.Delete().Where(analyticsevent.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &AnalyticsEventDeleteOne{builder}
+}
+
+// Query returns a query builder for AnalyticsEvent.
+func (c *AnalyticsEventClient) Query() *AnalyticsEventQuery {
+	return &AnalyticsEventQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeAnalyticsEvent},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a AnalyticsEvent entity by its id.
+func (c *AnalyticsEventClient) Get(ctx context.Context, id int) (*AnalyticsEvent, error) {
+	return c.Query().Where(analyticsevent.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *AnalyticsEventClient) GetX(ctx context.Context, id int) *AnalyticsEvent {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *AnalyticsEventClient) Hooks() []Hook {
+	hooks := c.hooks.AnalyticsEvent
+	return append(hooks[:len(hooks):len(hooks)], analyticsevent.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *AnalyticsEventClient) Interceptors() []Interceptor {
+	return c.inters.AnalyticsEvent
+}
+
+func (c *AnalyticsEventClient) mutate(ctx context.Context, m *AnalyticsEventMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&AnalyticsEventCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&AnalyticsEventUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&AnalyticsEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&AnalyticsEventDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown AnalyticsEvent mutation op: %q", m.Op())
+	}
+}
+
+// AnalyticsProductDayClient is a client for the AnalyticsProductDay schema.
+type AnalyticsProductDayClient struct {
+	config
+}
+
+// NewAnalyticsProductDayClient returns a client for the AnalyticsProductDay from the given config.
+func NewAnalyticsProductDayClient(c config) *AnalyticsProductDayClient {
+	return &AnalyticsProductDayClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `analyticsproductday.Hooks(f(g(h())))`.
+func (c *AnalyticsProductDayClient) Use(hooks ...Hook) {
+	c.hooks.AnalyticsProductDay = append(c.hooks.AnalyticsProductDay, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `analyticsproductday.Intercept(f(g(h())))`.
+func (c *AnalyticsProductDayClient) Intercept(interceptors ...Interceptor) {
+	c.inters.AnalyticsProductDay = append(c.inters.AnalyticsProductDay, interceptors...)
+}
+
+// Create returns a builder for creating a AnalyticsProductDay entity.
+func (c *AnalyticsProductDayClient) Create() *AnalyticsProductDayCreate {
+	mutation := newAnalyticsProductDayMutation(c.config, OpCreate)
+	return &AnalyticsProductDayCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of AnalyticsProductDay entities.
+func (c *AnalyticsProductDayClient) CreateBulk(builders ...*AnalyticsProductDayCreate) *AnalyticsProductDayCreateBulk {
+	return &AnalyticsProductDayCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *AnalyticsProductDayClient) MapCreateBulk(slice any, setFunc func(*AnalyticsProductDayCreate, int)) *AnalyticsProductDayCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &AnalyticsProductDayCreateBulk{err: fmt.Errorf("calling to AnalyticsProductDayClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*AnalyticsProductDayCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &AnalyticsProductDayCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for AnalyticsProductDay.
+func (c *AnalyticsProductDayClient) Update() *AnalyticsProductDayUpdate {
+	mutation := newAnalyticsProductDayMutation(c.config, OpUpdate)
+	return &AnalyticsProductDayUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *AnalyticsProductDayClient) UpdateOne(_m *AnalyticsProductDay) *AnalyticsProductDayUpdateOne {
+	mutation := newAnalyticsProductDayMutation(c.config, OpUpdateOne, withAnalyticsProductDay(_m))
+	return &AnalyticsProductDayUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *AnalyticsProductDayClient) UpdateOneID(id int) *AnalyticsProductDayUpdateOne {
+	mutation := newAnalyticsProductDayMutation(c.config, OpUpdateOne, withAnalyticsProductDayID(id))
+	return &AnalyticsProductDayUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for AnalyticsProductDay.
+func (c *AnalyticsProductDayClient) Delete() *AnalyticsProductDayDelete {
+	mutation := newAnalyticsProductDayMutation(c.config, OpDelete)
+	return &AnalyticsProductDayDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *AnalyticsProductDayClient) DeleteOne(_m *AnalyticsProductDay) *AnalyticsProductDayDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *AnalyticsProductDayClient) DeleteOneID(id int) *AnalyticsProductDayDeleteOne {
+	builder := c.Delete().Where(analyticsproductday.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &AnalyticsProductDayDeleteOne{builder}
+}
+
+// Query returns a query builder for AnalyticsProductDay.
+func (c *AnalyticsProductDayClient) Query() *AnalyticsProductDayQuery {
+	return &AnalyticsProductDayQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeAnalyticsProductDay},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a AnalyticsProductDay entity by its id.
+func (c *AnalyticsProductDayClient) Get(ctx context.Context, id int) (*AnalyticsProductDay, error) {
+	return c.Query().Where(analyticsproductday.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *AnalyticsProductDayClient) GetX(ctx context.Context, id int) *AnalyticsProductDay {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *AnalyticsProductDayClient) Hooks() []Hook {
+	hooks := c.hooks.AnalyticsProductDay
+	return append(hooks[:len(hooks):len(hooks)], analyticsproductday.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *AnalyticsProductDayClient) Interceptors() []Interceptor {
+	return c.inters.AnalyticsProductDay
+}
+
+func (c *AnalyticsProductDayClient) mutate(ctx context.Context, m *AnalyticsProductDayMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&AnalyticsProductDayCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&AnalyticsProductDayUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&AnalyticsProductDayUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&AnalyticsProductDayDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown AnalyticsProductDay mutation op: %q", m.Op())
+	}
+}
+
+// AnalyticsSalesDayClient is a client for the AnalyticsSalesDay schema.
+type AnalyticsSalesDayClient struct {
+	config
+}
+
+// NewAnalyticsSalesDayClient returns a client for the AnalyticsSalesDay from the given config.
+func NewAnalyticsSalesDayClient(c config) *AnalyticsSalesDayClient {
+	return &AnalyticsSalesDayClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `analyticssalesday.Hooks(f(g(h())))`.
+func (c *AnalyticsSalesDayClient) Use(hooks ...Hook) {
+	c.hooks.AnalyticsSalesDay = append(c.hooks.AnalyticsSalesDay, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `analyticssalesday.Intercept(f(g(h())))`.
+func (c *AnalyticsSalesDayClient) Intercept(interceptors ...Interceptor) {
+	c.inters.AnalyticsSalesDay = append(c.inters.AnalyticsSalesDay, interceptors...)
+}
+
+// Create returns a builder for creating a AnalyticsSalesDay entity.
+func (c *AnalyticsSalesDayClient) Create() *AnalyticsSalesDayCreate {
+	mutation := newAnalyticsSalesDayMutation(c.config, OpCreate)
+	return &AnalyticsSalesDayCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of AnalyticsSalesDay entities.
+func (c *AnalyticsSalesDayClient) CreateBulk(builders ...*AnalyticsSalesDayCreate) *AnalyticsSalesDayCreateBulk {
+	return &AnalyticsSalesDayCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *AnalyticsSalesDayClient) MapCreateBulk(slice any, setFunc func(*AnalyticsSalesDayCreate, int)) *AnalyticsSalesDayCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &AnalyticsSalesDayCreateBulk{err: fmt.Errorf("calling to AnalyticsSalesDayClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*AnalyticsSalesDayCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &AnalyticsSalesDayCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for AnalyticsSalesDay.
+func (c *AnalyticsSalesDayClient) Update() *AnalyticsSalesDayUpdate {
+	mutation := newAnalyticsSalesDayMutation(c.config, OpUpdate)
+	return &AnalyticsSalesDayUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *AnalyticsSalesDayClient) UpdateOne(_m *AnalyticsSalesDay) *AnalyticsSalesDayUpdateOne {
+	mutation := newAnalyticsSalesDayMutation(c.config, OpUpdateOne, withAnalyticsSalesDay(_m))
+	return &AnalyticsSalesDayUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *AnalyticsSalesDayClient) UpdateOneID(id int) *AnalyticsSalesDayUpdateOne {
+	mutation := newAnalyticsSalesDayMutation(c.config, OpUpdateOne, withAnalyticsSalesDayID(id))
+	return &AnalyticsSalesDayUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for AnalyticsSalesDay.
+func (c *AnalyticsSalesDayClient) Delete() *AnalyticsSalesDayDelete {
+	mutation := newAnalyticsSalesDayMutation(c.config, OpDelete)
+	return &AnalyticsSalesDayDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *AnalyticsSalesDayClient) DeleteOne(_m *AnalyticsSalesDay) *AnalyticsSalesDayDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *AnalyticsSalesDayClient) DeleteOneID(id int) *AnalyticsSalesDayDeleteOne {
+	builder := c.Delete().Where(analyticssalesday.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &AnalyticsSalesDayDeleteOne{builder}
+}
+
+// Query returns a query builder for AnalyticsSalesDay.
+func (c *AnalyticsSalesDayClient) Query() *AnalyticsSalesDayQuery {
+	return &AnalyticsSalesDayQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeAnalyticsSalesDay},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a AnalyticsSalesDay entity by its id.
+func (c *AnalyticsSalesDayClient) Get(ctx context.Context, id int) (*AnalyticsSalesDay, error) {
+	return c.Query().Where(analyticssalesday.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *AnalyticsSalesDayClient) GetX(ctx context.Context, id int) *AnalyticsSalesDay {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *AnalyticsSalesDayClient) Hooks() []Hook {
+	hooks := c.hooks.AnalyticsSalesDay
+	return append(hooks[:len(hooks):len(hooks)], analyticssalesday.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *AnalyticsSalesDayClient) Interceptors() []Interceptor {
+	return c.inters.AnalyticsSalesDay
+}
+
+func (c *AnalyticsSalesDayClient) mutate(ctx context.Context, m *AnalyticsSalesDayMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&AnalyticsSalesDayCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&AnalyticsSalesDayUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&AnalyticsSalesDayUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&AnalyticsSalesDayDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown AnalyticsSalesDay mutation op: %q", m.Op())
+	}
+}
+
+// AnalyticsStateClient is a client for the AnalyticsState schema.
+type AnalyticsStateClient struct {
+	config
+}
+
+// NewAnalyticsStateClient returns a client for the AnalyticsState from the given config.
+func NewAnalyticsStateClient(c config) *AnalyticsStateClient {
+	return &AnalyticsStateClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `analyticsstate.Hooks(f(g(h())))`.
+func (c *AnalyticsStateClient) Use(hooks ...Hook) {
+	c.hooks.AnalyticsState = append(c.hooks.AnalyticsState, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `analyticsstate.Intercept(f(g(h())))`.
+func (c *AnalyticsStateClient) Intercept(interceptors ...Interceptor) {
+	c.inters.AnalyticsState = append(c.inters.AnalyticsState, interceptors...)
+}
+
+// Create returns a builder for creating a AnalyticsState entity.
+func (c *AnalyticsStateClient) Create() *AnalyticsStateCreate {
+	mutation := newAnalyticsStateMutation(c.config, OpCreate)
+	return &AnalyticsStateCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of AnalyticsState entities.
+func (c *AnalyticsStateClient) CreateBulk(builders ...*AnalyticsStateCreate) *AnalyticsStateCreateBulk {
+	return &AnalyticsStateCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *AnalyticsStateClient) MapCreateBulk(slice any, setFunc func(*AnalyticsStateCreate, int)) *AnalyticsStateCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &AnalyticsStateCreateBulk{err: fmt.Errorf("calling to AnalyticsStateClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*AnalyticsStateCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &AnalyticsStateCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for AnalyticsState.
+func (c *AnalyticsStateClient) Update() *AnalyticsStateUpdate {
+	mutation := newAnalyticsStateMutation(c.config, OpUpdate)
+	return &AnalyticsStateUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *AnalyticsStateClient) UpdateOne(_m *AnalyticsState) *AnalyticsStateUpdateOne {
+	mutation := newAnalyticsStateMutation(c.config, OpUpdateOne, withAnalyticsState(_m))
+	return &AnalyticsStateUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *AnalyticsStateClient) UpdateOneID(id int) *AnalyticsStateUpdateOne {
+	mutation := newAnalyticsStateMutation(c.config, OpUpdateOne, withAnalyticsStateID(id))
+	return &AnalyticsStateUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for AnalyticsState.
+func (c *AnalyticsStateClient) Delete() *AnalyticsStateDelete {
+	mutation := newAnalyticsStateMutation(c.config, OpDelete)
+	return &AnalyticsStateDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *AnalyticsStateClient) DeleteOne(_m *AnalyticsState) *AnalyticsStateDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *AnalyticsStateClient) DeleteOneID(id int) *AnalyticsStateDeleteOne {
+	builder := c.Delete().Where(analyticsstate.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &AnalyticsStateDeleteOne{builder}
+}
+
+// Query returns a query builder for AnalyticsState.
+func (c *AnalyticsStateClient) Query() *AnalyticsStateQuery {
+	return &AnalyticsStateQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeAnalyticsState},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a AnalyticsState entity by its id.
+func (c *AnalyticsStateClient) Get(ctx context.Context, id int) (*AnalyticsState, error) {
+	return c.Query().Where(analyticsstate.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *AnalyticsStateClient) GetX(ctx context.Context, id int) *AnalyticsState {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *AnalyticsStateClient) Hooks() []Hook {
+	hooks := c.hooks.AnalyticsState
+	return append(hooks[:len(hooks):len(hooks)], analyticsstate.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *AnalyticsStateClient) Interceptors() []Interceptor {
+	return c.inters.AnalyticsState
+}
+
+func (c *AnalyticsStateClient) mutate(ctx context.Context, m *AnalyticsStateMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&AnalyticsStateCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&AnalyticsStateUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&AnalyticsStateUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&AnalyticsStateDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown AnalyticsState mutation op: %q", m.Op())
+	}
+}
+
+// AnalyticsTrafficDayClient is a client for the AnalyticsTrafficDay schema.
+type AnalyticsTrafficDayClient struct {
+	config
+}
+
+// NewAnalyticsTrafficDayClient returns a client for the AnalyticsTrafficDay from the given config.
+func NewAnalyticsTrafficDayClient(c config) *AnalyticsTrafficDayClient {
+	return &AnalyticsTrafficDayClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `analyticstrafficday.Hooks(f(g(h())))`.
+func (c *AnalyticsTrafficDayClient) Use(hooks ...Hook) {
+	c.hooks.AnalyticsTrafficDay = append(c.hooks.AnalyticsTrafficDay, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `analyticstrafficday.Intercept(f(g(h())))`.
+func (c *AnalyticsTrafficDayClient) Intercept(interceptors ...Interceptor) {
+	c.inters.AnalyticsTrafficDay = append(c.inters.AnalyticsTrafficDay, interceptors...)
+}
+
+// Create returns a builder for creating a AnalyticsTrafficDay entity.
+func (c *AnalyticsTrafficDayClient) Create() *AnalyticsTrafficDayCreate {
+	mutation := newAnalyticsTrafficDayMutation(c.config, OpCreate)
+	return &AnalyticsTrafficDayCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of AnalyticsTrafficDay entities.
+func (c *AnalyticsTrafficDayClient) CreateBulk(builders ...*AnalyticsTrafficDayCreate) *AnalyticsTrafficDayCreateBulk {
+	return &AnalyticsTrafficDayCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *AnalyticsTrafficDayClient) MapCreateBulk(slice any, setFunc func(*AnalyticsTrafficDayCreate, int)) *AnalyticsTrafficDayCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &AnalyticsTrafficDayCreateBulk{err: fmt.Errorf("calling to AnalyticsTrafficDayClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*AnalyticsTrafficDayCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &AnalyticsTrafficDayCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for AnalyticsTrafficDay.
+func (c *AnalyticsTrafficDayClient) Update() *AnalyticsTrafficDayUpdate {
+	mutation := newAnalyticsTrafficDayMutation(c.config, OpUpdate)
+	return &AnalyticsTrafficDayUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *AnalyticsTrafficDayClient) UpdateOne(_m *AnalyticsTrafficDay) *AnalyticsTrafficDayUpdateOne {
+	mutation := newAnalyticsTrafficDayMutation(c.config, OpUpdateOne, withAnalyticsTrafficDay(_m))
+	return &AnalyticsTrafficDayUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *AnalyticsTrafficDayClient) UpdateOneID(id int) *AnalyticsTrafficDayUpdateOne {
+	mutation := newAnalyticsTrafficDayMutation(c.config, OpUpdateOne, withAnalyticsTrafficDayID(id))
+	return &AnalyticsTrafficDayUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for AnalyticsTrafficDay.
+func (c *AnalyticsTrafficDayClient) Delete() *AnalyticsTrafficDayDelete {
+	mutation := newAnalyticsTrafficDayMutation(c.config, OpDelete)
+	return &AnalyticsTrafficDayDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *AnalyticsTrafficDayClient) DeleteOne(_m *AnalyticsTrafficDay) *AnalyticsTrafficDayDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *AnalyticsTrafficDayClient) DeleteOneID(id int) *AnalyticsTrafficDayDeleteOne {
+	builder := c.Delete().Where(analyticstrafficday.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &AnalyticsTrafficDayDeleteOne{builder}
+}
+
+// Query returns a query builder for AnalyticsTrafficDay.
+func (c *AnalyticsTrafficDayClient) Query() *AnalyticsTrafficDayQuery {
+	return &AnalyticsTrafficDayQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeAnalyticsTrafficDay},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a AnalyticsTrafficDay entity by its id.
+func (c *AnalyticsTrafficDayClient) Get(ctx context.Context, id int) (*AnalyticsTrafficDay, error) {
+	return c.Query().Where(analyticstrafficday.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *AnalyticsTrafficDayClient) GetX(ctx context.Context, id int) *AnalyticsTrafficDay {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *AnalyticsTrafficDayClient) Hooks() []Hook {
+	hooks := c.hooks.AnalyticsTrafficDay
+	return append(hooks[:len(hooks):len(hooks)], analyticstrafficday.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *AnalyticsTrafficDayClient) Interceptors() []Interceptor {
+	return c.inters.AnalyticsTrafficDay
+}
+
+func (c *AnalyticsTrafficDayClient) mutate(ctx context.Context, m *AnalyticsTrafficDayMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&AnalyticsTrafficDayCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&AnalyticsTrafficDayUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&AnalyticsTrafficDayUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&AnalyticsTrafficDayDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown AnalyticsTrafficDay mutation op: %q", m.Op())
 	}
 }
 
@@ -13227,40 +13939,42 @@ func (c *WebhookDeliveryClient) mutate(ctx context.Context, m *WebhookDeliveryMu
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		Address, AfterSalesEvent, AfterSalesRequest, ApiClient, AuditLog, CartLine,
-		CatalogChange, Category, Checkout, Commission, CommissionRule, Coupon,
-		CouponTemplate, Creator, CreatorClick, CreatorLink, CustomerGroup,
-		CustomerGroupMember, DataRequest, EmailVerification, ExchangeRate, Experiment,
-		ExperimentArm, ExperimentConversion, ExperimentExposure, FlashSaleClaim,
-		FlashSaleItem, FlashSaleUse, HelpArticle, HelpArticleVote, HelpCategory,
-		HelpSearchToken, MemberPrice, MemberTier, Membership, Merchant, MerchantCredit,
-		MerchantCreditSnapshot, MerchantInvitation, MerchantSanction, Order,
-		OrderAdjustment, OrderEvent, OrderItem, Payment, PaymentNotification,
-		PhoneCode, Product, ProductVariant, Promotion, RedPacket, RedPacketCampaign,
-		RedPacketClaimer, RedPacketSpend, RefreshToken, Refund, RelayState, Review,
-		ReviewReport, ReviewVote, RiskAssessment, RiskListEntry, SearchSynonym,
-		SearchSynonymTerm, SearchToken, Shipment, StockMovement, Ticket, TicketMessage,
-		TotpCredential, TotpRecoveryCode, TrackingEvent, Translation, Upload, User,
-		UserIdentity, WebSignInState, Webhook, WebhookAttempt,
-		WebhookDelivery []ent.Hook
+		Address, AfterSalesEvent, AfterSalesRequest, AnalyticsEvent,
+		AnalyticsProductDay, AnalyticsSalesDay, AnalyticsState, AnalyticsTrafficDay,
+		ApiClient, AuditLog, CartLine, CatalogChange, Category, Checkout, Commission,
+		CommissionRule, Coupon, CouponTemplate, Creator, CreatorClick, CreatorLink,
+		CustomerGroup, CustomerGroupMember, DataRequest, EmailVerification,
+		ExchangeRate, Experiment, ExperimentArm, ExperimentConversion,
+		ExperimentExposure, FlashSaleClaim, FlashSaleItem, FlashSaleUse, HelpArticle,
+		HelpArticleVote, HelpCategory, HelpSearchToken, MemberPrice, MemberTier,
+		Membership, Merchant, MerchantCredit, MerchantCreditSnapshot,
+		MerchantInvitation, MerchantSanction, Order, OrderAdjustment, OrderEvent,
+		OrderItem, Payment, PaymentNotification, PhoneCode, Product, ProductVariant,
+		Promotion, RedPacket, RedPacketCampaign, RedPacketClaimer, RedPacketSpend,
+		RefreshToken, Refund, RelayState, Review, ReviewReport, ReviewVote,
+		RiskAssessment, RiskListEntry, SearchSynonym, SearchSynonymTerm, SearchToken,
+		Shipment, StockMovement, Ticket, TicketMessage, TotpCredential,
+		TotpRecoveryCode, TrackingEvent, Translation, Upload, User, UserIdentity,
+		WebSignInState, Webhook, WebhookAttempt, WebhookDelivery []ent.Hook
 	}
 	inters struct {
-		Address, AfterSalesEvent, AfterSalesRequest, ApiClient, AuditLog, CartLine,
-		CatalogChange, Category, Checkout, Commission, CommissionRule, Coupon,
-		CouponTemplate, Creator, CreatorClick, CreatorLink, CustomerGroup,
-		CustomerGroupMember, DataRequest, EmailVerification, ExchangeRate, Experiment,
-		ExperimentArm, ExperimentConversion, ExperimentExposure, FlashSaleClaim,
-		FlashSaleItem, FlashSaleUse, HelpArticle, HelpArticleVote, HelpCategory,
-		HelpSearchToken, MemberPrice, MemberTier, Membership, Merchant, MerchantCredit,
-		MerchantCreditSnapshot, MerchantInvitation, MerchantSanction, Order,
-		OrderAdjustment, OrderEvent, OrderItem, Payment, PaymentNotification,
-		PhoneCode, Product, ProductVariant, Promotion, RedPacket, RedPacketCampaign,
-		RedPacketClaimer, RedPacketSpend, RefreshToken, Refund, RelayState, Review,
-		ReviewReport, ReviewVote, RiskAssessment, RiskListEntry, SearchSynonym,
-		SearchSynonymTerm, SearchToken, Shipment, StockMovement, Ticket, TicketMessage,
-		TotpCredential, TotpRecoveryCode, TrackingEvent, Translation, Upload, User,
-		UserIdentity, WebSignInState, Webhook, WebhookAttempt,
-		WebhookDelivery []ent.Interceptor
+		Address, AfterSalesEvent, AfterSalesRequest, AnalyticsEvent,
+		AnalyticsProductDay, AnalyticsSalesDay, AnalyticsState, AnalyticsTrafficDay,
+		ApiClient, AuditLog, CartLine, CatalogChange, Category, Checkout, Commission,
+		CommissionRule, Coupon, CouponTemplate, Creator, CreatorClick, CreatorLink,
+		CustomerGroup, CustomerGroupMember, DataRequest, EmailVerification,
+		ExchangeRate, Experiment, ExperimentArm, ExperimentConversion,
+		ExperimentExposure, FlashSaleClaim, FlashSaleItem, FlashSaleUse, HelpArticle,
+		HelpArticleVote, HelpCategory, HelpSearchToken, MemberPrice, MemberTier,
+		Membership, Merchant, MerchantCredit, MerchantCreditSnapshot,
+		MerchantInvitation, MerchantSanction, Order, OrderAdjustment, OrderEvent,
+		OrderItem, Payment, PaymentNotification, PhoneCode, Product, ProductVariant,
+		Promotion, RedPacket, RedPacketCampaign, RedPacketClaimer, RedPacketSpend,
+		RefreshToken, Refund, RelayState, Review, ReviewReport, ReviewVote,
+		RiskAssessment, RiskListEntry, SearchSynonym, SearchSynonymTerm, SearchToken,
+		Shipment, StockMovement, Ticket, TicketMessage, TotpCredential,
+		TotpRecoveryCode, TrackingEvent, Translation, Upload, User, UserIdentity,
+		WebSignInState, Webhook, WebhookAttempt, WebhookDelivery []ent.Interceptor
 	}
 )
 

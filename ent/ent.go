@@ -15,6 +15,11 @@ import (
 	"github.com/xiadan/xiadan/ent/address"
 	"github.com/xiadan/xiadan/ent/aftersalesevent"
 	"github.com/xiadan/xiadan/ent/aftersalesrequest"
+	"github.com/xiadan/xiadan/ent/analyticsevent"
+	"github.com/xiadan/xiadan/ent/analyticsproductday"
+	"github.com/xiadan/xiadan/ent/analyticssalesday"
+	"github.com/xiadan/xiadan/ent/analyticsstate"
+	"github.com/xiadan/xiadan/ent/analyticstrafficday"
 	"github.com/xiadan/xiadan/ent/apiclient"
 	"github.com/xiadan/xiadan/ent/auditlog"
 	"github.com/xiadan/xiadan/ent/cartline"
@@ -155,6 +160,11 @@ func checkColumn(t, c string) error {
 			address.Table:                address.ValidColumn,
 			aftersalesevent.Table:        aftersalesevent.ValidColumn,
 			aftersalesrequest.Table:      aftersalesrequest.ValidColumn,
+			analyticsevent.Table:         analyticsevent.ValidColumn,
+			analyticsproductday.Table:    analyticsproductday.ValidColumn,
+			analyticssalesday.Table:      analyticssalesday.ValidColumn,
+			analyticsstate.Table:         analyticsstate.ValidColumn,
+			analyticstrafficday.Table:    analyticstrafficday.ValidColumn,
 			apiclient.Table:              apiclient.ValidColumn,
 			auditlog.Table:               auditlog.ValidColumn,
 			cartline.Table:               cartline.ValidColumn,

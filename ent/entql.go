@@ -6,6 +6,11 @@ import (
 	"github.com/xiadan/xiadan/ent/address"
 	"github.com/xiadan/xiadan/ent/aftersalesevent"
 	"github.com/xiadan/xiadan/ent/aftersalesrequest"
+	"github.com/xiadan/xiadan/ent/analyticsevent"
+	"github.com/xiadan/xiadan/ent/analyticsproductday"
+	"github.com/xiadan/xiadan/ent/analyticssalesday"
+	"github.com/xiadan/xiadan/ent/analyticsstate"
+	"github.com/xiadan/xiadan/ent/analyticstrafficday"
 	"github.com/xiadan/xiadan/ent/apiclient"
 	"github.com/xiadan/xiadan/ent/auditlog"
 	"github.com/xiadan/xiadan/ent/cartline"
@@ -93,7 +98,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 80)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 85)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   address.Table,
@@ -179,6 +184,110 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[3] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   analyticsevent.Table,
+			Columns: analyticsevent.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: analyticsevent.FieldID,
+			},
+		},
+		Type: "AnalyticsEvent",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			analyticsevent.FieldKind:       {Type: field.TypeEnum, Column: analyticsevent.FieldKind},
+			analyticsevent.FieldChannel:    {Type: field.TypeEnum, Column: analyticsevent.FieldChannel},
+			analyticsevent.FieldVisitorID:  {Type: field.TypeString, Column: analyticsevent.FieldVisitorID},
+			analyticsevent.FieldUserID:     {Type: field.TypeInt, Column: analyticsevent.FieldUserID},
+			analyticsevent.FieldMerchantID: {Type: field.TypeInt, Column: analyticsevent.FieldMerchantID},
+			analyticsevent.FieldProductID:  {Type: field.TypeInt, Column: analyticsevent.FieldProductID},
+			analyticsevent.FieldQuery:      {Type: field.TypeString, Column: analyticsevent.FieldQuery},
+			analyticsevent.FieldResults:    {Type: field.TypeInt, Column: analyticsevent.FieldResults},
+			analyticsevent.FieldOccurredAt: {Type: field.TypeTime, Column: analyticsevent.FieldOccurredAt},
+			analyticsevent.FieldCreatedAt:  {Type: field.TypeTime, Column: analyticsevent.FieldCreatedAt},
+		},
+	}
+	graph.Nodes[4] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   analyticsproductday.Table,
+			Columns: analyticsproductday.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: analyticsproductday.FieldID,
+			},
+		},
+		Type: "AnalyticsProductDay",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			analyticsproductday.FieldMerchantID: {Type: field.TypeInt, Column: analyticsproductday.FieldMerchantID},
+			analyticsproductday.FieldDay:        {Type: field.TypeInt, Column: analyticsproductday.FieldDay},
+			analyticsproductday.FieldProductID:  {Type: field.TypeInt, Column: analyticsproductday.FieldProductID},
+			analyticsproductday.FieldCategoryID: {Type: field.TypeInt, Column: analyticsproductday.FieldCategoryID},
+			analyticsproductday.FieldOrders:     {Type: field.TypeInt64, Column: analyticsproductday.FieldOrders},
+			analyticsproductday.FieldUnits:      {Type: field.TypeInt64, Column: analyticsproductday.FieldUnits},
+			analyticsproductday.FieldPaidAmount: {Type: field.TypeInt64, Column: analyticsproductday.FieldPaidAmount},
+		},
+	}
+	graph.Nodes[5] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   analyticssalesday.Table,
+			Columns: analyticssalesday.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: analyticssalesday.FieldID,
+			},
+		},
+		Type: "AnalyticsSalesDay",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			analyticssalesday.FieldMerchantID:      {Type: field.TypeInt, Column: analyticssalesday.FieldMerchantID},
+			analyticssalesday.FieldDay:             {Type: field.TypeInt, Column: analyticssalesday.FieldDay},
+			analyticssalesday.FieldChannel:         {Type: field.TypeEnum, Column: analyticssalesday.FieldChannel},
+			analyticssalesday.FieldCurrency:        {Type: field.TypeString, Column: analyticssalesday.FieldCurrency},
+			analyticssalesday.FieldOrders:          {Type: field.TypeInt64, Column: analyticssalesday.FieldOrders},
+			analyticssalesday.FieldPaidOrders:      {Type: field.TypeInt64, Column: analyticssalesday.FieldPaidOrders},
+			analyticssalesday.FieldPaidAmount:      {Type: field.TypeInt64, Column: analyticssalesday.FieldPaidAmount},
+			analyticssalesday.FieldRefundedAmount:  {Type: field.TypeInt64, Column: analyticssalesday.FieldRefundedAmount},
+			analyticssalesday.FieldRefundedOrders:  {Type: field.TypeInt64, Column: analyticssalesday.FieldRefundedOrders},
+			analyticssalesday.FieldCancelledOrders: {Type: field.TypeInt64, Column: analyticssalesday.FieldCancelledOrders},
+			analyticssalesday.FieldUnits:           {Type: field.TypeInt64, Column: analyticssalesday.FieldUnits},
+			analyticssalesday.FieldPaymentFailures: {Type: field.TypeInt64, Column: analyticssalesday.FieldPaymentFailures},
+		},
+	}
+	graph.Nodes[6] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   analyticsstate.Table,
+			Columns: analyticsstate.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: analyticsstate.FieldID,
+			},
+		},
+		Type: "AnalyticsState",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			analyticsstate.FieldPosition:  {Type: field.TypeInt64, Column: analyticsstate.FieldPosition},
+			analyticsstate.FieldUpdatedAt: {Type: field.TypeTime, Column: analyticsstate.FieldUpdatedAt},
+		},
+	}
+	graph.Nodes[7] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   analyticstrafficday.Table,
+			Columns: analyticstrafficday.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: analyticstrafficday.FieldID,
+			},
+		},
+		Type: "AnalyticsTrafficDay",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			analyticstrafficday.FieldMerchantID: {Type: field.TypeInt, Column: analyticstrafficday.FieldMerchantID},
+			analyticstrafficday.FieldDay:        {Type: field.TypeInt, Column: analyticstrafficday.FieldDay},
+			analyticstrafficday.FieldProductID:  {Type: field.TypeInt, Column: analyticstrafficday.FieldProductID},
+			analyticstrafficday.FieldChannel:    {Type: field.TypeEnum, Column: analyticstrafficday.FieldChannel},
+			analyticstrafficday.FieldViews:      {Type: field.TypeInt64, Column: analyticstrafficday.FieldViews},
+			analyticstrafficday.FieldCarts:      {Type: field.TypeInt64, Column: analyticstrafficday.FieldCarts},
+			analyticstrafficday.FieldCheckouts:  {Type: field.TypeInt64, Column: analyticstrafficday.FieldCheckouts},
+			analyticstrafficday.FieldSearches:   {Type: field.TypeInt64, Column: analyticstrafficday.FieldSearches},
+		},
+	}
+	graph.Nodes[8] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apiclient.Table,
 			Columns: apiclient.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -201,7 +310,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			apiclient.FieldSecretRotatedAt: {Type: field.TypeTime, Column: apiclient.FieldSecretRotatedAt},
 		},
 	}
-	graph.Nodes[4] = &sqlgraph.Node{
+	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   auditlog.Table,
 			Columns: auditlog.Columns,
@@ -222,7 +331,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			auditlog.FieldCreatedAt:  {Type: field.TypeTime, Column: auditlog.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[5] = &sqlgraph.Node{
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   cartline.Table,
 			Columns: cartline.Columns,
@@ -240,7 +349,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			cartline.FieldQuantity:  {Type: field.TypeInt, Column: cartline.FieldQuantity},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   catalogchange.Table,
 			Columns: catalogchange.Columns,
@@ -256,7 +365,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			catalogchange.FieldCreatedAt: {Type: field.TypeTime, Column: catalogchange.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   category.Table,
 			Columns: category.Columns,
@@ -276,7 +385,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			category.FieldParentID:  {Type: field.TypeInt, Column: category.FieldParentID},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   checkout.Table,
 			Columns: checkout.Columns,
@@ -296,7 +405,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			checkout.FieldCreatedAt:      {Type: field.TypeTime, Column: checkout.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   commission.Table,
 			Columns: commission.Columns,
@@ -323,7 +432,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			commission.FieldSettlableAt:   {Type: field.TypeTime, Column: commission.FieldSettlableAt},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   commissionrule.Table,
 			Columns: commissionrule.Columns,
@@ -343,7 +452,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			commissionrule.FieldWindowDays:    {Type: field.TypeInt, Column: commissionrule.FieldWindowDays},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   coupon.Table,
 			Columns: coupon.Columns,
@@ -366,7 +475,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			coupon.FieldClaimedAt:  {Type: field.TypeTime, Column: coupon.FieldClaimedAt},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   coupontemplate.Table,
 			Columns: coupontemplate.Columns,
@@ -403,7 +512,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			coupontemplate.FieldCreatedBy:     {Type: field.TypeInt, Column: coupontemplate.FieldCreatedBy},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   creator.Table,
 			Columns: creator.Columns,
@@ -422,7 +531,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			creator.FieldApprovedAt:  {Type: field.TypeTime, Column: creator.FieldApprovedAt},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   creatorclick.Table,
 			Columns: creatorclick.Columns,
@@ -440,7 +549,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			creatorclick.FieldClickedAt:  {Type: field.TypeTime, Column: creatorclick.FieldClickedAt},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   creatorlink.Table,
 			Columns: creatorlink.Columns,
@@ -459,7 +568,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			creatorlink.FieldCreatedAt:     {Type: field.TypeTime, Column: creatorlink.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[21] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   customergroup.Table,
 			Columns: customergroup.Columns,
@@ -480,7 +589,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			customergroup.FieldVersion:       {Type: field.TypeInt, Column: customergroup.FieldVersion},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[22] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   customergroupmember.Table,
 			Columns: customergroupmember.Columns,
@@ -498,7 +607,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			customergroupmember.FieldCreatedAt:  {Type: field.TypeTime, Column: customergroupmember.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[18] = &sqlgraph.Node{
+	graph.Nodes[23] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   datarequest.Table,
 			Columns: datarequest.Columns,
@@ -522,7 +631,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			datarequest.FieldArchive:     {Type: field.TypeString, Column: datarequest.FieldArchive},
 		},
 	}
-	graph.Nodes[19] = &sqlgraph.Node{
+	graph.Nodes[24] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   emailverification.Table,
 			Columns: emailverification.Columns,
@@ -543,7 +652,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			emailverification.FieldUsedAt:    {Type: field.TypeTime, Column: emailverification.FieldUsedAt},
 		},
 	}
-	graph.Nodes[20] = &sqlgraph.Node{
+	graph.Nodes[25] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   exchangerate.Table,
 			Columns: exchangerate.Columns,
@@ -563,7 +672,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			exchangerate.FieldCreatedAt:   {Type: field.TypeTime, Column: exchangerate.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[21] = &sqlgraph.Node{
+	graph.Nodes[26] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   experiment.Table,
 			Columns: experiment.Columns,
@@ -584,7 +693,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			experiment.FieldControlArm: {Type: field.TypeString, Column: experiment.FieldControlArm},
 		},
 	}
-	graph.Nodes[22] = &sqlgraph.Node{
+	graph.Nodes[27] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   experimentarm.Table,
 			Columns: experimentarm.Columns,
@@ -602,7 +711,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			experimentarm.FieldPayload:      {Type: field.TypeJSON, Column: experimentarm.FieldPayload},
 		},
 	}
-	graph.Nodes[23] = &sqlgraph.Node{
+	graph.Nodes[28] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   experimentconversion.Table,
 			Columns: experimentconversion.Columns,
@@ -625,7 +734,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			experimentconversion.FieldCreatedAt:    {Type: field.TypeTime, Column: experimentconversion.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[24] = &sqlgraph.Node{
+	graph.Nodes[29] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   experimentexposure.Table,
 			Columns: experimentexposure.Columns,
@@ -644,7 +753,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			experimentexposure.FieldRevenue:      {Type: field.TypeInt64, Column: experimentexposure.FieldRevenue},
 		},
 	}
-	graph.Nodes[25] = &sqlgraph.Node{
+	graph.Nodes[30] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   flashsaleclaim.Table,
 			Columns: flashsaleclaim.Columns,
@@ -660,7 +769,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			flashsaleclaim.FieldQuantity: {Type: field.TypeInt, Column: flashsaleclaim.FieldQuantity},
 		},
 	}
-	graph.Nodes[26] = &sqlgraph.Node{
+	graph.Nodes[31] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   flashsaleitem.Table,
 			Columns: flashsaleitem.Columns,
@@ -679,7 +788,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			flashsaleitem.FieldSold:        {Type: field.TypeInt, Column: flashsaleitem.FieldSold},
 		},
 	}
-	graph.Nodes[27] = &sqlgraph.Node{
+	graph.Nodes[32] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   flashsaleuse.Table,
 			Columns: flashsaleuse.Columns,
@@ -698,7 +807,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			flashsaleuse.FieldReleasedAt: {Type: field.TypeTime, Column: flashsaleuse.FieldReleasedAt},
 		},
 	}
-	graph.Nodes[28] = &sqlgraph.Node{
+	graph.Nodes[33] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   helparticle.Table,
 			Columns: helparticle.Columns,
@@ -723,7 +832,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			helparticle.FieldUpdatedAt:       {Type: field.TypeTime, Column: helparticle.FieldUpdatedAt},
 		},
 	}
-	graph.Nodes[29] = &sqlgraph.Node{
+	graph.Nodes[34] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   helparticlevote.Table,
 			Columns: helparticlevote.Columns,
@@ -741,7 +850,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			helparticlevote.FieldUpdatedAt: {Type: field.TypeTime, Column: helparticlevote.FieldUpdatedAt},
 		},
 	}
-	graph.Nodes[30] = &sqlgraph.Node{
+	graph.Nodes[35] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   helpcategory.Table,
 			Columns: helpcategory.Columns,
@@ -759,7 +868,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			helpcategory.FieldCreatedAt: {Type: field.TypeTime, Column: helpcategory.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[31] = &sqlgraph.Node{
+	graph.Nodes[36] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   helpsearchtoken.Table,
 			Columns: helpsearchtoken.Columns,
@@ -775,7 +884,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			helpsearchtoken.FieldWeight:    {Type: field.TypeInt, Column: helpsearchtoken.FieldWeight},
 		},
 	}
-	graph.Nodes[32] = &sqlgraph.Node{
+	graph.Nodes[37] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   memberprice.Table,
 			Columns: memberprice.Columns,
@@ -795,7 +904,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			memberprice.FieldCurrency:   {Type: field.TypeString, Column: memberprice.FieldCurrency},
 		},
 	}
-	graph.Nodes[33] = &sqlgraph.Node{
+	graph.Nodes[38] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   membertier.Table,
 			Columns: membertier.Columns,
@@ -821,7 +930,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			membertier.FieldCurrency:        {Type: field.TypeString, Column: membertier.FieldCurrency},
 		},
 	}
-	graph.Nodes[34] = &sqlgraph.Node{
+	graph.Nodes[39] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   membership.Table,
 			Columns: membership.Columns,
@@ -841,7 +950,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			membership.FieldVersion:    {Type: field.TypeInt, Column: membership.FieldVersion},
 		},
 	}
-	graph.Nodes[35] = &sqlgraph.Node{
+	graph.Nodes[40] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   merchant.Table,
 			Columns: merchant.Columns,
@@ -885,7 +994,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			merchant.FieldRemovedAt:             {Type: field.TypeTime, Column: merchant.FieldRemovedAt},
 		},
 	}
-	graph.Nodes[36] = &sqlgraph.Node{
+	graph.Nodes[41] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   merchantcredit.Table,
 			Columns: merchantcredit.Columns,
@@ -905,7 +1014,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			merchantcredit.FieldVersion:    {Type: field.TypeInt, Column: merchantcredit.FieldVersion},
 		},
 	}
-	graph.Nodes[37] = &sqlgraph.Node{
+	graph.Nodes[42] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   merchantcreditsnapshot.Table,
 			Columns: merchantcreditsnapshot.Columns,
@@ -923,7 +1032,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			merchantcreditsnapshot.FieldComputedAt: {Type: field.TypeTime, Column: merchantcreditsnapshot.FieldComputedAt},
 		},
 	}
-	graph.Nodes[38] = &sqlgraph.Node{
+	graph.Nodes[43] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   merchantinvitation.Table,
 			Columns: merchantinvitation.Columns,
@@ -943,7 +1052,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			merchantinvitation.FieldExpiresAt:   {Type: field.TypeTime, Column: merchantinvitation.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[39] = &sqlgraph.Node{
+	graph.Nodes[44] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   merchantsanction.Table,
 			Columns: merchantsanction.Columns,
@@ -969,7 +1078,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			merchantsanction.FieldAppealedByID: {Type: field.TypeInt, Column: merchantsanction.FieldAppealedByID},
 		},
 	}
-	graph.Nodes[40] = &sqlgraph.Node{
+	graph.Nodes[45] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   order.Table,
 			Columns: order.Columns,
@@ -1010,9 +1119,10 @@ var schemaGraph = func() *sqlgraph.Schema {
 			order.FieldVirtualContent:   {Type: field.TypeJSON, Column: order.FieldVirtualContent},
 			order.FieldRefundedAmount:   {Type: field.TypeInt64, Column: order.FieldRefundedAmount},
 			order.FieldAfterSalesStatus: {Type: field.TypeEnum, Column: order.FieldAfterSalesStatus},
+			order.FieldChannel:          {Type: field.TypeEnum, Column: order.FieldChannel},
 		},
 	}
-	graph.Nodes[41] = &sqlgraph.Node{
+	graph.Nodes[46] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   orderadjustment.Table,
 			Columns: orderadjustment.Columns,
@@ -1035,7 +1145,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			orderadjustment.FieldLines:          {Type: field.TypeJSON, Column: orderadjustment.FieldLines},
 		},
 	}
-	graph.Nodes[42] = &sqlgraph.Node{
+	graph.Nodes[47] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   orderevent.Table,
 			Columns: orderevent.Columns,
@@ -1061,7 +1171,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			orderevent.FieldReviewID:   {Type: field.TypeInt, Column: orderevent.FieldReviewID},
 		},
 	}
-	graph.Nodes[43] = &sqlgraph.Node{
+	graph.Nodes[48] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   orderitem.Table,
 			Columns: orderitem.Columns,
@@ -1088,7 +1198,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			orderitem.FieldAfterSalesStatus: {Type: field.TypeEnum, Column: orderitem.FieldAfterSalesStatus},
 		},
 	}
-	graph.Nodes[44] = &sqlgraph.Node{
+	graph.Nodes[49] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   payment.Table,
 			Columns: payment.Columns,
@@ -1118,7 +1228,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			payment.FieldExpiresAt:      {Type: field.TypeTime, Column: payment.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[45] = &sqlgraph.Node{
+	graph.Nodes[50] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   paymentnotification.Table,
 			Columns: paymentnotification.Columns,
@@ -1140,7 +1250,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			paymentnotification.FieldReceivedAt:  {Type: field.TypeTime, Column: paymentnotification.FieldReceivedAt},
 		},
 	}
-	graph.Nodes[46] = &sqlgraph.Node{
+	graph.Nodes[51] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   phonecode.Table,
 			Columns: phonecode.Columns,
@@ -1162,7 +1272,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			phonecode.FieldUsedAt:        {Type: field.TypeTime, Column: phonecode.FieldUsedAt},
 		},
 	}
-	graph.Nodes[47] = &sqlgraph.Node{
+	graph.Nodes[52] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   product.Table,
 			Columns: product.Columns,
@@ -1203,7 +1313,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			product.FieldOnSale:           {Type: field.TypeBool, Column: product.FieldOnSale},
 		},
 	}
-	graph.Nodes[48] = &sqlgraph.Node{
+	graph.Nodes[53] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   productvariant.Table,
 			Columns: productvariant.Columns,
@@ -1227,7 +1337,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			productvariant.FieldPosition:          {Type: field.TypeInt, Column: productvariant.FieldPosition},
 		},
 	}
-	graph.Nodes[49] = &sqlgraph.Node{
+	graph.Nodes[54] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   promotion.Table,
 			Columns: promotion.Columns,
@@ -1260,7 +1370,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			promotion.FieldCreatedBy:    {Type: field.TypeInt, Column: promotion.FieldCreatedBy},
 		},
 	}
-	graph.Nodes[50] = &sqlgraph.Node{
+	graph.Nodes[55] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   redpacket.Table,
 			Columns: redpacket.Columns,
@@ -1281,7 +1391,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			redpacket.FieldBalance:    {Type: field.TypeInt64, Column: redpacket.FieldBalance},
 		},
 	}
-	graph.Nodes[51] = &sqlgraph.Node{
+	graph.Nodes[56] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   redpacketcampaign.Table,
 			Columns: redpacketcampaign.Columns,
@@ -1309,7 +1419,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			redpacketcampaign.FieldCreatedByID:   {Type: field.TypeInt, Column: redpacketcampaign.FieldCreatedByID},
 		},
 	}
-	graph.Nodes[52] = &sqlgraph.Node{
+	graph.Nodes[57] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   redpacketclaimer.Table,
 			Columns: redpacketclaimer.Columns,
@@ -1325,7 +1435,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			redpacketclaimer.FieldClaims:     {Type: field.TypeInt, Column: redpacketclaimer.FieldClaims},
 		},
 	}
-	graph.Nodes[53] = &sqlgraph.Node{
+	graph.Nodes[58] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   redpacketspend.Table,
 			Columns: redpacketspend.Columns,
@@ -1344,7 +1454,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			redpacketspend.FieldReleasedAt:  {Type: field.TypeTime, Column: redpacketspend.FieldReleasedAt},
 		},
 	}
-	graph.Nodes[54] = &sqlgraph.Node{
+	graph.Nodes[59] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refreshtoken.Table,
 			Columns: refreshtoken.Columns,
@@ -1366,7 +1476,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refreshtoken.FieldUserAgent: {Type: field.TypeString, Column: refreshtoken.FieldUserAgent},
 		},
 	}
-	graph.Nodes[55] = &sqlgraph.Node{
+	graph.Nodes[60] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refund.Table,
 			Columns: refund.Columns,
@@ -1390,7 +1500,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refund.FieldAfterSalesRequestID: {Type: field.TypeInt, Column: refund.FieldAfterSalesRequestID},
 		},
 	}
-	graph.Nodes[56] = &sqlgraph.Node{
+	graph.Nodes[61] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   relaystate.Table,
 			Columns: relaystate.Columns,
@@ -1407,7 +1517,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			relaystate.FieldUpdatedAt:         {Type: field.TypeTime, Column: relaystate.FieldUpdatedAt},
 		},
 	}
-	graph.Nodes[57] = &sqlgraph.Node{
+	graph.Nodes[62] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   review.Table,
 			Columns: review.Columns,
@@ -1445,7 +1555,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			review.FieldFollowedUpAt:   {Type: field.TypeTime, Column: review.FieldFollowedUpAt},
 		},
 	}
-	graph.Nodes[58] = &sqlgraph.Node{
+	graph.Nodes[63] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   reviewreport.Table,
 			Columns: reviewreport.Columns,
@@ -1462,7 +1572,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			reviewreport.FieldCreatedAt: {Type: field.TypeTime, Column: reviewreport.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[59] = &sqlgraph.Node{
+	graph.Nodes[64] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   reviewvote.Table,
 			Columns: reviewvote.Columns,
@@ -1478,7 +1588,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			reviewvote.FieldCreatedAt: {Type: field.TypeTime, Column: reviewvote.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[60] = &sqlgraph.Node{
+	graph.Nodes[65] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   riskassessment.Table,
 			Columns: riskassessment.Columns,
@@ -1511,7 +1621,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			riskassessment.FieldDecisionNote: {Type: field.TypeString, Column: riskassessment.FieldDecisionNote},
 		},
 	}
-	graph.Nodes[61] = &sqlgraph.Node{
+	graph.Nodes[66] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   risklistentry.Table,
 			Columns: risklistentry.Columns,
@@ -1531,7 +1641,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			risklistentry.FieldCreatedBy: {Type: field.TypeInt, Column: risklistentry.FieldCreatedBy},
 		},
 	}
-	graph.Nodes[62] = &sqlgraph.Node{
+	graph.Nodes[67] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   searchsynonym.Table,
 			Columns: searchsynonym.Columns,
@@ -1547,7 +1657,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			searchsynonym.FieldUpdatedAt: {Type: field.TypeTime, Column: searchsynonym.FieldUpdatedAt},
 		},
 	}
-	graph.Nodes[63] = &sqlgraph.Node{
+	graph.Nodes[68] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   searchsynonymterm.Table,
 			Columns: searchsynonymterm.Columns,
@@ -1562,7 +1672,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			searchsynonymterm.FieldSynonymID: {Type: field.TypeInt, Column: searchsynonymterm.FieldSynonymID},
 		},
 	}
-	graph.Nodes[64] = &sqlgraph.Node{
+	graph.Nodes[69] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   searchtoken.Table,
 			Columns: searchtoken.Columns,
@@ -1578,7 +1688,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			searchtoken.FieldWeight:    {Type: field.TypeInt, Column: searchtoken.FieldWeight},
 		},
 	}
-	graph.Nodes[65] = &sqlgraph.Node{
+	graph.Nodes[70] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   shipment.Table,
 			Columns: shipment.Columns,
@@ -1598,7 +1708,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			shipment.FieldStatus:         {Type: field.TypeEnum, Column: shipment.FieldStatus},
 		},
 	}
-	graph.Nodes[66] = &sqlgraph.Node{
+	graph.Nodes[71] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   stockmovement.Table,
 			Columns: stockmovement.Columns,
@@ -1621,7 +1731,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			stockmovement.FieldCreatedAt:   {Type: field.TypeTime, Column: stockmovement.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[67] = &sqlgraph.Node{
+	graph.Nodes[72] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticket.Table,
 			Columns: ticket.Columns,
@@ -1652,7 +1762,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticket.FieldRatedAt:                {Type: field.TypeTime, Column: ticket.FieldRatedAt},
 		},
 	}
-	graph.Nodes[68] = &sqlgraph.Node{
+	graph.Nodes[73] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketmessage.Table,
 			Columns: ticketmessage.Columns,
@@ -1670,7 +1780,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticketmessage.FieldCreatedAt:  {Type: field.TypeTime, Column: ticketmessage.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[69] = &sqlgraph.Node{
+	graph.Nodes[74] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   totpcredential.Table,
 			Columns: totpcredential.Columns,
@@ -1688,7 +1798,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			totpcredential.FieldLastStep:  {Type: field.TypeInt64, Column: totpcredential.FieldLastStep},
 		},
 	}
-	graph.Nodes[70] = &sqlgraph.Node{
+	graph.Nodes[75] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   totprecoverycode.Table,
 			Columns: totprecoverycode.Columns,
@@ -1705,7 +1815,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			totprecoverycode.FieldUsedAt:    {Type: field.TypeTime, Column: totprecoverycode.FieldUsedAt},
 		},
 	}
-	graph.Nodes[71] = &sqlgraph.Node{
+	graph.Nodes[76] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   trackingevent.Table,
 			Columns: trackingevent.Columns,
@@ -1724,7 +1834,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			trackingevent.FieldCreatedAt:   {Type: field.TypeTime, Column: trackingevent.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[72] = &sqlgraph.Node{
+	graph.Nodes[77] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   translation.Table,
 			Columns: translation.Columns,
@@ -1743,7 +1853,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			translation.FieldUpdatedAt:  {Type: field.TypeTime, Column: translation.FieldUpdatedAt},
 		},
 	}
-	graph.Nodes[73] = &sqlgraph.Node{
+	graph.Nodes[78] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   upload.Table,
 			Columns: upload.Columns,
@@ -1776,7 +1886,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			upload.FieldExpiresAt:           {Type: field.TypeTime, Column: upload.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[74] = &sqlgraph.Node{
+	graph.Nodes[79] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -1802,7 +1912,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldEmailVerificationSentAt: {Type: field.TypeTime, Column: user.FieldEmailVerificationSentAt},
 		},
 	}
-	graph.Nodes[75] = &sqlgraph.Node{
+	graph.Nodes[80] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   useridentity.Table,
 			Columns: useridentity.Columns,
@@ -1822,7 +1932,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			useridentity.FieldLastUsedAt: {Type: field.TypeTime, Column: useridentity.FieldLastUsedAt},
 		},
 	}
-	graph.Nodes[76] = &sqlgraph.Node{
+	graph.Nodes[81] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   websigninstate.Table,
 			Columns: websigninstate.Columns,
@@ -1845,7 +1955,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			websigninstate.FieldUsedAt:      {Type: field.TypeTime, Column: websigninstate.FieldUsedAt},
 		},
 	}
-	graph.Nodes[77] = &sqlgraph.Node{
+	graph.Nodes[82] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhook.Table,
 			Columns: webhook.Columns,
@@ -1871,7 +1981,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhook.FieldFailingSince:            {Type: field.TypeTime, Column: webhook.FieldFailingSince},
 		},
 	}
-	graph.Nodes[78] = &sqlgraph.Node{
+	graph.Nodes[83] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookattempt.Table,
 			Columns: webhookattempt.Columns,
@@ -1890,7 +2000,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhookattempt.FieldCreatedAt:    {Type: field.TypeTime, Column: webhookattempt.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[79] = &sqlgraph.Node{
+	graph.Nodes[84] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookdelivery.Table,
 			Columns: webhookdelivery.Columns,
@@ -3547,6 +3657,401 @@ func (f *AfterSalesRequestFilter) WhereHasEventsWith(preds ...predicate.AfterSal
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *AnalyticsEventQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the AnalyticsEventQuery builder.
+func (_q *AnalyticsEventQuery) Filter() *AnalyticsEventFilter {
+	return &AnalyticsEventFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *AnalyticsEventMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the AnalyticsEventMutation builder.
+func (m *AnalyticsEventMutation) Filter() *AnalyticsEventFilter {
+	return &AnalyticsEventFilter{config: m.config, predicateAdder: m}
+}
+
+// AnalyticsEventFilter provides a generic filtering capability at runtime for AnalyticsEventQuery.
+type AnalyticsEventFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *AnalyticsEventFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *AnalyticsEventFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(analyticsevent.FieldID))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *AnalyticsEventFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(analyticsevent.FieldKind))
+}
+
+// WhereChannel applies the entql string predicate on the channel field.
+func (f *AnalyticsEventFilter) WhereChannel(p entql.StringP) {
+	f.Where(p.Field(analyticsevent.FieldChannel))
+}
+
+// WhereVisitorID applies the entql string predicate on the visitor_id field.
+func (f *AnalyticsEventFilter) WhereVisitorID(p entql.StringP) {
+	f.Where(p.Field(analyticsevent.FieldVisitorID))
+}
+
+// WhereUserID applies the entql int predicate on the user_id field.
+func (f *AnalyticsEventFilter) WhereUserID(p entql.IntP) {
+	f.Where(p.Field(analyticsevent.FieldUserID))
+}
+
+// WhereMerchantID applies the entql int predicate on the merchant_id field.
+func (f *AnalyticsEventFilter) WhereMerchantID(p entql.IntP) {
+	f.Where(p.Field(analyticsevent.FieldMerchantID))
+}
+
+// WhereProductID applies the entql int predicate on the product_id field.
+func (f *AnalyticsEventFilter) WhereProductID(p entql.IntP) {
+	f.Where(p.Field(analyticsevent.FieldProductID))
+}
+
+// WhereQuery applies the entql string predicate on the query field.
+func (f *AnalyticsEventFilter) WhereQuery(p entql.StringP) {
+	f.Where(p.Field(analyticsevent.FieldQuery))
+}
+
+// WhereResults applies the entql int predicate on the results field.
+func (f *AnalyticsEventFilter) WhereResults(p entql.IntP) {
+	f.Where(p.Field(analyticsevent.FieldResults))
+}
+
+// WhereOccurredAt applies the entql time.Time predicate on the occurred_at field.
+func (f *AnalyticsEventFilter) WhereOccurredAt(p entql.TimeP) {
+	f.Where(p.Field(analyticsevent.FieldOccurredAt))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *AnalyticsEventFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(analyticsevent.FieldCreatedAt))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *AnalyticsProductDayQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the AnalyticsProductDayQuery builder.
+func (_q *AnalyticsProductDayQuery) Filter() *AnalyticsProductDayFilter {
+	return &AnalyticsProductDayFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *AnalyticsProductDayMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the AnalyticsProductDayMutation builder.
+func (m *AnalyticsProductDayMutation) Filter() *AnalyticsProductDayFilter {
+	return &AnalyticsProductDayFilter{config: m.config, predicateAdder: m}
+}
+
+// AnalyticsProductDayFilter provides a generic filtering capability at runtime for AnalyticsProductDayQuery.
+type AnalyticsProductDayFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *AnalyticsProductDayFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *AnalyticsProductDayFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(analyticsproductday.FieldID))
+}
+
+// WhereMerchantID applies the entql int predicate on the merchant_id field.
+func (f *AnalyticsProductDayFilter) WhereMerchantID(p entql.IntP) {
+	f.Where(p.Field(analyticsproductday.FieldMerchantID))
+}
+
+// WhereDay applies the entql int predicate on the day field.
+func (f *AnalyticsProductDayFilter) WhereDay(p entql.IntP) {
+	f.Where(p.Field(analyticsproductday.FieldDay))
+}
+
+// WhereProductID applies the entql int predicate on the product_id field.
+func (f *AnalyticsProductDayFilter) WhereProductID(p entql.IntP) {
+	f.Where(p.Field(analyticsproductday.FieldProductID))
+}
+
+// WhereCategoryID applies the entql int predicate on the category_id field.
+func (f *AnalyticsProductDayFilter) WhereCategoryID(p entql.IntP) {
+	f.Where(p.Field(analyticsproductday.FieldCategoryID))
+}
+
+// WhereOrders applies the entql int64 predicate on the orders field.
+func (f *AnalyticsProductDayFilter) WhereOrders(p entql.Int64P) {
+	f.Where(p.Field(analyticsproductday.FieldOrders))
+}
+
+// WhereUnits applies the entql int64 predicate on the units field.
+func (f *AnalyticsProductDayFilter) WhereUnits(p entql.Int64P) {
+	f.Where(p.Field(analyticsproductday.FieldUnits))
+}
+
+// WherePaidAmount applies the entql int64 predicate on the paid_amount field.
+func (f *AnalyticsProductDayFilter) WherePaidAmount(p entql.Int64P) {
+	f.Where(p.Field(analyticsproductday.FieldPaidAmount))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *AnalyticsSalesDayQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the AnalyticsSalesDayQuery builder.
+func (_q *AnalyticsSalesDayQuery) Filter() *AnalyticsSalesDayFilter {
+	return &AnalyticsSalesDayFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *AnalyticsSalesDayMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the AnalyticsSalesDayMutation builder.
+func (m *AnalyticsSalesDayMutation) Filter() *AnalyticsSalesDayFilter {
+	return &AnalyticsSalesDayFilter{config: m.config, predicateAdder: m}
+}
+
+// AnalyticsSalesDayFilter provides a generic filtering capability at runtime for AnalyticsSalesDayQuery.
+type AnalyticsSalesDayFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *AnalyticsSalesDayFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *AnalyticsSalesDayFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(analyticssalesday.FieldID))
+}
+
+// WhereMerchantID applies the entql int predicate on the merchant_id field.
+func (f *AnalyticsSalesDayFilter) WhereMerchantID(p entql.IntP) {
+	f.Where(p.Field(analyticssalesday.FieldMerchantID))
+}
+
+// WhereDay applies the entql int predicate on the day field.
+func (f *AnalyticsSalesDayFilter) WhereDay(p entql.IntP) {
+	f.Where(p.Field(analyticssalesday.FieldDay))
+}
+
+// WhereChannel applies the entql string predicate on the channel field.
+func (f *AnalyticsSalesDayFilter) WhereChannel(p entql.StringP) {
+	f.Where(p.Field(analyticssalesday.FieldChannel))
+}
+
+// WhereCurrency applies the entql string predicate on the currency field.
+func (f *AnalyticsSalesDayFilter) WhereCurrency(p entql.StringP) {
+	f.Where(p.Field(analyticssalesday.FieldCurrency))
+}
+
+// WhereOrders applies the entql int64 predicate on the orders field.
+func (f *AnalyticsSalesDayFilter) WhereOrders(p entql.Int64P) {
+	f.Where(p.Field(analyticssalesday.FieldOrders))
+}
+
+// WherePaidOrders applies the entql int64 predicate on the paid_orders field.
+func (f *AnalyticsSalesDayFilter) WherePaidOrders(p entql.Int64P) {
+	f.Where(p.Field(analyticssalesday.FieldPaidOrders))
+}
+
+// WherePaidAmount applies the entql int64 predicate on the paid_amount field.
+func (f *AnalyticsSalesDayFilter) WherePaidAmount(p entql.Int64P) {
+	f.Where(p.Field(analyticssalesday.FieldPaidAmount))
+}
+
+// WhereRefundedAmount applies the entql int64 predicate on the refunded_amount field.
+func (f *AnalyticsSalesDayFilter) WhereRefundedAmount(p entql.Int64P) {
+	f.Where(p.Field(analyticssalesday.FieldRefundedAmount))
+}
+
+// WhereRefundedOrders applies the entql int64 predicate on the refunded_orders field.
+func (f *AnalyticsSalesDayFilter) WhereRefundedOrders(p entql.Int64P) {
+	f.Where(p.Field(analyticssalesday.FieldRefundedOrders))
+}
+
+// WhereCancelledOrders applies the entql int64 predicate on the cancelled_orders field.
+func (f *AnalyticsSalesDayFilter) WhereCancelledOrders(p entql.Int64P) {
+	f.Where(p.Field(analyticssalesday.FieldCancelledOrders))
+}
+
+// WhereUnits applies the entql int64 predicate on the units field.
+func (f *AnalyticsSalesDayFilter) WhereUnits(p entql.Int64P) {
+	f.Where(p.Field(analyticssalesday.FieldUnits))
+}
+
+// WherePaymentFailures applies the entql int64 predicate on the payment_failures field.
+func (f *AnalyticsSalesDayFilter) WherePaymentFailures(p entql.Int64P) {
+	f.Where(p.Field(analyticssalesday.FieldPaymentFailures))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *AnalyticsStateQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the AnalyticsStateQuery builder.
+func (_q *AnalyticsStateQuery) Filter() *AnalyticsStateFilter {
+	return &AnalyticsStateFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *AnalyticsStateMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the AnalyticsStateMutation builder.
+func (m *AnalyticsStateMutation) Filter() *AnalyticsStateFilter {
+	return &AnalyticsStateFilter{config: m.config, predicateAdder: m}
+}
+
+// AnalyticsStateFilter provides a generic filtering capability at runtime for AnalyticsStateQuery.
+type AnalyticsStateFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *AnalyticsStateFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *AnalyticsStateFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(analyticsstate.FieldID))
+}
+
+// WherePosition applies the entql int64 predicate on the position field.
+func (f *AnalyticsStateFilter) WherePosition(p entql.Int64P) {
+	f.Where(p.Field(analyticsstate.FieldPosition))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *AnalyticsStateFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(analyticsstate.FieldUpdatedAt))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *AnalyticsTrafficDayQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the AnalyticsTrafficDayQuery builder.
+func (_q *AnalyticsTrafficDayQuery) Filter() *AnalyticsTrafficDayFilter {
+	return &AnalyticsTrafficDayFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *AnalyticsTrafficDayMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the AnalyticsTrafficDayMutation builder.
+func (m *AnalyticsTrafficDayMutation) Filter() *AnalyticsTrafficDayFilter {
+	return &AnalyticsTrafficDayFilter{config: m.config, predicateAdder: m}
+}
+
+// AnalyticsTrafficDayFilter provides a generic filtering capability at runtime for AnalyticsTrafficDayQuery.
+type AnalyticsTrafficDayFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *AnalyticsTrafficDayFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *AnalyticsTrafficDayFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(analyticstrafficday.FieldID))
+}
+
+// WhereMerchantID applies the entql int predicate on the merchant_id field.
+func (f *AnalyticsTrafficDayFilter) WhereMerchantID(p entql.IntP) {
+	f.Where(p.Field(analyticstrafficday.FieldMerchantID))
+}
+
+// WhereDay applies the entql int predicate on the day field.
+func (f *AnalyticsTrafficDayFilter) WhereDay(p entql.IntP) {
+	f.Where(p.Field(analyticstrafficday.FieldDay))
+}
+
+// WhereProductID applies the entql int predicate on the product_id field.
+func (f *AnalyticsTrafficDayFilter) WhereProductID(p entql.IntP) {
+	f.Where(p.Field(analyticstrafficday.FieldProductID))
+}
+
+// WhereChannel applies the entql string predicate on the channel field.
+func (f *AnalyticsTrafficDayFilter) WhereChannel(p entql.StringP) {
+	f.Where(p.Field(analyticstrafficday.FieldChannel))
+}
+
+// WhereViews applies the entql int64 predicate on the views field.
+func (f *AnalyticsTrafficDayFilter) WhereViews(p entql.Int64P) {
+	f.Where(p.Field(analyticstrafficday.FieldViews))
+}
+
+// WhereCarts applies the entql int64 predicate on the carts field.
+func (f *AnalyticsTrafficDayFilter) WhereCarts(p entql.Int64P) {
+	f.Where(p.Field(analyticstrafficday.FieldCarts))
+}
+
+// WhereCheckouts applies the entql int64 predicate on the checkouts field.
+func (f *AnalyticsTrafficDayFilter) WhereCheckouts(p entql.Int64P) {
+	f.Where(p.Field(analyticstrafficday.FieldCheckouts))
+}
+
+// WhereSearches applies the entql int64 predicate on the searches field.
+func (f *AnalyticsTrafficDayFilter) WhereSearches(p entql.Int64P) {
+	f.Where(p.Field(analyticstrafficday.FieldSearches))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *ApiClientQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -3575,7 +4080,7 @@ type ApiClientFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ApiClientFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3670,7 +4175,7 @@ type AuditLogFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *AuditLogFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3764,7 +4269,7 @@ type CartLineFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CartLineFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3857,7 +4362,7 @@ type CatalogChangeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CatalogChangeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3912,7 +4417,7 @@ type CategoryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CategoryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4029,7 +4534,7 @@ type CheckoutFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CheckoutFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4104,7 +4609,7 @@ type CommissionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CommissionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4228,7 +4733,7 @@ type CommissionRuleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CommissionRuleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4303,7 +4808,7 @@ type CouponFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CouponFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4393,7 +4898,7 @@ type CouponTemplateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CouponTemplateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4553,7 +5058,7 @@ type CreatorFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CreatorFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4637,7 +5142,7 @@ type CreatorClickFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CreatorClickFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4702,7 +5207,7 @@ type CreatorLinkFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CreatorLinkFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4786,7 +5291,7 @@ type CustomerGroupFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CustomerGroupFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4880,7 +5385,7 @@ type CustomerGroupMemberFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CustomerGroupMemberFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4959,7 +5464,7 @@ type DataRequestFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *DataRequestFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5054,7 +5559,7 @@ type EmailVerificationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *EmailVerificationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5148,7 +5653,7 @@ type ExchangeRateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ExchangeRateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5223,7 +5728,7 @@ type ExperimentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ExperimentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5317,7 +5822,7 @@ type ExperimentArmFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ExperimentArmFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5396,7 +5901,7 @@ type ExperimentConversionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ExperimentConversionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5486,7 +5991,7 @@ type ExperimentExposureFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ExperimentExposureFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5556,7 +6061,7 @@ type FlashSaleClaimFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *FlashSaleClaimFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5611,7 +6116,7 @@ type FlashSaleItemFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *FlashSaleItemFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5695,7 +6200,7 @@ type FlashSaleUseFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *FlashSaleUseFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5765,7 +6270,7 @@ type HelpArticleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *HelpArticleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5907,7 +6412,7 @@ type HelpArticleVoteFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *HelpArticleVoteFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[34].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5986,7 +6491,7 @@ type HelpCategoryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *HelpCategoryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[35].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6065,7 +6570,7 @@ type HelpSearchTokenFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *HelpSearchTokenFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[36].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6134,7 +6639,7 @@ type MemberPriceFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MemberPriceFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[37].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6223,7 +6728,7 @@ type MemberTierFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MemberTierFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[38].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6356,7 +6861,7 @@ type MembershipFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MembershipFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[34].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[39].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6445,7 +6950,7 @@ type MerchantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MerchantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[35].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[40].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6710,7 +7215,7 @@ type MerchantCreditFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MerchantCreditFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[36].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[41].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6799,7 +7304,7 @@ type MerchantCreditSnapshotFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MerchantCreditSnapshotFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[37].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[42].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6878,7 +7383,7 @@ type MerchantInvitationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MerchantInvitationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[38].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[43].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6981,7 +7486,7 @@ type MerchantSanctionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MerchantSanctionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[39].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[44].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7100,7 +7605,7 @@ type OrderFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OrderFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[40].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[45].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7261,6 +7766,11 @@ func (f *OrderFilter) WhereAfterSalesStatus(p entql.StringP) {
 	f.Where(p.Field(order.FieldAfterSalesStatus))
 }
 
+// WhereChannel applies the entql string predicate on the channel field.
+func (f *OrderFilter) WhereChannel(p entql.StringP) {
+	f.Where(p.Field(order.FieldChannel))
+}
+
 // WhereHasCustomer applies a predicate to check if query has an edge customer.
 func (f *OrderFilter) WhereHasCustomer() {
 	f.Where(entql.HasEdge("customer"))
@@ -7374,7 +7884,7 @@ type OrderAdjustmentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OrderAdjustmentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[41].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[46].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7478,7 +7988,7 @@ type OrderEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OrderEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[42].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[47].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7597,7 +8107,7 @@ type OrderItemFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OrderItemFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[43].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[48].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7763,7 +8273,7 @@ type PaymentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PaymentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[44].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[49].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -7916,7 +8426,7 @@ type PaymentNotificationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PaymentNotificationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[45].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[50].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8001,7 +8511,7 @@ type PhoneCodeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PhoneCodeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[46].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[51].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8086,7 +8596,7 @@ type ProductFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProductFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[47].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[52].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8336,7 +8846,7 @@ type ProductVariantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProductVariantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[48].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[53].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8459,7 +8969,7 @@ type PromotionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PromotionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[49].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[54].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8627,7 +9137,7 @@ type RedPacketFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RedPacketFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[50].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[55].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8721,7 +9231,7 @@ type RedPacketCampaignFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RedPacketCampaignFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[51].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[56].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8850,7 +9360,7 @@ type RedPacketClaimerFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RedPacketClaimerFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[52].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[57].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8905,7 +9415,7 @@ type RedPacketSpendFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RedPacketSpendFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[53].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[58].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8975,7 +9485,7 @@ type RefreshTokenFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefreshTokenFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[54].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[59].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9074,7 +9584,7 @@ type RefundFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefundFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[55].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[60].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9183,7 +9693,7 @@ type RelayStateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RelayStateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[56].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[61].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9243,7 +9753,7 @@ type ReviewFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ReviewFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[57].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[62].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9478,7 +9988,7 @@ type ReviewReportFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ReviewReportFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[58].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[63].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9552,7 +10062,7 @@ type ReviewVoteFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ReviewVoteFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[59].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[64].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9621,7 +10131,7 @@ type RiskAssessmentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RiskAssessmentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[60].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[65].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9817,7 +10327,7 @@ type RiskListEntryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RiskListEntryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[61].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[66].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9892,7 +10402,7 @@ type SearchSynonymFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SearchSynonymFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[62].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[67].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9961,7 +10471,7 @@ type SearchSynonymTermFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SearchSynonymTermFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[63].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[68].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10025,7 +10535,7 @@ type SearchTokenFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SearchTokenFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[64].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[69].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10094,7 +10604,7 @@ type ShipmentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ShipmentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[65].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[70].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10197,7 +10707,7 @@ type StockMovementFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StockMovementFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[66].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[71].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10315,7 +10825,7 @@ type TicketFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[67].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[72].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10459,7 +10969,7 @@ type TicketMessageFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketMessageFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[68].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[73].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10538,7 +11048,7 @@ type TotpCredentialFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TotpCredentialFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[69].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[74].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10617,7 +11127,7 @@ type TotpRecoveryCodeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TotpRecoveryCodeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[70].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[75].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10691,7 +11201,7 @@ type TrackingEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TrackingEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[71].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[76].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10775,7 +11285,7 @@ type TranslationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TranslationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[72].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[77].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10845,7 +11355,7 @@ type UploadFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UploadFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[73].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[78].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10985,7 +11495,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[74].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[79].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -11202,7 +11712,7 @@ type UserIdentityFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserIdentityFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[75].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[80].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -11291,7 +11801,7 @@ type WebSignInStateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebSignInStateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[76].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[81].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -11381,7 +11891,7 @@ type WebhookFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[77].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[82].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -11500,7 +12010,7 @@ type WebhookAttemptFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookAttemptFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[78].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[83].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -11584,7 +12094,7 @@ type WebhookDeliveryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookDeliveryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[79].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[84].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

@@ -14,6 +14,11 @@ import (
 	"github.com/xiadan/xiadan/ent/address"
 	"github.com/xiadan/xiadan/ent/aftersalesevent"
 	"github.com/xiadan/xiadan/ent/aftersalesrequest"
+	"github.com/xiadan/xiadan/ent/analyticsevent"
+	"github.com/xiadan/xiadan/ent/analyticsproductday"
+	"github.com/xiadan/xiadan/ent/analyticssalesday"
+	"github.com/xiadan/xiadan/ent/analyticsstate"
+	"github.com/xiadan/xiadan/ent/analyticstrafficday"
 	"github.com/xiadan/xiadan/ent/apiclient"
 	"github.com/xiadan/xiadan/ent/auditlog"
 	"github.com/xiadan/xiadan/ent/cartline"
@@ -107,6 +112,11 @@ const (
 	TypeAddress                = "Address"
 	TypeAfterSalesEvent        = "AfterSalesEvent"
 	TypeAfterSalesRequest      = "AfterSalesRequest"
+	TypeAnalyticsEvent         = "AnalyticsEvent"
+	TypeAnalyticsProductDay    = "AnalyticsProductDay"
+	TypeAnalyticsSalesDay      = "AnalyticsSalesDay"
+	TypeAnalyticsState         = "AnalyticsState"
+	TypeAnalyticsTrafficDay    = "AnalyticsTrafficDay"
 	TypeApiClient              = "ApiClient"
 	TypeAuditLog               = "AuditLog"
 	TypeCartLine               = "CartLine"
@@ -4018,6 +4028,4546 @@ func (m *AfterSalesRequestMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown AfterSalesRequest edge %s", name)
+}
+
+// AnalyticsEventMutation represents an operation that mutates the AnalyticsEvent nodes in the graph.
+type AnalyticsEventMutation struct {
+	config
+	op             Op
+	typ            string
+	id             *int
+	kind           *analyticsevent.Kind
+	channel        *analyticsevent.Channel
+	visitor_id     *string
+	user_id        *int
+	adduser_id     *int
+	merchant_id    *int
+	addmerchant_id *int
+	product_id     *int
+	addproduct_id  *int
+	query          *string
+	results        *int
+	addresults     *int
+	occurred_at    *time.Time
+	created_at     *time.Time
+	clearedFields  map[string]struct{}
+	done           bool
+	oldValue       func(context.Context) (*AnalyticsEvent, error)
+	predicates     []predicate.AnalyticsEvent
+}
+
+var _ ent.Mutation = (*AnalyticsEventMutation)(nil)
+
+// analyticseventOption allows management of the mutation configuration using functional options.
+type analyticseventOption func(*AnalyticsEventMutation)
+
+// newAnalyticsEventMutation creates new mutation for the AnalyticsEvent entity.
+func newAnalyticsEventMutation(c config, op Op, opts ...analyticseventOption) *AnalyticsEventMutation {
+	m := &AnalyticsEventMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeAnalyticsEvent,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withAnalyticsEventID sets the ID field of the mutation.
+func withAnalyticsEventID(id int) analyticseventOption {
+	return func(m *AnalyticsEventMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *AnalyticsEvent
+		)
+		m.oldValue = func(ctx context.Context) (*AnalyticsEvent, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().AnalyticsEvent.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withAnalyticsEvent sets the old AnalyticsEvent of the mutation.
+func withAnalyticsEvent(node *AnalyticsEvent) analyticseventOption {
+	return func(m *AnalyticsEventMutation) {
+		m.oldValue = func(context.Context) (*AnalyticsEvent, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m AnalyticsEventMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m AnalyticsEventMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *AnalyticsEventMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *AnalyticsEventMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().AnalyticsEvent.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetKind sets the "kind" field.
+func (m *AnalyticsEventMutation) SetKind(a analyticsevent.Kind) {
+	m.kind = &a
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *AnalyticsEventMutation) Kind() (r analyticsevent.Kind, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the AnalyticsEvent entity.
+// If the AnalyticsEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsEventMutation) OldKind(ctx context.Context) (v analyticsevent.Kind, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *AnalyticsEventMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetChannel sets the "channel" field.
+func (m *AnalyticsEventMutation) SetChannel(a analyticsevent.Channel) {
+	m.channel = &a
+}
+
+// Channel returns the value of the "channel" field in the mutation.
+func (m *AnalyticsEventMutation) Channel() (r analyticsevent.Channel, exists bool) {
+	v := m.channel
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChannel returns the old "channel" field's value of the AnalyticsEvent entity.
+// If the AnalyticsEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsEventMutation) OldChannel(ctx context.Context) (v analyticsevent.Channel, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChannel is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChannel requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChannel: %w", err)
+	}
+	return oldValue.Channel, nil
+}
+
+// ResetChannel resets all changes to the "channel" field.
+func (m *AnalyticsEventMutation) ResetChannel() {
+	m.channel = nil
+}
+
+// SetVisitorID sets the "visitor_id" field.
+func (m *AnalyticsEventMutation) SetVisitorID(s string) {
+	m.visitor_id = &s
+}
+
+// VisitorID returns the value of the "visitor_id" field in the mutation.
+func (m *AnalyticsEventMutation) VisitorID() (r string, exists bool) {
+	v := m.visitor_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldVisitorID returns the old "visitor_id" field's value of the AnalyticsEvent entity.
+// If the AnalyticsEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsEventMutation) OldVisitorID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldVisitorID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldVisitorID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldVisitorID: %w", err)
+	}
+	return oldValue.VisitorID, nil
+}
+
+// ResetVisitorID resets all changes to the "visitor_id" field.
+func (m *AnalyticsEventMutation) ResetVisitorID() {
+	m.visitor_id = nil
+}
+
+// SetUserID sets the "user_id" field.
+func (m *AnalyticsEventMutation) SetUserID(i int) {
+	m.user_id = &i
+	m.adduser_id = nil
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *AnalyticsEventMutation) UserID() (r int, exists bool) {
+	v := m.user_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the AnalyticsEvent entity.
+// If the AnalyticsEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsEventMutation) OldUserID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// AddUserID adds i to the "user_id" field.
+func (m *AnalyticsEventMutation) AddUserID(i int) {
+	if m.adduser_id != nil {
+		*m.adduser_id += i
+	} else {
+		m.adduser_id = &i
+	}
+}
+
+// AddedUserID returns the value that was added to the "user_id" field in this mutation.
+func (m *AnalyticsEventMutation) AddedUserID() (r int, exists bool) {
+	v := m.adduser_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearUserID clears the value of the "user_id" field.
+func (m *AnalyticsEventMutation) ClearUserID() {
+	m.user_id = nil
+	m.adduser_id = nil
+	m.clearedFields[analyticsevent.FieldUserID] = struct{}{}
+}
+
+// UserIDCleared returns if the "user_id" field was cleared in this mutation.
+func (m *AnalyticsEventMutation) UserIDCleared() bool {
+	_, ok := m.clearedFields[analyticsevent.FieldUserID]
+	return ok
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *AnalyticsEventMutation) ResetUserID() {
+	m.user_id = nil
+	m.adduser_id = nil
+	delete(m.clearedFields, analyticsevent.FieldUserID)
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *AnalyticsEventMutation) SetMerchantID(i int) {
+	m.merchant_id = &i
+	m.addmerchant_id = nil
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *AnalyticsEventMutation) MerchantID() (r int, exists bool) {
+	v := m.merchant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the AnalyticsEvent entity.
+// If the AnalyticsEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsEventMutation) OldMerchantID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// AddMerchantID adds i to the "merchant_id" field.
+func (m *AnalyticsEventMutation) AddMerchantID(i int) {
+	if m.addmerchant_id != nil {
+		*m.addmerchant_id += i
+	} else {
+		m.addmerchant_id = &i
+	}
+}
+
+// AddedMerchantID returns the value that was added to the "merchant_id" field in this mutation.
+func (m *AnalyticsEventMutation) AddedMerchantID() (r int, exists bool) {
+	v := m.addmerchant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearMerchantID clears the value of the "merchant_id" field.
+func (m *AnalyticsEventMutation) ClearMerchantID() {
+	m.merchant_id = nil
+	m.addmerchant_id = nil
+	m.clearedFields[analyticsevent.FieldMerchantID] = struct{}{}
+}
+
+// MerchantIDCleared returns if the "merchant_id" field was cleared in this mutation.
+func (m *AnalyticsEventMutation) MerchantIDCleared() bool {
+	_, ok := m.clearedFields[analyticsevent.FieldMerchantID]
+	return ok
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *AnalyticsEventMutation) ResetMerchantID() {
+	m.merchant_id = nil
+	m.addmerchant_id = nil
+	delete(m.clearedFields, analyticsevent.FieldMerchantID)
+}
+
+// SetProductID sets the "product_id" field.
+func (m *AnalyticsEventMutation) SetProductID(i int) {
+	m.product_id = &i
+	m.addproduct_id = nil
+}
+
+// ProductID returns the value of the "product_id" field in the mutation.
+func (m *AnalyticsEventMutation) ProductID() (r int, exists bool) {
+	v := m.product_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldProductID returns the old "product_id" field's value of the AnalyticsEvent entity.
+// If the AnalyticsEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsEventMutation) OldProductID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldProductID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldProductID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldProductID: %w", err)
+	}
+	return oldValue.ProductID, nil
+}
+
+// AddProductID adds i to the "product_id" field.
+func (m *AnalyticsEventMutation) AddProductID(i int) {
+	if m.addproduct_id != nil {
+		*m.addproduct_id += i
+	} else {
+		m.addproduct_id = &i
+	}
+}
+
+// AddedProductID returns the value that was added to the "product_id" field in this mutation.
+func (m *AnalyticsEventMutation) AddedProductID() (r int, exists bool) {
+	v := m.addproduct_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearProductID clears the value of the "product_id" field.
+func (m *AnalyticsEventMutation) ClearProductID() {
+	m.product_id = nil
+	m.addproduct_id = nil
+	m.clearedFields[analyticsevent.FieldProductID] = struct{}{}
+}
+
+// ProductIDCleared returns if the "product_id" field was cleared in this mutation.
+func (m *AnalyticsEventMutation) ProductIDCleared() bool {
+	_, ok := m.clearedFields[analyticsevent.FieldProductID]
+	return ok
+}
+
+// ResetProductID resets all changes to the "product_id" field.
+func (m *AnalyticsEventMutation) ResetProductID() {
+	m.product_id = nil
+	m.addproduct_id = nil
+	delete(m.clearedFields, analyticsevent.FieldProductID)
+}
+
+// SetQuery sets the "query" field.
+func (m *AnalyticsEventMutation) SetQuery(s string) {
+	m.query = &s
+}
+
+// Query returns the value of the "query" field in the mutation.
+func (m *AnalyticsEventMutation) Query() (r string, exists bool) {
+	v := m.query
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldQuery returns the old "query" field's value of the AnalyticsEvent entity.
+// If the AnalyticsEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsEventMutation) OldQuery(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldQuery is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldQuery requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldQuery: %w", err)
+	}
+	return oldValue.Query, nil
+}
+
+// ClearQuery clears the value of the "query" field.
+func (m *AnalyticsEventMutation) ClearQuery() {
+	m.query = nil
+	m.clearedFields[analyticsevent.FieldQuery] = struct{}{}
+}
+
+// QueryCleared returns if the "query" field was cleared in this mutation.
+func (m *AnalyticsEventMutation) QueryCleared() bool {
+	_, ok := m.clearedFields[analyticsevent.FieldQuery]
+	return ok
+}
+
+// ResetQuery resets all changes to the "query" field.
+func (m *AnalyticsEventMutation) ResetQuery() {
+	m.query = nil
+	delete(m.clearedFields, analyticsevent.FieldQuery)
+}
+
+// SetResults sets the "results" field.
+func (m *AnalyticsEventMutation) SetResults(i int) {
+	m.results = &i
+	m.addresults = nil
+}
+
+// Results returns the value of the "results" field in the mutation.
+func (m *AnalyticsEventMutation) Results() (r int, exists bool) {
+	v := m.results
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldResults returns the old "results" field's value of the AnalyticsEvent entity.
+// If the AnalyticsEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsEventMutation) OldResults(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldResults is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldResults requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldResults: %w", err)
+	}
+	return oldValue.Results, nil
+}
+
+// AddResults adds i to the "results" field.
+func (m *AnalyticsEventMutation) AddResults(i int) {
+	if m.addresults != nil {
+		*m.addresults += i
+	} else {
+		m.addresults = &i
+	}
+}
+
+// AddedResults returns the value that was added to the "results" field in this mutation.
+func (m *AnalyticsEventMutation) AddedResults() (r int, exists bool) {
+	v := m.addresults
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearResults clears the value of the "results" field.
+func (m *AnalyticsEventMutation) ClearResults() {
+	m.results = nil
+	m.addresults = nil
+	m.clearedFields[analyticsevent.FieldResults] = struct{}{}
+}
+
+// ResultsCleared returns if the "results" field was cleared in this mutation.
+func (m *AnalyticsEventMutation) ResultsCleared() bool {
+	_, ok := m.clearedFields[analyticsevent.FieldResults]
+	return ok
+}
+
+// ResetResults resets all changes to the "results" field.
+func (m *AnalyticsEventMutation) ResetResults() {
+	m.results = nil
+	m.addresults = nil
+	delete(m.clearedFields, analyticsevent.FieldResults)
+}
+
+// SetOccurredAt sets the "occurred_at" field.
+func (m *AnalyticsEventMutation) SetOccurredAt(t time.Time) {
+	m.occurred_at = &t
+}
+
+// OccurredAt returns the value of the "occurred_at" field in the mutation.
+func (m *AnalyticsEventMutation) OccurredAt() (r time.Time, exists bool) {
+	v := m.occurred_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOccurredAt returns the old "occurred_at" field's value of the AnalyticsEvent entity.
+// If the AnalyticsEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsEventMutation) OldOccurredAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOccurredAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOccurredAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOccurredAt: %w", err)
+	}
+	return oldValue.OccurredAt, nil
+}
+
+// ResetOccurredAt resets all changes to the "occurred_at" field.
+func (m *AnalyticsEventMutation) ResetOccurredAt() {
+	m.occurred_at = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *AnalyticsEventMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *AnalyticsEventMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the AnalyticsEvent entity.
+// If the AnalyticsEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsEventMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *AnalyticsEventMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// Where appends a list predicates to the AnalyticsEventMutation builder.
+func (m *AnalyticsEventMutation) Where(ps ...predicate.AnalyticsEvent) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the AnalyticsEventMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *AnalyticsEventMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.AnalyticsEvent, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *AnalyticsEventMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *AnalyticsEventMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (AnalyticsEvent).
+func (m *AnalyticsEventMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *AnalyticsEventMutation) Fields() []string {
+	fields := make([]string, 0, 10)
+	if m.kind != nil {
+		fields = append(fields, analyticsevent.FieldKind)
+	}
+	if m.channel != nil {
+		fields = append(fields, analyticsevent.FieldChannel)
+	}
+	if m.visitor_id != nil {
+		fields = append(fields, analyticsevent.FieldVisitorID)
+	}
+	if m.user_id != nil {
+		fields = append(fields, analyticsevent.FieldUserID)
+	}
+	if m.merchant_id != nil {
+		fields = append(fields, analyticsevent.FieldMerchantID)
+	}
+	if m.product_id != nil {
+		fields = append(fields, analyticsevent.FieldProductID)
+	}
+	if m.query != nil {
+		fields = append(fields, analyticsevent.FieldQuery)
+	}
+	if m.results != nil {
+		fields = append(fields, analyticsevent.FieldResults)
+	}
+	if m.occurred_at != nil {
+		fields = append(fields, analyticsevent.FieldOccurredAt)
+	}
+	if m.created_at != nil {
+		fields = append(fields, analyticsevent.FieldCreatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *AnalyticsEventMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case analyticsevent.FieldKind:
+		return m.Kind()
+	case analyticsevent.FieldChannel:
+		return m.Channel()
+	case analyticsevent.FieldVisitorID:
+		return m.VisitorID()
+	case analyticsevent.FieldUserID:
+		return m.UserID()
+	case analyticsevent.FieldMerchantID:
+		return m.MerchantID()
+	case analyticsevent.FieldProductID:
+		return m.ProductID()
+	case analyticsevent.FieldQuery:
+		return m.Query()
+	case analyticsevent.FieldResults:
+		return m.Results()
+	case analyticsevent.FieldOccurredAt:
+		return m.OccurredAt()
+	case analyticsevent.FieldCreatedAt:
+		return m.CreatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *AnalyticsEventMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case analyticsevent.FieldKind:
+		return m.OldKind(ctx)
+	case analyticsevent.FieldChannel:
+		return m.OldChannel(ctx)
+	case analyticsevent.FieldVisitorID:
+		return m.OldVisitorID(ctx)
+	case analyticsevent.FieldUserID:
+		return m.OldUserID(ctx)
+	case analyticsevent.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case analyticsevent.FieldProductID:
+		return m.OldProductID(ctx)
+	case analyticsevent.FieldQuery:
+		return m.OldQuery(ctx)
+	case analyticsevent.FieldResults:
+		return m.OldResults(ctx)
+	case analyticsevent.FieldOccurredAt:
+		return m.OldOccurredAt(ctx)
+	case analyticsevent.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown AnalyticsEvent field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AnalyticsEventMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case analyticsevent.FieldKind:
+		v, ok := value.(analyticsevent.Kind)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case analyticsevent.FieldChannel:
+		v, ok := value.(analyticsevent.Channel)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChannel(v)
+		return nil
+	case analyticsevent.FieldVisitorID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetVisitorID(v)
+		return nil
+	case analyticsevent.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case analyticsevent.FieldMerchantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case analyticsevent.FieldProductID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetProductID(v)
+		return nil
+	case analyticsevent.FieldQuery:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetQuery(v)
+		return nil
+	case analyticsevent.FieldResults:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetResults(v)
+		return nil
+	case analyticsevent.FieldOccurredAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOccurredAt(v)
+		return nil
+	case analyticsevent.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown AnalyticsEvent field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *AnalyticsEventMutation) AddedFields() []string {
+	var fields []string
+	if m.adduser_id != nil {
+		fields = append(fields, analyticsevent.FieldUserID)
+	}
+	if m.addmerchant_id != nil {
+		fields = append(fields, analyticsevent.FieldMerchantID)
+	}
+	if m.addproduct_id != nil {
+		fields = append(fields, analyticsevent.FieldProductID)
+	}
+	if m.addresults != nil {
+		fields = append(fields, analyticsevent.FieldResults)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *AnalyticsEventMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case analyticsevent.FieldUserID:
+		return m.AddedUserID()
+	case analyticsevent.FieldMerchantID:
+		return m.AddedMerchantID()
+	case analyticsevent.FieldProductID:
+		return m.AddedProductID()
+	case analyticsevent.FieldResults:
+		return m.AddedResults()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AnalyticsEventMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case analyticsevent.FieldUserID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddUserID(v)
+		return nil
+	case analyticsevent.FieldMerchantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMerchantID(v)
+		return nil
+	case analyticsevent.FieldProductID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddProductID(v)
+		return nil
+	case analyticsevent.FieldResults:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddResults(v)
+		return nil
+	}
+	return fmt.Errorf("unknown AnalyticsEvent numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *AnalyticsEventMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(analyticsevent.FieldUserID) {
+		fields = append(fields, analyticsevent.FieldUserID)
+	}
+	if m.FieldCleared(analyticsevent.FieldMerchantID) {
+		fields = append(fields, analyticsevent.FieldMerchantID)
+	}
+	if m.FieldCleared(analyticsevent.FieldProductID) {
+		fields = append(fields, analyticsevent.FieldProductID)
+	}
+	if m.FieldCleared(analyticsevent.FieldQuery) {
+		fields = append(fields, analyticsevent.FieldQuery)
+	}
+	if m.FieldCleared(analyticsevent.FieldResults) {
+		fields = append(fields, analyticsevent.FieldResults)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *AnalyticsEventMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *AnalyticsEventMutation) ClearField(name string) error {
+	switch name {
+	case analyticsevent.FieldUserID:
+		m.ClearUserID()
+		return nil
+	case analyticsevent.FieldMerchantID:
+		m.ClearMerchantID()
+		return nil
+	case analyticsevent.FieldProductID:
+		m.ClearProductID()
+		return nil
+	case analyticsevent.FieldQuery:
+		m.ClearQuery()
+		return nil
+	case analyticsevent.FieldResults:
+		m.ClearResults()
+		return nil
+	}
+	return fmt.Errorf("unknown AnalyticsEvent nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *AnalyticsEventMutation) ResetField(name string) error {
+	switch name {
+	case analyticsevent.FieldKind:
+		m.ResetKind()
+		return nil
+	case analyticsevent.FieldChannel:
+		m.ResetChannel()
+		return nil
+	case analyticsevent.FieldVisitorID:
+		m.ResetVisitorID()
+		return nil
+	case analyticsevent.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case analyticsevent.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case analyticsevent.FieldProductID:
+		m.ResetProductID()
+		return nil
+	case analyticsevent.FieldQuery:
+		m.ResetQuery()
+		return nil
+	case analyticsevent.FieldResults:
+		m.ResetResults()
+		return nil
+	case analyticsevent.FieldOccurredAt:
+		m.ResetOccurredAt()
+		return nil
+	case analyticsevent.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown AnalyticsEvent field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *AnalyticsEventMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *AnalyticsEventMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *AnalyticsEventMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *AnalyticsEventMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *AnalyticsEventMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *AnalyticsEventMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *AnalyticsEventMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown AnalyticsEvent unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *AnalyticsEventMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown AnalyticsEvent edge %s", name)
+}
+
+// AnalyticsProductDayMutation represents an operation that mutates the AnalyticsProductDay nodes in the graph.
+type AnalyticsProductDayMutation struct {
+	config
+	op             Op
+	typ            string
+	id             *int
+	merchant_id    *int
+	addmerchant_id *int
+	day            *int
+	addday         *int
+	product_id     *int
+	addproduct_id  *int
+	category_id    *int
+	addcategory_id *int
+	orders         *int64
+	addorders      *int64
+	units          *int64
+	addunits       *int64
+	paid_amount    *int64
+	addpaid_amount *int64
+	clearedFields  map[string]struct{}
+	done           bool
+	oldValue       func(context.Context) (*AnalyticsProductDay, error)
+	predicates     []predicate.AnalyticsProductDay
+}
+
+var _ ent.Mutation = (*AnalyticsProductDayMutation)(nil)
+
+// analyticsproductdayOption allows management of the mutation configuration using functional options.
+type analyticsproductdayOption func(*AnalyticsProductDayMutation)
+
+// newAnalyticsProductDayMutation creates new mutation for the AnalyticsProductDay entity.
+func newAnalyticsProductDayMutation(c config, op Op, opts ...analyticsproductdayOption) *AnalyticsProductDayMutation {
+	m := &AnalyticsProductDayMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeAnalyticsProductDay,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withAnalyticsProductDayID sets the ID field of the mutation.
+func withAnalyticsProductDayID(id int) analyticsproductdayOption {
+	return func(m *AnalyticsProductDayMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *AnalyticsProductDay
+		)
+		m.oldValue = func(ctx context.Context) (*AnalyticsProductDay, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().AnalyticsProductDay.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withAnalyticsProductDay sets the old AnalyticsProductDay of the mutation.
+func withAnalyticsProductDay(node *AnalyticsProductDay) analyticsproductdayOption {
+	return func(m *AnalyticsProductDayMutation) {
+		m.oldValue = func(context.Context) (*AnalyticsProductDay, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m AnalyticsProductDayMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m AnalyticsProductDayMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *AnalyticsProductDayMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *AnalyticsProductDayMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().AnalyticsProductDay.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *AnalyticsProductDayMutation) SetMerchantID(i int) {
+	m.merchant_id = &i
+	m.addmerchant_id = nil
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *AnalyticsProductDayMutation) MerchantID() (r int, exists bool) {
+	v := m.merchant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the AnalyticsProductDay entity.
+// If the AnalyticsProductDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsProductDayMutation) OldMerchantID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// AddMerchantID adds i to the "merchant_id" field.
+func (m *AnalyticsProductDayMutation) AddMerchantID(i int) {
+	if m.addmerchant_id != nil {
+		*m.addmerchant_id += i
+	} else {
+		m.addmerchant_id = &i
+	}
+}
+
+// AddedMerchantID returns the value that was added to the "merchant_id" field in this mutation.
+func (m *AnalyticsProductDayMutation) AddedMerchantID() (r int, exists bool) {
+	v := m.addmerchant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *AnalyticsProductDayMutation) ResetMerchantID() {
+	m.merchant_id = nil
+	m.addmerchant_id = nil
+}
+
+// SetDay sets the "day" field.
+func (m *AnalyticsProductDayMutation) SetDay(i int) {
+	m.day = &i
+	m.addday = nil
+}
+
+// Day returns the value of the "day" field in the mutation.
+func (m *AnalyticsProductDayMutation) Day() (r int, exists bool) {
+	v := m.day
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDay returns the old "day" field's value of the AnalyticsProductDay entity.
+// If the AnalyticsProductDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsProductDayMutation) OldDay(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDay is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDay requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDay: %w", err)
+	}
+	return oldValue.Day, nil
+}
+
+// AddDay adds i to the "day" field.
+func (m *AnalyticsProductDayMutation) AddDay(i int) {
+	if m.addday != nil {
+		*m.addday += i
+	} else {
+		m.addday = &i
+	}
+}
+
+// AddedDay returns the value that was added to the "day" field in this mutation.
+func (m *AnalyticsProductDayMutation) AddedDay() (r int, exists bool) {
+	v := m.addday
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetDay resets all changes to the "day" field.
+func (m *AnalyticsProductDayMutation) ResetDay() {
+	m.day = nil
+	m.addday = nil
+}
+
+// SetProductID sets the "product_id" field.
+func (m *AnalyticsProductDayMutation) SetProductID(i int) {
+	m.product_id = &i
+	m.addproduct_id = nil
+}
+
+// ProductID returns the value of the "product_id" field in the mutation.
+func (m *AnalyticsProductDayMutation) ProductID() (r int, exists bool) {
+	v := m.product_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldProductID returns the old "product_id" field's value of the AnalyticsProductDay entity.
+// If the AnalyticsProductDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsProductDayMutation) OldProductID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldProductID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldProductID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldProductID: %w", err)
+	}
+	return oldValue.ProductID, nil
+}
+
+// AddProductID adds i to the "product_id" field.
+func (m *AnalyticsProductDayMutation) AddProductID(i int) {
+	if m.addproduct_id != nil {
+		*m.addproduct_id += i
+	} else {
+		m.addproduct_id = &i
+	}
+}
+
+// AddedProductID returns the value that was added to the "product_id" field in this mutation.
+func (m *AnalyticsProductDayMutation) AddedProductID() (r int, exists bool) {
+	v := m.addproduct_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetProductID resets all changes to the "product_id" field.
+func (m *AnalyticsProductDayMutation) ResetProductID() {
+	m.product_id = nil
+	m.addproduct_id = nil
+}
+
+// SetCategoryID sets the "category_id" field.
+func (m *AnalyticsProductDayMutation) SetCategoryID(i int) {
+	m.category_id = &i
+	m.addcategory_id = nil
+}
+
+// CategoryID returns the value of the "category_id" field in the mutation.
+func (m *AnalyticsProductDayMutation) CategoryID() (r int, exists bool) {
+	v := m.category_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCategoryID returns the old "category_id" field's value of the AnalyticsProductDay entity.
+// If the AnalyticsProductDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsProductDayMutation) OldCategoryID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCategoryID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCategoryID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCategoryID: %w", err)
+	}
+	return oldValue.CategoryID, nil
+}
+
+// AddCategoryID adds i to the "category_id" field.
+func (m *AnalyticsProductDayMutation) AddCategoryID(i int) {
+	if m.addcategory_id != nil {
+		*m.addcategory_id += i
+	} else {
+		m.addcategory_id = &i
+	}
+}
+
+// AddedCategoryID returns the value that was added to the "category_id" field in this mutation.
+func (m *AnalyticsProductDayMutation) AddedCategoryID() (r int, exists bool) {
+	v := m.addcategory_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCategoryID resets all changes to the "category_id" field.
+func (m *AnalyticsProductDayMutation) ResetCategoryID() {
+	m.category_id = nil
+	m.addcategory_id = nil
+}
+
+// SetOrders sets the "orders" field.
+func (m *AnalyticsProductDayMutation) SetOrders(i int64) {
+	m.orders = &i
+	m.addorders = nil
+}
+
+// Orders returns the value of the "orders" field in the mutation.
+func (m *AnalyticsProductDayMutation) Orders() (r int64, exists bool) {
+	v := m.orders
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOrders returns the old "orders" field's value of the AnalyticsProductDay entity.
+// If the AnalyticsProductDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsProductDayMutation) OldOrders(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOrders is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOrders requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOrders: %w", err)
+	}
+	return oldValue.Orders, nil
+}
+
+// AddOrders adds i to the "orders" field.
+func (m *AnalyticsProductDayMutation) AddOrders(i int64) {
+	if m.addorders != nil {
+		*m.addorders += i
+	} else {
+		m.addorders = &i
+	}
+}
+
+// AddedOrders returns the value that was added to the "orders" field in this mutation.
+func (m *AnalyticsProductDayMutation) AddedOrders() (r int64, exists bool) {
+	v := m.addorders
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetOrders resets all changes to the "orders" field.
+func (m *AnalyticsProductDayMutation) ResetOrders() {
+	m.orders = nil
+	m.addorders = nil
+}
+
+// SetUnits sets the "units" field.
+func (m *AnalyticsProductDayMutation) SetUnits(i int64) {
+	m.units = &i
+	m.addunits = nil
+}
+
+// Units returns the value of the "units" field in the mutation.
+func (m *AnalyticsProductDayMutation) Units() (r int64, exists bool) {
+	v := m.units
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUnits returns the old "units" field's value of the AnalyticsProductDay entity.
+// If the AnalyticsProductDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsProductDayMutation) OldUnits(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUnits is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUnits requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUnits: %w", err)
+	}
+	return oldValue.Units, nil
+}
+
+// AddUnits adds i to the "units" field.
+func (m *AnalyticsProductDayMutation) AddUnits(i int64) {
+	if m.addunits != nil {
+		*m.addunits += i
+	} else {
+		m.addunits = &i
+	}
+}
+
+// AddedUnits returns the value that was added to the "units" field in this mutation.
+func (m *AnalyticsProductDayMutation) AddedUnits() (r int64, exists bool) {
+	v := m.addunits
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetUnits resets all changes to the "units" field.
+func (m *AnalyticsProductDayMutation) ResetUnits() {
+	m.units = nil
+	m.addunits = nil
+}
+
+// SetPaidAmount sets the "paid_amount" field.
+func (m *AnalyticsProductDayMutation) SetPaidAmount(i int64) {
+	m.paid_amount = &i
+	m.addpaid_amount = nil
+}
+
+// PaidAmount returns the value of the "paid_amount" field in the mutation.
+func (m *AnalyticsProductDayMutation) PaidAmount() (r int64, exists bool) {
+	v := m.paid_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPaidAmount returns the old "paid_amount" field's value of the AnalyticsProductDay entity.
+// If the AnalyticsProductDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsProductDayMutation) OldPaidAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPaidAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPaidAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPaidAmount: %w", err)
+	}
+	return oldValue.PaidAmount, nil
+}
+
+// AddPaidAmount adds i to the "paid_amount" field.
+func (m *AnalyticsProductDayMutation) AddPaidAmount(i int64) {
+	if m.addpaid_amount != nil {
+		*m.addpaid_amount += i
+	} else {
+		m.addpaid_amount = &i
+	}
+}
+
+// AddedPaidAmount returns the value that was added to the "paid_amount" field in this mutation.
+func (m *AnalyticsProductDayMutation) AddedPaidAmount() (r int64, exists bool) {
+	v := m.addpaid_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPaidAmount resets all changes to the "paid_amount" field.
+func (m *AnalyticsProductDayMutation) ResetPaidAmount() {
+	m.paid_amount = nil
+	m.addpaid_amount = nil
+}
+
+// Where appends a list predicates to the AnalyticsProductDayMutation builder.
+func (m *AnalyticsProductDayMutation) Where(ps ...predicate.AnalyticsProductDay) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the AnalyticsProductDayMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *AnalyticsProductDayMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.AnalyticsProductDay, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *AnalyticsProductDayMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *AnalyticsProductDayMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (AnalyticsProductDay).
+func (m *AnalyticsProductDayMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *AnalyticsProductDayMutation) Fields() []string {
+	fields := make([]string, 0, 7)
+	if m.merchant_id != nil {
+		fields = append(fields, analyticsproductday.FieldMerchantID)
+	}
+	if m.day != nil {
+		fields = append(fields, analyticsproductday.FieldDay)
+	}
+	if m.product_id != nil {
+		fields = append(fields, analyticsproductday.FieldProductID)
+	}
+	if m.category_id != nil {
+		fields = append(fields, analyticsproductday.FieldCategoryID)
+	}
+	if m.orders != nil {
+		fields = append(fields, analyticsproductday.FieldOrders)
+	}
+	if m.units != nil {
+		fields = append(fields, analyticsproductday.FieldUnits)
+	}
+	if m.paid_amount != nil {
+		fields = append(fields, analyticsproductday.FieldPaidAmount)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *AnalyticsProductDayMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case analyticsproductday.FieldMerchantID:
+		return m.MerchantID()
+	case analyticsproductday.FieldDay:
+		return m.Day()
+	case analyticsproductday.FieldProductID:
+		return m.ProductID()
+	case analyticsproductday.FieldCategoryID:
+		return m.CategoryID()
+	case analyticsproductday.FieldOrders:
+		return m.Orders()
+	case analyticsproductday.FieldUnits:
+		return m.Units()
+	case analyticsproductday.FieldPaidAmount:
+		return m.PaidAmount()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *AnalyticsProductDayMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case analyticsproductday.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case analyticsproductday.FieldDay:
+		return m.OldDay(ctx)
+	case analyticsproductday.FieldProductID:
+		return m.OldProductID(ctx)
+	case analyticsproductday.FieldCategoryID:
+		return m.OldCategoryID(ctx)
+	case analyticsproductday.FieldOrders:
+		return m.OldOrders(ctx)
+	case analyticsproductday.FieldUnits:
+		return m.OldUnits(ctx)
+	case analyticsproductday.FieldPaidAmount:
+		return m.OldPaidAmount(ctx)
+	}
+	return nil, fmt.Errorf("unknown AnalyticsProductDay field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AnalyticsProductDayMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case analyticsproductday.FieldMerchantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case analyticsproductday.FieldDay:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDay(v)
+		return nil
+	case analyticsproductday.FieldProductID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetProductID(v)
+		return nil
+	case analyticsproductday.FieldCategoryID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCategoryID(v)
+		return nil
+	case analyticsproductday.FieldOrders:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOrders(v)
+		return nil
+	case analyticsproductday.FieldUnits:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUnits(v)
+		return nil
+	case analyticsproductday.FieldPaidAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPaidAmount(v)
+		return nil
+	}
+	return fmt.Errorf("unknown AnalyticsProductDay field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *AnalyticsProductDayMutation) AddedFields() []string {
+	var fields []string
+	if m.addmerchant_id != nil {
+		fields = append(fields, analyticsproductday.FieldMerchantID)
+	}
+	if m.addday != nil {
+		fields = append(fields, analyticsproductday.FieldDay)
+	}
+	if m.addproduct_id != nil {
+		fields = append(fields, analyticsproductday.FieldProductID)
+	}
+	if m.addcategory_id != nil {
+		fields = append(fields, analyticsproductday.FieldCategoryID)
+	}
+	if m.addorders != nil {
+		fields = append(fields, analyticsproductday.FieldOrders)
+	}
+	if m.addunits != nil {
+		fields = append(fields, analyticsproductday.FieldUnits)
+	}
+	if m.addpaid_amount != nil {
+		fields = append(fields, analyticsproductday.FieldPaidAmount)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *AnalyticsProductDayMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case analyticsproductday.FieldMerchantID:
+		return m.AddedMerchantID()
+	case analyticsproductday.FieldDay:
+		return m.AddedDay()
+	case analyticsproductday.FieldProductID:
+		return m.AddedProductID()
+	case analyticsproductday.FieldCategoryID:
+		return m.AddedCategoryID()
+	case analyticsproductday.FieldOrders:
+		return m.AddedOrders()
+	case analyticsproductday.FieldUnits:
+		return m.AddedUnits()
+	case analyticsproductday.FieldPaidAmount:
+		return m.AddedPaidAmount()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AnalyticsProductDayMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case analyticsproductday.FieldMerchantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMerchantID(v)
+		return nil
+	case analyticsproductday.FieldDay:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddDay(v)
+		return nil
+	case analyticsproductday.FieldProductID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddProductID(v)
+		return nil
+	case analyticsproductday.FieldCategoryID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCategoryID(v)
+		return nil
+	case analyticsproductday.FieldOrders:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddOrders(v)
+		return nil
+	case analyticsproductday.FieldUnits:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddUnits(v)
+		return nil
+	case analyticsproductday.FieldPaidAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPaidAmount(v)
+		return nil
+	}
+	return fmt.Errorf("unknown AnalyticsProductDay numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *AnalyticsProductDayMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *AnalyticsProductDayMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *AnalyticsProductDayMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown AnalyticsProductDay nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *AnalyticsProductDayMutation) ResetField(name string) error {
+	switch name {
+	case analyticsproductday.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case analyticsproductday.FieldDay:
+		m.ResetDay()
+		return nil
+	case analyticsproductday.FieldProductID:
+		m.ResetProductID()
+		return nil
+	case analyticsproductday.FieldCategoryID:
+		m.ResetCategoryID()
+		return nil
+	case analyticsproductday.FieldOrders:
+		m.ResetOrders()
+		return nil
+	case analyticsproductday.FieldUnits:
+		m.ResetUnits()
+		return nil
+	case analyticsproductday.FieldPaidAmount:
+		m.ResetPaidAmount()
+		return nil
+	}
+	return fmt.Errorf("unknown AnalyticsProductDay field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *AnalyticsProductDayMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *AnalyticsProductDayMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *AnalyticsProductDayMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *AnalyticsProductDayMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *AnalyticsProductDayMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *AnalyticsProductDayMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *AnalyticsProductDayMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown AnalyticsProductDay unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *AnalyticsProductDayMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown AnalyticsProductDay edge %s", name)
+}
+
+// AnalyticsSalesDayMutation represents an operation that mutates the AnalyticsSalesDay nodes in the graph.
+type AnalyticsSalesDayMutation struct {
+	config
+	op                  Op
+	typ                 string
+	id                  *int
+	merchant_id         *int
+	addmerchant_id      *int
+	day                 *int
+	addday              *int
+	channel             *analyticssalesday.Channel
+	currency            *string
+	orders              *int64
+	addorders           *int64
+	paid_orders         *int64
+	addpaid_orders      *int64
+	paid_amount         *int64
+	addpaid_amount      *int64
+	refunded_amount     *int64
+	addrefunded_amount  *int64
+	refunded_orders     *int64
+	addrefunded_orders  *int64
+	cancelled_orders    *int64
+	addcancelled_orders *int64
+	units               *int64
+	addunits            *int64
+	payment_failures    *int64
+	addpayment_failures *int64
+	clearedFields       map[string]struct{}
+	done                bool
+	oldValue            func(context.Context) (*AnalyticsSalesDay, error)
+	predicates          []predicate.AnalyticsSalesDay
+}
+
+var _ ent.Mutation = (*AnalyticsSalesDayMutation)(nil)
+
+// analyticssalesdayOption allows management of the mutation configuration using functional options.
+type analyticssalesdayOption func(*AnalyticsSalesDayMutation)
+
+// newAnalyticsSalesDayMutation creates new mutation for the AnalyticsSalesDay entity.
+func newAnalyticsSalesDayMutation(c config, op Op, opts ...analyticssalesdayOption) *AnalyticsSalesDayMutation {
+	m := &AnalyticsSalesDayMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeAnalyticsSalesDay,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withAnalyticsSalesDayID sets the ID field of the mutation.
+func withAnalyticsSalesDayID(id int) analyticssalesdayOption {
+	return func(m *AnalyticsSalesDayMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *AnalyticsSalesDay
+		)
+		m.oldValue = func(ctx context.Context) (*AnalyticsSalesDay, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().AnalyticsSalesDay.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withAnalyticsSalesDay sets the old AnalyticsSalesDay of the mutation.
+func withAnalyticsSalesDay(node *AnalyticsSalesDay) analyticssalesdayOption {
+	return func(m *AnalyticsSalesDayMutation) {
+		m.oldValue = func(context.Context) (*AnalyticsSalesDay, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m AnalyticsSalesDayMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m AnalyticsSalesDayMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *AnalyticsSalesDayMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *AnalyticsSalesDayMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().AnalyticsSalesDay.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *AnalyticsSalesDayMutation) SetMerchantID(i int) {
+	m.merchant_id = &i
+	m.addmerchant_id = nil
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *AnalyticsSalesDayMutation) MerchantID() (r int, exists bool) {
+	v := m.merchant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the AnalyticsSalesDay entity.
+// If the AnalyticsSalesDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsSalesDayMutation) OldMerchantID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// AddMerchantID adds i to the "merchant_id" field.
+func (m *AnalyticsSalesDayMutation) AddMerchantID(i int) {
+	if m.addmerchant_id != nil {
+		*m.addmerchant_id += i
+	} else {
+		m.addmerchant_id = &i
+	}
+}
+
+// AddedMerchantID returns the value that was added to the "merchant_id" field in this mutation.
+func (m *AnalyticsSalesDayMutation) AddedMerchantID() (r int, exists bool) {
+	v := m.addmerchant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *AnalyticsSalesDayMutation) ResetMerchantID() {
+	m.merchant_id = nil
+	m.addmerchant_id = nil
+}
+
+// SetDay sets the "day" field.
+func (m *AnalyticsSalesDayMutation) SetDay(i int) {
+	m.day = &i
+	m.addday = nil
+}
+
+// Day returns the value of the "day" field in the mutation.
+func (m *AnalyticsSalesDayMutation) Day() (r int, exists bool) {
+	v := m.day
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDay returns the old "day" field's value of the AnalyticsSalesDay entity.
+// If the AnalyticsSalesDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsSalesDayMutation) OldDay(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDay is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDay requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDay: %w", err)
+	}
+	return oldValue.Day, nil
+}
+
+// AddDay adds i to the "day" field.
+func (m *AnalyticsSalesDayMutation) AddDay(i int) {
+	if m.addday != nil {
+		*m.addday += i
+	} else {
+		m.addday = &i
+	}
+}
+
+// AddedDay returns the value that was added to the "day" field in this mutation.
+func (m *AnalyticsSalesDayMutation) AddedDay() (r int, exists bool) {
+	v := m.addday
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetDay resets all changes to the "day" field.
+func (m *AnalyticsSalesDayMutation) ResetDay() {
+	m.day = nil
+	m.addday = nil
+}
+
+// SetChannel sets the "channel" field.
+func (m *AnalyticsSalesDayMutation) SetChannel(a analyticssalesday.Channel) {
+	m.channel = &a
+}
+
+// Channel returns the value of the "channel" field in the mutation.
+func (m *AnalyticsSalesDayMutation) Channel() (r analyticssalesday.Channel, exists bool) {
+	v := m.channel
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChannel returns the old "channel" field's value of the AnalyticsSalesDay entity.
+// If the AnalyticsSalesDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsSalesDayMutation) OldChannel(ctx context.Context) (v analyticssalesday.Channel, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChannel is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChannel requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChannel: %w", err)
+	}
+	return oldValue.Channel, nil
+}
+
+// ResetChannel resets all changes to the "channel" field.
+func (m *AnalyticsSalesDayMutation) ResetChannel() {
+	m.channel = nil
+}
+
+// SetCurrency sets the "currency" field.
+func (m *AnalyticsSalesDayMutation) SetCurrency(s string) {
+	m.currency = &s
+}
+
+// Currency returns the value of the "currency" field in the mutation.
+func (m *AnalyticsSalesDayMutation) Currency() (r string, exists bool) {
+	v := m.currency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCurrency returns the old "currency" field's value of the AnalyticsSalesDay entity.
+// If the AnalyticsSalesDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsSalesDayMutation) OldCurrency(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCurrency is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCurrency requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCurrency: %w", err)
+	}
+	return oldValue.Currency, nil
+}
+
+// ResetCurrency resets all changes to the "currency" field.
+func (m *AnalyticsSalesDayMutation) ResetCurrency() {
+	m.currency = nil
+}
+
+// SetOrders sets the "orders" field.
+func (m *AnalyticsSalesDayMutation) SetOrders(i int64) {
+	m.orders = &i
+	m.addorders = nil
+}
+
+// Orders returns the value of the "orders" field in the mutation.
+func (m *AnalyticsSalesDayMutation) Orders() (r int64, exists bool) {
+	v := m.orders
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOrders returns the old "orders" field's value of the AnalyticsSalesDay entity.
+// If the AnalyticsSalesDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsSalesDayMutation) OldOrders(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOrders is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOrders requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOrders: %w", err)
+	}
+	return oldValue.Orders, nil
+}
+
+// AddOrders adds i to the "orders" field.
+func (m *AnalyticsSalesDayMutation) AddOrders(i int64) {
+	if m.addorders != nil {
+		*m.addorders += i
+	} else {
+		m.addorders = &i
+	}
+}
+
+// AddedOrders returns the value that was added to the "orders" field in this mutation.
+func (m *AnalyticsSalesDayMutation) AddedOrders() (r int64, exists bool) {
+	v := m.addorders
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetOrders resets all changes to the "orders" field.
+func (m *AnalyticsSalesDayMutation) ResetOrders() {
+	m.orders = nil
+	m.addorders = nil
+}
+
+// SetPaidOrders sets the "paid_orders" field.
+func (m *AnalyticsSalesDayMutation) SetPaidOrders(i int64) {
+	m.paid_orders = &i
+	m.addpaid_orders = nil
+}
+
+// PaidOrders returns the value of the "paid_orders" field in the mutation.
+func (m *AnalyticsSalesDayMutation) PaidOrders() (r int64, exists bool) {
+	v := m.paid_orders
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPaidOrders returns the old "paid_orders" field's value of the AnalyticsSalesDay entity.
+// If the AnalyticsSalesDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsSalesDayMutation) OldPaidOrders(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPaidOrders is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPaidOrders requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPaidOrders: %w", err)
+	}
+	return oldValue.PaidOrders, nil
+}
+
+// AddPaidOrders adds i to the "paid_orders" field.
+func (m *AnalyticsSalesDayMutation) AddPaidOrders(i int64) {
+	if m.addpaid_orders != nil {
+		*m.addpaid_orders += i
+	} else {
+		m.addpaid_orders = &i
+	}
+}
+
+// AddedPaidOrders returns the value that was added to the "paid_orders" field in this mutation.
+func (m *AnalyticsSalesDayMutation) AddedPaidOrders() (r int64, exists bool) {
+	v := m.addpaid_orders
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPaidOrders resets all changes to the "paid_orders" field.
+func (m *AnalyticsSalesDayMutation) ResetPaidOrders() {
+	m.paid_orders = nil
+	m.addpaid_orders = nil
+}
+
+// SetPaidAmount sets the "paid_amount" field.
+func (m *AnalyticsSalesDayMutation) SetPaidAmount(i int64) {
+	m.paid_amount = &i
+	m.addpaid_amount = nil
+}
+
+// PaidAmount returns the value of the "paid_amount" field in the mutation.
+func (m *AnalyticsSalesDayMutation) PaidAmount() (r int64, exists bool) {
+	v := m.paid_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPaidAmount returns the old "paid_amount" field's value of the AnalyticsSalesDay entity.
+// If the AnalyticsSalesDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsSalesDayMutation) OldPaidAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPaidAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPaidAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPaidAmount: %w", err)
+	}
+	return oldValue.PaidAmount, nil
+}
+
+// AddPaidAmount adds i to the "paid_amount" field.
+func (m *AnalyticsSalesDayMutation) AddPaidAmount(i int64) {
+	if m.addpaid_amount != nil {
+		*m.addpaid_amount += i
+	} else {
+		m.addpaid_amount = &i
+	}
+}
+
+// AddedPaidAmount returns the value that was added to the "paid_amount" field in this mutation.
+func (m *AnalyticsSalesDayMutation) AddedPaidAmount() (r int64, exists bool) {
+	v := m.addpaid_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPaidAmount resets all changes to the "paid_amount" field.
+func (m *AnalyticsSalesDayMutation) ResetPaidAmount() {
+	m.paid_amount = nil
+	m.addpaid_amount = nil
+}
+
+// SetRefundedAmount sets the "refunded_amount" field.
+func (m *AnalyticsSalesDayMutation) SetRefundedAmount(i int64) {
+	m.refunded_amount = &i
+	m.addrefunded_amount = nil
+}
+
+// RefundedAmount returns the value of the "refunded_amount" field in the mutation.
+func (m *AnalyticsSalesDayMutation) RefundedAmount() (r int64, exists bool) {
+	v := m.refunded_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRefundedAmount returns the old "refunded_amount" field's value of the AnalyticsSalesDay entity.
+// If the AnalyticsSalesDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsSalesDayMutation) OldRefundedAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRefundedAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRefundedAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRefundedAmount: %w", err)
+	}
+	return oldValue.RefundedAmount, nil
+}
+
+// AddRefundedAmount adds i to the "refunded_amount" field.
+func (m *AnalyticsSalesDayMutation) AddRefundedAmount(i int64) {
+	if m.addrefunded_amount != nil {
+		*m.addrefunded_amount += i
+	} else {
+		m.addrefunded_amount = &i
+	}
+}
+
+// AddedRefundedAmount returns the value that was added to the "refunded_amount" field in this mutation.
+func (m *AnalyticsSalesDayMutation) AddedRefundedAmount() (r int64, exists bool) {
+	v := m.addrefunded_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRefundedAmount resets all changes to the "refunded_amount" field.
+func (m *AnalyticsSalesDayMutation) ResetRefundedAmount() {
+	m.refunded_amount = nil
+	m.addrefunded_amount = nil
+}
+
+// SetRefundedOrders sets the "refunded_orders" field.
+func (m *AnalyticsSalesDayMutation) SetRefundedOrders(i int64) {
+	m.refunded_orders = &i
+	m.addrefunded_orders = nil
+}
+
+// RefundedOrders returns the value of the "refunded_orders" field in the mutation.
+func (m *AnalyticsSalesDayMutation) RefundedOrders() (r int64, exists bool) {
+	v := m.refunded_orders
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRefundedOrders returns the old "refunded_orders" field's value of the AnalyticsSalesDay entity.
+// If the AnalyticsSalesDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsSalesDayMutation) OldRefundedOrders(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRefundedOrders is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRefundedOrders requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRefundedOrders: %w", err)
+	}
+	return oldValue.RefundedOrders, nil
+}
+
+// AddRefundedOrders adds i to the "refunded_orders" field.
+func (m *AnalyticsSalesDayMutation) AddRefundedOrders(i int64) {
+	if m.addrefunded_orders != nil {
+		*m.addrefunded_orders += i
+	} else {
+		m.addrefunded_orders = &i
+	}
+}
+
+// AddedRefundedOrders returns the value that was added to the "refunded_orders" field in this mutation.
+func (m *AnalyticsSalesDayMutation) AddedRefundedOrders() (r int64, exists bool) {
+	v := m.addrefunded_orders
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRefundedOrders resets all changes to the "refunded_orders" field.
+func (m *AnalyticsSalesDayMutation) ResetRefundedOrders() {
+	m.refunded_orders = nil
+	m.addrefunded_orders = nil
+}
+
+// SetCancelledOrders sets the "cancelled_orders" field.
+func (m *AnalyticsSalesDayMutation) SetCancelledOrders(i int64) {
+	m.cancelled_orders = &i
+	m.addcancelled_orders = nil
+}
+
+// CancelledOrders returns the value of the "cancelled_orders" field in the mutation.
+func (m *AnalyticsSalesDayMutation) CancelledOrders() (r int64, exists bool) {
+	v := m.cancelled_orders
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCancelledOrders returns the old "cancelled_orders" field's value of the AnalyticsSalesDay entity.
+// If the AnalyticsSalesDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsSalesDayMutation) OldCancelledOrders(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCancelledOrders is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCancelledOrders requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCancelledOrders: %w", err)
+	}
+	return oldValue.CancelledOrders, nil
+}
+
+// AddCancelledOrders adds i to the "cancelled_orders" field.
+func (m *AnalyticsSalesDayMutation) AddCancelledOrders(i int64) {
+	if m.addcancelled_orders != nil {
+		*m.addcancelled_orders += i
+	} else {
+		m.addcancelled_orders = &i
+	}
+}
+
+// AddedCancelledOrders returns the value that was added to the "cancelled_orders" field in this mutation.
+func (m *AnalyticsSalesDayMutation) AddedCancelledOrders() (r int64, exists bool) {
+	v := m.addcancelled_orders
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCancelledOrders resets all changes to the "cancelled_orders" field.
+func (m *AnalyticsSalesDayMutation) ResetCancelledOrders() {
+	m.cancelled_orders = nil
+	m.addcancelled_orders = nil
+}
+
+// SetUnits sets the "units" field.
+func (m *AnalyticsSalesDayMutation) SetUnits(i int64) {
+	m.units = &i
+	m.addunits = nil
+}
+
+// Units returns the value of the "units" field in the mutation.
+func (m *AnalyticsSalesDayMutation) Units() (r int64, exists bool) {
+	v := m.units
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUnits returns the old "units" field's value of the AnalyticsSalesDay entity.
+// If the AnalyticsSalesDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsSalesDayMutation) OldUnits(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUnits is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUnits requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUnits: %w", err)
+	}
+	return oldValue.Units, nil
+}
+
+// AddUnits adds i to the "units" field.
+func (m *AnalyticsSalesDayMutation) AddUnits(i int64) {
+	if m.addunits != nil {
+		*m.addunits += i
+	} else {
+		m.addunits = &i
+	}
+}
+
+// AddedUnits returns the value that was added to the "units" field in this mutation.
+func (m *AnalyticsSalesDayMutation) AddedUnits() (r int64, exists bool) {
+	v := m.addunits
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetUnits resets all changes to the "units" field.
+func (m *AnalyticsSalesDayMutation) ResetUnits() {
+	m.units = nil
+	m.addunits = nil
+}
+
+// SetPaymentFailures sets the "payment_failures" field.
+func (m *AnalyticsSalesDayMutation) SetPaymentFailures(i int64) {
+	m.payment_failures = &i
+	m.addpayment_failures = nil
+}
+
+// PaymentFailures returns the value of the "payment_failures" field in the mutation.
+func (m *AnalyticsSalesDayMutation) PaymentFailures() (r int64, exists bool) {
+	v := m.payment_failures
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPaymentFailures returns the old "payment_failures" field's value of the AnalyticsSalesDay entity.
+// If the AnalyticsSalesDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsSalesDayMutation) OldPaymentFailures(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPaymentFailures is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPaymentFailures requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPaymentFailures: %w", err)
+	}
+	return oldValue.PaymentFailures, nil
+}
+
+// AddPaymentFailures adds i to the "payment_failures" field.
+func (m *AnalyticsSalesDayMutation) AddPaymentFailures(i int64) {
+	if m.addpayment_failures != nil {
+		*m.addpayment_failures += i
+	} else {
+		m.addpayment_failures = &i
+	}
+}
+
+// AddedPaymentFailures returns the value that was added to the "payment_failures" field in this mutation.
+func (m *AnalyticsSalesDayMutation) AddedPaymentFailures() (r int64, exists bool) {
+	v := m.addpayment_failures
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPaymentFailures resets all changes to the "payment_failures" field.
+func (m *AnalyticsSalesDayMutation) ResetPaymentFailures() {
+	m.payment_failures = nil
+	m.addpayment_failures = nil
+}
+
+// Where appends a list predicates to the AnalyticsSalesDayMutation builder.
+func (m *AnalyticsSalesDayMutation) Where(ps ...predicate.AnalyticsSalesDay) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the AnalyticsSalesDayMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *AnalyticsSalesDayMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.AnalyticsSalesDay, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *AnalyticsSalesDayMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *AnalyticsSalesDayMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (AnalyticsSalesDay).
+func (m *AnalyticsSalesDayMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *AnalyticsSalesDayMutation) Fields() []string {
+	fields := make([]string, 0, 12)
+	if m.merchant_id != nil {
+		fields = append(fields, analyticssalesday.FieldMerchantID)
+	}
+	if m.day != nil {
+		fields = append(fields, analyticssalesday.FieldDay)
+	}
+	if m.channel != nil {
+		fields = append(fields, analyticssalesday.FieldChannel)
+	}
+	if m.currency != nil {
+		fields = append(fields, analyticssalesday.FieldCurrency)
+	}
+	if m.orders != nil {
+		fields = append(fields, analyticssalesday.FieldOrders)
+	}
+	if m.paid_orders != nil {
+		fields = append(fields, analyticssalesday.FieldPaidOrders)
+	}
+	if m.paid_amount != nil {
+		fields = append(fields, analyticssalesday.FieldPaidAmount)
+	}
+	if m.refunded_amount != nil {
+		fields = append(fields, analyticssalesday.FieldRefundedAmount)
+	}
+	if m.refunded_orders != nil {
+		fields = append(fields, analyticssalesday.FieldRefundedOrders)
+	}
+	if m.cancelled_orders != nil {
+		fields = append(fields, analyticssalesday.FieldCancelledOrders)
+	}
+	if m.units != nil {
+		fields = append(fields, analyticssalesday.FieldUnits)
+	}
+	if m.payment_failures != nil {
+		fields = append(fields, analyticssalesday.FieldPaymentFailures)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *AnalyticsSalesDayMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case analyticssalesday.FieldMerchantID:
+		return m.MerchantID()
+	case analyticssalesday.FieldDay:
+		return m.Day()
+	case analyticssalesday.FieldChannel:
+		return m.Channel()
+	case analyticssalesday.FieldCurrency:
+		return m.Currency()
+	case analyticssalesday.FieldOrders:
+		return m.Orders()
+	case analyticssalesday.FieldPaidOrders:
+		return m.PaidOrders()
+	case analyticssalesday.FieldPaidAmount:
+		return m.PaidAmount()
+	case analyticssalesday.FieldRefundedAmount:
+		return m.RefundedAmount()
+	case analyticssalesday.FieldRefundedOrders:
+		return m.RefundedOrders()
+	case analyticssalesday.FieldCancelledOrders:
+		return m.CancelledOrders()
+	case analyticssalesday.FieldUnits:
+		return m.Units()
+	case analyticssalesday.FieldPaymentFailures:
+		return m.PaymentFailures()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *AnalyticsSalesDayMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case analyticssalesday.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case analyticssalesday.FieldDay:
+		return m.OldDay(ctx)
+	case analyticssalesday.FieldChannel:
+		return m.OldChannel(ctx)
+	case analyticssalesday.FieldCurrency:
+		return m.OldCurrency(ctx)
+	case analyticssalesday.FieldOrders:
+		return m.OldOrders(ctx)
+	case analyticssalesday.FieldPaidOrders:
+		return m.OldPaidOrders(ctx)
+	case analyticssalesday.FieldPaidAmount:
+		return m.OldPaidAmount(ctx)
+	case analyticssalesday.FieldRefundedAmount:
+		return m.OldRefundedAmount(ctx)
+	case analyticssalesday.FieldRefundedOrders:
+		return m.OldRefundedOrders(ctx)
+	case analyticssalesday.FieldCancelledOrders:
+		return m.OldCancelledOrders(ctx)
+	case analyticssalesday.FieldUnits:
+		return m.OldUnits(ctx)
+	case analyticssalesday.FieldPaymentFailures:
+		return m.OldPaymentFailures(ctx)
+	}
+	return nil, fmt.Errorf("unknown AnalyticsSalesDay field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AnalyticsSalesDayMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case analyticssalesday.FieldMerchantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case analyticssalesday.FieldDay:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDay(v)
+		return nil
+	case analyticssalesday.FieldChannel:
+		v, ok := value.(analyticssalesday.Channel)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChannel(v)
+		return nil
+	case analyticssalesday.FieldCurrency:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCurrency(v)
+		return nil
+	case analyticssalesday.FieldOrders:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOrders(v)
+		return nil
+	case analyticssalesday.FieldPaidOrders:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPaidOrders(v)
+		return nil
+	case analyticssalesday.FieldPaidAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPaidAmount(v)
+		return nil
+	case analyticssalesday.FieldRefundedAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRefundedAmount(v)
+		return nil
+	case analyticssalesday.FieldRefundedOrders:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRefundedOrders(v)
+		return nil
+	case analyticssalesday.FieldCancelledOrders:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCancelledOrders(v)
+		return nil
+	case analyticssalesday.FieldUnits:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUnits(v)
+		return nil
+	case analyticssalesday.FieldPaymentFailures:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPaymentFailures(v)
+		return nil
+	}
+	return fmt.Errorf("unknown AnalyticsSalesDay field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *AnalyticsSalesDayMutation) AddedFields() []string {
+	var fields []string
+	if m.addmerchant_id != nil {
+		fields = append(fields, analyticssalesday.FieldMerchantID)
+	}
+	if m.addday != nil {
+		fields = append(fields, analyticssalesday.FieldDay)
+	}
+	if m.addorders != nil {
+		fields = append(fields, analyticssalesday.FieldOrders)
+	}
+	if m.addpaid_orders != nil {
+		fields = append(fields, analyticssalesday.FieldPaidOrders)
+	}
+	if m.addpaid_amount != nil {
+		fields = append(fields, analyticssalesday.FieldPaidAmount)
+	}
+	if m.addrefunded_amount != nil {
+		fields = append(fields, analyticssalesday.FieldRefundedAmount)
+	}
+	if m.addrefunded_orders != nil {
+		fields = append(fields, analyticssalesday.FieldRefundedOrders)
+	}
+	if m.addcancelled_orders != nil {
+		fields = append(fields, analyticssalesday.FieldCancelledOrders)
+	}
+	if m.addunits != nil {
+		fields = append(fields, analyticssalesday.FieldUnits)
+	}
+	if m.addpayment_failures != nil {
+		fields = append(fields, analyticssalesday.FieldPaymentFailures)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *AnalyticsSalesDayMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case analyticssalesday.FieldMerchantID:
+		return m.AddedMerchantID()
+	case analyticssalesday.FieldDay:
+		return m.AddedDay()
+	case analyticssalesday.FieldOrders:
+		return m.AddedOrders()
+	case analyticssalesday.FieldPaidOrders:
+		return m.AddedPaidOrders()
+	case analyticssalesday.FieldPaidAmount:
+		return m.AddedPaidAmount()
+	case analyticssalesday.FieldRefundedAmount:
+		return m.AddedRefundedAmount()
+	case analyticssalesday.FieldRefundedOrders:
+		return m.AddedRefundedOrders()
+	case analyticssalesday.FieldCancelledOrders:
+		return m.AddedCancelledOrders()
+	case analyticssalesday.FieldUnits:
+		return m.AddedUnits()
+	case analyticssalesday.FieldPaymentFailures:
+		return m.AddedPaymentFailures()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AnalyticsSalesDayMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case analyticssalesday.FieldMerchantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMerchantID(v)
+		return nil
+	case analyticssalesday.FieldDay:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddDay(v)
+		return nil
+	case analyticssalesday.FieldOrders:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddOrders(v)
+		return nil
+	case analyticssalesday.FieldPaidOrders:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPaidOrders(v)
+		return nil
+	case analyticssalesday.FieldPaidAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPaidAmount(v)
+		return nil
+	case analyticssalesday.FieldRefundedAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRefundedAmount(v)
+		return nil
+	case analyticssalesday.FieldRefundedOrders:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRefundedOrders(v)
+		return nil
+	case analyticssalesday.FieldCancelledOrders:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCancelledOrders(v)
+		return nil
+	case analyticssalesday.FieldUnits:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddUnits(v)
+		return nil
+	case analyticssalesday.FieldPaymentFailures:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPaymentFailures(v)
+		return nil
+	}
+	return fmt.Errorf("unknown AnalyticsSalesDay numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *AnalyticsSalesDayMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *AnalyticsSalesDayMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *AnalyticsSalesDayMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown AnalyticsSalesDay nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *AnalyticsSalesDayMutation) ResetField(name string) error {
+	switch name {
+	case analyticssalesday.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case analyticssalesday.FieldDay:
+		m.ResetDay()
+		return nil
+	case analyticssalesday.FieldChannel:
+		m.ResetChannel()
+		return nil
+	case analyticssalesday.FieldCurrency:
+		m.ResetCurrency()
+		return nil
+	case analyticssalesday.FieldOrders:
+		m.ResetOrders()
+		return nil
+	case analyticssalesday.FieldPaidOrders:
+		m.ResetPaidOrders()
+		return nil
+	case analyticssalesday.FieldPaidAmount:
+		m.ResetPaidAmount()
+		return nil
+	case analyticssalesday.FieldRefundedAmount:
+		m.ResetRefundedAmount()
+		return nil
+	case analyticssalesday.FieldRefundedOrders:
+		m.ResetRefundedOrders()
+		return nil
+	case analyticssalesday.FieldCancelledOrders:
+		m.ResetCancelledOrders()
+		return nil
+	case analyticssalesday.FieldUnits:
+		m.ResetUnits()
+		return nil
+	case analyticssalesday.FieldPaymentFailures:
+		m.ResetPaymentFailures()
+		return nil
+	}
+	return fmt.Errorf("unknown AnalyticsSalesDay field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *AnalyticsSalesDayMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *AnalyticsSalesDayMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *AnalyticsSalesDayMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *AnalyticsSalesDayMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *AnalyticsSalesDayMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *AnalyticsSalesDayMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *AnalyticsSalesDayMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown AnalyticsSalesDay unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *AnalyticsSalesDayMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown AnalyticsSalesDay edge %s", name)
+}
+
+// AnalyticsStateMutation represents an operation that mutates the AnalyticsState nodes in the graph.
+type AnalyticsStateMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	position      *int64
+	addposition   *int64
+	updated_at    *time.Time
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*AnalyticsState, error)
+	predicates    []predicate.AnalyticsState
+}
+
+var _ ent.Mutation = (*AnalyticsStateMutation)(nil)
+
+// analyticsstateOption allows management of the mutation configuration using functional options.
+type analyticsstateOption func(*AnalyticsStateMutation)
+
+// newAnalyticsStateMutation creates new mutation for the AnalyticsState entity.
+func newAnalyticsStateMutation(c config, op Op, opts ...analyticsstateOption) *AnalyticsStateMutation {
+	m := &AnalyticsStateMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeAnalyticsState,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withAnalyticsStateID sets the ID field of the mutation.
+func withAnalyticsStateID(id int) analyticsstateOption {
+	return func(m *AnalyticsStateMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *AnalyticsState
+		)
+		m.oldValue = func(ctx context.Context) (*AnalyticsState, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().AnalyticsState.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withAnalyticsState sets the old AnalyticsState of the mutation.
+func withAnalyticsState(node *AnalyticsState) analyticsstateOption {
+	return func(m *AnalyticsStateMutation) {
+		m.oldValue = func(context.Context) (*AnalyticsState, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m AnalyticsStateMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m AnalyticsStateMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *AnalyticsStateMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *AnalyticsStateMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().AnalyticsState.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetPosition sets the "position" field.
+func (m *AnalyticsStateMutation) SetPosition(i int64) {
+	m.position = &i
+	m.addposition = nil
+}
+
+// Position returns the value of the "position" field in the mutation.
+func (m *AnalyticsStateMutation) Position() (r int64, exists bool) {
+	v := m.position
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPosition returns the old "position" field's value of the AnalyticsState entity.
+// If the AnalyticsState object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsStateMutation) OldPosition(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPosition is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPosition requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPosition: %w", err)
+	}
+	return oldValue.Position, nil
+}
+
+// AddPosition adds i to the "position" field.
+func (m *AnalyticsStateMutation) AddPosition(i int64) {
+	if m.addposition != nil {
+		*m.addposition += i
+	} else {
+		m.addposition = &i
+	}
+}
+
+// AddedPosition returns the value that was added to the "position" field in this mutation.
+func (m *AnalyticsStateMutation) AddedPosition() (r int64, exists bool) {
+	v := m.addposition
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPosition resets all changes to the "position" field.
+func (m *AnalyticsStateMutation) ResetPosition() {
+	m.position = nil
+	m.addposition = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *AnalyticsStateMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *AnalyticsStateMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the AnalyticsState entity.
+// If the AnalyticsState object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsStateMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *AnalyticsStateMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// Where appends a list predicates to the AnalyticsStateMutation builder.
+func (m *AnalyticsStateMutation) Where(ps ...predicate.AnalyticsState) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the AnalyticsStateMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *AnalyticsStateMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.AnalyticsState, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *AnalyticsStateMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *AnalyticsStateMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (AnalyticsState).
+func (m *AnalyticsStateMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *AnalyticsStateMutation) Fields() []string {
+	fields := make([]string, 0, 2)
+	if m.position != nil {
+		fields = append(fields, analyticsstate.FieldPosition)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, analyticsstate.FieldUpdatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *AnalyticsStateMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case analyticsstate.FieldPosition:
+		return m.Position()
+	case analyticsstate.FieldUpdatedAt:
+		return m.UpdatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *AnalyticsStateMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case analyticsstate.FieldPosition:
+		return m.OldPosition(ctx)
+	case analyticsstate.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown AnalyticsState field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AnalyticsStateMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case analyticsstate.FieldPosition:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPosition(v)
+		return nil
+	case analyticsstate.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown AnalyticsState field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *AnalyticsStateMutation) AddedFields() []string {
+	var fields []string
+	if m.addposition != nil {
+		fields = append(fields, analyticsstate.FieldPosition)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *AnalyticsStateMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case analyticsstate.FieldPosition:
+		return m.AddedPosition()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AnalyticsStateMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case analyticsstate.FieldPosition:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPosition(v)
+		return nil
+	}
+	return fmt.Errorf("unknown AnalyticsState numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *AnalyticsStateMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *AnalyticsStateMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *AnalyticsStateMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown AnalyticsState nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *AnalyticsStateMutation) ResetField(name string) error {
+	switch name {
+	case analyticsstate.FieldPosition:
+		m.ResetPosition()
+		return nil
+	case analyticsstate.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown AnalyticsState field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *AnalyticsStateMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *AnalyticsStateMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *AnalyticsStateMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *AnalyticsStateMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *AnalyticsStateMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *AnalyticsStateMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *AnalyticsStateMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown AnalyticsState unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *AnalyticsStateMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown AnalyticsState edge %s", name)
+}
+
+// AnalyticsTrafficDayMutation represents an operation that mutates the AnalyticsTrafficDay nodes in the graph.
+type AnalyticsTrafficDayMutation struct {
+	config
+	op             Op
+	typ            string
+	id             *int
+	merchant_id    *int
+	addmerchant_id *int
+	day            *int
+	addday         *int
+	product_id     *int
+	addproduct_id  *int
+	channel        *analyticstrafficday.Channel
+	views          *int64
+	addviews       *int64
+	carts          *int64
+	addcarts       *int64
+	checkouts      *int64
+	addcheckouts   *int64
+	searches       *int64
+	addsearches    *int64
+	clearedFields  map[string]struct{}
+	done           bool
+	oldValue       func(context.Context) (*AnalyticsTrafficDay, error)
+	predicates     []predicate.AnalyticsTrafficDay
+}
+
+var _ ent.Mutation = (*AnalyticsTrafficDayMutation)(nil)
+
+// analyticstrafficdayOption allows management of the mutation configuration using functional options.
+type analyticstrafficdayOption func(*AnalyticsTrafficDayMutation)
+
+// newAnalyticsTrafficDayMutation creates new mutation for the AnalyticsTrafficDay entity.
+func newAnalyticsTrafficDayMutation(c config, op Op, opts ...analyticstrafficdayOption) *AnalyticsTrafficDayMutation {
+	m := &AnalyticsTrafficDayMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeAnalyticsTrafficDay,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withAnalyticsTrafficDayID sets the ID field of the mutation.
+func withAnalyticsTrafficDayID(id int) analyticstrafficdayOption {
+	return func(m *AnalyticsTrafficDayMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *AnalyticsTrafficDay
+		)
+		m.oldValue = func(ctx context.Context) (*AnalyticsTrafficDay, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().AnalyticsTrafficDay.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withAnalyticsTrafficDay sets the old AnalyticsTrafficDay of the mutation.
+func withAnalyticsTrafficDay(node *AnalyticsTrafficDay) analyticstrafficdayOption {
+	return func(m *AnalyticsTrafficDayMutation) {
+		m.oldValue = func(context.Context) (*AnalyticsTrafficDay, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m AnalyticsTrafficDayMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m AnalyticsTrafficDayMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *AnalyticsTrafficDayMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *AnalyticsTrafficDayMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().AnalyticsTrafficDay.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *AnalyticsTrafficDayMutation) SetMerchantID(i int) {
+	m.merchant_id = &i
+	m.addmerchant_id = nil
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *AnalyticsTrafficDayMutation) MerchantID() (r int, exists bool) {
+	v := m.merchant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the AnalyticsTrafficDay entity.
+// If the AnalyticsTrafficDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsTrafficDayMutation) OldMerchantID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// AddMerchantID adds i to the "merchant_id" field.
+func (m *AnalyticsTrafficDayMutation) AddMerchantID(i int) {
+	if m.addmerchant_id != nil {
+		*m.addmerchant_id += i
+	} else {
+		m.addmerchant_id = &i
+	}
+}
+
+// AddedMerchantID returns the value that was added to the "merchant_id" field in this mutation.
+func (m *AnalyticsTrafficDayMutation) AddedMerchantID() (r int, exists bool) {
+	v := m.addmerchant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *AnalyticsTrafficDayMutation) ResetMerchantID() {
+	m.merchant_id = nil
+	m.addmerchant_id = nil
+}
+
+// SetDay sets the "day" field.
+func (m *AnalyticsTrafficDayMutation) SetDay(i int) {
+	m.day = &i
+	m.addday = nil
+}
+
+// Day returns the value of the "day" field in the mutation.
+func (m *AnalyticsTrafficDayMutation) Day() (r int, exists bool) {
+	v := m.day
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDay returns the old "day" field's value of the AnalyticsTrafficDay entity.
+// If the AnalyticsTrafficDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsTrafficDayMutation) OldDay(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDay is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDay requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDay: %w", err)
+	}
+	return oldValue.Day, nil
+}
+
+// AddDay adds i to the "day" field.
+func (m *AnalyticsTrafficDayMutation) AddDay(i int) {
+	if m.addday != nil {
+		*m.addday += i
+	} else {
+		m.addday = &i
+	}
+}
+
+// AddedDay returns the value that was added to the "day" field in this mutation.
+func (m *AnalyticsTrafficDayMutation) AddedDay() (r int, exists bool) {
+	v := m.addday
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetDay resets all changes to the "day" field.
+func (m *AnalyticsTrafficDayMutation) ResetDay() {
+	m.day = nil
+	m.addday = nil
+}
+
+// SetProductID sets the "product_id" field.
+func (m *AnalyticsTrafficDayMutation) SetProductID(i int) {
+	m.product_id = &i
+	m.addproduct_id = nil
+}
+
+// ProductID returns the value of the "product_id" field in the mutation.
+func (m *AnalyticsTrafficDayMutation) ProductID() (r int, exists bool) {
+	v := m.product_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldProductID returns the old "product_id" field's value of the AnalyticsTrafficDay entity.
+// If the AnalyticsTrafficDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsTrafficDayMutation) OldProductID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldProductID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldProductID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldProductID: %w", err)
+	}
+	return oldValue.ProductID, nil
+}
+
+// AddProductID adds i to the "product_id" field.
+func (m *AnalyticsTrafficDayMutation) AddProductID(i int) {
+	if m.addproduct_id != nil {
+		*m.addproduct_id += i
+	} else {
+		m.addproduct_id = &i
+	}
+}
+
+// AddedProductID returns the value that was added to the "product_id" field in this mutation.
+func (m *AnalyticsTrafficDayMutation) AddedProductID() (r int, exists bool) {
+	v := m.addproduct_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetProductID resets all changes to the "product_id" field.
+func (m *AnalyticsTrafficDayMutation) ResetProductID() {
+	m.product_id = nil
+	m.addproduct_id = nil
+}
+
+// SetChannel sets the "channel" field.
+func (m *AnalyticsTrafficDayMutation) SetChannel(a analyticstrafficday.Channel) {
+	m.channel = &a
+}
+
+// Channel returns the value of the "channel" field in the mutation.
+func (m *AnalyticsTrafficDayMutation) Channel() (r analyticstrafficday.Channel, exists bool) {
+	v := m.channel
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChannel returns the old "channel" field's value of the AnalyticsTrafficDay entity.
+// If the AnalyticsTrafficDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsTrafficDayMutation) OldChannel(ctx context.Context) (v analyticstrafficday.Channel, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChannel is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChannel requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChannel: %w", err)
+	}
+	return oldValue.Channel, nil
+}
+
+// ResetChannel resets all changes to the "channel" field.
+func (m *AnalyticsTrafficDayMutation) ResetChannel() {
+	m.channel = nil
+}
+
+// SetViews sets the "views" field.
+func (m *AnalyticsTrafficDayMutation) SetViews(i int64) {
+	m.views = &i
+	m.addviews = nil
+}
+
+// Views returns the value of the "views" field in the mutation.
+func (m *AnalyticsTrafficDayMutation) Views() (r int64, exists bool) {
+	v := m.views
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldViews returns the old "views" field's value of the AnalyticsTrafficDay entity.
+// If the AnalyticsTrafficDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsTrafficDayMutation) OldViews(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldViews is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldViews requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldViews: %w", err)
+	}
+	return oldValue.Views, nil
+}
+
+// AddViews adds i to the "views" field.
+func (m *AnalyticsTrafficDayMutation) AddViews(i int64) {
+	if m.addviews != nil {
+		*m.addviews += i
+	} else {
+		m.addviews = &i
+	}
+}
+
+// AddedViews returns the value that was added to the "views" field in this mutation.
+func (m *AnalyticsTrafficDayMutation) AddedViews() (r int64, exists bool) {
+	v := m.addviews
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetViews resets all changes to the "views" field.
+func (m *AnalyticsTrafficDayMutation) ResetViews() {
+	m.views = nil
+	m.addviews = nil
+}
+
+// SetCarts sets the "carts" field.
+func (m *AnalyticsTrafficDayMutation) SetCarts(i int64) {
+	m.carts = &i
+	m.addcarts = nil
+}
+
+// Carts returns the value of the "carts" field in the mutation.
+func (m *AnalyticsTrafficDayMutation) Carts() (r int64, exists bool) {
+	v := m.carts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCarts returns the old "carts" field's value of the AnalyticsTrafficDay entity.
+// If the AnalyticsTrafficDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsTrafficDayMutation) OldCarts(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCarts is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCarts requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCarts: %w", err)
+	}
+	return oldValue.Carts, nil
+}
+
+// AddCarts adds i to the "carts" field.
+func (m *AnalyticsTrafficDayMutation) AddCarts(i int64) {
+	if m.addcarts != nil {
+		*m.addcarts += i
+	} else {
+		m.addcarts = &i
+	}
+}
+
+// AddedCarts returns the value that was added to the "carts" field in this mutation.
+func (m *AnalyticsTrafficDayMutation) AddedCarts() (r int64, exists bool) {
+	v := m.addcarts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCarts resets all changes to the "carts" field.
+func (m *AnalyticsTrafficDayMutation) ResetCarts() {
+	m.carts = nil
+	m.addcarts = nil
+}
+
+// SetCheckouts sets the "checkouts" field.
+func (m *AnalyticsTrafficDayMutation) SetCheckouts(i int64) {
+	m.checkouts = &i
+	m.addcheckouts = nil
+}
+
+// Checkouts returns the value of the "checkouts" field in the mutation.
+func (m *AnalyticsTrafficDayMutation) Checkouts() (r int64, exists bool) {
+	v := m.checkouts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCheckouts returns the old "checkouts" field's value of the AnalyticsTrafficDay entity.
+// If the AnalyticsTrafficDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsTrafficDayMutation) OldCheckouts(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCheckouts is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCheckouts requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCheckouts: %w", err)
+	}
+	return oldValue.Checkouts, nil
+}
+
+// AddCheckouts adds i to the "checkouts" field.
+func (m *AnalyticsTrafficDayMutation) AddCheckouts(i int64) {
+	if m.addcheckouts != nil {
+		*m.addcheckouts += i
+	} else {
+		m.addcheckouts = &i
+	}
+}
+
+// AddedCheckouts returns the value that was added to the "checkouts" field in this mutation.
+func (m *AnalyticsTrafficDayMutation) AddedCheckouts() (r int64, exists bool) {
+	v := m.addcheckouts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCheckouts resets all changes to the "checkouts" field.
+func (m *AnalyticsTrafficDayMutation) ResetCheckouts() {
+	m.checkouts = nil
+	m.addcheckouts = nil
+}
+
+// SetSearches sets the "searches" field.
+func (m *AnalyticsTrafficDayMutation) SetSearches(i int64) {
+	m.searches = &i
+	m.addsearches = nil
+}
+
+// Searches returns the value of the "searches" field in the mutation.
+func (m *AnalyticsTrafficDayMutation) Searches() (r int64, exists bool) {
+	v := m.searches
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSearches returns the old "searches" field's value of the AnalyticsTrafficDay entity.
+// If the AnalyticsTrafficDay object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AnalyticsTrafficDayMutation) OldSearches(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSearches is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSearches requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSearches: %w", err)
+	}
+	return oldValue.Searches, nil
+}
+
+// AddSearches adds i to the "searches" field.
+func (m *AnalyticsTrafficDayMutation) AddSearches(i int64) {
+	if m.addsearches != nil {
+		*m.addsearches += i
+	} else {
+		m.addsearches = &i
+	}
+}
+
+// AddedSearches returns the value that was added to the "searches" field in this mutation.
+func (m *AnalyticsTrafficDayMutation) AddedSearches() (r int64, exists bool) {
+	v := m.addsearches
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSearches resets all changes to the "searches" field.
+func (m *AnalyticsTrafficDayMutation) ResetSearches() {
+	m.searches = nil
+	m.addsearches = nil
+}
+
+// Where appends a list predicates to the AnalyticsTrafficDayMutation builder.
+func (m *AnalyticsTrafficDayMutation) Where(ps ...predicate.AnalyticsTrafficDay) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the AnalyticsTrafficDayMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *AnalyticsTrafficDayMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.AnalyticsTrafficDay, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *AnalyticsTrafficDayMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *AnalyticsTrafficDayMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (AnalyticsTrafficDay).
+func (m *AnalyticsTrafficDayMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *AnalyticsTrafficDayMutation) Fields() []string {
+	fields := make([]string, 0, 8)
+	if m.merchant_id != nil {
+		fields = append(fields, analyticstrafficday.FieldMerchantID)
+	}
+	if m.day != nil {
+		fields = append(fields, analyticstrafficday.FieldDay)
+	}
+	if m.product_id != nil {
+		fields = append(fields, analyticstrafficday.FieldProductID)
+	}
+	if m.channel != nil {
+		fields = append(fields, analyticstrafficday.FieldChannel)
+	}
+	if m.views != nil {
+		fields = append(fields, analyticstrafficday.FieldViews)
+	}
+	if m.carts != nil {
+		fields = append(fields, analyticstrafficday.FieldCarts)
+	}
+	if m.checkouts != nil {
+		fields = append(fields, analyticstrafficday.FieldCheckouts)
+	}
+	if m.searches != nil {
+		fields = append(fields, analyticstrafficday.FieldSearches)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *AnalyticsTrafficDayMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case analyticstrafficday.FieldMerchantID:
+		return m.MerchantID()
+	case analyticstrafficday.FieldDay:
+		return m.Day()
+	case analyticstrafficday.FieldProductID:
+		return m.ProductID()
+	case analyticstrafficday.FieldChannel:
+		return m.Channel()
+	case analyticstrafficday.FieldViews:
+		return m.Views()
+	case analyticstrafficday.FieldCarts:
+		return m.Carts()
+	case analyticstrafficday.FieldCheckouts:
+		return m.Checkouts()
+	case analyticstrafficday.FieldSearches:
+		return m.Searches()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *AnalyticsTrafficDayMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case analyticstrafficday.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case analyticstrafficday.FieldDay:
+		return m.OldDay(ctx)
+	case analyticstrafficday.FieldProductID:
+		return m.OldProductID(ctx)
+	case analyticstrafficday.FieldChannel:
+		return m.OldChannel(ctx)
+	case analyticstrafficday.FieldViews:
+		return m.OldViews(ctx)
+	case analyticstrafficday.FieldCarts:
+		return m.OldCarts(ctx)
+	case analyticstrafficday.FieldCheckouts:
+		return m.OldCheckouts(ctx)
+	case analyticstrafficday.FieldSearches:
+		return m.OldSearches(ctx)
+	}
+	return nil, fmt.Errorf("unknown AnalyticsTrafficDay field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AnalyticsTrafficDayMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case analyticstrafficday.FieldMerchantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case analyticstrafficday.FieldDay:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDay(v)
+		return nil
+	case analyticstrafficday.FieldProductID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetProductID(v)
+		return nil
+	case analyticstrafficday.FieldChannel:
+		v, ok := value.(analyticstrafficday.Channel)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChannel(v)
+		return nil
+	case analyticstrafficday.FieldViews:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetViews(v)
+		return nil
+	case analyticstrafficday.FieldCarts:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCarts(v)
+		return nil
+	case analyticstrafficday.FieldCheckouts:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCheckouts(v)
+		return nil
+	case analyticstrafficday.FieldSearches:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSearches(v)
+		return nil
+	}
+	return fmt.Errorf("unknown AnalyticsTrafficDay field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *AnalyticsTrafficDayMutation) AddedFields() []string {
+	var fields []string
+	if m.addmerchant_id != nil {
+		fields = append(fields, analyticstrafficday.FieldMerchantID)
+	}
+	if m.addday != nil {
+		fields = append(fields, analyticstrafficday.FieldDay)
+	}
+	if m.addproduct_id != nil {
+		fields = append(fields, analyticstrafficday.FieldProductID)
+	}
+	if m.addviews != nil {
+		fields = append(fields, analyticstrafficday.FieldViews)
+	}
+	if m.addcarts != nil {
+		fields = append(fields, analyticstrafficday.FieldCarts)
+	}
+	if m.addcheckouts != nil {
+		fields = append(fields, analyticstrafficday.FieldCheckouts)
+	}
+	if m.addsearches != nil {
+		fields = append(fields, analyticstrafficday.FieldSearches)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *AnalyticsTrafficDayMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case analyticstrafficday.FieldMerchantID:
+		return m.AddedMerchantID()
+	case analyticstrafficday.FieldDay:
+		return m.AddedDay()
+	case analyticstrafficday.FieldProductID:
+		return m.AddedProductID()
+	case analyticstrafficday.FieldViews:
+		return m.AddedViews()
+	case analyticstrafficday.FieldCarts:
+		return m.AddedCarts()
+	case analyticstrafficday.FieldCheckouts:
+		return m.AddedCheckouts()
+	case analyticstrafficday.FieldSearches:
+		return m.AddedSearches()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AnalyticsTrafficDayMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case analyticstrafficday.FieldMerchantID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMerchantID(v)
+		return nil
+	case analyticstrafficday.FieldDay:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddDay(v)
+		return nil
+	case analyticstrafficday.FieldProductID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddProductID(v)
+		return nil
+	case analyticstrafficday.FieldViews:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddViews(v)
+		return nil
+	case analyticstrafficday.FieldCarts:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCarts(v)
+		return nil
+	case analyticstrafficday.FieldCheckouts:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCheckouts(v)
+		return nil
+	case analyticstrafficday.FieldSearches:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSearches(v)
+		return nil
+	}
+	return fmt.Errorf("unknown AnalyticsTrafficDay numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *AnalyticsTrafficDayMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *AnalyticsTrafficDayMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *AnalyticsTrafficDayMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown AnalyticsTrafficDay nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *AnalyticsTrafficDayMutation) ResetField(name string) error {
+	switch name {
+	case analyticstrafficday.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case analyticstrafficday.FieldDay:
+		m.ResetDay()
+		return nil
+	case analyticstrafficday.FieldProductID:
+		m.ResetProductID()
+		return nil
+	case analyticstrafficday.FieldChannel:
+		m.ResetChannel()
+		return nil
+	case analyticstrafficday.FieldViews:
+		m.ResetViews()
+		return nil
+	case analyticstrafficday.FieldCarts:
+		m.ResetCarts()
+		return nil
+	case analyticstrafficday.FieldCheckouts:
+		m.ResetCheckouts()
+		return nil
+	case analyticstrafficday.FieldSearches:
+		m.ResetSearches()
+		return nil
+	}
+	return fmt.Errorf("unknown AnalyticsTrafficDay field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *AnalyticsTrafficDayMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *AnalyticsTrafficDayMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *AnalyticsTrafficDayMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *AnalyticsTrafficDayMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *AnalyticsTrafficDayMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *AnalyticsTrafficDayMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *AnalyticsTrafficDayMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown AnalyticsTrafficDay unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *AnalyticsTrafficDayMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown AnalyticsTrafficDay edge %s", name)
 }
 
 // ApiClientMutation represents an operation that mutates the ApiClient nodes in the graph.
@@ -38298,6 +42848,7 @@ type OrderMutation struct {
 	refunded_amount      *int64
 	addrefunded_amount   *int64
 	after_sales_status   *order.AfterSalesStatus
+	channel              *order.Channel
 	clearedFields        map[string]struct{}
 	customer             *int
 	clearedcustomer      bool
@@ -39761,6 +44312,42 @@ func (m *OrderMutation) ResetAfterSalesStatus() {
 	m.after_sales_status = nil
 }
 
+// SetChannel sets the "channel" field.
+func (m *OrderMutation) SetChannel(o order.Channel) {
+	m.channel = &o
+}
+
+// Channel returns the value of the "channel" field in the mutation.
+func (m *OrderMutation) Channel() (r order.Channel, exists bool) {
+	v := m.channel
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChannel returns the old "channel" field's value of the Order entity.
+// If the Order object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OrderMutation) OldChannel(ctx context.Context) (v order.Channel, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChannel is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChannel requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChannel: %w", err)
+	}
+	return oldValue.Channel, nil
+}
+
+// ResetChannel resets all changes to the "channel" field.
+func (m *OrderMutation) ResetChannel() {
+	m.channel = nil
+}
+
 // ClearCustomer clears the "customer" edge to the User entity.
 func (m *OrderMutation) ClearCustomer() {
 	m.clearedcustomer = true
@@ -40065,7 +44652,7 @@ func (m *OrderMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *OrderMutation) Fields() []string {
-	fields := make([]string, 0, 30)
+	fields := make([]string, 0, 31)
 	if m.created_at != nil {
 		fields = append(fields, order.FieldCreatedAt)
 	}
@@ -40156,6 +44743,9 @@ func (m *OrderMutation) Fields() []string {
 	if m.after_sales_status != nil {
 		fields = append(fields, order.FieldAfterSalesStatus)
 	}
+	if m.channel != nil {
+		fields = append(fields, order.FieldChannel)
+	}
 	return fields
 }
 
@@ -40224,6 +44814,8 @@ func (m *OrderMutation) Field(name string) (ent.Value, bool) {
 		return m.RefundedAmount()
 	case order.FieldAfterSalesStatus:
 		return m.AfterSalesStatus()
+	case order.FieldChannel:
+		return m.Channel()
 	}
 	return nil, false
 }
@@ -40293,6 +44885,8 @@ func (m *OrderMutation) OldField(ctx context.Context, name string) (ent.Value, e
 		return m.OldRefundedAmount(ctx)
 	case order.FieldAfterSalesStatus:
 		return m.OldAfterSalesStatus(ctx)
+	case order.FieldChannel:
+		return m.OldChannel(ctx)
 	}
 	return nil, fmt.Errorf("unknown Order field %s", name)
 }
@@ -40511,6 +45105,13 @@ func (m *OrderMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetAfterSalesStatus(v)
+		return nil
+	case order.FieldChannel:
+		v, ok := value.(order.Channel)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChannel(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Order field %s", name)
@@ -40794,6 +45395,9 @@ func (m *OrderMutation) ResetField(name string) error {
 		return nil
 	case order.FieldAfterSalesStatus:
 		m.ResetAfterSalesStatus()
+		return nil
+	case order.FieldChannel:
+		m.ResetChannel()
 		return nil
 	}
 	return fmt.Errorf("unknown Order field %s", name)

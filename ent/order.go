@@ -81,6 +81,8 @@ type Order struct {
 	RefundedAmount int64 `json:"refunded_amount,omitempty"`
 	// The after-sales view of the order (internal/aftersales.Sync).
 	AfterSalesStatus order.AfterSalesStatus `json:"after_sales_status,omitempty"`
+	// Channel holds the value of the "channel" field.
+	Channel order.Channel `json:"channel,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the OrderQuery when eager-loading is set.
 	Edges        OrderEdges `json:"edges"`
@@ -180,7 +182,7 @@ func (*Order) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case order.FieldID, order.FieldCustomerID, order.FieldMerchantID, order.FieldSubtotal, order.FieldShippingFee, order.FieldDiscount, order.FieldShippingDiscount, order.FieldTotal, order.FieldRefundedAmount:
 			values[i] = new(sql.NullInt64)
-		case order.FieldNumber, order.FieldCheckoutID, order.FieldStatus, order.FieldCurrency, order.FieldContactName, order.FieldContactPhone, order.FieldNote, order.FieldCancelReason, order.FieldFulfilment, order.FieldAfterSalesStatus:
+		case order.FieldNumber, order.FieldCheckoutID, order.FieldStatus, order.FieldCurrency, order.FieldContactName, order.FieldContactPhone, order.FieldNote, order.FieldCancelReason, order.FieldFulfilment, order.FieldAfterSalesStatus, order.FieldChannel:
 			values[i] = new(sql.NullString)
 		case order.FieldCreatedAt, order.FieldUpdatedAt, order.FieldPaidAt, order.FieldCancelledAt, order.FieldCompletedAt, order.FieldPaymentDeadline, order.FieldAcceptedAt, order.FieldShippedAt, order.FieldDeliveredAt, order.FieldFulfilledAt:
 			values[i] = new(sql.NullTime)
@@ -397,6 +399,12 @@ func (_m *Order) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.AfterSalesStatus = order.AfterSalesStatus(value.String)
 			}
+		case order.FieldChannel:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field channel", values[i])
+			} else if value.Valid {
+				_m.Channel = order.Channel(value.String)
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -568,6 +576,9 @@ func (_m *Order) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("after_sales_status=")
 	builder.WriteString(fmt.Sprintf("%v", _m.AfterSalesStatus))
+	builder.WriteString(", ")
+	builder.WriteString("channel=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Channel))
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -385,6 +385,20 @@ func (_c *OrderCreate) SetNillableAfterSalesStatus(v *order.AfterSalesStatus) *O
 	return _c
 }
 
+// SetChannel sets the "channel" field.
+func (_c *OrderCreate) SetChannel(v order.Channel) *OrderCreate {
+	_c.mutation.SetChannel(v)
+	return _c
+}
+
+// SetNillableChannel sets the "channel" field if the given value is not nil.
+func (_c *OrderCreate) SetNillableChannel(v *order.Channel) *OrderCreate {
+	if v != nil {
+		_c.SetChannel(*v)
+	}
+	return _c
+}
+
 // SetCustomer sets the "customer" edge to the User entity.
 func (_c *OrderCreate) SetCustomer(v *User) *OrderCreate {
 	return _c.SetCustomerID(v.ID)
@@ -550,6 +564,10 @@ func (_c *OrderCreate) defaults() error {
 		v := order.DefaultAfterSalesStatus
 		_c.mutation.SetAfterSalesStatus(v)
 	}
+	if _, ok := _c.mutation.Channel(); !ok {
+		v := order.DefaultChannel
+		_c.mutation.SetChannel(v)
+	}
 	return nil
 }
 
@@ -690,6 +708,14 @@ func (_c *OrderCreate) check() error {
 	if v, ok := _c.mutation.AfterSalesStatus(); ok {
 		if err := order.AfterSalesStatusValidator(v); err != nil {
 			return &ValidationError{Name: "after_sales_status", err: fmt.Errorf(`ent: validator failed for field "Order.after_sales_status": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.Channel(); !ok {
+		return &ValidationError{Name: "channel", err: errors.New(`ent: missing required field "Order.channel"`)}
+	}
+	if v, ok := _c.mutation.Channel(); ok {
+		if err := order.ChannelValidator(v); err != nil {
+			return &ValidationError{Name: "channel", err: fmt.Errorf(`ent: validator failed for field "Order.channel": %w`, err)}
 		}
 	}
 	if len(_c.mutation.CustomerIDs()) == 0 {
@@ -836,6 +862,10 @@ func (_c *OrderCreate) createSpec() (*Order, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.AfterSalesStatus(); ok {
 		_spec.SetField(order.FieldAfterSalesStatus, field.TypeEnum, value)
 		_node.AfterSalesStatus = value
+	}
+	if value, ok := _c.mutation.Channel(); ok {
+		_spec.SetField(order.FieldChannel, field.TypeEnum, value)
+		_node.Channel = value
 	}
 	if nodes := _c.mutation.CustomerIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -1405,6 +1435,9 @@ func (u *OrderUpsertOne) UpdateNewValues() *OrderUpsertOne {
 		}
 		if _, exists := u.create.mutation.Fulfilment(); exists {
 			s.SetIgnore(order.FieldFulfilment)
+		}
+		if _, exists := u.create.mutation.Channel(); exists {
+			s.SetIgnore(order.FieldChannel)
 		}
 	}))
 	return u
@@ -2085,6 +2118,9 @@ func (u *OrderUpsertBulk) UpdateNewValues() *OrderUpsertBulk {
 			}
 			if _, exists := b.mutation.Fulfilment(); exists {
 				s.SetIgnore(order.FieldFulfilment)
+			}
+			if _, exists := b.mutation.Channel(); exists {
+				s.SetIgnore(order.FieldChannel)
 			}
 		}
 	}))

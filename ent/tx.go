@@ -20,6 +20,16 @@ type Tx struct {
 	AfterSalesEvent *AfterSalesEventClient
 	// AfterSalesRequest is the client for interacting with the AfterSalesRequest builders.
 	AfterSalesRequest *AfterSalesRequestClient
+	// AnalyticsEvent is the client for interacting with the AnalyticsEvent builders.
+	AnalyticsEvent *AnalyticsEventClient
+	// AnalyticsProductDay is the client for interacting with the AnalyticsProductDay builders.
+	AnalyticsProductDay *AnalyticsProductDayClient
+	// AnalyticsSalesDay is the client for interacting with the AnalyticsSalesDay builders.
+	AnalyticsSalesDay *AnalyticsSalesDayClient
+	// AnalyticsState is the client for interacting with the AnalyticsState builders.
+	AnalyticsState *AnalyticsStateClient
+	// AnalyticsTrafficDay is the client for interacting with the AnalyticsTrafficDay builders.
+	AnalyticsTrafficDay *AnalyticsTrafficDayClient
 	// ApiClient is the client for interacting with the ApiClient builders.
 	ApiClient *ApiClientClient
 	// AuditLog is the client for interacting with the AuditLog builders.
@@ -308,6 +318,11 @@ func (tx *Tx) init() {
 	tx.Address = NewAddressClient(tx.config)
 	tx.AfterSalesEvent = NewAfterSalesEventClient(tx.config)
 	tx.AfterSalesRequest = NewAfterSalesRequestClient(tx.config)
+	tx.AnalyticsEvent = NewAnalyticsEventClient(tx.config)
+	tx.AnalyticsProductDay = NewAnalyticsProductDayClient(tx.config)
+	tx.AnalyticsSalesDay = NewAnalyticsSalesDayClient(tx.config)
+	tx.AnalyticsState = NewAnalyticsStateClient(tx.config)
+	tx.AnalyticsTrafficDay = NewAnalyticsTrafficDayClient(tx.config)
 	tx.ApiClient = NewApiClientClient(tx.config)
 	tx.AuditLog = NewAuditLogClient(tx.config)
 	tx.CartLine = NewCartLineClient(tx.config)

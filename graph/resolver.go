@@ -14,6 +14,7 @@ import (
 	"github.com/xiadan/xiadan/ent/privacy"
 	"github.com/xiadan/xiadan/graph/model"
 	"github.com/xiadan/xiadan/internal/aftersales"
+	"github.com/xiadan/xiadan/internal/analytics"
 	"github.com/xiadan/xiadan/internal/apperror"
 	"github.com/xiadan/xiadan/internal/auth"
 	"github.com/xiadan/xiadan/internal/coupons"
@@ -76,6 +77,8 @@ type Resolver struct {
 	Risk *risk.Service
 	// DataRights answers export and erasure requests (internal/datarights).
 	DataRights *datarights.Service
+	// Analytics records behaviour events and answers dashboards (internal/analytics).
+	Analytics *analytics.Service
 }
 
 // NewSchema returns the executable schema with its resolvers and directives.

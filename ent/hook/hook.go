@@ -45,6 +45,66 @@ func (f AfterSalesRequestFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.AfterSalesRequestMutation", m)
 }
 
+// The AnalyticsEventFunc type is an adapter to allow the use of ordinary
+// function as AnalyticsEvent mutator.
+type AnalyticsEventFunc func(context.Context, *ent.AnalyticsEventMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f AnalyticsEventFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.AnalyticsEventMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.AnalyticsEventMutation", m)
+}
+
+// The AnalyticsProductDayFunc type is an adapter to allow the use of ordinary
+// function as AnalyticsProductDay mutator.
+type AnalyticsProductDayFunc func(context.Context, *ent.AnalyticsProductDayMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f AnalyticsProductDayFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.AnalyticsProductDayMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.AnalyticsProductDayMutation", m)
+}
+
+// The AnalyticsSalesDayFunc type is an adapter to allow the use of ordinary
+// function as AnalyticsSalesDay mutator.
+type AnalyticsSalesDayFunc func(context.Context, *ent.AnalyticsSalesDayMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f AnalyticsSalesDayFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.AnalyticsSalesDayMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.AnalyticsSalesDayMutation", m)
+}
+
+// The AnalyticsStateFunc type is an adapter to allow the use of ordinary
+// function as AnalyticsState mutator.
+type AnalyticsStateFunc func(context.Context, *ent.AnalyticsStateMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f AnalyticsStateFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.AnalyticsStateMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.AnalyticsStateMutation", m)
+}
+
+// The AnalyticsTrafficDayFunc type is an adapter to allow the use of ordinary
+// function as AnalyticsTrafficDay mutator.
+type AnalyticsTrafficDayFunc func(context.Context, *ent.AnalyticsTrafficDayMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f AnalyticsTrafficDayFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.AnalyticsTrafficDayMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.AnalyticsTrafficDayMutation", m)
+}
+
 // The ApiClientFunc type is an adapter to allow the use of ordinary
 // function as ApiClient mutator.
 type ApiClientFunc func(context.Context, *ent.ApiClientMutation) (ent.Value, error)

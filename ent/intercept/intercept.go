@@ -11,6 +11,11 @@ import (
 	"github.com/xiadan/xiadan/ent/address"
 	"github.com/xiadan/xiadan/ent/aftersalesevent"
 	"github.com/xiadan/xiadan/ent/aftersalesrequest"
+	"github.com/xiadan/xiadan/ent/analyticsevent"
+	"github.com/xiadan/xiadan/ent/analyticsproductday"
+	"github.com/xiadan/xiadan/ent/analyticssalesday"
+	"github.com/xiadan/xiadan/ent/analyticsstate"
+	"github.com/xiadan/xiadan/ent/analyticstrafficday"
 	"github.com/xiadan/xiadan/ent/apiclient"
 	"github.com/xiadan/xiadan/ent/auditlog"
 	"github.com/xiadan/xiadan/ent/cartline"
@@ -226,6 +231,141 @@ func (f TraverseAfterSalesRequest) Traverse(ctx context.Context, q ent.Query) er
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.AfterSalesRequestQuery", q)
+}
+
+// The AnalyticsEventFunc type is an adapter to allow the use of ordinary function as a Querier.
+type AnalyticsEventFunc func(context.Context, *ent.AnalyticsEventQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f AnalyticsEventFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.AnalyticsEventQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.AnalyticsEventQuery", q)
+}
+
+// The TraverseAnalyticsEvent type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseAnalyticsEvent func(context.Context, *ent.AnalyticsEventQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseAnalyticsEvent) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseAnalyticsEvent) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.AnalyticsEventQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.AnalyticsEventQuery", q)
+}
+
+// The AnalyticsProductDayFunc type is an adapter to allow the use of ordinary function as a Querier.
+type AnalyticsProductDayFunc func(context.Context, *ent.AnalyticsProductDayQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f AnalyticsProductDayFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.AnalyticsProductDayQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.AnalyticsProductDayQuery", q)
+}
+
+// The TraverseAnalyticsProductDay type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseAnalyticsProductDay func(context.Context, *ent.AnalyticsProductDayQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseAnalyticsProductDay) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseAnalyticsProductDay) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.AnalyticsProductDayQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.AnalyticsProductDayQuery", q)
+}
+
+// The AnalyticsSalesDayFunc type is an adapter to allow the use of ordinary function as a Querier.
+type AnalyticsSalesDayFunc func(context.Context, *ent.AnalyticsSalesDayQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f AnalyticsSalesDayFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.AnalyticsSalesDayQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.AnalyticsSalesDayQuery", q)
+}
+
+// The TraverseAnalyticsSalesDay type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseAnalyticsSalesDay func(context.Context, *ent.AnalyticsSalesDayQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseAnalyticsSalesDay) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseAnalyticsSalesDay) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.AnalyticsSalesDayQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.AnalyticsSalesDayQuery", q)
+}
+
+// The AnalyticsStateFunc type is an adapter to allow the use of ordinary function as a Querier.
+type AnalyticsStateFunc func(context.Context, *ent.AnalyticsStateQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f AnalyticsStateFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.AnalyticsStateQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.AnalyticsStateQuery", q)
+}
+
+// The TraverseAnalyticsState type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseAnalyticsState func(context.Context, *ent.AnalyticsStateQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseAnalyticsState) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseAnalyticsState) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.AnalyticsStateQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.AnalyticsStateQuery", q)
+}
+
+// The AnalyticsTrafficDayFunc type is an adapter to allow the use of ordinary function as a Querier.
+type AnalyticsTrafficDayFunc func(context.Context, *ent.AnalyticsTrafficDayQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f AnalyticsTrafficDayFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.AnalyticsTrafficDayQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.AnalyticsTrafficDayQuery", q)
+}
+
+// The TraverseAnalyticsTrafficDay type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseAnalyticsTrafficDay func(context.Context, *ent.AnalyticsTrafficDayQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseAnalyticsTrafficDay) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseAnalyticsTrafficDay) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.AnalyticsTrafficDayQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.AnalyticsTrafficDayQuery", q)
 }
 
 // The ApiClientFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -2316,6 +2456,16 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.AfterSalesEventQuery, predicate.AfterSalesEvent, aftersalesevent.OrderOption]{typ: ent.TypeAfterSalesEvent, tq: q}, nil
 	case *ent.AfterSalesRequestQuery:
 		return &query[*ent.AfterSalesRequestQuery, predicate.AfterSalesRequest, aftersalesrequest.OrderOption]{typ: ent.TypeAfterSalesRequest, tq: q}, nil
+	case *ent.AnalyticsEventQuery:
+		return &query[*ent.AnalyticsEventQuery, predicate.AnalyticsEvent, analyticsevent.OrderOption]{typ: ent.TypeAnalyticsEvent, tq: q}, nil
+	case *ent.AnalyticsProductDayQuery:
+		return &query[*ent.AnalyticsProductDayQuery, predicate.AnalyticsProductDay, analyticsproductday.OrderOption]{typ: ent.TypeAnalyticsProductDay, tq: q}, nil
+	case *ent.AnalyticsSalesDayQuery:
+		return &query[*ent.AnalyticsSalesDayQuery, predicate.AnalyticsSalesDay, analyticssalesday.OrderOption]{typ: ent.TypeAnalyticsSalesDay, tq: q}, nil
+	case *ent.AnalyticsStateQuery:
+		return &query[*ent.AnalyticsStateQuery, predicate.AnalyticsState, analyticsstate.OrderOption]{typ: ent.TypeAnalyticsState, tq: q}, nil
+	case *ent.AnalyticsTrafficDayQuery:
+		return &query[*ent.AnalyticsTrafficDayQuery, predicate.AnalyticsTrafficDay, analyticstrafficday.OrderOption]{typ: ent.TypeAnalyticsTrafficDay, tq: q}, nil
 	case *ent.ApiClientQuery:
 		return &query[*ent.ApiClientQuery, predicate.ApiClient, apiclient.OrderOption]{typ: ent.TypeApiClient, tq: q}, nil
 	case *ent.AuditLogQuery:

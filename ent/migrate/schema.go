@@ -143,6 +143,143 @@ var (
 			},
 		},
 	}
+	// AnalyticsEventsColumns holds the columns for the "analytics_events" table.
+	AnalyticsEventsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"VIEW_PRODUCT", "ADD_TO_CART", "BEGIN_CHECKOUT", "SEARCH"}},
+		{Name: "channel", Type: field.TypeEnum, Enums: []string{"WEB", "APP", "WECHAT_MINI", "ALIPAY_MINI", "QQ_MINI", "BAIDU_MINI", "DOUYIN_MINI", "KUAISHOU_MINI", "CREATOR_LINK"}},
+		{Name: "visitor_id", Type: field.TypeString, Size: 64},
+		{Name: "user_id", Type: field.TypeInt, Nullable: true},
+		{Name: "merchant_id", Type: field.TypeInt, Nullable: true},
+		{Name: "product_id", Type: field.TypeInt, Nullable: true},
+		{Name: "query", Type: field.TypeString, Nullable: true, Size: 200},
+		{Name: "results", Type: field.TypeInt, Nullable: true},
+		{Name: "occurred_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+	}
+	// AnalyticsEventsTable holds the schema information for the "analytics_events" table.
+	AnalyticsEventsTable = &schema.Table{
+		Name:       "analytics_events",
+		Columns:    AnalyticsEventsColumns,
+		PrimaryKey: []*schema.Column{AnalyticsEventsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "analyticsevent_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{AnalyticsEventsColumns[10]},
+			},
+			{
+				Name:    "analyticsevent_visitor_id_occurred_at",
+				Unique:  false,
+				Columns: []*schema.Column{AnalyticsEventsColumns[3], AnalyticsEventsColumns[9]},
+			},
+		},
+	}
+	// AnalyticsProductDaysColumns holds the columns for the "analytics_product_days" table.
+	AnalyticsProductDaysColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "merchant_id", Type: field.TypeInt},
+		{Name: "day", Type: field.TypeInt},
+		{Name: "product_id", Type: field.TypeInt},
+		{Name: "category_id", Type: field.TypeInt, Default: 0},
+		{Name: "orders", Type: field.TypeInt64, Default: 0},
+		{Name: "units", Type: field.TypeInt64, Default: 0},
+		{Name: "paid_amount", Type: field.TypeInt64, Default: 0},
+	}
+	// AnalyticsProductDaysTable holds the schema information for the "analytics_product_days" table.
+	AnalyticsProductDaysTable = &schema.Table{
+		Name:       "analytics_product_days",
+		Columns:    AnalyticsProductDaysColumns,
+		PrimaryKey: []*schema.Column{AnalyticsProductDaysColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "analyticsproductday_merchant_id_day_product_id",
+				Unique:  true,
+				Columns: []*schema.Column{AnalyticsProductDaysColumns[1], AnalyticsProductDaysColumns[2], AnalyticsProductDaysColumns[3]},
+			},
+			{
+				Name:    "analyticsproductday_day_category_id",
+				Unique:  false,
+				Columns: []*schema.Column{AnalyticsProductDaysColumns[2], AnalyticsProductDaysColumns[4]},
+			},
+		},
+	}
+	// AnalyticsSalesDaysColumns holds the columns for the "analytics_sales_days" table.
+	AnalyticsSalesDaysColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "merchant_id", Type: field.TypeInt},
+		{Name: "day", Type: field.TypeInt},
+		{Name: "channel", Type: field.TypeEnum, Enums: []string{"WEB", "APP", "WECHAT_MINI", "ALIPAY_MINI", "QQ_MINI", "BAIDU_MINI", "DOUYIN_MINI", "KUAISHOU_MINI", "CREATOR_LINK"}},
+		{Name: "currency", Type: field.TypeString, Size: 3},
+		{Name: "orders", Type: field.TypeInt64, Default: 0},
+		{Name: "paid_orders", Type: field.TypeInt64, Default: 0},
+		{Name: "paid_amount", Type: field.TypeInt64, Default: 0},
+		{Name: "refunded_amount", Type: field.TypeInt64, Default: 0},
+		{Name: "refunded_orders", Type: field.TypeInt64, Default: 0},
+		{Name: "cancelled_orders", Type: field.TypeInt64, Default: 0},
+		{Name: "units", Type: field.TypeInt64, Default: 0},
+		{Name: "payment_failures", Type: field.TypeInt64, Default: 0},
+	}
+	// AnalyticsSalesDaysTable holds the schema information for the "analytics_sales_days" table.
+	AnalyticsSalesDaysTable = &schema.Table{
+		Name:       "analytics_sales_days",
+		Columns:    AnalyticsSalesDaysColumns,
+		PrimaryKey: []*schema.Column{AnalyticsSalesDaysColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "analyticssalesday_merchant_id_day_channel",
+				Unique:  true,
+				Columns: []*schema.Column{AnalyticsSalesDaysColumns[1], AnalyticsSalesDaysColumns[2], AnalyticsSalesDaysColumns[3]},
+			},
+			{
+				Name:    "analyticssalesday_day",
+				Unique:  false,
+				Columns: []*schema.Column{AnalyticsSalesDaysColumns[2]},
+			},
+		},
+	}
+	// AnalyticsStatesColumns holds the columns for the "analytics_states" table.
+	AnalyticsStatesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "position", Type: field.TypeInt64, Default: 0},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+	}
+	// AnalyticsStatesTable holds the schema information for the "analytics_states" table.
+	AnalyticsStatesTable = &schema.Table{
+		Name:       "analytics_states",
+		Columns:    AnalyticsStatesColumns,
+		PrimaryKey: []*schema.Column{AnalyticsStatesColumns[0]},
+	}
+	// AnalyticsTrafficDaysColumns holds the columns for the "analytics_traffic_days" table.
+	AnalyticsTrafficDaysColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "merchant_id", Type: field.TypeInt},
+		{Name: "day", Type: field.TypeInt},
+		{Name: "product_id", Type: field.TypeInt},
+		{Name: "channel", Type: field.TypeEnum, Enums: []string{"WEB", "APP", "WECHAT_MINI", "ALIPAY_MINI", "QQ_MINI", "BAIDU_MINI", "DOUYIN_MINI", "KUAISHOU_MINI", "CREATOR_LINK"}},
+		{Name: "views", Type: field.TypeInt64, Default: 0},
+		{Name: "carts", Type: field.TypeInt64, Default: 0},
+		{Name: "checkouts", Type: field.TypeInt64, Default: 0},
+		{Name: "searches", Type: field.TypeInt64, Default: 0},
+	}
+	// AnalyticsTrafficDaysTable holds the schema information for the "analytics_traffic_days" table.
+	AnalyticsTrafficDaysTable = &schema.Table{
+		Name:       "analytics_traffic_days",
+		Columns:    AnalyticsTrafficDaysColumns,
+		PrimaryKey: []*schema.Column{AnalyticsTrafficDaysColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "analyticstrafficday_merchant_id_day_product_id_channel",
+				Unique:  true,
+				Columns: []*schema.Column{AnalyticsTrafficDaysColumns[1], AnalyticsTrafficDaysColumns[2], AnalyticsTrafficDaysColumns[3], AnalyticsTrafficDaysColumns[4]},
+			},
+			{
+				Name:    "analyticstrafficday_day",
+				Unique:  false,
+				Columns: []*schema.Column{AnalyticsTrafficDaysColumns[2]},
+			},
+		},
+	}
 	// APIClientsColumns holds the columns for the "api_clients" table.
 	APIClientsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -1361,6 +1498,7 @@ var (
 		{Name: "virtual_content", Type: field.TypeJSON, Nullable: true},
 		{Name: "refunded_amount", Type: field.TypeInt64, Default: 0},
 		{Name: "after_sales_status", Type: field.TypeEnum, Enums: []string{"NONE", "IN_PROGRESS", "REFUNDED", "PARTIALLY_REFUNDED", "EXCHANGED", "CLOSED"}, Default: "NONE"},
+		{Name: "channel", Type: field.TypeEnum, Enums: []string{"WEB", "APP", "WECHAT_MINI", "ALIPAY_MINI", "QQ_MINI", "BAIDU_MINI", "DOUYIN_MINI", "KUAISHOU_MINI", "CREATOR_LINK"}, Default: "WEB"},
 		{Name: "merchant_id", Type: field.TypeInt},
 		{Name: "customer_id", Type: field.TypeInt},
 	}
@@ -1372,13 +1510,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "orders_merchants_orders",
-				Columns:    []*schema.Column{OrdersColumns[29]},
+				Columns:    []*schema.Column{OrdersColumns[30]},
 				RefColumns: []*schema.Column{MerchantsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "orders_users_orders",
-				Columns:    []*schema.Column{OrdersColumns[30]},
+				Columns:    []*schema.Column{OrdersColumns[31]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -1387,17 +1525,17 @@ var (
 			{
 				Name:    "order_customer_id_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{OrdersColumns[30], OrdersColumns[1]},
+				Columns: []*schema.Column{OrdersColumns[31], OrdersColumns[1]},
 			},
 			{
 				Name:    "order_merchant_id_status_created_at_customer_id",
 				Unique:  false,
-				Columns: []*schema.Column{OrdersColumns[29], OrdersColumns[5], OrdersColumns[1], OrdersColumns[30]},
+				Columns: []*schema.Column{OrdersColumns[30], OrdersColumns[5], OrdersColumns[1], OrdersColumns[31]},
 			},
 			{
 				Name:    "order_merchant_id_created_at_customer_id",
 				Unique:  false,
-				Columns: []*schema.Column{OrdersColumns[29], OrdersColumns[1], OrdersColumns[30]},
+				Columns: []*schema.Column{OrdersColumns[30], OrdersColumns[1], OrdersColumns[31]},
 			},
 			{
 				Name:    "order_status_created_at",
@@ -2969,6 +3107,11 @@ var (
 		AddressesTable,
 		AfterSalesEventsTable,
 		AfterSalesRequestsTable,
+		AnalyticsEventsTable,
+		AnalyticsProductDaysTable,
+		AnalyticsSalesDaysTable,
+		AnalyticsStatesTable,
+		AnalyticsTrafficDaysTable,
 		APIClientsTable,
 		AuditLogsTable,
 		CartLinesTable,
@@ -3062,6 +3205,21 @@ func init() {
 	AfterSalesRequestsTable.ForeignKeys[0].RefTable = OrdersTable
 	AfterSalesRequestsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(150323855360),
+	}
+	AnalyticsEventsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(343597383680),
+	}
+	AnalyticsProductDaysTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(347892350976),
+	}
+	AnalyticsSalesDaysTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(352187318272),
+	}
+	AnalyticsStatesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(356482285568),
+	}
+	AnalyticsTrafficDaysTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(360777252864),
 	}
 	APIClientsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(94489280512),

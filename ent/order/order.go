@@ -78,6 +78,8 @@ const (
 	FieldRefundedAmount = "refunded_amount"
 	// FieldAfterSalesStatus holds the string denoting the after_sales_status field in the database.
 	FieldAfterSalesStatus = "after_sales_status"
+	// FieldChannel holds the string denoting the channel field in the database.
+	FieldChannel = "channel"
 	// EdgeCustomer holds the string denoting the customer edge name in mutations.
 	EdgeCustomer = "customer"
 	// EdgeMerchant holds the string denoting the merchant edge name in mutations.
@@ -167,6 +169,7 @@ var Columns = []string{
 	FieldVirtualContent,
 	FieldRefundedAmount,
 	FieldAfterSalesStatus,
+	FieldChannel,
 }
 
 var (
@@ -333,6 +336,39 @@ func AfterSalesStatusValidator(ass AfterSalesStatus) error {
 	}
 }
 
+// Channel defines the type for the "channel" enum field.
+type Channel string
+
+// ChannelWEB is the default value of the Channel enum.
+const DefaultChannel = ChannelWEB
+
+// Channel values.
+const (
+	ChannelWEB           Channel = "WEB"
+	ChannelAPP           Channel = "APP"
+	ChannelWECHAT_MINI   Channel = "WECHAT_MINI"
+	ChannelALIPAY_MINI   Channel = "ALIPAY_MINI"
+	ChannelQQ_MINI       Channel = "QQ_MINI"
+	ChannelBAIDU_MINI    Channel = "BAIDU_MINI"
+	ChannelDOUYIN_MINI   Channel = "DOUYIN_MINI"
+	ChannelKUAISHOU_MINI Channel = "KUAISHOU_MINI"
+	ChannelCREATOR_LINK  Channel = "CREATOR_LINK"
+)
+
+func (c Channel) String() string {
+	return string(c)
+}
+
+// ChannelValidator is a validator for the "channel" field enum values. It is called by the builders before save.
+func ChannelValidator(c Channel) error {
+	switch c {
+	case ChannelWEB, ChannelAPP, ChannelWECHAT_MINI, ChannelALIPAY_MINI, ChannelQQ_MINI, ChannelBAIDU_MINI, ChannelDOUYIN_MINI, ChannelKUAISHOU_MINI, ChannelCREATOR_LINK:
+		return nil
+	default:
+		return fmt.Errorf("order: invalid enum value for channel field: %q", c)
+	}
+}
+
 // OrderOption defines the ordering options for the Order queries.
 type OrderOption func(*sql.Selector)
 
@@ -479,6 +515,11 @@ func ByRefundedAmount(opts ...sql.OrderTermOption) OrderOption {
 // ByAfterSalesStatus orders the results by the after_sales_status field.
 func ByAfterSalesStatus(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldAfterSalesStatus, opts...).ToFunc()
+}
+
+// ByChannel orders the results by the channel field.
+func ByChannel(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldChannel, opts...).ToFunc()
 }
 
 // ByCustomerField orders the results by customer field.
@@ -643,6 +684,24 @@ func (e *AfterSalesStatus) UnmarshalGQL(val interface{}) error {
 	*e = AfterSalesStatus(str)
 	if err := AfterSalesStatusValidator(*e); err != nil {
 		return fmt.Errorf("%s is not a valid AfterSalesStatus", str)
+	}
+	return nil
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (e Channel) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(e.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (e *Channel) UnmarshalGQL(val interface{}) error {
+	str, ok := val.(string)
+	if !ok {
+		return fmt.Errorf("enum %T must be a string", val)
+	}
+	*e = Channel(str)
+	if err := ChannelValidator(*e); err != nil {
+		return fmt.Errorf("%s is not a valid Channel", str)
 	}
 	return nil
 }

@@ -1485,6 +1485,26 @@ func AfterSalesStatusNotIn(vs ...AfterSalesStatus) predicate.Order {
 	return predicate.Order(sql.FieldNotIn(FieldAfterSalesStatus, vs...))
 }
 
+// ChannelEQ applies the EQ predicate on the "channel" field.
+func ChannelEQ(v Channel) predicate.Order {
+	return predicate.Order(sql.FieldEQ(FieldChannel, v))
+}
+
+// ChannelNEQ applies the NEQ predicate on the "channel" field.
+func ChannelNEQ(v Channel) predicate.Order {
+	return predicate.Order(sql.FieldNEQ(FieldChannel, v))
+}
+
+// ChannelIn applies the In predicate on the "channel" field.
+func ChannelIn(vs ...Channel) predicate.Order {
+	return predicate.Order(sql.FieldIn(FieldChannel, vs...))
+}
+
+// ChannelNotIn applies the NotIn predicate on the "channel" field.
+func ChannelNotIn(vs ...Channel) predicate.Order {
+	return predicate.Order(sql.FieldNotIn(FieldChannel, vs...))
+}
+
 // HasCustomer applies the HasEdge predicate on the "customer" edge.
 func HasCustomer() predicate.Order {
 	return predicate.Order(func(s *sql.Selector) {

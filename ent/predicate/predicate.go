@@ -15,6 +15,21 @@ type AfterSalesEvent func(*sql.Selector)
 // AfterSalesRequest is the predicate function for aftersalesrequest builders.
 type AfterSalesRequest func(*sql.Selector)
 
+// AnalyticsEvent is the predicate function for analyticsevent builders.
+type AnalyticsEvent func(*sql.Selector)
+
+// AnalyticsProductDay is the predicate function for analyticsproductday builders.
+type AnalyticsProductDay func(*sql.Selector)
+
+// AnalyticsSalesDay is the predicate function for analyticssalesday builders.
+type AnalyticsSalesDay func(*sql.Selector)
+
+// AnalyticsState is the predicate function for analyticsstate builders.
+type AnalyticsState func(*sql.Selector)
+
+// AnalyticsTrafficDay is the predicate function for analyticstrafficday builders.
+type AnalyticsTrafficDay func(*sql.Selector)
+
 // ApiClient is the predicate function for apiclient builders.
 type ApiClient func(*sql.Selector)
 

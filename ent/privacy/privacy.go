@@ -183,6 +183,126 @@ func (f AfterSalesRequestMutationRuleFunc) EvalMutation(ctx context.Context, m e
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.AfterSalesRequestMutation", m)
 }
 
+// The AnalyticsEventQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type AnalyticsEventQueryRuleFunc func(context.Context, *ent.AnalyticsEventQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f AnalyticsEventQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.AnalyticsEventQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.AnalyticsEventQuery", q)
+}
+
+// The AnalyticsEventMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type AnalyticsEventMutationRuleFunc func(context.Context, *ent.AnalyticsEventMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f AnalyticsEventMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.AnalyticsEventMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.AnalyticsEventMutation", m)
+}
+
+// The AnalyticsProductDayQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type AnalyticsProductDayQueryRuleFunc func(context.Context, *ent.AnalyticsProductDayQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f AnalyticsProductDayQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.AnalyticsProductDayQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.AnalyticsProductDayQuery", q)
+}
+
+// The AnalyticsProductDayMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type AnalyticsProductDayMutationRuleFunc func(context.Context, *ent.AnalyticsProductDayMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f AnalyticsProductDayMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.AnalyticsProductDayMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.AnalyticsProductDayMutation", m)
+}
+
+// The AnalyticsSalesDayQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type AnalyticsSalesDayQueryRuleFunc func(context.Context, *ent.AnalyticsSalesDayQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f AnalyticsSalesDayQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.AnalyticsSalesDayQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.AnalyticsSalesDayQuery", q)
+}
+
+// The AnalyticsSalesDayMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type AnalyticsSalesDayMutationRuleFunc func(context.Context, *ent.AnalyticsSalesDayMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f AnalyticsSalesDayMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.AnalyticsSalesDayMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.AnalyticsSalesDayMutation", m)
+}
+
+// The AnalyticsStateQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type AnalyticsStateQueryRuleFunc func(context.Context, *ent.AnalyticsStateQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f AnalyticsStateQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.AnalyticsStateQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.AnalyticsStateQuery", q)
+}
+
+// The AnalyticsStateMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type AnalyticsStateMutationRuleFunc func(context.Context, *ent.AnalyticsStateMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f AnalyticsStateMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.AnalyticsStateMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.AnalyticsStateMutation", m)
+}
+
+// The AnalyticsTrafficDayQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type AnalyticsTrafficDayQueryRuleFunc func(context.Context, *ent.AnalyticsTrafficDayQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f AnalyticsTrafficDayQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.AnalyticsTrafficDayQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.AnalyticsTrafficDayQuery", q)
+}
+
+// The AnalyticsTrafficDayMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type AnalyticsTrafficDayMutationRuleFunc func(context.Context, *ent.AnalyticsTrafficDayMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f AnalyticsTrafficDayMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.AnalyticsTrafficDayMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.AnalyticsTrafficDayMutation", m)
+}
+
 // The ApiClientQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type ApiClientQueryRuleFunc func(context.Context, *ent.ApiClientQuery) error
@@ -2072,6 +2192,16 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.AfterSalesRequestQuery:
 		return q.Filter(), nil
+	case *ent.AnalyticsEventQuery:
+		return q.Filter(), nil
+	case *ent.AnalyticsProductDayQuery:
+		return q.Filter(), nil
+	case *ent.AnalyticsSalesDayQuery:
+		return q.Filter(), nil
+	case *ent.AnalyticsStateQuery:
+		return q.Filter(), nil
+	case *ent.AnalyticsTrafficDayQuery:
+		return q.Filter(), nil
 	case *ent.ApiClientQuery:
 		return q.Filter(), nil
 	case *ent.AuditLogQuery:
@@ -2238,6 +2368,16 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.AfterSalesEventMutation:
 		return m.Filter(), nil
 	case *ent.AfterSalesRequestMutation:
+		return m.Filter(), nil
+	case *ent.AnalyticsEventMutation:
+		return m.Filter(), nil
+	case *ent.AnalyticsProductDayMutation:
+		return m.Filter(), nil
+	case *ent.AnalyticsSalesDayMutation:
+		return m.Filter(), nil
+	case *ent.AnalyticsStateMutation:
+		return m.Filter(), nil
+	case *ent.AnalyticsTrafficDayMutation:
 		return m.Filter(), nil
 	case *ent.ApiClientMutation:
 		return m.Filter(), nil

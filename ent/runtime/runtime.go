@@ -9,6 +9,11 @@ import (
 	"github.com/xiadan/xiadan/ent/address"
 	"github.com/xiadan/xiadan/ent/aftersalesevent"
 	"github.com/xiadan/xiadan/ent/aftersalesrequest"
+	"github.com/xiadan/xiadan/ent/analyticsevent"
+	"github.com/xiadan/xiadan/ent/analyticsproductday"
+	"github.com/xiadan/xiadan/ent/analyticssalesday"
+	"github.com/xiadan/xiadan/ent/analyticsstate"
+	"github.com/xiadan/xiadan/ent/analyticstrafficday"
 	"github.com/xiadan/xiadan/ent/apiclient"
 	"github.com/xiadan/xiadan/ent/auditlog"
 	"github.com/xiadan/xiadan/ent/cartline"
@@ -374,6 +379,165 @@ func init() {
 	aftersalesrequest.DefaultReplacementTrackingNumber = aftersalesrequestDescReplacementTrackingNumber.Default.(string)
 	// aftersalesrequest.ReplacementTrackingNumberValidator is a validator for the "replacement_tracking_number" field. It is called by the builders before save.
 	aftersalesrequest.ReplacementTrackingNumberValidator = aftersalesrequestDescReplacementTrackingNumber.Validators[0].(func(string) error)
+	analyticsevent.Policy = privacy.NewPolicies(schema.AnalyticsEvent{})
+	analyticsevent.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := analyticsevent.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	analyticseventFields := schema.AnalyticsEvent{}.Fields()
+	_ = analyticseventFields
+	// analyticseventDescVisitorID is the schema descriptor for visitor_id field.
+	analyticseventDescVisitorID := analyticseventFields[2].Descriptor()
+	// analyticsevent.VisitorIDValidator is a validator for the "visitor_id" field. It is called by the builders before save.
+	analyticsevent.VisitorIDValidator = func() func(string) error {
+		validators := analyticseventDescVisitorID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(visitor_id string) error {
+			for _, fn := range fns {
+				if err := fn(visitor_id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// analyticseventDescQuery is the schema descriptor for query field.
+	analyticseventDescQuery := analyticseventFields[6].Descriptor()
+	// analyticsevent.QueryValidator is a validator for the "query" field. It is called by the builders before save.
+	analyticsevent.QueryValidator = analyticseventDescQuery.Validators[0].(func(string) error)
+	// analyticseventDescCreatedAt is the schema descriptor for created_at field.
+	analyticseventDescCreatedAt := analyticseventFields[9].Descriptor()
+	// analyticsevent.DefaultCreatedAt holds the default value on creation for the created_at field.
+	analyticsevent.DefaultCreatedAt = analyticseventDescCreatedAt.Default.(func() time.Time)
+	analyticsproductday.Policy = privacy.NewPolicies(schema.AnalyticsProductDay{})
+	analyticsproductday.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := analyticsproductday.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	analyticsproductdayFields := schema.AnalyticsProductDay{}.Fields()
+	_ = analyticsproductdayFields
+	// analyticsproductdayDescCategoryID is the schema descriptor for category_id field.
+	analyticsproductdayDescCategoryID := analyticsproductdayFields[3].Descriptor()
+	// analyticsproductday.DefaultCategoryID holds the default value on creation for the category_id field.
+	analyticsproductday.DefaultCategoryID = analyticsproductdayDescCategoryID.Default.(int)
+	// analyticsproductdayDescOrders is the schema descriptor for orders field.
+	analyticsproductdayDescOrders := analyticsproductdayFields[4].Descriptor()
+	// analyticsproductday.DefaultOrders holds the default value on creation for the orders field.
+	analyticsproductday.DefaultOrders = analyticsproductdayDescOrders.Default.(int64)
+	// analyticsproductdayDescUnits is the schema descriptor for units field.
+	analyticsproductdayDescUnits := analyticsproductdayFields[5].Descriptor()
+	// analyticsproductday.DefaultUnits holds the default value on creation for the units field.
+	analyticsproductday.DefaultUnits = analyticsproductdayDescUnits.Default.(int64)
+	// analyticsproductdayDescPaidAmount is the schema descriptor for paid_amount field.
+	analyticsproductdayDescPaidAmount := analyticsproductdayFields[6].Descriptor()
+	// analyticsproductday.DefaultPaidAmount holds the default value on creation for the paid_amount field.
+	analyticsproductday.DefaultPaidAmount = analyticsproductdayDescPaidAmount.Default.(int64)
+	analyticssalesday.Policy = privacy.NewPolicies(schema.AnalyticsSalesDay{})
+	analyticssalesday.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := analyticssalesday.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	analyticssalesdayFields := schema.AnalyticsSalesDay{}.Fields()
+	_ = analyticssalesdayFields
+	// analyticssalesdayDescCurrency is the schema descriptor for currency field.
+	analyticssalesdayDescCurrency := analyticssalesdayFields[3].Descriptor()
+	// analyticssalesday.CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
+	analyticssalesday.CurrencyValidator = analyticssalesdayDescCurrency.Validators[0].(func(string) error)
+	// analyticssalesdayDescOrders is the schema descriptor for orders field.
+	analyticssalesdayDescOrders := analyticssalesdayFields[4].Descriptor()
+	// analyticssalesday.DefaultOrders holds the default value on creation for the orders field.
+	analyticssalesday.DefaultOrders = analyticssalesdayDescOrders.Default.(int64)
+	// analyticssalesdayDescPaidOrders is the schema descriptor for paid_orders field.
+	analyticssalesdayDescPaidOrders := analyticssalesdayFields[5].Descriptor()
+	// analyticssalesday.DefaultPaidOrders holds the default value on creation for the paid_orders field.
+	analyticssalesday.DefaultPaidOrders = analyticssalesdayDescPaidOrders.Default.(int64)
+	// analyticssalesdayDescPaidAmount is the schema descriptor for paid_amount field.
+	analyticssalesdayDescPaidAmount := analyticssalesdayFields[6].Descriptor()
+	// analyticssalesday.DefaultPaidAmount holds the default value on creation for the paid_amount field.
+	analyticssalesday.DefaultPaidAmount = analyticssalesdayDescPaidAmount.Default.(int64)
+	// analyticssalesdayDescRefundedAmount is the schema descriptor for refunded_amount field.
+	analyticssalesdayDescRefundedAmount := analyticssalesdayFields[7].Descriptor()
+	// analyticssalesday.DefaultRefundedAmount holds the default value on creation for the refunded_amount field.
+	analyticssalesday.DefaultRefundedAmount = analyticssalesdayDescRefundedAmount.Default.(int64)
+	// analyticssalesdayDescRefundedOrders is the schema descriptor for refunded_orders field.
+	analyticssalesdayDescRefundedOrders := analyticssalesdayFields[8].Descriptor()
+	// analyticssalesday.DefaultRefundedOrders holds the default value on creation for the refunded_orders field.
+	analyticssalesday.DefaultRefundedOrders = analyticssalesdayDescRefundedOrders.Default.(int64)
+	// analyticssalesdayDescCancelledOrders is the schema descriptor for cancelled_orders field.
+	analyticssalesdayDescCancelledOrders := analyticssalesdayFields[9].Descriptor()
+	// analyticssalesday.DefaultCancelledOrders holds the default value on creation for the cancelled_orders field.
+	analyticssalesday.DefaultCancelledOrders = analyticssalesdayDescCancelledOrders.Default.(int64)
+	// analyticssalesdayDescUnits is the schema descriptor for units field.
+	analyticssalesdayDescUnits := analyticssalesdayFields[10].Descriptor()
+	// analyticssalesday.DefaultUnits holds the default value on creation for the units field.
+	analyticssalesday.DefaultUnits = analyticssalesdayDescUnits.Default.(int64)
+	// analyticssalesdayDescPaymentFailures is the schema descriptor for payment_failures field.
+	analyticssalesdayDescPaymentFailures := analyticssalesdayFields[11].Descriptor()
+	// analyticssalesday.DefaultPaymentFailures holds the default value on creation for the payment_failures field.
+	analyticssalesday.DefaultPaymentFailures = analyticssalesdayDescPaymentFailures.Default.(int64)
+	analyticsstate.Policy = privacy.NewPolicies(schema.AnalyticsState{})
+	analyticsstate.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := analyticsstate.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	analyticsstateFields := schema.AnalyticsState{}.Fields()
+	_ = analyticsstateFields
+	// analyticsstateDescPosition is the schema descriptor for position field.
+	analyticsstateDescPosition := analyticsstateFields[0].Descriptor()
+	// analyticsstate.DefaultPosition holds the default value on creation for the position field.
+	analyticsstate.DefaultPosition = analyticsstateDescPosition.Default.(int64)
+	// analyticsstateDescUpdatedAt is the schema descriptor for updated_at field.
+	analyticsstateDescUpdatedAt := analyticsstateFields[1].Descriptor()
+	// analyticsstate.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	analyticsstate.DefaultUpdatedAt = analyticsstateDescUpdatedAt.Default.(func() time.Time)
+	// analyticsstate.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	analyticsstate.UpdateDefaultUpdatedAt = analyticsstateDescUpdatedAt.UpdateDefault.(func() time.Time)
+	analyticstrafficday.Policy = privacy.NewPolicies(schema.AnalyticsTrafficDay{})
+	analyticstrafficday.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := analyticstrafficday.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	analyticstrafficdayFields := schema.AnalyticsTrafficDay{}.Fields()
+	_ = analyticstrafficdayFields
+	// analyticstrafficdayDescViews is the schema descriptor for views field.
+	analyticstrafficdayDescViews := analyticstrafficdayFields[4].Descriptor()
+	// analyticstrafficday.DefaultViews holds the default value on creation for the views field.
+	analyticstrafficday.DefaultViews = analyticstrafficdayDescViews.Default.(int64)
+	// analyticstrafficdayDescCarts is the schema descriptor for carts field.
+	analyticstrafficdayDescCarts := analyticstrafficdayFields[5].Descriptor()
+	// analyticstrafficday.DefaultCarts holds the default value on creation for the carts field.
+	analyticstrafficday.DefaultCarts = analyticstrafficdayDescCarts.Default.(int64)
+	// analyticstrafficdayDescCheckouts is the schema descriptor for checkouts field.
+	analyticstrafficdayDescCheckouts := analyticstrafficdayFields[6].Descriptor()
+	// analyticstrafficday.DefaultCheckouts holds the default value on creation for the checkouts field.
+	analyticstrafficday.DefaultCheckouts = analyticstrafficdayDescCheckouts.Default.(int64)
+	// analyticstrafficdayDescSearches is the schema descriptor for searches field.
+	analyticstrafficdayDescSearches := analyticstrafficdayFields[7].Descriptor()
+	// analyticstrafficday.DefaultSearches holds the default value on creation for the searches field.
+	analyticstrafficday.DefaultSearches = analyticstrafficdayDescSearches.Default.(int64)
 	apiclientMixin := schema.ApiClient{}.Mixin()
 	apiclient.Policy = privacy.NewPolicies(schema.ApiClient{})
 	apiclient.Hooks[0] = func(next ent.Mutator) ent.Mutator {

@@ -60,6 +60,8 @@ func (Order) Fields() []ent.Field {
 		field.Int64("refunded_amount").NonNegative().Default(0).Annotations(entgql.Skip()),
 		field.Enum("after_sales_status").Values(afterSalesStatuses...).Default("NONE").
 			Comment("The after-sales view of the order (internal/aftersales.Sync)."),
+		// Where the order was placed (X-Xiadan-Channel at checkout; internal/analytics).
+		field.Enum("channel").Values(Channels...).Default("WEB").Immutable().Annotations(entgql.Skip()),
 	}
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/xiadan/xiadan/ent"
 	"github.com/xiadan/xiadan/graph"
 	"github.com/xiadan/xiadan/internal/aftersales"
+	"github.com/xiadan/xiadan/internal/analytics"
 	"github.com/xiadan/xiadan/internal/apperror"
 	"github.com/xiadan/xiadan/internal/audit"
 	"github.com/xiadan/xiadan/internal/auth"
@@ -108,6 +109,8 @@ type App struct {
 	Help    *helpcentre.Service
 	// DataRights answers data export and erasure requests (internal/datarights).
 	DataRights *datarights.Service
+	// Analytics records behaviour events and answers dashboards (internal/analytics).
+	Analytics *analytics.Service
 	// Credit computes merchant credit and manages sanctions (internal/credit).
 	Credit *credit.Service
 	// Promotions manages automatic promotions and provides their checkout providers
@@ -287,6 +290,9 @@ func New(cfg config.Config, db *database.DB, logger *slog.Logger, opts ...Option
 		Uploads: uploads, Mailer: mailer, Logger: logger}
 	a.Help = &helpcentre.Service{}
 	a.DataRights = &datarights.Service{}
+	if a.Analytics, err = analytics.New(db.Client, db.SQL, limits, cfg.Analytics, logger); err != nil {
+		return nil, err
+	}
 	served := cfg.Locales
 	if len(served) == 0 { // a Config built by hand, as in tests
 		served = config.DefaultLocales
@@ -391,6 +397,7 @@ func (a *App) RunJobs(ctx context.Context) {
 	go a.Creators.RunJobs(ctx, a.DB.Client, a.Config.JobInterval, a.Logger)
 	go catalogfeed.RunPrune(ctx, a.DB.Client, a.Config.JobInterval, a.Config.StorefrontCache.ChangeRetention, a.Logger)
 	go a.Currency.RunJobs(ctx, a.Logger) // only with EXCHANGE_RATE_PROVIDER
+	go a.Analytics.RunJobs(ctx, a.Config.JobInterval)
 	a.Orders.RunJobs(ctx, a.DB.Client, a.Config.JobInterval, a.Logger)
 }
 
@@ -410,7 +417,7 @@ func (a *App) GraphQL() *handler.Server {
 		AfterSales: a.AfterSales, Support: a.Support, Help: a.Help, Credit: a.Credit,
 		Coupons: a.Coupons, Promotions: a.Promotions, Members: a.Members, RedPackets: a.RedPackets,
 		ABTests: a.Experiments, CreatorProgram: a.Creators, Rates: a.Currency, Languages: a.Languages, Risk: a.Risk,
-		DataRights: a.DataRights}))
+		DataRights: a.DataRights, Analytics: a.Analytics}))
 	// graphql-transport-ws (the graphql-ws library, Apollo's GraphQLWsLink, urql) by our own
 	// transport, which keeps to the protocol's letter (websocket.go); gqlgen's serves the
 	// legacy subscriptions-transport-ws (subprotocol graphql-ws) and upgrades naming none.

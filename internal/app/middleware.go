@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xiadan/xiadan/internal/analytics/channel"
 	"github.com/xiadan/xiadan/internal/apperror"
 	"github.com/xiadan/xiadan/internal/audit"
 	"github.com/xiadan/xiadan/internal/auth"
@@ -35,6 +36,8 @@ func (a *App) requestContext(next http.Handler) http.Handler {
 		w.Header().Set("X-Request-ID", id)
 		ctx := audit.WithRequestID(r.Context(), id)
 		ctx = auth.WithClient(ctx, auth.ClientInfo{IP: a.clientIP(r), UserAgent: r.UserAgent(), DeviceID: deviceID(r)})
+		// Checkout records the channel on its orders (internal/analytics).
+		ctx = channel.NewContext(ctx, r.Header.Get(channel.Header))
 		// Sanctions end by the server's clock (internal/credit/standing).
 		ctx = standing.WithClock(ctx, a.now)
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}

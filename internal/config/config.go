@@ -67,7 +67,9 @@ type Config struct {
 	// which go through Redis when RedisURL is set.
 	RedPacketRedisPrefix string
 	// RateLimit is where the rate limits count and the query-cost budget (ratelimit.go).
-	RateLimit          RateLimit
+	RateLimit RateLimit
+	// Analytics configures behaviour events and dashboards (analytics.go).
+	Analytics          Analytics
 	LoginMaxFailures   int
 	LoginFailureWindow time.Duration
 	// RegistrationMaxPerAddress accounts may be registered from one client address (an
@@ -249,6 +251,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	dev := c.Env != "production"
 	c.StorefrontCache = storefrontCacheFromEnv(&r, c.RedisURL)
 	c.RateLimit = rateLimitFromEnv(&r)
+	c.Analytics = analyticsFromEnv(&r)
 	c.SupportFirstResponseSLA = r.duration("SUPPORT_FIRST_RESPONSE_SLA", 24*time.Hour)
 	c.SupportReopenWindow = r.duration("SUPPORT_REOPEN_WINDOW", 7*24*time.Hour)
 	c.WebhookAllowPrivate = r.boolean("WEBHOOK_ALLOW_PRIVATE", false)
@@ -388,6 +391,7 @@ func (c Config) Validate() error {
 	errs = append(errs, c.validateWeb()...)
 	errs = append(errs, c.StorefrontCache.validate(c.RedisURL)...)
 	errs = append(errs, c.RateLimit.validate()...)
+	errs = append(errs, c.Analytics.validate()...)
 	errs = append(errs, validateLocales(c.Locales)...)
 	if c.Production() && c.Mail.Host == "" {
 		bad("SMTP_HOST", "is required in production (email verification sends codes; the development outbox only writes files)")

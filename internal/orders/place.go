@@ -23,6 +23,7 @@ import (
 	"github.com/xiadan/xiadan/ent/productvariant"
 	"github.com/xiadan/xiadan/ent/schema/schematype"
 	"github.com/xiadan/xiadan/ent/stockmovement"
+	"github.com/xiadan/xiadan/internal/analytics/channel"
 	"github.com/xiadan/xiadan/internal/apperror"
 	"github.com/xiadan/xiadan/internal/cart"
 	"github.com/xiadan/xiadan/internal/catalog/hooks"
@@ -226,6 +227,7 @@ func (s *Service) Place(ctx context.Context, db *ent.Client, in PlaceInput) (*Pl
 			SetNote(note).
 			SetFulfilment(g.fulfilment).
 			SetPaymentDeadline(deadline).
+			SetChannel(order.Channel(channel.FromContext(ctx))).
 			SetCreatedAt(now).
 			SetUpdatedAt(now)
 		if g.fulfilment == order.FulfilmentPHYSICAL {
