@@ -72,6 +72,8 @@ import (
 	"github.com/xiadan/xiadan/ent/refreshtoken"
 	"github.com/xiadan/xiadan/ent/refund"
 	"github.com/xiadan/xiadan/ent/relaystate"
+	"github.com/xiadan/xiadan/ent/report"
+	"github.com/xiadan/xiadan/ent/reportschedule"
 	"github.com/xiadan/xiadan/ent/review"
 	"github.com/xiadan/xiadan/ent/reviewreport"
 	"github.com/xiadan/xiadan/ent/reviewvote"
@@ -218,6 +220,10 @@ type Client struct {
 	Refund *RefundClient
 	// RelayState is the client for interacting with the RelayState builders.
 	RelayState *RelayStateClient
+	// Report is the client for interacting with the Report builders.
+	Report *ReportClient
+	// ReportSchedule is the client for interacting with the ReportSchedule builders.
+	ReportSchedule *ReportScheduleClient
 	// Review is the client for interacting with the Review builders.
 	Review *ReviewClient
 	// ReviewReport is the client for interacting with the ReviewReport builders.
@@ -332,6 +338,8 @@ func (c *Client) init() {
 	c.RefreshToken = NewRefreshTokenClient(c.config)
 	c.Refund = NewRefundClient(c.config)
 	c.RelayState = NewRelayStateClient(c.config)
+	c.Report = NewReportClient(c.config)
+	c.ReportSchedule = NewReportScheduleClient(c.config)
 	c.Review = NewReviewClient(c.config)
 	c.ReviewReport = NewReviewReportClient(c.config)
 	c.ReviewVote = NewReviewVoteClient(c.config)
@@ -504,6 +512,8 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		RefreshToken:           NewRefreshTokenClient(cfg),
 		Refund:                 NewRefundClient(cfg),
 		RelayState:             NewRelayStateClient(cfg),
+		Report:                 NewReportClient(cfg),
+		ReportSchedule:         NewReportScheduleClient(cfg),
 		Review:                 NewReviewClient(cfg),
 		ReviewReport:           NewReviewReportClient(cfg),
 		ReviewVote:             NewReviewVoteClient(cfg),
@@ -603,6 +613,8 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		RefreshToken:           NewRefreshTokenClient(cfg),
 		Refund:                 NewRefundClient(cfg),
 		RelayState:             NewRelayStateClient(cfg),
+		Report:                 NewReportClient(cfg),
+		ReportSchedule:         NewReportScheduleClient(cfg),
 		Review:                 NewReviewClient(cfg),
 		ReviewReport:           NewReviewReportClient(cfg),
 		ReviewVote:             NewReviewVoteClient(cfg),
@@ -667,10 +679,10 @@ func (c *Client) Use(hooks ...Hook) {
 		c.MerchantSanction, c.Order, c.OrderAdjustment, c.OrderEvent, c.OrderItem,
 		c.Payment, c.PaymentNotification, c.PhoneCode, c.Product, c.ProductVariant,
 		c.Promotion, c.RedPacket, c.RedPacketCampaign, c.RedPacketClaimer,
-		c.RedPacketSpend, c.RefreshToken, c.Refund, c.RelayState, c.Review,
-		c.ReviewReport, c.ReviewVote, c.RiskAssessment, c.RiskListEntry,
-		c.SearchSynonym, c.SearchSynonymTerm, c.SearchToken, c.Shipment,
-		c.StockMovement, c.Ticket, c.TicketMessage, c.TotpCredential,
+		c.RedPacketSpend, c.RefreshToken, c.Refund, c.RelayState, c.Report,
+		c.ReportSchedule, c.Review, c.ReviewReport, c.ReviewVote, c.RiskAssessment,
+		c.RiskListEntry, c.SearchSynonym, c.SearchSynonymTerm, c.SearchToken,
+		c.Shipment, c.StockMovement, c.Ticket, c.TicketMessage, c.TotpCredential,
 		c.TotpRecoveryCode, c.TrackingEvent, c.Translation, c.Upload, c.User,
 		c.UserIdentity, c.WebSignInState, c.Webhook, c.WebhookAttempt,
 		c.WebhookDelivery,
@@ -695,10 +707,10 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 		c.MerchantSanction, c.Order, c.OrderAdjustment, c.OrderEvent, c.OrderItem,
 		c.Payment, c.PaymentNotification, c.PhoneCode, c.Product, c.ProductVariant,
 		c.Promotion, c.RedPacket, c.RedPacketCampaign, c.RedPacketClaimer,
-		c.RedPacketSpend, c.RefreshToken, c.Refund, c.RelayState, c.Review,
-		c.ReviewReport, c.ReviewVote, c.RiskAssessment, c.RiskListEntry,
-		c.SearchSynonym, c.SearchSynonymTerm, c.SearchToken, c.Shipment,
-		c.StockMovement, c.Ticket, c.TicketMessage, c.TotpCredential,
+		c.RedPacketSpend, c.RefreshToken, c.Refund, c.RelayState, c.Report,
+		c.ReportSchedule, c.Review, c.ReviewReport, c.ReviewVote, c.RiskAssessment,
+		c.RiskListEntry, c.SearchSynonym, c.SearchSynonymTerm, c.SearchToken,
+		c.Shipment, c.StockMovement, c.Ticket, c.TicketMessage, c.TotpCredential,
 		c.TotpRecoveryCode, c.TrackingEvent, c.Translation, c.Upload, c.User,
 		c.UserIdentity, c.WebSignInState, c.Webhook, c.WebhookAttempt,
 		c.WebhookDelivery,
@@ -824,6 +836,10 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Refund.mutate(ctx, m)
 	case *RelayStateMutation:
 		return c.RelayState.mutate(ctx, m)
+	case *ReportMutation:
+		return c.Report.mutate(ctx, m)
+	case *ReportScheduleMutation:
+		return c.ReportSchedule.mutate(ctx, m)
 	case *ReviewMutation:
 		return c.Review.mutate(ctx, m)
 	case *ReviewReportMutation:
@@ -9568,6 +9584,274 @@ func (c *RelayStateClient) mutate(ctx context.Context, m *RelayStateMutation) (V
 	}
 }
 
+// ReportClient is a client for the Report schema.
+type ReportClient struct {
+	config
+}
+
+// NewReportClient returns a client for the Report from the given config.
+func NewReportClient(c config) *ReportClient {
+	return &ReportClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `report.Hooks(f(g(h())))`.
+func (c *ReportClient) Use(hooks ...Hook) {
+	c.hooks.Report = append(c.hooks.Report, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `report.Intercept(f(g(h())))`.
+func (c *ReportClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Report = append(c.inters.Report, interceptors...)
+}
+
+// Create returns a builder for creating a Report entity.
+func (c *ReportClient) Create() *ReportCreate {
+	mutation := newReportMutation(c.config, OpCreate)
+	return &ReportCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Report entities.
+func (c *ReportClient) CreateBulk(builders ...*ReportCreate) *ReportCreateBulk {
+	return &ReportCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ReportClient) MapCreateBulk(slice any, setFunc func(*ReportCreate, int)) *ReportCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ReportCreateBulk{err: fmt.Errorf("calling to ReportClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ReportCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ReportCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Report.
+func (c *ReportClient) Update() *ReportUpdate {
+	mutation := newReportMutation(c.config, OpUpdate)
+	return &ReportUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ReportClient) UpdateOne(_m *Report) *ReportUpdateOne {
+	mutation := newReportMutation(c.config, OpUpdateOne, withReport(_m))
+	return &ReportUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ReportClient) UpdateOneID(id int) *ReportUpdateOne {
+	mutation := newReportMutation(c.config, OpUpdateOne, withReportID(id))
+	return &ReportUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Report.
+func (c *ReportClient) Delete() *ReportDelete {
+	mutation := newReportMutation(c.config, OpDelete)
+	return &ReportDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ReportClient) DeleteOne(_m *Report) *ReportDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ReportClient) DeleteOneID(id int) *ReportDeleteOne {
+	builder := c.Delete().Where(report.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ReportDeleteOne{builder}
+}
+
+// Query returns a query builder for Report.
+func (c *ReportClient) Query() *ReportQuery {
+	return &ReportQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeReport},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Report entity by its id.
+func (c *ReportClient) Get(ctx context.Context, id int) (*Report, error) {
+	return c.Query().Where(report.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ReportClient) GetX(ctx context.Context, id int) *Report {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *ReportClient) Hooks() []Hook {
+	hooks := c.hooks.Report
+	return append(hooks[:len(hooks):len(hooks)], report.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ReportClient) Interceptors() []Interceptor {
+	return c.inters.Report
+}
+
+func (c *ReportClient) mutate(ctx context.Context, m *ReportMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ReportCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ReportUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ReportUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ReportDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Report mutation op: %q", m.Op())
+	}
+}
+
+// ReportScheduleClient is a client for the ReportSchedule schema.
+type ReportScheduleClient struct {
+	config
+}
+
+// NewReportScheduleClient returns a client for the ReportSchedule from the given config.
+func NewReportScheduleClient(c config) *ReportScheduleClient {
+	return &ReportScheduleClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `reportschedule.Hooks(f(g(h())))`.
+func (c *ReportScheduleClient) Use(hooks ...Hook) {
+	c.hooks.ReportSchedule = append(c.hooks.ReportSchedule, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `reportschedule.Intercept(f(g(h())))`.
+func (c *ReportScheduleClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ReportSchedule = append(c.inters.ReportSchedule, interceptors...)
+}
+
+// Create returns a builder for creating a ReportSchedule entity.
+func (c *ReportScheduleClient) Create() *ReportScheduleCreate {
+	mutation := newReportScheduleMutation(c.config, OpCreate)
+	return &ReportScheduleCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ReportSchedule entities.
+func (c *ReportScheduleClient) CreateBulk(builders ...*ReportScheduleCreate) *ReportScheduleCreateBulk {
+	return &ReportScheduleCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ReportScheduleClient) MapCreateBulk(slice any, setFunc func(*ReportScheduleCreate, int)) *ReportScheduleCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ReportScheduleCreateBulk{err: fmt.Errorf("calling to ReportScheduleClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ReportScheduleCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ReportScheduleCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ReportSchedule.
+func (c *ReportScheduleClient) Update() *ReportScheduleUpdate {
+	mutation := newReportScheduleMutation(c.config, OpUpdate)
+	return &ReportScheduleUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ReportScheduleClient) UpdateOne(_m *ReportSchedule) *ReportScheduleUpdateOne {
+	mutation := newReportScheduleMutation(c.config, OpUpdateOne, withReportSchedule(_m))
+	return &ReportScheduleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ReportScheduleClient) UpdateOneID(id int) *ReportScheduleUpdateOne {
+	mutation := newReportScheduleMutation(c.config, OpUpdateOne, withReportScheduleID(id))
+	return &ReportScheduleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ReportSchedule.
+func (c *ReportScheduleClient) Delete() *ReportScheduleDelete {
+	mutation := newReportScheduleMutation(c.config, OpDelete)
+	return &ReportScheduleDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ReportScheduleClient) DeleteOne(_m *ReportSchedule) *ReportScheduleDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ReportScheduleClient) DeleteOneID(id int) *ReportScheduleDeleteOne {
+	builder := c.Delete().Where(reportschedule.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ReportScheduleDeleteOne{builder}
+}
+
+// Query returns a query builder for ReportSchedule.
+func (c *ReportScheduleClient) Query() *ReportScheduleQuery {
+	return &ReportScheduleQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeReportSchedule},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ReportSchedule entity by its id.
+func (c *ReportScheduleClient) Get(ctx context.Context, id int) (*ReportSchedule, error) {
+	return c.Query().Where(reportschedule.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ReportScheduleClient) GetX(ctx context.Context, id int) *ReportSchedule {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *ReportScheduleClient) Hooks() []Hook {
+	hooks := c.hooks.ReportSchedule
+	return append(hooks[:len(hooks):len(hooks)], reportschedule.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ReportScheduleClient) Interceptors() []Interceptor {
+	return c.inters.ReportSchedule
+}
+
+func (c *ReportScheduleClient) mutate(ctx context.Context, m *ReportScheduleMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ReportScheduleCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ReportScheduleUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ReportScheduleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ReportScheduleDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ReportSchedule mutation op: %q", m.Op())
+	}
+}
+
 // ReviewClient is a client for the Review schema.
 type ReviewClient struct {
 	config
@@ -13237,12 +13521,12 @@ type (
 		MerchantCreditSnapshot, MerchantInvitation, MerchantSanction, Order,
 		OrderAdjustment, OrderEvent, OrderItem, Payment, PaymentNotification,
 		PhoneCode, Product, ProductVariant, Promotion, RedPacket, RedPacketCampaign,
-		RedPacketClaimer, RedPacketSpend, RefreshToken, Refund, RelayState, Review,
-		ReviewReport, ReviewVote, RiskAssessment, RiskListEntry, SearchSynonym,
-		SearchSynonymTerm, SearchToken, Shipment, StockMovement, Ticket, TicketMessage,
-		TotpCredential, TotpRecoveryCode, TrackingEvent, Translation, Upload, User,
-		UserIdentity, WebSignInState, Webhook, WebhookAttempt,
-		WebhookDelivery []ent.Hook
+		RedPacketClaimer, RedPacketSpend, RefreshToken, Refund, RelayState, Report,
+		ReportSchedule, Review, ReviewReport, ReviewVote, RiskAssessment,
+		RiskListEntry, SearchSynonym, SearchSynonymTerm, SearchToken, Shipment,
+		StockMovement, Ticket, TicketMessage, TotpCredential, TotpRecoveryCode,
+		TrackingEvent, Translation, Upload, User, UserIdentity, WebSignInState,
+		Webhook, WebhookAttempt, WebhookDelivery []ent.Hook
 	}
 	inters struct {
 		Address, AfterSalesEvent, AfterSalesRequest, ApiClient, AuditLog, CartLine,
@@ -13255,12 +13539,12 @@ type (
 		MerchantCreditSnapshot, MerchantInvitation, MerchantSanction, Order,
 		OrderAdjustment, OrderEvent, OrderItem, Payment, PaymentNotification,
 		PhoneCode, Product, ProductVariant, Promotion, RedPacket, RedPacketCampaign,
-		RedPacketClaimer, RedPacketSpend, RefreshToken, Refund, RelayState, Review,
-		ReviewReport, ReviewVote, RiskAssessment, RiskListEntry, SearchSynonym,
-		SearchSynonymTerm, SearchToken, Shipment, StockMovement, Ticket, TicketMessage,
-		TotpCredential, TotpRecoveryCode, TrackingEvent, Translation, Upload, User,
-		UserIdentity, WebSignInState, Webhook, WebhookAttempt,
-		WebhookDelivery []ent.Interceptor
+		RedPacketClaimer, RedPacketSpend, RefreshToken, Refund, RelayState, Report,
+		ReportSchedule, Review, ReviewReport, ReviewVote, RiskAssessment,
+		RiskListEntry, SearchSynonym, SearchSynonymTerm, SearchToken, Shipment,
+		StockMovement, Ticket, TicketMessage, TotpCredential, TotpRecoveryCode,
+		TrackingEvent, Translation, Upload, User, UserIdentity, WebSignInState,
+		Webhook, WebhookAttempt, WebhookDelivery []ent.Interceptor
 	}
 )
 

@@ -61,6 +61,8 @@ import (
 	"github.com/xiadan/xiadan/ent/refreshtoken"
 	"github.com/xiadan/xiadan/ent/refund"
 	"github.com/xiadan/xiadan/ent/relaystate"
+	"github.com/xiadan/xiadan/ent/report"
+	"github.com/xiadan/xiadan/ent/reportschedule"
 	"github.com/xiadan/xiadan/ent/review"
 	"github.com/xiadan/xiadan/ent/reviewreport"
 	"github.com/xiadan/xiadan/ent/reviewvote"
@@ -93,7 +95,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 80)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 82)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   address.Table,
@@ -1409,6 +1411,59 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[57] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   report.Table,
+			Columns: report.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: report.FieldID,
+			},
+		},
+		Type: "Report",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			report.FieldCreatedAt:      {Type: field.TypeTime, Column: report.FieldCreatedAt},
+			report.FieldUpdatedAt:      {Type: field.TypeTime, Column: report.FieldUpdatedAt},
+			report.FieldMerchantID:     {Type: field.TypeInt, Column: report.FieldMerchantID},
+			report.FieldRequestedBy:    {Type: field.TypeInt, Column: report.FieldRequestedBy},
+			report.FieldScheduleID:     {Type: field.TypeInt, Column: report.FieldScheduleID},
+			report.FieldKind:           {Type: field.TypeEnum, Column: report.FieldKind},
+			report.FieldFormat:         {Type: field.TypeEnum, Column: report.FieldFormat},
+			report.FieldPeriodStart:    {Type: field.TypeTime, Column: report.FieldPeriodStart},
+			report.FieldPeriodEnd:      {Type: field.TypeTime, Column: report.FieldPeriodEnd},
+			report.FieldStatus:         {Type: field.TypeEnum, Column: report.FieldStatus},
+			report.FieldIdempotencyKey: {Type: field.TypeString, Column: report.FieldIdempotencyKey},
+			report.FieldAttempts:       {Type: field.TypeInt, Column: report.FieldAttempts},
+			report.FieldLeaseUntil:     {Type: field.TypeTime, Column: report.FieldLeaseUntil},
+			report.FieldRowCount:       {Type: field.TypeInt, Column: report.FieldRowCount},
+			report.FieldFileSize:       {Type: field.TypeInt64, Column: report.FieldFileSize},
+			report.FieldStorageKey:     {Type: field.TypeString, Column: report.FieldStorageKey},
+			report.FieldError:          {Type: field.TypeString, Column: report.FieldError},
+			report.FieldCompletedAt:    {Type: field.TypeTime, Column: report.FieldCompletedAt},
+			report.FieldNotifiedAt:     {Type: field.TypeTime, Column: report.FieldNotifiedAt},
+		},
+	}
+	graph.Nodes[58] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   reportschedule.Table,
+			Columns: reportschedule.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: reportschedule.FieldID,
+			},
+		},
+		Type: "ReportSchedule",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			reportschedule.FieldCreatedAt:        {Type: field.TypeTime, Column: reportschedule.FieldCreatedAt},
+			reportschedule.FieldUpdatedAt:        {Type: field.TypeTime, Column: reportschedule.FieldUpdatedAt},
+			reportschedule.FieldMerchantID:       {Type: field.TypeInt, Column: reportschedule.FieldMerchantID},
+			reportschedule.FieldOwnerID:          {Type: field.TypeInt, Column: reportschedule.FieldOwnerID},
+			reportschedule.FieldKind:             {Type: field.TypeEnum, Column: reportschedule.FieldKind},
+			reportschedule.FieldFormat:           {Type: field.TypeEnum, Column: reportschedule.FieldFormat},
+			reportschedule.FieldCadence:          {Type: field.TypeEnum, Column: reportschedule.FieldCadence},
+			reportschedule.FieldFirstPeriodStart: {Type: field.TypeTime, Column: reportschedule.FieldFirstPeriodStart},
+		},
+	}
+	graph.Nodes[59] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   review.Table,
 			Columns: review.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -1445,7 +1500,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			review.FieldFollowedUpAt:   {Type: field.TypeTime, Column: review.FieldFollowedUpAt},
 		},
 	}
-	graph.Nodes[58] = &sqlgraph.Node{
+	graph.Nodes[60] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   reviewreport.Table,
 			Columns: reviewreport.Columns,
@@ -1462,7 +1517,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			reviewreport.FieldCreatedAt: {Type: field.TypeTime, Column: reviewreport.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[59] = &sqlgraph.Node{
+	graph.Nodes[61] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   reviewvote.Table,
 			Columns: reviewvote.Columns,
@@ -1478,7 +1533,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			reviewvote.FieldCreatedAt: {Type: field.TypeTime, Column: reviewvote.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[60] = &sqlgraph.Node{
+	graph.Nodes[62] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   riskassessment.Table,
 			Columns: riskassessment.Columns,
@@ -1511,7 +1566,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			riskassessment.FieldDecisionNote: {Type: field.TypeString, Column: riskassessment.FieldDecisionNote},
 		},
 	}
-	graph.Nodes[61] = &sqlgraph.Node{
+	graph.Nodes[63] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   risklistentry.Table,
 			Columns: risklistentry.Columns,
@@ -1531,7 +1586,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			risklistentry.FieldCreatedBy: {Type: field.TypeInt, Column: risklistentry.FieldCreatedBy},
 		},
 	}
-	graph.Nodes[62] = &sqlgraph.Node{
+	graph.Nodes[64] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   searchsynonym.Table,
 			Columns: searchsynonym.Columns,
@@ -1547,7 +1602,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			searchsynonym.FieldUpdatedAt: {Type: field.TypeTime, Column: searchsynonym.FieldUpdatedAt},
 		},
 	}
-	graph.Nodes[63] = &sqlgraph.Node{
+	graph.Nodes[65] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   searchsynonymterm.Table,
 			Columns: searchsynonymterm.Columns,
@@ -1562,7 +1617,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			searchsynonymterm.FieldSynonymID: {Type: field.TypeInt, Column: searchsynonymterm.FieldSynonymID},
 		},
 	}
-	graph.Nodes[64] = &sqlgraph.Node{
+	graph.Nodes[66] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   searchtoken.Table,
 			Columns: searchtoken.Columns,
@@ -1578,7 +1633,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			searchtoken.FieldWeight:    {Type: field.TypeInt, Column: searchtoken.FieldWeight},
 		},
 	}
-	graph.Nodes[65] = &sqlgraph.Node{
+	graph.Nodes[67] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   shipment.Table,
 			Columns: shipment.Columns,
@@ -1598,7 +1653,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			shipment.FieldStatus:         {Type: field.TypeEnum, Column: shipment.FieldStatus},
 		},
 	}
-	graph.Nodes[66] = &sqlgraph.Node{
+	graph.Nodes[68] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   stockmovement.Table,
 			Columns: stockmovement.Columns,
@@ -1621,7 +1676,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			stockmovement.FieldCreatedAt:   {Type: field.TypeTime, Column: stockmovement.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[67] = &sqlgraph.Node{
+	graph.Nodes[69] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticket.Table,
 			Columns: ticket.Columns,
@@ -1652,7 +1707,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticket.FieldRatedAt:                {Type: field.TypeTime, Column: ticket.FieldRatedAt},
 		},
 	}
-	graph.Nodes[68] = &sqlgraph.Node{
+	graph.Nodes[70] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketmessage.Table,
 			Columns: ticketmessage.Columns,
@@ -1670,7 +1725,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticketmessage.FieldCreatedAt:  {Type: field.TypeTime, Column: ticketmessage.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[69] = &sqlgraph.Node{
+	graph.Nodes[71] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   totpcredential.Table,
 			Columns: totpcredential.Columns,
@@ -1688,7 +1743,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			totpcredential.FieldLastStep:  {Type: field.TypeInt64, Column: totpcredential.FieldLastStep},
 		},
 	}
-	graph.Nodes[70] = &sqlgraph.Node{
+	graph.Nodes[72] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   totprecoverycode.Table,
 			Columns: totprecoverycode.Columns,
@@ -1705,7 +1760,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			totprecoverycode.FieldUsedAt:    {Type: field.TypeTime, Column: totprecoverycode.FieldUsedAt},
 		},
 	}
-	graph.Nodes[71] = &sqlgraph.Node{
+	graph.Nodes[73] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   trackingevent.Table,
 			Columns: trackingevent.Columns,
@@ -1724,7 +1779,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			trackingevent.FieldCreatedAt:   {Type: field.TypeTime, Column: trackingevent.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[72] = &sqlgraph.Node{
+	graph.Nodes[74] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   translation.Table,
 			Columns: translation.Columns,
@@ -1743,7 +1798,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			translation.FieldUpdatedAt:  {Type: field.TypeTime, Column: translation.FieldUpdatedAt},
 		},
 	}
-	graph.Nodes[73] = &sqlgraph.Node{
+	graph.Nodes[75] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   upload.Table,
 			Columns: upload.Columns,
@@ -1776,7 +1831,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			upload.FieldExpiresAt:           {Type: field.TypeTime, Column: upload.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[74] = &sqlgraph.Node{
+	graph.Nodes[76] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -1802,7 +1857,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldEmailVerificationSentAt: {Type: field.TypeTime, Column: user.FieldEmailVerificationSentAt},
 		},
 	}
-	graph.Nodes[75] = &sqlgraph.Node{
+	graph.Nodes[77] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   useridentity.Table,
 			Columns: useridentity.Columns,
@@ -1822,7 +1877,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			useridentity.FieldLastUsedAt: {Type: field.TypeTime, Column: useridentity.FieldLastUsedAt},
 		},
 	}
-	graph.Nodes[76] = &sqlgraph.Node{
+	graph.Nodes[78] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   websigninstate.Table,
 			Columns: websigninstate.Columns,
@@ -1845,7 +1900,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			websigninstate.FieldUsedAt:      {Type: field.TypeTime, Column: websigninstate.FieldUsedAt},
 		},
 	}
-	graph.Nodes[77] = &sqlgraph.Node{
+	graph.Nodes[79] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhook.Table,
 			Columns: webhook.Columns,
@@ -1871,7 +1926,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhook.FieldFailingSince:            {Type: field.TypeTime, Column: webhook.FieldFailingSince},
 		},
 	}
-	graph.Nodes[78] = &sqlgraph.Node{
+	graph.Nodes[80] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookattempt.Table,
 			Columns: webhookattempt.Columns,
@@ -1890,7 +1945,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhookattempt.FieldCreatedAt:    {Type: field.TypeTime, Column: webhookattempt.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[79] = &sqlgraph.Node{
+	graph.Nodes[81] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookdelivery.Table,
 			Columns: webhookdelivery.Columns,
@@ -9215,6 +9270,221 @@ func (f *RelayStateFilter) WhereUpdatedAt(p entql.TimeP) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *ReportQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ReportQuery builder.
+func (_q *ReportQuery) Filter() *ReportFilter {
+	return &ReportFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ReportMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ReportMutation builder.
+func (m *ReportMutation) Filter() *ReportFilter {
+	return &ReportFilter{config: m.config, predicateAdder: m}
+}
+
+// ReportFilter provides a generic filtering capability at runtime for ReportQuery.
+type ReportFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ReportFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[57].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *ReportFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(report.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *ReportFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(report.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *ReportFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(report.FieldUpdatedAt))
+}
+
+// WhereMerchantID applies the entql int predicate on the merchant_id field.
+func (f *ReportFilter) WhereMerchantID(p entql.IntP) {
+	f.Where(p.Field(report.FieldMerchantID))
+}
+
+// WhereRequestedBy applies the entql int predicate on the requested_by field.
+func (f *ReportFilter) WhereRequestedBy(p entql.IntP) {
+	f.Where(p.Field(report.FieldRequestedBy))
+}
+
+// WhereScheduleID applies the entql int predicate on the schedule_id field.
+func (f *ReportFilter) WhereScheduleID(p entql.IntP) {
+	f.Where(p.Field(report.FieldScheduleID))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *ReportFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(report.FieldKind))
+}
+
+// WhereFormat applies the entql string predicate on the format field.
+func (f *ReportFilter) WhereFormat(p entql.StringP) {
+	f.Where(p.Field(report.FieldFormat))
+}
+
+// WherePeriodStart applies the entql time.Time predicate on the period_start field.
+func (f *ReportFilter) WherePeriodStart(p entql.TimeP) {
+	f.Where(p.Field(report.FieldPeriodStart))
+}
+
+// WherePeriodEnd applies the entql time.Time predicate on the period_end field.
+func (f *ReportFilter) WherePeriodEnd(p entql.TimeP) {
+	f.Where(p.Field(report.FieldPeriodEnd))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *ReportFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(report.FieldStatus))
+}
+
+// WhereIdempotencyKey applies the entql string predicate on the idempotency_key field.
+func (f *ReportFilter) WhereIdempotencyKey(p entql.StringP) {
+	f.Where(p.Field(report.FieldIdempotencyKey))
+}
+
+// WhereAttempts applies the entql int predicate on the attempts field.
+func (f *ReportFilter) WhereAttempts(p entql.IntP) {
+	f.Where(p.Field(report.FieldAttempts))
+}
+
+// WhereLeaseUntil applies the entql time.Time predicate on the lease_until field.
+func (f *ReportFilter) WhereLeaseUntil(p entql.TimeP) {
+	f.Where(p.Field(report.FieldLeaseUntil))
+}
+
+// WhereRowCount applies the entql int predicate on the row_count field.
+func (f *ReportFilter) WhereRowCount(p entql.IntP) {
+	f.Where(p.Field(report.FieldRowCount))
+}
+
+// WhereFileSize applies the entql int64 predicate on the file_size field.
+func (f *ReportFilter) WhereFileSize(p entql.Int64P) {
+	f.Where(p.Field(report.FieldFileSize))
+}
+
+// WhereStorageKey applies the entql string predicate on the storage_key field.
+func (f *ReportFilter) WhereStorageKey(p entql.StringP) {
+	f.Where(p.Field(report.FieldStorageKey))
+}
+
+// WhereError applies the entql string predicate on the error field.
+func (f *ReportFilter) WhereError(p entql.StringP) {
+	f.Where(p.Field(report.FieldError))
+}
+
+// WhereCompletedAt applies the entql time.Time predicate on the completed_at field.
+func (f *ReportFilter) WhereCompletedAt(p entql.TimeP) {
+	f.Where(p.Field(report.FieldCompletedAt))
+}
+
+// WhereNotifiedAt applies the entql time.Time predicate on the notified_at field.
+func (f *ReportFilter) WhereNotifiedAt(p entql.TimeP) {
+	f.Where(p.Field(report.FieldNotifiedAt))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *ReportScheduleQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ReportScheduleQuery builder.
+func (_q *ReportScheduleQuery) Filter() *ReportScheduleFilter {
+	return &ReportScheduleFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ReportScheduleMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ReportScheduleMutation builder.
+func (m *ReportScheduleMutation) Filter() *ReportScheduleFilter {
+	return &ReportScheduleFilter{config: m.config, predicateAdder: m}
+}
+
+// ReportScheduleFilter provides a generic filtering capability at runtime for ReportScheduleQuery.
+type ReportScheduleFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ReportScheduleFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[58].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *ReportScheduleFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(reportschedule.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *ReportScheduleFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(reportschedule.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *ReportScheduleFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(reportschedule.FieldUpdatedAt))
+}
+
+// WhereMerchantID applies the entql int predicate on the merchant_id field.
+func (f *ReportScheduleFilter) WhereMerchantID(p entql.IntP) {
+	f.Where(p.Field(reportschedule.FieldMerchantID))
+}
+
+// WhereOwnerID applies the entql int predicate on the owner_id field.
+func (f *ReportScheduleFilter) WhereOwnerID(p entql.IntP) {
+	f.Where(p.Field(reportschedule.FieldOwnerID))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *ReportScheduleFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(reportschedule.FieldKind))
+}
+
+// WhereFormat applies the entql string predicate on the format field.
+func (f *ReportScheduleFilter) WhereFormat(p entql.StringP) {
+	f.Where(p.Field(reportschedule.FieldFormat))
+}
+
+// WhereCadence applies the entql string predicate on the cadence field.
+func (f *ReportScheduleFilter) WhereCadence(p entql.StringP) {
+	f.Where(p.Field(reportschedule.FieldCadence))
+}
+
+// WhereFirstPeriodStart applies the entql time.Time predicate on the first_period_start field.
+func (f *ReportScheduleFilter) WhereFirstPeriodStart(p entql.TimeP) {
+	f.Where(p.Field(reportschedule.FieldFirstPeriodStart))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *ReviewQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -9243,7 +9513,7 @@ type ReviewFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ReviewFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[57].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[59].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9478,7 +9748,7 @@ type ReviewReportFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ReviewReportFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[58].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[60].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9552,7 +9822,7 @@ type ReviewVoteFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ReviewVoteFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[59].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[61].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9621,7 +9891,7 @@ type RiskAssessmentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RiskAssessmentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[60].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[62].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9817,7 +10087,7 @@ type RiskListEntryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RiskListEntryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[61].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[63].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9892,7 +10162,7 @@ type SearchSynonymFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SearchSynonymFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[62].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[64].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9961,7 +10231,7 @@ type SearchSynonymTermFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SearchSynonymTermFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[63].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[65].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10025,7 +10295,7 @@ type SearchTokenFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SearchTokenFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[64].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[66].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10094,7 +10364,7 @@ type ShipmentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ShipmentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[65].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[67].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10197,7 +10467,7 @@ type StockMovementFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StockMovementFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[66].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[68].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10315,7 +10585,7 @@ type TicketFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[67].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[69].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10459,7 +10729,7 @@ type TicketMessageFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketMessageFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[68].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[70].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10538,7 +10808,7 @@ type TotpCredentialFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TotpCredentialFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[69].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[71].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10617,7 +10887,7 @@ type TotpRecoveryCodeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TotpRecoveryCodeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[70].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[72].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10691,7 +10961,7 @@ type TrackingEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TrackingEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[71].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[73].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10775,7 +11045,7 @@ type TranslationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TranslationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[72].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[74].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10845,7 +11115,7 @@ type UploadFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UploadFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[73].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[75].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10985,7 +11255,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[74].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[76].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -11202,7 +11472,7 @@ type UserIdentityFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserIdentityFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[75].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[77].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -11291,7 +11561,7 @@ type WebSignInStateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebSignInStateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[76].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[78].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -11381,7 +11651,7 @@ type WebhookFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[77].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[79].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -11500,7 +11770,7 @@ type WebhookAttemptFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookAttemptFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[78].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[80].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -11584,7 +11854,7 @@ type WebhookDeliveryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookDeliveryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[79].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[81].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

@@ -31,6 +31,7 @@ import (
 	"github.com/xiadan/xiadan/internal/payments"
 	"github.com/xiadan/xiadan/internal/promotions"
 	"github.com/xiadan/xiadan/internal/redpackets"
+	"github.com/xiadan/xiadan/internal/reports"
 	"github.com/xiadan/xiadan/internal/reviews"
 	"github.com/xiadan/xiadan/internal/risk"
 	"github.com/xiadan/xiadan/internal/scalar"
@@ -76,6 +77,8 @@ type Resolver struct {
 	Risk *risk.Service
 	// DataRights answers export and erasure requests (internal/datarights).
 	DataRights *datarights.Service
+	// Reports builds CSV and XLSX reports and their schedules (internal/reports).
+	Reports *reports.Service
 }
 
 // NewSchema returns the executable schema with its resolvers and directives.

@@ -58,6 +58,7 @@ import (
 	"github.com/xiadan/xiadan/internal/promotions"
 	"github.com/xiadan/xiadan/internal/ratelimit"
 	"github.com/xiadan/xiadan/internal/redpackets"
+	"github.com/xiadan/xiadan/internal/reports"
 	"github.com/xiadan/xiadan/internal/reviews"
 	"github.com/xiadan/xiadan/internal/risk"
 	"github.com/xiadan/xiadan/internal/search"
@@ -108,6 +109,8 @@ type App struct {
 	Help    *helpcentre.Service
 	// DataRights answers data export and erasure requests (internal/datarights).
 	DataRights *datarights.Service
+	// Reports builds CSV and XLSX reports of orders, sales and settlements (internal/reports).
+	Reports *reports.Service
 	// Credit computes merchant credit and manages sanctions (internal/credit).
 	Credit *credit.Service
 	// Promotions manages automatic promotions and provides their checkout providers
@@ -277,6 +280,7 @@ func New(cfg config.Config, db *database.DB, logger *slog.Logger, opts ...Option
 		Uploads: uploads, Mailer: mailer, Logger: logger}
 	a.Help = &helpcentre.Service{}
 	a.DataRights = &datarights.Service{}
+	a.Reports = reports.New(uploads, mailer, db.Client, logger)
 	served := cfg.Locales
 	if len(served) == 0 { // a Config built by hand, as in tests
 		served = config.DefaultLocales
@@ -380,6 +384,7 @@ func (a *App) RunJobs(ctx context.Context) {
 	go a.Creators.RunJobs(ctx, a.DB.Client, a.Config.JobInterval, a.Logger)
 	go catalogfeed.RunPrune(ctx, a.DB.Client, a.Config.JobInterval, a.Config.StorefrontCache.ChangeRetention, a.Logger)
 	go a.Currency.RunJobs(ctx, a.Logger) // only with EXCHANGE_RATE_PROVIDER
+	go a.Reports.RunJobs(ctx, a.DB.Client, a.Config.JobInterval, a.Logger)
 	a.Orders.RunJobs(ctx, a.DB.Client, a.Config.JobInterval, a.Logger)
 }
 
@@ -399,7 +404,7 @@ func (a *App) GraphQL() *handler.Server {
 		AfterSales: a.AfterSales, Support: a.Support, Help: a.Help, Credit: a.Credit,
 		Coupons: a.Coupons, Promotions: a.Promotions, Members: a.Members, RedPackets: a.RedPackets,
 		ABTests: a.Experiments, CreatorProgram: a.Creators, Rates: a.Currency, Languages: a.Languages, Risk: a.Risk,
-		DataRights: a.DataRights}))
+		DataRights: a.DataRights, Reports: a.Reports}))
 	// graphql-transport-ws (the graphql-ws library, Apollo's GraphQLWsLink, urql) by our own
 	// transport, which keeps to the protocol's letter (websocket.go); gqlgen's serves the
 	// legacy subscriptions-transport-ws (subprotocol graphql-ws) and upgrades naming none.
