@@ -104,8 +104,8 @@ func (ReportSchedule) Fields() []ent.Field {
 			Annotations(entgql.Type("ReportFormat")),
 		field.Enum("cadence").Values("WEEKLY", "MONTHLY").Immutable().
 			Annotations(entgql.Type("ReportCadence")),
-		// The start of the first period it makes: the one running when it was made is
-		// skipped (it is not over), the ones before it were never asked for.
+		// The start of the first period it makes: the one running when it was made (its
+		// report is made once it is over); the ones before it were never asked for.
 		field.Time("first_period_start").SchemaType(datetime6).Immutable().Annotations(entgql.Skip()),
 	}
 }

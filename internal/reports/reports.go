@@ -305,7 +305,7 @@ type ScheduleInput struct {
 }
 
 // CreateSchedule makes a schedule of the caller's scope; its first report is of the
-// period after the one running now.
+// period running now, made once it is over.
 func (s *Service) CreateSchedule(ctx context.Context, db *ent.Client, in ScheduleInput) (*ent.ReportSchedule, error) {
 	mid, err := scope(ctx, db, in.MerchantID)
 	if err != nil {
@@ -331,7 +331,7 @@ func (s *Service) CreateSchedule(ctx context.Context, db *ent.Client, in Schedul
 	now := s.now()
 	cur := periodAround(in.Cadence, now)
 	return db.ReportSchedule.Create().SetNillableMerchantID(mid).SetOwnerID(viewer.FromContext(ctx).UserID).
-		SetKind(in.Kind).SetFormat(in.Format).SetCadence(in.Cadence).SetFirstPeriodStart(cur.End).
+		SetKind(in.Kind).SetFormat(in.Format).SetCadence(in.Cadence).SetFirstPeriodStart(cur.Start).
 		SetCreatedAt(now).SetUpdatedAt(now).Save(sys)
 }
 

@@ -342,6 +342,8 @@ func TestReportsArePrivate(t *testing.T) {
 		if code, _ := download(t, url); code != http.StatusForbidden {
 			t.Fatalf("expired download: %d", code)
 		}
+		// The clock moved past the access tokens' lifetime too.
+		w.admin, a = w.s.Login("admin@example.com").AccessToken, w.s.Login("tea-house-owner@example.com").AccessToken
 
 		platform := w.request(t, w.admin, map[string]any{"kind": "SALES", "format": "CSV"})
 		if platform.MerchantID != nil {
