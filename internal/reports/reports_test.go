@@ -169,6 +169,7 @@ func yuan(minor int64) string { return fmt.Sprintf("%d.%02d", minor/100, minor%1
 func TestOrdersReportListsThePlacedOrders(t *testing.T) {
 	forEach(t, func(t *testing.T, w *world) {
 		placed := []string{w.place(t, 2, true), w.place(t, 1, false), w.place(t, 3, true)}
+		w.s.App.Reports.PageSize = 2 // the orders come in two pages
 		owner := w.a.Owner.AccessToken
 		csvRep := w.request(t, owner, map[string]any{"kind": "ORDERS", "format": "CSV"})
 		if csvRep.Status != "QUEUED" || csvRep.DownloadURL != nil {
