@@ -74,6 +74,8 @@ import (
 	"github.com/xiadan/xiadan/ent/refreshtoken"
 	"github.com/xiadan/xiadan/ent/refund"
 	"github.com/xiadan/xiadan/ent/relaystate"
+	"github.com/xiadan/xiadan/ent/report"
+	"github.com/xiadan/xiadan/ent/reportschedule"
 	"github.com/xiadan/xiadan/ent/review"
 	"github.com/xiadan/xiadan/ent/reviewreport"
 	"github.com/xiadan/xiadan/ent/reviewvote"
@@ -219,6 +221,8 @@ func checkColumn(t, c string) error {
 			refreshtoken.Table:           refreshtoken.ValidColumn,
 			refund.Table:                 refund.ValidColumn,
 			relaystate.Table:             relaystate.ValidColumn,
+			report.Table:                 report.ValidColumn,
+			reportschedule.Table:         reportschedule.ValidColumn,
 			review.Table:                 review.ValidColumn,
 			reviewreport.Table:           reviewreport.ValidColumn,
 			reviewvote.Table:             reviewvote.ValidColumn,

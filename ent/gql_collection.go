@@ -31,6 +31,8 @@ import (
 	"github.com/xiadan/xiadan/ent/productvariant"
 	"github.com/xiadan/xiadan/ent/promotion"
 	"github.com/xiadan/xiadan/ent/refund"
+	"github.com/xiadan/xiadan/ent/report"
+	"github.com/xiadan/xiadan/ent/reportschedule"
 	"github.com/xiadan/xiadan/ent/review"
 	"github.com/xiadan/xiadan/ent/riskassessment"
 	"github.com/xiadan/xiadan/ent/risklistentry"
@@ -3267,6 +3269,248 @@ func newRefundPaginateArgs(rv map[string]any) *refundPaginateArgs {
 	}
 	if v, ok := rv[whereField].(*RefundWhereInput); ok {
 		args.opts = append(args.opts, WithRefundFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *ReportQuery) CollectFields(ctx context.Context, satisfies ...string) (*ReportQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *ReportQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(report.Columns))
+		selectedFields = []string{report.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "createdAt":
+			if _, ok := fieldSeen[report.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, report.FieldCreatedAt)
+				fieldSeen[report.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[report.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, report.FieldUpdatedAt)
+				fieldSeen[report.FieldUpdatedAt] = struct{}{}
+			}
+		case "kind":
+			if _, ok := fieldSeen[report.FieldKind]; !ok {
+				selectedFields = append(selectedFields, report.FieldKind)
+				fieldSeen[report.FieldKind] = struct{}{}
+			}
+		case "format":
+			if _, ok := fieldSeen[report.FieldFormat]; !ok {
+				selectedFields = append(selectedFields, report.FieldFormat)
+				fieldSeen[report.FieldFormat] = struct{}{}
+			}
+		case "periodStart":
+			if _, ok := fieldSeen[report.FieldPeriodStart]; !ok {
+				selectedFields = append(selectedFields, report.FieldPeriodStart)
+				fieldSeen[report.FieldPeriodStart] = struct{}{}
+			}
+		case "periodEnd":
+			if _, ok := fieldSeen[report.FieldPeriodEnd]; !ok {
+				selectedFields = append(selectedFields, report.FieldPeriodEnd)
+				fieldSeen[report.FieldPeriodEnd] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[report.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, report.FieldStatus)
+				fieldSeen[report.FieldStatus] = struct{}{}
+			}
+		case "rowCount":
+			if _, ok := fieldSeen[report.FieldRowCount]; !ok {
+				selectedFields = append(selectedFields, report.FieldRowCount)
+				fieldSeen[report.FieldRowCount] = struct{}{}
+			}
+		case "fileSize":
+			if _, ok := fieldSeen[report.FieldFileSize]; !ok {
+				selectedFields = append(selectedFields, report.FieldFileSize)
+				fieldSeen[report.FieldFileSize] = struct{}{}
+			}
+		case "error":
+			if _, ok := fieldSeen[report.FieldError]; !ok {
+				selectedFields = append(selectedFields, report.FieldError)
+				fieldSeen[report.FieldError] = struct{}{}
+			}
+		case "completedAt":
+			if _, ok := fieldSeen[report.FieldCompletedAt]; !ok {
+				selectedFields = append(selectedFields, report.FieldCompletedAt)
+				fieldSeen[report.FieldCompletedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type reportPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []ReportPaginateOption
+}
+
+func newReportPaginateArgs(rv map[string]any) *reportPaginateArgs {
+	args := &reportPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &ReportOrder{Field: &ReportOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithReportOrder(order))
+			}
+		case *ReportOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithReportOrder(v))
+			}
+		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *ReportScheduleQuery) CollectFields(ctx context.Context, satisfies ...string) (*ReportScheduleQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *ReportScheduleQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(reportschedule.Columns))
+		selectedFields = []string{reportschedule.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "createdAt":
+			if _, ok := fieldSeen[reportschedule.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, reportschedule.FieldCreatedAt)
+				fieldSeen[reportschedule.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[reportschedule.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, reportschedule.FieldUpdatedAt)
+				fieldSeen[reportschedule.FieldUpdatedAt] = struct{}{}
+			}
+		case "kind":
+			if _, ok := fieldSeen[reportschedule.FieldKind]; !ok {
+				selectedFields = append(selectedFields, reportschedule.FieldKind)
+				fieldSeen[reportschedule.FieldKind] = struct{}{}
+			}
+		case "format":
+			if _, ok := fieldSeen[reportschedule.FieldFormat]; !ok {
+				selectedFields = append(selectedFields, reportschedule.FieldFormat)
+				fieldSeen[reportschedule.FieldFormat] = struct{}{}
+			}
+		case "cadence":
+			if _, ok := fieldSeen[reportschedule.FieldCadence]; !ok {
+				selectedFields = append(selectedFields, reportschedule.FieldCadence)
+				fieldSeen[reportschedule.FieldCadence] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type reportschedulePaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []ReportSchedulePaginateOption
+}
+
+func newReportSchedulePaginateArgs(rv map[string]any) *reportschedulePaginateArgs {
+	args := &reportschedulePaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &ReportScheduleOrder{Field: &ReportScheduleOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithReportScheduleOrder(order))
+			}
+		case *ReportScheduleOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithReportScheduleOrder(v))
+			}
+		}
 	}
 	return args
 }

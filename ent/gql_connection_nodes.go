@@ -222,6 +222,24 @@ func (c *RefundConnection) Nodes() []*Refund {
 }
 
 // Nodes returns the nodes of the connection's edges, in order.
+func (c *ReportConnection) Nodes() []*Report {
+	nodes := make([]*Report, len(c.Edges))
+	for i, e := range c.Edges {
+		nodes[i] = e.Node
+	}
+	return nodes
+}
+
+// Nodes returns the nodes of the connection's edges, in order.
+func (c *ReportScheduleConnection) Nodes() []*ReportSchedule {
+	nodes := make([]*ReportSchedule, len(c.Edges))
+	for i, e := range c.Edges {
+		nodes[i] = e.Node
+	}
+	return nodes
+}
+
+// Nodes returns the nodes of the connection's edges, in order.
 func (c *ReviewConnection) Nodes() []*Review {
 	nodes := make([]*Review, len(c.Edges))
 	for i, e := range c.Edges {

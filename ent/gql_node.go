@@ -35,6 +35,8 @@ import (
 	"github.com/xiadan/xiadan/ent/productvariant"
 	"github.com/xiadan/xiadan/ent/promotion"
 	"github.com/xiadan/xiadan/ent/refund"
+	"github.com/xiadan/xiadan/ent/report"
+	"github.com/xiadan/xiadan/ent/reportschedule"
 	"github.com/xiadan/xiadan/ent/review"
 	"github.com/xiadan/xiadan/ent/riskassessment"
 	"github.com/xiadan/xiadan/ent/risklistentry"
@@ -176,6 +178,16 @@ var refundImplementors = []string{"Refund", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*Refund) IsNode() {}
+
+var reportImplementors = []string{"Report", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Report) IsNode() {}
+
+var reportscheduleImplementors = []string{"ReportSchedule", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*ReportSchedule) IsNode() {}
 
 var reviewImplementors = []string{"Review", "Node"}
 
@@ -541,6 +553,24 @@ func (c *Client) noder(ctx context.Context, table string, id int) (Noder, error)
 			Where(refund.ID(id))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, refundImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case report.Table:
+		query := c.Report.Query().
+			Where(report.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, reportImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case reportschedule.Table:
+		query := c.ReportSchedule.Query().
+			Where(reportschedule.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, reportscheduleImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -1125,6 +1155,38 @@ func (c *Client) noders(ctx context.Context, table string, ids []int) ([]Noder, 
 		query := c.Refund.Query().
 			Where(refund.IDIn(ids...))
 		query, err := query.CollectFields(ctx, refundImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case report.Table:
+		query := c.Report.Query().
+			Where(report.IDIn(ids...))
+		query, err := query.CollectFields(ctx, reportImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case reportschedule.Table:
+		query := c.ReportSchedule.Query().
+			Where(reportschedule.IDIn(ids...))
+		query, err := query.CollectFields(ctx, reportscheduleImplementors...)
 		if err != nil {
 			return nil, err
 		}

@@ -138,6 +138,10 @@ type Tx struct {
 	Refund *RefundClient
 	// RelayState is the client for interacting with the RelayState builders.
 	RelayState *RelayStateClient
+	// Report is the client for interacting with the Report builders.
+	Report *ReportClient
+	// ReportSchedule is the client for interacting with the ReportSchedule builders.
+	ReportSchedule *ReportScheduleClient
 	// Review is the client for interacting with the Review builders.
 	Review *ReviewClient
 	// ReviewReport is the client for interacting with the ReviewReport builders.
@@ -377,6 +381,8 @@ func (tx *Tx) init() {
 	tx.RefreshToken = NewRefreshTokenClient(tx.config)
 	tx.Refund = NewRefundClient(tx.config)
 	tx.RelayState = NewRelayStateClient(tx.config)
+	tx.Report = NewReportClient(tx.config)
+	tx.ReportSchedule = NewReportScheduleClient(tx.config)
 	tx.Review = NewReviewClient(tx.config)
 	tx.ReviewReport = NewReviewReportClient(tx.config)
 	tx.ReviewVote = NewReviewVoteClient(tx.config)

@@ -167,6 +167,9 @@ func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 // Refund returns RefundResolver implementation.
 func (r *Resolver) Refund() RefundResolver { return &refundResolver{r} }
 
+// Report returns ReportResolver implementation.
+func (r *Resolver) Report() ReportResolver { return &reportResolver{r} }
+
 // Review returns ReviewResolver implementation.
 func (r *Resolver) Review() ReviewResolver { return &reviewResolver{r} }
 
@@ -205,6 +208,7 @@ type (
 	promotionResolver         struct{ *Resolver }
 	queryResolver             struct{ *Resolver }
 	refundResolver            struct{ *Resolver }
+	reportResolver            struct{ *Resolver }
 	reviewResolver            struct{ *Resolver }
 	ticketResolver            struct{ *Resolver }
 	ticketMessageResolver     struct{ *Resolver }

@@ -32,6 +32,7 @@ import (
 	"github.com/xiadan/xiadan/internal/payments"
 	"github.com/xiadan/xiadan/internal/promotions"
 	"github.com/xiadan/xiadan/internal/redpackets"
+	"github.com/xiadan/xiadan/internal/reports"
 	"github.com/xiadan/xiadan/internal/reviews"
 	"github.com/xiadan/xiadan/internal/risk"
 	"github.com/xiadan/xiadan/internal/scalar"
@@ -79,6 +80,8 @@ type Resolver struct {
 	DataRights *datarights.Service
 	// Analytics records behaviour events and answers dashboards (internal/analytics).
 	Analytics *analytics.Service
+	// Reports builds CSV and XLSX reports and their schedules (internal/reports).
+	Reports *reports.Service
 }
 
 // NewSchema returns the executable schema with its resolvers and directives.

@@ -71,6 +71,8 @@ import (
 	"github.com/xiadan/xiadan/ent/refreshtoken"
 	"github.com/xiadan/xiadan/ent/refund"
 	"github.com/xiadan/xiadan/ent/relaystate"
+	"github.com/xiadan/xiadan/ent/report"
+	"github.com/xiadan/xiadan/ent/reportschedule"
 	"github.com/xiadan/xiadan/ent/review"
 	"github.com/xiadan/xiadan/ent/reviewreport"
 	"github.com/xiadan/xiadan/ent/reviewvote"
@@ -1826,6 +1828,60 @@ func (f TraverseRelayState) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.RelayStateQuery", q)
 }
 
+// The ReportFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ReportFunc func(context.Context, *ent.ReportQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ReportFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ReportQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ReportQuery", q)
+}
+
+// The TraverseReport type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseReport func(context.Context, *ent.ReportQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseReport) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseReport) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ReportQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ReportQuery", q)
+}
+
+// The ReportScheduleFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ReportScheduleFunc func(context.Context, *ent.ReportScheduleQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ReportScheduleFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ReportScheduleQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ReportScheduleQuery", q)
+}
+
+// The TraverseReportSchedule type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseReportSchedule func(context.Context, *ent.ReportScheduleQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseReportSchedule) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseReportSchedule) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ReportScheduleQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ReportScheduleQuery", q)
+}
+
 // The ReviewFunc type is an adapter to allow the use of ordinary function as a Querier.
 type ReviewFunc func(context.Context, *ent.ReviewQuery) (ent.Value, error)
 
@@ -2574,6 +2630,10 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.RefundQuery, predicate.Refund, refund.OrderOption]{typ: ent.TypeRefund, tq: q}, nil
 	case *ent.RelayStateQuery:
 		return &query[*ent.RelayStateQuery, predicate.RelayState, relaystate.OrderOption]{typ: ent.TypeRelayState, tq: q}, nil
+	case *ent.ReportQuery:
+		return &query[*ent.ReportQuery, predicate.Report, report.OrderOption]{typ: ent.TypeReport, tq: q}, nil
+	case *ent.ReportScheduleQuery:
+		return &query[*ent.ReportScheduleQuery, predicate.ReportSchedule, reportschedule.OrderOption]{typ: ent.TypeReportSchedule, tq: q}, nil
 	case *ent.ReviewQuery:
 		return &query[*ent.ReviewQuery, predicate.Review, review.OrderOption]{typ: ent.TypeReview, tq: q}, nil
 	case *ent.ReviewReportQuery:

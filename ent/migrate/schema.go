@@ -2212,6 +2212,82 @@ var (
 		Columns:    RelayStatesColumns,
 		PrimaryKey: []*schema.Column{RelayStatesColumns[0]},
 	}
+	// ReportsColumns holds the columns for the "reports" table.
+	ReportsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "merchant_id", Type: field.TypeInt, Nullable: true},
+		{Name: "requested_by", Type: field.TypeInt},
+		{Name: "schedule_id", Type: field.TypeInt, Nullable: true},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"ORDERS", "SALES", "SETTLEMENTS"}},
+		{Name: "format", Type: field.TypeEnum, Enums: []string{"CSV", "XLSX"}},
+		{Name: "period_start", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "period_end", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"QUEUED", "RUNNING", "READY", "FAILED"}, Default: "QUEUED"},
+		{Name: "idempotency_key", Type: field.TypeString, Size: 128},
+		{Name: "attempts", Type: field.TypeInt, Default: 0},
+		{Name: "lease_until", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "row_count", Type: field.TypeInt, Nullable: true},
+		{Name: "file_size", Type: field.TypeInt64, Nullable: true},
+		{Name: "storage_key", Type: field.TypeString, Nullable: true, Size: 200},
+		{Name: "error", Type: field.TypeString, Nullable: true, Size: 500},
+		{Name: "completed_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "notified_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+	}
+	// ReportsTable holds the schema information for the "reports" table.
+	ReportsTable = &schema.Table{
+		Name:       "reports",
+		Columns:    ReportsColumns,
+		PrimaryKey: []*schema.Column{ReportsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "report_requested_by_idempotency_key",
+				Unique:  true,
+				Columns: []*schema.Column{ReportsColumns[4], ReportsColumns[11]},
+			},
+			{
+				Name:    "report_schedule_id_period_start",
+				Unique:  true,
+				Columns: []*schema.Column{ReportsColumns[5], ReportsColumns[8]},
+			},
+			{
+				Name:    "report_status_lease_until",
+				Unique:  false,
+				Columns: []*schema.Column{ReportsColumns[10], ReportsColumns[13]},
+			},
+			{
+				Name:    "report_merchant_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{ReportsColumns[3], ReportsColumns[1]},
+			},
+		},
+	}
+	// ReportSchedulesColumns holds the columns for the "report_schedules" table.
+	ReportSchedulesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "merchant_id", Type: field.TypeInt, Nullable: true},
+		{Name: "owner_id", Type: field.TypeInt},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"ORDERS", "SALES", "SETTLEMENTS"}},
+		{Name: "format", Type: field.TypeEnum, Enums: []string{"CSV", "XLSX"}},
+		{Name: "cadence", Type: field.TypeEnum, Enums: []string{"WEEKLY", "MONTHLY"}},
+		{Name: "first_period_start", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+	}
+	// ReportSchedulesTable holds the schema information for the "report_schedules" table.
+	ReportSchedulesTable = &schema.Table{
+		Name:       "report_schedules",
+		Columns:    ReportSchedulesColumns,
+		PrimaryKey: []*schema.Column{ReportSchedulesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "reportschedule_merchant_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{ReportSchedulesColumns[3], ReportSchedulesColumns[1]},
+			},
+		},
+	}
 	// ReviewsColumns holds the columns for the "reviews" table.
 	ReviewsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -3166,6 +3242,8 @@ var (
 		RefreshTokensTable,
 		RefundsTable,
 		RelayStatesTable,
+		ReportsTable,
+		ReportSchedulesTable,
 		ReviewsTable,
 		ReviewReportsTable,
 		ReviewVotesTable,
@@ -3417,6 +3495,12 @@ func init() {
 	}
 	RelayStatesTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(98784247808),
+	}
+	ReportsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(343597383680),
+	}
+	ReportSchedulesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(347892350976),
 	}
 	ReviewsTable.ForeignKeys[0].RefTable = OrderItemsTable
 	ReviewsTable.ForeignKeys[1].RefTable = ProductsTable

@@ -192,6 +192,12 @@ type Refund func(*sql.Selector)
 // RelayState is the predicate function for relaystate builders.
 type RelayState func(*sql.Selector)
 
+// Report is the predicate function for report builders.
+type Report func(*sql.Selector)
+
+// ReportSchedule is the predicate function for reportschedule builders.
+type ReportSchedule func(*sql.Selector)
+
 // Review is the predicate function for review builders.
 type Review func(*sql.Selector)
 

@@ -1599,6 +1599,54 @@ func (f RelayStateMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Muta
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.RelayStateMutation", m)
 }
 
+// The ReportQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ReportQueryRuleFunc func(context.Context, *ent.ReportQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ReportQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ReportQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ReportQuery", q)
+}
+
+// The ReportMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ReportMutationRuleFunc func(context.Context, *ent.ReportMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ReportMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ReportMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ReportMutation", m)
+}
+
+// The ReportScheduleQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ReportScheduleQueryRuleFunc func(context.Context, *ent.ReportScheduleQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ReportScheduleQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ReportScheduleQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ReportScheduleQuery", q)
+}
+
+// The ReportScheduleMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ReportScheduleMutationRuleFunc func(context.Context, *ent.ReportScheduleMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ReportScheduleMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ReportScheduleMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ReportScheduleMutation", m)
+}
+
 // The ReviewQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type ReviewQueryRuleFunc func(context.Context, *ent.ReviewQuery) error
@@ -2310,6 +2358,10 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.RelayStateQuery:
 		return q.Filter(), nil
+	case *ent.ReportQuery:
+		return q.Filter(), nil
+	case *ent.ReportScheduleQuery:
+		return q.Filter(), nil
 	case *ent.ReviewQuery:
 		return q.Filter(), nil
 	case *ent.ReviewReportQuery:
@@ -2486,6 +2538,10 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.RefundMutation:
 		return m.Filter(), nil
 	case *ent.RelayStateMutation:
+		return m.Filter(), nil
+	case *ent.ReportMutation:
+		return m.Filter(), nil
+	case *ent.ReportScheduleMutation:
 		return m.Filter(), nil
 	case *ent.ReviewMutation:
 		return m.Filter(), nil

@@ -68,6 +68,8 @@ import (
 	"github.com/xiadan/xiadan/ent/refreshtoken"
 	"github.com/xiadan/xiadan/ent/refund"
 	"github.com/xiadan/xiadan/ent/relaystate"
+	"github.com/xiadan/xiadan/ent/report"
+	"github.com/xiadan/xiadan/ent/reportschedule"
 	"github.com/xiadan/xiadan/ent/review"
 	"github.com/xiadan/xiadan/ent/reviewreport"
 	"github.com/xiadan/xiadan/ent/reviewvote"
@@ -3841,6 +3843,72 @@ func init() {
 	relaystate.DefaultUpdatedAt = relaystateDescUpdatedAt.Default.(func() time.Time)
 	// relaystate.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
 	relaystate.UpdateDefaultUpdatedAt = relaystateDescUpdatedAt.UpdateDefault.(func() time.Time)
+	reportMixin := schema.Report{}.Mixin()
+	report.Policy = privacy.NewPolicies(schema.Report{})
+	report.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := report.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	reportMixinFields0 := reportMixin[0].Fields()
+	_ = reportMixinFields0
+	reportFields := schema.Report{}.Fields()
+	_ = reportFields
+	// reportDescCreatedAt is the schema descriptor for created_at field.
+	reportDescCreatedAt := reportMixinFields0[0].Descriptor()
+	// report.DefaultCreatedAt holds the default value on creation for the created_at field.
+	report.DefaultCreatedAt = reportDescCreatedAt.Default.(func() time.Time)
+	// reportDescUpdatedAt is the schema descriptor for updated_at field.
+	reportDescUpdatedAt := reportMixinFields0[1].Descriptor()
+	// report.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	report.DefaultUpdatedAt = reportDescUpdatedAt.Default.(func() time.Time)
+	// report.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	report.UpdateDefaultUpdatedAt = reportDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// reportDescIdempotencyKey is the schema descriptor for idempotency_key field.
+	reportDescIdempotencyKey := reportFields[8].Descriptor()
+	// report.IdempotencyKeyValidator is a validator for the "idempotency_key" field. It is called by the builders before save.
+	report.IdempotencyKeyValidator = reportDescIdempotencyKey.Validators[0].(func(string) error)
+	// reportDescAttempts is the schema descriptor for attempts field.
+	reportDescAttempts := reportFields[9].Descriptor()
+	// report.DefaultAttempts holds the default value on creation for the attempts field.
+	report.DefaultAttempts = reportDescAttempts.Default.(int)
+	// report.AttemptsValidator is a validator for the "attempts" field. It is called by the builders before save.
+	report.AttemptsValidator = reportDescAttempts.Validators[0].(func(int) error)
+	// reportDescStorageKey is the schema descriptor for storage_key field.
+	reportDescStorageKey := reportFields[13].Descriptor()
+	// report.StorageKeyValidator is a validator for the "storage_key" field. It is called by the builders before save.
+	report.StorageKeyValidator = reportDescStorageKey.Validators[0].(func(string) error)
+	// reportDescError is the schema descriptor for error field.
+	reportDescError := reportFields[14].Descriptor()
+	// report.ErrorValidator is a validator for the "error" field. It is called by the builders before save.
+	report.ErrorValidator = reportDescError.Validators[0].(func(string) error)
+	reportscheduleMixin := schema.ReportSchedule{}.Mixin()
+	reportschedule.Policy = privacy.NewPolicies(schema.ReportSchedule{})
+	reportschedule.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := reportschedule.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	reportscheduleMixinFields0 := reportscheduleMixin[0].Fields()
+	_ = reportscheduleMixinFields0
+	reportscheduleFields := schema.ReportSchedule{}.Fields()
+	_ = reportscheduleFields
+	// reportscheduleDescCreatedAt is the schema descriptor for created_at field.
+	reportscheduleDescCreatedAt := reportscheduleMixinFields0[0].Descriptor()
+	// reportschedule.DefaultCreatedAt holds the default value on creation for the created_at field.
+	reportschedule.DefaultCreatedAt = reportscheduleDescCreatedAt.Default.(func() time.Time)
+	// reportscheduleDescUpdatedAt is the schema descriptor for updated_at field.
+	reportscheduleDescUpdatedAt := reportscheduleMixinFields0[1].Descriptor()
+	// reportschedule.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	reportschedule.DefaultUpdatedAt = reportscheduleDescUpdatedAt.Default.(func() time.Time)
+	// reportschedule.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	reportschedule.UpdateDefaultUpdatedAt = reportscheduleDescUpdatedAt.UpdateDefault.(func() time.Time)
 	reviewMixin := schema.Review{}.Mixin()
 	review.Policy = privacy.NewPolicies(schema.Review{})
 	review.Hooks[0] = func(next ent.Mutator) ent.Mutator {

@@ -14,7 +14,9 @@ import (
 	"github.com/xiadan/xiadan/ent/orderevent"
 	"github.com/xiadan/xiadan/ent/payment"
 	"github.com/xiadan/xiadan/ent/product"
+	"github.com/xiadan/xiadan/ent/reportschedule"
 	"github.com/xiadan/xiadan/ent/risklistentry"
+	"github.com/xiadan/xiadan/ent/schema/schematype"
 	"github.com/xiadan/xiadan/ent/trackingevent"
 	"github.com/xiadan/xiadan/ent/upload"
 	"github.com/xiadan/xiadan/internal/identity"
@@ -117,6 +119,14 @@ type CreateProductInput struct {
 	Attributes  []*ProductAttributeInput `json:"attributes,omitempty"`
 	// At least one; option names must be the same across variants.
 	Variants []*ProductVariantInput `json:"variants"`
+}
+
+type CreateReportScheduleInput struct {
+	// The shop (its members: their own, may be left out); admins leave it out for the platform.
+	MerchantID *int                    `json:"merchantID,omitempty"`
+	Kind       schematype.ReportKind   `json:"kind"`
+	Format     schematype.ReportFormat `json:"format"`
+	Cadence    reportschedule.Cadence  `json:"cadence"`
 }
 
 type CreateReviewInput struct {
@@ -285,6 +295,19 @@ type RequestAfterSalesInput struct {
 	Amount *string `json:"amount,omitempty"`
 	// READY uploads of purpose AFTER_SALES_EVIDENCE (photos, videos), at most 9.
 	EvidenceUploadIDs []int `json:"evidenceUploadIDs,omitempty"`
+}
+
+type RequestReportInput struct {
+	// The shop (its members: their own, may be left out); admins leave it out for the platform.
+	MerchantID *int                    `json:"merchantID,omitempty"`
+	Kind       schematype.ReportKind   `json:"kind"`
+	Format     schematype.ReportFormat `json:"format"`
+	// First day, YYYY-MM-DD, Asia/Shanghai.
+	From string `json:"from"`
+	// Last day (inclusive), YYYY-MM-DD, Asia/Shanghai; not after today, at most 366 days after from.
+	To string `json:"to"`
+	// The same key (per person) returns the same report, whatever the other fields say.
+	IdempotencyKey string `json:"idempotencyKey"`
 }
 
 // Who wrote a review, as the viewer may know it.

@@ -59,6 +59,7 @@ import (
 	"github.com/xiadan/xiadan/internal/promotions"
 	"github.com/xiadan/xiadan/internal/ratelimit"
 	"github.com/xiadan/xiadan/internal/redpackets"
+	"github.com/xiadan/xiadan/internal/reports"
 	"github.com/xiadan/xiadan/internal/reviews"
 	"github.com/xiadan/xiadan/internal/risk"
 	"github.com/xiadan/xiadan/internal/search"
@@ -111,6 +112,8 @@ type App struct {
 	DataRights *datarights.Service
 	// Analytics records behaviour events and answers dashboards (internal/analytics).
 	Analytics *analytics.Service
+	// Reports builds CSV and XLSX reports of orders, sales and settlements (internal/reports).
+	Reports *reports.Service
 	// Credit computes merchant credit and manages sanctions (internal/credit).
 	Credit *credit.Service
 	// Promotions manages automatic promotions and provides their checkout providers
@@ -293,6 +296,7 @@ func New(cfg config.Config, db *database.DB, logger *slog.Logger, opts ...Option
 	if a.Analytics, err = analytics.New(db.Client, db.SQL, limits, cfg.Analytics, logger); err != nil {
 		return nil, err
 	}
+	a.Reports = reports.New(uploads, mailer, db.Client, logger)
 	served := cfg.Locales
 	if len(served) == 0 { // a Config built by hand, as in tests
 		served = config.DefaultLocales
@@ -398,6 +402,7 @@ func (a *App) RunJobs(ctx context.Context) {
 	go catalogfeed.RunPrune(ctx, a.DB.Client, a.Config.JobInterval, a.Config.StorefrontCache.ChangeRetention, a.Logger)
 	go a.Currency.RunJobs(ctx, a.Logger) // only with EXCHANGE_RATE_PROVIDER
 	go a.Analytics.RunJobs(ctx, a.Config.JobInterval)
+	go a.Reports.RunJobs(ctx, a.DB.Client, a.Config.JobInterval, a.Logger)
 	a.Orders.RunJobs(ctx, a.DB.Client, a.Config.JobInterval, a.Logger)
 }
 
@@ -417,7 +422,7 @@ func (a *App) GraphQL() *handler.Server {
 		AfterSales: a.AfterSales, Support: a.Support, Help: a.Help, Credit: a.Credit,
 		Coupons: a.Coupons, Promotions: a.Promotions, Members: a.Members, RedPackets: a.RedPackets,
 		ABTests: a.Experiments, CreatorProgram: a.Creators, Rates: a.Currency, Languages: a.Languages, Risk: a.Risk,
-		DataRights: a.DataRights, Analytics: a.Analytics}))
+		DataRights: a.DataRights, Analytics: a.Analytics, Reports: a.Reports}))
 	// graphql-transport-ws (the graphql-ws library, Apollo's GraphQLWsLink, urql) by our own
 	// transport, which keeps to the protocol's letter (websocket.go); gqlgen's serves the
 	// legacy subscriptions-transport-ws (subprotocol graphql-ws) and upgrades naming none.

@@ -32,6 +32,7 @@ func (a *App) SetClock(c Clock) {
 	a.RedPackets.Now = c.Now
 	a.Experiments.Now = c.Now
 	a.Creators.Now = c.Now
+	a.Reports.Now = c.Now
 }
 
 func (a *App) now() time.Time {

@@ -46,6 +46,23 @@ type Service struct {
 
 	mu    sync.RWMutex
 	clock func() time.Time
+	// private are the files other packages keep in the store (ServePrivate).
+	private []privateFiles
+}
+
+// privateFiles is a key prefix whose files another package stores and vouches for.
+type privateFiles struct {
+	prefix string
+	served func(ctx context.Context, key string) (contentType string, ok bool)
+}
+
+// ServePrivate has the disk store's file server serve files under prefix (which no
+// upload purpose uses) through signed URLs only, when served vouches for the key: for
+// files a package writes itself, such as reports (internal/reports). Call it before serving.
+func (s *Service) ServePrivate(prefix string, served func(ctx context.Context, key string) (contentType string, ok bool)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.private = append(s.private, privateFiles{prefix: prefix, served: served})
 }
 
 // New returns the service of cfg. Outside production, the disk store's URL key is
@@ -509,6 +526,15 @@ type gate struct{ s *Service }
 
 // Served finds the processed file or thumbnail at key.
 func (g gate) Served(ctx context.Context, key string) (string, bool, bool) {
+	g.s.mu.RLock()
+	private := g.s.private
+	g.s.mu.RUnlock()
+	for _, p := range private {
+		if strings.HasPrefix(key, p.prefix) {
+			ct, ok := p.served(ctx, key)
+			return ct, false, ok
+		}
+	}
 	base, size := key, 0
 	if i := strings.LastIndex(key, "-t"); i > 0 {
 		if n, err := strconv.Atoi(key[i+2:]); err == nil {
