@@ -30,6 +30,7 @@ import (
 	"github.com/xiadan/xiadan/internal/orders"
 	"github.com/xiadan/xiadan/internal/payments"
 	"github.com/xiadan/xiadan/internal/promotions"
+	"github.com/xiadan/xiadan/internal/recommend"
 	"github.com/xiadan/xiadan/internal/redpackets"
 	"github.com/xiadan/xiadan/internal/reviews"
 	"github.com/xiadan/xiadan/internal/risk"
@@ -76,6 +77,8 @@ type Resolver struct {
 	Risk *risk.Service
 	// DataRights answers export and erasure requests (internal/datarights).
 	DataRights *datarights.Service
+	// Recommend answers recommendations (internal/recommend).
+	Recommend *recommend.Service
 }
 
 // NewSchema returns the executable schema with its resolvers and directives.

@@ -57,6 +57,7 @@ import (
 	"github.com/xiadan/xiadan/internal/pricing"
 	"github.com/xiadan/xiadan/internal/promotions"
 	"github.com/xiadan/xiadan/internal/ratelimit"
+	"github.com/xiadan/xiadan/internal/recommend"
 	"github.com/xiadan/xiadan/internal/redpackets"
 	"github.com/xiadan/xiadan/internal/reviews"
 	"github.com/xiadan/xiadan/internal/risk"
@@ -108,6 +109,8 @@ type App struct {
 	Help    *helpcentre.Service
 	// DataRights answers data export and erasure requests (internal/datarights).
 	DataRights *datarights.Service
+	// Recommend answers recommendations and keeps their counts (internal/recommend).
+	Recommend *recommend.Service
 	// Credit computes merchant credit and manages sanctions (internal/credit).
 	Credit *credit.Service
 	// Promotions manages automatic promotions and provides their checkout providers
@@ -277,6 +280,7 @@ func New(cfg config.Config, db *database.DB, logger *slog.Logger, opts ...Option
 		Uploads: uploads, Mailer: mailer, Logger: logger}
 	a.Help = &helpcentre.Service{}
 	a.DataRights = &datarights.Service{}
+	a.Recommend = &recommend.Service{Now: a.now, SettleLag: 2 * time.Minute}
 	served := cfg.Locales
 	if len(served) == 0 { // a Config built by hand, as in tests
 		served = config.DefaultLocales
@@ -378,6 +382,7 @@ func (a *App) RunJobs(ctx context.Context) {
 	go a.Credit.RunJobs(standing.WithClock(ctx, a.now), a.DB.Client, a.Config.JobInterval, a.Logger)
 	go a.Members.RunJobs(standing.WithClock(ctx, a.now), a.DB.Client, a.Config.JobInterval, a.Logger)
 	go a.Creators.RunJobs(ctx, a.DB.Client, a.Config.JobInterval, a.Logger)
+	go a.Recommend.RunJobs(ctx, a.DB.Client, a.Config.JobInterval, a.Logger)
 	go catalogfeed.RunPrune(ctx, a.DB.Client, a.Config.JobInterval, a.Config.StorefrontCache.ChangeRetention, a.Logger)
 	go a.Currency.RunJobs(ctx, a.Logger) // only with EXCHANGE_RATE_PROVIDER
 	a.Orders.RunJobs(ctx, a.DB.Client, a.Config.JobInterval, a.Logger)
@@ -399,7 +404,7 @@ func (a *App) GraphQL() *handler.Server {
 		AfterSales: a.AfterSales, Support: a.Support, Help: a.Help, Credit: a.Credit,
 		Coupons: a.Coupons, Promotions: a.Promotions, Members: a.Members, RedPackets: a.RedPackets,
 		ABTests: a.Experiments, CreatorProgram: a.Creators, Rates: a.Currency, Languages: a.Languages, Risk: a.Risk,
-		DataRights: a.DataRights}))
+		DataRights: a.DataRights, Recommend: a.Recommend}))
 	// graphql-transport-ws (the graphql-ws library, Apollo's GraphQLWsLink, urql) by our own
 	// transport, which keeps to the protocol's letter (websocket.go); gqlgen's serves the
 	// legacy subscriptions-transport-ws (subprotocol graphql-ws) and upgrades naming none.
