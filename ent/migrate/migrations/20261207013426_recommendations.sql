@@ -1,0 +1,8 @@
+-- Modify "orders" table
+ALTER TABLE `orders` ADD INDEX `order_paid_at` (`paid_at`);
+-- Create "recommend_watermarks" table
+CREATE TABLE `recommend_watermarks` (`id` bigint NOT NULL AUTO_INCREMENT, `name` varchar(32) NOT NULL, `paid_at` datetime(6) NOT NULL, `order_id` bigint NOT NULL DEFAULT 0, `orders` bigint NOT NULL DEFAULT 0, `updated_at` datetime(6) NOT NULL, PRIMARY KEY (`id`), UNIQUE INDEX `name` (`name`)) CHARSET utf8mb4 COLLATE utf8mb4_bin AUTO_INCREMENT 352187318272;
+-- Create "product_daily_sales" table
+CREATE TABLE `product_daily_sales` (`id` bigint NOT NULL AUTO_INCREMENT, `day` bigint NOT NULL, `units` bigint NOT NULL DEFAULT 0, `product_id` bigint NOT NULL, PRIMARY KEY (`id`), INDEX `productdailysales_day_product_id` (`day`, `product_id`), UNIQUE INDEX `productdailysales_product_id_day` (`product_id`, `day`), CONSTRAINT `product_daily_sales_products_product` FOREIGN KEY (`product_id`) REFERENCES `products` (`id`) ON UPDATE RESTRICT ON DELETE CASCADE) CHARSET utf8mb4 COLLATE utf8mb4_bin AUTO_INCREMENT 343597383680;
+-- Create "product_pairs" table
+CREATE TABLE `product_pairs` (`id` bigint NOT NULL AUTO_INCREMENT, `product_id` bigint NOT NULL, `orders` bigint NOT NULL DEFAULT 0, `other_id` bigint NOT NULL, PRIMARY KEY (`id`), INDEX `productpair_product_id_orders` (`product_id`, `orders`), UNIQUE INDEX `productpair_product_id_other_id` (`product_id`, `other_id`), INDEX `product_pairs_products_other` (`other_id`), CONSTRAINT `product_pairs_products_other` FOREIGN KEY (`other_id`) REFERENCES `products` (`id`) ON UPDATE RESTRICT ON DELETE CASCADE) CHARSET utf8mb4 COLLATE utf8mb4_bin AUTO_INCREMENT 347892350976;
