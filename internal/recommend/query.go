@@ -37,7 +37,7 @@ func (s *Service) BoughtTogether(ctx context.Context, db *ent.Client, p *ent.Pro
 	for _, e := range ns {
 		pk.add(e.OtherID)
 	}
-	if err := s.fillTrending(ctx, db, pk, p.CategoryID); err != nil {
+	if err := s.fillTrending(ctx, db, pk, p.CategoryID, true); err != nil {
 		return nil, err
 	}
 	return load(ctx, db, pk.ids)
@@ -123,7 +123,7 @@ func (s *Service) Similar(ctx context.Context, db *ent.Client, p *ent.Product, f
 		return out, nil
 	}
 	taken := len(pk.ids)
-	if err := s.fillTrending(ctx, db, pk, p.CategoryID); err != nil {
+	if err := s.fillTrending(ctx, db, pk, p.CategoryID, true); err != nil {
 		return nil, err
 	}
 	more, err := load(ctx, db, pk.ids[taken:])
@@ -145,7 +145,8 @@ func priceCloseness(a, b int64) float64 {
 // Trending lists the products with the most paid units in the last TrendingDays days,
 // each day's units weighing half as much every HalfLifeDays days back, among the products
 // of the category and its sub-categories (all without one). When fewer sold, the list is
-// topped up with the category's newest products on sale (cold start).
+// topped up with the category's newest products on sale (cold start), never with
+// products of other categories.
 func (s *Service) Trending(ctx context.Context, db *ent.Client, categoryID *int, first *int) ([]*ent.Product, error) {
 	n, err := limit(first)
 	if err != nil {
@@ -161,16 +162,16 @@ func (s *Service) Trending(ctx context.Context, db *ent.Client, categoryID *int,
 		}
 	}
 	pk := newPicks(n)
-	if err := s.fillTrending(ctx, db, pk, categoryID); err != nil {
+	if err := s.fillTrending(ctx, db, pk, categoryID, false); err != nil {
 		return nil, err
 	}
 	return load(ctx, db, pk.ids)
 }
 
 // fillTrending tops pk up with the trending products of the category tree (all without
-// one), then its newest products on sale; a category's list is topped up from the whole
-// storefront's in turn.
-func (s *Service) fillTrending(ctx context.Context, db *ent.Client, pk *picks, categoryID *int) error {
+// one), then its newest products on sale; with widen, a category's list is topped up from
+// the whole storefront's in turn.
+func (s *Service) fillTrending(ctx context.Context, db *ent.Client, pk *picks, categoryID *int, widen bool) error {
 	for _, cat := range []*int{categoryID, nil} {
 		if pk.full() {
 			return nil
@@ -187,7 +188,7 @@ func (s *Service) fillTrending(ctx context.Context, db *ent.Client, pk *picks, c
 			}
 			pk.add(ids...)
 		}
-		if categoryID == nil {
+		if categoryID == nil || !widen {
 			break
 		}
 	}
@@ -332,7 +333,7 @@ func (s *Service) ForYou(ctx context.Context, db *ent.Client, first *int) ([]*en
 		}
 		pk.add(ranked(scores)...)
 	}
-	if err := s.fillTrending(ctx, db, pk, nil); err != nil {
+	if err := s.fillTrending(ctx, db, pk, nil, false); err != nil {
 		return nil, err
 	}
 	return load(ctx, db, pk.ids)
