@@ -68,7 +68,7 @@ func BenchmarkRecommendations(b *testing.B) {
 			pairs := client.ProductPair.Query().CountX(sys)
 			b.Logf("%s: %d visible products, %d buyers, %d paid orders, %d pair rows; the job counted them in %s",
 				d.Name, len(products), len(customers), len(orders), pairs, time.Since(start).Round(time.Millisecond))
-			// The best seller, its category and a buyer with history.
+			// The catalogue's first product, its category and a buyer with history.
 			top := ps[0]
 			k := 10
 			anon := context.Background()
