@@ -15,6 +15,7 @@ import (
 	"github.com/xiadan/xiadan/ent/product"
 	"github.com/xiadan/xiadan/ent/productdailysales"
 	"github.com/xiadan/xiadan/ent/productpair"
+	"github.com/xiadan/xiadan/ent/recommendwatermark"
 	"github.com/xiadan/xiadan/internal/apperror"
 	"github.com/xiadan/xiadan/internal/catalog"
 	"github.com/xiadan/xiadan/internal/credit/standing"
@@ -195,15 +196,81 @@ func (s *Service) fillTrending(ctx context.Context, db *ent.Client, pk *picks, c
 	return nil
 }
 
+// rankDepth is how many products of a category's trending ranking a replica keeps.
+const rankDepth = 200
+
+// ranking is a category's trending ranking as computed after orders counted orders, on day.
+type ranking struct {
+	orders, day int
+	ids         []int
+}
+
 // trending is the ids of the n best-selling visible products of the window, skipping skip.
+// The ranking (its first rankDepth products) is computed once per category for each state
+// of the counts — the watermark's order count and the day — and kept by the replica; each
+// call then only checks which of its products are still visible. A product that becomes
+// visible again enters the ranking with the next counted order.
 func (s *Service) trending(ctx context.Context, db *ent.Client, categoryID *int, n int, skip []int) ([]int, error) {
+	sys := viewer.SystemContext(ctx)
 	today := dayOf(standing.Now(ctx))
+	counted, err := db.RecommendWatermark.Query().Where(recommendwatermark.Name(WatermarkOrders)).
+		Select(recommendwatermark.FieldOrders).Ints(sys)
+	if err != nil {
+		return nil, err
+	}
+	state := ranking{orders: -1, day: today}
+	if len(counted) == 1 {
+		state.orders = counted[0]
+	}
+	key := 0
+	if categoryID != nil {
+		key = *categoryID
+	}
+	var ranked []int
+	if r, ok := s.rankings.Load(key); ok && r.(ranking).orders == state.orders && r.(ranking).day == today {
+		ranked = r.(ranking).ids
+	} else {
+		if ranked, err = rank(ctx, db, categoryID, today); err != nil {
+			return nil, err
+		}
+		state.ids = ranked
+		s.rankings.Store(key, state)
+	}
+	skipped := make(map[int]bool, len(skip))
+	for _, id := range skip {
+		skipped[id] = true
+	}
+	cands := make([]int, 0, len(ranked))
+	for _, id := range ranked {
+		if !skipped[id] {
+			cands = append(cands, id)
+		}
+	}
+	if len(cands) == 0 {
+		return nil, nil
+	}
+	shown, err := db.Product.Query().Where(append(visible(ctx), product.IDIn(cands...))...).IDs(sys)
+	if err != nil {
+		return nil, err
+	}
+	ok := make(map[int]bool, len(shown))
+	for _, id := range shown {
+		ok[id] = true
+	}
+	out := make([]int, 0, n)
+	for _, id := range cands {
+		if ok[id] && len(out) < n {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+// rank computes the first rankDepth products of the category tree's trending ranking.
+func rank(ctx context.Context, db *ent.Client, categoryID *int, today int) ([]int, error) {
 	where := visible(ctx)
 	if categoryID != nil {
 		where = append(where, catalog.InCategoryTree(*categoryID))
-	}
-	if len(skip) > 0 {
-		where = append(where, product.IDNotIn(skip...))
 	}
 	var rows []struct {
 		ProductID int     `json:"product_id"`
@@ -215,7 +282,7 @@ func (s *Service) trending(ctx context.Context, db *ent.Client, categoryID *int,
 		Modify(func(s *sql.Selector) {
 			pid := s.C(productdailysales.FieldProductID)
 			s.Select(pid).AppendSelectExprAs(sql.Raw(decayedUnits(s, today)), "score").
-				GroupBy(pid).OrderExpr(sql.Raw("score DESC"), sql.Raw(pid)).Limit(n)
+				GroupBy(pid).OrderExpr(sql.Raw("score DESC"), sql.Raw(pid)).Limit(rankDepth)
 		}).Scan(viewer.SystemContext(ctx), &rows)
 	if err != nil {
 		return nil, err

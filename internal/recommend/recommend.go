@@ -10,6 +10,7 @@ package recommend
 import (
 	"context"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/xiadan/xiadan/ent"
@@ -47,6 +48,9 @@ type Service struct {
 	// transaction commits after a later one's is still ahead of the watermark when it is
 	// read. The server uses 2 minutes; 0 reads up to now (tests).
 	SettleLag time.Duration
+
+	// rankings keeps each category's trending ranking (ranking) by category id, 0 for all.
+	rankings sync.Map
 }
 
 func (s *Service) now() time.Time {
