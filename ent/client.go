@@ -68,8 +68,11 @@ import (
 	"github.com/xiadan/xiadan/ent/paymentnotification"
 	"github.com/xiadan/xiadan/ent/phonecode"
 	"github.com/xiadan/xiadan/ent/product"
+	"github.com/xiadan/xiadan/ent/productdailysales"
+	"github.com/xiadan/xiadan/ent/productpair"
 	"github.com/xiadan/xiadan/ent/productvariant"
 	"github.com/xiadan/xiadan/ent/promotion"
+	"github.com/xiadan/xiadan/ent/recommendwatermark"
 	"github.com/xiadan/xiadan/ent/redpacket"
 	"github.com/xiadan/xiadan/ent/redpacketcampaign"
 	"github.com/xiadan/xiadan/ent/redpacketclaimer"
@@ -77,6 +80,8 @@ import (
 	"github.com/xiadan/xiadan/ent/refreshtoken"
 	"github.com/xiadan/xiadan/ent/refund"
 	"github.com/xiadan/xiadan/ent/relaystate"
+	"github.com/xiadan/xiadan/ent/report"
+	"github.com/xiadan/xiadan/ent/reportschedule"
 	"github.com/xiadan/xiadan/ent/review"
 	"github.com/xiadan/xiadan/ent/reviewreport"
 	"github.com/xiadan/xiadan/ent/reviewvote"
@@ -215,10 +220,16 @@ type Client struct {
 	PhoneCode *PhoneCodeClient
 	// Product is the client for interacting with the Product builders.
 	Product *ProductClient
+	// ProductDailySales is the client for interacting with the ProductDailySales builders.
+	ProductDailySales *ProductDailySalesClient
+	// ProductPair is the client for interacting with the ProductPair builders.
+	ProductPair *ProductPairClient
 	// ProductVariant is the client for interacting with the ProductVariant builders.
 	ProductVariant *ProductVariantClient
 	// Promotion is the client for interacting with the Promotion builders.
 	Promotion *PromotionClient
+	// RecommendWatermark is the client for interacting with the RecommendWatermark builders.
+	RecommendWatermark *RecommendWatermarkClient
 	// RedPacket is the client for interacting with the RedPacket builders.
 	RedPacket *RedPacketClient
 	// RedPacketCampaign is the client for interacting with the RedPacketCampaign builders.
@@ -233,6 +244,10 @@ type Client struct {
 	Refund *RefundClient
 	// RelayState is the client for interacting with the RelayState builders.
 	RelayState *RelayStateClient
+	// Report is the client for interacting with the Report builders.
+	Report *ReportClient
+	// ReportSchedule is the client for interacting with the ReportSchedule builders.
+	ReportSchedule *ReportScheduleClient
 	// Review is the client for interacting with the Review builders.
 	Review *ReviewClient
 	// ReviewReport is the client for interacting with the ReviewReport builders.
@@ -343,8 +358,11 @@ func (c *Client) init() {
 	c.PaymentNotification = NewPaymentNotificationClient(c.config)
 	c.PhoneCode = NewPhoneCodeClient(c.config)
 	c.Product = NewProductClient(c.config)
+	c.ProductDailySales = NewProductDailySalesClient(c.config)
+	c.ProductPair = NewProductPairClient(c.config)
 	c.ProductVariant = NewProductVariantClient(c.config)
 	c.Promotion = NewPromotionClient(c.config)
+	c.RecommendWatermark = NewRecommendWatermarkClient(c.config)
 	c.RedPacket = NewRedPacketClient(c.config)
 	c.RedPacketCampaign = NewRedPacketCampaignClient(c.config)
 	c.RedPacketClaimer = NewRedPacketClaimerClient(c.config)
@@ -352,6 +370,8 @@ func (c *Client) init() {
 	c.RefreshToken = NewRefreshTokenClient(c.config)
 	c.Refund = NewRefundClient(c.config)
 	c.RelayState = NewRelayStateClient(c.config)
+	c.Report = NewReportClient(c.config)
+	c.ReportSchedule = NewReportScheduleClient(c.config)
 	c.Review = NewReviewClient(c.config)
 	c.ReviewReport = NewReviewReportClient(c.config)
 	c.ReviewVote = NewReviewVoteClient(c.config)
@@ -520,8 +540,11 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		PaymentNotification:    NewPaymentNotificationClient(cfg),
 		PhoneCode:              NewPhoneCodeClient(cfg),
 		Product:                NewProductClient(cfg),
+		ProductDailySales:      NewProductDailySalesClient(cfg),
+		ProductPair:            NewProductPairClient(cfg),
 		ProductVariant:         NewProductVariantClient(cfg),
 		Promotion:              NewPromotionClient(cfg),
+		RecommendWatermark:     NewRecommendWatermarkClient(cfg),
 		RedPacket:              NewRedPacketClient(cfg),
 		RedPacketCampaign:      NewRedPacketCampaignClient(cfg),
 		RedPacketClaimer:       NewRedPacketClaimerClient(cfg),
@@ -529,6 +552,8 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		RefreshToken:           NewRefreshTokenClient(cfg),
 		Refund:                 NewRefundClient(cfg),
 		RelayState:             NewRelayStateClient(cfg),
+		Report:                 NewReportClient(cfg),
+		ReportSchedule:         NewReportScheduleClient(cfg),
 		Review:                 NewReviewClient(cfg),
 		ReviewReport:           NewReviewReportClient(cfg),
 		ReviewVote:             NewReviewVoteClient(cfg),
@@ -624,8 +649,11 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		PaymentNotification:    NewPaymentNotificationClient(cfg),
 		PhoneCode:              NewPhoneCodeClient(cfg),
 		Product:                NewProductClient(cfg),
+		ProductDailySales:      NewProductDailySalesClient(cfg),
+		ProductPair:            NewProductPairClient(cfg),
 		ProductVariant:         NewProductVariantClient(cfg),
 		Promotion:              NewPromotionClient(cfg),
+		RecommendWatermark:     NewRecommendWatermarkClient(cfg),
 		RedPacket:              NewRedPacketClient(cfg),
 		RedPacketCampaign:      NewRedPacketCampaignClient(cfg),
 		RedPacketClaimer:       NewRedPacketClaimerClient(cfg),
@@ -633,6 +661,8 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		RefreshToken:           NewRefreshTokenClient(cfg),
 		Refund:                 NewRefundClient(cfg),
 		RelayState:             NewRelayStateClient(cfg),
+		Report:                 NewReportClient(cfg),
+		ReportSchedule:         NewReportScheduleClient(cfg),
 		Review:                 NewReviewClient(cfg),
 		ReviewReport:           NewReviewReportClient(cfg),
 		ReviewVote:             NewReviewVoteClient(cfg),
@@ -697,9 +727,10 @@ func (c *Client) Use(hooks ...Hook) {
 		c.MemberTier, c.Membership, c.Merchant, c.MerchantCredit,
 		c.MerchantCreditSnapshot, c.MerchantInvitation, c.MerchantSanction, c.Order,
 		c.OrderAdjustment, c.OrderEvent, c.OrderItem, c.Payment, c.PaymentNotification,
-		c.PhoneCode, c.Product, c.ProductVariant, c.Promotion, c.RedPacket,
-		c.RedPacketCampaign, c.RedPacketClaimer, c.RedPacketSpend, c.RefreshToken,
-		c.Refund, c.RelayState, c.Review, c.ReviewReport, c.ReviewVote,
+		c.PhoneCode, c.Product, c.ProductDailySales, c.ProductPair, c.ProductVariant,
+		c.Promotion, c.RecommendWatermark, c.RedPacket, c.RedPacketCampaign,
+		c.RedPacketClaimer, c.RedPacketSpend, c.RefreshToken, c.Refund, c.RelayState,
+		c.Report, c.ReportSchedule, c.Review, c.ReviewReport, c.ReviewVote,
 		c.RiskAssessment, c.RiskListEntry, c.SearchSynonym, c.SearchSynonymTerm,
 		c.SearchToken, c.Shipment, c.StockMovement, c.Ticket, c.TicketMessage,
 		c.TotpCredential, c.TotpRecoveryCode, c.TrackingEvent, c.Translation, c.Upload,
@@ -726,9 +757,10 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 		c.MemberTier, c.Membership, c.Merchant, c.MerchantCredit,
 		c.MerchantCreditSnapshot, c.MerchantInvitation, c.MerchantSanction, c.Order,
 		c.OrderAdjustment, c.OrderEvent, c.OrderItem, c.Payment, c.PaymentNotification,
-		c.PhoneCode, c.Product, c.ProductVariant, c.Promotion, c.RedPacket,
-		c.RedPacketCampaign, c.RedPacketClaimer, c.RedPacketSpend, c.RefreshToken,
-		c.Refund, c.RelayState, c.Review, c.ReviewReport, c.ReviewVote,
+		c.PhoneCode, c.Product, c.ProductDailySales, c.ProductPair, c.ProductVariant,
+		c.Promotion, c.RecommendWatermark, c.RedPacket, c.RedPacketCampaign,
+		c.RedPacketClaimer, c.RedPacketSpend, c.RefreshToken, c.Refund, c.RelayState,
+		c.Report, c.ReportSchedule, c.Review, c.ReviewReport, c.ReviewVote,
 		c.RiskAssessment, c.RiskListEntry, c.SearchSynonym, c.SearchSynonymTerm,
 		c.SearchToken, c.Shipment, c.StockMovement, c.Ticket, c.TicketMessage,
 		c.TotpCredential, c.TotpRecoveryCode, c.TrackingEvent, c.Translation, c.Upload,
@@ -848,10 +880,16 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.PhoneCode.mutate(ctx, m)
 	case *ProductMutation:
 		return c.Product.mutate(ctx, m)
+	case *ProductDailySalesMutation:
+		return c.ProductDailySales.mutate(ctx, m)
+	case *ProductPairMutation:
+		return c.ProductPair.mutate(ctx, m)
 	case *ProductVariantMutation:
 		return c.ProductVariant.mutate(ctx, m)
 	case *PromotionMutation:
 		return c.Promotion.mutate(ctx, m)
+	case *RecommendWatermarkMutation:
+		return c.RecommendWatermark.mutate(ctx, m)
 	case *RedPacketMutation:
 		return c.RedPacket.mutate(ctx, m)
 	case *RedPacketCampaignMutation:
@@ -866,6 +904,10 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Refund.mutate(ctx, m)
 	case *RelayStateMutation:
 		return c.RelayState.mutate(ctx, m)
+	case *ReportMutation:
+		return c.Report.mutate(ctx, m)
+	case *ReportScheduleMutation:
+		return c.ReportSchedule.mutate(ctx, m)
 	case *ReviewMutation:
 		return c.Review.mutate(ctx, m)
 	case *ReviewReportMutation:
@@ -8946,6 +8988,306 @@ func (c *ProductClient) mutate(ctx context.Context, m *ProductMutation) (Value, 
 	}
 }
 
+// ProductDailySalesClient is a client for the ProductDailySales schema.
+type ProductDailySalesClient struct {
+	config
+}
+
+// NewProductDailySalesClient returns a client for the ProductDailySales from the given config.
+func NewProductDailySalesClient(c config) *ProductDailySalesClient {
+	return &ProductDailySalesClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `productdailysales.Hooks(f(g(h())))`.
+func (c *ProductDailySalesClient) Use(hooks ...Hook) {
+	c.hooks.ProductDailySales = append(c.hooks.ProductDailySales, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `productdailysales.Intercept(f(g(h())))`.
+func (c *ProductDailySalesClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ProductDailySales = append(c.inters.ProductDailySales, interceptors...)
+}
+
+// Create returns a builder for creating a ProductDailySales entity.
+func (c *ProductDailySalesClient) Create() *ProductDailySalesCreate {
+	mutation := newProductDailySalesMutation(c.config, OpCreate)
+	return &ProductDailySalesCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ProductDailySales entities.
+func (c *ProductDailySalesClient) CreateBulk(builders ...*ProductDailySalesCreate) *ProductDailySalesCreateBulk {
+	return &ProductDailySalesCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ProductDailySalesClient) MapCreateBulk(slice any, setFunc func(*ProductDailySalesCreate, int)) *ProductDailySalesCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ProductDailySalesCreateBulk{err: fmt.Errorf("calling to ProductDailySalesClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ProductDailySalesCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ProductDailySalesCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ProductDailySales.
+func (c *ProductDailySalesClient) Update() *ProductDailySalesUpdate {
+	mutation := newProductDailySalesMutation(c.config, OpUpdate)
+	return &ProductDailySalesUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ProductDailySalesClient) UpdateOne(_m *ProductDailySales) *ProductDailySalesUpdateOne {
+	mutation := newProductDailySalesMutation(c.config, OpUpdateOne, withProductDailySales(_m))
+	return &ProductDailySalesUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ProductDailySalesClient) UpdateOneID(id int) *ProductDailySalesUpdateOne {
+	mutation := newProductDailySalesMutation(c.config, OpUpdateOne, withProductDailySalesID(id))
+	return &ProductDailySalesUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ProductDailySales.
+func (c *ProductDailySalesClient) Delete() *ProductDailySalesDelete {
+	mutation := newProductDailySalesMutation(c.config, OpDelete)
+	return &ProductDailySalesDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ProductDailySalesClient) DeleteOne(_m *ProductDailySales) *ProductDailySalesDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ProductDailySalesClient) DeleteOneID(id int) *ProductDailySalesDeleteOne {
+	builder := c.Delete().Where(productdailysales.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ProductDailySalesDeleteOne{builder}
+}
+
+// Query returns a query builder for ProductDailySales.
+func (c *ProductDailySalesClient) Query() *ProductDailySalesQuery {
+	return &ProductDailySalesQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeProductDailySales},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ProductDailySales entity by its id.
+func (c *ProductDailySalesClient) Get(ctx context.Context, id int) (*ProductDailySales, error) {
+	return c.Query().Where(productdailysales.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ProductDailySalesClient) GetX(ctx context.Context, id int) *ProductDailySales {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryProduct queries the product edge of a ProductDailySales.
+func (c *ProductDailySalesClient) QueryProduct(_m *ProductDailySales) *ProductQuery {
+	query := (&ProductClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(productdailysales.Table, productdailysales.FieldID, id),
+			sqlgraph.To(product.Table, product.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, productdailysales.ProductTable, productdailysales.ProductColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *ProductDailySalesClient) Hooks() []Hook {
+	hooks := c.hooks.ProductDailySales
+	return append(hooks[:len(hooks):len(hooks)], productdailysales.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ProductDailySalesClient) Interceptors() []Interceptor {
+	return c.inters.ProductDailySales
+}
+
+func (c *ProductDailySalesClient) mutate(ctx context.Context, m *ProductDailySalesMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ProductDailySalesCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ProductDailySalesUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ProductDailySalesUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ProductDailySalesDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ProductDailySales mutation op: %q", m.Op())
+	}
+}
+
+// ProductPairClient is a client for the ProductPair schema.
+type ProductPairClient struct {
+	config
+}
+
+// NewProductPairClient returns a client for the ProductPair from the given config.
+func NewProductPairClient(c config) *ProductPairClient {
+	return &ProductPairClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `productpair.Hooks(f(g(h())))`.
+func (c *ProductPairClient) Use(hooks ...Hook) {
+	c.hooks.ProductPair = append(c.hooks.ProductPair, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `productpair.Intercept(f(g(h())))`.
+func (c *ProductPairClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ProductPair = append(c.inters.ProductPair, interceptors...)
+}
+
+// Create returns a builder for creating a ProductPair entity.
+func (c *ProductPairClient) Create() *ProductPairCreate {
+	mutation := newProductPairMutation(c.config, OpCreate)
+	return &ProductPairCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ProductPair entities.
+func (c *ProductPairClient) CreateBulk(builders ...*ProductPairCreate) *ProductPairCreateBulk {
+	return &ProductPairCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ProductPairClient) MapCreateBulk(slice any, setFunc func(*ProductPairCreate, int)) *ProductPairCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ProductPairCreateBulk{err: fmt.Errorf("calling to ProductPairClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ProductPairCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ProductPairCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ProductPair.
+func (c *ProductPairClient) Update() *ProductPairUpdate {
+	mutation := newProductPairMutation(c.config, OpUpdate)
+	return &ProductPairUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ProductPairClient) UpdateOne(_m *ProductPair) *ProductPairUpdateOne {
+	mutation := newProductPairMutation(c.config, OpUpdateOne, withProductPair(_m))
+	return &ProductPairUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ProductPairClient) UpdateOneID(id int) *ProductPairUpdateOne {
+	mutation := newProductPairMutation(c.config, OpUpdateOne, withProductPairID(id))
+	return &ProductPairUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ProductPair.
+func (c *ProductPairClient) Delete() *ProductPairDelete {
+	mutation := newProductPairMutation(c.config, OpDelete)
+	return &ProductPairDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ProductPairClient) DeleteOne(_m *ProductPair) *ProductPairDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ProductPairClient) DeleteOneID(id int) *ProductPairDeleteOne {
+	builder := c.Delete().Where(productpair.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ProductPairDeleteOne{builder}
+}
+
+// Query returns a query builder for ProductPair.
+func (c *ProductPairClient) Query() *ProductPairQuery {
+	return &ProductPairQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeProductPair},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ProductPair entity by its id.
+func (c *ProductPairClient) Get(ctx context.Context, id int) (*ProductPair, error) {
+	return c.Query().Where(productpair.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ProductPairClient) GetX(ctx context.Context, id int) *ProductPair {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryOther queries the other edge of a ProductPair.
+func (c *ProductPairClient) QueryOther(_m *ProductPair) *ProductQuery {
+	query := (&ProductClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(productpair.Table, productpair.FieldID, id),
+			sqlgraph.To(product.Table, product.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, productpair.OtherTable, productpair.OtherColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *ProductPairClient) Hooks() []Hook {
+	hooks := c.hooks.ProductPair
+	return append(hooks[:len(hooks):len(hooks)], productpair.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ProductPairClient) Interceptors() []Interceptor {
+	return c.inters.ProductPair
+}
+
+func (c *ProductPairClient) mutate(ctx context.Context, m *ProductPairMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ProductPairCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ProductPairUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ProductPairUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ProductPairDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ProductPair mutation op: %q", m.Op())
+	}
+}
+
 // ProductVariantClient is a client for the ProductVariant schema.
 type ProductVariantClient struct {
 	config
@@ -9275,6 +9617,140 @@ func (c *PromotionClient) mutate(ctx context.Context, m *PromotionMutation) (Val
 		return (&PromotionDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Promotion mutation op: %q", m.Op())
+	}
+}
+
+// RecommendWatermarkClient is a client for the RecommendWatermark schema.
+type RecommendWatermarkClient struct {
+	config
+}
+
+// NewRecommendWatermarkClient returns a client for the RecommendWatermark from the given config.
+func NewRecommendWatermarkClient(c config) *RecommendWatermarkClient {
+	return &RecommendWatermarkClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `recommendwatermark.Hooks(f(g(h())))`.
+func (c *RecommendWatermarkClient) Use(hooks ...Hook) {
+	c.hooks.RecommendWatermark = append(c.hooks.RecommendWatermark, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `recommendwatermark.Intercept(f(g(h())))`.
+func (c *RecommendWatermarkClient) Intercept(interceptors ...Interceptor) {
+	c.inters.RecommendWatermark = append(c.inters.RecommendWatermark, interceptors...)
+}
+
+// Create returns a builder for creating a RecommendWatermark entity.
+func (c *RecommendWatermarkClient) Create() *RecommendWatermarkCreate {
+	mutation := newRecommendWatermarkMutation(c.config, OpCreate)
+	return &RecommendWatermarkCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of RecommendWatermark entities.
+func (c *RecommendWatermarkClient) CreateBulk(builders ...*RecommendWatermarkCreate) *RecommendWatermarkCreateBulk {
+	return &RecommendWatermarkCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *RecommendWatermarkClient) MapCreateBulk(slice any, setFunc func(*RecommendWatermarkCreate, int)) *RecommendWatermarkCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &RecommendWatermarkCreateBulk{err: fmt.Errorf("calling to RecommendWatermarkClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*RecommendWatermarkCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &RecommendWatermarkCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for RecommendWatermark.
+func (c *RecommendWatermarkClient) Update() *RecommendWatermarkUpdate {
+	mutation := newRecommendWatermarkMutation(c.config, OpUpdate)
+	return &RecommendWatermarkUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *RecommendWatermarkClient) UpdateOne(_m *RecommendWatermark) *RecommendWatermarkUpdateOne {
+	mutation := newRecommendWatermarkMutation(c.config, OpUpdateOne, withRecommendWatermark(_m))
+	return &RecommendWatermarkUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *RecommendWatermarkClient) UpdateOneID(id int) *RecommendWatermarkUpdateOne {
+	mutation := newRecommendWatermarkMutation(c.config, OpUpdateOne, withRecommendWatermarkID(id))
+	return &RecommendWatermarkUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for RecommendWatermark.
+func (c *RecommendWatermarkClient) Delete() *RecommendWatermarkDelete {
+	mutation := newRecommendWatermarkMutation(c.config, OpDelete)
+	return &RecommendWatermarkDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *RecommendWatermarkClient) DeleteOne(_m *RecommendWatermark) *RecommendWatermarkDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *RecommendWatermarkClient) DeleteOneID(id int) *RecommendWatermarkDeleteOne {
+	builder := c.Delete().Where(recommendwatermark.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &RecommendWatermarkDeleteOne{builder}
+}
+
+// Query returns a query builder for RecommendWatermark.
+func (c *RecommendWatermarkClient) Query() *RecommendWatermarkQuery {
+	return &RecommendWatermarkQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeRecommendWatermark},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a RecommendWatermark entity by its id.
+func (c *RecommendWatermarkClient) Get(ctx context.Context, id int) (*RecommendWatermark, error) {
+	return c.Query().Where(recommendwatermark.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *RecommendWatermarkClient) GetX(ctx context.Context, id int) *RecommendWatermark {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *RecommendWatermarkClient) Hooks() []Hook {
+	hooks := c.hooks.RecommendWatermark
+	return append(hooks[:len(hooks):len(hooks)], recommendwatermark.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *RecommendWatermarkClient) Interceptors() []Interceptor {
+	return c.inters.RecommendWatermark
+}
+
+func (c *RecommendWatermarkClient) mutate(ctx context.Context, m *RecommendWatermarkMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&RecommendWatermarkCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&RecommendWatermarkUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&RecommendWatermarkUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&RecommendWatermarkDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown RecommendWatermark mutation op: %q", m.Op())
 	}
 }
 
@@ -10277,6 +10753,274 @@ func (c *RelayStateClient) mutate(ctx context.Context, m *RelayStateMutation) (V
 		return (&RelayStateDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown RelayState mutation op: %q", m.Op())
+	}
+}
+
+// ReportClient is a client for the Report schema.
+type ReportClient struct {
+	config
+}
+
+// NewReportClient returns a client for the Report from the given config.
+func NewReportClient(c config) *ReportClient {
+	return &ReportClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `report.Hooks(f(g(h())))`.
+func (c *ReportClient) Use(hooks ...Hook) {
+	c.hooks.Report = append(c.hooks.Report, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `report.Intercept(f(g(h())))`.
+func (c *ReportClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Report = append(c.inters.Report, interceptors...)
+}
+
+// Create returns a builder for creating a Report entity.
+func (c *ReportClient) Create() *ReportCreate {
+	mutation := newReportMutation(c.config, OpCreate)
+	return &ReportCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Report entities.
+func (c *ReportClient) CreateBulk(builders ...*ReportCreate) *ReportCreateBulk {
+	return &ReportCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ReportClient) MapCreateBulk(slice any, setFunc func(*ReportCreate, int)) *ReportCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ReportCreateBulk{err: fmt.Errorf("calling to ReportClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ReportCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ReportCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Report.
+func (c *ReportClient) Update() *ReportUpdate {
+	mutation := newReportMutation(c.config, OpUpdate)
+	return &ReportUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ReportClient) UpdateOne(_m *Report) *ReportUpdateOne {
+	mutation := newReportMutation(c.config, OpUpdateOne, withReport(_m))
+	return &ReportUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ReportClient) UpdateOneID(id int) *ReportUpdateOne {
+	mutation := newReportMutation(c.config, OpUpdateOne, withReportID(id))
+	return &ReportUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Report.
+func (c *ReportClient) Delete() *ReportDelete {
+	mutation := newReportMutation(c.config, OpDelete)
+	return &ReportDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ReportClient) DeleteOne(_m *Report) *ReportDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ReportClient) DeleteOneID(id int) *ReportDeleteOne {
+	builder := c.Delete().Where(report.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ReportDeleteOne{builder}
+}
+
+// Query returns a query builder for Report.
+func (c *ReportClient) Query() *ReportQuery {
+	return &ReportQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeReport},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Report entity by its id.
+func (c *ReportClient) Get(ctx context.Context, id int) (*Report, error) {
+	return c.Query().Where(report.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ReportClient) GetX(ctx context.Context, id int) *Report {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *ReportClient) Hooks() []Hook {
+	hooks := c.hooks.Report
+	return append(hooks[:len(hooks):len(hooks)], report.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ReportClient) Interceptors() []Interceptor {
+	return c.inters.Report
+}
+
+func (c *ReportClient) mutate(ctx context.Context, m *ReportMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ReportCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ReportUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ReportUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ReportDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Report mutation op: %q", m.Op())
+	}
+}
+
+// ReportScheduleClient is a client for the ReportSchedule schema.
+type ReportScheduleClient struct {
+	config
+}
+
+// NewReportScheduleClient returns a client for the ReportSchedule from the given config.
+func NewReportScheduleClient(c config) *ReportScheduleClient {
+	return &ReportScheduleClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `reportschedule.Hooks(f(g(h())))`.
+func (c *ReportScheduleClient) Use(hooks ...Hook) {
+	c.hooks.ReportSchedule = append(c.hooks.ReportSchedule, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `reportschedule.Intercept(f(g(h())))`.
+func (c *ReportScheduleClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ReportSchedule = append(c.inters.ReportSchedule, interceptors...)
+}
+
+// Create returns a builder for creating a ReportSchedule entity.
+func (c *ReportScheduleClient) Create() *ReportScheduleCreate {
+	mutation := newReportScheduleMutation(c.config, OpCreate)
+	return &ReportScheduleCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ReportSchedule entities.
+func (c *ReportScheduleClient) CreateBulk(builders ...*ReportScheduleCreate) *ReportScheduleCreateBulk {
+	return &ReportScheduleCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ReportScheduleClient) MapCreateBulk(slice any, setFunc func(*ReportScheduleCreate, int)) *ReportScheduleCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ReportScheduleCreateBulk{err: fmt.Errorf("calling to ReportScheduleClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ReportScheduleCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ReportScheduleCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ReportSchedule.
+func (c *ReportScheduleClient) Update() *ReportScheduleUpdate {
+	mutation := newReportScheduleMutation(c.config, OpUpdate)
+	return &ReportScheduleUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ReportScheduleClient) UpdateOne(_m *ReportSchedule) *ReportScheduleUpdateOne {
+	mutation := newReportScheduleMutation(c.config, OpUpdateOne, withReportSchedule(_m))
+	return &ReportScheduleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ReportScheduleClient) UpdateOneID(id int) *ReportScheduleUpdateOne {
+	mutation := newReportScheduleMutation(c.config, OpUpdateOne, withReportScheduleID(id))
+	return &ReportScheduleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ReportSchedule.
+func (c *ReportScheduleClient) Delete() *ReportScheduleDelete {
+	mutation := newReportScheduleMutation(c.config, OpDelete)
+	return &ReportScheduleDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ReportScheduleClient) DeleteOne(_m *ReportSchedule) *ReportScheduleDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ReportScheduleClient) DeleteOneID(id int) *ReportScheduleDeleteOne {
+	builder := c.Delete().Where(reportschedule.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ReportScheduleDeleteOne{builder}
+}
+
+// Query returns a query builder for ReportSchedule.
+func (c *ReportScheduleClient) Query() *ReportScheduleQuery {
+	return &ReportScheduleQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeReportSchedule},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ReportSchedule entity by its id.
+func (c *ReportScheduleClient) Get(ctx context.Context, id int) (*ReportSchedule, error) {
+	return c.Query().Where(reportschedule.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ReportScheduleClient) GetX(ctx context.Context, id int) *ReportSchedule {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *ReportScheduleClient) Hooks() []Hook {
+	hooks := c.hooks.ReportSchedule
+	return append(hooks[:len(hooks):len(hooks)], reportschedule.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ReportScheduleClient) Interceptors() []Interceptor {
+	return c.inters.ReportSchedule
+}
+
+func (c *ReportScheduleClient) mutate(ctx context.Context, m *ReportScheduleMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ReportScheduleCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ReportScheduleUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ReportScheduleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ReportScheduleDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ReportSchedule mutation op: %q", m.Op())
 	}
 }
 
@@ -13949,9 +14693,10 @@ type (
 		HelpArticleVote, HelpCategory, HelpSearchToken, MemberPrice, MemberTier,
 		Membership, Merchant, MerchantCredit, MerchantCreditSnapshot,
 		MerchantInvitation, MerchantSanction, Order, OrderAdjustment, OrderEvent,
-		OrderItem, Payment, PaymentNotification, PhoneCode, Product, ProductVariant,
-		Promotion, RedPacket, RedPacketCampaign, RedPacketClaimer, RedPacketSpend,
-		RefreshToken, Refund, RelayState, Review, ReviewReport, ReviewVote,
+		OrderItem, Payment, PaymentNotification, PhoneCode, Product, ProductDailySales,
+		ProductPair, ProductVariant, Promotion, RecommendWatermark, RedPacket,
+		RedPacketCampaign, RedPacketClaimer, RedPacketSpend, RefreshToken, Refund,
+		RelayState, Report, ReportSchedule, Review, ReviewReport, ReviewVote,
 		RiskAssessment, RiskListEntry, SearchSynonym, SearchSynonymTerm, SearchToken,
 		Shipment, StockMovement, Ticket, TicketMessage, TotpCredential,
 		TotpRecoveryCode, TrackingEvent, Translation, Upload, User, UserIdentity,
@@ -13968,9 +14713,10 @@ type (
 		HelpArticleVote, HelpCategory, HelpSearchToken, MemberPrice, MemberTier,
 		Membership, Merchant, MerchantCredit, MerchantCreditSnapshot,
 		MerchantInvitation, MerchantSanction, Order, OrderAdjustment, OrderEvent,
-		OrderItem, Payment, PaymentNotification, PhoneCode, Product, ProductVariant,
-		Promotion, RedPacket, RedPacketCampaign, RedPacketClaimer, RedPacketSpend,
-		RefreshToken, Refund, RelayState, Review, ReviewReport, ReviewVote,
+		OrderItem, Payment, PaymentNotification, PhoneCode, Product, ProductDailySales,
+		ProductPair, ProductVariant, Promotion, RecommendWatermark, RedPacket,
+		RedPacketCampaign, RedPacketClaimer, RedPacketSpend, RefreshToken, Refund,
+		RelayState, Report, ReportSchedule, Review, ReviewReport, ReviewVote,
 		RiskAssessment, RiskListEntry, SearchSynonym, SearchSynonymTerm, SearchToken,
 		Shipment, StockMovement, Ticket, TicketMessage, TotpCredential,
 		TotpRecoveryCode, TrackingEvent, Translation, Upload, User, UserIdentity,

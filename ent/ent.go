@@ -65,8 +65,11 @@ import (
 	"github.com/xiadan/xiadan/ent/paymentnotification"
 	"github.com/xiadan/xiadan/ent/phonecode"
 	"github.com/xiadan/xiadan/ent/product"
+	"github.com/xiadan/xiadan/ent/productdailysales"
+	"github.com/xiadan/xiadan/ent/productpair"
 	"github.com/xiadan/xiadan/ent/productvariant"
 	"github.com/xiadan/xiadan/ent/promotion"
+	"github.com/xiadan/xiadan/ent/recommendwatermark"
 	"github.com/xiadan/xiadan/ent/redpacket"
 	"github.com/xiadan/xiadan/ent/redpacketcampaign"
 	"github.com/xiadan/xiadan/ent/redpacketclaimer"
@@ -212,8 +215,11 @@ func checkColumn(t, c string) error {
 			paymentnotification.Table:    paymentnotification.ValidColumn,
 			phonecode.Table:              phonecode.ValidColumn,
 			product.Table:                product.ValidColumn,
+			productdailysales.Table:      productdailysales.ValidColumn,
+			productpair.Table:            productpair.ValidColumn,
 			productvariant.Table:         productvariant.ValidColumn,
 			promotion.Table:              promotion.ValidColumn,
+			recommendwatermark.Table:     recommendwatermark.ValidColumn,
 			redpacket.Table:              redpacket.ValidColumn,
 			redpacketcampaign.Table:      redpacketcampaign.ValidColumn,
 			redpacketclaimer.Table:       redpacketclaimer.ValidColumn,

@@ -57,8 +57,11 @@ import (
 	"github.com/xiadan/xiadan/ent/phonecode"
 	"github.com/xiadan/xiadan/ent/predicate"
 	"github.com/xiadan/xiadan/ent/product"
+	"github.com/xiadan/xiadan/ent/productdailysales"
+	"github.com/xiadan/xiadan/ent/productpair"
 	"github.com/xiadan/xiadan/ent/productvariant"
 	"github.com/xiadan/xiadan/ent/promotion"
+	"github.com/xiadan/xiadan/ent/recommendwatermark"
 	"github.com/xiadan/xiadan/ent/redpacket"
 	"github.com/xiadan/xiadan/ent/redpacketcampaign"
 	"github.com/xiadan/xiadan/ent/redpacketclaimer"
@@ -66,6 +69,8 @@ import (
 	"github.com/xiadan/xiadan/ent/refreshtoken"
 	"github.com/xiadan/xiadan/ent/refund"
 	"github.com/xiadan/xiadan/ent/relaystate"
+	"github.com/xiadan/xiadan/ent/report"
+	"github.com/xiadan/xiadan/ent/reportschedule"
 	"github.com/xiadan/xiadan/ent/review"
 	"github.com/xiadan/xiadan/ent/reviewreport"
 	"github.com/xiadan/xiadan/ent/reviewvote"
@@ -98,7 +103,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 85)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 90)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   address.Table,
@@ -1315,6 +1320,38 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[53] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   productdailysales.Table,
+			Columns: productdailysales.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: productdailysales.FieldID,
+			},
+		},
+		Type: "ProductDailySales",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			productdailysales.FieldProductID: {Type: field.TypeInt, Column: productdailysales.FieldProductID},
+			productdailysales.FieldDay:       {Type: field.TypeInt, Column: productdailysales.FieldDay},
+			productdailysales.FieldUnits:     {Type: field.TypeInt, Column: productdailysales.FieldUnits},
+		},
+	}
+	graph.Nodes[54] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   productpair.Table,
+			Columns: productpair.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: productpair.FieldID,
+			},
+		},
+		Type: "ProductPair",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			productpair.FieldProductID: {Type: field.TypeInt, Column: productpair.FieldProductID},
+			productpair.FieldOtherID:   {Type: field.TypeInt, Column: productpair.FieldOtherID},
+			productpair.FieldOrders:    {Type: field.TypeInt, Column: productpair.FieldOrders},
+		},
+	}
+	graph.Nodes[55] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   productvariant.Table,
 			Columns: productvariant.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -1337,7 +1374,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			productvariant.FieldPosition:          {Type: field.TypeInt, Column: productvariant.FieldPosition},
 		},
 	}
-	graph.Nodes[54] = &sqlgraph.Node{
+	graph.Nodes[56] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   promotion.Table,
 			Columns: promotion.Columns,
@@ -1370,7 +1407,25 @@ var schemaGraph = func() *sqlgraph.Schema {
 			promotion.FieldCreatedBy:    {Type: field.TypeInt, Column: promotion.FieldCreatedBy},
 		},
 	}
-	graph.Nodes[55] = &sqlgraph.Node{
+	graph.Nodes[57] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   recommendwatermark.Table,
+			Columns: recommendwatermark.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: recommendwatermark.FieldID,
+			},
+		},
+		Type: "RecommendWatermark",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			recommendwatermark.FieldName:      {Type: field.TypeString, Column: recommendwatermark.FieldName},
+			recommendwatermark.FieldPaidAt:    {Type: field.TypeTime, Column: recommendwatermark.FieldPaidAt},
+			recommendwatermark.FieldOrderID:   {Type: field.TypeInt, Column: recommendwatermark.FieldOrderID},
+			recommendwatermark.FieldOrders:    {Type: field.TypeInt, Column: recommendwatermark.FieldOrders},
+			recommendwatermark.FieldUpdatedAt: {Type: field.TypeTime, Column: recommendwatermark.FieldUpdatedAt},
+		},
+	}
+	graph.Nodes[58] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   redpacket.Table,
 			Columns: redpacket.Columns,
@@ -1391,7 +1446,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			redpacket.FieldBalance:    {Type: field.TypeInt64, Column: redpacket.FieldBalance},
 		},
 	}
-	graph.Nodes[56] = &sqlgraph.Node{
+	graph.Nodes[59] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   redpacketcampaign.Table,
 			Columns: redpacketcampaign.Columns,
@@ -1419,7 +1474,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			redpacketcampaign.FieldCreatedByID:   {Type: field.TypeInt, Column: redpacketcampaign.FieldCreatedByID},
 		},
 	}
-	graph.Nodes[57] = &sqlgraph.Node{
+	graph.Nodes[60] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   redpacketclaimer.Table,
 			Columns: redpacketclaimer.Columns,
@@ -1435,7 +1490,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			redpacketclaimer.FieldClaims:     {Type: field.TypeInt, Column: redpacketclaimer.FieldClaims},
 		},
 	}
-	graph.Nodes[58] = &sqlgraph.Node{
+	graph.Nodes[61] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   redpacketspend.Table,
 			Columns: redpacketspend.Columns,
@@ -1454,7 +1509,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			redpacketspend.FieldReleasedAt:  {Type: field.TypeTime, Column: redpacketspend.FieldReleasedAt},
 		},
 	}
-	graph.Nodes[59] = &sqlgraph.Node{
+	graph.Nodes[62] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refreshtoken.Table,
 			Columns: refreshtoken.Columns,
@@ -1476,7 +1531,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refreshtoken.FieldUserAgent: {Type: field.TypeString, Column: refreshtoken.FieldUserAgent},
 		},
 	}
-	graph.Nodes[60] = &sqlgraph.Node{
+	graph.Nodes[63] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refund.Table,
 			Columns: refund.Columns,
@@ -1500,7 +1555,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refund.FieldAfterSalesRequestID: {Type: field.TypeInt, Column: refund.FieldAfterSalesRequestID},
 		},
 	}
-	graph.Nodes[61] = &sqlgraph.Node{
+	graph.Nodes[64] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   relaystate.Table,
 			Columns: relaystate.Columns,
@@ -1517,7 +1572,60 @@ var schemaGraph = func() *sqlgraph.Schema {
 			relaystate.FieldUpdatedAt:         {Type: field.TypeTime, Column: relaystate.FieldUpdatedAt},
 		},
 	}
-	graph.Nodes[62] = &sqlgraph.Node{
+	graph.Nodes[65] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   report.Table,
+			Columns: report.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: report.FieldID,
+			},
+		},
+		Type: "Report",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			report.FieldCreatedAt:      {Type: field.TypeTime, Column: report.FieldCreatedAt},
+			report.FieldUpdatedAt:      {Type: field.TypeTime, Column: report.FieldUpdatedAt},
+			report.FieldMerchantID:     {Type: field.TypeInt, Column: report.FieldMerchantID},
+			report.FieldRequestedBy:    {Type: field.TypeInt, Column: report.FieldRequestedBy},
+			report.FieldScheduleID:     {Type: field.TypeInt, Column: report.FieldScheduleID},
+			report.FieldKind:           {Type: field.TypeEnum, Column: report.FieldKind},
+			report.FieldFormat:         {Type: field.TypeEnum, Column: report.FieldFormat},
+			report.FieldPeriodStart:    {Type: field.TypeTime, Column: report.FieldPeriodStart},
+			report.FieldPeriodEnd:      {Type: field.TypeTime, Column: report.FieldPeriodEnd},
+			report.FieldStatus:         {Type: field.TypeEnum, Column: report.FieldStatus},
+			report.FieldIdempotencyKey: {Type: field.TypeString, Column: report.FieldIdempotencyKey},
+			report.FieldAttempts:       {Type: field.TypeInt, Column: report.FieldAttempts},
+			report.FieldLeaseUntil:     {Type: field.TypeTime, Column: report.FieldLeaseUntil},
+			report.FieldRowCount:       {Type: field.TypeInt, Column: report.FieldRowCount},
+			report.FieldFileSize:       {Type: field.TypeInt64, Column: report.FieldFileSize},
+			report.FieldStorageKey:     {Type: field.TypeString, Column: report.FieldStorageKey},
+			report.FieldError:          {Type: field.TypeString, Column: report.FieldError},
+			report.FieldCompletedAt:    {Type: field.TypeTime, Column: report.FieldCompletedAt},
+			report.FieldNotifiedAt:     {Type: field.TypeTime, Column: report.FieldNotifiedAt},
+		},
+	}
+	graph.Nodes[66] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   reportschedule.Table,
+			Columns: reportschedule.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: reportschedule.FieldID,
+			},
+		},
+		Type: "ReportSchedule",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			reportschedule.FieldCreatedAt:        {Type: field.TypeTime, Column: reportschedule.FieldCreatedAt},
+			reportschedule.FieldUpdatedAt:        {Type: field.TypeTime, Column: reportschedule.FieldUpdatedAt},
+			reportschedule.FieldMerchantID:       {Type: field.TypeInt, Column: reportschedule.FieldMerchantID},
+			reportschedule.FieldOwnerID:          {Type: field.TypeInt, Column: reportschedule.FieldOwnerID},
+			reportschedule.FieldKind:             {Type: field.TypeEnum, Column: reportschedule.FieldKind},
+			reportschedule.FieldFormat:           {Type: field.TypeEnum, Column: reportschedule.FieldFormat},
+			reportschedule.FieldCadence:          {Type: field.TypeEnum, Column: reportschedule.FieldCadence},
+			reportschedule.FieldFirstPeriodStart: {Type: field.TypeTime, Column: reportschedule.FieldFirstPeriodStart},
+		},
+	}
+	graph.Nodes[67] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   review.Table,
 			Columns: review.Columns,
@@ -1555,7 +1663,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			review.FieldFollowedUpAt:   {Type: field.TypeTime, Column: review.FieldFollowedUpAt},
 		},
 	}
-	graph.Nodes[63] = &sqlgraph.Node{
+	graph.Nodes[68] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   reviewreport.Table,
 			Columns: reviewreport.Columns,
@@ -1572,7 +1680,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			reviewreport.FieldCreatedAt: {Type: field.TypeTime, Column: reviewreport.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[64] = &sqlgraph.Node{
+	graph.Nodes[69] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   reviewvote.Table,
 			Columns: reviewvote.Columns,
@@ -1588,7 +1696,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			reviewvote.FieldCreatedAt: {Type: field.TypeTime, Column: reviewvote.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[65] = &sqlgraph.Node{
+	graph.Nodes[70] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   riskassessment.Table,
 			Columns: riskassessment.Columns,
@@ -1621,7 +1729,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			riskassessment.FieldDecisionNote: {Type: field.TypeString, Column: riskassessment.FieldDecisionNote},
 		},
 	}
-	graph.Nodes[66] = &sqlgraph.Node{
+	graph.Nodes[71] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   risklistentry.Table,
 			Columns: risklistentry.Columns,
@@ -1641,7 +1749,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			risklistentry.FieldCreatedBy: {Type: field.TypeInt, Column: risklistentry.FieldCreatedBy},
 		},
 	}
-	graph.Nodes[67] = &sqlgraph.Node{
+	graph.Nodes[72] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   searchsynonym.Table,
 			Columns: searchsynonym.Columns,
@@ -1657,7 +1765,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			searchsynonym.FieldUpdatedAt: {Type: field.TypeTime, Column: searchsynonym.FieldUpdatedAt},
 		},
 	}
-	graph.Nodes[68] = &sqlgraph.Node{
+	graph.Nodes[73] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   searchsynonymterm.Table,
 			Columns: searchsynonymterm.Columns,
@@ -1672,7 +1780,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			searchsynonymterm.FieldSynonymID: {Type: field.TypeInt, Column: searchsynonymterm.FieldSynonymID},
 		},
 	}
-	graph.Nodes[69] = &sqlgraph.Node{
+	graph.Nodes[74] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   searchtoken.Table,
 			Columns: searchtoken.Columns,
@@ -1688,7 +1796,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			searchtoken.FieldWeight:    {Type: field.TypeInt, Column: searchtoken.FieldWeight},
 		},
 	}
-	graph.Nodes[70] = &sqlgraph.Node{
+	graph.Nodes[75] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   shipment.Table,
 			Columns: shipment.Columns,
@@ -1708,7 +1816,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			shipment.FieldStatus:         {Type: field.TypeEnum, Column: shipment.FieldStatus},
 		},
 	}
-	graph.Nodes[71] = &sqlgraph.Node{
+	graph.Nodes[76] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   stockmovement.Table,
 			Columns: stockmovement.Columns,
@@ -1731,7 +1839,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			stockmovement.FieldCreatedAt:   {Type: field.TypeTime, Column: stockmovement.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[72] = &sqlgraph.Node{
+	graph.Nodes[77] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticket.Table,
 			Columns: ticket.Columns,
@@ -1762,7 +1870,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticket.FieldRatedAt:                {Type: field.TypeTime, Column: ticket.FieldRatedAt},
 		},
 	}
-	graph.Nodes[73] = &sqlgraph.Node{
+	graph.Nodes[78] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ticketmessage.Table,
 			Columns: ticketmessage.Columns,
@@ -1780,7 +1888,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ticketmessage.FieldCreatedAt:  {Type: field.TypeTime, Column: ticketmessage.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[74] = &sqlgraph.Node{
+	graph.Nodes[79] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   totpcredential.Table,
 			Columns: totpcredential.Columns,
@@ -1798,7 +1906,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			totpcredential.FieldLastStep:  {Type: field.TypeInt64, Column: totpcredential.FieldLastStep},
 		},
 	}
-	graph.Nodes[75] = &sqlgraph.Node{
+	graph.Nodes[80] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   totprecoverycode.Table,
 			Columns: totprecoverycode.Columns,
@@ -1815,7 +1923,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			totprecoverycode.FieldUsedAt:    {Type: field.TypeTime, Column: totprecoverycode.FieldUsedAt},
 		},
 	}
-	graph.Nodes[76] = &sqlgraph.Node{
+	graph.Nodes[81] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   trackingevent.Table,
 			Columns: trackingevent.Columns,
@@ -1834,7 +1942,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			trackingevent.FieldCreatedAt:   {Type: field.TypeTime, Column: trackingevent.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[77] = &sqlgraph.Node{
+	graph.Nodes[82] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   translation.Table,
 			Columns: translation.Columns,
@@ -1853,7 +1961,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			translation.FieldUpdatedAt:  {Type: field.TypeTime, Column: translation.FieldUpdatedAt},
 		},
 	}
-	graph.Nodes[78] = &sqlgraph.Node{
+	graph.Nodes[83] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   upload.Table,
 			Columns: upload.Columns,
@@ -1886,7 +1994,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			upload.FieldExpiresAt:           {Type: field.TypeTime, Column: upload.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[79] = &sqlgraph.Node{
+	graph.Nodes[84] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -1912,7 +2020,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			user.FieldEmailVerificationSentAt: {Type: field.TypeTime, Column: user.FieldEmailVerificationSentAt},
 		},
 	}
-	graph.Nodes[80] = &sqlgraph.Node{
+	graph.Nodes[85] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   useridentity.Table,
 			Columns: useridentity.Columns,
@@ -1932,7 +2040,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			useridentity.FieldLastUsedAt: {Type: field.TypeTime, Column: useridentity.FieldLastUsedAt},
 		},
 	}
-	graph.Nodes[81] = &sqlgraph.Node{
+	graph.Nodes[86] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   websigninstate.Table,
 			Columns: websigninstate.Columns,
@@ -1955,7 +2063,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			websigninstate.FieldUsedAt:      {Type: field.TypeTime, Column: websigninstate.FieldUsedAt},
 		},
 	}
-	graph.Nodes[82] = &sqlgraph.Node{
+	graph.Nodes[87] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhook.Table,
 			Columns: webhook.Columns,
@@ -1981,7 +2089,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhook.FieldFailingSince:            {Type: field.TypeTime, Column: webhook.FieldFailingSince},
 		},
 	}
-	graph.Nodes[83] = &sqlgraph.Node{
+	graph.Nodes[88] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookattempt.Table,
 			Columns: webhookattempt.Columns,
@@ -2000,7 +2108,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhookattempt.FieldCreatedAt:    {Type: field.TypeTime, Column: webhookattempt.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[84] = &sqlgraph.Node{
+	graph.Nodes[89] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookdelivery.Table,
 			Columns: webhookdelivery.Columns,
@@ -2722,6 +2830,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Product",
 		"SearchToken",
+	)
+	graph.MustAddE(
+		"product",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   productdailysales.ProductTable,
+			Columns: []string{productdailysales.ProductColumn},
+			Bidi:    false,
+		},
+		"ProductDailySales",
+		"Product",
+	)
+	graph.MustAddE(
+		"other",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   productpair.OtherTable,
+			Columns: []string{productpair.OtherColumn},
+			Bidi:    false,
+		},
+		"ProductPair",
+		"Product",
 	)
 	graph.MustAddE(
 		"product",
@@ -8818,6 +8950,144 @@ func (f *ProductFilter) WhereHasSearchTokensWith(preds ...predicate.SearchToken)
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *ProductDailySalesQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ProductDailySalesQuery builder.
+func (_q *ProductDailySalesQuery) Filter() *ProductDailySalesFilter {
+	return &ProductDailySalesFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ProductDailySalesMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ProductDailySalesMutation builder.
+func (m *ProductDailySalesMutation) Filter() *ProductDailySalesFilter {
+	return &ProductDailySalesFilter{config: m.config, predicateAdder: m}
+}
+
+// ProductDailySalesFilter provides a generic filtering capability at runtime for ProductDailySalesQuery.
+type ProductDailySalesFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ProductDailySalesFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[53].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *ProductDailySalesFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(productdailysales.FieldID))
+}
+
+// WhereProductID applies the entql int predicate on the product_id field.
+func (f *ProductDailySalesFilter) WhereProductID(p entql.IntP) {
+	f.Where(p.Field(productdailysales.FieldProductID))
+}
+
+// WhereDay applies the entql int predicate on the day field.
+func (f *ProductDailySalesFilter) WhereDay(p entql.IntP) {
+	f.Where(p.Field(productdailysales.FieldDay))
+}
+
+// WhereUnits applies the entql int predicate on the units field.
+func (f *ProductDailySalesFilter) WhereUnits(p entql.IntP) {
+	f.Where(p.Field(productdailysales.FieldUnits))
+}
+
+// WhereHasProduct applies a predicate to check if query has an edge product.
+func (f *ProductDailySalesFilter) WhereHasProduct() {
+	f.Where(entql.HasEdge("product"))
+}
+
+// WhereHasProductWith applies a predicate to check if query has an edge product with a given conditions (other predicates).
+func (f *ProductDailySalesFilter) WhereHasProductWith(preds ...predicate.Product) {
+	f.Where(entql.HasEdgeWith("product", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *ProductPairQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ProductPairQuery builder.
+func (_q *ProductPairQuery) Filter() *ProductPairFilter {
+	return &ProductPairFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ProductPairMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ProductPairMutation builder.
+func (m *ProductPairMutation) Filter() *ProductPairFilter {
+	return &ProductPairFilter{config: m.config, predicateAdder: m}
+}
+
+// ProductPairFilter provides a generic filtering capability at runtime for ProductPairQuery.
+type ProductPairFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ProductPairFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[54].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *ProductPairFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(productpair.FieldID))
+}
+
+// WhereProductID applies the entql int predicate on the product_id field.
+func (f *ProductPairFilter) WhereProductID(p entql.IntP) {
+	f.Where(p.Field(productpair.FieldProductID))
+}
+
+// WhereOtherID applies the entql int predicate on the other_id field.
+func (f *ProductPairFilter) WhereOtherID(p entql.IntP) {
+	f.Where(p.Field(productpair.FieldOtherID))
+}
+
+// WhereOrders applies the entql int predicate on the orders field.
+func (f *ProductPairFilter) WhereOrders(p entql.IntP) {
+	f.Where(p.Field(productpair.FieldOrders))
+}
+
+// WhereHasOther applies a predicate to check if query has an edge other.
+func (f *ProductPairFilter) WhereHasOther() {
+	f.Where(entql.HasEdge("other"))
+}
+
+// WhereHasOtherWith applies a predicate to check if query has an edge other with a given conditions (other predicates).
+func (f *ProductPairFilter) WhereHasOtherWith(preds ...predicate.Product) {
+	f.Where(entql.HasEdgeWith("other", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *ProductVariantQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -8846,7 +9116,7 @@ type ProductVariantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ProductVariantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[53].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[55].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -8969,7 +9239,7 @@ type PromotionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PromotionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[54].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[56].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9109,6 +9379,71 @@ func (f *PromotionFilter) WhereHasFlashItemsWith(preds ...predicate.FlashSaleIte
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *RecommendWatermarkQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the RecommendWatermarkQuery builder.
+func (_q *RecommendWatermarkQuery) Filter() *RecommendWatermarkFilter {
+	return &RecommendWatermarkFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *RecommendWatermarkMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the RecommendWatermarkMutation builder.
+func (m *RecommendWatermarkMutation) Filter() *RecommendWatermarkFilter {
+	return &RecommendWatermarkFilter{config: m.config, predicateAdder: m}
+}
+
+// RecommendWatermarkFilter provides a generic filtering capability at runtime for RecommendWatermarkQuery.
+type RecommendWatermarkFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *RecommendWatermarkFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[57].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *RecommendWatermarkFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(recommendwatermark.FieldID))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *RecommendWatermarkFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(recommendwatermark.FieldName))
+}
+
+// WherePaidAt applies the entql time.Time predicate on the paid_at field.
+func (f *RecommendWatermarkFilter) WherePaidAt(p entql.TimeP) {
+	f.Where(p.Field(recommendwatermark.FieldPaidAt))
+}
+
+// WhereOrderID applies the entql int predicate on the order_id field.
+func (f *RecommendWatermarkFilter) WhereOrderID(p entql.IntP) {
+	f.Where(p.Field(recommendwatermark.FieldOrderID))
+}
+
+// WhereOrders applies the entql int predicate on the orders field.
+func (f *RecommendWatermarkFilter) WhereOrders(p entql.IntP) {
+	f.Where(p.Field(recommendwatermark.FieldOrders))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *RecommendWatermarkFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(recommendwatermark.FieldUpdatedAt))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *RedPacketQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -9137,7 +9472,7 @@ type RedPacketFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RedPacketFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[55].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[58].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9231,7 +9566,7 @@ type RedPacketCampaignFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RedPacketCampaignFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[56].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[59].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9360,7 +9695,7 @@ type RedPacketClaimerFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RedPacketClaimerFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[57].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[60].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9415,7 +9750,7 @@ type RedPacketSpendFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RedPacketSpendFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[58].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[61].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9485,7 +9820,7 @@ type RefreshTokenFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefreshTokenFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[59].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[62].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9584,7 +9919,7 @@ type RefundFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefundFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[60].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[63].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9693,7 +10028,7 @@ type RelayStateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RelayStateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[61].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[64].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9725,6 +10060,221 @@ func (f *RelayStateFilter) WhereUpdatedAt(p entql.TimeP) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *ReportQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ReportQuery builder.
+func (_q *ReportQuery) Filter() *ReportFilter {
+	return &ReportFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ReportMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ReportMutation builder.
+func (m *ReportMutation) Filter() *ReportFilter {
+	return &ReportFilter{config: m.config, predicateAdder: m}
+}
+
+// ReportFilter provides a generic filtering capability at runtime for ReportQuery.
+type ReportFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ReportFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[65].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *ReportFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(report.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *ReportFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(report.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *ReportFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(report.FieldUpdatedAt))
+}
+
+// WhereMerchantID applies the entql int predicate on the merchant_id field.
+func (f *ReportFilter) WhereMerchantID(p entql.IntP) {
+	f.Where(p.Field(report.FieldMerchantID))
+}
+
+// WhereRequestedBy applies the entql int predicate on the requested_by field.
+func (f *ReportFilter) WhereRequestedBy(p entql.IntP) {
+	f.Where(p.Field(report.FieldRequestedBy))
+}
+
+// WhereScheduleID applies the entql int predicate on the schedule_id field.
+func (f *ReportFilter) WhereScheduleID(p entql.IntP) {
+	f.Where(p.Field(report.FieldScheduleID))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *ReportFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(report.FieldKind))
+}
+
+// WhereFormat applies the entql string predicate on the format field.
+func (f *ReportFilter) WhereFormat(p entql.StringP) {
+	f.Where(p.Field(report.FieldFormat))
+}
+
+// WherePeriodStart applies the entql time.Time predicate on the period_start field.
+func (f *ReportFilter) WherePeriodStart(p entql.TimeP) {
+	f.Where(p.Field(report.FieldPeriodStart))
+}
+
+// WherePeriodEnd applies the entql time.Time predicate on the period_end field.
+func (f *ReportFilter) WherePeriodEnd(p entql.TimeP) {
+	f.Where(p.Field(report.FieldPeriodEnd))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *ReportFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(report.FieldStatus))
+}
+
+// WhereIdempotencyKey applies the entql string predicate on the idempotency_key field.
+func (f *ReportFilter) WhereIdempotencyKey(p entql.StringP) {
+	f.Where(p.Field(report.FieldIdempotencyKey))
+}
+
+// WhereAttempts applies the entql int predicate on the attempts field.
+func (f *ReportFilter) WhereAttempts(p entql.IntP) {
+	f.Where(p.Field(report.FieldAttempts))
+}
+
+// WhereLeaseUntil applies the entql time.Time predicate on the lease_until field.
+func (f *ReportFilter) WhereLeaseUntil(p entql.TimeP) {
+	f.Where(p.Field(report.FieldLeaseUntil))
+}
+
+// WhereRowCount applies the entql int predicate on the row_count field.
+func (f *ReportFilter) WhereRowCount(p entql.IntP) {
+	f.Where(p.Field(report.FieldRowCount))
+}
+
+// WhereFileSize applies the entql int64 predicate on the file_size field.
+func (f *ReportFilter) WhereFileSize(p entql.Int64P) {
+	f.Where(p.Field(report.FieldFileSize))
+}
+
+// WhereStorageKey applies the entql string predicate on the storage_key field.
+func (f *ReportFilter) WhereStorageKey(p entql.StringP) {
+	f.Where(p.Field(report.FieldStorageKey))
+}
+
+// WhereError applies the entql string predicate on the error field.
+func (f *ReportFilter) WhereError(p entql.StringP) {
+	f.Where(p.Field(report.FieldError))
+}
+
+// WhereCompletedAt applies the entql time.Time predicate on the completed_at field.
+func (f *ReportFilter) WhereCompletedAt(p entql.TimeP) {
+	f.Where(p.Field(report.FieldCompletedAt))
+}
+
+// WhereNotifiedAt applies the entql time.Time predicate on the notified_at field.
+func (f *ReportFilter) WhereNotifiedAt(p entql.TimeP) {
+	f.Where(p.Field(report.FieldNotifiedAt))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *ReportScheduleQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ReportScheduleQuery builder.
+func (_q *ReportScheduleQuery) Filter() *ReportScheduleFilter {
+	return &ReportScheduleFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ReportScheduleMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ReportScheduleMutation builder.
+func (m *ReportScheduleMutation) Filter() *ReportScheduleFilter {
+	return &ReportScheduleFilter{config: m.config, predicateAdder: m}
+}
+
+// ReportScheduleFilter provides a generic filtering capability at runtime for ReportScheduleQuery.
+type ReportScheduleFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ReportScheduleFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[66].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *ReportScheduleFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(reportschedule.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *ReportScheduleFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(reportschedule.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *ReportScheduleFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(reportschedule.FieldUpdatedAt))
+}
+
+// WhereMerchantID applies the entql int predicate on the merchant_id field.
+func (f *ReportScheduleFilter) WhereMerchantID(p entql.IntP) {
+	f.Where(p.Field(reportschedule.FieldMerchantID))
+}
+
+// WhereOwnerID applies the entql int predicate on the owner_id field.
+func (f *ReportScheduleFilter) WhereOwnerID(p entql.IntP) {
+	f.Where(p.Field(reportschedule.FieldOwnerID))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *ReportScheduleFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(reportschedule.FieldKind))
+}
+
+// WhereFormat applies the entql string predicate on the format field.
+func (f *ReportScheduleFilter) WhereFormat(p entql.StringP) {
+	f.Where(p.Field(reportschedule.FieldFormat))
+}
+
+// WhereCadence applies the entql string predicate on the cadence field.
+func (f *ReportScheduleFilter) WhereCadence(p entql.StringP) {
+	f.Where(p.Field(reportschedule.FieldCadence))
+}
+
+// WhereFirstPeriodStart applies the entql time.Time predicate on the first_period_start field.
+func (f *ReportScheduleFilter) WhereFirstPeriodStart(p entql.TimeP) {
+	f.Where(p.Field(reportschedule.FieldFirstPeriodStart))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *ReviewQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -9753,7 +10303,7 @@ type ReviewFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ReviewFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[62].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[67].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -9988,7 +10538,7 @@ type ReviewReportFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ReviewReportFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[63].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[68].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10062,7 +10612,7 @@ type ReviewVoteFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ReviewVoteFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[64].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[69].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10131,7 +10681,7 @@ type RiskAssessmentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RiskAssessmentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[65].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[70].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10327,7 +10877,7 @@ type RiskListEntryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RiskListEntryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[66].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[71].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10402,7 +10952,7 @@ type SearchSynonymFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SearchSynonymFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[67].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[72].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10471,7 +11021,7 @@ type SearchSynonymTermFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SearchSynonymTermFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[68].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[73].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10535,7 +11085,7 @@ type SearchTokenFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SearchTokenFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[69].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[74].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10604,7 +11154,7 @@ type ShipmentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ShipmentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[70].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[75].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10707,7 +11257,7 @@ type StockMovementFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StockMovementFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[71].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[76].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10825,7 +11375,7 @@ type TicketFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[72].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[77].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -10969,7 +11519,7 @@ type TicketMessageFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TicketMessageFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[73].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[78].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -11048,7 +11598,7 @@ type TotpCredentialFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TotpCredentialFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[74].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[79].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -11127,7 +11677,7 @@ type TotpRecoveryCodeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TotpRecoveryCodeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[75].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[80].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -11201,7 +11751,7 @@ type TrackingEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TrackingEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[76].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[81].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -11285,7 +11835,7 @@ type TranslationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TranslationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[77].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[82].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -11355,7 +11905,7 @@ type UploadFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UploadFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[78].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[83].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -11495,7 +12045,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[79].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[84].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -11712,7 +12262,7 @@ type UserIdentityFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserIdentityFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[80].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[85].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -11801,7 +12351,7 @@ type WebSignInStateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebSignInStateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[81].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[86].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -11891,7 +12441,7 @@ type WebhookFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[82].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[87].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -12010,7 +12560,7 @@ type WebhookAttemptFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookAttemptFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[83].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[88].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -12094,7 +12644,7 @@ type WebhookDeliveryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookDeliveryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[84].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[89].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

@@ -65,8 +65,11 @@ import (
 	"github.com/xiadan/xiadan/ent/phonecode"
 	"github.com/xiadan/xiadan/ent/predicate"
 	"github.com/xiadan/xiadan/ent/product"
+	"github.com/xiadan/xiadan/ent/productdailysales"
+	"github.com/xiadan/xiadan/ent/productpair"
 	"github.com/xiadan/xiadan/ent/productvariant"
 	"github.com/xiadan/xiadan/ent/promotion"
+	"github.com/xiadan/xiadan/ent/recommendwatermark"
 	"github.com/xiadan/xiadan/ent/redpacket"
 	"github.com/xiadan/xiadan/ent/redpacketcampaign"
 	"github.com/xiadan/xiadan/ent/redpacketclaimer"
@@ -164,8 +167,11 @@ const (
 	TypePaymentNotification    = "PaymentNotification"
 	TypePhoneCode              = "PhoneCode"
 	TypeProduct                = "Product"
+	TypeProductDailySales      = "ProductDailySales"
+	TypeProductPair            = "ProductPair"
 	TypeProductVariant         = "ProductVariant"
 	TypePromotion              = "Promotion"
+	TypeRecommendWatermark     = "RecommendWatermark"
 	TypeRedPacket              = "RedPacket"
 	TypeRedPacketCampaign      = "RedPacketCampaign"
 	TypeRedPacketClaimer       = "RedPacketClaimer"
@@ -55266,6 +55272,1120 @@ func (m *ProductMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Product edge %s", name)
 }
 
+// ProductDailySalesMutation represents an operation that mutates the ProductDailySales nodes in the graph.
+type ProductDailySalesMutation struct {
+	config
+	op             Op
+	typ            string
+	id             *int
+	day            *int
+	addday         *int
+	units          *int
+	addunits       *int
+	clearedFields  map[string]struct{}
+	product        *int
+	clearedproduct bool
+	done           bool
+	oldValue       func(context.Context) (*ProductDailySales, error)
+	predicates     []predicate.ProductDailySales
+}
+
+var _ ent.Mutation = (*ProductDailySalesMutation)(nil)
+
+// productdailysalesOption allows management of the mutation configuration using functional options.
+type productdailysalesOption func(*ProductDailySalesMutation)
+
+// newProductDailySalesMutation creates new mutation for the ProductDailySales entity.
+func newProductDailySalesMutation(c config, op Op, opts ...productdailysalesOption) *ProductDailySalesMutation {
+	m := &ProductDailySalesMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeProductDailySales,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withProductDailySalesID sets the ID field of the mutation.
+func withProductDailySalesID(id int) productdailysalesOption {
+	return func(m *ProductDailySalesMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ProductDailySales
+		)
+		m.oldValue = func(ctx context.Context) (*ProductDailySales, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ProductDailySales.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withProductDailySales sets the old ProductDailySales of the mutation.
+func withProductDailySales(node *ProductDailySales) productdailysalesOption {
+	return func(m *ProductDailySalesMutation) {
+		m.oldValue = func(context.Context) (*ProductDailySales, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ProductDailySalesMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ProductDailySalesMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ProductDailySalesMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ProductDailySalesMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ProductDailySales.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetProductID sets the "product_id" field.
+func (m *ProductDailySalesMutation) SetProductID(i int) {
+	m.product = &i
+}
+
+// ProductID returns the value of the "product_id" field in the mutation.
+func (m *ProductDailySalesMutation) ProductID() (r int, exists bool) {
+	v := m.product
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldProductID returns the old "product_id" field's value of the ProductDailySales entity.
+// If the ProductDailySales object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProductDailySalesMutation) OldProductID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldProductID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldProductID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldProductID: %w", err)
+	}
+	return oldValue.ProductID, nil
+}
+
+// ResetProductID resets all changes to the "product_id" field.
+func (m *ProductDailySalesMutation) ResetProductID() {
+	m.product = nil
+}
+
+// SetDay sets the "day" field.
+func (m *ProductDailySalesMutation) SetDay(i int) {
+	m.day = &i
+	m.addday = nil
+}
+
+// Day returns the value of the "day" field in the mutation.
+func (m *ProductDailySalesMutation) Day() (r int, exists bool) {
+	v := m.day
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDay returns the old "day" field's value of the ProductDailySales entity.
+// If the ProductDailySales object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProductDailySalesMutation) OldDay(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDay is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDay requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDay: %w", err)
+	}
+	return oldValue.Day, nil
+}
+
+// AddDay adds i to the "day" field.
+func (m *ProductDailySalesMutation) AddDay(i int) {
+	if m.addday != nil {
+		*m.addday += i
+	} else {
+		m.addday = &i
+	}
+}
+
+// AddedDay returns the value that was added to the "day" field in this mutation.
+func (m *ProductDailySalesMutation) AddedDay() (r int, exists bool) {
+	v := m.addday
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetDay resets all changes to the "day" field.
+func (m *ProductDailySalesMutation) ResetDay() {
+	m.day = nil
+	m.addday = nil
+}
+
+// SetUnits sets the "units" field.
+func (m *ProductDailySalesMutation) SetUnits(i int) {
+	m.units = &i
+	m.addunits = nil
+}
+
+// Units returns the value of the "units" field in the mutation.
+func (m *ProductDailySalesMutation) Units() (r int, exists bool) {
+	v := m.units
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUnits returns the old "units" field's value of the ProductDailySales entity.
+// If the ProductDailySales object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProductDailySalesMutation) OldUnits(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUnits is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUnits requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUnits: %w", err)
+	}
+	return oldValue.Units, nil
+}
+
+// AddUnits adds i to the "units" field.
+func (m *ProductDailySalesMutation) AddUnits(i int) {
+	if m.addunits != nil {
+		*m.addunits += i
+	} else {
+		m.addunits = &i
+	}
+}
+
+// AddedUnits returns the value that was added to the "units" field in this mutation.
+func (m *ProductDailySalesMutation) AddedUnits() (r int, exists bool) {
+	v := m.addunits
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetUnits resets all changes to the "units" field.
+func (m *ProductDailySalesMutation) ResetUnits() {
+	m.units = nil
+	m.addunits = nil
+}
+
+// ClearProduct clears the "product" edge to the Product entity.
+func (m *ProductDailySalesMutation) ClearProduct() {
+	m.clearedproduct = true
+	m.clearedFields[productdailysales.FieldProductID] = struct{}{}
+}
+
+// ProductCleared reports if the "product" edge to the Product entity was cleared.
+func (m *ProductDailySalesMutation) ProductCleared() bool {
+	return m.clearedproduct
+}
+
+// ProductIDs returns the "product" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ProductID instead. It exists only for internal usage by the builders.
+func (m *ProductDailySalesMutation) ProductIDs() (ids []int) {
+	if id := m.product; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetProduct resets all changes to the "product" edge.
+func (m *ProductDailySalesMutation) ResetProduct() {
+	m.product = nil
+	m.clearedproduct = false
+}
+
+// Where appends a list predicates to the ProductDailySalesMutation builder.
+func (m *ProductDailySalesMutation) Where(ps ...predicate.ProductDailySales) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ProductDailySalesMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ProductDailySalesMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ProductDailySales, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ProductDailySalesMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ProductDailySalesMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ProductDailySales).
+func (m *ProductDailySalesMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ProductDailySalesMutation) Fields() []string {
+	fields := make([]string, 0, 3)
+	if m.product != nil {
+		fields = append(fields, productdailysales.FieldProductID)
+	}
+	if m.day != nil {
+		fields = append(fields, productdailysales.FieldDay)
+	}
+	if m.units != nil {
+		fields = append(fields, productdailysales.FieldUnits)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ProductDailySalesMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case productdailysales.FieldProductID:
+		return m.ProductID()
+	case productdailysales.FieldDay:
+		return m.Day()
+	case productdailysales.FieldUnits:
+		return m.Units()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ProductDailySalesMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case productdailysales.FieldProductID:
+		return m.OldProductID(ctx)
+	case productdailysales.FieldDay:
+		return m.OldDay(ctx)
+	case productdailysales.FieldUnits:
+		return m.OldUnits(ctx)
+	}
+	return nil, fmt.Errorf("unknown ProductDailySales field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ProductDailySalesMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case productdailysales.FieldProductID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetProductID(v)
+		return nil
+	case productdailysales.FieldDay:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDay(v)
+		return nil
+	case productdailysales.FieldUnits:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUnits(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ProductDailySales field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ProductDailySalesMutation) AddedFields() []string {
+	var fields []string
+	if m.addday != nil {
+		fields = append(fields, productdailysales.FieldDay)
+	}
+	if m.addunits != nil {
+		fields = append(fields, productdailysales.FieldUnits)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ProductDailySalesMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case productdailysales.FieldDay:
+		return m.AddedDay()
+	case productdailysales.FieldUnits:
+		return m.AddedUnits()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ProductDailySalesMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case productdailysales.FieldDay:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddDay(v)
+		return nil
+	case productdailysales.FieldUnits:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddUnits(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ProductDailySales numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ProductDailySalesMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ProductDailySalesMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ProductDailySalesMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown ProductDailySales nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ProductDailySalesMutation) ResetField(name string) error {
+	switch name {
+	case productdailysales.FieldProductID:
+		m.ResetProductID()
+		return nil
+	case productdailysales.FieldDay:
+		m.ResetDay()
+		return nil
+	case productdailysales.FieldUnits:
+		m.ResetUnits()
+		return nil
+	}
+	return fmt.Errorf("unknown ProductDailySales field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ProductDailySalesMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.product != nil {
+		edges = append(edges, productdailysales.EdgeProduct)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ProductDailySalesMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case productdailysales.EdgeProduct:
+		if id := m.product; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ProductDailySalesMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ProductDailySalesMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ProductDailySalesMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedproduct {
+		edges = append(edges, productdailysales.EdgeProduct)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ProductDailySalesMutation) EdgeCleared(name string) bool {
+	switch name {
+	case productdailysales.EdgeProduct:
+		return m.clearedproduct
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ProductDailySalesMutation) ClearEdge(name string) error {
+	switch name {
+	case productdailysales.EdgeProduct:
+		m.ClearProduct()
+		return nil
+	}
+	return fmt.Errorf("unknown ProductDailySales unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ProductDailySalesMutation) ResetEdge(name string) error {
+	switch name {
+	case productdailysales.EdgeProduct:
+		m.ResetProduct()
+		return nil
+	}
+	return fmt.Errorf("unknown ProductDailySales edge %s", name)
+}
+
+// ProductPairMutation represents an operation that mutates the ProductPair nodes in the graph.
+type ProductPairMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	product_id    *int
+	addproduct_id *int
+	orders        *int
+	addorders     *int
+	clearedFields map[string]struct{}
+	other         *int
+	clearedother  bool
+	done          bool
+	oldValue      func(context.Context) (*ProductPair, error)
+	predicates    []predicate.ProductPair
+}
+
+var _ ent.Mutation = (*ProductPairMutation)(nil)
+
+// productpairOption allows management of the mutation configuration using functional options.
+type productpairOption func(*ProductPairMutation)
+
+// newProductPairMutation creates new mutation for the ProductPair entity.
+func newProductPairMutation(c config, op Op, opts ...productpairOption) *ProductPairMutation {
+	m := &ProductPairMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeProductPair,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withProductPairID sets the ID field of the mutation.
+func withProductPairID(id int) productpairOption {
+	return func(m *ProductPairMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ProductPair
+		)
+		m.oldValue = func(ctx context.Context) (*ProductPair, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ProductPair.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withProductPair sets the old ProductPair of the mutation.
+func withProductPair(node *ProductPair) productpairOption {
+	return func(m *ProductPairMutation) {
+		m.oldValue = func(context.Context) (*ProductPair, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ProductPairMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ProductPairMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ProductPairMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ProductPairMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ProductPair.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetProductID sets the "product_id" field.
+func (m *ProductPairMutation) SetProductID(i int) {
+	m.product_id = &i
+	m.addproduct_id = nil
+}
+
+// ProductID returns the value of the "product_id" field in the mutation.
+func (m *ProductPairMutation) ProductID() (r int, exists bool) {
+	v := m.product_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldProductID returns the old "product_id" field's value of the ProductPair entity.
+// If the ProductPair object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProductPairMutation) OldProductID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldProductID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldProductID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldProductID: %w", err)
+	}
+	return oldValue.ProductID, nil
+}
+
+// AddProductID adds i to the "product_id" field.
+func (m *ProductPairMutation) AddProductID(i int) {
+	if m.addproduct_id != nil {
+		*m.addproduct_id += i
+	} else {
+		m.addproduct_id = &i
+	}
+}
+
+// AddedProductID returns the value that was added to the "product_id" field in this mutation.
+func (m *ProductPairMutation) AddedProductID() (r int, exists bool) {
+	v := m.addproduct_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetProductID resets all changes to the "product_id" field.
+func (m *ProductPairMutation) ResetProductID() {
+	m.product_id = nil
+	m.addproduct_id = nil
+}
+
+// SetOtherID sets the "other_id" field.
+func (m *ProductPairMutation) SetOtherID(i int) {
+	m.other = &i
+}
+
+// OtherID returns the value of the "other_id" field in the mutation.
+func (m *ProductPairMutation) OtherID() (r int, exists bool) {
+	v := m.other
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOtherID returns the old "other_id" field's value of the ProductPair entity.
+// If the ProductPair object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProductPairMutation) OldOtherID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOtherID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOtherID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOtherID: %w", err)
+	}
+	return oldValue.OtherID, nil
+}
+
+// ResetOtherID resets all changes to the "other_id" field.
+func (m *ProductPairMutation) ResetOtherID() {
+	m.other = nil
+}
+
+// SetOrders sets the "orders" field.
+func (m *ProductPairMutation) SetOrders(i int) {
+	m.orders = &i
+	m.addorders = nil
+}
+
+// Orders returns the value of the "orders" field in the mutation.
+func (m *ProductPairMutation) Orders() (r int, exists bool) {
+	v := m.orders
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOrders returns the old "orders" field's value of the ProductPair entity.
+// If the ProductPair object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProductPairMutation) OldOrders(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOrders is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOrders requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOrders: %w", err)
+	}
+	return oldValue.Orders, nil
+}
+
+// AddOrders adds i to the "orders" field.
+func (m *ProductPairMutation) AddOrders(i int) {
+	if m.addorders != nil {
+		*m.addorders += i
+	} else {
+		m.addorders = &i
+	}
+}
+
+// AddedOrders returns the value that was added to the "orders" field in this mutation.
+func (m *ProductPairMutation) AddedOrders() (r int, exists bool) {
+	v := m.addorders
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetOrders resets all changes to the "orders" field.
+func (m *ProductPairMutation) ResetOrders() {
+	m.orders = nil
+	m.addorders = nil
+}
+
+// ClearOther clears the "other" edge to the Product entity.
+func (m *ProductPairMutation) ClearOther() {
+	m.clearedother = true
+	m.clearedFields[productpair.FieldOtherID] = struct{}{}
+}
+
+// OtherCleared reports if the "other" edge to the Product entity was cleared.
+func (m *ProductPairMutation) OtherCleared() bool {
+	return m.clearedother
+}
+
+// OtherIDs returns the "other" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// OtherID instead. It exists only for internal usage by the builders.
+func (m *ProductPairMutation) OtherIDs() (ids []int) {
+	if id := m.other; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetOther resets all changes to the "other" edge.
+func (m *ProductPairMutation) ResetOther() {
+	m.other = nil
+	m.clearedother = false
+}
+
+// Where appends a list predicates to the ProductPairMutation builder.
+func (m *ProductPairMutation) Where(ps ...predicate.ProductPair) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ProductPairMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ProductPairMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ProductPair, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ProductPairMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ProductPairMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ProductPair).
+func (m *ProductPairMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ProductPairMutation) Fields() []string {
+	fields := make([]string, 0, 3)
+	if m.product_id != nil {
+		fields = append(fields, productpair.FieldProductID)
+	}
+	if m.other != nil {
+		fields = append(fields, productpair.FieldOtherID)
+	}
+	if m.orders != nil {
+		fields = append(fields, productpair.FieldOrders)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ProductPairMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case productpair.FieldProductID:
+		return m.ProductID()
+	case productpair.FieldOtherID:
+		return m.OtherID()
+	case productpair.FieldOrders:
+		return m.Orders()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ProductPairMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case productpair.FieldProductID:
+		return m.OldProductID(ctx)
+	case productpair.FieldOtherID:
+		return m.OldOtherID(ctx)
+	case productpair.FieldOrders:
+		return m.OldOrders(ctx)
+	}
+	return nil, fmt.Errorf("unknown ProductPair field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ProductPairMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case productpair.FieldProductID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetProductID(v)
+		return nil
+	case productpair.FieldOtherID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOtherID(v)
+		return nil
+	case productpair.FieldOrders:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOrders(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ProductPair field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ProductPairMutation) AddedFields() []string {
+	var fields []string
+	if m.addproduct_id != nil {
+		fields = append(fields, productpair.FieldProductID)
+	}
+	if m.addorders != nil {
+		fields = append(fields, productpair.FieldOrders)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ProductPairMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case productpair.FieldProductID:
+		return m.AddedProductID()
+	case productpair.FieldOrders:
+		return m.AddedOrders()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ProductPairMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case productpair.FieldProductID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddProductID(v)
+		return nil
+	case productpair.FieldOrders:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddOrders(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ProductPair numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ProductPairMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ProductPairMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ProductPairMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown ProductPair nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ProductPairMutation) ResetField(name string) error {
+	switch name {
+	case productpair.FieldProductID:
+		m.ResetProductID()
+		return nil
+	case productpair.FieldOtherID:
+		m.ResetOtherID()
+		return nil
+	case productpair.FieldOrders:
+		m.ResetOrders()
+		return nil
+	}
+	return fmt.Errorf("unknown ProductPair field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ProductPairMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.other != nil {
+		edges = append(edges, productpair.EdgeOther)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ProductPairMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case productpair.EdgeOther:
+		if id := m.other; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ProductPairMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ProductPairMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ProductPairMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedother {
+		edges = append(edges, productpair.EdgeOther)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ProductPairMutation) EdgeCleared(name string) bool {
+	switch name {
+	case productpair.EdgeOther:
+		return m.clearedother
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ProductPairMutation) ClearEdge(name string) error {
+	switch name {
+	case productpair.EdgeOther:
+		m.ClearOther()
+		return nil
+	}
+	return fmt.Errorf("unknown ProductPair unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ProductPairMutation) ResetEdge(name string) error {
+	switch name {
+	case productpair.EdgeOther:
+		m.ResetOther()
+		return nil
+	}
+	return fmt.Errorf("unknown ProductPair edge %s", name)
+}
+
 // ProductVariantMutation represents an operation that mutates the ProductVariant nodes in the graph.
 type ProductVariantMutation struct {
 	config
@@ -58199,6 +59319,617 @@ func (m *PromotionMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown Promotion edge %s", name)
+}
+
+// RecommendWatermarkMutation represents an operation that mutates the RecommendWatermark nodes in the graph.
+type RecommendWatermarkMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	name          *string
+	paid_at       *time.Time
+	order_id      *int
+	addorder_id   *int
+	orders        *int
+	addorders     *int
+	updated_at    *time.Time
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*RecommendWatermark, error)
+	predicates    []predicate.RecommendWatermark
+}
+
+var _ ent.Mutation = (*RecommendWatermarkMutation)(nil)
+
+// recommendwatermarkOption allows management of the mutation configuration using functional options.
+type recommendwatermarkOption func(*RecommendWatermarkMutation)
+
+// newRecommendWatermarkMutation creates new mutation for the RecommendWatermark entity.
+func newRecommendWatermarkMutation(c config, op Op, opts ...recommendwatermarkOption) *RecommendWatermarkMutation {
+	m := &RecommendWatermarkMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeRecommendWatermark,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withRecommendWatermarkID sets the ID field of the mutation.
+func withRecommendWatermarkID(id int) recommendwatermarkOption {
+	return func(m *RecommendWatermarkMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *RecommendWatermark
+		)
+		m.oldValue = func(ctx context.Context) (*RecommendWatermark, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().RecommendWatermark.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withRecommendWatermark sets the old RecommendWatermark of the mutation.
+func withRecommendWatermark(node *RecommendWatermark) recommendwatermarkOption {
+	return func(m *RecommendWatermarkMutation) {
+		m.oldValue = func(context.Context) (*RecommendWatermark, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m RecommendWatermarkMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m RecommendWatermarkMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *RecommendWatermarkMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *RecommendWatermarkMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().RecommendWatermark.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetName sets the "name" field.
+func (m *RecommendWatermarkMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *RecommendWatermarkMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the RecommendWatermark entity.
+// If the RecommendWatermark object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RecommendWatermarkMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *RecommendWatermarkMutation) ResetName() {
+	m.name = nil
+}
+
+// SetPaidAt sets the "paid_at" field.
+func (m *RecommendWatermarkMutation) SetPaidAt(t time.Time) {
+	m.paid_at = &t
+}
+
+// PaidAt returns the value of the "paid_at" field in the mutation.
+func (m *RecommendWatermarkMutation) PaidAt() (r time.Time, exists bool) {
+	v := m.paid_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPaidAt returns the old "paid_at" field's value of the RecommendWatermark entity.
+// If the RecommendWatermark object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RecommendWatermarkMutation) OldPaidAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPaidAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPaidAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPaidAt: %w", err)
+	}
+	return oldValue.PaidAt, nil
+}
+
+// ResetPaidAt resets all changes to the "paid_at" field.
+func (m *RecommendWatermarkMutation) ResetPaidAt() {
+	m.paid_at = nil
+}
+
+// SetOrderID sets the "order_id" field.
+func (m *RecommendWatermarkMutation) SetOrderID(i int) {
+	m.order_id = &i
+	m.addorder_id = nil
+}
+
+// OrderID returns the value of the "order_id" field in the mutation.
+func (m *RecommendWatermarkMutation) OrderID() (r int, exists bool) {
+	v := m.order_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOrderID returns the old "order_id" field's value of the RecommendWatermark entity.
+// If the RecommendWatermark object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RecommendWatermarkMutation) OldOrderID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOrderID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOrderID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOrderID: %w", err)
+	}
+	return oldValue.OrderID, nil
+}
+
+// AddOrderID adds i to the "order_id" field.
+func (m *RecommendWatermarkMutation) AddOrderID(i int) {
+	if m.addorder_id != nil {
+		*m.addorder_id += i
+	} else {
+		m.addorder_id = &i
+	}
+}
+
+// AddedOrderID returns the value that was added to the "order_id" field in this mutation.
+func (m *RecommendWatermarkMutation) AddedOrderID() (r int, exists bool) {
+	v := m.addorder_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetOrderID resets all changes to the "order_id" field.
+func (m *RecommendWatermarkMutation) ResetOrderID() {
+	m.order_id = nil
+	m.addorder_id = nil
+}
+
+// SetOrders sets the "orders" field.
+func (m *RecommendWatermarkMutation) SetOrders(i int) {
+	m.orders = &i
+	m.addorders = nil
+}
+
+// Orders returns the value of the "orders" field in the mutation.
+func (m *RecommendWatermarkMutation) Orders() (r int, exists bool) {
+	v := m.orders
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOrders returns the old "orders" field's value of the RecommendWatermark entity.
+// If the RecommendWatermark object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RecommendWatermarkMutation) OldOrders(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOrders is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOrders requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOrders: %w", err)
+	}
+	return oldValue.Orders, nil
+}
+
+// AddOrders adds i to the "orders" field.
+func (m *RecommendWatermarkMutation) AddOrders(i int) {
+	if m.addorders != nil {
+		*m.addorders += i
+	} else {
+		m.addorders = &i
+	}
+}
+
+// AddedOrders returns the value that was added to the "orders" field in this mutation.
+func (m *RecommendWatermarkMutation) AddedOrders() (r int, exists bool) {
+	v := m.addorders
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetOrders resets all changes to the "orders" field.
+func (m *RecommendWatermarkMutation) ResetOrders() {
+	m.orders = nil
+	m.addorders = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *RecommendWatermarkMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *RecommendWatermarkMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the RecommendWatermark entity.
+// If the RecommendWatermark object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RecommendWatermarkMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *RecommendWatermarkMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// Where appends a list predicates to the RecommendWatermarkMutation builder.
+func (m *RecommendWatermarkMutation) Where(ps ...predicate.RecommendWatermark) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the RecommendWatermarkMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *RecommendWatermarkMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.RecommendWatermark, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *RecommendWatermarkMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *RecommendWatermarkMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (RecommendWatermark).
+func (m *RecommendWatermarkMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *RecommendWatermarkMutation) Fields() []string {
+	fields := make([]string, 0, 5)
+	if m.name != nil {
+		fields = append(fields, recommendwatermark.FieldName)
+	}
+	if m.paid_at != nil {
+		fields = append(fields, recommendwatermark.FieldPaidAt)
+	}
+	if m.order_id != nil {
+		fields = append(fields, recommendwatermark.FieldOrderID)
+	}
+	if m.orders != nil {
+		fields = append(fields, recommendwatermark.FieldOrders)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, recommendwatermark.FieldUpdatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *RecommendWatermarkMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case recommendwatermark.FieldName:
+		return m.Name()
+	case recommendwatermark.FieldPaidAt:
+		return m.PaidAt()
+	case recommendwatermark.FieldOrderID:
+		return m.OrderID()
+	case recommendwatermark.FieldOrders:
+		return m.Orders()
+	case recommendwatermark.FieldUpdatedAt:
+		return m.UpdatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *RecommendWatermarkMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case recommendwatermark.FieldName:
+		return m.OldName(ctx)
+	case recommendwatermark.FieldPaidAt:
+		return m.OldPaidAt(ctx)
+	case recommendwatermark.FieldOrderID:
+		return m.OldOrderID(ctx)
+	case recommendwatermark.FieldOrders:
+		return m.OldOrders(ctx)
+	case recommendwatermark.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown RecommendWatermark field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *RecommendWatermarkMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case recommendwatermark.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case recommendwatermark.FieldPaidAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPaidAt(v)
+		return nil
+	case recommendwatermark.FieldOrderID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOrderID(v)
+		return nil
+	case recommendwatermark.FieldOrders:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOrders(v)
+		return nil
+	case recommendwatermark.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown RecommendWatermark field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *RecommendWatermarkMutation) AddedFields() []string {
+	var fields []string
+	if m.addorder_id != nil {
+		fields = append(fields, recommendwatermark.FieldOrderID)
+	}
+	if m.addorders != nil {
+		fields = append(fields, recommendwatermark.FieldOrders)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *RecommendWatermarkMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case recommendwatermark.FieldOrderID:
+		return m.AddedOrderID()
+	case recommendwatermark.FieldOrders:
+		return m.AddedOrders()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *RecommendWatermarkMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case recommendwatermark.FieldOrderID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddOrderID(v)
+		return nil
+	case recommendwatermark.FieldOrders:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddOrders(v)
+		return nil
+	}
+	return fmt.Errorf("unknown RecommendWatermark numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *RecommendWatermarkMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *RecommendWatermarkMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *RecommendWatermarkMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown RecommendWatermark nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *RecommendWatermarkMutation) ResetField(name string) error {
+	switch name {
+	case recommendwatermark.FieldName:
+		m.ResetName()
+		return nil
+	case recommendwatermark.FieldPaidAt:
+		m.ResetPaidAt()
+		return nil
+	case recommendwatermark.FieldOrderID:
+		m.ResetOrderID()
+		return nil
+	case recommendwatermark.FieldOrders:
+		m.ResetOrders()
+		return nil
+	case recommendwatermark.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown RecommendWatermark field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *RecommendWatermarkMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *RecommendWatermarkMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *RecommendWatermarkMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *RecommendWatermarkMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *RecommendWatermarkMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *RecommendWatermarkMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *RecommendWatermarkMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown RecommendWatermark unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *RecommendWatermarkMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown RecommendWatermark edge %s", name)
 }
 
 // RedPacketMutation represents an operation that mutates the RedPacket nodes in the graph.

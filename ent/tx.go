@@ -120,10 +120,16 @@ type Tx struct {
 	PhoneCode *PhoneCodeClient
 	// Product is the client for interacting with the Product builders.
 	Product *ProductClient
+	// ProductDailySales is the client for interacting with the ProductDailySales builders.
+	ProductDailySales *ProductDailySalesClient
+	// ProductPair is the client for interacting with the ProductPair builders.
+	ProductPair *ProductPairClient
 	// ProductVariant is the client for interacting with the ProductVariant builders.
 	ProductVariant *ProductVariantClient
 	// Promotion is the client for interacting with the Promotion builders.
 	Promotion *PromotionClient
+	// RecommendWatermark is the client for interacting with the RecommendWatermark builders.
+	RecommendWatermark *RecommendWatermarkClient
 	// RedPacket is the client for interacting with the RedPacket builders.
 	RedPacket *RedPacketClient
 	// RedPacketCampaign is the client for interacting with the RedPacketCampaign builders.
@@ -372,8 +378,11 @@ func (tx *Tx) init() {
 	tx.PaymentNotification = NewPaymentNotificationClient(tx.config)
 	tx.PhoneCode = NewPhoneCodeClient(tx.config)
 	tx.Product = NewProductClient(tx.config)
+	tx.ProductDailySales = NewProductDailySalesClient(tx.config)
+	tx.ProductPair = NewProductPairClient(tx.config)
 	tx.ProductVariant = NewProductVariantClient(tx.config)
 	tx.Promotion = NewPromotionClient(tx.config)
+	tx.RecommendWatermark = NewRecommendWatermarkClient(tx.config)
 	tx.RedPacket = NewRedPacketClient(tx.config)
 	tx.RedPacketCampaign = NewRedPacketCampaignClient(tx.config)
 	tx.RedPacketClaimer = NewRedPacketClaimerClient(tx.config)

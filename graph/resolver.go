@@ -31,6 +31,7 @@ import (
 	"github.com/xiadan/xiadan/internal/orders"
 	"github.com/xiadan/xiadan/internal/payments"
 	"github.com/xiadan/xiadan/internal/promotions"
+	"github.com/xiadan/xiadan/internal/recommend"
 	"github.com/xiadan/xiadan/internal/redpackets"
 	"github.com/xiadan/xiadan/internal/reports"
 	"github.com/xiadan/xiadan/internal/reviews"
@@ -82,6 +83,8 @@ type Resolver struct {
 	Analytics *analytics.Service
 	// Reports builds CSV and XLSX reports and their schedules (internal/reports).
 	Reports *reports.Service
+	// Recommend answers recommendations (internal/recommend).
+	Recommend *recommend.Service
 }
 
 // NewSchema returns the executable schema with its resolvers and directives.

@@ -645,6 +645,30 @@ func (f ProductFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, err
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ProductMutation", m)
 }
 
+// The ProductDailySalesFunc type is an adapter to allow the use of ordinary
+// function as ProductDailySales mutator.
+type ProductDailySalesFunc func(context.Context, *ent.ProductDailySalesMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ProductDailySalesFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ProductDailySalesMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ProductDailySalesMutation", m)
+}
+
+// The ProductPairFunc type is an adapter to allow the use of ordinary
+// function as ProductPair mutator.
+type ProductPairFunc func(context.Context, *ent.ProductPairMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ProductPairFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ProductPairMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ProductPairMutation", m)
+}
+
 // The ProductVariantFunc type is an adapter to allow the use of ordinary
 // function as ProductVariant mutator.
 type ProductVariantFunc func(context.Context, *ent.ProductVariantMutation) (ent.Value, error)
@@ -667,6 +691,18 @@ func (f PromotionFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, e
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PromotionMutation", m)
+}
+
+// The RecommendWatermarkFunc type is an adapter to allow the use of ordinary
+// function as RecommendWatermark mutator.
+type RecommendWatermarkFunc func(context.Context, *ent.RecommendWatermarkMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f RecommendWatermarkFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.RecommendWatermarkMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.RecommendWatermarkMutation", m)
 }
 
 // The RedPacketFunc type is an adapter to allow the use of ordinary

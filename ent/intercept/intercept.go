@@ -62,8 +62,11 @@ import (
 	"github.com/xiadan/xiadan/ent/phonecode"
 	"github.com/xiadan/xiadan/ent/predicate"
 	"github.com/xiadan/xiadan/ent/product"
+	"github.com/xiadan/xiadan/ent/productdailysales"
+	"github.com/xiadan/xiadan/ent/productpair"
 	"github.com/xiadan/xiadan/ent/productvariant"
 	"github.com/xiadan/xiadan/ent/promotion"
+	"github.com/xiadan/xiadan/ent/recommendwatermark"
 	"github.com/xiadan/xiadan/ent/redpacket"
 	"github.com/xiadan/xiadan/ent/redpacketcampaign"
 	"github.com/xiadan/xiadan/ent/redpacketclaimer"
@@ -1585,6 +1588,60 @@ func (f TraverseProduct) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.ProductQuery", q)
 }
 
+// The ProductDailySalesFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ProductDailySalesFunc func(context.Context, *ent.ProductDailySalesQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ProductDailySalesFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ProductDailySalesQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ProductDailySalesQuery", q)
+}
+
+// The TraverseProductDailySales type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseProductDailySales func(context.Context, *ent.ProductDailySalesQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseProductDailySales) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseProductDailySales) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ProductDailySalesQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ProductDailySalesQuery", q)
+}
+
+// The ProductPairFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ProductPairFunc func(context.Context, *ent.ProductPairQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ProductPairFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ProductPairQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ProductPairQuery", q)
+}
+
+// The TraverseProductPair type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseProductPair func(context.Context, *ent.ProductPairQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseProductPair) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseProductPair) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ProductPairQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ProductPairQuery", q)
+}
+
 // The ProductVariantFunc type is an adapter to allow the use of ordinary function as a Querier.
 type ProductVariantFunc func(context.Context, *ent.ProductVariantQuery) (ent.Value, error)
 
@@ -1637,6 +1694,33 @@ func (f TraversePromotion) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.PromotionQuery", q)
+}
+
+// The RecommendWatermarkFunc type is an adapter to allow the use of ordinary function as a Querier.
+type RecommendWatermarkFunc func(context.Context, *ent.RecommendWatermarkQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f RecommendWatermarkFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.RecommendWatermarkQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.RecommendWatermarkQuery", q)
+}
+
+// The TraverseRecommendWatermark type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseRecommendWatermark func(context.Context, *ent.RecommendWatermarkQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseRecommendWatermark) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseRecommendWatermark) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.RecommendWatermarkQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.RecommendWatermarkQuery", q)
 }
 
 // The RedPacketFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -2612,10 +2696,16 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.PhoneCodeQuery, predicate.PhoneCode, phonecode.OrderOption]{typ: ent.TypePhoneCode, tq: q}, nil
 	case *ent.ProductQuery:
 		return &query[*ent.ProductQuery, predicate.Product, product.OrderOption]{typ: ent.TypeProduct, tq: q}, nil
+	case *ent.ProductDailySalesQuery:
+		return &query[*ent.ProductDailySalesQuery, predicate.ProductDailySales, productdailysales.OrderOption]{typ: ent.TypeProductDailySales, tq: q}, nil
+	case *ent.ProductPairQuery:
+		return &query[*ent.ProductPairQuery, predicate.ProductPair, productpair.OrderOption]{typ: ent.TypeProductPair, tq: q}, nil
 	case *ent.ProductVariantQuery:
 		return &query[*ent.ProductVariantQuery, predicate.ProductVariant, productvariant.OrderOption]{typ: ent.TypeProductVariant, tq: q}, nil
 	case *ent.PromotionQuery:
 		return &query[*ent.PromotionQuery, predicate.Promotion, promotion.OrderOption]{typ: ent.TypePromotion, tq: q}, nil
+	case *ent.RecommendWatermarkQuery:
+		return &query[*ent.RecommendWatermarkQuery, predicate.RecommendWatermark, recommendwatermark.OrderOption]{typ: ent.TypeRecommendWatermark, tq: q}, nil
 	case *ent.RedPacketQuery:
 		return &query[*ent.RedPacketQuery, predicate.RedPacket, redpacket.OrderOption]{typ: ent.TypeRedPacket, tq: q}, nil
 	case *ent.RedPacketCampaignQuery:

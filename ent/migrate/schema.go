@@ -1543,6 +1543,11 @@ var (
 				Columns: []*schema.Column{OrdersColumns[5], OrdersColumns[1]},
 			},
 			{
+				Name:    "order_paid_at",
+				Unique:  false,
+				Columns: []*schema.Column{OrdersColumns[16]},
+			},
+			{
 				Name:    "order_checkout_id",
 				Unique:  false,
 				Columns: []*schema.Column{OrdersColumns[4]},
@@ -1911,6 +1916,72 @@ var (
 			},
 		},
 	}
+	// ProductDailySalesColumns holds the columns for the "product_daily_sales" table.
+	ProductDailySalesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "day", Type: field.TypeInt},
+		{Name: "units", Type: field.TypeInt, Default: 0},
+		{Name: "product_id", Type: field.TypeInt},
+	}
+	// ProductDailySalesTable holds the schema information for the "product_daily_sales" table.
+	ProductDailySalesTable = &schema.Table{
+		Name:       "product_daily_sales",
+		Columns:    ProductDailySalesColumns,
+		PrimaryKey: []*schema.Column{ProductDailySalesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "product_daily_sales_products_product",
+				Columns:    []*schema.Column{ProductDailySalesColumns[3]},
+				RefColumns: []*schema.Column{ProductsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "productdailysales_product_id_day",
+				Unique:  true,
+				Columns: []*schema.Column{ProductDailySalesColumns[3], ProductDailySalesColumns[1]},
+			},
+			{
+				Name:    "productdailysales_day_product_id",
+				Unique:  false,
+				Columns: []*schema.Column{ProductDailySalesColumns[1], ProductDailySalesColumns[3]},
+			},
+		},
+	}
+	// ProductPairsColumns holds the columns for the "product_pairs" table.
+	ProductPairsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "product_id", Type: field.TypeInt},
+		{Name: "orders", Type: field.TypeInt, Default: 0},
+		{Name: "other_id", Type: field.TypeInt},
+	}
+	// ProductPairsTable holds the schema information for the "product_pairs" table.
+	ProductPairsTable = &schema.Table{
+		Name:       "product_pairs",
+		Columns:    ProductPairsColumns,
+		PrimaryKey: []*schema.Column{ProductPairsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "product_pairs_products_other",
+				Columns:    []*schema.Column{ProductPairsColumns[3]},
+				RefColumns: []*schema.Column{ProductsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "productpair_product_id_other_id",
+				Unique:  true,
+				Columns: []*schema.Column{ProductPairsColumns[1], ProductPairsColumns[3]},
+			},
+			{
+				Name:    "productpair_product_id_orders",
+				Unique:  false,
+				Columns: []*schema.Column{ProductPairsColumns[1], ProductPairsColumns[2]},
+			},
+		},
+	}
 	// ProductVariantsColumns holds the columns for the "product_variants" table.
 	ProductVariantsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -2006,6 +2077,21 @@ var (
 				Columns: []*schema.Column{PromotionsColumns[5], PromotionsColumns[7]},
 			},
 		},
+	}
+	// RecommendWatermarksColumns holds the columns for the "recommend_watermarks" table.
+	RecommendWatermarksColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "name", Type: field.TypeString, Unique: true, Size: 32},
+		{Name: "paid_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "order_id", Type: field.TypeInt, Default: 0},
+		{Name: "orders", Type: field.TypeInt, Default: 0},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+	}
+	// RecommendWatermarksTable holds the schema information for the "recommend_watermarks" table.
+	RecommendWatermarksTable = &schema.Table{
+		Name:       "recommend_watermarks",
+		Columns:    RecommendWatermarksColumns,
+		PrimaryKey: []*schema.Column{RecommendWatermarksColumns[0]},
 	}
 	// RedPacketsColumns holds the columns for the "red_packets" table.
 	RedPacketsColumns = []*schema.Column{
@@ -3233,8 +3319,11 @@ var (
 		PaymentNotificationsTable,
 		PhoneCodesTable,
 		ProductsTable,
+		ProductDailySalesTable,
+		ProductPairsTable,
 		ProductVariantsTable,
 		PromotionsTable,
+		RecommendWatermarksTable,
 		RedPacketsTable,
 		RedPacketCampaignsTable,
 		RedPacketClaimersTable,
@@ -3464,6 +3553,14 @@ func init() {
 	ProductsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(30064771072),
 	}
+	ProductDailySalesTable.ForeignKeys[0].RefTable = ProductsTable
+	ProductDailySalesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(365072220160),
+	}
+	ProductPairsTable.ForeignKeys[0].RefTable = ProductsTable
+	ProductPairsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(369367187456),
+	}
 	ProductVariantsTable.ForeignKeys[0].RefTable = ProductsTable
 	ProductVariantsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(34359738368),
@@ -3471,6 +3568,9 @@ func init() {
 	PromotionsTable.ForeignKeys[0].RefTable = MerchantsTable
 	PromotionsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(219043332096),
+	}
+	RecommendWatermarksTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(373662154752),
 	}
 	RedPacketsTable.ForeignKeys[0].RefTable = RedPacketCampaignsTable
 	RedPacketsTable.Annotation = &entsql.Annotation{
@@ -3497,10 +3597,10 @@ func init() {
 		IncrementStart: func(i int) *int { return &i }(98784247808),
 	}
 	ReportsTable.Annotation = &entsql.Annotation{
-		IncrementStart: func(i int) *int { return &i }(343597383680),
+		IncrementStart: func(i int) *int { return &i }(377957122048),
 	}
 	ReportSchedulesTable.Annotation = &entsql.Annotation{
-		IncrementStart: func(i int) *int { return &i }(347892350976),
+		IncrementStart: func(i int) *int { return &i }(382252089344),
 	}
 	ReviewsTable.ForeignKeys[0].RefTable = OrderItemsTable
 	ReviewsTable.ForeignKeys[1].RefTable = ProductsTable

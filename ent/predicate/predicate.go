@@ -165,11 +165,20 @@ type PhoneCode func(*sql.Selector)
 // Product is the predicate function for product builders.
 type Product func(*sql.Selector)
 
+// ProductDailySales is the predicate function for productdailysales builders.
+type ProductDailySales func(*sql.Selector)
+
+// ProductPair is the predicate function for productpair builders.
+type ProductPair func(*sql.Selector)
+
 // ProductVariant is the predicate function for productvariant builders.
 type ProductVariant func(*sql.Selector)
 
 // Promotion is the predicate function for promotion builders.
 type Promotion func(*sql.Selector)
+
+// RecommendWatermark is the predicate function for recommendwatermark builders.
+type RecommendWatermark func(*sql.Selector)
 
 // RedPacket is the predicate function for redpacket builders.
 type RedPacket func(*sql.Selector)

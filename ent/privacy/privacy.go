@@ -1383,6 +1383,54 @@ func (f ProductMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutatio
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ProductMutation", m)
 }
 
+// The ProductDailySalesQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ProductDailySalesQueryRuleFunc func(context.Context, *ent.ProductDailySalesQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ProductDailySalesQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ProductDailySalesQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ProductDailySalesQuery", q)
+}
+
+// The ProductDailySalesMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ProductDailySalesMutationRuleFunc func(context.Context, *ent.ProductDailySalesMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ProductDailySalesMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ProductDailySalesMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ProductDailySalesMutation", m)
+}
+
+// The ProductPairQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ProductPairQueryRuleFunc func(context.Context, *ent.ProductPairQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ProductPairQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ProductPairQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ProductPairQuery", q)
+}
+
+// The ProductPairMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ProductPairMutationRuleFunc func(context.Context, *ent.ProductPairMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ProductPairMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ProductPairMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ProductPairMutation", m)
+}
+
 // The ProductVariantQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type ProductVariantQueryRuleFunc func(context.Context, *ent.ProductVariantQuery) error
@@ -1429,6 +1477,30 @@ func (f PromotionMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutat
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.PromotionMutation", m)
+}
+
+// The RecommendWatermarkQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type RecommendWatermarkQueryRuleFunc func(context.Context, *ent.RecommendWatermarkQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f RecommendWatermarkQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.RecommendWatermarkQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.RecommendWatermarkQuery", q)
+}
+
+// The RecommendWatermarkMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type RecommendWatermarkMutationRuleFunc func(context.Context, *ent.RecommendWatermarkMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f RecommendWatermarkMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.RecommendWatermarkMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.RecommendWatermarkMutation", m)
 }
 
 // The RedPacketQueryRuleFunc type is an adapter to allow the use of ordinary
@@ -2340,9 +2412,15 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.ProductQuery:
 		return q.Filter(), nil
+	case *ent.ProductDailySalesQuery:
+		return q.Filter(), nil
+	case *ent.ProductPairQuery:
+		return q.Filter(), nil
 	case *ent.ProductVariantQuery:
 		return q.Filter(), nil
 	case *ent.PromotionQuery:
+		return q.Filter(), nil
+	case *ent.RecommendWatermarkQuery:
 		return q.Filter(), nil
 	case *ent.RedPacketQuery:
 		return q.Filter(), nil
@@ -2521,9 +2599,15 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 		return m.Filter(), nil
 	case *ent.ProductMutation:
 		return m.Filter(), nil
+	case *ent.ProductDailySalesMutation:
+		return m.Filter(), nil
+	case *ent.ProductPairMutation:
+		return m.Filter(), nil
 	case *ent.ProductVariantMutation:
 		return m.Filter(), nil
 	case *ent.PromotionMutation:
+		return m.Filter(), nil
+	case *ent.RecommendWatermarkMutation:
 		return m.Filter(), nil
 	case *ent.RedPacketMutation:
 		return m.Filter(), nil

@@ -59,8 +59,11 @@ import (
 	"github.com/xiadan/xiadan/ent/paymentnotification"
 	"github.com/xiadan/xiadan/ent/phonecode"
 	"github.com/xiadan/xiadan/ent/product"
+	"github.com/xiadan/xiadan/ent/productdailysales"
+	"github.com/xiadan/xiadan/ent/productpair"
 	"github.com/xiadan/xiadan/ent/productvariant"
 	"github.com/xiadan/xiadan/ent/promotion"
+	"github.com/xiadan/xiadan/ent/recommendwatermark"
 	"github.com/xiadan/xiadan/ent/redpacket"
 	"github.com/xiadan/xiadan/ent/redpacketcampaign"
 	"github.com/xiadan/xiadan/ent/redpacketclaimer"
@@ -3305,6 +3308,40 @@ func init() {
 	productDescOnSale := productFields[16].Descriptor()
 	// product.DefaultOnSale holds the default value on creation for the on_sale field.
 	product.DefaultOnSale = productDescOnSale.Default.(bool)
+	productdailysales.Policy = privacy.NewPolicies(schema.ProductDailySales{})
+	productdailysales.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := productdailysales.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	productdailysalesFields := schema.ProductDailySales{}.Fields()
+	_ = productdailysalesFields
+	// productdailysalesDescUnits is the schema descriptor for units field.
+	productdailysalesDescUnits := productdailysalesFields[2].Descriptor()
+	// productdailysales.DefaultUnits holds the default value on creation for the units field.
+	productdailysales.DefaultUnits = productdailysalesDescUnits.Default.(int)
+	// productdailysales.UnitsValidator is a validator for the "units" field. It is called by the builders before save.
+	productdailysales.UnitsValidator = productdailysalesDescUnits.Validators[0].(func(int) error)
+	productpair.Policy = privacy.NewPolicies(schema.ProductPair{})
+	productpair.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := productpair.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	productpairFields := schema.ProductPair{}.Fields()
+	_ = productpairFields
+	// productpairDescOrders is the schema descriptor for orders field.
+	productpairDescOrders := productpairFields[2].Descriptor()
+	// productpair.DefaultOrders holds the default value on creation for the orders field.
+	productpair.DefaultOrders = productpairDescOrders.Default.(int)
+	// productpair.OrdersValidator is a validator for the "orders" field. It is called by the builders before save.
+	productpair.OrdersValidator = productpairDescOrders.Validators[0].(func(int) error)
 	productvariantMixin := schema.ProductVariant{}.Mixin()
 	productvariant.Policy = privacy.NewPolicies(schema.ProductVariant{})
 	productvariant.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -3500,6 +3537,49 @@ func init() {
 	promotion.DefaultPerUserLimit = promotionDescPerUserLimit.Default.(int)
 	// promotion.PerUserLimitValidator is a validator for the "per_user_limit" field. It is called by the builders before save.
 	promotion.PerUserLimitValidator = promotionDescPerUserLimit.Validators[0].(func(int) error)
+	recommendwatermark.Policy = privacy.NewPolicies(schema.RecommendWatermark{})
+	recommendwatermark.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := recommendwatermark.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	recommendwatermarkFields := schema.RecommendWatermark{}.Fields()
+	_ = recommendwatermarkFields
+	// recommendwatermarkDescName is the schema descriptor for name field.
+	recommendwatermarkDescName := recommendwatermarkFields[0].Descriptor()
+	// recommendwatermark.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	recommendwatermark.NameValidator = func() func(string) error {
+		validators := recommendwatermarkDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// recommendwatermarkDescOrderID is the schema descriptor for order_id field.
+	recommendwatermarkDescOrderID := recommendwatermarkFields[2].Descriptor()
+	// recommendwatermark.DefaultOrderID holds the default value on creation for the order_id field.
+	recommendwatermark.DefaultOrderID = recommendwatermarkDescOrderID.Default.(int)
+	// recommendwatermarkDescOrders is the schema descriptor for orders field.
+	recommendwatermarkDescOrders := recommendwatermarkFields[3].Descriptor()
+	// recommendwatermark.DefaultOrders holds the default value on creation for the orders field.
+	recommendwatermark.DefaultOrders = recommendwatermarkDescOrders.Default.(int)
+	// recommendwatermark.OrdersValidator is a validator for the "orders" field. It is called by the builders before save.
+	recommendwatermark.OrdersValidator = recommendwatermarkDescOrders.Validators[0].(func(int) error)
+	// recommendwatermarkDescUpdatedAt is the schema descriptor for updated_at field.
+	recommendwatermarkDescUpdatedAt := recommendwatermarkFields[4].Descriptor()
+	// recommendwatermark.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	recommendwatermark.DefaultUpdatedAt = recommendwatermarkDescUpdatedAt.Default.(func() time.Time)
 	redpacket.Policy = privacy.NewPolicies(schema.RedPacket{})
 	redpacket.Hooks[0] = func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {

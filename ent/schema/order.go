@@ -87,6 +87,8 @@ func (Order) Indexes() []ent.Index {
 		index.Fields("merchant_id", "status", "created_at", "customer_id"),
 		index.Fields("merchant_id", "created_at", "customer_id"),
 		index.Fields("status", "created_at"),
+		// The recommendation job reads the orders paid since its watermark (internal/recommend).
+		index.Fields("paid_at"),
 		index.Fields("checkout_id"),
 		index.Fields("status", "payment_deadline"),
 		index.Fields("status", "delivered_at"),

@@ -58,6 +58,7 @@ import (
 	"github.com/xiadan/xiadan/internal/pricing"
 	"github.com/xiadan/xiadan/internal/promotions"
 	"github.com/xiadan/xiadan/internal/ratelimit"
+	"github.com/xiadan/xiadan/internal/recommend"
 	"github.com/xiadan/xiadan/internal/redpackets"
 	"github.com/xiadan/xiadan/internal/reports"
 	"github.com/xiadan/xiadan/internal/reviews"
@@ -114,6 +115,8 @@ type App struct {
 	Analytics *analytics.Service
 	// Reports builds CSV and XLSX reports of orders, sales and settlements (internal/reports).
 	Reports *reports.Service
+	// Recommend answers recommendations and keeps their counts (internal/recommend).
+	Recommend *recommend.Service
 	// Credit computes merchant credit and manages sanctions (internal/credit).
 	Credit *credit.Service
 	// Promotions manages automatic promotions and provides their checkout providers
@@ -297,6 +300,7 @@ func New(cfg config.Config, db *database.DB, logger *slog.Logger, opts ...Option
 		return nil, err
 	}
 	a.Reports = reports.New(uploads, mailer, db.Client, logger)
+	a.Recommend = &recommend.Service{Now: a.now, SettleLag: 2 * time.Minute}
 	served := cfg.Locales
 	if len(served) == 0 { // a Config built by hand, as in tests
 		served = config.DefaultLocales
@@ -399,6 +403,7 @@ func (a *App) RunJobs(ctx context.Context) {
 	go a.Credit.RunJobs(standing.WithClock(ctx, a.now), a.DB.Client, a.Config.JobInterval, a.Logger)
 	go a.Members.RunJobs(standing.WithClock(ctx, a.now), a.DB.Client, a.Config.JobInterval, a.Logger)
 	go a.Creators.RunJobs(ctx, a.DB.Client, a.Config.JobInterval, a.Logger)
+	go a.Recommend.RunJobs(ctx, a.DB.Client, a.Config.JobInterval, a.Logger)
 	go catalogfeed.RunPrune(ctx, a.DB.Client, a.Config.JobInterval, a.Config.StorefrontCache.ChangeRetention, a.Logger)
 	go a.Currency.RunJobs(ctx, a.Logger) // only with EXCHANGE_RATE_PROVIDER
 	go a.Analytics.RunJobs(ctx, a.Config.JobInterval)
@@ -422,7 +427,7 @@ func (a *App) GraphQL() *handler.Server {
 		AfterSales: a.AfterSales, Support: a.Support, Help: a.Help, Credit: a.Credit,
 		Coupons: a.Coupons, Promotions: a.Promotions, Members: a.Members, RedPackets: a.RedPackets,
 		ABTests: a.Experiments, CreatorProgram: a.Creators, Rates: a.Currency, Languages: a.Languages, Risk: a.Risk,
-		DataRights: a.DataRights, Analytics: a.Analytics, Reports: a.Reports}))
+		DataRights: a.DataRights, Analytics: a.Analytics, Reports: a.Reports, Recommend: a.Recommend}))
 	// graphql-transport-ws (the graphql-ws library, Apollo's GraphQLWsLink, urql) by our own
 	// transport, which keeps to the protocol's letter (websocket.go); gqlgen's serves the
 	// legacy subscriptions-transport-ws (subprotocol graphql-ws) and upgrades naming none.
