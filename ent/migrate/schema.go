@@ -173,6 +173,11 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{AnalyticsEventsColumns[3], AnalyticsEventsColumns[9]},
 			},
+			{
+				Name:    "analyticsevent_user_id_occurred_at",
+				Unique:  false,
+				Columns: []*schema.Column{AnalyticsEventsColumns[4], AnalyticsEventsColumns[9]},
+			},
 		},
 	}
 	// AnalyticsProductDaysColumns holds the columns for the "analytics_product_days" table.

@@ -45,6 +45,7 @@ func (AnalyticsEvent) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("created_at"), // retention
 		index.Fields("visitor_id", "occurred_at"),
+		index.Fields("user_id", "occurred_at"), // a signed-in viewer's recent products (internal/recommend)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/xiadan/xiadan/ent"
+	"github.com/xiadan/xiadan/ent/analyticsevent"
 	"github.com/xiadan/xiadan/ent/cartline"
 	"github.com/xiadan/xiadan/ent/order"
 	"github.com/xiadan/xiadan/ent/orderitem"
@@ -11,13 +12,36 @@ import (
 )
 
 // Behaviour says what a viewer has shown interest in lately, for "for you". ctx is a
-// system context. Behaviour events (product views from the analytics capability's
-// trackEvents) plug in here: an implementation that puts the viewer's recently viewed
-// products before OrdersAndCart's.
+// system context. The default is EventsThenPurchases.
 type Behaviour interface {
 	// RecentProducts lists at most limit product ids of userID's recent interest, most
 	// recent first.
 	RecentProducts(ctx context.Context, db *ent.Client, userID, limit int) ([]int, error)
+}
+
+// EventsThenPurchases is the default Behaviour: the products the viewer viewed, added to
+// a cart or checked out most recently as their front end reported them (trackEvents of
+// internal/analytics while signed in; newest first), then OrdersAndCart's. Events are
+// kept ANALYTICS_EVENT_RETENTION (90 days), so an older interest is known only from the
+// viewer's cart and orders.
+type EventsThenPurchases struct{}
+
+// RecentProducts implements Behaviour.
+func (EventsThenPurchases) RecentProducts(ctx context.Context, db *ent.Client, userID, limit int) ([]int, error) {
+	// Several events name the same product: read a few times limit to find limit distinct.
+	seen, err := db.AnalyticsEvent.Query().
+		Where(analyticsevent.UserID(userID), analyticsevent.ProductIDNotNil(),
+			analyticsevent.KindIn(analyticsevent.KindVIEW_PRODUCT, analyticsevent.KindADD_TO_CART, analyticsevent.KindBEGIN_CHECKOUT)).
+		Order(ent.Desc(analyticsevent.FieldOccurredAt), ent.Desc(analyticsevent.FieldID)).Limit(limit * 4).
+		Select(analyticsevent.FieldProductID).Ints(ctx)
+	if err != nil {
+		return nil, err
+	}
+	own, err := OrdersAndCart{}.RecentProducts(ctx, db, userID, limit)
+	if err != nil {
+		return nil, err
+	}
+	return firstDistinct(append(seen, own...), limit), nil
 }
 
 // OrdersAndCart is the Behaviour of the viewer's own purchases: the products in their cart

@@ -40,7 +40,8 @@ const (
 type Service struct {
 	// Now is the clock (time.Now when nil); tests set a manual one.
 	Now func() time.Time
-	// Behaviour gives a viewer's recent products for "for you" (OrdersAndCart when nil).
+	// Behaviour gives a viewer's recent products for "for you" (EventsThenPurchases when
+	// nil).
 	Behaviour Behaviour
 	// Batch is how many orders one job transaction counts (DefaultBatch when 0).
 	Batch int
@@ -64,7 +65,7 @@ func (s *Service) behaviour() Behaviour {
 	if s.Behaviour != nil {
 		return s.Behaviour
 	}
-	return OrdersAndCart{}
+	return EventsThenPurchases{}
 }
 
 // limit checks first: 1 to MaxFirst, DefaultFirst when nil.

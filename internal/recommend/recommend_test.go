@@ -221,3 +221,38 @@ func TestRecommendationInputs(t *testing.T) {
 		}
 	})
 }
+
+// TestForYouFollowsViewedProducts: a signed-in buyer with no cart nor orders who views a
+// product (trackEvents) is recommended its co-bought neighbours, not the cold-start
+// trending list; another buyer's views change nothing for them.
+func TestForYouFollowsViewedProducts(t *testing.T) {
+	apitest.ForEachDialectReachable(t, func(t *testing.T, s *apitest.Server) {
+		w := newWorld(t, s)
+		b0, b1, b2 := w.buyers[0], w.buyers[1], w.buyers[2]
+		w.buy(t, b0, "D", "B")
+		w.buy(t, b2, "A", "C")
+		w.buy(t, b2, "A", "C")
+		w.buy(t, b2, "A")
+		if n := w.refresh(t); n != 4 {
+			t.Fatalf("the job counted %d orders, want 4", n)
+		}
+		// Cold: trending, A sold 3, C 2, then B and D 1 each.
+		cold := w.forYou(t, b1.AccessToken, 1)
+		want(t, "for you before any view", cold, "A")
+		track := func(who apitest.Session, visitor, letter string) {
+			t.Helper()
+			var out struct{ TrackEvents struct{ Accepted int } }
+			s.MustQuery(who.AccessToken, `mutation($i: TrackEventsInput!) { trackEvents(input: $i) { accepted } }`,
+				map[string]any{"i": map[string]any{"visitorID": visitor, "events": []any{
+					map[string]any{"kind": "VIEW_PRODUCT", "productID": w.id(letter)}}}}).Decode(t, &out)
+			if out.TrackEvents.Accepted != 1 {
+				t.Fatalf("trackEvents accepted %d, want 1", out.TrackEvents.Accepted)
+			}
+		}
+		track(b0, "visitor-b0", "C")
+		want(t, "for you of a buyer who viewed nothing", w.forYou(t, b1.AccessToken, 1), "A")
+		track(b1, "visitor-b1", "B")
+		// B is bought with D only.
+		want(t, "for you after viewing B", w.forYou(t, b1.AccessToken, 1), "D")
+	})
+}
