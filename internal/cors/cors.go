@@ -38,9 +38,10 @@ var AllowedMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, h
 
 // AllowedHeaders are the request headers mainstream clients send: the GraphQL-over-HTTP
 // ones, Apollo Client's (its CSRF-prevention and client-awareness headers), graphql-sse's
-// stream token, Xiadan's idempotency key and request id, and tracing headers.
+// stream token, Xiadan's idempotency key, request id and sales channel (internal/analytics),
+// and tracing headers.
 var AllowedHeaders = []string{
-	"Accept", "Authorization", "Content-Type", "If-None-Match", "Idempotency-Key", "X-Request-ID", "X-Device-Id",
+	"Accept", "Authorization", "Content-Type", "If-None-Match", "Idempotency-Key", "X-Request-ID", "X-Device-Id", "X-Xiadan-Channel",
 	"Apollo-Require-Preflight", "X-Apollo-Operation-Name", "Apollographql-Client-Name", "Apollographql-Client-Version",
 	"X-GraphQL-Event-Stream-Token", "Last-Event-ID", "Traceparent", "Tracestate",
 }

@@ -123,6 +123,7 @@ func TestHandler(t *testing.T) {
 			!strings.Contains(h.Get("Access-Control-Allow-Methods"), "POST") ||
 			!strings.Contains(h.Get("Access-Control-Allow-Headers"), "Authorization") ||
 			!strings.Contains(h.Get("Access-Control-Allow-Headers"), "X-Shop") ||
+			!strings.Contains(h.Get("Access-Control-Allow-Headers"), "X-Xiadan-Channel") ||
 			h.Get("Access-Control-Max-Age") != "600" || h.Get("Access-Control-Allow-Credentials") != "" ||
 			!strings.Contains(strings.Join(h.Values("Vary"), ","), "Origin") {
 			t.Fatalf("%d %v", w.Code, h)
