@@ -107,7 +107,7 @@ FROM orders o JOIN (SELECT merchant_id, MIN(id) AS first FROM products GROUP BY 
 			rows = append(rows, row)
 		})
 	}
-	fmt.Printf("\n%d orders seeded, %d clients, %s per run\n\n", n, bench.Clients, settings.Duration)
+	fmt.Printf("\n%d orders seeded, %d clients, %s per run\n\n", n, settings.Clients, settings.Duration)
 	fmt.Println("| scenario | req/s | p50 | p99 | errors | statements/request | CPU, Go process | CPU, mariadbd | row lock waits | row lock wait time |")
 	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rows {

@@ -188,7 +188,7 @@ func BenchmarkOrders(b *testing.B) {
 		})
 	}
 
-	fmt.Printf("\n%d orders seeded, %d clients, %s per run\n\n", n, bench.Clients, settings.Duration)
+	fmt.Printf("\n%d orders seeded, %d clients, %s per run\n\n", n, settings.Clients, settings.Duration)
 	fmt.Println("| request | statements (each of 5 runs) |")
 	fmt.Println("|---|---|")
 	for _, r := range counts {
@@ -635,7 +635,7 @@ func (w *orderShop) measure(b *testing.B, s bench.Settings, title string, req fu
 			fmt.Printf("  %2d. %s\n", i+1, q)
 		}
 	}
-	load := bench.ClientLoad{URL: w.url, Clients: bench.Clients, Duration: s.Warmup, Request: req, Check: graphQLData}
+	load := bench.ClientLoad{URL: w.url, Clients: s.Clients, Duration: s.Warmup, Request: req, Check: graphQLData}
 	warm := load.Run()
 	if warm.Errors > 0 {
 		b.Fatalf("%s: warm-up: %d of %d requests failed, first: %s", title, warm.Errors, warm.Requests, warm.FirstError)

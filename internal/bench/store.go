@@ -39,6 +39,10 @@ type Settings struct {
 	Duration time.Duration
 	// Warmup precedes each measured run with the same load, unmeasured: min(2s, Duration).
 	Warmup time.Duration
+	// Clients is BENCH_CLIENTS (1 to Clients, default Clients): the closed-loop clients of
+	// the orders and analytics benchmarks' runs (1 shows one request's own latency, with
+	// no queueing behind the others on a small machine).
+	Clients int
 	// Stores is BENCH_STORES, the dialects to run, comma-separated: "mysql" (default, where
 	// issue 12's targets are set) or "sqlite,mysql".
 	Stores []string
@@ -80,6 +84,14 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 		s.Duration = d
 	}
 	s.Warmup = min(2*time.Second, s.Duration)
+	s.Clients = Clients
+	if v := getenv("BENCH_CLIENTS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > Clients {
+			return s, fmt.Errorf("BENCH_CLIENTS must be a number of clients from 1 to %d, not %q", Clients, v)
+		}
+		s.Clients = n
+	}
 	s.Stores = []string{"mysql"}
 	if v := getenv("BENCH_STORES"); v != "" {
 		s.Stores = nil
