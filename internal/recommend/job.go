@@ -29,33 +29,9 @@ var epoch = time.Unix(0, 0).UTC()
 
 // RunJobs counts newly paid orders every interval until ctx ends.
 func (s *Service) RunJobs(ctx context.Context, db *ent.Client, interval time.Duration, logger *slog.Logger) {
-	if interval <= 0 {
-		interval = 30 * time.Second
-	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		func() {
-			defer func() {
-				if r := recover(); r != nil {
-					logger.ErrorContext(ctx, "recommendation counts panicked", "panic", r)
-				}
-			}()
-			n, err := s.Refresh(ctx, db)
-			telemetry.RecordJob(ctx, "recommend", err)
-			if err != nil && ctx.Err() == nil {
-				logger.ErrorContext(ctx, "recommendation counts failed", "err", err)
-			}
-			if n > 0 {
-				logger.InfoContext(ctx, "recommendation counts updated", "orders", n)
-			}
-		}()
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	telemetry.RunJob(ctx, "recommend", interval, logger, "recommendation counts updated", func(ctx context.Context) (int, error) {
+		return s.Refresh(ctx, db)
+	})
 }
 
 // Refresh counts the orders paid since the watermark, a batch per transaction, until none

@@ -24,33 +24,9 @@ var errTooLarge = errors.New("the file would be larger than 64 MiB: ask for a sh
 // RunJobs makes the schedules' due reports and builds queued ones every interval until
 // ctx ends. Every replica may run it: reports are claimed in the database.
 func (s *Service) RunJobs(ctx context.Context, db *ent.Client, interval time.Duration, logger *slog.Logger) {
-	if interval <= 0 {
-		interval = 30 * time.Second
-	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		func() {
-			defer func() {
-				if r := recover(); r != nil {
-					logger.ErrorContext(ctx, "reports job panicked", "panic", r)
-				}
-			}()
-			n, err := s.RunOnce(ctx, db)
-			telemetry.RecordJob(ctx, "reports", err)
-			if err != nil && ctx.Err() == nil {
-				logger.ErrorContext(ctx, "reports job failed", "err", err)
-			}
-			if n > 0 {
-				logger.InfoContext(ctx, "reports built", "count", n)
-			}
-		}()
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	telemetry.RunJob(ctx, "reports", interval, logger, "reports built", func(ctx context.Context) (int, error) {
+		return s.RunOnce(ctx, db)
+	})
 }
 
 // RunOnce queues the schedules' due reports, then claims and builds reports until none

@@ -23,33 +23,9 @@ const JobBatch = 100
 // and not closed, so of two replicas one escalates and the other skips, and a ticket whose
 // first answer is committed first is never escalated.
 func (s *Service) RunJobs(ctx context.Context, db *ent.Client, interval time.Duration, logger *slog.Logger) {
-	if interval <= 0 {
-		interval = 30 * time.Second
-	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		func() {
-			defer func() {
-				if r := recover(); r != nil {
-					logger.ErrorContext(ctx, "support jobs panicked", "panic", r)
-				}
-			}()
-			n, err := s.EscalateOverdue(ctx, db)
-			telemetry.RecordJob(ctx, "support", err)
-			if err != nil && ctx.Err() == nil {
-				logger.ErrorContext(ctx, "support jobs failed", "err", err)
-			}
-			if n > 0 {
-				logger.InfoContext(ctx, "support jobs", "escalated", n)
-			}
-		}()
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	telemetry.RunJob(ctx, "support", interval, logger, "support tickets escalated", func(ctx context.Context) (int, error) {
+		return s.EscalateOverdue(ctx, db)
+	})
 }
 
 // EscalateOverdue escalates up to JobBatch tickets whose first answer is overdue, each in
