@@ -578,3 +578,20 @@ func TestConcurrentClaimsBuildEachReportOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestScheduleRefusals: a buyer, and a shop naming another shop, are FORBIDDEN; past
+// MaxSchedules a shop's next schedule is INVALID_STATE; an unknown schedule is NOT_FOUND.
+func TestScheduleRefusals(t *testing.T) {
+	forEach(t, func(t *testing.T, w *world) {
+		const create = `mutation($m: ID) { createReportSchedule(input: {merchantID: $m, kind: SALES, format: XLSX, cadence: MONTHLY}) { id } }`
+		wantCode(t, w.s.Query(w.buyer.AccessToken, create, nil), "FORBIDDEN", "")
+		wantCode(t, w.s.Query(w.b.Owner.AccessToken, create, map[string]any{"m": w.a.ID}), "FORBIDDEN", "")
+		for range reports.MaxSchedules {
+			w.must(t, w.a.Owner.AccessToken, create, nil, nil)
+		}
+		wantCode(t, w.s.Query(w.a.Owner.AccessToken, create, nil), "INVALID_STATE", "")
+		// Another shop's count is its own.
+		w.must(t, w.b.Owner.AccessToken, create, nil, nil)
+		wantCode(t, w.s.Query(w.a.Owner.AccessToken, `mutation { deleteReportSchedule(id: "999999999") }`, nil), "NOT_FOUND", "id")
+	})
+}
