@@ -6,6 +6,7 @@ package search
 import (
 	"slices"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -160,7 +161,13 @@ func PrefixEnd(c string) string {
 	return c[:len(c)-n] + string(r+1)
 }
 
-func transformString(s string) (string, int, error) { return transform.String(stripAccents, s) }
+// transformString strips accents from s. A transform.Chain keeps state between calls and
+// is not safe for concurrent use, so each call takes one from a pool.
+func transformString(s string) (string, int, error) {
+	t := stripAccents.Get().(transform.Transformer)
+	defer stripAccents.Put(t)
+	return transform.String(t, s)
+}
 
 // Field is a piece of product text with the weight of its place.
 type Field struct {
@@ -259,14 +266,16 @@ func isCJK(r rune) bool {
 		unicode.Is(unicode.Katakana, r) || unicode.Is(unicode.Hangul, r) || r == 'ー'
 }
 
-var stripAccents = transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
+var stripAccents = sync.Pool{New: func() any {
+	return transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
+}}
 
 // latinToken turns a Latin word into its token: lower case, no accents, no apostrophes,
 // plural folded, at most MaxTokenBytes; "" for stop words.
 func latinToken(w string) string {
 	w = strings.ToLower(w)
 	if !isASCII(w) {
-		if s, _, err := transform.String(stripAccents, w); err == nil {
+		if s, _, err := transformString(w); err == nil {
 			w = s
 		}
 		w = strings.ReplaceAll(w, "ß", "ss")

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/xiadan/xiadan/internal/search"
@@ -38,6 +39,29 @@ func TestTokenize(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Tokenize runs in many requests at once (hooks, the seeder's workers, suggestions); the
+// accent folding it shares must not race (run under -race).
+func TestTokenizeConcurrently(t *testing.T) {
+	texts := []string{"Café crème Straße", "Ångström naïve façade", "Pu'er Kids' Bluetooth", "Crème brûlée 茶"}
+	want := make([][]string, len(texts))
+	for i, s := range texts {
+		want[i] = search.Tokenize(s)
+	}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for n := range 200 {
+				i := (g + n) % len(texts)
+				if got := search.Tokenize(texts[i]); !slices.Equal(got, want[i]) {
+					t.Errorf("Tokenize(%q) = %q, want %q", texts[i], got, want[i])
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
 
 func TestTokensFitTheColumn(t *testing.T) {
