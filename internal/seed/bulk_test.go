@@ -25,10 +25,11 @@ import (
 // builders and the product hooks write for the same drafts — products with their
 // aggregates, on_sale and slugs, variants, translations and keyword index — and
 // rebuilding their index from the stored rows (hooks.ReindexProducts) changes nothing.
-// Two batches, on every dialect.
+// Three batches, on every dialect.
 func TestBulkScaleWritesWhatTheHooksWould(t *testing.T) {
 	t.Parallel()
-	const scale = 1100
+	// Three batches, the last one short, so batch boundaries and the id run across them count.
+	const scale, batch = 130, 50
 	now := time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)
 	for _, d := range testdb.Dialects() {
 		t.Run(d.Name, func(t *testing.T) {
@@ -36,7 +37,7 @@ func TestBulkScaleWritesWhatTheHooksWould(t *testing.T) {
 			seedWith := func(viaBuilders bool) (*ent.Client, seed.Summary) {
 				db := testdb.Open(t, d.URL(t), database.Options{})
 				sum, err := seed.Demo(context.Background(), db.Client,
-					seed.ViaBuilders(seed.Options{Scale: scale, Password: password}, viaBuilders, now))
+					seed.ViaBuilders(seed.Options{Scale: scale, Password: password}, viaBuilders, now, batch))
 				if err != nil {
 					t.Fatal(err)
 				}

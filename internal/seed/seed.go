@@ -46,6 +46,11 @@ type Options struct {
 	// bulk path, and now replaces the clock: for the tests that compare the two.
 	viaBuilders bool
 	now         time.Time
+	// catalogueOnly seeds the demo catalogue (and the scale products) without the orders
+	// and everything after them.
+	catalogueOnly bool
+	// batch replaces productsPerBatch, so a test crosses batch boundaries with few products.
+	batch int
 }
 
 // DefaultPublicURL is Options.PublicURL when unset.
@@ -133,6 +138,7 @@ func Demo(ctx context.Context, client *ent.Client, opts Options) (Summary, error
 		logger: logger,
 		hash:   hash,
 		bulk:   !opts.viaBuilders,
+		batch:  cmp.Or(opts.batch, productsPerBatch),
 		gen: &generator{rng: rand.New(rand.NewPCG(demoSeed, demoSeed)), now: now, categories: map[string]int{},
 			publicURL: opts.PublicURL},
 	}
@@ -143,48 +149,10 @@ func Demo(ctx context.Context, client *ent.Client, opts Options) (Summary, error
 	logger.Info("seeded the demo", "users", s.sum.Users, "merchants", s.sum.Merchants,
 		"categories", s.sum.Categories, "products", s.sum.Products, "variants", s.sum.Variants,
 		"took", time.Since(start).Round(time.Millisecond))
-	// The orders go through the order, payment and fulfilment services, each step in its
-	// own transaction, so they need the catalogue committed.
-	start = time.Now()
-	if err := s.placeOrders(ctx, client, opts.PublicURL); err != nil {
-		return s.sum, fmt.Errorf("seed: orders: %w", err)
-	}
-	logger.Info("seeded the demo orders", "orders", s.sum.Orders, "took", time.Since(start).Round(time.Millisecond))
-	if s.sum.Reviews, err = s.seedReviews(ctx, client); err != nil {
-		return s.sum, fmt.Errorf("seed: reviews: %w", err)
-	}
-	if err := s.placeAfterSales(ctx, client, opts.PublicURL); err != nil {
-		return s.sum, fmt.Errorf("seed: after-sales: %w", err)
-	}
-	// Customer service (internal/seed/support.go): the help centre, and tickets on the orders.
-	if err := inTx(ctx, client, s.helpCentre); err != nil {
-		return s.sum, fmt.Errorf("seed: help centre: %w", err)
-	}
-	if err := s.tickets(ctx, client); err != nil {
-		return s.sum, fmt.Errorf("seed: tickets: %w", err)
-	}
-	if err := s.credit(ctx, client); err != nil {
-		return s.sum, fmt.Errorf("seed: credit: %w", err)
-	}
-	// Coupons (internal/seed/coupons.go), after the orders so their totals stay as they were.
-	if err := s.coupons(ctx, client); err != nil {
-		return s.sum, fmt.Errorf("seed: coupons: %w", err)
-	}
-	// Automatic promotions (internal/seed/promotions.go), after the orders they would price.
-	if err := inTx(ctx, client, s.automaticPromotions); err != nil {
-		return s.sum, fmt.Errorf("seed: promotions: %w", err)
-	}
-	// VIP tiers, member prices and a customer group (internal/seed/members.go).
-	if err := s.members(ctx, client); err != nil {
-		return s.sum, fmt.Errorf("seed: members: %w", err)
-	}
-	// A red-packet rain and the demo customer's packet (internal/seed/redpackets.go).
-	if err := s.redPackets(ctx, client); err != nil {
-		return s.sum, fmt.Errorf("seed: red packets: %w", err)
-	}
-	// A running experiment and a creator with a commission rule (internal/seed/growth.go).
-	if err := s.growth(ctx, client); err != nil {
-		return s.sum, fmt.Errorf("seed: growth: %w", err)
+	if !opts.catalogueOnly {
+		if err := s.activity(ctx, client, opts.PublicURL); err != nil {
+			return s.sum, err
+		}
 	}
 	if opts.Scale > 0 {
 		start := time.Now()
@@ -194,6 +162,57 @@ func Demo(ctx context.Context, client *ent.Client, opts Options) (Summary, error
 		s.sum.ScaleTime = time.Since(start)
 	}
 	return s.sum, nil
+}
+
+// activity seeds what happens on the catalogue: orders through the services, reviews,
+// after-sales, customer service, credit, coupons, promotions, members, red packets,
+// experiments and creators.
+func (s *seeder) activity(ctx context.Context, client *ent.Client, publicURL string) error {
+	// The orders go through the order, payment and fulfilment services, each step in its
+	// own transaction, so they need the catalogue committed.
+	start := time.Now()
+	if err := s.placeOrders(ctx, client, publicURL); err != nil {
+		return fmt.Errorf("seed: orders: %w", err)
+	}
+	s.logger.Info("seeded the demo orders", "orders", s.sum.Orders, "took", time.Since(start).Round(time.Millisecond))
+	var err error
+	if s.sum.Reviews, err = s.seedReviews(ctx, client); err != nil {
+		return fmt.Errorf("seed: reviews: %w", err)
+	}
+	if err := s.placeAfterSales(ctx, client, publicURL); err != nil {
+		return fmt.Errorf("seed: after-sales: %w", err)
+	}
+	// Customer service (internal/seed/support.go): the help centre, and tickets on the orders.
+	if err := inTx(ctx, client, s.helpCentre); err != nil {
+		return fmt.Errorf("seed: help centre: %w", err)
+	}
+	if err := s.tickets(ctx, client); err != nil {
+		return fmt.Errorf("seed: tickets: %w", err)
+	}
+	if err := s.credit(ctx, client); err != nil {
+		return fmt.Errorf("seed: credit: %w", err)
+	}
+	// Coupons (internal/seed/coupons.go), after the orders so their totals stay as they were.
+	if err := s.coupons(ctx, client); err != nil {
+		return fmt.Errorf("seed: coupons: %w", err)
+	}
+	// Automatic promotions (internal/seed/promotions.go), after the orders they would price.
+	if err := inTx(ctx, client, s.automaticPromotions); err != nil {
+		return fmt.Errorf("seed: promotions: %w", err)
+	}
+	// VIP tiers, member prices and a customer group (internal/seed/members.go).
+	if err := s.members(ctx, client); err != nil {
+		return fmt.Errorf("seed: members: %w", err)
+	}
+	// A red-packet rain and the demo customer's packet (internal/seed/redpackets.go).
+	if err := s.redPackets(ctx, client); err != nil {
+		return fmt.Errorf("seed: red packets: %w", err)
+	}
+	// A running experiment and a creator with a commission rule (internal/seed/growth.go).
+	if err := s.growth(ctx, client); err != nil {
+		return fmt.Errorf("seed: growth: %w", err)
+	}
+	return nil
 }
 
 func checkEmpty(ctx context.Context, c *ent.Client) error {
@@ -226,6 +245,7 @@ func inTx(ctx context.Context, client *ent.Client, fn func(context.Context, *ent
 
 type seeder struct {
 	logger *slog.Logger
+	batch  int // products per transaction (productsPerBatch but in tests)
 	hash   string
 	gen    *generator
 	shops  []*shop // in the order of merchants
@@ -457,7 +477,7 @@ func (s *seeder) scale(ctx context.Context, client *ent.Client, n int) error {
 			return err
 		}
 		w.startBulk(ctx, writers)
-		s.logger.Info("adding scale products", "products", n, "batch", productsPerBatch, "writers", writers)
+		s.logger.Info("adding scale products", "products", n, "batch", s.batch, "writers", writers)
 		for done := 0; done < n && w.ok(); {
 			b, err := s.prepare(s.drawScale(active, done, n), next)
 			if err != nil {
@@ -470,7 +490,7 @@ func (s *seeder) scale(ctx context.Context, client *ent.Client, n int) error {
 		}
 		return w.finish()
 	}
-	s.logger.Info("adding scale products through the builders", "products", n, "batch", productsPerBatch)
+	s.logger.Info("adding scale products through the builders", "products", n, "batch", s.batch)
 	for done := 0; done < n; {
 		drafts := s.drawScale(active, done, n)
 		variants := s.sum.Variants
@@ -487,8 +507,8 @@ func (s *seeder) scale(ctx context.Context, client *ent.Client, n int) error {
 // drawScale drafts the scale products done… (at most a batch, at most n in all).
 func (s *seeder) drawScale(active []*shop, done, n int) []productDraft {
 	g := s.gen
-	drafts := make([]productDraft, 0, min(productsPerBatch, n-done))
-	for i := done; i < n && len(drafts) < productsPerBatch; i++ {
+	drafts := make([]productDraft, 0, min(s.batch, n-done))
+	for i := done; i < n && len(drafts) < s.batch; i++ {
 		sh := active[i%len(active)]
 		l := pick(g.rng, sh.listings)
 		from := g.now.AddDate(-1, 0, 0)
@@ -618,8 +638,8 @@ func (s *seeder) insert(ctx context.Context, c *ent.Client, drafts []productDraf
 		return err
 	}
 	raw := true
-	for lo := 0; lo < len(drafts); lo += productsPerBatch {
-		batch := drafts[lo:min(lo+productsPerBatch, len(drafts))]
+	for lo := 0; lo < len(drafts); lo += s.batch {
+		batch := drafts[lo:min(lo+s.batch, len(drafts))]
 		creates := make([]*ent.ProductCreate, len(batch))
 		for i := range batch {
 			d := &batch[i]

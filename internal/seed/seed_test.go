@@ -108,11 +108,12 @@ func demo(t *testing.T) (*ent.Client, seed.Summary) {
 	return shared.client, shared.sum
 }
 
-// seeded returns a database of its own seeded with the demo and scale extra products.
-func seeded(t *testing.T, scale int) (*ent.Client, seed.Summary) {
+// seeded returns a database of its own seeded with the demo catalogue (no orders) and
+// scale extra products, batch per transaction.
+func seeded(t *testing.T, scale, batch int) (*ent.Client, seed.Summary) {
 	t.Helper()
 	client := open(t)
-	sum, err := seed.Demo(context.Background(), client, seed.Options{Scale: scale, Password: password})
+	sum, err := seed.Demo(context.Background(), client, seed.CatalogueOnly(seed.Options{Scale: scale, Password: password}, batch))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -449,8 +450,9 @@ func TestDemoRejectsBadOptions(t *testing.T) {
 // it, plus that many ACTIVE products spread over the merchants.
 func TestScaleAddsActiveProducts(t *testing.T) {
 	t.Parallel()
-	const scale = 2000
-	client, sum := seeded(t, scale)
+	// Three batches of the bulk path, the last one short.
+	const scale, batch = 150, 60
+	client, sum := seeded(t, scale, batch)
 	ctx := viewer.SystemContext(context.Background())
 	ps := catalogue(t, client)
 	if len(ps) != sum.Products {
