@@ -14,9 +14,17 @@ run: build
 	./$(BIN) seed --if-empty
 	./$(BIN) serve
 
-## test: the whole suite, race detector on, on SQLite and MySQL (MYSQL_TEST_DSN)
+## test: the whole suite on SQLite and MySQL (MYSQL_TEST_DSN). Most tests wait on a database,
+##       so four packages run at once, four tests each. RACE=1 runs it under the race detector
+##       (CI does), where the CPU is the limit: GOMAXPROCS packages and tests at once.
+RACE ?=
+ifeq ($(RACE),1)
+TEST_FLAGS := -race
+else
+TEST_FLAGS := -p 4 -parallel 4
+endif
 test:
-	$(GO) test -race -count=1 -timeout 30m $(PKGS)
+	$(GO) test $(TEST_FLAGS) -count=1 -timeout 30m $(PKGS)
 
 ## test-short: the suite without the race detector, for a quick local loop
 test-short:
