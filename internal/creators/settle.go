@@ -39,28 +39,7 @@ func (s *Service) RunJobs(ctx context.Context, db *ent.Client, interval time.Dur
 	if interval <= 0 {
 		interval = 30 * time.Second
 	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		func() {
-			defer func() {
-				if r := recover(); r != nil {
-					logger.ErrorContext(ctx, "commission settlement panicked", "panic", r)
-				}
-			}()
-			n, err := s.SettleOnce(ctx, db)
-			telemetry.RecordJob(ctx, "creators", err)
-			if err != nil && ctx.Err() == nil {
-				logger.ErrorContext(ctx, "commission settlement failed", "err", err)
-			}
-			if n > 0 {
-				logger.InfoContext(ctx, "commissions settlable", "count", n)
-			}
-		}()
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	telemetry.RunJob(ctx, "creators", interval, logger, "commissions settlable", func(ctx context.Context) (int, error) {
+		return s.SettleOnce(ctx, db)
+	})
 }

@@ -256,30 +256,9 @@ func (s *Service) RunJobs(ctx context.Context, db *ent.Client, interval time.Dur
 	if interval <= 0 {
 		interval = time.Minute
 	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		func() {
-			defer func() {
-				if r := recover(); r != nil {
-					logger.ErrorContext(ctx, "credit job panicked", "panic", r)
-				}
-			}()
-			n, err := s.RunOnce(ctx, db)
-			telemetry.RecordJob(ctx, "credit", err)
-			if err != nil && ctx.Err() == nil {
-				logger.ErrorContext(ctx, "credit job failed", "err", err)
-			}
-			if n > 0 {
-				logger.InfoContext(ctx, "credit job", "recomputed", n)
-			}
-		}()
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	telemetry.RunJob(ctx, "credit", interval, logger, "credit job: merchants recomputed", func(ctx context.Context) (int, error) {
+		return s.RunOnce(ctx, db)
+	})
 }
 
 // RunOnce recomputes up to JobBatch approved merchants whose credit is missing or older

@@ -234,30 +234,9 @@ func (s *Service) RunJobs(ctx context.Context, db *ent.Client, interval time.Dur
 	if interval <= 0 {
 		interval = time.Minute
 	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		func() {
-			defer func() {
-				if r := recover(); r != nil {
-					logger.ErrorContext(ctx, "members job panicked", "panic", r)
-				}
-			}()
-			n, err := s.RunOnce(ctx, db)
-			telemetry.RecordJob(ctx, "members", err)
-			if err != nil && ctx.Err() == nil {
-				logger.ErrorContext(ctx, "members job failed", "err", err)
-			}
-			if n > 0 {
-				logger.InfoContext(ctx, "members job", "recomputed", n)
-			}
-		}()
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	telemetry.RunJob(ctx, "members", interval, logger, "members job: memberships recomputed", func(ctx context.Context) (int, error) {
+		return s.RunOnce(ctx, db)
+	})
 }
 
 // RunOnce recomputes up to JobBatch memberships that are missing (customers with an

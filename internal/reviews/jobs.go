@@ -27,30 +27,9 @@ func (s *Service) RunJobs(ctx context.Context, db *ent.Client, interval time.Dur
 	if interval <= 0 {
 		interval = 30 * time.Second
 	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		func() {
-			defer func() {
-				if r := recover(); r != nil {
-					logger.ErrorContext(ctx, "review jobs panicked", "panic", r)
-				}
-			}()
-			n, err := s.RunJobsOnce(ctx, db)
-			telemetry.RecordJob(ctx, "reviews", err)
-			if err != nil && ctx.Err() == nil {
-				logger.ErrorContext(ctx, "review jobs failed", "err", err)
-			}
-			if n > 0 {
-				logger.InfoContext(ctx, "review jobs", "defaultReviews", n)
-			}
-		}()
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	telemetry.RunJob(ctx, "reviews", interval, logger, "review jobs: default reviews written", func(ctx context.Context) (int, error) {
+		return s.RunJobsOnce(ctx, db)
+	})
 }
 
 // RunJobsOnce writes a 5-star default review (isDefault, anonymous, no text) for up to
