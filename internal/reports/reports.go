@@ -319,7 +319,15 @@ func (s *Service) CreateSchedule(ctx context.Context, db *ent.Client, in Schedul
 	if mid == nil {
 		q.Where(reportschedule.MerchantIDIsNil())
 	} else {
-		q.Where(reportschedule.MerchantID(*mid))
+		// The shop's row, locked (MySQL) for the rest of the mutation's transaction, makes
+		// two creates at the cap count one after the other, and the count, a locking read
+		// too, sees the schedules committed before it, not the transaction's snapshot: the
+		// cap holds under a race. (The platform's schedules, made by admins, have no such
+		// row: their cap is soft.)
+		if _, err := db.Merchant.Query().Where(merchant.ID(*mid), hooks.LockRows).OnlyID(sys); err != nil {
+			return nil, err
+		}
+		q.Where(reportschedule.MerchantID(*mid), hooks.LockRows)
 	}
 	n, err := q.Count(sys)
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/xiadan/xiadan/ent/order"
 	"github.com/xiadan/xiadan/ent/product"
 	"github.com/xiadan/xiadan/ent/report"
+	"github.com/xiadan/xiadan/ent/reportschedule"
 	"github.com/xiadan/xiadan/internal/apitest"
 	"github.com/xiadan/xiadan/internal/reports"
 	"github.com/xiadan/xiadan/internal/testdb"
@@ -594,4 +595,47 @@ func TestScheduleRefusals(t *testing.T) {
 		w.must(t, w.b.Owner.AccessToken, create, nil, nil)
 		wantCode(t, w.s.Query(w.a.Owner.AccessToken, `mutation { deleteReportSchedule(id: "999999999") }`, nil), "NOT_FOUND", "id")
 	})
+}
+
+// TestScheduleCapHoldsUnderARace: with two places left under the cap, six owners' creates
+// at once make exactly two schedules; the others are refused with INVALID_STATE. Over
+// HTTP, on SQLite and on MySQL at both isolation levels, several rounds.
+func TestScheduleCapHoldsUnderARace(t *testing.T) {
+	const create = `mutation { createReportSchedule(input: {kind: SALES, format: CSV, cadence: WEEKLY}) { id } }`
+	for _, d := range apitest.RaceDialects() {
+		t.Run(d.Name, func(t *testing.T) {
+			t.Parallel()
+			clock := apitest.NewClock(time.Now())
+			w := newWorld(t, apitest.NewForUploads(t, d.URL(t), clock), clock)
+			owner := w.a.Owner.AccessToken
+			client, ctx := w.s.Client()
+			count := func() int {
+				return client.ReportSchedule.Query().Where(reportschedule.MerchantID(w.a.IntID)).CountX(ctx)
+			}
+			for round := range apitest.RaceRounds(d, 5) {
+				client.ReportSchedule.Delete().Where(reportschedule.MerchantID(w.a.IntID)).ExecX(ctx)
+				for range reports.MaxSchedules - 2 {
+					w.must(t, owner, create, nil, nil)
+				}
+				racers := make([]apitest.Racer, 6)
+				for i := range racers {
+					racers[i] = w.s.Request(owner, create, nil)
+				}
+				made := 0
+				for _, o := range apitest.Race(racers...) {
+					switch o.Code() {
+					case "":
+						made++
+					case "INVALID_STATE":
+					default:
+						t.Errorf("round %d: unexpected outcome %s", round, o)
+					}
+				}
+				if n := count(); made != 2 || n != reports.MaxSchedules {
+					t.Fatalf("round %d: %d creates succeeded and %d schedules are stored, want 2 and %d",
+						round, made, n, reports.MaxSchedules)
+				}
+			}
+		})
+	}
 }
