@@ -62,11 +62,32 @@ func Dialects() []Dialect {
 	}
 }
 
-// SQLiteURL returns the URL of a new SQLite database file in the test's temporary
-// directory, deleted with it.
+// SQLiteURL returns the URL of a new SQLite database file in a temporary directory of its
+// own, deleted when the test ends.
 func SQLiteURL(t testing.TB) string {
 	t.Helper()
-	return "sqlite://" + filepath.Join(t.TempDir(), "xiadan.db")
+	dir, err := os.MkdirTemp("", "xiadan-sqlite-")
+	if err != nil {
+		t.Fatalf("testdb: %v", err)
+	}
+	t.Cleanup(func() { removeDir(t, dir) })
+	return "sqlite://" + filepath.Join(dir, "xiadan.db")
+}
+
+// removeDir removes dir, trying again for up to five seconds. Closing a database/sql pool
+// does not wait for connections still in use, so a background goroutine of the server
+// under test may close its connection just after, and SQLite then writes or deletes its
+// -wal, -shm or -journal file while the directory is being removed (t.TempDir's removal
+// fails the test with "directory not empty" then).
+func removeDir(t testing.TB, dir string) {
+	var err error
+	for range 50 {
+		if err = os.RemoveAll(dir); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Errorf("testdb: removing %s: %v", dir, err)
 }
 
 // MySQLURL creates an empty database with a unique name on the MYSQL_TEST_DSN server and
