@@ -99,30 +99,9 @@ func (s *Service) RunJobs(ctx context.Context, db *ent.Client, interval time.Dur
 	if interval <= 0 {
 		interval = 30 * time.Second
 	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		func() {
-			defer func() {
-				if r := recover(); r != nil {
-					logger.ErrorContext(ctx, "after-sales jobs panicked", "panic", r)
-				}
-			}()
-			n, err := s.RunJobsOnce(ctx, db)
-			telemetry.RecordJob(ctx, "aftersales", err)
-			if err != nil && ctx.Err() == nil {
-				logger.ErrorContext(ctx, "after-sales jobs failed", "err", err)
-			}
-			if n > 0 {
-				logger.InfoContext(ctx, "after-sales jobs", "moved", n)
-			}
-		}()
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	telemetry.RunJob(ctx, "aftersales", interval, logger, "after-sales jobs: requests moved", func(ctx context.Context) (int, error) {
+		return s.RunJobsOnce(ctx, db)
+	})
 }
 
 // inTx runs fn in a transaction of its own and reports whether it committed.
